@@ -1,0 +1,267 @@
+"""Inverse kinematics for any :class:`~kinematics.chain.Chain`, fast enough for a 1 kHz loop.
+
+``solve_ik`` solves one target (warm-started from the current joints in a control loop,
+or cold with seeded restarts); ``solve_ik_batch`` solves many in parallel over cores.
+Both never raise from inside the solver: an unreachable target comes back with
+``success=False`` and the closest solution found, always within the joint limits.
+Invalid input (NaN, wrong shape, a non-rigid matrix) raises
+:class:`~kinematics.errors.KinematicsError` (a ``ValueError``) before any solving.
+
+With ``rcm=p_port`` the chain is taken to carry a straight instrument whose shaft runs
+along the tool frame's z axis (pointing from the port towards the tip): the tip reaches
+the target position while the shaft passes through the port, which is how a
+laparoscopic tool is held by an arm without a mechanical remote centre of motion.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from kinematics import _ik_kernels as IK
+from kinematics.chain import Chain
+from kinematics.errors import KinematicsError
+from kinematics.transforms import check_pose
+
+#: Per-attempt cap on solver iterations (each iteration is one FK + residual evaluation).
+DEFAULT_MAX_ITERS = 60
+#: Extra random starts after the first attempt (cold or warm) fails.
+DEFAULT_RESTARTS = 40
+
+_NO_PORT = np.zeros(3)
+_EMPTY_Q0: dict[int, np.ndarray] = {}
+
+
+@dataclass(slots=True)
+class IKResult:
+    """Outcome of one IK solve.
+
+    Attributes:
+        q: joint values (rad or m), always within the chain's limits.
+        success: True when every tolerance was met.
+        pos_error: tip position error (m).
+        rot_error: orientation error (rad); with ``rcm=``, the roll error about the shaft
+            (0 when no roll was asked for).
+        iterations: solver iterations used over all attempts.
+        rcm_error: distance (m) from the port to the instrument shaft; None without ``rcm=``.
+    """
+
+    q: np.ndarray
+    success: bool
+    pos_error: float
+    rot_error: float
+    iterations: int
+    rcm_error: float | None = None
+
+
+@dataclass(slots=True)
+class IKBatchResult:
+    """Outcome of a batch solve: the fields of :class:`IKResult` as arrays over N targets."""
+
+    q: np.ndarray
+    success: np.ndarray
+    pos_error: np.ndarray
+    rot_error: np.ndarray
+    iterations: np.ndarray
+    rcm_error: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return self.q.shape[0]
+
+    def __getitem__(self, k: int) -> IKResult:
+        return IKResult(
+            self.q[k],
+            bool(self.success[k]),
+            float(self.pos_error[k]),
+            float(self.rot_error[k]),
+            int(self.iterations[k]),
+            None if self.rcm_error is None else float(self.rcm_error[k]),
+        )
+
+
+def _status_error(status: int, what: str, value) -> KinematicsError:
+    if status in (IK.STATUS_TARGET_NONFINITE, IK.STATUS_TARGET_NOT_RIGID):
+        try:
+            check_pose(value, what)
+        except KinematicsError as exc:
+            return exc
+        return KinematicsError(f"{what} is not a finite rigid 4x4 transform.")
+    if status == IK.STATUS_Q0_NONFINITE:
+        return KinematicsError(f"q0 for {what} contains NaN or inf; pass finite joint values.")
+    return KinematicsError(f"rcm port point contains NaN or inf: {value!r}.")
+
+
+def _check_settings(pos_tol, rot_tol, max_iters, restarts) -> tuple[float, float, int, int]:
+    pos_tol, rot_tol = float(pos_tol), float(rot_tol)
+    if not (pos_tol > 0 and rot_tol > 0 and np.isfinite(pos_tol) and np.isfinite(rot_tol)):
+        raise KinematicsError(
+            f"pos_tol and rot_tol must be positive and finite, got {pos_tol}, {rot_tol}."
+        )
+    if int(max_iters) < 1 or int(restarts) < 0:
+        raise KinematicsError(
+            f"max_iters must be >= 1 and restarts >= 0, got {max_iters}, {restarts}."
+        )
+    return pos_tol, rot_tol, int(max_iters), int(restarts)
+
+
+def _rcm_target(X_target, rcm) -> tuple[np.ndarray, int, np.ndarray]:
+    """Target matrix and mode for an RCM solve: a 3-vector is position only, 4x4 adds roll."""
+    port = np.ascontiguousarray(rcm, dtype=np.float64).reshape(-1)
+    if port.shape != (3,):
+        raise KinematicsError(f"rcm must be a port point (x, y, z) in metres, got {rcm!r}.")
+    if not np.isfinite(port).all():
+        raise KinematicsError(f"rcm port point contains NaN or inf: {port.tolist()}.")
+    X = np.asarray(X_target, dtype=np.float64)
+    if X.shape == (3,):
+        if not np.isfinite(X).all():
+            raise KinematicsError(f"target position contains NaN or inf: {X.tolist()}.")
+        full = np.eye(4)
+        full[:3, 3] = X
+        return full, IK.MODE_RCM_POSITION, port
+    if X.shape != (4, 4):
+        raise KinematicsError(
+            "with rcm=, X_target must be a tip position (3,) or a 4x4 pose whose x axis "
+            f"sets the roll about the shaft; got shape {X.shape}."
+        )
+    return np.ascontiguousarray(X), IK.MODE_RCM_ROLL, port
+
+
+def solve_ik(
+    chain: Chain,
+    X_target,
+    q0=None,
+    *,
+    pos_tol: float = 1e-5,
+    rot_tol: float = 1e-4,
+    max_iters: int = DEFAULT_MAX_ITERS,
+    restarts: int = DEFAULT_RESTARTS,
+    seed: int = 0,
+    rcm=None,
+) -> IKResult:
+    """Joint values that put the chain's tool tip at ``X_target``.
+
+    Args:
+        chain: the arm.
+        X_target: target ``X_base_tip`` (4x4, metres). With ``rcm=``, a tip position (3,)
+            or a 4x4 pose whose x axis gives the roll about the shaft.
+        q0: start joints (warm start, e.g. the current state in a control loop); ``None``
+            starts from the middle of the joint ranges and then from seeded random draws.
+        pos_tol: position tolerance (m).
+        rot_tol: orientation tolerance (rad).
+        max_iters: iterations per attempt.
+        restarts: random restarts after the first attempt fails.
+        seed: seed of the restart stream; the same seed gives the same answer, bit for bit.
+        rcm: port point (m, base frame) that the instrument shaft must pass through.
+
+    Returns:
+        An :class:`IKResult`; ``success`` is False for an unreachable target, with the
+        closest solution found in ``q``.
+
+    Raises:
+        KinematicsError: (a ``ValueError``) NaN/inf, wrong shape or non-rigid input.
+    """
+    pos_tol, rot_tol, max_iters, restarts = _check_settings(pos_tol, rot_tol, max_iters, restarts)
+    if rcm is None:
+        X = np.asarray(X_target, dtype=np.float64)
+        if X.shape != (4, 4):
+            raise KinematicsError(f"X_target must be a 4x4 pose, got shape {X.shape}.")
+        mode, port = IK.MODE_POSE, _NO_PORT
+    else:
+        X, mode, port = _rcm_target(X_target, rcm)
+    if q0 is None:
+        q0_arr = _EMPTY_Q0.get(chain.dof)
+        if q0_arr is None:
+            q0_arr = _EMPTY_Q0.setdefault(chain.dof, np.zeros(chain.dof))
+        has_q0 = False
+    else:
+        q0_arr = np.asarray(q0, dtype=np.float64)
+        if q0_arr.shape != (chain.dof,):
+            raise KinematicsError(
+                f"q0 must have shape ({chain.dof},) for joints {chain.joint_names}, "
+                f"got shape {q0_arr.shape}."
+            )
+        has_q0 = True
+    status, q, stats = IK.solve_one(
+        chain.frames, chain.joint_table, X, q0_arr, has_q0, mode, port, pos_tol, rot_tol,
+        max_iters, restarts, int(seed),
+    )
+    if status:
+        raise _status_error(status, "X_target" if status < 3 else "target", X if status < 3 else q0)
+    return IKResult(
+        q,
+        stats[0] > 0.5,
+        float(stats[1]),
+        float(stats[2]),
+        int(stats[4]),
+        None if mode == IK.MODE_POSE else float(stats[3]),
+    )
+
+
+def solve_ik_batch(
+    chain: Chain,
+    X_targets,
+    q0=None,
+    *,
+    pos_tol: float = 1e-5,
+    rot_tol: float = 1e-4,
+    max_iters: int = DEFAULT_MAX_ITERS,
+    restarts: int = DEFAULT_RESTARTS,
+    seed: int = 0,
+    rcm=None,
+) -> IKBatchResult:
+    """:func:`solve_ik` for N targets at once, in parallel over all cores.
+
+    Args:
+        X_targets: (N, 4, 4) poses, or with ``rcm=`` (N, 3) positions / (N, 4, 4) poses.
+        q0: None (cold), one start (dof,) for all, or one per target (N, dof).
+        Other arguments as :func:`solve_ik`. Target k draws its restarts from stream
+        (seed, k), so ``result[k]`` does not depend on the other targets or on threads.
+
+    Returns:
+        An :class:`IKBatchResult` with arrays over the N targets.
+    """
+    pos_tol, rot_tol, max_iters, restarts = _check_settings(pos_tol, rot_tol, max_iters, restarts)
+    X = np.asarray(X_targets, dtype=np.float64)
+    port = _NO_PORT
+    mode = IK.MODE_POSE
+    if rcm is not None:
+        if X.ndim == 2 and X.shape[1] == 3:
+            full = np.tile(np.eye(4), (X.shape[0], 1, 1))
+            full[:, :3, 3] = X
+            _, mode, port = _rcm_target(np.zeros(3), rcm)
+            X = full
+        else:
+            _, mode, port = _rcm_target(np.eye(4), rcm)
+    if X.ndim != 3 or X.shape[1:] != (4, 4):
+        raise KinematicsError(f"X_targets must have shape (N, 4, 4), got {X.shape}.")
+    N = X.shape[0]
+    X = np.ascontiguousarray(X)
+    if q0 is None:
+        Q0 = np.zeros((N, chain.dof))
+        has_q0 = False
+    else:
+        Q0 = np.asarray(q0, dtype=np.float64)
+        if Q0.shape == (chain.dof,):
+            Q0 = np.broadcast_to(Q0, (N, chain.dof))
+        if Q0.shape != (N, chain.dof):
+            raise KinematicsError(
+                f"q0 must have shape ({chain.dof},) or ({N}, {chain.dof}), got {Q0.shape}."
+            )
+        Q0 = np.ascontiguousarray(Q0)
+        has_q0 = True
+    index, status = IK.batch_status(X, Q0, has_q0)
+    if index >= 0:
+        raise _status_error(status, f"X_targets[{index}]", X[index] if status < 3 else Q0[index])
+    Q, stats = IK.solve_many(
+        chain.frames, chain.joint_table, X, Q0, has_q0, mode, port, pos_tol, rot_tol, max_iters,
+        restarts, int(seed),
+    )
+    return IKBatchResult(
+        Q,
+        stats[:, 0] > 0.5,
+        stats[:, 1],
+        stats[:, 2],
+        stats[:, 4].astype(np.int64),
+        None if mode == IK.MODE_POSE else stats[:, 3],
+    )

@@ -1,0 +1,263 @@
+"""URDF to :class:`~kinematics.chain.Chain` and back.
+
+Reading: any serial path between a base link and a tip link of a URDF tree; fixed joints
+on the way are folded into the next joint's fixed transform (or the tool transform).
+Writing: a chain as a stand-alone kinematic URDF whose link frames equal ``chain.fk``,
+so pybullet (or any URDF consumer) sees exactly the robot that ``kinematics`` computes.
+Only the standard library's XML parser is used: no ROS, no pybullet.
+"""
+
+from __future__ import annotations
+
+import math
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from kinematics.chain import Chain, Joint
+from kinematics.errors import KinematicsError, closest_names
+from kinematics.transforms import matrix_to_rpy, pose, rpy_to_matrix
+
+_MOVABLE = {"revolute": "revolute", "continuous": "revolute", "prismatic": "prismatic"}
+_UNSUPPORTED = {"floating", "planar"}
+
+
+@dataclass(frozen=True)
+class _UrdfJoint:
+    name: str
+    type: str
+    parent: str
+    child: str
+    X_parent_child: np.ndarray
+    axis: np.ndarray
+    lower: float
+    upper: float
+    velocity: float
+    effort: float
+    mimic: bool
+
+
+def _floats(text: str | None, count: int, default: float, where: str) -> np.ndarray:
+    if text is None:
+        return np.full(count, default)
+    try:
+        values = np.array([float(v) for v in text.split()])
+    except ValueError:
+        raise KinematicsError(f"{where}: expected {count} numbers, got {text!r}.") from None
+    if values.shape != (count,) or not np.isfinite(values).all():
+        raise KinematicsError(f"{where}: expected {count} finite numbers, got {text!r}.")
+    return values
+
+
+def _attr_float(element, name: str, default: float, where: str) -> float:
+    text = element.get(name) if element is not None else None
+    if text is None:
+        return default
+    try:
+        return float(text)
+    except ValueError:
+        raise KinematicsError(f"{where}: attribute {name}={text!r} is not a number.") from None
+
+
+def _parse_joint(el, source: str) -> _UrdfJoint:
+    name = el.get("name", "")
+    jtype = el.get("type", "")
+    where = f"{source}: joint {name!r}"
+    parent_el, child_el = el.find("parent"), el.find("child")
+    if parent_el is None or child_el is None:
+        raise KinematicsError(f"{where}: needs <parent link=...> and <child link=...>.")
+    origin = el.find("origin")
+    xyz = _floats(origin.get("xyz") if origin is not None else None, 3, 0.0, f"{where} origin xyz")
+    rpy = _floats(origin.get("rpy") if origin is not None else None, 3, 0.0, f"{where} origin rpy")
+    axis_el = el.find("axis")
+    axis = _floats(axis_el.get("xyz") if axis_el is not None else None, 3, 0.0, f"{where} axis")
+    if axis_el is None:
+        axis = np.array([1.0, 0.0, 0.0])
+    limit = el.find("limit")
+    lower = _attr_float(limit, "lower", 0.0, where)
+    upper = _attr_float(limit, "upper", 0.0, where)
+    if jtype == "continuous" or (jtype == "revolute" and limit is None):
+        lower, upper = -math.inf, math.inf
+    return _UrdfJoint(
+        name=name,
+        type=jtype,
+        parent=parent_el.get("link", ""),
+        child=child_el.get("link", ""),
+        X_parent_child=pose(rpy_to_matrix(*rpy), xyz),
+        axis=axis,
+        lower=lower,
+        upper=upper,
+        velocity=_attr_float(limit, "velocity", math.nan, where),
+        effort=_attr_float(limit, "effort", math.nan, where),
+        mimic=el.find("mimic") is not None,
+    )
+
+
+def _parse(text: str, source: str) -> tuple[list[str], dict[str, _UrdfJoint]]:
+    try:
+        root = ET.fromstring(text)
+    except ET.ParseError as exc:
+        raise KinematicsError(f"{source}: not valid XML ({exc}).") from None
+    if root.tag != "robot":
+        raise KinematicsError(f"{source}: root element is <{root.tag}>, expected <robot>.")
+    links = [el.get("name", "") for el in root.findall("link")]
+    by_child: dict[str, _UrdfJoint] = {}
+    for el in root.findall("joint"):
+        joint = _parse_joint(el, source)
+        by_child[joint.child] = joint
+    return links, by_child
+
+
+def chain_from_urdf_string(text: str, base_link: str, tip_link: str, *, source="<string>") -> Chain:
+    """Chain from URDF text; see :func:`chain_from_urdf`."""
+    links, by_child = _parse(text, source)
+    for role, link in (("base_link", base_link), ("tip_link", tip_link)):
+        if link not in links:
+            raise KinematicsError(
+                f"{source}: {role} {link!r} is not a link of this URDF; links are {links}."
+                + closest_names(link, links)
+            )
+    path: list[_UrdfJoint] = []
+    link = tip_link
+    while link != base_link:
+        joint = by_child.get(link)
+        if joint is None:
+            ancestors = [tip_link] + [j.parent for j in path]
+            raise KinematicsError(
+                f"{source}: {tip_link!r} is not below {base_link!r}; walking up from the tip "
+                f"reaches {ancestors} only. Pick a base link on that path."
+            )
+        path.append(joint)
+        link = joint.parent
+    path.reverse()
+
+    joints: list[Joint] = []
+    X_pending = np.eye(4)
+    for uj in path:
+        X_pending = X_pending @ uj.X_parent_child
+        if uj.type == "fixed":
+            continue
+        if uj.type in _UNSUPPORTED or uj.type not in _MOVABLE:
+            raise KinematicsError(
+                f"{source}: joint {uj.name!r} has type {uj.type!r}; a chain supports "
+                "revolute, continuous, prismatic and fixed joints."
+            )
+        if uj.mimic:
+            raise KinematicsError(
+                f"{source}: joint {uj.name!r} mimics another joint; mimic joints inside a "
+                "serial chain are not supported."
+            )
+        joints.append(
+            Joint(
+                name=uj.name,
+                kind=_MOVABLE[uj.type],
+                X_parent_joint=X_pending,
+                axis=uj.axis,
+                lower=uj.lower,
+                upper=uj.upper,
+                velocity_limit=uj.velocity,
+                effort_limit=uj.effort,
+                child_link=uj.child,
+            )
+        )
+        X_pending = np.eye(4)
+    if not joints:
+        raise KinematicsError(
+            f"{source}: no movable joints between {base_link!r} and {tip_link!r} "
+            f"(the path holds only fixed joints: {[j.name for j in path]})."
+        )
+    return Chain(joints, X_pending, base_link=base_link, tip_link=tip_link, name=Path(source).stem)
+
+
+def chain_from_urdf(path, base_link: str, tip_link: str) -> Chain:
+    """Chain between ``base_link`` and ``tip_link`` of the URDF file at ``path``.
+
+    Fixed joints are folded in; the links after the last movable joint become the tool
+    transform, so ``chain.fk(q)`` is ``X_base_tip`` for ``tip_link``.
+
+    Raises:
+        KinematicsError: unreadable file, unknown link (the message lists the links that
+            exist), tip not below base, no movable joint on the path, or an unsupported
+            joint type.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise KinematicsError(f"cannot read URDF {str(path)!r}: {exc.strerror}.") from None
+    return chain_from_urdf_string(text, base_link, tip_link, source=str(path))
+
+
+def _numbers(values) -> str:
+    """Space-separated shortest round-trip decimals (full double precision)."""
+    return " ".join(repr(float(v)) for v in values)
+
+
+def _origin_xml(X: np.ndarray) -> str:
+    return f'<origin xyz="{_numbers(X[:3, 3])}" rpy="{_numbers(matrix_to_rpy(X[:3, :3]))}"/>'
+
+
+def _limit_value(value: float, fallback: float) -> float:
+    return value if math.isfinite(value) else fallback
+
+
+def chain_to_urdf(
+    chain: Chain,
+    robot_name: str | None = None,
+    *,
+    link_names: list[str] | None = None,
+    link_extra: Callable[[str], str] | None = None,
+    default_velocity: float = 10.0,
+    default_effort: float = 100.0,
+) -> str:
+    """A stand-alone URDF whose link frames equal ``chain.fk`` / ``chain.link_frames``.
+
+    Args:
+        chain: the chain to write.
+        robot_name: ``<robot name>``; defaults to the chain's name.
+        link_names: names of the dof + 2 links (base, one per joint, tool tip); defaults
+            to the chain's base link, its joints' child links and its tip link.
+        link_extra: returns extra XML (inertial, visual, collision) for a link name; a
+            small default inertial is written otherwise so physics engines accept it.
+        default_velocity, default_effort: written where the chain has no limit (rad/s or
+            m/s; N m or N), since URDF requires them.
+    """
+    names = link_names or [chain.base_link, *chain.link_names, chain.tip_link]
+    if len(names) != chain.dof + 2:
+        raise KinematicsError(f"link_names needs {chain.dof + 2} names, got {len(names)}.")
+
+    def body(link: str) -> str:
+        if link_extra is not None:
+            return link_extra(link)
+        return (
+            '<inertial><origin xyz="0 0 0" rpy="0 0 0"/><mass value="0.1"/>'
+            '<inertia ixx="1e-4" ixy="0" ixz="0" iyy="1e-4" iyz="0" izz="1e-4"/></inertial>'
+        )
+
+    parts = [f'<?xml version="1.0"?>\n<robot name="{robot_name or chain.name}">']
+    parts += [f'  <link name="{n}">{body(n)}</link>' for n in names]
+    for i, joint in enumerate(chain.joints):
+        kind = joint.kind
+        limit = ""
+        if math.isfinite(joint.lower) and math.isfinite(joint.upper):
+            limit = (
+                f'<limit lower="{float(joint.lower)!r}" upper="{float(joint.upper)!r}" '
+                f'velocity="{float(_limit_value(joint.velocity_limit, default_velocity))!r}" '
+                f'effort="{float(_limit_value(joint.effort_limit, default_effort))!r}"/>'
+            )
+        elif kind == "revolute":
+            kind = "continuous"
+        parts.append(
+            f'  <joint name="{joint.name}" type="{kind}"><parent link="{names[i]}"/>'
+            f'<child link="{names[i + 1]}"/>{_origin_xml(joint.X_parent_joint)}'
+            f'<axis xyz="{_numbers(joint.axis)}"/>{limit}</joint>'
+        )
+    parts.append(
+        f'  <joint name="{names[-1]}_fixed" type="fixed"><parent link="{names[-2]}"/>'
+        f'<child link="{names[-1]}"/>{_origin_xml(chain.X_tip_tool)}</joint>'
+    )
+    parts.append("</robot>\n")
+    return "\n".join(parts)

@@ -1,0 +1,50 @@
+"""The ``surgisim`` command line.
+
+Each sub-command is a thin shell over library functions so that everything the CLI does
+can also be done from Python; heavy modules are imported inside the commands so that
+``surgisim --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+app = typer.Typer(
+    name="surgisim",
+    help="Robot-assisted surgery simulation and VR training.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+bench_app = typer.Typer(help="Benchmarks: each prints a table and writes JSON.", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("ik")
+def bench_ik(
+    targets: int = typer.Option(10_000, "--targets", "-n", min=10, help="Targets per arm and mode."),
+    arms: str = typer.Option("psm,iiwa,panda", help="Comma-separated arms: psm, iiwa, panda."),
+    rcm_targets: int = typer.Option(2_000, help="Targets for the RCM (iiwa + 0.3 m tool) run."),
+    seed: int = typer.Option(0, help="Seed for targets and warm-start noise."),
+    json_path: Path = typer.Option(
+        Path("bench/results/ik.json"), "--json", help="Where to write the JSON results."
+    ),
+) -> None:
+    """IK solvers against pybullet's calculateInverseKinematics on PSM, iiwa and Panda."""
+    from bench.ik import run_ik_benchmark
+
+    arm_list = [a.strip() for a in arms.split(",") if a.strip()]
+    ok = run_ik_benchmark(
+        targets=targets, arms=arm_list, rcm_targets=rcm_targets, seed=seed, json_path=json_path
+    )
+    raise typer.Exit(code=0 if ok else 1)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,103 @@
+"""Chains from modified DH and URDF, and the errors users see when they get one wrong."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kinematics import Chain, DHRow, KinematicsError, psm
+from kinematics.models import PSM_ROWS, PSM_TOOL_ROTATION
+from kinematics.transforms import pose
+from kinematics.urdf import chain_from_urdf_string, chain_to_urdf
+
+from .arms import IIWA_URDF
+
+
+def test_dh_rows_accept_dataclass_mapping_and_tuple(rng):
+    as_dicts = [r.__dict__ for r in PSM_ROWS]
+    as_tuples = [
+        (r.alpha, r.a, r.theta, r.d, r.offset, r.kind[0].upper(), r.lower, r.upper, r.name)
+        for r in PSM_ROWS
+    ]
+    ref = psm()
+    for rows in (as_dicts, as_tuples):
+        chain = Chain.from_modified_dh(rows, pose(PSM_TOOL_ROTATION))
+        q = ref.random_q(rng)
+        np.testing.assert_array_equal(chain.fk(q), ref.fk(q))
+        assert chain.joint_names == ref.joint_names
+
+
+def test_dh_errors_name_the_row_and_the_fix():
+    with pytest.raises(KinematicsError, match="unknown field 'alpah'.*Did you mean 'alpha'"):
+        Chain.from_modified_dh([{"alpah": 0, "a": 0, "theta": 0, "d": 0}])
+    with pytest.raises(KinematicsError, match="kind 'X' is not valid"):
+        Chain.from_modified_dh([DHRow(0, 0, 0, 0, kind="X")])
+    with pytest.raises(KinematicsError, match="finite numbers"):
+        Chain.from_modified_dh([DHRow(float("nan"), 0, 0, 0)])
+    with pytest.raises(KinematicsError, match="lower <= upper"):
+        Chain.from_modified_dh([DHRow(0, 0, 0, 0, lower=1, upper=-1)])
+    with pytest.raises(KinematicsError, match="no movable joints"):
+        Chain.from_modified_dh([])
+
+
+def test_urdf_unknown_link_lists_existing_links():
+    with pytest.raises(KinematicsError) as info:
+        Chain.from_urdf(IIWA_URDF, "lbr_iiwa_link_0", "lbr_iiwa_link_77")
+    message = str(info.value)
+    assert "'lbr_iiwa_link_77' is not a link" in message
+    assert "lbr_iiwa_link_7" in message and "Did you mean" in message
+
+
+def test_urdf_tip_not_below_base():
+    with pytest.raises(KinematicsError, match="is not below"):
+        Chain.from_urdf(IIWA_URDF, "lbr_iiwa_link_5", "lbr_iiwa_link_2")
+
+
+def test_urdf_empty_chain():
+    with pytest.raises(KinematicsError, match="no movable joints"):
+        Chain.from_urdf(IIWA_URDF, "lbr_iiwa_link_3", "lbr_iiwa_link_3")
+
+
+def test_urdf_only_fixed_joints_between_links():
+    text = """<robot name="r"><link name="a"/><link name="b"/>
+      <joint name="j" type="fixed"><parent link="a"/><child link="b"/></joint></robot>"""
+    with pytest.raises(KinematicsError, match="only fixed joints"):
+        chain_from_urdf_string(text, "a", "b")
+
+
+def test_urdf_unsupported_and_malformed():
+    floating = """<robot name="r"><link name="a"/><link name="b"/>
+      <joint name="j" type="floating"><parent link="a"/><child link="b"/></joint></robot>"""
+    with pytest.raises(KinematicsError, match="type 'floating'"):
+        chain_from_urdf_string(floating, "a", "b")
+    with pytest.raises(KinematicsError, match="not valid XML"):
+        chain_from_urdf_string("<robot><link", "a", "b")
+    with pytest.raises(KinematicsError, match="expected <robot>"):
+        chain_from_urdf_string("<sdf/>", "a", "b")
+    bad_origin = """<robot name="r"><link name="a"/><link name="b"/>
+      <joint name="j" type="revolute"><parent link="a"/><child link="b"/>
+      <origin xyz="0 zero 0"/><limit lower="-1" upper="1"/></joint></robot>"""
+    with pytest.raises(KinematicsError, match="origin xyz"):
+        chain_from_urdf_string(bad_origin, "a", "b")
+    with pytest.raises(KinematicsError, match="cannot read URDF"):
+        Chain.from_urdf("/nonexistent/robot.urdf", "a", "b")
+
+
+def test_urdf_continuous_joint_has_infinite_limits_and_finite_restart_range():
+    text = """<robot name="r"><link name="a"/><link name="b"/>
+      <joint name="spin" type="continuous"><parent link="a"/><child link="b"/>
+      <axis xyz="0 0 2"/></joint></robot>"""
+    chain = chain_from_urdf_string(text, "a", "b")
+    assert chain.lower[0] == -np.inf and chain.upper[0] == np.inf
+    np.testing.assert_allclose(chain.joints[0].axis, [0, 0, 1])  # normalised
+    assert chain.random_q(np.random.default_rng(0), 100).max() <= np.pi
+
+
+def test_round_trip_through_urdf(rng):
+    arm = psm()
+    back = chain_from_urdf_string(chain_to_urdf(arm), "rcm", "tool_tip")
+    assert back.joint_names == arm.joint_names
+    np.testing.assert_allclose(back.lower, arm.lower)
+    for _ in range(20):
+        q = arm.random_q(rng)
+        np.testing.assert_allclose(back.fk(q), arm.fk(q), atol=1e-15)

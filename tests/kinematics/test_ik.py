@@ -1,0 +1,161 @@
+"""IK: reaches FK(q) within tolerance and limits, never crashes, deterministic per seed."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kinematics import KinematicsError, psm, solve_ik, solve_ik_batch
+from kinematics.transforms import rotation_angle, translation
+
+from .arms import ARMS
+
+
+def _check(chain, X, result, pos_tol=1e-5, rot_tol=1e-4):
+    assert result.success, (result.pos_error, result.rot_error)
+    assert chain.within_limits(result.q)
+    X_got = chain.fk(result.q)
+    assert np.linalg.norm(X_got[:3, 3] - X[:3, 3]) <= pos_tol
+    assert rotation_angle(X_got[:3, :3] @ X[:3, :3].T) <= rot_tol
+    assert result.pos_error == pytest.approx(np.linalg.norm(X_got[:3, 3] - X[:3, 3]), abs=1e-12)
+
+
+unit = st.floats(min_value=0.0, max_value=1.0, allow_nan=False)
+
+
+@pytest.mark.parametrize("name", sorted(ARMS))
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(u=st.lists(unit, min_size=7, max_size=7), warm=st.booleans(), seed=st.integers(0, 2**31))
+def test_ik_of_fk_reaches_target_within_limits(name, u, warm, seed):
+    chain = ARMS[name]()
+    lo, hi = chain.lower, chain.upper
+    q_true = lo + (hi - lo) * np.asarray(u[: chain.dof])
+    X = chain.fk(q_true)
+    q0 = None
+    if warm:
+        q0 = q_true + 0.05 * (np.asarray(u[: chain.dof]) - 0.5)
+    _check(chain, X, solve_ik(chain, X, q0, seed=seed))
+
+
+def test_tighter_tolerances_are_met(rng):
+    arm = psm()
+    for _ in range(50):
+        X = arm.fk(arm.random_q(rng))
+        _check(arm, X, solve_ik(arm, X, pos_tol=1e-9, rot_tol=1e-8), 1e-9, 1e-8)
+
+
+def test_warm_start_at_solution_takes_no_iterations():
+    arm = psm()
+    q = np.array([0.1, 0.2, 0.1, 0.3, 0.2, 0.1])
+    result = solve_ik(arm, arm.fk(q), q)
+    assert result.success and result.iterations == 0
+    np.testing.assert_array_equal(result.q, q)
+
+
+def test_unreachable_target_returns_closest_within_limits():
+    arm = psm()
+    X = translation(0.5, 0.5, -0.5)  # far outside the 0.24 m insertion range
+    result = solve_ik(arm, X, restarts=5)
+    assert not result.success
+    assert arm.within_limits(result.q)
+    assert math.isfinite(result.pos_error) and result.pos_error > 0.3
+    # the best found is (close to) the nearest reachable point: full insertion towards it
+    assert result.q[2] == pytest.approx(0.24, abs=1e-3)
+
+
+def test_unreachable_target_costs_bounded_iterations():
+    arm = psm()
+    result = solve_ik(arm, translation(2, 0, 0), max_iters=30, restarts=4)
+    assert result.iterations <= 30 * 5
+
+
+def test_same_seed_same_answer_bit_for_bit(rng):
+    arm = ARMS["panda"]()
+    X = arm.fk(arm.random_q(rng))
+    a = solve_ik(arm, X, seed=7, max_iters=5, restarts=30)
+    b = solve_ik(arm, X, seed=7, max_iters=5, restarts=30)
+    np.testing.assert_array_equal(a.q, b.q)
+    assert a.iterations == b.iterations
+
+
+def test_batch_matches_single_and_is_deterministic(rng):
+    arm = ARMS["iiwa"]()
+    Q = arm.random_q(rng, 200)
+    X = arm.fk_batch(Q)
+    batch = solve_ik_batch(arm, X, seed=3)
+    again = solve_ik_batch(arm, X, seed=3)
+    np.testing.assert_array_equal(batch.q, again.q)
+    assert batch.success.all()
+    assert len(batch) == 200
+    first = solve_ik(arm, X[0], seed=3)  # target 0 uses the same stream as a single solve
+    np.testing.assert_array_equal(batch.q[0], first.q)
+    for k in range(200):
+        _check(arm, X[k], batch[k])
+
+
+def test_batch_warm_start_forms(rng):
+    arm = psm()
+    Q = arm.random_q(rng, 20)
+    X = arm.fk_batch(Q)
+    per_target = solve_ik_batch(arm, X, Q + 0.01)
+    shared = solve_ik_batch(arm, X, Q[0])
+    assert per_target.success.all() and shared.success.all()
+    assert (per_target.iterations <= 6).all()
+
+
+# ---- bad input -------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "X, match",
+    [
+        (np.full((4, 4), np.nan), "NaN or inf"),
+        (np.diag([1.0, 1.0, 1.0, np.inf]), "NaN or inf"),
+        (np.diag([2.0, 1.0, 1.0, 1.0]), "not orthonormal"),
+        (np.diag([1.0, 1.0, -1.0, 1.0]), "reflection"),
+        (np.array([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0.5, 0, 0, 1.0]]), "bottom row"),
+        (np.eye(3), "4x4"),
+        (np.zeros(16), "4x4"),
+    ],
+)
+def test_bad_target_raises_value_error_before_solving(X, match):
+    with pytest.raises(ValueError, match=match):
+        solve_ik(psm(), X)
+    with pytest.raises(KinematicsError):
+        solve_ik(psm(), X)
+
+
+def test_bad_q0_and_settings():
+    arm = psm()
+    X = arm.fk(np.zeros(6))
+    with pytest.raises(KinematicsError, match="q0 must have shape"):
+        solve_ik(arm, X, np.zeros(5))
+    with pytest.raises(KinematicsError, match="NaN or inf"):
+        solve_ik(arm, X, np.full(6, np.nan))
+    with pytest.raises(KinematicsError, match="pos_tol"):
+        solve_ik(arm, X, pos_tol=0)
+    with pytest.raises(KinematicsError, match="max_iters"):
+        solve_ik(arm, X, max_iters=0)
+
+
+def test_batch_bad_input_names_the_target(rng):
+    arm = psm()
+    X = arm.fk_batch(arm.random_q(rng, 5))
+    X[3, 0, 0] = np.nan
+    with pytest.raises(KinematicsError, match=r"X_targets\[3\]"):
+        solve_ik_batch(arm, X)
+    with pytest.raises(KinematicsError, match="shape"):
+        solve_ik_batch(arm, X[:, :3])
+
+
+def test_fk_rejects_bad_joint_vectors():
+    arm = psm()
+    with pytest.raises(KinematicsError, match=r"shape \(6,\)"):
+        arm.fk(np.zeros(7))
+    with pytest.raises(KinematicsError, match="NaN"):
+        arm.fk([0, 0, np.nan, 0, 0, 0])
+    with pytest.raises(KinematicsError, match=r"\(N, 6\)"):
+        arm.fk_batch(np.zeros((3, 5)))
