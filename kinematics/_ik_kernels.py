@@ -322,7 +322,19 @@ def _done(mode, pos_err, rot_err, rcm_err, pos_tol, rot_tol):
 
 @njit(cache=True)
 def solve_kernel(
-    frames, joints, X, q0, has_q0, mode, port, pos_tol, rot_tol, max_iters, restarts, key, q_out,
+    frames,
+    joints,
+    X,
+    q0,
+    has_q0,
+    mode,
+    port,
+    pos_tol,
+    rot_tol,
+    max_iters,
+    restarts,
+    key,
+    q_out,
     stats,
 ):
     """Solve one target; writes the best joints to ``q_out`` and
@@ -398,8 +410,9 @@ def solve_kernel(
             while steps < max_iters and mu <= _MU_MAX:
                 steps += 1
                 iterations += 1
-                if not _bounded_step(JtJ, g, mu * cost + _LAMBDA_FLOOR, q, joints, A, gg, dq,
-                                     active):
+                if not _bounded_step(
+                    JtJ, g, mu * cost + _LAMBDA_FLOOR, q, joints, A, gg, dq, active
+                ):
                     mu *= 10.0
                     continue
                 for i in range(n):
@@ -446,8 +459,20 @@ def solve_one(
     if status != STATUS_OK:
         return status, q_out, stats
     solve_kernel(
-        frames, joints, X, q0, has_q0, mode, port, pos_tol, rot_tol, max_iters, restarts,
-        stream_key(seed, 0), q_out, stats,
+        frames,
+        joints,
+        X,
+        q0,
+        has_q0,
+        mode,
+        port,
+        pos_tol,
+        rot_tol,
+        max_iters,
+        restarts,
+        stream_key(seed, 0),
+        q_out,
+        stats,
     )
     return status, q_out, stats
 
@@ -466,8 +491,20 @@ def solve_many(
     stats = np.zeros((N, 5))
     for k in prange(N):
         solve_kernel(
-            frames, joints, Xs[k], Q0[k], has_q0, mode, port, pos_tol, rot_tol, max_iters,
-            restarts, stream_key(seed, k), Q[k], stats[k],
+            frames,
+            joints,
+            Xs[k],
+            Q0[k],
+            has_q0,
+            mode,
+            port,
+            pos_tol,
+            rot_tol,
+            max_iters,
+            restarts,
+            stream_key(seed, k),
+            Q[k],
+            stats[k],
         )
     return Q, stats
 

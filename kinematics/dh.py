@@ -19,8 +19,14 @@ from kinematics.chain import Chain, Joint
 from kinematics.errors import KinematicsError, closest_names
 from kinematics.transforms import rot_x, rot_z, translation
 
-_KIND_ALIASES = {"r": "revolute", "revolute": "revolute", "p": "prismatic", "prismatic": "prismatic"}
+_KIND_ALIASES = {
+    "r": "revolute",
+    "revolute": "revolute",
+    "p": "prismatic",
+    "prismatic": "prismatic",
+}
 _FIELDS = ("alpha", "a", "theta", "d", "offset", "kind", "lower", "upper", "name")
+_OPTIONAL_FIELDS = ("velocity_limit", "effort_limit")
 
 
 @dataclass(frozen=True)
@@ -54,11 +60,17 @@ class DHRow:
     def fixed_transform(self) -> np.ndarray:
         """The part of the row that does not depend on q (4x4)."""
         if self.kind_name == "revolute":
-            return rot_x(self.alpha) @ translation(self.a, 0, 0) @ rot_z(
-                self.theta + self.offset
-            ) @ translation(0, 0, self.d)
-        return rot_x(self.alpha) @ translation(self.a, 0, 0) @ rot_z(self.theta) @ translation(
-            0, 0, self.d + self.offset
+            return (
+                rot_x(self.alpha)
+                @ translation(self.a, 0, 0)
+                @ rot_z(self.theta + self.offset)
+                @ translation(0, 0, self.d)
+            )
+        return (
+            rot_x(self.alpha)
+            @ translation(self.a, 0, 0)
+            @ rot_z(self.theta)
+            @ translation(0, 0, self.d + self.offset)
         )
 
     @property
@@ -77,9 +89,9 @@ def _as_row(row, index: int) -> DHRow:
     if isinstance(row, DHRow):
         out = row
     elif isinstance(row, Mapping):
-        unknown = [k for k in row if k not in _FIELDS + ("velocity_limit", "effort_limit")]
+        valid = (*_FIELDS, *_OPTIONAL_FIELDS)
+        unknown = [k for k in row if k not in valid]
         if unknown:
-            valid = _FIELDS + ("velocity_limit", "effort_limit")
             raise KinematicsError(
                 f"DH row {index}: unknown field {unknown[0]!r}; valid fields are {valid}."
                 + closest_names(unknown[0], valid)

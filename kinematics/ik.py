@@ -183,8 +183,18 @@ def solve_ik(
             )
         has_q0 = True
     status, q, stats = IK.solve_one(
-        chain.frames, chain.joint_table, X, q0_arr, has_q0, mode, port, pos_tol, rot_tol,
-        max_iters, restarts, int(seed),
+        chain.frames,
+        chain.joint_table,
+        X,
+        q0_arr,
+        has_q0,
+        mode,
+        port,
+        pos_tol,
+        rot_tol,
+        max_iters,
+        restarts,
+        int(seed),
     )
     if status:
         raise _status_error(status, "X_target" if status < 3 else "target", X if status < 3 else q0)
@@ -254,8 +264,18 @@ def solve_ik_batch(
     if index >= 0:
         raise _status_error(status, f"X_targets[{index}]", X[index] if status < 3 else Q0[index])
     Q, stats = IK.solve_many(
-        chain.frames, chain.joint_table, X, Q0, has_q0, mode, port, pos_tol, rot_tol, max_iters,
-        restarts, int(seed),
+        chain.frames,
+        chain.joint_table,
+        X,
+        Q0,
+        has_q0,
+        mode,
+        port,
+        pos_tol,
+        rot_tol,
+        max_iters,
+        restarts,
+        int(seed),
     )
     return IKBatchResult(
         Q,

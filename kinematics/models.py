@@ -36,7 +36,14 @@ PSM_ROWS = (
     DHRow(0.0, 0.0, 0.0, 0.4162, 0.0, "revolute", -4.53786, 4.53786, "roll"),
     DHRow(-HALF_PI, 0.0, 0.0, 0.0, -HALF_PI, "revolute", -1.39626, 1.39626, "wrist_pitch"),
     DHRow(
-        -HALF_PI, PSM_LND_PITCH_YAW_M, 0.0, 0.0, -HALF_PI, "revolute", -1.39626, 1.39626,
+        -HALF_PI,
+        PSM_LND_PITCH_YAW_M,
+        0.0,
+        0.0,
+        -HALF_PI,
+        "revolute",
+        -1.39626,
+        1.39626,
         "wrist_yaw",
     ),
 )

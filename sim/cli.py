@@ -17,13 +17,17 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-bench_app = typer.Typer(help="Benchmarks: each prints a table and writes JSON.", no_args_is_help=True)
+bench_app = typer.Typer(
+    help="Benchmarks: each prints a table and writes JSON.", no_args_is_help=True
+)
 app.add_typer(bench_app, name="bench")
 
 
 @bench_app.command("ik")
 def bench_ik(
-    targets: int = typer.Option(10_000, "--targets", "-n", min=10, help="Targets per arm and mode."),
+    targets: int = typer.Option(
+        10_000, "--targets", "-n", min=10, help="Targets per arm and mode."
+    ),
     arms: str = typer.Option("psm,iiwa,panda", help="Comma-separated arms: psm, iiwa, panda."),
     rcm_targets: int = typer.Option(2_000, help="Targets for the RCM (iiwa + 0.3 m tool) run."),
     seed: int = typer.Option(0, help="Seed for targets and warm-start noise."),

@@ -28,7 +28,7 @@ def test_dh_rows_accept_dataclass_mapping_and_tuple(rng):
 
 
 def test_dh_errors_name_the_row_and_the_fix():
-    with pytest.raises(KinematicsError, match="unknown field 'alpah'.*Did you mean 'alpha'"):
+    with pytest.raises(KinematicsError, match=r"unknown field 'alpah'.*Did you mean 'alpha'"):
         Chain.from_modified_dh([{"alpah": 0, "a": 0, "theta": 0, "d": 0}])
     with pytest.raises(KinematicsError, match="kind 'X' is not valid"):
         Chain.from_modified_dh([DHRow(0, 0, 0, 0, kind="X")])

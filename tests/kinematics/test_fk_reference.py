@@ -34,8 +34,9 @@ def reference_fk(urdf_text: str, base: str, tip: str, q_by_joint: dict[str, floa
     X = np.eye(4)
     for joint in reversed(path):
         origin = joint.find("origin")
-        xyz = [float(v) for v in origin.get("xyz", "0 0 0").split()] if origin is not None else [0] * 3
-        rpy = [float(v) for v in origin.get("rpy", "0 0 0").split()] if origin is not None else [0] * 3
+        attrs = origin.attrib if origin is not None else {}
+        xyz = [float(v) for v in attrs.get("xyz", "0 0 0").split()]
+        rpy = [float(v) for v in attrs.get("rpy", "0 0 0").split()]
         X = X @ pose(rpy_to_matrix(*rpy), xyz)
         kind = joint.get("type")
         if kind == "fixed":
@@ -79,17 +80,22 @@ def bullet():
 
 
 def _load(bullet, name, tmp_path):
-    make, urdf_text, (base, tip) = CASES[name]
+    make, urdf_text, (_base, tip) = CASES[name]
     chain = make()
     path = tmp_path / f"{name}.urdf"
     path.write_text(urdf_text())
     if name in ("iiwa", "panda"):
         path = IIWA_URDF if name == "iiwa" else PANDA_URDF
     body = pb.loadURDF(str(path), useFixedBase=True, physicsClientId=bullet)
-    index = {pb.getJointInfo(body, j, physicsClientId=bullet)[12].decode(): j
-             for j in range(pb.getNumJoints(body, physicsClientId=bullet))}
-    movable = [j for j in range(pb.getNumJoints(body, physicsClientId=bullet))
-               if pb.getJointInfo(body, j, physicsClientId=bullet)[2] != pb.JOINT_FIXED]
+    index = {
+        pb.getJointInfo(body, j, physicsClientId=bullet)[12].decode(): j
+        for j in range(pb.getNumJoints(body, physicsClientId=bullet))
+    }
+    movable = [
+        j
+        for j in range(pb.getNumJoints(body, physicsClientId=bullet))
+        if pb.getJointInfo(body, j, physicsClientId=bullet)[2] != pb.JOINT_FIXED
+    ]
     return chain, body, index, movable, tip
 
 
@@ -102,8 +108,7 @@ def _set(bullet, body, chain, movable, q):
 
 
 def _link_pose(bullet, body, link_index):
-    state = pb.getLinkState(body, link_index, computeForwardKinematics=True,
-                            physicsClientId=bullet)
+    state = pb.getLinkState(body, link_index, computeForwardKinematics=True, physicsClientId=bullet)
     R = np.array(pb.getMatrixFromQuaternion(state[5])).reshape(3, 3)
     return pose(R, state[4])
 
@@ -130,8 +135,9 @@ def test_jacobian_equals_pybullet(name, bullet, tmp_path, rng):
         _set(bullet, body, chain, movable, q)
         q_all = [q[chain.joint_names.index(n)] if n in chain.joint_names else 0.0 for n in names]
         zeros = [0.0] * len(q_all)
-        lin, ang = pb.calculateJacobian(body, link, [0.0, 0.0, 0.0], q_all, zeros, zeros,
-                                        physicsClientId=bullet)
+        lin, ang = pb.calculateJacobian(
+            body, link, [0.0, 0.0, 0.0], q_all, zeros, zeros, physicsClientId=bullet
+        )
         cols = [names.index(n) for n in chain.joint_names]
         expected = np.vstack([np.array(lin)[:, cols], np.array(ang)[:, cols]])
         np.testing.assert_allclose(chain.jacobian(q), expected, atol=1e-9)

@@ -109,6 +109,7 @@ def test_batch_warm_start_forms(rng):
 
 # ---- bad input -------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "X, match",
     [
