@@ -24,7 +24,15 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from kinematics._kernels import LOWER, SAMPLE_HI, SAMPLE_LO, UPPER, forward, jacobian_into
+from kinematics._kernels import (
+    LOWER,
+    SAMPLE_HI,
+    SAMPLE_LO,
+    UPPER,
+    forward,
+    jacobian_into,
+    rot_mul,
+)
 
 MODE_POSE = 0
 MODE_RCM_POSITION = 1
@@ -45,6 +53,8 @@ _MU_MAX = 1e12
 _LAMBDA_FLOOR = 1e-12
 _STALL_RATIO = 0.995
 _STALL_LIMIT = 6
+#: Chance that a joint starts at one of its limits on the corner-seeking restarts.
+_CORNER_PROBABILITY = 0.4
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
@@ -120,10 +130,9 @@ def _residual(mode, R, p, X, port, w, r, geo):
     rcm_err = 0.0
     if mode == MODE_POSE:
         # E = R @ X_R^T: rotation taking the target orientation to the current one (world)
-        e = np.empty(9)
-        for a in range(3):
-            for b in range(3):
-                e[3 * a + b] = R[3 * a] * X[b, 0] + R[3 * a + 1] * X[b, 1] + R[3 * a + 2] * X[b, 2]
+        e = rot_mul(
+            R, (X[0, 0], X[1, 0], X[2, 0], X[0, 1], X[1, 1], X[2, 1], X[0, 2], X[1, 2], X[2, 2])
+        )
         vx = 0.5 * (e[7] - e[5])
         vy = 0.5 * (e[2] - e[6])
         vz = 0.5 * (e[3] - e[1])
@@ -342,22 +351,16 @@ def solve_kernel(
     n = joints.shape[0]
     m = 7 if mode == MODE_RCM_ROLL else 6
     w = rot_tol / pos_tol
-    q = np.empty(n)
-    q_try = np.empty(n)
-    axes = np.empty((n, 3))
-    origins = np.empty((n, 3))
-    axes_try = np.empty((n, 3))
-    origins_try = np.empty((n, 3))
-    r = np.zeros(m)
-    r_try = np.zeros(m)
-    geo = np.zeros(6)
-    geo_try = np.zeros(6)
+    # one allocation per shape; the views below cost nothing
+    vectors = np.empty((6, n))
+    q, q_try, g, gg, dq = vectors[0], vectors[1], vectors[2], vectors[3], vectors[4]
+    frames3 = np.empty((4, n, 3))
+    axes, origins, axes_try, origins_try = frames3[0], frames3[1], frames3[2], frames3[3]
+    small = np.zeros((4, 7))
+    r, r_try, geo, geo_try = small[0], small[1], small[2], small[3]
     J = np.zeros((m, n))
-    JtJ = np.empty((n, n))
-    A = np.empty((n, n))
-    g = np.empty(n)
-    gg = np.empty(n)
-    dq = np.empty(n)
+    squares = np.empty((2, n, n))
+    JtJ, A = squares[0], squares[1]
     active = np.empty(n, dtype=np.bool_)
     best_cost = np.inf
     best = (np.inf, np.inf, np.inf)
@@ -373,7 +376,15 @@ def solve_kernel(
                 v = 0.5 * (lo + hi)
             else:
                 v = lo + (hi - lo) * _uniform(key, draws)
-                draws += 1
+                if attempt % 2 == 0:
+                    # every other restart pins some joints to a limit: solutions in corners
+                    # of the joint box are rarely found from the interior
+                    u = _uniform(key, draws + 1)
+                    if u < 0.5 * _CORNER_PROBABILITY:
+                        v = joints[i, LOWER] if math.isfinite(joints[i, LOWER]) else v
+                    elif u < _CORNER_PROBABILITY:
+                        v = joints[i, UPPER] if math.isfinite(joints[i, UPPER]) else v
+                draws += 2
             q[i] = min(max(v, joints[i, LOWER]), joints[i, UPPER])
         R, p = forward(frames, joints, q, axes, origins)
         cost, pe, re, ce = _residual(mode, R, p, X, port, w, r, geo)
@@ -439,14 +450,21 @@ def solve_kernel(
     stats[4] = iterations
 
 
+#: Layout of the array returned by :func:`solve_one`: status, then stats, then q.
+OUT_STATUS, OUT_STATS, OUT_Q = 0, 1, 6
+
+
 @njit(cache=True)
 def solve_one(
     frames, joints, X, q0, has_q0, mode, port, pos_tol, rot_tol, max_iters, restarts, seed
 ):
-    """Validate and solve one target; returns (status, q, stats)."""
+    """Validate and solve one target.
+
+    Returns one array (a single boxing on the way back to Python):
+    ``[status, success, pos_err, rot_err, rcm_err, iterations, q...]``.
+    """
     n = joints.shape[0]
-    q_out = np.zeros(n)
-    stats = np.zeros(5)
+    out = np.zeros(OUT_Q + n)
     status = pose_status(X)
     if status == STATUS_OK and has_q0:
         for i in range(n):
@@ -456,8 +474,9 @@ def solve_one(
         for i in range(3):
             if not math.isfinite(port[i]):
                 status = STATUS_PORT_NONFINITE
+    out[OUT_STATUS] = status
     if status != STATUS_OK:
-        return status, q_out, stats
+        return out
     solve_kernel(
         frames,
         joints,
@@ -471,10 +490,10 @@ def solve_one(
         max_iters,
         restarts,
         stream_key(seed, 0),
-        q_out,
-        stats,
+        out[OUT_Q:],
+        out[OUT_STATS:OUT_Q],
     )
-    return status, q_out, stats
+    return out
 
 
 @njit(cache=True, parallel=True)

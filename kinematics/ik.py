@@ -27,7 +27,7 @@ from kinematics.transforms import check_pose
 #: Per-attempt cap on solver iterations (each iteration is one FK + residual evaluation).
 DEFAULT_MAX_ITERS = 60
 #: Extra random starts after the first attempt (cold or warm) fails.
-DEFAULT_RESTARTS = 40
+DEFAULT_RESTARTS = 300
 
 _NO_PORT = np.zeros(3)
 _EMPTY_Q0: dict[int, np.ndarray] = {}
@@ -161,7 +161,16 @@ def solve_ik(
     Raises:
         KinematicsError: (a ``ValueError``) NaN/inf, wrong shape or non-rigid input.
     """
-    pos_tol, rot_tol, max_iters, restarts = _check_settings(pos_tol, rot_tol, max_iters, restarts)
+    # this function runs inside 1 kHz loops: the common path avoids every avoidable call
+    if not (
+        pos_tol == 1e-5
+        and rot_tol == 1e-4
+        and max_iters == DEFAULT_MAX_ITERS
+        and restarts == DEFAULT_RESTARTS
+    ):
+        pos_tol, rot_tol, max_iters, restarts = _check_settings(
+            pos_tol, rot_tol, max_iters, restarts
+        )
     if rcm is None:
         X = np.asarray(X_target, dtype=np.float64)
         if X.shape != (4, 4):
@@ -169,20 +178,21 @@ def solve_ik(
         mode, port = IK.MODE_POSE, _NO_PORT
     else:
         X, mode, port = _rcm_target(X_target, rcm)
+    dof = chain.dof
     if q0 is None:
-        q0_arr = _EMPTY_Q0.get(chain.dof)
+        q0_arr = _EMPTY_Q0.get(dof)
         if q0_arr is None:
-            q0_arr = _EMPTY_Q0.setdefault(chain.dof, np.zeros(chain.dof))
+            q0_arr = _EMPTY_Q0.setdefault(dof, np.zeros(dof))
         has_q0 = False
     else:
         q0_arr = np.asarray(q0, dtype=np.float64)
-        if q0_arr.shape != (chain.dof,):
+        if q0_arr.shape != (dof,):
             raise KinematicsError(
-                f"q0 must have shape ({chain.dof},) for joints {chain.joint_names}, "
+                f"q0 must have shape ({dof},) for joints {chain.joint_names}, "
                 f"got shape {q0_arr.shape}."
             )
         has_q0 = True
-    status, q, stats = IK.solve_one(
+    out = IK.solve_one(
         chain.frames,
         chain.joint_table,
         X,
@@ -194,17 +204,19 @@ def solve_ik(
         rot_tol,
         max_iters,
         restarts,
-        int(seed),
+        seed,
     )
+    status, success, pos_error, rot_error, rcm_error, iterations = out[: IK.OUT_Q].tolist()
     if status:
+        status = int(status)
         raise _status_error(status, "X_target" if status < 3 else "target", X if status < 3 else q0)
     return IKResult(
-        q,
-        stats[0] > 0.5,
-        float(stats[1]),
-        float(stats[2]),
-        int(stats[4]),
-        None if mode == IK.MODE_POSE else float(stats[3]),
+        out[IK.OUT_Q :],
+        success > 0.5,
+        pos_error,
+        rot_error,
+        int(iterations),
+        None if mode == IK.MODE_POSE else rcm_error,
     )
 
 

@@ -56,3 +56,33 @@ def port_distance(X_base_tip, p_port) -> float:
     if s < 0:
         return float(np.linalg.norm(u))
     return float(np.linalg.norm(u - s * z))
+
+
+def sample_port_targets(
+    p_port,
+    n: int,
+    rng: np.random.Generator,
+    *,
+    cone_half_angle_rad: float = math.radians(35.0),
+    depth_range_m: tuple[float, float] = (0.02, 0.12),
+    axis=(0.0, 0.0, -1.0),
+) -> np.ndarray:
+    """Random tool poses (n, 4, 4) through a port, for benchmarks and tests.
+
+    Shaft directions are uniform over the spherical cap of ``cone_half_angle_rad``
+    around ``axis`` (default: straight down), insertion depths beyond the port uniform
+    in ``depth_range_m``, roll uniform in [-pi, pi). Whether an arm can reach them is a
+    separate question (check with a full-pose :func:`kinematics.solve_ik_batch`).
+    """
+    p_port = np.asarray(p_port, dtype=float)
+    axis = np.asarray(axis, dtype=float) / np.linalg.norm(axis)
+    theta = np.arccos(1 - rng.random(n) * (1 - math.cos(cone_half_angle_rad)))
+    phi = rng.random(n) * 2 * math.pi
+    local = np.stack([np.sin(theta) * np.cos(phi), np.sin(theta) * np.sin(phi), np.cos(theta)], 1)
+    frame = tool_pose_through_port(np.zeros(3), axis)[:3, :3]  # z = axis
+    shafts = local @ frame.T
+    depth = rng.uniform(*depth_range_m, n)
+    roll = rng.uniform(-math.pi, math.pi, n)
+    return np.array(
+        [tool_pose_through_port(p_port, p_port + depth[k] * shafts[k], roll[k]) for k in range(n)]
+    )

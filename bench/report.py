@@ -1,0 +1,84 @@
+"""Shared benchmark plumbing: timing statistics, machine facts, rich tables and JSON.
+
+Every benchmark reports medians and tail percentiles (these machines are noisy: the
+same run moves up to 2.4x) and compares against a baseline measured in the same run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+
+def timing_stats_us(durations_ns: Sequence[int] | np.ndarray) -> dict[str, float]:
+    """Median, p99 and mean of per-call durations, in microseconds."""
+    d = np.asarray(durations_ns, dtype=float) / 1e3
+    return {
+        "median_us": float(np.median(d)),
+        "p99_us": float(np.percentile(d, 99)),
+        "mean_us": float(d.mean()),
+    }
+
+
+def machine_info() -> dict:
+    """Facts that make figures comparable across machines."""
+    import numba
+    import numpy
+
+    return {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "numba": numba.__version__,
+        "numba_threads": numba.get_num_threads(),
+        "numpy": numpy.__version__,
+        "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence], console=None):
+    """Print rows (already formatted or numbers) as a rich table."""
+    console = console or Console()
+    table = Table(title=title, show_lines=False)
+    for i, name in enumerate(columns):
+        table.add_column(name, justify="left" if i < 2 else "right")
+    for row in rows:
+        table.add_row(*[_fmt(v) for v in row])
+    console.print(table)
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float) and 0.99 <= value < 1.0:
+        return f"{value:.4f}"  # success rates just under 1 must not print as 1.00
+    if isinstance(value, float):
+        if value == 0 or 0.01 <= abs(value) < 1e6:
+            return f"{value:,.2f}" if abs(value) < 100 else f"{value:,.0f}"
+        return f"{value:.3g}"
+    return str(value)
+
+
+def write_json(path: Path, payload: dict) -> Path:
+    """Write ``payload`` with machine info to ``path`` (parents created); return the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"machine": machine_info(), **payload}
+    path.write_text(json.dumps(payload, indent=2, default=_json_default) + "\n")
+    return path
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
