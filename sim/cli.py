@@ -34,13 +34,26 @@ def bench_ik(
     json_path: Path = typer.Option(
         Path("bench/results/ik.json"), "--json", help="Where to write the JSON results."
     ),
+    strict: bool = typer.Option(False, help="Exit with status 1 when a bar is missed."),
 ) -> None:
     """IK solvers against pybullet's calculateInverseKinematics on PSM, iiwa and Panda."""
     from bench.ik import run_ik_benchmark
 
+    from bench.ik import ARM_NAMES
+
     arm_list = [a.strip() for a in arms.split(",") if a.strip()]
+    unknown = [a for a in arm_list if a not in ARM_NAMES]
+    if unknown:
+        raise typer.BadParameter(
+            f"unknown arm(s) {unknown}; choose from {list(ARM_NAMES)}", param_hint="--arms"
+        )
     ok = run_ik_benchmark(
-        targets=targets, arms=arm_list, rcm_targets=rcm_targets, seed=seed, json_path=json_path
+        targets=targets,
+        arms=arm_list,
+        rcm_targets=rcm_targets,
+        seed=seed,
+        json_path=json_path,
+        strict=strict,
     )
     raise typer.Exit(code=0 if ok else 1)
 
