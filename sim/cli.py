@@ -37,9 +37,7 @@ def bench_ik(
     strict: bool = typer.Option(False, help="Exit with status 1 when a bar is missed."),
 ) -> None:
     """IK solvers against pybullet's calculateInverseKinematics on PSM, iiwa and Panda."""
-    from bench.ik import run_ik_benchmark
-
-    from bench.ik import ARM_NAMES
+    from bench.ik import ARM_NAMES, run_ik_benchmark
 
     arm_list = [a.strip() for a in arms.split(",") if a.strip()]
     unknown = [a for a in arm_list if a not in ARM_NAMES]
