@@ -123,7 +123,12 @@ def _as_row(row, index: int) -> DHRow:
 
 
 def chain_from_modified_dh(
-    rows: Sequence, X_tip_tool: np.ndarray | None = None, *, name: str = "dh_chain"
+    rows: Sequence,
+    X_tip_tool: np.ndarray | None = None,
+    *,
+    name: str = "dh_chain",
+    base_link: str = "base",
+    tip_link: str = "tool_tip",
 ) -> Chain:
     """Build a :class:`Chain` from modified DH rows.
 
@@ -132,6 +137,7 @@ def chain_from_modified_dh(
             the order ``(alpha, a, theta, d, offset, kind, lower, upper, name)``.
         X_tip_tool: optional fixed 4x4 transform appended after the last row.
         name: chain name.
+        base_link, tip_link: names of the base frame and the tool-tip frame.
     """
     joints = []
     for index, raw in enumerate(rows):
@@ -148,4 +154,4 @@ def chain_from_modified_dh(
                 effort_limit=row.effort_limit,
             )
         )
-    return Chain(joints, X_tip_tool, base_link="base", tip_link="tool_tip", name=name)
+    return Chain(joints, X_tip_tool, base_link=base_link, tip_link=tip_link, name=name)

@@ -61,9 +61,7 @@ def psm() -> Chain:
 
     Joints: yaw, pitch (rad), insertion (m), roll, wrist_pitch, wrist_yaw (rad).
     """
-    chain = chain_from_modified_dh(PSM_ROWS, pose(PSM_TOOL_ROTATION), name="PSM")
-    chain.base_link = "rcm"
-    return chain
+    return chain_from_modified_dh(PSM_ROWS, pose(PSM_TOOL_ROTATION), name="PSM", base_link="rcm")
 
 
 def ecm() -> Chain:
@@ -71,6 +69,4 @@ def ecm() -> Chain:
 
     Joints: yaw, pitch (rad), insertion (m), roll (rad).
     """
-    chain = chain_from_modified_dh(ECM_ROWS, pose(ECM_SCOPE_ROTATION), name="ECM")
-    chain.base_link = "rcm"
-    return chain
+    return chain_from_modified_dh(ECM_ROWS, pose(ECM_SCOPE_ROTATION), name="ECM", base_link="rcm")
