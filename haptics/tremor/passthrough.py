@@ -1,0 +1,26 @@
+"""The "none" filter: output equals input. The baseline every table starts from."""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from haptics.tremor.base import TremorFilter
+
+
+@njit(cache=True)
+def passthrough_step(state, coef, x, out):
+    """Copy the sample."""
+    for ax in range(3):
+        out[ax] = x[ax]
+
+
+class PassThrough(TremorFilter):
+    """No filtering (the unfiltered baseline)."""
+
+    name = "none"
+    _kernel = passthrough_step
+
+    def __init__(self, rate_hz: float = 1000.0) -> None:
+        super().__init__(rate_hz, {})
+        self._finish_init(np.zeros(1), 1)
