@@ -21,7 +21,7 @@ from haptics.errors import HapticsError
 
 
 def minimum_jerk(p0, p1, duration_s: float, t_s) -> np.ndarray:
-    """Positions of a minimum-jerk move from ``p0`` to ``p1`` at times ``t_s`` (clamped to the move).
+    """Positions of a minimum-jerk move from ``p0`` to ``p1`` at times ``t_s`` (clamped).
 
     The profile ``p0 + (p1 - p0) (10 s^3 - 15 s^4 + 6 s^5)``, s = t / duration, is what
     unconstrained human reaches follow (Flash & Hogan 1985).
@@ -141,7 +141,7 @@ def voluntary_reaches(
     Reaches of ``reach_m`` length take ``move_time_s`` each, so the motion lies below about
     2 Hz; via points stay inside a cube of half-width ``workspace_m`` around the origin.
     """
-    n = int(round(duration_s * rate_hz))
+    n = round(duration_s * rate_hz)
     out = np.empty((n, 3))
     t = np.arange(n) / rate_hz
     p = np.zeros(3)
