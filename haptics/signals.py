@@ -48,8 +48,10 @@ class TremorModel:
         frequency_drift_hz: standard deviation of the slow frequency wander (Hz).
         amplitude_drift: relative standard deviation of the slow amplitude wander.
         drift_time_s: correlation time of both wanders (s).
-        broadband_fraction: share of tremor power spread over 6-14 Hz instead of at the
-            instantaneous frequency (real tremor is not a pure sine).
+        broadband_fraction: share of tremor power spread evenly over 6-14 Hz instead of
+            at the instantaneous frequency. 0 by default: the drift already makes the
+            tremor "not a pure sine" as physiological tremor is described; a broadband
+            floor is a stress case (no narrow-band canceller can remove it).
     """
 
     rms_m: float = 100e-6
@@ -57,7 +59,7 @@ class TremorModel:
     frequency_drift_hz: float = 0.7
     amplitude_drift: float = 0.3
     drift_time_s: float = 1.5
-    broadband_fraction: float = 0.15
+    broadband_fraction: float = 0.0
 
     def __post_init__(self) -> None:
         if not (self.rms_m >= 0 and math.isfinite(self.rms_m)):

@@ -1,0 +1,309 @@
+"""Synthetic operators: a human-like hand on the master, for tests, demos and benchmarks.
+
+An operator renders a plan (reach here, close the gripper, pause) into the stream of
+:class:`~haptics.master.MasterSample` a real device would publish: minimum-jerk
+sub-movements timed by Fitts' law, endpoint scatter that grows with distance (the
+speed-accuracy trade-off), overshoots and corrective sub-movements, curved paths,
+hesitations, clutching when the hand would leave its workspace, gripper motion, and
+physiological tremor (:class:`~haptics.signals.TremorModel`). Skill presets differ in
+all of these, so an ``expert`` measurably moves faster, shorter and smoother than a
+``novice``. Everything is drawn from the ``numpy.random.Generator`` passed in: the same
+seed gives the same samples, bit for bit.
+
+Reach targets are "virtual" hand positions in the master frame M (metres): where the
+hand would have to be if it never clutched. Clutching shifts the hand back towards the
+middle of its workspace without moving the instrument, so the operator keeps an offset.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from haptics.errors import HapticsError
+from haptics.master import MasterSample
+from haptics.signals import TremorModel, minimum_jerk
+
+GRIPPER_OPEN_RAD = math.radians(60.0)
+GRIPPER_CLOSED_RAD = 0.0
+
+
+@dataclass(frozen=True)
+class Reach:
+    """Move the hand's virtual position to ``target_m`` (M frame, m) within ``width_m``."""
+
+    target_m: tuple[float, float, float]
+    width_m: float = 0.004
+
+
+@dataclass(frozen=True)
+class Grip:
+    """Open or close the gripper to ``angle_rad`` over ``duration_s``."""
+
+    angle_rad: float
+    duration_s: float = 0.25
+
+
+@dataclass(frozen=True)
+class Pause:
+    """Hold still (tremor continues) for ``duration_s``."""
+
+    duration_s: float
+
+
+Action = Reach | Grip | Pause
+
+
+@dataclass(frozen=True)
+class SkillProfile:
+    """How an operator moves. Times in s, lengths in m.
+
+    Attributes:
+        fitts_a_s, fitts_b_s: movement time = a + b log2(distance / width + 1).
+        endpoint_error_ratio: endpoint scatter (std) per metre of movement.
+        overshoot_probability, overshoot_ratio: chance and size (per metre) of overshooting.
+        path_curvature_ratio: lateral deviation of the path per metre of movement (std).
+        hesitation_probability, hesitation_s: chance and range of a pause before a reach.
+        tremor_rms_m: range of the tremor RMS drawn for the operator.
+        workspace_radius_m: how far from its centre the hand goes before clutching.
+        max_corrections: corrective sub-movements before giving up on precision.
+    """
+
+    name: str
+    fitts_a_s: float
+    fitts_b_s: float
+    endpoint_error_ratio: float
+    overshoot_probability: float
+    overshoot_ratio: float
+    path_curvature_ratio: float
+    hesitation_probability: float
+    hesitation_s: tuple[float, float]
+    tremor_rms_m: tuple[float, float]
+    workspace_radius_m: float = 0.08
+    max_corrections: int = 3
+
+
+PRESETS = {
+    "expert": SkillProfile(
+        "expert", 0.12, 0.10, 0.03, 0.10, 0.04, 0.02, 0.05, (0.1, 0.3), (50e-6, 80e-6)
+    ),
+    "intermediate": SkillProfile(
+        "intermediate", 0.20, 0.16, 0.06, 0.30, 0.08, 0.07, 0.20, (0.2, 0.8), (80e-6, 130e-6)
+    ),
+    "novice": SkillProfile(
+        "novice",
+        0.30,
+        0.26,
+        0.12,
+        0.50,
+        0.15,
+        0.15,
+        0.40,
+        (0.3, 1.5),
+        (120e-6, 200e-6),
+        workspace_radius_m=0.07,
+    ),
+}
+
+
+def skill(name_or_profile: str | SkillProfile) -> SkillProfile:
+    """Look a preset up by name (the error lists the valid ones)."""
+    if isinstance(name_or_profile, SkillProfile):
+        return name_or_profile
+    profile = PRESETS.get(name_or_profile)
+    if profile is None:
+        raise HapticsError(
+            f"unknown operator skill {name_or_profile!r}; valid presets are {sorted(PRESETS)}."
+        )
+    return profile
+
+
+@dataclass(frozen=True)
+class OperatorTrace:
+    """What an operator did, sample by sample (all arrays share the first axis).
+
+    Attributes:
+        time_s: sample times (s).
+        position_m: handle position in M including tremor (m) - what the device reports.
+        voluntary_m: the same without tremor (m) - ground truth for filter evaluation.
+        tremor_m: the tremor alone (m).
+        gripper_rad: gripper angle (rad).
+        clutch: clutch pedal pressed.
+        rotation: handle orientation in M, constant here (3x3).
+    """
+
+    time_s: np.ndarray
+    position_m: np.ndarray
+    voluntary_m: np.ndarray
+    tremor_m: np.ndarray
+    gripper_rad: np.ndarray
+    clutch: np.ndarray
+    rotation: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.time_s)
+
+    def sample(self, i: int) -> MasterSample:
+        """The i-th sample as a device would publish it."""
+        X = np.eye(4)
+        X[:3, :3] = self.rotation
+        X[:3, 3] = self.position_m[i]
+        return MasterSample(
+            float(self.time_s[i]), X, float(self.gripper_rad[i]), bool(self.clutch[i])
+        )
+
+    def samples(self) -> Iterator[MasterSample]:
+        """All samples in order."""
+        for i in range(len(self)):
+            yield self.sample(i)
+
+
+class SyntheticOperator:
+    """A seeded, human-like master operator.
+
+    Args:
+        skill: preset name (``expert``, ``intermediate``, ``novice``) or a profile.
+        rng: the random generator; everything the operator does is drawn from it.
+        rate_hz: sample rate of the device (Hz).
+        start_m: initial hand position in M (m).
+    """
+
+    def __init__(
+        self,
+        skill_level: str | SkillProfile = "expert",
+        *,
+        rng: np.random.Generator,
+        rate_hz: float = 1000.0,
+        start_m=(0.0, 0.0, 0.0),
+    ) -> None:
+        if not isinstance(rng, np.random.Generator):
+            raise HapticsError(
+                "rng must be a numpy.random.Generator (seed it for reproducibility)."
+            )
+        self.profile = skill(skill_level)
+        self.rng = rng
+        self.rate_hz = float(rate_hz)
+        self.tremor = TremorModel.random(rng)
+        self.tremor = TremorModel(
+            rms_m=float(rng.uniform(*self.profile.tremor_rms_m)),
+            frequency_hz=self.tremor.frequency_hz,
+            frequency_drift_hz=self.tremor.frequency_drift_hz,
+            amplitude_drift=self.tremor.amplitude_drift,
+        )
+        self._start = np.asarray(start_m, dtype=float)
+
+    # ---- rendering ----------------------------------------------------------------------
+    def render(self, plan: Sequence[Action], start_time_s: float = 0.0) -> OperatorTrace:
+        """Turn a plan into a sampled trace (hand, gripper, clutch, tremor)."""
+        dt = 1.0 / self.rate_hz
+        pieces_p: list[np.ndarray] = [self._start[None, :]]
+        pieces_g: list[np.ndarray] = [np.array([GRIPPER_CLOSED_RAD])]
+        pieces_c: list[np.ndarray] = [np.array([False])]
+        state = {"hand": self._start.copy(), "offset": np.zeros(3), "grip": GRIPPER_CLOSED_RAD}
+
+        def emit(positions, clutch=False, grip=None):
+            n = len(positions)
+            pieces_p.append(positions)
+            pieces_c.append(np.full(n, clutch))
+            pieces_g.append(np.full(n, state["grip"]) if grip is None else grip)
+            if n:
+                state["hand"] = positions[-1].copy()
+
+        for action in plan:
+            if isinstance(action, Pause):
+                emit(self._hold(state["hand"], action.duration_s))
+            elif isinstance(action, Grip):
+                n = max(1, round(action.duration_s * self.rate_hz))
+                s = np.arange(1, n + 1) / n
+                shape = s**3 * (10 - 15 * s + 6 * s * s)
+                grip = state["grip"] + (action.angle_rad - state["grip"]) * shape
+                emit(np.repeat(state["hand"][None, :], n, axis=0), grip=grip)
+                state["grip"] = float(action.angle_rad)
+            elif isinstance(action, Reach):
+                self._reach(action, state, emit)
+            else:
+                raise HapticsError(f"unknown plan action {action!r}; use Reach, Grip or Pause.")
+        voluntary = np.concatenate(pieces_p)
+        tremor = self.tremor.sample(len(voluntary), self.rate_hz, self.rng)
+        return OperatorTrace(
+            time_s=start_time_s + np.arange(len(voluntary)) * dt,
+            position_m=voluntary + tremor,
+            voluntary_m=voluntary,
+            tremor_m=tremor,
+            gripper_rad=np.concatenate(pieces_g),
+            clutch=np.concatenate(pieces_c),
+            rotation=np.eye(3),
+        )
+
+    def _hold(self, p: np.ndarray, duration_s: float) -> np.ndarray:
+        return np.repeat(p[None, :], max(0, round(duration_s * self.rate_hz)), axis=0)
+
+    def _movement(self, p0, p1, width_m: float) -> np.ndarray:
+        """One curved minimum-jerk sub-movement from p0 to p1, timed by Fitts' law."""
+        prof = self.profile
+        distance = float(np.linalg.norm(p1 - p0))
+        duration = prof.fitts_a_s + prof.fitts_b_s * math.log2(distance / width_m + 1.0)
+        n = max(2, round(duration * self.rate_hz))
+        t = np.arange(1, n + 1) / self.rate_hz
+        path = minimum_jerk(p0, p1, duration, t)
+        if distance > 0:
+            lateral = self.rng.normal(size=3)
+            direction = (p1 - p0) / distance
+            lateral -= lateral.dot(direction) * direction
+            lateral *= prof.path_curvature_ratio * distance / max(np.linalg.norm(lateral), 1e-12)
+            s = np.clip(t / duration, 0, 1)
+            sigma = s**3 * (10 - 15 * s + 6 * s * s)
+            path = path + (4 * sigma * (1 - sigma))[:, None] * lateral
+        return path
+
+    def _reach(self, action: Reach, state: dict, emit) -> None:
+        prof = self.profile
+        target_virtual = np.asarray(action.target_m, dtype=float)
+        if self.rng.random() < prof.hesitation_probability:
+            emit(self._hold(state["hand"], self.rng.uniform(*prof.hesitation_s)))
+        goal = target_virtual - state["offset"]
+        if np.linalg.norm(goal - self._start) > prof.workspace_radius_m:
+            self._clutch_towards(goal, state, emit)
+            goal = target_virtual - state["offset"]
+        hand = state["hand"]
+        distance = float(np.linalg.norm(goal - hand))
+        if distance < 1e-9:
+            return
+        direction = (goal - hand) / distance
+        end = goal + self.rng.normal(size=3) * prof.endpoint_error_ratio * distance / math.sqrt(3)
+        if self.rng.random() < prof.overshoot_probability:
+            end = end + direction * prof.overshoot_ratio * distance
+        emit(self._movement(hand, end, action.width_m))
+        for _ in range(prof.max_corrections):
+            error = float(np.linalg.norm(goal - state["hand"]))
+            if error <= action.width_m / 2:
+                break
+            emit(self._hold(state["hand"], 0.08))  # reaction time before a correction
+            end = goal + self.rng.normal(size=3) * prof.endpoint_error_ratio * error / math.sqrt(3)
+            emit(self._movement(state["hand"], end, action.width_m))
+
+    def _clutch_towards(self, goal: np.ndarray, state: dict, emit) -> None:
+        """Press the clutch, bring the hand back so that ``goal`` fits, release."""
+        hand = state["hand"]
+        away = goal - self._start
+        new_hand = self._start - 0.5 * self.profile.workspace_radius_m * away / np.linalg.norm(away)
+        emit(self._hold(hand, 0.05), clutch=True)
+        duration = 0.35 + 0.1 * self.rng.random()
+        n = max(2, round(duration * self.rate_hz))
+        t = np.arange(1, n + 1) / self.rate_hz
+        emit(minimum_jerk(hand, new_hand, duration, t), clutch=True)
+        emit(self._hold(new_hand, 0.05), clutch=True)
+        state["offset"] = state["offset"] + (hand - new_hand)
+
+
+def random_plan(rng: np.random.Generator, n_reaches: int = 8, span_m: float = 0.15) -> list[Action]:
+    """A reach-and-grip plan over a workspace of ``span_m`` (for demos and benchmarks)."""
+    plan: list[Action] = []
+    for i in range(n_reaches):
+        plan.append(Reach(tuple(rng.uniform(-span_m / 2, span_m / 2, 3)), width_m=0.004))
+        plan.append(Grip(GRIPPER_OPEN_RAD if i % 2 == 0 else GRIPPER_CLOSED_RAD))
+        plan.append(Pause(float(rng.uniform(0.1, 0.4))))
+    return plan
