@@ -56,6 +56,23 @@ def bench_ik(
     raise typer.Exit(code=0 if ok else 1)
 
 
+@bench_app.command("tremor")
+def bench_tremor(
+    traces: int = typer.Option(20, min=1, help="Number of seeded synthetic traces."),
+    duration_s: float = typer.Option(30.0, min=3.0, help="Length of each trace (s)."),
+    seed: int = typer.Option(0, help="Seed of the traces."),
+    json_path: Path = typer.Option(
+        Path("bench/results/tremor.json"), "--json", help="Where to write the JSON results."
+    ),
+    strict: bool = typer.Option(False, help="Exit with status 1 when a bar is missed."),
+) -> None:
+    """Tremor filters: attenuation, lag, RMS error and cost against the baselines."""
+    from bench.tremor import run_tremor_benchmark
+
+    ok = run_tremor_benchmark(traces=traces, duration_s=duration_s, seed=seed, json_path=json_path)
+    raise typer.Exit(code=0 if ok or not strict else 1)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

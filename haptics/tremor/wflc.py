@@ -93,8 +93,8 @@ class WFLCFilter(TremorFilter):
     def __init__(
         self,
         rate_hz: float = 1000.0,
-        mu_frequency: float = 2e-4,
-        mu_amplitude: float = 2e-3,
+        mu_frequency: float = 1e-3,
+        mu_amplitude: float = 1e-2,
         highpass_hz: float = 3.0,
         frequency_range_hz: tuple[float, float] = (4.0, 16.0),
         start_frequency_hz: float = 9.0,
