@@ -7,7 +7,7 @@ import pytest
 
 from haptics.errors import HapticsError
 from haptics.operators import PRESETS, Grip, Pause, Reach, SyntheticOperator, random_plan
-from haptics.teleop import Teleoperation, TeleopConfig
+from haptics.teleop import TeleopConfig, Teleoperation
 from kinematics.transforms import pose
 
 

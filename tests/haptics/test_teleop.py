@@ -9,7 +9,7 @@ import pytest
 
 from haptics.errors import HapticsError
 from haptics.master import MasterSample
-from haptics.teleop import Teleoperation, TeleopConfig
+from haptics.teleop import TeleopConfig, Teleoperation
 from kinematics.transforms import pose, rot_x, rot_y, rot_z
 
 DT = 1e-3

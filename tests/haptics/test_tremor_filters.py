@@ -164,7 +164,7 @@ def test_other_rates_are_supported():
 def test_make_filter_errors_name_the_fix():
     with pytest.raises(HapticsError, match="Did you mean 'butterworth'"):
         make_filter("butterwort")
-    with pytest.raises(HapticsError, match="has no parameter 'cutoff'.*Did you mean 'cutoff_hz'"):
+    with pytest.raises(HapticsError, match=r"has no parameter 'cutoff'.*Did you mean 'cutoff_hz'"):
         make_filter("butterworth", cutoff=5)
     with pytest.raises(HapticsError, match="Nyquist"):
         make_filter("butterworth", rate_hz=100.0, cutoff_hz=60.0)
