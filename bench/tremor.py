@@ -123,7 +123,6 @@ def run_tremor_benchmark(
             f"Tremor filters, {label}: {traces} traces x {duration_s:g} s at {RATE_HZ:g} Hz",
             [
                 "filter",
-                "params",
                 "atten dB",
                 "worst dB",
                 "lag ms",

@@ -46,9 +46,10 @@ _NS = 5  # Kalman states per axis: p, v, a, tremor c, tremor s
 _GRID_STEP_HZ = 0.05
 _BP_SECTIONS = 4
 _TRACKER_COHERENCE_S = 0.4
-# coef: [beta (tracking), f_min, grid_step, n_grid, rate_hz, f_start], band-pass sos,
+# coef: [beta (tracking), f_min, grid_step, n_grid, rate_hz, f_start, freeze speed^2],
+#   band-pass sos,
 #   main A table (G x 5 x 5), main K table (G x 5), tracker A (G x 2 x 2), tracker K (G x 2)
-_HDR = 6
+_HDR = 7
 # state: [initialised, grid index, smoothed rotation re, im], Kalman states (3 x 5),
 #   band-pass z (3 x sections x 2), tracker phasors (3 x 2)
 _S_KF = 4
@@ -137,6 +138,7 @@ def adaptive_kalman_step(state, coef, x, out):
     new = np.empty(_NS)
     re = 0.0
     im = 0.0
+    speed2 = 0.0
     for ax in range(3):
         # main filter: voluntary motion + narrow tremor oscillator
         kb = _S_KF + _NS * ax
@@ -149,6 +151,7 @@ def adaptive_kalman_step(state, coef, x, out):
         for i in range(_NS):
             state[kb + i] = new[i]
         out[ax] = new[0]
+        speed2 += new[1] * new[1]
         # tracker: wide oscillator on the band-passed input; its phasor's rotation
         b = sos_cascade(
             state, _S_BP + ax * _BP_SECTIONS * 2, coef, bp_c, _BP_SECTIONS, x[ax], first
@@ -162,9 +165,12 @@ def adaptive_kalman_step(state, coef, x, out):
         state[tb + 1] = s1
         re += c1 * c0 + s1 * s0
         im += s1 * c0 - c1 * s0
-    # frequency for the next sample: smoothed rotation, shared by the three axes
-    state[2] += beta * (re - state[2])
-    state[3] += beta * (im - state[3])
+    # frequency for the next sample: smoothed rotation, shared by the three axes; fast
+    # voluntary motion leaks into the band-pass, so the update pauses while the hand moves
+    # fast (the tremor frequency hardly changes during one reach)
+    gate = beta * coef[6] / (coef[6] + speed2)
+    state[2] += gate * (re - state[2])
+    state[3] += gate * (im - state[3])
     if state[2] > 0.0:
         f = math.atan2(state[3], state[2]) * rate / (2.0 * math.pi)
         state[1] = min(max(round((f - f_min) / step), 0), n_grid - 1)
@@ -184,6 +190,9 @@ class AdaptiveKalmanFilter(TremorFilter):
         frequency_range_hz: (min, max) tremor frequency considered (Hz).
         tracking_time_s: time constant of the frequency estimate (s).
         start_frequency_hz: frequency assumed until the estimate has data (Hz).
+        freeze_speed_m_s: hand speed (m/s) at which frequency tracking slows to half;
+            faster reaches leak into the tracker's band and would drag it off.
+        tracker_band_hz: pass band of the tracker's band-pass (Hz).
     """
 
     name = "adaptive_kalman"
@@ -199,6 +208,8 @@ class AdaptiveKalmanFilter(TremorFilter):
         frequency_range_hz: tuple[float, float] = (4.0, 16.0),
         tracking_time_s: float = 0.1,
         start_frequency_hz: float = 9.5,
+        freeze_speed_m_s: float = 0.1,
+        tracker_band_hz: tuple[float, float] = (5.5, 16.0),
     ) -> None:
         params = {
             "voluntary_jerk_psd": voluntary_jerk_psd,
@@ -208,6 +219,8 @@ class AdaptiveKalmanFilter(TremorFilter):
             "frequency_range_hz": tuple(frequency_range_hz),
             "tracking_time_s": tracking_time_s,
             "start_frequency_hz": start_frequency_hz,
+            "freeze_speed_m_s": freeze_speed_m_s,
+            "tracker_band_hz": tuple(tracker_band_hz),
         }
         super().__init__(rate_hz, params)
         f_min = require_below_nyquist("frequency_range_hz[0]", frequency_range_hz[0], self.rate_hz)
@@ -233,9 +246,14 @@ class AdaptiveKalmanFilter(TremorFilter):
             len(K),
             self.rate_hz,
             min(max(start_frequency_hz, f_min), f_max),
+            require_positive("freeze_speed_m_s", freeze_speed_m_s, "m/s") ** 2,
         ]
+        band_lo = require_below_nyquist("tracker_band_hz[0]", tracker_band_hz[0], self.rate_hz)
+        band_hi = require_below_nyquist("tracker_band_hz[1]", tracker_band_hz[1], self.rate_hz)
+        if not band_lo < band_hi:
+            raise HapticsError(f"tracker_band_hz must be (low, high), got {tracker_band_hz}.")
         sos = sps.butter(
-            _BP_SECTIONS, (f_min, f_max), btype="bandpass", fs=self.rate_hz, output="sos"
+            _BP_SECTIONS, (band_lo, band_hi), btype="bandpass", fs=self.rate_hz, output="sos"
         )
         coef = np.concatenate([header, sos.ravel(), A.ravel(), K.ravel(), A_t.ravel(), K_t.ravel()])
         self._finish_init(coef, _STATE_SIZE)

@@ -38,3 +38,17 @@ def test_bench_ik_rejects_unknown_arm(tmp_path):
     out = _surgisim("bench", "ik", "-n", "10", "--arms", "ur5", "--json", str(tmp_path / "x"))
     assert out.returncode != 0
     assert "ur5" in (out.stderr + out.stdout)
+
+
+def test_bench_tremor_small_run_writes_json(tmp_path):
+    path = tmp_path / "tremor.json"
+    out = _surgisim("bench", "tremor", "--traces", "2", "--duration-s", "6", "--json", str(path))
+    assert out.returncode == 0, out.stderr
+    assert "butterworth" in out.stdout and "Bars" in out.stdout
+    data = json.loads(path.read_text())
+    names = [r["filter"] for r in data["results"]["standard"]]
+    assert names[0] == "none" and "default" in names and "one_euro" in names
+    default = next(r for r in data["results"]["standard"] if r["filter"] == "default")
+    none = next(r for r in data["results"]["standard"] if r["filter"] == "none")
+    assert default["attenuation_db"] > 10 and none["attenuation_db"] == 0.0
+    assert default["step_us"] > 0
