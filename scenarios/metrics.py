@@ -1,0 +1,192 @@
+"""Performance metrics of surgical simulators, as pure functions over recorded signals.
+
+Each function documents its definition and unit. Sources: Balasubramanian et al. 2012/2015
+(SPARC, LDLJ; reference values reproduced in the tests), Finnegan et al. 2013 and the
+simulator manuals summarised in ``shared/notes/scoring.md`` (economy of motion, master
+workspace range, collisions, excessive force, instruments out of view, drops). Where a
+threshold is not public it is a parameter with a documented default, never a hidden
+constant.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+# ---- smoothness (published definitions) ----------------------------------------------
+def dimensionless_jerk(speed, sample_rate_hz: float) -> float:
+    """Dimensionless jerk of a speed profile: -(T^3 / v_peak^2) sum (d2v/dt2)^2 dt.
+
+    T = N dt is the profile's duration. Always <= 0; closer to 0 is smoother.
+    """
+    v = np.asarray(speed, dtype=float)
+    if v.ndim != 1 or len(v) < 3:
+        raise ValueError(f"speed must be a 1-D profile of at least 3 samples, got {v.shape}.")
+    dt = 1.0 / sample_rate_hz
+    peak = float(np.max(np.abs(v)))
+    if peak == 0.0:
+        raise ValueError("speed profile is all zeros: smoothness is undefined for no movement.")
+    duration = len(v) * dt
+    jerk = np.diff(v, 2) / dt**2
+    return float(-(duration**3 / peak**2) * np.sum(jerk**2) * dt)
+
+
+def ldlj(speed, sample_rate_hz: float) -> float:
+    """Log dimensionless jerk: -ln|dimensionless jerk| (Balasubramanian et al. 2015).
+
+    Higher (less negative) is smoother; a minimum-jerk reach gives -ln(720 / 1.875^2).
+    """
+    return float(-math.log(abs(dimensionless_jerk(speed, sample_rate_hz))))
+
+
+def sparc(
+    speed,
+    sample_rate_hz: float,
+    *,
+    pad_level: int = 4,
+    cutoff_hz: float = 10.0,
+    amplitude_threshold: float = 0.05,
+) -> float:
+    """Spectral arc length of a speed profile (Balasubramanian et al. 2015).
+
+    The profile is zero-padded to 2^(ceil(log2 N) + pad_level) samples; the magnitude
+    spectrum, normalised to its maximum, is kept up to ``cutoff_hz`` and then over the
+    contiguous band where it is >= ``amplitude_threshold``; SPARC is minus the arc length
+    of that curve with frequency normalised to the band. Dimensionless, <= 0, higher is
+    smoother.
+    """
+    v = np.asarray(speed, dtype=float)
+    if v.ndim != 1 or len(v) < 2:
+        raise ValueError(f"speed must be a 1-D profile of at least 2 samples, got {v.shape}.")
+    nfft = int(2 ** (math.ceil(math.log2(len(v))) + pad_level))
+    f = np.arange(nfft) * sample_rate_hz / nfft
+    magnitude = np.abs(np.fft.fft(v, nfft))
+    if magnitude.max() == 0.0:
+        raise ValueError("speed profile is all zeros: smoothness is undefined for no movement.")
+    magnitude /= magnitude.max()
+    keep = f <= cutoff_hz
+    f_sel, m_sel = f[keep], magnitude[keep]
+    above = np.flatnonzero(m_sel >= amplitude_threshold)
+    band = slice(above[0], above[-1] + 1)
+    f_sel, m_sel = f_sel[band], m_sel[band]
+    if len(f_sel) < 2:
+        return 0.0
+    df = np.diff(f_sel) / (f_sel[-1] - f_sel[0])
+    return float(-np.sum(np.sqrt(df**2 + np.diff(m_sel) ** 2)))
+
+
+# ---- motion ------------------------------------------------------------------------------
+def speed_profile(positions_m, sample_rate_hz: float) -> np.ndarray:
+    """Speed (m/s) between consecutive (N, 3) positions: |p[k+1] - p[k]| * rate."""
+    p = np.asarray(positions_m, dtype=float)
+    return np.linalg.norm(np.diff(p, axis=0), axis=1) * sample_rate_hz
+
+
+def path_length_m(positions_m) -> float:
+    """Economy of motion: total distance travelled by the (N, 3) positions (m)."""
+    p = np.asarray(positions_m, dtype=float)
+    return float(np.sum(np.linalg.norm(np.diff(p, axis=0), axis=1)))
+
+
+def workspace_range_m(positions_m, percentile: float = 95.0) -> float:
+    """Master workspace range: radius (m) around the centroid holding ``percentile`` % of
+    the samples. Small means the trainee clutches to stay in a comfortable central
+    workspace (the manuals reward it); a percentile, not the maximum, so that one stray
+    sample does not set the score.
+    """
+    p = np.asarray(positions_m, dtype=float)
+    if len(p) == 0:
+        return 0.0
+    return float(np.percentile(np.linalg.norm(p - p.mean(axis=0), axis=1), percentile))
+
+
+def idle_time_s(speed_m_s, sample_rate_hz: float, threshold_m_s: float = 0.005) -> float:
+    """Time (s) with speed below ``threshold_m_s`` (default 5 mm/s)."""
+    v = np.asarray(speed_m_s, dtype=float)
+    return float(np.count_nonzero(v < threshold_m_s) / sample_rate_hz)
+
+
+def movement_count(
+    speed_m_s,
+    sample_rate_hz: float,
+    threshold_m_s: float = 0.01,
+    min_separation_s: float = 0.1,
+) -> int:
+    """Number of movements: speed peaks above ``threshold_m_s`` (default 10 mm/s).
+
+    A movement is a run of samples above the threshold; runs closer than
+    ``min_separation_s`` are merged (one movement that dipped briefly).
+    """
+    above = np.asarray(speed_m_s, dtype=float) >= threshold_m_s
+    return len(_runs(above, round(min_separation_s * sample_rate_hz)))
+
+
+def _runs(flags: np.ndarray, merge_gap: int = 0) -> list[tuple[int, int]]:
+    """(start, stop) index pairs of True runs, merging runs separated by <= merge_gap."""
+    flags = np.asarray(flags, dtype=bool)
+    if not flags.any():
+        return []
+    edges = np.diff(np.r_[0, flags.astype(np.int8), 0])
+    starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    runs: list[tuple[int, int]] = []
+    for a, b in zip(starts, stops, strict=True):
+        if runs and a - runs[-1][1] <= merge_gap:
+            runs[-1] = (runs[-1][0], b)
+        else:
+            runs.append((int(a), int(b)))
+    return runs
+
+
+# ---- safety ------------------------------------------------------------------------------
+def contact_events(
+    in_contact, sample_rate_hz: float, min_separation_s: float = 0.1
+) -> list[tuple[int, int]]:
+    """Contact episodes as (start, stop) sample indices: collisions are counted as events,
+    not frames. Episodes closer than ``min_separation_s`` count as one (chatter)."""
+    return _runs(in_contact, round(min_separation_s * sample_rate_hz))
+
+
+def excessive_force(
+    force_n, sample_rate_hz: float, threshold_n: float = 2.5
+) -> tuple[float, float, int]:
+    """(time above ``threshold_n`` in s, peak force in N, number of episodes).
+
+    How commercial trainers threshold "excessive force" is not public; 2.5 N is the
+    default here, and scenarios set their own.
+    """
+    f = np.asarray(force_n, dtype=float)
+    above = f > threshold_n
+    peak = float(f.max()) if len(f) else 0.0
+    return float(np.count_nonzero(above) / sample_rate_hz), peak, len(_runs(above))
+
+
+def time_true_s(flags, sample_rate_hz: float) -> float:
+    """Time (s) a per-sample condition holds, e.g. an instrument out of the camera's view."""
+    return float(np.count_nonzero(np.asarray(flags, dtype=bool)) / sample_rate_hz)
+
+
+def rising_edges(flags) -> int:
+    """How many times a boolean signal switches on (e.g. clutch presses)."""
+    f = np.asarray(flags, dtype=bool)
+    return int(np.count_nonzero(f[1:] & ~f[:-1]) + (1 if len(f) and f[0] else 0))
+
+
+# ---- tremor ------------------------------------------------------------------------------
+def tremor_rms_m(
+    positions_m, sample_rate_hz: float, band_hz: tuple[float, float] = (6.0, 16.0)
+) -> float:
+    """RMS (m) of the 3-D motion within ``band_hz``: physiological tremor amplitude.
+
+    Measured on the master positions *before* the tremor filter, by zero-phase band-pass
+    (offline, so no causality constraint), over the whole recording.
+    """
+    from scipy import signal as sps
+
+    p = np.asarray(positions_m, dtype=float)
+    if len(p) < 64:
+        return 0.0
+    sos = sps.butter(4, band_hz, btype="bandpass", fs=sample_rate_hz, output="sos")
+    band = sps.sosfiltfilt(sos, p - p.mean(axis=0), axis=0)
+    return float(np.sqrt(np.mean(np.sum(band**2, axis=1))))

@@ -1,0 +1,107 @@
+"""Metric definitions against signals whose answers are known."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from scenarios import metrics as M
+
+
+def _bell():
+    t = np.arange(-1.0, 0.99 + 1e-9, 0.01)
+    return np.exp(-5 * t**2)
+
+
+def test_published_reference_values():
+    # Balasubramanian et al. reference implementation doctests
+    v = _bell()
+    assert M.sparc(v, 100.0) == pytest.approx(-1.41403, abs=1e-5)
+    assert M.dimensionless_jerk(v, 100.0) == pytest.approx(-335.74684, abs=1e-4)
+    assert M.ldlj(v, 100.0) == pytest.approx(-5.81636, abs=1e-5)
+
+
+def test_minimum_jerk_ldlj_matches_the_analytic_value():
+    fs = 10_000.0
+    s = np.arange(0, 1, 1 / fs)
+    speed = 30 * s**2 - 60 * s**3 + 30 * s**4  # min-jerk speed, unit distance and duration
+    assert M.ldlj(speed, fs) == pytest.approx(-math.log(720 / 1.875**2), abs=1e-3)
+
+
+def test_smoother_profiles_score_higher():
+    fs = 1000.0
+    t = np.arange(0, 1, 1 / fs)
+    smooth = np.sin(np.pi * t)
+    jerky = smooth * (1 + 0.2 * np.sin(2 * np.pi * 8 * t))
+    assert M.ldlj(smooth, fs) > M.ldlj(jerky, fs)
+    assert M.sparc(smooth, fs) > M.sparc(jerky, fs)
+
+
+def test_path_length_of_a_line_and_a_circle():
+    line = np.linspace([0, 0, 0], [0.3, 0.4, 0], 1001)
+    assert M.path_length_m(line) == pytest.approx(0.5, rel=1e-12)
+    theta = np.linspace(0, 2 * np.pi, 100_001)
+    circle = np.stack([0.05 * np.cos(theta), 0.05 * np.sin(theta), np.zeros_like(theta)], 1)
+    assert M.path_length_m(circle) == pytest.approx(2 * np.pi * 0.05, rel=1e-8)
+
+
+def test_speed_idle_and_movements():
+    fs = 100.0
+    p = np.zeros((1000, 3))
+    # two 1 s moves of 10 cm separated by 2 s of rest, then rest
+    p[100:200, 0] = np.linspace(0, 0.1, 100)
+    p[200:, 0] = 0.1
+    p[400:500, 0] = np.linspace(0.1, 0.2, 100)
+    p[500:, 0] = 0.2
+    v = M.speed_profile(p, fs)
+    assert M.movement_count(v, fs) == 2
+    assert M.idle_time_s(v, fs) == pytest.approx((999 - 198) / fs, abs=0.03)
+
+
+def test_workspace_range_is_a_radius():
+    theta = np.linspace(0, 2 * np.pi, 10_000, endpoint=False)
+    ring = np.stack([0.07 * np.cos(theta), 0.07 * np.sin(theta), np.zeros_like(theta)], 1)
+    assert M.workspace_range_m(ring) == pytest.approx(0.07, rel=1e-6)
+
+
+def test_collisions_are_events_not_frames():
+    fs = 1000.0
+    contact = np.zeros(5000, bool)
+    contact[100:400] = True  # one long contact
+    contact[1000:1010] = True  # chatter: two touches 30 ms apart are one event
+    contact[1040:1050] = True
+    contact[3000:3001] = True
+    assert len(M.contact_events(contact, fs)) == 3
+
+
+def test_excessive_force():
+    fs = 1000.0
+    force = np.zeros(3000)
+    force[500:1000] = 3.0
+    force[2000:2100] = 6.0
+    seconds, peak, episodes = M.excessive_force(force, fs, threshold_n=2.5)
+    assert seconds == pytest.approx(0.6) and peak == 6.0 and episodes == 2
+
+
+def test_counters_and_timers():
+    flags = np.array([1, 1, 0, 0, 1, 0, 1, 1, 1], bool)
+    assert M.rising_edges(flags) == 3
+    assert M.time_true_s(flags, 10.0) == pytest.approx(0.6)
+
+
+def test_tremor_rms_recovers_a_known_tremor():
+    fs = 1000.0
+    t = np.arange(0, 20, 1 / fs)
+    tremor = 100e-6 * np.sqrt(2) * np.sin(2 * np.pi * 9 * t)  # 100 µm RMS
+    slow = 0.03 * np.sin(2 * np.pi * 0.3 * t)
+    p = np.stack([slow + tremor, np.zeros_like(t), np.zeros_like(t)], 1)
+    assert M.tremor_rms_m(p, fs) == pytest.approx(100e-6, rel=0.02)
+
+
+def test_bad_profiles():
+    with pytest.raises(ValueError, match="all zeros"):
+        M.ldlj(np.zeros(10), 100.0)
+    with pytest.raises(ValueError, match="1-D"):
+        M.sparc(np.zeros((10, 2)), 100.0)
