@@ -1,0 +1,36 @@
+"""The one exception type of the scenarios package, with a position in the user's file."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class ScenarioError(ValueError):
+    """A scenario (or rubric, or record) is invalid.
+
+    ``str(error)`` is ``FILE:LINE:COL: message`` when the position is known, so editors
+    and CI logs can jump to it. Lines and columns are 1-based.
+    """
+
+    def __init__(
+        self, message: str, file: str | None = None, line: int | None = None, col: int | None = None
+    ) -> None:
+        self.message = message
+        self.file = file
+        self.line = line
+        self.col = col
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        if self.file and self.line:
+            return f"{self.file}:{self.line}:{self.col or 1}: {self.message}"
+        if self.file:
+            return f"{self.file}: {self.message}"
+        return self.message
+
+
+def suggest(name: str, valid: Iterable[str]) -> str:
+    """`` Did you mean 'x'?`` for the closest valid name, or ''."""
+    match = difflib.get_close_matches(str(name), list(valid), n=1, cutoff=0.5)
+    return f" Did you mean {match[0]!r}?" if match else ""

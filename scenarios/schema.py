@@ -1,0 +1,358 @@
+"""The scenario language: what an instructor writes in one YAML file, as pydantic models.
+
+A scenario says what the scene is (arms and their ports, the camera, the task-board
+objects), what the exercise is (ordered steps with completion triggers, and scripted
+events: on a timeline ``at:`` or on triggers ``when:``), and how it is scored (which
+metrics, their benchmarks and weights, and the pass rule). Models forbid unknown fields
+so that a typo is an error with a suggestion, not a silently ignored setting.
+
+Units: metres, radians, seconds, newtons; fields say so in their names.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+SCHEMA_VERSION = 1
+
+Vec3 = tuple[float, float, float]
+
+
+class Model(BaseModel):
+    """Base: unknown fields are errors; values are validated on assignment too."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+
+
+# ---- scene ---------------------------------------------------------------------------------
+class Pose(Model):
+    """A pose in the world frame: position (m) and roll-pitch-yaw (rad, URDF order)."""
+
+    position_m: Vec3 = (0.0, 0.0, 0.0)
+    rpy_rad: Vec3 = (0.0, 0.0, 0.0)
+
+
+class Arm(Model):
+    """A patient-side arm mounted with its remote centre of motion at a port."""
+
+    name: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$")]
+    kind: Literal["psm", "ecm"]
+    port: Pose
+    start_joints: list[float] | None = None
+    hand: Literal["left", "right"] | None = None
+
+
+class Camera(Model):
+    """The endoscope view: carried by an ECM arm, or fixed at a pose."""
+
+    arm: str | None = None
+    pose: Pose | None = None
+    fov_deg: Annotated[float, Field(gt=1, lt=170)] = 60.0
+    near_m: Annotated[float, Field(gt=0)] = 0.005
+    far_m: Annotated[float, Field(gt=0)] = 0.5
+
+    @model_validator(mode="after")
+    def _one_mount(self) -> Camera:
+        if (self.arm is None) == (self.pose is None):
+            raise ValueError("give exactly one of 'arm' (an ECM's name) or 'pose' (a fixed camera)")
+        if self.far_m <= self.near_m:
+            raise ValueError("far_m must be greater than near_m")
+        return self
+
+
+class SceneObject(Model):
+    """A task-board object. ``type`` and ``params`` are checked against the physics world's
+    builders when the scene is built; positions are in the world frame."""
+
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
+    type: str
+    pose: Pose = Pose()
+    params: dict = {}
+
+
+class Scene(Model):
+    """Everything that exists in the exercise."""
+
+    arms: Annotated[list[Arm], Field(min_length=1)]
+    camera: Camera
+    objects: list[SceneObject] = []
+    physics_rate_hz: Annotated[float, Field(ge=100, le=5000)] = 1000.0
+    gravity_m_s2: Vec3 = (0.0, 0.0, -9.81)
+
+    @model_validator(mode="after")
+    def _names(self) -> Scene:
+        arm_names = [a.name for a in self.arms]
+        _unique(arm_names, "arm name")
+        _unique([o.id for o in self.objects], "object id")
+        if self.camera.arm is not None and self.camera.arm not in arm_names:
+            raise ValueError(
+                f"camera.arm {self.camera.arm!r} is not one of the arms {arm_names}"
+                + _did_you_mean(self.camera.arm, arm_names)
+            )
+        return self
+
+
+# ---- triggers and actions ------------------------------------------------------------------
+class Region(Model):
+    """A sphere in the world frame."""
+
+    center_m: Vec3
+    radius_m: Annotated[float, Field(gt=0)]
+
+
+class Placed(Model):
+    """Object ``object`` rests on target ``target`` (a peg or a zone of an object)."""
+
+    object: str
+    target: str
+
+
+class ObjectRef(Model):
+    """An object id, or ``any``."""
+
+    object: str = "any"
+
+
+class Grasped(Model):
+    """Object grasped, optionally by a given instrument."""
+
+    object: str = "any"
+    by: str | None = None
+
+
+class Entered(Model):
+    """An instrument tip (or ``any``) enters a region."""
+
+    instrument: str = "any"
+    region: Region
+
+
+class Trigger(Model):
+    """Exactly one condition. ``all``/``any`` combine conditions."""
+
+    placed: Placed | None = None
+    dropped: ObjectRef | None = None
+    grasped: Grasped | None = None
+    released: ObjectRef | None = None
+    time_elapsed_s: Annotated[float, Field(ge=0)] | None = None
+    entered: Entered | None = None
+    step_completed: str | None = None
+    needle_passed: Annotated[str, Field(description="needle object id")] | None = None
+    all: list[Trigger] | None = None
+    any: list[Trigger] | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Trigger:
+        given = [k for k in type(self).model_fields if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "a trigger needs exactly one condition of "
+                f"{list(type(self).model_fields)}, got {given or 'none'}"
+            )
+        return self
+
+
+class Action(Model):
+    """Exactly one effect."""
+
+    message: str | None = None
+    start_timer: str | None = None
+    stop_timer: str | None = None
+    spawn: SceneObject | None = None
+    move: MoveObject | None = None
+    remove: str | None = None
+    complete: bool | None = None
+    fail: str | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Action:
+        given = [k for k in type(self).model_fields if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                f"an action needs exactly one of {list(type(self).model_fields)}, "
+                f"got {given or 'none'}"
+            )
+        return self
+
+
+class MoveObject(Model):
+    """Teleport an object to a pose (e.g. to reset a dropped ring)."""
+
+    object: str
+    pose: Pose
+
+
+class Event(Model):
+    """Do ``do`` at time ``at`` (s) or whenever ``when`` becomes true (once unless repeat)."""
+
+    at: Annotated[float, Field(ge=0)] | None = None
+    when: Trigger | None = None
+    do: Annotated[list[Action], Field(min_length=1)]
+    repeat: bool = False
+
+    @model_validator(mode="after")
+    def _one_condition(self) -> Event:
+        if (self.at is None) == (self.when is None):
+            raise ValueError("an event needs exactly one of 'at' (seconds) or 'when' (a trigger)")
+        return self
+
+
+class Step(Model):
+    """One stage of the exercise: an instruction, done when its trigger holds."""
+
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
+    instruction: str
+    done_when: Trigger
+
+
+class Exercise(Model):
+    """The ordered steps and the scripted events."""
+
+    steps: Annotated[list[Step], Field(min_length=1)]
+    events: list[Event] = []
+    time_limit_s: Annotated[float, Field(gt=0)] = 600.0
+
+    @model_validator(mode="after")
+    def _unique_steps(self) -> Exercise:
+        _unique([s.id for s in self.steps], "step id")
+        return self
+
+
+# ---- scoring -------------------------------------------------------------------------------
+METRIC_NAMES = (
+    "completion_time_s",
+    "path_length_cm",
+    "master_workspace_range_cm",
+    "collisions",
+    "instrument_collisions",
+    "environment_collisions",
+    "excessive_force_time_s",
+    "peak_force_n",
+    "out_of_view_time_s",
+    "drops",
+    "clutch_count",
+    "idle_time_s",
+    "movements",
+    "ldlj",
+    "sparc",
+    "tremor_rms_um",
+    "needle_entry_error_mm",
+    "needle_exit_error_mm",
+)
+
+#: Metrics where a larger value is better (all others: smaller is better).
+HIGHER_IS_BETTER = frozenset({"ldlj", "sparc"})
+
+
+class Benchmark(Model):
+    """Expert performance on a metric: mean and standard deviation (metric's units)."""
+
+    mean: float
+    sd: Annotated[float, Field(ge=0)]
+
+
+class MetricRule(Model):
+    """How one metric counts.
+
+    ``benchmark`` (expert mean and SD) drives the MScore-style rule; ``limit`` is a plain
+    pass threshold (e.g. drops <= 0); ``penalty`` is the FLS-style cost per unit (s).
+    """
+
+    weight: Annotated[float, Field(ge=0)] = 1.0
+    benchmark: Benchmark | None = None
+    limit: float | None = None
+    penalty: Annotated[float, Field(ge=0)] | None = None
+
+
+class MScoreRule(Model):
+    """MScore-style: each metric passes within ``k_sd`` SDs of the expert mean; every metric
+    must pass (no compensation). The score is the weighted mean of per-metric scores
+    (100 at or better than the expert mean, falling linearly to 0 at ``zero_at_sd`` SDs)."""
+
+    kind: Literal["mscore"] = "mscore"
+    k_sd: Annotated[float, Field(gt=0)] = 1.0
+    zero_at_sd: Annotated[float, Field(gt=0)] = 4.0
+
+
+class FLSRule(Model):
+    """FLS-style: score = max(0, cutoff - time - sum(penalty x metric)) / normaliser x 100."""
+
+    kind: Literal["fls"] = "fls"
+    cutoff_s: Annotated[float, Field(gt=0)] = 300.0
+    normaliser_s: Annotated[float, Field(gt=0)] = 300.0
+    pass_score: Annotated[float, Field(ge=0, le=100)] = 50.0
+
+
+class Proficiency(Model):
+    """When a trainee counts as proficient: passes in a row and in total."""
+
+    consecutive: Annotated[int, Field(ge=1)] = 2
+    total: Annotated[int, Field(ge=1)] = 10
+
+
+class Scoring(Model):
+    """Which metrics count, how, and what passes."""
+
+    metrics: dict[str, MetricRule]
+    rule: Annotated[MScoreRule | FLSRule, Field(discriminator="kind")]
+    require_completion: bool = True
+    proficiency: Proficiency = Proficiency()
+
+    @field_validator("metrics")
+    @classmethod
+    def _known_metrics(cls, value: dict[str, MetricRule]) -> dict[str, MetricRule]:
+        for name in value:
+            if name not in METRIC_NAMES:
+                raise ValueError(
+                    f"unknown metric {name!r}; valid metrics are {list(METRIC_NAMES)}"
+                    + _did_you_mean(name, METRIC_NAMES)
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _rule_needs(self) -> Scoring:
+        if isinstance(self.rule, MScoreRule):
+            missing = [
+                n for n, r in self.metrics.items() if r.benchmark is None and r.limit is None
+            ]
+            if missing:
+                raise ValueError(f"the mscore rule needs a benchmark or a limit for {missing}")
+        return self
+
+
+# ---- the scenario ----------------------------------------------------------------------------
+class Scenario(Model):
+    """One exercise, as an instructor writes it."""
+
+    schema_version: Literal[1]
+    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$")]
+    version: str = "1"
+    title: str
+    description: str = ""
+    difficulty: Literal["beginner", "intermediate", "advanced"] = "beginner"
+    estimated_time_s: Annotated[float, Field(gt=0)] = 120.0
+    prerequisites: list[str] = []
+    scene: Scene
+    exercise: Exercise
+    scoring: Scoring
+    plan: dict = Field(default_factory=dict, description="scripted expert plan (demonstrations)")
+
+
+Action.model_rebuild()
+Trigger.model_rebuild()
+
+
+def _unique(names: list[str], what: str) -> None:
+    seen = set()
+    for n in names:
+        if n in seen:
+            raise ValueError(f"duplicate {what} {n!r}")
+        seen.add(n)
+
+
+def _did_you_mean(name: str, valid) -> str:
+    from scenarios.errors import suggest
+
+    return suggest(name, valid)

@@ -1,0 +1,129 @@
+"""The scenario language: valid files load; malformed ones say FILE:LINE:COL and the fix."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from scenarios.errors import ScenarioError
+from scenarios.loader import parse_scenario
+
+VALID = textwrap.dedent(
+    """\
+    schema_version: 1
+    name: mini
+    title: Mini exercise
+    difficulty: beginner
+    estimated_time_s: 60
+    scene:
+      arms:
+        - name: PSM1
+          kind: psm
+          port: {position_m: [0.0, -0.05, 0.15], rpy_rad: [0.0, 0.0, 0.0]}
+      camera:
+        pose: {position_m: [0.0, 0.0, 0.2], rpy_rad: [3.14159, 0.0, 0.0]}
+      objects:
+        - id: board
+          type: peg_board
+        - id: ring1
+          type: ring
+          pose: {position_m: [0.0, 0.0, 0.02]}
+    exercise:
+      steps:
+        - id: lift
+          instruction: Pick up the ring
+          done_when: {grasped: {object: ring1, by: PSM1}}
+      events:
+        - at: 0
+          do: [{message: Go}]
+        - when: {dropped: {object: ring1}}
+          do: [{message: Dropped}]
+    scoring:
+      metrics:
+        completion_time_s: {benchmark: {mean: 30, sd: 10}}
+        drops: {limit: 0}
+      rule: {kind: mscore, k_sd: 1.0}
+    """
+)
+
+
+def _error(text: str, **kwargs) -> ScenarioError:
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(text, "mini.yaml", **kwargs)
+    return info.value
+
+
+def _line_of(text: str, needle: str) -> int:
+    return next(i + 1 for i, line in enumerate(text.splitlines()) if needle in line)
+
+
+def test_valid_scenario_loads():
+    s = parse_scenario(VALID, "mini.yaml", object_types={"peg_board", "ring"})
+    assert s.name == "mini" and s.scene.arms[0].kind == "psm"
+    assert s.exercise.steps[0].done_when.grasped.by == "PSM1"
+    assert s.scoring.rule.kind == "mscore"
+
+
+def test_bad_indentation_points_at_the_line():
+    text = VALID.replace("  camera:\n", "   camera:\n", 1)
+    err = _error(text)
+    assert str(err).startswith("mini.yaml:")
+    assert err.line == _line_of(text, "   camera:")
+    assert "indentation" in err.message
+
+
+def test_unknown_field_suggests_the_closest():
+    text = VALID.replace("title: Mini", "titel: Mini")
+    err = _error(text)
+    assert err.line == _line_of(text, "titel:") and err.col == 1
+    assert "unknown field 'titel'" in err.message and "Did you mean 'title'" in err.message
+
+
+def test_unknown_nested_field_reports_its_column():
+    text = VALID.replace("kind: psm", "knd: psm")
+    err = _error(text)
+    assert (err.line, err.col) == (_line_of(text, "knd: psm"), 7)
+    assert "scene.arms[0]" in err.message and "Did you mean 'kind'" in err.message
+
+
+def test_wrong_type_says_what_was_expected():
+    text = VALID.replace("estimated_time_s: 60", "estimated_time_s: soon")
+    err = _error(text)
+    assert err.line == _line_of(text, "estimated_time_s")
+    assert "estimated_time_s" in err.message and "'soon'" in err.message and "number" in err.message
+
+
+def test_unknown_object_in_a_trigger():
+    text = VALID.replace("{dropped: {object: ring1}}", "{dropped: {object: rng1}}")
+    err = _error(text)
+    assert err.line == _line_of(text, "rng1")
+    assert "no object 'rng1'" in err.message and "Did you mean 'ring1'" in err.message
+
+
+def test_unknown_object_type_with_the_world_registry():
+    text = VALID.replace("type: ring", "type: rnig")
+    err = _error(text, object_types={"peg_board", "ring", "box"})
+    assert err.line == _line_of(text, "type: rnig")
+    assert "unknown object type 'rnig'" in err.message and "Did you mean 'ring'" in err.message
+
+
+def test_unknown_metric_and_arm():
+    err = _error(VALID.replace("drops: {limit: 0}", "dorps: {limit: 0}"))
+    assert "unknown metric 'dorps'" in err.message and "Did you mean 'drops'" in err.message
+    err = _error(VALID.replace("by: PSM1", "by: PSM3"))
+    assert "no arm 'PSM3'" in err.message
+
+
+def test_missing_field_and_bad_rules():
+    err = _error(VALID.replace("title: Mini exercise\n", ""))
+    assert "missing required field 'title'" in err.message
+    err = _error(VALID.replace("{kind: mscore, k_sd: 1.0}", "{kind: mscore, k_sd: -1}"))
+    assert "k_sd" in err.message and err.line == _line_of(VALID, "rule:")
+    err = _error(VALID.replace("do: [{message: Go}]", "do: [{message: Go, fail: timeout}]"))
+    assert "exactly one" in err.message
+
+
+def test_not_a_mapping():
+    err = _error("- just\n- a list\n")
+    assert "mapping" in err.message
