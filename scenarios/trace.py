@@ -1,0 +1,131 @@
+"""The per-step record of a session, from which every metric is computed.
+
+The session (in ``sim``) fills one :class:`SessionTrace`; scoring, reports and
+re-scoring read it. It is plain numpy so that it can be saved (compressed ``.npz``,
+events as JSON inside) and reloaded anywhere, without the physics engine.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from scenarios.errors import ScenarioError
+
+_PER_STEP = (
+    "tip_position_m",
+    "jaw_rad",
+    "master_position_m",
+    "clutch",
+    "tip_force_n",
+    "in_view",
+    "contact_object",
+    "contact_instrument",
+    "contact_environment",
+)
+
+
+@dataclass
+class InstrumentTrace:
+    """One instrument's signals, one row per recorded step.
+
+    Attributes:
+        tip_position_m: (N, 3) tool tip in the world frame (m).
+        jaw_rad: (N,) jaw angle (rad); zeros for a scope.
+        master_position_m: (N, 3) master handle position before any filtering, in the
+            master frame (m); NaN rows when no master drives the instrument.
+        clutch: (N,) clutch pressed.
+        tip_force_n: (N,) estimated force at the tip (N).
+        in_view: (N,) tip inside the camera's view.
+        contact_object / contact_instrument / contact_environment: (N,) touching a task
+            object, another instrument, the environment (board, floor, tissue).
+    """
+
+    tip_position_m: np.ndarray
+    jaw_rad: np.ndarray
+    master_position_m: np.ndarray
+    clutch: np.ndarray
+    tip_force_n: np.ndarray
+    in_view: np.ndarray
+    contact_object: np.ndarray
+    contact_instrument: np.ndarray
+    contact_environment: np.ndarray
+    kind: str = "psm"
+
+    @property
+    def has_master(self) -> bool:
+        """Whether a master device (or synthetic operator) drove this instrument."""
+        return bool(np.isfinite(self.master_position_m).any())
+
+
+@dataclass(frozen=True)
+class TraceEvent:
+    """A discrete happening: grasp, release, drop, step done, message, hold, ..."""
+
+    time_s: float
+    kind: str
+    data: dict = field(default_factory=dict)
+
+
+@dataclass
+class SessionTrace:
+    """Everything recorded in one session."""
+
+    rate_hz: float
+    time_s: np.ndarray
+    instruments: dict[str, InstrumentTrace]
+    events: list[TraceEvent]
+    completed: bool
+    completion_time_s: float | None
+    graspable_objects: list[str] = field(default_factory=list)
+
+    def events_of(self, kind: str) -> list[TraceEvent]:
+        """Events of one kind, in time order."""
+        return [e for e in self.events if e.kind == kind]
+
+    def save(self, path: str | Path) -> Path:
+        """Write a compressed ``.npz`` (events and metadata as JSON inside)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        arrays = {"time_s": self.time_s}
+        for name, inst in self.instruments.items():
+            for key in _PER_STEP:
+                arrays[f"{name}/{key}"] = getattr(inst, key)
+        meta = {
+            "rate_hz": self.rate_hz,
+            "completed": self.completed,
+            "completion_time_s": self.completion_time_s,
+            "graspable_objects": self.graspable_objects,
+            "instruments": {n: i.kind for n, i in self.instruments.items()},
+            "events": [{"time_s": e.time_s, "kind": e.kind, "data": e.data} for e in self.events],
+        }
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez_compressed(tmp, meta=np.array(json.dumps(meta)), **arrays)
+        tmp.replace(path)  # atomic: a killed process never leaves half a trace
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> SessionTrace:
+        """Read a trace written by :meth:`save`."""
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                meta = json.loads(str(data["meta"]))
+                instruments = {
+                    name: InstrumentTrace(**{k: data[f"{name}/{k}"] for k in _PER_STEP}, kind=kind)
+                    for name, kind in meta["instruments"].items()
+                }
+                time_s = data["time_s"]
+        except (OSError, KeyError, ValueError) as exc:
+            raise ScenarioError(f"cannot read session trace {str(path)!r}: {exc}") from None
+        return cls(
+            meta["rate_hz"],
+            time_s,
+            instruments,
+            [TraceEvent(e["time_s"], e["kind"], e["data"]) for e in meta["events"]],
+            meta["completed"],
+            meta["completion_time_s"],
+            meta["graspable_objects"],
+        )

@@ -1,0 +1,89 @@
+"""Metrics from a session trace: known signals in, known values out; save/load round trip."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from scenarios.evaluate import compute_metrics
+from scenarios.trace import InstrumentTrace, SessionTrace, TraceEvent
+
+FS = 1000.0
+
+
+def _instrument(n, path, master=True):
+    z = np.zeros(n, bool)
+    return InstrumentTrace(
+        tip_position_m=path,
+        jaw_rad=np.zeros(n),
+        master_position_m=path * 5 if master else np.full((n, 3), np.nan),
+        clutch=z.copy(),
+        tip_force_n=np.zeros(n),
+        in_view=np.ones(n, bool),
+        contact_object=z.copy(),
+        contact_instrument=z.copy(),
+        contact_environment=z.copy(),
+    )
+
+
+def _trace(graspable=("ring1",)):
+    n = 10_000
+    t = np.arange(n) / FS
+    a = np.zeros((n, 3))
+    a[1000:3000, 0] = 0.05 * (1 - np.cos(np.linspace(0, np.pi, 2000)))  # smooth 10 cm, 2 s
+    a[3000:, 0] = 0.1
+    b = np.zeros((n, 3))
+    b[:, 1] = 0.05
+    left, right = _instrument(n, a), _instrument(n, b)
+    left.tip_force_n[4000:4500] = 4.0
+    left.in_view[5000:6000] = False
+    left.contact_environment[7000:7100] = True
+    left.contact_instrument[8000:8050] = True
+    right.contact_instrument[8000:8050] = True
+    left.clutch[9000:9100] = True
+    events = [
+        TraceEvent(2.0, "grasp", {"object": "ring1"}),
+        TraceEvent(3.5, "drop", {"object": "ring1"}),
+        TraceEvent(6.0, "needle_entry", {"distance_m": 0.002}),
+    ]
+    return SessionTrace(FS, t, {"PSM1": left, "PSM2": right}, events, True, 9.5, list(graspable))
+
+
+def test_metrics_of_a_known_trace():
+    m = compute_metrics(_trace())
+    assert m["completion_time_s"] == 9.5
+    assert m["path_length_cm[PSM1]"] == pytest.approx(10.0) and m[
+        "path_length_cm"
+    ] == pytest.approx(10.0)
+    assert m["excessive_force_time_s"] == pytest.approx(0.5) and m["peak_force_n"] == 4.0
+    assert m["out_of_view_time_s"] == pytest.approx(1.0)
+    assert (
+        m["environment_collisions"] == 1
+        and m["instrument_collisions"] == 1
+        and m["collisions"] == 2
+    )
+    assert m["clutch_count"] == 1 and m["drops"] == 1 and m["movements"] == 1
+    assert m["needle_entry_error_mm"] == pytest.approx(2.0)
+    assert "needle_exit_error_mm" not in m
+    assert m["idle_time_s"] == pytest.approx(9.5 - 2.0, abs=0.01)
+    assert "ldlj" in m and "sparc" in m and m["tremor_rms_um"] < 1.0
+
+
+def test_metrics_that_do_not_apply_are_absent():
+    trace = _trace(graspable=())
+    for inst in trace.instruments.values():
+        inst.master_position_m[:] = np.nan
+    m = compute_metrics(trace)
+    for absent in ("drops", "tremor_rms_um", "clutch_count", "master_workspace_range_cm"):
+        assert absent not in m
+
+
+def test_save_and_load_round_trip(tmp_path):
+    trace = _trace()
+    path = trace.save(tmp_path / "s.npz")
+    back = SessionTrace.load(path)
+    assert back.events == trace.events and back.completion_time_s == 9.5
+    np.testing.assert_array_equal(
+        back.instruments["PSM1"].tip_position_m, trace.instruments["PSM1"].tip_position_m
+    )
+    assert compute_metrics(back) == compute_metrics(trace)
