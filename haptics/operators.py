@@ -194,15 +194,56 @@ class SyntheticOperator:
             amplitude_drift=self.tremor.amplitude_drift,
         )
         self._start = np.asarray(start_m, dtype=float)
+        # tremor has its own stream so that rendering a plan in segments draws exactly
+        # what rendering it at once draws
+        self._tremor_rng = np.random.default_rng(rng.integers(2**63))
+        # what persists between render() calls, so a session can render plan segments
+        # one at a time (closed loop: each from where the instrument really is)
+        self._state = {
+            "hand": self._start.copy(),
+            "offset": np.zeros(3),
+            "grip": GRIPPER_CLOSED_RAD,
+        }
+        self._samples = 0  # samples emitted so far: time = count / rate, no float drift
+        self._tremor = np.zeros((0, 3))
+        self._tremor_used = 0
+
+    @property
+    def hand_m(self) -> np.ndarray:
+        """Current hand position in M (m), without tremor."""
+        return self._state["hand"].copy()
+
+    @property
+    def virtual_hand_m(self) -> np.ndarray:
+        """Where the hand would be had it never clutched: the reach-target frame (m)."""
+        return self._state["hand"] + self._state["offset"]
+
+    @property
+    def time_s(self) -> float:
+        """Time of the next sample (s)."""
+        return self._samples / self.rate_hz
+
+    def _tremor_samples(self, n: int) -> np.ndarray:
+        """The next n tremor samples of one continuous stream (drawn in 60 s blocks)."""
+        while len(self._tremor) - self._tremor_used < n:
+            block = self.tremor.sample(int(60 * self.rate_hz), self.rate_hz, self._tremor_rng)
+            self._tremor = np.concatenate([self._tremor[self._tremor_used :], block])
+            self._tremor_used = 0
+        out = self._tremor[self._tremor_used : self._tremor_used + n]
+        self._tremor_used += n
+        return out
 
     # ---- rendering ----------------------------------------------------------------------
-    def render(self, plan: Sequence[Action], start_time_s: float = 0.0) -> OperatorTrace:
-        """Turn a plan into a sampled trace (hand, gripper, clutch, tremor)."""
-        dt = 1.0 / self.rate_hz
-        pieces_p: list[np.ndarray] = [self._start[None, :]]
-        pieces_g: list[np.ndarray] = [np.array([GRIPPER_CLOSED_RAD])]
-        pieces_c: list[np.ndarray] = [np.array([False])]
-        state = {"hand": self._start.copy(), "offset": np.zeros(3), "grip": GRIPPER_CLOSED_RAD}
+    def render(self, plan: Sequence[Action]) -> OperatorTrace:
+        """Turn a plan into a sampled trace (hand, gripper, clutch, tremor).
+
+        Successive calls continue where the previous one stopped (hand, clutch offset,
+        gripper, clock and tremor), so a plan may be rendered one segment at a time.
+        """
+        state = self._state
+        pieces_p: list[np.ndarray] = []
+        pieces_g: list[np.ndarray] = []
+        pieces_c: list[np.ndarray] = []
 
         def emit(positions, clutch=False, grip=None):
             n = len(positions)
@@ -226,10 +267,15 @@ class SyntheticOperator:
                 self._reach(action, state, emit)
             else:
                 raise HapticsError(f"unknown plan action {action!r}; use Reach, Grip or Pause.")
+        if not pieces_p:  # nothing to do: one sample where the hand is
+            emit(state["hand"][None, :].copy())
         voluntary = np.concatenate(pieces_p)
-        tremor = self.tremor.sample(len(voluntary), self.rate_hz, self.rng)
+        n = len(voluntary)
+        tremor = self._tremor_samples(n)
+        time_s = (self._samples + np.arange(n)) / self.rate_hz
+        self._samples += n
         return OperatorTrace(
-            time_s=start_time_s + np.arange(len(voluntary)) * dt,
+            time_s=time_s,
             position_m=voluntary + tremor,
             voluntary_m=voluntary,
             tremor_m=tremor,

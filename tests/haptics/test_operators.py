@@ -90,3 +90,15 @@ def test_errors():
         SyntheticOperator("expert", rng=42)
     with pytest.raises(HapticsError, match="unknown plan action"):
         SyntheticOperator("expert", rng=np.random.default_rng(0)).render(["jump"])
+
+
+def test_rendering_in_segments_equals_rendering_at_once():
+    plan = random_plan(np.random.default_rng(5), n_reaches=6)
+    whole = SyntheticOperator("novice", rng=np.random.default_rng(9)).render(plan)
+    op = SyntheticOperator("novice", rng=np.random.default_rng(9))
+    parts = [op.render(plan[:7]), op.render(plan[7:])]
+    for field in ("time_s", "position_m", "gripper_rad", "clutch"):
+        np.testing.assert_array_equal(
+            getattr(whole, field), np.concatenate([getattr(p, field) for p in parts])
+        )
+    assert op.time_s == pytest.approx(whole.time_s[-1] + 1e-3)
