@@ -34,13 +34,27 @@ class Pose(Model):
     rpy_rad: Vec3 = (0.0, 0.0, 0.0)
 
 
+class Port(Model):
+    """Where an arm's remote centre of motion sits, and how its shaft is aimed.
+
+    ``look_at_m`` (a world point the shaft aims at when yaw = pitch = 0) replaces
+    ``rpy_rad`` when given.
+    """
+
+    position_m: Vec3
+    rpy_rad: Vec3 = (0.0, 0.0, 0.0)
+    look_at_m: Vec3 | None = None
+
+
 class Arm(Model):
     """A patient-side arm mounted with its remote centre of motion at a port."""
 
     name: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$")]
     kind: Literal["psm", "ecm"]
-    port: Pose
+    port: Port
     start_joints: list[float] | None = None
+    insertion_m: Annotated[float, Field(ge=0)] = 0.05
+    jaw_rate_rad_s: Annotated[float, Field(gt=0)] = 2.0
     hand: Literal["left", "right"] | None = None
 
 
@@ -80,6 +94,9 @@ class Scene(Model):
     objects: list[SceneObject] = []
     physics_rate_hz: Annotated[float, Field(ge=100, le=5000)] = 1000.0
     gravity_m_s2: Vec3 = (0.0, 0.0, -9.81)
+    workspace_m: tuple[Vec3, Vec3] | None = Field(
+        default=None, description="objects leaving this box count as dropped"
+    )
 
     @model_validator(mode="after")
     def _names(self) -> Scene:
@@ -292,10 +309,20 @@ class Proficiency(Model):
     total: Annotated[int, Field(ge=1)] = 10
 
 
+class Thresholds(Model):
+    """Where measurement turns into judgement (not public for commercial trainers: they are
+    parameters here, with documented defaults)."""
+
+    excessive_force_n: Annotated[float, Field(gt=0)] = 2.5
+    idle_speed_m_s: Annotated[float, Field(gt=0)] = 0.005
+    movement_speed_m_s: Annotated[float, Field(gt=0)] = 0.01
+
+
 class Scoring(Model):
     """Which metrics count, how, and what passes."""
 
     metrics: dict[str, MetricRule]
+    thresholds: Thresholds = Thresholds()
     rule: Annotated[MScoreRule | FLSRule, Field(discriminator="kind")]
     require_completion: bool = True
     proficiency: Proficiency = Proficiency()
