@@ -18,7 +18,6 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -40,14 +39,14 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 from scenarios.errors import ScenarioError
+from scenarios.paths import data_dir
 
 PSEUDONYM_PATTERN = re.compile(r"^[A-Za-z0-9_-]{2,40}$")
 
 
 def default_database_url() -> str:
     """``sqlite:///$XDG_DATA_HOME/surgisim/records.sqlite`` (else ``~/.local/share/...``)."""
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return f"sqlite:///{Path(base) / 'surgisim' / 'records.sqlite'}"
+    return f"sqlite:///{data_dir() / 'records.sqlite'}"
 
 
 def pseudonym_from(secret: bytes, institution_id: str, length: int = 10) -> str:

@@ -23,6 +23,17 @@ bench_app = typer.Typer(
 app.add_typer(bench_app, name="bench")
 
 
+def _register_records_commands() -> None:
+    from sim import cli_records
+
+    app.add_typer(cli_records.trainee_app, name="trainee")
+    app.command("report")(cli_records.report)
+    app.command("rescore")(cli_records.rescore)
+
+
+_register_records_commands()
+
+
 @bench_app.command("ik")
 def bench_ik(
     targets: int = typer.Option(
