@@ -267,6 +267,8 @@ def _check_references(scenario: Scenario, root, file: str, object_types) -> None
             )
         if trigger.needle_passed:
             check_object(trigger.needle_passed, (*loc, "needle_passed"))
+        if trigger.centered:
+            check_object(trigger.centered.object, (*loc, "centered", "object"))
         for key in ("all", "any"):
             for k, sub in enumerate(getattr(trigger, key) or []):
                 check_trigger(sub, (*loc, key, k))

@@ -120,10 +120,22 @@ class Region(Model):
 
 
 class Placed(Model):
-    """Object ``object`` rests on target ``target`` (a peg or a zone of an object)."""
+    """Object ``object`` rests, released, on target ``target`` (an object, or an object's
+    landmark as ``object:landmark``, e.g. ``board:peg7``): within ``radius_m`` of it
+    horizontally and ``height_m`` vertically, moving slower than ``speed_m_s``."""
 
     object: str
     target: str
+    radius_m: Annotated[float, Field(gt=0)] = 0.008
+    height_m: Annotated[float, Field(gt=0)] = 0.03
+    speed_m_s: Annotated[float, Field(gt=0)] = 0.02
+
+
+class Centered(Model):
+    """The camera looks at ``object`` (or landmark): within ``tolerance_deg`` of its axis."""
+
+    object: str
+    tolerance_deg: Annotated[float, Field(gt=0, lt=90)] = 5.0
 
 
 class ObjectRef(Model):
@@ -156,6 +168,7 @@ class Trigger(Model):
     time_elapsed_s: Annotated[float, Field(ge=0)] | None = None
     entered: Entered | None = None
     step_completed: str | None = None
+    centered: Centered | None = None
     needle_passed: Annotated[str, Field(description="needle object id")] | None = None
     all: list[Trigger] | None = None
     any: list[Trigger] | None = None

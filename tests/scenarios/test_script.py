@@ -1,0 +1,128 @@
+"""The exercise engine on a scripted stand-in for the world (a unit test of the engine)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from scenarios.loader import parse_scenario
+from scenarios.script import ExerciseRunner
+from scenarios.trace import TraceEvent
+
+from .test_loader import VALID
+
+
+class FakeWorld:
+    """A world whose state the test sets directly."""
+
+    arm_names = ("PSM1",)
+
+    def __init__(self):
+        self.time_s = 0.0
+        self.positions = {
+            "ring1": np.zeros(3),
+            "board": np.zeros(3),
+            "board:peg7": np.array([0.06, 0.0, 0.0]),
+        }
+        self.holders = {}
+        self.events = []
+        self.tip = np.zeros(3)
+        self.angle = 1.0
+
+    def object_position(self, name):
+        return self.positions[name]
+
+    def object_speed(self, name):
+        return 0.0
+
+    def holder(self, name):
+        return self.holders.get(name)
+
+    def tip_position(self, arm):
+        return self.tip
+
+    def camera_angle_to(self, name):
+        return self.angle
+
+    def graspable(self):
+        return ["ring1"]
+
+    def happened(self):
+        out, self.events = self.events, []
+        return out
+
+
+SCRIPT = VALID.replace(
+    "      done_when: {grasped: {object: ring1, by: PSM1}}\n",
+    "      done_when: {grasped: {object: ring1, by: PSM1}}\n"
+    "    - id: place\n"
+    "      instruction: Put it on peg 7\n"
+    '      done_when: {placed: {object: ring1, target: "board:peg7"}}\n',
+).replace(
+    "      do: [{message: Dropped}]\n",
+    "      do: [{message: Dropped}]\n"
+    "      repeat: true\n"
+    "    - when: {time_elapsed_s: 5}\n"
+    "      do: [{message: Hurry}]\n",
+)
+assert "- id: place" in SCRIPT and "Hurry" in SCRIPT
+
+
+def _kinds(outcome):
+    return [e.kind for e in outcome.events]
+
+
+def test_steps_advance_on_state_and_complete():
+    runner = ExerciseRunner(parse_scenario(SCRIPT, "s.yaml").exercise)
+    world = FakeWorld()
+    assert _kinds(runner.start(world)) == ["step_started"]
+    out = runner.tick(world)
+    assert _kinds(out) == ["message"]  # the at: 0 message
+    world.time_s = 1.0
+    world.holders["ring1"] = "PSM1"
+    out = runner.tick(world)
+    assert _kinds(out) == ["step_done", "step_started"] and runner.current_step.id == "place"
+    world.time_s = 2.0
+    world.holders.clear()
+    world.positions["ring1"] = np.array([0.062, 0.001, 0.004])
+    out = runner.tick(world)
+    assert _kinds(out) == ["step_done", "completed"]
+    assert runner.completed and runner.completion_time_s == 2.0
+
+
+def test_events_fire_on_rising_edges_and_repeat():
+    runner = ExerciseRunner(parse_scenario(SCRIPT, "s.yaml").exercise)
+    world = FakeWorld()
+    runner.start(world)
+    runner.tick(world)
+    messages = []
+    for k in range(1, 8):
+        world.time_s = float(k)
+        if k in (2, 3):
+            world.events = [TraceEvent(world.time_s, "drop", {"object": "ring1"})]
+        messages += [e.data["text"] for e in runner.tick(world).events if e.kind == "message"]
+    assert messages == ["Dropped", "Dropped", "Hurry"]  # repeat: every drop; Hurry once
+
+
+def test_time_limit_fails_the_run():
+    runner = ExerciseRunner(parse_scenario(SCRIPT, "s.yaml").exercise)
+    world = FakeWorld()
+    world.time_s = runner.exercise.time_limit_s
+    out = runner.tick(world)
+    assert runner.failed and "time limit" in runner.failed and "failed" in _kinds(out)
+
+
+def test_centered_and_entered_triggers():
+    text = SCRIPT.replace(
+        'done_when: {placed: {object: ring1, target: "board:peg7"}}',
+        "done_when: {centered: {object: board, tolerance_deg: 5}}",
+    )
+    runner = ExerciseRunner(parse_scenario(text, "s.yaml").exercise)
+    world = FakeWorld()
+    world.holders["ring1"] = "PSM1"
+    runner.tick(world)
+    assert runner.current_step.id == "place"
+    world.angle = math.radians(4)
+    runner.tick(world)
+    assert runner.completed
