@@ -228,7 +228,8 @@ def _check_references(scenario: Scenario, root, file: str, object_types) -> None
                 )
 
     def check_object(name: str, loc: tuple):
-        base = name.split(":", 1)[0]
+        # "board", a body of it "board/ring0", or a landmark "board:peg7", "board/ring0:wall1"
+        base = name.split(":", 1)[0].split("/", 1)[0]
         if name != "any" and base not in objects:
             fail(
                 loc,

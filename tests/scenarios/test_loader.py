@@ -127,3 +127,12 @@ def test_missing_field_and_bad_rules():
 def test_not_a_mapping():
     err = _error("- just\n- a list\n")
     assert "mapping" in err.message
+
+
+def test_sub_bodies_and_landmarks_of_scene_objects_are_valid_references():
+    text = VALID.replace("{dropped: {object: ring1}}", '{dropped: {object: "board/ring3"}}')
+    text = text.replace("{grasped: {object: ring1, by: PSM1}}",
+                        '{placed: {object: "board/ring0", target: "board:peg7"}}')
+    parse_scenario(text, "mini.yaml")
+    err = _error(text.replace('"board/ring3"', '"bord/ring3"'))
+    assert "no object 'bord'" in err.message
