@@ -95,6 +95,8 @@ def parse_scenario(
     except ValidationError as exc:
         raise _first_error(exc, root, file) from None
     _check_references(scenario, root, file, object_types)
+    scenario._source_file = file
+    scenario._positions = lambda loc: _position(root, loc)
     return scenario
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 SCHEMA_VERSION = 1
 
@@ -56,6 +56,14 @@ class Arm(Model):
     insertion_m: Annotated[float, Field(ge=0)] = 0.05
     jaw_rate_rad_s: Annotated[float, Field(gt=0)] = 2.0
     hand: Literal["left", "right"] | None = None
+    teleoperated: bool | None = Field(
+        default=None, description="driven by a master (default: PSMs yes, the ECM no)"
+    )
+
+    @property
+    def driven(self) -> bool:
+        """Whether a master drives this arm."""
+        return self.kind == "psm" if self.teleoperated is None else self.teleoperated
 
 
 class Camera(Model):
@@ -378,6 +386,19 @@ class Scenario(Model):
     exercise: Exercise
     scoring: Scoring
     plan: dict = Field(default_factory=dict, description="scripted expert plan (demonstrations)")
+    _source_file: str | None = PrivateAttr(default=None)
+    _positions: object = PrivateAttr(default=None)
+
+    @property
+    def source_file(self) -> str | None:
+        """The file this scenario was read from (None when built in code)."""
+        return self._source_file
+
+    def position_of(self, loc: tuple) -> tuple[int | None, int | None]:
+        """(line, column), 1-based, of the YAML node at ``loc`` (None when unknown)."""
+        if self._positions is None:
+            return None, None
+        return self._positions(loc)
 
 
 Action.model_rebuild()

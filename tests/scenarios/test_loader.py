@@ -131,8 +131,10 @@ def test_not_a_mapping():
 
 def test_sub_bodies_and_landmarks_of_scene_objects_are_valid_references():
     text = VALID.replace("{dropped: {object: ring1}}", '{dropped: {object: "board/ring3"}}')
-    text = text.replace("{grasped: {object: ring1, by: PSM1}}",
-                        '{placed: {object: "board/ring0", target: "board:peg7"}}')
+    text = text.replace(
+        "{grasped: {object: ring1, by: PSM1}}",
+        '{placed: {object: "board/ring0", target: "board:peg7"}}',
+    )
     parse_scenario(text, "mini.yaml")
     err = _error(text.replace('"board/ring3"', '"bord/ring3"'))
     assert "no object 'bord'" in err.message
