@@ -12,6 +12,7 @@ carried out in the world.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -76,12 +77,14 @@ class Session:
             self._X_WC_fixed = pose(rpy_to_matrix(*camera.pose.rpy_rad), camera.pose.position_m)
         self._fov = (math.radians(camera.fov_deg), camera.near_m, camera.far_m)
         X_WC = self.camera_pose_W()
+        # the pipeline runs once per physics step: its filters are designed for that rate
+        teleop_config = dataclasses.replace(self.config.teleop, rate_hz=self.world.rate_hz)
         self.teleops = {}
         for name in self.driven:
             arm = self.arms[name]
             # the scope's own teleoperation maps in the view it had when it started
             self.teleops[name] = Teleoperation(
-                self.config.teleop, arm.measured_cp("rcm"), arm.X_RW @ X_WC
+                teleop_config, arm.measured_cp("rcm"), arm.X_RW @ X_WC
             )
         self.runner = ExerciseRunner(scenario.exercise)
         rate = self.world.rate_hz
