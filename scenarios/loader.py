@@ -272,6 +272,9 @@ def _check_references(scenario: Scenario, root, file: str, object_types) -> None
             check_object(trigger.needle_passed, (*loc, "needle_passed"))
         if trigger.centered:
             check_object(trigger.centered.object, (*loc, "centered", "object"))
+        if trigger.near:
+            check_object(trigger.near.object, (*loc, "near", "object"))
+            check_object(trigger.near.target, (*loc, "near", "target"))
         for key in ("all", "any"):
             for k, sub in enumerate(getattr(trigger, key) or []):
                 check_trigger(sub, (*loc, key, k))

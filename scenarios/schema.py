@@ -153,10 +153,20 @@ class ObjectRef(Model):
 
 
 class Grasped(Model):
-    """Object grasped, optionally by a given instrument."""
+    """Object grasped, optionally by a given instrument (``only``: by it alone, e.g. a
+    handover is complete when the receiving instrument holds the object alone)."""
 
     object: str = "any"
     by: str | None = None
+    only: bool = False
+
+
+class Near(Model):
+    """Object (held or not) within ``radius_m`` of a target object or landmark."""
+
+    object: str
+    target: str
+    radius_m: Annotated[float, Field(gt=0)] = 0.01
 
 
 class Entered(Model):
@@ -172,6 +182,7 @@ class Trigger(Model):
     placed: Placed | None = None
     dropped: ObjectRef | None = None
     grasped: Grasped | None = None
+    near: Near | None = None
     released: ObjectRef | None = None
     time_elapsed_s: Annotated[float, Field(ge=0)] | None = None
     entered: Entered | None = None

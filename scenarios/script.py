@@ -30,8 +30,8 @@ class WorldView(Protocol):
     def object_speed(self, name: str) -> float:
         """Linear speed of an object (m/s)."""
 
-    def holder(self, name: str) -> str | None:
-        """The arm holding the object, or None."""
+    def holders(self, name: str) -> set[str]:
+        """The arms holding the object (empty when none)."""
 
     def tip_position(self, arm: str) -> np.ndarray:
         """Tool-tip position of an arm."""
@@ -174,9 +174,19 @@ class ExerciseRunner:
         if trigger.any is not None:
             return any(self._holds(sub, world, happened) for sub in trigger.any)
         if trigger.grasped is not None:
-            names = _names(trigger.grasped.object, world)
-            holders = [world.holder(n) for n in names]
-            return any(h is not None and (trigger.grasped.by in (None, h)) for h in holders)
+            g = trigger.grasped
+            for held in (world.holders(n) for n in _names(g.object, world)):
+                if not held:
+                    continue
+                if g.by is None or (held == {g.by} if g.only else g.by in held):
+                    return True
+            return False
+        if trigger.near is not None:
+            target = world.object_position(trigger.near.target)
+            return any(
+                np.linalg.norm(world.object_position(n) - target) <= trigger.near.radius_m
+                for n in _names(trigger.near.object, world)
+            )
         for key, kind in (("dropped", "drop"), ("released", "release")):
             ref = getattr(trigger, key)
             if ref is not None:
@@ -201,7 +211,7 @@ class ExerciseRunner:
             p = trigger.placed
             target = world.object_position(p.target)
             for name in _names(p.object, world):
-                if world.holder(name) is not None:
+                if world.holders(name):
                     continue
                 d = world.object_position(name) - target
                 if (

@@ -279,9 +279,8 @@ class _SessionView:
         )
         return float(np.linalg.norm(linear))
 
-    def holder(self, name: str) -> str | None:
-        holders = self._s.holders(name)
-        return sorted(holders)[0] if holders else None
+    def holders(self, name: str) -> set[str]:
+        return self._s.holders(name)
 
     def tip_position(self, arm: str) -> np.ndarray:
         return self._s.arms[arm].measured_cp("world")[:3, 3]

@@ -25,7 +25,7 @@ class FakeWorld:
             "board": np.zeros(3),
             "board:peg7": np.array([0.06, 0.0, 0.0]),
         }
-        self.holders = {}
+        self.held = {}
         self.events = []
         self.tip = np.zeros(3)
         self.angle = 1.0
@@ -36,8 +36,8 @@ class FakeWorld:
     def object_speed(self, name):
         return 0.0
 
-    def holder(self, name):
-        return self.holders.get(name)
+    def holders(self, name):
+        return self.held.get(name, set())
 
     def tip_position(self, arm):
         return self.tip
@@ -80,11 +80,11 @@ def test_steps_advance_on_state_and_complete():
     out = runner.tick(world)
     assert _kinds(out) == ["message"]  # the at: 0 message
     world.time_s = 1.0
-    world.holders["ring1"] = "PSM1"
+    world.held["ring1"] = {"PSM1"}
     out = runner.tick(world)
     assert _kinds(out) == ["step_done", "step_started"] and runner.current_step.id == "place"
     world.time_s = 2.0
-    world.holders.clear()
+    world.held.clear()
     world.positions["ring1"] = np.array([0.062, 0.001, 0.004])
     out = runner.tick(world)
     assert _kinds(out) == ["step_done", "completed"]
@@ -120,9 +120,23 @@ def test_centered_and_entered_triggers():
     )
     runner = ExerciseRunner(parse_scenario(text, "s.yaml").exercise)
     world = FakeWorld()
-    world.holders["ring1"] = "PSM1"
+    world.held["ring1"] = {"PSM1"}
     runner.tick(world)
     assert runner.current_step.id == "place"
     world.angle = math.radians(4)
     runner.tick(world)
     assert runner.completed
+
+
+def test_handover_needs_the_receiver_alone():
+    text = SCRIPT.replace(
+        "{grasped: {object: ring1, by: PSM1}}", "{grasped: {object: ring1, by: PSM1, only: true}}"
+    )
+    runner = ExerciseRunner(parse_scenario(text, "s.yaml").exercise)
+    world = FakeWorld()
+    world.held["ring1"] = {"PSM1", "PSM2"}
+    runner.tick(world)
+    assert runner.current_step.id == "lift"  # both still hold it
+    world.held["ring1"] = {"PSM1"}
+    runner.tick(world)
+    assert runner.current_step.id == "place"
