@@ -52,6 +52,7 @@ class Demonstrator:
             for name, s in zip(session.driven, seeds, strict=True)
         }
         self.time_limit_s = time_limit_s or session.scenario.exercise.time_limit_s
+        self.on_progress = None  # optional callable, called after every primitive
         self._scale = session.config.teleop.translation_scale
         self._R_CM = np.asarray(session.config.teleop.R_CM, dtype=float)
 
@@ -112,3 +113,5 @@ class Demonstrator:
                 sample = trace.sample(i)
                 samples[name] = MasterSample(now, sample.X_MH, sample.gripper_rad, sample.clutch)
             s.step(samples)
+        if self.on_progress is not None:
+            self.on_progress()
