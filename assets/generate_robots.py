@@ -243,9 +243,7 @@ def _inertial_xml(part: _Part | None, g: InstrumentGeometry, tip: bool = False) 
     )
 
 
-def _link_body(
-    robot: str, parts: dict[str, _Part], g: InstrumentGeometry
-) -> Callable[[str], str]:
+def _link_body(robot: str, parts: dict[str, _Part], g: InstrumentGeometry) -> Callable[[str], str]:
     def body(link: str) -> str:
         part = parts.get(link)
         xml = _inertial_xml(part, g, tip=link == "tool_tip")
