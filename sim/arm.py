@@ -158,10 +158,10 @@ class Arm:
         if frame not in FRAMES:
             raise SimError(f"arm {self.name!r}: frame {frame!r} is not one of {FRAMES}.")
         X = np.asarray(X, dtype=np.float64)
-        if X.shape != (4, 4):
+        if X.shape != (4, 4) or not np.isfinite(X).all():
             raise SimError(
-                f"arm {self.name!r}: servo_cp goal must be a 4x4 pose, got shape {X.shape}. "
-                "Nothing was commanded; the arm holds its goal."
+                f"arm {self.name!r}: servo_cp goal must be a finite 4x4 pose (m), got "
+                f"{X.tolist()}. Nothing was commanded; the arm holds its goal."
             )
         X_RT = self.X_RW @ X if frame == "world" else X
         try:

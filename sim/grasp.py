@@ -79,7 +79,7 @@ class Event:
 
 @dataclass
 class _Hold:
-    constraint: int
+    constraint: int | None  # None while another instrument carries the object
     X_tip_obj: tuple  # (position, quaternion xyzw) of the object in the tool-tip link frame
     links: list[int] = field(default_factory=list)
 
@@ -171,15 +171,40 @@ class GraspTracker:
             return
         body = both[0]
         pb, c = self.pb, self.client
+        links = [i for n, i in arm.links.items() if n in self.world.collision_links(arm.body)]
+        for link in links:
+            pb.setCollisionFilterPair(arm.body, body, link, -1, 0, physicsClientId=c)
+        hold = _Hold(None, self._relative_pose(arm, body), links)
+        self.holds[arm.name][body] = hold
+        if len(self.held_by(body)) == 1:
+            self._attach(arm, body, hold)
+        arm.jaw_hold_rad = max(measured, 0.0)
+        arm.request_send()
+        self._falling.pop(body, None)
+        self._event(GRASP, body, arm.name)
+
+    def _relative_pose(self, arm, body: int) -> tuple:
+        """The object's pose in the tool-tip link frame (position, xyzw)."""
+        pb, c = self.pb, self.client
         tip_pos, tip_orn = self._tip(arm)
         pos, orn = pb.getBasePositionAndOrientation(body, physicsClientId=c)
         inv_pos, inv_orn = pb.invertTransform(tip_pos, tip_orn)
-        rel = pb.multiplyTransforms(inv_pos, inv_orn, pos, orn)
+        return pb.multiplyTransforms(inv_pos, inv_orn, pos, orn)
+
+    def _attach(self, arm, body: int, hold: _Hold) -> None:
+        """Fix the object to the arm's tool-tip link at their current relative pose.
+
+        Only one holder constrains an object: two rigid constraints from two arms would
+        close a kinematic loop and fight each other's motors. A second holder (a
+        handover) holds it logically and takes over when the first lets go.
+        """
+        pb, c = self.pb, self.client
+        pos, orn = pb.getBasePositionAndOrientation(body, physicsClientId=c)
         # pybullet's constraint frames are relative to the links' centres of mass
         com_pos, com_orn = self._tip_com(arm)
         inv_pos, inv_orn = pb.invertTransform(com_pos, com_orn)
         rel_com = pb.multiplyTransforms(inv_pos, inv_orn, pos, orn)
-        cid = pb.createConstraint(
+        hold.constraint = pb.createConstraint(
             arm.body,
             arm.links["tool_tip"],
             body,
@@ -191,15 +216,8 @@ class GraspTracker:
             rel_com[1],
             physicsClientId=c,
         )
-        pb.changeConstraint(cid, maxForce=GRASP_MAX_FORCE_N, physicsClientId=c)
-        links = [i for n, i in arm.links.items() if n in self.world.collision_links(arm.body)]
-        for link in links:
-            pb.setCollisionFilterPair(arm.body, body, link, -1, 0, physicsClientId=c)
-        self.holds[arm.name][body] = _Hold(cid, rel, links)
-        arm.jaw_hold_rad = max(measured, 0.0)
-        arm.request_send()
-        self._falling.pop(body, None)
-        self._event(GRASP, body, arm.name)
+        pb.changeConstraint(hold.constraint, maxForce=GRASP_MAX_FORCE_N, physicsClientId=c)
+        hold.X_tip_obj = self._relative_pose(arm, body)
 
     def _tip(self, arm, velocity: bool = False) -> tuple:
         """Tool-tip link frame (position, xyzw) in the world, and its velocity if asked."""
@@ -224,14 +242,21 @@ class GraspTracker:
     def _release(self, arm, body: int, kind: str, reason: str = "") -> None:
         pb, c = self.pb, self.client
         hold = self.holds[arm.name].pop(body)
-        pb.removeConstraint(hold.constraint, physicsClientId=c)
+        if hold.constraint is not None:
+            pb.removeConstraint(hold.constraint, physicsClientId=c)
         for link in hold.links:
             pb.setCollisionFilterPair(arm.body, body, link, -1, 1, physicsClientId=c)
         if not self.holds[arm.name]:
             arm.jaw_hold_rad = None
             arm.request_send()
+        if kind == DROP and self.held_by(body):
+            kind = RELEASE  # torn from one instrument, still held by the other
         self._event(kind, body, arm.name, reason)
-        if kind == RELEASE and not self.held_by(body):
+        holders = self.held_by(body)
+        if hold.constraint is not None and holders:
+            other = self.world.arms[holders[0]]
+            self._attach(other, body, self.holds[other.name][body])
+        if kind == RELEASE and not holders:
             z = pb.getBasePositionAndOrientation(body, physicsClientId=c)[0][2]
             self._falling[body] = (z, self.world.time_s, arm.name)
 
@@ -240,6 +265,8 @@ class GraspTracker:
         pb, c = self.pb, self.client
         tip_pos, tip_orn, v_tip, w_tip = self._tip(arm, velocity=True)
         for body, hold in list(self.holds[arm.name].items()):
+            if hold.constraint is None:
+                continue  # held by another instrument too, which carries it
             pos, orn = pb.multiplyTransforms(tip_pos, tip_orn, *hold.X_tip_obj)
             actual_pos, actual_orn = pb.getBasePositionAndOrientation(body, physicsClientId=c)
             offset = np.subtract(actual_pos, pos)
