@@ -204,6 +204,48 @@ def _limit_value(value: float, fallback: float) -> float:
     return value if math.isfinite(value) else fallback
 
 
+def joint_xml(
+    name: str,
+    kind: str,
+    parent: str,
+    child: str,
+    X_parent_joint: np.ndarray,
+    axis=(0.0, 0.0, 1.0),
+    *,
+    lower: float = -math.inf,
+    upper: float = math.inf,
+    velocity: float = 10.0,
+    effort: float = 100.0,
+) -> str:
+    """One URDF ``<joint>`` element, numbers written at full double precision.
+
+    Args:
+        name: joint name.
+        kind: ``"revolute"``, ``"prismatic"`` or ``"fixed"``; a revolute joint without
+            finite limits is written as ``"continuous"``.
+        parent, child: link names.
+        X_parent_joint: 4x4 pose of the joint frame in the parent link frame (m).
+        axis: joint axis in the joint frame (ignored for fixed joints).
+        lower, upper: limits (rad or m).
+        velocity, effort: limits written beside finite position limits (rad/s or m/s;
+            N m or N).
+    """
+    limit, axis_el = "", ""
+    if kind != "fixed":
+        axis_el = f'<axis xyz="{_numbers(axis)}"/>'
+        if math.isfinite(lower) and math.isfinite(upper):
+            limit = (
+                f'<limit lower="{float(lower)!r}" upper="{float(upper)!r}" '
+                f'velocity="{float(velocity)!r}" effort="{float(effort)!r}"/>'
+            )
+        elif kind == "revolute":
+            kind = "continuous"
+    return (
+        f'  <joint name="{name}" type="{kind}"><parent link="{parent}"/>'
+        f'<child link="{child}"/>{_origin_xml(X_parent_joint)}{axis_el}{limit}</joint>'
+    )
+
+
 def chain_to_urdf(
     chain: Chain,
     robot_name: str | None = None,
@@ -212,6 +254,7 @@ def chain_to_urdf(
     link_extra: Callable[[str], str] | None = None,
     default_velocity: float = 10.0,
     default_effort: float = 100.0,
+    extra_xml: str = "",
 ) -> str:
     """A stand-alone URDF whose link frames equal ``chain.fk`` / ``chain.link_frames``.
 
@@ -224,6 +267,8 @@ def chain_to_urdf(
             small default inertial is written otherwise so physics engines accept it.
         default_velocity, default_effort: written where the chain has no limit (rad/s or
             m/s; N m or N), since URDF requires them.
+        extra_xml: further ``<link>``/``<joint>`` elements (e.g. jaw fingers that move no
+            chain frame), written before ``</robot>``.
     """
     names = link_names or [chain.base_link, *chain.link_names, chain.tip_link]
     if len(names) != chain.dof + 2:
@@ -240,24 +285,22 @@ def chain_to_urdf(
     parts = [f'<?xml version="1.0"?>\n<robot name="{robot_name or chain.name}">']
     parts += [f'  <link name="{n}">{body(n)}</link>' for n in names]
     for i, joint in enumerate(chain.joints):
-        kind = joint.kind
-        limit = ""
-        if math.isfinite(joint.lower) and math.isfinite(joint.upper):
-            limit = (
-                f'<limit lower="{float(joint.lower)!r}" upper="{float(joint.upper)!r}" '
-                f'velocity="{float(_limit_value(joint.velocity_limit, default_velocity))!r}" '
-                f'effort="{float(_limit_value(joint.effort_limit, default_effort))!r}"/>'
-            )
-        elif kind == "revolute":
-            kind = "continuous"
         parts.append(
-            f'  <joint name="{joint.name}" type="{kind}"><parent link="{names[i]}"/>'
-            f'<child link="{names[i + 1]}"/>{_origin_xml(joint.X_parent_joint)}'
-            f'<axis xyz="{_numbers(joint.axis)}"/>{limit}</joint>'
+            joint_xml(
+                joint.name,
+                joint.kind,
+                names[i],
+                names[i + 1],
+                joint.X_parent_joint,
+                joint.axis,
+                lower=joint.lower,
+                upper=joint.upper,
+                velocity=_limit_value(joint.velocity_limit, default_velocity),
+                effort=_limit_value(joint.effort_limit, default_effort),
+            )
         )
-    parts.append(
-        f'  <joint name="{names[-1]}_fixed" type="fixed"><parent link="{names[-2]}"/>'
-        f'<child link="{names[-1]}"/>{_origin_xml(chain.X_tip_tool)}</joint>'
-    )
+    parts.append(joint_xml(f"{names[-1]}_fixed", "fixed", names[-2], names[-1], chain.X_tip_tool))
+    if extra_xml:
+        parts.append(extra_xml.rstrip("\n"))
     parts.append("</robot>\n")
     return "\n".join(parts)

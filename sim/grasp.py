@@ -1,0 +1,314 @@
+"""Sticky grasps, and the grasp / release / drop events they produce.
+
+Frictional grasps of small objects slip in pybullet, so surgical simulators on it hold
+a grasped object with a fixed constraint (as SurRoL does). The rule here:
+
+- **grasp**: an instrument whose jaw is closing (or squeezing: the jaw setpoint below
+  the measured opening) touches one object with *both* fingers, from opposite sides.
+  The object is then held at its current pose relative to the tool tip; collisions
+  between it and that instrument are switched off (no jitter from fingers pressing into
+  a held body) and the fingers stop at the angle they had.
+
+  The hold is a fixed constraint from the arm's tool-tip link to the object (pybullet
+  then loads the arm with the object and reports the holding force). pybullet 3.2.7
+  never corrects the position error of a multibody-to-rigid-body fixed constraint: one
+  jolt (lifting a ring off the board) left a permanent 1.4 mm / 0.04 rad offset in our
+  measurements. So after every step a held object that has moved off its grasp pose by
+  more than ``SNAP_DISTANCE_M`` / ``SNAP_ANGLE_RAD`` is put back on it, with the tool
+  tip's velocity: it follows the tool without drift and without jitter.
+- **release**: the jaw setpoint opens past the holding angle by ``release_margin_rad``.
+- **drop**: an object falls free of the jaws: released (by its last holder) and then
+  falling more than ``drop_height_m`` within ``fall_window_s`` (reason ``"fell"``),
+  torn out of the jaws because the grasp constraint could not hold it (``"slipped"``),
+  or leaving the scene's workspace box (``"left_workspace"``).
+
+A second instrument may grasp an object that the first still holds (a handover); the
+object stays held until its last holder opens.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+GRASP = "grasp"
+RELEASE = "release"
+DROP = "drop"
+
+#: Jaw opening beyond the holding angle that releases a grasp (rad).
+RELEASE_MARGIN_RAD = 0.05
+#: A setpoint this far below the measured jaw counts as squeezing (rad).
+SQUEEZE_TOLERANCE_RAD = 0.01
+#: A finger contact counts for grasping when the surfaces are this close (m); pybullet
+#: also reports predicted contacts up to a few millimetres apart.
+GRASP_CONTACT_DISTANCE_M = 1e-4
+#: Largest force the grasp constraint applies before the object slips out (N).
+GRASP_MAX_FORCE_N = 30.0
+#: Distance between the held object and where the grasp holds it that means a slip (m).
+SLIP_DISTANCE_M = 0.005
+#: A held object further than this from its grasp pose is put back on it (m, rad).
+SNAP_DISTANCE_M = 1e-5
+SNAP_ANGLE_RAD = 1e-4
+#: How long after a release a fall still counts as a drop (s).
+FALL_WINDOW_S = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Something that happened to an object.
+
+    Attributes:
+        time_s: simulation time (s) at the end of the step that saw it.
+        kind: ``"grasp"``, ``"release"`` or ``"drop"``.
+        object: the object's name.
+        object_id: the object's pybullet body id.
+        arm: the instrument's name, or ``""`` (a drop after the last release names the
+            arm that released it; leaving the workspace names none).
+        reason: for drops: ``"fell"``, ``"slipped"`` or ``"left_workspace"``.
+    """
+
+    time_s: float
+    kind: str
+    object: str
+    object_id: int
+    arm: str = ""
+    reason: str = ""
+
+
+@dataclass
+class _Hold:
+    constraint: int | None  # None while another instrument carries the object
+    X_tip_obj: tuple  # (position, quaternion xyzw) of the object in the tool-tip link frame
+    links: list[int] = field(default_factory=list)
+
+
+_ORIGIN = (0.0, 0.0, 0.0)
+
+
+class GraspTracker:
+    """Creates and removes grasp constraints and records events, once per step."""
+
+    def __init__(self, world, drop_height_m: float, workspace_m=None) -> None:
+        self.world = world
+        self.pb, self.client = world.pb, world.client
+        self.drop_height_m = drop_height_m
+        self.workspace = None if workspace_m is None else np.asarray(workspace_m, float)
+        self.holds: dict[str, dict[int, _Hold]] = {name: {} for name in world.arms}
+        self._falling: dict[int, tuple[float, float, str]] = {}  # body -> (z0, t0, arm)
+        self._outside: set[int] = set()
+        self.events: list[Event] = []
+
+    # ---- queries ---------------------------------------------------------------------
+    def held_by(self, body: int) -> list[str]:
+        """Names of the arms holding ``body``."""
+        return [arm for arm, holds in self.holds.items() if body in holds]
+
+    def held_objects(self, arm: str) -> list[int]:
+        """Body ids held by ``arm``."""
+        return list(self.holds[arm])
+
+    def reaction_forces(self) -> dict[str, np.ndarray]:
+        """Force (N, world) each holding arm feels from the objects it holds.
+
+        Quasi-static: the object's weight plus the contact forces other bodies apply to
+        it (inertia is left out); an object held by two arms loads each with half.
+        """
+        pb, c = self.pb, self.client
+        gravity = np.asarray(self.world.scene.physics.gravity_m_s2, dtype=float)
+        out = {}
+        for arm, holds in self.holds.items():
+            for body in holds:
+                force = self.world.bodies[body].geometry.mass_kg * gravity
+                for p in pb.getContactPoints(bodyA=body, physicsClientId=c):
+                    force = force + p[9] * np.asarray(p[7])
+                    force = force + p[10] * np.asarray(p[11]) + p[12] * np.asarray(p[13])
+                out[arm] = out.get(arm, np.zeros(3)) + force / len(self.held_by(body))
+        return out
+
+    # ---- per step ----------------------------------------------------------------------
+    def update(self) -> None:
+        """Look for grasps, releases and drops after a physics step."""
+        for name, arm in self.world.arms.items():
+            if not arm.has_jaw:
+                continue
+            holds = self.holds[name]
+            if holds:
+                if arm.jaw_setpoint_rad > arm.jaw_hold_rad + RELEASE_MARGIN_RAD:
+                    for body in list(holds):
+                        self._release(arm, body, RELEASE)
+                else:
+                    self._follow(arm)
+            else:
+                self._try_grasp(arm)
+        if self._falling:
+            self._check_falls()
+        if self.workspace is not None:
+            self._check_workspace()
+
+    def _contacts(self, arm, link: str) -> dict[int, np.ndarray]:
+        points = self.pb.getContactPoints(
+            bodyA=arm.body, linkIndexA=arm.links[link], physicsClientId=self.client
+        )
+        out = {}
+        for p in points:
+            info = self.world.bodies.get(p[2])
+            if p[8] <= GRASP_CONTACT_DISTANCE_M and info is not None and info.role == "object":
+                out.setdefault(p[2], np.asarray(p[7]))
+        return out
+
+    def _try_grasp(self, arm) -> None:
+        left = self._contacts(arm, "jaw_left_link")
+        if not left:
+            return
+        right = self._contacts(arm, "jaw_right_link")
+        both = [b for b in left if b in right and float(left[b] @ right[b]) < 0.0]
+        if not both:
+            return
+        measured = arm.measured_jaw()
+        if not (arm.jaw_closing or arm.jaw_setpoint_rad < measured - SQUEEZE_TOLERANCE_RAD):
+            return
+        body = both[0]
+        pb, c = self.pb, self.client
+        links = [i for n, i in arm.links.items() if n in self.world.collision_links(arm.body)]
+        for link in links:
+            pb.setCollisionFilterPair(arm.body, body, link, -1, 0, physicsClientId=c)
+        hold = _Hold(None, self._relative_pose(arm, body), links)
+        self.holds[arm.name][body] = hold
+        if len(self.held_by(body)) == 1:
+            self._attach(arm, body, hold)
+        arm.jaw_hold_rad = max(measured, 0.0)
+        arm.request_send()
+        self._falling.pop(body, None)
+        self._event(GRASP, body, arm.name)
+
+    def _relative_pose(self, arm, body: int) -> tuple:
+        """The object's pose in the tool-tip link frame (position, xyzw)."""
+        pb, c = self.pb, self.client
+        tip_pos, tip_orn = self._tip(arm)
+        pos, orn = pb.getBasePositionAndOrientation(body, physicsClientId=c)
+        inv_pos, inv_orn = pb.invertTransform(tip_pos, tip_orn)
+        return pb.multiplyTransforms(inv_pos, inv_orn, pos, orn)
+
+    def _attach(self, arm, body: int, hold: _Hold) -> None:
+        """Fix the object to the arm's tool-tip link at their current relative pose.
+
+        Only one holder constrains an object: two rigid constraints from two arms would
+        close a kinematic loop and fight each other's motors. A second holder (a
+        handover) holds it logically and takes over when the first lets go.
+        """
+        pb, c = self.pb, self.client
+        pos, orn = pb.getBasePositionAndOrientation(body, physicsClientId=c)
+        # pybullet's constraint frames are relative to the links' centres of mass
+        com_pos, com_orn = self._tip_com(arm)
+        inv_pos, inv_orn = pb.invertTransform(com_pos, com_orn)
+        rel_com = pb.multiplyTransforms(inv_pos, inv_orn, pos, orn)
+        hold.constraint = pb.createConstraint(
+            arm.body,
+            arm.links["tool_tip"],
+            body,
+            -1,
+            pb.JOINT_FIXED,
+            _ORIGIN,
+            rel_com[0],
+            _ORIGIN,
+            rel_com[1],
+            physicsClientId=c,
+        )
+        pb.changeConstraint(hold.constraint, maxForce=GRASP_MAX_FORCE_N, physicsClientId=c)
+        hold.X_tip_obj = self._relative_pose(arm, body)
+
+    def _tip(self, arm, velocity: bool = False) -> tuple:
+        """Tool-tip link frame (position, xyzw) in the world, and its velocity if asked."""
+        state = self.pb.getLinkState(
+            arm.body,
+            arm.links["tool_tip"],
+            computeLinkVelocity=int(velocity),
+            computeForwardKinematics=True,
+            physicsClientId=self.client,
+        )
+        return (state[4], state[5], state[6], state[7]) if velocity else (state[4], state[5])
+
+    def _tip_com(self, arm) -> tuple:
+        state = self.pb.getLinkState(
+            arm.body,
+            arm.links["tool_tip"],
+            computeForwardKinematics=True,
+            physicsClientId=self.client,
+        )
+        return state[0], state[1]
+
+    def _release(self, arm, body: int, kind: str, reason: str = "") -> None:
+        pb, c = self.pb, self.client
+        hold = self.holds[arm.name].pop(body)
+        if hold.constraint is not None:
+            pb.removeConstraint(hold.constraint, physicsClientId=c)
+        for link in hold.links:
+            pb.setCollisionFilterPair(arm.body, body, link, -1, 1, physicsClientId=c)
+        if not self.holds[arm.name]:
+            arm.jaw_hold_rad = None
+            arm.request_send()
+        if kind == DROP and self.held_by(body):
+            kind = RELEASE  # torn from one instrument, still held by the other
+        self._event(kind, body, arm.name, reason)
+        holders = self.held_by(body)
+        if hold.constraint is not None and holders:
+            other = self.world.arms[holders[0]]
+            self._attach(other, body, self.holds[other.name][body])
+        if kind == RELEASE and not holders:
+            z = pb.getBasePositionAndOrientation(body, physicsClientId=c)[0][2]
+            self._falling[body] = (z, self.world.time_s, arm.name)
+
+    def _follow(self, arm) -> None:
+        """Keep held objects on their grasp pose; report objects torn out of the jaws."""
+        pb, c = self.pb, self.client
+        tip_pos, tip_orn, v_tip, w_tip = self._tip(arm, velocity=True)
+        for body, hold in list(self.holds[arm.name].items()):
+            if hold.constraint is None:
+                continue  # held by another instrument too, which carries it
+            pos, orn = pb.multiplyTransforms(tip_pos, tip_orn, *hold.X_tip_obj)
+            actual_pos, actual_orn = pb.getBasePositionAndOrientation(body, physicsClientId=c)
+            offset = np.subtract(actual_pos, pos)
+            distance = float(np.linalg.norm(offset))
+            if distance > SLIP_DISTANCE_M:
+                self._release(arm, body, DROP, "slipped")
+                continue
+            turn = pb.getDifferenceQuaternion(orn, actual_orn)
+            angle = 2.0 * math.acos(min(1.0, abs(turn[3])))
+            if distance > SNAP_DISTANCE_M or angle > SNAP_ANGLE_RAD:
+                lever = np.subtract(pos, tip_pos)
+                pb.resetBasePositionAndOrientation(body, pos, orn, physicsClientId=c)
+                pb.resetBaseVelocity(
+                    body,
+                    (np.asarray(v_tip) + np.cross(w_tip, lever)).tolist(),
+                    w_tip,
+                    physicsClientId=c,
+                )
+
+    def _check_falls(self) -> None:
+        now = self.world.time_s
+        for body, (z0, t0, arm) in list(self._falling.items()):
+            z = self.pb.getBasePositionAndOrientation(body, physicsClientId=self.client)[0][2]
+            if z0 - z > self.drop_height_m:
+                del self._falling[body]
+                self._event(DROP, body, arm, "fell")
+            elif now - t0 > FALL_WINDOW_S:
+                del self._falling[body]
+
+    def _check_workspace(self) -> None:
+        lo, hi = self.workspace
+        for body in self.world.object_ids:
+            p = np.asarray(
+                self.pb.getBasePositionAndOrientation(body, physicsClientId=self.client)[0]
+            )
+            outside = bool((p < lo).any() or (p > hi).any())
+            if outside and body not in self._outside:
+                self._outside.add(body)
+                self._event(DROP, body, "", "left_workspace")
+            elif not outside:
+                self._outside.discard(body)
+
+    def _event(self, kind: str, body: int, arm: str, reason: str = "") -> None:
+        name = self.world.bodies[body].name
+        self.events.append(Event(self.world.time_s, kind, name, body, arm, reason))

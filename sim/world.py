@@ -1,0 +1,275 @@
+"""The physics world: one pybullet client, a fixed time step, arms, objects and events.
+
+A :class:`World` is built from a scene description (:class:`~sim.scene.SceneSpec` or a
+dict). It runs pybullet in DIRECT mode by default (``gui=True`` opens a window), always
+through its own client id, so several worlds can live in one process. Time advances in
+fixed steps of ``1 / rate_hz``; the same description and the same commands give
+bit-identical states (pybullet is deterministic on one thread; the world asks it for
+deterministic overlapping pairs, and randomness comes only from the world's seeded
+``numpy.random.Generator``).
+
+Typical loop::
+
+    world = World(scene)
+    psm = world.arms["PSM1"]
+    psm.servo_cp(X_WT_goal)
+    psm.servo_jaw(0.0)
+    world.step()
+    world.contacts(); world.tip_forces(); world.pop_events()
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sim.arm import Arm
+from sim.contacts import Contact, read_contacts, tip_forces
+from sim.errors import SimError, closest_names
+from sim.frustum import Frustum
+from sim.grasp import Event, GraspTracker
+from sim.scene import SceneSpec, scene_from_dict
+
+
+@dataclass
+class BodyInfo:
+    """What the world knows about a pybullet body.
+
+    Attributes:
+        name: unique name (an arm name for arms).
+        role: ``"instrument"`` (an arm), ``"object"`` or ``"environment"``.
+        landmarks: named points in the body frame (m).
+        geometry: the :class:`~sim.boards.BodyGeometry` it was made from (None for arms).
+    """
+
+    name: str
+    role: str
+    landmarks: dict[str, np.ndarray] = field(default_factory=dict)
+    geometry: object = None
+
+
+class World:
+    """A pybullet world built from a scene description.
+
+    Args:
+        scene: a :class:`~sim.scene.SceneSpec`, a dict for
+            :func:`~sim.scene.scene_from_dict`, or None for an empty world with a floor.
+        gui: open pybullet's GUI instead of running headless (DIRECT).
+
+    Attributes:
+        scene: the validated description.
+        pb: the pybullet module; ``client``: this world's physics client id.
+        dt: the fixed time step (s); ``rate_hz`` its inverse.
+        rng: the world's ``numpy.random.Generator`` (seeded from the description).
+        arms: arms by name; ``bodies``: :class:`BodyInfo` by body id.
+    """
+
+    def __init__(self, scene: SceneSpec | Mapping | None = None, *, gui: bool = False) -> None:
+        import pybullet as pb
+
+        if scene is None:
+            scene = SceneSpec()
+        elif isinstance(scene, Mapping):
+            scene = scene_from_dict(scene)
+        elif not isinstance(scene, SceneSpec):
+            raise SimError(
+                f"World(scene=...) takes a SceneSpec, a dict or None, got {type(scene).__name__}."
+            )
+        self.scene = scene
+        self.pb = pb
+        self.client = pb.connect(pb.GUI if gui else pb.DIRECT)
+        if self.client < 0:
+            raise SimError("pybullet could not start a physics client (GUI without a display?).")
+        self._closed = False
+        self._build(scene.physics.seed)
+
+    # ---- lifecycle ------------------------------------------------------------------
+    def _build(self, seed: int) -> None:
+        from sim.builder import populate
+
+        pb, c, physics = self.pb, self.client, self.scene.physics
+        pb.resetSimulation(physicsClientId=c)
+        self.rate_hz = float(physics.rate_hz)
+        self.dt = 1.0 / self.rate_hz
+        pb.setPhysicsEngineParameter(
+            fixedTimeStep=self.dt,
+            numSolverIterations=physics.solver_iterations,
+            solverResidualThreshold=physics.solver_residual,
+            contactBreakingThreshold=physics.contact_breaking_m,
+            numSubSteps=0,
+            deterministicOverlappingPairs=1,
+            physicsClientId=c,
+        )
+        pb.setGravity(*physics.gravity_m_s2, physicsClientId=c)
+        self.seed = seed
+        self.rng = np.random.default_rng(seed)
+        self.step_count = 0
+        self.arms: dict[str, Arm] = {}
+        self.bodies: dict[int, BodyInfo] = {}
+        self._names: dict[str, int] = {}
+        self._link_names: dict[int, dict[int, str]] = {}
+        self._collision_links: dict[int, set[str]] = {}
+        populate(self)
+        self.object_ids = [b for b, info in self.bodies.items() if info.role == "object"]
+        self.grasps = GraspTracker(self, physics.drop_height_m, self.scene.workspace_m)
+
+    def reset(self, seed: int | None = None) -> None:
+        """Rebuild the scene from its description: time 0, no grasps, no events.
+
+        Args:
+            seed: a new seed for the world's generator (default: the description's).
+                The same seed gives the same state, bit for bit.
+        """
+        self._check_open()
+        self._build(self.scene.physics.seed if seed is None else seed)
+
+    def close(self) -> None:
+        """Disconnect the pybullet client (idempotent)."""
+        if not self._closed:
+            self._closed = True
+            self.pb.disconnect(physicsClientId=self.client)
+
+    def __enter__(self) -> World:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise SimError("this World is closed; create a new one.")
+
+    # ---- registry (used by the builder) ----------------------------------------------
+    def register(self, body: int, info: BodyInfo) -> None:
+        """Record a body's name and role; names must be unique."""
+        if info.name in self._names:
+            raise SimError(f"a body named {info.name!r} already exists; names must be unique.")
+        self.bodies[body] = info
+        self._names[info.name] = body
+        names = {-1: "base"}
+        collide = set()
+        for j in range(self.pb.getNumJoints(body, physicsClientId=self.client)):
+            link = self.pb.getJointInfo(body, j, physicsClientId=self.client)[12].decode()
+            names[j] = link
+            if self.pb.getCollisionShapeData(body, j, physicsClientId=self.client):
+                collide.add(link)
+        self._link_names[body] = names
+        self._collision_links[body] = collide
+
+    def add_arm(self, arm: Arm) -> None:
+        """Register an arm built by the builder."""
+        self.arms[arm.name] = arm
+
+    def link_names(self, body: int) -> dict[int, str]:
+        """Link index to link name for a body (``-1`` is ``"base"``)."""
+        return self._link_names.get(body, {})
+
+    def collision_links(self, body: int) -> set[str]:
+        """Names of a body's links that have collision shapes."""
+        return self._collision_links.get(body, set())
+
+    # ---- stepping ---------------------------------------------------------------------
+    @property
+    def time_s(self) -> float:
+        """Simulated time (s): the number of steps times the fixed step."""
+        return self.step_count * self.dt
+
+    def step(self, n: int = 1) -> None:
+        """Advance ``n`` fixed steps: arm control, physics, grasp and drop detection."""
+        self._check_open()
+        pb, c, dt = self.pb, self.client, self.dt
+        arms = list(self.arms.values())
+        for _ in range(n):
+            for arm in arms:
+                arm.control(dt)
+            pb.stepSimulation(physicsClientId=c)
+            self.step_count += 1
+            self.grasps.update()
+
+    # ---- reading ----------------------------------------------------------------------
+    def body_id(self, name: str) -> int:
+        """The pybullet body id of a named body or arm."""
+        body = self._names.get(name)
+        if body is None:
+            raise SimError(
+                f"no body named {name!r}; bodies are {sorted(self._names)}."
+                + closest_names(name, self._names)
+            )
+        return body
+
+    def body_pose(self, name: str) -> np.ndarray:
+        """``X_WB`` (4x4, m) of a named body's frame."""
+        from kinematics.transforms import pose, quat_xyzw_to_matrix
+
+        pos, orn = self.pb.getBasePositionAndOrientation(
+            self.body_id(name), physicsClientId=self.client
+        )
+        return pose(quat_xyzw_to_matrix(orn), pos)
+
+    def landmark(self, name: str, key: str) -> np.ndarray:
+        """World position (m) of a body's named landmark (``world.landmark("board", "peg7")``)."""
+        marks = self.bodies[self.body_id(name)].landmarks
+        if key not in marks:
+            raise SimError(
+                f"body {name!r} has no landmark {key!r}; it has {sorted(marks)}."
+                + closest_names(key, marks)
+            )
+        return (self.body_pose(name) @ np.append(marks[key], 1.0))[:3]
+
+    def object_names(self) -> list[str]:
+        """Names of the movable (graspable) objects."""
+        return [self.bodies[b].name for b in self.object_ids]
+
+    def state(self) -> np.ndarray:
+        """Every body's pose and velocity and every arm joint, as one float64 array.
+
+        Layout: for each body in id order, position (3), quaternion xyzw (4), linear and
+        angular velocity (6); then for each body with joints, every joint's position and
+        velocity; then the time. Two runs are identical when these arrays are equal.
+        """
+        pb, c = self.pb, self.client
+        parts = []
+        for body in sorted(self.bodies):
+            pos, orn = pb.getBasePositionAndOrientation(body, physicsClientId=c)
+            lin, ang = pb.getBaseVelocity(body, physicsClientId=c)
+            parts += [*pos, *orn, *lin, *ang]
+        for body in sorted(self.bodies):
+            n = pb.getNumJoints(body, physicsClientId=c)
+            if n:
+                for s in pb.getJointStates(body, list(range(n)), physicsClientId=c):
+                    parts += [s[0], s[1]]
+        parts.append(self.time_s)
+        return np.array(parts, dtype=np.float64)
+
+    def contacts(self) -> list[Contact]:
+        """Instrument contacts after the last step (see :mod:`sim.contacts`)."""
+        return read_contacts(self)
+
+    def tip_forces(self, contacts: list[Contact] | None = None) -> dict[str, np.ndarray]:
+        """Estimated force (N, world frame) at each instrument's tip, by arm name."""
+        return tip_forces(self, contacts)
+
+    @property
+    def events(self) -> list[Event]:
+        """All grasp, release and drop events since the last build or reset."""
+        return self.grasps.events
+
+    def pop_events(self) -> list[Event]:
+        """Events since the last call (and forget them)."""
+        out, self.grasps.events = self.grasps.events, []
+        return out
+
+    def camera(self, arm: str = "ECM") -> Frustum:
+        """The view frustum of an arm's scope (default the arm named ``"ECM"``)."""
+        if arm not in self.arms:
+            raise SimError(
+                f"no arm named {arm!r}; arms are {sorted(self.arms)}."
+                + closest_names(arm, self.arms)
+            )
+        return self.arms[arm].frustum()
+
+    def in_view(self, points_W, arm: str = "ECM"):
+        """Whether world points (N, 3) or one point (3,) are inside the scope's view."""
+        return self.camera(arm).contains(points_W)
