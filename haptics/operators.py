@@ -33,10 +33,12 @@ GRIPPER_CLOSED_RAD = 0.0
 
 @dataclass(frozen=True)
 class Reach:
-    """Move the hand's virtual position to ``target_m`` (M frame, m) within ``width_m``."""
+    """Move the hand's virtual position to ``target_m`` (M frame, m) within ``width_m``,
+    turning the handle to ``rotation`` (3x3 in M) on the way when given."""
 
     target_m: tuple[float, float, float]
     width_m: float = 0.004
+    rotation: tuple | None = None
 
 
 @dataclass(frozen=True)
@@ -132,7 +134,7 @@ class OperatorTrace:
         tremor_m: the tremor alone (m).
         gripper_rad: gripper angle (rad).
         clutch: clutch pedal pressed.
-        rotation: handle orientation in M, constant here (3x3).
+        rotation: (N, 3, 3) handle orientation in M.
     """
 
     time_s: np.ndarray
@@ -149,7 +151,7 @@ class OperatorTrace:
     def sample(self, i: int) -> MasterSample:
         """The i-th sample as a device would publish it."""
         X = np.eye(4)
-        X[:3, :3] = self.rotation
+        X[:3, :3] = self.rotation[i]
         X[:3, 3] = self.position_m[i]
         return MasterSample(
             float(self.time_s[i]), X, float(self.gripper_rad[i]), bool(self.clutch[i])
@@ -203,6 +205,7 @@ class SyntheticOperator:
             "hand": self._start.copy(),
             "offset": np.zeros(3),
             "grip": GRIPPER_CLOSED_RAD,
+            "rot": np.eye(3),
         }
         self._samples = 0  # samples emitted so far: time = count / rate, no float drift
         self._tremor = np.zeros((0, 3))
@@ -212,6 +215,11 @@ class SyntheticOperator:
     def hand_m(self) -> np.ndarray:
         """Current hand position in M (m), without tremor."""
         return self._state["hand"].copy()
+
+    @property
+    def hand_rotation(self) -> np.ndarray:
+        """Current handle orientation in M (3x3)."""
+        return self._state["rot"].copy()
 
     @property
     def virtual_hand_m(self) -> np.ndarray:
@@ -244,14 +252,19 @@ class SyntheticOperator:
         pieces_p: list[np.ndarray] = []
         pieces_g: list[np.ndarray] = []
         pieces_c: list[np.ndarray] = []
+        pieces_r: list[np.ndarray] = []
 
-        def emit(positions, clutch=False, grip=None):
+        def emit(positions, clutch=False, grip=None, rotations=None):
             n = len(positions)
             pieces_p.append(positions)
             pieces_c.append(np.full(n, clutch))
             pieces_g.append(np.full(n, state["grip"]) if grip is None else grip)
+            if rotations is None:
+                rotations = np.broadcast_to(state["rot"], (n, 3, 3))
+            pieces_r.append(rotations)
             if n:
                 state["hand"] = positions[-1].copy()
+                state["rot"] = np.array(rotations[-1])
 
         for action in plan:
             if isinstance(action, Pause):
@@ -281,14 +294,16 @@ class SyntheticOperator:
             tremor_m=tremor,
             gripper_rad=np.concatenate(pieces_g),
             clutch=np.concatenate(pieces_c),
-            rotation=np.eye(3),
+            rotation=np.concatenate(pieces_r),
         )
 
     def _hold(self, p: np.ndarray, duration_s: float) -> np.ndarray:
         return np.repeat(p[None, :], max(0, round(duration_s * self.rate_hz)), axis=0)
 
     def _movement(self, p0, p1, width_m: float) -> np.ndarray:
-        """One curved minimum-jerk sub-movement from p0 to p1, timed by Fitts' law."""
+        """One curved minimum-jerk sub-movement from p0 to p1, timed by Fitts' law.
+
+        ``self._turn`` (start and end rotation) turns the handle along the way."""
         prof = self.profile
         distance = float(np.linalg.norm(p1 - p0))
         duration = prof.fitts_a_s + prof.fitts_b_s * math.log2(distance / width_m + 1.0)
@@ -305,6 +320,30 @@ class SyntheticOperator:
             path = path + (4 * sigma * (1 - sigma))[:, None] * lateral
         return path
 
+    def _rotations(self, R0: np.ndarray, R1: np.ndarray, n: int) -> np.ndarray:
+        """n orientations from R0 to R1 along the minimum-jerk time shape (slerp)."""
+        s = np.arange(1, n + 1) / n
+        sigma = s**3 * (10 - 15 * s + 6 * s * s)
+        delta = R1 @ R0.T
+        angle = math.atan2(
+            np.linalg.norm(delta - delta.T) / (2 * math.sqrt(2)), (np.trace(delta) - 1) / 2
+        )
+        if angle < 1e-12:
+            return np.broadcast_to(R1, (n, 3, 3)).copy()
+        w = np.array(
+            [delta[2, 1] - delta[1, 2], delta[0, 2] - delta[2, 0], delta[1, 0] - delta[0, 1]]
+        )
+        if np.linalg.norm(w) < 1e-9:  # a half turn: axis from the symmetric part
+            k = int(np.argmax(np.diag(delta)))
+            axis = (delta[:, k] + np.eye(3)[k]) / math.sqrt(2 * (1 + delta[k, k]))
+        else:
+            axis = w / np.linalg.norm(w)
+        K = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+        out = np.empty((n, 3, 3))
+        for i, a in enumerate(angle * sigma):
+            out[i] = (np.eye(3) + math.sin(a) * K + (1 - math.cos(a)) * K @ K) @ R0
+        return out
+
     def _reach(self, action: Reach, state: dict, emit) -> None:
         prof = self.profile
         target_virtual = np.asarray(action.target_m, dtype=float)
@@ -317,12 +356,20 @@ class SyntheticOperator:
         hand = state["hand"]
         distance = float(np.linalg.norm(goal - hand))
         if distance < 1e-9:
+            if action.rotation is not None:  # turning in place
+                n = round((prof.fitts_a_s + prof.fitts_b_s) * self.rate_hz)
+                turn = self._rotations(state["rot"], np.asarray(action.rotation, float), n)
+                emit(np.repeat(hand[None, :], n, axis=0), rotations=turn)
             return
         direction = (goal - hand) / distance
         end = goal + self.rng.normal(size=3) * prof.endpoint_error_ratio * distance / math.sqrt(3)
         if self.rng.random() < prof.overshoot_probability:
             end = end + direction * prof.overshoot_ratio * distance
-        emit(self._movement(hand, end, action.width_m))
+        path = self._movement(hand, end, action.width_m)
+        turn = None
+        if action.rotation is not None:
+            turn = self._rotations(state["rot"], np.asarray(action.rotation, float), len(path))
+        emit(path, rotations=turn)
         for _ in range(prof.max_corrections):
             error = float(np.linalg.norm(goal - state["hand"]))
             if error <= action.width_m / 2:

@@ -16,8 +16,6 @@ import numpy as np
 
 from haptics.master import MasterSample
 from haptics.operators import (
-    GRIPPER_CLOSED_RAD,
-    GRIPPER_OPEN_RAD,
     Grip,
     Pause,
     Reach,
@@ -62,22 +60,34 @@ class Demonstrator:
         return self.session.finished or self.session.time_s >= self.time_limit_s
 
     # ---- primitives --------------------------------------------------------------------
-    def move_tip(self, arm: str, target_W, width_m: float = 0.003) -> None:
-        """Move ``arm``'s tool tip to the world point ``target_W`` (m), as a hand would."""
+    def move_tip(self, arm: str, target_W, width_m: float = 0.003, rotation_W=None) -> None:
+        """Move ``arm``'s tool tip to the world point ``target_W`` (m), as a hand would,
+        turning the tool to ``rotation_W`` (3x3, world) on the way when given."""
         s = self.session
-        X_WR = s.arms[arm].X_WR
-        current_R = s.teleops[arm]._target[:3, 3]
-        desired_R = (np.linalg.inv(X_WR) @ np.append(np.asarray(target_W, float), 1.0))[:3]
-        X_RC = np.linalg.inv(X_WR) @ s.camera_pose_W()
+        X_RW = s.arms[arm].X_RW
+        target = s.teleops[arm]._target
+        desired_R = X_RW[:3, :3] @ np.asarray(target_W, float) + X_RW[:3, 3]
+        X_RC = X_RW @ s.camera_pose_W()
         R_RM = X_RC[:3, :3] @ self._R_CM
-        hand_delta = R_RM.T @ (desired_R - current_R) / self._scale
+        hand_delta = R_RM.T @ (desired_R - target[:3, 3]) / self._scale
         op = self.operators[arm]
         goal = op.virtual_hand_m + hand_delta
-        self._run({arm: [Reach(tuple(goal), width_m / self._scale)]})
+        rotation = None
+        if rotation_W is not None:
+            # the tool turns by what the hand turns, seen through the camera (1:1)
+            delta_R = X_RW[:3, :3] @ np.asarray(rotation_W, float) @ target[:3, :3].T
+            rotation = R_RM.T @ delta_R @ R_RM @ op.hand_rotation
+        self._run({arm: [Reach(tuple(goal), width_m / self._scale, rotation)]})
 
-    def grip(self, arm: str, closed: bool) -> None:
-        """Close (or open) the gripper of ``arm``'s master."""
-        angle = GRIPPER_CLOSED_RAD if closed else GRIPPER_OPEN_RAD
+    def grip(self, arm: str, jaw_rad: float) -> None:
+        """Squeeze the master's gripper so that ``arm``'s jaw goes to ``jaw_rad``.
+
+        The gripper angle is found by inverting the teleoperation jaw mapping; values at or
+        below the closed jaw angle squeeze fully (grip force on a held object).
+        """
+        c = self.session.config.teleop
+        share = (jaw_rad - c.jaw_closed_rad) / (c.jaw_open_rad - c.jaw_closed_rad)
+        angle = min(max(share, 0.0), 1.0) * c.gripper_max_rad
         self._run({arm: [Grip(angle)]})
 
     def wait(self, seconds: float) -> None:

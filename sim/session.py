@@ -69,6 +69,7 @@ class Session:
         self.config = config or SessionConfig()
         self.world = World(build_scene_spec(scenario, self.seed))
         self.arms = self.world.arms
+        self._poses: dict[str, np.ndarray] = {}  # measured tool poses at the last step
         self.driven = [a.name for a in scenario.scene.arms if a.driven]
         camera = scenario.scene.camera
         self.camera_arm = camera.arm
@@ -113,10 +114,12 @@ class Session:
         return self.runner.finished
 
     def camera_pose_W(self) -> np.ndarray:
-        """``X_WC``: the endoscope's view frame (ECM tip, or the fixed camera)."""
+        """``X_WC``: the endoscope's view frame (ECM tip, or the fixed camera), as measured
+        at the end of the last step."""
         if self._X_WC_fixed is not None:
             return self._X_WC_fixed
-        return self.arms[self.camera_arm].measured_cp("world")
+        pose_now = self._poses.get(self.camera_arm)
+        return pose_now if pose_now is not None else self.arms[self.camera_arm].measured_cp("world")
 
     def tip_target_W(self, arm: str) -> np.ndarray:
         """Where teleoperation currently asks the arm's tool tip to be (4x4, world)."""
@@ -165,20 +168,19 @@ class Session:
         i = rec.row(world.time_s)
         contacts = world.contacts()
         forces = world.tip_forces(contacts)
-        frustum = self._frustum()
-        for name in rec.kinds:
+        names = list(rec.kinds)
+        # one FK per arm per step: the camera pose and the tips all come from here
+        poses = {name: self.arms[name].measured_cp("world") for name in self.arms}
+        self._poses = poses
+        tips = np.array([poses[n][:3, 3] for n in names])
+        visible = self._frustum(poses).contains(tips)
+        for k, name in enumerate(names):
             arm = self.arms[name]
-            X = arm.measured_cp("world")
-            rec.set(name, "tip_position_m", i, X[:3, 3])
+            rec.set(name, "tip_position_m", i, tips[k])
             rec.set(name, "jaw_rad", i, arm.measured_jaw())
             force = forces.get(name)
             rec.set(name, "tip_force_n", i, 0.0 if force is None else float(np.linalg.norm(force)))
-            rec.set(
-                name,
-                "in_view",
-                i,
-                bool(frustum.contains(X[:3, 3])) if name != self.camera_arm else True,
-            )
+            rec.set(name, "in_view", i, True if name == self.camera_arm else bool(visible[k]))
             if name in self.teleops:
                 rec.set(name, "clutch", i, not self.teleops[name].engaged)
                 if name in self._last_master:
@@ -190,13 +192,19 @@ class Session:
                 if contact.kind == "instrument-instrument" and contact.other in rec.kinds:
                     rec.set(contact.other, key, i, True)
 
-    def _frustum(self):
+    def _frustum(self, poses: dict | None = None):
         from sim.frustum import Frustum
 
-        if self._X_WC_fixed is None:
-            return self.arms[self.camera_arm].frustum()
         fov, near, far = self._fov
-        return Frustum(self._X_WC_fixed, fov, 4.0 / 3.0, near, far)
+        if self._X_WC_fixed is not None:
+            return Frustum(self._X_WC_fixed, fov, 4.0 / 3.0, near, far)
+        X_WC = (poses or {}).get(self.camera_arm)
+        if X_WC is None:
+            X_WC = self.arms[self.camera_arm].measured_cp("world")
+        camera = self.arms[self.camera_arm].camera
+        return Frustum(
+            X_WC, math.radians(camera.fov_deg), camera.aspect, camera.near_m, camera.far_m
+        )
 
     def _on_world_event(self, event) -> None:
         holders = self._holders.setdefault(event.object, set())
