@@ -295,12 +295,10 @@ class GraspTracker:
                 del self._falling[body]
 
     def _check_workspace(self) -> None:
-        lo, hi = self.workspace
+        (x0, y0, z0), (x1, y1, z1) = self.workspace.tolist()
         for body in self.world.object_ids:
-            p = np.asarray(
-                self.pb.getBasePositionAndOrientation(body, physicsClientId=self.client)[0]
-            )
-            outside = bool((p < lo).any() or (p > hi).any())
+            x, y, z = self.pb.getBasePositionAndOrientation(body, physicsClientId=self.client)[0]
+            outside = not (x0 <= x <= x1 and y0 <= y <= y1 and z0 <= z <= z1)
             if outside and body not in self._outside:
                 self._outside.add(body)
                 self._event(DROP, body, "", "left_workspace")
