@@ -98,7 +98,8 @@ class Arm:
         q = self._default_q() if q0 is None else self._check_q(q0, "q0")
         self._goal = q.copy()
         self._setpoint = q.copy()
-        self._step = np.zeros(len(q))
+        self._step: np.ndarray | None = None  # setpoint change of the last step
+        self._joints_moving = False
         self._jaw_goal = self._jaw_setpoint = self._clip_jaw(jaw_rad) if self.has_jaw else 0.0
         #: jaw angle (rad) at which a grasp froze the fingers; None when holding nothing
         self.jaw_hold_rad: float | None = None
@@ -142,7 +143,11 @@ class Arm:
         Raises:
             SimError: wrong shape or NaN/inf; the previous goal is kept.
         """
-        self._goal = self._check_q(q, "servo_jp goal")
+        self._set_goal(self._check_q(q, "servo_jp goal"))
+
+    def _set_goal(self, q: np.ndarray) -> None:
+        self._goal = q
+        self._joints_moving = not np.array_equal(q, self._setpoint)
 
     def servo_cp(self, X, frame: str = "world") -> IKResult:
         """Tool-tip pose goal (4x4, m) in ``frame`` (``"world"`` or ``"rcm"``).
@@ -172,7 +177,7 @@ class Arm:
                 f"arm {self.name!r} servo_cp goal ({frame} frame): {exc} Nothing was "
                 "commanded; the arm holds its goal."
             ) from None
-        self._goal = np.clip(result.q, self.chain.lower, self.chain.upper)
+        self._set_goal(np.clip(result.q, self.chain.lower, self.chain.upper))
         return result
 
     def servo_jaw(self, angle_rad: float) -> None:
@@ -243,30 +248,36 @@ class Arm:
 
     def control(self, dt: float) -> None:
         """Advance the setpoints by one step of ``dt`` seconds and update the motors."""
-        moving = False
-        delta = self._goal - self._setpoint
-        if delta.any():
+        send = self._send_pending
+        if self._joints_moving:
+            delta = self._goal - self._setpoint
             limit = self.velocity_limits * dt
-            self._step = np.clip(delta, -limit, limit)
-            self._setpoint += self._step
-            moving = True
-        elif self._step.any():
-            self._step[:] = 0.0
-            moving = True
+            if (np.abs(delta) <= limit).all():
+                self._step = delta
+                self._setpoint = self._goal.copy()  # land exactly on the goal
+                self._joints_moving = False
+            else:
+                self._step = np.clip(delta, -limit, limit)
+                self._setpoint += self._step
+            send = True
+        elif self._step is not None:
+            self._step = None  # one last send with zero feed-forward velocity
+            send = True
         if self.has_jaw:
             jaw_delta = self._jaw_goal - self._jaw_setpoint
             self._jaw_closing = jaw_delta < 0
             if jaw_delta:
                 limit = self.jaw_rate_rad_s * dt
                 self._jaw_setpoint += min(max(jaw_delta, -limit), limit)
-                moving = True
-        if moving or self._send_pending:
+                send = True
+        if send:
             self._send(dt)
 
     def _send(self, dt: float = 1.0) -> None:
         self._send_pending = False
         finger = self._finger_target()
         n_jaw = len(self._jaw_index)
+        velocity = [0.0] * self.chain.dof if self._step is None else (self._step / dt).tolist()
         # a resting arm sleeps (cheap steps); new motor targets alone would not wake it
         self._pb.changeDynamics(
             self.body,
@@ -279,7 +290,7 @@ class Arm:
             self._all_index,
             self._pb.POSITION_CONTROL,
             targetPositions=[*self._setpoint.tolist(), *([finger] * n_jaw)],
-            targetVelocities=[*(self._step / dt).tolist(), *([0.0] * n_jaw)],
+            targetVelocities=[*velocity, *([0.0] * n_jaw)],
             forces=[*self.effort_limits.tolist(), *self._jaw_effort],
             positionGains=[POSITION_GAIN] * len(self._all_index),
             velocityGains=[VELOCITY_GAIN] * len(self._all_index),

@@ -286,12 +286,14 @@ def peg_board_bodies(spec: PegBoardSpec, rng: np.random.Generator) -> list[BodyG
 # ---- ring and wire --------------------------------------------------------------------
 
 
-def wire_points(spec: RingWireSpec) -> np.ndarray:
-    """(segments + 1, 3) points of the wire's centre line in the course frame (m)."""
-    s = np.linspace(0.0, 1.0, spec.segments + 1)
+def wire_points(spec: RingWireSpec, s=None) -> np.ndarray:
+    """Points of the wire's centre line in the course frame (m), at fractions ``s`` of its
+    length (default: the ``segments + 1`` joints). Both ends are valleys, so a ring left on
+    the wire rests against a post."""
+    s = np.linspace(0.0, 1.0, spec.segments + 1) if s is None else np.atleast_1d(s)
     x = (s - 0.5) * spec.wire_length_m
     z = spec.base_size_m[2] + spec.wire_height_m
-    z = z + spec.wave_amplitude_m * np.sin(2 * math.pi * spec.waves * s)
+    z = z - spec.wave_amplitude_m * np.cos(2 * math.pi * spec.waves * s)
     return np.column_stack([x, np.zeros_like(x), z])
 
 
@@ -305,8 +307,9 @@ def ring_wire_bodies(spec: RingWireSpec, rng: np.random.Generator) -> list[BodyG
     base, base_mesh = _box((bx / 2, by / 2, bz / 2), translation(0, 0, bz / 2))
     shapes, meshes = [base], [base_mesh]
     points = wire_points(spec)
+    post_radius = 1.5 * spec.wire_radius_m
     for end in (points[0], points[-1]):
-        post, post_mesh = _rod((end[0], 0, bz), end, 1.5 * spec.wire_radius_m, kind="cylinder")
+        post, post_mesh = _rod((end[0], 0, bz), end, post_radius, kind="cylinder")
         shapes.append(post)
         meshes.append(post_mesh)
     wire_shapes, wire_meshes = _polyline(points, spec.wire_radius_m)
@@ -323,7 +326,7 @@ def ring_wire_bodies(spec: RingWireSpec, rng: np.random.Generator) -> list[BodyG
         0.5,
         {"start": points[0].copy(), "end": points[-1].copy()},
     )
-    # ring in the y-z plane (its axis along the wire), threaded near the wire's start
+    # ring in the y-z plane (its axis along the wire), threaded at the start, by the post
     r, tube, n = spec.ring_radius_m, spec.ring_tube_m, 10
     ring_shapes = []
     for k in range(n):
@@ -337,7 +340,8 @@ def ring_wire_bodies(spec: RingWireSpec, rng: np.random.Generator) -> list[BodyG
     ring_shapes.append(tab)
     torus = trimesh.creation.torus(major_radius=r, minor_radius=tube, major_sections=24)
     torus.apply_transform(pose(rpy_to_matrix(0.0, math.pi / 2, 0.0)))
-    start = wire_points(spec)[1]
+    gap = post_radius + tube + 5e-4
+    start = wire_points(spec, gap / spec.wire_length_m)[0]
     ring = BodyGeometry(
         f"{spec.name}/ring",
         OBJECT,

@@ -67,6 +67,7 @@ def bench_ik(
     raise typer.Exit(code=0 if ok else 1)
 
 
+<<<<<<< HEAD
 @bench_app.command("tremor")
 def bench_tremor(
     traces: int = typer.Option(20, min=1, help="Number of seeded synthetic traces."),
@@ -82,6 +83,24 @@ def bench_tremor(
 
     ok = run_tremor_benchmark(traces=traces, duration_s=duration_s, seed=seed, json_path=json_path)
     raise typer.Exit(code=0 if ok or not strict else 1)
+=======
+@bench_app.command("physics")
+def bench_physics(
+    seconds: float = typer.Option(
+        3.0, "--seconds", "-s", min=0.01, help="Simulated seconds measured per scenario and rate."
+    ),
+    rounds: int = typer.Option(3, min=1, help="Interleaved measurement rounds."),
+    json_path: Path = typer.Option(
+        Path("bench/results/physics.json"), "--json", help="Where to write the JSON results."
+    ),
+    strict: bool = typer.Option(False, help="Exit with status 1 when a bar is missed."),
+) -> None:
+    """Physics steps/s: PSM alone, peg transfer at rest and carrying, against raw pybullet."""
+    from bench.physics import run_physics_benchmark
+
+    ok = run_physics_benchmark(seconds=seconds, rounds=rounds, json_path=json_path, strict=strict)
+    raise typer.Exit(code=0 if ok else 1)
+>>>>>>> physics
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ from sim.demo import Demonstrator
 
 UP = np.array([0.0, 0.0, 1.0])
 JAW_OPEN_RAD = 0.7
+JAW_RELEASE_RAD = 1.2  # wide: a grasp releases only past the angle it closed at + a margin
 JAW_CLOSED_RAD = -0.3
 
 
@@ -60,7 +61,7 @@ def grasp(
 
 def release(demo: Demonstrator, arm: str, body: str, retreat_m: float = 0.03) -> None:
     """Open the jaw, wait until the object is let go, back off upwards."""
-    demo.grip(arm, JAW_OPEN_RAD)
+    demo.grip(arm, JAW_RELEASE_RAD)
     demo.until(lambda: arm not in demo.session.holders(body), timeout_s=1.0)
     tip = demo.session.tip_target_W(arm)[:3, 3]
     demo.move_tip(arm, tip + retreat_m * UP)

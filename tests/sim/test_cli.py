@@ -52,3 +52,25 @@ def test_bench_tremor_small_run_writes_json(tmp_path):
     none = next(r for r in data["results"]["standard"] if r["filter"] == "none")
     assert default["attenuation_db"] > 10 and none["attenuation_db"] == 0.0
     assert default["step_us"] > 0
+
+
+def test_bench_physics_short_run_writes_json(tmp_path):
+    path = tmp_path / "physics.json"
+    out = _surgisim("bench", "physics", "--seconds", "0.2", "--rounds", "1", "--json", str(path))
+    assert out.returncode == 0, out.stderr
+    assert "peg transfer" in out.stdout and "Bars" in out.stdout and "iiwa" in out.stdout
+    data = json.loads(path.read_text())
+    assert data["benchmark"] == "physics" and data["seconds"] == 0.2
+    rows = {(r["scenario"], r["rate_hz"]) for r in data["results"]}
+    for scenario in ("iiwa raw", "PSM alone", "peg transfer, at rest", "peg transfer, carrying"):
+        assert (scenario, 1000.0) in rows and (scenario, 500.0) in rows
+    for row in data["results"]:
+        assert row["steps"] >= 100 and row["median_us"] > 0 and row["real_time_factor"] > 0
+    held = next(b for b in data["bars"] if b["bar"].startswith("ring stayed"))
+    assert held["result"] == "pass"
+
+
+def test_bench_physics_rejects_a_bad_duration(tmp_path):
+    out = _surgisim("bench", "physics", "--seconds", "-1", "--json", str(tmp_path / "x.json"))
+    assert out.returncode != 0
+    assert "--seconds" in (out.stderr + out.stdout)

@@ -1,0 +1,249 @@
+"""Physics benchmark: how fast the simulated world steps, against raw pybullet on the same machine.
+
+Scenarios, each at 1 kHz and 500 Hz physics:
+
+- ``iiwa raw``: the KUKA iiwa from ``pybullet_data`` alone, plain ``stepSimulation`` (the
+  baseline that makes figures comparable across machines).
+- ``PSM alone``: one PSM following a 2 cm circle, a Cartesian goal (IK) every step.
+- ``peg transfer, at rest``: PSM1, PSM2, ECM and the peg board with six rings, nothing
+  commanded (bodies at rest sleep, as pybullet allows).
+- ``peg transfer, carrying``: the same scene while PSM1 carries a ring (grasp held) around
+  a 3 cm circle at ~0.1 m/s, one Cartesian goal per step.
+
+A scene step is what a session does each tick: arm control, ``stepSimulation``, grasp and
+drop detection, and reading the instrument contacts. Scenarios are measured in
+interleaved rounds so that load from other processes spreads over all of them; per-step
+durations give the median and p99, and the real-time factor is simulated time over wall
+time. Bars (2-core machine, 1 kHz): peg transfer >= 10x real time at rest and >= 3x while
+carrying.
+
+Run: ``surgisim bench physics`` (or ``python -m bench.physics``).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+
+from bench.report import print_table, timing_stats_us, write_json
+
+RATES_HZ = (1000.0, 500.0)
+BARS = {"peg transfer, at rest": 10.0, "peg transfer, carrying": 3.0}
+BAR_RATE_HZ = 1000.0
+#: Simulated time a scene settles before it is measured (s): resting bodies sleep after 2 s.
+SETTLE_S = 2.5
+
+
+class _Scenario:
+    """A world and a function that advances it by one step (what gets timed)."""
+
+    def __init__(self, name: str, rate_hz: float, step: Callable[[], None], close) -> None:
+        self.name, self.rate_hz, self.step, self.close = name, rate_hz, step, close
+        self.durations_ns: list[int] = []
+
+    def run(self, steps: int) -> None:
+        clock = time.perf_counter_ns
+        out = self.durations_ns
+        step = self.step
+        for _ in range(steps):
+            t0 = clock()
+            step()
+            out.append(clock() - t0)
+
+
+def _iiwa(rate_hz: float) -> _Scenario:
+    import pybullet as pb
+    import pybullet_data
+
+    client = pb.connect(pb.DIRECT)
+    pb.setAdditionalSearchPath(pybullet_data.getDataPath(), physicsClientId=client)
+    pb.setGravity(0, 0, -9.81, physicsClientId=client)
+    pb.setPhysicsEngineParameter(fixedTimeStep=1.0 / rate_hz, physicsClientId=client)
+    body = pb.loadURDF("kuka_iiwa/model.urdf", useFixedBase=True, physicsClientId=client)
+    joints = list(range(pb.getNumJoints(body, physicsClientId=client)))
+    pb.setJointMotorControlArray(
+        body,
+        joints,
+        pb.POSITION_CONTROL,
+        targetPositions=[0.3] * len(joints),
+        physicsClientId=client,
+    )
+    return _Scenario(
+        "iiwa raw",
+        rate_hz,
+        lambda: pb.stepSimulation(physicsClientId=client),
+        lambda: pb.disconnect(client),
+    )
+
+
+def _circle(center, radius: float, speed_m_s: float, dt: float):
+    """Positions along a horizontal circle, one per step, forever."""
+    center = np.asarray(center, dtype=float)
+    omega = speed_m_s / radius
+    k = 0
+    while True:
+        a = omega * k * dt
+        yield center + radius * np.array([math.cos(a), math.sin(a), 0.0])
+        k += 1
+
+
+def _psm_alone(rate_hz: float) -> _Scenario:
+    from kinematics.transforms import pose
+    from sim.scene import ArmSpec, PhysicsSpec, SceneSpec
+    from sim.world import World
+
+    world = World(
+        SceneSpec(
+            physics=PhysicsSpec(rate_hz=rate_hz),
+            arms=(ArmSpec("PSM1", "psm", port_position_m=(0.0, 0.0, 0.15), insertion_m=0.12),),
+        )
+    )
+    arm = world.arms["PSM1"]
+    X0 = arm.measured_cp()
+    path = _circle(X0[:3, 3] - (0.02, 0.0, 0.0), 0.02, 0.1, world.dt)
+
+    def step() -> None:
+        arm.servo_cp(pose(X0[:3, :3], next(path)))
+        world.step()
+        world.contacts()
+
+    return _Scenario("PSM alone", rate_hz, step, world.close)
+
+
+def _peg_rest(rate_hz: float) -> _Scenario:
+    from sim.scripted import peg_transfer_scene
+    from sim.world import World
+
+    world = World(peg_transfer_scene(rate_hz=rate_hz))
+    world.step(round(SETTLE_S * rate_hz))
+
+    def step() -> None:
+        world.step()
+        world.contacts()
+
+    return _Scenario("peg transfer, at rest", rate_hz, step, world.close)
+
+
+def _peg_carry(rate_hz: float) -> _Scenario:
+    from kinematics.transforms import pose
+    from sim.scripted import move_tool, peg_transfer_scene, pick
+    from sim.world import World
+
+    world = World(peg_transfer_scene(rate_hz=rate_hz))
+    world.step(round(SETTLE_S * rate_hz))
+    pick(world, "PSM1", "board/ring0", wall=1)
+    arm = world.arms["PSM1"]
+    center = np.array([-0.03, -0.01, 0.075])
+    move_tool(world, "PSM1", center + np.array([0.03, 0.0, 0.0]), 0.8)
+    R = arm.X_WR[:3, :3] @ arm.chain.fk(arm.goal_js())[:3, :3]
+    path = _circle(center, 0.03, 0.1, world.dt)
+    ring = world.body_id("board/ring0")
+
+    def step() -> None:
+        arm.servo_cp(pose(R, next(path)))
+        world.step()
+        world.contacts()
+
+    scenario = _Scenario("peg transfer, carrying", rate_hz, step, world.close)
+    scenario.check = lambda: world.grasps.held_by(ring) == ["PSM1"]
+    return scenario
+
+
+def run_physics_benchmark(
+    seconds: float = 3.0,
+    rounds: int = 3,
+    json_path: Path | None = Path("bench/results/physics.json"),
+    console: Console | None = None,
+    strict: bool = False,
+) -> bool:
+    """Measure every scenario, print the table and bars, write JSON.
+
+    Args:
+        seconds: simulated seconds measured per scenario and rate (split over rounds).
+        rounds: interleaved rounds (noise from other processes spreads over scenarios).
+        strict: return False when a bar is missed (the CLI then exits with status 1).
+    """
+    console = console or Console()
+    scenarios = []
+    for rate in RATES_HZ:
+        scenarios += [_iiwa(rate), _psm_alone(rate), _peg_rest(rate), _peg_carry(rate)]
+    try:
+        for _ in range(rounds):
+            for s in scenarios:
+                s.run(max(1, round(seconds * s.rate_hz / rounds)))
+        held = all(s.check() for s in scenarios if hasattr(s, "check"))
+    finally:
+        for s in scenarios:
+            s.close()
+    rows, results = [], []
+    baseline = {s.rate_hz: s for s in scenarios if s.name == "iiwa raw"}
+    for s in scenarios:
+        stats = timing_stats_us(s.durations_ns)
+        steps_per_s = 1e6 / stats["mean_us"]
+        base = 1e6 / timing_stats_us(baseline[s.rate_hz].durations_ns)["mean_us"]
+        result = {
+            "scenario": s.name,
+            "rate_hz": s.rate_hz,
+            "steps": len(s.durations_ns),
+            **stats,
+            "steps_per_s": steps_per_s,
+            "real_time_factor": steps_per_s / s.rate_hz,
+            "vs_iiwa_raw": steps_per_s / base,
+        }
+        results.append(result)
+        rows.append(
+            (
+                s.name,
+                f"{s.rate_hz:g} Hz",
+                stats["median_us"],
+                stats["p99_us"],
+                steps_per_s,
+                f"{result['real_time_factor']:.1f}x",
+                f"{result['vs_iiwa_raw']:.2f}",
+            )
+        )
+    print_table(
+        f"Physics steps ({seconds:g} s simulated per row, {rounds} interleaved rounds)",
+        ["scenario", "rate", "median µs", "p99 µs", "steps/s", "real time", "vs iiwa raw"],
+        rows,
+        console,
+    )
+    bar_rows = []
+    for name, bar in BARS.items():
+        r = next(r for r in results if r["scenario"] == name and r["rate_hz"] == BAR_RATE_HZ)
+        value = r["real_time_factor"]
+        bar_rows.append((f"{name} @ 1 kHz, x real time", value, ">=", bar, _verdict(value >= bar)))
+    bar_rows.append(
+        ("ring stayed in PSM1's jaws", "yes" if held else "no", "", "yes", _verdict(held))
+    )
+    print_table("Bars", ["bar", "measured", "", "target", ""], bar_rows, console)
+    all_pass = all(r[-1] == "pass" for r in bar_rows)
+    if json_path is not None:
+        path = write_json(
+            json_path,
+            {
+                "benchmark": "physics",
+                "seconds": seconds,
+                "rounds": rounds,
+                "results": results,
+                "bars": [
+                    dict(zip(["bar", "measured", "op", "target", "result"], r, strict=True))
+                    for r in bar_rows
+                ],
+            },
+        )
+        console.print(f"wrote {path}")
+    return all_pass or not strict
+
+
+def _verdict(ok: bool) -> str:
+    return "pass" if ok else "FAIL"
+
+
+if __name__ == "__main__":  # pragma: no cover
+    run_physics_benchmark()
