@@ -67,7 +67,6 @@ def bench_ik(
     raise typer.Exit(code=0 if ok else 1)
 
 
-<<<<<<< HEAD
 @bench_app.command("tremor")
 def bench_tremor(
     traces: int = typer.Option(20, min=1, help="Number of seeded synthetic traces."),
@@ -83,7 +82,8 @@ def bench_tremor(
 
     ok = run_tremor_benchmark(traces=traces, duration_s=duration_s, seed=seed, json_path=json_path)
     raise typer.Exit(code=0 if ok or not strict else 1)
-=======
+
+
 @bench_app.command("physics")
 def bench_physics(
     seconds: float = typer.Option(
@@ -100,7 +100,6 @@ def bench_physics(
 
     ok = run_physics_benchmark(seconds=seconds, rounds=rounds, json_path=json_path, strict=strict)
     raise typer.Exit(code=0 if ok else 1)
->>>>>>> physics
 
 
 def main() -> None:
