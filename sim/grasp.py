@@ -95,6 +95,8 @@ class GraspTracker:
         self.drop_height_m = drop_height_m
         self.workspace = None if workspace_m is None else np.asarray(workspace_m, float)
         self.holds: dict[str, dict[int, _Hold]] = {name: {} for name in world.arms}
+        #: arms that released and have not closed their jaw since (no re-grasp meanwhile)
+        self._opened: set[str] = set()
         self._falling: dict[int, tuple[float, float, str]] = {}  # body -> (z0, t0, arm)
         self._outside: set[int] = set()
         self.events: list[Event] = []
@@ -132,6 +134,8 @@ class GraspTracker:
         for name, arm in self.world.arms.items():
             if not arm.has_jaw:
                 continue
+            if arm.jaw_closing:
+                self._opened.discard(name)
             holds = self.holds[name]
             if holds:
                 if arm.jaw_setpoint_rad > arm.jaw_hold_rad + RELEASE_MARGIN_RAD:
@@ -166,6 +170,10 @@ class GraspTracker:
         if not both:
             return
         measured = arm.measured_jaw()
+        if arm.name in self._opened and not arm.jaw_closing:
+            # just let go: the fingers, colliding with the object again, are pushed apart
+            # and read as "squeezing"; a new grasp needs the jaw to close again
+            return
         if not (arm.jaw_closing or arm.jaw_setpoint_rad < measured - SQUEEZE_TOLERANCE_RAD):
             return
         body = both[0]
@@ -245,6 +253,7 @@ class GraspTracker:
     def _release(self, arm, body: int, kind: str, reason: str = "") -> None:
         pb, c = self.pb, self.client
         hold = self.holds[arm.name].pop(body)
+        self._opened.add(arm.name)
         if hold.constraint is not None:
             pb.removeConstraint(hold.constraint, physicsClientId=c)
         for link in hold.links:

@@ -22,12 +22,21 @@ JAW_RELEASE_RAD = 1.2  # wide: a grasp releases only past the angle it closed at
 JAW_CLOSED_RAD = -0.3
 
 
-def jaws_down_across(direction_W) -> np.ndarray:
-    """Tool orientation (3x3, world): jaws pointing down, opening along ``direction_W``."""
+def jaws_down_across(direction_W, tilt_towards_W=None, tilt_rad: float = 0.0) -> np.ndarray:
+    """Tool orientation (3x3, world): jaws pointing down, opening along ``direction_W``,
+    optionally tilted by ``tilt_rad`` so the jaws lean back towards ``tilt_towards_W``
+    (the instrument's port: a tilted wrist reaches further)."""
+    z = -UP
+    if tilt_towards_W is not None and tilt_rad:
+        back = np.asarray(tilt_towards_W, dtype=float).copy()
+        back[2] = 0.0
+        if np.linalg.norm(back) > 1e-9:
+            z = np.cos(tilt_rad) * z + np.sin(tilt_rad) * back / np.linalg.norm(back)
+            z /= np.linalg.norm(z)
     n = np.asarray(direction_W, dtype=float).copy()
     n[2] = 0.0
+    n = n - (n @ z) * z
     n /= np.linalg.norm(n)
-    z = -UP
     return np.column_stack([np.cross(n, z), n, z])
 
 
@@ -35,28 +44,66 @@ def _wall_normal(world, body: str, wall: int) -> np.ndarray:
     return world.landmark(body, f"wall{wall}") - world.landmark(body, "center")
 
 
+def reachable(demo: Demonstrator, arm: str, points_W, R_W) -> bool:
+    """Whether ``arm`` can put its tip at every point with orientation ``R_W`` (IK check)."""
+    from kinematics import solve_ik
+    from kinematics.transforms import pose
+
+    a = demo.session.arms[arm]
+    q = a.goal_js()
+    for point in points_W:
+        result = solve_ik(a.chain, a.X_RW @ pose(R_W, point), q, restarts=20)
+        if not result.success:
+            return False
+        q = result.q
+    return True
+
+
+def grip_poses(demo: Demonstrator, arm: str, body: str, walls, approach_m: float, depth_m: float):
+    """Reachable (landmark, orientation) grips, walls in order of preference."""
+    world = demo.session.world
+    port = demo.session.arms[arm].X_WR[:3, 3]
+    for wall in walls:
+        point = world.landmark(body, f"grip{wall}")
+        normal = _wall_normal(world, body, wall)
+        # the jaw is symmetric: opening along -normal grips the same wall, rolled over
+        for tilt in (0.0, 0.35, 0.7, 1.0):
+            for across in (normal, -normal):
+                R = jaws_down_across(across, port - point, tilt)
+                if reachable(demo, arm, [point + approach_m * UP, point + depth_m * UP], R):
+                    yield f"grip{wall}", R
+                    break
+            else:
+                continue
+            break
+
+
 def grasp(
     demo: Demonstrator,
     arm: str,
     body: str,
-    landmark: str,
-    across_W,
+    walls,
     approach_m: float = 0.03,
     depth_m: float = 0.006,
+    tries: int = 3,
 ) -> bool:
-    """Open, come down on ``body:landmark`` with the jaws across ``across_W``, close.
-
-    Returns whether the world reports the grasp.
-    """
+    """Come down on a reachable wall of ``body`` with the jaws across it and close; on a
+    miss, open, back off and try the next wall, as a trainee would. True when grasped."""
     world = demo.session.world
-    point = world.landmark(body, landmark)
-    R = jaws_down_across(across_W)
-    demo.grip(arm, JAW_OPEN_RAD)
-    demo.move_tip(arm, point + approach_m * UP, rotation_W=R)
-    point = world.landmark(body, landmark)  # it may have moved while we approached
-    demo.move_tip(arm, point + depth_m * UP, width_m=0.002)
-    demo.grip(arm, JAW_CLOSED_RAD)
-    return demo.until(lambda: arm in demo.session.holders(body), timeout_s=1.0)
+    for _, (landmark, R) in zip(
+        range(tries), grip_poses(demo, arm, body, walls, approach_m, depth_m), strict=False
+    ):
+        point = world.landmark(body, landmark)
+        demo.grip(arm, JAW_OPEN_RAD)
+        demo.move_tip(arm, point + approach_m * UP, rotation_W=R)
+        point = world.landmark(body, landmark)  # it may have moved while we approached
+        demo.move_tip(arm, point + depth_m * UP, width_m=0.002)
+        demo.grip(arm, JAW_CLOSED_RAD)
+        if demo.until(lambda: arm in demo.session.holders(body), timeout_s=1.0):
+            return True
+        demo.grip(arm, JAW_OPEN_RAD)
+        demo.move_tip(arm, demo.session.tip_target_W(arm)[:3, 3] + 0.02 * UP)
+    return False
 
 
 def release(demo: Demonstrator, arm: str, body: str, retreat_m: float = 0.03) -> None:
@@ -80,28 +127,21 @@ def transfer_ring(demo: Demonstrator, ring: int, to_peg: int, giver: str, taker:
     world = demo.session.world
     body = f"board/ring{ring}"
     center = world.landmark(body, "center")
-    # the giver takes the wall facing its own side; the taker the one facing its side
-    walls = range(3)
+    # the giver prefers the wall facing its own side, the taker the one facing its side
     side = 1.0 if demo.session.arms[giver].X_WR[0, 3] > 0 else -1.0
-    giver_wall = max(walls, key=lambda w: side * _wall_normal(world, body, w)[0])
-    if not grasp(demo, giver, body, f"grip{giver_wall}", _wall_normal(world, body, giver_wall)):
+    giver_walls = sorted(range(3), key=lambda w: -side * _wall_normal(world, body, w)[0])
+    if not grasp(demo, giver, body, giver_walls):
         return
+    tip = demo.session.tip_target_W(giver)[:3, 3]
+    held = min(range(3), key=lambda w: np.linalg.norm(world.landmark(body, f"grip{w}") - tip))
     board_top = world.landmark("board", "top")
     handover = np.array([0.0, center[1], board_top[2] + 0.06])
     carry_to(demo, giver, body, center + 0.04 * UP)
     carry_to(demo, giver, body, handover)
-    taker_wall = max(
-        (w for w in walls if w != giver_wall), key=lambda w: -side * _wall_normal(world, body, w)[0]
+    taker_walls = sorted(
+        (w for w in range(3) if w != held), key=lambda w: side * _wall_normal(world, body, w)[0]
     )
-    if not grasp(
-        demo,
-        taker,
-        body,
-        f"grip{taker_wall}",
-        _wall_normal(world, body, taker_wall),
-        approach_m=0.0,
-        depth_m=0.0,
-    ):
+    if not grasp(demo, taker, body, taker_walls, approach_m=0.0, depth_m=0.0):
         return
     release(demo, giver, body)
     peg = world.landmark("board", f"peg{to_peg}")
