@@ -25,20 +25,8 @@ def peg_transfer_scene(rate_hz: float = 1000.0, seed: int = 0, **physics) -> Sce
     return SceneSpec(
         physics=PhysicsSpec(rate_hz=rate_hz, seed=seed, **physics),
         arms=(
-            ArmSpec(
-                "PSM1",
-                "psm",
-                port_position_m=(-0.09, -0.08, 0.14),
-                port_look_at_m=(-0.02, 0.0, 0.01),
-                insertion_m=0.12,
-            ),
-            ArmSpec(
-                "PSM2",
-                "psm",
-                port_position_m=(0.09, -0.08, 0.14),
-                port_look_at_m=(0.02, 0.0, 0.01),
-                insertion_m=0.12,
-            ),
+            _psm_at_port("PSM1", side=-1.0),
+            _psm_at_port("PSM2", side=1.0),
             ArmSpec(
                 "ECM",
                 "ecm",
@@ -49,6 +37,17 @@ def peg_transfer_scene(rate_hz: float = 1000.0, seed: int = 0, **physics) -> Sce
         ),
         objects=(PegBoardSpec(name="board"),),
         workspace_m=((-0.3, -0.3, -0.05), (0.3, 0.3, 0.4)),
+    )
+
+
+def _psm_at_port(name: str, side: float) -> ArmSpec:
+    """A PSM whose port is 9 cm to one side of the board centre, 8 cm forward, 14 cm up."""
+    return ArmSpec(
+        name,
+        "psm",
+        port_position_m=(side * 0.09, -0.08, 0.14),
+        port_look_at_m=(side * 0.02, 0.0, 0.01),
+        insertion_m=0.12,
     )
 
 

@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from kinematics.transforms import inverse
-from sim.scripted import hold, move_tool, peg_transfer_scene, pick, wall_grip_rotation
-from sim.world import World
+from sim.scripted import hold, move_tool, pick, wall_grip_rotation
 
 RING = "board/ring0"
 UP = np.array([0.0, 0.0, 1.0])
-
-
-@pytest.fixture
-def world():
-    w = World(peg_transfer_scene())
-    w.step(50)
-    yield w
-    w.close()
 
 
 def _kinds(world) -> list[tuple[str, str, str]]:
