@@ -87,7 +87,7 @@ def move_tool(
     Returns:
         The largest IK position error (m) along the path.
     """
-    a = world.arms[arm]
+    a = world.arm(arm)
     X0 = a.X_WR @ a.chain.fk(a.goal_js())
     R = X0[:3, :3] if rotation is None else np.asarray(rotation, dtype=float)
     p0, p1 = X0[:3, 3], np.asarray(position_m, dtype=float)
@@ -107,7 +107,7 @@ def move_tool(
 def hold(world, seconds: float, arm: str | None = None, jaw_rad: float | None = None) -> None:
     """Step for ``seconds``, first commanding ``arm``'s jaw to ``jaw_rad`` if given."""
     if arm is not None and jaw_rad is not None:
-        world.arms[arm].servo_jaw(jaw_rad)
+        world.arm(arm).servo_jaw(jaw_rad)
     world.step(max(1, round(seconds * world.rate_hz)))
 
 

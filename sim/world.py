@@ -261,15 +261,29 @@ class World:
         out, self.grasps.events = self.grasps.events, []
         return out
 
+    def arm(self, name: str) -> Arm:
+        """The arm called ``name``; an unknown name lists the arms and the closest one."""
+        arm = self.arms.get(name)
+        if arm is None:
+            raise SimError(
+                f"no arm named {name!r}; arms are {sorted(self.arms)}."
+                + closest_names(name, self.arms)
+            )
+        return arm
+
     def camera(self, arm: str = "ECM") -> Frustum:
         """The view frustum of an arm's scope (default the arm named ``"ECM"``)."""
-        if arm not in self.arms:
-            raise SimError(
-                f"no arm named {arm!r}; arms are {sorted(self.arms)}."
-                + closest_names(arm, self.arms)
-            )
-        return self.arms[arm].frustum()
+        return self.arm(arm).frustum()
 
     def in_view(self, points_W, arm: str = "ECM"):
         """Whether world points (N, 3) or one point (3,) are inside the scope's view."""
         return self.camera(arm).contains(points_W)
+
+    def tips_in_view(self, camera: str = "ECM") -> dict[str, bool]:
+        """For every instrument with a jaw, whether its tool tip is inside the scope's view."""
+        frustum = self.camera(camera)
+        return {
+            name: bool(frustum.contains(arm.measured_cp()[:3, 3]))
+            for name, arm in self.arms.items()
+            if arm.has_jaw
+        }
