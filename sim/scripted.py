@@ -20,7 +20,8 @@ def peg_transfer_scene(rate_hz: float = 1000.0, seed: int = 0, **physics) -> Sce
     """FLS peg transfer in a box trainer: PSM1 (left), PSM2 (right), the ECM, a peg board.
 
     Ports sit 14 cm (PSMs) and 20 cm (ECM) above the board, aimed at its centre; the six
-    rings start on the left pegs.
+    rings start on the left pegs. The workspace is the board: a ring that falls off it is
+    reported as dropped (``left_workspace``).
     """
     return SceneSpec(
         physics=PhysicsSpec(rate_hz=rate_hz, seed=seed, **physics),
@@ -36,7 +37,8 @@ def peg_transfer_scene(rate_hz: float = 1000.0, seed: int = 0, **physics) -> Sce
             ),
         ),
         objects=(PegBoardSpec(name="board"),),
-        workspace_m=((-0.3, -0.3, -0.05), (0.3, 0.3, 0.4)),
+        # the board's footprint, from just below its top: a ring off the board is a drop
+        workspace_m=((-0.125, -0.075, 0.006), (0.125, 0.075, 0.4)),
     )
 
 

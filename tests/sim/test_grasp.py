@@ -108,6 +108,14 @@ def test_object_leaving_the_workspace_is_a_drop(world):
     assert [(e.object, e.reason) for e in drops] == [("board/ring5", "left_workspace")]
     world.step(2)
     assert world.pop_events() == []  # reported once
+    # a ring pushed past the board's edge falls to the floor: reported once, as it leaves
+    world.pb.resetBasePositionAndOrientation(
+        world.body_id("board/ring4"), (0.14, 0.0, 0.03), (0, 0, 0, 1), physicsClientId=world.client
+    )
+    world.step(300)
+    drops = [(e.object, e.reason) for e in world.pop_events() if e.kind == "drop"]
+    assert drops == [("board/ring4", "left_workspace")]
+    assert world.landmark("board/ring4", "center")[2] < 0.006
 
 
 def test_closing_on_nothing_grasps_nothing(world):
