@@ -16,6 +16,7 @@ def _kinds(world) -> list[tuple[str, str, str]]:
 
 
 def test_pick_carry_and_drop_onto_another_peg(world):
+    move_tool(world, "PSM2", (0.09, 0.0, 0.1), 0.4)  # out of the way over the right pegs
     start = world.landmark(RING, "center")
     pick(world, "PSM1", RING, wall=1)
     assert _kinds(world) == [("grasp", "PSM1", RING)]
@@ -96,6 +97,21 @@ def test_deliberate_drop_is_reported(world):
     )
     release = next(e for e in world.events if e.kind == "release")
     assert release.time_s < drop.time_s < release.time_s + 0.5
+
+
+def test_ramming_a_held_ring_into_the_other_instrument_tears_it_out(world):
+    pick(world, "PSM1", RING, wall=1)
+    # PSM2 rests over peg 6: carry the ring there, at PSM2's height
+    ring_in_tool = world.arm("PSM1").measured_cp()[:3, 3] - world.landmark(RING, "center")
+    peg = world.landmark("board", "peg6")
+    move_tool(world, "PSM1", peg + ring_in_tool + (0.0, 0.0, 0.016), 1.5)
+    hold(world, 0.3)
+    kinds = [(e.kind, e.reason) for e in world.events]
+    assert kinds == [("grasp", ""), ("drop", "slipped")], world.events
+    assert world.grasps.held_by(world.body_id(RING)) == []
+    # the jaw must open before it can grasp again, then it can
+    hold(world, 0.5, "PSM1", 1.0)
+    assert [e.kind for e in world.events] == ["grasp", "drop"]
 
 
 def test_object_leaving_the_workspace_is_a_drop(world):
