@@ -27,7 +27,7 @@ import numpy as np
 
 from sim.arm import Arm
 from sim.contacts import Contact, read_contacts, tip_forces
-from sim.errors import SimError, closest_names
+from sim.errors import SimError, lookup
 from sim.frustum import Frustum
 from sim.grasp import Event, GraspTracker
 from sim.scene import SceneSpec, scene_from_dict
@@ -191,13 +191,7 @@ class World:
     # ---- reading ----------------------------------------------------------------------
     def body_id(self, name: str) -> int:
         """The pybullet body id of a named body or arm."""
-        body = self._names.get(name)
-        if body is None:
-            raise SimError(
-                f"no body named {name!r}; bodies are {sorted(self._names)}."
-                + closest_names(name, self._names)
-            )
-        return body
+        return lookup(self._names, name, "body")
 
     def body_pose(self, name: str) -> np.ndarray:
         """``X_WB`` (4x4, m) of a named body's frame."""
@@ -210,13 +204,8 @@ class World:
 
     def landmark(self, name: str, key: str) -> np.ndarray:
         """World position (m) of a body's named landmark (``world.landmark("board", "peg7")``)."""
-        marks = self.bodies[self.body_id(name)].landmarks
-        if key not in marks:
-            raise SimError(
-                f"body {name!r} has no landmark {key!r}; it has {sorted(marks)}."
-                + closest_names(key, marks)
-            )
-        return (self.body_pose(name) @ np.append(marks[key], 1.0))[:3]
+        point = lookup(self.bodies[self.body_id(name)].landmarks, key, f"landmark of {name!r}")
+        return (self.body_pose(name) @ np.append(point, 1.0))[:3]
 
     def object_names(self) -> list[str]:
         """Names of the movable (graspable) objects."""
@@ -263,13 +252,7 @@ class World:
 
     def arm(self, name: str) -> Arm:
         """The arm called ``name``; an unknown name lists the arms and the closest one."""
-        arm = self.arms.get(name)
-        if arm is None:
-            raise SimError(
-                f"no arm named {name!r}; arms are {sorted(self.arms)}."
-                + closest_names(name, self.arms)
-            )
-        return arm
+        return lookup(self.arms, name, "arm")
 
     def camera(self, arm: str = "ECM") -> Frustum:
         """The view frustum of an arm's scope (default the arm named ``"ECM"``)."""
