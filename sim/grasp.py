@@ -286,12 +286,13 @@ class GraspTracker:
                 self._reopen[arm.name] = arm.jaw_hold_rad + RELEASE_MARGIN_RAD
                 self._release(arm, body, DROP, "slipped")
                 continue
-            lever = np.subtract(pos, tip_pos)
+            lx, ly, lz = (pos[0] - tip_pos[0], pos[1] - tip_pos[1], pos[2] - tip_pos[2])
+            (vx, vy, vz), (wx, wy, wz) = v_tip.tolist(), w_tip.tolist()
             pb.resetBasePositionAndOrientation(body, pos, orn, physicsClientId=c)
-            pb.resetBaseVelocity(
+            pb.resetBaseVelocity(  # v + w x lever (np.cross costs ~10 µs on 3-vectors)
                 body,
-                (v_tip + np.cross(w_tip, lever)).tolist(),
-                w_tip.tolist(),
+                (vx + wy * lz - wz * ly, vy + wz * lx - wx * lz, vz + wx * ly - wy * lx),
+                (wx, wy, wz),
                 physicsClientId=c,
             )
 
