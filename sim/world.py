@@ -21,33 +21,16 @@ Typical loop::
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from sim.arm import Arm
+from sim.bodies import BodyInfo
 from sim.contacts import Contact, read_contacts, tip_forces
 from sim.errors import SimError, lookup
 from sim.frustum import Frustum
 from sim.grasp import Event, GraspTracker
 from sim.scene import SceneSpec, scene_from_dict
-
-
-@dataclass
-class BodyInfo:
-    """What the world knows about a pybullet body.
-
-    Attributes:
-        name: unique name (an arm name for arms).
-        role: ``"instrument"`` (an arm), ``"object"`` or ``"environment"``.
-        landmarks: named points in the body frame (m).
-        geometry: the :class:`~sim.boards.BodyGeometry` it was made from (None for arms).
-    """
-
-    name: str
-    role: str
-    landmarks: dict[str, np.ndarray] = field(default_factory=dict)
-    geometry: object = None
 
 
 class World:
