@@ -27,7 +27,7 @@ import numba
 import numpy as np
 from rich.console import Console
 
-from bench.report import print_table, timing_stats_us, write_json
+from bench.report import finish, print_table, timing_stats_us
 from kinematics import Chain, psm, solve_ik, solve_ik_batch
 from kinematics.rcm import port_distance, sample_port_targets
 from kinematics.transforms import matrix_to_quat_xyzw, rotation_angle, translation
@@ -380,29 +380,23 @@ def run_ik_benchmark(
         (name, value, op, bar, "pass" if _holds(value, op, bar) else "FAIL")
         for name, value, op, bar in bars
     ]
-    print_table("Bars", ["bar", "measured", "", "target", ""], bar_rows, console)
-    all_pass = all(r[-1] == "pass" for r in bar_rows)
-    if json_path is not None:
-        path = write_json(
-            json_path,
-            {
-                "benchmark": "ik",
-                "targets": targets,
-                "seed": seed,
-                "pos_tol_m": POS_TOL_M,
-                "rot_tol_rad": ROT_TOL_RAD,
-                "warm_noise_rad": WARM_NOISE_RAD,
-                "warm_noise_m": WARM_NOISE_M,
-                "results": results,
-                "rcm": rcm,
-                "bars": [
-                    dict(zip(["bar", "measured", "op", "target", "result"], r, strict=True))
-                    for r in bar_rows
-                ],
-            },
-        )
-        console.print(f"wrote {path}")
-    return all_pass or not strict
+    return finish(
+        "ik",
+        bar_rows,
+        {
+            "targets": targets,
+            "seed": seed,
+            "pos_tol_m": POS_TOL_M,
+            "rot_tol_rad": ROT_TOL_RAD,
+            "warm_noise_rad": WARM_NOISE_RAD,
+            "warm_noise_m": WARM_NOISE_M,
+            "results": results,
+            "rcm": rcm,
+        },
+        json_path,
+        console,
+        strict,
+    )
 
 
 def _holds(value, op, bar) -> bool:

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
-from bench.report import print_table, timing_stats_us, write_json
+from bench.report import finish, print_table, timing_stats_us
 
 RATES_HZ = (1000.0, 500.0)
 BARS = {"peg transfer, at rest": 10.0, "peg transfer, carrying": 3.0}
@@ -81,6 +81,18 @@ def _iiwa(rate_hz: float) -> _Scenario:
     )
 
 
+def _session_step(world, command: Callable[[], object] | None = None) -> Callable[[], None]:
+    """One session tick: the command (if any), a world step, reading the contacts."""
+
+    def step() -> None:
+        if command is not None:
+            command()
+        world.step()
+        world.contacts()
+
+    return step
+
+
 def _circle(center, radius: float, speed_m_s: float, dt: float):
     """Positions along a horizontal circle, one per step, forever."""
     center = np.asarray(center, dtype=float)
@@ -107,12 +119,10 @@ def _psm_alone(rate_hz: float) -> _Scenario:
     X0 = arm.measured_cp()
     path = _circle(X0[:3, 3] - (0.02, 0.0, 0.0), 0.02, 0.1, world.dt)
 
-    def step() -> None:
+    def command() -> None:
         arm.servo_cp(pose(X0[:3, :3], next(path)))
-        world.step()
-        world.contacts()
 
-    return _Scenario("PSM alone", rate_hz, step, world.close)
+    return _Scenario("PSM alone", rate_hz, _session_step(world, command), world.close)
 
 
 def _peg_rest(rate_hz: float) -> _Scenario:
@@ -121,12 +131,7 @@ def _peg_rest(rate_hz: float) -> _Scenario:
 
     world = World(peg_transfer_scene(rate_hz=rate_hz))
     world.step(round(SETTLE_S * rate_hz))
-
-    def step() -> None:
-        world.step()
-        world.contacts()
-
-    return _Scenario("peg transfer, at rest", rate_hz, step, world.close)
+    return _Scenario("peg transfer, at rest", rate_hz, _session_step(world), world.close)
 
 
 def _peg_carry(rate_hz: float) -> _Scenario:
@@ -144,12 +149,12 @@ def _peg_carry(rate_hz: float) -> _Scenario:
     path = _circle(center, 0.03, 0.1, world.dt)
     ring = world.body_id("board/ring0")
 
-    def step() -> None:
+    def command() -> None:
         arm.servo_cp(pose(R, next(path)))
-        world.step()
-        world.contacts()
 
-    scenario = _Scenario("peg transfer, carrying", rate_hz, step, world.close)
+    scenario = _Scenario(
+        "peg transfer, carrying", rate_hz, _session_step(world, command), world.close
+    )
     scenario.check = lambda: world.grasps.held_by(ring) == ["PSM1"]
     return scenario
 
@@ -221,24 +226,8 @@ def run_physics_benchmark(
     bar_rows.append(
         ("ring stayed in PSM1's jaws", "yes" if held else "no", "", "yes", _verdict(held))
     )
-    print_table("Bars", ["bar", "measured", "", "target", ""], bar_rows, console)
-    all_pass = all(r[-1] == "pass" for r in bar_rows)
-    if json_path is not None:
-        path = write_json(
-            json_path,
-            {
-                "benchmark": "physics",
-                "seconds": seconds,
-                "rounds": rounds,
-                "results": results,
-                "bars": [
-                    dict(zip(["bar", "measured", "op", "target", "result"], r, strict=True))
-                    for r in bar_rows
-                ],
-            },
-        )
-        console.print(f"wrote {path}")
-    return all_pass or not strict
+    payload = {"seconds": seconds, "rounds": rounds, "results": results}
+    return finish("physics", bar_rows, payload, json_path, console, strict)
 
 
 def _verdict(ok: bool) -> str:

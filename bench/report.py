@@ -82,3 +82,30 @@ def _json_default(value):
     if isinstance(value, np.ndarray):
         return value.tolist()
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def finish(
+    name: str,
+    bar_rows: Sequence[Sequence],
+    payload: dict,
+    json_path: Path | None,
+    console,
+    strict: bool,
+) -> bool:
+    """Print the bars table, write the JSON (payload + bars), and say whether to pass.
+
+    Args:
+        name: the benchmark's name (``"benchmark"`` in the JSON).
+        bar_rows: ``(bar, measured, op, target, "pass" | "FAIL")`` rows.
+        payload: the benchmark's own results for the JSON.
+        strict: when False the return value is always True (bars are only reported).
+    """
+    print_table("Bars", ["bar", "measured", "", "target", ""], bar_rows, console)
+    if json_path is not None:
+        bars = [
+            dict(zip(["bar", "measured", "op", "target", "result"], r, strict=True))
+            for r in bar_rows
+        ]
+        path = write_json(json_path, {"benchmark": name, **payload, "bars": bars})
+        console.print(f"wrote {path}")
+    return all(r[-1] == "pass" for r in bar_rows) or not strict

@@ -12,6 +12,7 @@ import numpy as np
 from kinematics.transforms import matrix_to_quat_xyzw
 from sim.arm import Arm, CameraSettings
 from sim.boards import ENVIRONMENT, BodyGeometry, Shape, bodies_for
+from sim.bodies import BodyInfo
 from sim.errors import SimError
 from sim.robots import load_robot, port_pose, robot_model
 from sim.scene import ArmSpec
@@ -21,9 +22,6 @@ INSTRUMENT_FRICTION = 1.0
 #: Collision margin of convex-hull (mesh) shapes (m). pybullet's default of 1 mm inflates
 #: every hull by 1 mm: on 1.5 mm jaw fingers that closes a 2.5 mm grasp early.
 HULL_COLLISION_MARGIN_M = 1e-4
-#: Objects whose speed stays below these for a while may sleep (pybullet's thresholds).
-SLEEP_LINEAR_M_S = 0.005
-SLEEP_ANGULAR_RAD_S = 0.05
 
 
 def populate(world) -> None:
@@ -32,8 +30,6 @@ def populate(world) -> None:
     if world.scene.physics.floor:
         plane = pb.createCollisionShape(pb.GEOM_PLANE, physicsClientId=c)
         floor = pb.createMultiBody(0.0, plane, physicsClientId=c)
-        from sim.world import BodyInfo
-
         world.register(floor, BodyInfo("floor", ENVIRONMENT))
     for spec in world.scene.arms:
         add_arm(world, spec)
@@ -45,8 +41,6 @@ def populate(world) -> None:
 
 def add_arm(world, spec: ArmSpec) -> Arm:
     """Load an arm's URDF with its RCM at the port and register it."""
-    from sim.world import BodyInfo
-
     model = robot_model(spec.model)
     X_WR = port_pose(spec.port_position_m, spec.port_rpy_rad, spec.port_look_at_m)
     loaded = load_robot(world.pb, world.client, model, X_WR)
@@ -127,8 +121,6 @@ def _collision_shape(pb, c, shapes: list[Shape]) -> int:
 
 def add_body(world, geometry: BodyGeometry, cache: dict[int, int] | None = None) -> int:
     """Create one rigid body from its geometry and register it; return its body id."""
-    from sim.world import BodyInfo
-
     pb, c = world.pb, world.client
     cache = {} if cache is None else cache
     key = id(geometry.shapes)

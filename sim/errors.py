@@ -7,10 +7,30 @@ callers that only know the standard library can still catch it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TypeVar
+
 from kinematics.errors import closest_names
 
-__all__ = ["SimError", "closest_names"]
+__all__ = ["SimError", "closest_names", "lookup"]
+
+V = TypeVar("V")
 
 
 class SimError(ValueError):
     """A simulation input was invalid; the message says what, what was expected and the fix."""
+
+
+def lookup(mapping: Mapping[str, V], name: str, what: str) -> V:
+    """``mapping[name]``, or a :class:`SimError` listing the valid names and the closest.
+
+    Args:
+        what: what the names are, for the message (``"arm"``, ``"body"``, ...).
+    """
+    try:
+        return mapping[name]
+    except KeyError:
+        raise SimError(
+            f"no {what} named {name!r}; valid names are {sorted(mapping)}."
+            + closest_names(str(name), mapping)
+        ) from None

@@ -17,7 +17,7 @@ import numpy as np
 from assets import ROBOTS_DIR
 from kinematics import Chain, ecm, psm
 from kinematics.transforms import matrix_to_quat_xyzw, pose, rpy_to_matrix
-from sim.errors import SimError, closest_names
+from sim.errors import SimError, lookup
 
 
 @dataclass(frozen=True)
@@ -60,14 +60,7 @@ def _models() -> dict[str, RobotModel]:
 
 def robot_model(name: str) -> RobotModel:
     """The :class:`RobotModel` called ``name``; unknown names list the valid ones."""
-    models = _models()
-    model = models.get(name)
-    if model is None:
-        raise SimError(
-            f"unknown robot model {name!r}; valid models are {sorted(models)}."
-            + closest_names(name, models)
-        )
-    return model
+    return lookup(_models(), name, "robot model")
 
 
 def port_pose(position_m, rpy_rad=(0.0, 0.0, 0.0), look_at_m=None) -> np.ndarray:

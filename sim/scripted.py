@@ -20,25 +20,14 @@ def peg_transfer_scene(rate_hz: float = 1000.0, seed: int = 0, **physics) -> Sce
     """FLS peg transfer in a box trainer: PSM1 (left), PSM2 (right), the ECM, a peg board.
 
     Ports sit 14 cm (PSMs) and 20 cm (ECM) above the board, aimed at its centre; the six
-    rings start on the left pegs.
+    rings start on the left pegs. The workspace is the board: a ring that falls off it is
+    reported as dropped (``left_workspace``).
     """
     return SceneSpec(
         physics=PhysicsSpec(rate_hz=rate_hz, seed=seed, **physics),
         arms=(
-            ArmSpec(
-                "PSM1",
-                "psm",
-                port_position_m=(-0.09, -0.08, 0.14),
-                port_look_at_m=(-0.02, 0.0, 0.01),
-                insertion_m=0.12,
-            ),
-            ArmSpec(
-                "PSM2",
-                "psm",
-                port_position_m=(0.09, -0.08, 0.14),
-                port_look_at_m=(0.02, 0.0, 0.01),
-                insertion_m=0.12,
-            ),
+            _psm_at_port("PSM1", side=-1.0),
+            _psm_at_port("PSM2", side=1.0),
             ArmSpec(
                 "ECM",
                 "ecm",
@@ -48,7 +37,19 @@ def peg_transfer_scene(rate_hz: float = 1000.0, seed: int = 0, **physics) -> Sce
             ),
         ),
         objects=(PegBoardSpec(name="board"),),
-        workspace_m=((-0.3, -0.3, -0.05), (0.3, 0.3, 0.4)),
+        # the board's footprint, from just below its top: a ring off the board is a drop
+        workspace_m=((-0.125, -0.075, 0.006), (0.125, 0.075, 0.4)),
+    )
+
+
+def _psm_at_port(name: str, side: float) -> ArmSpec:
+    """A PSM whose port is 9 cm to one side of the board centre, 8 cm forward, 14 cm up."""
+    return ArmSpec(
+        name,
+        "psm",
+        port_position_m=(side * 0.09, -0.08, 0.14),
+        port_look_at_m=(side * 0.02, 0.0, 0.01),
+        insertion_m=0.12,
     )
 
 
@@ -88,7 +89,7 @@ def move_tool(
     Returns:
         The largest IK position error (m) along the path.
     """
-    a = world.arms[arm]
+    a = world.arm(arm)
     X0 = a.X_WR @ a.chain.fk(a.goal_js())
     R = X0[:3, :3] if rotation is None else np.asarray(rotation, dtype=float)
     p0, p1 = X0[:3, 3], np.asarray(position_m, dtype=float)
@@ -108,7 +109,7 @@ def move_tool(
 def hold(world, seconds: float, arm: str | None = None, jaw_rad: float | None = None) -> None:
     """Step for ``seconds``, first commanding ``arm``'s jaw to ``jaw_rad`` if given."""
     if arm is not None and jaw_rad is not None:
-        world.arms[arm].servo_jaw(jaw_rad)
+        world.arm(arm).servo_jaw(jaw_rad)
     world.step(max(1, round(seconds * world.rate_hz)))
 
 

@@ -21,33 +21,16 @@ Typical loop::
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from sim.arm import Arm
+from sim.bodies import BodyInfo
 from sim.contacts import Contact, read_contacts, tip_forces
-from sim.errors import SimError, closest_names
+from sim.errors import SimError, lookup
 from sim.frustum import Frustum
 from sim.grasp import Event, GraspTracker
 from sim.scene import SceneSpec, scene_from_dict
-
-
-@dataclass
-class BodyInfo:
-    """What the world knows about a pybullet body.
-
-    Attributes:
-        name: unique name (an arm name for arms).
-        role: ``"instrument"`` (an arm), ``"object"`` or ``"environment"``.
-        landmarks: named points in the body frame (m).
-        geometry: the :class:`~sim.boards.BodyGeometry` it was made from (None for arms).
-    """
-
-    name: str
-    role: str
-    landmarks: dict[str, np.ndarray] = field(default_factory=dict)
-    geometry: object = None
 
 
 class World:
@@ -191,13 +174,7 @@ class World:
     # ---- reading ----------------------------------------------------------------------
     def body_id(self, name: str) -> int:
         """The pybullet body id of a named body or arm."""
-        body = self._names.get(name)
-        if body is None:
-            raise SimError(
-                f"no body named {name!r}; bodies are {sorted(self._names)}."
-                + closest_names(name, self._names)
-            )
-        return body
+        return lookup(self._names, name, "body")
 
     def body_pose(self, name: str) -> np.ndarray:
         """``X_WB`` (4x4, m) of a named body's frame."""
@@ -210,13 +187,8 @@ class World:
 
     def landmark(self, name: str, key: str) -> np.ndarray:
         """World position (m) of a body's named landmark (``world.landmark("board", "peg7")``)."""
-        marks = self.bodies[self.body_id(name)].landmarks
-        if key not in marks:
-            raise SimError(
-                f"body {name!r} has no landmark {key!r}; it has {sorted(marks)}."
-                + closest_names(key, marks)
-            )
-        return (self.body_pose(name) @ np.append(marks[key], 1.0))[:3]
+        point = lookup(self.bodies[self.body_id(name)].landmarks, key, f"landmark of {name!r}")
+        return (self.body_pose(name) @ np.append(point, 1.0))[:3]
 
     def object_names(self) -> list[str]:
         """Names of the movable (graspable) objects."""
@@ -261,15 +233,23 @@ class World:
         out, self.grasps.events = self.grasps.events, []
         return out
 
+    def arm(self, name: str) -> Arm:
+        """The arm called ``name``; an unknown name lists the arms and the closest one."""
+        return lookup(self.arms, name, "arm")
+
     def camera(self, arm: str = "ECM") -> Frustum:
         """The view frustum of an arm's scope (default the arm named ``"ECM"``)."""
-        if arm not in self.arms:
-            raise SimError(
-                f"no arm named {arm!r}; arms are {sorted(self.arms)}."
-                + closest_names(arm, self.arms)
-            )
-        return self.arms[arm].frustum()
+        return self.arm(arm).frustum()
 
     def in_view(self, points_W, arm: str = "ECM"):
         """Whether world points (N, 3) or one point (3,) are inside the scope's view."""
         return self.camera(arm).contains(points_W)
+
+    def tips_in_view(self, camera: str = "ECM") -> dict[str, bool]:
+        """For every instrument with a jaw, whether its tool tip is inside the scope's view."""
+        frustum = self.camera(camera)
+        return {
+            name: bool(frustum.contains(arm.measured_cp()[:3, 3]))
+            for name, arm in self.arms.items()
+            if arm.has_jaw
+        }

@@ -3,21 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from sim.contacts import INSTRUMENT_ENVIRONMENT, INSTRUMENT_INSTRUMENT, INSTRUMENT_OBJECT
-from sim.scripted import R_DOWN, move_tool, peg_transfer_scene, pick
-from sim.world import World
+from sim.scripted import R_DOWN, move_tool, pick
 
 UP = np.array([0.0, 0.0, 1.0])
-
-
-@pytest.fixture
-def world():
-    w = World(peg_transfer_scene())
-    w.step(50)
-    yield w
-    w.close()
 
 
 def test_instruments_touching_each_other_are_detected(world):

@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from kinematics.transforms import inverse
-from sim.scripted import hold, move_tool, peg_transfer_scene, pick, wall_grip_rotation
-from sim.world import World
+from sim.scripted import hold, move_tool, pick, wall_grip_rotation
 
 RING = "board/ring0"
 UP = np.array([0.0, 0.0, 1.0])
-
-
-@pytest.fixture
-def world():
-    w = World(peg_transfer_scene())
-    w.step(50)
-    yield w
-    w.close()
 
 
 def _kinds(world) -> list[tuple[str, str, str]]:
@@ -26,6 +16,7 @@ def _kinds(world) -> list[tuple[str, str, str]]:
 
 
 def test_pick_carry_and_drop_onto_another_peg(world):
+    move_tool(world, "PSM2", (0.09, 0.0, 0.1), 0.4)  # out of the way over the right pegs
     start = world.landmark(RING, "center")
     pick(world, "PSM1", RING, wall=1)
     assert _kinds(world) == [("grasp", "PSM1", RING)]
@@ -108,6 +99,21 @@ def test_deliberate_drop_is_reported(world):
     assert release.time_s < drop.time_s < release.time_s + 0.5
 
 
+def test_ramming_a_held_ring_into_the_other_instrument_tears_it_out(world):
+    pick(world, "PSM1", RING, wall=1)
+    # PSM2 rests over peg 6: carry the ring there, at PSM2's height
+    ring_in_tool = world.arm("PSM1").measured_cp()[:3, 3] - world.landmark(RING, "center")
+    peg = world.landmark("board", "peg6")
+    move_tool(world, "PSM1", peg + ring_in_tool + (0.0, 0.0, 0.016), 1.5)
+    hold(world, 0.3)
+    kinds = [(e.kind, e.reason) for e in world.events]
+    assert kinds == [("grasp", ""), ("drop", "slipped")], world.events
+    assert world.grasps.held_by(world.body_id(RING)) == []
+    # the jaw must open before it can grasp again, then it can
+    hold(world, 0.5, "PSM1", 1.0)
+    assert [e.kind for e in world.events] == ["grasp", "drop"]
+
+
 def test_object_leaving_the_workspace_is_a_drop(world):
     body = world.body_id("board/ring5")
     world.pb.resetBasePositionAndOrientation(
@@ -118,6 +124,14 @@ def test_object_leaving_the_workspace_is_a_drop(world):
     assert [(e.object, e.reason) for e in drops] == [("board/ring5", "left_workspace")]
     world.step(2)
     assert world.pop_events() == []  # reported once
+    # a ring pushed past the board's edge falls to the floor: reported once, as it leaves
+    world.pb.resetBasePositionAndOrientation(
+        world.body_id("board/ring4"), (0.14, 0.0, 0.03), (0, 0, 0, 1), physicsClientId=world.client
+    )
+    world.step(300)
+    drops = [(e.object, e.reason) for e in world.pop_events() if e.kind == "drop"]
+    assert drops == [("board/ring4", "left_workspace")]
+    assert world.landmark("board/ring4", "center")[2] < 0.006
 
 
 def test_closing_on_nothing_grasps_nothing(world):

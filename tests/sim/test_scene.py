@@ -72,3 +72,10 @@ def test_a_mesh_object_builds_from_a_file(tmp_path):
         world.step(400)
         assert 0.009 < world.body_pose("cube")[2, 3] < 0.0115  # resting on the floor
         assert set(world.object_names()) == {"cube", "can"}
+
+
+def test_initial_joints_of_the_wrong_length_are_rejected():
+    with pytest.raises(SimError) as info:
+        World({"arms": [{"name": "PSM1", "q": [0.0, 0.1]}]})
+    msg = str(info.value)
+    assert "'PSM1'" in msg and "'q'" in msg and "6 values" in msg and "wrist_yaw" in msg

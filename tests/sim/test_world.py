@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -42,6 +46,22 @@ def test_same_seed_same_state_bit_for_bit():
         b.reset()
         ring = a.landmark("board/ring2", "center")
         assert 1e-5 < np.linalg.norm(ring - b.landmark("board/ring2", "center")) < 0.0015
+
+
+def _session_digest() -> str:
+    import hashlib
+
+    with World(peg_transfer_scene(seed=3)) as world:
+        return hashlib.sha256(_session(world).tobytes()).hexdigest()
+
+
+def test_same_inputs_same_state_in_another_process():
+    code = "from tests.sim.test_world import _session_digest; print(_session_digest())"
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True
+    )
+    assert out.stdout.strip().splitlines()[-1] == _session_digest()
 
 
 def test_nan_cartesian_command_raises_and_never_moves_the_robot():
