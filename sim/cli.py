@@ -34,6 +34,16 @@ def _register_records_commands() -> None:
 _register_records_commands()
 
 
+def _register_scenario_commands() -> None:
+    from sim import cli_scenario
+
+    app.add_typer(cli_scenario.scenario_app, name="scenario")
+    app.command("run")(cli_scenario.run)
+
+
+_register_scenario_commands()
+
+
 @bench_app.command("ik")
 def bench_ik(
     targets: int = typer.Option(
