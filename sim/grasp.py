@@ -99,6 +99,13 @@ class GraspTracker:
         self.holds: dict[str, dict[int, _Hold]] = {name: {} for name in world.arms}
         #: arms that released and have not closed their jaw since (no re-grasp meanwhile)
         self._opened: set[str] = set()
+        #: (body, link) of every jaw finger in the world
+        self._fingers = {
+            (arm.body, arm.links[link])
+            for arm in world.arms.values()
+            if arm.has_jaw
+            for link in ("jaw_left_link", "jaw_right_link")
+        }
         self._falling: dict[int, tuple[float, float, str]] = {}  # body -> (z0, t0, arm)
         self._outside: set[int] = set()
         #: after a slip an arm must open its jaw past this angle before it grasps again
@@ -134,21 +141,27 @@ class GraspTracker:
 
     # ---- per step ----------------------------------------------------------------------
     def update(self) -> None:
-        """Look for grasps, releases and drops after a physics step."""
-        for name, arm in self.world.arms.items():
-            if not arm.has_jaw:
-                continue
+        """Look for grasps, releases and drops after a physics step.
+
+        New grasps are looked for first: when one instrument closes on an object another
+        holds (a handover), the push of its fingers must not count as a slip from the
+        first holder in the same step.
+        """
+        jawed = [(name, arm) for name, arm in self.world.arms.items() if arm.has_jaw]
+        for name, arm in jawed:
             if arm.jaw_closing:
                 self._opened.discard(name)
-            holds = self.holds[name]
-            if holds:
-                if arm.jaw_setpoint_rad > arm.jaw_hold_rad + RELEASE_MARGIN_RAD:
-                    for body in list(holds):
-                        self._release(arm, body, RELEASE)
-                else:
-                    self._follow(arm)
-            else:
+            if not self.holds[name]:
                 self._try_grasp(arm)
+        for name, arm in jawed:
+            holds = self.holds[name]
+            if not holds:
+                continue
+            if arm.jaw_setpoint_rad > arm.jaw_hold_rad + RELEASE_MARGIN_RAD:
+                for body in list(holds):
+                    self._release(arm, body, RELEASE)
+            else:
+                self._follow(arm)
         if self._falling:
             self._check_falls()
         if self.workspace is not None:
@@ -290,7 +303,13 @@ class GraspTracker:
                 continue  # held by another instrument too, which carries it
             pos, orn = pb.multiplyTransforms(tip_pos, tip_orn, *hold.X_tip_obj)
             actual_pos = pb.getBasePositionAndOrientation(body, physicsClientId=c)[0]
-            pushed = sum(p[9] for p in pb.getContactPoints(bodyA=body, physicsClientId=c))
+            # another instrument's fingers closing on the object is a handover starting,
+            # not a knock: only other contacts can tear it out of the jaws
+            pushed = sum(
+                p[9]
+                for p in pb.getContactPoints(bodyA=body, physicsClientId=c)
+                if (p[2], p[4]) not in self._fingers
+            )
             if pushed > GRASP_MAX_FORCE_N or math.dist(actual_pos, pos) > SLIP_DISTANCE_M:
                 self._reopen[arm.name] = arm.jaw_hold_rad + RELEASE_MARGIN_RAD
                 self._release(arm, body, DROP, "slipped")

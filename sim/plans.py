@@ -136,6 +136,9 @@ def transfer_ring(demo: Demonstrator, ring: int, to_peg: int, giver: str, taker:
     held = min(range(3), key=lambda w: np.linalg.norm(world.landmark(body, f"grip{w}") - tip))
     board_top = world.landmark("board", "top")
     handover = np.array([0.0, center[1], board_top[2] + 0.06])
+    # the receiving hand waits beside the handover point, on its own side, out of the way
+    taker_side = -side
+    demo.move_tip(taker, handover + np.array([0.05 * taker_side, 0.0, 0.03]), width_m=0.01)
     carry_to(demo, giver, body, center + 0.04 * UP)
     carry_to(demo, giver, body, handover)
     taker_walls = sorted(
