@@ -187,15 +187,20 @@ class Records:
             )
         return pseudonym
 
+    @staticmethod
+    def _trainee_in(s: Session, pseudonym: str) -> Trainee:
+        """The trainee row within the open transaction ``s``, created on first use."""
+        row = s.scalar(select(Trainee).where(Trainee.pseudonym == pseudonym))
+        if row is None:
+            row = Trainee(pseudonym=pseudonym, created_at=_now())
+            s.add(row)
+        return row
+
     def trainee(self, pseudonym: str) -> Trainee:
         """The trainee with this pseudonym, created on first use."""
         pseudonym = self.check_pseudonym(pseudonym)
         with self._session() as s:
-            row = s.scalar(select(Trainee).where(Trainee.pseudonym == pseudonym))
-            if row is None:
-                row = Trainee(pseudonym=pseudonym, created_at=_now())
-                s.add(row)
-            return row
+            return self._trainee_in(s, pseudonym)
 
     def trainees(self) -> list[tuple[Trainee, int]]:
         """All trainees with their number of sessions."""
@@ -224,10 +229,7 @@ class Records:
         """Store a session and its original score in one transaction; return its id."""
         pseudonym = self.check_pseudonym(pseudonym)
         with self._session() as s:
-            trainee = s.scalar(select(Trainee).where(Trainee.pseudonym == pseudonym))
-            if trainee is None:
-                trainee = Trainee(pseudonym=pseudonym, created_at=_now())
-                s.add(trainee)
+            trainee = self._trainee_in(s, pseudonym)
             row = SessionRow(
                 trainee=trainee,
                 scenario=scenario_name,

@@ -88,6 +88,20 @@ def _metric_table(result: ScoreResult) -> str:
     return f"<table>{head}{''.join(rows)}</table>"
 
 
+def _time_plot(t, series: dict, title: str, ylabel: str, limit=None) -> str:
+    """One line per instrument over time (optionally a dashed limit), as a PNG data URI."""
+    fig = Figure(figsize=(10, 3))
+    ax = fig.subplots()
+    for name, values in series.items():
+        ax.plot(t, values, lw=0.6, label=name)
+    if limit is not None:
+        ax.axhline(limit[0], color="red", ls="--", lw=0.8, label=limit[1])
+    ax.set(title=title, xlabel="time (s)", ylabel=ylabel)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _png(fig)
+
+
 def _figures(trace: SessionTrace, force_threshold_n: float) -> list[tuple[str, str]]:
     t = trace.time_s
     out = []
@@ -103,26 +117,18 @@ def _figures(trace: SessionTrace, force_threshold_n: float) -> list[tuple[str, s
     fig.tight_layout()
     out.append(("Tool-tip trajectory", _png(fig)))
 
-    fig = Figure(figsize=(10, 3))
-    ax = fig.subplots()
-    for name, inst in trace.instruments.items():
-        ax.plot(
-            t[1:], 100 * M.speed_profile(inst.tip_position_m, trace.rate_hz), lw=0.6, label=name
+    speeds = {
+        n: 100 * M.speed_profile(i.tip_position_m, trace.rate_hz)
+        for n, i in trace.instruments.items()
+    }
+    out.append(("Speed profile", _time_plot(t[1:], speeds, "Speed profile", "tip speed (cm/s)")))
+    forces = {n: i.tip_force_n for n, i in trace.instruments.items()}
+    out.append(
+        (
+            "Force timeline",
+            _time_plot(t, forces, "Tip force", "force (N)", limit=(force_threshold_n, "excessive")),
         )
-    ax.set(title="Speed profile", xlabel="time (s)", ylabel="tip speed (cm/s)")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    out.append(("Speed profile", _png(fig)))
-
-    fig = Figure(figsize=(10, 3))
-    ax = fig.subplots()
-    for name, inst in trace.instruments.items():
-        ax.plot(t, inst.tip_force_n, lw=0.6, label=name)
-    ax.axhline(force_threshold_n, color="red", ls="--", lw=0.8, label="excessive")
-    ax.set(title="Tip force", xlabel="time (s)", ylabel="force (N)")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    out.append(("Force timeline", _png(fig)))
+    )
 
     fig = Figure(figsize=(10, 2.6))
     ax = fig.subplots()
