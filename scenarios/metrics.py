@@ -175,12 +175,19 @@ def rising_edges(flags) -> int:
 
 # ---- tremor ------------------------------------------------------------------------------
 def tremor_rms_m(
-    positions_m, sample_rate_hz: float, band_hz: tuple[float, float] = (6.0, 16.0)
+    positions_m,
+    sample_rate_hz: float,
+    band_hz: tuple[float, float] = (6.0, 16.0),
+    still_speed_m_s: float = 0.02,
+    min_still_s: float = 1.0,
 ) -> float:
     """RMS (m) of the 3-D motion within ``band_hz``: physiological tremor amplitude.
 
     Measured on the master positions *before* the tremor filter, by zero-phase band-pass
-    (offline, so no causality constraint), over the whole recording.
+    (offline, so no causality constraint), over the samples where the hand is nearly
+    still (its 2 Hz low-passed speed below ``still_speed_m_s``) as tremor is assessed
+    clinically: fast reaches leak into the band and would inflate it. With less than
+    ``min_still_s`` of still hand, the whole recording is used.
     """
     from scipy import signal as sps
 
@@ -189,4 +196,10 @@ def tremor_rms_m(
         return 0.0
     sos = sps.butter(4, band_hz, btype="bandpass", fs=sample_rate_hz, output="sos")
     band = sps.sosfiltfilt(sos, p - p.mean(axis=0), axis=0)
-    return float(np.sqrt(np.mean(np.sum(band**2, axis=1))))
+    power = np.sum(band**2, axis=1)
+    slow = sps.sosfiltfilt(sps.butter(2, 2.0, fs=sample_rate_hz, output="sos"), p, axis=0)
+    speed = np.r_[0.0, np.linalg.norm(np.diff(slow, axis=0), axis=1) * sample_rate_hz]
+    still = speed < still_speed_m_s
+    if np.count_nonzero(still) >= min_still_s * sample_rate_hz:
+        power = power[still]
+    return float(np.sqrt(np.mean(power)))
