@@ -26,6 +26,7 @@ import numpy as np
 from haptics.errors import HapticsError
 from haptics.master import MasterSample
 from haptics.signals import TremorModel, minimum_jerk
+from kinematics.transforms import axis_angle, axis_rotation
 
 GRIPPER_OPEN_RAD = math.radians(60.0)
 GRIPPER_CLOSED_RAD = 0.0
@@ -324,24 +325,12 @@ class SyntheticOperator:
         """n orientations from R0 to R1 along the minimum-jerk time shape (slerp)."""
         s = np.arange(1, n + 1) / n
         sigma = s**3 * (10 - 15 * s + 6 * s * s)
-        delta = R1 @ R0.T
-        angle = math.atan2(
-            np.linalg.norm(delta - delta.T) / (2 * math.sqrt(2)), (np.trace(delta) - 1) / 2
-        )
+        axis, angle = axis_angle(R1 @ R0.T)
         if angle < 1e-12:
             return np.broadcast_to(R1, (n, 3, 3)).copy()
-        w = np.array(
-            [delta[2, 1] - delta[1, 2], delta[0, 2] - delta[2, 0], delta[1, 0] - delta[0, 1]]
-        )
-        if np.linalg.norm(w) < 1e-9:  # a half turn: axis from the symmetric part
-            k = int(np.argmax(np.diag(delta)))
-            axis = (delta[:, k] + np.eye(3)[k]) / math.sqrt(2 * (1 + delta[k, k]))
-        else:
-            axis = w / np.linalg.norm(w)
-        K = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
         out = np.empty((n, 3, 3))
         for i, a in enumerate(angle * sigma):
-            out[i] = (np.eye(3) + math.sin(a) * K + (1 - math.cos(a)) * K @ K) @ R0
+            out[i] = axis_rotation(axis, a) @ R0
         return out
 
     def _reach(self, action: Reach, state: dict, emit) -> None:

@@ -33,6 +33,7 @@ import numpy as np
 from haptics.errors import HapticsError
 from haptics.master import MasterSample
 from haptics.tremor import make_filter
+from kinematics.transforms import axis_angle, axis_rotation
 
 
 @dataclass(frozen=True)
@@ -134,19 +135,10 @@ def _scaled_rotation(R: np.ndarray, scale: float) -> np.ndarray:
     """R^scale through the axis-angle form (scale 1 returns R)."""
     if scale == 1.0:
         return R
-    angle = math.atan2(np.linalg.norm(R - R.T) / (2 * math.sqrt(2)), (np.trace(R) - 1) / 2)
+    axis, angle = axis_angle(R)
     if angle < 1e-12:
         return np.eye(3)
-    w = np.array([R[2, 1] - R[1, 2], R[0, 2] - R[2, 0], R[1, 0] - R[0, 1]])
-    norm = np.linalg.norm(w)
-    if norm < 1e-12:  # angle ~ pi: axis from the symmetric part
-        k = int(np.argmax(np.diag(R)))
-        axis = (R[:, k] + np.eye(3)[k]) / math.sqrt(2 * (1 + R[k, k]))
-    else:
-        axis = w / norm
-    K = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
-    a = angle * scale
-    return np.eye(3) + math.sin(a) * K + (1 - math.cos(a)) * K @ K
+    return axis_rotation(axis, angle * scale)
 
 
 class Teleoperation:

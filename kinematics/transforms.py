@@ -121,6 +121,29 @@ def rotation_angle(R: np.ndarray) -> float:
     return math.atan2(sin_half_sum, cos_)
 
 
+def axis_angle(R: np.ndarray) -> tuple[np.ndarray, float]:
+    """Unit axis and angle (rad, 0..pi) of the rotation ``R``, half turns included.
+
+    For a (near) zero angle the axis is arbitrary and returned as x.
+    """
+    angle = rotation_angle(R)
+    w = np.array([R[2, 1] - R[1, 2], R[0, 2] - R[2, 0], R[1, 0] - R[0, 1]])
+    norm = np.linalg.norm(w)
+    if norm >= 1e-9:
+        return w / norm, angle
+    if angle < math.pi / 2:
+        return np.array([1.0, 0.0, 0.0]), angle
+    k = int(np.argmax(np.diag(R)))  # a half turn: the axis from the symmetric part
+    return (R[:, k] + np.eye(3)[k]) / math.sqrt(2 * (1 + R[k, k])), angle
+
+
+def axis_rotation(axis, angle_rad: float) -> np.ndarray:
+    """3x3 rotation about the unit ``axis`` by ``angle_rad`` (Rodrigues)."""
+    x, y, z = axis
+    K = np.array([[0.0, -z, y], [z, 0.0, -x], [-y, x, 0.0]])
+    return np.eye(3) + math.sin(angle_rad) * K + (1 - math.cos(angle_rad)) * K @ K
+
+
 def check_pose(X, what: str = "pose") -> np.ndarray:
     """Return ``X`` as a float64 4x4 array, or raise if it is not a finite rigid transform.
 

@@ -101,3 +101,19 @@ def test_round_trip_through_urdf(rng):
     for _ in range(20):
         q = arm.random_q(rng)
         np.testing.assert_allclose(back.fk(q), arm.fk(q), atol=1e-15)
+
+
+def test_axis_angle_round_trips_including_half_turns(rng):
+    from kinematics.transforms import axis_angle, axis_rotation
+
+    for _ in range(200):
+        axis = rng.normal(size=3)
+        axis /= np.linalg.norm(axis)
+        angle = rng.uniform(0.0, np.pi)
+        R = axis_rotation(axis, angle)
+        got_axis, got_angle = axis_angle(R)
+        np.testing.assert_allclose(axis_rotation(got_axis, got_angle), R, atol=1e-9)
+    half = axis_rotation(np.array([0.0, 0.6, 0.8]), np.pi)
+    got_axis, got_angle = axis_angle(half)
+    assert got_angle == pytest.approx(np.pi)
+    np.testing.assert_allclose(abs(got_axis @ [0.0, 0.6, 0.8]), 1.0, atol=1e-9)
