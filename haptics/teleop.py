@@ -185,6 +185,11 @@ class Teleoperation:
         return self._engaged
 
     @property
+    def X_RT(self) -> np.ndarray:
+        """The current tool-tip target in the RCM frame (4x4, m; a copy)."""
+        return self._target.copy()
+
+    @property
     def holding(self) -> bool:
         """True while the watchdog holds the instrument."""
         return self._holding

@@ -65,7 +65,7 @@ class Demonstrator:
         turning the tool to ``rotation_W`` (3x3, world) on the way when given."""
         s = self.session
         X_RW = s.arms[arm].X_RW
-        target = s.teleops[arm]._target
+        target = s.teleops[arm].X_RT
         desired_R = X_RW[:3, :3] @ np.asarray(target_W, float) + X_RW[:3, 3]
         X_RC = X_RW @ s.camera_pose_W()
         R_RM = X_RC[:3, :3] @ self._R_CM

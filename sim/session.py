@@ -25,7 +25,7 @@ from kinematics import solve_ik
 from kinematics.transforms import pose, rpy_to_matrix
 from scenarios.schema import Scenario
 from scenarios.script import ExerciseRunner
-from scenarios.trace import SessionTrace
+from scenarios.trace import SessionTrace, TraceEvent
 from sim.recorder import TraceRecorder
 from sim.scenario_scene import build_scene_spec
 
@@ -123,7 +123,7 @@ class Session:
 
     def tip_target_W(self, arm: str) -> np.ndarray:
         """Where teleoperation currently asks the arm's tool tip to be (4x4, world)."""
-        return self.arms[arm].X_WR @ self.teleops[arm]._target
+        return self.arms[arm].X_WR @ self.teleops[arm].X_RT
 
     def holders(self, obj: str) -> set[str]:
         """Arms holding ``obj`` now."""
@@ -217,10 +217,9 @@ class Session:
         data = {"object": event.object, "arm": event.arm}
         if event.reason:
             data["reason"] = event.reason
-        self.recorder.event(event.time_s, event.kind, **data)
-        from scenarios.trace import TraceEvent
-
-        self._pending_events.append(TraceEvent(event.time_s, event.kind, data))
+        happened = TraceEvent(float(event.time_s), event.kind, data)
+        self.recorder.events.append(happened)  # for the trace
+        self._pending_events.append(happened)  # for the exercise engine's next tick
 
     def _emit(self, outcome) -> None:
         for event in outcome.events:
