@@ -157,3 +157,16 @@ def require_below_nyquist(name: str, value_hz: float, rate_hz: float) -> float:
             f"{name} = {value_hz} Hz must lie below the Nyquist frequency {rate_hz / 2} Hz."
         )
     return value_hz
+
+
+def require_band(name: str, band_hz, rate_hz: float) -> tuple[float, float]:
+    """Check a (low, high) band in Hz: both edges below Nyquist and low < high."""
+    try:
+        low, high = band_hz
+    except (TypeError, ValueError):
+        raise HapticsError(f"{name} must be (low, high) in Hz, got {band_hz!r}.") from None
+    low = require_below_nyquist(f"{name}[0]", low, rate_hz)
+    high = require_below_nyquist(f"{name}[1]", high, rate_hz)
+    if not low < high:
+        raise HapticsError(f"{name} must be (low, high) with low < high, got {tuple(band_hz)}.")
+    return low, high

@@ -34,10 +34,9 @@ from numba import njit
 from scipy import linalg as sla
 from scipy import signal as sps
 
-from haptics.errors import HapticsError
 from haptics.tremor.base import (
     TremorFilter,
-    require_below_nyquist,
+    require_band,
     require_positive,
     sos_cascade,
 )
@@ -223,12 +222,7 @@ class AdaptiveKalmanFilter(TremorFilter):
             "tracker_band_hz": tuple(tracker_band_hz),
         }
         super().__init__(rate_hz, params)
-        f_min = require_below_nyquist("frequency_range_hz[0]", frequency_range_hz[0], self.rate_hz)
-        f_max = require_below_nyquist("frequency_range_hz[1]", frequency_range_hz[1], self.rate_hz)
-        if not f_min < f_max:
-            raise HapticsError(
-                f"frequency_range_hz must be (min, max) with min < max, got {frequency_range_hz}."
-            )
+        f_min, f_max = require_band("frequency_range_hz", frequency_range_hz, self.rate_hz)
         A, K, A_t, K_t = _gain_tables(
             self.rate_hz,
             require_positive("voluntary_jerk_psd", voluntary_jerk_psd, "m^2/s^5"),
@@ -248,10 +242,7 @@ class AdaptiveKalmanFilter(TremorFilter):
             min(max(start_frequency_hz, f_min), f_max),
             require_positive("freeze_speed_m_s", freeze_speed_m_s, "m/s") ** 2,
         ]
-        band_lo = require_below_nyquist("tracker_band_hz[0]", tracker_band_hz[0], self.rate_hz)
-        band_hi = require_below_nyquist("tracker_band_hz[1]", tracker_band_hz[1], self.rate_hz)
-        if not band_lo < band_hi:
-            raise HapticsError(f"tracker_band_hz must be (low, high), got {tracker_band_hz}.")
+        band_lo, band_hi = require_band("tracker_band_hz", tracker_band_hz, self.rate_hz)
         sos = sps.butter(
             _BP_SECTIONS, (band_lo, band_hi), btype="bandpass", fs=self.rate_hz, output="sos"
         )

@@ -12,7 +12,7 @@ from numba import njit
 from scipy import signal as sps
 
 from haptics.errors import HapticsError
-from haptics.tremor.base import TremorFilter, require_below_nyquist, sos_cascade
+from haptics.tremor.base import TremorFilter, require_band, require_below_nyquist, sos_cascade
 
 
 @njit(cache=True)
@@ -68,10 +68,7 @@ class ButterworthBandStop(SOSFilter):
         self, rate_hz: float = 1000.0, low_hz: float = 7.0, high_hz: float = 13.0, order: int = 2
     ) -> None:
         super().__init__(rate_hz, {"low_hz": low_hz, "high_hz": high_hz, "order": order})
-        low_hz = require_below_nyquist("low_hz", low_hz, self.rate_hz)
-        high_hz = require_below_nyquist("high_hz", high_hz, self.rate_hz)
-        if not low_hz < high_hz:
-            raise HapticsError(f"low_hz ({low_hz}) must be below high_hz ({high_hz}).")
+        low_hz, high_hz = require_band("(low_hz, high_hz)", (low_hz, high_hz), self.rate_hz)
         if int(order) != order or not 1 <= order <= 8:
             raise HapticsError(f"order must be an integer from 1 to 8, got {order!r}.")
         self._use_sos(

@@ -18,6 +18,7 @@ from scipy import signal as sps
 
 from haptics.tremor.base import (
     TremorFilter,
+    require_band,
     require_below_nyquist,
     require_positive,
     sos_cascade,
@@ -112,8 +113,7 @@ class WFLCFilter(TremorFilter):
             },
         )
         highpass_hz = require_below_nyquist("highpass_hz", highpass_hz, self.rate_hz)
-        lo = require_below_nyquist("frequency_range_hz[0]", frequency_range_hz[0], self.rate_hz)
-        hi = require_below_nyquist("frequency_range_hz[1]", frequency_range_hz[1], self.rate_hz)
+        lo, hi = require_band("frequency_range_hz", frequency_range_hz, self.rate_hz)
         power_time_s = require_positive("power_time_s", power_time_s, "s")
         sos = sps.butter(2, highpass_hz, btype="highpass", fs=self.rate_hz, output="sos")
         coef = np.concatenate(
