@@ -7,8 +7,8 @@ import numpy as np
 from haptics.master import MasterSample
 from scenarios.evaluate import compute_metrics
 from scenarios.loader import load_scenario
-from sim import plans
 from sim.demo import Demonstrator
+from sim.plans import peg_transfer as plans
 from sim.session import Session
 
 

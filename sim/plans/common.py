@@ -1,19 +1,10 @@
-"""Demonstration plans: how the scripted operators complete each bundled exercise.
-
-A plan is a function of a :class:`~sim.demo.Demonstrator`; it looks at the world (ring
-positions, peg tops, needle and marks) before every motion, like a surgeon who watches
-the screen, and commands task-level primitives that the synthetic operators turn into
-human-like hand motion. ``plan_for`` picks a plan by the scenario's ``plan.kind``.
-"""
+"""Task primitives shared by the demonstration plans: reachable grips, grasp with
+retries, release, carry a held object. Each looks at the world before it moves."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 
-from scenarios.errors import ScenarioError
-from scenarios.schema import Scenario
 from sim.demo import Demonstrator
 
 UP = np.array([0.0, 0.0, 1.0])
@@ -40,7 +31,8 @@ def jaws_down_across(direction_W, tilt_towards_W=None, tilt_rad: float = 0.0) ->
     return np.column_stack([np.cross(n, z), n, z])
 
 
-def _wall_normal(world, body: str, wall: int) -> np.ndarray:
+def wall_normal(world, body: str, wall: int) -> np.ndarray:
+    """Outward direction of a ring's wall ``wall`` in the world (m, from the centre)."""
     return world.landmark(body, f"wall{wall}") - world.landmark(body, "center")
 
 
@@ -65,7 +57,7 @@ def grip_poses(demo: Demonstrator, arm: str, body: str, walls, approach_m: float
     port = demo.session.arms[arm].X_WR[:3, 3]
     for wall in walls:
         point = world.landmark(body, f"grip{wall}")
-        normal = _wall_normal(world, body, wall)
+        normal = wall_normal(world, body, wall)
         # the jaw is symmetric: opening along -normal grips the same wall, rolled over
         for tilt in (0.0, 0.35, 0.7, 1.0):
             for across in (normal, -normal):
@@ -120,65 +112,3 @@ def carry_to(demo: Demonstrator, arm: str, body: str, goal_W, width_m: float = 0
     tip = demo.session.tip_target_W(arm)[:3, 3]
     offset = tip - world.landmark(body, "center")
     demo.move_tip(arm, np.asarray(goal_W) + offset, width_m=width_m)
-
-
-def transfer_ring(demo: Demonstrator, ring: int, to_peg: int, giver: str, taker: str) -> None:
-    """Lift a ring with ``giver``, hand it to ``taker`` above the board, place it on a peg."""
-    world = demo.session.world
-    body = f"board/ring{ring}"
-    center = world.landmark(body, "center")
-    # the giver prefers the wall facing its own side, the taker the one facing its side
-    side = 1.0 if demo.session.arms[giver].X_WR[0, 3] > 0 else -1.0
-    giver_walls = sorted(range(3), key=lambda w: -side * _wall_normal(world, body, w)[0])
-    if not grasp(demo, giver, body, giver_walls):
-        return
-    tip = demo.session.tip_target_W(giver)[:3, 3]
-    held = min(range(3), key=lambda w: np.linalg.norm(world.landmark(body, f"grip{w}") - tip))
-    board_top = world.landmark("board", "top")
-    handover = np.array([0.0, center[1], board_top[2] + 0.06])
-    # the receiving hand waits beside the handover point, on its own side, out of the way
-    taker_side = -side
-    demo.move_tip(taker, handover + np.array([0.05 * taker_side, 0.0, 0.03]), width_m=0.01)
-    carry_to(demo, giver, body, center + 0.04 * UP)
-    carry_to(demo, giver, body, handover)
-    taker_walls = sorted(
-        (w for w in range(3) if w != held), key=lambda w: side * _wall_normal(world, body, w)[0]
-    )
-    if not grasp(demo, taker, body, taker_walls, approach_m=0.0, depth_m=0.0):
-        return
-    release(demo, giver, body)
-    peg = world.landmark("board", f"peg{to_peg}")
-    carry_to(demo, taker, body, peg + 0.015 * UP)
-    carry_to(demo, taker, body, peg - 0.006 * UP, width_m=0.002)
-    release(demo, taker, body)
-
-
-def peg_transfer(demo: Demonstrator) -> None:
-    """Six rings from the left pegs to the right ones and back, handing over mid-air."""
-    s = demo.session
-    left, right = sorted(s.driven, key=lambda a: s.arms[a].X_WR[0, 3])
-    for ring in range(6):
-        if demo.stopped:
-            return
-        transfer_ring(demo, ring, ring + 6, giver=left, taker=right)
-    for ring in range(6):
-        if demo.stopped:
-            return
-        transfer_ring(demo, ring, ring, giver=right, taker=left)
-
-
-PLANS: dict[str, Callable[[Demonstrator], None]] = {
-    "peg_transfer": peg_transfer,
-}
-
-
-def plan_for(scenario: Scenario) -> Callable[[Demonstrator], None]:
-    """The demonstration plan named by ``scenario.plan['kind']``."""
-    kind = scenario.plan.get("kind")
-    plan = PLANS.get(kind)
-    if plan is None:
-        raise ScenarioError(
-            f"scenario {scenario.name!r} has no demonstration plan ({kind!r}); known plans are "
-            f"{sorted(PLANS)}. Synthetic operators need one; a master device does not."
-        )
-    return plan
