@@ -79,6 +79,12 @@ class BodyGeometry:
         X_WB: initial pose of the body frame in the world.
         friction: lateral friction coefficient.
         landmarks: named points in the body frame (m).
+        contact_stiffness_n_m: soft contact (tissue gives under a jaw) instead of rigid;
+            None for rigid bodies.
+        contact_damping_n_s_m: damping of the soft contact.
+        tissue: a needle may pass through it (see :mod:`sim.tissue`).
+        piercing_point: the landmark of a sharp point that pierces tissue (a needle's
+            ``"tip"``); None for blunt bodies.
     """
 
     name: str
@@ -89,6 +95,10 @@ class BodyGeometry:
     X_WB: np.ndarray
     friction: float = 0.8
     landmarks: dict[str, np.ndarray] = field(default_factory=dict)
+    contact_stiffness_n_m: float | None = None
+    contact_damping_n_s_m: float | None = None
+    tissue: bool = False
+    piercing_point: str | None = None
 
     def visual_mesh(self) -> trimesh.Trimesh:
         """All visual parts as one mesh (body frame)."""
@@ -388,6 +398,9 @@ def suture_pad_bodies(spec: SuturePadSpec, rng: np.random.Generator) -> list[Bod
             X_WB,
             1.0,
             landmarks,
+            contact_stiffness_n_m=spec.tissue_stiffness_n_m,
+            contact_damping_n_s_m=spec.tissue_damping_n_s_m,
+            tissue=True,
         )
     ]
     rn, wire = spec.needle_radius_m, spec.needle_wire_m
@@ -405,6 +418,7 @@ def suture_pad_bodies(spec: SuturePadSpec, rng: np.random.Generator) -> list[Bod
             X_WB @ needle_at,
             0.8,
             {"tip": points[0].copy(), "tail": points[-1].copy(), "middle": points[3].copy()},
+            piercing_point="tip",
         )
     )
     return bodies

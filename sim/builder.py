@@ -148,6 +148,11 @@ def add_body(world, geometry: BodyGeometry, cache: dict[int, int] | None = None)
     dynamics = {"lateralFriction": geometry.friction, "restitution": 0.0}
     if any(shape.kind == "hull" for shape in geometry.shapes):
         dynamics["collisionMargin"] = HULL_COLLISION_MARGIN_M
+    if geometry.contact_stiffness_n_m is not None:
+        dynamics.update(
+            contactStiffness=geometry.contact_stiffness_n_m,
+            contactDamping=geometry.contact_damping_n_s_m or 0.0,
+        )
     if geometry.mass_kg > 0:
         dynamics.update(
             spinningFriction=1e-4,

@@ -68,6 +68,7 @@ class Event:
         arm: the instrument's name, or ``""`` (a drop after the last release names the
             arm that released it; leaving the workspace names none).
         reason: for drops: ``"fell"``, ``"slipped"`` or ``"left_workspace"``.
+        data: more about the event, by kind (a needle entry names its mark and distance).
     """
 
     time_s: float
@@ -76,6 +77,7 @@ class Event:
     object_id: int
     arm: str = ""
     reason: str = ""
+    data: dict = field(default_factory=dict)
 
 
 @dataclass

@@ -214,7 +214,7 @@ class Session:
             holders.discard(event.arm)
         elif event.kind == "drop":
             holders.clear()
-        data = {"object": event.object, "arm": event.arm}
+        data = {"object": event.object, "arm": event.arm, **event.data}
         if event.reason:
             data["reason"] = event.reason
         happened = TraceEvent(float(event.time_s), event.kind, data)

@@ -31,6 +31,7 @@ from sim.errors import SimError, lookup
 from sim.frustum import Frustum
 from sim.grasp import Event, GraspTracker
 from sim.scene import SceneSpec, scene_from_dict
+from sim.tissue import TissueTracker
 
 
 class World:
@@ -97,6 +98,7 @@ class World:
         populate(self)
         self.object_ids = [b for b, info in self.bodies.items() if info.role == "object"]
         self.grasps = GraspTracker(self, physics.drop_height_m, self.scene.workspace_m)
+        self.tissue = TissueTracker(self)
 
     def reset(self, seed: int | None = None) -> None:
         """Rebuild the scene from its description: time 0, no grasps, no events.
@@ -170,6 +172,8 @@ class World:
             pb.stepSimulation(physicsClientId=c)
             self.step_count += 1
             self.grasps.update()
+            if self.tissue.pairs:
+                self.tissue.update()
 
     # ---- reading ----------------------------------------------------------------------
     def body_id(self, name: str) -> int:
@@ -225,12 +229,13 @@ class World:
 
     @property
     def events(self) -> list[Event]:
-        """All grasp, release and drop events since the last build or reset."""
-        return self.grasps.events
+        """Grasp, release, drop and needle entry/exit events not yet popped, in time order."""
+        return sorted(self.grasps.events + self.tissue.events, key=lambda e: e.time_s)
 
     def pop_events(self) -> list[Event]:
         """Events since the last call (and forget them)."""
-        out, self.grasps.events = self.grasps.events, []
+        out = self.events
+        self.grasps.events, self.tissue.events = [], []
         return out
 
     def arm(self, name: str) -> Arm:

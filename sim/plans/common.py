@@ -38,13 +38,20 @@ def wall_normal(world, body: str, wall: int) -> np.ndarray:
 
 def reachable(demo: Demonstrator, arm: str, points_W, R_W) -> bool:
     """Whether ``arm`` can put its tip at every point with orientation ``R_W`` (IK check)."""
-    from kinematics import solve_ik
     from kinematics.transforms import pose
+
+    return reachable_poses(demo, arm, [pose(R_W, point) for point in points_W])
+
+
+def reachable_poses(demo: Demonstrator, arm: str, poses_W) -> bool:
+    """Whether ``arm`` can put its tool tip at every pose (4x4, world) in turn, each IK
+    solve warm-started from the last (a path, not isolated poses)."""
+    from kinematics import solve_ik
 
     a = demo.session.arms[arm]
     q = a.goal_js()
-    for point in points_W:
-        result = solve_ik(a.chain, a.X_RW @ pose(R_W, point), q, restarts=20)
+    for X_WT in poses_W:
+        result = solve_ik(a.chain, a.X_RW @ X_WT, q, restarts=20)
         if not result.success:
             return False
         q = result.q
@@ -85,16 +92,31 @@ def grasp(
     for _, (landmark, R) in zip(
         range(tries), grip_poses(demo, arm, body, walls, approach_m, depth_m), strict=False
     ):
-        point = world.landmark(body, landmark)
-        demo.grip(arm, JAW_OPEN_RAD)
-        demo.move_tip(arm, point + approach_m * UP, rotation_W=R)
-        point = world.landmark(body, landmark)  # it may have moved while we approached
-        demo.move_tip(arm, point + depth_m * UP, width_m=0.002)
-        demo.grip(arm, JAW_CLOSED_RAD)
-        if demo.until(lambda: arm in demo.session.holders(body), timeout_s=1.0):
+        # the landmark is read again after the approach: the object may have moved
+        if close_on(
+            demo,
+            arm,
+            body,
+            lambda landmark=landmark: world.landmark(body, landmark) + depth_m * UP,
+            (approach_m - depth_m) * UP,
+            R,
+        ):
             return True
-        demo.grip(arm, JAW_OPEN_RAD)
-        demo.move_tip(arm, demo.session.tip_target_W(arm)[:3, 3] + 0.02 * UP)
+    return False
+
+
+def close_on(demo: Demonstrator, arm: str, body: str, tip_at, approach_W, R_W) -> bool:
+    """One grasp attempt: open, come to ``tip_at() + approach_W`` with the tool turned to
+    ``R_W``, go in to ``tip_at()`` (a callable: looked at again after the approach), close
+    and wait for the hold. On a miss, open and back off upwards. True when grasped."""
+    demo.grip(arm, JAW_OPEN_RAD)
+    demo.move_tip(arm, tip_at() + np.asarray(approach_W), rotation_W=R_W)
+    demo.move_tip(arm, tip_at(), width_m=0.002)
+    demo.grip(arm, JAW_CLOSED_RAD)
+    if demo.until(lambda: arm in demo.session.holders(body), timeout_s=1.0):
+        return True
+    demo.grip(arm, JAW_OPEN_RAD)
+    demo.move_tip(arm, demo.session.tip_target_W(arm)[:3, 3] + 0.02 * UP)
     return False
 
 

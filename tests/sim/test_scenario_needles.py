@@ -1,0 +1,42 @@
+"""The needle scenarios, run headless end to end: the expert completes and passes them,
+a novice on the same seed scores lower."""
+
+from __future__ import annotations
+
+import pytest
+
+from scenarios.loader import load_scenario
+from sim.headless import run_headless
+
+NEEDLE_SCENARIOS = ["needle-handover", "needle-tissue"]
+
+
+@pytest.fixture(scope="module")
+def outcomes():
+    cache = {}
+
+    def run(name, operator, seed=0):
+        key = (name, operator, seed)
+        if key not in cache:
+            cache[key] = run_headless(load_scenario(name), operator=operator, seed=seed)
+        return cache[key]
+
+    return run
+
+
+@pytest.mark.parametrize("name", NEEDLE_SCENARIOS)
+def test_expert_completes_and_passes(name, outcomes):
+    outcome = outcomes(name, "expert")
+    assert outcome.trace.completed and outcome.result.passed
+    assert outcome.metrics["drops"] == 0
+
+
+def test_needle_tissue_scores_puncture_distances(outcomes):
+    metrics = outcomes("needle-tissue", "expert").metrics
+    assert metrics["needle_entry_error_mm"] < 2.0 and metrics["needle_exit_error_mm"] < 2.0
+
+
+@pytest.mark.parametrize("name", NEEDLE_SCENARIOS)
+def test_novice_scores_below_expert(name, outcomes):
+    expert, novice = outcomes(name, "expert"), outcomes(name, "novice")
+    assert novice.result.score < expert.result.score
