@@ -38,7 +38,8 @@ class InstrumentTrace:
         master_position_m: (N, 3) master handle position before any filtering, in the
             master frame (m); NaN rows when no master drives the instrument.
         clutch: (N,) clutch pressed.
-        tip_force_n: (N,) estimated force at the tip (N).
+        tip_force_n: (N,) force the tip exerts on tissue and objects (N); clashes with
+            other instruments are left out (they are contacts, scored as collisions).
         in_view: (N,) tip inside the camera's view.
         contact_object / contact_instrument / contact_environment: (N,) touching a task
             object, another instrument, the environment (board, floor, tissue).

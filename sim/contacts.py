@@ -99,15 +99,21 @@ def read_contacts(world) -> list[Contact]:
     return out
 
 
-def tip_forces(world, contacts: list[Contact] | None = None) -> dict[str, np.ndarray]:
+def tip_forces(
+    world, contacts: list[Contact] | None = None, *, clashes: bool = True
+) -> dict[str, np.ndarray]:
     """Estimated force on each instrument's tip (N, world frame), by arm name.
 
     The sum of contact forces on the arm's distal links (wrist and jaws; the scope for an
     ECM) and of the reaction of every grasp it holds (what the held object's weight and
     its own contacts pull on the jaws). Instrument-instrument contacts count for both
-    arms, with opposite signs.
+    arms, with opposite signs; ``clashes=False`` leaves them out, giving the force the
+    tip exerts on tissue and objects (what an excessive-force metric is about: a clash
+    between instruments is scored as a collision).
     """
     contacts = read_contacts(world) if contacts is None else contacts
+    if not clashes:
+        contacts = [c for c in contacts if c.kind != INSTRUMENT_INSTRUMENT]
     forces = {name: np.zeros(3) for name in world.arms}
     distal = {name: set(arm.model.distal_links) for name, arm in world.arms.items()}
     for c in contacts:

@@ -167,7 +167,8 @@ class Session:
         world, rec = self.world, self.recorder
         i = rec.row(world.time_s)
         contacts = world.contacts()
-        forces = world.tip_forces(contacts)
+        # tissue and object handling force; instrument clashes are recorded as contacts
+        forces = world.tip_forces(contacts, clashes=False)
         names = list(rec.kinds)
         # one FK per arm per step: the camera pose and the tips all come from here
         poses = {name: self.arms[name].measured_cp("world") for name in self.arms}

@@ -223,9 +223,12 @@ class World:
         """Instrument contacts after the last step (see :mod:`sim.contacts`)."""
         return read_contacts(self)
 
-    def tip_forces(self, contacts: list[Contact] | None = None) -> dict[str, np.ndarray]:
-        """Estimated force (N, world frame) at each instrument's tip, by arm name."""
-        return tip_forces(self, contacts)
+    def tip_forces(
+        self, contacts: list[Contact] | None = None, *, clashes: bool = True
+    ) -> dict[str, np.ndarray]:
+        """Estimated force (N, world frame) at each instrument's tip, by arm name
+        (see :func:`sim.contacts.tip_forces`)."""
+        return tip_forces(self, contacts, clashes=clashes)
 
     @property
     def events(self) -> list[Event]:

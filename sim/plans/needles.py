@@ -26,8 +26,9 @@ from sim.plans.common import (
 )
 
 #: Where along the jaw (m from the wrist-yaw pivot that is the tool-tip frame) the jaws
-#: hold the needle: near the fingertips, so the fingers reach a needle lying on a pad.
-JAW_HOLD_M = 0.0085
+#: hold the needle: near the fingertips (0.8 mm from their ends), so the fingers reach a
+#: needle lying on the pad without pressing into it.
+JAW_HOLD_M = 0.0092
 
 
 @dataclass(frozen=True)
