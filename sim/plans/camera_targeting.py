@@ -18,6 +18,7 @@ import numpy as np
 
 from scenarios.schema import Trigger
 from sim.demo import Demonstrator
+from sim.errors import SimError
 
 #: Aim well inside the tolerance, so that hand scatter and tremor leave margin.
 AIM_SHARE = 0.4
@@ -129,7 +130,7 @@ def camera_targeting(demo: Demonstrator) -> None:
     s = demo.session
     scope = s.camera_arm
     if scope not in s.driven:
-        raise ValueError(
+        raise SimError(
             f"camera_targeting drives the endoscope, but the camera arm {scope!r} is not "
             "teleoperated; set 'teleoperated: true' on it in the scenario."
         )
