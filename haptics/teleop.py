@@ -190,6 +190,16 @@ class Teleoperation:
         return self._target.copy()
 
     @property
+    def X_RC(self) -> np.ndarray:
+        """The camera pose in R that hand motion is mapped through now (4x4, m; a copy).
+
+        For an instrument it follows the endoscope (see :meth:`set_camera`); the scope's
+        own pipeline keeps the view it started with, so a caller that turns a wanted tool
+        motion into a hand motion must map through this frame, not the live camera.
+        """
+        return self._X_RC.copy()
+
+    @property
     def holding(self) -> bool:
         """True while the watchdog holds the instrument."""
         return self._holding

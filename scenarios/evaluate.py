@@ -2,7 +2,9 @@
 
 Which metrics exist depends on the session: drops only where there is something to
 drop, tremor only where a master drove an instrument, needle errors only where a needle
-passed through tissue. A metric that does not apply is absent from the result, never 0.
+passed through tissue, time out of view only where an instrument other than the scope
+was recorded (the scope cannot leave its own view). A metric that does not apply is
+absent from the result, never 0.
 """
 
 from __future__ import annotations
@@ -64,9 +66,9 @@ def compute_metrics(
     over = [M.excessive_force(i.tip_force_n[:end], fs, force_threshold_n) for i in tools.values()]
     out["excessive_force_time_s"] = float(sum(o[0] for o in over))
     out["peak_force_n"] = float(max(o[1] for o in over))
-    out["out_of_view_time_s"] = float(
-        sum(M.time_true_s(~i.in_view[:end], fs) for i in tools.values())
-    )
+    viewed = [i for i in tools.values() if i.kind != "ecm"]
+    if viewed:
+        out["out_of_view_time_s"] = float(sum(M.time_true_s(~i.in_view[:end], fs) for i in viewed))
     all_speeds = np.vstack([s for s in speeds.values()])
     out["idle_time_s"] = M.idle_time_s(all_speeds.max(axis=0), fs, idle_speed_m_s)
     out["movements"] = float(

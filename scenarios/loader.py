@@ -278,6 +278,8 @@ def _check_references(scenario: Scenario, root, file: str, object_types) -> None
         for key in ("all", "any"):
             for k, sub in enumerate(getattr(trigger, key) or []):
                 check_trigger(sub, (*loc, key, k))
+        if trigger.held:
+            check_trigger(trigger.held.trigger, (*loc, "held", "trigger"))
 
     for i, step in enumerate(scenario.exercise.steps):
         check_trigger(step.done_when, ("exercise", "steps", i, "done_when"))

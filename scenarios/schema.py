@@ -176,8 +176,33 @@ class Entered(Model):
     region: Region
 
 
+class Held(Model):
+    """``trigger`` (a state, e.g. ``centered`` or ``near``) has held without a break for
+    ``for_s`` seconds: a dwell, so that passing through a state does not count as reaching
+    it. World events (``dropped``, ``released``, ``needle_passed``) last no time and cannot
+    be held."""
+
+    trigger: Trigger
+    for_s: Annotated[float, Field(gt=0)]
+
+    @model_validator(mode="after")
+    def _a_state(self) -> Held:
+        momentary = [k for k in MOMENTARY_TRIGGERS if getattr(self.trigger, k) is not None]
+        if momentary:
+            raise ValueError(
+                f"'held' needs a state trigger; {momentary[0]!r} is a world event that lasts no "
+                "time. Use it without 'held', or hold a state such as 'placed' or 'near'."
+            )
+        return self
+
+
+#: Triggers that are world events (true on the tick they happen), not lasting states.
+MOMENTARY_TRIGGERS = ("dropped", "released", "needle_passed")
+
+
 class Trigger(Model):
-    """Exactly one condition. ``all``/``any`` combine conditions."""
+    """Exactly one condition. ``all``/``any`` combine conditions; ``held`` asks that one
+    hold for a while."""
 
     placed: Placed | None = None
     dropped: ObjectRef | None = None
@@ -191,6 +216,7 @@ class Trigger(Model):
     needle_passed: Annotated[str, Field(description="needle object id")] | None = None
     all: list[Trigger] | None = None
     any: list[Trigger] | None = None
+    held: Held | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Trigger:
@@ -413,6 +439,7 @@ class Scenario(Model):
 
 
 Action.model_rebuild()
+Held.model_rebuild()
 Trigger.model_rebuild()
 
 

@@ -15,7 +15,7 @@ from typing import Protocol
 
 import numpy as np
 
-from scenarios.schema import Action, Exercise, Trigger
+from scenarios.schema import MOMENTARY_TRIGGERS, Action, Exercise, Trigger
 from scenarios.trace import TraceEvent
 
 
@@ -67,6 +67,7 @@ class ExerciseRunner:
         self._was_true = [False] * len(exercise.events)
         self._steps_done: set[str] = set()
         self._timers: dict[str, float] = {}
+        self._held_since: dict[int, float] = {}  # id of a 'held' trigger -> when it became true
 
     @property
     def finished(self) -> bool:
@@ -169,10 +170,17 @@ class ExerciseRunner:
             return t >= trigger.time_elapsed_s
         if trigger.step_completed is not None:
             return trigger.step_completed in self._steps_done
+        # every part is judged every tick (no short cut), so that a 'held' inside keeps time
         if trigger.all is not None:
-            return all(self._holds(sub, world, happened) for sub in trigger.all)
+            return all([self._holds(sub, world, happened) for sub in trigger.all])
         if trigger.any is not None:
-            return any(self._holds(sub, world, happened) for sub in trigger.any)
+            return any([self._holds(sub, world, happened) for sub in trigger.any])
+        if trigger.held is not None:
+            held = trigger.held
+            if not self._holds(held.trigger, world, happened):
+                self._held_since.pop(id(held), None)
+                return False
+            return t - self._held_since.setdefault(id(held), t) >= held.for_s
         if trigger.grasped is not None:
             g = trigger.grasped
             for held in (world.holders(n) for n in _names(g.object, world)):
@@ -226,7 +234,7 @@ class ExerciseRunner:
 
 def _momentary(trigger: Trigger) -> bool:
     """True for triggers that are world events (a drop), not states (a ring on a peg)."""
-    return any(getattr(trigger, k) is not None for k in ("dropped", "released", "needle_passed"))
+    return any(getattr(trigger, k) is not None for k in MOMENTARY_TRIGGERS)
 
 
 def _names(name: str, world: WorldView) -> list[str]:

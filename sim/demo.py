@@ -67,8 +67,8 @@ class Demonstrator:
         X_RW = s.arms[arm].X_RW
         target = s.teleops[arm].X_RT
         desired_R = X_RW[:3, :3] @ np.asarray(target_W, float) + X_RW[:3, 3]
-        X_RC = X_RW @ s.camera_pose_W()
-        R_RM = X_RC[:3, :3] @ self._R_CM
+        # the frame this arm's teleoperation maps through (the scope's keeps its start view)
+        R_RM = s.teleops[arm].X_RC[:3, :3] @ self._R_CM
         hand_delta = R_RM.T @ (desired_R - target[:3, 3]) / self._scale
         op = self.operators[arm]
         goal = op.virtual_hand_m + hand_delta

@@ -17,6 +17,7 @@ from scenarios.schema import Scenario
 
 #: plan kind -> "module:function" (imported lazily: plans pull in pybullet-side code)
 PLANS: dict[str, str] = {
+    "camera_targeting": "sim.plans.camera_targeting:camera_targeting",
     "peg_transfer": "sim.plans.peg_transfer:peg_transfer",
     "needle_handover": "sim.plans.needles:needle_handover",
     "needle_tissue": "sim.plans.needles:needle_tissue",

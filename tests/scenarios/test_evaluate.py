@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -79,6 +81,17 @@ def test_metrics_that_do_not_apply_are_absent():
     m = compute_metrics(trace)
     for absent in ("drops", "tremor_rms_um", "clutch_count", "master_workspace_range_cm"):
         assert absent not in m
+
+
+def test_a_scope_alone_has_no_out_of_view_time():
+    trace = _trace(graspable=())
+    scope = trace.instruments.pop("PSM1")
+    trace.instruments.clear()
+    trace.instruments["ECM"] = dataclasses.replace(scope, kind="ecm")
+    m = compute_metrics(trace)
+    assert "out_of_view_time_s" not in m and "drops" not in m
+    assert m["environment_collisions"] == 1
+    assert m["path_length_cm[ECM]"] == pytest.approx(10.0) and m["clutch_count"] == 1
 
 
 def test_save_and_load_round_trip(tmp_path):

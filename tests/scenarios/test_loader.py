@@ -138,3 +138,12 @@ def test_sub_bodies_and_landmarks_of_scene_objects_are_valid_references():
     parse_scenario(text, "mini.yaml")
     err = _error(text.replace('"board/ring3"', '"bord/ring3"'))
     assert "no object 'bord'" in err.message
+
+
+def test_held_needs_a_state_and_known_objects():
+    held = "{held: {for_s: 1.0, trigger: {centered: {object: ring2}}}}"
+    err = _error(VALID.replace("{grasped: {object: ring1, by: PSM1}}", held))
+    assert "no object 'ring2'" in str(err) and "ring1" in str(err)
+    event = "{held: {for_s: 1.0, trigger: {dropped: {object: ring1}}}}"
+    err = _error(VALID.replace("{grasped: {object: ring1, by: PSM1}}", event))
+    assert "world event" in str(err) and "'dropped'" in str(err)

@@ -113,19 +113,62 @@ def test_time_limit_fails_the_run():
     assert runner.failed and "time limit" in runner.failed and "failed" in _kinds(out)
 
 
-def test_centered_and_entered_triggers():
+def _on_second_step(done_when: str, angle_rad: float = 1.0):
+    """A runner whose second step is done when ``done_when`` holds, past its first step
+    (the camera ``angle_rad`` off the board meanwhile)."""
     text = SCRIPT.replace(
-        'done_when: {placed: {object: ring1, target: "board:peg7"}}',
-        "done_when: {centered: {object: board, tolerance_deg: 5}}",
+        'done_when: {placed: {object: ring1, target: "board:peg7"}}', f"done_when: {done_when}"
     )
     runner = ExerciseRunner(parse_scenario(text, "s.yaml").exercise)
     world = FakeWorld()
     world.held["ring1"] = {"PSM1"}
+    world.angle = angle_rad
     runner.tick(world)
     assert runner.current_step.id == "place"
+    return runner, world
+
+
+def test_centered_and_entered_triggers():
+    runner, world = _on_second_step("{centered: {object: board, tolerance_deg: 5}}")
     world.angle = math.radians(4)
     runner.tick(world)
     assert runner.completed
+
+
+def test_held_trigger_needs_the_state_to_last_without_a_break():
+    runner, world = _on_second_step(
+        "{held: {for_s: 1.0, trigger: {centered: {object: board, tolerance_deg: 5}}}}"
+    )
+    world.angle = math.radians(4)
+    for t in (1.0, 1.5, 1.99):  # centred from 1.0 s: not yet held for 1 s
+        world.time_s = t
+        runner.tick(world)
+    assert not runner.completed
+    world.time_s, world.angle = 2.1, math.radians(6)  # drifts out: the dwell starts over
+    runner.tick(world)
+    world.angle = math.radians(4)
+    for t in (2.2, 3.1):
+        world.time_s = t
+        runner.tick(world)
+    assert not runner.completed
+    world.time_s = 3.2
+    runner.tick(world)
+    assert runner.completed and runner.completion_time_s == 3.2
+
+
+def test_held_inside_all_keeps_time_while_another_part_is_false():
+    runner, world = _on_second_step(
+        "{all: [{grasped: {object: ring1}}, "
+        "{held: {for_s: 1.0, trigger: {centered: {object: board}}}}]}",
+        angle_rad=math.radians(1),  # centred from the start: since 0 s
+    )
+    world.time_s, world.angle = 0.5, math.radians(20)
+    world.held.clear()
+    runner.tick(world)  # the first part is false: the break must still be seen
+    world.time_s, world.angle = 1.2, math.radians(1)
+    world.held["ring1"] = {"PSM1"}
+    runner.tick(world)
+    assert not runner.completed  # centred again only since 1.2 s
 
 
 def test_handover_needs_the_receiver_alone():
