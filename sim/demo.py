@@ -51,8 +51,6 @@ class Demonstrator:
         }
         self.time_limit_s = time_limit_s or session.scenario.exercise.time_limit_s
         self.on_progress = None  # optional callable, called after every primitive
-        self._scale = session.config.teleop.translation_scale
-        self._R_CM = np.asarray(session.config.teleop.R_CM, dtype=float)
 
     @property
     def stopped(self) -> bool:
@@ -68,8 +66,9 @@ class Demonstrator:
         target = s.teleops[arm].X_RT
         desired_R = X_RW[:3, :3] @ np.asarray(target_W, float) + X_RW[:3, 3]
         # the frame this arm's teleoperation maps through (the scope's keeps its start view)
-        R_RM = s.teleops[arm].X_RC[:3, :3] @ self._R_CM
-        hand_delta = R_RM.T @ (desired_R - target[:3, 3]) / self._scale
+        R_RM = s.teleops[arm].X_RC[:3, :3] @ np.asarray(s.teleops[arm].config.R_CM, float)
+        scale = s.teleops[arm].config.translation_scale
+        hand_delta = R_RM.T @ (desired_R - target[:3, 3]) / scale
         op = self.operators[arm]
         goal = op.virtual_hand_m + hand_delta
         rotation = None
@@ -77,7 +76,7 @@ class Demonstrator:
             # the tool turns by what the hand turns, seen through the camera (1:1)
             delta_R = X_RW[:3, :3] @ np.asarray(rotation_W, float) @ target[:3, :3].T
             rotation = R_RM.T @ delta_R @ R_RM @ op.hand_rotation
-        self._run({arm: [Reach(tuple(goal), width_m / self._scale, rotation)]})
+        self._run({arm: [Reach(tuple(goal), width_m / scale, rotation)]})
 
     def grip(self, arm: str, jaw_rad: float) -> None:
         """Squeeze the master's gripper so that ``arm``'s jaw goes to ``jaw_rad``.
@@ -85,7 +84,7 @@ class Demonstrator:
         The gripper angle is found by inverting the teleoperation jaw mapping; values at or
         below the closed jaw angle squeeze fully (grip force on a held object).
         """
-        c = self.session.config.teleop
+        c = self.session.teleops[arm].config
         share = (jaw_rad - c.jaw_closed_rad) / (c.jaw_open_rad - c.jaw_closed_rad)
         angle = min(max(share, 0.0), 1.0) * c.gripper_max_rad
         self._run({arm: [Grip(angle)]})

@@ -36,18 +36,29 @@ _CONTACT_KEYS = {
 }
 
 
+#: Scope motion per hand motion. The view is moved by centimetres to frame a target, not
+#: placed to a tenth of a millimetre, so the scope is driven at a coarser scale than the
+#: instruments (0.2): at 0.2 a 5 cm camera move would take 25 cm of hand travel, about
+#: three clutch strokes.
+SCOPE_TRANSLATION_SCALE = 0.5
+
+
 @dataclass(frozen=True)
 class SessionConfig:
     """How a session runs.
 
     Attributes:
-        teleop: the teleoperation settings of every master-driven arm.
+        teleop: the teleoperation settings of every master-driven instrument.
+        scope_teleop: those of a master-driven endoscope (ECM).
         script_rate_hz: how often the exercise engine checks steps and triggers (Hz).
         ik_restarts: IK restarts per step when the warm start fails (kept small: the
             teleoperation target moves little between steps).
     """
 
     teleop: TeleopConfig = field(default_factory=TeleopConfig)
+    scope_teleop: TeleopConfig = field(
+        default_factory=lambda: TeleopConfig(translation_scale=SCOPE_TRANSLATION_SCALE)
+    )
     script_rate_hz: float = 100.0
     ik_restarts: int = 2
 
@@ -78,11 +89,14 @@ class Session:
             self._X_WC_fixed = pose(rpy_to_matrix(*camera.pose.rpy_rad), camera.pose.position_m)
         self._fov = (math.radians(camera.fov_deg), camera.near_m, camera.far_m)
         X_WC = self.camera_pose_W()
-        # the pipeline runs once per physics step: its filters are designed for that rate
-        teleop_config = dataclasses.replace(self.config.teleop, rate_hz=self.world.rate_hz)
         self.teleops = {}
         for name in self.driven:
             arm = self.arms[name]
+            # the pipeline runs once per physics step: its filters are designed for that rate
+            teleop_config = dataclasses.replace(
+                self.config.teleop if arm.has_jaw else self.config.scope_teleop,
+                rate_hz=self.world.rate_hz,
+            )
             # the scope's own teleoperation maps in the view it had when it started
             self.teleops[name] = Teleoperation(
                 teleop_config, arm.measured_cp("rcm"), arm.X_RW @ X_WC

@@ -44,7 +44,7 @@ def test_scope_follows_the_hand_in_the_start_view_and_stays_on_its_port(scenario
     finally:
         session.close()
     moved_C0 = X_WC0[:3, :3].T @ (X_WC[:3, 3] - X_WC0[:3, 3])
-    scale = session.config.teleop.translation_scale
+    scale = session.config.scope_teleop.translation_scale
     # the tip moves right in the view it started with, scaled, and nowhere else
     np.testing.assert_allclose(moved_C0, [0.05 * scale, 0.0, 0.0], atol=5e-4)
     # so the view swings right: the new view axis leans towards the old image's +x
