@@ -112,6 +112,25 @@ def bench_physics(
     raise typer.Exit(code=0 if ok else 1)
 
 
+@bench_app.command("session")
+def bench_session(
+    scenario: list[str] = typer.Option(
+        None, "--scenario", help="Bundled scenario to run (repeatable; default: all)."
+    ),
+    seeds: int = typer.Option(1, min=1, help="Seeds per scenario (0, 1, ...)."),
+    operator: str = typer.Option("expert", help="Synthetic operator skill."),
+    json_path: Path = typer.Option(
+        Path("bench/results/session.json"), "--json", help="Where to write the JSON results."
+    ),
+    strict: bool = typer.Option(False, help="Exit with status 1 when a bar is missed."),
+) -> None:
+    """Headless session speed (simulated s per wall s) for each bundled scenario."""
+    from bench.session import run_session_benchmark
+
+    ok = run_session_benchmark(scenario or None, seeds, operator, json_path, strict)
+    raise typer.Exit(code=0 if ok else 1)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()

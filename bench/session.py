@@ -1,0 +1,123 @@
+"""Headless session benchmark: how fast each bundled scenario runs with a synthetic operator.
+
+For every bundled scenario (or those named) and seed, the ``expert`` operator runs the
+scenario's demonstration plan headless through :func:`sim.headless.run_headless`, as
+``surgisim run`` does: teleoperation, IK, physics, grasps, contacts, the exercise engine
+and the recorder, every physics step. Speed is simulated seconds per wall second.
+
+Baseline, measured in the same run on the same scene: the bare world - the scenario's
+physics world stepped with its arms holding still (what pybullet and the world's own
+grasp and tissue tracking cost, no session). ``session / bare`` says how much of the
+session's time goes to everything around the physics.
+
+Bar (2-core machine): peg transfer with the expert at >= 5x real time.
+
+Run: ``surgisim bench session`` (or ``python -m bench.session``).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from rich.console import Console
+
+from bench.report import finish, print_table
+
+BAR_SCENARIO = "peg-transfer"
+BAR_REAL_TIME = 5.0
+#: Simulated seconds of the bare-world baseline per scenario.
+BARE_SECONDS = 5.0
+
+
+def _warm_up() -> None:
+    """Compile the numba kernels (IK, FK) before anything is timed."""
+    from scenarios.loader import load_scenario
+    from sim.session import Session
+
+    session = Session(load_scenario(BAR_SCENARIO), seed=0)
+    try:
+        for _ in range(20):
+            session.step({})
+    finally:
+        session.close()
+
+
+def bare_world_real_time(scenario, seed: int, seconds: float = BARE_SECONDS) -> float:
+    """Simulated over wall seconds of the scenario's world stepped alone, arms still."""
+    from sim.scenario_scene import build_scene_spec
+    from sim.world import World
+
+    with World(build_scene_spec(scenario, seed)) as world:
+        steps = max(1, round(seconds * world.rate_hz))
+        start = time.perf_counter()
+        world.step(steps)
+        return steps * world.dt / (time.perf_counter() - start)
+
+
+def run_session_benchmark(
+    names: list[str] | None = None,
+    seeds: int = 1,
+    operator: str = "expert",
+    json_path: Path | None = None,
+    strict: bool = False,
+) -> bool:
+    """Run the benchmark, print its tables, write the JSON; False when strict and a bar fails."""
+    from scenarios.loader import library_names, load_scenario
+    from sim.headless import run_headless
+
+    console = Console()
+    names = names or library_names()
+    _warm_up()
+    rows, results = [], []
+    for name in names:
+        scenario = load_scenario(name)
+        for seed in range(seeds):
+            outcome = run_headless(scenario, operator=operator, seed=seed)
+            bare = bare_world_real_time(scenario, seed)
+            speed = outcome.sim_time_s / outcome.wall_time_s
+            result = {
+                "scenario": name,
+                "operator": operator,
+                "seed": seed,
+                "completed": outcome.trace.completed,
+                "passed": outcome.result.passed,
+                "score": outcome.result.score,
+                "sim_time_s": outcome.sim_time_s,
+                "wall_time_s": outcome.wall_time_s,
+                "real_time_factor": speed,
+                "bare_world_real_time_factor": bare,
+                "session_over_bare": bare / speed,
+            }
+            results.append(result)
+            done = "yes" if result["completed"] else "no"
+            rows.append([name, seed, done, outcome.sim_time_s, outcome.wall_time_s, speed])
+            rows[-1] += [bare, bare / speed]
+    print_table(
+        f"Headless sessions ({operator} operator)",
+        ["scenario", "seed", "completed", "sim s", "wall s", "x real time", "bare x", "cost"],
+        rows,
+        console,
+    )
+    bar_rows = []
+    bar_runs = [r for r in results if r["scenario"] == BAR_SCENARIO]
+    if bar_runs:
+        worst = min(r["real_time_factor"] for r in bar_runs)
+        verdict = (
+            "pass" if worst >= BAR_REAL_TIME and all(r["completed"] for r in bar_runs) else "FAIL"
+        )
+        bar_rows.append(
+            [
+                f"{BAR_SCENARIO}, {operator}: x real time (worst seed)",
+                worst,
+                ">=",
+                BAR_REAL_TIME,
+                verdict,
+            ]
+        )
+    payload = {"operator": operator, "seeds": seeds, "results": results}
+    return finish("session", bar_rows, payload, json_path, console, strict)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    run_session_benchmark(json_path=Path("bench/results/session.json"))
