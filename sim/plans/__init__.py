@@ -18,6 +18,7 @@ from scenarios.schema import Scenario
 #: plan kind -> "module:function" (imported lazily: plans pull in pybullet-side code)
 PLANS: dict[str, str] = {
     "peg_transfer": "sim.plans.peg_transfer:peg_transfer",
+    "ring_walk": "sim.plans.ring_walk:ring_walk",
 }
 
 
