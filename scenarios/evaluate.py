@@ -63,6 +63,11 @@ def compute_metrics(
     out["instrument_collisions"] = float(inst_hits)
     out["environment_collisions"] = float(env_hits)
     out["collisions"] = float(inst_hits + env_hits)
+    held = [i.contact_held_environment for i in tools.values()]
+    if held and all(h is not None for h in held):
+        # an object held by two instruments (a handover) touching once is one collision
+        touching = np.logical_or.reduce([h[:end] for h in held])
+        out["held_object_collisions"] = float(len(M.contact_events(touching, fs)))
     over = [M.excessive_force(i.tip_force_n[:end], fs, force_threshold_n) for i in tools.values()]
     out["excessive_force_time_s"] = float(sum(o[0] for o in over))
     out["peak_force_n"] = float(max(o[1] for o in over))

@@ -303,6 +303,7 @@ METRIC_NAMES = (
     "collisions",
     "instrument_collisions",
     "environment_collisions",
+    "held_object_collisions",
     "excessive_force_time_s",
     "peak_force_n",
     "out_of_view_time_s",

@@ -25,6 +25,7 @@ _PER_STEP = (
     "contact_object",
     "contact_instrument",
     "contact_environment",
+    "contact_held_environment",
 )
 
 
@@ -43,6 +44,8 @@ class InstrumentTrace:
         in_view: (N,) tip inside the camera's view.
         contact_object / contact_instrument / contact_environment: (N,) touching a task
             object, another instrument, the environment (board, floor, tissue).
+        contact_held_environment: (N,) an object this instrument holds touches the
+            environment (a ring on its wire); None in traces recorded before it existed.
     """
 
     tip_position_m: np.ndarray
@@ -54,6 +57,7 @@ class InstrumentTrace:
     contact_object: np.ndarray
     contact_instrument: np.ndarray
     contact_environment: np.ndarray
+    contact_held_environment: np.ndarray | None = None
     kind: str = "psm"
 
     @property
@@ -94,7 +98,8 @@ class SessionTrace:
         arrays = {"time_s": self.time_s}
         for name, inst in self.instruments.items():
             for key in _PER_STEP:
-                arrays[f"{name}/{key}"] = getattr(inst, key)
+                if getattr(inst, key) is not None:
+                    arrays[f"{name}/{key}"] = getattr(inst, key)
         meta = {
             "rate_hz": self.rate_hz,
             "completed": self.completed,
@@ -115,7 +120,10 @@ class SessionTrace:
             with np.load(path, allow_pickle=False) as data:
                 meta = json.loads(str(data["meta"]))
                 instruments = {
-                    name: InstrumentTrace(**{k: data[f"{name}/{k}"] for k in _PER_STEP}, kind=kind)
+                    name: InstrumentTrace(
+                        **{k: data[f"{name}/{k}"] for k in _PER_STEP if f"{name}/{k}" in data},
+                        kind=kind,
+                    )
                     for name, kind in meta["instruments"].items()
                 }
                 time_s = data["time_s"]

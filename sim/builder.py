@@ -22,6 +22,9 @@ INSTRUMENT_FRICTION = 1.0
 #: Collision margin of convex-hull (mesh) shapes (m). pybullet's default of 1 mm inflates
 #: every hull by 1 mm: on 1.5 mm jaw fingers that closes a 2.5 mm grasp early.
 HULL_COLLISION_MARGIN_M = 1e-4
+#: Children pybullet keeps in one compound collision shape: it silently drops the rest
+#: (a 16-segment wire lost its last three segments, and rings fell through it there).
+MAX_COMPOUND_SHAPES = 16
 
 
 def populate(world) -> None:
@@ -119,13 +122,30 @@ def _collision_shape(pb, c, shapes: list[Shape]) -> int:
     return pb.createCollisionShapeArray(**args, physicsClientId=c)
 
 
-def add_body(world, geometry: BodyGeometry, cache: dict[int, int] | None = None) -> int:
-    """Create one rigid body from its geometry and register it; return its body id."""
+def add_body(world, geometry: BodyGeometry, cache: dict[int, list[int]] | None = None) -> int:
+    """Create one rigid body from its geometry and register it; return its body id.
+
+    A static body with more collision primitives than one compound shape holds
+    (:data:`MAX_COMPOUND_SHAPES`) gets the rest on fixed, massless child links; a movable
+    object that large is refused (its grasp and mass model is one rigid base).
+    """
     pb, c = world.pb, world.client
     cache = {} if cache is None else cache
-    key = id(geometry.shapes)
+    shapes = geometry.shapes
+    if len(shapes) > MAX_COMPOUND_SHAPES and geometry.mass_kg > 0:
+        raise SimError(
+            f"object {geometry.name!r} has {len(shapes)} collision primitives; a movable "
+            f"object may have at most {MAX_COMPOUND_SHAPES} (pybullet drops the rest). "
+            "Use fewer segments, or make it static."
+        )
+    key = id(shapes)
     if key not in cache:
-        cache[key] = _collision_shape(pb, c, geometry.shapes)
+        cache[key] = [
+            _collision_shape(pb, c, shapes[i : i + MAX_COMPOUND_SHAPES])
+            for i in range(0, len(shapes), MAX_COMPOUND_SHAPES)
+        ]
+    base_shape, *link_shapes = cache[key]
+    n = len(link_shapes)
     mesh = geometry.visual_mesh()
     visual = pb.createVisualShape(
         pb.GEOM_MESH,
@@ -137,12 +157,23 @@ def add_body(world, geometry: BodyGeometry, cache: dict[int, int] | None = None)
     X = geometry.X_WB
     body = pb.createMultiBody(
         baseMass=geometry.mass_kg,
-        baseCollisionShapeIndex=cache[key],
+        baseCollisionShapeIndex=base_shape,
         baseVisualShapeIndex=visual,
         basePosition=X[:3, 3].tolist(),
         baseOrientation=matrix_to_quat_xyzw(X[:3, :3]).tolist(),
-        useMaximalCoordinates=True,
+        # pybullet drops the links of a body in maximal coordinates
+        useMaximalCoordinates=n == 0,
         flags=pb.URDF_ENABLE_SLEEPING,
+        linkMasses=[0.0] * n,
+        linkCollisionShapeIndices=link_shapes,
+        linkVisualShapeIndices=[-1] * n,
+        linkPositions=[[0.0, 0.0, 0.0]] * n,
+        linkOrientations=[[0.0, 0.0, 0.0, 1.0]] * n,
+        linkInertialFramePositions=[[0.0, 0.0, 0.0]] * n,
+        linkInertialFrameOrientations=[[0.0, 0.0, 0.0, 1.0]] * n,
+        linkParentIndices=[0] * n,
+        linkJointTypes=[pb.JOINT_FIXED] * n,
+        linkJointAxis=[[0.0, 0.0, 1.0]] * n,
         physicsClientId=c,
     )
     dynamics = {"lateralFriction": geometry.friction, "restitution": 0.0}
@@ -159,6 +190,7 @@ def add_body(world, geometry: BodyGeometry, cache: dict[int, int] | None = None)
             rollingFriction=1e-5,
             activationState=pb.ACTIVATION_STATE_ENABLE_SLEEPING,
         )
-    pb.changeDynamics(body, -1, physicsClientId=c, **dynamics)
+    for link in range(-1, n):
+        pb.changeDynamics(body, link, physicsClientId=c, **dynamics)
     world.register(body, BodyInfo(geometry.name, geometry.role, geometry.landmarks, geometry))
     return body

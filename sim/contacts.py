@@ -4,7 +4,9 @@ Read after a physics step (pybullet keeps the last step's contact points, so rea
 cheap and changes nothing). pybullet also reports predicted contacts (surfaces up to a
 few millimetres apart, no force); those are left out. Only contacts with an arm are
 read: one query per arm, so the cost does not grow with the number of resting objects.
-These records feed the collision and excessive-force metrics of the scoring layer.
+These records feed the collision and excessive-force metrics of the scoring layer;
+:func:`touches_environment` asks the same of one held object (carrying a ring along a
+wire without touching it is an exercise of its own).
 """
 
 from __future__ import annotations
@@ -97,6 +99,32 @@ def read_contacts(world) -> list[Contact]:
                 )
             )
     return out
+
+
+def touches_environment(world, body: int) -> bool:
+    """Whether object ``body`` touches static scenery now (a carried ring on its wire;
+    predicted contacts without force do not count, as in :func:`read_contacts`)."""
+    for p in world.pb.getContactPoints(bodyA=body, physicsClientId=world.client):
+        if p[8] > 0.0 and p[9] == 0.0:
+            continue
+        info = world.bodies.get(p[2])
+        if info is None or info.role == "environment":
+            return True
+    return False
+
+
+def clear_of_environment(world, body: int, clearance_m: float) -> bool:
+    """Whether object ``body`` is more than ``clearance_m`` from all static scenery.
+
+    Asks for closest points (exact, one query per scenery body): the contact points
+    pybullet keeps vanish a few hundredths of a millimetre after surfaces part.
+    """
+    pb, c = world.pb, world.client
+    return not any(
+        pb.getClosestPoints(body, other, clearance_m, physicsClientId=c)
+        for other, info in world.bodies.items()
+        if info.role == "environment"
+    )
 
 
 def tip_forces(

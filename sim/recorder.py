@@ -21,6 +21,7 @@ _FIELDS = {
     "contact_object": ((), bool),
     "contact_instrument": ((), bool),
     "contact_environment": ((), bool),
+    "contact_held_environment": ((), bool),
 }
 
 

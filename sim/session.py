@@ -29,6 +29,10 @@ from scenarios.trace import SessionTrace, TraceEvent
 from sim.recorder import TraceRecorder
 from sim.scenario_scene import build_scene_spec
 
+#: A grasped object counts as lifted off what it rested on once this far from it (m):
+#: below that, hand tremor while lifting makes and breaks contact a few times.
+LIFT_CLEARANCE_M = 0.001
+
 _CONTACT_KEYS = {
     "instrument-object": "contact_object",
     "instrument-instrument": "contact_instrument",
@@ -111,6 +115,9 @@ class Session:
         )
         self._script_every = max(1, round(rate / self.config.script_rate_hz))
         self._holders: dict[str, set[str]] = {}
+        #: objects just grasped, not yet clear of the scenery they rested on: lifting a
+        #: ring off its wire is no collision; touching it again once it was clear is
+        self._lifting: set[str] = set()
         self._pending_events: list = []
         self._last_master: dict[str, np.ndarray] = {}
         self.view = _SessionView(self)
@@ -206,6 +213,16 @@ class Session:
                 rec.set(contact.instrument, key, i, True)
                 if contact.kind == "instrument-instrument" and contact.other in rec.kinds:
                     rec.set(contact.other, key, i, True)
+        for obj, arms in self._holders.items():
+            if not arms:
+                continue
+            if obj in self._lifting:
+                if world.clear_of_environment(obj, LIFT_CLEARANCE_M):
+                    self._lifting.discard(obj)
+                continue
+            if world.touches_environment(obj):
+                for name in arms & rec.kinds.keys():
+                    rec.set(name, "contact_held_environment", i, True)
 
     def _frustum(self, poses: dict | None = None):
         from sim.frustum import Frustum
@@ -224,6 +241,8 @@ class Session:
     def _on_world_event(self, event) -> None:
         holders = self._holders.setdefault(event.object, set())
         if event.kind == "grasp":
+            if not holders:
+                self._lifting.add(event.object)
             holders.add(event.arm)
         elif event.kind == "release":
             holders.discard(event.arm)

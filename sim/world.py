@@ -26,7 +26,13 @@ import numpy as np
 
 from sim.arm import Arm
 from sim.bodies import BodyInfo
-from sim.contacts import Contact, read_contacts, tip_forces
+from sim.contacts import (
+    Contact,
+    clear_of_environment,
+    read_contacts,
+    tip_forces,
+    touches_environment,
+)
 from sim.errors import SimError, lookup
 from sim.frustum import Frustum
 from sim.grasp import Event, GraspTracker
@@ -222,6 +228,14 @@ class World:
     def contacts(self) -> list[Contact]:
         """Instrument contacts after the last step (see :mod:`sim.contacts`)."""
         return read_contacts(self)
+
+    def touches_environment(self, name: str) -> bool:
+        """Whether the named object touches static scenery after the last step."""
+        return touches_environment(self, self.body_id(name))
+
+    def clear_of_environment(self, name: str, clearance_m: float) -> bool:
+        """Whether the named object is more than ``clearance_m`` (m) from static scenery."""
+        return clear_of_environment(self, self.body_id(name), clearance_m)
 
     def tip_forces(
         self, contacts: list[Contact] | None = None, *, clashes: bool = True

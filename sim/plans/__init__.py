@@ -21,6 +21,7 @@ PLANS: dict[str, str] = {
     "peg_transfer": "sim.plans.peg_transfer:peg_transfer",
     "needle_handover": "sim.plans.needles:needle_handover",
     "needle_tissue": "sim.plans.needles:needle_tissue",
+    "ring_walk": "sim.plans.ring_walk:ring_walk",
 }
 
 

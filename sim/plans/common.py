@@ -88,11 +88,26 @@ def grasp(
 ) -> bool:
     """Come down on a reachable wall of ``body`` with the jaws across it and close; on a
     miss, open, back off and try the next wall, as a trainee would. True when grasped."""
+    grips = grip_poses(demo, arm, body, walls, approach_m, depth_m)
+    return grasp_at(demo, arm, body, grips, approach_m, depth_m, tries)
+
+
+def grasp_at(
+    demo: Demonstrator,
+    arm: str,
+    body: str,
+    grips,
+    approach_m: float = 0.03,
+    depth_m: float = 0.006,
+    tries: int = 3,
+) -> bool:
+    """Grasp ``body`` at the first of ``grips`` ((landmark, tool orientation 3x3) pairs)
+    that works: come down from ``approach_m`` above the landmark to ``depth_m`` above it
+    with the jaws open, close; on a miss open, back off and take the next grip. The
+    landmark is looked at again before the last approach (the object may have moved).
+    True when grasped."""
     world = demo.session.world
-    for _, (landmark, R) in zip(
-        range(tries), grip_poses(demo, arm, body, walls, approach_m, depth_m), strict=False
-    ):
-        # the landmark is read again after the approach: the object may have moved
+    for _, (landmark, R) in zip(range(tries), grips, strict=False):
         if close_on(
             demo,
             arm,
@@ -128,9 +143,23 @@ def release(demo: Demonstrator, arm: str, body: str, retreat_m: float = 0.03) ->
     demo.move_tip(arm, tip + retreat_m * UP)
 
 
-def carry_to(demo: Demonstrator, arm: str, body: str, goal_W, width_m: float = 0.003) -> None:
-    """Move a held object's centre to ``goal_W`` by moving the tool tip (offset kept)."""
+def carry_to(
+    demo: Demonstrator,
+    arm: str,
+    body: str,
+    goal_W,
+    width_m: float = 0.003,
+    turn_W=None,
+) -> None:
+    """Move a held object's centre to ``goal_W`` by moving the tool tip (offset kept),
+    turning the object about its centre by ``turn_W`` (3x3, world) on the way if given."""
     world = demo.session.world
-    tip = demo.session.tip_target_W(arm)[:3, 3]
-    offset = tip - world.landmark(body, "center")
-    demo.move_tip(arm, np.asarray(goal_W) + offset, width_m=width_m)
+    X_WT = demo.session.tip_target_W(arm)
+    offset = X_WT[:3, 3] - world.landmark(body, "center")
+    if turn_W is None:
+        demo.move_tip(arm, np.asarray(goal_W) + offset, width_m=width_m)
+        return
+    turn_W = np.asarray(turn_W, dtype=float)
+    demo.move_tip(
+        arm, np.asarray(goal_W) + turn_W @ offset, width_m=width_m, rotation_W=turn_W @ X_WT[:3, :3]
+    )

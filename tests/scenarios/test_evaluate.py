@@ -103,3 +103,18 @@ def test_save_and_load_round_trip(tmp_path):
         back.instruments["PSM1"].tip_position_m, trace.instruments["PSM1"].tip_position_m
     )
     assert compute_metrics(back) == compute_metrics(trace)
+
+
+def test_held_object_touching_the_scenery_counts_once_per_episode():
+    trace = _trace()
+    assert "held_object_collisions" not in compute_metrics(trace)  # not recorded: absent
+    n = len(trace.time_s)
+    left, right = trace.instruments["PSM1"], trace.instruments["PSM2"]
+    left.contact_held_environment = np.zeros(n, bool)
+    right.contact_held_environment = np.zeros(n, bool)
+    left.contact_held_environment[2000:2200] = True
+    left.contact_held_environment[4000:4100] = True  # a handover: both hold the ring
+    right.contact_held_environment[4000:4100] = True
+    m = compute_metrics(trace)
+    assert m["held_object_collisions"] == 2
+    assert m["collisions"] == 2  # instrument collisions are counted apart

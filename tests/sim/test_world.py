@@ -141,3 +141,21 @@ def test_suture_pad_marks_and_needle_landmarks():
         assert np.linalg.norm(tip - tail) == pytest.approx(2 * 0.0085, abs=1e-4)
         with pytest.raises(SimError, match="Did you mean 'entry1'"):
             world.landmark("pad", "entri1")
+
+
+def test_a_wire_longer_than_one_compound_shape_collides_along_its_whole_length():
+    # pybullet keeps only 16 children of a compound shape: the builder puts the rest on
+    # fixed links (a 16-segment wire has 19 primitives with its base and posts)
+    from sim.boards import wire_points
+
+    spec = RingWireSpec(name="course", segments=24)
+    with World(SceneSpec(objects=(spec,))) as world:
+        world.step()
+        pb, c = world.pb, world.client
+        sphere = pb.createCollisionShape(pb.GEOM_SPHERE, radius=0.0005, physicsClientId=c)
+        for s in np.linspace(0.0, 1.0, 25):
+            top = wire_points(spec, s)[0] + np.array([0.0, 0.0, spec.wire_radius_m + 0.001])
+            probe = pb.createMultiBody(1e-3, sphere, -1, top.tolist(), physicsClientId=c)
+            near = pb.getClosestPoints(probe, world.body_id("course"), 0.002, physicsClientId=c)
+            pb.removeBody(probe, physicsClientId=c)
+            assert near, f"no wire under s={s:.2f}"
