@@ -59,9 +59,6 @@ class Pause:
 
 Action = Reach | Grip | Pause
 
-#: Strokes (clutch cycles) one reach may take before the hand stretches to the goal.
-MAX_CLUTCHES_PER_REACH = 6
-
 
 @dataclass(frozen=True)
 class SkillProfile:
@@ -342,14 +339,7 @@ class SyntheticOperator:
         if self.rng.random() < prof.hesitation_probability:
             emit(self._hold(state["hand"], self.rng.uniform(*prof.hesitation_s)))
         goal = target_virtual - state["offset"]
-        for _ in range(MAX_CLUTCHES_PER_REACH):
-            if np.linalg.norm(goal - self._start) <= prof.workspace_radius_m:
-                break
-            # a long reach is made in strokes: to the edge of the hand's workspace, clutch
-            # back, go on (a 10 cm tool move at 0.2 scale is 50 cm of hand travel)
-            edge = self._workspace_exit(state["hand"], goal)
-            if edge is not None:
-                emit(self._movement(state["hand"], edge, 0.02))
+        if np.linalg.norm(goal - self._start) > prof.workspace_radius_m:
             self._clutch_towards(goal, state, emit)
             goal = target_virtual - state["offset"]
         hand = state["hand"]
@@ -377,21 +367,6 @@ class SyntheticOperator:
             end = goal + self.rng.normal(size=3) * prof.endpoint_error_ratio * error / math.sqrt(3)
             emit(self._movement(state["hand"], end, action.width_m))
 
-    def _workspace_exit(self, hand: np.ndarray, goal: np.ndarray) -> np.ndarray | None:
-        """Where the straight line from ``hand`` to ``goal`` leaves the workspace sphere;
-        None when the hand is already at its edge (nothing to gain before clutching)."""
-        radius = self.profile.workspace_radius_m
-        d = goal - hand
-        f = hand - self._start
-        a, b, c = d @ d, 2 * f @ d, f @ f - radius**2
-        disc = b * b - 4 * a * c
-        if a < 1e-18 or disc < 0:
-            return None
-        t = (-b + math.sqrt(disc)) / (2 * a)
-        if t <= 0.05:  # within 5% of the way: not worth a stroke
-            return None
-        return hand + min(t, 1.0) * d
-
     def _clutch_towards(self, goal: np.ndarray, state: dict, emit) -> None:
         """Press the clutch, bring the hand back so that ``goal`` fits, release."""
         hand = state["hand"]
@@ -402,9 +377,7 @@ class SyntheticOperator:
         n = max(2, round(duration * self.rate_hz))
         t = np.arange(1, n + 1) / self.rate_hz
         emit(minimum_jerk(hand, new_hand, duration, t), clutch=True)
-        # the hand settles before the pedal comes up: the tremor filter is still catching
-        # up with the repositioning, and what it has not caught up with would move the tool
-        emit(self._hold(new_hand, 0.15), clutch=True)
+        emit(self._hold(new_hand, 0.05), clutch=True)
         state["offset"] = state["offset"] + (hand - new_hand)
 
 

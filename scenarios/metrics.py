@@ -180,13 +180,15 @@ def tremor_rms_m(
     band_hz: tuple[float, float] = (6.0, 16.0),
     still_speed_m_s: float = 0.02,
     min_still_s: float = 1.0,
+    still_margin_s: float = 0.2,
 ) -> float:
     """RMS (m) of the 3-D motion within ``band_hz``: physiological tremor amplitude.
 
     Measured on the master positions *before* the tremor filter, by zero-phase band-pass
     (offline, so no causality constraint), over the samples where the hand is nearly
     still (its 2 Hz low-passed speed below ``still_speed_m_s``) as tremor is assessed
-    clinically: fast reaches leak into the band and would inflate it. With less than
+    clinically: fast reaches leak into the band and would inflate it, so samples within
+    ``still_margin_s`` of a movement are left out too (the filter rings). With less than
     ``min_still_s`` of still hand, the whole recording is used.
     """
     from scipy import signal as sps
@@ -200,6 +202,11 @@ def tremor_rms_m(
     slow = sps.sosfiltfilt(sps.butter(2, 2.0, fs=sample_rate_hz, output="sos"), p, axis=0)
     speed = np.r_[0.0, np.linalg.norm(np.diff(slow, axis=0), axis=1) * sample_rate_hz]
     still = speed < still_speed_m_s
+    # the band-pass rings for a while after a movement's onset and end: keep clear of them
+    margin = round(still_margin_s * sample_rate_hz)
+    if margin:
+        moving = np.convolve(~still, np.ones(2 * margin + 1), mode="same") > 0
+        still = ~moving
     if np.count_nonzero(still) >= min_still_s * sample_rate_hz:
         power = power[still]
     return float(np.sqrt(np.mean(power)))

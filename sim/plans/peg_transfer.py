@@ -30,7 +30,8 @@ def transfer_ring(demo: Demonstrator, ring: int, to_peg: int, giver: str, taker:
     taker_walls = sorted(
         (w for w in range(3) if w != held), key=lambda w: side * wall_normal(world, body, w)[0]
     )
-    if not grasp(demo, taker, body, taker_walls, approach_m=0.0, depth_m=0.0):
+    # from above, the wrist clear of the ring (at depth 0 the clevis sits in its wall)
+    if not grasp(demo, taker, body, taker_walls, approach_m=0.015, depth_m=0.006):
         return
     release(demo, giver, body)
     peg = world.landmark("board", f"peg{to_peg}")

@@ -113,8 +113,11 @@ def test_tremor_rms_is_not_inflated_by_fast_reaches():
     op = SyntheticOperator("expert", rng=np.random.default_rng(4))
     plan = []
     for k in range(6):  # 25 cm hand reaches with pauses, as at 0.2 motion scaling
-        plan += [Reach((0.25 * (k % 2), 0.0, 0.0), width_m=0.01), Pause(1.5)]
+        plan += [Reach((0.25 * (k % 2), 0.0, 0.0), width_m=0.01), Pause(3.0)]
     trace = op.render(plan)
     truth = op.tremor.rms_m
-    # the whole recording reads 12% high here; the still-hand estimate within 2%
-    assert M.tremor_rms_m(trace.position_m, 1000.0) == pytest.approx(truth, rel=0.08)
+    # the whole recording reads 7-27% high (seeds 0-5); the still-hand estimate, clear of
+    # the band-pass ringing around each reach, within 5%
+    whole = M.tremor_rms_m(trace.position_m, 1000.0, min_still_s=1e9)
+    assert whole > 1.05 * truth
+    assert M.tremor_rms_m(trace.position_m, 1000.0) == pytest.approx(truth, rel=0.06)
