@@ -59,6 +59,9 @@ class Pause:
 
 Action = Reach | Grip | Pause
 
+#: Strokes (clutch cycles) one reach may take before the hand stretches to the goal.
+MAX_CLUTCHES_PER_REACH = 6
+
 
 @dataclass(frozen=True)
 class SkillProfile:
@@ -85,7 +88,7 @@ class SkillProfile:
     hesitation_probability: float
     hesitation_s: tuple[float, float]
     tremor_rms_m: tuple[float, float]
-    workspace_radius_m: float = 0.08
+    workspace_radius_m: float = 0.10
     max_corrections: int = 3
 
 
@@ -107,7 +110,7 @@ PRESETS = {
         0.40,
         (0.3, 1.5),
         (120e-6, 200e-6),
-        workspace_radius_m=0.07,
+        workspace_radius_m=0.12,  # stretches further before clutching
     ),
 }
 
@@ -339,7 +342,22 @@ class SyntheticOperator:
         if self.rng.random() < prof.hesitation_probability:
             emit(self._hold(state["hand"], self.rng.uniform(*prof.hesitation_s)))
         goal = target_virtual - state["offset"]
-        if np.linalg.norm(goal - self._start) > prof.workspace_radius_m:
+        for _ in range(MAX_CLUTCHES_PER_REACH):
+            if np.linalg.norm(goal - self._start) <= prof.workspace_radius_m:
+                break
+            # a long reach is made in strokes: to the edge of the hand's workspace, clutch
+            # back, go on (a 10 cm tool move at 0.2 scale is 50 cm of hand travel)
+            edge = self._workspace_exit(state["hand"], goal)
+            if edge is not None:
+                stroke = self._movement(state["hand"], edge, 0.02)
+                turn = None
+                if action.rotation is not None:  # the wrist turns along the way, pro rata
+                    share = np.linalg.norm(edge - state["hand"]) / np.linalg.norm(
+                        goal - state["hand"]
+                    )
+                    R_part = _partial_turn(state["rot"], np.asarray(action.rotation, float), share)
+                    turn = self._rotations(state["rot"], R_part, len(stroke))
+                emit(stroke, rotations=turn)
             self._clutch_towards(goal, state, emit)
             goal = target_virtual - state["offset"]
         hand = state["hand"]
@@ -367,18 +385,41 @@ class SyntheticOperator:
             end = goal + self.rng.normal(size=3) * prof.endpoint_error_ratio * error / math.sqrt(3)
             emit(self._movement(state["hand"], end, action.width_m))
 
+    def _workspace_exit(self, hand: np.ndarray, goal: np.ndarray) -> np.ndarray | None:
+        """Where the straight line from ``hand`` to ``goal`` leaves the workspace sphere;
+        None when the hand is already at its edge (nothing to gain before clutching)."""
+        radius = self.profile.workspace_radius_m
+        d = goal - hand
+        f = hand - self._start
+        a, b, c = d @ d, 2 * f @ d, f @ f - radius**2
+        disc = b * b - 4 * a * c
+        if a < 1e-18 or disc < 0:
+            return None
+        t = (-b + math.sqrt(disc)) / (2 * a)
+        if t <= 0.05:  # within 5% of the way: not worth a stroke
+            return None
+        return hand + min(t, 1.0) * d
+
     def _clutch_towards(self, goal: np.ndarray, state: dict, emit) -> None:
         """Press the clutch, bring the hand back so that ``goal`` fits, release."""
         hand = state["hand"]
         away = goal - self._start
         new_hand = self._start - 0.5 * self.profile.workspace_radius_m * away / np.linalg.norm(away)
         emit(self._hold(hand, 0.05), clutch=True)
-        duration = 0.35 + 0.1 * self.rng.random()
+        duration = 0.3 + 0.1 * self.rng.random()
         n = max(2, round(duration * self.rate_hz))
         t = np.arange(1, n + 1) / self.rate_hz
         emit(minimum_jerk(hand, new_hand, duration, t), clutch=True)
-        emit(self._hold(new_hand, 0.05), clutch=True)
+        # the hand settles before the pedal comes up: the tremor filter is still catching
+        # up with the repositioning, and what it has not caught up with would move the tool
+        emit(self._hold(new_hand, 0.1), clutch=True)
         state["offset"] = state["offset"] + (hand - new_hand)
+
+
+def _partial_turn(R0: np.ndarray, R1: np.ndarray, share: float) -> np.ndarray:
+    """The orientation ``share`` (0..1) of the way from ``R0`` to ``R1`` (slerp)."""
+    axis, angle = axis_angle(R1 @ R0.T)
+    return axis_rotation(axis, share * angle) @ R0 if angle > 1e-12 else R1
 
 
 def random_plan(rng: np.random.Generator, n_reaches: int = 8, span_m: float = 0.15) -> list[Action]:

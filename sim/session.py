@@ -40,6 +40,10 @@ _CONTACT_KEYS = {
 }
 
 
+#: Instrument motion per hand motion: the da Vinci's default ("normal", 3:1). The dVRK's
+#: own 0.2 makes a 10 cm ring transfer 50 cm of hand travel: four clutch strokes.
+INSTRUMENT_TRANSLATION_SCALE = 1.0 / 3.0
+
 #: Scope motion per hand motion. The view is moved by centimetres to frame a target, not
 #: placed to a tenth of a millimetre, so the scope is driven at a coarser scale than the
 #: instruments (0.2): at 0.2 a 5 cm camera move would take 25 cm of hand travel, about
@@ -59,7 +63,9 @@ class SessionConfig:
             teleoperation target moves little between steps).
     """
 
-    teleop: TeleopConfig = field(default_factory=TeleopConfig)
+    teleop: TeleopConfig = field(
+        default_factory=lambda: TeleopConfig(translation_scale=INSTRUMENT_TRANSLATION_SCALE)
+    )
     scope_teleop: TeleopConfig = field(
         default_factory=lambda: TeleopConfig(translation_scale=SCOPE_TRANSLATION_SCALE)
     )
