@@ -1,0 +1,30 @@
+"""Peg transfer, run headless end to end: the expert finishes all twelve transfers and
+passes; a novice on the same seed scores lower."""
+
+from __future__ import annotations
+
+import pytest
+
+from scenarios.loader import load_scenario
+from sim.headless import run_headless
+
+
+@pytest.fixture(scope="module")
+def expert():
+    return run_headless(load_scenario("peg-transfer"), operator="expert", seed=0)
+
+
+def test_expert_transfers_all_six_rings_across_and_back_and_passes(expert):
+    assert expert.trace.completed and expert.result.passed
+    steps = [e.data["step"] for e in expert.trace.events if e.kind == "step_started"]
+    assert len(steps) == 12
+    assert expert.metrics["drops"] == 0
+    # the hand stays in a workspace a person can reach, clutching in strokes
+    assert expert.metrics["master_workspace_range_cm"] < 20
+    assert expert.metrics["clutch_count"] > 12
+
+
+@pytest.mark.slow
+def test_novice_scores_below_expert(expert):
+    novice = run_headless(load_scenario("peg-transfer"), operator="novice", seed=0)
+    assert novice.result.score < expert.result.score
