@@ -58,23 +58,28 @@ def reachable_poses(demo: Demonstrator, arm: str, poses_W) -> bool:
     return True
 
 
+def jaw_orientations(port_W, point_W, across_W, tilts_rad):
+    """Candidate tool orientations for a grip at ``point_W``: jaws down, opening along
+    ``across_W`` or its opposite (the jaw is symmetric: the same grip, rolled over),
+    leaning back towards the port by each of ``tilts_rad`` in turn (a tilted wrist
+    reaches further). Callers keep the ones their arm can reach."""
+    for tilt in tilts_rad:
+        for across in (across_W, -across_W):
+            yield jaws_down_across(across, port_W - point_W, tilt)
+
+
 def grip_poses(demo: Demonstrator, arm: str, body: str, walls, approach_m: float, depth_m: float):
-    """Reachable (landmark, orientation) grips, walls in order of preference."""
+    """Reachable (landmark, orientation) grips, walls in order of preference: the first
+    reachable orientation for each wall."""
     world = demo.session.world
     port = demo.session.arms[arm].X_WR[:3, 3]
     for wall in walls:
         point = world.landmark(body, f"grip{wall}")
         normal = wall_normal(world, body, wall)
-        # the jaw is symmetric: opening along -normal grips the same wall, rolled over
-        for tilt in (0.0, 0.35, 0.7, 1.0):
-            for across in (normal, -normal):
-                R = jaws_down_across(across, port - point, tilt)
-                if reachable(demo, arm, [point + approach_m * UP, point + depth_m * UP], R):
-                    yield f"grip{wall}", R
-                    break
-            else:
-                continue
-            break
+        for R in jaw_orientations(port, point, normal, (0.0, 0.35, 0.7, 1.0)):
+            if reachable(demo, arm, [point + approach_m * UP, point + depth_m * UP], R):
+                yield f"grip{wall}", R
+                break
 
 
 def grasp(

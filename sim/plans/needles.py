@@ -19,7 +19,7 @@ from sim.demo import Demonstrator
 from sim.plans.common import (
     UP,
     close_on,
-    jaws_down_across,
+    jaw_orientations,
     reachable,
     reachable_poses,
     release,
@@ -72,12 +72,10 @@ def _grip_orientations(demo: Demonstrator, arm: str, arc: Arc, a: float, lift_m:
     across = np.cross(UP, arc.tangent(a))
     if np.linalg.norm(across) < 1e-6:  # the wire runs vertically here: any horizontal
         across = np.array([1.0, 0.0, 0.0])
-    for tilt in (0.0, 0.3, 0.6):
-        for direction in (across, -across):
-            R = jaws_down_across(direction, port - point, tilt)
-            tip = point - JAW_HOLD_M * R[:, 2]
-            if reachable(demo, arm, [tip + lift_m * UP, tip], R):
-                yield R
+    for R in jaw_orientations(port, point, across, (0.0, 0.3, 0.6)):
+        tip = point - JAW_HOLD_M * R[:, 2]
+        if reachable(demo, arm, [tip + lift_m * UP, tip], R):
+            yield R
 
 
 def grasp_needle(
@@ -196,10 +194,9 @@ def drivable_grasp(demo: Demonstrator, arm: str, needle: str, entry_W, exit_W, c
 
 def drive_needle(
     demo: Demonstrator, arm: str, needle: str, entry_W, exit_W, clearance_m: float = 0.03
-) -> list[np.ndarray]:
+) -> None:
     """Lift the held needle, turn it over the entry mark in the air, set its tip just above
-    the mark and drive it through to the exit mark (see :func:`drive_path`); returns the
-    path of tool poses."""
+    the mark and drive it through to the exit mark (see :func:`drive_path`)."""
     world = demo.session.world
     X_WT = demo.session.arms[arm].measured_cp("world")
     path = drive_path(needle_arc(world, needle), X_WT, entry_W, exit_W)
@@ -208,13 +205,12 @@ def drive_needle(
     demo.move_tip(arm, path[0][:3, 3] + clearance_m * UP, rotation_W=path[0][:3, :3])
     for X in path:
         demo.move_tip(arm, X[:3, 3], width_m=0.001, rotation_W=X[:3, :3])
-    return path
 
 
 def needle_tissue(demo: Demonstrator) -> None:
     """The driver (``plan.driver``) picks the needle up where it can drive it from, drives
     it from ``plan.entry`` to ``plan.exit`` (mark names), and the other instrument takes it
-    by the part that came out and pulls it through along its curve."""
+    by the part that came out while the driver lets go (the exercise's last step)."""
     s = demo.session
     world = s.world
     params = s.scenario.plan
@@ -227,24 +223,11 @@ def needle_tissue(demo: Demonstrator) -> None:
     grip = drivable_grasp(demo, driver, needle, entry, exit_, clearance_m=0.03)
     if grip is None or not grasp_needle(demo, driver, needle, grip[0], orientations=[grip[1]]):
         return
-    path = drive_needle(demo, driver, needle, entry, exit_)
+    drive_needle(demo, driver, needle, entry, exit_)
     if demo.stopped or not grasp_needle(demo, helper, needle, PULL_GRIP_RAD, approach_m=0.01):
         return
     release(demo, driver, needle, retreat_m=0.0)
-    demo.move_tip(driver, s.tip_target_W(driver)[:3, 3] + 0.03 * UP)
-    pull_through(demo, helper, needle, path)
 
 
 #: Where the pulling instrument takes a needle that has come out (rad from the tip).
 PULL_GRIP_RAD = 0.15
-
-
-def pull_through(demo: Demonstrator, arm: str, needle: str, drive: list) -> None:
-    """Follow the needle's curve onwards (the rotation the drive made), then lift."""
-    X_now = demo.session.arms[arm].measured_cp("world")
-    turn = drive[-1] @ inverse(drive[-2])  # one drive step, as a world-frame motion
-    X = X_now
-    for _ in range(4):
-        X = turn @ X
-        demo.move_tip(arm, X[:3, 3], width_m=0.002, rotation_W=X[:3, :3])
-    demo.move_tip(arm, X[:3, 3] + 0.03 * UP)

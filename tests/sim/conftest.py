@@ -8,6 +8,24 @@ from sim.scripted import peg_transfer_scene
 from sim.world import World
 
 
+@pytest.fixture(scope="session")
+def headless_run():
+    """``run(name, operator, seed)``: a bundled scenario run headless, each combination
+    once per test session (a peg transfer takes ~30 s of wall time)."""
+    from scenarios.loader import load_scenario
+    from sim.headless import run_headless
+
+    cache = {}
+
+    def run(name: str, operator: str = "expert", seed: int = 0):
+        key = (name, operator, seed)
+        if key not in cache:
+            cache[key] = run_headless(load_scenario(name), operator=operator, seed=seed)
+        return cache[key]
+
+    return run
+
+
 @pytest.fixture
 def world():
     """The standard peg-transfer scene (PSM1, PSM2, ECM, peg board), settled for 50 ms."""

@@ -19,9 +19,9 @@ def scenario():
     return load_scenario("camera-targeting")
 
 
-@pytest.fixture(scope="module")
-def expert(scenario):
-    return run_headless(scenario, operator="expert", seed=0)
+@pytest.fixture
+def expert(headless_run):
+    return headless_run("camera-targeting", "expert", 0)
 
 
 def _hand(x_m: float) -> np.ndarray:

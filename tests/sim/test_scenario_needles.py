@@ -5,23 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from scenarios.loader import load_scenario
-from sim.headless import run_headless
-
 NEEDLE_SCENARIOS = ["needle-handover", "needle-tissue"]
 
 
-@pytest.fixture(scope="module")
-def outcomes():
-    cache = {}
-
-    def run(name, operator, seed=0):
-        key = (name, operator, seed)
-        if key not in cache:
-            cache[key] = run_headless(load_scenario(name), operator=operator, seed=seed)
-        return cache[key]
-
-    return run
+@pytest.fixture
+def outcomes(headless_run):
+    return headless_run
 
 
 @pytest.mark.parametrize("name", NEEDLE_SCENARIOS)

@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from scenarios.loader import load_scenario
-from sim.headless import run_headless
 
-
-@pytest.fixture(scope="module")
-def expert():
-    return run_headless(load_scenario("peg-transfer"), operator="expert", seed=0)
+@pytest.fixture
+def expert(headless_run):
+    return headless_run("peg-transfer", "expert", 0)
 
 
 def test_expert_transfers_all_six_rings_across_and_back_and_passes(expert):
@@ -25,6 +22,6 @@ def test_expert_transfers_all_six_rings_across_and_back_and_passes(expert):
 
 
 @pytest.mark.slow
-def test_novice_scores_below_expert(expert):
-    novice = run_headless(load_scenario("peg-transfer"), operator="novice", seed=0)
+def test_novice_scores_below_expert(expert, headless_run):
+    novice = headless_run("peg-transfer", "novice", 0)
     assert novice.result.score < expert.result.score

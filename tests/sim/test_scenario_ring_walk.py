@@ -14,9 +14,9 @@ def scenario():
     return load_scenario("ring-walk")
 
 
-@pytest.fixture(scope="module")
-def expert(scenario):
-    return run_headless(scenario, operator="expert", seed=0)
+@pytest.fixture
+def expert(headless_run):
+    return headless_run("ring-walk", "expert", 0)
 
 
 def test_expert_walks_the_ring_without_touching_the_wire(expert):
