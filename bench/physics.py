@@ -106,8 +106,8 @@ def _circle(center, radius: float, speed_m_s: float, dt: float):
 
 def _psm_alone(rate_hz: float) -> _Scenario:
     from kinematics.transforms import pose
-    from sim.scene import ArmSpec, PhysicsSpec, SceneSpec
-    from sim.world import World
+    from sim.world.scene import ArmSpec, PhysicsSpec, SceneSpec
+    from sim.world.world import World
 
     world = World(
         SceneSpec(
@@ -126,8 +126,8 @@ def _psm_alone(rate_hz: float) -> _Scenario:
 
 
 def _peg_rest(rate_hz: float) -> _Scenario:
-    from sim.scripted import peg_transfer_scene
-    from sim.world import World
+    from sim.world.scripted import peg_transfer_scene
+    from sim.world.world import World
 
     world = World(peg_transfer_scene(rate_hz=rate_hz))
     world.step(round(SETTLE_S * rate_hz))
@@ -136,8 +136,8 @@ def _peg_rest(rate_hz: float) -> _Scenario:
 
 def _peg_carry(rate_hz: float) -> _Scenario:
     from kinematics.transforms import pose
-    from sim.scripted import move_tool, peg_transfer_scene, pick
-    from sim.world import World
+    from sim.world.scripted import move_tool, peg_transfer_scene, pick
+    from sim.world.world import World
 
     world = World(peg_transfer_scene(rate_hz=rate_hz))
     world.step(round(SETTLE_S * rate_hz))

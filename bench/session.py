@@ -1,7 +1,7 @@
 """Headless session benchmark: how fast each bundled scenario runs with a synthetic operator.
 
 For every bundled scenario (or those named) and seed, the ``expert`` operator runs the
-scenario's demonstration plan headless through :func:`sim.headless.run_headless`, as
+scenario's demonstration plan headless through :func:`sim.session.headless.run_headless`, as
 ``surgisim run`` does: teleoperation, IK, physics, grasps, contacts, the exercise engine
 and the recorder, every physics step. Speed is simulated seconds per wall second.
 
@@ -33,7 +33,7 @@ BARE_SECONDS = 5.0
 def _warm_up() -> None:
     """Compile the numba kernels (IK, FK) before anything is timed."""
     from scenarios.loader import load_scenario
-    from sim.session import Session
+    from sim.session.session import Session
 
     session = Session(load_scenario(BAR_SCENARIO), seed=0)
     try:
@@ -45,8 +45,8 @@ def _warm_up() -> None:
 
 def bare_world_real_time(scenario, seed: int, seconds: float = BARE_SECONDS) -> float:
     """Simulated over wall seconds of the scenario's world stepped alone, arms still."""
-    from sim.scenario_scene import build_scene_spec
-    from sim.world import World
+    from sim.world.scenario_scene import build_scene_spec
+    from sim.world.world import World
 
     with World(build_scene_spec(scenario, seed)) as world:
         steps = max(1, round(seconds * world.rate_hz))
@@ -64,7 +64,7 @@ def run_session_benchmark(
 ) -> bool:
     """Run the benchmark, print its tables, write the JSON; False when strict and a bar fails."""
     from scenarios.loader import library_names, load_scenario
-    from sim.headless import run_headless
+    from sim.session.headless import run_headless
 
     console = Console()
     names = names or library_names()

@@ -1,17 +1,15 @@
-"""The simulator: pybullet world, robot models, task boards, and the command line.
+"""The simulator side of surgisim: everything that owns a pybullet world or composes the
+parts, in rooms (nothing heavy is imported here; import the module you need):
 
-Modules, one job each (import what you need; nothing heavy is imported here):
+- :mod:`sim.world`: pybullet physics: the world, arms, grasps, contacts, tissue, task
+  boards, scene descriptions and building, robot models.
+- :mod:`sim.session`: the session (the composition root a server, a renderer and a
+  learning agent all drive), its recorder, the headless runner, the demonstrator and
+  the demonstration plans.
+- :mod:`sim.cli`: the ``surgisim`` commands, thin: parse, call, print.
+- :mod:`sim.errors`: :class:`~sim.errors.SimError`, the package's one exception, and
+  ``lookup`` (errors that list the valid names).
 
-- :mod:`sim.world`: :class:`~sim.world.World`, a pybullet client stepping a scene.
-- :mod:`sim.scene`: plain scene descriptions (dataclasses or dicts) and their checks.
-- :mod:`sim.builder`: descriptions to pybullet bodies.
-- :mod:`sim.bodies`: what the world records about each body (name, role, landmarks).
-- :mod:`sim.boards`: task boards and primitives as trimesh geometry (no pybullet).
-- :mod:`sim.robots`: the PSM/ECM models (generated URDFs) and port poses.
-- :mod:`sim.arm`: joint / Cartesian / jaw commands and measurements of one arm.
-- :mod:`sim.grasp`: sticky grasps and the grasp / release / drop events.
-- :mod:`sim.contacts`: instrument contacts, classified, and tip force estimates.
-- :mod:`sim.frustum`: the scope's view frustum (pure numpy).
-- :mod:`sim.scripted`: the standard peg-transfer scene and scripted tool paths.
-- :mod:`sim.errors`: :class:`~sim.errors.SimError`, the package's one exception.
+Viewer-side rooms (``render``, ``xr``) import no pybullet, so they can run in a Python
+without it.
 """

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sim.scripted import peg_transfer_scene
-from sim.world import World
+from sim.world.scripted import peg_transfer_scene
+from sim.world.world import World
 
 
 @pytest.fixture(scope="session")
@@ -13,7 +13,7 @@ def headless_run():
     """``run(name, operator, seed)``: a bundled scenario run headless, each combination
     once per test session (a peg transfer takes ~30 s of wall time)."""
     from scenarios.loader import load_scenario
-    from sim.headless import run_headless
+    from sim.session.headless import run_headless
 
     cache = {}
 

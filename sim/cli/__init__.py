@@ -1,0 +1,140 @@
+"""The ``surgisim`` command line.
+
+Each sub-command is a thin shell over library functions so that everything the CLI does
+can also be done from Python; heavy modules are imported inside the commands so that
+``surgisim --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+app = typer.Typer(
+    name="surgisim",
+    help="Robot-assisted surgery simulation and VR training.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+bench_app = typer.Typer(
+    help="Benchmarks: each prints a table and writes JSON.", no_args_is_help=True
+)
+app.add_typer(bench_app, name="bench")
+
+
+def _register_records_commands() -> None:
+    from sim.cli import records as cli_records
+
+    app.add_typer(cli_records.trainee_app, name="trainee")
+    app.command("report")(cli_records.report)
+    app.command("rescore")(cli_records.rescore)
+
+
+_register_records_commands()
+
+
+def _register_scenario_commands() -> None:
+    from sim.cli import scenario as cli_scenario
+
+    app.add_typer(cli_scenario.scenario_app, name="scenario")
+    app.command("run")(cli_scenario.run)
+
+
+_register_scenario_commands()
+
+
+@bench_app.command("ik")
+def bench_ik(
+    targets: int = typer.Option(
+        10_000, "--targets", "-n", min=10, help="Targets per arm and mode."
+    ),
+    arms: str = typer.Option("psm,iiwa,panda", help="Comma-separated arms: psm, iiwa, panda."),
+    rcm_targets: int = typer.Option(2_000, help="Targets for the RCM (iiwa + 0.3 m tool) run."),
+    seed: int = typer.Option(0, help="Seed for targets and warm-start noise."),
+    json_path: Path = typer.Option(
+        Path("bench/results/ik.json"), "--json", help="Where to write the JSON results."
+    ),
+    strict: bool = typer.Option(False, help="Exit with status 1 when a bar is missed."),
+) -> None:
+    """IK solvers against pybullet's calculateInverseKinematics on PSM, iiwa and Panda."""
+    from bench.ik import ARM_NAMES, run_ik_benchmark
+
+    arm_list = [a.strip() for a in arms.split(",") if a.strip()]
+    unknown = [a for a in arm_list if a not in ARM_NAMES]
+    if unknown:
+        raise typer.BadParameter(
+            f"unknown arm(s) {unknown}; choose from {list(ARM_NAMES)}", param_hint="--arms"
+        )
+    ok = run_ik_benchmark(
+        targets=targets,
+        arms=arm_list,
+        rcm_targets=rcm_targets,
+        seed=seed,
+        json_path=json_path,
+        strict=strict,
+    )
+    raise typer.Exit(code=0 if ok else 1)
+
+
+@bench_app.command("tremor")
+def bench_tremor(
+    traces: int = typer.Option(20, min=1, help="Number of seeded synthetic traces."),
+    duration_s: float = typer.Option(30.0, min=3.0, help="Length of each trace (s)."),
+    seed: int = typer.Option(0, help="Seed of the traces."),
+    json_path: Path = typer.Option(
+        Path("bench/results/tremor.json"), "--json", help="Where to write the JSON results."
+    ),
+    strict: bool = typer.Option(False, help="Exit with status 1 when a bar is missed."),
+) -> None:
+    """Tremor filters: attenuation, lag, RMS error and cost against the baselines."""
+    from bench.tremor import run_tremor_benchmark
+
+    ok = run_tremor_benchmark(traces=traces, duration_s=duration_s, seed=seed, json_path=json_path)
+    raise typer.Exit(code=0 if ok or not strict else 1)
+
+
+@bench_app.command("physics")
+def bench_physics(
+    seconds: float = typer.Option(
+        3.0, "--seconds", "-s", min=0.01, help="Simulated seconds measured per scenario and rate."
+    ),
+    rounds: int = typer.Option(3, min=1, help="Interleaved measurement rounds."),
+    json_path: Path = typer.Option(
+        Path("bench/results/physics.json"), "--json", help="Where to write the JSON results."
+    ),
+    strict: bool = typer.Option(False, help="Exit with status 1 when a bar is missed."),
+) -> None:
+    """Physics steps/s: PSM alone, peg transfer at rest and carrying, against raw pybullet."""
+    from bench.physics import run_physics_benchmark
+
+    ok = run_physics_benchmark(seconds=seconds, rounds=rounds, json_path=json_path, strict=strict)
+    raise typer.Exit(code=0 if ok else 1)
+
+
+@bench_app.command("session")
+def bench_session(
+    scenario: list[str] = typer.Option(
+        None, "--scenario", help="Bundled scenario to run (repeatable; default: all)."
+    ),
+    seeds: int = typer.Option(1, min=1, help="Seeds per scenario (0, 1, ...)."),
+    operator: str = typer.Option("expert", help="Synthetic operator skill."),
+    json_path: Path = typer.Option(
+        Path("bench/results/session.json"), "--json", help="Where to write the JSON results."
+    ),
+    strict: bool = typer.Option(False, help="Exit with status 1 when a bar is missed."),
+) -> None:
+    """Headless session speed (simulated s per wall s) for each bundled scenario."""
+    from bench.session import run_session_benchmark
+
+    ok = run_session_benchmark(scenario or None, seeds, operator, json_path, strict)
+    raise typer.Exit(code=0 if ok else 1)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

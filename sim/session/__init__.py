@@ -1,0 +1,29 @@
+"""The session and what drives it headless.
+
+- :mod:`sim.session.session`: :class:`Session`, one run of a scenario.
+- :mod:`sim.session.recorder`: the per-step trace recorder.
+- :mod:`sim.session.headless`: run a scenario with a synthetic operator and score it.
+- :mod:`sim.session.demo`: the demonstrator (synthetic operators following a plan).
+- :mod:`sim.session.plans`: the demonstration plans of the bundled scenarios.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    "Session": "sim.session.session",
+    "SessionConfig": "sim.session.session",
+    "run_headless": "sim.session.headless",
+}
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sim.session' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,126 @@
+"""Synthetic operators driving a session: demonstrations, tests and headless benchmarks.
+
+A :class:`Demonstrator` gives every master-driven arm its own
+:class:`~haptics.operators.SyntheticOperator` (same skill, independent random streams
+from one seed) and offers plan primitives in task terms - put this tool tip at that
+world point, open or close the gripper, wait. Each primitive is turned into a hand motion
+closed-loop, from where the instrument is commanded to be now and the current camera
+view, then rendered by the operator (with its timing, scatter, tremor and clutching) and
+fed to the session one sample per physics step. A human works the same way: look, move,
+look again.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from haptics.master import MasterSample
+from haptics.operators import (
+    Grip,
+    Pause,
+    Reach,
+    SyntheticOperator,
+)
+from sim.session.session import Session
+
+
+class Demonstrator:
+    """Drives ``session`` with synthetic operators of one skill level.
+
+    Args:
+        session: the session to drive.
+        skill: ``expert``, ``intermediate`` or ``novice`` (see :mod:`haptics.operators`).
+        seed: seed of the operators' random streams.
+        time_limit_s: stop feeding once the session reaches this simulated time.
+    """
+
+    def __init__(
+        self,
+        session: Session,
+        skill: str = "expert",
+        seed: int = 0,
+        time_limit_s: float | None = None,
+    ) -> None:
+        self.session = session
+        self.skill = skill
+        rate = session.world.rate_hz
+        seeds = np.random.SeedSequence(seed).spawn(len(session.driven))
+        self.operators = {
+            name: SyntheticOperator(skill, rng=np.random.default_rng(s), rate_hz=rate)
+            for name, s in zip(session.driven, seeds, strict=True)
+        }
+        self.time_limit_s = time_limit_s or session.scenario.exercise.time_limit_s
+        self.on_progress = None  # optional callable, called after every primitive
+
+    @property
+    def stopped(self) -> bool:
+        """The session finished or ran out of time."""
+        return self.session.finished or self.session.time_s >= self.time_limit_s
+
+    # ---- primitives --------------------------------------------------------------------
+    def move_tip(self, arm: str, target_W, width_m: float = 0.003, rotation_W=None) -> None:
+        """Move ``arm``'s tool tip to the world point ``target_W`` (m), as a hand would,
+        turning the tool to ``rotation_W`` (3x3, world) on the way when given."""
+        s = self.session
+        X_RW = s.arms[arm].X_RW
+        target = s.teleops[arm].X_RT
+        desired_R = X_RW[:3, :3] @ np.asarray(target_W, float) + X_RW[:3, 3]
+        # the frame this arm's teleoperation maps through (the scope's keeps its start view)
+        R_RM = s.teleops[arm].X_RC[:3, :3] @ np.asarray(s.teleops[arm].config.R_CM, float)
+        scale = s.teleops[arm].config.translation_scale
+        hand_delta = R_RM.T @ (desired_R - target[:3, 3]) / scale
+        op = self.operators[arm]
+        goal = op.virtual_hand_m + hand_delta
+        rotation = None
+        if rotation_W is not None:
+            # the tool turns by what the hand turns, seen through the camera (1:1)
+            delta_R = X_RW[:3, :3] @ np.asarray(rotation_W, float) @ target[:3, :3].T
+            rotation = R_RM.T @ delta_R @ R_RM @ op.hand_rotation
+        self._run({arm: [Reach(tuple(goal), width_m / scale, rotation)]})
+
+    def grip(self, arm: str, jaw_rad: float) -> None:
+        """Squeeze the master's gripper so that ``arm``'s jaw goes to ``jaw_rad``.
+
+        The gripper angle is found by inverting the teleoperation jaw mapping; values at or
+        below the closed jaw angle squeeze fully (grip force on a held object).
+        """
+        c = self.session.teleops[arm].config
+        share = (jaw_rad - c.jaw_closed_rad) / (c.jaw_open_rad - c.jaw_closed_rad)
+        angle = min(max(share, 0.0), 1.0) * c.gripper_max_rad
+        self._run({arm: [Grip(angle)]})
+
+    def wait(self, seconds: float) -> None:
+        """All hands hold still (tremor goes on) for ``seconds``."""
+        self._run({name: [Pause(seconds)] for name in self.operators})
+
+    def until(self, condition, timeout_s: float, step_s: float = 0.05) -> bool:
+        """Wait in small slices until ``condition()`` holds; False on timeout."""
+        end = self.session.time_s + timeout_s
+        while not condition():
+            if self.stopped or self.session.time_s >= end:
+                return False
+            self.wait(step_s)
+        return True
+
+    # ---- feeding the session -------------------------------------------------------------
+    def _run(self, plans: dict[str, list]) -> None:
+        if self.stopped:
+            return
+        traces = {name: self.operators[name].render(plan) for name, plan in plans.items()}
+        n = max(len(t) for t in traces.values())
+        for name, op in self.operators.items():
+            if name not in traces:
+                traces[name] = op.render([Pause(n / op.rate_hz)])
+        s = self.session
+        for k in range(n):
+            if self.stopped:
+                return
+            now = s.time_s
+            samples = {}
+            for name, trace in traces.items():
+                i = min(k, len(trace) - 1)
+                sample = trace.sample(i)
+                samples[name] = MasterSample(now, sample.X_MH, sample.gripper_rad, sample.clutch)
+            s.step(samples)
+        if self.on_progress is not None:
+            self.on_progress()

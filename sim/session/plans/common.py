@@ -1,0 +1,170 @@
+"""Task primitives shared by the demonstration plans: reachable grips, grasp with
+retries, release, carry a held object. Each looks at the world before it moves."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.session.demo import Demonstrator
+
+UP = np.array([0.0, 0.0, 1.0])
+JAW_OPEN_RAD = 0.7
+JAW_RELEASE_RAD = 1.2  # wide: a grasp releases only past the angle it closed at + a margin
+JAW_CLOSED_RAD = -0.3
+
+
+def jaws_down_across(direction_W, tilt_towards_W=None, tilt_rad: float = 0.0) -> np.ndarray:
+    """Tool orientation (3x3, world): jaws pointing down, opening along ``direction_W``,
+    optionally tilted by ``tilt_rad`` so the jaws lean back towards ``tilt_towards_W``
+    (the instrument's port: a tilted wrist reaches further)."""
+    z = -UP
+    if tilt_towards_W is not None and tilt_rad:
+        back = np.asarray(tilt_towards_W, dtype=float).copy()
+        back[2] = 0.0
+        if np.linalg.norm(back) > 1e-9:
+            z = np.cos(tilt_rad) * z + np.sin(tilt_rad) * back / np.linalg.norm(back)
+            z /= np.linalg.norm(z)
+    n = np.asarray(direction_W, dtype=float).copy()
+    n[2] = 0.0
+    n = n - (n @ z) * z
+    n /= np.linalg.norm(n)
+    return np.column_stack([np.cross(n, z), n, z])
+
+
+def wall_normal(world, body: str, wall: int) -> np.ndarray:
+    """Outward direction of a ring's wall ``wall`` in the world (m, from the centre)."""
+    return world.landmark(body, f"wall{wall}") - world.landmark(body, "center")
+
+
+def reachable(demo: Demonstrator, arm: str, points_W, R_W) -> bool:
+    """Whether ``arm`` can put its tip at every point with orientation ``R_W`` (IK check)."""
+    from kinematics.transforms import pose
+
+    return reachable_poses(demo, arm, [pose(R_W, point) for point in points_W])
+
+
+def reachable_poses(demo: Demonstrator, arm: str, poses_W) -> bool:
+    """Whether ``arm`` can put its tool tip at every pose (4x4, world) in turn, each IK
+    solve warm-started from the last (a path, not isolated poses)."""
+    from kinematics import solve_ik
+
+    a = demo.session.arms[arm]
+    q = a.goal_js()
+    for X_WT in poses_W:
+        result = solve_ik(a.chain, a.X_RW @ X_WT, q, restarts=20)
+        if not result.success:
+            return False
+        q = result.q
+    return True
+
+
+def jaw_orientations(port_W, point_W, across_W, tilts_rad):
+    """Candidate tool orientations for a grip at ``point_W``: jaws down, opening along
+    ``across_W`` or its opposite (the jaw is symmetric: the same grip, rolled over),
+    leaning back towards the port by each of ``tilts_rad`` in turn (a tilted wrist
+    reaches further). Callers keep the ones their arm can reach."""
+    for tilt in tilts_rad:
+        for across in (across_W, -across_W):
+            yield jaws_down_across(across, port_W - point_W, tilt)
+
+
+def grip_poses(demo: Demonstrator, arm: str, body: str, walls, approach_m: float, depth_m: float):
+    """Reachable (landmark, orientation) grips, walls in order of preference: the first
+    reachable orientation for each wall."""
+    world = demo.session.world
+    port = demo.session.arms[arm].X_WR[:3, 3]
+    for wall in walls:
+        point = world.landmark(body, f"grip{wall}")
+        normal = wall_normal(world, body, wall)
+        for R in jaw_orientations(port, point, normal, (0.0, 0.35, 0.7, 1.0)):
+            if reachable(demo, arm, [point + approach_m * UP, point + depth_m * UP], R):
+                yield f"grip{wall}", R
+                break
+
+
+def grasp(
+    demo: Demonstrator,
+    arm: str,
+    body: str,
+    walls,
+    approach_m: float = 0.03,
+    depth_m: float = 0.006,
+    tries: int = 3,
+) -> bool:
+    """Come down on a reachable wall of ``body`` with the jaws across it and close; on a
+    miss, open, back off and try the next wall, as a trainee would. True when grasped."""
+    grips = grip_poses(demo, arm, body, walls, approach_m, depth_m)
+    return grasp_at(demo, arm, body, grips, approach_m, depth_m, tries)
+
+
+def grasp_at(
+    demo: Demonstrator,
+    arm: str,
+    body: str,
+    grips,
+    approach_m: float = 0.03,
+    depth_m: float = 0.006,
+    tries: int = 3,
+) -> bool:
+    """Grasp ``body`` at the first of ``grips`` ((landmark, tool orientation 3x3) pairs)
+    that works: come down from ``approach_m`` above the landmark to ``depth_m`` above it
+    with the jaws open, close; on a miss open, back off and take the next grip. The
+    landmark is looked at again before the last approach (the object may have moved).
+    True when grasped."""
+    world = demo.session.world
+    for _, (landmark, R) in zip(range(tries), grips, strict=False):
+        if close_on(
+            demo,
+            arm,
+            body,
+            lambda landmark=landmark: world.landmark(body, landmark) + depth_m * UP,
+            (approach_m - depth_m) * UP,
+            R,
+        ):
+            return True
+    return False
+
+
+def close_on(demo: Demonstrator, arm: str, body: str, tip_at, approach_W, R_W) -> bool:
+    """One grasp attempt: open, come to ``tip_at() + approach_W`` with the tool turned to
+    ``R_W``, go in to ``tip_at()`` (a callable: looked at again after the approach), close
+    and wait for the hold. On a miss, open and back off upwards. True when grasped."""
+    demo.grip(arm, JAW_OPEN_RAD)
+    demo.move_tip(arm, tip_at() + np.asarray(approach_W), rotation_W=R_W)
+    demo.move_tip(arm, tip_at(), width_m=0.002)
+    demo.grip(arm, JAW_CLOSED_RAD)
+    if demo.until(lambda: arm in demo.session.holders(body), timeout_s=1.0):
+        return True
+    demo.grip(arm, JAW_OPEN_RAD)
+    demo.move_tip(arm, demo.session.tip_target_W(arm)[:3, 3] + 0.02 * UP)
+    return False
+
+
+def release(demo: Demonstrator, arm: str, body: str, retreat_m: float = 0.03) -> None:
+    """Open the jaw, wait until the object is let go, back off upwards."""
+    demo.grip(arm, JAW_RELEASE_RAD)
+    demo.until(lambda: arm not in demo.session.holders(body), timeout_s=1.0)
+    tip = demo.session.tip_target_W(arm)[:3, 3]
+    demo.move_tip(arm, tip + retreat_m * UP)
+
+
+def carry_to(
+    demo: Demonstrator,
+    arm: str,
+    body: str,
+    goal_W,
+    width_m: float = 0.003,
+    turn_W=None,
+) -> None:
+    """Move a held object's centre to ``goal_W`` by moving the tool tip (offset kept),
+    turning the object about its centre by ``turn_W`` (3x3, world) on the way if given."""
+    world = demo.session.world
+    X_WT = demo.session.tip_target_W(arm)
+    offset = X_WT[:3, 3] - world.landmark(body, "center")
+    if turn_W is None:
+        demo.move_tip(arm, np.asarray(goal_W) + offset, width_m=width_m)
+        return
+    turn_W = np.asarray(turn_W, dtype=float)
+    demo.move_tip(
+        arm, np.asarray(goal_W) + turn_W @ offset, width_m=width_m, rotation_W=turn_W @ X_WT[:3, :3]
+    )

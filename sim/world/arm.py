@@ -1,0 +1,302 @@
+"""Control of one simulated arm: joint and Cartesian servo commands, the jaw, measurements.
+
+Commands follow CRTK names. A command sets a *goal*; every physics step the arm moves
+its *setpoint* towards the goal no faster than each joint's velocity limit (the jaw at
+``jaw_rate_rad_s``) and hands the setpoint to pybullet's position motors, whose force is
+capped by the joint's effort limit. So a far goal gives a smooth, limited motion, and a
+stream of goals at 1 kHz (teleoperation) is tracked closely.
+
+Cartesian commands (``servo_cp``) go through ``kinematics`` IK warm-started from the
+current joint goal. Measurements (``measured_cp``) use double-precision FK of the measured
+joints, not pybullet's single-precision link states.
+
+Frames: ``W`` world, ``R`` the arm's remote centre of motion (its base link ``rcm``),
+``T`` the tool tip (``tool_tip``; the scope tip for the ECM). Units: m, rad, s.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from kinematics import IKResult, solve_ik
+from kinematics.errors import KinematicsError
+from kinematics.transforms import inverse
+from sim.errors import SimError
+from sim.world.frustum import Frustum
+from sim.world.robots import LoadedRobot, RobotModel
+
+#: Position-motor gains handed to pybullet (dimensionless, per step): stiff tracking.
+POSITION_GAIN = 0.5
+VELOCITY_GAIN = 1.0
+FRAMES = ("world", "rcm")
+
+
+@dataclass(frozen=True)
+class CameraSettings:
+    """The view of an arm's scope (ECM): full vertical field of view, aspect, clip range."""
+
+    fov_deg: float = 70.0
+    aspect: float = 4.0 / 3.0
+    near_m: float = 0.005
+    far_m: float = 0.3
+
+
+class Arm:
+    """One arm in a :class:`~sim.world.world.World`, mounted with its RCM at ``X_WR``.
+
+    Create arms through the world (``World.add_arm`` or a scene description).
+
+    Attributes:
+        name: the arm's name (``"PSM1"``).
+        model: its :class:`~sim.world.robots.RobotModel`.
+        chain: the kinematics chain (RCM frame to tool tip) used for IK and FK.
+        body: the pybullet body id.
+        X_WR: RCM (port) pose in the world, 4x4.
+        velocity_limits, effort_limits: per chain joint (rad/s or m/s; N m or N).
+        jaw_rate_rad_s: the jaw's opening/closing speed limit.
+        ik_restarts: random restarts allowed when the warm IK start fails.
+    """
+
+    def __init__(
+        self,
+        pb,
+        client: int,
+        name: str,
+        model: RobotModel,
+        loaded: LoadedRobot,
+        X_WR: np.ndarray,
+        *,
+        q0=None,
+        jaw_rad: float = 0.0,
+        jaw_rate_rad_s: float = 2.0,
+        camera: CameraSettings | None = None,
+        ik_restarts: int = 2,
+    ) -> None:
+        self._pb, self._client = pb, client
+        self.name, self.model = name, model
+        self.chain = model.chain()
+        self.body = loaded.body
+        self.links = loaded.links
+        self.X_WR = np.array(X_WR, dtype=float)
+        self.X_RW = inverse(self.X_WR)
+        names = self.chain.joint_names
+        self._joint_index = [loaded.joints[n] for n in names]
+        self._jaw_index = [loaded.joints[n] for n in model.jaw_joints]
+        self._all_index = self._joint_index + self._jaw_index
+        self.velocity_limits = np.array([loaded.max_velocity[n] for n in names])
+        self.effort_limits = np.array([loaded.max_effort[n] for n in names])
+        self._jaw_effort = [loaded.max_effort[n] for n in model.jaw_joints]
+        self._finger_upper = model.jaw_limits_rad[1] / 2
+        if not jaw_rate_rad_s > 0 or not math.isfinite(jaw_rate_rad_s):
+            raise SimError(f"arm {name!r}: jaw_rate_rad_s must be > 0, got {jaw_rate_rad_s}.")
+        self.jaw_rate_rad_s = float(jaw_rate_rad_s)
+        self.camera = camera or CameraSettings()
+        self.ik_restarts = ik_restarts
+        q = self._default_q() if q0 is None else self._check_q(q0, "q0")
+        self._goal = q.copy()
+        self._setpoint = q.copy()
+        self._step: np.ndarray | None = None  # setpoint change of the last step
+        self._joints_moving = False
+        self._jaw_goal = self._jaw_setpoint = self._clip_jaw(jaw_rad) if self.has_jaw else 0.0
+        #: jaw angle (rad) at which a grasp froze the fingers; None when holding nothing
+        self.jaw_hold_rad: float | None = None
+        self._jaw_closing = False
+        self._send_pending = True
+        for index, value in zip(self._joint_index, q, strict=True):
+            pb.resetJointState(self.body, index, float(value), physicsClientId=client)
+        for index in self._jaw_index:
+            pb.resetJointState(self.body, index, self._finger_target(), physicsClientId=client)
+        self._send()
+
+    # ---- validation ---------------------------------------------------------------
+    @property
+    def has_jaw(self) -> bool:
+        """True for an instrument with jaws (PSM)."""
+        return bool(self._jaw_index)
+
+    def _default_q(self) -> np.ndarray:
+        return np.clip(np.zeros(self.chain.dof), self.chain.lower, self.chain.upper)
+
+    def _check_q(self, q, what: str) -> np.ndarray:
+        try:
+            q = self.chain.check_q(q, what)
+        except KinematicsError as exc:
+            raise SimError(f"arm {self.name!r}: {exc} Nothing was commanded.") from None
+        return np.clip(q, self.chain.lower, self.chain.upper)
+
+    def _clip_jaw(self, angle_rad: float) -> float:
+        if not isinstance(angle_rad, (int, float, np.floating)) or not math.isfinite(angle_rad):
+            raise SimError(
+                f"arm {self.name!r}: jaw angle must be a finite number (rad), got {angle_rad!r}. "
+                "Nothing was commanded."
+            )
+        lo, hi = self.model.jaw_limits_rad
+        return float(min(max(angle_rad, lo), hi))
+
+    # ---- commands -------------------------------------------------------------------
+    def servo_jp(self, q) -> None:
+        """Joint position goal (rad / m, chain joint order); clipped to the joint limits.
+
+        Raises:
+            SimError: wrong shape or NaN/inf; the previous goal is kept.
+        """
+        self._set_goal(self._check_q(q, "servo_jp goal"))
+
+    def _set_goal(self, q: np.ndarray) -> None:
+        self._goal = q
+        self._joints_moving = not np.array_equal(q, self._setpoint)
+
+    def servo_cp(self, X, frame: str = "world") -> IKResult:
+        """Tool-tip pose goal (4x4, m) in ``frame`` (``"world"`` or ``"rcm"``).
+
+        IK starts from the current joint goal; the solution (or, for an unreachable
+        pose, the closest configuration found, always within limits) becomes the joint
+        goal. Check ``result.success`` / ``result.pos_error`` to see how close it gets.
+
+        Raises:
+            SimError: unknown frame, NaN/inf or a non-rigid matrix; the robot keeps its
+                previous goal and does not move because of this call.
+        """
+        if frame not in FRAMES:
+            raise SimError(f"arm {self.name!r}: frame {frame!r} is not one of {FRAMES}.")
+        X = np.asarray(X, dtype=np.float64)
+        if X.shape != (4, 4) or not np.isfinite(X).all():
+            raise SimError(
+                f"arm {self.name!r}: servo_cp goal must be a finite 4x4 pose (m), got "
+                f"{X.tolist()}. Nothing was commanded; the arm holds its goal."
+            )
+        X_RT = self.X_RW @ X if frame == "world" else X
+        try:
+            # the solver validates the target (finite, rigid) before it solves anything
+            result = solve_ik(self.chain, X_RT, self._goal, restarts=self.ik_restarts)
+        except KinematicsError as exc:
+            raise SimError(
+                f"arm {self.name!r} servo_cp goal ({frame} frame): {exc} Nothing was "
+                "commanded; the arm holds its goal."
+            ) from None
+        self._set_goal(np.clip(result.q, self.chain.lower, self.chain.upper))
+        return result
+
+    def servo_jaw(self, angle_rad: float) -> None:
+        """Jaw angle goal (rad, full opening between the fingers), clipped to the jaw range.
+
+        Values below 0 close the jaw fully (the dVRK uses them to squeeze harder).
+        """
+        if not self.has_jaw:
+            raise SimError(f"arm {self.name!r} ({self.model.name}) has no jaw.")
+        self._jaw_goal = self._clip_jaw(angle_rad)
+
+    # ---- measurements -----------------------------------------------------------------
+    def measured_js(self) -> tuple[np.ndarray, np.ndarray]:
+        """Measured joint positions (rad / m) and velocities (rad/s, m/s), chain order."""
+        states = self._pb.getJointStates(self.body, self._joint_index, physicsClientId=self._client)
+        return np.array([s[0] for s in states]), np.array([s[1] for s in states])
+
+    def measured_cp(self, frame: str = "world") -> np.ndarray:
+        """Measured tool-tip pose (4x4, m): ``X_WT`` or ``X_RT``, double-precision FK."""
+        X_RT = self.chain.fk(self.measured_js()[0])
+        if frame == "rcm":
+            return X_RT
+        if frame != "world":
+            raise SimError(f"arm {self.name!r}: frame {frame!r} is not one of {FRAMES}.")
+        return self.X_WR @ X_RT
+
+    def setpoint_js(self) -> np.ndarray:
+        """The joint setpoint the motors track now (rad / m)."""
+        return self._setpoint.copy()
+
+    def goal_js(self) -> np.ndarray:
+        """The joint goal the setpoint moves towards (rad / m)."""
+        return self._goal.copy()
+
+    def measured_jaw(self) -> float:
+        """Measured jaw opening (rad): the sum of the two finger angles; 0 without a jaw."""
+        if not self.has_jaw:
+            return 0.0
+        states = self._pb.getJointStates(self.body, self._jaw_index, physicsClientId=self._client)
+        return float(states[0][0] + states[1][0])
+
+    @property
+    def jaw_goal_rad(self) -> float:
+        """The commanded jaw angle (rad)."""
+        return self._jaw_goal
+
+    @property
+    def jaw_setpoint_rad(self) -> float:
+        """The rate-limited jaw angle the fingers track now (rad)."""
+        return self._jaw_setpoint
+
+    @property
+    def jaw_closing(self) -> bool:
+        """True while the jaw setpoint moves towards closed."""
+        return self._jaw_closing
+
+    def frustum(self) -> Frustum:
+        """The scope's view frustum at the measured tip pose (camera frame = tip frame)."""
+        c = self.camera
+        return Frustum(self.measured_cp(), math.radians(c.fov_deg), c.aspect, c.near_m, c.far_m)
+
+    # ---- per-step control -------------------------------------------------------------
+    def _finger_target(self) -> float:
+        jaw = self._jaw_setpoint
+        if self.jaw_hold_rad is not None:
+            jaw = max(jaw, self.jaw_hold_rad)  # fingers rest on the held object
+        return min(max(jaw / 2, 0.0), self._finger_upper)
+
+    def control(self, dt: float) -> None:
+        """Advance the setpoints by one step of ``dt`` seconds and update the motors."""
+        send = self._send_pending
+        if self._joints_moving:
+            delta = self._goal - self._setpoint
+            limit = self.velocity_limits * dt
+            if (np.abs(delta) <= limit).all():
+                self._step = delta
+                self._setpoint = self._goal.copy()  # land exactly on the goal
+                self._joints_moving = False
+            else:
+                self._step = np.clip(delta, -limit, limit)
+                self._setpoint += self._step
+            send = True
+        elif self._step is not None:
+            self._step = None  # one last send with zero feed-forward velocity
+            send = True
+        if self.has_jaw:
+            jaw_delta = self._jaw_goal - self._jaw_setpoint
+            self._jaw_closing = jaw_delta < 0
+            if jaw_delta:
+                limit = self.jaw_rate_rad_s * dt
+                self._jaw_setpoint += min(max(jaw_delta, -limit), limit)
+                send = True
+        if send:
+            self._send(dt)
+
+    def _send(self, dt: float = 1.0) -> None:
+        self._send_pending = False
+        finger = self._finger_target()
+        n_jaw = len(self._jaw_index)
+        velocity = [0.0] * self.chain.dof if self._step is None else (self._step / dt).tolist()
+        # a resting arm sleeps (cheap steps); new motor targets alone would not wake it
+        self._pb.changeDynamics(
+            self.body,
+            -1,
+            activationState=self._pb.ACTIVATION_STATE_WAKE_UP,
+            physicsClientId=self._client,
+        )
+        self._pb.setJointMotorControlArray(
+            self.body,
+            self._all_index,
+            self._pb.POSITION_CONTROL,
+            targetPositions=[*self._setpoint.tolist(), *([finger] * n_jaw)],
+            targetVelocities=[*velocity, *([0.0] * n_jaw)],
+            forces=[*self.effort_limits.tolist(), *self._jaw_effort],
+            positionGains=[POSITION_GAIN] * len(self._all_index),
+            velocityGains=[VELOCITY_GAIN] * len(self._all_index),
+            physicsClientId=self._client,
+        )
+
+    def request_send(self) -> None:
+        """Resend the motor targets on the next step (after a grasp changes the fingers)."""
+        self._send_pending = True

@@ -1,0 +1,77 @@
+"""From a scenario's ``scene:`` section to the physics world's scene description.
+
+Kept apart from the session so that ``surgisim scenario validate`` can build (and so
+check) a scene without running anything. Errors from the world's validation are re-raised
+as :class:`~scenarios.errors.ScenarioError` at the YAML line of the object or arm at fault.
+"""
+
+from __future__ import annotations
+
+from scenarios.errors import ScenarioError
+from scenarios.schema import Scenario
+
+
+def scene_dict(scenario: Scenario, seed: int) -> dict:
+    """The dict for :func:`sim.world.scene.scene_from_dict` (world frame, SI units)."""
+    scene = scenario.scene
+    camera = scene.camera
+    arms = []
+    for arm in scene.arms:
+        entry = {
+            "name": arm.name,
+            "model": arm.kind,
+            "port_position_m": list(arm.port.position_m),
+            "port_rpy_rad": list(arm.port.rpy_rad),
+            "insertion_m": arm.insertion_m,
+            "jaw_rate_rad_s": arm.jaw_rate_rad_s,
+        }
+        if arm.port.look_at_m is not None:
+            entry["port_look_at_m"] = list(arm.port.look_at_m)
+        if arm.start_joints is not None:
+            entry["q"] = list(arm.start_joints)
+        if arm.kind == "ecm" and camera.arm == arm.name:
+            entry.update(fov_deg=camera.fov_deg, near_m=camera.near_m, far_m=camera.far_m)
+        arms.append(entry)
+    objects = [
+        {
+            "type": o.type,
+            "name": o.id,
+            "position_m": list(o.pose.position_m),
+            "rpy_rad": list(o.pose.rpy_rad),
+            **o.params,
+        }
+        for o in scene.objects
+    ]
+    out = {
+        "physics": {
+            "rate_hz": scene.physics_rate_hz,
+            "gravity_m_s2": list(scene.gravity_m_s2),
+            "seed": int(seed),
+        },
+        "arms": arms,
+        "objects": objects,
+    }
+    if scene.workspace_m is not None:
+        out["workspace_m"] = [list(c) for c in scene.workspace_m]
+    return out
+
+
+def build_scene_spec(scenario: Scenario, seed: int = 0):
+    """Validate the scene with the world's own rules; errors point at the YAML line."""
+    from sim.errors import SimError
+    from sim.world.scene import scene_from_dict
+
+    data = scene_dict(scenario, seed)
+    try:
+        return scene_from_dict(data)
+    except SimError as exc:
+        message = str(exc)
+        loc: tuple = ("scene",)
+        for key, entries in (("objects", data["objects"]), ("arms", data["arms"])):
+            for i in range(len(entries)):
+                if message.startswith(f"{key}[{i}]"):
+                    loc = ("scene", key, i)
+        line, col = scenario.position_of(loc)
+        raise ScenarioError(
+            f"{'.'.join(map(str, loc))}: {message}", scenario.source_file, line, col
+        ) from None

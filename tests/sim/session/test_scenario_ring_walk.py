@@ -1,0 +1,42 @@
+"""The bundled ring-walk scenario: the expert synthetic operator completes it through its
+plan (that is its test), and a novice on the same seed scores below the expert."""
+
+from __future__ import annotations
+
+import pytest
+
+from scenarios.loader import load_scenario
+from sim.session.headless import run_headless
+
+
+@pytest.fixture(scope="module")
+def scenario():
+    return load_scenario("ring-walk")
+
+
+@pytest.fixture
+def expert(headless_run):
+    return headless_run("ring-walk", "expert", 0)
+
+
+def test_expert_walks_the_ring_without_touching_the_wire(expert):
+    trace, metrics = expert.trace, expert.metrics
+    assert trace.completed and expert.result.passed
+    steps = [e.data["step"] for e in trace.events_of("step_done")]
+    assert steps == ["pick-up", "walk-up", "walk-down"]
+    assert metrics["completion_time_s"] < 90
+    assert metrics["held_object_collisions"] == 0 and metrics["drops"] == 0
+    assert metrics["collisions"] == 0
+
+
+@pytest.mark.slow
+def test_novice_scores_below_the_expert_on_the_same_seed(scenario, expert):
+    novice = run_headless(scenario, operator="novice", seed=0)
+    assert novice.result.score < expert.result.score
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2])
+def test_expert_completes_other_seeds(scenario, seed):
+    outcome = run_headless(scenario, operator="expert", seed=seed)
+    assert outcome.trace.completed and outcome.metrics["held_object_collisions"] == 0

@@ -1,0 +1,141 @@
+"""Grasping that works: pick and place onto a peg, handover, drops, a held object that sticks."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kinematics.transforms import inverse
+from sim.world.scripted import hold, move_tool, pick, wall_grip_rotation
+
+RING = "board/ring0"
+UP = np.array([0.0, 0.0, 1.0])
+
+
+def _kinds(world) -> list[tuple[str, str, str]]:
+    return [(e.kind, e.arm, e.object) for e in world.events]
+
+
+def test_pick_carry_and_drop_onto_another_peg(world):
+    move_tool(world, "PSM2", (0.09, 0.0, 0.1), 0.4)  # out of the way over the right pegs
+    start = world.landmark(RING, "center")
+    pick(world, "PSM1", RING, wall=1)
+    assert _kinds(world) == [("grasp", "PSM1", RING)]
+    assert world.landmark(RING, "center")[2] > start[2] + 0.035  # lifted off its peg
+    target_peg = world.landmark("board", "peg6")
+    offset = world.arms["PSM1"].measured_cp()[:3, 3] - world.landmark(RING, "center")
+    # ring bottom 5 mm above the peg top, centred over it
+    above = target_peg + offset + (0.0, 0.0, 0.005 + 0.003)
+    above[:2] = target_peg[:2] + offset[:2]
+    move_tool(world, "PSM1", above + 0.02 * UP, 1.5)
+    move_tool(world, "PSM1", above, 0.4)
+    hold(world, 1.0, "PSM1", 0.8)
+    kinds = _kinds(world)
+    assert kinds[:2] == [("grasp", "PSM1", RING), ("release", "PSM1", RING)]
+    assert not [e for e in world.events if e.kind == "drop"], world.events
+    ring = world.landmark(RING, "center")
+    board_top = world.landmark("board", "top")[2]
+    assert np.linalg.norm(ring[:2] - target_peg[:2]) < 0.004, "ring is not around peg 6"
+    assert ring[2] < board_top + 0.005, "ring did not slide down the peg to the board"
+    release = world.events[1]
+    assert release.time_s > world.events[0].time_s and release.object_id == world.body_id(RING)
+
+
+def test_held_object_follows_without_jitter_or_drift(world):
+    pick(world, "PSM1", RING, wall=1)
+    arm = world.arms["PSM1"]
+    X_TO0 = inverse(arm.measured_cp()) @ world.body_pose(RING)
+    offsets = []
+
+    def record(w):
+        X_TO = inverse(arm.measured_cp()) @ w.body_pose(RING)
+        offsets.append(np.abs(X_TO - X_TO0).max())
+
+    move_tool(world, "PSM1", (0.02, -0.03, 0.07), 1.0, on_step=record)
+    move_tool(world, "PSM1", (-0.04, 0.02, 0.09), 0.6, on_step=record)
+    for _ in range(300):
+        world.step()
+        record(world)
+    assert max(offsets) < 1e-6, f"held ring moved in the jaws by {max(offsets):.2e}"
+    assert not [e for e in world.events if e.kind != "grasp"], world.events
+
+
+def test_handover_from_one_instrument_to_the_other(world):
+    pick(world, "PSM1", RING, wall=1)
+    move_tool(world, "PSM1", (-0.01, -0.03, 0.07), 0.8)
+    grip = world.landmark(RING, "grip2")
+    R = wall_grip_rotation(world, RING, 2)
+    move_tool(world, "PSM2", grip + 0.03 * UP, 0.8, rotation=R, jaw_rad=0.6)
+    move_tool(world, "PSM2", grip + 0.004 * UP, 0.5)
+    hold(world, 0.4, "PSM2", -0.3)
+    body = world.body_id(RING)
+    assert world.grasps.held_by(body) == ["PSM1", "PSM2"]  # both hold it
+    hold(world, 0.8, "PSM1", 1.0)  # 2 rad/s from -0.3 rad: opens past the hold in 0.5 s
+    assert world.grasps.held_by(body) == ["PSM2"]
+    move_tool(world, "PSM1", (-0.06, -0.03, 0.09), 0.4)
+    move_tool(world, "PSM2", (0.05, -0.03, 0.08), 0.8)
+    assert _kinds(world) == [
+        ("grasp", "PSM1", RING),
+        ("grasp", "PSM2", RING),
+        ("release", "PSM1", RING),
+    ]
+    tip = world.arms["PSM2"].measured_cp()[:3, 3]
+    assert np.linalg.norm(world.landmark(RING, "center") - tip) < 0.02  # it went with PSM2
+
+
+def test_deliberate_drop_is_reported(world):
+    pick(world, "PSM1", RING, wall=1)
+    move_tool(world, "PSM1", (0.0, 0.03, 0.10), 0.8)
+    hold(world, 1.0, "PSM1", 1.0)
+    drops = [e for e in world.events if e.kind == "drop"]
+    assert len(drops) == 1, world.events
+    drop = drops[0]
+    assert (drop.object, drop.object_id, drop.arm, drop.reason) == (
+        RING,
+        world.body_id(RING),
+        "PSM1",
+        "fell",
+    )
+    release = next(e for e in world.events if e.kind == "release")
+    assert release.time_s < drop.time_s < release.time_s + 0.5
+
+
+def test_ramming_a_held_ring_into_the_other_instrument_tears_it_out(world):
+    pick(world, "PSM1", RING, wall=1)
+    # PSM2 rests over peg 6: carry the ring there, at PSM2's height
+    ring_in_tool = world.arm("PSM1").measured_cp()[:3, 3] - world.landmark(RING, "center")
+    peg = world.landmark("board", "peg6")
+    move_tool(world, "PSM1", peg + ring_in_tool + (0.0, 0.0, 0.016), 1.5)
+    hold(world, 0.3)
+    kinds = [(e.kind, e.reason) for e in world.events]
+    assert kinds == [("grasp", ""), ("drop", "slipped")], world.events
+    assert world.grasps.held_by(world.body_id(RING)) == []
+    # the jaw must open before it can grasp again, then it can
+    hold(world, 0.5, "PSM1", 1.0)
+    assert [e.kind for e in world.events] == ["grasp", "drop"]
+
+
+def test_object_leaving_the_workspace_is_a_drop(world):
+    body = world.body_id("board/ring5")
+    world.pb.resetBasePositionAndOrientation(
+        body, (0.5, 0.0, 0.02), (0, 0, 0, 1), physicsClientId=world.client
+    )
+    world.step(2)
+    drops = [e for e in world.pop_events() if e.kind == "drop"]
+    assert [(e.object, e.reason) for e in drops] == [("board/ring5", "left_workspace")]
+    world.step(2)
+    assert world.pop_events() == []  # reported once
+    # a ring pushed past the board's edge falls to the floor: reported once, as it leaves
+    world.pb.resetBasePositionAndOrientation(
+        world.body_id("board/ring4"), (0.14, 0.0, 0.03), (0, 0, 0, 1), physicsClientId=world.client
+    )
+    world.step(300)
+    drops = [(e.object, e.reason) for e in world.pop_events() if e.kind == "drop"]
+    assert drops == [("board/ring4", "left_workspace")]
+    assert world.landmark("board/ring4", "center")[2] < 0.006
+
+
+def test_closing_on_nothing_grasps_nothing(world):
+    move_tool(world, "PSM1", (-0.02, -0.02, 0.06), 0.5, jaw_rad=0.8)
+    hold(world, 0.6, "PSM1", -0.5)
+    assert world.events == []
+    assert world.arms["PSM1"].measured_jaw() < 0.01
