@@ -13,7 +13,7 @@ from scenarios.records import Records
 from scenarios.scoring import score_session
 from sim.cli import app
 
-from ..scenarios.test_evaluate import _trace
+from tests.scenarios.test_evaluate import _trace
 from ..scenarios.test_loader import VALID
 
 runner = CliRunner()
