@@ -14,7 +14,7 @@ from scenarios.scoring import score_session
 from sim.cli import app
 
 from tests.scenarios.test_evaluate import _trace
-from ..scenarios.test_loader import VALID
+from tests.scenarios.test_loader import VALID
 
 runner = CliRunner()
 
