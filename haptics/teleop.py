@@ -211,6 +211,16 @@ class Teleoperation:
             self._X_RC = X.copy()
             self._ref_master = None  # re-captured at the next sample
 
+    def release_to(self, X_RT) -> None:
+        """Another source (a controller's ``servo_cp``) moved the instrument: disengage, and
+        continue from ``X_RT`` (4x4 in R) when the master takes over again (after a fresh
+        clutch release), so the tool does not jump back to where the hand left it."""
+        X = self._checked_pose(X_RT, "X_RT")
+        self._target = X.copy()
+        self._goal_p = X[:3, 3].copy()
+        self._engaged = False
+        self._ref_master = None
+
     # ---- the step ----------------------------------------------------------------------
     def step(self, sample: MasterSample | None, now_s: float, X_RC=None) -> TeleopOutput:
         """Advance one tick at loop time ``now_s`` with the latest ``sample`` (or None)."""

@@ -60,6 +60,10 @@ class InstrumentTrace:
     contact_held_environment: np.ndarray | None = None
     kind: str = "psm"
 
+    def signals(self) -> dict[str, np.ndarray]:
+        """The per-row signals by field name (those recorded; held contacts may be absent)."""
+        return {key: getattr(self, key) for key in _PER_STEP if getattr(self, key) is not None}
+
     @property
     def has_master(self) -> bool:
         """Whether a master device (or synthetic operator) drove this instrument."""

@@ -112,15 +112,28 @@ class Demonstrator:
             if name not in traces:
                 traces[name] = op.render([Pause(n / op.rate_hz)])
         s = self.session
+        # every sample's handle pose at once: building 4x4s one by one cost more than IK
+        streams = {name: _stream(trace, n) for name, trace in traces.items()}
         for k in range(n):
             if self.stopped:
                 return
-            now = s.time_s
-            samples = {}
-            for name, trace in traces.items():
-                i = min(k, len(trace) - 1)
-                sample = trace.sample(i)
-                samples[name] = MasterSample(now, sample.X_MH, sample.gripper_rad, sample.clutch)
-            s.step(samples)
+            now = s.now_s()
+            s.advance(
+                {
+                    name: MasterSample(now, X[k], gripper[k], clutch[k])
+                    for name, (X, gripper, clutch) in streams.items()
+                }
+            )
         if self.on_progress is not None:
             self.on_progress()
+
+
+def _stream(trace, n: int) -> tuple[np.ndarray, list[float], list[bool]]:
+    """A rendered operator trace as n handle poses (n, 4, 4), gripper angles and clutch
+    states, the last sample held when the trace is shorter than n."""
+    index = np.minimum(np.arange(n), len(trace) - 1)
+    X = np.zeros((n, 4, 4))
+    X[:, :3, :3] = trace.rotation[index]
+    X[:, :3, 3] = trace.position_m[index]
+    X[:, 3, 3] = 1.0
+    return X, trace.gripper_rad[index].tolist(), trace.clutch[index].tolist()

@@ -1,33 +1,52 @@
-"""The session: one run of a scenario, composing world, arms, teleoperation, the exercise
-engine and the recorder. The same object runs a trainee's VR session and a headless
-benchmark; headless it is stepped as fast as it goes, deterministically per seed.
+"""The session: one run of a scenario, and the one core that every driver shares.
 
-Per physics step: for each teleoperated arm, the latest master sample goes through the
-teleoperation pipeline (in the camera frame of the moment) to a tool-tip target, IK
-(warm-started) to joint goals, and the jaw; the world steps; contacts, tip forces and
-grasp events are read and recorded. The exercise engine ticks at ``script_rate_hz``
-(steps and triggers need no more), and its actions (spawn, move, remove objects) are
-carried out in the world.
+A real-time server (devices on the bus), a renderer, a Gymnasium agent and the headless
+demonstrator all drive the same :class:`Session`:
+
+- ``step(commands) -> StepState``: one physics step. Commands per arm (see
+  :mod:`sim.session.commands`): master samples through teleoperation, a tool-tip pose
+  (``servo_cp``), joint targets (``servo_jp``) and the jaw — mixable, one arm by a person
+  and another by an algorithm. Nothing a device or controller sends raises out of
+  ``step``: what cannot be used holds the arm and becomes an event.
+- ``reset(seed)``: the next episode in the same physics client, bit for bit the same as
+  a fresh session with that seed.
+- ``trace()``, ``live metrics`` (in every :class:`StepState`), ``body_poses()``.
+
+Per physics step: each teleoperated arm's new master samples go through its pipeline
+(judged on the session clock: simulated time headless, a monotonic wall clock live) to a
+tool-tip target, IK (warm-started) to joint goals, and the jaw; direct commands go
+straight to IK or the joints; the world steps (motors, pybullet, grasps, tissue) and
+measures every arm once. At the observation rate (``observe_rate_hz``) the session reads
+contacts and tip forces, checks what is in view, writes a trace row, ticks the exercise
+engine and carries out its actions; live metrics are refreshed from the new trace rows.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from haptics.master import MasterSample
 from haptics.teleop import TeleopConfig, Teleoperation
 from kinematics import solve_ik
+from kinematics.errors import KinematicsError
 from kinematics.transforms import pose, rpy_to_matrix
+from scenarios.live import MetricAccumulator
 from scenarios.schema import Scenario
+from scenarios.scoring import score_session
 from scenarios.script import ExerciseRunner
 from scenarios.trace import SessionTrace, TraceEvent
+from sim.session.commands import ArmCommand, normalise
 from sim.session.recorder import TraceRecorder
+from sim.session.state import ArmState, ExerciseState, StepState
+from sim.session.view import SessionView
+from sim.world.frustum import points_in_view
 from sim.world.scenario_scene import build_scene_spec
+
+log = logging.getLogger(__name__)
 
 #: A grasped object counts as lifted off what it rested on once this far from it (m):
 #: below that, hand tremor while lifting makes and breaks contact a few times.
@@ -39,16 +58,23 @@ _CONTACT_KEYS = {
     "instrument-environment": "contact_environment",
 }
 
-
 #: Instrument motion per hand motion: the da Vinci's default ("normal", 3:1). The dVRK's
 #: own 0.2 makes a 10 cm ring transfer 50 cm of hand travel: four clutch strokes.
 INSTRUMENT_TRANSLATION_SCALE = 1.0 / 3.0
 
 #: Scope motion per hand motion. The view is moved by centimetres to frame a target, not
 #: placed to a tenth of a millimetre, so the scope is driven at a coarser scale than the
-#: instruments (0.2): at 0.2 a 5 cm camera move would take 25 cm of hand travel, about
-#: three clutch strokes.
+#: instruments: at 0.2 a 5 cm camera move would take 25 cm of hand travel, about three
+#: clutch strokes.
 SCOPE_TRANSLATION_SCALE = 0.5
+
+
+def _instrument_teleop() -> TeleopConfig:
+    return TeleopConfig(translation_scale=INSTRUMENT_TRANSLATION_SCALE)
+
+
+def _scope_teleop() -> TeleopConfig:
+    return TeleopConfig(translation_scale=SCOPE_TRANSLATION_SCALE)
 
 
 @dataclass(frozen=True)
@@ -58,82 +84,174 @@ class SessionConfig:
     Attributes:
         teleop: the teleoperation settings of every master-driven instrument.
         scope_teleop: those of a master-driven endoscope (ECM).
-        script_rate_hz: how often the exercise engine checks steps and triggers (Hz).
+        master_rate_hz: the rate master devices publish at (Hz), for the teleoperation
+            filters; None: the physics rate (the headless synthetic operators publish one
+            sample per physics step).
+        observe_rate_hz: how often contacts, tip forces, "in view", body poses, the trace
+            and the exercise engine are updated (Hz); None: every physics step. 100 Hz
+            is what the metrics need (tremor up to 16 Hz, smoothness at the published
+            100 Hz); a live server raises it for force feedback.
+        metrics_rate_hz: how often live metrics and the score estimate are refreshed (Hz).
         ik_restarts: IK restarts per step when the warm start fails (kept small: the
-            teleoperation target moves little between steps).
+            target moves little between steps).
+        unreachable_tolerance_m: a pose goal the IK misses by more than this (m) is
+            unreachable: the arm holds and an event says so.
     """
 
-    teleop: TeleopConfig = field(
-        default_factory=lambda: TeleopConfig(translation_scale=INSTRUMENT_TRANSLATION_SCALE)
-    )
-    scope_teleop: TeleopConfig = field(
-        default_factory=lambda: TeleopConfig(translation_scale=SCOPE_TRANSLATION_SCALE)
-    )
-    script_rate_hz: float = 100.0
+    teleop: TeleopConfig = field(default_factory=_instrument_teleop)
+    scope_teleop: TeleopConfig = field(default_factory=_scope_teleop)
+    master_rate_hz: float | None = None
+    observe_rate_hz: float | None = 100.0
+    metrics_rate_hz: float = 10.0
     ik_restarts: int = 2
+    unreachable_tolerance_m: float = 1e-3
+
+
+def _held_part(commands):
+    """What of ``commands`` applies again on a repeated step: pose, joint and jaw goals
+    hold; master samples were used once."""
+    if not isinstance(commands, dict):
+        return None
+    out = {}
+    for name, command in commands.items():
+        if isinstance(command, ArmCommand) and (command.direct or command.jaw_rad is not None):
+            out[name] = dataclasses.replace(command, master=())
+    return out
 
 
 class Session:
     """One run of ``scenario`` with seed ``seed``.
 
+    Args:
+        scenario: the loaded scenario.
+        seed: seed of the world (object placement) — same seed, same run, bit for bit.
+        config: how the session runs.
+        clock: a function returning the session clock in seconds (e.g.
+            ``time.monotonic`` for a live session); None uses simulated time. Master
+            samples are stamped on this clock, and the teleoperation watchdog judges
+            stale, future and missing samples on it.
+
     Attributes:
-        world: the physics world (:class:`sim.world.world.World`).
-        driven: names of the arms a master drives.
+        world: the physics world (:class:`sim.world.World`).
+        arms: the world's arms by name.
+        driven: names of the arms a master can drive (the scenario's ``hand:``).
+        teleops: the teleoperation pipeline of each driven arm.
         runner: the exercise engine; ``finished`` when completed or failed.
     """
 
-    def __init__(self, scenario: Scenario, *, seed: int = 0, config: SessionConfig | None = None):
-        from sim.world.world import World
+    def __init__(
+        self,
+        scenario: Scenario,
+        *,
+        seed: int = 0,
+        config: SessionConfig | None = None,
+        clock=None,
+    ) -> None:
+        from sim.world import World
 
         self.scenario = scenario
-        self.seed = int(seed)
         self.config = config or SessionConfig()
-        self.world = World(build_scene_spec(scenario, self.seed))
-        self.arms = self.world.arms
-        self._poses: dict[str, np.ndarray] = {}  # measured tool poses at the last step
+        self._clock = clock
+        self.world = World(build_scene_spec(scenario, int(seed)))
+        self._start(int(seed))
+
+    # ---- episodes ---------------------------------------------------------------------------
+    def _start(self, seed: int) -> None:
+        """Everything an episode starts from (called by the constructor and by reset)."""
+        scenario, world, config = self.scenario, self.world, self.config
+        self.seed = seed
+        self.arms = world.arms
+        self._arm_names = list(world.arms)
         self.driven = [a.name for a in scenario.scene.arms if a.driven]
         camera = scenario.scene.camera
         self.camera_arm = camera.arm
         self._X_WC_fixed = None
         if camera.pose is not None:
             self._X_WC_fixed = pose(rpy_to_matrix(*camera.pose.rpy_rad), camera.pose.position_m)
-        self._fov = (math.radians(camera.fov_deg), camera.near_m, camera.far_m)
+        if self._X_WC_fixed is not None:
+            fov, aspect, near, far = camera.fov_deg, 4.0 / 3.0, camera.near_m, camera.far_m
+        else:
+            c = self.arms[self.camera_arm].camera
+            fov, aspect, near, far = c.fov_deg, c.aspect, c.near_m, c.far_m
+        tan_y = math.tan(math.radians(fov) / 2.0)
+        #: the endoscope's view for "in view": half-angle tangents (x, y) and depth range (m)
+        self._view = (aspect * tan_y, tan_y, near, far)
         X_WC = self.camera_pose_W()
-        self.teleops = {}
+        master_rate = config.master_rate_hz or world.rate_hz
+        self.teleops: dict[str, Teleoperation] = {}
         for name in self.driven:
             arm = self.arms[name]
-            # the pipeline runs once per physics step: its filters are designed for that rate
             teleop_config = dataclasses.replace(
-                self.config.teleop if arm.has_jaw else self.config.scope_teleop,
-                rate_hz=self.world.rate_hz,
+                config.teleop if arm.has_jaw else config.scope_teleop, rate_hz=master_rate
             )
             # the scope's own teleoperation maps in the view it had when it started
             self.teleops[name] = Teleoperation(
                 teleop_config, arm.measured_cp("rcm"), arm.X_RW @ X_WC
             )
+        self._teleop_out: dict[str, object] = {}
+        self._last_target: dict[str, np.ndarray] = {}
+        self._source: dict[str, str] = {name: "IDLE" for name in self._arm_names}
+        self._unreachable: set[str] = set()
+        self._used_seq: dict[str, int] = {name: -1 for name in self._arm_names}
         self.runner = ExerciseRunner(scenario.exercise)
-        rate = self.world.rate_hz
-        capacity = int(min(scenario.exercise.time_limit_s, 600) * rate) + 1
-        self.recorder = TraceRecorder(
-            {a.name: a.kind for a in scenario.scene.arms if a.kind == "psm" or a.driven},
-            rate,
-            capacity,
+        rate = world.rate_hz
+        observe = config.observe_rate_hz
+        self._observe_every = 1 if observe is None else max(1, round(rate / observe))
+        self.observe_rate_hz = rate / self._observe_every
+        recorded = {a.name: a.kind for a in scenario.scene.arms if a.kind == "psm" or a.driven}
+        capacity = int(min(scenario.exercise.time_limit_s, 600) * self.observe_rate_hz) + 1
+        self.recorder = TraceRecorder(recorded, self.observe_rate_hz, capacity)
+        thresholds = scenario.scoring.thresholds
+        self._live = MetricAccumulator(
+            recorded,
+            self.observe_rate_hz,
+            force_threshold_n=thresholds.excessive_force_n,
+            idle_speed_m_s=thresholds.idle_speed_m_s,
+            movement_speed_m_s=thresholds.movement_speed_m_s,
+            graspable=bool(world.object_names()),
         )
-        self._script_every = max(1, round(rate / self.config.script_rate_hz))
+        self._metrics_every = max(1, round(self.observe_rate_hz / config.metrics_rate_hz))
+        self._metrics: dict[str, float] = {}
+        self._score_estimate: float | None = None
         self._holders: dict[str, set[str]] = {}
         #: objects just grasped, not yet clear of the scenery they rested on: lifting a
         #: ring off its wire is no collision; touching it again once it was clear is
         self._lifting: set[str] = set()
-        self._pending_events: list = []
+        self._pending_events: list[TraceEvent] = []  # world events for the engine's next tick
+        self._step_events: list[TraceEvent] = []
         self._last_master: dict[str, np.ndarray] = {}
-        self.view = _SessionView(self)
+        self._forces: dict[str, np.ndarray] = {name: np.zeros(3) for name in self._arm_names}
+        self._in_view: dict[str, bool] = {name: True for name in self._arm_names}
+        self._contacts: tuple = ()
+        self._body_poses: dict[str, np.ndarray] = {}
+        self._observed_time_s = world.time_s
+        self.view = SessionView(self)
         self._emit(self.runner.start(self.view))
+        self._observe()
 
-    # ---- state ----------------------------------------------------------------------------
+    def reset(self, seed: int | None = None) -> StepState:
+        """Start a new episode in the same physics client (``seed`` None: the same seed).
+
+        The pybullet scene is rebuilt in place (pybullet 3.2.7 cannot restore its own
+        state bit for bit: ``restoreState`` refuses scenes with maximal-coordinate bodies,
+        and resetting poses by hand keeps contact caches that change the last bits), so
+        a reset run equals a fresh ``Session`` with that seed exactly; the scenario, the
+        compiled kernels and the configuration are kept.
+        """
+        seed = self.seed if seed is None else int(seed)
+        self.world.reset(seed)
+        self._start(seed)
+        return self.state()
+
+    # ---- clock and state ---------------------------------------------------------------------
     @property
     def time_s(self) -> float:
         """Simulated time (s)."""
         return self.world.time_s
+
+    def now_s(self) -> float:
+        """The session clock (s): simulated time headless, the live clock otherwise."""
+        return self.world.time_s if self._clock is None else float(self._clock())
 
     @property
     def finished(self) -> bool:
@@ -141,12 +259,11 @@ class Session:
         return self.runner.finished
 
     def camera_pose_W(self) -> np.ndarray:
-        """``X_WC``: the endoscope's view frame (ECM tip, or the fixed camera), as measured
-        at the end of the last step."""
+        """``X_WC``: the endoscope's view frame (ECM tip, or the fixed camera), measured at
+        the end of the last step."""
         if self._X_WC_fixed is not None:
             return self._X_WC_fixed
-        pose_now = self._poses.get(self.camera_arm)
-        return pose_now if pose_now is not None else self.arms[self.camera_arm].measured_cp("world")
+        return self.arms[self.camera_arm].measured_cp("world")
 
     def tip_target_W(self, arm: str) -> np.ndarray:
         """Where teleoperation currently asks the arm's tool tip to be (4x4, world)."""
@@ -156,63 +273,168 @@ class Session:
         """Arms holding ``obj`` now."""
         return set(self._holders.get(obj, ()))
 
-    # ---- the step -------------------------------------------------------------------------
-    def step(self, samples: Mapping[str, MasterSample | None]) -> None:
-        """Advance one physics step with the latest master sample of each driven arm."""
+    # ---- the step ---------------------------------------------------------------------------
+    def step(self, commands=None) -> StepState:
+        """Advance one physics step (see the module docstring); never raises on bad input.
+
+        Args:
+            commands: a mapping arm name -> :class:`~sim.session.commands.ArmCommand`, a
+                :class:`~haptics.master.MasterSample` or a list of samples; arms without
+                a command hold (a teleoperated arm's watchdog keeps time).
+        """
+        self.advance(commands)
+        return self.state()
+
+    def advance(self, commands=None, steps: int = 1) -> None:
+        """Advance ``steps`` physics steps with the same commands, without building a
+        :class:`StepState` (in-process drivers that read the session directly, and agents
+        that repeat an action, skip that cost; ``state()`` gives it when wanted). Master
+        samples in ``commands`` are used on the first step only."""
+        for k in range(steps):
+            self._advance(commands if k == 0 else _held_part(commands))
+
+    def _advance(self, commands) -> None:
         world = self.world
-        now = world.time_s
+        self._step_events = []
+        now = self.now_s()
+        given, refused = normalise(commands, self._arm_names)
+        for refusal in refused:
+            self._event("command_refused", arm=refusal.arm, reason=refusal.reason)
         X_WC = self.camera_pose_W()
-        for name in self.driven:
-            arm = self.arms[name]
-            sample = samples.get(name)
-            X_RC = arm.X_RW @ X_WC if name != self.camera_arm else None
-            out = self.teleops[name].step(sample, now, X_RC)
-            for event in out.events:
-                self.recorder.event(event.time_s, event.kind, arm=name, detail=event.detail)
-            if arm.has_jaw:
-                arm.servo_cp(out.X_RT, "rcm")
-                arm.servo_jaw(out.jaw_rad)
-            else:  # a scope: position the tip, the shaft stays through the port
-                result = solve_ik(
-                    arm.chain,
-                    out.X_RT[:3, 3],
-                    arm.goal_js(),
-                    rcm=np.zeros(3),
-                    restarts=self.config.ik_restarts,
-                )
-                arm.servo_jp(result.q)
-            if sample is not None and out.master_filtered_m is not None:
-                self._last_master[name] = np.asarray(sample.X_MH)[:3, 3]
+        for name in self._arm_names:
+            self._drive(name, given.get(name), now, X_WC)
         world.step()
-        self._record(now)
         for event in world.pop_events():
             self._on_world_event(event)
-        if world.step_count % self._script_every == 0:
-            self._emit(self.runner.tick(self.view))
+        if world.step_count % self._observe_every == 0:
+            self._observe()
 
-    def _record(self, now: float) -> None:
+    def _drive(self, name: str, command: ArmCommand | None, now: float, X_WC) -> None:
+        arm = self.arms[name]
+        teleop = self.teleops.get(name)
+        if command is not None and command.direct:
+            self._source[name] = "SERVO"
+            if command.servo_jp is not None:
+                self._servo_jp(arm, command.servo_jp)
+            else:
+                X_RT = command.servo_cp if command.frame == "rcm" else arm.X_RW @ command.servo_cp
+                self._servo_cp(arm, X_RT)
+            if teleop is not None:
+                teleop.release_to(arm.goal_cp("rcm"))  # a master takes over from here
+            if command.jaw_rad is not None and arm.has_jaw:
+                arm.servo_jaw(command.jaw_rad)
+            return
+        if teleop is not None:
+            samples = command.master if command is not None else ()
+            self._teleoperate(name, arm, teleop, samples, now, X_WC)
+        if command is not None and command.jaw_rad is not None and arm.has_jaw:
+            arm.servo_jaw(command.jaw_rad)
+
+    def _teleoperate(self, name, arm, teleop, samples, now, X_WC) -> None:
+        X_RC = arm.X_RW @ X_WC if name != self.camera_arm else None
+        try:
+            if not samples:
+                out = teleop.step(None, now, X_RC)
+            else:
+                for sample in samples:
+                    out = teleop.step(sample, now, X_RC)
+        except Exception as exc:  # a device must never end a session
+            log.exception("teleoperation of %s failed; the arm holds", name)
+            self._event("command_refused", arm=name, reason=f"teleoperation error: {exc}")
+            return
+        self._teleop_out[name] = out
+        for event in out.events:
+            self._event(event.kind, event.time_s, arm=name, detail=event.detail)
+        if samples and out.master_filtered_m is not None:
+            self._last_master[name] = np.asarray(samples[-1].X_MH)[:3, 3]
+        self._source[name] = "teleop"
+        target = out.X_RT
+        last = self._last_target.get(name)
+        if last is None or not np.array_equal(target, last):
+            self._last_target[name] = target
+            if arm.has_jaw:
+                self._servo_cp(arm, target)
+            else:  # a scope: position the tip, the shaft stays through the port
+                self._servo_scope(arm, target[:3, 3])
+        if arm.has_jaw:
+            arm.servo_jaw(out.jaw_rad)
+
+    def _servo_cp(self, arm, X_RT) -> None:
+        try:
+            q, error_m = arm.solve_cp(X_RT)
+        except KinematicsError as exc:
+            self._event("command_refused", arm=arm.name, reason=str(exc))
+            return
+        if self._reachable(arm.name, error_m):
+            arm.set_goal_js(q)
+
+    def _servo_scope(self, arm, p_RT) -> None:
+        result = solve_ik(
+            arm.chain, p_RT, arm.goal_js(), rcm=np.zeros(3), restarts=self.config.ik_restarts
+        )
+        if self._reachable(arm.name, result.pos_error, result.q):
+            arm.servo_jp(result.q)
+
+    def _reachable(self, name: str, error_m: float, q=None) -> bool:
+        """Judge an IK answer: an unreachable goal holds the arm (one event each time the
+        goals become unreachable)."""
+        tolerance = self.config.unreachable_tolerance_m
+        if error_m <= tolerance:
+            self._unreachable.discard(name)
+            return True
+        if name not in self._unreachable:
+            self._unreachable.add(name)
+            self._event(
+                "unreachable",
+                arm=name,
+                reason=f"goal missed by {1000 * error_m:.1f} mm (> {1000 * tolerance:.1f} mm)",
+            )
+        return False
+
+    def _servo_jp(self, arm, q) -> None:
+        if q.shape != (arm.chain.dof,):
+            self._event(
+                "command_refused",
+                arm=arm.name,
+                reason=f"servo_jp needs {arm.chain.dof} values for joints "
+                f"{arm.chain.joint_names}, got {q.shape[0]}",
+            )
+            return
+        arm.servo_jp(q)
+
+    # ---- observation ------------------------------------------------------------------------
+    def _observe(self) -> None:
         world, rec = self.world, self.recorder
-        i = rec.row(world.time_s)
         contacts = world.contacts()
         # tissue and object handling force; instrument clashes are recorded as contacts
-        forces = world.tip_forces(contacts, clashes=False)
+        self._forces = {**self._forces, **world.tip_forces(contacts, clashes=False)}
+        self._contacts = tuple(contacts)
         names = list(rec.kinds)
-        # one FK per arm per step: the camera pose and the tips all come from here
-        poses = {name: self.arms[name].measured_cp("world") for name in self.arms}
-        self._poses = poses
-        tips = np.array([poses[n][:3, 3] for n in names])
-        visible = self._frustum(poses).contains(tips)
-        for k, name in enumerate(names):
+        tips = np.array([self.arms[n].measured_cp("world")[:3, 3] for n in self._arm_names])
+        visible = points_in_view(self.camera_pose_W(), *self._view, tips)
+        self._in_view = {
+            n: True if n == self.camera_arm else bool(v)
+            for n, v in zip(self._arm_names, visible, strict=True)
+        }
+        self._observed_time_s = world.time_s
+        i = rec.row(world.time_s)
+        for name in names:
             arm = self.arms[name]
-            rec.set(name, "tip_position_m", i, tips[k])
+            rec.set(name, "tip_position_m", i, arm.measured_cp("world")[:3, 3])
             rec.set(name, "jaw_rad", i, arm.measured_jaw())
-            force = forces.get(name)
-            rec.set(name, "tip_force_n", i, 0.0 if force is None else float(np.linalg.norm(force)))
-            rec.set(name, "in_view", i, True if name == self.camera_arm else bool(visible[k]))
+            rec.set(name, "tip_force_n", i, float(np.linalg.norm(self._forces[name])))
+            rec.set(name, "in_view", i, self._in_view[name])
             if name in self.teleops:
                 rec.set(name, "clutch", i, not self.teleops[name].engaged)
                 if name in self._last_master:
                     rec.set(name, "master_position_m", i, self._last_master[name])
+        self._record_contacts(i, contacts)
+        self._emit(self.runner.tick(self.view))
+        if self.runner.finished or rec.n % self._metrics_every == 0:
+            self._refresh_metrics()
+
+    def _record_contacts(self, i: int, contacts) -> None:
+        rec, world = self.recorder, self.world
         for contact in contacts:
             key = _CONTACT_KEYS.get(contact.kind)
             if key and contact.instrument in rec.kinds:
@@ -230,19 +452,27 @@ class Session:
                 for name in arms & rec.kinds.keys():
                     rec.set(name, "contact_held_environment", i, True)
 
-    def _frustum(self, poses: dict | None = None):
-        from sim.world.frustum import Frustum
+    def _refresh_metrics(self) -> None:
+        """Feed the trace rows written since the last refresh to the live metrics."""
+        rec, live, runner = self.recorder, self._live, self.runner
+        a, b = live.rows, rec.n
+        if runner.completed:  # the score counts up to completion, as compute_metrics does
+            b = int(np.searchsorted(rec.time_s[:b], runner.completion_time_s, side="right"))
+        if b > a:
+            live.update(
+                rec.time_s[a:b],
+                {name: {k: v[a:b] for k, v in arrays.items()} for name, arrays in rec.data.items()},
+            )
+        self._metrics = live.values(runner.completion_time_s if runner.completed else None)
+        if rec.n:
+            estimate = score_session(self._metrics, True, self.scenario.scoring)
+            self._score_estimate = estimate.score if runner.completed or not runner.failed else 0.0
 
-        fov, near, far = self._fov
-        if self._X_WC_fixed is not None:
-            return Frustum(self._X_WC_fixed, fov, 4.0 / 3.0, near, far)
-        X_WC = (poses or {}).get(self.camera_arm)
-        if X_WC is None:
-            X_WC = self.arms[self.camera_arm].measured_cp("world")
-        camera = self.arms[self.camera_arm].camera
-        return Frustum(
-            X_WC, math.radians(camera.fov_deg), camera.aspect, camera.near_m, camera.far_m
-        )
+    # ---- events -----------------------------------------------------------------------------
+    def _event(self, kind: str, time_s: float | None = None, **data) -> None:
+        event = TraceEvent(self.world.time_s if time_s is None else float(time_s), kind, data)
+        self.recorder.events.append(event)
+        self._step_events.append(event)
 
     def _on_world_event(self, event) -> None:
         holders = self._holders.setdefault(event.object, set())
@@ -259,11 +489,14 @@ class Session:
             data["reason"] = event.reason
         happened = TraceEvent(float(event.time_s), event.kind, data)
         self.recorder.events.append(happened)  # for the trace
+        self._step_events.append(happened)
         self._pending_events.append(happened)  # for the exercise engine's next tick
+        self._live.add_event(happened.kind, happened.data)
 
     def _emit(self, outcome) -> None:
         for event in outcome.events:
             self.recorder.events.append(event)
+            self._step_events.append(event)
         for action in outcome.actions:
             self._carry_out(action)
 
@@ -273,10 +506,10 @@ class Session:
         if action.move is not None:
             X = pose(rpy_to_matrix(*action.move.pose.rpy_rad), action.move.pose.position_m)
             world.move_body(action.move.object, X)
-            self.recorder.event(world.time_s, "moved", object=action.move.object)
+            self._event("moved", object=action.move.object)
         elif action.remove is not None:
             world.remove_body(action.remove)
-            self.recorder.event(world.time_s, "removed", object=action.remove)
+            self._event("removed", object=action.remove)
         elif action.spawn is not None:
             spawn = action.spawn
             world.spawn(
@@ -288,58 +521,91 @@ class Session:
                     **spawn.params,
                 }
             )
-            self.recorder.event(world.time_s, "spawned", object=spawn.id)
+            self._event("spawned", object=spawn.id)
 
-    # ---- the end ----------------------------------------------------------------------------
+    # ---- what callers read ------------------------------------------------------------------
+    def state(self) -> StepState:
+        """The session now, as plain data (see :class:`~sim.session.state.StepState`)."""
+        arms = {name: self._arm_state(name) for name in self._arm_names}
+        runner = self.runner
+        step = runner.current_step
+        exercise = ExerciseState(
+            runner.step_index,
+            len(self.scenario.exercise.steps),
+            step.id if step is not None else "",
+            step.instruction if step is not None else "",
+            runner.completed,
+            runner.failed,
+            runner.completion_time_s,
+        )
+        return StepState(
+            self.world.time_s,
+            self.world.step_count,
+            self.now_s(),
+            arms,
+            tuple(self._step_events),
+            self._contacts,
+            self._body_poses,
+            self._observed_time_s,
+            exercise,
+            dict(self._metrics),
+            self._score_estimate,
+            runner.finished,
+        )
+
+    def _arm_state(self, name: str) -> ArmState:
+        arm = self.arms[name]
+        X_RT = arm.measured_cp("rcm")
+        teleop = self.teleops.get(name)
+        source = self._source[name]
+        following = aligned = False
+        if source == "teleop" and teleop is not None:
+            out = self._teleop_out.get(name)
+            if out is not None and out.holding:
+                source = "HOLDING"
+            elif teleop.engaged:
+                source, following, aligned = "FOLLOWING", True, True
+            else:
+                source, aligned = "CLUTCHED", True
+        holding = tuple(sorted(o for o, arms in self._holders.items() if name in arms))
+        return ArmState(
+            name,
+            arm.model.name,
+            arm.chain.joint_names,
+            arm.measured_js()[0],
+            arm.X_WR @ X_RT,
+            X_RT,
+            arm.measured_jaw(),
+            self._forces[name].copy(),
+            self._in_view[name],
+            source,
+            following,
+            aligned,
+            holding,
+            self._used_seq[name],
+        )
+
+    def body_poses(self) -> dict[str, np.ndarray]:
+        """Every body's pose now (4x4, world), by name (objects and scenery)."""
+        return {name: self.world.body_pose(name) for name in self.world.object_names()}
+
     def trace(self) -> SessionTrace:
         """Everything recorded so far, as a trace for scoring and reports."""
         return self.recorder.finish(
             self.runner.completed, self.runner.completion_time_s, self.world.object_names()
         )
 
+    def live_metrics(self) -> dict[str, float]:
+        """The live metrics now, fed with every trace row written so far."""
+        self._refresh_metrics()
+        return dict(self._metrics)
+
     def close(self) -> None:
         """Release the physics client."""
         self.world.close()
 
+    def __enter__(self) -> Session:
+        return self
 
-class _SessionView:
-    """The exercise engine's window on the session (see :class:`scenarios.script.WorldView`)."""
-
-    def __init__(self, session: Session) -> None:
-        self._s = session
-        self.arm_names = list(session.arms)
-
-    @property
-    def time_s(self) -> float:
-        return self._s.world.time_s
-
-    def object_position(self, name: str) -> np.ndarray:
-        body, _, mark = name.partition(":")
-        if mark:
-            return self._s.world.landmark(body, mark)
-        return self._s.world.body_pose(body)[:3, 3]
-
-    def object_speed(self, name: str) -> float:
-        world = self._s.world
-        linear, _ = world.pb.getBaseVelocity(
-            world.body_id(name.partition(":")[0]), physicsClientId=world.client
-        )
-        return float(np.linalg.norm(linear))
-
-    def holders(self, name: str) -> set[str]:
-        return self._s.holders(name)
-
-    def tip_position(self, arm: str) -> np.ndarray:
-        return self._s.arms[arm].measured_cp("world")[:3, 3]
-
-    def camera_angle_to(self, name: str) -> float:
-        X = self._s.camera_pose_W()
-        d = self.object_position(name) - X[:3, 3]
-        return float(math.acos(np.clip(d @ X[:3, 2] / max(np.linalg.norm(d), 1e-12), -1, 1)))
-
-    def graspable(self) -> list[str]:
-        return self._s.world.object_names()
-
-    def happened(self) -> list:
-        out, self._s._pending_events = self._s._pending_events, []
-        return out
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -22,15 +22,25 @@ from dataclasses import dataclass
 import numpy as np
 
 from kinematics import IKResult, solve_ik
+from kinematics import _ik_kernels as IK
+from kinematics import _kernels as K
 from kinematics.errors import KinematicsError
+from kinematics.ik import DEFAULT_MAX_ITERS
 from kinematics.transforms import inverse
 from sim.errors import SimError
 from sim.world.frustum import Frustum
 from sim.world.robots import LoadedRobot, RobotModel
 
+#: IK tolerances for tracked goals: the solver's defaults (10 µm, 0.1 mrad).
+IK_POS_TOL_M = 1e-5
+IK_ROT_TOL_RAD = 1e-4
+_NO_PORT = np.zeros(3)  # the pose mode has no port point
 #: Position-motor gains handed to pybullet (dimensionless, per step): stiff tracking.
 POSITION_GAIN = 0.5
 VELOCITY_GAIN = 1.0
+#: Motor sends between wake-up calls while an arm keeps moving (well under Bullet's 2 s
+#: sleeping delay at any physics rate above 250 Hz).
+WAKE_EVERY = 250
 FRAMES = ("world", "rcm")
 
 
@@ -105,10 +115,15 @@ class Arm:
         self.jaw_hold_rad: float | None = None
         self._jaw_closing = False
         self._send_pending = True
+        self._sending = False
+        self._sends_since_wake = 0
         for index, value in zip(self._joint_index, q, strict=True):
             pb.resetJointState(self.body, index, float(value), physicsClientId=client)
         for index in self._jaw_index:
             pb.resetJointState(self.body, index, self._finger_target(), physicsClientId=client)
+        self._frames, self._table = self.chain.frames, self.chain.joint_table
+        self._lower, self._upper = self.chain.lower, self.chain.upper
+        self.sense()
         self._send()
 
     # ---- validation ---------------------------------------------------------------
@@ -180,6 +195,51 @@ class Arm:
         self._set_goal(np.clip(result.q, self.chain.lower, self.chain.upper))
         return result
 
+    def solve_cp(self, X_RT: np.ndarray) -> tuple[np.ndarray, float]:
+        """IK for a stream of trusted tool-tip goals in R (teleoperation, 500-1000 Hz).
+
+        The goal must already be a finite rigid 4x4 (the teleoperation pipeline and the
+        session's command check guarantee it), so this calls the solver kernel directly,
+        warm-started from the current joint goal. Nothing is commanded: the caller decides
+        what to do with an answer that misses the goal.
+
+        Returns:
+            The joints (within limits) and the tool-tip position error of that answer (m).
+
+        Raises:
+            KinematicsError: the goal is not finite or not rigid after all.
+        """
+        out = IK.solve_one(
+            self._frames,
+            self._table,
+            X_RT,
+            self._goal,
+            True,
+            IK.MODE_POSE,
+            _NO_PORT,
+            IK_POS_TOL_M,
+            IK_ROT_TOL_RAD,
+            DEFAULT_MAX_ITERS,
+            self.ik_restarts,
+            0,
+        )
+        if out[IK.OUT_STATUS]:
+            raise KinematicsError(
+                f"arm {self.name!r}: tool-tip goal is not a finite rigid transform: "
+                f"{np.asarray(X_RT).tolist()}"
+            )
+        return np.clip(out[IK.OUT_Q :], self._lower, self._upper), float(out[2])
+
+    def set_goal_js(self, q: np.ndarray) -> None:
+        """Joint goal from a trusted source (an IK answer within limits); see ``servo_jp``
+        for the checked command."""
+        self._set_goal(q)
+
+    def goal_cp(self, frame: str = "world") -> np.ndarray:
+        """The tool-tip pose the joint goal puts the tip at (4x4, m)."""
+        X_RT = K.fk_single(self._frames, self._table, self._goal)
+        return X_RT if frame == "rcm" else self.X_WR @ X_RT
+
     def servo_jaw(self, angle_rad: float) -> None:
         """Jaw angle goal (rad, full opening between the fingers), clipped to the jaw range.
 
@@ -190,19 +250,42 @@ class Arm:
         self._jaw_goal = self._clip_jaw(angle_rad)
 
     # ---- measurements -----------------------------------------------------------------
+    def sense(self) -> None:
+        """Read the joints once (one pybullet query for arm and jaw joints together).
+
+        The world calls this after every physics step: every measurement until the next
+        step (the session, the grasp tracker, viewers) reads this cache instead of asking
+        pybullet again, and the tool-tip pose is computed at most once per step.
+        """
+        states = self._pb.getJointStates(self.body, self._all_index, physicsClientId=self._client)
+        n = len(self._joint_index)
+        self._q = np.array([s[0] for s in states[:n]])
+        self._qd = np.array([s[1] for s in states[:n]])
+        self._jaw = float(states[n][0] + states[n + 1][0]) if self._jaw_index else 0.0
+        self._X_RT = None
+        self._X_WT = None
+
     def measured_js(self) -> tuple[np.ndarray, np.ndarray]:
         """Measured joint positions (rad / m) and velocities (rad/s, m/s), chain order."""
-        states = self._pb.getJointStates(self.body, self._joint_index, physicsClientId=self._client)
-        return np.array([s[0] for s in states]), np.array([s[1] for s in states])
+        return self._q.copy(), self._qd.copy()
 
     def measured_cp(self, frame: str = "world") -> np.ndarray:
         """Measured tool-tip pose (4x4, m): ``X_WT`` or ``X_RT``, double-precision FK."""
-        X_RT = self.chain.fk(self.measured_js()[0])
+        if self._X_RT is None:
+            self._X_RT = K.fk_single(self._frames, self._table, self._q)
         if frame == "rcm":
-            return X_RT
+            return self._X_RT.copy()
         if frame != "world":
             raise SimError(f"arm {self.name!r}: frame {frame!r} is not one of {FRAMES}.")
-        return self.X_WR @ X_RT
+        if self._X_WT is None:
+            self._X_WT = self.X_WR @ self._X_RT
+        return self._X_WT.copy()
+
+    def measured_twist(self) -> tuple[np.ndarray, np.ndarray]:
+        """Tool-tip linear (m/s) and angular (rad/s) velocity in the world frame."""
+        twist = K.jacobian_single(self._frames, self._table, self._q) @ self._qd
+        R = self.X_WR[:3, :3]
+        return R @ twist[:3], R @ twist[3:]
 
     def setpoint_js(self) -> np.ndarray:
         """The joint setpoint the motors track now (rad / m)."""
@@ -214,10 +297,7 @@ class Arm:
 
     def measured_jaw(self) -> float:
         """Measured jaw opening (rad): the sum of the two finger angles; 0 without a jaw."""
-        if not self.has_jaw:
-            return 0.0
-        states = self._pb.getJointStates(self.body, self._jaw_index, physicsClientId=self._client)
-        return float(states[0][0] + states[1][0])
+        return self._jaw
 
     @property
     def jaw_goal_rad(self) -> float:
@@ -272,19 +352,26 @@ class Arm:
                 send = True
         if send:
             self._send(dt)
+        self._sending = send
 
     def _send(self, dt: float = 1.0) -> None:
         self._send_pending = False
         finger = self._finger_target()
         n_jaw = len(self._jaw_index)
         velocity = [0.0] * self.chain.dof if self._step is None else (self._step / dt).tolist()
-        # a resting arm sleeps (cheap steps); new motor targets alone would not wake it
-        self._pb.changeDynamics(
-            self.body,
-            -1,
-            activationState=self._pb.ACTIVATION_STATE_WAKE_UP,
-            physicsClientId=self._client,
-        )
+        # a resting arm sleeps (cheap steps); new motor targets alone would not wake it.
+        # Bullet puts a body to sleep after 2 s below its sleeping speed: waking it at the
+        # first send after a pause and then every WAKE_EVERY sends keeps a slowly moving
+        # arm awake at a fraction of the cost of waking it every step.
+        if self._sends_since_wake >= WAKE_EVERY or not self._sending:
+            self._pb.changeDynamics(
+                self.body,
+                -1,
+                activationState=self._pb.ACTIVATION_STATE_WAKE_UP,
+                physicsClientId=self._client,
+            )
+            self._sends_since_wake = 0
+        self._sends_since_wake += 1
         self._pb.setJointMotorControlArray(
             self.body,
             self._all_index,

@@ -69,18 +69,8 @@ class Frustum:
 
         A NaN point is never in view.
         """
-        P = self.to_camera(points_W)
-        x, y, z = P[..., 0], P[..., 1], P[..., 2]
         ty = math.tan(self.fov_y_rad / 2.0)
-        tx = self.aspect * ty
-        with np.errstate(invalid="ignore"):
-            inside = (
-                (z >= self.near_m)
-                & (z <= self.far_m)
-                & (np.abs(x) <= tx * z)
-                & (np.abs(y) <= ty * z)
-            )
-        return bool(inside) if inside.ndim == 0 else inside
+        return points_in_view(self.X_WC, self.aspect * ty, ty, self.near_m, self.far_m, points_W)
 
     def corners_W(self) -> np.ndarray:
         """The 8 corners (near face then far face; each top-left, top-right, bottom-right,
@@ -93,3 +83,21 @@ class Frustum:
                 corners.append((sx * tx * d, sy * ty * d, d))
         C = np.array(corners)
         return C @ self.X_WC[:3, :3].T + self.X_WC[:3, 3]
+
+
+def points_in_view(X_WC, tan_half_x, tan_half_y, near_m, far_m, points_W) -> np.ndarray | bool:
+    """Whether world points (N, 3), or one point (3,), lie inside the view of a camera at
+    ``X_WC`` whose half-angles have the given tangents and whose depth range is
+    [``near_m``, ``far_m``] (m). The one definition of "in view" (no validation: the
+    session calls it at 100 Hz with settings checked once; :class:`Frustum` checks them).
+    """
+    P = (np.asarray(points_W, dtype=float) - X_WC[:3, 3]) @ X_WC[:3, :3]
+    x, y, z = P[..., 0], P[..., 1], P[..., 2]
+    with np.errstate(invalid="ignore"):
+        inside = (
+            (z >= near_m)
+            & (z <= far_m)
+            & (np.abs(x) <= tan_half_x * z)
+            & (np.abs(y) <= tan_half_y * z)
+        )
+    return bool(inside) if inside.ndim == 0 else inside

@@ -52,6 +52,10 @@ GRASP_CONTACT_DISTANCE_M = 1e-4
 GRASP_MAX_FORCE_N = 20.0
 #: Distance between the held object and where the grasp holds it that means a slip (m).
 SLIP_DISTANCE_M = 0.005
+#: How often objects are checked for leaving the workspace (s): one pose query per object
+#: every physics step cost as much as the grasps themselves; 10 ms is soon enough for a
+#: ring that fell off the board.
+WORKSPACE_CHECK_S = 0.01
 #: How long after a release a fall still counts as a drop (s).
 FALL_WINDOW_S = 1.0
 
@@ -112,6 +116,7 @@ class GraspTracker:
         self._outside: set[int] = set()
         #: after a slip an arm must open its jaw past this angle before it grasps again
         self._reopen: dict[str, float] = {}
+        self._workspace_every = max(1, round(WORKSPACE_CHECK_S * world.rate_hz))
         self.events: list[Event] = []
 
     # ---- queries ---------------------------------------------------------------------
@@ -166,7 +171,7 @@ class GraspTracker:
                 self._follow(arm)
         if self._falling:
             self._check_falls()
-        if self.workspace is not None:
+        if self.workspace is not None and self.world.step_count % self._workspace_every == 0:
             self._check_workspace()
 
     def _contacts(self, arm, link: str) -> dict[int, np.ndarray]:
@@ -256,14 +261,11 @@ class GraspTracker:
         From double-precision FK of the measured joints (pybullet's link states are single
         precision: snapping to them would shake a held object by ~1e-8 m every step).
         """
-        q, qd = arm.measured_js()
-        X = arm.X_WR @ arm.chain.fk(q)
+        X = arm.measured_cp()
         pos, orn = X[:3, 3].tolist(), matrix_to_quat_xyzw(X[:3, :3]).tolist()
         if not velocity:
             return pos, orn
-        twist = arm.chain.jacobian(q) @ qd
-        R = arm.X_WR[:3, :3]
-        return pos, orn, R @ twist[:3], R @ twist[3:]
+        return (pos, orn, *arm.measured_twist())
 
     def _tip_com(self, arm) -> tuple:
         state = self.pb.getLinkState(

@@ -21,6 +21,7 @@ Typical loop::
 from __future__ import annotations
 
 from collections.abc import Mapping
+from time import perf_counter
 
 import numpy as np
 
@@ -96,6 +97,9 @@ class World:
         self.seed = seed
         self.rng = np.random.default_rng(seed)
         self.step_count = 0
+        #: wall time spent inside pybullet's stepSimulation (s): the physics' own cost,
+        #: against which the session's overhead is measured (``surgisim bench session``)
+        self.physics_wall_s = 0.0
         self.arms: dict[str, Arm] = {}
         self.bodies: dict[int, BodyInfo] = {}
         self._names: dict[str, int] = {}
@@ -175,8 +179,12 @@ class World:
         for _ in range(n):
             for arm in arms:
                 arm.control(dt)
+            start = perf_counter()
             pb.stepSimulation(physicsClientId=c)
+            self.physics_wall_s += perf_counter() - start
             self.step_count += 1
+            for arm in arms:
+                arm.sense()
             self.grasps.update()
             if self.tissue.pairs:
                 self.tissue.update()
@@ -188,12 +196,15 @@ class World:
 
     def body_pose(self, name: str) -> np.ndarray:
         """``X_WB`` (4x4, m) of a named body's frame."""
-        from kinematics.transforms import pose, quat_xyzw_to_matrix
-
-        pos, orn = self.pb.getBasePositionAndOrientation(
-            self.body_id(name), physicsClientId=self.client
+        pb = self.pb
+        (x, y, z), orn = pb.getBasePositionAndOrientation(
+            self._names[name] if name in self._names else self.body_id(name),
+            physicsClientId=self.client,
         )
-        return pose(quat_xyzw_to_matrix(orn), pos)
+        r = pb.getMatrixFromQuaternion(orn)  # row-major 3x3, in C
+        return np.array(
+            ((r[0], r[1], r[2], x), (r[3], r[4], r[5], y), (r[6], r[7], r[8], z), (0, 0, 0, 1.0))
+        )
 
     def landmark(self, name: str, key: str) -> np.ndarray:
         """World position (m) of a body's named landmark (``world.landmark("board", "peg7")``)."""

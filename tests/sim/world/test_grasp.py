@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from kinematics.transforms import inverse
+from sim.world.grasp import WORKSPACE_CHECK_S
 from sim.world.scripted import hold, move_tool, pick, wall_grip_rotation
 
 RING = "board/ring0"
@@ -119,10 +120,11 @@ def test_object_leaving_the_workspace_is_a_drop(world):
     world.pb.resetBasePositionAndOrientation(
         body, (0.5, 0.0, 0.02), (0, 0, 0, 1), physicsClientId=world.client
     )
-    world.step(2)
+    checked_every = round(WORKSPACE_CHECK_S * world.rate_hz)  # the check runs every 10 ms
+    world.step(checked_every)
     drops = [e for e in world.pop_events() if e.kind == "drop"]
     assert [(e.object, e.reason) for e in drops] == [("board/ring5", "left_workspace")]
-    world.step(2)
+    world.step(2 * checked_every)
     assert world.pop_events() == []  # reported once
     # a ring pushed past the board's edge falls to the floor: reported once, as it leaves
     world.pb.resetBasePositionAndOrientation(

@@ -57,7 +57,7 @@ def _session_digest() -> str:
 
 def test_same_inputs_same_state_in_another_process():
     code = "from tests.sim.world.test_world import _session_digest; print(_session_digest())"
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True
     )

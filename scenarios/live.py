@@ -1,0 +1,226 @@
+"""Trace metrics that can be accumulated row by row: one definition for live and final values.
+
+A session shows its metrics while it runs (the trainee's overlay, the server's
+``session/metrics`` topic, a learning agent's reward) and scores them at the end. Both
+must agree, so both come from this one accumulator: the live session feeds it each
+recorded row as it is written; :func:`scenarios.evaluate.compute_metrics` feeds it the
+whole trace in one call. Counts are then identical; sums agree to rounding.
+
+What accumulates (definitions as in :mod:`scenarios.metrics`): elapsed time, path length
+(per instrument and total), instrument / environment / held-object collisions (contact
+episodes merged when closer than ``min_separation_s``), excessive-force time and peak
+force, out-of-view time, idle time, movements, clutch presses, drops and needle errors.
+What does not (it needs the whole recording: a percentile, a zero-phase filter, a
+spectrum) is left to the end: master workspace range, tremor, LDLJ and SPARC.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+
+#: Contact episodes closer than this count as one (chatter), and so do movements (s).
+MERGE_GAP_S = 0.1
+
+
+class EpisodeCounter:
+    """Counts runs of True in a boolean signal fed in chunks, merging runs separated by at
+    most ``merge_gap`` False samples (the same rule as :func:`scenarios.metrics._runs`)."""
+
+    def __init__(self, merge_gap: int) -> None:
+        self.merge_gap = int(merge_gap)
+        self.count = 0
+        self._last_true: int | None = None
+        self._n = 0
+
+    def update(self, flags: np.ndarray) -> None:
+        """Feed the next samples (1-D bool)."""
+        idx = np.flatnonzero(flags)
+        if len(idx):
+            idx = idx + self._n
+            prev = np.empty(len(idx), dtype=np.int64)
+            prev[0] = -(10**18) if self._last_true is None else self._last_true
+            prev[1:] = idx[:-1]
+            self.count += int(np.count_nonzero(idx - prev - 1 > self.merge_gap))
+            self._last_true = int(idx[-1])
+        self._n += len(flags)
+
+
+class _Instrument:
+    """Running state of one instrument."""
+
+    def __init__(self, kind: str, rate_hz: float, merge_gap: int) -> None:
+        self.kind = kind
+        self.path_m = 0.0
+        self.last_position: np.ndarray | None = None
+        self.instrument_hits = EpisodeCounter(merge_gap)
+        self.environment_hits = EpisodeCounter(merge_gap)
+        self.movements = EpisodeCounter(merge_gap)
+        self.force_above = 0
+        self.peak_force_n = 0.0
+        self.out_of_view = 0
+        self.clutch_presses = 0
+        self.last_clutch = False
+        self.master_seen = False
+
+
+class MetricAccumulator:
+    """Accumulates the metrics of a trace as its rows arrive.
+
+    Args:
+        instruments: recorded instruments, name -> kind (``"psm"``, ``"ecm"``), in the
+            trace's order.
+        rate_hz: rows per second.
+        force_threshold_n: tip force counted as excessive (N).
+        idle_speed_m_s: below this tip speed an instrument is idle (m/s).
+        movement_speed_m_s: speed peaks above this count as movements (m/s).
+        graspable: whether the scene has objects that can be dropped (the drops metric
+            exists only then).
+        held_contacts: whether the trace records held-object contacts.
+    """
+
+    def __init__(
+        self,
+        instruments: Mapping[str, str],
+        rate_hz: float,
+        *,
+        force_threshold_n: float = 2.5,
+        idle_speed_m_s: float = 0.005,
+        movement_speed_m_s: float = 0.01,
+        graspable: bool = False,
+        held_contacts: bool = True,
+    ) -> None:
+        self.rate_hz = float(rate_hz)
+        self.force_threshold_n = force_threshold_n
+        self.idle_speed_m_s = idle_speed_m_s
+        self.movement_speed_m_s = movement_speed_m_s
+        self.graspable = graspable
+        gap = round(MERGE_GAP_S * self.rate_hz)
+        self._tools = {
+            name: _Instrument(kind, self.rate_hz, gap) for name, kind in instruments.items()
+        }
+        self._held = EpisodeCounter(gap) if held_contacts else None
+        self._rows = 0
+        self._first_time_s: float | None = None
+        self._last_time_s: float | None = None
+        self._idle = 0
+        self._drops = 0
+        self._needle: dict[str, list[float]] = {"needle_entry": [], "needle_exit": []}
+
+    @property
+    def rows(self) -> int:
+        """Rows fed so far."""
+        return self._rows
+
+    def update(self, time_s: np.ndarray, signals: Mapping[str, Mapping[str, np.ndarray]]) -> None:
+        """Feed the next rows.
+
+        Args:
+            time_s: (k,) row times (s).
+            signals: per instrument, the trace fields for these rows (see
+                :class:`scenarios.trace.InstrumentTrace`): ``tip_position_m`` (k, 3),
+                ``master_position_m`` (k, 3), ``clutch``, ``tip_force_n``, ``in_view``,
+                ``contact_instrument``, ``contact_environment`` and, when recorded,
+                ``contact_held_environment`` (k,).
+        """
+        k = len(time_s)
+        if k == 0:
+            return
+        if self._first_time_s is None:
+            self._first_time_s = float(time_s[0])
+        self._last_time_s = float(time_s[-1])
+        fs = self.rate_hz
+        speeds = []
+        held = None
+        for name, tool in self._tools.items():
+            s = signals[name]
+            p = np.asarray(s["tip_position_m"], dtype=float)
+            if tool.last_position is not None:
+                p_ext = np.vstack([tool.last_position[None, :], p])
+            else:
+                p_ext = p
+            step = np.linalg.norm(np.diff(p_ext, axis=0), axis=1)
+            tool.path_m += float(np.sum(step))
+            tool.last_position = p[-1].copy()
+            speed = step * fs
+            speeds.append(speed)
+            tool.movements.update(speed >= self.movement_speed_m_s)
+            tool.instrument_hits.update(np.asarray(s["contact_instrument"], dtype=bool))
+            tool.environment_hits.update(np.asarray(s["contact_environment"], dtype=bool))
+            force = np.asarray(s["tip_force_n"], dtype=float)
+            tool.force_above += int(np.count_nonzero(force > self.force_threshold_n))
+            tool.peak_force_n = max(tool.peak_force_n, float(force.max()))
+            tool.out_of_view += int(np.count_nonzero(~np.asarray(s["in_view"], dtype=bool)))
+            clutch = np.asarray(s["clutch"], dtype=bool)
+            before = np.r_[tool.last_clutch, clutch[:-1]]
+            tool.clutch_presses += int(np.count_nonzero(clutch & ~before))
+            tool.last_clutch = bool(clutch[-1])
+            if not tool.master_seen:
+                tool.master_seen = bool(np.isfinite(s["master_position_m"]).any())
+            h = s.get("contact_held_environment")
+            if h is not None:
+                h = np.asarray(h, dtype=bool)
+                held = h if held is None else held | h
+        if speeds and len(speeds[0]):
+            self._idle += int(np.count_nonzero(np.max(speeds, axis=0) < self.idle_speed_m_s))
+        if self._held is not None and held is not None:
+            self._held.update(held)
+        self._rows += k
+
+    def add_event(self, kind: str, data: Mapping) -> None:
+        """Count a discrete event that a metric is made of (drops, needle entry / exit)."""
+        if kind == "drop":
+            self._drops += 1
+        elif kind in self._needle and "distance_m" in data:
+            self._needle[kind].append(float(data["distance_m"]))
+
+    def values(self, completion_time_s: float | None = None) -> dict[str, float]:
+        """The accumulated metrics now (names carry units, as in ``compute_metrics``).
+
+        Args:
+            completion_time_s: when the exercise was completed (s), or None while it is
+                not: then ``completion_time_s`` is the time elapsed so far.
+        """
+        fs = self.rate_hz
+        out: dict[str, float] = {}
+        elapsed = 0.0
+        if self._first_time_s is not None:
+            elapsed = self._last_time_s - self._first_time_s
+        out["completion_time_s"] = float(completion_time_s) if completion_time_s else elapsed
+        total = 0.0
+        for name, tool in self._tools.items():
+            out[f"path_length_cm[{name}]"] = 100.0 * tool.path_m
+            total += tool.path_m
+        out["path_length_cm"] = 100.0 * total
+        moving = [t for t in self._tools.values() if t.master_seen]
+        if moving:
+            out["clutch_count"] = float(sum(t.clutch_presses for t in moving))
+        inst_hits = sum(t.instrument_hits.count for t in self._tools.values())
+        # both instruments see an instrument-instrument contact: count it once
+        inst_hits = inst_hits // 2 if len(self._tools) > 1 else inst_hits
+        env_hits = sum(t.environment_hits.count for t in self._tools.values())
+        out["instrument_collisions"] = float(inst_hits)
+        out["environment_collisions"] = float(env_hits)
+        out["collisions"] = float(inst_hits + env_hits)
+        if self._held is not None:
+            out["held_object_collisions"] = float(self._held.count)
+        out["excessive_force_time_s"] = float(sum(t.force_above for t in self._tools.values()) / fs)
+        out["peak_force_n"] = float(
+            max((t.peak_force_n for t in self._tools.values()), default=0.0)
+        )
+        viewed = [t for t in self._tools.values() if t.kind != "ecm"]
+        if viewed:
+            out["out_of_view_time_s"] = float(sum(t.out_of_view for t in viewed) / fs)
+        out["idle_time_s"] = float(self._idle / fs)
+        out["movements"] = float(sum(t.movements.count for t in self._tools.values()))
+        if self.graspable:
+            out["drops"] = float(self._drops)
+        for kind, key in (
+            ("needle_entry", "needle_entry_error_mm"),
+            ("needle_exit", "needle_exit_error_mm"),
+        ):
+            if self._needle[kind]:
+                out[key] = 1000.0 * float(np.mean(self._needle[kind]))
+        return {k: v for k, v in out.items() if math.isfinite(v)}

@@ -1,0 +1,174 @@
+"""What a session step is told to do, per arm: the command sources a session mixes.
+
+Each arm takes its motion from one source per step, chosen by what the caller sends:
+
+- **master samples** (``ArmCommand(master=[...])``, or a bare :class:`MasterSample` or a
+  list of them): every sample that arrived since the last step goes through the arm's
+  teleoperation pipeline in order (clutch, camera alignment, scaling, tremor filter,
+  limits, watchdog) — a person at a master device, or a synthetic operator;
+- **a tool-tip pose** (``servo_cp``: 4x4, in the ``world`` or the arm's ``rcm`` frame) —
+  a controller or a learning agent working in Cartesian space;
+- **joint targets** (``servo_jp``: rad / m in the arm's joint order);
+- and, with any of them or alone, a **jaw angle** (rad).
+
+One session can drive PSM1 from a person's master and PSM2 from an algorithm. A step
+without a command for an arm holds it where it was told to be last. Commands come from
+outside (devices, networks, user code), so :func:`normalise` never raises: whatever it
+cannot use becomes a refusal event and the arm holds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from haptics.master import MasterSample
+
+FRAMES = ("world", "rcm")
+
+
+@dataclass(frozen=True, slots=True)
+class ArmCommand:
+    """One arm's command for one step (see the module docstring).
+
+    Attributes:
+        master: master samples since the last step, oldest first.
+        servo_cp: tool-tip pose goal (4x4, m) in ``frame``.
+        frame: ``"world"`` or ``"rcm"`` (the arm's remote centre of motion).
+        servo_jp: joint position goal (rad / m, the arm's joint order).
+        jaw_rad: jaw angle goal (rad); None leaves the jaw to the other source.
+    """
+
+    master: tuple[MasterSample, ...] = ()
+    servo_cp: np.ndarray | None = None
+    frame: str = "world"
+    servo_jp: np.ndarray | None = None
+    jaw_rad: float | None = None
+
+    @property
+    def direct(self) -> bool:
+        """True when the arm is driven by a pose or joint goal (not by a master)."""
+        return self.servo_cp is not None or self.servo_jp is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A command (or part of one) the session could not use, and why."""
+
+    arm: str
+    reason: str
+
+
+def normalise(commands, arm_names: Sequence[str]) -> tuple[dict[str, ArmCommand], list[Refusal]]:
+    """Turn what a caller passed to ``Session.step`` into one :class:`ArmCommand` per arm.
+
+    Accepts None, or a mapping from arm name to an :class:`ArmCommand`, a
+    :class:`MasterSample`, a sequence of samples, or None. Anything else, an unknown arm,
+    or malformed fields become :class:`Refusal` entries (the arm holds); nothing raises.
+    """
+    out: dict[str, ArmCommand] = {}
+    refused: list[Refusal] = []
+    if commands is None:
+        return out, refused
+    if not isinstance(commands, Mapping):
+        return out, [
+            Refusal("", f"commands must be a mapping arm -> command, got {type(commands).__name__}")
+        ]
+    for name, command in commands.items():
+        if name not in arm_names:
+            refused.append(Refusal(str(name), f"no arm named {name!r}; arms are {list(arm_names)}"))
+            continue
+        if command is None:
+            continue
+        if isinstance(command, MasterSample):
+            out[name] = ArmCommand(master=(command,))
+        elif isinstance(command, ArmCommand):
+            checked, problems = _checked(command)
+            refused.extend(Refusal(name, p) for p in problems)
+            if checked is not None:
+                out[name] = checked
+        elif isinstance(command, Sequence) and all(isinstance(c, MasterSample) for c in command):
+            out[name] = ArmCommand(master=tuple(command))
+        else:
+            refused.append(
+                Refusal(
+                    name,
+                    "a command must be an ArmCommand, a MasterSample or a list of them, "
+                    f"got {type(command).__name__}",
+                )
+            )
+    return out, refused
+
+
+def _checked(command: ArmCommand) -> tuple[ArmCommand | None, list[str]]:
+    """The usable part of a command, and what was wrong with the rest."""
+    problems: list[str] = []
+    master = command.master
+    if not isinstance(master, tuple):
+        try:
+            master = tuple(master)
+        except TypeError:
+            master = ()
+            problems.append("master must be a sequence of MasterSample")
+    if any(not isinstance(s, MasterSample) for s in master):
+        problems.append("master holds something that is not a MasterSample; dropped")
+        master = tuple(s for s in master if isinstance(s, MasterSample))
+    servo_cp = None
+    if command.servo_cp is not None:
+        servo_cp = _pose(command.servo_cp, problems)
+        if command.frame not in FRAMES:
+            problems.append(f"servo_cp frame {command.frame!r} is not one of {FRAMES}")
+            servo_cp = None
+    servo_jp = None
+    if command.servo_jp is not None:
+        try:
+            servo_jp = np.array(command.servo_jp, dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError):
+            problems.append("servo_jp is not a vector of numbers")
+        else:
+            if not np.isfinite(servo_jp).all():
+                problems.append(f"servo_jp contains NaN or inf: {servo_jp.tolist()}")
+                servo_jp = None
+    if servo_cp is not None and servo_jp is not None:
+        problems.append("servo_cp and servo_jp in one command: servo_jp was used")
+        servo_cp = None
+    jaw = command.jaw_rad
+    if jaw is not None:
+        try:
+            jaw = float(jaw)
+        except (TypeError, ValueError):
+            jaw = math.nan
+        if not math.isfinite(jaw):
+            problems.append(f"jaw_rad must be a finite number (rad), got {command.jaw_rad!r}")
+            jaw = None
+    if not master and servo_cp is None and servo_jp is None and jaw is None:
+        return None, problems
+    return ArmCommand(master, servo_cp, command.frame, servo_jp, jaw), problems
+
+
+def _pose(X, problems: list[str]) -> np.ndarray | None:
+    """A finite rigid 4x4 pose, re-orthonormalised when it is off by rounding only."""
+    try:
+        X = np.array(X, dtype=np.float64)
+    except (TypeError, ValueError):
+        problems.append("servo_cp is not a 4x4 array of numbers")
+        return None
+    if X.shape != (4, 4) or not np.isfinite(X).all():
+        problems.append(f"servo_cp must be a finite 4x4 pose (m), got shape {X.shape}")
+        return None
+    R = X[:3, :3]
+    error = float(np.abs(R.T @ R - np.eye(3)).max())
+    if error > 1e-3 or np.linalg.det(R) <= 0 or np.abs(X[3] - (0, 0, 0, 1)).max() > 1e-9:
+        problems.append(
+            "servo_cp is not a rigid transform (rotation not orthonormal, or bottom row "
+            "not 0 0 0 1)"
+        )
+        return None
+    if error > 0.0:
+        U, _, Vt = np.linalg.svd(R)
+        X[:3, :3] = U @ Vt
+    X[3] = (0.0, 0.0, 0.0, 1.0)
+    return X
