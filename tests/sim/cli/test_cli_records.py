@@ -12,7 +12,6 @@ from scenarios.loader import parse_scenario
 from scenarios.records import Records
 from scenarios.scoring import score_session
 from sim.cli import app
-
 from tests.scenarios.test_evaluate import _trace
 from tests.scenarios.test_loader import VALID
 
