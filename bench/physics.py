@@ -5,9 +5,9 @@ Scenarios, each at 1 kHz and 500 Hz physics:
 - ``iiwa raw``: the KUKA iiwa from ``pybullet_data`` alone, plain ``stepSimulation`` (the
   baseline that makes figures comparable across machines).
 - ``PSM alone``: one PSM following a 2 cm circle, a Cartesian goal (IK) every step.
-- ``peg transfer, at rest``: PSM1, PSM2, ECM and the peg board with six rings, nothing
+- ``peg transfer, at rest``: PSM2, PSM1, ECM and the peg board with six rings, nothing
   commanded (bodies at rest sleep, as pybullet allows).
-- ``peg transfer, carrying``: the same scene while PSM1 carries a ring (grasp held) around
+- ``peg transfer, carrying``: the same scene while PSM2 carries a ring (grasp held) around
   a 3 cm circle at ~0.1 m/s, one Cartesian goal per step.
 
 A scene step is what a session does each tick: arm control, ``stepSimulation``, grasp and
@@ -112,10 +112,10 @@ def _psm_alone(rate_hz: float) -> _Scenario:
     world = World(
         SceneSpec(
             physics=PhysicsSpec(rate_hz=rate_hz),
-            arms=(ArmSpec("PSM1", "psm", port_position_m=(0.0, 0.0, 0.15), insertion_m=0.12),),
+            arms=(ArmSpec("PSM2", "psm", port_position_m=(0.0, 0.0, 0.15), insertion_m=0.12),),
         )
     )
-    arm = world.arms["PSM1"]
+    arm = world.arms["PSM2"]
     X0 = arm.measured_cp()
     path = _circle(X0[:3, 3] - (0.02, 0.0, 0.0), 0.02, 0.1, world.dt)
 
@@ -141,10 +141,10 @@ def _peg_carry(rate_hz: float) -> _Scenario:
 
     world = World(peg_transfer_scene(rate_hz=rate_hz))
     world.step(round(SETTLE_S * rate_hz))
-    pick(world, "PSM1", "board/ring0", wall=1)
-    arm = world.arms["PSM1"]
+    pick(world, "PSM2", "board/ring0", wall=1)
+    arm = world.arms["PSM2"]
     center = np.array([-0.03, -0.01, 0.075])
-    move_tool(world, "PSM1", center + np.array([0.03, 0.0, 0.0]), 0.8)
+    move_tool(world, "PSM2", center + np.array([0.03, 0.0, 0.0]), 0.8)
     R = arm.X_WR[:3, :3] @ arm.chain.fk(arm.goal_js())[:3, :3]
     path = _circle(center, 0.03, 0.1, world.dt)
     ring = world.body_id("board/ring0")
@@ -155,7 +155,7 @@ def _peg_carry(rate_hz: float) -> _Scenario:
     scenario = _Scenario(
         "peg transfer, carrying", rate_hz, _session_step(world, command), world.close
     )
-    scenario.check = lambda: world.grasps.held_by(ring) == ["PSM1"]
+    scenario.check = lambda: world.grasps.held_by(ring) == ["PSM2"]
     return scenario
 
 
@@ -224,7 +224,7 @@ def run_physics_benchmark(
         value = r["real_time_factor"]
         bar_rows.append((f"{name} @ 1 kHz, x real time", value, ">=", bar, _verdict(value >= bar)))
     bar_rows.append(
-        ("ring stayed in PSM1's jaws", "yes" if held else "no", "", "yes", _verdict(held))
+        ("ring stayed in PSM2's jaws", "yes" if held else "no", "", "yes", _verdict(held))
     )
     payload = {"seconds": seconds, "rounds": rounds, "results": results}
     return finish("physics", bar_rows, payload, json_path, console, strict)

@@ -1,4 +1,4 @@
-"""Scripted scenes and tool paths: the standard peg-transfer scene and smooth Cartesian moves.
+"""Scripted tool paths (and the standard peg-transfer scene) for tests, benchmarks, examples.
 
 Tests, benchmarks and demos drive the instruments the way a teleoperation loop would:
 one Cartesian goal per physics step (IK warm-started each time), moving smoothly
@@ -7,50 +7,34 @@ one Cartesian goal per physics step (IK warm-started each time), moving smoothly
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from kinematics.transforms import pose
-from sim.world.scene import ArmSpec, PegBoardSpec, PhysicsSpec, SceneSpec
+from sim.world.scene import SceneSpec
 
 #: A tool orientation with the jaws pointing straight down (tool z = -world z).
 R_DOWN = np.array([[1.0, 0.0, 0.0], [0.0, -1.0, 0.0], [0.0, 0.0, -1.0]])
 
 
-def peg_transfer_scene(rate_hz: float = 1000.0, seed: int = 0, **physics) -> SceneSpec:
-    """FLS peg transfer in a box trainer: PSM1 (left), PSM2 (right), the ECM, a peg board.
+def peg_transfer_scene(rate_hz: float | None = None, seed: int = 0) -> SceneSpec:
+    """The peg-transfer scene users run: the bundled scenario's (``peg-transfer.yaml``).
 
-    Ports sit 14 cm (PSMs) and 20 cm (ECM) above the board, aimed at its centre; the six
-    rings start on the left pegs. The workspace is the board: a ring that falls off it is
-    reported as dropped (``left_workspace``).
+    PSM1 (right hand) and PSM2 (left hand) at ports 16 cm above the board, the ECM, an
+    FLS peg board with six rings on the left pegs; 500 Hz physics unless ``rate_hz`` says
+    otherwise. One source for tests, benchmarks and examples, so they exercise the scene
+    a trainee practises in.
     """
-    return SceneSpec(
-        physics=PhysicsSpec(rate_hz=rate_hz, seed=seed, **physics),
-        arms=(
-            _psm_at_port("PSM1", side=-1.0),
-            _psm_at_port("PSM2", side=1.0),
-            ArmSpec(
-                "ECM",
-                "ecm",
-                port_position_m=(0.0, -0.12, 0.20),
-                port_look_at_m=(0.0, 0.0, 0.01),
-                insertion_m=0.08,
-            ),
-        ),
-        objects=(PegBoardSpec(name="board"),),
-        # the board's footprint, from just below its top: a ring off the board is a drop
-        workspace_m=((-0.125, -0.075, 0.006), (0.125, 0.075, 0.4)),
-    )
+    from scenarios.loader import load_scenario
+    from sim.world.scenario_scene import build_scene_spec
 
-
-def _psm_at_port(name: str, side: float) -> ArmSpec:
-    """A PSM whose port is 9 cm to one side of the board centre, 8 cm forward, 14 cm up."""
-    return ArmSpec(
-        name,
-        "psm",
-        port_position_m=(side * 0.09, -0.08, 0.14),
-        port_look_at_m=(side * 0.02, 0.0, 0.01),
-        insertion_m=0.12,
-    )
+    spec = build_scene_spec(load_scenario("peg-transfer"), seed)
+    if rate_hz is not None:
+        spec = dataclasses.replace(
+            spec, physics=dataclasses.replace(spec.physics, rate_hz=float(rate_hz))
+        )
+    return spec
 
 
 def wall_grip_rotation(world, ring: str, wall: int) -> np.ndarray:
@@ -122,3 +106,15 @@ def pick(world, arm: str, ring: str, wall: int, open_rad: float = 0.6) -> None:
     move_tool(world, arm, grip + 0.006 * up, 0.5)
     hold(world, 0.4, arm, -0.3)
     move_tool(world, arm, grip + 0.046 * up, 0.5)
+
+
+def place(world, arm: str, ring: str, peg_landmark: str, board: str = "board") -> None:
+    """Carry a held ring over a peg of the board, lower it onto the peg and let go."""
+    a = world.arm(arm)
+    offset = a.measured_cp()[:3, 3] - world.landmark(ring, "center")
+    peg = world.landmark(board, peg_landmark)
+    up = np.array([0.0, 0.0, 1.0])
+    move_tool(world, arm, peg + 0.02 * up + offset, 1.0)
+    move_tool(world, arm, peg - 0.006 * up + offset, 0.5)
+    hold(world, 0.5, arm, 1.0)
+    move_tool(world, arm, a.X_WR[:3, 3] + 0.6 * (peg + 0.03 * up - a.X_WR[:3, 3]), 0.5)

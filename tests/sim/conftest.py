@@ -28,7 +28,7 @@ def headless_run():
 
 @pytest.fixture
 def world():
-    """The standard peg-transfer scene (PSM1, PSM2, ECM, peg board), settled for 50 ms."""
+    """The standard peg-transfer scene (PSM2, PSM1, ECM, peg board), settled for 50 ms."""
     w = World(peg_transfer_scene())
     w.step(50)
     yield w

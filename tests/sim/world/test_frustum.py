@@ -59,7 +59,7 @@ def test_the_ecm_sees_the_board_and_not_behind_itself():
         behind = scope_tip + (scope_tip - pegs.mean(axis=0))
         assert not world.in_view(behind)
         assert not world.in_view((0.5, 0.5, 0.0))  # far off to the side
-        assert world.tips_in_view() == {"PSM1": True, "PSM2": True}
+        assert world.tips_in_view() == {"PSM2": True, "PSM1": True}
         with pytest.raises(SimError, match="Did you mean 'ECM'"):
             world.camera("ECN")
         # turning the scope away takes the board out of view

@@ -17,21 +17,21 @@ def _kinds(world) -> list[tuple[str, str, str]]:
 
 
 def test_pick_carry_and_drop_onto_another_peg(world):
-    move_tool(world, "PSM2", (0.09, 0.0, 0.1), 0.4)  # out of the way over the right pegs
+    move_tool(world, "PSM1", (0.09, 0.0, 0.1), 0.4)  # out of the way over the right pegs
     start = world.landmark(RING, "center")
-    pick(world, "PSM1", RING, wall=1)
-    assert _kinds(world) == [("grasp", "PSM1", RING)]
+    pick(world, "PSM2", RING, wall=1)
+    assert _kinds(world) == [("grasp", "PSM2", RING)]
     assert world.landmark(RING, "center")[2] > start[2] + 0.035  # lifted off its peg
     target_peg = world.landmark("board", "peg6")
-    offset = world.arms["PSM1"].measured_cp()[:3, 3] - world.landmark(RING, "center")
+    offset = world.arms["PSM2"].measured_cp()[:3, 3] - world.landmark(RING, "center")
     # ring bottom 5 mm above the peg top, centred over it
     above = target_peg + offset + (0.0, 0.0, 0.005 + 0.003)
     above[:2] = target_peg[:2] + offset[:2]
-    move_tool(world, "PSM1", above + 0.02 * UP, 1.5)
-    move_tool(world, "PSM1", above, 0.4)
-    hold(world, 1.0, "PSM1", 0.8)
+    move_tool(world, "PSM2", above + 0.02 * UP, 1.5)
+    move_tool(world, "PSM2", above, 0.4)
+    hold(world, 1.0, "PSM2", 0.8)
     kinds = _kinds(world)
-    assert kinds[:2] == [("grasp", "PSM1", RING), ("release", "PSM1", RING)]
+    assert kinds[:2] == [("grasp", "PSM2", RING), ("release", "PSM2", RING)]
     assert not [e for e in world.events if e.kind == "drop"], world.events
     ring = world.landmark(RING, "center")
     board_top = world.landmark("board", "top")[2]
@@ -42,8 +42,8 @@ def test_pick_carry_and_drop_onto_another_peg(world):
 
 
 def test_held_object_follows_without_jitter_or_drift(world):
-    pick(world, "PSM1", RING, wall=1)
-    arm = world.arms["PSM1"]
+    pick(world, "PSM2", RING, wall=1)
+    arm = world.arms["PSM2"]
     X_TO0 = inverse(arm.measured_cp()) @ world.body_pose(RING)
     offsets = []
 
@@ -51,8 +51,8 @@ def test_held_object_follows_without_jitter_or_drift(world):
         X_TO = inverse(arm.measured_cp()) @ w.body_pose(RING)
         offsets.append(np.abs(X_TO - X_TO0).max())
 
-    move_tool(world, "PSM1", (0.02, -0.03, 0.07), 1.0, on_step=record)
-    move_tool(world, "PSM1", (-0.04, 0.02, 0.09), 0.6, on_step=record)
+    move_tool(world, "PSM2", (0.02, -0.03, 0.07), 1.0, on_step=record)
+    move_tool(world, "PSM2", (-0.04, 0.02, 0.09), 0.6, on_step=record)
     for _ in range(300):
         world.step()
         record(world)
@@ -61,39 +61,39 @@ def test_held_object_follows_without_jitter_or_drift(world):
 
 
 def test_handover_from_one_instrument_to_the_other(world):
-    pick(world, "PSM1", RING, wall=1)
-    move_tool(world, "PSM1", (-0.01, -0.03, 0.07), 0.8)
+    pick(world, "PSM2", RING, wall=1)
+    move_tool(world, "PSM2", (-0.01, -0.03, 0.07), 0.8)
     grip = world.landmark(RING, "grip2")
     R = wall_grip_rotation(world, RING, 2)
-    move_tool(world, "PSM2", grip + 0.03 * UP, 0.8, rotation=R, jaw_rad=0.6)
-    move_tool(world, "PSM2", grip + 0.004 * UP, 0.5)
-    hold(world, 0.4, "PSM2", -0.3)
+    move_tool(world, "PSM1", grip + 0.03 * UP, 0.8, rotation=R, jaw_rad=0.6)
+    move_tool(world, "PSM1", grip + 0.004 * UP, 0.5)
+    hold(world, 0.4, "PSM1", -0.3)
     body = world.body_id(RING)
-    assert world.grasps.held_by(body) == ["PSM1", "PSM2"]  # both hold it
-    hold(world, 0.8, "PSM1", 1.0)  # 2 rad/s from -0.3 rad: opens past the hold in 0.5 s
-    assert world.grasps.held_by(body) == ["PSM2"]
-    move_tool(world, "PSM1", (-0.06, -0.03, 0.09), 0.4)
-    move_tool(world, "PSM2", (0.05, -0.03, 0.08), 0.8)
+    assert set(world.grasps.held_by(body)) == {"PSM2", "PSM1"}  # both hold it
+    hold(world, 0.8, "PSM2", 1.0)  # 2 rad/s from -0.3 rad: opens past the hold in 0.5 s
+    assert world.grasps.held_by(body) == ["PSM1"]
+    move_tool(world, "PSM2", (-0.06, -0.03, 0.09), 0.4)
+    move_tool(world, "PSM1", (0.05, -0.03, 0.08), 0.8)
     assert _kinds(world) == [
-        ("grasp", "PSM1", RING),
         ("grasp", "PSM2", RING),
-        ("release", "PSM1", RING),
+        ("grasp", "PSM1", RING),
+        ("release", "PSM2", RING),
     ]
-    tip = world.arms["PSM2"].measured_cp()[:3, 3]
-    assert np.linalg.norm(world.landmark(RING, "center") - tip) < 0.02  # it went with PSM2
+    tip = world.arms["PSM1"].measured_cp()[:3, 3]
+    assert np.linalg.norm(world.landmark(RING, "center") - tip) < 0.02  # it went with PSM1
 
 
 def test_deliberate_drop_is_reported(world):
-    pick(world, "PSM1", RING, wall=1)
-    move_tool(world, "PSM1", (0.0, 0.03, 0.10), 0.8)
-    hold(world, 1.0, "PSM1", 1.0)
+    pick(world, "PSM2", RING, wall=1)
+    move_tool(world, "PSM2", (0.0, 0.03, 0.10), 0.8)
+    hold(world, 1.0, "PSM2", 1.0)
     drops = [e for e in world.events if e.kind == "drop"]
     assert len(drops) == 1, world.events
     drop = drops[0]
     assert (drop.object, drop.object_id, drop.arm, drop.reason) == (
         RING,
         world.body_id(RING),
-        "PSM1",
+        "PSM2",
         "fell",
     )
     release = next(e for e in world.events if e.kind == "release")
@@ -101,17 +101,17 @@ def test_deliberate_drop_is_reported(world):
 
 
 def test_ramming_a_held_ring_into_the_other_instrument_tears_it_out(world):
-    pick(world, "PSM1", RING, wall=1)
-    # PSM2 rests over peg 6: carry the ring there, at PSM2's height
-    ring_in_tool = world.arm("PSM1").measured_cp()[:3, 3] - world.landmark(RING, "center")
-    peg = world.landmark("board", "peg6")
-    move_tool(world, "PSM1", peg + ring_in_tool + (0.0, 0.0, 0.016), 1.5)
+    pick(world, "PSM2", RING, wall=1)
+    # carry the ring's centre into PSM1's resting wrist, 1 cm above its tip
+    ring_in_tool = world.arm("PSM2").measured_cp()[:3, 3] - world.landmark(RING, "center")
+    psm1_wrist = world.arm("PSM1").measured_cp()[:3, 3] + 0.01 * UP
+    move_tool(world, "PSM2", psm1_wrist + ring_in_tool, 1.5)
     hold(world, 0.3)
     kinds = [(e.kind, e.reason) for e in world.events]
     assert kinds == [("grasp", ""), ("drop", "slipped")], world.events
     assert world.grasps.held_by(world.body_id(RING)) == []
     # the jaw must open before it can grasp again, then it can
-    hold(world, 0.5, "PSM1", 1.0)
+    hold(world, 0.5, "PSM2", 1.0)
     assert [e.kind for e in world.events] == ["grasp", "drop"]
 
 
@@ -137,7 +137,7 @@ def test_object_leaving_the_workspace_is_a_drop(world):
 
 
 def test_closing_on_nothing_grasps_nothing(world):
-    move_tool(world, "PSM1", (-0.02, -0.02, 0.06), 0.5, jaw_rad=0.8)
-    hold(world, 0.6, "PSM1", -0.5)
+    move_tool(world, "PSM2", (-0.02, -0.02, 0.06), 0.5, jaw_rad=0.8)
+    hold(world, 0.6, "PSM2", -0.5)
     assert world.events == []
-    assert world.arms["PSM1"].measured_jaw() < 0.01
+    assert world.arms["PSM2"].measured_jaw() < 0.01

@@ -18,10 +18,10 @@ from sim.world.world import World
 def _session(world) -> np.ndarray:
     """A scripted session: pick a ring, carry it, drop it; return every state on the way."""
     states = []
-    pick(world, "PSM1", "board/ring0", wall=1)
+    pick(world, "PSM2", "board/ring0", wall=1)
     states.append(world.state())
-    move_tool(world, "PSM1", (0.0, 0.02, 0.08), 0.5)
-    world.arms["PSM1"].servo_jaw(1.0)
+    move_tool(world, "PSM2", (0.0, 0.02, 0.08), 0.5)
+    world.arms["PSM2"].servo_jaw(1.0)
     world.step(700)
     states.append(world.state())
     return np.concatenate(states)
@@ -66,7 +66,7 @@ def test_same_inputs_same_state_in_another_process():
 
 def test_nan_cartesian_command_raises_and_never_moves_the_robot():
     with World(peg_transfer_scene()) as moved, World(peg_transfer_scene()) as still:
-        arm = moved.arms["PSM1"]
+        arm = moved.arms["PSM2"]
         goal = arm.goal_js()
         bad = arm.measured_cp()
         bad[1, 3] = np.nan
@@ -87,11 +87,11 @@ def test_nan_cartesian_command_raises_and_never_moves_the_robot():
 
 def test_joint_velocity_and_jaw_rate_limits_hold():
     with World(peg_transfer_scene()) as world:
-        arm = world.arms["PSM1"]
+        arm = world.arms["PSM2"]
         q0 = arm.measured_js()[0]
         arm.servo_jp(q0 + np.array([0.5, 0.3, -0.05, 1.0, 0.5, 0.5]))  # up, clear of the board
         arm.servo_jaw(1.2)
-        world.step(100)  # 0.1 s
+        world.step(round(0.1 * world.rate_hz))  # 0.1 s
         moved = np.abs(arm.measured_js()[0] - q0)
         assert np.all(moved <= arm.velocity_limits * 0.1 * 1.05 + 1e-4), moved
         assert np.all(moved >= arm.velocity_limits * 0.1 * 0.5), "the arm barely moved"
@@ -107,7 +107,7 @@ def test_joint_velocity_and_jaw_rate_limits_hold():
 def test_cartesian_command_reaches_the_pose_at_500_hz():
     with World(peg_transfer_scene(rate_hz=500)) as world:
         assert world.dt == 0.002
-        arm = world.arms["PSM2"]
+        arm = world.arms["PSM1"]
         X = arm.measured_cp()
         X[:3, 3] += (0.01, -0.01, 0.02)  # clear of the pegs
         result = arm.servo_cp(X)
