@@ -28,6 +28,9 @@ import numpy as np
 from haptics.master import MasterSample
 
 FRAMES = ("world", "rcm")
+#: Largest entry a pose may hold: a rotation's are within 1, and no instrument reaches a
+#: kilometre (m).
+MAX_POSE_ENTRY = 1e3
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +162,9 @@ def _pose(X, problems: list[str]) -> np.ndarray | None:
     if X.shape != (4, 4) or not np.isfinite(X).all():
         problems.append(f"servo_cp must be a finite 4x4 pose (m), got shape {X.shape}")
         return None
+    if np.abs(X).max() > MAX_POSE_ENTRY:
+        problems.append(f"servo_cp holds entries beyond {MAX_POSE_ENTRY:g} (m): not a pose")
+        return None
     R = X[:3, :3]
     error = float(np.abs(R.T @ R - np.eye(3)).max())
     if error > 1e-3 or np.linalg.det(R) <= 0 or np.abs(X[3] - (0, 0, 0, 1)).max() > 1e-9:
@@ -167,7 +173,7 @@ def _pose(X, problems: list[str]) -> np.ndarray | None:
             "not 0 0 0 1)"
         )
         return None
-    if error > 0.0:
+    if error > 1e-12:
         U, _, Vt = np.linalg.svd(R)
         X[:3, :3] = U @ Vt
     X[3] = (0.0, 0.0, 0.0, 1.0)

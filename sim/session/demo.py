@@ -8,6 +8,10 @@ closed-loop, from where the instrument is commanded to be now and the current ca
 view, then rendered by the operator (with its timing, scatter, tremor and clutching) and
 fed to the session one sample per physics step. A human works the same way: look, move,
 look again.
+
+An arm listed in ``servo`` is driven instead by tool-tip pose commands (``servo_cp``)
+along smooth Fitts-timed paths (:mod:`sim.session.servo_path`), as a scripted controller
+would: one session can then mix a teleoperated instrument with an algorithm's.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from haptics.operators import (
     Reach,
     SyntheticOperator,
 )
+from sim.session.commands import ArmCommand
+from sim.session.servo_path import fitts_duration_s, servo_path
 from sim.session.session import Session
 
 
@@ -32,6 +38,7 @@ class Demonstrator:
         skill: ``expert``, ``intermediate`` or ``novice`` (see :mod:`haptics.operators`).
         seed: seed of the operators' random streams.
         time_limit_s: stop feeding once the session reaches this simulated time.
+        servo: arms to drive with ``servo_cp`` paths instead of a synthetic operator.
     """
 
     def __init__(
@@ -40,6 +47,7 @@ class Demonstrator:
         skill: str = "expert",
         seed: int = 0,
         time_limit_s: float | None = None,
+        servo=(),
     ) -> None:
         self.session = session
         self.skill = skill
@@ -48,7 +56,11 @@ class Demonstrator:
         self.operators = {
             name: SyntheticOperator(skill, rng=np.random.default_rng(s), rate_hz=rate)
             for name, s in zip(session.driven, seeds, strict=True)
+            if name not in servo
         }
+        #: per servo-driven arm: the commanded tool-tip pose (4x4, world) and jaw (rad)
+        self._servo_X = {name: session.arms[name].measured_cp("world") for name in servo}
+        self._servo_jaw = {name: session.arms[name].measured_jaw() for name in servo}
         self.time_limit_s = time_limit_s or session.scenario.exercise.time_limit_s
         self.on_progress = None  # optional callable, called after every primitive
 
@@ -61,6 +73,9 @@ class Demonstrator:
     def move_tip(self, arm: str, target_W, width_m: float = 0.003, rotation_W=None) -> None:
         """Move ``arm``'s tool tip to the world point ``target_W`` (m), as a hand would,
         turning the tool to ``rotation_W`` (3x3, world) on the way when given."""
+        if arm in self._servo_X:
+            self._servo_move(arm, target_W, width_m, rotation_W)
+            return
         s = self.session
         X_RW = s.arms[arm].X_RW
         target = s.teleops[arm].X_RT
@@ -84,6 +99,10 @@ class Demonstrator:
         The gripper angle is found by inverting the teleoperation jaw mapping; values at or
         below the closed jaw angle squeeze fully (grip force on a held object).
         """
+        if arm in self._servo_X:
+            self._servo_jaw[arm] = float(jaw_rad)
+            self._run({arm: self._servo_hold(arm, round(Grip(0.0).duration_s * self._rate))})
+            return
         c = self.session.teleops[arm].config
         share = (jaw_rad - c.jaw_closed_rad) / (c.jaw_open_rad - c.jaw_closed_rad)
         angle = min(max(share, 0.0), 1.0) * c.gripper_max_rad
@@ -92,6 +111,26 @@ class Demonstrator:
     def wait(self, seconds: float) -> None:
         """All hands hold still (tremor goes on) for ``seconds``."""
         self._run({name: [Pause(seconds)] for name in self.operators})
+
+    @property
+    def _rate(self) -> float:
+        return self.session.world.rate_hz
+
+    def _servo_move(self, arm: str, target_W, width_m: float, rotation_W) -> None:
+        X0 = self._servo_X[arm]
+        X1 = X0.copy()
+        X1[:3, 3] = target_W
+        if rotation_W is not None:
+            X1[:3, :3] = rotation_W
+        duration = fitts_duration_s(float(np.linalg.norm(X1[:3, 3] - X0[:3, 3])), width_m)
+        path = servo_path(X0, X1, duration, self._rate)
+        self._servo_X[arm] = X1
+        jaw = [self._servo_jaw[arm]] * len(path)
+        self._run({arm: (path, jaw)})
+
+    def _servo_hold(self, arm: str, n: int) -> tuple[np.ndarray, list[float]]:
+        n = max(1, n)
+        return np.broadcast_to(self._servo_X[arm], (n, 4, 4)), [self._servo_jaw[arm]] * n
 
     def until(self, condition, timeout_s: float, step_s: float = 0.05) -> bool:
         """Wait in small slices until ``condition()`` holds; False on timeout."""
@@ -106,11 +145,19 @@ class Demonstrator:
     def _run(self, plans: dict[str, list]) -> None:
         if self.stopped:
             return
-        traces = {name: self.operators[name].render(plan) for name, plan in plans.items()}
-        n = max(len(t) for t in traces.values())
+        traces = {
+            name: self.operators[name].render(plan)
+            for name, plan in plans.items()
+            if name in self.operators
+        }
+        servo = {name: plan for name, plan in plans.items() if name in self._servo_X}
+        n = max(len(t) for t in [*traces.values(), *(path for path, _ in servo.values())])
         for name, op in self.operators.items():
             if name not in traces:
                 traces[name] = op.render([Pause(n / op.rate_hz)])
+        for name in self._servo_X:
+            if name not in servo:
+                servo[name] = self._servo_hold(name, n)
         s = self.session
         # every sample's handle pose at once: building 4x4s one by one cost more than IK
         streams = {name: _stream(trace, n) for name, trace in traces.items()}
@@ -118,12 +165,14 @@ class Demonstrator:
             if self.stopped:
                 return
             now = s.now_s()
-            s.advance(
-                {
-                    name: MasterSample(now, X[k], gripper[k], clutch[k])
-                    for name, (X, gripper, clutch) in streams.items()
-                }
-            )
+            commands = {
+                name: MasterSample(now, X[k], gripper[k], clutch[k])
+                for name, (X, gripper, clutch) in streams.items()
+            }
+            for name, (path, jaw) in servo.items():
+                i = min(k, len(path) - 1)
+                commands[name] = ArmCommand(servo_cp=path[i], jaw_rad=jaw[i])
+            s.advance(commands)
         if self.on_progress is not None:
             self.on_progress()
 

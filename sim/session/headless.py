@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from scenarios.evaluate import compute_metrics
 from scenarios.schema import Scenario
@@ -25,6 +25,10 @@ class HeadlessOutcome:
     result: ScoreResult
     sim_time_s: float
     wall_time_s: float
+    #: the session's live metrics at the end (they must equal ``metrics`` where they overlap)
+    live_metrics: dict[str, float] = field(default_factory=dict)
+    #: wall time spent inside pybullet's stepSimulation (s), for the cost of the session
+    physics_wall_s: float = 0.0
 
 
 def run_headless(
@@ -47,6 +51,8 @@ def run_headless(
         # the plan is done: give the exercise a moment to notice the last placement
         demo.until(lambda: session.finished, timeout_s=2.0)
         trace = session.trace()
+        live = session.live_metrics()
+        physics_wall_s = session.world.physics_wall_s
     finally:
         session.close()
     thresholds = scenario.scoring.thresholds
@@ -65,4 +71,6 @@ def run_headless(
         result,
         float(trace.time_s[-1]) if len(trace.time_s) else 0.0,
         time.perf_counter() - start,
+        live,
+        physics_wall_s,
     )

@@ -92,6 +92,8 @@ class SessionConfig:
             is what the metrics need (tremor up to 16 Hz, smoothness at the published
             100 Hz); a live server raises it for force feedback.
         metrics_rate_hz: how often live metrics and the score estimate are refreshed (Hz).
+        pose_rate_hz: how often ``StepState.body_poses`` is refreshed (Hz; a viewer draws
+            at 60 Hz); None: every physics step.
         ik_restarts: IK restarts per step when the warm start fails (kept small: the
             target moves little between steps).
         unreachable_tolerance_m: a pose goal the IK misses by more than this (m) is
@@ -103,6 +105,7 @@ class SessionConfig:
     master_rate_hz: float | None = None
     observe_rate_hz: float | None = 100.0
     metrics_rate_hz: float = 10.0
+    pose_rate_hz: float | None = 60.0
     ik_restarts: int = 2
     unreachable_tolerance_m: float = 1e-3
 
@@ -211,6 +214,9 @@ class Session:
             graspable=bool(world.object_names()),
         )
         self._metrics_every = max(1, round(self.observe_rate_hz / config.metrics_rate_hz))
+        poses = config.pose_rate_hz
+        self._pose_every = 1 if poses is None else max(1, round(rate / poses))
+        self._scenery = [info.name for info in world.bodies.values() if info.role != "instrument"]
         self._metrics: dict[str, float] = {}
         self._score_estimate: float | None = None
         self._holders: dict[str, set[str]] = {}
@@ -228,6 +234,7 @@ class Session:
         self.view = SessionView(self)
         self._emit(self.runner.start(self.view))
         self._observe()
+        self._body_poses = self.body_poses()
 
     def reset(self, seed: int | None = None) -> StepState:
         """Start a new episode in the same physics client (``seed`` None: the same seed).
@@ -266,8 +273,12 @@ class Session:
         return self.arms[self.camera_arm].measured_cp("world")
 
     def tip_target_W(self, arm: str) -> np.ndarray:
-        """Where teleoperation currently asks the arm's tool tip to be (4x4, world)."""
-        return self.arms[arm].X_WR @ self.teleops[arm].X_RT
+        """Where the arm's tool tip is asked to be now (4x4, world): the teleoperation's
+        target while a master drives it, else where its joint goal puts the tip."""
+        teleop = self.teleops.get(arm)
+        if teleop is not None and self._source[arm] != "SERVO":
+            return self.arms[arm].X_WR @ teleop.X_RT
+        return self.arms[arm].goal_cp("world")
 
     def holders(self, obj: str) -> set[str]:
         """Arms holding ``obj`` now."""
@@ -308,6 +319,8 @@ class Session:
             self._on_world_event(event)
         if world.step_count % self._observe_every == 0:
             self._observe()
+        if world.step_count % self._pose_every == 0:
+            self._body_poses = self.body_poses()
 
     def _drive(self, name: str, command: ArmCommand | None, now: float, X_WC) -> None:
         arm = self.arms[name]
@@ -324,7 +337,8 @@ class Session:
             if command.jaw_rad is not None and arm.has_jaw:
                 arm.servo_jaw(command.jaw_rad)
             return
-        if teleop is not None:
+        if teleop is not None and (command is not None or self._source[name] != "SERVO"):
+            # a servo-driven arm holds its goal until the next command of either kind
             samples = command.master if command is not None else ()
             self._teleoperate(name, arm, teleop, samples, now, X_WC)
         if command is not None and command.jaw_rad is not None and arm.has_jaw:
@@ -587,7 +601,7 @@ class Session:
 
     def body_poses(self) -> dict[str, np.ndarray]:
         """Every body's pose now (4x4, world), by name (objects and scenery)."""
-        return {name: self.world.body_pose(name) for name in self.world.object_names()}
+        return {name: self.world.body_pose(name) for name in self._scenery}
 
     def trace(self) -> SessionTrace:
         """Everything recorded so far, as a trace for scoring and reports."""

@@ -105,7 +105,8 @@ class StepState:
         events: what happened in this step (grasps, drops, teleoperation states,
             exercise steps, refused commands, ...), in order.
         contacts: instrument contacts at ``observed_time_s`` (:class:`sim.world.contacts.Contact`).
-        body_poses: every body's pose (4x4, world) by name at ``observed_time_s``.
+        body_poses: every object's and scenery body's pose (4x4, world) by name,
+            refreshed at the session's pose rate (60 Hz by default).
         observed_time_s: when contacts, forces, "in view", poses and metrics were observed.
         exercise: the exercise's progress.
         metrics: live metrics (the accumulable ones; see :mod:`scenarios.live`).
