@@ -5,12 +5,19 @@ scenario's demonstration plan headless through :func:`sim.session.headless.run_h
 ``surgisim run`` does: teleoperation, IK, physics, grasps, contacts, the exercise engine
 and the recorder, every physics step. Speed is simulated seconds per wall second.
 
-Baseline, measured in the same run on the same scene: the bare world - the scenario's
-physics world stepped with its arms holding still (what pybullet and the world's own
-grasp and tissue tracking cost, no session). ``session / bare`` says how much of the
-session's time goes to everything around the physics.
+Cost of the session around the physics, measured inside each run (machines here differ
+~2.7x in speed; a ratio holds): the run's wall time over the wall time spent inside
+pybullet's ``stepSimulation`` in that same run. 1.0 would be physics alone; the bar is
+**<= 1.5** for peg transfer with the expert (the session's own work - operators,
+teleoperation, IK, grasps, contacts, the exercise, recording - at most half the physics).
 
-Bar (2-core machine): peg transfer with the expert at >= 5x real time.
+Second baseline, measured in the same run on the same scene: the bare world - the
+scenario's physics world stepped with its arms holding still (what pybullet and the
+world's own grasp and tissue tracking cost, no session). ``bare x / session x`` swings
+more between runs (a resting scene sleeps), so it is reported, not barred.
+
+Outcomes: every scenario and seed, completed or not and the drops; the bar asks the
+expert to complete every bundled scenario with no drop on every seed run.
 
 Run: ``surgisim bench session`` (or ``python -m bench.session``).
 """
@@ -25,7 +32,7 @@ from rich.console import Console
 from bench.report import finish, print_table
 
 BAR_SCENARIO = "peg-transfer"
-BAR_REAL_TIME = 5.0
+BAR_COST = 1.5
 #: Simulated seconds of the bare-world baseline per scenario.
 BARE_SECONDS = 5.0
 
@@ -76,6 +83,8 @@ def run_session_benchmark(
             outcome = run_headless(scenario, operator=operator, seed=seed)
             bare = bare_world_real_time(scenario, seed)
             speed = outcome.sim_time_s / outcome.wall_time_s
+            drops = len(outcome.trace.events_of("drop"))
+            cost = outcome.wall_time_s / max(outcome.physics_wall_s, 1e-9)
             result = {
                 "scenario": name,
                 "operator": operator,
@@ -86,33 +95,56 @@ def run_session_benchmark(
                 "sim_time_s": outcome.sim_time_s,
                 "wall_time_s": outcome.wall_time_s,
                 "real_time_factor": speed,
+                "drops": drops,
+                "physics_wall_s": outcome.physics_wall_s,
+                "cost_over_physics": cost,
                 "bare_world_real_time_factor": bare,
                 "session_over_bare": bare / speed,
             }
             results.append(result)
             done = "yes" if result["completed"] else "no"
-            rows.append([name, seed, done, outcome.sim_time_s, outcome.wall_time_s, speed])
-            rows[-1] += [bare, bare / speed]
+            timing = [outcome.sim_time_s, outcome.wall_time_s, speed, cost, bare, bare / speed]
+            rows.append([name, seed, done, drops, result["score"], *timing])
     print_table(
         f"Headless sessions ({operator} operator)",
-        ["scenario", "seed", "completed", "sim s", "wall s", "x real time", "bare x", "cost"],
+        [
+            "scenario",
+            "seed",
+            "completed",
+            "drops",
+            "score",
+            "sim s",
+            "wall s",
+            "x real time",
+            "wall / physics",
+            "bare x",
+            "bare x / session x",
+        ],
         rows,
         console,
     )
     bar_rows = []
     bar_runs = [r for r in results if r["scenario"] == BAR_SCENARIO]
     if bar_runs:
-        worst = min(r["real_time_factor"] for r in bar_runs)
-        verdict = (
-            "pass" if worst >= BAR_REAL_TIME and all(r["completed"] for r in bar_runs) else "FAIL"
-        )
+        worst = max(r["cost_over_physics"] for r in bar_runs)
         bar_rows.append(
             [
-                f"{BAR_SCENARIO}, {operator}: x real time (worst seed)",
+                f"{BAR_SCENARIO}, {operator}: wall / stepSimulation (worst seed)",
                 worst,
-                ">=",
-                BAR_REAL_TIME,
-                verdict,
+                "<=",
+                BAR_COST,
+                "pass" if worst <= BAR_COST else "FAIL",
+            ]
+        )
+    if operator == "expert":
+        failed = [r for r in results if not r["completed"] or r["drops"]]
+        bar_rows.append(
+            [
+                f"runs not completed or with a drop (of {len(results)})",
+                len(failed),
+                "==",
+                0,
+                "pass" if not failed else "FAIL",
             ]
         )
     payload = {"operator": operator, "seeds": seeds, "results": results}
