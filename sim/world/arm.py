@@ -38,6 +38,9 @@ _NO_PORT = np.zeros(3)  # the pose mode has no port point
 #: Position-motor gains handed to pybullet (dimensionless, per step): stiff tracking.
 POSITION_GAIN = 0.5
 VELOCITY_GAIN = 1.0
+#: Time without motor commands after which an arm counts as settled (s): its motors have
+#: brought it to rest well before (the position gains track within a few steps).
+SETTLE_S = 0.5
 #: Motor sends between wake-up calls while an arm keeps moving (well under Bullet's 2 s
 #: sleeping delay at any physics rate above 250 Hz).
 WAKE_EVERY = 250
@@ -117,6 +120,8 @@ class Arm:
         self._send_pending = True
         self._sending = False
         self._sends_since_wake = 0
+        self._quiet_steps = 0
+        self._dt = 1e-3
         for index, value in zip(self._joint_index, q, strict=True):
             pb.resetJointState(self.body, index, float(value), physicsClientId=client)
         for index in self._jaw_index:
@@ -265,6 +270,12 @@ class Arm:
         self._X_RT = None
         self._X_WT = None
 
+    @property
+    def settled(self) -> bool:
+        """No motor command for :data:`SETTLE_S` and nothing held: the arm rests, and only a
+        collision could move it. The world measures a settled arm less often."""
+        return self._quiet_steps * self._dt >= SETTLE_S and self.jaw_hold_rad is None
+
     def measured_js(self) -> tuple[np.ndarray, np.ndarray]:
         """Measured joint positions (rad / m) and velocities (rad/s, m/s), chain order."""
         return self._q.copy(), self._qd.copy()
@@ -328,6 +339,7 @@ class Arm:
 
     def control(self, dt: float) -> None:
         """Advance the setpoints by one step of ``dt`` seconds and update the motors."""
+        self._dt = dt
         send = self._send_pending
         if self._joints_moving:
             delta = self._goal - self._setpoint
@@ -352,6 +364,9 @@ class Arm:
                 send = True
         if send:
             self._send(dt)
+            self._quiet_steps = 0
+        else:
+            self._quiet_steps += 1
         self._sending = send
 
     def _send(self, dt: float = 1.0) -> None:

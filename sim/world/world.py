@@ -41,6 +41,10 @@ from sim.world.scene import SceneSpec, scene_from_dict
 from sim.world.tissue import TissueTracker
 
 
+#: How often a settled arm is measured (s); moving arms are measured every step.
+SETTLED_SENSE_S = 0.01
+
+
 class World:
     """A pybullet world built from a scene description.
 
@@ -100,6 +104,9 @@ class World:
         #: wall time spent inside pybullet's stepSimulation (s): the physics' own cost,
         #: against which the session's overhead is measured (``surgisim bench session``)
         self.physics_wall_s = 0.0
+        #: a settled arm (at rest, holding nothing) is measured this often (steps): only a
+        #: collision can move it, and 10 ms is soon enough to notice
+        self._sense_settled_every = max(1, round(SETTLED_SENSE_S * self.rate_hz))
         self.arms: dict[str, Arm] = {}
         self.bodies: dict[int, BodyInfo] = {}
         self._names: dict[str, int] = {}
@@ -183,8 +190,10 @@ class World:
             pb.stepSimulation(physicsClientId=c)
             self.physics_wall_s += perf_counter() - start
             self.step_count += 1
+            every = self.step_count % self._sense_settled_every == 0
             for arm in arms:
-                arm.sense()
+                if every or not arm.settled:
+                    arm.sense()
             self.grasps.update()
             if self.tissue.pairs:
                 self.tissue.update()
