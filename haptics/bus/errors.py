@@ -1,0 +1,46 @@
+"""The bus's exceptions: all of them are :class:`haptics.errors.HapticsError`.
+
+:class:`BusMessageError` carries a machine-readable ``reason`` (one of
+:data:`DROP_REASONS`) so that a receiver can count what it drops by kind.
+"""
+
+from __future__ import annotations
+
+from haptics.errors import HapticsError
+
+#: Why a received message or request was dropped; the keys of every drop counter.
+DROP_REASONS = (
+    "wrong_frame_count",
+    "too_large",
+    "unknown_topic",
+    "unknown_request",
+    "bad_msgpack",
+    "bad_fields",
+    "non_finite",
+)
+
+
+class BusError(HapticsError):
+    """Something about the bus (sockets, addresses, keys) was wrong; the message says the fix."""
+
+
+class BusMessageError(BusError):
+    """A message broke the wire contract (docs/bus.md).
+
+    Attributes:
+        reason: one of :data:`DROP_REASONS`, for counting.
+    """
+
+    def __init__(self, reason: str, detail: str) -> None:
+        if reason not in DROP_REASONS:  # pragma: no cover - a bug in this package
+            raise ValueError(f"unknown drop reason {reason!r}; valid: {DROP_REASONS}")
+        super().__init__(detail)
+        self.reason = reason
+
+
+class BusSecurityError(BusError):
+    """A bind or connection was refused for security (no CurveZMQ keys, unknown key, bad mode)."""
+
+
+class BusTimeoutError(BusError):
+    """A request got no reply in time (usually: no server running at that address)."""

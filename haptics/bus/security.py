@@ -1,0 +1,244 @@
+"""CurveZMQ for a bus that leaves the machine: keypairs, loading them, and the allow list.
+
+A server bound to anything but loopback must encrypt and authenticate
+(:class:`~haptics.bus.sockets.ServerBus` refuses otherwise). Keys are pyzmq's
+certificate files: ``NAME.key`` (public, to hand out) and ``NAME.key_secret`` (secret,
+mode 0600, in a directory of mode 0700). The server accepts exactly the clients whose
+public key files lie in its allow directory; a ZAP handler (pyzmq's
+``ThreadAuthenticator``) checks each handshake, and :class:`AllowList` counts and logs
+every refusal.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import stat
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import zmq
+import zmq.auth
+from zmq.auth.thread import ThreadAuthenticator
+
+from haptics.bus.errors import BusSecurityError
+
+__all__ = [
+    "AllowList",
+    "ClientCurve",
+    "CurveKeys",
+    "KeyFiles",
+    "ServerCurve",
+    "load_keys",
+    "load_public_key",
+    "new_keypair",
+    "start_authenticator",
+]
+
+log = logging.getLogger("haptics.bus.security")
+
+_KEY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\-.]{0,63}\Z")
+#: Where ``surgisim keys new`` writes by default.
+DEFAULT_KEY_DIR = Path("~/.surgisim/keys")
+
+
+@dataclass(frozen=True)
+class KeyFiles:
+    """The two files of a keypair."""
+
+    public: Path
+    secret: Path
+
+
+@dataclass(frozen=True)
+class CurveKeys:
+    """A Curve25519 keypair as z85 bytes (``secret`` is None for a public key alone)."""
+
+    public: bytes
+    secret: bytes | None = None
+
+
+def new_keypair(name: str, directory: Path | str = DEFAULT_KEY_DIR, overwrite: bool = False):
+    """Write ``NAME.key`` and ``NAME.key_secret`` (mode 0600) into ``directory``.
+
+    The files are made by ``zmq.auth.create_certificates`` in a private (0700) temporary
+    directory beside the target and moved into place, so the secret is never readable by
+    others, even for a moment. A new ``directory`` is created with mode 0700.
+
+    Returns:
+        :class:`KeyFiles` with both paths.
+
+    Raises:
+        BusSecurityError: a bad name, or the keys exist and ``overwrite`` is False.
+    """
+    if not _KEY_NAME.match(name):
+        raise BusSecurityError(
+            f"key name {name!r} is not usable as a file name; use letters, digits, '_', '-', '.'"
+            " (e.g. 'server', 'MTMR-lab2')"
+        )
+    directory = Path(directory).expanduser()
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    target = KeyFiles(directory / f"{name}.key", directory / f"{name}.key_secret")
+    if not overwrite and (target.public.exists() or target.secret.exists()):
+        raise BusSecurityError(
+            f"keys {target.public} / {target.secret} exist already; pick another name or pass"
+            " --force to replace them (every peer holding the old public key must get the new)"
+        )
+    with tempfile.TemporaryDirectory(dir=directory, prefix=".keys-") as tmp:  # mode 0700
+        public, secret = zmq.auth.create_certificates(tmp, name)
+        os.chmod(secret, 0o600)
+        os.chmod(public, 0o644)
+        os.replace(secret, target.secret)
+        os.replace(public, target.public)
+    return target
+
+
+def _check_private(path: Path) -> None:
+    if os.name != "posix":  # pragma: no cover - mode bits mean nothing elsewhere
+        return
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        raise BusSecurityError(
+            f"secret key {path} has mode {mode:04o}: others can read it. Run `chmod 600 {path}`"
+            " (and consider the key leaked if this machine is shared: make a new one)."
+        )
+
+
+def load_keys(secret_file: Path | str) -> CurveKeys:
+    """Load a keypair from its ``NAME.key_secret`` file (refused unless mode 0600 or tighter).
+
+    Raises:
+        BusSecurityError: missing file, no secret in it, or readable by others.
+    """
+    path = Path(secret_file).expanduser()
+    if not path.is_file():
+        raise BusSecurityError(
+            f"no secret key file {path}; make one with `surgisim keys new NAME`"
+            " (it writes NAME.key_secret)"
+        )
+    _check_private(path)
+    public, secret = zmq.auth.load_certificate(path)
+    if secret is None:
+        raise BusSecurityError(
+            f"{path} holds no secret key; pass the NAME.key_secret file, not NAME.key"
+        )
+    return CurveKeys(public, secret)
+
+
+def load_public_key(public_file: Path | str) -> bytes:
+    """The z85 public key in a ``NAME.key`` (or ``NAME.key_secret``) file.
+
+    Raises:
+        BusSecurityError: the file is missing or holds no key.
+    """
+    path = Path(public_file).expanduser()
+    if not path.is_file():
+        raise BusSecurityError(f"no public key file {path}; copy the peer's NAME.key here")
+    try:
+        public, _ = zmq.auth.load_certificate(path)
+    except (ValueError, OSError) as e:
+        raise BusSecurityError(f"{path} is not a key file: {e}") from None
+    return public
+
+
+@dataclass(frozen=True)
+class ServerCurve:
+    """What a server needs for CurveZMQ: its own keypair and the allowed clients' directory."""
+
+    keys: CurveKeys
+    allow_dir: Path
+
+    @classmethod
+    def from_files(cls, secret_file: Path | str, allow_dir: Path | str) -> ServerCurve:
+        """Load the server's ``NAME.key_secret`` and check the allow directory exists."""
+        allow = Path(allow_dir).expanduser()
+        if not allow.is_dir():
+            raise BusSecurityError(
+                f"allow directory {allow} does not exist; create it and copy each client's"
+                " NAME.key into it"
+            )
+        return cls(load_keys(secret_file), allow)
+
+
+@dataclass(frozen=True)
+class ClientCurve:
+    """What a client needs for CurveZMQ: its own keypair and the server's public key."""
+
+    keys: CurveKeys
+    server_public: bytes
+
+    @classmethod
+    def from_files(cls, secret_file: Path | str, server_public_file: Path | str) -> ClientCurve:
+        """Load the client's ``NAME.key_secret`` and the server's ``NAME.key``."""
+        return cls(load_keys(secret_file), load_public_key(server_public_file))
+
+
+class AllowList:
+    """ZAP credentials provider: the public keys in ``allow_dir``; refusals counted and logged.
+
+    pyzmq calls :meth:`callback` from its authenticator thread for every Curve handshake
+    (a refused client retries, so each retry counts).
+    """
+
+    def __init__(self, allow_dir: Path | str) -> None:
+        self.allow_dir = Path(allow_dir)
+        self._lock = threading.Lock()
+        self._refused = 0
+        self.refused_keys: set[bytes] = set()
+        self.reload()
+
+    def reload(self) -> int:
+        """Re-read the directory (after adding a client's key); the number of keys allowed."""
+        keys = zmq.auth.load_certificates(self.allow_dir)
+        with self._lock:
+            self._allowed = {k for k, ok in keys.items() if ok}
+        return len(self._allowed)
+
+    @property
+    def refused(self) -> int:
+        """Handshakes refused so far."""
+        return self._refused
+
+    def callback(self, domain: str, key: bytes) -> bool:
+        """True when the client's z85 public ``key`` is allowed (called by pyzmq)."""
+        with self._lock:
+            if key in self._allowed:
+                return True
+            self._refused += 1
+            first = key not in self.refused_keys
+            self.refused_keys.add(key)
+        if first:
+            log.warning(
+                "refused a client with unknown public key %s (add its NAME.key to %s to allow it)",
+                key.decode("ascii", "replace"),
+                self.allow_dir,
+            )
+        return False
+
+
+def start_authenticator(
+    context: zmq.Context, allow_dir: Path
+) -> tuple[ThreadAuthenticator, AllowList]:
+    """Start a ZAP handler on ``context`` that admits the keys in ``allow_dir`` only."""
+    allow = AllowList(allow_dir)
+    auth = ThreadAuthenticator(context, log=log)
+    auth.start()
+    auth.configure_curve_callback(domain="*", credentials_provider=allow)
+    return auth, allow
+
+
+def make_curve_server(socket: zmq.Socket, keys: CurveKeys) -> None:
+    """Make ``socket`` a Curve server with ``keys`` (before bind)."""
+    socket.curve_secretkey = keys.secret
+    socket.curve_publickey = keys.public
+    socket.curve_server = True
+
+
+def make_curve_client(socket: zmq.Socket, curve: ClientCurve) -> None:
+    """Make ``socket`` a Curve client of the server whose public key ``curve`` holds."""
+    socket.curve_secretkey = curve.keys.secret
+    socket.curve_publickey = curve.keys.public
+    socket.curve_serverkey = curve.server_public

@@ -1,0 +1,607 @@
+"""The bus's two ends: :class:`ServerBus` (binds) and :class:`ClientBus` (connects).
+
+Ports (docs/bus.md): the server's PUB at P (server -> clients), SUB at P + 1 (devices ->
+server, subscribed to everything) and ROUTER at P + 2 (requests). Every inbound message is
+checked by :func:`haptics.bus.contract.decode`; what fails is counted by reason and
+dropped, never raised: a device can send anything without moving an instrument or
+stopping the server. Sends never block (PUB drops at its high-water mark).
+
+Slow joiners: ZeroMQ's PUB drops what it sends before a subscriber's subscription has
+arrived. :meth:`ClientBus.wait_ready` removes the guesswork: it asks ``hello`` (the server
+is up), waits until the server's SUB has subscribed to the client's outbound socket (an
+XPUB, which sees subscriptions; on the wire it is a PUB), and optionally until the first
+server message has arrived on the client's SUB.
+
+Sockets are not thread-safe: use each bus from one thread.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import zmq
+
+from haptics.bus.contract import (
+    CONTRACT_VERSION,
+    DEFAULT_PORT,
+    TO_CLIENT,
+    TO_SERVER,
+    Message,
+    decode,
+    decode_reply,
+    decode_request,
+    encode,
+    encode_reply,
+    encode_request,
+)
+from haptics.bus.errors import (
+    DROP_REASONS,
+    BusError,
+    BusMessageError,
+    BusSecurityError,
+    BusTimeoutError,
+)
+from haptics.bus.security import (
+    ClientCurve,
+    ServerCurve,
+    make_curve_client,
+    make_curve_server,
+    start_authenticator,
+)
+
+__all__ = [
+    "BusCounters",
+    "ClientBus",
+    "InboundCounters",
+    "RequestOrigin",
+    "ServerBus",
+    "bus_endpoints",
+    "is_loopback",
+]
+
+log = logging.getLogger("haptics.bus")
+
+#: Frames larger than this make libzmq disconnect the sender outright (memory guard);
+#: messages between MAX_MESSAGE_BYTES and this are received, counted ``too_large`` and dropped.
+MAX_FRAME_BYTES = 1024 * 1024
+#: High-water marks (messages per peer): ~10 s of 1 kHz device samples inbound; outbound
+#: PUB drops beyond 1000 queued per subscriber (a stalled viewer never slows the server).
+SERVER_SNDHWM, SERVER_RCVHWM, CLIENT_SNDHWM, CLIENT_RCVHWM = 1000, 10_000, 10_000, 10_000
+
+
+def is_loopback(host: str) -> bool:
+    """True when ``host`` names this machine only (``127.0.0.0/8``, ``::1``, ``localhost``)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def bus_endpoints(
+    host: str = "127.0.0.1", port: int = DEFAULT_PORT, ipc_dir: Path | str | None = None
+) -> tuple[str, str, str]:
+    """The three endpoints (server PUB, server SUB, ROUTER) of a bus at base port ``port``.
+
+    With ``ipc_dir`` the bus uses Unix sockets ``ipc://DIR/bus-P``, ``bus-P+1``, ``bus-P+2``
+    instead of TCP (one machine only; a little faster).
+    """
+    if ipc_dir is not None:
+        return tuple(f"ipc://{Path(ipc_dir)}/bus-{port + i}" for i in range(3))  # type: ignore[return-value]
+    h = f"[{host.strip('[]')}]" if ":" in host else host
+    return tuple(f"tcp://{h}:{port + i}" for i in range(3))  # type: ignore[return-value]
+
+
+@dataclass
+class InboundCounters:
+    """Messages accepted and dropped (by reason) on one inbound socket.
+
+    Attributes:
+        accepted: messages that passed every check.
+        dropped: reason (:data:`~haptics.bus.errors.DROP_REASONS`) -> count.
+        last_problem: reason -> the message of the latest drop for that reason.
+    """
+
+    accepted: int = 0
+    dropped: dict[str, int] = field(default_factory=lambda: dict.fromkeys(DROP_REASONS, 0))
+    last_problem: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def total_dropped(self) -> int:
+        """All drops, every reason."""
+        return sum(self.dropped.values())
+
+    @property
+    def total(self) -> int:
+        """Every message taken off the socket: accepted + dropped."""
+        return self.accepted + self.total_dropped
+
+    def drop(self, error: BusMessageError) -> None:
+        """Count one dropped message; log the first of each reason."""
+        if not self.dropped[error.reason]:
+            log.warning("dropped a message (%s): %s", error.reason, error)
+        self.dropped[error.reason] += 1
+        self.last_problem[error.reason] = str(error)
+
+    def as_dict(self) -> dict:
+        """Plain data for JSON and status lines."""
+        return {"accepted": self.accepted, "dropped": dict(self.dropped)}
+
+
+@dataclass
+class BusCounters:
+    """Everything a bus end counts.
+
+    Attributes:
+        messages: topic messages received (device samples on a server, server messages
+            on a client).
+        requests: requests received (server) or replies received (client).
+        sent: messages and requests sent.
+        replies_unsent: replies that could not be queued (the requester's queue was full).
+        refused_clients: Curve handshakes refused by the allow list (server with Curve).
+    """
+
+    messages: InboundCounters = field(default_factory=InboundCounters)
+    requests: InboundCounters = field(default_factory=InboundCounters)
+    sent: int = 0
+    replies_unsent: int = 0
+    refused_clients: int = 0
+
+    def as_dict(self) -> dict:
+        """Plain data for JSON and status lines."""
+        return {
+            "messages": self.messages.as_dict(),
+            "requests": self.requests.as_dict(),
+            "sent": self.sent,
+            "replies_unsent": self.replies_unsent,
+            "refused_clients": self.refused_clients,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RequestOrigin:
+    """Who asked (opaque to callers): the ROUTER envelope and the request's ``seq``."""
+
+    envelope: tuple[bytes, ...]
+    seq: int
+
+
+def _socket(ctx: zmq.Context, kind: int, sndhwm: int, rcvhwm: int) -> zmq.Socket:
+    s = ctx.socket(kind)
+    s.linger = 0
+    s.sndhwm = sndhwm
+    s.rcvhwm = rcvhwm
+    return s
+
+
+def _drain(sock: zmq.Socket, direction: str, counters: InboundCounters, limit: int):
+    out: list[Message] = []
+    for _ in range(limit):
+        try:
+            frames = sock.recv_multipart(zmq.NOBLOCK)
+        except zmq.Again:
+            break
+        received_s = time.monotonic()
+        try:
+            out.append(decode(frames, direction, received_s))
+        except BusMessageError as e:
+            counters.drop(e)
+            continue
+        counters.accepted += 1
+    return out
+
+
+class _Sequencer:
+    """Per-topic ``seq`` counters and the envelope every sent message carries."""
+
+    def __init__(self) -> None:
+        self._seq: defaultdict[str, int] = defaultdict(int)
+
+    def envelope(self, topic: str, payload: Mapping, stamp_s: float | None) -> dict:
+        seq = self._seq[topic]
+        out = dict(payload)
+        out["v"] = CONTRACT_VERSION
+        out["stamp_s"] = time.monotonic() if stamp_s is None else float(stamp_s)
+        out["seq"] = seq
+        return out
+
+    def advance(self, topic: str) -> int:
+        seq = self._seq[topic]
+        self._seq[topic] = seq + 1
+        return seq
+
+
+class ServerBus:
+    """The simulation server's end of the bus: binds PUB at P, SUB at P + 1, ROUTER at P + 2.
+
+    Args:
+        port: base port P; 0 picks a free block of three ports (see :attr:`port`).
+        bind_host: address to bind; anything but loopback requires ``curve``.
+        curve: the server's keys and allow directory (:class:`ServerCurve`).
+        ipc_dir: use ``ipc://`` endpoints in this directory instead of TCP.
+
+    Raises:
+        BusSecurityError: a non-loopback ``bind_host`` without ``curve``.
+        BusError: the ports are taken (another server runs there).
+    """
+
+    def __init__(
+        self,
+        port: int = DEFAULT_PORT,
+        bind_host: str = "127.0.0.1",
+        curve: ServerCurve | None = None,
+        *,
+        ipc_dir: Path | str | None = None,
+    ) -> None:
+        if ipc_dir is None and curve is None and not is_loopback(bind_host):
+            raise BusSecurityError(
+                f"refusing to bind {bind_host!r} without CurveZMQ: anyone who can reach this"
+                " machine could move the instruments. Either bind 127.0.0.1, or make keys with"
+                " `surgisim keys new server` and `surgisim keys new <device>` (on each device),"
+                " copy every device's NAME.key into an allow directory, and start the server"
+                " with its server.key_secret and that directory (ServerCurve.from_files)."
+            )
+        self.bind_host, self.ipc_dir, self.curve = bind_host, ipc_dir, curve
+        self._ctx = zmq.Context()
+        self._auth = self._allow = None
+        self._closed = False
+        try:
+            if curve is not None:
+                self._auth, self._allow = start_authenticator(self._ctx, curve.allow_dir)
+            self._pub = _socket(self._ctx, zmq.PUB, SERVER_SNDHWM, SERVER_RCVHWM)
+            self._sub = _socket(self._ctx, zmq.SUB, SERVER_SNDHWM, SERVER_RCVHWM)
+            self._router = _socket(self._ctx, zmq.ROUTER, SERVER_SNDHWM, SERVER_SNDHWM)
+            for s in (self._pub, self._sub, self._router):
+                s.ipv6 = ":" in bind_host
+                if curve is not None:
+                    make_curve_server(s, curve.keys)
+            for s in (self._sub, self._router):
+                s.maxmsgsize = MAX_FRAME_BYTES
+            self._sub.subscribe(b"")
+            self.port = self._bind(port)
+        except BaseException:
+            self.close()
+            raise
+        self.endpoints = bus_endpoints(bind_host, self.port, ipc_dir)
+        self._counters = BusCounters()
+        self._topics = _Sequencer()
+        self._reply_seq = 0
+        self._poller = zmq.Poller()
+        self._poller.register(self._sub, zmq.POLLIN)
+        self._poller.register(self._router, zmq.POLLIN)
+
+    def _bind(self, port: int) -> int:
+        socks = (self._pub, self._sub, self._router)
+        if port != 0 or self.ipc_dir is not None:
+            for s, ep in zip(socks, bus_endpoints(self.bind_host, port, self.ipc_dir), strict=True):
+                try:
+                    s.bind(ep)
+                except zmq.ZMQError as e:
+                    raise BusError(
+                        f"cannot bind {ep}: {e.strerror}. Is another `surgisim serve` running"
+                        f" there? Stop it or pick another base port (--port; this bus needs"
+                        f" {port}, {port + 1} and {port + 2})."
+                    ) from None
+            return port
+        for _ in range(200):  # port 0: let the OS pick P, then try P+1 and P+2
+            ep_pub = self._pub.bind_to_random_port(f"tcp://{self.bind_host}")
+            p = int(ep_pub)
+            bound = []
+            try:
+                for s, ep in zip(socks[1:], bus_endpoints(self.bind_host, p)[1:], strict=True):
+                    s.bind(ep)
+                    bound.append((s, ep))
+                return p
+            except zmq.ZMQError:
+                for s, ep in bound:
+                    s.unbind(ep)
+                self._pub.unbind(bus_endpoints(self.bind_host, p)[0])
+        raise BusError("found no free block of three TCP ports after 200 tries")
+
+    @property
+    def counters(self) -> BusCounters:
+        """Live counters (received, dropped by reason, sent, refused clients)."""
+        if self._allow is not None:
+            self._counters.refused_clients = self._allow.refused
+        return self._counters
+
+    def publish(
+        self, topic: str, payload: Mapping, *, used_seq: int = -1, stamp_s: float | None = None
+    ) -> int:
+        """Send one server -> client message; adds ``v``, ``stamp_s``, ``seq``, ``used_seq``.
+
+        Args:
+            topic: e.g. ``"PSM1/measured_cp"`` (must be a server -> client topic).
+            payload: the topic's own fields (numpy arrays are fine).
+            used_seq: the ``seq`` of the latest device sample behind this message (-1: none).
+            stamp_s: the server's clock (s); default ``time.monotonic()`` now.
+
+        Returns:
+            The ``seq`` this message got.
+
+        Raises:
+            BusMessageError: the payload breaks the contract (a bug in the caller).
+        """
+        body = self._topics.envelope(topic, payload, stamp_s)
+        body["used_seq"] = used_seq
+        frames = encode(topic, body, TO_CLIENT)
+        self._pub.send_multipart(frames, zmq.NOBLOCK, copy=True)
+        self._counters.sent += 1
+        return self._topics.advance(topic)
+
+    def wait(self, timeout_s: float) -> bool:
+        """Block up to ``timeout_s`` until a device message or request waits; True if one does."""
+        return bool(self._poller.poll(max(0, int(timeout_s * 1000))))
+
+    def drain(self, max_messages: int = 10_000) -> list[Message]:
+        """Every valid device message waiting (up to ``max_messages``), in arrival order.
+
+        Non-blocking. Invalid messages are counted in ``counters.messages`` and dropped.
+        """
+        return _drain(self._sub, TO_SERVER, self._counters.messages, max_messages)
+
+    def requests(self, max_requests: int = 100) -> list[tuple[RequestOrigin, dict]]:
+        """Every valid request waiting, as ``(origin, request)`` pairs; non-blocking.
+
+        A request that breaks the contract is counted and answered at once with
+        ``ok: false`` and the reason (so the asker is not left waiting); one whose frames
+        are not ``[empty, body]`` or ``[body]`` is counted and dropped unanswered.
+        """
+        out: list[tuple[RequestOrigin, dict]] = []
+        counters = self._counters.requests
+        for _ in range(max_requests):
+            try:
+                frames = self._router.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            if len(frames) == 3 and not frames[1]:
+                envelope, body = (frames[0], b""), frames[2]
+            elif len(frames) == 2:
+                envelope, body = (frames[0],), frames[1]
+            else:
+                counters.drop(
+                    BusMessageError(
+                        "wrong_frame_count",
+                        f"request has {len(frames) - 1} frames, expected [empty, body] or [body]",
+                    )
+                )
+                continue
+            try:
+                request = decode_request(body)
+            except BusMessageError as e:
+                counters.drop(e)
+                self.reply(RequestOrigin(envelope, -1), {"ok": False, "error": str(e)})
+                continue
+            counters.accepted += 1
+            out.append((RequestOrigin(envelope, request["seq"]), request))
+        return out
+
+    def reply(self, origin: RequestOrigin, payload: Mapping) -> bool:
+        """Answer a request: ``payload`` needs ``ok`` (and ``error`` when false).
+
+        Adds ``v``, ``stamp_s``, ``seq`` and ``reply_to`` (the request's seq). Never blocks.
+
+        Returns:
+            False when the reply could not be queued (the asker is gone or flooding).
+
+        Raises:
+            BusMessageError: the reply breaks the contract (a bug in the caller).
+        """
+        body = dict(payload)
+        body.update(
+            v=CONTRACT_VERSION, stamp_s=time.monotonic(), seq=self._reply_seq, reply_to=origin.seq
+        )
+        data = encode_reply(body)
+        self._reply_seq += 1
+        try:
+            self._router.send_multipart([*origin.envelope, data], zmq.NOBLOCK)
+        except zmq.ZMQError:  # Again (queue full) or EHOSTUNREACH
+            self._counters.replies_unsent += 1
+            return False
+        return True
+
+    def close(self) -> None:
+        """Close the sockets (LINGER 0: nothing queued is sent) and stop the authenticator."""
+        if self._closed:
+            return
+        self._closed = True
+        for name in ("_pub", "_sub", "_router"):
+            s = getattr(self, name, None)
+            if s is not None:
+                s.close(linger=0)
+        if self._auth is not None:
+            self._auth.stop()
+        self._ctx.term()
+
+    def __enter__(self) -> ServerBus:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+class ClientBus:
+    """A device's or viewer's end of the bus: SUB to P, PUB (an XPUB) to P + 1, DEALER to P + 2.
+
+    Args:
+        host: the server's address.
+        port: the server's base port P.
+        curve: this client's keys and the server's public key (:class:`ClientCurve`).
+        subscribe: topic prefixes to receive (``""``: everything; ``()``: nothing).
+        ipc_dir: connect to ``ipc://`` endpoints in this directory instead of TCP.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = DEFAULT_PORT,
+        curve: ClientCurve | None = None,
+        subscribe: Iterable[str] = ("",),
+        *,
+        ipc_dir: Path | str | None = None,
+    ) -> None:
+        self.endpoints = bus_endpoints(host, port, ipc_dir)
+        self._ctx = zmq.Context()
+        self._closed = False
+        self._sub = _socket(self._ctx, zmq.SUB, CLIENT_SNDHWM, CLIENT_RCVHWM)
+        self._pub = _socket(self._ctx, zmq.XPUB, CLIENT_SNDHWM, CLIENT_RCVHWM)
+        self._dealer = _socket(self._ctx, zmq.DEALER, 100, 100)
+        self._monitor = None
+        for s in (self._sub, self._pub, self._dealer):
+            s.ipv6 = ":" in host
+            if curve is not None:
+                make_curve_client(s, curve)
+        self._sub.maxmsgsize = MAX_FRAME_BYTES
+        if curve is not None:
+            self._monitor = self._dealer.get_monitor_socket(
+                zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+            )
+        for prefix in subscribe:
+            self._sub.subscribe(prefix.encode("utf-8"))
+        for s, ep in zip((self._sub, self._pub, self._dealer), self.endpoints, strict=True):
+            s.connect(ep)
+        self.counters = BusCounters()
+        self._topics = _Sequencer()
+        self._request_seq = 0
+        self._subscribers = 0
+
+    def publish(self, topic: str, payload: Mapping, *, stamp_s: float | None = None) -> int:
+        """Send one device -> server message; adds ``v``, ``stamp_s`` (monotonic), ``seq``.
+
+        Returns:
+            The ``seq`` this message got.
+
+        Raises:
+            BusMessageError: the payload breaks the contract.
+        """
+        frames = encode(topic, self._topics.envelope(topic, payload, stamp_s), TO_SERVER)
+        self._pub.send_multipart(frames, zmq.NOBLOCK, copy=True)
+        self.counters.sent += 1
+        return self._topics.advance(topic)
+
+    def poll(self, timeout_s: float = 0.0, max_messages: int = 10_000) -> list[Message]:
+        """Server messages: waits up to ``timeout_s`` for the first, then takes all waiting.
+
+        Invalid ones are counted in ``counters.messages`` and dropped.
+        """
+        if timeout_s > 0 and not self._sub.poll(int(timeout_s * 1000), zmq.POLLIN):
+            return []
+        return _drain(self._sub, TO_CLIENT, self.counters.messages, max_messages)
+
+    def request(self, payload: Mapping | str, timeout_s: float = 2.0) -> dict:
+        """Ask the server and wait for its reply (a dict with ``ok``; ``error`` when false).
+
+        Args:
+            payload: the request (``{"request": "hello", "scene": True}``) or just its name.
+            timeout_s: how long to wait (s).
+
+        Raises:
+            BusTimeoutError: no reply in time (no server there).
+            BusSecurityError: the server refused this client's Curve key.
+        """
+        if isinstance(payload, str):
+            payload = {"request": payload}
+        seq = self._request_seq
+        self._request_seq += 1
+        body = dict(payload)
+        body.update(v=CONTRACT_VERSION, stamp_s=time.monotonic(), seq=seq)
+        self._dealer.send_multipart([b"", encode_request(body)], zmq.NOBLOCK)
+        self.counters.sent += 1
+        deadline = time.monotonic() + timeout_s
+        while True:
+            left_ms = int(max(0.0, deadline - time.monotonic()) * 1000)
+            if not self._dealer.poll(left_ms, zmq.POLLIN):
+                self._raise_if_refused()
+                raise BusTimeoutError(
+                    f"no reply to {body['request']!r} from {self.endpoints[2]} within"
+                    f" {timeout_s:g} s — is `surgisim serve` running (with this base port)?"
+                )
+            frames = self._dealer.recv_multipart()
+            try:
+                reply = decode_reply(frames[-1])
+            except BusMessageError as e:
+                self.counters.requests.drop(e)
+                continue
+            if reply["reply_to"] in (seq, -1):  # -1: the server could not read our seq
+                self.counters.requests.accepted += 1
+                return reply
+            # a late reply to an earlier request that timed out: skip it
+
+    def _raise_if_refused(self) -> None:
+        if self._monitor is None:
+            return
+        from zmq.utils.monitor import recv_monitor_message
+
+        while self._monitor.poll(0):
+            event = recv_monitor_message(self._monitor)
+            if event["event"] in (
+                zmq.EVENT_HANDSHAKE_FAILED_AUTH,
+                zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL,
+            ):
+                raise BusSecurityError(
+                    f"the server at {self.endpoints[2]} refused this client's CurveZMQ key"
+                    " (or this client has the wrong server key): copy this client's NAME.key"
+                    " into the server's allow directory, and check the server's public key"
+                )
+
+    @property
+    def server_subscribed(self) -> bool:
+        """True once the server's SUB has subscribed to this client's outbound socket."""
+        while self._pub.poll(0, zmq.POLLIN):
+            if self._pub.recv()[:1] == b"\x01":
+                self._subscribers += 1
+        return self._subscribers > 0
+
+    def wait_ready(self, timeout_s: float = 5.0, first_message: bool = False) -> dict:
+        """Wait until the bus works both ways; returns the server's ``hello`` reply.
+
+        1. ``hello`` is answered (the server is up); 2. the server's SUB has subscribed to
+        this client, so what :meth:`publish` sends from now on arrives; 3. with
+        ``first_message``, a server message is waiting on this client's SUB (it is left
+        there for :meth:`poll`), so the server -> client direction is live too.
+
+        Raises:
+            BusTimeoutError: a step did not happen within ``timeout_s``.
+        """
+        deadline = time.monotonic() + timeout_s
+        hello = self.request("hello", timeout_s)
+        while not self.server_subscribed:
+            if time.monotonic() > deadline:
+                raise BusTimeoutError(
+                    f"the server answered hello but did not subscribe to {self.endpoints[1]}"
+                    f" within {timeout_s:g} s"
+                )
+            self._pub.poll(10, zmq.POLLIN)
+        if first_message:
+            left_ms = int(max(0.0, deadline - time.monotonic()) * 1000)
+            if not self._sub.poll(left_ms, zmq.POLLIN):
+                raise BusTimeoutError(
+                    f"no message from {self.endpoints[0]} within {timeout_s:g} s; is the"
+                    " server publishing (and does the subscription match)?"
+                )
+        return hello
+
+    def close(self) -> None:
+        """Close the sockets (LINGER 0: nothing queued is sent)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._monitor is not None:
+            self._dealer.disable_monitor()
+            self._monitor.close(linger=0)
+        for s in (self._sub, self._pub, self._dealer):
+            s.close(linger=0)
+        self._ctx.term()
+
+    def __enter__(self) -> ClientBus:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
