@@ -94,7 +94,7 @@ def number(minimum: float | None = None) -> Check:
     def check(x) -> str:
         if not _is_number(x):
             return f"is {_kind(x)}, expected a number"
-        if minimum is not None and x < minimum:  # NaN passes here; the finite scan catches it
+        if minimum is not None and math.isfinite(x) and x < minimum:  # the finite scan: NaN, inf
             return f"is {x}, expected >= {minimum}"
         return ""
 

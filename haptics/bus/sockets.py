@@ -25,6 +25,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import msgpack
 import zmq
 
 from haptics.bus.contract import (
@@ -198,6 +199,15 @@ def _drain(sock: zmq.Socket, direction: str, counters: InboundCounters, limit: i
     return out
 
 
+def _readable_seq(body: bytes) -> int:
+    """The ``seq`` of a request that failed its checks, when it can be read; else -1."""
+    try:
+        seq = msgpack.unpackb(body, raw=False).get("seq")
+    except Exception:  # anything at all: this only decides which reply_to to send
+        return -1
+    return seq if isinstance(seq, int) and not isinstance(seq, bool) and seq >= 0 else -1
+
+
 class _Sequencer:
     """Per-topic ``seq`` counters and the envelope every sent message carries."""
 
@@ -264,6 +274,7 @@ class ServerBus:
                     make_curve_server(s, curve.keys)
             for s in (self._sub, self._router):
                 s.maxmsgsize = MAX_FRAME_BYTES
+            self._router.router_mandatory = True  # a reply that cannot be queued is counted
             self._sub.subscribe(b"")
             self.port = self._bind(port)
         except BaseException:
@@ -336,9 +347,19 @@ class ServerBus:
         self._counters.sent += 1
         return self._topics.advance(topic)
 
-    def wait(self, timeout_s: float) -> bool:
-        """Block up to ``timeout_s`` until a device message or request waits; True if one does."""
-        return bool(self._poller.poll(max(0, int(timeout_s * 1000))))
+    def wait(self, timeout_s: float, *, devices: bool = True, requests: bool = True) -> bool:
+        """Block up to ``timeout_s`` until a device message or request waits; True if one does.
+
+        Args:
+            devices: watch the SUB socket (device messages).
+            requests: watch the ROUTER socket (requests); with ``devices=False`` another
+                thread may drain the SUB meanwhile.
+        """
+        ms = max(0, int(timeout_s * 1000))
+        if devices and requests:
+            return bool(self._poller.poll(ms))
+        sock = self._sub if devices else self._router
+        return bool(sock.poll(ms, zmq.POLLIN))
 
     def drain(self, max_messages: int = 10_000) -> list[Message]:
         """Every valid device message waiting (up to ``max_messages``), in arrival order.
@@ -377,7 +398,8 @@ class ServerBus:
                 request = decode_request(body)
             except BusMessageError as e:
                 counters.drop(e)
-                self.reply(RequestOrigin(envelope, -1), {"ok": False, "error": str(e)})
+                origin = RequestOrigin(envelope, _readable_seq(body))
+                self.reply(origin, {"ok": False, "error": str(e)})
                 continue
             counters.accepted += 1
             out.append((RequestOrigin(envelope, request["seq"]), request))

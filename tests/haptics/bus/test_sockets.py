@@ -1,0 +1,184 @@
+"""ServerBus and ClientBus over real loopback sockets (TCP and ipc)."""
+
+from __future__ import annotations
+
+import time
+
+import msgpack
+import pytest
+import zmq
+
+from haptics.bus.contract import TO_CLIENT, TO_SERVER
+from haptics.bus.errors import BusError, BusMessageError, BusSecurityError, BusTimeoutError
+from haptics.bus.sockets import ClientBus, ServerBus, bus_endpoints, is_loopback
+from tests.haptics.bus.conftest import EXAMPLES, ServerPump, concrete_topic
+
+
+def _poll_until(client: ClientBus, count: int, timeout_s: float = 5.0) -> list:
+    out: list = []
+    deadline = time.monotonic() + timeout_s
+    while len(out) < count and time.monotonic() < deadline:
+        out.extend(client.poll(0.05))
+    return out
+
+
+def test_every_device_topic_arrives_with_envelope(served, client):
+    server, pump = served
+    topics = [(p, f) for (d, p), f in EXAMPLES.items() if d == TO_SERVER]
+    for _ in range(3):
+        for pattern, fields in topics:
+            client.publish(concrete_topic(pattern), fields)
+    got = pump.take(3 * len(topics))
+    assert [m.topic for m in got] == [concrete_topic(p) for p, _ in topics] * 3
+    for m in got:
+        assert m.payload["v"] == 1 and m.received_s >= m.payload["stamp_s"] > 0
+    by_topic: dict[str, list[int]] = {}
+    for m in got:
+        by_topic.setdefault(m.topic, []).append(m.payload["seq"])
+    assert all(seqs == [0, 1, 2] for seqs in by_topic.values())  # per-topic seq from 0
+    assert server.counters.messages.accepted == len(got)
+    assert server.counters.messages.total_dropped == 0
+
+
+def test_every_server_topic_arrives_with_used_seq(served, client):
+    server, _ = served
+    topics = [(p, f) for (d, p), f in EXAMPLES.items() if d == TO_CLIENT]
+    for pattern, fields in topics:
+        server.publish(concrete_topic(pattern, "PSM1"), fields, used_seq=12)
+    got = _poll_until(client, len(topics))
+    assert [m.topic for m in got] == [concrete_topic(p, "PSM1") for p, _ in topics]
+    assert all(m.payload["used_seq"] == 12 and m.payload["seq"] == 0 for m in got)
+    assert server.counters.sent == len(topics)
+
+
+def test_subscription_prefixes_filter(served):
+    server, _ = served
+    with ClientBus(port=server.port, subscribe=("scene/",)) as viewer:
+        viewer.wait_ready(5.0)
+        scene = EXAMPLES[(TO_CLIENT, "scene/state")]
+        cf = EXAMPLES[(TO_CLIENT, "<dev>/servo_cf")]
+        deadline = time.monotonic() + 5.0
+        got: list = []
+        while not got and time.monotonic() < deadline:  # SUB side: wait for the first one
+            server.publish("MTMR/servo_cf", cf)
+            server.publish("scene/state", scene)
+            got = viewer.poll(0.05)
+        assert got and {m.topic for m in got} == {"scene/state"}
+
+
+def test_publish_refuses_what_breaks_the_contract(served, client):
+    server, _ = served
+    with pytest.raises(BusMessageError, match="unknown topic 'MTMR/servo_cf'"):
+        client.publish("MTMR/servo_cf", {"force_n": [0, 0, 0], "torque_nm": [0, 0, 0]})
+    with pytest.raises(BusMessageError, match="'pressed' is int"):
+        client.publish("MTMR/clutch", {"pressed": 1})
+    with pytest.raises(BusMessageError, match="unknown topic"):
+        server.publish("MTMR/clutch", {"pressed": True})
+
+
+def test_requests_get_their_own_reply(served, client):
+    _, pump = served
+    reply = client.request({"request": "state_command", "arm": "all", "command": "pause"})
+    assert reply["ok"] is True and reply["reply_to"] == 1  # hello (wait_ready) was seq 0
+    assert pump.requests[-1]["command"] == "pause"
+
+
+def test_a_bad_request_is_answered_with_the_reason(served, client):
+    server, _ = served
+    with pytest.raises(BusMessageError, match="'command' is 'reboot'"):  # the client checks
+        client.request({"request": "state_command", "arm": "PSM1", "command": "reboot"})
+    ctx = zmq.Context()  # a peer that does not check: the server answers with the reason
+    try:
+        dealer = ctx.socket(zmq.DEALER)
+        dealer.linger = 0
+        dealer.connect(server.endpoints[2])
+        bad = {"v": 1, "stamp_s": 1.0, "seq": 5, "request": "state_command", "arm": "PSM1"}
+        dealer.send_multipart([b"", msgpack.packb({**bad, "command": "reboot"})])
+        assert dealer.poll(5000)
+        reply = msgpack.unpackb(dealer.recv_multipart()[-1])
+        assert reply["ok"] is False and "'command' is 'reboot'" in reply["error"]
+        assert reply["reply_to"] == 5  # its seq could still be read
+        assert server.counters.requests.dropped["bad_fields"] == 1
+    finally:
+        ctx.destroy(linger=0)
+
+
+def test_request_without_server_times_out_with_a_hint():
+    with ClientBus(port=1) as lonely:  # nothing listens on port 3
+        t0 = time.monotonic()
+        with pytest.raises(BusTimeoutError, match=r"tcp://127.0.0.1:3 .*surgisim serve"):
+            lonely.request("hello", timeout_s=0.2)
+        assert time.monotonic() - t0 < 2.0
+
+
+def test_a_late_reply_is_not_taken_for_the_next_one(server):
+    with ClientBus(port=server.port) as c:
+        with pytest.raises(BusTimeoutError):
+            c.request("hello", timeout_s=0.2)  # nobody answers yet
+        pump = ServerPump(server)  # now the first request is answered late
+        try:
+            reply = c.request({"request": "stop"}, timeout_s=5.0)
+            assert reply["reply_to"] == 1
+        finally:
+            pump.stop()
+
+
+def test_wait_ready_first_message(served):
+    server, _ = served
+    with ClientBus(port=server.port) as viewer:
+        with pytest.raises(BusTimeoutError, match="no message from"):
+            viewer.wait_ready(0.5, first_message=True)
+        server.publish("session/step", EXAMPLES[(TO_CLIENT, "session/step")])
+        viewer.wait_ready(5.0, first_message=True)
+        assert [m.topic for m in viewer.poll(0.5)] == ["session/step"]
+
+
+def test_ipc_transport(tmp_path):
+    with ServerBus(port=5570, ipc_dir=tmp_path) as server:
+        pump = ServerPump(server)
+        try:
+            with ClientBus(port=5570, ipc_dir=tmp_path) as c:
+                assert c.endpoints[1] == f"ipc://{tmp_path}/bus-5571"
+                c.wait_ready(5.0)
+                c.publish("MTMR/clutch", {"pressed": True})
+                assert [m.topic for m in pump.take(1)] == ["MTMR/clutch"]
+        finally:
+            pump.stop()
+
+
+def test_binding_beyond_loopback_without_keys_is_refused():
+    for host in ("0.0.0.0", "*", "192.168.1.10", "::", "example.org"):
+        with pytest.raises(BusSecurityError, match="surgisim keys new"):
+            ServerBus(port=0, bind_host=host)
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert is_loopback("127.3.2.1") and not is_loopback("0.0.0.0")
+
+
+def test_a_taken_port_says_so(server):
+    with pytest.raises(BusError, match=rf"cannot bind tcp://127.0.0.1:{server.port}.*--port"):
+        ServerBus(port=server.port)
+
+
+def test_endpoints():
+    assert bus_endpoints("127.0.0.1", 5570) == (
+        "tcp://127.0.0.1:5570",
+        "tcp://127.0.0.1:5571",
+        "tcp://127.0.0.1:5572",
+    )
+    assert bus_endpoints("::1", 5570)[0] == "tcp://[::1]:5570"
+
+
+def test_raw_pyzmq_peer_speaks_the_contract(served):
+    """A client written from docs/bus.md alone (plain pyzmq + msgpack, REQ socket)."""
+    server, _ = served
+    ctx = zmq.Context()
+    try:
+        req = ctx.socket(zmq.REQ)
+        req.linger = 0
+        req.connect(server.endpoints[2])
+        req.send(msgpack.packb({"v": 1, "stamp_s": time.monotonic(), "seq": 0, "request": "hello"}))
+        assert req.poll(5000)
+        reply = msgpack.unpackb(req.recv())
+        assert reply["ok"] is True and reply["reply_to"] == 0
+    finally:
+        ctx.destroy(linger=0)
