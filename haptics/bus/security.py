@@ -119,12 +119,15 @@ def load_keys(secret_file: Path | str) -> CurveKeys:
             f"no secret key file {path}; make one with `surgisim keys new NAME`"
             " (it writes NAME.key_secret)"
         )
-    _check_private(path)
-    public, secret = zmq.auth.load_certificate(path)
+    try:
+        public, secret = zmq.auth.load_certificate(path)
+    except (ValueError, OSError) as e:
+        raise BusSecurityError(f"{path} is not a key file: {e}") from None
     if secret is None:
         raise BusSecurityError(
             f"{path} holds no secret key; pass the NAME.key_secret file, not NAME.key"
         )
+    _check_private(path)
     return CurveKeys(public, secret)
 
 

@@ -44,6 +44,15 @@ def _register_scenario_commands() -> None:
 _register_scenario_commands()
 
 
+def _register_keys_commands() -> None:
+    from sim.cli import keys as cli_keys
+
+    app.add_typer(cli_keys.keys_app, name="keys")
+
+
+_register_keys_commands()
+
+
 @bench_app.command("ik")
 def bench_ik(
     targets: int = typer.Option(
