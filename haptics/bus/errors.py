@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from haptics.errors import HapticsError
 
 #: Why a received message or request was dropped; the keys of every drop counter.
@@ -29,13 +31,24 @@ class BusMessageError(BusError):
 
     Attributes:
         reason: one of :data:`DROP_REASONS`, for counting.
+
+    Args:
+        detail: the message, or a function building it (called once, when first read).
     """
 
-    def __init__(self, reason: str, detail: str) -> None:
+    def __init__(self, reason: str, detail: str | Callable[[], str]) -> None:
         if reason not in DROP_REASONS:  # pragma: no cover - a bug in this package
             raise ValueError(f"unknown drop reason {reason!r}; valid: {DROP_REASONS}")
-        super().__init__(detail)
+        super().__init__(reason)
         self.reason = reason
+        self._detail = detail
+
+    def __str__(self) -> str:
+        """The message; one that costs something to build (closest names) is built here,
+        when first read, so that counting a flood of bad messages stays cheap."""
+        if callable(self._detail):
+            self._detail = self._detail()
+        return self._detail
 
 
 class BusSecurityError(BusError):

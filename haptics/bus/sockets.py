@@ -107,12 +107,17 @@ class InboundCounters:
     Attributes:
         accepted: messages that passed every check.
         dropped: reason (:data:`~haptics.bus.errors.DROP_REASONS`) -> count.
-        last_problem: reason -> the message of the latest drop for that reason.
+        last_error: reason -> the latest drop's error (``str()`` it for the message).
     """
 
     accepted: int = 0
     dropped: dict[str, int] = field(default_factory=lambda: dict.fromkeys(DROP_REASONS, 0))
-    last_problem: dict[str, str] = field(default_factory=dict)
+    last_error: dict[str, BusMessageError] = field(default_factory=dict)
+
+    def last_problem(self, reason: str) -> str:
+        """What was wrong with the latest message dropped for ``reason`` ('' if none)."""
+        error = self.last_error.get(reason)
+        return "" if error is None else str(error)
 
     @property
     def total_dropped(self) -> int:
@@ -129,7 +134,7 @@ class InboundCounters:
         if not self.dropped[error.reason]:
             log.warning("dropped a message (%s): %s", error.reason, error)
         self.dropped[error.reason] += 1
-        self.last_problem[error.reason] = str(error)
+        self.last_error[error.reason] = error
 
     def as_dict(self) -> dict:
         """Plain data for JSON and status lines."""

@@ -140,6 +140,27 @@ def bench_session(
     raise typer.Exit(code=0 if ok else 1)
 
 
+@bench_app.command("bus")
+def bench_bus(
+    seconds: float = typer.Option(
+        60.0, "--seconds", "-s", min=2.0, help="Measured seconds, all configurations together."
+    ),
+    rounds: int = typer.Option(3, min=1, help="Interleaved measurement rounds."),
+    rate_hz: float = typer.Option(1000.0, min=1.0, help="The device process's rate (Hz)."),
+    json_path: Path = typer.Option(
+        Path("bench/results/bus.json"), "--json", help="Where to write the JSON results."
+    ),
+    strict: bool = typer.Option(False, help="Exit with status 1 when a bar is missed."),
+) -> None:
+    """Bus latency device -> server (our stack and raw pyzmq, tcp and ipc), throughput, garbage."""
+    from bench.bus import run_bus_benchmark
+
+    ok = run_bus_benchmark(
+        seconds=seconds, rounds=rounds, rate_hz=rate_hz, json_path=json_path, strict=strict
+    )
+    raise typer.Exit(code=0 if ok else 1)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()
