@@ -226,7 +226,7 @@ def test_reset_gives_the_run_a_fresh_session_gives(handover):
         _run_for(reused, 2, 0.5)
         state = reused.reset(seed=7)
         assert state.time_s == 0.0 and state.step_count == 0
-        assert [e.kind for e in state.events][0] == "step_started"  # the episode's start
+        assert state.events[0].kind == "step_started"  # the episode's start
         client = reused.world.client
         got, trace_again = _run_for(reused, 7, 2.0)
         assert reused.world.client == client  # the same physics client
