@@ -6,10 +6,11 @@ operator (instruments moving over the board; nodes, meshes and camera from
 that load from other processes spreads over all of them:
 
 - ``surgisim 640x480``, ``surgisim 1920x1080``: :class:`sim.render.Renderer` with its
-  defaults (MSAA, shadow map, scope light), one ``render`` call per frame (pixels read
-  back into numpy).
+  defaults for the backend (on a CPU rasteriser: no MSAA, 512 shadow map; on a GPU: 4x
+  MSAA, 2048), one ``render`` call per frame (pixels read back into numpy).
 - ``surgisim stereo 2x1024x1024``: one ``render_stereo`` call per pair.
-- ``surgisim 640x480, no MSAA``: for the cost of anti-aliasing on this backend.
+- ``surgisim 640x480, MSAA 4, shadow 2048``: the still-image quality (``surgisim render``),
+  for the cost of anti-aliasing on this backend.
 - ``pybullet getCameraImage 640x480`` (baseline): TinyRenderer (pybullet's CPU renderer),
   same world, same camera pose, field of view and clip planes, no segmentation mask.
 - ``node poses``: reading ``X_WN`` from the world with a prepared
@@ -24,6 +25,7 @@ Run: ``surgisim bench render`` (or ``python -m bench.render``).
 from __future__ import annotations
 
 import math
+import os
 import time
 from pathlib import Path
 
@@ -62,13 +64,16 @@ def _pybullet_frame(world, X_WC: np.ndarray, camera, width: int, height: int):
     return frame
 
 
-def _time(fn, n: int) -> float:
-    """Calls per second of ``fn`` over ``n`` calls (after one untimed call)."""
+def _time(fn, n: int) -> tuple[float, float]:
+    """Calls per wall second of ``fn`` over ``n`` calls (after one untimed call), and the
+    process CPU time per call (ms: every thread, llvmpipe's rasteriser threads included;
+    less sensitive than wall time to other processes on a shared machine)."""
     fn()
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for _ in range(n):
         fn()
-    return n / (time.perf_counter() - start)
+    wall = time.perf_counter() - start
+    return n / wall, (time.process_time() - cpu) / n * 1e3
 
 
 def run_render_benchmark(
@@ -92,13 +97,17 @@ def run_render_benchmark(
         reader = PoseReader(session.world, d)
         renderers = {
             "surgisim 640x480": (Renderer(d, 640, 480), 1),
-            "surgisim 640x480, no MSAA": (Renderer(d, 640, 480, samples=0), 1),
+            "surgisim 640x480, MSAA 4, shadow 2048": (
+                Renderer(d, 640, 480, samples=4, shadow_size=2048),
+                1,
+            ),
             "surgisim 1920x1080": (Renderer(d, 1920, 1080), max(frames // 4, 3)),
             "surgisim stereo 2x1024x1024": (Renderer(d, 1024, 1024), max(frames // 4, 3)),
         }
         first = renderers["surgisim 640x480"][0]
         backend = (
-            f"{first.backend}: {first.gl_renderer} (GL {first.gl_version}), MSAA {first.samples}"
+            f"{first.backend}: {first.gl_renderer}, GL {first.gl_version}; defaults MSAA "
+            f"{first.samples}, shadow map {first.shadow_size}"
         )
         cases = {}
         for name, (r, divisor) in renderers.items():
@@ -113,10 +122,14 @@ def run_render_benchmark(
         )
         cases["node poses (PoseReader)"] = (reader, 2000)
         rates: dict[str, list[float]] = {name: [] for name in cases}
+        cpu_ms: dict[str, list[float]] = {name: [] for name in cases}
+        load_before = os.getloadavg()[0]
         try:
             for _ in range(rounds):
                 for name, (fn, n) in cases.items():
-                    rates[name].append(_time(fn, n))
+                    rate, cpu = _time(fn, n)
+                    rates[name].append(rate)
+                    cpu_ms[name].append(cpu)
         finally:
             for r, _ in renderers.values():
                 r.close()
@@ -126,14 +139,17 @@ def run_render_benchmark(
         median = float(np.median(values))
         unit = "reads/s" if "poses" in name else ("pairs/s" if "stereo" in name else "frames/s")
         per_call_ms = 1e3 / median
+        cpu = float(np.median(cpu_ms[name]))
         results.append(
             {"case": name, "rate": median, "unit": unit, "ms_per_call": per_call_ms,
-             "rounds": values}
+             "cpu_ms_per_call": cpu, "rounds": values}
         )  # fmt: skip
-        rows.append([name, unit, median, per_call_ms, min(values), max(values)])
+        rows.append([name, unit, median, per_call_ms, cpu, min(values), max(values)])
+    load = (load_before, os.getloadavg()[0])
     print_table(
-        f"Endoscope view of {SCENARIO} at {AT_S} s ({backend})",
-        ["case", "unit", "median", "ms/call", "worst round", "best round"],
+        f"Endoscope view of {SCENARIO} at {AT_S} s ({backend}); load average "
+        f"{load[0]:.1f} -> {load[1]:.1f} on {os.cpu_count()} CPUs",
+        ["case", "unit", "median", "ms/call", "CPU ms/call", "worst round", "best round"],
         rows,
         console,
     )
@@ -150,8 +166,11 @@ def run_render_benchmark(
         "scenario": SCENARIO,
         "at_s": AT_S,
         "backend": backend,
+        "samples": first.samples,
+        "shadow_size": first.shadow_size,
         "nodes": len(d.nodes),
         "triangles": int(sum(len(m.faces) for n in d.nodes for m in n.meshes)),
+        "load_average": list(load),
         "results": results,
     }
     return finish("render", bar_rows, payload, json_path, console, strict)

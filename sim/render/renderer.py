@@ -36,6 +36,9 @@ from sim.render.errors import RenderError
 from sim.render.executor import GLThread
 from sim.render.gl_scene import FrameSettings, GLScene
 
+#: How much wider than the camera's view the light's shadow map looks.
+SHADOW_MARGIN = 1.2
+
 #: Largest image side the renderer accepts (pixels); GL drivers allow 8192 or more.
 MAX_SIZE_PX = 8192
 
@@ -56,7 +59,10 @@ class Renderer:
         width, height: image size (pixels). The vertical field of view is the camera's;
             the horizontal one follows from ``width / height``.
         samples: MSAA samples per pixel (anti-aliasing; capped at what GL offers; 0 off).
-        shadow_size: shadow-map side (texels); 0 turns shadows off.
+            None: 4 on a GPU, 0 on a CPU rasteriser such as llvmpipe, where MSAA doubles
+            the frame time (see :mod:`sim.render.gl_scene`).
+        shadow_size: shadow-map side (texels); 0 turns shadows off. None: 2048 on a GPU,
+            512 on a CPU rasteriser.
         light: the scope's light (position on the scope, exposure, fall-off).
         vignette: darkening of the image corners, 0 (none) to 1.
         backend: ``"egl"``, ``"glfw"`` or ``"osmesa"``; default ``SURGISIM_GL`` or the
@@ -74,8 +80,8 @@ class Renderer:
         width: int = 640,
         height: int = 480,
         *,
-        samples: int = 4,
-        shadow_size: int = 1024,
+        samples: int | None = None,
+        shadow_size: int | None = None,
         light: EndoscopeLight | None = None,
         vignette: float = 0.0,
         backend: str | None = None,
@@ -100,21 +106,16 @@ class Renderer:
         camera = description.camera
         self.light = light or EndoscopeLight()
         self.vignette = float(vignette)
-        self.shadows = shadow_size > 0
+        self.shadows = shadow_size is None or shadow_size > 0
         self._settings = FrameSettings(
             camera.fov_y_rad,
             camera.near_m,
             camera.far_m,
             self.light,
             self.vignette,
-            # the light's view covers the image diagonal with a margin
-            shadow_fov_rad=min(
-                2.0
-                * math.atan(
-                    1.15 * math.tan(camera.fov_y_rad / 2) * math.hypot(1.0, width / height)
-                ),
-                math.radians(170.0),
-            ),
+            # the light sees what the camera sees, with a margin (it sits off the axis)
+            shadow_fov_rad=2.0 * math.atan(SHADOW_MARGIN * math.tan(camera.fov_y_rad / 2)),
+            shadow_aspect=width / height,
             shadow_near_m=camera.near_m,
             shadows=self.shadows,
         )
@@ -134,7 +135,7 @@ class Renderer:
                 self.width,
                 self.height,
                 samples,
-                max(int(shadow_size), 1),
+                shadow_size if self.shadows else 1,
                 visible,
             )
         except RenderError:
@@ -150,7 +151,7 @@ class Renderer:
                 "choose another backend with SURGISIM_GL (egl, glfw, osmesa)."
             ) from None
         self._box.append(scene)
-        self.samples = scene.samples
+        self.samples, self.shadow_size = scene.samples, scene.shadow_size if self.shadows else 0
         self.gl_version, self.gl_renderer = scene.version, scene.gl_renderer
         self._finalizer = weakref.finalize(self, _release, self._thread, self._box)
 

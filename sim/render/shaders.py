@@ -67,6 +67,7 @@ uniform float u_vignette;       // 0: none, 1: black corners
 
 uniform vec3 u_albedo;          // linear base colour
 uniform vec4 u_material;        // diffuse, specular, shininess, metallic
+uniform vec3 u_tint;            // highlight colour: white, or the base hue for metals
 uniform int u_pattern;          // 0 none, 1 tissue, 2 grain
 
 float hash(vec3 p) {
@@ -98,11 +99,11 @@ vec3 bumped(vec3 N, vec3 p, float h) {
 }
 
 float shadow_factor() {
-    // one hardware-filtered lookup: the comparison is bilinear over 2x2 texels (PCF)
-    if (v_light_clip.w <= 0.0) return 1.0;
-    vec3 p = v_light_clip.xyz / v_light_clip.w * 0.5 + 0.5;
-    if (any(lessThan(p, vec3(0.0))) || any(greaterThan(p, vec3(1.0)))) return 1.0;
-    return texture(u_shadow_map, p);
+    // one hardware-filtered lookup: the comparison is bilinear over 2x2 texels (PCF);
+    // outside the map the border (depth 1) leaves the point lit. Every visible point lies
+    // in front of the light (it sits beside the lens), so w > 0.
+    return textureProj(u_shadow_map, v_light_clip * vec4(0.5, 0.5, 0.5, 1.0)
+                                     + vec4(0.5, 0.5, 0.5, 0.0) * v_light_clip.w);
 }
 
 void main() {
@@ -133,10 +134,8 @@ void main() {
 
     float ndl = max(dot(N, L), 0.0);
     vec3 H = normalize(L + V);
-    float highlight = pow(max(dot(N, H), 0.0), u_material.z) * specular * step(0.0, dot(N, L));
-    vec3 tint = mix(vec3(1.0), albedo / max(max(albedo.r, albedo.g), max(albedo.b, 1e-3)),
-                    u_material.w);
-    vec3 color = lit * shadow * (albedo * u_material.x * ndl + tint * highlight)
+    float highlight = ndl > 0.0 ? pow(max(dot(N, H), 0.0), u_material.z) * specular : 0.0;
+    vec3 color = lit * shadow * (albedo * u_material.x * ndl + u_tint * highlight)
                + lit * u_ambient * albedo;
 
     if (u_vignette > 0.0) {
