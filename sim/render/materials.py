@@ -32,7 +32,7 @@ class Shading:
 #: Shading of every material name (the keys are exactly scenarios.visual.MATERIALS).
 SHADING: dict[str, Shading] = {
     # wet tissue: a tight, bright white highlight on a soft, mottled pink base
-    "tissue": Shading(0.9, 0.9, 90.0, 0.0, PATTERN_TISSUE, casts_shadow=False),
+    "tissue": Shading(0.9, 0.6, 120.0, 0.0, PATTERN_TISSUE, casts_shadow=False),
     "ring": Shading(0.9, 0.35, 40.0),
     "peg": Shading(0.85, 0.3, 30.0),
     "board": Shading(0.9, 0.04, 8.0, 0.0, PATTERN_GRAIN, casts_shadow=False),

@@ -65,6 +65,7 @@ uniform float u_shadow_contrast; // share of the light a shadow takes away
 uniform vec2 u_viewport;        // pixels
 uniform float u_vignette;       // 0: none, 1: black corners
 
+uniform mat4 u_model;           // the node's pose (bump gradients to the world frame)
 uniform vec3 u_albedo;          // linear base colour
 uniform vec4 u_material;        // diffuse, specular, shininess, metallic
 uniform vec3 u_tint;            // highlight colour: white, or the base hue for metals
@@ -86,16 +87,20 @@ float noise(vec3 x) {
                    mix(hash(i + vec3(0, 1, 1)), hash(i + vec3(1, 1, 1)), f.x), f.y), f.z);
 }
 
-// Mikkelsen's bump mapping without tangents: tilt N by the screen-space gradient of a
-// height field h (m) given on the surface point p
-vec3 bumped(vec3 N, vec3 p, float h) {
-    vec3 dpdx = dFdx(p);
-    vec3 dpdy = dFdy(p);
-    vec3 r1 = cross(dpdy, N);
-    vec3 r2 = cross(N, dpdx);
-    float det = dot(dpdx, r1);
-    vec3 grad = sign(det) * (dFdx(h) * r1 + dFdy(h) * r2);
-    return normalize(abs(det) * N - grad);
+// A wet, bumpy surface: tilt N by the gradient of a height field (m) built from value
+// noise in the node frame (so it sticks to the surface), by central differences.
+float bumps(vec3 p) {
+    return 2.5e-4 * noise(p * 450.0) + 1.0e-4 * noise(p * 1300.0 + 5.0);
+}
+
+vec3 bumped(vec3 N) {
+    const float e = 2.0e-4;
+    vec3 g = vec3(bumps(v_object + vec3(e, 0, 0)) - bumps(v_object - vec3(e, 0, 0)),
+                  bumps(v_object + vec3(0, e, 0)) - bumps(v_object - vec3(0, e, 0)),
+                  bumps(v_object + vec3(0, 0, e)) - bumps(v_object - vec3(0, 0, e))) / (2.0 * e);
+    g = mat3(u_model) * g;       // to the world frame
+    g -= N * dot(N, g);          // along the surface only
+    return normalize(N - g);
 }
 
 float shadow_factor() {
@@ -120,8 +125,7 @@ void main() {
         // mottled colour, and a bumpy wet surface that breaks the highlight into glints
         float m = noise(v_object * 180.0) * 0.65 + noise(v_object * 700.0) * 0.35;
         albedo *= vec3(0.78 + 0.42 * m, 0.80 + 0.30 * m, 0.80 + 0.30 * m);
-        float h = 4e-4 * noise(v_object * 450.0 + 3.0);
-        N = bumped(N, v_world, h);
+        N = bumped(N);
     } else if (u_pattern == 2) {
         albedo *= 0.9 + 0.2 * noise(v_object * 2500.0);
     }
