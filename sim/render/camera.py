@@ -76,15 +76,21 @@ class EndoscopeLight:
 
     Endoscopes carry their light down fibres that end beside the lenses, so the light
     moves with the camera and falls off with the square of the distance: near tissue is
-    bright, the far field dark. The outlet sits a few millimetres off the optical axis;
-    that offset is what lets the camera see an instrument's shadow on what lies behind it.
+    bright, the far field dark. A light on the optical axis casts shadows the camera
+    cannot see (each hides behind its object); the offset of the outlet from the lens is
+    what makes an instrument's shadow visible, and with it the depth cue.
 
     Attributes:
-        offset_C_m: light outlet position in the camera frame (m). The default puts it
-            4 mm above the lens centre (``-y``), inside a 8-12 mm scope, so shadows fall
-            below objects in the image, the way viewers expect light from above.
+        offset_C_m: light outlet position in the camera frame (m). A real 8-12 mm scope
+            has its fibres 3-5 mm off the axis; rendered that way (``(0, -0.004, 0)``) the
+            peg-transfer view, 15-20 cm from the board, showed no visible shadow at all.
+            The default moves the outlet 2 cm above the lens (``-y``): an overhead
+            shadow-casting light, the arrangement that improved task performance in
+            Mishra et al. (below), so shadows fall below objects in the image, as viewers
+            expect of light from above.
         reference_distance_m: distance at which surfaces show their base colour
-            (the exposure; the inverse-square law scales everything else).
+            (the exposure; the inverse-square law scales everything else). 15 cm: the
+            peg-transfer scope's distance to the board at the centre of its view.
         edge_intensity: light at the image corners relative to the centre (spot
             fall-off; real scopes light the centre best).
         ambient: light that reaches every surface after bouncing (fraction of direct).
