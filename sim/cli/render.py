@@ -1,14 +1,13 @@
 """``surgisim render``: a scenario's endoscope view at a moment of a headless run, as a PNG.
 
 The scenario runs headless with a synthetic operator following its demonstration plan
-(as ``surgisim run`` does) until the simulated time asked for; then the world is described
-(:func:`sim.world.visuals.describe_scene`) and drawn by :class:`sim.render.Renderer`.
+(as ``surgisim run`` does) until the simulated time asked for; then the session's scene
+description and node poses are drawn by :class:`sim.render.Renderer`.
 :func:`session_at` and :func:`view_of` are the only places that touch the session.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import typer
 
-from scenarios.visual import CameraModel, SceneDescription
+from scenarios.visual import SceneDescription
 
 
 @dataclass
@@ -55,22 +54,9 @@ def session_at(scenario, seed: int, at_s: float, operator: str = "expert"):
 
 def view_of(session) -> View:
     """The scene description, node poses and camera pose of a session now."""
-    from sim.world.visuals import camera_model, describe_scene, node_poses
-
-    world, mount = session.world, session.scenario.scene.camera
-    if mount.arm is not None:
-        camera = camera_model(world, mount.arm)
-    else:
-        camera = CameraModel(
-            math.radians(mount.fov_deg),
-            4.0 / 3.0,
-            mount.near_m,
-            mount.far_m,
-            X_WC=session.camera_pose_W(),
-        )
-    description = describe_scene(world, camera, session.scenario.name)
-    X_WN = node_poses(world, description)
-    return View(description, X_WN, session.camera_pose_W(), session.time_s)
+    return View(
+        session.scene_description(), session.node_poses(), session.camera_pose_W(), session.time_s
+    )
 
 
 def view_at(scenario, seed: int, at_s: float, operator: str = "expert") -> View:
