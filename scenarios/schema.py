@@ -11,6 +11,10 @@ Units: metres, radians, seconds, newtons; fields say so in their names.
 
 from __future__ import annotations
 
+import typing
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
@@ -20,10 +24,42 @@ SCHEMA_VERSION = 1
 Vec3 = tuple[float, float, float]
 
 
-class Model(BaseModel):
-    """Base: unknown fields are errors; values are validated on assignment too."""
+@dataclass(frozen=True)
+class Ref:
+    """Marks a field whose value names something elsewhere in the scenario or the world.
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+    The reference checks (names in the file: :mod:`scenarios.loader`; bodies and landmarks
+    the world will build: ``sim.world.scenario_check``) read these marks, so a new trigger
+    or action field that names an object declares it here, once, and is checked everywhere.
+
+    Attributes:
+        kind: ``"body"`` (an object id or a body it generates, e.g. ``board/ring0``),
+            ``"point"`` (a body, or one of its landmarks as ``body:landmark``, e.g.
+            ``board:peg7``), ``"arm"`` (an arm's name) or ``"step"`` (a step id).
+        any_ok: the value ``any`` stands for every candidate.
+        movable: a ``body`` must be one that can be grasped and moved (a ring, a needle),
+            not fixed scenery (a board): a trigger on a board being grasped never fires.
+    """
+
+    kind: Literal["body", "point", "arm", "step"]
+    any_ok: bool = False
+    movable: bool = False
+
+
+BodyRef = Annotated[str, Ref("body")]
+#: a graspable object (or ``any``): what can be picked up, dropped, placed
+AnyObjectRef = Annotated[str, Ref("body", any_ok=True, movable=True)]
+AnyBodyRef = Annotated[str, Ref("body", any_ok=True)]
+PointRef = Annotated[str, Ref("point")]
+
+
+class Model(BaseModel):
+    """Base: unknown fields are errors; numbers are finite (a ``"inf"`` string is refused,
+    not read as infinity); values are validated on assignment too."""
+
+    model_config = ConfigDict(
+        extra="forbid", validate_assignment=True, frozen=False, allow_inf_nan=False
+    )
 
 
 # ---- scene ---------------------------------------------------------------------------------
@@ -132,8 +168,8 @@ class Placed(Model):
     landmark as ``object:landmark``, e.g. ``board:peg7``): within ``radius_m`` of it
     horizontally and ``height_m`` vertically, moving slower than ``speed_m_s``."""
 
-    object: str
-    target: str
+    object: AnyObjectRef
+    target: PointRef
     radius_m: Annotated[float, Field(gt=0)] = 0.008
     height_m: Annotated[float, Field(gt=0)] = 0.03
     speed_m_s: Annotated[float, Field(gt=0)] = 0.02
@@ -142,37 +178,37 @@ class Placed(Model):
 class Centered(Model):
     """The camera looks at ``object`` (or landmark): within ``tolerance_deg`` of its axis."""
 
-    object: str
+    object: PointRef
     tolerance_deg: Annotated[float, Field(gt=0, lt=90)] = 5.0
 
 
 class ObjectRef(Model):
     """An object id, or ``any``."""
 
-    object: str = "any"
+    object: AnyObjectRef = "any"
 
 
 class Grasped(Model):
     """Object grasped, optionally by a given instrument (``only``: by it alone, e.g. a
     handover is complete when the receiving instrument holds the object alone)."""
 
-    object: str = "any"
-    by: str | None = None
+    object: AnyObjectRef = "any"
+    by: Annotated[str, Ref("arm")] | None = None
     only: bool = False
 
 
 class Near(Model):
     """Object (held or not) within ``radius_m`` of a target object or landmark."""
 
-    object: str
-    target: str
+    object: AnyBodyRef
+    target: PointRef
     radius_m: Annotated[float, Field(gt=0)] = 0.01
 
 
 class Entered(Model):
     """An instrument tip (or ``any``) enters a region."""
 
-    instrument: str = "any"
+    instrument: Annotated[str, Ref("arm", any_ok=True)] = "any"
     region: Region
 
 
@@ -211,9 +247,11 @@ class Trigger(Model):
     released: ObjectRef | None = None
     time_elapsed_s: Annotated[float, Field(ge=0)] | None = None
     entered: Entered | None = None
-    step_completed: str | None = None
+    step_completed: Annotated[str, Ref("step")] | None = None
     centered: Centered | None = None
-    needle_passed: Annotated[str, Field(description="needle object id")] | None = None
+    needle_passed: (
+        Annotated[str, Ref("body", movable=True), Field(description="needle body")] | None
+    ) = None
     all: list[Trigger] | None = None
     any: list[Trigger] | None = None
     held: Held | None = None
@@ -237,7 +275,7 @@ class Action(Model):
     stop_timer: str | None = None
     spawn: SceneObject | None = None
     move: MoveObject | None = None
-    remove: str | None = None
+    remove: BodyRef | None = None
     complete: bool | None = None
     fail: str | None = None
 
@@ -255,7 +293,7 @@ class Action(Model):
 class MoveObject(Model):
     """Teleport an object to a pose (e.g. to reset a dropped ring)."""
 
-    object: str
+    object: BodyRef
     pose: Pose
 
 
@@ -287,7 +325,9 @@ class Exercise(Model):
 
     steps: Annotated[list[Step], Field(min_length=1)]
     events: list[Event] = []
-    time_limit_s: Annotated[float, Field(gt=0)] = 600.0
+    time_limit_s: Annotated[
+        float, Field(ge=1.0, description="s; at least 1 s: a session needs time to record")
+    ] = 600.0
 
     @model_validator(mode="after")
     def _unique_steps(self) -> Exercise:
@@ -425,6 +465,7 @@ class Scenario(Model):
     scoring: Scoring
     plan: dict = Field(default_factory=dict, description="scripted expert plan (demonstrations)")
     _source_file: str | None = PrivateAttr(default=None)
+    #: a :class:`scenarios.source.SourceMap` (plain data: the scenario pickles with it)
     _positions: object = PrivateAttr(default=None)
 
     @property
@@ -432,11 +473,12 @@ class Scenario(Model):
         """The file this scenario was read from (None when built in code)."""
         return self._source_file
 
-    def position_of(self, loc: tuple) -> tuple[int | None, int | None]:
-        """(line, column), 1-based, of the YAML node at ``loc`` (None when unknown)."""
+    def position_of(self, loc: tuple, on_key: bool = False) -> tuple[int | None, int | None]:
+        """(line, column), 1-based, of the YAML value at ``loc`` (of its key with
+        ``on_key``); (None, None) for a scenario not read from a file."""
         if self._positions is None:
             return None, None
-        return self._positions(loc)
+        return self._positions.position(loc, on_key)
 
 
 Action.model_rebuild()
@@ -456,3 +498,56 @@ def _did_you_mean(name: str, valid) -> str:
     from scenarios.errors import suggest
 
     return suggest(name, valid)
+
+
+# ---- references ------------------------------------------------------------------------------
+def references(model: BaseModel, loc: tuple = ()) -> Iterator[tuple[tuple, Ref, str]]:
+    """Every ``(loc, ref, name)`` in ``model`` and below: each field marked with :class:`Ref`
+    that holds a name, with the path of keys and indices that leads to it (the path the
+    loader turns into ``FILE:LINE:COL``)."""
+    for name, ref, nested in _field_plan(type(model)):
+        value = getattr(model, name)
+        if value is None:
+            continue
+        if ref is not None and isinstance(value, str):
+            yield (*loc, name), ref, value
+        elif nested:
+            if isinstance(value, BaseModel):
+                yield from references(value, (*loc, name))
+            elif isinstance(value, list):
+                for i, item in enumerate(value):
+                    if isinstance(item, BaseModel):
+                        yield from references(item, (*loc, name, i))
+            elif isinstance(value, dict):
+                for key, item in value.items():
+                    if isinstance(item, BaseModel):
+                        yield from references(item, (*loc, name, key))
+
+
+@cache
+def _field_plan(cls: type[BaseModel]) -> tuple[tuple[str, Ref | None, bool], ...]:
+    """Per field of ``cls``: (name, its :class:`Ref` or None, whether models may nest in it)."""
+    plan = []
+    for name, info in cls.model_fields.items():
+        ref = next((m for m in info.metadata if isinstance(m, Ref)), None) or _ref_in(
+            info.annotation
+        )
+        plan.append((name, ref, ref is None and _may_hold_models(info.annotation)))
+    return tuple(plan)
+
+
+def _ref_in(tp) -> Ref | None:
+    for meta in getattr(tp, "__metadata__", ()):
+        if isinstance(meta, Ref):
+            return meta
+    for arg in typing.get_args(tp):
+        found = _ref_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _may_hold_models(tp) -> bool:
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return True
+    return any(_may_hold_models(arg) for arg in typing.get_args(tp))

@@ -31,23 +31,41 @@ def scenario_list() -> None:
 @scenario_app.command("validate")
 def scenario_validate(
     files: list[Path] = typer.Argument(..., help="Scenario YAML files (or bundled names)."),
+    debug: bool = typer.Option(False, "--debug", help="Show the traceback of unexpected errors."),
 ) -> None:
-    """Check scenario files; print FILE:LINE:COL: message for each error, exit 1 if any."""
+    """Check scenario files as a run would use them: schema, names of objects, bodies,
+    landmarks, arms, steps and plans; print FILE:LINE:COL: message for each failing
+    file, check every file given, exit 1 if any failed."""
     from scenarios.errors import ScenarioError
     from scenarios.loader import load_scenario
-    from sim.world.scenario_scene import build_scene_spec
+    from sim.session.plans import PLANS
+    from sim.world.scenario_check import check_scenario
     from sim.world.scene import OBJECT_TYPES
 
-    failed = False
+    failed = 0
     for path in files:
         try:
             scenario = load_scenario(path, object_types=OBJECT_TYPES)
-            build_scene_spec(scenario)
+            check_scenario(scenario, plan_kinds=PLANS)
         except ScenarioError as exc:
-            failed = True
+            failed += 1
             typer.echo(str(exc), err=True)
+        except Exception as exc:  # a bug of ours, not of the file: say so, keep going
+            failed += 1
+            if debug:
+                import traceback
+
+                traceback.print_exc()
+            typer.echo(
+                f"{path}: internal error while checking ({type(exc).__name__}: {exc}); "
+                "please report it with the file (rerun with --debug for the traceback).",
+                err=True,
+            )
         else:
-            typer.echo(f"{path}: ok ({scenario.title}, {len(scenario.exercise.steps)} steps)")
+            note = "" if scenario.plan else "; no demonstration plan (master devices only)"
+            typer.echo(f"{path}: ok ({scenario.title}, {len(scenario.exercise.steps)} steps{note})")
+    if len(files) > 1:
+        typer.echo(f"{len(files) - failed} of {len(files)} files ok", err=bool(failed))
     raise typer.Exit(code=1 if failed else 0)
 
 
