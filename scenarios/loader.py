@@ -153,7 +153,7 @@ def _check_counts(data: dict, positions: SourceMap, file: str, limits: Limits) -
     ):
         count = (len(items) if isinstance(items, list) else 0) + extra
         if count > limit:
-            line, col = positions.position(loc)
+            line, col = positions.position(loc, on_key=True)
             raise ScenarioError(
                 f"{'.'.join(loc)}: {count} {what}; a scenario may have at most {limit}. "
                 "Split the exercise into several scenarios.",
