@@ -134,6 +134,6 @@ def test_a_session_that_stopped_at_once_still_scores(rows, completed):
         ["ring1"],
     )
     m = compute_metrics(trace)
-    assert m["completion_time_s"] == 0.0 if completed or rows < 2 else 1 / FS
+    assert m["completion_time_s"] == (0.0 if completed or rows < 2 else 1 / FS)
     assert m["path_length_cm"] == 0.0 and m["collisions"] == 0.0 and m["drops"] == 0.0
     assert all(np.isfinite(v) for v in m.values())
