@@ -11,55 +11,38 @@ Units: metres, radians, seconds, newtons; fields say so in their names.
 
 from __future__ import annotations
 
-import typing
-from collections.abc import Iterator
-from dataclasses import dataclass
-from functools import cache
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
+
+from scenarios.model import (  # noqa: F401 - re-exported: the schema's public names
+    AnyBodyRef,
+    AnyObjectRef,
+    BodyRef,
+    Model,
+    PointRef,
+    Ref,
+    Vec3,
+    did_you_mean,
+    references,
+)
+from scenarios.triggers import (  # noqa: F401 - re-exported
+    MOMENTARY_TRIGGERS,
+    Centered,
+    Condition,
+    Dropped,
+    Entered,
+    Grasped,
+    Held,
+    Near,
+    ObjectRef,
+    Placed,
+    Region,
+    Released,
+    Trigger,
+)
 
 SCHEMA_VERSION = 1
-
-Vec3 = tuple[float, float, float]
-
-
-@dataclass(frozen=True)
-class Ref:
-    """Marks a field whose value names something elsewhere in the scenario or the world.
-
-    The reference checks (names in the file: :mod:`scenarios.loader`; bodies and landmarks
-    the world will build: ``sim.world.scenario_check``) read these marks, so a new trigger
-    or action field that names an object declares it here, once, and is checked everywhere.
-
-    Attributes:
-        kind: ``"body"`` (an object id or a body it generates, e.g. ``board/ring0``),
-            ``"point"`` (a body, or one of its landmarks as ``body:landmark``, e.g.
-            ``board:peg7``), ``"arm"`` (an arm's name) or ``"step"`` (a step id).
-        any_ok: the value ``any`` stands for every candidate.
-        movable: a ``body`` must be one that can be grasped and moved (a ring, a needle),
-            not fixed scenery (a board): a trigger on a board being grasped never fires.
-    """
-
-    kind: Literal["body", "point", "arm", "step"]
-    any_ok: bool = False
-    movable: bool = False
-
-
-BodyRef = Annotated[str, Ref("body")]
-#: a graspable object (or ``any``): what can be picked up, dropped, placed
-AnyObjectRef = Annotated[str, Ref("body", any_ok=True, movable=True)]
-AnyBodyRef = Annotated[str, Ref("body", any_ok=True)]
-PointRef = Annotated[str, Ref("point")]
-
-
-class Model(BaseModel):
-    """Base: unknown fields are errors; numbers are finite (a ``"inf"`` string is refused,
-    not read as infinity); values are validated on assignment too."""
-
-    model_config = ConfigDict(
-        extra="forbid", validate_assignment=True, frozen=False, allow_inf_nan=False
-    )
 
 
 # ---- scene ---------------------------------------------------------------------------------
@@ -127,7 +110,7 @@ class SceneObject(Model):
     id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
     type: str
     pose: Pose = Pose()
-    params: dict = {}
+    params: dict = Field(default_factory=dict)
 
 
 class Scene(Model):
@@ -135,7 +118,7 @@ class Scene(Model):
 
     arms: Annotated[list[Arm], Field(min_length=1)]
     camera: Camera
-    objects: list[SceneObject] = []
+    objects: list[SceneObject] = Field(default_factory=list)
     physics_rate_hz: Annotated[float, Field(ge=100, le=5000)] = 1000.0
     gravity_m_s2: Vec3 = (0.0, 0.0, -9.81)
     workspace_m: tuple[Vec3, Vec3] | None = Field(
@@ -155,118 +138,7 @@ class Scene(Model):
         return self
 
 
-# ---- triggers and actions ------------------------------------------------------------------
-class Region(Model):
-    """A sphere in the world frame."""
-
-    center_m: Vec3
-    radius_m: Annotated[float, Field(gt=0)]
-
-
-class Placed(Model):
-    """Object ``object`` rests, released, on target ``target`` (an object, or an object's
-    landmark as ``object:landmark``, e.g. ``board:peg7``): within ``radius_m`` of it
-    horizontally and ``height_m`` vertically, moving slower than ``speed_m_s``."""
-
-    object: AnyObjectRef
-    target: PointRef
-    radius_m: Annotated[float, Field(gt=0)] = 0.008
-    height_m: Annotated[float, Field(gt=0)] = 0.03
-    speed_m_s: Annotated[float, Field(gt=0)] = 0.02
-
-
-class Centered(Model):
-    """The camera looks at ``object`` (or landmark): within ``tolerance_deg`` of its axis."""
-
-    object: PointRef
-    tolerance_deg: Annotated[float, Field(gt=0, lt=90)] = 5.0
-
-
-class ObjectRef(Model):
-    """An object id, or ``any``."""
-
-    object: AnyObjectRef = "any"
-
-
-class Grasped(Model):
-    """Object grasped, optionally by a given instrument (``only``: by it alone, e.g. a
-    handover is complete when the receiving instrument holds the object alone)."""
-
-    object: AnyObjectRef = "any"
-    by: Annotated[str, Ref("arm")] | None = None
-    only: bool = False
-
-
-class Near(Model):
-    """Object (held or not) within ``radius_m`` of a target object or landmark."""
-
-    object: AnyBodyRef
-    target: PointRef
-    radius_m: Annotated[float, Field(gt=0)] = 0.01
-
-
-class Entered(Model):
-    """An instrument tip (or ``any``) enters a region."""
-
-    instrument: Annotated[str, Ref("arm", any_ok=True)] = "any"
-    region: Region
-
-
-class Held(Model):
-    """``trigger`` (a state, e.g. ``centered`` or ``near``) has held without a break for
-    ``for_s`` seconds: a dwell, so that passing through a state does not count as reaching
-    it. World events (``dropped``, ``released``, ``needle_passed``) last no time and cannot
-    be held."""
-
-    trigger: Trigger
-    for_s: Annotated[float, Field(gt=0)]
-
-    @model_validator(mode="after")
-    def _a_state(self) -> Held:
-        momentary = [k for k in MOMENTARY_TRIGGERS if getattr(self.trigger, k) is not None]
-        if momentary:
-            raise ValueError(
-                f"'held' needs a state trigger; {momentary[0]!r} is a world event that lasts no "
-                "time. Use it without 'held', or hold a state such as 'placed' or 'near'."
-            )
-        return self
-
-
-#: Triggers that are world events (true on the tick they happen), not lasting states.
-MOMENTARY_TRIGGERS = ("dropped", "released", "needle_passed")
-
-
-class Trigger(Model):
-    """Exactly one condition. ``all``/``any`` combine conditions; ``held`` asks that one
-    hold for a while."""
-
-    placed: Placed | None = None
-    dropped: ObjectRef | None = None
-    grasped: Grasped | None = None
-    near: Near | None = None
-    released: ObjectRef | None = None
-    time_elapsed_s: Annotated[float, Field(ge=0)] | None = None
-    entered: Entered | None = None
-    step_completed: Annotated[str, Ref("step")] | None = None
-    centered: Centered | None = None
-    needle_passed: (
-        Annotated[str, Ref("body", movable=True), Field(description="needle body")] | None
-    ) = None
-    all: list[Trigger] | None = None
-    any: list[Trigger] | None = None
-    held: Held | None = None
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> Trigger:
-        given = [k for k in type(self).model_fields if getattr(self, k) is not None]
-        if len(given) != 1:
-            raise ValueError(
-                "a trigger needs exactly one condition of "
-                f"{list(type(self).model_fields)}, got {given or 'none'}"
-            )
-        return self
-
-
+# ---- actions ------------------------------------------------------------------------------
 class Action(Model):
     """Exactly one effect."""
 
@@ -324,7 +196,7 @@ class Exercise(Model):
     """The ordered steps and the scripted events."""
 
     steps: Annotated[list[Step], Field(min_length=1)]
-    events: list[Event] = []
+    events: list[Event] = Field(default_factory=list)
     time_limit_s: Annotated[
         float, Field(ge=1.0, description="s; at least 1 s: a session needs time to record")
     ] = 600.0
@@ -459,7 +331,7 @@ class Scenario(Model):
     description: str = ""
     difficulty: Literal["beginner", "intermediate", "advanced"] = "beginner"
     estimated_time_s: Annotated[float, Field(gt=0)] = 120.0
-    prerequisites: list[str] = []
+    prerequisites: list[str] = Field(default_factory=list)
     scene: Scene
     exercise: Exercise
     scoring: Scoring
@@ -482,8 +354,6 @@ class Scenario(Model):
 
 
 Action.model_rebuild()
-Held.model_rebuild()
-Trigger.model_rebuild()
 
 
 def _unique(names: list[str], what: str) -> None:
@@ -494,60 +364,4 @@ def _unique(names: list[str], what: str) -> None:
         seen.add(n)
 
 
-def _did_you_mean(name: str, valid) -> str:
-    from scenarios.errors import suggest
-
-    return suggest(name, valid)
-
-
-# ---- references ------------------------------------------------------------------------------
-def references(model: BaseModel, loc: tuple = ()) -> Iterator[tuple[tuple, Ref, str]]:
-    """Every ``(loc, ref, name)`` in ``model`` and below: each field marked with :class:`Ref`
-    that holds a name, with the path of keys and indices that leads to it (the path the
-    loader turns into ``FILE:LINE:COL``)."""
-    for name, ref, nested in _field_plan(type(model)):
-        value = getattr(model, name)
-        if value is None:
-            continue
-        if ref is not None and isinstance(value, str):
-            yield (*loc, name), ref, value
-        elif nested:
-            if isinstance(value, BaseModel):
-                yield from references(value, (*loc, name))
-            elif isinstance(value, list):
-                for i, item in enumerate(value):
-                    if isinstance(item, BaseModel):
-                        yield from references(item, (*loc, name, i))
-            elif isinstance(value, dict):
-                for key, item in value.items():
-                    if isinstance(item, BaseModel):
-                        yield from references(item, (*loc, name, key))
-
-
-@cache
-def _field_plan(cls: type[BaseModel]) -> tuple[tuple[str, Ref | None, bool], ...]:
-    """Per field of ``cls``: (name, its :class:`Ref` or None, whether models may nest in it)."""
-    plan = []
-    for name, info in cls.model_fields.items():
-        ref = next((m for m in info.metadata if isinstance(m, Ref)), None) or _ref_in(
-            info.annotation
-        )
-        plan.append((name, ref, ref is None and _may_hold_models(info.annotation)))
-    return tuple(plan)
-
-
-def _ref_in(tp) -> Ref | None:
-    for meta in getattr(tp, "__metadata__", ()):
-        if isinstance(meta, Ref):
-            return meta
-    for arg in typing.get_args(tp):
-        found = _ref_in(arg)
-        if found is not None:
-            return found
-    return None
-
-
-def _may_hold_models(tp) -> bool:
-    if isinstance(tp, type) and issubclass(tp, BaseModel):
-        return True
-    return any(_may_hold_models(arg) for arg in typing.get_args(tp))
+_did_you_mean = did_you_mean
