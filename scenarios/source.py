@@ -71,11 +71,11 @@ class Limits:
     """
 
     max_bytes: int = 1_000_000
-    max_nodes: int = 100_000
+    max_nodes: int = 50_000
     max_depth: int = 32
     max_steps: int = 1_000
     max_events: int = 1_000
-    max_objects: int = 200
+    max_objects: int = 64
     max_abs_number: float = 1e9
 
 

@@ -59,7 +59,12 @@ def check_scenario(
         ScenarioError: at the line of the first unknown body, landmark, spawned object
             description or plan kind, listing the valid names and the closest one.
     """
-    spec = build_scene_spec(scenario, seed)
+    try:
+        spec = build_scene_spec(scenario, seed)
+    except ScenarioError as exc:  # the world quotes values in full: a long list stays short
+        if len(exc.message) <= 600:
+            raise
+        raise ScenarioError(exc.message[:600] + " ...", exc.file, exc.line, exc.col) from None
     bodies: dict[str, BodyNames] = {}
     for obj in spec.objects:
         bodies.update(body_names(obj))
@@ -82,10 +87,34 @@ def check_scenario(
 
 
 def body_names(obj: ObjectSpec) -> dict[str, BodyNames]:
-    """Body name -> :class:`BodyNames` for one described object (its geometry, built once
-    per distinct description: names do not depend on where the object stands)."""
-    template = dataclasses.replace(obj, name="_", position_m=(0.0, 0.0, 0.0), rpy_rad=(0.0,) * 3)
+    """Body name -> :class:`BodyNames` for one described object.
+
+    The geometry is built once per distinct *template*: the description with its name,
+    pose and every non-zero real-valued field (sizes, masses, stiffnesses) put back to
+    their defaults, since names and roles depend on counts and choices (``rings_on``,
+    ``mark_pairs``, ``environment``, a zero mass), never on dimensions
+    (``tests/sim/world/test_scenario_check.py`` holds every object type to that). So a
+    scene of many boards costs one build per kind of board.
+    """
+    changes: dict = {"name": "_"}
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if f.name in ("position_m", "rpy_rad") or (
+            f.default is not dataclasses.MISSING
+            and value != 0.0  # a zero can matter (a mass of 0 makes a body static)
+            and _real_valued(value)
+            and _real_valued(f.default)
+        ):
+            changes[f.name] = f.default
+    template = dataclasses.replace(obj, **changes)
     return {obj.name + suffix: names for suffix, names in _names_of(template)}
+
+
+def _real_valued(value) -> bool:
+    """A float, or a tuple of them (a size, a colour)."""
+    if isinstance(value, tuple):
+        return bool(value) and all(_real_valued(v) for v in value)
+    return isinstance(value, float)
 
 
 @functools.lru_cache(maxsize=256)

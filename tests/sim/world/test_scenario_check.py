@@ -93,3 +93,47 @@ def test_body_names_follow_the_geometry():
     assert sorted(board) == ["b", "b/ring0", "b/ring1"]
     assert not board["b"].movable and board["b/ring1"].movable
     assert "peg11" in board["b"].landmarks and "grip2" in board["b/ring0"].landmarks
+
+
+@pytest.mark.parametrize("kind", sorted(set(OBJECT_TYPES) - {"mesh"}))
+def test_names_and_roles_do_not_depend_on_dimensions(kind):
+    """body_names builds one template per kind of object, with dimensions at their
+    defaults: that is only right while no real-valued field changes a name or a role."""
+    import dataclasses
+
+    import numpy as np
+
+    from sim.world.boards import OBJECT, bodies_for
+
+    default = object_from_dict({"type": kind, "name": "x"})
+    scaled = {
+        f.name: (
+            tuple(1.1 * v for v in getattr(default, f.name))
+            if isinstance(getattr(default, f.name), tuple)
+            and all(isinstance(v, float) for v in getattr(default, f.name))
+            else 1.1 * getattr(default, f.name)
+        )
+        for f in dataclasses.fields(default)
+        if f.name not in ("position_m", "rpy_rad", "color_rgba")
+        and (
+            isinstance(getattr(default, f.name), float)
+            or (
+                isinstance(getattr(default, f.name), tuple)
+                and getattr(default, f.name)
+                and all(isinstance(v, float) for v in getattr(default, f.name))
+            )
+        )
+    }
+    assert scaled, kind
+    spec = dataclasses.replace(default, **scaled)
+    built = {
+        b.name: (b.role == OBJECT, tuple(b.landmarks))
+        for b in bodies_for(spec, np.random.default_rng(0))
+    }
+    assert {n: (b.movable, b.landmarks) for n, b in body_names(spec).items()} == built
+
+
+def test_a_massless_box_stays_scenery():
+    static = body_names(object_from_dict({"type": "box", "name": "wall", "mass_kg": 0.0}))
+    moving = body_names(object_from_dict({"type": "box", "name": "cube", "mass_kg": 0.02}))
+    assert not static["wall"].movable and moving["cube"].movable
