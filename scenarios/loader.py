@@ -135,7 +135,7 @@ def _check_counts(data: dict, positions: SourceMap, file: str, limits: Limits) -
         return keys, node
 
     spawned = 0
-    loc, events = entries("exercise", "events")
+    _, events = entries("exercise", "events")
     if isinstance(events, list):
         for event in events:
             actions = event.get("do") if isinstance(event, dict) else None
