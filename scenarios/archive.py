@@ -169,3 +169,51 @@ def write_trainee_report(
     path = write_text(out or records.reports_dir / f"trainee-{pseudonym}.html", page)
     records.register_file(path, pseudonym=pseudonym)
     return path
+
+
+def store_kept(records: Records, trace_path: str | Path) -> int:
+    """Store a checkpoint or a kept trace (see :mod:`scenarios.checkpoint`) with the run
+    information beside it: metrics from the trace, scored under the rubric the run used,
+    stored under the pseudonym it was run for; then remove both files. Returns the
+    session id.
+
+    Raises:
+        ScenarioError: a file missing or damaged, or the database cannot be written (the
+            files are kept).
+    """
+    from scenarios.checkpoint import RunInfo
+    from scenarios.evaluate import compute_metrics
+    from scenarios.trace import TraceEvent
+
+    trace_path = Path(trace_path)
+    info = RunInfo.load(trace_path.with_suffix(".json"))
+    trace = SessionTrace.load(trace_path)
+    scenario = parse_scenario(info.scenario_yaml, f"<{info.scenario_name} as run>")
+    if info.interrupted and not trace.events_of("interrupted"):
+        end = float(trace.time_s[-1]) if len(trace.time_s) else 0.0
+        trace.events.append(TraceEvent(end, "interrupted", {"reason": "the run was stopped"}))
+    thresholds = scenario.scoring.thresholds
+    metrics = compute_metrics(
+        trace,
+        force_threshold_n=thresholds.excessive_force_n,
+        idle_speed_m_s=thresholds.idle_speed_m_s,
+        movement_speed_m_s=thresholds.movement_speed_m_s,
+    )
+    result = score_session(metrics, trace.completed, scenario.scoring)
+    session_id = store_session(
+        records,
+        scenario=scenario,
+        scenario_text=info.scenario_yaml,
+        pseudonym=info.pseudonym,
+        operator=info.operator,
+        seed=info.seed,
+        trace=trace,
+        metrics=metrics,
+        result=result,
+        sim_time_s=info.sim_time_s,
+        wall_time_s=info.wall_time_s,
+        allow_name=info.allow_name,
+    )
+    trace_path.unlink(missing_ok=True)
+    trace_path.with_suffix(".json").unlink(missing_ok=True)
+    return session_id

@@ -400,6 +400,20 @@ class Records:
         except (SQLAlchemyError, ImportError) as exc:
             raise self._error(exc, doing) from None
 
+    def check_writable(self) -> None:
+        """Make sure a session can be stored here, before a run spends minutes on one: a
+        write that touches nothing, rolled back (a read-only file or database user fails
+        it as a real write would).
+
+        Raises:
+            ScenarioError: the database cannot be written, saying why and what to do.
+        """
+        from sqlalchemy import delete
+
+        with self._session("write to") as s:
+            s.execute(delete(Trainee).where(Trainee.id < 0))
+            s.rollback()
+
     # ---- trainees ------------------------------------------------------------------------
     @staticmethod
     def check_pseudonym(pseudonym: str, *, allow_name: bool = False) -> str:

@@ -98,9 +98,10 @@ class SessionTrace:
         """Events of one kind, in time order."""
         return [e for e in self.events if e.kind == kind]
 
-    def save(self, path: str | Path) -> Path:
-        """Write a compressed ``.npz`` (events and metadata as JSON inside), atomically
-        and owner-only (``0600``: a trace is a record of a person's session)."""
+    def save(self, path: str | Path, *, compress: bool = True) -> Path:
+        """Write a ``.npz`` (events and metadata as JSON inside), atomically and owner-only
+        (``0600``: a trace is a record of a person's session). ``compress=False`` is for
+        checkpoints written every few seconds while a session runs (several times faster)."""
         path = Path(path)
         arrays = {"time_s": self.time_s}
         for name, inst in self.instruments.items():
@@ -116,9 +117,8 @@ class SessionTrace:
             "events": [{"time_s": e.time_s, "kind": e.kind, "data": e.data} for e in self.events],
         }
         # atomic: a killed process never leaves half a trace
-        return write_private(
-            path, lambda f: np.savez_compressed(f, meta=np.array(json.dumps(meta)), **arrays)
-        )
+        save = np.savez_compressed if compress else np.savez
+        return write_private(path, lambda f: save(f, meta=np.array(json.dumps(meta)), **arrays))
 
     @classmethod
     def load(cls, path: str | Path) -> SessionTrace:

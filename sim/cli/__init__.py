@@ -35,10 +35,12 @@ _register_records_commands()
 
 
 def _register_scenario_commands() -> None:
+    from sim.cli import run as cli_run
     from sim.cli import scenario as cli_scenario
 
     app.add_typer(cli_scenario.scenario_app, name="scenario")
-    app.command("run")(cli_scenario.run)
+    app.command("run")(cli_run.run)
+    app.command("store")(cli_run.store)
 
 
 _register_scenario_commands()

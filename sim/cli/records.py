@@ -8,16 +8,13 @@ or session) ends in a line or two saying what is wrong and how to fix it, and ex
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-import click
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+
+from sim.cli.guard import DEBUG_OPTION, guard
 
 trainee_app = typer.Typer(help="Trainees (pseudonyms) and their progress.", no_args_is_help=True)
 
@@ -32,7 +29,6 @@ DEMO_OPTION = typer.Option(
     "--demo",
     help="Use the store of synthetic demonstrations (demo.sqlite), not the trainee records.",
 )
-DEBUG_OPTION = typer.Option(False, "--debug", help="Show the traceback when something fails.")
 
 
 def _records(db: str | None, demo: bool = False):
@@ -44,42 +40,12 @@ def _records(db: str | None, demo: bool = False):
     return open_records(db, demo=demo)
 
 
-@contextmanager
-def _guard(debug: bool) -> Iterator[None]:
-    """Turn any failure into ``error: ...`` on stderr and exit code 2 (traceback with
-    ``--debug``)."""
-    from scenarios.errors import ScenarioError
-
-    try:
-        yield
-    except (typer.Exit, click.exceptions.Abort, click.exceptions.ClickException):
-        raise
-    except ScenarioError as exc:
-        _report(str(exc), debug)
-        raise typer.Exit(code=2) from None
-    except Exception as exc:  # a failure we did not foresee: still no bare traceback
-        _report(
-            f"unexpected {type(exc).__name__}: {exc}. Rerun with --debug for the traceback, "
-            "and please report it.",
-            debug,
-        )
-        raise typer.Exit(code=2) from None
-
-
-def _report(message: str, debug: bool) -> None:
-    if debug:
-        import traceback
-
-        traceback.print_exc(file=sys.stderr)
-    Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {escape(message)}")
-
-
 @trainee_app.command("list")
 def trainee_list(
     db: str | None = DB_OPTION, demo: bool = DEMO_OPTION, debug: bool = DEBUG_OPTION
 ) -> None:
     """List trainees with their number of sessions."""
-    with _guard(debug):
+    with guard(debug):
         records = _records(db, demo)
         rows = records.trainees()
     table = Table(title=f"Trainees in {records.url}")
@@ -95,7 +61,7 @@ def trainee_new(
     db: str | None = DB_OPTION, demo: bool = DEMO_OPTION, debug: bool = DEBUG_OPTION
 ) -> None:
     """Issue a random pseudonym (adjective-animal-NNNN), record the trainee, print it."""
-    with _guard(debug):
+    with guard(debug):
         pseudonym = _records(db, demo).new_trainee()
     typer.echo(pseudonym)
 
@@ -112,7 +78,7 @@ def trainee_show(
     """A trainee's sessions, proficiency per scenario, and a progress page."""
     from scenarios.archive import session_dicts, write_trainee_report
 
-    with _guard(debug):
+    with guard(debug):
         records = _records(db, demo)
         sessions = session_dicts(records, pseudonym)
         table = Table(title=f"Sessions of {pseudonym}")
@@ -142,7 +108,7 @@ def trainee_forget(
 ) -> None:
     """Remove every record and file of a trainee: sessions, scores and re-scores, traces,
     reports and exports. Cannot be undone."""
-    with _guard(debug):
+    with guard(debug):
         records = _records(db, demo)
         records.find_trainee(pseudonym, required=True)
         count = len(records.sessions(pseudonym))
@@ -179,7 +145,7 @@ def report(
     from scenarios.archive import write_session_report
     from scenarios.paths import write_private_text
 
-    with _guard(debug):
+    with guard(debug):
         records = _records(db, demo)
         path = write_session_report(records, session_id, out)
         if json_out is not None:
@@ -211,7 +177,7 @@ def rescore(
     from scenarios.archive import rescore as do_rescore
     from scenarios.loader import load_scenario
 
-    with _guard(debug):
+    with guard(debug):
         records = _records(db, demo)
         rubric = load_scenario(scenario).scoring
         original, new = do_rescore(records, session_id, rubric)
