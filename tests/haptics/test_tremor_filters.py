@@ -210,3 +210,18 @@ def test_make_filter_errors_name_the_fix():
         make_filter("default", coherence_lag_s=0.2)
     with pytest.raises(HapticsError, match=r"\(N, 3\)"):
         make_filter("none").filter(np.zeros((5, 2)))
+
+
+def test_default_stays_stable_over_five_minutes():
+    # the default keeps a full Kalman covariance: check that rounding does not make it
+    # drift or lose positive definiteness over a long session
+    v, x = make_traces("broadband", 1, 300.0, seed=11)[0]
+    y = make_filter("default").filter(x)
+    assert np.isfinite(y).all()
+    minute = 60_000
+    early = rms_error_m(y[minute : 2 * minute], v[minute : 2 * minute])
+    early_raw = rms_error_m(x[minute : 2 * minute], v[minute : 2 * minute])
+    late = rms_error_m(y[-minute:], v[-minute:])
+    late_raw = rms_error_m(x[-minute:], v[-minute:])
+    assert late / late_raw < 1.3 * early / early_raw
+    assert late / late_raw < 1.0  # still removing tremor (0.81 measured)
