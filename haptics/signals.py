@@ -1,10 +1,29 @@
 """Signal models of a surgeon's hand: minimum-jerk voluntary motion and physiological tremor.
 
-Shared by the synthetic operators (demos, tests, headless sessions) and by the tremor
-benchmark, so that filters are tuned and judged on the same kind of motion a trainee
-produces. Sources for the numbers are in ``shared/notes/measured-facts.md``: tremor peaks
-at 6-12 Hz (up to 14 Hz), 50-200 µm RMS at the tool, is narrow-band but drifts in
-frequency and amplitude; 98.9% of voluntary-motion power lies below 2 Hz.
+Two tremor models live here; both are *tuning-side* signals:
+
+- :class:`TremorModel`: a drifting sinusoid per oscillation plane, what the synthetic
+  operators (demos, headless sessions) carry. Nearly a pure tone: too easy for judging a
+  tremor filter (it is where the first default filter reached 20 dB and then lost 14 dB
+  on real-looking tremor).
+- :class:`ResonatorTremor`: **generator A, the tuning generator.** Physiological tremor
+  is narrow-band *noise* (a resonance of the limb-muscle loop driven by unsynchronised
+  motor-unit firing), so generator A drives each axis's own complex one-pole resonator
+  (a damped rotating phasor, i.e. an AR(2)-type resonance) with white noise; its pole
+  radius sets the -3 dB bandwidth (0.2-3 Hz), its angle follows a centre frequency that
+  wanders as an Ornstein-Uhlenbeck process, a log-normal envelope modulates the
+  amplitude and a phase-locked second harmonic rides on top. The tremor filters are
+  tuned on this generator only.
+
+The *unseen* evaluation signals come from a second generator written independently
+(:mod:`haptics.tremor.unseen`: randomly phased sinusoids, a different voluntary-motion
+model); the named trace sets are in :mod:`haptics.tremor.sets`. A filter whose model
+matches generator A's construction could look better on A than it is: judging it on B
+is what tells.
+
+Sources for the numbers are in ``shared/notes/measured-facts.md``: tremor peaks at 6-12 Hz
+(up to 14 Hz), 50-200 µm RMS at the tool, is narrow-band noise whose frequency and
+amplitude drift; 98.9% of voluntary-motion power lies below 2 Hz.
 
 All positions are metres, times seconds, rates hertz. Randomness only comes from the
 ``numpy.random.Generator`` the caller passes.
@@ -16,6 +35,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from haptics.errors import HapticsError
 
@@ -108,6 +128,111 @@ class TremorModel:
         return out * (self.rms_m / rms) if rms > 0 else out
 
 
+@dataclass(frozen=True)
+class ResonatorTremor:
+    """Generator A (tuning): tremor as white noise through a drifting resonator per axis.
+
+    Each axis has its own driving noise, envelope and centre-frequency offset (tremor
+    axes are not phase-locked to one another), all three share a slow wander of the
+    centre frequency (the limb's resonance changes with stiffness and load).
+
+    Attributes:
+        rms_m: RMS of the 3-D tremor displacement (m), e.g. 50e-6 to 200e-6.
+        centre_hz: mean centre frequency (Hz), typically 6-12.
+        bandwidth_hz: -3 dB width of each axis's spectral peak (Hz) for a still centre
+            frequency (a Lorentzian line: pole radius exp(-pi bandwidth / rate)).
+        drift_hz: standard deviation of the centre frequency's wander (Hz).
+        drift_time_s: correlation time of the wander and of the envelope (s).
+        modulation: standard deviation of the log envelope (0.3 = amplitude varies by
+            about +-30%).
+        harmonic: amplitude of the phase-locked second harmonic relative to the
+            fundamental (0-0.3).
+        axis_spread_hz: standard deviation of each axis's own centre offset (Hz).
+    """
+
+    rms_m: float = 100e-6
+    centre_hz: float = 9.0
+    bandwidth_hz: float = 1.5
+    drift_hz: float = 0.5
+    drift_time_s: float = 2.0
+    modulation: float = 0.3
+    harmonic: float = 0.1
+    axis_spread_hz: float = 0.3
+
+    def __post_init__(self) -> None:
+        checks = {
+            "rms_m": (0.0, 1e-2, "m"),
+            "centre_hz": (3.0, 20.0, "Hz"),
+            "bandwidth_hz": (0.01, 6.0, "Hz"),
+            "drift_hz": (0.0, 3.0, "Hz"),
+            "drift_time_s": (0.05, 60.0, "s"),
+            "modulation": (0.0, 1.0, "(log amplitude)"),
+            "harmonic": (0.0, 1.0, "(ratio)"),
+            "axis_spread_hz": (0.0, 3.0, "Hz"),
+        }
+        for name, (lo, hi, unit) in checks.items():
+            value = getattr(self, name)
+            if not (math.isfinite(value) and lo <= value <= hi):
+                raise HapticsError(
+                    f"ResonatorTremor.{name} must lie in [{lo}, {hi}] {unit}, got {value!r}."
+                )
+
+    @classmethod
+    def random(
+        cls, rng: np.random.Generator, bandwidth_hz: tuple[float, float] = (0.2, 3.0)
+    ) -> ResonatorTremor:
+        """A tremor drawn from the physiological range, bandwidth uniform in ``bandwidth_hz``."""
+        return cls(
+            rms_m=float(rng.uniform(50e-6, 200e-6)),
+            centre_hz=float(rng.uniform(6.5, 11.5)),
+            bandwidth_hz=float(rng.uniform(*bandwidth_hz)),
+            drift_hz=float(rng.uniform(0.2, 0.8)),
+            drift_time_s=float(rng.uniform(1.0, 4.0)),
+            modulation=float(rng.uniform(0.1, 0.4)),
+            harmonic=float(rng.uniform(0.0, 0.25)),
+            axis_spread_hz=float(rng.uniform(0.0, 0.4)),
+        )
+
+    def sample(self, n: int, rate_hz: float, rng: np.random.Generator) -> np.ndarray:
+        """An (n, 3) tremor trace at ``rate_hz`` (m), scaled to ``rms_m``."""
+        if n <= 0:
+            return np.zeros((0, 3))
+        dt = 1.0 / rate_hz
+        wander = self.drift_hz * _ou(n, dt, self.drift_time_s, rng)
+        offsets = self.axis_spread_hz * rng.normal(size=3)
+        f = np.clip(self.centre_hz + wander[:, None] + offsets[None, :], 3.0, 0.45 * rate_hz)
+        drive = rng.normal(size=(n, 3)) + 1j * rng.normal(size=(n, 3))
+        start = (rng.normal(size=3) + 1j * rng.normal(size=3)) / math.sqrt(
+            max(1.0 - math.exp(-2 * math.pi * self.bandwidth_hz * dt), 1e-12)
+        )
+        z = _resonate(
+            drive, 2 * math.pi * f * dt, math.exp(-math.pi * self.bandwidth_hz * dt), start
+        )
+        magnitude = np.abs(z)
+        x = z.real + self.harmonic * (z * z).real / np.maximum(magnitude, 1e-300)
+        envelope = np.exp(
+            self.modulation * np.stack([_ou(n, dt, self.drift_time_s, rng) for _ in range(3)], 1)
+        )
+        x *= envelope * rng.uniform(0.5, 1.5, size=3)  # each axis its own size
+        rms = math.sqrt(np.mean(np.sum(x**2, axis=1)))
+        return x * (self.rms_m / rms) if rms > 0 else x
+
+
+@njit(cache=True)
+def _resonate(drive, omega, radius, start):
+    """z[k] = radius exp(i omega[k]) z[k-1] + drive[k], per column (complex one-pole)."""
+    n, m = drive.shape
+    z = np.empty_like(drive)
+    for j in range(m):
+        state = start[j]
+        for k in range(n):
+            state = (
+                radius * complex(math.cos(omega[k, j]), math.sin(omega[k, j])) * state + drive[k, j]
+            )
+            z[k, j] = state
+    return z
+
+
 def _ou(n: int, dt: float, tau_s: float, rng: np.random.Generator) -> np.ndarray:
     """Unit-variance Ornstein-Uhlenbeck process (slow wander) of n samples."""
     a = math.exp(-dt / tau_s)
@@ -163,4 +288,42 @@ def voluntary_reaches(
         out[j:k] = p
         i = max(k, j, i + 1) if k > i else n
         start = pause_end
+    return out
+
+
+def overlapping_reaches(
+    duration_s: float,
+    rate_hz: float,
+    rng: np.random.Generator,
+    *,
+    reach_m: tuple[float, float] = (0.005, 0.04),
+    move_time_s: tuple[float, float] = (0.5, 1.6),
+    onset_gap_s: tuple[float, float] = (0.3, 1.5),
+    workspace_m: float = 0.06,
+) -> np.ndarray:
+    """(n, 3) hand positions: minimum-jerk submovements that start before the last ends.
+
+    Real reaches are a primary movement blended with corrective submovements (Flash &
+    Henis 1991: superposed minimum-jerk strokes), so the hand is rarely at rest and its
+    speed profile has several peaks. Each submovement moves ``reach_m`` in ``move_time_s``
+    and the next starts ``onset_gap_s`` after it, so strokes overlap whenever the gap is
+    shorter than the stroke. Directions are random but turn back towards the origin as
+    the hand nears ``workspace_m``. Faster and busier than :func:`voluntary_reaches`.
+    """
+    n = round(duration_s * rate_hz)
+    t = np.arange(n) / rate_hz
+    out = np.zeros((n, 3))
+    goal = np.zeros(3)
+    onset = 0.0
+    while onset < duration_s:
+        direction = rng.normal(size=3)
+        direction /= np.linalg.norm(direction)
+        direction -= 2.0 * goal * np.linalg.norm(goal) / workspace_m**2
+        direction /= max(np.linalg.norm(direction), 1e-12)
+        step = direction * rng.uniform(*reach_m)
+        move = float(rng.uniform(*move_time_s))
+        active = t >= onset
+        out[active] += minimum_jerk(np.zeros(3), step, move, t[active] - onset)
+        goal = goal + step
+        onset += float(rng.uniform(*onset_gap_s))
     return out

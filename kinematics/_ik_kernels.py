@@ -44,6 +44,12 @@ STATUS_TARGET_NONFINITE = 1
 STATUS_TARGET_NOT_RIGID = 2
 STATUS_Q0_NONFINITE = 3
 STATUS_PORT_NONFINITE = 4
+STATUS_TARGET_TOO_FAR = 5
+
+#: Farthest target position (m, any coordinate) the solver accepts: a thousand kilometres
+#: is beyond any arm's workspace, and errors stay finite (squares of distances up to
+#: ~1e154 m would overflow to inf).
+MAX_TARGET_M = 1e6
 
 #: Tolerance on R^T R - I and on the bottom row for a target to count as rigid.
 RIGID_TOL = 1e-5
@@ -84,11 +90,15 @@ def _uniform(key, counter):
 
 @njit(cache=True)
 def pose_status(X):
-    """0 if X is a finite rigid 4x4 transform, else the status code saying why not."""
+    """0 if X is a finite rigid 4x4 transform within :data:`MAX_TARGET_M` of the base, else
+    the status code saying why not."""
     for a in range(4):
         for b in range(4):
             if not math.isfinite(X[a, b]):
                 return STATUS_TARGET_NONFINITE
+    for a in range(3):
+        if abs(X[a, 3]) > MAX_TARGET_M:
+            return STATUS_TARGET_TOO_FAR
     if (
         abs(X[3, 0]) > RIGID_TOL
         or abs(X[3, 1]) > RIGID_TOL

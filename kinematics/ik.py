@@ -80,7 +80,38 @@ class IKBatchResult:
         )
 
 
+#: Status codes about the target itself (others are about q0 or the port).
+_TARGET_STATUSES = (
+    IK.STATUS_TARGET_NONFINITE,
+    IK.STATUS_TARGET_NOT_RIGID,
+    IK.STATUS_TARGET_TOO_FAR,
+)
+#: Seeds are non-negative integers below 2**63 (the restart streams are keyed on int64).
+SEED_END = 2**63
+
+
+def _check_seed(seed) -> int:
+    """``seed`` as an int, or a KinematicsError saying what a seed must be."""
+    if (
+        isinstance(seed, (bool, np.bool_))
+        or not isinstance(seed, (int, np.integer))
+        or not 0 <= seed < SEED_END
+    ):
+        raise KinematicsError(
+            f"seed must be an integer in [0, 2**63), got {seed!r} ({type(seed).__name__}); "
+            "pass e.g. seed=0, or derive one with int(rng.integers(2**63))."
+        )
+    return int(seed)
+
+
 def _status_error(status: int, what: str, value) -> KinematicsError:
+    if status == IK.STATUS_TARGET_TOO_FAR:
+        position = np.asarray(value, dtype=np.float64)[:3, 3]
+        return KinematicsError(
+            f"{what} position {position.tolist()} m is more than {IK.MAX_TARGET_M:g} m from "
+            "the base in some coordinate: beyond any arm's workspace. Targets are in metres "
+            "in the chain's base frame; check the units and the frame."
+        )
     if status in (IK.STATUS_TARGET_NONFINITE, IK.STATUS_TARGET_NOT_RIGID):
         try:
             check_pose(value, what)
@@ -112,6 +143,11 @@ def _rcm_target(X_target, rcm) -> tuple[np.ndarray, int, np.ndarray]:
         raise KinematicsError(f"rcm must be a port point (x, y, z) in metres, got {rcm!r}.")
     if not np.isfinite(port).all():
         raise KinematicsError(f"rcm port point contains NaN or inf: {port.tolist()}.")
+    if np.abs(port).max() > IK.MAX_TARGET_M:
+        raise KinematicsError(
+            f"rcm port point {port.tolist()} m is more than {IK.MAX_TARGET_M:g} m from the "
+            "base: check the units (metres) and the frame (the chain's base)."
+        )
     X = np.asarray(X_target, dtype=np.float64)
     if X.shape == (3,):
         if not np.isfinite(X).all():
@@ -151,7 +187,8 @@ def solve_ik(
         rot_tol: orientation tolerance (rad).
         max_iters: iterations per attempt.
         restarts: random restarts after the first attempt fails.
-        seed: seed of the restart stream; the same seed gives the same answer, bit for bit.
+        seed: seed of the restart stream, an integer in [0, 2**63); the same seed gives
+            the same answer, bit for bit.
         rcm: port point (m, base frame) that the instrument shaft must pass through.
 
     Returns:
@@ -159,9 +196,12 @@ def solve_ik(
         closest solution found in ``q``.
 
     Raises:
-        KinematicsError: (a ``ValueError``) NaN/inf, wrong shape or non-rigid input.
+        KinematicsError: (a ``ValueError``) NaN/inf, wrong shape or non-rigid input, a
+            target more than ``MAX_TARGET_M`` (1e6 m) from the base, a bad seed.
     """
     # this function runs inside 1 kHz loops: the common path avoids every avoidable call
+    if type(seed) is not int or not 0 <= seed < SEED_END:
+        seed = _check_seed(seed)
     if not (
         pos_tol == 1e-5
         and rot_tol == 1e-4
@@ -209,7 +249,8 @@ def solve_ik(
     status, success, pos_error, rot_error, rcm_error, iterations = out[: IK.OUT_Q].tolist()
     if status:
         status = int(status)
-        raise _status_error(status, "X_target" if status < 3 else "target", X if status < 3 else q0)
+        on_target = status in _TARGET_STATUSES
+        raise _status_error(status, "X_target" if on_target else "target", X if on_target else q0)
     return IKResult(
         out[IK.OUT_Q :],
         success > 0.5,
@@ -244,6 +285,7 @@ def solve_ik_batch(
         An :class:`IKBatchResult` with arrays over the N targets.
     """
     pos_tol, rot_tol, max_iters, restarts = _check_settings(pos_tol, rot_tol, max_iters, restarts)
+    seed = _check_seed(seed)
     X = np.asarray(X_targets, dtype=np.float64)
     port = _NO_PORT
     mode = IK.MODE_POSE
@@ -274,7 +316,8 @@ def solve_ik_batch(
         has_q0 = True
     index, status = IK.batch_status(X, Q0, has_q0)
     if index >= 0:
-        raise _status_error(status, f"X_targets[{index}]", X[index] if status < 3 else Q0[index])
+        on_target = status in _TARGET_STATUSES
+        raise _status_error(status, f"X_targets[{index}]", X[index] if on_target else Q0[index])
     Q, stats = IK.solve_many(
         chain.frames,
         chain.joint_table,

@@ -96,7 +96,17 @@ def _parse_joint(el, source: str) -> _UrdfJoint:
     )
 
 
+#: Largest URDF text read (characters): robot descriptions are kilobytes; meshes are
+#: separate files.
+MAX_URDF_CHARS = 20_000_000
+
+
 def _parse(text: str, source: str) -> tuple[list[str], dict[str, _UrdfJoint]]:
+    if len(text) > MAX_URDF_CHARS:
+        raise KinematicsError(
+            f"{source}: {len(text):,} characters; a URDF is read up to {MAX_URDF_CHARS:,} "
+            "(robot descriptions are kilobytes: is this the right file?)."
+        )
     try:
         root = ET.fromstring(text)
     except ET.ParseError as exc:
@@ -107,6 +117,12 @@ def _parse(text: str, source: str) -> tuple[list[str], dict[str, _UrdfJoint]]:
     by_child: dict[str, _UrdfJoint] = {}
     for el in root.findall("joint"):
         joint = _parse_joint(el, source)
+        other = by_child.get(joint.child)
+        if other is not None:
+            raise KinematicsError(
+                f"{source}: link {joint.child!r} is the child of two joints, {other.name!r} "
+                f"and {joint.name!r}; in a URDF tree every link has one parent joint."
+            )
         by_child[joint.child] = joint
     return links, by_child
 
@@ -122,7 +138,8 @@ def chain_from_urdf_string(text: str, base_link: str, tip_link: str, *, source="
             )
     path: list[_UrdfJoint] = []
     link = tip_link
-    while link != base_link:
+    seen = {tip_link}
+    while link != base_link:  # each step visits a new link: at most one pass over the joints
         joint = by_child.get(link)
         if joint is None:
             ancestors = [tip_link] + [j.parent for j in path]
@@ -132,6 +149,16 @@ def chain_from_urdf_string(text: str, base_link: str, tip_link: str, *, source="
             )
         path.append(joint)
         link = joint.parent
+        if link in seen:
+            walked = [tip_link] + [j.parent for j in path]
+            cycle = walked[walked.index(link) :]
+            raise KinematicsError(
+                f"{source}: the joints above {tip_link!r} form a cycle through the links "
+                f"{' -> '.join(cycle)} (joints "
+                f"{[j.name for j in path[walked.index(link) :]]}); a URDF must be a tree. "
+                "Fix the <parent>/<child> of one of these joints."
+            )
+        seen.add(link)
     path.reverse()
 
     joints: list[Joint] = []

@@ -13,7 +13,6 @@ from pathlib import Path
 
 from scenarios.errors import ScenarioError
 from scenarios.loader import parse_scenario
-from scenarios.paths import reports_dir, traces_dir
 from scenarios.records import Records
 from scenarios.report import session_report_html, sessions_csv, trainee_report_html, write_text
 from scenarios.schema import Scenario, Scoring
@@ -48,31 +47,56 @@ def store_session(
     sim_time_s: float,
     wall_time_s: float,
     trace_dir: Path | None = None,
+    allow_name: bool = False,
 ) -> int:
-    """Save the trace (atomically) and the session with its score; return the session id."""
-    trace_path = (trace_dir or traces_dir()) / f"{scenario.name}-{uuid.uuid4().hex[:12]}.npz"
+    """Save the trace (atomically, owner-only) and the session with its score; return the
+    session id.
+
+    Args:
+        records: where the session goes (:meth:`Records.demo` for a synthetic operator's
+            demonstration, see :func:`scenarios.records.open_records`).
+        trace_dir: where the trace file goes; default: the store's traces directory.
+        allow_name: accept a pseudonym that looks like a person's name (see
+            :func:`scenarios.records.check_pseudonym`).
+
+    Raises:
+        ScenarioError: an invalid pseudonym (checked before anything is written), or the
+            database cannot be written.
+    """
+    records.check_pseudonym(pseudonym, allow_name=allow_name)
+    trace_dir = trace_dir or records.traces_dir
+    trace_path = trace_dir / f"{scenario.name}-{uuid.uuid4().hex[:12]}.npz"
     trace.save(trace_path)
-    return records.add_session(
-        pseudonym=pseudonym,
-        scenario_name=scenario.name,
-        scenario_version=scenario.version,
-        scenario_yaml=scenario_text,
-        operator=operator,
-        seed=seed,
-        sim_time_s=sim_time_s,
-        wall_time_s=wall_time_s,
-        completed=result.completed,
-        metrics=metrics,
-        result=result.as_dict(),
-        rubric=scenario.scoring.model_dump(mode="json"),
-        trace_path=str(trace_path),
-    )
+    try:
+        return records.add_session(
+            pseudonym=pseudonym,
+            scenario_name=scenario.name,
+            scenario_version=scenario.version,
+            scenario_yaml=scenario_text,
+            operator=operator,
+            seed=seed,
+            sim_time_s=sim_time_s,
+            wall_time_s=wall_time_s,
+            completed=result.completed,
+            metrics=metrics,
+            result=result.as_dict(),
+            rubric=scenario.scoring.model_dump(mode="json"),
+            trace_path=str(trace_path),
+            allow_name=allow_name,
+        )
+    except BaseException:
+        trace_path.unlink(missing_ok=True)  # no orphan trace when the session is not stored
+        raise
 
 
 def write_session_report(
     records: Records, session_id: int, out: Path | None = None, score_index: int = -1
 ) -> Path:
-    """Render a stored session's HTML report (latest score by default); return its path."""
+    """Render a stored session's HTML report (latest score by default); return its path.
+
+    The report is written owner-only and remembered with the trainee, so that
+    :meth:`Records.forget` removes it. Default place: the store's reports directory.
+    """
     row = records.session(session_id)
     score = row.scores[score_index]
     result = result_from_dict(json.loads(score.result_json))
@@ -90,7 +114,9 @@ def write_session_report(
         when=row.started_at,
         force_threshold_n=scenario.scoring.thresholds.excessive_force_n,
     )
-    return write_text(out or reports_dir() / f"session-{session_id}.html", page)
+    path = write_text(out or records.reports_dir / f"session-{session_id}.html", page)
+    records.register_file(path, pseudonym=row.trainee.pseudonym, session_id=session_id)
+    return path
 
 
 def rescore(records: Records, session_id: int, scoring: Scoring) -> tuple[ScoreResult, ScoreResult]:
@@ -138,5 +164,56 @@ def write_trainee_report(
         proficiency[name] = {**p.__dict__, "proficient": p.proficient}
     if csv_out is not None:
         sessions_csv(sessions, csv_out)
+        records.register_file(csv_out, pseudonym=pseudonym, kind="csv")
     page = trainee_report_html(pseudonym, sessions, proficiency)
-    return write_text(out or reports_dir() / f"trainee-{pseudonym}.html", page)
+    path = write_text(out or records.reports_dir / f"trainee-{pseudonym}.html", page)
+    records.register_file(path, pseudonym=pseudonym)
+    return path
+
+
+def store_kept(records: Records, trace_path: str | Path) -> int:
+    """Store a checkpoint or a kept trace (see :mod:`scenarios.checkpoint`) with the run
+    information beside it: metrics from the trace, scored under the rubric the run used,
+    stored under the pseudonym it was run for; then remove both files. Returns the
+    session id.
+
+    Raises:
+        ScenarioError: a file missing or damaged, or the database cannot be written (the
+            files are kept).
+    """
+    from scenarios.checkpoint import RunInfo
+    from scenarios.evaluate import compute_metrics
+    from scenarios.trace import TraceEvent
+
+    trace_path = Path(trace_path)
+    info = RunInfo.load(trace_path.with_suffix(".json"))
+    trace = SessionTrace.load(trace_path)
+    scenario = parse_scenario(info.scenario_yaml, f"<{info.scenario_name} as run>")
+    if info.interrupted and not trace.events_of("interrupted"):
+        end = float(trace.time_s[-1]) if len(trace.time_s) else 0.0
+        trace.events.append(TraceEvent(end, "interrupted", {"reason": "the run was stopped"}))
+    thresholds = scenario.scoring.thresholds
+    metrics = compute_metrics(
+        trace,
+        force_threshold_n=thresholds.excessive_force_n,
+        idle_speed_m_s=thresholds.idle_speed_m_s,
+        movement_speed_m_s=thresholds.movement_speed_m_s,
+    )
+    result = score_session(metrics, trace.completed, scenario.scoring)
+    session_id = store_session(
+        records,
+        scenario=scenario,
+        scenario_text=info.scenario_yaml,
+        pseudonym=info.pseudonym,
+        operator=info.operator,
+        seed=info.seed,
+        trace=trace,
+        metrics=metrics,
+        result=result,
+        sim_time_s=info.sim_time_s,
+        wall_time_s=info.wall_time_s,
+        allow_name=info.allow_name,
+    )
+    trace_path.unlink(missing_ok=True)
+    trace_path.with_suffix(".json").unlink(missing_ok=True)
+    return session_id

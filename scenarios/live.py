@@ -188,7 +188,9 @@ class MetricAccumulator:
         elapsed = 0.0
         if self._first_time_s is not None:
             elapsed = self._last_time_s - self._first_time_s
-        out["completion_time_s"] = float(completion_time_s) if completion_time_s else elapsed
+        out["completion_time_s"] = (
+            float(completion_time_s) if completion_time_s is not None else elapsed
+        )
         total = 0.0
         for name, tool in self._tools.items():
             out[f"path_length_cm[{name}]"] = 100.0 * tool.path_m

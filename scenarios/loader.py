@@ -1,12 +1,15 @@
 """Loading scenario files: YAML -> validated :class:`~scenarios.schema.Scenario`, with
 errors that point at ``FILE:LINE:COL`` and say what was expected and the closest name.
 
-YAML is parsed twice from the same text: once into plain data for pydantic, once into a
-node tree that remembers where every key and value starts. A pydantic error's location
-(the path of keys and indices) is walked down that tree to the offending line. After
-the schema, cross-references are checked (objects, arms and steps named in triggers and
-actions must exist), and, when the caller passes the physics world's object types, so
-are the scene's object types.
+The file is read once (:mod:`scenarios.source`: UTF-8, bounded in size, count and depth,
+no duplicate keys, finite numbers) into plain data and a map of where each value starts.
+A pydantic error's location (the path of keys and indices) is looked up in that map.
+After the schema, the counts of steps, events and objects are bounded, and the names
+that triggers and actions use (fields marked :class:`~scenarios.schema.Ref`) are checked
+against the scene's objects, arms and steps; when the caller passes the physics world's
+object types, so are the scene's object types. What only the world knows (the bodies and
+landmarks an object generates, the demonstration plans) is checked on the ``sim`` side,
+by ``sim.world.scenario_check``.
 """
 
 from __future__ import annotations
@@ -16,11 +19,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from scenarios.errors import ScenarioError, suggest
-from scenarios.schema import Scenario
+from scenarios.schema import Scenario, references
+from scenarios.source import DEFAULT_LIMITS, Limits, SourceMap, decode, read_yaml
 
 LIBRARY = Path(__file__).parent / "library"
 
@@ -39,7 +42,8 @@ def resolve(name_or_path: str | Path) -> Path:
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml") or path.exists():
         if not path.is_file():
-            raise ScenarioError(f"scenario file {str(path)!r} does not exist.")
+            what = "is a directory, not a file" if path.is_dir() else "does not exist"
+            raise ScenarioError(f"scenario file {str(path)!r} {what}.")
         return path
     bundled = LIBRARY / f"{name_or_path}.yaml"
     if bundled.is_file():
@@ -51,8 +55,29 @@ def resolve(name_or_path: str | Path) -> Path:
     )
 
 
+def read_text(path: Path, limits: Limits = DEFAULT_LIMITS) -> str:
+    """A scenario file's text: bounded in size, UTF-8 (errors at the first bad byte)."""
+    try:
+        size = path.stat().st_size
+        if size > limits.max_bytes:
+            raise ScenarioError(
+                f"the file is {size:,} bytes; scenario files are limited to "
+                f"{limits.max_bytes:,} bytes. Split the exercise, or remove generated bulk.",
+                str(path),
+            )
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ScenarioError(
+            f"cannot read scenario file: {exc.strerror or exc}.", str(path)
+        ) from None
+    return decode(data, str(path))
+
+
 def load_scenario(
-    name_or_path: str | Path, *, object_types: Iterable[str] | None = None
+    name_or_path: str | Path,
+    *,
+    object_types: Iterable[str] | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Scenario:
     """Read, validate and cross-check a scenario.
 
@@ -60,76 +85,85 @@ def load_scenario(
         name_or_path: a bundled scenario name or a path to a YAML file.
         object_types: the object types the physics world can build; when given, the
             scene's objects are checked against them.
+        limits: bounds on the file (size, counts, nesting).
 
     Raises:
         ScenarioError: with ``file``, ``line``, ``col`` and a message naming the field,
             what was expected and the closest valid name.
     """
     path = resolve(name_or_path)
-    return parse_scenario(path.read_text(), str(path), object_types=object_types)
+    return parse_scenario(
+        read_text(path, limits), str(path), object_types=object_types, limits=limits
+    )
 
 
 def parse_scenario(
-    text: str, file: str = "<scenario>", *, object_types: Iterable[str] | None = None
+    text: str | bytes,
+    file: str = "<scenario>",
+    *,
+    object_types: Iterable[str] | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Scenario:
-    """Validate scenario YAML ``text``; ``file`` names it in errors."""
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = exc.problem or "invalid YAML"
-        hint = " (check the indentation: nested fields go two spaces further in)"
-        raise ScenarioError(
-            f"YAML syntax: {problem}{hint if 'indent' in problem or 'mapping' in problem else ''}",
-            file,
-            mark.line + 1 if mark else None,
-            mark.column + 1 if mark else None,
-        ) from None
+    """Validate scenario YAML ``text`` (str, or UTF-8 bytes); ``file`` names it in errors."""
+    if isinstance(text, bytes):
+        text = decode(text, file)
+    data, positions = read_yaml(text, file, limits)
     if not isinstance(data, dict):
         raise ScenarioError(
             "a scenario is a mapping of fields (schema_version, name, ...).", file, 1, 1
         )
+    _check_counts(data, positions, file, limits)
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        raise _first_error(exc, root, file) from None
-    _check_references(scenario, root, file, object_types)
+        raise _first_error(exc, positions, file) from None
+    except (RecursionError, OverflowError, TypeError) as exc:  # pragma: no cover - bounded above
+        raise ScenarioError(f"the scenario could not be validated: {exc}", file) from None
     scenario._source_file = file
-    scenario._positions = lambda loc: _position(root, loc)
+    scenario._positions = positions
+    _check_references(scenario, file, object_types)
     return scenario
 
 
-# ---- positions ---------------------------------------------------------------------------
-def _node_at(root, loc: tuple) -> tuple[Any, Any]:
-    """(key node, value node) at ``loc``; stops at the deepest node that exists."""
-    node, key_node = root, None
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            for k, v in node.value:
-                if k.value == str(part):
-                    key_node, node = k, v
-                    break
-            else:
-                continue  # a union tag or a missing key: stay at the parent
-        elif (
-            isinstance(node, yaml.SequenceNode)
-            and isinstance(part, int)
-            and 0 <= part < len(node.value)
-        ):
-            key_node, node = None, node.value[part]
-        # scalars: nothing deeper
-    return key_node, node
+def _check_counts(data: dict, positions: SourceMap, file: str, limits: Limits) -> None:
+    """Bound the lists whose length drives the cost of a session and of its checks."""
+
+    def entries(*keys: str) -> tuple[tuple, Any]:
+        node: Any = data
+        for key in keys:
+            node = node.get(key) if isinstance(node, dict) else None
+        return keys, node
+
+    spawned = 0
+    _, events = entries("exercise", "events")
+    if isinstance(events, list):
+        for event in events:
+            actions = event.get("do") if isinstance(event, dict) else None
+            if isinstance(actions, list):
+                spawned += sum(1 for a in actions if isinstance(a, dict) and "spawn" in a)
+    for (loc, items), limit, what, extra in (
+        (entries("exercise", "steps"), limits.max_steps, "steps", 0),
+        (entries("exercise", "events"), limits.max_events, "events", 0),
+        (
+            entries("scene", "objects"),
+            limits.max_objects,
+            "objects (spawned ones included)",
+            spawned,
+        ),
+    ):
+        count = (len(items) if isinstance(items, list) else 0) + extra
+        if count > limit:
+            line, col = positions.position(loc, on_key=True)
+            raise ScenarioError(
+                f"{'.'.join(loc)}: {count} {what}; a scenario may have at most {limit}. "
+                "Split the exercise into several scenarios.",
+                file,
+                line,
+                col,
+            )
 
 
-def _position(root, loc: tuple, on_key: bool = False) -> tuple[int, int]:
-    key_node, node = _node_at(root, loc)
-    target = key_node if (on_key and key_node is not None) else node
-    if target is None:
-        return 1, 1
-    return target.start_mark.line + 1, target.start_mark.column + 1
-
-
+# ---- error locations --------------------------------------------------------------------
 def _path(loc: tuple) -> str:
     out = ""
     for part in loc:
@@ -179,7 +213,7 @@ def _descend(tp, part):
     return None
 
 
-def _first_error(exc: ValidationError, root, file: str) -> ScenarioError:
+def _first_error(exc: ValidationError, positions: SourceMap, file: str) -> ScenarioError:
     # an unknown field is usually a typo of a required one: report it before "missing"
     rank = {"extra_forbidden": 0, "missing": 2}
     err = min(exc.errors(), key=lambda e: rank.get(e["type"], 1))
@@ -188,107 +222,88 @@ def _first_error(exc: ValidationError, root, file: str) -> ScenarioError:
     where = _path(loc)
     if kind == "extra_forbidden":
         valid = _model_fields_at(loc)
-        line, col = _position(root, loc, on_key=True)
+        line, col = positions.position(loc, on_key=True)
         parent = _path(loc[:-1])
-        msg = f"unknown field {loc[-1]!r} in {parent}; valid fields are {valid}." + suggest(
+        msg = f"unknown field {_short(loc[-1])} in {parent}; valid fields are {valid}." + suggest(
             str(loc[-1]), valid
         )
     elif kind == "missing":
-        line, col = _position(root, loc[:-1])
+        line, col = positions.position(loc[:-1])
         msg = f"missing required field {where!r}."
     else:
-        line, col = _position(root, loc)
+        line, col = positions.position(loc)
         got = err.get("input")
         text = err["msg"].removeprefix("Value error, ")
-        shown = repr(got) if not isinstance(got, (dict, list)) else type(got).__name__
+        shown = _short(got) if not isinstance(got, (dict, list)) else type(got).__name__
         msg = f"{where}: {text} (got {shown})."
     return ScenarioError(msg, file, line, col)
 
 
+def _short(value, limit: int = 60) -> str:
+    """``repr(value)``, cut short: an error message quotes the value, not a whole blob."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 # ---- cross-references --------------------------------------------------------------------
-def _check_references(scenario: Scenario, root, file: str, object_types) -> None:
-    objects = {o.id for o in scenario.scene.objects}
-    for event in scenario.exercise.events:
-        for action in event.do:
+def _check_references(scenario: Scenario, file: str, object_types) -> None:
+    """Names used by triggers and actions (fields marked ``Ref`` in the schema) must exist:
+    objects by their id (the part before ``/`` or ``:``), arms and steps by name."""
+    objects = {o.id: ("scene", "objects", i) for i, o in enumerate(scenario.scene.objects)}
+    spawned = []
+    for i, event in enumerate(scenario.exercise.events):
+        for j, action in enumerate(event.do):
             if action.spawn is not None:
-                objects.add(action.spawn.id)
-    arms = [a.name for a in scenario.scene.arms]
-    steps = [s.id for s in scenario.exercise.steps]
+                spawn_loc = ("exercise", "events", i, "do", j, "spawn")
+                if action.spawn.id in objects:
+                    line, col = scenario.position_of((*spawn_loc, "id"))
+                    raise ScenarioError(
+                        f"{_path((*spawn_loc, 'id'))}: an object {action.spawn.id!r} already "
+                        "exists; a spawned object needs an id of its own.",
+                        file,
+                        line,
+                        col,
+                    )
+                objects[action.spawn.id] = spawn_loc
+                spawned.append((spawn_loc, action.spawn))
+    names = {
+        "arm": [a.name for a in scenario.scene.arms],
+        "step": [s.id for s in scenario.exercise.steps],
+    }
 
     def fail(loc: tuple, message: str):
-        line, col = _position(root, loc)
-        raise ScenarioError(message, file, line, col)
+        line, col = scenario.position_of(loc)
+        raise ScenarioError(f"{_path(loc)}: {message}", file, line, col)
 
     if object_types is not None:
         valid = sorted(object_types)
-        for i, obj in enumerate(scenario.scene.objects):
+        entries = [(("scene", "objects", i), o) for i, o in enumerate(scenario.scene.objects)]
+        for loc, obj in entries + spawned:
             if obj.type not in valid:
                 fail(
-                    ("scene", "objects", i, "type"),
-                    f"scene.objects[{i}].type: unknown object type {obj.type!r}; valid types "
-                    f"are {valid}." + suggest(obj.type, valid),
+                    (*loc, "type"),
+                    f"unknown object type {obj.type!r}; valid types are {valid}."
+                    + suggest(obj.type, valid),
                 )
 
-    def check_object(name: str, loc: tuple):
-        # "board", a body of it "board/ring0", or a landmark "board:peg7", "board/ring0:wall1"
-        base = name.split(":", 1)[0].split("/", 1)[0]
-        if name != "any" and base not in objects:
-            fail(
-                loc,
-                f"{_path(loc)}: no object {base!r} in the scene; objects are "
-                f"{sorted(objects)}." + suggest(base, objects),
-            )
-
-    def check_trigger(trigger, loc: tuple):
-        if trigger.placed:
-            check_object(trigger.placed.object, (*loc, "placed", "object"))
-            check_object(trigger.placed.target, (*loc, "placed", "target"))
-        for key in ("dropped", "released"):
-            ref = getattr(trigger, key)
-            if ref:
-                check_object(ref.object, (*loc, key, "object"))
-        if trigger.grasped:
-            check_object(trigger.grasped.object, (*loc, "grasped", "object"))
-            if trigger.grasped.by and trigger.grasped.by not in arms:
+    for loc, ref, name in references(scenario):
+        if ref.any_ok and name == "any":
+            continue
+        if ref.kind in ("body", "point"):
+            # "board", a body of it "board/ring0", a landmark "board:peg7", "board/ring0:wall1"
+            base = name.split(":", 1)[0].split("/", 1)[0]
+            if base not in objects:
                 fail(
-                    (*loc, "grasped", "by"),
-                    f"{_path((*loc, 'grasped', 'by'))}: no arm "
-                    f"{trigger.grasped.by!r}; arms are {arms}." + suggest(trigger.grasped.by, arms),
+                    loc,
+                    f"no object {base!r} in the scene; objects are {sorted(objects)}."
+                    + suggest(base, objects),
                 )
-        if trigger.entered and trigger.entered.instrument not in ("any", *arms):
-            fail(
-                (*loc, "entered", "instrument"),
-                f"no arm {trigger.entered.instrument!r}; arms "
-                f"are {arms}." + suggest(trigger.entered.instrument, arms),
-            )
-        if trigger.step_completed and trigger.step_completed not in steps:
-            fail(
-                (*loc, "step_completed"),
-                f"{_path((*loc, 'step_completed'))}: no step "
-                f"{trigger.step_completed!r}; steps are {steps}."
-                + suggest(trigger.step_completed, steps),
-            )
-        if trigger.needle_passed:
-            check_object(trigger.needle_passed, (*loc, "needle_passed"))
-        if trigger.centered:
-            check_object(trigger.centered.object, (*loc, "centered", "object"))
-        if trigger.near:
-            check_object(trigger.near.object, (*loc, "near", "object"))
-            check_object(trigger.near.target, (*loc, "near", "target"))
-        for key in ("all", "any"):
-            for k, sub in enumerate(getattr(trigger, key) or []):
-                check_trigger(sub, (*loc, key, k))
-        if trigger.held:
-            check_trigger(trigger.held.trigger, (*loc, "held", "trigger"))
-
-    for i, step in enumerate(scenario.exercise.steps):
-        check_trigger(step.done_when, ("exercise", "steps", i, "done_when"))
-    for i, event in enumerate(scenario.exercise.events):
-        if event.when:
-            check_trigger(event.when, ("exercise", "events", i, "when"))
-        for j, action in enumerate(event.do):
-            loc = ("exercise", "events", i, "do", j)
-            if action.move:
-                check_object(action.move.object, (*loc, "move", "object"))
-            if action.remove:
-                check_object(action.remove, (*loc, "remove"))
+        else:
+            valid = names[ref.kind]
+            if name not in valid:
+                fail(
+                    loc,
+                    f"no {ref.kind} {name!r}; {ref.kind}s are {valid}."
+                    + (" ('any' means every arm.)" if ref.any_ok else "")
+                    + suggest(name, valid),
+                )

@@ -1,13 +1,33 @@
-"""Where surgisim keeps a user's data: ``$XDG_DATA_HOME/surgisim`` else ``~/.local/share/surgisim``.
+"""Where surgisim keeps a user's data, and how it writes it: privately and atomically.
 
-Read from the environment at call time (no module-level state), so tests and users can
-point it elsewhere by setting ``XDG_DATA_HOME``.
+The data directory is ``$XDG_DATA_HOME/surgisim`` else ``~/.local/share/surgisim``, read
+from the environment at call time (no module-level state), so tests and users can point
+it elsewhere by setting ``XDG_DATA_HOME``. Two stores live there: the trainee records
+(``records.sqlite``, ``traces/``, ``reports/``) and, apart from them, synthetic
+demonstrations (``demo.sqlite``, ``demo/traces/``, ``demo/reports/``), so that a scripted
+operator's sessions never mix with a trainee's.
+
+Records, traces and reports are about people: files are created ``0600`` and directories
+``0700`` (owner only), whatever the umask. Files are written to a private temporary file
+in the same directory and renamed into place, so a killed process never leaves half a
+file, and no other user ever sees one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import stat
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO, Literal
+
+Store = Literal["records", "demo"]
+STORES: tuple[str, ...] = ("records", "demo")
+
+FILE_MODE = 0o600
+DIR_MODE = 0o700
 
 
 def data_dir() -> Path:
@@ -16,11 +36,109 @@ def data_dir() -> Path:
     return Path(base) / "surgisim"
 
 
-def traces_dir() -> Path:
+def store_dir(store: Store = "records") -> Path:
+    """Where a store keeps its traces and reports: the data directory for trainee
+    records, its ``demo/`` subdirectory for synthetic demonstrations."""
+    if store not in STORES:
+        raise ValueError(f"unknown store {store!r}; stores are {list(STORES)}.")
+    return data_dir() if store == "records" else data_dir() / "demo"
+
+
+def traces_dir(store: Store = "records") -> Path:
     """Where session traces (``.npz``) are kept."""
-    return data_dir() / "traces"
+    return store_dir(store) / "traces"
 
 
-def reports_dir() -> Path:
+def reports_dir(store: Store = "records") -> Path:
     """Where HTML reports are written by default."""
-    return data_dir() / "reports"
+    return store_dir(store) / "reports"
+
+
+def database_file(store: Store = "records") -> Path:
+    """The default SQLite file of a store: ``records.sqlite`` or ``demo.sqlite``."""
+    if store not in STORES:
+        raise ValueError(f"unknown store {store!r}; stores are {list(STORES)}.")
+    return data_dir() / f"{store}.sqlite"
+
+
+def private_dir(path: str | Path) -> Path:
+    """Create ``path`` (and missing parents) owner-only (``0700``); return it.
+
+    Directories that already exist are left as they are, except the data directory and
+    those inside it, which are tightened to ``0700`` (they were created ``0755`` by
+    earlier versions).
+    """
+    path = Path(path)
+    missing = []
+    probe = path
+    while not probe.exists():
+        missing.append(probe)
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    for directory in reversed(missing):
+        with contextlib.suppress(FileExistsError):  # another process made it just now
+            directory.mkdir(mode=DIR_MODE)
+            os.chmod(directory, DIR_MODE)  # mkdir's mode is reduced by the umask
+    if _inside_data_dir(path):
+        root = data_dir()
+        for directory in [path, *path.parents]:
+            _tighten(directory, DIR_MODE)
+            if directory == root:
+                break
+    return path
+
+
+def private_file(path: str | Path) -> Path:
+    """Create ``path`` empty and ``0600`` if it does not exist (tighten it if it exists
+    inside the data directory); its directory is made with :func:`private_dir`."""
+    path = Path(path)
+    private_dir(path.parent)
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, FILE_MODE))
+    except FileExistsError:
+        if _inside_data_dir(path):
+            _tighten(path, FILE_MODE)
+    return path
+
+
+def write_private(path: str | Path, write: Callable[[BinaryIO], None]) -> Path:
+    """Write a file atomically and owner-only: ``write(f)`` fills a private temporary
+    file beside ``path`` (``0600`` from its creation), which then replaces ``path``."""
+    path = Path(path)
+    private_dir(path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def write_private_text(path: str | Path, text: str) -> Path:
+    """:func:`write_private` for UTF-8 text."""
+    return write_private(path, lambda f: f.write(text.encode("utf-8")))
+
+
+def _inside_data_dir(path: Path) -> bool:
+    try:
+        path.resolve().relative_to(data_dir().resolve())
+    except (ValueError, OSError):
+        return False
+    return True
+
+
+def _tighten(path: Path, mode: int) -> None:
+    """Drop group and other permission bits of a path we own (others are left alone)."""
+    if not hasattr(os, "getuid"):  # pragma: no cover - POSIX permissions only
+        return
+    with contextlib.suppress(OSError):
+        st = path.stat()
+        if st.st_uid == os.getuid() and stat.S_IMODE(st.st_mode) & 0o077:
+            os.chmod(path, stat.S_IMODE(st.st_mode) & ~0o077 | (mode & 0o700))

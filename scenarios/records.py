@@ -2,26 +2,43 @@
 
 SQLAlchemy over SQLite by default (one file under the user's data directory), or any
 database URL (PostgreSQL for an institution) through the same code. Trainees are stored
-by pseudonym only: the framework never asks for or keeps a name; an institution that
-needs to link pseudonyms to students keeps that key elsewhere (or derives pseudonyms
-with :func:`pseudonym_from` and a secret it holds).
+by pseudonym only: the framework never asks for or keeps a name (a pseudonym that looks
+like one, ``John_Smith`` or ``MaryJones1990``, is refused unless the caller says it is
+not one); :func:`new_pseudonym` issues random ones, and an institution that needs to
+link pseudonyms to students keeps that key elsewhere (or derives pseudonyms with
+:func:`pseudonym_from` and a secret it holds). :meth:`Records.forget` removes everything
+kept about a trainee, files included.
+
+Two stores: the trainee records, and apart from them the synthetic demonstrations
+(:meth:`Records.demo`, ``demo.sqlite``), so that scripted operators never appear among
+trainees. SQLite files are created owner-only (``0600``, in a ``0700`` directory).
 
 A session row keeps what re-scoring needs without re-running: the measured metrics and
 the scenario text it was scored under. Each score (the original and every re-score under
 an edited rubric) is its own row. SQLite runs in WAL mode and each session is written in
-one transaction, so a killed process leaves the database consistent.
+one transaction, so a killed process leaves the database consistent; a trainee is
+created with an insert that ignores a conflict, so two processes storing the first
+session of the same new pseudonym at once both succeed, with one trainee row.
+
+Every database failure (a damaged or read-only file, a directory, a missing driver)
+comes out as :class:`~scenarios.errors.ScenarioError` saying what is wrong and the fix.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
 import json
+import os
 import re
+import secrets
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import (
@@ -33,20 +50,107 @@ from sqlalchemy import (
     String,
     Text,
     create_engine,
+    delete,
     event,
     select,
 )
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
-from scenarios.errors import ScenarioError
-from scenarios.paths import data_dir
+from scenarios.errors import ScenarioError, suggest
+from scenarios.paths import (
+    STORES,
+    Store,
+    database_file,
+    private_file,
+    reports_dir,
+    traces_dir,
+)
 
 PSEUDONYM_PATTERN = re.compile(r"^[A-Za-z0-9_-]{2,40}$")
 
 
-def default_database_url() -> str:
-    """``sqlite:///$XDG_DATA_HOME/surgisim/records.sqlite`` (else ``~/.local/share/...``)."""
-    return f"sqlite:///{data_dir() / 'records.sqlite'}"
+def default_database_url(store: Store = "records") -> str:
+    """``sqlite:///$XDG_DATA_HOME/surgisim/records.sqlite`` (else ``~/.local/share/...``);
+    ``demo.sqlite`` beside it for ``store="demo"``."""
+    return f"sqlite:///{database_file(store)}"
+
+
+# ---- pseudonyms ----------------------------------------------------------------------------
+# a name-like word: capitalised, at least two letters (Mary, Jones, McDonald is two words)
+_NAME_WORD = re.compile(r"^[A-Z][a-z]+$")
+_SEPARATORS = re.compile(r"[-_.\s]+")
+_PARTS = re.compile(r"[A-Z][a-z]+|[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
+
+
+def looks_like_name(pseudonym: str) -> bool:
+    """Whether ``pseudonym`` reads like a person's name: two or three capitalised words,
+    joined by separators (``John_Smith``, ``Mary-Jane-Doe``) or run together
+    (``MaryJones``), with or without digits at the end (``MaryJones1990``, ``J_Smith``
+    is not caught: one letter is an initial, not a word).
+
+    A heuristic on purpose: it catches the common way a name slips in, and
+    ``allow_name=True`` lets a pseudonym that merely looks like one through.
+    """
+    words: list[str] = []
+    for chunk in _SEPARATORS.split(pseudonym.strip()):
+        words += _PARTS.findall(chunk)
+    while words and words[-1].isdigit():
+        words.pop()
+    return 2 <= len(words) <= 3 and all(_NAME_WORD.match(w) for w in words)
+
+
+def check_pseudonym(pseudonym: str, *, allow_name: bool = False) -> str:
+    """Return ``pseudonym`` or raise: 2-40 letters, digits, '-' or '_', no spaces, and
+    (unless ``allow_name``) not shaped like a name (see :func:`looks_like_name`).
+
+    Raises:
+        ScenarioError: saying why, with a fix (a random pseudonym from
+            ``surgisim trainee new``, or ``--allow-name`` for one that only looks like a
+            name).
+    """
+    if not isinstance(pseudonym, str) or not PSEUDONYM_PATTERN.match(pseudonym):
+        raise ScenarioError(
+            f"trainee pseudonym {pseudonym!r} is not valid: use 2-40 letters, digits, '-' "
+            "or '_' (a pseudonym, never a name), e.g. 'T7f3k2', or let 'surgisim trainee "
+            "new' issue one."
+        )
+    if not allow_name and looks_like_name(pseudonym):
+        raise ScenarioError(
+            f"trainee pseudonym {pseudonym!r} looks like a person's name; records keep "
+            "pseudonyms only. Use a random one ('surgisim trainee new' issues one, e.g. "
+            f"{new_pseudonym()!r}), or, if it is not a name, pass --allow-name "
+            "(allow_name=True from Python)."
+        )
+    return pseudonym
+
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
+_ADJECTIVES = _words(
+    "amber azure bold brave brisk calm clever coral crisp daring deft eager even "
+    "fair fleet gentle glad golden grand keen kind lively lucid merry mild nimble "
+    "noble patient plucky polite proud quick quiet rapid ready sharp shy silent "
+    "silver sly smart snappy solid spry steady stout sturdy sunny swift tidy "
+    "tranquil true vivid wary warm wise witty young zesty"
+)
+_ANIMALS = _words(
+    "badger beaver bison crane dingo dolphin eagle egret falcon ferret finch gecko "
+    "gibbon heron ibex ibis jackal jaguar kestrel koala lemur lynx magpie marmot "
+    "marten mink moose newt ocelot orca osprey otter owl panda pelican puffin quail "
+    "raven robin salmon seal shrew sparrow stoat swan tapir tern toucan trout turtle "
+    "vole walrus weasel wombat wren yak zebra"
+)
+
+
+def new_pseudonym() -> str:
+    """A random, readable pseudonym: ``adjective-animal-NNNN`` (e.g. ``keen-otter-0417``),
+    from :mod:`secrets` (about 33 million of them: collisions are checked on use)."""
+    return (
+        f"{secrets.choice(_ADJECTIVES)}-{secrets.choice(_ANIMALS)}-{secrets.randbelow(10_000):04d}"
+    )
 
 
 def pseudonym_from(secret: bytes, institution_id: str, length: int = 10) -> str:
@@ -120,6 +224,39 @@ class ScoreRow(Base):
     session: Mapped[SessionRow] = relationship(back_populates="scores")
 
 
+class FileRow(Base):
+    """A file written about a trainee (a report, a CSV export), so that forgetting the
+    trainee removes it too. Trace files are kept on their session row."""
+
+    __tablename__ = "files"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    trainee_id: Mapped[int] = mapped_column(ForeignKey("trainees.id"), index=True)
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("sessions.id"), nullable=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    path: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+@dataclass(frozen=True)
+class Forgotten:
+    """What :meth:`Records.forget` removed.
+
+    Attributes:
+        pseudonym: the trainee.
+        sessions, scores: rows deleted.
+        files: files deleted (traces, reports, exports).
+        missing: files that were recorded but no longer existed.
+        failed: files that could not be deleted, with the reason (delete them by hand).
+    """
+
+    pseudonym: str
+    sessions: int
+    scores: int
+    files: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+
 @dataclass(frozen=True)
 class Proficiency:
     """Where a trainee stands on one scenario."""
@@ -151,62 +288,288 @@ class Records:
     """The records database.
 
     Args:
-        url: SQLAlchemy URL; default :func:`default_database_url`. Parent directories of
-            a SQLite file are created.
+        url: SQLAlchemy URL; default: the store's SQLite file under the data directory.
+            A SQLite file (and its directory) is created owner-only.
+        store: ``"records"`` (trainees) or ``"demo"`` (synthetic demonstrations); with
+            no ``url`` it picks the file, and it picks where traces and reports go.
+
+    Raises:
+        ScenarioError: the database cannot be opened (damaged, not a database, a
+            directory, read-only where it must be written, a missing driver).
     """
 
-    def __init__(self, url: str | None = None) -> None:
-        self.url = url or default_database_url()
-        if self.url.startswith("sqlite:///"):
-            Path(self.url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, url: str | None = None, *, store: Store = "records") -> None:
+        if store not in STORES:
+            raise ScenarioError(f"unknown records store {store!r}; stores are {list(STORES)}.")
+        self.store: Store = store
+        self.url = url or default_database_url(store)
+        self.traces_dir: Path = traces_dir(store)
+        self.reports_dir: Path = reports_dir(store)
+        self._path = _sqlite_path(self.url)
         try:
-            self.engine = create_engine(self.url, future=True)
-        except Exception as exc:  # bad URL or missing driver: say which extra to install
-            raise ScenarioError(
-                f"cannot open records database {self.url!r}: {exc}. For PostgreSQL install "
-                "the driver: pip install 'surgisim[postgres]'."
-            ) from None
+            if self._path is not None:
+                if self._path.is_dir():
+                    raise ScenarioError(
+                        f"records database {str(self._path)!r} is a directory, not a SQLite "
+                        "file; give the path of a file with --db sqlite:///PATH."
+                    )
+                _check_sqlite_file(self._path)
+                if not _read_only(self.url):
+                    private_file(self._path)
+            kwargs = {"connect_args": {"timeout": 30.0}} if self._path is not None else {}
+            self.engine = create_engine(self.url, future=True, **kwargs)
+        except ScenarioError:
+            raise
+        except (ImportError, SQLAlchemyError, ValueError, OSError) as exc:
+            raise self._error(exc, "open") from None
+        self._writer = self.engine
         if self.engine.dialect.name == "sqlite":
+            # transactions that write start with BEGIN IMMEDIATE: the write lock is taken
+            # (waiting for it, up to the timeout) before anything is read, so a writer
+            # never reads a snapshot that another writer then makes stale
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        Base.metadata.create_all(self.engine)
+            event.listen(self.engine, "begin", _sqlite_begin)
+            self._writer = self.engine.execution_options(surgisim_write=True)
+        self._create_tables()
+
+    @classmethod
+    def demo(cls) -> Records:
+        """The store of synthetic demonstrations (``demo.sqlite`` beside the trainee
+        records): what ``surgisim run`` with a scripted operator writes to."""
+        return cls(store="demo")
+
+    def _create_tables(self) -> None:
+        """Create missing tables and indexes with ``IF NOT EXISTS``: two processes opening
+        a new database at once must not trip over each other's tables (``create_all``
+        checks, then creates: a race)."""
+        from sqlalchemy import inspect
+        from sqlalchemy.schema import CreateIndex, CreateTable
+
+        try:
+            with self.engine.connect() as conn:  # a read: a read-only database can be listed
+                existing = set(inspect(conn).get_table_names())
+            if existing >= set(Base.metadata.tables):
+                return
+            with self._writer.begin() as conn:
+                if self.engine.dialect.name in ("sqlite", "postgresql"):
+                    for table in Base.metadata.sorted_tables:
+                        conn.execute(CreateTable(table, if_not_exists=True))
+                        for index in table.indexes:
+                            conn.execute(CreateIndex(index, if_not_exists=True))
+                else:  # pragma: no cover - other dialects
+                    Base.metadata.create_all(conn)
+        except (SQLAlchemyError, ImportError) as exc:
+            raise self._error(exc, "open") from None
+
+    def _error(self, exc: BaseException, doing: str) -> ScenarioError:
+        """A database failure as a ScenarioError naming the database and the fix."""
+        where = str(self._path) if self._path is not None else _safe_url(self.url)
+        detail = str(getattr(exc, "orig", None) or exc).splitlines()[0][:300]
+        text = detail.lower()
+        if isinstance(exc, ImportError) or "no module named" in text:
+            fix = (
+                "the database driver is not installed; for PostgreSQL: "
+                "pip install 'surgisim[postgres]'"
+            )
+        elif "not a database" in text or "malformed" in text or "file is encrypted" in text:
+            fix = (
+                "the file is damaged or is not a SQLite database; move it aside (its "
+                "sessions are lost unless you have a backup) or give another with --db"
+            )
+        elif "readonly" in text or "read-only" in text:
+            fix = "it is read-only; make it writable (chmod u+w) or work on a writable copy"
+        elif "unable to open" in text:
+            fix = (
+                "it cannot be opened: check that its folder exists and is writable and that "
+                "the path is a file, or give another with --db"
+            )
+        elif "locked" in text:
+            fix = "another process holds it locked; try again when it has finished"
+        else:
+            fix = "check the URL given with --db and that the database server is reachable"
+        return ScenarioError(f"cannot {doing} records database {where!r} ({detail}): {fix}.")
 
     @contextmanager
-    def _session(self) -> Iterator[Session]:
-        with Session(self.engine, expire_on_commit=False) as s, s.begin():
-            yield s
+    def _session(self, doing: str = "read") -> Iterator[Session]:
+        try:
+            bind = self.engine if doing == "read" else self._writer
+            with Session(bind, expire_on_commit=False) as s, s.begin():
+                yield s
+        except ScenarioError:
+            raise
+        except (SQLAlchemyError, ImportError) as exc:
+            raise self._error(exc, doing) from None
+
+    def check_writable(self) -> None:
+        """Make sure a session can be stored here, before a run spends minutes on one: a
+        write that touches nothing, rolled back (a read-only file or database user fails
+        it as a real write would).
+
+        Raises:
+            ScenarioError: the database cannot be written, saying why and what to do.
+        """
+        from sqlalchemy import delete
+
+        with self._session("write to") as s:
+            s.execute(delete(Trainee).where(Trainee.id < 0))
+            s.rollback()
 
     # ---- trainees ------------------------------------------------------------------------
     @staticmethod
-    def check_pseudonym(pseudonym: str) -> str:
-        """Return ``pseudonym`` or raise: 2-40 letters, digits, '-' or '_', no spaces (a
-        full name with a space is refused, so names do not slip into the records)."""
-        if not isinstance(pseudonym, str) or not PSEUDONYM_PATTERN.match(pseudonym):
-            raise ScenarioError(
-                f"trainee pseudonym {pseudonym!r} is not valid: use 2-40 letters, digits, '-' "
-                "or '_' (a pseudonym, never a name), e.g. 'T7f3k2'."
-            )
-        return pseudonym
+    def check_pseudonym(pseudonym: str, *, allow_name: bool = False) -> str:
+        """See :func:`check_pseudonym`."""
+        return check_pseudonym(pseudonym, allow_name=allow_name)
 
     @staticmethod
     def _trainee_in(s: Session, pseudonym: str) -> Trainee:
-        """The trainee row within the open transaction ``s``, created on first use."""
-        row = s.scalar(select(Trainee).where(Trainee.pseudonym == pseudonym))
-        if row is None:
-            row = Trainee(pseudonym=pseudonym, created_at=_now())
-            s.add(row)
-        return row
+        """The trainee row within the open transaction ``s``, created on first use.
 
-    def trainee(self, pseudonym: str) -> Trainee:
+        Atomic across processes: the row is inserted with ``ON CONFLICT DO NOTHING``
+        (SQLite, PostgreSQL; a savepoint and a retry elsewhere) and then read, so two
+        sessions storing the first session of the same new pseudonym both find one row.
+        """
+        query = select(Trainee).where(Trainee.pseudonym == pseudonym)
+        row = s.scalar(query)
+        if row is not None:
+            return row
+        values = {"pseudonym": pseudonym, "created_at": _now()}
+        dialect = s.get_bind().dialect.name
+        if dialect in ("sqlite", "postgresql"):
+            if dialect == "sqlite":
+                from sqlalchemy.dialects.sqlite import insert
+            else:
+                from sqlalchemy.dialects.postgresql import insert
+            s.execute(
+                insert(Trainee)
+                .values(**values)
+                .on_conflict_do_nothing(index_elements=["pseudonym"])
+            )
+        else:  # pragma: no cover - other dialects: a savepoint, and a lost race is fine
+            with contextlib.suppress(IntegrityError), s.begin_nested():
+                s.add(Trainee(**values))
+        return s.scalars(query.execution_options(populate_existing=True)).one()
+
+    def trainee(self, pseudonym: str, *, allow_name: bool = False) -> Trainee:
         """The trainee with this pseudonym, created on first use."""
-        pseudonym = self.check_pseudonym(pseudonym)
-        with self._session() as s:
+        pseudonym = check_pseudonym(pseudonym, allow_name=allow_name)
+        with self._session("write to") as s:
             return self._trainee_in(s, pseudonym)
+
+    def new_trainee(self) -> str:
+        """Create a trainee under a fresh random pseudonym (:func:`new_pseudonym`, never
+        one already in use); return the pseudonym."""
+        for _ in range(100):
+            pseudonym = new_pseudonym()
+            with self._session("write to") as s:
+                if s.scalar(select(Trainee.id).where(Trainee.pseudonym == pseudonym)) is None:
+                    self._trainee_in(s, pseudonym)
+                    return pseudonym
+        raise ScenarioError("could not find an unused pseudonym in 100 draws.")  # pragma: no cover
+
+    def find_trainee(self, pseudonym: str, *, required: bool = False) -> Trainee | None:
+        """The trainee with this pseudonym, or None (never creates one).
+
+        Raises:
+            ScenarioError: with ``required``, when there is none (names the closest).
+        """
+        with self._session() as s:
+            row = s.scalar(select(Trainee).where(Trainee.pseudonym == pseudonym))
+            if row is None and required:
+                known = list(s.scalars(select(Trainee.pseudonym)))
+                raise ScenarioError(
+                    f"no trainee {pseudonym!r} in {self.url}." + suggest(pseudonym, known)
+                )
+            return row
 
     def trainees(self) -> list[tuple[Trainee, int]]:
         """All trainees with their number of sessions."""
         with self._session() as s:
             rows = s.scalars(select(Trainee).order_by(Trainee.pseudonym)).all()
             return [(t, len(t.sessions)) for t in rows]
+
+    def forget(self, pseudonym: str) -> Forgotten:
+        """Remove everything kept about a trainee: sessions, scores (re-scores too), the
+        trainee row, and the files written about them (traces, reports, CSV exports,
+        including reports at their default places). The rows go in one transaction
+        first; then the files.
+
+        Raises:
+            ScenarioError: no trainee with this pseudonym (the message lists the closest).
+        """
+        self.find_trainee(pseudonym, required=True)
+        with self._session("write to") as s:
+            trainee = s.scalar(select(Trainee).where(Trainee.pseudonym == pseudonym))
+            if trainee is None:  # forgotten by another process in the meantime
+                raise ScenarioError(f"no trainee {pseudonym!r} in {self.url}.")
+            sessions = list(trainee.sessions)
+            session_ids = [r.id for r in sessions]
+            recorded = [r.trace_path for r in sessions if r.trace_path]
+            recorded += s.scalars(select(FileRow.path).where(FileRow.trainee_id == trainee.id))
+            defaults = [str(self.reports_dir / f"session-{i}.html") for i in session_ids]
+            defaults.append(str(self.reports_dir / f"trainee-{pseudonym}.html"))
+            scores = 0
+            if session_ids:
+                scores = s.execute(
+                    delete(ScoreRow).where(ScoreRow.session_id.in_(session_ids))
+                ).rowcount
+            s.execute(delete(FileRow).where(FileRow.trainee_id == trainee.id))
+            s.execute(delete(SessionRow).where(SessionRow.trainee_id == trainee.id))
+            s.execute(delete(Trainee).where(Trainee.id == trainee.id))
+        removed, missing, failed = [], [], []
+        for path in dict.fromkeys([*recorded, *defaults]):  # once each, in order
+            try:
+                os.unlink(path)
+                removed.append(path)
+            except FileNotFoundError:
+                if path in recorded:
+                    missing.append(path)
+            except OSError as exc:
+                failed.append(f"{path} ({exc.strerror})")
+        if self._path is not None:
+            self._vacuum()
+        return Forgotten(pseudonym, len(session_ids), scores, removed, missing, failed)
+
+    def _vacuum(self) -> None:
+        """Rewrite the SQLite file (and empty its WAL) so that deleted rows do not linger
+        in free pages. Best effort: a busy database keeps them until its next vacuum."""
+        self.engine.dispose()  # our pooled connections would hold the WAL open
+        with (
+            contextlib.suppress(sqlite3.Error),
+            contextlib.closing(
+                sqlite3.connect(self._path, timeout=5.0, isolation_level=None)
+            ) as con,
+        ):
+            con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            con.execute("VACUUM")
+            con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def register_file(
+        self,
+        path: str | Path,
+        *,
+        pseudonym: str,
+        session_id: int | None = None,
+        kind: str = "report",
+    ) -> None:
+        """Remember a file written about a trainee, for :meth:`forget`."""
+        with self._session("write to") as s:
+            trainee = s.scalar(select(Trainee).where(Trainee.pseudonym == pseudonym))
+            if trainee is None:
+                raise ScenarioError(f"no trainee {pseudonym!r} in {self.url}.")
+            path = str(Path(path).resolve())
+            known = s.scalar(
+                select(FileRow.id).where(FileRow.trainee_id == trainee.id, FileRow.path == path)
+            )
+            if known is None:
+                s.add(
+                    FileRow(
+                        trainee_id=trainee.id,
+                        session_id=session_id,
+                        kind=kind,
+                        path=path,
+                        created_at=_now(),
+                    )
+                )
 
     # ---- sessions ----------------------------------------------------------------------
     def add_session(
@@ -225,10 +588,14 @@ class Records:
         result: dict,
         rubric: dict,
         trace_path: str | None = None,
+        allow_name: bool = False,
     ) -> int:
-        """Store a session and its original score in one transaction; return its id."""
-        pseudonym = self.check_pseudonym(pseudonym)
-        with self._session() as s:
+        """Store a session and its original score in one transaction; return its id.
+
+        ``allow_name``: accept a pseudonym that looks like a name (see
+        :func:`check_pseudonym`)."""
+        pseudonym = check_pseudonym(pseudonym, allow_name=allow_name)
+        with self._session("write to") as s:
             trainee = self._trainee_in(s, pseudonym)
             row = SessionRow(
                 trainee=trainee,
@@ -266,7 +633,7 @@ class Records:
 
     def add_score(self, session_id: int, result: dict, rubric: dict) -> int:
         """Store a re-score of a session; the session and earlier scores are untouched."""
-        with self._session() as s:
+        with self._session("write to") as s:
             row = s.get(SessionRow, session_id)
             if row is None:
                 raise ScenarioError(f"no session with id {session_id} in {self.url}.")
@@ -316,8 +683,98 @@ class Records:
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    # the driver's own transaction handling is off: _sqlite_begin says BEGIN itself
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    for attempt in range(50):
+        try:
+            # switching a new file to WAL needs a moment alone with it; another process
+            # doing the same can make this fail at once instead of waiting
+            cursor.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 49:
+                raise
+            time.sleep(0.02 * (1 + attempt % 5))
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA secure_delete=ON")  # deleted rows (a forgotten trainee) are zeroed
     cursor.close()
+
+
+def _sqlite_begin(conn) -> None:
+    write = conn.get_execution_options().get("surgisim_write", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def _sqlite_path(url: str) -> Path | None:
+    """The file of a ``sqlite:///PATH`` URL (or ``sqlite:///file:PATH?...&uri=true``);
+    None for other databases and in-memory ones."""
+    for prefix in ("sqlite:///", "sqlite+pysqlite:///"):
+        if url.startswith(prefix):
+            rest = url.removeprefix(prefix).split("?", 1)[0]
+            rest = rest.removeprefix("file:")
+            return Path(rest) if rest and rest != ":memory:" else None
+    return None
+
+
+def _check_sqlite_file(path: Path) -> None:
+    """Refuse a file that is not a whole SQLite database before SQLite writes to it (SQLite
+    would take a truncated file for a new, empty database and create tables in it, and the
+    sessions in it would be lost without a word)."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise ScenarioError(
+            f"cannot open records database {str(path)!r}: {exc.strerror}."
+        ) from None
+    if size == 0:
+        return  # a new database
+    damaged = (
+        f"records database {str(path)!r} is damaged or is not a SQLite database ({{}}): "
+        "move it aside (its sessions are lost unless you have a backup) or give another "
+        "with --db."
+    )
+    try:
+        with open(path, "rb") as f:
+            header = f.read(100)
+    except OSError as exc:
+        raise ScenarioError(
+            f"cannot read records database {str(path)!r}: {exc.strerror}."
+        ) from None
+    if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
+        raise ScenarioError(damaged.format("no SQLite header"))
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(header[28:32], "big")
+    header_valid = header[24:28] == header[92:96]
+    wal = path.with_name(path.name + "-wal")
+    wal_pending = wal.exists() and wal.stat().st_size > 0
+    if header_valid and not wal_pending and size < page_size * pages:
+        raise ScenarioError(damaged.format(f"truncated: {size} bytes of {page_size * pages}"))
+
+
+def _read_only(url: str) -> bool:
+    """Whether a SQLite URL opens its file read-only (``?mode=ro&uri=true``)."""
+    query = url.partition("?")[2]
+    return "mode=ro" in query.split("&")
+
+
+def _safe_url(url: str) -> str:
+    """A URL with its password hidden (error messages are printed and logged)."""
+    return re.sub(r"(//[^:/@]+:)[^@]*@", r"\1***@", url)
+
+
+def open_records(db: str | None = None, *, demo: bool = False) -> Records:
+    """The records a session goes to: the database at ``db`` when given, else the demo
+    store for synthetic demonstrations (``demo=True``) or the trainee records.
+
+    This is what ``surgisim run`` and ``surgisim serve`` call: a scripted operator's
+    session lands in ``demo.sqlite``, never among trainees, unless ``--db`` says where.
+    """
+    if db:
+        return Records(db)
+    return Records(store="demo" if demo else "records")

@@ -21,6 +21,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from scenarios import metrics as M
+from scenarios.paths import write_private_text
 from scenarios.scoring import ScoreResult
 from scenarios.trace import SessionTrace
 
@@ -235,13 +236,9 @@ def trainee_report_html(
 
 
 def write_text(path: str | Path, text: str) -> Path:
-    """Write ``text`` atomically (a report is never half-written)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-    return path
+    """Write ``text`` atomically (a report is never half-written) and owner-only
+    (``0600``: reports name a trainee and their scores)."""
+    return write_private_text(path, text)
 
 
 def sessions_csv(sessions: Sequence[dict], path: str | Path) -> Path:

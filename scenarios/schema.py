@@ -13,17 +13,36 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
+
+from scenarios.model import (  # noqa: F401 - re-exported: the schema's public names
+    AnyBodyRef,
+    AnyObjectRef,
+    BodyRef,
+    Model,
+    PointRef,
+    Ref,
+    Vec3,
+    did_you_mean,
+    references,
+)
+from scenarios.triggers import (  # noqa: F401 - re-exported
+    MOMENTARY_TRIGGERS,
+    Centered,
+    Condition,
+    Dropped,
+    Entered,
+    Grasped,
+    Held,
+    Near,
+    ObjectRef,
+    Placed,
+    Region,
+    Released,
+    Trigger,
+)
 
 SCHEMA_VERSION = 1
-
-Vec3 = tuple[float, float, float]
-
-
-class Model(BaseModel):
-    """Base: unknown fields are errors; values are validated on assignment too."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
 
 
 # ---- scene ---------------------------------------------------------------------------------
@@ -91,7 +110,7 @@ class SceneObject(Model):
     id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
     type: str
     pose: Pose = Pose()
-    params: dict = {}
+    params: dict = Field(default_factory=dict)
 
 
 class Scene(Model):
@@ -99,7 +118,7 @@ class Scene(Model):
 
     arms: Annotated[list[Arm], Field(min_length=1)]
     camera: Camera
-    objects: list[SceneObject] = []
+    objects: list[SceneObject] = Field(default_factory=list)
     physics_rate_hz: Annotated[float, Field(ge=100, le=5000)] = 1000.0
     gravity_m_s2: Vec3 = (0.0, 0.0, -9.81)
     workspace_m: tuple[Vec3, Vec3] | None = Field(
@@ -119,116 +138,7 @@ class Scene(Model):
         return self
 
 
-# ---- triggers and actions ------------------------------------------------------------------
-class Region(Model):
-    """A sphere in the world frame."""
-
-    center_m: Vec3
-    radius_m: Annotated[float, Field(gt=0)]
-
-
-class Placed(Model):
-    """Object ``object`` rests, released, on target ``target`` (an object, or an object's
-    landmark as ``object:landmark``, e.g. ``board:peg7``): within ``radius_m`` of it
-    horizontally and ``height_m`` vertically, moving slower than ``speed_m_s``."""
-
-    object: str
-    target: str
-    radius_m: Annotated[float, Field(gt=0)] = 0.008
-    height_m: Annotated[float, Field(gt=0)] = 0.03
-    speed_m_s: Annotated[float, Field(gt=0)] = 0.02
-
-
-class Centered(Model):
-    """The camera looks at ``object`` (or landmark): within ``tolerance_deg`` of its axis."""
-
-    object: str
-    tolerance_deg: Annotated[float, Field(gt=0, lt=90)] = 5.0
-
-
-class ObjectRef(Model):
-    """An object id, or ``any``."""
-
-    object: str = "any"
-
-
-class Grasped(Model):
-    """Object grasped, optionally by a given instrument (``only``: by it alone, e.g. a
-    handover is complete when the receiving instrument holds the object alone)."""
-
-    object: str = "any"
-    by: str | None = None
-    only: bool = False
-
-
-class Near(Model):
-    """Object (held or not) within ``radius_m`` of a target object or landmark."""
-
-    object: str
-    target: str
-    radius_m: Annotated[float, Field(gt=0)] = 0.01
-
-
-class Entered(Model):
-    """An instrument tip (or ``any``) enters a region."""
-
-    instrument: str = "any"
-    region: Region
-
-
-class Held(Model):
-    """``trigger`` (a state, e.g. ``centered`` or ``near``) has held without a break for
-    ``for_s`` seconds: a dwell, so that passing through a state does not count as reaching
-    it. World events (``dropped``, ``released``, ``needle_passed``) last no time and cannot
-    be held."""
-
-    trigger: Trigger
-    for_s: Annotated[float, Field(gt=0)]
-
-    @model_validator(mode="after")
-    def _a_state(self) -> Held:
-        momentary = [k for k in MOMENTARY_TRIGGERS if getattr(self.trigger, k) is not None]
-        if momentary:
-            raise ValueError(
-                f"'held' needs a state trigger; {momentary[0]!r} is a world event that lasts no "
-                "time. Use it without 'held', or hold a state such as 'placed' or 'near'."
-            )
-        return self
-
-
-#: Triggers that are world events (true on the tick they happen), not lasting states.
-MOMENTARY_TRIGGERS = ("dropped", "released", "needle_passed")
-
-
-class Trigger(Model):
-    """Exactly one condition. ``all``/``any`` combine conditions; ``held`` asks that one
-    hold for a while."""
-
-    placed: Placed | None = None
-    dropped: ObjectRef | None = None
-    grasped: Grasped | None = None
-    near: Near | None = None
-    released: ObjectRef | None = None
-    time_elapsed_s: Annotated[float, Field(ge=0)] | None = None
-    entered: Entered | None = None
-    step_completed: str | None = None
-    centered: Centered | None = None
-    needle_passed: Annotated[str, Field(description="needle object id")] | None = None
-    all: list[Trigger] | None = None
-    any: list[Trigger] | None = None
-    held: Held | None = None
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> Trigger:
-        given = [k for k in type(self).model_fields if getattr(self, k) is not None]
-        if len(given) != 1:
-            raise ValueError(
-                "a trigger needs exactly one condition of "
-                f"{list(type(self).model_fields)}, got {given or 'none'}"
-            )
-        return self
-
-
+# ---- actions ------------------------------------------------------------------------------
 class Action(Model):
     """Exactly one effect."""
 
@@ -237,7 +147,7 @@ class Action(Model):
     stop_timer: str | None = None
     spawn: SceneObject | None = None
     move: MoveObject | None = None
-    remove: str | None = None
+    remove: BodyRef | None = None
     complete: bool | None = None
     fail: str | None = None
 
@@ -255,7 +165,7 @@ class Action(Model):
 class MoveObject(Model):
     """Teleport an object to a pose (e.g. to reset a dropped ring)."""
 
-    object: str
+    object: BodyRef
     pose: Pose
 
 
@@ -286,8 +196,10 @@ class Exercise(Model):
     """The ordered steps and the scripted events."""
 
     steps: Annotated[list[Step], Field(min_length=1)]
-    events: list[Event] = []
-    time_limit_s: Annotated[float, Field(gt=0)] = 600.0
+    events: list[Event] = Field(default_factory=list)
+    time_limit_s: Annotated[
+        float, Field(ge=1.0, description="s; at least 1 s: a session needs time to record")
+    ] = 600.0
 
     @model_validator(mode="after")
     def _unique_steps(self) -> Exercise:
@@ -419,12 +331,13 @@ class Scenario(Model):
     description: str = ""
     difficulty: Literal["beginner", "intermediate", "advanced"] = "beginner"
     estimated_time_s: Annotated[float, Field(gt=0)] = 120.0
-    prerequisites: list[str] = []
+    prerequisites: list[str] = Field(default_factory=list)
     scene: Scene
     exercise: Exercise
     scoring: Scoring
     plan: dict = Field(default_factory=dict, description="scripted expert plan (demonstrations)")
     _source_file: str | None = PrivateAttr(default=None)
+    #: a :class:`scenarios.source.SourceMap` (plain data: the scenario pickles with it)
     _positions: object = PrivateAttr(default=None)
 
     @property
@@ -432,16 +345,15 @@ class Scenario(Model):
         """The file this scenario was read from (None when built in code)."""
         return self._source_file
 
-    def position_of(self, loc: tuple) -> tuple[int | None, int | None]:
-        """(line, column), 1-based, of the YAML node at ``loc`` (None when unknown)."""
+    def position_of(self, loc: tuple, on_key: bool = False) -> tuple[int | None, int | None]:
+        """(line, column), 1-based, of the YAML value at ``loc`` (of its key with
+        ``on_key``); (None, None) for a scenario not read from a file."""
         if self._positions is None:
             return None, None
-        return self._positions(loc)
+        return self._positions.position(loc, on_key)
 
 
 Action.model_rebuild()
-Held.model_rebuild()
-Trigger.model_rebuild()
 
 
 def _unique(names: list[str], what: str) -> None:
@@ -452,7 +364,4 @@ def _unique(names: list[str], what: str) -> None:
         seen.add(n)
 
 
-def _did_you_mean(name: str, valid) -> str:
-    from scenarios.errors import suggest
-
-    return suggest(name, valid)
+_did_you_mean = did_you_mean

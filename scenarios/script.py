@@ -9,14 +9,14 @@ on peg 7 now"); ``when:`` events fire on the rising edge of their trigger, once 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
 
-from scenarios.schema import MOMENTARY_TRIGGERS, Action, Exercise, Trigger
+from scenarios.schema import Action, Exercise, Trigger
 from scenarios.trace import TraceEvent
+from scenarios.triggers import TriggerContext
 
 
 class WorldView(Protocol):
@@ -107,7 +107,7 @@ class ExerciseRunner:
                 now = self._holds(event.when, world, happened)
                 # a trigger made of world events fires on each occurrence; a state
                 # trigger fires when it becomes true
-                rising = now and (_momentary(event.when) or not self._was_true[i])
+                rising = now and (event.when.momentary or not self._was_true[i])
                 if rising and (event.repeat or not self._timeline_done[i]):
                     self._timeline_done[i] = True
                     self._act(event.do, t, out)
@@ -165,81 +165,5 @@ class ExerciseRunner:
                 out.actions.append(action)
 
     def _holds(self, trigger: Trigger, world: WorldView, happened: list[TraceEvent]) -> bool:
-        t = world.time_s
-        if trigger.time_elapsed_s is not None:
-            return t >= trigger.time_elapsed_s
-        if trigger.step_completed is not None:
-            return trigger.step_completed in self._steps_done
-        # every part is judged every tick (no short cut), so that a 'held' inside keeps time
-        if trigger.all is not None:
-            return all([self._holds(sub, world, happened) for sub in trigger.all])
-        if trigger.any is not None:
-            return any([self._holds(sub, world, happened) for sub in trigger.any])
-        if trigger.held is not None:
-            held = trigger.held
-            if not self._holds(held.trigger, world, happened):
-                self._held_since.pop(id(held), None)
-                return False
-            return t - self._held_since.setdefault(id(held), t) >= held.for_s
-        if trigger.grasped is not None:
-            g = trigger.grasped
-            for held in (world.holders(n) for n in _names(g.object, world)):
-                if not held:
-                    continue
-                if g.by is None or (held == {g.by} if g.only else g.by in held):
-                    return True
-            return False
-        if trigger.near is not None:
-            target = world.object_position(trigger.near.target)
-            return any(
-                np.linalg.norm(world.object_position(n) - target) <= trigger.near.radius_m
-                for n in _names(trigger.near.object, world)
-            )
-        for key, kind in (("dropped", "drop"), ("released", "release")):
-            ref = getattr(trigger, key)
-            if ref is not None:
-                return any(
-                    e.kind == kind and ref.object in ("any", e.data.get("object")) for e in happened
-                )
-        if trigger.needle_passed is not None:
-            return any(
-                e.kind == "needle_exit" and e.data.get("needle") == trigger.needle_passed
-                for e in happened
-            )
-        if trigger.entered is not None:
-            region = trigger.entered.region
-            arms = [trigger.entered.instrument] if trigger.entered.instrument != "any" else None
-            tips = [world.tip_position(a) for a in (arms or _arms(world))]
-            centre = np.asarray(region.center_m)
-            return any(np.linalg.norm(p - centre) <= region.radius_m for p in tips)
-        if trigger.centered is not None:
-            angle = world.camera_angle_to(trigger.centered.object)
-            return angle <= math.radians(trigger.centered.tolerance_deg)
-        if trigger.placed is not None:
-            p = trigger.placed
-            target = world.object_position(p.target)
-            for name in _names(p.object, world):
-                if world.holders(name):
-                    continue
-                d = world.object_position(name) - target
-                if (
-                    np.hypot(d[0], d[1]) <= p.radius_m
-                    and abs(d[2]) <= p.height_m
-                    and world.object_speed(name) <= p.speed_m_s
-                ):
-                    return True
-            return False
-        raise ValueError(f"trigger {trigger!r} has no condition")  # schema prevents this
-
-
-def _momentary(trigger: Trigger) -> bool:
-    """True for triggers that are world events (a drop), not states (a ring on a peg)."""
-    return any(getattr(trigger, k) is not None for k in MOMENTARY_TRIGGERS)
-
-
-def _names(name: str, world: WorldView) -> list[str]:
-    return world.graspable() if name == "any" else [name]
-
-
-def _arms(world: WorldView) -> list[str]:
-    return list(getattr(world, "arm_names", []))
+        """Judge a trigger (each kind evaluates itself: :mod:`scenarios.triggers`)."""
+        return trigger.holds(TriggerContext(world, happened, self._steps_done, self._held_since))

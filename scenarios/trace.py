@@ -8,12 +8,15 @@ events as JSON inside) and reloaded anywhere, without the physics engine.
 from __future__ import annotations
 
 import json
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from scenarios.errors import ScenarioError
+from scenarios.paths import write_private
 
 _PER_STEP = (
     "tip_position_m",
@@ -95,10 +98,11 @@ class SessionTrace:
         """Events of one kind, in time order."""
         return [e for e in self.events if e.kind == kind]
 
-    def save(self, path: str | Path) -> Path:
-        """Write a compressed ``.npz`` (events and metadata as JSON inside)."""
+    def save(self, path: str | Path, *, compress: bool = True) -> Path:
+        """Write a ``.npz`` (events and metadata as JSON inside), atomically and owner-only
+        (``0600``: a trace is a record of a person's session). ``compress=False`` is for
+        checkpoints written every few seconds while a session runs (several times faster)."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         arrays = {"time_s": self.time_s}
         for name, inst in self.instruments.items():
             for key in _PER_STEP:
@@ -112,10 +116,9 @@ class SessionTrace:
             "instruments": {n: i.kind for n, i in self.instruments.items()},
             "events": [{"time_s": e.time_s, "kind": e.kind, "data": e.data} for e in self.events],
         }
-        tmp = path.with_suffix(".tmp.npz")
-        np.savez_compressed(tmp, meta=np.array(json.dumps(meta)), **arrays)
-        tmp.replace(path)  # atomic: a killed process never leaves half a trace
-        return path
+        # atomic: a killed process never leaves half a trace
+        save = np.savez_compressed if compress else np.savez
+        return write_private(path, lambda f: save(f, meta=np.array(json.dumps(meta)), **arrays))
 
     @classmethod
     def load(cls, path: str | Path) -> SessionTrace:
@@ -131,14 +134,27 @@ class SessionTrace:
                     for name, kind in meta["instruments"].items()
                 }
                 time_s = data["time_s"]
-        except (OSError, KeyError, ValueError) as exc:
-            raise ScenarioError(f"cannot read session trace {str(path)!r}: {exc}") from None
-        return cls(
-            meta["rate_hz"],
-            time_s,
-            instruments,
-            [TraceEvent(e["time_s"], e["kind"], e["data"]) for e in meta["events"]],
-            meta["completed"],
-            meta["completion_time_s"],
-            meta["graspable_objects"],
-        )
+            return cls(
+                meta["rate_hz"],
+                time_s,
+                instruments,
+                [TraceEvent(e["time_s"], e["kind"], e["data"]) for e in meta["events"]],
+                meta["completed"],
+                meta["completion_time_s"],
+                meta["graspable_objects"],
+            )
+        except (
+            OSError,
+            KeyError,
+            ValueError,
+            TypeError,
+            AttributeError,
+            EOFError,
+            zipfile.BadZipFile,
+            zlib.error,
+        ) as exc:  # a damaged file fails in many ways; all mean the same to the caller
+            raise ScenarioError(
+                f"cannot read session trace {str(path)!r}: the file is damaged or not a trace "
+                f"({type(exc).__name__}: {str(exc)[:200]}). Restore it from a backup, or "
+                "remove the session's trace to report without it."
+            ) from None

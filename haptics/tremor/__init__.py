@@ -1,9 +1,11 @@
 """Tremor filters for the teleoperation loop, behind one interface.
 
 ``make_filter(name, rate_hz=1000.0, **params)`` builds one; ``name="default"`` is the
-project's best (:class:`~haptics.tremor.kalman.AdaptiveKalmanFilter`). Every filter has
-``step(sample)`` for the loop, ``filter(signal)`` for a whole (N, 3) trace (causal:
+project's best (:class:`~haptics.tremor.resonator.ResonatorKalmanFilter`: a Kalman filter
+whose tremor model is a resonator with the tremor's own frequency, line width and size).
+Every filter has ``step(sample)`` for the loop, ``filter(signal)`` for a whole (N, 3) trace (causal:
 output i depends only on inputs <= i) and ``reset()``. Parameters are physical units.
+NaN, inf or absurd samples are refused, never filtered (see :mod:`haptics.tremor.base`).
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ FILTERS = {
     "one_euro": "haptics.tremor.one_euro:OneEuroFilter",
     "wflc": "haptics.tremor.wflc:WFLCFilter",
     "adaptive_kalman": "haptics.tremor.kalman:AdaptiveKalmanFilter",
+    "resonator_kalman": "haptics.tremor.resonator:ResonatorKalmanFilter",
 }
-DEFAULT_FILTER = "adaptive_kalman"
+DEFAULT_FILTER = "resonator_kalman"
 
 
 def make_filter(name: str = "default", rate_hz: float = 1000.0, **params) -> TremorFilter:

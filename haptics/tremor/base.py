@@ -8,6 +8,15 @@ the filtered sample. ``step()`` calls the kernel once per sample inside the 1 kH
 bit-identical outputs. Filters initialise themselves from their first sample after
 construction or ``reset()`` (no transient from the origin: a teleoperation filter that
 started from zero would yank the instrument).
+
+Bad samples. No filter ever emits a non-finite value and no sample can poison a filter's
+memory. A sample that is NaN, inf or absurd (any coordinate beyond
+:data:`MAX_ABS_POSITION_M` in magnitude, e.g. a 1e200 from a broken driver) is *refused*:
+the filter's state is left untouched, the output is the last good output, and the refusal
+is counted (``refused_samples``) and flagged (``last_sample_refused``). Were a kernel ever
+to produce a non-finite value from good samples, the guard would discard its state (the
+next good sample re-initialises it) and hold the last good output the same way. A refused
+sample before any good one has nothing to hold: it raises :class:`HapticsError`.
 """
 
 from __future__ import annotations
@@ -46,29 +55,62 @@ def sos_cascade(z, zi, c, ci, n_sections, u, start_steady):
     return u
 
 
-def runners_for(step_kernel):
-    """numba wrappers of ``step_kernel``: a checked single step and a loop over a trace.
+#: no hand or tool position is 100 m from its origin; larger values are refused (m)
+MAX_ABS_POSITION_M = 100.0
 
-    The checked step refuses a non-finite sample inside numba (returns False without
-    touching the state): checking it in Python cost more than the filtering itself.
+# guard array: [has a good output, last good output x y z, refused count, last refused]
+_G_HAS, _G_OUT, _G_COUNT, _G_LAST = 0, 1, 4, 5
+GUARD_SIZE = 6
+
+#: what a guarded step did
+STEP_OK, STEP_REFUSED, STEP_NO_OUTPUT = 0, 1, 2
+
+
+def runners_for(step_kernel):
+    """numba wrappers of ``step_kernel``: a guarded single step and a loop over a trace.
+
+    Both go through the same guarded step, so ``step()`` and ``filter()`` agree bit for
+    bit, refusals included. The guard runs inside numba: checking in Python cost more
+    than the filtering itself.
     """
     runners = _RUNNERS.get(step_kernel)
     if runners is None:
 
         @njit
-        def checked_step(state, coef, x, out):
+        def guarded_step(state, coef, guard, x, out):
+            good = True
             for i in range(3):
-                if not math.isfinite(x[i]):
-                    return False
-            step_kernel(state, coef, x, out)
-            return True
+                if not (math.isfinite(x[i]) and abs(x[i]) <= MAX_ABS_POSITION_M):
+                    good = False
+            if good:
+                step_kernel(state, coef, x, out)
+                for i in range(3):
+                    if not math.isfinite(out[i]):
+                        good = False
+                if not good:
+                    state[:] = 0.0  # a kernel fault: forget, re-initialise on the next sample
+            if good:
+                guard[_G_HAS] = 1.0
+                guard[_G_LAST] = 0.0
+                for i in range(3):
+                    guard[_G_OUT + i] = out[i]
+                return STEP_OK
+            guard[_G_COUNT] += 1.0
+            guard[_G_LAST] = 1.0
+            if guard[_G_HAS] == 0.0:
+                return STEP_NO_OUTPUT
+            for i in range(3):
+                out[i] = guard[_G_OUT + i]
+            return STEP_REFUSED
 
         @njit
-        def run(state, coef, signal, out):
+        def run(state, coef, guard, signal, out):
             for i in range(signal.shape[0]):
-                step_kernel(state, coef, signal[i], out[i])
+                if guarded_step(state, coef, guard, signal[i], out[i]) == STEP_NO_OUTPUT:
+                    return i
+            return -1
 
-        runners = _RUNNERS[step_kernel] = (checked_step, run)
+        runners = _RUNNERS[step_kernel] = (guarded_step, run)
     return runners
 
 
@@ -94,46 +136,71 @@ class TremorFilter:
         self._coef = np.zeros(1)
         self._state_size = 1
         self._state = np.zeros(1)
-        self._out = np.zeros(3)
+        self._guard = np.zeros(GUARD_SIZE)
 
     def _finish_init(self, coef: np.ndarray, state_size: int) -> None:
         self._coef = np.ascontiguousarray(coef, dtype=np.float64)
         self._state_size = int(state_size)
         self._state = np.zeros(self._state_size)
-        self._checked_step, self._run = runners_for(type(self)._kernel)
+        self._guarded_step, self._run = runners_for(type(self)._kernel)
 
     def reset(self) -> None:
-        """Forget the past: the next sample re-initialises the filter."""
+        """Forget the past (and the refusal count): the next sample re-initialises the filter."""
         self._state[:] = 0.0
+        self._guard[:] = 0.0
+
+    @property
+    def refused_samples(self) -> int:
+        """How many samples were refused (NaN, inf, absurd) since construction or reset."""
+        return int(self._guard[_G_COUNT])
+
+    @property
+    def last_sample_refused(self) -> bool:
+        """True when the latest sample was refused and its output is the last good one."""
+        return bool(self._guard[_G_LAST])
 
     def step(self, sample) -> np.ndarray:
-        """Filter one 3-D sample (m); returns a new (3,) array.
+        """Filter one 3-D sample (m); returns a new (3,) array, always finite.
 
-        A NaN or inf sample is not filtered (it would poison the state for good): it
-        raises, and the caller (the teleoperation watchdog) decides what to do.
+        A NaN, inf or absurd sample is refused (see the module docstring): the output is
+        the last good one and :attr:`last_sample_refused` is set.
+
+        Raises:
+            HapticsError: the sample is not 3 numbers, or it is refused before the filter
+                has had any good sample (there is no output to hold).
         """
         x = np.asarray(sample, dtype=np.float64)
         if x.shape != (3,):
             raise HapticsError(f"a sample is one 3-D position (3,), got shape {x.shape}.")
         out = np.empty(3)
-        if not self._checked_step(self._state, self._coef, x, out):
-            raise HapticsError(f"sample contains NaN or inf: {x.tolist()}; it was not filtered.")
+        if self._guarded_step(self._state, self._coef, self._guard, x, out) == STEP_NO_OUTPUT:
+            raise HapticsError(
+                f"sample {x.tolist()} is NaN, inf or beyond {MAX_ABS_POSITION_M} m and the "
+                "filter has no good output yet to hold; start it with a valid position."
+            )
         return out
 
     def filter(self, signal) -> np.ndarray:
         """Filter a whole (N, 3) trace causally, continuing from the current state.
 
-        Sample i of the output depends only on samples <= i. Call ``reset()`` first to
-        filter an independent trace.
+        Sample i of the output depends only on samples <= i; refused rows hold the last
+        good output, exactly as :meth:`step` would. Call ``reset()`` first to filter an
+        independent trace.
+
+        Raises:
+            HapticsError: wrong shape, or a refused row before any good one.
         """
         x = np.ascontiguousarray(signal, dtype=np.float64)
         if x.ndim != 2 or x.shape[1] != 3:
             raise HapticsError(f"signal must have shape (N, 3) in metres, got {x.shape}.")
-        if not np.isfinite(x).all():
-            bad = int(np.argmax(~np.isfinite(x).all(axis=1)))
-            raise HapticsError(f"signal row {bad} contains NaN or inf; clean it before filtering.")
         out = np.empty_like(x)
-        self._run(self._state, self._coef, x, out)
+        bad = self._run(self._state, self._coef, self._guard, x, out)
+        if bad >= 0:
+            raise HapticsError(
+                f"signal row {bad} is NaN, inf or beyond {MAX_ABS_POSITION_M} m and no earlier "
+                "row was valid, so there is no output to hold; start the trace with a valid "
+                "position."
+            )
         return out
 
     def __repr__(self) -> str:

@@ -1,4 +1,9 @@
-"""surgisim's default tremor filter: a Kalman canceller tuned to the tremor's own frequency.
+"""The previous default tremor filter: a Kalman canceller tuned to the tremor's own frequency.
+
+Kept as ``adaptive_kalman`` for comparison (``surgisim bench tremor``). It assumes a
+near-sinusoidal tremor (a notch ~0.3 Hz wide, one frequency shared by the three axes):
+excellent on drifting tones (20 dB), 6.8 dB on the resonator tremor of generator A with
+a 1-3 Hz line. The default is now :mod:`haptics.tremor.resonator`.
 
 Why not a low-pass: any causal linear filter that passes voluntary motion (below 2 Hz)
 without lag must overshoot between 2 and 6 Hz and cannot attenuate the whole 6-16 Hz
@@ -176,7 +181,7 @@ def adaptive_kalman_step(state, coef, x, out):
 
 
 class AdaptiveKalmanFilter(TremorFilter):
-    """Tremor canceller: frequency-tracking Kalman filter (surgisim's ``default``).
+    """Tremor canceller: frequency-tracking Kalman filter (the previous ``default``).
 
     Args:
         rate_hz: sample rate (Hz).

@@ -35,10 +35,12 @@ _register_records_commands()
 
 
 def _register_scenario_commands() -> None:
+    from sim.cli import run as cli_run
     from sim.cli import scenario as cli_scenario
 
     app.add_typer(cli_scenario.scenario_app, name="scenario")
-    app.command("run")(cli_scenario.run)
+    app.command("run")(cli_run.run)
+    app.command("store")(cli_run.store)
 
 
 _register_scenario_commands()
@@ -51,6 +53,15 @@ def _register_keys_commands() -> None:
 
 
 _register_keys_commands()
+
+
+def _register_render_command() -> None:
+    from sim.cli import render as cli_render
+
+    app.command("render")(cli_render.render)
+
+
+_register_render_command()
 
 
 @bench_app.command("ik")
@@ -157,6 +168,32 @@ def bench_bus(
 
     ok = run_bus_benchmark(
         seconds=seconds, rounds=rounds, rate_hz=rate_hz, json_path=json_path, strict=strict
+    )
+    raise typer.Exit(code=0 if ok else 1)
+
+
+@bench_app.command("render")
+def bench_render(
+    frames: int = typer.Option(60, min=5, help="Frames timed per case and round."),
+    rounds: int = typer.Option(3, min=1, help="Interleaved measurement rounds."),
+    baseline_frames: int = typer.Option(
+        10, min=2, help="Frames of pybullet's getCameraImage timed per round."
+    ),
+    json_path: Path = typer.Option(
+        Path("bench/results/render.json"), "--json", help="Where to write the JSON results."
+    ),
+    strict: bool = typer.Option(False, help="Exit with status 1 when a bar is missed."),
+) -> None:
+    """Endoscope view frames/s (640x480, 1920x1080, stereo 2x1024x1024) against pybullet's
+    getCameraImage on the same scene and camera."""
+    from bench.render import run_render_benchmark
+
+    ok = run_render_benchmark(
+        frames=frames,
+        rounds=rounds,
+        baseline_frames=baseline_frames,
+        json_path=json_path,
+        strict=strict,
     )
     raise typer.Exit(code=0 if ok else 1)
 

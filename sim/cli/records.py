@@ -1,4 +1,10 @@
-"""``surgisim trainee ...``, ``surgisim report`` and ``surgisim rescore``: the records side."""
+"""``surgisim trainee ...``, ``surgisim report`` and ``surgisim rescore``: the records side.
+
+Every failure a user can cause (a damaged, read-only or missing database, a directory
+given as one, a damaged trace file, a database driver not installed, an unknown trainee
+or session) ends in a line or two saying what is wrong and how to fix it, and exit code
+2; ``--debug`` adds the traceback.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from sim.cli.guard import DEBUG_OPTION, guard
+
 trainee_app = typer.Typer(help="Trainees (pseudonyms) and their progress.", no_args_is_help=True)
 
 DB_OPTION = typer.Option(
@@ -16,78 +24,129 @@ DB_OPTION = typer.Option(
     help="Records database URL (default: a SQLite file "
     "under $XDG_DATA_HOME/surgisim or ~/.local/share/surgisim).",
 )
+DEMO_OPTION = typer.Option(
+    False,
+    "--demo",
+    help="Use the store of synthetic demonstrations (demo.sqlite), not the trainee records.",
+)
 
 
-def _records(db: str | None):
-    from scenarios.records import Records
+def _records(db: str | None, demo: bool = False):
+    from scenarios.errors import ScenarioError
+    from scenarios.records import open_records
 
-    return Records(db)
-
-
-def _fail(message: str) -> typer.Exit:
-    Console(stderr=True).print(f"[red]error:[/red] {message}")
-    return typer.Exit(code=2)
+    if db and demo:
+        raise ScenarioError("give --db or --demo, not both.")
+    return open_records(db, demo=demo)
 
 
 @trainee_app.command("list")
-def trainee_list(db: str | None = DB_OPTION) -> None:
+def trainee_list(
+    db: str | None = DB_OPTION, demo: bool = DEMO_OPTION, debug: bool = DEBUG_OPTION
+) -> None:
     """List trainees with their number of sessions."""
-    records = _records(db)
+    with guard(debug):
+        records = _records(db, demo)
+        rows = records.trainees()
     table = Table(title=f"Trainees in {records.url}")
     for col in ("pseudonym", "sessions", "since"):
         table.add_column(col)
-    for trainee, count in records.trainees():
+    for trainee, count in rows:
         table.add_row(trainee.pseudonym, str(count), f"{trainee.created_at:%Y-%m-%d}")
     Console().print(table)
+
+
+@trainee_app.command("new")
+def trainee_new(
+    db: str | None = DB_OPTION, demo: bool = DEMO_OPTION, debug: bool = DEBUG_OPTION
+) -> None:
+    """Issue a random pseudonym (adjective-animal-NNNN), record the trainee, print it."""
+    with guard(debug):
+        pseudonym = _records(db, demo).new_trainee()
+    typer.echo(pseudonym)
 
 
 @trainee_app.command("show")
 def trainee_show(
     pseudonym: str = typer.Argument(..., help="The trainee's pseudonym."),
     db: str | None = DB_OPTION,
+    demo: bool = DEMO_OPTION,
     html: Path | None = typer.Option(None, help="Where to write the progress page (HTML)."),
     csv: Path | None = typer.Option(None, help="Also export the sessions as CSV here."),
+    debug: bool = DEBUG_OPTION,
 ) -> None:
     """A trainee's sessions, proficiency per scenario, and a progress page."""
     from scenarios.archive import session_dicts, write_trainee_report
-    from scenarios.errors import ScenarioError
 
-    records = _records(db)
-    sessions = session_dicts(records, pseudonym)
-    table = Table(title=f"Sessions of {pseudonym}")
-    for col in ("id", "scenario", "date", "operator", "score", "result"):
-        table.add_column(col)
-    for s in sessions:
-        table.add_row(
-            str(s["id"]),
-            s["scenario"],
-            s["started_at"],
-            s["operator"],
-            f"{s['score']:.0f}",
-            "pass" if s["passed"] else "FAIL",
-        )
-    Console().print(table)
-    try:
+    with guard(debug):
+        records = _records(db, demo)
+        sessions = session_dicts(records, pseudonym)
+        table = Table(title=f"Sessions of {pseudonym}")
+        for col in ("id", "scenario", "date", "operator", "score", "result"):
+            table.add_column(col)
+        for s in sessions:
+            table.add_row(
+                str(s["id"]),
+                s["scenario"],
+                s["started_at"],
+                s["operator"],
+                f"{s['score']:.0f}",
+                "pass" if s["passed"] else "FAIL",
+            )
+        Console().print(table)
         path = write_trainee_report(records, pseudonym, html, csv)
-    except ScenarioError as exc:
-        raise _fail(str(exc)) from None
     Console().print(f"progress page: {path}" + (f"\nCSV: {csv}" if csv else ""))
+
+
+@trainee_app.command("forget")
+def trainee_forget(
+    pseudonym: str = typer.Argument(..., help="The trainee's pseudonym."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    db: str | None = DB_OPTION,
+    demo: bool = DEMO_OPTION,
+    debug: bool = DEBUG_OPTION,
+) -> None:
+    """Remove every record and file of a trainee: sessions, scores and re-scores, traces,
+    reports and exports. Cannot be undone."""
+    with guard(debug):
+        records = _records(db, demo)
+        records.find_trainee(pseudonym, required=True)
+        count = len(records.sessions(pseudonym))
+        if not yes:
+            typer.confirm(
+                f"Remove trainee {pseudonym!r} from {records.url}: {count} session(s), their "
+                "scores, traces and reports? This cannot be undone",
+                abort=True,
+            )
+        gone = records.forget(pseudonym)
+    typer.echo(
+        f"forgot {gone.pseudonym!r}: {gone.sessions} session(s), {gone.scores} score(s), "
+        f"{len(gone.files)} file(s) removed."
+    )
+    for path in gone.missing:
+        typer.echo(f"already gone: {path}")
+    if gone.failed:
+        for path in gone.failed:
+            typer.echo(f"could not remove {path}: delete it by hand", err=True)
+        raise typer.Exit(code=2)
 
 
 def report(
     session_id: int = typer.Argument(..., help="Session id (see 'surgisim trainee show')."),
     db: str | None = DB_OPTION,
+    demo: bool = DEMO_OPTION,
     out: Path | None = typer.Option(None, help="Where to write the HTML report."),
     json_out: Path | None = typer.Option(None, "--json", help="Also export the result as JSON."),
+    debug: bool = DEBUG_OPTION,
 ) -> None:
     """Write the HTML report of a stored session (with its latest score)."""
     import json
 
     from scenarios.archive import write_session_report
-    from scenarios.errors import ScenarioError
+    from scenarios.paths import write_private_text
 
-    records = _records(db)
-    try:
+    with guard(debug):
+        records = _records(db, demo)
         path = write_session_report(records, session_id, out)
         if json_out is not None:
             row = records.session(session_id)
@@ -98,9 +157,10 @@ def report(
                 "metrics": row.metrics,
                 "scores": [json.loads(s.result_json) for s in row.scores],
             }
-            json_out.write_text(json.dumps(payload, indent=2))
-    except ScenarioError as exc:
-        raise _fail(str(exc)) from None
+            write_private_text(json_out, json.dumps(payload, indent=2))
+            records.register_file(
+                json_out, pseudonym=row.trainee.pseudonym, session_id=session_id, kind="json"
+            )
     Console().print(f"report: {path}")
 
 
@@ -110,18 +170,17 @@ def rescore(
         ..., help="Scenario name or YAML file whose scoring section is the (edited) rubric."
     ),
     db: str | None = DB_OPTION,
+    demo: bool = DEMO_OPTION,
+    debug: bool = DEBUG_OPTION,
 ) -> None:
     """Score a stored session again under an edited rubric, without re-running it."""
     from scenarios.archive import rescore as do_rescore
-    from scenarios.errors import ScenarioError
     from scenarios.loader import load_scenario
 
-    records = _records(db)
-    try:
+    with guard(debug):
+        records = _records(db, demo)
         rubric = load_scenario(scenario).scoring
         original, new = do_rescore(records, session_id, rubric)
-    except ScenarioError as exc:
-        raise _fail(str(exc)) from None
     table = Table(title=f"Session {session_id} re-scored")
     for col in ("", "score", "result"):
         table.add_column(col)

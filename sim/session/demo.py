@@ -63,11 +63,18 @@ class Demonstrator:
         self._servo_jaw = {name: session.arms[name].measured_jaw() for name in servo}
         self.time_limit_s = time_limit_s or session.scenario.exercise.time_limit_s
         self.on_progress = None  # optional callable, called after every primitive
+        self.stop_requested = False
 
     @property
     def stopped(self) -> bool:
-        """The session finished or ran out of time."""
-        return self.session.finished or self.session.time_s >= self.time_limit_s
+        """The session finished, ran out of time, or was asked to stop."""
+        return (
+            self.stop_requested or self.session.finished or self.session.time_s >= self.time_limit_s
+        )
+
+    def stop(self) -> None:
+        """Stop at the next physics step (Ctrl-C): the plan's primitives return at once."""
+        self.stop_requested = True
 
     # ---- primitives --------------------------------------------------------------------
     def move_tip(self, arm: str, target_W, width_m: float = 0.003, rotation_W=None) -> None:

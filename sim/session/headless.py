@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from scenarios.evaluate import compute_metrics
 from scenarios.schema import Scenario
 from scenarios.scoring import ScoreResult, score_session
-from scenarios.trace import SessionTrace
+from scenarios.trace import SessionTrace, TraceEvent
 from sim.session.demo import Demonstrator
 from sim.session.plans import plan_for
 from sim.session.session import Session, SessionConfig
@@ -29,6 +29,8 @@ class HeadlessOutcome:
     live_metrics: dict[str, float] = field(default_factory=dict)
     #: wall time spent inside pybullet's stepSimulation (s), for the cost of the session
     physics_wall_s: float = 0.0
+    #: the run was stopped before the exercise ended
+    interrupted: bool = False
 
 
 def run_headless(
@@ -38,19 +40,44 @@ def run_headless(
     seed: int = 0,
     config: SessionConfig | None = None,
     on_progress: Callable[[int, float], None] | None = None,
+    on_checkpoint: Callable[[Session], None] | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> HeadlessOutcome:
-    """Run ``scenario`` with a synthetic ``operator`` following its plan, then score it."""
+    """Run ``scenario`` with a synthetic ``operator`` following its plan, then score it.
+
+    Args:
+        on_progress: called with (exercise step index, simulated time) after every
+            primitive of the plan.
+        on_checkpoint: called with the session after every primitive (a checkpoint
+            writer decides whether one is due).
+        stop: polled after every primitive; True stops the run at once (Ctrl-C): the
+            outcome is then the session so far, marked interrupted.
+    """
     start = time.perf_counter()
     session = Session(scenario, seed=seed, config=config)
+    interrupted = False
     try:
         demo = Demonstrator(session, operator, seed=seed)
         plan = plan_for(scenario)
-        if on_progress is not None:
-            demo.on_progress = lambda: on_progress(session.runner.step_index, session.time_s)
+
+        def after_primitive() -> None:
+            if on_progress is not None:
+                on_progress(session.runner.step_index, session.time_s)
+            if on_checkpoint is not None:
+                on_checkpoint(session)
+            if stop is not None and stop():
+                demo.stop()
+
+        demo.on_progress = after_primitive
         plan(demo)
         # the plan is done: give the exercise a moment to notice the last placement
         demo.until(lambda: session.finished, timeout_s=2.0)
         trace = session.trace()
+        if demo.stop_requested and not session.finished:
+            interrupted = True
+            trace.events.append(
+                TraceEvent(session.time_s, "interrupted", {"reason": "stopped by the user"})
+            )
         live = session.live_metrics()
         physics_wall_s = session.world.physics_wall_s
     finally:
@@ -73,4 +100,5 @@ def run_headless(
         time.perf_counter() - start,
         live,
         physics_wall_s,
+        interrupted,
     )

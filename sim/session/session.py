@@ -39,6 +39,7 @@ from scenarios.schema import Scenario
 from scenarios.scoring import score_session
 from scenarios.script import ExerciseRunner
 from scenarios.trace import SessionTrace, TraceEvent
+from scenarios.visual import CameraModel, SceneDescription
 from sim.session.commands import ArmCommand, normalise
 from sim.session.recorder import TraceRecorder
 from sim.session.state import ArmState, ExerciseState, StepState
@@ -216,7 +217,8 @@ class Session:
         self._metrics_every = max(1, round(self.observe_rate_hz / config.metrics_rate_hz))
         poses = config.pose_rate_hz
         self._pose_every = 1 if poses is None else max(1, round(rate / poses))
-        self._scenery = [info.name for info in world.bodies.values() if info.role != "instrument"]
+        self._description = None  # the scene description, made when first asked for
+        self._pose_reader = None
         self._metrics: dict[str, float] = {}
         self._score_estimate: float | None = None
         self._holders: dict[str, set[str]] = {}
@@ -229,12 +231,12 @@ class Session:
         self._forces: dict[str, np.ndarray] = {name: np.zeros(3) for name in self._arm_names}
         self._in_view: dict[str, bool] = {name: True for name in self._arm_names}
         self._contacts: tuple = ()
-        self._body_poses: dict[str, np.ndarray] = {}
         self._observed_time_s = world.time_s
         self.view = SessionView(self)
         self._emit(self.runner.start(self.view))
         self._observe()
-        self._body_poses = self.body_poses()
+        self._node_poses = self.node_poses()
+        self._poses_time_s = world.time_s
 
     def reset(self, seed: int | None = None) -> StepState:
         """Start a new episode in the same physics client (``seed`` None: the same seed).
@@ -320,7 +322,8 @@ class Session:
         if world.step_count % self._observe_every == 0:
             self._observe()
         if world.step_count % self._pose_every == 0:
-            self._body_poses = self.body_poses()
+            self._node_poses = self.node_poses()
+            self._poses_time_s = world.time_s
 
     def _drive(self, name: str, command: ArmCommand | None, now: float, X_WC) -> None:
         arm = self.arms[name]
@@ -524,6 +527,7 @@ class Session:
         elif action.remove is not None:
             world.remove_body(action.remove)
             self._event("removed", object=action.remove)
+            self._scene_changed()
         elif action.spawn is not None:
             spawn = action.spawn
             world.spawn(
@@ -536,6 +540,12 @@ class Session:
                 }
             )
             self._event("spawned", object=spawn.id)
+            self._scene_changed()
+
+    def _scene_changed(self) -> None:
+        """A body came or went: viewers need a new scene description."""
+        self._description = self._pose_reader = None
+        self._event("scene_changed")
 
     # ---- what callers read ------------------------------------------------------------------
     def state(self) -> StepState:
@@ -559,7 +569,9 @@ class Session:
             arms,
             tuple(self._step_events),
             self._contacts,
-            self._body_poses,
+            self.scene_description().node_names,
+            self._node_poses,
+            self._poses_time_s,
             self._observed_time_s,
             exercise,
             dict(self._metrics),
@@ -599,9 +611,36 @@ class Session:
             self._used_seq[name],
         )
 
-    def body_poses(self) -> dict[str, np.ndarray]:
-        """Every body's pose now (4x4, world), by name (objects and scenery)."""
-        return {name: self.world.body_pose(name) for name in self._scenery}
+    def scene_description(self) -> SceneDescription:
+        """Everything a renderer in another process (or a Python without pybullet) needs to
+        draw this scene from node poses: per body and arm link its meshes, names and
+        materials, and the endoscope's camera model (see :mod:`scenarios.visual`). The
+        same for every episode of the session, until a scenario action spawns or
+        removes a body (a ``scene_changed`` event says so)."""
+        if self._description is None:
+            from sim.world.visuals import camera_model, describe_scene
+
+            mount = self.scenario.scene.camera
+            if mount.arm is not None:
+                camera = camera_model(self.world, mount.arm)
+            else:
+                camera = CameraModel(
+                    math.radians(mount.fov_deg),
+                    4.0 / 3.0,
+                    mount.near_m,
+                    mount.far_m,
+                    X_WC=self._X_WC_fixed,
+                )
+            self._description = describe_scene(self.world, camera, self.scenario.name)
+        return self._description
+
+    def node_poses(self) -> np.ndarray:
+        """``X_WN`` (N, 4, 4, world) of the scene description's nodes now, in its order."""
+        if self._pose_reader is None:
+            from sim.world.visuals import PoseReader
+
+            self._pose_reader = PoseReader(self.world, self.scene_description())
+        return self._pose_reader()
 
     def trace(self) -> SessionTrace:
         """Everything recorded so far, as a trace for scoring and reports."""

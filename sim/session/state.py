@@ -105,8 +105,10 @@ class StepState:
         events: what happened in this step (grasps, drops, teleoperation states,
             exercise steps, refused commands, ...), in order.
         contacts: instrument contacts at ``observed_time_s`` (:class:`sim.world.contacts.Contact`).
-        body_poses: every object's and scenery body's pose (4x4, world) by name,
-            refreshed at the session's pose rate (60 Hz by default).
+        node_names: the scene description's nodes (bodies by name, then arm links as
+            ``ARM/LINK``; see ``Session.scene_description()``).
+        node_poses: their poses ``X_WN`` (N, 4, 4, world), at ``poses_time_s``.
+        poses_time_s: when the poses were read (the session's pose rate, 60 Hz by default).
         observed_time_s: when contacts, forces, "in view", poses and metrics were observed.
         exercise: the exercise's progress.
         metrics: live metrics (the accumulable ones; see :mod:`scenarios.live`).
@@ -121,9 +123,28 @@ class StepState:
     arms: dict[str, ArmState]
     events: tuple[TraceEvent, ...]
     contacts: tuple
-    body_poses: dict[str, np.ndarray]
+    node_names: tuple[str, ...]
+    node_poses: np.ndarray
+    poses_time_s: float
     observed_time_s: float
     exercise: ExerciseState
     metrics: dict[str, float] = field(default_factory=dict)
     score_estimate: float | None = None
     finished: bool = False
+
+    def pose(self, name: str) -> np.ndarray:
+        """The pose (4x4, world) of a body (``"board/ring3"``) or arm link (``"PSM1/roll_link"``)
+        at ``poses_time_s``; a KeyError lists the names."""
+        try:
+            return self.node_poses[self.node_names.index(name)]
+        except ValueError:
+            raise KeyError(f"no node named {name!r}; nodes are {list(self.node_names)}") from None
+
+    @property
+    def body_poses(self) -> dict[str, np.ndarray]:
+        """Every body's pose (4x4, world) by name (arm links left out)."""
+        return {
+            n: X
+            for n, X in zip(self.node_names, self.node_poses, strict=True)
+            if "/" not in n or n.split("/")[0] not in self.arms
+        }

@@ -40,7 +40,6 @@ from sim.world.grasp import Event, GraspTracker
 from sim.world.scene import SceneSpec, scene_from_dict
 from sim.world.tissue import TissueTracker
 
-
 #: How often a settled arm is measured (s); moving arms are measured every step.
 SETTLED_SENSE_S = 0.01
 

@@ -1,4 +1,7 @@
-"""Tremor filters: the shared interface, agreement with theory, and the default's performance."""
+"""Tremor filters: the shared interface, bad samples, agreement with theory, the default's basics.
+
+The default's performance on the unseen trace sets is in ``test_tremor_unseen.py``.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +11,11 @@ import numpy as np
 import pytest
 
 from haptics.errors import HapticsError
-from haptics.signals import TremorModel, voluntary_reaches
+from haptics.signals import voluntary_reaches
 from haptics.tremor import FILTERS, make_filter
-from haptics.tremor.metrics import attenuation_db, lag_ms, rms_error_m
+from haptics.tremor.base import MAX_ABS_POSITION_M
+from haptics.tremor.metrics import rms_error_m
+from haptics.tremor.sets import make_traces
 
 RATE = 1000.0
 ALL = ["default", *FILTERS]
@@ -52,18 +57,71 @@ def test_starts_at_the_first_sample_without_transient(name):
     np.testing.assert_allclose(out, x, atol=1e-12)
 
 
+BAD = [np.nan, np.inf, -np.inf, 1e200, 1.01 * MAX_ABS_POSITION_M]
+
+
+@pytest.fixture(scope="module")
+def hand_trace():
+    """Ten seconds of tuning-set hand motion with broadband tremor (m)."""
+    return make_traces("broadband", 1, 10.0, seed=99)[0][1]
+
+
+@pytest.mark.parametrize("bad", BAD, ids=["nan", "inf", "-inf", "1e200", "beyond-limit"])
 @pytest.mark.parametrize("name", ALL)
-def test_nan_sample_is_refused_and_state_untouched(name, rng):
+def test_bad_sample_is_refused_holds_the_output_and_leaves_the_state_alone(name, bad, hand_trace):
+    x = hand_trace[:3000]
+    f, ref = make_filter(name), make_filter(name)
+    last = f.filter(x[:2000])[-1]
+    ref.filter(x[:2000])
+    sample = x[2000].copy()
+    sample[1] = bad
+    held = f.step(sample)
+    np.testing.assert_array_equal(held, last)  # the last good output, finite
+    assert f.last_sample_refused and f.refused_samples == 1
+    # recovery: the refused sample left no trace, the filter goes on exactly as if unseen
+    np.testing.assert_array_equal(f.filter(x[2000:]), ref.filter(x[2000:]))
+    assert not f.last_sample_refused and f.refused_samples == 1
+    f.reset()
+    assert f.refused_samples == 0
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_bad_rows_in_a_trace_hold_the_output_like_step_does(name, hand_trace):
+    x = hand_trace[:1500].copy()
+    x[700, 0] = np.nan
+    x[701] = np.inf
+    x[1200, 2] = -1e200
+    bulk = make_filter(name)
+    y = bulk.filter(x)
+    assert np.isfinite(y).all() and bulk.refused_samples == 3
+    np.testing.assert_array_equal(y[700], y[699])
+    np.testing.assert_array_equal(y[701], y[699])
+    np.testing.assert_array_equal(y[1200], y[1199])
+    stepper = make_filter(name)
+    np.testing.assert_array_equal(np.array([stepper.step(s) for s in x]), y)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_a_bad_sample_before_any_good_one_raises_and_harms_nothing(name):
     f = make_filter(name)
-    x = rng.normal(size=(100, 3)) * 1e-4
-    f.filter(x[:50])
-    ref = make_filter(name)
-    ref.filter(x[:50])
-    with pytest.raises(HapticsError, match="NaN"):
-        f.step([np.nan, 0, 0])
-    np.testing.assert_array_equal(f.step(x[50]), ref.step(x[50]))
-    with pytest.raises(HapticsError, match="row 3"):
-        f.filter(np.where(np.arange(10)[:, None] == 3, np.inf, 0.0) * np.ones((10, 3)))
+    with pytest.raises(HapticsError, match="no good output yet"):
+        f.step([np.nan, 0.0, 0.0])
+    with pytest.raises(HapticsError, match="row 0"):
+        f.filter(np.full((5, 3), np.inf))
+    x = np.tile([0.01, 0.02, -0.03], (50, 1))
+    np.testing.assert_allclose(f.filter(x), x, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_a_finite_glitch_is_forgotten_within_seconds(name, hand_trace):
+    # a one-sample 1 m spike is accepted (finite, within the limit) but must not stay:
+    # the adaptive models clamp their estimates to physiological ranges
+    glitched = hand_trace.copy()
+    glitched[2000] += [1.0, -1.0, 0.5]
+    clean = make_filter(name).filter(hand_trace)
+    y = make_filter(name).filter(glitched)
+    assert np.isfinite(y).all()
+    assert np.abs(y[-1000:] - clean[-1000:]).max() < 50e-6  # 7-8 s later
 
 
 def test_butterworth_gain_and_lag_match_theory():
@@ -108,7 +166,12 @@ def test_default_finds_a_pure_tremor_anywhere_in_the_band(freq):
     f = make_filter("default")
     y = f.filter(x)
     assert np.std(y[5000:]) < 0.1 * np.std(x[5000:])  # better than -20 dB
-    assert f.tremor_frequency_hz == pytest.approx(freq, abs=0.15)
+    # axes 0 and 1 carry the tone; a pure tone is as narrow as the model may go
+    np.testing.assert_allclose(f.tremor_frequency_hz[:2], freq, atol=0.05)
+    np.testing.assert_allclose(f.tremor_bandwidth_hz[:2], 0.2)
+    np.testing.assert_allclose(
+        f.tremor_rms_m[:2], [1e-4 / math.sqrt(2), 0.5e-4 / math.sqrt(2)], rtol=0.1
+    )
 
 
 def test_wflc_reduces_a_tremor_near_its_start_frequency():
@@ -117,33 +180,6 @@ def test_wflc_reduces_a_tremor_near_its_start_frequency():
     _, x = _sine(9.0, seconds=8)
     y = make_filter("wflc").filter(x)
     assert np.std(y[5000:]) < 0.7 * np.std(x[5000:])
-
-
-def _traces(n, seed, seconds=20):
-    rng = np.random.default_rng(seed)
-    out = []
-    for _ in range(n):
-        v = voluntary_reaches(seconds, RATE, rng)
-        out.append((v, v + TremorModel.random(rng).sample(len(v), RATE, rng)))
-    return out
-
-
-def test_default_beats_the_bars_on_unseen_traces():
-    scores = []
-    f = make_filter("default")
-    for v, x in _traces(6, seed=2024):
-        f.reset()
-        y = f.filter(x)
-        s = 2000
-        scores.append(
-            (
-                attenuation_db(x[s:], y[s:], v[s:], RATE),
-                lag_ms(y[s:], v[s:], RATE),
-                rms_error_m(y[s:], v[s:]) / rms_error_m(x[s:], v[s:]),
-            )
-        )
-    att, lag, ratio = np.mean(scores, axis=0)
-    assert att >= 15.0 and abs(lag) <= 5.0 and ratio <= 0.5, (att, lag, ratio)
 
 
 def test_default_leaves_pure_voluntary_motion_alone():
@@ -169,6 +205,23 @@ def test_make_filter_errors_name_the_fix():
     with pytest.raises(HapticsError, match="Nyquist"):
         make_filter("butterworth", rate_hz=100.0, cutoff_hz=60.0)
     with pytest.raises(HapticsError, match="positive"):
-        make_filter("default", tremor_rms_m=-1)
+        make_filter("default", start_tremor_rms_m=-1)
+    with pytest.raises(HapticsError, match="alias"):
+        make_filter("default", coherence_lag_s=0.2)
     with pytest.raises(HapticsError, match=r"\(N, 3\)"):
         make_filter("none").filter(np.zeros((5, 2)))
+
+
+def test_default_stays_stable_over_five_minutes():
+    # the default keeps a full Kalman covariance: check that rounding does not make it
+    # drift or lose positive definiteness over a long session
+    v, x = make_traces("broadband", 1, 300.0, seed=11)[0]
+    y = make_filter("default").filter(x)
+    assert np.isfinite(y).all()
+    minute = 60_000
+    early = rms_error_m(y[minute : 2 * minute], v[minute : 2 * minute])
+    early_raw = rms_error_m(x[minute : 2 * minute], v[minute : 2 * minute])
+    late = rms_error_m(y[-minute:], v[-minute:])
+    late_raw = rms_error_m(x[-minute:], v[-minute:])
+    assert late / late_raw < 1.3 * early / early_raw
+    assert late / late_raw < 1.0  # still removing tremor (0.81 measured)

@@ -117,3 +117,36 @@ def test_axis_angle_round_trips_including_half_turns(rng):
     got_axis, got_angle = axis_angle(half)
     assert got_angle == pytest.approx(np.pi)
     np.testing.assert_allclose(abs(got_axis @ [0.0, 0.6, 0.8]), 1.0, atol=1e-9)
+
+
+def _joint(name, parent, child):
+    return (
+        f'<joint name="{name}" type="revolute"><parent link="{parent}"/><child link="{child}"/>'
+        '<axis xyz="0 0 1"/><limit lower="-1" upper="1" velocity="1" effort="1"/></joint>'
+    )
+
+
+LINKS = "".join(f'<link name="{n}"/>' for n in ("base", "a", "b", "c", "tip"))
+
+
+def test_urdf_joint_cycle_above_the_tip_is_refused_naming_the_links(tmp_path):
+    # tip hangs from b; b and c hang from each other: walking up never reaches base
+    cycle = f'<robot name="r">{LINKS}{_joint("j0", "base", "a")}{_joint("j1", "b", "tip")}'
+    cycle += f"{_joint('j2', 'c', 'b')}{_joint('j3', 'b', 'c')}</robot>"
+    with pytest.raises(KinematicsError, match=r"cycle through the links b -> c -> b") as info:
+        chain_from_urdf_string(cycle, "base", "tip")
+    assert "'j2'" in str(info.value) and "'j3'" in str(info.value)
+    path = tmp_path / "cycle.urdf"
+    path.write_text(cycle)
+    with pytest.raises(KinematicsError, match="cycle"):
+        Chain.from_urdf(path, "base", "tip")
+    through_tip = f'<robot name="r">{LINKS}{_joint("j1", "b", "tip")}'
+    through_tip += f"{_joint('j2', 'c', 'b')}{_joint('j3', 'tip', 'c')}</robot>"
+    with pytest.raises(KinematicsError, match=r"tip -> b -> c -> tip"):
+        chain_from_urdf_string(through_tip, "base", "tip")
+
+
+def test_urdf_link_with_two_parents_is_refused():
+    two = f'<robot name="r">{LINKS}{_joint("j0", "base", "tip")}{_joint("j1", "a", "tip")}'
+    with pytest.raises(KinematicsError, match=r"'tip' is the child of two joints, 'j0' and 'j1'"):
+        chain_from_urdf_string(two + "</robot>", "base", "tip")

@@ -160,3 +160,38 @@ def test_fk_rejects_bad_joint_vectors():
         arm.fk([0, 0, np.nan, 0, 0, 0])
     with pytest.raises(KinematicsError, match=r"\(N, 6\)"):
         arm.fk_batch(np.zeros((3, 5)))
+
+
+@pytest.mark.parametrize("distance_m", [1e3, 1e5, 1e6])
+def test_far_finite_targets_give_finite_errors(distance_m):
+    result = solve_ik(psm(), translation(distance_m, 0, 0), restarts=2)
+    assert not result.success and math.isfinite(result.pos_error)
+    assert result.pos_error == pytest.approx(distance_m, rel=1e-3)
+
+
+@pytest.mark.parametrize("distance_m", [1.01e6, 1e160, 1e300])
+def test_targets_beyond_any_workspace_are_refused(distance_m):
+    with pytest.raises(KinematicsError, match="beyond any arm's workspace"):
+        solve_ik(psm(), translation(0, distance_m, 0))
+    with pytest.raises(KinematicsError, match=r"X_targets\[1\].*workspace"):
+        solve_ik_batch(psm(), np.stack([np.eye(4), translation(0, 0, -distance_m)]))
+    with pytest.raises(KinematicsError, match="port point"):
+        solve_ik(psm(), np.zeros(3), rcm=[distance_m, 0, 0])
+
+
+@pytest.mark.parametrize("seed", [2**63, -1, None, float("nan"), 1.5, True, "3", np.float64(2)])
+def test_seeds_must_be_integers_in_range(seed):
+    arm = psm()
+    X = arm.fk([0.1, 0.1, 0.12, 0.0, 0.0, 0.0])
+    with pytest.raises(KinematicsError, match=r"seed must be an integer in \[0, 2\*\*63\)"):
+        solve_ik(arm, X, seed=seed)
+    with pytest.raises(KinematicsError, match="seed must be"):
+        solve_ik_batch(arm, X[None], seed=seed)
+
+
+def test_large_and_numpy_seeds_are_fine():
+    arm = psm()
+    X = arm.fk([0.1, 0.1, 0.12, 0.0, 0.0, 0.0])
+    a = solve_ik(arm, X, q0=np.zeros(6), seed=2**63 - 1)
+    b = solve_ik(arm, X, q0=np.zeros(6), seed=np.int64(2**63 - 1))
+    assert a.success and np.array_equal(a.q, b.q)

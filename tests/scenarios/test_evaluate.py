@@ -118,3 +118,22 @@ def test_held_object_touching_the_scenery_counts_once_per_episode():
     m = compute_metrics(trace)
     assert m["held_object_collisions"] == 2
     assert m["collisions"] == 2  # instrument collisions are counted apart
+
+
+@pytest.mark.parametrize("rows", [0, 1, 2])
+@pytest.mark.parametrize("completed", [False, True])
+def test_a_session_that_stopped_at_once_still_scores(rows, completed):
+    path = np.zeros((rows, 3))
+    trace = SessionTrace(
+        FS,
+        np.arange(rows) / FS,
+        {"PSM1": _instrument(rows, path), "PSM2": _instrument(rows, path)},
+        [],
+        completed,
+        0.0 if completed else None,
+        ["ring1"],
+    )
+    m = compute_metrics(trace)
+    assert m["completion_time_s"] == (0.0 if completed or rows < 2 else 1 / FS)
+    assert m["path_length_cm"] == 0.0 and m["collisions"] == 0.0 and m["drops"] == 0.0
+    assert all(np.isfinite(v) for v in m.values())

@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sqlite3
+import stat
 import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
+from scenarios.archive import store_session, write_session_report, write_trainee_report
 from scenarios.errors import ScenarioError
-from scenarios.records import Records, default_database_url, pseudonym_from
+from scenarios.evaluate import compute_metrics
+from scenarios.loader import parse_scenario
+from scenarios.records import (
+    Records,
+    check_pseudonym,
+    default_database_url,
+    looks_like_name,
+    open_records,
+    pseudonym_from,
+)
+from scenarios.scoring import score_session
+
+from .test_loader import VALID
 
 
 def _add(records, pseudonym="T001", passed=True, score=80.0, scenario="peg-transfer"):
@@ -113,3 +129,203 @@ def test_records_survive_a_killed_writer(tmp_path):
     assert sessions >= 5 and sessions == scores  # every session came with its score
     records = Records(f"sqlite:///{db}")
     assert len(records.sessions()) == sessions
+
+
+# ---- pseudonyms that look like names ------------------------------------------------------
+@pytest.mark.parametrize(
+    "name",
+    ["John_Smith", "MaryJones1990", "Mary-Jones", "John.Smith", "JohnSmith", "Mary_Ann_Jones"],
+)
+def test_name_shaped_pseudonyms_are_refused_unless_allowed(records, name):
+    if "." in name:  # not even a valid pseudonym (dots are not allowed)
+        assert looks_like_name(name)
+        return
+    with pytest.raises(ScenarioError, match="looks like a person's name") as info:
+        _add(records, pseudonym=name)
+    assert "allow-name" in str(info.value) and "trainee new" in str(info.value)
+    assert records.find_trainee(name) is None  # nothing was stored
+    sid = records.add_session(**{**_session_kwargs(name), "allow_name": True})
+    assert records.session(sid).trainee.pseudonym == name
+
+
+@pytest.mark.parametrize(
+    "pseudonym", ["T001", "demo", "keen-otter-0417", "T3fa9b0c1d2", "OR_team", "J_Smith", "Ab"]
+)
+def test_pseudonyms_that_are_not_names_pass(pseudonym):
+    assert not looks_like_name(pseudonym)
+    assert check_pseudonym(pseudonym) == pseudonym
+
+
+def _session_kwargs(pseudonym):
+    return dict(
+        pseudonym=pseudonym,
+        scenario_name="peg-transfer",
+        scenario_version="1",
+        scenario_yaml="name: x\n",
+        operator="expert",
+        seed=1,
+        sim_time_s=10.0,
+        wall_time_s=2.0,
+        completed=True,
+        metrics={"completion_time_s": 10.0},
+        result={"rule": "mscore", "score": 80.0, "passed": True},
+        rubric={"k": 1},
+    )
+
+
+def test_new_pseudonyms_are_random_readable_and_unused(records):
+    issued = {records.new_trainee() for _ in range(20)}
+    assert len(issued) == 20
+    for p in issued:
+        adjective, animal, number = p.split("-")
+        assert adjective.isalpha() and animal.isalpha() and len(number) == 4 and number.isdigit()
+        assert check_pseudonym(p) == p and records.find_trainee(p) is not None
+
+
+# ---- privacy: owner-only files ------------------------------------------------------------
+def _mode(path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def test_records_traces_and_reports_are_private(monkeypatch, tmp_path):
+    from tests.scenarios.test_evaluate import _trace
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    old = os.umask(0o022)  # the usual umask, which made everything 0644 / 0755 before
+    try:
+        records = Records()
+        scenario = parse_scenario(VALID, "mini.yaml")
+        trace = _trace()
+        metrics = compute_metrics(trace)
+        result = score_session(metrics, trace.completed, scenario.scoring)
+        sid = store_session(
+            records,
+            scenario=scenario,
+            scenario_text=VALID,
+            pseudonym="T042",
+            operator="expert",
+            seed=1,
+            trace=trace,
+            metrics=metrics,
+            result=result,
+            sim_time_s=9.5,
+            wall_time_s=1.0,
+        )
+        report = write_session_report(records, sid)
+        progress = write_trainee_report(records, "T042", csv_out=tmp_path / "out" / "t.csv")
+        data = tmp_path / "xdg" / "surgisim"
+        db = data / "records.sqlite"
+        files = [db, Path(records.session(sid).trace_path), report, progress]
+        files += [tmp_path / "out" / "t.csv"]
+        with sqlite3.connect(db) as con:  # while a connection is open, WAL files exist
+            con.execute("SELECT 1")
+            files += [p for p in (Path(f"{db}-wal"), Path(f"{db}-shm")) if p.exists()]
+            for f in files:
+                assert _mode(f) == 0o600, (f, oct(_mode(f)))
+        for d in (data, data / "traces", data / "reports", tmp_path / "out"):
+            assert _mode(d) == 0o700, (d, oct(_mode(d)))
+        assert report.parent == data / "reports" and Path(records.url[10:]) == db
+    finally:
+        os.umask(old)
+
+
+def test_an_existing_loose_data_dir_is_tightened(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    data = tmp_path / "surgisim"
+    data.mkdir(mode=0o755)
+    os.chmod(data, 0o755)
+    (data / "records.sqlite").touch(mode=0o644)
+    os.chmod(data / "records.sqlite", 0o644)
+    Records()
+    assert _mode(data) == 0o700 and _mode(data / "records.sqlite") == 0o600
+
+
+# ---- the demo store ---------------------------------------------------------------------
+def test_demonstrations_go_to_their_own_store(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    demo, real = Records.demo(), open_records()
+    assert demo.store == "demo" and real.store == "records"
+    assert demo.url.endswith("/surgisim/demo.sqlite") and real.url.endswith("/records.sqlite")
+    assert demo.traces_dir == tmp_path / "surgisim" / "demo" / "traces"
+    assert open_records(demo=True).url == demo.url
+    assert open_records(f"sqlite:///{tmp_path / 'x.sqlite'}", demo=True).url.endswith("x.sqlite")
+    _add(demo, pseudonym="demo")
+    assert [t.pseudonym for t, _ in demo.trainees()] == ["demo"]
+    assert real.trainees() == []
+
+
+# ---- forgetting a trainee -----------------------------------------------------------------
+def test_forget_removes_every_record_and_file(monkeypatch, tmp_path):
+    from tests.scenarios.test_evaluate import _trace
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    records = Records()
+    scenario = parse_scenario(VALID, "mini.yaml")
+    trace = _trace()
+    metrics = compute_metrics(trace)
+    result = score_session(metrics, trace.completed, scenario.scoring)
+    ids = {}
+    for who in ("T042", "T042", "T007"):
+        ids.setdefault(who, []).append(
+            store_session(
+                records,
+                scenario=scenario,
+                scenario_text=VALID,
+                pseudonym=who,
+                operator="expert",
+                seed=1,
+                trace=trace,
+                metrics=metrics,
+                result=result,
+                sim_time_s=9.5,
+                wall_time_s=1.0,
+            )
+        )
+    records.add_score(ids["T042"][0], result.as_dict(), {"edited": True})
+    elsewhere = tmp_path / "elsewhere" / "mine.html"
+    kept = [Path(r.trace_path) for r in records.sessions("T007")]
+    files = [Path(r.trace_path) for r in records.sessions("T042")]
+    files += [write_session_report(records, i) for i in ids["T042"]]
+    files += [write_session_report(records, ids["T042"][0], elsewhere)]
+    files += [write_trainee_report(records, "T042", csv_out=tmp_path / "t.csv"), tmp_path / "t.csv"]
+    kept += [write_session_report(records, ids["T007"][0])]
+    assert all(f.exists() for f in files + kept)
+
+    gone = records.forget("T042")
+    assert (gone.sessions, gone.scores) == (2, 3) and not gone.failed and not gone.missing
+    assert {Path(f).resolve() for f in gone.files} == {f.resolve() for f in files}
+    assert not any(f.exists() for f in files) and all(f.exists() for f in kept)
+    assert records.find_trainee("T042") is None and records.sessions("T042") == []
+    assert [t.pseudonym for t, _ in records.trainees()] == ["T007"]
+    with sqlite3.connect(tmp_path / "surgisim" / "records.sqlite") as con:
+        assert con.execute("SELECT COUNT(*) FROM scores").fetchone()[0] == 1
+        assert con.execute("SELECT COUNT(*) FROM files").fetchone()[0] == 1
+    raw = (tmp_path / "surgisim" / "records.sqlite").read_bytes()
+    assert b"T042" not in raw  # not lingering in a free page either
+    with pytest.raises(ScenarioError, match="no trainee 'T042'"):
+        records.forget("T042")
+
+
+# ---- damaged databases are errors, not tracebacks -----------------------------------------
+def test_damaged_databases_raise_scenario_errors(tmp_path):
+    good = tmp_path / "good.sqlite"
+    _add(Records(f"sqlite:///{good}"))
+    data = good.read_bytes()
+    (tmp_path / "random.sqlite").write_bytes(bytes(range(256)) * 32)
+    (tmp_path / "truncated.sqlite").write_bytes(data[: len(data) // 2])
+    (tmp_path / "dir.sqlite").mkdir()
+    for name, match in (
+        ("random", "not a SQLite database"),
+        ("truncated", "truncated"),
+        ("dir", "is a directory"),
+    ):
+        with pytest.raises(ScenarioError, match=match):
+            Records(f"sqlite:///{tmp_path / name}.sqlite").trainees()
+    assert (tmp_path / "truncated.sqlite").read_bytes() == data[: len(data) // 2]  # untouched
+    read_only = Records(f"sqlite:///file:{good}?mode=ro&uri=true")
+    assert [t.pseudonym for t, _ in read_only.trainees()] == ["T001"]
+    with pytest.raises(ScenarioError, match="read-only"):
+        read_only.add_score(1, {"rule": "mscore", "score": 1.0, "passed": False}, {})
+    with pytest.raises(ScenarioError, match=r"surgisim\[postgres\]") as info:
+        Records("postgresql://user:secret@localhost/records")
+    assert "secret" not in str(info.value)

@@ -46,10 +46,10 @@ def test_bench_tremor_small_run_writes_json(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "butterworth" in out.stdout and "Bars" in out.stdout
     data = json.loads(path.read_text())
-    names = [r["filter"] for r in data["results"]["standard"]]
+    names = [r["filter"] for r in data["results"]["legacy"]]
     assert names[0] == "none" and "default" in names and "one_euro" in names
-    default = next(r for r in data["results"]["standard"] if r["filter"] == "default")
-    none = next(r for r in data["results"]["standard"] if r["filter"] == "none")
+    default = next(r for r in data["results"]["legacy"] if r["filter"] == "default")
+    none = next(r for r in data["results"]["legacy"] if r["filter"] == "none")
     assert default["attenuation_db"] > 10 and none["attenuation_db"] == 0.0
     assert default["step_us"] > 0
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from scenarios.archive import store_session
@@ -83,3 +85,116 @@ def test_unknown_trainee_and_session(tmp_path):
     assert out.exit_code == 2
     out = runner.invoke(app, ["report", "7", "--db", db])
     assert out.exit_code == 2 and "no session with id 7" in out.output
+
+
+# ---- as a user runs them: subprocesses against bad inputs ---------------------------------
+def _surgisim(*args: str, env: dict | None = None, stdin: str | None = None):
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "sim.cli", *args],
+        capture_output=True,
+        text=True,
+        input=stdin,
+        env={**os.environ, **(env or {})},
+        timeout=300,
+    )
+
+
+COMMANDS = (
+    ("trainee", "list"),
+    ("trainee", "show", "T042"),
+    ("report", "1"),
+    ("rescore", "1", "--scenario", "peg-transfer"),
+)
+
+
+def _bad_databases(tmp_path):
+    good = tmp_path / "good.sqlite"
+    _store(f"sqlite:///{good}", tmp_path)
+    data = good.read_bytes()
+    (tmp_path / "random.sqlite").write_bytes(bytes(i * 7 % 256 for i in range(8192)))
+    (tmp_path / "truncated.sqlite").write_bytes(data[: len(data) // 2])
+    corrupt = bytearray(data)
+    corrupt[100:4000] = bytes(3900)  # the schema page wiped
+    (tmp_path / "corrupt.sqlite").write_bytes(bytes(corrupt))
+    (tmp_path / "dir.sqlite").mkdir()
+    return {
+        "random": ("not a SQLite database", f"sqlite:///{tmp_path / 'random.sqlite'}"),
+        "truncated": ("truncated", f"sqlite:///{tmp_path / 'truncated.sqlite'}"),
+        "corrupt": ("damaged", f"sqlite:///{tmp_path / 'corrupt.sqlite'}"),
+        "directory": ("is a directory", f"sqlite:///{tmp_path / 'dir.sqlite'}"),
+        "postgres": ("surgisim[postgres]", "postgresql://user:pw@localhost/records"),
+    }
+
+
+def _check_clear_error(out, what, needle):
+    assert out.returncode == 2, (what, out.stdout, out.stderr)
+    assert "Traceback" not in out.stderr + out.stdout, (what, out.stderr)
+    assert needle in out.stderr and len(out.stderr.strip().splitlines()) <= 3, (what, out.stderr)
+
+
+def test_bad_databases_give_a_clear_error_and_exit_2(tmp_path):
+    """Each bad database once, the commands taking turns (the full matrix is slow)."""
+    env = {"XDG_DATA_HOME": str(tmp_path / "xdg")}
+    for k, (what, (needle, url)) in enumerate(_bad_databases(tmp_path).items()):
+        command = COMMANDS[k % len(COMMANDS)]
+        _check_clear_error(_surgisim(*command, "--db", url, env=env), (what, command), needle)
+    out = _surgisim("trainee", "list", "--db", url, "--debug", env=env)
+    assert out.returncode == 2 and "Traceback" in out.stderr
+
+
+@pytest.mark.slow
+def test_every_command_on_every_bad_database(tmp_path):
+    env = {"XDG_DATA_HOME": str(tmp_path / "xdg")}
+    for what, (needle, url) in _bad_databases(tmp_path).items():
+        for command in COMMANDS:
+            _check_clear_error(_surgisim(*command, "--db", url, env=env), (what, command), needle)
+
+
+def test_read_only_database_and_damaged_trace(tmp_path):
+    env = {"XDG_DATA_HOME": str(tmp_path / "xdg")}
+    sid = _store(f"sqlite:///{tmp_path / 'r.sqlite'}", tmp_path)
+    # mode=ro: read-only for SQLite even when the tests run as root (chmod would not be)
+    read_only = f"sqlite:///file:{tmp_path / 'r.sqlite'}?mode=ro&uri=true"
+    out = _surgisim("rescore", str(sid), "--scenario", "peg-transfer", "--db", read_only, env=env)
+    assert out.returncode == 2 and "read-only" in out.stderr and "Traceback" not in out.stderr
+    out = _surgisim("trainee", "list", "--db", read_only, env=env)
+    assert out.returncode == 0 and "T042" in out.stdout
+    trace = Records(f"sqlite:///{tmp_path / 'r.sqlite'}").session(sid).trace_path
+    with open(trace, "r+b") as f:
+        f.truncate(300)
+    out = _surgisim("report", str(sid), "--db", f"sqlite:///{tmp_path / 'r.sqlite'}", env=env)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "cannot read session trace" in out.stderr and "damaged" in out.stderr
+
+
+def test_trainee_new_and_forget(tmp_path):
+    env = {"XDG_DATA_HOME": str(tmp_path / "xdg")}
+    db = f"sqlite:///{tmp_path / 'r.sqlite'}"
+    out = _surgisim("trainee", "new", "--db", db, env=env)
+    assert out.returncode == 0
+    issued = out.stdout.strip()
+    assert len(issued.split("-")) == 3 and Records(db).find_trainee(issued) is not None
+    sid = _store(db, tmp_path)
+    trace = Records(db).session(sid).trace_path
+    out = _surgisim("trainee", "forget", "T042", "--db", db, env=env, stdin="n\n")
+    assert out.returncode != 0 and Records(db).find_trainee("T042") is not None  # declined
+    out = _surgisim("trainee", "forget", "T042", "--db", db, env=env, stdin="y\n")
+    assert out.returncode == 0 and "1 session(s)" in out.stdout, out.stderr
+    assert Records(db).find_trainee("T042") is None and not Path(trace).exists()
+    out = _surgisim("trainee", "forget", issued, "--yes", "--db", db, env=env)
+    assert out.returncode == 0 and Records(db).trainees() == []
+    out = _surgisim("trainee", "forget", "T404", "--yes", "--db", db, env=env)
+    assert out.returncode == 2 and "no trainee 'T404'" in out.stderr
+
+
+def test_the_demo_store_is_separate(tmp_path):
+    env = {"XDG_DATA_HOME": str(tmp_path)}
+    out = _surgisim("trainee", "new", "--demo", env=env)
+    assert out.returncode == 0 and (tmp_path / "surgisim" / "demo.sqlite").exists()
+    issued = out.stdout.strip()
+    assert issued in _surgisim("trainee", "list", "--demo", env=env).stdout
+    assert issued not in _surgisim("trainee", "list", env=env).stdout

@@ -49,6 +49,8 @@ def test_step_returns_plain_state_of_every_arm(session):
     assert state.exercise.instruction  # the first step's instruction
     assert "completion_time_s" in state.metrics or state.metrics == {}
     assert {"pad", "pad/needle"} <= set(state.body_poses)
+    assert "PSM1/roll_link" in state.node_names and state.node_poses.shape[1:] == (4, 4)
+    np.testing.assert_allclose(state.pose("PSM1/tool_tip"), state.arms["PSM1"].X_WT, atol=1e-5)
     pickle.loads(pickle.dumps(state))  # crosses process boundaries
 
 
@@ -226,7 +228,7 @@ def test_reset_gives_the_run_a_fresh_session_gives(handover):
         _run_for(reused, 2, 0.5)
         state = reused.reset(seed=7)
         assert state.time_s == 0.0 and state.step_count == 0
-        assert [e.kind for e in state.events][0] == "step_started"  # the episode's start
+        assert state.events[0].kind == "step_started"  # the episode's start
         client = reused.world.client
         got, trace_again = _run_for(reused, 7, 2.0)
         assert reused.world.client == client  # the same physics client
@@ -260,3 +262,15 @@ def test_config_and_results_pickle(headless_run):
     outcome = headless_run("needle-handover", "expert", 0)
     again = pickle.loads(pickle.dumps(outcome))
     assert again.result == outcome.result and again.metrics == outcome.metrics
+
+
+def test_scene_description_crosses_processes_and_matches_the_poses(session):
+    from scenarios.visual import SceneDescription
+
+    description = session.scene_description()
+    again = SceneDescription.from_dict(pickle.loads(pickle.dumps(description.to_dict())))
+    assert again.node_names == description.node_names == session.state().node_names
+    assert description.scope_node == "ECM/tool_tip"
+    assert set(description.tip_nodes) == {"PSM1", "PSM2"}
+    session.reset(seed=3)
+    assert session.scene_description().node_names == description.node_names

@@ -1,0 +1,448 @@
+"""surgisim's default tremor filter: a Kalman filter whose tremor model is a resonator.
+
+Physiological tremor is not a sine: it is narrow-band *noise*, a resonance of the
+limb-muscle loop driven by unsynchronised motor-unit firing, 0.2-3 Hz wide, centred at
+6-12 Hz, its centre and size drifting, each axis on its own. So, per axis, this filter
+models the measured position as
+
+- voluntary motion: position, velocity and acceleration driven by white jerk of
+  spectral density ``q`` (it follows smooth motion with no lag), plus
+- tremor: a damped rotating phasor (a resonator) at the axis's tremor frequency ``f``,
+  whose damping ``pi B`` gives its spectral line the -3 dB width ``B``, and whose variance
+  ``sigma^2`` is the tremor's,
+
+and outputs the Kalman estimate of the voluntary position. The model's four numbers are
+not fixed guesses but measured from the signal, each on its own time scale, because each
+varies between people and over a session:
+
+- ``f`` and ``B`` from a separate tracker on a band-passed copy of the input (5.5-16 Hz,
+  8th order, so voluntary motion hardly reaches it): a phasor follows the band-passed
+  signal, and its lag-40 ms autocorrelation, averaged over 0.5 s, has the tremor's
+  frequency as its angle and ``exp(-pi B lag)`` as its magnitude (a Lorentzian line);
+  a wandering centre lowers that magnitude too, which widens ``B`` as it should.
+- ``sigma^2`` from the band-passed power, averaged over 1 s.
+- ``q`` from the operator's recent voluntary jerk: the mean square third derivative of a
+  2.5 Hz (4th order) low-passed copy of the input over 1 s, times a correlation time
+  (0.03 s). A hand that moves briskly needs a model that follows briskly; a slow hand
+  lets the filter remove more tremor.
+
+Each estimate is clamped to a physiological range, so no input can drive the model
+somewhere absurd, and a glitch is forgotten within seconds. The Kalman filter keeps its
+full covariance (5 states per axis), as ``f``, ``B``, ``sigma^2`` and ``q`` change every
+sample; that costs a few hundred flops per axis, a fraction of a microsecond.
+
+How the numbers were chosen: on generator A only (:mod:`haptics.signals`,
+``narrow``/``broadband`` in :mod:`haptics.tremor.sets`), never on the unseen generator B.
+What the design could and could not reach, and why, is in ``bench/RESULTS.md``
+("tremor, round 2").
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+from scipy import signal as sps
+
+from haptics.errors import HapticsError
+from haptics.tremor.base import (
+    TremorFilter,
+    require_band,
+    require_below_nyquist,
+    require_positive,
+    sos_cascade,
+)
+
+_NS = 5  # Kalman states per axis: p, v, a (voluntary), c, s (tremor phasor)
+_SECTIONS = 4  # biquads of the tracker's band-pass (8th order)
+_LP_SECTIONS = 2  # biquads of the jerk low-pass (4th order)
+_OBSERVER_GAIN = 0.3  # per-sample pull of the tracker phasor towards the band-passed input
+_MODEL_EVERY = 8  # samples between updates of the model's frequency and width
+
+# coef header
+(
+    _C_DT,
+    _C_F_LO,
+    _C_F_HI,
+    _C_F0,
+    _C_B_LO,
+    _C_B_HI,
+    _C_B0,
+    _C_LAG,
+    _C_BETA_TRACK,
+    _C_BETA_POWER,
+    _C_BETA_JERK,
+    _C_KAPPA,
+    _C_Q_LO,
+    _C_Q_HI,
+    _C_R,
+    _C_VAR0,
+    _C_VAR_LO,
+    _C_VAR_HI,
+    _C_P_V0,
+    _C_P_A0,
+) = range(20)
+_HDR = 20
+_C_BP = _HDR  # band-pass sos (4 x 6)
+_C_LP = _C_BP + 6 * _SECTIONS  # jerk low-pass sos (2 x 6)
+_COEF_SIZE = _C_LP + 6 * _LP_SECTIONS
+
+# per-axis state
+_A_X = 0  # Kalman mean (5)
+_A_P = _A_X + _NS  # Kalman covariance (5 x 5, row-major)
+_A_BP = _A_P + _NS * _NS  # band-pass z (4 x 2)
+_A_PH = _A_BP + 2 * _SECTIONS  # tracker phasor (c, s)
+_A_ACC = _A_PH + 2  # lag correlation re, im and phasor power
+_A_F = _A_ACC + 3  # tremor frequency (Hz)
+_A_B = _A_F + 1  # tremor line width (Hz)
+_A_VAR = _A_B + 1  # tremor variance (m^2)
+_A_LP = _A_VAR + 1  # jerk low-pass z (2 x 2)
+_A_HIST = _A_LP + 2 * _LP_SECTIONS  # last three low-passed positions
+_A_J = _A_HIST + 3  # mean square jerk (m^2/s^6)
+_A_ROT = _A_J + 1  # cos, sin of the tremor's rotation per sample, damping per sample
+_A_RING = _A_ROT + 3  # phasor history for the lag correlation (lag x 2)
+# global state: [initialised, sample counter], then scratch (F P, gain), then axes
+_S_SCRATCH = 2
+_S_AXES = _S_SCRATCH + _NS * _NS + _NS
+
+
+def _axis_stride(lag: int) -> int:
+    return _A_RING + 2 * lag
+
+
+@njit(cache=True, inline="always")
+def _clamp(x, lo, hi):
+    return min(max(x, lo), hi)
+
+
+@njit(cache=True)
+def _kalman(state, a, scr, y, cos_w, sin_w, rho, var, q, dt, r):
+    """One predict + update of one axis's 5-state filter (state[a:], scratch at scr).
+
+    The transition is block-diagonal: voluntary ``[[1, dt, dt^2/2], [0, 1, dt], [0, 0,
+    1]]`` and tremor ``rho R(2 pi f dt)``, so ``F P F'`` is written out row and column
+    operations instead of two dense 5 x 5 products.
+    """
+    FP = scr
+    K = scr + _NS * _NS
+    cw = rho * cos_w
+    sw = rho * sin_w
+    h = 0.5 * dt * dt
+    X = a + _A_X
+    P = a + _A_P
+    # mean: x = F x
+    p0 = state[X]
+    v0 = state[X + 1]
+    a0 = state[X + 2]
+    c0 = state[X + 3]
+    s0 = state[X + 4]
+    state[X] = p0 + dt * v0 + h * a0
+    state[X + 1] = v0 + dt * a0
+    state[X + 3] = cw * c0 - sw * s0
+    state[X + 4] = sw * c0 + cw * s0
+    # F P (row operations)
+    for j in range(_NS):
+        r0 = state[P + j]
+        r1 = state[P + _NS + j]
+        r2 = state[P + 2 * _NS + j]
+        r3 = state[P + 3 * _NS + j]
+        r4 = state[P + 4 * _NS + j]
+        state[FP + j] = r0 + dt * r1 + h * r2
+        state[FP + _NS + j] = r1 + dt * r2
+        state[FP + 2 * _NS + j] = r2
+        state[FP + 3 * _NS + j] = cw * r3 - sw * r4
+        state[FP + 4 * _NS + j] = sw * r3 + cw * r4
+    # (F P) F' (column operations), symmetric by construction
+    for i in range(_NS):
+        row = FP + i * _NS
+        c0 = state[row]
+        c1 = state[row + 1]
+        c2 = state[row + 2]
+        c3 = state[row + 3]
+        c4 = state[row + 4]
+        state[P + i * _NS] = c0 + dt * c1 + h * c2
+        state[P + i * _NS + 1] = c1 + dt * c2
+        state[P + i * _NS + 2] = c2
+        state[P + i * _NS + 3] = cw * c3 - sw * c4
+        state[P + i * _NS + 4] = sw * c3 + cw * c4
+    # + Q: white jerk of density q on (p, v, a); white drive of the resonator
+    dt2 = dt * dt
+    state[P + 0] += q * dt2 * dt2 * dt / 20.0
+    state[P + 1] += q * dt2 * dt2 / 8.0
+    state[P + 2] += q * dt2 * dt / 6.0
+    state[P + 5] += q * dt2 * dt2 / 8.0
+    state[P + 6] += q * dt2 * dt / 3.0
+    state[P + 7] += q * dt2 / 2.0
+    state[P + 10] += q * dt2 * dt / 6.0
+    state[P + 11] += q * dt2 / 2.0
+    state[P + 12] += q * dt
+    tremor_q = var * (1.0 - rho * rho)
+    state[P + 18] += tremor_q
+    state[P + 24] += tremor_q
+    # update with y = p + c + sensor noise
+    for i in range(_NS):
+        state[K + i] = state[P + i * _NS] + state[P + i * _NS + 3]
+    s_inn = r + state[K] + state[K + 3]
+    innovation = y - state[X] - state[X + 3]
+    for i in range(_NS):
+        state[K + i] /= s_inn
+        state[X + i] += state[K + i] * innovation
+    # P -= K (P H')' = K K' s (one triangle computed, mirrored)
+    for i in range(_NS):
+        for j in range(i, _NS):
+            value = state[P + i * _NS + j] - state[K + i] * state[K + j] * s_inn
+            state[P + i * _NS + j] = value
+            state[P + j * _NS + i] = value
+    return state[X]
+
+
+@njit(cache=True, inline="always")
+def _set_rotation(state, a, dt):
+    """Per-sample rotation (cos, sin) and damping of the axis's tremor model."""
+    w = 2.0 * math.pi * state[a + _A_F] * dt
+    state[a + _A_ROT] = math.cos(w)
+    state[a + _A_ROT + 1] = math.sin(w)
+    state[a + _A_ROT + 2] = math.exp(-math.pi * state[a + _A_B] * dt)
+
+
+@njit(cache=True)
+def resonator_kalman_step(state, coef, x, out):
+    """One 3-D sample: per axis, the Kalman update, then the model's estimates."""
+    dt = coef[_C_DT]
+    lag = int(coef[_C_LAG])
+    stride = _A_RING + 2 * lag
+    first = state[0] == 0.0
+    if first:
+        state[0] = 1.0
+        state[1] = 0.0
+        for i in range(_S_SCRATCH, state.shape[0]):
+            state[i] = 0.0
+        for ax in range(3):
+            a = _S_AXES + ax * stride
+            state[a + _A_X] = x[ax]
+            state[a + _A_P + 1 * _NS + 1] = coef[_C_P_V0]
+            state[a + _A_P + 2 * _NS + 2] = coef[_C_P_A0]
+            state[a + _A_P + 3 * _NS + 3] = coef[_C_VAR0]
+            state[a + _A_P + 4 * _NS + 4] = coef[_C_VAR0]
+            state[a + _A_F] = coef[_C_F0]
+            state[a + _A_B] = coef[_C_B0]
+            state[a + _A_VAR] = coef[_C_VAR0]
+            state[a + _A_J] = coef[_C_Q_LO] / coef[_C_KAPPA]
+            for h in range(3):
+                state[a + _A_HIST + h] = x[ax]
+            _set_rotation(state, a, dt)
+    k = int(state[1])
+    state[1] = k + 1.0
+    slot = k % lag
+    update_model = k >= lag and k % _MODEL_EVERY == 0
+    j_hi = coef[_C_Q_HI] / coef[_C_KAPPA]
+    for ax in range(3):
+        a = _S_AXES + ax * stride
+        y = x[ax]
+        cos_w = state[a + _A_ROT]
+        sin_w = state[a + _A_ROT + 1]
+        q = _clamp(coef[_C_KAPPA] * state[a + _A_J], coef[_C_Q_LO], coef[_C_Q_HI])
+        out[ax] = _kalman(
+            state,
+            a,
+            _S_SCRATCH,
+            y,
+            cos_w,
+            sin_w,
+            state[a + _A_ROT + 2],
+            state[a + _A_VAR],
+            q,
+            dt,
+            coef[_C_R],
+        )
+        # voluntary activity: jerk of a low-passed copy of the input
+        lp = sos_cascade(state, a + _A_LP, coef, _C_LP, _LP_SECTIONS, y, first)
+        h = a + _A_HIST
+        jerk = (lp - 3.0 * state[h] + 3.0 * state[h + 1] - state[h + 2]) / (dt * dt * dt)
+        state[h + 2] = state[h + 1]
+        state[h + 1] = state[h]
+        state[h] = lp
+        state[a + _A_J] += coef[_C_BETA_JERK] * (min(jerk * jerk, j_hi) - state[a + _A_J])
+        # tremor size: band-passed power
+        b = sos_cascade(state, a + _A_BP, coef, _C_BP, _SECTIONS, y, first)
+        power = state[a + _A_VAR] + coef[_C_BETA_POWER] * (
+            min(b * b, coef[_C_VAR_HI]) - state[a + _A_VAR]
+        )
+        state[a + _A_VAR] = _clamp(power, coef[_C_VAR_LO], coef[_C_VAR_HI])
+        # tremor frequency and line width: a phasor on the band-passed signal, rotated
+        # at the model's frequency and pulled towards the signal; its lag correlation
+        c0 = state[a + _A_PH]
+        s0 = state[a + _A_PH + 1]
+        c1 = cos_w * c0 - sin_w * s0
+        s1 = sin_w * c0 + cos_w * s0
+        c1 += _OBSERVER_GAIN * (b - c1)
+        state[a + _A_PH] = c1
+        state[a + _A_PH + 1] = s1
+        ring = a + _A_RING + 2 * slot
+        cl = state[ring]
+        sl = state[ring + 1]
+        state[ring] = c1
+        state[ring + 1] = s1
+        if k >= lag:
+            beta = coef[_C_BETA_TRACK]
+            acc = a + _A_ACC
+            state[acc] += beta * (c1 * cl + s1 * sl - state[acc])
+            state[acc + 1] += beta * (s1 * cl - c1 * sl - state[acc + 1])
+            state[acc + 2] += beta * (c1 * c1 + s1 * s1 - state[acc + 2])
+        if update_model:
+            acc = a + _A_ACC
+            angle = math.atan2(state[acc + 1], state[acc])
+            if angle < 0.0:
+                angle += 2.0 * math.pi
+            span = 2.0 * math.pi * lag * dt
+            state[a + _A_F] = _clamp(angle / span, coef[_C_F_LO], coef[_C_F_HI])
+            if state[acc + 2] > 0.0:
+                coherence = math.hypot(state[acc], state[acc + 1]) / state[acc + 2]
+                coherence = _clamp(coherence, 1e-6, 1.0)
+                width = -math.log(coherence) * 2.0 / span
+                state[a + _A_B] = _clamp(width, coef[_C_B_LO], coef[_C_B_HI])
+            _set_rotation(state, a, dt)
+
+
+class ResonatorKalmanFilter(TremorFilter):
+    """Tremor canceller: Kalman filter with a resonator tremor model (surgisim's ``default``).
+
+    Args:
+        rate_hz: sample rate (Hz).
+        frequency_range_hz: (min, max) tremor frequency the tracker may report (Hz).
+        start_frequency_hz: frequency assumed until the tracker has data (Hz).
+        bandwidth_range_hz: (min, max) -3 dB width of the tremor line the model may take
+            (Hz); physiological tremor is 0.2-3 Hz wide, its wander adds to that.
+        start_bandwidth_hz: line width assumed until the tracker has data (Hz).
+        coherence_lag_s: lag of the tracker's autocorrelation (s); frequency and width
+            come from its angle and magnitude (long enough to resolve 0.2 Hz widths,
+            short enough that 15 Hz does not alias: below 1 / 15 Hz).
+        tracking_time_s: averaging time of the autocorrelation (s).
+        power_time_s: averaging time of the tremor power (s).
+        tremor_rms_range_m: (min, max) per-axis tremor RMS the model may take (m).
+        start_tremor_rms_m: per-axis tremor RMS assumed at the start (m).
+        jerk_time_s: averaging time of the voluntary jerk estimate (s).
+        jerk_correlation_s: white-jerk density per mean-square jerk (s): ``q = this *
+            mean square jerk``.
+        jerk_psd_range: (min, max) white-jerk spectral density q (m^2/s^5).
+        jerk_lowpass_hz: cut-off of the low-pass that keeps tremor out of the jerk
+            estimate (Hz, 4th order).
+        sensor_noise_m: RMS of the device's position noise (m).
+        tracker_band_hz: pass band of the tracker's band-pass (Hz, 8th order).
+    """
+
+    name = "resonator_kalman"
+    _kernel = resonator_kalman_step
+
+    def __init__(
+        self,
+        rate_hz: float = 1000.0,
+        frequency_range_hz: tuple[float, float] = (5.0, 15.0),
+        start_frequency_hz: float = 9.5,
+        bandwidth_range_hz: tuple[float, float] = (0.2, 4.0),
+        start_bandwidth_hz: float = 1.0,
+        coherence_lag_s: float = 0.04,
+        tracking_time_s: float = 0.5,
+        power_time_s: float = 1.0,
+        tremor_rms_range_m: tuple[float, float] = (1e-6, 1e-3),
+        start_tremor_rms_m: float = 60e-6,
+        jerk_time_s: float = 1.0,
+        jerk_correlation_s: float = 0.03,
+        jerk_psd_range: tuple[float, float] = (1e-4, 1e2),
+        jerk_lowpass_hz: float = 2.5,
+        sensor_noise_m: float = 1e-6,
+        tracker_band_hz: tuple[float, float] = (5.5, 16.0),
+    ) -> None:
+        params = {
+            "frequency_range_hz": tuple(frequency_range_hz),
+            "start_frequency_hz": start_frequency_hz,
+            "bandwidth_range_hz": tuple(bandwidth_range_hz),
+            "start_bandwidth_hz": start_bandwidth_hz,
+            "coherence_lag_s": coherence_lag_s,
+            "tracking_time_s": tracking_time_s,
+            "power_time_s": power_time_s,
+            "tremor_rms_range_m": tuple(tremor_rms_range_m),
+            "start_tremor_rms_m": start_tremor_rms_m,
+            "jerk_time_s": jerk_time_s,
+            "jerk_correlation_s": jerk_correlation_s,
+            "jerk_psd_range": tuple(jerk_psd_range),
+            "jerk_lowpass_hz": jerk_lowpass_hz,
+            "sensor_noise_m": sensor_noise_m,
+            "tracker_band_hz": tuple(tracker_band_hz),
+        }
+        super().__init__(rate_hz, params)
+        rate = self.rate_hz
+        f_lo, f_hi = require_band("frequency_range_hz", frequency_range_hz, rate)
+        b_lo, b_hi = require_band("bandwidth_range_hz", bandwidth_range_hz, rate)
+        lag = round(require_positive("coherence_lag_s", coherence_lag_s, "s") * rate)
+        if not 2 <= lag <= 0.95 * rate / f_hi:
+            raise HapticsError(
+                f"coherence_lag_s = {coherence_lag_s} s must span at least 2 samples and "
+                f"stay below 1 / frequency_range_hz[1] = {1 / f_hi:.4f} s (else the top "
+                "frequency aliases)."
+            )
+        rms_lo, rms_hi = _positive_range("tremor_rms_range_m", tremor_rms_range_m, "m")
+        q_lo, q_hi = _positive_range("jerk_psd_range", jerk_psd_range, "m^2/s^5")
+        band_lo, band_hi = require_band("tracker_band_hz", tracker_band_hz, rate)
+        start_rms = require_positive("start_tremor_rms_m", start_tremor_rms_m, "m")
+        header = np.zeros(_HDR)
+        header[_C_DT] = 1.0 / rate
+        header[_C_F_LO], header[_C_F_HI] = f_lo, f_hi
+        header[_C_F0] = min(max(float(start_frequency_hz), f_lo), f_hi)
+        header[_C_B_LO], header[_C_B_HI] = b_lo, b_hi
+        header[_C_B0] = min(max(float(start_bandwidth_hz), b_lo), b_hi)
+        header[_C_LAG] = lag
+        header[_C_BETA_TRACK] = _per_sample("tracking_time_s", tracking_time_s, rate)
+        header[_C_BETA_POWER] = _per_sample("power_time_s", power_time_s, rate)
+        header[_C_BETA_JERK] = _per_sample("jerk_time_s", jerk_time_s, rate)
+        header[_C_KAPPA] = require_positive("jerk_correlation_s", jerk_correlation_s, "s")
+        header[_C_Q_LO], header[_C_Q_HI] = q_lo, q_hi
+        header[_C_R] = require_positive("sensor_noise_m", sensor_noise_m, "m") ** 2
+        header[_C_VAR0] = min(max(start_rms, rms_lo), rms_hi) ** 2
+        header[_C_VAR_LO], header[_C_VAR_HI] = rms_lo**2, rms_hi**2
+        header[_C_P_V0] = 0.01**2  # the hand may be moving at 1 cm/s when the filter starts
+        header[_C_P_A0] = 0.1**2
+        band = sps.butter(_SECTIONS, (band_lo, band_hi), btype="bandpass", fs=rate, output="sos")
+        lowpass = sps.butter(
+            2 * _LP_SECTIONS,
+            require_below_nyquist("jerk_lowpass_hz", jerk_lowpass_hz, rate),
+            fs=rate,
+            output="sos",
+        )
+        coef = np.concatenate([header, band.ravel(), lowpass.ravel()])
+        assert coef.shape == (_COEF_SIZE,)
+        self._finish_init(coef, _S_AXES + 3 * _axis_stride(lag))
+
+    def _axis(self, ax: int) -> int:
+        return _S_AXES + ax * _axis_stride(int(self._coef[_C_LAG]))
+
+    @property
+    def tremor_frequency_hz(self) -> np.ndarray:
+        """The current tremor frequency estimate per axis (Hz)."""
+        return np.array([self._state[self._axis(ax) + _A_F] for ax in range(3)])
+
+    @property
+    def tremor_bandwidth_hz(self) -> np.ndarray:
+        """The current tremor line-width estimate per axis (Hz)."""
+        return np.array([self._state[self._axis(ax) + _A_B] for ax in range(3)])
+
+    @property
+    def tremor_rms_m(self) -> np.ndarray:
+        """The current tremor RMS estimate per axis (m)."""
+        return np.sqrt([self._state[self._axis(ax) + _A_VAR] for ax in range(3)])
+
+
+def _per_sample(name: str, time_s: float, rate_hz: float) -> float:
+    """Exponential-average weight per sample for an averaging time ``time_s``."""
+    return min(1.0, 1.0 / (require_positive(name, time_s, "s") * rate_hz))
+
+
+def _positive_range(name: str, pair, unit: str) -> tuple[float, float]:
+    try:
+        lo, hi = (float(v) for v in pair)
+    except (TypeError, ValueError):
+        raise HapticsError(f"{name} must be (min, max) in {unit}, got {pair!r}.") from None
+    if not (0 < lo < hi and math.isfinite(hi)):
+        raise HapticsError(f"{name} must be (min, max) with 0 < min < max {unit}, got {pair!r}.")
+    return lo, hi

@@ -1,0 +1,312 @@
+"""``surgisim run`` and ``surgisim store``: a headless session that is never lost.
+
+``run`` checks every input before the simulation starts (the scenario as ``validate``
+does, the operator, the seed, the pseudonym, that the database can be written, that the
+output files can be written), then runs the scenario with a synthetic operator while a
+checkpoint of the session is written every few simulated seconds. Ctrl-C stops the run
+and stores it as incomplete; a ``kill -9`` leaves the checkpoint, which ``surgisim store
+--orphans`` stores later. If storing the finished session fails, its trace is kept and the
+message says how to store it (``surgisim store FILE``).
+
+Synthetic demonstrations go to the separate demo store unless ``--trainee`` names a
+trainee: a demonstration is not a person's record.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from sim.cli.guard import DEBUG_OPTION, guard, interruptible, uninterrupted
+
+#: Largest seed accepted: seeds feed numpy's SeedSequence and the IK's 64-bit streams.
+MAX_SEED = 2**63 - 1
+
+
+def checked_seed(seed: int) -> int:
+    """A seed is a non-negative integer below 2**63 (a clear error otherwise)."""
+    from sim.errors import SimError
+
+    if not 0 <= seed <= MAX_SEED:
+        raise SimError(f"--seed must be an integer from 0 to 2**63 - 1, got {seed}.")
+    return seed
+
+
+def checked_operator(operator: str) -> str:
+    """A synthetic operator's skill name (the error lists them and the closest)."""
+    from haptics.operators import PRESETS
+    from sim.errors import SimError, closest_names
+
+    if operator not in PRESETS:
+        raise SimError(
+            f"unknown operator {operator!r}; operators are {sorted(PRESETS)}."
+            + closest_names(operator, PRESETS)
+        )
+    return operator
+
+
+def checked_output(path: Path | None, what: str) -> Path | None:
+    """Make sure an output file can be written before the run (its folder is created)."""
+    from sim.errors import SimError
+
+    if path is None:
+        return None
+    path = Path(path)
+    if path.is_dir():
+        raise SimError(f"{what} {str(path)!r} is a directory; give a file name.")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SimError(f"cannot create the folder of {what} {str(path)!r}: {exc}.") from None
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise SimError(f"{what} {str(path)!r} cannot be written; choose another path.")
+    return path
+
+
+def run(
+    scenario: str = typer.Argument(..., help="Bundled scenario name or a YAML file."),
+    operator: str = typer.Option(
+        "expert", help="Synthetic operator: expert, intermediate, novice."
+    ),
+    seed: int = typer.Option(0, min=0, help="Seed of the world and the operators (>= 0)."),
+    trainee: str | None = typer.Option(
+        None,
+        help="Store under this trainee's pseudonym (default: the demo store, as 'demo').",
+    ),
+    allow_name: bool = typer.Option(
+        False, "--allow-name", help="Accept a pseudonym that looks like a person's name."
+    ),
+    db: str | None = typer.Option(None, "--db", help="Records database URL."),
+    json_path: Path | None = typer.Option(None, "--json", help="Write the result as JSON."),
+    report: Path | None = typer.Option(None, help="Where to write the HTML report."),
+    store: bool = typer.Option(True, help="Store the session in the records database."),
+    debug: bool = DEBUG_OPTION,
+) -> None:
+    """Run a scenario headless with a synthetic operator; print, store and report the score."""
+    from scenarios.checkpoint import IN_PROGRESS, Checkpoint, RunInfo
+    from scenarios.loader import load_scenario, resolve
+    from scenarios.records import check_pseudonym, open_records
+    from sim.session.plans import PLANS
+    from sim.world.scenario_check import check_scenario
+    from sim.world.scene import OBJECT_TYPES
+
+    console = Console()
+    with guard(debug):
+        path = resolve(scenario)
+        spec = load_scenario(path, object_types=OBJECT_TYPES)
+        check_scenario(spec, plan_kinds=PLANS)
+        checked_operator(operator)
+        checked_seed(seed)
+        demo = trainee is None
+        pseudonym = "demo" if demo else check_pseudonym(trainee, allow_name=allow_name)
+        json_path = checked_output(json_path, "--json")
+        report = checked_output(report, "--report")
+        records = checkpoint = None
+        if store:
+            records = open_records(db, demo=demo)
+            records.check_writable()
+            info = RunInfo(
+                spec.name,
+                path.read_text(),
+                seed,
+                operator,
+                pseudonym,
+                records.store,
+                db,
+                allow_name,
+            )
+            checkpoint = Checkpoint(records.traces_dir.parent / IN_PROGRESS, info)
+        outcome = _simulate(console, spec, operator, seed, checkpoint)
+        payload = {
+            "scenario": spec.name,
+            "seed": seed,
+            "operator": operator,
+            "completed": outcome.result.completed,
+            "passed": outcome.result.passed,
+            "score": outcome.result.score,
+            "interrupted": outcome.interrupted,
+            "sim_time_s": outcome.sim_time_s,
+            "wall_time_s": outcome.wall_time_s,
+            "metrics": outcome.metrics,
+        }
+        if records is not None:
+            payload["session_id"] = _store(console, records, spec, outcome, checkpoint, report)
+        _print_result(console, spec, outcome)
+        if json_path is not None:
+            from scenarios.paths import write_private_text
+
+            write_private_text(json_path, json.dumps(payload, indent=2))
+    if outcome.interrupted:
+        raise typer.Exit(code=130)
+
+
+def _simulate(console: Console, spec, operator: str, seed: int, checkpoint):
+    """Run headless with a progress bar and checkpoints; Ctrl-C stops at the next step."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from sim.session.headless import run_headless
+
+    def save(session) -> None:
+        if checkpoint is not None and checkpoint.due(session.time_s):
+            checkpoint.save(session.trace(), session.time_s)
+
+    with (
+        interruptible(
+            "stopping: the session is stored as incomplete (Ctrl-C again to abandon it)"
+        ) as stop,
+        Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[status]}"),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress,
+    ):
+        task = progress.add_task(
+            f"{spec.title} ({operator}, seed {seed})",
+            total=len(spec.exercise.steps),
+            status="starting",
+        )
+
+        def on_progress(steps_done: int, sim_time_s: float) -> None:
+            progress.update(task, completed=steps_done, status=f"sim {sim_time_s:5.1f} s")
+
+        outcome = run_headless(
+            spec,
+            operator=operator,
+            seed=seed,
+            on_progress=on_progress,
+            on_checkpoint=save,
+            stop=stop,
+        )
+    if checkpoint is not None:
+        checkpoint.info.interrupted = outcome.interrupted
+    return outcome
+
+
+def _store(console, records, spec, outcome, checkpoint, report) -> int:
+    """Store the finished session (Ctrl-C waits until it is written); if that fails, keep
+    its trace and say how to store it later."""
+    from scenarios.archive import store_session, write_session_report
+    from scenarios.checkpoint import KEPT
+    from scenarios.errors import ScenarioError
+
+    info = checkpoint.info
+    try:
+        with uninterrupted():
+            sid = store_session(
+                records,
+                scenario=spec,
+                scenario_text=info.scenario_yaml,
+                pseudonym=info.pseudonym,
+                operator=info.operator,
+                seed=info.seed,
+                trace=outcome.trace,
+                metrics=outcome.metrics,
+                result=outcome.result,
+                sim_time_s=outcome.sim_time_s,
+                wall_time_s=outcome.wall_time_s,
+                allow_name=info.allow_name,
+            )
+            checkpoint.discard()
+    except ScenarioError as exc:
+        kept = checkpoint.keep(outcome.trace, records.traces_dir.parent / KEPT)
+        db = f" --db {info.db}" if info.db else ""
+        raise ScenarioError(
+            f"{exc}\nThe session is not lost: its trace is kept at {kept}. Once the problem is "
+            f"fixed, store it with: surgisim store {kept}{db}"
+        ) from None
+    page = write_session_report(records, sid, report)
+    where = "the demo store" if records.store == "demo" else f"trainee {info.pseudonym!r}"
+    console.print(f"stored as session {sid} for {escape(where)}; report: {page}")
+    return sid
+
+
+def store(
+    files: list[Path] = typer.Argument(
+        None, help="Kept traces or checkpoints (.npz, with their .json beside them)."
+    ),
+    orphans: bool = typer.Option(
+        False, "--orphans", help="Store the checkpoints of runs that were killed."
+    ),
+    discard: bool = typer.Option(
+        False, "--discard", help="With --orphans: remove them instead of storing them."
+    ),
+    db: str | None = typer.Option(None, "--db", help="Records database URL (default: as run)."),
+    debug: bool = DEBUG_OPTION,
+) -> None:
+    """Store sessions that a run could not store, or that a killed run left behind."""
+    from scenarios.archive import store_kept
+    from scenarios.checkpoint import IN_PROGRESS, KEPT, RunInfo
+    from scenarios.checkpoint import orphans as find_orphans
+    from scenarios.errors import ScenarioError
+    from scenarios.paths import store_dir
+    from scenarios.records import open_records
+
+    console = Console()
+    with guard(debug):
+        paths = list(files or [])
+        if orphans:
+            for name in ("records", "demo"):
+                paths += find_orphans(store_dir(name) / IN_PROGRESS)
+        if not paths:
+            kept = [
+                p for name in ("records", "demo") for p in (store_dir(name) / KEPT).glob("*.npz")
+            ]
+            hint = f"; kept traces waiting: {', '.join(map(str, kept))}" if kept else ""
+            console.print(f"nothing to store{hint}")
+            return
+        failed = 0
+        for path in paths:
+            try:
+                if discard:
+                    Path(path).unlink(missing_ok=True)
+                    Path(path).with_suffix(".json").unlink(missing_ok=True)
+                    console.print(f"removed {path}")
+                    continue
+                info = RunInfo.load(Path(path).with_suffix(".json"))
+                records = open_records(db or info.db, demo=info.store == "demo")
+                sid = store_kept(records, path)
+                console.print(
+                    f"stored {path} as session {sid} ({info.scenario_name}, "
+                    f"{'incomplete, ' if info.interrupted else ''}{info.sim_time_s:.1f} s "
+                    f"simulated) for {escape(info.pseudonym)!r}"
+                )
+            except ScenarioError as exc:
+                failed += 1
+                Console(stderr=True).print(f"[red]error:[/red] {escape(str(exc))}")
+        if failed:
+            raise typer.Exit(code=2)
+
+
+def _print_result(console: Console, spec, outcome) -> None:
+    result = outcome.result
+    verdict = "PASS" if result.passed else "FAIL"
+    if outcome.interrupted:
+        verdict = "INCOMPLETE (stopped)"
+    table = Table(title=f"{spec.title}: {verdict} - score {result.score:.0f}/100 ({result.rule})")
+    for col in ("metric", "value", "benchmark", "pass mark", "score", ""):
+        table.add_column(col)
+    for m in result.metrics.values():
+        bench = "" if m.benchmark_mean is None else f"{m.benchmark_mean:.3g} ± {m.benchmark_sd:.3g}"
+        table.add_row(
+            m.name,
+            "n/a" if m.value is None else f"{m.value:.3g}",
+            bench,
+            "" if m.threshold is None else f"{m.threshold:.3g}",
+            "" if m.score is None else f"{m.score:.0f}",
+            {True: "pass", False: "FAIL", None: ""}[m.passed],
+        )
+    console.print(table)
+    for reason in result.reasons:
+        console.print(f"- {reason}")
+    console.print(
+        f"simulated {outcome.sim_time_s:.1f} s in {outcome.wall_time_s:.1f} s of wall "
+        f"time ({outcome.sim_time_s / max(outcome.wall_time_s, 1e-9):.1f}x real time)"
+    )

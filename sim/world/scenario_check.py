@@ -1,0 +1,204 @@
+"""Checking a scenario against what the world will build, before anything runs.
+
+The loader (:mod:`scenarios.loader`) knows the file: it checks that a trigger's object
+id, arm or step exists. Only the world knows what an object turns into: a ``peg_board``
+called ``board`` becomes the bodies ``board`` and ``board/ring0`` ... ``board/ring5``
+(as many rings as ``rings_on`` lists), with landmarks ``board:peg0`` ... ``board:peg11``.
+This module builds each object's geometry (:func:`sim.world.boards.bodies_for`: plain
+data, no pybullet, a few milliseconds) and checks every name a trigger or action uses
+(the fields the schema marks with :class:`~scenarios.schema.Ref`) against those bodies
+and landmarks, the spawned objects' descriptions against the world's rules, and the
+demonstration plan's kind against the plans that exist. Each problem is a
+:class:`~scenarios.errors.ScenarioError` at the YAML line that names it, so
+``surgisim scenario validate`` says what a run would otherwise stumble on mid-session.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Iterable
+
+import numpy as np
+
+from scenarios.errors import ScenarioError, suggest
+from scenarios.schema import Ref, Scenario, references
+from sim.errors import SimError
+from sim.world.scenario_scene import build_scene_spec
+from sim.world.scene import ObjectSpec, SceneSpec, object_from_dict
+
+
+@dataclasses.dataclass(frozen=True)
+class BodyNames:
+    """What a trigger may say about one body the world will build.
+
+    Attributes:
+        movable: the body can be grasped and moved (a ring, a needle), not scenery.
+        landmarks: its named points (``peg7``, ``wall0``, ``entry1``, ...).
+    """
+
+    movable: bool
+    landmarks: tuple[str, ...]
+
+
+def check_scenario(
+    scenario: Scenario, *, plan_kinds: Iterable[str] | None = None, seed: int = 0
+) -> SceneSpec:
+    """Everything a run of ``scenario`` will look up, looked up now.
+
+    Args:
+        scenario: a loaded scenario (its positions point errors at the YAML).
+        plan_kinds: the demonstration plans that exist (``sim.session.plans.PLANS``);
+            when given, a ``plan.kind`` must be one of them.
+        seed: world seed for building the scene (only jitter depends on it).
+
+    Returns:
+        The world's scene description (as :func:`build_scene_spec` returns it).
+
+    Raises:
+        ScenarioError: at the line of the first unknown body, landmark, spawned object
+            description or plan kind, listing the valid names and the closest one.
+    """
+    try:
+        spec = build_scene_spec(scenario, seed)
+    except ScenarioError as exc:  # the world quotes values in full: a long list stays short
+        if len(exc.message) <= 600:
+            raise
+        raise ScenarioError(exc.message[:600] + " ...", exc.file, exc.line, exc.col) from None
+    bodies: dict[str, BodyNames] = {}
+    for obj in spec.objects:
+        bodies.update(body_names(obj))
+    for _loc, obj in _spawned(scenario):
+        bodies.update(body_names(obj))
+    for loc, ref, name in references(scenario):
+        if ref.kind in ("body", "point") and not (ref.any_ok and name == "any"):
+            _check_name(scenario, loc, ref, name, bodies)
+    if plan_kinds is not None and scenario.plan:
+        kinds = sorted(plan_kinds)
+        kind = scenario.plan.get("kind")
+        if kind not in kinds:
+            _fail(
+                scenario,
+                ("plan", "kind") if "kind" in scenario.plan else ("plan",),
+                f"plan.kind: unknown demonstration plan {kind!r}; plans are {kinds}."
+                + suggest(str(kind), kinds),
+            )
+    return spec
+
+
+def body_names(obj: ObjectSpec) -> dict[str, BodyNames]:
+    """Body name -> :class:`BodyNames` for one described object.
+
+    The geometry is built once per distinct *template*: the description with its name,
+    pose and every non-zero real-valued field (sizes, masses, stiffnesses) put back to
+    their defaults, since names and roles depend on counts and choices (``rings_on``,
+    ``mark_pairs``, ``environment``, a zero mass), never on dimensions
+    (``tests/sim/world/test_scenario_check.py`` holds every object type to that). So a
+    scene of many boards costs one build per kind of board.
+    """
+    changes: dict = {"name": "_"}
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if f.name in ("position_m", "rpy_rad") or (
+            f.default is not dataclasses.MISSING
+            and value != 0.0  # a zero can matter (a mass of 0 makes a body static)
+            and _real_valued(value)
+            and _real_valued(f.default)
+        ):
+            changes[f.name] = f.default
+    template = dataclasses.replace(obj, **changes)
+    return {obj.name + suffix: names for suffix, names in _names_of(template)}
+
+
+def _real_valued(value) -> bool:
+    """A float, or a tuple of them (a size, a colour)."""
+    if isinstance(value, tuple):
+        return bool(value) and all(_real_valued(v) for v in value)
+    return isinstance(value, float)
+
+
+@functools.lru_cache(maxsize=256)
+def _names_of(template: ObjectSpec) -> tuple[tuple[str, BodyNames], ...]:
+    from sim.world.boards import OBJECT, bodies_for
+
+    out = []
+    for body in bodies_for(template, np.random.default_rng(0)):
+        suffix = body.name.removeprefix(template.name)
+        out.append((suffix, BodyNames(body.role == OBJECT, tuple(body.landmarks))))
+    return tuple(out)
+
+
+def _spawned(scenario: Scenario) -> list[tuple[tuple, ObjectSpec]]:
+    """The world's description of each spawned object (checked by the world's rules)."""
+    out = []
+    for i, event in enumerate(scenario.exercise.events):
+        for j, action in enumerate(event.do):
+            spawn = action.spawn
+            if spawn is None:
+                continue
+            loc = ("exercise", "events", i, "do", j, "spawn")
+            data = {
+                "type": spawn.type,
+                "name": spawn.id,
+                "position_m": list(spawn.pose.position_m),
+                "rpy_rad": list(spawn.pose.rpy_rad),
+                **spawn.params,
+            }
+            try:
+                out.append((loc, object_from_dict(data, f"spawn {spawn.id!r}")))
+            except SimError as exc:
+                _fail(scenario, loc, f"{_dotted(loc)}: {exc}")
+    return out
+
+
+def _check_name(scenario, loc: tuple, ref: Ref, name: str, bodies: dict[str, BodyNames]):
+    body, _, mark = name.partition(":")
+    if mark and ref.kind != "point":
+        _fail(
+            scenario,
+            loc,
+            f"{_dotted(loc)}: {name!r} names a landmark; this field takes a body "
+            f"({body!r}), not a point on it.",
+        )
+    if body not in bodies:
+        _fail(
+            scenario,
+            loc,
+            f"{_dotted(loc)}: the scene has no body {body!r}; bodies are "
+            f"{_listing(bodies)}." + suggest(body, bodies),
+        )
+    names = bodies[body]
+    if mark and mark not in names.landmarks:
+        _fail(
+            scenario,
+            loc,
+            f"{_dotted(loc)}: body {body!r} has no landmark {mark!r}; its landmarks are "
+            f"{_listing(names.landmarks)}." + suggest(mark, names.landmarks),
+        )
+    if ref.movable and not names.movable:
+        movable = [b for b, n in bodies.items() if n.movable]
+        _fail(
+            scenario,
+            loc,
+            f"{_dotted(loc)}: {body!r} is fixed scenery and is never grasped, dropped or "
+            f"placed; objects that move are {_listing(movable)}." + suggest(body, movable),
+        )
+
+
+def _listing(names: Iterable[str], limit: int = 24) -> str:
+    names = sorted(names)
+    if len(names) <= limit:
+        return str(names)
+    return str(names[:limit])[:-1] + f", ... ({len(names) - limit} more)]"
+
+
+def _dotted(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else ("." if out else "") + str(part)
+    return out
+
+
+def _fail(scenario: Scenario, loc: tuple, message: str):
+    line, col = scenario.position_of(loc)
+    raise ScenarioError(message, scenario.source_file, line, col)

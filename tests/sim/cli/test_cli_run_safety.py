@@ -1,0 +1,161 @@
+"""``surgisim run`` never loses a session and never shows a traceback (issue 15's cases).
+
+Runs the real command in subprocesses (so signals are real) on the short needle-handover
+scenario, each with its own data directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from scenarios.records import Records
+from sim.cli import app
+
+SCENARIO = "needle-handover"
+
+
+def _env(tmp_path: Path) -> dict:
+    return {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data"), "COLUMNS": "200"}
+
+
+def _surgisim(tmp_path: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "sim.cli", *args],
+        capture_output=True,
+        text=True,
+        env=_env(tmp_path),
+        timeout=timeout,
+    )
+
+
+def _store_dir(tmp_path: Path, store: str) -> Path:
+    """Where a store keeps its files (``scenarios.paths.store_dir`` under this test's data
+    directory): the data directory itself for trainee records, ``demo/`` for demos."""
+    root = tmp_path / "data" / "surgisim"
+    return root if store == "records" else root / store
+
+
+def _records(tmp_path: Path) -> Records:
+    return Records(f"sqlite:///{tmp_path / 'data' / 'surgisim' / 'records.sqlite'}")
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--trainee", "Jane Doe"], "never a name"),
+        (["--trainee", "John_Smith"], "--allow-name"),
+        (["--trainee", "<script>alert(1)</script>"], "pseudonym"),
+        (["--seed", "99999999999999999999999"], "2**63"),
+        (["--seed", "-1"], "greater than or equal to 0"),
+        (["--operator", "nobody"], "operators are"),
+        (["--db", "sqlite:///{tmp}"], "directory"),
+        (["--json", "{tmp}"], "directory"),
+    ],
+)
+def test_bad_inputs_are_refused_before_the_simulation_in_one_line(tmp_path, args, message):
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    start = time.monotonic()
+    out = _surgisim(tmp_path, "run", SCENARIO, *args)
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert message in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr + out.stdout
+    assert "sim " not in out.stdout  # no simulation ran: refused up front
+    assert time.monotonic() - start < 120
+    # nothing left behind
+    for store in ("records", "demo"):
+        assert not list(_store_dir(tmp_path, store).glob("**/*.npz"))
+
+
+def test_read_only_database_is_refused_before_the_run(tmp_path):
+    db = tmp_path / "ro.sqlite"
+    Records(f"sqlite:///{db}")
+    out = _surgisim(tmp_path, "run", SCENARIO, "--db", f"sqlite:///file:{db}?mode=ro&uri=true")
+    assert out.returncode == 2 and "read-only" in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def _wait_for_checkpoint(tmp_path: Path, store: str, proc, min_sim_s: float) -> dict:
+    folder = _store_dir(tmp_path, store) / "in-progress"
+    deadline = time.monotonic() + 400
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        for info in folder.glob("*.json"):
+            try:
+                data = json.loads(info.read_text())
+            except ValueError:
+                continue
+            if data["sim_time_s"] >= min_sim_s:
+                return data
+        time.sleep(0.2)
+    raise AssertionError("no checkpoint was written")
+
+
+def test_ctrl_c_stores_the_session_as_incomplete(tmp_path):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sim.cli", "run", SCENARIO, "--trainee", "swift-otter-1234"],
+        env=_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    _wait_for_checkpoint(tmp_path, "records", proc, 0.0)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 130, stdout + stderr
+    assert "Traceback" not in stderr
+    assert "stored as session 1" in stdout
+    row = _records(tmp_path).session(1)
+    assert not row.completed and row.trainee.pseudonym == "swift-otter-1234"
+    assert not list((_store_dir(tmp_path, "records") / "in-progress").glob("*"))
+
+
+def test_kill_9_loses_at_most_the_checkpoint_interval(tmp_path):
+    from scenarios.checkpoint import CHECKPOINT_EVERY_S
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sim.cli", "run", SCENARIO, "--trainee", "swift-otter-1234"],
+        env=_env(tmp_path),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    seen = _wait_for_checkpoint(tmp_path, "records", proc, CHECKPOINT_EVERY_S)
+    proc.kill()
+    proc.wait()
+    out = _surgisim(tmp_path, "store", "--orphans")
+    assert out.returncode == 0 and "stored" in out.stdout, out.stdout + out.stderr
+    row = _records(tmp_path).session(1)
+    assert not row.completed
+    # the stored session reaches at least the last checkpoint seen before the kill
+    assert row.sim_time_s >= seen["sim_time_s"] >= CHECKPOINT_EVERY_S
+    assert _surgisim(tmp_path, "store", "--orphans").stdout.startswith("nothing to store")
+
+
+def test_a_failed_store_keeps_the_trace_and_says_how_to_store_it(tmp_path, monkeypatch):
+    import scenarios.archive
+    from scenarios.errors import ScenarioError
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+
+    def broken(*args, **kwargs):
+        raise ScenarioError("cannot write to records database: disk full")
+
+    monkeypatch.setattr(scenarios.archive, "store_session", broken)
+    result = CliRunner().invoke(app, ["run", SCENARIO, "--seed", "2"])
+    assert result.exit_code == 2, result.output
+    assert "disk full" in result.output and "surgisim store" in result.output
+    kept = list((_store_dir(tmp_path, "demo") / "unstored").glob("*.npz"))
+    assert len(kept) == 1 and kept[0].with_suffix(".json").exists()
+    monkeypatch.undo()
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    stored = CliRunner().invoke(app, ["store", str(kept[0])])
+    assert stored.exit_code == 0 and "as session 1" in stored.output, stored.output
+    assert not kept[0].exists()
