@@ -88,10 +88,13 @@ class SessionConfig:
         master_rate_hz: the rate master devices publish at (Hz), for the teleoperation
             filters; None: the physics rate (the headless synthetic operators publish one
             sample per physics step).
-        observe_rate_hz: how often contacts, tip forces, "in view", body poses, the trace
-            and the exercise engine are updated (Hz); None: every physics step. 100 Hz
-            is what the metrics need (tremor up to 16 Hz, smoothness at the published
-            100 Hz); a live server raises it for force feedback.
+        observe_rate_hz: how often contacts, tip forces, "in view" and the exercise
+            engine are updated (Hz); None: every physics step (a live server's force
+            feedback needs every step).
+        record_rate_hz: trace rows per simulated second (Hz), at most the observation
+            rate: 100 Hz is what the metrics need (tremor up to 16 Hz, smoothness at the
+            published 100 Hz). A row holds the largest tip force and every contact seen
+            since the previous row, so nothing observed in between is lost.
         metrics_rate_hz: how often live metrics and the score estimate are refreshed (Hz).
         pose_rate_hz: how often ``StepState.body_poses`` is refreshed (Hz; a viewer draws
             at 60 Hz); None: every physics step.
@@ -105,6 +108,7 @@ class SessionConfig:
     scope_teleop: TeleopConfig = field(default_factory=_scope_teleop)
     master_rate_hz: float | None = None
     observe_rate_hz: float | None = 100.0
+    record_rate_hz: float = 100.0
     metrics_rate_hz: float = 10.0
     pose_rate_hz: float | None = 60.0
     ik_restarts: int = 2
@@ -202,19 +206,26 @@ class Session:
         observe = config.observe_rate_hz
         self._observe_every = 1 if observe is None else max(1, round(rate / observe))
         self.observe_rate_hz = rate / self._observe_every
+        self._record_every = max(1, round(self.observe_rate_hz / config.record_rate_hz))
+        self.record_rate_hz = self.observe_rate_hz / self._record_every
+        self._observations = 0
         recorded = {a.name: a.kind for a in scenario.scene.arms if a.kind == "psm" or a.driven}
-        capacity = int(min(scenario.exercise.time_limit_s, 600) * self.observe_rate_hz) + 1
-        self.recorder = TraceRecorder(recorded, self.observe_rate_hz, capacity)
+        capacity = int(min(scenario.exercise.time_limit_s, 600) * self.record_rate_hz) + 1
+        self.recorder = TraceRecorder(recorded, self.record_rate_hz, capacity)
+        #: what was seen since the last trace row: per instrument the largest tip force (N)
+        #: and the contact kinds touched
+        self._seen_force = {name: 0.0 for name in recorded}
+        self._seen_contacts: dict[str, set[str]] = {name: set() for name in recorded}
         thresholds = scenario.scoring.thresholds
         self._live = MetricAccumulator(
             recorded,
-            self.observe_rate_hz,
+            self.record_rate_hz,
             force_threshold_n=thresholds.excessive_force_n,
             idle_speed_m_s=thresholds.idle_speed_m_s,
             movement_speed_m_s=thresholds.movement_speed_m_s,
             graspable=bool(world.object_names()),
         )
-        self._metrics_every = max(1, round(self.observe_rate_hz / config.metrics_rate_hz))
+        self._metrics_every = max(1, round(self.record_rate_hz / config.metrics_rate_hz))
         poses = config.pose_rate_hz
         self._pose_every = 1 if poses is None else max(1, round(rate / poses))
         self._description = None  # the scene description, made when first asked for
@@ -426,7 +437,6 @@ class Session:
         # tissue and object handling force; instrument clashes are recorded as contacts
         self._forces = {**self._forces, **world.tip_forces(contacts, clashes=False)}
         self._contacts = tuple(contacts)
-        names = list(rec.kinds)
         tips = np.array([self.arms[n].measured_cp("world")[:3, 3] for n in self._arm_names])
         visible = points_in_view(self.camera_pose_W(), *self._view, tips)
         self._in_view = {
@@ -434,40 +444,55 @@ class Session:
             for n, v in zip(self._arm_names, visible, strict=True)
         }
         self._observed_time_s = world.time_s
-        i = rec.row(world.time_s)
-        for name in names:
+        self._note_contacts(contacts)
+        self._observations += 1
+        if self._observations % self._record_every == 1 % self._record_every:
+            self._record_row()
+        self._emit(self.runner.tick(self.view))
+        if self.runner.finished or rec.n % self._metrics_every == 0:
+            self._refresh_metrics()
+
+    def _note_contacts(self, contacts) -> None:
+        """Remember the largest force and every contact kind until the next trace row."""
+        seen = self._seen_contacts
+        for name in seen:
+            force = float(np.linalg.norm(self._forces[name]))
+            if force > self._seen_force[name]:
+                self._seen_force[name] = force
+        for contact in contacts:
+            key = _CONTACT_KEYS.get(contact.kind)
+            if key and contact.instrument in seen:
+                seen[contact.instrument].add(key)
+                if contact.kind == "instrument-instrument" and contact.other in seen:
+                    seen[contact.other].add(key)
+        for obj, arms in self._holders.items():
+            if not arms:
+                continue
+            if obj in self._lifting:
+                if self.world.clear_of_environment(obj, LIFT_CLEARANCE_M):
+                    self._lifting.discard(obj)
+                continue
+            if self.world.touches_environment(obj):
+                for name in arms & seen.keys():
+                    seen[name].add("contact_held_environment")
+
+    def _record_row(self) -> None:
+        rec = self.recorder
+        i = rec.row(self.world.time_s)
+        for name in rec.kinds:
             arm = self.arms[name]
             rec.set(name, "tip_position_m", i, arm.measured_cp("world")[:3, 3])
             rec.set(name, "jaw_rad", i, arm.measured_jaw())
-            rec.set(name, "tip_force_n", i, float(np.linalg.norm(self._forces[name])))
+            rec.set(name, "tip_force_n", i, self._seen_force[name])
             rec.set(name, "in_view", i, self._in_view[name])
             if name in self.teleops:
                 rec.set(name, "clutch", i, not self.teleops[name].engaged)
                 if name in self._last_master:
                     rec.set(name, "master_position_m", i, self._last_master[name])
-        self._record_contacts(i, contacts)
-        self._emit(self.runner.tick(self.view))
-        if self.runner.finished or rec.n % self._metrics_every == 0:
-            self._refresh_metrics()
-
-    def _record_contacts(self, i: int, contacts) -> None:
-        rec, world = self.recorder, self.world
-        for contact in contacts:
-            key = _CONTACT_KEYS.get(contact.kind)
-            if key and contact.instrument in rec.kinds:
-                rec.set(contact.instrument, key, i, True)
-                if contact.kind == "instrument-instrument" and contact.other in rec.kinds:
-                    rec.set(contact.other, key, i, True)
-        for obj, arms in self._holders.items():
-            if not arms:
-                continue
-            if obj in self._lifting:
-                if world.clear_of_environment(obj, LIFT_CLEARANCE_M):
-                    self._lifting.discard(obj)
-                continue
-            if world.touches_environment(obj):
-                for name in arms & rec.kinds.keys():
-                    rec.set(name, "contact_held_environment", i, True)
+            for key in self._seen_contacts[name]:
+                rec.set(name, key, i, True)
+            self._seen_force[name] = 0.0
+            self._seen_contacts[name] = set()
 
     def _refresh_metrics(self) -> None:
         """Feed the trace rows written since the last refresh to the live metrics."""
