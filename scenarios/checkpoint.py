@@ -101,6 +101,10 @@ class Checkpoint:
         """Whether a save is due at this simulated time."""
         return sim_time_s - self._saved_at >= self.every_s
 
+    def mark(self, sim_time_s: float) -> None:
+        """Count a save as done at this time (a writer thread is on it)."""
+        self._saved_at = sim_time_s
+
     def save(self, trace: SessionTrace, sim_time_s: float) -> None:
         """Write the trace so far, then its run information (both atomically)."""
         trace.save(self.trace_path, compress=False)

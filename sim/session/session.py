@@ -673,6 +673,21 @@ class Session:
             self.runner.completed, self.runner.completion_time_s, self.world.object_names()
         )
 
+    def trace_snapshot(self) -> SessionTrace:
+        """The trace so far without copying its rows (for a checkpoint written in another
+        thread); use :meth:`trace` for anything kept."""
+        return self.recorder.finish(
+            self.runner.completed,
+            self.runner.completion_time_s,
+            self.world.object_names(),
+            copy=False,
+        )
+
+    def last_teleop(self, arm: str):
+        """The arm's teleoperation output of the last step (:class:`haptics.teleop.TeleopOutput`),
+        or None before its first step (force feedback reads its state and camera)."""
+        return self._teleop_out.get(arm)
+
     def live_metrics(self) -> dict[str, float]:
         """The live metrics now, fed with every trace row written so far."""
         self._refresh_metrics()
