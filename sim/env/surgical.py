@@ -47,7 +47,7 @@ bit a fresh session; without a seed, one is drawn from the environment's generat
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
@@ -99,7 +99,7 @@ class SurgicalEnv(gym.Env):
         seed: seed of the session built at construction (``reset(seed=)`` picks later ones).
     """
 
-    metadata: dict[str, Any] = {"render_modes": []}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": []}
 
     def __init__(
         self,

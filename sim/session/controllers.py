@@ -31,6 +31,7 @@ Reference controllers:
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import queue
 import threading
@@ -194,7 +195,7 @@ def load_controller(spec: str) -> Controller:
 
 
 # ---- the scripted demonstration as a controller ----------------------------------------------
-class _Stopped(Exception):
+class _StoppedError(Exception):
     """The run ended while the plan was still going: unwinds the plan's thread."""
 
 
@@ -264,7 +265,7 @@ class ScriptedController:
                     return
                 plan(demo)
                 demo.until(lambda: session.finished, timeout_s=self.grace_s)
-            except _Stopped:
+            except _StoppedError:
                 return
             except BaseException as exc:  # handed to the runner's thread by act()
                 self._error = exc
@@ -277,7 +278,7 @@ class ScriptedController:
         """Called on the plan's thread: give ``commands`` to act() and wait for the step."""
         self._to_act.put(commands)
         if self._to_plan.get() is _DONE:
-            raise _Stopped
+            raise _StoppedError
 
     def act(self, state: StepState) -> dict[str, ArmCommand] | None:
         """Let the plan run to its next command and return it (None once the plan ended)."""
@@ -295,10 +296,8 @@ class ScriptedController:
         """Stop the plan's thread if the run ended before the plan did."""
         thread, self._thread = self._thread, None
         if thread is not None and thread.is_alive():
-            try:
+            with contextlib.suppress(queue.Full):
                 self._to_plan.put_nowait(_DONE)
-            except queue.Full:
-                pass
             thread.join(timeout=10.0)
 
 
