@@ -44,6 +44,15 @@ def _register_scenario_commands() -> None:
 _register_scenario_commands()
 
 
+def _register_research_commands() -> None:
+    from sim.cli import replay as cli_replay
+
+    app.command("replay")(cli_replay.replay)
+
+
+_register_research_commands()
+
+
 @bench_app.command("ik")
 def bench_ik(
     targets: int = typer.Option(

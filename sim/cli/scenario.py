@@ -62,8 +62,13 @@ def run(
     json_path: Path | None = typer.Option(None, "--json", help="Write the result as JSON."),
     report: Path | None = typer.Option(None, help="Where to write the HTML report."),
     store: bool = typer.Option(True, help="Store the session in the records database."),
+    controller: str | None = typer.Option(
+        None, help="Your controller instead of the operator: 'package.module:factory'."
+    ),
+    record: Path | None = typer.Option(None, help="Record the session to this MCAP file."),
 ) -> None:
-    """Run a scenario headless with a synthetic operator; print, store and report the score."""
+    """Run a scenario headless with a synthetic operator or a controller; print, store and
+    report the score."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from scenarios.archive import store_session, write_session_report
@@ -98,7 +103,14 @@ def run(
             progress.update(task, completed=steps_done, status=f"sim {sim_time_s:5.1f} s")
 
         try:
-            outcome = run_headless(spec, operator=operator, seed=seed, on_progress=on_progress)
+            if controller is None and record is None:
+                outcome = run_headless(spec, operator=operator, seed=seed, on_progress=on_progress)
+            else:
+                from sim.session.controllers import run_driven
+
+                outcome, operator = run_driven(
+                    spec, path, operator, controller, record, seed, on_progress
+                )
         except (SimError, ScenarioError) as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(code=2) from None

@@ -91,7 +91,7 @@ def run_controller(
 
     Args:
         recorder: an object with ``start(session, driver)``, ``commands(session,
-            commands, steps)``, ``stepped(session)`` and ``finish(session, result)``
+            commands, steps)``, ``stepped(session)`` and ``finish(session, result, metrics)``
             (e.g. :class:`sim.session.recording.McapRecorder`), or None.
         on_progress: called with (exercise step index, simulated time s) about every
             simulated second.
@@ -133,7 +133,7 @@ def run_controller(
         physics_wall_s = session.world.physics_wall_s
         metrics, result = score_trace(scenario, trace)
         if recorder is not None:
-            recorder.finish(session, result)
+            recorder.finish(session, result, metrics)
     finally:
         close = getattr(controller, "close", None)
         if close is not None:
@@ -150,6 +150,29 @@ def run_controller(
         live,
         physics_wall_s,
     )
+
+
+def run_driven(scenario, scenario_path, operator, controller_spec, record, seed, on_progress):
+    """What ``surgisim run --controller/--record`` runs: the controller named by
+    ``controller_spec`` (else the ``operator``'s scripted plan, the same run as without
+    ``--record``), recorded to ``record`` when given. Returns (outcome, operator name)."""
+    from pathlib import Path
+
+    controller = (
+        load_controller(controller_spec)
+        if controller_spec is not None
+        else ScriptedController(operator)
+    )
+    recorder = None
+    if record is not None:
+        from sim.session.recording.mcap_writer import McapRecorder
+
+        recorder = McapRecorder(record, scenario_text=Path(scenario_path).read_text())
+    outcome = run_controller(
+        scenario, controller, seed=seed, recorder=recorder, on_progress=on_progress
+    )
+    name = operator if controller_spec is None else controller.name
+    return outcome, name
 
 
 def load_controller(spec: str) -> Controller:
@@ -182,7 +205,12 @@ def load_controller(spec: str) -> Controller:
             f"module {module_name!r} has no factory {attr!r}; its callables are {names}."
             + closest_names(attr, names)
         )
-    controller = factory()
+    try:
+        controller = factory()
+    except TypeError as exc:
+        raise SimError(
+            f"{spec} must be callable without arguments (a factory returning the controller): {exc}"
+        ) from None
     missing = [m for m in ("reset", "act") if not callable(getattr(controller, m, None))]
     if missing:
         raise SimError(
