@@ -46,8 +46,10 @@ _register_scenario_commands()
 
 def _register_research_commands() -> None:
     from sim.cli import replay as cli_replay
+    from sim.cli import sweep as cli_sweep
 
     app.command("replay")(cli_replay.replay)
+    app.command("sweep")(cli_sweep.sweep)
 
 
 _register_research_commands()
