@@ -206,3 +206,20 @@ def test_async_vector_env_steps_two_sessions_in_workers():
         assert np.isfinite(positions).all()
     finally:
         envs.close()
+
+
+def test_the_readme_example_runs():
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    section = text[text.index("### Gymnasium environments") :]
+    block = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    namespace: dict = {}
+    exec(block, namespace)
+    env = namespace["env"]
+    try:
+        assert env.observation_space.contains(namespace["obs"])
+        assert "reward_parts" in namespace["info"]
+    finally:
+        env.close()
