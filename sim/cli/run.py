@@ -86,9 +86,14 @@ def run(
     json_path: Path | None = typer.Option(None, "--json", help="Write the result as JSON."),
     report: Path | None = typer.Option(None, help="Where to write the HTML report."),
     store: bool = typer.Option(True, help="Store the session in the records database."),
+    controller: str | None = typer.Option(
+        None, help="Your controller instead of the operator: 'package.module:factory'."
+    ),
+    record: Path | None = typer.Option(None, help="Record the session to this MCAP file."),
     debug: bool = DEBUG_OPTION,
 ) -> None:
-    """Run a scenario headless with a synthetic operator; print, store and report the score."""
+    """Run a scenario headless with a synthetic operator or your controller; print, store
+    and report the score."""
     from scenarios.checkpoint import IN_PROGRESS, Checkpoint, RunInfo
     from scenarios.loader import load_scenario, resolve
     from scenarios.records import check_pseudonym, open_records
@@ -103,6 +108,13 @@ def run(
         check_scenario(spec, plan_kinds=PLANS)
         checked_operator(operator)
         checked_seed(seed)
+        driver = None
+        if controller is not None:
+            from sim.session.controllers import load_controller
+
+            driver = load_controller(controller)
+            operator = driver.name
+        record = checked_output(record, "--record")
         demo = trainee is None
         pseudonym = "demo" if demo else check_pseudonym(trainee, allow_name=allow_name)
         json_path = checked_output(json_path, "--json")
@@ -122,7 +134,7 @@ def run(
                 allow_name,
             )
             checkpoint = Checkpoint(records.traces_dir.parent / IN_PROGRESS, info)
-        outcome = _simulate(console, spec, operator, seed, checkpoint)
+        outcome = _simulate(console, spec, path, operator, seed, checkpoint, driver, record)
         payload = {
             "scenario": spec.name,
             "seed": seed,
@@ -146,10 +158,13 @@ def run(
         raise typer.Exit(code=130)
 
 
-def _simulate(console: Console, spec, operator: str, seed: int, checkpoint):
-    """Run headless with a progress bar and checkpoints; Ctrl-C stops at the next step."""
+def _simulate(console: Console, spec, path, operator: str, seed: int, checkpoint, driver, record):
+    """Run headless (the synthetic ``operator``'s plan, or ``driver``, a controller) with
+    a progress bar and checkpoints, recorded to ``record`` when given; Ctrl-C stops at the
+    next step."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from sim.session.controllers import ScriptedController, run_controller
     from sim.session.headless import run_headless
 
     def save(session) -> None:
@@ -177,14 +192,30 @@ def _simulate(console: Console, spec, operator: str, seed: int, checkpoint):
         def on_progress(steps_done: int, sim_time_s: float) -> None:
             progress.update(task, completed=steps_done, status=f"sim {sim_time_s:5.1f} s")
 
-        outcome = run_headless(
-            spec,
-            operator=operator,
-            seed=seed,
-            on_progress=on_progress,
-            on_checkpoint=save,
-            stop=stop,
-        )
+        if driver is None and record is None:
+            outcome = run_headless(
+                spec,
+                operator=operator,
+                seed=seed,
+                on_progress=on_progress,
+                on_checkpoint=save,
+                stop=stop,
+            )
+        else:
+            recorder = None
+            if record is not None:
+                from sim.session.recording.mcap_writer import McapRecorder
+
+                recorder = McapRecorder(record, scenario_text=path.read_text())
+            outcome = run_controller(
+                spec,
+                driver or ScriptedController(operator),
+                seed=seed,
+                recorder=recorder,
+                on_progress=on_progress,
+                on_checkpoint=save,
+                stop=stop,
+            )
     if checkpoint is not None:
         checkpoint.info.interrupted = outcome.interrupted
     return outcome
