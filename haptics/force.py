@@ -141,20 +141,26 @@ def _as_float(value) -> float:
 
 
 def _vector3(value):
-    """``value`` as a finite float64 (3,) array, or None."""
-    if type(value) is not np.ndarray or value.dtype != _F64:
-        if isinstance(value, np.ndarray) and value.dtype.kind not in "fiu":
-            return None
-        try:
-            value = np.asarray(value, dtype=np.float64)
-        except Exception:
-            return None
-    if value.shape != (3,) or not np.isfinite(value).all():
+    """``value`` as a float64 (3,) array (not checked for NaN), or None."""
+    if type(value) is np.ndarray and value.dtype == _F64 and value.shape == (3,):
+        return value
+    if isinstance(value, np.ndarray) and value.dtype.kind not in "fiu":
         return None
-    return value
+    try:
+        value = np.array(value, dtype=np.float64)
+    except Exception:
+        return None
+    return value if value.shape == (3,) else None
+
+
+def _finite_vector3(value):
+    """``value`` as a finite float64 (3,) array, or None."""
+    v = _vector3(value)
+    return v if v is not None and np.isfinite(v).all() else None
 
 
 def _matrix4(value):
+    """``value`` as a C-contiguous float64 4x4 array (not checked), or None."""
     if type(value) is not np.ndarray or value.dtype != _F64:
         if isinstance(value, np.ndarray) and value.dtype.kind not in "fiu":
             return None
@@ -173,12 +179,24 @@ def _matrix4(value):
 _LP_F, _LP_T, _OUT_F, _OUT_T, _STATE_SIZE = 0, 3, 6, 9, 12
 
 
+#: _shape() results besides 0 (fine) and 1 (saturated)
+_BAD_INPUT, _BAD_CAMERA = -1, -2
+
+
 @njit(cache=True)
 def _shape(S, P, f, tau, wall, X_RC, R_CM, dt):
-    """Map, scale, saturate, low-pass and rate-limit one tick; returns True if saturated.
+    """Check, map, scale, saturate, low-pass and rate-limit one tick.
 
-    ``P`` = (force_scale, torque_scale, max_f, max_tau, rate_f, rate_tau, cutoff_hz, k_wall).
+    Returns 1 if the force or torque was saturated, 0 if not, ``_BAD_INPUT`` (a NaN/inf
+    force, torque or wall) or ``_BAD_CAMERA`` (``X_RC`` not finite and rigid); nothing
+    changes in the last two cases. ``P`` = (force_scale, torque_scale, max_f, max_tau,
+    rate_f, rate_tau, cutoff_hz, k_wall).
     """
+    for i in range(3):
+        if not (math.isfinite(f[i]) and math.isfinite(tau[i]) and math.isfinite(wall[i])):
+            return _BAD_INPUT
+    if K.rigid_status(X_RC, HAND_RIGID_TOLERANCE):
+        return _BAD_CAMERA
     # R_RM = R_RC @ R_CM; the hand gets R_RM^T applied to the tip's force
     R = np.empty((3, 3))
     for a in range(3):
@@ -194,11 +212,11 @@ def _shape(S, P, f, tau, wall, X_RC, R_CM, dt):
             st += R[a, b] * tau[a]
         xf[b] = P[0] * sf - P[7] * wall[b]
         xt[b] = P[1] * st
-    saturated = False
+    saturated = 0
     for x, limit in ((xf, P[2]), (xt, P[3])):
         n = math.sqrt(x[0] * x[0] + x[1] * x[1] + x[2] * x[2])
         if n > limit:
-            saturated = True
+            saturated = 1
             for i in range(3):
                 x[i] *= limit / n
     alpha = 1.0 - math.exp(-2.0 * math.pi * P[6] * dt)
@@ -296,37 +314,38 @@ class ForceFeedback:
         if math.isfinite(now):
             self._last_now = now
         dt = min(dt, self.config.max_force_age_s) if dt > 0.0 else 0.0  # NaN -> 0
-        reason = ""
-        if not (isinstance(state, str) and state == FOLLOWING):
-            reason = f"teleoperation is {state if isinstance(state, str) else 'in no state'}"
         f = _vector3(force_on_tip_R_n)
         tau = _ZERO3 if torque_on_tip_R_nm is None else _vector3(torque_on_tip_R_nm)
         wall = _ZERO3 if wall_excess_m is None else _vector3(wall_excess_m)
         X = _matrix4(X_RC)
-        if not reason:
-            if f is None or tau is None or wall is None:
-                reason = "force, torque or wall input is not a finite 3-vector"
-            elif X is None or K.rigid_status(X, HAND_RIGID_TOLERANCE):
-                reason = "camera pose X_RC is not a finite rigid 4x4 transform"
-            elif not math.isfinite(now):
-                reason = f"loop clock is {now_s!r}"
-            else:
-                t_force = now if force_time_s is None else _as_float(force_time_s)
-                age = now - t_force
-                if not (age <= self.config.max_force_age_s):  # NaN too
-                    reason = "tip force is stale"
-        if reason:
-            self._S[:] = 0.0
-            return ForceOutput(now, np.zeros(3), np.zeros(3), False, False, reason)
-        saturated = _shape(self._S, self._P, f, tau, wall, X, self._R_CM, dt)
-        return ForceOutput(
-            now,
-            self._S[_OUT_F : _OUT_F + 3].copy(),
-            self._S[_OUT_T : _OUT_T + 3].copy(),
-            True,
-            bool(saturated),
-            "",
-        )
+        reason = ""
+        if not (isinstance(state, str) and state == FOLLOWING):
+            reason = f"teleoperation is {state if isinstance(state, str) else 'in no state'}"
+        elif f is None or tau is None or wall is None:
+            reason = "force, torque or wall input is not a 3-vector"
+        elif X is None:
+            reason = "camera pose X_RC is not a 4x4 array"
+        elif not math.isfinite(now):
+            reason = f"loop clock is {now_s!r}"
+        elif force_time_s is not None and not now - _as_float(force_time_s) <= (
+            self.config.max_force_age_s
+        ):
+            reason = "tip force is stale"
+        else:
+            result = _shape(self._S, self._P, f, tau, wall, X, self._R_CM, dt)
+            if result >= 0:
+                S = self._S
+                return ForceOutput(
+                    now, S[_OUT_F : _OUT_F + 3].copy(), S[_OUT_T : _OUT_T + 3].copy(), True,
+                    result == 1, "",
+                )  # fmt: skip
+            reason = (
+                "force, torque or wall input is not finite"
+                if result == _BAD_INPUT
+                else "camera pose X_RC is not a finite rigid 4x4 transform"
+            )
+        self._S[:] = 0.0
+        return ForceOutput(now, np.zeros(3), np.zeros(3), False, False, reason)
 
     def step_teleop(
         self, out, force_on_tip_R_n, *, torque_on_tip_R_nm=None, force_time_s=None
@@ -409,7 +428,7 @@ class ForceRenderer:
         """Take a new ``servo_cf`` (force in M, N) that arrived with the hand at
         ``hand_position_m`` (M, m) at device time ``now_s``. False (and ignored) when
         anything is not finite; never raises."""
-        f, x, t = _vector3(force_n), _vector3(hand_position_m), _as_float(now_s)
+        f, x, t = _finite_vector3(force_n), _finite_vector3(hand_position_m), _as_float(now_s)
         if f is None or x is None or not math.isfinite(t):
             return False
         k = self.stiffness_n_m
@@ -427,7 +446,7 @@ class ForceRenderer:
 
     def render(self, hand_position_m, now_s: float) -> np.ndarray:
         """The force (3,) to command on the device now (N, in M). Never raises."""
-        x, t = _vector3(hand_position_m), _as_float(now_s)
+        x, t = _finite_vector3(hand_position_m), _as_float(now_s)
         age = t - self._t
         if x is None or not (0.0 <= age <= self.max_age_s):  # stale, or no message, or NaN
             return np.zeros(3)

@@ -33,7 +33,9 @@ Q_HAND = 25  # orientation of the last accepted sample (renormalised), 4
 P_LAST_M = 29  # filtered hand position at the last followed sample, 3
 Q_LAST_HAND = 32  # hand orientation at the last followed sample, 4
 WALL_M = 36  # how far the hand is past the workspace wall (m, M, hand metres), 3
-STATE_SIZE = 39
+P_HAND = 39  # position of the last accepted sample (m, M), unfiltered, 3
+X_TGT = 42  # the target as a 4x4 pose, row-major (kept up to date for the output), 16
+STATE_SIZE = 58
 
 # ---- offsets in the limits vector P -----------------------------------------------------
 SCALE = 0  # translation scale
@@ -49,7 +51,8 @@ PARAM_SIZE = 10
 WALL = 1
 SPEED = 2
 ANGULAR = 4
-NONFINITE = 8
+NONFINITE = 8  # the mapped target came out NaN/inf: nothing was changed
+FILTER_BAD = 16  # the filtered position given was NaN/inf: nothing was changed
 #: a limit is reported when the wanted motion exceeds it by more than this fraction and
 #: 1e-12 (m or rad); the motion is clipped regardless. Stamp differences and renormalised
 #: rotations carry rounding in their last bits.
@@ -104,8 +107,10 @@ def qconj(q):
 
 @njit(cache=True, inline="always")
 def qnormalize(q):
-    """``q`` scaled to unit length, with w >= 0 (the same rotation)."""
+    """``q`` scaled to unit length, with w >= 0 (the same rotation); identity for 0."""
     n = math.sqrt(q[0] * q[0] + q[1] * q[1] + q[2] * q[2] + q[3] * q[3])
+    if not n > 0.0:
+        return (0.0, 0.0, 0.0, 1.0)
     if q[3] < 0.0:
         n = -n
     return (q[0] / n, q[1] / n, q[2] / n, q[3] / n)
@@ -236,7 +241,8 @@ def rigid_status(X, tolerance):
 
 @njit(cache=True)
 def hand_status(X, S):
-    """Check a handle pose; when usable store its renormalised orientation at ``Q_HAND``.
+    """Check a handle pose; when usable store its renormalised orientation at ``Q_HAND``
+    and its position at ``P_HAND``.
 
     Returns 0 or a key of :data:`HAND_PROBLEMS`.
     """
@@ -246,6 +252,7 @@ def hand_status(X, S):
     if X[0, 3] * X[0, 3] + X[1, 3] * X[1, 3] + X[2, 3] * X[2, 3] > MAX_HAND_DISTANCE_M**2:
         return 5
     qput(S, Q_HAND, quat_from_matrix(X))
+    S[P_HAND], S[P_HAND + 1], S[P_HAND + 2] = X[0, 3], X[1, 3], X[2, 3]
     return 0
 
 
@@ -278,26 +285,38 @@ def rigid_copy(X):
 
 
 # ---- the mapping -----------------------------------------------------------------------------
+@njit(cache=True, inline="always")
+def store_target_pose(S):
+    """Write the target's 4x4 pose into ``S[X_TGT:X_TGT+16]`` (row-major)."""
+    x, y, z, w = qget(S, Q_TGT)
+    k = X_TGT
+    S[k + 0] = 1.0 - 2.0 * (y * y + z * z)
+    S[k + 1] = 2.0 * (x * y - z * w)
+    S[k + 2] = 2.0 * (x * z + y * w)
+    S[k + 3] = S[P_TGT]
+    S[k + 4] = 2.0 * (x * y + z * w)
+    S[k + 5] = 1.0 - 2.0 * (x * x + z * z)
+    S[k + 6] = 2.0 * (y * z - x * w)
+    S[k + 7] = S[P_TGT + 1]
+    S[k + 8] = 2.0 * (x * z - y * w)
+    S[k + 9] = 2.0 * (y * z + x * w)
+    S[k + 10] = 1.0 - 2.0 * (x * x + y * y)
+    S[k + 11] = S[P_TGT + 2]
+    S[k + 12], S[k + 13], S[k + 14], S[k + 15] = 0.0, 0.0, 0.0, 1.0
+
+
 @njit(cache=True)
 def set_target(S, X):
     """Make the rigid 4x4 ``X`` the target."""
     S[P_TGT], S[P_TGT + 1], S[P_TGT + 2] = X[0, 3], X[1, 3], X[2, 3]
     qput(S, Q_TGT, quat_from_matrix(X))
+    store_target_pose(S)
 
 
 @njit(cache=True)
 def set_camera(S, X_RC, R_CM):
     """Store the master-to-RCM rotation ``R_RC @ R_CM`` (both rigid)."""
     qput(S, Q_RM, qnormalize(qmul(quat_from_matrix(X_RC), quat_from_matrix(R_CM))))
-
-
-@njit(cache=True)
-def target_pose(S):
-    """The target as a new 4x4 pose (rigid to machine precision)."""
-    X = np.eye(4)
-    store_matrix(qget(S, Q_TGT), X)
-    X[0, 3], X[1, 3], X[2, 3] = S[P_TGT], S[P_TGT + 1], S[P_TGT + 2]
-    return X
 
 
 @njit(cache=True)
@@ -348,10 +367,11 @@ def follow(S, P, p, dt):
     """One followed sample: map the hand (filtered position ``p``, orientation ``Q_HAND``)
     to a goal, clamp it to the workspace box, and move the target towards it by at most
     ``V_MAX * dt`` and ``W_MAX * dt``. Returns ``WALL | SPEED | ANGULAR`` flags, or
-    ``NONFINITE`` (state untouched) when anything came out NaN/inf.
+    ``FILTER_BAD`` (``p`` is NaN/inf) or ``NONFINITE`` (the target came out NaN/inf), in
+    which cases nothing is changed.
     """
     if not (math.isfinite(p[0]) and math.isfinite(p[1]) and math.isfinite(p[2])):
-        return NONFINITE
+        return FILTER_BAD
     flags = 0
     q_RM = qget(S, Q_RM)
     scale = P[SCALE]
@@ -399,4 +419,11 @@ def follow(S, P, p, dt):
     qput(S, Q_TGT, new_q)
     for i in range(4):
         S[Q_LAST_HAND + i] = S[Q_HAND + i]
+    store_target_pose(S)
     return flags
+
+
+@njit(cache=True)
+def all_finite3(p):
+    """Whether the three entries of ``p`` are finite."""
+    return math.isfinite(p[0]) and math.isfinite(p[1]) and math.isfinite(p[2])

@@ -10,7 +10,6 @@ import itertools
 import math
 
 import numpy as np
-from numba import njit
 
 from haptics.errors import HapticsError
 from haptics.master import HAND_RIGID_TOLERANCE, MasterSample
@@ -40,11 +39,6 @@ _LIMIT_KINDS = (
     (K.SPEED, "speed_limit"),
     (K.ANGULAR, "angular_speed_limit"),
 )
-
-
-@njit(cache=True)
-def _all_finite3(p):
-    return math.isfinite(p[0]) and math.isfinite(p[1]) and math.isfinite(p[2])
 
 
 def _is_number(value) -> bool:
@@ -187,6 +181,8 @@ class Teleoperation:
         self._jaw_span = c.jaw_open_rad - c.jaw_closed_rad
         self._S = np.zeros(K.STATE_SIZE)
         self._S[K.Q_HAND + 3] = 1.0
+        self._hand_p = self._S[K.P_HAND : K.P_HAND + 3]  # a view: what the filter reads
+        self._X = self._S[K.X_TGT : K.X_TGT + 16].reshape(4, 4)  # a view: the target pose
         K.set_target(self._S, _checked_rigid(X_RT_start, "X_RT_start"))
         self._X_RC_in = np.full((4, 4), np.nan)  # the last camera input accepted, as given
         self._X_RC = self._X_RC_in
@@ -207,7 +203,7 @@ class Teleoperation:
         self._last_use_now: float | None = None  # loop time a sample was last used
         self._align_error = math.nan
         self._pending: list[TeleopEvent] = []  # from enable()/disable(), out with the next step
-        self._X_RT_out = K.target_pose(self._S)
+        self._X_RT_out = self._X.copy()
 
     # ---- state -------------------------------------------------------------------------
     @property
@@ -238,8 +234,8 @@ class Teleoperation:
 
     @property
     def X_RT(self) -> np.ndarray:
-        """The current tool-tip target in the RCM frame (4x4, m; a new array)."""
-        return K.target_pose(self._S)
+        """The current tool-tip target in the RCM frame (4x4, m; a copy)."""
+        return self._X.copy()
 
     @property
     def X_RC(self) -> np.ndarray:
@@ -399,47 +395,48 @@ class Teleoperation:
         dt = t - self._last_t if self._last_t > -math.inf else 0.0
         dt = min(dt, self.config.max_sample_interval_s)
         self._last_t, self._last_seq = t, seq
-        p = self._filtered(X, now, events)
-        if p is not None:
-            self._advance(p, g, c, dt, now, events)
-        return p
-
-    def _filtered(self, X, now: float, events: list):
-        """The tremor filter's output for this handle position, or None (and a hold) when
-        it misbehaves: the filter is trusted for nothing."""
+        # the tremor filter is trusted for nothing: its output must be a finite (3,) array
+        # (finiteness is checked by follow() when following, the common case, else here)
         try:
-            p = self._filter.step(X[:3, 3].copy())
-            if type(p) is np.ndarray and p.shape == (3,) and p.dtype == _F64 and _all_finite3(p):
-                return p
-            problem = "produced NaN/inf or a malformed result"
+            p = self._filter.step(self._hand_p)
         except Exception as exc:
-            problem = f"raised {type(exc).__name__}"
+            return self._filter_fault(f"raised {type(exc).__name__}", now, events)
+        if not (type(p) is np.ndarray and p.shape == (3,) and p.dtype == _F64):
+            return self._filter_fault("returned a malformed result", now, events)
+        if self._state != FOLLOWING and not K.all_finite3(p):
+            return self._filter_fault("produced NaN/inf", now, events)
+        if self._advance(p, g, c, dt, now, events):
+            return p
+        return self._filter_fault("produced NaN/inf", now, events)
+
+    def _filter_fault(self, problem: str, now: float, events: list) -> None:
         try:
             self._filter.reset()
         except Exception:
             problem += " and could not be reset"
         events.append(TeleopEvent(now, "filter_reset", f"tremor filter {problem}", self._state))
         self._fault(f"tremor filter {problem}", now, events)
-        return None
 
-    def _advance(self, p, gripper: float, clutch: bool, dt: float, now: float, events) -> None:
-        """The state machine, for one good sample with filtered position ``p``."""
+    def _advance(self, p, gripper: float, clutch: bool, dt: float, now: float, events) -> bool:
+        """The state machine, for one good sample with filtered position ``p``; False when
+        ``p`` turned out NaN/inf."""
         state = self._state
         if state == FOLLOWING:
-            if clutch:
-                self._limits = 0
-                self._set_state(CLUTCHED, "clutch pressed", now, events)
-            else:
-                self._follow(p, gripper, dt, now, events)
-            return
+            if not clutch:
+                return self._follow(p, gripper, dt, now, events)
+            if not K.all_finite3(p):
+                return False
+            self._limits = 0
+            self._set_state(CLUTCHED, "clutch pressed", now, events)
+            return True
         if state == DISABLED:
-            return
+            return True
         if state == HOLDING:
             if clutch:
                 self._press_seen = True
-                return
+                return True
             if not self._press_seen:
-                return
+                return True
             self._press_seen = False
             self._hold_reason = ""
             self._set_state(ALIGNING, "clutch pressed and released after the hold", now, events)
@@ -447,15 +444,15 @@ class Teleoperation:
         if clutch:
             if state == ALIGNING:
                 self._set_state(CLUTCHED, "clutch pressed", now, events)
-            return
+            return True
         error = K.align_error(self._S)
         if error <= self._tolerance:
             K.capture(self._S, p)
             self._rebase = False
             detail = f"hand aligned with the tool within {math.degrees(error):.1f}°"
             self._set_state(FOLLOWING, detail, now, events)
-            self._follow(p, gripper, dt, now, events)
-        elif state == CLUTCHED:
+            return self._follow(p, gripper, dt, now, events)
+        if state == CLUTCHED:
             self._set_state(
                 ALIGNING,
                 f"clutch released with the hand {math.degrees(error):.1f}° from the tool "
@@ -463,15 +460,18 @@ class Teleoperation:
                 now,
                 events,
             )
+        return True
 
-    def _follow(self, p, gripper: float, dt: float, now: float, events: list) -> None:
+    def _follow(self, p, gripper: float, dt: float, now: float, events: list) -> bool:
         if self._rebase:
             K.rebase(self._S)
             self._rebase = False
         flags = K.follow(self._S, self._P, p, dt)
+        if flags & K.FILTER_BAD:
+            return False
         if flags & K.NONFINITE:
             self._fault("mapped target is not finite (hand or camera out of range)", now, events)
-            return
+            return True
         if flags != self._limits:
             for bit, kind in _LIMIT_KINDS:
                 if flags & bit and not self._limits & bit:
@@ -482,6 +482,7 @@ class Teleoperation:
         change = c.jaw_closed_rad + share * self._jaw_span - self._jaw
         most = c.max_jaw_rate_rad_s * dt
         self._jaw += min(max(change, -most), most)
+        return True
 
     # ---- faults, states, camera ------------------------------------------------------------
     def _fault(self, reason: str, now: float, events: list) -> None:
@@ -543,7 +544,7 @@ class Teleoperation:
         if state == FOLLOWING and self._limits & K.WALL:
             wall = self._S[K.WALL_M : K.WALL_M + 3].copy()
             wall.setflags(write=False)
-        X_RT = K.target_pose(self._S)
+        X_RT = self._X.copy()
         self._X_RT_out = X_RT
         return TeleopOutput(
             now,
