@@ -30,12 +30,15 @@ class TeleopConfig:
         workspace_lower_m, workspace_upper_m: corners of the allowed tool-tip box in R (m).
         max_tip_speed_m_s: tool-tip speed limit (m/s), counted in sample time.
         max_tip_angular_speed_rad_s: limit on how fast the tool's orientation target
-            turns (rad/s), counted in sample time. Default 2π rad/s (360°/s): no
-            published figure for a surgeon's peak handle angular speed was at hand, so
-            this takes the dVRK's cap for the jaw, the other wrist-driven motion of the
-            same instruments; a minimum-jerk half turn (a needle pass) lasting 1 s peaks
-            at 1.875·π ≈ 5.9 rad/s, just under it. A sample that turns the hand 178° at
-            once (a glitch) now turns the tool over half a second.
+            turns (rad/s), counted in sample time. Its job is catching up after a glitch
+            or a jump, not slowing normal work, so it sits above what a wrist does in
+            quick normal motion. Default 4π rad/s (720°/s, two turns a second): no
+            published figure for a surgeon's peak handle angular speed was at hand; a
+            minimum-jerk quarter turn of the wrist in 0.25 s, a quick reorientation,
+            peaks at 1.875·(π/2)/0.25 ≈ 11.8 rad/s, just under it (the project's
+            synthetic expert peaks at 9.4 rad/s in peg transfer; the dVRK's cap for the
+            jaw, half this, slowed it). A sample that turns the hand 178° at once (a
+            glitch) now turns the tool over a quarter of a second.
         max_jaw_rate_rad_s: how fast the jaw follows the gripper (rad/s); also what keeps
             the jaw from snapping to the gripper when following starts. Default the
             dVRK's ``JawRate``, 2π rad/s.
@@ -66,7 +69,7 @@ class TeleopConfig:
     workspace_lower_m: tuple[float, float, float] = (-0.12, -0.12, -0.25)
     workspace_upper_m: tuple[float, float, float] = (0.12, 0.12, -0.02)
     max_tip_speed_m_s: float = 0.2
-    max_tip_angular_speed_rad_s: float = 2.0 * math.pi
+    max_tip_angular_speed_rad_s: float = 4.0 * math.pi
     max_jaw_rate_rad_s: float = DVRK_JAW_RATE_RAD_S
     max_sample_age_s: float = 0.03
     gap_timeout_s: float = 0.1

@@ -204,6 +204,23 @@ class Teleoperation:
         self._align_error = math.nan
         self._pending: list[TeleopEvent] = []  # from enable()/disable(), out with the next step
         self._X_RT_out = self._X.copy()
+        self._warm_up()
+
+    def _warm_up(self) -> None:
+        """Run every kernel and the filter once on scratch data, so that numba's compiling
+        or cache loading happens here and not in the first real-time step (~0.5 s)."""
+        S = self._S.copy()
+        X = np.eye(4)
+        K.hand_status(X, S)
+        K.camera_status(X, X)
+        K.capture(S, S[K.P_HAND : K.P_HAND + 3])
+        K.rebase(S)
+        K.align_error(S)
+        K.follow(S, self._P, np.zeros(3), 0.001)
+        K.all_finite3(np.zeros(3))
+        with contextlib.suppress(Exception):  # the filter is checked at every real sample
+            self._filter.step(self._hand_p.copy())
+            self._filter.reset()
 
     # ---- state -------------------------------------------------------------------------
     @property

@@ -223,7 +223,7 @@ def test_angular_speed_limit_turns_a_glitch_into_a_bounded_turn():
         assert step <= w_max * DT * (1 + 1e-6) + 1e-12
         previous = out.X_RT[:3, :3]
     assert "angular_speed_limit" in [e.kind for e in outs[0].events]
-    np.testing.assert_allclose(outs[-1].X_RT[:3, :3], turned, atol=1e-9)  # 0.5 s later: there
+    np.testing.assert_allclose(outs[-1].X_RT[:3, :3], turned, atol=1e-9)  # 1 s later: there
 
 
 def test_workspace_limit_clamps_without_losing_the_mapping():
