@@ -190,12 +190,12 @@ def _shape(S, P, f, tau, wall, X_RC, R_CM, dt):
     Returns 1 if the force or torque was saturated, 0 if not, ``_BAD_INPUT`` (a NaN/inf
     force, torque or wall) or ``_BAD_CAMERA`` (``X_RC`` not finite and rigid); nothing
     changes in the last two cases. ``P`` = (force_scale, torque_scale, max_f, max_tau,
-    rate_f, rate_tau, cutoff_hz, k_wall).
+    rate_f, rate_tau, cutoff_hz, k_wall, rigid tolerance).
     """
     for i in range(3):
         if not (math.isfinite(f[i]) and math.isfinite(tau[i]) and math.isfinite(wall[i])):
             return _BAD_INPUT
-    if K.rigid_status(X_RC, HAND_RIGID_TOLERANCE):
+    if K.rigid_status(X_RC, P[8]):
         return _BAD_CAMERA
     # R_RM = R_RC @ R_CM; the hand gets R_RM^T applied to the tip's force
     R = np.empty((3, 3))
@@ -274,6 +274,7 @@ class ForceFeedback:
                 c.max_torque_rate_nm_s,
                 c.cutoff_hz,
                 c.wall_stiffness_n_m,
+                HAND_RIGID_TOLERANCE,
             ]
         )
         self._R_CM = np.ascontiguousarray(np.asarray(c.R_CM, dtype=float))

@@ -19,7 +19,7 @@ import math
 import numpy as np
 from numba import njit
 
-from haptics.master import HAND_RIGID_TOLERANCE, MAX_HAND_DISTANCE_M
+from haptics.master import MAX_HAND_DISTANCE_M
 
 # ---- offsets in the state vector S ------------------------------------------------------
 P_TGT = 0  # target position in R (m), 3
@@ -240,16 +240,18 @@ def rigid_status(X, tolerance):
 
 
 @njit(cache=True)
-def hand_status(X, S):
-    """Check a handle pose; when usable store its renormalised orientation at ``Q_HAND``
-    and its position at ``P_HAND``.
+def hand_status(X, S, tolerance, max_distance_m):
+    """Check a handle pose (rigid within ``tolerance``, at most ``max_distance_m`` from the
+    base); when usable store its renormalised orientation at ``Q_HAND`` and its position
+    at ``P_HAND``. Returns 0 or a key of :data:`HAND_PROBLEMS`.
 
-    Returns 0 or a key of :data:`HAND_PROBLEMS`.
+    (The limits are arguments, not globals: numba's cache would keep a global's old value
+    after it changed in another file.)
     """
-    code = rigid_status(X, HAND_RIGID_TOLERANCE)
+    code = rigid_status(X, tolerance)
     if code:
         return code
-    if X[0, 3] * X[0, 3] + X[1, 3] * X[1, 3] + X[2, 3] * X[2, 3] > MAX_HAND_DISTANCE_M**2:
+    if X[0, 3] * X[0, 3] + X[1, 3] * X[1, 3] + X[2, 3] * X[2, 3] > max_distance_m**2:
         return 5
     qput(S, Q_HAND, quat_from_matrix(X))
     S[P_HAND], S[P_HAND + 1], S[P_HAND + 2] = X[0, 3], X[1, 3], X[2, 3]
@@ -257,9 +259,9 @@ def hand_status(X, S):
 
 
 @njit(cache=True)
-def camera_status(X_new, X_last):
+def camera_status(X_new, X_last, tolerance):
     """``CAMERA_SAME`` when ``X_new`` equals the last accepted input exactly, ``CAMERA_NEW``
-    when it differs and is rigid (within the hand tolerance), else ``CAMERA_BAD``."""
+    when it differs and is rigid within ``tolerance``, else ``CAMERA_BAD``."""
     same = True
     for a in range(4):
         for b in range(4):
@@ -267,7 +269,7 @@ def camera_status(X_new, X_last):
                 same = False
     if same:
         return CAMERA_SAME
-    if rigid_status(X_new, HAND_RIGID_TOLERANCE):
+    if rigid_status(X_new, tolerance):
         return CAMERA_BAD
     return CAMERA_NEW
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 import contextlib
 import itertools
 import math
+from dataclasses import replace
 
 import numpy as np
 
 from haptics.errors import HapticsError
-from haptics.master import HAND_RIGID_TOLERANCE, MasterSample
+from haptics.master import HAND_RIGID_TOLERANCE, MAX_HAND_DISTANCE_M, MasterSample
 from haptics.teleop import kernels as K
 from haptics.teleop.config import TeleopConfig
 from haptics.teleop.output import (
@@ -211,8 +212,8 @@ class Teleoperation:
         or cache loading happens here and not in the first real-time step (~0.5 s)."""
         S = self._S.copy()
         X = np.eye(4)
-        K.hand_status(X, S)
-        K.camera_status(X, X)
+        K.hand_status(X, S, HAND_RIGID_TOLERANCE, MAX_HAND_DISTANCE_M)
+        K.camera_status(X, X, HAND_RIGID_TOLERANCE)
         K.capture(S, S[K.P_HAND : K.P_HAND + 3])
         K.rebase(S)
         K.align_error(S)
@@ -332,6 +333,8 @@ class Teleoperation:
         events = self._pending
         self._pending = []
         now = _as_float(now_s)
+        if events and math.isfinite(now):  # enable() before the first step had no time
+            events = [e if math.isfinite(e.time_s) else replace(e, time_s=now) for e in events]
         clock_ok = False
         if not math.isfinite(now):
             self._fault(f"loop clock is {now_s!r}, not a finite time", self._last_now, events)
@@ -405,7 +408,7 @@ class Teleoperation:
         if t > now + self.config.future_tolerance_s:
             self._fault(f"sample stamped {_fmt_ms(t - now)} in the future", now, events)
             return None
-        code = K.hand_status(X, self._S)
+        code = K.hand_status(X, self._S, HAND_RIGID_TOLERANCE, MAX_HAND_DISTANCE_M)
         if code:
             self._fault(f"invalid sample: {K.HAND_PROBLEMS[code]}", now, events)
             return None
@@ -525,7 +528,9 @@ class Teleoperation:
 
     def _update_camera(self, X_RC, now: float, events: list) -> bool:
         X = _as_matrix(X_RC)
-        status = K.CAMERA_BAD if X is None else K.camera_status(X, self._X_RC_in)
+        status = (
+            K.CAMERA_BAD if X is None else K.camera_status(X, self._X_RC_in, HAND_RIGID_TOLERANCE)
+        )
         if status == K.CAMERA_SAME:
             self._camera_refused = False
             return True

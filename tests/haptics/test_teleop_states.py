@@ -64,6 +64,11 @@ def test_starts_disabled_and_does_not_move_until_enabled():
     tele.enable()
     out = hand.steps()
     assert [e.kind for e in out.events] == ["aligning", "following"]
+    assert out.events[0].time_s == hand.outs[-2].time_s  # stamped with the last step's time
+    fresh = _tele()
+    fresh.enable()  # before any step: the event gets the time of the step that reports it
+    out = fresh.step(MasterSample(0.25, pose(fresh.aligned_hand_rotation())), 0.25)
+    assert [(e.kind, e.time_s) for e in out.events] == [("aligning", 0.25), ("following", 0.25)]
     assert out.state == FOLLOWING
     assert _tele(start_enabled=True).state == ALIGNING
 
