@@ -295,6 +295,24 @@ class Teleoperation:
             self._limits = 0
             self._set_state(DISABLED, "disabled on request", self._event_time(now_s), self._pending)
 
+    def release_to(self, X_RT, now_s: float | None = None) -> None:
+        """Another source (a controller's ``servo_cp``) moved the instrument: make ``X_RT``
+        (4x4 in R) the target and stop following, so that when the master takes over
+        again the tool continues from there instead of jumping back to where the hand
+        left it. FOLLOWING becomes ALIGNING (the hand must match the tool's new
+        orientation; the mapping is captured afresh); other states are kept.
+
+        Raises:
+            HapticsError: ``X_RT`` is not a finite rigid 4x4 pose.
+        """
+        K.set_target(self._S, _checked_rigid(X_RT, "X_RT"))
+        self._X_RT_out = self._X.copy()
+        self._rebase = False
+        self._limits = 0
+        if self._state == FOLLOWING:
+            detail = "another source moved the instrument"
+            self._set_state(ALIGNING, detail, self._event_time(now_s), self._pending)
+
     def set_camera(self, X_RC) -> bool:
         """Update the camera pose in R; the mapping re-anchors so the tool does not jump.
 

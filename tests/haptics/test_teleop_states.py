@@ -234,3 +234,24 @@ def test_every_state_change_comes_with_an_event():
         previous = out.state
     kinds = set(hand.kinds())
     assert {"aligning", "following", "clutched", "holding", "disabled"} <= kinds
+
+
+def test_release_to_continues_from_where_another_source_left_the_tool():
+    tele = _tele(start_enabled=True)
+    hand = Hand(tele, tele.aligned_hand_rotation())
+    hand.steps(50, p=np.array([0.01, 0.0, 0.0]))
+    moved = pose(rot_z(0.3)[:3, :3] @ START[:3, :3], [0.03, 0.01, -0.08])
+    for _ in range(3):  # a controller's servo_cp, every step
+        tele.release_to(moved)
+    assert tele.state == ALIGNING
+    np.testing.assert_allclose(tele.X_RT, moved, atol=1e-12)
+    out = hand.steps()  # the hand still matches the old orientation: it waits
+    assert out.state == ALIGNING and [e.kind for e in out.events] == ["aligning"]
+    np.testing.assert_allclose(out.X_RT, moved, atol=1e-12)
+    out = hand.steps(R=tele.aligned_hand_rotation())
+    assert out.state == FOLLOWING
+    np.testing.assert_allclose(out.X_RT, moved, atol=1e-12)  # no jump back
+    out = hand.steps(100, p=hand.p + np.array([0.0, 0.003, 0.0]))
+    np.testing.assert_allclose(
+        out.X_RT[:3, 3], moved[:3, 3] + CAMERA[:3, :3] @ [0.0, 0.2 * 0.003, 0.0], atol=1e-12
+    )
