@@ -171,7 +171,7 @@ class TrainingServer:
                 "translation_scale": t.config.translation_scale,
                 "rotation_scale": t.config.rotation_scale,
                 "R_CM": np.asarray(t.config.R_CM, dtype=float).tolist(),
-                "align_tolerance_rad": t.config.align_gate_rad,
+                "align_tolerance_rad": t.config.align_tolerance_rad,
             }
             for arm, t in s.teleops.items()
         }

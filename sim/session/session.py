@@ -70,12 +70,20 @@ INSTRUMENT_TRANSLATION_SCALE = 1.0 / 3.0
 SCOPE_TRANSLATION_SCALE = 0.5
 
 
+#: Teleoperation of an in-process session (synthetic operators, tests): following from the
+#: start, no alignment gate (the synthetic operators' hands start at the identity, not at
+#: the instrument's orientation), and a 50 ms gap watchdog (one sample per physics step).
+#: A live server keeps the dVRK-like defaults instead (DISABLED until enabled, a 10°
+#: alignment gate, a 100 ms watchdog): see ``sim.server.server.live_session_config``.
+IN_PROCESS_TELEOP = {"start_enabled": True, "align_tolerance_rad": None, "gap_timeout_s": 0.05}
+
+
 def _instrument_teleop() -> TeleopConfig:
-    return TeleopConfig(translation_scale=INSTRUMENT_TRANSLATION_SCALE)
+    return TeleopConfig(translation_scale=INSTRUMENT_TRANSLATION_SCALE, **IN_PROCESS_TELEOP)
 
 
 def _scope_teleop() -> TeleopConfig:
-    return TeleopConfig(translation_scale=SCOPE_TRANSLATION_SCALE)
+    return TeleopConfig(translation_scale=SCOPE_TRANSLATION_SCALE, **IN_PROCESS_TELEOP)
 
 
 @dataclass(frozen=True)
@@ -113,6 +121,18 @@ class SessionConfig:
     pose_rate_hz: float | None = 60.0
     ik_restarts: int = 2
     unreachable_tolerance_m: float = 1e-3
+
+
+def _last_position(samples) -> np.ndarray | None:
+    """The handle position (m, M) of the newest sample that has a usable pose."""
+    for sample in reversed(samples):
+        try:
+            X = np.asarray(sample.X_MH, dtype=float)
+        except (TypeError, ValueError, AttributeError):
+            continue
+        if X.shape == (4, 4) and np.isfinite(X[:3, 3]).all():
+            return X[:3, 3].copy()
+    return None
 
 
 def _held_part(commands):
@@ -361,11 +381,7 @@ class Session:
     def _teleoperate(self, name, arm, teleop, samples, now, X_WC) -> None:
         X_RC = arm.X_RW @ X_WC if name != self.camera_arm else None
         try:
-            if not samples:
-                out = teleop.step(None, now, X_RC)
-            else:
-                for sample in samples:
-                    out = teleop.step(sample, now, X_RC)
+            out = teleop.step(samples, now, X_RC)  # every new sample, in order
         except Exception as exc:  # a device must never end a session
             log.exception("teleoperation of %s failed; the arm holds", name)
             self._event("command_refused", arm=name, reason=f"teleoperation error: {exc}")
@@ -373,8 +389,11 @@ class Session:
         self._teleop_out[name] = out
         for event in out.events:
             self._event(event.kind, event.time_s, arm=name, detail=event.detail)
-        if samples and out.master_filtered_m is not None:
-            self._last_master[name] = np.asarray(samples[-1].X_MH)[:3, 3]
+        if out.samples_used:
+            raw = _last_position(samples)  # before filtering: the tremor metric needs it
+            if raw is not None:
+                self._last_master[name] = raw
+        self._used_seq[name] = out.used_seq
         self._source[name] = "teleop"
         target = out.X_RT
         last = self._last_target.get(name)
@@ -607,17 +626,17 @@ class Session:
     def _arm_state(self, name: str) -> ArmState:
         arm = self.arms[name]
         X_RT = arm.measured_cp("rcm")
-        teleop = self.teleops.get(name)
         source = self._source[name]
         following = aligned = False
-        if source == "teleop" and teleop is not None:
-            out = self._teleop_out.get(name)
-            if out is not None and out.holding:
-                source = "HOLDING"
-            elif teleop.engaged:
-                source, following, aligned = "FOLLOWING", True, True
+        out = self._teleop_out.get(name)
+        if source == "teleop":
+            if out is None:
+                source = "IDLE"
             else:
-                source, aligned = "CLUTCHED", True
+                source, following = out.state, out.engaged
+                gate = self.teleops[name].config.align_gate_rad
+                error = out.align_error_rad
+                aligned = following or (math.isfinite(error) and error <= gate)
         holding = tuple(sorted(o for o, arms in self._holders.items() if name in arms))
         return ArmState(
             name,
