@@ -32,11 +32,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
-from haptics.force import ForceFeedback, ForceFeedbackConfig
 
 from haptics.bus.contract import CONTRACT_VERSION, TOPICS
 from haptics.bus.devices import DeviceState
 from haptics.bus.latency import DelayLine
+from haptics.force import ForceFeedback, ForceFeedbackConfig
 from scenarios.trace import TraceEvent
 from sim.server.loop import LoopReport, Pacer
 from sim.server.publish import CHANNELS, ChannelDelay, Publisher, Rates
