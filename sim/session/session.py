@@ -217,7 +217,7 @@ class Session:
                 teleop_config, arm.measured_cp("rcm"), arm.X_RW @ X_WC
             )
         self._teleop_out: dict[str, object] = {}
-        self._last_target: dict[str, np.ndarray] = {}
+        self._last_target: dict[str, bytes] = {}
         self._source: dict[str, str] = {name: "IDLE" for name in self._arm_names}
         self._unreachable: set[str] = set()
         self._used_seq: dict[str, int] = {name: -1 for name in self._arm_names}
@@ -259,6 +259,7 @@ class Session:
         self._pending_events: list[TraceEvent] = []  # world events for the engine's next tick
         self._step_events: list[TraceEvent] = []
         self._last_master: dict[str, np.ndarray] = {}
+        self._last_samples: dict[str, object] = {}
         self._forces: dict[str, np.ndarray] = {name: np.zeros(3) for name in self._arm_names}
         self._in_view: dict[str, bool] = {name: True for name in self._arm_names}
         self._contacts: tuple = ()
@@ -268,6 +269,7 @@ class Session:
         self._observe()
         self._node_poses = self.node_poses()
         self._poses_time_s = world.time_s
+        self._poses_step = world.step_count
 
     def reset(self, seed: int | None = None) -> StepState:
         """Start a new episode in the same physics client (``seed`` None: the same seed).
@@ -352,9 +354,6 @@ class Session:
             self._on_world_event(event)
         if world.step_count % self._observe_every == 0:
             self._observe()
-        if world.step_count % self._pose_every == 0:
-            self._node_poses = self.node_poses()
-            self._poses_time_s = world.time_s
 
     def _drive(self, name: str, command: ArmCommand | None, now: float, X_WC) -> None:
         arm = self.arms[name]
@@ -390,19 +389,18 @@ class Session:
         for event in out.events:
             self._event(event.kind, event.time_s, arm=name, detail=event.detail)
         if out.samples_used:
-            raw = _last_position(samples)  # before filtering: the tremor metric needs it
-            if raw is not None:
-                self._last_master[name] = raw
+            # the raw handle position (before filtering: the tremor metric needs it) is
+            # taken from these samples when the next trace row is written
+            self._last_samples[name] = samples
         self._used_seq[name] = out.used_seq
         self._source[name] = "teleop"
-        target = out.X_RT
-        last = self._last_target.get(name)
-        if last is None or not np.array_equal(target, last):
+        target = out.X_RT.tobytes()  # comparing bytes is several times cheaper than arrays
+        if target != self._last_target.get(name):
             self._last_target[name] = target
             if arm.has_jaw:
-                self._servo_cp(arm, target)
+                self._servo_cp(arm, out.X_RT)
             else:  # a scope: position the tip, the shaft stays through the port
-                self._servo_scope(arm, target[:3, 3])
+                self._servo_scope(arm, out.X_RT[:3, 3])
         if arm.has_jaw:
             arm.servo_jaw(out.jaw_rad)
 
@@ -506,6 +504,10 @@ class Session:
             rec.set(name, "in_view", i, self._in_view[name])
             if name in self.teleops:
                 rec.set(name, "clutch", i, not self.teleops[name].engaged)
+                samples = self._last_samples.pop(name, None)
+                raw = None if samples is None else _last_position(samples)
+                if raw is not None:
+                    self._last_master[name] = raw
                 if name in self._last_master:
                     rec.set(name, "master_position_m", i, self._last_master[name])
             for key in self._seen_contacts[name]:
@@ -593,7 +595,15 @@ class Session:
 
     # ---- what callers read ------------------------------------------------------------------
     def state(self) -> StepState:
-        """The session now, as plain data (see :class:`~sim.session.state.StepState`)."""
+        """The session now, as plain data (see :class:`~sim.session.state.StepState`).
+
+        Node poses are read here when the last reading is a pose period old (steps taken
+        with :meth:`advance` alone never pay for them)."""
+        world = self.world
+        if world.step_count - self._poses_step >= self._pose_every:
+            self._node_poses = self.node_poses()
+            self._poses_time_s = world.time_s
+            self._poses_step = world.step_count
         arms = {name: self._arm_state(name) for name in self._arm_names}
         runner = self.runner
         step = runner.current_step
