@@ -3,6 +3,8 @@ exercise runs (each raises scene_changed for viewers)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from scenarios.loader import load_scenario, parse_scenario
@@ -10,8 +12,7 @@ from sim.session.session import Session
 
 
 def _with_events(events_yaml: str) -> str:
-    text = load_scenario("needle-handover").source_file
-    base = open(text).read()
+    base = Path(load_scenario("needle-handover").source_file).read_text()
     head, _, rest = base.partition("  events:\n")
     assert rest, "needle-handover has an events section"
     return head + "  events:\n" + events_yaml + rest
@@ -20,7 +21,12 @@ def _with_events(events_yaml: str) -> str:
 def test_spawn_move_and_remove_happen_in_the_world_at_their_times():
     text = _with_events(
         """    - at: 0.1
-      do: [{spawn: {id: cube, type: box, pose: {position_m: [0.03, 0.04, 0.05]}, params: {size_m: [0.01, 0.01, 0.01], mass_kg: 0.01}}}]
+      do:
+        - spawn:
+            id: cube
+            type: box
+            pose: {position_m: [0.03, 0.04, 0.05]}
+            params: {size_m: [0.01, 0.01, 0.01], mass_kg: 0.01}
     - at: 0.3
       do: [{move: {object: cube, pose: {position_m: [-0.03, 0.04, 0.08]}}}]
     - at: 0.5
