@@ -39,8 +39,11 @@ def _register_scenario_commands() -> None:
     from sim.cli import scenario as cli_scenario
 
     app.add_typer(cli_scenario.scenario_app, name="scenario")
+    from sim.cli import serve as cli_serve
+
     app.command("run")(cli_run.run)
     app.command("store")(cli_run.store)
+    app.command("serve")(cli_serve.serve)
 
 
 _register_scenario_commands()

@@ -148,8 +148,10 @@ def run(
             "metrics": outcome.metrics,
         }
         if records is not None:
-            payload["session_id"] = _store(console, records, spec, outcome, checkpoint, report)
-        _print_result(console, spec, outcome)
+            payload["session_id"] = store_finished(
+                console, records, spec, outcome, checkpoint, report
+            )
+        print_result(console, spec, outcome)
         if json_path is not None:
             from scenarios.paths import write_private_text
 
@@ -221,9 +223,10 @@ def _simulate(console: Console, spec, path, operator: str, seed: int, checkpoint
     return outcome
 
 
-def _store(console, records, spec, outcome, checkpoint, report) -> int:
-    """Store the finished session (Ctrl-C waits until it is written); if that fails, keep
-    its trace and say how to store it later."""
+def store_finished(console, records, spec, outcome, checkpoint, report) -> int:
+    """Store a finished session (Ctrl-C waits until it is written) with what its
+    checkpoint's run information says (pseudonym, operator, seed, conditions); if that
+    fails, keep its trace and say how to store it later. Returns the session id."""
     from scenarios.archive import store_session, write_session_report
     from scenarios.checkpoint import KEPT
     from scenarios.errors import ScenarioError
@@ -244,6 +247,7 @@ def _store(console, records, spec, outcome, checkpoint, report) -> int:
                 sim_time_s=outcome.sim_time_s,
                 wall_time_s=outcome.wall_time_s,
                 allow_name=info.allow_name,
+                conditions=info.conditions or None,
             )
             checkpoint.discard()
     except ScenarioError as exc:
@@ -316,7 +320,8 @@ def store(
             raise typer.Exit(code=2)
 
 
-def _print_result(console: Console, spec, outcome) -> None:
+def print_result(console: Console, spec, outcome) -> None:
+    """The score table of a finished session, and how fast it ran."""
     result = outcome.result
     verdict = "PASS" if result.passed else "FAIL"
     if outcome.interrupted:

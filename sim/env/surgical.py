@@ -230,7 +230,7 @@ class SurgicalEnv(gym.Env):
             "score_estimate": state.score_estimate,
         }
         if terminated or truncated:
-            from sim.session.controllers import score_trace
+            from scenarios.evaluate import score_trace
 
             metrics, result = score_trace(self.scenario, s.trace())
             parts["score"] = self.score_weight * result.score / 100.0

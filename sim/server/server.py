@@ -89,19 +89,20 @@ class ServeOutcome:
     wall_time_s: float
 
 
-def live_session_config(
-    rate_hz: float | None = None, master_rate_hz: float = 1000.0
-) -> SessionConfig:
-    """The session settings of a live server: the devices' rate for the filters,
-    observation every step (force feedback), the viewers' pose rate."""
-    import dataclasses
+def live_session_config(pose_rate_hz: float = 60.0, master_rate_hz: float = 1000.0):
+    """The session settings of a live server: dVRK-like teleoperation (each arm DISABLED
+    until its device is there, then ALIGNING: the hand must match the instrument within
+    10° before it follows; a device silent for 100 ms holds its arm), the devices' rate for
+    the filters, observation every step (force feedback), the viewers' pose rate."""
+    from haptics.teleop import TeleopConfig
+    from sim.session.session import INSTRUMENT_TRANSLATION_SCALE, SCOPE_TRANSLATION_SCALE
 
-    base = SessionConfig()
-    return dataclasses.replace(
-        base,
+    return SessionConfig(
+        teleop=TeleopConfig(translation_scale=INSTRUMENT_TRANSLATION_SCALE),
+        scope_teleop=TeleopConfig(translation_scale=SCOPE_TRANSLATION_SCALE),
         master_rate_hz=master_rate_hz,
         observe_rate_hz=None,
-        pose_rate_hz=rate_hz or 60.0,
+        pose_rate_hz=pose_rate_hz,
     )
 
 

@@ -42,6 +42,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from scenarios.evaluate import score_trace
 from scenarios.trace import TraceEvent
 from sim.errors import SimError
 from sim.session.commands import ArmCommand
@@ -62,22 +63,6 @@ class Controller(Protocol):
 
 
 # ---- scoring and running ----------------------------------------------------------------------
-def score_trace(scenario, trace):
-    """The scorer's metrics and result for a session trace under the scenario's rubric
-    (what a trainee's session gets)."""
-    from scenarios.evaluate import compute_metrics
-    from scenarios.scoring import score_session
-
-    thresholds = scenario.scoring.thresholds
-    metrics = compute_metrics(
-        trace,
-        force_threshold_n=thresholds.excessive_force_n,
-        idle_speed_m_s=thresholds.idle_speed_m_s,
-        movement_speed_m_s=thresholds.movement_speed_m_s,
-    )
-    return metrics, score_session(metrics, trace.completed, scenario.scoring)
-
-
 def run_controller(
     scenario,
     controller: Controller,

@@ -63,8 +63,8 @@ def _tuples(value):
 
 def replay(recording) -> ReplayResult:
     """Re-run ``recording`` (a path or a :class:`Recording`) and compare tool-tip poses."""
+    from scenarios.evaluate import score_trace
     from scenarios.loader import parse_scenario
-    from sim.session.controllers import score_trace
     from sim.session.session import Session
     from sim.world.scene import OBJECT_TYPES
 

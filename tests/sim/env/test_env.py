@@ -15,7 +15,8 @@ import sim.env
 from kinematics.transforms import axis_angle
 from scenarios.loader import resolve
 from sim.errors import SimError
-from sim.session.controllers import ScriptedController, score_trace
+from scenarios.evaluate import score_trace
+from sim.session.controllers import ScriptedController
 
 BUNDLED_IDS = [i for i, name in sim.env.ENVIRONMENTS.items() if name is not None]
 
