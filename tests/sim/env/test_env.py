@@ -13,9 +13,9 @@ from gymnasium.utils.env_checker import check_env
 
 import sim.env
 from kinematics.transforms import axis_angle
+from scenarios.evaluate import score_trace
 from scenarios.loader import resolve
 from sim.errors import SimError
-from scenarios.evaluate import score_trace
 from sim.session.controllers import ScriptedController
 
 BUNDLED_IDS = [i for i, name in sim.env.ENVIRONMENTS.items() if name is not None]
