@@ -265,3 +265,35 @@ def test_injected_command_latency_is_what_the_device_sees():
         s.stopped = True
         s.thread.join(timeout=60)
         s.close()
+
+
+def test_with_curve_only_allowed_clients_get_in(tmp_path):
+    from haptics.bus.errors import BusSecurityError
+    from haptics.bus.security import ClientCurve, ServerCurve, new_keypair
+
+    keys = tmp_path / "keys"
+    allowed = tmp_path / "allowed"
+    server_keys = new_keypair("server", keys)
+    device_keys = new_keypair("device", keys)
+    stranger_keys = new_keypair("stranger", tmp_path / "other")
+    allowed.mkdir()
+    (allowed / "device.key").write_bytes(device_keys.public.read_bytes())
+    s = Served(curve=ServerCurve.from_files(server_keys.secret, allowed))
+    try:
+        good = ClientBus(
+            port=s.server.port, curve=ClientCurve.from_files(device_keys.secret, server_keys.public)
+        )
+        assert good.wait_ready(20)["scenario"] == "needle-handover"
+        good.close()
+        bad = ClientBus(
+            port=s.server.port,
+            curve=ClientCurve.from_files(stranger_keys.secret, server_keys.public),
+        )
+        with pytest.raises(BusSecurityError):
+            bad.wait_ready(5)
+        bad.close()
+        assert s.server.bus.counters.refused_clients >= 1
+    finally:
+        s.stopped = True
+        s.thread.join(timeout=60)
+        s.close()
