@@ -7,14 +7,24 @@ it under an edited rubric without re-running it, and render a trainee's progress
 
 from __future__ import annotations
 
+import io
 import json
 import uuid
+import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from scenarios.errors import ScenarioError
 from scenarios.loader import parse_scenario
+from scenarios.paths import write_private
 from scenarios.records import Records
-from scenarios.report import session_report_html, sessions_csv, trainee_report_html, write_text
+from scenarios.report import (
+    Snapshot,
+    session_report_html,
+    sessions_csv,
+    trainee_report_html,
+    write_text,
+)
 from scenarios.schema import Scenario, Scoring
 from scenarios.scoring import MetricScore, ScoreResult, score_session
 from scenarios.trace import SessionTrace
@@ -92,6 +102,71 @@ def store_session(
         raise
 
 
+#: A session's snapshots live beside its trace: ``<trace stem>.snapshots.zip``.
+SNAPSHOTS_SUFFIX = ".snapshots.zip"
+_INDEX = "index.json"
+
+
+def snapshots_path(trace_path: str | Path) -> Path:
+    """Where the snapshots of the session whose trace is ``trace_path`` are kept."""
+    trace_path = Path(trace_path)
+    return trace_path.with_name(trace_path.stem + SNAPSHOTS_SUFFIX)
+
+
+def save_snapshots(
+    records: Records, session_id: int, snapshots: Sequence[Snapshot], note: str = ""
+) -> Path | None:
+    """Keep a stored session's snapshots beside its trace, owner-only, and register the
+    file with the trainee so that forgetting them removes it. Returns its path (None when
+    there is nothing to keep).
+
+    The file is a zip of PNG files and an ``index.json`` (times, kinds, captions, and
+    ``note``: why some pictures are missing), so it opens with any unzip tool.
+    """
+    if not snapshots and not note:
+        return None
+    row = records.session(session_id)
+    if not row.trace_path:
+        return None
+    path = snapshots_path(row.trace_path)
+    index = {"note": note, "snapshots": []}
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as z:  # PNGs are compressed
+        for k, shot in enumerate(snapshots):
+            name = f"{k:02d}-{shot.kind}-{shot.time_s:08.2f}s.png"
+            z.writestr(name, shot.png)
+            index["snapshots"].append(
+                {"file": name, "time_s": shot.time_s, "kind": shot.kind, "caption": shot.caption}
+            )
+        z.writestr(_INDEX, json.dumps(index, indent=1))
+    write_private(path, lambda f: f.write(buffer.getvalue()))
+    records.register_file(
+        path, pseudonym=row.trainee.pseudonym, session_id=session_id, kind="snapshots"
+    )
+    return path
+
+
+def load_snapshots(path: str | Path) -> tuple[list[Snapshot], str]:
+    """The snapshots kept at ``path`` (see :func:`save_snapshots`) and the note.
+
+    Raises:
+        ScenarioError: the file is not a snapshot archive (damaged or something else).
+    """
+    try:
+        with zipfile.ZipFile(path) as z:
+            index = json.loads(z.read(_INDEX))
+            shots = [
+                Snapshot(float(s["time_s"]), str(s["kind"]), str(s["caption"]), z.read(s["file"]))
+                for s in index["snapshots"]
+            ]
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+        raise ScenarioError(
+            f"{path}: not a readable snapshot archive ({exc}); delete it to write the "
+            "report without pictures."
+        ) from None
+    return shots, str(index.get("note", ""))
+
+
 def write_session_report(
     records: Records, session_id: int, out: Path | None = None, score_index: int = -1
 ) -> Path:
@@ -104,8 +179,12 @@ def write_session_report(
     score = row.scores[score_index]
     result = result_from_dict(json.loads(score.result_json))
     trace = None
+    snapshots: list[Snapshot] = []
+    note = ""
     if row.trace_path and Path(row.trace_path).exists():
         trace = SessionTrace.load(row.trace_path)
+    if row.trace_path and snapshots_path(row.trace_path).exists():
+        snapshots, note = load_snapshots(snapshots_path(row.trace_path))
     scenario = parse_scenario(row.scenario_yaml, f"session {session_id}")
     page = session_report_html(
         title=scenario.title,
@@ -116,6 +195,8 @@ def write_session_report(
         trace=trace,
         when=row.started_at,
         force_threshold_n=scenario.scoring.thresholds.excessive_force_n,
+        snapshots=snapshots,
+        snapshot_note=note,
     )
     path = write_text(out or records.reports_dir / f"session-{session_id}.html", page)
     records.register_file(path, pseudonym=row.trainee.pseudonym, session_id=session_id)

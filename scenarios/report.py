@@ -14,6 +14,7 @@ import html
 import io
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +34,29 @@ h1{margin-bottom:0}.sub{color:#666;margin-top:.2em}
 table{border-collapse:collapse;margin:1em 0}td,th{padding:.3em .8em;border-bottom:1px solid #ddd;
 text-align:right}td:first-child,th:first-child{text-align:left}
 .na{color:#999}img{max-width:100%;border:1px solid #eee;margin:.5em 0}
+.shots{display:flex;flex-wrap:wrap;gap:12px}.shots figure{margin:0;width:320px}
+.shots img{width:320px;margin:0;border:1px solid #ccc}.shots figcaption{font-size:.85em}
+.shots .drop,.shots .collision,.shots .excessive_force{color:#9d0208;font-weight:600}
 """
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One picture of the endoscope's view during a session, for its report.
+
+    Attributes:
+        time_s: simulated time of the picture (s).
+        kind: why it was taken: ``start``, ``end``, or a warning kind (``drop``,
+            ``collision``, ``excessive_force``; see ``sim.view.warnings``).
+        caption: what happened, in a few words.
+        png: the image, PNG-encoded.
+    """
+
+    time_s: float
+    kind: str
+    caption: str
+    png: bytes
+
 
 _UNITS = {
     "completion_time_s": "s",
@@ -145,6 +168,24 @@ def _figures(trace: SessionTrace, force_threshold_n: float) -> list[tuple[str, s
     return out
 
 
+def _snapshots_html(snapshots: Sequence[Snapshot], note: str) -> str:
+    """The "what happened" section: the endoscope's view at the start, at each warning
+    and at the end, as thumbnails with their times."""
+    if not snapshots:
+        return f"<h2>What happened</h2><p class='na'>{html.escape(note)}</p>" if note else ""
+    figures = []
+    for shot in snapshots:
+        uri = "data:image/png;base64," + base64.b64encode(shot.png).decode()
+        caption = html.escape(shot.caption)
+        figures.append(
+            f"<figure><img alt='{caption}' src='{uri}'>"
+            f"<figcaption><b>{shot.time_s:.1f} s</b> · <span class='{html.escape(shot.kind)}'>"
+            f"{caption}</span></figcaption></figure>"
+        )
+    extra = f"<p class='na'>{html.escape(note)}</p>" if note else ""
+    return f"<h2>What happened</h2><div class='shots'>{''.join(figures)}</div>{extra}"
+
+
 def session_report_html(
     *,
     title: str,
@@ -155,8 +196,12 @@ def session_report_html(
     trace: SessionTrace | None,
     when: dt.datetime | None = None,
     force_threshold_n: float = 2.5,
+    snapshots: Sequence[Snapshot] = (),
+    snapshot_note: str = "",
 ) -> str:
-    """One session's page: verdict, per-metric table against benchmarks, and figures."""
+    """One session's page: verdict, per-metric table against benchmarks, the endoscope's
+    view at the start, at each warning and at the end (``snapshots``; ``snapshot_note``
+    says why some or all are missing), and figures."""
     when = when or dt.datetime.now()
     reasons = "".join(f"<li>{html.escape(r)}</li>" for r in result.reasons)
     figures = ""
@@ -178,7 +223,8 @@ def session_report_html(
         f"<p class='sub'>trainee {html.escape(pseudonym)} · operator {html.escape(operator)} · "
         f"seed {seed} · {when:%Y-%m-%d %H:%M} · rule {result.rule}</p>"
         f"{_verdict(result.passed, result.score, result.completed)}"
-        f"<ul>{reasons}</ul><h2>Metrics</h2>{_metric_table(result)}<h2>Figures</h2>{figures}"
+        f"<ul>{reasons}</ul><h2>Metrics</h2>{_metric_table(result)}"
+        f"{_snapshots_html(snapshots, snapshot_note)}<h2>Figures</h2>{figures}"
         "</body></html>"
     )
 

@@ -90,6 +90,12 @@ def run(
         None, help="Your controller instead of the operator: 'package.module:factory'."
     ),
     record: Path | None = typer.Option(None, help="Record the session to this MCAP file."),
+    video: Path | None = typer.Option(
+        None, help="Write the endoscope's view as an MP4, 30 frames per simulated second."
+    ),
+    snapshots: bool = typer.Option(
+        True, help="Put endoscope snapshots (start, warnings, end) in the report."
+    ),
     debug: bool = DEBUG_OPTION,
 ) -> None:
     """Run a scenario headless with a synthetic operator or your controller; print, store
@@ -115,6 +121,7 @@ def run(
             driver = load_controller(controller)
             operator = driver.name
         record = checked_output(record, "--record")
+        camera = _camera(checked_output(video, "--video"), snapshots and store)
         demo = trainee is None
         pseudonym = "demo" if demo else check_pseudonym(trainee, allow_name=allow_name)
         json_path = checked_output(json_path, "--json")
@@ -134,7 +141,7 @@ def run(
                 allow_name,
             )
             checkpoint = Checkpoint(records.traces_dir.parent / IN_PROGRESS, info)
-        outcome = _simulate(console, spec, path, operator, seed, checkpoint, driver, record)
+        outcome = _simulate(console, spec, path, operator, seed, checkpoint, driver, record, camera)
         payload = {
             "scenario": spec.name,
             "seed": seed,
@@ -149,8 +156,11 @@ def run(
         }
         if records is not None:
             payload["session_id"] = store_finished(
-                console, records, spec, outcome, checkpoint, report
+                console, records, spec, outcome, checkpoint, report, camera
             )
+        if camera is not None and camera.video_path is not None:
+            payload["video"] = str(camera.video_path)
+            console.print(f"video: {camera.video_path} ({camera.frames} frames)")
         print_result(console, spec, outcome)
         if json_path is not None:
             from scenarios.paths import write_private_text
@@ -160,10 +170,35 @@ def run(
         raise typer.Exit(code=130)
 
 
-def _simulate(console: Console, spec, path, operator: str, seed: int, checkpoint, driver, record):
+def _camera(video: Path | None, snapshots: bool):
+    """The session's camera (video and report snapshots), or None when neither is wanted."""
+    if video is None and not snapshots:
+        return None
+    from sim.view.snapshots import SessionCamera
+
+    return SessionCamera(video, snapshots=snapshots)
+
+
+class _Recorders:
+    """Several recorders as one (run_controller takes one)."""
+
+    def __init__(self, *recorders) -> None:
+        self.recorders = [r for r in recorders if r is not None]
+
+    def __getattr__(self, name: str):
+        def call(*args, **kwargs) -> None:
+            for r in self.recorders:
+                getattr(r, name)(*args, **kwargs)
+
+        return call
+
+
+def _simulate(
+    console: Console, spec, path, operator: str, seed: int, checkpoint, driver, record, camera=None
+):
     """Run headless (the synthetic ``operator``'s plan, or ``driver``, a controller) with
-    a progress bar and checkpoints, recorded to ``record`` when given; Ctrl-C stops at the
-    next step."""
+    a progress bar and checkpoints, recorded to ``record`` and filmed by ``camera`` when
+    given; Ctrl-C stops at the next step."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from sim.session.controllers import ScriptedController, run_controller
@@ -194,7 +229,7 @@ def _simulate(console: Console, spec, path, operator: str, seed: int, checkpoint
         def on_progress(steps_done: int, sim_time_s: float) -> None:
             progress.update(task, completed=steps_done, status=f"sim {sim_time_s:5.1f} s")
 
-        if driver is None and record is None:
+        if driver is None and record is None and camera is None:
             outcome = run_headless(
                 spec,
                 operator=operator,
@@ -209,25 +244,30 @@ def _simulate(console: Console, spec, path, operator: str, seed: int, checkpoint
                 from sim.session.recording.mcap_writer import McapRecorder
 
                 recorder = McapRecorder(record, scenario_text=path.read_text())
-            outcome = run_controller(
-                spec,
-                driver or ScriptedController(operator),
-                seed=seed,
-                recorder=recorder,
-                on_progress=on_progress,
-                on_checkpoint=save,
-                stop=stop,
-            )
+            try:
+                outcome = run_controller(
+                    spec,
+                    driver or ScriptedController(operator),
+                    seed=seed,
+                    recorder=_Recorders(recorder, camera),
+                    on_progress=on_progress,
+                    on_checkpoint=save,
+                    stop=stop,
+                )
+            finally:
+                if camera is not None:
+                    camera.close()  # after an error: frees GL, deletes a partial video
     if checkpoint is not None:
         checkpoint.info.interrupted = outcome.interrupted
     return outcome
 
 
-def store_finished(console, records, spec, outcome, checkpoint, report) -> int:
+def store_finished(console, records, spec, outcome, checkpoint, report, camera=None) -> int:
     """Store a finished session (Ctrl-C waits until it is written) with what its
-    checkpoint's run information says (pseudonym, operator, seed, conditions); if that
-    fails, keep its trace and say how to store it later. Returns the session id."""
-    from scenarios.archive import store_session, write_session_report
+    checkpoint's run information says (pseudonym, operator, seed, conditions) and the
+    ``camera``'s snapshots; if that fails, keep its trace and say how to store it later.
+    Returns the session id."""
+    from scenarios.archive import save_snapshots, store_session, write_session_report
     from scenarios.checkpoint import KEPT
     from scenarios.errors import ScenarioError
 
@@ -250,6 +290,8 @@ def store_finished(console, records, spec, outcome, checkpoint, report) -> int:
                 conditions=info.conditions or None,
             )
             checkpoint.discard()
+            if camera is not None:
+                save_snapshots(records, sid, camera.snapshots, camera.note)
     except ScenarioError as exc:
         kept = checkpoint.keep(outcome.trace, records.traces_dir.parent / KEPT)
         db = f" --db {info.db}" if info.db else ""

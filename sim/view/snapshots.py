@@ -1,0 +1,341 @@
+"""The endoscope's view of a running session: a video, and snapshots for its report.
+
+:class:`SessionCamera` follows the recorder protocol of
+:func:`sim.session.controllers.run_controller` (``start``, ``commands``, ``stepped``,
+``finish``); the live server feeds it through its per-tick callback. It never touches
+physics itself: it reads the session's scene description, node poses and camera pose,
+and draws them with :class:`sim.render.Renderer` (EGL by default: no display needed).
+
+- **Video** (``video_path``): one frame per ``1 / fps`` of *simulated* time (30 fps),
+  rendered when that time is reached (the session is never rendered between frames), and
+  encoded to H.264 MP4 by imageio-ffmpeg (``pip install 'surgisim[video]'``). A session of
+  T simulated seconds gives ``floor(T * fps) + 1`` frames.
+- **Snapshots** (for the report): the view at the start, at each drop, collision and
+  excessive-force warning (:mod:`sim.view.warnings`, the first ``max_events``), and at the
+  end, each a PNG with its time and a caption. A machine where no GL backend starts gets
+  no snapshots and a note saying why; the session itself is never put at risk.
+
+``background=True`` (the live server): the loop only copies the poses it needs (about
+0.1 ms); rendering and encoding happen in a worker thread, so the real-time loop never
+waits for a picture.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+import os
+import queue
+import tempfile
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from scenarios.report import Snapshot
+from sim.errors import SimError
+from sim.view.warnings import SNAPSHOT_KINDS, WarningWatch
+
+#: Video frames per simulated second.
+VIDEO_FPS = 30.0
+#: Size (pixels) of the report's snapshots.
+SNAPSHOT_SIZE = (480, 360)
+#: Snapshots of warnings kept per session (the start and the end come on top).
+MAX_EVENT_SNAPSHOTS = 12
+#: How often warnings are looked for (simulated Hz): the live metrics change at 5-10 Hz.
+CHECK_HZ = 30.0
+
+
+def video_writer_module():
+    """imageio_ffmpeg, or a SimError naming the extra that brings it."""
+    try:
+        import imageio_ffmpeg
+    except ImportError:
+        raise SimError(
+            "--video needs imageio-ffmpeg (it brings its own ffmpeg): pip install "
+            "'surgisim[video]'."
+        ) from None
+    return imageio_ffmpeg
+
+
+def headless_backend() -> str:
+    """The GL backend for pictures without a window: ``SURGISIM_GL`` when set, else EGL
+    (even with a display: a process binds OpenGL to one platform, and a headless run
+    should not depend on one)."""
+    return os.environ.get("SURGISIM_GL", "").strip().lower() or "egl"
+
+
+def encode_png(rgb: np.ndarray, size: tuple[int, int] | None = None) -> bytes:
+    """An RGB image (H, W, 3) uint8 as PNG bytes, resized to ``size`` (W, H) if given."""
+    from PIL import Image
+
+    image = Image.fromarray(np.ascontiguousarray(rgb), "RGB")
+    if size is not None and image.size != tuple(size):
+        image = image.resize(tuple(size), Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+class _Video:
+    """An MP4 being written: a private temporary file renamed into place when closed."""
+
+    def __init__(self, path: Path, size: tuple[int, int], fps: float) -> None:
+        ffmpeg = video_writer_module()
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        folder = self.path.parent
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".mp4", dir=folder)
+        os.close(fd)
+        self._tmp = Path(tmp)
+        self.frames = 0
+        self._gen = ffmpeg.write_frames(
+            str(self._tmp),
+            size,
+            fps=fps,
+            codec="libx264",
+            pix_fmt_out="yuv420p",
+            macro_block_size=1,
+            output_params=["-preset", "veryfast", "-crf", "23"],
+        )
+        self._gen.send(None)
+
+    def write(self, rgb: np.ndarray) -> None:
+        self._gen.send(np.ascontiguousarray(rgb).tobytes())
+        self.frames += 1
+
+    def close(self, keep: bool = True) -> None:
+        self._gen.close()
+        if keep:
+            os.replace(self._tmp, self.path)
+        else:
+            self._tmp.unlink(missing_ok=True)
+
+
+class SessionCamera:
+    """Video and report snapshots of a session (see the module docstring).
+
+    Args:
+        video_path: write the endoscope's view here (MP4); None: no video.
+        size: (width, height) of the video frames (pixels; even numbers).
+        fps: video frames per simulated second.
+        snapshots: take the report's snapshots.
+        max_events: warnings with a snapshot (the first ones).
+        background: render in a worker thread (the live server).
+        backend: GL backend; default :func:`headless_backend`.
+
+    Attributes:
+        snapshots: the pictures taken so far (:class:`scenarios.report.Snapshot`).
+        note: why pictures are missing ('' when none are).
+        frames: video frames written.
+    """
+
+    def __init__(
+        self,
+        video_path: str | Path | None = None,
+        *,
+        size: tuple[int, int] = (640, 480),
+        fps: float = VIDEO_FPS,
+        snapshots: bool = True,
+        max_events: int = MAX_EVENT_SNAPSHOTS,
+        background: bool = False,
+        backend: str | None = None,
+    ) -> None:
+        if not fps > 0:
+            raise SimError(f"video fps must be > 0, got {fps}.")
+        self.video_path = None if video_path is None else Path(video_path)
+        if self.video_path is not None:
+            video_writer_module()  # a missing extra is said before the run
+        self.size = (int(size[0]), int(size[1]))
+        self.fps = float(fps)
+        self.take_snapshots = snapshots
+        self.max_events = int(max_events)
+        self.background = background
+        self.backend = backend or headless_backend()
+        self.snapshots: list[Snapshot] = []
+        self.note = ""
+        self._renderer = None
+        self._description = None
+        self._video: _Video | None = None
+        self._watch = WarningWatch()
+        self._events_seen = 0
+        self._event_shots = 0
+        self._skipped = 0
+        self._next_frame_s = 0.0
+        self._start_s = 0.0
+        self._frame_index = 0
+        self._next_check_s = 0.0
+        self._metrics_seen: dict | None = None
+        self._jobs: queue.Queue | None = None
+        self._worker: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self._frames_written = 0
+
+    @property
+    def frames(self) -> int:
+        """Video frames written so far."""
+        return self._frames_written if self._video is None else self._video.frames
+
+    # ---- the recorder protocol -------------------------------------------------------------
+    def start(self, session, driver: str = "") -> None:
+        """Open the renderer (and the video); take the first snapshot and frame."""
+        try:
+            self._open_renderer(session.scene_description())
+        except SimError as exc:
+            if self.video_path is not None:
+                raise SimError(f"--video: {exc}") from None
+            self.note = f"No snapshots: the endoscope view could not be rendered ({exc})"
+            self.take_snapshots = False
+            return
+        if self.video_path is not None:
+            self._video = _Video(self.video_path, self.size, self.fps)
+        if self.background:
+            self._jobs = queue.Queue(maxsize=64)
+            self._worker = threading.Thread(target=self._work, name="session-camera", daemon=True)
+            self._worker.start()
+        self._events_seen = len(session.recorder.events)
+        self._capture(session, self._bookend("start", "Start"), frame=int(self._video is not None))
+        self._start_s = session.time_s
+        self._frame_index = 0
+        self._next_frame_s = session.time_s + 1.0 / self.fps
+        self._next_check_s = session.time_s
+
+    def commands(self, session, commands, steps: int = 1) -> None:
+        """Nothing to do before a step."""
+
+    def stepped(self, session) -> None:
+        """After a step: a video frame when one is due, snapshots of new warnings."""
+        if self._renderer is None:
+            return
+        t = session.time_s
+        frame_due = self._video is not None and t >= self._next_frame_s - 1e-9
+        check_due = self.take_snapshots and t >= self._next_check_s - 1e-9
+        if not (frame_due or check_due):
+            return
+        shots = []
+        if check_due:
+            self._next_check_s = t + 1.0 / CHECK_HZ
+            shots = self._warnings(session)
+        repeats = 0
+        if frame_due:  # frame k is due at start + k / fps (no drift from summing periods)
+            due = math.floor((t - self._start_s) * self.fps + 1e-6)
+            repeats = due - self._frame_index
+            self._frame_index = due
+            self._next_frame_s = self._start_s + (due + 1) / self.fps
+        if repeats or shots:
+            self._capture(session, shots, frame=repeats)
+
+    def finish(self, session, result=None, metrics=None) -> None:
+        """The last snapshot; close the video and the renderer (idempotent)."""
+        if self._renderer is None:
+            return
+        try:
+            self._capture(session, self._bookend("end", "End"))
+            if self._jobs is not None:
+                self._jobs.put(None)
+                self._worker.join()
+            if self._error is not None:
+                raise self._error
+        finally:
+            self.close(keep_video=self._error is None)
+        if self._skipped:
+            self.note = (
+                f"{self._skipped} more warning(s) without a snapshot (the first "
+                f"{self.max_events} are shown)."
+            )
+
+    def close(self, keep_video: bool = False) -> None:
+        """Release the renderer and the video (a video not finished is deleted)."""
+        if self._video is not None:
+            video, self._video = self._video, None
+            self._frames_written = video.frames
+            video.close(keep=keep_video)
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None
+
+    # ---- what is taken ---------------------------------------------------------------------
+    def _open_renderer(self, description) -> None:
+        from sim.render import Renderer
+
+        if self._renderer is not None:
+            self._renderer.close()
+        self._description = description
+        # still pictures: anti-aliased; shadows at the renderer's default for the machine
+        self._renderer = Renderer(description, *self.size, samples=4, backend=self.backend)
+
+    def _warnings(self, session) -> list[tuple[str, str]]:
+        """(kind, caption) of the new warnings worth a snapshot."""
+        events = session.recorder.events
+        new, self._events_seen = events[self._events_seen :], len(events)
+        state = session.state()
+        metrics = None
+        if state.metrics != self._metrics_seen:
+            metrics = self._metrics_seen = dict(state.metrics)
+        out = []
+        for alert in self._watch.update(state.time_s, metrics, new):
+            if alert.kind not in SNAPSHOT_KINDS:
+                continue
+            if self._event_shots >= self.max_events:
+                self._skipped += 1
+                continue
+            self._event_shots += 1
+            out.append((alert.kind, alert.text))
+        return out
+
+    def _capture(self, session, shots: list[tuple[str, str]], frame: int = 0) -> None:
+        """Render the view now: ``frame`` copies go to the video, and one snapshot per
+        (kind, caption) in ``shots``."""
+        if not (shots or frame):
+            return
+        description = session.scene_description()
+        if description is not self._description:  # a body was spawned or removed
+            self._flush()
+            self._open_renderer(description)
+        job = (session.node_poses(), session.camera_pose_W().copy(), session.time_s, shots, frame)
+        if self._jobs is None:
+            self._render(*job)
+        else:
+            if self._error is not None:
+                raise self._error
+            self._jobs.put(job)
+
+    def _bookend(self, kind: str, caption: str) -> list[tuple[str, str]]:
+        return [(kind, caption)] if self.take_snapshots else []
+
+    def _flush(self) -> None:
+        if self._jobs is not None:
+            self._jobs.join()
+
+    def _render(self, X_WN, X_WC, time_s: float, shots, frame: int) -> None:
+        rgb = self._renderer.render(X_WN, X_WC)
+        for _ in range(frame):
+            self._video.write(rgb)
+        if shots:
+            png = encode_png(rgb, SNAPSHOT_SIZE)
+            for kind, caption in shots:
+                self.snapshots.append(Snapshot(float(time_s), kind, caption, png))
+
+    def _work(self) -> None:
+        while True:
+            job = self._jobs.get()
+            try:
+                if job is None:
+                    return
+                if self._error is None:
+                    self._render(*job)
+            except BaseException as exc:  # handed to the loop's thread at the next call
+                self._error = exc
+            finally:
+                self._jobs.task_done()
+
+    def __enter__(self) -> SessionCamera:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        with contextlib.suppress(Exception):
+            if self._jobs is not None and self._worker is not None and self._worker.is_alive():
+                self._jobs.put(None)
+                self._worker.join(timeout=10)
+        self.close()

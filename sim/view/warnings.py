@@ -1,0 +1,108 @@
+"""What deserves a warning while a session runs: one definition for the window and the report.
+
+The trainer's window warns as things happen, and the session report shows a snapshot of
+each; both must agree on what "a collision" or "excessive force" is. Both come from what
+the session already scores (:mod:`scenarios.live`), so a warning is exactly a change of a
+scored quantity:
+
+- ``collision``: ``instrument_collisions``, ``environment_collisions`` or
+  ``held_object_collisions`` went up (contact episodes, chatter merged, as scored);
+- ``excessive_force``: ``excessive_force_time_s`` started to grow (one warning per
+  episode: it must stop growing for one update before the next warning);
+- ``drop``: a ``drop`` event (an object released and fallen, or out of the workspace);
+- ``message``: a scenario's ``message`` action (information, not a fault).
+
+The input is what both sides have: the live metrics (``StepState.metrics`` in-process,
+``session/metrics`` on the bus, refreshed at 5-10 Hz) and the session's events
+(:class:`scenarios.trace.TraceEvent` or the bus's ``{"time_s", "kind", "data"}`` dicts).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+#: The kinds of warning a report takes a snapshot of.
+SNAPSHOT_KINDS = ("drop", "collision", "excessive_force")
+
+#: Collision counters (live metrics) and what each means to a trainee.
+COLLISION_METRICS = {
+    "instrument_collisions": "Instruments collided",
+    "environment_collisions": "Instrument hit the scene",
+    "held_object_collisions": "Held object hit the scene",
+}
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One warning.
+
+    Attributes:
+        time_s: simulated time it happened (s).
+        kind: ``drop``, ``collision``, ``excessive_force`` or ``message``.
+        text: what to tell the trainee.
+        detail: the object or metric concerned ('' when none).
+    """
+
+    time_s: float
+    kind: str
+    text: str
+    detail: str = ""
+
+
+def _event_fields(event) -> tuple[float, str, Mapping]:
+    if isinstance(event, Mapping):
+        return float(event.get("time_s", 0.0)), str(event.get("kind", "")), event.get("data") or {}
+    return float(event.time_s), str(event.kind), event.data or {}
+
+
+class WarningWatch:
+    """Turns metrics and events into :class:`Alert` s (see the module docstring).
+
+    Feed it with :meth:`update` whenever new metrics or events arrive; it returns the
+    alerts those raise, in order. The first metrics it sees are its baseline.
+    """
+
+    def __init__(self) -> None:
+        self._last: dict[str, float] | None = None
+        self._force_growing = False
+
+    def update(
+        self, time_s: float, metrics: Mapping[str, float] | None = None, events: Iterable = ()
+    ) -> list[Alert]:
+        """The alerts raised by new ``metrics`` (None: none arrived) and ``events``.
+
+        Args:
+            time_s: simulated time of the metrics (s); events carry their own.
+        """
+        out: list[Alert] = []
+        for event in events:
+            t, kind, data = _event_fields(event)
+            if kind == "drop":
+                obj = str(data.get("object", "object"))
+                out.append(Alert(t, "drop", f"Dropped {obj}", obj))
+            elif kind == "message":
+                text = str(data.get("text", data.get("message", "")))
+                if text:
+                    out.append(Alert(t, "message", text))
+        if metrics is not None:
+            out += self._metrics(float(time_s), metrics)
+        return out
+
+    def _metrics(self, time_s: float, metrics: Mapping[str, float]) -> list[Alert]:
+        last, self._last = self._last, {k: float(v) for k, v in metrics.items() if v is not None}
+        if last is None:
+            return []
+        out = []
+        for name, text in COLLISION_METRICS.items():
+            if self._last.get(name, 0.0) > last.get(name, 0.0):
+                out.append(Alert(time_s, "collision", text, name))
+        growing = self._last.get("excessive_force_time_s", 0.0) > last.get(
+            "excessive_force_time_s", 0.0
+        )
+        if growing and not self._force_growing:
+            peak = self._last.get("peak_force_n")
+            text = "Excessive force" + (f" ({peak:.1f} N peak)" if peak is not None else "")
+            out.append(Alert(time_s, "excessive_force", text, "excessive_force_time_s"))
+        self._force_growing = growing
+        return out
