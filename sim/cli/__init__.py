@@ -67,6 +67,17 @@ def _register_render_command() -> None:
 _register_render_command()
 
 
+def _register_desktop_commands() -> None:
+    from sim.cli import practice as cli_practice
+    from sim.cli import view as cli_view
+
+    app.command("view")(cli_view.view)
+    app.command("practice")(cli_practice.practice)
+
+
+_register_desktop_commands()
+
+
 def _register_research_commands() -> None:
     from sim.cli import replay as cli_replay
     from sim.cli import sweep as cli_sweep

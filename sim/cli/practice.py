@@ -1,0 +1,135 @@
+"""``surgisim practice``: practise a scenario on a laptop, end to end, in one command.
+
+Starts the training server (``surgisim serve``) in a subprocess on a free block of
+loopback ports, waits for it, then opens the trainer's window (``surgisim view``) on the
+main thread, where mouse, keyboard and gamepad are the master devices. When the exercise
+ends (or Esc, or the window is closed: the session is then stopped and stored as
+incomplete) the server scores, stores and reports the session and prints the result, as
+``surgisim serve`` does. The server runs in its own process so that its real-time
+physics loop and the window's drawing never wait for each other.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import typer
+
+from sim.cli.guard import DEBUG_OPTION, guard
+
+#: How long the server may take to start (imports, compiled kernels, the scene) (s).
+START_TIMEOUT_S = 180.0
+
+
+def free_port_block(count: int = 3) -> int:
+    """A base port P with P .. P + count - 1 free on loopback."""
+    for _ in range(200):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port + count >= 65535:
+            continue
+        free = True
+        for k in range(1, count):
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port + k))
+                except OSError:
+                    free = False
+                    break
+        if free:
+            return port
+    from sim.errors import SimError
+
+    raise SimError("no free block of loopback ports for the training server.")
+
+
+def wait_for_server(port: int, process: subprocess.Popen, timeout_s: float) -> None:
+    """Return once the server on ``port`` answers ``hello``; a SimError when its process
+    ended first or it did not answer in time."""
+    from haptics.bus.errors import BusTimeoutError
+    from haptics.bus.sockets import ClientBus
+    from sim.errors import SimError
+
+    deadline = time.monotonic() + timeout_s
+    with ClientBus(port=port, subscribe=()) as bus:
+        while True:
+            if process.poll() is not None:
+                raise SimError(
+                    f"the training server stopped before the window opened (exit code "
+                    f"{process.returncode}); its message is above."
+                )
+            try:
+                if bus.request("hello", 1.0).get("ok"):
+                    return
+            except BusTimeoutError:
+                pass
+            if time.monotonic() > deadline:
+                raise SimError(f"the training server did not start within {timeout_s:g} s.")
+
+
+def practice(
+    scenario: str = typer.Argument(..., help="Bundled scenario name or a YAML file."),
+    trainee: str | None = typer.Option(
+        None, help="Your pseudonym (default: the demo store, as 'demo')."
+    ),
+    allow_name: bool = typer.Option(
+        False, "--allow-name", help="Accept a pseudonym that looks like a person's name."
+    ),
+    seed: int = typer.Option(0, min=0, help="Seed of the world (>= 0)."),
+    size: str = typer.Option("960x720", help="Window size WIDTHxHEIGHT (pixels)."),
+    db: str | None = typer.Option(None, "--db", help="Records database URL."),
+    report: Path | None = typer.Option(None, help="Where to write the HTML report."),
+    json_path: Path | None = typer.Option(None, "--json", help="Write the result as JSON."),
+    debug: bool = DEBUG_OPTION,
+) -> None:
+    """Practise a scenario with mouse, keyboard or gamepad: the server, the window and
+    the device in one command; scored, stored and reported at the end."""
+    from sim.cli.render import parse_size
+    from sim.view.viewer import Viewer
+
+    width, height = parse_size(size)
+    with guard(debug):
+        port = free_port_block()
+        command = [sys.executable, "-m", "sim.cli", "serve", scenario, "--port", str(port),
+                   "--seed", str(seed)]  # fmt: skip
+        for flag, value in (("--trainee", trainee), ("--db", db), ("--report", report),
+                            ("--json", json_path)):  # fmt: skip
+            if value is not None:
+                command += [flag, str(value)]
+        if allow_name:
+            command.append("--allow-name")
+        if debug:
+            command.append("--debug")
+        server = subprocess.Popen(command)
+        try:
+            wait_for_server(port, server, START_TIMEOUT_S)
+            viewer = Viewer(port=port, size=(width, height), stop_on_close=True, say=typer.echo)
+            result = viewer.run(stop=lambda: server.poll() is not None, close_after_result_s=None)
+            if result.score is None and server.poll() is None:
+                viewer_stop(port)
+            code = server.wait(timeout=120)
+        finally:
+            if server.poll() is None:
+                server.terminate()
+                server.wait(timeout=30)
+        typer.echo(
+            f"window: {result.frames} frames, {result.fps:.1f} fps; device: longest gap "
+            f"between samples {1000 * result.longest_device_gap_s:.0f} ms"
+        )
+    if code:
+        raise typer.Exit(code=code)
+
+
+def viewer_stop(port: int) -> None:
+    """Ask the server on ``port`` to stop (the window went away before the end)."""
+    from haptics.bus.sockets import ClientBus
+
+    # the server may be going already: then there is nothing more to ask
+    with ClientBus(port=port, subscribe=()) as bus, contextlib.suppress(Exception):
+        bus.request("stop", 5.0)

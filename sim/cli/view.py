@@ -1,0 +1,65 @@
+"""``surgisim view``: the trainer's window on a live server (``surgisim serve``).
+
+Draws the endoscope's view of the session from the bus with the trainer's overlays, and
+lets mouse, keyboard and gamepad drive the instruments (``--no-device`` to only watch).
+Needs a display and GLFW (``pip install 'surgisim[window]'``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from sim.cli.guard import DEBUG_OPTION, guard
+
+
+def view(
+    host: str = typer.Option("127.0.0.1", help="The server's address."),
+    port: int = typer.Option(5570, min=1, max=65533, help="The server's base port P."),
+    size: str = typer.Option("960x720", help="Window size WIDTHxHEIGHT (pixels)."),
+    device: bool = typer.Option(
+        True, help="Drive the instruments with mouse, keyboard and gamepad (MTMR/MTML)."
+    ),
+    client_key: Path | None = typer.Option(
+        None, help="This client's secret key file (CurveZMQ, when the server uses keys)."
+    ),
+    server_public_key: Path | None = typer.Option(
+        None, help="The server's public key file (CurveZMQ)."
+    ),
+    stop_on_close: bool = typer.Option(
+        False, help="Closing the window stops the session (it is then scored and stored)."
+    ),
+    debug: bool = DEBUG_OPTION,
+) -> None:
+    """Open the trainer's window on a live session: the endoscope view with the step,
+    timer, score, arm states and warnings; mouse, keyboard and gamepad drive the
+    instruments (F1 in the window lists the controls)."""
+    from sim.cli.render import parse_size
+    from sim.errors import SimError
+    from sim.view.viewer import Viewer
+
+    width, height = parse_size(size)
+    with guard(debug):
+        curve = None
+        if client_key is not None or server_public_key is not None:
+            if client_key is None or server_public_key is None:
+                raise SimError("CurveZMQ needs both --client-key and --server-public-key.")
+            from haptics.bus.security import ClientCurve
+
+            curve = ClientCurve.from_files(client_key, server_public_key)
+        viewer = Viewer(
+            host, port, size=(width, height), device=device, curve=curve,
+            stop_on_close=stop_on_close, say=typer.echo,
+        )  # fmt: skip
+        report = viewer.run()
+        typer.echo(
+            f"viewer: {report.frames} frames in {report.seconds:.1f} s ({report.fps:.1f} fps, "
+            f"{report.frame_ms:.1f} ms to render a frame)"
+        )
+        if report.score is not None:
+            score = report.score
+            typer.echo(
+                f"session {score.get('session_id')}: score {score.get('score', 0):.0f}/100, "
+                + ("passed" if score.get("passed") else "not passed")
+            )

@@ -1,0 +1,189 @@
+"""The trainer's overlays, drawn with Pillow into a transparent RGBA layer.
+
+What commercial trainers show over the endoscope image: the current step's instruction,
+the timer, the running score, each instrument's teleoperation state (aligning with the
+angle still to go, following, clutched, holding), warnings as they happen, a help panel
+and, at the end, the result. :func:`draw_hud` turns a :class:`HudContent` into an
+(H, W, 4) uint8 image; the window blends it over the scene on the GPU and redraws it
+only when the content changes (:meth:`HudContent.key`), at most ~10 times a second for
+the timer, so text costs nothing per frame.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass, field
+from functools import cache
+
+import numpy as np
+
+#: Colours (RGBA) of the arm states and warnings.
+STATE_COLOURS = {
+    "FOLLOWING": (80, 200, 120, 255),
+    "ALIGNING": (250, 190, 60, 255),
+    "CLUTCHED": (110, 170, 255, 255),
+    "HOLDING": (255, 90, 90, 255),
+    "DISABLED": (170, 170, 170, 255),
+}
+WARNING_COLOUR = (200, 30, 30, 220)
+INFO_COLOUR = (30, 90, 170, 220)
+PANEL = (0, 0, 0, 150)
+TEXT = (255, 255, 255, 255)
+
+
+@dataclass(frozen=True)
+class ArmLine:
+    """One instrument's line: ``name`` (PSM1), ``hand`` ("right"), ``state``, the angle
+    still to go while aligning (rad, NaN unknown), and whether the mouse drives it."""
+
+    name: str
+    hand: str
+    state: str
+    align_error_rad: float = float("nan")
+    active: bool = False
+
+
+@dataclass(frozen=True)
+class HudContent:
+    """Everything the overlay shows (see the module docstring).
+
+    Attributes:
+        title: the scenario's title.
+        step: "Step 2/3" ('' before the first step message).
+        instruction: the current step's instruction.
+        time_s: simulated time (s).
+        score: the running score estimate (None: nothing to score yet).
+        arms: the instruments' lines.
+        warnings: (text, severity) pairs, newest last; severity ``warning`` or ``info``.
+        status: a line about the connection ('' when all is well).
+        help: show the bindings.
+        bindings: (input, action) pairs for the help.
+        result: the final result ('' until the session has ended).
+        fps: frames per second of the window (0: not shown).
+    """
+
+    title: str = ""
+    step: str = ""
+    instruction: str = ""
+    time_s: float = 0.0
+    score: float | None = None
+    arms: tuple[ArmLine, ...] = ()
+    warnings: tuple[tuple[str, str], ...] = ()
+    status: str = ""
+    help: bool = False
+    bindings: tuple[tuple[str, str], ...] = field(default=())
+    result: str = ""
+    fps: float = 0.0
+
+    def key(self) -> tuple:
+        """What changes the picture (the timer to a tenth of a second, fps to a unit)."""
+        arms = tuple(
+            (a.name, a.state, a.active, round(float(np.nan_to_num(a.align_error_rad)), 2))
+            for a in self.arms
+        )
+        score = None if self.score is None else round(self.score)
+        return (
+            self.title, self.step, self.instruction, round(self.time_s, 1), score, arms,
+            self.warnings, self.status, self.help, self.result, round(self.fps),
+        )  # fmt: skip
+
+
+@cache
+def font(size: int):
+    """A TrueType font of ``size`` pixels: DejaVu Sans where installed, else Pillow's own."""
+    from PIL import ImageFont
+
+    for name in ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "Arial.ttf"):
+        try:
+            return ImageFont.truetype(name, size)
+        except OSError:
+            continue
+    return ImageFont.load_default(size)
+
+
+def _clock(time_s: float) -> str:
+    minutes, seconds = divmod(max(time_s, 0.0), 60.0)
+    return f"{int(minutes):02d}:{seconds:04.1f}"
+
+
+def _arm_text(arm: ArmLine) -> str:
+    state = arm.state or "waiting"
+    if state == "ALIGNING" and arm.align_error_rad == arm.align_error_rad:
+        state += f" {np.degrees(arm.align_error_rad):.0f}° to go"
+    elif state == "HOLDING":
+        state += " - press and release the clutch"
+    marker = "▶ " if arm.active else ""
+    return f"{marker}{arm.name} ({arm.hand}): {state}"
+
+
+def draw_hud(content: HudContent, width: int, height: int) -> np.ndarray:
+    """The overlay for ``content`` as an (height, width, 4) uint8 RGBA image."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGBA", (width, height), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(image)
+    s = max(height / 720.0, 0.6)  # sizes scale with the window
+    big, body, small = font(round(26 * s)), font(round(19 * s)), font(round(15 * s))
+    pad = round(10 * s)
+
+    # top: step and instruction (left), timer and score (right)
+    lines = textwrap.wrap(content.instruction, width=max(20, int(width / (11 * s)) - 18)) or [""]
+    head = f"{content.step}  {content.title}".strip()
+    top_h = pad * 2 + round(22 * s) + round(24 * s) * min(len(lines), 2)
+    draw.rectangle((0, 0, width, top_h), fill=PANEL)
+    draw.text((pad, pad), head, font=small, fill=(200, 200, 200, 255))
+    for k, line in enumerate(lines[:2]):
+        draw.text((pad, pad + round(22 * s) + k * round(24 * s)), line, font=body, fill=TEXT)
+    clock = _clock(content.time_s)
+    score = "score --" if content.score is None else f"score {content.score:.0f}"
+    for k, (text, f) in enumerate(((clock, big), (score, body))):
+        w = draw.textlength(text, font=f)
+        draw.text((width - pad - w, pad + k * round(32 * s)), text, font=f, fill=TEXT)
+
+    # bottom: the instruments' states
+    line_h = round(26 * s)
+    bottom_h = pad * 2 + line_h * max(len(content.arms), 1)
+    y0 = height - bottom_h
+    draw.rectangle((0, y0, width, height), fill=PANEL)
+    for k, arm in enumerate(content.arms):
+        colour = STATE_COLOURS.get(arm.state, TEXT)
+        draw.text((pad, y0 + pad + k * line_h), _arm_text(arm), font=body, fill=colour)
+    hint = "F1: help"
+    if content.fps:
+        hint = f"{content.fps:.0f} fps   {hint}"
+    w = draw.textlength(hint, font=small)
+    draw.text((width - pad - w, height - pad - round(18 * s)), hint, font=small, fill=TEXT)
+
+    # warnings as they happen, newest at the bottom of the stack
+    y = top_h + pad
+    for text, severity in content.warnings[-4:]:
+        colour = WARNING_COLOUR if severity == "warning" else INFO_COLOUR
+        w = draw.textlength(text, font=body)
+        x = (width - w) / 2
+        draw.rounded_rectangle(
+            (x - pad, y, x + w + pad, y + round(30 * s)), radius=pad, fill=colour
+        )
+        draw.text((x, y + round(4 * s)), text, font=body, fill=TEXT)
+        y += round(36 * s)
+    if content.status:
+        w = draw.textlength(content.status, font=body)
+        draw.text(((width - w) / 2, height / 2), content.status, font=body, fill=TEXT)
+
+    if content.help:
+        _panel(draw, width, height, "Controls", [f"{a}: {b}" for a, b in content.bindings], s)
+    if content.result:
+        _panel(draw, width, height, "Session over", content.result.splitlines(), s)
+    return np.asarray(image)
+
+
+def _panel(draw, width: int, height: int, title: str, lines: list[str], s: float) -> None:
+    """A centred box with a title and lines of text."""
+    body, head = font(round(17 * s)), font(round(24 * s))
+    pad, line_h = round(16 * s), round(24 * s)
+    w = max([draw.textlength(t, font=body) for t in lines] + [draw.textlength(title, font=head)])
+    box_w, box_h = w + 2 * pad, 2 * pad + round(34 * s) + line_h * len(lines)
+    x0, y0 = (width - box_w) / 2, max((height - box_h) / 2, 0)
+    draw.rounded_rectangle((x0, y0, x0 + box_w, y0 + box_h), radius=pad, fill=(0, 0, 0, 210))
+    draw.text((x0 + pad, y0 + pad), title, font=head, fill=TEXT)
+    for k, line in enumerate(lines):
+        draw.text((x0 + pad, y0 + pad + round(34 * s) + k * line_h), line, font=body, fill=TEXT)

@@ -1,0 +1,557 @@
+"""``surgisim view``: a desktop window on the live training server.
+
+The viewer is a client of the bus and never touches physics: it asks the server's
+``hello`` for the scene description (meshes, materials, the endoscope), subscribes to
+everything, and draws each ``scene/state`` (node names and poses) from the endoscope
+(the scope's node pose in that same message, or the scenario's fixed camera) with
+:class:`sim.render.Renderer`. Over the image it shows what a commercial trainer shows
+(:mod:`sim.view.hud`): the step's instruction, the timer, the running score
+(``session/metrics``), each instrument's teleoperation state (``<arm>/operating_state``)
+and warnings as they happen (drops, collisions and excessive force from
+``session/events`` and the metrics, :mod:`sim.view.warnings`; an instrument out of
+view from its ``measured_cp`` and the camera).
+
+Mouse, keyboard and gamepad in the window drive the instruments through a
+:class:`sim.view.input.DesktopMaster` (1 kHz on its own thread and bus connection).
+Threads: GLFW and the window's GL on the calling (main) thread; the scene's GL on the
+renderer's own thread; the device's publishing on its thread.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from scenarios.visual import SceneDescription, poses_from_pq
+from sim.errors import SimError
+from sim.view import input as bindings
+from sim.view.hud import ArmLine, HudContent, draw_hud
+from sim.view.warnings import WarningWatch
+
+#: How long a warning stays on screen (s).
+WARNING_S = 4.0
+#: Frames per second the viewer aims at (the server publishes the scene at 60 Hz).
+TARGET_FPS = 60.0
+#: Without a scene/state for this long the viewer says it is waiting (s).
+STALE_S = 1.5
+#: Hands the device names map to, for the overlay.
+HAND_OF = {"MTMR": "right", "MTML": "left"}
+
+
+@dataclass
+class ViewerReport:
+    """What a viewer run did.
+
+    Attributes:
+        frames: scene frames drawn; seconds: wall time of the loop (s).
+        fps: frames per second over the run (scene frames drawn / seconds).
+        frame_ms: per frame, the median time to render and show it (ms).
+        score: the ``session/score`` payload (None when the session did not end).
+        longest_device_gap_s: the device's longest silence between two samples (s).
+        alerts: the warnings shown (:class:`sim.view.warnings.Alert`).
+        interrupted: Ctrl-C ended the loop.
+    """
+
+    frames: int = 0
+    seconds: float = 0.0
+    fps: float = 0.0
+    frame_ms: float = 0.0
+    score: dict | None = None
+    longest_device_gap_s: float = 0.0
+    alerts: list = field(default_factory=list)
+    interrupted: bool = False
+
+
+class LiveState:
+    """The session as the bus shows it (updated message by message)."""
+
+    def __init__(self, description: SceneDescription) -> None:
+        self.set_description(description)
+        self.scene_time_s = 0.0
+        self.X_WN: np.ndarray | None = None
+        self.new_frame = False
+        self.last_scene_s = -math.inf
+        self.arms: dict[str, dict] = {}
+        self.step: dict = {}
+        self.metrics: dict | None = None
+        self.new_metrics: dict | None = None
+        self.score_estimate: float | None = None
+        self.events: list = []
+        self.score: dict | None = None
+        self.scene_changed = False
+
+    def set_description(self, description: SceneDescription) -> None:
+        """A new scene description (the order of poses to come)."""
+        self.description = description
+        self._names: tuple | None = None
+        self._order: np.ndarray | None = None
+
+    def take(self, message, now_s: float) -> None:
+        """Fold one bus message in."""
+        topic, p = message.topic, message.payload
+        if topic == "scene/state":
+            names = tuple(p["names"])
+            if names != self._names:
+                index = {n: i for i, n in enumerate(names)}
+                try:
+                    self._order = np.array([index[n] for n in self.description.node_names])
+                except KeyError:  # the scene changed under us: wait for the new description
+                    self._order = None
+                    self.scene_changed = True
+                self._names = names
+            if self._order is not None:
+                self.X_WN = poses_from_pq(np.asarray(p["poses"], dtype=float)[self._order])
+                self.scene_time_s = float(p["time_s"])
+                self.new_frame = True
+                self.last_scene_s = now_s
+        elif topic == "session/step":
+            self.step = dict(p)
+        elif topic == "session/metrics":
+            self.metrics = dict(p.get("metrics") or {})
+            self.new_metrics = self.metrics
+            self.score_estimate = p.get("score_estimate")
+        elif topic == "session/events":
+            for event in p.get("events") or ():
+                self.events.append(event)
+                if event.get("kind") == "scene_changed":
+                    self.scene_changed = True
+        elif topic == "session/score":
+            self.score = dict(p)
+        else:
+            arm, _, kind = topic.partition("/")
+            if kind == "measured_cp":
+                from haptics.bus.contract import pose_from_payload
+
+                self.arms.setdefault(arm, {})["X_WT"] = pose_from_payload(p)
+            elif kind == "operating_state":
+                entry = self.arms.setdefault(arm, {})
+                entry["state"] = str(p.get("state", ""))
+                entry["align_error_rad"] = float(p.get("align_error_rad", math.nan))
+
+    def camera_pose(self) -> np.ndarray | None:
+        """``X_WC`` of the current frame (the scope node's, or the fixed camera's)."""
+        if self.X_WN is None:
+            return None
+        return self.description.camera_pose(self.X_WN)
+
+
+def tip_in_view(description: SceneDescription, X_WC, p_WT) -> bool:
+    """Whether a tool tip at ``p_WT`` (world, m) lies in the endoscope's view: in front,
+    within the near and far planes, and inside the camera's nominal image."""
+    camera = description.camera
+    p_C = np.asarray(X_WC)[:3, :3].T @ (np.asarray(p_WT) - np.asarray(X_WC)[:3, 3])
+    if not camera.near_m <= p_C[2] <= camera.far_m:
+        return False
+    height = 1000
+    width = camera.aspect * height
+    u, v = camera.project(p_C, width, height)
+    return 0.0 <= u <= width and 0.0 <= v <= height
+
+
+class Viewer:
+    """The trainer's window on a live server (see the module docstring).
+
+    Args:
+        host, port: the server's bus (base port P).
+        size: the window's size (pixels); the endoscope image is rendered at this size.
+        device: drive the instruments from this window (a :class:`DesktopMaster`).
+        backend: the GL backend (``glfw`` or ``egl``; default ``SURGISIM_GL``, else
+            ``glfw`` with a display).
+        curve: this client's CurveZMQ keys (:class:`haptics.bus.ClientCurve`).
+        stop_on_close: closing the window asks the server to stop (and store) the session.
+        say: where status lines go.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 5570,
+        *,
+        size: tuple[int, int] = (960, 720),
+        device: bool = True,
+        backend: str | None = None,
+        curve=None,
+        stop_on_close: bool = False,
+        connect_timeout_s: float = 30.0,
+        say: Callable[[str], None] = print,
+    ) -> None:
+        self.host, self.port, self.curve = host, port, curve
+        self.size = (int(size[0]), int(size[1]))
+        self.use_device = device
+        self.backend = backend
+        self.stop_on_close = stop_on_close
+        self.connect_timeout_s = connect_timeout_s
+        self.say = say
+        self.window = None
+        self.renderer = None
+        self.master = None
+        self.bus = None
+        self.help = False
+        self.active = 0
+        self._cursor: tuple[float, float] | None = None
+        self._buttons: set[str] = set()
+        self._keys: set[str] = set()
+        self._jaw_closed_by_key: set[str] = set()
+        self._alerts: list[tuple[float, str, str]] = []  # (until, text, severity)
+        self._watch = WarningWatch()
+        self.alerts_seen: list = []
+        self._stop_sent = False
+
+    # ---- setup ---------------------------------------------------------------------------
+    def _client(self, subscribe=("",)):
+        from haptics.bus.sockets import ClientBus
+
+        return ClientBus(self.host, self.port, self.curve, subscribe)
+
+    def _hello(self) -> dict:
+        from haptics.bus.errors import BusTimeoutError
+
+        try:
+            reply = self.bus.request({"request": "hello", "scene": True}, self.connect_timeout_s)
+        except BusTimeoutError:
+            raise SimError(
+                f"no training server answered on {self.host}:{self.port} within "
+                f"{self.connect_timeout_s:g} s; start one with `surgisim serve SCENARIO "
+                f"--port {self.port}` (or use `surgisim practice SCENARIO`)."
+            ) from None
+        if not reply.get("ok") or "scene" not in reply:
+            raise SimError(f"the server's hello had no scene description: {reply.get('error')}")
+        return reply
+
+    def _open(self) -> None:
+        from sim.render import Renderer
+        from sim.render.backends import backend_name, use_backend
+        from sim.view.window import Window
+
+        backend = backend_name(self.backend)
+        if backend == "osmesa":
+            raise SimError(
+                "the desktop window needs SURGISIM_GL=glfw (or egl); osmesa renders off-screen "
+                "only."
+            )
+        use_backend(backend)  # before anything imports OpenGL
+        self.bus = self._client()
+        self.hello = self._hello()
+        description = SceneDescription.from_dict(self.hello["scene"])
+        self.state = LiveState(description)
+        self.window = Window(*self.size, title=f"surgisim - {self.hello.get('title', '')}",
+                             egl=backend == "egl")  # fmt: skip
+        self.renderer = Renderer(description, *self.size, backend=backend)
+        self.devices = list(bindings.DEVICES)
+        if self.use_device:
+            self.master = bindings.DeviceProcess(
+                self.hello,
+                self.host,
+                self.port,
+                curve=self.curve,
+                X_WC_fixed=description.camera.X_WC,
+                timeout_s=self.connect_timeout_s,
+            )
+            self.devices = self.master.devices
+            for device in self.devices:
+                self.master.set_gripper(device, bindings.GRIPPER_OPEN_RAD)
+
+    def _rebuild_scene(self) -> None:
+        """A body came or went: fetch the new description and renderer."""
+        from sim.render import Renderer
+
+        self.hello = self._hello()
+        description = SceneDescription.from_dict(self.hello["scene"])
+        self.state.set_description(description)
+        self.state.scene_changed = False
+        self.renderer.close()
+        self.renderer = Renderer(description, *self.size, backend=self.renderer.backend)
+
+    # ---- the loop ------------------------------------------------------------------------
+    def run(
+        self,
+        max_seconds: float | None = None,
+        stop: Callable[[], bool] = lambda: False,
+        close_after_result_s: float | None = None,
+        on_frame: Callable[[Viewer], None] | None = None,
+    ) -> ViewerReport:
+        """Show the session until the window is closed (or Esc after the end), ``stop()``
+        turns true, ``max_seconds`` pass, or ``close_after_result_s`` after the result."""
+        report = ViewerReport()
+        interrupted = threading.Event()
+        previous = None
+        if threading.current_thread() is threading.main_thread():
+            # Ctrl-C ends the loop cleanly (a KeyboardInterrupt raised inside a GLFW
+            # callback or a GL wait would be lost or leave the window half closed)
+            previous = signal.signal(signal.SIGINT, lambda *_: interrupted.set())
+        try:
+            self._open()
+            self._loop(
+                report, max_seconds, lambda: stop() or interrupted.is_set(),
+                close_after_result_s, on_frame,
+            )  # fmt: skip
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+            self.close()
+            if self.master is not None:
+                report.longest_device_gap_s = self.master.stats.longest_gap_s
+        report.interrupted = interrupted.is_set()
+        return report
+
+    def _loop(self, report, max_seconds, stop, close_after_result_s, on_frame) -> None:
+        started = last = time.monotonic()
+        frame_times = []
+        hud_key = None
+        result_at = None
+        fps_window: list[float] = []
+        while True:
+            now = time.monotonic()
+            dt, last = now - last, now
+            for message in self.bus.poll(0):
+                self.state.take(message, now)
+            if self.state.scene_changed:
+                self._rebuild_scene()
+            closing = self._input(self.window.poll(), dt)
+            self._gamepad(dt)
+            self._warnings(now)
+            if self.state.score is not None and result_at is None:
+                result_at = now
+                report.score = self.state.score
+                if self.master is not None:
+                    self.master.close()
+            frame = None
+            if self.state.new_frame:
+                self.state.new_frame = False
+                t0 = time.perf_counter()
+                frame = self.renderer.render(self.state.X_WN, self.state.camera_pose())
+                frame_times.append(time.perf_counter() - t0)
+                report.frames += 1
+                fps_window.append(now)
+            fps_window = [t for t in fps_window if t > now - 1.0]
+            content = self._hud(len(fps_window))
+            overlay = None
+            if content.key() != hud_key:
+                hud_key = content.key()
+                overlay = draw_hud(content, *self.window.size)
+            if frame is not None or overlay is not None:
+                self.window.show(frame, overlay)
+                if on_frame is not None:
+                    on_frame(self)
+            if closing or stop():
+                break
+            if max_seconds is not None and now - started > max_seconds:
+                break
+            if result_at is not None and now - result_at > (close_after_result_s or math.inf):
+                break
+            spare = 1.0 / TARGET_FPS - (time.monotonic() - now)
+            if spare > 0 and frame is None:
+                time.sleep(min(spare, 0.005))
+        report.seconds = time.monotonic() - started
+        report.fps = report.frames / max(report.seconds, 1e-9)
+        report.frame_ms = 1000.0 * float(np.median(frame_times)) if frame_times else 0.0
+        report.alerts = list(self.alerts_seen)
+
+    # ---- input -----------------------------------------------------------------------------
+    @property
+    def active_device(self) -> str:
+        """The device the mouse and keys drive now."""
+        return self.devices[self.active % len(self.devices)]
+
+    def _depth_m(self, device: str) -> float:
+        arm = self.master.driven_arm(device) if self.master else None
+        X_WC = self.state.camera_pose()
+        X_WT = self.state.arms.get(arm, {}).get("X_WT") if arm else None
+        if X_WC is None or X_WT is None or arm == self.hello.get("camera_arm"):
+            return bindings.DEFAULT_DEPTH_M
+        depth = float((X_WT[:3, 3] - X_WC[:3, 3]) @ X_WC[:3, 2])
+        return min(max(depth, 0.02), self.state.description.camera.far_m)
+
+    def _input(self, events, dt: float) -> bool:
+        """Apply the window's input events; True when the window should close."""
+        master = self.master
+        closing = False
+        for e in events:
+            if e.kind == "close":
+                if self.stop_on_close:
+                    self._request_stop()
+                closing = True
+            elif e.kind == "key":
+                closing |= self._key(e.name, e.pressed)
+            elif e.kind == "button":
+                (self._buttons.add if e.pressed else self._buttons.discard)(e.name)
+                if e.name == "left" and master is not None:
+                    self._update_jaw(self.active_device)
+            elif e.kind == "move":
+                if self._cursor is not None and master is not None:
+                    self._pointer(e.x - self._cursor[0], e.y - self._cursor[1])
+                self._cursor = (e.x, e.y)
+            elif e.kind == "scroll" and master is not None and self.state.score is None:
+                master.move_tool(self.active_device, (0.0, 0.0, bindings.WHEEL_STEP_M * e.y))
+        if master is not None and self.state.score is None:
+            roll = ("e" in self._keys) - ("q" in self._keys)
+            if roll:
+                angle = roll * bindings.ROLL_RATE_RAD_S * dt
+                master.turn(self.active_device, (0.0, 0.0, 1.0), angle, own_axis=True)
+        return closing
+
+    def _pointer(self, dx: float, dy: float) -> None:
+        if self.state.score is not None:
+            return
+        device = self.active_device
+        if "right" in self._buttons:
+            self.master.turn(device, (0.0, 1.0, 0.0), -dx * bindings.TURN_RAD_PER_PX)
+            self.master.turn(device, (1.0, 0.0, 0.0), dy * bindings.TURN_RAD_PER_PX)
+            return
+        _, _, _, image_h = self.window.image_rect
+        to_render = self.renderer.height / max(image_h, 1.0)
+        focal = self.state.description.camera.focal_px(self.renderer.height)
+        d_C = bindings.pointer_to_tool(dx * to_render, dy * to_render, self._depth_m(device), focal)
+        self.master.move_tool(device, d_C)
+
+    def _key(self, name: str, pressed: bool) -> bool:
+        (self._keys.add if pressed else self._keys.discard)(name)
+        master, device = self.master, self.active_device
+        if name == "escape" and pressed:
+            if self.state.score is not None or self.master is None:
+                return True
+            self._request_stop()
+        elif name == "f1" and pressed:
+            self.help = not self.help
+        if master is None:
+            return False
+        if name == "space":
+            master.set_clutch(device, pressed)
+        elif name == "c":
+            master.set_camera(device, pressed)
+        elif name == "tab" and pressed:
+            for d in self.devices:  # nothing stays pressed on the hand left behind
+                master.set_clutch(d, False)
+                master.set_camera(d, False)
+            self.active += 1
+        elif name == "z" and pressed:
+            self._jaw_closed_by_key.add(device)
+            self._update_jaw(device)
+        elif name == "x" and pressed:
+            self._jaw_closed_by_key.discard(device)
+            self._update_jaw(device)
+        return False
+
+    def _update_jaw(self, device: str) -> None:
+        closed = device in self._jaw_closed_by_key or (
+            "left" in self._buttons and device == self.active_device
+        )
+        angle = bindings.GRIPPER_CLOSED_RAD if closed else bindings.GRIPPER_OPEN_RAD
+        self.master.set_gripper(device, angle)
+
+    def _gamepad(self, dt: float) -> None:
+        if self.master is None or self.state.score is not None:
+            return
+        pad = self.window.gamepad()
+        if pad is None:
+            return
+        for device, command in bindings.gamepad_command(*pad, dt).items():
+            if device not in self.devices:
+                continue
+            if np.any(command.d_C_m):
+                self.master.move_tool(device, command.d_C_m)
+            self.master.set_gripper(device, command.gripper_rad)
+            self.master.set_clutch(device, command.clutch or "space" in self._keys)
+
+    def _request_stop(self) -> None:
+        if self._stop_sent:
+            return
+        self._stop_sent = True
+        try:
+            self.bus.request({"request": "stop"}, 5.0)
+            self._flash("Stopping: the session is scored and stored", "info")
+        except Exception as exc:  # the server may be gone already
+            self._flash(f"could not stop the session: {exc}", "warning")
+
+    # ---- overlays ------------------------------------------------------------------------
+    def _flash(self, text: str, severity: str) -> None:
+        self._alerts.append((time.monotonic() + WARNING_S, text, severity))
+
+    def _warnings(self, now: float) -> None:
+        state = self.state
+        metrics, state.new_metrics = state.new_metrics, None
+        events, state.events = state.events, []
+        for alert in self._watch.update(state.scene_time_s, metrics, events):
+            self.alerts_seen.append(alert)
+            self._flash(alert.text, "info" if alert.kind == "message" else "warning")
+        self._alerts = [a for a in self._alerts if a[0] > now]
+
+    def _hud(self, fps: float) -> HudContent:
+        state, hello = self.state, self.hello
+        warnings = [(text, severity) for _, text, severity in self._alerts]
+        X_WC = state.camera_pose()
+        arms = []
+        mapped = {arm: device for device, arm in (hello.get("devices") or {}).items()}
+        for arm, device in sorted(mapped.items(), key=lambda kv: kv[1], reverse=True):
+            seen = state.arms.get(arm, {})
+            tip = seen.get("X_WT")
+            if (
+                X_WC is not None
+                and tip is not None
+                and not tip_in_view(state.description, X_WC, tip[:3, 3])
+            ):
+                warnings.append((f"{arm} is out of view", "warning"))
+            arms.append(
+                ArmLine(
+                    arm,
+                    HAND_OF.get(device, device),
+                    seen.get("state", ""),
+                    seen.get("align_error_rad", math.nan),
+                    self.master is not None and device == self.active_device,
+                )
+            )
+        step = state.step
+        step_text = f"Step {step['index'] + 1}/{step['total']}" if step.get("total") else ""
+        if step.get("total") and step.get("index", 0) >= step["total"]:
+            step_text = "All steps done"
+        status = ""
+        if state.score is None and time.monotonic() - state.last_scene_s > STALE_S:
+            status = "waiting for the session on the bus..."
+        return HudContent(
+            title=str(hello.get("title", "")),
+            step=step_text,
+            instruction=str(step.get("instruction", "")),
+            time_s=state.scene_time_s,
+            score=state.score_estimate,
+            arms=tuple(arms),
+            warnings=tuple(warnings),
+            status=status,
+            help=self.help,
+            bindings=bindings.BINDINGS,
+            result=_result_text(state.score),
+            fps=fps,
+        )
+
+    def close(self) -> None:
+        """Stop the device, free the renderer, close the window and the bus."""
+        if self.master is not None:
+            self.master.close()
+        if self.renderer is not None:
+            self.renderer.close()
+            self.renderer = None
+        if self.window is not None:
+            self.window.close()
+            self.window = None
+        if self.bus is not None:
+            self.bus.close()
+            self.bus = None
+
+
+def _result_text(score: dict | None) -> str:
+    if score is None:
+        return ""
+    verdict = "PASS" if score.get("passed") else "FAIL"
+    if score.get("interrupted"):
+        verdict = "INCOMPLETE"
+    value = score.get("score")
+    lines = [f"{verdict} - score {value:.0f}/100" if value is not None else verdict]
+    if score.get("session_id") is not None:
+        lines.append(f"stored as session {score['session_id']}")
+    lines.append("Esc: close the window")
+    return "\n".join(lines)
