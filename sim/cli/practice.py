@@ -12,6 +12,7 @@ physics loop and the window's drawing never wait for each other.
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import subprocess
 import sys
@@ -82,6 +83,9 @@ def practice(
         False, "--allow-name", help="Accept a pseudonym that looks like a person's name."
     ),
     seed: int = typer.Option(0, min=0, help="Seed of the world (>= 0)."),
+    port: int = typer.Option(
+        0, min=0, max=65533, help="The server's base port P (0: a free block on loopback)."
+    ),
     size: str = typer.Option("960x720", help="Window size WIDTHxHEIGHT (pixels)."),
     db: str | None = typer.Option(None, "--db", help="Records database URL."),
     report: Path | None = typer.Option(None, help="Where to write the HTML report."),
@@ -95,7 +99,7 @@ def practice(
 
     width, height = parse_size(size)
     with guard(debug):
-        port = free_port_block()
+        port = port or free_port_block()
         command = [sys.executable, "-m", "sim.cli", "serve", scenario, "--port", str(port),
                    "--seed", str(seed)]  # fmt: skip
         for flag, value in (("--trainee", trainee), ("--db", db), ("--report", report),
@@ -107,10 +111,18 @@ def practice(
         if debug:
             command.append("--debug")
         server = subprocess.Popen(command)
+        # on Mesa's CPU rasteriser the window draws with one thread, so that the server's
+        # physics keeps a core of a laptop (a GPU driver ignores this)
+        os.environ.setdefault("LP_NUM_THREADS", "1")
         try:
             wait_for_server(port, server, START_TIMEOUT_S)
             viewer = Viewer(port=port, size=(width, height), stop_on_close=True, say=typer.echo)
-            result = viewer.run(stop=lambda: server.poll() is not None, close_after_result_s=None)
+
+            def server_gone() -> bool:  # the result stays on screen until the window closes
+                state = getattr(viewer, "state", None)
+                return server.poll() is not None and (state is None or state.score is None)
+
+            result = viewer.run(stop=server_gone)
             if result.score is None and server.poll() is None:
                 viewer_stop(port)
             code = server.wait(timeout=120)

@@ -192,6 +192,7 @@ def serve(
             )
             checkpoint = Checkpoint(records.traces_dir.parent / IN_PROGRESS, info)
             writer = CheckpointWriter(checkpoint)
+            camera = _camera(server.session)
             endpoints = ", ".join(server.bus.endpoints)
             blinded = latency_protocol is not None
             shown = "" if blinded or not delays else f"; injected latency {conditions['latency']}"
@@ -203,15 +204,18 @@ def serve(
             with interruptible(
                 "stopping: the session is stored as incomplete (Ctrl-C again to abandon it)"
             ) as stop:
-                served = server.run(stop=stop, on_checkpoint=writer)
+                served = server.run(
+                    stop=stop, on_checkpoint=lambda s: (writer(s), camera.stepped(s))
+                )
             writer.join()
+            camera.finish(server.session)
             outcome = _scored(spec, served)
             conditions["loop"] = served.loop.as_dict()
             conditions["bus"] = served.bus_counters
             conditions["devices"] = served.device_stats
             info.conditions = conditions
             info.interrupted = outcome.interrupted
-            sid = store_finished(console, records, spec, outcome, checkpoint, report)
+            sid = store_finished(console, records, spec, outcome, checkpoint, report, camera)
             payload = {
                 "scenario": spec.name,
                 "seed": seed,
@@ -245,6 +249,16 @@ def serve(
             write_private_text(json_path, json.dumps(payload, indent=2, default=str))
     if outcome.interrupted:
         raise typer.Exit(code=130)
+
+
+def _camera(session):
+    """Report snapshots of the live session, rendered off the real-time loop's thread
+    (the loop only copies poses); a machine without GL gets a note instead."""
+    from sim.view.snapshots import SessionCamera
+
+    camera = SessionCamera(background=True)
+    camera.start(session)
+    return camera
 
 
 def _scored(spec, served):

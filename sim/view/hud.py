@@ -34,13 +34,15 @@ TEXT = (255, 255, 255, 255)
 @dataclass(frozen=True)
 class ArmLine:
     """One instrument's line: ``name`` (PSM1), ``hand`` ("right"), ``state``, the angle
-    still to go while aligning (rad, NaN unknown), and whether the mouse drives it."""
+    still to go while aligning (rad, NaN unknown), whether the mouse drives it, and
+    whether this window's device clutches in by itself after a hold."""
 
     name: str
     hand: str
     state: str
     align_error_rad: float = float("nan")
     active: bool = False
+    auto_clutch: bool = False
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,7 @@ def _arm_text(arm: ArmLine) -> str:
     if state == "ALIGNING" and arm.align_error_rad == arm.align_error_rad:
         state += f" {np.degrees(arm.align_error_rad):.0f}° to go"
     elif state == "HOLDING":
-        state += " - press and release the clutch"
+        state += " - clutching in again" if arm.auto_clutch else " - press and release the clutch"
     marker = "▶ " if arm.active else ""
     return f"{marker}{arm.name} ({arm.hand}): {state}"
 

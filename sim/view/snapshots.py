@@ -190,12 +190,13 @@ class SessionCamera:
             return
         if self.video_path is not None:
             self._video = _Video(self.video_path, self.size, self.fps)
+        self._events_seen = len(session.recorder.events)
+        # the first picture before any real-time loop starts: drawn here, at once
+        self._capture(session, self._bookend("start", "Start"), frame=int(self._video is not None))
         if self.background:
             self._jobs = queue.Queue(maxsize=64)
             self._worker = threading.Thread(target=self._work, name="session-camera", daemon=True)
             self._worker.start()
-        self._events_seen = len(session.recorder.events)
-        self._capture(session, self._bookend("start", "Start"), frame=int(self._video is not None))
         self._start_s = session.time_s
         self._frame_index = 0
         self._next_frame_s = session.time_s + 1.0 / self.fps
@@ -235,12 +236,13 @@ class SessionCamera:
             if self._jobs is not None:
                 self._jobs.put(None)
                 self._worker.join()
+                self._jobs = None
             if self._error is not None:
-                raise self._error
+                self._failed(self._error)
         finally:
             self.close(keep_video=self._error is None)
         if self._skipped:
-            self.note = (
+            self.note = (self.note + " " if self.note else "") + (
                 f"{self._skipped} more warning(s) without a snapshot (the first "
                 f"{self.max_events} are shown)."
             )
@@ -295,11 +297,24 @@ class SessionCamera:
             self._open_renderer(description)
         job = (session.node_poses(), session.camera_pose_W().copy(), session.time_s, shots, frame)
         if self._jobs is None:
-            self._render(*job)
-        else:
-            if self._error is not None:
-                raise self._error
-            self._jobs.put(job)
+            try:
+                self._render(*job)
+            except Exception as exc:
+                self._error = exc
+                self._failed(exc)
+        elif self._error is None:
+            try:
+                self._jobs.put_nowait(job)  # a full queue: this picture is skipped
+            except queue.Full:
+                self._skipped += len(shots)
+
+    def _failed(self, exc: BaseException) -> None:
+        """A picture could not be made: a video run fails (its file would be wrong); the
+        report's snapshots stop, with a note saying why (the session goes on)."""
+        if self.video_path is not None:
+            raise SimError(f"--video: rendering failed: {exc}") from exc
+        self.note = f"Snapshots stopped at a rendering error: {type(exc).__name__}: {exc}"
+        self.take_snapshots = False
 
     def _bookend(self, kind: str, caption: str) -> list[tuple[str, str]]:
         return [(kind, caption)] if self.take_snapshots else []

@@ -36,8 +36,10 @@ from sim.view.warnings import WarningWatch
 
 #: How long a warning stays on screen (s).
 WARNING_S = 4.0
-#: Frames per second the viewer aims at (the server publishes the scene at 60 Hz).
+#: Frames per second the viewer draws at most (the server publishes the scene at 60 Hz);
+#: on a CPU rasteriser (llvmpipe) 30, so that a laptop keeps a core for the physics.
 TARGET_FPS = 60.0
+SOFTWARE_FPS = 30.0
 #: Without a scene/state for this long the viewer says it is waiting (s).
 STALE_S = 1.5
 #: Hands the device names map to, for the overlay.
@@ -165,6 +167,8 @@ class Viewer:
             ``glfw`` with a display).
         curve: this client's CurveZMQ keys (:class:`haptics.bus.ClientCurve`).
         stop_on_close: closing the window asks the server to stop (and store) the session.
+        max_fps: frames drawn per second at most (default 60 on a GPU, 30 on a CPU
+            rasteriser).
         say: where status lines go.
     """
 
@@ -179,6 +183,7 @@ class Viewer:
         curve=None,
         stop_on_close: bool = False,
         connect_timeout_s: float = 30.0,
+        max_fps: float | None = None,
         say: Callable[[str], None] = print,
     ) -> None:
         self.host, self.port, self.curve = host, port, curve
@@ -187,6 +192,7 @@ class Viewer:
         self.backend = backend
         self.stop_on_close = stop_on_close
         self.connect_timeout_s = connect_timeout_s
+        self.max_fps = max_fps
         self.say = say
         self.window = None
         self.renderer = None
@@ -301,7 +307,13 @@ class Viewer:
         return report
 
     def _loop(self, report, max_seconds, stop, close_after_result_s, on_frame) -> None:
+        self.window.poll()  # input queued while the window was opening is not a motion
+        from sim.render.gl_scene import is_software
+
+        software = is_software(self.renderer.gl_renderer)
+        period = 1.0 / (self.max_fps or (SOFTWARE_FPS if software else TARGET_FPS))
         started = last = time.monotonic()
+        next_frame = started
         frame_times = []
         hud_key = None
         result_at = None
@@ -322,7 +334,8 @@ class Viewer:
                 if self.master is not None:
                     self.master.close()
             frame = None
-            if self.state.new_frame:
+            if self.state.new_frame and now >= next_frame:
+                next_frame = max(next_frame + period, now - period)
                 self.state.new_frame = False
                 t0 = time.perf_counter()
                 frame = self.renderer.render(self.state.X_WN, self.state.camera_pose())
@@ -345,9 +358,8 @@ class Viewer:
                 break
             if result_at is not None and now - result_at > (close_after_result_s or math.inf):
                 break
-            spare = 1.0 / TARGET_FPS - (time.monotonic() - now)
-            if spare > 0 and frame is None:
-                time.sleep(min(spare, 0.005))
+            if frame is None:
+                time.sleep(0.004)  # input stays responsive between frames
         report.seconds = time.monotonic() - started
         report.fps = report.frames / max(report.seconds, 1e-9)
         report.frame_ms = 1000.0 * float(np.median(frame_times)) if frame_times else 0.0
@@ -387,6 +399,8 @@ class Viewer:
                 if self._cursor is not None and master is not None:
                     self._pointer(e.x - self._cursor[0], e.y - self._cursor[1])
                 self._cursor = (e.x, e.y)
+            elif e.kind == "enter":
+                self._cursor = None  # motion counts from where the pointer comes back in
             elif e.kind == "scroll" and master is not None and self.state.score is None:
                 master.move_tool(self.active_device, (0.0, 0.0, bindings.WHEEL_STEP_M * e.y))
         if master is not None and self.state.score is None:
@@ -504,6 +518,7 @@ class Viewer:
                     seen.get("state", ""),
                     seen.get("align_error_rad", math.nan),
                     self.master is not None and device == self.active_device,
+                    self.master is not None,
                 )
             )
         step = state.step

@@ -43,7 +43,8 @@ void main() { colour = texture(u_image, v_uv); }
 class InputEvent:
     """One input event: ``kind`` is ``key`` (``name``, ``pressed``), ``button``
     (``name`` left/right/middle, ``pressed``), ``move`` (``x``, ``y`` in pixels of the
-    window, top-left origin), ``scroll`` (``y`` notches) or ``close``."""
+    window, top-left origin), ``scroll`` (``y`` notches), ``enter`` (``pressed``: the
+    pointer came in, else it left) or ``close``."""
 
     kind: str
     name: str = ""
@@ -165,11 +166,15 @@ class Window:
         def on_scroll(_w, _dx, dy):
             add(InputEvent("scroll", y=float(dy)))
 
-        self._callbacks = (on_key, on_button, on_move, on_scroll)  # keep them alive
+        def on_enter(_w, entered):
+            add(InputEvent("enter", pressed=bool(entered)))
+
+        self._callbacks = (on_key, on_button, on_move, on_scroll, on_enter)  # keep them alive
         glfw.set_key_callback(self.window, on_key)
         glfw.set_mouse_button_callback(self.window, on_button)
         glfw.set_cursor_pos_callback(self.window, on_move)
         glfw.set_scroll_callback(self.window, on_scroll)
+        glfw.set_cursor_enter_callback(self.window, on_enter)
 
     def poll(self) -> list[InputEvent]:
         """Process the window system's events; the input events since the last call."""

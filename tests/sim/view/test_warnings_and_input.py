@@ -1,0 +1,128 @@
+"""The desktop trainer's pure parts: warnings from metrics and events, the input mapping
+checked against the real teleoperation pipeline, the gamepad, the overlay."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from haptics.master import MasterSample
+from haptics.teleop import TeleopConfig, Teleoperation
+from scenarios.trace import TraceEvent
+from sim.view import input as I
+from sim.view.hud import ArmLine, HudContent, draw_hud
+from sim.view.warnings import WarningWatch
+
+
+def test_warnings_come_from_changes_of_what_is_scored():
+    watch = WarningWatch()
+    assert watch.update(0.0, {"instrument_collisions": 0.0, "excessive_force_time_s": 0.0}) == []
+    alerts = watch.update(1.0, {"instrument_collisions": 1.0, "excessive_force_time_s": 0.0})
+    assert [(a.kind, a.time_s) for a in alerts] == [("collision", 1.0)]
+    # force grows for three updates: one warning for the episode
+    kinds = []
+    for k, force_time in enumerate((0.01, 0.03, 0.05, 0.05, 0.07)):
+        metrics = {"instrument_collisions": 1.0, "excessive_force_time_s": force_time}
+        kinds += [a.kind for a in watch.update(2.0 + k, metrics)]
+    assert kinds == ["excessive_force", "excessive_force"]  # the second after a pause
+    # events: drops (objects or the bus's dicts) and scenario messages; nothing else
+    events = [
+        TraceEvent(3.5, "drop", {"object": "pad/needle", "arm": "PSM2"}),
+        {"time_s": 3.6, "kind": "grasp", "data": {"object": "pad/needle"}},
+        {"time_s": 3.7, "kind": "message", "data": {"text": "Needle dropped"}},
+    ]
+    alerts = watch.update(4.0, None, events)
+    assert [(a.kind, a.time_s, a.detail) for a in alerts] == [
+        ("drop", 3.5, "pad/needle"),
+        ("message", 3.7, ""),
+    ]
+
+
+def _teleop() -> Teleoperation:
+    X_RT = np.eye(4)
+    X_RT[:3, 3] = (0.0, 0.0, -0.1)
+    X_RC = np.eye(4)
+    X_RC[:3, :3] = I.rotation_about((1.0, 0.2, 0.1), 2.5)  # an oblique camera
+    config = TeleopConfig(
+        translation_scale=1.0 / 3.0, tremor_filter="none", start_enabled=True,
+        R_CM=tuple(map(tuple, I.rotation_about((0.0, 0.0, 1.0), 0.3))),
+    )  # fmt: skip
+    return Teleoperation(config, X_RT, X_RC)
+
+
+def test_the_hand_the_device_presents_is_accepted_and_tool_motion_maps_back():
+    teleop = _teleop()
+    c = teleop.config
+    R_RC = teleop.X_RC[:3, :3]
+    # the hand aligned from the poses a device sees (world = R here)
+    R_MH = I.aligned_hand_rotation(teleop.X_RT[:3, :3], R_RC, c.R_CM)
+    hand = np.eye(4)
+    hand[:3, :3] = R_MH
+    t, out = 0.0, None
+    for _ in range(20):
+        t += 0.001
+        out = teleop.step([MasterSample(t, hand.copy(), 0.3)], t)
+    assert out.state == "FOLLOWING"
+    start = teleop.X_RT[:3, 3].copy()
+    # ask for 1 cm right and 5 mm down in the image: the hand moves by tool_to_hand(...)
+    d_C = np.array([0.01, 0.005, 0.0])
+    d_M = I.tool_to_hand(d_C, c.R_CM, c.translation_scale)
+    for k in range(1, 201):  # in 200 samples (0.2 s), as a mouse drag arrives
+        t += 0.001
+        X = hand.copy()
+        X[:3, 3] += d_M * k / 200
+        out = teleop.step([MasterSample(t, X, 0.3)], t)
+    for _ in range(300):  # let the rate limits settle
+        t += 0.001
+        out = teleop.step([MasterSample(t, X, 0.3)], t)
+    moved_C = R_RC.T @ (teleop.X_RT[:3, 3] - start)
+    np.testing.assert_allclose(moved_C, d_C, atol=2e-5)
+    assert out.state == "FOLLOWING"
+
+
+def test_pointer_motion_keeps_the_tip_under_the_pointer():
+    focal, depth = 500.0, 0.15
+    d = I.pointer_to_tool(40.0, -20.0, depth, focal)
+    # a point at that depth moved by d projects 40 px right and 20 px up
+    u0, v0 = 0.0, 0.0
+    p = np.array([0.0, 0.0, depth]) + d
+    assert focal * p[0] / p[2] - u0 == pytest.approx(40.0)
+    assert focal * p[1] / p[2] - v0 == pytest.approx(-20.0)
+
+
+def test_gamepad_sticks_drive_one_hand_each():
+    axes = [0.5, 0.0, 0.0, -1.0, -1.0, 1.0]  # LX half right, RY full up; RT pulled
+    out = I.gamepad_command(axes, [0] * 15, dt_s=0.1)
+    left, right = out["MTML"], out["MTMR"]
+    assert left.d_C_m[0] > 0 and left.d_C_m[1] == 0 and left.d_C_m[2] == 0
+    assert right.d_C_m[1] == pytest.approx(-I.GAMEPAD_SPEED_M_S * 0.1)
+    assert left.gripper_rad == pytest.approx(I.GRIPPER_OPEN_RAD) and right.gripper_rad == 0.0
+    # dead zone, and the shoulder button turns the stick's vertical into depth
+    buttons = [0] * 15
+    buttons[5] = 1
+    out = I.gamepad_command([0.1, 0.1, 0.0, -1.0, -1.0, -1.0], buttons, dt_s=0.1)
+    assert not np.any(out["MTML"].d_C_m)
+    assert out["MTMR"].d_C_m[1] == 0 and out["MTMR"].d_C_m[2] > 0
+
+
+def test_the_overlay_shows_its_text_where_it_belongs():
+    content = HudContent(
+        title="Needle pick-up", step="Step 1/3", instruction="Pick up the needle.",
+        time_s=83.4, score=87.0,
+        arms=(ArmLine("PSM1", "right", "FOLLOWING", active=True),
+              ArmLine("PSM2", "left", "ALIGNING", math.radians(23))),
+        warnings=(("PSM2 is out of view", "warning"),), bindings=I.BINDINGS,
+    )  # fmt: skip
+    hud = draw_hud(content, 960, 720)
+    assert hud.shape == (720, 960, 4)
+    alpha = hud[..., 3]
+    bright = hud[..., :3].max(axis=2) > 200
+    assert bright[:60, :400].any() and bright[:60, -200:].any()  # instruction; timer
+    assert bright[-70:, :400].any()  # the arm lines
+    assert (alpha[300:, :] == 0).mean() > 0.5  # the scene stays visible
+    helped = draw_hud(HudContent(help=True, bindings=I.BINDINGS), 960, 720)
+    assert helped[200:500, 300:660, 3].mean() > alpha[200:500, 300:660].mean()
+    assert content.key() != HudContent(**{**content.__dict__, "time_s": 83.6}).key()
+    assert content.key() == HudContent(**{**content.__dict__, "time_s": 83.41}).key()
