@@ -160,6 +160,7 @@ def run(
             )
         if camera is not None and camera.video_path is not None:
             payload["video"] = str(camera.video_path)
+            payload["video_frames"] = camera.frames
             console.print(f"video: {camera.video_path} ({camera.frames} frames)")
         print_result(console, spec, outcome)
         if json_path is not None:

@@ -6,7 +6,8 @@ the session already scores (:mod:`scenarios.live`), so a warning is exactly a ch
 scored quantity:
 
 - ``collision``: ``instrument_collisions``, ``environment_collisions`` or
-  ``held_object_collisions`` went up (contact episodes, chatter merged, as scored);
+  ``held_object_collisions`` went up (contact episodes, chatter merged, as scored): one
+  warning per episode counted;
 - ``excessive_force``: ``excessive_force_time_s`` started to grow (one warning per
   episode: it must stop growing for one update before the next warning);
 - ``drop``: a ``drop`` event (an object released and fallen, or out of the workspace);
@@ -95,8 +96,8 @@ class WarningWatch:
             return []
         out = []
         for name, text in COLLISION_METRICS.items():
-            if self._last.get(name, 0.0) > last.get(name, 0.0):
-                out.append(Alert(time_s, "collision", text, name))
+            new = round(self._last.get(name, 0.0) - last.get(name, 0.0))
+            out += [Alert(time_s, "collision", text, name)] * max(new, 0)  # one per episode
         growing = self._last.get("excessive_force_time_s", 0.0) > last.get(
             "excessive_force_time_s", 0.0
         )

@@ -21,6 +21,9 @@ def test_warnings_come_from_changes_of_what_is_scored():
     assert watch.update(0.0, {"instrument_collisions": 0.0, "excessive_force_time_s": 0.0}) == []
     alerts = watch.update(1.0, {"instrument_collisions": 1.0, "excessive_force_time_s": 0.0})
     assert [(a.kind, a.time_s) for a in alerts] == [("collision", 1.0)]
+    alerts = watch.update(1.5, {"instrument_collisions": 3.0, "environment_collisions": 1.0})
+    assert [a.detail for a in alerts] == ["instrument_collisions"] * 2 + ["environment_collisions"]
+    watch.update(1.6, {"instrument_collisions": 1.0, "excessive_force_time_s": 0.0})
     # force grows for three updates: one warning for the episode
     kinds = []
     for k, force_time in enumerate((0.01, 0.03, 0.05, 0.05, 0.07)):

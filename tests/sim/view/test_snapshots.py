@@ -1,0 +1,102 @@
+"""Pictures of a headless session: ``surgisim run --video`` writes the endoscope's view at
+30 frames per simulated second, and the stored session's report shows snapshots of the
+start, of every collision and drop, and of the end (kept owner-only beside the trace,
+forgotten with the trainee). Real EGL (or OSMesa) through Mesa, real ffmpeg."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+
+from scenarios.records import Records
+from sim.view.snapshots import MAX_EVENT_SNAPSHOTS, VIDEO_FPS
+
+PSEUDONYM = "calm-heron-4242"
+
+
+def _surgisim(tmp_path, *args, **env):
+    environ = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data"), "COLUMNS": "200", **env}
+    environ.pop("PYOPENGL_PLATFORM", None)
+    environ.pop("DISPLAY", None)
+    return subprocess.run(
+        [sys.executable, "-m", "sim.cli", *args], capture_output=True, text=True,
+        env=environ, timeout=900,
+    )  # fmt: skip
+
+
+def test_run_writes_the_video_and_the_report_shows_what_happened(tmp_path):
+    ffmpeg = pytest.importorskip("imageio_ffmpeg", reason="the video extra is not installed")
+    video, result = tmp_path / "out" / "view.mp4", tmp_path / "result.json"
+    out = _surgisim(
+        tmp_path, "run", "needle-handover", "--trainee", PSEUDONYM, "--video", str(video),
+        "--json", str(result),
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    payload = json.loads(result.read_text())
+    reader = ffmpeg.read_frames(str(video))
+    meta = next(reader)
+    frames = [np.frombuffer(f, np.uint8).reshape(480, 640, 3) for f in reader]
+    assert meta["size"] == (640, 480) and meta["fps"] == VIDEO_FPS
+    # one frame at the start and one per 1/30 s of simulated time after it
+    assert len(frames) == payload["video_frames"]
+    expected = math.floor(payload["sim_time_s"] * VIDEO_FPS) + 1
+    assert expected <= len(frames) <= expected + 1, (len(frames), payload["sim_time_s"])
+    assert frames[len(frames) // 2].std() > 10  # the scene, not a black picture
+    assert np.abs(frames[-1].astype(int) - frames[0].astype(int)).mean() > 0.5  # things moved
+    assert oct(video.stat().st_mode & 0o777) == "0o600"
+
+    data = tmp_path / "data" / "surgisim"
+    [archive] = (data / "traces").glob("*.snapshots.zip")
+    assert oct(archive.stat().st_mode & 0o777) == "0o600"
+    with zipfile.ZipFile(archive) as z:
+        index = json.loads(z.read("index.json"))["snapshots"]
+        assert all(z.read(s["file"])[:8] == b"\x89PNG\r\n\x1a\n" for s in index)
+    kinds = [s["kind"] for s in index]
+    assert kinds[0] == "start" and kinds[-1] == "end"
+    assert index[0]["time_s"] == 0.0
+    assert index[-1]["time_s"] == pytest.approx(payload["sim_time_s"], abs=0.02)
+    # a snapshot for every collision and drop the session was scored with (up to the cap)
+    metrics = payload["metrics"]
+    counted = sum(metrics.get(k, 0) for k in ("instrument_collisions", "environment_collisions",
+                                               "held_object_collisions"))  # fmt: skip
+    events = kinds[1:-1]
+    if counted + metrics.get("drops", 0) <= MAX_EVENT_SNAPSHOTS - events.count("excessive_force"):
+        assert events.count("collision") == counted
+        assert events.count("drop") == metrics.get("drops", 0)
+    times = [s["time_s"] for s in index]
+    assert times == sorted(times)
+
+    page = (data / "reports" / f"session-{payload['session_id']}.html").read_text()
+    assert "What happened" in page
+    assert page.count("data:image/png;base64") == len(index) + 4  # snapshots + 4 figures
+    assert "<span class='start'>Start" in page and "<span class='end'>End" in page
+
+    # forgetting the trainee removes the snapshots with the rest
+    forgot = _surgisim(tmp_path, "trainee", "forget", PSEUDONYM, "--yes")
+    assert forgot.returncode == 0, forgot.stdout + forgot.stderr
+    assert not archive.exists()
+    assert Records(f"sqlite:///{data / 'records.sqlite'}").find_trainee(PSEUDONYM) is None
+
+
+def test_a_missing_video_extra_is_named_before_the_run(tmp_path):
+    code = (
+        "import sys; sys.modules['imageio_ffmpeg'] = None\n"
+        "from sim.cli import main\n"
+        "sys.argv = ['surgisim', 'run', 'needle-handover', '--no-store', '--video', "
+        f"{str(tmp_path / 'v.mp4')!r}]\n"
+        "main()\n"
+    )
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data")}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert out.returncode == 2
+    assert "pip install 'surgisim[video]'" in out.stderr and "Traceback" not in out.stderr
+    assert "simulated" not in out.stdout  # refused before simulating
