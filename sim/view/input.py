@@ -446,6 +446,7 @@ class DeviceProcess:
         self.stats = MasterStats()
         context = multiprocessing.get_context("spawn")  # no GL or GLFW state in the child
         self._conn, child = context.Pipe()
+        hello = {k: v for k, v in hello.items() if k not in ("scene", "scenario_yaml")}
         self._process = context.Process(
             target=_device_main,
             args=(child, dict(hello), host, port, curve, X_WC_fixed, rate_hz, timeout_s),
