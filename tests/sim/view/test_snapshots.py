@@ -100,3 +100,13 @@ def test_a_missing_video_extra_is_named_before_the_run(tmp_path):
     assert out.returncode == 2
     assert "pip install 'surgisim[video]'" in out.stderr and "Traceback" not in out.stderr
     assert "simulated" not in out.stdout  # refused before simulating
+
+
+def test_without_a_gl_backend_the_session_is_stored_and_the_report_says_why(tmp_path):
+    out = _surgisim(
+        tmp_path, "run", "needle-handover", "--trainee", PSEUDONYM, SURGISIM_GL="vulkan"
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    page = next((tmp_path / "data" / "surgisim" / "reports").glob("session-*.html")).read_text()
+    assert "What happened" in page and "No snapshots" in page and "SURGISIM_GL=&#x27;vulkan" in page
+    assert page.count("data:image/png;base64") == 4  # the figures only
