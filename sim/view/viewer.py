@@ -345,8 +345,8 @@ class Viewer:
             fps_window = [t for t in fps_window if t > now - 1.0]
             content = self._hud(len(fps_window))
             overlay = None
-            if content.key() != hud_key:
-                hud_key = content.key()
+            if (content.key(), self.window.size) != hud_key:  # new content, or resized
+                hud_key = (content.key(), self.window.size)
                 overlay = draw_hud(content, *self.window.size)
             if frame is not None or overlay is not None:
                 self.window.show(frame, overlay)

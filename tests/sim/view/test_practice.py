@@ -88,11 +88,14 @@ def test_practice_completes_a_scenario_driven_by_injected_input(xdisplay, xdotoo
     watcher = None
     try:
         window = find_window(xdisplay, timeout_s=240)
-        watcher = Watcher(port)
-        assert watcher.wait_for(lambda: watcher.state("PSM1") == "FOLLOWING", 120), watcher.states
         x, y, w, h = geometry(xdisplay, window)
         centre = (str(x + w // 2), str(y + h // 2))
-        xdo(xdisplay, "mousemove", *centre)
+        xdo(xdisplay, "mousemove", *centre)  # the pointer rests in the window
+        watcher = Watcher(port)
+        assert watcher.wait_for(lambda: watcher.state("PSM1") == "FOLLOWING", 120), watcher.states
+        # the session runs (the machine may be slower than real time: wait for 1 s of it)
+        assert watcher.wait_for(lambda: watcher.get("scene/state")["time_s"] > 1.0, 120)
+        assert watcher.get("session/score") is None  # nothing done yet
         end = time.monotonic() + 150
         strokes = []
         start = watcher.tip_C("PSM1")

@@ -148,6 +148,7 @@ def test_view_shows_the_scene_and_overlays_and_drives_the_instrument(
         assert abs(tip[1] - start[1]) < 0.5 * abs(tip[0] - start[0])  # mostly sideways
 
         # Space holds the clutch: the arm is CLUTCHED while it is down
+        assert watcher.wait_for(lambda: watcher.state("PSM1") == "FOLLOWING", 30)
         before = len(watcher.states.get("PSM1", []))
         xdo(xdisplay, "keydown", "space")
         try:
