@@ -64,6 +64,15 @@ def _register_render_command() -> None:
 _register_render_command()
 
 
+def _register_device_commands() -> None:
+    from sim.cli import device as cli_device
+
+    app.add_typer(cli_device.device_app, name="device")
+
+
+_register_device_commands()
+
+
 @bench_app.command("ik")
 def bench_ik(
     targets: int = typer.Option(
