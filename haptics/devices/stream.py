@@ -61,6 +61,8 @@ class HandStream:
         self.new_seq: dict[str, int] = dict.fromkeys(initial, -1)
         self.ticks = 0
         self.resyncs = 0
+        #: the longest time between two ticks (s): how long the hand was ever silent
+        self.max_gap_s = 0.0
         self.paused = False
 
     # ---- producer side -------------------------------------------------------------------
@@ -119,8 +121,12 @@ class HandStream:
     def _loop(self) -> None:
         clock, period = self._clock, self.period_s
         next_t = clock()
+        last = next_t
         link = self.link
         while not self._stop.is_set():
+            woke = clock()
+            self.max_gap_s = max(self.max_gap_s, woke - last)
+            last = woke
             with self._lock:
                 frame = self._queue.popleft() if self._queue else None
                 if frame:

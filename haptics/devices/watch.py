@@ -30,6 +30,7 @@ class ArmSeen:
     following: bool = False
     align_error_rad: float = float("nan")
     holding: tuple | None = None  # only when the server sends it (an extra field)
+    aligned_hand: np.ndarray | None = None  # the server's aligned handle (an extra field)
 
 
 class ArmWatch:
@@ -86,6 +87,11 @@ class ArmWatch:
             holding = p.get("holding")
             if isinstance(holding, list):
                 seen.holding = tuple(str(h) for h in holding)
+            q = p.get("aligned_hand_xyzw")
+            if isinstance(q, list) and len(q) == 4:
+                from kinematics.transforms import quat_xyzw_to_matrix
+
+                seen.aligned_hand = quat_xyzw_to_matrix(q)
 
     def camera_pose(self) -> np.ndarray | None:
         """``X_WC`` now (4x4), or None before the camera arm was heard from."""
@@ -97,8 +103,13 @@ class ArmWatch:
 
     def aligned(self, arm: str) -> np.ndarray | None:
         """The handle orientation in M (3x3) aligned with ``arm``'s tool as the camera sees
-        it, or None while the tool or the camera has not been heard from."""
-        X_WT, X_WC = self.arm(arm).X_WT, self.camera_pose()
+        it: the server's own (``aligned_hand_xyzw``, an optional field of
+        ``operating_state``) when it sends one, else computed from the measured tool and
+        the camera; None while they have not been heard from."""
+        seen = self.arm(arm)
+        if seen.aligned_hand is not None:
+            return seen.aligned_hand.copy()
+        X_WT, X_WC = seen.X_WT, self.camera_pose()
         if X_WT is None or X_WC is None:
             return None
         return aligned_hand_rotation(X_WT, X_WC, self.R_CM.get(arm))

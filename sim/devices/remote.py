@@ -276,6 +276,8 @@ def teleop_config(fields: dict | None):
         if key in known:
             if isinstance(value, list):
                 value = tuple(tuple(v) if isinstance(v, list) else v for v in value)
+            if key == "align_tolerance_rad" and not (isinstance(value, (int, float)) and value > 0):
+                value = None  # nil or 0: no alignment gate
             given[key] = value
     return dataclasses.replace(TeleopConfig(), **given)
 
@@ -384,6 +386,12 @@ class RemoteSession:
         if teleop is not None:
             return self.arms[arm].X_WR @ teleop.X_RT
         return self.arms[arm].measured_cp("world")
+
+    def aligned_hand(self, arm: str) -> np.ndarray | None:
+        """The handle orientation (3x3, M) the alignment gate accepts for ``arm``: the
+        server's own when it sends one (``aligned_hand_xyzw`` in ``operating_state``),
+        else computed from the measured tool and the camera (:class:`ArmWatch`)."""
+        return self.watch.aligned(arm)
 
     def holders(self, obj: str) -> set[str]:
         """Arms holding ``obj``, from the grasp/release/drop events seen."""

@@ -61,6 +61,9 @@ class Engager:
         self.remote, self.demo, self.notify = remote, demo, notify
         self.count = 0
         self._busy = False
+        #: arms that have followed before: their hand is still aligned with the tool's
+        #: target (a hold freezes both), so they are engaged again without turning
+        self._engaged_before: set[str] = set()
 
     def following(self) -> list[str]:
         """The driven arms that report FOLLOWING now."""
@@ -86,15 +89,21 @@ class Engager:
             if not todo or remote.finished:
                 return
             self.count += 1
-            # 1. turn each hand to match its instrument, as the camera shows it
+            # 1. turn each hand to match its instrument as the camera shows it. An arm held
+            # after following keeps the hand as it is: following kept hand and target
+            # aligned, and a hold freezes the target (the measured tool may be pushed
+            # off it by a contact, so turning to the measured tool could misalign)
             turns = {}
             for arm in todo:
-                R = remote.watch.aligned(arm)
+                if attempt == 1 and arm in self._engaged_before:
+                    continue
+                R = remote.aligned_hand(arm)
                 if R is None:
                     raise DeviceError(f"cannot align with {arm}: no pose of it or the camera yet")
                 op = demo.operators[arm]
                 turns[arm] = [Reach(tuple(op.virtual_hand_m), 0.004, tuple(map(tuple, R)))]
-            demo._run(turns)
+            if turns:
+                demo._run(turns)
             remote.pace(0)
             # 2. ask to teleoperate (DISABLED -> ALIGNING; harmless in any other state)
             for arm in todo:
@@ -105,6 +114,7 @@ class Engager:
             deadline = time.monotonic() + ENGAGE_TIMEOUT_S
             while time.monotonic() < deadline and not remote.finished:
                 if all(a in self.following() for a in todo):
+                    self._engaged_before.update(todo)
                     return
                 remote.hold(0.02)
             states = {a: remote.watch.arm(a).state for a in todo}
@@ -133,6 +143,22 @@ class Engager:
         released = {d: replace(r, clutch=False) for d, r in held.items()}
         self.remote.stream.put(released)
         self.remote.pace(0)
+
+
+def warm_up(remote: RemoteSession) -> None:
+    """Load every compiled kernel the plans use (IK, the operators' motion), before the
+    hands start publishing: numba's first call holds the interpreter for ~0.1 s, which
+    would silence the publishing thread long enough for the teleoperation to hold."""
+    import numpy as np
+
+    from haptics.operators import Grip, Reach, SyntheticOperator
+    from kinematics import solve_ik
+
+    for arm in remote.arms.values():
+        q = np.clip(np.zeros(arm.chain.dof), arm.chain.lower, arm.chain.upper)
+        solve_ik(arm.chain, np.eye(4), q, restarts=1)
+    op = SyntheticOperator("expert", rng=np.random.default_rng(0), rate_hz=remote.world.rate_hz)
+    op.render([Reach((0.01, 0.0, 0.0), 0.004, tuple(map(tuple, np.eye(3)))), Grip(0.5)])
 
 
 def run_synthetic(
@@ -169,10 +195,11 @@ def run_synthetic(
     remote = RemoteSession(
         link, scenario, rate_hz=rate_hz, stop=stop, stop_after_steps=stop_after_steps
     )
+    demo = Demonstrator(remote, skill=operator, seed=seed)
+    warm_up(remote)
     remote.stream.start()
     try:
         remote.wait_for_state()
-        demo = Demonstrator(remote, skill=operator, seed=seed)
         engager = Engager(remote, demo, notify)
         engager()
         start = time.monotonic()

@@ -69,6 +69,8 @@ class StandInServer:
         self.requests: list[dict] = []
         self.samples = 0
         self.overruns = 0
+        #: the teleoperation's 'holding' events (with the watchdog's reason)
+        self.holds: list[dict] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="stand-in", daemon=True)
         self.error: BaseException | None = None
@@ -221,6 +223,7 @@ class StandInServer:
             ]
             if events:
                 bus.publish("session/events", {"events": events})
+                self.holds += [e for e in events if e["kind"] == "holding"]
             runner = s.runner
             step = (runner.step_index, len(self.scenario.exercise.steps))
             if step != last_step or now - last_step_s > 1.0:
