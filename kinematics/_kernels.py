@@ -214,3 +214,57 @@ def jacobian_single(frames, joints, q):
     J = np.empty((6, n))
     jacobian_into(joints, axes_w, origins_w, p, J, 1.0)
     return J
+
+
+@njit(cache=True)
+def tip_state_world(frames, joints, q, qd, X_WR):
+    """Tool-tip pose and twist in the world, in one call (what a grasp follows each step).
+
+    Args:
+        X_WR: the chain base's pose in the world (4x4).
+
+    Returns:
+        (13,) array: position (3, m), quaternion xyzw (4, w >= 0), linear velocity (3,
+        m/s) and angular velocity (3, rad/s), all in the world frame.
+    """
+    n = joints.shape[0]
+    axes_w = np.empty((n, 3))
+    origins_w = np.empty((n, 3))
+    R, p = forward(frames, joints, q, axes_w, origins_w)
+    J = np.empty((6, n))
+    jacobian_into(joints, axes_w, origins_w, p, J, 1.0)
+    out = np.empty(13)
+    for a in range(3):
+        out[a] = X_WR[a, 0] * p[0] + X_WR[a, 1] * p[1] + X_WR[a, 2] * p[2] + X_WR[a, 3]
+    Rw = np.empty((3, 3))
+    for a in range(3):
+        for b in range(3):
+            Rw[a, b] = X_WR[a, 0] * R[b] + X_WR[a, 1] * R[3 + b] + X_WR[a, 2] * R[6 + b]
+    tr = Rw[0, 0] + Rw[1, 1] + Rw[2, 2]
+    if tr > 0.0:
+        s = 2.0 * math.sqrt(tr + 1.0)
+        w, x = 0.25 * s, (Rw[2, 1] - Rw[1, 2]) / s
+        y, z = (Rw[0, 2] - Rw[2, 0]) / s, (Rw[1, 0] - Rw[0, 1]) / s
+    elif Rw[0, 0] > Rw[1, 1] and Rw[0, 0] > Rw[2, 2]:
+        s = 2.0 * math.sqrt(1.0 + Rw[0, 0] - Rw[1, 1] - Rw[2, 2])
+        w, x = (Rw[2, 1] - Rw[1, 2]) / s, 0.25 * s
+        y, z = (Rw[0, 1] + Rw[1, 0]) / s, (Rw[0, 2] + Rw[2, 0]) / s
+    elif Rw[1, 1] > Rw[2, 2]:
+        s = 2.0 * math.sqrt(1.0 + Rw[1, 1] - Rw[0, 0] - Rw[2, 2])
+        w, x = (Rw[0, 2] - Rw[2, 0]) / s, (Rw[0, 1] + Rw[1, 0]) / s
+        y, z = 0.25 * s, (Rw[1, 2] + Rw[2, 1]) / s
+    else:
+        s = 2.0 * math.sqrt(1.0 + Rw[2, 2] - Rw[0, 0] - Rw[1, 1])
+        w, x = (Rw[1, 0] - Rw[0, 1]) / s, (Rw[0, 2] + Rw[2, 0]) / s
+        y, z = (Rw[1, 2] + Rw[2, 1]) / s, 0.25 * s
+    sign = 1.0 if w >= 0.0 else -1.0
+    out[3], out[4], out[5], out[6] = sign * x, sign * y, sign * z, sign * w
+    for k in range(2):  # linear, then angular velocity: R_WR (J qd)
+        t0 = t1 = t2 = 0.0
+        for i in range(n):
+            t0 += J[3 * k, i] * qd[i]
+            t1 += J[3 * k + 1, i] * qd[i]
+            t2 += J[3 * k + 2, i] * qd[i]
+        for a in range(3):
+            out[7 + 3 * k + a] = X_WR[a, 0] * t0 + X_WR[a, 1] * t1 + X_WR[a, 2] * t2
+    return out

@@ -48,6 +48,7 @@ def store_session(
     wall_time_s: float,
     trace_dir: Path | None = None,
     allow_name: bool = False,
+    conditions: dict | None = None,
 ) -> int:
     """Save the trace (atomically, owner-only) and the session with its score; return the
     session id.
@@ -58,6 +59,7 @@ def store_session(
         trace_dir: where the trace file goes; default: the store's traces directory.
         allow_name: accept a pseudonym that looks like a person's name (see
             :func:`scenarios.records.check_pseudonym`).
+        conditions: how the session ran (injected latency, loop timing), stored with it.
 
     Raises:
         ScenarioError: an invalid pseudonym (checked before anything is written), or the
@@ -83,6 +85,7 @@ def store_session(
             rubric=scenario.scoring.model_dump(mode="json"),
             trace_path=str(trace_path),
             allow_name=allow_name,
+            conditions=conditions,
         )
     except BaseException:
         trace_path.unlink(missing_ok=True)  # no orphan trace when the session is not stored
@@ -182,7 +185,7 @@ def store_kept(records: Records, trace_path: str | Path) -> int:
             files are kept).
     """
     from scenarios.checkpoint import RunInfo
-    from scenarios.evaluate import compute_metrics
+    from scenarios.evaluate import score_trace
     from scenarios.trace import TraceEvent
 
     trace_path = Path(trace_path)
@@ -192,14 +195,7 @@ def store_kept(records: Records, trace_path: str | Path) -> int:
     if info.interrupted and not trace.events_of("interrupted"):
         end = float(trace.time_s[-1]) if len(trace.time_s) else 0.0
         trace.events.append(TraceEvent(end, "interrupted", {"reason": "the run was stopped"}))
-    thresholds = scenario.scoring.thresholds
-    metrics = compute_metrics(
-        trace,
-        force_threshold_n=thresholds.excessive_force_n,
-        idle_speed_m_s=thresholds.idle_speed_m_s,
-        movement_speed_m_s=thresholds.movement_speed_m_s,
-    )
-    result = score_session(metrics, trace.completed, scenario.scoring)
+    metrics, result = score_trace(scenario, trace)
     session_id = store_session(
         records,
         scenario=scenario,
@@ -213,6 +209,7 @@ def store_kept(records: Records, trace_path: str | Path) -> int:
         sim_time_s=info.sim_time_s,
         wall_time_s=info.wall_time_s,
         allow_name=info.allow_name,
+        conditions=info.conditions or None,
     )
     trace_path.unlink(missing_ok=True)
     trace_path.with_suffix(".json").unlink(missing_ok=True)

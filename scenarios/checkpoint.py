@@ -51,6 +51,7 @@ class RunInfo:
         wall_time_s: wall time so far (s).
         interrupted: the run was stopped before the exercise ended (Ctrl-C, a kill).
         notes: anything the run flagged (e.g. the server could not keep real time).
+        conditions: how the session runs (injected latency, loop timing), stored with it.
     """
 
     scenario_name: str
@@ -67,6 +68,7 @@ class RunInfo:
     wall_time_s: float = 0.0
     interrupted: bool = False
     notes: list[str] = field(default_factory=list)
+    conditions: dict = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path) -> RunInfo:
@@ -100,6 +102,10 @@ class Checkpoint:
     def due(self, sim_time_s: float) -> bool:
         """Whether a save is due at this simulated time."""
         return sim_time_s - self._saved_at >= self.every_s
+
+    def mark(self, sim_time_s: float) -> None:
+        """Count a save as done at this time (a writer thread is on it)."""
+        self._saved_at = sim_time_s
 
     def save(self, trace: SessionTrace, sim_time_s: float) -> None:
         """Write the trace so far, then its run information (both atomically)."""

@@ -75,3 +75,23 @@ def compute_metrics(
         out["ldlj"] = float(np.mean(smooth_ldlj))
         out["sparc"] = float(np.mean(smooth_sparc))
     return {k: v for k, v in out.items() if np.isfinite(v)}
+
+
+def score_trace(scenario, trace: SessionTrace):
+    """A session's metrics (with the scenario's thresholds) and its verdict under the
+    scenario's rubric: what every session gets, a trainee's or an algorithm's.
+
+    Returns:
+        ``(metrics, result)``: the dict of :func:`compute_metrics` and a
+        :class:`~scenarios.scoring.ScoreResult`.
+    """
+    from scenarios.scoring import score_session
+
+    thresholds = scenario.scoring.thresholds
+    metrics = compute_metrics(
+        trace,
+        force_threshold_n=thresholds.excessive_force_n,
+        idle_speed_m_s=thresholds.idle_speed_m_s,
+        movement_speed_m_s=thresholds.movement_speed_m_s,
+    )
+    return metrics, score_session(metrics, trace.completed, scenario.scoring)

@@ -194,6 +194,9 @@ class SessionRow(Base):
     completed: Mapped[bool] = mapped_column(Boolean)
     metrics_json: Mapped[str] = mapped_column(Text)
     trace_path: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: how the session ran, when it matters to the comparison of attempts: an injected
+    #: telesurgery latency (ms per channel, the protocol), the real-time loop's figures
+    conditions_json: Mapped[str | None] = mapped_column(Text, nullable=True)
     trainee: Mapped[Trainee] = relationship(back_populates="sessions")
     scores: Mapped[list[ScoreRow]] = relationship(back_populates="session", order_by="ScoreRow.id")
 
@@ -201,6 +204,11 @@ class SessionRow(Base):
     def metrics(self) -> dict[str, float]:
         """The measured metrics."""
         return json.loads(self.metrics_json)
+
+    @property
+    def conditions(self) -> dict:
+        """How the session ran (empty for a plain headless run)."""
+        return json.loads(self.conditions_json) if self.conditions_json else {}
 
     @property
     def original_score(self) -> ScoreRow:
@@ -348,7 +356,8 @@ class Records:
         try:
             with self.engine.connect() as conn:  # a read: a read-only database can be listed
                 existing = set(inspect(conn).get_table_names())
-            if existing >= set(Base.metadata.tables):
+                missing = self._missing_columns(conn, existing)
+            if existing >= set(Base.metadata.tables) and not missing:
                 return
             with self._writer.begin() as conn:
                 if self.engine.dialect.name in ("sqlite", "postgresql"):
@@ -358,8 +367,24 @@ class Records:
                             conn.execute(CreateIndex(index, if_not_exists=True))
                 else:  # pragma: no cover - other dialects
                     Base.metadata.create_all(conn)
+                for table, column in missing:  # a database made by an older surgisim
+                    kind = column.type.compile(self.engine.dialect)
+                    conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column.name} {kind}")
         except (SQLAlchemyError, ImportError) as exc:
             raise self._error(exc, "open") from None
+
+    @staticmethod
+    def _missing_columns(conn, existing: set[str]) -> list:
+        """Nullable columns this version has that the database's tables lack."""
+        from sqlalchemy import inspect
+
+        out = []
+        for name, table in Base.metadata.tables.items():
+            if name not in existing:
+                continue
+            have = {c["name"] for c in inspect(conn).get_columns(name)}
+            out += [(name, c) for c in table.columns if c.name not in have and c.nullable]
+        return out
 
     def _error(self, exc: BaseException, doing: str) -> ScenarioError:
         """A database failure as a ScenarioError naming the database and the fix."""
@@ -589,11 +614,13 @@ class Records:
         rubric: dict,
         trace_path: str | None = None,
         allow_name: bool = False,
+        conditions: dict | None = None,
     ) -> int:
         """Store a session and its original score in one transaction; return its id.
 
         ``allow_name``: accept a pseudonym that looks like a name (see
-        :func:`check_pseudonym`)."""
+        :func:`check_pseudonym`). ``conditions``: how it ran (JSON-able: latency,
+        loop timing), kept for comparing attempts."""
         pseudonym = check_pseudonym(pseudonym, allow_name=allow_name)
         with self._session("write to") as s:
             trainee = self._trainee_in(s, pseudonym)
@@ -611,6 +638,7 @@ class Records:
                 completed=bool(completed),
                 metrics_json=json.dumps(metrics, sort_keys=True),
                 trace_path=trace_path,
+                conditions_json=json.dumps(conditions, sort_keys=True) if conditions else None,
             )
             s.add(row)
             s.add(self._score_row(row, result, rubric))

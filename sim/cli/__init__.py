@@ -39,8 +39,11 @@ def _register_scenario_commands() -> None:
     from sim.cli import scenario as cli_scenario
 
     app.add_typer(cli_scenario.scenario_app, name="scenario")
+    from sim.cli import serve as cli_serve
+
     app.command("run")(cli_run.run)
     app.command("store")(cli_run.store)
+    app.command("serve")(cli_serve.serve)
 
 
 _register_scenario_commands()
@@ -62,6 +65,17 @@ def _register_render_command() -> None:
 
 
 _register_render_command()
+
+
+def _register_research_commands() -> None:
+    from sim.cli import replay as cli_replay
+    from sim.cli import sweep as cli_sweep
+
+    app.command("replay")(cli_replay.replay)
+    app.command("sweep")(cli_sweep.sweep)
+
+
+_register_research_commands()
 
 
 def _register_device_commands() -> None:
@@ -204,6 +218,24 @@ def bench_render(
         json_path=json_path,
         strict=strict,
     )
+    raise typer.Exit(code=0 if ok else 1)
+
+
+@bench_app.command("env")
+def bench_env(
+    steps: int = typer.Option(200, min=10, help="Environment steps per round."),
+    rounds: int = typer.Option(3, min=1, help="Interleaved rounds (medians are reported)."),
+    vector_steps: int = typer.Option(100, min=10, help="Steps of the vector of 2."),
+    sweep_runs: int = typer.Option(6, min=2, help="Runs per Ray sweep (1 and 2 workers)."),
+    json_path: Path = typer.Option(
+        Path("bench/results/env.json"), "--json", help="Where to write the JSON results."
+    ),
+    strict: bool = typer.Option(False, help="Exit with status 1 when a bar is missed."),
+) -> None:
+    """Gymnasium steps/s against the bare session, a vector of 2, Ray sweep 2 vs 1 workers."""
+    from bench.env import run_env_benchmark
+
+    ok = run_env_benchmark(steps, rounds, vector_steps, sweep_runs, json_path, strict)
     raise typer.Exit(code=0 if ok else 1)
 
 

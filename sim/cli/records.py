@@ -165,23 +165,40 @@ def report(
 
 
 def rescore(
-    session_id: int = typer.Argument(..., help="Session id to re-score."),
-    scenario: str = typer.Option(
-        ..., help="Scenario name or YAML file whose scoring section is the (edited) rubric."
+    session_id: int | None = typer.Argument(None, help="Session id to re-score."),
+    scenario: str | None = typer.Option(
+        None,
+        help="Scenario name or YAML file whose scoring section is the (edited) rubric "
+        "(default with --recording: the recorded scenario's).",
+    ),
+    recording: Path | None = typer.Option(
+        None, help="Re-score a recording (surgisim run --record FILE.mcap) instead."
     ),
     db: str | None = DB_OPTION,
     demo: bool = DEMO_OPTION,
     debug: bool = DEBUG_OPTION,
 ) -> None:
-    """Score a stored session again under an edited rubric, without re-running it."""
+    """Score a stored session or a recording again under an edited rubric, without re-running it."""
     from scenarios.archive import rescore as do_rescore
+    from scenarios.errors import ScenarioError
     from scenarios.loader import load_scenario
 
     with guard(debug):
-        records = _records(db, demo)
-        rubric = load_scenario(scenario).scoring
-        original, new = do_rescore(records, session_id, rubric)
-    table = Table(title=f"Session {session_id} re-scored")
+        if (session_id is None) == (recording is None):
+            raise ScenarioError("give a session id or --recording FILE.mcap (one of them).")
+        if recording is not None:
+            from sim.session.recording.rescore import rescore_recording
+
+            original, new = rescore_recording(recording, scenario)
+            title = f"{recording} re-scored"
+        else:
+            if scenario is None:
+                raise ScenarioError("--scenario is needed to re-score a stored session.")
+            records = _records(db, demo)
+            rubric = load_scenario(scenario).scoring
+            original, new = do_rescore(records, session_id, rubric)
+            title = f"Session {session_id} re-scored"
+    table = Table(title=title)
     for col in ("", "score", "result"):
         table.add_column(col)
     table.add_row("original", f"{original.score:.1f}", "pass" if original.passed else "FAIL")

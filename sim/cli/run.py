@@ -86,9 +86,14 @@ def run(
     json_path: Path | None = typer.Option(None, "--json", help="Write the result as JSON."),
     report: Path | None = typer.Option(None, help="Where to write the HTML report."),
     store: bool = typer.Option(True, help="Store the session in the records database."),
+    controller: str | None = typer.Option(
+        None, help="Your controller instead of the operator: 'package.module:factory'."
+    ),
+    record: Path | None = typer.Option(None, help="Record the session to this MCAP file."),
     debug: bool = DEBUG_OPTION,
 ) -> None:
-    """Run a scenario headless with a synthetic operator; print, store and report the score."""
+    """Run a scenario headless with a synthetic operator or your controller; print, store
+    and report the score."""
     from scenarios.checkpoint import IN_PROGRESS, Checkpoint, RunInfo
     from scenarios.loader import load_scenario, resolve
     from scenarios.records import check_pseudonym, open_records
@@ -103,6 +108,13 @@ def run(
         check_scenario(spec, plan_kinds=PLANS)
         checked_operator(operator)
         checked_seed(seed)
+        driver = None
+        if controller is not None:
+            from sim.session.controllers import load_controller
+
+            driver = load_controller(controller)
+            operator = driver.name
+        record = checked_output(record, "--record")
         demo = trainee is None
         pseudonym = "demo" if demo else check_pseudonym(trainee, allow_name=allow_name)
         json_path = checked_output(json_path, "--json")
@@ -122,7 +134,7 @@ def run(
                 allow_name,
             )
             checkpoint = Checkpoint(records.traces_dir.parent / IN_PROGRESS, info)
-        outcome = _simulate(console, spec, operator, seed, checkpoint)
+        outcome = _simulate(console, spec, path, operator, seed, checkpoint, driver, record)
         payload = {
             "scenario": spec.name,
             "seed": seed,
@@ -136,8 +148,10 @@ def run(
             "metrics": outcome.metrics,
         }
         if records is not None:
-            payload["session_id"] = _store(console, records, spec, outcome, checkpoint, report)
-        _print_result(console, spec, outcome)
+            payload["session_id"] = store_finished(
+                console, records, spec, outcome, checkpoint, report
+            )
+        print_result(console, spec, outcome)
         if json_path is not None:
             from scenarios.paths import write_private_text
 
@@ -146,10 +160,13 @@ def run(
         raise typer.Exit(code=130)
 
 
-def _simulate(console: Console, spec, operator: str, seed: int, checkpoint):
-    """Run headless with a progress bar and checkpoints; Ctrl-C stops at the next step."""
+def _simulate(console: Console, spec, path, operator: str, seed: int, checkpoint, driver, record):
+    """Run headless (the synthetic ``operator``'s plan, or ``driver``, a controller) with
+    a progress bar and checkpoints, recorded to ``record`` when given; Ctrl-C stops at the
+    next step."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from sim.session.controllers import ScriptedController, run_controller
     from sim.session.headless import run_headless
 
     def save(session) -> None:
@@ -177,22 +194,39 @@ def _simulate(console: Console, spec, operator: str, seed: int, checkpoint):
         def on_progress(steps_done: int, sim_time_s: float) -> None:
             progress.update(task, completed=steps_done, status=f"sim {sim_time_s:5.1f} s")
 
-        outcome = run_headless(
-            spec,
-            operator=operator,
-            seed=seed,
-            on_progress=on_progress,
-            on_checkpoint=save,
-            stop=stop,
-        )
+        if driver is None and record is None:
+            outcome = run_headless(
+                spec,
+                operator=operator,
+                seed=seed,
+                on_progress=on_progress,
+                on_checkpoint=save,
+                stop=stop,
+            )
+        else:
+            recorder = None
+            if record is not None:
+                from sim.session.recording.mcap_writer import McapRecorder
+
+                recorder = McapRecorder(record, scenario_text=path.read_text())
+            outcome = run_controller(
+                spec,
+                driver or ScriptedController(operator),
+                seed=seed,
+                recorder=recorder,
+                on_progress=on_progress,
+                on_checkpoint=save,
+                stop=stop,
+            )
     if checkpoint is not None:
         checkpoint.info.interrupted = outcome.interrupted
     return outcome
 
 
-def _store(console, records, spec, outcome, checkpoint, report) -> int:
-    """Store the finished session (Ctrl-C waits until it is written); if that fails, keep
-    its trace and say how to store it later."""
+def store_finished(console, records, spec, outcome, checkpoint, report) -> int:
+    """Store a finished session (Ctrl-C waits until it is written) with what its
+    checkpoint's run information says (pseudonym, operator, seed, conditions); if that
+    fails, keep its trace and say how to store it later. Returns the session id."""
     from scenarios.archive import store_session, write_session_report
     from scenarios.checkpoint import KEPT
     from scenarios.errors import ScenarioError
@@ -213,6 +247,7 @@ def _store(console, records, spec, outcome, checkpoint, report) -> int:
                 sim_time_s=outcome.sim_time_s,
                 wall_time_s=outcome.wall_time_s,
                 allow_name=info.allow_name,
+                conditions=info.conditions or None,
             )
             checkpoint.discard()
     except ScenarioError as exc:
@@ -285,7 +320,8 @@ def store(
             raise typer.Exit(code=2)
 
 
-def _print_result(console: Console, spec, outcome) -> None:
+def print_result(console: Console, spec, outcome) -> None:
+    """The score table of a finished session, and how fast it ran."""
     result = outcome.result
     verdict = "PASS" if result.passed else "FAIL"
     if outcome.interrupted:

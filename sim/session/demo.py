@@ -117,7 +117,10 @@ class Demonstrator:
 
     def wait(self, seconds: float) -> None:
         """All hands hold still (tremor goes on) for ``seconds``."""
-        self._run({name: [Pause(seconds)] for name in self.operators})
+        plans = {name: [Pause(seconds)] for name in self.operators}
+        for name in self._servo_X:  # servo-driven arms hold (with no operator at all too)
+            plans[name] = self._servo_hold(name, round(seconds * self._rate))
+        self._run(plans)
 
     @property
     def _rate(self) -> float:

@@ -7,9 +7,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from scenarios.evaluate import compute_metrics
+from scenarios.evaluate import score_trace
 from scenarios.schema import Scenario
-from scenarios.scoring import ScoreResult, score_session
+from scenarios.scoring import ScoreResult
 from scenarios.trace import SessionTrace, TraceEvent
 from sim.session.demo import Demonstrator
 from sim.session.plans import plan_for
@@ -82,14 +82,7 @@ def run_headless(
         physics_wall_s = session.world.physics_wall_s
     finally:
         session.close()
-    thresholds = scenario.scoring.thresholds
-    metrics = compute_metrics(
-        trace,
-        force_threshold_n=thresholds.excessive_force_n,
-        idle_speed_m_s=thresholds.idle_speed_m_s,
-        movement_speed_m_s=thresholds.movement_speed_m_s,
-    )
-    result = score_session(metrics, trace.completed, scenario.scoring)
+    metrics, result = score_trace(scenario, trace)
     if on_progress is not None:
         on_progress(session.runner.step_index, session.time_s)
     return HeadlessOutcome(

@@ -80,19 +80,30 @@ class TraceRecorder:
         self.events.append(TraceEvent(float(time_s), kind, data))
 
     def finish(
-        self, completed: bool, completion_time_s: float | None, graspable: list[str]
+        self,
+        completed: bool,
+        completion_time_s: float | None,
+        graspable: list[str],
+        *,
+        copy: bool = True,
     ) -> SessionTrace:
-        """The recorded session (copies trimmed to the rows written)."""
+        """The recorded session, trimmed to the rows written.
+
+        ``copy=False`` gives views of the rows instead of copies (a checkpoint written in
+        another thread while recording goes on: rows already written never change, and a
+        growing recorder moves to new arrays, leaving the viewed ones intact).
+        """
         n = self.n
         instruments = {
             name: InstrumentTrace(
-                **{k: v[:n].copy() for k, v in arrays.items()}, kind=self.kinds[name]
+                **{k: (v[:n].copy() if copy else v[:n]) for k, v in arrays.items()},
+                kind=self.kinds[name],
             )
             for name, arrays in self.data.items()
         }
         return SessionTrace(
             self.rate_hz,
-            self.time_s[:n].copy(),
+            self.time_s[:n].copy() if copy else self.time_s[:n],
             instruments,
             list(self.events),
             completed,

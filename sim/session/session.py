@@ -70,12 +70,20 @@ INSTRUMENT_TRANSLATION_SCALE = 1.0 / 3.0
 SCOPE_TRANSLATION_SCALE = 0.5
 
 
+#: Teleoperation of an in-process session (synthetic operators, tests): following from the
+#: start, no alignment gate (the synthetic operators' hands start at the identity, not at
+#: the instrument's orientation), and a 50 ms gap watchdog (one sample per physics step).
+#: A live server keeps the dVRK-like defaults instead (DISABLED until enabled, a 10°
+#: alignment gate, a 100 ms watchdog): see ``sim.server.server.live_session_config``.
+IN_PROCESS_TELEOP = {"start_enabled": True, "align_tolerance_rad": None, "gap_timeout_s": 0.05}
+
+
 def _instrument_teleop() -> TeleopConfig:
-    return TeleopConfig(translation_scale=INSTRUMENT_TRANSLATION_SCALE)
+    return TeleopConfig(translation_scale=INSTRUMENT_TRANSLATION_SCALE, **IN_PROCESS_TELEOP)
 
 
 def _scope_teleop() -> TeleopConfig:
-    return TeleopConfig(translation_scale=SCOPE_TRANSLATION_SCALE)
+    return TeleopConfig(translation_scale=SCOPE_TRANSLATION_SCALE, **IN_PROCESS_TELEOP)
 
 
 @dataclass(frozen=True)
@@ -88,10 +96,13 @@ class SessionConfig:
         master_rate_hz: the rate master devices publish at (Hz), for the teleoperation
             filters; None: the physics rate (the headless synthetic operators publish one
             sample per physics step).
-        observe_rate_hz: how often contacts, tip forces, "in view", body poses, the trace
-            and the exercise engine are updated (Hz); None: every physics step. 100 Hz
-            is what the metrics need (tremor up to 16 Hz, smoothness at the published
-            100 Hz); a live server raises it for force feedback.
+        observe_rate_hz: how often contacts, tip forces, "in view" and the exercise
+            engine are updated (Hz); None: every physics step (a live server's force
+            feedback needs every step).
+        record_rate_hz: trace rows per simulated second (Hz), at most the observation
+            rate: 100 Hz is what the metrics need (tremor up to 16 Hz, smoothness at the
+            published 100 Hz). A row holds the largest tip force and every contact seen
+            since the previous row, so nothing observed in between is lost.
         metrics_rate_hz: how often live metrics and the score estimate are refreshed (Hz).
         pose_rate_hz: how often ``StepState.body_poses`` is refreshed (Hz; a viewer draws
             at 60 Hz); None: every physics step.
@@ -105,10 +116,23 @@ class SessionConfig:
     scope_teleop: TeleopConfig = field(default_factory=_scope_teleop)
     master_rate_hz: float | None = None
     observe_rate_hz: float | None = 100.0
+    record_rate_hz: float = 100.0
     metrics_rate_hz: float = 10.0
     pose_rate_hz: float | None = 60.0
     ik_restarts: int = 2
     unreachable_tolerance_m: float = 1e-3
+
+
+def _last_position(samples) -> np.ndarray | None:
+    """The handle position (m, M) of the newest sample that has a usable pose."""
+    for sample in reversed(samples):
+        try:
+            X = np.asarray(sample.X_MH, dtype=float)
+        except (TypeError, ValueError, AttributeError):
+            continue
+        if X.shape == (4, 4) and np.isfinite(X[:3, 3]).all():
+            return X[:3, 3].copy()
+    return None
 
 
 def _held_part(commands):
@@ -193,7 +217,7 @@ class Session:
                 teleop_config, arm.measured_cp("rcm"), arm.X_RW @ X_WC
             )
         self._teleop_out: dict[str, object] = {}
-        self._last_target: dict[str, np.ndarray] = {}
+        self._last_target: dict[str, bytes] = {}
         self._source: dict[str, str] = {name: "IDLE" for name in self._arm_names}
         self._unreachable: set[str] = set()
         self._used_seq: dict[str, int] = {name: -1 for name in self._arm_names}
@@ -202,19 +226,26 @@ class Session:
         observe = config.observe_rate_hz
         self._observe_every = 1 if observe is None else max(1, round(rate / observe))
         self.observe_rate_hz = rate / self._observe_every
+        self._record_every = max(1, round(self.observe_rate_hz / config.record_rate_hz))
+        self.record_rate_hz = self.observe_rate_hz / self._record_every
+        self._observations = 0
         recorded = {a.name: a.kind for a in scenario.scene.arms if a.kind == "psm" or a.driven}
-        capacity = int(min(scenario.exercise.time_limit_s, 600) * self.observe_rate_hz) + 1
-        self.recorder = TraceRecorder(recorded, self.observe_rate_hz, capacity)
+        capacity = int(min(scenario.exercise.time_limit_s, 600) * self.record_rate_hz) + 1
+        self.recorder = TraceRecorder(recorded, self.record_rate_hz, capacity)
+        #: what was seen since the last trace row: per instrument the largest tip force (N)
+        #: and the contact kinds touched
+        self._seen_force = {name: 0.0 for name in recorded}
+        self._seen_contacts: dict[str, set[str]] = {name: set() for name in recorded}
         thresholds = scenario.scoring.thresholds
         self._live = MetricAccumulator(
             recorded,
-            self.observe_rate_hz,
+            self.record_rate_hz,
             force_threshold_n=thresholds.excessive_force_n,
             idle_speed_m_s=thresholds.idle_speed_m_s,
             movement_speed_m_s=thresholds.movement_speed_m_s,
             graspable=bool(world.object_names()),
         )
-        self._metrics_every = max(1, round(self.observe_rate_hz / config.metrics_rate_hz))
+        self._metrics_every = max(1, round(self.record_rate_hz / config.metrics_rate_hz))
         poses = config.pose_rate_hz
         self._pose_every = 1 if poses is None else max(1, round(rate / poses))
         self._description = None  # the scene description, made when first asked for
@@ -228,6 +259,7 @@ class Session:
         self._pending_events: list[TraceEvent] = []  # world events for the engine's next tick
         self._step_events: list[TraceEvent] = []
         self._last_master: dict[str, np.ndarray] = {}
+        self._last_samples: dict[str, object] = {}
         self._forces: dict[str, np.ndarray] = {name: np.zeros(3) for name in self._arm_names}
         self._in_view: dict[str, bool] = {name: True for name in self._arm_names}
         self._contacts: tuple = ()
@@ -237,6 +269,7 @@ class Session:
         self._observe()
         self._node_poses = self.node_poses()
         self._poses_time_s = world.time_s
+        self._poses_step = world.step_count
 
     def reset(self, seed: int | None = None) -> StepState:
         """Start a new episode in the same physics client (``seed`` None: the same seed).
@@ -321,9 +354,6 @@ class Session:
             self._on_world_event(event)
         if world.step_count % self._observe_every == 0:
             self._observe()
-        if world.step_count % self._pose_every == 0:
-            self._node_poses = self.node_poses()
-            self._poses_time_s = world.time_s
 
     def _drive(self, name: str, command: ArmCommand | None, now: float, X_WC) -> None:
         arm = self.arms[name]
@@ -350,11 +380,7 @@ class Session:
     def _teleoperate(self, name, arm, teleop, samples, now, X_WC) -> None:
         X_RC = arm.X_RW @ X_WC if name != self.camera_arm else None
         try:
-            if not samples:
-                out = teleop.step(None, now, X_RC)
-            else:
-                for sample in samples:
-                    out = teleop.step(sample, now, X_RC)
+            out = teleop.step(samples, now, X_RC)  # every new sample, in order
         except Exception as exc:  # a device must never end a session
             log.exception("teleoperation of %s failed; the arm holds", name)
             self._event("command_refused", arm=name, reason=f"teleoperation error: {exc}")
@@ -362,17 +388,19 @@ class Session:
         self._teleop_out[name] = out
         for event in out.events:
             self._event(event.kind, event.time_s, arm=name, detail=event.detail)
-        if samples and out.master_filtered_m is not None:
-            self._last_master[name] = np.asarray(samples[-1].X_MH)[:3, 3]
+        if out.samples_used:
+            # the raw handle position (before filtering: the tremor metric needs it) is
+            # taken from these samples when the next trace row is written
+            self._last_samples[name] = samples
+        self._used_seq[name] = out.used_seq
         self._source[name] = "teleop"
-        target = out.X_RT
-        last = self._last_target.get(name)
-        if last is None or not np.array_equal(target, last):
+        target = out.X_RT.tobytes()  # comparing bytes is several times cheaper than arrays
+        if target != self._last_target.get(name):
             self._last_target[name] = target
             if arm.has_jaw:
-                self._servo_cp(arm, target)
+                self._servo_cp(arm, out.X_RT)
             else:  # a scope: position the tip, the shaft stays through the port
-                self._servo_scope(arm, target[:3, 3])
+                self._servo_scope(arm, out.X_RT[:3, 3])
         if arm.has_jaw:
             arm.servo_jaw(out.jaw_rad)
 
@@ -426,7 +454,6 @@ class Session:
         # tissue and object handling force; instrument clashes are recorded as contacts
         self._forces = {**self._forces, **world.tip_forces(contacts, clashes=False)}
         self._contacts = tuple(contacts)
-        names = list(rec.kinds)
         tips = np.array([self.arms[n].measured_cp("world")[:3, 3] for n in self._arm_names])
         visible = points_in_view(self.camera_pose_W(), *self._view, tips)
         self._in_view = {
@@ -434,40 +461,59 @@ class Session:
             for n, v in zip(self._arm_names, visible, strict=True)
         }
         self._observed_time_s = world.time_s
-        i = rec.row(world.time_s)
-        for name in names:
-            arm = self.arms[name]
-            rec.set(name, "tip_position_m", i, arm.measured_cp("world")[:3, 3])
-            rec.set(name, "jaw_rad", i, arm.measured_jaw())
-            rec.set(name, "tip_force_n", i, float(np.linalg.norm(self._forces[name])))
-            rec.set(name, "in_view", i, self._in_view[name])
-            if name in self.teleops:
-                rec.set(name, "clutch", i, not self.teleops[name].engaged)
-                if name in self._last_master:
-                    rec.set(name, "master_position_m", i, self._last_master[name])
-        self._record_contacts(i, contacts)
+        self._note_contacts(contacts)
+        self._observations += 1
+        if self._observations % self._record_every == 1 % self._record_every:
+            self._record_row()
         self._emit(self.runner.tick(self.view))
         if self.runner.finished or rec.n % self._metrics_every == 0:
             self._refresh_metrics()
 
-    def _record_contacts(self, i: int, contacts) -> None:
-        rec, world = self.recorder, self.world
+    def _note_contacts(self, contacts) -> None:
+        """Remember the largest force and every contact kind until the next trace row."""
+        seen = self._seen_contacts
+        for name in seen:
+            force = float(np.linalg.norm(self._forces[name]))
+            if force > self._seen_force[name]:
+                self._seen_force[name] = force
         for contact in contacts:
             key = _CONTACT_KEYS.get(contact.kind)
-            if key and contact.instrument in rec.kinds:
-                rec.set(contact.instrument, key, i, True)
-                if contact.kind == "instrument-instrument" and contact.other in rec.kinds:
-                    rec.set(contact.other, key, i, True)
+            if key and contact.instrument in seen:
+                seen[contact.instrument].add(key)
+                if contact.kind == "instrument-instrument" and contact.other in seen:
+                    seen[contact.other].add(key)
         for obj, arms in self._holders.items():
             if not arms:
                 continue
             if obj in self._lifting:
-                if world.clear_of_environment(obj, LIFT_CLEARANCE_M):
+                if self.world.clear_of_environment(obj, LIFT_CLEARANCE_M):
                     self._lifting.discard(obj)
                 continue
-            if world.touches_environment(obj):
-                for name in arms & rec.kinds.keys():
-                    rec.set(name, "contact_held_environment", i, True)
+            if self.world.touches_environment(obj):
+                for name in arms & seen.keys():
+                    seen[name].add("contact_held_environment")
+
+    def _record_row(self) -> None:
+        rec = self.recorder
+        i = rec.row(self.world.time_s)
+        for name in rec.kinds:
+            arm = self.arms[name]
+            rec.set(name, "tip_position_m", i, arm.measured_cp("world")[:3, 3])
+            rec.set(name, "jaw_rad", i, arm.measured_jaw())
+            rec.set(name, "tip_force_n", i, self._seen_force[name])
+            rec.set(name, "in_view", i, self._in_view[name])
+            if name in self.teleops:
+                rec.set(name, "clutch", i, not self.teleops[name].engaged)
+                samples = self._last_samples.pop(name, None)
+                raw = None if samples is None else _last_position(samples)
+                if raw is not None:
+                    self._last_master[name] = raw
+                if name in self._last_master:
+                    rec.set(name, "master_position_m", i, self._last_master[name])
+            for key in self._seen_contacts[name]:
+                rec.set(name, key, i, True)
+            self._seen_force[name] = 0.0
+            self._seen_contacts[name] = set()
 
     def _refresh_metrics(self) -> None:
         """Feed the trace rows written since the last refresh to the live metrics."""
@@ -549,7 +595,15 @@ class Session:
 
     # ---- what callers read ------------------------------------------------------------------
     def state(self) -> StepState:
-        """The session now, as plain data (see :class:`~sim.session.state.StepState`)."""
+        """The session now, as plain data (see :class:`~sim.session.state.StepState`).
+
+        Node poses are read here when the last reading is a pose period old (steps taken
+        with :meth:`advance` alone never pay for them)."""
+        world = self.world
+        if world.step_count - self._poses_step >= self._pose_every:
+            self._node_poses = self.node_poses()
+            self._poses_time_s = world.time_s
+            self._poses_step = world.step_count
         arms = {name: self._arm_state(name) for name in self._arm_names}
         runner = self.runner
         step = runner.current_step
@@ -582,17 +636,17 @@ class Session:
     def _arm_state(self, name: str) -> ArmState:
         arm = self.arms[name]
         X_RT = arm.measured_cp("rcm")
-        teleop = self.teleops.get(name)
         source = self._source[name]
         following = aligned = False
-        if source == "teleop" and teleop is not None:
-            out = self._teleop_out.get(name)
-            if out is not None and out.holding:
-                source = "HOLDING"
-            elif teleop.engaged:
-                source, following, aligned = "FOLLOWING", True, True
+        out = self._teleop_out.get(name)
+        if source == "teleop":
+            if out is None:
+                source = "IDLE"
             else:
-                source, aligned = "CLUTCHED", True
+                source, following = out.state, out.engaged
+                gate = self.teleops[name].config.align_gate_rad
+                error = out.align_error_rad
+                aligned = following or (math.isfinite(error) and error <= gate)
         holding = tuple(sorted(o for o, arms in self._holders.items() if name in arms))
         return ArmState(
             name,
@@ -647,6 +701,21 @@ class Session:
         return self.recorder.finish(
             self.runner.completed, self.runner.completion_time_s, self.world.object_names()
         )
+
+    def trace_snapshot(self) -> SessionTrace:
+        """The trace so far without copying its rows (for a checkpoint written in another
+        thread); use :meth:`trace` for anything kept."""
+        return self.recorder.finish(
+            self.runner.completed,
+            self.runner.completion_time_s,
+            self.world.object_names(),
+            copy=False,
+        )
+
+    def last_teleop(self, arm: str):
+        """The arm's teleoperation output of the last step (:class:`haptics.teleop.TeleopOutput`),
+        or None before its first step (force feedback reads its state and camera)."""
+        return self._teleop_out.get(arm)
 
     def live_metrics(self) -> dict[str, float]:
         """The live metrics now, fed with every trace row written so far."""

@@ -34,8 +34,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from kinematics.transforms import matrix_to_quat_xyzw
-
 GRASP = "grasp"
 RELEASE = "release"
 DROP = "drop"
@@ -261,11 +259,10 @@ class GraspTracker:
         From double-precision FK of the measured joints (pybullet's link states are single
         precision: snapping to them would shake a held object by ~1e-8 m every step).
         """
-        X = arm.measured_cp()
-        pos, orn = X[:3, 3].tolist(), matrix_to_quat_xyzw(X[:3, :3]).tolist()
+        state = arm.tip_state_W().tolist()
         if not velocity:
-            return pos, orn
-        return (pos, orn, *arm.measured_twist())
+            return state[0:3], state[3:7]
+        return state[0:3], state[3:7], state[7:10], state[10:13]
 
     def _tip_com(self, arm) -> tuple:
         state = self.pb.getLinkState(
@@ -319,7 +316,7 @@ class GraspTracker:
                 self._release(arm, body, DROP, "slipped")
                 continue
             lx, ly, lz = (pos[0] - tip_pos[0], pos[1] - tip_pos[1], pos[2] - tip_pos[2])
-            (vx, vy, vz), (wx, wy, wz) = v_tip.tolist(), w_tip.tolist()
+            (vx, vy, vz), (wx, wy, wz) = v_tip, w_tip
             pb.resetBasePositionAndOrientation(body, pos, orn, physicsClientId=c)
             pb.resetBaseVelocity(  # v + w x lever (np.cross costs ~10 µs on 3-vectors)
                 body,

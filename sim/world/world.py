@@ -111,6 +111,8 @@ class World:
         self._names: dict[str, int] = {}
         self._link_names: dict[int, dict[int, str]] = {}
         self._collision_links: dict[int, set[str]] = {}
+        #: poses of static scenery (mass 0: nothing moves it but move_body), read once
+        self._static_poses: dict[int, np.ndarray] = {}
         populate(self)
         self.object_ids = [b for b, info in self.bodies.items() if info.role == "object"]
         self.grasps = GraspTracker(self, physics.drop_height_m, self.scene.workspace_m)
@@ -203,16 +205,75 @@ class World:
         return lookup(self._names, name, "body")
 
     def body_pose(self, name: str) -> np.ndarray:
-        """``X_WB`` (4x4, m) of a named body's frame."""
+        """``X_WB`` (4x4, m) of a named body's frame (static scenery is read once)."""
+        body = self._names[name] if name in self._names else self.body_id(name)
+        X = self._static_poses.get(body)
+        if X is not None:
+            return X.copy()
         pb = self.pb
-        (x, y, z), orn = pb.getBasePositionAndOrientation(
-            self._names[name] if name in self._names else self.body_id(name),
-            physicsClientId=self.client,
-        )
+        (x, y, z), orn = pb.getBasePositionAndOrientation(body, physicsClientId=self.client)
         r = pb.getMatrixFromQuaternion(orn)  # row-major 3x3, in C
-        return np.array(
+        X = np.array(
             ((r[0], r[1], r[2], x), (r[3], r[4], r[5], y), (r[6], r[7], r[8], z), (0, 0, 0, 1.0))
         )
+        if self.bodies[body].role == "environment":
+            self._static_poses[body] = X.copy()
+        return X
+
+    # ---- changing the scene (scenario actions) --------------------------------------------
+    def spawn(self, data: Mapping) -> list[str]:
+        """Create an object from a description dict (as in a scene's ``objects``) while the
+        world runs; returns the names of the bodies made (a board makes several).
+
+        Raises:
+            SimError: a bad description, or a name already taken.
+        """
+        from sim.world.boards import bodies_for
+        from sim.world.builder import add_body
+        from sim.world.scene import object_from_dict
+
+        self._check_open()
+        spec = object_from_dict(data, "spawned object")
+        made = []
+        for geometry in bodies_for(spec, self.rng):
+            body = add_body(self, geometry)
+            if geometry.role == "object":
+                self.object_ids.append(body)
+            made.append(geometry.name)
+        return made
+
+    def move_body(self, name: str, X_WB) -> None:
+        """Put a body at a new pose (4x4, world), at rest."""
+        from kinematics.transforms import matrix_to_quat_xyzw
+
+        self._check_open()
+        X = np.asarray(X_WB, dtype=float)
+        if X.shape != (4, 4) or not np.isfinite(X).all():
+            raise SimError(f"move_body({name!r}): the pose must be a finite 4x4, got {X!r}.")
+        body = self.body_id(name)
+        pb, c = self.pb, self.client
+        pb.resetBasePositionAndOrientation(
+            body, X[:3, 3].tolist(), matrix_to_quat_xyzw(X[:3, :3]).tolist(), physicsClientId=c
+        )
+        pb.resetBaseVelocity(body, (0, 0, 0), (0, 0, 0), physicsClientId=c)
+        self._static_poses.pop(body, None)
+
+    def remove_body(self, name: str) -> None:
+        """Take a body out of the world (an object is let go by any jaw holding it)."""
+        self._check_open()
+        body = self.body_id(name)
+        info = self.bodies[body]
+        if info.role == "instrument":
+            raise SimError(f"remove_body({name!r}): an arm cannot be removed.")
+        for arm_name in self.grasps.held_by(body):
+            self.grasps._release(self.arms[arm_name], body, "release")
+        self.pb.removeBody(body, physicsClientId=self.client)
+        del self.bodies[body], self._names[name]
+        self._link_names.pop(body, None)
+        self._collision_links.pop(body, None)
+        self._static_poses.pop(body, None)
+        if body in self.object_ids:
+            self.object_ids.remove(body)
 
     def landmark(self, name: str, key: str) -> np.ndarray:
         """World position (m) of a body's named landmark (``world.landmark("board", "peg7")``)."""

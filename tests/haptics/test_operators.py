@@ -65,9 +65,10 @@ def test_reaches_land_within_their_target_and_clutch_at_the_edge():
     assert tr.clutch.any()
     # drive a teleoperation loop with it: the instrument ends at 0.2 x the virtual target
     start = pose(None, [0.0, 0.0, -0.1])
-    tele = Teleoperation(
-        TeleopConfig(workspace_lower_m=(-1, -1, -1), workspace_upper_m=(1, 1, 1)), start, np.eye(4)
+    config = TeleopConfig(
+        workspace_lower_m=(-1, -1, -1), workspace_upper_m=(1, 1, 1), start_enabled=True
     )
+    tele = Teleoperation(config, start, np.eye(4))
     for s in tr.samples():
         out = tele.step(s, s.time_s)
     moved = out.X_RT[:3, 3] - start[:3, 3]

@@ -1,0 +1,199 @@
+"""Environment benchmark: Gymnasium steps/s against the bare session, vectors, Ray sweeps.
+
+1. **Environment overhead** (bar **<= 15%**). One environment step at 50 Hz is 10 physics
+   steps of a 500 Hz scene. The baseline, measured in the same run from the same seed:
+   the bare session doing the same work - ``Session.advance(commands, steps=10)`` and
+   ``Session.state()`` with the very commands the environment sent (recorded from the
+   environment's run; the same commands from the same seed give the same trajectory, bit
+   for bit). Overhead = environment time / bare time - 1 (action mapping, observation,
+   reward). Rounds are interleaved and medians taken: these machines are noisy.
+2. **Vector of 2**: ``gymnasium.vector.AsyncVectorEnv`` with 2 workers, environment steps
+   per second summed over both, beside the single environment (reported; on a 2-core
+   machine shared with others no bar is set).
+3. **Sweep throughput on Ray** (bar **>= 1.7x**): the same jobs (the tip tracker on the
+   needle handover, seeds 0..n-1) on a local Ray cluster of 2 workers against 1, each
+   cluster warmed up first (numba kernels loaded in every worker).
+
+Run: ``surgisim bench env`` (or ``python -m bench.env``).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+
+from bench.report import finish, print_table
+
+SCENARIO = "peg-transfer"
+BAR_OVERHEAD = 0.15
+BAR_RAY_SPEEDUP = 1.7
+
+
+def _actions(env, n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return rng.uniform(-1.0, 1.0, (n, *env.action_space.shape)).astype(np.float32)
+
+
+def env_vs_session(steps: int, rounds: int, seed: int = 0) -> dict:
+    """Median seconds per environment step and per bare session step (same commands)."""
+    import gymnasium as gym
+
+    import sim.env  # noqa: F401 - registers the environments
+
+    env = gym.make("surgisim/PegTransfer-v0").unwrapped
+    try:
+        actions = _actions(env, steps, seed)
+        k = env.physics_steps
+        env_times, bare_times = [], []
+        for _ in range(rounds):
+            env.reset(seed=seed)
+            commands = []
+            elapsed = 0.0
+            for a in actions:
+                commands.append(env.commands(a))  # untimed: recorded for the baseline
+                start = time.perf_counter()
+                env.step(a)
+                elapsed += time.perf_counter() - start
+            env_times.append(elapsed / steps)
+            session = env.session
+            session.reset(seed)
+            start = time.perf_counter()
+            for c in commands:
+                session.advance(c, steps=k)
+                session.state()
+            bare_times.append((time.perf_counter() - start) / steps)
+    finally:
+        env.close()
+    env_s, bare_s = statistics.median(env_times), statistics.median(bare_times)
+    return {
+        "env_step_s": env_s,
+        "bare_step_s": bare_s,
+        "env_steps_per_s": 1.0 / env_s,
+        "bare_steps_per_s": 1.0 / bare_s,
+        "overhead": env_s / bare_s - 1.0,
+        "physics_steps_per_env_step": k,
+        "rounds": rounds,
+        "steps": steps,
+    }
+
+
+def vector_steps_per_s(steps: int, num_envs: int = 2, seed: int = 0) -> float:
+    """Environment steps per second summed over an AsyncVectorEnv of ``num_envs``."""
+    import gymnasium as gym
+
+    import sim.env  # noqa: F401
+
+    envs = gym.make_vec("surgisim/PegTransfer-v0", num_envs=num_envs, vectorization_mode="async")
+    try:
+        envs.reset(seed=[seed + i for i in range(num_envs)])
+        rng = np.random.default_rng(seed)
+        shape = envs.action_space.shape
+        for _ in range(5):  # workers warm
+            envs.step(rng.uniform(-1, 1, shape).astype(np.float32))
+        start = time.perf_counter()
+        for _ in range(steps):
+            envs.step(rng.uniform(-1, 1, shape).astype(np.float32))
+        return num_envs * steps / (time.perf_counter() - start)
+    finally:
+        envs.close()
+
+
+def ray_sweep_seconds(workers: int, runs: int) -> float:
+    """Wall seconds for ``runs`` tracker jobs on a warmed local Ray cluster of ``workers``."""
+    import ray
+
+    from sim.session.sweep import jobs, run_job
+
+    ray.init(
+        num_cpus=workers, include_dashboard=False, log_to_driver=False, configure_logging=False
+    )
+    try:
+        remote = ray.remote(num_cpus=1)(run_job)
+        driver = "controller:sim.session.controllers:tracker"
+        warm = jobs(["needle-handover"], [driver], range(100, 100 + workers))
+        ray.get([remote.remote(j) for j in warm])
+        todo = jobs(["needle-handover"], [driver], range(runs))
+        start = time.perf_counter()
+        ray.get([remote.remote(j) for j in todo])
+        return time.perf_counter() - start
+    finally:
+        ray.shutdown()
+
+
+def run_env_benchmark(
+    steps: int = 200,
+    rounds: int = 3,
+    vector_steps: int = 100,
+    sweep_runs: int = 6,
+    json_path: Path | None = None,
+    strict: bool = False,
+) -> bool:
+    """Run the benchmark, print its tables, write the JSON; False when strict and a bar fails."""
+    console = Console()
+    single = env_vs_session(steps, rounds)
+    vector = vector_steps_per_s(vector_steps)
+    print_table(
+        f"{SCENARIO}: environment steps/s at 50 Hz ({single['physics_steps_per_env_step']} "
+        "physics steps each)",
+        ["what", "steps/s", "ms / step"],
+        [
+            [
+                "bare session (advance + state)",
+                single["bare_steps_per_s"],
+                1e3 * single["bare_step_s"],
+            ],
+            ["environment (single)", single["env_steps_per_s"], 1e3 * single["env_step_s"]],
+            ["AsyncVectorEnv of 2 (sum)", vector, 1e3 / vector],
+        ],
+        console,
+    )
+    import os
+
+    # the share of the 2 cores other processes took decides what parallelism can give
+    result = {
+        "single": single,
+        "vector2_steps_per_s": vector,
+        "load_average_1_5_15_min": list(os.getloadavg()),
+    }
+    bars = [
+        [
+            "environment overhead over the bare session",
+            single["overhead"],
+            "<=",
+            BAR_OVERHEAD,
+            "pass" if single["overhead"] <= BAR_OVERHEAD else "FAIL",
+        ]
+    ]
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        console.print("ray is not installed (pip install 'surgisim[ray]'): sweep part skipped")
+    else:
+        one = ray_sweep_seconds(1, sweep_runs)
+        two = ray_sweep_seconds(2, sweep_runs)
+        speedup = one / two
+        print_table(
+            f"Sweep on a local Ray cluster ({sweep_runs} tracker runs, needle handover)",
+            ["workers", "wall s", "runs / min"],
+            [[1, one, 60 * sweep_runs / one], [2, two, 60 * sweep_runs / two]],
+            console,
+        )
+        result["ray"] = {"runs": sweep_runs, "one_worker_s": one, "two_workers_s": two}
+        bars.append(
+            [
+                "Ray sweep, 2 workers over 1",
+                speedup,
+                ">=",
+                BAR_RAY_SPEEDUP,
+                "pass" if speedup >= BAR_RAY_SPEEDUP else "FAIL",
+            ]
+        )
+    return finish("env", bars, result, json_path, console, strict)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    run_env_benchmark(json_path=Path("bench/results/env.json"))

@@ -1,0 +1,622 @@
+"""The teleoperation pipeline of one arm: samples in, a tool-tip target out, never an exception.
+
+See :mod:`haptics.teleop` for the pipeline, the states and the units.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import math
+from dataclasses import replace
+
+import numpy as np
+
+from haptics.errors import HapticsError
+from haptics.master import HAND_RIGID_TOLERANCE, MAX_HAND_DISTANCE_M, MasterSample
+from haptics.teleop import kernels as K
+from haptics.teleop.config import TeleopConfig
+from haptics.teleop.output import (
+    ALIGNING,
+    CLUTCHED,
+    DISABLED,
+    FOLLOWING,
+    HOLDING,
+    TeleopEvent,
+    TeleopOutput,
+)
+from haptics.tremor import make_filter
+
+_F64 = np.dtype(np.float64)
+_ZERO3 = np.zeros(3)
+_ZERO3.setflags(write=False)
+
+#: A batch longer than this is cut (an iterator that never ends must not hang the loop):
+#: 100 s of samples at 1 kHz.
+MAX_BATCH = 100_000
+
+_LIMIT_KINDS = (
+    (K.WALL, "workspace_limit"),
+    (K.SPEED, "speed_limit"),
+    (K.ANGULAR, "angular_speed_limit"),
+)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, (bool, np.bool_)
+    )
+
+
+def _as_float(value) -> float:
+    """``value`` as a float when it is a number (huge integers become inf), else NaN."""
+    if type(value) is float:
+        return value
+    if not _is_number(value):
+        return math.nan
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
+def _as_matrix(X):
+    """``X`` as a writeable C-contiguous float64 4x4 array, or None (cheap when it already is:
+    numba compiles one kernel per array layout, so everything is brought to one)."""
+    if type(X) is not np.ndarray or X.dtype != _F64:
+        if isinstance(X, np.ndarray) and X.dtype.kind not in "fiu":
+            return None  # complex, bool, strings, objects: not a pose
+        try:
+            X = np.array(X, dtype=np.float64)
+        except Exception:  # any garbage: strings, ragged lists, objects that raise
+            return None
+    if X.shape != (4, 4):
+        return None
+    flags = X.flags
+    if not (flags.c_contiguous and flags.writeable):
+        X = np.array(X, dtype=np.float64, order="C")
+    return X
+
+
+def _read(sample):
+    """``(time_s, X_MH, gripper_rad, clutch, seq)`` of ``sample`` with the right types, or a
+    string saying what is wrong with it."""
+    if not isinstance(sample, MasterSample):
+        return f"not a MasterSample but {type(sample).__name__}"
+    t, g, c, seq = sample.time_s, sample.gripper_rad, sample.clutch, sample.seq
+    if type(t) is not float:
+        if not _is_number(t):
+            return f"time_s is {type(t).__name__}, expected a number"
+        t = _as_float(t)
+    if type(g) is not float:
+        if not _is_number(g):
+            return f"gripper_rad is {type(g).__name__}, expected a number"
+        g = _as_float(g)
+    if not math.isfinite(g):
+        return f"gripper_rad is {g}"
+    if c is not True and c is not False:
+        if isinstance(c, np.bool_) or (_is_number(c) and c in (0, 1)):
+            c = bool(c)
+        else:
+            return f"clutch is {type(c).__name__}, expected a bool"
+    if type(seq) is not int:
+        if isinstance(seq, (int, np.integer)) and not isinstance(seq, (bool, np.bool_)):
+            seq = int(seq)
+        else:
+            return f"seq is {type(seq).__name__}, expected an int"
+    X = _as_matrix(sample.X_MH)
+    if X is None:
+        return "pose is not a 4x4 array of numbers"
+    return t, X, g, c, seq
+
+
+def _as_batch(samples):
+    """The samples of one step as a sequence: a sequence as it is, one sample or None, or
+    anything else (each element, or the thing itself, is then refused as a sample)."""
+    if samples is None:
+        return ()
+    if isinstance(samples, (list, tuple)):
+        return samples
+    if isinstance(samples, MasterSample):
+        return (samples,)
+    try:
+        return tuple(itertools.islice(iter(samples), MAX_BATCH))
+    except Exception:
+        return (samples,)
+
+
+def _checked_rigid(X, what: str) -> np.ndarray:
+    """``X`` as a rigid 4x4 (renormalised), or raise saying what is wrong."""
+    M = _as_matrix(X)
+    if M is None:
+        raise HapticsError(f"{what} must be a 4x4 pose (m), got {X!r}.")
+    code = K.rigid_status(M, HAND_RIGID_TOLERANCE)
+    if code:
+        problem = K.HAND_PROBLEMS.get(code, "not rigid")
+        raise HapticsError(f"{what} must be a finite rigid 4x4 pose, but its {problem}: {M!r}.")
+    return K.rigid_copy(M)
+
+
+def _fmt_ms(seconds: float) -> str:
+    return f"{1000.0 * seconds:.0f} ms"
+
+
+class Teleoperation:
+    """The master-to-instrument pipeline for one arm, with dVRK-like operating states.
+
+    Args:
+        config: the settings.
+        X_RT_start: the instrument's current tool-tip pose in R (the target starts here).
+        X_RC: the camera pose in this arm's RCM frame (m).
+        jaw_start_rad: the jaw's current angle (rad); ``config.jaw_closed_rad`` if None.
+
+    Raises:
+        HapticsError: a start pose that is not a finite rigid 4x4 transform (the only
+            place this class raises: :meth:`step` never does).
+    """
+
+    def __init__(
+        self, config: TeleopConfig, X_RT_start, X_RC, *, jaw_start_rad: float | None = None
+    ) -> None:
+        if not isinstance(config, TeleopConfig):
+            raise HapticsError(f"config must be a TeleopConfig, got {type(config).__name__}.")
+        self.config = config
+        self._filter = make_filter(config.tremor_filter, config.rate_hz, **config.tremor_params)
+        c = config
+        self._P = np.array(
+            [
+                c.translation_scale,
+                c.rotation_scale,
+                c.max_tip_speed_m_s,
+                c.max_tip_angular_speed_rad_s,
+                *c.workspace_lower_m,
+                *c.workspace_upper_m,
+            ],
+            dtype=np.float64,
+        )
+        assert self._P.size == K.PARAM_SIZE
+        R_CM = np.eye(4)
+        R_CM[:3, :3] = np.asarray(c.R_CM, dtype=float)
+        self._R_CM = np.ascontiguousarray(K.rigid_copy(R_CM)[:3, :3])
+        self._tolerance = c.align_gate_rad
+        self._jaw_span = c.jaw_open_rad - c.jaw_closed_rad
+        self._S = np.zeros(K.STATE_SIZE)
+        self._S[K.Q_HAND + 3] = 1.0
+        self._hand_p = self._S[K.P_HAND : K.P_HAND + 3]  # a view: what the filter reads
+        self._X = self._S[K.X_TGT : K.X_TGT + 16].reshape(4, 4)  # a view: the target pose
+        K.set_target(self._S, _checked_rigid(X_RT_start, "X_RT_start"))
+        self._X_RC_in = np.full((4, 4), np.nan)  # the last camera input accepted, as given
+        self._X_RC = self._X_RC_in
+        self._accept_camera(_as_matrix(X_RC), _checked_rigid(X_RC, "X_RC"))
+        jaw = c.jaw_closed_rad if jaw_start_rad is None else jaw_start_rad
+        if not math.isfinite(_as_float(jaw)):
+            raise HapticsError(f"jaw_start_rad must be a finite angle (rad), got {jaw!r}.")
+        self._jaw = float(jaw)
+        self._state = ALIGNING if c.start_enabled else DISABLED
+        self._hold_reason = ""
+        self._press_seen = False  # a clutch press with good samples since the last fault
+        self._rebase = False  # the camera changed while following: re-anchor the mapping
+        self._limits = 0  # follow() flags active at the last followed sample
+        self._camera_refused = False
+        self._last_t = -math.inf  # device time of the last sample used
+        self._last_seq = -1
+        self._last_now = -math.inf  # loop time of the last step with a usable clock
+        self._last_use_now: float | None = None  # loop time a sample was last used
+        self._align_error = math.nan
+        self._pending: list[TeleopEvent] = []  # from enable()/disable(), out with the next step
+        self._X_RT_out = self._X.copy()
+        self._warm_up()
+
+    def _warm_up(self) -> None:
+        """Run every kernel and the filter once on scratch data, so that numba's compiling
+        or cache loading happens here and not in the first real-time step (~0.5 s)."""
+        S = self._S.copy()
+        X = np.eye(4)
+        K.hand_status(X, S, HAND_RIGID_TOLERANCE, MAX_HAND_DISTANCE_M)
+        K.camera_status(X, X, HAND_RIGID_TOLERANCE)
+        K.capture(S, S[K.P_HAND : K.P_HAND + 3])
+        K.rebase(S)
+        K.align_error(S)
+        K.follow(S, self._P, np.zeros(3), 0.001)
+        K.all_finite3(np.zeros(3))
+        with contextlib.suppress(Exception):  # the filter is checked at every real sample
+            self._filter.step(self._hand_p.copy())
+            self._filter.reset()
+
+    # ---- state -------------------------------------------------------------------------
+    @property
+    def state(self) -> str:
+        """The operating state: DISABLED, ALIGNING, FOLLOWING, CLUTCHED or HOLDING."""
+        return self._state
+
+    @property
+    def engaged(self) -> bool:
+        """True while the instrument follows the hand (state FOLLOWING)."""
+        return self._state == FOLLOWING
+
+    @property
+    def holding(self) -> bool:
+        """True while the watchdog holds the instrument (state HOLDING)."""
+        return self._state == HOLDING
+
+    @property
+    def hold_reason(self) -> str:
+        """Why the watchdog holds ('' when it does not)."""
+        return self._hold_reason if self._state == HOLDING else ""
+
+    @property
+    def align_error_rad(self) -> float:
+        """Angle between the hand (seen through the camera) and the tool at the last sample
+        (rad); NaN before any sample."""
+        return self._align_error
+
+    @property
+    def X_RT(self) -> np.ndarray:
+        """The current tool-tip target in the RCM frame (4x4, m; a copy)."""
+        return self._X.copy()
+
+    @property
+    def X_RC(self) -> np.ndarray:
+        """The camera pose in R that hand motion is mapped through now (4x4, m; a copy).
+
+        For an instrument it follows the endoscope (see :meth:`set_camera`); the scope's
+        own pipeline keeps the view it started with, so a caller that turns a wanted tool
+        motion into a hand motion must map through this frame, not the live camera.
+        """
+        return self._X_RC.copy()
+
+    def aligned_hand_rotation(self, X_RC=None) -> np.ndarray:
+        """The handle orientation in M (3x3) that is aligned with the tool target now.
+
+        Seen through the camera ``X_RC`` (default: the one in use) and ``config.R_CM``, a
+        hand held this way matches the tool, so ALIGNING passes at once. Synthetic
+        operators and the desktop mouse device present their hand this way.
+
+        Raises:
+            HapticsError: ``X_RC`` is not a finite rigid 4x4 pose.
+        """
+        X = self._X_RC if X_RC is None else _checked_rigid(X_RC, "X_RC")
+        return K.aligned_hand(self._S, X, self._R_CM)
+
+    def enable(self, now_s: float | None = None) -> None:
+        """Ask to teleoperate: DISABLED -> ALIGNING (then FOLLOWING once aligned).
+
+        The event goes out with the next :meth:`step`; ``now_s`` stamps it (default: the
+        last step's time). No effect in any other state.
+        """
+        if self._state == DISABLED:
+            self._press_seen = False
+            self._set_state(ALIGNING, "enabled", self._event_time(now_s), self._pending)
+
+    def disable(self, now_s: float | None = None) -> None:
+        """Stop teleoperating: any state -> DISABLED; the instrument holds where it is."""
+        if self._state != DISABLED:
+            self._hold_reason = ""
+            self._limits = 0
+            self._set_state(DISABLED, "disabled on request", self._event_time(now_s), self._pending)
+
+    def release_to(self, X_RT, now_s: float | None = None) -> None:
+        """Another source (a controller's ``servo_cp``) moved the instrument: make ``X_RT``
+        (4x4 in R) the target and stop following, so that when the master takes over
+        again the tool continues from there instead of jumping back to where the hand
+        left it. FOLLOWING becomes ALIGNING (the hand must match the tool's new
+        orientation; the mapping is captured afresh); other states are kept.
+
+        Raises:
+            HapticsError: ``X_RT`` is not a finite rigid 4x4 pose.
+        """
+        K.set_target(self._S, _checked_rigid(X_RT, "X_RT"))
+        self._X_RT_out = self._X.copy()
+        self._rebase = False
+        self._limits = 0
+        if self._state == FOLLOWING:
+            detail = "another source moved the instrument"
+            self._set_state(ALIGNING, detail, self._event_time(now_s), self._pending)
+
+    def set_camera(self, X_RC) -> bool:
+        """Update the camera pose in R; the mapping re-anchors so the tool does not jump.
+
+        Returns False (and keeps the previous camera) when ``X_RC`` is not a finite rigid
+        pose; the next step reports a ``camera_refused`` event. Never raises.
+        """
+        events: list[TeleopEvent] = []
+        ok = self._update_camera(X_RC, self._event_time(None), events)
+        self._pending.extend(events)
+        return ok
+
+    # ---- the step ----------------------------------------------------------------------
+    def step(self, samples, now_s: float, X_RC=None) -> TeleopOutput:
+        """Advance one loop tick at loop time ``now_s`` (s).
+
+        Args:
+            samples: every :class:`~haptics.master.MasterSample` that arrived since the
+                last step, in arrival order (a sequence); one sample or None also work.
+                Each goes through the tremor filter, the state machine and the limits in
+                order; repeats of the last sample used (same ``seq``, or same
+                ``time_s`` when not numbered) and samples older than it are skipped.
+            now_s: the loop clock (s), on the devices' clock. NaN or running backwards
+                holds.
+            X_RC: the camera pose in R now (4x4), or None to keep the current one.
+
+        Returns:
+            The target after the last sample, the state and the events. Never raises:
+            anything unusable makes the instrument hold still and says why.
+        """
+        try:
+            return self._step(samples, now_s, X_RC)
+        except Exception as exc:  # the last line of defence: the loop must survive anything
+            return self._internal_error(now_s, exc)
+
+    def _step(self, samples, now_s, X_RC) -> TeleopOutput:
+        events = self._pending
+        self._pending = []
+        now = _as_float(now_s)
+        if events and math.isfinite(now):  # enable() before the first step had no time
+            events = [e if math.isfinite(e.time_s) else replace(e, time_s=now) for e in events]
+        clock_ok = False
+        if not math.isfinite(now):
+            self._fault(f"loop clock is {now_s!r}, not a finite time", self._last_now, events)
+        elif now < self._last_now:
+            back = self._last_now - now
+            self._fault(f"loop clock ran backwards by {_fmt_ms(back)}", now, events)
+            self._last_now = now  # adopt the new clock; resuming needs a clutch cycle
+            if self._last_use_now is not None:
+                self._last_use_now = now
+        else:
+            self._last_now = now
+            clock_ok = True
+        if X_RC is not None:
+            self._update_camera(X_RC, now if clock_ok else self._last_now, events)
+        used, filtered, used_t, used_seq = 0, None, math.nan, -1
+        if clock_ok:
+            batch = _as_batch(samples)
+            stale = self._stale(batch, now) if batch else ""
+            if stale:
+                self._fault(stale, now, events)
+            else:
+                for sample in batch:
+                    p = self._take(sample, now, events)
+                    if p is not None:
+                        used += 1
+                        filtered = p
+                        used_t, used_seq = self._last_t, self._last_seq
+            if used:
+                self._last_use_now = now
+                self._align_error = K.align_error(self._S)
+            elif (
+                self._last_use_now is not None
+                and now - self._last_use_now > self.config.gap_timeout_s
+            ):
+                self._fault(f"no sample for {_fmt_ms(now - self._last_use_now)}", now, events)
+        return self._output(now, events, filtered, used, used_t, used_seq)
+
+    def _stale(self, batch, now: float) -> str:
+        """The hold reason when the newest new sample of the batch is too old, else ''.
+
+        Only the newest counts: after a slow step the older samples of a backlog are
+        history the filter needs, not stale commands.
+        """
+        last = batch[-1]
+        if not isinstance(last, MasterSample):
+            return ""
+        t, seq = _as_float(last.time_s), last.seq
+        numbered = isinstance(seq, (int, np.integer)) and seq >= 0
+        if (seq == self._last_seq) if numbered else (t == self._last_t):
+            return ""  # a repeat: the gap watchdog judges silence
+        age = now - t
+        if age > self.config.max_sample_age_s:
+            return f"stale sample ({_fmt_ms(age)} old)"
+        return ""
+
+    def _take(self, sample, now: float, events: list):
+        """Check one sample, filter it and run the state machine on it; the filtered
+        position (3,) when it was used, else None."""
+        fields = _read(sample)
+        if type(fields) is str:
+            self._fault(f"invalid sample: {fields}", now, events)
+            return None
+        t, X, g, c, seq = fields
+        if (seq == self._last_seq) if seq >= 0 else (t == self._last_t):
+            return None  # the same sample again
+        if not math.isfinite(t):
+            self._fault(f"invalid sample: time_s is {t}", now, events)
+            return None
+        if t < self._last_t:
+            return None  # older than one already used: out of order
+        if t > now + self.config.future_tolerance_s:
+            self._fault(f"sample stamped {_fmt_ms(t - now)} in the future", now, events)
+            return None
+        code = K.hand_status(X, self._S, HAND_RIGID_TOLERANCE, MAX_HAND_DISTANCE_M)
+        if code:
+            self._fault(f"invalid sample: {K.HAND_PROBLEMS[code]}", now, events)
+            return None
+        dt = t - self._last_t if self._last_t > -math.inf else 0.0
+        dt = min(dt, self.config.max_sample_interval_s)
+        self._last_t, self._last_seq = t, seq
+        # the tremor filter is trusted for nothing: its output must be a finite (3,) array
+        # (finiteness is checked by follow() when following, the common case, else here)
+        try:
+            p = self._filter.step(self._hand_p)
+        except Exception as exc:
+            return self._filter_fault(f"raised {type(exc).__name__}", now, events)
+        if not (type(p) is np.ndarray and p.shape == (3,) and p.dtype == _F64):
+            return self._filter_fault("returned a malformed result", now, events)
+        if self._state != FOLLOWING and not K.all_finite3(p):
+            return self._filter_fault("produced NaN/inf", now, events)
+        if self._advance(p, g, c, dt, now, events):
+            return p
+        return self._filter_fault("produced NaN/inf", now, events)
+
+    def _filter_fault(self, problem: str, now: float, events: list) -> None:
+        try:
+            self._filter.reset()
+        except Exception:
+            problem += " and could not be reset"
+        events.append(TeleopEvent(now, "filter_reset", f"tremor filter {problem}", self._state))
+        self._fault(f"tremor filter {problem}", now, events)
+
+    def _advance(self, p, gripper: float, clutch: bool, dt: float, now: float, events) -> bool:
+        """The state machine, for one good sample with filtered position ``p``; False when
+        ``p`` turned out NaN/inf."""
+        state = self._state
+        if state == FOLLOWING:
+            if not clutch:
+                return self._follow(p, gripper, dt, now, events)
+            if not K.all_finite3(p):
+                return False
+            self._limits = 0
+            self._set_state(CLUTCHED, "clutch pressed", now, events)
+            return True
+        if state == DISABLED:
+            return True
+        if state == HOLDING:
+            if clutch:
+                self._press_seen = True
+                return True
+            if not self._press_seen:
+                return True
+            self._press_seen = False
+            self._hold_reason = ""
+            self._set_state(ALIGNING, "clutch pressed and released after the hold", now, events)
+            state = ALIGNING
+        if clutch:
+            if state == ALIGNING:
+                self._set_state(CLUTCHED, "clutch pressed", now, events)
+            return True
+        error = K.align_error(self._S)
+        if error <= self._tolerance:
+            K.capture(self._S, p)
+            self._rebase = False
+            detail = f"hand aligned with the tool within {math.degrees(error):.1f}°"
+            self._set_state(FOLLOWING, detail, now, events)
+            return self._follow(p, gripper, dt, now, events)
+        if state == CLUTCHED:
+            self._set_state(
+                ALIGNING,
+                f"clutch released with the hand {math.degrees(error):.1f}° from the tool "
+                f"(tolerance {math.degrees(self._tolerance):.1f}°)",
+                now,
+                events,
+            )
+        return True
+
+    def _follow(self, p, gripper: float, dt: float, now: float, events: list) -> bool:
+        if self._rebase:
+            K.rebase(self._S)
+            self._rebase = False
+        flags = K.follow(self._S, self._P, p, dt)
+        if flags & K.FILTER_BAD:
+            return False
+        if flags & K.NONFINITE:
+            self._fault("mapped target is not finite (hand or camera out of range)", now, events)
+            return True
+        if flags != self._limits:
+            for bit, kind in _LIMIT_KINDS:
+                if flags & bit and not self._limits & bit:
+                    events.append(TeleopEvent(now, kind, "limit reached", FOLLOWING))
+            self._limits = flags
+        c = self.config
+        share = min(max(gripper / c.gripper_max_rad, 0.0), 1.0)
+        change = c.jaw_closed_rad + share * self._jaw_span - self._jaw
+        most = c.max_jaw_rate_rad_s * dt
+        self._jaw += min(max(change, -most), most)
+        return True
+
+    # ---- faults, states, camera ------------------------------------------------------------
+    def _fault(self, reason: str, now: float, events: list) -> None:
+        """The watchdog's answer to anything doubtful: hold until a fresh clutch cycle."""
+        self._press_seen = False
+        if self._state in (DISABLED, HOLDING):
+            return
+        self._hold_reason = reason
+        self._limits = 0
+        with contextlib.suppress(Exception):  # the next sample through it is checked anyway
+            self._filter.reset()
+        self._set_state(HOLDING, reason, now, events)
+
+    def _set_state(self, state: str, detail: str, now: float, events: list) -> None:
+        self._state = state
+        events.append(TeleopEvent(now, state.lower(), detail, state))
+
+    def _event_time(self, now_s) -> float:
+        now = _as_float(now_s)
+        if math.isfinite(now):
+            return now
+        return self._last_now if self._last_now > -math.inf else math.nan
+
+    def _update_camera(self, X_RC, now: float, events: list) -> bool:
+        X = _as_matrix(X_RC)
+        status = (
+            K.CAMERA_BAD if X is None else K.camera_status(X, self._X_RC_in, HAND_RIGID_TOLERANCE)
+        )
+        if status == K.CAMERA_SAME:
+            self._camera_refused = False
+            return True
+        if status == K.CAMERA_BAD:
+            if not self._camera_refused:
+                self._camera_refused = True
+                events.append(
+                    TeleopEvent(
+                        now,
+                        "camera_refused",
+                        "camera pose X_RC is not a finite rigid 4x4 transform; "
+                        "kept the previous one",
+                        self._state,
+                    )
+                )
+            return False
+        self._camera_refused = False
+        self._accept_camera(X, K.rigid_copy(X))
+        if self._state == FOLLOWING:
+            self._rebase = True
+        return True
+
+    def _accept_camera(self, X_in: np.ndarray, X_rigid: np.ndarray) -> None:
+        self._X_RC_in = X_in.copy()
+        X_rigid.setflags(write=False)
+        self._X_RC = X_rigid
+        K.set_camera(self._S, X_rigid, self._R_CM)
+
+    # ---- output --------------------------------------------------------------------------
+    def _output(self, now, events, filtered, used, used_t, used_seq) -> TeleopOutput:
+        state = self._state
+        wall = _ZERO3
+        if state == FOLLOWING and self._limits & K.WALL:
+            wall = self._S[K.WALL_M : K.WALL_M + 3].copy()
+            wall.setflags(write=False)
+        X_RT = self._X.copy()
+        self._X_RT_out = X_RT
+        return TeleopOutput(
+            now,
+            X_RT,
+            self._jaw,
+            state,
+            state == FOLLOWING,
+            state == HOLDING,
+            self._hold_reason if state == HOLDING else "",
+            tuple(events),
+            filtered,
+            used,
+            used_t,
+            used_seq,
+            self._align_error,
+            wall,
+            self._X_RC,
+        )
+
+    def _internal_error(self, now_s, exc: Exception) -> TeleopOutput:
+        """Hold and report a bug instead of letting it stop the loop."""
+        now = _as_float(now_s)
+        reason = f"internal error: {type(exc).__name__}: {exc}"
+        events = [TeleopEvent(now, "internal_error", reason, self._state)]
+        try:
+            self._fault(reason, now, events)
+            return self._output(now, events, None, 0, math.nan, -1)
+        except Exception:
+            self._state = HOLDING
+            self._hold_reason = reason
+            return TeleopOutput(
+                now, self._X_RT_out.copy(), self._jaw, HOLDING, False, True, reason,
+                (TeleopEvent(now, "holding", reason, HOLDING),), None, 0, math.nan, -1,
+                math.nan, _ZERO3, self._X_RC,
+            )  # fmt: skip

@@ -1,0 +1,268 @@
+"""``surgisim serve``: the live session on the device bus, scored and stored at the end.
+
+Checks every input first (the scenario, the seed, the pseudonym, the database, the keys,
+the latency settings), then serves (:class:`sim.server.server.TrainingServer`) until the
+exercise ends, a client sends ``stop``, or Ctrl-C (the session is then stored as
+incomplete). The session is stored and reported exactly as ``surgisim run`` does, with
+how it ran (injected latency, the loop's timing) kept beside it.
+
+Telesurgery latency: ``--latency-ms 150`` delays every channel; ``--latency-ms
+command=150`` one of them (``command``: device to instrument, ``video``: state to
+viewers, ``haptic``: force feedback to the device); ``--jitter-ms`` and ``--loss`` the
+same way. ``--latency-protocol xu2014`` draws this attempt's latency from the trainee's
+blinded sequence (0-1000 ms in 100 ms steps in a random order, Xu et al. 2014), ``ramp``
+steps through 0, 350 and 700 ms across attempts; the trainee is not told the latency
+until the session ends.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from sim.cli.guard import DEBUG_OPTION, guard, interruptible
+
+PROTOCOLS = ("xu2014", "ramp")
+
+
+def parse_channel_values(entries: list[str], what: str, scale: float) -> dict[str, float]:
+    """``["150"]`` -> every channel 150 (x scale); ``["command=150", ...]`` -> that channel."""
+    from sim.errors import SimError
+    from sim.server.publish import CHANNELS
+
+    out: dict[str, float] = {}
+    for entry in entries:
+        channel, sep, value = entry.rpartition("=")
+        channels = [channel.strip()] if sep else list(CHANNELS)
+        for c in channels:
+            if c not in CHANNELS:
+                raise SimError(f"{what} {entry!r}: unknown channel {c!r}; channels are {CHANNELS}.")
+        try:
+            number = float(value)
+        except ValueError:
+            raise SimError(f"{what} {entry!r}: {value!r} is not a number.") from None
+        if not (number >= 0 and number < float("inf")):
+            raise SimError(f"{what} {entry!r}: must be a finite number >= 0.")
+        for c in channels:
+            out[c] = number * scale
+    return out
+
+
+def protocol_latency_s(protocol: str, records, pseudonym: str, scenario: str, seed: int) -> float:
+    """This attempt's latency (s) under ``protocol``: the trainee's sessions of this
+    scenario under the same protocol so far pick the position in the protocol's sequence
+    (seeded per trainee and scenario, so a trainee always gets the same blinded order)."""
+    import hashlib
+
+    import numpy as np
+
+    from haptics.bus.latency import latency_protocol
+
+    done = sum(
+        1
+        for row in records.sessions(pseudonym, scenario)
+        if row.conditions.get("latency_protocol") == protocol
+    )
+    key = hashlib.sha256(f"{pseudonym}/{scenario}/{protocol}".encode()).digest()
+    rng = np.random.default_rng(int.from_bytes(key[:8], "little"))
+    sequence = latency_protocol(protocol, rng).latencies_s
+    # past the end: the last level again (a ramp stays at its top; xu2014 draws anew)
+    if done >= len(sequence) and protocol == "xu2014":
+        sequence = latency_protocol(protocol, rng, repeats=done // len(sequence) + 1).latencies_s
+    return float(sequence[min(done, len(sequence) - 1)])
+
+
+def serve(
+    scenario: str = typer.Argument(..., help="Bundled scenario name or a YAML file."),
+    trainee: str | None = typer.Option(
+        None, help="The trainee's pseudonym (default: store in the demo store as 'demo')."
+    ),
+    allow_name: bool = typer.Option(
+        False, "--allow-name", help="Accept a pseudonym that looks like a person's name."
+    ),
+    seed: int = typer.Option(0, min=0, help="Seed of the world (>= 0)."),
+    port: int = typer.Option(5570, min=0, max=65533, help="Base port P (P, P+1, P+2)."),
+    bind_host: str = typer.Option(
+        "127.0.0.1", help="Address to bind; anything but loopback needs CurveZMQ keys."
+    ),
+    server_key: Path | None = typer.Option(
+        None, help="The server's secret key file (surgisim keys new server)."
+    ),
+    allow_keys: Path | None = typer.Option(
+        None, help="Directory of the public keys of the clients allowed in."
+    ),
+    device_map: list[str] = typer.Option(
+        None, "--map", help="DEVICE=ARM, e.g. MTMR=PSM2 (repeatable; default: by hand)."
+    ),
+    latency_ms: list[str] = typer.Option(
+        None, help="Injected latency (ms): 150 for every channel, or command=150 (repeatable)."
+    ),
+    jitter_ms: list[str] = typer.Option(None, help="Latency jitter SD (ms), as --latency-ms."),
+    loss: list[str] = typer.Option(None, help="Message loss (0-1), as --latency-ms."),
+    latency_protocol: str | None = typer.Option(
+        None, help=f"Latency across attempts: {', '.join(PROTOCOLS)} (blinded)."
+    ),
+    db: str | None = typer.Option(None, "--db", help="Records database URL."),
+    report: Path | None = typer.Option(None, help="Where to write the HTML report."),
+    json_path: Path | None = typer.Option(None, "--json", help="Write the result as JSON."),
+    debug: bool = DEBUG_OPTION,
+) -> None:
+    """Serve a scenario on the device bus: a trainee drives it live, then it is scored."""
+    import json
+
+    from scenarios.checkpoint import IN_PROGRESS, Checkpoint, RunInfo
+    from scenarios.loader import load_scenario, resolve
+    from scenarios.records import check_pseudonym, open_records
+    from sim.cli.run import checked_output, checked_seed, print_result, store_finished
+    from sim.errors import SimError
+    from sim.server.publish import ChannelDelay
+    from sim.server.routing import parse_device_map
+    from sim.server.server import CheckpointWriter, ServeConfig, TrainingServer
+    from sim.world.scenario_check import check_scenario
+    from sim.world.scene import OBJECT_TYPES
+
+    console = Console()
+    with guard(debug):
+        path = resolve(scenario)
+        spec = load_scenario(path, object_types=OBJECT_TYPES)
+        check_scenario(spec)
+        checked_seed(seed)
+        demo = trainee is None
+        pseudonym = "demo" if demo else check_pseudonym(trainee, allow_name=allow_name)
+        report = checked_output(report, "--report")
+        json_path = checked_output(json_path, "--json")
+        mapping = parse_device_map(device_map or [], spec)
+        if not mapping:
+            raise SimError(
+                f"scenario {spec.name!r} has no arm a hand drives (hand: right/left); "
+                "give one with --map DEVICE=ARM."
+            )
+        curve = None
+        if server_key is not None or allow_keys is not None:
+            from haptics.bus.security import ServerCurve
+
+            if server_key is None or allow_keys is None:
+                raise SimError("CurveZMQ needs both --server-key and --allow-keys.")
+            curve = ServerCurve.from_files(server_key, allow_keys)
+        records = open_records(db, demo=demo)
+        records.check_writable()
+        latency = parse_channel_values(latency_ms or [], "--latency-ms", 1e-3)
+        jitter = parse_channel_values(jitter_ms or [], "--jitter-ms", 1e-3)
+        losses = parse_channel_values(loss or [], "--loss", 1.0)
+        if any(v > 1.0 for v in losses.values()):
+            raise SimError("--loss is a share of messages, from 0 to 1.")
+        conditions: dict = {}
+        if latency_protocol is not None:
+            if latency_protocol not in PROTOCOLS:
+                raise SimError(f"--latency-protocol must be one of {PROTOCOLS}.")
+            if latency:
+                raise SimError("give --latency-ms or --latency-protocol, not both.")
+            value = protocol_latency_s(latency_protocol, records, pseudonym, spec.name, seed)
+            latency = {c: value for c in ("command", "video", "haptic")}
+            conditions["latency_protocol"] = latency_protocol
+        channels = set(latency) | set(jitter) | set(losses)
+        delays = {
+            c: ChannelDelay(latency.get(c, 0.0), jitter.get(c, 0.0), losses.get(c, 0.0))
+            for c in channels
+        }
+        if delays:
+            conditions["latency"] = {c: d.as_dict() for c, d in delays.items()}
+        config = ServeConfig(
+            port=port,
+            bind_host=bind_host,
+            curve=curve,
+            device_map=mapping,
+            delays=delays,
+            seed_latency=seed,
+        )
+        server = TrainingServer(spec, seed=seed, config=config, say=console.print)
+        try:
+            info = RunInfo(
+                spec.name,
+                path.read_text(),
+                seed,
+                "trainee",
+                pseudonym,
+                records.store,
+                db,
+                allow_name,
+                conditions=conditions,
+            )
+            checkpoint = Checkpoint(records.traces_dir.parent / IN_PROGRESS, info)
+            writer = CheckpointWriter(checkpoint)
+            endpoints = ", ".join(server.bus.endpoints)
+            blinded = latency_protocol is not None
+            shown = "" if blinded or not delays else f"; injected latency {conditions['latency']}"
+            console.print(
+                f"serving {spec.title!r} on {endpoints} (devices: "
+                + ", ".join(f"{d} -> {a}" for d, a in mapping.items())
+                + f"){shown}"
+            )
+            with interruptible(
+                "stopping: the session is stored as incomplete (Ctrl-C again to abandon it)"
+            ) as stop:
+                served = server.run(stop=stop, on_checkpoint=writer)
+            writer.join()
+            outcome = _scored(spec, served)
+            conditions["loop"] = served.loop.as_dict()
+            conditions["bus"] = served.bus_counters
+            conditions["devices"] = served.device_stats
+            info.conditions = conditions
+            info.interrupted = outcome.interrupted
+            sid = store_finished(console, records, spec, outcome, checkpoint, report)
+            payload = {
+                "scenario": spec.name,
+                "seed": seed,
+                "operator": "trainee",
+                "session_id": sid,
+                "completed": outcome.result.completed,
+                "passed": outcome.result.passed,
+                "score": outcome.result.score,
+                "interrupted": outcome.interrupted,
+                "stopped_by": served.stopped_by,
+                "sim_time_s": outcome.sim_time_s,
+                "wall_time_s": outcome.wall_time_s,
+                "metrics": outcome.metrics,
+                "conditions": conditions,
+            }
+            server.publish_score(payload)
+        finally:
+            server.close()
+        print_result(console, spec, outcome)
+        loop = served.loop
+        console.print(
+            f"loop at {loop.rate_hz:.0f} Hz: period p50/p99/p99.9 "
+            f"{loop.period_ms[0]:.2f}/{loop.period_ms[1]:.2f}/{loop.period_ms[2]:.2f} ms, "
+            f"{loop.overruns} overruns of {loop.ticks} ticks, {loop.real_time_ratio:.3f}x real time"
+        )
+        if delays:
+            console.print(f"injected latency: {conditions['latency']}")
+        if json_path is not None:
+            from scenarios.paths import write_private_text
+
+            write_private_text(json_path, json.dumps(payload, indent=2, default=str))
+    if outcome.interrupted:
+        raise typer.Exit(code=130)
+
+
+def _scored(spec, served):
+    """The served session as a headless outcome (metrics, verdict), for storing."""
+    from scenarios.evaluate import score_trace
+    from sim.session.headless import HeadlessOutcome
+
+    trace = served.trace
+    metrics, result = score_trace(spec, trace)
+    session = served.session
+    return HeadlessOutcome(
+        trace,
+        metrics,
+        result,
+        session.time_s,
+        served.wall_time_s,
+        session.live_metrics(),
+        session.world.physics_wall_s,
+        served.stopped_by in ("interrupted", "stop request", "time")
+        and not session.runner.finished,
+    )

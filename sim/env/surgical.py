@@ -1,0 +1,345 @@
+"""A Gymnasium environment around a :class:`~sim.session.session.Session`.
+
+One environment step is ``k = physics_rate / control_rate_hz`` physics steps of the
+session with the same command (``Session.advance(commands, steps=k)``): at the default
+50 Hz, 10 steps of a 500 Hz scene.
+
+**Action** (a flat ``Box(-1, 1)``, the driven arms in the scenario's order; the slices
+are in ``env.unwrapped.action_slices``):
+
+- ``action_mode="delta_cp"`` (default), per instrument (PSM): tool-tip translation (3,
+  world frame, times ``max_speed_m_s / control_rate_hz`` metres), rotation as an
+  axis-angle vector (3, world frame, times ``max_turn_rad_s / control_rate_hz`` radians)
+  and the jaw (1, absolute: -1 closed ... +1 open, the master gripper's mapping). The
+  motion is added to the arm's current pose goal and sent as CRTK ``servo_cp`` - what a
+  master produces through teleoperation (which integrates hand motion onto the tip goal),
+  so a demonstration recorded from the bus becomes a sequence of these deltas. A
+  scope (ECM) takes the translation only (3): like its teleoperation, the tip is moved
+  and the shaft stays through the port.
+- ``action_mode="cp"``: absolute tip pose per arm: position (3, the scenario's workspace
+  box mapped to [-1, 1]), orientation as an axis-angle vector (3, times pi), jaw (1);
+  a scope: position (3).
+- ``action_mode="jp"``: joint positions (the chain's limits mapped to [-1, 1]) and, for
+  an instrument, the jaw (1).
+
+**Observation** (a ``Dict``): ``arms/<arm>/`` ``tip_position_m`` (3), ``tip_quat_xyzw``
+(4), ``jaw_rad`` (1), ``joint_positions`` (the chain's joints) for every arm;
+``objects/<body>/`` ``position_m`` (3) and ``quat_xyzw`` (4) for every object and
+scenery body present at reset (zeros once a scenario action removes it); ``step_index``
+(the exercise step now, ``Discrete(steps + 1)``); ``time_s`` (1). All in the world frame,
+metres, radians; quaternions ``xyzw``. An image observation joins when the renderer lands.
+
+**Reward**, in two documented parts (``info["reward_parts"]`` every step):
+
+- ``steps``: ``step_reward`` for every exercise step completed in this env step;
+- ``score``: at the last step of the episode (terminated or truncated), ``score_weight``
+  times the scorer's final score over 100 - the same scorer and rubric as a trainee's
+  session (``score_session`` on ``compute_metrics`` of the session's trace).
+
+So an episode's return is ``step_reward * steps_completed + score_weight * score / 100``.
+
+**Episode end**: ``terminated`` when the exercise is completed or fails for a reason
+other than time; ``truncated`` at the scenario's time limit or at ``max_episode_s``.
+``reset(seed=s)`` rebuilds the scene in the same physics client with seed ``s`` (bit for
+bit a fresh session; without a seed, one is drawn from the environment's generator).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from kinematics import solve_ik
+from kinematics.transforms import axis_rotation, matrix_to_quat_xyzw
+from sim.errors import SimError
+from sim.session.commands import ArmCommand
+from sim.session.session import Session, SessionConfig
+
+ACTION_MODES = ("delta_cp", "cp", "jp")
+#: bounds of the observed positions (m): far beyond any scene (a body falling off the
+#: table stops on the floor)
+POSITION_BOUND_M = 10.0
+#: observed joints may pass their limits a little under load (rad / m); continuous joints
+#: are bounded at +-JOINT_BOUND
+JOINT_MARGIN = 0.1
+JOINT_BOUND = 100.0
+#: a scope's position goal missed by more than this (m) holds it (the session's own tolerance)
+_SCOPE_TOLERANCE_M = 1e-3
+
+
+def load(scenario):
+    """A loaded scenario from a name, a path or a :class:`~scenarios.schema.Scenario`."""
+    from scenarios.loader import load_scenario
+    from scenarios.schema import Scenario
+    from sim.world.scene import OBJECT_TYPES
+
+    if isinstance(scenario, Scenario):
+        return scenario
+    return load_scenario(scenario, object_types=OBJECT_TYPES)
+
+
+class SurgicalEnv(gym.Env):
+    """A scenario as a Gymnasium environment (see the module docstring).
+
+    Args:
+        scenario: a bundled scenario name, a YAML path or a loaded scenario.
+        action_mode: ``"delta_cp"``, ``"cp"`` or ``"jp"``.
+        control_rate_hz: environment steps per simulated second (the physics rate must be
+            a whole multiple of it within rounding).
+        max_speed_m_s: tip speed at a translation action of 1 (``delta_cp``).
+        max_turn_rad_s: tip turn rate at a rotation action of 1 (``delta_cp``).
+        step_reward: reward per completed exercise step.
+        score_weight: reward per 100 points of the final score.
+        max_episode_s: truncate episodes at this simulated time (None: the scenario's limit).
+        config: the session's configuration.
+        seed: seed of the session built at construction (``reset(seed=)`` picks later ones).
+    """
+
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": []}
+
+    def __init__(
+        self,
+        scenario="peg-transfer",
+        *,
+        action_mode: str = "delta_cp",
+        control_rate_hz: float = 50.0,
+        max_speed_m_s: float = 0.1,
+        max_turn_rad_s: float = 1.5,
+        step_reward: float = 1.0,
+        score_weight: float = 10.0,
+        max_episode_s: float | None = None,
+        config: SessionConfig | None = None,
+        seed: int = 0,
+    ) -> None:
+        if action_mode not in ACTION_MODES:
+            from sim.errors import lookup
+
+            lookup({m: m for m in ACTION_MODES}, action_mode, "action mode")
+        self.scenario = load(scenario)
+        self.session = Session(self.scenario, seed=seed, config=config)
+        s = self.session
+        rate = s.world.rate_hz
+        self.physics_steps = max(1, round(rate / float(control_rate_hz)))
+        if abs(self.physics_steps * control_rate_hz - rate) > 1e-6 * rate:
+            raise SimError(
+                f"control_rate_hz={control_rate_hz} does not divide the physics rate "
+                f"({rate:g} Hz); choose one of {[rate / k for k in (1, 2, 5, 10, 20)]}."
+            )
+        self.control_rate_hz = rate / self.physics_steps
+        self.metadata = {**self.metadata, "render_fps": self.control_rate_hz}
+        self.action_mode = action_mode
+        self.step_reward = float(step_reward)
+        self.score_weight = float(score_weight)
+        self.time_limit_s = float(self.scenario.exercise.time_limit_s)
+        if max_episode_s is not None:
+            self.time_limit_s = min(self.time_limit_s, float(max_episode_s))
+        self._dp = max_speed_m_s / self.control_rate_hz
+        self._dr = max_turn_rad_s / self.control_rate_hz
+        teleop = s.config.teleop
+        self._jaw_range = (teleop.jaw_closed_rad, teleop.jaw_open_rad)
+        self._workspace = np.asarray(self.scenario.scene.workspace_m, dtype=float)
+        self.arm_names = list(s.arms)
+        self.driven = list(s.driven)
+        self.action_slices: dict[str, slice] = {}
+        start = 0
+        for name in self.driven:
+            n = self._action_size(name)
+            self.action_slices[name] = slice(start, start + n)
+            start += n
+        self.action_space = spaces.Box(-1.0, 1.0, (start,), np.float32)
+        self.body_names = list(s.body_poses())
+        self.observation_space = self._observation_space()
+        self._steps_done = 0
+        self._closed_episode = False
+
+    # ---- spaces ---------------------------------------------------------------------------
+    def _action_size(self, name: str) -> int:
+        arm = self.session.arms[name]
+        if self.action_mode == "jp":
+            return arm.chain.dof + (1 if arm.has_jaw else 0)
+        return 7 if arm.has_jaw else 3
+
+    def _observation_space(self) -> spaces.Dict:
+        def box(n: int, bound: float = POSITION_BOUND_M) -> spaces.Box:
+            return spaces.Box(-bound, bound, (n,), np.float64)
+
+        def joints(arm) -> spaces.Box:
+            lower = np.maximum(arm.chain.lower, -JOINT_BOUND) - JOINT_MARGIN
+            upper = np.minimum(arm.chain.upper, JOINT_BOUND) + JOINT_MARGIN
+            return spaces.Box(lower, upper, (arm.chain.dof,), np.float64)
+
+        arms = {
+            name: spaces.Dict(
+                {
+                    "tip_position_m": box(3),
+                    "tip_quat_xyzw": spaces.Box(-1.0, 1.0, (4,), np.float64),
+                    "jaw_rad": box(1, math.pi),
+                    "joint_positions": joints(arm),
+                }
+            )
+            for name, arm in self.session.arms.items()
+        }
+        objects = {
+            name: spaces.Dict(
+                {"position_m": box(3), "quat_xyzw": spaces.Box(-1.0, 1.0, (4,), np.float64)}
+            )
+            for name in self.body_names
+        }
+        return spaces.Dict(
+            {
+                "arms": spaces.Dict(arms),
+                "objects": spaces.Dict(objects),
+                "step_index": spaces.Discrete(len(self.scenario.exercise.steps) + 1),
+                "time_s": spaces.Box(0.0, self.time_limit_s + 1.0, (1,), np.float64),
+            }
+        )
+
+    # ---- episodes -------------------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        """Start an episode: ``seed`` seeds the world (None: drawn from the env's generator)."""
+        super().reset(seed=seed)
+        world_seed = int(seed) if seed is not None else int(self.np_random.integers(2**31))
+        state = self.session.reset(world_seed)
+        self._steps_done = state.exercise.step_index
+        self._closed_episode = False
+        return self._observation(state), {"seed": world_seed, "step_id": state.exercise.step_id}
+
+    def step(self, action):
+        """Apply ``action`` for ``k`` physics steps; return the Gymnasium 5-tuple."""
+        if self._closed_episode:
+            raise SimError("the episode has ended; call reset() before step().")
+        s = self.session
+        first_event = len(s.recorder.events)
+        s.advance(self.commands(action), steps=self.physics_steps)
+        state = s.state()
+        ex = state.exercise
+        completed_now = ex.step_index - self._steps_done
+        self._steps_done = ex.step_index
+        time_up = state.time_s >= self.time_limit_s - 0.5 * s.world.dt
+        failed_by_time = ex.failed is not None and s.runner.time_limit_reached(state.time_s)
+        terminated = ex.completed or (ex.failed is not None and not failed_by_time)
+        truncated = not terminated and (time_up or failed_by_time)
+        parts = {"steps": self.step_reward * completed_now, "score": 0.0}
+        info: dict[str, Any] = {
+            "step_id": ex.step_id,
+            "events": [e.kind for e in s.recorder.events[first_event:]],
+            "score_estimate": state.score_estimate,
+        }
+        if terminated or truncated:
+            from scenarios.evaluate import score_trace
+
+            metrics, result = score_trace(self.scenario, s.trace())
+            parts["score"] = self.score_weight * result.score / 100.0
+            info["score"] = result.score
+            info["passed"] = result.passed
+            info["metrics"] = metrics
+            self._closed_episode = True
+        info["reward_parts"] = parts
+        reward = float(parts["steps"] + parts["score"])
+        return self._observation(state), reward, terminated, truncated, info
+
+    def close(self) -> None:
+        """Release the physics client."""
+        session = getattr(self, "session", None)
+        if session is not None:
+            session.close()
+            self.session = None
+
+    # ---- actions -> commands ----------------------------------------------------------------
+    def split(self, action) -> dict[str, np.ndarray]:
+        """The flat action cut into each driven arm's part (clipped to [-1, 1])."""
+        a = np.clip(np.asarray(action, dtype=np.float64).reshape(-1), -1.0, 1.0)
+        if a.shape != self.action_space.shape:
+            raise SimError(
+                f"action has {a.size} values, expected {self.action_space.shape[0]} "
+                f"({ {k: (v.start, v.stop) for k, v in self.action_slices.items()} })."
+            )
+        return {name: a[sl] for name, sl in self.action_slices.items()}
+
+    def commands(self, action) -> dict[str, ArmCommand]:
+        """The session commands an action stands for (see the module docstring)."""
+        out = {}
+        for name, a in self.split(action).items():
+            arm = self.session.arms[name]
+            if self.action_mode == "jp":
+                out[name] = self._jp_command(arm, a)
+            elif not arm.has_jaw:
+                out[name] = self._scope_command(arm, a)
+            else:
+                out[name] = self._cp_command(arm, a)
+        return out
+
+    def _jaw(self, a: float) -> float:
+        lo, hi = self._jaw_range
+        return lo + 0.5 * (a + 1.0) * (hi - lo)
+
+    def _position(self, a: np.ndarray) -> np.ndarray:
+        lo, hi = self._workspace
+        return lo + 0.5 * (a + 1.0) * (hi - lo)
+
+    def _cp_command(self, arm, a: np.ndarray) -> ArmCommand:
+        if self.action_mode == "delta_cp":
+            X = arm.goal_cp("world")
+            X[:3, 3] += self._dp * a[:3]
+            rotation = self._dr * a[3:6]
+        else:
+            X = np.eye(4)
+            X[:3, 3] = self._position(a[:3])
+            rotation = math.pi * a[3:6]
+        angle = float(np.linalg.norm(rotation))
+        if angle > 0.0:
+            turn = axis_rotation(rotation / angle, angle)
+            X[:3, :3] = turn @ X[:3, :3] if self.action_mode == "delta_cp" else turn
+        return ArmCommand(servo_cp=X, jaw_rad=self._jaw(float(a[6])))
+
+    def _scope_command(self, arm, a: np.ndarray) -> ArmCommand | None:
+        if self.action_mode == "delta_cp":
+            p_W = arm.goal_cp("world")[:3, 3] + self._dp * a[:3]
+        else:
+            p_W = self._position(a[:3])
+        p_R = arm.X_RW[:3, :3] @ p_W + arm.X_RW[:3, 3]
+        result = solve_ik(arm.chain, p_R, arm.goal_js(), rcm=np.zeros(3), restarts=2)
+        if result.pos_error > _SCOPE_TOLERANCE_M:
+            return None  # out of reach: the scope holds where it is
+        return ArmCommand(servo_jp=result.q)
+
+    def _jp_command(self, arm, a: np.ndarray) -> ArmCommand:
+        lower, upper = arm.chain.lower, arm.chain.upper
+        dof = arm.chain.dof
+        q = lower + 0.5 * (a[:dof] + 1.0) * (upper - lower)
+        jaw = self._jaw(float(a[dof])) if arm.has_jaw else None
+        return ArmCommand(servo_jp=q, jaw_rad=jaw)
+
+    # ---- observation ------------------------------------------------------------------------
+    def _observation(self, state) -> dict:
+        arms = {}
+        for name, arm in state.arms.items():
+            arms[name] = {
+                "tip_position_m": arm.X_WT[:3, 3].copy(),
+                "tip_quat_xyzw": _quat(arm.X_WT),
+                "jaw_rad": np.array([arm.jaw_rad]),
+                "joint_positions": np.asarray(arm.measured_js, dtype=np.float64).copy(),
+            }
+        poses = self.session.body_poses()
+        objects = {}
+        for name in self.body_names:
+            X = poses.get(name)
+            if X is None:
+                objects[name] = {"position_m": np.zeros(3), "quat_xyzw": np.zeros(4)}
+            else:
+                objects[name] = {"position_m": X[:3, 3].copy(), "quat_xyzw": _quat(X)}
+        return {
+            "arms": arms,
+            "objects": objects,
+            "step_index": int(state.exercise.step_index),
+            "time_s": np.array([state.time_s]),
+        }
+
+
+def _quat(X: np.ndarray) -> np.ndarray:
+    """Quaternion xyzw of a pose, clipped into [-1, 1] against rounding."""
+    return np.clip(matrix_to_quat_xyzw(X[:3, :3]), -1.0, 1.0)

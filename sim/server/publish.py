@@ -1,0 +1,222 @@
+"""What the server tells the bus, at which rate, through which latency line.
+
+Three channels can carry an injected telesurgery delay (:mod:`haptics.bus.latency`):
+``command`` (device samples on their way to the instruments), ``video`` (everything a
+viewer shows: scene, arm states, events, step, metrics) and ``haptic`` (force feedback on
+its way to the device). The publisher holds back each outgoing message in its channel's
+:class:`~haptics.bus.latency.DelayLine` and sends it once due, so a viewer sees the scene
+as late as a remote console would.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from haptics.bus.contract import pose_payload
+from scenarios.visual import poses_to_pq
+
+CHANNELS = ("command", "video", "haptic")
+
+
+@dataclass(frozen=True)
+class Rates:
+    """Publishing rates (Hz); force feedback goes out every physics step up to its rate."""
+
+    servo_cf_hz: float = 1000.0
+    arm_state_hz: float = 100.0
+    scene_hz: float = 60.0
+    metrics_hz: float = 5.0
+    step_hz: float = 1.0
+    operating_state_hz: float = 10.0
+
+
+@dataclass(frozen=True)
+class ChannelDelay:
+    """An injected delay on one channel: mean (s), jitter SD (s), loss probability."""
+
+    latency_s: float = 0.0
+    jitter_s: float = 0.0
+    loss: float = 0.0
+
+    @property
+    def zero(self) -> bool:
+        """No delay, jitter or loss."""
+        return self.latency_s == 0.0 and self.jitter_s == 0.0 and self.loss == 0.0
+
+    def as_dict(self) -> dict:
+        """Milliseconds and a share, for records and reports."""
+        return {
+            "latency_ms": 1000.0 * self.latency_s,
+            "jitter_ms": 1000.0 * self.jitter_s,
+            "loss": self.loss,
+        }
+
+
+def _plain(value):
+    """A msgpack-friendly copy of event data (numpy to lists and floats, non-finite to None)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | np.ndarray):
+        return [_plain(v) for v in value]
+    if isinstance(value, bool | int | str) or value is None:
+        return value
+    if isinstance(value, float | np.floating):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return str(value)
+
+
+class Every:
+    """True once per period of a clock (s): a rate limiter for publishing."""
+
+    def __init__(self, rate_hz: float) -> None:
+        self.period_s = 1.0 / rate_hz if rate_hz > 0 else math.inf
+        self._next = -math.inf
+
+    def __call__(self, now_s: float) -> bool:
+        if now_s < self._next:
+            return False
+        following = self._next + self.period_s
+        self._next = following if following > now_s else now_s + self.period_s
+        return True
+
+
+class Publisher:
+    """Sends a session's state on the bus at the contract's rates, through latency lines.
+
+    Args:
+        bus: the :class:`~haptics.bus.ServerBus`.
+        lines: a :class:`~haptics.bus.latency.DelayLine` per channel (None: no delay).
+        rates: publishing rates.
+    """
+
+    def __init__(self, bus, lines: Mapping[str, object | None], rates: Rates) -> None:
+        self.bus = bus
+        self.lines = dict(lines)
+        self.rates = rates
+        self._arm_state = Every(rates.arm_state_hz)
+        self._scene = Every(rates.scene_hz)
+        self._metrics = Every(rates.metrics_hz)
+        self._step = Every(rates.step_hz)
+        self._op_state = Every(rates.operating_state_hz)
+        self._servo_cf = Every(rates.servo_cf_hz)
+        self._last_step_index = -1
+        self._last_states: dict[str, str] = {}
+
+    # ---- sending through a channel ------------------------------------------------------
+    def _send(self, channel: str, now_s: float, topic: str, payload: dict, used_seq: int) -> None:
+        line = self.lines.get(channel)
+        if line is None:
+            self.bus.publish(topic, payload, used_seq=used_seq)
+        else:
+            line.push(now_s, (topic, payload, used_seq))
+
+    def flush(self, now_s: float) -> None:
+        """Send every delayed message that is due."""
+        for channel in ("video", "haptic"):
+            line = self.lines.get(channel)
+            if line is not None:
+                for topic, payload, used_seq in line.pop_ready(now_s):
+                    self.bus.publish(topic, payload, used_seq=used_seq)
+
+    # ---- what goes out ------------------------------------------------------------------
+    def state(self, now_s: float, state, used_seq: int, align_errors: Mapping[str, float]) -> None:
+        """Arm states, scene, step, metrics and events of one step, each at its rate."""
+        if self._arm_state(now_s):
+            for name, arm in state.arms.items():
+                self._send("video", now_s, f"{name}/measured_cp", pose_payload(arm.X_WT), used_seq)
+                self._send(
+                    "video",
+                    now_s,
+                    f"{name}/measured_js",
+                    {"position_rad": arm.measured_js, "name": list(arm.joint_names)},
+                    used_seq,
+                )
+                self._send(
+                    "video",
+                    now_s,
+                    f"{name}/jaw/measured_js",
+                    {"position_rad": [arm.jaw_rad]},
+                    used_seq,
+                )
+        periodic = self._op_state(now_s)
+        for name, arm in state.arms.items():
+            if periodic or self._last_states.get(name) != arm.operating_state:
+                self._last_states[name] = arm.operating_state
+                error = align_errors.get(name, 0.0)
+                self._send(
+                    "video",
+                    now_s,
+                    f"{name}/operating_state",
+                    {
+                        "state": arm.operating_state,
+                        "following": arm.following,
+                        "aligned": arm.aligned,
+                        "align_error_rad": error if math.isfinite(error) else 0.0,
+                    },
+                    used_seq,
+                )
+        if self._scene(now_s):
+            self._send(
+                "video",
+                now_s,
+                "scene/state",
+                {
+                    "time_s": state.poses_time_s,
+                    "names": list(state.node_names),
+                    "poses": poses_to_pq(state.node_poses),
+                },
+                used_seq,
+            )
+        exercise = state.exercise
+        if self._step(now_s) or exercise.step_index != self._last_step_index:
+            self._last_step_index = exercise.step_index
+            self._send(
+                "video",
+                now_s,
+                "session/step",
+                {
+                    "index": exercise.step_index,
+                    "total": exercise.steps_total,
+                    "id": exercise.step_id,
+                    "instruction": exercise.instruction,
+                },
+                used_seq,
+            )
+        if self._metrics(now_s):
+            self._send(
+                "video",
+                now_s,
+                "session/metrics",
+                {
+                    "metrics": {k: v for k, v in state.metrics.items() if math.isfinite(v)},
+                    "score_estimate": state.score_estimate,
+                },
+                used_seq,
+            )
+        if state.events:
+            self.events(now_s, state.events, used_seq)
+
+    def events(self, now_s: float, events, used_seq: int = -1) -> None:
+        """Events as they happen (the video channel)."""
+        payload = [{"time_s": e.time_s, "kind": e.kind, "data": _plain(e.data)} for e in events]
+        self._send("video", now_s, "session/events", {"events": payload}, used_seq)
+
+    def force(self, now_s: float, device: str, force_n, torque_nm, used_seq: int) -> None:
+        """One ``servo_cf`` (the haptic channel), at most at its rate."""
+        self._send(
+            "haptic",
+            now_s,
+            f"{device}/servo_cf",
+            {"force_n": force_n, "torque_nm": torque_nm},
+            used_seq,
+        )
+
+    def force_due(self, now_s: float) -> bool:
+        """Whether force feedback goes out this step (its rate limit)."""
+        return self._servo_cf(now_s)

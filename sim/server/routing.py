@@ -1,0 +1,98 @@
+"""Which master device drives which arm, and what the camera pedal changes.
+
+Devices are named as on the dVRK: ``MTMR`` is the trainee's right hand, ``MTML`` the
+left. By default each drives the scenario's arm whose ``hand:`` is that side; a command
+line's ``--map MTMR=PSM2`` overrides it. While a device's camera pedal is pressed its
+samples drive the endoscope (when the scenario lets a hand drive it) and its own
+instrument sees the clutch pressed, as at a da Vinci console; otherwise the endoscope's
+pipeline is fed the right hand's samples with the clutch pressed. Every pipeline thus
+gets a steady stream (its watchdog never starves) from one device at a time, and only
+the pipelines meant to move do.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+
+from haptics.master import MasterSample
+from sim.errors import SimError
+
+#: Device name for each hand, as on the dVRK console.
+DEVICE_OF_HAND = {"right": "MTMR", "left": "MTML"}
+
+
+def default_device_map(scenario) -> dict[str, str]:
+    """``{device: arm}`` from the scenario's ``hand:`` fields (instruments only: a scope
+    arm with a hand is driven through the camera pedal)."""
+    camera = scenario.scene.camera.arm
+    out = {}
+    for arm in scenario.scene.arms:
+        if arm.driven and arm.name != camera:
+            device = DEVICE_OF_HAND.get(arm.hand)
+            if device is not None:
+                out[device] = arm.name
+    return out
+
+
+def parse_device_map(entries: Sequence[str], scenario) -> dict[str, str]:
+    """The default map with ``DEV=ARM`` overrides applied (each checked)."""
+    arms = {a.name for a in scenario.scene.arms}
+    out = default_device_map(scenario)
+    for entry in entries:
+        device, sep, arm = entry.partition("=")
+        device, arm = device.strip(), arm.strip()
+        if not sep or not device or not arm:
+            raise SimError(f"--map {entry!r}: expected DEVICE=ARM, e.g. MTMR=PSM2.")
+        if arm not in arms:
+            raise SimError(f"--map {entry!r}: no arm {arm!r}; arms are {sorted(arms)}.")
+        for other, mapped in list(out.items()):
+            if mapped == arm and other != device:
+                del out[other]  # one device per arm
+        out[device] = arm
+    return out
+
+
+class Router:
+    """Turns device samples into per-arm master samples (see the module docstring).
+
+    Args:
+        device_map: ``{device: arm}``.
+        camera_arm: the endoscope's arm if a hand may drive it (a teleoperated scope),
+            else None (the camera pedal is then ignored).
+    """
+
+    def __init__(self, device_map: Mapping[str, str], camera_arm: str | None) -> None:
+        self.device_map = dict(device_map)
+        self.camera_arm = camera_arm
+        devices = sorted(self.device_map, key=lambda d: d != DEVICE_OF_HAND["right"])
+        #: the device that feeds the endoscope's pipeline while no camera pedal is pressed
+        self.primary = devices[0] if devices else None
+
+    def route(self, samples) -> dict[str, list[MasterSample]]:
+        """``{arm: [samples in arrival order]}`` from :class:`haptics.bus.DeviceSample` s."""
+        out: dict[str, list[MasterSample]] = {}
+        for s in samples:
+            arm = self.device_map.get(s.device)
+            if arm is None:
+                continue
+            sample = s.sample
+            if self.camera_arm is None:
+                out.setdefault(arm, []).append(sample)
+                continue
+            clutched = dataclasses.replace(sample, clutch=True)
+            driving_camera = bool(s.camera)
+            out.setdefault(arm, []).append(clutched if driving_camera else sample)
+            if driving_camera:
+                out[self.camera_arm] = [*out.get(self.camera_arm, []), sample]
+                self._camera_driver = s.device
+            elif s.device == self._feeder():
+                out.setdefault(self.camera_arm, []).append(clutched)
+        return out
+
+    _camera_driver: str | None = None
+
+    def _feeder(self) -> str | None:
+        """The device whose clutched samples keep the endoscope's pipeline fed: the one
+        that last drove it, else the right hand."""
+        return self._camera_driver or self.primary

@@ -1,0 +1,423 @@
+"""The real-time training server: a trainee at master devices drives the live session.
+
+One process owns the session (:class:`~sim.session.session.Session`, on a monotonic wall
+clock) and the bus (:class:`~haptics.bus.ServerBus`). It waits for the scenario's devices,
+saying which it is waiting for, enables their arms (teleoperation starts ALIGNING: the
+trainee matches the instrument's orientation, then clutches in), and then, every physics
+tick, paced in real time (:class:`~sim.server.loop.Pacer`):
+
+1. takes every device message off the bus (held back by the ``command`` latency line if
+   one is set) and turns each ``measured_cp`` into a master sample for its arm;
+2. steps the session with all of them (every sample goes through the arm's
+   teleoperation filter in order);
+3. computes each device's force feedback from its instrument's tip force and publishes
+   ``servo_cf``; publishes arm states, the scene, the step, live metrics and events at
+   their rates (:mod:`sim.server.publish`);
+4. answers requests (``hello``, ``state_command``, ``stop``);
+5. writes a checkpoint of the session every few simulated seconds (in a thread: the
+   loop never waits for the disk).
+
+The loop measures itself; a machine that cannot keep real time is reported and the
+session flagged, never silently slowed. When the exercise ends (or ``stop``, or Ctrl-C)
+the session is scored, stored and reported as ``surgisim run`` does, and the result goes
+out on ``session/score``.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from haptics.bus.contract import CONTRACT_VERSION, TOPICS
+from haptics.bus.devices import DeviceState
+from haptics.bus.latency import DelayLine
+from haptics.force import ForceFeedback, ForceFeedbackConfig
+from scenarios.trace import TraceEvent
+from sim.server.loop import LoopReport, Pacer
+from sim.server.publish import CHANNELS, ChannelDelay, Publisher, Rates
+from sim.server.routing import Router, default_device_map
+from sim.session.session import Session, SessionConfig
+
+#: How often the waiting message repeats while devices are missing (s).
+WAIT_NOTICE_S = 5.0
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """How the server runs.
+
+    Attributes:
+        port: base port P of the bus.
+        bind_host: address to bind (anything but loopback needs ``curve``).
+        curve: the server's CurveZMQ keys and allow list (:class:`haptics.bus.ServerCurve`).
+        device_map: ``{device: arm}``; None: from the scenario's ``hand:`` fields.
+        rates: publishing rates.
+        delays: injected delay per channel (``command``, ``video``, ``haptic``).
+        wait_for_devices: wait for every mapped device before starting the clock.
+        force: force-feedback settings (one pipeline per arm).
+        master_rate_hz: the devices' sample rate (Hz), for the teleoperation filters.
+        seed_latency: seed of the jitter and loss draws.
+    """
+
+    port: int = 5570
+    bind_host: str = "127.0.0.1"
+    curve: object | None = None
+    device_map: Mapping[str, str] | None = None
+    rates: Rates = field(default_factory=Rates)
+    delays: Mapping[str, ChannelDelay] = field(default_factory=dict)
+    wait_for_devices: bool = True
+    force: ForceFeedbackConfig = field(default_factory=ForceFeedbackConfig)
+    master_rate_hz: float = 1000.0
+    seed_latency: int = 0
+
+
+@dataclass
+class ServeOutcome:
+    """A finished live session, before storing."""
+
+    session: Session
+    trace: object
+    loop: LoopReport
+    stopped_by: str  # "completed", "failed", "stop request", "interrupted"
+    bus_counters: dict
+    device_stats: dict
+    wall_time_s: float
+
+
+def live_session_config(pose_rate_hz: float = 60.0, master_rate_hz: float = 1000.0):
+    """The session settings of a live server: dVRK-like teleoperation (each arm DISABLED
+    until its device is there, then ALIGNING: the hand must match the instrument within
+    10° before it follows; a device silent for 100 ms holds its arm), the devices' rate for
+    the filters, observation every step (force feedback), the viewers' pose rate."""
+    from haptics.teleop import TeleopConfig
+    from sim.session.session import INSTRUMENT_TRANSLATION_SCALE, SCOPE_TRANSLATION_SCALE
+
+    return SessionConfig(
+        teleop=TeleopConfig(translation_scale=INSTRUMENT_TRANSLATION_SCALE),
+        scope_teleop=TeleopConfig(translation_scale=SCOPE_TRANSLATION_SCALE),
+        master_rate_hz=master_rate_hz,
+        observe_rate_hz=None,
+        pose_rate_hz=pose_rate_hz,
+    )
+
+
+class TrainingServer:
+    """One live session on the bus (see the module docstring).
+
+    Args:
+        scenario: the loaded scenario.
+        seed: the world's seed.
+        config: how to serve.
+        say: where status lines go (the CLI prints them).
+        clock: the monotonic clock (tests may pass a fake).
+    """
+
+    def __init__(
+        self,
+        scenario,
+        *,
+        seed: int = 0,
+        config: ServeConfig | None = None,
+        say: Callable[[str], None] = print,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        from haptics.bus.sockets import ServerBus
+
+        self.scenario = scenario
+        self.config = config or ServeConfig()
+        self.say = say
+        self._clock = clock
+        self.session = Session(
+            scenario,
+            seed=seed,
+            config=live_session_config(self.config.rates.scene_hz, self.config.master_rate_hz),
+            clock=clock,
+        )
+        s = self.session
+        self.device_map = dict(self.config.device_map or default_device_map(scenario))
+        camera = scenario.scene.camera.arm
+        self.router = Router(self.device_map, camera if camera in s.teleops else None)
+        self.bus = ServerBus(self.config.port, self.config.bind_host, self.config.curve)
+        rng = np.random.default_rng(self.config.seed_latency)
+        lines = {}
+        for channel in CHANNELS:
+            delay = self.config.delays.get(channel, ChannelDelay())
+            lines[channel] = (
+                None if delay.zero else DelayLine(delay.latency_s, delay.jitter_s, delay.loss, rng)
+            )
+        self._command_line = lines["command"]
+        self.publisher = Publisher(self.bus, lines, self.config.rates)
+        self.devices = DeviceState()
+        self.forces = {arm: ForceFeedback(self.config.force) for arm in s.teleops}
+        self.paused = False
+        self._stop_reason: str | None = None
+        #: seq of the latest device sample a step used (the used_seq of state messages)
+        self._last_seq = -1
+
+    @property
+    def port(self) -> int:
+        """The bus's base port (useful with port 0: a free block)."""
+        return self.bus.port
+
+    # ---- requests -------------------------------------------------------------------------
+    def _hello(self, request: dict) -> dict:
+        s = self.session
+        teleop = {
+            arm: {
+                "translation_scale": t.config.translation_scale,
+                "rotation_scale": t.config.rotation_scale,
+                "R_CM": np.asarray(t.config.R_CM, dtype=float).tolist(),
+                "align_tolerance_rad": t.config.align_tolerance_rad,
+            }
+            for arm, t in s.teleops.items()
+        }
+        reply = {
+            "ok": True,
+            "contract": CONTRACT_VERSION,
+            "scenario": self.scenario.name,
+            "title": self.scenario.title,
+            "scenario_yaml": self._scenario_text(),
+            "seed": s.seed,
+            "arms": [
+                {"name": a.name, "kind": a.model.name, "joint_names": list(a.chain.joint_names)}
+                for a in s.arms.values()
+            ],
+            "devices": self.device_map,
+            "camera_arm": self.scenario.scene.camera.arm,
+            "teleop": teleop,
+            "topics": [spec.pattern for spec in TOPICS],
+            "rates_hz": {
+                "physics": s.world.rate_hz,
+                "servo_cf": min(self.config.rates.servo_cf_hz, s.world.rate_hz),
+                "arm_state": self.config.rates.arm_state_hz,
+                "scene/state": self.config.rates.scene_hz,
+                "session/metrics": self.config.rates.metrics_hz,
+            },
+        }
+        if request.get("scene"):
+            reply["scene"] = s.scene_description().to_dict()
+        return reply
+
+    def _scenario_text(self) -> str:
+        from pathlib import Path
+
+        source = self.scenario.source_file
+        try:
+            return Path(source).read_text() if source else ""
+        except OSError:
+            return ""
+
+    def _state_command(self, request: dict) -> dict:
+        command, target = request.get("command"), request.get("arm", "all")
+        teleops = self.session.teleops
+        arms = list(teleops) if target == "all" else [target]
+        unknown = [a for a in arms if a not in teleops]
+        if unknown:
+            return {
+                "ok": False,
+                "error": f"no teleoperated arm {unknown[0]!r}; arms are {sorted(teleops)} or 'all'",
+            }
+        now = self._clock()
+        if command == "enable":
+            for arm in arms:
+                teleops[arm].enable(now)
+        elif command == "disable":
+            for arm in arms:
+                teleops[arm].disable(now)
+        elif command == "pause":
+            self.paused = True
+        elif command == "resume":
+            self.paused = False
+        else:
+            return {"ok": False, "error": f"unknown command {command!r}"}
+        return {"ok": True}
+
+    def _answer(self) -> None:
+        for origin, request in self.bus.requests():
+            kind = request.get("request")
+            if kind == "hello":
+                reply = self._hello(request)
+            elif kind == "state_command":
+                reply = self._state_command(request)
+            elif kind == "stop":
+                self._stop_reason = "stop request"
+                reply = {"ok": True}
+            else:  # the bus answers unknown requests itself; be safe
+                reply = {"ok": False, "error": f"unknown request {kind!r}"}
+            self.bus.reply(origin, reply)
+
+    # ---- devices ----------------------------------------------------------------------------
+    def _take_device_messages(self, now: float) -> list:
+        """Device samples due now (through the command latency line)."""
+        messages = self.bus.drain()
+        line = self._command_line
+        if line is None:
+            return self.devices.ingest(messages)
+        for m in messages:
+            line.push(now, m)
+        return self.devices.ingest(line.pop_ready(now), received_s=now)
+
+    def wait_for_devices(self, stop: Callable[[], bool], timeout_s: float | None = None) -> bool:
+        """Answer requests and collect device messages until every mapped device has sent
+        a sample (saying which are missing every few seconds). False when stopped first."""
+        missing = set(self.device_map)
+        if not missing:
+            return True
+        started = last_notice = self._clock()
+        self.say(f"waiting for devices: {', '.join(sorted(missing))} (surgisim device ...)")
+        while missing:
+            if stop() or self._stop_reason:
+                return False
+            now = self._clock()
+            if timeout_s is not None and now - started > timeout_s:
+                return False
+            self.bus.wait(0.05)
+            for sample in self._take_device_messages(now):
+                missing.discard(sample.device)
+            self._answer()
+            if missing and now - last_notice > WAIT_NOTICE_S:
+                last_notice = now
+                self.say(f"still waiting for: {', '.join(sorted(missing))}")
+        self.say("devices connected: " + ", ".join(sorted(self.device_map)))
+        return True
+
+    # ---- the loop -----------------------------------------------------------------------------
+    def run(
+        self,
+        stop: Callable[[], bool] = lambda: False,
+        on_checkpoint: Callable[[Session], None] | None = None,
+        max_duration_s: float | None = None,
+    ) -> ServeOutcome:
+        """Serve until the exercise ends, ``stop()`` turns true, a ``stop`` request comes,
+        or ``max_duration_s`` of wall time passes; returns the outcome (not yet stored)."""
+        s = self.session
+        started = self._clock()
+        if self.config.wait_for_devices and not self.wait_for_devices(stop):
+            reason = self._stop_reason or "interrupted"
+            return self._outcome(Pacer(s.world.rate_hz, clock=self._clock), reason, started)
+        now = self._clock()
+        for arm in self.device_map.values():
+            s.teleops[arm].enable(now)
+        pacer = Pacer(s.world.rate_hz, clock=self._clock)
+        reason = None
+        while reason is None:
+            now = pacer.wait()
+            samples = self._take_device_messages(now)
+            if samples:
+                self._last_seq = samples[-1].seq
+            commands = self.router.route(samples)
+            if not self.paused:
+                state = s.step(commands)
+                self._feedback(now, state)
+                self.publisher.state(now, state, self._last_seq, self._align_errors())
+            self.publisher.flush(now)
+            self._answer()
+            if on_checkpoint is not None:
+                on_checkpoint(s)
+            if s.finished:
+                reason = "completed" if s.runner.completed else "failed"
+            elif self._stop_reason:
+                reason = self._stop_reason
+            elif stop():
+                reason = "interrupted"
+            elif max_duration_s is not None and now - started > max_duration_s:
+                reason = "time"
+        return self._outcome(pacer, reason, started)
+
+    def _align_errors(self) -> dict[str, float]:
+        out = {}
+        for arm in self.session.teleops:
+            t = self.session.last_teleop(arm)
+            if t is not None:
+                out[arm] = t.align_error_rad
+        return out
+
+    def _feedback(self, now: float, state) -> None:
+        """Force feedback for each device from its instrument's tip force."""
+        if not self.publisher.force_due(now):
+            return
+        s = self.session
+        for device, arm in self.device_map.items():
+            out = s.last_teleop(arm)
+            if out is None:
+                continue
+            force_W = state.arms[arm].tip_force_n
+            force_R = s.arms[arm].X_RW[:3, :3] @ force_W
+            result = self.forces[arm].step_teleop(out, force_R)
+            self.publisher.force(now, device, result.force_n, result.torque_nm, out.used_seq)
+
+    def _outcome(self, pacer: Pacer, reason: str, started: float) -> ServeOutcome:
+        s = self.session
+        report = pacer.report(simulated_s=s.time_s)
+        trace = s.trace()
+        if reason in ("interrupted", "stop request", "time") and not s.finished:
+            trace.events.append(TraceEvent(s.time_s, "interrupted", {"reason": reason}))
+        if pacer.ticks > 1 and not report.kept_real_time:
+            note = (
+                f"the machine could not keep real time: {report.real_time_ratio:.2f}x, "
+                f"{report.overruns} of {report.ticks} ticks overran"
+            )
+            trace.events.append(TraceEvent(s.time_s, "real_time_not_kept", report.as_dict()))
+            self.say(note)
+        stats = {d: vars(self.devices.stats(d)) for d in self.devices.devices}
+        return ServeOutcome(
+            s,
+            trace,
+            report,
+            reason,
+            self.bus.counters.as_dict(),
+            stats,
+            self._clock() - started,
+        )
+
+    def publish_score(self, payload: dict) -> None:
+        """Send the final result on ``session/score`` (at once: a result is not video)."""
+        self.bus.publish("session/score", _finite(payload))
+
+    def close(self) -> None:
+        """Close the bus and the physics client."""
+        self.bus.close()
+        self.session.close()
+
+
+def _finite(value):
+    """A JSON-like payload with non-finite numbers replaced by None (the bus refuses them)."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+class CheckpointWriter:
+    """Writes a live session's checkpoint in a background thread, so the real-time loop
+    never waits for the disk: the loop hands over a snapshot of the trace (views of the
+    recorder's rows, no copy) and goes on."""
+
+    def __init__(self, checkpoint) -> None:
+        self.checkpoint = checkpoint
+        self._thread: threading.Thread | None = None
+
+    def __call__(self, session: Session) -> None:
+        if not self.checkpoint.due(session.time_s):
+            return
+        if self._thread is not None and self._thread.is_alive():
+            return  # the last one is still being written
+        trace, time_s = session.trace_snapshot(), session.time_s
+        self.checkpoint.mark(time_s)
+        self._thread = threading.Thread(
+            target=self.checkpoint.save, args=(trace, time_s), daemon=True
+        )
+        self._thread.start()
+
+    def join(self) -> None:
+        """Wait for a checkpoint being written (before the session is stored)."""
+        if self._thread is not None:
+            self._thread.join()

@@ -1,0 +1,435 @@
+"""Your own controller on a scenario: the interface, the runner and two reference controllers.
+
+A controller is any object with::
+
+    name: str                                   # stored as the session's operator
+    def reset(self, scenario, seed: int) -> None  # a new run starts
+    def act(self, state: StepState) -> dict[str, ArmCommand] | None
+
+``act`` is called once per physics step (or every ``1 / control_rate_hz`` seconds when the
+controller has a ``control_rate_hz`` attribute; the commands hold in between) with the
+session's :class:`~sim.session.state.StepState`, and returns a command per arm it drives
+(arms it leaves out hold). Returning ``None`` ends the run early; the session is scored
+as it stands. A controller that needs more than the state (the scripted plans read the
+world's landmarks) may define ``attach(session)``, called after ``reset``.
+
+``surgisim run SCENARIO --controller pkg.module:make`` calls ``make()`` and runs the
+result through :func:`run_controller`: the same scorer as a trainee, and the session is
+stored under the controller's name as its operator.
+
+Reference controllers:
+
+- :class:`ScriptedController`: the scenario's demonstration plan (``sim.session.plans``)
+  behind this interface. The plan runs in a worker thread against a proxy of the
+  session whose ``advance`` hands each command over to ``act`` and waits for the next
+  state; the two threads strictly alternate, so a run is deterministic, and with
+  synthetic operators it is the same run, bit for bit, as ``surgisim run --operator``.
+- :class:`TipTracker`: a Cartesian P-controller that brings each instrument's tool tip
+  to a point above the nearest scenario object with ``servo_cp``, using nothing but
+  the state - a five-minute read on how to write one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from scenarios.evaluate import score_trace
+from scenarios.trace import TraceEvent
+from sim.errors import SimError
+from sim.session.commands import ArmCommand
+from sim.session.state import StepState
+
+
+@runtime_checkable
+class Controller(Protocol):
+    """What ``surgisim run --controller`` drives a session with (see the module docstring)."""
+
+    name: str
+
+    def reset(self, scenario, seed: int) -> None:
+        """A new run of ``scenario`` with world seed ``seed`` starts."""
+
+    def act(self, state: StepState) -> dict[str, ArmCommand] | None:
+        """The commands for the next step(s), by arm; None ends the run."""
+
+
+# ---- scoring and running ----------------------------------------------------------------------
+def run_controller(
+    scenario,
+    controller: Controller,
+    *,
+    seed: int = 0,
+    config=None,
+    recorder=None,
+    on_progress: Callable[[int, float], None] | None = None,
+    on_checkpoint: Callable | None = None,
+    stop: Callable[[], bool] | None = None,
+):
+    """Run ``scenario`` driven by ``controller`` until the exercise finishes, its time limit
+    passes, the controller returns None or ``stop()`` turns true (Ctrl-C: the outcome is
+    then marked interrupted); score it like a trainee's session.
+
+    Args:
+        recorder: an object with ``start(session, driver)``, ``commands(session,
+            commands, steps)``, ``stepped(session)`` and ``finish(session, result, metrics)``
+            (e.g. :class:`sim.session.recording.McapRecorder`), or None.
+        on_progress: called with (exercise step index, simulated time s) about every
+            simulated second.
+        on_checkpoint: called with the session about every simulated second (a
+            checkpoint writer decides whether one is due).
+
+    Returns:
+        A :class:`~sim.session.headless.HeadlessOutcome`.
+    """
+    from sim.session.headless import HeadlessOutcome
+    from sim.session.session import Session
+
+    start = time.perf_counter()
+    session = Session(scenario, seed=seed, config=config)
+    try:
+        controller.reset(scenario, seed)
+        attach = getattr(controller, "attach", None)
+        if attach is not None:
+            attach(session)
+        if recorder is not None:
+            recorder.start(session, getattr(controller, "name", type(controller).__name__))
+        rate = getattr(controller, "control_rate_hz", None)
+        steps = 1 if not rate else max(1, round(session.world.rate_hz / float(rate)))
+        limit = scenario.exercise.time_limit_s
+        progress_every = max(1, round(session.world.rate_hz))
+        state = session.state()
+        interrupted = False
+        while not session.finished and session.time_s < limit:
+            if stop is not None and stop():
+                interrupted = True
+                break
+            commands = controller.act(state)
+            if commands is None:
+                break
+            if recorder is not None:
+                recorder.commands(session, commands, steps)
+            session.advance(commands, steps=steps)
+            if recorder is not None:
+                recorder.stepped(session)
+            state = session.state()
+            if session.world.step_count % progress_every < steps:
+                if on_progress is not None:
+                    on_progress(session.runner.step_index, session.time_s)
+                if on_checkpoint is not None:
+                    on_checkpoint(session)
+        trace = session.trace()
+        if interrupted:
+            trace.events.append(
+                TraceEvent(session.time_s, "interrupted", {"reason": "stopped by the user"})
+            )
+        live = session.live_metrics()
+        physics_wall_s = session.world.physics_wall_s
+        metrics, result = score_trace(scenario, trace)
+        if recorder is not None:
+            recorder.finish(session, result, metrics)
+    finally:
+        close = getattr(controller, "close", None)
+        if close is not None:
+            close()
+        session.close()
+    if on_progress is not None:
+        on_progress(session.runner.step_index, session.time_s)
+    return HeadlessOutcome(
+        trace,
+        metrics,
+        result,
+        float(trace.time_s[-1]) if len(trace.time_s) else 0.0,
+        time.perf_counter() - start,
+        live,
+        physics_wall_s,
+        interrupted,
+    )
+
+
+def run_driven(
+    scenario,
+    scenario_path,
+    operator,
+    controller_spec,
+    record,
+    seed,
+    on_progress,
+    on_checkpoint=None,
+    stop=None,
+):
+    """What ``surgisim run --controller/--record`` runs: the controller named by
+    ``controller_spec`` (else the ``operator``'s scripted plan, the same run as without
+    ``--record``), recorded to ``record`` when given. Returns (outcome, operator name)."""
+    from pathlib import Path
+
+    controller = (
+        load_controller(controller_spec)
+        if controller_spec is not None
+        else ScriptedController(operator)
+    )
+    recorder = None
+    if record is not None:
+        from sim.session.recording.mcap_writer import McapRecorder
+
+        recorder = McapRecorder(record, scenario_text=Path(scenario_path).read_text())
+    outcome = run_controller(
+        scenario,
+        controller,
+        seed=seed,
+        recorder=recorder,
+        on_progress=on_progress,
+        on_checkpoint=on_checkpoint,
+        stop=stop,
+    )
+    name = operator if controller_spec is None else controller.name
+    return outcome, name
+
+
+def load_controller(spec: str) -> Controller:
+    """Make a controller from ``"pkg.module:factory"`` (the factory is called without
+    arguments).
+
+    Raises:
+        SimError: a malformed spec, a module or factory that does not exist, or a result
+            without ``reset`` and ``act``.
+    """
+    module_name, sep, attr = str(spec).partition(":")
+    if not sep or not module_name or not attr:
+        raise SimError(
+            f"controller {spec!r} must be 'package.module:factory', e.g. "
+            "'sim.session.controllers:scripted'."
+        )
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        raise SimError(
+            f"controller module {module_name!r} cannot be imported ({exc}); is it on "
+            "PYTHONPATH or installed?"
+        ) from None
+    factory = getattr(module, attr, None)
+    if not callable(factory):
+        from sim.errors import closest_names
+
+        names = [n for n in dir(module) if not n.startswith("_") and callable(getattr(module, n))]
+        raise SimError(
+            f"module {module_name!r} has no factory {attr!r}; its callables are {names}."
+            + closest_names(attr, names)
+        )
+    try:
+        controller = factory()
+    except TypeError as exc:
+        raise SimError(
+            f"{spec} must be callable without arguments (a factory returning the controller): {exc}"
+        ) from None
+    missing = [m for m in ("reset", "act") if not callable(getattr(controller, m, None))]
+    if missing:
+        raise SimError(
+            f"{spec} returned a {type(controller).__name__} without {missing}; a controller "
+            "needs reset(scenario, seed) and act(state) -> {arm: ArmCommand}."
+        )
+    if not getattr(controller, "name", None):
+        controller.name = attr
+    return controller
+
+
+# ---- the scripted demonstration as a controller ----------------------------------------------
+class _StoppedError(Exception):
+    """The run ended while the plan was still going: unwinds the plan's thread."""
+
+
+_DONE = object()
+
+
+class _SessionProxy:
+    """The session as the plan's thread sees it: everything is read from the real
+    session, but ``advance`` hands the commands to the controller's ``act`` and waits
+    until the runner has stepped."""
+
+    def __init__(self, session, controller: ScriptedController) -> None:
+        self._session = session
+        self._controller = controller
+
+    def __getattr__(self, name):
+        return getattr(self._session, name)
+
+    def advance(self, commands=None, steps: int = 1) -> None:
+        if steps != 1:
+            raise SimError("the scripted controller's plans advance one step at a time.")
+        self._controller._hand_over(commands)
+
+    def step(self, commands=None) -> StepState:
+        self.advance(commands)
+        return self._session.state()
+
+
+class ScriptedController:
+    """The scenario's demonstration plan as a pull-style controller.
+
+    Args:
+        skill: the synthetic operators' skill (``expert``, ``intermediate``, ``novice``):
+            the plan's motions go through the teleoperation pipeline as master samples.
+        servo: arms driven by ``servo_cp`` paths instead (minimum-jerk, Fitts-timed).
+        grace_s: after the plan, how long to wait for the exercise to notice the end.
+    """
+
+    def __init__(self, skill: str = "expert", servo=(), grace_s: float = 2.0) -> None:
+        self.skill = skill
+        self.servo = tuple(servo)
+        self.grace_s = grace_s
+        self.name = f"scripted-{skill}" + ("-servo" if self.servo else "")
+        self._thread: threading.Thread | None = None
+
+    def reset(self, scenario, seed: int) -> None:
+        """Remember the run; the plan starts at ``attach``."""
+        self.close()
+        self.scenario, self.seed = scenario, int(seed)
+
+    def attach(self, session) -> None:
+        """Build the demonstrator on a proxy of ``session`` and start the plan's thread."""
+        from sim.session.demo import Demonstrator
+        from sim.session.plans import plan_for
+
+        plan = plan_for(self.scenario)
+        proxy = _SessionProxy(session, self)
+        demo = Demonstrator(proxy, self.skill, seed=self.seed, servo=self.servo)
+        self._to_act: queue.Queue = queue.Queue(maxsize=1)
+        self._to_plan: queue.Queue = queue.Queue(maxsize=1)
+        self._error: BaseException | None = None
+        self._started = False
+
+        def work() -> None:
+            try:
+                if self._to_plan.get() is _DONE:  # the first act() starts the plan
+                    return
+                plan(demo)
+                demo.until(lambda: session.finished, timeout_s=self.grace_s)
+            except _StoppedError:
+                return
+            except BaseException as exc:  # handed to the runner's thread by act()
+                self._error = exc
+            self._to_act.put(_DONE)
+
+        self._thread = threading.Thread(target=work, name="scripted-plan", daemon=True)
+        self._thread.start()
+
+    def _hand_over(self, commands) -> None:
+        """Called on the plan's thread: give ``commands`` to act() and wait for the step."""
+        self._to_act.put(commands)
+        if self._to_plan.get() is _DONE:
+            raise _StoppedError
+
+    def act(self, state: StepState) -> dict[str, ArmCommand] | None:
+        """Let the plan run to its next command and return it (None once the plan ended)."""
+        if self._thread is None:
+            raise SimError("ScriptedController.act() before attach(session).")
+        self._to_plan.put(None)
+        commands = self._to_act.get()
+        if commands is _DONE:
+            if self._error is not None:
+                raise self._error
+            return None
+        return commands
+
+    def close(self) -> None:
+        """Stop the plan's thread if the run ended before the plan did."""
+        thread, self._thread = self._thread, None
+        if thread is not None and thread.is_alive():
+            with contextlib.suppress(queue.Full):
+                self._to_plan.put_nowait(_DONE)
+            thread.join(timeout=10.0)
+
+
+def scripted() -> ScriptedController:
+    """Factory for ``--controller sim.session.controllers:scripted``: the expert plan."""
+    return ScriptedController("expert")
+
+
+def scripted_novice() -> ScriptedController:
+    """Factory: the plan performed by novice synthetic operators."""
+    return ScriptedController("novice")
+
+
+# ---- a Cartesian P-controller ---------------------------------------------------------------
+@dataclass
+class TipTracker:
+    """Bring each instrument's tool tip to ``hover_m`` above the scenario object nearest
+    to it and ``aside_m`` towards the side it came from (two instruments going to one
+    object must not meet), with a Cartesian P-law on ``servo_cp``, then end the run.
+
+    Per physics step of ``dt`` seconds, for each instrument (arms with a jaw) the tip
+    velocity is ``v = gain_per_s * (goal - measured tip)``, limited to ``max_speed_m_s``;
+    the ``servo_cp`` setpoint moves by ``v * dt`` (orientation kept, jaw open). The run ends
+    once every tip has stayed within ``tolerance_m`` of its goal for ``settle_s``.
+    """
+
+    gain_per_s: float = 4.0
+    max_speed_m_s: float = 0.05
+    hover_m: float = 0.02
+    aside_m: float = 0.015
+    tolerance_m: float = 5e-4
+    settle_s: float = 0.5
+    jaw_rad: float = 0.5
+    name: str = "tip-tracker"
+
+    def reset(self, scenario, seed: int) -> None:
+        """Forget the last run's goals; take the scenario's objects as candidate goals."""
+        self.objects = tuple(o.id for o in scenario.scene.objects)
+        self.goals: dict[str, np.ndarray] = {}
+        self.setpoints: dict[str, np.ndarray] = {}
+        self._settled_since: float | None = None
+
+    def _is_object(self, body: str) -> bool:
+        return any(body == o or body.startswith(o + "/") for o in self.objects)
+
+    def act(self, state: StepState) -> dict[str, ArmCommand] | None:
+        """One P-law step per instrument (see the class docstring)."""
+        if not self.goals:
+            bodies = {n: X[:3, 3] for n, X in state.body_poses.items() if self._is_object(n)}
+            for name, arm in state.arms.items():
+                if arm.kind != "psm" or not bodies:
+                    continue
+                tip = arm.X_WT[:3, 3]
+                nearest = min(bodies, key=lambda n: float(np.linalg.norm(bodies[n] - tip)))
+                aside = tip - bodies[nearest]
+                aside[2] = 0.0
+                aside *= self.aside_m / max(float(np.linalg.norm(aside)), 1e-9)
+                self.goals[name] = bodies[nearest] + aside + np.array([0.0, 0.0, self.hover_m])
+                self.setpoints[name] = arm.X_WT.copy()
+            self._last_time = state.time_s
+        if not self.goals:
+            return None  # no instrument, or nothing to go to
+        dt = max(state.time_s - self._last_time, 0.0)
+        self._last_time = state.time_s
+        commands, worst = {}, 0.0
+        for name, goal in self.goals.items():
+            error = goal - state.arms[name].X_WT[:3, 3]
+            worst = max(worst, float(np.linalg.norm(error)))
+            v = self.gain_per_s * error
+            speed = float(np.linalg.norm(v))
+            if speed > self.max_speed_m_s:
+                v *= self.max_speed_m_s / speed
+            X = self.setpoints[name]
+            X[:3, 3] += v * dt
+            commands[name] = ArmCommand(servo_cp=X.copy(), jaw_rad=self.jaw_rad)
+        if worst <= self.tolerance_m:
+            if self._settled_since is None:
+                self._settled_since = state.time_s
+            if state.time_s - self._settled_since >= self.settle_s:
+                return None
+        else:
+            self._settled_since = None
+        return commands
+
+
+def tracker() -> TipTracker:
+    """Factory for ``--controller sim.session.controllers:tracker``."""
+    return TipTracker()

@@ -1,0 +1,30 @@
+"""Session recordings: MCAP files with Foxglove schemas, replays and trace exports.
+
+- :mod:`~sim.session.recording.mcap_writer`: :class:`McapRecorder` (what is written, on
+  which topics).
+- :mod:`~sim.session.recording.reader`: :func:`read_recording`, the inputs and poses back.
+- :mod:`~sim.session.recording.replay`: :func:`replay`, re-simulate and compare.
+- :mod:`~sim.session.recording.export`: a trace as Parquet or CSV.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    "McapRecorder": "sim.session.recording.mcap_writer",
+    "read_recording": "sim.session.recording.reader",
+    "replay": "sim.session.recording.replay",
+    "export_trace": "sim.session.recording.export",
+}
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sim.session.recording' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,465 @@
+"""Writing a session to MCAP: Foxglove schemas for what a viewer draws, the inputs for a replay.
+
+One file per session, opened in Foxglove (``foxglove.*`` protobuf schemas) and Rerun
+(``rerun out.mcap``: it converts ``foxglove.FrameTransforms`` and ``foxglove.PoseInFrame``;
+the JSON channels appear as raw messages). Channels (CRTK names; times are simulated
+time in nanoseconds):
+
+=============================  ===========================  ===============================
+topic                          schema                       when
+=============================  ===========================  ===============================
+``/scene``                     ``foxglove.SceneUpdate``     once: every body's and arm link's
+                                                            visual meshes (triangle lists)
+``/tf``                        ``foxglove.FrameTransforms`` every pose frame: every body and
+                                                            arm link in ``world``
+``<arm>/measured_cp``          ``foxglove.PoseInFrame``     every pose frame: the tool tip
+``<arm>/measured_js``          JSON                         every pose frame: joints, jaw
+``<arm>/servo_cp``             JSON                         each step it is commanded (4x4
+                                                            row-major, frame)
+``<arm>/servo_jp``             JSON                         idem (joint goals)
+``<arm>/jaw/servo_jp``         JSON                         idem (jaw goal)
+``<arm>/master/measured_cp``   JSON                         each master (device) sample: the
+                                                            handle pose, gripper, clutch
+``session/events``             ``foxglove.Log``             each event (grasps, steps, ...)
+``session/metrics``            JSON                         live metrics and score estimate
+``session/score``              JSON                         once at the end: metrics, score
+=============================  ===========================  ===============================
+
+Every command message carries ``step`` (the physics step it was applied at) and
+``steps`` (how many steps it was held): with the seed, the scenario text and the
+configuration (MCAP metadata ``surgisim``), that is everything a replay needs. Poses and
+commands are float64 (JSON numbers are written with Python's shortest round-trip repr),
+so a replay on the same machine compares equal to the last bit.
+
+Meshes are the world's own: scenery and objects from their
+:class:`~sim.world.boards.BodyGeometry` visuals, arm links from their URDF meshes; a
+plane (the floor) is drawn as a thin 2 m square. The renderer's scene description will
+replace this reading of pybullet's visual shapes once it lands.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from kinematics.transforms import matrix_to_quat_xyzw
+from sim.session.commands import ArmCommand, normalise
+
+FORMAT_VERSION = 1
+METADATA_NAME = "surgisim"
+WORLD_FRAME = "world"
+
+_JSON_SCHEMA = json.dumps({"type": "object"}).encode()
+
+
+def _ns(time_s: float) -> int:
+    return round(time_s * 1e9)
+
+
+def _json(value) -> bytes:
+    return json.dumps(value, default=_plain, allow_nan=True).encode()
+
+
+def _plain(value):
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (set, tuple)):
+        return list(value)
+    return str(value)
+
+
+def command_dict(command: ArmCommand, step: int, steps: int) -> dict:
+    """An :class:`ArmCommand` as the JSON the recording keeps (lossless)."""
+    out: dict = {"step": step, "steps": steps}
+    if command.servo_cp is not None:
+        out["servo_cp"] = np.asarray(command.servo_cp, float).reshape(-1).tolist()
+        out["frame"] = command.frame
+    if command.servo_jp is not None:
+        out["servo_jp"] = np.asarray(command.servo_jp, float).tolist()
+    if command.jaw_rad is not None:
+        out["jaw_rad"] = float(command.jaw_rad)
+    return out
+
+
+def config_dict(config) -> dict:
+    """A :class:`SessionConfig` as JSON-able data (nested dataclasses as dicts)."""
+    return json.loads(json.dumps(dataclasses.asdict(config), default=_plain))
+
+
+class McapRecorder:
+    """Records a session into an MCAP file (see the module docstring).
+
+    Use with :func:`sim.session.controllers.run_controller` (``recorder=``), or call
+    ``start`` / ``commands`` / ``stepped`` / ``finish`` around your own loop::
+
+        rec = McapRecorder("out.mcap")
+        rec.start(session, driver="my-agent")
+        rec.commands(session, commands, steps)  # before each advance
+        session.advance(commands, steps)
+        rec.stepped(session)  # after it
+        rec.finish(session, result, metrics)
+
+    Args:
+        path: the file to write.
+        pose_rate_hz: how often transforms, tips and joints are written (Hz).
+        meshes: write the scene's meshes once (``/scene``).
+        scenario_text: the scenario's YAML (kept in the file for replays); None finds a
+            bundled scenario's by name.
+    """
+
+    def __init__(
+        self,
+        path,
+        *,
+        pose_rate_hz: float = 60.0,
+        meshes: bool = True,
+        scenario_text: str | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.scenario_text = scenario_text
+        self.pose_rate_hz = pose_rate_hz
+        self.meshes = meshes
+        self._writer = None
+        self._channels: dict[str, int] = {}
+
+    # ---- channels ---------------------------------------------------------------------------
+    def _channel(self, topic: str, message_class=None) -> int:
+        channel = self._channels.get(topic)
+        if channel is None:
+            w = self._writer
+            if message_class is None:
+                if self._json_schema is None:
+                    self._json_schema = w.register_schema(
+                        "surgisim.Json", "jsonschema", _JSON_SCHEMA
+                    )
+                channel = w.register_channel(topic, "json", self._json_schema)
+            else:
+                from mcap_protobuf.schema import register_schema
+
+                name = message_class.DESCRIPTOR.full_name
+                if name not in self._schemas:
+                    self._schemas[name] = register_schema(w, message_class)
+                channel = w.register_channel(topic, "protobuf", self._schemas[name])
+            self._channels[topic] = channel
+        return channel
+
+    def _write_json(self, topic: str, time_s: float, value) -> None:
+        t = _ns(time_s)
+        self._writer.add_message(self._channel(topic), t, _json(value), t)
+
+    def _write_proto(self, topic: str, time_s: float, message) -> None:
+        t = _ns(time_s)
+        self._writer.add_message(
+            self._channel(topic, type(message)), t, message.SerializeToString(), t
+        )
+
+    # ---- the recorder protocol --------------------------------------------------------------
+    def start(self, session, driver: str = "") -> None:
+        """Open the file and write the metadata, the scene and the first frame."""
+        from mcap.writer import CompressionType, Writer
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = open(self.path, "wb")  # noqa: SIM115 - closed in finish()
+        self._writer = Writer(self._file, compression=CompressionType.ZSTD)
+        self._writer.start(profile="", library="surgisim")
+        self._schemas: dict[str, int] = {}
+        self._json_schema = None
+        self._channels = {}
+        self._events_seen = 0
+        self._metrics_seen: dict | None = None
+        self._pose_every = max(1, round(session.world.rate_hz / self.pose_rate_hz))
+        self._last_pose_step = -1
+        self._links = _link_table(session.world)
+        scenario = session.scenario
+        text = self.scenario_text
+        if text is None and _is_bundled(scenario.name):
+            from scenarios.loader import resolve
+
+            text = resolve(scenario.name).read_text()
+        self._writer.add_metadata(
+            METADATA_NAME,
+            {
+                "format_version": str(FORMAT_VERSION),
+                "scenario": scenario.name,
+                "scenario_yaml": text or "",
+                "seed": str(session.seed),
+                "driver": driver,
+                "physics_rate_hz": repr(float(session.world.rate_hz)),
+                "config": json.dumps(config_dict(session.config)),
+            },
+        )
+        if self.meshes:
+            self._write_proto("/scene", session.time_s, _scene_update(session.world, self._links))
+        self.stepped(session)
+
+    def commands(self, session, commands, steps: int = 1) -> None:
+        """Write the commands about to be applied for ``steps`` steps from now."""
+        given, _ = normalise(commands, list(session.arms))
+        step, time_s = session.world.step_count, session.time_s
+        for arm, command in given.items():
+            base = command_dict(command, step, steps)
+            if command.servo_cp is not None:
+                self._write_json(f"{arm}/servo_cp", time_s, base)
+            elif command.servo_jp is not None:
+                self._write_json(f"{arm}/servo_jp", time_s, base)
+            if command.jaw_rad is not None:
+                self._write_json(
+                    f"{arm}/jaw/servo_jp",
+                    time_s,
+                    {"step": step, "steps": steps, "jaw_rad": base["jaw_rad"]},
+                )
+            for k, sample in enumerate(command.master):
+                self._write_json(
+                    f"{arm}/master/measured_cp",
+                    time_s,
+                    {
+                        "step": step,
+                        "steps": steps,
+                        "index": k,
+                        "time_s": float(sample.time_s),
+                        "X_MH": np.asarray(sample.X_MH, float).reshape(-1).tolist(),
+                        "gripper_rad": float(sample.gripper_rad),
+                        "clutch": bool(sample.clutch),
+                    },
+                )
+
+    def stepped(self, session) -> None:
+        """Write what is due after a step: events, metrics, and a pose frame at the pose rate."""
+        events = session.recorder.events
+        for event in events[self._events_seen :]:
+            self._write_event(event)
+        self._events_seen = len(events)
+        step = session.world.step_count
+        if step // self._pose_every != self._last_pose_step // self._pose_every or step == 0:
+            self._last_pose_step = step
+            self._write_frame(session)
+
+    def finish(self, session, result=None, metrics: dict | None = None) -> None:
+        """Write the last frame and the score; close the file."""
+        if self._writer is None:
+            return
+        self.stepped(session)
+        if self._last_pose_step != session.world.step_count:
+            self._last_pose_step = session.world.step_count
+            self._write_frame(session)
+        if result is not None:
+            self._write_json(
+                "session/score",
+                session.time_s,
+                {
+                    "step": session.world.step_count,
+                    "completed": bool(result.completed),
+                    "result": result.as_dict(),
+                    "metrics": metrics if metrics is not None else {},
+                },
+            )
+        self._writer.finish()
+        self._file.close()
+        self._writer = None
+
+    # ---- frames -----------------------------------------------------------------------------
+    def _write_frame(self, session) -> None:
+        from foxglove_schemas_protobuf.FrameTransforms_pb2 import FrameTransforms
+        from foxglove_schemas_protobuf.PoseInFrame_pb2 import PoseInFrame
+
+        t = session.time_s
+        state = session.state()
+        if state.metrics != self._metrics_seen:
+            self._metrics_seen = dict(state.metrics)
+            self._write_json(
+                "session/metrics",
+                t,
+                {"metrics": state.metrics, "score_estimate": state.score_estimate},
+            )
+        transforms = FrameTransforms()
+        for frame, X in _frame_poses(session.world, self._links):
+            tf = transforms.transforms.add()
+            _stamp(tf.timestamp, t)
+            tf.parent_frame_id = WORLD_FRAME
+            tf.child_frame_id = frame
+            _set_vector(tf.translation, X[:3, 3])
+            _set_quat(tf.rotation, X[:3, :3])
+        self._write_proto("/tf", t, transforms)
+        step = session.world.step_count
+        for name, arm in state.arms.items():
+            X = arm.X_WT
+            pose = PoseInFrame()
+            _stamp(pose.timestamp, t)
+            pose.frame_id = WORLD_FRAME
+            _set_vector(pose.pose.position, X[:3, 3])
+            _set_quat(pose.pose.orientation, X[:3, :3])
+            self._write_proto(f"{name}/measured_cp", t, pose)
+            self._write_json(
+                f"{name}/measured_js",
+                t,
+                {
+                    "step": step,
+                    "name": list(arm.joint_names),
+                    "position": np.asarray(arm.measured_js, float).tolist(),
+                    "jaw_rad": float(arm.jaw_rad),
+                    "X_WT": X.reshape(-1).tolist(),
+                },
+            )
+
+    def _write_event(self, event) -> None:
+        from foxglove_schemas_protobuf.Log_pb2 import Log
+
+        log = Log()
+        _stamp(log.timestamp, event.time_s)
+        bad = event.kind in ("command_refused", "unreachable", "drop", "failed")
+        log.level = Log.Level.WARNING if bad else Log.Level.INFO
+        log.name = event.kind
+        log.message = json.dumps({"kind": event.kind, **event.data}, default=_plain)
+        self._write_proto("session/events", event.time_s, log)
+
+
+def _is_bundled(name: str) -> bool:
+    from scenarios.loader import library_names
+
+    return name in library_names()
+
+
+def _stamp(timestamp, time_s: float) -> None:
+    ns = _ns(time_s)
+    timestamp.seconds, timestamp.nanos = divmod(ns, 1_000_000_000)
+
+
+def _set_vector(v, p) -> None:
+    v.x, v.y, v.z = (float(p[0]), float(p[1]), float(p[2]))
+
+
+def _set_quat(q, R) -> None:
+    x, y, z, w = matrix_to_quat_xyzw(R)
+    q.x, q.y, q.z, q.w = float(x), float(y), float(z), float(w)
+
+
+# ---- reading the world's frames and meshes ---------------------------------------------------
+def _link_table(world) -> list[tuple[str, int, int]]:
+    """(frame name, pybullet body, link index) for every body's base and every arm link."""
+    table = []
+    for body, info in world.bodies.items():
+        table.append((info.name, body, -1))
+        if info.role == "instrument":
+            for link, name in world.link_names(body).items():
+                if link >= 0:
+                    table.append((f"{info.name}/{name}", body, link))
+    return table
+
+
+def _frame_poses(world, links):
+    """(frame, X_W_frame 4x4) of every frame in ``links``; a link's frame is its URDF link
+    frame, a base's is the body frame."""
+    pb, c = world.pb, world.client
+    for frame, body, link in links:
+        if link < 0:
+            try:
+                p, q = pb.getBasePositionAndOrientation(body, physicsClientId=c)
+            except Exception:  # removed by a scenario action
+                continue
+        else:
+            state = pb.getLinkState(body, link, computeForwardKinematics=True, physicsClientId=c)
+            p, q = state[4], state[5]
+        X = np.eye(4)
+        X[:3, :3] = np.array(pb.getMatrixFromQuaternion(q)).reshape(3, 3)
+        X[:3, 3] = p
+        yield frame, X
+
+
+def _scene_update(world, links):
+    """``foxglove.SceneUpdate`` with one entity per frame that has visuals."""
+    from foxglove_schemas_protobuf.SceneUpdate_pb2 import SceneUpdate
+
+    update = SceneUpdate()
+    pb, c = world.pb, world.client
+    for frame, body, link in links:
+        info = world.bodies[body]
+        entity = None
+
+        def new_entity(frame=frame):
+            e = update.entities.add()
+            e.frame_id = frame
+            e.id = frame
+            e.frame_locked = True
+            return e
+
+        geometry = info.geometry
+        if link < 0 and geometry is not None and getattr(geometry, "visuals", None):
+            entity = new_entity()
+            for mesh, rgba in geometry.visuals:
+                _add_triangles(entity, np.asarray(mesh.vertices), np.asarray(mesh.faces), rgba)
+            continue
+        for shape in pb.getVisualShapeData(body, physicsClientId=c):
+            if shape[1] != link:
+                continue
+            kind, dims, filename = shape[2], shape[3], shape[4].decode(errors="replace")
+            rgba = shape[7]
+            X_LV = np.eye(4)
+            X_LV[:3, :3] = np.array(pb.getMatrixFromQuaternion(shape[6])).reshape(3, 3)
+            X_LV[:3, 3] = shape[5]
+            if link >= 0:
+                # pybullet gives visual frames relative to the link's inertial frame
+                state = pb.getLinkState(body, link, physicsClientId=c)
+                X_LI = np.eye(4)
+                X_LI[:3, :3] = np.array(pb.getMatrixFromQuaternion(state[3])).reshape(3, 3)
+                X_LI[:3, 3] = state[2]
+                X_LV = X_LI @ X_LV
+            entity = entity or new_entity()
+            if kind == pb.GEOM_MESH and filename and Path(filename).is_file():
+                import trimesh
+
+                mesh = trimesh.load(filename, force="mesh")
+                vertices = np.asarray(mesh.vertices) * np.asarray(dims)
+                vertices = vertices @ X_LV[:3, :3].T + X_LV[:3, 3]
+                _add_triangles(entity, vertices, np.asarray(mesh.faces), rgba)
+            elif kind == pb.GEOM_PLANE:
+                cube = entity.cubes.add()
+                _set_pose(cube.pose, X_LV)
+                cube.size.x, cube.size.y, cube.size.z = 2.0, 2.0, 0.001
+                _set_color(cube.color, rgba)
+            elif kind == pb.GEOM_BOX:
+                cube = entity.cubes.add()
+                _set_pose(cube.pose, X_LV)
+                cube.size.x, cube.size.y, cube.size.z = (float(d) for d in dims)
+                _set_color(cube.color, rgba)
+            elif kind == pb.GEOM_SPHERE:
+                sphere = entity.spheres.add()
+                _set_pose(sphere.pose, X_LV)
+                d = 2.0 * float(dims[0])
+                sphere.size.x = sphere.size.y = sphere.size.z = d
+                _set_color(sphere.color, rgba)
+            elif kind in (pb.GEOM_CYLINDER, pb.GEOM_CAPSULE):
+                cylinder = entity.cylinders.add()
+                _set_pose(cylinder.pose, X_LV)
+                length, radius = float(dims[0]), float(dims[1])
+                cylinder.size.x = cylinder.size.y = 2.0 * radius
+                cylinder.size.z = length
+                cylinder.bottom_scale = cylinder.top_scale = 1.0
+                _set_color(cylinder.color, rgba)
+    return update
+
+
+def _add_triangles(entity, vertices: np.ndarray, faces: np.ndarray, rgba) -> None:
+    triangles = entity.triangles.add()
+    triangles.pose.orientation.w = 1.0
+    for x, y, z in vertices[faces.reshape(-1)]:
+        point = triangles.points.add()
+        point.x, point.y, point.z = float(x), float(y), float(z)
+    _set_color(triangles.color, rgba)
+
+
+def _set_pose(pose, X) -> None:
+    _set_vector(pose.position, X[:3, 3])
+    _set_quat(pose.orientation, X[:3, :3])
+
+
+def _set_color(color, rgba) -> None:
+    r, g, b, a = (list(rgba) + [1.0] * 4)[:4]
+    color.r, color.g, color.b, color.a = float(r), float(g), float(b), float(a)
+    if not math.isfinite(color.a) or color.a <= 0:
+        color.a = 1.0

@@ -1,0 +1,65 @@
+"""``surgisim serve`` as a user runs it: a subprocess, a device, Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+from scenarios.records import Records
+from tests.sim.server.test_server import Device
+
+
+def _free_port_block() -> int:
+    for _ in range(100):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port + 2 < 65535 and all(_free(port + k) for k in range(3)):
+            return port
+    raise AssertionError("no free block of three ports")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def test_ctrl_c_mid_session_stores_it_as_incomplete(tmp_path):
+    port = _free_port_block()
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data"), "COLUMNS": "200"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sim.cli", "serve", "needle-handover", "--port", str(port),
+         "--trainee", "calm-heron-4242"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    device = None
+    try:
+        device = Device(port)
+        assert device.wait_for(lambda: device.state("PSM1") == "ALIGNING", 60)
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        if device is not None:
+            device.close()
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, stdout + stderr
+    assert "Traceback" not in stderr
+    assert "stored as session 1" in stdout
+    records = Records(f"sqlite:///{tmp_path / 'data' / 'surgisim' / 'records.sqlite'}")
+    row = records.session(1)
+    assert not row.completed and row.operator == "trainee"
+    assert row.sim_time_s > 0.5
+    assert row.conditions["loop"]["ticks"] > 100

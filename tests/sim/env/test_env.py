@@ -1,0 +1,226 @@
+"""The Gymnasium environments: registration, the env checker, random policies, reset
+determinism, the reward's documented parts, vector environments. Real pybullet."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import sim.env
+from kinematics.transforms import axis_angle
+from scenarios.evaluate import score_trace
+from scenarios.loader import resolve
+from sim.errors import SimError
+from sim.session.controllers import ScriptedController
+
+BUNDLED_IDS = [i for i, name in sim.env.ENVIRONMENTS.items() if name is not None]
+
+
+def _make(env_id: str, **kwargs):
+    if env_id == "surgisim/Scenario-v0":
+        kwargs.setdefault("scenario", str(resolve("needle-handover")))
+    return gym.make(env_id, **kwargs)
+
+
+def test_every_bundled_scenario_is_registered_and_importing_registers_only():
+    from gymnasium.envs.registration import registry
+
+    assert set(sim.env.ENVIRONMENTS) <= set(registry)
+    assert {registry[i].entry_point for i in sim.env.ENVIRONMENTS} == {sim.env.ENTRY_POINT}
+    code = (
+        "import sys, sim.env; heavy = {'pybullet', 'numba', 'sim.env.surgical'} & "
+        "set(sys.modules); print(sorted(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("env_id", list(sim.env.ENVIRONMENTS))
+def test_env_checker_passes(env_id):
+    env = _make(env_id)
+    try:
+        check_env(env.unwrapped, skip_render_check=True)
+    finally:
+        env.close()
+
+
+@pytest.mark.parametrize("mode", ["cp", "jp"])
+def test_other_action_modes_pass_the_checker(mode):
+    env = _make("surgisim/NeedleHandover-v0", action_mode=mode)
+    try:
+        check_env(env.unwrapped, skip_render_check=True)
+    finally:
+        env.close()
+
+
+def test_scenario_env_takes_a_name_or_a_path_and_rejects_bad_options():
+    env = gym.make("surgisim/Scenario-v0", scenario="camera-targeting")
+    try:
+        assert env.unwrapped.driven == ["ECM"] and env.action_space.shape == (3,)
+    finally:
+        env.close()
+    with pytest.raises(SimError, match="action mode"):
+        gym.make("surgisim/RingWalk-v0", action_mode="torque")
+    with pytest.raises(SimError, match="divide"):
+        gym.make("surgisim/RingWalk-v0", control_rate_hz=33.0)
+
+
+def _random_rollout(env, seed: int, steps: int):
+    rng = np.random.default_rng(seed)
+    obs, _ = env.reset(seed=seed)
+    observations = [obs]
+    for _ in range(steps):
+        action = rng.uniform(-1.0, 1.0, env.action_space.shape).astype(np.float32)
+        obs, reward, terminated, truncated, _ = env.step(action)
+        observations.append(obs)
+        assert env.observation_space.contains(obs)
+        assert np.isfinite(reward)
+        if terminated or truncated:
+            obs, _ = env.reset(seed=seed + 1)
+    return observations
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("env_id", BUNDLED_IDS)
+def test_a_random_policy_runs_a_thousand_steps(env_id):
+    env = _make(env_id)
+    try:
+        _random_rollout(env, 0, 1000)
+    finally:
+        env.close()
+
+
+def _flat(obs) -> np.ndarray:
+    return np.concatenate([np.ravel(v) for v in _leaves(obs)])
+
+
+def _leaves(obs):
+    if isinstance(obs, dict):
+        for key in sorted(obs):
+            yield from _leaves(obs[key])
+    else:
+        yield np.asarray(obs, dtype=float)
+
+
+def test_reset_with_a_seed_repeats_the_episode_bit_for_bit():
+    env = _make("surgisim/PegTransfer-v0")
+    fresh = _make("surgisim/PegTransfer-v0")
+    try:
+        first = _random_rollout(env, 5, 40)
+        _random_rollout(env, 9, 10)  # another episode in between
+        again = _random_rollout(env, 5, 40)
+        other = _random_rollout(fresh, 5, 40)
+        for a, b, c in zip(first, again, other, strict=True):
+            np.testing.assert_array_equal(_flat(a), _flat(b))
+            np.testing.assert_array_equal(_flat(a), _flat(c))
+    finally:
+        env.close()
+        fresh.close()
+
+
+def _cp_action(env, commands) -> np.ndarray:
+    """Absolute-pose actions standing for servo_cp commands (the inverse of the mapping)."""
+    lo, hi = env._workspace
+    jaw_lo, jaw_hi = env._jaw_range
+    action = np.zeros(env.action_space.shape)
+    for name, sl in env.action_slices.items():
+        X, jaw = commands[name].servo_cp, commands[name].jaw_rad
+        axis, angle = axis_angle(X[:3, :3])
+        action[sl] = np.concatenate(
+            [
+                2 * (X[:3, 3] - lo) / (hi - lo) - 1,
+                axis * angle / np.pi,
+                [2 * (jaw - jaw_lo) / (jaw_hi - jaw_lo) - 1],
+            ]
+        )
+    return action
+
+
+def test_an_episodes_return_is_the_sum_of_its_documented_parts():
+    """The scripted plan with both instruments on servo_cp drives the environment through
+    absolute-pose actions at the physics rate; the return must equal step_reward per
+    completed step plus score_weight times the scorer's own score / 100."""
+    env = gym.make(
+        "surgisim/NeedleHandover-v0", action_mode="cp", control_rate_hz=500.0, score_weight=7.0
+    ).unwrapped
+    plan = ScriptedController("expert", servo=env.driven)
+    try:
+        env.reset(seed=31)
+        plan.reset(env.scenario, 31)
+        plan.attach(env.session)
+        total, parts, end = 0.0, {"steps": 0.0, "score": 0.0}, None
+        while end is None:
+            commands = plan.act(env.session.state())
+            action = _cp_action(env, commands) if commands is not None else np.zeros(14)
+            _, reward, terminated, truncated, info = env.step(action)
+            total += reward
+            for key, value in info["reward_parts"].items():
+                parts[key] += value
+            if terminated or truncated:
+                end = info
+        trace = env.session.trace()
+        steps_done = len(trace.events_of("step_done"))
+        _, result = score_trace(env.scenario, trace)
+        assert steps_done >= 1  # the step part is not trivially zero
+        assert total == pytest.approx(parts["steps"] + parts["score"], abs=1e-12)
+        assert parts["steps"] == pytest.approx(1.0 * steps_done)
+        assert parts["score"] == pytest.approx(7.0 * result.score / 100.0)
+        assert end["score"] == pytest.approx(result.score)
+    finally:
+        plan.close()
+        env.close()
+
+
+def test_an_episode_is_truncated_at_its_time_limit():
+    env = _make("surgisim/CameraTargeting-v0", max_episode_s=0.2)
+    try:
+        env.reset(seed=0)
+        steps = 0
+        for _ in range(20):
+            _, _, terminated, truncated, info = env.step(np.zeros(3, np.float32))
+            steps += 1
+            assert not terminated
+            if truncated:
+                break
+        assert truncated and steps == 10 and "score" in info  # 0.2 s at 50 Hz
+        with pytest.raises(SimError, match="reset"):
+            env.step(np.zeros(3, np.float32))
+    finally:
+        env.close()
+
+
+@pytest.mark.slow
+def test_async_vector_env_steps_two_sessions_in_workers():
+    envs = gym.make_vec("surgisim/NeedleHandover-v0", num_envs=2, vectorization_mode="async")
+    try:
+        obs, _ = envs.reset(seed=[1, 2])
+        assert obs["arms"]["PSM1"]["tip_position_m"].shape == (2, 3)
+        for _ in range(20):
+            obs, reward, _, _, _ = envs.step(envs.action_space.sample())
+        assert reward.shape == (2,)
+        positions = obs["objects"]["pad/needle"]["position_m"]
+        assert np.isfinite(positions).all()
+    finally:
+        envs.close()
+
+
+def test_the_readme_example_runs():
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    section = text[text.index("### Gymnasium environments") :]
+    block = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    namespace: dict = {}
+    exec(block, namespace)
+    env = namespace["env"]
+    try:
+        assert env.observation_space.contains(namespace["obs"])
+        assert "reward_parts" in namespace["info"]
+    finally:
+        env.close()

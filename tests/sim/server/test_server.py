@@ -1,0 +1,299 @@
+"""The training server on real loopback sockets, with a scripted device in a thread.
+
+The device here is deliberately simple (a hand held at a pose, moved on command); the
+synthetic operators over the bus are tested with the device processes. Margins, not
+timings: the machine may not keep real time, and the tests must not care.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from haptics.bus.contract import pose_from_payload, pose_payload
+from haptics.bus.sockets import ClientBus
+from scenarios.loader import load_scenario
+from sim.server.publish import ChannelDelay
+from sim.server.server import ServeConfig, TrainingServer
+
+
+class Device:
+    """A master device on the bus: publishes its hand at ~1 kHz from a thread."""
+
+    def __init__(self, port: int, names=("MTMR", "MTML")) -> None:
+        self.bus = ClientBus(port=port)
+        self.hello = self.bus.wait_ready(30)
+        self.names = names
+        self.hand = {n: np.eye(4) for n in names}
+        self.clutch = {n: False for n in names}
+        self.gripper = {n: 0.3 for n in names}
+        self.silent: set[str] = set()
+        self.inbox: list = []
+        self.sent: dict[int, float] = {}  # seq of MTMR/measured_cp -> send time
+        self._stop = False
+        self._lock = threading.Lock()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    def _loop(self) -> None:
+        next_t = time.monotonic()
+        while not self._stop:
+            for n in self.names:
+                if n in self.silent:
+                    continue
+                self.bus.publish(f"{n}/gripper/measured_js", {"position_rad": [self.gripper[n]]})
+                self.bus.publish(f"{n}/clutch", {"pressed": self.clutch[n]})
+                seq = self.bus.publish(f"{n}/measured_cp", pose_payload(self.hand[n]))
+                if n == "MTMR":
+                    self.sent[seq] = time.monotonic()
+            messages = self.bus.poll(0)
+            if messages:
+                now = time.monotonic()
+                with self._lock:
+                    self.inbox += [(now, m) for m in messages]
+            next_t += 0.001
+            delay = next_t - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            else:
+                next_t = time.monotonic()
+
+    def latest(self, topic: str):
+        with self._lock:
+            for _, m in reversed(self.inbox):
+                if m.topic == topic:
+                    return m.payload
+        return None
+
+    def wait_for(self, predicate, timeout_s: float = 30.0) -> bool:
+        end = time.monotonic() + timeout_s
+        while time.monotonic() < end:
+            if predicate():
+                return True
+            time.sleep(0.02)
+        return False
+
+    def state(self, arm: str) -> str | None:
+        p = self.latest(f"{arm}/operating_state")
+        return None if p is None else p["state"]
+
+    def align(self, device: str, arm: str) -> None:
+        """Turn the hand to match the instrument as seen through the camera."""
+        R_CM = np.asarray(self.hello["teleop"][arm]["R_CM"])
+        X_WT = pose_from_payload(self.latest(f"{arm}/measured_cp"))
+        X_WC = pose_from_payload(self.latest(f"{self.hello['camera_arm']}/measured_cp"))
+        R_CT = X_WC[:3, :3].T @ X_WT[:3, :3]
+        hand = self.hand[device].copy()
+        hand[:3, :3] = R_CM.T @ R_CT
+        self.hand[device] = hand
+
+    def clutch_cycle(self, device: str) -> None:
+        self.clutch[device] = True
+        time.sleep(0.1)
+        self.clutch[device] = False
+
+    def close(self) -> None:
+        self._stop = True
+        self.thread.join()
+        self.bus.close()
+
+
+class Served:
+    """A server running in a thread until stopped."""
+
+    def __init__(self, scenario: str = "needle-handover", **config) -> None:
+        self.server = TrainingServer(
+            load_scenario(scenario),
+            seed=0,
+            config=ServeConfig(port=0, **config),
+            say=lambda s: None,
+        )
+        self.stopped = False
+        self.outcome = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        self.outcome = self.server.run(stop=lambda: self.stopped, max_duration_s=120)
+
+    def stop(self):
+        self.stopped = True
+        self.thread.join(timeout=60)
+        return self.outcome
+
+    def close(self) -> None:
+        self.server.close()
+
+
+@pytest.fixture
+def served():
+    s = Served()
+    yield s
+    s.stopped = True
+    s.thread.join(timeout=60)
+    s.close()
+
+
+def test_hello_tells_a_device_what_it_needs(served):
+    device = Device(served.server.port)
+    try:
+        hello = device.hello
+        assert hello["contract"] == 1 and hello["scenario"] == "needle-handover"
+        assert hello["devices"] == {"MTMR": "PSM1", "MTML": "PSM2"}
+        assert "scene/state" in hello["topics"] and hello["rates_hz"]["physics"] == 500.0
+        assert "steps:" in hello["scenario_yaml"]
+        assert hello["teleop"]["PSM1"]["align_tolerance_rad"] == pytest.approx(np.radians(10))
+        scene = device.bus.request({"request": "hello", "scene": True}, timeout_s=10)["scene"]
+        assert any(n["name"] == "pad" for n in scene["nodes"])
+    finally:
+        device.close()
+
+
+def test_aligning_then_following_moves_the_instrument_with_the_hand(served):
+    device = Device(served.server.port)
+    try:
+        assert device.wait_for(lambda: device.state("PSM1") == "ALIGNING")
+        assert device.latest("PSM1/operating_state")["align_error_rad"] > np.radians(10)
+        device.align("MTMR", "PSM1")
+        device.clutch_cycle("MTMR")
+        assert device.wait_for(lambda: device.state("PSM1") == "FOLLOWING"), device.latest(
+            "PSM1/operating_state"
+        )
+        before = pose_from_payload(device.latest("PSM1/measured_cp"))[:3, 3]
+        hand = device.hand["MTMR"].copy()
+        hand[:3, 3] += (0.03, 0.0, 0.0)  # 3 cm to the right in the view
+        device.hand["MTMR"] = hand
+        time.sleep(1.5)
+        after = pose_from_payload(device.latest("PSM1/measured_cp"))[:3, 3]
+        moved = np.linalg.norm(after - before)
+        assert 0.005 < moved < 0.02, moved  # 1 cm at 3:1, give or take the filter
+        force = device.latest("MTMR/servo_cf")
+        assert force is not None and len(force["force_n"]) == 3
+    finally:
+        device.close()
+
+
+def test_a_silent_device_holds_its_arm_until_a_fresh_clutch(served):
+    device = Device(served.server.port)
+    try:
+        assert device.wait_for(lambda: device.state("PSM1") == "ALIGNING")
+        device.align("MTMR", "PSM1")
+        device.clutch_cycle("MTMR")
+        assert device.wait_for(lambda: device.state("PSM1") == "FOLLOWING")
+        device.silent.add("MTMR")  # unplugged
+        assert device.wait_for(lambda: device.state("PSM1") == "HOLDING")
+        held = pose_from_payload(device.latest("PSM1/measured_cp"))[:3, 3]
+        device.silent.discard("MTMR")  # back, without a clutch: still holding
+        time.sleep(0.5)
+        assert device.state("PSM1") == "HOLDING"
+        now = pose_from_payload(device.latest("PSM1/measured_cp"))[:3, 3]
+        assert np.linalg.norm(now - held) < 1e-3
+        device.clutch_cycle("MTMR")
+        assert device.wait_for(lambda: device.state("PSM1") in ("ALIGNING", "FOLLOWING"))
+    finally:
+        device.close()
+    outcome = served.stop()
+    kinds = [e.kind for e in outcome.trace.events if e.data.get("arm") == "PSM1"]
+    assert "holding" in kinds
+
+
+def test_garbage_on_every_socket_moves_nothing_and_is_counted(served):
+    import zmq
+
+    device = Device(served.server.port)
+    try:
+        assert device.wait_for(lambda: device.state("PSM1") == "ALIGNING")
+        before = pose_from_payload(device.latest("PSM1/measured_cp"))[:3, 3]
+        ctx = zmq.Context.instance()
+        pub = ctx.socket(zmq.PUB)
+        pub.connect(f"tcp://127.0.0.1:{served.server.port + 1}")
+        dealer = ctx.socket(zmq.DEALER)
+        dealer.connect(f"tcp://127.0.0.1:{served.server.port + 2}")
+        time.sleep(0.3)
+        rng = np.random.default_rng(0)
+        for k in range(3000):
+            junk = rng.bytes(int(rng.integers(0, 200)))
+            pub.send_multipart([b"MTMR/measured_cp", junk])
+            pub.send_multipart([junk])
+            dealer.send_multipart([b"", junk])
+            if k % 500 == 0:
+                time.sleep(0.05)
+        time.sleep(1.0)
+        after = pose_from_payload(device.latest("PSM1/measured_cp"))[:3, 3]
+        assert np.linalg.norm(after - before) < 1e-3
+        counters = served.server.bus.counters.as_dict()
+        dropped = sum(counters["messages"]["dropped"].values())
+        assert dropped >= 3000
+        pub.close(0)
+        dealer.close(0)
+    finally:
+        device.close()
+    assert served.stop().stopped_by == "interrupted"
+
+
+def test_stop_request_ends_the_session(served):
+    device = Device(served.server.port)
+    try:
+        assert device.bus.request({"request": "stop"}, timeout_s=10)["ok"]
+    finally:
+        device.close()
+    assert served.stop().stopped_by == "stop request"
+
+
+def test_injected_command_latency_is_what_the_device_sees():
+    s = Served(delays={"command": ChannelDelay(latency_s=0.15)})
+    device = Device(s.server.port, names=("MTMR", "MTML"))
+    try:
+        assert device.wait_for(lambda: device.latest("MTMR/servo_cf") is not None)
+        time.sleep(2.0)
+        with device._lock:
+            received = [(t, m) for t, m in device.inbox if m.topic == "MTMR/servo_cf"]
+        first_seen: dict[int, float] = {}
+        for t, m in received:
+            used = m.payload["used_seq"]
+            if used >= 0 and used not in first_seen:
+                first_seen[used] = t
+        delays = [first_seen[k] - device.sent[k] for k in first_seen if k in device.sent]
+        assert len(delays) > 200
+        # asked 150 ms; the server's 2 ms tick and loopback add a little, never subtract
+        assert 0.148 < float(np.median(delays)) < 0.156, np.median(delays)
+    finally:
+        device.close()
+        s.stopped = True
+        s.thread.join(timeout=60)
+        s.close()
+
+
+def test_with_curve_only_allowed_clients_get_in(tmp_path):
+    from haptics.bus.errors import BusSecurityError
+    from haptics.bus.security import ClientCurve, ServerCurve, new_keypair
+
+    keys = tmp_path / "keys"
+    allowed = tmp_path / "allowed"
+    server_keys = new_keypair("server", keys)
+    device_keys = new_keypair("device", keys)
+    stranger_keys = new_keypair("stranger", tmp_path / "other")
+    allowed.mkdir()
+    (allowed / "device.key").write_bytes(device_keys.public.read_bytes())
+    s = Served(curve=ServerCurve.from_files(server_keys.secret, allowed))
+    try:
+        good = ClientBus(
+            port=s.server.port, curve=ClientCurve.from_files(device_keys.secret, server_keys.public)
+        )
+        assert good.wait_ready(20)["scenario"] == "needle-handover"
+        good.close()
+        bad = ClientBus(
+            port=s.server.port,
+            curve=ClientCurve.from_files(stranger_keys.secret, server_keys.public),
+        )
+        with pytest.raises(BusSecurityError):
+            bad.wait_ready(5)
+        bad.close()
+        assert s.server.bus.counters.refused_clients >= 1
+    finally:
+        s.stopped = True
+        s.thread.join(timeout=60)
+        s.close()

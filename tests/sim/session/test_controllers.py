@@ -1,0 +1,126 @@
+"""Controllers: the interface, the runner, the two reference controllers, loading by
+name and ``surgisim run --controller``. Real pybullet."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from scenarios.loader import load_scenario
+from sim.cli import app
+from sim.errors import SimError
+from sim.session.commands import ArmCommand
+from sim.session.controllers import (
+    Controller,
+    ScriptedController,
+    TipTracker,
+    load_controller,
+    run_controller,
+)
+
+
+@pytest.fixture(scope="module")
+def handover():
+    return load_scenario("needle-handover")
+
+
+def test_the_scripted_plan_as_a_controller_is_the_headless_run_bit_for_bit(handover, headless_run):
+    expected = headless_run("needle-handover", "expert", 0)
+    got = run_controller(handover, ScriptedController("expert"), seed=0)
+    for arm, trace in expected.trace.instruments.items():
+        np.testing.assert_array_equal(
+            got.trace.instruments[arm].tip_position_m, trace.tip_position_m
+        )
+    assert [e.kind for e in got.trace.events] == [e.kind for e in expected.trace.events]
+    assert got.result == expected.result and got.metrics == expected.metrics
+
+
+def test_the_tracker_brings_each_tip_to_its_goal_from_the_state_alone(handover):
+    tracker = TipTracker()
+    seen = []
+
+    class Watch:
+        name = "watch"
+
+        def reset(self, scenario, seed):
+            tracker.reset(scenario, seed)
+
+        def act(self, state):
+            seen.append(state)
+            return tracker.act(state)
+
+    outcome = run_controller(handover, Watch(), seed=4)
+    assert isinstance(tracker, Controller)
+    assert set(tracker.goals) == {"PSM1", "PSM2"}
+    last = seen[-1]
+    for arm, goal in tracker.goals.items():
+        assert np.linalg.norm(last.arms[arm].X_WT[:3, 3] - goal) <= tracker.tolerance_m
+        assert last.arms[arm].operating_state == "SERVO"
+    # two instruments sent to one object stay apart
+    assert np.linalg.norm(tracker.goals["PSM1"] - tracker.goals["PSM2"]) > 0.02
+    assert outcome.sim_time_s < 10.0 and not outcome.result.completed  # it ended itself
+
+
+def test_a_controller_that_returns_none_ends_the_run_and_is_still_scored(handover):
+    class Stop:
+        name = "stop"
+
+        def reset(self, scenario, seed):
+            self.calls = 0
+
+        def act(self, state):
+            self.calls += 1
+            return None if self.calls > 50 else {"PSM1": ArmCommand(jaw_rad=0.2)}
+
+    outcome = run_controller(handover, Stop(), seed=0)
+    assert outcome.trace.time_s[-1] == pytest.approx(0.1, abs=0.011)  # 50 steps at 500 Hz
+    assert outcome.result.score is not None
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("no_colon", "package.module:factory"),
+        ("sim.nope:make", "cannot be imported"),
+        ("sim.session.controllers:trackr", "tracker"),
+        ("sim.session.controllers:score_trace", "without arguments"),
+        ("builtins:dict", "without \\['reset', 'act'\\]"),
+    ],
+)
+def test_loading_a_controller_says_what_is_wrong(spec, message):
+    with pytest.raises(SimError, match=message):
+        load_controller(spec)
+
+
+def test_run_with_a_controller_stores_it_as_the_operator(tmp_path):
+    db = f"sqlite:///{tmp_path / 'records.sqlite'}"
+    result = CliRunner().invoke(
+        app,
+        [
+            "run",
+            "needle-handover",
+            "--seed",
+            "2",
+            "--controller",
+            "sim.session.controllers:tracker",
+            "--db",
+            db,
+            "--report",
+            str(tmp_path / "r.html"),
+            "--json",
+            str(tmp_path / "r.json"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    import json
+
+    payload = json.loads((tmp_path / "r.json").read_text())
+    assert payload["operator"] == "tip-tracker" and payload["completed"] is False
+    shown = CliRunner().invoke(app, ["trainee", "show", "demo", "--db", db])
+    assert "tip-tracker" in shown.output
+
+
+def test_run_with_an_unknown_controller_fails_cleanly():
+    result = CliRunner().invoke(app, ["run", "needle-handover", "--controller", "nope:make"])
+    assert result.exit_code == 2 and "cannot be imported" in result.output

@@ -1,0 +1,141 @@
+"""Recordings: the MCAP file read back with the mcap reader (Foxglove schemas, a transform
+per frame for every body and arm link, the score), replays, re-scoring and exports."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from scenarios.loader import load_scenario
+from sim.cli import app
+from sim.session.controllers import ScriptedController, run_controller
+from sim.session.recording import McapRecorder, export_trace, read_recording, replay
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory):
+    """A needle handover by the expert's plan (master samples through teleoperation),
+    recorded."""
+    path = tmp_path_factory.mktemp("rec") / "handover.mcap"
+    scenario = load_scenario("needle-handover")
+    outcome = run_controller(
+        scenario, ScriptedController("expert"), seed=5, recorder=McapRecorder(path)
+    )
+    return path, outcome
+
+
+def test_the_file_has_foxglove_schemas_a_transform_per_frame_and_the_score(recorded):
+    from mcap.reader import make_reader
+    from mcap_protobuf.decoder import DecoderFactory
+
+    path, outcome = recorded
+    schemas, frames, scene, score, tips = {}, [], None, None, 0
+    with open(path, "rb") as f:
+        reader = make_reader(f, decoder_factories=[DecoderFactory()])
+        for schema, channel, message in reader.iter_messages():
+            schemas[channel.topic] = (schema.name, schema.encoding)
+            if channel.topic == "/tf":
+                frames.append(reader_decode(schema, message))
+            elif channel.topic == "/scene":
+                scene = reader_decode(schema, message)
+            elif channel.topic == "PSM1/measured_cp":
+                tips += 1
+            elif channel.topic == "session/score":
+                score = json.loads(message.data)
+    assert schemas["/tf"] == ("foxglove.FrameTransforms", "protobuf")
+    assert schemas["/scene"] == ("foxglove.SceneUpdate", "protobuf")
+    assert schemas["PSM1/measured_cp"] == ("foxglove.PoseInFrame", "protobuf")
+    assert schemas["session/events"] == ("foxglove.Log", "protobuf")
+    assert {"PSM1/master/measured_cp", "session/metrics"} <= set(schemas)
+    # every frame has a transform for every body and every arm link, in the world
+    names = {t.child_frame_id for t in frames[0].transforms}
+    assert {"pad", "pad/needle", "floor", "PSM1", "PSM1/tool_tip", "PSM2/jaw_left_link"} <= names
+    assert "ECM/roll_link" in names
+    for frame in frames:
+        assert {t.child_frame_id for t in frame.transforms} == names
+        assert {t.parent_frame_id for t in frame.transforms} == {"world"}
+    # about 60 frames per simulated second
+    assert len(frames) == pytest.approx(60 * outcome.sim_time_s, rel=0.05)
+    assert tips == len(frames)
+    # meshes once, drawn in the frames that move them
+    entities = {e.frame_id: e for e in scene.entities}
+    assert {"pad/needle", "PSM1/wrist_yaw_link"} <= set(entities)
+    assert len(entities["pad/needle"].triangles[0].points) % 3 == 0
+    assert len(entities["pad/needle"].triangles[0].points) > 0
+    assert score["result"]["score"] == pytest.approx(outcome.result.score)
+    assert score["completed"] is True
+
+
+def reader_decode(schema, message):
+    from mcap_protobuf.decoder import DecoderFactory
+
+    return DecoderFactory().decoder_for("protobuf", schema)(message.data)
+
+
+def test_the_tip_poses_in_the_file_are_the_sessions(recorded):
+    path, outcome = recorded
+    rec = read_recording(path)
+    assert rec.metadata["driver"] == "scripted-expert" and rec.seed == 5
+    trace_rows = outcome.trace.instruments["PSM1"].tip_position_m
+    # the last frame is the session's end: the trace's last row is the same tip
+    last = rec.tips[max(rec.tips)]["PSM1"]
+    np.testing.assert_allclose(last[:3, 3], trace_rows[-1], atol=1e-3)
+
+
+def test_replay_reproduces_the_recording(recorded, tmp_path):
+    path, outcome = recorded
+    result = replay(path)
+    assert result.frames_compared == len(read_recording(path).tips)
+    assert result.max_position_error_m == 0.0 and result.max_rotation_error_rad == 0.0
+    assert result.replayed_score == result.recorded_score == outcome.result.score
+    out = CliRunner().invoke(app, ["replay", str(path), "--trace", str(tmp_path / "t.csv")])
+    assert out.exit_code == 0, out.output
+    header = (tmp_path / "t.csv").read_text().splitlines()[0].split(",")
+    assert header[:2] == ["time_s", "PSM1.tip_position_m.x"]
+
+
+def test_rescore_a_recording_under_another_rubric(recorded, tmp_path):
+    path, _ = recorded
+    edited = tmp_path / "strict.yaml"
+    from scenarios.loader import resolve
+
+    yaml_text = resolve("needle-handover").read_text().replace("pass_score: 85", "pass_score: 99")
+    edited.write_text(yaml_text)
+    result = CliRunner().invoke(
+        app, ["rescore", "--recording", str(path), "--scenario", str(edited)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "FAIL" in result.output and "pass" in result.output
+    assert CliRunner().invoke(app, ["rescore"]).exit_code == 2
+
+
+def test_trace_export_to_parquet_has_a_column_per_signal_and_axis(recorded, tmp_path):
+    import pyarrow.parquet as pq
+
+    _, outcome = recorded
+    path = export_trace(outcome.trace, tmp_path / "trace.parquet")
+    table = pq.read_table(path)
+    assert table.num_rows == len(outcome.trace.time_s)
+    np.testing.assert_array_equal(
+        table.column("PSM2.tip_position_m.z").to_numpy(),
+        outcome.trace.instruments["PSM2"].tip_position_m[:, 2],
+    )
+
+
+def test_a_file_that_is_not_a_recording_is_refused(tmp_path):
+    from sim.errors import SimError
+
+    with pytest.raises(SimError, match="does not exist"):
+        read_recording(tmp_path / "missing.mcap")
+    from mcap.writer import Writer
+
+    other = tmp_path / "other.mcap"
+    with other.open("wb") as f:
+        w = Writer(f)
+        w.start()
+        w.finish()
+    with pytest.raises(SimError, match="not a surgisim recording"):
+        read_recording(other)

@@ -1,0 +1,97 @@
+"""Sweeps: seeds, resuming from the journal, the summary, and Ray against the same runs in
+series (a real local Ray cluster)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from sim.cli import app
+from sim.errors import SimError
+from sim.session import sweep as sw
+
+TRACKER = "controller:sim.session.controllers:tracker"
+
+
+def test_seed_ranges_and_lists():
+    assert sw.parse_seeds("0-3,7") == [0, 1, 2, 3, 7]
+    with pytest.raises(SimError, match="0-99"):
+        sw.parse_seeds("a-b")
+    with pytest.raises(SimError, match="ends before"):
+        sw.parse_seeds("5-2")
+
+
+def test_a_sweep_resumes_from_its_journal_and_summarises(tmp_path):
+    out = tmp_path / "results.csv"
+    todo = sw.jobs(["needle-handover"], [TRACKER], [0, 1])
+    first = sw.run_job(todo[0])
+    sw.journal_path(out).write_text(json.dumps(first) + "\n" + '{"key": "cut sh')  # interrupted
+    ran = []
+    rows = sw.run_sweep(todo, out, use_ray=False, on_result=lambda row, d, n: ran.append(row))
+    assert [r["seed"] for r in ran] == [1]  # seed 0 was in the journal
+    assert [r["seed"] for r in rows] == [0, 1]
+    header = out.read_text().splitlines()[0].split(",")
+    assert {"scenario", "driver", "seed", "score", "metric.path_length_cm"} <= set(header)
+    stats = {s["metric"]: s for s in sw.summary(rows)}
+    assert stats["score"]["n"] == 2 and stats["path_length_cm"]["mean"] > 0
+
+
+def test_without_ray_installed_the_error_names_the_extra(monkeypatch):
+    import builtins
+
+    real = builtins.__import__
+
+    def no_ray(name, *args, **kwargs):
+        if name == "ray":
+            raise ImportError("no ray")
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_ray)
+    with pytest.raises(SimError, match=r"surgisim\[ray\]"):
+        sw._ray()
+
+
+@pytest.mark.slow
+def test_a_ray_sweep_gives_the_results_of_the_same_runs_in_series(tmp_path):
+    """Two drivers x two seeds on a local two-worker cluster, against the same four runs
+    one after another in this process: every score and metric equal."""
+    pytest.importorskip("ray")
+    todo = sw.jobs(
+        ["needle-handover"], [TRACKER, "controller:sim.session.controllers:scripted"], [0, 1]
+    )
+    result = CliRunner().invoke(
+        app,
+        [
+            "sweep",
+            "needle-handover",
+            "--operators",
+            "",
+            "--controller",
+            "sim.session.controllers:tracker",
+            "--controller",
+            "sim.session.controllers:scripted",
+            "--seeds",
+            "0-1",
+            "--workers",
+            "2",
+            "--out",
+            str(tmp_path / "ray.parquet"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "mean ± SD" in result.output
+    on_ray = sw.read_journal(sw.journal_path(tmp_path / "ray.parquet"))
+    in_series = sw.run_sweep(todo, tmp_path / "series.csv", use_ray=False)
+    by_key = {r["key"]: r for r in on_ray}
+    assert set(by_key) == {job.key for job in todo}
+    skip = {"wall_time_s"}
+    for row in in_series:
+        other = by_key[row["key"]]
+        assert {k: v for k, v in row.items() if k not in skip} == {
+            k: v for k, v in other.items() if k not in skip
+        }
+    import pyarrow.parquet as pq
+
+    assert pq.read_table(tmp_path / "ray.parquet").num_rows == 4
