@@ -52,8 +52,8 @@ class DeviceLink:
         names: the device names this process publishes (``["MTMR"]``).
         host, port: the server's address and base port.
         curve: the client's CurveZMQ keys (:class:`~haptics.bus.security.ClientCurve`).
-        subscribe: extra topic prefixes to receive (``session/`` is always received: its
-            1 Hz ``session/step`` tells the link the server is alive).
+        subscribe: topic prefixes to receive (default: everything; ``session/`` is always
+            received: its 1 Hz ``session/step`` tells the link the server is alive).
         ipc_dir: use ``ipc://`` sockets in this directory instead of TCP.
         record: write every message sent to this file (see :mod:`haptics.devices.recording`).
         rate_hz: the device's rate, for the recording's header.
@@ -71,7 +71,7 @@ class DeviceLink:
         port: int = DEFAULT_PORT,
         *,
         curve=None,
-        subscribe: Iterable[str] = (),
+        subscribe: Iterable[str] = ("",),
         ipc_dir: Path | str | None = None,
         record: Path | str | None = None,
         rate_hz: float | None = None,

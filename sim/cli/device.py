@@ -169,7 +169,9 @@ def replay(
             mapping[old] = new
         devices = list(dict.fromkeys(e.topic.partition("/")[0] for e in recording.entries))
         names = [mapping.get(d, d) for d in devices] or ["MTMR"]
-        link = _link(names, host, port, keys, key_name, None, None, "replay", subscribe=())
+        link = _link(
+            names, host, port, keys, key_name, None, None, "replay", subscribe=("session/",)
+        )
         try:
             if not _connect(link, stop):
                 return

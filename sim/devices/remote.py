@@ -446,25 +446,34 @@ class RemoteSession:
         elif kind == "failed":
             self.runner.failed = str(data.get("reason", "failed"))
 
-    def wait_for_state(self, timeout_s: float = 5.0) -> None:
-        """Wait until every arm, the camera and ``scene/state`` have been heard from.
+    def wait_for_state(self, timeout_s: float | None = None, notify=None) -> None:
+        """Wait until every arm, the camera and ``scene/state`` have been heard from (a
+        server starts publishing once every mapped device is there); says once, after
+        3 s, what is still missing.
 
         Raises:
             DeviceError: something is still missing after ``timeout_s`` (names it).
         """
-        deadline = self._clock() + timeout_s
+        start = self._clock()
+        said = False
         while True:
             missing = [f"{a}/measured_cp" for a in self.arms if self._seen(a).X_WT is None]
             missing += [f"{a}/measured_js" for a in self.driven if self._seen(a).joints is None]
             if self.world.state_time_s < 0:
                 missing.append("scene/state")
-            if not missing:
+            if not missing or self._stop():
                 return
-            if self._clock() > deadline or self._stop():
+            waited = self._clock() - start
+            if timeout_s is not None and waited > timeout_s:
                 raise DeviceError(
                     f"the server sent no {', '.join(missing)} within {timeout_s:g} s; a"
                     " synthetic operator needs them (docs/bus.md, Server -> clients)."
                 )
+            if not said and waited > 3.0 and notify is not None:
+                said = True
+                others = sorted(set(self.link.hello.get("devices") or {}) - set(self.link.names))
+                wait = f" (it waits for every device: {others} too)" if others else ""
+                notify(f"waiting for the server to start the session{wait}")
             self.drain(0.05)
 
     # ---- driving ---------------------------------------------------------------------------

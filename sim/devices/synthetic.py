@@ -145,6 +145,19 @@ class Engager:
         self.remote.pace(0)
 
 
+def _result(remote: RemoteSession, elapsed_s: float, engagements: int) -> SyntheticResult:
+    runner = remote.runner
+    return SyntheticResult(
+        runner.step_index,
+        runner.total,
+        runner.completed,
+        runner.failed,
+        elapsed_s,
+        engagements,
+        remote.stream.ticks,
+    )
+
+
 def warm_up(remote: RemoteSession) -> None:
     """Load every compiled kernel the plans use (IK, the operators' motion), before the
     hands start publishing: numba's first call holds the interpreter for ~0.1 s, which
@@ -199,7 +212,9 @@ def run_synthetic(
     warm_up(remote)
     remote.stream.start()
     try:
-        remote.wait_for_state()
+        remote.wait_for_state(notify=notify)
+        if remote.finished:
+            return _result(remote, 0.0, 0)
         engager = Engager(remote, demo, notify)
         engager()
         start = time.monotonic()
@@ -211,15 +226,6 @@ def run_synthetic(
         plan(demo)
         remote.pace(0)
         remote.drain()
-        runner = remote.runner
-        return SyntheticResult(
-            runner.step_index,
-            runner.total,
-            runner.completed,
-            runner.failed,
-            time.monotonic() - start,
-            engager.count,
-            remote.stream.ticks,
-        )
+        return _result(remote, time.monotonic() - start, engager.count)
     finally:
         remote.close()
