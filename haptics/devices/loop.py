@@ -79,6 +79,7 @@ def run_device(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     max_ticks: int | None = None,
+    stats: LoopStats | None = None,
 ) -> LoopStats:
     """Run ``adapter`` on the bus until ``stop()`` (see the module docstring).
 
@@ -94,6 +95,8 @@ def run_device(
             :class:`haptics.force.ForceRenderer` for devices with force output).
         clock, sleep: the monotonic clock (s) and the sleep function.
         max_ticks: stop after this many ticks (tests).
+        stats: the record to fill as the loop runs (default: a new one), so that
+            ``stop`` can look at it.
     """
     name = link.names[0]
     arm = link.arm_of(name)
@@ -110,7 +113,9 @@ def run_device(
     align_to = getattr(adapter, "align_to", None)
     if enable:
         enable_arm(link, arm)
-    stats = LoopStats(states=[])
+    stats = stats if stats is not None else LoopStats()
+    if stats.states is None:
+        stats.states = []
     period = 1.0 / float(rate_hz)
     next_t = clock()
     servo_topic = f"{name}/servo_cf"

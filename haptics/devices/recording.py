@@ -167,8 +167,17 @@ def read_recording(path: Path | str) -> Recording:
             last_t = out.entries[-1].t_s
     except DeviceError as e:
         raise DeviceError(f"{where}: entry {index}: {e}") from None
-    except Exception as e:  # a truncated or corrupt tail
+    except Exception as e:  # a corrupt tail
         raise DeviceError(f"{where}: entry {index + 1} cannot be read ({e}).") from None
+    try:  # msgpack's iteration stops quietly at an incomplete last value
+        leftover = unpacker.read_bytes(1)
+    except ValueError:
+        leftover = b"incomplete"
+    if leftover:
+        raise DeviceError(
+            f"{where}: entry {len(out.entries) + 1} is cut short (the recording was"
+            f" interrupted); the {len(out.entries)} entries before it are whole."
+        )
     return out
 
 

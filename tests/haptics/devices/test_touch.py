@@ -25,9 +25,21 @@ from haptics.devices.touch import (
     force_to_device,
     transform_to_pose_M,
 )
-from kinematics.transforms import rot_x, rot_y, rot_z
+from kinematics import transforms
 
 REPO = Path(__file__).resolve().parents[3]
+
+
+def rot_x(a):
+    return transforms.rot_x(a)[:3, :3]
+
+
+def rot_y(a):
+    return transforms.rot_y(a)[:3, :3]
+
+
+def rot_z(a):
+    return transforms.rot_z(a)[:3, :3]
 
 
 def column_major(R_D, p_D_mm) -> list[float]:
@@ -105,7 +117,7 @@ def test_force_feedback_from_servo_cf_through_the_renderer():
     F_M = renderer.render(hand, 1.001)
     np.testing.assert_allclose(force_to_device(F_M), [0.0, 2.0, 0.0], atol=1e-9)  # up at the device
     # pushing further into the contact raises the force, up to the saturation
-    deeper = renderer.render(hand + [0.0, 0.5, 0.0], 1.002)
+    deeper = renderer.render(hand + np.array([0.0, 0.5, 0.0]), 1.002)
     assert np.linalg.norm(force_to_device(deeper, 3.0)) == pytest.approx(3.0)
     # a silent server: no force after the renderer's age limit
     np.testing.assert_array_equal(renderer.render(hand, 2.0), np.zeros(3))
