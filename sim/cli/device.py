@@ -110,18 +110,24 @@ def synthetic(
             probe, host, port, keys, key_name, record, rate_hz, "surgisim device synthetic"
         )
         try:
-            if not _connect(link, stop):
-                return
-            if not names:  # every device the server maps
-                link.names = sorted((link.hello.get("devices") or {}).keys()) or probe
-            result = run_synthetic(
-                link,
-                operator=operator,
-                seed=seed,
-                rate_hz=rate_hz,
-                stop=stop,
-                stop_after_steps=steps,
-            )
+            while True:
+                if not _connect(link, stop):
+                    return
+                if not names:  # every device the server maps
+                    link.names = sorted((link.hello.get("devices") or {}).keys()) or probe
+                result = run_synthetic(
+                    link,
+                    operator=operator,
+                    seed=seed,
+                    rate_hz=rate_hz,
+                    stop=stop,
+                    stop_after_steps=steps,
+                )
+                if not result.lost or stop():
+                    break
+                typer.echo(
+                    "the server's session is gone: starting over when a server answers", err=True
+                )
         finally:
             link.close()
         end = (

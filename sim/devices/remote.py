@@ -351,6 +351,8 @@ class RemoteSession:
             link, {d: DeviceReading() for d in self.device_of.values()}, rate_hz
         )
         self.stop_requested = False
+        #: the server went away during the run (its session is over)
+        self.lost = False
         #: called by :meth:`settle` when an arm has stopped following (held, misaligned,
         #: disabled): the synthetic device engages it again before the next motion
         self.on_disengaged: Callable[[], None] | None = None
@@ -368,7 +370,7 @@ class RemoteSession:
     @property
     def finished(self) -> bool:
         """The exercise ended (or enough steps were done, or a stop was asked)."""
-        if self.stop_requested or self._stop() or self.runner.finished:
+        if self.stop_requested or self.lost or self._stop() or self.runner.finished:
             return True
         n = self.stop_after_steps
         return n is not None and self.runner.step_index >= n
@@ -461,7 +463,7 @@ class RemoteSession:
             missing += [f"{a}/measured_js" for a in self.driven if self._seen(a).joints is None]
             if self.world.state_time_s < 0:
                 missing.append("scene/state")
-            if not missing or self._stop():
+            if not missing or self.finished:
                 return
             waited = self._clock() - start
             if timeout_s is not None and waited > timeout_s:
@@ -475,6 +477,7 @@ class RemoteSession:
                 wait = f" (it waits for every device: {others} too)" if others else ""
                 notify(f"waiting for the server to start the session{wait}")
             self.drain(0.05)
+            self.check_server()
 
     # ---- driving ---------------------------------------------------------------------------
     def advance(self, commands=None, steps: int = 1) -> None:
@@ -502,13 +505,32 @@ class RemoteSession:
             now = self._clock()
             if now - last_check > 0.2:
                 last_check = now
-                self.link.check()
+                self.check_server()
+
+    def check_server(self) -> None:
+        """Probe the server when it has been silent; a server that went away ends this
+        run (:attr:`lost`): its session is gone, and a new one starts from the beginning."""
+        if self.link.check() == "lost":
+            self.lost = True
+
+    def confirm_server(self, timeout_s: float = 3.0) -> bool:
+        """Whether the server still publishes (a message within ``timeout_s``); if not,
+        the run counts as :attr:`lost`. A plan that gave up may have given up because the
+        server went away: this tells the two apart."""
+        end = self._clock() + timeout_s
+        while self._clock() < end and not self.lost:
+            if self.drain(0.05):
+                return True
+            self.check_server()
+        self.lost = True
+        return False
 
     def hold(self, seconds: float) -> None:
         """Keep the hands still (held readings) for ``seconds``, draining messages."""
         end = self._clock() + seconds
-        while self._clock() < end and not self._stop():
+        while self._clock() < end and not self.finished:
             self.drain(min(0.01, max(0.0, end - self._clock())))
+            self.check_server()
 
     def settle(self, arm: str) -> None:
         """Wait until everything queued has been published, the server has used the last

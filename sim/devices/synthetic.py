@@ -41,6 +41,7 @@ class SyntheticResult:
         completed: the server reported the exercise completed.
         failed: why it failed, if it did.
         elapsed_s: wall time from engaging to the end (s).
+        lost: the server went away during the run.
         engagements: times the arms were engaged (1 + re-engagements).
         samples: ticks published.
     """
@@ -52,6 +53,7 @@ class SyntheticResult:
     elapsed_s: float
     engagements: int
     samples: int
+    lost: bool = False
 
 
 class Engager:
@@ -155,6 +157,7 @@ def _result(remote: RemoteSession, elapsed_s: float, engagements: int) -> Synthe
         elapsed_s,
         engagements,
         remote.stream.ticks,
+        remote.lost,
     )
 
 
@@ -224,6 +227,8 @@ def run_synthetic(
         )
         remote.on_disengaged = engager
         plan(demo)
+        if not remote.finished:
+            remote.confirm_server()
         remote.pace(0)
         remote.drain()
         return _result(remote, time.monotonic() - start, engager.count)

@@ -19,7 +19,7 @@ def repo_env() -> dict:
 class Served:
     """``TrainingServer.run`` in a thread until stopped (or 120 s of wall time)."""
 
-    def __init__(self, scenario: str = "needle-handover", **config) -> None:
+    def __init__(self, scenario: str = "needle-handover", port: int = 0, **config) -> None:
         from scenarios.loader import load_scenario
         from sim.server.server import ServeConfig, TrainingServer
 
@@ -27,7 +27,7 @@ class Served:
         self.server = TrainingServer(
             load_scenario(scenario),
             seed=0,
-            config=ServeConfig(port=0, **config),
+            config=ServeConfig(port=port, **config),
             say=self.said.append,
         )
         self.port = self.server.port
@@ -51,6 +51,16 @@ class Served:
     def close(self) -> None:
         self.stop()
         self.server.close()
+
+
+def free_port() -> int:
+    """A base port whose block of three was free a moment ago."""
+    from haptics.bus.sockets import ServerBus
+
+    bus = ServerBus(port=0)
+    port = bus.port
+    bus.close()
+    return port
 
 
 @pytest.fixture

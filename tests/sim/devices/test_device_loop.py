@@ -67,3 +67,63 @@ def test_velocity_device_is_aligned_for_the_gate_and_follows():
     finally:
         link.close()
         served.close()
+
+
+FAKE_HID = """
+import sys, types
+class Device:
+    def open_path(self, path): pass
+    def set_nonblocking(self, flag): pass
+    def read(self, n): return []
+    def close(self): pass
+sys.modules["hid"] = types.SimpleNamespace(
+    enumerate=lambda: [{"vendor_id": 0x256F, "product_id": 0xC635, "path": b"/dev/hidraw9"}],
+    device=Device,
+)
+from sim.cli import app
+app(["device", "spacemouse", "--name", "MTML", "--port", sys.argv[1]])
+"""
+
+
+def test_spacemouse_process_waits_for_the_server_follows_and_stops_on_ctrl_c():
+    import signal
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    from tests.sim.devices.conftest import REPO, free_port, repo_env
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", FAKE_HID, str(port)],
+        env=repo_env(), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True)
+    reader.start()
+    served = None
+    try:
+        time.sleep(2.5)  # no server yet: the device waits and says so
+        served = Served(port=port, device_map={"MTML": "PSM2"})
+        end = time.monotonic() + 60
+        while time.monotonic() < end and proc.poll() is None:
+            following = any("PSM2: FOLLOWING" in s for s in lines)
+            if following and served.server.devices.stats("MTML").samples > 500:
+                break
+            time.sleep(0.1)
+        assert served.server.devices.stats("MTML").samples > 500, lines
+        proc.send_signal(signal.SIGINT)  # Ctrl-C
+        assert proc.wait(30) == 0
+        reader.join(10)
+        out = proc.stdout.read()
+        text = "".join(lines)
+        assert text.count("waiting for the server") == 1
+        assert "PSM2: FOLLOWING" in text  # aligned by the assist, following
+        assert "spacemouse stopped after" in out
+        assert "Traceback" not in text
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        if served is not None:
+            served.close()

@@ -49,3 +49,50 @@ def test_the_synthetic_device_needs_no_physics_engine():
         [sys.executable, "-c", code], env=repo_env(), capture_output=True, text=True, timeout=120
     )
     assert proc.returncode == 0, proc.stderr
+
+
+def test_synthetic_device_outlives_a_server_restart_and_stops_on_ctrl_c():
+    import signal
+    import threading
+    import time
+
+    from tests.sim.devices.conftest import Served, free_port
+
+    port = free_port()
+    first = Served(port=port)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sim.cli", "device", "synthetic", "--port", str(port)],
+        env=repo_env(), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True)
+    reader.start()
+    second = None
+
+    def wait_for(predicate, timeout_s=120.0) -> bool:
+        end = time.monotonic() + timeout_s
+        while time.monotonic() < end and proc.poll() is None:
+            if predicate():
+                return True
+            time.sleep(0.1)
+        return False
+
+    try:
+        assert wait_for(lambda: first.server.devices.stats("MTMR").samples > 1500), lines
+        first.close()  # the server goes away mid-exercise
+        assert wait_for(lambda: any("lost the server" in s for s in lines)), lines
+        second = Served(port=port)  # and a new one comes up on the same ports
+        assert wait_for(lambda: second.server.devices.stats("MTML").samples > 1500), lines
+        proc.send_signal(signal.SIGINT)  # Ctrl-C
+        assert proc.wait(60) == 0
+        reader.join(10)
+        text = "".join(lines)
+        assert text.count("lost the server") == 1
+        assert "starting over" in text
+        assert "Traceback" not in text
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        first.close()
+        if second is not None:
+            second.close()
