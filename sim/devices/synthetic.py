@@ -28,7 +28,7 @@ from sim.devices.remote import RemoteSession, require_plan, scenario_from_hello
 CLUTCH_TAP_S = 0.15
 #: How long to wait for every arm to report FOLLOWING after the clutch tap (s).
 ENGAGE_TIMEOUT_S = 3.0
-ENGAGE_TRIES = 3
+ENGAGE_TRIES = 5
 
 
 @dataclass
