@@ -449,22 +449,26 @@ class Session:
 
     # ---- observation ------------------------------------------------------------------------
     def _observe(self) -> None:
+        """Contacts and tip forces (every observation: force feedback needs them); at each
+        trace row also what is in view, the row itself, the exercise engine and, at the
+        metrics rate, the live metrics."""
         world, rec = self.world, self.recorder
         contacts = world.contacts()
         # tissue and object handling force; instrument clashes are recorded as contacts
         self._forces = {**self._forces, **world.tip_forces(contacts, clashes=False)}
         self._contacts = tuple(contacts)
+        self._observed_time_s = world.time_s
+        self._note_contacts(contacts)
+        self._observations += 1
+        if self._observations % self._record_every != 1 % self._record_every:
+            return
         tips = np.array([self.arms[n].measured_cp("world")[:3, 3] for n in self._arm_names])
         visible = points_in_view(self.camera_pose_W(), *self._view, tips)
         self._in_view = {
             n: True if n == self.camera_arm else bool(v)
             for n, v in zip(self._arm_names, visible, strict=True)
         }
-        self._observed_time_s = world.time_s
-        self._note_contacts(contacts)
-        self._observations += 1
-        if self._observations % self._record_every == 1 % self._record_every:
-            self._record_row()
+        self._record_row()
         self._emit(self.runner.tick(self.view))
         if self.runner.finished or rec.n % self._metrics_every == 0:
             self._refresh_metrics()
