@@ -104,7 +104,7 @@ class SessionConfig:
             published 100 Hz). A row holds the largest tip force and every contact seen
             since the previous row, so nothing observed in between is lost.
         metrics_rate_hz: how often live metrics and the score estimate are refreshed (Hz).
-        pose_rate_hz: how often ``StepState.body_poses`` is refreshed (Hz; a viewer draws
+        pose_rate_hz: how often ``StepState.node_poses`` is refreshed (Hz; a viewer draws
             at 60 Hz); None: every physics step.
         ik_restarts: IK restarts per step when the warm start fails (kept small: the
             target moves little between steps).
@@ -691,6 +691,15 @@ class Session:
                 )
             self._description = describe_scene(self.world, camera, self.scenario.name)
         return self._description
+
+    def body_poses(self) -> dict[str, np.ndarray]:
+        """Every body's pose now (4x4, world) by name: objects and scenery, not the arms."""
+        world = self.world
+        return {
+            info.name: world.body_pose(info.name)
+            for info in world.bodies.values()
+            if info.role != "instrument"
+        }
 
     def node_poses(self) -> np.ndarray:
         """``X_WN`` (N, 4, 4, world) of the scene description's nodes now, in its order."""
