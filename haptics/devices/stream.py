@@ -63,7 +63,6 @@ class HandStream:
         self.resyncs = 0
         #: the longest time between two ticks (s): how long the hand was ever silent
         self.max_gap_s = 0.0
-        self.paused = False
 
     # ---- producer side -------------------------------------------------------------------
     def put(self, frame: Mapping[str, DeviceReading]) -> None:
@@ -132,12 +131,11 @@ class HandStream:
                 if frame:
                     self._current.update(frame)
                 current = dict(self._current)
-            if not self.paused:
-                for name, reading in current.items():
-                    seq = link.send(name, reading, next_t)
-                    self.sent_seq[name] = seq
-                    if frame and name in frame:
-                        self.new_seq[name] = seq
+            for name, reading in current.items():
+                seq = link.send(name, reading, next_t)
+                self.sent_seq[name] = seq
+                if frame and name in frame:
+                    self.new_seq[name] = seq
             self.ticks += 1
             next_t += period
             now = clock()

@@ -480,7 +480,7 @@ class RemoteSession:
             self.check_server()
 
     # ---- driving ---------------------------------------------------------------------------
-    def advance(self, commands=None, steps: int = 1) -> None:
+    def advance(self, commands=None) -> None:
         """Queue one tick of master samples (arm -> :class:`MasterSample`) and keep the
         queue no more than :data:`AHEAD_TICKS` ahead of the publishing, in real time."""
         frame = {}

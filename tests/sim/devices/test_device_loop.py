@@ -51,16 +51,20 @@ def test_velocity_device_is_aligned_for_the_gate_and_follows():
         link.connect(timeout_s=30)
         handle = Handle()
         stats = LoopStats()
-        # until the arm has followed for a while (at most 20000 ticks, ~20 s)
+        # until the arm has followed and force messages came (at most 20000 ticks, ~20 s;
+        # a loaded machine may make the server hold the arm afterwards: a person would
+        # tap the clutch, this test does not need to)
         run_device(
             handle,
             link,
-            stop=lambda: stats.states[-1:] == ["FOLLOWING"] and stats.forces > 200,
+            stop=lambda: "FOLLOWING" in stats.states and stats.forces > 200,
             max_ticks=20000,
             stats=stats,
         )
         assert handle.aligned > 0  # the assist turned the handle while the arm aligned
-        assert "ALIGNING" in stats.states and stats.states[-1] == "FOLLOWING"
+        states = stats.states
+        assert "ALIGNING" in states and "FOLLOWING" in states
+        assert states.index("ALIGNING") < states.index("FOLLOWING")
         assert stats.forces > 200  # servo_cf for MTML reached the loop
         assert len(handle.forces) == stats.ticks  # a force was commanded every tick
         assert all(np.isfinite(f).all() and np.linalg.norm(f) <= 3.0 for f in handle.forces)
