@@ -167,3 +167,18 @@ def test_replay_stops_when_asked_and_renames(tmp_path):
     assert 1 <= stats.sent < 5
     assert all(topic == "MTML/clutch" for topic, _ in link.sent)
     assert all(set(payload) == {"pressed"} for _, payload in link.sent)
+
+
+def test_the_documented_reader_snippet_reads_a_recording(tmp_path, monkeypatch):
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "devices.md").read_text()
+    snippet = re.search(r"```python\n(import msgpack.*?)```", doc, re.S).group(1)
+    with RecordingWriter(tmp_path / "hand.rec", ["MTMR"]) as w:
+        w.write(0.0, "MTMR/clutch", {"pressed": True})
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(snippet, namespace)
+    assert namespace["header"]["format"] == "surgisim-device-recording"
+    assert namespace["entries"] == [[0.0, "MTMR/clutch", {"pressed": True}]]
