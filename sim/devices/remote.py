@@ -358,6 +358,7 @@ class RemoteSession:
         self.stop_requested = False
         #: the server went away during the run (its session is over)
         self.lost = False
+        self._last_check = -float("inf")
         #: called by :meth:`settle` when an arm has stopped following (held, misaligned,
         #: disabled): the synthetic device engages it again before the next motion
         self.on_disengaged: Callable[[], None] | None = None
@@ -499,18 +500,22 @@ class RemoteSession:
         self.pace(AHEAD_TICKS)
 
     def pace(self, ahead: int = 0) -> None:
-        """Wait, draining messages, until at most ``ahead`` ticks are queued."""
-        last_check = self._clock()
-        while self.stream.queued > ahead:
+        """Wait, draining messages, until at most ``ahead`` ticks are queued; probe the
+        server when it has been silent (every 0.2 s of wall time across calls: a plan
+        advancing tick by tick must notice a server that went away, since its own time —
+        the server's simulated time — then stands still)."""
+        while True:
+            now = self._clock()
+            if now - self._last_check > 0.2:
+                self._last_check = now
+                self.check_server()
+            if self.stream.queued <= ahead:
+                return
             self.stream.raise_if_failed()
             if self.finished:
                 self.stream.clear()
                 return
             self.drain(0.002)
-            now = self._clock()
-            if now - last_check > 0.2:
-                last_check = now
-                self.check_server()
 
     def check_server(self) -> None:
         """Probe the server when it has been silent; a server that went away ends this

@@ -165,6 +165,10 @@ class TrainingServer:
         self.forces = {arm: ForceFeedback(self.config.force) for arm in s.teleops}
         self.paused = False
         self._stop_reason: str | None = None
+        #: per teleoperated arm: the hand orientation (3x3, M) its alignment gate accepts
+        self._aligned_hands = {
+            arm: t.aligned_hand_rotation for arm, t in self.session.teleops.items()
+        }
         #: seq of the latest device sample a step used (the used_seq of state messages)
         self._last_seq = -1
 
@@ -182,6 +186,9 @@ class TrainingServer:
                 "rotation_scale": t.config.rotation_scale,
                 "R_CM": np.asarray(t.config.R_CM, dtype=float).tolist(),
                 "align_tolerance_rad": t.config.align_tolerance_rad,
+                "jaw_closed_rad": t.config.jaw_closed_rad,
+                "jaw_open_rad": t.config.jaw_open_rad,
+                "gripper_max_rad": t.config.gripper_max_rad,
             }
             for arm, t in s.teleops.items()
         }
@@ -325,7 +332,9 @@ class TrainingServer:
             if not self.paused:
                 state = s.step(commands)
                 self._feedback(now, state)
-                self.publisher.state(now, state, self._last_seq, self._align_errors())
+                self.publisher.state(
+                    now, state, self._last_seq, self._align_errors(), self._aligned_hands
+                )
             self.publisher.flush(now)
             self._answer()
             if on_checkpoint is not None:
