@@ -78,6 +78,15 @@ def _register_research_commands() -> None:
 _register_research_commands()
 
 
+def _register_vr_command() -> None:
+    from sim.cli import vr as cli_vr
+
+    app.command("vr")(cli_vr.vr)
+
+
+_register_vr_command()
+
+
 @bench_app.command("ik")
 def bench_ik(
     targets: int = typer.Option(
