@@ -239,6 +239,23 @@ def bench_env(
     raise typer.Exit(code=0 if ok else 1)
 
 
+@bench_app.command("vr")
+def bench_vr(
+    frames: int = typer.Option(660, min=10, help="Frames per case (the first --skip excluded)."),
+    skip: int = typer.Option(60, min=0, help="Start-up frames left out of the figures."),
+    json_path: Path = typer.Option(
+        Path("bench/results/vr.json"), "--json", help="Where to write the JSON results."
+    ),
+    strict: bool = typer.Option(False, help="Exit with status 1 when the bar is missed."),
+) -> None:
+    """Headset client frame timing on Monado's null compositor (llvmpipe): submitted vs
+    paced, missed frames, render time per eye at the recommended size and 2064x2208."""
+    from bench.vr import run_vr_benchmark
+
+    ok = run_vr_benchmark(frames=frames, skip=skip, json_path=json_path, strict=strict)
+    raise typer.Exit(code=0 if ok else 1)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()
