@@ -107,7 +107,9 @@ def vr(
     drive: bool = typer.Option(
         True, "--drive/--watch", help="Drive the instruments with the controllers, or only watch."
     ),
-    device_rate_hz: float = typer.Option(250.0, min=10.0, max=2000.0, help="Controller rate."),
+    device_rate_hz: float = typer.Option(
+        125.0, min=10.0, max=2000.0, help="Controller sampling rate (Hz)."
+    ),
     capture: Path | None = typer.Option(
         None, help="Save every --capture-every-th frame's swapchain images here (.npz)."
     ),
@@ -150,6 +152,9 @@ def vr(
             capture_every=capture_every,
             timing_path=timing,
         )
+        # the frame loop and the device thread share the GIL: hand it over every 1 ms
+        # (Python's default 5 ms would stall a frame behind a controller tick)
+        sys.setswitchinterval(0.001)
         if serve is not None:
             server = start_server(serve, port, console)
         client = VrClient(options, log=console.print)

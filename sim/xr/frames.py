@@ -147,8 +147,10 @@ class BedsidePlacement:
 
     The reference space's floor origin is put ``distance_m`` from the work area's centre,
     on the side the endoscope comes from (facing the same way as the scope, levelled), so
-    the trainee sees the patient-side arms around the scope at real scale; the floor lies
-    ``work_height_m`` below the work area (a patient on an operating table: ~1 m).
+    the trainee sees the instruments around the scope at real scale, as an assistant at
+    the table does (about half a metre from the ports); the floor lies ``work_height_m``
+    below the work area, so a standing trainee's eyes (~1.6 m) look down on it from
+    ~0.3 m above (a patient's abdomen on a table raised for the bedside team).
 
     Attributes:
         X_WS: the OpenXR reference space S in the world W (4x4; S is +y up, W +z up).
@@ -161,8 +163,8 @@ class BedsidePlacement:
         cls,
         centre_W,
         X_WC,
-        distance_m: float = 0.9,
-        work_height_m: float = 1.0,
+        distance_m: float = 0.5,
+        work_height_m: float = 1.3,
     ) -> BedsidePlacement:
         """Stand ``distance_m`` behind the work-area centre along the scope's levelled
         view direction, the floor ``work_height_m`` under the centre (world z up)."""

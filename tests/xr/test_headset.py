@@ -181,3 +181,24 @@ def test_controller_pose_through_monado_moves_the_instrument(rig, xr_root, first
         centroids.append(cols[near].mean())
     print(f"tip moved {moved_C} m in the camera frame; drawn instrument centroid {centroids}")
     assert centroids[1] > centroids[0] + 10, centroids
+
+
+def test_no_runtime_is_a_one_line_error(rig, xr_root):
+    """The runtime's service is not there (another runtime dir): a clear error, exit 2."""
+    server, _, _ = rig
+
+    from types import SimpleNamespace
+
+    elsewhere = SimpleNamespace(
+        client_env={
+            "XDG_RUNTIME_DIR": "/tmp/no-runtime-here",
+            "XR_RUNTIME_JSON": "/usr/share/openxr/1/openxr_monado.json",
+        }
+    )
+
+    (xr_root.path / "tmp" / "no-runtime-here").mkdir(exist_ok=True)
+    client = start_client(xr_root, elsewhere, server.port, "none", "--frames", "5")
+    code = client.wait(120)
+    assert code == 2, client.output
+    assert "Traceback" not in client.output
+    assert "OpenXR runtime" in client.output, client.output
