@@ -170,8 +170,10 @@ def run_vr_benchmark(
             ]
         )
     period = next((r["period_ms"] for r in results.values() if "period_ms" in r), 0.0)
+    load = os.getloadavg()
     print_table(
-        f"headset client on Monado's null compositor ({period:.0f} ms pace), llvmpipe",
+        f"headset client on Monado's null compositor ({period:.0f} ms pace), llvmpipe; "
+        f"load average {load[0]:.1f} on {os.cpu_count()} cores",
         [
             "case", "size/eye", "frames", "submitted", "paced (baseline)", "missed", "late",
             "eye p50 ms L/R", "eye p95 ms L/R", "wait->end p50/p95 ms", "latency p50 ms",
@@ -190,8 +192,8 @@ def run_vr_benchmark(
             "pass" if measured == 0 else "FAIL",
         ]
     ]
-    return finish("vr", bar_rows, {"frames": frames, "skip": skip, "cases": results},
-                  json_path, console, strict)  # fmt: skip
+    payload = {"frames": frames, "skip": skip, "load_average": load, "cases": results}
+    return finish("vr", bar_rows, payload, json_path, console, strict)
 
 
 if __name__ == "__main__":

@@ -243,6 +243,9 @@ def bench_env(
 def bench_vr(
     frames: int = typer.Option(660, min=10, help="Frames per case (the first --skip excluded)."),
     skip: int = typer.Option(60, min=0, help="Start-up frames left out of the figures."),
+    case: list[str] = typer.Option(
+        None, "--case", help="recommended, quest3 (repeatable; default both)."
+    ),
     json_path: Path = typer.Option(
         Path("bench/results/vr.json"), "--json", help="Where to write the JSON results."
     ),
@@ -250,9 +253,18 @@ def bench_vr(
 ) -> None:
     """Headset client frame timing on Monado's null compositor (llvmpipe): submitted vs
     paced, missed frames, render time per eye at the recommended size and 2064x2208."""
-    from bench.vr import run_vr_benchmark
+    from bench.vr import CASES, run_vr_benchmark
 
-    ok = run_vr_benchmark(frames=frames, skip=skip, json_path=json_path, strict=strict)
+    unknown = [c for c in case or [] if c not in CASES]
+    if unknown:
+        raise typer.BadParameter(f"unknown case {unknown[0]!r}; cases are {sorted(CASES)}")
+    ok = run_vr_benchmark(
+        frames=frames,
+        skip=skip,
+        cases=tuple(case or CASES),
+        json_path=json_path,
+        strict=strict,
+    )
     raise typer.Exit(code=0 if ok else 1)
 
 

@@ -14,15 +14,16 @@ Per frame (all times from the monotonic clock, s, unless named ``_ns``):
   on this machine's monotonic clock) to the frame's predicted display time: hand motion
   to photons, through the bus, the simulator and the renderer.
 
-Missed frames count display slots the runtime skipped between consecutive predicted
-display times (a jump of ``k`` periods misses ``k - 1`` frames); "paced" is the number of
-display slots from the first frame to the last, so ``submitted == paced`` means none was
-missed. Nothing here calls OpenXR: the client feeds numbers in.
+"Paced" is the number of display slots the runtime offered from the first frame's
+predicted display time to the last one's (span / period + 1); missed frames are the slots
+without a frame of the client (paced - frames), so ``submitted == paced`` means none was
+missed. (Counting per gap would undercount: a runtime that re-plans after a late frame
+predicts times off the old grid, so a gap of 1.4 periods still lost a slot.)
+Nothing here calls OpenXR: the client feeds numbers in.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 from dataclasses import asdict, dataclass, field
@@ -65,16 +66,15 @@ class FrameTimer:
 
     def __init__(self) -> None:
         self.frames: list[FrameRecord] = []
-        self.missed = 0
 
     def add(self, record: FrameRecord) -> None:
-        """Add a frame; counts display slots skipped since the previous one."""
-        if self.frames and record.period_ns > 0:
-            step = record.display_ns - self.frames[-1].display_ns
-            slots = round(step / record.period_ns)
-            if slots > 1:
-                self.missed += slots - 1
+        """Add a frame."""
         self.frames.append(record)
+
+    @property
+    def missed(self) -> int:
+        """Display slots without a frame, over the whole run."""
+        return max(0, self.paced - len(self.frames))
 
     def set_eye_ms(self, index: int, eye_ms: list[float]) -> None:
         """Fill in frame ``index``'s per-eye render times once the GPU reported them."""
@@ -101,15 +101,12 @@ class FrameTimer:
         frames = self.frames[skip:]
         eyes = max((len(r.eye_ms) for r in frames), default=0)
         period = frames[-1].period_ns if frames else 0
-        missed = 0
-        for a, b in itertools.pairwise(frames):
-            if b.period_ns > 0:
-                missed += max(0, round((b.display_ns - a.display_ns) / b.period_ns) - 1)
         paced = (
             round((frames[-1].display_ns - frames[0].display_ns) / period) + 1
             if frames and period > 0
             else len(frames)
         )
+        missed = max(0, paced - len(frames))
         return {
             "frames": len(frames),
             "submitted": sum(1 for r in frames if r.rendered),
