@@ -291,7 +291,8 @@ class VrClient:
                     self.report.runtime_lost = runtime.lost
                     self.report.stopped_by = "runtime lost"
                 try:
-                    renderer.call(runtime.close)
+                    if renderer is not None:
+                        renderer.call(runtime.close)
                 except Exception as exc:  # a dying runtime may fail here too
                     self.log(f"OpenXR teardown: {type(exc).__name__}: {exc}")
             if renderer is not None:

@@ -243,15 +243,21 @@ class XrRuntime:
         if "XR_KHR_convert_timespec_time" in available:
             wanted.append("XR_KHR_convert_timespec_time")
             self.time_conversion = True
-        self.instance = self._guard(
-            xr.create_instance,
-            xr.InstanceCreateInfo(
-                application_info=xr.ApplicationInfo(
-                    application_name="surgisim", engine_name="surgisim"
-                ),
-                enabled_extension_names=sorted(set(wanted)),
-            ),
-        )
+        try:
+            self.instance = xr.create_instance(
+                xr.InstanceCreateInfo(
+                    application_info=xr.ApplicationInfo(
+                        application_name="surgisim", engine_name="surgisim"
+                    ),
+                    enabled_extension_names=sorted(set(wanted)),
+                )
+            )
+        except xr.exception.XrException as exc:  # before any session: no runtime there
+            raise XrError(
+                f"the OpenXR runtime did not start an instance ({type(exc).__name__}): is "
+                "its service running (Monado: monado-service; SteamVR)? XR_RUNTIME_JSON "
+                "names the runtime to use"
+            ) from None
         try:
             self.system_id = xr.get_system(
                 self.instance, xr.SystemGetInfo(form_factor=xr.FormFactor.HEAD_MOUNTED_DISPLAY)
