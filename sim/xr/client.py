@@ -442,6 +442,7 @@ class VrClient:
             right=images[1] if len(images) > 1 else images[0],
             X_WN=X_WN,
             X_WE=np.stack([v.X_WE for v in views]),
+            X_WL=self._lamp if o.mode == "bedside" else feed.description.camera_pose(X_WN),
             projection=np.stack([v.projection for v in views]),
             scene_time_s=feed.time_s,
             used_seq=feed.used_seq,

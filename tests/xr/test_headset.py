@@ -202,3 +202,56 @@ def test_no_runtime_is_a_one_line_error(rig, xr_root):
     assert code == 2, client.output
     assert "Traceback" not in client.output
     assert "OpenXR runtime" in client.output, client.output
+
+
+def test_bedside_view_is_world_locked_at_real_scale(rig, xr_root):
+    """Bedside: each eye is the headset's, placed in the world; the image is the room
+    renderer's picture from there; moving the head moves the eyes by as much."""
+    from sim.render import RenderView
+    from sim.xr.client import VrClient, VrOptions
+
+    server, service, hub = rig
+    client = start_client(
+        xr_root, service, server.port, "bedside", "--mode", "bedside", "--watch",
+        "--seconds", "40", "--capture-every", "5",
+    )  # fmt: skip
+    try:
+        assert client.wait_for_line("OpenXR session: FOCUSED", 180), client.output
+        time.sleep(4.0)
+        hub.head_position_m = (0.10, 1.6, 0.0)  # a step of 10 cm to the right
+        hub.send()
+        time.sleep(4.0)
+    finally:
+        hub.head_position_m = (0.0, 1.6, 0.0)
+        hub.send()
+        client.process.send_signal(2)
+        code = client.wait(120)
+    assert code == 0, client.output
+    captures = [np.load(p) for p in client.captures()]
+    assert len(captures) >= 4, client.output
+    eyes = np.array([c["X_WE"][0][:3, 3] for c in captures])
+    assert np.ptp(np.linalg.norm(eyes - eyes[0], axis=1)) == pytest.approx(0.10, abs=0.01)
+    # the eyes' right (camera x) is the step's direction; their height never changed
+    right = captures[0]["X_WE"][0][:3, 0]
+    step = eyes[int(np.argmax(np.linalg.norm(eyes - eyes[0], axis=1)))] - eyes[0]
+    assert step @ right == pytest.approx(0.10, abs=0.01) and abs(step[2]) < 1e-3
+    # the image is the room renderer's from that eye, through the headset's frustum
+    description = host_description(server.viewer)
+    c = captures[-1]
+    h, w = c["left"].shape[:2]
+    vr = VrClient(VrOptions(mode="bedside"))
+    vr._lamp = c["X_WL"]
+    renderer = vr._renderer(description, (w, h))
+    try:
+        from OpenGL import GL  # after a renderer chose PyOpenGL's platform
+
+        from tests.sim.render.test_render_views import _read, _target
+
+        fbo, _ = renderer.call(_target, GL, w, h, GL.GL_SRGB8_ALPHA8)
+        view = RenderView(c["X_WE"][0], c["projection"][0], fbo, (0, 0, w, h))
+        renderer.render_views(c["X_WN"], [view], c["X_WL"])
+        expected = renderer.call(_read, GL, fbo, w, h)
+    finally:
+        renderer.close()
+    assert expected.std() > 3  # something is drawn: the task and the instruments
+    assert np.abs(c["left"].astype(int) - expected.astype(int)).mean() < 2.0
