@@ -27,7 +27,7 @@ class Rates:
     """Publishing rates (Hz); force feedback goes out every physics step up to its rate."""
 
     servo_cf_hz: float = 1000.0
-    arm_state_hz: float = 100.0
+    arm_state_hz: float = 60.0
     scene_hz: float = 60.0
     metrics_hz: float = 5.0
     step_hz: float = 1.0
