@@ -75,6 +75,10 @@ in_root() { chroot "$ROOT" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HO
 
 START=$(date +%s)
 say "root: $ROOT"
+# one builder at a time (two test sessions on one machine wait for each other)
+mkdir -p "$(dirname "$ROOT")"
+exec 9>"$ROOT.lock"
+flock 9
 
 # ---- stage 1: debootstrap ---------------------------------------------------------------
 MIRROR=$(mirror)
