@@ -124,9 +124,11 @@ else
     say "apt-get install in the root: $APT_PACKAGES"
     t=$(date +%s)
     mount_binds
-    in_root apt-get update -qq
+    in_root apt-get update -qq \
+        || skip "apt-get update in the root failed (no network to the Debian mirror?)"
     # shellcheck disable=SC2086
-    in_root apt-get install -y -qq --no-install-recommends $APT_PACKAGES >/dev/null
+    in_root apt-get install -y -qq --no-install-recommends $APT_PACKAGES >/dev/null \
+        || skip "apt-get install in the root failed (no network to the Debian mirror?)"
     in_root apt-get clean
     unmount_binds
     stamp apt "$KEY"
