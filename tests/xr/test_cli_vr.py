@@ -51,3 +51,28 @@ def test_serve_starts_the_training_server_and_stops_it_so_the_session_is_stored(
     stop_server(server, port, console)
     assert server.returncode == 130  # stopped before the exercise ended: incomplete, stored
     assert "stored as session 1" in console.export_text()
+
+
+def test_the_root_is_not_built_without_root_and_says_why(monkeypatch):
+    """Where the root cannot be built the VR tests skip with this reason (printed)."""
+    from sim.xr.monado import RootUnavailableError, XrRoot
+
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    with pytest.raises(RootUnavailableError, match="needs root"):
+        XrRoot().ensure(log=lambda line: None)
+
+
+def test_the_build_script_skips_with_exit_77_when_not_root(tmp_path):
+    """The script itself refuses politely (exit 77, the reason on stdout) as a non-root
+    user, before touching anything."""
+    from sim.xr.monado import BUILD_SCRIPT, CANNOT_BUILD
+
+    script = BUILD_SCRIPT.read_text().replace('[ "$(id -u)" = 0 ]', "[ 1 = 0 ]", 1)
+    patched = tmp_path / "xr-root.sh"
+    patched.write_text(script)
+    out = subprocess.run(
+        ["bash", str(patched), str(tmp_path / "root")], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == CANNOT_BUILD, out.stdout + out.stderr
+    assert "needs root" in out.stdout
+    assert not (tmp_path / "root").exists()
