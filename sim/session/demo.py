@@ -12,16 +12,24 @@ look again.
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+from contextlib import contextmanager
+
 import numpy as np
 
 from haptics.master import MasterSample
 from haptics.operators import (
     Grip,
+    OperatorTrace,
     Pause,
     Reach,
     SyntheticOperator,
 )
+from sim.errors import SimError
 from sim.session.session import Session
+
+_log = logging.getLogger("sim.session.plans")
 
 
 class Demonstrator:
@@ -51,16 +59,34 @@ class Demonstrator:
         }
         self.time_limit_s = time_limit_s or session.scenario.exercise.time_limit_s
         self.on_progress = None  # optional callable, called after every primitive
+        #: what the plan reported it could not do, or had to do again: (time_s, message)
+        self.notes: list[tuple[float, str]] = []
+        self._batch: dict[str, list] | None = None  # primitives collected by together()
 
     @property
     def stopped(self) -> bool:
         """The session finished or ran out of time."""
         return self.session.finished or self.session.time_s >= self.time_limit_s
 
+    def note(self, message: str) -> None:
+        """Report what the plan had to do again or could not do (a missed grasp, a ring
+        picked up again after a drop, a step given up): logged on ``sim.session.plans``
+        and kept in :attr:`notes` with the simulated time, so a run never fails silently."""
+        self.notes.append((self.session.time_s, message))
+        _log.info("%.2f s: %s", self.session.time_s, message)
+
     # ---- primitives --------------------------------------------------------------------
-    def move_tip(self, arm: str, target_W, width_m: float = 0.003, rotation_W=None) -> None:
+    def move_tip(
+        self,
+        arm: str,
+        target_W,
+        width_m: float = 0.003,
+        rotation_W=None,
+        jaw_rad: float | None = None,
+    ) -> None:
         """Move ``arm``'s tool tip to the world point ``target_W`` (m), as a hand would,
-        turning the tool to ``rotation_W`` (3x3, world) on the way when given."""
+        turning the tool to ``rotation_W`` (3x3, world) on the way when given, and
+        opening or closing the jaw to ``jaw_rad`` as the hand sets off when given."""
         s = self.session
         X_RW = s.arms[arm].X_RW
         target = s.teleops[arm].X_RT
@@ -76,7 +102,8 @@ class Demonstrator:
             # the tool turns by what the hand turns, seen through the camera (1:1)
             delta_R = X_RW[:3, :3] @ np.asarray(rotation_W, float) @ target[:3, :3].T
             rotation = R_RM.T @ delta_R @ R_RM @ op.hand_rotation
-        self._run({arm: [Reach(tuple(goal), width_m / scale, rotation)]})
+        grip = None if jaw_rad is None else self._gripper_rad(arm, jaw_rad)
+        self._run({arm: [Reach(tuple(goal), width_m / scale, rotation, grip)]})
 
     def grip(self, arm: str, jaw_rad: float) -> None:
         """Squeeze the master's gripper so that ``arm``'s jaw goes to ``jaw_rad``.
@@ -84,10 +111,28 @@ class Demonstrator:
         The gripper angle is found by inverting the teleoperation jaw mapping; values at or
         below the closed jaw angle squeeze fully (grip force on a held object).
         """
+        self._run({arm: [Grip(self._gripper_rad(arm, jaw_rad))]})
+
+    def _gripper_rad(self, arm: str, jaw_rad: float) -> float:
         c = self.session.teleops[arm].config
         share = (jaw_rad - c.jaw_closed_rad) / (c.jaw_open_rad - c.jaw_closed_rad)
-        angle = min(max(share, 0.0), 1.0) * c.gripper_max_rad
-        self._run({arm: [Grip(angle)]})
+        return min(max(share, 0.0), 1.0) * c.gripper_max_rad
+
+    @contextmanager
+    def together(self):
+        """Primitives given inside the block run at the same time, each hand its own
+        (the other hand's gross move while one hand works, as people do). One move per
+        hand: a move is planned from where that hand's instrument is when it is given."""
+        if self._batch is not None:
+            raise SimError("Demonstrator.together() blocks do not nest.")
+        self._batch = {}
+        try:
+            yield
+            batch = self._batch
+        finally:
+            self._batch = None
+        if batch:
+            self._run(batch)
 
     def wait(self, seconds: float) -> None:
         """All hands hold still (tremor goes on) for ``seconds``."""
@@ -95,6 +140,8 @@ class Demonstrator:
 
     def until(self, condition, timeout_s: float, step_s: float = 0.05) -> bool:
         """Wait in small slices until ``condition()`` holds; False on timeout."""
+        if self._batch is not None:
+            raise SimError("Demonstrator.until() cannot wait inside together(): nothing runs.")
         end = self.session.time_s + timeout_s
         while not condition():
             if self.stopped or self.session.time_s >= end:
@@ -104,13 +151,29 @@ class Demonstrator:
 
     # ---- feeding the session -------------------------------------------------------------
     def _run(self, plans: dict[str, list]) -> None:
+        if self._batch is not None:
+            for name, plan in plans.items():
+                queued = self._batch.setdefault(name, [])
+                if any(isinstance(a, Reach) for a in queued) and any(
+                    isinstance(a, Reach) for a in plan
+                ):
+                    raise SimError(
+                        f"two moves of {name} in one together() block: the second would be "
+                        "planned from where the instrument was before the first; give it after."
+                    )
+                queued.extend(plan)
+            return
         if self.stopped:
             return
         traces = {name: self.operators[name].render(plan) for name, plan in plans.items()}
         n = max(len(t) for t in traces.values())
         for name, op in self.operators.items():
-            if name not in traces:
+            # every hand's stream runs as long as the longest: the rest holds still
+            trace = traces.get(name)
+            if trace is None:
                 traces[name] = op.render([Pause(n / op.rate_hz)])
+            elif len(trace) < n:
+                traces[name] = _joined(trace, op.render([Pause((n - len(trace)) / op.rate_hz)]))
         s = self.session
         for k in range(n):
             if self.stopped:
@@ -118,9 +181,18 @@ class Demonstrator:
             now = s.time_s
             samples = {}
             for name, trace in traces.items():
-                i = min(k, len(trace) - 1)
-                sample = trace.sample(i)
+                sample = trace.sample(min(k, len(trace) - 1))
                 samples[name] = MasterSample(now, sample.X_MH, sample.gripper_rad, sample.clutch)
             s.step(samples)
         if self.on_progress is not None:
             self.on_progress()
+
+
+def _joined(a: OperatorTrace, b: OperatorTrace) -> OperatorTrace:
+    """One trace after the other (same operator, consecutive renders)."""
+    return OperatorTrace(
+        **{
+            f.name: np.concatenate([getattr(a, f.name), getattr(b, f.name)])
+            for f in dataclasses.fields(OperatorTrace)
+        }
+    )
