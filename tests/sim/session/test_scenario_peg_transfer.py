@@ -57,7 +57,7 @@ def test_jaws_come_down_around_a_wall_with_room_for_the_hands_scatter(world, acr
     """The operator aims the jaws within 0.3 mm (half ``AIM_WIDTH_M``); coming down
     0.5 mm off, across the wall or along it, the open fingers still pass round the wall,
     the peg and the next wall without touching them, and closing grasps the ring."""
-    ring, arm = "board/ring1", "PSM1"  # PSM1 works on the left pegs in this scene
+    ring, arm = "board/ring1", "PSM2"  # PSM2 (the left hand) works on the left pegs
     grip = _first_reachable(world, arm, plan.ring_grips(world, ring))
     start = world.landmark(ring, "center")
     tilt0 = world.body_pose(ring)[:3, 2].copy()
