@@ -372,6 +372,7 @@ def run_bus_benchmark(
                     "pass" if ok else "FAIL",
                 )
             )
+    server = _server_section(transports, max(5.0, seconds / 4), console, bar_rows)
     payload = {
         "seconds": seconds,
         "rounds": rounds,
@@ -379,8 +380,77 @@ def run_bus_benchmark(
         "latency": latency,
         "throughput": throughput,
         "garbage_decode_us": garbage,
+        "server": server,
     }
     return finish("bus", bar_rows, payload, json_path, console, strict)
+
+
+def _server_section(transports, seconds: float, console, bar_rows: list) -> dict:
+    """The training server with a 1 kHz device and a viewer (see :mod:`bench.bus_server`)."""
+    from bench.bus_server import run_server_config
+
+    out, rows = {}, []
+    for transport in transports:
+        r = run_server_config(transport, seconds)
+        lat = _percentiles_us(r["stamp_to_step_s"])
+        loop = r["loop"]
+        out[transport] = {
+            **{k: v for k, v in r.items() if k != "stamp_to_step_s"},
+            "stamp_to_step_us": lat,
+        }
+        rows.append(
+            (
+                transport,
+                "",
+                lat["p50"],
+                lat["p99"],
+                lat["p99.9"],
+                *loop["period_ms"],
+                100.0 * loop["overrun_fraction"],
+                loop["real_time_ratio"],
+                r["servo_cf_per_s"],
+                r["viewer_messages"],
+            )
+        )
+        bar_rows += [
+            (
+                f"server/{transport} stamp -> step p50 (µs)",
+                lat["p50"],
+                "<=",
+                200.0,
+                "pass" if lat["p50"] <= 200 else "FAIL",
+            ),
+            (
+                f"server/{transport} stamp -> step p99 (µs)",
+                lat["p99"],
+                "<=",
+                1000.0,
+                "pass" if lat["p99"] <= 1000 else "FAIL",
+            ),
+            (
+                f"server/{transport} overruns at 500 Hz with a viewer (%)",
+                100 * loop["overrun_fraction"],
+                "<",
+                0.5,
+                "pass" if loop["overrun_fraction"] < 0.005 else "FAIL",
+            ),
+            (
+                f"server/{transport} servo_cf at the device (Hz)",
+                r["servo_cf_per_s"],
+                ">=",
+                500.0,
+                "pass" if r["servo_cf_per_s"] >= 500 else "FAIL",
+            ),
+        ]
+    print_table(
+        f"Training server ({seconds:.0f} s each): device stamp -> the step that used it (µs), "
+        "tick period (ms), with a viewer subscribed",
+        ["transport", "", "p50", "p99", "p99.9", "period p50", "p99", "p99.9", "overruns %",
+         "x real time", "servo_cf Hz", "viewer msgs"],
+        rows,
+        console,
+    )  # fmt: skip
+    return out
 
 
 if __name__ == "__main__":

@@ -35,11 +35,14 @@ GRIPPER_CLOSED_RAD = 0.0
 @dataclass(frozen=True)
 class Reach:
     """Move the hand's virtual position to ``target_m`` (M frame, m) within ``width_m``,
-    turning the handle to ``rotation`` (3x3 in M) on the way when given."""
+    turning the handle to ``rotation`` (3x3 in M) on the way when given, and opening or
+    closing the gripper to ``grip_rad`` as the hand sets off (people open the jaws on the
+    way to what they will grasp, not before they leave)."""
 
     target_m: tuple[float, float, float]
     width_m: float = 0.004
     rotation: tuple | None = None
+    grip_rad: float | None = None
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,12 @@ class SkillProfile:
         tremor_rms_m: range of the tremor RMS drawn for the operator.
         workspace_radius_m: how far from its centre the hand goes before clutching.
         max_corrections: corrective sub-movements before giving up on precision.
+        recentre_share: a hand that waits (a pause of at least :data:`RECENTRE_PAUSE_S`,
+            e.g. while the other hand works) further than this share of the workspace
+            radius from its centre clutches back to the centre meanwhile; None: it never
+            does. Keeping the hands centred is what the master-workspace-range metric of
+            robotic simulators rewards, and that range separates novices from experts
+            (Finnegan et al. 2013).
     """
 
     name: str
@@ -90,26 +99,50 @@ class SkillProfile:
     tremor_rms_m: tuple[float, float]
     workspace_radius_m: float = 0.10
     max_corrections: int = 3
+    recentre_share: float | None = None
 
+
+#: Shortest pause (s) in which a waiting hand re-centres: one clutch cycle fits in it.
+RECENTRE_PAUSE_S = 0.6
 
 PRESETS = {
     "expert": SkillProfile(
-        "expert", 0.12, 0.10, 0.03, 0.10, 0.04, 0.02, 0.05, (0.1, 0.3), (50e-6, 80e-6)
+        "expert",
+        fitts_a_s=0.12,
+        fitts_b_s=0.10,
+        endpoint_error_ratio=0.03,
+        overshoot_probability=0.10,
+        overshoot_ratio=0.04,
+        path_curvature_ratio=0.02,
+        hesitation_probability=0.05,
+        hesitation_s=(0.1, 0.3),
+        tremor_rms_m=(50e-6, 80e-6),
+        recentre_share=0.5,
     ),
     "intermediate": SkillProfile(
-        "intermediate", 0.20, 0.16, 0.06, 0.30, 0.08, 0.07, 0.20, (0.2, 0.8), (80e-6, 130e-6)
+        "intermediate",
+        fitts_a_s=0.20,
+        fitts_b_s=0.16,
+        endpoint_error_ratio=0.06,
+        overshoot_probability=0.30,
+        overshoot_ratio=0.08,
+        path_curvature_ratio=0.07,
+        hesitation_probability=0.20,
+        hesitation_s=(0.2, 0.8),
+        tremor_rms_m=(80e-6, 130e-6),
+        recentre_share=0.7,
     ),
     "novice": SkillProfile(
         "novice",
-        0.30,
-        0.26,
-        0.12,
-        0.50,
-        0.15,
-        0.15,
-        0.40,
-        (0.3, 1.5),
-        (120e-6, 200e-6),
+        fitts_a_s=0.30,
+        fitts_b_s=0.26,
+        endpoint_error_ratio=0.12,
+        overshoot_probability=0.50,
+        overshoot_ratio=0.15,
+        path_curvature_ratio=0.15,
+        hesitation_probability=0.40,
+        hesitation_s=(0.3, 1.5),
+        tremor_rms_m=(120e-6, 200e-6),
         workspace_radius_m=0.12,  # stretches further before clutching
     ),
 }
@@ -210,6 +243,7 @@ class SyntheticOperator:
             "offset": np.zeros(3),
             "grip": GRIPPER_CLOSED_RAD,
             "rot": np.eye(3),
+            "emitted": 0,  # samples emitted so far (within and across renders)
         }
         self._samples = 0  # samples emitted so far: time = count / rate, no float drift
         self._tremor = np.zeros((0, 3))
@@ -260,6 +294,7 @@ class SyntheticOperator:
 
         def emit(positions, clutch=False, grip=None, rotations=None):
             n = len(positions)
+            state["emitted"] += n
             pieces_p.append(positions)
             pieces_c.append(np.full(n, clutch))
             pieces_g.append(np.full(n, state["grip"]) if grip is None else grip)
@@ -272,7 +307,7 @@ class SyntheticOperator:
 
         for action in plan:
             if isinstance(action, Pause):
-                emit(self._hold(state["hand"], action.duration_s))
+                self._pause(action.duration_s, state, emit)
             elif isinstance(action, Grip):
                 n = max(1, round(action.duration_s * self.rate_hz))
                 s = np.arange(1, n + 1) / n
@@ -281,7 +316,10 @@ class SyntheticOperator:
                 emit(np.repeat(state["hand"][None, :], n, axis=0), grip=grip)
                 state["grip"] = float(action.angle_rad)
             elif isinstance(action, Reach):
+                first = len(pieces_p)
                 self._reach(action, state, emit)
+                if action.grip_rad is not None:
+                    self._grip_along(pieces_g[first:], pieces_c[first:], action.grip_rad, state)
             else:
                 raise HapticsError(f"unknown plan action {action!r}; use Reach, Grip or Pause.")
         if not pieces_p:  # nothing to do: one sample where the hand is
@@ -300,6 +338,26 @@ class SyntheticOperator:
             clutch=np.concatenate(pieces_c),
             rotation=np.concatenate(pieces_r),
         )
+
+    def _grip_along(self, grips: list, clutches: list, angle_rad: float, state: dict) -> None:
+        """Move the gripper to ``angle_rad`` over the first :class:`Grip`-long stretch of
+        a rendered reach in which the clutch is up (the jaw follows the gripper only
+        then), in place, in the reach's gripper pieces."""
+        if not grips:
+            state["grip"] = float(angle_rad)
+            return
+        g = np.concatenate(grips)
+        free = np.flatnonzero(~np.concatenate(clutches))
+        n = max(1, round(Grip(angle_rad).duration_s * self.rate_hz))
+        start = int(free[0]) if len(free) else len(g) - 1
+        s = np.clip((np.arange(len(g)) - start + 1) / n, 0.0, 1.0)
+        shape = s**3 * (10 - 15 * s + 6 * s * s)
+        g = state["grip"] + (angle_rad - state["grip"]) * shape
+        k = 0
+        for piece in grips:
+            piece[:] = g[k : k + len(piece)]
+            k += len(piece)
+        state["grip"] = float(angle_rad)
 
     def _hold(self, p: np.ndarray, duration_s: float) -> np.ndarray:
         return np.repeat(p[None, :], max(0, round(duration_s * self.rate_hz)), axis=0)
@@ -400,11 +458,30 @@ class SyntheticOperator:
             return None
         return hand + min(t, 1.0) * d
 
+    def _pause(self, duration_s: float, state: dict, emit) -> None:
+        """Hold still for ``duration_s``; a hand far from its centre re-centres meanwhile
+        when the profile has that habit and the pause fits a clutch cycle."""
+        share = self.profile.recentre_share
+        off = float(np.linalg.norm(state["hand"] - self._start))
+        n_total = round(duration_s * self.rate_hz)
+        near = share is None or off <= share * self.profile.workspace_radius_m
+        if near or duration_s < RECENTRE_PAUSE_S:
+            emit(self._hold(state["hand"], duration_s))
+            return
+        n0 = state["emitted"]
+        self._clutch_to(self._start.copy(), state, emit)
+        used = state["emitted"] - n0
+        emit(self._hold(state["hand"], max(0, n_total - used) / self.rate_hz))
+
     def _clutch_towards(self, goal: np.ndarray, state: dict, emit) -> None:
         """Press the clutch, bring the hand back so that ``goal`` fits, release."""
-        hand = state["hand"]
         away = goal - self._start
         new_hand = self._start - 0.5 * self.profile.workspace_radius_m * away / np.linalg.norm(away)
+        self._clutch_to(new_hand, state, emit)
+
+    def _clutch_to(self, new_hand: np.ndarray, state: dict, emit) -> None:
+        """Press the clutch, bring the hand to ``new_hand`` (the instrument stays), release."""
+        hand = state["hand"]
         emit(self._hold(hand, 0.05), clutch=True)
         duration = 0.3 + 0.1 * self.rng.random()
         n = max(2, round(duration * self.rate_hz))

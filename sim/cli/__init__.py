@@ -89,6 +89,24 @@ def _register_research_commands() -> None:
 _register_research_commands()
 
 
+def _register_device_commands() -> None:
+    from sim.cli import device as cli_device
+
+    app.add_typer(cli_device.device_app, name="device")
+
+
+_register_device_commands()
+
+
+def _register_vr_command() -> None:
+    from sim.cli import vr as cli_vr
+
+    app.command("vr")(cli_vr.vr)
+
+
+_register_vr_command()
+
+
 @bench_app.command("ik")
 def bench_ik(
     targets: int = typer.Option(
@@ -238,6 +256,35 @@ def bench_env(
     from bench.env import run_env_benchmark
 
     ok = run_env_benchmark(steps, rounds, vector_steps, sweep_runs, json_path, strict)
+    raise typer.Exit(code=0 if ok else 1)
+
+
+@bench_app.command("vr")
+def bench_vr(
+    frames: int = typer.Option(660, min=10, help="Frames per case (the first --skip excluded)."),
+    skip: int = typer.Option(60, min=0, help="Start-up frames left out of the figures."),
+    case: list[str] = typer.Option(
+        None, "--case", help="recommended, quest3 (repeatable; default both)."
+    ),
+    json_path: Path = typer.Option(
+        Path("bench/results/vr.json"), "--json", help="Where to write the JSON results."
+    ),
+    strict: bool = typer.Option(False, help="Exit with status 1 when the bar is missed."),
+) -> None:
+    """Headset client frame timing on Monado's null compositor (llvmpipe): submitted vs
+    paced, missed frames, render time per eye at the recommended size and 2064x2208."""
+    from bench.vr import CASES, run_vr_benchmark
+
+    unknown = [c for c in case or [] if c not in CASES]
+    if unknown:
+        raise typer.BadParameter(f"unknown case {unknown[0]!r}; cases are {sorted(CASES)}")
+    ok = run_vr_benchmark(
+        frames=frames,
+        skip=skip,
+        cases=tuple(case or CASES),
+        json_path=json_path,
+        strict=strict,
+    )
     raise typer.Exit(code=0 if ok else 1)
 
 

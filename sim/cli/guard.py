@@ -14,7 +14,6 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import click
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -37,7 +36,7 @@ def guard(debug: bool) -> Iterator[None]:
     ``--debug``)."""
     try:
         yield
-    except (typer.Exit, click.exceptions.Abort, click.exceptions.ClickException):
+    except (typer.Exit, typer.Abort, typer.TyperException):  # typer's own way out
         raise
     except KeyboardInterrupt:
         print_error("interrupted.", debug)

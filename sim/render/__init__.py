@@ -21,6 +21,7 @@ from typing import Any
 
 _LAZY = {
     "Renderer": "sim.render.renderer",
+    "RenderView": "sim.render.renderer",
     "RenderError": "sim.render.errors",
     "EndoscopeLight": "sim.render.camera",
     "STEREO_BASELINE_M": "sim.render.camera",

@@ -328,16 +328,20 @@ class GLScene:
         GL.glUniform2f(u["u_viewport"], float(self.width), float(self.height))
         GL.glUniform1f(u["u_vignette"], settings.vignette)
 
-    def shade(self, models: np.ndarray, draws: list[_Draw], X_WE, settings: FrameSettings) -> None:
-        """Draw the lit scene from eye pose ``X_WE`` into the multisampled framebuffer."""
+    def shade(
+        self, models: np.ndarray, draws: list[_Draw], X_WE, settings: FrameSettings, proj=None
+    ) -> None:
+        """Draw the lit scene from eye pose ``X_WE`` into the multisampled framebuffer,
+        through the camera's symmetric frustum or the given projection ``proj`` (4x4)."""
         GL, u = self.GL, self._u
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._fbo_ms if self.samples else self._fbo)
         GL.glViewport(0, 0, self.width, self.height)
         GL.glClearColor(*BACKGROUND, 1.0)
         GL.glClear(GL.GL_COLOR_BUFFER_BIT | GL.GL_DEPTH_BUFFER_BIT)
-        proj = perspective(
-            settings.fov_y_rad, self.width / self.height, settings.near_m, settings.far_m
-        )
+        if proj is None:
+            proj = perspective(
+                settings.fov_y_rad, self.width / self.height, settings.near_m, settings.far_m
+            )
         view_proj = (proj @ view_matrix(X_WE)).astype(np.float32)
         GL.glUniformMatrix4fv(u["u_view_proj"], 1, GL.GL_TRUE, view_proj)
         GL.glUniform3f(u["u_eye"], *X_WE[:3, 3])
@@ -353,6 +357,48 @@ class GLScene:
             GL.glUniformMatrix4fv(u["u_model"], 1, GL.GL_TRUE, models[d.node])
             GL.glBindVertexArray(d.vao)
             GL.glDrawElements(GL.GL_TRIANGLES, d.count, GL.GL_UNSIGNED_INT, None)
+
+    def draw_views(self, X_WN, drawn, views, X_WC, settings: FrameSettings, on_view=None) -> None:
+        """Render each view straight into a framebuffer the caller owns (no readback).
+
+        ``views`` are :class:`sim.render.renderer.RenderView` s (eye pose, projection,
+        target framebuffer and viewport); the shadow map is made once for all of them.
+        The image is copied as it is (gamma-2 encoded, like :meth:`draw`'s): with
+        ``GL_FRAMEBUFFER_SRGB`` off, an sRGB target receives those bytes unchanged.
+        ``on_view(i, "start" | "end")`` runs around each view (e.g. GPU timer queries).
+        """
+        GL = self.GL
+        models = np.ascontiguousarray(X_WN, dtype=np.float32)
+        draws = [d for d in self.draws if drawn[d.node]]
+        X_WL = settings.light.pose(X_WC)
+        light_proj = perspective(
+            settings.shadow_fov_rad, settings.shadow_aspect, settings.shadow_near_m, settings.far_m
+        )
+        light_view_proj = (light_proj @ view_matrix(X_WL)).astype(np.float32)
+        casters = [d for d in draws if d.casts_shadow] if settings.shadows else []
+        self.shadow_pass(models, casters, light_view_proj)
+        self.start_shading(X_WL, light_view_proj, settings)
+        w, h = self.width, self.height
+        for i, view in enumerate(views):
+            if on_view is not None:
+                on_view(i, "start")
+            self.shade(models, draws, view.X_WE, settings, view.projection)
+            if self.samples:  # resolve the multisampled image
+                GL.glBindFramebuffer(GL.GL_READ_FRAMEBUFFER, self._fbo_ms)
+                GL.glBindFramebuffer(GL.GL_DRAW_FRAMEBUFFER, self._fbo)
+                GL.glBlitFramebuffer(0, 0, w, h, 0, 0, w, h, GL.GL_COLOR_BUFFER_BIT, GL.GL_NEAREST)
+            x, y, vw, vh = view.viewport
+            GL.glDisable(GL.GL_FRAMEBUFFER_SRGB)
+            GL.glBindFramebuffer(GL.GL_READ_FRAMEBUFFER, self._fbo)
+            GL.glBindFramebuffer(GL.GL_DRAW_FRAMEBUFFER, int(view.framebuffer))
+            same = (vw, vh) == (w, h)
+            GL.glBlitFramebuffer(
+                0, 0, w, h, x, y, x + vw, y + vh, GL.GL_COLOR_BUFFER_BIT,
+                GL.GL_NEAREST if same else GL.GL_LINEAR,
+            )  # fmt: skip
+            if on_view is not None:
+                on_view(i, "end")
+        GL.glBindVertexArray(0)
 
     def _read(self, want_depth: bool) -> tuple[np.ndarray, np.ndarray | None]:
         GL = self.GL

@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import math
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
@@ -41,6 +43,29 @@ SHADOW_MARGIN = 1.2
 
 #: Largest image side the renderer accepts (pixels); GL drivers allow 8192 or more.
 MAX_SIZE_PX = 8192
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RenderView:
+    """One view drawn by :meth:`Renderer.render_views` into a framebuffer its caller owns
+    (e.g. an OpenXR swapchain image wrapped in a framebuffer object).
+
+    Attributes:
+        X_WE: the eye's pose in the world (4x4, m), camera convention (``z`` forward, ``x``
+            right, ``y`` down, as frame ``C``).
+        projection: OpenGL projection matrix (4x4, row-major), e.g. an asymmetric
+            head-mounted display frustum.
+        framebuffer: the GL framebuffer object to draw into (current context's name).
+        viewport: ``(x, y, width, height)`` in that framebuffer (pixels); the image is
+            scaled when it differs from the renderer's size.
+    """
+
+    X_WE: np.ndarray
+    projection: np.ndarray
+    framebuffer: int
+    viewport: tuple[int, int, int, int]
 
 
 def _release(thread: GLThread, scene_box: list) -> None:
@@ -242,6 +267,48 @@ class Renderer:
         return tuple(
             (rgb, linear_depth(window, camera.near_m, camera.far_m)) for rgb, window in frames
         )
+
+    def render_views(
+        self,
+        X_WN,
+        views: Sequence[RenderView],
+        X_WC=None,
+        *,
+        hidden: Iterable[str] = (),
+        on_view: Callable[[int, str], None] | None = None,
+    ) -> None:
+        """Draw the scene for each view straight into its framebuffer, without reading
+        anything back: the path of a headset client that renders into swapchain images.
+
+        The light (and its shadow map, made once) sits on the camera ``X_WC`` (default the
+        scope's pose), whatever the views' eye poses. ``on_view(i, "start" | "end")`` is
+        called on the GL thread around view ``i`` (GPU timer queries, for instance). The
+        framebuffers must belong to this renderer's context: create them through
+        :meth:`call`.
+        """
+        X_WN = check_poses(X_WN, self.description)
+        X = self._camera(X_WN, X_WC)
+        for view in views:
+            P = np.asarray(view.projection, dtype=np.float64)
+            if P.shape != (4, 4) or not np.isfinite(P).all():
+                raise RenderError(f"RenderView projection must be a finite 4x4, got {P.shape}.")
+        scene = self._scene()
+        self._thread.call(
+            scene.draw_views, X_WN, self._mask(hidden), list(views), X, self._settings, on_view
+        )
+
+    def call(self, fn: Callable[..., T], *args, **kwargs) -> T:
+        """Run ``fn(*args, **kwargs)`` on the renderer's GL thread, where its context is
+        current, and return the result: for GL or OpenXR calls that need that context
+        (swapchain images, framebuffers around them, ``xrEndFrame``)."""
+        self._scene()
+        return self._thread.call(fn, *args, **kwargs)
+
+    @property
+    def context(self):
+        """The backend's context object (for ``egl``: ``display``, ``config`` and
+        ``context``; for ``glfw``: ``window``), e.g. for an OpenXR graphics binding."""
+        return self._scene().context
 
     def _present(self) -> None:
         scene = self._scene()

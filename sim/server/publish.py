@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from haptics.bus.contract import pose_payload
+from kinematics.transforms import matrix_to_quat_xyzw
 from scenarios.visual import poses_to_pq
 
 CHANNELS = ("command", "video", "haptic")
@@ -27,7 +28,7 @@ class Rates:
     """Publishing rates (Hz); force feedback goes out every physics step up to its rate."""
 
     servo_cf_hz: float = 1000.0
-    arm_state_hz: float = 100.0
+    arm_state_hz: float = 60.0
     scene_hz: float = 60.0
     metrics_hz: float = 5.0
     step_hz: float = 1.0
@@ -125,42 +126,56 @@ class Publisher:
                     self.bus.publish(topic, payload, used_seq=used_seq)
 
     # ---- what goes out ------------------------------------------------------------------
-    def state(self, now_s: float, state, used_seq: int, align_errors: Mapping[str, float]) -> None:
-        """Arm states, scene, step, metrics and events of one step, each at its rate."""
+    def state(
+        self,
+        now_s: float,
+        state,
+        used_seq: int,
+        align_errors: Mapping[str, float],
+        aligned_hands: Mapping[str, object] | None = None,
+    ) -> None:
+        """Arm states, scene, step, metrics and events of one step, each at its rate.
+
+        An arm's own messages carry the ``used_seq`` of its own device's sample (the
+        others, the newest sample of any device). ``aligned_hands``: per teleoperated arm,
+        a callable giving the hand orientation (3x3, M) the alignment gate accepts now,
+        published as ``aligned_hand_xyzw`` with the operating state."""
+        aligned_hands = aligned_hands or {}
+
+        def seq_of(arm) -> int:
+            return arm.used_seq if arm.used_seq >= 0 else used_seq
+
         if self._arm_state(now_s):
             for name, arm in state.arms.items():
-                self._send("video", now_s, f"{name}/measured_cp", pose_payload(arm.X_WT), used_seq)
+                seq = seq_of(arm)
+                self._send("video", now_s, f"{name}/measured_cp", pose_payload(arm.X_WT), seq)
                 self._send(
                     "video",
                     now_s,
                     f"{name}/measured_js",
                     {"position_rad": arm.measured_js, "name": list(arm.joint_names)},
-                    used_seq,
+                    seq,
                 )
                 self._send(
-                    "video",
-                    now_s,
-                    f"{name}/jaw/measured_js",
-                    {"position_rad": [arm.jaw_rad]},
-                    used_seq,
+                    "video", now_s, f"{name}/jaw/measured_js", {"position_rad": [arm.jaw_rad]}, seq
                 )
         periodic = self._op_state(now_s)
         for name, arm in state.arms.items():
             if periodic or self._last_states.get(name) != arm.operating_state:
                 self._last_states[name] = arm.operating_state
-                error = align_errors.get(name, 0.0)
-                self._send(
-                    "video",
-                    now_s,
-                    f"{name}/operating_state",
-                    {
-                        "state": arm.operating_state,
-                        "following": arm.following,
-                        "aligned": arm.aligned,
-                        "align_error_rad": error if math.isfinite(error) else 0.0,
-                    },
-                    used_seq,
-                )
+                error = align_errors.get(name, math.pi)
+                payload = {
+                    "state": arm.operating_state,
+                    "following": arm.following,
+                    "aligned": arm.aligned,
+                    # not measured yet (no sample): as far off as it can be
+                    "align_error_rad": error if math.isfinite(error) else math.pi,
+                    "holding": list(arm.holding),
+                }
+                hand = aligned_hands.get(name)
+                if hand is not None:
+                    payload["aligned_hand_xyzw"] = matrix_to_quat_xyzw(hand()).tolist()
+                self._send("video", now_s, f"{name}/operating_state", payload, seq_of(arm))
         if self._scene(now_s):
             self._send(
                 "video",

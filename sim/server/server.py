@@ -62,6 +62,8 @@ class ServeConfig:
         force: force-feedback settings (one pipeline per arm).
         master_rate_hz: the devices' sample rate (Hz), for the teleoperation filters.
         seed_latency: seed of the jitter and loss draws.
+        ipc_dir: serve on ``ipc://`` endpoints in this directory instead of TCP (one
+            machine only).
     """
 
     port: int = 5570
@@ -74,6 +76,7 @@ class ServeConfig:
     force: ForceFeedbackConfig = field(default_factory=ForceFeedbackConfig)
     master_rate_hz: float = 1000.0
     seed_latency: int = 0
+    ipc_dir: str | None = None
 
 
 @dataclass
@@ -115,6 +118,8 @@ class TrainingServer:
         config: how to serve.
         say: where status lines go (the CLI prints them).
         clock: the monotonic clock (tests may pass a fake).
+        on_samples: called each tick with the clock and the device samples the tick's step
+            uses (the bus benchmark measures stamp -> step with it).
     """
 
     def __init__(
@@ -125,9 +130,11 @@ class TrainingServer:
         config: ServeConfig | None = None,
         say: Callable[[str], None] = print,
         clock: Callable[[], float] = time.monotonic,
+        on_samples: Callable[[float, list], None] | None = None,
     ) -> None:
         from haptics.bus.sockets import ServerBus
 
+        self._on_samples = on_samples
         self.scenario = scenario
         self.config = config or ServeConfig()
         self.say = say
@@ -142,7 +149,9 @@ class TrainingServer:
         self.device_map = dict(self.config.device_map or default_device_map(scenario))
         camera = scenario.scene.camera.arm
         self.router = Router(self.device_map, camera if camera in s.teleops else None)
-        self.bus = ServerBus(self.config.port, self.config.bind_host, self.config.curve)
+        self.bus = ServerBus(
+            self.config.port, self.config.bind_host, self.config.curve, ipc_dir=self.config.ipc_dir
+        )
         rng = np.random.default_rng(self.config.seed_latency)
         lines = {}
         for channel in CHANNELS:
@@ -156,6 +165,10 @@ class TrainingServer:
         self.forces = {arm: ForceFeedback(self.config.force) for arm in s.teleops}
         self.paused = False
         self._stop_reason: str | None = None
+        #: per teleoperated arm: the hand orientation (3x3, M) its alignment gate accepts
+        self._aligned_hands = {
+            arm: t.aligned_hand_rotation for arm, t in self.session.teleops.items()
+        }
         #: seq of the latest device sample a step used (the used_seq of state messages)
         self._last_seq = -1
 
@@ -173,6 +186,9 @@ class TrainingServer:
                 "rotation_scale": t.config.rotation_scale,
                 "R_CM": np.asarray(t.config.R_CM, dtype=float).tolist(),
                 "align_tolerance_rad": t.config.align_tolerance_rad,
+                "jaw_closed_rad": t.config.jaw_closed_rad,
+                "jaw_open_rad": t.config.jaw_open_rad,
+                "gripper_max_rad": t.config.gripper_max_rad,
             }
             for arm, t in s.teleops.items()
         }
@@ -310,11 +326,15 @@ class TrainingServer:
             samples = self._take_device_messages(now)
             if samples:
                 self._last_seq = samples[-1].seq
+                if self._on_samples is not None:
+                    self._on_samples(now, samples)
             commands = self.router.route(samples)
             if not self.paused:
                 state = s.step(commands)
                 self._feedback(now, state)
-                self.publisher.state(now, state, self._last_seq, self._align_errors())
+                self.publisher.state(
+                    now, state, self._last_seq, self._align_errors(), self._aligned_hands
+                )
             self.publisher.flush(now)
             self._answer()
             if on_checkpoint is not None:

@@ -16,18 +16,26 @@ would: one session can then mix a teleoperated instrument with an algorithm's.
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+from contextlib import contextmanager
+
 import numpy as np
 
 from haptics.master import MasterSample
 from haptics.operators import (
     Grip,
+    OperatorTrace,
     Pause,
     Reach,
     SyntheticOperator,
 )
+from sim.errors import SimError
 from sim.session.commands import ArmCommand
 from sim.session.servo_path import fitts_duration_s, servo_path
 from sim.session.session import Session
+
+_log = logging.getLogger("sim.session.plans")
 
 
 class Demonstrator:
@@ -64,6 +72,9 @@ class Demonstrator:
         self.time_limit_s = time_limit_s or session.scenario.exercise.time_limit_s
         self.on_progress = None  # optional callable, called after every primitive
         self.stop_requested = False
+        #: what the plan reported it could not do, or had to do again: (time_s, message)
+        self.notes: list[tuple[float, str]] = []
+        self._batch: dict[str, list] | None = None  # primitives collected by together()
 
     @property
     def stopped(self) -> bool:
@@ -76,11 +87,28 @@ class Demonstrator:
         """Stop at the next physics step (Ctrl-C): the plan's primitives return at once."""
         self.stop_requested = True
 
+    def note(self, message: str) -> None:
+        """Report what the plan had to do again or could not do (a missed grasp, a ring
+        picked up again after a drop, a step given up): logged on ``sim.session.plans``
+        and kept in :attr:`notes` with the simulated time, so a run never fails silently."""
+        self.notes.append((self.session.time_s, message))
+        _log.info("%.2f s: %s", self.session.time_s, message)
+
     # ---- primitives --------------------------------------------------------------------
-    def move_tip(self, arm: str, target_W, width_m: float = 0.003, rotation_W=None) -> None:
+    def move_tip(
+        self,
+        arm: str,
+        target_W,
+        width_m: float = 0.003,
+        rotation_W=None,
+        jaw_rad: float | None = None,
+    ) -> None:
         """Move ``arm``'s tool tip to the world point ``target_W`` (m), as a hand would,
-        turning the tool to ``rotation_W`` (3x3, world) on the way when given."""
+        turning the tool to ``rotation_W`` (3x3, world) on the way when given, and
+        opening or closing the jaw to ``jaw_rad`` as the hand sets off when given."""
         if arm in self._servo_X:
+            if jaw_rad is not None:
+                self._servo_jaw[arm] = float(jaw_rad)
             self._servo_move(arm, target_W, width_m, rotation_W)
             return
         s = self.session
@@ -98,7 +126,8 @@ class Demonstrator:
             # the tool turns by what the hand turns, seen through the camera (1:1)
             delta_R = X_RW[:3, :3] @ np.asarray(rotation_W, float) @ target[:3, :3].T
             rotation = R_RM.T @ delta_R @ R_RM @ op.hand_rotation
-        self._run({arm: [Reach(tuple(goal), width_m / scale, rotation)]})
+        grip = None if jaw_rad is None else self._gripper_rad(arm, jaw_rad)
+        self._run({arm: [Reach(tuple(goal), width_m / scale, rotation, grip)]})
 
     def grip(self, arm: str, jaw_rad: float) -> None:
         """Squeeze the master's gripper so that ``arm``'s jaw goes to ``jaw_rad``.
@@ -110,10 +139,28 @@ class Demonstrator:
             self._servo_jaw[arm] = float(jaw_rad)
             self._run({arm: self._servo_hold(arm, round(Grip(0.0).duration_s * self._rate))})
             return
+        self._run({arm: [Grip(self._gripper_rad(arm, jaw_rad))]})
+
+    def _gripper_rad(self, arm: str, jaw_rad: float) -> float:
         c = self.session.teleops[arm].config
         share = (jaw_rad - c.jaw_closed_rad) / (c.jaw_open_rad - c.jaw_closed_rad)
-        angle = min(max(share, 0.0), 1.0) * c.gripper_max_rad
-        self._run({arm: [Grip(angle)]})
+        return min(max(share, 0.0), 1.0) * c.gripper_max_rad
+
+    @contextmanager
+    def together(self):
+        """Primitives given inside the block run at the same time, each hand its own
+        (the other hand's gross move while one hand works, as people do). One move per
+        hand: a move is planned from where that hand's instrument is when it is given."""
+        if self._batch is not None:
+            raise SimError("Demonstrator.together() blocks do not nest.")
+        self._batch = {}
+        try:
+            yield
+            batch = self._batch
+        finally:
+            self._batch = None
+        if batch:
+            self._run(batch)
 
     def wait(self, seconds: float) -> None:
         """All hands hold still (tremor goes on) for ``seconds``."""
@@ -144,6 +191,8 @@ class Demonstrator:
 
     def until(self, condition, timeout_s: float, step_s: float = 0.05) -> bool:
         """Wait in small slices until ``condition()`` holds; False on timeout."""
+        if self._batch is not None:
+            raise SimError("Demonstrator.until() cannot wait inside together(): nothing runs.")
         end = self.session.time_s + timeout_s
         while not condition():
             if self.stopped or self.session.time_s >= end:
@@ -153,6 +202,21 @@ class Demonstrator:
 
     # ---- feeding the session -------------------------------------------------------------
     def _run(self, plans: dict[str, list]) -> None:
+        if self._batch is not None:
+            for name, plan in plans.items():
+                if name in self._servo_X:  # a servo path (poses, jaws): one per block
+                    self._batch[name] = plan
+                    continue
+                queued = self._batch.setdefault(name, [])
+                if any(isinstance(a, Reach) for a in queued) and any(
+                    isinstance(a, Reach) for a in plan
+                ):
+                    raise SimError(
+                        f"two moves of {name} in one together() block: the second would be "
+                        "planned from where the instrument was before the first; give it after."
+                    )
+                queued.extend(plan)
+            return
         if self.stopped:
             return
         traces = {
@@ -163,8 +227,12 @@ class Demonstrator:
         servo = {name: plan for name, plan in plans.items() if name in self._servo_X}
         n = max(len(t) for t in [*traces.values(), *(path for path, _ in servo.values())])
         for name, op in self.operators.items():
-            if name not in traces:
+            # every hand's stream runs as long as the longest: the rest holds still
+            trace = traces.get(name)
+            if trace is None:
                 traces[name] = op.render([Pause(n / op.rate_hz)])
+            elif len(trace) < n:
+                traces[name] = _joined(trace, op.render([Pause((n - len(trace)) / op.rate_hz)]))
         for name in self._servo_X:
             if name not in servo:
                 servo[name] = self._servo_hold(name, n)
@@ -196,3 +264,13 @@ def _stream(trace, n: int) -> tuple[np.ndarray, list[float], list[bool]]:
     X[:, :3, 3] = trace.position_m[index]
     X[:, 3, 3] = 1.0
     return X, trace.gripper_rad[index].tolist(), trace.clutch[index].tolist()
+
+
+def _joined(a: OperatorTrace, b: OperatorTrace) -> OperatorTrace:
+    """One trace after the other (same operator, consecutive renders)."""
+    return OperatorTrace(
+        **{
+            f.name: np.concatenate([getattr(a, f.name), getattr(b, f.name)])
+            for f in dataclasses.fields(OperatorTrace)
+        }
+    )

@@ -104,7 +104,7 @@ class SessionConfig:
             published 100 Hz). A row holds the largest tip force and every contact seen
             since the previous row, so nothing observed in between is lost.
         metrics_rate_hz: how often live metrics and the score estimate are refreshed (Hz).
-        pose_rate_hz: how often ``StepState.body_poses`` is refreshed (Hz; a viewer draws
+        pose_rate_hz: how often ``StepState.node_poses`` is refreshed (Hz; a viewer draws
             at 60 Hz); None: every physics step.
         ik_restarts: IK restarts per step when the warm start fails (kept small: the
             target moves little between steps).
@@ -449,22 +449,26 @@ class Session:
 
     # ---- observation ------------------------------------------------------------------------
     def _observe(self) -> None:
+        """Contacts and tip forces (every observation: force feedback needs them); at each
+        trace row also what is in view, the row itself, the exercise engine and, at the
+        metrics rate, the live metrics."""
         world, rec = self.world, self.recorder
         contacts = world.contacts()
         # tissue and object handling force; instrument clashes are recorded as contacts
         self._forces = {**self._forces, **world.tip_forces(contacts, clashes=False)}
         self._contacts = tuple(contacts)
+        self._observed_time_s = world.time_s
+        self._note_contacts(contacts)
+        self._observations += 1
+        if self._observations % self._record_every != 1 % self._record_every:
+            return
         tips = np.array([self.arms[n].measured_cp("world")[:3, 3] for n in self._arm_names])
         visible = points_in_view(self.camera_pose_W(), *self._view, tips)
         self._in_view = {
             n: True if n == self.camera_arm else bool(v)
             for n, v in zip(self._arm_names, visible, strict=True)
         }
-        self._observed_time_s = world.time_s
-        self._note_contacts(contacts)
-        self._observations += 1
-        if self._observations % self._record_every == 1 % self._record_every:
-            self._record_row()
+        self._record_row()
         self._emit(self.runner.tick(self.view))
         if self.runner.finished or rec.n % self._metrics_every == 0:
             self._refresh_metrics()
@@ -687,6 +691,15 @@ class Session:
                 )
             self._description = describe_scene(self.world, camera, self.scenario.name)
         return self._description
+
+    def body_poses(self) -> dict[str, np.ndarray]:
+        """Every body's pose now (4x4, world) by name: objects and scenery, not the arms."""
+        world = self.world
+        return {
+            info.name: world.body_pose(info.name)
+            for info in world.bodies.values()
+            if info.role != "instrument"
+        }
 
     def node_poses(self) -> np.ndarray:
         """``X_WN`` (N, 4, 4, world) of the scene description's nodes now, in its order."""

@@ -91,7 +91,10 @@ def points_in_view(X_WC, tan_half_x, tan_half_y, near_m, far_m, points_W) -> np.
     [``near_m``, ``far_m``] (m). The one definition of "in view" (no validation: the
     session calls it at 100 Hz with settings checked once; :class:`Frustum` checks them).
     """
-    P = (np.asarray(points_W, dtype=float) - X_WC[:3, 3]) @ X_WC[:3, :3]
+    P = np.asarray(points_W, dtype=float)
+    if P.shape == (3,) or (P.ndim == 2 and len(P) <= 4):  # a few tips: plain floats are faster
+        return _few_in_view(X_WC, tan_half_x, tan_half_y, near_m, far_m, P)
+    P = (P - X_WC[:3, 3]) @ X_WC[:3, :3]
     x, y, z = P[..., 0], P[..., 1], P[..., 2]
     with np.errstate(invalid="ignore"):
         inside = (
@@ -101,3 +104,17 @@ def points_in_view(X_WC, tan_half_x, tan_half_y, near_m, far_m, points_W) -> np.
             & (np.abs(y) <= tan_half_y * z)
         )
     return bool(inside) if inside.ndim == 0 else inside
+
+
+def _few_in_view(X_WC, tan_half_x, tan_half_y, near_m, far_m, P) -> np.ndarray | bool:
+    """:func:`points_in_view` for one point or a handful, without numpy temporaries."""
+    R = X_WC[:3, :3].tolist()
+    o = X_WC[:3, 3].tolist()
+    out = []
+    for p in (P[None, :] if P.ndim == 1 else P).tolist():
+        d = (p[0] - o[0], p[1] - o[1], p[2] - o[2])
+        x = d[0] * R[0][0] + d[1] * R[1][0] + d[2] * R[2][0]
+        y = d[0] * R[0][1] + d[1] * R[1][1] + d[2] * R[2][1]
+        z = d[0] * R[0][2] + d[1] * R[1][2] + d[2] * R[2][2]
+        out.append(near_m <= z <= far_m and abs(x) <= tan_half_x * z and abs(y) <= tan_half_y * z)
+    return out[0] if P.ndim == 1 else np.array(out)

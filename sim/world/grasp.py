@@ -19,8 +19,9 @@ a grasped object with a fixed constraint (as SurRoL does). The rule here:
 - **release**: the jaw setpoint opens past the holding angle by ``RELEASE_MARGIN_RAD``.
 - **drop**: an object falls free of the jaws: released (by its last holder) and then
   falling more than ``drop_height_m`` within ``FALL_WINDOW_S`` (reason ``"fell"``),
-  torn out of the jaws (``"slipped"``: something pushes on it with more than
-  ``GRASP_MAX_FORCE_N``, or it was knocked ``SLIP_DISTANCE_M`` off its grasp pose), or
+  torn out of the jaws (``"slipped"``: the net force of its contacts with anything but
+  the fingers exceeds ``GRASP_MAX_FORCE_N``, or it was knocked ``SLIP_DISTANCE_M`` off
+  its grasp pose), or
   leaving the scene's workspace box (``"left_workspace"``).
 
 A second instrument may grasp an object that the first still holds (a handover); the
@@ -45,8 +46,10 @@ SQUEEZE_TOLERANCE_RAD = 0.01
 #: A finger contact counts for grasping when the surfaces are this close (m); pybullet
 #: also reports predicted contacts up to a few millimetres apart.
 GRASP_CONTACT_DISTANCE_M = 1e-4
-#: Contact force on a held object that tears it from the jaws (N): a needle driver grips
-#: with ~10 N, so with friction it holds against about twice that.
+#: Net contact force on a held object that tears it from the jaws (N): a needle driver
+#: grips with ~10 N, so with friction it holds against about twice that. Careful handling
+#: stays far below: rings carried, handed over and placed by the demonstration plan
+#: meet at most 0.4 N (peg transfer, seeds 0-1).
 GRASP_MAX_FORCE_N = 20.0
 #: Distance between the held object and where the grasp holds it that means a slip (m).
 SLIP_DISTANCE_M = 0.005
@@ -173,15 +176,20 @@ class GraspTracker:
             self._check_workspace()
 
     def _contacts(self, arm, link: str) -> dict[int, np.ndarray]:
+        """The contact normal (world, from the object to the finger) of every object the
+        finger ``link`` touches, by body id: of its deepest contact point, the one that
+        carries the squeeze (pybullet lists a finger's points in no meaningful order)."""
         points = self.pb.getContactPoints(
             bodyA=arm.body, linkIndexA=arm.links[link], physicsClientId=self.client
         )
-        out = {}
+        deepest: dict[int, tuple] = {}
         for p in points:
             info = self.world.bodies.get(p[2])
-            if p[8] <= GRASP_CONTACT_DISTANCE_M and info is not None and info.role == "object":
-                out.setdefault(p[2], np.asarray(p[7]))
-        return out
+            if info is None or info.role != "object" or p[8] > GRASP_CONTACT_DISTANCE_M:
+                continue
+            if p[2] not in deepest or p[8] < deepest[p[2]][8]:
+                deepest[p[2]] = p
+        return {body: np.asarray(p[7]) for body, p in deepest.items()}
 
     def _try_grasp(self, arm) -> None:
         reopen = self._reopen.get(arm.name)
@@ -304,13 +312,7 @@ class GraspTracker:
                 continue  # held by another instrument too, which carries it
             pos, orn = pb.multiplyTransforms(tip_pos, tip_orn, *hold.X_tip_obj)
             actual_pos = pb.getBasePositionAndOrientation(body, physicsClientId=c)[0]
-            # another instrument's fingers closing on the object is a handover starting,
-            # not a knock: only other contacts can tear it out of the jaws
-            pushed = sum(
-                p[9]
-                for p in pb.getContactPoints(bodyA=body, physicsClientId=c)
-                if (p[2], p[4]) not in self._fingers
-            )
+            pushed = self._load(body)
             if pushed > GRASP_MAX_FORCE_N or math.dist(actual_pos, pos) > SLIP_DISTANCE_M:
                 self._reopen[arm.name] = arm.jaw_hold_rad + RELEASE_MARGIN_RAD
                 self._release(arm, body, DROP, "slipped")
@@ -324,6 +326,22 @@ class GraspTracker:
                 (wx, wy, wz),
                 physicsClientId=c,
             )
+
+    def _load(self, body: int) -> float:
+        """Magnitude (N) of the net contact force on a held object: what the grip must
+        hold against. The vector sum, not the sum of magnitudes: an object pressed from
+        two opposite sides (a ring wedged on a peg) loads the jaws with the difference,
+        not the total. Another instrument's fingers closing on it are a handover
+        starting, not a knock: they are left out."""
+        fx = fy = fz = 0.0
+        for p in self.pb.getContactPoints(bodyA=body, physicsClientId=self.client):
+            if (p[2], p[4]) in self._fingers:
+                continue
+            n, f1, d1, f2, d2 = p[9], p[10], p[11], p[12], p[13]
+            fx += n * p[7][0] + f1 * d1[0] + f2 * d2[0]
+            fy += n * p[7][1] + f1 * d1[1] + f2 * d2[1]
+            fz += n * p[7][2] + f1 * d1[2] + f2 * d2[2]
+        return math.sqrt(fx * fx + fy * fy + fz * fz)
 
     def _check_falls(self) -> None:
         now = self.world.time_s

@@ -7,6 +7,8 @@ as :class:`~scenarios.errors.ScenarioError` at the YAML line of the object or ar
 
 from __future__ import annotations
 
+import math
+
 from scenarios.errors import ScenarioError
 from scenarios.schema import Scenario
 
@@ -75,3 +77,22 @@ def build_scene_spec(scenario: Scenario, seed: int = 0):
         raise ScenarioError(
             f"{'.'.join(map(str, loc))}: {message}", scenario.source_file, line, col
         ) from None
+
+
+def perturbed(scenario: Scenario, shift_m=(1e-9, 0.0, 0.0)) -> Scenario:
+    """A copy of ``scenario`` with every scene object moved by ``shift_m`` (m, world).
+
+    For robustness checks: an outcome that a 1e-9 m shift of the start changes is decided
+    by floating-point chaos (the last bits differ between CPUs), not by the plan or the
+    operator. Arms and the camera stay where they are, so the shift is relative to them.
+    """
+    shift = [float(v) for v in shift_m]
+    if len(shift) != 3 or not all(math.isfinite(v) for v in shift):
+        raise ScenarioError(f"shift_m must be 3 finite numbers (m), got {shift_m!r}.")
+    out = scenario.model_copy(deep=True)
+    for obj in out.scene.objects:
+        p = obj.pose.position_m
+        obj.pose = obj.pose.model_copy(
+            update={"position_m": (p[0] + shift[0], p[1] + shift[1], p[2] + shift[2])}
+        )
+    return out

@@ -113,6 +113,7 @@ class World:
         self._collision_links: dict[int, set[str]] = {}
         #: poses of static scenery (mass 0: nothing moves it but move_body), read once
         self._static_poses: dict[int, np.ndarray] = {}
+        self._static_landmarks: dict[tuple[str, str], np.ndarray] = {}
         populate(self)
         self.object_ids = [b for b, info in self.bodies.items() if info.role == "object"]
         self.grasps = GraspTracker(self, physics.drop_height_m, self.scene.workspace_m)
@@ -257,6 +258,7 @@ class World:
         )
         pb.resetBaseVelocity(body, (0, 0, 0), (0, 0, 0), physicsClientId=c)
         self._static_poses.pop(body, None)
+        self._static_landmarks = {k: v for k, v in self._static_landmarks.items() if k[0] != name}
 
     def remove_body(self, name: str) -> None:
         """Take a body out of the world (an object is let go by any jaw holding it)."""
@@ -272,13 +274,25 @@ class World:
         self._link_names.pop(body, None)
         self._collision_links.pop(body, None)
         self._static_poses.pop(body, None)
+        self._static_landmarks = {k: v for k, v in self._static_landmarks.items() if k[0] != name}
         if body in self.object_ids:
             self.object_ids.remove(body)
 
     def landmark(self, name: str, key: str) -> np.ndarray:
-        """World position (m) of a body's named landmark (``world.landmark("board", "peg7")``)."""
-        point = lookup(self.bodies[self.body_id(name)].landmarks, key, f"landmark of {name!r}")
-        return (self.body_pose(name) @ np.append(point, 1.0))[:3]
+        """World position (m) of a body's named landmark (``world.landmark("board", "peg7")``).
+
+        Landmarks of static scenery are computed once (the exercise engine asks for peg
+        positions at 100 Hz)."""
+        cached = self._static_landmarks.get((name, key))
+        if cached is not None:
+            return cached.copy()
+        body = self.body_id(name)
+        point = lookup(self.bodies[body].landmarks, key, f"landmark of {name!r}")
+        X = self.body_pose(name)
+        p = X[:3, :3] @ np.asarray(point, dtype=float) + X[:3, 3]
+        if body in self._static_poses:
+            self._static_landmarks[(name, key)] = p.copy()
+        return p
 
     def object_names(self) -> list[str]:
         """Names of the movable (graspable) objects."""

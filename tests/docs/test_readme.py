@@ -31,3 +31,16 @@ def test_physics_world_example_grasps_places_and_releases_without_a_drop():
         assert world.grasps.held_by(world.body_id("board/ring0")) == []
     finally:
         world.close()
+
+
+def test_session_example_runs_and_the_arm_follows_its_pose_command():
+    namespace: dict = {}
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        exec(_block("### The session: one core every driver shares"), namespace)
+    session = namespace["session"]
+    try:
+        assert "SERVO" in out.getvalue()
+        assert namespace["description"].scope_node == "ECM/tool_tip"
+        assert session.time_s == 0.0  # after the reset
+    finally:
+        session.close()

@@ -109,6 +109,7 @@ class EGLContext:
                 break
         else:
             raise _fail("no EGL config with 8-bit RGB, a 24-bit depth buffer and OpenGL")
+        self.config = config  # an OpenXR EGL graphics binding names it
         context_attribs = (EGL.EGLint * 7)(
             EGL.EGL_CONTEXT_MAJOR_VERSION, 3,
             EGL.EGL_CONTEXT_MINOR_VERSION, 3,

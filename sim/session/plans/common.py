@@ -1,10 +1,13 @@
-"""Task primitives shared by the demonstration plans: reachable grips, grasp with
-retries, release, carry a held object. Each looks at the world before it moves."""
+"""Task primitives shared by the demonstration plans: reachable grips, a grasp attempt,
+release, carry a held object. Each looks at the world before it moves."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from kinematics.transforms import axis_rotation
 from sim.session.demo import Demonstrator
 
 UP = np.array([0.0, 0.0, 1.0])
@@ -29,11 +32,6 @@ def jaws_down_across(direction_W, tilt_towards_W=None, tilt_rad: float = 0.0) ->
     n = n - (n @ z) * z
     n /= np.linalg.norm(n)
     return np.column_stack([np.cross(n, z), n, z])
-
-
-def wall_normal(world, body: str, wall: int) -> np.ndarray:
-    """Outward direction of a ring's wall ``wall`` in the world (m, from the centre)."""
-    return world.landmark(body, f"wall{wall}") - world.landmark(body, "center")
 
 
 def reachable(demo: Demonstrator, arm: str, points_W, R_W) -> bool:
@@ -68,35 +66,6 @@ def jaw_orientations(port_W, point_W, across_W, tilts_rad):
             yield jaws_down_across(across, port_W - point_W, tilt)
 
 
-def grip_poses(demo: Demonstrator, arm: str, body: str, walls, approach_m: float, depth_m: float):
-    """Reachable (landmark, orientation) grips, walls in order of preference: the first
-    reachable orientation for each wall."""
-    world = demo.session.world
-    port = demo.session.arms[arm].X_WR[:3, 3]
-    for wall in walls:
-        point = world.landmark(body, f"grip{wall}")
-        normal = wall_normal(world, body, wall)
-        for R in jaw_orientations(port, point, normal, (0.0, 0.35, 0.7, 1.0)):
-            if reachable(demo, arm, [point + approach_m * UP, point + depth_m * UP], R):
-                yield f"grip{wall}", R
-                break
-
-
-def grasp(
-    demo: Demonstrator,
-    arm: str,
-    body: str,
-    walls,
-    approach_m: float = 0.03,
-    depth_m: float = 0.006,
-    tries: int = 3,
-) -> bool:
-    """Come down on a reachable wall of ``body`` with the jaws across it and close; on a
-    miss, open, back off and try the next wall, as a trainee would. True when grasped."""
-    grips = grip_poses(demo, arm, body, walls, approach_m, depth_m)
-    return grasp_at(demo, arm, body, grips, approach_m, depth_m, tries)
-
-
 def grasp_at(
     demo: Demonstrator,
     arm: str,
@@ -126,17 +95,19 @@ def grasp_at(
 
 
 def close_on(demo: Demonstrator, arm: str, body: str, tip_at, approach_W, R_W) -> bool:
-    """One grasp attempt: open, come to ``tip_at() + approach_W`` with the tool turned to
-    ``R_W``, go in to ``tip_at()`` (a callable: looked at again after the approach), close
-    and wait for the hold. On a miss, open and back off upwards. True when grasped."""
-    demo.grip(arm, JAW_OPEN_RAD)
-    demo.move_tip(arm, tip_at() + np.asarray(approach_W), rotation_W=R_W)
+    """One grasp attempt: come to ``tip_at() + approach_W`` with the tool turned to
+    ``R_W``, opening the jaw on the way (people open the jaws as they reach, not before
+    they set off), go in to ``tip_at()`` (a callable: looked at again after the
+    approach), close and wait for the hold. On a miss, open and back off the way the
+    jaws came in. True when grasped."""
+    demo.move_tip(arm, tip_at() + np.asarray(approach_W), rotation_W=R_W, jaw_rad=JAW_OPEN_RAD)
     demo.move_tip(arm, tip_at(), width_m=0.002)
     demo.grip(arm, JAW_CLOSED_RAD)
     if demo.until(lambda: arm in demo.session.holders(body), timeout_s=1.0):
         return True
-    demo.grip(arm, JAW_OPEN_RAD)
-    demo.move_tip(arm, demo.session.tip_target_W(arm)[:3, 3] + 0.02 * UP)
+    away = np.asarray(approach_W, float)
+    away = 0.02 * away / max(float(np.linalg.norm(away)), 1e-9)
+    demo.move_tip(arm, demo.session.tip_target_W(arm)[:3, 3] + away, jaw_rad=JAW_OPEN_RAD)
     return False
 
 
@@ -146,6 +117,20 @@ def release(demo: Demonstrator, arm: str, body: str, retreat_m: float = 0.03) ->
     demo.until(lambda: arm not in demo.session.holders(body), timeout_s=1.0)
     tip = demo.session.tip_target_W(arm)[:3, 3]
     demo.move_tip(arm, tip + retreat_m * UP)
+
+
+def turn_between(axis_now_W, axis_goal_W) -> np.ndarray:
+    """The smallest rotation (3x3) taking one direction to another, either way round (a
+    ring's axis has no preferred sense)."""
+    a = np.asarray(axis_now_W, float) / np.linalg.norm(axis_now_W)
+    b = np.asarray(axis_goal_W, float) / np.linalg.norm(axis_goal_W)
+    if a @ b < 0:
+        b = -b
+    n = np.cross(a, b)
+    sin = float(np.linalg.norm(n))
+    if sin < 1e-9:
+        return np.eye(3)
+    return axis_rotation(n / sin, math.atan2(sin, float(a @ b)))
 
 
 def carry_to(

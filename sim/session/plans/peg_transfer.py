@@ -1,54 +1,564 @@
-"""Peg transfer: six rings across and back, each handed over in mid-air."""
+"""Peg transfer: six rings across and back, each handed over in mid-air.
+
+The plan is closed-loop, as a trainee works: before every move it looks where the ring
+is now. A missed grasp is tried again on another wall; a ring that is dropped is picked
+up again from where it lies (by either hand that can reach it); a ring that does not
+settle over its peg is lifted and placed again. What the plan had to repeat, or could
+not do, it reports through :meth:`~sim.session.demo.Demonstrator.note`.
+
+Grip geometry (FLS ring: 30 mm side, 2.5 mm wall, 6 mm high, on a 2 mm peg; PSM fingers
+10 mm long, 3 mm wide, 1.5 mm thick, turning about the tool-tip frame, the jaw pivot).
+The jaws come down along their own axis onto the top of a wall, opening across it, and
+stop with the pivot :data:`GRIP_DEPTH_M` above the wall's top. pybullet gives the
+fingers' collision meshes a 1 mm margin (:data:`FINGER_MARGIN_M`): in contact they are
+5 mm wide and 3.5 mm thick. Three things must clear with margin:
+
+- the wall, between the fingers: the gap at the height of its top edge. At the 0.7 rad
+  opening and 6 mm depth the plan used before, there was none (the fingers landed on
+  the wall whenever the hand was a little off: rings tilted up to 73 degrees, knocked
+  off their pegs, grasps missed);
+- the peg, in the ring's hole, and
+- the next wall, at the hole's corner. The inner finger's tip reaches almost to the
+  middle of the hole: near the middle of the wall it meets the peg, near the corner the
+  next wall. The grip point sits between the two (:func:`grip_along_m`).
+
+Opening wider widens the gap round the wall but swings the inner finger into the peg
+and the next wall; a higher pivot widens the gap and holds less of the wall. At 8 mm and
+0.7 rad the three margins balance at about 0.6 mm each (1.5 mm were the finger meshes
+exact), so the jaws stop over the wall (:data:`HOVER_M`) for the hand to aim within
+:data:`AIM_WIDTH_M`, then go the last few millimetres straight in.
+"""
 
 from __future__ import annotations
+
+import math
+from dataclasses import dataclass
 
 import numpy as np
 
 from sim.session.demo import Demonstrator
-from sim.session.plans.common import UP, carry_to, grasp, release, wall_normal
+from sim.session.plans.common import (
+    JAW_CLOSED_RAD,
+    JAW_RELEASE_RAD,
+    UP,
+    carry_to,
+    reachable,
+    turn_between,
+)
+from sim.world.scene import PegBoardSpec
+
+#: Jaw opening (rad) the hand comes down on a wall with (the PSM opens to 1.396 rad).
+RING_JAW_OPEN_RAD = 0.7
+#: PSM finger: length from the pivot (m), thickness across the jaw, half its width (see
+#: ``assets/generate_robots.py``, the Large Needle Driver's ~10 mm jaws).
+FINGER_LENGTH_M, FINGER_THICKNESS_M, FINGER_HALF_WIDTH_M = 0.010, 0.0015, 0.0015
+#: pybullet's collision margin round the instruments' mesh links (m; measured with
+#: ``getClosestPoints``: a finger touches 1 mm before its mesh does).
+FINGER_MARGIN_M = 0.001
+#: Height (m) of the jaw pivot above the top of the wall it holds, along the tool axis:
+#: the fingertips end 1.4 mm (2.4 mm with the margin) below the wall's top.
+GRIP_DEPTH_M = 0.008
+#: Where the jaws stop to aim (m beyond the grip pose, back along the tool axis): the
+#: fingertips (with their margin) 2 mm above the wall.
+HOVER_M = (
+    (FINGER_LENGTH_M + FINGER_MARGIN_M) * math.cos(RING_JAW_OPEN_RAD / 2) + 0.002 - (GRIP_DEPTH_M)
+)
+#: Least room (m) between the inner fingertip and a peg for a grip to be tried: a ring
+#: resting off-centre on its peg brings the peg up to 4 mm nearer one side of a wall.
+MIN_PEG_GAP_M = 0.0003
+#: Where the jaws wait before going in (m, back along the tool axis from the grip).
+APPROACH_M = 0.02
+#: Height (m) of the waiting jaw pivot over the peg tops: 10 mm fingers and 15 mm for the
+#: scatter of a long reach (measured: fingertips 5 mm low on a 24 cm hand reach).
+PEG_CLEARANCE_M = 0.025
+#: Precision (m) of the moves that put the jaws over a wall and take them down onto it:
+#: the operator corrects until within half of it, half the 0.6 mm margins.
+AIM_WIDTH_M = 0.0006
+#: Precision (m) of lifting a ring off its peg: the hole leaves 4.2 mm round a centred peg.
+LIFT_WIDTH_M = 0.002
+#: How far (rad) the tool may lean from vertical, along the wall, to reach a grip (the
+#: fingertips swing towards the wall's middle; the grip point moves out to make up).
+TILTS_RAD = (0.0, 0.35, 0.7)
+#: Grasp attempts per pick-up or handover before the plan tries something else.
+GRASP_TRIES = 3
+#: Rounds of "pick up, hand over, place" per ring before the plan gives the ring up.
+ROUNDS = 4
+#: The ring centre's height (m) over the board while it is handed over.
+HANDOVER_HEIGHT_M = 0.06
+#: How far (m) above the board the ring's bottom is let go of when placed on a peg.
+PLACE_DROP_M = 0.008
 
 
-def transfer_ring(demo: Demonstrator, ring: int, to_peg: int, giver: str, taker: str) -> None:
-    """Lift a ring with ``giver``, hand it to ``taker`` above the board, place it on a peg."""
-    world = demo.session.world
-    body = f"board/ring{ring}"
-    center = world.landmark(body, "center")
-    # the giver prefers the wall facing its own side, the taker the one facing its side
-    side = 1.0 if demo.session.arms[giver].X_WR[0, 3] > 0 else -1.0
-    giver_walls = sorted(range(3), key=lambda w: -side * wall_normal(world, body, w)[0])
-    if not grasp(demo, giver, body, giver_walls):
-        return
-    tip = demo.session.tip_target_W(giver)[:3, 3]
-    held = min(range(3), key=lambda w: np.linalg.norm(world.landmark(body, f"grip{w}") - tip))
-    board_top = world.landmark("board", "top")
-    handover = np.array([0.0, center[1], board_top[2] + 0.06])
-    # the receiving hand waits beside the handover point, on its own side, out of the way
-    taker_side = -side
-    demo.move_tip(taker, handover + np.array([0.05 * taker_side, 0.0, 0.03]), width_m=0.01)
-    carry_to(demo, giver, body, center + 0.04 * UP)
-    carry_to(demo, giver, body, handover)
-    taker_walls = sorted(
-        (w for w in range(3) if w != held), key=lambda w: side * wall_normal(world, body, w)[0]
+def _finger(jaw_open_rad: float = RING_JAW_OPEN_RAD) -> tuple[float, float]:
+    """How far (m) the inner finger reaches across, from the tool axis, at its tip
+    (collision margin included), and half its width."""
+    half = jaw_open_rad / 2
+    length = FINGER_LENGTH_M + FINGER_MARGIN_M
+    thick = FINGER_THICKNESS_M + FINGER_MARGIN_M
+    return length * math.sin(half) + thick * math.cos(half), FINGER_HALF_WIDTH_M + (FINGER_MARGIN_M)
+
+
+@dataclass(frozen=True)
+class Grip:
+    """A way to take a ring: the wall, the point on its top edge (world, m), the tool
+    orientation (3x3, world; z along the jaws, y across the wall) and how far back along
+    the jaws (m) they wait before going in."""
+
+    wall: int
+    point_W: np.ndarray
+    R_W: np.ndarray
+    approach_m: float = APPROACH_M
+
+    @property
+    def tip_W(self) -> np.ndarray:
+        """Where the tool tip (jaw pivot) goes to hold the wall (m)."""
+        return self.point_W - GRIP_DEPTH_M * self.R_W[:, 2]
+
+    @property
+    def approach_W(self) -> np.ndarray:
+        """Offset (m) from :attr:`tip_W` to where the jaws wait before going in."""
+        return -self.approach_m * self.R_W[:, 2]
+
+
+def board_spec(world, ring: str) -> PegBoardSpec:
+    """The peg board a ring belongs to (its name is ``<board>/ring<k>``)."""
+    board = ring.rpartition("/")[0]
+    return next(o for o in world.scene.objects if o.name == board)
+
+
+def ring_up(world, ring: str) -> np.ndarray:
+    """The ring's axis, pointing upwards (a ring has no top or bottom face)."""
+    z = world.body_pose(ring)[:3, 2]
+    return z if z[2] >= 0 else -z
+
+
+def grip_along_m(spec: PegBoardSpec, jaw_open_rad: float = RING_JAW_OPEN_RAD) -> float:
+    """Where along a wall (m from its middle) the inner fingertip, inside the ring's
+    hole, is as far from the peg as from the next wall (ring frame: the wall's centre
+    line at ``y = -d``, the peg at the origin, the next inner face at 30 degrees)."""
+    hole = spec.ring_side_m / (2 * math.sqrt(3)) - spec.ring_wall_m  # inner inradius
+    reach, half_width = _finger(jaw_open_rad)
+    y = hole + spec.ring_wall_m / 2 - reach  # the fingertip's innermost point
+    # peg: the finger's near edge at x - w, so sqrt((x - w)^2 + y^2) from the peg axis;
+    # next wall: cos30 (x + w) - sin30 y from the centre, against its inradius
+    best = max(
+        (
+            min(
+                math.hypot(max(x - half_width, 0.0), y) - spec.peg_radius_m,
+                hole - (math.cos(math.radians(30)) * (x + half_width) - 0.5 * y),
+            ),
+            x,
+        )
+        for x in np.linspace(0.0, hole, 400)
     )
-    # from above, the wrist clear of the ring (at depth 0 the clevis sits in its wall)
-    if not grasp(demo, taker, body, taker_walls, approach_m=0.015, depth_m=0.006):
+    return float(best[1])
+
+
+def _peg_gap(inner_W, inward, along, peg_W) -> float:
+    """Horizontal distance (m) from a peg's axis to the inner finger's footprint: the
+    part of it from ``inner_W`` (its innermost point) back 3 mm towards the wall, the
+    finger's width along the wall."""
+    d = np.asarray(peg_W, float) - inner_W
+    d[2] = 0.0
+    half_width = _finger()[1]
+    a = float(np.clip(d @ along, -half_width, half_width))
+    b = float(np.clip(d @ inward, -0.003, 0.0))
+    return float(np.linalg.norm(d - a * along - b * inward))
+
+
+def ring_grips(world, ring: str, walls=(0, 1, 2), avoid_W=None, X_WB=None) -> list[Grip]:
+    """Grips on ``walls`` of ``ring`` as it lies now (or at pose ``X_WB``, 4x4, where it
+    will be), jaws along its axis, upright or leaning along the wall by each of
+    :data:`TILTS_RAD`; two per wall, either side of its middle (:func:`grip_along_m`),
+    those nearer ``avoid_W`` (the other instrument) last within a wall. The jaws wait
+    high enough for their fingertips to pass over the pegs. The caller keeps the
+    reachable ones."""
+    spec = board_spec(world, ring)
+    X = world.body_pose(ring) if X_WB is None else np.asarray(X_WB, float)
+    marks = world.bodies[world.body_id(ring)].landmarks
+
+    def at(key):
+        return X[:3, :3] @ marks[key] + X[:3, 3]
+
+    up = X[:3, 2] if X[2, 2] >= 0 else -X[:3, 2]
+    center = at("center")
+    along_m = grip_along_m(spec)
+    # how far the fingertips lie along the tool axis beyond the wall's top edge
+    beyond = FINGER_LENGTH_M * math.cos(RING_JAW_OPEN_RAD / 2) - GRIP_DEPTH_M
+    peg_top_z = world.landmark(spec.name, "peg0")[2]
+    pegs = [world.landmark(spec.name, f"peg{k}") for k in range(12)]
+    pegs = [p for p in pegs if np.hypot(*(p - center)[:2]) < spec.ring_side_m]
+    reach = _finger()[0]
+    out = []
+    for wall in walls:
+        # the landmark is the middle of the wall's +z face: its mid-height, then the top
+        mid = at(f"wall{wall}") - 0.5 * spec.ring_height_m * X[:3, 2]
+        n = mid - center
+        n -= (n @ up) * up
+        n /= np.linalg.norm(n)
+        along = np.cross(up, n)
+        top = mid + 0.5 * spec.ring_height_m * up
+        sides = [1.0, -1.0]
+        if avoid_W is not None:
+            sides.sort(key=lambda k: -np.linalg.norm(top + k * along_m * along - avoid_W))
+        for k in sides:
+            # a ring resting off-centre brings the peg nearer one side of the wall
+            tip_inner = top + k * along_m * along - (reach - spec.ring_wall_m / 2) * n
+            if any(
+                _peg_gap(tip_inner, -n, k * along, p) < MIN_PEG_GAP_M + spec.peg_radius_m
+                for p in pegs
+            ):
+                continue
+            for tilt in TILTS_RAD:
+                # leaning, the fingertips swing towards the middle: the grip moves out
+                point = top + k * (along_m + beyond * math.sin(tilt)) * along
+                z = -math.cos(tilt) * up - math.sin(tilt) * k * along
+                R = np.column_stack([np.cross(n, z), n, z])
+                tip = point - GRIP_DEPTH_M * z
+                # fingertips (10 mm below the pivot) over the peg tops, with margin
+                rise = max(-z[2], 0.3)
+                approach = max(APPROACH_M, (peg_top_z + PEG_CLEARANCE_M - tip[2]) / rise)
+                out.append(Grip(wall, point, R, approach))
+    return out
+
+
+def reachable_grips(demo: Demonstrator, arm: str, grips: list[Grip]) -> list[Grip]:
+    """The first reachable orientation of each grip point (IK check of the approach
+    and the grip pose), in the given order."""
+    seen, out = set(), []
+    for g in grips:
+        key = (g.wall, tuple(np.round(g.point_W, 6)))
+        if key in seen:
+            continue
+        if reachable(demo, arm, [g.tip_W + g.approach_W, g.tip_W], g.R_W):
+            seen.add(key)
+            out.append(g)
+    return out
+
+
+def best_grips(demo: Demonstrator, arm: str, ring: str, walls, avoid_arm=None) -> list[Grip]:
+    """Reachable grips of ``arm`` on ``ring`` as it lies now, best first (see
+    :func:`ring_grips`), away from where ``avoid_arm``'s tip is."""
+    s = demo.session
+    avoid = None if avoid_arm is None else s.tip_target_W(avoid_arm)[:3, 3]
+    return reachable_grips(demo, arm, ring_grips(s.world, ring, walls, avoid))
+
+
+def take(
+    demo: Demonstrator,
+    arm: str,
+    ring: str,
+    walls,
+    avoid_arm: str | None = None,
+    meanwhile=None,
+) -> bool:
+    """Grasp ``ring`` with ``arm`` on one of ``walls`` (in order of preference), looking
+    at the ring again before every attempt; on a miss, the next grip. ``meanwhile()``
+    queues the other hand's move during the first approach. True when held."""
+    s = demo.session
+    for attempt in range(GRASP_TRIES):
+        if demo.stopped:
+            return False
+        grips = best_grips(demo, arm, ring, walls, avoid_arm)
+        if not grips:
+            demo.note(f"{arm} cannot reach a wall of {ring} to grasp it")
+            return False
+        grip = grips[attempt % len(grips)]
+        if attempt:
+            demo.note(f"{arm} missed {ring}; tries wall {grip.wall} (attempt {attempt + 1})")
+
+        def tip_at(grip=grip):
+            # look again: the same grip on the ring as it lies now
+            now = ring_grips(s.world, ring, [grip.wall])
+            best = min(now, key=lambda g: np.linalg.norm(g.point_W - grip.point_W))
+            return best.point_W - GRIP_DEPTH_M * grip.R_W[:, 2]
+
+        if close_on_wall(demo, arm, ring, grip, tip_at, meanwhile if attempt == 0 else None):
+            return True
+    return False
+
+
+def close_on_wall(demo: Demonstrator, arm: str, ring: str, grip: Grip, tip_at, meanwhile=None):
+    """One grasp attempt: to the waiting point (jaws opening, the tool turning; the other
+    hand's ``meanwhile()`` move at the same time), down to just over the wall to aim,
+    in, close, wait for the hold. ``tip_at()`` is where the grip is now (looked at before
+    each move). On a miss, open and back off the way the jaws came. True when held."""
+    axis = grip.R_W[:, 2]
+    with demo.together():
+        demo.move_tip(
+            arm,
+            tip_at() + grip.approach_W,
+            AIM_WIDTH_M * 3,
+            rotation_W=grip.R_W,
+            jaw_rad=RING_JAW_OPEN_RAD,
+        )
+        if meanwhile is not None:
+            meanwhile()
+    demo.move_tip(arm, tip_at() - HOVER_M * axis, AIM_WIDTH_M)
+    demo.move_tip(arm, tip_at(), AIM_WIDTH_M)
+    demo.grip(arm, JAW_CLOSED_RAD)
+    if demo.until(lambda: arm in demo.session.holders(ring), timeout_s=1.0):
+        return True
+    back = demo.session.tip_target_W(arm)[:3, 3] + grip.approach_W
+    demo.move_tip(arm, back, jaw_rad=RING_JAW_OPEN_RAD)
+    return False
+
+
+def get_ready(demo: Demonstrator, arm: str, ring: str) -> None:
+    """Queue ``arm``'s move to where it will start grasping ``ring`` (jaws open, turned
+    for the grip): the hand that has just let go goes on to its next ring while the
+    other one works (call inside :meth:`Demonstrator.together`)."""
+    grips = best_grips(demo, arm, ring, _walls_facing(demo, ring, _side(demo, arm)))
+    if grips:
+        g = grips[0]
+        demo.move_tip(
+            arm, g.tip_W + g.approach_W, 0.005, rotation_W=g.R_W, jaw_rad=RING_JAW_OPEN_RAD
+        )
+
+
+def held_wall(demo: Demonstrator, arm: str, ring: str) -> int:
+    """The wall of ``ring`` nearest ``arm``'s jaws (the one it holds)."""
+    world = demo.session.world
+    tip = demo.session.arms[arm].measured_cp()[:3, 3]
+    return min(range(3), key=lambda w: np.linalg.norm(world.landmark(ring, f"wall{w}") - tip))
+
+
+def peg_under(world, ring: str) -> str | None:
+    """The peg passing through ``ring``'s hole now, if any (landmark name)."""
+    spec = board_spec(world, ring)
+    board = spec.name
+    center = world.landmark(ring, "center")
+    hole = spec.ring_side_m / (2 * math.sqrt(3)) - spec.ring_wall_m
+    for k in range(12):
+        top = world.landmark(board, f"peg{k}")
+        if np.hypot(*(center - top)[:2]) < hole and center[2] < top[2] + spec.ring_height_m:
+            return f"peg{k}"
+    return None
+
+
+def on_peg(demo: Demonstrator, ring: str, peg: str) -> bool:
+    """``ring`` rests around ``peg``, let go: the peg through its hole, the ring below
+    the peg's top."""
+    world = demo.session.world
+    if demo.session.holders(ring):
+        return False
+    spec = board_spec(world, ring)
+    top = world.landmark(spec.name, peg)
+    center = world.landmark(ring, "center")
+    hole = spec.ring_side_m / (2 * math.sqrt(3)) - spec.ring_wall_m
+    return bool(np.hypot(*(center - top)[:2]) < hole - spec.peg_radius_m and center[2] < top[2])
+
+
+def lift(demo: Demonstrator, arm: str, ring: str) -> None:
+    """Lift a just-grasped ring clear of the pegs: off its peg along the peg's axis,
+    first centring the hole on the peg when it sits off-centre (the wall would drag on
+    the peg: a held ring pushed into a peg is torn from the jaws)."""
+    world = demo.session.world
+    spec = board_spec(world, ring)
+    center = world.landmark(ring, "center")
+    peg = peg_under(world, ring)
+    clear_z = world.landmark(spec.name, "peg0")[2] + spec.ring_height_m + 0.01
+    if peg is None:
+        carry_to(demo, arm, ring, center + max(0.02, clear_z - center[2]) * UP, width_m=0.002)
         return
-    release(demo, giver, body)
-    peg = world.landmark("board", f"peg{to_peg}")
-    carry_to(demo, taker, body, peg + 0.015 * UP)
-    carry_to(demo, taker, body, peg - 0.006 * UP, width_m=0.002)
-    release(demo, taker, body)
+    top = world.landmark(spec.name, peg)
+    hole = spec.ring_side_m / (2 * math.sqrt(3)) - spec.ring_wall_m
+    clearance = hole - spec.peg_radius_m - float(np.hypot(*(center - top)[:2]))
+    if clearance < LIFT_WIDTH_M:
+        axis = np.array([top[0], top[1], center[2] + 0.004])
+        carry_to(demo, arm, ring, axis, width_m=AIM_WIDTH_M)
+        center = axis
+    carry_to(demo, arm, ring, np.array([center[0], center[1], clear_z]), width_m=LIFT_WIDTH_M)
+
+
+def level(demo: Demonstrator, arm: str, ring: str, goal_W, width_m: float = 0.003) -> None:
+    """Carry the held ring to ``goal_W`` turning it level on the way (a tilted ring
+    does not go over a peg)."""
+    turn = turn_between(ring_up(demo.session.world, ring), UP)
+    carry_to(demo, arm, ring, goal_W, width_m=width_m, turn_W=turn)
+
+
+def above_peg(demo: Demonstrator, arm: str, ring: str, peg: str) -> None:
+    """Carry the held ring over ``peg``, level, its bottom 1 cm above the peg's top
+    (may be queued inside :meth:`Demonstrator.together`)."""
+    world = demo.session.world
+    spec = board_spec(world, ring)
+    top = world.landmark(spec.name, peg)
+    level(demo, arm, ring, top + (spec.ring_height_m / 2 + 0.01) * UP)
+
+
+def place(demo: Demonstrator, arm: str, ring: str, peg: str, ready=None) -> None:
+    """Put the held ring (already over ``peg``) down the peg to just above the board and
+    let go; ``ready()`` queues the other hand's next move for the time of the retreat."""
+    world = demo.session.world
+    spec = board_spec(world, ring)
+    top = world.landmark(spec.name, peg)
+    board_top = world.landmark(spec.name, "top")[2]
+    low = np.array([top[0], top[1], board_top + spec.ring_height_m / 2 + PLACE_DROP_M])
+    carry_to(demo, arm, ring, low, width_m=LIFT_WIDTH_M)
+    let_go(demo, arm, ring, ready)
+
+
+def let_go(demo: Demonstrator, arm: str, ring: str, meanwhile=None) -> None:
+    """Open the jaws, wait for the ring to be let go of, back the jaws off along their
+    axis (out of the ring), ``meanwhile()`` queuing the other hand's move."""
+    demo.grip(arm, JAW_RELEASE_RAD)
+    demo.until(lambda: arm not in demo.session.holders(ring), timeout_s=1.0)
+    X = demo.session.tip_target_W(arm)
+    with demo.together():
+        demo.move_tip(arm, X[:3, 3] - 0.025 * X[:3, 2], 0.005)
+        if meanwhile is not None:
+            meanwhile()
+
+
+def _side(demo: Demonstrator, arm: str) -> float:
+    return 1.0 if demo.session.arms[arm].X_WR[0, 3] > 0 else -1.0
+
+
+def _walls_facing(demo: Demonstrator, ring: str, side: float, walls=(0, 1, 2)) -> list[int]:
+    """``walls`` ordered by how much they face the ``side`` (+1 right, -1 left)."""
+    world = demo.session.world
+    center = world.landmark(ring, "center")
+    return sorted(walls, key=lambda w: -side * (world.landmark(ring, f"wall{w}") - center)[0])
+
+
+def _waiting_point(demo: Demonstrator, ring: str, taker: str) -> np.ndarray:
+    """Where the receiving hand waits: beside the handover point, on its own side, a
+    little higher, out of the giver's way."""
+    return handover_point(demo, ring) + np.array([0.05 * _side(demo, taker), 0.0, 0.03])
+
+
+def handover_point(demo: Demonstrator, ring: str) -> np.ndarray:
+    """Where the ring's centre is handed over: above the board's middle, level with the
+    ring's row."""
+    world = demo.session.world
+    spec = board_spec(world, ring)
+    board_top = world.landmark(spec.name, "top")
+    return np.array([0.0, world.landmark(ring, "center")[1], board_top[2] + HANDOVER_HEIGHT_M])
+
+
+def pick_up(demo: Demonstrator, ring: str, arms: list[str], meanwhile=None) -> str | None:
+    """Grasp ``ring`` where it lies with the first of ``arms`` that manages (the wall
+    facing that arm first) and lift it clear; ``meanwhile()`` queues the other hand's
+    move during the first approach. Returns the arm, or None."""
+    for arm in arms:
+        if demo.stopped:
+            return None
+        other = next((a for a in arms if a != arm), None)
+        walls = _walls_facing(demo, ring, _side(demo, arm))
+        if take(demo, arm, ring, walls, avoid_arm=other, meanwhile=meanwhile):
+            lift(demo, arm, ring)
+            return arm
+        meanwhile = None
+    return None
+
+
+def hand_over(demo: Demonstrator, ring: str, giver: str, taker: str, peg: str, ready=None):
+    """Carry the ring held by ``giver`` to the handover point; ``taker`` grasps another
+    wall from above; ``giver`` lets go and, while ``taker`` carries the ring over
+    ``peg``, goes on (``ready()`` queues its move). False (the giver still holding,
+    unless the ring was knocked out) when the taker could not take it."""
+    s = demo.session
+    world = s.world
+    # the taker comes to where it will take the ring as the giver brings it
+    turn = turn_between(ring_up(world, ring), UP)
+    X_WB = world.body_pose(ring)
+    giver_tip = turn @ (s.tip_target_W(giver)[:3, 3] - X_WB[:3, 3])
+    X_WB[:3, :3] = turn @ X_WB[:3, :3]
+    X_WB[:3, 3] = handover_point(demo, ring)
+    held = held_wall(demo, giver, ring)
+    walls = _walls_facing(demo, ring, _side(demo, taker), [w for w in range(3) if w != held])
+    avoid = X_WB[:3, 3] + giver_tip
+    grips = reachable_grips(demo, taker, ring_grips(world, ring, walls, avoid, X_WB))
+    with demo.together():
+        level(demo, giver, ring, X_WB[:3, 3])
+        if grips:
+            g = grips[0]
+            demo.move_tip(
+                taker, g.tip_W + g.approach_W, 0.003, rotation_W=g.R_W, jaw_rad=RING_JAW_OPEN_RAD
+            )
+        else:
+            demo.move_tip(taker, _waiting_point(demo, ring, taker), 0.01)
+    if s.holders(ring) != {giver}:
+        return False
+    if not take(demo, taker, ring, walls, avoid_arm=giver):
+        demo.move_tip(taker, _waiting_point(demo, ring, taker), 0.01)
+        return False
+    let_go(demo, giver, ring)
+    with demo.together():
+        above_peg(demo, taker, ring, peg)
+        if ready is not None:
+            ready()
+    return True
+
+
+def transfer_ring(
+    demo: Demonstrator,
+    ring: int,
+    to_peg: int,
+    giver: str,
+    taker: str,
+    next_ring: int | None = None,
+) -> bool:
+    """Lift ring ``ring`` with ``giver``, hand it to ``taker`` above the board, place it on
+    peg ``to_peg``; pick it up again wherever it lands if anything goes wrong. While the
+    taker places the ring, the giver gets ready for ring ``next_ring`` when given. True
+    when the ring rests on its peg."""
+    body = f"board/ring{ring}"
+    peg = f"peg{to_peg}"
+    s = demo.session
+    ready = None
+    if next_ring is not None:
+        ready = lambda: get_ready(demo, giver, f"board/ring{next_ring}")  # noqa: E731
+    for attempt in range(ROUNDS):
+        if demo.stopped:
+            return False
+        if on_peg(demo, body, peg):
+            return True
+        if attempt:
+            demo.note(f"{body} is not on {peg} yet: round {attempt + 1}")
+        holders = s.holders(body)
+        if len(holders) > 1:
+            let_go(demo, giver, body)
+            holders = s.holders(body)
+        if not holders:
+            # the giver's hand first; a ring that fell on the taker's side may be nearer it
+            waiting = _waiting_point(demo, body, taker)
+            holder = pick_up(
+                demo,
+                body,
+                [giver, taker],
+                meanwhile=lambda w=waiting: demo.move_tip(taker, w, 0.01),
+            )
+            if holder is None:
+                demo.note(f"neither instrument could pick {body} up")
+                continue
+        else:
+            holder = next(iter(holders))
+        if holder == giver:
+            if not hand_over(demo, body, giver, taker, peg, ready):
+                continue
+            ready = None  # the giver went on already
+        elif s.holders(body) == {taker}:
+            above_peg(demo, taker, body, peg)
+        if s.holders(body) == {taker}:
+            place(demo, taker, body, peg)
+            demo.until(lambda: on_peg(demo, body, peg), timeout_s=0.5)
+    if on_peg(demo, body, peg):
+        return True
+    demo.note(f"gave up on {body}: not on {peg} after {ROUNDS} rounds")
+    return False
 
 
 def peg_transfer(demo: Demonstrator) -> None:
-    """Six rings from the left pegs to the right ones and back, handing over mid-air."""
+    """Six rings from the left pegs to the right ones and back, handing over mid-air; the
+    hand that gives a ring away goes on to the next one while the other places it."""
     s = demo.session
     left, right = sorted(s.driven, key=lambda a: s.arms[a].X_WR[0, 3])
-    for ring in range(6):
+    moves = [(r, r + 6, left, right) for r in range(6)] + [(r, r, right, left) for r in range(6)]
+    for k, (ring, peg, giver, taker) in enumerate(moves):
         if demo.stopped:
             return
-        transfer_ring(demo, ring, ring + 6, giver=left, taker=right)
-    for ring in range(6):
-        if demo.stopped:
-            return
-        transfer_ring(demo, ring, ring, giver=right, taker=left)
+        following = moves[k + 1] if k + 1 < len(moves) else None
+        next_ring = following[0] if following and following[2] == giver else None
+        transfer_ring(demo, ring, peg, giver, taker, next_ring)

@@ -15,9 +15,16 @@ import math
 
 import numpy as np
 
-from kinematics.transforms import axis_rotation
 from sim.session.demo import Demonstrator
-from sim.session.plans.common import UP, carry_to, grasp_at, jaws_down_across, reachable, release
+from sim.session.plans.common import (
+    UP,
+    carry_to,
+    grasp_at,
+    jaws_down_across,
+    reachable,
+    release,
+    turn_between,
+)
 from sim.world.boards import wire_points
 from sim.world.scene import RingWireSpec
 
@@ -53,20 +60,6 @@ def _tangent_W(demo: Demonstrator, course: RingWireSpec, s: float) -> np.ndarray
     h = 1e-3
     a, b = wire_W(demo, course, [max(s - h, 0.0), min(s + h, 1.0)])
     return (b - a) / np.linalg.norm(b - a)
-
-
-def _turn_to(axis_now_W, axis_goal_W) -> np.ndarray:
-    """The smallest rotation (3x3) taking one direction to another (either way round:
-    a ring's axis has no preferred sense)."""
-    a = np.asarray(axis_now_W, float) / np.linalg.norm(axis_now_W)
-    b = np.asarray(axis_goal_W, float) / np.linalg.norm(axis_goal_W)
-    if a @ b < 0:
-        b = -b
-    n = np.cross(a, b)
-    sin = float(np.linalg.norm(n))
-    if sin < 1e-9:
-        return np.eye(3)
-    return axis_rotation(n / sin, math.atan2(sin, float(a @ b)))
 
 
 def grasp_tab(demo: Demonstrator, arm: str, ring: str) -> bool:
@@ -107,7 +100,7 @@ def walk(demo: Demonstrator, arm: str, course: RingWireSpec, to_s: float) -> boo
             return True
         # look again before every step: the ring is where the hand really put it
         axis = world.body_pose(ring)[:3, 0]
-        turn = _turn_to(axis, _tangent_W(demo, course, s))
+        turn = turn_between(axis, _tangent_W(demo, course, s))
         carry_to(demo, arm, ring, wire_W(demo, course, s)[0], width_m=0.002, turn_W=turn)
     release(demo, arm, ring, retreat_m=0.02)
     return True

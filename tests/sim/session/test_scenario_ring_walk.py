@@ -1,5 +1,6 @@
 """The bundled ring-walk scenario: the expert synthetic operator completes it through its
-plan (that is its test), and a novice on the same seed scores below the expert."""
+plan (that is its test), and a novice on the same seed scores below the expert. More
+seeds, and a nudged start: ``test_scenario_robustness``."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import pytest
 
 from scenarios.loader import load_scenario
 from sim.session.headless import run_headless
+from tests.sim.session.test_scenario_robustness import UNSEEN_SEED
 
 
 @pytest.fixture(scope="module")
@@ -16,7 +18,7 @@ def scenario():
 
 @pytest.fixture
 def expert(headless_run):
-    return headless_run("ring-walk", "expert", 0)
+    return headless_run("ring-walk", "expert", UNSEEN_SEED)
 
 
 def test_expert_walks_the_ring_without_touching_the_wire(expert):
@@ -31,12 +33,5 @@ def test_expert_walks_the_ring_without_touching_the_wire(expert):
 
 @pytest.mark.slow
 def test_novice_scores_below_the_expert_on_the_same_seed(scenario, expert):
-    novice = run_headless(scenario, operator="novice", seed=0)
+    novice = run_headless(scenario, operator="novice", seed=UNSEEN_SEED)
     assert novice.result.score < expert.result.score
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("seed", [1, 2])
-def test_expert_completes_other_seeds(scenario, seed):
-    outcome = run_headless(scenario, operator="expert", seed=seed)
-    assert outcome.trace.completed and outcome.metrics["held_object_collisions"] == 0

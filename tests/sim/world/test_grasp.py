@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from kinematics.transforms import inverse
 from sim.world.grasp import WORKSPACE_CHECK_S
@@ -141,3 +142,54 @@ def test_closing_on_nothing_grasps_nothing(world):
     hold(world, 0.6, "PSM2", -0.5)
     assert world.events == []
     assert world.arms["PSM2"].measured_jaw() < 0.01
+
+
+class _Contacts:
+    """Stands in for pybullet's contact query in the unit tests of one function below:
+    returns the given rows (pybullet's getContactPoints layout)."""
+
+    def __init__(self, rows):
+        self.rows = rows
+
+    def getContactPoints(self, **_):
+        return self.rows
+
+
+def _row(body, link, normal, force, distance=-1e-4, friction=((0.0, (1, 0, 0)), (0.0, (0, 1, 0)))):
+    (f1, d1), (f2, d2) = friction
+    return (0, 0, body, -1, link, (0, 0, 0), (0, 0, 0), normal, distance, force, f1, d1, f2, d2)
+
+
+def test_a_hold_is_loaded_by_the_net_contact_force_not_the_sum_of_pushes():
+    from sim.world.grasp import GraspTracker
+
+    tracker = GraspTracker.__new__(GraspTracker)
+    tracker.client, tracker._fingers = 0, {(9, 1)}
+    # a ring wedged on a peg: pushed 15 N from two opposite sides loads the jaws with 0 N
+    tracker.pb = _Contacts([_row(2, -1, (1, 0, 0), 15.0), _row(2, -1, (-1, 0, 0), 15.0)])
+    assert tracker._load(5) == pytest.approx(0.0)
+    # pushed from one side (and with friction) it loads them with the vector sum
+    friction = ((3.0, (0, 0, 1)), (4.0, (0, 1, 0)))
+    tracker.pb = _Contacts([_row(2, -1, (1, 0, 0), 12.0, friction=friction)])
+    assert tracker._load(5) == pytest.approx(13.0)
+    # another instrument's finger closing on it is a handover, not a load
+    tracker.pb = _Contacts([_row(9, 1, (1, 0, 0), 50.0)])
+    assert tracker._load(5) == 0.0
+
+
+def test_a_pinch_is_judged_on_each_fingers_deepest_contact():
+    from types import SimpleNamespace
+
+    from sim.world.grasp import GraspTracker
+
+    tracker = GraspTracker.__new__(GraspTracker)
+    tracker.client = 0
+    tracker.world = SimpleNamespace(bodies={7: SimpleNamespace(role="object")})
+    arm = SimpleNamespace(body=1, links={"jaw_left_link": 3})
+    # the finger grazes the wall's top edge (normal half up) and presses on its face
+    edge = _row(7, -1, (0.0, 0.7, 0.7), 0.1, distance=-1e-5)
+    face = _row(7, -1, (0.0, 1.0, 0.0), 2.0, distance=-4e-4)
+    for rows in ([edge, face], [face, edge]):  # whatever order pybullet lists them in
+        tracker.pb = _Contacts(rows)
+        normals = tracker._contacts(arm, "jaw_left_link")
+        np.testing.assert_allclose(normals[7], (0.0, 1.0, 0.0))

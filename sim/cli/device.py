@@ -1,0 +1,298 @@
+"""``surgisim device KIND``: a master device as its own process on the bus.
+
+Kinds: ``synthetic`` (the synthetic operators, watching the bus as a trainee watches the
+screen), ``replay FILE`` (a recorded stream at its recorded timing), ``record --out FILE``
+(a stand-in server that records what devices send), ``touch`` (Geomagic Touch through
+OpenHaptics, with force feedback) and ``spacemouse`` (3Dconnexion, through hidapi). Every
+device waits for the server and says so once, keeps trying when the server goes away,
+and stops cleanly on Ctrl-C (a second Ctrl-C gives up at once). docs/devices.md says how
+to connect each device, its units, frames and buttons.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import typer
+
+from sim.cli.guard import DEBUG_OPTION, guard, interruptible
+
+device_app = typer.Typer(
+    help="Master devices on the bus: synthetic operators, recordings, Touch, SpaceMouse.",
+    no_args_is_help=True,
+)
+
+HOST = typer.Option("127.0.0.1", "--host", help="The server's address.")
+PORT = typer.Option(5570, "--port", min=1, max=65533, help="The bus's base port P.")
+RATE = typer.Option(1000.0, "--rate-hz", min=1.0, max=10000.0, help="Device rate (Hz).")
+KEYS = typer.Option(
+    None,
+    "--keys",
+    help="CurveZMQ key directory holding this device's NAME.key_secret and the server's"
+    " server.key (needed when the server is not on loopback).",
+)
+KEY_NAME = typer.Option(None, "--key-name", help="Key name in --keys (default: the --name).")
+RECORD = typer.Option(None, "--record", help="Also write every message sent to this file.")
+ONE_NAME = typer.Option("MTMR", "--name", help="Device name: MTMR (right hand) or MTML (left).")
+
+
+def _curve(keys: Path | None, key_name: str | None, default_name: str):
+    if keys is None:
+        return None
+    from haptics.bus.security import ClientCurve
+
+    keys = Path(keys).expanduser()
+    name = key_name or default_name
+    return ClientCurve.from_files(keys / f"{name}.key_secret", keys / "server.key")
+
+
+def _link(names, host, port, keys, key_name, record, rate_hz, source, subscribe=("",)):
+    from haptics.devices.link import DeviceLink
+
+    return DeviceLink(
+        names,
+        host,
+        port,
+        curve=_curve(keys, key_name, names[0]),
+        subscribe=subscribe,
+        record=record,
+        rate_hz=rate_hz,
+        source=source,
+    )
+
+
+def _connect(link, stop) -> bool:
+    hello = link.connect(stop)
+    if hello is None:
+        typer.echo("stopped before the server answered.", err=True)
+        return False
+    title = hello.get("title") or hello.get("scenario") or "?"
+    typer.echo(f"connected to {link.endpoint}: {title}; devices {hello.get('devices')}", err=True)
+    return True
+
+
+@device_app.command("synthetic")
+def synthetic(
+    operator: str = typer.Option("expert", help="Skill: expert, intermediate or novice."),
+    seed: int = typer.Option(0, help="Seed of the operators' random streams."),
+    names: list[str] = typer.Option(
+        None,
+        "--name",
+        help="A device to drive (repeatable); default: every device the server's hello maps"
+        " to an arm (both hands of a two-handed exercise).",
+    ),
+    steps: int = typer.Option(
+        None, "--steps", min=1, help="Stop after this many exercise steps are done."
+    ),
+    host: str = HOST,
+    port: int = PORT,
+    rate_hz: float = RATE,
+    keys: Path = KEYS,
+    key_name: str = KEY_NAME,
+    record: Path = RECORD,
+    debug: bool = DEBUG_OPTION,
+) -> None:
+    """Synthetic operators drive the server's exercise over the bus, in real time."""
+    with guard(debug), interruptible("stopping after this sample (Ctrl-C again to quit)") as stop:
+        import sys
+
+        from sim.cli.run import checked_operator, checked_seed
+        from sim.devices.synthetic import run_synthetic
+
+        # the hands publish on their own thread: let it in every 0.5 ms, not 5 ms
+        sys.setswitchinterval(0.0005)
+
+        checked_operator(operator)
+        checked_seed(seed)
+        probe = names or ["MTMR"]
+        link = _link(
+            probe, host, port, keys, key_name, record, rate_hz, "surgisim device synthetic"
+        )
+        try:
+            while True:
+                if not _connect(link, stop):
+                    return
+                if not names:  # every device the server maps
+                    link.names = sorted((link.hello.get("devices") or {}).keys()) or probe
+                result = run_synthetic(
+                    link,
+                    operator=operator,
+                    seed=seed,
+                    rate_hz=rate_hz,
+                    stop=stop,
+                    stop_after_steps=steps,
+                )
+                if not result.lost or stop():
+                    break
+                typer.echo(
+                    "the server's session is gone: starting over when a server answers", err=True
+                )
+        finally:
+            link.close()
+        end = (
+            "completed"
+            if result.completed
+            else f"failed: {result.failed}"
+            if result.failed
+            else "stopped"
+        )
+        typer.echo(
+            f"{result.steps_done}/{result.total_steps} steps in {result.elapsed_s:.1f} s, {end};"
+            f" {result.samples} samples, engaged {result.engagements}x"
+        )
+        if result.failed:
+            raise typer.Exit(code=1)
+
+
+@device_app.command("replay")
+def replay(
+    file: Path = typer.Argument(..., help="A recording (surgisim device record / --record)."),
+    speed: float = typer.Option(1.0, min=0.01, max=100.0, help="Time scale (2 = twice as fast)."),
+    rename: list[str] = typer.Option(
+        None, "--as", help="Send a recorded device under another name: FROM=TO (repeatable)."
+    ),
+    enable: bool = typer.Option(True, help="Ask the server to enable the devices' arms first."),
+    host: str = HOST,
+    port: int = PORT,
+    keys: Path = KEYS,
+    key_name: str = KEY_NAME,
+    debug: bool = DEBUG_OPTION,
+) -> None:
+    """Replay a recorded device stream at its recorded timing."""
+    with guard(debug), interruptible("stopping the replay (Ctrl-C again to quit)") as stop:
+        from haptics.devices.errors import DeviceError
+        from haptics.devices.loop import enable_arm
+        from haptics.devices.recording import read_recording
+        from haptics.devices.replay import replay as run_replay
+
+        recording = read_recording(file)
+        mapping = {}
+        for item in rename or []:
+            old, sep, new = item.partition("=")
+            if not (sep and old and new):
+                raise DeviceError(f"--as takes FROM=TO (e.g. MTMR=MTML), got {item!r}.")
+            mapping[old] = new
+        devices = list(dict.fromkeys(e.topic.partition("/")[0] for e in recording.entries))
+        names = [mapping.get(d, d) for d in devices] or ["MTMR"]
+        link = _link(
+            names, host, port, keys, key_name, None, None, "replay", subscribe=("session/",)
+        )
+        try:
+            if not _connect(link, stop):
+                return
+            if enable:
+                for name in names:
+                    enable_arm(link, link.arm_of(name))
+            typer.echo(
+                f"replaying {len(recording.entries)} messages of {devices} over"
+                f" {recording.duration_s / speed:.1f} s",
+                err=True,
+            )
+            stats = run_replay(link, recording, speed=speed, stop=stop, rename=mapping)
+        finally:
+            link.close()
+        typer.echo(
+            f"sent {stats.sent}/{stats.total} messages;"
+            f" the latest {1000 * stats.max_late_s:.1f} ms late"
+        )
+
+
+@device_app.command("record")
+def record(
+    out: Path = typer.Option(..., "--out", help="The recording to write."),
+    names: list[str] = typer.Option(
+        None, "--name", help="Record only this device (repeatable); default: every device."
+    ),
+    seconds: float = typer.Option(
+        None, "--seconds", min=0.01, help="Stop this long after the first message."
+    ),
+    port: int = PORT,
+    bind: str = typer.Option("127.0.0.1", "--bind", help="Address to listen on (loopback)."),
+    debug: bool = DEBUG_OPTION,
+) -> None:
+    """Stand in for the server and record what devices send (until Ctrl-C)."""
+    with guard(debug), interruptible("closing the recording") as stop:
+        from haptics.devices.capture import capture
+
+        stats = capture(
+            out,
+            port=port,
+            bind_host=bind,
+            names=names or (),
+            stop=stop,
+            duration_s=seconds,
+            notify=lambda m: typer.echo(m, err=True),
+        )
+        typer.echo(f"recorded {stats.messages} messages of {list(stats.devices)} into {out}")
+
+
+def _run_hardware(adapter, name, host, port, rate_hz, keys, key_name, record, debug, **loop):
+    with guard(debug), interruptible("stopping the device (Ctrl-C again to quit)") as stop:
+        from haptics.devices.loop import run_device
+
+        adapter.open()  # fails first, with the extra and driver to install
+        try:
+            link = _link([name], host, port, keys, key_name, record, rate_hz, adapter.kind)
+            try:
+                if not _connect(link, stop):
+                    return
+                stats = run_device(adapter, link, rate_hz=rate_hz, stop=stop, **loop)
+            finally:
+                link.close()
+        finally:
+            adapter.close()
+        typer.echo(
+            f"{adapter.kind} stopped after {stats.ticks} ticks ({stats.late} late,"
+            f" {stats.forces} force messages)"
+        )
+
+
+@device_app.command("touch")
+def touch(
+    name: str = ONE_NAME,
+    device_name: str = typer.Option(
+        "Default Device", help="The OpenHaptics device name (Touch_Setup)."
+    ),
+    max_force_n: float = typer.Option(3.0, min=0.0, max=3.3, help="Force saturation (N)."),
+    gripper_open_deg: float = typer.Option(60.0, help="Gripper angle with button 1 up (deg)."),
+    enable: bool = typer.Option(True, help="Ask the server to enable this device's arm."),
+    host: str = HOST,
+    port: int = PORT,
+    rate_hz: float = RATE,
+    keys: Path = KEYS,
+    key_name: str = KEY_NAME,
+    record: Path = RECORD,
+    debug: bool = DEBUG_OPTION,
+) -> None:
+    """Geomagic Touch through OpenHaptics, with force feedback (extra: touch)."""
+    from haptics.devices.touch import TouchAdapter
+
+    adapter = TouchAdapter(device_name, math.radians(gripper_open_deg), max_force_n)
+    _run_hardware(adapter, name, host, port, rate_hz, keys, key_name, record, debug, enable=enable)
+
+
+@device_app.command("spacemouse")
+def spacemouse(
+    name: str = ONE_NAME,
+    path: str = typer.Option(None, help="hidraw path of the device (default: the first)."),
+    max_speed_m_s: float = typer.Option(0.1, min=0.001, help="Hand speed at full push (m/s)."),
+    max_rate_deg_s: float = typer.Option(60.0, min=1.0, help="Turn rate at full twist (deg/s)."),
+    deadband: float = typer.Option(0.05, min=0.0, max=0.9, help="Share of full scale ignored."),
+    gripper_open_deg: float = typer.Option(60.0, help="Gripper angle with the right button up."),
+    enable: bool = typer.Option(True, help="Ask the server to enable this device's arm."),
+    host: str = HOST,
+    port: int = PORT,
+    rate_hz: float = RATE,
+    keys: Path = KEYS,
+    key_name: str = KEY_NAME,
+    record: Path = RECORD,
+    debug: bool = DEBUG_OPTION,
+) -> None:
+    """3Dconnexion SpaceMouse through hidapi: a velocity device (extra: spacemouse)."""
+    from haptics.devices.spacemouse import SpaceMouseAdapter, VirtualHandle
+
+    with guard(debug):
+        handle = VirtualHandle(max_speed_m_s, math.radians(max_rate_deg_s), deadband)
+    adapter = SpaceMouseAdapter(path, math.radians(gripper_open_deg), handle)
+    _run_hardware(adapter, name, host, port, rate_hz, keys, key_name, record, debug, enable=enable)

@@ -1,0 +1,204 @@
+"""``surgisim vr``: the training server's scene in an OpenXR headset, the controllers as
+the master devices (see :mod:`sim.xr.client` and docs/vr.md).
+
+Connects to a running ``surgisim serve`` (``--port``), or starts one itself with
+``--serve SCENARIO`` (same Python, which then needs pybullet too) and stops it when the
+headset session ends, so that the session is scored and stored. Needs the ``vr`` extra
+(pyopenxr) and an OpenXR runtime (Monado, SteamVR, a headset's own).
+
+Exit codes: 0 done; 2 a bad option or no runtime/headset/server; 3 the runtime went away
+mid-session (the training session goes on, and is stored, without the headset).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from sim.cli.guard import DEBUG_OPTION, guard, interruptible
+
+
+def parse_size(text: str | None) -> tuple[int, int] | None:
+    """``"2064x2208"`` -> ``(2064, 2208)`` pixels (None passes through)."""
+    from sim.xr.errors import XrError
+
+    if text is None:
+        return None
+    w, sep, h = text.lower().partition("x")
+    try:
+        size = (int(w), int(h))
+    except ValueError:
+        size = None
+    if not sep or size is None or not (16 <= size[0] <= 8192 and 16 <= size[1] <= 8192):
+        raise XrError(f"--size {text!r}: expected WIDTHxHEIGHT in pixels, e.g. 2064x2208")
+    return size
+
+
+def start_server(scenario: str, port: int, console: Console, extra: list[str] = ()):
+    """``surgisim serve SCENARIO --port PORT`` in a child process; returns it once the
+    bus answers (or raises with its output when it exits first)."""
+    from haptics.bus.errors import BusTimeoutError
+    from haptics.bus.sockets import ClientBus
+    from sim.xr.errors import XrError
+
+    command = [sys.executable, "-m", "sim.cli", "serve", scenario, "--port", str(port), *extra]
+    console.print(f"starting the training server: {' '.join(command[2:])}")
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            out = server.stdout.read() if server.stdout else ""
+            raise XrError(f"the training server exited (code {server.returncode}):\n{out[-2000:]}")
+        probe = ClientBus(port=port, subscribe=())
+        try:
+            probe.request("hello", timeout_s=1.0)
+            return server
+        except BusTimeoutError:
+            continue
+        finally:
+            probe.close()
+    server.kill()
+    raise XrError(f"the training server did not answer on port {port} within 120 s")
+
+
+def stop_server(server, port: int, console: Console) -> None:
+    """Ask the server to end (it scores and stores the session), then wait for it."""
+    from haptics.bus.sockets import ClientBus
+
+    client = ClientBus(port=port, subscribe=())
+    try:
+        client.request("stop", timeout_s=5.0)
+    except Exception as exc:  # already gone: it has printed why
+        console.print(f"the training server did not take the stop request: {exc}")
+    finally:
+        client.close()
+    try:
+        out, _ = server.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        out, _ = server.communicate()
+    if out:
+        console.print(out.rstrip())
+
+
+def vr(
+    mode: str = typer.Option(
+        "console", help="console: the stereo endoscope fills the view; bedside: the room."
+    ),
+    host: str = typer.Option("127.0.0.1", help="The training server's address."),
+    port: int = typer.Option(5570, min=1, max=65533, help="The server's base port P."),
+    serve: str | None = typer.Option(
+        None, "--serve", help="Start `surgisim serve SCENARIO` first and stop it at the end."
+    ),
+    frames: int | None = typer.Option(None, min=1, help="Stop after this many frames."),
+    seconds: float | None = typer.Option(None, min=0.0, help="Stop after this long (s)."),
+    size: str | None = typer.Option(
+        None, help="Swapchain size per eye, WxH (default: the runtime's recommendation)."
+    ),
+    linear: bool = typer.Option(
+        False, "--linear", help="Prefer a linear (UNORM) swapchain over sRGB."
+    ),
+    drive: bool = typer.Option(
+        True, "--drive/--watch", help="Drive the instruments with the controllers, or only watch."
+    ),
+    device_rate_hz: float = typer.Option(
+        125.0, min=10.0, max=2000.0, help="Controller sampling rate (Hz)."
+    ),
+    capture: Path | None = typer.Option(
+        None, help="Save every --capture-every-th frame's swapchain images here (.npz)."
+    ),
+    capture_every: int = typer.Option(20, min=1, help="Frames between captures."),
+    timing: Path | None = typer.Option(None, help="Per-frame timing, JSON lines."),
+    json_path: Path | None = typer.Option(None, "--json", help="Write the run's report."),
+    client_key: Path | None = typer.Option(None, help="This client's secret key (CurveZMQ)."),
+    server_key: Path | None = typer.Option(None, help="The server's public key (CurveZMQ)."),
+    debug: bool = DEBUG_OPTION,
+) -> None:
+    """Train in an OpenXR headset: the scene from the server, controllers as masters."""
+    from sim.xr.client import MODES, VrClient, VrOptions
+    from sim.xr.errors import XrError
+
+    console = Console()
+    server = None
+    with guard(debug):
+        if mode not in MODES:
+            raise XrError(f"--mode {mode!r}: expected one of {', '.join(MODES)}")
+        per_eye = parse_size(size)
+        curve = None
+        if client_key is not None or server_key is not None:
+            from haptics.bus.security import ClientCurve
+
+            if client_key is None or server_key is None:
+                raise XrError("CurveZMQ needs both --client-key and --server-key.")
+            curve = ClientCurve.from_files(client_key, server_key)
+        options = VrOptions(
+            host=host,
+            port=port,
+            curve=curve,
+            mode=mode,
+            frames=frames,
+            seconds=seconds,
+            size=per_eye,
+            srgb=not linear,
+            device_rate_hz=device_rate_hz,
+            drive=drive,
+            capture_dir=capture,
+            capture_every=capture_every,
+            timing_path=timing,
+        )
+        # the frame loop and the device thread share the GIL: hand it over every 1 ms
+        # (Python's default 5 ms would stall a frame behind a controller tick)
+        sys.setswitchinterval(0.001)
+        if serve is not None:
+            server = start_server(serve, port, console)
+        client = VrClient(options, log=console.print)
+        try:
+            with interruptible("stopping the headset session (Ctrl-C again to abandon)") as stop:
+                import threading
+
+                watcher = threading.Thread(
+                    target=lambda: _watch(stop, client), daemon=True, name="surgisim-vr-stop"
+                )
+                watcher.start()
+                report = client.run()
+        finally:
+            if server is not None:
+                stop_server(server, port, console)
+        _print_report(console, report)
+        if json_path is not None:
+            json_path.write_text(json.dumps(report.as_dict(), indent=2, default=str))
+    if report.runtime_lost:
+        raise typer.Exit(code=3)
+
+
+def _watch(stop, client) -> None:
+    while not stop():
+        time.sleep(0.05)
+    client.stop()
+
+
+def _print_report(console: Console, report) -> None:
+    t = report.timing
+    console.print(
+        f"{report.mode} view on {report.system}: {report.submitted} frames submitted of "
+        f"{report.frames}, paced {t.get('paced', 0)}, missed {t.get('missed', 0)}, "
+        f"late {t.get('late', 0)} (period {t.get('period_ms', 0):.1f} ms)"
+    )
+    eyes = t.get("eye_ms", [])
+    if eyes and eyes[0].get("n"):
+        per_eye = ", ".join(f"{e['p50']:.2f}/{e['p95']:.2f}" for e in eyes)
+        console.print(f"render per eye p50/p95 (ms): {per_eye}")
+    work = t.get("work_ms", {})
+    if work.get("n"):
+        console.print(f"frame wait->end p50/p95 (ms): {work['p50']:.2f}/{work['p95']:.2f}")
+    lat = t.get("latency_ms", {})
+    if lat.get("n"):
+        console.print(f"hand-to-display latency p50/p95 (ms): {lat['p50']:.1f}/{lat['p95']:.1f}")
+    if report.runtime_lost:
+        console.print(f"[red]runtime lost[/red]: {report.runtime_lost}")

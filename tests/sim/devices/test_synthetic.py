@@ -1,0 +1,98 @@
+"""The synthetic device drives the live training server over real loopback sockets.
+
+``surgisim device synthetic`` runs as its own process against a ``TrainingServer`` (the
+server of ``surgisim serve``, in a thread): it engages both arms (aligned hands, enable,
+clutch tap) and completes needle-handover's first step, the pick-up, from what it sees on
+the bus alone: proof that the RemoteSession gives the plans what they need (landmarks,
+poses, holders, tool tips, the frame mapping).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.sim.devices.conftest import REPO, repo_env
+
+
+def test_synthetic_device_completes_the_pick_up_over_the_bus(served):
+    proc = subprocess.run(
+        [
+            sys.executable, "-m", "sim.cli", "device", "synthetic",
+            "--port", str(served.port), "--steps", "1", "--seed", "3",
+        ],
+        env=repo_env(), cwd=REPO, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    session = served.server.session
+    assert proc.returncode == 0, proc.stderr
+    assert served.error is None
+    # the exercise's first step ("pick up the needle with the left instrument") is done
+    assert session.runner.step_index >= 1, proc.stderr
+    assert "PSM2" in session.holders("pad/needle") or session.runner.step_index >= 2
+    # every sample of both devices arrived and was taken, in order
+    devices = served.server.devices
+    for device in ("MTMR", "MTML"):
+        stats = devices.stats(device)
+        assert stats.samples > 1000
+        assert stats.lost == 0 and stats.restarts == 0 and stats.invalid_stamps == 0
+
+
+def test_the_synthetic_device_needs_no_physics_engine():
+    code = (
+        "import sys\n"
+        "import sim.devices.synthetic, sim.devices.remote, sim.cli.device\n"
+        "import sim.session.plans.needles, sim.session.plans.peg_transfer\n"
+        "import sim.session.plans.ring_walk, sim.session.plans.camera_targeting\n"
+        "assert 'pybullet' not in sys.modules, 'pybullet was imported'\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=repo_env(), capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_synthetic_device_outlives_a_server_restart_and_stops_on_ctrl_c():
+    import signal
+    import threading
+    import time
+
+    from tests.sim.devices.conftest import Served, free_port
+
+    port = free_port()
+    first = Served(port=port)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sim.cli", "device", "synthetic", "--port", str(port)],
+        env=repo_env(), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True)
+    reader.start()
+    second = None
+
+    def wait_for(predicate, timeout_s=120.0) -> bool:
+        end = time.monotonic() + timeout_s
+        while time.monotonic() < end and proc.poll() is None:
+            if predicate():
+                return True
+            time.sleep(0.1)
+        return False
+
+    try:
+        assert wait_for(lambda: first.server.devices.stats("MTMR").samples > 1500), lines
+        first.close()  # the server goes away mid-exercise
+        assert wait_for(lambda: any("lost the server" in s for s in lines)), lines
+        second = Served(port=port)  # and a new one comes up on the same ports
+        assert wait_for(lambda: second.server.devices.stats("MTML").samples > 1500), lines
+        proc.send_signal(signal.SIGINT)  # Ctrl-C
+        assert proc.wait(60) == 0
+        reader.join(10)
+        text = "".join(lines)
+        assert text.count("lost the server") == 1
+        assert "starting over" in text
+        assert "Traceback" not in text
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        first.close()
+        if second is not None:
+            second.close()

@@ -1,0 +1,28 @@
+"""The headset client runs in a Python without pybullet (in CI: the trixie root's 3.13):
+its import graph never reaches the physics engine, nor OpenXR until a session starts."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+CODE = """
+import sys
+sys.modules["pybullet"] = None  # any import of pybullet now raises ImportError
+import sim.xr
+from sim.xr import client, errors, frames, hands, link, monado, runtime, timing
+from sim.cli import vr
+from sim.cli import app
+from typer.testing import CliRunner
+result = CliRunner().invoke(app, ["vr", "--help"])
+assert result.exit_code == 0, result.output
+heavy = ("pybullet", "xr", "OpenGL", "sim.world", "sim.session", "sim.server", "numba")
+print(",".join(m for m, mod in sys.modules.items() if mod is not None
+               and any(m == h or m.startswith(h + ".") for h in heavy)) or "none")
+"""
+
+
+def test_headset_client_imports_without_pybullet_or_openxr():
+    out = subprocess.run([sys.executable, "-c", CODE], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split()[-1] == "none", out.stdout

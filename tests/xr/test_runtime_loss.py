@@ -1,0 +1,54 @@
+"""The runtime going away under a running headset client: the client ends with a clean
+error, the training server's session goes on and is stored when it ends."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import pytest
+
+from sim.xr.monado import MonadoService
+from tests.xr.conftest import Server, start_client
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM], ids=["crash", "shutdown"])
+def test_client_survives_the_runtime_going_away(xr_root, tmp_path, how):
+    server = Server(tmp_path)
+    service = MonadoService(xr_root, "simulated", log_path=tmp_path / "monado.log")
+    service.start()
+    client = None
+    try:
+        client = start_client(xr_root, service, server.port, "loss", "--seconds", "120")
+        assert client.wait_for_line("OpenXR session: FOCUSED", 180), client.output
+        assert server.viewer.wait_for(lambda: server.viewer.state("PSM1") is not None, 60)
+        time.sleep(2.0)
+        killed_at = time.monotonic()
+        service.kill(how)  # the runtime crashes
+        code = client.wait(120)
+        took = time.monotonic() - killed_at
+        out = client.output
+        print(f"client exit {code} {took:.1f} s after the runtime died")
+        assert code == 3, out
+        assert "Traceback" not in out, out
+        assert "runtime went away" in out, out
+        assert client.report()["runtime_lost"], client.report()
+        # the server goes on: its clock runs and it still answers, its arms hold
+        assert server.process.poll() is None, server.log
+        t0 = server.viewer.payload("scene/state")["time_s"]
+        assert server.viewer.wait_for(
+            lambda: server.viewer.payload("scene/state")["time_s"] > t0 + 0.2, 60
+        )
+        assert server.viewer.wait_for(lambda: server.viewer.state("PSM1") == "HOLDING", 60)
+        result = server.stop()
+    finally:
+        if client is not None and client.process.poll() is None:
+            client.process.kill()
+        service.stop()
+        server.close()
+    # stopped before the exercise ended: stored as incomplete, exit 130 (as after Ctrl-C)
+    assert server.process.returncode == 130, server.log
+    assert result["stopped_by"] == "stop request" and result["session_id"] >= 1, result
+    assert "stored as session" in server.log
