@@ -4,15 +4,18 @@
 ``MTMR`` and ``MTML`` (gripper, clutch, camera pedal, then ``measured_cp``) at a steady
 1 kHz from a background thread that holds the latest virtual handle pose of each hand (the
 server's tremor filters are designed for 1 kHz samples). The window's thread moves the
-handles (:meth:`DesktopMaster.move`, :meth:`~DesktopMaster.turn`, ...) and never waits.
+handles (:meth:`DesktopMaster.move_tool`, :meth:`~DesktopMaster.turn`, ...) and never
+waits.
 
 It presents hands aligned with their instruments: while an arm is ALIGNING (or not yet
-enabled) the handle is turned to ``R_MH = R_CM^T R_WC^T R_WT`` (the instrument's
-orientation seen through the camera, in the master frame, from the arms' ``measured_cp``
-and ``hello``'s ``R_CM``), which the alignment gate accepts at once, as the dVRK's
-motorised wrists do; after a hold (HOLDING) it presses and releases the clutch to resume,
-and it taps the clutch once at the start ("clutching in"). The trainee's own clutch (a
-held key) always wins.
+enabled) the handle is turned to the orientation the alignment gate accepts at once, as
+the dVRK's motorised wrists do: the server's ``aligned_hand_xyzw`` when its
+``operating_state`` carries one, else ``R_MH = R_CM^T R_WC^T R_WT`` (the instrument's
+orientation seen through the camera, from the arms' ``measured_cp`` and ``hello``'s
+``R_CM``; :func:`haptics.devices.align.aligned_hand_rotation`). After a hold (HOLDING)
+it presses and releases the clutch to resume, and it taps the clutch once at the start
+("clutching in"). The trainee's own clutch (a held key) always wins. It also runs in a
+process of its own (:class:`DeviceProcess`), which is how the window uses it.
 
 The bindings (:data:`BINDINGS`) map window events to handle motions in the master frame
 M (x right, y down, z away from the trainee, as the endoscope image is seen): the mouse
@@ -35,7 +38,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from haptics.devices.align import aligned_hand_rotation
+from kinematics.transforms import quat_xyzw_to_matrix
 from sim.errors import SimError
+
+__all__ = [
+    "BINDINGS",
+    "DesktopMaster",
+    "DeviceProcess",
+    "aligned_hand_rotation",
+    "gamepad_command",
+    "pointer_to_tool",
+    "tool_to_hand",
+]
 
 #: Devices the desktop master plays, right hand first (dVRK names).
 DEVICES = ("MTMR", "MTML")
@@ -85,17 +100,6 @@ def rotation_about(axis: Sequence[float], angle_rad: float) -> np.ndarray:
     a = a / np.linalg.norm(a)
     K = np.array([[0.0, -a[2], a[1]], [a[2], 0.0, -a[0]], [-a[1], a[0], 0.0]])
     return np.eye(3) + math.sin(angle_rad) * K + (1.0 - math.cos(angle_rad)) * (K @ K)
-
-
-def aligned_hand_rotation(R_WT, R_WC, R_CM=None) -> np.ndarray:
-    """The handle orientation in M (3x3) that the alignment gate accepts: the instrument's
-    orientation seen through the camera, ``R_CM^T R_WC^T R_WT``, re-orthonormalised (the
-    inputs crossed the bus as single-precision-ish quaternions)."""
-    R = np.asarray(R_WC, dtype=float)[:3, :3].T @ np.asarray(R_WT, dtype=float)[:3, :3]
-    if R_CM is not None:
-        R = np.asarray(R_CM, dtype=float).T @ R
-    u, _, vt = np.linalg.svd(R)
-    return u @ vt
 
 
 def tool_to_hand(d_C_m, R_CM, translation_scale: float) -> np.ndarray:
@@ -166,6 +170,7 @@ class ArmSeen:
     X_WT: np.ndarray | None = None
     state: str = ""
     align_error_rad: float = math.nan
+    aligned_hand: np.ndarray | None = None  # the server's own answer (3x3), when it sends one
 
 
 @dataclass
@@ -383,6 +388,9 @@ class DesktopMaster:
                 seen = self._seen.setdefault(arm, ArmSeen())
                 seen.state = str(message.payload.get("state", ""))
                 seen.align_error_rad = float(message.payload.get("align_error_rad", math.nan))
+                xyzw = message.payload.get("aligned_hand_xyzw")
+                if xyzw is not None:
+                    seen.aligned_hand = quat_xyzw_to_matrix(xyzw)
 
     def _engage(self, now: float) -> None:
         """Aligned hands while an arm waits for alignment; a clutch tap after a hold and
@@ -391,13 +399,14 @@ class DesktopMaster:
             X_WC = self._camera_W if self.X_WC_fixed is None else self.X_WC_fixed
             for device, hand in self._hands.items():
                 seen = self._seen.get(self.arm_of[device])
-                if seen is None or seen.X_WT is None or X_WC is None or hand.clutch:
-                    continue
-                if hand.camera:  # the hand drives the endoscope: leave the instrument be
+                if seen is None or hand.clutch or hand.camera:  # camera: the hand drives the scope
                     continue
                 if seen.state in ("ALIGNING", "DISABLED"):
-                    R_CM = self.teleop.get(self.arm_of[device], {}).get("R_CM")
-                    hand.X_MH[:3, :3] = aligned_hand_rotation(seen.X_WT, X_WC, R_CM)
+                    if seen.aligned_hand is not None:
+                        hand.X_MH[:3, :3] = seen.aligned_hand
+                    elif seen.X_WT is not None and X_WC is not None:
+                        R_CM = self.teleop.get(self.arm_of[device], {}).get("R_CM")
+                        hand.X_MH[:3, :3] = aligned_hand_rotation(seen.X_WT, X_WC, R_CM)
                 tap = (seen.state == "HOLDING") or (seen.state == "ALIGNING" and not hand.tapped_in)
                 if tap and now - hand.last_tap_s >= TAP_RETRY_S:
                     hand.tap_until_s = now + TAP_S
