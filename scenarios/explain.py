@@ -81,14 +81,21 @@ def _fls(result: ScoreResult, t: dict) -> Explanation:
     lines = []
     if t["time_from"] != "measured":
         lines.append(f"time: {num(round(t['time_s'], 2))} s ({t['time_from']})")
+    clean = []
     for p in t["penalties"]:
+        if not p["seconds"]:
+            clean.append(info(p["metric"]).label.lower())
+            continue
         noun = _count_noun(info(p["metric"]).noun, p["value"])
         parts.append(f"{num(p['per_unit'])} {TIMES} {num(round(p['value'], 2))} {noun}".rstrip())
         lines.append(
-            f"{info(p['metric']).label}: {with_unit(p['metric'], p['value'])} "
-            f"{TIMES} {num(p['per_unit'])} s = {num(round(p['seconds'], 2))} s of penalty"
-            f" ({_points(p['seconds'], t['normaliser_s'])} points)"
+            f"{info(p['metric']).label}: {with_unit(p['metric'], p['value'])} {TIMES} "
+            f"{num(p['per_unit'])} s per {per_unit(p['metric'])} = "
+            f"{num(round(p['seconds'], 2))} s of penalty "
+            f"({_points(p['seconds'], t['normaliser_s'])} points)"
         )
+    if clean:
+        lines.append("no penalty for: " + ", ".join(clean))
     formula = f"({f' {MINUS} '.join(parts)}) / {denominator} {TIMES} 100 = {t['uncapped']:.1f}"
     if t["uncapped"] > 100:
         formula += " \u2192 100 (the score is capped at 100)"
@@ -163,6 +170,8 @@ def contribution(m: MetricScore, result: ScoreResult) -> str:
     if t.get("kind") == "fls":
         if m.role == "time":
             return f"{MINUS}{num(round(t['time_s'], 2))} s in the formula"
+        if m.penalty_s == 0:
+            return "none"
         if m.penalty_s is not None:
             return (
                 f"{MINUS}{num(round(m.penalty_s, 2))} s "
@@ -183,8 +192,10 @@ def per_unit(name: str) -> str:
     return noun
 
 
-def how_it_counts(m: MetricScore) -> str:
-    """The rubric's rule for metric ``m`` in words ("20 s per drop", "expert 27 ± 10 s")."""
+def how_it_counts(m: MetricScore, *, benchmark: bool = True) -> str:
+    """The rubric's rule for metric ``m`` in words ("20 s per drop", "expert 27 ± 10 s";
+    without ``benchmark``, where a table shows it in a column of its own, just that it is
+    scored against one)."""
     if m.role == "time":
         return "the time in the formula"
     if m.role == "penalty":
@@ -193,7 +204,12 @@ def how_it_counts(m: MetricScore) -> str:
             text += f"; at most {with_unit(m.name, m.threshold)}"
         return text
     if m.role == "benchmark":
-        return "scored against the expert benchmark"
+        if not benchmark:
+            return "scored against the expert benchmark"
+        return (
+            f"expert {with_unit(m.name, m.benchmark_mean)} \u00b1 "
+            f"{with_unit(m.name, m.benchmark_sd)}"
+        )
     if m.role == "limit":
         return f"at {'least' if m.higher_is_better else 'most'} {with_unit(m.name, m.threshold)}"
     return "reported only"

@@ -117,7 +117,7 @@ def metric_table_html(
             rows.append(
                 f"<tr><td title='{html.escape(about.explanation)}'>{html.escape(about.label)}"
                 f"<br><span class='dir'>{direction(m.name)}</span></td>"
-                f"<td>{value}</td><td>{html.escape(how_it_counts(m))}</td>"
+                f"<td>{value}</td><td>{html.escape(how_it_counts(m, benchmark=False))}</td>"
                 f"<td>{_benchmark_cell(m, (benchmark_notes or {}).get(m.name, (None,))[0])}</td>"
                 f"<td>{threshold}</td>"
                 f"<td>{html.escape(contribution(m, result))}</td><td>{_status(m.passed)}</td></tr>"

@@ -100,7 +100,10 @@ def trainee_show(
                 )
         table = Table(title=f"Sessions of {pseudonym}")
         for col in ("id", "scenario", "date", "operator", "seed", "latency", "score", "result"):
-            table.add_column(col)
+            # names are never cut: the date and the latency wrap instead on a narrow terminal
+            whole = col in ("scenario", "operator")
+            width = max([len(col), *(len(str(s[col])) for s in sessions)]) if whole else None
+            table.add_column(col, min_width=width, no_wrap=whole, overflow="fold")
         for s in sessions:
             table.add_row(
                 str(s["id"]),
