@@ -195,6 +195,7 @@ def test_rescores_are_shown_beside_the_original_verdict():
     assert verdict < again and "PASS · score" in page[again:] and "edited.yaml" in page[again:]
 
 
+@pytest.mark.slow
 def test_the_page_renders_in_a_browser(tmp_path):
     """The page as a trainee sees it: headless Chromium draws it to a PNG (skipped where
     Chromium is not installed)."""
