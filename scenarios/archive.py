@@ -7,6 +7,7 @@ it under an edited rubric without re-running it, and render a trainee's progress
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import uuid
@@ -17,7 +18,7 @@ from pathlib import Path
 from scenarios.errors import ScenarioError
 from scenarios.loader import parse_scenario
 from scenarios.paths import write_private
-from scenarios.records import Records
+from scenarios.records import Records, qualifies
 from scenarios.report import (
     Snapshot,
     session_report_html,
@@ -26,21 +27,13 @@ from scenarios.report import (
     write_text,
 )
 from scenarios.schema import Scenario, Scoring
-from scenarios.scoring import MetricScore, ScoreResult, score_session
+from scenarios.scoring import ScoreResult, score_session
 from scenarios.trace import SessionTrace
 
 
 def result_from_dict(data: dict) -> ScoreResult:
-    """Rebuild a :class:`ScoreResult` stored as JSON."""
-    metrics = {k: MetricScore(**v) for k, v in data["metrics"].items()}
-    return ScoreResult(
-        data["rule"],
-        data["score"],
-        data["passed"],
-        data["completed"],
-        metrics,
-        list(data.get("reasons", [])),
-    )
+    """Rebuild a :class:`ScoreResult` stored as JSON (older results lack newer fields)."""
+    return ScoreResult.from_dict(data)
 
 
 def store_session(
@@ -167,17 +160,20 @@ def load_snapshots(path: str | Path) -> tuple[list[Snapshot], str]:
     return shots, str(index.get("note", ""))
 
 
-def write_session_report(
-    records: Records, session_id: int, out: Path | None = None, score_index: int = -1
-) -> Path:
-    """Render a stored session's HTML report (latest score by default); return its path.
+def write_session_report(records: Records, session_id: int, out: Path | None = None) -> Path:
+    """Render a stored session's HTML report; return its path.
 
-    The report is written owner-only and remembered with the trainee, so that
-    :meth:`Records.forget` removes it. Default place: the store's reports directory.
+    The verdict shown is the original one (the trainee's record); re-scores are shown
+    beside it, each with how it was computed. The report is written owner-only and
+    remembered with the trainee, so that :meth:`Records.forget` removes it. Default
+    place: the store's reports directory.
     """
     row = records.session(session_id)
-    score = row.scores[score_index]
-    result = result_from_dict(json.loads(score.result_json))
+    original = result_from_dict(json.loads(row.original_score.result_json))
+    rescores = [
+        (f"{s.created_at:%Y-%m-%d %H:%M}", result_from_dict(json.loads(s.result_json)))
+        for s in row.scores[1:]
+    ]
     trace = None
     snapshots: list[Snapshot] = []
     note = ""
@@ -191,46 +187,125 @@ def write_session_report(
         pseudonym=row.trainee.pseudonym,
         operator=row.operator,
         seed=row.seed,
-        result=result,
+        result=original,
         trace=trace,
         when=row.started_at,
         force_threshold_n=scenario.scoring.thresholds.excessive_force_n,
         snapshots=snapshots,
         snapshot_note=note,
+        scoring=scenario.scoring,
+        step_ids=[step.id for step in scenario.exercise.steps],
+        conditions=row.conditions,
+        rescores=rescores,
     )
     path = write_text(out or records.reports_dir / f"session-{session_id}.html", page)
     records.register_file(path, pseudonym=row.trainee.pseudonym, session_id=session_id)
     return path
 
 
-def rescore(records: Records, session_id: int, scoring: Scoring) -> tuple[ScoreResult, ScoreResult]:
-    """Score a stored session again under ``scoring``; store and return (original, new).
+def rescore(
+    records: Records,
+    session_id: int,
+    scenario: Scenario | None = None,
+    *,
+    force: bool = False,
+    rubric_label: str | None = None,
+) -> tuple[ScoreResult, ScoreResult]:
+    """Score a stored session again; store the re-score beside the original and return
+    (original, new). The original verdict stays the session's record.
 
-    Only the rubric changes: the measured metrics are the stored ones, so the session is
-    not re-run and its history is kept.
+    The metrics are measured again from the session's trace with the rubric's thresholds
+    (an edited force limit or idle speed applies); the session is not re-run. Without a
+    trace (removed), the stored metrics are used, and only when the thresholds are the
+    ones they were measured with.
+
+    Args:
+        scenario: whose rubric to apply; default: the scenario the session ran (its
+            stored text: re-measures with the current metric definitions).
+        force: apply the rubric of another scenario (refused otherwise: a peg-transfer
+            session scored under camera targeting's rubric is meaningless).
+        rubric_label: where the rubric came from (a file, a bundled name), kept with it.
+
+    Raises:
+        ScenarioError: the rubric belongs to another scenario (without ``force``), the
+            trace is gone and the thresholds changed, or a metric is not a finite number.
     """
+    from scenarios.evaluate import measure
+
     row = records.session(session_id)
+    ran = parse_scenario(row.scenario_yaml, f"session {session_id}")
+    scenario = scenario or ran
+    if scenario.name != row.scenario and not force:
+        raise ScenarioError(
+            f"session {session_id} is a {row.scenario!r} session; the rubric given is "
+            f"{scenario.name!r}'s. Give a rubric of {row.scenario!r} (e.g. an edited copy "
+            f"of its YAML), or --force to apply another scenario's rubric anyway."
+        )
+    scoring = scenario.scoring
     original = result_from_dict(json.loads(row.original_score.result_json))
-    new = score_session(row.metrics, row.completed, scoring)
+    if row.trace_path and Path(row.trace_path).exists():
+        metrics = measure(SessionTrace.load(row.trace_path), scoring.thresholds)
+        source = "measured again from the trace"
+    else:
+        if scoring.thresholds != ran.scoring.thresholds:
+            raise ScenarioError(
+                f"session {session_id} has no trace any more ({row.trace_path!r}), so its "
+                "metrics cannot be measured again with the edited thresholds "
+                f"({scoring.thresholds.model_dump()} instead of "
+                f"{ran.scoring.thresholds.model_dump()}); keep the thresholds to re-score "
+                "from the stored metrics."
+            )
+        metrics = row.metrics
+        source = "as stored (the trace is gone)"
+    new = score_session(metrics, row.completed, scoring)
+    context = {
+        "scenario": scenario.name,
+        "session_scenario": row.scenario,
+        "forced": scenario.name != row.scenario,
+        "metrics_from": source,
+        "rubric": rubric_label or scenario.source_file or f"{scenario.name} as run",
+    }
+    new = dataclasses.replace(new, context=context)
     records.add_score(session_id, new.as_dict(), scoring.model_dump(mode="json"))
     return original, new
 
 
 def session_dicts(records: Records, pseudonym: str) -> list[dict]:
-    """A trainee's sessions as plain dicts (for reports and CSV)."""
-    return [
-        {
-            "id": r.id,
-            "scenario": r.scenario,
-            "started_at": f"{r.started_at:%Y-%m-%d %H:%M}",
-            "operator": r.operator,
-            "seed": r.seed,
-            "score": r.original_score.score,
-            "passed": r.original_score.passed,
-            "metrics": r.metrics,
-        }
-        for r in records.sessions(pseudonym)
-    ]
+    """A trainee's sessions as plain dicts (for reports and CSV): the original verdict,
+    the injected latency, the FLS pass score, and whether the attempt counts toward
+    proficiency under its scenario's rule."""
+    from scenarios.report_score import latency_label
+
+    out = []
+    for r in records.sessions(pseudonym):
+        scoring = _scoring_of(r)
+        out.append(
+            {
+                "id": r.id,
+                "scenario": r.scenario,
+                "started_at": f"{r.started_at:%Y-%m-%d %H:%M}",
+                "operator": r.operator,
+                "seed": r.seed,
+                "score": r.original_score.score,
+                "passed": r.original_score.passed,
+                "metrics": r.metrics,
+                "latency": latency_label(r.conditions),
+                "pass_score": getattr(scoring.rule, "pass_score", None) if scoring else None,
+                "qualifies": bool(scoring) and qualifies(r, scoring.proficiency),
+                "scored_metrics": [n for n in scoring.metrics if scoring.scored(n)]
+                if scoring
+                else None,
+            }
+        )
+    return out
+
+
+def _scoring_of(row) -> Scoring | None:
+    """The rubric a stored session was scored under (None if its text no longer loads)."""
+    try:
+        return parse_scenario(row.scenario_yaml, f"session {row.id}").scoring
+    except ScenarioError:
+        return None
 
 
 def write_trainee_report(
@@ -240,12 +315,7 @@ def write_trainee_report(
     sessions = session_dicts(records, pseudonym)
     if not sessions:
         raise ScenarioError(f"trainee {pseudonym!r} has no sessions in {records.url}.")
-    proficiency = {}
-    for name in sorted({s["scenario"] for s in sessions}):
-        latest = records.sessions(pseudonym, name)[-1]
-        rule = parse_scenario(latest.scenario_yaml, f"scenario {name}").scoring.proficiency
-        p = records.proficiency(pseudonym, name, rule.consecutive, rule.total)
-        proficiency[name] = {**p.__dict__, "proficient": p.proficient}
+    proficiency = proficiency_table(records, pseudonym)
     if csv_out is not None:
         sessions_csv(sessions, csv_out)
         records.register_file(csv_out, pseudonym=pseudonym, kind="csv")
@@ -253,6 +323,19 @@ def write_trainee_report(
     path = write_text(out or records.reports_dir / f"trainee-{pseudonym}.html", page)
     records.register_file(path, pseudonym=pseudonym)
     return path
+
+
+def proficiency_table(records: Records, pseudonym: str) -> dict[str, dict]:
+    """Per scenario the trainee attempted: attempts, qualifying attempts, qualifying in a
+    row, the requirement, whether proficient, and the rule in words (the rule of the
+    scenario as the latest attempt ran it)."""
+    out = {}
+    for name in sorted({r.scenario for r in records.sessions(pseudonym)}):
+        latest = records.sessions(pseudonym, name)[-1]
+        rule = parse_scenario(latest.scenario_yaml, f"scenario {name}").scoring.proficiency
+        p = records.proficiency(pseudonym, name, rule)
+        out[name] = {**p.__dict__, "proficient": p.proficient, "rule": rule.describe()}
+    return out
 
 
 def store_kept(records: Records, trace_path: str | Path) -> int:

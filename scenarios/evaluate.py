@@ -16,6 +16,16 @@ from scenarios.live import MetricAccumulator
 from scenarios.trace import SessionTrace
 
 
+def scored_end(trace: SessionTrace) -> int:
+    """How many rows of ``trace`` the metrics count: up to completion when it was
+    completed (the moments after the last placement are not part of the attempt), else
+    all of them (at least 2)."""
+    end = len(trace.time_s)
+    if trace.completed and trace.completion_time_s is not None:
+        end = int(np.searchsorted(trace.time_s, trace.completion_time_s, side="right"))
+    return max(end, 2)
+
+
 def compute_metrics(
     trace: SessionTrace,
     *,
@@ -31,10 +41,7 @@ def compute_metrics(
         movement_speed_m_s: speed peaks above this count as movements (m/s).
     """
     fs = trace.rate_hz
-    end = len(trace.time_s)
-    if trace.completed and trace.completion_time_s is not None:
-        end = int(np.searchsorted(trace.time_s, trace.completion_time_s, side="right"))
-    end = max(end, 2)
+    end = scored_end(trace)
     tools = trace.instruments
     held = [i.contact_held_environment for i in tools.values()]
     acc = MetricAccumulator(
@@ -77,9 +84,23 @@ def compute_metrics(
     return {k: v for k, v in out.items() if np.isfinite(v)}
 
 
+def measure(trace: SessionTrace, thresholds) -> dict[str, float]:
+    """:func:`compute_metrics` with a rubric's :class:`~scenarios.schema.Thresholds`."""
+    return compute_metrics(
+        trace,
+        force_threshold_n=thresholds.excessive_force_n,
+        idle_speed_m_s=thresholds.idle_speed_m_s,
+        movement_speed_m_s=thresholds.movement_speed_m_s,
+    )
+
+
 def score_trace(scenario, trace: SessionTrace):
     """A session's metrics (with the scenario's thresholds) and its verdict under the
     scenario's rubric: what every session gets, a trainee's or an algorithm's.
+
+    Args:
+        scenario: a :class:`~scenarios.schema.Scenario`, or just its
+            :class:`~scenarios.schema.Scoring` (re-scoring under an edited rubric).
 
     Returns:
         ``(metrics, result)``: the dict of :func:`compute_metrics` and a
@@ -87,11 +108,6 @@ def score_trace(scenario, trace: SessionTrace):
     """
     from scenarios.scoring import score_session
 
-    thresholds = scenario.scoring.thresholds
-    metrics = compute_metrics(
-        trace,
-        force_threshold_n=thresholds.excessive_force_n,
-        idle_speed_m_s=thresholds.idle_speed_m_s,
-        movement_speed_m_s=thresholds.movement_speed_m_s,
-    )
-    return metrics, score_session(metrics, trace.completed, scenario.scoring)
+    scoring = getattr(scenario, "scoring", scenario)
+    metrics = measure(trace, scoring.thresholds)
+    return metrics, score_session(metrics, trace.completed, scoring)

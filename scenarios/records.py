@@ -267,7 +267,8 @@ class Forgotten:
 
 @dataclass(frozen=True)
 class Proficiency:
-    """Where a trainee stands on one scenario."""
+    """Where a trainee stands on one scenario (``passes``: attempts that qualify under the
+    scenario's proficiency rule, see :func:`qualifies`)."""
 
     attempts: int
     passes: int
@@ -695,19 +696,51 @@ class Records:
             return list(rows)
 
     def proficiency(
-        self, pseudonym: str, scenario: str, required_consecutive: int, required_total: int
+        self,
+        pseudonym: str,
+        scenario: str,
+        rule=None,
+        *,
+        required_consecutive: int | None = None,
+        required_total: int | None = None,
     ) -> Proficiency:
-        """Passes in a row (latest first) and in total, by each session's original score."""
+        """Qualifying attempts in a row (latest first) and in total, by each session's
+        original verdict.
+
+        Args:
+            rule: a :class:`scenarios.schema.Proficiency`: an attempt qualifies when it
+                passed, scored at least ``rule.min_score`` and kept each metric of
+                ``rule.limits`` within its value. Without it, every pass qualifies and
+                ``required_consecutive`` / ``required_total`` give the requirement.
+        """
         rows = self.sessions(pseudonym, scenario)
-        passed = [r.original_score.passed for r in rows]
+        if rule is not None:
+            required_consecutive, required_total = rule.consecutive, rule.total
+        passed = [qualifies(r, rule) for r in rows]
         consecutive = 0
         for p in reversed(passed):
             if not p:
                 break
             consecutive += 1
         return Proficiency(
-            len(rows), sum(passed), consecutive, required_consecutive, required_total
+            len(rows), sum(passed), consecutive, int(required_consecutive), int(required_total)
         )
+
+
+def qualifies(row: SessionRow, rule=None) -> bool:
+    """Whether a stored session counts toward proficiency: it passed (its original
+    verdict) and, under a :class:`scenarios.schema.Proficiency` ``rule``, scored at least
+    ``rule.min_score`` and kept each metric of ``rule.limits`` within its value (a metric
+    the session did not measure is within any limit)."""
+    score = row.original_score
+    if not score.passed:
+        return False
+    if rule is None:
+        return True
+    if rule.min_score is not None and score.score < rule.min_score - 1e-9:
+        return False
+    metrics = row.metrics
+    return all(metrics.get(n, 0.0) <= v for n, v in rule.limits.items())
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

@@ -12,7 +12,6 @@ import csv
 import datetime as dt
 import html
 import io
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from scenarios import metrics as M
+from scenarios import report_score as RS
 from scenarios.paths import write_private_text
 from scenarios.scoring import ScoreResult
 from scenarios.trace import SessionTrace
@@ -58,20 +58,6 @@ class Snapshot:
     png: bytes
 
 
-_UNITS = {
-    "completion_time_s": "s",
-    "path_length_cm": "cm",
-    "master_workspace_range_cm": "cm",
-    "excessive_force_time_s": "s",
-    "peak_force_n": "N",
-    "out_of_view_time_s": "s",
-    "idle_time_s": "s",
-    "tremor_rms_um": "µm",
-    "needle_entry_error_mm": "mm",
-    "needle_exit_error_mm": "mm",
-}
-
-
 def _png(fig: Figure) -> str:
     buffer = io.BytesIO()
     FigureCanvasAgg(fig).print_png(buffer)
@@ -95,23 +81,6 @@ def _verdict(passed: bool, score: float, completed: bool) -> str:
     return f'<div class="verdict {cls}">{word} · score {score:.0f}/100{done}</div>'
 
 
-def _metric_table(result: ScoreResult) -> str:
-    rows = []
-    for m in result.metrics.values():
-        bench = "" if m.benchmark_mean is None else f"{m.benchmark_mean:.3g} ± {m.benchmark_sd:.3g}"
-        status = {True: "pass", False: "FAIL", None: ""}[m.passed]
-        rows.append(
-            f"<tr><td>{html.escape(m.name)}</td><td>{_fmt(m.value)}</td>"
-            f"<td>{_UNITS.get(m.name, '')}</td><td>{bench}</td><td>{_fmt(m.threshold)}</td>"
-            f"<td>{_fmt(m.score)}</td><td>{status}</td></tr>"
-        )
-    head = (
-        "<tr><th>metric</th><th>value</th><th>unit</th><th>expert benchmark</th>"
-        "<th>pass mark</th><th>score</th><th></th></tr>"
-    )
-    return f"<table>{head}{''.join(rows)}</table>"
-
-
 def _time_plot(t, series: dict, title: str, ylabel: str, limit=None) -> str:
     """One line per instrument over time (optionally a dashed limit), as a PNG data URI."""
     fig = Figure(figsize=(10, 3))
@@ -122,6 +91,40 @@ def _time_plot(t, series: dict, title: str, ylabel: str, limit=None) -> str:
         ax.axhline(limit[0], color="red", ls="--", lw=0.8, label=limit[1])
     ax.set(title=title, xlabel="time (s)", ylabel=ylabel)
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def _force_figure(trace: SessionTrace, force_threshold_n: float) -> str:
+    """Tip force over time with the excessive-force line, on a scale where the limit is
+    readable: peaks far above it (an instrument pressed into the board: the arm follows
+    the hand stiffly and its motors can push tens of newtons) are clipped and labelled
+    with their value, time and what the instrument was touching."""
+    t = trace.time_s
+    forces = {n: np.asarray(i.tip_force_n, dtype=float) for n, i in trace.instruments.items()}
+    everything = np.concatenate([f for f in forces.values()]) if forces else np.zeros(1)
+    top = max(4.0 * force_threshold_n, 1.0)
+    fig = Figure(figsize=(10, 3))
+    ax = fig.subplots()
+    for name, values in forces.items():
+        ax.plot(t, values, lw=0.6, label=name)
+    ax.axhline(force_threshold_n, color="red", ls="--", lw=0.8, label="excessive force limit")
+    ax.set(title="Tip force", xlabel="time (s)", ylabel="force (N)", ylim=(0, top))
+    if everything.max() > top:
+        name, values = max(forces.items(), key=lambda kv: kv[1].max())
+        k = int(np.argmax(values))
+        touching = RS._touching(trace.instruments[name], k, k + 1) or "nothing recorded"
+        above = int(np.count_nonzero(everything > top))
+        ax.annotate(
+            f"off the scale: peak {values[k]:.0f} N at {t[k]:.1f} s ({name} touching "
+            f"{touching}); {above} samples above {top:.0f} N",
+            xy=(t[k], top),
+            xytext=(0.02, 0.92),
+            textcoords="axes fraction",
+            fontsize=8,
+            arrowprops={"arrowstyle": "->", "lw": 0.6},
+        )
+    ax.legend(fontsize=8, loc="upper right")
     fig.tight_layout()
     return _png(fig)
 
@@ -146,17 +149,13 @@ def _figures(trace: SessionTrace, force_threshold_n: float) -> list[tuple[str, s
         for n, i in trace.instruments.items()
     }
     out.append(("Speed profile", _time_plot(t[1:], speeds, "Speed profile", "tip speed (cm/s)")))
-    forces = {n: i.tip_force_n for n, i in trace.instruments.items()}
-    out.append(
-        (
-            "Force timeline",
-            _time_plot(t, forces, "Tip force", "force (N)", limit=(force_threshold_n, "excessive")),
-        )
-    )
+    out.append(("Force timeline", _force_figure(trace, force_threshold_n)))
 
     fig = Figure(figsize=(10, 2.6))
     ax = fig.subplots()
-    kinds = sorted({e.kind for e in trace.events})
+    # the events a trainee cares about on top (drawn last: matplotlib counts rows upwards)
+    present = {e.kind for e in trace.events}
+    kinds = sorted(present - set(RS.KEY_EVENTS)) + [k for k in RS.KEY_EVENTS[::-1] if k in present]
     for row, kind in enumerate(kinds):
         times = [e.time_s for e in trace.events if e.kind == kind]
         ax.plot(times, [row] * len(times), "|", ms=14, mew=2)
@@ -198,34 +197,151 @@ def session_report_html(
     force_threshold_n: float = 2.5,
     snapshots: Sequence[Snapshot] = (),
     snapshot_note: str = "",
+    scoring=None,
+    step_ids: Sequence[str] = (),
+    conditions: dict | None = None,
+    rescores: Sequence[tuple[str, ScoreResult]] = (),
 ) -> str:
-    """One session's page: verdict, per-metric table against benchmarks, the endoscope's
-    view at the start, at each warning and at the end (``snapshots``; ``snapshot_note``
-    says why some or all are missing), and figures."""
+    """One session's page: verdict, how the score was computed, per-metric table, split
+    times, what happened, the endoscope's view, figures, and any re-scores.
+
+    Args:
+        scoring: the rubric the result was given under (its benchmark sources are shown).
+        step_ids: the exercise's steps in order (steps never done are listed).
+        conditions: how the session ran (injected latency, loop timing).
+        rescores: (when, result) of later re-scores, shown beside the original verdict.
+        snapshots: the endoscope's view at the start, at each warning and at the end.
+        snapshot_note: why some or all snapshots are missing.
+    """
     when = when or dt.datetime.now()
-    reasons = "".join(f"<li>{html.escape(r)}</li>" for r in result.reasons)
-    figures = ""
+    figures = splits = events = force_note = ""
     if trace is not None:
+        from scenarios.evaluate import scored_end
+
+        force_note = RS.force_note_html(trace, force_threshold_n)
         figures = "".join(
             f'<h3>{html.escape(name)}</h3><img alt="{html.escape(name)}" src="{uri}">'
+            + (force_note if name == "Force timeline" else "")
             for name, uri in _figures(trace, force_threshold_n)
         )
-        events = "".join(
-            f"<tr><td>{e.time_s:.2f}</td><td>{html.escape(e.kind)}</td>"
-            f"<td>{html.escape(json.dumps(e.data))}</td></tr>"
-            for e in trace.events
+        splits = f"<h2>Split times</h2>{RS.splits_html(trace, step_ids)}"
+        events = (
+            f"<h2>What happened</h2>{RS.events_html(trace, force_threshold_n, scored_end(trace))}"
         )
-        head = "<tr><th>time (s)</th><th>event</th><th>details</th></tr>"
-        figures += f"<h3>Events</h3><table>{head}{events}</table>"
+    notes = RS.benchmark_notes(scoring) if scoring is not None else None
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
+        f"<style>{_STYLE}{RS.STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
         f"<p class='sub'>trainee {html.escape(pseudonym)} · operator {html.escape(operator)} · "
         f"seed {seed} · {when:%Y-%m-%d %H:%M} · rule {result.rule}</p>"
+        f"{RS.conditions_html(conditions)}"
         f"{_verdict(result.passed, result.score, result.completed)}"
-        f"<ul>{reasons}</ul><h2>Metrics</h2>{_metric_table(result)}"
-        f"{_snapshots_html(snapshots, snapshot_note)}<h2>Figures</h2>{figures}"
+        f"<h2>How the score was computed</h2>{RS.explanation_html(result)}"
+        f"<h2>Metrics</h2>{RS.metric_table_html(result, notes)}"
+        f"{splits}{events}{_snapshots_html(snapshots, snapshot_note)}"
+        f"{RS.rescores_html(rescores)}<h2>Figures</h2>{figures}"
         "</body></html>"
+    )
+
+
+def _learning_curves(rows: Sequence[dict]) -> str:
+    """Score and metric curves over attempts (integer axis), the pass line on the score,
+    failed attempts hollow, one colour per latency condition when there are several."""
+    from matplotlib.ticker import MaxNLocator
+
+    from scenarios.glossary import info, is_count, ordered
+
+    shown = rows[-1].get("scored_metrics")
+    measured = {k for s in rows for k in s["metrics"] if "[" not in k}
+    names = ordered(measured & set(shown) if shown else measured)
+    n_rows = len(names) // 3 + 1
+    fig = Figure(figsize=(10, 2.2 * n_rows))
+    axes = fig.subplots(n_rows, 3, squeeze=False).ravel()
+    attempt = np.arange(1, len(rows) + 1)
+    latencies = [s.get("latency", "none") for s in rows]
+    groups = list(dict.fromkeys(latencies))
+    colours = {g: f"C{i}" for i, g in enumerate(groups)}
+
+    def plot(ax, values):
+        ax.plot(attempt, values, "-", color="0.75", lw=0.8, zorder=1)
+        for g in groups:
+            for passed in (True, False):
+                idx = [
+                    i
+                    for i, s in enumerate(rows)
+                    if latencies[i] == g and bool(s["passed"]) == passed
+                ]
+                if not idx:
+                    continue
+                label = None
+                if len(groups) > 1 and not any(
+                    h.get_label() == f"latency {g}" for h in ax.collections
+                ):
+                    label = f"latency {g}"
+                ax.scatter(
+                    attempt[idx],
+                    np.asarray(values, dtype=float)[idx],
+                    s=22,
+                    zorder=2,
+                    facecolors=colours[g] if passed else "white",
+                    edgecolors=colours[g],
+                    label=label,
+                )
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlim(0.5, len(rows) + 0.5)
+
+    score_ax = axes[0]
+    plot(score_ax, [s["score"] for s in rows])
+    pass_scores = [s.get("pass_score") for s in rows]
+    if any(p is not None for p in pass_scores):
+        score_ax.step(
+            attempt,
+            [np.nan if p is None else p for p in pass_scores],
+            where="mid",
+            color="red",
+            ls="--",
+            lw=0.9,
+            label="pass score",
+        )
+    score_ax.set(title="score (filled: passed)", xlabel="attempt", ylim=(0, 105))
+    if score_ax.get_legend_handles_labels()[0]:
+        score_ax.legend(fontsize=7, loc="lower right")
+    for ax, name in zip(axes[1:], names, strict=False):
+        about = info(name)
+        values = [s["metrics"].get(name, np.nan) for s in rows]
+        plot(ax, values)
+        unit = f" ({about.unit})" if about.unit else ""
+        arrow = "\u2191 better" if about.higher_is_better else "\u2193 better"
+        ax.set_title(f"{about.label}{unit}, {arrow}", fontsize=8)
+        if is_count(name):
+            ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        if not about.higher_is_better:  # non-negative quantities: from 0, never a ±0.05 band
+            top = np.nanmax(np.asarray(values, dtype=float), initial=0.0)
+            ax.set_ylim(0, max(1.15 * top, 1.0 if is_count(name) else 0.1))
+        ax.set_xlabel("attempt", fontsize=8)
+    for ax in axes[1 + len(names) :]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    return _png(fig)
+
+
+def _latency_summary(rows: Sequence[dict]) -> str:
+    """Attempts, passes and median score per latency condition (only when there are
+    several conditions)."""
+    groups: dict[str, list[dict]] = {}
+    for s in rows:
+        groups.setdefault(s.get("latency", "none"), []).append(s)
+    if len(groups) < 2:
+        return ""
+    body = "".join(
+        f"<tr><td>{html.escape(g)}</td><td>{len(items)}</td>"
+        f"<td>{sum(bool(s['passed']) for s in items)}</td>"
+        f"<td>{np.median([s['score'] for s in items]):.0f}</td></tr>"
+        for g, items in groups.items()
+    )
+    return (
+        "<h3>By injected latency</h3><table><tr><th>latency</th><th>attempts</th>"
+        f"<th>passed</th><th>median score</th></tr>{body}</table>"
     )
 
 
@@ -234,46 +350,49 @@ def trainee_report_html(
     sessions: Sequence[dict],
     proficiency: dict[str, dict],
 ) -> str:
-    """One trainee's page: per scenario, learning curves per metric and proficiency.
+    """One trainee's page: per scenario, proficiency, learning curves per metric (with the
+    pass line), the attempts with operator, seed and injected latency, and a summary per
+    latency condition.
 
     Args:
-        sessions: dicts with ``scenario``, ``started_at``, ``score``, ``passed`` and
-            ``metrics`` (name -> value), oldest first.
+        sessions: dicts with ``id``, ``scenario``, ``started_at``, ``operator``, ``seed``,
+            ``score``, ``passed``, ``metrics`` (name -> value) and optionally ``latency``
+            (a label, see :func:`scenarios.report_score.latency_label`), ``pass_score``
+            (FLS rubrics) and ``qualifies`` (counts toward proficiency), oldest first.
         proficiency: per scenario, ``{"proficient", "passes", "consecutive_passes",
-            "required_consecutive", "required_total", "attempts"}``.
+            "required_consecutive", "required_total", "attempts"}`` and optionally
+            ``"rule"`` (the rule in words).
     """
     parts = []
     for scenario in sorted({s["scenario"] for s in sessions}):
         rows = [s for s in sessions if s["scenario"] == scenario]
         prof = proficiency.get(scenario, {})
         status = "proficient" if prof.get("proficient") else "not yet proficient"
+        rule = prof.get("rule") or (
+            f"{prof.get('required_consecutive', '?')} in a row and "
+            f"{prof.get('required_total', '?')} in all"
+        )
         parts.append(
             f"<h2>{html.escape(scenario)}</h2><p>{len(rows)} attempts, {prof.get('passes', 0)} "
-            f"passed, {prof.get('consecutive_passes', 0)} in a row — <b>{status}</b> "
-            f"(needs {prof.get('required_consecutive', '?')} in a row and "
-            f"{prof.get('required_total', '?')} in all)</p>"
+            f"qualifying, {prof.get('consecutive_passes', 0)} in a row — <b>{status}</b> "
+            f"(needs {html.escape(rule)})</p>"
         )
-        names = sorted({k for s in rows for k in s["metrics"] if "[" not in k})
-        fig = Figure(figsize=(10, 1.8 * ((len(names) + 2) // 3 + 1)))
-        axes = fig.subplots((len(names) + 2) // 3 + 1, 3, squeeze=False).ravel()
-        attempt = np.arange(1, len(rows) + 1)
-        axes[0].plot(attempt, [s["score"] for s in rows], "o-")
-        axes[0].set(title="score", xlabel="attempt", ylim=(0, 100))
-        for ax, name in zip(axes[1:], names, strict=False):
-            ax.plot(attempt, [s["metrics"].get(name, np.nan) for s in rows], "o-", ms=3)
-            ax.set(title=name, xlabel="attempt")
-        for ax in axes[1 + len(names) :]:
-            ax.set_visible(False)
-        fig.tight_layout()
-        parts.append(f'<img alt="learning curves" src="{_png(fig)}">')
+        parts.append(f'<img alt="learning curves" src="{_learning_curves(rows)}">')
         table = "".join(
-            f"<tr><td>{i}</td><td>{html.escape(str(s['started_at']))}</td><td>{s['score']:.0f}</td>"
-            f"<td>{'pass' if s['passed'] else 'FAIL'}</td></tr>"
+            f"<tr><td>{i}</td><td>{s.get('id', '')}</td>"
+            f"<td>{html.escape(str(s['started_at']))}</td>"
+            f"<td>{html.escape(str(s.get('operator', '')))}</td><td>{s.get('seed', '')}</td>"
+            f"<td>{html.escape(str(s.get('latency', 'none')))}</td><td>{s['score']:.0f}</td>"
+            f"<td>{'pass' if s['passed'] else 'FAIL'}</td>"
+            f"<td>{'yes' if s.get('qualifies') else ''}</td></tr>"
             for i, s in enumerate(rows, 1)
         )
         parts.append(
-            f"<table><tr><th>#</th><th>date</th><th>score</th><th></th></tr>{table}</table>"
+            "<table><tr><th>#</th><th>session</th><th>date</th><th>operator</th><th>seed</th>"
+            "<th>latency</th><th>score</th><th></th><th>counts toward proficiency</th></tr>"
+            f"{table}</table>"
         )
+        parts.append(_latency_summary(rows))
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(pseudonym)}</title>"
         f"<style>{_STYLE}</style></head><body><h1>Progress of {html.escape(pseudonym)}</h1>"
@@ -292,9 +411,8 @@ def sessions_csv(sessions: Sequence[dict], path: str | Path) -> Path:
     names = sorted({k for s in sessions for k in s["metrics"]})
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(
-        ["session", "scenario", "started_at", "operator", "seed", "score", "passed", *names]
-    )
+    head = ["session", "scenario", "started_at", "operator", "seed", "score", "passed"]
+    writer.writerow([*head, *names, "latency"])
     for s in sessions:
         writer.writerow(
             [
@@ -306,6 +424,7 @@ def sessions_csv(sessions: Sequence[dict], path: str | Path) -> Path:
                 f"{s['score']:.3f}",
                 int(s["passed"]),
                 *[s["metrics"].get(n, "") for n in names],
+                s.get("latency", "none"),
             ]
         )
     return write_text(path, buffer.getvalue())

@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
+from scenarios.glossary import METRICS
 from scenarios.model import (  # noqa: F401 - re-exported: the schema's public names
     AnyBodyRef,
     AnyObjectRef,
@@ -208,44 +209,34 @@ class Exercise(Model):
 
 
 # ---- scoring -------------------------------------------------------------------------------
-METRIC_NAMES = (
-    "completion_time_s",
-    "path_length_cm",
-    "master_workspace_range_cm",
-    "collisions",
-    "instrument_collisions",
-    "environment_collisions",
-    "held_object_collisions",
-    "excessive_force_time_s",
-    "peak_force_n",
-    "out_of_view_time_s",
-    "drops",
-    "clutch_count",
-    "idle_time_s",
-    "movements",
-    "ldlj",
-    "sparc",
-    "tremor_rms_um",
-    "needle_entry_error_mm",
-    "needle_exit_error_mm",
-)
+#: Every metric a rubric can name (described in :mod:`scenarios.glossary`).
+METRIC_NAMES = tuple(METRICS)
 
 #: Metrics where a larger value is better (all others: smaller is better).
-HIGHER_IS_BETTER = frozenset({"ldlj", "sparc"})
+HIGHER_IS_BETTER = frozenset(n for n, m in METRICS.items() if m.higher_is_better)
 
 
 class Benchmark(Model):
-    """Expert performance on a metric: mean and standard deviation (metric's units)."""
+    """Expert performance on a metric: mean and standard deviation (metric's units).
+
+    ``published`` says whether the numbers come from published expert data (cite it in
+    ``source``) or are a parameter the scenario's author chose (say how in ``source``);
+    reports show which, so that nobody mistakes a parameter for measured expert data.
+    """
 
     mean: float
     sd: Annotated[float, Field(ge=0)]
+    published: bool = False
+    source: str = ""
 
 
 class MetricRule(Model):
     """How one metric counts.
 
     ``benchmark`` (expert mean and SD) drives the MScore-style rule; ``limit`` is a plain
-    pass threshold (e.g. drops <= 0); ``penalty`` is the FLS-style cost per unit (s).
+    pass threshold (e.g. drops <= 0) under either rule; ``penalty`` is the FLS-style cost
+    in seconds per unit of the metric (per drop, per second out of view). A metric with
+    none of them is reported, not scored.
     """
 
     weight: Annotated[float, Field(ge=0)] = 1.0
@@ -265,19 +256,70 @@ class MScoreRule(Model):
 
 
 class FLSRule(Model):
-    """FLS-style: score = max(0, cutoff - time - sum(penalty x metric)) / normaliser x 100."""
+    """FLS-style: score = max(0, cutoff - time - sum(penalty x metric)) / normaliser x 100,
+    at most 100.
+
+    The normaliser is ``normaliser_s`` when given, else ``cutoff_s - target_s`` (a
+    performance at the target time with no penalties scores 100: the proficiency target of
+    FLS peg transfer is 48 s), else ``cutoff_s``.
+    """
 
     kind: Literal["fls"] = "fls"
     cutoff_s: Annotated[float, Field(gt=0)] = 300.0
-    normaliser_s: Annotated[float, Field(gt=0)] = 300.0
+    target_s: Annotated[float, Field(ge=0)] | None = None
+    normaliser_s: Annotated[float, Field(gt=0)] | None = None
     pass_score: Annotated[float, Field(ge=0, le=100)] = 50.0
+
+    @model_validator(mode="after")
+    def _one_normaliser(self) -> FLSRule:
+        if self.target_s is not None and self.normaliser_s is not None:
+            raise ValueError(
+                "give target_s (the normaliser is then cutoff_s - target_s) or normaliser_s, "
+                "not both"
+            )
+        if self.target_s is not None and self.target_s >= self.cutoff_s:
+            raise ValueError(
+                f"target_s ({self.target_s:g} s) must be below cutoff_s ({self.cutoff_s:g} s)"
+            )
+        return self
+
+    @property
+    def normaliser(self) -> float:
+        """The divisor of the score (s)."""
+        if self.normaliser_s is not None:
+            return self.normaliser_s
+        if self.target_s is not None:
+            return self.cutoff_s - self.target_s
+        return self.cutoff_s
 
 
 class Proficiency(Model):
-    """When a trainee counts as proficient: passes in a row and in total."""
+    """When a trainee counts as proficient: qualifying attempts in a row and in total.
+
+    An attempt qualifies when it passes, scores at least ``min_score`` (when given) and
+    keeps every metric in ``limits`` at or below its value (e.g. FLS peg transfer: 48 s
+    with no drops, i.e. ``min_score: 100`` and ``limits: {drops: 0}``).
+    """
 
     consecutive: Annotated[int, Field(ge=1)] = 2
     total: Annotated[int, Field(ge=1)] = 10
+    min_score: Annotated[float, Field(ge=0, le=100)] | None = None
+    limits: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("limits")
+    @classmethod
+    def _known_limits(cls, value: dict[str, float]) -> dict[str, float]:
+        for name in value:
+            _check_metric_name(name)
+        return value
+
+    def describe(self) -> str:
+        """The rule in words, e.g. ``2 in a row and 12 in all, scoring >= 100, drops <= 0``."""
+        parts = [f"{self.consecutive} in a row and {self.total} in all"]
+        if self.min_score is not None:
+            parts.append(f"scoring at least {self.min_score:g}")
+        parts += [f"{METRICS[n].label.lower()} at most {v:g}" for n, v in self.limits.items()]
+        return ", ".join(parts)
 
 
 class Thresholds(Model):
@@ -302,22 +344,49 @@ class Scoring(Model):
     @classmethod
     def _known_metrics(cls, value: dict[str, MetricRule]) -> dict[str, MetricRule]:
         for name in value:
-            if name not in METRIC_NAMES:
-                raise ValueError(
-                    f"unknown metric {name!r}; valid metrics are {list(METRIC_NAMES)}"
-                    + _did_you_mean(name, METRIC_NAMES)
-                )
+            _check_metric_name(name)
         return value
 
     @model_validator(mode="after")
     def _rule_needs(self) -> Scoring:
         if isinstance(self.rule, MScoreRule):
-            missing = [
-                n for n, r in self.metrics.items() if r.benchmark is None and r.limit is None
-            ]
-            if missing:
-                raise ValueError(f"the mscore rule needs a benchmark or a limit for {missing}")
+            wrong = [n for n, r in self.metrics.items() if r.penalty is not None]
+            if wrong:
+                raise ValueError(
+                    f"penalty is part of the fls rule; under the mscore rule give {wrong} a "
+                    "benchmark or a limit"
+                )
+        else:
+            wrong = [n for n, r in self.metrics.items() if r.benchmark is not None]
+            if wrong:
+                raise ValueError(
+                    f"benchmark is part of the mscore rule; under the fls rule give {wrong} a "
+                    "penalty (seconds per unit) or a limit"
+                )
+            if "completion_time_s" in self.metrics and (
+                self.metrics["completion_time_s"].penalty is not None
+            ):
+                raise ValueError(
+                    "completion_time_s counts in the fls formula itself; it takes no penalty"
+                )
         return self
+
+    def scored(self, name: str) -> bool:
+        """Whether metric ``name`` moves the score or the verdict under this rubric."""
+        rule = self.metrics.get(name)
+        if rule is None:
+            return False
+        if name == "completion_time_s" and isinstance(self.rule, FLSRule):
+            return True
+        return any(x is not None for x in (rule.limit, rule.penalty, rule.benchmark))
+
+
+def _check_metric_name(name: str) -> None:
+    if name not in METRIC_NAMES:
+        raise ValueError(
+            f"unknown metric {name!r}; valid metrics are {list(METRIC_NAMES)}"
+            + _did_you_mean(name, METRIC_NAMES)
+        )
 
 
 # ---- the scenario ----------------------------------------------------------------------------

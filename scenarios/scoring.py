@@ -1,26 +1,34 @@
 """Scoring a session's metrics under a scenario's rubric: the same scorer for humans and
-algorithms, live or re-scored later from stored metrics.
+algorithms, live or re-scored later.
 
-Two rules (see ``shared/notes/scoring.md``):
+Two rules (see ``shared/notes/scoring.md`` and ``docs/scenarios.md``):
 
-* MScore-style: every metric has an expert benchmark (mean, SD) or a plain limit; a
-  metric passes when it is no worse than ``mean + k_sd * SD``; the session passes only if
-  every metric passes (no compensation). The 0-100 score is the weighted mean of
+* MScore-style: every scored metric has an expert benchmark (mean, SD) or a plain limit;
+  a metric passes when it is no worse than ``mean + k_sd * SD``; the session passes only
+  if every metric passes (no compensation). The 0-100 score is the weighted mean of
   per-metric scores: 100 at or better than the expert mean, falling linearly to 0 at
   ``zero_at_sd`` SDs worse.
-* FLS-style: ``score = max(0, cutoff - time - sum(penalty x metric)) / normaliser x 100``;
-  an unfinished task scores its time as the cut-off. Passes at ``pass_score``.
+* FLS-style: ``score = max(0, cutoff - time - sum(penalty x metric)) / normaliser x 100``,
+  at most 100; an unfinished task scores its time as the cut-off. Passes at
+  ``pass_score``. Any metric with a ``limit`` must also be within it.
+
+Every result carries its own explanation (:attr:`ScoreResult.explanation`): the terms
+the score was computed from, so that a report can show the arithmetic and it adds up.
 
 A metric the rubric names but the session did not measure (it does not apply) is left
-out and reported as such, never scored as zero.
+out and reported as such, never scored as zero. A metric that is measured but not a
+finite number (NaN, infinity: a damaged record) is an error, never a silent 0.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import asdict, dataclass, field
 
-from scenarios.schema import HIGHER_IS_BETTER, FLSRule, MetricRule, MScoreRule, Scoring
+from scenarios.errors import ScenarioError
+from scenarios.glossary import info
+from scenarios.schema import FLSRule, MetricRule, MScoreRule, Scoring
 
 
 @dataclass(frozen=True)
@@ -30,12 +38,17 @@ class MetricScore:
     Attributes:
         name: metric name (unit in the name, e.g. ``path_length_cm``).
         value: measured value, or None when the metric does not apply.
-        score: 0-100 contribution (None when not scored).
+        score: 0-100 contribution under the MScore rule (None when not scored).
         passed: whether it meets its threshold (None when it has none).
         threshold: the pass boundary in the metric's units (None when none).
         benchmark_mean, benchmark_sd: the expert benchmark when given.
         weight: weight in the overall score.
         higher_is_better: direction of the metric.
+        group: ``"efficiency"`` or ``"safety"`` (MScore's groups).
+        role: how it counts: ``"time"`` (the FLS formula's time), ``"penalty"``,
+            ``"benchmark"``, ``"limit"`` or ``"reported"`` (shown, not scored).
+        penalty_per_unit: FLS penalty (s per unit of the metric), when it has one.
+        penalty_s: the penalty it cost (s), when it has one and applies.
     """
 
     name: str
@@ -47,11 +60,29 @@ class MetricScore:
     benchmark_sd: float | None
     weight: float
     higher_is_better: bool
+    group: str = "efficiency"
+    role: str = "reported"
+    penalty_per_unit: float | None = None
+    penalty_s: float | None = None
 
 
 @dataclass(frozen=True)
 class ScoreResult:
-    """The verdict on a session."""
+    """The verdict on a session.
+
+    Attributes:
+        rule: ``"fls"`` or ``"mscore"``.
+        score: 0-100.
+        passed: the verdict.
+        completed: whether the exercise was completed.
+        metrics: per metric the rubric names, its verdict.
+        reasons: why it did not pass (empty when it passed).
+        explanation: the terms of the score (see :func:`fls_terms`, :func:`mscore_terms`);
+            empty in results stored before explanations existed.
+        context: where this result came from when it is a re-score (the rubric's
+            scenario, whether it was forced onto another scenario's session, whether the
+            metrics were measured again from the trace).
+    """
 
     rule: str
     score: float
@@ -59,24 +90,92 @@ class ScoreResult:
     completed: bool
     metrics: dict[str, MetricScore]
     reasons: list[str] = field(default_factory=list)
+    explanation: dict = field(default_factory=dict)
+    context: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         """Plain data for JSON and the records database."""
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ScoreResult:
+        """Rebuild a result stored as JSON (older results lack the newer fields)."""
+        known = set(MetricScore.__dataclass_fields__)
+        metrics = {
+            k: MetricScore(**{f: x for f, x in v.items() if f in known})
+            for k, v in data["metrics"].items()
+        }
+        return cls(
+            data["rule"],
+            data["score"],
+            data["passed"],
+            data["completed"],
+            metrics,
+            list(data.get("reasons", [])),
+            dict(data.get("explanation") or {}),
+            dict(data.get("context") or {}),
+        )
 
 
 def _better(value: float, than: float, higher: bool) -> bool:
     return value >= than if higher else value <= than
 
 
-def _metric_mscore(name: str, value: float, rule: MetricRule, mscore: MScoreRule) -> MetricScore:
-    higher = name in HIGHER_IS_BETTER
-    sign = -1.0 if higher else 1.0
-    threshold = None
-    passed = None
-    score = None
+def _checked(metrics: dict[str, float], scoring: Scoring) -> dict[str, float]:
+    """The rubric's metrics that apply, as floats; a non-finite one is an error."""
+    out = {}
+    for name in scoring.metrics:
+        value = metrics.get(name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise ScenarioError(
+                f"metric {name!r} is {value!r}, not a number: the session's record is "
+                "damaged; re-score it from its trace (surgisim rescore)."
+            )
+        value = float(value)
+        if not math.isfinite(value):
+            raise ScenarioError(
+                f"metric {name!r} is {value} (not a finite number), so the session cannot be "
+                "scored: its record is damaged, or a metric failed to compute. Re-score it "
+                "from its trace (surgisim rescore), which measures the metrics again."
+            )
+        out[name] = value
+    return out
+
+
+def _metric(name: str, value: float | None, rule: MetricRule, scoring: Scoring) -> MetricScore:
+    """One metric's verdict (its score under MScore, its penalty under FLS)."""
+    about = info(name)
+    higher = about.higher_is_better
+    fls = isinstance(scoring.rule, FLSRule)
+    role = "reported"
+    if fls and name == "completion_time_s":
+        role = "time"
+    elif rule.penalty is not None:
+        role = "penalty"
+    elif rule.benchmark is not None:
+        role = "benchmark"
+    elif rule.limit is not None:
+        role = "limit"
     bench = rule.benchmark
-    if bench is not None:
+    common = {
+        "name": name,
+        "value": value,
+        "weight": rule.weight,
+        "higher_is_better": higher,
+        "group": about.group,
+        "role": role,
+        "benchmark_mean": bench.mean if bench else None,
+        "benchmark_sd": bench.sd if bench else None,
+        "penalty_per_unit": rule.penalty,
+    }
+    if value is None:
+        return MetricScore(**common, score=None, passed=None, threshold=None)
+    threshold = passed = score = None
+    if bench is not None and not fls:
+        mscore = scoring.rule
+        sign = -1.0 if higher else 1.0
         threshold = bench.mean + sign * mscore.k_sd * bench.sd
         passed = _better(value, threshold, higher)
         worse_by = sign * (value - bench.mean)  # > 0 when worse than the expert mean
@@ -90,18 +189,11 @@ def _metric_mscore(name: str, value: float, rule: MetricRule, mscore: MScoreRule
         within = _better(value, rule.limit, higher)
         passed = within if passed is None else (passed and within)
         threshold = rule.limit if threshold is None else threshold
-        if score is None:
+        if score is None and not fls:
             score = 100.0 if within else 0.0
+    penalty_s = rule.penalty * value if rule.penalty is not None else None
     return MetricScore(
-        name,
-        value,
-        score,
-        passed,
-        threshold,
-        bench.mean if bench else None,
-        bench.sd if bench else None,
-        rule.weight,
-        higher,
+        **common, score=score, passed=passed, threshold=threshold, penalty_s=penalty_s
     )
 
 
@@ -112,71 +204,127 @@ def score_session(metrics: dict[str, float], completed: bool, scoring: Scoring) 
         metrics: the session's measured metrics; names absent here do not apply.
         completed: whether the exercise was completed.
         scoring: the rubric from the scenario (or an edited one, for re-scoring).
+
+    Raises:
+        ScenarioError: a metric the rubric names is not a finite number, or (MScore) none
+            of the rubric's scored metrics applies to the session.
     """
-    rule = scoring.rule
-    results: dict[str, MetricScore] = {}
+    values = _checked(metrics, scoring)
+    results = {
+        name: _metric(name, values.get(name), rule, scoring)
+        for name, rule in scoring.metrics.items()
+    }
     reasons: list[str] = []
-    for name, metric_rule in scoring.metrics.items():
-        value = metrics.get(name)
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            results[name] = MetricScore(
-                name,
-                None,
-                None,
-                None,
-                None,
-                None,
-                None,
-                metric_rule.weight,
-                name in HIGHER_IS_BETTER,
-            )
-            continue
-        value = float(value)
-        if isinstance(rule, MScoreRule):
-            results[name] = _metric_mscore(name, value, metric_rule, rule)
-        else:
-            passed = None
-            if metric_rule.limit is not None:
-                passed = _better(value, metric_rule.limit, name in HIGHER_IS_BETTER)
-            results[name] = MetricScore(
-                name,
-                value,
-                None,
-                passed,
-                metric_rule.limit,
-                None,
-                None,
-                metric_rule.weight,
-                name in HIGHER_IS_BETTER,
-            )
     failed = [m.name for m in results.values() if m.passed is False]
     if failed:
-        reasons.append(f"below the pass mark on: {', '.join(failed)}")
-    if isinstance(rule, MScoreRule):
-        scored = [m for m in results.values() if m.score is not None and m.weight > 0]
-        total_weight = sum(m.weight for m in scored)
-        score = sum(m.score * m.weight for m in scored) / total_weight if total_weight else 0.0
+        labels = ", ".join(info(n).label.lower() for n in failed)
+        reasons.append(f"outside the pass mark on: {labels}")
+    if isinstance(scoring.rule, MScoreRule):
+        explanation = mscore_terms(results, scoring.rule)
         passed = not failed
     else:
-        score, passed = _fls(metrics, completed, scoring, rule, results, reasons)
-        passed = passed and not failed
+        time_s = values.get("completion_time_s", metrics.get("completion_time_s"))
+        explanation = fls_terms(time_s, completed, results, scoring.rule)
+        if explanation["score"] < scoring.rule.pass_score:
+            reasons.append(
+                f"score {explanation['score']:.1f} is below the pass score "
+                f"{scoring.rule.pass_score:g}"
+            )
+        passed = explanation["score"] >= scoring.rule.pass_score and not failed
     if scoring.require_completion and not completed:
         passed = False
         reasons.append("the exercise was not completed")
-    return ScoreResult(rule.kind, float(score), bool(passed), bool(completed), results, reasons)
+    return ScoreResult(
+        scoring.rule.kind,
+        float(explanation["score"]),
+        bool(passed),
+        bool(completed),
+        results,
+        reasons,
+        explanation,
+    )
 
 
-def _fls(metrics, completed, scoring, rule: FLSRule, results, reasons) -> tuple[float, bool]:
-    time_s = metrics.get("completion_time_s")
-    if time_s is None or not completed:
-        time_s = rule.cutoff_s
-    penalty = 0.0
-    for name, metric_rule in scoring.metrics.items():
-        value = metrics.get(name)
-        if metric_rule.penalty and value is not None and name != "completion_time_s":
-            penalty += metric_rule.penalty * float(value)
-    raw = max(0.0, rule.cutoff_s - float(time_s) - penalty)
-    score = min(100.0, 100.0 * raw / rule.normaliser_s)
-    if score < rule.pass_score:
-        reasons.append(f"score {score:.1f} is below the pass score {rule.pass_score:g}")
-    return score, score >= rule.pass_score
+def mscore_terms(results: dict[str, MetricScore], rule: MScoreRule) -> dict:
+    """The MScore-style score as its terms: per scored metric (score, weight), and the
+    weighted mean.
+
+    Raises:
+        ScenarioError: no scored metric applies (the score would be undefined).
+    """
+    scored = [m for m in results.values() if m.score is not None and m.weight > 0]
+    total_weight = sum(m.weight for m in scored)
+    if not total_weight:
+        raise ScenarioError(
+            "none of the rubric's weighted metrics applies to this session, so there is "
+            f"nothing to score (rubric metrics: {sorted(results)}); give a benchmark or a "
+            "limit and a weight above 0 to a metric the session measures."
+        )
+    return {
+        "kind": "mscore",
+        "k_sd": rule.k_sd,
+        "zero_at_sd": rule.zero_at_sd,
+        "terms": [{"metric": m.name, "score": m.score, "weight": m.weight} for m in scored],
+        "total_weight": total_weight,
+        "score": sum(m.score * m.weight for m in scored) / total_weight,
+    }
+
+
+def fls_terms(
+    time_s: float | None, completed: bool, results: dict[str, MetricScore], rule: FLSRule
+) -> dict:
+    """The FLS-style score as its terms: the cut-off, the time (the cut-off when not
+    completed), each penalty (s per unit x value), the normaliser, and the score."""
+    counted_time = rule.cutoff_s
+    time_from = "not completed: the cut-off counts"
+    if completed and time_s is not None:
+        counted_time = float(time_s)
+        time_from = "measured"
+        if counted_time > rule.cutoff_s:
+            time_from = "measured, past the cut-off"
+    penalties = [
+        {
+            "metric": m.name,
+            "per_unit": m.penalty_per_unit,
+            "value": m.value,
+            "seconds": m.penalty_s,
+        }
+        for m in results.values()
+        if m.penalty_s is not None
+    ]
+    raw = rule.cutoff_s - counted_time - sum(p["seconds"] for p in penalties)
+    uncapped = 100.0 * raw / rule.normaliser
+    return {
+        "kind": "fls",
+        "cutoff_s": rule.cutoff_s,
+        "time_s": counted_time,
+        "time_from": time_from,
+        "penalties": penalties,
+        "target_s": rule.target_s,
+        "normaliser_s": rule.normaliser,
+        "raw_s": raw,
+        "uncapped": uncapped,
+        "score": min(100.0, max(0.0, uncapped)),
+        "pass_score": rule.pass_score,
+    }
+
+
+def unscored_safety(scenario) -> list[str]:
+    """The risk-and-safety metrics a session of ``scenario`` can have that its rubric
+    neither penalises nor benchmarks nor limits (``[]`` when safety counts fully).
+
+    Collisions count when ``collisions`` is scored, or both of its parts are; drops,
+    out-of-view time and a held object touching the scenery apply only to scenes with an
+    instrument (not just a scope). ``peak_force_n`` is optional: excessive-force time is
+    the one that must count.
+    """
+    scoring = scenario.scoring
+    instruments = any(a.kind == "psm" for a in scenario.scene.arms)
+    missing = []
+    parts = ("instrument_collisions", "environment_collisions")
+    if not scoring.scored("collisions") and not all(scoring.scored(p) for p in parts):
+        missing += [p for p in parts if not scoring.scored(p)] if instruments else ["collisions"]
+    needed = ["excessive_force_time_s"]
+    if instruments:
+        needed += ["out_of_view_time_s", "drops", "held_object_collisions"]
+    return missing + [n for n in needed if not scoring.scored(n)]

@@ -8,6 +8,7 @@ or session) ends in a line or two saying what is wrong and how to fix it, and ex
 
 from __future__ import annotations
 
+import statistics
 from pathlib import Path
 
 import typer
@@ -73,29 +74,91 @@ def trainee_show(
     demo: bool = DEMO_OPTION,
     html: Path | None = typer.Option(None, help="Where to write the progress page (HTML)."),
     csv: Path | None = typer.Option(None, help="Also export the sessions as CSV here."),
+    latency: str | None = typer.Option(
+        None, help="Only sessions under this injected latency (as listed, e.g. '150 ms', 'none')."
+    ),
     debug: bool = DEBUG_OPTION,
 ) -> None:
-    """A trainee's sessions, proficiency per scenario, and a progress page."""
-    from scenarios.archive import session_dicts, write_trainee_report
+    """A trainee's sessions (with operator, seed and injected latency), proficiency per
+    scenario, a summary per latency condition, and a progress page."""
+    from scenarios.archive import proficiency_table, session_dicts, write_trainee_report
+    from scenarios.errors import ScenarioError
 
+    console = Console()
     with guard(debug):
         records = _records(db, demo)
-        sessions = session_dicts(records, pseudonym)
+        records.find_trainee(pseudonym, required=True)
+        everything = session_dicts(records, pseudonym)
+        sessions = everything
+        conditions = sorted({s["latency"] for s in sessions})
+        if latency is not None:
+            sessions = [s for s in sessions if s["latency"] == latency]
+            if not sessions:
+                raise ScenarioError(
+                    f"trainee {pseudonym!r} has no session under latency {latency!r}; "
+                    f"latencies recorded: {conditions}."
+                )
         table = Table(title=f"Sessions of {pseudonym}")
-        for col in ("id", "scenario", "date", "operator", "score", "result"):
-            table.add_column(col)
+        for col in ("id", "scenario", "date", "operator", "seed", "latency", "score", "result"):
+            # names are never cut: the date and the latency wrap instead on a narrow terminal
+            whole = col in ("scenario", "operator")
+            width = max([len(col), *(len(str(s[col])) for s in sessions)]) if whole else None
+            table.add_column(col, min_width=width, no_wrap=whole, overflow="fold")
         for s in sessions:
             table.add_row(
                 str(s["id"]),
                 s["scenario"],
                 s["started_at"],
                 s["operator"],
+                str(s["seed"]),
+                s["latency"],
                 f"{s['score']:.0f}",
                 "pass" if s["passed"] else "FAIL",
             )
-        Console().print(table)
+        console.print(table)
+        proficiency = proficiency_table(records, pseudonym)
+        table = Table(title="Proficiency")
+        for col in (
+            "scenario",
+            "attempts",
+            "passes",
+            "qualifying",
+            "in a row",
+            "proficient",
+            "rule",
+        ):
+            table.add_column(col)
+        for name, p in proficiency.items():
+            passes = sum(1 for s in everything if s["scenario"] == name and s["passed"])
+            table.add_row(
+                name,
+                str(p["attempts"]),
+                str(passes),
+                str(p["passes"]),
+                str(p["consecutive_passes"]),
+                "[green]yes[/green]" if p["proficient"] else "no",
+                p["rule"],
+            )
+        console.print(table)
+        if len(conditions) > 1 and latency is None:
+            table = Table(title="By injected latency")
+            for col in ("scenario", "latency", "attempts", "passed", "median score"):
+                table.add_column(col)
+            for name in sorted({s["scenario"] for s in sessions}):
+                for cond in conditions:
+                    group = [s for s in sessions if s["scenario"] == name and s["latency"] == cond]
+                    if not group:
+                        continue
+                    table.add_row(
+                        name,
+                        cond,
+                        str(len(group)),
+                        str(sum(s["passed"] for s in group)),
+                        f"{statistics.median(s['score'] for s in group):.0f}",
+                    )
+            console.print(table)
         path = write_trainee_report(records, pseudonym, html, csv)
-    Console().print(f"progress page: {path}" + (f"\nCSV: {csv}" if csv else ""))
+    console.print(f"progress page: {path}" + (f"\nCSV: {csv}" if csv else ""))
 
 
 @trainee_app.command("forget")
@@ -169,7 +232,10 @@ def rescore(
     scenario: str | None = typer.Option(
         None,
         help="Scenario name or YAML file whose scoring section is the (edited) rubric "
-        "(default with --recording: the recorded scenario's).",
+        "(default: the scenario as the session ran it).",
+    ),
+    force: bool = typer.Option(
+        False, "--force", help="Apply the rubric of another scenario than the session's."
     ),
     recording: Path | None = typer.Option(
         None, help="Re-score a recording (surgisim run --record FILE.mcap) instead."
@@ -178,29 +244,44 @@ def rescore(
     demo: bool = DEMO_OPTION,
     debug: bool = DEBUG_OPTION,
 ) -> None:
-    """Score a stored session or a recording again under an edited rubric, without re-running it."""
+    """Score a stored session or a recording again under an edited rubric, without
+    re-running it: the metrics are measured again from the session's trace (edited
+    thresholds apply); the original verdict stays the session's record and the re-score
+    is stored beside it."""
     from scenarios.archive import rescore as do_rescore
     from scenarios.errors import ScenarioError
     from scenarios.loader import load_scenario
+    from sim.cli.score_view import print_score
 
+    console = Console()
     with guard(debug):
         if (session_id is None) == (recording is None):
             raise ScenarioError("give a session id or --recording FILE.mcap (one of them).")
         if recording is not None:
             from sim.session.recording.rescore import rescore_recording
 
-            original, new = rescore_recording(recording, scenario)
+            original, new = rescore_recording(recording, scenario, force=force)
             title = f"{recording} re-scored"
         else:
-            if scenario is None:
-                raise ScenarioError("--scenario is needed to re-score a stored session.")
             records = _records(db, demo)
-            rubric = load_scenario(scenario).scoring
-            original, new = do_rescore(records, session_id, rubric)
+            spec = load_scenario(scenario) if scenario is not None else None
+            original, new = do_rescore(
+                records, session_id, spec, force=force, rubric_label=scenario
+            )
             title = f"Session {session_id} re-scored"
+    print_score(
+        console,
+        new,
+        f"{title}: {'PASS' if new.passed else 'FAIL'} - score {new.score:.1f}/100 ({new.rule})",
+    )
     table = Table(title=title)
     for col in ("", "score", "result"):
         table.add_column(col)
-    table.add_row("original", f"{original.score:.1f}", "pass" if original.passed else "FAIL")
+    table.add_row("original (kept)", f"{original.score:.1f}", "pass" if original.passed else "FAIL")
     table.add_row("re-scored", f"{new.score:.1f}", "pass" if new.passed else "FAIL")
-    Console().print(table)
+    console.print(table)
+    if new.context.get("forced"):
+        console.print(
+            f"[yellow]forced:[/yellow] the rubric of {new.context['scenario']!r} on a "
+            f"{new.context['session_scenario']!r} session."
+        )

@@ -21,7 +21,6 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from sim.cli.guard import DEBUG_OPTION, guard, interruptible, uninterrupted
 
@@ -364,27 +363,16 @@ def store(
 
 
 def print_result(console: Console, spec, outcome) -> None:
-    """The score table of a finished session, and how fast it ran."""
+    """The score of a finished session (table and arithmetic), and how fast it ran."""
+    from sim.cli.score_view import print_score
+
     result = outcome.result
     verdict = "PASS" if result.passed else "FAIL"
     if outcome.interrupted:
         verdict = "INCOMPLETE (stopped)"
-    table = Table(title=f"{spec.title}: {verdict} - score {result.score:.0f}/100 ({result.rule})")
-    for col in ("metric", "value", "benchmark", "pass mark", "score", ""):
-        table.add_column(col)
-    for m in result.metrics.values():
-        bench = "" if m.benchmark_mean is None else f"{m.benchmark_mean:.3g} ± {m.benchmark_sd:.3g}"
-        table.add_row(
-            m.name,
-            "n/a" if m.value is None else f"{m.value:.3g}",
-            bench,
-            "" if m.threshold is None else f"{m.threshold:.3g}",
-            "" if m.score is None else f"{m.score:.0f}",
-            {True: "pass", False: "FAIL", None: ""}[m.passed],
-        )
-    console.print(table)
-    for reason in result.reasons:
-        console.print(f"- {reason}")
+    print_score(
+        console, result, f"{spec.title}: {verdict} - score {result.score:.0f}/100 ({result.rule})"
+    )
     console.print(
         f"simulated {outcome.sim_time_s:.1f} s in {outcome.wall_time_s:.1f} s of wall "
         f"time ({outcome.sim_time_s / max(outcome.wall_time_s, 1e-9):.1f}x real time)"

@@ -61,7 +61,15 @@ def scenario_validate(
                 err=True,
             )
         else:
+            from scenarios.scoring import unscored_safety
+
             note = "" if scenario.plan else "; no demonstration plan (master devices only)"
+            unsafe = unscored_safety(scenario)
+            if unsafe:
+                note += (
+                    f"; note: safety metrics not scored: {', '.join(unsafe)} (give them a "
+                    "penalty, benchmark or limit: docs/scenarios.md)"
+                )
             typer.echo(f"{path}: ok ({scenario.title}, {len(scenario.exercise.steps)} steps{note})")
     if len(files) > 1:
         typer.echo(f"{len(files) - failed} of {len(files)} files ok", err=bool(failed))

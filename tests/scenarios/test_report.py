@@ -7,6 +7,8 @@ import csv
 import io
 import re
 
+import pytest
+
 from scenarios.report import session_report_html, sessions_csv, trainee_report_html
 from scenarios.schema import Scoring
 from scenarios.scoring import score_session
@@ -36,7 +38,7 @@ def test_session_report_has_verdict_table_and_png_figures(tmp_path):
         result=_result(),
         trace=_trace(),
     )
-    assert "FAIL" in html_text and "completion_time_s" in html_text and "8 ± 2" in html_text
+    assert "FAIL" in html_text and "Completion time" in html_text and "8 s ± 2 s" in html_text
     images = re.findall(r'src="data:image/png;base64,([^"]+)"', html_text)
     assert len(images) == 4
     for data in images:
@@ -81,4 +83,150 @@ def test_trainee_report_and_csv(tmp_path):
         "score",
         "passed",
     ]
-    assert len(rows) == 5 and rows[1][7:] == ["90", "1.0"]
+    assert len(rows) == 5 and rows[1][7:] == ["90", "1.0", "none"]
+
+
+# ---- the parts that explain the score ------------------------------------------------------
+def _bundled_report(name="peg-transfer", **trace_kwargs):
+    import html as html_lib
+
+    from scenarios.evaluate import score_trace
+    from scenarios.loader import load_scenario
+
+    from .test_bundled_rubrics import passing_time_s
+    from .traces import scenario_trace
+
+    scenario = load_scenario(name)
+    trace = scenario_trace(scenario, passing_time_s(scenario), **trace_kwargs)
+    trace.events.append(trace.events[0].__class__(1.0, "clutched", {"arm": "PSM1"}))
+    trace.events.sort(key=lambda e: e.time_s)
+    _, result = score_trace(scenario, trace)
+    page = session_report_html(
+        title=scenario.title,
+        pseudonym="T001",
+        operator="device",
+        seed=7,
+        result=result,
+        trace=trace,
+        scoring=scenario.scoring,
+        step_ids=[s.id for s in scenario.exercise.steps],
+        conditions={
+            "latency": {
+                c: {"latency_ms": 150.0, "jitter_ms": 0.0, "loss": 0.0}
+                for c in ("command", "video", "haptic")
+            }
+        },
+    )
+    return scenario, result, page, html_lib
+
+
+@pytest.mark.parametrize("name", ["peg-transfer", "camera-targeting", "ring-walk"])
+def test_the_formula_on_the_page_equals_the_score(name):
+    from .test_explain import evaluate_formula
+
+    _, result, page, html_lib = _bundled_report(name, contacts_every_s=5.0, force_fraction=0.05)
+    formula = html_lib.unescape(re.search(r"<div class='formula'>(.*?)</div>", page).group(1))
+    value, _ = evaluate_formula(formula)
+    assert min(100.0, max(0.0, value)) == pytest.approx(result.score, abs=0.3)
+    assert f"score {result.score:.0f}/100" in page
+
+
+def test_the_page_explains_metrics_splits_events_and_conditions():
+    scenario, _, page, _ = _bundled_report(
+        contacts_every_s=10.0, force_fraction=0.05, out_of_view_fraction=0.1, drops=1
+    )
+    # readable names with units and direction, penalties in seconds per unit
+    for text in (
+        "Completion time",
+        "Drops",
+        "lower is better",
+        "20 s per drop",
+        "2 s per second out of view",
+        "Risk and safety",
+        "reported only",
+    ):
+        assert text in page, text
+    assert "cut-off" in page and "(300 \u2212 48)" in page
+    # split times: one row per step
+    splits = page[page.index("<h2>Split times</h2>") : page.index("<h2>What happened</h2>")]
+    assert splits.count("<tr>") == len(scenario.exercise.steps) + 1
+    # what happened: key events and safety episodes first, the rest folded
+    happened = page[page.index("<h2>What happened</h2>") : page.index("<h2>Figures</h2>")]
+    folded = happened.index("<details>")
+    for what in ("drop", "step done", "scenery contact", "excessive force", "out of view"):
+        assert what in happened[:folded], what
+    assert "clutched" in happened[folded:] and "clutched" not in happened[:folded]
+    # how it ran
+    assert "injected latency: <b>150 ms</b>" in page
+    assert "above the limit of 2.5 N" in page
+
+
+def test_rescores_are_shown_beside_the_original_verdict():
+    import dataclasses
+
+    from scenarios.scoring import score_session
+
+    original = _result(completion=9.5)
+    scoring = Scoring.model_validate(
+        {
+            "metrics": {"completion_time_s": {"benchmark": {"mean": 9, "sd": 2}}},
+            "rule": {"kind": "mscore"},
+        }
+    )
+    later = dataclasses.replace(
+        score_session({"completion_time_s": 9.5}, True, scoring),
+        context={
+            "scenario": "peg-transfer",
+            "rubric": "edited.yaml",
+            "metrics_from": "measured again from the trace",
+        },
+    )
+    page = session_report_html(
+        title="Peg transfer",
+        pseudonym="T001",
+        operator="device",
+        seed=1,
+        result=original,
+        trace=None,
+        rescores=[("2026-12-01 10:00", later)],
+    )
+    verdict = page.index('class="verdict fail"')
+    again = page.index("<h2>Re-scores</h2>")
+    assert verdict < again and "PASS · score" in page[again:] and "edited.yaml" in page[again:]
+
+
+@pytest.mark.slow
+def test_the_page_renders_in_a_browser(tmp_path):
+    """The page as a trainee sees it: headless Chromium draws it to a PNG (skipped where
+    Chromium is not installed)."""
+    import shutil
+    import subprocess
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("no Chromium on this machine")
+    _, _, page, _ = _bundled_report(contacts_every_s=10.0, drops=1)
+    (tmp_path / "s.html").write_text(page)
+    png = tmp_path / "s.png"
+    subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--window-size=1200,3000",
+            f"--screenshot={png}",
+            (tmp_path / "s.html").as_uri(),
+        ],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert png.exists() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    from PIL import Image
+
+    with Image.open(png) as im:
+        assert im.size == (1200, 3000)
+        colours = im.convert("L").getextrema()
+    assert colours[0] < 100 and colours[1] > 200  # text on a light page, not a blank one

@@ -88,3 +88,138 @@ def test_rescoring_under_an_edited_rubric_changes_only_the_score():
     assert {k: m.value for k, m in strict.metrics.items()} == {
         k: m.value for k, m in lenient.metrics.items()
     }
+
+
+# ---- explanations, safety, non-finite numbers --------------------------------------------
+def _fls_with_safety(**rule):
+    return Scoring.model_validate(
+        {
+            "metrics": {
+                "completion_time_s": {},
+                "drops": {"penalty": 20},
+                "instrument_collisions": {"penalty": 5},
+                "out_of_view_time_s": {"penalty": 2},
+                "path_length_cm": {},
+            },
+            "rule": {"kind": "fls", "cutoff_s": 300, "target_s": 48, "pass_score": 73.4, **rule},
+        }
+    )
+
+
+def test_fls_target_time_sets_the_normaliser_and_scores_100():
+    scoring = _fls_with_safety()
+    assert scoring.rule.normaliser == 252
+    r = score_session(
+        {"completion_time_s": 48, "drops": 0, "instrument_collisions": 0}, True, scoring
+    )
+    assert r.score == pytest.approx(100.0)
+    r = score_session({"completion_time_s": 168, "drops": 1}, True, scoring)
+    assert r.score == pytest.approx(100 * (300 - 168 - 20) / 252)
+    assert r.metrics["drops"].penalty_s == 20 and r.metrics["drops"].role == "penalty"
+    assert r.metrics["path_length_cm"].role == "reported"
+    assert r.metrics["instrument_collisions"].value is None  # not measured: no penalty, n/a
+
+
+def test_safety_penalties_move_the_fls_score():
+    scoring = _fls_with_safety()
+    clean = score_session({"completion_time_s": 80, "drops": 0}, True, scoring)
+    unsafe = score_session(
+        {
+            "completion_time_s": 80,
+            "drops": 0,
+            "instrument_collisions": 20,
+            "out_of_view_time_s": 30,
+        },
+        True,
+        scoring,
+    )
+    assert clean.passed and not unsafe.passed
+    assert clean.score - unsafe.score == pytest.approx(100 * (20 * 5 + 30 * 2) / 252)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf"), "12"])
+def test_a_non_finite_metric_is_an_error_not_a_silent_zero(bad):
+    from scenarios.errors import ScenarioError
+
+    with pytest.raises(ScenarioError, match="drops"):
+        score_session({"completion_time_s": 80, "drops": bad}, True, _fls_with_safety())
+    with pytest.raises(ScenarioError, match="completion_time_s"):
+        score_session({"completion_time_s": bad, "drops": 0}, True, _fls_with_safety())
+
+
+def test_a_metric_not_in_the_rubric_is_never_read():
+    # a damaged metric the rubric does not name does not stop the score
+    r = score_session({"completion_time_s": 80, "ldlj": float("nan")}, True, _fls_with_safety())
+    assert r.passed
+
+
+@pytest.mark.parametrize(
+    "rubric, needle",
+    [
+        ({"penalty": float("inf")}, "finite"),
+        ({"penalty": float("nan")}, "finite"),
+        ({"limit": float("inf")}, "finite"),
+        ({"benchmark": {"mean": 1, "sd": float("nan")}}, "finite"),
+    ],
+)
+def test_non_finite_parameters_are_refused(rubric, needle):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match=needle):
+        Scoring.model_validate(
+            {
+                "metrics": {"drops": rubric},
+                "rule": {"kind": "mscore"} if "benchmark" in rubric else {"kind": "fls"},
+            }
+        )
+
+
+def test_rule_specific_settings_under_the_wrong_rule_are_refused():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="benchmark is part of the mscore rule"):
+        Scoring.model_validate(
+            {"metrics": {"drops": {"benchmark": {"mean": 0, "sd": 1}}}, "rule": {"kind": "fls"}}
+        )
+    with pytest.raises(ValidationError, match="penalty is part of the fls rule"):
+        Scoring.model_validate({"metrics": {"drops": {"penalty": 20}}, "rule": {"kind": "mscore"}})
+    with pytest.raises(ValidationError, match="not both"):
+        Scoring.model_validate(
+            {"metrics": {}, "rule": {"kind": "fls", "target_s": 48, "normaliser_s": 252}}
+        )
+    with pytest.raises(ValidationError, match="below cutoff_s"):
+        Scoring.model_validate({"metrics": {}, "rule": {"kind": "fls", "target_s": 300}})
+
+
+def test_mscore_with_nothing_to_score_is_an_error_not_zero():
+    from scenarios.errors import ScenarioError
+
+    with pytest.raises(ScenarioError, match="nothing to score"):
+        score_session({"clutch_count": 5.0}, True, _mscore())
+
+
+def test_mscore_reported_metrics_do_not_count():
+    scoring = Scoring.model_validate(
+        {
+            "metrics": {
+                "completion_time_s": {"benchmark": {"mean": 60, "sd": 10}},
+                "clutch_count": {},
+            },
+            "rule": {"kind": "mscore"},
+        }
+    )
+    r = score_session({"completion_time_s": 60, "clutch_count": 500}, True, scoring)
+    assert r.passed and r.score == 100 and r.metrics["clutch_count"].role == "reported"
+
+
+def test_stored_results_without_the_newer_fields_still_load():
+    from scenarios.scoring import ScoreResult
+
+    old = score_session({"completion_time_s": 84, "drops": 1}, True, _fls_with_safety()).as_dict()
+    for m in old["metrics"].values():
+        for key in ("group", "role", "penalty_per_unit", "penalty_s"):
+            m.pop(key)
+    old.pop("explanation")
+    old.pop("context")
+    back = ScoreResult.from_dict(old)
+    assert back.score == pytest.approx(old["score"]) and back.explanation == {}

@@ -159,7 +159,7 @@ def test_read_only_database_and_damaged_trace(tmp_path):
     sid = _store(f"sqlite:///{tmp_path / 'r.sqlite'}", tmp_path)
     # mode=ro: read-only for SQLite even when the tests run as root (chmod would not be)
     read_only = f"sqlite:///file:{tmp_path / 'r.sqlite'}?mode=ro&uri=true"
-    out = _surgisim("rescore", str(sid), "--scenario", "peg-transfer", "--db", read_only, env=env)
+    out = _surgisim("rescore", str(sid), "--db", read_only, env=env)
     assert out.returncode == 2 and "read-only" in out.stderr and "Traceback" not in out.stderr
     out = _surgisim("trainee", "list", "--db", read_only, env=env)
     assert out.returncode == 0 and "T042" in out.stdout
@@ -198,3 +198,145 @@ def test_the_demo_store_is_separate(tmp_path):
     issued = out.stdout.strip()
     assert issued in _surgisim("trainee", "list", "--demo", env=env).stdout
     assert issued not in _surgisim("trainee", "list", env=env).stdout
+
+
+# ---- re-scoring safely ---------------------------------------------------------------------
+def _store_bundled(db_url, tmp_path, name="peg-transfer", conditions=None, **faults):
+    from scenarios.evaluate import score_trace
+    from scenarios.loader import load_scenario, resolve
+    from tests.scenarios.test_bundled_rubrics import passing_time_s
+    from tests.scenarios.traces import scenario_trace
+
+    scenario = load_scenario(name)
+    trace = scenario_trace(scenario, passing_time_s(scenario), **faults)
+    metrics, result = score_trace(scenario, trace)
+    sid = store_session(
+        Records(db_url),
+        scenario=scenario,
+        scenario_text=resolve(name).read_text(),
+        pseudonym="T042",
+        operator="device",
+        seed=3,
+        trace=trace,
+        metrics=metrics,
+        result=result,
+        sim_time_s=float(trace.time_s[-1]),
+        wall_time_s=1.0,
+        trace_dir=tmp_path / "traces",
+        conditions=conditions,
+    )
+    return sid, result
+
+
+def test_rescore_refuses_another_scenarios_rubric_unless_forced(tmp_path):
+    env = {"XDG_DATA_HOME": str(tmp_path / "xdg")}
+    db = f"sqlite:///{tmp_path / 'r.sqlite'}"
+    sid, original = _store_bundled(db, tmp_path)
+    assert original.passed
+    out = _surgisim("rescore", str(sid), "--scenario", "camera-targeting", "--db", db, env=env)
+    assert out.returncode == 2 and "--force" in out.stderr and "peg-transfer" in out.stderr
+    assert len(Records(db).session(sid).scores) == 1  # nothing stored
+    out = _surgisim(
+        "rescore", str(sid), "--scenario", "camera-targeting", "--force", "--db", db, env=env
+    )
+    assert out.returncode == 0, out.stderr
+    row = Records(db).session(sid)
+    first, second = (json.loads(s.result_json) for s in row.scores)
+    assert first == json.loads(row.original_score.result_json) and first["passed"]
+    assert row.original_score.passed and row.original_score.score == pytest.approx(original.score)
+    assert second["context"]["forced"] and second["context"]["scenario"] == "camera-targeting"
+    # the trainee's record keeps the original verdict; the report shows both
+    out = _surgisim("trainee", "show", "T042", "--db", db, env=env)
+    assert out.returncode == 0 and "pass" in out.stdout and "FAIL" not in out.stdout
+    report = tmp_path / "s.html"
+    out = _surgisim("report", str(sid), "--db", db, "--out", str(report), env=env)
+    assert out.returncode == 0, out.stderr
+    page = report.read_text()
+    assert "verdict pass" in page and "<h2>Re-scores</h2>" in page and "forced" in page
+
+
+def test_rescore_measures_again_from_the_trace_with_edited_thresholds(tmp_path):
+    env = {"XDG_DATA_HOME": str(tmp_path / "xdg")}
+    db = f"sqlite:///{tmp_path / 'r.sqlite'}"
+    sid, original = _store_bundled(db, tmp_path, force_fraction=0.1)  # pushes at 6 N
+    assert original.metrics["excessive_force_time_s"].value > 5.0
+    from scenarios.loader import resolve
+
+    edited = tmp_path / "peg-transfer.yaml"
+    text = resolve("peg-transfer").read_text()
+    edited.write_text(
+        text.replace("thresholds: {excessive_force_n: 2.5}", "thresholds: {excessive_force_n: 8}")
+    )
+    out = _surgisim("rescore", str(sid), "--scenario", str(edited), "--db", db, env=env)
+    assert out.returncode == 0, out.stderr
+    second = json.loads(Records(db).session(sid).scores[-1].result_json)
+    assert second["metrics"]["excessive_force_time_s"]["value"] == 0.0
+    assert second["score"] > original.score
+    assert second["context"]["metrics_from"] == "measured again from the trace"
+    assert "= " in out.stdout and "pass score" in out.stdout  # the arithmetic is printed
+
+
+def test_rescore_of_a_damaged_record_is_an_error_or_measured_again(tmp_path):
+    import sqlite3
+
+    env = {"XDG_DATA_HOME": str(tmp_path / "xdg")}
+    path = tmp_path / "r.sqlite"
+    db = f"sqlite:///{path}"
+    sid, _ = _store_bundled(db, tmp_path)
+    with sqlite3.connect(path) as con:
+        metrics = json.loads(con.execute("select metrics_json from sessions").fetchone()[0])
+        metrics["drops"] = float("nan")
+        con.execute("update sessions set metrics_json = ?", (json.dumps(metrics),))
+    # with its trace, the metrics are measured again: the damage does not matter
+    out = _surgisim("rescore", str(sid), "--db", db, env=env)
+    assert out.returncode == 0, out.stderr
+    Path(Records(db).session(sid).trace_path).unlink()
+    out = _surgisim("rescore", str(sid), "--db", db, env=env)
+    assert out.returncode == 2 and "not a finite number" in out.stderr
+    assert "Traceback" not in out.stderr and len(Records(db).session(sid).scores) == 2
+
+
+def test_rescore_refuses_a_non_finite_rubric(tmp_path):
+    env = {"XDG_DATA_HOME": str(tmp_path / "xdg")}
+    db = f"sqlite:///{tmp_path / 'r.sqlite'}"
+    sid, _ = _store_bundled(db, tmp_path)
+    from scenarios.loader import resolve
+
+    edited = tmp_path / "peg-transfer.yaml"
+    edited.write_text(
+        resolve("peg-transfer")
+        .read_text()
+        .replace("drops: {penalty: 20}", "drops: {penalty: .inf}")
+    )
+    out = _surgisim("rescore", str(sid), "--scenario", str(edited), "--db", db, env=env)
+    assert out.returncode == 2 and f"{edited}:" in out.stderr and "finite" in out.stderr
+    assert len(Records(db).session(sid).scores) == 1
+
+
+def test_trainee_show_lists_proficiency_and_latency(tmp_path):
+    env = {"XDG_DATA_HOME": str(tmp_path / "xdg")}
+    db = f"sqlite:///{tmp_path / 'r.sqlite'}"
+    latency = {
+        "latency": {
+            c: {"latency_ms": 150.0, "jitter_ms": 0.0, "loss": 0.0} for c in ("command", "video")
+        }
+    }
+    _store_bundled(db, tmp_path)
+    _store_bundled(db, tmp_path, conditions=latency)
+    _store_bundled(db, tmp_path, name="camera-targeting")
+    html = tmp_path / "t.html"
+    env["COLUMNS"] = "200"  # one table row per line
+    out = _surgisim("trainee", "show", "T042", "--db", db, "--html", str(html), env=env)
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    assert "Proficiency" in text and "in a row" in text and "150 ms" in text
+    assert "By injected latency" in text
+    line = next(row for row in text.splitlines() if "camera-targeting" in row and "in all" in row)
+    assert " no " in line  # one passing attempt: not yet proficient
+    page = html.read_text()
+    assert "pass score" in page or "data:image/png" in page
+    assert "150 ms" in page and "By injected latency" in page
+    out = _surgisim("trainee", "show", "T042", "--db", db, "--latency", "150 ms", env=env)
+    assert out.returncode == 0 and out.stdout.count("peg-transfer") >= 1
+    out = _surgisim("trainee", "show", "T042", "--db", db, "--latency", "99 ms", env=env)
+    assert out.returncode == 2 and "150 ms" in out.stderr

@@ -98,18 +98,34 @@ def test_replay_reproduces_the_recording(recorded, tmp_path):
 
 
 def test_rescore_a_recording_under_another_rubric(recorded, tmp_path):
-    path, _ = recorded
-    edited = tmp_path / "strict.yaml"
+    path, _outcome = recorded
     from scenarios.loader import resolve
 
-    yaml_text = resolve("needle-handover").read_text().replace("pass_score: 85", "pass_score: 99")
-    edited.write_text(yaml_text)
+    text = resolve("needle-handover").read_text()
+    strict = tmp_path / "strict.yaml"  # no time is short enough: fails whatever the run did
+    strict.write_text(text.replace("completion_time_s: {}", "completion_time_s: {limit: 0.001}"))
     result = CliRunner().invoke(
-        app, ["rescore", "--recording", str(path), "--scenario", str(edited)]
+        app, ["rescore", "--recording", str(path), "--scenario", str(strict)]
     )
     assert result.exit_code == 0, result.output
-    assert "FAIL" in result.output and "pass" in result.output
+    assert "re-scored" in result.output and "FAIL" in result.output
+    assert "original (kept)" in result.output
     assert CliRunner().invoke(app, ["rescore"]).exit_code == 2
+    # another scenario's rubric only when forced; thresholds cannot change without a trace
+    other = CliRunner().invoke(
+        app, ["rescore", "--recording", str(path), "--scenario", "peg-transfer"]
+    )
+    assert other.exit_code == 2 and "--force" in other.output
+    forced = CliRunner().invoke(
+        app, ["rescore", "--recording", str(path), "--scenario", "peg-transfer", "--force"]
+    )
+    assert forced.exit_code == 0 and "forced" in forced.output
+    edited = tmp_path / "force-limit.yaml"
+    edited.write_text(text.replace("excessive_force_n: 2.5", "excessive_force_n: 9"))
+    refused = CliRunner().invoke(
+        app, ["rescore", "--recording", str(path), "--scenario", str(edited)]
+    )
+    assert refused.exit_code == 2 and "replay" in refused.output
 
 
 def test_trace_export_to_parquet_has_a_column_per_signal_and_axis(recorded, tmp_path):

@@ -1,0 +1,215 @@
+"""How a score came out, in words and arithmetic: the lines a report and the command line
+print under a verdict.
+
+Built from :attr:`scenarios.scoring.ScoreResult.explanation` (the terms the scorer
+actually used), so the arithmetic shown is the arithmetic done: evaluating the formula
+line gives the score (the tests parse it back). Numbers are rounded for reading; the
+formula still adds up to the printed score within that rounding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from scenarios.glossary import info, with_unit
+from scenarios.scoring import MetricScore, ScoreResult
+
+MINUS = "\u2212"
+TIMES = "\u00d7"
+
+
+def num(value: float) -> str:
+    """A number for a formula: whole numbers without decimals, others with up to two."""
+    if float(value).is_integer():
+        return f"{value:.0f}"
+    text = f"{value:.2f}".rstrip("0").rstrip(".")
+    return text
+
+
+def _count_noun(noun: str, value: float) -> str:
+    """``drop`` -> ``drops`` for a count other than 1; units (``s out of view``) unchanged."""
+    if not noun or value == 1 or noun.split(" ")[0] in ("s", "cm", "mm", "N", "µm"):
+        return noun
+    return noun + ("es" if noun.endswith("s") else "s")
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """A score, explained.
+
+    Attributes:
+        rule_line: the rule in words (what the formula is).
+        metric_lines: per scored metric, how it counted (MScore: its own score).
+        formula: the arithmetic with the numbers, ending in ``= score``.
+        outcome: what the score means against the pass mark, and any cap or floor.
+    """
+
+    rule_line: str
+    metric_lines: list[str]
+    formula: str
+    outcome: str
+
+    def lines(self) -> list[str]:
+        """Everything, in reading order."""
+        return [self.rule_line, *self.metric_lines, self.formula, self.outcome]
+
+
+def explain(result: ScoreResult) -> Explanation | None:
+    """The explanation of ``result``, or None for a result stored before results carried
+    their terms (re-score it to get one)."""
+    terms = result.explanation
+    if not terms:
+        return None
+    if terms["kind"] == "fls":
+        return _fls(result, terms)
+    return _mscore(result, terms)
+
+
+def _fls(result: ScoreResult, t: dict) -> Explanation:
+    target = t.get("target_s")
+    denominator = (
+        f"({num(t['cutoff_s'])} {MINUS} {num(target)})"
+        if target is not None
+        else num(t["normaliser_s"])
+    )
+    rule = (
+        f"FLS-style: score = (cut-off {MINUS} time {MINUS} penalties) / "
+        + (f"(cut-off {MINUS} target time)" if target is not None else "normaliser")
+        + f" {TIMES} 100, between 0 and 100"
+    )
+    parts = [num(t["cutoff_s"]), f"{num(round(t['time_s'], 2))}"]
+    lines = []
+    if t["time_from"] != "measured":
+        lines.append(f"time: {num(round(t['time_s'], 2))} s ({t['time_from']})")
+    clean = []
+    for p in t["penalties"]:
+        if not p["seconds"]:
+            clean.append(info(p["metric"]).label.lower())
+            continue
+        noun = _count_noun(info(p["metric"]).noun, p["value"])
+        parts.append(f"{num(p['per_unit'])} {TIMES} {num(round(p['value'], 2))} {noun}".rstrip())
+        lines.append(
+            f"{info(p['metric']).label}: {with_unit(p['metric'], p['value'])} {TIMES} "
+            f"{num(p['per_unit'])} s per {per_unit(p['metric'])} = "
+            f"{num(round(p['seconds'], 2))} s of penalty "
+            f"({_points(p['seconds'], t['normaliser_s'])} points)"
+        )
+    if clean:
+        lines.append("no penalty for: " + ", ".join(clean))
+    formula = f"({f' {MINUS} '.join(parts)}) / {denominator} {TIMES} 100 = {t['uncapped']:.1f}"
+    if t["uncapped"] > 100:
+        formula += " \u2192 100 (the score is capped at 100)"
+    elif t["uncapped"] < 0:
+        formula += " \u2192 0 (the score cannot go below 0)"
+    return Explanation(rule, lines, formula, _outcome(result, t["pass_score"]))
+
+
+def _points(seconds: float, normaliser_s: float) -> str:
+    return f"{MINUS}{100.0 * seconds / normaliser_s:.1f}"
+
+
+def mscore_line(m: MetricScore, zero_at_sd: float) -> str:
+    """How one metric's own score came out under the MScore rule."""
+    label = info(m.name).label
+    if m.benchmark_mean is None:
+        verdict = "within" if m.passed else "beyond"
+        return (
+            f"{label} {with_unit(m.name, m.value)}: {verdict} the limit "
+            f"{with_unit(m.name, m.threshold)} \u2192 {m.score:.0f}"
+        )
+    bench = f"{with_unit(m.name, m.benchmark_mean)} \u00b1 {with_unit(m.name, m.benchmark_sd)}"
+    sign = -1.0 if m.higher_is_better else 1.0
+    worse = sign * (m.value - m.benchmark_mean)
+    if worse <= 0:
+        value = with_unit(m.name, m.value)
+        return f"{label} {value}: at or better than the expert mean {bench} \u2192 100"
+    if not m.benchmark_sd:
+        return f"{label} {with_unit(m.name, m.value)}: worse than {bench} (SD 0) \u2192 0"
+    sds = worse / m.benchmark_sd
+    return (
+        f"{label} {with_unit(m.name, m.value)}: {sds:.2f} SD worse than {bench} \u2192 "
+        f"100 {TIMES} (1 {MINUS} {sds:.2f} / {num(zero_at_sd)}) = {m.score:.1f}"
+        + (" (floored at 0)" if m.score == 0 else "")
+    )
+
+
+def _mscore(result: ScoreResult, t: dict) -> Explanation:
+    rule = (
+        "MScore-style: each metric scores 100 at or better than the expert mean, falling "
+        f"to 0 at {num(t['zero_at_sd'])} SD worse; the score is their weighted mean. To "
+        f"pass, every metric must be within {num(t['k_sd'])} SD of the expert mean (or its "
+        "limit): a good time cannot make up for a safety metric."
+    )
+    lines = [mscore_line(result.metrics[term["metric"]], t["zero_at_sd"]) for term in t["terms"]]
+    products = " + ".join(
+        f"{term['score']:.1f} {TIMES} {num(term['weight'])}" for term in t["terms"]
+    )
+    formula = f"({products}) / {num(t['total_weight'])} = {t['score']:.1f}"
+    return Explanation(rule, lines, formula, _outcome(result, None))
+
+
+def _outcome(result: ScoreResult, pass_score: float | None) -> str:
+    word = "PASS" if result.passed else "FAIL"
+    if result.passed:
+        why = (
+            f"at least the pass score {num(pass_score)}"
+            if pass_score is not None
+            else "every scored metric within its pass mark"
+        )
+        return f"{word}: {why}."
+    return f"{word}: " + "; ".join(result.reasons) + "."
+
+
+def contribution(m: MetricScore, result: ScoreResult) -> str:
+    """What metric ``m`` did to the score, in a few words ("-7.9 points", "reported")."""
+    t = result.explanation
+    if m.value is None:
+        return "does not apply"
+    if m.role == "reported":
+        return "reported, not scored"
+    if t.get("kind") == "fls":
+        if m.role == "time":
+            return f"{MINUS}{num(round(t['time_s'], 2))} s in the formula"
+        if m.penalty_s == 0:
+            return "none"
+        if m.penalty_s is not None:
+            return (
+                f"{MINUS}{num(round(m.penalty_s, 2))} s "
+                f"({_points(m.penalty_s, t['normaliser_s'])} points)"
+            )
+        return "pass/fail limit"
+    if t.get("kind") == "mscore" and m.score is not None and m.weight > 0:
+        share = m.score * m.weight / t["total_weight"]
+        return f"{m.score:.0f}/100 {TIMES} weight {num(m.weight)} \u2192 {share:.1f} points"
+    return "pass/fail limit" if m.threshold is not None else ""
+
+
+def per_unit(name: str) -> str:
+    """What one unit of a metric is, after "per": ``drop``, ``second out of view``."""
+    noun = info(name).noun or "unit"
+    if noun.startswith("s "):
+        return "second " + noun[2:]
+    return noun
+
+
+def how_it_counts(m: MetricScore, *, benchmark: bool = True) -> str:
+    """The rubric's rule for metric ``m`` in words ("20 s per drop", "expert 27 ± 10 s";
+    without ``benchmark``, where a table shows it in a column of its own, just that it is
+    scored against one)."""
+    if m.role == "time":
+        return "the time in the formula"
+    if m.role == "penalty":
+        text = f"{num(m.penalty_per_unit)} s per {per_unit(m.name)}"
+        if m.threshold is not None:
+            text += f"; at most {with_unit(m.name, m.threshold)}"
+        return text
+    if m.role == "benchmark":
+        if not benchmark:
+            return "scored against the expert benchmark"
+        return (
+            f"expert {with_unit(m.name, m.benchmark_mean)} \u00b1 "
+            f"{with_unit(m.name, m.benchmark_sd)}"
+        )
+    if m.role == "limit":
+        return f"at {'least' if m.higher_is_better else 'most'} {with_unit(m.name, m.threshold)}"
+    return "reported only"

@@ -1,0 +1,414 @@
+"""The parts of a session report that explain the score: how it was computed, every
+metric in words with its unit and direction, the split time of each step, what happened
+that a trainee cares about (drops, collisions, excessive force, instruments out of
+view, steps done) first and the rest folded, how the session ran (latency), and any
+re-scores beside the original verdict.
+
+HTML fragments only; :mod:`scenarios.report` puts them on the page.
+"""
+
+from __future__ import annotations
+
+import html
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from scenarios import metrics as M
+from scenarios.explain import contribution, explain, how_it_counts
+from scenarios.glossary import GROUP_TITLES, direction, info, ordered, with_unit
+from scenarios.scoring import ScoreResult
+from scenarios.trace import SessionTrace
+
+STYLE = """
+.formula{font-family:ui-monospace,monospace;background:#f6f6f6;padding:.6em .8em;
+border-radius:4px;white-space:pre-wrap}
+.dir{color:#666;font-size:.85em}.grp td{background:#f0f0f5;font-weight:600;text-align:left}
+.fail-cell{color:#a4161a;font-weight:600}.pass-cell{color:#2d6a4f}
+details{margin:.6em 0}summary{cursor:pointer;color:#333}
+.note{color:#555;font-size:.92em;max-width:900px}.cond{color:#333}
+.rescore{border-left:4px solid #bbb;padding-left:.8em;margin:.8em 0}
+table.txt td,table.txt th{text-align:left}
+"""
+
+#: Event kinds a trainee reads first (the rest are folded away).
+KEY_EVENTS = (
+    "drop",
+    "step_done",
+    "completed",
+    "failed",
+    "interrupted",
+    "needle_entry",
+    "needle_exit",
+    "unreachable",
+    "timer_stopped",
+)
+
+
+def explanation_html(result: ScoreResult) -> str:
+    """How the score was computed: the rule, each metric's part, the arithmetic."""
+    e = explain(result)
+    if e is None:
+        return (
+            "<p class='note'>This score was stored before scores carried their arithmetic; "
+            "re-score the session (<code>surgisim rescore</code>) to see how it is made up.</p>"
+        )
+    items = "".join(f"<li>{html.escape(line)}</li>" for line in e.metric_lines)
+    return (
+        f"<p>{html.escape(e.rule_line)}</p>"
+        + (f"<ul>{items}</ul>" if items else "")
+        + f"<div class='formula'>{html.escape(e.formula)}</div>"
+        + f"<p><b>{html.escape(e.outcome)}</b></p>"
+    )
+
+
+def _status(passed: bool | None) -> str:
+    if passed is None:
+        return ""
+    return (
+        "<span class='pass-cell'>pass</span>" if passed else "<span class='fail-cell'>FAIL</span>"
+    )
+
+
+def _benchmark_cell(m, published: bool | None) -> str:
+    if m.benchmark_mean is None:
+        return ""
+    text = f"{with_unit(m.name, m.benchmark_mean)} \u00b1 {with_unit(m.name, m.benchmark_sd)}"
+    if published is False:
+        text += "<br><span class='dir'>parameter, not expert data</span>"
+    elif published:
+        text += "<br><span class='dir'>published</span>"
+    return text
+
+
+def metric_table_html(
+    result: ScoreResult, benchmark_notes: dict[str, tuple[bool, str]] | None = None
+) -> str:
+    """Every metric the rubric names, grouped (risk and safety first), with its readable
+    name, value and unit, direction, how it counts, its pass mark and what it did to the
+    score.
+
+    Args:
+        benchmark_notes: per metric with a benchmark, (published, where it comes from),
+            from :func:`benchmark_notes`; shown with the benchmark and under the table.
+    """
+    head = (
+        "<tr><th>metric</th><th>value</th><th>how it counts</th><th>expert benchmark</th>"
+        "<th>pass mark</th><th>effect on the score</th><th></th></tr>"
+    )
+    rows = []
+    for group in ("safety", "efficiency"):
+        members = [result.metrics[n] for n in ordered(result.metrics)]
+        members = [m for m in members if m.group == group]
+        if not members:
+            continue
+        rows.append(f"<tr class='grp'><td colspan='7'>{GROUP_TITLES[group]}</td></tr>")
+        for m in members:
+            about = info(m.name)
+            threshold = ""
+            if m.threshold is not None:
+                word = "\u2265" if m.higher_is_better else "\u2264"
+                threshold = f"{word} {with_unit(m.name, m.threshold)}"
+            value = with_unit(m.name, m.value)
+            if m.value is None:
+                value = "<span class='na'>does not apply</span>"
+            rows.append(
+                f"<tr><td title='{html.escape(about.explanation)}'>{html.escape(about.label)}"
+                f"<br><span class='dir'>{direction(m.name)}</span></td>"
+                f"<td>{value}</td><td>{html.escape(how_it_counts(m, benchmark=False))}</td>"
+                f"<td>{_benchmark_cell(m, (benchmark_notes or {}).get(m.name, (None,))[0])}</td>"
+                f"<td>{threshold}</td>"
+                f"<td>{html.escape(contribution(m, result))}</td><td>{_status(m.passed)}</td></tr>"
+            )
+    notes = ""
+    if benchmark_notes:
+        notes = "".join(
+            f"<li>{html.escape(info(n).label)}: "
+            f"{'published expert data' if published else 'a parameter, not expert data'}"
+            f"{': ' + html.escape(text) if text else ''}</li>"
+            for n, (published, text) in benchmark_notes.items()
+        )
+        notes = f"<p class='note'>Where the benchmarks come from:</p><ul class='note'>{notes}</ul>"
+    glossary = "".join(
+        f"<li><b>{html.escape(info(m.name).label)}</b> ({direction(m.name)}): "
+        f"{html.escape(info(m.name).explanation)}</li>"
+        for m in (result.metrics[n] for n in ordered(result.metrics))
+        if info(m.name).explanation
+    )
+    return (
+        f"<table>{head}{''.join(rows)}</table>{notes}"
+        f"<details><summary>What the metrics mean</summary><ul class='note'>{glossary}</ul>"
+        "</details>"
+    )
+
+
+def benchmark_notes(scoring) -> dict[str, tuple[bool, str]]:
+    """Per metric with a benchmark: (whether it is published expert data, its source), as
+    the rubric says."""
+    return {
+        name: (rule.benchmark.published, rule.benchmark.source)
+        for name, rule in scoring.metrics.items()
+        if rule.benchmark is not None
+    }
+
+
+# ---- split times -----------------------------------------------------------------------
+def step_splits(trace: SessionTrace) -> list[tuple[str, float, float]]:
+    """Per step done, in order: (step id, time done (s), split time (s) since the previous
+    step was done, or since the start for the first)."""
+    start = float(trace.time_s[0]) if len(trace.time_s) else 0.0
+    out, last = [], start
+    for e in trace.events_of("step_done"):
+        out.append((str(e.data.get("step", "?")), float(e.time_s), float(e.time_s) - last))
+        last = float(e.time_s)
+    return out
+
+
+def splits_html(trace: SessionTrace, step_ids: Sequence[str] = ()) -> str:
+    """The split time of each step; steps never done are listed as such."""
+    splits = step_splits(trace)
+    if not splits and not step_ids:
+        return "<p class='note'>No step was done.</p>"
+    done = {s for s, _, _ in splits}
+    slowest = max((d for _, _, d in splits), default=0.0)
+    rows = "".join(
+        f"<tr><td>{i}</td><td>{html.escape(step)}</td><td>{at:.1f}</td>"
+        f"<td>{'<b>' if d == slowest and len(splits) > 1 else ''}{d:.1f}"
+        f"{'</b>' if d == slowest and len(splits) > 1 else ''}</td></tr>"
+        for i, (step, at, d) in enumerate(splits, 1)
+    )
+    rows += "".join(
+        f"<tr><td>{len(splits) + i}</td><td>{html.escape(s)}</td>"
+        "<td class='na'>not done</td><td></td></tr>"
+        for i, s in enumerate([s for s in step_ids if s not in done], 1)
+    )
+    return (
+        "<table class='txt'><tr><th>#</th><th>step</th><th>done at (s)</th><th>split (s)</th></tr>"
+        f"{rows}</table>"
+    )
+
+
+# ---- what happened ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class Happening:
+    """One row of the trainee's event list: a discrete event or a safety episode."""
+
+    time_s: float
+    what: str
+    detail: str
+    key: bool = True
+
+
+def safety_episodes(
+    trace: SessionTrace, force_threshold_n: float, end: int | None = None
+) -> list[Happening]:
+    """Collisions, excessive-force and out-of-view episodes, from the trace's per-row
+    signals (counted as the metrics count them: episodes closer than 0.1 s are one),
+    up to row ``end`` (default: all rows)."""
+    from scenarios.live import MERGE_GAP_S
+
+    fs = trace.rate_hz
+    t = trace.time_s[:end]
+    out: list[Happening] = []
+    tools = trace.instruments
+
+    def runs(flags):
+        return M.contact_events(np.asarray(flags[:end], dtype=bool), fs, MERGE_GAP_S)
+
+    # both instruments of a clash record it: one episode whichever records it
+    clash = np.zeros(len(t), dtype=bool)
+    for inst in tools.values():
+        clash |= np.asarray(inst.contact_instrument[:end], dtype=bool)
+    for a, b in M.contact_events(clash, fs, MERGE_GAP_S):
+        out.append(Happening(float(t[a]), "instrument collision", f"{(b - a) / fs:.2f} s"))
+    for name, inst in tools.items():
+        for a, b in runs(inst.contact_environment):
+            out.append(Happening(float(t[a]), "scenery contact", f"{name}, {(b - a) / fs:.2f} s"))
+        force = np.asarray(inst.tip_force_n[:end], dtype=float)
+        for a, b in runs(force > force_threshold_n):
+            touching = _touching(inst, a, b)
+            out.append(
+                Happening(
+                    float(t[a]),
+                    "excessive force",
+                    f"{name}, {(b - a) / fs:.2f} s, peak {force[a:b].max():.1f} N"
+                    + (f" (touching {touching})" if touching else ""),
+                )
+            )
+        if inst.kind != "ecm":
+            for a, b in runs(~np.asarray(inst.in_view, dtype=bool)):
+                out.append(Happening(float(t[a]), "out of view", f"{name}, {(b - a) / fs:.2f} s"))
+        held = inst.contact_held_environment
+        if held is not None:
+            for a, b in runs(held):
+                out.append(
+                    Happening(float(t[a]), "held object touching", f"{name}, {(b - a) / fs:.2f} s")
+                )
+    return out
+
+
+def _touching(inst, a: int, b: int) -> str:
+    """What an instrument touched during rows a..b, in words."""
+    kinds = []
+    if np.any(inst.contact_environment[a:b]):
+        kinds.append("the scenery")
+    if np.any(inst.contact_object[a:b]):
+        kinds.append("a task object")
+    if np.any(inst.contact_instrument[a:b]):
+        kinds.append("the other instrument")
+    return " and ".join(kinds)
+
+
+def force_note_html(trace: SessionTrace, force_threshold_n: float) -> str:
+    """What the force plot shows, in words: time above the limit and what the instruments
+    were touching then (in this simulator the arm follows the hand stiffly, so pressing an
+    instrument into the board or a peg makes large forces: up to what the arm's motors
+    can push, tens of newtons)."""
+    fs = trace.rate_hz
+    above_rows = touching_scenery = 0
+    peak = 0.0
+    for inst in trace.instruments.values():
+        above = np.asarray(inst.tip_force_n, dtype=float) > force_threshold_n
+        above_rows += int(np.count_nonzero(above))
+        touching_scenery += int(np.count_nonzero(above & np.asarray(inst.contact_environment)))
+        peak = max(peak, float(np.max(inst.tip_force_n, initial=0.0)))
+    if not above_rows:
+        return (
+            f"<p class='note'>The tips never pushed harder than the limit of "
+            f"{force_threshold_n:g} N (peak {peak:.1f} N).</p>"
+        )
+    share = 100.0 * touching_scenery / above_rows
+    return (
+        f"<p class='note'>{above_rows / fs:.2f} s above the limit of {force_threshold_n:g} N "
+        f"(instruments added), peak {peak:.0f} N; {share:.0f} % of that time an instrument "
+        "was touching the scenery (board, pegs, posts). The arm follows your hand stiffly: "
+        "pressing an instrument into the board makes forces up to what the arm's motors can "
+        "push, tens of newtons, far more than tissue tolerates. Lift off as soon as you feel "
+        "or see contact.</p>"
+    )
+
+
+def _event_detail(data: dict) -> str:
+    keep = {k: v for k, v in data.items() if k not in ("instruction",)}
+    if "distance_m" in keep and isinstance(keep["distance_m"], int | float):
+        keep["distance_mm"] = round(1000 * keep.pop("distance_m"), 2)
+    return ", ".join(f"{k} {v}" for k, v in keep.items())
+
+
+def happenings(
+    trace: SessionTrace, force_threshold_n: float, end: int | None = None
+) -> list[Happening]:
+    """Everything that happened, in time order: events (key ones marked) and the safety
+    episodes measured from the trace."""
+    rows = [
+        Happening(
+            float(e.time_s),
+            e.kind.replace("_", " "),
+            _event_detail(e.data),
+            e.kind in KEY_EVENTS,
+        )
+        for e in trace.events
+    ]
+    rows += safety_episodes(trace, force_threshold_n, end)
+    return sorted(rows, key=lambda h: (h.time_s, not h.key))
+
+
+def events_html(trace: SessionTrace, force_threshold_n: float, end: int | None = None) -> str:
+    """What happened: the events a trainee cares about in a table, with counts by kind;
+    every other event (clutch presses, grasps, messages) folded under ``<details>``."""
+    rows = happenings(trace, force_threshold_n, end)
+    key = [h for h in rows if h.key]
+    rest = [h for h in rows if not h.key]
+    counts = Counter(h.what for h in key)
+    summary = ", ".join(f"{n} \u00d7 {what}" for what, n in counts.most_common())
+
+    def table(items):
+        body = "".join(
+            f"<tr><td>{h.time_s:.2f}</td><td>{html.escape(h.what)}</td>"
+            f"<td>{html.escape(h.detail)}</td></tr>"
+            for h in items
+        )
+        return (
+            "<table class='txt'><tr><th>time (s)</th><th>what</th><th>details</th></tr>"
+            f"{body}</table>"
+        )
+
+    other = Counter(h.what for h in rest)
+    other_summary = ", ".join(f"{n} \u00d7 {what}" for what, n in other.most_common())
+    return (
+        f"<p>{html.escape(summary) or 'Nothing to report.'}</p>"
+        + (table(key) if key else "")
+        + (
+            f"<details><summary>{len(rest)} other events ({html.escape(other_summary)})"
+            f"</summary>{table(rest)}</details>"
+            if rest
+            else ""
+        )
+    )
+
+
+# ---- how the session ran, and re-scores -------------------------------------------------
+def latency_label(conditions: dict | None) -> str:
+    """The injected latency in a few words (``150 ms``, ``command 150 ms, video 0 ms``),
+    or ``none``."""
+    latency = (conditions or {}).get("latency") or {}
+    if not latency:
+        return "none"
+    values = {c: float(d.get("latency_ms", 0.0)) for c, d in latency.items()}
+    jitter = {c: float(d.get("jitter_ms", 0.0)) for c, d in latency.items()}
+    if len(set(values.values())) == 1:
+        text = f"{next(iter(values.values())):g} ms"
+    else:
+        text = ", ".join(f"{c} {v:g} ms" for c, v in sorted(values.items()))
+    if any(jitter.values()):
+        text += " (jitter " + ", ".join(f"{c} {v:g} ms" for c, v in sorted(jitter.items())) + ")"
+    return text
+
+
+def conditions_html(conditions: dict | None) -> str:
+    """How the session ran: the injected latency (and its protocol), the loop's timing."""
+    conditions = conditions or {}
+    parts = [f"injected latency: <b>{html.escape(latency_label(conditions))}</b>"]
+    if conditions.get("latency_protocol"):
+        parts.append(f"latency protocol {html.escape(str(conditions['latency_protocol']))}")
+    loop = conditions.get("loop") or {}
+    if loop:
+        parts.append(
+            f"loop {loop.get('rate_hz', 0):.0f} Hz, {loop.get('overruns', 0)} overruns, "
+            f"{loop.get('real_time_ratio', 0):.3f}\u00d7 real time"
+        )
+    return f"<p class='cond'>{' · '.join(parts)}</p>"
+
+
+def rescores_html(rescores: Sequence[tuple[str, ScoreResult]]) -> str:
+    """Re-scores beside the original verdict: when, under which rubric, the verdict and
+    how it was computed (the original verdict is the trainee's record)."""
+    if not rescores:
+        return ""
+    parts = [
+        "<h2>Re-scores</h2><p class='note'>The verdict above is the one given when the "
+        "session ran; it stays the trainee's record. Re-scores under edited rubrics follow.</p>"
+    ]
+    for when, r in rescores:
+        ctx = r.context or {}
+        source = ctx.get("rubric") or ctx.get("scenario") or "an edited rubric"
+        flags = []
+        if ctx.get("forced"):
+            flags.append(
+                f"forced: rubric of scenario {ctx.get('scenario')!r} on a session of "
+                f"{ctx.get('session_scenario')!r}"
+            )
+        if ctx.get("metrics_from"):
+            flags.append(f"metrics {ctx['metrics_from']}")
+        word = "PASS" if r.passed else "FAIL"
+        parts.append(
+            f"<div class='rescore'><p><b>{word} · score {r.score:.1f}/100</b> — re-scored "
+            f"{html.escape(str(when))} under {html.escape(str(source))}"
+            + (f" ({html.escape('; '.join(flags))})" if flags else "")
+            + f"</p>{explanation_html(r)}"
+            f"<details><summary>metrics under this rubric</summary>{metric_table_html(r)}"
+            "</details></div>"
+        )
+    return "".join(parts)

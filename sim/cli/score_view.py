@@ -1,0 +1,58 @@
+"""The score on the terminal: the metric table (readable names, units, direction, how
+each metric counts, its effect on the score) and the arithmetic under it, shared by
+``run``, ``serve`` and ``rescore``."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+
+def score_table(result, title: str) -> Table:
+    """The per-metric table of a :class:`~scenarios.scoring.ScoreResult`, risk and
+    safety first."""
+    from scenarios.explain import contribution, how_it_counts
+    from scenarios.glossary import GROUP_TITLES, info, ordered, with_unit
+
+    table = Table(title=title)
+    for col in ("metric", "value", "better", "how it counts", "pass mark", "effect", ""):
+        table.add_column(col)
+    for group in ("safety", "efficiency"):
+        members = [result.metrics[n] for n in ordered(result.metrics)]
+        members = [m for m in members if m.group == group]
+        if not members:
+            continue
+        table.add_section()
+        table.add_row(f"[bold]{GROUP_TITLES[group]}[/bold]")
+        for m in members:
+            threshold = ""
+            if m.threshold is not None:
+                threshold = ("≥ " if m.higher_is_better else "≤ ") + with_unit(m.name, m.threshold)
+            table.add_row(
+                escape(info(m.name).label),
+                "does not apply" if m.value is None else with_unit(m.name, m.value),
+                "higher" if m.higher_is_better else "lower",
+                escape(how_it_counts(m)),
+                escape(threshold),
+                escape(contribution(m, result)),
+                {True: "pass", False: "[red]FAIL[/red]", None: ""}[m.passed],
+            )
+    return table
+
+
+def print_score(console: Console, result, title: str) -> None:
+    """The table, then how the score was computed, line by line."""
+    from scenarios.explain import explain
+
+    console.print(score_table(result, title))
+    explanation = explain(result)
+    if explanation is None:
+        for reason in result.reasons:
+            console.print(f"- {escape(reason)}")
+        return
+    console.print(escape(explanation.rule_line))
+    for line in explanation.metric_lines:
+        console.print(f"  {escape(line)}")
+    console.print(f"  [bold]{escape(explanation.formula)}[/bold]")
+    console.print(escape(explanation.outcome))

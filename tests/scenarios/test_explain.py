@@ -1,0 +1,72 @@
+"""The arithmetic a report shows is the arithmetic done: the formula line, evaluated,
+gives the score (FLS and MScore, many metric values drawn from a seeded generator)."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from scenarios.explain import MINUS, TIMES, explain
+from scenarios.loader import library_names, load_scenario
+from scenarios.scoring import score_session
+
+
+def evaluate_formula(formula: str) -> tuple[float, float]:
+    """(value of the left-hand side, the printed result) of ``... = 44.3``, the words
+    (units, nouns) dropped and the value clamped to 0-100 as the score is."""
+    lhs, rhs = formula.split(" = ", 1)
+    words = re.sub(r"[^\W\d_][\w-]*", " ", lhs)  # nouns and units ("held-object", "s")
+    expression = words.replace(MINUS, "-").replace(TIMES, "*")
+    expression = re.sub(r"[^0-9.()+\-*/ ]", " ", expression)
+    expression = re.sub(r"(?<=\d)\s+(?=[\d(])", " ", expression)
+    value = eval(expression, {"__builtins__": {}})
+    printed = float(re.match(r"\s*(-?[0-9.]+)", rhs).group(1))
+    return value, printed
+
+
+def _metrics(rng, names):
+    out = {"completion_time_s": float(rng.uniform(5, 320))}
+    for name in names:
+        if name.endswith("_s"):
+            out[name] = float(rng.uniform(0, 30))
+        elif name.endswith(("_cm", "_mm", "_um", "_n")):
+            out[name] = float(rng.uniform(0, 200))
+        elif name in ("ldlj", "sparc"):
+            out[name] = float(rng.uniform(-40, -1))
+        else:
+            out[name] = float(rng.integers(0, 8))
+    return out
+
+
+def _rounding(terms: dict) -> float:
+    """How far the printed numbers (two decimals, scores one) can move the result."""
+    if terms["kind"] == "fls":
+        seconds = 0.005 * (1 + sum(p["per_unit"] for p in terms["penalties"]))
+        return 100.0 * seconds / terms["normaliser_s"] + 0.051
+    return 0.051 * sum(t["weight"] for t in terms["terms"]) / terms["total_weight"] + 0.051
+
+
+@pytest.mark.parametrize("name", sorted(library_names()))
+def test_the_formula_adds_up_to_the_score(name):
+    scoring = load_scenario(name).scoring
+    rng = np.random.default_rng(20261203)
+    for _ in range(40):
+        metrics = _metrics(rng, [n for n in scoring.metrics if n != "completion_time_s"])
+        result = score_session(metrics, bool(rng.random() < 0.9), scoring)
+        e = explain(result)
+        value, printed = evaluate_formula(e.formula)
+        tolerance = _rounding(result.explanation)
+        assert printed == pytest.approx(value, abs=tolerance), e.formula
+        assert min(100.0, max(0.0, value)) == pytest.approx(result.score, abs=tolerance)
+        assert ("PASS" if result.passed else "FAIL") in e.outcome
+
+
+def test_the_fls_formula_reads_like_the_hand_calculation():
+    scoring = load_scenario("peg-transfer").scoring
+    result = score_session({"completion_time_s": 168, "drops": 1}, True, scoring)
+    e = explain(result)
+    assert e.formula.startswith(f"(300 {MINUS} 168 {MINUS} 20 {TIMES} 1 drop) / (300 {MINUS} 48)")
+    assert e.formula.endswith("= 44.4")
+    assert "below the pass score 73.4" in e.outcome
