@@ -197,6 +197,11 @@ class GraspTracker:
             if arm.jaw_setpoint_rad <= reopen:
                 return  # jaws still shut on what just slipped out: no grasp/slip chatter
             del self._reopen[arm.name]
+        if arm.name in self._opened and not arm.jaw_closing:
+            # just let go: the fingers, colliding with the object again, are pushed apart
+            # and read as "squeezing"; a new grasp needs the jaw to close again (checked
+            # first: it needs no pybullet query)
+            return
         left = self._contacts(arm, "jaw_left_link")
         if not left:
             return
@@ -205,10 +210,6 @@ class GraspTracker:
         if not both:
             return
         measured = arm.measured_jaw()
-        if arm.name in self._opened and not arm.jaw_closing:
-            # just let go: the fingers, colliding with the object again, are pushed apart
-            # and read as "squeezing"; a new grasp needs the jaw to close again
-            return
         if not (arm.jaw_closing or arm.jaw_setpoint_rad < measured - SQUEEZE_TOLERANCE_RAD):
             return
         body = both[0]
