@@ -4,8 +4,9 @@ process at 1 kHz and a viewer process subscribed to everything.
 Measured, per transport (tcp loopback, ipc):
 
 - **stamp -> step**: for every device sample, the device's stamp (``time.monotonic()``,
-  one system-wide clock on Linux) to the start of the physics tick whose teleoperation
-  step used it — what a trainee's hand waits for before the instrument can move;
+  one system-wide clock on Linux) to the teleoperation step that used it (the server
+  feeds samples through teleoperation as they arrive, between physics ticks; the
+  instrument's joint goal is set then, and the next tick moves it);
 - the server loop's tick period, lateness and work (p50 / p99 / p99.9) and overruns,
   with the viewer subscribed;
 - ``servo_cf`` messages per second seen at the device (force feedback rate), and what

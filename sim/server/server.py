@@ -7,9 +7,11 @@ trainee matches the instrument's orientation, then clutches in), and then, every
 tick, paced in real time (:class:`~sim.server.loop.Pacer`):
 
 1. takes every device message off the bus (held back by the ``command`` latency line if
-   one is set) and turns each ``measured_cp`` into a master sample for its arm;
-2. steps the session with all of them (every sample goes through the arm's
-   teleoperation filter in order);
+   one is set) and turns each ``measured_cp`` into a master sample for its arm — also
+   while it waits for the tick: samples go through their arm's teleoperation (filter,
+   state machine, limits, IK to a joint goal) as they arrive (``Session.command``);
+2. steps the session with the rest (every sample goes through the arm's teleoperation
+   filter in order);
 3. computes each device's force feedback from its instrument's tip force and publishes
    ``servo_cf``; publishes arm states, the scene, the step, live metrics and events at
    their rates (:mod:`sim.server.publish`);
@@ -45,6 +47,8 @@ from sim.session.session import Session, SessionConfig
 
 #: How often the waiting message repeats while devices are missing (s).
 WAIT_NOTICE_S = 5.0
+#: Nap (s) while watching for device samples in the last millisecond before a tick.
+LAST_MS_NAP_S = 1e-4
 
 
 @dataclass(frozen=True)
@@ -118,8 +122,9 @@ class TrainingServer:
         config: how to serve.
         say: where status lines go (the CLI prints them).
         clock: the monotonic clock (tests may pass a fake).
-        on_samples: called each tick with the clock and the device samples the tick's step
-            uses (the bus benchmark measures stamp -> step with it).
+        on_samples: called with the clock and the device samples each time some are taken
+            for teleoperation, at a tick or between ticks (the bus benchmark measures
+            stamp -> step with it).
     """
 
     def __init__(
@@ -278,6 +283,37 @@ class TrainingServer:
             line.push(now, m)
         return self.devices.ingest(line.pop_ready(now), received_s=now)
 
+    def _take_commands(self, now: float) -> dict:
+        """The device samples due now, routed to their arms."""
+        samples = self._take_device_messages(now)
+        if samples:
+            self._last_seq = samples[-1].seq
+            if self._on_samples is not None:  # the clock after the drain: they are used now
+                self._on_samples(self._clock(), samples)
+        return self.router.route(samples)
+
+    def _between_ticks(self, seconds: float) -> None:
+        """Wait ``seconds`` for the next physics tick, feeding every device sample through
+        teleoperation as it arrives (``Session.command``): a hand's motion reaches the
+        instrument's joint goal within the transport delay, not up to a physics period
+        later. ZeroMQ polls in whole milliseconds: the last millisecond is watched in
+        ~0.1 ms naps, so the tick is not overslept."""
+        deadline = self._clock() + seconds
+        while True:
+            remaining = deadline - self._clock()
+            if remaining <= 0:
+                return
+            if remaining >= 1e-3:
+                arrived = self.bus.wait(remaining, requests=False)
+            else:
+                arrived = self.bus.wait(0, requests=False)
+                if not arrived:
+                    time.sleep(min(remaining, LAST_MS_NAP_S))
+            if arrived:
+                commands = self._take_commands(self._clock())
+                if commands and not self.paused:
+                    self.session.command(commands)
+
     def wait_for_devices(self, stop: Callable[[], bool], timeout_s: float | None = None) -> bool:
         """Answer requests and collect device messages until every mapped device has sent
         a sample (saying which are missing every few seconds). False when stopped first."""
@@ -319,16 +355,11 @@ class TrainingServer:
         now = self._clock()
         for arm in self.device_map.values():
             s.teleops[arm].enable(now)
-        pacer = Pacer(s.world.rate_hz, clock=self._clock)
+        pacer = Pacer(s.world.rate_hz, clock=self._clock, sleep=self._between_ticks)
         reason = None
         while reason is None:
             now = pacer.wait()
-            samples = self._take_device_messages(now)
-            if samples:
-                self._last_seq = samples[-1].seq
-                if self._on_samples is not None:
-                    self._on_samples(now, samples)
-            commands = self.router.route(samples)
+            commands = self._take_commands(now)
             if not self.paused:
                 state = s.step(commands)
                 self._feedback(now, state)
@@ -369,7 +400,9 @@ class TrainingServer:
             force_W = state.arms[arm].tip_force_n
             force_R = s.arms[arm].X_RW[:3, :3] @ force_W
             result = self.forces[arm].step_teleop(out, force_R)
-            self.publisher.force(now, device, result.force_n, result.torque_nm, out.used_seq)
+            self.publisher.force(
+                now, device, result.force_n, result.torque_nm, state.arms[arm].used_seq
+            )
 
     def _outcome(self, pacer: Pacer, reason: str, started: float) -> ServeOutcome:
         s = self.session

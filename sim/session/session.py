@@ -257,7 +257,8 @@ class Session:
         #: ring off its wire is no collision; touching it again once it was clear is
         self._lifting: set[str] = set()
         self._pending_events: list[TraceEvent] = []  # world events for the engine's next tick
-        self._step_events: list[TraceEvent] = []
+        self._step_events: list[TraceEvent] = []  # since the last step ended (the next step's)
+        self._stepped_events: tuple[TraceEvent, ...] = ()  # the last step's, for state()
         self._last_master: dict[str, np.ndarray] = {}
         self._last_samples: dict[str, object] = {}
         self._forces: dict[str, np.ndarray] = {name: np.zeros(3) for name in self._arm_names}
@@ -339,9 +340,26 @@ class Session:
         for k in range(steps):
             self._advance(commands if k == 0 else _held_part(commands))
 
+    def command(self, commands) -> None:
+        """Apply commands now, between physics steps, without stepping.
+
+        A live server feeds each device sample through teleoperation as it arrives
+        (judged on the session clock at that moment), so a hand's motion reaches the
+        instrument's joint goal within a transport delay instead of waiting up to a
+        physics period for the next tick. Arms not named keep what they have; the next
+        ``step`` moves the world. Events raised here belong to the next step's events.
+        Never raises, like ``step``.
+        """
+        given, refused = normalise(commands, self._arm_names)
+        for refusal in refused:
+            self._event("command_refused", arm=refusal.arm, reason=refusal.reason)
+        if given:
+            now, X_WC = self.now_s(), self.camera_pose_W()
+            for name, command in given.items():
+                self._drive(name, command, now, X_WC)
+
     def _advance(self, commands) -> None:
         world = self.world
-        self._step_events = []
         now = self.now_s()
         given, refused = normalise(commands, self._arm_names)
         for refusal in refused:
@@ -354,6 +372,8 @@ class Session:
             self._on_world_event(event)
         if world.step_count % self._observe_every == 0:
             self._observe()
+        self._stepped_events = tuple(self._step_events)
+        self._step_events = []
 
     def _drive(self, name: str, command: ArmCommand | None, now: float, X_WC) -> None:
         arm = self.arms[name]
@@ -390,9 +410,10 @@ class Session:
             self._event(event.kind, event.time_s, arm=name, detail=event.detail)
         if out.samples_used:
             # the raw handle position (before filtering: the tremor metric needs it) is
-            # taken from these samples when the next trace row is written
+            # taken from these samples when the next trace row is written; the seq is the
+            # last sample used, also when it came between steps (``command``)
             self._last_samples[name] = samples
-        self._used_seq[name] = out.used_seq
+            self._used_seq[name] = out.used_seq
         self._source[name] = "teleop"
         target = out.X_RT.tobytes()  # comparing bytes is several times cheaper than arrays
         if target != self._last_target.get(name):
@@ -625,7 +646,7 @@ class Session:
             self.world.step_count,
             self.now_s(),
             arms,
-            tuple(self._step_events),
+            self._stepped_events,
             self._contacts,
             self.scene_description().node_names,
             self._node_poses,
