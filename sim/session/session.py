@@ -257,8 +257,8 @@ class Session:
         #: ring off its wire is no collision; touching it again once it was clear is
         self._lifting: set[str] = set()
         self._pending_events: list[TraceEvent] = []  # world events for the engine's next tick
-        self._step_events: list[TraceEvent] = []  # since the last step ended (the next step's)
-        self._stepped_events: tuple[TraceEvent, ...] = ()  # the last step's, for state()
+        self._step_events: list[TraceEvent] = []  # the events of the current step
+        self._commanded_events: list[TraceEvent] = []  # from ``command``: the next step's
         self._last_master: dict[str, np.ndarray] = {}
         self._last_samples: dict[str, object] = {}
         self._forces: dict[str, np.ndarray] = {name: np.zeros(3) for name in self._arm_names}
@@ -350,16 +350,21 @@ class Session:
         ``step`` moves the world. Events raised here belong to the next step's events.
         Never raises, like ``step``.
         """
-        given, refused = normalise(commands, self._arm_names)
-        for refusal in refused:
-            self._event("command_refused", arm=refusal.arm, reason=refusal.reason)
-        if given:
-            now, X_WC = self.now_s(), self.camera_pose_W()
-            for name, command in given.items():
-                self._drive(name, command, now, X_WC)
+        step_events, self._step_events = self._step_events, self._commanded_events
+        try:
+            given, refused = normalise(commands, self._arm_names)
+            for refusal in refused:
+                self._event("command_refused", arm=refusal.arm, reason=refusal.reason)
+            if given:
+                now, X_WC = self.now_s(), self.camera_pose_W()
+                for name, command in given.items():
+                    self._drive(name, command, now, X_WC)
+        finally:
+            self._commanded_events, self._step_events = self._step_events, step_events
 
     def _advance(self, commands) -> None:
         world = self.world
+        self._step_events, self._commanded_events = self._commanded_events, []
         now = self.now_s()
         given, refused = normalise(commands, self._arm_names)
         for refusal in refused:
@@ -372,8 +377,6 @@ class Session:
             self._on_world_event(event)
         if world.step_count % self._observe_every == 0:
             self._observe()
-        self._stepped_events = tuple(self._step_events)
-        self._step_events = []
 
     def _drive(self, name: str, command: ArmCommand | None, now: float, X_WC) -> None:
         arm = self.arms[name]
@@ -646,7 +649,7 @@ class Session:
             self.world.step_count,
             self.now_s(),
             arms,
-            self._stepped_events,
+            tuple(self._step_events),
             self._contacts,
             self.scene_description().node_names,
             self._node_poses,

@@ -62,6 +62,35 @@ def test_state_reports_the_events_of_its_own_step(session):
 
 
 # ---- command sources -------------------------------------------------------------------------
+def _hand_path(t_s: float, seq: int) -> MasterSample:
+    """A hand drawing a 2 cm circle at 0.5 Hz, the gripper half open (clutch free)."""
+    X = np.eye(4)
+    X[:3, 3] = 0.02 * np.array([math.cos(math.pi * t_s), math.sin(math.pi * t_s), 0.0])
+    return MasterSample(t_s, X, 0.5, clutch=False, seq=seq)
+
+
+def test_samples_given_between_steps_drive_the_arm_as_in_the_step(handover):
+    """``command`` (a live server feeding samples as they arrive) then ``step`` moves the
+    arm exactly as ``step`` with the same samples; its events come with the next step."""
+    fed, stepped = Session(handover, seed=5), Session(handover, seed=5)
+    try:
+        start = fed.arms["PSM1"].measured_cp()[:3, 3]
+        for k in range(400):
+            sample = _hand_path(fed.now_s(), k)
+            fed.command({"PSM1": sample})
+            a = fed.step({})
+            b = stepped.step({"PSM1": sample})
+        assert a.arms["PSM1"].used_seq == b.arms["PSM1"].used_seq == 399
+        np.testing.assert_array_equal(a.arms["PSM1"].measured_js, b.arms["PSM1"].measured_js)
+        assert np.linalg.norm(a.arms["PSM1"].X_WT[:3, 3] - start) > 1e-3  # the hand moved it
+        fed.command({"PSM9": ArmCommand(jaw_rad=0.3)})
+        assert [e.kind for e in fed.step({}).events] == ["command_refused"]
+        assert fed.step({}).events == ()
+    finally:
+        fed.close()
+        stepped.close()
+
+
 def test_servo_cp_moves_the_tip_there_and_marks_the_arm_as_servo(session):
     arm = session.arms["PSM1"]
     X = arm.measured_cp("world")
