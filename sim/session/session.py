@@ -344,10 +344,10 @@ class Session:
         """Apply commands now, between physics steps, without stepping.
 
         A live server feeds each device sample through teleoperation as it arrives
-        (judged on the session clock at that moment), so a hand's motion reaches the
-        instrument's joint goal within a transport delay instead of waiting up to a
-        physics period for the next tick. Arms not named keep what they have; the next
-        ``step`` moves the world. Events raised here belong to the next step's events.
+        (filter, state machine, watchdog and limits, judged on the session clock at that
+        moment) instead of holding it up to a physics period for the next tick; the next
+        ``step`` solves IK for the latest target and moves the world. Arms not named keep
+        what they have. Events raised here belong to the next step's events.
         Never raises, like ``step``.
         """
         step_events, self._step_events = self._step_events, self._commanded_events
@@ -358,7 +358,7 @@ class Session:
             if given:
                 now, X_WC = self.now_s(), self.camera_pose_W()
                 for name, command in given.items():
-                    self._drive(name, command, now, X_WC)
+                    self._drive(name, command, now, X_WC, solve=False)
         finally:
             self._commanded_events, self._step_events = self._step_events, step_events
 
@@ -378,7 +378,12 @@ class Session:
         if world.step_count % self._observe_every == 0:
             self._observe()
 
-    def _drive(self, name: str, command: ArmCommand | None, now: float, X_WC) -> None:
+    def _drive(
+        self, name: str, command: ArmCommand | None, now: float, X_WC, solve: bool = True
+    ) -> None:
+        """Apply one arm's command; ``solve=False`` (between steps) runs teleoperation but
+        leaves IK to the next step (the world does not move before it: a joint goal
+        solved now would be replaced unused)."""
         arm = self.arms[name]
         teleop = self.teleops.get(name)
         if command is not None and command.direct:
@@ -396,11 +401,11 @@ class Session:
         if teleop is not None and (command is not None or self._source[name] != "SERVO"):
             # a servo-driven arm holds its goal until the next command of either kind
             samples = command.master if command is not None else ()
-            self._teleoperate(name, arm, teleop, samples, now, X_WC)
+            self._teleoperate(name, arm, teleop, samples, now, X_WC, solve)
         if command is not None and command.jaw_rad is not None and arm.has_jaw:
             arm.servo_jaw(command.jaw_rad)
 
-    def _teleoperate(self, name, arm, teleop, samples, now, X_WC) -> None:
+    def _teleoperate(self, name, arm, teleop, samples, now, X_WC, solve: bool = True) -> None:
         X_RC = arm.X_RW @ X_WC if name != self.camera_arm else None
         try:
             out = teleop.step(samples, now, X_RC)  # every new sample, in order
@@ -418,6 +423,8 @@ class Session:
             self._last_samples[name] = samples
             self._used_seq[name] = out.used_seq
         self._source[name] = "teleop"
+        if not solve:
+            return
         target = out.X_RT.tobytes()  # comparing bytes is several times cheaper than arrays
         if target != self._last_target.get(name):
             self._last_target[name] = target
