@@ -411,6 +411,10 @@ class Records:
             )
         elif "locked" in text:
             fix = "another process holds it locked; try again when it has finished"
+        elif "://" not in str(where):
+            path = Path(str(where)).expanduser().resolve()
+            path = path / "records.db" if path.is_dir() else path
+            fix = f"--db takes a database URL, not a path: for a SQLite file write sqlite:///{path}"
         else:
             fix = "check the URL given with --db and that the database server is reachable"
         return ScenarioError(f"cannot {doing} records database {where!r} ({detail}): {fix}.")

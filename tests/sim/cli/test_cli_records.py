@@ -340,3 +340,13 @@ def test_trainee_show_lists_proficiency_and_latency(tmp_path):
     assert out.returncode == 0 and out.stdout.count("peg-transfer") >= 1
     out = _surgisim("trainee", "show", "T042", "--db", db, "--latency", "99 ms", env=env)
     assert out.returncode == 2 and "150 ms" in out.stderr
+
+
+def test_a_path_given_as_db_gets_the_url_to_write(tmp_path):
+    """``--db`` takes a URL; a bare path is answered with the URL that means it."""
+    folder, file = tmp_path, tmp_path / "mine.sqlite"
+    for given, url in ((folder, f"sqlite:///{folder / 'records.db'}"), (file, f"sqlite:///{file}")):
+        out = runner.invoke(app, ["trainee", "list", "--db", str(given)])
+        assert out.exit_code != 0
+        assert "not a path" in out.output and url in out.output.replace("\n", "")
+        assert "Traceback" not in out.output
