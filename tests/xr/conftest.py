@@ -30,6 +30,7 @@ import pytest
 from haptics.bus.contract import pose_from_payload
 from haptics.bus.sockets import ClientBus
 from sim.xr.monado import RootUnavailableError, XrRoot
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -151,12 +152,7 @@ class Viewer:
         return None if p is None else pose_from_payload(p)
 
     def wait_for(self, predicate, timeout_s: float = 60.0) -> bool:
-        end = time.monotonic() + timeout_s
-        while time.monotonic() < end:
-            if predicate():
-                return True
-            time.sleep(0.05)
-        return False
+        return wait_for(predicate, timeout_s)
 
     def close(self) -> None:
         self._stop = True

@@ -22,6 +22,7 @@ from haptics.bus.contract import pose_from_payload
 from haptics.bus.sockets import ClientBus
 from tests.sim.server.test_server import Served
 from tests.sim.view.conftest import find_window, geometry, screenshot, window_env, xdo
+from tests.waiting import wait_for
 
 
 class Watcher:
@@ -60,12 +61,7 @@ class Watcher:
         return X_WC[:3, :3].T @ (X_WT[:3, 3] - X_WC[:3, 3])
 
     def wait_for(self, predicate, timeout_s: float = 60.0) -> bool:
-        end = time.monotonic() + timeout_s
-        while time.monotonic() < end:
-            if predicate():
-                return True
-            time.sleep(0.05)
-        return False
+        return wait_for(predicate, timeout_s)
 
     def close(self) -> None:
         self._stop = True
