@@ -68,8 +68,11 @@ def run_session_benchmark(
     operator: str = "expert",
     json_path: Path | None = None,
     strict: bool = False,
+    breakdown: bool = False,
 ) -> bool:
-    """Run the benchmark, print its tables, write the JSON; False when strict and a bar fails."""
+    """Run the benchmark, print its tables, write the JSON; False when strict and a bar
+    fails. ``breakdown``: also one timed run of the bar's scenario, seed 0, showing what
+    the session's own work is made of (:mod:`bench.session_breakdown`)."""
     from scenarios.loader import library_names, load_scenario
     from sim.session.headless import run_headless
 
@@ -148,6 +151,17 @@ def run_session_benchmark(
             ]
         )
     payload = {"operator": operator, "seeds": seeds, "results": results}
+    if breakdown:
+        from bench.session_breakdown import session_breakdown
+
+        parts = session_breakdown(BAR_SCENARIO, 0, operator)
+        print_table(
+            f"Where a {BAR_SCENARIO} step's time goes ({operator}, seed 0, timers on)",
+            ["part", "µs per physics step", "x stepSimulation"],
+            [[k, v["us_per_step"], v["of_physics"]] for k, v in parts["parts"].items()],
+            console,
+        )
+        payload["breakdown"] = parts
     return finish("session", bar_rows, payload, json_path, console, strict)
 
 

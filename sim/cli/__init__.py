@@ -186,11 +186,14 @@ def bench_session(
         Path("bench/results/session.json"), "--json", help="Where to write the JSON results."
     ),
     strict: bool = typer.Option(False, help="Exit with status 1 when a bar is missed."),
+    breakdown: bool = typer.Option(
+        False, help="Also time the parts of a peg-transfer session step (one more run)."
+    ),
 ) -> None:
     """Headless session speed (simulated s per wall s) for each bundled scenario."""
     from bench.session import run_session_benchmark
 
-    ok = run_session_benchmark(scenario or None, seeds, operator, json_path, strict)
+    ok = run_session_benchmark(scenario or None, seeds, operator, json_path, strict, breakdown)
     raise typer.Exit(code=0 if ok else 1)
 
 
