@@ -140,6 +140,11 @@ def synthetic(
         typer.echo(
             f"{result.steps_done}/{result.total_steps} steps in {result.elapsed_s:.1f} s, {end};"
             f" {result.samples} samples, engaged {result.engagements}x"
+            + (
+                f"; {result.partner_missed} of the other hand's moves not seen in time"
+                if result.partner_missed
+                else ""
+            )
         )
         if result.failed:
             raise typer.Exit(code=1)

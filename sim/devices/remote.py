@@ -335,7 +335,13 @@ class RemoteSession:
         self.arms = {spec.name: RemoteArm(self, spec) for spec in scene.arms}
         for arm in self.device_of:
             lookup(self.arms, arm, "arm of the scenario")
-        self.driven = [a.name for a in scenario.scene.arms if a.name in self.device_of]
+        #: the arms a trainee drives in this exercise (every arm the server maps a device
+        #: to): the plan's view, as in the session. This process drives :attr:`own`; the
+        #: rest (:attr:`partner`) another device process drives, and this one watches them
+        mapped = set(device_map.values())
+        self.driven = [a.name for a in scenario.scene.arms if a.name in mapped]
+        self.own = [a for a in self.driven if a in self.device_of]
+        self.partner = [a for a in self.driven if a not in self.device_of]
         camera = scenario.scene.camera
         self.camera_arm = camera.arm
         X_WC_fixed = None
@@ -549,7 +555,11 @@ class RemoteSession:
         :data:`SETTLE_TIMEOUT_S` after the last sample went out. An arm found held,
         misaligned or disabled is engaged again first (:attr:`on_disengaged`)."""
         self._settle(arm)
-        if self.on_disengaged is not None and self._seen(arm).state in DISENGAGED:
+        if (
+            self.on_disengaged is not None
+            and arm in self.device_of  # a partner's arm is engaged by its own process
+            and self._seen(arm).state in DISENGAGED
+        ):
             self.on_disengaged()
             self._settle(arm)
 

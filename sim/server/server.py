@@ -7,7 +7,8 @@ trainee matches the instrument's orientation, then clutches in), and then, every
 tick, paced in real time (:class:`~sim.server.loop.Pacer`):
 
 1. takes every device message off the bus (held back by the ``command`` latency line if
-   one is set) and turns each ``measured_cp`` into a master sample for its arm;
+   one is set) and turns each ``measured_cp`` into a master sample for its arm (a
+   client's ``frame_timing`` report goes to :attr:`TrainingServer.frame_timing`);
 2. steps the session with all of them (every sample goes through the arm's
    teleoperation filter in order);
 3. computes each device's force feedback from its instrument's tip force and publishes
@@ -35,6 +36,7 @@ import numpy as np
 
 from haptics.bus.contract import CONTRACT_VERSION, TOPICS
 from haptics.bus.devices import DeviceState
+from haptics.bus.frame_timing import FrameTimingLog
 from haptics.bus.latency import DelayLine
 from haptics.force import ForceFeedback, ForceFeedbackConfig
 from scenarios.trace import TraceEvent
@@ -90,6 +92,7 @@ class ServeOutcome:
     bus_counters: dict
     device_stats: dict
     wall_time_s: float
+    frame_timing: dict = field(default_factory=dict)
 
 
 def live_session_config(pose_rate_hz: float = 60.0, master_rate_hz: float = 1000.0):
@@ -162,6 +165,8 @@ class TrainingServer:
         self._command_line = lines["command"]
         self.publisher = Publisher(self.bus, lines, self.config.rates)
         self.devices = DeviceState()
+        #: the clients' ``<dev>/frame_timing`` reports (how their displays keep up)
+        self.frame_timing = FrameTimingLog()
         self.forces = {arm: ForceFeedback(self.config.force) for arm in s.teleops}
         self.paused = False
         self._stop_reason: str | None = None
@@ -273,10 +278,13 @@ class TrainingServer:
         messages = self.bus.drain()
         line = self._command_line
         if line is None:
+            self.frame_timing.ingest(messages)
             return self.devices.ingest(messages)
         for m in messages:
             line.push(now, m)
-        return self.devices.ingest(line.pop_ready(now), received_s=now)
+        ready = line.pop_ready(now)
+        self.frame_timing.ingest(ready)
+        return self.devices.ingest(ready, received_s=now)
 
     def wait_for_devices(self, stop: Callable[[], bool], timeout_s: float | None = None) -> bool:
         """Answer requests and collect device messages until every mapped device has sent
@@ -393,6 +401,7 @@ class TrainingServer:
             self.bus.counters.as_dict(),
             stats,
             self._clock() - started,
+            self.frame_timing.summary(),
         )
 
     def publish_score(self, payload: dict) -> None:

@@ -1,0 +1,187 @@
+"""One hand of a two-handed exercise, with the other hand in another device process.
+
+Two trainees (or one trainee's two hands on two machines) can share an exercise: each
+``surgisim device synthetic --name MTMR`` / ``--name MTML`` process drives only its own
+hand. Both run the scenario's whole demonstration plan, as each person knows the whole
+task; the plan's moves of the other hand (the *partner's*) are not made but watched for,
+as a person at the console watches the other instrument on the screen before the next
+move of their own:
+
+- a partner's move (``move_tip``) is done when its instrument is at rest near where the
+  plan sends it (within :data:`REACH_TOLERANCE_FACTOR` times the move's precision, at
+  least :data:`MIN_REACH_TOLERANCE_M`), or at rest after moving, within
+  :data:`LOOSE_REACH_M` more: the two plans look at a world that moves (an object in the
+  other hand, seen a moment apart), so they may put the same target that far apart;
+- a partner's grip (``grip``) is done when its jaw is at the asked angle, or at rest after
+  closing or opening towards it (a jaw closed on an object stops short);
+- moves given together (:meth:`Demonstrator.together`) run at the same time: this hand
+  moves, then waits for the partner's.
+
+Both plans read the same world from the bus, so they make the same decisions; what they
+cannot see alike (a grasp, a release) the plans already wait for as events (``until``).
+A partner that does not do what this plan expects within :data:`PARTNER_TIMEOUT_S` of
+simulated time (the partner's plan chose otherwise, or its process is gone) is noted and
+the plan goes on, as a person would after waiting a while.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.session.demo import Demonstrator
+
+#: A partner's move counts as done within this multiple of the move's precision (the
+#: operators reach to within about half of it; contacts and the filter add a little).
+REACH_TOLERANCE_FACTOR = 3.0
+#: ... and never closer than this (m): the operators' scatter at the end of a reach.
+MIN_REACH_TOLERANCE_M = 0.004
+#: How much further (m) a partner that has moved may stop from this plan's target.
+LOOSE_REACH_M = 0.02
+#: How far (m) the partner's instrument must have moved since the wait began to count
+#: as having made the move (the operators' tremor at the tool is well under 1 mm).
+MOVED_M = 0.002
+#: A jaw counts as at the asked angle within this (rad).
+JAW_TOLERANCE_RAD = 0.1
+#: At rest: two looks this far apart (s) differ by less than these.
+REST_WINDOW_S = 0.05
+REST_POSITION_M = 3e-4
+REST_JAW_RAD = 0.01
+#: Longest wait for the partner's move or grip (simulated s), and the same in wall time
+#: (a server that stopped publishing stops the simulated clock too).
+PARTNER_TIMEOUT_S = 10.0
+PARTNER_TIMEOUT_WALL_S = 40.0
+
+
+@dataclass(frozen=True)
+class _Reach:
+    arm: str
+    target_W: np.ndarray
+    tolerance_m: float
+
+    def __str__(self) -> str:
+        x, y, z = (1e3 * self.target_W).round(1)
+        return f"reach ({x}, {y}, {z}) mm within {1e3 * self.tolerance_m:.1f} mm"
+
+
+@dataclass(frozen=True)
+class _Grip:
+    arm: str
+    jaw_rad: float
+
+    def __str__(self) -> str:
+        return f"jaw to {self.jaw_rad:.2f} rad"
+
+
+def arm_state(session, arm: str) -> str:
+    """The arm's operating state as last seen on the bus."""
+    return str(session.watch.arm(arm).state)
+
+
+class PartnerDemonstrator(Demonstrator):
+    """A :class:`Demonstrator` driving ``session.own`` arms and watching ``session.partner``
+    ones (a :class:`~sim.devices.remote.RemoteSession` of one hand).
+
+    The operators keep the seeds they have when one process drives both hands (the
+    same seed, the same hand), so a split run and a joint one are comparable.
+    """
+
+    def __init__(
+        self, session, skill: str = "expert", seed: int = 0, notify=None, **kwargs
+    ) -> None:
+        super().__init__(session, skill=skill, seed=seed, **kwargs)
+        self._notify = notify
+        self.partner = [a for a in session.partner if a in self.operators]
+        for arm in self.partner:
+            del self.operators[arm]
+        self._expected: list[_Reach | _Grip] = []
+        #: partner moves or grips not seen done in time: (simulated s, what)
+        self.missed: list[tuple[float, str]] = []
+
+    # ---- the partner's primitives become things to watch for -------------------------------
+    def move_tip(self, arm, target_W, width_m=0.003, rotation_W=None, jaw_rad=None) -> None:
+        """This process's arm: as :meth:`Demonstrator.move_tip`. The partner's: watch for
+        its instrument to get there (and its jaw, when the move sets one)."""
+        if arm not in self.partner:
+            super().move_tip(arm, target_W, width_m, rotation_W, jaw_rad)
+            return
+        tolerance = max(REACH_TOLERANCE_FACTOR * width_m, MIN_REACH_TOLERANCE_M)
+        self._expect(_Reach(arm, np.asarray(target_W, float).copy(), tolerance))
+
+    def grip(self, arm: str, jaw_rad: float) -> None:
+        """This process's arm: as :meth:`Demonstrator.grip`. The partner's: watch its jaw."""
+        if arm not in self.partner:
+            super().grip(arm, jaw_rad)
+            return
+        self._expect(_Grip(arm, float(jaw_rad)))
+
+    @contextmanager
+    def together(self):
+        """As :meth:`Demonstrator.together`; then wait for the partner's moves of the block."""
+        with super().together():
+            yield
+        self._watch()
+
+    def _expect(self, what) -> None:
+        self._expected.append(what)
+        if self._batch is None:
+            self._watch()
+
+    # ---- watching ----------------------------------------------------------------------------
+    def _watch(self) -> None:
+        expected, self._expected = self._expected, []
+        for what in expected:
+            if self.stopped:
+                return
+            if not self._wait_for(what):
+                self.missed.append((self.session.time_s, str(what)))
+                arm = self.session.arms[what.arm]
+                seen = (
+                    f"at {tuple((1e3 * arm.measured_cp()[:3, 3]).round(1))} mm"
+                    if isinstance(what, _Reach)
+                    else f"jaw at {arm.measured_jaw():.2f} rad"
+                )
+                message = (
+                    f"the partner's {what.arm} did not {what} in time ({seen}, "
+                    f"{arm_state(self.session, what.arm)}); going on"
+                )
+                self.note(message)
+                if self._notify is not None:
+                    self._notify(message)
+
+    def _wait_for(self, what) -> bool:
+        s = self.session
+        end_s = s.time_s + PARTNER_TIMEOUT_S
+        end_wall = time.monotonic() + PARTNER_TIMEOUT_WALL_S
+        done = self._reached if isinstance(what, _Reach) else self._gripped
+        arm = s.arms[what.arm]
+        start = (arm.measured_cp()[:3, 3], arm.measured_jaw())
+        while not self.stopped and s.time_s < end_s and time.monotonic() < end_wall:
+            if done(what, start):
+                return True
+        return self.stopped
+
+    def _reached(self, what: _Reach, start) -> bool:
+        arm = self.session.arms[what.arm]
+        before = arm.measured_cp()[:3, 3]
+        self.session.hold(REST_WINDOW_S)
+        now = arm.measured_cp()[:3, 3]
+        if float(np.linalg.norm(now - before)) >= REST_POSITION_M:
+            return False
+        off = float(np.linalg.norm(now - what.target_W))
+        moved = float(np.linalg.norm(now - start[0])) > MOVED_M
+        return off < what.tolerance_m or (moved and off < what.tolerance_m + LOOSE_REACH_M)
+
+    def _gripped(self, what: _Grip, start) -> bool:
+        start_jaw = start[1]
+        arm = self.session.arms[what.arm]
+        before = arm.measured_jaw()
+        self.session.hold(REST_WINDOW_S)
+        now = arm.measured_jaw()
+        if abs(now - what.jaw_rad) < JAW_TOLERANCE_RAD:
+            return True
+        towards = (now - start_jaw) * np.sign(what.jaw_rad - start_jaw)
+        return towards > JAW_TOLERANCE_RAD and abs(now - before) < REST_JAW_RAD
