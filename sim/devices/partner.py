@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.devices.remote import DISENGAGED
 from sim.session.demo import Demonstrator
 
 #: A partner's move counts as done within this multiple of the move's precision (the
@@ -140,7 +141,7 @@ class PartnerDemonstrator(Demonstrator):
                 self.missed.append((self.session.time_s, str(what)))
                 arm = self.session.arms[what.arm]
                 seen = (
-                    f"at {tuple((1e3 * arm.measured_cp()[:3, 3]).round(1))} mm"
+                    f"at {[round(1e3 * float(v), 1) for v in arm.measured_cp()[:3, 3]]} mm"
                     if isinstance(what, _Reach)
                     else f"jaw at {arm.measured_jaw():.2f} rad"
                 )
@@ -153,6 +154,10 @@ class PartnerDemonstrator(Demonstrator):
                     self._notify(message)
 
     def _wait_for(self, what) -> bool:
+        """Wait until the partner has done ``what``. Meanwhile this hand's arms are engaged
+        again if the server held them (a person taps the clutch when they see it), and
+        time in which the partner's arm does not follow (held, being engaged again by
+        its process) does not count against :data:`PARTNER_TIMEOUT_S`."""
         s = self.session
         end_s = s.time_s + PARTNER_TIMEOUT_S
         end_wall = time.monotonic() + PARTNER_TIMEOUT_WALL_S
@@ -160,9 +165,19 @@ class PartnerDemonstrator(Demonstrator):
         arm = s.arms[what.arm]
         start = (arm.measured_cp()[:3, 3], arm.measured_jaw())
         while not self.stopped and s.time_s < end_s and time.monotonic() < end_wall:
+            before_s = s.time_s
             if done(what, start):
                 return True
+            if s.watch.arm(what.arm).state != "FOLLOWING":
+                end_s += s.time_s - before_s
+            self._engage_own()
         return self.stopped
+
+    def _engage_own(self) -> None:
+        s = self.session
+        engage = getattr(s, "on_disengaged", None)
+        if engage is not None and any(s.watch.arm(a).state in DISENGAGED for a in s.own):
+            engage()
 
     def _reached(self, what: _Reach, start) -> bool:
         arm = self.session.arms[what.arm]

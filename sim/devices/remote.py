@@ -11,7 +11,7 @@ peeking into the server:
 what the plans read                   where it comes from
 ====================================  ==================================================
 ``world.body_pose``, ``landmark``     ``scene/state`` poses, landmarks (body frame) from
-                                      the scenario's geometry (:mod:`sim.world.boards`)
+``world.bodies``, ``body_id``         the scenario's geometry (:mod:`sim.world.boards`)
 ``world.object_names``, ``scene``     the scenario's scene (``hello``'s ``scenario_yaml``)
 ``arms[a].X_WR``, ``chain``           the scenario's ports, the robot models' chains
 ``arms[a].goal_js``, ``measured_cp``  ``<arm>/measured_js``, ``<arm>/measured_cp``
@@ -180,9 +180,15 @@ class RemoteWorld:
         rng = np.random.default_rng(0)  # geometry only: landmarks do not depend on it
         self._landmarks: dict[str, dict[str, np.ndarray]] = {}
         self._objects: list[str] = []
+        #: body number -> its geometry (name, role, landmarks in the body frame), as the
+        #: world's ``bodies``; the numbers are this process's own (:meth:`body_id`)
+        self.bodies: dict[int, object] = {}
+        self._ids: dict[str, int] = {}
         for spec in scene.objects:
             for body in bodies_for(spec, rng):
                 self._landmarks[body.name] = dict(body.landmarks)
+                self._ids[body.name] = len(self.bodies)
+                self.bodies[len(self.bodies)] = body
                 if body.role == OBJECT:
                     self._objects.append(body.name)
         self._names: dict[str, int] = {}
@@ -216,6 +222,11 @@ class RemoteWorld:
             X = pose(quat_xyzw_to_matrix(row[3:7]), row[:3])
             self._cache[name] = X
         return X.copy()
+
+    def body_id(self, name: str) -> int:
+        """The number of the body ``name`` in :attr:`bodies` (the plans read a body's
+        landmarks as ``world.bodies[world.body_id(name)].landmarks``, as in the world)."""
+        return lookup(self._ids, name, "body of the scene")
 
     def landmark(self, name: str, key: str) -> np.ndarray:
         """World position (m) of a body's landmark, where the body is now."""
