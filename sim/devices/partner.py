@@ -7,11 +7,14 @@ task; the plan's moves of the other hand (the *partner's*) are not made but watc
 as a person at the console watches the other instrument on the screen before the next
 move of their own:
 
-- a partner's move (``move_tip``) is done when its instrument is at rest near where the
-  plan sends it (within :data:`REACH_TOLERANCE_FACTOR` times the move's precision, at
-  least :data:`MIN_REACH_TOLERANCE_M`), or at rest after moving, within
-  :data:`LOOSE_REACH_M` more: the two plans look at a world that moves (an object in the
-  other hand, seen a moment apart), so they may put the same target that far apart;
+- a partner's move (``move_tip``) is done when its instrument comes near where the plan
+  sends it (within :data:`REACH_TOLERANCE_FACTOR` times the move's precision, at least
+  :data:`MIN_REACH_TOLERANCE_M`; passing through counts: the partner may go straight on
+  to its next move), or comes to rest after moving, wherever that is: the partner's
+  process settles before each move, so a rest ends a move. The two plans look at a
+  world that moves (an object in the other hand, the other instrument, seen a moment
+  apart): a target this plan computes from the partner's instrument may be stale when
+  the partner is a move ahead, and the rest is what a person watches for then;
 - a partner's grip (``grip``) is done when its jaw is at the asked angle, or at rest after
   closing or opening towards it (a jaw closed on an object stops short);
 - moves given together (:meth:`Demonstrator.together`) run at the same time: this hand
@@ -27,6 +30,7 @@ the plan goes on, as a person would after waiting a while.
 from __future__ import annotations
 
 import time
+from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -40,14 +44,14 @@ from sim.session.demo import Demonstrator
 REACH_TOLERANCE_FACTOR = 3.0
 #: ... and never closer than this (m): the operators' scatter at the end of a reach.
 MIN_REACH_TOLERANCE_M = 0.004
-#: How much further (m) a partner that has moved may stop from this plan's target.
-LOOSE_REACH_M = 0.02
 #: How far (m) the partner's instrument must have moved since the wait began to count
 #: as having made the move (the operators' tremor at the tool is well under 1 mm).
 MOVED_M = 0.002
 #: A jaw counts as at the asked angle within this (rad).
 JAW_TOLERANCE_RAD = 0.1
-#: At rest: two looks this far apart (s) differ by less than these.
+#: How often the partner is looked at (s): every message that came meanwhile is taken.
+LOOK_S = 0.01
+#: At rest: every look over this long (s) within these of the latest.
 REST_WINDOW_S = 0.05
 REST_POSITION_M = 3e-4
 REST_JAW_RAD = 0.01
@@ -154,19 +158,27 @@ class PartnerDemonstrator(Demonstrator):
                     self._notify(message)
 
     def _wait_for(self, what) -> bool:
-        """Wait until the partner has done ``what``. Meanwhile this hand's arms are engaged
-        again if the server held them (a person taps the clutch when they see it), and
-        time in which the partner's arm does not follow (held, being engaged again by
-        its process) does not count against :data:`PARTNER_TIMEOUT_S`."""
+        """Wait until the partner has done ``what``, looking at every message. Meanwhile
+        this hand's arms are engaged again if the server held them (a person taps the
+        clutch when they see it), and time in which the partner's arm does not follow
+        (held, being engaged again by its process) does not count against
+        :data:`PARTNER_TIMEOUT_S`."""
         s = self.session
         end_s = s.time_s + PARTNER_TIMEOUT_S
         end_wall = time.monotonic() + PARTNER_TIMEOUT_WALL_S
-        done = self._reached if isinstance(what, _Reach) else self._gripped
         arm = s.arms[what.arm]
-        start = (arm.measured_cp()[:3, 3], arm.measured_jaw())
+        reach = isinstance(what, _Reach)
+        start = arm.measured_cp()[:3, 3] if reach else arm.measured_jaw()
+        seen: deque = deque()  # (wall s, position or jaw) over the last REST_WINDOW_S
         while not self.stopped and s.time_s < end_s and time.monotonic() < end_wall:
             before_s = s.time_s
-            if done(what, start):
+            s.hold(LOOK_S)
+            now = time.monotonic()
+            seen.append((now, arm.measured_cp()[:3, 3] if reach else arm.measured_jaw()))
+            while seen[0][0] < now - REST_WINDOW_S:
+                seen.popleft()
+            resting = now - seen[0][0] >= 0.8 * REST_WINDOW_S
+            if (self._reached if reach else self._gripped)(what, start, seen, resting):
                 return True
             if s.watch.arm(what.arm).state != "FOLLOWING":
                 end_s += s.time_s - before_s
@@ -179,24 +191,21 @@ class PartnerDemonstrator(Demonstrator):
         if engage is not None and any(s.watch.arm(a).state in DISENGAGED for a in s.own):
             engage()
 
-    def _reached(self, what: _Reach, start) -> bool:
-        arm = self.session.arms[what.arm]
-        before = arm.measured_cp()[:3, 3]
-        self.session.hold(REST_WINDOW_S)
-        now = arm.measured_cp()[:3, 3]
-        if float(np.linalg.norm(now - before)) >= REST_POSITION_M:
-            return False
-        off = float(np.linalg.norm(now - what.target_W))
-        moved = float(np.linalg.norm(now - start[0])) > MOVED_M
-        return off < what.tolerance_m or (moved and off < what.tolerance_m + LOOSE_REACH_M)
+    @staticmethod
+    def _reached(what: _Reach, start, seen, resting: bool) -> bool:
+        """Near the target, even passing through; or at rest after moving."""
+        now = seen[-1][1]
+        if float(np.linalg.norm(now - what.target_W)) < what.tolerance_m:
+            return True
+        still = resting and max(float(np.linalg.norm(p - now)) for _, p in seen) < REST_POSITION_M
+        return still and float(np.linalg.norm(now - start)) > MOVED_M
 
-    def _gripped(self, what: _Grip, start) -> bool:
-        start_jaw = start[1]
-        arm = self.session.arms[what.arm]
-        before = arm.measured_jaw()
-        self.session.hold(REST_WINDOW_S)
-        now = arm.measured_jaw()
+    @staticmethod
+    def _gripped(what: _Grip, start_jaw, seen, resting: bool) -> bool:
+        """At the asked angle; or at rest after turning towards it (stopped by an object)."""
+        now = seen[-1][1]
         if abs(now - what.jaw_rad) < JAW_TOLERANCE_RAD:
             return True
+        still = resting and max(abs(j - now) for _, j in seen) < REST_JAW_RAD
         towards = (now - start_jaw) * np.sign(what.jaw_rad - start_jaw)
-        return towards > JAW_TOLERANCE_RAD and abs(now - before) < REST_JAW_RAD
+        return still and towards > JAW_TOLERANCE_RAD

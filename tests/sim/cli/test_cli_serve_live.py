@@ -142,6 +142,7 @@ def _raw_tcp_garbage(port: int, rng: np.random.Generator, rounds: int) -> int:
     return n
 
 
+@pytest.mark.slow  # ~45 s on a loaded two-core machine
 def test_garbage_at_every_socket_moves_nothing_and_the_stored_session_counts_it(live, tmp_path):
     """100k malformed messages (random frames, truncated and padded msgpack, wrong types,
     NaN, oversized, unknown topics; the device ones on MTMR's own topics) at the SUB and
@@ -205,12 +206,16 @@ def test_garbage_at_every_socket_moves_nothing_and_the_stored_session_counts_it(
     assert not row.completed and row.operator == "trainee"
     bus = row.conditions["bus"]
     dropped, dropped_requests = bus["messages"]["dropped"], bus["requests"]["dropped"]
-    # every malformed message was taken off its socket and counted, none accepted
-    assert sum(dropped.values()) == sent["sub_garbage"], (dropped, sent)
-    assert sum(dropped_requests.values()) == sent["router_garbage"], (dropped_requests, sent)
-    for reason in ("wrong_frame_count", "too_large", "unknown_topic", "bad_msgpack"):
-        assert dropped[reason] > 0 and dropped_requests.get(reason, 1) > 0, reason
-    assert dropped["bad_fields"] > 0 and dropped["non_finite"] > 0
+    # every malformed message was taken off its socket and counted (a few more: libzmq
+    # reads raw bytes that do not start a ZMTP 3 greeting as ZMTP 1.0 frames, which the
+    # server then drops too); none was accepted as a sample of MTMR: its seq never jumped
+    assert sum(dropped.values()) >= sent["sub_garbage"], (dropped, sent)
+    assert sum(dropped_requests.values()) >= sent["router_garbage"], (dropped_requests, sent)
+    assert row.conditions["devices"]["MTMR"]["restarts"] == 0
+    common = ("wrong_frame_count", "too_large", "bad_msgpack", "bad_fields", "non_finite")
+    for reason in common:
+        assert dropped[reason] > 0 and dropped_requests[reason] > 0, reason
+    assert dropped["unknown_topic"] > 0 and dropped_requests["unknown_request"] > 0
     # the good samples of the unknown device GOOD arrived (and drove nothing)
     assert row.conditions["devices"]["GOOD"]["samples"] == sent["sub_good"]
     assert row.conditions["devices"]["MTMR"]["lost"] == 0
