@@ -224,7 +224,7 @@ def test_garbage_at_every_socket_moves_nothing_and_the_stored_session_counts_it(
     assert view["frames"] == 600 and view["missed"] == 60
     assert view["target_period_s"] == pytest.approx(1 / 60)
     assert abs(view["frame_period_s_p50"] - 1 / 60) < 1e-6
-    assert abs(view["frame_period_s_p99_worst"] - 2 / 60) < 1e-6
+    assert 1.5 / 60 < view["frame_period_s_p99_worst"] <= 2 / 60 + 1e-9
     report = tmp_path / "report.html"
     from typer.testing import CliRunner
 
@@ -243,6 +243,7 @@ def _events(row) -> list:
     return SessionTrace.load(row.trace_path).events
 
 
+@pytest.mark.slow  # ~70 s on a loaded two-core machine
 def test_a_killed_device_holds_its_arms_and_a_restarted_one_carries_on(live, tmp_path):
     """``surgisim device synthetic`` (both hands) is SIGKILLed while the arms follow: both
     hold where they are and the server logs it; started again, the device engages them
