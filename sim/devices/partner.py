@@ -7,14 +7,16 @@ task; the plan's moves of the other hand (the *partner's*) are not made but watc
 as a person at the console watches the other instrument on the screen before the next
 move of their own:
 
-- a partner's move (``move_tip``) is done when its instrument comes near where the plan
-  sends it (within :data:`REACH_TOLERANCE_FACTOR` times the move's precision, at least
-  :data:`MIN_REACH_TOLERANCE_M`; passing through counts: the partner may go straight on
-  to its next move), or comes to rest after moving, wherever that is: the partner's
-  process settles before each move, so a rest ends a move. The two plans look at a
-  world that moves (an object in the other hand, the other instrument, seen a moment
-  apart): a target this plan computes from the partner's instrument may be stale when
-  the partner is a move ahead, and the rest is what a person watches for then;
+- a partner's move (``move_tip``) is done when its instrument is at rest near where the
+  plan sends it (within :data:`REACH_TOLERANCE_FACTOR` times the move's precision, at
+  least :data:`MIN_REACH_TOLERANCE_M`), or at rest after moving, wherever that is: the
+  partner's process waits for its instrument to rest before each move (as this one
+  does), so a rest ends a move. Passing near the target does not count: a move slowing
+  down near its end is not over (the other hand would reach for an object still being
+  carried). The two plans look at a world that moves (an object in the other hand, the
+  other instrument, seen a moment apart): a target this plan computes from the
+  partner's instrument may be stale when the partner is a move ahead, and the rest is
+  what a person watches for then;
 - a partner's grip (``grip``) is done when its jaw is at the asked angle, or at rest after
   closing or opening towards it (a jaw closed on an object stops short);
 - moves given together (:meth:`Demonstrator.together`) run at the same time: this hand
@@ -51,8 +53,9 @@ MOVED_M = 0.002
 JAW_TOLERANCE_RAD = 0.1
 #: How often the partner is looked at (s): every message that came meanwhile is taken.
 LOOK_S = 0.01
-#: At rest: every look over this long (s) within these of the latest.
-REST_WINDOW_S = 0.05
+#: At rest: every look over this long (s) within these of the latest (the partner's
+#: process settles for :data:`sim.devices.remote.SETTLE_WINDOW_S` before each move).
+REST_WINDOW_S = 0.03
 REST_POSITION_M = 3e-4
 REST_JAW_RAD = 0.01
 #: Longest wait for the partner's move or grip (simulated s), and the same in wall time
@@ -103,6 +106,8 @@ class PartnerDemonstrator(Demonstrator):
         for arm in self.partner:
             del self.operators[arm]
         self._expected: list[_Reach | _Grip] = []
+        #: per partner arm: its tip (m, world) and jaw (rad) when the last wait ended
+        self._last_seen: dict[str, tuple[np.ndarray, float]] = {}
         #: partner moves or grips not seen done in time: (simulated s, what)
         self.missed: list[tuple[float, str]] = []
 
@@ -168,7 +173,17 @@ class PartnerDemonstrator(Demonstrator):
         end_wall = time.monotonic() + PARTNER_TIMEOUT_WALL_S
         arm = s.arms[what.arm]
         reach = isinstance(what, _Reach)
-        start = arm.measured_cp()[:3, 3] if reach else arm.measured_jaw()
+        # "moved" and "turned towards" count from where the partner was when the last
+        # wait for it ended: it may have made this move before this wait began
+        last = self._last_seen.get(what.arm) or (arm.measured_cp()[:3, 3], arm.measured_jaw())
+        start = last[0] if reach else last[1]
+        try:
+            return self._watch_until(what, arm, reach, start, end_s, end_wall)
+        finally:
+            self._last_seen[what.arm] = (arm.measured_cp()[:3, 3], arm.measured_jaw())
+
+    def _watch_until(self, what, arm, reach, start, end_s, end_wall) -> bool:
+        s = self.session
         seen: deque = deque()  # (wall s, position or jaw) over the last REST_WINDOW_S
         while not self.stopped and s.time_s < end_s and time.monotonic() < end_wall:
             before_s = s.time_s
@@ -178,7 +193,12 @@ class PartnerDemonstrator(Demonstrator):
             while seen[0][0] < now - REST_WINDOW_S:
                 seen.popleft()
             resting = now - seen[0][0] >= 0.8 * REST_WINDOW_S
-            if (self._reached if reach else self._gripped)(what, start, seen, resting):
+            done = (
+                self._reached(what, start, seen, resting)
+                if reach
+                else self._gripped(what, start, seen, resting, self._holds(what.arm))
+            )
+            if done:
                 return True
             if s.watch.arm(what.arm).state != "FOLLOWING":
                 end_s += s.time_s - before_s
@@ -193,19 +213,30 @@ class PartnerDemonstrator(Demonstrator):
 
     @staticmethod
     def _reached(what: _Reach, start, seen, resting: bool) -> bool:
-        """Near the target, even passing through; or at rest after moving."""
+        """At rest, near the target or after moving."""
         now = seen[-1][1]
-        if float(np.linalg.norm(now - what.target_W)) < what.tolerance_m:
-            return True
         still = resting and max(float(np.linalg.norm(p - now)) for _, p in seen) < REST_POSITION_M
-        return still and float(np.linalg.norm(now - start)) > MOVED_M
+        if not still:
+            return False
+        near = float(np.linalg.norm(now - what.target_W)) < what.tolerance_m
+        return near or float(np.linalg.norm(now - start)) > MOVED_M
+
+    def _holds(self, arm: str) -> bool:
+        """Whether ``arm`` holds an object (the grasp events seen)."""
+        s = self.session
+        return any(arm in s.holders(obj) for obj in s.world.object_names())
 
     @staticmethod
-    def _gripped(what: _Grip, start_jaw, seen, resting: bool) -> bool:
-        """At the asked angle; or at rest after turning towards it (stopped by an object)."""
+    def _gripped(what: _Grip, start_jaw, seen, resting: bool, holds: bool) -> bool:
+        """At the asked angle; or at rest after turning towards it, or closed on an object
+        (a closing jaw stops on it, maybe before this wait began), or open with nothing
+        held."""
         now = seen[-1][1]
         if abs(now - what.jaw_rad) < JAW_TOLERANCE_RAD:
             return True
-        still = resting and max(abs(j - now) for _, j in seen) < REST_JAW_RAD
-        towards = (now - start_jaw) * np.sign(what.jaw_rad - start_jaw)
-        return still and towards > JAW_TOLERANCE_RAD
+        if not (resting and max(abs(j - now) for _, j in seen) < REST_JAW_RAD):
+            return False
+        closing = what.jaw_rad < now
+        if holds == closing:
+            return True
+        return (now - start_jaw) * np.sign(what.jaw_rad - start_jaw) > JAW_TOLERANCE_RAD
