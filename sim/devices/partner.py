@@ -9,14 +9,14 @@ move of their own:
 
 - a partner's move (``move_tip``) is done when its instrument is at rest near where the
   plan sends it (within :data:`REACH_TOLERANCE_FACTOR` times the move's precision, at
-  least :data:`MIN_REACH_TOLERANCE_M`), or at rest after moving, wherever that is: the
-  partner's process waits for its instrument to rest before each move (as this one
-  does), so a rest ends a move. Passing near the target does not count: a move slowing
-  down near its end is not over (the other hand would reach for an object still being
-  carried). The two plans look at a world that moves (an object in the other hand, the
-  other instrument, seen a moment apart): a target this plan computes from the
-  partner's instrument may be stale when the partner is a move ahead, and the rest is
-  what a person watches for then;
+  least :data:`MIN_REACH_TOLERANCE_M`), or when a move of the partner's has ended that
+  this plan has not waited for yet (:class:`MoveCounter`: the partner's process lets its
+  instrument come to rest before each move, as this one does, so a rest ends a move).
+  Passing near the target does not count: a move slowing down near its end is not over
+  (the other hand would reach for an object still being carried). Counting moves keeps
+  the two plans in step when one is a move ahead: the two look at a world that moves (an
+  object in the other hand, the other instrument, seen a moment apart), and a target this
+  plan computes from where the partner's instrument is may be stale by then;
 - a partner's grip (``grip``) is done when its jaw is at the asked angle, or at rest after
   closing or opening towards it (a jaw closed on an object stops short);
 - moves given together (:meth:`Demonstrator.together`) run at the same time: this hand
@@ -84,6 +84,46 @@ class _Grip:
         return f"jaw to {self.jaw_rad:.2f} rad"
 
 
+class MoveCounter:
+    """Counts one arm's moves as they are seen on the bus: a move is a displacement of
+    more than :data:`MOVED_M` from where the tool last rested, ended by a rest (every
+    ``measured_cp`` over :data:`REST_WINDOW_S` within :data:`REST_POSITION_M`). Fed with
+    every message (:attr:`RemoteSession.observers`), so moves the partner makes while
+    this plan is busy elsewhere are counted too."""
+
+    def __init__(self, arm: str) -> None:
+        self.topic = f"{arm}/measured_cp"
+        self.moves = 0
+        self.resting = False
+        self._anchor: np.ndarray | None = None
+        self._moving = False
+        self._seen: deque = deque()
+
+    def __call__(self, m) -> None:
+        if m.topic != self.topic:
+            return
+        from haptics.bus.contract import pose_from_payload
+
+        now = m.received_s or time.monotonic()
+        p = pose_from_payload(m.payload)[:3, 3]
+        seen = self._seen
+        seen.append((now, p))
+        while seen[0][0] < now - REST_WINDOW_S:
+            seen.popleft()
+        self.resting = now - seen[0][0] >= 0.8 * REST_WINDOW_S and all(
+            float(np.linalg.norm(q - p)) < REST_POSITION_M for _, q in seen
+        )
+        if self._anchor is None:
+            self._anchor = p
+        if not self._moving and float(np.linalg.norm(p - self._anchor)) > MOVED_M:
+            self._moving = True
+        if self.resting:
+            if self._moving:
+                self.moves += 1
+                self._moving = False
+            self._anchor = p
+
+
 def arm_state(session, arm: str) -> str:
     """The arm's operating state as last seen on the bus."""
     return str(session.watch.arm(arm).state)
@@ -108,6 +148,10 @@ class PartnerDemonstrator(Demonstrator):
         self._expected: list[_Reach | _Grip] = []
         #: per partner arm: its tip (m, world) and jaw (rad) when the last wait ended
         self._last_seen: dict[str, tuple[np.ndarray, float]] = {}
+        #: per partner arm: its moves seen, and how many of them this plan has waited for
+        self._moves = {arm: MoveCounter(arm) for arm in self.partner}
+        self._moves_used = dict.fromkeys(self.partner, 0)
+        session.observers.extend(self._moves.values())
         #: partner moves or grips not seen done in time: (simulated s, what)
         self.missed: list[tuple[float, str]] = []
 
@@ -194,7 +238,7 @@ class PartnerDemonstrator(Demonstrator):
                 seen.popleft()
             resting = now - seen[0][0] >= 0.8 * REST_WINDOW_S
             done = (
-                self._reached(what, start, seen, resting)
+                self._moved(what, seen, resting)
                 if reach
                 else self._gripped(what, start, seen, resting, self._holds(what.arm))
             )
@@ -211,15 +255,20 @@ class PartnerDemonstrator(Demonstrator):
         if engage is not None and any(s.watch.arm(a).state in DISENGAGED for a in s.own):
             engage()
 
-    @staticmethod
-    def _reached(what: _Reach, start, seen, resting: bool) -> bool:
-        """At rest, near the target or after moving."""
+    def _moved(self, what: _Reach, seen, resting: bool) -> bool:
+        """At rest near the target (every move seen so far was part of getting there), or
+        a move of the partner's ended that this plan has not yet waited for (it may have
+        ended before this wait began: the partner was a move ahead)."""
+        counter = self._moves[what.arm]
         now = seen[-1][1]
         still = resting and max(float(np.linalg.norm(p - now)) for _, p in seen) < REST_POSITION_M
-        if not still:
-            return False
-        near = float(np.linalg.norm(now - what.target_W)) < what.tolerance_m
-        return near or float(np.linalg.norm(now - start)) > MOVED_M
+        if still and float(np.linalg.norm(now - what.target_W)) < what.tolerance_m:
+            self._moves_used[what.arm] = counter.moves
+            return True
+        if counter.moves > self._moves_used[what.arm]:
+            self._moves_used[what.arm] += 1
+            return True
+        return False
 
     def _holds(self, arm: str) -> bool:
         """Whether ``arm`` holds an object (the grasp events seen)."""

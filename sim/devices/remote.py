@@ -379,6 +379,9 @@ class RemoteSession:
         #: called by :meth:`settle` when an arm has stopped following (held, misaligned,
         #: disabled): the synthetic device engages it again before the next motion
         self.on_disengaged: Callable[[], None] | None = None
+        #: called with every server message taken, after it is applied (the partner
+        #: demonstrator follows the other hand's moves with it)
+        self.observers: list[Callable] = []
 
     # ---- clock and progress --------------------------------------------------------------
     @property
@@ -434,6 +437,11 @@ class RemoteSession:
         return len(messages)
 
     def _take(self, m) -> None:
+        self._apply(m)
+        for observe in self.observers:
+            observe(m)
+
+    def _apply(self, m) -> None:
         topic, p = m.topic, m.payload
         if topic == "scene/state":
             self.world.take_state(p)
