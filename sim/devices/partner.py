@@ -51,6 +51,9 @@ MIN_REACH_TOLERANCE_M = 0.004
 MOVED_M = 0.002
 #: A jaw counts as at the asked angle within this (rad).
 JAW_TOLERANCE_RAD = 0.1
+#: The window (s) in which :class:`MoveCounter` looks for a rest among the messages
+#: (``<arm>/measured_cp`` comes at 60 Hz: four in 60 ms).
+MESSAGE_REST_WINDOW_S = 0.06
 #: How often the partner is looked at (s): every message that came meanwhile is taken.
 LOOK_S = 0.01
 #: At rest: every look over this long (s) within these of the latest (the partner's
@@ -108,10 +111,14 @@ class MoveCounter:
         p = pose_from_payload(m.payload)[:3, 3]
         seen = self._seen
         seen.append((now, p))
-        while seen[0][0] < now - REST_WINDOW_S:
+        while seen[0][0] < now - MESSAGE_REST_WINDOW_S:
             seen.popleft()
-        self.resting = now - seen[0][0] >= 0.8 * REST_WINDOW_S and all(
-            float(np.linalg.norm(q - p)) < REST_POSITION_M for _, q in seen
+        # a rest is seen in three or more messages (60 Hz: a lone pair may straddle a
+        # stall of the server) that span at least REST_WINDOW_S
+        self.resting = (
+            len(seen) >= 3
+            and now - seen[0][0] >= REST_WINDOW_S
+            and all(float(np.linalg.norm(q - p)) < REST_POSITION_M for _, q in seen)
         )
         if self._anchor is None:
             self._anchor = p
@@ -261,8 +268,7 @@ class PartnerDemonstrator(Demonstrator):
         ended before this wait began: the partner was a move ahead)."""
         counter = self._moves[what.arm]
         now = seen[-1][1]
-        still = resting and max(float(np.linalg.norm(p - now)) for _, p in seen) < REST_POSITION_M
-        if still and float(np.linalg.norm(now - what.target_W)) < what.tolerance_m:
+        if counter.resting and float(np.linalg.norm(now - what.target_W)) < what.tolerance_m:
             self._moves_used[what.arm] = counter.moves
             return True
         if counter.moves > self._moves_used[what.arm]:
