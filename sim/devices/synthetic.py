@@ -29,6 +29,8 @@ CLUTCH_TAP_S = 0.15
 #: How long to wait for every arm to report FOLLOWING after the clutch tap (s).
 ENGAGE_TIMEOUT_S = 3.0
 ENGAGE_TRIES = 5
+#: How long (wall s) to wait for the server's verdict once the plan is done.
+END_WAIT_S = 5.0
 
 
 @dataclass
@@ -236,8 +238,10 @@ def run_synthetic(
         )
         remote.on_disengaged = engager
         plan(demo)
-        if not remote.finished:
-            remote.confirm_server()
+        if not remote.finished and remote.confirm_server():
+            # the plan's last move may be the other hand's (one hand per process), or the
+            # server's verdict may still be on its way: wait for it as a person does
+            remote.hold(END_WAIT_S)
         remote.pace(0)
         remote.drain()
         result = _result(remote, time.monotonic() - start, engager.count)
