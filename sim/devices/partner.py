@@ -17,8 +17,9 @@ move of their own:
   the two plans in step when one is a move ahead: the two look at a world that moves (an
   object in the other hand, the other instrument, seen a moment apart), and a target this
   plan computes from where the partner's instrument is may be stale by then;
-- a partner's grip (``grip``) is done when its jaw is at the asked angle, or at rest after
-  closing or opening towards it (a jaw closed on an object stops short);
+- a partner's grip (``grip``) is done when its jaw is at the asked angle, or at rest
+  closed on an object (a closing jaw stops on it, perhaps before this wait began) or
+  open with nothing held, or at rest after turning towards the angle;
 - moves given together (:meth:`Demonstrator.together`) run at the same time: this hand
   moves, then waits for the partner's.
 
@@ -46,8 +47,8 @@ from sim.session.demo import Demonstrator
 REACH_TOLERANCE_FACTOR = 3.0
 #: ... and never closer than this (m): the operators' scatter at the end of a reach.
 MIN_REACH_TOLERANCE_M = 0.004
-#: How far (m) the partner's instrument must have moved since the wait began to count
-#: as having made the move (the operators' tremor at the tool is well under 1 mm).
+#: How far (m) the partner's instrument must go from where it last rested to count as
+#: a move (the operators' tremor at the tool is well under 1 mm).
 MOVED_M = 0.002
 #: A jaw counts as at the asked angle within this (rad).
 JAW_TOLERANCE_RAD = 0.1
@@ -56,8 +57,9 @@ JAW_TOLERANCE_RAD = 0.1
 MESSAGE_REST_WINDOW_S = 0.06
 #: How often the partner is looked at (s): every message that came meanwhile is taken.
 LOOK_S = 0.01
-#: At rest: every look over this long (s) within these of the latest (the partner's
-#: process settles for :data:`sim.devices.remote.SETTLE_WINDOW_S` before each move).
+#: At rest: every message (or, for the jaw, every look) over this long (s) within these
+#: of the latest (the partner's process settles for
+#: :data:`sim.devices.remote.SETTLE_WINDOW_S` twice or more before each move).
 REST_WINDOW_S = 0.03
 REST_POSITION_M = 3e-4
 REST_JAW_RAD = 0.01
@@ -245,7 +247,7 @@ class PartnerDemonstrator(Demonstrator):
                 seen.popleft()
             resting = now - seen[0][0] >= 0.8 * REST_WINDOW_S
             done = (
-                self._moved(what, seen, resting)
+                self._moved(what, seen)
                 if reach
                 else self._gripped(what, start, seen, resting, self._holds(what.arm))
             )
@@ -262,7 +264,7 @@ class PartnerDemonstrator(Demonstrator):
         if engage is not None and any(s.watch.arm(a).state in DISENGAGED for a in s.own):
             engage()
 
-    def _moved(self, what: _Reach, seen, resting: bool) -> bool:
+    def _moved(self, what: _Reach, seen) -> bool:
         """At rest near the target (every move seen so far was part of getting there), or
         a move of the partner's ended that this plan has not yet waited for (it may have
         ended before this wait began: the partner was a move ahead)."""
