@@ -66,6 +66,10 @@ REST_JAW_RAD = 0.01
 #: Longest wait for the partner's move or grip (simulated s), and the same in wall time
 #: (a server that stopped publishing stops the simulated clock too).
 PARTNER_TIMEOUT_S = 10.0
+#: ... but a partner that has kept still this long (simulated s) while following is
+#: waiting for this hand (the plans disagree): go on. Its own pauses are shorter (a
+#: grasp is waited for 1 s, an arm settles within 1.5 s).
+PARTNER_IDLE_S = 4.0
 PARTNER_TIMEOUT_WALL_S = 40.0
 
 
@@ -238,9 +242,19 @@ class PartnerDemonstrator(Demonstrator):
     def _watch_until(self, what, arm, reach, start, end_s, end_wall) -> bool:
         s = self.session
         seen: deque = deque()  # (wall s, position or jaw) over the last REST_WINDOW_S
+        counter = self._moves[what.arm]
+        idle_since_s, idle_jaw = None, 0.0
         while not self.stopped and s.time_s < end_s and time.monotonic() < end_wall:
             before_s = s.time_s
             s.hold(LOOK_S)
+            # a partner whose instrument and jaw stay still while it follows is waiting
+            # for this hand: the two plans disagree, and waiting longer does not help
+            idle = s.watch.arm(what.arm).state == "FOLLOWING" and counter.resting
+            jaw = arm.measured_jaw()
+            if not idle or idle_since_s is None or abs(jaw - idle_jaw) > 2 * REST_JAW_RAD:
+                idle_since_s, idle_jaw = (s.time_s if idle else None), jaw
+            elif s.time_s - idle_since_s > PARTNER_IDLE_S:
+                return False
             now = time.monotonic()
             seen.append((now, arm.measured_cp()[:3, 3] if reach else arm.measured_jaw()))
             while seen[0][0] < now - REST_WINDOW_S:
