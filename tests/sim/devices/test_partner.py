@@ -9,7 +9,8 @@ from sim.devices.partner import MOVED_M, MoveCounter
 
 
 def _feed(counter: MoveCounter, positions, t0: float = 100.0, rate_hz: float = 60.0) -> float:
-    """``PSM2/measured_cp`` at these tool-tip positions (m), one per 1/rate_hz s (60 Hz: the server's arm state rate)."""
+    """``PSM2/measured_cp`` at these tool-tip positions (m), one per 1/rate_hz s (60 Hz:
+    the server's arm state rate)."""
     t = t0
     for p in positions:
         X = np.eye(4)
