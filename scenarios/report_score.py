@@ -368,7 +368,8 @@ def latency_label(conditions: dict | None) -> str:
 
 
 def conditions_html(conditions: dict | None) -> str:
-    """How the session ran: the injected latency (and its protocol), the loop's timing."""
+    """How the session ran: the injected latency (and its protocol), the loop's timing, how
+    each client's display kept up (``frame_timing``)."""
     conditions = conditions or {}
     parts = [f"injected latency: <b>{html.escape(latency_label(conditions))}</b>"]
     if conditions.get("latency_protocol"):
@@ -379,7 +380,22 @@ def conditions_html(conditions: dict | None) -> str:
             f"loop {loop.get('rate_hz', 0):.0f} Hz, {loop.get('overruns', 0)} overruns, "
             f"{loop.get('real_time_ratio', 0):.3f}\u00d7 real time"
         )
+    for client, t in sorted((conditions.get("frame_timing") or {}).items()):
+        parts.append(html.escape(frame_timing_label(client, t)))
     return f"<p class='cond'>{' · '.join(parts)}</p>"
+
+
+def frame_timing_label(client: str, timing: dict) -> str:
+    """How a client's display kept up, in a few words (``VIEW display: frame 16.7 ms
+    p50, 33.4 ms p99, 0.4% of 5400 frames missed``), from the session's ``frame_timing``
+    condition (the clients' ``<dev>/frame_timing`` reports)."""
+    frames = int(timing.get("frames", 0))
+    missed = float(timing.get("missed_fraction", 0.0))
+    return (
+        f"{client} display: frame {1e3 * float(timing.get('frame_period_s_p50', 0.0)):.1f} ms"
+        f" p50, {1e3 * float(timing.get('frame_period_s_p99', 0.0)):.1f} ms p99,"
+        f" {100 * missed:.1f}% of {frames} frames missed"
+    )
 
 
 def rescores_html(rescores: Sequence[tuple[str, ScoreResult]]) -> str:

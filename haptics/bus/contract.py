@@ -281,7 +281,30 @@ def _same_length(a: str, b: str) -> Callable[[dict], str]:
     return check
 
 
+def _frame_timing(p: dict) -> str:
+    """``<dev>/frame_timing``: missed frames are frames; the p50 is not above the p99;
+    the optional ``target_period_s`` (the display's own period) is a positive number."""
+    if p["missed"] > p["frames"]:
+        return f"'missed' is {p['missed']} but 'frames' is {p['frames']}; expected missed <= frames"
+    if p["frame_period_s_p50"] > p["frame_period_s_p99"]:
+        return (
+            f"'frame_period_s_p50' ({p['frame_period_s_p50']}) is above 'frame_period_s_p99'"
+            f" ({p['frame_period_s_p99']}); expected p50 <= p99"
+        )
+    target = p.get("target_period_s")
+    if target is not None and not (_is_number(target) and target > 0):
+        return f"'target_period_s' is {target!r}, expected a number > 0 (s) or no such field"
+    return ""
+
+
 _POSE = {"position_m": numbers(3), "orientation_xyzw": quaternion}
+#: ``<dev>/frame_timing``'s fields (a client's display keeping up; optional topic).
+FRAME_TIMING_FIELDS: dict[str, Check] = {
+    "frames": integer(0),
+    "missed": integer(0),
+    "frame_period_s_p50": number(0.0),
+    "frame_period_s_p99": number(0.0),
+}
 _PEDAL = {"pressed": boolean}
 
 #: Every topic kind of contract version 1.
@@ -304,6 +327,14 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec("<dev>/clutch", TO_SERVER, _PEDAL, "the clutch pedal", "on change, and >= 10 Hz"),
     TopicSpec(
         "<dev>/camera", TO_SERVER, _PEDAL, "the camera pedal (optional)", "on change, >= 10 Hz"
+    ),
+    TopicSpec(
+        "<dev>/frame_timing",
+        TO_SERVER,
+        FRAME_TIMING_FIELDS,
+        "how the client's display keeps up (optional)",
+        "about 1 Hz",
+        _frame_timing,
     ),
     # server -> clients
     TopicSpec("<arm>/measured_cp", TO_CLIENT, _POSE, "the tool tip in the world frame", ">= 60 Hz"),

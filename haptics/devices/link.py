@@ -60,6 +60,10 @@ class DeviceLink:
         source: what runs the device, for the recording's header.
         lost_after_s: silence (no message, no answer to a probe) after which the server
             counts as gone.
+        probe_timeout_s: how long a probe (``hello``) waits for its answer (s). A server
+            waiting for its other devices publishes nothing and answers only probes; on
+            a loaded machine (device processes compiling their kernels) its answer took
+            over 0.25 s, and a shorter wait called a live server gone.
         notify: where status lines go (default: stderr).
         clock: the monotonic clock (s).
     """
@@ -77,6 +81,7 @@ class DeviceLink:
         rate_hz: float | None = None,
         source: str = "",
         lost_after_s: float = 1.5,
+        probe_timeout_s: float = 1.0,
         notify: Callable[[str], None] = say,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -91,6 +96,7 @@ class DeviceLink:
         self.hello: dict = {}
         self.connected = False
         self.lost_after_s = float(lost_after_s)
+        self.probe_timeout_s = float(probe_timeout_s)
         self.notify = notify
         self._clock = clock
         self._heard_s = -float("inf")
@@ -149,7 +155,7 @@ class DeviceLink:
             return ""
         self._probe_s = now
         try:
-            hello = self.bus.request("hello", timeout_s=0.25)
+            hello = self.bus.request("hello", timeout_s=self.probe_timeout_s)
         except BusTimeoutError:
             if self.connected and now - self._heard_s > self.lost_after_s:
                 self.connected = False

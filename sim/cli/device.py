@@ -80,7 +80,8 @@ def synthetic(
         None,
         "--name",
         help="A device to drive (repeatable); default: every device the server's hello maps"
-        " to an arm (both hands of a two-handed exercise).",
+        " to an arm (both hands of a two-handed exercise). One hand only (--name MTMR here,"
+        " --name MTML in another process): this process watches the other hand on the bus.",
     ),
     steps: int = typer.Option(
         None, "--steps", min=1, help="Stop after this many exercise steps are done."
@@ -140,6 +141,11 @@ def synthetic(
         typer.echo(
             f"{result.steps_done}/{result.total_steps} steps in {result.elapsed_s:.1f} s, {end};"
             f" {result.samples} samples, engaged {result.engagements}x"
+            + (
+                f"; {result.partner_missed} of the other hand's moves not seen in time"
+                if result.partner_missed
+                else ""
+            )
         )
         if result.failed:
             raise typer.Exit(code=1)

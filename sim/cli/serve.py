@@ -213,6 +213,8 @@ def serve(
             conditions["loop"] = served.loop.as_dict()
             conditions["bus"] = served.bus_counters
             conditions["devices"] = served.device_stats
+            if served.frame_timing:
+                conditions["frame_timing"] = served.frame_timing
             info.conditions = conditions
             info.interrupted = outcome.interrupted
             sid = store_finished(console, records, spec, outcome, checkpoint, report, camera)

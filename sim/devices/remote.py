@@ -11,7 +11,7 @@ peeking into the server:
 what the plans read                   where it comes from
 ====================================  ==================================================
 ``world.body_pose``, ``landmark``     ``scene/state`` poses, landmarks (body frame) from
-                                      the scenario's geometry (:mod:`sim.world.boards`)
+``world.bodies``, ``body_id``         the scenario's geometry (:mod:`sim.world.boards`)
 ``world.object_names``, ``scene``     the scenario's scene (``hello``'s ``scenario_yaml``)
 ``arms[a].X_WR``, ``chain``           the scenario's ports, the robot models' chains
 ``arms[a].goal_js``, ``measured_cp``  ``<arm>/measured_js``, ``<arm>/measured_cp``
@@ -180,9 +180,15 @@ class RemoteWorld:
         rng = np.random.default_rng(0)  # geometry only: landmarks do not depend on it
         self._landmarks: dict[str, dict[str, np.ndarray]] = {}
         self._objects: list[str] = []
+        #: body number -> its geometry (name, role, landmarks in the body frame), as the
+        #: world's ``bodies``; the numbers are this process's own (:meth:`body_id`)
+        self.bodies: dict[int, object] = {}
+        self._ids: dict[str, int] = {}
         for spec in scene.objects:
             for body in bodies_for(spec, rng):
                 self._landmarks[body.name] = dict(body.landmarks)
+                self._ids[body.name] = len(self.bodies)
+                self.bodies[len(self.bodies)] = body
                 if body.role == OBJECT:
                     self._objects.append(body.name)
         self._names: dict[str, int] = {}
@@ -216,6 +222,11 @@ class RemoteWorld:
             X = pose(quat_xyzw_to_matrix(row[3:7]), row[:3])
             self._cache[name] = X
         return X.copy()
+
+    def body_id(self, name: str) -> int:
+        """The number of the body ``name`` in :attr:`bodies` (the plans read a body's
+        landmarks as ``world.bodies[world.body_id(name)].landmarks``, as in the world)."""
+        return lookup(self._ids, name, "body of the scene")
 
     def landmark(self, name: str, key: str) -> np.ndarray:
         """World position (m) of a body's landmark, where the body is now."""
@@ -335,7 +346,13 @@ class RemoteSession:
         self.arms = {spec.name: RemoteArm(self, spec) for spec in scene.arms}
         for arm in self.device_of:
             lookup(self.arms, arm, "arm of the scenario")
-        self.driven = [a.name for a in scenario.scene.arms if a.name in self.device_of]
+        #: the arms a trainee drives in this exercise (every arm the server maps a device
+        #: to): the plan's view, as in the session. This process drives :attr:`own`; the
+        #: rest (:attr:`partner`) another device process drives, and this one watches them
+        mapped = set(device_map.values())
+        self.driven = [a.name for a in scenario.scene.arms if a.name in mapped]
+        self.own = [a for a in self.driven if a in self.device_of]
+        self.partner = [a for a in self.driven if a not in self.device_of]
         camera = scenario.scene.camera
         self.camera_arm = camera.arm
         X_WC_fixed = None
@@ -362,6 +379,9 @@ class RemoteSession:
         #: called by :meth:`settle` when an arm has stopped following (held, misaligned,
         #: disabled): the synthetic device engages it again before the next motion
         self.on_disengaged: Callable[[], None] | None = None
+        #: called with every server message taken, after it is applied (the partner
+        #: demonstrator follows the other hand's moves with it)
+        self.observers: list[Callable] = []
 
     # ---- clock and progress --------------------------------------------------------------
     @property
@@ -417,6 +437,11 @@ class RemoteSession:
         return len(messages)
 
     def _take(self, m) -> None:
+        self._apply(m)
+        for observe in self.observers:
+            observe(m)
+
+    def _apply(self, m) -> None:
         topic, p = m.topic, m.payload
         if topic == "scene/state":
             self.world.take_state(p)
@@ -549,7 +574,11 @@ class RemoteSession:
         :data:`SETTLE_TIMEOUT_S` after the last sample went out. An arm found held,
         misaligned or disabled is engaged again first (:attr:`on_disengaged`)."""
         self._settle(arm)
-        if self.on_disengaged is not None and self._seen(arm).state in DISENGAGED:
+        if (
+            self.on_disengaged is not None
+            and arm in self.device_of  # a partner's arm is engaged by its own process
+            and self._seen(arm).state in DISENGAGED
+        ):
             self.on_disengaged()
             self._settle(arm)
 

@@ -29,6 +29,8 @@ CLUTCH_TAP_S = 0.15
 #: How long to wait for every arm to report FOLLOWING after the clutch tap (s).
 ENGAGE_TIMEOUT_S = 3.0
 ENGAGE_TRIES = 5
+#: How long (wall s) to wait for the server's verdict once the plan is done.
+END_WAIT_S = 5.0
 
 
 @dataclass
@@ -44,6 +46,8 @@ class SyntheticResult:
         lost: the server went away during the run.
         engagements: times the arms were engaged (1 + re-engagements).
         samples: ticks published.
+        partner_missed: moves of the other hand's process (``--name`` of one hand) that
+            were not seen done in time.
     """
 
     steps_done: int
@@ -54,6 +58,7 @@ class SyntheticResult:
     engagements: int
     samples: int
     lost: bool = False
+    partner_missed: int = 0
 
 
 class Engager:
@@ -68,11 +73,11 @@ class Engager:
         self._engaged_before: set[str] = set()
 
     def following(self) -> list[str]:
-        """The driven arms that report FOLLOWING now."""
-        return [a for a in self.remote.driven if self.remote.watch.arm(a).state == "FOLLOWING"]
+        """This process's arms that report FOLLOWING now."""
+        return [a for a in self.remote.own if self.remote.watch.arm(a).state == "FOLLOWING"]
 
     def __call__(self) -> None:
-        """Engage every driven arm that is not following; raise after repeated failures."""
+        """Engage every arm of this process that is not following; raise after repeated failures."""
         if self._busy:
             return
         self._busy = True
@@ -87,7 +92,7 @@ class Engager:
         remote, demo = self.remote, self.demo
         for attempt in range(1, ENGAGE_TRIES + 1):
             remote.drain()
-            todo = [a for a in remote.driven if a not in self.following()]
+            todo = [a for a in remote.own if a not in self.following()]
             if not todo or remote.finished:
                 return
             self.count += 1
@@ -122,7 +127,7 @@ class Engager:
             states = {a: remote.watch.arm(a).state for a in todo}
             self.notify(f"engaging {todo} (try {attempt}): still {states}; aligning again")
         remote.drain()
-        left = [a for a in remote.driven if a not in self.following()]
+        left = [a for a in remote.own if a not in self.following()]
         if left and not remote.finished:
             detail = {
                 a: (remote.watch.arm(a).state, round(remote.watch.arm(a).align_error_rad, 3))
@@ -211,7 +216,12 @@ def run_synthetic(
     remote = RemoteSession(
         link, scenario, rate_hz=rate_hz, stop=stop, stop_after_steps=stop_after_steps
     )
-    demo = Demonstrator(remote, skill=operator, seed=seed)
+    if remote.partner:  # the other hand is another process's: watch it, as a person does
+        from sim.devices.partner import PartnerDemonstrator
+
+        demo = PartnerDemonstrator(remote, skill=operator, seed=seed, notify=notify)
+    else:
+        demo = Demonstrator(remote, skill=operator, seed=seed)
     warm_up(remote)
     remote.stream.start()
     try:
@@ -221,16 +231,21 @@ def run_synthetic(
         engager = Engager(remote, demo, notify)
         engager()
         start = time.monotonic()
+        watching = f", watching {remote.partner}" if remote.partner else ""
         notify(
-            f"{operator} operator (seed {seed}) driving {remote.driven} through"
-            f" {sorted(remote.device_of.values())}: {scenario.name}"
+            f"{operator} operator (seed {seed}) driving {remote.own} through"
+            f" {sorted(remote.device_of.values())}{watching}: {scenario.name}"
         )
         remote.on_disengaged = engager
         plan(demo)
-        if not remote.finished:
-            remote.confirm_server()
+        if not remote.finished and remote.confirm_server():
+            # the plan's last move may be the other hand's (one hand per process), or the
+            # server's verdict may still be on its way: wait for it as a person does
+            remote.hold(END_WAIT_S)
         remote.pace(0)
         remote.drain()
-        return _result(remote, time.monotonic() - start, engager.count)
+        result = _result(remote, time.monotonic() - start, engager.count)
+        result.partner_missed = len(getattr(demo, "missed", ()))
+        return result
     finally:
         remote.close()

@@ -7,11 +7,12 @@ trainee matches the instrument's orientation, then clutches in), and then, every
 tick, paced in real time (:class:`~sim.server.loop.Pacer`):
 
 1. takes every device message off the bus (held back by the ``command`` latency line if
-   one is set) and turns each ``measured_cp`` into a master sample for its arm — also
+   one is set) and turns each ``measured_cp`` into a master sample for its arm (a
+   client's ``frame_timing`` report goes to :attr:`TrainingServer.frame_timing`) — also
    while it waits for the tick: samples go through their arm's teleoperation (filter,
-   state machine, limits, IK to a joint goal) as they arrive (``Session.command``);
+   state machine, limits) as they arrive (``Session.command``);
 2. steps the session with the rest (every sample goes through the arm's teleoperation
-   filter in order);
+   filter in order) and solves IK for the latest targets;
 3. computes each device's force feedback from its instrument's tip force and publishes
    ``servo_cf``; publishes arm states, the scene, the step, live metrics and events at
    their rates (:mod:`sim.server.publish`);
@@ -37,6 +38,7 @@ import numpy as np
 
 from haptics.bus.contract import CONTRACT_VERSION, TOPICS
 from haptics.bus.devices import DeviceState
+from haptics.bus.frame_timing import FrameTimingLog
 from haptics.bus.latency import DelayLine
 from haptics.force import ForceFeedback, ForceFeedbackConfig
 from scenarios.trace import TraceEvent
@@ -94,6 +96,7 @@ class ServeOutcome:
     bus_counters: dict
     device_stats: dict
     wall_time_s: float
+    frame_timing: dict = field(default_factory=dict)
 
 
 def live_session_config(pose_rate_hz: float = 60.0, master_rate_hz: float = 1000.0):
@@ -167,6 +170,8 @@ class TrainingServer:
         self._command_line = lines["command"]
         self.publisher = Publisher(self.bus, lines, self.config.rates)
         self.devices = DeviceState()
+        #: the clients' ``<dev>/frame_timing`` reports (how their displays keep up)
+        self.frame_timing = FrameTimingLog()
         self.forces = {arm: ForceFeedback(self.config.force) for arm in s.teleops}
         self.paused = False
         self._stop_reason: str | None = None
@@ -278,10 +283,13 @@ class TrainingServer:
         messages = self.bus.drain()
         line = self._command_line
         if line is None:
+            self.frame_timing.ingest(messages)
             return self.devices.ingest(messages)
         for m in messages:
             line.push(now, m)
-        return self.devices.ingest(line.pop_ready(now), received_s=now)
+        ready = line.pop_ready(now)
+        self.frame_timing.ingest(ready)
+        return self.devices.ingest(ready, received_s=now)
 
     def _take_commands(self, now: float) -> dict:
         """The device samples due now, routed to their arms."""
@@ -294,9 +302,9 @@ class TrainingServer:
 
     def _between_ticks(self, seconds: float) -> None:
         """Wait ``seconds`` for the next physics tick, feeding every device sample through
-        teleoperation as it arrives (``Session.command``): a hand's motion reaches the
-        instrument's joint goal within the transport delay, not up to a physics period
-        later. ZeroMQ polls in whole milliseconds: the last millisecond is watched in
+        teleoperation as it arrives (``Session.command``): filter, states, limits and the
+        watchdog see each sample within the transport delay, not up to a physics period
+        later (IK runs at the tick, for the latest target). ZeroMQ polls in whole milliseconds: the last millisecond is watched in
         ~0.1 ms naps, so the tick is not overslept."""
         deadline = self._clock() + seconds
         while True:
@@ -426,6 +434,7 @@ class TrainingServer:
             self.bus.counters.as_dict(),
             stats,
             self._clock() - started,
+            self.frame_timing.summary(),
         )
 
     def publish_score(self, payload: dict) -> None:

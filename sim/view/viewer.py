@@ -36,6 +36,8 @@ from sim.view.warnings import WarningWatch
 
 #: How long a warning stays on screen (s).
 WARNING_S = 4.0
+#: The name the window reports its display's timing under (``VIEW/frame_timing``).
+FRAME_TIMING_NAME = "VIEW"
 #: Frames per second the viewer draws at most (the server publishes the scene at 60 Hz);
 #: on a CPU rasteriser (llvmpipe) 30, so that a laptop keeps a core for the physics.
 TARGET_FPS = 60.0
@@ -318,6 +320,9 @@ class Viewer:
         hud_key = None
         result_at = None
         fps_window: list[float] = []
+        from haptics.bus.frame_timing import FrameTimingMeter
+
+        meter = FrameTimingMeter(target_period_s=period)  # the server's VIEW/frame_timing
         while True:
             now = time.monotonic()
             dt, last = now - last, now
@@ -350,6 +355,10 @@ class Viewer:
                 overlay = draw_hud(content, *self.window.size)
             if frame is not None or overlay is not None:
                 self.window.show(frame, overlay)
+            if frame is not None:
+                fields = meter.frame(time.monotonic())
+                if fields is not None:
+                    self.bus.publish(f"{FRAME_TIMING_NAME}/frame_timing", fields)
                 if on_frame is not None:
                     on_frame(self)
             if closing or stop():

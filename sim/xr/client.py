@@ -47,6 +47,8 @@ from sim.xr.hands import MasterHand, vibration_amplitude
 from sim.xr.timing import FrameRecord, FrameTimer
 
 MODES = ("console", "bedside")
+#: The name the headset reports its display's timing under (``XR/frame_timing``).
+FRAME_TIMING_NAME = "XR"
 #: Bedside clip distances (m): a room, not a body cavity.
 BEDSIDE_NEAR_M, BEDSIDE_FAR_M = 0.03, 8.0
 #: Overhead lamp height above the work area (m).
@@ -176,6 +178,7 @@ class VrClient:
         self._X_SM: np.ndarray | None = None
         self._placement: BedsidePlacement | None = None
         self._lamp: np.ndarray | None = None
+        self._meter = None  # the display's frame timing, reported to the server
 
     def stop(self) -> None:
         """Ask the client to end the session (from any thread, e.g. a signal handler)."""
@@ -402,6 +405,7 @@ class VrClient:
             sent = self._sent_s(feed.used_seq)
             if sent is not None:
                 latency = display_mono - sent
+        late = display_mono is not None and ended > display_mono
         self.timer.add(
             FrameRecord(
                 index,
@@ -410,11 +414,25 @@ class VrClient:
                 info.wait_s,
                 ended - (info.started_s + info.wait_s),
                 views is not None,
-                display_mono is not None and ended > display_mono,
+                late,
                 [],
                 latency,
             )
         )
+        self._report_frame(feed, info, display_mono if display_mono is not None else ended, late)
+
+    def _report_frame(self, feed, info, shown_s: float, late: bool) -> None:
+        """Count the frame for the server's ``XR/frame_timing`` report (about 1 Hz): the
+        display's period is the runtime's predicted one; a frame submitted after its
+        display time missed it."""
+        from haptics.bus.frame_timing import FrameTimingMeter
+
+        if self._meter is None:
+            period = info.period_ns * 1e-9 if info.period_ns > 0 else None
+            self._meter = FrameTimingMeter(target_period_s=period)
+        fields = self._meter.frame(shown_s, missed=late)
+        if fields is not None:
+            feed.bus.publish(f"{FRAME_TIMING_NAME}/frame_timing", fields)
 
     def _sent_s(self, seq: int) -> float | None:
         link = getattr(self, "_link", None)

@@ -19,6 +19,13 @@ EXAMPLES = {
     ("to_server", "<dev>/gripper/measured_js"): {"position_rad": [0.4]},
     ("to_server", "<dev>/clutch"): {"pressed": True},
     ("to_server", "<dev>/camera"): {"pressed": False},
+    ("to_server", "<dev>/frame_timing"): {
+        "frames": 5400,
+        "missed": 12,
+        "frame_period_s_p50": 0.0111,
+        "frame_period_s_p99": 0.0223,
+        "target_period_s": 0.0111,
+    },
     ("to_client", "<arm>/measured_cp"): {
         "position_m": [0.1, 0.2, 0.05],
         "orientation_xyzw": [0.0, 1.0, 0.0, 0.0],

@@ -1,10 +1,12 @@
 """A hostile peer, run as its own process by test_fuzz.py: plain pyzmq + msgpack, no surgisim.
 
-Usage: ``python fuzz_sender.py SUB_ENDPOINT ROUTER_ENDPOINT SEED N``. Sends N messages
-to each of the server's SUB and ROUTER sockets: random frames, truncated and padded
-msgpack, wrong types, NaN, unknown topics, oversized and wrong frame counts, with one
-good message in every 50 (numbered ``seq`` 0, 1, ...), then one end marker each. Prints a
-JSON summary of what it sent.
+Usage: ``python fuzz_sender.py SUB_ENDPOINT ROUTER_ENDPOINT SEED N [DEVICE]``. Sends N
+messages to each of the server's SUB and ROUTER sockets: random frames, truncated and
+padded msgpack, wrong types, NaN, unknown topics, oversized and wrong frame counts, with
+one good message in every 50 (numbered ``seq`` 0, 1, ...; device ``GOOD``), then one end
+marker each (the ROUTER's is a ``stop`` request, seq :data:`STOP_SEQ`). The malformed
+messages use the topics of ``DEVICE`` (default ``GOOD``; a live server's mapped device,
+e.g. ``MTMR``, to aim them at an instrument). Prints a JSON summary of what it sent.
 """
 
 from __future__ import annotations
@@ -19,6 +21,10 @@ import numpy as np
 import zmq
 
 GOOD_EVERY = 50
+#: The ``seq`` of the closing ``stop`` request: its reply (``reply_to``) ends the run.
+STOP_SEQ = 1 << 30
+#: Whose topics the malformed device messages use (argv[5]).
+GARBAGE_DEVICE = b"GOOD"
 #: One oversized body, sent in slices (65.6-90 kB): over the 64 kB limit, cheap to make.
 BIG = memoryview(msgpack.packb({"pad": "x" * 90_000}))
 
@@ -35,6 +41,7 @@ def _good_sample(seq: int) -> list[bytes]:
 def _garbage_message(rng: np.random.Generator) -> list[bytes]:
     kind = int(rng.integers(12))
     good = _good_sample(int(rng.integers(1 << 30)))
+    good[0] = good[0].replace(b"GOOD", GARBAGE_DEVICE)
     if kind == 0:  # random frames, random count
         return [rng.bytes(int(rng.integers(0, 200))) for _ in range(int(rng.integers(1, 5)))]
     if kind == 1:  # truncated msgpack
@@ -55,6 +62,7 @@ def _garbage_message(rng: np.random.Generator) -> list[bytes]:
         return [good[0], msgpack.packb(p)]
     if kind == 6:  # unknown topics
         topic = [b"GOOD/measured_cq", b"GOOD/servo_cf", b"\xff\xfe/clutch", b"scene/state"]
+        topic = [t.replace(b"GOOD", GARBAGE_DEVICE) for t in topic]
         return [topic[int(rng.integers(4))], good[1]]
     if kind == 7:  # too large
         return [good[0], BIG[: int(rng.integers(65_600, 90_000))]]
@@ -129,14 +137,16 @@ def main(sub_endpoint: str, router_endpoint: str, seed: int, n: int) -> None:
             dealer.recv_multipart()
     end = {"pressed": True, **_env(0)}
     pub.send_multipart([b"END/clutch", msgpack.packb(end)])
-    dealer.send_multipart([b"", msgpack.packb({**_env(0), "request": "stop"})])
+    dealer.send_multipart([b"", msgpack.packb({**_env(STOP_SEQ), "request": "stop"})])
     # Read every reply up to the server's answer to "stop" (the last one) before closing:
     # a TCP socket closed with unread data sends a reset, and the server's kernel then
     # throws away what it had not yet handed to the server.
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        if dealer.poll(100) and msgpack.unpackb(dealer.recv_multipart()[-1]).get("bye"):
-            break
+        if dealer.poll(100):
+            reply = msgpack.unpackb(dealer.recv_multipart()[-1])
+            if reply.get("bye") or reply.get("reply_to") == STOP_SEQ:
+                break
     else:
         raise SystemExit("no reply to stop")
     print(json.dumps(sent), flush=True)
@@ -146,4 +156,6 @@ def main(sub_endpoint: str, router_endpoint: str, seed: int, n: int) -> None:
 
 
 if __name__ == "__main__":
+    if len(sys.argv) > 5:
+        GARBAGE_DEVICE = sys.argv[5].encode()
     main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))

@@ -316,3 +316,41 @@ def test_with_curve_only_allowed_clients_get_in(tmp_path):
         s.stopped = True
         s.thread.join(timeout=60)
         s.close()
+
+
+def test_frame_timing_reports_are_validated_and_kept_per_client(served):
+    """A viewer's ``frame_timing`` (optional topic) is kept per client for the session's
+    conditions; a report that cannot be (more missed frames than frames) is dropped and
+    counted like any bad message, and changes nothing."""
+    from haptics.bus.frame_timing import FrameTimingMeter
+
+    device = Device(served.server.port)
+    viewer = ClientBus(port=served.server.port)
+    try:
+        viewer.wait_ready(30)
+        meter = FrameTimingMeter(target_period_s=1 / 90, report_period_s=0.1)
+        t = 0.0
+        for k in range(270):  # 3 s at 90 Hz; every 30th frame shown twice
+            t += 2 / 90 if k % 30 == 29 else 1 / 90
+            fields = meter.frame(t)
+            if fields is not None:
+                viewer.publish("XR/frame_timing", fields)
+        viewer.publish("XR/frame_timing", meter.payload())
+        import msgpack
+
+        bad = {"v": 1, "stamp_s": 1.0, "seq": 99, "frames": 1, "missed": 5,
+               "frame_period_s_p50": 0.01, "frame_period_s_p99": 0.02}  # fmt: skip
+        viewer._pub.send_multipart([b"XR/frame_timing", msgpack.packb(bad)])
+        assert device.wait_for(
+            lambda: (
+                served.server.frame_timing.summary().get("XR", {}).get("frames") == 270
+                and served.server.bus.counters.messages.dropped.get("bad_fields", 0) >= 1
+            )
+        ), served.server.frame_timing.summary()
+    finally:
+        viewer.close()
+        device.close()
+    xr = served.stop().frame_timing["XR"]
+    assert xr["frames"] == 270 and xr["missed"] == 9 and xr["restarts"] == 0
+    assert abs(xr["frame_period_s_p50"] - 1 / 90) < 1e-6
+    assert 1.5 / 90 < xr["frame_period_s_p99_worst"] <= 2 / 90 + 1e-9  # p99 of a window

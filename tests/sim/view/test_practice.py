@@ -142,7 +142,11 @@ def test_practice_completes_a_scenario_driven_by_injected_input(xdisplay, xdotoo
     assert oct(os.stat(report).st_mode & 0o777) == "0o600"
     assert np.isfinite(rows[0].original_score.score)
     assert rows[0].sim_time_s > 1.0 and rows[0].metrics["path_length_cm"] > 1.0
+    # the window reported how its display kept up (VIEW/frame_timing), stored and shown
+    view = rows[0].conditions["frame_timing"]["VIEW"]
+    assert view["reports"] >= 1 and view["frames"] > 10 and view["frame_period_s_p50"] > 0
     # the live session's snapshots (start and end at least) are in its report
     page = report.read_text()
     assert "What happened" in page and page.count("data:image/png;base64") >= 2 + 4
+    assert "VIEW display: frame" in page
     assert "0.0 s</b> · <span class='start'>Start" in page

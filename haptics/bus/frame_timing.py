@@ -1,0 +1,169 @@
+"""``<dev>/frame_timing``: how a client's display keeps up, measured by the client, kept by
+the server (docs/bus.md, an optional topic).
+
+A trainee in a headset who sees frames repeated, or a desktop window that stutters, is
+not training under the conditions the score assumes; the server cannot see this from its
+side of the bus. A client therefore measures its own frames (:class:`FrameTimingMeter`:
+the period from one shown frame to the next, and the frames that missed the display's
+deadline) and sends a summary about once a second; the server aggregates the reports
+per client (:class:`FrameTimingLog`) and stores the summary with the session, beside the
+loop's own timing.
+
+Counts are totals since the client started (a lost report loses nothing; a client that
+restarts starts again from 0, and the log adds the totals up); the periods are the
+p50/p99 of the frames since the client's previous report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["MISS_FACTOR", "REPORT_PERIOD_S", "FrameTimingLog", "FrameTimingMeter"]
+
+#: How often a client reports (s): "about 1 Hz".
+REPORT_PERIOD_S = 1.0
+#: A frame whose period exceeds this multiple of the display's period missed its deadline
+#: (the display showed the previous frame again): 1.5 puts the line halfway between one
+#: period (on time) and two (one refresh missed).
+MISS_FACTOR = 1.5
+
+
+class FrameTimingMeter:
+    """Measures a client's frames and makes its ``frame_timing`` payloads.
+
+    Args:
+        target_period_s: the display's period (s; 1/90 for a 90 Hz headset, 1/60 for a
+            monitor), when the client knows it; sent as ``target_period_s``. Without it
+            a frame is missed only when the caller says so.
+        report_period_s: how often :meth:`frame` returns a payload (s).
+        miss_factor: a frame slower than this many target periods counts as missed.
+    """
+
+    def __init__(
+        self,
+        target_period_s: float | None = None,
+        report_period_s: float = REPORT_PERIOD_S,
+        miss_factor: float = MISS_FACTOR,
+    ) -> None:
+        if target_period_s is not None and not target_period_s > 0:
+            raise ValueError(f"target_period_s must be > 0 s or None, got {target_period_s!r}")
+        self.target_period_s = target_period_s
+        self.report_period_s = float(report_period_s)
+        self.miss_factor = float(miss_factor)
+        self.frames = 0
+        self.missed = 0
+        self._periods: list[float] = []
+        self._last_frame_s: float | None = None
+        self._last_report_s: float | None = None
+
+    def frame(self, now_s: float, missed: bool | None = None) -> dict | None:
+        """Count one frame shown at ``now_s`` (s, monotonic). ``missed``: whether it missed
+        the display's deadline, when the client knows (an OpenXR runtime says so); else
+        judged from its period against ``target_period_s``. Returns the payload fields of
+        a ``frame_timing`` message when a report is due, else None."""
+        period = None if self._last_frame_s is None else now_s - self._last_frame_s
+        self._last_frame_s = now_s
+        self.frames += 1
+        if period is not None:
+            self._periods.append(period)
+        if missed is None:
+            target = self.target_period_s
+            missed = (
+                period is not None and target is not None and period > self.miss_factor * target
+            )
+        if missed:
+            self.missed += 1
+        if self._last_report_s is None:
+            self._last_report_s = now_s
+        if now_s - self._last_report_s < self.report_period_s or not self._periods:
+            return None
+        self._last_report_s = now_s
+        return self.payload()
+
+    def payload(self) -> dict:
+        """The fields of a ``frame_timing`` message now (starts a new window of periods)."""
+        periods = np.asarray(self._periods or [0.0])
+        p50, p99 = (float(v) for v in np.percentile(periods, [50.0, 99.0]))
+        self._periods = []
+        out = {
+            "frames": self.frames,
+            "missed": self.missed,
+            "frame_period_s_p50": p50,
+            "frame_period_s_p99": max(p50, p99),
+        }
+        if self.target_period_s is not None:
+            out["target_period_s"] = float(self.target_period_s)
+        return out
+
+
+@dataclass
+class _Client:
+    reports: int = 0
+    frames_before: int = 0  # totals of earlier runs of a client that restarted
+    missed_before: int = 0
+    frames: int = 0
+    missed: int = 0
+    restarts: int = 0
+    last_seq: int = -1
+    p50: list[float] = field(default_factory=list)
+    p99: list[float] = field(default_factory=list)
+    target_period_s: float | None = None
+
+
+class FrameTimingLog:
+    """The server's record of every client's ``frame_timing`` reports."""
+
+    def __init__(self) -> None:
+        self._clients: dict[str, _Client] = {}
+
+    def ingest(self, messages) -> int:
+        """Take the ``<dev>/frame_timing`` messages among validated device messages (others
+        are ignored); returns how many were taken."""
+        n = 0
+        for m in messages:
+            if m.name == "frame_timing":
+                self.update(m.component, m.payload)
+                n += 1
+        return n
+
+    def update(self, client: str, p: dict) -> None:
+        """Take one validated report of ``client``."""
+        c = self._clients.setdefault(client, _Client())
+        seq = int(p.get("seq", c.last_seq + 1))
+        if c.reports and (seq <= c.last_seq or p["frames"] < c.frames):
+            # the client started again (its seq or its count went back): keep its totals
+            c.frames_before += c.frames
+            c.missed_before += c.missed
+            c.restarts += 1
+        c.frames, c.missed = int(p["frames"]), int(p["missed"])
+        c.last_seq = seq
+        c.reports += 1
+        c.p50.append(float(p["frame_period_s_p50"]))
+        c.p99.append(float(p["frame_period_s_p99"]))
+        target = p.get("target_period_s")
+        if target is not None:
+            c.target_period_s = float(target)
+
+    def summary(self) -> dict:
+        """Per client (plain data, for the session's ``conditions``): ``reports``,
+        ``frames`` and ``missed`` shown in all (``missed_fraction``), the median of the
+        reports' p50 and p99 frame periods and the worst p99 (s), the display's period
+        when the client sent it (s), and ``restarts``."""
+        out = {}
+        for name, c in self._clients.items():
+            frames = c.frames_before + c.frames
+            missed = c.missed_before + c.missed
+            out[name] = {
+                "reports": c.reports,
+                "frames": frames,
+                "missed": missed,
+                "missed_fraction": missed / frames if frames else 0.0,
+                "frame_period_s_p50": float(np.median(c.p50)),
+                "frame_period_s_p99": float(np.median(c.p99)),
+                "frame_period_s_p99_worst": float(np.max(c.p99)),
+                "target_period_s": c.target_period_s,
+                "restarts": c.restarts,
+            }
+        return out

@@ -1,0 +1,100 @@
+"""``<dev>/frame_timing``: the client's meter, the contract's checks, the server's log."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from haptics.bus.contract import TO_SERVER, decode, encode
+from haptics.bus.errors import BusMessageError
+from haptics.bus.frame_timing import FrameTimingLog, FrameTimingMeter
+
+
+def _envelope(seq: int = 0) -> dict:
+    return {"v": 1, "stamp_s": 12.5, "seq": seq}
+
+
+def _frames(meter: FrameTimingMeter, periods) -> list[dict]:
+    """Feed frames shown after each period (s); the reports the meter made."""
+    t, out = 100.0, []
+    meter.frame(t)
+    for p in periods:
+        t += p
+        report = meter.frame(t)
+        if report is not None:
+            out.append(report)
+    return out
+
+
+def test_meter_counts_frames_that_missed_the_display():
+    rng = np.random.default_rng(11)
+    target = 1 / 90
+    periods = np.full(900, target) + rng.normal(0.0, 2e-4, 900)  # 10 s at 90 Hz
+    slow = rng.choice(900, size=18, replace=False)
+    periods[slow] = 2 * target  # the display showed 18 frames twice
+    meter = FrameTimingMeter(target_period_s=target)
+    reports = _frames(meter, periods)
+    assert 9 <= len(reports) <= 10  # about 1 Hz
+    last = reports[-1]
+    assert meter.missed == 18 and last["missed"] <= 18 and last["frames"] <= 901
+    assert last["target_period_s"] == pytest.approx(target)
+    p50 = np.median([r["frame_period_s_p50"] for r in reports])
+    assert abs(p50 - target) < 1e-3
+    for r in reports:
+        assert r["frame_period_s_p50"] <= r["frame_period_s_p99"]
+        # every report is a valid message of the contract
+        m = decode(encode("XR/frame_timing", {**r, **_envelope()}, TO_SERVER))
+        assert m.name == "frame_timing"
+
+
+def test_meter_takes_the_clients_word_for_a_miss():
+    meter = FrameTimingMeter()  # no display period known: only what the client says
+    _frames(meter, [0.05] * 10)
+    assert meter.missed == 0
+    meter.frame(200.0, missed=True)
+    assert meter.missed == 1 and meter.frames == 12
+
+
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        ({"missed": 901}, "missed <= frames"),
+        ({"frame_period_s_p50": 0.03}, "p50 <= p99"),
+        ({"target_period_s": 0}, "'target_period_s'"),
+        ({"frames": -1}, "'frames'"),
+        ({"missed": 1.5}, "'missed'"),
+        ({"frame_period_s_p99": "fast"}, "'frame_period_s_p99'"),
+    ],
+)
+def test_the_server_refuses_reports_that_cannot_be(change, expected):
+    fields = {"frames": 900, "missed": 3, "frame_period_s_p50": 0.011, "frame_period_s_p99": 0.02}
+    frames = [b"VIEW/frame_timing", encode("VIEW/frame_timing", {**fields, **_envelope()})[1]]
+    decode(frames)
+    import msgpack
+
+    bad = [frames[0], msgpack.packb({**fields, **_envelope(), **change})]
+    with pytest.raises(BusMessageError) as e:
+        decode(bad)
+    assert e.value.reason == "bad_fields" and expected in str(e.value)
+
+
+def test_log_aggregates_per_client_and_adds_up_a_restart():
+    log = FrameTimingLog()
+    for k in range(5):
+        log.update("XR", {**_envelope(k), "frames": 90 * (k + 1), "missed": k,
+                          "frame_period_s_p50": 0.0111, "frame_period_s_p99": 0.012 + 0.001 * k,
+                          "target_period_s": 1 / 90})  # fmt: skip
+    # the headset client restarted: its seq and counts start again
+    log.update("XR", {**_envelope(0), "frames": 60, "missed": 2,
+                      "frame_period_s_p50": 0.0112, "frame_period_s_p99": 0.03})  # fmt: skip
+    log.update("VIEW", {**_envelope(0), "frames": 30, "missed": 0,
+                        "frame_period_s_p50": 0.0167, "frame_period_s_p99": 0.02})  # fmt: skip
+    summary = log.summary()
+    xr = summary["XR"]
+    assert xr["reports"] == 6 and xr["restarts"] == 1
+    assert xr["frames"] == 450 + 60 and xr["missed"] == 4 + 2
+    assert xr["missed_fraction"] == pytest.approx(6 / 510)
+    assert xr["frame_period_s_p99_worst"] == pytest.approx(0.03)
+    assert xr["frame_period_s_p50"] == pytest.approx(0.0111)
+    assert xr["target_period_s"] == pytest.approx(1 / 90)
+    assert summary["VIEW"]["frames"] == 30 and summary["VIEW"]["target_period_s"] is None

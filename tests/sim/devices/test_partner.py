@@ -1,0 +1,53 @@
+"""Counting the other hand's moves from its ``measured_cp`` stream (one hand per process)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from haptics.bus.contract import Message, pose_payload
+from sim.devices.partner import MOVED_M, MoveCounter
+
+
+def _feed(counter: MoveCounter, positions, t0: float = 100.0, rate_hz: float = 60.0) -> float:
+    """``PSM2/measured_cp`` at these tool-tip positions (m), one per 1/rate_hz s (60 Hz:
+    the server's arm state rate)."""
+    t = t0
+    for p in positions:
+        X = np.eye(4)
+        X[:3, 3] = p
+        counter(Message("PSM2/measured_cp", pose_payload(X), received_s=t))
+        counter(Message("PSM1/measured_cp", pose_payload(np.eye(4)), received_s=t))  # ignored
+        t += 1.0 / rate_hz
+    return t
+
+
+def _reach(start, end, n: int):
+    """A minimum-jerk-like reach of n samples, then the hand at rest."""
+    s = np.linspace(0.0, 1.0, n)
+    s = 10 * s**3 - 15 * s**4 + 6 * s**5
+    return [np.asarray(start) + k * (np.asarray(end) - np.asarray(start)) for k in s]
+
+
+def test_a_move_ended_by_a_rest_counts_once():
+    rng = np.random.default_rng(21)
+    counter = MoveCounter("PSM2")
+    a, b, c = np.zeros(3), np.array([0.03, 0.0, 0.01]), np.array([0.03, -0.02, 0.0])
+    rest = [a] * 20
+    _feed(counter, rest + _reach(a, b, 60) + [b] * 20 + _reach(b, c, 50) + [c] * 20)
+    assert counter.moves == 2 and counter.resting
+    # tremor well under a millimetre, and a rest that drifts slowly, are not moves
+    still = [c + rng.normal(0.0, 3e-5, 3) for _ in range(300)]
+    drift = [c + np.array([k * 1e-5, 0.0, 0.0]) for k in range(300)]  # 3 mm in 3 s
+    _feed(counter, still + drift, t0=200.0)
+    assert counter.moves == 2
+
+
+def test_a_move_shorter_than_the_threshold_or_never_resting_does_not_count():
+    counter = MoveCounter("PSM2")
+    a = np.zeros(3)
+    short = a + np.array([0.5 * MOVED_M, 0.0, 0.0])
+    _feed(counter, [a] * 10 + _reach(a, short, 30) + [short] * 10)
+    assert counter.moves == 0
+    far = np.array([0.05, 0.0, 0.0])
+    _feed(counter, _reach(short, far, 200)[:150], t0=300.0)  # still on its way
+    assert counter.moves == 0 and not counter.resting
