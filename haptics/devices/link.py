@@ -212,7 +212,9 @@ class DeviceLink:
     def _pedal(self, name: str, pedal: str, pressed: bool, stamp: float) -> None:
         topic = f"{name}/{pedal}"
         last = self._pedals.get(topic)
-        if last is None or last[0] != pressed or stamp - last[1] >= PEDAL_REFRESH_S:
+        # (a nanosecond of slack: stamps that are k ms apart on a clock read as seconds
+        # since boot differ by k ms only to within rounding)
+        if last is None or last[0] != pressed or stamp - last[1] >= PEDAL_REFRESH_S - 1e-9:
             self.publish(topic, {"pressed": pressed}, stamp)
             self._pedals[topic] = (pressed, stamp)
 
