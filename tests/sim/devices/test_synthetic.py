@@ -87,7 +87,9 @@ def test_synthetic_device_outlives_a_server_restart_and_stops_on_ctrl_c():
         assert proc.wait(60) == 0
         reader.join(10)
         text = "".join(lines)
-        assert text.count("lost the server") == 1
+        # once for the restart; a server starved of CPU for over a second (the link's
+        # liveness probe) may be reported lost again on a loaded machine
+        assert text.count("lost the server") >= 1
         assert "starting over" in text
         assert "Traceback" not in text
     finally:
