@@ -83,6 +83,8 @@ def test_synthetic_device_outlives_a_server_restart_and_stops_on_ctrl_c():
         assert wait_for(lambda: any("lost the server" in s for s in lines)), lines
         second = Served(port=port)  # and a new one comes up on the same ports
         assert wait_for(lambda: second.server.devices.stats("MTML").samples > 1500), lines
+        # the hands stream on while the plan unwinds: wait until it has started over
+        assert wait_for(lambda: any("starting over" in s for s in lines)), lines
         proc.send_signal(signal.SIGINT)  # Ctrl-C
         assert proc.wait(60) == 0
         reader.join(10)
