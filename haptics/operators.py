@@ -85,6 +85,14 @@ class SkillProfile:
             does. Keeping the hands centred is what the master-workspace-range metric of
             robotic simulators rewards, and that range separates novices from experts
             (Finnegan et al. 2013).
+        clutch_ahead: clutches are placed so that a reach ends at the workspace's centre
+            (or as near as one clutch allows): a reach that fits in the workspace's radius
+            but not where the hand is now starts with one clutch; a longer one is made in
+            strokes, the last clutch bringing the hand as far back as the rest of the
+            reach. The precise work that follows a gross move then starts with the hand
+            centred, not at the edge of its workspace (where the next few centimetres
+            would need a clutch in the middle of aiming). Without it a clutch brings the
+            hand half the radius back from the centre and a reach may end at the edge.
     """
 
     name: str
@@ -100,6 +108,7 @@ class SkillProfile:
     workspace_radius_m: float = 0.10
     max_corrections: int = 3
     recentre_share: float | None = None
+    clutch_ahead: bool = False
 
 
 #: Shortest pause (s) in which a waiting hand re-centres: one clutch cycle fits in it.
@@ -118,6 +127,7 @@ PRESETS = {
         hesitation_s=(0.1, 0.3),
         tremor_rms_m=(50e-6, 80e-6),
         recentre_share=0.5,
+        clutch_ahead=True,
     ),
     "intermediate": SkillProfile(
         "intermediate",
@@ -400,6 +410,12 @@ class SyntheticOperator:
         if self.rng.random() < prof.hesitation_probability:
             emit(self._hold(state["hand"], self.rng.uniform(*prof.hesitation_s)))
         goal = target_virtual - state["offset"]
+        if prof.clutch_ahead and np.linalg.norm(goal - self._start) > prof.workspace_radius_m:
+            d = goal - state["hand"]
+            if 1e-9 < np.linalg.norm(d) <= prof.workspace_radius_m:
+                # one clutch first, then one movement that ends at the centre
+                self._clutch_to(self._start - d, state, emit)
+                goal = target_virtual - state["offset"]
         for _ in range(MAX_CLUTCHES_PER_REACH):
             if np.linalg.norm(goal - self._start) <= prof.workspace_radius_m:
                 break
@@ -475,8 +491,14 @@ class SyntheticOperator:
 
     def _clutch_towards(self, goal: np.ndarray, state: dict, emit) -> None:
         """Press the clutch, bring the hand back so that ``goal`` fits, release."""
+        radius = self.profile.workspace_radius_m
         away = goal - self._start
-        new_hand = self._start - 0.5 * self.profile.workspace_radius_m * away / np.linalg.norm(away)
+        new_hand = self._start - 0.5 * radius * away / np.linalg.norm(away)
+        rest = goal - state["hand"]
+        if self.profile.clutch_ahead and np.linalg.norm(rest) > 1e-9:
+            # as far back as the rest of the reach: it ends at the centre (or crosses it)
+            length = float(np.linalg.norm(rest))
+            new_hand = self._start - min(length, radius) * rest / length
         self._clutch_to(new_hand, state, emit)
 
     def _clutch_to(self, new_hand: np.ndarray, state: dict, emit) -> None:

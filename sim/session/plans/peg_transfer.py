@@ -66,8 +66,12 @@ HOVER_M = (
 #: Least room (m) between the inner fingertip and a peg for a grip to be tried: a ring
 #: resting off-centre on its peg brings the peg up to 4 mm nearer one side of a wall.
 MIN_PEG_GAP_M = 0.0003
-#: Where the jaws wait before going in (m, back along the tool axis from the grip).
-APPROACH_M = 0.02
+#: How precisely (m) a held ring is carried to where it is handed over (the giver's move).
+HANDOVER_WIDTH_M = 0.003
+#: Where the jaws wait before going in on a ring in mid-air (m, back along the tool axis
+#: from the grip; over the pegs they wait higher, :data:`PEG_CLEARANCE_M`): the hover
+#: point and twice the handover's width more, room for where the carried ring arrives.
+APPROACH_M = HOVER_M + 2 * HANDOVER_WIDTH_M
 #: Height (m) of the waiting jaw pivot over the peg tops: 10 mm fingers and 15 mm for the
 #: scatter of a long reach (measured: fingertips 5 mm low on a 24 cm hand reach).
 PEG_CLEARANCE_M = 0.025
@@ -284,16 +288,17 @@ def close_on_wall(demo: Demonstrator, arm: str, ring: str, grip: Grip, tip_at, m
     in, close, wait for the hold. ``tip_at()`` is where the grip is now (looked at before
     each move). On a miss, open and back off the way the jaws came. True when held."""
     axis = grip.R_W[:, 2]
-    with demo.together():
-        demo.move_tip(
-            arm,
-            tip_at() + grip.approach_W,
-            AIM_WIDTH_M * 3,
-            rotation_W=grip.R_W,
-            jaw_rad=RING_JAW_OPEN_RAD,
-        )
-        if meanwhile is not None:
-            meanwhile()
+    if meanwhile is not None or not _waiting_over(demo, arm, tip_at() - HOVER_M * axis, grip):
+        with demo.together():
+            demo.move_tip(
+                arm,
+                tip_at() + grip.approach_W,
+                AIM_WIDTH_M * 3,
+                rotation_W=grip.R_W,
+                jaw_rad=RING_JAW_OPEN_RAD,
+            )
+            if meanwhile is not None:
+                meanwhile()
     demo.move_tip(arm, tip_at() - HOVER_M * axis, AIM_WIDTH_M)
     demo.move_tip(arm, tip_at(), AIM_WIDTH_M)
     demo.grip(arm, JAW_CLOSED_RAD)
@@ -304,16 +309,24 @@ def close_on_wall(demo: Demonstrator, arm: str, ring: str, grip: Grip, tip_at, m
     return False
 
 
-def get_ready(demo: Demonstrator, arm: str, ring: str) -> None:
-    """Queue ``arm``'s move to where it will start grasping ``ring`` (jaws open, turned
-    for the grip): the hand that has just let go goes on to its next ring while the
-    other one works (call inside :meth:`Demonstrator.together`)."""
-    grips = best_grips(demo, arm, ring, _walls_facing(demo, ring, _side(demo, arm)))
-    if grips:
-        g = grips[0]
-        demo.move_tip(
-            arm, g.tip_W + g.approach_W, 0.005, rotation_W=g.R_W, jaw_rad=RING_JAW_OPEN_RAD
-        )
+def _waiting_over(demo: Demonstrator, arm: str, hover_W, grip: Grip) -> bool:
+    """Whether ``arm``'s jaws already wait open, turned for ``grip``, over the point where
+    they will aim (``hover_W``): no further than the approach back along their axis, within
+    twice the handover's width of it. Coming straight down to aim from there, the
+    fingertips stay above the wall (a ring handed over arrives within the handover's
+    width of where the jaws were sent to wait)."""
+    X = demo.session.tip_target_W(arm)
+    axis = grip.R_W[:, 2]
+    d = X[:3, 3] - hover_W
+    back = -float(d @ axis)
+    aside = float(np.linalg.norm(d + back * axis))
+    turned = np.trace(X[:3, :3].T @ grip.R_W)  # 1 + 2 cos(angle between)
+    return bool(
+        0.0 <= back <= grip.approach_m
+        and aside <= 2 * HANDOVER_WIDTH_M
+        and turned >= 1 + 2 * math.cos(0.05)
+        and demo.session.arms[arm].measured_jaw() >= RING_JAW_OPEN_RAD - 0.1
+    )
 
 
 def held_wall(demo: Demonstrator, arm: str, ring: str) -> int:
@@ -387,28 +400,51 @@ def above_peg(demo: Demonstrator, arm: str, ring: str, peg: str) -> None:
     level(demo, arm, ring, top + (spec.ring_height_m / 2 + 0.01) * UP)
 
 
-def place(demo: Demonstrator, arm: str, ring: str, peg: str, ready=None) -> None:
-    """Put the held ring (already over ``peg``) down the peg to just above the board and
-    let go; ``ready()`` queues the other hand's next move for the time of the retreat."""
+def place(demo: Demonstrator, arm: str, ring: str, peg: str) -> None:
+    """Put the held ring (already over ``peg``) down the peg to just above the board, let
+    go and back the jaws off."""
     world = demo.session.world
     spec = board_spec(world, ring)
     top = world.landmark(spec.name, peg)
     board_top = world.landmark(spec.name, "top")[2]
     low = np.array([top[0], top[1], board_top + spec.ring_height_m / 2 + PLACE_DROP_M])
     carry_to(demo, arm, ring, low, width_m=LIFT_WIDTH_M)
-    let_go(demo, arm, ring, ready)
+    open_jaws(demo, arm, ring)
+    back_off(demo, arm)
 
 
-def let_go(demo: Demonstrator, arm: str, ring: str, meanwhile=None) -> None:
-    """Open the jaws, wait for the ring to be let go of, back the jaws off along their
-    axis (out of the ring), ``meanwhile()`` queuing the other hand's move."""
+def put_on_peg(demo: Demonstrator, arm: str, ring: str, peg: str) -> None:
+    """Carry the ring ``arm`` holds over ``peg``, level, put it down and let go; wait a
+    moment for it to settle round the peg."""
+    above_peg(demo, arm, ring, peg)
+    if demo.session.holders(ring) == {arm}:
+        place(demo, arm, ring, peg)
+        demo.until(lambda: on_peg(demo, ring, peg), timeout_s=0.5)
+
+
+def open_jaws(demo: Demonstrator, arm: str, ring: str) -> None:
+    """Open the jaws and wait for the ring to be let go of."""
     demo.grip(arm, JAW_RELEASE_RAD)
     demo.until(lambda: arm not in demo.session.holders(ring), timeout_s=1.0)
+
+
+def back_off(demo: Demonstrator, arm: str) -> None:
+    """Back the (open) jaws off along their axis, out of the ring."""
     X = demo.session.tip_target_W(arm)
-    with demo.together():
-        demo.move_tip(arm, X[:3, 3] - 0.025 * X[:3, 2], 0.005)
-        if meanwhile is not None:
-            meanwhile()
+    demo.move_tip(arm, X[:3, 3] - 0.025 * X[:3, 2], 0.005)
+
+
+def let_go(demo: Demonstrator, arm: str, ring: str) -> None:
+    """Open the jaws, wait for the ring to be let go of, back the jaws off."""
+    open_jaws(demo, arm, ring)
+    back_off(demo, arm)
+
+
+def holds_another(demo: Demonstrator, arm: str, ring: str) -> bool:
+    """Whether ``arm`` holds a ring of ``ring``'s board other than ``ring``."""
+    spec = board_spec(demo.session.world, ring)
+    others = (f"{spec.name}/ring{k}" for k in range(len(spec.rings_on)))
+    return any(arm in demo.session.holders(o) for o in others if o != ring)
 
 
 def _side(demo: Demonstrator, arm: str) -> float:
@@ -453,11 +489,11 @@ def pick_up(demo: Demonstrator, ring: str, arms: list[str], meanwhile=None) -> s
     return None
 
 
-def hand_over(demo: Demonstrator, ring: str, giver: str, taker: str, peg: str, ready=None):
+def hand_over(demo: Demonstrator, ring: str, giver: str, taker: str) -> bool:
     """Carry the ring held by ``giver`` to the handover point; ``taker`` grasps another
-    wall from above; ``giver`` lets go and, while ``taker`` carries the ring over
-    ``peg``, goes on (``ready()`` queues its move). False (the giver still holding,
-    unless the ring was knocked out) when the taker could not take it."""
+    wall from above; ``giver`` opens its jaws (they stay round the wall: backing off is
+    the giver's next move). False (the giver still holding, unless the ring was knocked
+    out) when the taker could not take it."""
     s = demo.session
     world = s.world
     # the taker comes to where it will take the ring as the giver brings it
@@ -471,7 +507,7 @@ def hand_over(demo: Demonstrator, ring: str, giver: str, taker: str, peg: str, r
     avoid = X_WB[:3, 3] + giver_tip
     grips = reachable_grips(demo, taker, ring_grips(world, ring, walls, avoid, X_WB))
     with demo.together():
-        level(demo, giver, ring, X_WB[:3, 3])
+        level(demo, giver, ring, X_WB[:3, 3], HANDOVER_WIDTH_M)
         if grips:
             g = grips[0]
             demo.move_tip(
@@ -484,11 +520,7 @@ def hand_over(demo: Demonstrator, ring: str, giver: str, taker: str, peg: str, r
     if not take(demo, taker, ring, walls, avoid_arm=giver):
         demo.move_tip(taker, _waiting_point(demo, ring, taker), 0.01)
         return False
-    let_go(demo, giver, ring)
-    with demo.together():
-        above_peg(demo, taker, ring, peg)
-        if ready is not None:
-            ready()
+    open_jaws(demo, giver, ring)
     return True
 
 
@@ -502,14 +534,15 @@ def transfer_ring(
 ) -> bool:
     """Lift ring ``ring`` with ``giver``, hand it to ``taker`` above the board, place it on
     peg ``to_peg``; pick it up again wherever it lands if anything goes wrong. While the
-    taker places the ring, the giver gets ready for ring ``next_ring`` when given. True
-    when the ring rests on its peg."""
+    taker places the ring, the giver picks up ring ``next_ring`` when given (the next
+    transfer then starts with it in hand). True when the ring rests on its peg."""
     body = f"board/ring{ring}"
     peg = f"peg{to_peg}"
     s = demo.session
-    ready = None
+    giver_next = None
     if next_ring is not None:
-        ready = lambda: get_ready(demo, giver, f"board/ring{next_ring}")  # noqa: E731
+        nxt = f"board/ring{next_ring}"
+        giver_next = lambda: pick_up(demo, nxt, [giver])  # noqa: E731
     for attempt in range(ROUNDS):
         if demo.stopped:
             return False
@@ -522,12 +555,14 @@ def transfer_ring(
             let_go(demo, giver, body)
             holders = s.holders(body)
         if not holders:
-            # the giver's hand first; a ring that fell on the taker's side may be nearer it
+            # the giver's hand first; a ring that fell on the taker's side may be nearer it;
+            # a hand that already holds the next ring leaves it to the other
+            arms = [a for a in (giver, taker) if not holds_another(demo, a, body)]
             waiting = _waiting_point(demo, body, taker)
             holder = pick_up(
                 demo,
                 body,
-                [giver, taker],
+                arms,
                 meanwhile=lambda w=waiting: demo.move_tip(taker, w, 0.01),
             )
             if holder is None:
@@ -536,14 +571,19 @@ def transfer_ring(
         else:
             holder = next(iter(holders))
         if holder == giver:
-            if not hand_over(demo, body, giver, taker, peg, ready):
+            if not hand_over(demo, body, giver, taker):
                 continue
-            ready = None  # the giver went on already
+            then = giver_next
+            giver_next = None  # once: the giver goes on to the next ring now
+
+            def giver_goes_on(then=then):
+                back_off(demo, giver)
+                if then is not None:
+                    then()
+
+            demo.parallel({taker: lambda: put_on_peg(demo, taker, body, peg), giver: giver_goes_on})
         elif s.holders(body) == {taker}:
-            above_peg(demo, taker, body, peg)
-        if s.holders(body) == {taker}:
-            place(demo, taker, body, peg)
-            demo.until(lambda: on_peg(demo, body, peg), timeout_s=0.5)
+            put_on_peg(demo, taker, body, peg)
     if on_peg(demo, body, peg):
         return True
     demo.note(f"gave up on {body}: not on {peg} after {ROUNDS} rounds")
