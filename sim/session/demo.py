@@ -110,10 +110,13 @@ class Demonstrator:
         width_m: float = 0.003,
         rotation_W=None,
         jaw_rad: float | None = None,
+        centre_W=None,
     ) -> None:
         """Move ``arm``'s tool tip to the world point ``target_W`` (m), as a hand would,
         turning the tool to ``rotation_W`` (3x3, world) on the way when given, and
-        opening or closing the jaw to ``jaw_rad`` as the hand sets off when given."""
+        opening or closing the jaw to ``jaw_rad`` as the hand sets off when given.
+        ``centre_W`` (m, world): the middle of the work that follows (an operator who
+        clutches ahead keeps its hand centred there)."""
         if arm in self._servo_X:
             if jaw_rad is not None:
                 self._servo_jaw[arm] = float(jaw_rad)
@@ -129,13 +132,17 @@ class Demonstrator:
         hand_delta = R_RM.T @ (desired_R - target[:3, 3]) / scale
         op = self.operators[arm]
         goal = op.virtual_hand_m + hand_delta
+        centre = None
+        if centre_W is not None:
+            centre_R = X_RW[:3, :3] @ np.asarray(centre_W, float) + X_RW[:3, 3]
+            centre = tuple(op.virtual_hand_m + R_RM.T @ (centre_R - target[:3, 3]) / scale)
         rotation = None
         if rotation_W is not None:
             # the tool turns by what the hand turns, seen through the camera (1:1)
             delta_R = X_RW[:3, :3] @ np.asarray(rotation_W, float) @ target[:3, :3].T
             rotation = R_RM.T @ delta_R @ R_RM @ op.hand_rotation
         grip = None if jaw_rad is None else self._gripper_rad(arm, jaw_rad)
-        self._run({arm: [Reach(tuple(goal), width_m / scale, rotation, grip)]})
+        self._run({arm: [Reach(tuple(goal), width_m / scale, rotation, grip, centre)]})
 
     def grip(self, arm: str, jaw_rad: float) -> None:
         """Squeeze the master's gripper so that ``arm``'s jaw goes to ``jaw_rad``.

@@ -296,6 +296,7 @@ def close_on_wall(demo: Demonstrator, arm: str, ring: str, grip: Grip, tip_at, m
                 AIM_WIDTH_M * 3,
                 rotation_W=grip.R_W,
                 jaw_rad=RING_JAW_OPEN_RAD,
+                centre_W=tip_at() + 0.5 * grip.approach_W,  # the way down to the wall
             )
             if meanwhile is not None:
                 meanwhile()
