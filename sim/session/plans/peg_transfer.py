@@ -42,7 +42,6 @@ from sim.session.plans.common import (
     JAW_RELEASE_RAD,
     UP,
     carry_to,
-    reachable,
     turn_between,
 )
 from sim.world.scene import PegBoardSpec
@@ -66,6 +65,14 @@ HOVER_M = (
 #: Least room (m) between the inner fingertip and a peg for a grip to be tried: a ring
 #: resting off-centre on its peg brings the peg up to 4 mm nearer one side of a wall.
 MIN_PEG_GAP_M = 0.0003
+#: The instruments' shaft radius (m; ``assets/generate_robots.py``: the 8 mm shaft), how
+#: far back from the wrist it is checked against the pegs (m), and the least room (m) a
+#: grip must leave between it and a peg or the board: pybullet's 1 mm collision margin
+#: and 1 mm to spare.
+SHAFT_RADIUS_M, SHAFT_CHECK_M = 0.004, 0.04
+SHAFT_CLEARANCE_M = FINGER_MARGIN_M + 0.001
+#: Index of the shaft's link (the roll link) in ``Chain.link_frames`` of a PSM.
+ROLL_LINK = 3
 #: How precisely (m) a held ring is carried to where it is handed over (the giver's move).
 HANDOVER_WIDTH_M = 0.003
 #: Where the jaws wait before going in on a ring in mid-air (m, back along the tool axis
@@ -226,17 +233,61 @@ def ring_grips(world, ring: str, walls=(0, 1, 2), avoid_W=None, X_WB=None) -> li
     return out
 
 
-def reachable_grips(demo: Demonstrator, arm: str, grips: list[Grip]) -> list[Grip]:
+def grip_q(demo: Demonstrator, arm: str, g: Grip) -> np.ndarray | None:
+    """Joint values (rad / m) of ``arm`` at grip ``g``, reached through its approach (IK
+    warm-started along the way, as :func:`~sim.session.plans.common.reachable_poses`);
+    None when out of reach."""
+    from kinematics import solve_ik
+    from kinematics.transforms import pose
+
+    a = demo.session.arms[arm]
+    q = a.goal_js()
+    for point in (g.tip_W + g.approach_W, g.tip_W):
+        result = solve_ik(a.chain, a.X_RW @ pose(g.R_W, point), q, restarts=20)
+        if not result.success:
+            return None
+        q = result.q
+    return q
+
+
+def shaft_clearance_m(demo: Demonstrator, arm: str, q, spec: PegBoardSpec) -> float:
+    """Least room (m) between ``arm``'s shaft, at joint values ``q``, and the pegs and top
+    of board ``spec``: its first :data:`SHAFT_CHECK_M` back from the wrist. Holding a
+    ring on a peg's far side, the wrist leans back over that peg towards the port: the
+    shaft's end came down on the peg top (75 N) and the jaws stopped 4 mm short of the
+    wall they were sent to, a missed grasp."""
+    world = demo.session.world
+    a = demo.session.arms[arm]
+    roll = (a.X_WR @ a.chain.link_frames(q)[ROLL_LINK])[:3, 3]
+    toward_port = a.X_WR[:3, 3] - roll
+    toward_port /= np.linalg.norm(toward_port)
+    points = roll + np.linspace(0.0, SHAFT_CHECK_M, 21)[:, None] * toward_port
+    board_top = world.landmark(spec.name, "top")[2]
+    room = float(points[:, 2].min() - board_top)
+    for k in range(12):
+        top = world.landmark(spec.name, f"peg{k}")
+        across = np.hypot(points[:, 0] - top[0], points[:, 1] - top[1])
+        above = np.maximum(points[:, 2] - top[2], 0.0)
+        room = min(room, float((np.hypot(across, above)).min()) - spec.peg_radius_m)
+    return room - SHAFT_RADIUS_M
+
+
+def reachable_grips(demo: Demonstrator, arm: str, grips: list[Grip], spec=None) -> list[Grip]:
     """The first reachable orientation of each grip point (IK check of the approach
-    and the grip pose), in the given order."""
+    and the grip pose; with the board ``spec``, the shaft clear of its pegs by
+    :data:`SHAFT_CLEARANCE_M`), in the given order."""
     seen, out = set(), []
     for g in grips:
         key = (g.wall, tuple(np.round(g.point_W, 6)))
         if key in seen:
             continue
-        if reachable(demo, arm, [g.tip_W + g.approach_W, g.tip_W], g.R_W):
-            seen.add(key)
-            out.append(g)
+        q = grip_q(demo, arm, g)
+        if q is None:
+            continue
+        if spec is not None and shaft_clearance_m(demo, arm, q, spec) < SHAFT_CLEARANCE_M:
+            continue
+        seen.add(key)
+        out.append(g)
     return out
 
 
@@ -245,7 +296,8 @@ def best_grips(demo: Demonstrator, arm: str, ring: str, walls, avoid_arm=None) -
     :func:`ring_grips`), away from where ``avoid_arm``'s tip is."""
     s = demo.session
     avoid = None if avoid_arm is None else s.tip_target_W(avoid_arm)[:3, 3]
-    return reachable_grips(demo, arm, ring_grips(s.world, ring, walls, avoid))
+    spec = board_spec(s.world, ring)
+    return reachable_grips(demo, arm, ring_grips(s.world, ring, walls, avoid), spec)
 
 
 def take(
@@ -506,7 +558,9 @@ def hand_over(demo: Demonstrator, ring: str, giver: str, taker: str) -> bool:
     held = held_wall(demo, giver, ring)
     walls = _walls_facing(demo, ring, _side(demo, taker), [w for w in range(3) if w != held])
     avoid = X_WB[:3, 3] + giver_tip
-    grips = reachable_grips(demo, taker, ring_grips(world, ring, walls, avoid, X_WB))
+    grips = reachable_grips(
+        demo, taker, ring_grips(world, ring, walls, avoid, X_WB), board_spec(world, ring)
+    )
     with demo.together():
         level(demo, giver, ring, X_WB[:3, 3], HANDOVER_WIDTH_M)
         if grips:
