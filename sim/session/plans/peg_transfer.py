@@ -96,6 +96,8 @@ GRASP_TRIES = 3
 ROUNDS = 4
 #: The ring centre's height (m) over the board while it is handed over.
 HANDOVER_HEIGHT_M = 0.06
+#: How far (m) above its peg's top a ring's bottom is carried before it is put down.
+OVER_PEG_M = 0.01
 #: How far (m) above the board the ring's bottom is let go of when placed on a peg.
 PLACE_DROP_M = 0.008
 
@@ -293,11 +295,24 @@ def reachable_grips(demo: Demonstrator, arm: str, grips: list[Grip], spec=None) 
 
 def best_grips(demo: Demonstrator, arm: str, ring: str, walls, avoid_arm=None) -> list[Grip]:
     """Reachable grips of ``arm`` on ``ring`` as it lies now, best first (see
-    :func:`ring_grips`), away from where ``avoid_arm``'s tip is."""
+    :func:`ring_grips`), away from where ``avoid_arm``'s tip is; those whose jaws stay in
+    the endoscope's view, waiting and holding, before the others."""
     s = demo.session
     avoid = None if avoid_arm is None else s.tip_target_W(avoid_arm)[:3, 3]
     spec = board_spec(s.world, ring)
-    return reachable_grips(demo, arm, ring_grips(s.world, ring, walls, avoid), spec)
+    grips = reachable_grips(demo, arm, ring_grips(s.world, ring, walls, avoid), spec)
+    return sorted(grips, key=lambda g: not in_view(demo, [g.tip_W + g.approach_W, g.tip_W]))
+
+
+def in_view(demo: Demonstrator, points_W) -> bool:
+    """Whether all the points (world, m) are in the endoscope's view now (True when the
+    scene's camera is not held by an arm). Over the outer pegs the jaws wait high, at
+    the side of the view: out of it there, the rubric counts every second."""
+    s = demo.session
+    scope = s.arms.get(s.camera_arm) if s.camera_arm else None
+    if scope is None:
+        return True
+    return bool(np.all(scope.frustum().contains(np.asarray(points_W, float))))
 
 
 def take(
@@ -307,15 +322,19 @@ def take(
     walls,
     avoid_arm: str | None = None,
     meanwhile=None,
+    worse=None,
 ) -> bool:
     """Grasp ``ring`` with ``arm`` on one of ``walls`` (in order of preference), looking
     at the ring again before every attempt; on a miss, the next grip. ``meanwhile()``
-    queues the other hand's move during the first approach. True when held."""
+    queues the other hand's move during the first approach; ``worse(grip)``, when given,
+    puts the grips it says True of last. True when held."""
     s = demo.session
     for attempt in range(GRASP_TRIES):
         if demo.stopped:
             return False
         grips = best_grips(demo, arm, ring, walls, avoid_arm)
+        if worse is not None:
+            grips.sort(key=worse)
         if not grips:
             demo.note(f"{arm} cannot reach a wall of {ring} to grasp it")
             return False
@@ -445,12 +464,12 @@ def level(demo: Demonstrator, arm: str, ring: str, goal_W, width_m: float = 0.00
 
 
 def above_peg(demo: Demonstrator, arm: str, ring: str, peg: str) -> None:
-    """Carry the held ring over ``peg``, level, its bottom 1 cm above the peg's top
+    """Carry the held ring over ``peg``, level, its bottom :data:`OVER_PEG_M` above the peg's top
     (may be queued inside :meth:`Demonstrator.together`)."""
     world = demo.session.world
     spec = board_spec(world, ring)
     top = world.landmark(spec.name, peg)
-    level(demo, arm, ring, top + (spec.ring_height_m / 2 + 0.01) * UP)
+    level(demo, arm, ring, top + (spec.ring_height_m / 2 + OVER_PEG_M) * UP)
 
 
 def place(demo: Demonstrator, arm: str, ring: str, peg: str) -> None:
@@ -542,11 +561,12 @@ def pick_up(demo: Demonstrator, ring: str, arms: list[str], meanwhile=None) -> s
     return None
 
 
-def hand_over(demo: Demonstrator, ring: str, giver: str, taker: str) -> bool:
+def hand_over(demo: Demonstrator, ring: str, giver: str, taker: str, peg: str | None = None):
     """Carry the ring held by ``giver`` to the handover point; ``taker`` grasps another
-    wall from above; ``giver`` opens its jaws (they stay round the wall: backing off is
-    the giver's next move). False (the giver still holding, unless the ring was knocked
-    out) when the taker could not take it."""
+    wall from above (one that keeps its jaws in view when it holds the ring over ``peg``,
+    where it goes next, if there is one); ``giver`` opens its jaws (they stay round the
+    wall: backing off is the giver's next move). False (the giver still holding, unless
+    the ring was knocked out) when the taker could not take it."""
     s = demo.session
     world = s.world
     # the taker comes to where it will take the ring as the giver brings it
@@ -558,9 +578,18 @@ def hand_over(demo: Demonstrator, ring: str, giver: str, taker: str) -> bool:
     held = held_wall(demo, giver, ring)
     walls = _walls_facing(demo, ring, _side(demo, taker), [w for w in range(3) if w != held])
     avoid = X_WB[:3, 3] + giver_tip
-    grips = reachable_grips(
-        demo, taker, ring_grips(world, ring, walls, avoid, X_WB), board_spec(world, ring)
-    )
+    spec = board_spec(world, ring)
+    grips = reachable_grips(demo, taker, ring_grips(world, ring, walls, avoid, X_WB), spec)
+    out_of_view = None
+    if peg is not None:
+        over = world.landmark(spec.name, peg) + (spec.ring_height_m / 2 + OVER_PEG_M) * UP
+
+        def out_of_view(g: Grip, center=None) -> bool:
+            # where the jaws will be, holding the ring over the peg by this grip
+            center = world.landmark(ring, "center") if center is None else center
+            return not in_view(demo, [over + g.tip_W - center])
+
+        grips.sort(key=lambda g: out_of_view(g, X_WB[:3, 3]))
     with demo.together():
         level(demo, giver, ring, X_WB[:3, 3], HANDOVER_WIDTH_M)
         if grips:
@@ -572,7 +601,7 @@ def hand_over(demo: Demonstrator, ring: str, giver: str, taker: str) -> bool:
             demo.move_tip(taker, _waiting_point(demo, ring, taker), 0.01)
     if s.holders(ring) != {giver}:
         return False
-    if not take(demo, taker, ring, walls, avoid_arm=giver):
+    if not take(demo, taker, ring, walls, avoid_arm=giver, worse=out_of_view):
         demo.move_tip(taker, _waiting_point(demo, ring, taker), 0.01)
         return False
     open_jaws(demo, giver, ring)
@@ -626,7 +655,7 @@ def transfer_ring(
         else:
             holder = next(iter(holders))
         if holder == giver:
-            if not hand_over(demo, body, giver, taker):
+            if not hand_over(demo, body, giver, taker, peg):
                 continue
             then = giver_next
             giver_next = None  # once: the giver goes on to the next ring now
