@@ -180,3 +180,35 @@ def test_together_refuses_what_it_cannot_do():
             demo.until(lambda: True, timeout_s=1.0)
     finally:
         session.close()
+
+
+@pytest.mark.parametrize("arm, pegs", [("PSM1", range(6, 12)), ("PSM2", range(0, 6))])
+def test_grips_keep_the_shaft_off_the_pegs(arm, pegs):
+    """Holding a ring by the wall facing its port, an upright tool's wrist leans back
+    over the ring's own peg: on the outer pegs the shaft came down on the peg top and
+    the jaws stopped short of the wall (a missed grasp). Grips are kept only with the
+    shaft clear of every peg and the board; each peg still has a grip for its hand."""
+    session = _session()
+    try:
+        world = session.world
+        demo = Demonstrator(session, "expert", seed=UNSEEN_SEED)
+        spec = plan.board_spec(world, "board/ring0")
+        side = 1.0 if arm == "PSM1" else -1.0
+        rejected = 0
+        for k in pegs:
+            ring = f"board/ring{k % 6}"
+            X = world.body_pose(ring).copy()
+            X[:2, 3] = world.landmark("board", f"peg{k}")[:2]
+            grips = plan.ring_grips(world, ring, plan._walls_facing(demo, ring, side), None, X)
+            kept = plan.reachable_grips(demo, arm, grips, spec)
+            assert kept, f"{arm} has no grip on a ring on peg {k}"
+            for g in kept:
+                q = plan.grip_q(demo, arm, g)
+                assert plan.shaft_clearance_m(demo, arm, q, spec) >= plan.SHAFT_CLEARANCE_M
+            qs = [q for q in (plan.grip_q(demo, arm, g) for g in grips) if q is not None]
+            rejected += sum(
+                plan.shaft_clearance_m(demo, arm, q, spec) < plan.SHAFT_CLEARANCE_M for q in qs
+            )
+        assert rejected  # IK alone would have tried some of them
+    finally:
+        session.close()
