@@ -182,7 +182,10 @@ class Demonstrator:
         :meth:`parallel`: that branch's hand)."""
         lane = self._lane()
         if lane is not None:
-            self._run({lane.arm: [Pause(seconds)]})
+            if lane.arm in self._servo_X:
+                self._run({lane.arm: self._servo_hold(lane.arm, round(seconds * self._rate))})
+            else:
+                self._run({lane.arm: [Pause(seconds)]})
             return
         plans = {name: [Pause(seconds)] for name in self.operators}
         for name in self._servo_X:  # servo-driven arms hold (with no operator at all too)
@@ -235,11 +238,12 @@ class Demonstrator:
         """
         if self._lanes or self._batch is not None:
             raise SimError("Demonstrator.parallel() does not nest, nor go inside together().")
-        unknown = [arm for arm in branches if arm not in self.operators]
+        driven = [*self.operators, *self._servo_X]
+        unknown = [arm for arm in branches if arm not in driven]
         if unknown:
             raise SimError(
-                f"parallel(): {unknown} are not driven by a synthetic operator; "
-                f"branches may drive {sorted(self.operators)}."
+                f"parallel(): {unknown} are not driven by this demonstrator; "
+                f"branches may drive {sorted(driven)}."
             )
         back = threading.Semaphore(0)
         lanes = [_Branch(arm, fn, back) for arm, fn in branches.items()]
@@ -270,12 +274,17 @@ class Demonstrator:
     def _run_lanes(self, lanes: list[_Branch]) -> None:
         """Feed the branches' primitives side by side until every branch has ended."""
         rate = self._rate
-        streams: dict[str, list] = {}  # arm -> [poses, grippers, clutches, next index]
+        # arm -> [poses, grippers or jaws, clutches (None: a servo path), next index]
+        streams: dict[str, list] = {}
         while True:
             for lane in lanes:
                 if lane.pending is not None:
-                    trace = self.operators[lane.arm].render(lane.pending)
-                    streams[lane.arm] = [*_stream(trace, len(trace)), 0]
+                    if lane.arm in self._servo_X:  # a servo path: (poses, jaws)
+                        path, jaw = lane.pending
+                        streams[lane.arm] = [path, jaw, None, 0]
+                    else:
+                        trace = self.operators[lane.arm].render(lane.pending)
+                        streams[lane.arm] = [*_stream(trace, len(trace)), 0]
                     lane.pending = None
             active = [lane for lane in lanes if not lane.done]
             if not active or self.stopped:
@@ -286,6 +295,9 @@ class Demonstrator:
                 if name not in busy:  # holds still while the others work
                     trace = op.render([Pause(n / rate)])
                     streams[name] = [*_stream(trace, n), 0]
+            for name in self._servo_X:
+                if name not in busy:
+                    streams[name] = [*self._servo_hold(name, n), None, 0]
             s = self.session
             for _ in range(n):
                 if self.stopped:
@@ -294,7 +306,10 @@ class Demonstrator:
                 commands = {}
                 for name, stream in streams.items():
                     X, gripper, clutch, k = stream
-                    commands[name] = MasterSample(now, X[k], gripper[k], clutch[k])
+                    if clutch is None:
+                        commands[name] = ArmCommand(servo_cp=X[k], jaw_rad=gripper[k])
+                    else:
+                        commands[name] = MasterSample(now, X[k], gripper[k], clutch[k])
                     stream[3] = k + 1
                 s.advance(commands)
             for lane in active:
@@ -379,7 +394,8 @@ class _Branch:
 
     def __init__(self, arm: str, fn: Callable[[], object], back: threading.Semaphore) -> None:
         self.arm, self.fn = arm, fn
-        self.pending: list | None = None  # the primitive it gave, not yet rendered
+        #: the primitive it gave, not yet rendered: operator actions, or a servo path
+        self.pending = None
         self.done = False
         self.error: BaseException | None = None
         self._go = threading.Semaphore(0)
@@ -400,9 +416,9 @@ class _Branch:
         self._go.release()
         self._back.acquire()
 
-    def give(self, actions: list) -> None:
+    def give(self, actions) -> None:
         """(Branch) hand a primitive to the feeder; return once it has been fed."""
-        self.pending = list(actions)
+        self.pending = actions
         self._back.release()
         self._go.acquire()
 

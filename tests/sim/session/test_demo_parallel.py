@@ -117,3 +117,21 @@ def test_parallel_ends_when_the_session_runs_out_of_time():
         assert 0.5 <= session.time_s < 0.6
     finally:
         session.close()
+
+
+def test_a_servo_driven_arm_runs_beside_a_teleoperated_one():
+    session = _session()
+    try:
+        demo = Demonstrator(session, "expert", seed=UNSEEN_SEED, servo=["PSM2"])
+        start = {arm: _tip(session, arm) for arm in ("PSM1", "PSM2")}
+        demo.parallel(
+            {
+                "PSM1": lambda: _two_moves(demo, "PSM1", A, B),
+                "PSM2": lambda: (_two_moves(demo, "PSM2", B, A), demo.wait(0.2)),
+            }
+        )
+        for arm in ("PSM1", "PSM2"):
+            assert np.linalg.norm(_tip(session, arm) - (start[arm] + A + B)) < 0.003
+        assert session.state().arms["PSM2"].operating_state == "SERVO"
+    finally:
+        session.close()
