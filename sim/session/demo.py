@@ -7,7 +7,9 @@ world point, open or close the gripper, wait. Each primitive is turned into a ha
 closed-loop, from where the instrument is commanded to be now and the current camera
 view, then rendered by the operator (with its timing, scatter, tremor and clutching) and
 fed to the session one sample per physics step. A human works the same way: look, move,
-look again.
+look again. :meth:`Demonstrator.together` gives each hand one move at the same time;
+:meth:`Demonstrator.parallel` runs one closed-loop plan per hand side by side (one hand
+places a ring while the other picks up the next).
 
 An arm listed in ``servo`` is driven instead by tool-tip pose commands (``servo_cp``)
 along smooth Fitts-timed paths (:mod:`sim.session.servo_path`), as a scripted controller

@@ -6,6 +6,16 @@ up again from where it lies (by either hand that can reach it); a ring that does
 settle over its peg is lifted and placed again. What the plan had to repeat, or could
 not do, it reports through :meth:`~sim.session.demo.Demonstrator.note`.
 
+The two hands work at once (:meth:`~sim.session.demo.Demonstrator.parallel`), as a
+practised trainee does: while the taker carries a ring over its peg and puts it down, the
+giver backs out of the handover and picks up the next ring; the taker then waits by the
+next handover point. What paces the exercise is the giver's round trip (back to the
+pegs, grasp, lift, carry to the handover). A grip is tried only where the instrument's
+shaft stays clear of the pegs (:func:`shaft_clearance_m`: on the far side of a ring the
+wrist leans back over the ring's own peg) and, where there is a choice, where the jaws
+stay in the endoscope's view - waiting over the pegs, and holding the ring over the peg
+it goes to (:func:`in_view`): the rubric counts every second out of view.
+
 Grip geometry (FLS ring: 30 mm side, 2.5 mm wall, 6 mm high, on a 2 mm peg; PSM fingers
 10 mm long, 3 mm wide, 1.5 mm thick, turning about the tool-tip frame, the jaw pivot).
 The jaws come down along their own axis onto the top of a wall, opening across it, and
