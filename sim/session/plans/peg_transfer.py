@@ -657,7 +657,10 @@ def transfer_ring(
                 demo,
                 body,
                 arms,
-                meanwhile=lambda w=waiting: demo.move_tip(taker, w, 0.01),
+                # the taker steps aside while the giver reaches for the ring
+                meanwhile=None
+                if arms[:1] != [giver]
+                else lambda w=waiting: demo.move_tip(taker, w, 0.01),
             )
             if holder is None:
                 demo.note(f"neither instrument could pick {body} up")
