@@ -37,12 +37,15 @@ class Reach:
     """Move the hand's virtual position to ``target_m`` (M frame, m) within ``width_m``,
     turning the handle to ``rotation`` (3x3 in M) on the way when given, and opening or
     closing the gripper to ``grip_rad`` as the hand sets off (people open the jaws on the
-    way to what they will grasp, not before they leave)."""
+    way to what they will grasp, not before they leave). ``centre_m``: see below."""
 
     target_m: tuple[float, float, float]
     width_m: float = 0.004
     rotation: tuple | None = None
     grip_rad: float | None = None
+    #: where the work that follows this reach centres (M frame, m, like ``target_m``): an
+    #: operator who clutches ahead centres its hand there rather than on the target
+    centre_m: tuple[float, float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,16 @@ class SkillProfile:
             does. Keeping the hands centred is what the master-workspace-range metric of
             robotic simulators rewards, and that range separates novices from experts
             (Finnegan et al. 2013).
+        clutch_ahead: clutches are placed so that a reach ends at the workspace's centre
+            (or at the reach's ``centre_m``, the middle of the work that follows; as near
+            as one clutch allows): a reach that fits in the workspace's radius but not
+            where the hand is now, or whose centre lies beyond half the radius, starts
+            (given) with one clutch; a longer one is made in strokes, the last clutch bringing the
+            hand as far back as the rest of the reach. The precise work that follows a
+            gross move then starts with the hand centred, not at the edge of its
+            workspace (where the next few centimetres would need a clutch in the middle
+            of aiming). Without it a clutch brings the
+            hand half the radius back from the centre and a reach may end at the edge.
     """
 
     name: str
@@ -100,6 +113,7 @@ class SkillProfile:
     workspace_radius_m: float = 0.10
     max_corrections: int = 3
     recentre_share: float | None = None
+    clutch_ahead: bool = False
 
 
 #: Shortest pause (s) in which a waiting hand re-centres: one clutch cycle fits in it.
@@ -118,6 +132,7 @@ PRESETS = {
         hesitation_s=(0.1, 0.3),
         tremor_rms_m=(50e-6, 80e-6),
         recentre_share=0.5,
+        clutch_ahead=True,
     ),
     "intermediate": SkillProfile(
         "intermediate",
@@ -400,6 +415,19 @@ class SyntheticOperator:
         if self.rng.random() < prof.hesitation_probability:
             emit(self._hold(state["hand"], self.rng.uniform(*prof.hesitation_s)))
         goal = target_virtual - state["offset"]
+        centre = target_virtual if action.centre_m is None else np.asarray(action.centre_m, float)
+        if prof.clutch_ahead:
+            radius = prof.workspace_radius_m
+            d = centre - state["offset"] - state["hand"]
+            outside = np.linalg.norm(goal - self._start) > radius
+            off_centre = (
+                action.centre_m is not None
+                and np.linalg.norm(centre - state["offset"] - self._start) > 0.5 * radius
+            )
+            if (outside or off_centre) and 1e-9 < np.linalg.norm(d) <= radius:
+                # one clutch first: what follows is then centred in the workspace
+                self._clutch_to(self._start - d, state, emit)
+                goal = target_virtual - state["offset"]
         for _ in range(MAX_CLUTCHES_PER_REACH):
             if np.linalg.norm(goal - self._start) <= prof.workspace_radius_m:
                 break
@@ -416,7 +444,7 @@ class SyntheticOperator:
                     R_part = _partial_turn(state["rot"], np.asarray(action.rotation, float), share)
                     turn = self._rotations(state["rot"], R_part, len(stroke))
                 emit(stroke, rotations=turn)
-            self._clutch_towards(goal, state, emit)
+            self._clutch_towards(goal, state, emit, centre - state["offset"])
             goal = target_virtual - state["offset"]
         hand = state["hand"]
         distance = float(np.linalg.norm(goal - hand))
@@ -473,10 +501,18 @@ class SyntheticOperator:
         used = state["emitted"] - n0
         emit(self._hold(state["hand"], max(0, n_total - used) / self.rate_hz))
 
-    def _clutch_towards(self, goal: np.ndarray, state: dict, emit) -> None:
-        """Press the clutch, bring the hand back so that ``goal`` fits, release."""
+    def _clutch_towards(self, goal: np.ndarray, state: dict, emit, centre=None) -> None:
+        """Press the clutch, bring the hand back so that ``goal`` fits, release (clutching
+        ahead: so that ``centre``, or ``goal``, comes as near the middle as one clutch
+        allows)."""
+        radius = self.profile.workspace_radius_m
         away = goal - self._start
-        new_hand = self._start - 0.5 * self.profile.workspace_radius_m * away / np.linalg.norm(away)
+        new_hand = self._start - 0.5 * radius * away / np.linalg.norm(away)
+        rest = (goal if centre is None else centre) - state["hand"]
+        if self.profile.clutch_ahead and np.linalg.norm(rest) > 1e-9:
+            # as far back as the rest of the reach: it ends at the centre (or crosses it)
+            length = float(np.linalg.norm(rest))
+            new_hand = self._start - min(length, radius) * rest / length
         self._clutch_to(new_hand, state, emit)
 
     def _clutch_to(self, new_hand: np.ndarray, state: dict, emit) -> None:

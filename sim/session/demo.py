@@ -7,7 +7,9 @@ world point, open or close the gripper, wait. Each primitive is turned into a ha
 closed-loop, from where the instrument is commanded to be now and the current camera
 view, then rendered by the operator (with its timing, scatter, tremor and clutching) and
 fed to the session one sample per physics step. A human works the same way: look, move,
-look again.
+look again. :meth:`Demonstrator.together` gives each hand one move at the same time;
+:meth:`Demonstrator.parallel` runs one closed-loop plan per hand side by side (one hand
+places a ring while the other picks up the next).
 
 An arm listed in ``servo`` is driven instead by tool-tip pose commands (``servo_cp``)
 along smooth Fitts-timed paths (:mod:`sim.session.servo_path`), as a scripted controller
@@ -18,6 +20,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
+from collections.abc import Callable
 from contextlib import contextmanager
 
 import numpy as np
@@ -75,12 +79,18 @@ class Demonstrator:
         #: what the plan reported it could not do, or had to do again: (time_s, message)
         self.notes: list[tuple[float, str]] = []
         self._batch: dict[str, list] | None = None  # primitives collected by together()
+        #: while :meth:`parallel` runs: the branch of each of its threads, by thread id
+        self._lanes: dict[int, _Branch] = {}
+        self._unwinding = False  # parallel() failed: its branches' primitives return at once
 
     @property
     def stopped(self) -> bool:
         """The session finished, ran out of time, or was asked to stop."""
         return (
-            self.stop_requested or self.session.finished or self.session.time_s >= self.time_limit_s
+            self.stop_requested
+            or self._unwinding
+            or self.session.finished
+            or self.session.time_s >= self.time_limit_s
         )
 
     def stop(self) -> None:
@@ -102,10 +112,13 @@ class Demonstrator:
         width_m: float = 0.003,
         rotation_W=None,
         jaw_rad: float | None = None,
+        centre_W=None,
     ) -> None:
         """Move ``arm``'s tool tip to the world point ``target_W`` (m), as a hand would,
         turning the tool to ``rotation_W`` (3x3, world) on the way when given, and
-        opening or closing the jaw to ``jaw_rad`` as the hand sets off when given."""
+        opening or closing the jaw to ``jaw_rad`` as the hand sets off when given.
+        ``centre_W`` (m, world): the middle of the work that follows (an operator who
+        clutches ahead keeps its hand centred there)."""
         if arm in self._servo_X:
             if jaw_rad is not None:
                 self._servo_jaw[arm] = float(jaw_rad)
@@ -121,13 +134,17 @@ class Demonstrator:
         hand_delta = R_RM.T @ (desired_R - target[:3, 3]) / scale
         op = self.operators[arm]
         goal = op.virtual_hand_m + hand_delta
+        centre = None
+        if centre_W is not None:
+            centre_R = X_RW[:3, :3] @ np.asarray(centre_W, float) + X_RW[:3, 3]
+            centre = tuple(op.virtual_hand_m + R_RM.T @ (centre_R - target[:3, 3]) / scale)
         rotation = None
         if rotation_W is not None:
             # the tool turns by what the hand turns, seen through the camera (1:1)
             delta_R = X_RW[:3, :3] @ np.asarray(rotation_W, float) @ target[:3, :3].T
             rotation = R_RM.T @ delta_R @ R_RM @ op.hand_rotation
         grip = None if jaw_rad is None else self._gripper_rad(arm, jaw_rad)
-        self._run({arm: [Reach(tuple(goal), width_m / scale, rotation, grip)]})
+        self._run({arm: [Reach(tuple(goal), width_m / scale, rotation, grip, centre)]})
 
     def grip(self, arm: str, jaw_rad: float) -> None:
         """Squeeze the master's gripper so that ``arm``'s jaw goes to ``jaw_rad``.
@@ -163,7 +180,15 @@ class Demonstrator:
             self._run(batch)
 
     def wait(self, seconds: float) -> None:
-        """All hands hold still (tremor goes on) for ``seconds``."""
+        """All hands hold still (tremor goes on) for ``seconds`` (inside a branch of
+        :meth:`parallel`: that branch's hand)."""
+        lane = self._lane()
+        if lane is not None:
+            if lane.arm in self._servo_X:
+                self._run({lane.arm: self._servo_hold(lane.arm, round(seconds * self._rate))})
+            else:
+                self._run({lane.arm: [Pause(seconds)]})
+            return
         plans = {name: [Pause(seconds)] for name in self.operators}
         for name in self._servo_X:  # servo-driven arms hold (with no operator at all too)
             plans[name] = self._servo_hold(name, round(seconds * self._rate))
@@ -200,8 +225,118 @@ class Demonstrator:
             self.wait(step_s)
         return True
 
+    def parallel(self, branches: dict[str, Callable[[], object]]) -> None:
+        """Run plan branches at the same time, one per hand: ``{arm: fn}``, each ``fn``
+        a plan that drives only ``arm`` (moves, grips, waits, :meth:`until`). Unlike
+        :meth:`together` (one move per hand, planned before any of them starts), each
+        branch looks at the world before each of its primitives, as it would alone: one
+        hand places a ring while the other picks up the next, as people work.
+
+        The branches take turns, never at once: a branch runs until it gives its next
+        primitive, which is rendered and fed beside the other hands' until one of them
+        runs out; that branch then runs on. Everything happens in one fixed order, so a
+        run is as deterministic as a serial plan. Hands without a branch (or whose branch
+        ended) hold still. A branch's exception is raised here once every branch ended.
+        """
+        if self._lanes or self._batch is not None:
+            raise SimError("Demonstrator.parallel() does not nest, nor go inside together().")
+        driven = [*self.operators, *self._servo_X]
+        unknown = [arm for arm in branches if arm not in driven]
+        if unknown:
+            raise SimError(
+                f"parallel(): {unknown} are not driven by this demonstrator; "
+                f"branches may drive {sorted(driven)}."
+            )
+        back = threading.Semaphore(0)
+        lanes = [_Branch(arm, fn, back) for arm, fn in branches.items()]
+        threads = [threading.Thread(target=lane.main, daemon=True) for lane in lanes]
+        self._lanes = {}
+        try:
+            for lane, thread in zip(lanes, threads, strict=True):
+                thread.start()
+                self._lanes[thread.ident] = lane
+            for lane in lanes:
+                lane.resume()
+            self._run_lanes(lanes)
+        except BaseException:
+            self._unwinding = True  # the feeder failed: the branches unwind
+            raise
+        finally:
+            for lane in lanes:  # a stop or an error: the others unwind (primitives return)
+                while not lane.done:
+                    lane.resume()
+            for thread in threads:
+                thread.join()
+            self._lanes = {}
+            self._unwinding = False
+        errors = [lane.error for lane in lanes if lane.error is not None]
+        if errors:
+            raise errors[0]
+
+    def _run_lanes(self, lanes: list[_Branch]) -> None:
+        """Feed the branches' primitives side by side until every branch has ended."""
+        rate = self._rate
+        # arm -> [poses, grippers or jaws, clutches (None: a servo path), next index]
+        streams: dict[str, list] = {}
+        while True:
+            for lane in lanes:
+                if lane.pending is not None:
+                    if lane.arm in self._servo_X:  # a servo path: (poses, jaws)
+                        path, jaw = lane.pending
+                        streams[lane.arm] = [path, jaw, None, 0]
+                    else:
+                        trace = self.operators[lane.arm].render(lane.pending)
+                        streams[lane.arm] = [*_stream(trace, len(trace)), 0]
+                    lane.pending = None
+            active = [lane for lane in lanes if not lane.done]
+            if not active or self.stopped:
+                return
+            n = min(len(streams[lane.arm][1]) - streams[lane.arm][3] for lane in active)
+            busy = {lane.arm for lane in active}
+            for name, op in self.operators.items():
+                if name not in busy:  # holds still while the others work
+                    trace = op.render([Pause(n / rate)])
+                    streams[name] = [*_stream(trace, n), 0]
+            for name in self._servo_X:
+                if name not in busy:
+                    streams[name] = [*self._servo_hold(name, n), None, 0]
+            s = self.session
+            for _ in range(n):
+                if self.stopped:
+                    return
+                now = s.now_s()
+                commands = {}
+                for name, stream in streams.items():
+                    X, gripper, clutch, k = stream
+                    if clutch is None:
+                        commands[name] = ArmCommand(servo_cp=X[k], jaw_rad=gripper[k])
+                    else:
+                        commands[name] = MasterSample(now, X[k], gripper[k], clutch[k])
+                    stream[3] = k + 1
+                s.advance(commands)
+            for lane in active:
+                if streams[lane.arm][3] >= len(streams[lane.arm][1]):
+                    lane.resume()
+
+    def _lane(self) -> _Branch | None:
+        """The :meth:`parallel` branch running in this thread, if any."""
+        return self._lanes.get(threading.get_ident()) if self._lanes else None
+
     # ---- feeding the session -------------------------------------------------------------
     def _run(self, plans: dict[str, list]) -> None:
+        lane = self._lane() if self._batch is None else None
+        if lane is not None:
+            if self.stopped:
+                return
+            if set(plans) != {lane.arm}:
+                raise SimError(
+                    f"a parallel() branch of {lane.arm} gave primitives for {sorted(plans)}: "
+                    "a branch drives its own hand only."
+                )
+            lane.give(plans[lane.arm])
+            if self.on_progress is not None:
+                self.on_progress()
+            return
         if self._batch is not None:
             for name, plan in plans.items():
                 if name in self._servo_X:  # a servo path (poses, jaws): one per block
@@ -253,6 +388,41 @@ class Demonstrator:
             s.advance(commands)
         if self.on_progress is not None:
             self.on_progress()
+
+
+class _Branch:
+    """One branch of :meth:`Demonstrator.parallel`: its hand, its plan, and the handshake
+    that lets exactly one thread (the feeder or one branch) run at a time."""
+
+    def __init__(self, arm: str, fn: Callable[[], object], back: threading.Semaphore) -> None:
+        self.arm, self.fn = arm, fn
+        #: the primitive it gave, not yet rendered: operator actions, or a servo path
+        self.pending = None
+        self.done = False
+        self.error: BaseException | None = None
+        self._go = threading.Semaphore(0)
+        self._back = back
+
+    def main(self) -> None:
+        self._go.acquire()
+        try:
+            self.fn()
+        except BaseException as error:  # raised again by parallel()
+            self.error = error
+        finally:
+            self.done = True
+            self._back.release()
+
+    def resume(self) -> None:
+        """(Feeder) let the branch run until it gives a primitive or ends."""
+        self._go.release()
+        self._back.acquire()
+
+    def give(self, actions) -> None:
+        """(Branch) hand a primitive to the feeder; return once it has been fed."""
+        self.pending = actions
+        self._back.release()
+        self._go.acquire()
 
 
 def _stream(trace, n: int) -> tuple[np.ndarray, list[float], list[bool]]:

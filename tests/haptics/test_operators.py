@@ -103,3 +103,45 @@ def test_rendering_in_segments_equals_rendering_at_once():
             getattr(whole, field), np.concatenate([getattr(p, field) for p in parts])
         )
     assert op.time_s == pytest.approx(whole.time_s[-1] + 1e-3)
+
+
+def _end_after_reach(profile, target, centre=None, seed=3):
+    """Where the hand (not the virtual hand) is once a reach from the centre is done."""
+    op = SyntheticOperator(profile, rng=np.random.default_rng(seed))
+    op.render([Reach(target, width_m=0.004, centre_m=centre)])
+    return op.hand_m, op.virtual_hand_m
+
+
+def test_clutching_ahead_ends_a_long_reach_centred_in_the_workspace():
+    """An expert places the clutch so that a long reach ends as near the middle of the
+    hand's workspace as one clutch allows (room for the precise work that follows): a
+    20 cm reach, a 10 cm stroke then a clutch as far back as the rest, ends at the
+    centre; the same operator without the habit (a clutch half the radius back, then on)
+    ends it half a radius out."""
+    import dataclasses
+
+    from haptics.operators import PRESETS
+
+    expert = PRESETS["expert"]
+    assert expert.clutch_ahead and not PRESETS["novice"].clutch_ahead
+    plain = dataclasses.replace(expert, clutch_ahead=False)
+    radius = expert.workspace_radius_m
+    for target in [(0.2, 0.0, 0.0), (0.0, -0.2, 0.0), (0.12, 0.0, 0.16)]:
+        hand, virtual = _end_after_reach(expert, target)
+        assert np.linalg.norm(virtual - target) < 0.004  # it got there
+        assert np.linalg.norm(hand) < 0.2 * radius
+        hand_plain, _ = _end_after_reach(plain, target)
+        assert np.linalg.norm(hand_plain) > 0.4 * radius
+
+
+def test_a_reach_with_a_centre_leaves_that_centre_in_the_middle():
+    """``centre_m``: the middle of the work that follows (e.g. the way down to a wall);
+    the expert's hand is then centred on it, not on the reach's target."""
+    from haptics.operators import PRESETS
+
+    target, centre = (0.15, 0.0, 0.0), (0.15, 0.0, -0.06)
+    hand, virtual = _end_after_reach(PRESETS["expert"], target, centre)
+    assert np.linalg.norm(virtual - target) < 0.004
+    # the centre, in hand coordinates, is the virtual centre less the clutch offset
+    centre_hand = np.asarray(centre) - (virtual - hand)
+    assert np.linalg.norm(centre_hand) < 0.2 * PRESETS["expert"].workspace_radius_m

@@ -6,6 +6,16 @@ up again from where it lies (by either hand that can reach it); a ring that does
 settle over its peg is lifted and placed again. What the plan had to repeat, or could
 not do, it reports through :meth:`~sim.session.demo.Demonstrator.note`.
 
+The two hands work at once (:meth:`~sim.session.demo.Demonstrator.parallel`), as a
+practised trainee does: while the taker carries a ring over its peg and puts it down, the
+giver backs out of the handover and picks up the next ring; the taker then waits by the
+next handover point. What paces the exercise is the giver's round trip (back to the
+pegs, grasp, lift, carry to the handover). A grip is tried only where the instrument's
+shaft stays clear of the pegs (:func:`shaft_clearance_m`: on the far side of a ring the
+wrist leans back over the ring's own peg) and, where there is a choice, where the jaws
+stay in the endoscope's view - waiting over the pegs, and holding the ring over the peg
+it goes to (:func:`in_view`): the rubric counts every second out of view.
+
 Grip geometry (FLS ring: 30 mm side, 2.5 mm wall, 6 mm high, on a 2 mm peg; PSM fingers
 10 mm long, 3 mm wide, 1.5 mm thick, turning about the tool-tip frame, the jaw pivot).
 The jaws come down along their own axis onto the top of a wall, opening across it, and
@@ -42,7 +52,6 @@ from sim.session.plans.common import (
     JAW_RELEASE_RAD,
     UP,
     carry_to,
-    reachable,
     turn_between,
 )
 from sim.world.scene import PegBoardSpec
@@ -66,8 +75,20 @@ HOVER_M = (
 #: Least room (m) between the inner fingertip and a peg for a grip to be tried: a ring
 #: resting off-centre on its peg brings the peg up to 4 mm nearer one side of a wall.
 MIN_PEG_GAP_M = 0.0003
-#: Where the jaws wait before going in (m, back along the tool axis from the grip).
-APPROACH_M = 0.02
+#: The instruments' shaft radius (m; ``assets/generate_robots.py``: the 8 mm shaft), how
+#: far back from the wrist it is checked against the pegs (m), and the least room (m) a
+#: grip must leave between it and a peg or the board: pybullet's 1 mm collision margin
+#: and 1 mm to spare.
+SHAFT_RADIUS_M, SHAFT_CHECK_M = 0.004, 0.04
+SHAFT_CLEARANCE_M = FINGER_MARGIN_M + 0.001
+#: Index of the shaft's link (the roll link) in ``Chain.link_frames`` of a PSM.
+ROLL_LINK = 3
+#: How precisely (m) a held ring is carried to where it is handed over (the giver's move).
+HANDOVER_WIDTH_M = 0.003
+#: Where the jaws wait before going in on a ring in mid-air (m, back along the tool axis
+#: from the grip; over the pegs they wait higher, :data:`PEG_CLEARANCE_M`): the hover
+#: point and twice the handover's width more, room for where the carried ring arrives.
+APPROACH_M = HOVER_M + 2 * HANDOVER_WIDTH_M
 #: Height (m) of the waiting jaw pivot over the peg tops: 10 mm fingers and 15 mm for the
 #: scatter of a long reach (measured: fingertips 5 mm low on a 24 cm hand reach).
 PEG_CLEARANCE_M = 0.025
@@ -85,6 +106,8 @@ GRASP_TRIES = 3
 ROUNDS = 4
 #: The ring centre's height (m) over the board while it is handed over.
 HANDOVER_HEIGHT_M = 0.06
+#: How far (m) above its peg's top a ring's bottom is carried before it is put down.
+OVER_PEG_M = 0.01
 #: How far (m) above the board the ring's bottom is let go of when placed on a peg.
 PLACE_DROP_M = 0.008
 
@@ -222,26 +245,84 @@ def ring_grips(world, ring: str, walls=(0, 1, 2), avoid_W=None, X_WB=None) -> li
     return out
 
 
-def reachable_grips(demo: Demonstrator, arm: str, grips: list[Grip]) -> list[Grip]:
+def grip_q(demo: Demonstrator, arm: str, g: Grip) -> np.ndarray | None:
+    """Joint values (rad / m) of ``arm`` at grip ``g``, reached through its approach (IK
+    warm-started along the way, as :func:`~sim.session.plans.common.reachable_poses`);
+    None when out of reach."""
+    from kinematics import solve_ik
+    from kinematics.transforms import pose
+
+    a = demo.session.arms[arm]
+    q = a.goal_js()
+    for point in (g.tip_W + g.approach_W, g.tip_W):
+        result = solve_ik(a.chain, a.X_RW @ pose(g.R_W, point), q, restarts=20)
+        if not result.success:
+            return None
+        q = result.q
+    return q
+
+
+def shaft_clearance_m(demo: Demonstrator, arm: str, q, spec: PegBoardSpec) -> float:
+    """Least room (m) between ``arm``'s shaft, at joint values ``q``, and the pegs and top
+    of board ``spec``: its first :data:`SHAFT_CHECK_M` back from the wrist. Holding a
+    ring on a peg's far side, the wrist leans back over that peg towards the port: the
+    shaft's end came down on the peg top (75 N) and the jaws stopped 4 mm short of the
+    wall they were sent to, a missed grasp."""
+    world = demo.session.world
+    a = demo.session.arms[arm]
+    roll = (a.X_WR @ a.chain.link_frames(q)[ROLL_LINK])[:3, 3]
+    toward_port = a.X_WR[:3, 3] - roll
+    toward_port /= np.linalg.norm(toward_port)
+    points = roll + np.linspace(0.0, SHAFT_CHECK_M, 21)[:, None] * toward_port
+    board_top = world.landmark(spec.name, "top")[2]
+    room = float(points[:, 2].min() - board_top)
+    for k in range(12):
+        top = world.landmark(spec.name, f"peg{k}")
+        across = np.hypot(points[:, 0] - top[0], points[:, 1] - top[1])
+        above = np.maximum(points[:, 2] - top[2], 0.0)
+        room = min(room, float((np.hypot(across, above)).min()) - spec.peg_radius_m)
+    return room - SHAFT_RADIUS_M
+
+
+def reachable_grips(demo: Demonstrator, arm: str, grips: list[Grip], spec=None) -> list[Grip]:
     """The first reachable orientation of each grip point (IK check of the approach
-    and the grip pose), in the given order."""
+    and the grip pose; with the board ``spec``, the shaft clear of its pegs by
+    :data:`SHAFT_CLEARANCE_M`), in the given order."""
     seen, out = set(), []
     for g in grips:
         key = (g.wall, tuple(np.round(g.point_W, 6)))
         if key in seen:
             continue
-        if reachable(demo, arm, [g.tip_W + g.approach_W, g.tip_W], g.R_W):
-            seen.add(key)
-            out.append(g)
+        q = grip_q(demo, arm, g)
+        if q is None:
+            continue
+        if spec is not None and shaft_clearance_m(demo, arm, q, spec) < SHAFT_CLEARANCE_M:
+            continue
+        seen.add(key)
+        out.append(g)
     return out
 
 
 def best_grips(demo: Demonstrator, arm: str, ring: str, walls, avoid_arm=None) -> list[Grip]:
     """Reachable grips of ``arm`` on ``ring`` as it lies now, best first (see
-    :func:`ring_grips`), away from where ``avoid_arm``'s tip is."""
+    :func:`ring_grips`), away from where ``avoid_arm``'s tip is; those whose jaws stay in
+    the endoscope's view, waiting and holding, before the others."""
     s = demo.session
     avoid = None if avoid_arm is None else s.tip_target_W(avoid_arm)[:3, 3]
-    return reachable_grips(demo, arm, ring_grips(s.world, ring, walls, avoid))
+    spec = board_spec(s.world, ring)
+    grips = reachable_grips(demo, arm, ring_grips(s.world, ring, walls, avoid), spec)
+    return sorted(grips, key=lambda g: not in_view(demo, [g.tip_W + g.approach_W, g.tip_W]))
+
+
+def in_view(demo: Demonstrator, points_W) -> bool:
+    """Whether all the points (world, m) are in the endoscope's view now (True when the
+    scene's camera is not held by an arm). Over the outer pegs the jaws wait high, at
+    the side of the view: out of it there, the rubric counts every second."""
+    s = demo.session
+    scope = s.arms.get(s.camera_arm) if s.camera_arm else None
+    if scope is None:
+        return True
+    return bool(np.all(scope.frustum().contains(np.asarray(points_W, float))))
 
 
 def take(
@@ -251,15 +332,19 @@ def take(
     walls,
     avoid_arm: str | None = None,
     meanwhile=None,
+    worse=None,
 ) -> bool:
     """Grasp ``ring`` with ``arm`` on one of ``walls`` (in order of preference), looking
     at the ring again before every attempt; on a miss, the next grip. ``meanwhile()``
-    queues the other hand's move during the first approach. True when held."""
+    queues the other hand's move during the first approach; ``worse(grip)``, when given,
+    puts the grips it says True of last. True when held."""
     s = demo.session
     for attempt in range(GRASP_TRIES):
         if demo.stopped:
             return False
         grips = best_grips(demo, arm, ring, walls, avoid_arm)
+        if worse is not None:
+            grips.sort(key=worse)
         if not grips:
             demo.note(f"{arm} cannot reach a wall of {ring} to grasp it")
             return False
@@ -284,16 +369,18 @@ def close_on_wall(demo: Demonstrator, arm: str, ring: str, grip: Grip, tip_at, m
     in, close, wait for the hold. ``tip_at()`` is where the grip is now (looked at before
     each move). On a miss, open and back off the way the jaws came. True when held."""
     axis = grip.R_W[:, 2]
-    with demo.together():
-        demo.move_tip(
-            arm,
-            tip_at() + grip.approach_W,
-            AIM_WIDTH_M * 3,
-            rotation_W=grip.R_W,
-            jaw_rad=RING_JAW_OPEN_RAD,
-        )
-        if meanwhile is not None:
-            meanwhile()
+    if meanwhile is not None or not _waiting_over(demo, arm, tip_at() - HOVER_M * axis, grip):
+        with demo.together():
+            demo.move_tip(
+                arm,
+                tip_at() + grip.approach_W,
+                AIM_WIDTH_M * 3,
+                rotation_W=grip.R_W,
+                jaw_rad=RING_JAW_OPEN_RAD,
+                centre_W=tip_at() + 0.5 * grip.approach_W,  # the way down to the wall
+            )
+            if meanwhile is not None:
+                meanwhile()
     demo.move_tip(arm, tip_at() - HOVER_M * axis, AIM_WIDTH_M)
     demo.move_tip(arm, tip_at(), AIM_WIDTH_M)
     demo.grip(arm, JAW_CLOSED_RAD)
@@ -304,16 +391,24 @@ def close_on_wall(demo: Demonstrator, arm: str, ring: str, grip: Grip, tip_at, m
     return False
 
 
-def get_ready(demo: Demonstrator, arm: str, ring: str) -> None:
-    """Queue ``arm``'s move to where it will start grasping ``ring`` (jaws open, turned
-    for the grip): the hand that has just let go goes on to its next ring while the
-    other one works (call inside :meth:`Demonstrator.together`)."""
-    grips = best_grips(demo, arm, ring, _walls_facing(demo, ring, _side(demo, arm)))
-    if grips:
-        g = grips[0]
-        demo.move_tip(
-            arm, g.tip_W + g.approach_W, 0.005, rotation_W=g.R_W, jaw_rad=RING_JAW_OPEN_RAD
-        )
+def _waiting_over(demo: Demonstrator, arm: str, hover_W, grip: Grip) -> bool:
+    """Whether ``arm``'s jaws already wait open, turned for ``grip``, over the point where
+    they will aim (``hover_W``): no further than the approach back along their axis, within
+    twice the handover's width of it. Coming straight down to aim from there, the
+    fingertips stay above the wall (a ring handed over arrives within the handover's
+    width of where the jaws were sent to wait)."""
+    X = demo.session.tip_target_W(arm)
+    axis = grip.R_W[:, 2]
+    d = X[:3, 3] - hover_W
+    back = -float(d @ axis)
+    aside = float(np.linalg.norm(d + back * axis))
+    turned = np.trace(X[:3, :3].T @ grip.R_W)  # 1 + 2 cos(angle between)
+    return bool(
+        0.0 <= back <= grip.approach_m
+        and aside <= 2 * HANDOVER_WIDTH_M
+        and turned >= 1 + 2 * math.cos(0.05)
+        and demo.session.arms[arm].measured_jaw() >= RING_JAW_OPEN_RAD - 0.1
+    )
 
 
 def held_wall(demo: Demonstrator, arm: str, ring: str) -> int:
@@ -379,36 +474,59 @@ def level(demo: Demonstrator, arm: str, ring: str, goal_W, width_m: float = 0.00
 
 
 def above_peg(demo: Demonstrator, arm: str, ring: str, peg: str) -> None:
-    """Carry the held ring over ``peg``, level, its bottom 1 cm above the peg's top
+    """Carry the held ring over ``peg``, level, its bottom :data:`OVER_PEG_M` above the peg's top
     (may be queued inside :meth:`Demonstrator.together`)."""
     world = demo.session.world
     spec = board_spec(world, ring)
     top = world.landmark(spec.name, peg)
-    level(demo, arm, ring, top + (spec.ring_height_m / 2 + 0.01) * UP)
+    level(demo, arm, ring, top + (spec.ring_height_m / 2 + OVER_PEG_M) * UP)
 
 
-def place(demo: Demonstrator, arm: str, ring: str, peg: str, ready=None) -> None:
-    """Put the held ring (already over ``peg``) down the peg to just above the board and
-    let go; ``ready()`` queues the other hand's next move for the time of the retreat."""
+def place(demo: Demonstrator, arm: str, ring: str, peg: str) -> None:
+    """Put the held ring (already over ``peg``) down the peg to just above the board, let
+    go and back the jaws off."""
     world = demo.session.world
     spec = board_spec(world, ring)
     top = world.landmark(spec.name, peg)
     board_top = world.landmark(spec.name, "top")[2]
     low = np.array([top[0], top[1], board_top + spec.ring_height_m / 2 + PLACE_DROP_M])
     carry_to(demo, arm, ring, low, width_m=LIFT_WIDTH_M)
-    let_go(demo, arm, ring, ready)
+    open_jaws(demo, arm, ring)
+    back_off(demo, arm)
 
 
-def let_go(demo: Demonstrator, arm: str, ring: str, meanwhile=None) -> None:
-    """Open the jaws, wait for the ring to be let go of, back the jaws off along their
-    axis (out of the ring), ``meanwhile()`` queuing the other hand's move."""
+def put_on_peg(demo: Demonstrator, arm: str, ring: str, peg: str) -> None:
+    """Carry the ring ``arm`` holds over ``peg``, level, put it down and let go; wait a
+    moment for it to settle round the peg."""
+    above_peg(demo, arm, ring, peg)
+    if demo.session.holders(ring) == {arm}:
+        place(demo, arm, ring, peg)
+        demo.until(lambda: on_peg(demo, ring, peg), timeout_s=0.5)
+
+
+def open_jaws(demo: Demonstrator, arm: str, ring: str) -> None:
+    """Open the jaws and wait for the ring to be let go of."""
     demo.grip(arm, JAW_RELEASE_RAD)
     demo.until(lambda: arm not in demo.session.holders(ring), timeout_s=1.0)
+
+
+def back_off(demo: Demonstrator, arm: str) -> None:
+    """Back the (open) jaws off along their axis, out of the ring."""
     X = demo.session.tip_target_W(arm)
-    with demo.together():
-        demo.move_tip(arm, X[:3, 3] - 0.025 * X[:3, 2], 0.005)
-        if meanwhile is not None:
-            meanwhile()
+    demo.move_tip(arm, X[:3, 3] - 0.025 * X[:3, 2], 0.005)
+
+
+def let_go(demo: Demonstrator, arm: str, ring: str) -> None:
+    """Open the jaws, wait for the ring to be let go of, back the jaws off."""
+    open_jaws(demo, arm, ring)
+    back_off(demo, arm)
+
+
+def holds_another(demo: Demonstrator, arm: str, ring: str) -> bool:
+    """Whether ``arm`` holds a ring of ``ring``'s board other than ``ring``."""
+    spec = board_spec(demo.session.world, ring)
+    others = (f"{spec.name}/ring{k}" for k in range(len(spec.rings_on)))
+    return any(arm in demo.session.holders(o) for o in others if o != ring)
 
 
 def _side(demo: Demonstrator, arm: str) -> float:
@@ -453,11 +571,12 @@ def pick_up(demo: Demonstrator, ring: str, arms: list[str], meanwhile=None) -> s
     return None
 
 
-def hand_over(demo: Demonstrator, ring: str, giver: str, taker: str, peg: str, ready=None):
+def hand_over(demo: Demonstrator, ring: str, giver: str, taker: str, peg: str | None = None):
     """Carry the ring held by ``giver`` to the handover point; ``taker`` grasps another
-    wall from above; ``giver`` lets go and, while ``taker`` carries the ring over
-    ``peg``, goes on (``ready()`` queues its move). False (the giver still holding,
-    unless the ring was knocked out) when the taker could not take it."""
+    wall from above (one that keeps its jaws in view when it holds the ring over ``peg``,
+    where it goes next, if there is one); ``giver`` opens its jaws (they stay round the
+    wall: backing off is the giver's next move). False (the giver still holding, unless
+    the ring was knocked out) when the taker could not take it."""
     s = demo.session
     world = s.world
     # the taker comes to where it will take the ring as the giver brings it
@@ -469,9 +588,20 @@ def hand_over(demo: Demonstrator, ring: str, giver: str, taker: str, peg: str, r
     held = held_wall(demo, giver, ring)
     walls = _walls_facing(demo, ring, _side(demo, taker), [w for w in range(3) if w != held])
     avoid = X_WB[:3, 3] + giver_tip
-    grips = reachable_grips(demo, taker, ring_grips(world, ring, walls, avoid, X_WB))
+    spec = board_spec(world, ring)
+    grips = reachable_grips(demo, taker, ring_grips(world, ring, walls, avoid, X_WB), spec)
+    out_of_view = None
+    if peg is not None:
+        over = world.landmark(spec.name, peg) + (spec.ring_height_m / 2 + OVER_PEG_M) * UP
+
+        def out_of_view(g: Grip, center=None) -> bool:
+            # where the jaws will be, holding the ring over the peg by this grip
+            center = world.landmark(ring, "center") if center is None else center
+            return not in_view(demo, [over + g.tip_W - center])
+
+        grips.sort(key=lambda g: out_of_view(g, X_WB[:3, 3]))
     with demo.together():
-        level(demo, giver, ring, X_WB[:3, 3])
+        level(demo, giver, ring, X_WB[:3, 3], HANDOVER_WIDTH_M)
         if grips:
             g = grips[0]
             demo.move_tip(
@@ -481,14 +611,10 @@ def hand_over(demo: Demonstrator, ring: str, giver: str, taker: str, peg: str, r
             demo.move_tip(taker, _waiting_point(demo, ring, taker), 0.01)
     if s.holders(ring) != {giver}:
         return False
-    if not take(demo, taker, ring, walls, avoid_arm=giver):
+    if not take(demo, taker, ring, walls, avoid_arm=giver, worse=out_of_view):
         demo.move_tip(taker, _waiting_point(demo, ring, taker), 0.01)
         return False
-    let_go(demo, giver, ring)
-    with demo.together():
-        above_peg(demo, taker, ring, peg)
-        if ready is not None:
-            ready()
+    open_jaws(demo, giver, ring)
     return True
 
 
@@ -502,14 +628,15 @@ def transfer_ring(
 ) -> bool:
     """Lift ring ``ring`` with ``giver``, hand it to ``taker`` above the board, place it on
     peg ``to_peg``; pick it up again wherever it lands if anything goes wrong. While the
-    taker places the ring, the giver gets ready for ring ``next_ring`` when given. True
-    when the ring rests on its peg."""
+    taker places the ring, the giver picks up ring ``next_ring`` when given (the next
+    transfer then starts with it in hand). True when the ring rests on its peg."""
     body = f"board/ring{ring}"
     peg = f"peg{to_peg}"
     s = demo.session
-    ready = None
+    giver_next = None
     if next_ring is not None:
-        ready = lambda: get_ready(demo, giver, f"board/ring{next_ring}")  # noqa: E731
+        nxt = f"board/ring{next_ring}"
+        giver_next = lambda: pick_up(demo, nxt, [giver])  # noqa: E731
     for attempt in range(ROUNDS):
         if demo.stopped:
             return False
@@ -522,13 +649,18 @@ def transfer_ring(
             let_go(demo, giver, body)
             holders = s.holders(body)
         if not holders:
-            # the giver's hand first; a ring that fell on the taker's side may be nearer it
+            # the giver's hand first; a ring that fell on the taker's side may be nearer it;
+            # a hand that already holds the next ring leaves it to the other
+            arms = [a for a in (giver, taker) if not holds_another(demo, a, body)]
             waiting = _waiting_point(demo, body, taker)
             holder = pick_up(
                 demo,
                 body,
-                [giver, taker],
-                meanwhile=lambda w=waiting: demo.move_tip(taker, w, 0.01),
+                arms,
+                # the taker steps aside while the giver reaches for the ring
+                meanwhile=None
+                if arms[:1] != [giver]
+                else lambda w=waiting: demo.move_tip(taker, w, 0.01),
             )
             if holder is None:
                 demo.note(f"neither instrument could pick {body} up")
@@ -536,14 +668,19 @@ def transfer_ring(
         else:
             holder = next(iter(holders))
         if holder == giver:
-            if not hand_over(demo, body, giver, taker, peg, ready):
+            if not hand_over(demo, body, giver, taker, peg):
                 continue
-            ready = None  # the giver went on already
+            then = giver_next
+            giver_next = None  # once: the giver goes on to the next ring now
+
+            def giver_goes_on(then=then):
+                back_off(demo, giver)
+                if then is not None:
+                    then()
+
+            demo.parallel({taker: lambda: put_on_peg(demo, taker, body, peg), giver: giver_goes_on})
         elif s.holders(body) == {taker}:
-            above_peg(demo, taker, body, peg)
-        if s.holders(body) == {taker}:
-            place(demo, taker, body, peg)
-            demo.until(lambda: on_peg(demo, body, peg), timeout_s=0.5)
+            put_on_peg(demo, taker, body, peg)
     if on_peg(demo, body, peg):
         return True
     demo.note(f"gave up on {body}: not on {peg} after {ROUNDS} rounds")
