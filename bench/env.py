@@ -12,7 +12,11 @@
    machine shared with others no bar is set).
 3. **Sweep throughput on Ray** (bar **>= 1.7x**): the same jobs (the tip tracker on the
    needle handover, seeds 0..n-1) on a local Ray cluster of 2 workers against 1, each
-   cluster warmed up first (numba kernels loaded in every worker).
+   cluster warmed up first (numba kernels loaded in every worker). 24 runs by default
+   (~0.5 s each): a sweep is hundreds of runs, and with 6 the per-sweep costs of Ray
+   (scheduling, result fetching, its daemons on the same two cores) weigh on a 3 s
+   measurement (measured on an idle machine, the same code: 1.50x with 6 runs, 1.86x
+   with 24; plain multiprocessing gives 1.99x with 6).
 
 Run: ``surgisim bench env`` (or ``python -m bench.env``).
 """
@@ -128,7 +132,7 @@ def run_env_benchmark(
     steps: int = 200,
     rounds: int = 3,
     vector_steps: int = 100,
-    sweep_runs: int = 6,
+    sweep_runs: int = 24,
     json_path: Path | None = None,
     strict: bool = False,
 ) -> bool:

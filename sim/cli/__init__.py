@@ -249,7 +249,7 @@ def bench_env(
     steps: int = typer.Option(200, min=10, help="Environment steps per round."),
     rounds: int = typer.Option(3, min=1, help="Interleaved rounds (medians are reported)."),
     vector_steps: int = typer.Option(100, min=10, help="Steps of the vector of 2."),
-    sweep_runs: int = typer.Option(6, min=2, help="Runs per Ray sweep (1 and 2 workers)."),
+    sweep_runs: int = typer.Option(24, min=2, help="Runs per Ray sweep (1 and 2 workers)."),
     json_path: Path = typer.Option(
         Path("bench/results/env.json"), "--json", help="Where to write the JSON results."
     ),

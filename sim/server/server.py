@@ -304,8 +304,9 @@ class TrainingServer:
         """Wait ``seconds`` for the next physics tick, feeding every device sample through
         teleoperation as it arrives (``Session.command``): filter, states, limits and the
         watchdog see each sample within the transport delay, not up to a physics period
-        later (IK runs at the tick, for the latest target). ZeroMQ polls in whole milliseconds: the last millisecond is watched in
-        ~0.1 ms naps, so the tick is not overslept."""
+        later (IK runs at the tick, for the latest target). ZeroMQ polls in whole
+        milliseconds: the last millisecond is watched in ~0.1 ms naps, so the tick is
+        not overslept."""
         deadline = self._clock() + seconds
         while True:
             remaining = deadline - self._clock()
