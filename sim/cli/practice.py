@@ -90,52 +90,72 @@ def practice(
     db: str | None = typer.Option(None, "--db", help="Records database URL."),
     report: Path | None = typer.Option(None, help="Where to write the HTML report."),
     json_path: Path | None = typer.Option(None, "--json", help="Write the result as JSON."),
+    vr: bool = typer.Option(
+        False,
+        "--vr",
+        help="Practise in an OpenXR headset (controllers as masters) instead of the window.",
+    ),
+    vr_mode: str = typer.Option("console", help="With --vr: console or bedside view."),
     debug: bool = DEBUG_OPTION,
 ) -> None:
-    """Practise a scenario with mouse, keyboard or gamepad: the server, the window and
-    the device in one command; scored, stored and reported at the end."""
+    """Practise a scenario with mouse, keyboard or gamepad (or, with --vr, a headset and
+    its controllers): the server, the view and the device in one command; scored, stored
+    and reported at the end."""
     from sim.cli.render import parse_size
-    from sim.view.viewer import Viewer
 
     width, height = parse_size(size)
     with guard(debug):
         port = port or free_port_block()
-        command = [sys.executable, "-m", "sim.cli", "serve", scenario, "--port", str(port),
-                   "--seed", str(seed)]  # fmt: skip
+        serve_args = ["--seed", str(seed)]
         for flag, value in (("--trainee", trainee), ("--db", db), ("--report", report),
                             ("--json", json_path)):  # fmt: skip
             if value is not None:
-                command += [flag, str(value)]
+                serve_args += [flag, str(value)]
         if allow_name:
-            command.append("--allow-name")
+            serve_args.append("--allow-name")
         if debug:
-            command.append("--debug")
-        server = subprocess.Popen(command)
-        # on Mesa's CPU rasteriser the window draws with one thread, so that the server's
-        # physics keeps a core of a laptop (a GPU driver ignores this)
-        os.environ.setdefault("LP_NUM_THREADS", "1")
-        try:
-            wait_for_server(port, server, START_TIMEOUT_S)
-            viewer = Viewer(port=port, size=(width, height), stop_on_close=True, say=typer.echo)
+            serve_args.append("--debug")
+        if vr:
+            from sim.cli.vr import practise_in_headset
 
-            def server_gone() -> bool:  # the result stays on screen until the window closes
-                state = getattr(viewer, "state", None)
-                return server.poll() is not None and (state is None or state.score is None)
-
-            result = viewer.run(stop=server_gone)
-            if result.score is None and server.poll() is None:
-                viewer_stop(port)
-            code = server.wait(timeout=120)
-        finally:
-            if server.poll() is None:
-                server.terminate()
-                server.wait(timeout=30)
-        typer.echo(
-            f"window: {result.frames} frames, {result.fps:.1f} fps; device: longest gap "
-            f"between samples {1000 * result.longest_device_gap_s:.0f} ms"
-        )
+            code = practise_in_headset(scenario, port, serve_args, vr_mode)
+        else:
+            code = _practise_in_window(scenario, port, serve_args, width, height)
     if code:
         raise typer.Exit(code=code)
+
+
+def _practise_in_window(scenario: str, port: int, serve_args: list, width: int, height: int):
+    """The server in a subprocess and the trainer's window here; the server's exit code."""
+    from sim.view.viewer import Viewer
+
+    command = [sys.executable, "-m", "sim.cli", "serve", scenario, "--port", str(port),
+               *serve_args]  # fmt: skip
+    server = subprocess.Popen(command)
+    # on Mesa's CPU rasteriser the window draws with one thread, so that the server's
+    # physics keeps a core of a laptop (a GPU driver ignores this)
+    os.environ.setdefault("LP_NUM_THREADS", "1")
+    try:
+        wait_for_server(port, server, START_TIMEOUT_S)
+        viewer = Viewer(port=port, size=(width, height), stop_on_close=True, say=typer.echo)
+
+        def server_gone() -> bool:  # the result stays on screen until the window closes
+            state = getattr(viewer, "state", None)
+            return server.poll() is not None and (state is None or state.score is None)
+
+        result = viewer.run(stop=server_gone)
+        if result.score is None and server.poll() is None:
+            viewer_stop(port)
+        code = server.wait(timeout=120)
+    finally:
+        if server.poll() is None:
+            server.terminate()
+            server.wait(timeout=30)
+    typer.echo(
+        f"window: {result.frames} frames, {result.fps:.1f} fps; device: longest gap "
+        f"between samples {1000 * result.longest_device_gap_s:.0f} ms"
+    )
+    return code
 
 
 def viewer_stop(port: int) -> None:

@@ -177,6 +177,44 @@ def vr(
         raise typer.Exit(code=3)
 
 
+def practise_in_headset(scenario: str, port: int, serve_args: list[str], mode: str) -> int:
+    """``surgisim practice SCENARIO --vr``: the training server and the headset client in
+    one command. The client runs until the exercise ends (the server scores, stores and
+    reports the session and exits), Ctrl-C, or the runtime goes; the server's result is
+    printed after the headset's report. Returns the exit code (3: the runtime was lost).
+    """
+    import threading
+
+    from sim.xr.client import MODES, VrClient, VrOptions
+    from sim.xr.errors import XrError
+
+    if mode not in MODES:
+        raise XrError(f"--vr-mode {mode!r}: expected one of {', '.join(MODES)}")
+    from sim.xr.runtime import require_pyopenxr
+
+    require_pyopenxr()  # say so before a session starts (and would be stored empty)
+    console = Console()
+    sys.setswitchinterval(0.001)  # see vr(): the frame loop and the controllers share the GIL
+    server = start_server(scenario, port, console, serve_args)
+    client = VrClient(VrOptions(port=port, mode=mode), log=console.print)
+    try:
+        with interruptible("stopping the headset session (Ctrl-C again to abandon)") as stop:
+            ended = lambda: stop() or server.poll() is not None  # noqa: E731
+            threading.Thread(
+                target=lambda: _watch(ended, client), daemon=True, name="surgisim-vr-stop"
+            ).start()
+            report = client.run()
+    finally:
+        if server.poll() is None:
+            stop_server(server, port, console)  # stored as incomplete
+        elif server.stdout is not None:
+            console.print(server.stdout.read().rstrip())
+    _print_report(console, report)
+    if report.runtime_lost:
+        return 3
+    return server.returncode or 0
+
+
 def _watch(stop, client) -> None:
     while not stop():
         time.sleep(0.05)

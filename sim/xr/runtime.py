@@ -117,6 +117,11 @@ class FrameInfo:
     started_s: float
 
 
+def require_pyopenxr() -> None:
+    """Raise the install hint now when pyopenxr is missing (before anything starts)."""
+    _import_xr()
+
+
 def _import_xr():
     """``import xr`` without letting it switch PyOpenGL's platform to GLX under the
     renderer's feet (pyopenxr's Linux module forces GLXPlatform on import)."""

@@ -76,3 +76,24 @@ def test_the_build_script_skips_with_exit_77_when_not_root(tmp_path):
     assert out.returncode == CANNOT_BUILD, out.stdout + out.stderr
     assert "needs root" in out.stdout
     assert not (tmp_path / "root").exists()
+
+
+def test_practice_vr_checks_its_mode_and_the_client_before_a_session_starts(tmp_path):
+    """``surgisim practice SCENARIO --vr``: a bad view mode, or no pyopenxr here, is one
+    line (exit 2) before the server starts, so no empty session is stored."""
+    import importlib.util
+
+    env = {**os.environ, "COLUMNS": "200", "XDG_DATA_HOME": str(tmp_path / "data")}
+    cases = [(["--vr-mode", "cockpit"], "console, bedside")]
+    if importlib.util.find_spec("xr") is None:
+        cases.append(([], "pip install 'surgisim[vr]'"))
+    for args, message in cases:
+        out = subprocess.run(
+            [sys.executable, "-m", "sim.cli", "practice", "needle-handover", "--vr", *args],
+            capture_output=True, text=True, timeout=120, env=env,
+        )  # fmt: skip
+        assert out.returncode == 2, out.stdout + out.stderr
+        assert message in out.stdout + out.stderr
+        assert "Traceback" not in out.stdout + out.stderr
+        assert "training server" not in out.stdout + out.stderr  # nothing was started
+    assert not (tmp_path / "data").exists() or not any((tmp_path / "data").rglob("*.sqlite"))
