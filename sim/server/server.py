@@ -170,6 +170,7 @@ class TrainingServer:
         self._command_line = lines["command"]
         self.publisher = Publisher(self.bus, lines, self.config.rates)
         self.devices = DeviceState()
+        self._last_state = None  # the last physics tick's StepState (force feedback)
         #: the clients' ``<dev>/frame_timing`` reports (how their displays keep up)
         self.frame_timing = FrameTimingLog()
         self.forces = {arm: ForceFeedback(self.config.force) for arm in s.teleops}
@@ -322,6 +323,11 @@ class TrainingServer:
                 commands = self._take_commands(self._clock())
                 if commands and not self.paused:
                     self.session.command(commands)
+                    if self._last_state is not None:
+                        # force feedback at the device's rate: the clutch, a hold or the
+                        # alignment change it between ticks; the contact force itself is
+                        # the last physics step's
+                        self._feedback(self._clock(), self._last_state)
 
     def wait_for_devices(self, stop: Callable[[], bool], timeout_s: float | None = None) -> bool:
         """Answer requests and collect device messages until every mapped device has sent
@@ -371,6 +377,7 @@ class TrainingServer:
             commands = self._take_commands(now)
             if not self.paused:
                 state = s.step(commands)
+                self._last_state = state
                 self._feedback(now, state)
                 self.publisher.state(
                     now, state, self._last_seq, self._align_errors(), self._aligned_hands
