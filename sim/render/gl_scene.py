@@ -81,6 +81,26 @@ class FrameSettings:
     shadows: bool = True
 
 
+def compile_program(GL, vertex: str, fragment: str, where: str = "") -> int:
+    """Compile and link a GLSL program in the current context; a RenderError with the
+    driver's log (and ``where``, e.g. the GL renderer) when it does not compile or link."""
+    program = GL.glCreateProgram()
+    for kind, source in ((GL.GL_VERTEX_SHADER, vertex), (GL.GL_FRAGMENT_SHADER, fragment)):
+        shader = GL.glCreateShader(kind)
+        GL.glShaderSource(shader, source)
+        GL.glCompileShader(shader)
+        if not GL.glGetShaderiv(shader, GL.GL_COMPILE_STATUS):
+            log = GL.glGetShaderInfoLog(shader).decode(errors="replace")
+            raise RenderError(f"shader did not compile {where}: {log}".replace("  ", " "))
+        GL.glAttachShader(program, shader)
+        GL.glDeleteShader(shader)
+    GL.glLinkProgram(program)
+    if not GL.glGetProgramiv(program, GL.GL_LINK_STATUS):
+        log = GL.glGetProgramInfoLog(program).decode(errors="replace")
+        raise RenderError(f"shader program did not link {where}: {log}".replace("  ", " "))
+    return program
+
+
 class GLScene:
     """The uploaded scene and the framebuffers, owned by the GL thread."""
 
@@ -132,22 +152,7 @@ class GLScene:
 
     # ---- setup ---------------------------------------------------------------------------
     def _program(self, vertex: str, fragment: str) -> int:
-        GL = self.GL
-        program = GL.glCreateProgram()
-        for kind, source in ((GL.GL_VERTEX_SHADER, vertex), (GL.GL_FRAGMENT_SHADER, fragment)):
-            shader = GL.glCreateShader(kind)
-            GL.glShaderSource(shader, source)
-            GL.glCompileShader(shader)
-            if not GL.glGetShaderiv(shader, GL.GL_COMPILE_STATUS):
-                log = GL.glGetShaderInfoLog(shader).decode(errors="replace")
-                raise RenderError(f"shader did not compile on {self.gl_renderer}: {log}")
-            GL.glAttachShader(program, shader)
-            GL.glDeleteShader(shader)
-        GL.glLinkProgram(program)
-        if not GL.glGetProgramiv(program, GL.GL_LINK_STATUS):
-            log = GL.glGetProgramInfoLog(program).decode(errors="replace")
-            raise RenderError(f"shader program did not link on {self.gl_renderer}: {log}")
-        return program
+        return compile_program(self.GL, vertex, fragment, f"on {self.gl_renderer}")
 
     def _upload(self, description: SceneDescription) -> list[_Draw]:
         GL = self.GL

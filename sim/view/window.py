@@ -118,20 +118,9 @@ class Window:
         self._install_callbacks()
 
     def _compile(self) -> int:
-        GL = self.GL
-        program = GL.glCreateProgram()
-        for kind, source in ((GL.GL_VERTEX_SHADER, _VERTEX), (GL.GL_FRAGMENT_SHADER, _FRAGMENT)):
-            shader = GL.glCreateShader(kind)
-            GL.glShaderSource(shader, source)
-            GL.glCompileShader(shader)
-            if not GL.glGetShaderiv(shader, GL.GL_COMPILE_STATUS):
-                raise RenderError(f"window shader: {GL.glGetShaderInfoLog(shader).decode()}")
-            GL.glAttachShader(program, shader)
-            GL.glDeleteShader(shader)
-        GL.glLinkProgram(program)
-        if not GL.glGetProgramiv(program, GL.GL_LINK_STATUS):
-            raise RenderError(f"window shader: {GL.glGetProgramInfoLog(program).decode()}")
-        return program
+        from sim.render.gl_scene import compile_program
+
+        return compile_program(self.GL, _VERTEX, _FRAGMENT, "for the window")
 
     # ---- input ---------------------------------------------------------------------------
     def _install_callbacks(self) -> None:
