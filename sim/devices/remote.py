@@ -110,6 +110,8 @@ class RemoteArm:
         self.chain = self.model.chain()
         self.X_WR = port_pose(spec.port_position_m, spec.port_rpy_rad, spec.port_look_at_m)
         self.X_RW = inverse(self.X_WR)
+        #: a scope's view: vertical field of view (deg), aspect, near and far clip (m)
+        self._view = (spec.fov_deg, spec.aspect, spec.near_m, spec.far_m)
 
     @property
     def has_jaw(self) -> bool:
@@ -132,6 +134,14 @@ class RemoteArm:
     def measured_jaw(self) -> float:
         """The latest measured jaw angle (rad)."""
         return self._s._seen(self.name).jaw_rad
+
+    def frustum(self):
+        """The scope's view frustum at its latest measured tip pose (camera frame = tip
+        frame), as :meth:`sim.world.arm.Arm.frustum` gives it in the simulator."""
+        from sim.world.frustum import Frustum
+
+        fov_deg, aspect, near_m, far_m = self._view
+        return Frustum(self.measured_cp(), math.radians(fov_deg), aspect, near_m, far_m)
 
 
 class RemoteTeleop:

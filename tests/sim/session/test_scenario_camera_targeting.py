@@ -99,7 +99,11 @@ def test_expert_completes_camera_targeting(expert, scenario):
 
 
 @pytest.mark.slow
-def test_novice_scores_below_the_expert(expert, scenario):
+def test_novice_is_slower_and_scores_no_higher_than_the_expert(expert, scenario):
+    """The rubric is anchored to published data (MScore-style: at or better than the
+    expert mean scores 100), so a novice inside that range can tie the expert's score;
+    it is still slower and moves the scope further."""
     novice = run_headless(scenario, operator="novice", seed=UNSEEN_SEED)
     assert novice.metrics["completion_time_s"] > expert.metrics["completion_time_s"]
-    assert novice.result.score < expert.result.score
+    assert novice.metrics["path_length_cm"] > expert.metrics["path_length_cm"]
+    assert novice.result.score <= expert.result.score
