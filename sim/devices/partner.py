@@ -192,6 +192,14 @@ class PartnerDemonstrator(Demonstrator):
             yield
         self._watch()
 
+    def parallel(self, branches) -> None:
+        """This process's hands' branches only: the partner's process runs the others.
+        Each branch looks at the world (here: over the bus) before each of its moves, as
+        it would in one process, so the two halves keep in step through what they see."""
+        own = {arm: fn for arm, fn in branches.items() if arm not in self.partner}
+        if own:
+            super().parallel(own)
+
     def _expect(self, what) -> None:
         self._expected.append(what)
         if self._batch is None:

@@ -51,3 +51,17 @@ def test_a_move_shorter_than_the_threshold_or_never_resting_does_not_count():
     far = np.array([0.05, 0.0, 0.0])
     _feed(counter, _reach(short, far, 200)[:150], t0=300.0)  # still on its way
     assert counter.moves == 0 and not counter.resting
+
+
+def test_parallel_runs_only_this_processs_branches(monkeypatch):
+    """The other hand's branch runs in the other process (it watches the bus there)."""
+    from sim.devices.partner import PartnerDemonstrator
+    from sim.session.demo import Demonstrator
+
+    ran = []
+    monkeypatch.setattr(Demonstrator, "parallel", lambda self, branches: ran.append(branches))
+    me = PartnerDemonstrator.__new__(PartnerDemonstrator)  # no session needed
+    me.partner = ["PSM2"]
+    PartnerDemonstrator.parallel(me, {"PSM1": print, "PSM2": print})
+    PartnerDemonstrator.parallel(me, {"PSM2": print})  # nothing of ours to run
+    assert ran == [{"PSM1": print}]
