@@ -169,11 +169,14 @@ class PartnerDemonstrator(Demonstrator):
         self.missed: list[tuple[float, str]] = []
 
     # ---- the partner's primitives become things to watch for -------------------------------
-    def move_tip(self, arm, target_W, width_m=0.003, rotation_W=None, jaw_rad=None) -> None:
-        """This process's arm: as :meth:`Demonstrator.move_tip`. The partner's: watch for
-        its instrument to get there (and its jaw, when the move sets one)."""
+    def move_tip(
+        self, arm, target_W, width_m=0.003, rotation_W=None, jaw_rad=None, **kwargs
+    ) -> None:
+        """This process's arm: as :meth:`Demonstrator.move_tip` (``kwargs`` too, e.g.
+        ``centre_W``). The partner's: watch for its instrument to get there (and its jaw,
+        when the move sets one)."""
         if arm not in self.partner:
-            super().move_tip(arm, target_W, width_m, rotation_W, jaw_rad)
+            super().move_tip(arm, target_W, width_m, rotation_W, jaw_rad, **kwargs)
             return
         tolerance = max(REACH_TOLERANCE_FACTOR * width_m, MIN_REACH_TOLERANCE_M)
         self._expect(_Reach(arm, np.asarray(target_W, float).copy(), tolerance))
