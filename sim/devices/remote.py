@@ -53,6 +53,7 @@ from haptics.devices.watch import ArmWatch
 from kinematics.transforms import inverse, pose, rpy_to_matrix
 from scenarios.schema import Scenario
 from sim.errors import SimError, lookup
+from sim.session.view import SessionView
 
 #: How far (ticks) the plan may run ahead of what has been published.
 AHEAD_TICKS = 20
@@ -249,31 +250,10 @@ class RemoteWorld:
         return list(self._objects)
 
 
-class RemoteView:
-    """The exercise-side view the camera-targeting plan reads (positions, holders, camera)."""
-
-    def __init__(self, session: RemoteSession) -> None:
-        self._s = session
-
-    def object_position(self, name: str) -> np.ndarray:
-        body, _, mark = name.partition(":")
-        if mark:
-            return self._s.world.landmark(body, mark)
-        return self._s.world.body_pose(body)[:3, 3]
-
-    def holders(self, name: str) -> set[str]:
-        return self._s.holders(name)
-
-    def tip_position(self, arm: str) -> np.ndarray:
-        return self._s.arms[arm].measured_cp("world")[:3, 3]
-
-    def camera_angle_to(self, name: str) -> float:
-        X = self._s.camera_pose_W()
-        d = self.object_position(name) - X[:3, 3]
-        return float(math.acos(np.clip(d @ X[:3, 2] / max(np.linalg.norm(d), 1e-12), -1, 1)))
-
-    def graspable(self) -> list[str]:
-        return self._s.world.object_names()
+class RemoteView(SessionView):
+    """The exercise-side view the camera-targeting plan reads (positions, holders, camera):
+    the session's own view (:class:`sim.session.view.SessionView`) over a
+    :class:`RemoteSession`, whose world, arms and holders come from the bus."""
 
 
 @dataclasses.dataclass
