@@ -29,6 +29,14 @@ from sim.session.plans.common import (
 #: hold the needle: near the fingertips (0.8 mm from their ends), so the fingers reach a
 #: needle lying on the pad without pressing into it.
 JAW_HOLD_M = 0.0092
+#: The needle comes down over the entry mark in two moves: a long one to this height
+#: (m) above the drive's lead pose, then a short one onto it. A hand's end-point scatter
+#: and overshoot grow with the length of the move (the expert's: ~3% and 4% of it, in
+#: :mod:`haptics.operators`): coming down 30 mm at once overshot the lead pose by 1.9 mm
+#: on some seeds, pushing the tip into the tissue, and the correction pulled it back
+#: out (an "exit" 12 mm from the exit mark, averaged into the exit error). Over 5 mm
+#: the same scatter is ~0.3 mm, under the ~1 mm the lead pose leaves above the tissue.
+FINAL_APPROACH_M = 0.005
 
 
 @dataclass(frozen=True)
@@ -196,13 +204,16 @@ def drive_needle(
     demo: Demonstrator, arm: str, needle: str, entry_W, exit_W, clearance_m: float = 0.03
 ) -> None:
     """Lift the held needle, turn it over the entry mark in the air, set its tip just above
-    the mark and drive it through to the exit mark (see :func:`drive_path`)."""
+    the mark (the last few millimetres as a short move of their own:
+    :data:`FINAL_APPROACH_M`) and drive it through to the exit mark (see
+    :func:`drive_path`)."""
     world = demo.session.world
     X_WT = demo.session.arms[arm].measured_cp("world")
     path = drive_path(needle_arc(world, needle), X_WT, entry_W, exit_W)
     # a held needle passes through tissue: it must not swing through the pad on the way
     demo.move_tip(arm, X_WT[:3, 3] + clearance_m * UP)
     demo.move_tip(arm, path[0][:3, 3] + clearance_m * UP, rotation_W=path[0][:3, :3])
+    demo.move_tip(arm, path[0][:3, 3] + FINAL_APPROACH_M * UP, rotation_W=path[0][:3, :3])
     for X in path:
         demo.move_tip(arm, X[:3, 3], width_m=0.001, rotation_W=X[:3, :3])
 

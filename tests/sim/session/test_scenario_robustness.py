@@ -58,14 +58,20 @@ def test_perturbed_moves_every_object_and_nothing_else():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", BUNDLED)
-def test_expert_completes_every_scenario_without_a_drop_on_ten_seeds(name):
+def test_expert_completes_and_passes_every_scenario_without_a_drop_on_ten_seeds(name):
+    """Every run completes with no drop; the anchored rubric passes it on at least nine
+    seeds of ten (a person who passes still has a bad run now and then: in the 40-seed
+    sweep of bench/RESULTS.md the expert failed peg transfer once, on a missed grasp)."""
     scenario = load_scenario(name)
-    failures = []
+    failures, failed_rubric = [], []
     for seed in SWEEP_SEEDS:
         outcome = run_headless(scenario, operator="expert", seed=seed)
         if not outcome.trace.completed or _drops(outcome):
             failures.append((seed, outcome.trace.completed, _drops(outcome)))
+        if not outcome.result.passed:
+            failed_rubric.append((seed, round(outcome.result.score, 1)))
     assert failures == [], f"{name}: (seed, completed, drops) {failures}"
+    assert len(failed_rubric) <= 1, f"{name}: (seed, score) failing the rubric {failed_rubric}"
 
 
 @pytest.mark.slow
