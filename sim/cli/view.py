@@ -12,21 +12,18 @@ from pathlib import Path
 import typer
 
 from sim.cli.guard import DEBUG_OPTION, guard
+from sim.cli.options import CLIENT_KEY, HOST, PORT, SERVER_PUBLIC_KEY, WINDOW_SIZE, client_curve
 
 
 def view(
-    host: str = typer.Option("127.0.0.1", help="The server's address."),
-    port: int = typer.Option(5570, min=1, max=65533, help="The server's base port P."),
-    size: str = typer.Option("960x720", help="Window size WIDTHxHEIGHT (pixels)."),
+    host: str = HOST,
+    port: int = PORT,
+    size: str = WINDOW_SIZE,
     device: bool = typer.Option(
         True, help="Drive the instruments with mouse, keyboard and gamepad (MTMR/MTML)."
     ),
-    client_key: Path | None = typer.Option(
-        None, help="This client's secret key file (CurveZMQ, when the server uses keys)."
-    ),
-    server_public_key: Path | None = typer.Option(
-        None, help="The server's public key file (CurveZMQ)."
-    ),
+    client_key: Path | None = CLIENT_KEY,
+    server_public_key: Path | None = SERVER_PUBLIC_KEY,
     stop_on_close: bool = typer.Option(
         False, help="Closing the window stops the session (it is then scored and stored)."
     ),
@@ -36,18 +33,11 @@ def view(
     timer, score, arm states and warnings; mouse, keyboard and gamepad drive the
     instruments (F1 in the window lists the controls)."""
     from sim.cli.render import parse_size
-    from sim.errors import SimError
     from sim.view.viewer import Viewer
 
     width, height = parse_size(size)
     with guard(debug):
-        curve = None
-        if client_key is not None or server_public_key is not None:
-            if client_key is None or server_public_key is None:
-                raise SimError("CurveZMQ needs both --client-key and --server-public-key.")
-            from haptics.bus.security import ClientCurve
-
-            curve = ClientCurve.from_files(client_key, server_public_key)
+        curve = client_curve(client_key, server_public_key)
         viewer = Viewer(
             host, port, size=(width, height), device=device, curve=curve,
             stop_on_close=stop_on_close, say=typer.echo,
