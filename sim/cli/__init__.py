@@ -7,6 +7,7 @@ can also be done from Python; heavy modules are imported inside the commands so 
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import typer
@@ -23,88 +24,38 @@ bench_app = typer.Typer(
 app.add_typer(bench_app, name="bench")
 
 
-def _register_records_commands() -> None:
-    from sim.cli import records as cli_records
-
-    app.add_typer(cli_records.trainee_app, name="trainee")
-    app.command("report")(cli_records.report)
-    app.command("rescore")(cli_records.rescore)
-
-
-_register_records_commands()
-
-
-def _register_scenario_commands() -> None:
-    from sim.cli import run as cli_run
-    from sim.cli import scenario as cli_scenario
-
-    app.add_typer(cli_scenario.scenario_app, name="scenario")
-    from sim.cli import serve as cli_serve
-
-    app.command("run")(cli_run.run)
-    app.command("store")(cli_run.store)
-    app.command("serve")(cli_serve.serve)
-
-
-_register_scenario_commands()
+#: The commands, in the order ``surgisim --help`` lists them: (name, module of
+#: ``sim.cli``, attribute). An attribute that is a ``typer.Typer`` is a group of
+#: sub-commands (``surgisim trainee ...``); any other is one command.
+COMMANDS = (
+    ("trainee", "records", "trainee_app"),
+    ("report", "records", "report"),
+    ("rescore", "records", "rescore"),
+    ("scenario", "scenario", "scenario_app"),
+    ("run", "run", "run"),
+    ("store", "run", "store"),
+    ("serve", "serve", "serve"),
+    ("keys", "keys", "keys_app"),
+    ("render", "render", "render"),
+    ("view", "view", "view"),
+    ("practice", "practice", "practice"),
+    ("replay", "replay", "replay"),
+    ("sweep", "sweep", "sweep"),
+    ("device", "device", "device_app"),
+    ("vr", "vr", "vr"),
+)
 
 
-def _register_keys_commands() -> None:
-    from sim.cli import keys as cli_keys
-
-    app.add_typer(cli_keys.keys_app, name="keys")
-
-
-_register_keys_commands()
-
-
-def _register_render_command() -> None:
-    from sim.cli import render as cli_render
-
-    app.command("render")(cli_render.render)
+def _register_commands() -> None:
+    for name, module, attribute in COMMANDS:
+        target = getattr(importlib.import_module(f"sim.cli.{module}"), attribute)
+        if isinstance(target, typer.Typer):
+            app.add_typer(target, name=name)
+        else:
+            app.command(name)(target)
 
 
-_register_render_command()
-
-
-def _register_desktop_commands() -> None:
-    from sim.cli import practice as cli_practice
-    from sim.cli import view as cli_view
-
-    app.command("view")(cli_view.view)
-    app.command("practice")(cli_practice.practice)
-
-
-_register_desktop_commands()
-
-
-def _register_research_commands() -> None:
-    from sim.cli import replay as cli_replay
-    from sim.cli import sweep as cli_sweep
-
-    app.command("replay")(cli_replay.replay)
-    app.command("sweep")(cli_sweep.sweep)
-
-
-_register_research_commands()
-
-
-def _register_device_commands() -> None:
-    from sim.cli import device as cli_device
-
-    app.add_typer(cli_device.device_app, name="device")
-
-
-_register_device_commands()
-
-
-def _register_vr_command() -> None:
-    from sim.cli import vr as cli_vr
-
-    app.command("vr")(cli_vr.vr)
-
-
-_register_vr_command()
+_register_commands()
 
 
 @bench_app.command("ik")
