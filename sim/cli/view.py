@@ -1,7 +1,7 @@
 """``surgisim view``: the trainer's window on a live server (``surgisim serve``).
 
 Draws the endoscope's view of the session from the bus with the trainer's overlays, and
-lets mouse, keyboard and gamepad drive the instruments (``--no-device`` to only watch).
+lets mouse, keyboard and gamepad drive the instruments (``--watch`` to only watch).
 Needs a display and GLFW (``pip install 'surgisim[window]'``).
 """
 
@@ -12,16 +12,29 @@ from pathlib import Path
 import typer
 
 from sim.cli.guard import DEBUG_OPTION, guard
-from sim.cli.options import CLIENT_KEY, HOST, PORT, SERVER_PUBLIC_KEY, WINDOW_SIZE, client_curve
+from sim.cli.options import (
+    CLIENT_KEY,
+    HOST,
+    PORT,
+    SERVER_PUBLIC_KEY,
+    WINDOW_SIZE,
+    client_curve,
+    deprecated_alias,
+    prefer,
+)
 
 
 def view(
     host: str = HOST,
     port: int = PORT,
     size: str = WINDOW_SIZE,
-    device: bool = typer.Option(
-        True, help="Drive the instruments with mouse, keyboard and gamepad (MTMR/MTML)."
+    drive: bool | None = typer.Option(
+        None,
+        "--drive/--watch",
+        help="Drive the instruments with mouse, keyboard and gamepad (MTMR/MTML), or only"
+        " watch (default: drive).",
     ),
+    device: bool | None = deprecated_alias("--device/--no-device", "--drive/--watch"),
     client_key: Path | None = CLIENT_KEY,
     server_public_key: Path | None = SERVER_PUBLIC_KEY,
     stop_on_close: bool = typer.Option(
@@ -37,9 +50,10 @@ def view(
 
     width, height = parse_size(size)
     with guard(debug):
+        drive = prefer(drive, device, "--drive/--watch", "--device/--no-device")
         curve = client_curve(client_key, server_public_key)
         viewer = Viewer(
-            host, port, size=(width, height), device=device, curve=curve,
+            host, port, size=(width, height), device=drive is not False, curve=curve,
             stop_on_close=stop_on_close, say=typer.echo,
         )  # fmt: skip
         report = viewer.run()

@@ -75,3 +75,16 @@ def test_device_record_takes_bind_host_and_the_old_bind(tmp_path):
         assert out.returncode == 2, out.stdout + out.stderr
         assert "0.0.0.0" in out.stderr and "Traceback" not in out.stderr
         assert ("deprecated" in out.stderr) == (flag == "--bind")
+
+
+def test_view_says_drive_or_watch_as_vr_does_and_keeps_the_old_device_flag():
+    assert "--drive" in _surgisim("view", "--help").stdout
+    assert "--no-device" not in _surgisim("view", "--help").stdout
+    # the old flag is taken, and said to be old, before anything connects (one key only
+    # stops it there)
+    out = _surgisim("view", "--no-device", "--client-key", "me.key_secret")
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "--device/--no-device is deprecated; use --drive/--watch" in out.stderr
+    assert "--client-key and --server-public-key" in out.stderr
+    both = _surgisim("view", "--watch", "--no-device")
+    assert both.returncode == 2 and "give only --drive/--watch" in both.stderr
