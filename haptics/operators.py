@@ -119,47 +119,32 @@ class SkillProfile:
 #: Shortest pause (s) in which a waiting hand re-centres: one clutch cycle fits in it.
 RECENTRE_PAUSE_S = 0.6
 
+#: The presets side by side: one row a :class:`SkillProfile` field, one column a skill
+#: level (the order of :data:`PRESET_NAMES`), so that how the levels differ reads at a
+#: glance. ``max_corrections`` is the same for all and stays at its default.
+PRESET_NAMES = ("expert", "intermediate", "novice")
+# fmt: off
+_PRESET_TABLE: dict[str, tuple] = {
+    #                          expert          intermediate     novice
+    "fitts_a_s":              (0.12,           0.20,            0.30),
+    "fitts_b_s":              (0.10,           0.16,            0.26),
+    "endpoint_error_ratio":   (0.03,           0.06,            0.12),
+    "overshoot_probability":  (0.10,           0.30,            0.50),
+    "overshoot_ratio":        (0.04,           0.08,            0.15),
+    "path_curvature_ratio":   (0.02,           0.07,            0.15),
+    "hesitation_probability": (0.05,           0.20,            0.40),
+    "hesitation_s":           ((0.1, 0.3),     (0.2, 0.8),      (0.3, 1.5)),
+    "tremor_rms_m":           ((50e-6, 80e-6), (80e-6, 130e-6), (120e-6, 200e-6)),
+    # a novice stretches further before clutching
+    "workspace_radius_m":     (0.10,           0.10,            0.12),
+    "recentre_share":         (0.5,            0.7,             None),
+    "clutch_ahead":           (True,           False,           False),
+}
+# fmt: on
+
 PRESETS = {
-    "expert": SkillProfile(
-        "expert",
-        fitts_a_s=0.12,
-        fitts_b_s=0.10,
-        endpoint_error_ratio=0.03,
-        overshoot_probability=0.10,
-        overshoot_ratio=0.04,
-        path_curvature_ratio=0.02,
-        hesitation_probability=0.05,
-        hesitation_s=(0.1, 0.3),
-        tremor_rms_m=(50e-6, 80e-6),
-        recentre_share=0.5,
-        clutch_ahead=True,
-    ),
-    "intermediate": SkillProfile(
-        "intermediate",
-        fitts_a_s=0.20,
-        fitts_b_s=0.16,
-        endpoint_error_ratio=0.06,
-        overshoot_probability=0.30,
-        overshoot_ratio=0.08,
-        path_curvature_ratio=0.07,
-        hesitation_probability=0.20,
-        hesitation_s=(0.2, 0.8),
-        tremor_rms_m=(80e-6, 130e-6),
-        recentre_share=0.7,
-    ),
-    "novice": SkillProfile(
-        "novice",
-        fitts_a_s=0.30,
-        fitts_b_s=0.26,
-        endpoint_error_ratio=0.12,
-        overshoot_probability=0.50,
-        overshoot_ratio=0.15,
-        path_curvature_ratio=0.15,
-        hesitation_probability=0.40,
-        hesitation_s=(0.3, 1.5),
-        tremor_rms_m=(120e-6, 200e-6),
-        workspace_radius_m=0.12,  # stretches further before clutching
-    ),
+    name: SkillProfile(name, **{field: row[k] for field, row in _PRESET_TABLE.items()})
+    for k, name in enumerate(PRESET_NAMES)
 }
 
 

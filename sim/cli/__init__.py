@@ -7,6 +7,7 @@ can also be done from Python; heavy modules are imported inside the commands so 
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import typer
@@ -22,89 +23,51 @@ bench_app = typer.Typer(
 )
 app.add_typer(bench_app, name="bench")
 
-
-def _register_records_commands() -> None:
-    from sim.cli import records as cli_records
-
-    app.add_typer(cli_records.trainee_app, name="trainee")
-    app.command("report")(cli_records.report)
-    app.command("rescore")(cli_records.rescore)
+STRICT = typer.Option(
+    False, "--strict/--no-strict", help="Exit with status 1 when a bar is missed."
+)
+ROUNDS = typer.Option(3, "--rounds", min=1, help="Interleaved measurement rounds.")
 
 
-_register_records_commands()
+def bench_json(name: str):
+    """The ``--json`` option of ``surgisim bench NAME``: bench/results/NAME.json."""
+    return typer.Option(
+        Path(f"bench/results/{name}.json"), "--json", help="Where to write the JSON results."
+    )
 
 
-def _register_scenario_commands() -> None:
-    from sim.cli import run as cli_run
-    from sim.cli import scenario as cli_scenario
-
-    app.add_typer(cli_scenario.scenario_app, name="scenario")
-    from sim.cli import serve as cli_serve
-
-    app.command("run")(cli_run.run)
-    app.command("store")(cli_run.store)
-    app.command("serve")(cli_serve.serve)
-
-
-_register_scenario_commands()
-
-
-def _register_keys_commands() -> None:
-    from sim.cli import keys as cli_keys
-
-    app.add_typer(cli_keys.keys_app, name="keys")
-
-
-_register_keys_commands()
+#: The commands, in the order ``surgisim --help`` lists them: (name, module of
+#: ``sim.cli``, attribute). An attribute that is a ``typer.Typer`` is a group of
+#: sub-commands (``surgisim trainee ...``); any other is one command.
+COMMANDS = (
+    ("trainee", "records", "trainee_app"),
+    ("report", "records", "report"),
+    ("rescore", "records", "rescore"),
+    ("scenario", "scenario", "scenario_app"),
+    ("run", "run", "run"),
+    ("store", "run", "store"),
+    ("serve", "serve", "serve"),
+    ("keys", "keys", "keys_app"),
+    ("render", "render", "render"),
+    ("view", "view", "view"),
+    ("practice", "practice", "practice"),
+    ("replay", "replay", "replay"),
+    ("sweep", "sweep", "sweep"),
+    ("device", "device", "device_app"),
+    ("vr", "vr", "vr"),
+)
 
 
-def _register_render_command() -> None:
-    from sim.cli import render as cli_render
-
-    app.command("render")(cli_render.render)
-
-
-_register_render_command()
-
-
-def _register_desktop_commands() -> None:
-    from sim.cli import practice as cli_practice
-    from sim.cli import view as cli_view
-
-    app.command("view")(cli_view.view)
-    app.command("practice")(cli_practice.practice)
+def _register_commands() -> None:
+    for name, module, attribute in COMMANDS:
+        target = getattr(importlib.import_module(f"sim.cli.{module}"), attribute)
+        if isinstance(target, typer.Typer):
+            app.add_typer(target, name=name)
+        else:
+            app.command(name)(target)
 
 
-_register_desktop_commands()
-
-
-def _register_research_commands() -> None:
-    from sim.cli import replay as cli_replay
-    from sim.cli import sweep as cli_sweep
-
-    app.command("replay")(cli_replay.replay)
-    app.command("sweep")(cli_sweep.sweep)
-
-
-_register_research_commands()
-
-
-def _register_device_commands() -> None:
-    from sim.cli import device as cli_device
-
-    app.add_typer(cli_device.device_app, name="device")
-
-
-_register_device_commands()
-
-
-def _register_vr_command() -> None:
-    from sim.cli import vr as cli_vr
-
-    app.command("vr")(cli_vr.vr)
-
-
-_register_vr_command()
+_register_commands()
 
 
 @bench_app.command("ik")
@@ -115,10 +78,8 @@ def bench_ik(
     arms: str = typer.Option("psm,iiwa,panda", help="Comma-separated arms: psm, iiwa, panda."),
     rcm_targets: int = typer.Option(2_000, help="Targets for the RCM (iiwa + 0.3 m tool) run."),
     seed: int = typer.Option(0, help="Seed for targets and warm-start noise."),
-    json_path: Path = typer.Option(
-        Path("bench/results/ik.json"), "--json", help="Where to write the JSON results."
-    ),
-    strict: bool = typer.Option(False, help="Exit with status 1 when a bar is missed."),
+    json_path: Path = bench_json("ik"),
+    strict: bool = STRICT,
 ) -> None:
     """IK solvers against pybullet's calculateInverseKinematics on PSM, iiwa and Panda."""
     from bench.ik import ARM_NAMES, run_ik_benchmark
@@ -145,10 +106,8 @@ def bench_tremor(
     traces: int = typer.Option(20, min=1, help="Number of seeded synthetic traces."),
     duration_s: float = typer.Option(30.0, min=3.0, help="Length of each trace (s)."),
     seed: int = typer.Option(0, help="Seed of the traces."),
-    json_path: Path = typer.Option(
-        Path("bench/results/tremor.json"), "--json", help="Where to write the JSON results."
-    ),
-    strict: bool = typer.Option(False, help="Exit with status 1 when a bar is missed."),
+    json_path: Path = bench_json("tremor"),
+    strict: bool = STRICT,
 ) -> None:
     """Tremor filters: attenuation, lag, RMS error and cost against the baselines."""
     from bench.tremor import run_tremor_benchmark
@@ -162,11 +121,9 @@ def bench_physics(
     seconds: float = typer.Option(
         3.0, "--seconds", "-s", min=0.01, help="Simulated seconds measured per scenario and rate."
     ),
-    rounds: int = typer.Option(3, min=1, help="Interleaved measurement rounds."),
-    json_path: Path = typer.Option(
-        Path("bench/results/physics.json"), "--json", help="Where to write the JSON results."
-    ),
-    strict: bool = typer.Option(False, help="Exit with status 1 when a bar is missed."),
+    rounds: int = ROUNDS,
+    json_path: Path = bench_json("physics"),
+    strict: bool = STRICT,
 ) -> None:
     """Physics steps/s: PSM alone, peg transfer at rest and carrying, against raw pybullet."""
     from bench.physics import run_physics_benchmark
@@ -182,10 +139,8 @@ def bench_session(
     ),
     seeds: int = typer.Option(1, min=1, help="Seeds per scenario (0, 1, ...)."),
     operator: str = typer.Option("expert", help="Synthetic operator skill."),
-    json_path: Path = typer.Option(
-        Path("bench/results/session.json"), "--json", help="Where to write the JSON results."
-    ),
-    strict: bool = typer.Option(False, help="Exit with status 1 when a bar is missed."),
+    json_path: Path = bench_json("session"),
+    strict: bool = STRICT,
     breakdown: bool = typer.Option(
         False, help="Also time the parts of a peg-transfer session step (one more run)."
     ),
@@ -202,12 +157,10 @@ def bench_bus(
     seconds: float = typer.Option(
         60.0, "--seconds", "-s", min=2.0, help="Measured seconds, all configurations together."
     ),
-    rounds: int = typer.Option(3, min=1, help="Interleaved measurement rounds."),
+    rounds: int = ROUNDS,
     rate_hz: float = typer.Option(1000.0, min=1.0, help="The device process's rate (Hz)."),
-    json_path: Path = typer.Option(
-        Path("bench/results/bus.json"), "--json", help="Where to write the JSON results."
-    ),
-    strict: bool = typer.Option(False, help="Exit with status 1 when a bar is missed."),
+    json_path: Path = bench_json("bus"),
+    strict: bool = STRICT,
 ) -> None:
     """Bus latency device -> server (our stack and raw pyzmq, tcp and ipc), throughput, garbage."""
     from bench.bus import run_bus_benchmark
@@ -221,14 +174,12 @@ def bench_bus(
 @bench_app.command("render")
 def bench_render(
     frames: int = typer.Option(60, min=5, help="Frames timed per case and round."),
-    rounds: int = typer.Option(3, min=1, help="Interleaved measurement rounds."),
+    rounds: int = ROUNDS,
     baseline_frames: int = typer.Option(
         10, min=2, help="Frames of pybullet's getCameraImage timed per round."
     ),
-    json_path: Path = typer.Option(
-        Path("bench/results/render.json"), "--json", help="Where to write the JSON results."
-    ),
-    strict: bool = typer.Option(False, help="Exit with status 1 when a bar is missed."),
+    json_path: Path = bench_json("render"),
+    strict: bool = STRICT,
 ) -> None:
     """Endoscope view frames/s (640x480, 1920x1080, stereo 2x1024x1024) against pybullet's
     getCameraImage on the same scene and camera."""
@@ -250,10 +201,8 @@ def bench_env(
     rounds: int = typer.Option(3, min=1, help="Interleaved rounds (medians are reported)."),
     vector_steps: int = typer.Option(100, min=10, help="Steps of the vector of 2."),
     sweep_runs: int = typer.Option(24, min=2, help="Runs per Ray sweep (1 and 2 workers)."),
-    json_path: Path = typer.Option(
-        Path("bench/results/env.json"), "--json", help="Where to write the JSON results."
-    ),
-    strict: bool = typer.Option(False, help="Exit with status 1 when a bar is missed."),
+    json_path: Path = bench_json("env"),
+    strict: bool = STRICT,
 ) -> None:
     """Gymnasium steps/s against the bare session, a vector of 2, Ray sweep 2 vs 1 workers."""
     from bench.env import run_env_benchmark
@@ -269,10 +218,8 @@ def bench_vr(
     case: list[str] = typer.Option(
         None, "--case", help="recommended, quest3 (repeatable; default both)."
     ),
-    json_path: Path = typer.Option(
-        Path("bench/results/vr.json"), "--json", help="Where to write the JSON results."
-    ),
-    strict: bool = typer.Option(False, help="Exit with status 1 when the bar is missed."),
+    json_path: Path = bench_json("vr"),
+    strict: bool = STRICT,
 ) -> None:
     """Headset client frame timing on Monado's null compositor (llvmpipe): submitted vs
     paced, missed frames, render time per eye at the recommended size and 2064x2208."""

@@ -11,20 +11,23 @@ to connect each device, its units, frames and buttons.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
+import typing
+from dataclasses import dataclass
 from pathlib import Path
 
 import typer
 
 from sim.cli.guard import DEBUG_OPTION, guard, interruptible
+from sim.cli.options import HOST, PORT, deprecated_alias, prefer
 
 device_app = typer.Typer(
     help="Master devices on the bus: synthetic operators, recordings, Touch, SpaceMouse.",
     no_args_is_help=True,
 )
 
-HOST = typer.Option("127.0.0.1", "--host", help="The server's address.")
-PORT = typer.Option(5570, "--port", min=1, max=65533, help="The bus's base port P.")
 RATE = typer.Option(1000.0, "--rate-hz", min=1.0, max=10000.0, help="Device rate (Hz).")
 KEYS = typer.Option(
     None,
@@ -35,31 +38,96 @@ KEYS = typer.Option(
 KEY_NAME = typer.Option(None, "--key-name", help="Key name in --keys (default: the --name).")
 RECORD = typer.Option(None, "--record", help="Also write every message sent to this file.")
 ONE_NAME = typer.Option("MTMR", "--name", help="Device name: MTMR (right hand) or MTML (left).")
+ENABLE = typer.Option(True, "--enable/--no-enable", help="Ask the server to enable the arm first.")
+KEYWORD = inspect.Parameter.KEYWORD_ONLY
+
+#: The options devices share: name -> (type, declaration). A command takes the ones it
+#: names in :func:`shared_options`, in this order, after its own.
+SHARED_OPTIONS: dict[str, tuple[object, object]] = {
+    "name": (str, ONE_NAME),
+    "enable": (bool, ENABLE),
+    "host": (str, HOST),
+    "port": (int, PORT),
+    "rate_hz": (float, RATE),
+    "keys": (Path | None, KEYS),
+    "key_name": (str | None, KEY_NAME),
+    "record": (Path | None, RECORD),
+    "debug": (bool, DEBUG_OPTION),
+}
 
 
-def _curve(keys: Path | None, key_name: str | None, default_name: str):
-    if keys is None:
-        return None
-    from haptics.bus.security import ClientCurve
+@dataclass
+class DeviceOptions:
+    """The shared device options of one command (those it does not take stay at their
+    defaults), and how a device reaches the server with them."""
 
-    keys = Path(keys).expanduser()
-    name = key_name or default_name
-    return ClientCurve.from_files(keys / f"{name}.key_secret", keys / "server.key")
+    name: str = "MTMR"
+    enable: bool = True
+    host: str = "127.0.0.1"
+    port: int = 5570
+    rate_hz: float | None = None
+    keys: Path | None = None
+    key_name: str | None = None
+    record: Path | None = None
+    debug: bool = False
+
+    def curve(self, default_name: str):
+        """The CurveZMQ client keys from ``--keys``/``--key-name`` (None: plain bus)."""
+        if self.keys is None:
+            return None
+        from haptics.bus.security import ClientCurve
+
+        keys = Path(self.keys).expanduser()
+        name = self.key_name or default_name
+        return ClientCurve.from_files(keys / f"{name}.key_secret", keys / "server.key")
+
+    def open(self, names, source: str, subscribe=("",)):
+        """A :class:`~haptics.devices.link.DeviceLink` for ``names`` (not yet connected)."""
+        from haptics.devices.link import DeviceLink
+
+        return DeviceLink(
+            names,
+            self.host,
+            self.port,
+            curve=self.curve(names[0]),
+            subscribe=subscribe,
+            record=self.record,
+            rate_hz=self.rate_hz,
+            source=source,
+        )
 
 
-def _link(names, host, port, keys, key_name, record, rate_hz, source, subscribe=("",)):
-    from haptics.devices.link import DeviceLink
+def shared_options(*names: str):
+    """Give the decorated command the shared device options ``names`` (see
+    :data:`SHARED_OPTIONS`) as typer options after its own; it receives them as one
+    ``options: DeviceOptions`` keyword instead, so that each is declared once for all devices."""
+    unknown = [n for n in names if n not in SHARED_OPTIONS]
+    if unknown:
+        raise ValueError(f"unknown device options {unknown}; known: {list(SHARED_OPTIONS)}")
 
-    return DeviceLink(
-        names,
-        host,
-        port,
-        curve=_curve(keys, key_name, names[0]),
-        subscribe=subscribe,
-        record=record,
-        rate_hz=rate_hz,
-        source=source,
-    )
+    def decorate(func):
+        hints = typing.get_type_hints(func)
+        own = [
+            p.replace(annotation=hints[p.name])
+            for p in inspect.signature(func).parameters.values()
+            if p.name != "options"
+        ]
+        shared = []
+        for n in names:
+            kind, declaration = SHARED_OPTIONS[n]
+            shared.append(inspect.Parameter(n, KEYWORD, default=declaration, annotation=kind))
+
+        @functools.wraps(func)
+        def command(**kwargs):
+            options = DeviceOptions(**{n: kwargs.pop(n) for n in names})
+            return func(**kwargs, options=options)
+
+        params = own + shared
+        command.__signature__ = inspect.Signature(params, return_annotation=None)
+        command.__annotations__ = {p.name: p.annotation for p in params}
+        return command
+
+    return decorate
 
 
 def _connect(link, stop) -> bool:
@@ -73,6 +141,7 @@ def _connect(link, stop) -> bool:
 
 
 @device_app.command("synthetic")
+@shared_options("host", "port", "rate_hz", "keys", "key_name", "record", "debug")
 def synthetic(
     operator: str = typer.Option("expert", help="Skill: expert, intermediate or novice."),
     seed: int = typer.Option(0, help="Seed of the operators' random streams."),
@@ -86,16 +155,12 @@ def synthetic(
     steps: int = typer.Option(
         None, "--steps", min=1, help="Stop after this many exercise steps are done."
     ),
-    host: str = HOST,
-    port: int = PORT,
-    rate_hz: float = RATE,
-    keys: Path = KEYS,
-    key_name: str = KEY_NAME,
-    record: Path = RECORD,
-    debug: bool = DEBUG_OPTION,
+    *,
+    options: DeviceOptions,
 ) -> None:
     """Synthetic operators drive the server's exercise over the bus, in real time."""
-    with guard(debug), interruptible("stopping after this sample (Ctrl-C again to quit)") as stop:
+    stopping = "stopping after this sample (Ctrl-C again to quit)"
+    with guard(options.debug), interruptible(stopping) as stop:
         import sys
 
         from sim.cli.run import checked_operator, checked_seed
@@ -107,9 +172,7 @@ def synthetic(
         checked_operator(operator)
         checked_seed(seed)
         probe = names or ["MTMR"]
-        link = _link(
-            probe, host, port, keys, key_name, record, rate_hz, "surgisim device synthetic"
-        )
+        link = options.open(probe, "surgisim device synthetic")
         try:
             while True:
                 if not _connect(link, stop):
@@ -120,7 +183,7 @@ def synthetic(
                     link,
                     operator=operator,
                     seed=seed,
-                    rate_hz=rate_hz,
+                    rate_hz=options.rate_hz,
                     stop=stop,
                     stop_after_steps=steps,
                 )
@@ -152,21 +215,18 @@ def synthetic(
 
 
 @device_app.command("replay")
+@shared_options("enable", "host", "port", "keys", "key_name", "debug")
 def replay(
     file: Path = typer.Argument(..., help="A recording (surgisim device record / --record)."),
     speed: float = typer.Option(1.0, min=0.01, max=100.0, help="Time scale (2 = twice as fast)."),
     rename: list[str] = typer.Option(
         None, "--as", help="Send a recorded device under another name: FROM=TO (repeatable)."
     ),
-    enable: bool = typer.Option(True, help="Ask the server to enable the devices' arms first."),
-    host: str = HOST,
-    port: int = PORT,
-    keys: Path = KEYS,
-    key_name: str = KEY_NAME,
-    debug: bool = DEBUG_OPTION,
+    *,
+    options: DeviceOptions,
 ) -> None:
     """Replay a recorded device stream at its recorded timing."""
-    with guard(debug), interruptible("stopping the replay (Ctrl-C again to quit)") as stop:
+    with guard(options.debug), interruptible("stopping the replay (Ctrl-C again to quit)") as stop:
         from haptics.devices.errors import DeviceError
         from haptics.devices.loop import enable_arm
         from haptics.devices.recording import read_recording
@@ -181,13 +241,11 @@ def replay(
             mapping[old] = new
         devices = list(dict.fromkeys(e.topic.partition("/")[0] for e in recording.entries))
         names = [mapping.get(d, d) for d in devices] or ["MTMR"]
-        link = _link(
-            names, host, port, keys, key_name, None, None, "replay", subscribe=("session/",)
-        )
+        link = options.open(names, "replay", subscribe=("session/",))
         try:
             if not _connect(link, stop):
                 return
-            if enable:
+            if options.enable:
                 for name in names:
                     enable_arm(link, link.arm_of(name))
             typer.echo(
@@ -214,12 +272,17 @@ def record(
         None, "--seconds", min=0.01, help="Stop this long after the first message."
     ),
     port: int = PORT,
-    bind: str = typer.Option("127.0.0.1", "--bind", help="Address to listen on (loopback)."),
+    bind_host: str = typer.Option(
+        None, "--bind-host", help="Address to listen on (default: 127.0.0.1, loopback)."
+    ),
+    bind: str = deprecated_alias("--bind", "--bind-host"),
     debug: bool = DEBUG_OPTION,
 ) -> None:
     """Stand in for the server and record what devices send (until Ctrl-C)."""
     with guard(debug), interruptible("closing the recording") as stop:
         from haptics.devices.capture import capture
+
+        bind = prefer(bind_host, bind, "--bind-host", "--bind") or "127.0.0.1"
 
         stats = capture(
             out,
@@ -233,17 +296,20 @@ def record(
         typer.echo(f"recorded {stats.messages} messages of {list(stats.devices)} into {out}")
 
 
-def _run_hardware(adapter, name, host, port, rate_hz, keys, key_name, record, debug, **loop):
-    with guard(debug), interruptible("stopping the device (Ctrl-C again to quit)") as stop:
+def _run_hardware(adapter, options: DeviceOptions) -> None:
+    """Run a hardware ``adapter`` as device ``options.name`` until Ctrl-C."""
+    with interruptible("stopping the device (Ctrl-C again to quit)") as stop:
         from haptics.devices.loop import run_device
 
         adapter.open()  # fails first, with the extra and driver to install
         try:
-            link = _link([name], host, port, keys, key_name, record, rate_hz, adapter.kind)
+            link = options.open([options.name], adapter.kind)
             try:
                 if not _connect(link, stop):
                     return
-                stats = run_device(adapter, link, rate_hz=rate_hz, stop=stop, **loop)
+                stats = run_device(
+                    adapter, link, rate_hz=options.rate_hz, stop=stop, enable=options.enable
+                )
             finally:
                 link.close()
         finally:
@@ -254,51 +320,48 @@ def _run_hardware(adapter, name, host, port, rate_hz, keys, key_name, record, de
         )
 
 
-@device_app.command("touch")
+def hardware_command(kind: str):
+    """A ``surgisim device KIND`` command for a hardware device: the decorated function
+    takes the device's own options and returns its adapter; the shared options, the bus
+    and the device loop are the same for every device."""
+
+    def decorate(make_adapter):
+        @functools.wraps(make_adapter)
+        def command(*, options: DeviceOptions, **own) -> None:
+            with guard(options.debug):
+                _run_hardware(make_adapter(**own), options)
+
+        own = list(inspect.signature(make_adapter).parameters.values())
+        command.__signature__ = inspect.Signature([*own, inspect.Parameter("options", KEYWORD)])
+        return device_app.command(kind)(shared_options(*SHARED_OPTIONS)(command))
+
+    return decorate
+
+
+@hardware_command("touch")
 def touch(
-    name: str = ONE_NAME,
     device_name: str = typer.Option(
         "Default Device", help="The OpenHaptics device name (Touch_Setup)."
     ),
     max_force_n: float = typer.Option(3.0, min=0.0, max=3.3, help="Force saturation (N)."),
     gripper_open_deg: float = typer.Option(60.0, help="Gripper angle with button 1 up (deg)."),
-    enable: bool = typer.Option(True, help="Ask the server to enable this device's arm."),
-    host: str = HOST,
-    port: int = PORT,
-    rate_hz: float = RATE,
-    keys: Path = KEYS,
-    key_name: str = KEY_NAME,
-    record: Path = RECORD,
-    debug: bool = DEBUG_OPTION,
-) -> None:
+):
     """Geomagic Touch through OpenHaptics, with force feedback (extra: touch)."""
     from haptics.devices.touch import TouchAdapter
 
-    adapter = TouchAdapter(device_name, math.radians(gripper_open_deg), max_force_n)
-    _run_hardware(adapter, name, host, port, rate_hz, keys, key_name, record, debug, enable=enable)
+    return TouchAdapter(device_name, math.radians(gripper_open_deg), max_force_n)
 
 
-@device_app.command("spacemouse")
+@hardware_command("spacemouse")
 def spacemouse(
-    name: str = ONE_NAME,
     path: str = typer.Option(None, help="hidraw path of the device (default: the first)."),
     max_speed_m_s: float = typer.Option(0.1, min=0.001, help="Hand speed at full push (m/s)."),
     max_rate_deg_s: float = typer.Option(60.0, min=1.0, help="Turn rate at full twist (deg/s)."),
     deadband: float = typer.Option(0.05, min=0.0, max=0.9, help="Share of full scale ignored."),
     gripper_open_deg: float = typer.Option(60.0, help="Gripper angle with the right button up."),
-    enable: bool = typer.Option(True, help="Ask the server to enable this device's arm."),
-    host: str = HOST,
-    port: int = PORT,
-    rate_hz: float = RATE,
-    keys: Path = KEYS,
-    key_name: str = KEY_NAME,
-    record: Path = RECORD,
-    debug: bool = DEBUG_OPTION,
-) -> None:
+):
     """3Dconnexion SpaceMouse through hidapi: a velocity device (extra: spacemouse)."""
     from haptics.devices.spacemouse import SpaceMouseAdapter, VirtualHandle
 
-    with guard(debug):
-        handle = VirtualHandle(max_speed_m_s, math.radians(max_rate_deg_s), deadband)
-    adapter = SpaceMouseAdapter(path, math.radians(gripper_open_deg), handle)
-    _run_hardware(adapter, name, host, port, rate_hz, keys, key_name, record, debug, enable=enable)
+    handle = VirtualHandle(max_speed_m_s, math.radians(max_rate_deg_s), deadband)
+    return SpaceMouseAdapter(path, math.radians(gripper_open_deg), handle)

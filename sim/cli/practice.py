@@ -22,6 +22,7 @@ from pathlib import Path
 import typer
 
 from sim.cli.guard import DEBUG_OPTION, guard
+from sim.cli.options import ALLOW_NAME, DB, JSON, REPORT, SCENARIO, SEED, WINDOW_SIZE
 
 #: How long the server may take to start (imports, compiled kernels, the scene) (s).
 START_TIMEOUT_S = 180.0
@@ -75,21 +76,19 @@ def wait_for_server(port: int, process: subprocess.Popen, timeout_s: float) -> N
 
 
 def practice(
-    scenario: str = typer.Argument(..., help="Bundled scenario name or a YAML file."),
+    scenario: str = SCENARIO,
     trainee: str | None = typer.Option(
         None, help="Your pseudonym (default: the demo store, as 'demo')."
     ),
-    allow_name: bool = typer.Option(
-        False, "--allow-name", help="Accept a pseudonym that looks like a person's name."
-    ),
-    seed: int = typer.Option(0, min=0, help="Seed of the world (>= 0)."),
+    allow_name: bool = ALLOW_NAME,
+    seed: int = SEED,
     port: int = typer.Option(
         0, min=0, max=65533, help="The server's base port P (0: a free block on loopback)."
     ),
-    size: str = typer.Option("960x720", help="Window size WIDTHxHEIGHT (pixels)."),
-    db: str | None = typer.Option(None, "--db", help="Records database URL."),
-    report: Path | None = typer.Option(None, help="Where to write the HTML report."),
-    json_path: Path | None = typer.Option(None, "--json", help="Write the result as JSON."),
+    size: str = WINDOW_SIZE,
+    db: str | None = DB,
+    report: Path | None = REPORT,
+    json_path: Path | None = JSON,
     vr: bool = typer.Option(
         False,
         "--vr",

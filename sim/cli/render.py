@@ -17,6 +17,7 @@ import numpy as np
 import typer
 
 from scenarios.visual import SceneDescription
+from sim.cli.options import SCENARIO
 
 
 @dataclass
@@ -77,7 +78,7 @@ def parse_size(text: str) -> tuple[int, int]:
 
 
 def render(
-    scenario: str = typer.Argument(..., help="Bundled scenario name or a YAML file."),
+    scenario: str = SCENARIO,
     seed: int = typer.Option(0, help="Seed of the world and the operator."),
     at_s: float = typer.Option(2.0, "--at-s", min=0.0, help="Simulated time of the view (s)."),
     out: Path = typer.Option(Path("view.png"), "--out", "-o", help="PNG file to write."),

@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from sim.cli.guard import DEBUG_OPTION, guard, interruptible, uninterrupted
+from sim.cli.options import ALLOW_NAME, DB, JSON, REPORT, SCENARIO
 
 #: Largest seed accepted: seeds feed numpy's SeedSequence and the IK's 64-bit streams.
 MAX_SEED = 2**63 - 1
@@ -69,7 +70,7 @@ def checked_output(path: Path | None, what: str) -> Path | None:
 
 
 def run(
-    scenario: str = typer.Argument(..., help="Bundled scenario name or a YAML file."),
+    scenario: str = SCENARIO,
     operator: str = typer.Option(
         "expert", help="Synthetic operator: expert, intermediate, novice."
     ),
@@ -78,12 +79,10 @@ def run(
         None,
         help="Store under this trainee's pseudonym (default: the demo store, as 'demo').",
     ),
-    allow_name: bool = typer.Option(
-        False, "--allow-name", help="Accept a pseudonym that looks like a person's name."
-    ),
-    db: str | None = typer.Option(None, "--db", help="Records database URL."),
-    json_path: Path | None = typer.Option(None, "--json", help="Write the result as JSON."),
-    report: Path | None = typer.Option(None, help="Where to write the HTML report."),
+    allow_name: bool = ALLOW_NAME,
+    db: str | None = DB,
+    json_path: Path | None = JSON,
+    report: Path | None = REPORT,
     store: bool = typer.Option(True, help="Store the session in the records database."),
     controller: str | None = typer.Option(
         None, help="Your controller instead of the operator: 'package.module:factory'."

@@ -23,6 +23,7 @@ import typer
 from rich.console import Console
 
 from sim.cli.guard import DEBUG_OPTION, guard, interruptible
+from sim.cli.options import ALLOW_NAME, DB, JSON, REPORT, SCENARIO, SEED
 
 PROTOCOLS = ("xu2014", "ramp")
 
@@ -75,14 +76,12 @@ def protocol_latency_s(protocol: str, records, pseudonym: str, scenario: str, se
 
 
 def serve(
-    scenario: str = typer.Argument(..., help="Bundled scenario name or a YAML file."),
+    scenario: str = SCENARIO,
     trainee: str | None = typer.Option(
         None, help="The trainee's pseudonym (default: store in the demo store as 'demo')."
     ),
-    allow_name: bool = typer.Option(
-        False, "--allow-name", help="Accept a pseudonym that looks like a person's name."
-    ),
-    seed: int = typer.Option(0, min=0, help="Seed of the world (>= 0)."),
+    allow_name: bool = ALLOW_NAME,
+    seed: int = SEED,
     port: int = typer.Option(5570, min=0, max=65533, help="Base port P (P, P+1, P+2)."),
     bind_host: str = typer.Option(
         "127.0.0.1", help="Address to bind; anything but loopback needs CurveZMQ keys."
@@ -104,9 +103,9 @@ def serve(
     latency_protocol: str | None = typer.Option(
         None, help=f"Latency across attempts: {', '.join(PROTOCOLS)} (blinded)."
     ),
-    db: str | None = typer.Option(None, "--db", help="Records database URL."),
-    report: Path | None = typer.Option(None, help="Where to write the HTML report."),
-    json_path: Path | None = typer.Option(None, "--json", help="Write the result as JSON."),
+    db: str | None = DB,
+    report: Path | None = REPORT,
+    json_path: Path | None = JSON,
     debug: bool = DEBUG_OPTION,
 ) -> None:
     """Serve a scenario on the device bus: a trainee drives it live, then it is scored."""

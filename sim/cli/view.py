@@ -1,7 +1,7 @@
 """``surgisim view``: the trainer's window on a live server (``surgisim serve``).
 
 Draws the endoscope's view of the session from the bus with the trainer's overlays, and
-lets mouse, keyboard and gamepad drive the instruments (``--no-device`` to only watch).
+lets mouse, keyboard and gamepad drive the instruments (``--watch`` to only watch).
 Needs a display and GLFW (``pip install 'surgisim[window]'``).
 """
 
@@ -12,21 +12,31 @@ from pathlib import Path
 import typer
 
 from sim.cli.guard import DEBUG_OPTION, guard
+from sim.cli.options import (
+    CLIENT_KEY,
+    HOST,
+    PORT,
+    SERVER_PUBLIC_KEY,
+    WINDOW_SIZE,
+    client_curve,
+    deprecated_alias,
+    prefer,
+)
 
 
 def view(
-    host: str = typer.Option("127.0.0.1", help="The server's address."),
-    port: int = typer.Option(5570, min=1, max=65533, help="The server's base port P."),
-    size: str = typer.Option("960x720", help="Window size WIDTHxHEIGHT (pixels)."),
-    device: bool = typer.Option(
-        True, help="Drive the instruments with mouse, keyboard and gamepad (MTMR/MTML)."
+    host: str = HOST,
+    port: int = PORT,
+    size: str = WINDOW_SIZE,
+    drive: bool | None = typer.Option(
+        None,
+        "--drive/--watch",
+        help="Drive the instruments with mouse, keyboard and gamepad (MTMR/MTML), or only"
+        " watch (default: drive).",
     ),
-    client_key: Path | None = typer.Option(
-        None, help="This client's secret key file (CurveZMQ, when the server uses keys)."
-    ),
-    server_public_key: Path | None = typer.Option(
-        None, help="The server's public key file (CurveZMQ)."
-    ),
+    device: bool | None = deprecated_alias("--device/--no-device", "--drive/--watch"),
+    client_key: Path | None = CLIENT_KEY,
+    server_public_key: Path | None = SERVER_PUBLIC_KEY,
     stop_on_close: bool = typer.Option(
         False, help="Closing the window stops the session (it is then scored and stored)."
     ),
@@ -36,20 +46,14 @@ def view(
     timer, score, arm states and warnings; mouse, keyboard and gamepad drive the
     instruments (F1 in the window lists the controls)."""
     from sim.cli.render import parse_size
-    from sim.errors import SimError
     from sim.view.viewer import Viewer
 
     width, height = parse_size(size)
     with guard(debug):
-        curve = None
-        if client_key is not None or server_public_key is not None:
-            if client_key is None or server_public_key is None:
-                raise SimError("CurveZMQ needs both --client-key and --server-public-key.")
-            from haptics.bus.security import ClientCurve
-
-            curve = ClientCurve.from_files(client_key, server_public_key)
+        drive = prefer(drive, device, "--drive/--watch", "--device/--no-device")
+        curve = client_curve(client_key, server_public_key)
         viewer = Viewer(
-            host, port, size=(width, height), device=device, curve=curve,
+            host, port, size=(width, height), device=drive is not False, curve=curve,
             stop_on_close=stop_on_close, say=typer.echo,
         )  # fmt: skip
         report = viewer.run()

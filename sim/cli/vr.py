@@ -22,6 +22,15 @@ import typer
 from rich.console import Console
 
 from sim.cli.guard import DEBUG_OPTION, guard, interruptible
+from sim.cli.options import (
+    CLIENT_KEY,
+    HOST,
+    PORT,
+    SERVER_PUBLIC_KEY,
+    client_curve,
+    deprecated_alias,
+    prefer,
+)
 
 
 def parse_size(text: str | None) -> tuple[int, int] | None:
@@ -91,8 +100,8 @@ def vr(
     mode: str = typer.Option(
         "console", help="console: the stereo endoscope fills the view; bedside: the room."
     ),
-    host: str = typer.Option("127.0.0.1", help="The training server's address."),
-    port: int = typer.Option(5570, min=1, max=65533, help="The server's base port P."),
+    host: str = HOST,
+    port: int = PORT,
     serve: str | None = typer.Option(
         None, "--serve", help="Start `surgisim serve SCENARIO` first and stop it at the end."
     ),
@@ -116,8 +125,9 @@ def vr(
     capture_every: int = typer.Option(20, min=1, help="Frames between captures."),
     timing: Path | None = typer.Option(None, help="Per-frame timing, JSON lines."),
     json_path: Path | None = typer.Option(None, "--json", help="Write the run's report."),
-    client_key: Path | None = typer.Option(None, help="This client's secret key (CurveZMQ)."),
-    server_key: Path | None = typer.Option(None, help="The server's public key (CurveZMQ)."),
+    client_key: Path | None = CLIENT_KEY,
+    server_public_key: Path | None = SERVER_PUBLIC_KEY,
+    server_key: Path | None = deprecated_alias("--server-key", "--server-public-key"),
     debug: bool = DEBUG_OPTION,
 ) -> None:
     """Train in an OpenXR headset: the scene from the server, controllers as masters."""
@@ -130,13 +140,10 @@ def vr(
         if mode not in MODES:
             raise XrError(f"--mode {mode!r}: expected one of {', '.join(MODES)}")
         per_eye = parse_size(size)
-        curve = None
-        if client_key is not None or server_key is not None:
-            from haptics.bus.security import ClientCurve
-
-            if client_key is None or server_key is None:
-                raise XrError("CurveZMQ needs both --client-key and --server-key.")
-            curve = ClientCurve.from_files(client_key, server_key)
+        server_public_key = prefer(
+            server_public_key, server_key, "--server-public-key", "--server-key"
+        )
+        curve = client_curve(client_key, server_public_key, XrError)
         options = VrOptions(
             host=host,
             port=port,

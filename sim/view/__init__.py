@@ -17,8 +17,7 @@ Nothing heavy is imported here (names load on first use).
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from sim._lazy import lazy_exports
 
 _LAZY = {
     "Viewer": "sim.view.viewer",
@@ -28,11 +27,4 @@ _LAZY = {
 }
 __all__ = sorted(_LAZY)
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'sim.view' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -19,17 +19,9 @@ Modules, one job each (``World`` and ``SceneSpec`` are importable from here, laz
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from sim._lazy import lazy_exports
 
 _LAZY = {"World": "sim.world.world", "SceneSpec": "sim.world.scene"}
 __all__ = sorted(_LAZY)
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'sim.world' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

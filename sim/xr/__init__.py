@@ -15,8 +15,7 @@ Nothing heavy is imported here; pyopenxr is imported only when a session starts.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from sim._lazy import lazy_exports
 
 _LAZY = {
     "VrClient": "sim.xr.client",
@@ -29,11 +28,4 @@ _LAZY = {
 }
 __all__ = sorted(_LAZY)
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'sim.xr' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -14,10 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from scenarios.archive import store_session, write_session_report, write_trainee_report
+from scenarios.archive import write_session_report, write_trainee_report
 from scenarios.errors import ScenarioError
-from scenarios.evaluate import compute_metrics
-from scenarios.loader import parse_scenario
 from scenarios.records import (
     Records,
     check_pseudonym,
@@ -26,26 +24,12 @@ from scenarios.records import (
     open_records,
     pseudonym_from,
 )
-from scenarios.scoring import score_session
 
-from .test_loader import VALID
+from .stored import store_mini_session
 
 
 def _add(records, pseudonym="T001", passed=True, score=80.0, scenario="peg-transfer"):
-    return records.add_session(
-        pseudonym=pseudonym,
-        scenario_name=scenario,
-        scenario_version="1",
-        scenario_yaml="name: x\n",
-        operator="expert",
-        seed=1,
-        sim_time_s=10.0,
-        wall_time_s=2.0,
-        completed=True,
-        metrics={"completion_time_s": 10.0},
-        result={"rule": "mscore", "score": score, "passed": passed},
-        rubric={"k": 1},
-    )
+    return records.add_session(**_session_kwargs(pseudonym, passed, score, scenario))
 
 
 @pytest.fixture
@@ -156,10 +140,11 @@ def test_pseudonyms_that_are_not_names_pass(pseudonym):
     assert check_pseudonym(pseudonym) == pseudonym
 
 
-def _session_kwargs(pseudonym):
+def _session_kwargs(pseudonym, passed=True, score=80.0, scenario="peg-transfer"):
+    """What :meth:`Records.add_session` takes for a plain stored session."""
     return dict(
         pseudonym=pseudonym,
-        scenario_name="peg-transfer",
+        scenario_name=scenario,
         scenario_version="1",
         scenario_yaml="name: x\n",
         operator="expert",
@@ -168,7 +153,7 @@ def _session_kwargs(pseudonym):
         wall_time_s=2.0,
         completed=True,
         metrics={"completion_time_s": 10.0},
-        result={"rule": "mscore", "score": 80.0, "passed": True},
+        result={"rule": "mscore", "score": score, "passed": passed},
         rubric={"k": 1},
     )
 
@@ -188,29 +173,11 @@ def _mode(path) -> int:
 
 
 def test_records_traces_and_reports_are_private(monkeypatch, tmp_path):
-    from tests.scenarios.test_evaluate import _trace
-
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     old = os.umask(0o022)  # the usual umask, which made everything 0644 / 0755 before
     try:
         records = Records()
-        scenario = parse_scenario(VALID, "mini.yaml")
-        trace = _trace()
-        metrics = compute_metrics(trace)
-        result = score_session(metrics, trace.completed, scenario.scoring)
-        sid = store_session(
-            records,
-            scenario=scenario,
-            scenario_text=VALID,
-            pseudonym="T042",
-            operator="expert",
-            seed=1,
-            trace=trace,
-            metrics=metrics,
-            result=result,
-            sim_time_s=9.5,
-            wall_time_s=1.0,
-        )
+        sid, _ = store_mini_session(records, "T042")
         report = write_session_report(records, sid)
         progress = write_trainee_report(records, "T042", csv_out=tmp_path / "out" / "t.csv")
         data = tmp_path / "xdg" / "surgisim"
@@ -256,31 +223,12 @@ def test_demonstrations_go_to_their_own_store(monkeypatch, tmp_path):
 
 # ---- forgetting a trainee -----------------------------------------------------------------
 def test_forget_removes_every_record_and_file(monkeypatch, tmp_path):
-    from tests.scenarios.test_evaluate import _trace
-
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
     records = Records()
-    scenario = parse_scenario(VALID, "mini.yaml")
-    trace = _trace()
-    metrics = compute_metrics(trace)
-    result = score_session(metrics, trace.completed, scenario.scoring)
     ids = {}
     for who in ("T042", "T042", "T007"):
-        ids.setdefault(who, []).append(
-            store_session(
-                records,
-                scenario=scenario,
-                scenario_text=VALID,
-                pseudonym=who,
-                operator="expert",
-                seed=1,
-                trace=trace,
-                metrics=metrics,
-                result=result,
-                sim_time_s=9.5,
-                wall_time_s=1.0,
-            )
-        )
+        sid, result = store_mini_session(records, who)
+        ids.setdefault(who, []).append(sid)
     records.add_score(ids["T042"][0], result.as_dict(), {"edited": True})
     elsewhere = tmp_path / "elsewhere" / "mine.html"
     kept = [Path(r.trace_path) for r in records.sessions("T007")]

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -29,6 +28,7 @@ import pytest
 
 from haptics.bus.contract import pose_from_payload
 from haptics.bus.sockets import ClientBus
+from sim.cli.practice import free_port_block
 from sim.xr.monado import RootUnavailableError, XrRoot
 from tests.waiting import wait_for
 
@@ -49,26 +49,6 @@ def xr_root() -> XrRoot:
         pytest.skip(f"OpenXR root unavailable: {exc}")
     print("\n" + "\n".join(line for line in lines if "ready in" in line or "debootstrap:" in line))
     return root
-
-
-def free_port_block() -> int:
-    """A base port P with P, P + 1 and P + 2 free on loopback."""
-    for _ in range(100):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port + 2 < 65535 and all(_free(port + k) for k in range(3)):
-            return port
-    raise AssertionError("no free block of three ports")
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 class Server:

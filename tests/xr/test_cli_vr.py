@@ -9,9 +9,9 @@ import sys
 import pytest
 from rich.console import Console
 
+from sim.cli.practice import free_port_block
 from sim.cli.vr import parse_size, start_server, stop_server
 from sim.xr.errors import XrError
-from tests.xr.conftest import free_port_block
 
 
 def test_size_is_width_x_height_in_pixels():

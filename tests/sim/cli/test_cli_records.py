@@ -9,36 +9,16 @@ import pytest
 from typer.testing import CliRunner
 
 from scenarios.archive import store_session
-from scenarios.evaluate import compute_metrics
-from scenarios.loader import parse_scenario
 from scenarios.records import Records
-from scenarios.scoring import score_session
 from sim.cli import app
-from tests.scenarios.test_evaluate import _trace
+from tests.scenarios.stored import store_mini_session
 from tests.scenarios.test_loader import VALID
 
 runner = CliRunner()
 
 
 def _store(db_url, tmp_path, pseudonym="T042"):
-    scenario = parse_scenario(VALID, "mini.yaml")
-    trace = _trace()
-    metrics = compute_metrics(trace)
-    result = score_session(metrics, trace.completed, scenario.scoring)
-    return store_session(
-        Records(db_url),
-        scenario=scenario,
-        scenario_text=VALID,
-        pseudonym=pseudonym,
-        operator="expert",
-        seed=1,
-        trace=trace,
-        metrics=metrics,
-        result=result,
-        sim_time_s=9.5,
-        wall_time_s=1.0,
-        trace_dir=tmp_path / "traces",
-    )
+    return store_mini_session(Records(db_url), pseudonym, tmp_path / "traces")[0]
 
 
 def test_trainee_list_show_and_report(tmp_path):

@@ -4,36 +4,17 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 
 from scenarios.records import Records
+from sim.cli.practice import free_port_block
 from tests.sim.server.test_server import Device
 
 
-def _free_port_block() -> int:
-    for _ in range(100):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port + 2 < 65535 and all(_free(port + k) for k in range(3)):
-            return port
-    raise AssertionError("no free block of three ports")
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 def test_ctrl_c_mid_session_stores_it_as_incomplete(tmp_path):
-    port = _free_port_block()
+    port = free_port_block()
     env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data"), "COLUMNS": "200"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "sim.cli", "serve", "needle-handover", "--port", str(port),

@@ -24,7 +24,7 @@ import pytest
 from haptics.bus.contract import pose_from_payload
 from haptics.bus.errors import BusTimeoutError
 from scenarios.records import Records
-from tests.sim.cli.test_cli_serve import _free_port_block
+from sim.cli.practice import free_port_block
 from tests.sim.server.test_server import Device
 
 REPO = Path(__file__).resolve().parents[3]
@@ -37,7 +37,7 @@ class LiveServer:
     ``tmp_path``; its output goes to files (a long session would fill a pipe)."""
 
     def __init__(self, tmp_path: Path, scenario: str, *args: str) -> None:
-        self.port = _free_port_block()
+        self.port = free_port_block()
         self.data = tmp_path / "data"
         self.env = {
             **os.environ,

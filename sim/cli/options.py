@@ -1,0 +1,83 @@
+"""Option declarations that several ``surgisim`` commands share, so that one option has
+one name, one default and one help text everywhere.
+
+Declared as typer ``OptionInfo`` defaults (``host: str = HOST``), the style the commands
+already use; typer copies what it reads from them, so one object may serve many
+commands. An option renamed for consistency keeps its old spelling as a hidden,
+deprecated alias (:func:`deprecated_alias`, :func:`prefer`): scripts written against the
+old name go on working, and say once on stderr which name to use instead.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+# --- a client of the training server (devices, the window, the headset) ---------------
+
+HOST = typer.Option("127.0.0.1", "--host", help="The server's address.")
+PORT = typer.Option(
+    5570, "--port", min=1, max=65533, help="The server's base port P (P, P+1, P+2)."
+)
+CLIENT_KEY = typer.Option(
+    None,
+    "--client-key",
+    help="This client's secret key file (CurveZMQ, when the server uses keys).",
+)
+SERVER_PUBLIC_KEY = typer.Option(
+    None, "--server-public-key", help="The server's public key file (CurveZMQ)."
+)
+
+# --- a session that is scored and stored (run, serve, practice) ------------------------
+
+SCENARIO = typer.Argument(..., help="Bundled scenario name or a YAML file.")
+SEED = typer.Option(0, "--seed", min=0, help="Seed of the world (>= 0).")
+ALLOW_NAME = typer.Option(
+    False, "--allow-name", help="Accept a pseudonym that looks like a person's name."
+)
+DB = typer.Option(None, "--db", help="Records database URL.")
+REPORT = typer.Option(None, "--report", help="Where to write the HTML report.")
+JSON = typer.Option(None, "--json", help="Write the result as JSON.")
+WINDOW_SIZE = typer.Option("960x720", "--size", help="Window size WIDTHxHEIGHT (pixels).")
+
+
+def deprecated_alias(old: str, new: str, default=None):
+    """A hidden option spelled ``old`` that stands for ``new`` (give the value to
+    :func:`prefer`); ``surgisim CMD --help`` shows only ``new``."""
+    return typer.Option(default, old, hidden=True, help=f"Deprecated: use {new}.")
+
+
+def prefer(value, old_value, new: str, old: str):
+    """The value of option ``new``, or of its deprecated alias ``old`` when only that was
+    given (saying so on stderr).
+
+    Raises:
+        SimError: both spellings were given.
+    """
+    if old_value is None:
+        return value
+    if value is not None:
+        from sim.errors import SimError
+
+        raise SimError(f"{old} is the old name of {new}; give only {new}.")
+    typer.echo(f"note: {old} is deprecated; use {new}.", err=True)
+    return old_value
+
+
+def client_curve(client_key: Path | None, server_public_key: Path | None, error=None):
+    """The CurveZMQ client keys from ``--client-key`` and ``--server-public-key``
+    (None when neither is given: the bus is then plain, loopback only).
+
+    Raises:
+        SimError (or ``error``, a subclass): only one of the two was given.
+    """
+    if client_key is None and server_public_key is None:
+        return None
+    if client_key is None or server_public_key is None:
+        from sim.errors import SimError
+
+        raise (error or SimError)("CurveZMQ needs both --client-key and --server-public-key.")
+    from haptics.bus.security import ClientCurve
+
+    return ClientCurve.from_files(client_key, server_public_key)
