@@ -217,6 +217,8 @@ class Session:
                 teleop_config, arm.measured_cp("rcm"), arm.X_RW @ X_WC
             )
         self._teleop_out: dict[str, object] = {}
+        #: per teleoperated arm, the camera pose (``X_WC`` bytes) its pipeline was last given
+        self._camera_given: dict[str, bytes] = {}
         self._last_target: dict[str, bytes] = {}
         self._source: dict[str, str] = {name: "IDLE" for name in self._arm_names}
         self._unreachable: set[str] = set()
@@ -406,16 +408,28 @@ class Session:
             arm.servo_jaw(command.jaw_rad)
 
     def _teleoperate(self, name, arm, teleop, samples, now, X_WC, solve: bool = True) -> None:
-        X_RC = arm.X_RW @ X_WC if name != self.camera_arm else None
+        X_RC = camera = None
+        if name != self.camera_arm:
+            # the camera moves rarely: the pipeline is given it only when it changed since
+            # it was last given (None keeps the one it has; nothing else sets it)
+            camera = X_WC.tobytes()
+            if camera != self._camera_given.get(name):
+                X_RC = arm.X_RW @ X_WC
         try:
             out = teleop.step(samples, now, X_RC)  # every new sample, in order
         except Exception as exc:  # a device must never end a session
             log.exception("teleoperation of %s failed; the arm holds", name)
             self._event("command_refused", arm=name, reason=f"teleoperation error: {exc}")
+            self._camera_given.pop(name, None)
             return
         self._teleop_out[name] = out
-        for event in out.events:
-            self._event(event.kind, event.time_s, arm=name, detail=event.detail)
+        if X_RC is not None:
+            self._camera_given[name] = camera
+        if out.events:
+            for event in out.events:
+                self._event(event.kind, event.time_s, arm=name, detail=event.detail)
+                if event.kind == "internal_error":
+                    self._camera_given.pop(name, None)  # give it again next time
         if out.samples_used:
             # the raw handle position (before filtering: the tremor metric needs it) is
             # taken from these samples when the next trace row is written; the seq is the

@@ -28,6 +28,7 @@ from kinematics.errors import KinematicsError
 from kinematics.ik import DEFAULT_MAX_ITERS
 from kinematics.transforms import inverse
 from sim.errors import SimError
+from sim.world import _kernels as W
 from sim.world.frustum import Frustum
 from sim.world.robots import LoadedRobot, RobotModel
 
@@ -110,8 +111,9 @@ class Arm:
         self.ik_restarts = ik_restarts
         q = self._default_q() if q0 is None else self._check_q(q0, "q0")
         self._goal = q.copy()
-        self._setpoint = q.copy()
+        self._setpoint = q.copy()  # changed in place only (never shared)
         self._step: np.ndarray | None = None  # setpoint change of the last step
+        self._step_buffer = np.zeros(self.chain.dof)
         self._joints_moving = False
         self._jaw_goal = self._jaw_setpoint = self._clip_jaw(jaw_rad) if self.has_jaw else 0.0
         #: jaw angle (rad) at which a grasp froze the fingers; None when holding nothing
@@ -128,6 +130,16 @@ class Arm:
             pb.resetJointState(self.body, index, self._finger_target(), physicsClientId=client)
         self._frames, self._table = self.chain.frames, self.chain.joint_table
         self._lower, self._upper = self.chain.lower, self.chain.upper
+        # what every motor send repeats, built once
+        n_all = len(self._all_index)
+        self._n_jaw = len(self._jaw_index)
+        self._forces = [*self.effort_limits.tolist(), *self._jaw_effort]
+        self._position_gains = [POSITION_GAIN] * n_all
+        self._velocity_gains = [VELOCITY_GAIN] * n_all
+        self._zero_velocities = [0.0] * n_all
+        self._jaw_zero_velocities = [0.0] * self._n_jaw
+        # compile (or load) the setpoint kernel now, not in the first timed step
+        W.ramp(q, q.copy(), self.velocity_limits, 1e-3, self._step_buffer.copy())
         self.sense()
         self._send()
 
@@ -350,15 +362,10 @@ class Arm:
         self._dt = dt
         send = self._send_pending
         if self._joints_moving:
-            delta = self._goal - self._setpoint
-            limit = self.velocity_limits * dt
-            if (np.abs(delta) <= limit).all():
-                self._step = delta
-                self._setpoint = self._goal.copy()  # land exactly on the goal
-                self._joints_moving = False
-            else:
-                self._step = np.clip(delta, -limit, limit)
-                self._setpoint += self._step
+            # one kernel: the numpy version (abs, compare, all, clip, add) cost ~5 µs
+            step = self._step = self._step_buffer
+            if W.ramp(self._goal, self._setpoint, self.velocity_limits, dt, step):
+                self._joints_moving = False  # landed exactly on the goal
             send = True
         elif self._step is not None:
             self._step = None  # one last send with zero feed-forward velocity
@@ -380,8 +387,11 @@ class Arm:
     def _send(self, dt: float = 1.0) -> None:
         self._send_pending = False
         finger = self._finger_target()
-        n_jaw = len(self._jaw_index)
-        velocity = [0.0] * self.chain.dof if self._step is None else (self._step / dt).tolist()
+        n_jaw = self._n_jaw
+        if self._step is None:
+            velocity = self._zero_velocities
+        else:
+            velocity = [*(self._step / dt).tolist(), *self._jaw_zero_velocities]
         # a resting arm sleeps (cheap steps); new motor targets alone would not wake it.
         # Bullet puts a body to sleep after 2 s below its sleeping speed: waking it at the
         # first send after a pause and then every WAKE_EVERY sends keeps a slowly moving
@@ -400,10 +410,10 @@ class Arm:
             self._all_index,
             self._pb.POSITION_CONTROL,
             targetPositions=[*self._setpoint.tolist(), *([finger] * n_jaw)],
-            targetVelocities=[*velocity, *([0.0] * n_jaw)],
-            forces=[*self.effort_limits.tolist(), *self._jaw_effort],
-            positionGains=[POSITION_GAIN] * len(self._all_index),
-            velocityGains=[VELOCITY_GAIN] * len(self._all_index),
+            targetVelocities=velocity,
+            forces=self._forces,
+            positionGains=self._position_gains,
+            velocityGains=self._velocity_gains,
             physicsClientId=self._client,
         )
 

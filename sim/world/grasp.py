@@ -202,15 +202,17 @@ class GraspTracker:
             # and read as "squeezing"; a new grasp needs the jaw to close again (checked
             # first: it needs no pybullet query)
             return
+        # a jaw that neither closes nor squeezes grasps nothing: checked before the contact
+        # queries (the measured jaw is read once per step anyway; contacts cost a query each)
+        measured = arm.measured_jaw()
+        if not (arm.jaw_closing or arm.jaw_setpoint_rad < measured - SQUEEZE_TOLERANCE_RAD):
+            return
         left = self._contacts(arm, "jaw_left_link")
         if not left:
             return
         right = self._contacts(arm, "jaw_right_link")
         both = [b for b in left if b in right and float(left[b] @ right[b]) < 0.0]
         if not both:
-            return
-        measured = arm.measured_jaw()
-        if not (arm.jaw_closing or arm.jaw_setpoint_rad < measured - SQUEEZE_TOLERANCE_RAD):
             return
         body = both[0]
         pb, c = self.pb, self.client
