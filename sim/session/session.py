@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from haptics.master import MasterSample
 from haptics.teleop import TeleopConfig, Teleoperation
 from kinematics import solve_ik
 from kinematics.errors import KinematicsError
@@ -130,8 +131,10 @@ def _last_position(samples) -> np.ndarray | None:
             X = np.asarray(sample.X_MH, dtype=float)
         except (TypeError, ValueError, AttributeError):
             continue
-        if X.shape == (4, 4) and np.isfinite(X[:3, 3]).all():
-            return X[:3, 3].copy()
+        if X.shape == (4, 4):
+            x, y, z = X[0, 3], X[1, 3], X[2, 3]
+            if math.isfinite(x) and math.isfinite(y) and math.isfinite(z):
+                return np.array((x, y, z))
     return None
 
 
@@ -354,7 +357,7 @@ class Session:
         """
         step_events, self._step_events = self._step_events, self._commanded_events
         try:
-            given, refused = normalise(commands, self._arm_names)
+            given, refused = normalise(commands, self._arm_names, bare_samples=True)
             for refusal in refused:
                 self._event("command_refused", arm=refusal.arm, reason=refusal.reason)
             if given:
@@ -368,7 +371,7 @@ class Session:
         world = self.world
         self._step_events, self._commanded_events = self._commanded_events, []
         now = self.now_s()
-        given, refused = normalise(commands, self._arm_names)
+        given, refused = normalise(commands, self._arm_names, bare_samples=True)
         for refusal in refused:
             self._event("command_refused", arm=refusal.arm, reason=refusal.reason)
         X_WC = self.camera_pose_W()
@@ -381,13 +384,23 @@ class Session:
             self._observe()
 
     def _drive(
-        self, name: str, command: ArmCommand | None, now: float, X_WC, solve: bool = True
+        self,
+        name: str,
+        command: ArmCommand | MasterSample | None,
+        now: float,
+        X_WC,
+        solve: bool = True,
     ) -> None:
-        """Apply one arm's command; ``solve=False`` (between steps) runs teleoperation but
+        """Apply one arm's command (a bare master sample stands for an :class:`ArmCommand`
+        with that one sample); ``solve=False`` (between steps) runs teleoperation but
         leaves IK to the next step (the world does not move before it: a joint goal
         solved now would be replaced unused)."""
         arm = self.arms[name]
         teleop = self.teleops.get(name)
+        if isinstance(command, MasterSample):
+            if teleop is not None:
+                self._teleoperate(name, arm, teleop, (command,), now, X_WC, solve)
+            return
         if command is not None and command.direct:
             self._source[name] = "SERVO"
             if command.servo_jp is not None:
@@ -507,7 +520,7 @@ class Session:
         self._observations += 1
         if self._observations % self._record_every != 1 % self._record_every:
             return
-        tips = np.array([self.arms[n].measured_cp("world")[:3, 3] for n in self._arm_names])
+        tips = np.array([self.arms[n].measured_tip_W() for n in self._arm_names])
         visible = points_in_view(self.camera_pose_W(), *self._view, tips)
         self._in_view = {
             n: True if n == self.camera_arm else bool(v)
@@ -522,7 +535,8 @@ class Session:
         """Remember the largest force and every contact kind until the next trace row."""
         seen = self._seen_contacts
         for name in seen:
-            force = float(np.linalg.norm(self._forces[name]))
+            f = self._forces[name]
+            force = math.sqrt(f.dot(f))  # np.linalg.norm's own arithmetic, without its checks
             if force > self._seen_force[name]:
                 self._seen_force[name] = force
         for contact in contacts:
@@ -547,20 +561,21 @@ class Session:
         i = rec.row(self.world.time_s)
         for name in rec.kinds:
             arm = self.arms[name]
-            rec.set(name, "tip_position_m", i, arm.measured_cp("world")[:3, 3])
-            rec.set(name, "jaw_rad", i, arm.measured_jaw())
-            rec.set(name, "tip_force_n", i, self._seen_force[name])
-            rec.set(name, "in_view", i, self._in_view[name])
+            row = rec.data[name]  # the recorder's columns, written directly (per row)
+            row["tip_position_m"][i] = arm.measured_tip_W()
+            row["jaw_rad"][i] = arm.measured_jaw()
+            row["tip_force_n"][i] = self._seen_force[name]
+            row["in_view"][i] = self._in_view[name]
             if name in self.teleops:
-                rec.set(name, "clutch", i, not self.teleops[name].engaged)
+                row["clutch"][i] = not self.teleops[name].engaged
                 samples = self._last_samples.pop(name, None)
                 raw = None if samples is None else _last_position(samples)
                 if raw is not None:
                     self._last_master[name] = raw
                 if name in self._last_master:
-                    rec.set(name, "master_position_m", i, self._last_master[name])
+                    row["master_position_m"][i] = self._last_master[name]
             for key in self._seen_contacts[name]:
-                rec.set(name, key, i, True)
+                row[key][i] = True
             self._seen_force[name] = 0.0
             self._seen_contacts[name] = set()
 

@@ -296,15 +296,27 @@ class Arm:
 
     def measured_cp(self, frame: str = "world") -> np.ndarray:
         """Measured tool-tip pose (4x4, m): ``X_WT`` or ``X_RT``, double-precision FK."""
+        if frame == "world":
+            return self._tip_W().copy()
+        if frame != "rcm":
+            raise SimError(f"arm {self.name!r}: frame {frame!r} is not one of {FRAMES}.")
         if self._X_RT is None:
             self._X_RT = K.fk_single(self._frames, self._table, self._q)
-        if frame == "rcm":
-            return self._X_RT.copy()
-        if frame != "world":
-            raise SimError(f"arm {self.name!r}: frame {frame!r} is not one of {FRAMES}.")
+        return self._X_RT.copy()
+
+    def _tip_W(self) -> np.ndarray:
+        """``X_WT`` computed at most once per reading (the cache itself: do not change it)."""
         if self._X_WT is None:
+            if self._X_RT is None:
+                self._X_RT = K.fk_single(self._frames, self._table, self._q)
             self._X_WT = self.X_WR @ self._X_RT
-        return self._X_WT.copy()
+        return self._X_WT
+
+    def measured_tip_W(self) -> tuple[float, float, float]:
+        """Measured tool-tip position in the world (m) as three floats: what the recorder
+        and the view test read at the trace rate, without copying the pose."""
+        X = self._tip_W()
+        return X[0, 3], X[1, 3], X[2, 3]
 
     def tip_state_W(self) -> np.ndarray:
         """Measured tool-tip position (3, m), quaternion xyzw (4), linear (3, m/s) and
