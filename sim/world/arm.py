@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from operator import itemgetter
 
 import numpy as np
 
@@ -46,6 +47,8 @@ SETTLE_S = 0.5
 #: sleeping delay at any physics rate above 250 Hz).
 WAKE_EVERY = 250
 FRAMES = ("world", "rcm")
+#: a joint's position and velocity in what ``getJointStates`` returns
+_POSITION, _VELOCITY = itemgetter(0), itemgetter(1)
 
 
 @dataclass(frozen=True)
@@ -278,8 +281,9 @@ class Arm:
         """
         states = self._pb.getJointStates(self.body, self._all_index, physicsClientId=self._client)
         n = len(self._joint_index)
-        self._q = np.array([s[0] for s in states[:n]])
-        self._qd = np.array([s[1] for s in states[:n]])
+        joints = states[:n]
+        self._q = np.fromiter(map(_POSITION, joints), np.float64, n)
+        self._qd = np.fromiter(map(_VELOCITY, joints), np.float64, n)
         self._jaw = float(states[n][0] + states[n + 1][0]) if self._jaw_index else 0.0
         self._X_RT = None
         self._X_WT = None
