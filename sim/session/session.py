@@ -257,6 +257,10 @@ class Session:
         self._pose_reader = None
         self._metrics: dict[str, float] = {}
         self._score_estimate: float | None = None
+        #: what the last refresh saw (completion time or None, any rows, the score counts),
+        #: until its values are computed: when first read (nobody reads them headless)
+        self._metrics_due: tuple | None = None
+        self._live_events: list[tuple[str, dict]] = []  # counted at the next refresh
         self._holders: dict[str, set[str]] = {}
         #: objects just grasped, not yet clear of the scenery they rested on: lifting a
         #: ring off its wire is no collision; touching it again once it was clear is
@@ -580,8 +584,15 @@ class Session:
             self._seen_contacts[name] = set()
 
     def _refresh_metrics(self) -> None:
-        """Feed the trace rows written since the last refresh to the live metrics."""
+        """Feed the events and trace rows since the last refresh to the live metrics.
+
+        Their values and the score estimate are computed when first read
+        (:meth:`_current_metrics`), as they stood at this refresh: the accumulator changes
+        only here, so computing them later gives the same numbers."""
         rec, live, runner = self.recorder, self._live, self.runner
+        for kind, data in self._live_events:
+            live.add_event(kind, data)
+        self._live_events.clear()
         a, b = live.rows, rec.n
         if runner.completed:  # the score counts up to completion, as compute_metrics does
             b = int(np.searchsorted(rec.time_s[:b], runner.completion_time_s, side="right"))
@@ -590,10 +601,24 @@ class Session:
                 rec.time_s[a:b],
                 {name: {k: v[a:b] for k, v in arrays.items()} for name, arrays in rec.data.items()},
             )
-        self._metrics = live.values(runner.completion_time_s if runner.completed else None)
-        if rec.n:
-            estimate = score_session(self._metrics, True, self.scenario.scoring)
-            self._score_estimate = estimate.score if runner.completed or not runner.failed else 0.0
+        self._metrics_due = (
+            runner.completion_time_s if runner.completed else None,
+            rec.n > 0,
+            runner.completed or not runner.failed,
+        )
+
+    def _current_metrics(self) -> dict[str, float]:
+        """The live metrics of the last refresh (computing them and the score estimate if
+        not done yet)."""
+        due = self._metrics_due
+        if due is not None:
+            self._metrics_due = None
+            completion_time_s, any_rows, counts = due
+            self._metrics = self._live.values(completion_time_s)
+            if any_rows:
+                estimate = score_session(self._metrics, True, self.scenario.scoring)
+                self._score_estimate = estimate.score if counts else 0.0
+        return self._metrics
 
     # ---- events -----------------------------------------------------------------------------
     def _event(self, kind: str, time_s: float | None = None, **data) -> None:
@@ -618,7 +643,7 @@ class Session:
         self.recorder.events.append(happened)  # for the trace
         self._step_events.append(happened)
         self._pending_events.append(happened)  # for the exercise engine's next tick
-        self._live.add_event(happened.kind, happened.data)
+        self._live_events.append((happened.kind, happened.data))
 
     def _emit(self, outcome) -> None:
         for event in outcome.events:
@@ -670,6 +695,7 @@ class Session:
             self._poses_step = world.step_count
         arms = {name: self._arm_state(name) for name in self._arm_names}
         runner = self.runner
+        metrics = dict(self._current_metrics())
         step = runner.current_step
         exercise = ExerciseState(
             runner.step_index,
@@ -692,7 +718,7 @@ class Session:
             self._poses_time_s,
             self._observed_time_s,
             exercise,
-            dict(self._metrics),
+            metrics,
             self._score_estimate,
             runner.finished,
         )
@@ -793,7 +819,7 @@ class Session:
     def live_metrics(self) -> dict[str, float]:
         """The live metrics now, fed with every trace row written so far."""
         self._refresh_metrics()
-        return dict(self._metrics)
+        return dict(self._current_metrics())
 
     def close(self) -> None:
         """Release the physics client."""
