@@ -119,6 +119,8 @@ class GraspTracker:
         self._reopen: dict[str, float] = {}
         self._workspace_every = max(1, round(WORKSPACE_CHECK_S * world.rate_hz))
         self.events: list[Event] = []
+        #: the instruments with a jaw (the arms are fixed when the world is built)
+        self._jawed = [(name, arm) for name, arm in world.arms.items() if arm.has_jaw]
 
     # ---- queries ---------------------------------------------------------------------
     def held_by(self, body: int) -> list[str]:
@@ -155,7 +157,7 @@ class GraspTracker:
         holds (a handover), the push of its fingers must not count as a slip from the
         first holder in the same step.
         """
-        jawed = [(name, arm) for name, arm in self.world.arms.items() if arm.has_jaw]
+        jawed = self._jawed
         for name, arm in jawed:
             if arm.jaw_closing:
                 self._opened.discard(name)
