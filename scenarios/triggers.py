@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import numpy as np
-from pydantic import Field, model_validator
+from pydantic import Field, PrivateAttr, model_validator
 
 from scenarios.model import AnyBodyRef, AnyObjectRef, Model, PointRef, Ref, Vec3
 
@@ -269,6 +269,9 @@ class Trigger(Model):
     all: list[Trigger] | None = None
     any: list[Trigger] | None = None
     held: Held | None = None
+    #: the one condition's name, found when validated (again on every assignment): the
+    #: exercise engine asks for it for every trigger at 100 Hz
+    _kind: str = PrivateAttr(default="")
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Trigger:
@@ -278,12 +281,13 @@ class Trigger(Model):
                 "a trigger needs exactly one condition of "
                 f"{list(type(self).model_fields)}, got {given or 'none'}"
             )
+        self._kind = given[0]
         return self
 
     @property
     def kind(self) -> str:
         """The name of the one condition given (``"placed"``, ``"all"``, ...)."""
-        return next(k for k in type(self).model_fields if getattr(self, k) is not None)
+        return self._kind
 
     @property
     def momentary(self) -> bool:

@@ -348,6 +348,17 @@ class Teleoperation:
             return self._internal_error(now_s, exc)
 
     def _step(self, samples, now_s, X_RC) -> TeleopOutput:
+        if (
+            X_RC is None
+            and self._state == FOLLOWING
+            and not self._pending
+            and type(samples) is tuple
+            and len(samples) == 1
+            and type(now_s) is float
+        ):
+            out = self._follow_one(samples[0], now_s)
+            if out is not None:
+                return out
         events = self._pending
         self._pending = []
         now = _as_float(now_s)
@@ -389,6 +400,65 @@ class Teleoperation:
             ):
                 self._fault(f"no sample for {_fmt_ms(now - self._last_use_now)}", now, events)
         return self._output(now, events, filtered, used, used_t, used_seq)
+
+    def _follow_one(self, sample, now: float) -> TeleopOutput | None:
+        """The common step, following with one new well-formed sample and no camera
+        change, without the general path's per-sample bookkeeping (a session step's
+        budget is tens of microseconds). The same checks and the same arithmetic as
+        :meth:`_step`; None, with nothing changed, for anything else (a repeat, an old,
+        stale or future sample, a clutch press, a clock that is not moving forward, a
+        pose that is not a plain rigid float64 4x4): the general path then judges it.
+        """
+        if type(sample) is not MasterSample or not now >= self._last_now:  # NaN: not >=
+            return None
+        t, X, g, seq = sample.time_s, sample.X_MH, sample.gripper_rad, sample.seq
+        if (
+            type(t) is not float
+            or type(g) is not float
+            or type(seq) is not int
+            or sample.clutch is not False
+            or type(X) is not np.ndarray
+            or X.dtype != _F64
+            or X.shape != (4, 4)
+        ):
+            return None
+        flags = X.flags
+        if not (flags.c_contiguous and flags.writeable):
+            return None
+        c = self.config
+        if not (math.isfinite(t) and math.isfinite(g)):
+            return None
+        if (seq == self._last_seq) if seq >= 0 else (t == self._last_t):
+            return None  # a repeat: the gap watchdog judges silence
+        if t < self._last_t or now - t > c.max_sample_age_s or t > now + c.future_tolerance_s:
+            return None
+        if K.hand_status(X, self._S, HAND_RIGID_TOLERANCE, MAX_HAND_DISTANCE_M):
+            return None  # S is only written for a usable pose
+        # from here on the sample is taken, exactly as _step and _take take it
+        self._last_now = now
+        events: list[TeleopEvent] = []
+        dt = t - self._last_t if self._last_t > -math.inf else 0.0
+        dt = min(dt, c.max_sample_interval_s)
+        self._last_t, self._last_seq = t, seq
+        try:
+            p = self._filter.step(self._hand_p)
+        except Exception as exc:
+            p = self._filter_fault(f"raised {type(exc).__name__}", now, events)
+        else:
+            if not (type(p) is np.ndarray and p.shape == (3,) and p.dtype == _F64):
+                p = self._filter_fault("returned a malformed result", now, events)
+            elif not self._follow(p, g, dt, now, events):
+                p = self._filter_fault("produced NaN/inf", now, events)
+        if p is None:
+            if (
+                self._last_use_now is not None
+                and now - self._last_use_now > self.config.gap_timeout_s
+            ):
+                self._fault(f"no sample for {_fmt_ms(now - self._last_use_now)}", now, events)
+            return self._output(now, events, None, 0, math.nan, -1)
+        self._last_use_now = now
+        self._align_error = K.align_error(self._S)
+        return self._output(now, events, p, 1, t, seq)
 
     def _stale(self, batch, now: float) -> str:
         """The hold reason when the newest new sample of the batch is too old, else ''.

@@ -65,12 +65,18 @@ class Refusal:
     reason: str
 
 
-def normalise(commands, arm_names: Sequence[str]) -> tuple[dict[str, ArmCommand], list[Refusal]]:
+def normalise(
+    commands, arm_names: Sequence[str], *, bare_samples: bool = False
+) -> tuple[dict[str, ArmCommand | MasterSample], list[Refusal]]:
     """Turn what a caller passed to ``Session.step`` into one :class:`ArmCommand` per arm.
 
     Accepts None, or a mapping from arm name to an :class:`ArmCommand`, a
     :class:`MasterSample`, a sequence of samples, or None. Anything else, an unknown arm,
     or malformed fields become :class:`Refusal` entries (the arm holds); nothing raises.
+
+    ``bare_samples``: a lone :class:`MasterSample` is passed through as it is, standing
+    for ``ArmCommand(master=(sample,))`` (the session's step loop, where building that
+    command per arm and step cost more than using it).
     """
     out: dict[str, ArmCommand] = {}
     refused: list[Refusal] = []
@@ -87,7 +93,7 @@ def normalise(commands, arm_names: Sequence[str]) -> tuple[dict[str, ArmCommand]
         if command is None:
             continue
         if isinstance(command, MasterSample):
-            out[name] = ArmCommand(master=(command,))
+            out[name] = command if bare_samples else ArmCommand(master=(command,))
         elif isinstance(command, ArmCommand):
             checked, problems = _checked(command)
             refused.extend(Refusal(name, p) for p in problems)

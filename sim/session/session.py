@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from haptics.master import MasterSample
 from haptics.teleop import TeleopConfig, Teleoperation
 from kinematics import solve_ik
 from kinematics.errors import KinematicsError
@@ -130,8 +131,10 @@ def _last_position(samples) -> np.ndarray | None:
             X = np.asarray(sample.X_MH, dtype=float)
         except (TypeError, ValueError, AttributeError):
             continue
-        if X.shape == (4, 4) and np.isfinite(X[:3, 3]).all():
-            return X[:3, 3].copy()
+        if X.shape == (4, 4):
+            x, y, z = X[0, 3], X[1, 3], X[2, 3]
+            if math.isfinite(x) and math.isfinite(y) and math.isfinite(z):
+                return np.array((x, y, z))
     return None
 
 
@@ -217,6 +220,8 @@ class Session:
                 teleop_config, arm.measured_cp("rcm"), arm.X_RW @ X_WC
             )
         self._teleop_out: dict[str, object] = {}
+        #: per teleoperated arm, the camera pose (``X_WC`` bytes) its pipeline was last given
+        self._camera_given: dict[str, bytes] = {}
         self._last_target: dict[str, bytes] = {}
         self._source: dict[str, str] = {name: "IDLE" for name in self._arm_names}
         self._unreachable: set[str] = set()
@@ -252,6 +257,10 @@ class Session:
         self._pose_reader = None
         self._metrics: dict[str, float] = {}
         self._score_estimate: float | None = None
+        #: what the last refresh saw (completion time or None, any rows, the score counts),
+        #: until its values are computed: when first read (nobody reads them headless)
+        self._metrics_due: tuple | None = None
+        self._live_events: list[tuple[str, dict]] = []  # counted at the next refresh
         self._holders: dict[str, set[str]] = {}
         #: objects just grasped, not yet clear of the scenery they rested on: lifting a
         #: ring off its wire is no collision; touching it again once it was clear is
@@ -352,7 +361,7 @@ class Session:
         """
         step_events, self._step_events = self._step_events, self._commanded_events
         try:
-            given, refused = normalise(commands, self._arm_names)
+            given, refused = normalise(commands, self._arm_names, bare_samples=True)
             for refusal in refused:
                 self._event("command_refused", arm=refusal.arm, reason=refusal.reason)
             if given:
@@ -366,7 +375,7 @@ class Session:
         world = self.world
         self._step_events, self._commanded_events = self._commanded_events, []
         now = self.now_s()
-        given, refused = normalise(commands, self._arm_names)
+        given, refused = normalise(commands, self._arm_names, bare_samples=True)
         for refusal in refused:
             self._event("command_refused", arm=refusal.arm, reason=refusal.reason)
         X_WC = self.camera_pose_W()
@@ -379,13 +388,23 @@ class Session:
             self._observe()
 
     def _drive(
-        self, name: str, command: ArmCommand | None, now: float, X_WC, solve: bool = True
+        self,
+        name: str,
+        command: ArmCommand | MasterSample | None,
+        now: float,
+        X_WC,
+        solve: bool = True,
     ) -> None:
-        """Apply one arm's command; ``solve=False`` (between steps) runs teleoperation but
+        """Apply one arm's command (a bare master sample stands for an :class:`ArmCommand`
+        with that one sample); ``solve=False`` (between steps) runs teleoperation but
         leaves IK to the next step (the world does not move before it: a joint goal
         solved now would be replaced unused)."""
         arm = self.arms[name]
         teleop = self.teleops.get(name)
+        if isinstance(command, MasterSample):
+            if teleop is not None:
+                self._teleoperate(name, arm, teleop, (command,), now, X_WC, solve)
+            return
         if command is not None and command.direct:
             self._source[name] = "SERVO"
             if command.servo_jp is not None:
@@ -406,16 +425,28 @@ class Session:
             arm.servo_jaw(command.jaw_rad)
 
     def _teleoperate(self, name, arm, teleop, samples, now, X_WC, solve: bool = True) -> None:
-        X_RC = arm.X_RW @ X_WC if name != self.camera_arm else None
+        X_RC = camera = None
+        if name != self.camera_arm:
+            # the camera moves rarely: the pipeline is given it only when it changed since
+            # it was last given (None keeps the one it has; nothing else sets it)
+            camera = X_WC.tobytes()
+            if camera != self._camera_given.get(name):
+                X_RC = arm.X_RW @ X_WC
         try:
             out = teleop.step(samples, now, X_RC)  # every new sample, in order
         except Exception as exc:  # a device must never end a session
             log.exception("teleoperation of %s failed; the arm holds", name)
             self._event("command_refused", arm=name, reason=f"teleoperation error: {exc}")
+            self._camera_given.pop(name, None)
             return
         self._teleop_out[name] = out
-        for event in out.events:
-            self._event(event.kind, event.time_s, arm=name, detail=event.detail)
+        if X_RC is not None:
+            self._camera_given[name] = camera
+        if out.events:
+            for event in out.events:
+                self._event(event.kind, event.time_s, arm=name, detail=event.detail)
+                if event.kind == "internal_error":
+                    self._camera_given.pop(name, None)  # give it again next time
         if out.samples_used:
             # the raw handle position (before filtering: the tremor metric needs it) is
             # taken from these samples when the next trace row is written; the seq is the
@@ -493,7 +524,7 @@ class Session:
         self._observations += 1
         if self._observations % self._record_every != 1 % self._record_every:
             return
-        tips = np.array([self.arms[n].measured_cp("world")[:3, 3] for n in self._arm_names])
+        tips = np.array([self.arms[n].measured_tip_W() for n in self._arm_names])
         visible = points_in_view(self.camera_pose_W(), *self._view, tips)
         self._in_view = {
             n: True if n == self.camera_arm else bool(v)
@@ -508,7 +539,8 @@ class Session:
         """Remember the largest force and every contact kind until the next trace row."""
         seen = self._seen_contacts
         for name in seen:
-            force = float(np.linalg.norm(self._forces[name]))
+            f = self._forces[name]
+            force = math.sqrt(f.dot(f))  # np.linalg.norm's own arithmetic, without its checks
             if force > self._seen_force[name]:
                 self._seen_force[name] = force
         for contact in contacts:
@@ -533,26 +565,34 @@ class Session:
         i = rec.row(self.world.time_s)
         for name in rec.kinds:
             arm = self.arms[name]
-            rec.set(name, "tip_position_m", i, arm.measured_cp("world")[:3, 3])
-            rec.set(name, "jaw_rad", i, arm.measured_jaw())
-            rec.set(name, "tip_force_n", i, self._seen_force[name])
-            rec.set(name, "in_view", i, self._in_view[name])
+            row = rec.data[name]  # the recorder's columns, written directly (per row)
+            row["tip_position_m"][i] = arm.measured_tip_W()
+            row["jaw_rad"][i] = arm.measured_jaw()
+            row["tip_force_n"][i] = self._seen_force[name]
+            row["in_view"][i] = self._in_view[name]
             if name in self.teleops:
-                rec.set(name, "clutch", i, not self.teleops[name].engaged)
+                row["clutch"][i] = not self.teleops[name].engaged
                 samples = self._last_samples.pop(name, None)
                 raw = None if samples is None else _last_position(samples)
                 if raw is not None:
                     self._last_master[name] = raw
                 if name in self._last_master:
-                    rec.set(name, "master_position_m", i, self._last_master[name])
+                    row["master_position_m"][i] = self._last_master[name]
             for key in self._seen_contacts[name]:
-                rec.set(name, key, i, True)
+                row[key][i] = True
             self._seen_force[name] = 0.0
             self._seen_contacts[name] = set()
 
     def _refresh_metrics(self) -> None:
-        """Feed the trace rows written since the last refresh to the live metrics."""
+        """Feed the events and trace rows since the last refresh to the live metrics.
+
+        Their values and the score estimate are computed when first read
+        (:meth:`_current_metrics`), as they stood at this refresh: the accumulator changes
+        only here, so computing them later gives the same numbers."""
         rec, live, runner = self.recorder, self._live, self.runner
+        for kind, data in self._live_events:
+            live.add_event(kind, data)
+        self._live_events.clear()
         a, b = live.rows, rec.n
         if runner.completed:  # the score counts up to completion, as compute_metrics does
             b = int(np.searchsorted(rec.time_s[:b], runner.completion_time_s, side="right"))
@@ -561,10 +601,24 @@ class Session:
                 rec.time_s[a:b],
                 {name: {k: v[a:b] for k, v in arrays.items()} for name, arrays in rec.data.items()},
             )
-        self._metrics = live.values(runner.completion_time_s if runner.completed else None)
-        if rec.n:
-            estimate = score_session(self._metrics, True, self.scenario.scoring)
-            self._score_estimate = estimate.score if runner.completed or not runner.failed else 0.0
+        self._metrics_due = (
+            runner.completion_time_s if runner.completed else None,
+            rec.n > 0,
+            runner.completed or not runner.failed,
+        )
+
+    def _current_metrics(self) -> dict[str, float]:
+        """The live metrics of the last refresh (computing them and the score estimate if
+        not done yet)."""
+        due = self._metrics_due
+        if due is not None:
+            self._metrics_due = None
+            completion_time_s, any_rows, counts = due
+            self._metrics = self._live.values(completion_time_s)
+            if any_rows:
+                estimate = score_session(self._metrics, True, self.scenario.scoring)
+                self._score_estimate = estimate.score if counts else 0.0
+        return self._metrics
 
     # ---- events -----------------------------------------------------------------------------
     def _event(self, kind: str, time_s: float | None = None, **data) -> None:
@@ -589,7 +643,7 @@ class Session:
         self.recorder.events.append(happened)  # for the trace
         self._step_events.append(happened)
         self._pending_events.append(happened)  # for the exercise engine's next tick
-        self._live.add_event(happened.kind, happened.data)
+        self._live_events.append((happened.kind, happened.data))
 
     def _emit(self, outcome) -> None:
         for event in outcome.events:
@@ -641,6 +695,7 @@ class Session:
             self._poses_step = world.step_count
         arms = {name: self._arm_state(name) for name in self._arm_names}
         runner = self.runner
+        metrics = dict(self._current_metrics())
         step = runner.current_step
         exercise = ExerciseState(
             runner.step_index,
@@ -663,7 +718,7 @@ class Session:
             self._poses_time_s,
             self._observed_time_s,
             exercise,
-            dict(self._metrics),
+            metrics,
             self._score_estimate,
             runner.finished,
         )
@@ -764,7 +819,7 @@ class Session:
     def live_metrics(self) -> dict[str, float]:
         """The live metrics now, fed with every trace row written so far."""
         self._refresh_metrics()
-        return dict(self._metrics)
+        return dict(self._current_metrics())
 
     def close(self) -> None:
         """Release the physics client."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from operator import itemgetter
 
 import numpy as np
 
@@ -28,6 +29,7 @@ from kinematics.errors import KinematicsError
 from kinematics.ik import DEFAULT_MAX_ITERS
 from kinematics.transforms import inverse
 from sim.errors import SimError
+from sim.world import _kernels as W
 from sim.world.frustum import Frustum
 from sim.world.robots import LoadedRobot, RobotModel
 
@@ -45,6 +47,8 @@ SETTLE_S = 0.5
 #: sleeping delay at any physics rate above 250 Hz).
 WAKE_EVERY = 250
 FRAMES = ("world", "rcm")
+#: a joint's position and velocity in what ``getJointStates`` returns
+_POSITION, _VELOCITY = itemgetter(0), itemgetter(1)
 
 
 @dataclass(frozen=True)
@@ -110,8 +114,9 @@ class Arm:
         self.ik_restarts = ik_restarts
         q = self._default_q() if q0 is None else self._check_q(q0, "q0")
         self._goal = q.copy()
-        self._setpoint = q.copy()
+        self._setpoint = q.copy()  # changed in place only (never shared)
         self._step: np.ndarray | None = None  # setpoint change of the last step
+        self._step_buffer = np.zeros(self.chain.dof)
         self._joints_moving = False
         self._jaw_goal = self._jaw_setpoint = self._clip_jaw(jaw_rad) if self.has_jaw else 0.0
         #: jaw angle (rad) at which a grasp froze the fingers; None when holding nothing
@@ -128,6 +133,16 @@ class Arm:
             pb.resetJointState(self.body, index, self._finger_target(), physicsClientId=client)
         self._frames, self._table = self.chain.frames, self.chain.joint_table
         self._lower, self._upper = self.chain.lower, self.chain.upper
+        # what every motor send repeats, built once
+        n_all = len(self._all_index)
+        self._n_jaw = len(self._jaw_index)
+        self._forces = [*self.effort_limits.tolist(), *self._jaw_effort]
+        self._position_gains = [POSITION_GAIN] * n_all
+        self._velocity_gains = [VELOCITY_GAIN] * n_all
+        self._zero_velocities = [0.0] * n_all
+        self._jaw_zero_velocities = [0.0] * self._n_jaw
+        # compile (or load) the setpoint kernel now, not in the first timed step
+        W.ramp(q, q.copy(), self.velocity_limits, 1e-3, self._step_buffer.copy())
         self.sense()
         self._send()
 
@@ -266,8 +281,9 @@ class Arm:
         """
         states = self._pb.getJointStates(self.body, self._all_index, physicsClientId=self._client)
         n = len(self._joint_index)
-        self._q = np.array([s[0] for s in states[:n]])
-        self._qd = np.array([s[1] for s in states[:n]])
+        joints = states[:n]
+        self._q = np.fromiter(map(_POSITION, joints), np.float64, n)
+        self._qd = np.fromiter(map(_VELOCITY, joints), np.float64, n)
         self._jaw = float(states[n][0] + states[n + 1][0]) if self._jaw_index else 0.0
         self._X_RT = None
         self._X_WT = None
@@ -284,15 +300,27 @@ class Arm:
 
     def measured_cp(self, frame: str = "world") -> np.ndarray:
         """Measured tool-tip pose (4x4, m): ``X_WT`` or ``X_RT``, double-precision FK."""
+        if frame == "world":
+            return self._tip_W().copy()
+        if frame != "rcm":
+            raise SimError(f"arm {self.name!r}: frame {frame!r} is not one of {FRAMES}.")
         if self._X_RT is None:
             self._X_RT = K.fk_single(self._frames, self._table, self._q)
-        if frame == "rcm":
-            return self._X_RT.copy()
-        if frame != "world":
-            raise SimError(f"arm {self.name!r}: frame {frame!r} is not one of {FRAMES}.")
+        return self._X_RT.copy()
+
+    def _tip_W(self) -> np.ndarray:
+        """``X_WT`` computed at most once per reading (the cache itself: do not change it)."""
         if self._X_WT is None:
+            if self._X_RT is None:
+                self._X_RT = K.fk_single(self._frames, self._table, self._q)
             self._X_WT = self.X_WR @ self._X_RT
-        return self._X_WT.copy()
+        return self._X_WT
+
+    def measured_tip_W(self) -> tuple[float, float, float]:
+        """Measured tool-tip position in the world (m) as three floats: what the recorder
+        and the view test read at the trace rate, without copying the pose."""
+        X = self._tip_W()
+        return X[0, 3], X[1, 3], X[2, 3]
 
     def tip_state_W(self) -> np.ndarray:
         """Measured tool-tip position (3, m), quaternion xyzw (4), linear (3, m/s) and
@@ -350,15 +378,10 @@ class Arm:
         self._dt = dt
         send = self._send_pending
         if self._joints_moving:
-            delta = self._goal - self._setpoint
-            limit = self.velocity_limits * dt
-            if (np.abs(delta) <= limit).all():
-                self._step = delta
-                self._setpoint = self._goal.copy()  # land exactly on the goal
-                self._joints_moving = False
-            else:
-                self._step = np.clip(delta, -limit, limit)
-                self._setpoint += self._step
+            # one kernel: the numpy version (abs, compare, all, clip, add) cost ~5 µs
+            step = self._step = self._step_buffer
+            if W.ramp(self._goal, self._setpoint, self.velocity_limits, dt, step):
+                self._joints_moving = False  # landed exactly on the goal
             send = True
         elif self._step is not None:
             self._step = None  # one last send with zero feed-forward velocity
@@ -380,8 +403,11 @@ class Arm:
     def _send(self, dt: float = 1.0) -> None:
         self._send_pending = False
         finger = self._finger_target()
-        n_jaw = len(self._jaw_index)
-        velocity = [0.0] * self.chain.dof if self._step is None else (self._step / dt).tolist()
+        n_jaw = self._n_jaw
+        if self._step is None:
+            velocity = self._zero_velocities
+        else:
+            velocity = [*(self._step / dt).tolist(), *self._jaw_zero_velocities]
         # a resting arm sleeps (cheap steps); new motor targets alone would not wake it.
         # Bullet puts a body to sleep after 2 s below its sleeping speed: waking it at the
         # first send after a pause and then every WAKE_EVERY sends keeps a slowly moving
@@ -400,10 +426,10 @@ class Arm:
             self._all_index,
             self._pb.POSITION_CONTROL,
             targetPositions=[*self._setpoint.tolist(), *([finger] * n_jaw)],
-            targetVelocities=[*velocity, *([0.0] * n_jaw)],
-            forces=[*self.effort_limits.tolist(), *self._jaw_effort],
-            positionGains=[POSITION_GAIN] * len(self._all_index),
-            velocityGains=[VELOCITY_GAIN] * len(self._all_index),
+            targetVelocities=velocity,
+            forces=self._forces,
+            positionGains=self._position_gains,
+            velocityGains=self._velocity_gains,
             physicsClientId=self._client,
         )
 

@@ -143,7 +143,7 @@ def tip_forces(
     if not clashes:
         contacts = [c for c in contacts if c.kind != INSTRUMENT_INSTRUMENT]
     forces = {name: np.zeros(3) for name in world.arms}
-    distal = {name: set(arm.model.distal_links) for name, arm in world.arms.items()}
+    distal = world.distal_links
     for c in contacts:
         f = c.force_on_instrument_n
         if c.link in distal[c.instrument]:

@@ -119,6 +119,8 @@ class GraspTracker:
         self._reopen: dict[str, float] = {}
         self._workspace_every = max(1, round(WORKSPACE_CHECK_S * world.rate_hz))
         self.events: list[Event] = []
+        #: the instruments with a jaw (the arms are fixed when the world is built)
+        self._jawed = [(name, arm) for name, arm in world.arms.items() if arm.has_jaw]
 
     # ---- queries ---------------------------------------------------------------------
     def held_by(self, body: int) -> list[str]:
@@ -155,7 +157,7 @@ class GraspTracker:
         holds (a handover), the push of its fingers must not count as a slip from the
         first holder in the same step.
         """
-        jawed = [(name, arm) for name, arm in self.world.arms.items() if arm.has_jaw]
+        jawed = self._jawed
         for name, arm in jawed:
             if arm.jaw_closing:
                 self._opened.discard(name)
@@ -202,15 +204,17 @@ class GraspTracker:
             # and read as "squeezing"; a new grasp needs the jaw to close again (checked
             # first: it needs no pybullet query)
             return
+        # a jaw that neither closes nor squeezes grasps nothing: checked before the contact
+        # queries (the measured jaw is read once per step anyway; contacts cost a query each)
+        measured = arm.measured_jaw()
+        if not (arm.jaw_closing or arm.jaw_setpoint_rad < measured - SQUEEZE_TOLERANCE_RAD):
+            return
         left = self._contacts(arm, "jaw_left_link")
         if not left:
             return
         right = self._contacts(arm, "jaw_right_link")
         both = [b for b in left if b in right and float(left[b] @ right[b]) < 0.0]
         if not both:
-            return
-        measured = arm.measured_jaw()
-        if not (arm.jaw_closing or arm.jaw_setpoint_rad < measured - SQUEEZE_TOLERANCE_RAD):
             return
         body = both[0]
         pb, c = self.pb, self.client

@@ -107,6 +107,8 @@ class World:
         #: collision can move it, and 10 ms is soon enough to notice
         self._sense_settled_every = max(1, round(SETTLED_SENSE_S * self.rate_hz))
         self.arms: dict[str, Arm] = {}
+        #: per arm, the links whose contacts count as force at its tip
+        self.distal_links: dict[str, frozenset[str]] = {}
         self.bodies: dict[int, BodyInfo] = {}
         self._names: dict[str, int] = {}
         self._link_names: dict[int, dict[int, str]] = {}
@@ -165,6 +167,7 @@ class World:
     def add_arm(self, arm: Arm) -> None:
         """Register an arm built by the builder."""
         self.arms[arm.name] = arm
+        self.distal_links[arm.name] = frozenset(arm.model.distal_links)
 
     def link_names(self, body: int) -> dict[int, str]:
         """Link index to link name for a body (``-1`` is ``"base"``)."""
@@ -345,6 +348,8 @@ class World:
 
     def pop_events(self) -> list[Event]:
         """Events since the last call (and forget them)."""
+        if not self.grasps.events and not self.tissue.events:
+            return []  # the common case, every step
         out = self.events
         self.grasps.events, self.tissue.events = [], []
         return out
