@@ -154,7 +154,7 @@ class PartnerDemonstrator(Demonstrator):
         self, session, skill: str = "expert", seed: int = 0, notify=None, **kwargs
     ) -> None:
         super().__init__(session, skill=skill, seed=seed, **kwargs)
-        self._notify = notify
+        self.on_note = notify
         self.partner = [a for a in session.partner if a in self.operators]
         for arm in self.partner:
             del self.operators[arm]
@@ -227,8 +227,6 @@ class PartnerDemonstrator(Demonstrator):
                     f"{arm_state(self.session, what.arm)}); going on"
                 )
                 self.note(message)
-                if self._notify is not None:
-                    self._notify(message)
 
     def _wait_for(self, what) -> bool:
         """Wait until the partner has done ``what``, looking at every message. Meanwhile
@@ -285,9 +283,8 @@ class PartnerDemonstrator(Demonstrator):
 
     def _engage_own(self) -> None:
         s = self.session
-        engage = getattr(s, "on_disengaged", None)
-        if engage is not None and any(s.watch.arm(a).state in DISENGAGED for a in s.own):
-            engage()
+        if s.on_disengaged is not None and any(s.watch.arm(a).state in DISENGAGED for a in s.own):
+            s.reengage()
 
     def _moved(self, what: _Reach, seen) -> bool:
         """At rest near the target (every move seen so far was part of getting there), or

@@ -369,6 +369,9 @@ class RemoteSession:
         #: called by :meth:`settle` when an arm has stopped following (held, misaligned,
         #: disabled): the synthetic device engages it again before the next motion
         self.on_disengaged: Callable[[], None] | None = None
+        #: how often this process's arms were found held (or misaligned, disabled) and
+        #: engaged again: a grasp attempted meanwhile was the server's hold, not a miss
+        self.interruptions = 0
         #: called with every server message taken, after it is applied (the partner
         #: demonstrator follows the other hand's moves with it)
         self.observers: list[Callable] = []
@@ -569,8 +572,14 @@ class RemoteSession:
             and arm in self.device_of  # a partner's arm is engaged by its own process
             and self._seen(arm).state in DISENGAGED
         ):
-            self.on_disengaged()
+            self.reengage()
             self._settle(arm)
+
+    def reengage(self) -> None:
+        """Engage this process's arms again (:attr:`on_disengaged`), counted in
+        :attr:`interruptions`."""
+        self.interruptions += 1
+        self.on_disengaged()
 
     def _settle(self, arm: str) -> None:
         self.pace(0)

@@ -222,6 +222,7 @@ def run_synthetic(
         demo = PartnerDemonstrator(remote, skill=operator, seed=seed, notify=notify)
     else:
         demo = Demonstrator(remote, skill=operator, seed=seed)
+        demo.on_note = notify  # what the plan had to do again or gave up, as it happens
     warm_up(remote)
     remote.stream.start()
     try:

@@ -78,6 +78,8 @@ class Demonstrator:
         self.stop_requested = False
         #: what the plan reported it could not do, or had to do again: (time_s, message)
         self.notes: list[tuple[float, str]] = []
+        #: optional callable given each note as it is made (a device process prints them)
+        self.on_note = None
         self._batch: dict[str, list] | None = None  # primitives collected by together()
         #: while :meth:`parallel` runs: the branch of each of its threads, by thread id
         self._lanes: dict[int, _Branch] = {}
@@ -103,6 +105,8 @@ class Demonstrator:
         and kept in :attr:`notes` with the simulated time, so a run never fails silently."""
         self.notes.append((self.session.time_s, message))
         _log.info("%.2f s: %s", self.session.time_s, message)
+        if self.on_note is not None:
+            self.on_note(message)
 
     # ---- primitives --------------------------------------------------------------------
     def move_tip(
