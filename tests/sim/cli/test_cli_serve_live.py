@@ -313,13 +313,13 @@ def _two_hands(live, tmp_path, scenario: str, timeout_s: float):
     return server.records().session(1), {n: log.read_text() for n, log in logs.items()}
 
 
-def _starved(row) -> list[str]:
+def _starved(row, events) -> list[str]:
     """Why the device processes of a session could not keep up, if they could not: the
     server's loop fell behind real time, or an arm held because its device went silent or
     its samples came late (the teleoperation watchdog's reasons)."""
     loop = row.conditions["loop"]
     why = [] if loop["kept_real_time"] else [f"real time x{loop['real_time_ratio']:.2f}"]
-    for e in _events(row):
+    for e in events:
         detail = str(e.data.get("detail", ""))
         if e.kind == "holding" and detail.startswith(("no sample for", "stale sample")):
             why.append(f"{e.data.get('arm')}: {detail}")
@@ -350,7 +350,7 @@ def _check_two_handed(row, outputs, scenario: str, steps: int) -> None:
     # A machine too busy to keep real time starves the device processes: arms hold for
     # silence, the processes re-engage them, and waits run out (16 in one CI run, 2x slower
     # than real time; still completed). The session then says so, which is checked here.
-    starved = _starved(row)
+    starved = _starved(row, trace.events)
     for name, text in outputs.items():
         assert text.count("did not") <= 6 or starved, (name, text, row.conditions["loop"])
 
