@@ -80,8 +80,9 @@ def viewer_main(port: int, ipc_dir: str, seconds: float) -> None:
     bus.close()
 
 
-def run_server_config(transport: str, seconds: float) -> dict:
-    """One configuration: server here, a device and a viewer in their own processes."""
+def run_server_config(transport: str, seconds: float, realtime: bool = False) -> dict:
+    """One configuration: server here, a device and a viewer in their own processes;
+    ``realtime``: the server's loop thread asks for real-time scheduling."""
     from scenarios.loader import load_scenario
     from sim.server.server import ServeConfig, TrainingServer
 
@@ -91,7 +92,7 @@ def run_server_config(transport: str, seconds: float) -> dict:
     def measure(now: float, samples) -> None:
         latencies_s.extend(now - s.stamp_s for s in samples)
 
-    config = ServeConfig(port=0, ipc_dir=ipc_dir or None)
+    config = ServeConfig(port=0, ipc_dir=ipc_dir or None, realtime=realtime)
     server = TrainingServer(
         load_scenario(SCENARIO), config=config, say=lambda line: None, on_samples=measure
     )
@@ -115,6 +116,7 @@ def run_server_config(transport: str, seconds: float) -> dict:
     warm = latencies_s[len(latencies_s) // 20 :]  # skip the first 5%
     return {
         "transport": transport,
+        "scheduling": result["outcome"].scheduling.as_dict(),
         "stamp_to_step_s": warm,
         "loop": loop.as_dict(),
         "servo_cf_per_s": device_out["servo_cf"] / max(device_out["seconds"], 1e-9),

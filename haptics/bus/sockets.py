@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import select
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -185,6 +186,32 @@ def _socket(ctx: zmq.Context, kind: int, sndhwm: int, rcvhwm: int) -> zmq.Socket
     s.sndhwm = sndhwm
     s.rcvhwm = rcvhwm
     return s
+
+
+def wait_readable(sock: zmq.Socket, timeout_s: float) -> bool:
+    """Block up to ``timeout_s`` until ``sock`` has a message to read; True if it has.
+
+    ZeroMQ's own poll counts whole milliseconds: a server that waits 0.4 ms for its next
+    physics tick could only poll 0 ms (spin) or 1 ms (oversleep the tick). The socket's
+    notification descriptor (``ZMQ_FD``) waited on with ``select`` keeps the timeout to
+    the microsecond. That descriptor is edge-triggered and signals any change of state,
+    so readiness is always read from ``ZMQ_EVENTS`` (which also re-arms it) before and
+    after each wait: a message that arrived before the call is seen at once, and a wake
+    that brought no message waits again for what is left of the timeout.
+    """
+    if sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+        return True
+    if not timeout_s > 0:
+        return False
+    fd = sock.getsockopt(zmq.FD)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        select.select((fd,), (), (), remaining)
+        if sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+            return True
 
 
 def _drain(sock: zmq.Socket, direction: str, counters: InboundCounters, limit: int):
@@ -359,12 +386,13 @@ class ServerBus:
             devices: watch the SUB socket (device messages).
             requests: watch the ROUTER socket (requests); with ``devices=False`` another
                 thread may drain the SUB meanwhile.
+
+        Watching one socket keeps ``timeout_s`` to the microsecond (:func:`wait_readable`);
+        watching both rounds it down to whole milliseconds (ZeroMQ's poll).
         """
-        ms = max(0, int(timeout_s * 1000))
         if devices and requests:
-            return bool(self._poller.poll(ms))
-        sock = self._sub if devices else self._router
-        return bool(sock.poll(ms, zmq.POLLIN))
+            return bool(self._poller.poll(max(0, int(timeout_s * 1000))))
+        return wait_readable(self._sub if devices else self._router, timeout_s)
 
     def drain(self, max_messages: int = 10_000) -> list[Message]:
         """Every valid device message waiting (up to ``max_messages``), in arrival order.

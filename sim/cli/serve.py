@@ -103,6 +103,11 @@ def serve(
     latency_protocol: str | None = typer.Option(
         None, help=f"Latency across attempts: {', '.join(PROTOCOLS)} (blinded)."
     ),
+    realtime: bool = typer.Option(
+        False,
+        help="Run the physics loop under real-time scheduling (SCHED_FIFO) when permitted: "
+        "fewer missed ticks on a busy machine. Needs root, CAP_SYS_NICE or an rtprio limit.",
+    ),
     db: str | None = DB,
     report: Path | None = REPORT,
     json_path: Path | None = JSON,
@@ -175,6 +180,7 @@ def serve(
             device_map=mapping,
             delays=delays,
             seed_latency=seed,
+            realtime=realtime,
         )
         server = TrainingServer(spec, seed=seed, config=config, say=console.print)
         try:
@@ -209,7 +215,10 @@ def serve(
             writer.join()
             camera.finish(server.session)
             outcome = _scored(spec, served)
-            conditions["loop"] = served.loop.as_dict()
+            conditions["loop"] = {
+                **served.loop.as_dict(),
+                "scheduling": served.scheduling.as_dict(),
+            }
             conditions["bus"] = served.bus_counters
             conditions["devices"] = served.device_stats
             if served.frame_timing:

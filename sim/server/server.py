@@ -44,13 +44,12 @@ from haptics.force import ForceFeedback, ForceFeedbackConfig
 from scenarios.trace import TraceEvent
 from sim.server.loop import LoopReport, Pacer
 from sim.server.publish import CHANNELS, ChannelDelay, Publisher, Rates
+from sim.server.realtime import NORMAL, Scheduling, use_normal, use_realtime
 from sim.server.routing import Router, default_device_map
 from sim.session.session import Session, SessionConfig
 
 #: How often the waiting message repeats while devices are missing (s).
 WAIT_NOTICE_S = 5.0
-#: Nap (s) while watching for device samples in the last millisecond before a tick.
-LAST_MS_NAP_S = 1e-4
 
 
 @dataclass(frozen=True)
@@ -70,6 +69,8 @@ class ServeConfig:
         seed_latency: seed of the jitter and loss draws.
         ipc_dir: serve on ``ipc://`` endpoints in this directory instead of TCP (one
             machine only).
+        realtime: run the loop thread under real-time scheduling when permitted
+            (:mod:`sim.server.realtime`); the outcome says what it got.
     """
 
     port: int = 5570
@@ -83,6 +84,7 @@ class ServeConfig:
     master_rate_hz: float = 1000.0
     seed_latency: int = 0
     ipc_dir: str | None = None
+    realtime: bool = False
 
 
 @dataclass
@@ -97,6 +99,7 @@ class ServeOutcome:
     device_stats: dict
     wall_time_s: float
     frame_timing: dict = field(default_factory=dict)
+    scheduling: Scheduling = NORMAL
 
 
 def live_session_config(pose_rate_hz: float = 60.0, master_rate_hz: float = 1000.0):
@@ -171,6 +174,7 @@ class TrainingServer:
         self.publisher = Publisher(self.bus, lines, self.config.rates)
         self.devices = DeviceState()
         self._last_state = None  # the last physics tick's StepState (force feedback)
+        self.scheduling = NORMAL  # what the loop thread got (ServeConfig.realtime)
         #: the clients' ``<dev>/frame_timing`` reports (how their displays keep up)
         self.frame_timing = FrameTimingLog()
         self.forces = {arm: ForceFeedback(self.config.force) for arm in s.teleops}
@@ -305,21 +309,15 @@ class TrainingServer:
         """Wait ``seconds`` for the next physics tick, feeding every device sample through
         teleoperation as it arrives (``Session.command``): filter, states, limits and the
         watchdog see each sample within the transport delay, not up to a physics period
-        later (IK runs at the tick, for the latest target). ZeroMQ polls in whole
-        milliseconds: the last millisecond is watched in ~0.1 ms naps, so the tick is
-        not overslept."""
+        later (IK runs at the tick, for the latest target). The wait is kept to the
+        microsecond (:func:`~haptics.bus.sockets.wait_readable`), so a sample that
+        arrives in the last millisecond before a tick is taken at once, not after a nap."""
         deadline = self._clock() + seconds
         while True:
             remaining = deadline - self._clock()
             if remaining <= 0:
                 return
-            if remaining >= 1e-3:
-                arrived = self.bus.wait(remaining, requests=False)
-            else:
-                arrived = self.bus.wait(0, requests=False)
-                if not arrived:
-                    time.sleep(min(remaining, LAST_MS_NAP_S))
-            if arrived:
+            if self.bus.wait(remaining, requests=False):
                 commands = self._take_commands(self._clock())
                 if commands and not self.paused:
                     self.session.command(commands)
@@ -367,6 +365,17 @@ class TrainingServer:
         if self.config.wait_for_devices and not self.wait_for_devices(stop):
             reason = self._stop_reason or "interrupted"
             return self._outcome(Pacer(s.world.rate_hz, clock=self._clock), reason, started)
+        if self.config.realtime:
+            self.scheduling = use_realtime()
+            self.say(f"loop scheduling: {self.scheduling.detail}")
+        try:
+            return self._serve(stop, on_checkpoint, max_duration_s, started)
+        finally:
+            if self.scheduling.realtime:
+                use_normal()
+
+    def _serve(self, stop, on_checkpoint, max_duration_s, started: float) -> ServeOutcome:
+        s = self.session
         now = self._clock()
         for arm in self.device_map.values():
             s.teleops[arm].enable(now)
@@ -443,6 +452,7 @@ class TrainingServer:
             stats,
             self._clock() - started,
             self.frame_timing.summary(),
+            self.scheduling,
         )
 
     def publish_score(self, payload: dict) -> None:

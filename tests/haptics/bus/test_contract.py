@@ -225,6 +225,31 @@ def test_every_number_must_be_finite_even_nested(bad, topic, direction, where):
     assert info.value.reason == "non_finite"
 
 
+def test_large_finite_numbers_whose_sum_overflows_are_finite():
+    """The finite scan sums a list in one go first; a sum that overflows (every element
+    finite) must fall back to looking at each element, not be taken for an infinity."""
+    big = {"position_m": [1e308, 1e308, 1e308], "orientation_xyzw": [0.0, 0.0, 0.0, 1.0]}
+    message = decode(_frames("MTMR/measured_cp", {**big, **_envelope(TO_SERVER)}))
+    assert message.payload["position_m"] == [1e308] * 3
+    mixed = {"position_rad": [1e308, 1e308, math.nan], "name": ["a", "b", "c"]}
+    assert _reason(_frames("PSM1/measured_js", {**mixed, **_envelope(TO_CLIENT)}), TO_CLIENT) == (
+        "non_finite"
+    )
+
+
+def test_a_known_topic_is_checked_as_fully_as_a_new_one():
+    """The cache of topics already seen skips only the topic lookup: the payload of the
+    thousandth message of a topic is checked like the first one's."""
+    good = {"pressed": True, **_envelope(TO_SERVER)}
+    for _ in range(3):
+        assert decode(_frames("MTMR/clutch", good)).payload["pressed"] is True
+    assert _reason(_frames("MTMR/clutch", {**good, "pressed": 1})) == "bad_fields"
+    assert _reason(_frames("MTMR/clutch", {**good, "stamp_s": math.nan})) == "non_finite"
+    assert _reason([b"MTMR/clutch", b"\xc1"]) == "bad_msgpack"
+    assert _reason([b"MTMR/clutch", msgpack.packb([1, 2])]) == "bad_fields"
+    assert _reason(_frames("MTMR/clutch", good), TO_CLIENT) == "unknown_topic"
+
+
 def test_encode_refuses_what_decode_would_drop():
     with pytest.raises(BusMessageError) as info:
         encode(

@@ -18,7 +18,7 @@ def test_ctrl_c_mid_session_stores_it_as_incomplete(tmp_path):
     env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data"), "COLUMNS": "200"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "sim.cli", "serve", "needle-handover", "--port", str(port),
-         "--trainee", "calm-heron-4242"],
+         "--trainee", "calm-heron-4242", "--realtime"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -44,3 +44,7 @@ def test_ctrl_c_mid_session_stores_it_as_incomplete(tmp_path):
     assert not row.completed and row.operator == "trainee"
     assert row.sim_time_s > 0.5
     assert row.conditions["loop"]["ticks"] > 100
+    # --realtime: granted or not (it needs permission), what the loop got is said and kept
+    scheduling = row.conditions["loop"]["scheduling"]
+    assert "loop scheduling: " + scheduling["detail"] in " ".join(stdout.split())
+    assert scheduling["realtime"] == ("SCHED_FIFO" in scheduling["detail"])

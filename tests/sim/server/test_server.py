@@ -252,6 +252,28 @@ def test_stop_request_ends_the_session(served):
     assert served.stop().stopped_by == "stop request"
 
 
+def test_a_realtime_server_serves_and_records_the_scheduling_it_got():
+    """``realtime=True``: the loop thread asks for SCHED_FIFO; where the machine permits
+    it the outcome says so, elsewhere it says why not, and the session runs either way."""
+    s = Served(realtime=True)
+    device = Device(s.server.port)
+    try:
+        assert device.wait_for(lambda: device.state("PSM1") == "ALIGNING")
+        time.sleep(0.5)  # the loop runs a while under the policy it got
+        assert device.bus.request({"request": "stop"}, timeout_s=10)["ok"]
+    finally:
+        device.close()
+    try:
+        outcome = s.stop()
+    finally:
+        s.close()
+    assert outcome.stopped_by == "stop request" and outcome.loop.ticks > 10
+    got = outcome.scheduling
+    assert got.realtime == ("SCHED_FIFO" in got.detail)
+    if not got.realtime:
+        assert "normal scheduling" in got.detail
+
+
 def _round_trip_s(delays: dict) -> float:
     """Median device sample -> first servo_cf that used it (s), on a server with delays."""
     s = Served(delays=delays)

@@ -1,0 +1,77 @@
+"""Real-time scheduling of the server's loop thread: granted where permitted, otherwise
+normal scheduling with the reason, never an error; only the calling thread changes."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import pytest
+
+from sim.server import realtime
+from sim.server.realtime import LOOP_PRIORITY, use_normal, use_realtime
+
+pytestmark = pytest.mark.skipif(
+    not hasattr(os, "sched_getscheduler"), reason="no POSIX scheduling on this system"
+)
+
+
+def _in_thread(fn):
+    """Run ``fn`` in a fresh thread (the test runner's own thread keeps its policy)."""
+    out = {}
+
+    def body():
+        out["value"] = fn()
+
+    t = threading.Thread(target=body)
+    t.start()
+    t.join()
+    return out["value"]
+
+
+def _permitted() -> bool:
+    def probe():
+        got = use_realtime()
+        use_normal()
+        return got.realtime
+
+    return _in_thread(probe)
+
+
+def test_granted_realtime_is_fifo_for_that_thread_only_and_undone():
+    if not _permitted():
+        pytest.skip("this machine does not permit real-time scheduling")
+
+    def body():
+        got = use_realtime()
+        during = os.sched_getscheduler(0) & ~getattr(os, "SCHED_RESET_ON_FORK", 0)
+        priority = os.sched_getparam(0).sched_priority
+        use_normal()
+        return got, during, priority, os.sched_getscheduler(0)
+
+    got, during, priority, after = _in_thread(body)
+    assert got.realtime and got.priority == LOOP_PRIORITY and "SCHED_FIFO" in got.detail
+    assert during == os.SCHED_FIFO and priority == LOOP_PRIORITY
+    assert after == os.SCHED_OTHER
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER  # this thread was never changed
+    assert got.as_dict() == {"realtime": True, "priority": LOOP_PRIORITY, "detail": got.detail}
+
+
+def test_without_permission_it_stays_normal_and_says_how_to_grant_it(monkeypatch):
+    def refuse(*args):
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(realtime.os, "sched_setscheduler", refuse)
+    got = use_realtime()
+    assert not got.realtime and got.priority == 0
+    assert "no permission" in got.detail and "rtprio" in got.detail
+    use_normal()  # refused too: never raises
+
+
+def test_a_refused_policy_is_reported_not_raised(monkeypatch):
+    def invalid(*args):
+        raise OSError(22, "Invalid argument")
+
+    monkeypatch.setattr(realtime.os, "sched_setscheduler", invalid)
+    got = use_realtime()
+    assert not got.realtime and "refused" in got.detail
