@@ -23,16 +23,13 @@ from sim.session.plans.common import (
     reachable,
     reachable_poses,
     release,
+    unless_interrupted,
 )
 
 #: Where along the jaw (m from the wrist-yaw pivot that is the tool-tip frame) the jaws
 #: hold the needle: near the fingertips (0.8 mm from their ends), so the fingers reach a
 #: needle lying on the pad without pressing into it.
 JAW_HOLD_M = 0.0092
-#: A grasp attempt made while a live server held the arm (its device fell silent, on a
-#: machine too busy to keep up) is made again, up to this many times, without counting
-#: as one of the tries: the jaw never closed, nothing was missed.
-MAX_INTERRUPTED_GRASPS = 3
 #: The needle comes down over the entry mark in two moves: a long one to this height
 #: (m) above the drive's lead pose, then a short one onto it. A hand's end-point scatter
 #: and overshoot grow with the length of the move (the expert's: ~3% and 4% of it, in
@@ -106,31 +103,19 @@ def grasp_needle(
     if orientations is None:
         orientations = _grip_orientations(demo, arm, arc, a, approach_m)
     remaining = iter(orientations)  # lazily: the next one is judged from where the arm is
-    R = next(remaining, None)
-    k = interrupted = 0
-    while R is not None and k < tries:
+    for _, R in zip(range(tries), remaining, strict=False):
 
-        def tip_at(R=R):
-            return needle_arc(world, needle).point(a) - JAW_HOLD_M * R[:, 2]
+        def attempt(R=R) -> bool:
+            def tip_at() -> np.ndarray:
+                return needle_arc(world, needle).point(a) - JAW_HOLD_M * R[:, 2]
 
-        before = _interruptions(demo)
-        if close_on(demo, arm, needle, tip_at, approach_m * UP, R):
+            return close_on(demo, arm, needle, tip_at, approach_m * UP, R)
+
+        if unless_interrupted(demo, arm, needle, attempt):
             return True
         if demo.stopped:
             return False
-        if _interruptions(demo) > before and interrupted < MAX_INTERRUPTED_GRASPS:
-            interrupted += 1  # the server held the arm meanwhile: the same try again
-            demo.note(f"{arm}'s grasp of {needle} was interrupted (the arm was held): again")
-        else:
-            k += 1
-            R = next(remaining, None) if k < tries else None
     return False
-
-
-def _interruptions(demo: Demonstrator) -> int:
-    """How often the session has found the demonstrator's arms held and engaged them
-    again (a live session over the bus; an in-process session never holds them)."""
-    return getattr(demo.session, "interruptions", 0)
 
 
 def needle_handover(demo: Demonstrator) -> None:

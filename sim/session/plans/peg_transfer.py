@@ -53,6 +53,7 @@ from sim.session.plans.common import (
     UP,
     carry_to,
     turn_between,
+    unless_interrupted,
 )
 from sim.world.scene import PegBoardSpec
 
@@ -104,6 +105,8 @@ TILTS_RAD = (0.0, 0.35, 0.7)
 GRASP_TRIES = 3
 #: Rounds of "pick up, hand over, place" per ring before the plan gives the ring up.
 ROUNDS = 4
+#: Pause (s) before the next round when neither hand could even try to pick a ring up.
+LOOK_AGAIN_S = 0.5
 #: The ring centre's height (m) over the board while it is handed over.
 HANDOVER_HEIGHT_M = 0.06
 #: How far (m) above its peg's top a ring's bottom is carried before it is put down.
@@ -346,7 +349,8 @@ def take(
         if worse is not None:
             grips.sort(key=worse)
         if not grips:
-            demo.note(f"{arm} cannot reach a wall of {ring} to grasp it")
+            seen_mm = np.round(1000 * s.world.body_pose(ring)[:3, 3], 1).tolist()
+            demo.note(f"{arm} cannot reach a wall of {ring} to grasp it (seen at {seen_mm} mm)")
             return False
         grip = grips[attempt % len(grips)]
         if attempt:
@@ -358,7 +362,12 @@ def take(
             best = min(now, key=lambda g: np.linalg.norm(g.point_W - grip.point_W))
             return best.point_W - GRIP_DEPTH_M * grip.R_W[:, 2]
 
-        if close_on_wall(demo, arm, ring, grip, tip_at, meanwhile if attempt == 0 else None):
+        def attempt_grip(grip=grip, tip_at=tip_at) -> bool:
+            nonlocal meanwhile  # the other hand's move is queued once, on the first try
+            other, meanwhile = meanwhile, None
+            return close_on_wall(demo, arm, ring, grip, tip_at, other)
+
+        if unless_interrupted(demo, arm, ring, attempt_grip):
             return True
     return False
 
@@ -664,6 +673,10 @@ def transfer_ring(
             )
             if holder is None:
                 demo.note(f"neither instrument could pick {body} up")
+                # look again a moment later: a round that tried nothing would otherwise
+                # follow at once and see the same (a device process once spent all its
+                # rounds on ring 0 in the first milliseconds and ended the plan there)
+                demo.wait(LOOK_AGAIN_S)
                 continue
         else:
             holder = next(iter(holders))
