@@ -444,7 +444,12 @@ class Session:
             self._camera_given[name] = camera
         if out.events:
             for event in out.events:
-                self._event(event.kind, event.time_s, arm=name, detail=event.detail)
+                # the pipeline stamps on the session clock; the trace counts simulated
+                # time (a live clock reads seconds since boot: 45264 s into a 3 s run)
+                at = event.time_s
+                if self._clock is not None:
+                    at = min(self.world.time_s, self.world.time_s + (at - now))
+                self._event(event.kind, at, arm=name, detail=event.detail)
                 if event.kind == "internal_error":
                     self._camera_given.pop(name, None)  # give it again next time
         if out.samples_used:

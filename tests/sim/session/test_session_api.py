@@ -199,6 +199,24 @@ def test_a_nan_or_backwards_clock_holds_and_never_raises(handover):
         s.close()
 
 
+def test_teleoperation_events_of_a_live_clock_are_stored_in_simulated_time(handover):
+    """A live session's clock reads seconds since boot; the trace's events (and the
+    report's event table) count simulated time, teleoperation's as well as the world's."""
+    now = [4321.0]
+    s = Session(handover, seed=0, clock=lambda: now[0])
+    try:
+        for k in range(120):
+            now[0] = 4321.0 + 0.002 * k
+            s.step({"PSM1": MasterSample(now[0], np.eye(4), 0.3, clutch=20 <= k < 60)})
+        mine = [e for e in s.trace().events if e.data.get("arm") == "PSM1"]
+        assert any(e.kind == "clutched" for e in mine)
+        assert all(0.0 <= e.time_s <= s.time_s for e in mine)
+        clutched = next(e for e in mine if e.kind == "clutched")
+        assert abs(clutched.time_s - 20 * s.world.dt) < 0.01
+    finally:
+        s.close()
+
+
 commands = st.one_of(
     st.none(),
     st.text(max_size=3),
