@@ -25,7 +25,7 @@ import numpy as np
 
 from haptics.bus.errors import BusMessageError
 from kinematics.errors import closest_names
-from kinematics.transforms import matrix_to_quat_xyzw
+from kinematics.transforms import matrix_to_quat_xyzw, quat_xyzw_to_matrix
 
 __all__ = [
     "CONTRACT_VERSION",
@@ -551,11 +551,11 @@ def _check_payload(payload: dict, envelope: Mapping[str, Check], spec: TopicSpec
             raise BusMessageError("bad_fields", f"{where}: {problem}")
 
 
-#: (raw topic, direction) -> (topic, spec, how errors name it) of topics already found
-#: valid: a device sends the same few topics thousands of times a second. Bounded, so
-#: that a flood of made-up topic names cannot grow it; a topic not in it takes the full
-#: path.
-_KNOWN_TOPICS: dict[tuple[bytes, str], tuple[str, TopicSpec, str]] = {}
+#: (raw topic, direction) -> (topic, spec, how errors name the message and its payload)
+#: of topics already found valid: a device sends the same few topics thousands of times
+#: a second. Bounded, so that a flood of made-up topic names cannot grow it; a topic not
+#: in it takes the full path.
+_KNOWN_TOPICS: dict[tuple[bytes, str], tuple[str, TopicSpec, str, str]] = {}
 _KNOWN_TOPICS_MAX = 1024
 
 
@@ -594,17 +594,12 @@ def decode(frames: Sequence[bytes], direction: str = TO_SERVER, received_s: floa
         spec = topic_spec(topic, direction)
         if spec is None:
             raise _unknown_topic(topic, direction)
-        where = f"topic {topic!r}"
+        where, what = f"topic {topic!r}", f"payload of {topic!r}"
         if len(_KNOWN_TOPICS) < _KNOWN_TOPICS_MAX:
-            _KNOWN_TOPICS[raw_topic, direction] = (topic, spec, where)
+            _KNOWN_TOPICS[raw_topic, direction] = (topic, spec, where, what)
     else:
-        topic, spec, where = known
-    try:  # the common case without building the error's wording
-        payload = msgpack.unpackb(data, raw=False, strict_map_key=True)
-    except Exception:
-        payload = None
-    if type(payload) is not dict:
-        payload = _unpack_map(data, f"payload of {topic!r}")  # raises, saying why
+        topic, spec, where, what = known
+    payload = _unpack_map(data, what)
     envelope = _ENVELOPE_TO_CLIENT if direction == TO_CLIENT else _ENVELOPE
     _check_payload(payload, envelope, spec, where)
     return Message(topic, payload, received_s)
@@ -743,18 +738,7 @@ def pose_from_payload(payload: Mapping) -> np.ndarray:
     The quaternion is normalised here (the contract accepts norms within 10% of 1), so
     the rotation block is orthonormal to machine precision.
     """
-    # plain float arithmetic and one array: numpy's per-element scalars cost several
-    # times more for 16 numbers, and this runs for every device sample (2 kHz a server)
-    px, py, pz = payload["position_m"]
-    x, y, z, w = payload["orientation_xyzw"]
-    n = math.sqrt(x * x + y * y + z * z + w * w)
-    x, y, z, w = x / n, y / n, z / n, w / n
-    return np.array(
-        (
-            (1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w), px),
-            (2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w), py),
-            (2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y), pz),
-            (0.0, 0.0, 0.0, 1.0),
-        ),
-        dtype=float,
-    )
+    X = np.eye(4)
+    X[:3, :3] = quat_xyzw_to_matrix(payload["orientation_xyzw"])
+    X[:3, 3] = payload["position_m"]
+    return X

@@ -102,8 +102,7 @@ def grasp_needle(
     arc = needle_arc(world, needle)
     if orientations is None:
         orientations = _grip_orientations(demo, arm, arc, a, approach_m)
-    remaining = iter(orientations)  # lazily: the next one is judged from where the arm is
-    for _, R in zip(range(tries), remaining, strict=False):
+    for _, R in zip(range(tries), orientations, strict=False):
 
         def attempt(R=R) -> bool:
             def tip_at() -> np.ndarray:
