@@ -209,6 +209,11 @@ def synthetic(
                 if result.partner_missed
                 else ""
             )
+            + (
+                f"; waited {result.simulation_waits}x for a server slower than real time"
+                if result.simulation_waits
+                else ""
+            )
         )
         if result.failed:
             raise typer.Exit(code=1)

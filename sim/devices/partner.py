@@ -33,12 +33,13 @@ the plan goes on, as a person would after waiting a while.
 from __future__ import annotations
 
 import time
-from collections import deque
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 
+from sim.devices.pacing import RecentWindow
 from sim.devices.remote import DISENGAGED
 from sim.session.demo import Demonstrator
 
@@ -100,13 +101,15 @@ class MoveCounter:
     every message (:attr:`RemoteSession.observers`), so moves the partner makes while
     this plan is busy elsewhere are counted too."""
 
-    def __init__(self, arm: str) -> None:
+    def __init__(self, arm: str, simulated: Callable[[], float] | None = None) -> None:
         self.topic = f"{arm}/measured_cp"
         self.moves = 0
         self.resting = False
         self._anchor: np.ndarray | None = None
         self._moving = False
-        self._seen: deque = deque()
+        self._seen = RecentWindow(MESSAGE_REST_WINDOW_S)
+        #: the server's simulated time (None: judge on the messages' receipt times alone)
+        self._simulated = simulated
 
     def __call__(self, m) -> None:
         if m.topic != self.topic:
@@ -116,15 +119,14 @@ class MoveCounter:
         now = m.received_s or time.monotonic()
         p = pose_from_payload(m.payload)[:3, 3]
         seen = self._seen
-        seen.append((now, p))
-        while seen[0][0] < now - MESSAGE_REST_WINDOW_S:
-            seen.popleft()
+        seen.add(now, now if self._simulated is None else self._simulated(), p)
         # a rest is seen in three or more messages (60 Hz: a lone pair may straddle a
-        # stall of the server) that span at least REST_WINDOW_S
+        # stall of the server) that span at least REST_WINDOW_S, of simulated time too
+        # (a slow server's arm creeps: :mod:`sim.devices.pacing`)
         self.resting = (
             len(seen) >= 3
-            and now - seen[0][0] >= REST_WINDOW_S
-            and all(float(np.linalg.norm(q - p)) < REST_POSITION_M for _, q in seen)
+            and seen.spans(REST_WINDOW_S)
+            and all(float(np.linalg.norm(q - p)) < REST_POSITION_M for q in seen.values())
         )
         if self._anchor is None:
             self._anchor = p
@@ -162,7 +164,7 @@ class PartnerDemonstrator(Demonstrator):
         #: per partner arm: its tip (m, world) and jaw (rad) when the last wait ended
         self._last_seen: dict[str, tuple[np.ndarray, float]] = {}
         #: per partner arm: its moves seen, and how many of them this plan has waited for
-        self._moves = {arm: MoveCounter(arm) for arm in self.partner}
+        self._moves = {arm: MoveCounter(arm, lambda: session.time_s) for arm in self.partner}
         self._moves_used = dict.fromkeys(self.partner, 0)
         session.observers.extend(self._moves.values())
         #: partner moves or grips not seen done in time: (simulated s, what)
@@ -250,7 +252,7 @@ class PartnerDemonstrator(Demonstrator):
 
     def _watch_until(self, what, arm, reach, start, end_s, end_wall) -> bool:
         s = self.session
-        seen: deque = deque()  # (wall s, position or jaw) over the last REST_WINDOW_S
+        seen = RecentWindow(REST_WINDOW_S)  # position or jaw, on both clocks
         counter = self._moves[what.arm]
         idle_since_s, idle_jaw = None, 0.0
         while not self.stopped and s.time_s < end_s and time.monotonic() < end_wall:
@@ -265,10 +267,8 @@ class PartnerDemonstrator(Demonstrator):
             elif s.time_s - idle_since_s > PARTNER_IDLE_S:
                 return False
             now = time.monotonic()
-            seen.append((now, arm.measured_cp()[:3, 3] if reach else arm.measured_jaw()))
-            while seen[0][0] < now - REST_WINDOW_S:
-                seen.popleft()
-            resting = now - seen[0][0] >= 0.8 * REST_WINDOW_S
+            seen.add(now, s.time_s, arm.measured_cp()[:3, 3] if reach else arm.measured_jaw())
+            resting = seen.spans(0.8 * REST_WINDOW_S)
             done = (
                 self._moved(what, seen)
                 if reach
@@ -291,7 +291,7 @@ class PartnerDemonstrator(Demonstrator):
         a move of the partner's ended that this plan has not yet waited for (it may have
         ended before this wait began: the partner was a move ahead)."""
         counter = self._moves[what.arm]
-        now = seen[-1][1]
+        now = seen.latest
         if counter.resting and float(np.linalg.norm(now - what.target_W)) < what.tolerance_m:
             self._moves_used[what.arm] = counter.moves
             return True
@@ -310,10 +310,10 @@ class PartnerDemonstrator(Demonstrator):
         """At the asked angle; or at rest after turning towards it, or closed on an object
         (a closing jaw stops on it, maybe before this wait began), or open with nothing
         held."""
-        now = seen[-1][1]
+        now = seen.latest
         if abs(now - what.jaw_rad) < JAW_TOLERANCE_RAD:
             return True
-        if not (resting and max(abs(j - now) for _, j in seen) < REST_JAW_RAD):
+        if not (resting and max(abs(j - now) for j in seen.values()) < REST_JAW_RAD):
             return False
         closing = what.jaw_rad < now
         if holds == closing:

@@ -35,7 +35,8 @@ what the plans read                   where it comes from
 device reading and queues it on a :class:`~haptics.devices.stream.HandStream`, which
 publishes one tick per ``1 / rate_hz`` in real time and holds the hand still when the
 plan stops to think; ``advance`` blocks while the queue is more than a few ticks ahead,
-draining the server's messages meanwhile.
+draining the server's messages meanwhile, and while the hand's motion runs ahead of the
+server's simulated time (a server slower than real time: :mod:`sim.devices.pacing`).
 """
 
 from __future__ import annotations
@@ -52,20 +53,24 @@ from haptics.devices.errors import DeviceError
 from haptics.devices.watch import ArmWatch
 from kinematics.transforms import inverse, pose, rpy_to_matrix
 from scenarios.schema import Scenario
+from sim.devices.pacing import SimulationPace, elapsed_in_both
 from sim.errors import SimError, lookup
 from sim.session.view import SessionView
 
 #: How far (ticks) the plan may run ahead of what has been published.
 AHEAD_TICKS = 20
-#: An arm counts as at rest when two measurements this far apart (s) differ by less than
-#: the tolerances below.
+#: An arm counts as at rest when two measurements this far apart (s, wall and simulated
+#: time both) differ by less than the tolerances below.
 SETTLE_WINDOW_S = 0.03
 SETTLE_POSITION_M = 2e-4
 SETTLE_ANGLE_RAD = math.radians(0.5)
-#: Longest wait for an arm to settle (wall s): a hand does not wait forever for the
+#: Longest wait for an arm to settle (s): a hand does not wait forever for the
 #: screen. An arm settles within ~0.1 s on a server that keeps real time; one that runs
 #: at 0.4x (measured on a loaded two-core machine) needs several times that.
 SETTLE_TIMEOUT_S = 1.5
+#: ... counted in simulated time as well (an arm on a slow server moves slowly in wall
+#: time), but never longer than this in wall time (s).
+SETTLE_TIMEOUT_WALL_S = 10.0
 #: Operating states in which an arm does not follow its master and must be engaged again.
 DISENGAGED = ("HOLDING", "ALIGNING", "DISABLED")
 
@@ -362,6 +367,8 @@ class RemoteSession:
         self.stream = HandStream(
             link, {d: DeviceReading() for d in self.device_of.values()}, rate_hz
         )
+        #: the hand's motion kept within a moment of the simulation it sees
+        self.pace_with_simulation = SimulationPace(1.0 / rate_hz)
         self.stop_requested = False
         #: the server went away during the run (its session is over)
         self.lost = False
@@ -516,6 +523,22 @@ class RemoteSession:
                 )
         self.stream.put(frame)
         self.pace(AHEAD_TICKS)
+        self._keep_pace_with_simulation()
+
+    def _keep_pace_with_simulation(self) -> None:
+        """Wait (the hand held still, draining messages) while the queued motion is more
+        than :data:`~sim.devices.pacing.LEAD_S` of simulated time ahead of the server's
+        simulation: a server slower than real time sees every move at its planned speed
+        (:mod:`sim.devices.pacing`)."""
+        pace = self.pace_with_simulation
+        pace.queued(self.world.state_time_s)
+        if not pace.ahead(self.world.state_time_s):
+            return
+        pace.waits += 1
+        while pace.ahead(self.world.state_time_s) and not self.finished:
+            self._probe_server()
+            self.stream.raise_if_failed()
+            self.drain(0.002)
 
     def pace(self, ahead: int = 0) -> None:
         """Wait, draining messages, until at most ``ahead`` ticks are queued; probe the
@@ -523,10 +546,7 @@ class RemoteSession:
         advancing tick by tick must notice a server that went away, since its own time —
         the server's simulated time — then stands still)."""
         while True:
-            now = self._clock()
-            if now - self._last_check > 0.2:
-                self._last_check = now
-                self.check_server()
+            self._probe_server()
             if self.stream.queued <= ahead:
                 return
             self.stream.raise_if_failed()
@@ -534,6 +554,14 @@ class RemoteSession:
                 self.stream.clear()
                 return
             self.drain(0.002)
+
+    def _probe_server(self) -> None:
+        """:meth:`check_server` at most every 0.2 s of wall time (a waiting plan's own
+        clock, the simulated one, stands still when the server has gone)."""
+        now = self._clock()
+        if now - self._last_check > 0.2:
+            self._last_check = now
+            self.check_server()
 
     def check_server(self) -> None:
         """Probe the server when it has been silent; a server that went away ends this
@@ -575,6 +603,11 @@ class RemoteSession:
             self.reengage()
             self._settle(arm)
 
+    def _timer(self, seconds: float, wall_cap_s: float) -> Callable[[], bool]:
+        """:func:`~sim.devices.pacing.elapsed_in_both` on this device's clock and the
+        server's simulated time."""
+        return elapsed_in_both(self._clock, lambda: self.time_s, seconds, wall_cap_s)
+
     def reengage(self) -> None:
         """Engage this process's arms again (:attr:`on_disengaged`), counted in
         :attr:`interruptions`."""
@@ -585,18 +618,23 @@ class RemoteSession:
         self.pace(0)
         device = self.device_of.get(arm)
         want = -1 if device is None else self.stream.new_seq.get(device, -1)
-        start = self._clock()
-        deadline = start + SETTLE_TIMEOUT_S
+        timed_out = self._timer(SETTLE_TIMEOUT_S, SETTLE_TIMEOUT_WALL_S)
         seen = self._seen(arm)
-        while self._clock() < deadline and not self.finished:
+        while not timed_out() and not self.finished:
             if seen.used_seq >= want or seen.used_seq < 0:
                 break
             self.drain(0.002)
         if seen.used_seq < 0:  # a server that does not report used_seq: allow a latency
             self.hold(0.03)
         last = None
-        while self._clock() < deadline and not self.finished:
-            self.hold(SETTLE_WINDOW_S)
+        while not timed_out() and not self.finished:
+            # the window in simulated time too: on a server at 0.3x, 30 ms of wall time
+            # is 10 ms of simulation, and an arm still creeping towards its goal at
+            # 15 mm/s would pass for one at rest (the next move then starts offset)
+            window_over = self._timer(SETTLE_WINDOW_S, SETTLE_TIMEOUT_S)
+            while not window_over() and not self.finished:
+                self.drain(0.005)
+                self._probe_server()
             X = seen.X_WT
             if last is not None and X is not None:
                 dp = float(np.linalg.norm(X[:3, 3] - last[:3, 3]))

@@ -48,6 +48,8 @@ class SyntheticResult:
         samples: ticks published.
         partner_missed: moves of the other hand's process (``--name`` of one hand) that
             were not seen done in time.
+        simulation_waits: times the hand waited for a server slower than real time
+            (:mod:`sim.devices.pacing`).
     """
 
     steps_done: int
@@ -59,6 +61,7 @@ class SyntheticResult:
     samples: int
     lost: bool = False
     partner_missed: int = 0
+    simulation_waits: int = 0
 
 
 class Engager:
@@ -163,6 +166,7 @@ def _result(remote: RemoteSession, elapsed_s: float, engagements: int) -> Synthe
         engagements,
         remote.stream.ticks,
         remote.lost,
+        simulation_waits=remote.pace_with_simulation.waits,
     )
 
 

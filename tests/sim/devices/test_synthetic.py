@@ -9,8 +9,12 @@ poses, holders, tool tips, the frame mapping).
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+import time
+
+import pytest
 
 from tests.sim.devices.conftest import REPO, repo_env
 
@@ -100,3 +104,30 @@ def test_synthetic_device_outlives_a_server_restart_and_stops_on_ctrl_c():
         first.close()
         if second is not None:
             second.close()
+
+
+@pytest.mark.slow
+def test_on_a_server_slower_than_real_time_the_hand_waits_for_the_simulation(served):
+    """A server that steps at ~0.3x real time (a loaded machine; 4 ms more per 2 ms
+    tick here): the synthetic hand keeps its moves at their planned speed in simulated
+    time (it says how often it waited) and still picks the needle up."""
+    session = served.server.session
+    step = session.step
+
+    def slow_step(commands=None):
+        time.sleep(0.004)
+        return step(commands)
+
+    session.step = slow_step  # the server's loop calls the session's step per tick
+    proc = subprocess.run(
+        [
+            sys.executable, "-m", "sim.cli", "device", "synthetic",
+            "--port", str(served.port), "--steps", "1", "--seed", "5",
+        ],
+        env=repo_env(), cwd=REPO, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert served.error is None
+    assert session.runner.step_index >= 1, proc.stdout + proc.stderr
+    waited = re.search(r"waited (\d+)x for a server slower than real time", proc.stdout)
+    assert waited and int(waited.group(1)) > 0, proc.stdout
