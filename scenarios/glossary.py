@@ -229,6 +229,17 @@ _INFO = (
         "efficiency",
         "How far from the exit mark the needle came out.",
     ),
+    MetricInfo(
+        "needle_withdrawals",
+        "Needle withdrawals",
+        "",
+        "needle withdrawal",
+        False,
+        "safety",
+        "Times the needle was drawn back out through the wound it went in by (point "
+        "still facing into the tissue) instead of being driven on: each one and the "
+        "puncture that follows wound the tissue again.",
+    ),
 )
 
 METRICS: dict[str, MetricInfo] = {m.name: m for m in _INFO}

@@ -108,6 +108,7 @@ class MetricAccumulator:
         self._idle = 0
         self._drops = 0
         self._needle: dict[str, list[float]] = {"needle_entry": [], "needle_exit": []}
+        self._withdrawals = 0
 
     @property
     def rows(self) -> int:
@@ -170,9 +171,12 @@ class MetricAccumulator:
         self._rows += k
 
     def add_event(self, kind: str, data: Mapping) -> None:
-        """Count a discrete event that a metric is made of (drops, needle entry / exit)."""
+        """Count a discrete event that a metric is made of (drops, needle entry / exit /
+        withdrawal)."""
         if kind == "drop":
             self._drops += 1
+        elif kind == "needle_withdrawal":
+            self._withdrawals += 1
         elif kind in self._needle and "distance_m" in data:
             self._needle[kind].append(float(data["distance_m"]))
 
@@ -225,4 +229,6 @@ class MetricAccumulator:
         ):
             if self._needle[kind]:
                 out[key] = 1000.0 * float(np.mean(self._needle[kind]))
+        if self._needle["needle_entry"]:  # a needle went into tissue: it may have been drawn back
+            out["needle_withdrawals"] = float(self._withdrawals)
         return {k: v for k, v in out.items() if math.isfinite(v)}

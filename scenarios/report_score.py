@@ -42,6 +42,7 @@ KEY_EVENTS = (
     "interrupted",
     "needle_entry",
     "needle_exit",
+    "needle_withdrawal",
     "unreachable",
     "timer_stopped",
 )

@@ -85,6 +85,10 @@ class BodyGeometry:
         tissue: a needle may pass through it (see :mod:`sim.world.tissue`).
         piercing_point: the landmark of a sharp point that pierces tissue (a needle's
             ``"tip"``); None for blunt bodies.
+        piercing_direction: the way that point faces (unit vector, body frame): a needle's
+            tangent at its tip, away from its body. It tells a point leaving tissue
+            through a wound of its own (facing out) from one drawn back through the
+            wound it went in by (see :mod:`sim.world.tissue`); None: not known.
     """
 
     name: str
@@ -99,6 +103,7 @@ class BodyGeometry:
     contact_damping_n_s_m: float | None = None
     tissue: bool = False
     piercing_point: str | None = None
+    piercing_direction: tuple[float, float, float] | None = None
 
     def visual_mesh(self) -> trimesh.Trimesh:
         """All visual parts as one mesh (body frame)."""
@@ -419,6 +424,8 @@ def suture_pad_bodies(spec: SuturePadSpec, rng: np.random.Generator) -> list[Bod
             0.8,
             {"tip": points[0].copy(), "tail": points[-1].copy(), "middle": points[3].copy()},
             piercing_point="tip",
+            # d/da of the arc at a = 0 is (0, rn, 0), towards the body: the point faces -y
+            piercing_direction=(0.0, -1.0, 0.0),
         )
     )
     return bodies

@@ -14,6 +14,13 @@ suture pad is a soft-contact rigid box and the passage is modelled geometrically
   ``entry<k>`` / ``exit<k>`` mark and the distance to it (m), the task-specific error a
   suturing exercise scores. A hysteresis of :data:`ENTRY_DEPTH_M` keeps a needle
   resting on the pad (soft contact sinks it a little) from counting as an entry.
+- A point cuts new tissue only point first: one that leaves the tissue still facing into
+  it (its ``piercing_direction`` against the outward normal of the face it crosses) is
+  being drawn back along its own track and comes out through the wound it went in by.
+  That is a ``needle_withdrawal`` event (naming the nearest ``entry<k>`` mark), not an
+  exit: it is recorded as it happened, but it is not scored as a distance from the exit
+  mark and does not pass the needle (a tip pushed 0.9 mm in and pulled back out once
+  counted as an exit 12 mm from the exit mark and completed the drive step).
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from sim.world.grasp import Event
 
 NEEDLE_ENTRY = "needle_entry"
 NEEDLE_EXIT = "needle_exit"
+NEEDLE_WITHDRAWAL = "needle_withdrawal"
 
 #: How deep the point must be inside the tissue to count as entered (m).
 ENTRY_DEPTH_M = 5e-4
@@ -39,6 +47,7 @@ class _Pair:
     needle: int
     pad: int
     point_N: np.ndarray  # the piercing point in the needle frame (m)
+    facing_N: np.ndarray | None  # the way the point faces, needle frame (unit); None: unknown
     X_PW: np.ndarray  # world -> pad box frame (the pad is static)
     half_m: np.ndarray  # the pad box's half extents (m)
     inside: bool = False
@@ -66,7 +75,9 @@ class TissueTracker:
         X_WP = X_WB @ np.asarray(box.X_BS, float)
         geometry = self.world.bodies[needle].geometry
         point = np.asarray(geometry.landmarks[geometry.piercing_point], float)
-        return _Pair(needle, pad, point, inverse(X_WP), np.asarray(box.size, float))
+        facing = geometry.piercing_direction
+        facing = None if facing is None else np.asarray(facing, float) / np.linalg.norm(facing)
+        return _Pair(needle, pad, point, facing, inverse(X_WP), np.asarray(box.size, float))
 
     def update(self) -> None:
         """Once per step, after the grasp tracker: collisions, pins and events."""
@@ -125,7 +136,21 @@ class TissueTracker:
             self._event(pair, NEEDLE_ENTRY, "entry", point_W)
         elif pair.inside and depth < 0.0:
             pair.inside = False
-            self._event(pair, NEEDLE_EXIT, "exit", point_W)
+            if self._drawn_back(pair, X_WN, p):
+                self._event(pair, NEEDLE_WITHDRAWAL, "entry", point_W)
+            else:
+                self._event(pair, NEEDLE_EXIT, "exit", point_W)
+
+    @staticmethod
+    def _drawn_back(pair: _Pair, X_WN: np.ndarray, p: np.ndarray) -> bool:
+        """Whether a point leaving the box at ``p`` (pad frame, m) still faces into it:
+        the component of its facing direction along the outward normal of the face it
+        crosses (the face nearest to it) is negative. False when the facing is unknown."""
+        if pair.facing_N is None:
+            return False
+        facing_P = pair.X_PW[:3, :3] @ (X_WN[:3, :3] @ pair.facing_N)
+        axis = int(np.argmin(pair.half_m - np.abs(p)))
+        return bool(facing_P[axis] * np.sign(p[axis]) < 0.0)
 
     def _event(self, pair: _Pair, kind: str, mark_prefix: str, point_W: np.ndarray) -> None:
         world = self.world

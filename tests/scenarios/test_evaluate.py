@@ -51,6 +51,27 @@ def _trace(graspable=("ring1",)):
     return SessionTrace(FS, t, {"PSM1": left, "PSM2": right}, events, True, 9.5, list(graspable))
 
 
+def test_a_withdrawn_needle_counts_as_a_withdrawal_not_an_exit():
+    """In, drawn back out through the entry wound, in again, out at the exit mark: the
+    withdrawal is counted on its own, the second puncture is an entry like the first, and
+    the exit error is the one real exit's distance."""
+    needle = [
+        TraceEvent(4.2, "needle_entry", {"distance_m": 0.001}),
+        TraceEvent(4.5, "needle_withdrawal", {"mark": "entry0", "distance_m": 0.0008}),
+        TraceEvent(4.9, "needle_entry", {"distance_m": 0.0006}),
+        TraceEvent(7.3, "needle_exit", {"distance_m": 0.0002}),
+    ]
+    m = compute_metrics(dataclasses.replace(_trace(), events=needle))
+    assert m["needle_withdrawals"] == 1
+    assert m["needle_entry_error_mm"] == pytest.approx(0.8)
+    assert m["needle_exit_error_mm"] == pytest.approx(0.2)
+
+
+def test_needle_withdrawals_exist_only_where_a_needle_went_in():
+    m = compute_metrics(dataclasses.replace(_trace(), events=[]))
+    assert "needle_withdrawals" not in m
+
+
 def test_metrics_of_a_known_trace():
     m = compute_metrics(_trace())
     assert m["completion_time_s"] == 9.5
@@ -66,7 +87,7 @@ def test_metrics_of_a_known_trace():
     )
     assert m["clutch_count"] == 1 and m["drops"] == 1 and m["movements"] == 1
     assert m["needle_entry_error_mm"] == pytest.approx(2.0)
-    assert "needle_exit_error_mm" not in m
+    assert "needle_exit_error_mm" not in m and m["needle_withdrawals"] == 0
     # the cosine move is faster than 5 mm/s except its first and last asin(0.005/v_peak) part
     v_peak = 0.05 * np.pi / 2
     moving_s = 2.0 - 2 * (2 / np.pi) * np.arcsin(0.005 / v_peak)

@@ -30,6 +30,13 @@ from sim.session.plans.common import (
 #: hold the needle: near the fingertips (0.8 mm from their ends), so the fingers reach a
 #: needle lying on the pad without pressing into it.
 JAW_HOLD_M = 0.0092
+#: How high (m) the drive's lead pose holds the needle's tip over the tissue, a little way
+#: back along its arc from the entry mark (:func:`lead_angle`): the tip must not touch the
+#: tissue while the needle comes down onto that pose (the last move's worst overshoot, for
+#: the expert hand over :data:`FINAL_APPROACH_M`, is ~0.7 mm with tremor). It was a fixed
+#: 0.15 rad before: 0.96 mm on the bundled pad (marks 12 mm apart), but 0.54 mm with marks
+#: 6 mm apart and 0.36 mm with 4 mm, where the approach could push the tip in.
+LEAD_CLEARANCE_M = 0.001
 #: The needle comes down over the entry mark in two moves: a long one to this height
 #: (m) above the drive's lead pose, then a short one onto it. A hand's end-point scatter
 #: and overshoot grow with the length of the move (the expert's: ~3% and 4% of it, in
@@ -158,6 +165,15 @@ def drive_axis(entry_W, exit_W, radius_m: float):
     return center, axis, 2 * math.asin(half / radius_m)
 
 
+def lead_angle(center_W, entry_W, radius_m: float, clearance_m: float) -> float:
+    """How far back (rad) along a needle circle centred at ``center_W`` (above the
+    horizontal tissue surface through ``entry_W``) its point is ``clearance_m`` (m) over the
+    surface: the tip at angle b from straight down is ``h - radius cos b`` over it (``h`` the
+    centre's height), and at the entry mark ``cos b = h / radius``."""
+    h = float((np.asarray(center_W, float) - np.asarray(entry_W, float)) @ UP)
+    return math.acos((h - clearance_m) / radius_m) - math.acos(h / radius_m)
+
+
 def _needle_pose_W(arc: Arc) -> np.ndarray:
     return pose(np.column_stack([arc.e1, arc.e2, arc.normal]), arc.center)
 
@@ -167,16 +183,18 @@ def drive_path(
     X_WT_held,
     entry_W,
     exit_W,
-    lead_rad: float = 0.15,
+    lead_clearance_m: float = LEAD_CLEARANCE_M,
     overshoot_rad: float = 0.45,
     step_rad: float = 0.2,
 ) -> list[np.ndarray]:
     """Tool poses (4x4, world) that drive a needle held as it is now (``arc``, with the
-    tool at ``X_WT_held``) from ``lead_rad`` before ``entry_W`` to ``overshoot_rad`` past
-    ``exit_W``, turning it about its centre in steps of about ``step_rad``."""
+    tool at ``X_WT_held``) from where its tip is ``lead_clearance_m`` (m) over the tissue
+    just before ``entry_W`` to ``overshoot_rad`` past ``exit_W``, turning it about its
+    centre in steps of about ``step_rad``."""
     X_NT = inverse(_needle_pose_W(arc)) @ np.asarray(X_WT_held)  # the grasp, needle frame
     entry_W, exit_W = np.asarray(entry_W, float), np.asarray(exit_W, float)
     center, axis, sweep = drive_axis(entry_W, exit_W, arc.radius_m)
+    lead_rad = lead_angle(center, entry_W, arc.radius_m, lead_clearance_m)
     e1 = axis_rotation(axis, -lead_rad) @ (entry_W - center)
     e1 /= np.linalg.norm(e1)
     e2 = axis_rotation(axis, -math.pi / 2) @ e1  # the needle's body trails the tip
