@@ -222,7 +222,8 @@ class PartnerDemonstrator(Demonstrator):
                 seen = (
                     f"at {[round(1e3 * float(v), 1) for v in arm.measured_cp()[:3, 3]]} mm"
                     if isinstance(what, _Reach)
-                    else f"jaw at {arm.measured_jaw():.2f} rad"
+                    else f"jaw at {arm.measured_jaw():.2f} rad, "
+                    + (", ".join(self._held(what.arm)) or "holding nothing")
                 )
                 message = (
                     f"the partner's {what.arm} did not {what} in time ({seen}, "
@@ -302,8 +303,12 @@ class PartnerDemonstrator(Demonstrator):
 
     def _holds(self, arm: str) -> bool:
         """Whether ``arm`` holds an object (the grasp events seen)."""
+        return bool(self._held(arm))
+
+    def _held(self, arm: str) -> list[str]:
+        """The objects ``arm`` holds (the grasp events seen)."""
         s = self.session
-        return any(arm in s.holders(obj) for obj in s.world.object_names())
+        return [obj for obj in s.world.object_names() if arm in s.holders(obj)]
 
     @staticmethod
     def _gripped(what: _Grip, start_jaw, seen, resting: bool, holds: bool) -> bool:

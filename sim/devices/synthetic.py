@@ -220,13 +220,19 @@ def run_synthetic(
     remote = RemoteSession(
         link, scenario, rate_hz=rate_hz, stop=stop, stop_after_steps=stop_after_steps
     )
+
+    def note(message: str) -> None:
+        """What the plan had to do again or gave up, as it happens, at the simulated time
+        (the server's session and report count in it)."""
+        notify(f"{remote.time_s:.2f} s: {message}")
+
     if remote.partner:  # the other hand is another process's: watch it, as a person does
         from sim.devices.partner import PartnerDemonstrator
 
-        demo = PartnerDemonstrator(remote, skill=operator, seed=seed, notify=notify)
+        demo = PartnerDemonstrator(remote, skill=operator, seed=seed, notify=note)
     else:
         demo = Demonstrator(remote, skill=operator, seed=seed)
-        demo.on_note = notify  # what the plan had to do again or gave up, as it happens
+        demo.on_note = note
     warm_up(remote)
     remote.stream.start()
     try:
