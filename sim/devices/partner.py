@@ -312,15 +312,22 @@ class PartnerDemonstrator(Demonstrator):
 
     @staticmethod
     def _gripped(what: _Grip, start_jaw, seen, resting: bool, holds: bool) -> bool:
-        """At the asked angle; or at rest after turning towards it, or closed on an object
-        (a closing jaw stops on it, maybe before this wait began), or open with nothing
-        held."""
+        """At the asked angle; or closed on an object (a grasp seen: a closing jaw stops
+        on it, maybe before this wait began); or at rest open with nothing held, or at
+        rest after turning towards the angle.
+
+        A grasp needs no rest: a jaw closed on a ring the hand is already carrying away
+        moves by a few hundredths of a radian as the ring pushes on its fingers, and
+        waiting for it to keep within :data:`REST_JAW_RAD` waited out the partner's whole
+        carry (6 of 12 missed waits in one slow run were this)."""
         now = seen.latest
         if abs(now - what.jaw_rad) < JAW_TOLERANCE_RAD:
             return True
+        closing = what.jaw_rad < now
+        if closing and holds:
+            return True
         if not (resting and max(abs(j - now) for j in seen.values()) < REST_JAW_RAD):
             return False
-        closing = what.jaw_rad < now
-        if holds == closing:
+        if not closing and not holds:
             return True
         return (now - start_jaw) * np.sign(what.jaw_rad - start_jaw) > JAW_TOLERANCE_RAD

@@ -113,7 +113,7 @@ class Engager:
                 op = demo.operators[arm]
                 turns[arm] = [Reach(tuple(op.virtual_hand_m), 0.004, tuple(map(tuple, R)))]
             if turns:
-                demo._run(turns)
+                demo.run_at_once(turns)
             remote.pace(0)
             # 2. ask to teleoperate (DISABLED -> ALIGNING; harmless in any other state)
             for arm in todo:

@@ -322,6 +322,23 @@ class Demonstrator:
                 if streams[lane.arm][3] >= len(streams[lane.arm][1]):
                     lane.resume()
 
+    def run_at_once(self, plans: dict[str, list]) -> None:
+        """Run primitives now, whatever block the plan is in: a device process engaging
+        an arm again that the server held (its hand turning to the held instrument) does
+        it when the hold is found, which may be in the middle of a :meth:`together`
+        block collecting moves (those are run after, as planned) or of a
+        :meth:`parallel` branch (there only that branch's hand can turn: the other
+        hand's stream is under way; it turns when its own branch looks)."""
+        batch, self._batch = self._batch, None
+        try:
+            lane = self._lane()
+            if lane is not None:
+                plans = {arm: plan for arm, plan in plans.items() if arm == lane.arm}
+            if plans:
+                self._run(plans)
+        finally:
+            self._batch = batch
+
     def _lane(self) -> _Branch | None:
         """The :meth:`parallel` branch running in this thread, if any."""
         return self._lanes.get(threading.get_ident()) if self._lanes else None

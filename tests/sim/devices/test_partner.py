@@ -65,3 +65,30 @@ def test_parallel_runs_only_this_processs_branches(monkeypatch):
     PartnerDemonstrator.parallel(me, {"PSM1": print, "PSM2": print})
     PartnerDemonstrator.parallel(me, {"PSM2": print})  # nothing of ours to run
     assert ran == [{"PSM1": print}]
+
+
+def _jaw_window(values, start_s: float = 10.0):
+    from sim.devices.pacing import RecentWindow
+
+    w = RecentWindow(0.03)
+    for k, jaw in enumerate(values):  # a look every 10 ms, on both clocks
+        w.add(start_s + 0.01 * k, start_s + 0.01 * k, jaw)
+    return w
+
+
+def test_a_grasp_seen_is_a_grip_done_even_while_the_hand_carries_the_ring_away():
+    """The partner closed on a ring and carries it off at once: its jaw, pushed by the
+    ring, wanders by a few hundredths of a radian and never rests within 0.01 rad."""
+    from sim.devices.partner import PartnerDemonstrator, _Grip
+
+    close = _Grip("PSM1", -0.3)
+    carrying = _jaw_window([0.49, 0.52, 0.50, 0.53, 0.49])
+    assert PartnerDemonstrator._gripped(close, 1.2, carrying, True, holds=True)
+    # the same jaw with nothing held is not a grip: closing on air, or stopped on a ring
+    # with no grasp (a miss), still under way
+    assert not PartnerDemonstrator._gripped(close, 1.2, carrying, True, holds=False)
+    # asked to open: a hand still holding has not let go, however its jaw wanders
+    assert not PartnerDemonstrator._gripped(_Grip("PSM1", 1.2), 0.5, carrying, True, True)
+    # open at rest with nothing held: done
+    opened = _jaw_window([1.05, 1.05, 1.05, 1.05])
+    assert PartnerDemonstrator._gripped(_Grip("PSM1", 1.2), 0.5, opened, True, holds=False)

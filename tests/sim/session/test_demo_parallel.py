@@ -135,3 +135,43 @@ def test_a_servo_driven_arm_runs_beside_a_teleoperated_one():
         assert session.state().arms["PSM2"].operating_state == "SERVO"
     finally:
         session.close()
+
+
+def test_an_arm_engaged_again_mid_block_turns_at_once():
+    """A device process finds its arm held by the server while a together() block is
+    collecting moves (it looks at the instrument before planning the next one) and turns
+    the hand to engage it again: that turn runs now, and the block's moves after it,
+    instead of ending the run with "two moves of PSM1 in one together() block" (seen in
+    a two-process peg transfer on a starved server). Inside a parallel() branch only
+    that branch's hand turns."""
+    from haptics.operators import Reach
+
+    session = _session()
+    try:
+        demo = Demonstrator(session, "expert", seed=UNSEEN_SEED)
+        goal = _tip(session, "PSM1") + A
+
+        def turn(arm):
+            op = demo.operators[arm]
+            return [Reach(tuple(op.virtual_hand_m), 0.004, tuple(map(tuple, np.eye(3))))]
+
+        start = session.world.step_count
+        with demo.together():
+            demo.move_tip("PSM1", goal, 0.003)
+            before = session.world.step_count
+            demo.run_at_once({"PSM1": turn("PSM1")})
+            assert session.world.step_count > before  # the turn ran inside the block
+        assert np.linalg.norm(_tip(session, "PSM1") - goal) < 0.003  # the move after it
+        assert session.world.step_count > start
+
+        turned = []
+
+        def branch_psm2():
+            before = session.world.step_count
+            demo.run_at_once({"PSM1": turn("PSM1"), "PSM2": turn("PSM2")})
+            turned.append(session.world.step_count > before)
+
+        demo.parallel({"PSM2": branch_psm2})
+        assert turned == [True]
+    finally:
+        session.close()
