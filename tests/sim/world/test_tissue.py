@@ -66,6 +66,16 @@ def _needle_events(session):
     return [e for e in session.trace().events if e.kind.startswith("needle_")]
 
 
+def _grasp_for_the_drive(demo, driver: str):
+    """``driver`` picks the needle up in a grasp it can drive it with from the first
+    entry mark to the first exit mark; returns those marks (world, m)."""
+    world = demo.session.world
+    entry, exit_ = world.landmark("pad", "entry0"), world.landmark("pad", "exit0")
+    a, R = needles.drivable_grasp(demo, driver, "pad/needle", entry, exit_, clearance_m=0.03)
+    assert needles.grasp_needle(demo, driver, "pad/needle", a, orientations=[R])
+    return entry, exit_
+
+
 def test_a_needle_lying_on_the_pad_is_not_an_entry(suturing):
     session, demo = suturing
     demo.wait(1.0)
@@ -77,10 +87,8 @@ def test_a_needle_lying_on_the_pad_is_not_an_entry(suturing):
 def test_driving_the_needle_enters_and_exits_at_the_marks_and_tissue_holds_it(suturing):
     session, demo = suturing
     world = session.world
-    entry, exit_ = world.landmark("pad", "entry0"), world.landmark("pad", "exit0")
     driver = "PSM2"
-    a, R = needles.drivable_grasp(demo, driver, "pad/needle", entry, exit_, clearance_m=0.03)
-    assert needles.grasp_needle(demo, driver, "pad/needle", a, orientations=[R])
+    entry, exit_ = _grasp_for_the_drive(demo, driver)
     needles.drive_needle(demo, driver, "pad/needle", entry, exit_)
     events = _needle_events(session)
     assert [e.kind for e in events] == ["needle_entry", "needle_exit"]
@@ -138,10 +146,8 @@ def test_a_needle_drawn_back_out_of_its_entry_is_a_withdrawal_not_an_exit(suturi
     afterwards, it enters again and exits at the exit mark."""
     session, demo = suturing
     world = session.world
-    entry, exit_ = world.landmark("pad", "entry0"), world.landmark("pad", "exit0")
     driver = "PSM2"
-    a, R = needles.drivable_grasp(demo, driver, "pad/needle", entry, exit_, clearance_m=0.03)
-    assert needles.grasp_needle(demo, driver, "pad/needle", a, orientations=[R])
+    entry, exit_ = _grasp_for_the_drive(demo, driver)
     X_WT = session.arms[driver].measured_cp("world")
     path = needles.drive_path(needles.needle_arc(world, "pad/needle"), X_WT, entry, exit_)
     lead, R_lead = path[0][:3, 3], path[0][:3, :3]
