@@ -150,6 +150,16 @@ class Demonstrator:
         grip = None if jaw_rad is None else self._gripper_rad(arm, jaw_rad)
         self._run({arm: [Reach(tuple(goal), width_m / scale, rotation, grip, centre)]})
 
+    def stroke_m(self, arm: str) -> float | None:
+        """How far (m, world) ``arm``'s instrument moves while its operator's hand goes
+        from the middle of its workspace to the edge (workspace radius x motion scale):
+        a plan can tell whether a stretch of work fits in one stroke (no clutch). None
+        for a servo-driven arm (no hand, no clutch)."""
+        if arm in self._servo_X:
+            return None
+        scale = self.session.teleops[arm].config.translation_scale
+        return self.operators[arm].profile.workspace_radius_m * scale
+
     def grip(self, arm: str, jaw_rad: float) -> None:
         """Squeeze the master's gripper so that ``arm``'s jaw goes to ``jaw_rad``.
 

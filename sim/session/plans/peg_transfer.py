@@ -96,6 +96,15 @@ PEG_CLEARANCE_M = 0.025
 #: Precision (m) of the moves that put the jaws over a wall and take them down onto it:
 #: the operator corrects until within half of it, half the 0.6 mm margins.
 AIM_WIDTH_M = 0.0006
+#: Precision (m) of the move to where the jaws wait before aiming: only where the aim
+#: starts (the aim targets the hover point, from wherever it starts); its fingertips'
+#: height over the pegs has the scatter :data:`PEG_CLEARANCE_M` was sized for, which does
+#: not depend on it. (It was 1.8 mm: ~0.3 s of corrections on each approach.)
+APPROACH_WIDTH_M = 0.006
+#: Share of a hand's stroke (:meth:`~sim.session.demo.Demonstrator.stroke_m`) a stretch of
+#: work may span from its middle and still be planned as clutch-free: room for the hand's
+#: scatter (3% of a reach for the expert) and the ring's place varying.
+STROKE_FIT_SHARE = 0.95
 #: Precision (m) of lifting a ring off its peg: the hole leaves 4.2 mm round a centred peg.
 LIFT_WIDTH_M = 0.002
 #: Precision (m) of where a lift ends, in the air over the pegs: only a waypoint, the
@@ -346,11 +355,13 @@ def take(
     avoid_arm: str | None = None,
     meanwhile=None,
     worse=None,
+    then_W=None,
 ) -> bool:
     """Grasp ``ring`` with ``arm`` on one of ``walls`` (in order of preference), looking
     at the ring again before every attempt; on a miss, the next grip. ``meanwhile()``
     queues the other hand's move during the first approach; ``worse(grip)``, when given,
-    puts the grips it says True of last. True when held."""
+    puts the grips it says True of last; ``then_W``: where the ring's centre goes once
+    lifted (see :func:`close_on_wall`). True when held."""
     s = demo.session
     for attempt in range(GRASP_TRIES):
         if demo.stopped:
@@ -375,29 +386,39 @@ def take(
         def attempt_grip(grip=grip, tip_at=tip_at) -> bool:
             nonlocal meanwhile  # the other hand's move is queued once, on the first try
             other, meanwhile = meanwhile, None
-            return close_on_wall(demo, arm, ring, grip, tip_at, other)
+            return close_on_wall(demo, arm, ring, grip, tip_at, other, then_W)
 
         if unless_interrupted(demo, arm, ring, attempt_grip):
             return True
     return False
 
 
-def close_on_wall(demo: Demonstrator, arm: str, ring: str, grip: Grip, tip_at, meanwhile=None):
+def close_on_wall(
+    demo: Demonstrator, arm: str, ring: str, grip: Grip, tip_at, meanwhile=None, then_W=None
+):
     """One grasp attempt: to the waiting point (jaws opening, the tool turning; the other
     hand's ``meanwhile()`` move at the same time), down to just over the wall to aim,
     in, close, wait for the hold. ``tip_at()`` is where the grip is now (looked at before
-    each move). On a miss, open and back off the way the jaws came. True when held."""
+    each move). On a miss, open and back off the way the jaws came. True when held.
+
+    A hand that clutches ahead centres itself on the way down to the wall; with
+    ``then_W`` (where the ring's centre goes once lifted: the handover point), on the
+    whole way there - down, grip, lift, carry - when that fits in one stroke of the hand
+    (:func:`trip_centre`): the carry then needs no clutch of its own."""
     axis = grip.R_W[:, 2]
+    centre = tip_at() + 0.5 * grip.approach_W  # the way down to the wall
+    if then_W is not None:
+        centre = trip_centre(demo, arm, ring, grip, tip_at(), then_W, centre)
     waiting = meanwhile is None and _waiting_over(demo, arm, tip_at() - HOVER_M * axis, grip)
     if not waiting:
         with demo.together():
             demo.move_tip(
                 arm,
                 tip_at() + grip.approach_W,
-                AIM_WIDTH_M * 3,
+                APPROACH_WIDTH_M,
                 rotation_W=grip.R_W,
                 jaw_rad=RING_JAW_OPEN_RAD,
-                centre_W=tip_at() + 0.5 * grip.approach_W,  # the way down to the wall
+                centre_W=centre,
             )
             if meanwhile is not None:
                 meanwhile()
@@ -412,6 +433,35 @@ def close_on_wall(demo: Demonstrator, arm: str, ring: str, grip: Grip, tip_at, m
     back = demo.session.tip_target_W(arm)[:3, 3] + grip.approach_W
     demo.move_tip(arm, back, jaw_rad=RING_JAW_OPEN_RAD)
     return False
+
+
+def trip_centre(demo: Demonstrator, arm: str, ring: str, grip: Grip, tip_W, then_W, default_W):
+    """The middle (m, world) of ``arm``'s way from the jaws' waiting point over ``grip``
+    down to the grip (tool tip at ``tip_W``), up off the peg (:func:`lift`) and on until
+    the ring's centre is at ``then_W``, when all of it fits in one stroke of the hand
+    (within :data:`STROKE_FIT_SHARE` of :meth:`Demonstrator.stroke_m` of that middle);
+    otherwise ``default_W``. At 3:1 a stroke is 3.3 cm of instrument travel: the trip
+    from an inner peg to the handover fits, one from an outer peg does not."""
+    stroke = demo.stroke_m(arm)
+    if stroke is None:
+        return default_W
+    world = demo.session.world
+    spec = board_spec(world, ring)
+    center = world.landmark(ring, "center")
+    clear_z = world.landmark(spec.name, "peg0")[2] + spec.ring_height_m + 0.01
+    tip_W = np.asarray(tip_W, float)
+    points = np.array(
+        [
+            tip_W + grip.approach_W,
+            tip_W,
+            tip_W + max(0.0, clear_z - center[2]) * UP,
+            tip_W + (np.asarray(then_W, float) - center),
+        ]
+    )
+    middle = 0.5 * (points.min(axis=0) + points.max(axis=0))
+    if np.linalg.norm(points - middle, axis=1).max() > STROKE_FIT_SHARE * stroke:
+        return default_W
+    return middle
 
 
 def _waiting_over(demo: Demonstrator, arm: str, hover_W, grip: Grip) -> bool:
@@ -582,16 +632,19 @@ def place_point(demo: Demonstrator, ring: str, peg: str) -> np.ndarray:
     return np.array([top[0], top[1], board_top + spec.ring_height_m / 2 + PLACE_DROP_M])
 
 
-def pick_up(demo: Demonstrator, ring: str, arms: list[str], meanwhile=None) -> str | None:
+def pick_up(
+    demo: Demonstrator, ring: str, arms: list[str], meanwhile=None, then_W=None
+) -> str | None:
     """Grasp ``ring`` where it lies with the first of ``arms`` that manages (the wall
     facing that arm first) and lift it clear; ``meanwhile()`` queues the other hand's
-    move during the first approach. Returns the arm, or None."""
+    move during the first approach; ``then_W``: where the ring goes next (see
+    :func:`close_on_wall`). Returns the arm, or None."""
     for arm in arms:
         if demo.stopped:
             return None
         other = next((a for a in arms if a != arm), None)
         walls = _walls_facing(demo, ring, _side(demo, arm))
-        if take(demo, arm, ring, walls, avoid_arm=other, meanwhile=meanwhile):
+        if take(demo, arm, ring, walls, avoid_arm=other, meanwhile=meanwhile, then_W=then_W):
             lift(demo, arm, ring)
             return arm
         meanwhile = None
@@ -668,14 +721,20 @@ def transfer_ring(
     giver_next = None
     if next_ring is not None:
         nxt = f"board/ring{next_ring}"
-        giver_next = lambda: pick_up(demo, nxt, [giver])  # noqa: E731
+        giver_next = lambda: pick_up(demo, nxt, [giver], then_W=handover_point(demo, nxt))  # noqa: E731
 
     def taker_places():
         put_on_peg(demo, taker, body, peg)
         if taker_next is None or demo.stopped:
             return
         then = f"board/ring{taker_next}"
-        demo.move_tip(taker, _waiting_point(demo, then, taker), 0.01)
+        waiting = _waiting_point(demo, then, taker)
+        # the hand centred between there and where it will take the ring (when it clutches
+        # on the way): the move to take it, as the giver brings it, then needs no clutch
+        # more often (seeds 0-3: 91.0 -> 90.1 s on average)
+        spec = board_spec(s.world, then)
+        taking = handover_point(demo, then) + (spec.ring_height_m / 2 + 2 * HOVER_M) * UP
+        demo.move_tip(taker, waiting, 0.01, centre_W=0.5 * (waiting + taking))
 
     for attempt in range(ROUNDS):
         if demo.stopped:
@@ -701,6 +760,7 @@ def transfer_ring(
                 meanwhile=None
                 if arms[:1] != [giver]
                 else lambda w=waiting: demo.move_tip(taker, w, 0.01),
+                then_W=handover_point(demo, body),
             )
             if holder is None:
                 demo.note(f"neither instrument could pick {body} up")
