@@ -150,6 +150,15 @@ class Demonstrator:
         grip = None if jaw_rad is None else self._gripper_rad(arm, jaw_rad)
         self._run({arm: [Reach(tuple(goal), width_m / scale, rotation, grip, centre)]})
 
+    def scatter_m(self, arm: str, distance_m: float) -> float:
+        """How far (m, world) a move of ``distance_m`` of ``arm``'s instrument typically
+        ends from where it was aimed, before any correction: the operator's endpoint
+        scatter per metre of movement (the motion scale cancels out); 0 for a
+        servo-driven arm. A plan can tell whether a move needs a stop to aim first."""
+        if arm in self._servo_X:
+            return 0.0
+        return self.operators[arm].profile.endpoint_error_ratio * float(distance_m)
+
     def stroke_m(self, arm: str) -> float | None:
         """How far (m, world) ``arm``'s instrument moves while its operator's hand goes
         from the middle of its workspace to the edge (workspace radius x motion scale):

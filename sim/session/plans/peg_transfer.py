@@ -425,9 +425,11 @@ def close_on_wall(
             )
             if meanwhile is not None:
                 meanwhile()
-    # jaws already waiting just over a ring in mid-air (the taker at a handover, the
-    # last 10 mm, ~0.2 mm of sideways scatter at 3:1) go straight in: no stop to aim
-    if not (waiting and grip.approach_m <= APPROACH_M):
+    # jaws already waiting just over a ring in mid-air (the taker at a handover) go
+    # straight in, no stop to aim, when the hand's scatter over the last ~10 mm is within
+    # the aim's width (the expert's 3%: 0.3 mm; a novice's 12%: 1.2 mm, it stops to aim)
+    straight_in = waiting and grip.approach_m <= APPROACH_M
+    if not (straight_in and demo.scatter_m(arm, grip.approach_m) <= AIM_WIDTH_M):
         demo.move_tip(arm, tip_at() - HOVER_M * axis, AIM_WIDTH_M)
     demo.move_tip(arm, tip_at(), AIM_WIDTH_M)
     demo.grip(arm, JAW_CLOSED_RAD)
