@@ -70,6 +70,10 @@ class Demonstrator:
             for name, s in zip(session.driven, seeds, strict=True)
             if name not in servo
         }
+        #: each operator's skill profile, kept apart from the operators: a device process
+        #: that watches the other hand (no operator of its own for it) plans that hand's
+        #: moves as its own process does (:meth:`scatter_m`, :meth:`stroke_m`)
+        self._profiles = {name: op.profile for name, op in self.operators.items()}
         #: per servo-driven arm: the commanded tool-tip pose (4x4, world) and jaw (rad)
         self._servo_X = {name: session.arms[name].measured_cp("world") for name in servo}
         self._servo_jaw = {name: session.arms[name].measured_jaw() for name in servo}
@@ -157,7 +161,7 @@ class Demonstrator:
         servo-driven arm. A plan can tell whether a move needs a stop to aim first."""
         if arm in self._servo_X:
             return 0.0
-        return self.operators[arm].profile.endpoint_error_ratio * float(distance_m)
+        return self._profiles[arm].endpoint_error_ratio * float(distance_m)
 
     def stroke_m(self, arm: str) -> float | None:
         """How far (m, world) ``arm``'s instrument moves while its operator's hand goes
@@ -167,7 +171,7 @@ class Demonstrator:
         if arm in self._servo_X:
             return None
         scale = self.session.teleops[arm].config.translation_scale
-        return self.operators[arm].profile.workspace_radius_m * scale
+        return self._profiles[arm].workspace_radius_m * scale
 
     def grip(self, arm: str, jaw_rad: float) -> None:
         """Squeeze the master's gripper so that ``arm``'s jaw goes to ``jaw_rad``.

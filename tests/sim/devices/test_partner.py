@@ -92,3 +92,22 @@ def test_a_grasp_seen_is_a_grip_done_even_while_the_hand_carries_the_ring_away()
     # open at rest with nothing held: done
     opened = _jaw_window([1.05, 1.05, 1.05, 1.05])
     assert PartnerDemonstrator._gripped(_Grip("PSM1", 1.2), 0.5, opened, True, holds=False)
+
+
+def test_the_watched_hand_is_planned_with_its_operators_profile():
+    """Both processes run the whole plan and must decide alike: the hand this process
+    only watches (no operator here) has the same scatter and stroke as in its own
+    process (a plan asks them to choose a move; they once raised KeyError here)."""
+    from scenarios.loader import load_scenario
+    from sim.devices.partner import PartnerDemonstrator
+    from sim.session.demo import Demonstrator
+    from sim.session.session import Session
+
+    with Session(load_scenario("peg-transfer"), seed=0) as session:
+        session.partner, session.observers = ["PSM2"], []  # what a RemoteSession has
+        joint = Demonstrator(session, "expert", seed=2)
+        split = PartnerDemonstrator(session, "expert", seed=2)
+        assert "PSM2" not in split.operators
+        for arm in ("PSM1", "PSM2"):
+            assert split.scatter_m(arm, 0.01) == joint.scatter_m(arm, 0.01) > 0
+            assert split.stroke_m(arm) == joint.stroke_m(arm) > 0
