@@ -453,7 +453,7 @@ def trip_centre(demo: Demonstrator, arm: str, ring: str, grip: Grip, tip_W, then
     world = demo.session.world
     spec = board_spec(world, ring)
     center = world.landmark(ring, "center")
-    clear_z = world.landmark(spec.name, "peg0")[2] + spec.ring_height_m + 0.01
+    clear_z = lifted_z(world, spec)
     tip_W = np.asarray(tip_W, float)
     points = np.array(
         [
@@ -522,6 +522,11 @@ def on_peg(demo: Demonstrator, ring: str, peg: str) -> bool:
     return bool(np.hypot(*(center - top)[:2]) < hole - spec.peg_radius_m and center[2] < top[2])
 
 
+def lifted_z(world, spec: PegBoardSpec) -> float:
+    """Height (m, world) of a lifted ring's centre: its bottom 10 mm over the peg tops."""
+    return float(world.landmark(spec.name, "peg0")[2] + spec.ring_height_m + 0.01)
+
+
 def lift(demo: Demonstrator, arm: str, ring: str) -> None:
     """Lift a just-grasped ring clear of the pegs: off its peg along the peg's axis,
     first centring the hole on the peg when it sits off-centre (the wall would drag on
@@ -530,7 +535,7 @@ def lift(demo: Demonstrator, arm: str, ring: str) -> None:
     spec = board_spec(world, ring)
     center = world.landmark(ring, "center")
     peg = peg_under(world, ring)
-    clear_z = world.landmark(spec.name, "peg0")[2] + spec.ring_height_m + 0.01
+    clear_z = lifted_z(world, spec)
     if peg is None:
         carry_to(demo, arm, ring, center + max(0.02, clear_z - center[2]) * UP, width_m=0.002)
         return
@@ -659,9 +664,10 @@ def pick_up(
 def hand_over(demo: Demonstrator, ring: str, giver: str, taker: str, peg: str | None = None):
     """Carry the ring held by ``giver`` to the handover point; ``taker`` grasps another
     wall from above (one that keeps its jaws in view when it holds the ring over ``peg``,
-    where it goes next, if there is one); ``giver`` opens its jaws (they stay round the
-    wall: backing off is the giver's next move). False (the giver still holding, unless
-    the ring was knocked out) when the taker could not take it."""
+    where it goes next, if there is one); ``giver`` opens its jaws as soon as the taker
+    holds the ring, while the taker's squeeze goes on (they stay round the wall: backing
+    off is the giver's next move). False (the giver still holding, unless the ring was
+    knocked out) when the taker could not take it."""
     s = demo.session
     world = s.world
     # the taker comes to where it will take the ring as the giver brings it
