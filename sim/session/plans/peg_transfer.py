@@ -761,11 +761,21 @@ def transfer_ring(
         taking = handover_point(demo, then) + (spec.ring_height_m / 2 + 2 * HOVER_M) * UP
         demo.move_tip(taker, waiting, 0.01, centre_W=0.5 * (waiting + taking))
 
+    placer = None  # the hand that last put the ring down on the peg
+
+    def placed() -> bool:
+        # a ring put down by the other process's hand (one hand per device process) is
+        # waited for a moment there: it may not have reached this process's view yet
+        if placer is None:
+            return on_peg(demo, body, peg)
+        return demo.outcome(placer, lambda: on_peg(demo, body, peg))
+
     for attempt in range(ROUNDS):
         if demo.stopped:
             return False
-        if on_peg(demo, body, peg):
+        if placed():
             return True
+        placer = None
         if attempt:
             demo.note(f"{body} is not on {peg} yet: round {attempt + 1}")
         holders = s.holders(body)
@@ -808,9 +818,11 @@ def transfer_ring(
                     then()
 
             demo.parallel({taker: taker_places, giver: giver_goes_on})
+            placer = taker
         elif s.holders(body) == {taker}:
             put_on_peg(demo, taker, body, peg)
-    if on_peg(demo, body, peg):
+            placer = taker
+    if placed():
         return True
     demo.note(f"gave up on {body}: not on {peg} after {ROUNDS} rounds")
     return False
