@@ -93,6 +93,15 @@ APPROACH_M = HOVER_M + 2 * HANDOVER_WIDTH_M
 #: Height (m) of the waiting jaw pivot over the peg tops: 10 mm fingers and 15 mm for the
 #: scatter of a long reach (measured: fingertips 5 mm low on a 24 cm hand reach).
 PEG_CLEARANCE_M = 0.025
+#: How far (m) outwards, away from the ring's middle, the jaws wait over a ring on a peg
+#: (besides the point above the wall; the grip's y axis, level): the approach to that
+#: point ends within half its :data:`APPROACH_WIDTH_M` of it, so the aim down to the wall
+#: always comes in from outside the ring, the inner finger no nearer the peg than where
+#: it aims. From straight above it came in from anywhere within 3 mm, and with the
+#: aim's sideways bend (~0.6 mm over its 32 mm) the inner finger, a few tenths of a
+#: millimetre from the peg where it aims, came down on the peg (22-30 N in 3 of 24
+#: runs). In mid-air (no peg) the jaws wait straight above.
+APPROACH_OUT_M = 0.006
 #: Precision (m) of the moves that put the jaws over a wall and take them down onto it:
 #: the operator corrects until within half of it, half the 0.6 mm margins.
 AIM_WIDTH_M = 0.0006
@@ -127,6 +136,13 @@ LOOK_AGAIN_S = 0.5
 #: the handover is level and each hand's round trip ~2 cm shorter each way than at the
 #: 60 mm used before (which needed a clutch more per ring at 3:1).
 HANDOVER_HEIGHT_M = 0.041
+#: How far (m) towards the giver's side a ring from an outer peg is handed over. The
+#: giver's round trip paces the exercise; from an outer peg (9 cm from the board's middle)
+#: it spans 2.7 strokes of the hand at 3:1 (two clutches there, one back), and the taker,
+#: going on to an inner peg (5 cm), has time to spare: 2 cm of the way are the taker's
+#: (seeds 0-3: 87.0, 88.0, 89.3, 89.3 s with it; 91.9, 90.3, 89.4, 90.8 without, with
+#: :func:`on_peg`'s stricter check of before; 3 cm: 92.5, 92.3, 100.9, 91.9).
+HANDOVER_SHIFT_M = 0.02
 #: How far (m) open jaws back off along their axis: out of a ring on a peg (clear of the
 #: peg top on the way out), and out of a ring in mid-air at the handover (the
 #: fingertips, 2.4 mm below the wall's top with their margin, then 9.6 mm over it).
@@ -156,6 +172,9 @@ class Grip:
     point_W: np.ndarray
     R_W: np.ndarray
     approach_m: float = APPROACH_M
+    #: how far (m) outwards, away from the ring's middle, the jaws wait besides (see
+    #: :data:`APPROACH_OUT_M`)
+    out_m: float = 0.0
 
     @property
     def tip_W(self) -> np.ndarray:
@@ -165,7 +184,7 @@ class Grip:
     @property
     def approach_W(self) -> np.ndarray:
         """Offset (m) from :attr:`tip_W` to where the jaws wait before going in."""
-        return -self.approach_m * self.R_W[:, 2]
+        return -self.approach_m * self.R_W[:, 2] + self.out_m * self.R_W[:, 1]
 
 
 def board_spec(world, ring: str) -> PegBoardSpec:
@@ -266,7 +285,7 @@ def ring_grips(world, ring: str, walls=(0, 1, 2), avoid_W=None, X_WB=None) -> li
                 # fingertips (10 mm below the pivot) over the peg tops, with margin
                 rise = max(-z[2], 0.3)
                 approach = max(APPROACH_M, (peg_top_z + PEG_CLEARANCE_M - tip[2]) / rise)
-                out.append(Grip(wall, point, R, approach))
+                out.append(Grip(wall, point, R, approach, APPROACH_OUT_M if pegs else 0.0))
     return out
 
 
@@ -518,8 +537,27 @@ def on_peg(demo: Demonstrator, ring: str, peg: str) -> bool:
     spec = board_spec(world, ring)
     top = world.landmark(spec.name, peg)
     center = world.landmark(ring, "center")
-    hole = spec.ring_side_m / (2 * math.sqrt(3)) - spec.ring_wall_m
-    return bool(np.hypot(*(center - top)[:2]) < hole - spec.peg_radius_m and center[2] < top[2])
+    return peg_in_hole(world, ring, top, spec) and bool(center[2] < top[2])
+
+
+def peg_in_hole(world, ring: str, peg_W, spec: PegBoardSpec) -> bool:
+    """Whether a peg whose axis passes through ``peg_W`` (m, world) fits in ``ring``'s
+    triangular hole as the ring lies: its axis at least the peg's radius inside each of
+    the three inner faces, less pybullet's collision margin (:data:`FINGER_MARGIN_M`: a
+    ring resting against its peg lies up to that much further). The circle of the
+    hole's radius less the peg's, used before, took a ring resting against its peg for
+    one not placed (4.17 mm from the peg's axis against 4.16: placed again, ~10 s)."""
+    center = world.landmark(ring, "center")
+    up = ring_up(world, ring)
+    hole = spec.ring_side_m / (2 * math.sqrt(3)) - spec.ring_wall_m  # inner inradius
+    d = np.asarray(peg_W, float) - center
+    d -= (d @ up) * up
+    for wall in range(3):
+        n = world.landmark(ring, f"wall{wall}") - center
+        n -= (n @ up) * up
+        if float(d @ n) / float(np.linalg.norm(n)) > hole - spec.peg_radius_m + FINGER_MARGIN_M:
+            return False
+    return True
 
 
 def lifted_z(world, spec: PegBoardSpec) -> float:
@@ -626,11 +664,18 @@ def _waiting_point(demo: Demonstrator, ring: str, taker: str) -> np.ndarray:
 
 def handover_point(demo: Demonstrator, ring: str) -> np.ndarray:
     """Where the ring's centre is handed over: above the board's middle, level with the
-    ring's row."""
+    ring's row; :data:`HANDOVER_SHIFT_M` towards its side when it lies by an outer peg
+    (the outer of the board's peg columns: the giver's way is the longer one)."""
     world = demo.session.world
     spec = board_spec(world, ring)
     board_top = world.landmark(spec.name, "top")
-    return np.array([0.0, world.landmark(ring, "center")[1], board_top[2] + HANDOVER_HEIGHT_M])
+    center = world.landmark(ring, "center")
+    pegs = (world.landmark(spec.name, f"peg{k}") for k in range(len(spec.rings_on) * 2))
+    columns = sorted({round(abs(float(p[0])), 4) for p in pegs})
+    x = 0.0
+    if len(columns) > 1 and abs(center[0]) > 0.5 * (columns[-2] + columns[-1]):
+        x = math.copysign(HANDOVER_SHIFT_M, center[0])
+    return np.array([x, center[1], board_top[2] + HANDOVER_HEIGHT_M])
 
 
 def place_point(demo: Demonstrator, ring: str, peg: str) -> np.ndarray:
