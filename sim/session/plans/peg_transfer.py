@@ -184,7 +184,11 @@ class Grip:
     @property
     def approach_W(self) -> np.ndarray:
         """Offset (m) from :attr:`tip_W` to where the jaws wait before going in."""
-        return -self.approach_m * self.R_W[:, 2] + self.out_m * self.R_W[:, 1]
+        back = -self.approach_m * self.R_W[:, 2]
+        if not self.out_m:
+            return back
+        out = np.array([self.R_W[0, 1], self.R_W[1, 1], 0.0])  # level: no lower over the pegs
+        return back + self.out_m * out / np.linalg.norm(out)
 
 
 def board_spec(world, ring: str) -> PegBoardSpec:
