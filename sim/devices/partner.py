@@ -312,31 +312,32 @@ class PartnerDemonstrator(Demonstrator):
         :meth:`parallel`, or every branch of it waiting) a look first holds the hands
         for :data:`LOOK_S` itself, and engages them again if the server held them."""
         s = self.session
-        end = [s.time_s + PARTNER_TIMEOUT_S]
+        end_s = s.time_s + PARTNER_TIMEOUT_S
         end_wall = s.now_s() + PARTNER_TIMEOUT_WALL_S
         seen = RecentWindow(REST_WINDOW_S)  # position or jaw, on both clocks
         counter = self._moves[what.arm]
-        idle: list = [None, 0.0]  # since when (simulated s) the partner kept still, its jaw
-        last_s = [s.time_s]
+        idle_since_s, idle_jaw = None, 0.0  # since when the partner kept still; its jaw
+        last_s = s.time_s
         inside = self._lane() is not None
 
         def look(hands_free: bool) -> bool | None:
+            nonlocal end_s, idle_since_s, idle_jaw, last_s
             if self.stopped:
                 return True
-            if not (s.time_s < end[0] and s.now_s() < end_wall):
+            if not (s.time_s < end_s and s.now_s() < end_wall):
                 return False
             if not inside:
                 s.hold(LOOK_S)
             if s.watch.arm(what.arm).state != "FOLLOWING":
-                end[0] += s.time_s - last_s[0]  # held: the time does not count
-            last_s[0] = s.time_s
+                end_s += s.time_s - last_s  # held: the time does not count
+            last_s = s.time_s
             # a partner whose instrument and jaw stay still while it follows is waiting
             # for this hand: the two plans disagree, and waiting longer does not help
             still = s.watch.arm(what.arm).state == "FOLLOWING" and counter.resting
             jaw = arm.measured_jaw()
-            if not still or idle[0] is None or abs(jaw - idle[1]) > 2 * REST_JAW_RAD:
-                idle[0], idle[1] = (s.time_s if still else None), jaw
-            elif s.time_s - idle[0] > PARTNER_IDLE_S:
+            if not still or idle_since_s is None or abs(jaw - idle_jaw) > 2 * REST_JAW_RAD:
+                idle_since_s, idle_jaw = (s.time_s if still else None), jaw
+            elif s.time_s - idle_since_s > PARTNER_IDLE_S:
                 return False
             seen.add(s.now_s(), s.time_s, arm.measured_cp()[:3, 3] if reach else jaw)
             resting = seen.spans(0.8 * REST_WINDOW_S)
