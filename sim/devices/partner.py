@@ -21,7 +21,16 @@ move of their own:
   closed on an object (a closing jaw stops on it, perhaps before this wait began) or
   open with nothing held, or at rest after turning towards the angle;
 - moves given together (:meth:`Demonstrator.together`) run at the same time: this hand
-  moves, then waits for the partner's.
+  moves, then waits for the partner's;
+- branches of :meth:`Demonstrator.parallel` (one hand places a ring while the other
+  fetches the next) all run here: this process's own, and the partner's in watch mode,
+  whose every move, grip and pause is waited for in turn while this hand works on. Each
+  move of the partner's is then expected exactly once, wherever the plan makes it (a
+  partner branch skipped here left its moves to pile up in :class:`MoveCounter`, and
+  every later wait for a reach ended at once, the instrument far from its target);
+- what the partner's work came out as (a ring it placed, round its peg) is waited for a
+  moment (:meth:`PartnerDemonstrator.outcome`) rather than judged at once: this
+  process's view may be a few messages behind the partner's.
 
 Both plans read the same world from the bus, so they make the same decisions; what they
 cannot see alike (a grasp, a release) the plans already wait for as events (``until``).
@@ -39,7 +48,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.devices.pacing import RecentWindow
+from sim.devices.pacing import RecentWindow, elapsed_in_both
 from sim.devices.remote import DISENGAGED
 from sim.session.demo import Demonstrator
 
@@ -72,6 +81,14 @@ PARTNER_TIMEOUT_S = 10.0
 #: grasp is waited for 1 s, an arm settles within 1.5 s).
 PARTNER_IDLE_S = 4.0
 PARTNER_TIMEOUT_WALL_S = 40.0
+#: A partner's pause in a branch of ``parallel()`` watched here lasts as long in simulated
+#: time; in wall time at most this many times as long (a server that stops publishing).
+PAUSE_WALL_FACTOR = PARTNER_TIMEOUT_WALL_S / PARTNER_TIMEOUT_S
+#: Longest wait (s, both clocks) for the partner's work to show its outcome (a ring it
+#: placed seen round its peg: :meth:`PartnerDemonstrator.outcome`). Its process judged it
+#: at once, from a view ahead of this one by a few messages (60 Hz); a ring put down
+#: settles round its peg in ~0.1-0.3 s, and the placing hand waits up to 0.5 s for that.
+OUTCOME_WAIT_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -160,6 +177,7 @@ class PartnerDemonstrator(Demonstrator):
         self.partner = [a for a in session.partner if a in self.operators]
         for arm in self.partner:
             del self.operators[arm]
+        self._watched = set(self.partner)  # its branches of parallel() run in watch mode
         self._expected: list[_Reach | _Grip] = []
         #: per partner arm: its tip (m, world) and jaw (rad) when the last wait ended
         self._last_seen: dict[str, tuple[np.ndarray, float]] = {}
@@ -197,13 +215,45 @@ class PartnerDemonstrator(Demonstrator):
             yield
         self._watch()
 
+    def wait(self, seconds: float) -> None:
+        """As :meth:`Demonstrator.wait`; in a branch of the partner's (watch mode, see
+        :meth:`parallel`), the partner pauses there: this process's hands work on
+        meanwhile, for as long in simulated time (and at least as long in wall time, at
+        most :data:`PAUSE_WALL_FACTOR` times it: a server that stops publishing)."""
+        lane = self._lane()
+        if lane is None or lane.arm not in self.partner:
+            super().wait(seconds)
+            return
+        s = self.session
+        over = elapsed_in_both(
+            s.now_s, lambda: s.time_s, seconds, PAUSE_WALL_FACTOR * seconds + LOOK_S
+        )
+        self._await(lambda hands_free: True if over() else None)
+
     def parallel(self, branches) -> None:
-        """This process's hands' branches only: the partner's process runs the others.
-        Each branch looks at the world (here: over the bus) before each of its moves, as
-        it would in one process, so the two halves keep in step through what they see."""
-        own = {arm: fn for arm, fn in branches.items() if arm not in self.partner}
-        if own:
-            super().parallel(own)
+        """Every branch, the partner's too: this process drives its own hands' branches
+        and runs the partner's in watch mode, each of its moves and grips waited for in
+        turn (as outside :meth:`parallel`) while this process's hands work on. Skipping
+        the partner's branch left its moves uncounted: they piled up in
+        :class:`MoveCounter` and ended later waits for the partner's reach at once, the
+        instrument far from its target; and what the branch decided (a ring taken) was
+        never known here."""
+        super().parallel(branches)
+
+    def outcome(self, arm: str, condition) -> bool:
+        """As :meth:`Demonstrator.outcome`; the partner's work is waited for up to
+        :data:`OUTCOME_WAIT_S` (in both clocks, at most :data:`PARTNER_TIMEOUT_WALL_S`
+        of wall time): the partner's process judged it once its own view showed it (a
+        ring settled round its peg), and this process's view may be a moment behind."""
+        if arm not in self.partner:
+            return super().outcome(arm, condition)
+        s = self.session
+        over = elapsed_in_both(s.now_s, lambda: s.time_s, OUTCOME_WAIT_S, PARTNER_TIMEOUT_WALL_S)
+        while not condition():
+            if over() or self.stopped:
+                return False
+            self.wait(LOOK_S)
+        return True
 
     def _expect(self, what) -> None:
         self._expected.append(what)
@@ -236,39 +286,60 @@ class PartnerDemonstrator(Demonstrator):
         this hand's arms are engaged again if the server held them (a person taps the
         clutch when they see it), and time in which the partner's arm does not follow
         (held, being engaged again by its process) does not count against
-        :data:`PARTNER_TIMEOUT_S`."""
+        :data:`PARTNER_TIMEOUT_S`. Inside a branch of :meth:`parallel` (the partner's,
+        in watch mode) this process's hands work on while it waits."""
         s = self.session
-        end_s = s.time_s + PARTNER_TIMEOUT_S
-        end_wall = time.monotonic() + PARTNER_TIMEOUT_WALL_S
         arm = s.arms[what.arm]
         reach = isinstance(what, _Reach)
         # "moved" and "turned towards" count from where the partner was when the last
         # wait for it ended: it may have made this move before this wait began
         last = self._last_seen.get(what.arm) or (arm.measured_cp()[:3, 3], arm.measured_jaw())
-        start = last[0] if reach else last[1]
+        look = self._looker(what, arm, reach, last[0] if reach else last[1])
         try:
-            return self._watch_until(what, arm, reach, start, end_s, end_wall)
+            if self._lane() is not None:
+                done = self._await(look)
+                return self.stopped if done is None else done
+            while (done := look(True)) is None:
+                pass
+            return done
         finally:
             self._last_seen[what.arm] = (arm.measured_cp()[:3, 3], arm.measured_jaw())
 
-    def _watch_until(self, what, arm, reach, start, end_s, end_wall) -> bool:
+    def _looker(self, what, arm, reach: bool, start) -> Callable[[bool], bool | None]:
+        """A look at the partner for ``what``, to be made every :data:`LOOK_S`: None while
+        the wait goes on, True once done (or the run stopped), False once given up. With
+        ``hands_free`` (none of this process's hands is moving: outside
+        :meth:`parallel`, or every branch of it waiting) a look first holds the hands
+        for :data:`LOOK_S` itself, and engages them again if the server held them."""
         s = self.session
+        end_s = s.time_s + PARTNER_TIMEOUT_S
+        end_wall = s.now_s() + PARTNER_TIMEOUT_WALL_S
         seen = RecentWindow(REST_WINDOW_S)  # position or jaw, on both clocks
         counter = self._moves[what.arm]
-        idle_since_s, idle_jaw = None, 0.0
-        while not self.stopped and s.time_s < end_s and time.monotonic() < end_wall:
-            before_s = s.time_s
-            s.hold(LOOK_S)
+        idle_since_s, idle_jaw = None, 0.0  # since when the partner kept still; its jaw
+        last_s = s.time_s
+        inside = self._lane() is not None
+
+        def look(hands_free: bool) -> bool | None:
+            nonlocal end_s, idle_since_s, idle_jaw, last_s
+            if self.stopped:
+                return True
+            if not (s.time_s < end_s and s.now_s() < end_wall):
+                return False
+            if not inside:
+                s.hold(LOOK_S)
+            if s.watch.arm(what.arm).state != "FOLLOWING":
+                end_s += s.time_s - last_s  # held: the time does not count
+            last_s = s.time_s
             # a partner whose instrument and jaw stay still while it follows is waiting
             # for this hand: the two plans disagree, and waiting longer does not help
-            idle = s.watch.arm(what.arm).state == "FOLLOWING" and counter.resting
+            still = s.watch.arm(what.arm).state == "FOLLOWING" and counter.resting
             jaw = arm.measured_jaw()
-            if not idle or idle_since_s is None or abs(jaw - idle_jaw) > 2 * REST_JAW_RAD:
-                idle_since_s, idle_jaw = (s.time_s if idle else None), jaw
+            if not still or idle_since_s is None or abs(jaw - idle_jaw) > 2 * REST_JAW_RAD:
+                idle_since_s, idle_jaw = (s.time_s if still else None), jaw
             elif s.time_s - idle_since_s > PARTNER_IDLE_S:
                 return False
-            now = time.monotonic()
-            seen.add(now, s.time_s, arm.measured_cp()[:3, 3] if reach else arm.measured_jaw())
+            seen.add(s.now_s(), s.time_s, arm.measured_cp()[:3, 3] if reach else jaw)
             resting = seen.spans(0.8 * REST_WINDOW_S)
             done = (
                 self._moved(what, seen)
@@ -277,10 +348,11 @@ class PartnerDemonstrator(Demonstrator):
             )
             if done:
                 return True
-            if s.watch.arm(what.arm).state != "FOLLOWING":
-                end_s += s.time_s - before_s
-            self._engage_own()
-        return self.stopped
+            if hands_free:
+                self._engage_own()
+            return None
+
+        return look
 
     def _engage_own(self) -> None:
         s = self.session

@@ -70,6 +70,10 @@ class Demonstrator:
             for name, s in zip(session.driven, seeds, strict=True)
             if name not in servo
         }
+        #: each operator's skill profile, kept apart from the operators: a device process
+        #: that watches the other hand (no operator of its own for it) plans that hand's
+        #: moves as its own process does (:meth:`scatter_m`, :meth:`stroke_m`)
+        self._profiles = {name: op.profile for name, op in self.operators.items()}
         #: per servo-driven arm: the commanded tool-tip pose (4x4, world) and jaw (rad)
         self._servo_X = {name: session.arms[name].measured_cp("world") for name in servo}
         self._servo_jaw = {name: session.arms[name].measured_jaw() for name in servo}
@@ -83,6 +87,9 @@ class Demonstrator:
         self._batch: dict[str, list] | None = None  # primitives collected by together()
         #: while :meth:`parallel` runs: the branch of each of its threads, by thread id
         self._lanes: dict[int, _Branch] = {}
+        #: arms another process drives, whose branches of :meth:`parallel` this one runs in
+        #: watch mode (:meth:`_await`; a device process of one hand sets them)
+        self._watched: set[str] = set()
         self._unwinding = False  # parallel() failed: its branches' primitives return at once
 
     @property
@@ -149,6 +156,25 @@ class Demonstrator:
             rotation = R_RM.T @ delta_R @ R_RM @ op.hand_rotation
         grip = None if jaw_rad is None else self._gripper_rad(arm, jaw_rad)
         self._run({arm: [Reach(tuple(goal), width_m / scale, rotation, grip, centre)]})
+
+    def scatter_m(self, arm: str, distance_m: float) -> float:
+        """How far (m, world) a move of ``distance_m`` of ``arm``'s instrument typically
+        ends from where it was aimed, before any correction: the operator's endpoint
+        scatter per metre of movement (the motion scale cancels out); 0 for a
+        servo-driven arm. A plan can tell whether a move needs a stop to aim first."""
+        if arm in self._servo_X:
+            return 0.0
+        return self._profiles[arm].endpoint_error_ratio * float(distance_m)
+
+    def stroke_m(self, arm: str) -> float | None:
+        """How far (m, world) ``arm``'s instrument moves while its operator's hand goes
+        from the middle of its workspace to the edge (workspace radius x motion scale):
+        a plan can tell whether a stretch of work fits in one stroke (no clutch). None
+        for a servo-driven arm (no hand, no clutch)."""
+        if arm in self._servo_X:
+            return None
+        scale = self.session.teleops[arm].config.translation_scale
+        return self._profiles[arm].workspace_radius_m * scale
 
     def grip(self, arm: str, jaw_rad: float) -> None:
         """Squeeze the master's gripper so that ``arm``'s jaw goes to ``jaw_rad``.
@@ -229,6 +255,13 @@ class Demonstrator:
             self.wait(step_s)
         return True
 
+    def outcome(self, arm: str, condition: Callable[[], bool]) -> bool:
+        """Whether ``arm``'s work came out as ``condition()`` says (a ring it placed rests
+        on its peg): here at once. A device process that only watches ``arm`` (its
+        partner's) waits a while for it instead: what the other process did may not have
+        reached this one's view yet (:class:`~sim.devices.partner.PartnerDemonstrator`)."""
+        return bool(condition())
+
     def parallel(self, branches: dict[str, Callable[[], object]]) -> None:
         """Run plan branches at the same time, one per hand: ``{arm: fn}``, each ``fn``
         a plan that drives only ``arm`` (moves, grips, waits, :meth:`until`). Unlike
@@ -244,7 +277,7 @@ class Demonstrator:
         """
         if self._lanes or self._batch is not None:
             raise SimError("Demonstrator.parallel() does not nest, nor go inside together().")
-        driven = [*self.operators, *self._servo_X]
+        driven = [*self.operators, *self._servo_X, *self._watched]
         unknown = [arm for arm in branches if arm not in driven]
         if unknown:
             raise SimError(
@@ -278,14 +311,20 @@ class Demonstrator:
             raise errors[0]
 
     def _run_lanes(self, lanes: list[_Branch]) -> None:
-        """Feed the branches' primitives side by side until every branch has ended."""
+        """Feed the branches' primitives side by side until every branch has ended; a
+        branch that awaits something (:meth:`_await`) is looked at every
+        :data:`AWAIT_LOOK_S` while the others' hands move (or hold still)."""
         rate = self._rate
+        look = max(1, round(AWAIT_LOOK_S * rate))
         # arm -> [poses, grippers or jaws, clutches (None: a servo path), next index]
         streams: dict[str, list] = {}
+        awaiting: dict[str, _Await] = {}  # arm -> what its branch waits for
         while True:
             for lane in lanes:
                 if lane.pending is not None:
-                    if lane.arm in self._servo_X:  # a servo path: (poses, jaws)
+                    if isinstance(lane.pending, _Await):
+                        awaiting[lane.arm] = lane.pending
+                    elif lane.arm in self._servo_X:  # a servo path: (poses, jaws)
                         path, jaw = lane.pending
                         streams[lane.arm] = [path, jaw, None, 0]
                     else:
@@ -295,8 +334,12 @@ class Demonstrator:
             active = [lane for lane in lanes if not lane.done]
             if not active or self.stopped:
                 return
-            n = min(len(streams[lane.arm][1]) - streams[lane.arm][3] for lane in active)
-            busy = {lane.arm for lane in active}
+            moving = [lane for lane in active if lane.arm not in awaiting]
+            if moving:
+                n = min(len(streams[lane.arm][1]) - streams[lane.arm][3] for lane in moving)
+            else:  # every branch awaits: the hands hold still for a look
+                n = look
+            busy = {lane.arm for lane in moving}
             for name, op in self.operators.items():
                 if name not in busy:  # holds still while the others work
                     trace = op.render([Pause(n / rate)])
@@ -305,22 +348,50 @@ class Demonstrator:
                 if name not in busy:
                     streams[name] = [*self._servo_hold(name, n), None, 0]
             s = self.session
-            for _ in range(n):
+            over: list[str] = []  # branches whose wait is over
+            for k in range(n):
                 if self.stopped:
                     return
                 now = s.now_s()
                 commands = {}
                 for name, stream in streams.items():
-                    X, gripper, clutch, k = stream
+                    X, gripper, clutch, i = stream
                     if clutch is None:
-                        commands[name] = ArmCommand(servo_cp=X[k], jaw_rad=gripper[k])
+                        commands[name] = ArmCommand(servo_cp=X[i], jaw_rad=gripper[i])
                     else:
-                        commands[name] = MasterSample(now, X[k], gripper[k], clutch[k])
-                    stream[3] = k + 1
+                        commands[name] = MasterSample(now, X[i], gripper[i], clutch[i])
+                    stream[3] = i + 1
                 s.advance(commands)
+                if awaiting and ((k + 1) % look == 0 or k + 1 == n):
+                    for arm, item in awaiting.items():
+                        item.result = item.poll(not moving)
+                        if item.result is not None:
+                            over.append(arm)
+                    if over:
+                        break
             for lane in active:
-                if streams[lane.arm][3] >= len(streams[lane.arm][1]):
+                if lane.arm in over:
+                    del awaiting[lane.arm]
                     lane.resume()
+                elif lane.arm not in awaiting and streams[lane.arm][3] >= len(streams[lane.arm][1]):
+                    lane.resume()
+
+    def _await(self, poll: Callable[[bool], bool | None]) -> bool | None:
+        """(Inside a :meth:`parallel` branch) wait, while the other branches' hands work
+        on, until ``poll(hands_free)`` says the wait is over: None while it goes on, a
+        bool once over (returned here; None when the run stopped first). ``poll`` is
+        called every :data:`AWAIT_LOOK_S`, with ``hands_free`` True when no hand of this
+        demonstrator is moving then (what it does to them then does not cut into a
+        stream). A device process watching the other hand runs that hand's branch so: it
+        takes the same steps through it as the process that drives it."""
+        lane = self._lane()
+        if lane is None:
+            raise SimError("Demonstrator._await() waits inside a parallel() branch only.")
+        if self.stopped:
+            return None
+        item = _Await(poll)
+        lane.give(item)
+        return item.result
 
     def run_at_once(self, plans: dict[str, list]) -> None:
         """Run primitives now, whatever block the plan is in: a device process engaging
@@ -409,6 +480,19 @@ class Demonstrator:
             s.advance(commands)
         if self.on_progress is not None:
             self.on_progress()
+
+
+#: How often (s) the feeder of :meth:`Demonstrator.parallel` looks whether a branch's
+#: awaited condition holds (a watching device process looks at the bus as often).
+AWAIT_LOOK_S = 0.01
+
+
+@dataclasses.dataclass
+class _Await:
+    """A branch's primitive that moves nothing: wait until ``poll`` says it is over."""
+
+    poll: Callable[[bool], bool | None]
+    result: bool | None = None
 
 
 class _Branch:

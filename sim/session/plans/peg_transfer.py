@@ -93,11 +93,32 @@ APPROACH_M = HOVER_M + 2 * HANDOVER_WIDTH_M
 #: Height (m) of the waiting jaw pivot over the peg tops: 10 mm fingers and 15 mm for the
 #: scatter of a long reach (measured: fingertips 5 mm low on a 24 cm hand reach).
 PEG_CLEARANCE_M = 0.025
+#: How far (m) outwards, away from the ring's middle, the jaws wait over a ring on a peg
+#: (besides the point above the wall; the grip's y axis, level): the approach to that
+#: point ends within half its :data:`APPROACH_WIDTH_M` of it, so the aim down to the wall
+#: always comes in from outside the ring, the inner finger no nearer the peg than where
+#: it aims. From straight above it came in from anywhere within 3 mm, and with the
+#: aim's sideways bend (~0.6 mm over its 32 mm) the inner finger, a few tenths of a
+#: millimetre from the peg where it aims, came down on the peg (22-30 N in 3 of 24
+#: runs). In mid-air (no peg) the jaws wait straight above.
+APPROACH_OUT_M = 0.006
 #: Precision (m) of the moves that put the jaws over a wall and take them down onto it:
 #: the operator corrects until within half of it, half the 0.6 mm margins.
 AIM_WIDTH_M = 0.0006
+#: Precision (m) of the move to where the jaws wait before aiming: only where the aim
+#: starts (the aim targets the hover point, from wherever it starts); its fingertips'
+#: height over the pegs has the scatter :data:`PEG_CLEARANCE_M` was sized for, which does
+#: not depend on it. (It was 1.8 mm: ~0.3 s of corrections on each approach.)
+APPROACH_WIDTH_M = 0.006
+#: Share of a hand's stroke (:meth:`~sim.session.demo.Demonstrator.stroke_m`) a stretch of
+#: work may span from its middle and still be planned as clutch-free: room for the hand's
+#: scatter (3% of a reach for the expert) and the ring's place varying.
+STROKE_FIT_SHARE = 0.95
 #: Precision (m) of lifting a ring off its peg: the hole leaves 4.2 mm round a centred peg.
 LIFT_WIDTH_M = 0.002
+#: Precision (m) of where a lift ends, in the air over the pegs: only a waypoint, the
+#: carry after it aims (the lift's sideways scatter does not depend on it).
+LIFT_END_WIDTH_M = 0.006
 #: How far (rad) the tool may lean from vertical, along the wall, to reach a grip (the
 #: fingertips swing towards the wall's middle; the grip point moves out to make up).
 TILTS_RAD = (0.0, 0.35, 0.7)
@@ -105,10 +126,27 @@ TILTS_RAD = (0.0, 0.35, 0.7)
 GRASP_TRIES = 3
 #: Rounds of "pick up, hand over, place" per ring before the plan gives the ring up.
 ROUNDS = 4
+#: How long (s) a giver waits for the taker to hold a ring (three grasp attempts fit),
+#: and how often (s) a hand looks whether a ring is held or let go of.
+TAKE_TIMEOUT_S, RELEASE_LOOK_S = 15.0, 0.02
 #: Pause (s) before the next round when neither hand could even try to pick a ring up.
 LOOK_AGAIN_S = 0.5
-#: The ring centre's height (m) over the board while it is handed over.
-HANDOVER_HEIGHT_M = 0.06
+#: The ring centre's height (m) over the board while it is handed over: where a ring is
+#: lifted to anyway (:func:`lift`: its bottom 10 mm over the 25 mm pegs), so the carry to
+#: the handover is level and each hand's round trip ~2 cm shorter each way than at the
+#: 60 mm used before (which needed a clutch more per ring at 3:1).
+HANDOVER_HEIGHT_M = 0.041
+#: How far (m) towards the giver's side a ring from an outer peg is handed over. The
+#: giver's round trip paces the exercise; from an outer peg (9 cm from the board's middle)
+#: it spans 2.7 strokes of the hand at 3:1 (two clutches there, one back), and the taker,
+#: going on to an inner peg (5 cm), has time to spare: 2 cm of the way are the taker's
+#: (seeds 0-3: 87.0, 88.0, 89.3, 89.3 s with it; 91.9, 90.3, 89.4, 90.8 without, with
+#: :func:`on_peg`'s stricter check of before; 3 cm: 92.5, 92.3, 100.9, 91.9).
+HANDOVER_SHIFT_M = 0.02
+#: How far (m) open jaws back off along their axis: out of a ring on a peg (clear of the
+#: peg top on the way out), and out of a ring in mid-air at the handover (the
+#: fingertips, 2.4 mm below the wall's top with their margin, then 9.6 mm over it).
+BACK_OFF_M, HANDOVER_BACK_OFF_M = 0.025, 0.012
 #: How far (m) above its peg's top a ring's bottom is carried before it is put down.
 OVER_PEG_M = 0.01
 #: How far (m) above the board the ring's bottom is let go of when placed on a peg.
@@ -134,6 +172,9 @@ class Grip:
     point_W: np.ndarray
     R_W: np.ndarray
     approach_m: float = APPROACH_M
+    #: how far (m) outwards, away from the ring's middle, the jaws wait besides (see
+    #: :data:`APPROACH_OUT_M`)
+    out_m: float = 0.0
 
     @property
     def tip_W(self) -> np.ndarray:
@@ -143,7 +184,11 @@ class Grip:
     @property
     def approach_W(self) -> np.ndarray:
         """Offset (m) from :attr:`tip_W` to where the jaws wait before going in."""
-        return -self.approach_m * self.R_W[:, 2]
+        back = -self.approach_m * self.R_W[:, 2]
+        if not self.out_m:
+            return back
+        out = np.array([self.R_W[0, 1], self.R_W[1, 1], 0.0])  # level: no lower over the pegs
+        return back + self.out_m * out / np.linalg.norm(out)
 
 
 def board_spec(world, ring: str) -> PegBoardSpec:
@@ -244,7 +289,7 @@ def ring_grips(world, ring: str, walls=(0, 1, 2), avoid_W=None, X_WB=None) -> li
                 # fingertips (10 mm below the pivot) over the peg tops, with margin
                 rise = max(-z[2], 0.3)
                 approach = max(APPROACH_M, (peg_top_z + PEG_CLEARANCE_M - tip[2]) / rise)
-                out.append(Grip(wall, point, R, approach))
+                out.append(Grip(wall, point, R, approach, APPROACH_OUT_M if pegs else 0.0))
     return out
 
 
@@ -336,11 +381,13 @@ def take(
     avoid_arm: str | None = None,
     meanwhile=None,
     worse=None,
+    then_W=None,
 ) -> bool:
     """Grasp ``ring`` with ``arm`` on one of ``walls`` (in order of preference), looking
     at the ring again before every attempt; on a miss, the next grip. ``meanwhile()``
     queues the other hand's move during the first approach; ``worse(grip)``, when given,
-    puts the grips it says True of last. True when held."""
+    puts the grips it says True of last; ``then_W``: where the ring's centre goes once
+    lifted (see :func:`close_on_wall`). True when held."""
     s = demo.session
     for attempt in range(GRASP_TRIES):
         if demo.stopped:
@@ -365,32 +412,48 @@ def take(
         def attempt_grip(grip=grip, tip_at=tip_at) -> bool:
             nonlocal meanwhile  # the other hand's move is queued once, on the first try
             other, meanwhile = meanwhile, None
-            return close_on_wall(demo, arm, ring, grip, tip_at, other)
+            return close_on_wall(demo, arm, ring, grip, tip_at, other, then_W)
 
         if unless_interrupted(demo, arm, ring, attempt_grip):
             return True
     return False
 
 
-def close_on_wall(demo: Demonstrator, arm: str, ring: str, grip: Grip, tip_at, meanwhile=None):
+def close_on_wall(
+    demo: Demonstrator, arm: str, ring: str, grip: Grip, tip_at, meanwhile=None, then_W=None
+):
     """One grasp attempt: to the waiting point (jaws opening, the tool turning; the other
     hand's ``meanwhile()`` move at the same time), down to just over the wall to aim,
     in, close, wait for the hold. ``tip_at()`` is where the grip is now (looked at before
-    each move). On a miss, open and back off the way the jaws came. True when held."""
+    each move). On a miss, open and back off the way the jaws came. True when held.
+
+    A hand that clutches ahead centres itself on the way down to the wall; with
+    ``then_W`` (where the ring's centre goes once lifted: the handover point), on the
+    whole way there - down, grip, lift, carry - when that fits in one stroke of the hand
+    (:func:`trip_centre`): the carry then needs no clutch of its own."""
     axis = grip.R_W[:, 2]
-    if meanwhile is not None or not _waiting_over(demo, arm, tip_at() - HOVER_M * axis, grip):
+    centre = tip_at() + 0.5 * grip.approach_W  # the way down to the wall
+    if then_W is not None:
+        centre = trip_centre(demo, arm, ring, grip, tip_at(), then_W, centre)
+    waiting = meanwhile is None and _waiting_over(demo, arm, tip_at() - HOVER_M * axis, grip)
+    if not waiting:
         with demo.together():
             demo.move_tip(
                 arm,
                 tip_at() + grip.approach_W,
-                AIM_WIDTH_M * 3,
+                APPROACH_WIDTH_M,
                 rotation_W=grip.R_W,
                 jaw_rad=RING_JAW_OPEN_RAD,
-                centre_W=tip_at() + 0.5 * grip.approach_W,  # the way down to the wall
+                centre_W=centre,
             )
             if meanwhile is not None:
                 meanwhile()
-    demo.move_tip(arm, tip_at() - HOVER_M * axis, AIM_WIDTH_M)
+    # jaws already waiting just over a ring in mid-air (the taker at a handover) go
+    # straight in, no stop to aim, when the hand's scatter over the last ~10 mm is within
+    # the aim's width (the expert's 3%: 0.3 mm; a novice's 12%: 1.2 mm, it stops to aim)
+    straight_in = waiting and grip.approach_m <= APPROACH_M
+    if not (straight_in and demo.scatter_m(arm, grip.approach_m) <= AIM_WIDTH_M):
+        demo.move_tip(arm, tip_at() - HOVER_M * axis, AIM_WIDTH_M)
     demo.move_tip(arm, tip_at(), AIM_WIDTH_M)
     demo.grip(arm, JAW_CLOSED_RAD)
     if demo.until(lambda: arm in demo.session.holders(ring), timeout_s=1.0):
@@ -398,6 +461,35 @@ def close_on_wall(demo: Demonstrator, arm: str, ring: str, grip: Grip, tip_at, m
     back = demo.session.tip_target_W(arm)[:3, 3] + grip.approach_W
     demo.move_tip(arm, back, jaw_rad=RING_JAW_OPEN_RAD)
     return False
+
+
+def trip_centre(demo: Demonstrator, arm: str, ring: str, grip: Grip, tip_W, then_W, default_W):
+    """The middle (m, world) of ``arm``'s way from the jaws' waiting point over ``grip``
+    down to the grip (tool tip at ``tip_W``), up off the peg (:func:`lift`) and on until
+    the ring's centre is at ``then_W``, when all of it fits in one stroke of the hand
+    (within :data:`STROKE_FIT_SHARE` of :meth:`Demonstrator.stroke_m` of that middle);
+    otherwise ``default_W``. At 3:1 a stroke is 3.3 cm of instrument travel: the trip
+    from an inner peg to the handover fits, one from an outer peg does not."""
+    stroke = demo.stroke_m(arm)
+    if stroke is None:
+        return default_W
+    world = demo.session.world
+    spec = board_spec(world, ring)
+    center = world.landmark(ring, "center")
+    clear_z = lifted_z(world, spec)
+    tip_W = np.asarray(tip_W, float)
+    points = np.array(
+        [
+            tip_W + grip.approach_W,
+            tip_W,
+            tip_W + max(0.0, clear_z - center[2]) * UP,
+            tip_W + (np.asarray(then_W, float) - center),
+        ]
+    )
+    middle = 0.5 * (points.min(axis=0) + points.max(axis=0))
+    if np.linalg.norm(points - middle, axis=1).max() > STROKE_FIT_SHARE * stroke:
+        return default_W
+    return middle
 
 
 def _waiting_over(demo: Demonstrator, arm: str, hover_W, grip: Grip) -> bool:
@@ -449,8 +541,32 @@ def on_peg(demo: Demonstrator, ring: str, peg: str) -> bool:
     spec = board_spec(world, ring)
     top = world.landmark(spec.name, peg)
     center = world.landmark(ring, "center")
-    hole = spec.ring_side_m / (2 * math.sqrt(3)) - spec.ring_wall_m
-    return bool(np.hypot(*(center - top)[:2]) < hole - spec.peg_radius_m and center[2] < top[2])
+    return peg_in_hole(world, ring, top, spec) and bool(center[2] < top[2])
+
+
+def peg_in_hole(world, ring: str, peg_W, spec: PegBoardSpec) -> bool:
+    """Whether a peg whose axis passes through ``peg_W`` (m, world) fits in ``ring``'s
+    triangular hole as the ring lies: its axis at least the peg's radius inside each of
+    the three inner faces, less pybullet's collision margin (:data:`FINGER_MARGIN_M`: a
+    ring resting against its peg lies up to that much further). The circle of the
+    hole's radius less the peg's, used before, took a ring resting against its peg for
+    one not placed (4.17 mm from the peg's axis against 4.16: placed again, ~10 s)."""
+    center = world.landmark(ring, "center")
+    up = ring_up(world, ring)
+    hole = spec.ring_side_m / (2 * math.sqrt(3)) - spec.ring_wall_m  # inner inradius
+    d = np.asarray(peg_W, float) - center
+    d -= (d @ up) * up
+    for wall in range(3):
+        n = world.landmark(ring, f"wall{wall}") - center
+        n -= (n @ up) * up
+        if float(d @ n) / float(np.linalg.norm(n)) > hole - spec.peg_radius_m + FINGER_MARGIN_M:
+            return False
+    return True
+
+
+def lifted_z(world, spec: PegBoardSpec) -> float:
+    """Height (m, world) of a lifted ring's centre: its bottom 10 mm over the peg tops."""
+    return float(world.landmark(spec.name, "peg0")[2] + spec.ring_height_m + 0.01)
 
 
 def lift(demo: Demonstrator, arm: str, ring: str) -> None:
@@ -461,7 +577,7 @@ def lift(demo: Demonstrator, arm: str, ring: str) -> None:
     spec = board_spec(world, ring)
     center = world.landmark(ring, "center")
     peg = peg_under(world, ring)
-    clear_z = world.landmark(spec.name, "peg0")[2] + spec.ring_height_m + 0.01
+    clear_z = lifted_z(world, spec)
     if peg is None:
         carry_to(demo, arm, ring, center + max(0.02, clear_z - center[2]) * UP, width_m=0.002)
         return
@@ -472,7 +588,7 @@ def lift(demo: Demonstrator, arm: str, ring: str) -> None:
         axis = np.array([top[0], top[1], center[2] + 0.004])
         carry_to(demo, arm, ring, axis, width_m=AIM_WIDTH_M)
         center = axis
-    carry_to(demo, arm, ring, np.array([center[0], center[1], clear_z]), width_m=LIFT_WIDTH_M)
+    carry_to(demo, arm, ring, np.array([center[0], center[1], clear_z]), width_m=LIFT_END_WIDTH_M)
 
 
 def level(demo: Demonstrator, arm: str, ring: str, goal_W, width_m: float = 0.003) -> None:
@@ -494,12 +610,7 @@ def above_peg(demo: Demonstrator, arm: str, ring: str, peg: str) -> None:
 def place(demo: Demonstrator, arm: str, ring: str, peg: str) -> None:
     """Put the held ring (already over ``peg``) down the peg to just above the board, let
     go and back the jaws off."""
-    world = demo.session.world
-    spec = board_spec(world, ring)
-    top = world.landmark(spec.name, peg)
-    board_top = world.landmark(spec.name, "top")[2]
-    low = np.array([top[0], top[1], board_top + spec.ring_height_m / 2 + PLACE_DROP_M])
-    carry_to(demo, arm, ring, low, width_m=LIFT_WIDTH_M)
+    carry_to(demo, arm, ring, place_point(demo, ring, peg), width_m=LIFT_WIDTH_M)
     open_jaws(demo, arm, ring)
     back_off(demo, arm)
 
@@ -516,13 +627,13 @@ def put_on_peg(demo: Demonstrator, arm: str, ring: str, peg: str) -> None:
 def open_jaws(demo: Demonstrator, arm: str, ring: str) -> None:
     """Open the jaws and wait for the ring to be let go of."""
     demo.grip(arm, JAW_RELEASE_RAD)
-    demo.until(lambda: arm not in demo.session.holders(ring), timeout_s=1.0)
+    demo.until(lambda: arm not in demo.session.holders(ring), 1.0, RELEASE_LOOK_S)
 
 
-def back_off(demo: Demonstrator, arm: str) -> None:
-    """Back the (open) jaws off along their axis, out of the ring."""
+def back_off(demo: Demonstrator, arm: str, distance_m: float = BACK_OFF_M) -> None:
+    """Back the (open) jaws off along their axis by ``distance_m``, out of the ring."""
     X = demo.session.tip_target_W(arm)
-    demo.move_tip(arm, X[:3, 3] - 0.025 * X[:3, 2], 0.005)
+    demo.move_tip(arm, X[:3, 3] - distance_m * X[:3, 2], 0.005)
 
 
 def let_go(demo: Demonstrator, arm: str, ring: str) -> None:
@@ -557,23 +668,42 @@ def _waiting_point(demo: Demonstrator, ring: str, taker: str) -> np.ndarray:
 
 def handover_point(demo: Demonstrator, ring: str) -> np.ndarray:
     """Where the ring's centre is handed over: above the board's middle, level with the
-    ring's row."""
+    ring's row; :data:`HANDOVER_SHIFT_M` towards its side when it lies by an outer peg
+    (the outer of the board's peg columns: the giver's way is the longer one)."""
     world = demo.session.world
     spec = board_spec(world, ring)
     board_top = world.landmark(spec.name, "top")
-    return np.array([0.0, world.landmark(ring, "center")[1], board_top[2] + HANDOVER_HEIGHT_M])
+    center = world.landmark(ring, "center")
+    pegs = (world.landmark(spec.name, f"peg{k}") for k in range(len(spec.rings_on) * 2))
+    columns = sorted({round(abs(float(p[0])), 4) for p in pegs})
+    x = 0.0
+    if len(columns) > 1 and abs(center[0]) > 0.5 * (columns[-2] + columns[-1]):
+        x = math.copysign(HANDOVER_SHIFT_M, center[0])
+    return np.array([x, center[1], board_top[2] + HANDOVER_HEIGHT_M])
 
 
-def pick_up(demo: Demonstrator, ring: str, arms: list[str], meanwhile=None) -> str | None:
+def place_point(demo: Demonstrator, ring: str, peg: str) -> np.ndarray:
+    """Where ``ring``'s centre is let go of over ``peg`` (m, world; see :func:`place`)."""
+    world = demo.session.world
+    spec = board_spec(world, ring)
+    top = world.landmark(spec.name, peg)
+    board_top = world.landmark(spec.name, "top")[2]
+    return np.array([top[0], top[1], board_top + spec.ring_height_m / 2 + PLACE_DROP_M])
+
+
+def pick_up(
+    demo: Demonstrator, ring: str, arms: list[str], meanwhile=None, then_W=None
+) -> str | None:
     """Grasp ``ring`` where it lies with the first of ``arms`` that manages (the wall
     facing that arm first) and lift it clear; ``meanwhile()`` queues the other hand's
-    move during the first approach. Returns the arm, or None."""
+    move during the first approach; ``then_W``: where the ring goes next (see
+    :func:`close_on_wall`). Returns the arm, or None."""
     for arm in arms:
         if demo.stopped:
             return None
         other = next((a for a in arms if a != arm), None)
         walls = _walls_facing(demo, ring, _side(demo, arm))
-        if take(demo, arm, ring, walls, avoid_arm=other, meanwhile=meanwhile):
+        if take(demo, arm, ring, walls, avoid_arm=other, meanwhile=meanwhile, then_W=then_W):
             lift(demo, arm, ring)
             return arm
         meanwhile = None
@@ -583,9 +713,10 @@ def pick_up(demo: Demonstrator, ring: str, arms: list[str], meanwhile=None) -> s
 def hand_over(demo: Demonstrator, ring: str, giver: str, taker: str, peg: str | None = None):
     """Carry the ring held by ``giver`` to the handover point; ``taker`` grasps another
     wall from above (one that keeps its jaws in view when it holds the ring over ``peg``,
-    where it goes next, if there is one); ``giver`` opens its jaws (they stay round the
-    wall: backing off is the giver's next move). False (the giver still holding, unless
-    the ring was knocked out) when the taker could not take it."""
+    where it goes next, if there is one); ``giver`` opens its jaws as soon as the taker
+    holds the ring, while the taker's squeeze goes on (they stay round the wall: backing
+    off is the giver's next move). False (the giver still holding, unless the ring was
+    knocked out) when the taker could not take it."""
     s = demo.session
     world = s.world
     # the taker comes to where it will take the ring as the giver brings it
@@ -620,10 +751,24 @@ def hand_over(demo: Demonstrator, ring: str, giver: str, taker: str, peg: str | 
             demo.move_tip(taker, _waiting_point(demo, ring, taker), 0.01)
     if s.holders(ring) != {giver}:
         return False
-    if not take(demo, taker, ring, walls, avoid_arm=giver, worse=out_of_view):
+    taken: list[bool] = []
+
+    def taker_takes():
+        taken.append(take(demo, taker, ring, walls, avoid_arm=giver, worse=out_of_view))
+
+    def giver_lets_go():
+        # the giver opens as soon as the taker holds the ring, not once the taker's
+        # squeeze is over (~0.1-0.2 s sooner, each ring)
+        held = demo.until(
+            lambda: taker in s.holders(ring) or bool(taken), TAKE_TIMEOUT_S, RELEASE_LOOK_S
+        )
+        if held and taker in s.holders(ring):
+            open_jaws(demo, giver, ring)
+
+    demo.parallel({taker: taker_takes, giver: giver_lets_go})
+    if not (taken and taken[0]):
         demo.move_tip(taker, _waiting_point(demo, ring, taker), 0.01)
         return False
-    open_jaws(demo, giver, ring)
     return True
 
 
@@ -634,23 +779,52 @@ def transfer_ring(
     giver: str,
     taker: str,
     next_ring: int | None = None,
+    taker_next: int | None = None,
 ) -> bool:
     """Lift ring ``ring`` with ``giver``, hand it to ``taker`` above the board, place it on
     peg ``to_peg``; pick it up again wherever it lands if anything goes wrong. While the
     taker places the ring, the giver picks up ring ``next_ring`` when given (the next
-    transfer then starts with it in hand). True when the ring rests on its peg."""
+    transfer then starts with it in hand). With ``taker_next`` (the ring the taker
+    takes next), the taker then goes to wait by that ring's handover point at
+    once, while the giver still fetches it (it used to go there only as the giver
+    brought the ring, a move with a clutch on the way: ~0.1-0.7 s a ring on the critical
+    path). True when the ring rests on its peg."""
     body = f"board/ring{ring}"
     peg = f"peg{to_peg}"
     s = demo.session
     giver_next = None
     if next_ring is not None:
         nxt = f"board/ring{next_ring}"
-        giver_next = lambda: pick_up(demo, nxt, [giver])  # noqa: E731
+        giver_next = lambda: pick_up(demo, nxt, [giver], then_W=handover_point(demo, nxt))  # noqa: E731
+
+    def taker_places():
+        put_on_peg(demo, taker, body, peg)
+        if taker_next is None or demo.stopped:
+            return
+        then = f"board/ring{taker_next}"
+        waiting = _waiting_point(demo, then, taker)
+        # the hand centred between there and where it will take the ring (when it clutches
+        # on the way): the move to take it, as the giver brings it, then needs no clutch
+        # more often (seeds 0-3: 91.0 -> 90.1 s on average)
+        spec = board_spec(s.world, then)
+        taking = handover_point(demo, then) + (spec.ring_height_m / 2 + 2 * HOVER_M) * UP
+        demo.move_tip(taker, waiting, 0.01, centre_W=0.5 * (waiting + taking))
+
+    placer = None  # the hand that last put the ring down on the peg
+
+    def placed() -> bool:
+        # a ring put down by the other process's hand (one hand per device process) is
+        # waited for a moment there: it may not have reached this process's view yet
+        if placer is None:
+            return on_peg(demo, body, peg)
+        return demo.outcome(placer, lambda: on_peg(demo, body, peg))
+
     for attempt in range(ROUNDS):
         if demo.stopped:
             return False
-        if on_peg(demo, body, peg):
+        if placed():
             return True
+        placer = None
         if attempt:
             demo.note(f"{body} is not on {peg} yet: round {attempt + 1}")
         holders = s.holders(body)
@@ -670,6 +844,7 @@ def transfer_ring(
                 meanwhile=None
                 if arms[:1] != [giver]
                 else lambda w=waiting: demo.move_tip(taker, w, 0.01),
+                then_W=handover_point(demo, body),
             )
             if holder is None:
                 demo.note(f"neither instrument could pick {body} up")
@@ -687,14 +862,16 @@ def transfer_ring(
             giver_next = None  # once: the giver goes on to the next ring now
 
             def giver_goes_on(then=then):
-                back_off(demo, giver)
+                back_off(demo, giver, HANDOVER_BACK_OFF_M)
                 if then is not None:
                     then()
 
-            demo.parallel({taker: lambda: put_on_peg(demo, taker, body, peg), giver: giver_goes_on})
+            demo.parallel({taker: taker_places, giver: giver_goes_on})
+            placer = taker
         elif s.holders(body) == {taker}:
             put_on_peg(demo, taker, body, peg)
-    if on_peg(demo, body, peg):
+            placer = taker
+    if placed():
         return True
     demo.note(f"gave up on {body}: not on {peg} after {ROUNDS} rounds")
     return False
@@ -711,4 +888,5 @@ def peg_transfer(demo: Demonstrator) -> None:
             return
         following = moves[k + 1] if k + 1 < len(moves) else None
         next_ring = following[0] if following and following[2] == giver else None
-        transfer_ring(demo, ring, peg, giver, taker, next_ring)
+        taker_next = following[0] if following and following[3] == taker else None
+        transfer_ring(demo, ring, peg, giver, taker, next_ring, taker_next)

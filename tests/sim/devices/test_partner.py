@@ -53,18 +53,127 @@ def test_a_move_shorter_than_the_threshold_or_never_resting_does_not_count():
     assert counter.moves == 0 and not counter.resting
 
 
-def test_parallel_runs_only_this_processs_branches(monkeypatch):
-    """The other hand's branch runs in the other process (it watches the bus there)."""
-    from sim.devices.partner import PartnerDemonstrator
-    from sim.session.demo import Demonstrator
+class _OneHandSession:
+    """What a :class:`~sim.devices.remote.RemoteSession` of one hand shows a plan, with a
+    scripted partner: ``PSM1`` is this process's (its hand's samples only count the
+    ticks), ``PSM2`` the other process's, following ``moves`` ((start s, end s, goal),
+    a minimum-jerk reach each, in simulated time) and publishing ``PSM2/measured_cp`` at
+    60 Hz to the observers. One tick is 1 ms on both clocks."""
 
-    ran = []
-    monkeypatch.setattr(Demonstrator, "parallel", lambda self, branches: ran.append(branches))
-    me = PartnerDemonstrator.__new__(PartnerDemonstrator)  # no session needed
-    me.partner = ["PSM2"]
-    PartnerDemonstrator.parallel(me, {"PSM1": print, "PSM2": print})
-    PartnerDemonstrator.parallel(me, {"PSM2": print})  # nothing of ours to run
-    assert ran == [{"PSM1": print}]
+    rate_hz = 1000.0
+
+    def __init__(self, moves) -> None:
+        from types import SimpleNamespace
+
+        self.driven, self.own, self.partner = ["PSM1", "PSM2"], ["PSM1"], ["PSM2"]
+        self.observers: list = []
+        self.on_disengaged = None
+        self.finished = False
+        self.ticks = 0
+        self.moves = moves
+        self.world = SimpleNamespace(rate_hz=self.rate_hz, object_names=lambda: [])
+        self.watch = SimpleNamespace(arm=lambda arm: SimpleNamespace(state="FOLLOWING"))
+        self.arms = {
+            "PSM2": SimpleNamespace(measured_cp=self._partner_cp, measured_jaw=lambda: 0.7)
+        }
+
+    @property
+    def time_s(self) -> float:
+        return self.ticks / self.rate_hz
+
+    def now_s(self) -> float:
+        return self.time_s
+
+    def holders(self, obj) -> set:
+        return set()
+
+    def partner_at(self, t: float) -> np.ndarray:
+        p = np.zeros(3)
+        for t0, t1, goal in self.moves:
+            if t >= t1:
+                p = np.asarray(goal, float)
+            elif t > t0:
+                s = (t - t0) / (t1 - t0)
+                return p + (10 * s**3 - 15 * s**4 + 6 * s**5) * (np.asarray(goal, float) - p)
+        return p
+
+    def _partner_cp(self, frame: str = "world") -> np.ndarray:
+        X = np.eye(4)
+        X[:3, 3] = self.partner_at(self.time_s)
+        return X
+
+    def advance(self, commands=None) -> None:
+        assert set(commands or {}) <= {"PSM1"}, commands  # the partner's hand is not ours
+        self.ticks += 1
+        if self.ticks % round(self.rate_hz / 60) == 0:
+            m = Message("PSM2/measured_cp", pose_payload(self._partner_cp()), self.time_s)
+            for observe in self.observers:
+                observe(m)
+
+    def hold(self, seconds: float) -> None:
+        for _ in range(round(seconds * self.rate_hz)):
+            self.advance()
+
+
+def test_the_partners_parallel_branch_is_watched_move_by_move():
+    """The partner reaches A inside a parallel() block (after a pause of its branch),
+    then B after it. This process's hand works on through the block (a 1 s wait here);
+    the partner's branch is run in watch mode: its reach to A is waited for and counted
+    there, so the wait for B after the block lasts until the partner is at B. (A skipped
+    partner branch left the reach to A counted but never waited for: the wait for B then
+    ended at once, 1 s in, the partner still at A.)"""
+    from sim.devices.partner import PartnerDemonstrator
+
+    A, B = np.array([0.03, 0.0, 0.01]), np.array([0.03, -0.03, 0.0])
+    s = _OneHandSession([(0.2, 0.6, A), (1.5, 2.0, B)])
+    demo = PartnerDemonstrator(s, "expert", seed=1, time_limit_s=60.0)
+    assert "PSM2" not in demo.operators
+    seen: dict[str, float] = {}
+
+    def partner_branch():
+        demo.wait(0.1)  # the partner's own pause, watched as time
+        seen["paused"] = s.time_s
+        demo.move_tip("PSM2", A, 0.003)
+        seen["at A"] = s.time_s
+
+    demo.parallel({"PSM1": lambda: demo.wait(1.0), "PSM2": partner_branch})
+    assert 1.0 <= s.time_s < 1.02  # this hand's branch, not slowed by the watching
+    demo.move_tip("PSM2", B, 0.003)
+    assert s.time_s >= 2.0 and np.linalg.norm(s.partner_at(s.time_s) - B) < 1e-4
+    # the partner's pause and reach were waited for while this hand went on with its own
+    assert 0.1 <= seen["paused"] < 0.2
+    assert 0.5 <= seen["at A"] < 0.8
+    assert demo.missed == []
+
+
+def test_a_partners_longer_branch_holds_this_hand_until_it_is_done():
+    """This hand's branch ends first: it holds still (its samples go on) while the
+    partner's branch is still watched; the block ends once the partner is at A."""
+    from sim.devices.partner import PartnerDemonstrator
+
+    A = np.array([0.0, 0.02, 0.0])
+    s = _OneHandSession([(0.3, 0.9, A)])
+    demo = PartnerDemonstrator(s, "expert", seed=1, time_limit_s=60.0)
+    demo.parallel({"PSM1": lambda: demo.wait(0.2), "PSM2": lambda: demo.move_tip("PSM2", A)})
+    assert 0.8 <= s.time_s < 1.1 and demo.missed == []
+    assert np.linalg.norm(s.partner_at(s.time_s) - A) < 1e-3
+
+
+def test_the_outcome_of_the_partners_work_is_waited_for_a_while():
+    """A ring the partner placed may show on its peg here a moment later than there:
+    the check waits for it (bounded); this hand's own work is judged at once."""
+    from sim.devices.partner import OUTCOME_WAIT_S, PartnerDemonstrator
+
+    s = _OneHandSession([])
+    demo = PartnerDemonstrator(s, "expert", seed=1, time_limit_s=60.0)
+    shows_at = s.time_s + 0.4
+    assert demo.outcome("PSM2", lambda: s.time_s >= shows_at)
+    assert shows_at <= s.time_s < shows_at + 0.05
+    t0 = s.time_s
+    assert not demo.outcome("PSM1", lambda: s.time_s >= t0 + 0.1)  # ours: at once
+    assert s.time_s == t0
+    assert not demo.outcome("PSM2", lambda: False)  # never: given up after the bound
+    assert OUTCOME_WAIT_S <= s.time_s - t0 < OUTCOME_WAIT_S + 0.05
 
 
 def _jaw_window(values, start_s: float = 10.0):
@@ -92,3 +201,22 @@ def test_a_grasp_seen_is_a_grip_done_even_while_the_hand_carries_the_ring_away()
     # open at rest with nothing held: done
     opened = _jaw_window([1.05, 1.05, 1.05, 1.05])
     assert PartnerDemonstrator._gripped(_Grip("PSM1", 1.2), 0.5, opened, True, holds=False)
+
+
+def test_the_watched_hand_is_planned_with_its_operators_profile():
+    """Both processes run the whole plan and must decide alike: the hand this process
+    only watches (no operator here) has the same scatter and stroke as in its own
+    process (a plan asks them to choose a move; they once raised KeyError here)."""
+    from scenarios.loader import load_scenario
+    from sim.devices.partner import PartnerDemonstrator
+    from sim.session.demo import Demonstrator
+    from sim.session.session import Session
+
+    with Session(load_scenario("peg-transfer"), seed=0) as session:
+        session.partner, session.observers = ["PSM2"], []  # what a RemoteSession has
+        joint = Demonstrator(session, "expert", seed=2)
+        split = PartnerDemonstrator(session, "expert", seed=2)
+        assert "PSM2" not in split.operators
+        for arm in ("PSM1", "PSM2"):
+            assert split.scatter_m(arm, 0.01) == joint.scatter_m(arm, 0.01) > 0
+            assert split.stroke_m(arm) == joint.stroke_m(arm) > 0
