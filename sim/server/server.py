@@ -191,10 +191,8 @@ class TrainingServer:
         }
         #: seq of the latest device sample a step used (the used_seq of state messages)
         self._last_seq = -1
-        #: tick alignment: when each device's last sample was taken (loop clock), and
-        #: the devices heard from since the alignment window before this tick opened
+        #: tick alignment: when each device's last sample was taken (loop clock)
         self._heard: dict[str, float] = {}
-        self._fresh: set[str] = set()
         self._period_s = 1.0 / s.world.rate_hz
         self._tick_started = -math.inf
         self._live_within_s = s.config.teleop.gap_timeout_s
@@ -316,7 +314,6 @@ class TrainingServer:
             for sample in samples:
                 if sample.device in self.device_map:  # a stray device is no reason to wait
                     self._heard[sample.device] = now
-                    self._fresh.add(sample.device)
             if self._on_samples is not None:  # the clock after the drain: they are used now
                 self._on_samples(self._clock(), samples)
         return self.router.route(samples)
@@ -342,18 +339,13 @@ class TrainingServer:
         align = self.config.align_ticks
         period = self._period_s
         align_from = max(deadline - period, self._tick_started + 0.5 * period)
-        window_open = False
         while True:
             now = self._clock()
             if now >= deadline:
                 return False
-            if align and now >= align_from:
-                if not window_open:  # only samples inside the window start a tick early
-                    window_open = True
-                    self._fresh.clear()
-                elif self._devices_in(now):
-                    return True
-            wake = deadline if window_open or not align else align_from
+            if align and now >= align_from and self._devices_in(now, align_from):
+                return True
+            wake = deadline if now >= align_from or not align else align_from
             if self.bus.wait(wake - now, requests=False):
                 commands = self._take_commands(self._clock())
                 if commands and not self.paused:
@@ -364,14 +356,13 @@ class TrainingServer:
                         # the last physics step's
                         self._feedback(self._clock(), self._last_state)
 
-    def _devices_in(self, now: float) -> bool:
+    def _devices_in(self, now: float, since: float) -> bool:
         """Whether every live device (heard from within the teleoperation gap timeout,
-        100 ms) has sent a sample since the alignment window opened; False with none,
-        so silent devices leave the tick to its deadline as without alignment."""
-        fresh, heard, gap = self._fresh, self._heard, self._live_within_s
-        if not fresh:
-            return False
-        return all(device in fresh for device, t in heard.items() if now - t <= gap)
+        100 ms) has sent a sample at or after ``since``; False with none, so silent
+        devices leave the tick to its deadline as without alignment."""
+        heard, gap = self._heard.values(), self._live_within_s
+        live = [t for t in heard if now - t <= gap]
+        return bool(live) and min(live) >= since
 
     def wait_for_devices(self, stop: Callable[[], bool], timeout_s: float | None = None) -> bool:
         """Answer requests and collect device messages until every mapped device has sent
