@@ -393,17 +393,18 @@ def _server_section(transports, seconds: float, console, bar_rows: list) -> dict
     # real-time scheduling is measured beside the default where this machine permits it
     probe = use_realtime()
     use_normal()
-    configs = [(t, False) for t in transports]
+    # the baseline of each transport: ticks at their deadlines (--no-align-ticks)
+    configs = [(t, False, False) for t in transports] + [(t, False, True) for t in transports]
     if probe.realtime:
-        configs += [(t, True) for t in transports]
+        configs += [(t, True, True) for t in transports]
     else:
         console.print(f"server with --realtime not measured: {probe.detail}")
     out, rows = {}, []
-    for transport, realtime in configs:
-        r = run_server_config(transport, seconds, realtime=realtime)
+    for transport, realtime, align in configs:
+        r = run_server_config(transport, seconds, realtime=realtime, align_ticks=align)
         lat = _percentiles_us(r["stamp_to_step_s"])
         loop = r["loop"]
-        label = f"{transport} realtime" if realtime else transport
+        label = transport + (" realtime" if realtime else "") + ("" if align else " free ticks")
         out[label] = {
             **{k: v for k, v in r.items() if k != "stamp_to_step_s"},
             "stamp_to_step_us": lat,
@@ -417,11 +418,14 @@ def _server_section(transports, seconds: float, console, bar_rows: list) -> dict
                 lat["p99.9"],
                 *loop["period_ms"],
                 100.0 * loop["overrun_fraction"],
+                100.0 * loop["aligned_ticks"] / max(loop["ticks"], 1),
                 loop["real_time_ratio"],
                 r["servo_cf_per_s"],
                 r["viewer_messages"],
             )
         )
+        if not align:
+            continue  # the baseline: measured, not held to the bars
         bar_rows += [
             (
                 f"server/{label} stamp -> step p50 (µs)",
@@ -456,7 +460,7 @@ def _server_section(transports, seconds: float, console, bar_rows: list) -> dict
         f"Training server ({seconds:.0f} s each): device stamp -> the step that used it (µs), "
         "tick period (ms), with a viewer subscribed",
         ["transport", "", "p50", "p99", "p99.9", "period p50", "p99", "p99.9", "overruns %",
-         "x real time", "servo_cf Hz", "viewer msgs"],
+         "aligned %", "x real time", "servo_cf Hz", "viewer msgs"],
         rows,
         console,
     )  # fmt: skip

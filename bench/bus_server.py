@@ -80,9 +80,12 @@ def viewer_main(port: int, ipc_dir: str, seconds: float) -> None:
     bus.close()
 
 
-def run_server_config(transport: str, seconds: float, realtime: bool = False) -> dict:
+def run_server_config(
+    transport: str, seconds: float, realtime: bool = False, align_ticks: bool = True
+) -> dict:
     """One configuration: server here, a device and a viewer in their own processes;
-    ``realtime``: the server's loop thread asks for real-time scheduling."""
+    ``realtime``: the server's loop thread asks for real-time scheduling;
+    ``align_ticks``: the server's tick alignment (off: the baseline of free ticks)."""
     from scenarios.loader import load_scenario
     from sim.server.server import ServeConfig, TrainingServer
 
@@ -92,7 +95,9 @@ def run_server_config(transport: str, seconds: float, realtime: bool = False) ->
     def measure(now: float, samples) -> None:
         latencies_s.extend(now - s.stamp_s for s in samples)
 
-    config = ServeConfig(port=0, ipc_dir=ipc_dir or None, realtime=realtime)
+    config = ServeConfig(
+        port=0, ipc_dir=ipc_dir or None, realtime=realtime, align_ticks=align_ticks
+    )
     server = TrainingServer(
         load_scenario(SCENARIO), config=config, say=lambda line: None, on_samples=measure
     )
@@ -116,6 +121,7 @@ def run_server_config(transport: str, seconds: float, realtime: bool = False) ->
     warm = latencies_s[len(latencies_s) // 20 :]  # skip the first 5%
     return {
         "transport": transport,
+        "align_ticks": align_ticks,
         "scheduling": result["outcome"].scheduling.as_dict(),
         "stamp_to_step_s": warm,
         "loop": loop.as_dict(),

@@ -108,6 +108,11 @@ def serve(
         help="Run the physics loop under real-time scheduling (SCHED_FIFO) when permitted: "
         "fewer missed ticks on a busy machine. Needs root, CAP_SYS_NICE or an rtprio limit.",
     ),
+    align_ticks: bool = typer.Option(
+        True,
+        help="Start a physics tick up to one period early once every device's sample "
+        "is in, so ticks do not hold samples up (the tick schedule is unchanged).",
+    ),
     db: str | None = DB,
     report: Path | None = REPORT,
     json_path: Path | None = JSON,
@@ -181,6 +186,7 @@ def serve(
             delays=delays,
             seed_latency=seed,
             realtime=realtime,
+            align_ticks=align_ticks,
         )
         server = TrainingServer(spec, seed=seed, config=config, say=console.print)
         try:

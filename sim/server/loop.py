@@ -12,6 +12,12 @@ slowed or sped up.
 Measured per tick: the period (start to start), the lateness against its deadline, and
 the work time; reported as p50 / p99 / p99.9 (a plain Python 1 kHz loop shows p99.9
 period errors of 1-3 ms on these machines: tails matter more than medians).
+
+A tick may also start *early* when the waiting function says so (it returns True): the
+training server does, at most one period before the deadline, as soon as
+every live device's sample is in (:meth:`sim.server.server.TrainingServer._between_ticks`),
+so the tick's work falls between the devices' samples instead of on them. The schedule
+itself is not moved: simulated time keeps to wall time exactly as before.
 """
 
 from __future__ import annotations
@@ -37,6 +43,8 @@ class LoopReport:
         overruns: ticks whose work took longer than one period.
         resyncs: times the schedule was re-anchored because ticks fell too far behind.
         real_time_ratio: simulated time over wall time (1.0: kept real time).
+        aligned_ticks: ticks started before their deadline because the devices' samples
+            were in (the server's tick alignment; 0 when it is off).
     """
 
     rate_hz: float
@@ -47,6 +55,7 @@ class LoopReport:
     overruns: int
     resyncs: int
     real_time_ratio: float
+    aligned_ticks: int = 0
 
     @property
     def overrun_fraction(self) -> float:
@@ -71,6 +80,7 @@ class LoopReport:
             "resyncs": self.resyncs,
             "real_time_ratio": self.real_time_ratio,
             "kept_real_time": self.kept_real_time,
+            "aligned_ticks": self.aligned_ticks,
         }
 
 
@@ -87,7 +97,8 @@ class Pacer:
     Args:
         rate_hz: ticks per second.
         clock: a monotonic clock in seconds (``time.monotonic`` live; a fake in tests).
-        sleep: how to wait (``time.sleep``).
+        sleep: how to wait (``time.sleep``); a wait that returns True ended early on
+            purpose, and the tick starts then (the server's tick alignment).
         max_lag_ticks: how many periods late a tick may start before the schedule is
             re-anchored (the lost time is not made up with a burst of ticks).
         capacity: ticks kept for the statistics (a ring buffer; ~10 minutes at 1 kHz).
@@ -114,6 +125,7 @@ class Pacer:
         self.ticks = 0
         self.overruns = 0
         self.resyncs = 0
+        self.aligned = 0
         self._oversleep_s = 1e-4  # learnt: how much a sleep overshoots
         self._start: float | None = None
         self._anchor = 0.0
@@ -137,10 +149,15 @@ class Pacer:
             early = due - now - self._oversleep_s
             if early > 0:
                 before = now
-                self._sleep(early)
+                woke_early = self._sleep(early) is True
                 now = self._clock()
-                overshoot = (now - before) - early
-                self._oversleep_s = 0.9 * self._oversleep_s + 0.1 * min(max(overshoot, 0.0), 2e-3)
+                if woke_early:
+                    self.aligned += 1  # an early start on purpose says nothing of oversleep
+                else:
+                    overshoot = (now - before) - early
+                    self._oversleep_s = 0.9 * self._oversleep_s + 0.1 * min(
+                        max(overshoot, 0.0), 2e-3
+                    )
             if now - due > self.max_lag_ticks * self.period_s:
                 self.resyncs += 1
                 self._anchor, self._k = now, 0
@@ -172,4 +189,5 @@ class Pacer:
             self.overruns,
             self.resyncs,
             ratio,
+            self.aligned,
         )

@@ -71,6 +71,10 @@ class ServeConfig:
             machine only).
         realtime: run the loop thread under real-time scheduling when permitted
             (:mod:`sim.server.realtime`); the outcome says what it got.
+        align_ticks: start a physics tick up to one period early, as soon as every
+            live device's new sample is in (:meth:`TrainingServer._between_ticks`), so
+            the tick's work falls between the devices' samples instead of holding them
+            up; the tick schedule itself, and so simulated time, is unchanged.
     """
 
     port: int = 5570
@@ -85,6 +89,7 @@ class ServeConfig:
     seed_latency: int = 0
     ipc_dir: str | None = None
     realtime: bool = False
+    align_ticks: bool = True
 
 
 @dataclass
@@ -186,6 +191,11 @@ class TrainingServer:
         }
         #: seq of the latest device sample a step used (the used_seq of state messages)
         self._last_seq = -1
+        #: tick alignment: when each device's last sample was taken (loop clock)
+        self._heard: dict[str, float] = {}
+        self._period_s = 1.0 / s.world.rate_hz
+        self._tick_started = -math.inf
+        self._live_within_s = s.config.teleop.gap_timeout_s
 
     @property
     def port(self) -> int:
@@ -301,23 +311,42 @@ class TrainingServer:
         samples = self._take_device_messages(now)
         if samples:
             self._last_seq = samples[-1].seq
+            for sample in samples:
+                if sample.device in self.device_map:  # a stray device is no reason to wait
+                    self._heard[sample.device] = now
             if self._on_samples is not None:  # the clock after the drain: they are used now
                 self._on_samples(self._clock(), samples)
         return self.router.route(samples)
 
-    def _between_ticks(self, seconds: float) -> None:
+    def _between_ticks(self, seconds: float) -> bool:
         """Wait ``seconds`` for the next physics tick, feeding every device sample through
         teleoperation as it arrives (``Session.command``): filter, states, limits and the
         watchdog see each sample within the transport delay, not up to a physics period
         later (IK runs at the tick, for the latest target). The wait is kept to the
         microsecond (:func:`~haptics.bus.sockets.wait_readable`), so a sample that
-        arrives in the last millisecond before a tick is taken at once, not after a nap."""
+        arrives in the last millisecond before a tick is taken at once, not after a nap.
+
+        With ``align_ticks``, the wait ends early (True: the tick starts now) once every
+        live device has sent a new sample within the window before the tick is due: one
+        period long (devices at the physics rate or faster always send within it), and
+        opening no sooner than half a period after the last tick started (no bursts).
+        Samples that arrive while a tick works wait for it (~0.3-0.5 ms of Python per
+        tick): a tick started right after the devices' samples is done before their next
+        ones (1 kHz devices, 500 Hz physics), where a tick at a fixed phase could sit on
+        them for the whole run (both clocks are the machine's monotonic clock, so the
+        phase between them hardly drifts)."""
         deadline = self._clock() + seconds
+        align = self.config.align_ticks
+        period = self._period_s
+        align_from = max(deadline - period, self._tick_started + 0.5 * period)
         while True:
-            remaining = deadline - self._clock()
-            if remaining <= 0:
-                return
-            if self.bus.wait(remaining, requests=False):
+            now = self._clock()
+            if now >= deadline:
+                return False
+            if align and now >= align_from and self._devices_in(now, align_from):
+                return True
+            wake = deadline if now >= align_from or not align else align_from
+            if self.bus.wait(wake - now, requests=False):
                 commands = self._take_commands(self._clock())
                 if commands and not self.paused:
                     self.session.command(commands)
@@ -326,6 +355,14 @@ class TrainingServer:
                         # alignment change it between ticks; the contact force itself is
                         # the last physics step's
                         self._feedback(self._clock(), self._last_state)
+
+    def _devices_in(self, now: float, since: float) -> bool:
+        """Whether every live device (heard from within the teleoperation gap timeout,
+        100 ms) has sent a sample at or after ``since``; False with none, so silent
+        devices leave the tick to its deadline as without alignment."""
+        heard, gap = self._heard.values(), self._live_within_s
+        live = [t for t in heard if now - t <= gap]
+        return bool(live) and min(live) >= since
 
     def wait_for_devices(self, stop: Callable[[], bool], timeout_s: float | None = None) -> bool:
         """Answer requests and collect device messages until every mapped device has sent
@@ -382,7 +419,7 @@ class TrainingServer:
         pacer = Pacer(s.world.rate_hz, clock=self._clock, sleep=self._between_ticks)
         reason = None
         while reason is None:
-            now = pacer.wait()
+            now = self._tick_started = pacer.wait()
             commands = self._take_commands(now)
             if not self.paused:
                 state = s.step(commands)
