@@ -143,6 +143,9 @@ HANDOVER_HEIGHT_M = 0.041
 #: (seeds 0-3: 87.0, 88.0, 89.3, 89.3 s with it; 91.9, 90.3, 89.4, 90.8 without, with
 #: :func:`on_peg`'s stricter check of before; 3 cm: 92.5, 92.3, 100.9, 91.9).
 HANDOVER_SHIFT_M = 0.02
+#: How close (m) a planned carry's IK must come to each pose on the way
+#: (:func:`carries_to`): half the session's 1 mm unreachable tolerance.
+CARRY_TOLERANCE_M = 0.0005
 #: How far (m) open jaws back off along their axis: out of a ring on a peg (clear of the
 #: peg top on the way out), and out of a ring in mid-air at the handover (the
 #: fingertips, 2.4 mm below the wall's top with their margin, then 9.6 mm over it).
@@ -293,6 +296,30 @@ def ring_grips(world, ring: str, walls=(0, 1, 2), avoid_W=None, X_WB=None) -> li
     return out
 
 
+def carries_to(demo: Demonstrator, arm: str, ring: str, g: Grip, then_W) -> bool:
+    """Whether ``arm``, holding ``ring`` by grip ``g``, can carry its centre to ``then_W``
+    with the tool's orientation kept, as the session's IK follows a carry: each pose
+    solved from the last, without restarts. A wrist that meets its limit on the way
+    stalls there (PSM1 at its wrist pitch limit, 80°, fell 1-3 mm short along a carry
+    to the handover, and the taker missed the ring three times), even when the end
+    pose is reachable from elsewhere."""
+    from kinematics import solve_ik
+    from kinematics.transforms import pose
+
+    q = grip_q(demo, arm, g)
+    if q is None:
+        return False
+    a = demo.session.arms[arm]
+    offset = np.asarray(then_W, float) - demo.session.world.landmark(ring, "center")
+    for f in (0.25, 0.5, 0.75, 1.0):
+        X_RT = a.X_RW @ pose(g.R_W, g.tip_W + f * offset)
+        result = solve_ik(a.chain, X_RT, q, restarts=0)
+        if result.pos_error > CARRY_TOLERANCE_M:
+            return False
+        q = result.q
+    return True
+
+
 def grip_q(demo: Demonstrator, arm: str, g: Grip) -> np.ndarray | None:
     """Joint values (rad / m) of ``arm`` at grip ``g``, reached through its approach (IK
     warm-started along the way, as :func:`~sim.session.plans.common.reachable_poses`);
@@ -393,6 +420,8 @@ def take(
         if demo.stopped:
             return False
         grips = best_grips(demo, arm, ring, walls, avoid_arm)
+        if then_W is not None:  # grips that carry the ring there without a wrist limit first
+            grips.sort(key=lambda g: not carries_to(demo, arm, ring, g, then_W))
         if worse is not None:
             grips.sort(key=worse)
         if not grips:

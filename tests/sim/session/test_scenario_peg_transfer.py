@@ -247,3 +247,23 @@ def test_grips_keep_the_shaft_off_the_pegs(arm, pegs):
         assert rejected  # IK alone would have tried some of them
     finally:
         session.close()
+
+
+def test_a_grip_is_judged_by_the_carry_it_has_to_make():
+    """The giver's grip is chosen for the carry to the handover too: a wrist that meets
+    its limit on the way stalls there (the arm holds short and the taker misses). No
+    carry is always possible from a reachable grip; a carry out of the workspace never."""
+    session = _session()
+    try:
+        world = session.world
+        demo = Demonstrator(session, "expert", seed=UNSEEN_SEED)
+        ring = "board/ring0"
+        spec = plan.board_spec(world, ring)
+        center = world.landmark(ring, "center")
+        grips = plan.reachable_grips(demo, "PSM2", plan.ring_grips(world, ring), spec)
+        assert grips
+        for g in grips:
+            assert plan.carries_to(demo, "PSM2", ring, g, center)
+            assert not plan.carries_to(demo, "PSM2", ring, g, center + [0.0, 0.0, 0.3])
+    finally:
+        session.close()
