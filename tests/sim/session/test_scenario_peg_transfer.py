@@ -264,6 +264,6 @@ def test_a_grip_is_judged_by_the_carry_it_has_to_make():
         assert grips
         for g in grips:
             assert plan.carries_to(demo, "PSM2", ring, g, center)
-            assert not plan.carries_to(demo, "PSM2", ring, g, center + [0.0, 0.0, 0.3])
+            assert not plan.carries_to(demo, "PSM2", ring, g, center + np.array([0.0, 0.0, 0.3]))
     finally:
         session.close()
