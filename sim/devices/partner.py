@@ -230,16 +230,6 @@ class PartnerDemonstrator(Demonstrator):
         )
         self._await(lambda hands_free: True if over() else None)
 
-    def parallel(self, branches) -> None:
-        """Every branch, the partner's too: this process drives its own hands' branches
-        and runs the partner's in watch mode, each of its moves and grips waited for in
-        turn (as outside :meth:`parallel`) while this process's hands work on. Skipping
-        the partner's branch left its moves uncounted: they piled up in
-        :class:`MoveCounter` and ended later waits for the partner's reach at once, the
-        instrument far from its target; and what the branch decided (a ring taken) was
-        never known here."""
-        super().parallel(branches)
-
     def outcome(self, arm: str, condition) -> bool:
         """As :meth:`Demonstrator.outcome`; the partner's work is waited for up to
         :data:`OUTCOME_WAIT_S` (in both clocks, at most :data:`PARTNER_TIMEOUT_WALL_S`

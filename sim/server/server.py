@@ -345,8 +345,7 @@ class TrainingServer:
                 return False
             if align and now >= align_from and self._devices_in(now, align_from):
                 return True
-            wake = deadline if now >= align_from or not align else align_from
-            if self.bus.wait(wake - now, requests=False):
+            if self.bus.wait(deadline - now, requests=False):
                 commands = self._take_commands(self._clock())
                 if commands and not self.paused:
                     self.session.command(commands)

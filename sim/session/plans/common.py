@@ -44,16 +44,27 @@ def reachable(demo: Demonstrator, arm: str, points_W, R_W) -> bool:
 def reachable_poses(demo: Demonstrator, arm: str, poses_W) -> bool:
     """Whether ``arm`` can put its tool tip at every pose (4x4, world) in turn, each IK
     solve warm-started from the last (a path, not isolated poses)."""
+    return ik_path(demo, arm, poses_W) is not None
+
+
+def ik_path(
+    demo: Demonstrator, arm: str, poses_W, q=None, restarts: int = 20, tolerance_m=None
+) -> np.ndarray | None:
+    """Joint values (rad / m) of ``arm`` at the last of ``poses_W`` (4x4, world), each
+    IK solve warm-started from the one before (from ``q``, default the arm's goal), or
+    None when one is missed: not solved (``tolerance_m`` None) or further than
+    ``tolerance_m`` (m) from its pose. ``restarts=0`` follows a path as the session's
+    step-to-step IK does; more finds a pose reachable from anywhere."""
     from kinematics import solve_ik
 
     a = demo.session.arms[arm]
-    q = a.goal_js()
+    q = a.goal_js() if q is None else q
     for X_WT in poses_W:
-        result = solve_ik(a.chain, a.X_RW @ X_WT, q, restarts=20)
-        if not result.success:
-            return False
+        result = solve_ik(a.chain, a.X_RW @ X_WT, q, restarts=restarts)
+        if not (result.success if tolerance_m is None else result.pos_error <= tolerance_m):
+            return None
         q = result.q
-    return True
+    return q
 
 
 def jaw_orientations(port_W, point_W, across_W, tilts_rad):

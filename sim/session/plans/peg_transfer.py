@@ -46,12 +46,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from kinematics.transforms import pose
 from sim.session.demo import Demonstrator
 from sim.session.plans.common import (
     JAW_CLOSED_RAD,
     JAW_RELEASE_RAD,
     UP,
     carry_to,
+    ik_path,
     turn_between,
     unless_interrupted,
 )
@@ -303,38 +305,19 @@ def carries_to(demo: Demonstrator, arm: str, ring: str, g: Grip, then_W) -> bool
     stalls there (PSM1 at its wrist pitch limit, 80°, fell 1-3 mm short along a carry
     to the handover, and the taker missed the ring three times), even when the end
     pose is reachable from elsewhere."""
-    from kinematics import solve_ik
-    from kinematics.transforms import pose
-
     q = grip_q(demo, arm, g)
     if q is None:
         return False
-    a = demo.session.arms[arm]
     offset = np.asarray(then_W, float) - demo.session.world.landmark(ring, "center")
-    for f in (0.25, 0.5, 0.75, 1.0):
-        X_RT = a.X_RW @ pose(g.R_W, g.tip_W + f * offset)
-        result = solve_ik(a.chain, X_RT, q, restarts=0)
-        if result.pos_error > CARRY_TOLERANCE_M:
-            return False
-        q = result.q
-    return True
+    carry = [pose(g.R_W, g.tip_W + f * offset) for f in (0.25, 0.5, 0.75, 1.0)]
+    return ik_path(demo, arm, carry, q, restarts=0, tolerance_m=CARRY_TOLERANCE_M) is not None
 
 
 def grip_q(demo: Demonstrator, arm: str, g: Grip) -> np.ndarray | None:
     """Joint values (rad / m) of ``arm`` at grip ``g``, reached through its approach (IK
     warm-started along the way, as :func:`~sim.session.plans.common.reachable_poses`);
     None when out of reach."""
-    from kinematics import solve_ik
-    from kinematics.transforms import pose
-
-    a = demo.session.arms[arm]
-    q = a.goal_js()
-    for point in (g.tip_W + g.approach_W, g.tip_W):
-        result = solve_ik(a.chain, a.X_RW @ pose(g.R_W, point), q, restarts=20)
-        if not result.success:
-            return None
-        q = result.q
-    return q
+    return ik_path(demo, arm, [pose(g.R_W, g.tip_W + g.approach_W), pose(g.R_W, g.tip_W)])
 
 
 def shaft_clearance_m(demo: Demonstrator, arm: str, q, spec: PegBoardSpec) -> float:
