@@ -29,8 +29,6 @@ from numba import njit
 
 from haptics.errors import HapticsError
 
-_RUNNERS: dict[Any, Any] = {}
-
 
 @njit(cache=True, inline="always")
 def sos_cascade(z, zi, c, ci, n_sections, u, start_steady):
@@ -66,59 +64,71 @@ GUARD_SIZE = 6
 STEP_OK, STEP_REFUSED, STEP_NO_OUTPUT = 0, 1, 2
 
 
-def runners_for(step_kernel):
-    """numba wrappers of ``step_kernel``: a guarded single step and a loop over a trace.
+@njit(cache=True, inline="always")
+def sample_ok(x) -> bool:
+    """The guard's first half: is ``x`` a sample a filter may see (finite, not absurd)?
 
-    Both go through the same guarded step, so ``step()`` and ``filter()`` agree bit for
-    bit, refusals included. The guard runs inside numba: checking in Python cost more
-    than the filtering itself.
+    Each filter module runs its kernel between this and :func:`settle` in two cached
+    functions of its own (a guarded step and a guarded run over a trace). A single generic
+    guard taking the kernel as an argument cannot be cached by numba ("dynamic globals"),
+    and compiling it cost ~0.5 s at every session's start. The guard runs inside numba:
+    checking in Python cost more than the filtering itself. numba judges a cache by the
+    file of the cached function only: after editing this guard, delete the filter
+    modules' ``__pycache__`` (a fresh checkout has none).
     """
-    runners = _RUNNERS.get(step_kernel)
-    if runners is None:
+    good = True
+    for i in range(3):
+        if not (math.isfinite(x[i]) and abs(x[i]) <= MAX_ABS_POSITION_M):
+            good = False
+    return good
 
-        @njit
-        def guarded_step(state, coef, guard, x, out):
-            good = True
-            for i in range(3):
-                if not (math.isfinite(x[i]) and abs(x[i]) <= MAX_ABS_POSITION_M):
-                    good = False
-            if good:
-                step_kernel(state, coef, x, out)
-                for i in range(3):
-                    if not math.isfinite(out[i]):
-                        good = False
-                if not good:
-                    state[:] = 0.0  # a kernel fault: forget, re-initialise on the next sample
-            if good:
-                guard[_G_HAS] = 1.0
-                guard[_G_LAST] = 0.0
-                for i in range(3):
-                    guard[_G_OUT + i] = out[i]
-                return STEP_OK
-            guard[_G_COUNT] += 1.0
-            guard[_G_LAST] = 1.0
-            if guard[_G_HAS] == 0.0:
-                return STEP_NO_OUTPUT
-            for i in range(3):
-                out[i] = guard[_G_OUT + i]
-            return STEP_REFUSED
 
-        @njit
-        def run(state, coef, guard, signal, out):
-            for i in range(signal.shape[0]):
-                if guarded_step(state, coef, guard, signal[i], out[i]) == STEP_NO_OUTPUT:
-                    return i
-            return -1
+@njit(cache=True, inline="always")
+def settle(ran, state, guard, out) -> int:
+    """The guard's second half, after the kernel ran (``ran``) or the sample was refused:
+    keep a good output, or hold the last good one (see the module docstring)."""
+    good = ran
+    if good:
+        for i in range(3):
+            if not math.isfinite(out[i]):
+                good = False
+        if not good:
+            state[:] = 0.0  # a kernel fault: forget, re-initialise on the next sample
+    if good:
+        guard[_G_HAS] = 1.0
+        guard[_G_LAST] = 0.0
+        for i in range(3):
+            guard[_G_OUT + i] = out[i]
+        return STEP_OK
+    guard[_G_COUNT] += 1.0
+    guard[_G_LAST] = 1.0
+    if guard[_G_HAS] == 0.0:
+        return STEP_NO_OUTPUT
+    for i in range(3):
+        out[i] = guard[_G_OUT + i]
+    return STEP_REFUSED
 
-        runners = _RUNNERS[step_kernel] = (guarded_step, run)
-    return runners
+
+@njit
+def guarded_run(guarded_step, state, coef, guard, signal, out):
+    """A whole trace through a filter's guarded step: the first row that had no output to
+    hold, or -1. One loop for every filter; compiled per process on first use, which only
+    whole-trace filtering (benches, analysis) pays: numba cannot cache a function that
+    takes another as an argument."""
+    for i in range(signal.shape[0]):
+        if guarded_step(state, coef, guard, signal[i], out[i]) == STEP_NO_OUTPUT:
+            return i
+    return -1
 
 
 class TremorFilter:
     """Causal filter of 3-D positions sampled at a fixed rate.
 
     Subclasses set ``name``, build ``self._coef`` and ``self._state_size`` in
-    ``__init__`` and provide the numba ``_kernel``.
+    ``__init__`` and provide ``_guarded``: a cached numba function of their own module,
+    ``(state, coef, guard, x, out) -> STEP_*``, their kernel between :func:`sample_ok` and
+    :func:`settle`. ``filter()`` runs the same function per row (:func:`guarded_run`), so
+    ``step()`` and ``filter()`` agree bit for bit.
 
     Attributes:
         rate_hz: sample rate the filter was designed for (Hz).
@@ -126,7 +136,7 @@ class TremorFilter:
     """
 
     name = "filter"
-    _kernel = None  # numba step kernel, set by subclasses
+    _guarded = None  # the subclass's kernel behind the guard (a cached numba function)
 
     def __init__(self, rate_hz: float, params: dict[str, Any]) -> None:
         if not (np.isfinite(rate_hz) and rate_hz > 0):
@@ -142,7 +152,7 @@ class TremorFilter:
         self._coef = np.ascontiguousarray(coef, dtype=np.float64)
         self._state_size = int(state_size)
         self._state = np.zeros(self._state_size)
-        self._guarded_step, self._run = runners_for(type(self)._kernel)
+        self._guarded_step = type(self)._guarded
 
     def reset(self) -> None:
         """Forget the past (and the refusal count): the next sample re-initialises the filter."""
@@ -194,7 +204,7 @@ class TremorFilter:
         if x.ndim != 2 or x.shape[1] != 3:
             raise HapticsError(f"signal must have shape (N, 3) in metres, got {x.shape}.")
         out = np.empty_like(x)
-        bad = self._run(self._state, self._coef, self._guard, x, out)
+        bad = guarded_run(self._guarded_step, self._state, self._coef, self._guard, x, out)
         if bad >= 0:
             raise HapticsError(
                 f"signal row {bad} is NaN, inf or beyond {MAX_ABS_POSITION_M} m and no earlier "

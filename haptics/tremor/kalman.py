@@ -43,6 +43,8 @@ from haptics.tremor.base import (
     TremorFilter,
     require_band,
     require_positive,
+    sample_ok,
+    settle,
     sos_cascade,
 )
 
@@ -180,6 +182,14 @@ def adaptive_kalman_step(state, coef, x, out):
         state[1] = min(max(round((f - f_min) / step), 0), n_grid - 1)
 
 
+@njit(cache=True)
+def _guarded_step(state, coef, guard, x, out):
+    ran = sample_ok(x)
+    if ran:
+        adaptive_kalman_step(state, coef, x, out)
+    return settle(ran, state, guard, out)
+
+
 class AdaptiveKalmanFilter(TremorFilter):
     """Tremor canceller: frequency-tracking Kalman filter (the previous ``default``).
 
@@ -200,7 +210,7 @@ class AdaptiveKalmanFilter(TremorFilter):
     """
 
     name = "adaptive_kalman"
-    _kernel = adaptive_kalman_step
+    _guarded = _guarded_step
 
     def __init__(
         self,

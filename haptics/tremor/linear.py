@@ -12,7 +12,14 @@ from numba import njit
 from scipy import signal as sps
 
 from haptics.errors import HapticsError
-from haptics.tremor.base import TremorFilter, require_band, require_below_nyquist, sos_cascade
+from haptics.tremor.base import (
+    TremorFilter,
+    require_band,
+    require_below_nyquist,
+    sample_ok,
+    settle,
+    sos_cascade,
+)
 
 
 @njit(cache=True)
@@ -28,10 +35,18 @@ def sos_step(state, coef, x, out):
         out[ax] = sos_cascade(state, 1 + ax * n_sections * 2, coef, 0, n_sections, x[ax], first)
 
 
+@njit(cache=True)
+def _guarded_step(state, coef, guard, x, out):
+    ran = sample_ok(x)
+    if ran:
+        sos_step(state, coef, x, out)
+    return settle(ran, state, guard, out)
+
+
 class SOSFilter(TremorFilter):
     """A linear filter given as second-order sections (scipy ``sos`` layout)."""
 
-    _kernel = sos_step
+    _guarded = _guarded_step
 
     def _use_sos(self, sos: np.ndarray) -> None:
         sos = np.asarray(sos, dtype=float)

@@ -11,7 +11,7 @@ import numpy as np
 from numba import njit
 
 from haptics.errors import HapticsError
-from haptics.tremor.base import TremorFilter, require_positive
+from haptics.tremor.base import TremorFilter, require_positive, sample_ok, settle
 
 
 @njit(cache=True, inline="always")
@@ -43,6 +43,14 @@ def one_euro_step(state, coef, x, out):
         out[ax] = value
 
 
+@njit(cache=True)
+def _guarded_step(state, coef, guard, x, out):
+    ran = sample_ok(x)
+    if ran:
+        one_euro_step(state, coef, x, out)
+    return settle(ran, state, guard, out)
+
+
 class OneEuroFilter(TremorFilter):
     """1€ filter per axis.
 
@@ -54,7 +62,7 @@ class OneEuroFilter(TremorFilter):
     """
 
     name = "one_euro"
-    _kernel = one_euro_step
+    _guarded = _guarded_step
 
     def __init__(
         self,

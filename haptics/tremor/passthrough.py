@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from haptics.tremor.base import TremorFilter
+from haptics.tremor.base import TremorFilter, sample_ok, settle
 
 
 @njit(cache=True)
@@ -15,11 +15,19 @@ def passthrough_step(state, coef, x, out):
         out[ax] = x[ax]
 
 
+@njit(cache=True)
+def _guarded_step(state, coef, guard, x, out):
+    ran = sample_ok(x)
+    if ran:
+        passthrough_step(state, coef, x, out)
+    return settle(ran, state, guard, out)
+
+
 class PassThrough(TremorFilter):
     """No filtering (the unfiltered baseline)."""
 
     name = "none"
-    _kernel = passthrough_step
+    _guarded = _guarded_step
 
     def __init__(self, rate_hz: float = 1000.0) -> None:
         super().__init__(rate_hz, {})

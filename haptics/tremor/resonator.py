@@ -51,6 +51,8 @@ from haptics.tremor.base import (
     require_band,
     require_below_nyquist,
     require_positive,
+    sample_ok,
+    settle,
     sos_cascade,
 )
 
@@ -305,6 +307,14 @@ def resonator_kalman_step(state, coef, x, out):
             _set_rotation(state, a, dt)
 
 
+@njit(cache=True)
+def _guarded_step(state, coef, guard, x, out):
+    ran = sample_ok(x)
+    if ran:
+        resonator_kalman_step(state, coef, x, out)
+    return settle(ran, state, guard, out)
+
+
 class ResonatorKalmanFilter(TremorFilter):
     """Tremor canceller: Kalman filter with a resonator tremor model (surgisim's ``default``).
 
@@ -333,7 +343,7 @@ class ResonatorKalmanFilter(TremorFilter):
     """
 
     name = "resonator_kalman"
-    _kernel = resonator_kalman_step
+    _guarded = _guarded_step
 
     def __init__(
         self,

@@ -21,6 +21,8 @@ from haptics.tremor.base import (
     require_band,
     require_below_nyquist,
     require_positive,
+    sample_ok,
+    settle,
     sos_cascade,
 )
 
@@ -75,6 +77,14 @@ def wflc_step(state, coef, x, out):
         out[ax] = x[ax] - tremor
 
 
+@njit(cache=True)
+def _guarded_step(state, coef, guard, x, out):
+    ran = sample_ok(x)
+    if ran:
+        wflc_step(state, coef, x, out)
+    return settle(ran, state, guard, out)
+
+
 class WFLCFilter(TremorFilter):
     """WFLC frequency tracking + FLC cancellation, per axis.
 
@@ -89,7 +99,7 @@ class WFLCFilter(TremorFilter):
     """
 
     name = "wflc"
-    _kernel = wflc_step
+    _guarded = _guarded_step
 
     def __init__(
         self,
