@@ -11,6 +11,7 @@ Units: metres, radians, seconds, newtons; fields say so in their names.
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Literal
 
 from pydantic import Field, PrivateAttr, field_validator, model_validator
@@ -47,6 +48,14 @@ SCHEMA_VERSION = 1
 
 
 # ---- scene ---------------------------------------------------------------------------------
+
+#: How fast a PSM's jaw opens or closes (rad/s) unless a scenario says otherwise: 2π, the
+#: cap the dVRK puts on the jaw while it follows the master's gripper
+#: (``TeleOperationPSM::JawRate``, sawIntuitiveResearchKit); the PSM's own trajectory
+#: limit for its wrist and jaw joints is higher (3 x 360°/s, ``mtsIntuitiveResearchKitPSM``).
+PSM_JAW_RATE_RAD_S = 2.0 * math.pi
+
+
 class Pose(Model):
     """A pose in the world frame: position (m) and roll-pitch-yaw (rad, URDF order)."""
 
@@ -74,7 +83,7 @@ class Arm(Model):
     port: Port
     start_joints: list[float] | None = None
     insertion_m: Annotated[float, Field(ge=0)] = 0.05
-    jaw_rate_rad_s: Annotated[float, Field(gt=0)] = 2.0
+    jaw_rate_rad_s: Annotated[float, Field(gt=0)] = PSM_JAW_RATE_RAD_S
     hand: Literal["left", "right"] | None = None
     teleoperated: bool | None = Field(
         default=None, description="driven by a master (default: PSMs yes, the ECM no)"

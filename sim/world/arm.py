@@ -32,6 +32,7 @@ from sim.errors import SimError
 from sim.world import _kernels as W
 from sim.world.frustum import Frustum
 from sim.world.robots import LoadedRobot, RobotModel
+from sim.world.scene import PSM_JAW_RATE_RAD_S
 
 #: IK tolerances for tracked goals: the solver's defaults (10 µm, 0.1 mrad).
 IK_POS_TOL_M = 1e-5
@@ -88,7 +89,7 @@ class Arm:
         *,
         q0=None,
         jaw_rad: float = 0.0,
-        jaw_rate_rad_s: float = 2.0,
+        jaw_rate_rad_s: float = PSM_JAW_RATE_RAD_S,
         camera: CameraSettings | None = None,
         ik_restarts: int = 2,
     ) -> None:

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
+from scenarios.schema import PSM_JAW_RATE_RAD_S
 from sim.errors import SimError, closest_names
 
 Vec3 = tuple[float, float, float]
@@ -156,7 +157,7 @@ class ArmSpec:
     q: tuple[float, ...] | None = None
     insertion_m: float = _f(0.05, "nonneg", "m")
     jaw_rad: float = _f(0.0, "number", "rad")
-    jaw_rate_rad_s: float = _f(2.0, "positive", "rad/s")
+    jaw_rate_rad_s: float = _f(PSM_JAW_RATE_RAD_S, "positive", "rad/s")
     fov_deg: float = _f(70.0, "positive", "degrees")
     aspect: float = _f(4.0 / 3.0, "positive", "width / height")
     near_m: float = _f(0.005, "positive", "m")

@@ -35,6 +35,11 @@ UNSEEN_SEED = UNSEEN_SEEDS[0]
 #: Seeds per scenario in the slow sweep: ten, none of them used while the plans were made.
 SWEEP_SEEDS = list(range(1000, 1010))
 
+#: What a synthetic expert must finish in (s), where people's times are published: peg
+#: transfer under 90 s (issue 14: inside the FLS proficiency range, the exam mean 84 ± 31 s,
+#: ``../shared/notes/scoring.md``).
+EXPERT_TIME_BARS_S = {"peg-transfer": 90.0}
+
 
 def _drops(outcome) -> int:
     return sum(1 for e in outcome.trace.events if e.kind == "drop")
@@ -63,15 +68,22 @@ def test_expert_completes_and_passes_every_scenario_without_a_drop_on_ten_seeds(
     seeds of ten (a person who passes still has a bad run now and then: in the 40-seed
     sweep of bench/RESULTS.md the expert failed peg transfer once, on a missed grasp)."""
     scenario = load_scenario(name)
-    failures, failed_rubric = [], []
+    failures, failed_rubric, times = [], [], []
     for seed in SWEEP_SEEDS:
         outcome = run_headless(scenario, operator="expert", seed=seed)
         if not outcome.trace.completed or _drops(outcome):
             failures.append((seed, outcome.trace.completed, _drops(outcome)))
         if not outcome.result.passed:
             failed_rubric.append((seed, round(outcome.result.score, 1)))
+        times.append(outcome.metrics["completion_time_s"])
     assert failures == [], f"{name}: (seed, completed, drops) {failures}"
     assert len(failed_rubric) <= 1, f"{name}: (seed, score) failing the rubric {failed_rubric}"
+    bar = EXPERT_TIME_BARS_S.get(name)
+    if bar is not None:
+        # the bar holds on the median with room for other machines' last bits; one run of
+        # ten may pay for a missed grasp tried again (seeds 140-159 run once: 83.8-87.5 s)
+        assert np.median(times) < bar - 2.0, times
+        assert sum(t >= bar for t in times) <= 1, times
 
 
 @pytest.mark.slow

@@ -71,7 +71,7 @@ def test_handover_from_one_instrument_to_the_other(world):
     hold(world, 0.4, "PSM1", -0.3)
     body = world.body_id(RING)
     assert set(world.grasps.held_by(body)) == {"PSM2", "PSM1"}  # both hold it
-    hold(world, 0.8, "PSM2", 1.0)  # 2 rad/s from -0.3 rad: opens past the hold in 0.5 s
+    hold(world, 0.8, "PSM2", 1.0)  # 2π rad/s from -0.3 rad: opens past the hold in ~0.15 s
     assert world.grasps.held_by(body) == ["PSM1"]
     move_tool(world, "PSM2", (-0.06, -0.03, 0.09), 0.4)
     move_tool(world, "PSM1", (0.05, -0.03, 0.08), 0.8)
