@@ -418,6 +418,10 @@ def take(
         def tip_at(grip=grip):
             # look again: the same grip on the ring as it lies now
             now = ring_grips(s.world, ring, [grip.wall])
+            if not now:
+                raise GripGoneError(
+                    f"{ring} moved: no room for {arm}'s jaws on wall {grip.wall} now"
+                )
             best = min(now, key=lambda g: np.linalg.norm(g.point_W - grip.point_W))
             return best.point_W - GRIP_DEPTH_M * grip.R_W[:, 2]
 
@@ -442,7 +446,30 @@ def close_on_wall(
     A hand that clutches ahead centres itself on the way down to the wall; with
     ``then_W`` (where the ring's centre goes once lifted: the handover point), on the
     whole way there - down, grip, lift, carry - when that fits in one stroke of the hand
-    (:func:`trip_centre`): the carry then needs no clutch of its own."""
+    (:func:`trip_centre`): the carry then needs no clutch of its own.
+
+    When the ring has moved so that the grip is no longer there (``tip_at`` raises
+    :class:`GripGoneError`: jaws aiming over a wall nudged the ring on its peg, which now
+    stands where the inner finger would go), the attempt is a miss, noted."""
+    try:
+        return _close_on_wall(demo, arm, ring, grip, tip_at, meanwhile, then_W)
+    except GripGoneError as gone:
+        demo.note(str(gone))
+        _back_off_open(demo, arm, grip)
+        return False
+
+
+class GripGoneError(Exception):
+    """The grip a grasp attempt was aiming for is not on the ring as it lies now."""
+
+
+def _back_off_open(demo: Demonstrator, arm: str, grip: Grip) -> None:
+    """After a missed grasp: jaws open, back the way they came (along the approach)."""
+    back = demo.session.tip_target_W(arm)[:3, 3] + grip.approach_W
+    demo.move_tip(arm, back, jaw_rad=RING_JAW_OPEN_RAD)
+
+
+def _close_on_wall(demo, arm, ring, grip, tip_at, meanwhile, then_W) -> bool:
     axis = grip.R_W[:, 2]
     centre = tip_at() + 0.5 * grip.approach_W  # the way down to the wall
     if then_W is not None:
@@ -470,8 +497,7 @@ def close_on_wall(
     demo.grip(arm, JAW_CLOSED_RAD)
     if demo.until(lambda: arm in demo.session.holders(ring), timeout_s=1.0):
         return True
-    back = demo.session.tip_target_W(arm)[:3, 3] + grip.approach_W
-    demo.move_tip(arm, back, jaw_rad=RING_JAW_OPEN_RAD)
+    _back_off_open(demo, arm, grip)
     return False
 
 

@@ -177,6 +177,37 @@ def test_a_ring_out_of_reach_is_given_up_with_a_note_not_silently():
         session.close()
 
 
+def test_a_grip_that_is_gone_when_the_jaws_go_in_is_a_noted_miss_not_a_crash():
+    """The ring may move under jaws aiming at it (nudged on its peg, the peg then stands
+    where the inner finger would go: a novice's run once crashed there). The attempt is
+    a miss: noted, the jaws back off open along the approach, and ``take`` looks again."""
+    session = _session()
+    try:
+        demo = Demonstrator(session, "expert", seed=UNSEEN_SEED)
+        left = min(session.driven, key=lambda a: session.arms[a].X_WR[0, 3])
+        ring = "board/ring0"
+        grip = plan.best_grips(demo, left, ring, [0, 1, 2])[0]
+        looks = []
+
+        def tip_at():
+            looks.append(session.time_s)
+            if len(looks) > 4:  # gone by the time the jaws go in from over the wall
+                raise plan.GripGoneError(f"{ring} moved")
+            return grip.tip_W
+
+        assert not plan.close_on_wall(demo, left, ring, grip, tip_at)
+        assert len(looks) == 5
+        assert any(f"{ring} moved" in message for _, message in demo.notes)
+        tip = session.tip_target_W(left)[:3, 3]
+        np.testing.assert_allclose(
+            tip, grip.tip_W - plan.HOVER_M * grip.R_W[:, 2] + grip.approach_W, atol=0.003
+        )
+        assert session.arms[left].measured_jaw() > plan.RING_JAW_OPEN_RAD - 0.1
+        assert left not in session.holders(ring)
+    finally:
+        session.close()
+
+
 def _reach_steps(arms_targets: dict) -> int:
     """Physics steps a fresh session takes to move the given arms to their targets in
     one together() block."""
