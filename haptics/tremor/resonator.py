@@ -11,7 +11,14 @@ models the measured position as
   whose damping ``pi B`` gives its spectral line the -3 dB width ``B``, and whose variance
   ``sigma^2`` is the tremor's,
 
-and outputs the Kalman estimate of the voluntary position. The model's four numbers are
+and outputs the Kalman estimate of the voluntary position. Two such models run side by
+side as an interacting multiple model (IMM) filter: the hand moving (jerk density ``q``)
+and the hand still (a hundredth of it), each kept with a 1 s mean dwell and weighted per
+sample by how well it predicted the sample. A still hand lets the filter remove more
+tremor at once, where ``q``'s one-second average (below) would wait a second to fall; a
+stroke's first samples hand the weight back to the moving model within milliseconds.
+On the tuning sets this gained 0.4-0.7 dB of attenuation with no more RMS error (a lower
+``q`` alone buys the same dB for 0.1x more error). The model's four numbers are
 not fixed guesses but measured from the signal, each on its own time scale, because each
 varies between people and over a session:
 
@@ -28,8 +35,9 @@ varies between people and over a session:
 
 Each estimate is clamped to a physiological range, so no input can drive the model
 somewhere absurd, and a glitch is forgotten within seconds. The Kalman filter keeps its
-full covariance (5 states per axis), as ``f``, ``B``, ``sigma^2`` and ``q`` change every
-sample; that costs a few hundred flops per axis, a fraction of a microsecond.
+full covariance (5 states per axis and model), as ``f``, ``B``, ``sigma^2`` and ``q``
+change every sample; that costs about a thousand flops per axis, under a microsecond
+for a 3-D sample.
 
 How the numbers were chosen: on generator A only (:mod:`haptics.signals`,
 ``narrow``/``broadband`` in :mod:`haptics.tremor.sets`), never on the unseen generator B.
@@ -61,6 +69,7 @@ _SECTIONS = 4  # biquads of the tracker's band-pass (8th order)
 _LP_SECTIONS = 2  # biquads of the jerk low-pass (4th order)
 _OBSERVER_GAIN = 0.3  # per-sample pull of the tracker phasor towards the band-passed input
 _MODEL_EVERY = 8  # samples between updates of the model's frequency and width
+_MU_MIN = 1e-6  # floor of either model's probability (numerical safety; IMM keeps it > 0)
 
 # coef header
 (
@@ -84,8 +93,10 @@ _MODEL_EVERY = 8  # samples between updates of the model's frequency and width
     _C_VAR_HI,
     _C_P_V0,
     _C_P_A0,
-) = range(20)
-_HDR = 20
+    _C_STILL,
+    _C_STAY,
+) = range(22)
+_HDR = 22
 _C_BP = _HDR  # band-pass sos (4 x 6)
 _C_LP = _C_BP + 6 * _SECTIONS  # jerk low-pass sos (2 x 6)
 _COEF_SIZE = _C_LP + 6 * _LP_SECTIONS
@@ -103,10 +114,16 @@ _A_LP = _A_VAR + 1  # jerk low-pass z (2 x 2)
 _A_HIST = _A_LP + 2 * _LP_SECTIONS  # last three low-passed positions
 _A_J = _A_HIST + 3  # mean square jerk (m^2/s^6)
 _A_ROT = _A_J + 1  # cos, sin of the tremor's rotation per sample, damping per sample
-_A_RING = _A_ROT + 3  # phasor history for the lag correlation (lag x 2)
-# global state: [initialised, sample counter], then scratch (F P, gain), then axes
+_A_STILL = _A_ROT + 3  # the still-hand model's Kalman mean (5) and covariance (5 x 5)
+_A_MU = _A_STILL + _NS + _NS * _NS  # probability of the moving and the still model
+_A_RING = _A_MU + 2  # phasor history for the lag correlation (lag x 2)
+_BANK = _NS + _NS * _NS  # one model's mean and covariance
+# global state: [initialised, sample counter], then scratch (F P and gain; the last
+# update's innovation and its variance; the two models' mixed starting points), then axes
 _S_SCRATCH = 2
-_S_AXES = _S_SCRATCH + _NS * _NS + _NS
+_SCR_INNOVATION = _NS * _NS + _NS
+_SCR_MIXED = _SCR_INNOVATION + 2
+_S_AXES = _S_SCRATCH + _SCR_MIXED + 2 * _BANK
 
 
 def _axis_stride(lag: int) -> int:
@@ -196,7 +213,55 @@ def _kalman(state, a, scr, y, cos_w, sin_w, rho, var, q, dt, r):
             value = state[P + i * _NS + j] - state[K + i] * state[K + j] * s_inn
             state[P + i * _NS + j] = value
             state[P + j * _NS + i] = value
+    state[scr + _SCR_INNOVATION] = innovation
+    state[scr + _SCR_INNOVATION + 1] = s_inn
     return state[X]
+
+
+@njit(cache=True, inline="always")
+def _mix(state, src0, w0, src1, w1, dst):
+    """``dst`` = the mixture of two models' Gaussians (mean and covariance at ``src0`` and
+    ``src1``) with weights ``w0 + w1 = 1``: the mean, and the covariances plus each
+    mean's spread about it (the IMM's mixing step)."""
+    for i in range(_NS):
+        state[dst + i] = w0 * state[src0 + i] + w1 * state[src1 + i]
+    for i in range(_NS):
+        d0i = state[src0 + i] - state[dst + i]
+        d1i = state[src1 + i] - state[dst + i]
+        for j in range(_NS):
+            d0j = state[src0 + j] - state[dst + j]
+            d1j = state[src1 + j] - state[dst + j]
+            k = _NS + i * _NS + j
+            state[dst + k] = w0 * (state[src0 + k] + d0i * d0j) + w1 * (state[src1 + k] + d1i * d1j)
+
+
+@njit(cache=True)
+def _two_models(state, a, scr, y, cos_w, sin_w, rho, var, q, still, stay, dt, r):
+    """One sample of one axis through the two models, mixed as an interacting multiple
+    model (IMM) filter: the hand moving (jerk density ``q``) and the hand still
+    (``still * q``), each model keeping ``stay`` of its probability per sample. Returns
+    the probability-weighted voluntary position."""
+    moving, resting, mu = a + _A_X, a + _A_STILL, a + _A_MU
+    mixed = scr + _SCR_MIXED
+    mu0, mu1 = state[mu], state[mu + 1]
+    c0 = stay * mu0 + (1.0 - stay) * mu1
+    c1 = 1.0 - c0
+    _mix(state, moving, stay * mu0 / c0, resting, (1.0 - stay) * mu1 / c0, mixed)
+    _mix(state, moving, (1.0 - stay) * mu0 / c1, resting, stay * mu1 / c1, mixed + _BANK)
+    for i in range(_BANK):
+        state[moving + i] = state[mixed + i]
+        state[resting + i] = state[mixed + _BANK + i]
+    p0 = _kalman(state, moving, scr, y, cos_w, sin_w, rho, var, q, dt, r)
+    inn0, s0 = state[scr + _SCR_INNOVATION], state[scr + _SCR_INNOVATION + 1]
+    p1 = _kalman(state, resting, scr, y, cos_w, sin_w, rho, var, still * q, dt, r)
+    inn1, s1 = state[scr + _SCR_INNOVATION], state[scr + _SCR_INNOVATION + 1]
+    # posterior model probabilities from the innovations' Gaussian likelihoods: their
+    # log ratio, still : moving (one log and one exp per axis and sample)
+    log_ratio = 0.5 * (inn0 * inn0 / s0 - inn1 * inn1 / s1 + math.log(s0 / s1))
+    m0 = _clamp(1.0 / (1.0 + (c1 / c0) * math.exp(min(log_ratio, 700.0))), _MU_MIN, 1.0 - _MU_MIN)
+    state[mu] = m0
+    state[mu + 1] = 1.0 - m0
+    return m0 * p0 + (1.0 - m0) * p1
 
 
 @njit(cache=True, inline="always")
@@ -222,11 +287,14 @@ def resonator_kalman_step(state, coef, x, out):
             state[i] = 0.0
         for ax in range(3):
             a = _S_AXES + ax * stride
-            state[a + _A_X] = x[ax]
-            state[a + _A_P + 1 * _NS + 1] = coef[_C_P_V0]
-            state[a + _A_P + 2 * _NS + 2] = coef[_C_P_A0]
-            state[a + _A_P + 3 * _NS + 3] = coef[_C_VAR0]
-            state[a + _A_P + 4 * _NS + 4] = coef[_C_VAR0]
+            for bank in (a + _A_X, a + _A_STILL):
+                state[bank] = x[ax]
+                state[bank + _NS + 1 * _NS + 1] = coef[_C_P_V0]
+                state[bank + _NS + 2 * _NS + 2] = coef[_C_P_A0]
+                state[bank + _NS + 3 * _NS + 3] = coef[_C_VAR0]
+                state[bank + _NS + 4 * _NS + 4] = coef[_C_VAR0]
+            state[a + _A_MU] = 0.5
+            state[a + _A_MU + 1] = 0.5
             state[a + _A_F] = coef[_C_F0]
             state[a + _A_B] = coef[_C_B0]
             state[a + _A_VAR] = coef[_C_VAR0]
@@ -245,7 +313,7 @@ def resonator_kalman_step(state, coef, x, out):
         cos_w = state[a + _A_ROT]
         sin_w = state[a + _A_ROT + 1]
         q = _clamp(coef[_C_KAPPA] * state[a + _A_J], coef[_C_Q_LO], coef[_C_Q_HI])
-        out[ax] = _kalman(
+        out[ax] = _two_models(
             state,
             a,
             _S_SCRATCH,
@@ -255,6 +323,8 @@ def resonator_kalman_step(state, coef, x, out):
             state[a + _A_ROT + 2],
             state[a + _A_VAR],
             q,
+            coef[_C_STILL],
+            coef[_C_STAY],
             dt,
             coef[_C_R],
         )
@@ -340,6 +410,9 @@ class ResonatorKalmanFilter(TremorFilter):
             estimate (Hz, 4th order).
         sensor_noise_m: RMS of the device's position noise (m).
         tracker_band_hz: pass band of the tracker's band-pass (Hz, 8th order).
+        still_jerk_share: the still-hand model's jerk density as a share of ``q``.
+        model_dwell_s: how long the hand stays moving or still, on average (s): each
+            model keeps ``exp(-dt / this)`` of its probability per sample.
     """
 
     name = "resonator_kalman"
@@ -363,6 +436,8 @@ class ResonatorKalmanFilter(TremorFilter):
         jerk_lowpass_hz: float = 2.5,
         sensor_noise_m: float = 1e-6,
         tracker_band_hz: tuple[float, float] = (5.5, 16.0),
+        still_jerk_share: float = 0.01,
+        model_dwell_s: float = 1.0,
     ) -> None:
         params = {
             "frequency_range_hz": tuple(frequency_range_hz),
@@ -380,6 +455,8 @@ class ResonatorKalmanFilter(TremorFilter):
             "jerk_lowpass_hz": jerk_lowpass_hz,
             "sensor_noise_m": sensor_noise_m,
             "tracker_band_hz": tuple(tracker_band_hz),
+            "still_jerk_share": still_jerk_share,
+            "model_dwell_s": model_dwell_s,
         }
         super().__init__(rate_hz, params)
         rate = self.rate_hz
@@ -413,6 +490,15 @@ class ResonatorKalmanFilter(TremorFilter):
         header[_C_VAR_LO], header[_C_VAR_HI] = rms_lo**2, rms_hi**2
         header[_C_P_V0] = 0.01**2  # the hand may be moving at 1 cm/s when the filter starts
         header[_C_P_A0] = 0.1**2
+        still = require_positive("still_jerk_share", still_jerk_share, "")
+        if still >= 1.0:
+            raise HapticsError(
+                f"still_jerk_share must lie below 1 (the still hand's jerk density as a "
+                f"share of the moving hand's), got {still_jerk_share!r}."
+            )
+        header[_C_STILL] = still
+        dwell = require_positive("model_dwell_s", model_dwell_s, "s")
+        header[_C_STAY] = min(math.exp(-1.0 / (dwell * rate)), 1.0 - 1e-9)
         band = sps.butter(_SECTIONS, (band_lo, band_hi), btype="bandpass", fs=rate, output="sos")
         lowpass = sps.butter(
             2 * _LP_SECTIONS,
