@@ -222,17 +222,19 @@ def _kalman(state, a, scr, y, cos_w, sin_w, rho, var, q, dt, r):
 def _mix(state, src0, w0, src1, w1, dst):
     """``dst`` = the mixture of two models' Gaussians (mean and covariance at ``src0`` and
     ``src1``) with weights ``w0 + w1 = 1``: the mean, and the covariances plus each
-    mean's spread about it (the IMM's mixing step)."""
+    mean's spread about it (the IMM's mixing step). One triangle computed, mirrored."""
     for i in range(_NS):
         state[dst + i] = w0 * state[src0 + i] + w1 * state[src1 + i]
     for i in range(_NS):
         d0i = state[src0 + i] - state[dst + i]
         d1i = state[src1 + i] - state[dst + i]
-        for j in range(_NS):
+        for j in range(i, _NS):
             d0j = state[src0 + j] - state[dst + j]
             d1j = state[src1 + j] - state[dst + j]
             k = _NS + i * _NS + j
-            state[dst + k] = w0 * (state[src0 + k] + d0i * d0j) + w1 * (state[src1 + k] + d1i * d1j)
+            value = w0 * (state[src0 + k] + d0i * d0j) + w1 * (state[src1 + k] + d1i * d1j)
+            state[dst + k] = value
+            state[dst + _NS + j * _NS + i] = value
 
 
 @njit(cache=True)
