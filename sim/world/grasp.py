@@ -225,7 +225,10 @@ class GraspTracker:
         self.holds[arm.name][body] = hold
         if len(self.held_by(body)) == 1:
             self._attach(arm, body, hold)
-        arm.jaw_hold_rad = max(measured, 0.0)
+        # fingers pried apart past the jaw's range by a clash (2.06 rad was seen over the
+        # bus, on a 1.40 rad jaw) hold at most where opening the jaw fully still lets go
+        widest = arm.model.jaw_limits_rad[1] - 2 * RELEASE_MARGIN_RAD
+        arm.jaw_hold_rad = min(max(measured, 0.0), widest)
         arm.request_send()
         self._falling.pop(body, None)
         self._event(GRASP, body, arm.name)

@@ -14,6 +14,7 @@ UP = np.array([0.0, 0.0, 1.0])
 JAW_OPEN_RAD = 0.7
 JAW_RELEASE_RAD = 1.2  # wide: a grasp releases only past the angle it closed at + a margin
 JAW_CLOSED_RAD = -0.3
+JAW_FULL_RAD = 1.4  # past the PSM's widest (1.396 rad): the master's gripper opens all the way
 
 
 def jaws_down_across(direction_W, tilt_towards_W=None, tilt_rad: float = 0.0) -> np.ndarray:

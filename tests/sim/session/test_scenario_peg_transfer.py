@@ -208,6 +208,23 @@ def test_a_grip_that_is_gone_when_the_jaws_go_in_is_a_noted_miss_not_a_crash():
         session.close()
 
 
+def test_jaws_that_do_not_let_go_at_the_asked_opening_open_fully():
+    """A ring grasped while a clash pried the fingers apart is held wider than the 0.7 rad
+    a placing hand opens to: the hand opens fully after a second (noted) and lets go."""
+    session = _session()
+    try:
+        demo = Demonstrator(session, "expert", seed=UNSEEN_SEED)
+        left = min(session.driven, key=lambda a: session.arms[a].X_WR[0, 3])
+        ring = "board/ring0"
+        assert plan.take(demo, left, ring, [0, 1, 2])
+        session.arms[left].jaw_hold_rad = 1.2  # as a pried grasp would have it
+        plan.open_jaws(demo, left, ring, plan.RING_JAW_OPEN_RAD)
+        assert left not in session.holders(ring)
+        assert any("opens fully" in message for _, message in demo.notes)
+    finally:
+        session.close()
+
+
 def _reach_steps(arms_targets: dict) -> int:
     """Physics steps a fresh session takes to move the given arms to their targets in
     one together() block."""

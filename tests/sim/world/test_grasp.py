@@ -193,3 +193,27 @@ def test_a_pinch_is_judged_on_each_fingers_deepest_contact():
         tracker.pb = _Contacts(rows)
         normals = tracker._contacts(arm, "jaw_left_link")
         np.testing.assert_allclose(normals[7], (0.0, 1.0, 0.0))
+
+
+def test_a_grasp_made_with_the_fingers_pried_apart_is_still_let_go_by_opening_fully(world):
+    """A clash can pry the fingers past the jaw's range while they close on a ring (2.06
+    rad was measured over the bus on a 1.40 rad jaw). Such a grasp holds at most where
+    the widest command still lets go: kept at the reading, no opening could ever release
+    it and the ring stayed in the jaws for the rest of the session."""
+    arm = world.arms["PSM2"]
+    arm.measured_jaw = lambda: 2.06  # what the fingers read while pried apart
+    try:
+        grip = world.landmark(RING, "grip1")
+        up = np.array([0.0, 0.0, 1.0])
+        R = wall_grip_rotation(world, RING, 1)
+        move_tool(world, "PSM2", grip + 0.03 * up, 0.8, rotation=R, jaw_rad=0.6)
+        move_tool(world, "PSM2", grip + 0.006 * up, 0.5)
+        hold(world, 0.4, "PSM2", -0.3)
+    finally:
+        del arm.measured_jaw  # the instance attribute goes; the method is back
+    assert world.grasps.held_by(world.body_id(RING)) == ["PSM2"]
+    widest = arm.model.jaw_limits_rad[1]
+    assert arm.jaw_hold_rad < widest - 0.05
+    hold(world, 0.6, "PSM2", widest)
+    assert world.grasps.held_by(world.body_id(RING)) == []
+    assert ("release", "PSM2", RING) in _kinds(world)
