@@ -14,11 +14,14 @@ models the measured position as
 and outputs the Kalman estimate of the voluntary position. Two such models run side by
 side as an interacting multiple model (IMM) filter: the hand moving (jerk density ``q``)
 and the hand still (a hundredth of it), each kept with a 1 s mean dwell and weighted per
-sample by how well it predicted the sample. A still hand lets the filter remove more
-tremor at once, where ``q``'s one-second average (below) would wait a second to fall; a
-stroke's first samples hand the weight back to the moving model within milliseconds.
-On the tuning sets this gained 0.4-0.7 dB of attenuation with no more RMS error (a lower
-``q`` alone buys the same dB for 0.1x more error). The model's four numbers are
+sample by how well it predicted the sample (:attr:`ResonatorKalmanFilter.still_probability`).
+The weights are no clean motion detector: at rest the still model carries 0.3-0.9 of
+them, sample to sample; as a stroke brakes to a stop (the largest jerk, which ``q``'s
+one-second average cannot follow) the moving model takes nearly all of it within tens
+of milliseconds, and the still model wins it back over ~0.5 s of rest. What the mixture
+buys is statistical: on the tuning sets 0.4-0.7 dB more attenuation with no more RMS
+error (a lower ``q`` alone buys the same dB for 0.1x more error). The model's four
+numbers are
 not fixed guesses but measured from the signal, each on its own time scale, because each
 varies between people and over a session:
 
@@ -529,6 +532,11 @@ class ResonatorKalmanFilter(TremorFilter):
     def tremor_rms_m(self) -> np.ndarray:
         """The current tremor RMS estimate per axis (m)."""
         return np.sqrt([self._state[self._axis(ax) + _A_VAR] for ax in range(3)])
+
+    @property
+    def still_probability(self) -> np.ndarray:
+        """Per axis, the weight the filter now gives the still-hand model (0-1)."""
+        return np.array([self._state[self._axis(ax) + _A_MU + 1] for ax in range(3)])
 
 
 def _per_sample(name: str, time_s: float, rate_hz: float) -> float:

@@ -225,3 +225,29 @@ def test_default_stays_stable_over_five_minutes():
     late_raw = rms_error_m(x[-minute:], v[-minute:])
     assert late / late_raw < 1.3 * early / early_raw
     assert late / late_raw < 1.0  # still removing tremor (0.81 measured)
+
+
+def test_default_hands_its_weight_to_the_moving_model_as_a_stroke_stops():
+    """The two-model default: as a 4 cm stroke brakes to a stop (the jerk its one-second
+    average of q cannot follow) the still-hand model loses nearly all its weight, and wins
+    it back after a second of rest; the weights stay probabilities throughout. Measured on
+    five other seeds: minimum 0.01-0.02 at the stop, 0.89-0.93 over the last 1.5 s."""
+    from haptics.signals import ResonatorTremor, minimum_jerk
+
+    n, onset, duration = 7000, 4.0, 0.4
+    t = np.arange(n) / RATE
+    voluntary = np.zeros((n, 3))
+    moving = t >= onset
+    voluntary[moving] = minimum_jerk(
+        np.zeros(3), np.array([0.04, 0.0, 0.0]), duration, t[moving] - onset
+    )
+    x = voluntary + ResonatorTremor().sample(n, RATE, np.random.default_rng(2027))
+    f = make_filter("default", RATE)
+    still = np.empty((n, 3))
+    for i in range(n):
+        f.step(x[i])
+        still[i] = f.still_probability
+    assert np.all(np.isfinite(still)) and still.min() > 0.0 and still.max() < 1.0
+    around_the_stop = slice(int(onset * RATE), int((onset + duration + 0.2) * RATE))
+    assert still[around_the_stop, 0].min() < 0.2
+    assert still[int(5.5 * RATE) :, 0].mean() > 0.7
