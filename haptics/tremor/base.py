@@ -68,8 +68,8 @@ STEP_OK, STEP_REFUSED, STEP_NO_OUTPUT = 0, 1, 2
 def sample_ok(x) -> bool:
     """The guard's first half: is ``x`` a sample a filter may see (finite, not absurd)?
 
-    Each filter module runs its kernel between this and :func:`settle` in two cached
-    functions of its own (a guarded step and a guarded run over a trace). A single generic
+    Each filter module runs its kernel between this and :func:`settle` in a cached
+    guarded step of its own (:func:`guarded_run` loops it over a trace). A single generic
     guard taking the kernel as an argument cannot be cached by numba ("dynamic globals"),
     and compiling it cost ~0.5 s at every session's start. The guard runs inside numba:
     checking in Python cost more than the filtering itself. numba judges a cache by the
@@ -152,6 +152,7 @@ class TremorFilter:
         self._coef = np.ascontiguousarray(coef, dtype=np.float64)
         self._state_size = int(state_size)
         self._state = np.zeros(self._state_size)
+        # read off the class: a numba dispatcher found on an instance binds like a method
         self._guarded_step = type(self)._guarded
 
     def reset(self) -> None:

@@ -153,10 +153,29 @@ def close_on(demo: Demonstrator, arm: str, body: str, tip_at, approach_W, R_W) -
 
 def release(demo: Demonstrator, arm: str, body: str, retreat_m: float = 0.03) -> None:
     """Open the jaw, wait until the object is let go, back off upwards."""
-    demo.grip(arm, JAW_RELEASE_RAD)
-    demo.until(lambda: arm not in demo.session.holders(body), timeout_s=1.0)
+    open_until_let_go(demo, arm, body)
     tip = demo.session.tip_target_W(arm)[:3, 3]
     demo.move_tip(arm, tip + retreat_m * UP)
+
+
+def open_until_let_go(
+    demo: Demonstrator, arm: str, body: str, jaw_rad: float = JAW_RELEASE_RAD, look_s=0.05
+) -> bool:
+    """Open ``arm``'s jaw to ``jaw_rad`` and wait up to a second (looking every
+    ``look_s``) for ``body`` to be let go of; True when it is. A grasp lets go once the
+    jaw opens a little past the angle it closed at, but one made while a clash pried the
+    fingers apart holds wider: still held after a second, the jaw opens fully (the world
+    lets go of any grasp then), and the plan notes it."""
+
+    def let_go() -> bool:
+        return arm not in demo.session.holders(body)
+
+    demo.grip(arm, jaw_rad)
+    if demo.until(let_go, 1.0, look_s) or demo.stopped:
+        return let_go()
+    demo.note(f"{arm} still holds {body} at {jaw_rad:.2f} rad: opens fully")
+    demo.grip(arm, JAW_FULL_RAD)
+    return demo.until(let_go, 1.0, look_s)
 
 
 def turn_between(axis_now_W, axis_goal_W) -> np.ndarray:

@@ -50,11 +50,11 @@ from kinematics.transforms import pose
 from sim.session.demo import Demonstrator
 from sim.session.plans.common import (
     JAW_CLOSED_RAD,
-    JAW_FULL_RAD,
     JAW_RELEASE_RAD,
     UP,
     carry_to,
     ik_path,
+    open_until_let_go,
     turn_between,
     unless_interrupted,
 )
@@ -667,19 +667,10 @@ def put_on_peg(demo: Demonstrator, arm: str, ring: str, peg: str) -> None:
 
 
 def open_jaws(demo: Demonstrator, arm: str, ring: str, jaw_rad: float = JAW_RELEASE_RAD) -> None:
-    """Open the jaws to ``jaw_rad`` and wait for the ring to be let go of (a grasp lets go
-    once the jaw opens a little past the angle it held the wall at, ~0.5 rad). A grasp
-    made while a clash pried the fingers apart holds wider: if the ring is still held
-    after a second, the jaws open fully (the world lets go of any grasp then)."""
-
-    def let_go() -> bool:
-        return arm not in demo.session.holders(ring)
-
-    demo.grip(arm, jaw_rad)
-    if not demo.until(let_go, 1.0, RELEASE_LOOK_S) and not demo.stopped:
-        demo.note(f"{arm} still holds {ring} at {jaw_rad:.2f} rad: opens fully")
-        demo.grip(arm, JAW_FULL_RAD)
-        demo.until(let_go, 1.0, RELEASE_LOOK_S)
+    """Open the jaws to ``jaw_rad`` and wait for the ring to be let go of (a ring's grasp
+    lets go once the jaw opens a little past the ~0.5 rad it held the wall at), looking
+    every :data:`RELEASE_LOOK_S` (:func:`~sim.session.plans.common.open_until_let_go`)."""
+    open_until_let_go(demo, arm, ring, jaw_rad, RELEASE_LOOK_S)
 
 
 def back_off(demo: Demonstrator, arm: str, distance_m: float = BACK_OFF_M) -> None:
