@@ -72,6 +72,11 @@ LOOK_S = 0.01
 #: :data:`sim.devices.remote.SETTLE_WINDOW_S` twice or more before each move).
 REST_WINDOW_S = 0.03
 REST_POSITION_M = 3e-4
+#: ... and it ends a move once it has lasted this much longer (s, both clocks), the arm
+#: following throughout (see :class:`MoveCounter`). A real move's end lasts longer: the
+#: partner's process settles its arm (two 30 ms windows after the server has used its
+#: last sample) before the next move, which starts as slowly as a stroke ends.
+MOVE_END_CONFIRM_S = 0.06
 REST_JAW_RAD = 0.01
 #: Longest wait for the partner's move or grip (simulated s), and the same in wall time
 #: (a server that stopped publishing stops the simulated clock too).
@@ -89,6 +94,10 @@ PAUSE_WALL_FACTOR = PARTNER_TIMEOUT_WALL_S / PARTNER_TIMEOUT_S
 #: at once, from a view ahead of this one by a few messages (60 Hz); a ring put down
 #: settles round its peg in ~0.1-0.3 s, and the placing hand waits up to 0.5 s for that.
 OUTCOME_WAIT_S = 2.0
+
+
+#: Operating states in which the instrument does not follow its hand.
+NOT_FOLLOWING = (*DISENGAGED, "CLUTCHED")
 
 
 @dataclass(frozen=True)
@@ -114,29 +123,68 @@ class _Grip:
 class MoveCounter:
     """Counts one arm's moves as they are seen on the bus: a move is a displacement of
     more than :data:`MOVED_M` from where the tool last rested, ended by a rest (every
-    ``measured_cp`` over :data:`REST_WINDOW_S` within :data:`REST_POSITION_M`). Fed with
-    every message (:attr:`RemoteSession.observers`), so moves the partner makes while
-    this plan is busy elsewhere are counted too."""
+    ``measured_cp`` over :data:`REST_WINDOW_S` within :data:`REST_POSITION_M`) that
+    lasts :data:`MOVE_END_CONFIRM_S` more while the arm follows its hand throughout.
+    Fed with every message (:attr:`RemoteSession.observers`), so moves the partner makes
+    while this plan is busy elsewhere are counted too.
+
+    A rest while the arm does not follow (``<arm>/operating_state`` CLUTCHED, ALIGNING,
+    HOLDING or DISABLED) ends no move: a long reach is made in strokes with a clutch
+    between them, and the instrument rests through each clutch. Counted as move ends,
+    those rests ran the count ahead of the partner's plan, and a later wait for the
+    partner's carry to the handover point ended as the carry began: the taker then aimed
+    at a ring still on its way (two-process peg transfer: 4-5 instrument collisions and
+    a missed grasp a run). The confirmation is for the tail of the stroke before the
+    clutch: a minimum-jerk stroke creeps its last ~50 ms within the rest tolerance, and
+    the clutch shows on the bus only as the stroke ends."""
 
     def __init__(self, arm: str, simulated: Callable[[], float] | None = None) -> None:
         self.topic = f"{arm}/measured_cp"
+        self.state_topic = f"{arm}/operating_state"
         self.moves = 0
         self.resting = False
         self._anchor: np.ndarray | None = None
         self._moving = False
+        self._following = True  # until the server says otherwise
+        #: when the rest that may end the current move was first seen (wall, simulated)
+        self._pending_since: tuple[float, float] | None = None
+        self._latest: np.ndarray | None = None
         self._seen = RecentWindow(MESSAGE_REST_WINDOW_S)
         #: the server's simulated time (None: judge on the messages' receipt times alone)
         self._simulated = simulated
 
+    @property
+    def pending(self) -> bool:
+        """A move's end may be under way: the arm rests after moving, not yet confirmed."""
+        return self._pending_since is not None
+
+    def confirm(self) -> None:
+        """Count the pending rest as the move's end now (the watcher has seen the
+        instrument at rest where the plan sent it: no confirmation is needed)."""
+        if self._pending_since is not None:
+            self._end_move()
+
     def __call__(self, m) -> None:
+        if m.topic == self.state_topic:
+            self._following = m.payload.get("state") not in NOT_FOLLOWING
+            if not self._following:
+                # the instrument rests while the hand is away: no rest counts from here
+                self._seen = RecentWindow(MESSAGE_REST_WINDOW_S)
+                self._pending_since = None
+                self.resting = False
+            return
         if m.topic != self.topic:
             return
         from haptics.bus.contract import pose_from_payload
 
         now = m.received_s or time.monotonic()
+        simulated = now if self._simulated is None else self._simulated()
         p = pose_from_payload(m.payload)[:3, 3]
+        self._latest = p
+        if not self._following:
+            return
         seen = self._seen
-        seen.add(now, now if self._simulated is None else self._simulated(), p)
+        seen.add(now, simulated, p)
         # a rest is seen in three or more messages (60 Hz: a lone pair may straddle a
         # stall of the server) that span at least REST_WINDOW_S, of simulated time too
         # (a slow server's arm creeps: :mod:`sim.devices.pacing`)
@@ -149,11 +197,23 @@ class MoveCounter:
             self._anchor = p
         if not self._moving and float(np.linalg.norm(p - self._anchor)) > MOVED_M:
             self._moving = True
-        if self.resting:
-            if self._moving:
-                self.moves += 1
-                self._moving = False
+        if not self.resting:
+            self._pending_since = None
+        elif not self._moving:
             self._anchor = p
+        elif self._pending_since is None:
+            self._pending_since = (now, simulated)
+        elif (
+            now - self._pending_since[0] >= MOVE_END_CONFIRM_S
+            and simulated - self._pending_since[1] >= MOVE_END_CONFIRM_S
+        ):
+            self._end_move()
+
+    def _end_move(self) -> None:
+        self.moves += 1
+        self._moving = False
+        self._pending_since = None
+        self._anchor = self._latest
 
 
 def arm_state(session, arm: str) -> str:
@@ -332,7 +392,7 @@ class PartnerDemonstrator(Demonstrator):
             seen.add(s.now_s(), s.time_s, arm.measured_cp()[:3, 3] if reach else jaw)
             resting = seen.spans(0.8 * REST_WINDOW_S)
             done = (
-                self._moved(what, seen)
+                self._moved(what, seen, start)
                 if reach
                 else self._gripped(what, start, seen, resting, self._holds(what.arm))
             )
@@ -349,13 +409,25 @@ class PartnerDemonstrator(Demonstrator):
         if s.on_disengaged is not None and any(s.watch.arm(a).state in DISENGAGED for a in s.own):
             s.reengage()
 
-    def _moved(self, what: _Reach, seen) -> bool:
-        """At rest near the target (every move seen so far was part of getting there), or
-        a move of the partner's ended that this plan has not yet waited for (it may have
-        ended before this wait began: the partner was a move ahead)."""
+    def _moved(self, what: _Reach, seen, start) -> bool:
+        """At rest near the target, having come nearer it than ``start`` (where the
+        partner was when the last wait for it ended; a target nearer than
+        :data:`MOVED_M` to that needs no coming nearer); or a move of the partner's ended
+        that this plan has not yet waited for (it may have ended before this wait began:
+        the partner was a move ahead).
+
+        "Nearer than ``start``": the partner resting where the previous move left it may
+        already be within the tolerance of this one's target (the 4 mm way in from
+        aiming over a ring's wall to the grip). Judged done there, the wait ended before
+        the move; the move itself was counted once made, and ended the *next* wait at
+        once (the partner's lift of the ring, as the taker set off for the handover)."""
         counter = self._moves[what.arm]
         now = seen.latest
-        if counter.resting and float(np.linalg.norm(now - what.target_W)) < what.tolerance_m:
+        off_m = float(np.linalg.norm(now - what.target_W))
+        start_off_m = float(np.linalg.norm(np.asarray(start) - what.target_W))
+        came = start_off_m < MOVED_M or off_m <= start_off_m - 0.5 * MOVED_M
+        if counter.resting and off_m < what.tolerance_m and came:
+            counter.confirm()  # this rest ends the move: not to be counted again later
             self._moves_used[what.arm] = counter.moves
             return True
         if counter.moves > self._moves_used[what.arm]:

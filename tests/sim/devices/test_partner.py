@@ -53,6 +53,62 @@ def test_a_move_shorter_than_the_threshold_or_never_resting_does_not_count():
     assert counter.moves == 0 and not counter.resting
 
 
+def _state(counter: MoveCounter, state: str, t: float) -> None:
+    counter(
+        Message(
+            "PSM2/operating_state",
+            {"state": state, "following": state == "FOLLOWING"},
+            received_s=t,
+        )
+    )
+
+
+def test_a_reach_made_in_strokes_with_clutches_between_counts_once():
+    """A long reach: a stroke to the edge of the hand's workspace, the clutch pressed
+    (the instrument rests ~0.5 s while the hand goes back), another stroke. Each stroke
+    ends as slowly as a move does, and the clutch shows on the bus only as the stroke
+    ends: the rests in a reach end no move. (Counted, they put the count ahead of the
+    partner's plan, and a later wait ended before the partner's move began.)"""
+    counter = MoveCounter("PSM2")
+    a = np.zeros(3)
+    b, c, d = a + [0.02, 0.0, 0.0], a + [0.04, 0.0, 0.0], a + [0.06, 0.01, 0.0]
+    t = _feed(counter, [a] * 20)
+    for start, end in ((a, b), (b, c)):
+        # the stroke, its tail at rest for ~50 ms (3 messages), then the clutch
+        t = _feed(counter, _reach(start, end, 30) + [end] * 3, t0=t)
+        _state(counter, "CLUTCHED", t)
+        t = _feed(counter, [end] * 30, t0=t)  # 0.5 s clutched: the tool stays
+        _state(counter, "FOLLOWING", t)
+        assert counter.moves == 0
+    t = _feed(counter, _reach(c, d, 30) + [d] * 20, t0=t)  # the last stroke, then a rest
+    assert counter.moves == 1
+    # the next move, broken by the operator's re-aligning after a clutch (ALIGNING)
+    e = d + [0.0, 0.03, 0.0]
+    t = _feed(counter, _reach(d, e, 20)[:10], t0=t)
+    _state(counter, "ALIGNING", t)
+    t = _feed(counter, [_reach(d, e, 20)[10]] * 20, t0=t)
+    _state(counter, "FOLLOWING", t)
+    _feed(counter, _reach(d, e, 20)[10:] + [e] * 20, t0=t)
+    assert counter.moves == 2
+
+
+def test_a_rest_seen_where_the_plan_sent_the_partner_is_counted_at_once():
+    """A watcher that sees the partner at rest at its target confirms the move's end
+    then (:meth:`MoveCounter.confirm`): the same rest is not counted again later."""
+    counter = MoveCounter("PSM2")
+    a, b = np.zeros(3), np.array([0.0, 0.03, 0.0])
+    t = _feed(counter, [a] * 10)
+    for p in _reach(a, b, 40) + [b] * 10:  # until the rest at b is first seen
+        t = _feed(counter, [p], t0=t)
+        if counter.pending:
+            break
+    assert counter.resting and counter.pending and counter.moves == 0
+    counter.confirm()
+    assert counter.moves == 1 and not counter.pending
+    _feed(counter, [b] * 20, t0=t)
+    assert counter.moves == 1
+
+
 class _OneHandSession:
     """What a :class:`~sim.devices.remote.RemoteSession` of one hand shows a plan, with a
     scripted partner: ``PSM1`` is this process's (its hand's samples only count the
@@ -144,6 +200,26 @@ def test_the_partners_parallel_branch_is_watched_move_by_move():
     assert 0.1 <= seen["paused"] < 0.2
     assert 0.5 <= seen["at A"] < 0.8
     assert demo.missed == []
+
+
+def test_a_short_move_within_the_tolerance_of_where_the_partner_rests_is_waited_for():
+    """The partner aims over a ring's wall (A), then goes 3 mm in (B): resting at A it is
+    already within the 4 mm tolerance of B. The wait for B lasts until it has come to B,
+    and the move to B, once counted, does not end the wait for the lift after it (C).
+    (Judged done at A, the wait for B ended before the move, and the move's count then
+    ended the wait for the lift at once: the taker set off while the ring was lifted.)"""
+    from sim.devices.partner import PartnerDemonstrator
+
+    A = np.array([0.03, 0.0, 0.01])
+    B, C = A + [0.0, 0.0, -0.003], A + [0.0, 0.0, 0.03]
+    s = _OneHandSession([(0.2, 0.6, A), (1.5, 1.7, B), (2.5, 3.0, C)])
+    demo = PartnerDemonstrator(s, "expert", seed=1, time_limit_s=60.0)
+    demo.move_tip("PSM2", A, 0.003)
+    assert 0.6 <= s.time_s < 0.8
+    demo.move_tip("PSM2", B, 0.001)
+    assert 1.7 <= s.time_s < 1.9
+    demo.move_tip("PSM2", C, 0.003)
+    assert 3.0 <= s.time_s < 3.2 and demo.missed == []
 
 
 def test_a_partners_longer_branch_holds_this_hand_until_it_is_done():
