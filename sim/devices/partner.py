@@ -392,11 +392,16 @@ class PartnerDemonstrator(Demonstrator):
             seen.add(s.now_s(), s.time_s, arm.measured_cp()[:3, 3] if reach else jaw)
             resting = seen.spans(0.8 * REST_WINDOW_S)
             done = (
-                self._moved(what, seen, start)
+                self._moved(what, seen)
                 if reach
                 else self._gripped(what, start, seen, resting, self._holds(what.arm))
             )
             if done:
+                if not reach:
+                    # the two plans meet again here: every move the partner made before
+                    # this grip is behind it (it holds still while its jaw works)
+                    counter.confirm()
+                    self._moves_used[what.arm] = counter.moves
                 return True
             if hands_free:
                 self._engage_own()
@@ -409,24 +414,13 @@ class PartnerDemonstrator(Demonstrator):
         if s.on_disengaged is not None and any(s.watch.arm(a).state in DISENGAGED for a in s.own):
             s.reengage()
 
-    def _moved(self, what: _Reach, seen, start) -> bool:
-        """At rest near the target, having come nearer it than ``start`` (where the
-        partner was when the last wait for it ended; a target nearer than
-        :data:`MOVED_M` to that needs no coming nearer); or a move of the partner's ended
-        that this plan has not yet waited for (it may have ended before this wait began:
-        the partner was a move ahead).
-
-        "Nearer than ``start``": the partner resting where the previous move left it may
-        already be within the tolerance of this one's target (the 4 mm way in from
-        aiming over a ring's wall to the grip). Judged done there, the wait ended before
-        the move; the move itself was counted once made, and ended the *next* wait at
-        once (the partner's lift of the ring, as the taker set off for the handover)."""
+    def _moved(self, what: _Reach, seen) -> bool:
+        """At rest near the target (every move seen so far was part of getting there), or
+        a move of the partner's ended that this plan has not yet waited for (it may have
+        ended before this wait began: the partner was a move ahead)."""
         counter = self._moves[what.arm]
         now = seen.latest
-        off_m = float(np.linalg.norm(now - what.target_W))
-        start_off_m = float(np.linalg.norm(np.asarray(start) - what.target_W))
-        came = start_off_m < MOVED_M or off_m <= start_off_m - 0.5 * MOVED_M
-        if counter.resting and off_m < what.tolerance_m and came:
+        if counter.resting and float(np.linalg.norm(now - what.target_W)) < what.tolerance_m:
             counter.confirm()  # this rest ends the move: not to be counted again later
             self._moves_used[what.arm] = counter.moves
             return True

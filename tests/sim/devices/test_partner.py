@@ -118,7 +118,7 @@ class _OneHandSession:
 
     rate_hz = 1000.0
 
-    def __init__(self, moves) -> None:
+    def __init__(self, moves, jaw_at=None) -> None:
         from types import SimpleNamespace
 
         self.driven, self.own, self.partner = ["PSM1", "PSM2"], ["PSM1"], ["PSM2"]
@@ -130,7 +130,10 @@ class _OneHandSession:
         self.world = SimpleNamespace(rate_hz=self.rate_hz, object_names=lambda: [])
         self.watch = SimpleNamespace(arm=lambda arm: SimpleNamespace(state="FOLLOWING"))
         self.arms = {
-            "PSM2": SimpleNamespace(measured_cp=self._partner_cp, measured_jaw=lambda: 0.7)
+            "PSM2": SimpleNamespace(
+                measured_cp=self._partner_cp,
+                measured_jaw=lambda: 0.7 if jaw_at is None else jaw_at(self.time_s),
+            )
         }
 
     @property
@@ -202,24 +205,48 @@ def test_the_partners_parallel_branch_is_watched_move_by_move():
     assert demo.missed == []
 
 
-def test_a_short_move_within_the_tolerance_of_where_the_partner_rests_is_waited_for():
-    """The partner aims over a ring's wall (A), then goes 3 mm in (B): resting at A it is
-    already within the 4 mm tolerance of B. The wait for B lasts until it has come to B,
-    and the move to B, once counted, does not end the wait for the lift after it (C).
-    (Judged done at A, the wait for B ended before the move, and the move's count then
-    ended the wait for the lift at once: the taker set off while the ring was lifted.)"""
+def test_after_the_partners_grip_its_next_move_is_waited_for_in_full():
+    """The partner aims over a ring's wall (A), goes 3 mm in (B), closes its jaw, lifts
+    (C). Resting at A it is already within the 4 mm tolerance of B, so the wait for B
+    may end there, before the move; the move to B is then counted once made. The grip
+    is where the two plans meet again: that count must not end the wait for the lift,
+    which lasts until the partner is at C. (It ended at once: the taker set off for the
+    handover while the giver still lifted the ring.)"""
     from sim.devices.partner import PartnerDemonstrator
 
     A = np.array([0.03, 0.0, 0.01])
     B, C = A + [0.0, 0.0, -0.003], A + [0.0, 0.0, 0.03]
-    s = _OneHandSession([(0.2, 0.6, A), (1.5, 1.7, B), (2.5, 3.0, C)])
+    s = _OneHandSession(
+        [(0.2, 0.6, A), (1.5, 1.7, B), (2.5, 3.0, C)],
+        jaw_at=lambda t: 0.7 if t < 2.0 else max(-0.3, 0.7 - 5.0 * (t - 2.0)),
+    )
     demo = PartnerDemonstrator(s, "expert", seed=1, time_limit_s=60.0)
     demo.move_tip("PSM2", A, 0.003)
     assert 0.6 <= s.time_s < 0.8
     demo.move_tip("PSM2", B, 0.001)
-    assert 1.7 <= s.time_s < 1.9
+    demo.grip("PSM2", -0.3)
+    assert 2.1 <= s.time_s < 2.4
     demo.move_tip("PSM2", C, 0.003)
     assert 3.0 <= s.time_s < 3.2 and demo.missed == []
+
+
+def test_moves_the_partner_skipped_hold_nothing_up():
+    """The two plans decide apart whether the taker's jaws already wait over the wall
+    (each from its own view, a moment apart): here the partner went straight in to B and
+    closed, while this plan expects it to go to a waiting point, aim at A (3 mm over B),
+    then go in. Its one move ends the first wait; resting at B it is within the aim's
+    tolerance, then at the grip; the grip ends the waits as it closes."""
+    from sim.devices.partner import PartnerDemonstrator
+
+    B = np.array([0.03, 0.0, 0.01])
+    A, waiting = B + [0.0, 0.0, 0.003], B + [0.01, 0.0, 0.006]
+    s = _OneHandSession([(0.2, 0.6, B)], jaw_at=lambda t: 0.7 if t < 1.0 else -0.3)
+    demo = PartnerDemonstrator(s, "expert", seed=1, time_limit_s=60.0)
+    for target, width in ((waiting, 0.006), (A, 0.0006), (B, 0.0006)):
+        demo.move_tip("PSM2", target, width)
+    assert s.time_s < 0.8
+    demo.grip("PSM2", -0.3)
+    assert 1.0 <= s.time_s < 1.1 and demo.missed == []
 
 
 def test_a_partners_longer_branch_holds_this_hand_until_it_is_done():
