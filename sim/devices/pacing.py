@@ -124,6 +124,10 @@ class RecentWindow:
         """The values kept, oldest first."""
         return [value for _, _, value in self._items]
 
+    def items(self) -> list[tuple[float, float, object]]:
+        """The ``(wall_s, simulated_s, value)`` kept, oldest first."""
+        return list(self._items)
+
     @property
     def latest(self):
         """The newest value."""

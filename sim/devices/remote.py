@@ -53,14 +53,14 @@ from haptics.devices.errors import DeviceError
 from haptics.devices.watch import ArmWatch
 from kinematics.transforms import inverse, pose, rpy_to_matrix
 from scenarios.schema import Scenario
-from sim.devices.pacing import SimulationPace, elapsed_in_both
+from sim.devices.pacing import RecentWindow, SimulationPace, elapsed_in_both
 from sim.errors import SimError, lookup
 from sim.session.view import SessionView
 
 #: How far (ticks) the plan may run ahead of what has been published.
 AHEAD_TICKS = 20
-#: An arm counts as at rest when two measurements this far apart (s, wall and simulated
-#: time both) differ by less than the tolerances below.
+#: An arm counts as at rest when its measurements over this long (s, wall and simulated
+#: time both) differ from the latest by less than the tolerances below.
 SETTLE_WINDOW_S = 0.03
 SETTLE_POSITION_M = 2e-4
 SETTLE_ANGLE_RAD = math.radians(0.5)
@@ -382,6 +382,9 @@ class RemoteSession:
         #: called with every server message taken, after it is applied (the partner
         #: demonstrator follows the other hand's moves with it)
         self.observers: list[Callable] = []
+        #: per arm, its recent ``measured_cp`` (pose, ``used_seq``) on both clocks: an arm
+        #: that has been at rest long enough is seen to be at once (:meth:`settle`)
+        self._recent_poses: dict[str, RecentWindow] = {}
 
     # ---- clock and progress --------------------------------------------------------------
     @property
@@ -456,6 +459,12 @@ class RemoteSession:
             self.runner.score = dict(p)
         else:
             self.watch.update(m)
+            if m.name == "measured_cp":
+                seen = self.watch.arm(m.component)
+                recent = self._recent_poses.get(m.component)
+                if recent is None:
+                    recent = self._recent_poses[m.component] = RecentWindow(2 * SETTLE_WINDOW_S)
+                recent.add(m.received_s or self._clock(), self.time_s, (seen.X_WT, seen.used_seq))
             if m.name == "operating_state" and self.watch.arm(m.component).holding is not None:
                 held = self.watch.arm(m.component).holding
                 for obj, arms in self._holders.items():
@@ -590,8 +599,8 @@ class RemoteSession:
 
     def settle(self, arm: str) -> None:
         """Wait until everything queued has been published, the server has used the last
-        new sample of ``arm``'s device (``used_seq``) and the arm is at rest (two
-        measurements :data:`SETTLE_WINDOW_S` apart agree), at most
+        new sample of ``arm``'s device (``used_seq``) and the arm is at rest (its
+        measurements over :data:`SETTLE_WINDOW_S` agree: :meth:`_at_rest`), at most
         :data:`SETTLE_TIMEOUT_S` after the last sample went out. An arm found held,
         misaligned or disabled is engaged again first (:attr:`on_disengaged`)."""
         self._settle(arm)
@@ -624,25 +633,40 @@ class RemoteSession:
             if seen.used_seq >= want or seen.used_seq < 0:
                 break
             self.drain(0.002)
+        since = -math.inf
         if seen.used_seq < 0:  # a server that does not report used_seq: allow a latency
             self.hold(0.03)
-        last = None
+            since, want = self._clock(), -1
         while not timed_out() and not self.finished:
-            # the window in simulated time too: on a server at 0.3x, 30 ms of wall time
-            # is 10 ms of simulation, and an arm still creeping towards its goal at
-            # 15 mm/s would pass for one at rest (the next move then starts offset)
-            window_over = self._timer(SETTLE_WINDOW_S, SETTLE_TIMEOUT_S)
-            while not window_over() and not self.finished:
-                self.drain(0.005)
-                self._probe_server()
-            X = seen.X_WT
-            if last is not None and X is not None:
-                dp = float(np.linalg.norm(X[:3, 3] - last[:3, 3]))
-                R = last[:3, :3].T @ X[:3, :3]
-                da = math.acos(min(1.0, max(-1.0, (np.trace(R) - 1.0) / 2.0)))
-                if dp < SETTLE_POSITION_M and da < SETTLE_ANGLE_RAD:
-                    return
-            last = None if X is None else X.copy()
+            if self._at_rest(arm, want, since):
+                return
+            self.drain(0.005)
+            self._probe_server()
+
+    def _at_rest(self, arm: str, used_seq: int, since_s: float) -> bool:
+        """Whether ``arm``'s measurements over the last :data:`SETTLE_WINDOW_S` (wall time
+        and simulated time: on a server at 0.3x, 30 ms of wall time is 10 ms of
+        simulation, and an arm still creeping towards its goal at 15 mm/s would pass for
+        one at rest) all lie within the tolerances of the latest, counting only those
+        that report ``used_seq`` or later (the arm after the last sample) and arrived
+        after ``since_s``. An arm that came to rest a while ago is seen so at once; one
+        just told to stop, after three 60 Hz messages."""
+        recent = self._recent_poses.get(arm)
+        if recent is None:
+            return False
+        items = [(w, t, X) for w, t, (X, seq) in recent.items() if seq >= used_seq and w >= since_s]
+        if len(items) < 2:
+            return False
+        (w0, t0, _), (w1, t1, X1) = items[0], items[-1]
+        if w1 - w0 < SETTLE_WINDOW_S or t1 - t0 < SETTLE_WINDOW_S:
+            return False
+        for _, _, X in items[:-1]:
+            if float(np.linalg.norm(X[:3, 3] - X1[:3, 3])) >= SETTLE_POSITION_M:
+                return False
+            R = X[:3, :3].T @ X1[:3, :3]
+            if math.acos(min(1.0, max(-1.0, (np.trace(R) - 1.0) / 2.0))) >= SETTLE_ANGLE_RAD:
+                return False
+        return True
 
     def close(self) -> None:
         """Stop publishing."""
