@@ -339,21 +339,27 @@ class TrainingServer:
         align = self.config.align_ticks
         period = self._period_s
         align_from = max(deadline - period, self._tick_started + 0.5 * period)
+        feedback_due = False
         while True:
             now = self._clock()
             if now >= deadline:
                 return False
             if align and now >= align_from and self._devices_in(now, align_from):
                 return True
-            if self.bus.wait(deadline - now, requests=False):
+            # with feedback due, only look whether more of the devices' burst has come
+            if self.bus.wait(0.0 if feedback_due else deadline - now, requests=False):
                 commands = self._take_commands(self._clock())
                 if commands and not self.paused:
                     self.session.command(commands)
-                    if self._last_state is not None:
-                        # force feedback at the device's rate: the clutch, a hold or the
-                        # alignment change it between ticks; the contact force itself is
-                        # the last physics step's
-                        self._feedback(self._clock(), self._last_state)
+                    feedback_due = self._last_state is not None
+            elif feedback_due:
+                # force feedback at the device's rate: the clutch, a hold or the alignment
+                # change it between ticks (the contact force itself is the last physics
+                # step's). Sent once the burst of samples that came together is taken: the
+                # rest of a burst waited for it (a device sends three messages per hand
+                # per tick), ~10 µs at the median (bench/RESULTS.md)
+                feedback_due = False
+                self._feedback(self._clock(), self._last_state)
 
     def _devices_in(self, now: float, since: float) -> bool:
         """Whether every live device (heard from within the teleoperation gap timeout,
