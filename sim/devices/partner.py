@@ -74,8 +74,9 @@ REST_WINDOW_S = 0.03
 REST_POSITION_M = 3e-4
 #: ... and it ends a move once it has lasted this much longer (s, both clocks), the arm
 #: following throughout (see :class:`MoveCounter`). A real move's end lasts longer: the
-#: partner's process settles its arm (two 30 ms windows after the server has used its
-#: last sample) before the next move, which starts as slowly as a stroke ends.
+#: move's own slow tail, the partner's process settling its arm (30 ms of measurements at
+#: rest after the server has used its last sample) and the next move's slow start. One
+#: that does not is still seen at rest near its target; the grip after it resyncs the count.
 MOVE_END_CONFIRM_S = 0.06
 REST_JAW_RAD = 0.01
 #: Longest wait for the partner's move or grip (simulated s), and the same in wall time
