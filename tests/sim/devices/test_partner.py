@@ -71,7 +71,11 @@ def test_a_reach_made_in_strokes_with_clutches_between_counts_once():
     partner's plan, and a later wait ended before the partner's move began.)"""
     counter = MoveCounter("PSM2")
     a = np.zeros(3)
-    b, c, d = a + [0.02, 0.0, 0.0], a + [0.04, 0.0, 0.0], a + [0.06, 0.01, 0.0]
+    b, c, d = (
+        a + np.array([0.02, 0.0, 0.0]),
+        a + np.array([0.04, 0.0, 0.0]),
+        a + np.array([0.06, 0.01, 0.0]),
+    )
     t = _feed(counter, [a] * 20)
     for start, end in ((a, b), (b, c)):
         # the stroke, its tail at rest for ~50 ms (3 messages), then the clutch
@@ -83,7 +87,7 @@ def test_a_reach_made_in_strokes_with_clutches_between_counts_once():
     t = _feed(counter, _reach(c, d, 30) + [d] * 20, t0=t)  # the last stroke, then a rest
     assert counter.moves == 1
     # the next move, broken by the operator's re-aligning after a clutch (ALIGNING)
-    e = d + [0.0, 0.03, 0.0]
+    e = d + np.array([0.0, 0.03, 0.0])
     t = _feed(counter, _reach(d, e, 20)[:10], t0=t)
     _state(counter, "ALIGNING", t)
     t = _feed(counter, [_reach(d, e, 20)[10]] * 20, t0=t)
@@ -215,7 +219,7 @@ def test_after_the_partners_grip_its_next_move_is_waited_for_in_full():
     from sim.devices.partner import PartnerDemonstrator
 
     A = np.array([0.03, 0.0, 0.01])
-    B, C = A + [0.0, 0.0, -0.003], A + [0.0, 0.0, 0.03]
+    B, C = A + np.array([0.0, 0.0, -0.003]), A + np.array([0.0, 0.0, 0.03])
     s = _OneHandSession(
         [(0.2, 0.6, A), (1.5, 1.7, B), (2.5, 3.0, C)],
         jaw_at=lambda t: 0.7 if t < 2.0 else max(-0.3, 0.7 - 5.0 * (t - 2.0)),
@@ -239,7 +243,7 @@ def test_moves_the_partner_skipped_hold_nothing_up():
     from sim.devices.partner import PartnerDemonstrator
 
     B = np.array([0.03, 0.0, 0.01])
-    A, waiting = B + [0.0, 0.0, 0.003], B + [0.01, 0.0, 0.006]
+    A, waiting = B + np.array([0.0, 0.0, 0.003]), B + np.array([0.01, 0.0, 0.006])
     s = _OneHandSession([(0.2, 0.6, B)], jaw_at=lambda t: 0.7 if t < 1.0 else -0.3)
     demo = PartnerDemonstrator(s, "expert", seed=1, time_limit_s=60.0)
     for target, width in ((waiting, 0.006), (A, 0.0006), (B, 0.0006)):
