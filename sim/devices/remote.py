@@ -51,7 +51,7 @@ import numpy as np
 from haptics.devices.base import DeviceReading
 from haptics.devices.errors import DeviceError
 from haptics.devices.watch import ArmWatch
-from kinematics.transforms import inverse, pose, rpy_to_matrix
+from kinematics.transforms import inverse, pose, rotation_angle, rpy_to_matrix
 from scenarios.schema import Scenario
 from sim.devices.pacing import RecentWindow, SimulationPace, elapsed_in_both
 from sim.errors import SimError, lookup
@@ -663,8 +663,7 @@ class RemoteSession:
         for _, _, X in items[:-1]:
             if float(np.linalg.norm(X[:3, 3] - X1[:3, 3])) >= SETTLE_POSITION_M:
                 return False
-            R = X[:3, :3].T @ X1[:3, :3]
-            if math.acos(min(1.0, max(-1.0, (np.trace(R) - 1.0) / 2.0))) >= SETTLE_ANGLE_RAD:
+            if rotation_angle(X[:3, :3].T @ X1[:3, :3]) >= SETTLE_ANGLE_RAD:
                 return False
         return True
 
