@@ -401,8 +401,7 @@ class PartnerDemonstrator(Demonstrator):
                 if not reach:
                     # the two plans meet again here: every move the partner made before
                     # this grip is behind it (it holds still while its jaw works)
-                    counter.confirm()
-                    self._moves_used[what.arm] = counter.moves
+                    self._caught_up(what.arm)
                 return True
             if hands_free:
                 self._engage_own()
@@ -422,13 +421,19 @@ class PartnerDemonstrator(Demonstrator):
         counter = self._moves[what.arm]
         now = seen.latest
         if counter.resting and float(np.linalg.norm(now - what.target_W)) < what.tolerance_m:
-            counter.confirm()  # this rest ends the move: not to be counted again later
-            self._moves_used[what.arm] = counter.moves
+            self._caught_up(what.arm)  # this rest ends the move: not to be counted again
             return True
         if counter.moves > self._moves_used[what.arm]:
             self._moves_used[what.arm] += 1
             return True
         return False
+
+    def _caught_up(self, arm: str) -> None:
+        """Take every move of ``arm`` seen so far, and the rest it is in now, as waited
+        for: this plan and the partner's are at the same point."""
+        counter = self._moves[arm]
+        counter.confirm()
+        self._moves_used[arm] = counter.moves
 
     def _holds(self, arm: str) -> bool:
         """Whether ``arm`` holds an object (the grasp events seen)."""
