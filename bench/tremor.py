@@ -20,7 +20,12 @@ same traces: none, 2nd-order 6 Hz Butterworth, the 1€ filter with its publishe
 values, WFLC, a 7-13 Hz band-stop, and the previous default (``adaptive_kalman``).
 
 The bars of issue 14 are checked on the unseen sets only: broadband >= 12 dB at <= 5 ms
-lag with RMS error <= 0.6x unfiltered, narrow-band >= 18 dB.
+lag with RMS error <= 0.6x unfiltered, narrow-band >= 18 dB. They are judged on the default
+filter over :data:`BAR_DRAWS` independent draws of each unseen set (seeds ``seed`` to
+``seed + BAR_DRAWS - 1``, the first being the tables' own), every trace pooled: a 20-trace
+mean moves by about 1 dB from one draw to the next (``bench/RESULTS.md``, "Tremor, round
+3"), so one draw can pass a bar that the generator as a whole misses. The table of draws
+shows that spread.
 
 Run: ``surgisim bench tremor`` (or ``python -m bench.tremor``).
 """
@@ -55,6 +60,8 @@ BARS = {
     "unseen_narrow": {"attenuation_db": 18.0},
 }
 STEP_COST_VS_NONE = 2.5  # the default's step() may cost this many times the bare call
+#: independent draws of each unseen set that the default's bars are judged on, pooled
+BAR_DRAWS = 5
 
 
 def step_cost_us(filters: dict, samples: np.ndarray, rounds: int = 3) -> dict[str, float]:
@@ -107,13 +114,39 @@ def summarise(name: str, params: dict, scores: np.ndarray) -> dict:
     }
 
 
-def bar_rows(results: dict, step_us: dict) -> list[tuple]:
-    """``(bar, measured, op, target, pass/FAIL)`` for the default on the unseen sets."""
+def bar_draws(
+    set_name: str, first: np.ndarray, draws: int, traces: int, duration_s: float, seed: int
+) -> dict:
+    """The default filter on ``draws`` independent draws of ``set_name``: the pooled
+    summary of every trace (what the bars judge) and each draw's own.
+
+    Args:
+        first: the default's per-trace scores on the first draw (seed ``seed``), already
+            computed for the tables.
+    """
+    scores = [first]
+    for k in range(1, draws):
+        data = make_traces(set_name, traces, duration_s, seed + k, RATE_HZ)
+        scores.append(score_traces("default", FILTERS["default"], data))
+    pooled = summarise("default", FILTERS["default"], np.concatenate(scores))
+    pooled["draws"] = [
+        {"seed": seed + k, **summarise("default", FILTERS["default"], s)}
+        for k, s in enumerate(scores)
+    ]
+    return pooled
+
+
+def bar_rows(judged: dict, step_us: dict) -> list[tuple]:
+    """``(bar, measured, op, target, pass/FAIL)`` for the default on the unseen sets.
+
+    Args:
+        judged: set name -> the default's summary the bars judge (pooled over draws).
+    """
     rows = []
     for set_name, bars in BARS.items():
-        if set_name not in results:
+        r = judged.get(set_name)
+        if r is None:
             continue
-        r = next(r for r in results[set_name] if r["filter"] == "default")
         checks = [
             ("attenuation 6-16 Hz (dB)", r["attenuation_db"], ">=", "attenuation_db"),
             ("|lag| (ms)", abs(r["lag_ms"]), "<=", "lag_ms"),
@@ -148,8 +181,13 @@ def run_tremor_benchmark(
     console: Console | None = None,
     strict: bool = False,
     sets: tuple[str, ...] = tuple(SETS),
+    draws: int = BAR_DRAWS,
 ) -> bool:
     """Run every filter on every set, print the tables, write JSON.
+
+    Args:
+        draws: independent draws of each unseen set the default's bars are judged on
+            (pooled; see the module docstring).
 
     Returns:
         True when the default meets its bars on the unseen sets (always True unless
@@ -160,12 +198,16 @@ def run_tremor_benchmark(
     step_samples = make_traces("broadband", 1, 20.0, seed, RATE_HZ)[0][1]
     step_us = step_cost_us(FILTERS, step_samples[:10_000])
     results = {}
+    judged = {}
     for set_name in sets:
         data = make_traces(set_name, traces, duration_s, seed, RATE_HZ)
         results[set_name] = []
         rows = []
         for name, params in FILTERS.items():
-            r = summarise(name, params, score_traces(name, params, data))
+            scores = score_traces(name, params, data)
+            r = summarise(name, params, scores)
+            if name == "default" and set_name in BARS:
+                judged[set_name] = bar_draws(set_name, scores, draws, traces, duration_s, seed)
             r["step_us"] = step_us[name]
             results[set_name].append(r)
             rows.append(
@@ -196,8 +238,26 @@ def run_tremor_benchmark(
             rows,
             console,
         )
+    for set_name, r in judged.items():
+        print_table(
+            f"The default on {set_name}: {draws} draws of {traces} traces, pooled for the bars",
+            ["seed", "atten dB", "worst dB", "lag ms", "vs none", "worst"],
+            [
+                (
+                    str(d["seed"]) if "seed" in d else "pooled",
+                    d["attenuation_db"],
+                    d["attenuation_db_worst"],
+                    d["lag_ms"],
+                    d["rms_ratio"],
+                    d["rms_ratio_worst"],
+                )
+                for d in [*r["draws"], r]
+            ],
+            console,
+        )
     payload = {
         "traces": traces,
+        "bar_draws": draws,
         "duration_s": duration_s,
         "seed": seed,
         "rate_hz": RATE_HZ,
@@ -205,8 +265,9 @@ def run_tremor_benchmark(
         "sets": {name: SETS[name].description for name in sets},
         "step_us": step_us,
         "results": results,
+        "judged": judged,
     }
-    return finish("tremor", bar_rows(results, step_us), payload, json_path, console, strict)
+    return finish("tremor", bar_rows(judged, step_us), payload, json_path, console, strict)
 
 
 if __name__ == "__main__":  # pragma: no cover

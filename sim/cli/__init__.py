@@ -106,13 +106,23 @@ def bench_tremor(
     traces: int = typer.Option(20, min=1, help="Number of seeded synthetic traces."),
     duration_s: float = typer.Option(30.0, min=3.0, help="Length of each trace (s)."),
     seed: int = typer.Option(0, help="Seed of the traces."),
+    draws: int = typer.Option(
+        5, min=1, help="Draws of each unseen set (seed, seed+1, ...) the bars are judged on."
+    ),
     json_path: Path = bench_json("tremor"),
     strict: bool = STRICT,
 ) -> None:
     """Tremor filters: attenuation, lag, RMS error and cost against the baselines."""
     from bench.tremor import run_tremor_benchmark
 
-    ok = run_tremor_benchmark(traces=traces, duration_s=duration_s, seed=seed, json_path=json_path)
+    ok = run_tremor_benchmark(
+        traces=traces,
+        duration_s=duration_s,
+        seed=seed,
+        json_path=json_path,
+        strict=strict,
+        draws=draws,
+    )
     raise typer.Exit(code=0 if ok or not strict else 1)
 
 

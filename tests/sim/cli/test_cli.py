@@ -42,8 +42,25 @@ def test_bench_ik_rejects_unknown_arm(tmp_path):
 
 def test_bench_tremor_small_run_writes_json(tmp_path):
     path = tmp_path / "tremor.json"
-    out = _surgisim("bench", "tremor", "--traces", "2", "--duration-s", "6", "--json", str(path))
-    assert out.returncode == 0, out.stderr
+    args = ("--traces", "2", "--duration-s", "6", "--draws", "2", "--strict")
+    out = _surgisim("bench", "tremor", *args, "--json", str(path))
+    data = json.loads(path.read_text())
+    # --strict: exit status 1 exactly when a bar is missed
+    failed = any(b["result"] != "pass" for b in data["bars"])
+    assert out.returncode == (1 if failed else 0), out.stderr
+    # the unseen sets' bars are judged on every draw's traces pooled; draw one is the table's
+    assert data["bar_draws"] == 2
+    for set_name in ("unseen_narrow", "unseen_broadband"):
+        judged = data["judged"][set_name]
+        draws = judged["draws"]
+        assert [d["seed"] for d in draws] == [0, 1]
+        table = next(r for r in data["results"][set_name] if r["filter"] == "default")
+        assert draws[0]["attenuation_db"] == table["attenuation_db"]
+        mean = sum(d["attenuation_db"] for d in draws) / 2
+        assert abs(judged["attenuation_db"] - mean) < 1e-9
+        assert judged["attenuation_db_worst"] == min(d["attenuation_db_worst"] for d in draws)
+        bar = next(b for b in data["bars"] if b["bar"].startswith(f"{set_name}: attenuation"))
+        assert bar["measured"] == judged["attenuation_db"]
     assert "butterworth" in out.stdout and "Bars" in out.stdout
     data = json.loads(path.read_text())
     names = [r["filter"] for r in data["results"]["legacy"]]
