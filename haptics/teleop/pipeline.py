@@ -125,6 +125,15 @@ def _as_batch(samples):
         return (samples,)
 
 
+def _has_press(batch) -> bool:
+    """Whether a sample of ``batch`` has the clutch pressed (a real boolean only: what
+    :func:`_read` would accept)."""
+    return any(
+        isinstance(s, MasterSample) and isinstance(s.clutch, (bool, np.bool_)) and bool(s.clutch)
+        for s in batch
+    )
+
+
 def _checked_rigid(X, what: str) -> np.ndarray:
     """``X`` as a rigid 4x4 (renormalised), or raise saying what is wrong."""
     M = _as_matrix(X)
@@ -195,6 +204,7 @@ class Teleoperation:
         self._state = ALIGNING if c.start_enabled else DISABLED
         self._hold_reason = ""
         self._press_seen = False  # a clutch press with good samples since the last fault
+        self._press_ignored = False  # a press in a stale batch was reported in this state
         self._rebase = False  # the camera changed while following: re-anchor the mapping
         self._limits = 0  # follow() flags active at the last followed sample
         self._camera_refused = False
@@ -383,6 +393,7 @@ class Teleoperation:
             batch = _as_batch(samples)
             stale = self._stale(batch, now) if batch else ""
             if stale:
+                self._report_ignored_press(batch, stale, now, events)
                 self._fault(stale, now, events)
             else:
                 for sample in batch:
@@ -477,6 +488,27 @@ class Teleoperation:
         if age > self.config.max_sample_age_s:
             return f"stale sample ({_fmt_ms(age)} old)"
         return ""
+
+    def _report_ignored_press(self, batch, stale: str, now: float, events: list) -> None:
+        """Say so when a held arm ignores a clutch press because its samples came stale.
+
+        A held arm resumes after a fresh clutch press and release; a press whose samples
+        reach the loop too late (a stall of the server or the network, longer than the
+        sample age limit) is ignored with the rest of that batch, as stale input must be.
+        The arm then stays held although the trainee did what resumes it: the event tells
+        them to press again (once per hold, however long the press lasted).
+        """
+        if self._state != HOLDING or self._press_ignored or not _has_press(batch):
+            return
+        self._press_ignored = True
+        events.append(
+            TeleopEvent(
+                now,
+                "clutch_ignored",
+                f"clutch press ignored while holding ({stale}); press and release it again",
+                HOLDING,
+            )
+        )
 
     def _take(self, sample, now: float, events: list):
         """Check one sample, filter it and run the state machine on it; the filtered
@@ -606,6 +638,7 @@ class Teleoperation:
 
     def _set_state(self, state: str, detail: str, now: float, events: list) -> None:
         self._state = state
+        self._press_ignored = False
         events.append(TeleopEvent(now, state.lower(), detail, state))
 
     def _event_time(self, now_s) -> float:

@@ -11,7 +11,9 @@ scored quantity:
 - ``excessive_force``: ``excessive_force_time_s`` started to grow (one warning per
   episode: it must stop growing for one update before the next warning);
 - ``drop``: a ``drop`` event (an object released and fallen, or out of the workspace);
-- ``message``: a scenario's ``message`` action (information, not a fault).
+- ``message``: a scenario's ``message`` action (information, not a fault), and a held
+  instrument's ``clutch_ignored`` event (its clutch press came too late to count: press
+  and release it again).
 
 The input is what both sides have: the live metrics (``StepState.metrics`` in-process,
 ``session/metrics`` on the bus, refreshed at 5-10 Hz) and the session's events
@@ -86,6 +88,10 @@ class WarningWatch:
                 text = str(data.get("text", data.get("message", "")))
                 if text:
                     out.append(Alert(t, "message", text))
+            elif kind == "clutch_ignored":
+                arm = str(data.get("arm", "the instrument"))
+                text = f"{arm} still holds: its clutch press came too late to count; press it again"
+                out.append(Alert(t, "message", text, arm))
         if metrics is not None:
             out += self._metrics(float(time_s), metrics)
         return out

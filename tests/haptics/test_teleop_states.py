@@ -150,6 +150,42 @@ def test_holding_needs_a_clutch_press_and_release_then_alignment():
     np.testing.assert_allclose(out.X_RT, target, atol=1e-12)
 
 
+def test_a_press_in_stale_samples_keeps_the_hold_and_says_to_press_again():
+    """A held arm's clutch press that reaches the loop in samples too old to use (a stall
+    longer than the sample age limit) is ignored like the rest of that stale input, and
+    the trainee is told once per hold; a fresh press and release then resumes."""
+    tele = _tele(start_enabled=True, gap_timeout_s=0.1)
+    hand = Hand(tele, tele.aligned_hand_rotation())
+    hand.steps(10)
+    for _ in range(300):  # the device is silent: the arm holds
+        tele.step(None, hand.t)
+        hand.t += DT
+    target = tele.step(None, hand.t).X_RT.copy()
+    assert tele.state == HOLDING
+
+    def stale_batch(start_s, pressed):  # 50 samples, the newest 150+ ms old
+        X = pose(hand.R, np.array([0.01, 0.0, 0.0]))
+        return tuple(MasterSample(start_s + k * DT, X, 0.0, pressed) for k in range(50))
+
+    quiet = tele.step(stale_batch(0.05, False), hand.t)  # stale, no press: nothing to say
+    assert [e.kind for e in quiet.events] == []
+    first = tele.step(stale_batch(0.10, True), hand.t)
+    again = tele.step(stale_batch(0.11, True), hand.t)  # the same long press: said once
+    assert [e.kind for e in first.events] == ["clutch_ignored"] and again.events == ()
+    assert "stale sample" in first.events[0].detail and "again" in first.events[0].detail
+    for out in (first, again):
+        assert out.state == HOLDING
+        np.testing.assert_array_equal(out.X_RT, target)
+    hand.steps(3, clutch=True)
+    assert hand.steps(clutch=False).state == FOLLOWING
+    # a press while following is a clutch, not a resume: a stale one holds, unreported
+    out = tele.step(stale_batch(hand.t - 0.2, True), hand.t)
+    assert out.state == HOLDING and [e.kind for e in out.events] == ["holding"]
+    # the next hold reports an ignored press again
+    out = tele.step(stale_batch(hand.t - 0.15, True), hand.t)
+    assert [e.kind for e in out.events] == ["clutch_ignored"]
+
+
 def test_a_fault_during_the_clutch_cycle_restarts_it():
     tele = _tele(start_enabled=True)
     hand = Hand(tele, tele.aligned_hand_rotation())

@@ -30,17 +30,23 @@ def test_warnings_come_from_changes_of_what_is_scored():
         metrics = {"instrument_collisions": 1.0, "excessive_force_time_s": force_time}
         kinds += [a.kind for a in watch.update(2.0 + k, metrics)]
     assert kinds == ["excessive_force", "excessive_force"]  # the second after a pause
-    # events: drops (objects or the bus's dicts) and scenario messages; nothing else
+    # events: drops (objects or the bus's dicts), scenario messages and a held arm's
+    # ignored clutch press; nothing else
+    ignored = {"arm": "PSM1", "detail": "clutch press ignored while holding (stale sample)"}
     events = [
         TraceEvent(3.5, "drop", {"object": "pad/needle", "arm": "PSM2"}),
         {"time_s": 3.6, "kind": "grasp", "data": {"object": "pad/needle"}},
         {"time_s": 3.7, "kind": "message", "data": {"text": "Needle dropped"}},
+        {"time_s": 3.8, "kind": "holding", "data": {"arm": "PSM1", "detail": "stale sample"}},
+        TraceEvent(3.9, "clutch_ignored", ignored),
     ]
     alerts = watch.update(4.0, None, events)
     assert [(a.kind, a.time_s, a.detail) for a in alerts] == [
         ("drop", 3.5, "pad/needle"),
         ("message", 3.7, ""),
+        ("message", 3.9, "PSM1"),
     ]
+    assert "PSM1" in alerts[-1].text and "press it again" in alerts[-1].text
 
 
 def _teleop() -> Teleoperation:
