@@ -126,12 +126,8 @@ def _as_batch(samples):
 
 
 def _has_press(batch) -> bool:
-    """Whether a sample of ``batch`` has the clutch pressed (a real boolean only: what
-    :func:`_read` would accept)."""
-    return any(
-        isinstance(s, MasterSample) and isinstance(s.clutch, (bool, np.bool_)) and bool(s.clutch)
-        for s in batch
-    )
+    """Whether a sample of ``batch`` that :func:`_read` accepts has the clutch pressed."""
+    return any(type(fields := _read(s)) is not str and fields[3] for s in batch)
 
 
 def _checked_rigid(X, what: str) -> np.ndarray:
