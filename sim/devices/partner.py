@@ -79,6 +79,10 @@ REST_POSITION_M = 3e-4
 #: that does not is still seen at rest near its target; the grip after it resyncs the count.
 MOVE_END_CONFIRM_S = 0.06
 REST_JAW_RAD = 0.01
+#: Longest wait (s, both clocks) for this process's own jaw to be seen done after its
+#: hand closed the gripper (:meth:`PartnerDemonstrator._own_grip_seen`): a jaw closing
+#: from fully open at the dVRK's 2 pi rad/s takes ~0.25 s, then rests 30 ms.
+OWN_GRIP_WAIT_S = 1.0
 #: Longest wait for the partner's move or grip (simulated s), and the same in wall time
 #: (a server that stopped publishing stops the simulated clock too).
 PARTNER_TIMEOUT_S = 10.0
@@ -217,6 +221,15 @@ class MoveCounter:
         self._anchor = self._latest
 
 
+def _looks_window() -> RecentWindow:
+    """The values of a wait's looks (one every :data:`LOOK_S`) kept to judge a rest over
+    :data:`REST_WINDOW_S`. A window of just that length keeps as little as
+    ``REST_WINDOW_S - LOOK_S`` of looks (items leave once older than it: looks 10.5 ms
+    apart keep 21 ms), so a rest judged on it came and went from look to look; one look
+    longer keeps at least the rest's length."""
+    return RecentWindow(REST_WINDOW_S + LOOK_S)
+
+
 def arm_state(session, arm: str) -> str:
     """The arm's operating state as last seen on the bus."""
     return str(session.watch.arm(arm).state)
@@ -263,9 +276,14 @@ class PartnerDemonstrator(Demonstrator):
         self._expect(_Reach(arm, np.asarray(target_W, float).copy(), tolerance))
 
     def grip(self, arm: str, jaw_rad: float) -> None:
-        """This process's arm: as :meth:`Demonstrator.grip`. The partner's: watch its jaw."""
+        """This process's arm: as :meth:`Demonstrator.grip`, and a closing grip then lasts
+        until its jaw is seen done as the partner's process sees it
+        (:meth:`_own_grip_seen`). The partner's: watch its jaw."""
         if arm not in self.partner:
+            start_jaw = self.session.arms[arm].measured_jaw()
             super().grip(arm, jaw_rad)
+            if self._batch is None and jaw_rad < start_jaw:
+                self._own_grip_seen(_Grip(arm, float(jaw_rad)), start_jaw)
             return
         self._expect(_Grip(arm, float(jaw_rad)))
 
@@ -332,6 +350,50 @@ class PartnerDemonstrator(Demonstrator):
                 )
                 self.note(message)
 
+    def _own_grip_seen(self, what: _Grip, start_jaw: float) -> None:
+        """Wait until this process's own jaw is done by the rule the partner's process
+        judges it with (:meth:`_gripped`, on the same bus messages), at most
+        :data:`OWN_GRIP_WAIT_S` in both clocks.
+
+        What a plan does next after closing on an object (``until`` it is held, 1 s) is
+        timed from the grip's end, and each process must time it from the same moment:
+        both run the plan and must decide alike whether the grasp took. The hand's grip
+        ends before the jaw does (the jaw follows the hand's gripper at a capped rate), and
+        the process watching the jaw can only see the jaw; timed from the hand's end, a
+        grasp made 1.0-1.3 s after it counted as a miss here and as a hold there (two
+        fresh two-process runs in ten), and the two plans went apart until a missed wait
+        brought them together again."""
+        s = self.session
+        arm = s.arms[what.arm]
+        over = elapsed_in_both(s.now_s, lambda: s.time_s, OWN_GRIP_WAIT_S, PARTNER_TIMEOUT_WALL_S)
+        seen = _looks_window()
+        inside = self._lane() is not None
+
+        def look(hands_free: bool) -> bool | None:
+            if self.stopped or over():
+                return True
+            if not inside:
+                s.hold(LOOK_S)
+            seen.add(s.now_s(), s.time_s, arm.measured_jaw())
+            resting = seen.spans(0.8 * REST_WINDOW_S)
+            if self._gripped(what, start_jaw, seen, resting, self._holds(what.arm)):
+                return True
+            if hands_free:
+                self._engage_own()
+            return None
+
+        self._look_until_done(look)
+
+    def _look_until_done(self, look) -> bool:
+        """Make ``look`` (see :meth:`_looker`) until it says the wait is over; inside a
+        branch of :meth:`parallel` while the other branches work on."""
+        if self._lane() is not None:
+            done = self._await(look)
+            return self.stopped if done is None else done
+        while (done := look(True)) is None:
+            pass
+        return done
+
     def _wait_for(self, what) -> bool:
         """Wait until the partner has done ``what``, looking at every message. Meanwhile
         this hand's arms are engaged again if the server held them (a person taps the
@@ -347,12 +409,7 @@ class PartnerDemonstrator(Demonstrator):
         last = self._last_seen.get(what.arm) or (arm.measured_cp()[:3, 3], arm.measured_jaw())
         look = self._looker(what, arm, reach, last[0] if reach else last[1])
         try:
-            if self._lane() is not None:
-                done = self._await(look)
-                return self.stopped if done is None else done
-            while (done := look(True)) is None:
-                pass
-            return done
+            return self._look_until_done(look)
         finally:
             self._last_seen[what.arm] = (arm.measured_cp()[:3, 3], arm.measured_jaw())
 
@@ -365,7 +422,7 @@ class PartnerDemonstrator(Demonstrator):
         s = self.session
         end_s = s.time_s + PARTNER_TIMEOUT_S
         end_wall = s.now_s() + PARTNER_TIMEOUT_WALL_S
-        seen = RecentWindow(REST_WINDOW_S)  # position or jaw, on both clocks
+        seen = _looks_window()  # position or jaw, on both clocks
         counter = self._moves[what.arm]
         idle_since_s, idle_jaw = None, 0.0  # since when the partner kept still; its jaw
         last_s = s.time_s

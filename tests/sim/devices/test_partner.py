@@ -122,10 +122,13 @@ class _OneHandSession:
 
     rate_hz = 1000.0
 
-    def __init__(self, moves, jaw_at=None) -> None:
+    def __init__(self, moves, jaw_at=None, own_jaw_at=None) -> None:
         from types import SimpleNamespace
 
+        from haptics.teleop import TeleopConfig
+
         self.driven, self.own, self.partner = ["PSM1", "PSM2"], ["PSM1"], ["PSM2"]
+        self.teleops = {"PSM1": SimpleNamespace(config=TeleopConfig())}
         self.observers: list = []
         self.on_disengaged = None
         self.finished = False
@@ -137,7 +140,10 @@ class _OneHandSession:
             "PSM2": SimpleNamespace(
                 measured_cp=self._partner_cp,
                 measured_jaw=lambda: 0.7 if jaw_at is None else jaw_at(self.time_s),
-            )
+            ),
+            "PSM1": SimpleNamespace(
+                measured_jaw=lambda: 0.7 if own_jaw_at is None else own_jaw_at(self.time_s)
+            ),
         }
 
     @property
@@ -281,6 +287,42 @@ def test_the_outcome_of_the_partners_work_is_waited_for_a_while():
     assert s.time_s == t0
     assert not demo.outcome("PSM2", lambda: False)  # never: given up after the bound
     assert OUTCOME_WAIT_S <= s.time_s - t0 < OUTCOME_WAIT_S + 0.05
+
+
+def test_a_closing_grip_ends_when_the_jaw_is_seen_done_in_both_processes():
+    """Whether a grasp took is judged for 1 s after the grip ends (``until``), by both
+    processes, which must agree. The jaw lags the hand's gripper (here it starts closing
+    as the hand's 0.25 s squeeze ends and stops on a ring's wall 0.2 s later, no grasp):
+    the process driving the hand ends its grip where the watching process can see it end,
+    at the jaw's rest, not at the hand's. (Timed from the hand's end, a grasp 1.0-1.3 s
+    after it was a miss in one process and a hold in the other.) Opening ends at once."""
+    from haptics.operators import Grip
+    from sim.devices.partner import REST_WINDOW_S, PartnerDemonstrator
+
+    t0, squeeze = 0.5, Grip(0.0).duration_s
+    closes_at, rests_at = t0 + squeeze, t0 + squeeze + 0.2
+
+    def jaw(t: float) -> float:  # open 0.7, stopped on the wall at 0.4
+        return 0.7 - 0.3 * min(max((t - closes_at) / 0.2, 0.0), 1.0)
+
+    ends = {}
+    for role, session in (
+        ("driving", _OneHandSession([], own_jaw_at=jaw)),
+        ("watching", _OneHandSession([], jaw_at=jaw)),
+    ):
+        demo = PartnerDemonstrator(session, "expert", seed=1, time_limit_s=60.0)
+        session.hold(t0)
+        demo.grip("PSM1" if role == "driving" else "PSM2", -0.3)
+        ends[role] = session.time_s
+        assert demo.missed == []
+    assert rests_at + 0.8 * REST_WINDOW_S <= ends["driving"] < rests_at + 0.1
+    assert abs(ends["driving"] - ends["watching"]) <= 0.02  # two looks
+
+    # opening (a release) is not waited for: nothing is judged after it
+    session = _OneHandSession([], own_jaw_at=lambda t: 0.4)
+    demo = PartnerDemonstrator(session, "expert", seed=1, time_limit_s=60.0)
+    demo.grip("PSM1", 1.0)
+    assert session.time_s < squeeze + 0.02
 
 
 def _jaw_window(values, start_s: float = 10.0):
