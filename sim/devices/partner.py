@@ -19,7 +19,9 @@ move of their own:
   plan computes from where the partner's instrument is may be stale by then;
 - a partner's grip (``grip``) is done when its jaw is at the asked angle, or at rest
   closed on an object (a closing jaw stops on it, perhaps before this wait began) or
-  open with nothing held, or at rest after turning towards the angle;
+  open with nothing held, or at rest after turning towards the angle. This process's
+  own closing grip ends by the same rule (:meth:`PartnerDemonstrator._own_grip_seen`),
+  so both processes judge from the same moment whether the grasp took;
 - moves given together (:meth:`Demonstrator.together`) run at the same time: this hand
   moves, then waits for the partner's;
 - branches of :meth:`Demonstrator.parallel` (one hand places a ring while the other
