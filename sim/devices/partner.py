@@ -43,6 +43,8 @@ the plan goes on, as a person would after waiting a while.
 
 from __future__ import annotations
 
+import contextlib
+import math
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -148,7 +150,13 @@ class MoveCounter:
     def __init__(self, arm: str, simulated: Callable[[], float] | None = None) -> None:
         self.topic = f"{arm}/measured_cp"
         self.state_topic = f"{arm}/operating_state"
+        self.jaw_topic = f"{arm}/jaw/measured_js"
         self.moves = 0
+        #: the tool-tip pose (4x4, world) and jaw (rad) as the latest rest began (None
+        #: before any): where the partner's process planned its next step from
+        self.rest_view: tuple[np.ndarray, float] | None = None
+        self._pose: np.ndarray | None = None
+        self._jaw = math.nan
         self.resting = False
         self._anchor: np.ndarray | None = None
         self._moving = False
@@ -180,13 +188,18 @@ class MoveCounter:
                 self._pending_since = None
                 self.resting = False
             return
+        if m.topic == self.jaw_topic:
+            with contextlib.suppress(KeyError, IndexError, TypeError, ValueError):
+                self._jaw = float(m.payload["position_rad"][0])
+            return
         if m.topic != self.topic:
             return
         from haptics.bus.contract import pose_from_payload
 
         now = m.received_s or time.monotonic()
         simulated = now if self._simulated is None else self._simulated()
-        p = pose_from_payload(m.payload)[:3, 3]
+        self._pose = pose_from_payload(m.payload)
+        p = self._pose[:3, 3]
         self._latest = p
         if not self._following:
             return
@@ -195,11 +208,14 @@ class MoveCounter:
         # a rest is seen in three or more messages (60 Hz: a lone pair may straddle a
         # stall of the server) that span at least REST_WINDOW_S, of simulated time too
         # (a slow server's arm creeps: :mod:`sim.devices.pacing`)
+        was_resting = self.resting
         self.resting = (
             len(seen) >= 3
             and seen.spans(REST_WINDOW_S)
             and all(float(np.linalg.norm(q - p)) < REST_POSITION_M for q in seen.values())
         )
+        if self.resting and not was_resting:
+            self.rest_view = (self._pose, self._jaw)
         if self._anchor is None:
             self._anchor = p
         if not self._moving and float(np.linalg.norm(p - self._anchor)) > MOVED_M:
@@ -255,8 +271,6 @@ class PartnerDemonstrator(Demonstrator):
             del self.operators[arm]
         self._watched = set(self.partner)  # its branches of parallel() run in watch mode
         self._expected: list[_Reach | _Grip] = []
-        #: per partner arm: its tip (m, world) and jaw (rad) when the last wait ended
-        self._last_seen: dict[str, tuple[np.ndarray, float]] = {}
         #: per partner arm: its moves seen, and how many of them this plan has waited for
         self._moves = {arm: MoveCounter(arm, lambda: session.time_s) for arm in self.partner}
         self._moves_used = dict.fromkeys(self.partner, 0)
@@ -406,14 +420,9 @@ class PartnerDemonstrator(Demonstrator):
         s = self.session
         arm = s.arms[what.arm]
         reach = isinstance(what, _Reach)
-        # "moved" and "turned towards" count from where the partner was when the last
-        # wait for it ended: it may have made this move before this wait began
-        last = self._last_seen.get(what.arm) or (arm.measured_cp()[:3, 3], arm.measured_jaw())
-        look = self._looker(what, arm, reach, last[0] if reach else last[1])
-        try:
-            return self._look_until_done(look)
-        finally:
-            self._last_seen[what.arm] = (arm.measured_cp()[:3, 3], arm.measured_jaw())
+        # "turned towards" counts from the jaw as the partner's latest rest began: it
+        # may have made this grip before this wait began
+        return self._look_until_done(self._looker(what, arm, reach, self.jaw_rad(what.arm)))
 
     def _looker(self, what, arm, reach: bool, start) -> Callable[[bool], bool | None]:
         """A look at the partner for ``what``, to be made every :data:`LOOK_S`: None while
@@ -493,6 +502,40 @@ class PartnerDemonstrator(Demonstrator):
         counter = self._moves[arm]
         counter.confirm()
         self._moves_used[arm] = counter.moves
+
+    # ---- what the plan sees of the arms ------------------------------------------------------
+    def _rest_view(self, arm: str) -> tuple[np.ndarray, float] | None:
+        view = self._moves[arm].rest_view if arm in self._moves else None
+        return None if view is None or view[0] is None else view
+
+    def tip_W(self, arm: str) -> np.ndarray:
+        """This process's arm: as :meth:`Demonstrator.tip_W`. The partner's: its pose as
+        its latest rest began (while it followed its hand), not its pose now.
+
+        Both processes run the plan and must decide alike (go straight in over a wall or
+        stop to aim; which way to route round the other instrument), each from the arms
+        as they stand at that point of the plan. The partner's process decides as soon
+        as its own move has come to rest; this one reaches the same point later, once it
+        has seen that move end, and by then the partner may be on its way: judged from
+        its pose now, the taker's jaws, already 6 mm down towards the wall, were no
+        longer "waiting over it" (seed 232, every run: the plans went apart until the
+        next grip). Its pose at the end of the move this plan counted was no better: a
+        move seen as two (a long pause in it) left that pose a stroke behind."""
+        view = self._rest_view(arm)
+        return view[0].copy() if view is not None else super().tip_W(arm)
+
+    def measured_tip_W(self, arm: str) -> np.ndarray:
+        """As :meth:`tip_W` (the partner's process plans from its measured pose too)."""
+        view = self._rest_view(arm)
+        return view[0].copy() if view is not None else super().measured_tip_W(arm)
+
+    def jaw_rad(self, arm: str) -> float:
+        """This process's arm: as :meth:`Demonstrator.jaw_rad`. The partner's: its jaw as
+        its latest rest began (see :meth:`tip_W`)."""
+        view = self._rest_view(arm)
+        if view is not None and math.isfinite(view[1]):
+            return view[1]
+        return super().jaw_rad(arm)
 
     def _holds(self, arm: str) -> bool:
         """Whether ``arm`` holds an object (the grasp events seen)."""

@@ -115,6 +115,22 @@ class Demonstrator:
         if self.on_note is not None:
             self.on_note(message)
 
+    # ---- what the plan sees of the arms ---------------------------------------------------
+    def tip_W(self, arm: str) -> np.ndarray:
+        """Where the plan takes ``arm``'s tool tip to be (4x4, world): the session's tip
+        target (:meth:`Session.tip_target_W`). Plans decide from this, not from the
+        session directly: a device process that only watches ``arm`` answers with where
+        it last saw a move of it end (:class:`~sim.devices.partner.PartnerDemonstrator`)."""
+        return self.session.tip_target_W(arm)
+
+    def measured_tip_W(self, arm: str) -> np.ndarray:
+        """``arm``'s measured tool-tip pose (4x4, world), as plans see it (see :meth:`tip_W`)."""
+        return self.session.arms[arm].measured_cp()
+
+    def jaw_rad(self, arm: str) -> float:
+        """``arm``'s measured jaw angle (rad), as plans see it (see :meth:`tip_W`)."""
+        return self.session.arms[arm].measured_jaw()
+
     # ---- primitives --------------------------------------------------------------------
     def move_tip(
         self,

@@ -147,14 +147,14 @@ def close_on(demo: Demonstrator, arm: str, body: str, tip_at, approach_W, R_W) -
         return True
     away = np.asarray(approach_W, float)
     away = 0.02 * away / max(float(np.linalg.norm(away)), 1e-9)
-    demo.move_tip(arm, demo.session.tip_target_W(arm)[:3, 3] + away, jaw_rad=JAW_OPEN_RAD)
+    demo.move_tip(arm, demo.tip_W(arm)[:3, 3] + away, jaw_rad=JAW_OPEN_RAD)
     return False
 
 
 def release(demo: Demonstrator, arm: str, body: str, retreat_m: float = 0.03) -> None:
     """Open the jaw, wait until the object is let go, back off upwards."""
     open_until_let_go(demo, arm, body)
-    tip = demo.session.tip_target_W(arm)[:3, 3]
+    tip = demo.tip_W(arm)[:3, 3]
     demo.move_tip(arm, tip + retreat_m * UP)
 
 
@@ -203,7 +203,7 @@ def carry_to(
     """Move a held object's centre to ``goal_W`` by moving the tool tip (offset kept),
     turning the object about its centre by ``turn_W`` (3x3, world) on the way if given."""
     world = demo.session.world
-    X_WT = demo.session.tip_target_W(arm)
+    X_WT = demo.tip_W(arm)
     offset = X_WT[:3, 3] - world.landmark(body, "center")
     if turn_W is None:
         demo.move_tip(arm, np.asarray(goal_W) + offset, width_m=width_m)

@@ -135,7 +135,7 @@ def needle_handover(demo: Demonstrator) -> None:
         return
     air = world.landmark(needle, "middle") + np.array([0.0, 0.01, 0.045])
     demo.move_tip(right, air + np.array([0.04, 0.0, 0.03]), width_m=0.01)
-    tip = s.tip_target_W(left)[:3, 3]
+    tip = demo.tip_W(left)[:3, 3]
     demo.move_tip(left, air + (tip - needle_arc(world, needle).center))
     for giver, taker, a in ((left, right, 45), (right, left, 135)):
         if demo.stopped:

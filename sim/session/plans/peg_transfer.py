@@ -367,7 +367,7 @@ def best_grips(demo: Demonstrator, arm: str, ring: str, walls, avoid_arm=None) -
     :func:`ring_grips`), away from where ``avoid_arm``'s tip is; those whose jaws stay in
     the endoscope's view, waiting and holding, before the others."""
     s = demo.session
-    avoid = None if avoid_arm is None else s.tip_target_W(avoid_arm)[:3, 3]
+    avoid = None if avoid_arm is None else demo.tip_W(avoid_arm)[:3, 3]
     spec = board_spec(s.world, ring)
     grips = reachable_grips(demo, arm, ring_grips(s.world, ring, walls, avoid), spec)
     return sorted(grips, key=lambda g: not in_view(demo, [g.tip_W + g.approach_W, g.tip_W]))
@@ -466,7 +466,7 @@ class GripGoneError(Exception):
 
 def _back_off_open(demo: Demonstrator, arm: str, grip: Grip) -> None:
     """After a missed grasp: jaws open, back the way they came (along the approach)."""
-    back = demo.session.tip_target_W(arm)[:3, 3] + grip.approach_W
+    back = demo.tip_W(arm)[:3, 3] + grip.approach_W
     demo.move_tip(arm, back, jaw_rad=RING_JAW_OPEN_RAD)
 
 
@@ -537,7 +537,7 @@ def _waiting_over(demo: Demonstrator, arm: str, hover_W, grip: Grip) -> bool:
     twice the handover's width of it. Coming straight down to aim from there, the
     fingertips stay above the wall (a ring handed over arrives within the handover's
     width of where the jaws were sent to wait)."""
-    X = demo.session.tip_target_W(arm)
+    X = demo.tip_W(arm)
     axis = grip.R_W[:, 2]
     d = X[:3, 3] - hover_W
     back = -float(d @ axis)
@@ -547,14 +547,14 @@ def _waiting_over(demo: Demonstrator, arm: str, hover_W, grip: Grip) -> bool:
         0.0 <= back <= grip.approach_m
         and aside <= 2 * HANDOVER_WIDTH_M
         and turned >= 1 + 2 * math.cos(0.05)
-        and demo.session.arms[arm].measured_jaw() >= RING_JAW_OPEN_RAD - 0.1
+        and demo.jaw_rad(arm) >= RING_JAW_OPEN_RAD - 0.1
     )
 
 
 def held_wall(demo: Demonstrator, arm: str, ring: str) -> int:
     """The wall of ``ring`` nearest ``arm``'s jaws (the one it holds)."""
     world = demo.session.world
-    tip = demo.session.arms[arm].measured_cp()[:3, 3]
+    tip = demo.measured_tip_W(arm)[:3, 3]
     return min(range(3), key=lambda w: np.linalg.norm(world.landmark(ring, f"wall{w}") - tip))
 
 
@@ -675,7 +675,7 @@ def open_jaws(demo: Demonstrator, arm: str, ring: str, jaw_rad: float = JAW_RELE
 
 def back_off(demo: Demonstrator, arm: str, distance_m: float = BACK_OFF_M) -> None:
     """Back the (open) jaws off along their axis by ``distance_m``, out of the ring."""
-    X = demo.session.tip_target_W(arm)
+    X = demo.tip_W(arm)
     demo.move_tip(arm, X[:3, 3] - distance_m * X[:3, 2], 0.005)
 
 
@@ -765,7 +765,7 @@ def hand_over(demo: Demonstrator, ring: str, giver: str, taker: str, peg: str | 
     # the taker comes to where it will take the ring as the giver brings it
     turn = turn_between(ring_up(world, ring), UP)
     X_WB = world.body_pose(ring)
-    giver_tip = turn @ (s.tip_target_W(giver)[:3, 3] - X_WB[:3, 3])
+    giver_tip = turn @ (demo.tip_W(giver)[:3, 3] - X_WB[:3, 3])
     X_WB[:3, :3] = turn @ X_WB[:3, :3]
     X_WB[:3, 3] = handover_point(demo, ring)
     held = held_wall(demo, giver, ring)

@@ -117,7 +117,7 @@ def ring_walk(demo: Demonstrator) -> None:
     margin = (1.5 * course.wire_radius_m + course.ring_tube_m + POST_CLEARANCE_M) / (
         course.wire_length_m
     )
-    parked = s.tip_target_W(first)[:3, 3]
+    parked = demo.tip_W(first)[:3, 3]
     if walk(demo, first, course, 0.5) and not demo.stopped:
         demo.move_tip(first, parked, width_m=0.01)  # out of the other instrument's way
         walk(demo, second, course, 1.0 - margin)

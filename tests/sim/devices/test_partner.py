@@ -156,6 +156,9 @@ class _OneHandSession:
     def holders(self, obj) -> set:
         return set()
 
+    def tip_target_W(self, arm: str) -> np.ndarray:  # a partner's: its measured pose
+        return self.arms[arm].measured_cp()
+
     def partner_at(self, t: float) -> np.ndarray:
         p = np.zeros(3)
         for t0, t1, goal in self.moves:
@@ -175,9 +178,13 @@ class _OneHandSession:
         assert set(commands or {}) <= {"PSM1"}, commands  # the partner's hand is not ours
         self.ticks += 1
         if self.ticks % round(self.rate_hz / 60) == 0:
-            m = Message("PSM2/measured_cp", pose_payload(self._partner_cp()), self.time_s)
-            for observe in self.observers:
-                observe(m)
+            jaw = {"position_rad": [self.arms["PSM2"].measured_jaw()]}
+            for m in (
+                Message("PSM2/measured_cp", pose_payload(self._partner_cp()), self.time_s),
+                Message("PSM2/jaw/measured_js", jaw, self.time_s),
+            ):
+                for observe in self.observers:
+                    observe(m)
 
     def hold(self, seconds: float) -> None:
         for _ in range(round(seconds * self.rate_hz)):
@@ -257,6 +264,34 @@ def test_moves_the_partner_skipped_hold_nothing_up():
     assert s.time_s < 0.8
     demo.grip("PSM2", -0.3)
     assert 1.0 <= s.time_s < 1.1 and demo.missed == []
+
+
+def test_the_plan_sees_the_partner_as_its_latest_rest_began():
+    """The partner's process decides its next step as soon as its move to W has come to
+    rest; this one, busy, sees that move end later, when the partner is already on its
+    way to B (its jaw closing as it sets off). Deciding the same step, this plan must see
+    the partner at W with its jaw as it was there: judged from the partner's pose now,
+    the two plans decided apart (the taker's jaws no longer "waiting over the wall", 6 mm
+    down towards it)."""
+    from sim.devices.partner import PartnerDemonstrator
+
+    W, B = np.array([0.03, 0.0, 0.01]), np.array([0.03, 0.0, 0.0])
+    s = _OneHandSession(
+        [(0.2, 0.6, W), (0.8, 1.2, B)],
+        jaw_at=lambda t: 0.7 if t < 0.8 else max(0.3, 0.7 - 2.0 * (t - 0.8)),
+    )
+    demo = PartnerDemonstrator(s, "expert", seed=1, time_limit_s=60.0)
+    before = demo.tip_W("PSM2")  # nothing seen end yet: the pose now
+    assert np.allclose(before[:3, 3], 0.0)
+    s.hold(0.95)  # busy elsewhere: the partner rested at W and set off for B meanwhile
+    demo.move_tip("PSM2", W, 0.003)  # its move to W is counted: the wait ends at once
+    assert s.time_s < 0.97 and np.linalg.norm(s.partner_at(s.time_s) - W) > 1e-3
+    assert np.linalg.norm(demo.tip_W("PSM2")[:3, 3] - W) < 1e-4
+    assert np.array_equal(demo.measured_tip_W("PSM2"), demo.tip_W("PSM2"))
+    assert demo.jaw_rad("PSM2") == 0.7 and s.arms["PSM2"].measured_jaw() < 0.7
+    demo.move_tip("PSM2", B, 0.003)  # then B, seen at rest there
+    assert np.linalg.norm(demo.tip_W("PSM2")[:3, 3] - B) < 1e-4
+    assert abs(demo.jaw_rad("PSM2") - 0.3) < 1e-9 and demo.missed == []
 
 
 def test_a_partners_longer_branch_holds_this_hand_until_it_is_done():
