@@ -14,6 +14,10 @@ per step: small next to the parts, but the total runs a little slower than unwra
 
 Parts nest (IK is inside teleoperation); "the rest" is the step's time outside every
 part listed: the operator's sample making, command normalising, loop bookkeeping.
+
+Across the parts, the time inside pybullet's own calls other than ``stepSimulation``
+(reading joints, motor targets, contact queries, a held object's pose) is timed too: the
+least any session driven from Python spends per step, whatever its own logic costs.
 """
 
 from __future__ import annotations
@@ -33,6 +37,8 @@ PARTS = (
     ("grasp tracking", "sim.world.grasp:GraspTracker", "update"),
 )
 STEP = ("session step (total)", "sim.session.session:Session", "_advance")
+#: pybullet's calls other than stepSimulation made inside the step (they nest in the parts)
+PYBULLET_CALLS = "  pybullet calls besides stepSimulation (in the parts)"
 
 
 def _resolve(path: str):
@@ -44,27 +50,50 @@ def _resolve(path: str):
 
 @contextmanager
 def timed_parts(totals: Counter) -> Iterator[Counter]:
-    """Wrap the session's parts (and the step) in timers adding to ``totals`` (s)."""
+    """Wrap the session's parts (and the step) in timers adding to ``totals`` (s), and
+    pybullet's functions other than ``stepSimulation`` in timers that count only inside
+    the step (:data:`PYBULLET_CALLS`)."""
+    import pybullet
+
     clock = time.perf_counter
     saved = []
+    in_step = [0]
     for label, path, method in (*PARTS, STEP):
         cls = _resolve(path)
         original = getattr(cls, method)
 
-        def wrapper(*args, _f=original, _label=label, **kwargs):
+        def wrapper(*args, _f=original, _label=label, _step=label == STEP[0], **kwargs):
             start = clock()
+            in_step[0] += _step
             try:
                 return _f(*args, **kwargs)
             finally:
+                in_step[0] -= _step
                 totals[_label] += clock() - start
 
         saved.append((cls, method, original))
         setattr(cls, method, wrapper)
+    for name in dir(pybullet):
+        original = getattr(pybullet, name)
+        if name == "stepSimulation" or type(original).__name__ != "builtin_function_or_method":
+            continue
+
+        def call(*args, _f=original, **kwargs):
+            if not in_step[0]:
+                return _f(*args, **kwargs)
+            start = clock()
+            try:
+                return _f(*args, **kwargs)
+            finally:
+                totals[PYBULLET_CALLS] += clock() - start
+
+        saved.append((pybullet, name, original))
+        setattr(pybullet, name, call)
     try:
         yield totals
     finally:
-        for cls, method, original in saved:
-            setattr(cls, method, original)
+        for owner, name, original in saved:
+            setattr(owner, name, original)
 
 
 def session_breakdown(scenario_name: str, seed: int = 0, operator: str = "expert") -> dict:
@@ -85,6 +114,7 @@ def session_breakdown(scenario_name: str, seed: int = 0, operator: str = "expert
     rows = {label: totals[label] for label, _, _ in PARTS}
     rows["pybullet stepSimulation"] = physics_s
     rows["the rest"] = rest_s
+    rows[PYBULLET_CALLS] = totals[PYBULLET_CALLS]
     return {
         "scenario": scenario_name,
         "seed": seed,
