@@ -119,8 +119,9 @@ class Demonstrator:
     def tip_W(self, arm: str) -> np.ndarray:
         """Where the plan takes ``arm``'s tool tip to be (4x4, world): the session's tip
         target (:meth:`Session.tip_target_W`). Plans decide from this, not from the
-        session directly: a device process that only watches ``arm`` answers with where
-        it last saw a move of it end (:class:`~sim.devices.partner.PartnerDemonstrator`)."""
+        session directly: a device process that only watches ``arm`` answers with its
+        pose as its latest rest began, where the process driving it decided from
+        (:class:`~sim.devices.partner.PartnerDemonstrator`)."""
         return self.session.tip_target_W(arm)
 
     def measured_tip_W(self, arm: str) -> np.ndarray:
