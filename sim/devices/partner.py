@@ -491,10 +491,28 @@ class PartnerDemonstrator(Demonstrator):
         if counter.resting and float(np.linalg.norm(now - what.target_W)) < what.tolerance_m:
             self._caught_up(what.arm)  # this rest ends the move: not to be counted again
             return True
-        if counter.moves > self._moves_used[what.arm]:
+        if counter.moves > self._moves_used[what.arm] and not self._on_its_way(what, now):
             self._moves_used[what.arm] += 1
             return True
         return False
+
+    def _on_its_way(self, what: _Reach, now: np.ndarray) -> bool:
+        """The partner's move seen to end (the count) ended far from this reach's target,
+        and the instrument is moving again, nearer the target than where it rested: that
+        rest was a pause in this move, not its end (a pause that outlasts the rest's
+        confirmation makes one move count as two). The wait goes on until it rests.
+
+        Ended on that count, the wait let this plan decide from the pause's pose: the
+        taker's jaws 16-28 mm short of their waiting point were not "waiting over the
+        wall" here while they were in the taker's own process (3 decisions in 156 over
+        seven two-process runs)."""
+        counter = self._moves[what.arm]
+        view = counter.rest_view
+        if counter.resting or view is None:
+            return False
+        rested = float(np.linalg.norm(view[0][:3, 3] - what.target_W))
+        nearer = float(np.linalg.norm(now - what.target_W))
+        return rested >= what.tolerance_m and nearer < rested - MOVED_M
 
     def _caught_up(self, arm: str) -> None:
         """Take every move of ``arm`` seen so far, and the rest it is in now, as waited

@@ -294,6 +294,32 @@ def test_the_plan_sees_the_partner_as_its_latest_rest_began():
     assert abs(demo.jaw_rad("PSM2") - 0.3) < 1e-9 and demo.missed == []
 
 
+def test_a_pause_in_the_partners_move_is_not_taken_for_its_end():
+    """The partner's move to W pauses 25 mm short of it (long enough to count as a move's
+    end), then goes on. This process, busy meanwhile, waits for W as the partner sets off
+    again: the count it finds is the pause's, and ending the wait on it would let this
+    plan decide from the pause's pose while the partner's process decides from W's. The
+    wait goes on until the partner rests at W."""
+    from sim.devices.partner import PartnerDemonstrator
+
+    M, W = np.array([0.0, 0.025, 0.01]), np.array([0.0, 0.05, 0.01])
+    s = _OneHandSession([(0.2, 0.5, M), (0.8, 1.1, W)])
+    demo = PartnerDemonstrator(s, "expert", seed=1, time_limit_s=60.0)
+    s.hold(0.9)  # busy elsewhere: the pause was counted, the partner is on its way to W
+    assert demo._moves["PSM2"].moves == 1
+    demo.move_tip("PSM2", W, 0.001)
+    assert 1.1 <= s.time_s < 1.2 and demo.missed == []
+    assert np.linalg.norm(demo.tip_W("PSM2")[:3, 3] - W) < 1e-4
+    # a move that ends far from the target with the partner still (a move this plan
+    # expects but the partner's skipped) still ends the wait on its count, at once
+    X = np.array([0.03, 0.05, 0.01])
+    s.moves.append((1.3, 1.6, X))
+    s.hold(0.8)  # that move was counted meanwhile
+    t0 = s.time_s
+    demo.move_tip("PSM2", W + np.array([0.0, 0.0, 0.02]), 0.001)
+    assert s.time_s < t0 + 0.05
+
+
 def test_a_partners_longer_branch_holds_this_hand_until_it_is_done():
     """This hand's branch ends first: it holds still (its samples go on) while the
     partner's branch is still watched; the block ends once the partner is at A."""
