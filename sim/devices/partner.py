@@ -43,7 +43,6 @@ the plan goes on, as a person would after waiting a while.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from collections.abc import Callable
@@ -147,16 +146,21 @@ class MoveCounter:
     clutch: a minimum-jerk stroke creeps its last ~50 ms within the rest tolerance, and
     the clutch shows on the bus only as the stroke ends."""
 
-    def __init__(self, arm: str, simulated: Callable[[], float] | None = None) -> None:
+    def __init__(
+        self,
+        arm: str,
+        simulated: Callable[[], float] | None = None,
+        jaw: Callable[[], float] | None = None,
+    ) -> None:
         self.topic = f"{arm}/measured_cp"
         self.state_topic = f"{arm}/operating_state"
-        self.jaw_topic = f"{arm}/jaw/measured_js"
         self.moves = 0
         #: the tool-tip pose (4x4, world) and jaw (rad) as the latest rest began (None
         #: before any): where the partner's process planned its next step from
         self.rest_view: tuple[np.ndarray, float] | None = None
         self._pose: np.ndarray | None = None
-        self._jaw = math.nan
+        #: the arm's latest measured jaw (rad), read as a rest begins (None: not known)
+        self._jaw = jaw
         self.resting = False
         self._anchor: np.ndarray | None = None
         self._moving = False
@@ -188,10 +192,6 @@ class MoveCounter:
                 self._pending_since = None
                 self.resting = False
             return
-        if m.topic == self.jaw_topic:
-            with contextlib.suppress(KeyError, IndexError, TypeError, ValueError):
-                self._jaw = float(m.payload["position_rad"][0])
-            return
         if m.topic != self.topic:
             return
         from haptics.bus.contract import pose_from_payload
@@ -215,7 +215,7 @@ class MoveCounter:
             and all(float(np.linalg.norm(q - p)) < REST_POSITION_M for q in seen.values())
         )
         if self.resting and not was_resting:
-            self.rest_view = (self._pose, self._jaw)
+            self.rest_view = (self._pose, math.nan if self._jaw is None else self._jaw())
         if self._anchor is None:
             self._anchor = p
         if not self._moving and float(np.linalg.norm(p - self._anchor)) > MOVED_M:
@@ -272,7 +272,10 @@ class PartnerDemonstrator(Demonstrator):
         self._watched = set(self.partner)  # its branches of parallel() run in watch mode
         self._expected: list[_Reach | _Grip] = []
         #: per partner arm: its moves seen, and how many of them this plan has waited for
-        self._moves = {arm: MoveCounter(arm, lambda: session.time_s) for arm in self.partner}
+        self._moves = {
+            arm: MoveCounter(arm, lambda: session.time_s, session.arms[arm].measured_jaw)
+            for arm in self.partner
+        }
         self._moves_used = dict.fromkeys(self.partner, 0)
         session.observers.extend(self._moves.values())
         #: partner moves or grips not seen done in time: (simulated s, what)
