@@ -394,8 +394,7 @@ class PartnerDemonstrator(Demonstrator):
             if not inside:
                 s.hold(LOOK_S)
             seen.add(s.now_s(), s.time_s, arm.measured_jaw())
-            resting = seen.spans(0.8 * REST_WINDOW_S)
-            if self._gripped(what, start_jaw, seen, resting, self._holds(what.arm)):
+            if self._grip_seen_done(what, start_jaw, seen):
                 return True
             if hands_free:
                 self._engage_own()
@@ -462,12 +461,7 @@ class PartnerDemonstrator(Demonstrator):
             elif s.time_s - idle_since_s > PARTNER_IDLE_S:
                 return False
             seen.add(s.now_s(), s.time_s, arm.measured_cp()[:3, 3] if reach else jaw)
-            resting = seen.spans(0.8 * REST_WINDOW_S)
-            done = (
-                self._moved(what, seen)
-                if reach
-                else self._gripped(what, start, seen, resting, self._holds(what.arm))
-            )
+            done = self._moved(what, seen) if reach else self._grip_seen_done(what, start, seen)
             if done:
                 if not reach:
                     # the two plans meet again here: every move the partner made before
@@ -557,6 +551,14 @@ class PartnerDemonstrator(Demonstrator):
         if view is not None and math.isfinite(view[1]):
             return view[1]
         return super().jaw_rad(arm)
+
+    def _grip_seen_done(self, what: _Grip, start_jaw: float, seen: RecentWindow) -> bool:
+        """The rule both processes judge a grip's end by, on the jaw angles of the looks
+        in ``seen`` (:meth:`_gripped`, the jaw at rest over most of a rest window): the
+        watching process for the other hand's grip, the driving one for its own closing
+        grip (:meth:`_own_grip_seen`)."""
+        resting = seen.spans(0.8 * REST_WINDOW_S)
+        return self._gripped(what, start_jaw, seen, resting, self._holds(what.arm))
 
     def _holds(self, arm: str) -> bool:
         """Whether ``arm`` holds an object (the grasp events seen)."""
