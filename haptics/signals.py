@@ -291,6 +291,19 @@ def voluntary_reaches(
     return out
 
 
+def brisk_reaches(duration_s: float, rate_hz: float, rng: np.random.Generator) -> np.ndarray:
+    """(n, 3) hand positions: quick minimum-jerk reaches of 1-5 cm in 0.1-0.4 s, each
+    after a rest of 1-3 s (peak speeds 0.05-0.9 m/s).
+
+    The reaches of :func:`voluntary_reaches` take 0.6-2 s with rests under 0.6 s, so a
+    filter tuned on them never meets a hand that sets off briskly after it has settled:
+    the case where a model that has learnt "the hand is still" lags, then overshoots.
+    Quick aiming movements of a few centimetres take 0.2-0.5 s (Fitts' law tasks), and
+    a surgeon repositions faster than he works; 0.1 s is a flick.
+    """
+    return voluntary_reaches(duration_s, rate_hz, rng, move_time_s=(0.1, 0.4), pause_s=(1.0, 3.0))
+
+
 def overlapping_reaches(
     duration_s: float,
     rate_hz: float,

@@ -60,3 +60,9 @@ def lag_ms(filtered: np.ndarray, voluntary: np.ndarray, rate_hz: float, max_lag_
 def rms_error_m(filtered: np.ndarray, voluntary: np.ndarray) -> float:
     """RMS (m) of the 3-D distance between the output and the true voluntary motion."""
     return float(np.sqrt(np.mean(np.sum((filtered - voluntary) ** 2, axis=1))))
+
+
+def max_error_m(filtered: np.ndarray, voluntary: np.ndarray) -> float:
+    """The largest 3-D distance (m) between the output and the true voluntary motion: an
+    RMS hides a brief overshoot that moves the instrument millimetres."""
+    return float(np.sqrt(np.max(np.sum((filtered - voluntary) ** 2, axis=1))))

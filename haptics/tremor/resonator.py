@@ -98,8 +98,9 @@ _MU_MIN = 1e-6  # floor of either model's probability (numerical safety; IMM kee
     _C_P_A0,
     _C_STILL,
     _C_STAY,
-) = range(22)
-_HDR = 22
+    _C_BOUND,
+) = range(23)
+_HDR = 23
 _C_BP = _HDR  # band-pass sos (4 x 6)
 _C_LP = _C_BP + 6 * _SECTIONS  # jerk low-pass sos (2 x 6)
 _COEF_SIZE = _C_LP + 6 * _LP_SECTIONS
@@ -139,7 +140,7 @@ def _clamp(x, lo, hi):
 
 
 @njit(cache=True)
-def _kalman(state, a, scr, y, cos_w, sin_w, rho, var, q, dt, r):
+def _kalman(state, a, scr, y, cos_w, sin_w, rho, var, q, dt, r, bound):
     """One predict + update of one axis's 5-state filter (state[a:], scratch at scr).
 
     The transition is block-diagonal: voluntary ``[[1, dt, dt^2/2], [0, 1, dt], [0, 0,
@@ -218,6 +219,20 @@ def _kalman(state, a, scr, y, cos_w, sin_w, rho, var, q, dt, r):
             state[P + j * _NS + i] = value
     state[scr + _SCR_INNOVATION] = innovation
     state[scr + _SCR_INNOVATION + 1] = s_inn
+    # the hand is where the sample is, give or take the tremor: an estimate further from
+    # the sample than the tremor can reach is projected back onto that bound (in the
+    # metric of its covariance, so velocity and acceleration are corrected with it)
+    beyond = state[X] - y
+    if beyond > bound:
+        beyond -= bound
+    elif beyond < -bound:
+        beyond += bound
+    else:
+        beyond = 0.0
+    if beyond != 0.0:
+        pp = state[P]
+        for i in range(_NS):
+            state[X + i] -= state[P + i] / pp * beyond
     return state[X]
 
 
@@ -241,7 +256,7 @@ def _mix(state, src0, w0, src1, w1, dst):
 
 
 @njit(cache=True)
-def _two_models(state, a, scr, y, cos_w, sin_w, rho, var, q, still, stay, dt, r):
+def _two_models(state, a, scr, y, cos_w, sin_w, rho, var, q, still, stay, dt, r, coef_bound):
     """One sample of one axis through the two models, mixed as an interacting multiple
     model (IMM) filter: the hand moving (jerk density ``q``) and the hand still
     (``still * q``), each model keeping ``stay`` of its probability per sample. Returns
@@ -256,9 +271,10 @@ def _two_models(state, a, scr, y, cos_w, sin_w, rho, var, q, still, stay, dt, r)
     for i in range(_BANK):
         state[moving + i] = state[mixed + i]
         state[resting + i] = state[mixed + _BANK + i]
-    p0 = _kalman(state, moving, scr, y, cos_w, sin_w, rho, var, q, dt, r)
+    bound = coef_bound * (math.sqrt(var) + math.sqrt(r))
+    p0 = _kalman(state, moving, scr, y, cos_w, sin_w, rho, var, q, dt, r, bound)
     inn0, s0 = state[scr + _SCR_INNOVATION], state[scr + _SCR_INNOVATION + 1]
-    p1 = _kalman(state, resting, scr, y, cos_w, sin_w, rho, var, still * q, dt, r)
+    p1 = _kalman(state, resting, scr, y, cos_w, sin_w, rho, var, still * q, dt, r, bound)
     inn1, s1 = state[scr + _SCR_INNOVATION], state[scr + _SCR_INNOVATION + 1]
     # posterior model probabilities from the innovations' Gaussian likelihoods: their
     # log ratio, still : moving (one log and one exp per axis and sample)
@@ -332,6 +348,7 @@ def resonator_kalman_step(state, coef, x, out):
             coef[_C_STAY],
             dt,
             coef[_C_R],
+            coef[_C_BOUND],
         )
         # voluntary activity: jerk of a low-passed copy of the input
         lp = sos_cascade(state, a + _A_LP, coef, _C_LP, _LP_SECTIONS, y, first)
@@ -443,6 +460,7 @@ class ResonatorKalmanFilter(TremorFilter):
         tracker_band_hz: tuple[float, float] = (5.5, 16.0),
         still_jerk_share: float = 0.01,
         model_dwell_s: float = 1.0,
+        tremor_bound_sigmas: float = 5.0,
     ) -> None:
         params = {
             "frequency_range_hz": tuple(frequency_range_hz),
@@ -462,6 +480,7 @@ class ResonatorKalmanFilter(TremorFilter):
             "tracker_band_hz": tuple(tracker_band_hz),
             "still_jerk_share": still_jerk_share,
             "model_dwell_s": model_dwell_s,
+            "tremor_bound_sigmas": tremor_bound_sigmas,
         }
         super().__init__(rate_hz, params)
         rate = self.rate_hz
@@ -504,6 +523,7 @@ class ResonatorKalmanFilter(TremorFilter):
         header[_C_STILL] = still
         dwell = require_positive("model_dwell_s", model_dwell_s, "s")
         header[_C_STAY] = min(math.exp(-1.0 / (dwell * rate)), 1.0 - 1e-9)
+        header[_C_BOUND] = require_positive("tremor_bound_sigmas", tremor_bound_sigmas, "")
         band = sps.butter(_SECTIONS, (band_lo, band_hi), btype="bandpass", fs=rate, output="sos")
         lowpass = sps.butter(
             2 * _LP_SECTIONS,

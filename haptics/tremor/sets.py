@@ -12,6 +12,10 @@ The ``legacy`` set is the first benchmark's: the operators' drifting-sinusoid tr
 (:class:`haptics.signals.TremorModel`) on minimum-jerk reaches. The previous default
 filter was tuned on it; it stays for comparison with the first round's figures.
 
+The ``brisk`` set puts generator A's tremor (any width) on quick reaches after rests
+(:func:`haptics.signals.brisk_reaches`): nothing is tuned on it; it shows what a filter
+does to a hand that sets off briskly after it has settled.
+
 Bandwidths are the -3 dB widths of the tremor's spectral line: "narrow" 0.2-0.6 Hz
 (a tremor close to a drifting tone), "broadband" 1-3 Hz (the width physiological tremor
 spectra show). Centre frequencies 6.5-11.5 Hz wander by 0.2-0.8 Hz; sizes 50-200 µm RMS.
@@ -37,11 +41,15 @@ class TraceSet:
             submovements) or ``"legacy"`` (drifting sinusoid on minimum-jerk reaches).
         bandwidth_hz: (min, max) tremor line width drawn per trace (Hz); None for legacy.
         description: one line for tables.
+        brisk: voluntary motion of quick reaches after rests
+            (:func:`haptics.signals.brisk_reaches`) instead of the generator's own: a
+            check of what a filter does to a hand that sets off briskly, not a tuning set.
     """
 
     generator: str
     bandwidth_hz: tuple[float, float] | None
     description: str
+    brisk: bool = False
 
     @property
     def unseen(self) -> bool:
@@ -55,6 +63,9 @@ SETS = {
     "broadband": TraceSet("A", (1.0, 3.0), "tuning, generator A, bandwidth 1-3 Hz"),
     "unseen_narrow": TraceSet("B", (0.2, 0.6), "unseen, generator B, bandwidth 0.2-0.6 Hz"),
     "unseen_broadband": TraceSet("B", (1.0, 3.0), "unseen, generator B, bandwidth 1-3 Hz"),
+    "brisk": TraceSet(
+        "A", (0.2, 3.0), "generator A tremor on quick reaches after rests (a check)", brisk=True
+    ),
 }
 
 
@@ -71,6 +82,10 @@ def make_traces(
         raise HapticsError(f"unknown trace set {set_name!r}; valid sets are {list(SETS)}.")
     rng = np.random.default_rng([seed, zlib.crc32(set_name.encode())])
     draw_tremor, motions = _generator(recipe)
+    if recipe.brisk:
+        from haptics.signals import brisk_reaches
+
+        motions = (brisk_reaches,)
     traces = []
     for i in range(n):
         voluntary = motions[i % len(motions)](duration_s, rate_hz, rng)
