@@ -195,6 +195,23 @@ def test_speed_limit_holds_under_a_step_input():
     assert "speed_limit" in [e.kind for o in outs for e in o.events]
 
 
+@pytest.mark.parametrize("jump_m", [0.002, 0.03])
+def test_the_default_filter_takes_a_hand_jump_after_rest_without_overshoot(jump_m):
+    """A VR controller that regains tracking, or a master that glitches, after the hand
+    has rested: the tool goes to where the hand now is (at the speed limit) and no
+    further. The default tremor filter once overshot such a jump: 3 cm of hand took the
+    tool 11.8 mm where 6 mm was asked."""
+    config = TeleopConfig(start_enabled=True, align_tolerance_rad=None)
+    tele = Teleoperation(config, START, np.eye(4))
+    _run(tele, np.zeros((3000, 3)))  # three seconds still
+    outs = _run(tele, np.tile([jump_m, 0.0, 0.0], (2000, 1)), t0=3.0)
+    x = np.array([o.X_RT[0, 3] for o in outs]) - START[0, 3]
+    scaled = 0.2 * jump_m
+    assert x.max() <= scaled + 1e-5  # no further than the hand went (scaled), within 10 µm
+    assert x.min() >= -1e-5
+    assert x[-1] == pytest.approx(scaled, abs=1e-5)
+
+
 @pytest.mark.parametrize("device_rate_hz", [100.0, 1000.0, 10_000.0])
 def test_speed_limit_counts_seconds_not_samples(device_rate_hz):
     """At 10 kHz the old limit (a step per sample at rate_hz) let the tip run at 2 m/s."""

@@ -73,9 +73,9 @@ def test_default_on_unseen_narrow_band_tremor(unseen_scores):
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 14 bar not met with margin: the default reaches 11.6 dB at 0.65x RMS error "
-    "on these unseen broadband traces, 11.6-13.6 dB at 0.54-0.60x on five bench-size draws "
-    "(bench/RESULTS.md, tremor round 3)",
+    reason="issue 14 bar not met with margin: the default reaches 11.8 dB at 0.55x RMS error "
+    "on these unseen broadband traces, 11.6-13.7 dB at 0.50-0.55x on five bench-size draws "
+    "(bench/RESULTS.md, 'the brisk hand')",
 )
 def test_issue_14_bar_broadband(unseen_scores):
     s = unseen_scores["unseen_broadband"]
@@ -87,8 +87,8 @@ def test_issue_14_bar_broadband(unseen_scores):
 @pytest.mark.xfail(
     strict=True,
     reason="issue 14 bar not met: the default reaches 17.3 dB on these unseen narrow-band "
-    "traces, 15.6-18.4 dB (mean 17.2) on five bench-size draws (bench/RESULTS.md, tremor "
-    "round 3)",
+    "traces, 15.7-18.4 dB (pooled 17.3) on five bench-size draws (bench/RESULTS.md, 'the "
+    "brisk hand')",
 )
 def test_issue_14_bar_narrow_band(unseen_scores):
     assert unseen_scores["unseen_narrow"][:, 0].mean() >= 18.0 + 1.0
