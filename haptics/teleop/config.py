@@ -26,7 +26,9 @@ class TeleopConfig:
         tremor_filter: name for :func:`haptics.tremor.make_filter` ("none" disables).
         tremor_params: parameters of that filter.
         rate_hz: the device's sample rate (Hz): the filter is designed for it, and every
-            sample is pushed through it.
+            sample is pushed through it. The pipeline measures the real rate from the
+            samples' stamps and re-makes the filter when it is more than 20% off
+            (:mod:`haptics.teleop.rate`), so this is where it starts, not a promise.
         workspace_lower_m, workspace_upper_m: corners of the allowed tool-tip box in R (m).
         max_tip_speed_m_s: tool-tip speed limit (m/s), counted in sample time.
         max_tip_angular_speed_rad_s: limit on how fast the tool's orientation target

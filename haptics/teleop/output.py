@@ -23,7 +23,7 @@ STATES = (DISABLED, ALIGNING, FOLLOWING, CLUTCHED, HOLDING)
 #: Event kinds that are not state changes (a state change's kind is the new state in
 #: lower case: ``disabled``, ``aligning``, ``following``, ``clutched``, ``holding``).
 LIMIT_EVENTS = ("workspace_limit", "speed_limit", "angular_speed_limit")
-OTHER_EVENTS = ("camera_refused", "filter_reset", "internal_error", "clutch_ignored")
+OTHER_EVENTS = ("camera_refused", "filter_reset", "filter_rate", "internal_error", "clutch_ignored")
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,9 @@ class TeleopEvent:
             (``workspace_limit``, ``speed_limit``, ``angular_speed_limit``; reported when
             it starts to act), ``camera_refused`` (a non-rigid or NaN camera pose was
             ignored and the previous one kept) or ``filter_reset`` (the tremor filter
-            produced NaN/inf and was reset; a ``holding`` event follows),
+            produced NaN/inf and was reset; a ``holding`` event follows), ``filter_rate``
+            (the device's measured sample rate differs from the one the tremor filter was
+            designed for, so the filter was re-made for it; not while following),
             ``internal_error`` (a bug in the pipeline was caught; the arm holds) or
             ``clutch_ignored`` (a held arm's clutch press came in samples too old to use:
             the arm stays held until the trainee presses and releases it again).

@@ -25,6 +25,7 @@ from haptics.teleop.output import (
     TeleopEvent,
     TeleopOutput,
 )
+from haptics.teleop.rate import RATE_TOLERANCE, SampleRateMeter
 from haptics.tremor import make_filter
 
 _F64 = np.dtype(np.float64)
@@ -167,6 +168,11 @@ class Teleoperation:
             raise HapticsError(f"config must be a TeleopConfig, got {type(config).__name__}.")
         self.config = config
         self._filter = make_filter(config.tremor_filter, config.rate_hz, **config.tremor_params)
+        #: the rate the filter is designed for (Hz): the configured one until the device's
+        #: own is measured (:mod:`haptics.teleop.rate`)
+        self._filter_rate_hz = float(config.rate_hz)
+        self._rate_meter = SampleRateMeter()
+        self._rate_wanted: float | None = None  # a measured rate to re-make the filter for
         c = config
         self._P = np.array(
             [
@@ -234,6 +240,12 @@ class Teleoperation:
     def state(self) -> str:
         """The operating state: DISABLED, ALIGNING, FOLLOWING, CLUTCHED or HOLDING."""
         return self._state
+
+    @property
+    def filter_rate_hz(self) -> float:
+        """The sample rate (Hz) the tremor filter is designed for now: the configured one
+        until the device's own has been measured and found different."""
+        return self._filter_rate_hz
 
     @property
     def engaged(self) -> bool:
@@ -447,6 +459,9 @@ class Teleoperation:
         dt = t - self._last_t if self._last_t > -math.inf else 0.0
         dt = min(dt, c.max_sample_interval_s)
         self._last_t, self._last_seq = t, seq
+        measured = self._rate_meter.count(t)
+        if measured is not None:
+            self._note_rate(measured)
         try:
             p = self._filter.step(self._hand_p)
         except Exception as exc:
@@ -531,6 +546,11 @@ class Teleoperation:
         dt = t - self._last_t if self._last_t > -math.inf else 0.0
         dt = min(dt, self.config.max_sample_interval_s)
         self._last_t, self._last_seq = t, seq
+        measured = self._rate_meter.count(t)
+        if measured is not None:
+            self._note_rate(measured)
+        if self._rate_wanted is not None and self._state != FOLLOWING:
+            self._remake_filter(now, events)  # not while following: its output may jump
         # the tremor filter is trusted for nothing: its output must be a finite (3,) array
         # (finiteness is checked by follow() when following, the common case, else here)
         try:
@@ -544,6 +564,36 @@ class Teleoperation:
         if self._advance(p, g, c, dt, now, events):
             return p
         return self._filter_fault("produced NaN/inf", now, events)
+
+    def _note_rate(self, measured_hz: float) -> None:
+        """A rate measured from the samples: re-make the filter when it was designed for
+        a rate further than :data:`RATE_TOLERANCE` from it (the pass-through filter has
+        no rate)."""
+        designed = self._filter_rate_hz
+        if self.config.tremor_filter == "none" or abs(measured_hz - designed) <= (
+            RATE_TOLERANCE * designed
+        ):
+            self._rate_wanted = None
+        else:
+            self._rate_wanted = measured_hz
+
+    def _remake_filter(self, now: float, events: list) -> None:
+        """The tremor filter designed afresh for the measured sample rate; it starts at
+        the next sample. A rate too low to see 6-16 Hz tremor leaves the hand unfiltered."""
+        rate, self._rate_wanted = self._rate_wanted, None
+        c = self.config
+        before = self._filter_rate_hz
+        try:
+            self._filter = make_filter(c.tremor_filter, rate, **c.tremor_params)
+            detail = f"tremor filter re-made for the device's {rate:.0f} Hz (was {before:.0f} Hz)"
+        except HapticsError as exc:
+            self._filter = make_filter("none", rate)
+            detail = (
+                f"the device samples at {rate:.0f} Hz, too slow for the tremor filter "
+                f"({exc}): the hand goes unfiltered"
+            )
+        self._filter_rate_hz = rate
+        events.append(TeleopEvent(now, "filter_rate", detail, self._state))
 
     def _filter_fault(self, problem: str, now: float, events: list) -> None:
         try:
@@ -624,6 +674,7 @@ class Teleoperation:
     def _fault(self, reason: str, now: float, events: list) -> None:
         """The watchdog's answer to anything doubtful: hold until a fresh clutch cycle."""
         self._press_seen = False
+        self._rate_meter.restart()  # a window across a gap would measure the gap
         if self._state in (DISABLED, HOLDING):
             return
         self._hold_reason = reason
