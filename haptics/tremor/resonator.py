@@ -47,18 +47,19 @@ projected back onto that bound, in the metric of its covariance, so velocity and
 acceleration are corrected with the position. Without this, a hand setting off briskly
 after a rest (when ``q`` has sunk and the still model holds most of the weight) made the
 filter lag, then overshoot by more than the movement: +4.6 mm on a 1 cm reach in 0.1 s,
-a 5 cm step came out as 36 cm. The tremor RMS the bound uses is
-not the band power (a quick reach puts power in 6-16 Hz too, and the bound would widen
-exactly when it is needed) but a running *median* of the band-passed square: each sample
-moves it by a fixed factor up or down, so a transient of any size moves it by at most
+and a 5 cm step came out as 36 cm. The tremor RMS the bound uses is not the band power
+(a quick reach puts power in 6-16 Hz too, and the bound would widen exactly when it is
+needed) but a running *median* of the band-passed square: each sample moves it by a
+fixed factor up or down, so a transient of any size moves it by at most
 ``exp(3 x its duration / power_time_s)``, while sustained tremor sets it to 0.455
 sigma^2 (the median of a squared Gaussian). Five sigmas is a tail a Gaussian reaches
 once in two million samples; the number is not fitted. On the tuning sets the bound
 costs <= 0.05 dB and lowers the RMS error; quick reaches without tremor now come through
-within 0.1-0.2 mm (was 6-10 mm; ``bench/RESULTS.md``, "the brisk hand"). The Kalman filter keeps its
-full covariance (5 states per axis and model), as ``f``, ``B``, ``sigma^2`` and ``q``
-change every sample; that costs about a thousand flops per axis, under a microsecond
-for a 3-D sample.
+within 0.1-0.2 mm (was 6-10 mm; ``bench/RESULTS.md``, "the brisk hand").
+
+The Kalman filter keeps its full covariance (5 states per axis and model), as ``f``,
+``B``, ``sigma^2`` and ``q`` change every sample; that costs about a thousand flops per
+axis, under a microsecond for a 3-D sample.
 
 How the numbers were chosen: on generator A only (:mod:`haptics.signals`,
 ``narrow``/``broadband`` in :mod:`haptics.tremor.sets`), never on the unseen generator B.
