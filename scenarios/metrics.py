@@ -189,24 +189,46 @@ def tremor_rms_m(
     still (its 2 Hz low-passed speed below ``still_speed_m_s``) as tremor is assessed
     clinically: fast reaches leak into the band and would inflate it, so samples within
     ``still_margin_s`` of a movement are left out too (the filter rings). With less than
-    ``min_still_s`` of still hand, the whole recording is used.
-    """
-    from scipy import signal as sps
+    ``min_still_s`` of still hand, the whole recording is used: right for slow, smooth
+    motion, high when the hand never rests between brisk moves (a camera-targeting
+    expert's 50-80 µm read 202 µm; ``bench/RESULTS.md``, "hand tremor in sessions").
 
+    Rows that are not finite (no sample from the device yet: a session's trace starts
+    with one) split the recording: each finite stretch of at least 64 samples is
+    filtered on its own and their samples pooled.
+    """
     p = np.asarray(positions_m, dtype=float)
-    if len(p) < 64:
-        return 0.0
-    sos = sps.butter(4, band_hz, btype="bandpass", fs=sample_rate_hz, output="sos")
-    band = sps.sosfiltfilt(sos, p - p.mean(axis=0), axis=0)
-    power = np.sum(band**2, axis=1)
-    slow = sps.sosfiltfilt(sps.butter(2, 2.0, fs=sample_rate_hz, output="sos"), p, axis=0)
-    speed = np.r_[0.0, np.linalg.norm(np.diff(slow, axis=0), axis=1) * sample_rate_hz]
-    still = speed < still_speed_m_s
-    # the band-pass rings for a while after a movement's onset and end: keep clear of them
-    margin = round(still_margin_s * sample_rate_hz)
-    if margin:
-        moving = np.convolve(~still, np.ones(2 * margin + 1), mode="same") > 0
-        still = ~moving
+    finite = np.isfinite(p).all(axis=1)
+    powers, stills = [], []
+    for start, stop in _runs(finite):
+        if stop - start >= 64:
+            power, still = _band_power_and_stillness(
+                p[start:stop], sample_rate_hz, band_hz, still_speed_m_s, still_margin_s
+            )
+            powers.append(power)
+            stills.append(still)
+    if not powers:
+        return 0.0 if finite.all() else math.nan  # too short to measure vs no data
+    power, still = np.concatenate(powers), np.concatenate(stills)
     if np.count_nonzero(still) >= min_still_s * sample_rate_hz:
         power = power[still]
     return float(np.sqrt(np.mean(power)))
+
+
+def _band_power_and_stillness(p, fs, band_hz, still_speed_m_s, still_margin_s):
+    """Per sample of a finite (N, 3) stretch: the band-passed 3-D power (m^2), and
+    whether the hand is still there and clear of movement by ``still_margin_s``."""
+    from scipy import signal as sps
+
+    sos = sps.butter(4, band_hz, btype="bandpass", fs=fs, output="sos")
+    band = sps.sosfiltfilt(sos, p - p.mean(axis=0), axis=0)
+    power = np.sum(band**2, axis=1)
+    slow = sps.sosfiltfilt(sps.butter(2, 2.0, fs=fs, output="sos"), p, axis=0)
+    speed = np.r_[0.0, np.linalg.norm(np.diff(slow, axis=0), axis=1) * fs]
+    still = speed < still_speed_m_s
+    # the band-pass rings for a while after a movement's onset and end: keep clear of them
+    margin = round(still_margin_s * fs)
+    if margin and not still.all():
+        moving = np.convolve(~still, np.ones(2 * margin + 1), mode="same") > 0
+        still = ~moving
+    return power, still

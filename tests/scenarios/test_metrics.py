@@ -121,3 +121,20 @@ def test_tremor_rms_is_not_inflated_by_fast_reaches():
     whole = M.tremor_rms_m(trace.position_m, 1000.0, min_still_s=1e9)
     assert whole > 1.05 * truth
     assert M.tremor_rms_m(trace.position_m, 1000.0) == pytest.approx(truth, rel=0.06)
+
+
+def test_tremor_rms_skips_rows_without_a_sample():
+    """A session's trace starts with a row before the device's first sample (NaN): that
+    row made the whole metric NaN, so hand tremor never applied in any session."""
+    fs = 100.0
+    rng = np.random.default_rng(5)
+    t = np.arange(0, 30, 1 / fs)
+    p = np.stack([80e-6 * np.sqrt(2) * np.sin(2 * np.pi * 9 * t + phase) for phase in (0, 1, 2)], 1)
+    p += rng.normal(0, 1e-6, p.shape)
+    clean = M.tremor_rms_m(p, fs)
+    gappy = p.copy()
+    gappy[0] = np.nan
+    gappy[1500:1510] = np.nan  # a device that fell silent for 0.1 s
+    assert M.tremor_rms_m(gappy, fs) == pytest.approx(clean, rel=0.02)
+    assert clean == pytest.approx(80e-6 * np.sqrt(3), rel=0.05)
+    assert np.isnan(M.tremor_rms_m(np.full((200, 3), np.nan), fs))
