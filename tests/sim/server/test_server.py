@@ -24,7 +24,8 @@ from sim.server.server import ServeConfig, TrainingServer
 class Device:
     """A master device on the bus: publishes its hand at ~1 kHz from a thread."""
 
-    def __init__(self, port: int, names=("MTMR", "MTML")) -> None:
+    def __init__(self, port: int, names=("MTMR", "MTML"), period_s: float = 0.001) -> None:
+        self.period_s = period_s
         self.bus = ClientBus(port=port)
         self.hello = self.bus.wait_ready(30)
         self.names = names
@@ -58,7 +59,7 @@ class Device:
                 now = time.monotonic()
                 with self._lock:
                     self.inbox += [(now, m) for m in messages]
-            next_t += 0.001
+            next_t += self.period_s
             delay = next_t - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
@@ -198,6 +199,32 @@ def test_aligning_then_following_moves_the_instrument_with_the_hand(served):
         assert 0.005 < moved < 0.02, moved  # 1 cm at 3:1, give or take the filter
         force = device.latest("MTMR/servo_cf")
         assert force is not None and len(force["force_n"]) == 3
+    finally:
+        device.close()
+
+
+def test_a_125_hz_device_gets_a_tremor_filter_made_for_125_hz(served):
+    """A VR controller sends 125 Hz; the server's pipelines start designed for 1 kHz.
+    Before the arm follows, the server measures the rate from the stamps, re-makes the
+    filter and says so on session/events, as docs/bus.md promises."""
+    device = Device(served.server.port, period_s=1 / 125)
+    try:
+        assert device.wait_for(lambda: device.state("PSM1") == "ALIGNING")
+
+        def announced() -> list:
+            with device._lock:
+                events = [
+                    e
+                    for _, m in device.inbox
+                    if m.topic == "session/events"
+                    for e in m.payload["events"]
+                ]
+            return [e for e in events if e["kind"] == "filter_rate"]
+
+        assert device.wait_for(lambda: len(announced()) == 2, 10.0), announced()
+        arms = sorted(e["data"]["arm"] for e in announced())
+        assert arms == ["PSM1", "PSM2"]
+        assert all("(was 1000 Hz)" in e["data"]["detail"] for e in announced())
     finally:
         device.close()
 
