@@ -31,8 +31,8 @@ def test_the_meter_reports_a_jittery_rate_once_two_windows_agree(rate_hz):
         if (r := meter.count(float(t))) is not None
     ]
     assert reports[0][0] == 2 * (RATE_WINDOW - 1)  # the second window's last sample
-    for _, r in reports:
-        assert r == pytest.approx(rate_hz, rel=0.03)
+    for _, r in reports:  # a window's mean of 63 intervals jittered +-20%: SD 1.5%
+        assert r == pytest.approx(rate_hz, rel=0.06)
 
 
 def test_a_window_across_a_stall_is_not_reported():
@@ -68,7 +68,7 @@ def test_a_125_hz_controller_gets_a_filter_designed_for_125_hz_before_it_follows
     outs = _drive(tele, stamps, np.zeros((400, 3)), clutch)
     events = [e for o in outs for e in o.events if e.kind == "filter_rate"]
     assert len(events) == 1 and "(was 1000 Hz)" in events[0].detail
-    assert tele.filter_rate_hz == pytest.approx(125.0, rel=0.03)
+    assert tele.filter_rate_hz == pytest.approx(125.0, rel=0.06)
     assert outs[-1].state == FOLLOWING
 
 
