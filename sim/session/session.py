@@ -269,6 +269,8 @@ class Session:
         self._step_events: list[TraceEvent] = []  # the events of the current step
         self._commanded_events: list[TraceEvent] = []  # from ``command``: the next step's
         self._last_master: dict[str, np.ndarray] = {}
+        #: per arm, the simulated time its raw handle position last came from a sample
+        self._last_master_time_s: dict[str, float] = {}
         self._last_samples: dict[str, object] = {}
         self._forces: dict[str, np.ndarray] = {name: np.zeros(3) for name in self._arm_names}
         self._in_view: dict[str, bool] = {name: True for name in self._arm_names}
@@ -581,7 +583,12 @@ class Session:
                 raw = None if samples is None else _last_position(samples)
                 if raw is not None:
                     self._last_master[name] = raw
-                if name in self._last_master:
+                    self._last_master_time_s[name] = self.world.time_s
+                # a device silent for longer than its pipeline waits before holding gives
+                # no handle position (NaN), not its last one frozen: a frozen hand would
+                # read as a still hand without tremor
+                silent_s = self.world.time_s - self._last_master_time_s.get(name, -math.inf)
+                if silent_s <= self.teleops[name].config.gap_timeout_s:
                     row["master_position_m"][i] = self._last_master[name]
             for key in self._seen_contacts[name]:
                 row[key][i] = True

@@ -21,3 +21,38 @@ def test_a_session_reports_the_hand_tremor_and_the_novice_shakes_more():
     assert math.isfinite(expert["tremor_rms_um"]) and math.isfinite(novice["tremor_rms_um"])
     assert 20.0 < expert["tremor_rms_um"] < 120.0
     assert novice["tremor_rms_um"] > 1.3 * expert["tremor_rms_um"]
+
+
+def test_a_silent_device_leaves_gaps_in_the_hand_trace_not_a_frozen_hand():
+    """A device that falls silent (unplugged, tracking lost) gives no handle position in
+    the trace once its arm's pipeline would hold (its gap timeout: 100 ms live, 50 ms
+    in-process), rather than its last position repeated: a frozen hand reads as a still
+    hand without tremor and dilutes the metric."""
+    import numpy as np
+
+    from haptics.master import MasterSample
+    from sim.session.session import Session
+
+    session = Session(load_scenario("needle-handover"), seed=12)
+    try:
+        rng = np.random.default_rng(12)
+        k = 0
+        while session.time_s < 3.0:  # 1 s of hand, 1 s of silence, 1 s of hand
+            if 1.0 <= session.time_s < 2.0:
+                session.step()
+                continue
+            X = np.eye(4)
+            X[:3, 3] = rng.normal(0.0, 1e-4, 3)
+            session.step({"PSM1": MasterSample(session.now_s(), X, 0.5, clutch=False, seq=k)})
+            k += 1
+        trace = session.recorder.finish(False, None, [])
+    finally:
+        session.close()
+    t = trace.time_s
+    hand = np.isfinite(trace.instruments["PSM1"].master_position_m).all(axis=1)
+    assert hand[(t > 0.05) & (t < 1.0)].all()
+    hold_s = session.teleops["PSM1"].config.gap_timeout_s  # 50 ms in-process
+    assert not hand[(t > 1.0 + hold_s + 0.011) & (t < 2.0)].any()  # silent past the hold
+    assert hand[(t > 1.0) & (t <= 1.0 + hold_s - 0.011)].all()  # within it: the last one
+    assert hand[(t > 2.02) & (t < 3.0)].all()
+    assert not np.isfinite(trace.instruments["PSM2"].master_position_m).any()  # never sent
