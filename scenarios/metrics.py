@@ -94,11 +94,15 @@ def workspace_range_m(positions_m, percentile: float = 95.0) -> float:
     """Master workspace range: radius (m) around the centroid holding ``percentile`` % of
     the samples. Small means the trainee clutches to stay in a comfortable central
     workspace (the manuals reward it); a percentile, not the maximum, so that one stray
-    sample does not set the score.
+    sample does not set the score. Rows without a position (NaN: no sample from the
+    device yet, or the device silent) are left out.
     """
     p = np.asarray(positions_m, dtype=float)
     if len(p) == 0:
         return 0.0
+    p = p[np.isfinite(p).all(axis=1)]
+    if len(p) == 0:
+        return math.nan
     return float(np.percentile(np.linalg.norm(p - p.mean(axis=0), axis=1), percentile))
 
 

@@ -64,6 +64,10 @@ def test_workspace_range_is_a_radius():
     theta = np.linspace(0, 2 * np.pi, 10_000, endpoint=False)
     ring = np.stack([0.07 * np.cos(theta), 0.07 * np.sin(theta), np.zeros_like(theta)], 1)
     assert M.workspace_range_m(ring) == pytest.approx(0.07, rel=1e-6)
+    gappy = ring.copy()
+    gappy[::7] = np.nan  # rows without a sample (a silent device) are left out
+    assert M.workspace_range_m(gappy) == pytest.approx(0.07, rel=1e-3)
+    assert np.isnan(M.workspace_range_m(np.full((5, 3), np.nan)))
 
 
 def test_collisions_are_events_not_frames():
