@@ -232,7 +232,7 @@ def _band_power_and_stillness(p, fs, band_hz, still_speed_m_s, still_margin_s):
     still = speed < still_speed_m_s
     # the band-pass rings for a while after a movement's onset and end: keep clear of them
     margin = round(still_margin_s * fs)
-    if margin and not still.all():
+    if margin:
         moving = np.convolve(~still, np.ones(2 * margin + 1), mode="same") > 0
         still = ~moving
     return power, still

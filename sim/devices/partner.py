@@ -520,8 +520,7 @@ class PartnerDemonstrator(Demonstrator):
 
     # ---- what the plan sees of the arms ------------------------------------------------------
     def _rest_view(self, arm: str) -> tuple[np.ndarray, float] | None:
-        view = self._moves[arm].rest_view if arm in self._moves else None
-        return None if view is None or view[0] is None else view
+        return self._moves[arm].rest_view if arm in self._moves else None
 
     def tip_W(self, arm: str) -> np.ndarray:
         """This process's arm: as :meth:`Demonstrator.tip_W`. The partner's: its pose as
