@@ -40,6 +40,7 @@ from numba import njit
 
 from haptics.errors import HapticsError
 from haptics.master import HAND_RIGID_TOLERANCE
+from haptics.numbers import as_float, is_real
 from haptics.teleop import kernels as K
 from haptics.teleop.output import FOLLOWING
 
@@ -115,29 +116,12 @@ class ForceFeedbackConfig:
 
 
 def _require(name: str, value, positive: bool) -> None:
-    ok = _is_number(value) and math.isfinite(value) and (value > 0 if positive else value >= 0)
+    ok = is_real(value) and math.isfinite(value) and (value > 0 if positive else value >= 0)
     if not ok:
         bound = "positive" if positive else "non-negative"
         raise HapticsError(
             f"ForceFeedbackConfig.{name} must be a {bound} finite number, got {value!r}."
         )
-
-
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
-        value, (bool, np.bool_)
-    )
-
-
-def _as_float(value) -> float:
-    if type(value) is float:
-        return value
-    if not _is_number(value):
-        return math.nan
-    try:
-        return float(value)
-    except OverflowError:
-        return math.inf if value > 0 else -math.inf
 
 
 def _vector3(value):
@@ -310,7 +294,7 @@ class ForceFeedback:
                 metres; ``TeleopOutput.wall_excess_m``); None for none.
             force_time_s: when the force was measured (loop clock); default ``now_s``.
         """
-        now = _as_float(now_s)
+        now = as_float(now_s)
         dt = now - self._last_now
         if math.isfinite(now):
             self._last_now = now
@@ -328,7 +312,7 @@ class ForceFeedback:
             reason = "camera pose X_RC is not a 4x4 array"
         elif not math.isfinite(now):
             reason = f"loop clock is {now_s!r}"
-        elif force_time_s is not None and not now - _as_float(force_time_s) <= (
+        elif force_time_s is not None and not now - as_float(force_time_s) <= (
             self.config.max_force_age_s
         ):
             reason = "tip force is stale"
@@ -407,11 +391,11 @@ class ForceRenderer:
             ("max_age_s", max_age_s),
             ("max_stiffness_n_m", max_stiffness_n_m),
         ):
-            if not (_is_number(value) and math.isfinite(value) and value > 0):
+            if not (is_real(value) and math.isfinite(value) and value > 0):
                 raise HapticsError(
                     f"ForceRenderer {name} must be a positive number, got {value!r}."
                 )
-        if not (_is_number(stiffness_n_m) and 0 <= stiffness_n_m <= max_stiffness_n_m):
+        if not (is_real(stiffness_n_m) and 0 <= stiffness_n_m <= max_stiffness_n_m):
             raise HapticsError(
                 f"ForceRenderer stiffness_n_m must lie in [0, {max_stiffness_n_m}] N/m, "
                 f"got {stiffness_n_m!r}."
@@ -429,12 +413,12 @@ class ForceRenderer:
         """Take a new ``servo_cf`` (force in M, N) that arrived with the hand at
         ``hand_position_m`` (M, m) at device time ``now_s``. False (and ignored) when
         anything is not finite; never raises."""
-        f, x, t = _finite_vector3(force_n), _finite_vector3(hand_position_m), _as_float(now_s)
+        f, x, t = _finite_vector3(force_n), _finite_vector3(hand_position_m), as_float(now_s)
         if f is None or x is None or not math.isfinite(t):
             return False
         k = self.stiffness_n_m
         if stiffness_n_m is not None:
-            k = _as_float(stiffness_n_m)
+            k = as_float(stiffness_n_m)
             if math.isnan(k):
                 return False
             k = min(max(k, 0.0), self.max_stiffness_n_m)
@@ -447,7 +431,7 @@ class ForceRenderer:
 
     def render(self, hand_position_m, now_s: float) -> np.ndarray:
         """The force (3,) to command on the device now (N, in M). Never raises."""
-        x, t = _finite_vector3(hand_position_m), _as_float(now_s)
+        x, t = _finite_vector3(hand_position_m), as_float(now_s)
         age = t - self._t
         if x is None or not (0.0 <= age <= self.max_age_s):  # stale, or no message, or NaN
             return np.zeros(3)

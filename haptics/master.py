@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from haptics.numbers import is_integer, is_real
+
 #: Largest deviation of R^T R from identity accepted for a handle orientation. Loose
 #: enough for a pose that went through single precision on the bus; the teleoperation
 #: re-orthonormalises every accepted rotation, so the target is rigid to machine precision.
@@ -58,13 +60,13 @@ class MasterSample:
             return f"pose has shape {X.shape}, expected (4, 4)"
         for name in ("time_s", "gripper_rad"):
             value = getattr(self, name)
-            if not _is_number(value):
+            if not is_real(value):
                 return f"{name} is {type(value).__name__}, expected a number"
             if not math.isfinite(value):
                 return f"{name} is {value}"
         if not _is_flag(self.clutch):
             return f"clutch is {type(self.clutch).__name__}, expected a bool"
-        if not (_is_integer(self.seq)):
+        if not (is_integer(self.seq)):
             return f"seq is {type(self.seq).__name__}, expected an int"
         if not np.isfinite(X).all():
             return "pose contains NaN/inf"
@@ -78,15 +80,5 @@ class MasterSample:
         return ""
 
 
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
-        value, (bool, np.bool_)
-    )
-
-
-def _is_integer(value) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
-
-
 def _is_flag(value) -> bool:
-    return isinstance(value, (bool, np.bool_)) or (_is_integer(value) and value in (0, 1))
+    return isinstance(value, (bool, np.bool_)) or (is_integer(value) and value in (0, 1))

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from haptics.errors import HapticsError
+from haptics.numbers import is_real
 
 #: dVRK ``TeleOperationPSM::JawRate``: 2π rad/s (360°/s), the cap the dVRK puts on the jaw
 #: while it follows the gripper (sawIntuitiveResearchKit, mtsIntuitiveResearchKit.h).
@@ -98,21 +99,21 @@ class TeleopConfig:
             "gripper_max_rad": (self.gripper_max_rad, "rad"),
         }
         for name, (value, unit) in positive.items():
-            if not (_is_real(value) and math.isfinite(value) and value > 0):
+            if not (is_real(value) and math.isfinite(value) and value > 0):
                 unit = f" ({unit})" if unit else ""
                 raise HapticsError(
                     f"TeleopConfig.{name} must be a positive finite number{unit}, got {value!r}."
                 )
         for name in ("future_tolerance_s", "jaw_closed_rad", "jaw_open_rad"):
             value = getattr(self, name)
-            if not (_is_real(value) and math.isfinite(value)):
+            if not (is_real(value) and math.isfinite(value)):
                 raise HapticsError(f"TeleopConfig.{name} must be a finite number, got {value!r}.")
         if self.future_tolerance_s < 0:
             raise HapticsError(
                 f"TeleopConfig.future_tolerance_s must be >= 0 s, got {self.future_tolerance_s}."
             )
         tol = self.align_tolerance_rad
-        if tol is not None and not (_is_real(tol) and tol > 0 and not math.isnan(tol)):
+        if tol is not None and not (is_real(tol) and tol > 0 and not math.isnan(tol)):
             raise HapticsError(
                 "TeleopConfig.align_tolerance_rad must be a positive angle in radians, or None "
                 f"(or math.inf) to follow without waiting for alignment; got {tol!r}."
@@ -138,9 +139,3 @@ class TeleopConfig:
     def align_gate_rad(self) -> float:
         """The alignment tolerance as a number (``math.inf`` when the gate is off)."""
         return math.inf if self.align_tolerance_rad is None else float(self.align_tolerance_rad)
-
-
-def _is_real(value) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
-        value, (bool, np.bool_)
-    )

@@ -14,6 +14,7 @@ import numpy as np
 
 from haptics.errors import HapticsError
 from haptics.master import HAND_RIGID_TOLERANCE, MAX_HAND_DISTANCE_M, MasterSample
+from haptics.numbers import as_float, is_real
 from haptics.teleop import kernels as K
 from haptics.teleop.config import TeleopConfig
 from haptics.teleop.output import (
@@ -43,24 +44,6 @@ _LIMIT_KINDS = (
 )
 
 
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
-        value, (bool, np.bool_)
-    )
-
-
-def _as_float(value) -> float:
-    """``value`` as a float when it is a number (huge integers become inf), else NaN."""
-    if type(value) is float:
-        return value
-    if not _is_number(value):
-        return math.nan
-    try:
-        return float(value)
-    except OverflowError:
-        return math.inf if value > 0 else -math.inf
-
-
 def _as_matrix(X):
     """``X`` as a writeable C-contiguous float64 4x4 array, or None (cheap when it already is:
     numba compiles one kernel per array layout, so everything is brought to one)."""
@@ -86,17 +69,17 @@ def _read(sample):
         return f"not a MasterSample but {type(sample).__name__}"
     t, g, c, seq = sample.time_s, sample.gripper_rad, sample.clutch, sample.seq
     if type(t) is not float:
-        if not _is_number(t):
+        if not is_real(t):
             return f"time_s is {type(t).__name__}, expected a number"
-        t = _as_float(t)
+        t = as_float(t)
     if type(g) is not float:
-        if not _is_number(g):
+        if not is_real(g):
             return f"gripper_rad is {type(g).__name__}, expected a number"
-        g = _as_float(g)
+        g = as_float(g)
     if not math.isfinite(g):
         return f"gripper_rad is {g}"
     if c is not True and c is not False:
-        if isinstance(c, np.bool_) or (_is_number(c) and c in (0, 1)):
+        if isinstance(c, np.bool_) or (is_real(c) and c in (0, 1)):
             c = bool(c)
         else:
             return f"clutch is {type(c).__name__}, expected a bool"
@@ -200,7 +183,7 @@ class Teleoperation:
         self._X_RC = self._X_RC_in
         self._accept_camera(_as_matrix(X_RC), _checked_rigid(X_RC, "X_RC"))
         jaw = c.jaw_closed_rad if jaw_start_rad is None else jaw_start_rad
-        if not math.isfinite(_as_float(jaw)):
+        if not math.isfinite(as_float(jaw)):
             raise HapticsError(f"jaw_start_rad must be a finite angle (rad), got {jaw!r}.")
         self._jaw = float(jaw)
         self._state = ALIGNING if c.start_enabled else DISABLED
@@ -379,7 +362,7 @@ class Teleoperation:
                 return out
         events = self._pending
         self._pending = []
-        now = _as_float(now_s)
+        now = as_float(now_s)
         if events and math.isfinite(now):  # enable() before the first step had no time
             events = [e if math.isfinite(e.time_s) else replace(e, time_s=now) for e in events]
         clock_ok = False
@@ -491,7 +474,7 @@ class Teleoperation:
         last = batch[-1]
         if not isinstance(last, MasterSample):
             return ""
-        t, seq = _as_float(last.time_s), last.seq
+        t, seq = as_float(last.time_s), last.seq
         numbered = isinstance(seq, (int, np.integer)) and seq >= 0
         if (seq == self._last_seq) if numbered else (t == self._last_t):
             return ""  # a repeat: the gap watchdog judges silence
@@ -689,7 +672,7 @@ class Teleoperation:
         events.append(TeleopEvent(now, state.lower(), detail, state))
 
     def _event_time(self, now_s) -> float:
-        now = _as_float(now_s)
+        now = as_float(now_s)
         if math.isfinite(now):
             return now
         return self._last_now if self._last_now > -math.inf else math.nan
@@ -756,7 +739,7 @@ class Teleoperation:
 
     def _internal_error(self, now_s, exc: Exception) -> TeleopOutput:
         """Hold and report a bug instead of letting it stop the loop."""
-        now = _as_float(now_s)
+        now = as_float(now_s)
         reason = f"internal error: {type(exc).__name__}: {exc}"
         events = [TeleopEvent(now, "internal_error", reason, self._state)]
         try:
