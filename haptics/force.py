@@ -43,6 +43,7 @@ from haptics.master import HAND_RIGID_TOLERANCE
 from haptics.numbers import as_float, is_real
 from haptics.teleop import kernels as K
 from haptics.teleop.output import FOLLOWING
+from kinematics.transforms import is_rotation
 
 _F64 = np.dtype(np.float64)
 
@@ -103,12 +104,7 @@ class ForceFeedbackConfig:
         for name in ("force_scale", "torque_scale", "wall_stiffness_n_m"):
             _require(name, getattr(self, name), positive=False)
         R = np.asarray(self.R_CM, dtype=float)
-        if (
-            R.shape != (3, 3)
-            or not np.isfinite(R).all()
-            or np.abs(R.T @ R - np.eye(3)).max() > 1e-6
-            or np.linalg.det(R) < 0
-        ):
+        if not is_rotation(R, 1e-6):
             raise HapticsError(
                 "ForceFeedbackConfig.R_CM must be a 3x3 rotation (orthonormal, det +1), "
                 f"the arm's TeleopConfig.R_CM; got {R!r}."

@@ -171,6 +171,19 @@ def check_pose(X, what: str = "pose") -> np.ndarray:
     return X
 
 
+def is_rotation(R, tolerance: float = RIGID_TOLERANCE) -> bool:
+    """``R`` is a finite 3x3 rotation: orthonormal within ``tolerance``, determinant +1
+    (configuration checks: a mapping rotation with a scale or a mirror in it would scale
+    or mirror every hand motion)."""
+    R = np.asarray(R, dtype=float)
+    return bool(
+        R.shape == (3, 3)
+        and np.isfinite(R).all()
+        and np.abs(R.T @ R - np.eye(3)).max() <= tolerance
+        and np.linalg.det(R) > 0
+    )
+
+
 def rigidity_problem(X: np.ndarray) -> str:
     """Describe why the finite 4x4 ``X`` is not rigid, or return '' when it is."""
     if np.abs(X[3] - (0.0, 0.0, 0.0, 1.0)).max() > RIGID_TOLERANCE:

@@ -9,6 +9,7 @@ import numpy as np
 
 from haptics.errors import HapticsError
 from haptics.numbers import is_real
+from kinematics.transforms import is_rotation
 
 #: dVRK ``TeleOperationPSM::JawRate``: 2π rad/s (360°/s), the cap the dVRK puts on the jaw
 #: while it follows the gripper (sawIntuitiveResearchKit, mtsIntuitiveResearchKit.h).
@@ -125,12 +126,7 @@ class TeleopConfig:
                 f"got {self.workspace_lower_m} and {self.workspace_upper_m}."
             )
         R = np.asarray(self.R_CM, dtype=float)
-        if (
-            R.shape != (3, 3)
-            or not np.isfinite(R).all()
-            or np.abs(R.T @ R - np.eye(3)).max() > 1e-6
-            or np.linalg.det(R) < 0
-        ):
+        if not is_rotation(R, 1e-6):
             raise HapticsError(
                 f"TeleopConfig.R_CM must be a 3x3 rotation matrix (orthonormal, det +1), got {R!r}."
             )
