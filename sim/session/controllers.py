@@ -42,8 +42,6 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from scenarios.evaluate import score_trace
-from scenarios.trace import TraceEvent
 from sim.errors import SimError
 from sim.session.commands import ArmCommand
 from sim.session.state import StepState
@@ -90,7 +88,7 @@ def run_controller(
     Returns:
         A :class:`~sim.session.headless.HeadlessOutcome`.
     """
-    from sim.session.headless import HeadlessOutcome
+    from sim.session.headless import end_of_run
     from sim.session.session import Session
 
     start = time.perf_counter()
@@ -126,16 +124,9 @@ def run_controller(
                     on_progress(session.runner.step_index, session.time_s)
                 if on_checkpoint is not None:
                     on_checkpoint(session)
-        trace = session.trace()
-        if interrupted:
-            trace.events.append(
-                TraceEvent(session.time_s, "interrupted", {"reason": "stopped by the user"})
-            )
-        live = session.live_metrics()
-        physics_wall_s = session.world.physics_wall_s
-        metrics, result = score_trace(scenario, trace)
+        outcome = end_of_run(scenario, session, interrupted, start)
         if recorder is not None:
-            recorder.finish(session, result, metrics)
+            recorder.finish(session, outcome.result, outcome.metrics)
     finally:
         close = getattr(controller, "close", None)
         if close is not None:
@@ -143,16 +134,7 @@ def run_controller(
         session.close()
     if on_progress is not None:
         on_progress(session.runner.step_index, session.time_s)
-    return HeadlessOutcome(
-        trace,
-        metrics,
-        result,
-        float(trace.time_s[-1]) if len(trace.time_s) else 0.0,
-        time.perf_counter() - start,
-        live,
-        physics_wall_s,
-        interrupted,
-    )
+    return outcome
 
 
 def run_driven(

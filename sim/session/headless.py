@@ -55,7 +55,6 @@ def run_headless(
     """
     start = time.perf_counter()
     session = Session(scenario, seed=seed, config=config)
-    interrupted = False
     try:
         demo = Demonstrator(session, operator, seed=seed)
         plan = plan_for(scenario)
@@ -72,26 +71,34 @@ def run_headless(
         plan(demo)
         # the plan is done: give the exercise a moment to notice the last placement
         demo.until(lambda: session.finished, timeout_s=2.0)
-        trace = session.trace()
-        if demo.stop_requested and not session.finished:
-            interrupted = True
-            trace.events.append(
-                TraceEvent(session.time_s, "interrupted", {"reason": "stopped by the user"})
-            )
-        live = session.live_metrics()
-        physics_wall_s = session.world.physics_wall_s
+        interrupted = demo.stop_requested and not session.finished
+        outcome = end_of_run(scenario, session, interrupted, start)
     finally:
         session.close()
-    metrics, result = score_trace(scenario, trace)
     if on_progress is not None:
         on_progress(session.runner.step_index, session.time_s)
+    return outcome
+
+
+def end_of_run(
+    scenario: Scenario, session: Session, interrupted: bool, started_s: float
+) -> HeadlessOutcome:
+    """A run ending now (the session still open, for a recorder to store it): its trace,
+    marked when the user stopped the run, scored; the live metrics and the physics' wall
+    time beside it; wall time from ``started_s`` (``time.perf_counter``)."""
+    trace = session.trace()
+    if interrupted:
+        trace.events.append(
+            TraceEvent(session.time_s, "interrupted", {"reason": "stopped by the user"})
+        )
+    metrics, result = score_trace(scenario, trace)
     return HeadlessOutcome(
         trace,
         metrics,
         result,
         float(trace.time_s[-1]) if len(trace.time_s) else 0.0,
-        time.perf_counter() - start,
-        live,
-        physics_wall_s,
+        time.perf_counter() - started_s,
+        session.live_metrics(),
+        session.world.physics_wall_s,
         interrupted,
     )

@@ -84,7 +84,7 @@ def test_a_controller_that_returns_none_ends_the_run_and_is_still_scored(handove
         ("no_colon", "package.module:factory"),
         ("sim.nope:make", "cannot be imported"),
         ("sim.session.controllers:trackr", "tracker"),
-        ("sim.session.controllers:score_trace", "without arguments"),
+        ("sim.session.controllers:run_driven", "without arguments"),
         ("builtins:dict", "without \\['reset', 'act'\\]"),
     ],
 )
