@@ -108,9 +108,14 @@ def _points(seconds: float, normaliser_s: float) -> str:
     return f"{MINUS}{100.0 * seconds / normaliser_s:.1f}"
 
 
-def mscore_line(m: MetricScore, zero_at_sd: float) -> str:
+def mscore_line(m: MetricScore, zero_at_sd: float, completed: bool = True) -> str:
     """How one metric's own score came out under the MScore rule."""
     label = info(m.name).label
+    if m.name == "completion_time_s" and not completed:
+        return (
+            f"{label} {with_unit(m.name, m.value)}: not completed, the cut-off counts "
+            f"\u2192 {m.score:.0f}"
+        )
     if m.benchmark_mean is None:
         verdict = "within" if m.passed else "beyond"
         return (
@@ -140,11 +145,17 @@ def _mscore(result: ScoreResult, t: dict) -> Explanation:
         f"pass, every metric must be within {num(t['k_sd'])} SD of the expert mean (or its "
         "limit): a good time cannot make up for a safety metric."
     )
-    lines = [mscore_line(result.metrics[term["metric"]], t["zero_at_sd"]) for term in t["terms"]]
+    lines = [
+        mscore_line(result.metrics[term["metric"]], t["zero_at_sd"], result.completed)
+        for term in t["terms"]
+    ]
     products = " + ".join(
         f"{term['score']:.1f} {TIMES} {num(term['weight'])}" for term in t["terms"]
     )
-    formula = f"({products}) / {num(t['total_weight'])} = {t['score']:.1f}"
+    mean = t.get("weighted_mean", t["score"])
+    formula = f"({products}) / {num(t['total_weight'])} = {mean:.1f}"
+    if "weighted_mean" in t:
+        formula += " \u2192 0 (the exercise was not completed: an attempt stopped early scores 0)"
     return Explanation(rule, lines, formula, _outcome(result, None))
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from scenarios.errors import ScenarioError
 from scenarios.glossary import info
@@ -214,6 +214,8 @@ def score_session(metrics: dict[str, float], completed: bool, scoring: Scoring) 
         name: _metric(name, values.get(name), rule, scoring)
         for name, rule in scoring.metrics.items()
     }
+    if not completed and isinstance(scoring.rule, MScoreRule):
+        results = _uncompleted_time(results)
     reasons: list[str] = []
     failed = [m.name for m in results.values() if m.passed is False]
     if failed:
@@ -222,6 +224,11 @@ def score_session(metrics: dict[str, float], completed: bool, scoring: Scoring) 
     if isinstance(scoring.rule, MScoreRule):
         explanation = mscore_terms(results, scoring.rule)
         passed = not failed
+        if not completed and scoring.require_completion:
+            # as under FLS, where the cut-off time leaves nothing: stopping early must not
+            # score (doing nothing for 0.1 s was "at or better than the expert" on every
+            # metric, 100/100, and a learning agent's best reward)
+            explanation = {**explanation, "weighted_mean": explanation["score"], "score": 0.0}
     else:
         time_s = values.get("completion_time_s", metrics.get("completion_time_s"))
         explanation = fls_terms(time_s, completed, results, scoring.rule)
@@ -243,6 +250,17 @@ def score_session(metrics: dict[str, float], completed: bool, scoring: Scoring) 
         reasons,
         explanation,
     )
+
+
+def _uncompleted_time(results: dict[str, MetricScore]) -> dict[str, MetricScore]:
+    """Under MScore, an exercise not completed counts its time as the cut-off, beyond any
+    benchmark: the completion time scores 0 and misses its pass mark (the time measured
+    stays the value shown)."""
+    m = results.get("completion_time_s")
+    if m is None or m.value is None or (m.score is None and m.passed is None):
+        return results
+    score = None if m.score is None else 0.0
+    return {**results, m.name: replace(m, score=score, passed=False)}
 
 
 def mscore_terms(results: dict[str, MetricScore], rule: MScoreRule) -> dict:
@@ -309,14 +327,18 @@ def fls_terms(
     }
 
 
+#: object types with a needle and tissue it can be driven into (``needle_withdrawals``)
+NEEDLE_IN_TISSUE_OBJECTS = frozenset({"suture_pad"})
+
+
 def unscored_safety(scenario) -> list[str]:
     """The risk-and-safety metrics a session of ``scenario`` can have that its rubric
     neither penalises nor benchmarks nor limits (``[]`` when safety counts fully).
 
     Collisions count when ``collisions`` is scored, or both of its parts are; drops,
     out-of-view time and a held object touching the scenery apply only to scenes with an
-    instrument (not just a scope). ``peak_force_n`` is optional: excessive-force time is
-    the one that must count.
+    instrument (not just a scope), needle withdrawals to scenes with a needle and tissue.
+    ``peak_force_n`` is optional: excessive-force time is the one that must count.
     """
     scoring = scenario.scoring
     instruments = any(a.kind == "psm" for a in scenario.scene.arms)
@@ -327,4 +349,6 @@ def unscored_safety(scenario) -> list[str]:
     needed = ["excessive_force_time_s"]
     if instruments:
         needed += ["out_of_view_time_s", "drops", "held_object_collisions"]
+    if any(o.type in NEEDLE_IN_TISSUE_OBJECTS for o in scenario.scene.objects):
+        needed.append("needle_withdrawals")
     return missing + [n for n in needed if not scoring.scored(n)]

@@ -62,6 +62,21 @@ def test_incomplete_session_fails():
     assert not r.passed and "not completed" in r.reasons[-1]
 
 
+def test_mscore_attempt_stopped_early_scores_0_not_100():
+    # stopping after 0.1 s with nothing done is "at or better than the expert" on every
+    # metric: the weighted mean would be 100; as under FLS, an uncompleted attempt scores 0
+    stopped = {"completion_time_s": 0.1, "path_length_cm": 0.0, "ldlj": -5.0, "drops": 0}
+    r = score_session(stopped, False, _mscore())
+    assert r.score == 0.0 and not r.passed
+    assert r.metrics["completion_time_s"].score == 0.0
+    assert r.metrics["completion_time_s"].passed is False
+    assert r.metrics["path_length_cm"].score == 100.0  # the metrics are still measured
+    assert r.explanation["weighted_mean"] == pytest.approx((0 + 2 * 100 + 100 + 100) / 5)
+    # where completion is not required, the time still counts as the cut-off (score 0)
+    free = score_session(stopped, False, _mscore(require_completion=False))
+    assert free.score == pytest.approx(80.0) and not free.passed
+
+
 def test_fls_formula():
     scoring = Scoring.model_validate(
         {

@@ -188,6 +188,9 @@ def test_an_episode_is_truncated_at_its_time_limit():
             if truncated:
                 break
         assert truncated and steps == 10 and "score" in info  # 0.2 s at 50 Hz
+        # doing nothing until the time runs out earns no score (it once scored 100/100,
+        # the largest reward: "at or better than the expert" on every metric)
+        assert info["score"] == 0.0 and info["reward_parts"]["score"] == 0.0
         with pytest.raises(SimError, match="reset"):
             env.step(np.zeros(3, np.float32))
     finally:
