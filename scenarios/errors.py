@@ -31,6 +31,12 @@ class ScenarioError(ValueError):
 
 
 def suggest(name: str, valid: Iterable[str]) -> str:
-    """`` Did you mean 'x'?`` for the closest valid name, or ''."""
-    match = difflib.get_close_matches(str(name), list(valid), n=1, cutoff=0.5)
+    """`` Did you mean 'x'?`` for the closest valid name, or '' (case counts only when it
+    decides: ``FLS`` finds ``fls``, ``psm1`` finds ``PSM1``)."""
+    valid = list(valid)
+    match = difflib.get_close_matches(str(name), valid, n=1, cutoff=0.5)
+    if not match:
+        lower = {v.lower(): v for v in reversed(valid)}
+        found = difflib.get_close_matches(str(name).lower(), list(lower), n=1, cutoff=0.5)
+        match = [lower[found[0]]] if found else []
     return f" Did you mean {match[0]!r}?" if match else ""

@@ -14,6 +14,7 @@ by ``sim.world.scenario_check``.
 
 from __future__ import annotations
 
+import re
 import typing
 from collections.abc import Iterable
 from pathlib import Path
@@ -22,7 +23,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from scenarios.errors import ScenarioError, suggest
-from scenarios.schema import Scenario, references
+from scenarios.schema import FieldError, Scenario, references
 from scenarios.source import DEFAULT_LIMITS, Limits, SourceMap, decode, read_yaml
 
 LIBRARY = Path(__file__).parent / "library"
@@ -218,6 +219,9 @@ def _first_error(exc: ValidationError, positions: SourceMap, file: str) -> Scena
     rank = {"extra_forbidden": 0, "missing": 2}
     err = min(exc.errors(), key=lambda e: rank.get(e["type"], 1))
     loc = tuple(err["loc"])
+    cause = (err.get("ctx") or {}).get("error")
+    if isinstance(cause, FieldError):  # a model's check naming the field at fault
+        loc = (*loc, *cause.loc)
     kind = err["type"]
     where = _path(loc)
     if kind == "extra_forbidden":
@@ -233,10 +237,41 @@ def _first_error(exc: ValidationError, positions: SourceMap, file: str) -> Scena
     else:
         line, col = positions.position(loc)
         got = err.get("input")
-        text = err["msg"].removeprefix("Value error, ")
-        shown = _short(got) if not isinstance(got, (dict, list)) else type(got).__name__
-        msg = f"{where}: {text} (got {shown})."
+        text, hint = _reworded(err)
+        # a whole mapping or list says nothing: the message and the location say it
+        shown = "" if isinstance(got, (dict, list)) else f" (got {_short(got)})"
+        msg = f"{where}: {text}{shown}.{hint}"
     return ScenarioError(msg, file, line, col)
+
+
+def _reworded(err: dict) -> tuple[str, str]:
+    """A pydantic message in an instructor's words, and a hint at the fix ('' if none):
+    pydantic speaks of "instances of MetricRule" and "tags", and YAML reads ``yes`` as a
+    boolean and ``85,5`` inside ``{...}`` as two entries."""
+    kind, got = err["type"], err.get("input")
+    text = re.sub(r" or instance of \w+", "", err["msg"].removeprefix("Value error, "))
+    if kind in ("float_type", "int_type", "int_from_float") and isinstance(got, bool):
+        return text, " yes/no and true/false are booleans in YAML: write a number."
+    if kind in ("float_type", "int_type") and isinstance(got, str):
+        return text, " Write the number without quotes."
+    if kind == "int_from_float" or (kind == "int_type" and isinstance(got, float)):
+        return "Input should be a whole number", ""
+    if kind in ("model_type", "dict_type") and got is None:
+        return (
+            "the value is empty",
+            " Write {} for a mapping with no fields (a metric that is reported, not scored).",
+        )
+    if kind == "union_tag_invalid":
+        ctx = err.get("ctx") or {}
+        tags = [t.strip(" '") for t in str(ctx.get("expected_tags", "")).split(",")]
+        text = f"unknown kind {ctx.get('tag')!r}; kinds are {tags}"
+        return text, suggest(str(ctx.get("tag")), tags)
+    if kind == "invalid_key":
+        return (
+            "a key must be a name",
+            " Inside {...} a comma separates entries: write decimals with a point (85.5).",
+        )
+    return text, ""
 
 
 def _short(value, limit: int = 60) -> str:

@@ -14,9 +14,29 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Strict
 
-Vec3 = tuple[float, float, float]
+#: A number in a scenario: an integer or a float, never a bool or a quoted string (pydantic
+#: would read ``penalty: yes`` as 1 and ``cutoff_s: "120"`` as 120, silently).
+Real = Annotated[float, Strict()]
+#: A whole number, never a bool, a float or a quoted string.
+Count = Annotated[int, Strict()]
+#: ``true`` or ``false``, never 1, 0 or a string.
+Flag = Annotated[bool, Strict()]
+Vec3 = tuple[Real, Real, Real]
+
+
+class FieldError(ValueError):
+    """A model check's finding about one of its fields (or a list item below it).
+
+    Pydantic places a model check's error at the model itself, so the loader would point
+    at the model's first line (a duplicate step id reported at ``time_limit_s``); ``loc``,
+    relative to the model, lets it point at the field at fault.
+    """
+
+    def __init__(self, loc: tuple, message: str):
+        super().__init__(message)
+        self.loc = tuple(loc)
 
 
 @dataclass(frozen=True)

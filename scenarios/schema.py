@@ -21,8 +21,12 @@ from scenarios.model import (  # noqa: F401 - re-exported: the schema's public n
     AnyBodyRef,
     AnyObjectRef,
     BodyRef,
+    Count,
+    FieldError,
+    Flag,
     Model,
     PointRef,
+    Real,
     Ref,
     Vec3,
     did_you_mean,
@@ -81,11 +85,11 @@ class Arm(Model):
     name: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$")]
     kind: Literal["psm", "ecm"]
     port: Port
-    start_joints: list[float] | None = None
-    insertion_m: Annotated[float, Field(ge=0)] = 0.05
-    jaw_rate_rad_s: Annotated[float, Field(gt=0)] = PSM_JAW_RATE_RAD_S
+    start_joints: list[Real] | None = None
+    insertion_m: Annotated[Real, Field(ge=0)] = 0.05
+    jaw_rate_rad_s: Annotated[Real, Field(gt=0)] = PSM_JAW_RATE_RAD_S
     hand: Literal["left", "right"] | None = None
-    teleoperated: bool | None = Field(
+    teleoperated: Flag | None = Field(
         default=None, description="driven by a master (default: PSMs yes, the ECM no)"
     )
 
@@ -100,16 +104,19 @@ class Camera(Model):
 
     arm: str | None = None
     pose: Pose | None = None
-    fov_deg: Annotated[float, Field(gt=1, lt=170)] = 60.0
-    near_m: Annotated[float, Field(gt=0)] = 0.005
-    far_m: Annotated[float, Field(gt=0)] = 0.5
+    fov_deg: Annotated[Real, Field(gt=1, lt=170)] = 60.0
+    near_m: Annotated[Real, Field(gt=0)] = 0.005
+    far_m: Annotated[Real, Field(gt=0)] = 0.5
 
     @model_validator(mode="after")
     def _one_mount(self) -> Camera:
         if (self.arm is None) == (self.pose is None):
             raise ValueError("give exactly one of 'arm' (an ECM's name) or 'pose' (a fixed camera)")
         if self.far_m <= self.near_m:
-            raise ValueError("far_m must be greater than near_m")
+            raise FieldError(
+                ("far_m",),
+                f"far_m ({self.far_m:g} m) must be greater than near_m ({self.near_m:g} m)",
+            )
         return self
 
 
@@ -129,7 +136,7 @@ class Scene(Model):
     arms: Annotated[list[Arm], Field(min_length=1)]
     camera: Camera
     objects: list[SceneObject] = Field(default_factory=list)
-    physics_rate_hz: Annotated[float, Field(ge=100, le=5000)] = 1000.0
+    physics_rate_hz: Annotated[Real, Field(ge=100, le=5000)] = 1000.0
     gravity_m_s2: Vec3 = (0.0, 0.0, -9.81)
     workspace_m: tuple[Vec3, Vec3] | None = Field(
         default=None, description="objects leaving this box count as dropped"
@@ -138,14 +145,38 @@ class Scene(Model):
     @model_validator(mode="after")
     def _names(self) -> Scene:
         arm_names = [a.name for a in self.arms]
-        _unique(arm_names, "arm name")
-        _unique([o.id for o in self.objects], "object id")
+        _unique(arm_names, "arm name", ("arms", "name"))
+        _unique([o.id for o in self.objects], "object id", ("objects", "id"))
         if self.camera.arm is not None and self.camera.arm not in arm_names:
-            raise ValueError(
+            raise FieldError(
+                ("camera", "arm"),
                 f"camera.arm {self.camera.arm!r} is not one of the arms {arm_names}"
-                + _did_you_mean(self.camera.arm, arm_names)
+                + _did_you_mean(self.camera.arm, arm_names),
             )
+        # one master hand drives one instrument: a second arm on the same hand would get
+        # no device at all (the scope, driven through the camera pedal, is not counted)
+        hands = [
+            a.hand if a.driven and a.name != self.camera.arm and a.hand else None for a in self.arms
+        ]
+        for i, hand in enumerate(hands):
+            if hand is not None and hand in hands[:i]:
+                raise FieldError(
+                    ("arms", i, "hand"),
+                    f"arms {arm_names[hands.index(hand)]!r} and {arm_names[i]!r} are both on "
+                    f"hand {hand!r}; one master hand drives one instrument: give one of them "
+                    "the other hand, or 'teleoperated: false'",
+                )
         return self
+
+    @field_validator("workspace_m")
+    @classmethod
+    def _box(cls, value):
+        if value is not None and any(lo >= hi for lo, hi in zip(*value, strict=True)):
+            raise ValueError(
+                "workspace_m is [[xmin, ymin, zmin], [xmax, ymax, zmax]] in metres, each min "
+                "below its max"
+            )
+        return value
 
 
 # ---- actions ------------------------------------------------------------------------------
@@ -158,7 +189,7 @@ class Action(Model):
     spawn: SceneObject | None = None
     move: MoveObject | None = None
     remove: BodyRef | None = None
-    complete: bool | None = None
+    complete: Flag | None = None
     fail: str | None = None
 
     @model_validator(mode="after")
@@ -182,10 +213,10 @@ class MoveObject(Model):
 class Event(Model):
     """Do ``do`` at time ``at`` (s) or whenever ``when`` becomes true (once unless repeat)."""
 
-    at: Annotated[float, Field(ge=0)] | None = None
+    at: Annotated[Real, Field(ge=0)] | None = None
     when: Trigger | None = None
     do: Annotated[list[Action], Field(min_length=1)]
-    repeat: bool = False
+    repeat: Flag = False
 
     @model_validator(mode="after")
     def _one_condition(self) -> Event:
@@ -213,7 +244,7 @@ class Exercise(Model):
 
     @model_validator(mode="after")
     def _unique_steps(self) -> Exercise:
-        _unique([s.id for s in self.steps], "step id")
+        _unique([s.id for s in self.steps], "step id", ("steps", "id"))
         return self
 
 
@@ -233,10 +264,22 @@ class Benchmark(Model):
     reports show which, so that nobody mistakes a parameter for measured expert data.
     """
 
-    mean: float
-    sd: Annotated[float, Field(ge=0)]
-    published: bool = False
+    mean: Real
+    sd: Annotated[
+        Real, Field(gt=0, description="a benchmark needs a spread; for a hard bound use limit")
+    ]
+    published: Flag = False
     source: str = ""
+
+    @model_validator(mode="after")
+    def _cited(self) -> Benchmark:
+        if self.published and not self.source.strip():
+            raise FieldError(
+                ("source",),
+                "published: true marks expert data from a publication: cite it in 'source' "
+                "(or set published: false for a number you chose)",
+            )
+        return self
 
 
 class MetricRule(Model):
@@ -248,10 +291,10 @@ class MetricRule(Model):
     none of them is reported, not scored.
     """
 
-    weight: Annotated[float, Field(ge=0)] = 1.0
+    weight: Annotated[Real, Field(ge=0)] = 1.0
     benchmark: Benchmark | None = None
-    limit: float | None = None
-    penalty: Annotated[float, Field(ge=0)] | None = None
+    limit: Real | None = None
+    penalty: Annotated[Real, Field(ge=0)] | None = None
 
 
 class MScoreRule(Model):
@@ -260,8 +303,18 @@ class MScoreRule(Model):
     (100 at or better than the expert mean, falling linearly to 0 at ``zero_at_sd`` SDs)."""
 
     kind: Literal["mscore"] = "mscore"
-    k_sd: Annotated[float, Field(gt=0)] = 1.0
-    zero_at_sd: Annotated[float, Field(gt=0)] = 4.0
+    k_sd: Annotated[Real, Field(gt=0)] = 1.0
+    zero_at_sd: Annotated[Real, Field(gt=0)] = 4.0
+
+    @model_validator(mode="after")
+    def _zero_beyond_pass(self) -> MScoreRule:
+        if self.zero_at_sd <= self.k_sd:
+            raise FieldError(
+                ("zero_at_sd",),
+                f"zero_at_sd ({self.zero_at_sd:g}) must be above k_sd ({self.k_sd:g}): a "
+                "metric within the pass mark would otherwise score 0",
+            )
+        return self
 
 
 class FLSRule(Model):
@@ -274,21 +327,23 @@ class FLSRule(Model):
     """
 
     kind: Literal["fls"] = "fls"
-    cutoff_s: Annotated[float, Field(gt=0)] = 300.0
-    target_s: Annotated[float, Field(ge=0)] | None = None
-    normaliser_s: Annotated[float, Field(gt=0)] | None = None
-    pass_score: Annotated[float, Field(ge=0, le=100)] = 50.0
+    cutoff_s: Annotated[Real, Field(gt=0)] = 300.0
+    target_s: Annotated[Real, Field(ge=0)] | None = None
+    normaliser_s: Annotated[Real, Field(gt=0)] | None = None
+    pass_score: Annotated[Real, Field(ge=0, le=100)] = 50.0
 
     @model_validator(mode="after")
     def _one_normaliser(self) -> FLSRule:
         if self.target_s is not None and self.normaliser_s is not None:
-            raise ValueError(
+            raise FieldError(
+                ("normaliser_s",),
                 "give target_s (the normaliser is then cutoff_s - target_s) or normaliser_s, "
-                "not both"
+                "not both",
             )
         if self.target_s is not None and self.target_s >= self.cutoff_s:
-            raise ValueError(
-                f"target_s ({self.target_s:g} s) must be below cutoff_s ({self.cutoff_s:g} s)"
+            raise FieldError(
+                ("target_s",),
+                f"target_s ({self.target_s:g} s) must be below cutoff_s ({self.cutoff_s:g} s)",
             )
         return self
 
@@ -310,17 +365,28 @@ class Proficiency(Model):
     with no drops, i.e. ``min_score: 100`` and ``limits: {drops: 0}``).
     """
 
-    consecutive: Annotated[int, Field(ge=1)] = 2
-    total: Annotated[int, Field(ge=1)] = 10
-    min_score: Annotated[float, Field(ge=0, le=100)] | None = None
-    limits: dict[str, float] = Field(default_factory=dict)
+    consecutive: Annotated[Count, Field(ge=1)] = 2
+    total: Annotated[Count, Field(ge=1)] = 10
+    min_score: Annotated[Real, Field(ge=0, le=100)] | None = None
+    limits: dict[str, Real] = Field(default_factory=dict)
 
     @field_validator("limits")
     @classmethod
     def _known_limits(cls, value: dict[str, float]) -> dict[str, float]:
-        for name in value:
+        for name, limit in value.items():
             _check_metric_name(name)
+            _check_reachable(name, limit, (name,))
         return value
+
+    @model_validator(mode="after")
+    def _reachable(self) -> Proficiency:
+        if self.consecutive > self.total:
+            raise FieldError(
+                ("consecutive",),
+                f"consecutive ({self.consecutive}) cannot exceed total ({self.total}): "
+                "attempts in a row are counted in the total",
+            )
+        return self
 
     def describe(self) -> str:
         """The rule in words, e.g. ``2 in a row and 12 in all, scoring >= 100, drops <= 0``."""
@@ -335,9 +401,9 @@ class Thresholds(Model):
     """Where measurement turns into judgement (not public for commercial trainers: they are
     parameters here, with documented defaults)."""
 
-    excessive_force_n: Annotated[float, Field(gt=0)] = 2.5
-    idle_speed_m_s: Annotated[float, Field(gt=0)] = 0.005
-    movement_speed_m_s: Annotated[float, Field(gt=0)] = 0.01
+    excessive_force_n: Annotated[Real, Field(gt=0)] = 2.5
+    idle_speed_m_s: Annotated[Real, Field(gt=0)] = 0.005
+    movement_speed_m_s: Annotated[Real, Field(gt=0)] = 0.01
 
 
 class Scoring(Model):
@@ -346,37 +412,52 @@ class Scoring(Model):
     metrics: dict[str, MetricRule]
     thresholds: Thresholds = Thresholds()
     rule: Annotated[MScoreRule | FLSRule, Field(discriminator="kind")]
-    require_completion: bool = True
+    require_completion: Flag = True
     proficiency: Proficiency = Proficiency()
 
     @field_validator("metrics")
     @classmethod
     def _known_metrics(cls, value: dict[str, MetricRule]) -> dict[str, MetricRule]:
-        for name in value:
+        for name, rule in value.items():
             _check_metric_name(name)
+            if rule.limit is not None:
+                _check_reachable(name, rule.limit, (name, "limit"))
         return value
 
     @model_validator(mode="after")
     def _rule_needs(self) -> Scoring:
         if isinstance(self.rule, MScoreRule):
-            wrong = [n for n, r in self.metrics.items() if r.penalty is not None]
-            if wrong:
-                raise ValueError(
-                    f"penalty is part of the fls rule; under the mscore rule give {wrong} a "
-                    "benchmark or a limit"
+            for name, rule in self.metrics.items():
+                if rule.penalty is not None:
+                    raise FieldError(
+                        ("metrics", name, "penalty"),
+                        f"penalty is part of the fls rule; under the mscore rule give {name} "
+                        "a benchmark or a limit",
+                    )
+            if not any(
+                r.weight > 0 and (r.benchmark is not None or r.limit is not None)
+                for r in self.metrics.values()
+            ):
+                raise FieldError(
+                    ("metrics",),
+                    "an mscore rubric scores the weighted mean of its metrics' scores, and "
+                    "none of these metrics has a benchmark or a limit with a weight above 0: "
+                    "give at least one (e.g. completion_time_s: {benchmark: {mean: 60, sd: 15}})",
                 )
         else:
-            wrong = [n for n, r in self.metrics.items() if r.benchmark is not None]
-            if wrong:
-                raise ValueError(
-                    f"benchmark is part of the mscore rule; under the fls rule give {wrong} a "
-                    "penalty (seconds per unit) or a limit"
-                )
+            for name, rule in self.metrics.items():
+                if rule.benchmark is not None:
+                    raise FieldError(
+                        ("metrics", name, "benchmark"),
+                        f"benchmark is part of the mscore rule; under the fls rule give {name} "
+                        "a penalty (seconds per unit) or a limit",
+                    )
             if "completion_time_s" in self.metrics and (
                 self.metrics["completion_time_s"].penalty is not None
             ):
-                raise ValueError(
-                    "completion_time_s counts in the fls formula itself; it takes no penalty"
+                raise FieldError(
+                    ("metrics", "completion_time_s", "penalty"),
+                    "completion_time_s counts in the fls formula itself; it takes no penalty",
                 )
         return self
 
@@ -388,6 +469,21 @@ class Scoring(Model):
         if name == "completion_time_s" and isinstance(self.rule, FLSRule):
             return True
         return any(x is not None for x in (rule.limit, rule.penalty, rule.benchmark))
+
+
+def _check_reachable(name: str, limit: float, loc: tuple) -> None:
+    """A limit on the wrong side of every value the metric can take could never be met
+    (``drops: {limit: -1}`` fails every session): an error, not a silent fail."""
+    if name not in METRICS:
+        return  # the unknown name is reported on its own
+    if METRICS[name].higher_is_better and limit > 0:
+        raise FieldError(
+            loc,
+            f"{name} is never above 0 (closer to 0 is better): a limit of "
+            f"{limit:g} could never be met",
+        )
+    if not METRICS[name].higher_is_better and limit < 0:
+        raise FieldError(loc, f"{name} is never below 0: a limit of {limit:g} could never be met")
 
 
 def _check_metric_name(name: str) -> None:
@@ -408,7 +504,7 @@ class Scenario(Model):
     title: str
     description: str = ""
     difficulty: Literal["beginner", "intermediate", "advanced"] = "beginner"
-    estimated_time_s: Annotated[float, Field(gt=0)] = 120.0
+    estimated_time_s: Annotated[Real, Field(gt=0)] = 120.0
     prerequisites: list[str] = Field(default_factory=list)
     scene: Scene
     exercise: Exercise
@@ -434,11 +530,12 @@ class Scenario(Model):
 Action.model_rebuild()
 
 
-def _unique(names: list[str], what: str) -> None:
+def _unique(names: list[str], what: str, loc: tuple[str, str]) -> None:
+    """Refuse a repeated name, at the repeat: ``loc`` is (list field, name field)."""
     seen = set()
-    for n in names:
+    for i, n in enumerate(names):
         if n in seen:
-            raise ValueError(f"duplicate {what} {n!r}")
+            raise FieldError((loc[0], i, loc[1]), f"duplicate {what} {n!r}")
         seen.add(n)
 
 

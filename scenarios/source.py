@@ -217,8 +217,14 @@ def read_yaml(text: str, file: str, limits: Limits = DEFAULT_LIMITS) -> tuple[An
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or "invalid YAML"
         hint = ""
-        if "indent" in problem or "mapping" in problem or "expected key" in problem:
+        lines = text.splitlines()
+        at = lines[mark.line] if mark and mark.line < len(lines) else ""
+        if "\t" in at[: len(at) - len(at.lstrip())] and "tab" not in problem:
+            hint = " (the line is indented with a tab: YAML indents with spaces only)"
+        elif "indent" in problem or "mapping" in problem or "expected key" in problem:
             hint = " (check the indentation: nested fields go two spaces further in)"
+        elif "expected node content" in problem:
+            hint = " (a value is missing here: a doubled comma, or a ':' with nothing after it?)"
         raise ScenarioError(
             f"YAML syntax: {problem}{hint}",
             file,

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 import numpy as np
 from pydantic import Field, PrivateAttr, model_validator
 
-from scenarios.model import AnyBodyRef, AnyObjectRef, Model, PointRef, Ref, Vec3
+from scenarios.model import AnyBodyRef, AnyObjectRef, Flag, Model, PointRef, Real, Ref, Vec3
 
 if TYPE_CHECKING:
     from scenarios.script import WorldView
@@ -76,7 +76,7 @@ class Region(Model):
     """A sphere in the world frame."""
 
     center_m: Vec3
-    radius_m: Annotated[float, Field(gt=0)]
+    radius_m: Annotated[Real, Field(gt=0)]
 
 
 class Placed(Condition):
@@ -86,9 +86,9 @@ class Placed(Condition):
 
     object: AnyObjectRef
     target: PointRef
-    radius_m: Annotated[float, Field(gt=0)] = 0.008
-    height_m: Annotated[float, Field(gt=0)] = 0.03
-    speed_m_s: Annotated[float, Field(gt=0)] = 0.02
+    radius_m: Annotated[Real, Field(gt=0)] = 0.008
+    height_m: Annotated[Real, Field(gt=0)] = 0.03
+    speed_m_s: Annotated[Real, Field(gt=0)] = 0.02
 
     def holds(self, ctx: TriggerContext) -> bool:
         world = ctx.world
@@ -110,7 +110,7 @@ class Centered(Condition):
     """The camera looks at ``object`` (or landmark): within ``tolerance_deg`` of its axis."""
 
     object: PointRef
-    tolerance_deg: Annotated[float, Field(gt=0, lt=90)] = 5.0
+    tolerance_deg: Annotated[Real, Field(gt=0, lt=90)] = 5.0
 
     def holds(self, ctx: TriggerContext) -> bool:
         return ctx.world.camera_angle_to(self.object) <= math.radians(self.tolerance_deg)
@@ -150,7 +150,7 @@ class Grasped(Condition):
 
     object: AnyObjectRef = "any"
     by: Annotated[str, Ref("arm")] | None = None
-    only: bool = False
+    only: Flag = False
 
     def holds(self, ctx: TriggerContext) -> bool:
         for held in (ctx.world.holders(n) for n in ctx.names(self.object)):
@@ -166,7 +166,7 @@ class Near(Condition):
 
     object: AnyBodyRef
     target: PointRef
-    radius_m: Annotated[float, Field(gt=0)] = 0.01
+    radius_m: Annotated[Real, Field(gt=0)] = 0.01
 
     def holds(self, ctx: TriggerContext) -> bool:
         world = ctx.world
@@ -202,7 +202,7 @@ class Held(Condition):
     be held."""
 
     trigger: Trigger
-    for_s: Annotated[float, Field(gt=0)]
+    for_s: Annotated[Real, Field(gt=0)]
 
     @model_validator(mode="after")
     def _a_state(self) -> Held:
@@ -259,7 +259,7 @@ class Trigger(Model):
     grasped: Grasped | None = None
     near: Near | None = None
     released: Released | None = None
-    time_elapsed_s: Annotated[float, Field(ge=0)] | None = None
+    time_elapsed_s: Annotated[Real, Field(ge=0)] | None = None
     entered: Entered | None = None
     step_completed: Annotated[str, Ref("step")] | None = None
     centered: Centered | None = None

@@ -147,3 +147,101 @@ def test_held_needs_a_state_and_known_objects():
     event = "{held: {for_s: 1.0, trigger: {dropped: {object: ring1}}}}"
     err = _error(VALID.replace("{grasped: {object: ring1, by: PSM1}}", event))
     assert "world event" in str(err) and "'dropped'" in str(err)
+
+
+# ---- what independent instructors tripped over: each found by writing files from the docs
+ONE_ARM = "    - name: PSM1\n      kind: psm\n"
+TWO_ARMS = VALID.replace(
+    ONE_ARM,
+    "    - name: PSM2\n      kind: psm\n      hand: left\n"
+    "      port: {position_m: [0.1, -0.05, 0.15]}\n"
+    "    - name: PSM1\n      kind: psm\n      hand: right\n",
+)
+
+
+def _last_line_of(text: str, needle: str) -> int:
+    return [i + 1 for i, line in enumerate(text.splitlines()) if needle in line][-1]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "needle", "words"),
+    [
+        # a check across fields points at the field at fault, not at the model's first line
+        (
+            "  events:\n",
+            "    - {id: lift, instruction: x, done_when: {grasped: {object: ring1, by: PSM1}}}\n"
+            "  events:\n",
+            "id: lift",
+            "duplicate step id 'lift'",
+        ),
+        ("  camera:\n    pose:", "  camera:\n    arm: ECM2\n    xpose:", "arm: ECM2", "x"),
+        (
+            "rule: {kind: mscore, k_sd: 1.0}",
+            "rule: {kind: mscore, k_sd: 5, zero_at_sd: 2}",
+            "zero_at_sd: 2",
+            "must be above k_sd",
+        ),
+        ("drops: {limit: 0}", "drops: {limit: -1}", "limit: -1", "could never be met"),
+        (
+            "rule: {kind: mscore, k_sd: 1.0}",
+            "rule: {kind: mscore}\n  proficiency: {consecutive: 20, total: 12}",
+            "consecutive: 20",
+            "cannot exceed total",
+        ),
+        ("{mean: 30, sd: 10}", "{mean: 30, sd: 0}", "sd: 0", "greater than 0"),
+        (
+            "{mean: 30, sd: 10}",
+            "{mean: 30, sd: 10, published: true}",
+            "published: true",
+            "cite it in 'source'",
+        ),
+        ("drops: {limit: 0}", "drops: {penalty: 20}", "penalty: 20", "part of the fls rule"),
+        # numbers are numbers: not yes/no, not quoted strings, counts are whole
+        ("k_sd: 1.0", "k_sd: yes", "k_sd: yes", "booleans in YAML"),
+        ("k_sd: 1.0", 'k_sd: "1.0"', 'k_sd: "1.0"', "without quotes"),
+        (
+            "rule: {kind: mscore, k_sd: 1.0}",
+            "rule: {kind: mscore}\n  proficiency: {total: 2.5}",
+            "total: 2.5",
+            "whole number",
+        ),
+        # pydantic's words become an instructor's
+        ("kind: mscore", "kind: MScore", "kind: MScore", "Did you mean 'mscore'?"),
+        ("drops: {limit: 0}", "drops:", "drops:", "Write {}"),
+        ("k_sd: 1.0}", "k_sd: 1,5}", "k_sd: 1,5", "decimals with a point"),
+        (
+            "  objects:\n",
+            "  workspace_m: [[1, 1, 1], [0, 0, 0]]\n  objects:\n",
+            "workspace_m",
+            "min below its max",
+        ),
+        ("  rule: {kind", "\trule: {kind", "\trule", "indented with a tab"),
+    ],
+)
+def test_an_instructors_mistake_is_located_and_explained(old, new, needle, words):
+    assert old in VALID
+    text = VALID.replace(old, new, 1)
+    if new.endswith("xpose:"):  # the camera case: a fixed pose and an arm are exclusive
+        text = text.replace("    xpose:", "    fov_deg: 60\n    near_m: 0.005\n    #")
+        words = "is not one of the arms"
+    err = _error(text)
+    assert err.line == _last_line_of(text, needle), err
+    assert words in err.message, err
+
+
+def test_an_mscore_rubric_with_nothing_to_score_is_refused_at_validation():
+    text = VALID.replace(
+        "    completion_time_s: {benchmark: {mean: 30, sd: 10}}\n    drops: {limit: 0}\n",
+        "    clutch_count: {}\n",
+    )
+    err = _error(text)
+    assert err.line == _line_of(text, "clutch_count"), err
+    assert "none of these metrics has a benchmark or a limit" in err.message
+
+
+def test_two_instruments_on_one_hand_are_refused_at_the_second():
+    assert [a.hand for a in parse_scenario(TWO_ARMS).scene.arms] == ["left", "right"]
+    text = TWO_ARMS.replace("hand: left", "hand: right")
+    err = _error(text)
+    assert err.line == _last_line_of(text, "hand: right"), err
+    assert "both on hand 'right'" in err.message
