@@ -22,6 +22,10 @@ are in ``env.unwrapped.action_slices``):
 - ``action_mode="jp"``: joint positions (the chain's limits mapped to [-1, 1]) and, for
   an instrument, the jaw (1).
 
+Values beyond [-1, 1] are clipped onto it. An arm whose part of the action holds a NaN or
+an infinity holds still for that step, with one ``command_refused`` event in
+``info["events"]``: clipping would turn +inf into a full-speed move.
+
 **Observation** (a ``Dict``): ``arms/<arm>/`` ``tip_position_m`` (3), ``tip_quat_xyzw``
 (4), ``jaw_rad`` (1), ``joint_positions`` (the chain's joints) for every arm;
 ``objects/<body>/`` ``position_m`` (3) and ``quat_xyzw`` (4) for every object and
@@ -53,6 +57,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from haptics.numbers import is_real
 from kinematics import solve_ik
 from kinematics.transforms import axis_rotation, matrix_to_quat_xyzw
 from sim.errors import SimError
@@ -119,6 +124,14 @@ class SurgicalEnv(gym.Env):
             from sim.errors import lookup
 
             lookup({m: m for m in ACTION_MODES}, action_mode, "action mode")
+        _require_positive("control_rate_hz", control_rate_hz)
+        _require_positive("max_speed_m_s", max_speed_m_s)
+        _require_positive("max_turn_rad_s", max_turn_rad_s)
+        if max_episode_s is not None:
+            _require_positive("max_episode_s", max_episode_s)
+        for name, value in (("step_reward", step_reward), ("score_weight", score_weight)):
+            if not _finite(value):
+                raise SimError(f"{name} must be a finite number, got {value!r}.")
         self.scenario = load(scenario)
         self.session = Session(self.scenario, seed=seed, config=config)
         s = self.session
@@ -251,8 +264,10 @@ class SurgicalEnv(gym.Env):
 
     # ---- actions -> commands ----------------------------------------------------------------
     def split(self, action) -> dict[str, np.ndarray]:
-        """The flat action cut into each driven arm's part (clipped to [-1, 1])."""
-        a = np.clip(np.asarray(action, dtype=np.float64).reshape(-1), -1.0, 1.0)
+        """The flat action cut into each driven arm's part (clipped to [-1, 1]; a NaN or
+        an infinity stays as it is, for :meth:`commands` to refuse)."""
+        raw = np.asarray(action, dtype=np.float64).reshape(-1)
+        a = np.where(np.isfinite(raw), np.clip(raw, -1.0, 1.0), raw)
         if a.shape != self.action_space.shape:
             raise SimError(
                 f"action has {a.size} values, expected {self.action_space.shape[0]} "
@@ -265,6 +280,13 @@ class SurgicalEnv(gym.Env):
         out = {}
         for name, a in self.split(action).items():
             arm = self.session.arms[name]
+            if not np.isfinite(a).all():
+                # clipping would turn +inf into a full-speed move and a NaN angle into
+                # no turn while the rest of the action moved: the arm holds instead
+                self.session.refuse(
+                    name, f"action for {name} has NaN or infinity: {a.tolist()}; the arm holds"
+                )
+                continue
             if self.action_mode == "jp":
                 out[name] = self._jp_command(arm, a)
             elif not arm.has_jaw:
@@ -338,6 +360,18 @@ class SurgicalEnv(gym.Env):
             "step_index": int(state.exercise.step_index),
             "time_s": np.array([state.time_s]),
         }
+
+
+def _finite(value) -> bool:
+    return is_real(value) and math.isfinite(value)
+
+
+def _require_positive(name: str, value) -> None:
+    """Constructor arguments are checked where they are given: 0 Hz once raised a bare
+    ZeroDivisionError, and a negative episode length gave a time space no observation
+    fitted in."""
+    if not (_finite(value) and value > 0):
+        raise SimError(f"{name} must be a positive finite number, got {value!r}.")
 
 
 def _quat(X: np.ndarray) -> np.ndarray:

@@ -13,8 +13,8 @@ Each arm takes its motion from one source per step, chosen by what the caller se
 
 One session can drive PSM1 from a person's master and PSM2 from an algorithm. A step
 without a command for an arm holds it where it was told to be last. Commands come from
-outside (devices, networks, user code), so :func:`normalise` never raises: whatever it
-cannot use becomes a refusal event and the arm holds.
+outside (devices, networks, user code), so :func:`normalise` never raises: a command with
+anything it cannot use is refused whole (a refusal event) and the arm holds.
 """
 
 from __future__ import annotations
@@ -142,8 +142,7 @@ def _checked(command: ArmCommand) -> tuple[ArmCommand | None, list[str]]:
                 problems.append(f"servo_jp contains NaN or inf: {servo_jp.tolist()}")
                 servo_jp = None
     if servo_cp is not None and servo_jp is not None:
-        problems.append("servo_cp and servo_jp in one command: servo_jp was used")
-        servo_cp = None
+        problems.append("servo_cp and servo_jp in one command: give one goal")
     jaw = command.jaw_rad
     if jaw is not None:
         try:
@@ -152,7 +151,10 @@ def _checked(command: ArmCommand) -> tuple[ArmCommand | None, list[str]]:
             jaw = math.nan
         if not math.isfinite(jaw):
             problems.append(f"jaw_rad must be a finite number (rad), got {command.jaw_rad!r}")
-            jaw = None
+    if problems:
+        # anything wrong and nothing of it moves the arm: a pose with a NaN angle, or a
+        # good pose with a NaN jaw, is one command from a confused sender, not two
+        return None, [f"{p}; the arm holds" for p in problems]
     if not master and servo_cp is None and servo_jp is None and jaw is None:
         return None, problems
     return ArmCommand(master, servo_cp, command.frame, servo_jp, jaw), problems

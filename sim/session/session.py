@@ -124,6 +124,11 @@ class SessionConfig:
     unreachable_tolerance_m: float = 1e-3
 
 
+#: how far past a joint limit (a share of the joint's range) a servo_jp goal is clipped
+#: onto it rather than refused
+JP_LIMIT_MARGIN = 0.01
+
+
 def _last_position(samples) -> np.ndarray | None:
     """The handle position (m, M) of the newest sample that has a usable pose."""
     for sample in reversed(samples):
@@ -348,8 +353,10 @@ class Session:
         :class:`StepState` (in-process drivers that read the session directly, and agents
         that repeat an action, skip that cost; ``state()`` gives it when wanted). Master
         samples in ``commands`` are used on the first step only."""
-        for k in range(steps):
-            self._advance(commands if k == 0 else _held_part(commands))
+        given = self._advance(commands)
+        held = _held_part(given)  # checked once: a refused command is refused once
+        for _ in range(steps - 1):
+            self._advance(held)
 
     def command(self, commands) -> None:
         """Apply commands now, between physics steps, without stepping.
@@ -373,7 +380,19 @@ class Session:
         finally:
             self._commanded_events, self._step_events = self._step_events, step_events
 
-    def _advance(self, commands) -> None:
+    def refuse(self, arm: str, reason: str) -> None:
+        """Record that a driver refused an input meant for ``arm`` (which then holds): a
+        ``command_refused`` event among the next step's events. For drivers that turn
+        their own inputs into commands (an environment's action with a NaN in it) and
+        must say why an arm did not move, as the session does for its own refusals."""
+        step_events, self._step_events = self._step_events, self._commanded_events
+        try:
+            self._event("command_refused", arm=arm, reason=reason)
+        finally:
+            self._commanded_events, self._step_events = self._step_events, step_events
+
+    def _advance(self, commands) -> dict:
+        """One physics step; returns the commands as normalised (what was used)."""
         world = self.world
         self._step_events, self._commanded_events = self._commanded_events, []
         now = self.now_s()
@@ -388,6 +407,7 @@ class Session:
             self._on_world_event(event)
         if world.step_count % self._observe_every == 0:
             self._observe()
+        return given
 
     def _drive(
         self,
@@ -506,12 +526,27 @@ class Session:
         return False
 
     def _servo_jp(self, arm, q) -> None:
-        if q.shape != (arm.chain.dof,):
+        chain = arm.chain
+        if q.shape != (chain.dof,):
             self._event(
                 "command_refused",
                 arm=arm.name,
-                reason=f"servo_jp needs {arm.chain.dof} values for joints "
-                f"{arm.chain.joint_names}, got {q.shape[0]}",
+                reason=f"servo_jp needs {chain.dof} values for joints "
+                f"{chain.joint_names}, got {q.shape[0]}",
+            )
+            return
+        # a goal just past a limit (rounding, a mapped range) is clipped onto it; one far
+        # past it is no goal this arm can have (servo_jp = [1e200] * 6 drove an arm to
+        # its limits): refused, the arm holds
+        margin = JP_LIMIT_MARGIN * (chain.upper - chain.lower)
+        far = np.flatnonzero((q < chain.lower - margin) | (q > chain.upper + margin))
+        if far.size:
+            k = int(far[0])
+            self._event(
+                "command_refused",
+                arm=arm.name,
+                reason=f"servo_jp: joint {chain.joint_names[k]!r} goal {q[k]:.6g} is beyond "
+                f"its range [{chain.lower[k]:.6g}, {chain.upper[k]:.6g}]; the arm holds",
             )
             return
         arm.servo_jp(q)

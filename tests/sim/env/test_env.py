@@ -68,6 +68,33 @@ def test_scenario_env_takes_a_name_or_a_path_and_rejects_bad_options():
         gym.make("surgisim/RingWalk-v0", action_mode="torque")
     with pytest.raises(SimError, match="divide"):
         gym.make("surgisim/RingWalk-v0", control_rate_hz=33.0)
+    for bad in (
+        {"control_rate_hz": 0},
+        {"control_rate_hz": float("nan")},
+        {"max_episode_s": -1.0},
+        {"max_speed_m_s": True},
+        {"score_weight": float("inf")},
+    ):
+        with pytest.raises(SimError, match="must be a"):
+            gym.make("surgisim/RingWalk-v0", **bad)
+
+
+@pytest.mark.parametrize("mode", ["delta_cp", "cp", "jp"])
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan])
+def test_a_non_finite_action_holds_the_arm_with_one_event_per_step(mode, bad):
+    env = _make("surgisim/NeedleHandover-v0", action_mode=mode)
+    try:
+        env.reset(seed=3)
+        session = env.unwrapped.session
+        sl = env.unwrapped.action_slices["PSM1"]
+        goals = {n: a.goal_js() for n, a in session.arms.items()}
+        action = np.zeros(env.action_space.shape, np.float32)
+        action[sl.start + 4] = bad  # one value: a rotation (or a joint) of PSM1
+        _, _, _, _, info = env.step(action)
+        assert info["events"].count("command_refused") == 1, info["events"]
+        np.testing.assert_array_equal(session.arms["PSM1"].goal_js(), goals["PSM1"])
+    finally:
+        env.close()
 
 
 def _random_rollout(env, seed: int, steps: int):

@@ -148,6 +148,11 @@ def _goals(session):
         (ArmCommand(jaw_rad=float("inf")), "jaw_rad"),
         ("garbage", "must be an ArmCommand"),
         (ArmCommand(master=("not a sample",)), "MasterSample"),
+        # a command with anything wrong moves nothing: not its good part either
+        (ArmCommand(servo_cp=np.eye(4), servo_jp=[0.0] * 6), "give one goal"),
+        (ArmCommand(servo_jp=[0.1, -0.1, 0.12, 0, 0, 0], jaw_rad=math.nan), "jaw_rad"),
+        (ArmCommand(servo_jp=[1e200] * 6), "beyond its range"),
+        (ArmCommand(servo_jp=[0.0, 0.0, -5.0, 0.0, 0.0, 0.0]), "beyond its range"),
     ],
 )
 def test_bad_commands_hold_the_arm_and_say_why(session, command, reason):
@@ -157,6 +162,24 @@ def test_bad_commands_hold_the_arm_and_say_why(session, command, reason):
     assert refused and reason in refused[0].data["reason"], state.events
     for name, goal in _goals(session).items():
         np.testing.assert_array_equal(goal, before[name])
+
+
+def test_a_refused_command_repeated_over_steps_is_refused_once(session):
+    before = _goals(session)
+    session.advance({"PSM1": ArmCommand(servo_cp=np.full((4, 4), np.nan))}, steps=10)
+    events = [e for e in session.recorder.events if e.kind == "command_refused"]
+    assert len(events) == 1, events
+    for name, goal in _goals(session).items():
+        np.testing.assert_array_equal(goal, before[name])
+
+
+def test_a_joint_goal_just_past_a_limit_is_clipped_onto_it(session):
+    chain = session.arms["PSM1"].chain
+    q = 0.5 * (chain.lower + chain.upper)
+    q[2] = chain.upper[2] + 0.001 * (chain.upper[2] - chain.lower[2])
+    state = session.step({"PSM1": ArmCommand(servo_jp=q)})
+    assert not [e for e in state.events if e.kind == "command_refused"]
+    assert session.arms["PSM1"].goal_js()[2] == pytest.approx(chain.upper[2])
 
 
 def test_an_unreachable_pose_holds_the_arm_with_one_event(session):
