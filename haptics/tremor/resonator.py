@@ -50,14 +50,15 @@ filter lag, then overshoot by more than the movement: +4.6 mm on a 1 cm reach in
 and a 5 cm step came out as 36 cm. The tremor RMS the bound uses is not the band power
 (a quick reach puts power in 6-16 Hz too, and the bound would widen exactly when it is
 needed) but a running *median* of the band-passed square: each sample moves it by a
-fixed factor up or down, so a transient of any size moves it by at most
-``exp(3 x its duration / power_time_s)``, while sustained tremor sets it to 0.455
-sigma^2 (the median of a squared Gaussian). Tremor that is not Gaussian reads otherwise:
-the square of a pure sinusoid of RMS s has the median s^2, so the bound takes it for
-s / sqrt(0.455) = 1.48 s (measured: 1.476 s at 0.5 and 0.2 mm amplitude, 9 Hz). Five sigmas is a tail a Gaussian reaches
-once in two million samples; the number is not fitted. On the tuning sets the bound
-costs <= 0.05 dB and lowers the RMS error; quick reaches without tremor now come through
-within 0.1-0.2 mm (was 6-10 mm; ``bench/RESULTS.md``, "the brisk hand").
+fixed factor up or down, so a transient of any size moves it by at most ``exp(3 x its
+duration / power_time_s)``, while sustained tremor sets it to 0.455 sigma^2 (the median
+of a squared Gaussian). Tremor that is not Gaussian reads otherwise: the square of a
+pure sinusoid of RMS s has the median s^2, so the bound takes it for s / sqrt(0.455) =
+1.48 s (measured: 1.476 s at 0.5 and 0.2 mm amplitude, 9 Hz). Five sigmas is a tail a
+Gaussian reaches once in two million samples; the number is not fitted. On the tuning
+sets the bound costs <= 0.05 dB and lowers the RMS error; quick reaches without tremor
+now come through within 0.1-0.2 mm (was 6-10 mm; ``bench/RESULTS.md``, "the brisk
+hand").
 
 The Kalman filter keeps its full covariance (5 states per axis and model), as ``f``,
 ``B``, ``sigma^2`` and ``q`` change every sample; that costs about a thousand flops per

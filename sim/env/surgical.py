@@ -45,7 +45,9 @@ So an episode's return is ``step_reward * steps_completed + score_weight * score
 **Episode end**: ``terminated`` when the exercise is completed or fails for a reason
 other than time; ``truncated`` at the scenario's time limit or at ``max_episode_s``.
 ``reset(seed=s)`` rebuilds the scene in the same physics client with seed ``s`` (bit for
-bit a fresh session; without a seed, one is drawn from the environment's generator).
+bit a fresh session; without a seed, one is drawn from the environment's generator). The
+seed places objects only where the scenario asks for random placement (a peg board's
+``ring_jitter_m``): episodes of the bundled scenarios start alike whatever the seed.
 """
 
 from __future__ import annotations

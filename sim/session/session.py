@@ -160,7 +160,9 @@ class Session:
 
     Args:
         scenario: the loaded scenario.
-        seed: seed of the world (object placement) — same seed, same run, bit for bit.
+        seed: seed of the world — same seed, same run, bit for bit. It places objects
+            only where the scenario asks for random placement (a peg board's
+            ``ring_jitter_m``); the bundled scenarios place everything exactly.
         config: how the session runs.
         clock: a function returning the session clock in seconds (e.g.
             ``time.monotonic`` for a live session); None uses simulated time. Master
