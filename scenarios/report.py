@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import dataclasses
 import datetime as dt
 import html
 import io
@@ -167,6 +168,25 @@ def _figures(trace: SessionTrace, force_threshold_n: float) -> list[tuple[str, s
     return out
 
 
+def recaptioned(
+    snapshots: Sequence[Snapshot], trace: SessionTrace | None, force_threshold_n: float
+) -> list[Snapshot]:
+    """The snapshots with each excessive-force caption giving that episode's arm and its
+    own peak, measured from the trace (a stored caption was written live, before the
+    episode's peak was known; older ones even gave the session's peak so far). Without a
+    trace the caption just says "Excessive force"."""
+    shots = list(snapshots)
+    force = [k for k, s in enumerate(shots) if s.kind == "excessive_force"]
+    if not force:
+        return shots
+    episodes = [] if trace is None else RS.force_episodes(trace, force_threshold_n)
+    rate_hz = trace.rate_hz if trace is not None else 1.0
+    captions = RS.force_captions([shots[k].time_s for k in force], episodes, rate_hz)
+    for k, caption in zip(force, captions, strict=True):
+        shots[k] = dataclasses.replace(shots[k], caption=caption)
+    return shots
+
+
 def _snapshots_html(snapshots: Sequence[Snapshot], note: str) -> str:
     """The "what happened" section: the endoscope's view at the start, at each warning
     and at the end, as thumbnails with their times."""
@@ -238,7 +258,8 @@ def session_report_html(
         f"{_verdict(result.passed, result.score, result.completed)}"
         f"<h2>How the score was computed</h2>{RS.explanation_html(result)}"
         f"<h2>Metrics</h2>{RS.metric_table_html(result, notes)}"
-        f"{splits}{events}{_snapshots_html(snapshots, snapshot_note)}"
+        f"{splits}{events}"
+        f"{_snapshots_html(recaptioned(snapshots, trace, force_threshold_n), snapshot_note)}"
         f"{RS.rescores_html(rescores)}<h2>Figures</h2>{figures}"
         "</body></html>"
     )

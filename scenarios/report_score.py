@@ -227,17 +227,17 @@ def safety_episodes(
     for name, inst in tools.items():
         for a, b in runs(inst.contact_environment):
             out.append(Happening(float(t[a]), "scenery contact", f"{name}, {(b - a) / fs:.2f} s"))
-        force = np.asarray(inst.tip_force_n[:end], dtype=float)
-        for a, b in runs(force > force_threshold_n):
-            touching = _touching(inst, a, b)
-            out.append(
-                Happening(
-                    float(t[a]),
-                    "excessive force",
-                    f"{name}, {(b - a) / fs:.2f} s, peak {force[a:b].max():.1f} N"
-                    + (f" (touching {touching})" if touching else ""),
-                )
+    for e in force_episodes(trace, force_threshold_n, end):
+        touching = _touching(tools[e.arm], e.start, e.stop)
+        out.append(
+            Happening(
+                e.start_s,
+                "excessive force",
+                f"{e.arm}, {(e.stop - e.start) / fs:.2f} s, peak {e.peak_n:.1f} N"
+                + (f" (touching {touching})" if touching else ""),
             )
+        )
+    for name, inst in tools.items():
         if inst.kind != "ecm":
             for a, b in runs(~np.asarray(inst.in_view, dtype=bool)):
                 out.append(Happening(float(t[a]), "out of view", f"{name}, {(b - a) / fs:.2f} s"))
@@ -248,6 +248,53 @@ def safety_episodes(
                     Happening(float(t[a]), "held object touching", f"{name}, {(b - a) / fs:.2f} s")
                 )
     return out
+
+
+@dataclass(frozen=True)
+class ForceEpisode:
+    """One instrument pushing harder than the force limit: rows ``start``..``stop`` of
+    the trace (brief dips merged, as the metrics merge them), from ``start_s``, with its
+    own peak (N)."""
+
+    arm: str
+    start: int
+    stop: int
+    start_s: float
+    peak_n: float
+
+
+def force_episodes(
+    trace: SessionTrace, force_threshold_n: float, end: int | None = None
+) -> list[ForceEpisode]:
+    """Every excessive-force episode of every instrument up to row ``end``, in time
+    order: the one definition behind the event table and the snapshot captions."""
+    from scenarios.live import MERGE_GAP_S
+
+    out = []
+    for name, inst in trace.instruments.items():
+        force = np.asarray(inst.tip_force_n[:end], dtype=float)
+        for a, b in M.contact_events(force > force_threshold_n, trace.rate_hz, MERGE_GAP_S):
+            out.append(ForceEpisode(name, a, b, float(trace.time_s[a]), float(force[a:b].max())))
+    return sorted(out, key=lambda e: e.start_s)
+
+
+def force_captions(
+    shot_times_s: Sequence[float], episodes: Sequence[ForceEpisode], rate_hz: float
+) -> list[str]:
+    """The caption of each excessive-force snapshot (times in order): the episodes that
+    began by then and were not shown before, each with its arm and its own peak.
+
+    The warning behind a snapshot fires when the live metrics see the force time grow
+    (5-10 Hz), so the episode starts up to a few rows before the picture, and its peak
+    may come after it: only the trace knows it, the live warning does not.
+    """
+    captions, pending = [], list(episodes)
+    for time_s in shot_times_s:
+        mine = [e for e in pending if e.start_s <= time_s + 0.5 / rate_hz]
+        pending = [e for e in pending if e not in mine]
+        parts = [f"{e.arm} {e.peak_n:.1f} N peak" for e in mine]
+        captions.append("Excessive force" + (": " + ", ".join(parts) if parts else ""))
+    return captions
 
 
 def _touching(inst, a: int, b: int) -> str:

@@ -230,3 +230,47 @@ def test_the_page_renders_in_a_browser(tmp_path):
         assert im.size == (1200, 3000)
         colours = im.convert("L").getextrema()
     assert colours[0] < 100 and colours[1] > 200  # text on a light page, not a blank one
+
+
+# ---- snapshot captions -------------------------------------------------------------------
+def test_a_force_snapshot_gives_its_own_episode_s_arm_and_peak():
+    """A stored caption gave the session's peak so far (65.9 N, PSM2's earlier push); the
+    page captions each excessive-force picture from the trace: the arm that pushed then
+    and that episode's own peak, as the event table does."""
+    from scenarios.report import Snapshot
+
+    trace = _trace()
+    trace.instruments["PSM2"].tip_force_n[1000:1100] = 65.9  # 1.0-1.1 s
+    trace.instruments["PSM1"].tip_force_n[4200] = 14.8  # inside PSM1's 4.0-4.5 s push
+    shots = [
+        Snapshot(1.05, "excessive_force", "Excessive force (65.9 N peak)", b"\x89PNG"),
+        Snapshot(4.1, "excessive_force", "Excessive force (65.9 N peak)", b"\x89PNG"),
+    ]
+    page = session_report_html(
+        title="Peg transfer",
+        pseudonym="T001",
+        operator="device",
+        seed=1,
+        result=_result(),
+        trace=trace,
+        snapshots=shots,
+    )
+    captions = re.findall(r"<span class='excessive_force'>(.*?)</span>", page)
+    assert captions == ["Excessive force: PSM2 65.9 N peak", "Excessive force: PSM1 14.8 N peak"]
+    assert "PSM1, 0.50 s, peak 14.8 N" in page  # the event table says the same
+
+
+def test_without_a_trace_a_force_caption_claims_no_peak():
+    from scenarios.report import Snapshot
+
+    shot = Snapshot(4.1, "excessive_force", "Excessive force (65.9 N peak)", b"\x89PNG")
+    page = session_report_html(
+        title="Peg transfer",
+        pseudonym="T001",
+        operator="device",
+        seed=1,
+        result=_result(),
+        trace=None,
+        snapshots=[shot],
+    )
+    assert "65.9" not in page and "Excessive force</span>" in page
