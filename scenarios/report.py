@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 from scenarios import metrics as M
 from scenarios import report_score as RS
 from scenarios.paths import write_private_text
-from scenarios.scoring import ScoreResult
+from scenarios.scoring import ScoreResult, pass_score_text, score_text
 from scenarios.trace import SessionTrace
 
 _STYLE = """
@@ -75,11 +75,17 @@ def _fmt(value) -> str:
     return html.escape(str(value))
 
 
-def _verdict(passed: bool, score: float, completed: bool) -> str:
-    cls = "pass" if passed else "fail"
-    word = "PASS" if passed else "FAIL"
-    done = "" if completed else " (not completed)"
-    return f'<div class="verdict {cls}">{word} · score {score:.0f}/100{done}</div>'
+def _verdict(result: ScoreResult) -> str:
+    """The headline: the verdict, the score as the arithmetic below gives it and, under
+    an FLS rubric, the pass score beside it (never a rounded 92 over a 91.6)."""
+    cls = "pass" if result.passed else "fail"
+    word = "PASS" if result.passed else "FAIL"
+    done = "" if result.completed else " (not completed)"
+    mark = result.pass_score
+    beside = "" if mark is None else f" (pass score {pass_score_text(mark, result.score)})"
+    return (
+        f'<div class="verdict {cls}">{word} · score {result.score_text()}/100{beside}{done}</div>'
+    )
 
 
 def _time_plot(t, series: dict, title: str, ylabel: str, limit=None) -> str:
@@ -255,7 +261,7 @@ def session_report_html(
         f"<p class='sub'>trainee {html.escape(pseudonym)} · operator {html.escape(operator)} · "
         f"seed {seed} · {when:%Y-%m-%d %H:%M} · rule {result.rule}</p>"
         f"{RS.conditions_html(conditions)}"
-        f"{_verdict(result.passed, result.score, result.completed)}"
+        f"{_verdict(result)}"
         f"<h2>How the score was computed</h2>{RS.explanation_html(result)}"
         f"<h2>Metrics</h2>{RS.metric_table_html(result, notes)}"
         f"{splits}{events}"
@@ -403,7 +409,8 @@ def trainee_report_html(
             f"<tr><td>{i}</td><td>{s.get('id', '')}</td>"
             f"<td>{html.escape(str(s['started_at']))}</td>"
             f"<td>{html.escape(str(s.get('operator', '')))}</td><td>{s.get('seed', '')}</td>"
-            f"<td>{html.escape(str(s.get('latency', 'none')))}</td><td>{s['score']:.0f}</td>"
+            f"<td>{html.escape(str(s.get('latency', 'none')))}</td>"
+            f"<td>{score_text(s['score'], s.get('pass_score'))}</td>"
             f"<td>{'pass' if s['passed'] else 'FAIL'}</td>"
             f"<td>{'yes' if s.get('qualifies') else ''}</td></tr>"
             for i, s in enumerate(rows, 1)

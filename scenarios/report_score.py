@@ -19,7 +19,7 @@ import numpy as np
 from scenarios import metrics as M
 from scenarios.explain import contribution, explain, how_it_counts
 from scenarios.glossary import GROUP_TITLES, direction, info, ordered, with_unit
-from scenarios.scoring import ScoreResult
+from scenarios.scoring import ScoreResult, pass_score_text
 from scenarios.trace import SessionTrace
 
 STYLE = """
@@ -467,8 +467,13 @@ def rescores_html(rescores: Sequence[tuple[str, ScoreResult]]) -> str:
         if ctx.get("metrics_from"):
             flags.append(f"metrics {ctx['metrics_from']}")
         word = "PASS" if r.passed else "FAIL"
+        mark = (
+            ""
+            if r.pass_score is None
+            else f" (pass score {pass_score_text(r.pass_score, r.score)})"
+        )
         parts.append(
-            f"<div class='rescore'><p><b>{word} · score {r.score:.1f}/100</b> — re-scored "
+            f"<div class='rescore'><p><b>{word} · score {r.score_text()}/100{mark}</b> — re-scored "
             f"{html.escape(str(when))} under {html.escape(str(source))}"
             + (f" ({html.escape('; '.join(flags))})" if flags else "")
             + f"</p>{explanation_html(r)}"

@@ -93,6 +93,15 @@ class ScoreResult:
     explanation: dict = field(default_factory=dict)
     context: dict = field(default_factory=dict)
 
+    @property
+    def pass_score(self) -> float | None:
+        """The score needed to pass (FLS rubrics; None under MScore)."""
+        return self.explanation.get("pass_score") if self.explanation else None
+
+    def score_text(self) -> str:
+        """The score as every verdict line shows it (see :func:`score_text`)."""
+        return score_text(self.score, self.pass_score)
+
     def as_dict(self) -> dict:
         """Plain data for JSON and the records database."""
         return asdict(self)
@@ -115,6 +124,38 @@ class ScoreResult:
             dict(data.get("explanation") or {}),
             dict(data.get("context") or {}),
         )
+
+
+def _decimals(score: float, pass_score: float | None) -> int:
+    """One decimal, or as many more (up to 6) as it takes for a score and its pass score
+    not to read as equal: "91.57 is below 91.6", never "91.6 is below 91.6"."""
+    digits = 1
+    if pass_score is None or score == pass_score:
+        return digits
+    while digits < 6 and f"{score:.{digits}f}" == f"{pass_score:.{digits}f}":
+        digits += 1
+    return digits
+
+
+def score_text(score: float, pass_score: float | None = None) -> str:
+    """A 0-100 score for a line that also gives the verdict: one decimal (a whole number
+    would read 92 for a 91.6 that the arithmetic shows), more when it is that close to
+    ``pass_score``."""
+    return f"{score:.{_decimals(score, pass_score)}f}"
+
+
+def pass_score_text(pass_score: float, score: float) -> str:
+    """A pass score beside ``score`` (see :func:`score_text`), without trailing zeros."""
+    text = f"{pass_score:.{_decimals(score, pass_score)}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def below_pass_reason(score: float, pass_score: float) -> str:
+    """Why a score fails its pass score, in words that cannot read as equal."""
+    return (
+        f"score {score_text(score, pass_score)} is below the pass score "
+        f"{pass_score_text(pass_score, score)}"
+    )
 
 
 def _better(value: float, than: float, higher: bool) -> bool:
@@ -226,10 +267,7 @@ def score_session(metrics: dict[str, float], completed: bool, scoring: Scoring) 
         time_s = values.get("completion_time_s", metrics.get("completion_time_s"))
         explanation = fls_terms(time_s, completed, results, scoring.rule)
         if explanation["score"] < scoring.rule.pass_score:
-            reasons.append(
-                f"score {explanation['score']:.1f} is below the pass score "
-                f"{scoring.rule.pass_score:g}"
-            )
+            reasons.append(below_pass_reason(explanation["score"], scoring.rule.pass_score))
         passed = explanation["score"] >= scoring.rule.pass_score and not failed
     if scoring.require_completion and not completed:
         passed = False

@@ -41,6 +41,16 @@ def score_table(result, title: str) -> Table:
     return table
 
 
+def verdict_score(result) -> str:
+    """The score for a verdict line: ``score 91.6/100 (fls, pass score 85)``; a score
+    that close to its pass score gets the decimals that tell them apart."""
+    from scenarios.scoring import pass_score_text
+
+    mark = result.pass_score
+    beside = "" if mark is None else f", pass score {pass_score_text(mark, result.score)}"
+    return f"score {result.score_text()}/100 ({result.rule}{beside})"
+
+
 def print_score(console: Console, result, title: str) -> None:
     """The table, then how the score was computed, line by line."""
     from scenarios.explain import explain

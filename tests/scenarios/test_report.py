@@ -128,7 +128,30 @@ def test_the_formula_on_the_page_equals_the_score(name):
     formula = html_lib.unescape(re.search(r"<div class='formula'>(.*?)</div>", page).group(1))
     value, _ = evaluate_formula(formula)
     assert min(100.0, max(0.0, value)) == pytest.approx(result.score, abs=0.3)
-    assert f"score {result.score:.0f}/100" in page
+    assert f"score {result.score_text()}/100" in page
+
+
+def test_the_headline_gives_the_score_as_the_arithmetic_does_and_the_pass_score():
+    """A 91.56 under a pass score of 85 is "91.6", never a rounded "92" over the formula's
+    91.6; close to its pass score it gets the decimals that tell them apart."""
+    scoring = Scoring.model_validate(
+        {
+            "metrics": {"completion_time_s": {}},
+            "rule": {"kind": "fls", "cutoff_s": 300, "target_s": 48, "pass_score": 85},
+        }
+    )
+
+    def headline(pass_score):
+        rubric = scoring.model_copy(deep=True)
+        rubric.rule.pass_score = pass_score
+        result = score_session({"completion_time_s": 69.27}, True, rubric)  # 91.5595...
+        page = session_report_html(
+            title="t", pseudonym="T001", operator="o", seed=1, result=result, trace=None
+        )
+        return re.search(r'class="verdict[^>]*>(.*?)</div>', page).group(1)
+
+    assert headline(85) == "PASS · score 91.6/100 (pass score 85)"
+    assert headline(91.6) == "FAIL · score 91.56/100 (pass score 91.6)"
 
 
 def test_the_page_explains_metrics_splits_events_and_conditions():
