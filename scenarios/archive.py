@@ -326,15 +326,24 @@ def write_trainee_report(
 
 
 def proficiency_table(records: Records, pseudonym: str) -> dict[str, dict]:
-    """Per scenario the trainee attempted: attempts, qualifying attempts, qualifying in a
-    row, the requirement, whether proficient, and the rule in words (the rule of the
-    scenario as the latest attempt ran it)."""
+    """Per scenario the trainee attempted: attempts, qualifying attempts, the longest and
+    the current run of them, the requirement, whether proficient and since when (``since``:
+    ``attempt 3, 2026-12-05``, or None), and the rule in words (the rule of the scenario
+    as the latest attempt ran it)."""
     out = {}
     for name in sorted({r.scenario for r in records.sessions(pseudonym)}):
         latest = records.sessions(pseudonym, name)[-1]
         rule = parse_scenario(latest.scenario_yaml, f"scenario {name}").scoring.proficiency
         p = records.proficiency(pseudonym, name, rule)
-        out[name] = {**p.__dict__, "proficient": p.proficient, "rule": rule.describe()}
+        since = None
+        if p.proficient:
+            since = f"attempt {p.reached_at}, {p.reached_on:%Y-%m-%d}"
+        out[name] = {
+            **p.__dict__,
+            "proficient": p.proficient,
+            "since": since,
+            "rule": rule.describe(),
+        }
     return out
 
 

@@ -386,23 +386,27 @@ def trainee_report_html(
             ``score``, ``passed``, ``metrics`` (name -> value) and optionally ``latency``
             (a label, see :func:`scenarios.report_score.latency_label`), ``pass_score``
             (FLS rubrics) and ``qualifies`` (counts toward proficiency), oldest first.
-        proficiency: per scenario, ``{"proficient", "passes", "consecutive_passes",
+        proficiency: per scenario, ``{"proficient", "passes", "best_run", "current_run",
             "required_consecutive", "required_total", "attempts"}`` and optionally
-            ``"rule"`` (the rule in words).
+            ``"since"`` (when proficiency was reached, in words) and ``"rule"`` (the rule
+            in words).
     """
     parts = []
     for scenario in sorted({s["scenario"] for s in sessions}):
         rows = [s for s in sessions if s["scenario"] == scenario]
         prof = proficiency.get(scenario, {})
-        status = "proficient" if prof.get("proficient") else "not yet proficient"
+        status = "not yet proficient"
+        if prof.get("proficient"):
+            since = prof.get("since")
+            status = f"proficient since {html.escape(since)}" if since else "proficient"
         rule = prof.get("rule") or (
             f"{prof.get('required_consecutive', '?')} in a row and "
             f"{prof.get('required_total', '?')} in all"
         )
         parts.append(
             f"<h2>{html.escape(scenario)}</h2><p>{len(rows)} attempts, {prof.get('passes', 0)} "
-            f"qualifying, {prof.get('consecutive_passes', 0)} in a row — <b>{status}</b> "
-            f"(needs {html.escape(rule)})</p>"
+            f"qualifying, at best {prof.get('best_run', 0)} in a row (now "
+            f"{prof.get('current_run', 0)}) — <b>{status}</b> (needs {html.escape(rule)})</p>"
         )
         parts.append(f'<img alt="learning curves" src="{_learning_curves(rows)}">')
         table = "".join(

@@ -124,7 +124,8 @@ def trainee_show(
             "attempts",
             "passes",
             "qualifying",
-            "in a row",
+            "best run",
+            "current run",
             "proficient",
             "rule",
         ):
@@ -136,8 +137,9 @@ def trainee_show(
                 str(p["attempts"]),
                 str(passes),
                 str(p["passes"]),
-                str(p["consecutive_passes"]),
-                "[green]yes[/green]" if p["proficient"] else "no",
+                str(p["best_run"]),
+                str(p["current_run"]),
+                f"[green]yes[/green] (since {p['since']})" if p["proficient"] else "no",
                 p["rule"],
             )
         console.print(table)

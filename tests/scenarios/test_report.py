@@ -64,14 +64,17 @@ def test_trainee_report_and_csv(tmp_path):
         "peg-transfer": {
             "proficient": True,
             "passes": 2,
-            "consecutive_passes": 2,
+            "best_run": 2,
+            "current_run": 2,
+            "since": "attempt 4, 2026-11-04",
             "required_consecutive": 2,
             "required_total": 2,
             "attempts": 4,
         }
     }
     page = trainee_report_html("T001", sessions, proficiency)
-    assert "Progress of T001" in page and "proficient" in page and "data:image/png" in page
+    assert "Progress of T001" in page and "data:image/png" in page
+    assert "at best 2 in a row (now 2) — <b>proficient since attempt 4, 2026-11-04</b>" in page
     path = sessions_csv(sessions, tmp_path / "s.csv")
     rows = list(csv.reader(io.StringIO(path.read_text())))
     assert rows[0][:7] == [

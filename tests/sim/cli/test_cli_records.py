@@ -330,7 +330,8 @@ def test_trainee_show_lists_proficiency_and_latency(tmp_path):
     out = _surgisim("trainee", "show", "T042", "--db", db, "--html", str(html), env=env)
     assert out.returncode == 0, out.stderr
     text = out.stdout
-    assert "Proficiency" in text and "in a row" in text and "150 ms" in text
+    assert "Proficiency" in text and "best run" in text and "current run" in text
+    assert "150 ms" in text
     assert "By injected latency" in text
     line = next(row for row in text.splitlines() if "camera-targeting" in row and "in all" in row)
     assert " no " in line  # one passing attempt: not yet proficient
