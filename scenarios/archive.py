@@ -237,8 +237,8 @@ def rescore(
     scenario = scenario or ran
     if scenario.name != row.scenario and not force:
         raise ScenarioError(
-            f"session {session_id} is a {row.scenario!r} session; the rubric given is "
-            f"{scenario.name!r}'s. Give a rubric of {row.scenario!r} (e.g. an edited copy "
+            f"session {session_id} is a {row.scenario!r} session; the rubric given is the "
+            f"one of {scenario.name!r}. Give a rubric of {row.scenario!r} (e.g. an edited copy "
             f"of its YAML), or --force to apply another scenario's rubric anyway."
         )
     scoring = scenario.scoring

@@ -233,5 +233,7 @@ def how_it_counts(m: MetricScore, *, benchmark: bool = True) -> str:
             f"{with_unit(m.name, m.benchmark_sd)}"
         )
     if m.role == "limit":
+        if m.threshold is None:  # stored before results kept the limit of a metric n/a
+            return "a pass/fail limit"
         return f"at {'least' if m.higher_is_better else 'most'} {with_unit(m.name, m.threshold)}"
     return "reported only"

@@ -194,10 +194,11 @@ def recaptioned(
 
 
 def _snapshots_html(snapshots: Sequence[Snapshot], note: str) -> str:
-    """The "what happened" section: the endoscope's view at the start, at each warning
-    and at the end, as thumbnails with their times."""
+    """The endoscope's view at the start, at each warning and at the end, as thumbnails
+    with their times (headed apart from the event table: both tell what happened)."""
+    heading = "<h2>Endoscope snapshots</h2>"
     if not snapshots:
-        return f"<h2>What happened</h2><p class='na'>{html.escape(note)}</p>" if note else ""
+        return f"{heading}<p class='na'>{html.escape(note)}</p>" if note else ""
     figures = []
     for shot in snapshots:
         uri = "data:image/png;base64," + base64.b64encode(shot.png).decode()
@@ -208,7 +209,7 @@ def _snapshots_html(snapshots: Sequence[Snapshot], note: str) -> str:
             f"{caption}</span></figcaption></figure>"
         )
     extra = f"<p class='na'>{html.escape(note)}</p>" if note else ""
-    return f"<h2>What happened</h2><div class='shots'>{''.join(figures)}</div>{extra}"
+    return f"{heading}<div class='shots'>{''.join(figures)}</div>{extra}"
 
 
 def session_report_html(

@@ -65,12 +65,19 @@ def explanation_html(result: ScoreResult) -> str:
     )
 
 
-def _status(passed: bool | None) -> str:
-    if passed is None:
+def _pass_mark_cell(m) -> str:
+    """A metric's pass mark and how it fared against it (``≤ 0 s · pass``); a metric that
+    does not apply keeps the mark the rubric set, with no verdict."""
+    if m.threshold is None:
         return ""
-    return (
-        "<span class='pass-cell'>pass</span>" if passed else "<span class='fail-cell'>FAIL</span>"
+    word = "\u2265" if m.higher_is_better else "\u2264"
+    mark = f"{word} {html.escape(with_unit(m.name, m.threshold))}"
+    if m.passed is None:
+        return mark
+    status = (
+        "<span class='pass-cell'>pass</span>" if m.passed else "<span class='fail-cell'>FAIL</span>"
     )
+    return f"{mark} · {status}"
 
 
 def _benchmark_cell(m, published: bool | None) -> str:
@@ -97,7 +104,7 @@ def metric_table_html(
     """
     head = (
         "<tr><th>metric</th><th>value</th><th>how it counts</th><th>expert benchmark</th>"
-        "<th>pass mark</th><th>effect on the score</th><th></th></tr>"
+        "<th>pass mark</th><th>effect on the score</th></tr>"
     )
     rows = []
     for group in ("safety", "efficiency"):
@@ -105,13 +112,9 @@ def metric_table_html(
         members = [m for m in members if m.group == group]
         if not members:
             continue
-        rows.append(f"<tr class='grp'><td colspan='7'>{GROUP_TITLES[group]}</td></tr>")
+        rows.append(f"<tr class='grp'><td colspan='6'>{GROUP_TITLES[group]}</td></tr>")
         for m in members:
             about = info(m.name)
-            threshold = ""
-            if m.threshold is not None:
-                word = "\u2265" if m.higher_is_better else "\u2264"
-                threshold = f"{word} {with_unit(m.name, m.threshold)}"
             value = with_unit(m.name, m.value)
             if m.value is None:
                 value = "<span class='na'>does not apply</span>"
@@ -120,8 +123,8 @@ def metric_table_html(
                 f"<br><span class='dir'>{direction(m.name)}</span></td>"
                 f"<td>{value}</td><td>{html.escape(how_it_counts(m, benchmark=False))}</td>"
                 f"<td>{_benchmark_cell(m, (benchmark_notes or {}).get(m.name, (None,))[0])}</td>"
-                f"<td>{threshold}</td>"
-                f"<td>{html.escape(contribution(m, result))}</td><td>{_status(m.passed)}</td></tr>"
+                f"<td>{_pass_mark_cell(m)}</td>"
+                f"<td>{html.escape(contribution(m, result))}</td></tr>"
             )
     notes = ""
     if benchmark_notes:

@@ -40,7 +40,8 @@ class MetricScore:
         value: measured value, or None when the metric does not apply.
         score: 0-100 contribution under the MScore rule (None when not scored).
         passed: whether it meets its threshold (None when it has none).
-        threshold: the pass boundary in the metric's units (None when none).
+        threshold: the pass boundary in the metric's units (None when none); given even
+            when the metric does not apply, so a report shows the limit that was set.
         benchmark_mean, benchmark_sd: the expert benchmark when given.
         weight: weight in the overall score.
         higher_is_better: direction of the metric.
@@ -185,6 +186,15 @@ def _checked(metrics: dict[str, float], scoring: Scoring) -> dict[str, float]:
     return out
 
 
+def _threshold(rule: MetricRule, scoring: Scoring, higher: bool) -> float | None:
+    """A metric's pass boundary: MScore's ``mean + k_sd x SD`` (worse-ward) when it has a
+    benchmark, else its limit; None when it has neither."""
+    if rule.benchmark is not None and isinstance(scoring.rule, MScoreRule):
+        sign = -1.0 if higher else 1.0
+        return rule.benchmark.mean + sign * scoring.rule.k_sd * rule.benchmark.sd
+    return rule.limit
+
+
 def _metric(name: str, value: float | None, rule: MetricRule, scoring: Scoring) -> MetricScore:
     """One metric's verdict (its score under MScore, its penalty under FLS)."""
     about = info(name)
@@ -211,13 +221,13 @@ def _metric(name: str, value: float | None, rule: MetricRule, scoring: Scoring) 
         "benchmark_sd": bench.sd if bench else None,
         "penalty_per_unit": rule.penalty,
     }
+    threshold = _threshold(rule, scoring, higher)
     if value is None:
-        return MetricScore(**common, score=None, passed=None, threshold=None)
-    threshold = passed = score = None
+        return MetricScore(**common, score=None, passed=None, threshold=threshold)
+    passed = score = None
     if bench is not None and not fls:
         mscore = scoring.rule
         sign = -1.0 if higher else 1.0
-        threshold = bench.mean + sign * mscore.k_sd * bench.sd
         passed = _better(value, threshold, higher)
         worse_by = sign * (value - bench.mean)  # > 0 when worse than the expert mean
         if worse_by <= 0:
@@ -229,7 +239,6 @@ def _metric(name: str, value: float | None, rule: MetricRule, scoring: Scoring) 
     if rule.limit is not None:
         within = _better(value, rule.limit, higher)
         passed = within if passed is None else (passed and within)
-        threshold = rule.limit if threshold is None else threshold
         if score is None and not fls:
             score = 100.0 if within else 0.0
     penalty_s = rule.penalty * value if rule.penalty is not None else None

@@ -300,3 +300,39 @@ def test_without_a_trace_a_force_caption_claims_no_peak():
         snapshots=[shot],
     )
     assert "65.9" not in page and "Excessive force</span>" in page
+
+
+def test_one_what_happened_heading_and_limits_of_metrics_that_do_not_apply():
+    """The event table is "What happened", the pictures "Endoscope snapshots"; a metric
+    that does not apply shows the limit set and "does not apply", never "at most n/a";
+    the metric table has no empty trailing column (the verdict sits with the pass mark)."""
+    from scenarios.report import Snapshot
+
+    scoring = Scoring.model_validate(
+        {
+            "metrics": {
+                "completion_time_s": {"benchmark": {"mean": 8, "sd": 2}},
+                "drops": {"limit": 0},
+                "needle_entry_error_mm": {"limit": 1},
+            },
+            "rule": {"kind": "mscore"},
+        }
+    )
+    result = score_session({"completion_time_s": 9.5, "drops": 0}, True, scoring)
+    page = session_report_html(
+        title="t",
+        pseudonym="T001",
+        operator="o",
+        seed=1,
+        result=result,
+        trace=_trace(),
+        snapshots=[Snapshot(0.0, "start", "Start", b"\x89PNG")],
+    )
+    assert page.count("<h2>What happened</h2>") == 1
+    assert page.count("<h2>Endoscope snapshots</h2>") == 1
+    assert "n/a" not in page
+    row = re.search(r"<tr><td[^>]*>Needle entry.*?</tr>", page).group(0)
+    assert "at most 1 mm" in row and "\u2264 1 mm" in row and "does not apply" in row
+    assert "<th></th>" not in page
+    drops = re.search(r"<tr><td[^>]*>Drops.*?</tr>", page).group(0)
+    assert "\u2264 0 · <span class='pass-cell'>pass</span>" in drops

@@ -215,6 +215,9 @@ def test_rescore_refuses_another_scenarios_rubric_unless_forced(tmp_path):
     assert original.passed
     out = _surgisim("rescore", str(sid), "--scenario", "camera-targeting", "--db", db, env=env)
     assert out.returncode == 2 and "--force" in out.stderr and "peg-transfer" in out.stderr
+    message = " ".join(out.stderr.split())  # the terminal may wrap it
+    assert "the rubric given is the one of 'camera-targeting'" in message
+    assert "''" not in message  # not "'camera-targeting''s"
     assert len(Records(db).session(sid).scores) == 1  # nothing stored
     out = _surgisim(
         "rescore", str(sid), "--scenario", "camera-targeting", "--force", "--db", db, env=env
