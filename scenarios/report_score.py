@@ -210,7 +210,8 @@ def safety_episodes(
 ) -> list[Happening]:
     """Collisions, excessive-force and out-of-view episodes, from the trace's per-row
     signals (counted as the metrics count them: episodes closer than 0.1 s are one),
-    up to row ``end`` (default: all rows)."""
+    up to row ``end`` (default: all rows). Each lasts the time its condition held (see
+    :func:`held_for`), so the episodes of a timed metric add up to it."""
     from scenarios.live import MERGE_GAP_S
 
     fs = trace.rate_hz
@@ -218,39 +219,48 @@ def safety_episodes(
     out: list[Happening] = []
     tools = trace.instruments
 
-    def runs(flags):
-        return M.contact_events(np.asarray(flags[:end], dtype=bool), fs, MERGE_GAP_S)
+    def episodes(what, flags, arm=None):
+        flags = np.asarray(flags[:end], dtype=bool)
+        for a, b in M.contact_events(flags, fs, MERGE_GAP_S):
+            detail = held_for(flags, a, b, fs)
+            out.append(Happening(float(t[a]), what, f"{arm}, {detail}" if arm else detail))
 
     # both instruments of a clash record it: one episode whichever records it
     clash = np.zeros(len(t), dtype=bool)
     for inst in tools.values():
         clash |= np.asarray(inst.contact_instrument[:end], dtype=bool)
-    for a, b in M.contact_events(clash, fs, MERGE_GAP_S):
-        out.append(Happening(float(t[a]), "instrument collision", f"{(b - a) / fs:.2f} s"))
+    episodes("instrument collision", clash)
     for name, inst in tools.items():
-        for a, b in runs(inst.contact_environment):
-            out.append(Happening(float(t[a]), "scenery contact", f"{name}, {(b - a) / fs:.2f} s"))
+        episodes("scenery contact", inst.contact_environment, name)
     for e in force_episodes(trace, force_threshold_n, end):
         touching = _touching(tools[e.arm], e.start, e.stop)
+        above = np.asarray(tools[e.arm].tip_force_n, dtype=float) > force_threshold_n
         out.append(
             Happening(
                 e.start_s,
                 "excessive force",
-                f"{e.arm}, {(e.stop - e.start) / fs:.2f} s, peak {e.peak_n:.1f} N"
+                f"{e.arm}, {held_for(above, e.start, e.stop, fs)}, peak {e.peak_n:.1f} N"
                 + (f" (touching {touching})" if touching else ""),
             )
         )
     for name, inst in tools.items():
         if inst.kind != "ecm":
-            for a, b in runs(~np.asarray(inst.in_view, dtype=bool)):
-                out.append(Happening(float(t[a]), "out of view", f"{name}, {(b - a) / fs:.2f} s"))
-        held = inst.contact_held_environment
-        if held is not None:
-            for a, b in runs(held):
-                out.append(
-                    Happening(float(t[a]), "held object touching", f"{name}, {(b - a) / fs:.2f} s")
-                )
+            episodes("out of view", ~np.asarray(inst.in_view, dtype=bool), name)
+        if inst.contact_held_environment is not None:
+            episodes("held object touching", inst.contact_held_environment, name)
     return out
+
+
+def held_for(flags: np.ndarray, a: int, b: int, rate_hz: float) -> str:
+    """How long a condition held in the episode of rows ``a``..``b``: its rows x the row
+    period, as the metrics sum it (``1.03 s``). Gaps under 0.1 s are merged into one
+    episode but are not time the condition held; the episode's span is then given too
+    (``1.03 s over 1.09 s``)."""
+    held = int(np.count_nonzero(flags[a:b]))
+    text = f"{held / rate_hz:.2f} s"
+    if held < b - a:
+        text += f" over {(b - a) / rate_hz:.2f} s"
+    return text
 
 
 @dataclass(frozen=True)
@@ -366,6 +376,16 @@ def happenings(
     return sorted(rows, key=lambda h: (h.time_s, not h.key))
 
 
+#: What an episode's duration is, for the event table (shown when one has a span too).
+DURATION_NOTE = (
+    "<p class='note'>Durations are the time the condition held (its recorded rows), as the "
+    "metrics add it up: an instrument's out-of-view episodes add up to its time out of "
+    "view. Contacts less than 0.1 s apart count as one episode; the gaps between them are "
+    "not counted, and such an episode also gives its span (\u201c1.03 s over 1.09 s\u201d)."
+    "</p>"
+)
+
+
 def events_html(trace: SessionTrace, force_threshold_n: float, end: int | None = None) -> str:
     """What happened: the events a trainee cares about in a table, with counts by kind;
     every other event (clutch presses, grasps, messages) folded under ``<details>``."""
@@ -391,6 +411,7 @@ def events_html(trace: SessionTrace, force_threshold_n: float, end: int | None =
     return (
         f"<p>{html.escape(summary) or 'Nothing to report.'}</p>"
         + (table(key) if key else "")
+        + (DURATION_NOTE if any(" over " in h.detail for h in key) else "")
         + (
             f"<details><summary>{len(rest)} other events ({html.escape(other_summary)})"
             f"</summary>{table(rest)}</details>"

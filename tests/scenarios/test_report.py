@@ -336,3 +336,32 @@ def test_one_what_happened_heading_and_limits_of_metrics_that_do_not_apply():
     assert "<th></th>" not in page
     drops = re.search(r"<tr><td[^>]*>Drops.*?</tr>", page).group(0)
     assert "\u2264 0 · <span class='pass-cell'>pass</span>" in drops
+
+
+# ---- event durations -----------------------------------------------------------------------
+def test_event_durations_add_up_to_the_metrics():
+    """An episode with brief gaps (merged: under 0.1 s) lasts the time its condition held,
+    as the metric sums rows: the events of a timed metric add up to it, and the span is
+    given beside it (out of view 1.03 s over 1.09 s was read as a contradiction)."""
+    from scenarios.evaluate import compute_metrics, scored_end
+    from scenarios.report_score import DURATION_NOTE, events_html, happenings
+
+    trace = _trace()  # 1000 Hz
+    left = trace.instruments["PSM1"]
+    left.in_view[5400:5460] = True  # a 60 ms glimpse inside 1 s out of view
+    left.tip_force_n[4200:4250] = 1.0  # a 50 ms dip inside 0.5 s of pushing
+    metrics = compute_metrics(trace)
+    rows = happenings(trace, 2.5, scored_end(trace))
+
+    def total(what):
+        found = [h.detail for h in rows if h.what == what]
+        assert len(found) == 1  # one episode: the gap is merged
+        return sum(float(re.search(r"(\d+\.\d+) s", d).group(1)) for d in found), found[0]
+
+    seconds, detail = total("out of view")
+    assert seconds == pytest.approx(metrics["out_of_view_time_s"]) == pytest.approx(0.94)
+    assert detail == "PSM1, 0.94 s over 1.00 s"
+    seconds, detail = total("excessive force")
+    assert seconds == pytest.approx(metrics["excessive_force_time_s"]) == pytest.approx(0.45)
+    assert detail.startswith("PSM1, 0.45 s over 0.50 s, peak 4.0 N")
+    assert DURATION_NOTE in events_html(trace, 2.5, scored_end(trace))
