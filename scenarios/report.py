@@ -404,8 +404,9 @@ def trainee_report_html(
             f"{prof.get('required_consecutive', '?')} in a row and "
             f"{prof.get('required_total', '?')} in all"
         )
+        attempts = f"{len(rows)} attempt{'s' if len(rows) != 1 else ''}"
         parts.append(
-            f"<h2>{html.escape(scenario)}</h2><p>{len(rows)} attempts, {prof.get('passes', 0)} "
+            f"<h2>{html.escape(scenario)}</h2><p>{attempts}, {prof.get('passes', 0)} "
             f"qualifying, at best {prof.get('best_run', 0)} in a row (now "
             f"{prof.get('current_run', 0)}) — <b>{status}</b> (needs {html.escape(rule)})</p>"
         )
@@ -422,7 +423,7 @@ def trainee_report_html(
         )
         parts.append(
             "<table><tr><th>#</th><th>session</th><th>date</th><th>operator</th><th>seed</th>"
-            "<th>latency</th><th>score</th><th></th><th>counts toward proficiency</th></tr>"
+            "<th>latency</th><th>score</th><th>result</th><th>counts toward proficiency</th></tr>"
             f"{table}</table>"
         )
         parts.append(_latency_summary(rows))

@@ -380,7 +380,7 @@ def happenings(
 DURATION_NOTE = (
     "<p class='note'>Durations are the time the condition held (its recorded rows), as the "
     "metrics add it up: an instrument's out-of-view episodes add up to its time out of "
-    "view. Contacts less than 0.1 s apart count as one episode; the gaps between them are "
+    "view. Stretches less than 0.1 s apart count as one episode; the gaps between them are "
     "not counted, and such an episode also gives its span (\u201c1.03 s over 1.09 s\u201d)."
     "</p>"
 )

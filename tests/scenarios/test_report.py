@@ -75,6 +75,7 @@ def test_trainee_report_and_csv(tmp_path):
     page = trainee_report_html("T001", sessions, proficiency)
     assert "Progress of T001" in page and "data:image/png" in page
     assert "at best 2 in a row (now 2) — <b>proficient since attempt 4, 2026-11-04</b>" in page
+    assert "<th></th>" not in page and "<th>result</th>" in page
     path = sessions_csv(sessions, tmp_path / "s.csv")
     rows = list(csv.reader(io.StringIO(path.read_text())))
     assert rows[0][:7] == [
