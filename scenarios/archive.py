@@ -237,8 +237,8 @@ def rescore(
     scenario = scenario or ran
     if scenario.name != row.scenario and not force:
         raise ScenarioError(
-            f"session {session_id} is a {row.scenario!r} session; the rubric given is "
-            f"{scenario.name!r}'s. Give a rubric of {row.scenario!r} (e.g. an edited copy "
+            f"session {session_id} is a {row.scenario!r} session; the rubric given is the "
+            f"one of {scenario.name!r}. Give a rubric of {row.scenario!r} (e.g. an edited copy "
             f"of its YAML), or --force to apply another scenario's rubric anyway."
         )
     scoring = scenario.scoring
@@ -326,15 +326,24 @@ def write_trainee_report(
 
 
 def proficiency_table(records: Records, pseudonym: str) -> dict[str, dict]:
-    """Per scenario the trainee attempted: attempts, qualifying attempts, qualifying in a
-    row, the requirement, whether proficient, and the rule in words (the rule of the
-    scenario as the latest attempt ran it)."""
+    """Per scenario the trainee attempted: attempts, qualifying attempts, the longest and
+    the current run of them, the requirement, whether proficient and since when (``since``:
+    ``attempt 3, 2026-12-05``, or None), and the rule in words (the rule of the scenario
+    as the latest attempt ran it)."""
     out = {}
     for name in sorted({r.scenario for r in records.sessions(pseudonym)}):
         latest = records.sessions(pseudonym, name)[-1]
         rule = parse_scenario(latest.scenario_yaml, f"scenario {name}").scoring.proficiency
         p = records.proficiency(pseudonym, name, rule)
-        out[name] = {**p.__dict__, "proficient": p.proficient, "rule": rule.describe()}
+        since = None
+        if p.proficient:
+            since = f"attempt {p.reached_at}, {p.reached_on:%Y-%m-%d}"
+        out[name] = {
+            **p.__dict__,
+            "proficient": p.proficient,
+            "since": since,
+            "rule": rule.describe(),
+        }
     return out
 
 

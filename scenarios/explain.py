@@ -9,10 +9,17 @@ formula still adds up to the printed score within that rounding.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from scenarios.glossary import info, with_unit
-from scenarios.scoring import MetricScore, ScoreResult
+from scenarios.scoring import (
+    MetricScore,
+    ScoreResult,
+    below_pass_reason,
+    pass_score_text,
+    score_text,
+)
 
 MINUS = "\u2212"
 TIMES = "\u00d7"
@@ -96,7 +103,8 @@ def _fls(result: ScoreResult, t: dict) -> Explanation:
         )
     if clean:
         lines.append("no penalty for: " + ", ".join(clean))
-    formula = f"({f' {MINUS} '.join(parts)}) / {denominator} {TIMES} 100 = {t['uncapped']:.1f}"
+    result_text = score_text(t["uncapped"], t["pass_score"])
+    formula = f"({f' {MINUS} '.join(parts)}) / {denominator} {TIMES} 100 = {result_text}"
     if t["uncapped"] > 100:
         formula += " \u2192 100 (the score is capped at 100)"
     elif t["uncapped"] < 0:
@@ -163,12 +171,26 @@ def _outcome(result: ScoreResult, pass_score: float | None) -> str:
     word = "PASS" if result.passed else "FAIL"
     if result.passed:
         why = (
-            f"at least the pass score {num(pass_score)}"
+            f"score {score_text(result.score, pass_score)} is at least the pass score "
+            f"{pass_score_text(pass_score, result.score)}"
             if pass_score is not None
             else "every scored metric within its pass mark"
         )
         return f"{word}: {why}."
-    return f"{word}: " + "; ".join(result.reasons) + "."
+    return f"{word}: " + "; ".join(_reasons(result, pass_score)) + "."
+
+
+#: The reason a score failed its pass score, as stored (older results rounded both to
+#: one decimal, which could print "91.6 is below the pass score 91.6").
+_BELOW_PASS = re.compile(r"^score \S+ is below the pass score \S+$")
+
+
+def _reasons(result: ScoreResult, pass_score: float | None) -> list[str]:
+    """The stored reasons, the one about the pass score written again from the numbers."""
+    if pass_score is None:
+        return list(result.reasons)
+    fresh = below_pass_reason(result.score, pass_score)
+    return [fresh if _BELOW_PASS.match(r) else r for r in result.reasons]
 
 
 def contribution(m: MetricScore, result: ScoreResult) -> str:
@@ -222,5 +244,7 @@ def how_it_counts(m: MetricScore, *, benchmark: bool = True) -> str:
             f"{with_unit(m.name, m.benchmark_sd)}"
         )
     if m.role == "limit":
+        if m.threshold is None:  # stored before results kept the limit of a metric n/a
+            return "a pass/fail limit"
         return f"at {'least' if m.higher_is_better else 'most'} {with_unit(m.name, m.threshold)}"
     return "reported only"

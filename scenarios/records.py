@@ -36,7 +36,7 @@ import re
 import secrets
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -267,22 +267,50 @@ class Forgotten:
 
 @dataclass(frozen=True)
 class Proficiency:
-    """Where a trainee stands on one scenario (``passes``: attempts that qualify under the
-    scenario's proficiency rule, see :func:`qualifies`)."""
+    """Where a trainee stands on one scenario.
+
+    Attributes:
+        attempts: attempts made.
+        passes: attempts that qualify under the scenario's proficiency rule (see
+            :func:`qualifies`).
+        best_run: the longest run of qualifying attempts in a row.
+        current_run: qualifying attempts in a row up to the latest one (0 after a fail).
+        required_consecutive, required_total: the rule's requirement.
+        reached_at: the attempt (1 = the first) at which the trainee first had
+            ``required_consecutive`` in a row and ``required_total`` in all; None if not.
+        reached_on: when that attempt started.
+    """
 
     attempts: int
     passes: int
-    consecutive_passes: int
+    best_run: int
+    current_run: int
     required_consecutive: int
     required_total: int
+    reached_at: int | None = None
+    reached_on: dt.datetime | None = None
 
     @property
     def proficient(self) -> bool:
-        """Passed ``required_consecutive`` times in a row and ``required_total`` in all."""
-        return (
-            self.consecutive_passes >= self.required_consecutive
-            and self.passes >= self.required_total
-        )
+        """Proficiency once reached stays reached: in a proficiency-based curriculum (FLS:
+        the criterion on 2 consecutive and 10 more attempts) a later fail is practice,
+        not a loss of the qualification."""
+        return self.reached_at is not None
+
+
+def _runs_and_reached(
+    qualified: Sequence[bool], required_consecutive: int, required_total: int
+) -> tuple[int, int, int | None]:
+    """(longest run, current run, the attempt at which the requirement was first met or
+    None) of a trainee's attempts in order."""
+    run = best = count = 0
+    reached = None
+    for attempt, q in enumerate(qualified, 1):
+        run = run + 1 if q else 0
+        best, count = max(best, run), count + bool(q)
+        if reached is None and best >= required_consecutive and count >= required_total:
+            reached = attempt
+    return best, run, reached
 
 
 def _now() -> dt.datetime:
@@ -708,8 +736,8 @@ class Records:
         required_consecutive: int | None = None,
         required_total: int | None = None,
     ) -> Proficiency:
-        """Qualifying attempts in a row (latest first) and in total, by each session's
-        original verdict.
+        """Qualifying attempts (the longest run in a row, the current run, in total) and
+        when the trainee became proficient, by each session's original verdict.
 
         Args:
             rule: a :class:`scenarios.schema.Proficiency`: an attempt qualifies when it
@@ -721,13 +749,18 @@ class Records:
         if rule is not None:
             required_consecutive, required_total = rule.consecutive, rule.total
         passed = [qualifies(r, rule) for r in rows]
-        consecutive = 0
-        for p in reversed(passed):
-            if not p:
-                break
-            consecutive += 1
+        best, current, reached = _runs_and_reached(
+            passed, int(required_consecutive), int(required_total)
+        )
         return Proficiency(
-            len(rows), sum(passed), consecutive, int(required_consecutive), int(required_total)
+            len(rows),
+            sum(passed),
+            best,
+            current,
+            int(required_consecutive),
+            int(required_total),
+            reached,
+            rows[reached - 1].started_at if reached else None,
         )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import dataclasses
 import datetime as dt
 import html
 import io
@@ -23,7 +24,7 @@ from matplotlib.figure import Figure
 from scenarios import metrics as M
 from scenarios import report_score as RS
 from scenarios.paths import write_private_text
-from scenarios.scoring import ScoreResult
+from scenarios.scoring import ScoreResult, pass_score_text, score_text
 from scenarios.trace import SessionTrace
 
 _STYLE = """
@@ -74,11 +75,17 @@ def _fmt(value) -> str:
     return html.escape(str(value))
 
 
-def _verdict(passed: bool, score: float, completed: bool) -> str:
-    cls = "pass" if passed else "fail"
-    word = "PASS" if passed else "FAIL"
-    done = "" if completed else " (not completed)"
-    return f'<div class="verdict {cls}">{word} · score {score:.0f}/100{done}</div>'
+def _verdict(result: ScoreResult) -> str:
+    """The headline: the verdict, the score as the arithmetic below gives it and, under
+    an FLS rubric, the pass score beside it (never a rounded 92 over a 91.6)."""
+    cls = "pass" if result.passed else "fail"
+    word = "PASS" if result.passed else "FAIL"
+    done = "" if result.completed else " (not completed)"
+    mark = result.pass_score
+    beside = "" if mark is None else f" (pass score {pass_score_text(mark, result.score)})"
+    return (
+        f'<div class="verdict {cls}">{word} · score {result.score_text()}/100{beside}{done}</div>'
+    )
 
 
 def _time_plot(t, series: dict, title: str, ylabel: str, limit=None) -> str:
@@ -167,11 +174,31 @@ def _figures(trace: SessionTrace, force_threshold_n: float) -> list[tuple[str, s
     return out
 
 
+def recaptioned(
+    snapshots: Sequence[Snapshot], trace: SessionTrace | None, force_threshold_n: float
+) -> list[Snapshot]:
+    """The snapshots with each excessive-force caption giving that episode's arm and its
+    own peak, measured from the trace (a stored caption was written live, before the
+    episode's peak was known; older ones even gave the session's peak so far). Without a
+    trace the caption just says "Excessive force"."""
+    shots = list(snapshots)
+    force = [k for k, s in enumerate(shots) if s.kind == "excessive_force"]
+    if not force:
+        return shots
+    episodes = [] if trace is None else RS.force_episodes(trace, force_threshold_n)
+    rate_hz = trace.rate_hz if trace is not None else 1.0
+    captions = RS.force_captions([shots[k].time_s for k in force], episodes, rate_hz)
+    for k, caption in zip(force, captions, strict=True):
+        shots[k] = dataclasses.replace(shots[k], caption=caption)
+    return shots
+
+
 def _snapshots_html(snapshots: Sequence[Snapshot], note: str) -> str:
-    """The "what happened" section: the endoscope's view at the start, at each warning
-    and at the end, as thumbnails with their times."""
+    """The endoscope's view at the start, at each warning and at the end, as thumbnails
+    with their times (headed apart from the event table: both tell what happened)."""
+    heading = "<h2>Endoscope snapshots</h2>"
     if not snapshots:
-        return f"<h2>What happened</h2><p class='na'>{html.escape(note)}</p>" if note else ""
+        return f"{heading}<p class='na'>{html.escape(note)}</p>" if note else ""
     figures = []
     for shot in snapshots:
         uri = "data:image/png;base64," + base64.b64encode(shot.png).decode()
@@ -182,7 +209,7 @@ def _snapshots_html(snapshots: Sequence[Snapshot], note: str) -> str:
             f"{caption}</span></figcaption></figure>"
         )
     extra = f"<p class='na'>{html.escape(note)}</p>" if note else ""
-    return f"<h2>What happened</h2><div class='shots'>{''.join(figures)}</div>{extra}"
+    return f"{heading}<div class='shots'>{''.join(figures)}</div>{extra}"
 
 
 def session_report_html(
@@ -235,10 +262,11 @@ def session_report_html(
         f"<p class='sub'>trainee {html.escape(pseudonym)} · operator {html.escape(operator)} · "
         f"seed {seed} · {when:%Y-%m-%d %H:%M} · rule {result.rule}</p>"
         f"{RS.conditions_html(conditions)}"
-        f"{_verdict(result.passed, result.score, result.completed)}"
+        f"{_verdict(result)}"
         f"<h2>How the score was computed</h2>{RS.explanation_html(result)}"
         f"<h2>Metrics</h2>{RS.metric_table_html(result, notes)}"
-        f"{splits}{events}{_snapshots_html(snapshots, snapshot_note)}"
+        f"{splits}{events}"
+        f"{_snapshots_html(recaptioned(snapshots, trace, force_threshold_n), snapshot_note)}"
         f"{RS.rescores_html(rescores)}<h2>Figures</h2>{figures}"
         "</body></html>"
     )
@@ -359,37 +387,43 @@ def trainee_report_html(
             ``score``, ``passed``, ``metrics`` (name -> value) and optionally ``latency``
             (a label, see :func:`scenarios.report_score.latency_label`), ``pass_score``
             (FLS rubrics) and ``qualifies`` (counts toward proficiency), oldest first.
-        proficiency: per scenario, ``{"proficient", "passes", "consecutive_passes",
+        proficiency: per scenario, ``{"proficient", "passes", "best_run", "current_run",
             "required_consecutive", "required_total", "attempts"}`` and optionally
-            ``"rule"`` (the rule in words).
+            ``"since"`` (when proficiency was reached, in words) and ``"rule"`` (the rule
+            in words).
     """
     parts = []
     for scenario in sorted({s["scenario"] for s in sessions}):
         rows = [s for s in sessions if s["scenario"] == scenario]
         prof = proficiency.get(scenario, {})
-        status = "proficient" if prof.get("proficient") else "not yet proficient"
+        status = "not yet proficient"
+        if prof.get("proficient"):
+            since = prof.get("since")
+            status = f"proficient since {html.escape(since)}" if since else "proficient"
         rule = prof.get("rule") or (
             f"{prof.get('required_consecutive', '?')} in a row and "
             f"{prof.get('required_total', '?')} in all"
         )
+        attempts = f"{len(rows)} attempt{'s' if len(rows) != 1 else ''}"
         parts.append(
-            f"<h2>{html.escape(scenario)}</h2><p>{len(rows)} attempts, {prof.get('passes', 0)} "
-            f"qualifying, {prof.get('consecutive_passes', 0)} in a row — <b>{status}</b> "
-            f"(needs {html.escape(rule)})</p>"
+            f"<h2>{html.escape(scenario)}</h2><p>{attempts}, {prof.get('passes', 0)} "
+            f"qualifying, at best {prof.get('best_run', 0)} in a row (now "
+            f"{prof.get('current_run', 0)}) — <b>{status}</b> (needs {html.escape(rule)})</p>"
         )
         parts.append(f'<img alt="learning curves" src="{_learning_curves(rows)}">')
         table = "".join(
             f"<tr><td>{i}</td><td>{s.get('id', '')}</td>"
             f"<td>{html.escape(str(s['started_at']))}</td>"
             f"<td>{html.escape(str(s.get('operator', '')))}</td><td>{s.get('seed', '')}</td>"
-            f"<td>{html.escape(str(s.get('latency', 'none')))}</td><td>{s['score']:.0f}</td>"
+            f"<td>{html.escape(str(s.get('latency', 'none')))}</td>"
+            f"<td>{score_text(s['score'], s.get('pass_score'))}</td>"
             f"<td>{'pass' if s['passed'] else 'FAIL'}</td>"
             f"<td>{'yes' if s.get('qualifies') else ''}</td></tr>"
             for i, s in enumerate(rows, 1)
         )
         parts.append(
             "<table><tr><th>#</th><th>session</th><th>date</th><th>operator</th><th>seed</th>"
-            "<th>latency</th><th>score</th><th></th><th>counts toward proficiency</th></tr>"
+            "<th>latency</th><th>score</th><th>result</th><th>counts toward proficiency</th></tr>"
             f"{table}</table>"
         )
         parts.append(_latency_summary(rows))

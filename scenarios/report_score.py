@@ -19,7 +19,7 @@ import numpy as np
 from scenarios import metrics as M
 from scenarios.explain import contribution, explain, how_it_counts
 from scenarios.glossary import GROUP_TITLES, direction, info, ordered, with_unit
-from scenarios.scoring import ScoreResult
+from scenarios.scoring import ScoreResult, pass_score_text
 from scenarios.trace import SessionTrace
 
 STYLE = """
@@ -65,12 +65,19 @@ def explanation_html(result: ScoreResult) -> str:
     )
 
 
-def _status(passed: bool | None) -> str:
-    if passed is None:
+def _pass_mark_cell(m) -> str:
+    """A metric's pass mark and how it fared against it (``≤ 0 s · pass``); a metric that
+    does not apply keeps the mark the rubric set, with no verdict."""
+    if m.threshold is None:
         return ""
-    return (
-        "<span class='pass-cell'>pass</span>" if passed else "<span class='fail-cell'>FAIL</span>"
+    word = "\u2265" if m.higher_is_better else "\u2264"
+    mark = f"{word} {html.escape(with_unit(m.name, m.threshold))}"
+    if m.passed is None:
+        return mark
+    status = (
+        "<span class='pass-cell'>pass</span>" if m.passed else "<span class='fail-cell'>FAIL</span>"
     )
+    return f"{mark} · {status}"
 
 
 def _benchmark_cell(m, published: bool | None) -> str:
@@ -97,7 +104,7 @@ def metric_table_html(
     """
     head = (
         "<tr><th>metric</th><th>value</th><th>how it counts</th><th>expert benchmark</th>"
-        "<th>pass mark</th><th>effect on the score</th><th></th></tr>"
+        "<th>pass mark</th><th>effect on the score</th></tr>"
     )
     rows = []
     for group in ("safety", "efficiency"):
@@ -105,13 +112,9 @@ def metric_table_html(
         members = [m for m in members if m.group == group]
         if not members:
             continue
-        rows.append(f"<tr class='grp'><td colspan='7'>{GROUP_TITLES[group]}</td></tr>")
+        rows.append(f"<tr class='grp'><td colspan='6'>{GROUP_TITLES[group]}</td></tr>")
         for m in members:
             about = info(m.name)
-            threshold = ""
-            if m.threshold is not None:
-                word = "\u2265" if m.higher_is_better else "\u2264"
-                threshold = f"{word} {with_unit(m.name, m.threshold)}"
             value = with_unit(m.name, m.value)
             if m.value is None:
                 value = "<span class='na'>does not apply</span>"
@@ -120,8 +123,8 @@ def metric_table_html(
                 f"<br><span class='dir'>{direction(m.name)}</span></td>"
                 f"<td>{value}</td><td>{html.escape(how_it_counts(m, benchmark=False))}</td>"
                 f"<td>{_benchmark_cell(m, (benchmark_notes or {}).get(m.name, (None,))[0])}</td>"
-                f"<td>{threshold}</td>"
-                f"<td>{html.escape(contribution(m, result))}</td><td>{_status(m.passed)}</td></tr>"
+                f"<td>{_pass_mark_cell(m)}</td>"
+                f"<td>{html.escape(contribution(m, result))}</td></tr>"
             )
     notes = ""
     if benchmark_notes:
@@ -207,7 +210,8 @@ def safety_episodes(
 ) -> list[Happening]:
     """Collisions, excessive-force and out-of-view episodes, from the trace's per-row
     signals (counted as the metrics count them: episodes closer than 0.1 s are one),
-    up to row ``end`` (default: all rows)."""
+    up to row ``end`` (default: all rows). Each lasts the time its condition held (see
+    :func:`held_for`), so the episodes of a timed metric add up to it."""
     from scenarios.live import MERGE_GAP_S
 
     fs = trace.rate_hz
@@ -215,39 +219,95 @@ def safety_episodes(
     out: list[Happening] = []
     tools = trace.instruments
 
-    def runs(flags):
-        return M.contact_events(np.asarray(flags[:end], dtype=bool), fs, MERGE_GAP_S)
+    def episodes(what, flags, arm=None):
+        flags = np.asarray(flags[:end], dtype=bool)
+        for a, b in M.contact_events(flags, fs, MERGE_GAP_S):
+            detail = held_for(flags, a, b, fs)
+            out.append(Happening(float(t[a]), what, f"{arm}, {detail}" if arm else detail))
 
     # both instruments of a clash record it: one episode whichever records it
     clash = np.zeros(len(t), dtype=bool)
     for inst in tools.values():
         clash |= np.asarray(inst.contact_instrument[:end], dtype=bool)
-    for a, b in M.contact_events(clash, fs, MERGE_GAP_S):
-        out.append(Happening(float(t[a]), "instrument collision", f"{(b - a) / fs:.2f} s"))
+    episodes("instrument collision", clash)
     for name, inst in tools.items():
-        for a, b in runs(inst.contact_environment):
-            out.append(Happening(float(t[a]), "scenery contact", f"{name}, {(b - a) / fs:.2f} s"))
-        force = np.asarray(inst.tip_force_n[:end], dtype=float)
-        for a, b in runs(force > force_threshold_n):
-            touching = _touching(inst, a, b)
-            out.append(
-                Happening(
-                    float(t[a]),
-                    "excessive force",
-                    f"{name}, {(b - a) / fs:.2f} s, peak {force[a:b].max():.1f} N"
-                    + (f" (touching {touching})" if touching else ""),
-                )
+        episodes("scenery contact", inst.contact_environment, name)
+    for e in force_episodes(trace, force_threshold_n, end):
+        touching = _touching(tools[e.arm], e.start, e.stop)
+        above = np.asarray(tools[e.arm].tip_force_n, dtype=float) > force_threshold_n
+        out.append(
+            Happening(
+                e.start_s,
+                "excessive force",
+                f"{e.arm}, {held_for(above, e.start, e.stop, fs)}, peak {e.peak_n:.1f} N"
+                + (f" (touching {touching})" if touching else ""),
             )
+        )
+    for name, inst in tools.items():
         if inst.kind != "ecm":
-            for a, b in runs(~np.asarray(inst.in_view, dtype=bool)):
-                out.append(Happening(float(t[a]), "out of view", f"{name}, {(b - a) / fs:.2f} s"))
-        held = inst.contact_held_environment
-        if held is not None:
-            for a, b in runs(held):
-                out.append(
-                    Happening(float(t[a]), "held object touching", f"{name}, {(b - a) / fs:.2f} s")
-                )
+            episodes("out of view", ~np.asarray(inst.in_view, dtype=bool), name)
+        if inst.contact_held_environment is not None:
+            episodes("held object touching", inst.contact_held_environment, name)
     return out
+
+
+def held_for(flags: np.ndarray, a: int, b: int, rate_hz: float) -> str:
+    """How long a condition held in the episode of rows ``a``..``b``: its rows x the row
+    period, as the metrics sum it (``1.03 s``). Gaps under 0.1 s are merged into one
+    episode but are not time the condition held; the episode's span is then given too
+    (``1.03 s over 1.09 s``)."""
+    held = int(np.count_nonzero(flags[a:b]))
+    text = f"{held / rate_hz:.2f} s"
+    if held < b - a:
+        text += f" over {(b - a) / rate_hz:.2f} s"
+    return text
+
+
+@dataclass(frozen=True)
+class ForceEpisode:
+    """One instrument pushing harder than the force limit: rows ``start``..``stop`` of
+    the trace (brief dips merged, as the metrics merge them), from ``start_s``, with its
+    own peak (N)."""
+
+    arm: str
+    start: int
+    stop: int
+    start_s: float
+    peak_n: float
+
+
+def force_episodes(
+    trace: SessionTrace, force_threshold_n: float, end: int | None = None
+) -> list[ForceEpisode]:
+    """Every excessive-force episode of every instrument up to row ``end``, in time
+    order: the one definition behind the event table and the snapshot captions."""
+    from scenarios.live import MERGE_GAP_S
+
+    out = []
+    for name, inst in trace.instruments.items():
+        force = np.asarray(inst.tip_force_n[:end], dtype=float)
+        for a, b in M.contact_events(force > force_threshold_n, trace.rate_hz, MERGE_GAP_S):
+            out.append(ForceEpisode(name, a, b, float(trace.time_s[a]), float(force[a:b].max())))
+    return sorted(out, key=lambda e: e.start_s)
+
+
+def force_captions(
+    shot_times_s: Sequence[float], episodes: Sequence[ForceEpisode], rate_hz: float
+) -> list[str]:
+    """The caption of each excessive-force snapshot (times in order): the episodes that
+    began by then and were not shown before, each with its arm and its own peak.
+
+    The warning behind a snapshot fires when the live metrics see the force time grow
+    (5-10 Hz), so the episode starts up to a few rows before the picture, and its peak
+    may come after it: only the trace knows it, the live warning does not.
+    """
+    captions, pending = [], list(episodes)
+    for time_s in shot_times_s:
+        mine = [e for e in pending if e.start_s <= time_s + 0.5 / rate_hz]
+        pending = [e for e in pending if e not in mine]
+        parts = [f"{e.arm} {e.peak_n:.1f} N peak" for e in mine]
+        captions.append("Excessive force" + (": " + ", ".join(parts) if parts else ""))
+    return captions
 
 
 def _touching(inst, a: int, b: int) -> str:
@@ -316,6 +376,16 @@ def happenings(
     return sorted(rows, key=lambda h: (h.time_s, not h.key))
 
 
+#: What an episode's duration is, for the event table (shown when one has a span too).
+DURATION_NOTE = (
+    "<p class='note'>Durations are the time the condition held (its recorded rows), as the "
+    "metrics add it up: an instrument's out-of-view episodes add up to its time out of "
+    "view. Stretches less than 0.1 s apart count as one episode; the gaps between them are "
+    "not counted, and such an episode also gives its span (\u201c1.03 s over 1.09 s\u201d)."
+    "</p>"
+)
+
+
 def events_html(trace: SessionTrace, force_threshold_n: float, end: int | None = None) -> str:
     """What happened: the events a trainee cares about in a table, with counts by kind;
     every other event (clutch presses, grasps, messages) folded under ``<details>``."""
@@ -341,6 +411,7 @@ def events_html(trace: SessionTrace, force_threshold_n: float, end: int | None =
     return (
         f"<p>{html.escape(summary) or 'Nothing to report.'}</p>"
         + (table(key) if key else "")
+        + (DURATION_NOTE if any(" over " in h.detail for h in key) else "")
         + (
             f"<details><summary>{len(rest)} other events ({html.escape(other_summary)})"
             f"</summary>{table(rest)}</details>"
@@ -420,8 +491,13 @@ def rescores_html(rescores: Sequence[tuple[str, ScoreResult]]) -> str:
         if ctx.get("metrics_from"):
             flags.append(f"metrics {ctx['metrics_from']}")
         word = "PASS" if r.passed else "FAIL"
+        mark = (
+            ""
+            if r.pass_score is None
+            else f" (pass score {pass_score_text(r.pass_score, r.score)})"
+        )
         parts.append(
-            f"<div class='rescore'><p><b>{word} · score {r.score:.1f}/100</b> — re-scored "
+            f"<div class='rescore'><p><b>{word} · score {r.score_text()}/100{mark}</b> — re-scored "
             f"{html.escape(str(when))} under {html.escape(str(source))}"
             + (f" ({html.escape('; '.join(flags))})" if flags else "")
             + f"</p>{explanation_html(r)}"

@@ -40,7 +40,8 @@ class MetricScore:
         value: measured value, or None when the metric does not apply.
         score: 0-100 contribution under the MScore rule (None when not scored).
         passed: whether it meets its threshold (None when it has none).
-        threshold: the pass boundary in the metric's units (None when none).
+        threshold: the pass boundary in the metric's units (None when none); given even
+            when the metric does not apply, so a report shows the limit that was set.
         benchmark_mean, benchmark_sd: the expert benchmark when given.
         weight: weight in the overall score.
         higher_is_better: direction of the metric.
@@ -93,6 +94,15 @@ class ScoreResult:
     explanation: dict = field(default_factory=dict)
     context: dict = field(default_factory=dict)
 
+    @property
+    def pass_score(self) -> float | None:
+        """The score needed to pass (FLS rubrics; None under MScore)."""
+        return self.explanation.get("pass_score") if self.explanation else None
+
+    def score_text(self) -> str:
+        """The score as every verdict line shows it (see :func:`score_text`)."""
+        return score_text(self.score, self.pass_score)
+
     def as_dict(self) -> dict:
         """Plain data for JSON and the records database."""
         return asdict(self)
@@ -115,6 +125,38 @@ class ScoreResult:
             dict(data.get("explanation") or {}),
             dict(data.get("context") or {}),
         )
+
+
+def _decimals(score: float, pass_score: float | None) -> int:
+    """One decimal, or as many more (up to 6) as it takes for a score and its pass score
+    not to read as equal: "91.57 is below 91.6", never "91.6 is below 91.6"."""
+    digits = 1
+    if pass_score is None or score == pass_score:
+        return digits
+    while digits < 6 and f"{score:.{digits}f}" == f"{pass_score:.{digits}f}":
+        digits += 1
+    return digits
+
+
+def score_text(score: float, pass_score: float | None = None) -> str:
+    """A 0-100 score for a line that also gives the verdict: one decimal (a whole number
+    would read 92 for a 91.6 that the arithmetic shows), more when it is that close to
+    ``pass_score``."""
+    return f"{score:.{_decimals(score, pass_score)}f}"
+
+
+def pass_score_text(pass_score: float, score: float) -> str:
+    """A pass score beside ``score`` (see :func:`score_text`), without trailing zeros."""
+    text = f"{pass_score:.{_decimals(score, pass_score)}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def below_pass_reason(score: float, pass_score: float) -> str:
+    """Why a score fails its pass score, in words that cannot read as equal."""
+    return (
+        f"score {score_text(score, pass_score)} is below the pass score "
+        f"{pass_score_text(pass_score, score)}"
+    )
 
 
 def _better(value: float, than: float, higher: bool) -> bool:
@@ -144,6 +186,15 @@ def _checked(metrics: dict[str, float], scoring: Scoring) -> dict[str, float]:
     return out
 
 
+def _threshold(rule: MetricRule, scoring: Scoring, higher: bool) -> float | None:
+    """A metric's pass boundary: MScore's ``mean + k_sd x SD`` (worse-ward) when it has a
+    benchmark, else its limit; None when it has neither."""
+    if rule.benchmark is not None and isinstance(scoring.rule, MScoreRule):
+        sign = -1.0 if higher else 1.0
+        return rule.benchmark.mean + sign * scoring.rule.k_sd * rule.benchmark.sd
+    return rule.limit
+
+
 def _metric(name: str, value: float | None, rule: MetricRule, scoring: Scoring) -> MetricScore:
     """One metric's verdict (its score under MScore, its penalty under FLS)."""
     about = info(name)
@@ -170,13 +221,13 @@ def _metric(name: str, value: float | None, rule: MetricRule, scoring: Scoring) 
         "benchmark_sd": bench.sd if bench else None,
         "penalty_per_unit": rule.penalty,
     }
+    threshold = _threshold(rule, scoring, higher)
     if value is None:
-        return MetricScore(**common, score=None, passed=None, threshold=None)
-    threshold = passed = score = None
+        return MetricScore(**common, score=None, passed=None, threshold=threshold)
+    passed = score = None
     if bench is not None and not fls:
         mscore = scoring.rule
         sign = -1.0 if higher else 1.0
-        threshold = bench.mean + sign * mscore.k_sd * bench.sd
         passed = _better(value, threshold, higher)
         worse_by = sign * (value - bench.mean)  # > 0 when worse than the expert mean
         if worse_by <= 0:
@@ -188,7 +239,6 @@ def _metric(name: str, value: float | None, rule: MetricRule, scoring: Scoring) 
     if rule.limit is not None:
         within = _better(value, rule.limit, higher)
         passed = within if passed is None else (passed and within)
-        threshold = rule.limit if threshold is None else threshold
         if score is None and not fls:
             score = 100.0 if within else 0.0
     penalty_s = rule.penalty * value if rule.penalty is not None else None
@@ -233,10 +283,7 @@ def score_session(metrics: dict[str, float], completed: bool, scoring: Scoring) 
         time_s = values.get("completion_time_s", metrics.get("completion_time_s"))
         explanation = fls_terms(time_s, completed, results, scoring.rule)
         if explanation["score"] < scoring.rule.pass_score:
-            reasons.append(
-                f"score {explanation['score']:.1f} is below the pass score "
-                f"{scoring.rule.pass_score:g}"
-            )
+            reasons.append(below_pass_reason(explanation["score"], scoring.rule.pass_score))
         passed = explanation["score"] >= scoring.rule.pass_score and not failed
     if scoring.require_completion and not completed:
         passed = False

@@ -83,6 +83,7 @@ def trainee_show(
     scenario, a summary per latency condition, and a progress page."""
     from scenarios.archive import proficiency_table, session_dicts, write_trainee_report
     from scenarios.errors import ScenarioError
+    from scenarios.scoring import score_text
 
     console = Console()
     with guard(debug):
@@ -112,7 +113,7 @@ def trainee_show(
                 s["operator"],
                 str(s["seed"]),
                 s["latency"],
-                f"{s['score']:.0f}",
+                score_text(s["score"], s["pass_score"]),
                 "pass" if s["passed"] else "FAIL",
             )
         console.print(table)
@@ -123,7 +124,8 @@ def trainee_show(
             "attempts",
             "passes",
             "qualifying",
-            "in a row",
+            "best run",
+            "current run",
             "proficient",
             "rule",
         ):
@@ -135,8 +137,9 @@ def trainee_show(
                 str(p["attempts"]),
                 str(passes),
                 str(p["passes"]),
-                str(p["consecutive_passes"]),
-                "[green]yes[/green]" if p["proficient"] else "no",
+                str(p["best_run"]),
+                str(p["current_run"]),
+                f"[green]yes[/green] (since {p['since']})" if p["proficient"] else "no",
                 p["rule"],
             )
         console.print(table)
@@ -251,7 +254,7 @@ def rescore(
     from scenarios.archive import rescore as do_rescore
     from scenarios.errors import ScenarioError
     from scenarios.loader import load_scenario
-    from sim.cli.score_view import print_score
+    from sim.cli.score_view import print_score, verdict_score
 
     console = Console()
     with guard(debug):
@@ -272,13 +275,13 @@ def rescore(
     print_score(
         console,
         new,
-        f"{title}: {'PASS' if new.passed else 'FAIL'} - score {new.score:.1f}/100 ({new.rule})",
+        f"{title}: {'PASS' if new.passed else 'FAIL'} - {verdict_score(new)}",
     )
     table = Table(title=title)
     for col in ("", "score", "result"):
         table.add_column(col)
-    table.add_row("original (kept)", f"{original.score:.1f}", "pass" if original.passed else "FAIL")
-    table.add_row("re-scored", f"{new.score:.1f}", "pass" if new.passed else "FAIL")
+    table.add_row("original (kept)", original.score_text(), "pass" if original.passed else "FAIL")
+    table.add_row("re-scored", new.score_text(), "pass" if new.passed else "FAIL")
     console.print(table)
     if new.context.get("forced"):
         console.print(

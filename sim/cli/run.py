@@ -147,6 +147,7 @@ def run(
             "completed": outcome.result.completed,
             "passed": outcome.result.passed,
             "score": outcome.result.score,
+            "pass_score": outcome.result.pass_score,
             "interrupted": outcome.interrupted,
             "sim_time_s": outcome.sim_time_s,
             "wall_time_s": outcome.wall_time_s,
@@ -363,15 +364,13 @@ def store(
 
 def print_result(console: Console, spec, outcome) -> None:
     """The score of a finished session (table and arithmetic), and how fast it ran."""
-    from sim.cli.score_view import print_score
+    from sim.cli.score_view import print_score, verdict_score
 
     result = outcome.result
     verdict = "PASS" if result.passed else "FAIL"
     if outcome.interrupted:
         verdict = "INCOMPLETE (stopped)"
-    print_score(
-        console, result, f"{spec.title}: {verdict} - score {result.score:.0f}/100 ({result.rule})"
-    )
+    print_score(console, result, f"{spec.title}: {verdict} - {verdict_score(result)}")
     console.print(
         f"simulated {outcome.sim_time_s:.1f} s in {outcome.wall_time_s:.1f} s of wall "
         f"time ({outcome.sim_time_s / max(outcome.wall_time_s, 1e-9):.1f}x real time)"

@@ -16,7 +16,7 @@ def score_table(result, title: str) -> Table:
     from scenarios.glossary import GROUP_TITLES, info, ordered, with_unit
 
     table = Table(title=title)
-    for col in ("metric", "value", "better", "how it counts", "pass mark", "effect", ""):
+    for col in ("metric", "value", "better", "how it counts", "pass mark", "effect"):
         table.add_column(col)
     for group in ("safety", "efficiency"):
         members = [result.metrics[n] for n in ordered(result.metrics)]
@@ -26,19 +26,37 @@ def score_table(result, title: str) -> Table:
         table.add_section()
         table.add_row(f"[bold]{GROUP_TITLES[group]}[/bold]")
         for m in members:
-            threshold = ""
-            if m.threshold is not None:
-                threshold = ("≥ " if m.higher_is_better else "≤ ") + with_unit(m.name, m.threshold)
             table.add_row(
                 escape(info(m.name).label),
                 "does not apply" if m.value is None else with_unit(m.name, m.value),
                 "higher" if m.higher_is_better else "lower",
                 escape(how_it_counts(m)),
-                escape(threshold),
+                _pass_mark(m),
                 escape(contribution(m, result)),
-                {True: "pass", False: "[red]FAIL[/red]", None: ""}[m.passed],
             )
     return table
+
+
+def verdict_score(result) -> str:
+    """The score for a verdict line: ``score 91.6/100 (fls, pass score 85)``; a score
+    that close to its pass score gets the decimals that tell them apart."""
+    from scenarios.scoring import pass_score_text
+
+    mark = result.pass_score
+    beside = "" if mark is None else f", pass score {pass_score_text(mark, result.score)}"
+    return f"score {result.score_text()}/100 ({result.rule}{beside})"
+
+
+def _pass_mark(m) -> str:
+    """The pass mark and the verdict on it in one cell (``≤ 0 pass``), so that no column
+    stays empty for the many metrics that are only reported; a metric that does not apply
+    keeps the mark the rubric set."""
+    from scenarios.glossary import with_unit
+
+    if m.threshold is None:
+        return ""
+    mark = ("≥ " if m.higher_is_better else "≤ ") + escape(with_unit(m.name, m.threshold))
+    return mark + {True: " pass", False: " [red]FAIL[/red]", None: ""}[m.passed]
 
 
 def print_score(console: Console, result, title: str) -> None:

@@ -240,6 +240,7 @@ def serve(
                 "completed": outcome.result.completed,
                 "passed": outcome.result.passed,
                 "score": outcome.result.score,
+                "pass_score": outcome.result.pass_score,
                 "interrupted": outcome.interrupted,
                 "stopped_by": served.stopped_by,
                 "sim_time_s": outcome.sim_time_s,

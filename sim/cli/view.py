@@ -62,8 +62,11 @@ def view(
             f"{report.frame_ms:.1f} ms to render a frame)"
         )
         if report.score is not None:
+            from scenarios.scoring import score_text
+
             score = report.score
             typer.echo(
-                f"session {score.get('session_id')}: score {score.get('score', 0):.0f}/100, "
+                f"session {score.get('session_id')}: score "
+                f"{score_text(score.get('score', 0), score.get('pass_score'))}/100, "
                 + ("passed" if score.get("passed") else "not passed")
             )

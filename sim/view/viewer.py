@@ -574,7 +574,11 @@ def _result_text(score: dict | None) -> str:
     if score.get("interrupted"):
         verdict = "INCOMPLETE"
     value = score.get("score")
-    lines = [f"{verdict} - score {value:.0f}/100" if value is not None else verdict]
+    lines = [verdict]
+    if value is not None:
+        from scenarios.scoring import score_text  # the verdict's decimals, as on the report
+
+        lines = [f"{verdict} - score {score_text(value, score.get('pass_score'))}/100"]
     if score.get("session_id") is not None:
         lines.append(f"stored as session {score['session_id']}")
     lines.append("Esc: close the window")

@@ -108,8 +108,10 @@ class WarningWatch:
             "excessive_force_time_s", 0.0
         )
         if growing and not self._force_growing:
-            peak = self._last.get("peak_force_n")
-            text = "Excessive force" + (f" ({peak:.1f} N peak)" if peak is not None else "")
-            out.append(Alert(time_s, "excessive_force", text, "excessive_force_time_s"))
+            # no number: the live metrics hold the session's peak so far, not this
+            # episode's (still going on); the report captions it from the trace
+            out.append(
+                Alert(time_s, "excessive_force", "Excessive force", "excessive_force_time_s")
+            )
         self._force_growing = growing
         return out

@@ -75,3 +75,19 @@ def test_the_fls_formula_reads_like_the_hand_calculation():
     assert e.formula.startswith(f"(300 {MINUS} 168 {MINUS} 20 {TIMES} 1 drop) / (300 {MINUS} 48)")
     assert e.formula.endswith("= 44.4")
     assert "below the pass score 73.4" in e.outcome
+
+
+def test_a_stored_reason_that_rounded_score_and_pass_alike_is_written_again():
+    """Results stored before scores kept their decimals said "score 91.6 is below the pass
+    score 91.6"; the explanation writes that reason again from the numbers."""
+    import dataclasses
+
+    scoring = load_scenario("peg-transfer").scoring.model_copy(deep=True)
+    scoring.rule.pass_score = 91.6
+    result = score_session({"completion_time_s": 69.27, "drops": 0}, True, scoring)
+    stale = dataclasses.replace(result, reasons=["score 91.6 is below the pass score 91.6"])
+    e = explain(stale)
+    assert e.outcome == "FAIL: score 91.56 is below the pass score 91.6."
+    assert e.formula.endswith("= 91.56")
+    passed = explain(score_session({"completion_time_s": 60, "drops": 0}, True, scoring))
+    assert passed.outcome == "PASS: score 95.2 is at least the pass score 91.6."

@@ -53,10 +53,29 @@ def test_proficiency_counts_consecutive_and_total(records):
         _add(records, passed=passed)
     _add(records, pseudonym="T002", passed=True)
     p = records.proficiency("T001", "peg-transfer", required_consecutive=2, required_total=4)
-    assert (p.attempts, p.passes, p.consecutive_passes) == (5, 4, 3) and p.proficient
+    assert (p.attempts, p.passes, p.best_run, p.current_run) == (5, 4, 3, 3) and p.proficient
+    assert p.reached_at == 5  # the fourth qualifying attempt, two of them in a row
     p = records.proficiency("T001", "peg-transfer", required_consecutive=4, required_total=4)
     assert not p.proficient
     assert [t.pseudonym for t, _ in records.trainees()] == ["T001", "T002"]
+
+
+def test_proficiency_once_reached_is_kept_after_a_later_fail(records):
+    """Rule 2 in a row and 3 in all: three passes make the trainee proficient at the third
+    attempt; a fail after that ends the current run, not the proficiency (FLS: a criterion
+    reached on 2 consecutive and 10 more attempts is reached)."""
+    for passed in [True, True, True, False]:
+        _add(records, passed=passed)
+    p = records.proficiency("T001", "peg-transfer", required_consecutive=2, required_total=3)
+    assert (p.attempts, p.passes, p.best_run, p.current_run) == (4, 3, 3, 0)
+    assert p.proficient and p.reached_at == 3
+    third = records.sessions("T001", "peg-transfer")[2]
+    assert p.reached_on == third.started_at
+    # never two in a row: three passes in all are not enough
+    for passed in [True, False, True, False, True]:
+        _add(records, pseudonym="T003", passed=passed)
+    p = records.proficiency("T003", "peg-transfer", required_consecutive=2, required_total=3)
+    assert (p.best_run, p.current_run, p.proficient, p.reached_at) == (1, 1, False, None)
 
 
 def test_names_are_refused(records):

@@ -64,14 +64,18 @@ def test_trainee_report_and_csv(tmp_path):
         "peg-transfer": {
             "proficient": True,
             "passes": 2,
-            "consecutive_passes": 2,
+            "best_run": 2,
+            "current_run": 2,
+            "since": "attempt 4, 2026-11-04",
             "required_consecutive": 2,
             "required_total": 2,
             "attempts": 4,
         }
     }
     page = trainee_report_html("T001", sessions, proficiency)
-    assert "Progress of T001" in page and "proficient" in page and "data:image/png" in page
+    assert "Progress of T001" in page and "data:image/png" in page
+    assert "at best 2 in a row (now 2) — <b>proficient since attempt 4, 2026-11-04</b>" in page
+    assert "<th></th>" not in page and "<th>result</th>" in page
     path = sessions_csv(sessions, tmp_path / "s.csv")
     rows = list(csv.reader(io.StringIO(path.read_text())))
     assert rows[0][:7] == [
@@ -128,7 +132,30 @@ def test_the_formula_on_the_page_equals_the_score(name):
     formula = html_lib.unescape(re.search(r"<div class='formula'>(.*?)</div>", page).group(1))
     value, _ = evaluate_formula(formula)
     assert min(100.0, max(0.0, value)) == pytest.approx(result.score, abs=0.3)
-    assert f"score {result.score:.0f}/100" in page
+    assert f"score {result.score_text()}/100" in page
+
+
+def test_the_headline_gives_the_score_as_the_arithmetic_does_and_the_pass_score():
+    """A 91.56 under a pass score of 85 is "91.6", never a rounded "92" over the formula's
+    91.6; close to its pass score it gets the decimals that tell them apart."""
+    scoring = Scoring.model_validate(
+        {
+            "metrics": {"completion_time_s": {}},
+            "rule": {"kind": "fls", "cutoff_s": 300, "target_s": 48, "pass_score": 85},
+        }
+    )
+
+    def headline(pass_score):
+        rubric = scoring.model_copy(deep=True)
+        rubric.rule.pass_score = pass_score
+        result = score_session({"completion_time_s": 69.27}, True, rubric)  # 91.5595...
+        page = session_report_html(
+            title="t", pseudonym="T001", operator="o", seed=1, result=result, trace=None
+        )
+        return re.search(r'class="verdict[^>]*>(.*?)</div>', page).group(1)
+
+    assert headline(85) == "PASS · score 91.6/100 (pass score 85)"
+    assert headline(91.6) == "FAIL · score 91.56/100 (pass score 91.6)"
 
 
 def test_the_page_explains_metrics_splits_events_and_conditions():
@@ -230,3 +257,112 @@ def test_the_page_renders_in_a_browser(tmp_path):
         assert im.size == (1200, 3000)
         colours = im.convert("L").getextrema()
     assert colours[0] < 100 and colours[1] > 200  # text on a light page, not a blank one
+
+
+# ---- snapshot captions -------------------------------------------------------------------
+def test_a_force_snapshot_gives_its_own_episode_s_arm_and_peak():
+    """A stored caption gave the session's peak so far (65.9 N, PSM2's earlier push); the
+    page captions each excessive-force picture from the trace: the arm that pushed then
+    and that episode's own peak, as the event table does."""
+    from scenarios.report import Snapshot
+
+    trace = _trace()
+    trace.instruments["PSM2"].tip_force_n[1000:1100] = 65.9  # 1.0-1.1 s
+    trace.instruments["PSM1"].tip_force_n[4200] = 14.8  # inside PSM1's 4.0-4.5 s push
+    shots = [
+        Snapshot(1.05, "excessive_force", "Excessive force (65.9 N peak)", b"\x89PNG"),
+        Snapshot(4.1, "excessive_force", "Excessive force (65.9 N peak)", b"\x89PNG"),
+    ]
+    page = session_report_html(
+        title="Peg transfer",
+        pseudonym="T001",
+        operator="device",
+        seed=1,
+        result=_result(),
+        trace=trace,
+        snapshots=shots,
+    )
+    captions = re.findall(r"<span class='excessive_force'>(.*?)</span>", page)
+    assert captions == ["Excessive force: PSM2 65.9 N peak", "Excessive force: PSM1 14.8 N peak"]
+    assert "PSM1, 0.50 s, peak 14.8 N" in page  # the event table says the same
+
+
+def test_without_a_trace_a_force_caption_claims_no_peak():
+    from scenarios.report import Snapshot
+
+    shot = Snapshot(4.1, "excessive_force", "Excessive force (65.9 N peak)", b"\x89PNG")
+    page = session_report_html(
+        title="Peg transfer",
+        pseudonym="T001",
+        operator="device",
+        seed=1,
+        result=_result(),
+        trace=None,
+        snapshots=[shot],
+    )
+    assert "65.9" not in page and "Excessive force</span>" in page
+
+
+def test_one_what_happened_heading_and_limits_of_metrics_that_do_not_apply():
+    """The event table is "What happened", the pictures "Endoscope snapshots"; a metric
+    that does not apply shows the limit set and "does not apply", never "at most n/a";
+    the metric table has no empty trailing column (the verdict sits with the pass mark)."""
+    from scenarios.report import Snapshot
+
+    scoring = Scoring.model_validate(
+        {
+            "metrics": {
+                "completion_time_s": {"benchmark": {"mean": 8, "sd": 2}},
+                "drops": {"limit": 0},
+                "needle_entry_error_mm": {"limit": 1},
+            },
+            "rule": {"kind": "mscore"},
+        }
+    )
+    result = score_session({"completion_time_s": 9.5, "drops": 0}, True, scoring)
+    page = session_report_html(
+        title="t",
+        pseudonym="T001",
+        operator="o",
+        seed=1,
+        result=result,
+        trace=_trace(),
+        snapshots=[Snapshot(0.0, "start", "Start", b"\x89PNG")],
+    )
+    assert page.count("<h2>What happened</h2>") == 1
+    assert page.count("<h2>Endoscope snapshots</h2>") == 1
+    assert "n/a" not in page
+    row = re.search(r"<tr><td[^>]*>Needle entry.*?</tr>", page).group(0)
+    assert "at most 1 mm" in row and "\u2264 1 mm" in row and "does not apply" in row
+    assert "<th></th>" not in page
+    drops = re.search(r"<tr><td[^>]*>Drops.*?</tr>", page).group(0)
+    assert "\u2264 0 · <span class='pass-cell'>pass</span>" in drops
+
+
+# ---- event durations -----------------------------------------------------------------------
+def test_event_durations_add_up_to_the_metrics():
+    """An episode with brief gaps (merged: under 0.1 s) lasts the time its condition held,
+    as the metric sums rows: the events of a timed metric add up to it, and the span is
+    given beside it (out of view 1.03 s over 1.09 s was read as a contradiction)."""
+    from scenarios.evaluate import compute_metrics, scored_end
+    from scenarios.report_score import DURATION_NOTE, events_html, happenings
+
+    trace = _trace()  # 1000 Hz
+    left = trace.instruments["PSM1"]
+    left.in_view[5400:5460] = True  # a 60 ms glimpse inside 1 s out of view
+    left.tip_force_n[4200:4250] = 1.0  # a 50 ms dip inside 0.5 s of pushing
+    metrics = compute_metrics(trace)
+    rows = happenings(trace, 2.5, scored_end(trace))
+
+    def total(what):
+        found = [h.detail for h in rows if h.what == what]
+        assert len(found) == 1  # one episode: the gap is merged
+        return sum(float(re.search(r"(\d+\.\d+) s", d).group(1)) for d in found), found[0]
+
+    seconds, detail = total("out of view")
+    assert seconds == pytest.approx(metrics["out_of_view_time_s"]) == pytest.approx(0.94)
+    assert detail == "PSM1, 0.94 s over 1.00 s"
+    seconds, detail = total("excessive force")
+    assert seconds == pytest.approx(metrics["excessive_force_time_s"]) == pytest.approx(0.45)
+    assert detail.startswith("PSM1, 0.45 s over 0.50 s, peak 4.0 N")
+    assert DURATION_NOTE in events_html(trace, 2.5, scored_end(trace))

@@ -238,3 +238,32 @@ def test_stored_results_without_the_newer_fields_still_load():
     old.pop("context")
     back = ScoreResult.from_dict(old)
     assert back.score == pytest.approx(old["score"]) and back.explanation == {}
+
+
+def test_a_score_just_below_its_pass_score_never_reads_as_equal():
+    """91.56 fails a pass score of 91.6: the reason must not read "91.6 is below 91.6"."""
+    from scenarios.scoring import pass_score_text, score_text
+
+    scoring = _fls_with_safety(pass_score=91.6)
+    r = score_session({"completion_time_s": 69.27}, True, scoring)  # 91.5595...
+    assert not r.passed
+    assert r.reasons == ["score 91.56 is below the pass score 91.6"]
+    assert r.score_text() == "91.56" and r.pass_score == 91.6
+    # one decimal otherwise, the pass score without trailing zeros
+    assert score_text(91.56481) == "91.6" and score_text(91.56481, 85) == "91.6"
+    assert score_text(84.96, 85) == "84.96" and pass_score_text(85, 84.96) == "85"
+    assert score_text(73.4, 73.4) == "73.4"  # equal: passes, nothing to tell apart
+
+
+def test_a_metric_that_does_not_apply_keeps_the_limit_the_rubric_set():
+    """A camera scene has nothing to drop: drops do not apply, but the instructor's limit
+    is shown ("at most 0"), not hidden behind "n/a"."""
+    from scenarios.explain import contribution, how_it_counts
+
+    scoring = _mscore()
+    r = score_session({"completion_time_s": 10.0}, True, scoring)
+    drops = r.metrics["drops"]
+    assert (drops.value, drops.passed, drops.threshold) == (None, None, 0)
+    assert how_it_counts(drops) == "at most 0"
+    assert contribution(drops, r) == "does not apply"
+    assert r.passed  # a limit on a metric that does not apply fails nothing

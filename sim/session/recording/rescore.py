@@ -38,7 +38,8 @@ def rescore_recording(path, scenario=None, *, force: bool = False):
     spec = recorded if scenario is None else load_scenario(scenario)
     if spec.name != recorded.name and not force:
         raise SimError(
-            f"{path} records a {recorded.name!r} session; the rubric given is {spec.name!r}'s. "
+            f"{path} records a {recorded.name!r} session; the rubric given is the one of "
+            f"{spec.name!r}. "
             f"Give a rubric of {recorded.name!r}, or --force to apply it anyway."
         )
     if spec.scoring.thresholds != recorded.scoring.thresholds:

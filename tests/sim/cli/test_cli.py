@@ -91,3 +91,31 @@ def test_bench_physics_rejects_a_bad_duration(tmp_path):
     out = _surgisim("bench", "physics", "--seconds", "-1", "--json", str(tmp_path / "x.json"))
     assert out.returncode != 0
     assert "--seconds" in (out.stderr + out.stdout)
+
+
+def test_the_score_table_has_no_empty_column_and_keeps_limits_of_metrics_not_applying():
+    from rich.console import Console
+
+    from scenarios.schema import Scoring
+    from scenarios.scoring import score_session
+    from sim.cli.score_view import score_table
+
+    scoring = Scoring.model_validate(
+        {
+            "metrics": {
+                "completion_time_s": {"benchmark": {"mean": 8, "sd": 2}},
+                "drops": {"limit": 0},
+            },
+            "rule": {"kind": "mscore"},
+        }
+    )
+    table = score_table(score_session({"completion_time_s": 20.0}, True, scoring), "t")
+    assert all(column.header for column in table.columns)
+    console = Console(width=160, record=True)
+    console.print(table)
+    text = console.export_text()
+    drops = next(line for line in text.splitlines() if "Drops" in line)
+    assert "at most 0" in drops and "≤ 0" in drops and "does not apply" in drops
+    assert "n/a" not in text
+    time = next(line for line in text.splitlines() if "Completion time" in line)
+    assert "≤ 10 s FAIL" in time

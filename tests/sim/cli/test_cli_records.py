@@ -215,6 +215,9 @@ def test_rescore_refuses_another_scenarios_rubric_unless_forced(tmp_path):
     assert original.passed
     out = _surgisim("rescore", str(sid), "--scenario", "camera-targeting", "--db", db, env=env)
     assert out.returncode == 2 and "--force" in out.stderr and "peg-transfer" in out.stderr
+    message = " ".join(out.stderr.split())  # the terminal may wrap it
+    assert "the rubric given is the one of 'camera-targeting'" in message
+    assert "''" not in message  # not "'camera-targeting''s"
     assert len(Records(db).session(sid).scores) == 1  # nothing stored
     out = _surgisim(
         "rescore", str(sid), "--scenario", "camera-targeting", "--force", "--db", db, env=env
@@ -254,6 +257,27 @@ def test_rescore_measures_again_from_the_trace_with_edited_thresholds(tmp_path):
     assert second["score"] > original.score
     assert second["context"]["metrics_from"] == "measured again from the trace"
     assert "= " in out.stdout and "pass score" in out.stdout  # the arithmetic is printed
+
+
+def test_rescore_and_trainee_show_tell_a_score_from_a_pass_score_it_just_misses(tmp_path):
+    """Target 48.25 s makes the session's score 86.786; under a pass score of 86.8 the
+    verdict must not read "score 86.8 is below the pass score 86.8"."""
+    env = {"XDG_DATA_HOME": str(tmp_path / "xdg"), "COLUMNS": "200"}
+    db = f"sqlite:///{tmp_path / 'r.sqlite'}"
+    sid, _ = _store_bundled(db, tmp_path)
+    from scenarios.loader import resolve
+
+    edited = tmp_path / "peg-transfer.yaml"
+    rule = "rule: {kind: fls, cutoff_s: 300, target_s: 48, pass_score: 73.4}"
+    text = resolve("peg-transfer").read_text()
+    assert rule in text
+    edited.write_text(text.replace(rule, rule.replace("48", "48.25").replace("73.4", "86.8")))
+    out = _surgisim("rescore", str(sid), "--scenario", str(edited), "--db", db, env=env)
+    assert out.returncode == 0, out.stderr
+    assert "FAIL - score 86.79/100 (fls, pass score 86.8)" in out.stdout
+    assert "= 86.79" in out.stdout and "score 86.79 is below the pass score 86.8" in out.stdout
+    out = _surgisim("trainee", "show", "T042", "--db", db, env=env)
+    assert out.returncode == 0 and "86.7 " in out.stdout  # the original 86.7 under 73.4
 
 
 def test_rescore_of_a_damaged_record_is_an_error_or_measured_again(tmp_path):
@@ -309,7 +333,8 @@ def test_trainee_show_lists_proficiency_and_latency(tmp_path):
     out = _surgisim("trainee", "show", "T042", "--db", db, "--html", str(html), env=env)
     assert out.returncode == 0, out.stderr
     text = out.stdout
-    assert "Proficiency" in text and "in a row" in text and "150 ms" in text
+    assert "Proficiency" in text and "best run" in text and "current run" in text
+    assert "150 ms" in text
     assert "By injected latency" in text
     line = next(row for row in text.splitlines() if "camera-targeting" in row and "in all" in row)
     assert " no " in line  # one passing attempt: not yet proficient

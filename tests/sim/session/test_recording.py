@@ -116,6 +116,9 @@ def test_rescore_a_recording_under_another_rubric(recorded, tmp_path):
         app, ["rescore", "--recording", str(path), "--scenario", "peg-transfer"]
     )
     assert other.exit_code == 2 and "--force" in other.output
+    assert (
+        "the one of 'peg-transfer'" in " ".join(other.output.split()) and "''" not in other.output
+    )
     forced = CliRunner().invoke(
         app, ["rescore", "--recording", str(path), "--scenario", "peg-transfer", "--force"]
     )

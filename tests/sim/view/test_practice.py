@@ -147,6 +147,6 @@ def test_practice_completes_a_scenario_driven_by_injected_input(xdisplay, xdotoo
     assert view["reports"] >= 1 and view["frames"] > 10 and view["frame_period_s_p50"] > 0
     # the live session's snapshots (start and end at least) are in its report
     page = report.read_text()
-    assert "What happened" in page and page.count("data:image/png;base64") >= 2 + 4
+    assert "<h2>Endoscope snapshots</h2>" in page and page.count("data:image/png;base64") >= 2 + 4
     assert "VIEW display: frame" in page
     assert "0.0 s</b> · <span class='start'>Start" in page

@@ -74,7 +74,7 @@ def test_run_writes_the_video_and_the_report_shows_what_happened(tmp_path):
     assert times == sorted(times)
 
     page = (data / "reports" / f"session-{payload['session_id']}.html").read_text()
-    assert "What happened" in page
+    assert "<h2>Endoscope snapshots</h2>" in page
     assert page.count("data:image/png;base64") == len(index) + 4  # snapshots + 4 figures
     assert "<span class='start'>Start" in page and "<span class='end'>End" in page
 
@@ -108,5 +108,9 @@ def test_without_a_gl_backend_the_session_is_stored_and_the_report_says_why(tmp_
     )
     assert out.returncode == 0, out.stdout + out.stderr
     page = next((tmp_path / "data" / "surgisim" / "reports").glob("session-*.html")).read_text()
-    assert "What happened" in page and "No snapshots" in page and "SURGISIM_GL=&#x27;vulkan" in page
+    assert (
+        "<h2>Endoscope snapshots</h2>" in page
+        and "No snapshots" in page
+        and "SURGISIM_GL=&#x27;vulkan" in page
+    )
     assert page.count("data:image/png;base64") == 4  # the figures only

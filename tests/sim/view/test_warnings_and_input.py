@@ -30,6 +30,10 @@ def test_warnings_come_from_changes_of_what_is_scored():
         metrics = {"instrument_collisions": 1.0, "excessive_force_time_s": force_time}
         kinds += [a.kind for a in watch.update(2.0 + k, metrics)]
     assert kinds == ["excessive_force", "excessive_force"]  # the second after a pause
+    # no number: the live peak is the session's so far, not this episode's
+    watch.update(9.0, {"excessive_force_time_s": 0.07, "peak_force_n": 65.9})
+    alerts = watch.update(10.0, {"excessive_force_time_s": 0.09, "peak_force_n": 65.9})
+    assert [a.text for a in alerts] == ["Excessive force"]
     # events: drops (objects or the bus's dicts), scenario messages and a held arm's
     # ignored clutch press; nothing else
     ignored = {"arm": "PSM1", "detail": "clutch press ignored while holding (stale sample)"}
