@@ -177,8 +177,10 @@ def quaternion(x) -> str:
     problem = numbers(4)(x)
     if problem:
         return problem
+    if not all(map(math.isfinite, x)):
+        return ""  # a NaN or infinity is the finite scan's to report (non_finite), not a norm
     norm = math.sqrt(x[0] * x[0] + x[1] * x[1] + x[2] * x[2] + x[3] * x[3])
-    if not abs(norm - 1.0) <= _QUAT_NORM_TOLERANCE:  # also refuses NaN
+    if not abs(norm - 1.0) <= _QUAT_NORM_TOLERANCE:  # also refuses a norm that overflows
         return f"has norm {norm:.3g}, expected a unit quaternion [x, y, z, w]"
     return ""
 
