@@ -405,8 +405,8 @@ class ServerBus:
         """Every valid request waiting, as ``(origin, request)`` pairs; non-blocking.
 
         A request that breaks the contract is counted and answered at once with
-        ``ok: false`` and the reason (so the asker is not left waiting); one whose frames
-        are not ``[empty, body]`` or ``[body]`` is counted and dropped unanswered.
+        ``ok: false`` and the reason (so the asker is not left waiting), also one whose
+        frames are not ``[empty, body]`` or ``[body]`` (:meth:`_refuse_envelope`).
         """
         out: list[tuple[RequestOrigin, dict]] = []
         counters = self._counters.requests
@@ -420,12 +420,7 @@ class ServerBus:
             elif len(frames) == 2:
                 envelope, body = (frames[0],), frames[1]
             else:
-                counters.drop(
-                    BusMessageError(
-                        "wrong_frame_count",
-                        f"request has {len(frames) - 1} frames, expected [empty, body] or [body]",
-                    )
-                )
+                self._refuse_envelope(frames)
                 continue
             try:
                 request = decode_request(body)
@@ -437,6 +432,25 @@ class ServerBus:
             counters.accepted += 1
             out.append((RequestOrigin(envelope, request["seq"]), request))
         return out
+
+    def _refuse_envelope(self, frames: list) -> None:
+        """Count a request whose frames are neither ``[empty, body]`` nor ``[body]`` and
+        answer it with ``ok: false``: the ROUTER's first frame names the asker, so a
+        reply can always be routed (docs/bus.md: a request that breaks the contract is
+        answered at once). The reply keeps the asker's delimiter when it sent one (a REQ
+        socket needs it; a DEALER reads the last frame), and answers the first ``seq``
+        that one of the frames has, -1 when none has."""
+        parts = len(frames) - 1
+        error = BusMessageError(
+            "wrong_frame_count",
+            f"request has {parts} frames, expected [empty, body] or [body]",
+        )
+        self._counters.requests.drop(error)
+        delimited = parts >= 2 and not frames[1]
+        envelope = (frames[0], b"") if delimited else (frames[0],)
+        seqs = (_readable_seq(f) for f in frames[1:] if f)
+        seq = next((q for q in seqs if q >= 0), -1)
+        self.reply(RequestOrigin(envelope, seq), {"ok": False, "error": str(error)})
 
     def reply(self, origin: RequestOrigin, payload: Mapping) -> bool:
         """Answer a request: ``payload`` needs ``ok`` (and ``error`` when false).

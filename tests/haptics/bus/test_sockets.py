@@ -182,3 +182,32 @@ def test_raw_pyzmq_peer_speaks_the_contract(served):
         assert reply["ok"] is True and reply["reply_to"] == 0
     finally:
         ctx.destroy(linger=0)
+
+
+@pytest.mark.parametrize(
+    ("frames", "reply_to"),
+    [
+        ([b"", "BODY", b"x"], 31),  # a delimiter, the body and one frame too many
+        ([b"xx", "BODY"], 31),  # a first frame that is no empty delimiter
+        ([b"xx", b"yy", b"zz"], -1),  # nothing that reads as a request
+    ],
+)
+def test_a_request_with_the_wrong_frames_is_answered_too(served, frames, reply_to):
+    """docs/bus.md: a request that breaks the contract is answered at once with
+    ``ok: false``. One with the wrong frame count was only counted, and its DEALER
+    waited for ever; the ROUTER knows who asked, so it is answered."""
+    server, _ = served
+    body = msgpack.packb({"v": 1, "stamp_s": 1.0, "seq": 31, "request": "hello"})
+    ctx = zmq.Context()
+    try:
+        dealer = ctx.socket(zmq.DEALER)
+        dealer.linger = 0
+        dealer.connect(server.endpoints[2])
+        dealer.send_multipart([body if f == "BODY" else f for f in frames])
+        assert dealer.poll(5000), "no reply"
+        reply = msgpack.unpackb(dealer.recv_multipart()[-1])
+        assert reply["ok"] is False and "frames, expected [empty, body]" in reply["error"]
+        assert reply["reply_to"] == reply_to
+        assert server.counters.requests.dropped["wrong_frame_count"] == 1
+    finally:
+        ctx.destroy(linger=0)
