@@ -630,7 +630,7 @@ REQUESTS: dict[str, tuple[Mapping[str, Check], str]] = {
     "hello": ({}, "who is there: scenario, arms, device map, topics, rates (+ scene if asked)"),
     "state_command": (
         {"arm": text, "command": one_of("enable", "disable", "pause", "resume")},
-        "enable, disable, pause or resume one arm (or all)",
+        "enable or disable one arm (or all); pause or resume the whole session",
     ),
     "stop": ({}, "end the session, score it and store it"),
 }
