@@ -234,7 +234,9 @@ class TrainingServer:
             "topics": [spec.pattern for spec in TOPICS],
             "rates_hz": {
                 "physics": s.world.rate_hz,
-                "servo_cf": min(self.config.rates.servo_cf_hz, s.world.rate_hz),
+                # the most: after every physics step and after each burst of device
+                # samples between steps, so at the faster of the two, up to this cap
+                "servo_cf": self.config.rates.servo_cf_hz,
                 "arm_state": self.config.rates.arm_state_hz,
                 "scene/state": self.config.rates.scene_hz,
                 "session/metrics": self.config.rates.metrics_hz,

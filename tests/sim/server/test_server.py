@@ -481,3 +481,21 @@ def test_a_server_waiting_for_a_device_says_which():
         s.stopped = True
         s.thread.join(timeout=60)
         s.close()
+
+
+def test_hello_tells_the_servo_cf_rate_a_1_khz_device_gets(served):
+    """hello said ``servo_cf: 500`` (the physics rate) while a 1 kHz device got ~970 Hz:
+    feedback also goes out between physics steps, after each device sample. hello now
+    gives the cap, and a 1 kHz device gets more than the physics rate, up to it."""
+    device = Device(served.server.port)
+    try:
+        rates = device.hello["rates_hz"]
+        assert rates["servo_cf"] == 1000.0 and rates["physics"] == 500.0
+        assert device.wait_for(lambda: device.latest("MTMR/servo_cf") is not None)
+        start = time.monotonic()
+        time.sleep(2.0)
+        forces = _received(device, "MTMR/servo_cf", start)
+        rate_hz = len(forces) / 2.0
+        assert rates["physics"] * 1.1 < rate_hz <= rates["servo_cf"] * 1.05, rate_hz
+    finally:
+        device.close()
