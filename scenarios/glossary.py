@@ -159,8 +159,8 @@ _INFO = (
         False,
         "efficiency",
         "How often you clutched: each time an instrument stopped following your hand (the "
-        "clutch, the camera pedal or a hold). Clutching to recentre your hands is good practice; this "
-        "is reported to compare attempts, not scored for its own sake.",
+        "clutch, the camera pedal or a hold). Clutching to recentre your hands is good "
+        "practice; this is reported to compare attempts, not scored for its own sake.",
     ),
     MetricInfo(
         "idle_time_s",
