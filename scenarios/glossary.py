@@ -158,8 +158,9 @@ _INFO = (
         "clutch press",
         False,
         "efficiency",
-        "How often you clutched. Clutching to recentre your hands is good practice; this "
-        "is reported to compare attempts, not scored for its own sake.",
+        "How often you clutched: each time an instrument stopped following your hand (the "
+        "clutch, the camera pedal or a hold). Clutching to recentre your hands is good "
+        "practice; this is reported to compare attempts, not scored for its own sake.",
     ),
     MetricInfo(
         "idle_time_s",

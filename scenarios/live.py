@@ -62,7 +62,10 @@ class _Instrument:
         self.peak_force_n = 0.0
         self.out_of_view = 0
         self.clutch_presses = 0
-        self.last_clutch = False
+        #: the trace's ``clutch`` is "not following" (sim.session): an arm starts so, and
+        #: one that never follows (the endoscope fed clutched samples, an idle hand)
+        #: stays so; only a change from following to not following is a press
+        self.last_clutch = True
         self.master_seen = False
 
 

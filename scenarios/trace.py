@@ -41,7 +41,8 @@ class InstrumentTrace:
         jaw_rad: (N,) jaw angle (rad); zeros for a scope.
         master_position_m: (N, 3) master handle position before any filtering, in the
             master frame (m); NaN rows when no master drives the instrument.
-        clutch: (N,) clutch pressed.
+        clutch: (N,) the instrument does not follow its master (clutch pressed, or
+            aligning, holding or disabled); an arm never driven stays True.
         tip_force_n: (N,) force the tip exerts on tissue and objects (N); clashes with
             other instruments are left out (they are contacts, scored as collisions).
         in_view: (N,) tip inside the camera's view.

@@ -177,8 +177,10 @@ def quaternion(x) -> str:
     problem = numbers(4)(x)
     if problem:
         return problem
+    if not all(map(math.isfinite, x)):
+        return ""  # a NaN or infinity is the finite scan's to report (non_finite), not a norm
     norm = math.sqrt(x[0] * x[0] + x[1] * x[1] + x[2] * x[2] + x[3] * x[3])
-    if not abs(norm - 1.0) <= _QUAT_NORM_TOLERANCE:  # also refuses NaN
+    if not abs(norm - 1.0) <= _QUAT_NORM_TOLERANCE:  # also refuses a norm that overflows
         return f"has norm {norm:.3g}, expected a unit quaternion [x, y, z, w]"
     return ""
 
@@ -628,7 +630,7 @@ REQUESTS: dict[str, tuple[Mapping[str, Check], str]] = {
     "hello": ({}, "who is there: scenario, arms, device map, topics, rates (+ scene if asked)"),
     "state_command": (
         {"arm": text, "command": one_of("enable", "disable", "pause", "resume")},
-        "enable, disable, pause or resume one arm (or all)",
+        "enable or disable one arm (or all); pause or resume the whole session",
     ),
     "stop": ({}, "end the session, score it and store it"),
 }

@@ -103,6 +103,12 @@ class DeviceStats:
     last_received_s: float = 0.0
 
 
+#: After a ``seq`` that went back (a restart, or one stray old message), a jump forward to
+#: at most this many past the seq before it is the old stream going on: the restart is
+#: undone. 1 s of a 1 kHz device: room for what the old stream lost meanwhile.
+RESUME_WINDOW = 1000
+
+
 @dataclass
 class _Device:
     clock: ClockMap
@@ -112,6 +118,9 @@ class _Device:
     last_seq: int = -1
     latest: DeviceSample | None = None
     stats: DeviceStats = field(default_factory=DeviceStats)
+    #: the seq, clock map, restarts and lost count from before a restart, while it may be
+    #: undone
+    before_restart: tuple[int, ClockMap, int, int] | None = None
 
 
 class DeviceState:
@@ -177,17 +186,46 @@ class DeviceState:
             return self._sample(name, d, p, now_s)
         return None
 
+    def _count_seq(self, d: _Device, seq: int) -> None:
+        """Count lost samples and restarts from a ``measured_cp``'s ``seq``.
+
+        A seq that goes back means the sender restarted (docs/bus.md), but so does one
+        stray old message (a replay, a duplicate from a second process): counted as a
+        restart, the old stream that goes on after it would count every seq between the
+        stray's and its own as lost (~28 500 after one stray ``seq`` 0 in a probe). So
+        the old seq and clock map are kept, and when the stream jumps forward to just
+        past that old seq (within :data:`RESUME_WINDOW`) the restart is undone and only
+        what the old stream really skipped is lost. A real restart counts up from its
+        new start instead, and is kept once it has caught up with the old seq.
+        """
+        before = d.before_restart
+        if seq <= d.last_seq:
+            d.stats.restarts += 1
+            if before is None:  # further strays (or restarts) are undone with it
+                d.before_restart = (d.last_seq, d.clock, d.stats.restarts - 1, d.stats.lost)
+            d.clock = ClockMap(self._clock_window_s)
+        elif before is not None and seq > before[0]:  # a jump past the old seq
+            old_seq, old_clock, old_restarts, old_lost = before
+            d.before_restart = None
+            if seq - old_seq <= RESUME_WINDOW:  # the old stream goes on: no restart
+                d.stats.restarts = old_restarts
+                d.stats.lost = old_lost + seq - old_seq - 1
+                d.clock = old_clock
+            else:
+                d.stats.lost += seq - d.last_seq - 1
+        else:
+            if d.last_seq >= 0:
+                d.stats.lost += seq - d.last_seq - 1
+            if before is not None and seq == before[0]:
+                d.before_restart = None  # a new stream that caught up: a real restart
+        d.last_seq = seq
+
     def _sample(self, name: str, d: _Device, p: dict, now_s: float) -> DeviceSample | None:
         seq, stamp_s = p["seq"], float(p["stamp_s"])
         if stamp_s == 0.0:
             d.stats.invalid_stamps += 1
             return None
-        if seq <= d.last_seq:
-            d.stats.restarts += 1
-            d.clock.reset()
-        elif d.last_seq >= 0:
-            d.stats.lost += seq - d.last_seq - 1
-        d.last_seq = seq
+        self._count_seq(d, seq)
         extra = {"seq": seq} if _SAMPLE_HAS_SEQ else {}
         sample = MasterSample(
             time_s=d.clock.to_local(stamp_s, now_s),

@@ -109,11 +109,16 @@ class InboundCounters:
         accepted: messages that passed every check.
         dropped: reason (:data:`~haptics.bus.errors.DROP_REASONS`) -> count.
         last_error: reason -> the latest drop's error (``str()`` it for the message).
+        disconnects: connections to this socket that ended after their handshake: a
+            sender that closed, or one the server cut off for a frame over
+            :data:`MAX_FRAME_BYTES` (libzmq does that itself and says no more, so the two
+            cannot be told apart; :class:`_DisconnectWatch`).
     """
 
     accepted: int = 0
     dropped: dict[str, int] = field(default_factory=lambda: dict.fromkeys(DROP_REASONS, 0))
     last_error: dict[str, BusMessageError] = field(default_factory=dict)
+    disconnects: int = 0
 
     def last_problem(self, reason: str) -> str:
         """What was wrong with the latest message dropped for ``reason`` ('' if none)."""
@@ -139,7 +144,11 @@ class InboundCounters:
 
     def as_dict(self) -> dict:
         """Plain data for JSON and status lines."""
-        return {"accepted": self.accepted, "dropped": dict(self.dropped)}
+        return {
+            "accepted": self.accepted,
+            "dropped": dict(self.dropped),
+            "disconnects": self.disconnects,
+        }
 
 
 @dataclass
@@ -178,6 +187,73 @@ class RequestOrigin:
 
     envelope: tuple[bytes, ...]
     seq: int
+
+
+class _DisconnectWatch:
+    """Counts the connections to one inbound socket that end, from its libzmq monitor.
+
+    A frame over :data:`MAX_FRAME_BYTES` never reaches the server's code: libzmq refuses
+    it by closing the sender's connection (a memory guard), and its monitor reports only
+    ``DISCONNECTED``, the same event as a sender that closed its socket. So every
+    connection that ends after its handshake is counted, and the first is logged with
+    both causes; a sender that keeps being cut off shows as a count that grows while it
+    reconnects (every ~0.1 s). Read on the loop's thread (``poll`` never blocks).
+    """
+
+    #: a handshake that fails (a CurveZMQ key refused) ends its connection too: that is
+    #: counted as ``refused_clients``, not here
+    _FAILED = (
+        zmq.EVENT_HANDSHAKE_FAILED_AUTH
+        | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+        | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
+    )
+    _EVENTS = zmq.EVENT_ACCEPTED | zmq.EVENT_DISCONNECTED | _FAILED
+
+    def __init__(self, sock: zmq.Socket, what: str, counters: InboundCounters) -> None:
+        self._monitor = sock.get_monitor_socket(self._EVENTS)
+        self._sock, self._what, self._counters = sock, what, counters
+        self._open: set[int] = set()  # descriptors of the accepted connections
+
+    def poll(self) -> None:
+        """Take every monitor event waiting; count the connections that ended. (libzmq
+        names a connection by its descriptor in ACCEPTED and DISCONNECTED only; a failed
+        handshake is reported just before its own DISCONNECTED, on the one I/O thread.)"""
+        from zmq.utils.monitor import parse_monitor_message
+
+        while True:
+            try:
+                event = parse_monitor_message(self._monitor.recv_multipart(zmq.NOBLOCK))
+            except zmq.Again:
+                return
+            kind, fd = event["event"], int(event["value"])
+            if kind == zmq.EVENT_ACCEPTED:
+                self._open.add(fd)
+            elif kind & self._FAILED:  # its value is an errno, not the descriptor
+                self._failed_pending = True
+            elif kind == zmq.EVENT_DISCONNECTED and fd in self._open:
+                self._open.discard(fd)
+                if self._failed_pending:
+                    self._failed_pending = False
+                else:
+                    self._disconnected()
+
+    _failed_pending = False
+
+    def _disconnected(self) -> None:
+        if not self._counters.disconnects:
+            log.warning(
+                "a %s connection ended: the sender closed it, or sent a frame over %d bytes,"
+                " which libzmq refuses by disconnecting the sender (it does not say which;"
+                " counted as 'disconnects')",
+                self._what,
+                MAX_FRAME_BYTES,
+            )
+        self._counters.disconnects += 1
+
+    def close(self) -> None:
+        """Stop monitoring and close the monitor socket."""
+        self._sock.disable_monitor()
+        self._monitor.close(linger=0)
 
 
 def _socket(ctx: zmq.Context, kind: int, sndhwm: int, rcvhwm: int) -> zmq.Socket:
@@ -314,6 +390,10 @@ class ServerBus:
             raise
         self.endpoints = bus_endpoints(bind_host, self.port, ipc_dir)
         self._counters = BusCounters()
+        self._watches = (
+            _DisconnectWatch(self._sub, "device (P + 1)", self._counters.messages),
+            _DisconnectWatch(self._router, "request (P + 2)", self._counters.requests),
+        )
         self._topics = _Sequencer()
         self._reply_seq = 0
         self._poller = zmq.Poller()
@@ -350,7 +430,8 @@ class ServerBus:
 
     @property
     def counters(self) -> BusCounters:
-        """Live counters (received, dropped by reason, sent, refused clients)."""
+        """Live counters (received, dropped by reason, disconnects, sent, refused clients)."""
+        self._poll_watches()
         if self._allow is not None:
             self._counters.refused_clients = self._allow.refused
         return self._counters
@@ -405,9 +486,10 @@ class ServerBus:
         """Every valid request waiting, as ``(origin, request)`` pairs; non-blocking.
 
         A request that breaks the contract is counted and answered at once with
-        ``ok: false`` and the reason (so the asker is not left waiting); one whose frames
-        are not ``[empty, body]`` or ``[body]`` is counted and dropped unanswered.
+        ``ok: false`` and the reason (so the asker is not left waiting), also one whose
+        frames are not ``[empty, body]`` or ``[body]`` (:meth:`_refuse_envelope`).
         """
+        self._poll_watches()  # once a tick: the server loop asks for requests every tick
         out: list[tuple[RequestOrigin, dict]] = []
         counters = self._counters.requests
         for _ in range(max_requests):
@@ -420,12 +502,7 @@ class ServerBus:
             elif len(frames) == 2:
                 envelope, body = (frames[0],), frames[1]
             else:
-                counters.drop(
-                    BusMessageError(
-                        "wrong_frame_count",
-                        f"request has {len(frames) - 1} frames, expected [empty, body] or [body]",
-                    )
-                )
+                self._refuse_envelope(frames)
                 continue
             try:
                 request = decode_request(body)
@@ -437,6 +514,29 @@ class ServerBus:
             counters.accepted += 1
             out.append((RequestOrigin(envelope, request["seq"]), request))
         return out
+
+    def _poll_watches(self) -> None:
+        for watch in getattr(self, "_watches", ()):
+            watch.poll()
+
+    def _refuse_envelope(self, frames: list) -> None:
+        """Count a request whose frames are neither ``[empty, body]`` nor ``[body]`` and
+        answer it with ``ok: false``: the ROUTER's first frame names the asker, so a
+        reply can always be routed (docs/bus.md: a request that breaks the contract is
+        answered at once). The reply keeps the asker's delimiter when it sent one (a REQ
+        socket needs it; a DEALER reads the last frame), and answers the first ``seq``
+        that one of the frames has, -1 when none has."""
+        parts = len(frames) - 1
+        error = BusMessageError(
+            "wrong_frame_count",
+            f"request has {parts} frames, expected [empty, body] or [body]",
+        )
+        self._counters.requests.drop(error)
+        delimited = parts >= 2 and not frames[1]
+        envelope = (frames[0], b"") if delimited else (frames[0],)
+        seqs = (_readable_seq(f) for f in frames[1:] if f)
+        seq = next((q for q in seqs if q >= 0), -1)
+        self.reply(RequestOrigin(envelope, seq), {"ok": False, "error": str(error)})
 
     def reply(self, origin: RequestOrigin, payload: Mapping) -> bool:
         """Answer a request: ``payload`` needs ``ok`` (and ``error`` when false).
@@ -467,6 +567,8 @@ class ServerBus:
         if self._closed:
             return
         self._closed = True
+        for watch in getattr(self, "_watches", ()):
+            watch.close()
         for name in ("_pub", "_sub", "_router"):
             s = getattr(self, name, None)
             if s is not None:

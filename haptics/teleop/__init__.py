@@ -20,7 +20,8 @@ sample goes, at the device's rate, through:
 6. rate limits counted in sample time: the position moves at most
    ``max_tip_speed_m_s * dt`` and the orientation turns at most
    ``max_tip_angular_speed_rad_s * dt`` towards the goal, ``dt`` being the time between
-   the sample stamps (at most ``max_sample_interval_s``);
+   the sample stamps (at most ``max_sample_interval_s``), plus what earlier samples left
+   unused, up to ``limit_carry_s`` worth (stamp jitter is no speed);
 7. the jaw follows the gripper at no more than ``max_jaw_rate_rad_s``.
 
 The output is the target ``X_RT`` (4x4, m) after the last sample: always finite and rigid

@@ -54,6 +54,13 @@ class TeleopConfig:
         max_sample_interval_s: two samples further apart than this count as this far
             apart for the speed limits, so the first sample after a pause cannot make
             the target leap (m/s x a long interval).
+        limit_carry_s: the speed limits are counted over sample time, and what a sample
+            leaves unused of its own (``max_tip_speed_m_s`` x its interval) carries over
+            to the next ones, up to this much time's worth (10 ms: 2 mm at 0.2 m/s).
+            The tremor filter moves its output by about the same step every sample, so a
+            device whose stamps jitter (a late sample, then one right after it) made a
+            normal step look far too fast; over any span T the tip still moves at most
+            ``max_tip_speed_m_s`` x (T + this), so fast motion is limited as before.
         align_tolerance_rad: the hand's orientation seen through the camera must be
             within this angle of the tool's before following starts (10° by default;
             the dVRK uses 5° with a motorised wrist that aligns the hand for the user).
@@ -79,6 +86,7 @@ class TeleopConfig:
     gap_timeout_s: float = 0.1
     future_tolerance_s: float = 0.005
     max_sample_interval_s: float = 0.02
+    limit_carry_s: float = 0.01
     align_tolerance_rad: float | None = math.radians(10.0)
     start_enabled: bool = False
     gripper_max_rad: float = math.radians(60.0)
@@ -97,6 +105,7 @@ class TeleopConfig:
             "max_sample_age_s": (self.max_sample_age_s, "s"),
             "gap_timeout_s": (self.gap_timeout_s, "s"),
             "max_sample_interval_s": (self.max_sample_interval_s, "s"),
+            "limit_carry_s": (self.limit_carry_s, "s"),
             "gripper_max_rad": (self.gripper_max_rad, "rad"),
         }
         for name, (value, unit) in positive.items():

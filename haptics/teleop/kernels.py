@@ -35,7 +35,9 @@ Q_LAST_HAND = 32  # hand orientation at the last followed sample, 4
 WALL_M = 36  # how far the hand is past the workspace wall (m, M, hand metres), 3
 P_HAND = 39  # position of the last accepted sample (m, M), unfiltered, 3
 X_TGT = 42  # the target as a 4x4 pose, row-major (kept up to date for the output), 16
-STATE_SIZE = 58
+MOVE_LEFT = 58  # the translation limit left unused by earlier samples (m), carried over
+TURN_LEFT = 59  # the rotation limit left unused by earlier samples (rad), carried over
+STATE_SIZE = 60
 
 # ---- offsets in the limits vector P -----------------------------------------------------
 SCALE = 0  # translation scale
@@ -44,7 +46,8 @@ V_MAX = 2  # tip speed limit (m/s)
 W_MAX = 3  # tip angular speed limit (rad/s)
 LOWER = 4  # workspace box lower corner in R (m), 3
 UPPER = 7  # workspace box upper corner in R (m), 3
-PARAM_SIZE = 10
+CARRY_S = 10  # how much unused limit carries over to the next samples, in seconds of it
+PARAM_SIZE = 11
 
 # ---- results ------------------------------------------------------------------------------
 #: follow() flags
@@ -333,6 +336,8 @@ def capture(S, p):
         S[Q_REF_MH + i] = S[Q_HAND + i]
         S[Q_LAST_HAND + i] = S[Q_HAND + i]
         S[Q_REF_RT + i] = S[Q_TGT + i]
+    S[MOVE_LEFT] = 0.0  # following starts with no limit saved up
+    S[TURN_LEFT] = 0.0
 
 
 @njit(cache=True)
@@ -368,9 +373,17 @@ def aligned_hand(S, X_RC, R_CM):
 def follow(S, P, p, dt):
     """One followed sample: map the hand (filtered position ``p``, orientation ``Q_HAND``)
     to a goal, clamp it to the workspace box, and move the target towards it by at most
-    ``V_MAX * dt`` and ``W_MAX * dt``. Returns ``WALL | SPEED | ANGULAR`` flags, or
+    ``V_MAX * dt`` and ``W_MAX * dt``, plus what earlier samples left unused of their own
+    (at most ``CARRY_S`` seconds' worth). Returns ``WALL | SPEED | ANGULAR`` flags, or
     ``FILTER_BAD`` (``p`` is NaN/inf) or ``NONFINITE`` (the target came out NaN/inf), in
     which cases nothing is changed.
+
+    Why the carry: the tremor filter runs in samples, not seconds, so its output moves
+    by about the same step every sample; a device whose stamps jitter (a late sample,
+    then one right after it) gives a normal step a tiny ``dt``, which looked like a
+    speed far over the limit (2-3 ``speed_limit`` events a second at 8 mm/s). With the
+    carry the limit holds over any span of sample time T as ``V_MAX * (T + CARRY_S)``:
+    sustained speed is limited exactly as before, and a jump is still spread out.
     """
     if not (math.isfinite(p[0]) and math.isfinite(p[1]) and math.isfinite(p[2])):
         return FILTER_BAD
@@ -390,7 +403,8 @@ def follow(S, P, p, dt):
             flags |= WALL
         new_p[i] = clamped - S[P_TGT + i]  # the step the target would take
         dist2 += new_p[i] * new_p[i]
-    max_step = P[V_MAX] * dt
+    carry = P[CARRY_S]
+    max_step = min(S[MOVE_LEFT], P[V_MAX] * carry) + P[V_MAX] * dt
     k = 1.0
     if dist2 > max_step * max_step:
         dist = math.sqrt(dist2)
@@ -404,7 +418,7 @@ def follow(S, P, p, dt):
     if P[ROT_SCALE] != 1.0:
         delta = qpow(delta, P[ROT_SCALE])
     goal_q = qmul(qmul(qmul(q_RM, delta), qconj(q_RM)), qget(S, Q_REF_RT))
-    max_turn = P[W_MAX] * dt
+    max_turn = min(S[TURN_LEFT], P[W_MAX] * carry) + P[W_MAX] * dt
     new_q, turn = rotate_toward(qget(S, Q_TGT), goal_q, max_turn)
     if turn > max_turn * (1.0 + FLAG_MARGIN) + 1e-12:
         flags |= ANGULAR
@@ -414,6 +428,8 @@ def follow(S, P, p, dt):
     ok = ok and math.isfinite(wall[0] + wall[1] + wall[2])
     if not ok:
         return NONFINITE
+    S[MOVE_LEFT] = max_step - k * math.sqrt(dist2)
+    S[TURN_LEFT] = max_turn - min(turn, max_turn)
     for i in range(3):
         S[P_TGT + i] = new_p[i]
         S[P_LAST_M + i] = p[i]

@@ -165,6 +165,7 @@ class Teleoperation:
                 c.max_tip_angular_speed_rad_s,
                 *c.workspace_lower_m,
                 *c.workspace_upper_m,
+                c.limit_carry_s,
             ],
             dtype=np.float64,
         )

@@ -133,8 +133,13 @@ class Publisher:
         used_seq: int,
         align_errors: Mapping[str, float],
         aligned_hands: Mapping[str, object] | None = None,
+        paused: bool = False,
     ) -> None:
         """Arm states, scene, step, metrics and events of one step, each at its rate.
+
+        ``paused``: the session is paused and ``state`` is its last step, published again
+        so that viewers and devices see a live server (its events went out already);
+        ``operating_state`` says ``paused: true``.
 
         An arm's own messages carry the ``used_seq`` of its own device's sample (the
         others, the newest sample of any device). ``aligned_hands``: per teleoperated arm,
@@ -171,6 +176,7 @@ class Publisher:
                     # not measured yet (no sample): as far off as it can be
                     "align_error_rad": error if math.isfinite(error) else math.pi,
                     "holding": list(arm.holding),
+                    "paused": paused,
                 }
                 hand = aligned_hands.get(name)
                 if hand is not None:
@@ -214,8 +220,26 @@ class Publisher:
                 },
                 used_seq,
             )
-        if state.events:
+        if state.events and not paused:
             self.events(now_s, state.events, used_seq)
+
+    def waiting(self, now_s: float, arm_states: Mapping[str, str], missing) -> None:
+        """While the server waits for its devices, before the session starts: each
+        teleoperated arm's ``operating_state`` at its rate, saying which devices are
+        missing (``waiting_for``), so a client can tell a waiting server from a dead one."""
+        if not self._op_state(now_s):
+            return
+        for name, state in arm_states.items():
+            payload = {
+                "state": state,
+                "following": False,
+                "aligned": False,
+                "align_error_rad": math.pi,
+                "holding": [],
+                "paused": False,
+                "waiting_for": sorted(missing),
+            }
+            self._send("video", now_s, f"{name}/operating_state", payload, -1)
 
     def events(self, now_s: float, events, used_seq: int = -1) -> None:
         """Events as they happen (the video channel)."""

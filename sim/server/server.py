@@ -234,7 +234,9 @@ class TrainingServer:
             "topics": [spec.pattern for spec in TOPICS],
             "rates_hz": {
                 "physics": s.world.rate_hz,
-                "servo_cf": min(self.config.rates.servo_cf_hz, s.world.rate_hz),
+                # the most: after every physics step and after each burst of device
+                # samples between steps, so at the faster of the two, up to this cap
+                "servo_cf": self.config.rates.servo_cf_hz,
                 "arm_state": self.config.rates.arm_state_hz,
                 "scene/state": self.config.rates.scene_hz,
                 "session/metrics": self.config.rates.metrics_hz,
@@ -387,6 +389,9 @@ class TrainingServer:
             for sample in self._take_device_messages(now):
                 missing.discard(sample.device)
             self._answer()
+            states = {arm: t.state for arm, t in self.session.teleops.items()}
+            self.publisher.waiting(now, states, missing)
+            self.publisher.flush(now)
             if missing and now - last_notice > WAIT_NOTICE_S:
                 last_notice = now
                 self.say(f"still waiting for: {', '.join(sorted(missing))}")
@@ -433,6 +438,8 @@ class TrainingServer:
                 self.publisher.state(
                     now, state, self._last_seq, self._align_errors(), self._aligned_hands
                 )
+            else:
+                self._publish_paused(now)
             self.publisher.flush(now)
             self._answer()
             if on_checkpoint is not None:
@@ -446,6 +453,21 @@ class TrainingServer:
             elif max_duration_s is not None and now - started > max_duration_s:
                 reason = "time"
         return self._outcome(pacer, reason, started)
+
+    def _publish_paused(self, now: float) -> None:
+        """While paused nothing moves, but the stream goes on: the last step's state again
+        at the usual rates (``operating_state`` with ``paused: true``) and zero force
+        feedback, so that viewers see a paused server, not a dead one, and devices (which
+        take 1.5 s of silence for a lost server) keep their connection."""
+        state = self._last_state
+        if state is None:
+            return
+        self.publisher.state(
+            now, state, self._last_seq, self._align_errors(), self._aligned_hands, paused=True
+        )
+        if self.publisher.force_due(now):
+            for device, arm in self.device_map.items():
+                self.publisher.force(now, device, [0.0] * 3, [0.0] * 3, state.arms[arm].used_seq)
 
     def _align_errors(self) -> dict[str, float]:
         out = {}

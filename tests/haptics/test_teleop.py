@@ -453,3 +453,56 @@ def test_config_errors():
         Teleoperation(TeleopConfig(), START, np.full((4, 4), np.nan))
     with pytest.raises(HapticsError, match="X_RT_start"):
         Teleoperation(TeleopConfig(), np.diag([1.0, 1.0, 1.1, 1.0]), np.eye(4))
+
+
+def _circle_with_jittered_stamps(config, jitter_s: float, seconds: float = 4.0):
+    """A 2 cm circle in 5 s (25 mm/s of hand, ~8 mm/s of tool at 1:3) sampled at 1 kHz
+    by a device on a loaded machine: each sample is read late by an exponential delay
+    (mean ``jitter_s``) and stamped when read, so a late sample is followed by one right
+    after it. The hand position is exact for its stamp."""
+    rng = np.random.default_rng(3)
+    n = int(seconds * 1000)
+    stamps = np.maximum.accumulate(np.arange(n) * 1e-3 + rng.exponential(jitter_s, n))
+    tele = Teleoperation(config, START, np.eye(4))
+    outs = []
+    for k, t in enumerate(stamps):
+        a = 2 * math.pi * 0.2 * t
+        p = [0.02 * (math.cos(a) - 1), 0.02 * math.sin(a), 0.0]
+        outs.append(tele.step(_sample(float(t), p, seq=k), float(t)))
+    return stamps, outs
+
+
+@pytest.mark.parametrize("jitter_s", [0.0003, 0.001, 0.003])
+def test_stamp_jitter_does_not_trip_the_speed_limit_of_a_slow_motion(jitter_s):
+    """A probe traced a slow circle (~8 mm/s at the tool, 4% of the limit) at 1 kHz and
+    got 2-3 ``speed_limit`` events a second: the tremor filter moves its output by about
+    the same step every sample, and a sample stamped just after a late one made that
+    step look 10-100x too fast. Measured before the fix: 171 events in 8 s at 0.3 ms of
+    jitter, 1360 at 1 ms. The unused limit now carries over (``limit_carry_s``)."""
+    config = TeleopConfig(translation_scale=1 / 3, start_enabled=True, align_tolerance_rad=None)
+    stamps, outs = _circle_with_jittered_stamps(config, jitter_s)
+    kinds = [e.kind for o in outs for e in o.events]
+    assert "speed_limit" not in kinds and outs[-1].state == "FOLLOWING"
+    assert np.diff(stamps).min() < 1e-4  # the jitter did make near-zero intervals
+
+
+def test_the_carry_does_not_weaken_the_limit_on_fast_motion():
+    """A hand that runs at 3x the limit for 0.4 s (the goal stops at the workspace wall
+    after 0.2 s, still ahead of the tool), with jittered stamps: the tool moves at most
+    v_max x (elapsed + limit_carry_s) over any span, and the limit is reported."""
+    config = TeleopConfig(**FREE)  # 0.2 m/s at the tool
+    v_max, carry = config.max_tip_speed_m_s, config.limit_carry_s
+    rng = np.random.default_rng(4)
+    stamps = np.maximum.accumulate(np.arange(400) * 1e-3 + rng.exponential(0.002, 400))
+    tele = Teleoperation(config, START, np.eye(4))
+    outs = [
+        tele.step(_sample(float(t), [3 * v_max / 0.2 * t, 0.0, 0.0], seq=k), float(t))
+        for k, t in enumerate(stamps)
+    ]
+    x = np.array([o.X_RT[0, 3] for o in outs])
+    for span in (1, 10, 100, 399):
+        moved = x[span:] - x[:-span]
+        elapsed = stamps[span:] - stamps[:-span]
+        assert np.all(moved <= v_max * (elapsed + carry) * (1 + 1e-9) + 1e-12), span
+    assert x[-1] - x[0] >= v_max * (stamps[-1] - stamps[0]) * 0.99  # at the limit
+    assert "speed_limit" in [e.kind for o in outs for e in o.events]

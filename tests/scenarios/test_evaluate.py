@@ -158,3 +158,19 @@ def test_a_session_that_stopped_at_once_still_scores(rows, completed):
     assert m["completion_time_s"] == (0.0 if completed or rows < 2 else 1 / FS)
     assert m["path_length_cm"] == 0.0 and m["collisions"] == 0.0 and m["drops"] == 0.0
     assert all(np.isfinite(v) for v in m.values())
+
+
+def test_clutch_presses_count_only_stops_of_following():
+    """The trace's ``clutch`` is "the arm does not follow" (sim.session records it so):
+    every arm starts that way, and the endoscope (fed clutched samples) or an idle hand
+    never follows. Counting its rising edges from a false start read 3 after one real
+    press and 5 after two. A press is a change from following to not following."""
+    trace = _trace(graspable=())
+    left, right = trace.instruments["PSM1"], trace.instruments["PSM2"]
+    left.clutch[:500] = True  # aligning until it follows at 0.5 s
+    right.clutch[:] = True  # the other hand never follows
+    scope = dataclasses.replace(right, clutch=np.ones_like(right.clutch))  # always clutched
+    trace.instruments["ECM"] = dataclasses.replace(scope, kind="ecm")
+    assert compute_metrics(trace)["clutch_count"] == 1  # the press at 9 s
+    left.clutch[6000:6200] = True
+    assert compute_metrics(trace)["clutch_count"] == 2

@@ -316,3 +316,28 @@ def test_slightly_unnormalised_quaternions_give_rigid_poses():
     X = pose_from_payload({"position_m": [0, 0, 0], "orientation_xyzw": [0.0, 0.0, 0.05, 1.02]})
     R = X[:3, :3]
     assert np.abs(R.T @ R - np.eye(3)).max() < 1e-12
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+@pytest.mark.parametrize("direction", [TO_SERVER, TO_CLIENT])
+def test_a_non_finite_quaternion_is_non_finite_not_a_bad_norm(bad, direction):
+    """docs/bus.md: ``non_finite`` is a NaN or infinity anywhere. In a quaternion it made
+    the norm NaN or inf, and the norm check ran first and called it ``bad_fields``."""
+    topic = "MTMR/measured_cp" if direction == TO_SERVER else "PSM1/measured_cp"
+    payload = {
+        "position_m": [0.0, 0.0, 0.0],
+        "orientation_xyzw": [0.0, 0.0, bad, 1.0],
+        **_envelope(direction),
+    }
+    assert _reason(_frames(topic, payload), direction) == "non_finite"
+
+
+def test_a_quaternion_whose_norm_overflows_is_still_refused():
+    """Finite elements whose norm overflows are no unit quaternion (bad_fields), and the
+    finite scan would let them through: the norm check must still see them."""
+    payload = {
+        "position_m": [0.0, 0.0, 0.0],
+        "orientation_xyzw": [1e200, 0.0, 0.0, 1.0],
+        **_envelope(TO_SERVER),
+    }
+    assert _reason(_frames("MTMR/measured_cp", payload)) == "bad_fields"

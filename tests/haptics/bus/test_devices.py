@@ -81,3 +81,39 @@ def test_a_drifting_device_clock_is_followed():
         t = i * 1e-3
         lag.append(t + 1e-4 - clock.to_local(t * (1 - drift), t + 1e-4))
     assert max(lag[-1000:]) < 2 * drift * 1.0 + 1e-9  # bounded by drift over one window
+
+
+def _feed(state: DeviceState, seqs, t0: float = 1.0) -> None:
+    for i, seq in enumerate(seqs):
+        t = t0 + i * 1e-3
+        state.update(_msg("MTMR/measured_cp", _pose(0.0), seq, t, t))
+
+
+def test_one_stray_old_message_is_not_a_restart_with_a_huge_loss():
+    """A probe sent one ``seq`` 0 into a stream at seq ~28 500, which then went on: the
+    server counted 1 restart and ~28 500 lost samples. The old stream going on just past
+    its old seq undoes the restart; only what it really skipped is lost."""
+    state = DeviceState()
+    _feed(state, [*range(28_500), 0, 28_500, 28_501, 28_503])
+    stats = state.stats("MTMR")
+    assert stats.restarts == 0 and stats.lost == 1, stats
+    assert stats.samples == 28_504
+
+
+def test_a_real_restart_is_still_counted():
+    state = DeviceState()
+    _feed(state, [*range(5000), *range(3000)])  # restarted, and ran on from 0
+    assert state.stats("MTMR").restarts == 1 and state.stats("MTMR").lost == 0
+    _feed(state, range(3000, 6000), t0=10.0)  # ran on past the old seq: still a restart
+    assert state.stats("MTMR").restarts == 1 and state.stats("MTMR").lost == 0
+    _feed(state, [0, 1, 50_000], t0=20.0)  # a restart, then a jump far beyond: a loss
+    assert state.stats("MTMR").restarts == 2
+    assert state.stats("MTMR").lost == 50_000 - 1 - 1
+
+
+def test_a_duplicated_message_is_not_a_restart():
+    state = DeviceState()
+    _feed(state, [0, 1, 2, 3, 3, 4, 5])
+    assert state.stats("MTMR").restarts == 0 and state.stats("MTMR").lost == 0
+    _feed(state, [0, 2, 6, 7])  # two strays in a row, then the stream goes on
+    assert state.stats("MTMR").restarts == 0 and state.stats("MTMR").lost == 0

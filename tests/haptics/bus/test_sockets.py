@@ -182,3 +182,67 @@ def test_raw_pyzmq_peer_speaks_the_contract(served):
         assert reply["ok"] is True and reply["reply_to"] == 0
     finally:
         ctx.destroy(linger=0)
+
+
+@pytest.mark.parametrize(
+    ("frames", "reply_to"),
+    [
+        ([b"", "BODY", b"x"], 31),  # a delimiter, the body and one frame too many
+        ([b"xx", "BODY"], 31),  # a first frame that is no empty delimiter
+        ([b"xx", b"yy", b"zz"], -1),  # nothing that reads as a request
+    ],
+)
+def test_a_request_with_the_wrong_frames_is_answered_too(served, frames, reply_to):
+    """docs/bus.md: a request that breaks the contract is answered at once with
+    ``ok: false``. One with the wrong frame count was only counted, and its DEALER
+    waited for ever; the ROUTER knows who asked, so it is answered."""
+    server, _ = served
+    body = msgpack.packb({"v": 1, "stamp_s": 1.0, "seq": 31, "request": "hello"})
+    ctx = zmq.Context()
+    try:
+        dealer = ctx.socket(zmq.DEALER)
+        dealer.linger = 0
+        dealer.connect(server.endpoints[2])
+        dealer.send_multipart([body if f == "BODY" else f for f in frames])
+        assert dealer.poll(5000), "no reply"
+        reply = msgpack.unpackb(dealer.recv_multipart()[-1])
+        assert reply["ok"] is False and "frames, expected [empty, body]" in reply["error"]
+        assert reply["reply_to"] == reply_to
+        assert server.counters.requests.dropped["wrong_frame_count"] == 1
+    finally:
+        ctx.destroy(linger=0)
+
+
+def test_a_frame_over_1_mib_cuts_the_sender_off_and_is_counted_and_logged(server, caplog):
+    """libzmq refuses a frame over 1 MiB by disconnecting its sender (documented); that
+    was neither counted nor logged. Now the ended connection is (``disconnects``), the
+    first one logged; the sender reconnects and its next message is taken as usual."""
+    ctx = zmq.Context()
+    good = msgpack.packb({"v": 1, "stamp_s": 1.0, "seq": 0, "pressed": False})
+    try:
+        pub = ctx.socket(zmq.PUB)
+        pub.linger = 0
+        pub.connect(server.endpoints[1])
+
+        def received_within(timeout_s: float) -> list:
+            deadline, got = time.monotonic() + timeout_s, []
+            while not got and time.monotonic() < deadline:
+                pub.send_multipart([b"MTMR/clutch", good])
+                server.wait(0.05)
+                got = server.drain()
+            return got
+
+        assert received_within(5.0), "the sender never got through"
+        assert server.counters.messages.disconnects == 0
+        with caplog.at_level("WARNING", logger="haptics.bus"):
+            pub.send_multipart([b"MTMR/measured_cp", b"\0" * (2 * 1024 * 1024)])
+            deadline = time.monotonic() + 5.0
+            while server.counters.messages.disconnects == 0 and time.monotonic() < deadline:
+                server.wait(0.05)
+                server.drain()
+        assert server.counters.messages.disconnects == 1
+        assert server.counters.as_dict()["messages"]["disconnects"] == 1
+        assert "frame over 1048576 bytes" in caplog.text
+        assert received_within(5.0), "the sender did not get back in after reconnecting"
+    finally:
+        ctx.destroy(linger=0)

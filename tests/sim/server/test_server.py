@@ -420,3 +420,82 @@ def test_frame_timing_reports_are_validated_and_kept_per_client(served):
     assert xr["frames"] == 270 and xr["missed"] == 9 and xr["restarts"] == 0
     assert abs(xr["frame_period_s_p50"] - 1 / 90) < 1e-6
     assert 1.5 / 90 < xr["frame_period_s_p99_worst"] <= 2 / 90 + 1e-9  # p99 of a window
+
+
+def _received(device: Device, topic: str, since: float) -> list[dict]:
+    with device._lock:
+        return [m.payload for t, m in device.inbox if m.topic == topic and t >= since]
+
+
+def test_a_pause_keeps_every_stream_going_and_says_paused(served):
+    """A pause (of one arm or all: it pauses the whole session) published nothing at all
+    until resumed: a viewer could not tell it from a dead server, and devices take 1.5 s
+    of silence for a lost one. Now the last state goes out at the usual rates with
+    ``paused: true``, and force feedback (zero) at its own."""
+    device = Device(served.server.port)
+    try:
+        assert device.wait_for(lambda: device.state("PSM1") == "ALIGNING")
+        assert device.latest("PSM1/operating_state")["paused"] is False
+        assert device.bus.request(
+            {"request": "state_command", "arm": "PSM1", "command": "pause"}, timeout_s=10
+        )["ok"]
+        time.sleep(0.2)  # what was sent before the pause has arrived
+        start = time.monotonic()
+        time.sleep(1.0)
+        for arm in ("PSM1", "PSM2"):
+            states = _received(device, f"{arm}/operating_state", start)
+            assert len(states) >= 5 and all(p["paused"] for p in states), (arm, len(states))
+        assert len(_received(device, "scene/state", start)) >= 20
+        forces = _received(device, "MTMR/servo_cf", start)
+        assert len(forces) >= 50 and all(f["force_n"] == [0.0, 0.0, 0.0] for f in forces)
+        times = {p["time_s"] for p in _received(device, "scene/state", start)}
+        assert len(times) == 1  # simulated time stands still
+        assert device.bus.request(
+            {"request": "state_command", "arm": "all", "command": "resume"}, timeout_s=10
+        )["ok"]
+        assert device.wait_for(lambda: device.latest("PSM1/operating_state")["paused"] is False)
+    finally:
+        device.close()
+
+
+def test_a_server_waiting_for_a_device_says_which():
+    """With only MTMR there, the server waited for MTML publishing nothing at all (and
+    answered ``enable`` with ok): a one-handed client could not tell what went on. Now
+    each arm's operating_state says what the server waits for."""
+    s = Served()
+    device = Device(s.server.port, names=("MTMR",))
+    try:
+
+        def waiting_for(arm: str):
+            return (device.latest(f"{arm}/operating_state") or {}).get("waiting_for")
+
+        assert device.wait_for(lambda: waiting_for("PSM2") == ["MTML"], 10), waiting_for("PSM2")
+        assert waiting_for("PSM1") == ["MTML"] and device.state("PSM2") == "DISABLED"
+        assert device.bus.request(
+            {"request": "state_command", "arm": "PSM1", "command": "enable"}, timeout_s=10
+        )["ok"]
+        assert device.wait_for(lambda: device.state("PSM1") == "ALIGNING", 10)
+        assert device.latest("PSM1/operating_state")["waiting_for"] == ["MTML"]
+    finally:
+        device.close()
+        s.stopped = True
+        s.thread.join(timeout=60)
+        s.close()
+
+
+def test_hello_tells_the_servo_cf_rate_a_1_khz_device_gets(served):
+    """hello said ``servo_cf: 500`` (the physics rate) while a 1 kHz device got ~970 Hz:
+    feedback also goes out between physics steps, after each device sample. hello now
+    gives the cap, and a 1 kHz device gets more than the physics rate, up to it."""
+    device = Device(served.server.port)
+    try:
+        rates = device.hello["rates_hz"]
+        assert rates["servo_cf"] == 1000.0 and rates["physics"] == 500.0
+        assert device.wait_for(lambda: device.latest("MTMR/servo_cf") is not None)
+        start = time.monotonic()
+        time.sleep(2.0)
+        forces = _received(device, "MTMR/servo_cf", start)
+        rate_hz = len(forces) / 2.0
+        assert rates["physics"] * 1.1 < rate_hz <= rates["servo_cf"] * 1.05, rate_hz
+    finally:
+        device.close()
