@@ -67,6 +67,19 @@ def _fmt(value) -> str:
     return str(value)
 
 
+def _bar_row(row: Sequence) -> list:
+    """A bar row with its measured value printed finely enough to show which side of the
+    target it lies on ("1.70 >= 1.70 FAIL" was 1.6989 against 1.7)."""
+    bar, measured, op, target, result, *rest = row
+    if isinstance(measured, float) and isinstance(target, (int, float)) and measured != target:
+        digits = 2
+        while digits < 8 and round(measured, digits) == round(float(target), digits):
+            digits += 1
+        if _fmt(measured) == _fmt(float(target)) or digits > 2:
+            measured = f"{measured:.{digits}f}"
+    return [bar, measured, op, target, result, *rest]
+
+
 def write_json(path: Path, payload: dict) -> Path:
     """Write ``payload`` with machine info to ``path`` (parents created); return the path."""
     path = Path(path)
@@ -100,7 +113,8 @@ def finish(
         payload: the benchmark's own results for the JSON.
         strict: when False the return value is always True (bars are only reported).
     """
-    print_table("Bars", ["bar", "measured", "", "target", ""], bar_rows, console)
+    shown = [_bar_row(r) for r in bar_rows]
+    print_table("Bars", ["bar", "measured", "", "target", ""], shown, console)
     if json_path is not None:
         bars = [
             dict(zip(["bar", "measured", "op", "target", "result"], r, strict=True))
