@@ -297,6 +297,22 @@ class Teleoperation:
             self._limits = 0
             self._set_state(DISABLED, "disabled on request", self._event_time(now_s), self._pending)
 
+    def restart(self, reason: str, now_s: float | None = None) -> None:
+        """The stream was stopped on purpose (the session paused) and goes on now: forget
+        the hand's past and capture the mapping afresh, so that where the hand went
+        meanwhile does not move the tool (1 cm of catching up after a 3 cm move during a
+        pause, at 3:1). The tremor filter and the rate meter start again; a following
+        arm aligns again (at once if the hand still matches the tool: no press needed),
+        and the gap watchdog waits for the first sample.
+        """
+        self._rate_meter.restart()
+        with contextlib.suppress(Exception):  # the next sample through it is checked anyway
+            self._filter.reset()
+        self._limits = 0
+        self._last_use_now = None
+        if self._state == FOLLOWING:
+            self._set_state(ALIGNING, reason, self._event_time(now_s), self._pending)
+
     def release_to(self, X_RT, now_s: float | None = None) -> None:
         """Another source (a controller's ``servo_cp``) moved the instrument: make ``X_RT``
         (4x4 in R) the target and stop following, so that when the master takes over

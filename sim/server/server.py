@@ -275,6 +275,10 @@ class TrainingServer:
         elif command == "pause":
             self.paused = True
         elif command == "resume":
+            if self.paused:
+                now = self._clock()
+                for teleop in self.session.teleops.values():
+                    teleop.restart("the session resumed", now)
             self.paused = False
         else:
             return {"ok": False, "error": f"unknown command {command!r}"}

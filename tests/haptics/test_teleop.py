@@ -506,3 +506,20 @@ def test_the_carry_does_not_weaken_the_limit_on_fast_motion():
         assert np.all(moved <= v_max * (elapsed + carry) * (1 + 1e-9) + 1e-12), span
     assert x[-1] - x[0] >= v_max * (stamps[-1] - stamps[0]) * 0.99  # at the limit
     assert "speed_limit" in [e.kind for o in outs for e in o.events]
+
+
+def test_after_a_restart_the_tool_carries_on_from_where_it_stopped():
+    """A paused session drops the samples; the hand goes on moving. ``restart`` captures
+    the mapping afresh: the tool does not catch up with the hand's move meanwhile."""
+    tele = Teleoperation(
+        TeleopConfig(start_enabled=True, align_tolerance_rad=math.radians(10.0)), START, np.eye(4)
+    )
+    outs = _run(tele, [[0.0, 0.0, 0.0]] * 300)
+    assert outs[-1].state == "FOLLOWING"
+    tele.restart("the session resumed", 0.3)
+    outs = _run(tele, [[0.03, 0.0, 0.0]] * 300, t0=0.6)  # the hand moved 3 cm meanwhile
+    kinds = [e.kind for o in outs for e in o.events]
+    assert kinds[:2] == ["aligning", "following"] and outs[-1].state == "FOLLOWING"
+    np.testing.assert_allclose(outs[-1].X_RT[:3, 3], START[:3, 3], atol=1e-9)
+    outs = _run(tele, _line([0.03, 0.0, 0.0], [0.06, 0.0, 0.0], 600), t0=0.9)
+    assert outs[-1].X_RT[0, 3] == pytest.approx(0.2 * 0.03, abs=5e-4)  # follows on at 5:1

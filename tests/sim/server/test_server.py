@@ -499,3 +499,43 @@ def test_hello_tells_the_servo_cf_rate_a_1_khz_device_gets(served):
         assert rates["physics"] * 1.1 < rate_hz <= rates["servo_cf"] * 1.05, rate_hz
     finally:
         device.close()
+
+
+def test_the_hand_moved_during_a_pause_does_not_move_the_tool_on_resume(served):
+    """While paused the device's samples are dropped; the trainee's hand goes on moving.
+    On resume the mapping is captured afresh (as after a clutch): the tool carries on
+    from where it stopped, it does not catch up with where the hand went meanwhile (it
+    did: 1 cm at the tool for a 3 cm move). Following on afterwards: test_teleop."""
+    device = Device(served.server.port)
+    try:
+        assert device.wait_for(lambda: device.state("PSM1") == "ALIGNING")
+        device.align("MTMR", "PSM1")
+        device.clutch_cycle("MTMR")
+        assert device.wait_for(lambda: device.state("PSM1") == "FOLLOWING")
+        assert device.bus.request(
+            {"request": "state_command", "arm": "all", "command": "pause"}, timeout_s=10
+        )["ok"]
+        time.sleep(0.3)
+        before = pose_from_payload(device.latest("PSM1/measured_cp"))[:3, 3]
+        hand = device.hand["MTMR"].copy()
+        hand[:3, 3] += (0.03, 0.0, 0.0)  # 3 cm while paused: 1 cm at the tool, were it used
+        device.hand["MTMR"] = hand
+        time.sleep(0.3)
+        assert device.bus.request(
+            {"request": "state_command", "arm": "all", "command": "resume"}, timeout_s=10
+        )["ok"]
+        time.sleep(1.5)
+        after = pose_from_payload(device.latest("PSM1/measured_cp"))[:3, 3]
+        assert np.linalg.norm(after - before) < 0.001, after - before
+        events = [
+            (e["kind"], e["data"].get("detail"))
+            for _, m in device.inbox
+            if m.topic == "session/events"
+            for e in m.payload["events"]
+            if e["data"].get("arm") == "PSM1"
+        ]
+        # unless a loaded machine's late samples made the arm hold, it re-aligned on resume
+        if not any(kind == "holding" for kind, _ in events[-6:]):
+            assert ("aligning", "the session resumed") in events, events
+    finally:
+        device.close()
