@@ -241,7 +241,9 @@ class _DisconnectWatch:
 
     def _disconnected(self) -> None:
         if not self._counters.disconnects:
-            log.warning(
+            # info, not a warning: a device or viewer that quits ends its connection too
+            # (every desktop practice session starts with one)
+            log.info(
                 "a %s connection ended: the sender closed it, or sent a frame over %d bytes,"
                 " which libzmq refuses by disconnecting the sender (it does not say which;"
                 " counted as 'disconnects')",

@@ -369,7 +369,7 @@ def print_result(console: Console, spec, outcome) -> None:
     result = outcome.result
     verdict = "PASS" if result.passed else "FAIL"
     if outcome.interrupted:
-        verdict = "INCOMPLETE (stopped)"
+        verdict = "FAIL (stopped before the end)"
     print_score(console, result, f"{spec.title}: {verdict} - {verdict_score(result)}")
     console.print(
         f"simulated {outcome.sim_time_s:.1f} s in {outcome.wall_time_s:.1f} s of wall "

@@ -222,6 +222,7 @@ class TrainingServer:
             "contract": CONTRACT_VERSION,
             "scenario": self.scenario.name,
             "title": self.scenario.title,
+            "time_limit_s": float(self.scenario.exercise.time_limit_s),
             "scenario_yaml": self._scenario_text(),
             "seed": s.seed,
             "arms": [

@@ -54,6 +54,7 @@ class HudContent:
         step: "Step 2/3" ('' before the first step message).
         instruction: the current step's instruction.
         time_s: simulated time (s).
+        time_limit_s: the exercise's time limit (s), shown beside the timer (None: not).
         score: the running score estimate (None: nothing to score yet).
         arms: the instruments' lines.
         warnings: (text, severity) pairs, newest last; severity ``warning`` or ``info``.
@@ -68,6 +69,7 @@ class HudContent:
     step: str = ""
     instruction: str = ""
     time_s: float = 0.0
+    time_limit_s: float | None = None
     score: float | None = None
     arms: tuple[ArmLine, ...] = ()
     warnings: tuple[tuple[str, str], ...] = ()
@@ -104,8 +106,10 @@ def font(size: int):
 
 
 def _clock(time_s: float) -> str:
-    minutes, seconds = divmod(max(time_s, 0.0), 60.0)
-    return f"{int(minutes):02d}:{seconds:04.1f}"
+    """``mm:ss.s``, rounded before it is split (59.96 s read "00:60.0")."""
+    tenths = round(max(time_s, 0.0) * 10.0)
+    minutes, tenth_seconds = divmod(tenths, 600)
+    return f"{int(minutes):02d}:{tenth_seconds / 10.0:04.1f}"
 
 
 def _arm_text(arm: ArmLine) -> str:
@@ -137,6 +141,8 @@ def draw_hud(content: HudContent, width: int, height: int) -> np.ndarray:
     for k, line in enumerate(lines[:2]):
         draw.text((pad, pad + round(22 * s) + k * round(24 * s)), line, font=body, fill=TEXT)
     clock = _clock(content.time_s)
+    if content.time_limit_s:
+        clock += f" / {_clock(content.time_limit_s)[:-2]}"  # the exercise's cut-off
     score = "score --" if content.score is None else f"score {content.score:.0f}"
     for k, (text, f) in enumerate(((clock, big), (score, body))):
         w = draw.textlength(text, font=f)

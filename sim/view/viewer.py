@@ -448,6 +448,9 @@ class Viewer:
             master.set_clutch(device, pressed)
         elif name == "c":
             master.set_camera(device, pressed)
+            hello = self.hello
+            if pressed and hello.get("camera_arm") not in (hello.get("teleop") or {}):
+                self._flash("The endoscope is fixed in this exercise: C does nothing", "info")
         elif name == "tab" and pressed:
             for d in self.devices:  # nothing stays pressed on the hand left behind
                 master.set_clutch(d, False)
@@ -511,7 +514,10 @@ class Viewer:
         X_WC = state.camera_pose()
         arms = []
         mapped = {arm: device for device, arm in (hello.get("devices") or {}).items()}
+        ended = state.score is not None  # the result box says it all: nothing live stays
         for arm, device in sorted(mapped.items(), key=lambda kv: kv[1], reverse=True):
+            if ended:
+                break
             seen = state.arms.get(arm, {})
             tip = seen.get("X_WT")
             if (
@@ -542,7 +548,8 @@ class Viewer:
             step=step_text,
             instruction=str(step.get("instruction", "")),
             time_s=state.scene_time_s,
-            score=state.score_estimate,
+            time_limit_s=hello.get("time_limit_s"),
+            score=state.score.get("score") if ended else state.score_estimate,
             arms=tuple(arms),
             warnings=tuple(warnings),
             status=status,
@@ -572,7 +579,7 @@ def _result_text(score: dict | None) -> str:
         return ""
     verdict = "PASS" if score.get("passed") else "FAIL"
     if score.get("interrupted"):
-        verdict = "INCOMPLETE"
+        verdict = "FAIL (stopped before the end)"  # as the terminal and the report say
     value = score.get("score")
     lines = [verdict]
     if value is not None:

@@ -169,6 +169,7 @@ def test_hello_tells_a_device_what_it_needs(served):
         assert hello["devices"] == {"MTMR": "PSM1", "MTML": "PSM2"}
         assert "scene/state" in hello["topics"] and hello["rates_hz"]["physics"] == 500.0
         assert "steps:" in hello["scenario_yaml"]
+        assert hello["time_limit_s"] == 120.0  # a window shows the cut-off beside its timer
         assert hello["teleop"]["PSM1"]["align_tolerance_rad"] == pytest.approx(np.radians(10))
         scene = device.bus.request({"request": "hello", "scene": True}, timeout_s=10)["scene"]
         assert any(n["name"] == "pad" for n in scene["nodes"])

@@ -139,3 +139,62 @@ def test_the_overlay_shows_its_text_where_it_belongs():
     assert helped[200:500, 300:660, 3].mean() > alpha[200:500, 300:660].mean()
     assert content.key() != HudContent(**{**content.__dict__, "time_s": 83.6}).key()
     assert content.key() == HudContent(**{**content.__dict__, "time_s": 83.41}).key()
+
+
+def test_the_timer_rounds_before_it_splits_minutes():
+    from sim.view.hud import _clock
+
+    assert _clock(59.96) == "01:00.0"  # read "00:60.0" at a session's 120 s cut-off
+    assert _clock(119.99) == "02:00.0" and _clock(14.64) == "00:14.6"
+
+
+class _Master:
+    def __init__(self):
+        self.camera = []
+
+    def set_camera(self, device, pressed):
+        self.camera.append((device, pressed))
+
+
+@pytest.fixture(scope="module")
+def description():
+    from scenarios.loader import load_scenario
+    from sim.session.session import Session
+
+    with Session(load_scenario("needle-handover"), seed=0) as s:
+        return s.scene_description()
+
+
+def _viewer(description, hello):
+    from sim.view.viewer import LiveState, Viewer
+
+    viewer = Viewer(device=False, say=lambda _: None)
+    viewer.state = LiveState(description)
+    viewer.hello = hello
+    return viewer
+
+
+def test_the_end_screen_shows_the_final_score_and_nothing_live(description):
+    hello = {"title": "Needle handover", "time_limit_s": 120.0, "devices": {"MTMR": "PSM1"}}
+    viewer = _viewer(description, hello)
+    viewer.state.score_estimate = 98.0
+    viewer.state.arms = {"PSM1": {"state": "FOLLOWING", "align_error_rad": 0.0}}
+    live = viewer._hud(0.0)
+    assert live.score == 98.0 and [a.state for a in live.arms] == ["FOLLOWING"]
+    assert live.time_limit_s == 120.0
+    viewer.state.score = {"score": 0.0, "passed": False, "interrupted": True}
+    ended = viewer._hud(0.0)
+    assert ended.score == 0.0 and ended.arms == ()  # the window said 98 beside "score 0"
+    assert ended.result.startswith("FAIL (stopped before the end)")
+
+
+def test_the_camera_pedal_says_so_when_the_endoscope_is_fixed(description):
+    hello = {"camera_arm": "ECM", "teleop": {"PSM1": {}, "PSM2": {}}}
+    viewer = _viewer(description, hello)
+    viewer.master, viewer.devices = _Master(), ["MTMR"]
+    viewer._key("c", True)
+    assert any("endoscope is fixed" in text for _, text, _ in viewer._alerts)
+    driven = _viewer(description, {"camera_arm": "ECM", "teleop": {"ECM": {}, "PSM1": {}}})
+    driven.master, driven.devices = _Master(), ["MTMR"]
+    driven._key("c", True)
+    assert not driven._alerts and driven.master.camera == [("MTMR", True)]
