@@ -182,6 +182,8 @@ def vr(
             json_path.write_text(json.dumps(report.as_dict(), indent=2, default=str))
     if report.runtime_lost:
         raise typer.Exit(code=3)
+    if report.server_lost:
+        raise typer.Exit(code=4)
 
 
 def practise_in_headset(scenario: str, port: int, serve_args: list[str], mode: str) -> int:
@@ -247,3 +249,5 @@ def _print_report(console: Console, report) -> None:
         console.print(f"hand-to-display latency p50/p95 (ms): {lat['p50']:.1f}/{lat['p95']:.1f}")
     if report.runtime_lost:
         console.print(f"[red]runtime lost[/red]: {report.runtime_lost}")
+    if report.server_lost:
+        console.print(f"[red]server lost[/red]: {report.server_lost}")

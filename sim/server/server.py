@@ -383,7 +383,10 @@ class TrainingServer:
         if not missing:
             return True
         started = last_notice = self._clock()
-        self.say(f"waiting for devices: {', '.join(sorted(missing))} (surgisim device ...)")
+        self.say(
+            f"waiting for devices: {', '.join(sorted(missing))} "
+            "(surgisim device ..., surgisim vr or surgisim view)"
+        )
         while missing:
             if stop() or self._stop_reason:
                 return False

@@ -47,6 +47,9 @@ from sim.xr.hands import MasterHand, vibration_amplitude
 from sim.xr.timing import FrameRecord, FrameTimer
 
 MODES = ("console", "bedside")
+#: Seconds without a ``scene/state`` after which the server counts as gone: devices take
+#: 1.5 s of silence for a lost server (docs/bus.md); the headset waits a little longer.
+SERVER_SILENCE_S = 2.0
 #: The name the headset reports its display's timing under (``XR/frame_timing``).
 FRAME_TIMING_NAME = "XR"
 #: Bedside clip distances (m): a room, not a body cavity.
@@ -109,6 +112,10 @@ class VrReport:
     haptic_errors: int = 0
     captures: list[str] = field(default_factory=list)
     runtime_lost: str | None = None
+    #: the training server fell silent mid-session (killed, crashed, network gone)
+    server_lost: str | None = None
+    #: the server's final result when the session ended there (``session/score``)
+    session_score: dict | None = None
     stopped_by: str = ""
 
     def as_dict(self) -> dict:
@@ -333,6 +340,10 @@ class VrClient:
                     self.report.stopped_by = "stop requested" if self._stop.is_set() else "done"
                     renderer.call(runtime.request_exit)
                     continue
+                if not exiting and self._server_ended(feed):
+                    exiting = True  # a frozen scene with no word of why is worse than none
+                    renderer.call(runtime.request_exit)
+                    continue
                 if not runtime.running:
                     time.sleep(0.02)
                     continue
@@ -346,6 +357,30 @@ class VrClient:
                 renderer.call(gpu.free)
             except Exception:
                 pass
+
+    def _server_ended(self, feed) -> bool:
+        """Whether the training server has ended the session (its ``session/score``) or
+        fell silent for :data:`SERVER_SILENCE_S` (it publishes the scene at ~60 Hz, also
+        while paused); says which, once."""
+        feed.update()
+        if feed.score is not None:
+            verdict = "PASS" if feed.score.get("passed") else "FAIL"
+            score = feed.score.get("score")
+            shown = "" if score is None else f", score {score:.1f}"
+            self.log(f"the session ended on the server: {verdict}{shown}")
+            self.report.session_score = feed.score
+            self.report.stopped_by = "session ended"
+            return True
+        silent = feed.silent_s(time.monotonic())
+        if silent > SERVER_SILENCE_S:
+            self.report.server_lost = (
+                f"the training server sent nothing for {silent:.1f} s (stopped, crashed or "
+                "unreachable): the headset session ends"
+            )
+            self.report.stopped_by = "server lost"
+            self.log(self.report.server_lost)
+            return True
+        return False
 
     def _frame(self, runtime, renderer, feed, gpu) -> None:
         """One frame on the GL thread: wait, begin, poses, both eyes, end."""

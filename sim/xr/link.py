@@ -40,7 +40,7 @@ class SceneFeed:
     """
 
     def __init__(self, host: str, port: int, curve=None, timeout_s: float = 30.0) -> None:
-        self.bus = ClientBus(host, port, curve, subscribe=("scene/state",))
+        self.bus = ClientBus(host, port, curve, subscribe=("scene/state", "session/score"))
         try:
             self.hello = self.bus.wait_ready(timeout_s)
             reply = self.bus.request({"request": "hello", "scene": True}, timeout_s)
@@ -54,6 +54,8 @@ class SceneFeed:
         self.used_seq = -1
         self.messages = 0
         self.received_s = 0.0
+        #: the server's ``session/score`` once the session has ended (None before)
+        self.score: dict | None = None
         self._names: tuple | None = None
         self._rows: np.ndarray | None = None
 
@@ -63,6 +65,8 @@ class SceneFeed:
         for m in self.bus.poll(0):
             if m.topic == "scene/state":
                 latest = m
+            elif m.topic == "session/score":
+                self.score = dict(m.payload)
         if latest is None:
             return False
         p = latest.payload
@@ -80,6 +84,11 @@ class SceneFeed:
         self.received_s = latest.received_s or time.monotonic()
         self.messages += 1
         return True
+
+    def silent_s(self, now_s: float) -> float:
+        """Seconds since the last ``scene/state`` (0 before the first: a server that has
+        not started its session yet is not silent)."""
+        return now_s - self.received_s if self.messages else 0.0
 
     def close(self) -> None:
         """Close the sockets."""

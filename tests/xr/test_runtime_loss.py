@@ -52,3 +52,38 @@ def test_client_survives_the_runtime_going_away(xr_root, tmp_path, how):
     assert server.process.returncode == 130, server.log
     assert result["stopped_by"] == "stop request" and result["session_id"] >= 1, result
     assert "stored as session" in server.log
+
+
+@pytest.mark.parametrize("how", ["killed", "stopped"])
+def test_client_ends_when_the_server_goes_or_ends_the_session(xr_root, tmp_path, how):
+    """The server killed: the headset showed the last scene, frozen, with no word, for as
+    long as the runtime ran. Now it ends 2 s into the silence, says so, exits 4. The
+    server ending the session (scored and stored): the headset ends too, exit 0."""
+    server = Server(tmp_path)
+    service = MonadoService(xr_root, "simulated", log_path=tmp_path / "monado.log")
+    service.start()
+    client = None
+    try:
+        client = start_client(xr_root, service, server.port, "gone", "--seconds", "120")
+        assert client.wait_for_line("OpenXR session: FOCUSED", 180), client.output
+        assert server.viewer.wait_for(lambda: server.viewer.state("PSM1") is not None, 60)
+        time.sleep(2.0)
+        if how == "killed":
+            server.process.kill()
+        else:
+            server.stop()
+        code = client.wait(120)
+        out = client.output
+        assert "Traceback" not in out, out
+        if how == "killed":
+            assert code == 4, out
+            assert "sent nothing for" in out and client.report()["server_lost"], out
+        else:
+            assert code == 0, out
+            assert "the session ended on the server: FAIL" in out, out  # stopped early
+            assert client.report()["session_score"]["session_id"] >= 1, client.report()
+    finally:
+        if client is not None and client.process.poll() is None:
+            client.process.kill()
+        service.stop()
+        server.close()
