@@ -337,6 +337,17 @@ def store(
                 p for name in ("records", "demo") for p in (store_dir(name) / KEPT).glob("*.npz")
             ]
             hint = f"; kept traces waiting: {', '.join(map(str, kept))}" if kept else ""
+            if not orphans:
+                left = [
+                    p
+                    for name in ("records", "demo")
+                    for p in find_orphans(store_dir(name) / IN_PROGRESS)
+                ]
+                if left:
+                    hint += (
+                        f"; {len(left)} session(s) a killed run left behind: "
+                        "surgisim store --orphans stores them"
+                    )
             console.print(f"nothing to store{hint}")
             return
         failed = 0

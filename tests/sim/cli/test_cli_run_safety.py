@@ -130,6 +130,8 @@ def test_kill_9_loses_at_most_the_checkpoint_interval(tmp_path):
     seen = _wait_for_checkpoint(tmp_path, "records", proc, CHECKPOINT_EVERY_S)
     proc.kill()
     proc.wait()
+    hint = _surgisim(tmp_path, "store").stdout  # without --orphans: says what to run
+    assert "1 session(s) a killed run left behind: surgisim store --orphans" in hint, hint
     out = _surgisim(tmp_path, "store", "--orphans")
     assert out.returncode == 0 and "stored" in out.stdout, out.stdout + out.stderr
     row = _records(tmp_path).session(1)
