@@ -279,6 +279,8 @@ def with_unit(name: str, value: float | None, digits: int = 3) -> str:
     if value is None:
         return "n/a"
     unit = info(name).unit
+    if abs(value) < 1e-6:  # rounding noise in units people read (8.41e-25 µm of tremor)
+        value = 0.0
     text = f"{value:.{digits}g}" if abs(value) < 10**digits else f"{value:,.0f}"
     return f"{text} {unit}" if unit else text
 

@@ -91,3 +91,10 @@ def test_a_stored_reason_that_rounded_score_and_pass_alike_is_written_again():
     assert e.formula.endswith("= 91.56")
     passed = explain(score_session({"completion_time_s": 60, "drops": 0}, True, scoring))
     assert passed.outcome == "PASS: score 95.2 is at least the pass score 91.6."
+
+
+def test_rounding_noise_reads_as_zero():
+    from scenarios.glossary import with_unit
+
+    assert with_unit("tremor_rms_um", 8.41e-25) == "0 µm"  # a still simulated controller
+    assert with_unit("peak_force_n", 0.000123) == "0.000123 N"
