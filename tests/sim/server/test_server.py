@@ -119,6 +119,15 @@ class Device:
         self.wait_for(lambda: used() >= first + 20, 5.0)
         self.clutch[device] = False
 
+    def follow(self, device: str = "MTMR", arm: str = "PSM1") -> None:
+        """From ALIGNING to FOLLOWING as a trainee gets there: align the hand, clutch."""
+        assert self.wait_for(lambda: self.state(arm) == "ALIGNING")
+        self.align(device, arm)
+        self.clutch_cycle(device)
+        assert self.wait_for(lambda: self.state(arm) == "FOLLOWING"), self.latest(
+            f"{arm}/operating_state"
+        )
+
     def close(self) -> None:
         self._stop = True
         self.thread.join()
@@ -233,10 +242,7 @@ def test_a_125_hz_device_gets_a_tremor_filter_made_for_125_hz(served):
 def test_a_silent_device_holds_its_arm_until_a_fresh_clutch(served):
     device = Device(served.server.port)
     try:
-        assert device.wait_for(lambda: device.state("PSM1") == "ALIGNING")
-        device.align("MTMR", "PSM1")
-        device.clutch_cycle("MTMR")
-        assert device.wait_for(lambda: device.state("PSM1") == "FOLLOWING")
+        device.follow("MTMR", "PSM1")
         device.silent.add("MTMR")  # unplugged
         assert device.wait_for(lambda: device.state("PSM1") == "HOLDING")
         held = pose_from_payload(device.latest("PSM1/measured_cp"))[:3, 3]
@@ -509,10 +515,7 @@ def test_the_hand_moved_during_a_pause_does_not_move_the_tool_on_resume(served):
     did: 1 cm at the tool for a 3 cm move). Following on afterwards: test_teleop."""
     device = Device(served.server.port)
     try:
-        assert device.wait_for(lambda: device.state("PSM1") == "ALIGNING")
-        device.align("MTMR", "PSM1")
-        device.clutch_cycle("MTMR")
-        assert device.wait_for(lambda: device.state("PSM1") == "FOLLOWING")
+        device.follow("MTMR", "PSM1")
         assert device.bus.request(
             {"request": "state_command", "arm": "all", "command": "pause"}, timeout_s=10
         )["ok"]
