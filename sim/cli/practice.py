@@ -95,6 +95,12 @@ def practice(
         help="Practise in an OpenXR headset (controllers as masters) instead of the window.",
     ),
     vr_mode: str = typer.Option("console", help="With --vr: console or bedside view."),
+    monado: str | None = typer.Option(
+        None,
+        "--monado",
+        help="With --vr and no headset: Monado's simulated (or remote) headset, the client "
+        "in the OpenXR root (docs/vr.md; needs root, builds the root the first time).",
+    ),
     debug: bool = DEBUG_OPTION,
 ) -> None:
     """Practise a scenario with mouse, keyboard or gamepad (or, with --vr, a headset and
@@ -117,7 +123,9 @@ def practice(
         if vr:
             from sim.cli.vr import practise_in_headset
 
-            code = practise_in_headset(scenario, port, serve_args, vr_mode)
+            code = practise_in_headset(scenario, port, serve_args, vr_mode, monado)
+        elif monado is not None:
+            raise typer.BadParameter("--monado goes with --vr")
         else:
             code = _practise_in_window(scenario, port, serve_args, width, height)
     if code:

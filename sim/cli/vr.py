@@ -186,11 +186,15 @@ def vr(
         raise typer.Exit(code=4)
 
 
-def practise_in_headset(scenario: str, port: int, serve_args: list[str], mode: str) -> int:
+def practise_in_headset(
+    scenario: str, port: int, serve_args: list[str], mode: str, monado: str | None = None
+) -> int:
     """``surgisim practice SCENARIO --vr``: the training server and the headset client in
     one command. The client runs until the exercise ends (the server scores, stores and
     reports the session and exits), Ctrl-C, or the runtime goes; the server's result is
     printed after the headset's report. Returns the exit code (3: the runtime was lost).
+    ``monado``: no headset here: Monado's ``simulated`` or ``remote`` headset, the client
+    in the OpenXR root (:func:`practise_in_monado`).
     """
     import threading
 
@@ -199,6 +203,8 @@ def practise_in_headset(scenario: str, port: int, serve_args: list[str], mode: s
 
     if mode not in MODES:
         raise XrError(f"--vr-mode {mode!r}: expected one of {', '.join(MODES)}")
+    if monado is not None:
+        return practise_in_monado(scenario, port, serve_args, mode, monado)
     from sim.xr.runtime import require_pyopenxr
 
     require_pyopenxr()  # say so before a session starts (and would be stored empty)
@@ -222,6 +228,47 @@ def practise_in_headset(scenario: str, port: int, serve_args: list[str], mode: s
     if report.runtime_lost:
         return 3
     return server.returncode or 0
+
+
+def practise_in_monado(
+    scenario: str, port: int, serve_args: list[str], mode: str, driver: str
+) -> int:
+    """``practice --vr --monado DRIVER``: where the host has no OpenXR runtime, Monado
+    runs headless in the Debian trixie root (``sim.xr.monado``), and so must the client,
+    whose process loads Monado's library; the server stays here (pybullet). The client
+    ends with the session (it sees ``session/score``) or on Ctrl-C; its exit code wins
+    when it is an error (3: the runtime went, 4: the server went), else the server's."""
+    import signal
+
+    from sim.xr.errors import XrError
+    from sim.xr.monado import MonadoService, XrRoot
+
+    if driver not in ("simulated", "remote"):
+        raise XrError(f"--monado {driver!r}: expected simulated or remote")
+    console = Console()
+    root = XrRoot()
+    console.print(f"the OpenXR root: {root.path} (built the first time: a few minutes)")
+    root.ensure(log=lambda line: None)
+    with MonadoService(root, driver) as service:
+        server = start_server(scenario, port, console, serve_args)
+        command = ["-m", "sim.cli", "vr", "--port", str(port), "--mode", mode]
+        client = root.python(command, service.client_env)
+        try:
+            with interruptible("stopping the headset session (Ctrl-C again to abandon)") as stop:
+                while client.poll() is None:
+                    if stop() or server.poll() is not None:
+                        client.send_signal(signal.SIGINT)  # it ends its session cleanly
+                        break
+                    time.sleep(0.1)
+                code = client.wait(60)
+        finally:
+            if client.poll() is None:
+                client.kill()
+            if server.poll() is None:
+                stop_server(server, port, console)  # stored as incomplete
+            elif server.stdout is not None:
+                console.print(server.stdout.read().rstrip())
+    return code if code in (3, 4) else (server.returncode or code)
 
 
 def _watch(stop, client) -> None:
