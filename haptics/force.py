@@ -40,7 +40,7 @@ from numba import njit
 
 from haptics.errors import HapticsError
 from haptics.master import HAND_RIGID_TOLERANCE
-from haptics.numbers import as_float, is_real
+from haptics.numbers import as_float, is_finite_real, is_real
 from haptics.teleop import kernels as K
 from haptics.teleop.output import FOLLOWING
 from kinematics.transforms import is_rotation
@@ -112,7 +112,7 @@ class ForceFeedbackConfig:
 
 
 def _require(name: str, value, positive: bool) -> None:
-    ok = is_real(value) and math.isfinite(value) and (value > 0 if positive else value >= 0)
+    ok = is_finite_real(value) and (value > 0 if positive else value >= 0)
     if not ok:
         bound = "positive" if positive else "non-negative"
         raise HapticsError(
@@ -387,7 +387,7 @@ class ForceRenderer:
             ("max_age_s", max_age_s),
             ("max_stiffness_n_m", max_stiffness_n_m),
         ):
-            if not (is_real(value) and math.isfinite(value) and value > 0):
+            if not (is_finite_real(value) and value > 0):
                 raise HapticsError(
                     f"ForceRenderer {name} must be a positive number, got {value!r}."
                 )

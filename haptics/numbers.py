@@ -20,6 +20,11 @@ def is_real(value) -> bool:
     )
 
 
+def is_finite_real(value) -> bool:
+    """:func:`is_real` and finite: what a configuration number must be."""
+    return is_real(value) and math.isfinite(value)
+
+
 def is_integer(value) -> bool:
     """A Python or numpy integer, not a bool."""
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))

@@ -232,14 +232,17 @@ def safety_episodes(
     episodes("instrument collision", clash)
     for name, inst in tools.items():
         episodes("scenery contact", inst.contact_environment, name)
+    above = {  # once per arm, not once per episode
+        name: np.asarray(inst.tip_force_n[:end], dtype=float) > force_threshold_n
+        for name, inst in tools.items()
+    }
     for e in force_episodes(trace, force_threshold_n, end):
         touching = _touching(tools[e.arm], e.start, e.stop)
-        above = np.asarray(tools[e.arm].tip_force_n, dtype=float) > force_threshold_n
         out.append(
             Happening(
                 e.start_s,
                 "excessive force",
-                f"{e.arm}, {held_for(above, e.start, e.stop, fs)}, peak {e.peak_n:.1f} N"
+                f"{e.arm}, {held_for(above[e.arm], e.start, e.stop, fs)}, peak {e.peak_n:.1f} N"
                 + (f" (touching {touching})" if touching else ""),
             )
         )

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from haptics.errors import HapticsError
-from haptics.numbers import is_real
+from haptics.numbers import is_finite_real, is_real
 from kinematics.transforms import is_rotation
 
 #: dVRK ``TeleOperationPSM::JawRate``: 2π rad/s (360°/s), the cap the dVRK puts on the jaw
@@ -109,14 +109,14 @@ class TeleopConfig:
             "gripper_max_rad": (self.gripper_max_rad, "rad"),
         }
         for name, (value, unit) in positive.items():
-            if not (is_real(value) and math.isfinite(value) and value > 0):
+            if not (is_finite_real(value) and value > 0):
                 unit = f" ({unit})" if unit else ""
                 raise HapticsError(
                     f"TeleopConfig.{name} must be a positive finite number{unit}, got {value!r}."
                 )
         for name in ("future_tolerance_s", "jaw_closed_rad", "jaw_open_rad"):
             value = getattr(self, name)
-            if not (is_real(value) and math.isfinite(value)):
+            if not (is_finite_real(value)):
                 raise HapticsError(f"TeleopConfig.{name} must be a finite number, got {value!r}.")
         if self.future_tolerance_s < 0:
             raise HapticsError(

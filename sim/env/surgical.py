@@ -59,7 +59,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from haptics.numbers import is_real
+from haptics.numbers import is_finite_real
 from kinematics import solve_ik
 from kinematics.transforms import axis_rotation, matrix_to_quat_xyzw
 from sim.errors import SimError
@@ -132,7 +132,7 @@ class SurgicalEnv(gym.Env):
         if max_episode_s is not None:
             _require_positive("max_episode_s", max_episode_s)
         for name, value in (("step_reward", step_reward), ("score_weight", score_weight)):
-            if not _finite(value):
+            if not is_finite_real(value):
                 raise SimError(f"{name} must be a finite number, got {value!r}.")
         self.scenario = load(scenario)
         self.session = Session(self.scenario, seed=seed, config=config)
@@ -364,15 +364,11 @@ class SurgicalEnv(gym.Env):
         }
 
 
-def _finite(value) -> bool:
-    return is_real(value) and math.isfinite(value)
-
-
 def _require_positive(name: str, value) -> None:
     """Constructor arguments are checked where they are given: 0 Hz once raised a bare
     ZeroDivisionError, and a negative episode length gave a time space no observation
     fitted in."""
-    if not (_finite(value) and value > 0):
+    if not (is_finite_real(value) and value > 0):
         raise SimError(f"{name} must be a positive finite number, got {value!r}.")
 
 

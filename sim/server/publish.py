@@ -87,6 +87,28 @@ class Every:
         return True
 
 
+def operating_state_payload(
+    state: str,
+    *,
+    following: bool = False,
+    aligned: bool = False,
+    align_error_rad: float = math.pi,
+    holding=(),
+    paused: bool = False,
+) -> dict:
+    """An arm's ``<arm>/operating_state`` (docs/bus.md), in a running, paused or
+    waiting server alike; an alignment error not measured yet (no sample) reads as far
+    off as it can be (pi)."""
+    return {
+        "state": state,
+        "following": following,
+        "aligned": aligned,
+        "align_error_rad": align_error_rad if math.isfinite(align_error_rad) else math.pi,
+        "holding": list(holding),
+        "paused": paused,
+    }
+
+
 class Publisher:
     """Sends a session's state on the bus at the contract's rates, through latency lines.
 
@@ -168,16 +190,14 @@ class Publisher:
         for name, arm in state.arms.items():
             if periodic or self._last_states.get(name) != arm.operating_state:
                 self._last_states[name] = arm.operating_state
-                error = align_errors.get(name, math.pi)
-                payload = {
-                    "state": arm.operating_state,
-                    "following": arm.following,
-                    "aligned": arm.aligned,
-                    # not measured yet (no sample): as far off as it can be
-                    "align_error_rad": error if math.isfinite(error) else math.pi,
-                    "holding": list(arm.holding),
-                    "paused": paused,
-                }
+                payload = operating_state_payload(
+                    arm.operating_state,
+                    following=arm.following,
+                    aligned=arm.aligned,
+                    align_error_rad=align_errors.get(name, math.pi),
+                    holding=arm.holding,
+                    paused=paused,
+                )
                 hand = aligned_hands.get(name)
                 if hand is not None:
                     payload["aligned_hand_xyzw"] = matrix_to_quat_xyzw(hand()).tolist()
@@ -230,15 +250,7 @@ class Publisher:
         if not self._op_state(now_s):
             return
         for name, state in arm_states.items():
-            payload = {
-                "state": state,
-                "following": False,
-                "aligned": False,
-                "align_error_rad": math.pi,
-                "holding": [],
-                "paused": False,
-                "waiting_for": sorted(missing),
-            }
+            payload = {**operating_state_payload(state), "waiting_for": sorted(missing)}
             self._send("video", now_s, f"{name}/operating_state", payload, -1)
 
     def events(self, now_s: float, events, used_seq: int = -1) -> None:

@@ -23,6 +23,7 @@ engine and carries out its actions; live metrics are refreshed from the new trac
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import math
@@ -370,8 +371,7 @@ class Session:
         what they have. Events raised here belong to the next step's events.
         Never raises, like ``step``.
         """
-        step_events, self._step_events = self._step_events, self._commanded_events
-        try:
+        with self._for_next_step():
             given, refused = normalise(commands, self._arm_names, bare_samples=True)
             for refusal in refused:
                 self._event("command_refused", arm=refusal.arm, reason=refusal.reason)
@@ -379,17 +379,22 @@ class Session:
                 now, X_WC = self.now_s(), self.camera_pose_W()
                 for name, command in given.items():
                     self._drive(name, command, now, X_WC, solve=False)
-        finally:
-            self._commanded_events, self._step_events = self._step_events, step_events
 
     def refuse(self, arm: str, reason: str) -> None:
         """Record that a driver refused an input meant for ``arm`` (which then holds): a
         ``command_refused`` event among the next step's events. For drivers that turn
         their own inputs into commands (an environment's action with a NaN in it) and
         must say why an arm did not move, as the session does for its own refusals."""
+        with self._for_next_step():
+            self._event("command_refused", arm=arm, reason=reason)
+
+    @contextlib.contextmanager
+    def _for_next_step(self):
+        """Events raised between physics steps (``command``, ``refuse``) belong to the next
+        step's events, not to the last step's, which a caller may already have read."""
         step_events, self._step_events = self._step_events, self._commanded_events
         try:
-            self._event("command_refused", arm=arm, reason=reason)
+            yield
         finally:
             self._commanded_events, self._step_events = self._step_events, step_events
 
