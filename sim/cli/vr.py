@@ -76,6 +76,15 @@ def start_server(scenario: str, port: int, console: Console, extra: list[str] = 
     raise XrError(f"the training server did not answer on port {port} within 120 s")
 
 
+def end_server(server, port: int, console: Console) -> None:
+    """After a headset session: stop the server if it still runs (the session is then
+    stored as incomplete), else print what it said when it ended the session itself."""
+    if server.poll() is None:
+        stop_server(server, port, console)
+    elif server.stdout is not None:
+        console.print(server.stdout.read().rstrip())
+
+
 def stop_server(server, port: int, console: Console) -> None:
     """Ask the server to end (it scores and stores the session), then wait for it."""
     from haptics.bus.sockets import ClientBus
@@ -220,10 +229,7 @@ def practise_in_headset(
             ).start()
             report = client.run()
     finally:
-        if server.poll() is None:
-            stop_server(server, port, console)  # stored as incomplete
-        elif server.stdout is not None:
-            console.print(server.stdout.read().rstrip())
+        end_server(server, port, console)
     _print_report(console, report)
     if report.runtime_lost:
         return 3
@@ -264,10 +270,7 @@ def practise_in_monado(
         finally:
             if client.poll() is None:
                 client.kill()
-            if server.poll() is None:
-                stop_server(server, port, console)  # stored as incomplete
-            elif server.stdout is not None:
-                console.print(server.stdout.read().rstrip())
+            end_server(server, port, console)
     return code if code in (3, 4) else (server.returncode or code)
 
 
