@@ -12,14 +12,17 @@ from pathlib import Path
 
 import typer
 
-app = typer.Typer(
+from sim.cli.options import command_group
+
+app = command_group(
     name="surgisim",
     help="Robot-assisted surgery simulation and VR training.",
     no_args_is_help=True,
     add_completion=False,
 )
-bench_app = typer.Typer(
-    help="Benchmarks: each prints a table and writes JSON.", no_args_is_help=True
+bench_app = command_group(
+    help="Benchmarks: each prints a table and writes JSON.",
+    no_args_is_help=True,
 )
 app.add_typer(bench_app, name="bench")
 

@@ -21,9 +21,9 @@ from pathlib import Path
 import typer
 
 from sim.cli.guard import DEBUG_OPTION, guard, interruptible
-from sim.cli.options import HOST, PORT, deprecated_alias, prefer
+from sim.cli.options import HOST, PORT, command_group, deprecated_alias, prefer
 
-device_app = typer.Typer(
+device_app = command_group(
     help="Master devices on the bus: synthetic operators, recordings, Touch, SpaceMouse.",
     no_args_is_help=True,
 )

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import typer
 
-keys_app = typer.Typer(help="CurveZMQ keys for the device bus.", no_args_is_help=True)
+from sim.cli.options import command_group
+
+keys_app = command_group(help="CurveZMQ keys for the device bus.", no_args_is_help=True)
 
 
 @keys_app.command("new")

@@ -81,3 +81,17 @@ def client_curve(client_key: Path | None, server_public_key: Path | None, error=
     from haptics.bus.security import ClientCurve
 
     return ClientCurve.from_files(client_key, server_public_key)
+
+
+# --- command groups ---------------------------------------------------------------------
+
+
+def command_group(**kwargs) -> typer.Typer:
+    """A typer app for ``surgisim`` or one of its command groups, its help read as Markdown.
+
+    Docstrings are wrapped at the source's line length; typer's default ("rich") help
+    keeps those line breaks, so ``surgisim --help`` printed a command's summary broken
+    mid-sentence over four ragged lines. Markdown joins a paragraph's lines and wraps it
+    to the terminal.
+    """
+    return typer.Typer(rich_markup_mode="markdown", **kwargs)

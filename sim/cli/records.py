@@ -16,8 +16,12 @@ from rich.console import Console
 from rich.table import Table
 
 from sim.cli.guard import DEBUG_OPTION, guard
+from sim.cli.options import command_group
 
-trainee_app = typer.Typer(help="Trainees (pseudonyms) and their progress.", no_args_is_help=True)
+trainee_app = command_group(
+    help="Trainees (pseudonyms) and their progress.",
+    no_args_is_help=True,
+)
 
 DB_OPTION = typer.Option(
     None,

@@ -8,7 +8,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-scenario_app = typer.Typer(help="Bundled and custom scenarios.", no_args_is_help=True)
+from sim.cli.options import command_group
+
+scenario_app = command_group(help="Bundled and custom scenarios.", no_args_is_help=True)
 
 
 @scenario_app.command("list")

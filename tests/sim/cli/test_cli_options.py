@@ -88,3 +88,20 @@ def test_view_says_drive_or_watch_as_vr_does_and_keeps_the_old_device_flag():
     assert "--client-key and --server-public-key" in out.stderr
     both = _surgisim("view", "--watch", "--no-device")
     assert both.returncode == 2 and "give only --drive/--watch" in both.stderr
+
+
+def test_command_summaries_are_wrapped_to_the_terminal_not_the_source():
+    """A docstring's source line breaks must not show: ``surgisim --help`` printed the
+    rescore summary over four ragged lines, broken mid-sentence."""
+    from typer.testing import CliRunner
+
+    from sim.cli import app
+
+    out = CliRunner().invoke(app, ["--help"], terminal_width=100).output
+    rows = [line.strip("│ ").strip() for line in out.splitlines() if line.startswith("│")]
+    summary = " ".join(rows)
+    assert "rescore Score a stored session or a recording again" in " ".join(summary.split())
+    # every row but a summary's last fills the box: no row of a few words mid-summary
+    rescore = next(i for i, row in enumerate(rows) if row.startswith("rescore"))
+    first_rows = rows[rescore : rescore + 3]
+    assert all(len(row) > 55 for row in first_rows), first_rows
