@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from scenarios.errors import ScenarioWarning, suggest
 from scenarios.loader import library_names
-from scenarios.schema import Scenario
+from scenarios.schema import FLSRule, Scenario
 from scenarios.scoring import unscored_safety
 
 
@@ -41,6 +41,31 @@ def unknown_prerequisites(scenario: Scenario) -> list[ScenarioWarning]:
     ]
 
 
+def time_past_cutoff(scenario: Scenario) -> list[ScenarioWarning]:
+    """Under the FLS rule, a time limit past the rubric's cut-off leaves time that can only
+    score 0 (a finished attempt past the cut-off and an unfinished one both score 0): the
+    trainee works on with nothing left to gain."""
+    rule = scenario.scoring.rule
+    limit_s = scenario.exercise.time_limit_s
+    if not isinstance(rule, FLSRule) or limit_s <= rule.cutoff_s:
+        return []
+    given = "time_limit_s" in scenario.exercise.model_fields_set
+    # a limit left at its default is placed at the exercise, where it would be written
+    loc = ("exercise", "time_limit_s") if given else ("exercise",)
+    what = f"{limit_s:g} s" if given else f"{limit_s:g} s by default"
+    return [
+        _warning(
+            scenario,
+            loc,
+            f"exercise.time_limit_s ({what}) is longer than the rubric's cutoff_s "
+            f"({rule.cutoff_s:g} s): from {rule.cutoff_s:g} s on the score is 0, finished or "
+            f"not, so the last {limit_s - rule.cutoff_s:g} s cannot score. Set time_limit_s: "
+            f"{rule.cutoff_s:g}.",
+            on_key=not given,
+        )
+    ]
+
+
 def unscored_safety_metrics(scenario: Scenario) -> list[ScenarioWarning]:
     """Safety metrics the scene can produce but the rubric does not score (see
     :func:`scenarios.scoring.unscored_safety`): a trainee could pass while clashing."""
@@ -61,6 +86,7 @@ def unscored_safety_metrics(scenario: Scenario) -> list[ScenarioWarning]:
 #: Every check validate runs, in the order their warnings are printed.
 CHECKS: tuple[Callable[[Scenario], list[ScenarioWarning]], ...] = (
     unknown_prerequisites,
+    time_past_cutoff,
     unscored_safety_metrics,
 )
 

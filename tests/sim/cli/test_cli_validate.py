@@ -57,12 +57,18 @@ def test_all_bundled_files_pass():
 def test_warnings_name_file_and_line_and_do_not_fail(tmp_path):
     peg = (LIBRARY / "peg-transfer.yaml").read_text()
     path = tmp_path / "drill.yaml"
-    path.write_text(peg.replace("prerequisites: []", "prerequisites: [peg-transfr]"))
+    path.write_text(
+        peg.replace("prerequisites: []", "prerequisites: [peg-transfr]").replace(
+            "time_limit_s: 300", "time_limit_s: 400"
+        )
+    )
     lines = path.read_text().splitlines()
     out = _surgisim("scenario", "validate", str(path))
     assert out.returncode == 0, out.stderr
-    assert f"{path}: ok (Peg transfer, 12 steps; 1 warning)" in out.stdout
-    (prerequisite,) = out.stderr.splitlines()
+    assert f"{path}: ok (Peg transfer, 12 steps; 2 warnings)" in out.stdout
+    prerequisite, time_limit = out.stderr.splitlines()
     line = 1 + next(i for i, x in enumerate(lines) if x.startswith("prerequisites:"))
     assert prerequisite.startswith(f"{path}:{line}:17: warning: prerequisites[0]: 'peg-transfr'")
     assert prerequisite.endswith("Did you mean 'peg-transfer'?")
+    line = 1 + next(i for i, x in enumerate(lines) if "time_limit_s: 400" in x)
+    assert time_limit.startswith(f"{path}:{line}:17: warning: exercise.time_limit_s (400 s)")
