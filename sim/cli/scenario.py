@@ -36,7 +36,8 @@ def scenario_validate(
 ) -> None:
     """Check scenario files as a run would use them: schema, names of objects, bodies,
     landmarks, arms, steps and plans; print FILE:LINE:COL: message for each failing
-    file, check every file given, exit 1 if any failed."""
+    file, and FILE:LINE:COL: warning: message for what a valid file probably did not
+    mean; check every file given, exit 1 if any failed (warnings do not fail)."""
     from scenarios.errors import ScenarioError
     from scenarios.loader import load_scenario
     from sim.session.plans import PLANS
@@ -63,16 +64,21 @@ def scenario_validate(
                 err=True,
             )
         else:
-            from scenarios.scoring import unscored_safety
-
-            note = "" if scenario.plan else "; no demonstration plan (master devices only)"
-            unsafe = unscored_safety(scenario)
-            if unsafe:
-                note += (
-                    f"; note: safety metrics not scored: {', '.join(unsafe)} (give them a "
-                    "penalty, benchmark or limit: docs/scenarios.md)"
-                )
-            typer.echo(f"{path}: ok ({scenario.title}, {len(scenario.exercise.steps)} steps{note})")
+            _report_ok(path, scenario)
     if len(files) > 1:
         typer.echo(f"{len(files) - failed} of {len(files)} files ok", err=bool(failed))
     raise typer.Exit(code=1 if failed else 0)
+
+
+def _report_ok(path: Path, scenario) -> None:
+    """The ok line of a valid file (stdout), then its warnings (stderr, like its errors
+    would be): a warning points at a line to look at, it does not fail the file."""
+    from scenarios.lint import scenario_warnings
+
+    warnings = scenario_warnings(scenario)
+    note = "" if scenario.plan else "; no demonstration plan (master devices only)"
+    if warnings:
+        note += f"; {len(warnings)} warning{'s' if len(warnings) > 1 else ''}"
+    typer.echo(f"{path}: ok ({scenario.title}, {len(scenario.exercise.steps)} steps{note})")
+    for warning in warnings:
+        typer.echo(str(warning), err=True)

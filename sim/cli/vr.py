@@ -4,10 +4,13 @@ the master devices (see :mod:`sim.xr.client` and docs/vr.md).
 Connects to a running ``surgisim serve`` (``--port``), or starts one itself with
 ``--serve SCENARIO`` (same Python, which then needs pybullet too) and stops it when the
 headset session ends, so that the session is scored and stored. Needs the ``vr`` extra
-(pyopenxr) and an OpenXR runtime (Monado, SteamVR, a headset's own).
+(pyopenxr) and an OpenXR runtime (Monado, SteamVR, a headset's own); with ``--monado
+simulated|remote``, none: Monado and the client run in the OpenXR root
+(:func:`headset_in_monado`, shared with ``practice --vr --monado``).
 
 Exit codes: 0 done; 2 a bad option or no runtime/headset/server; 3 the runtime went away
-mid-session (the training session goes on, and is stored, without the headset).
+mid-session (the training session goes on, and is stored, without the headset); 4 the
+server went silent. With ``--monado``, the client's.
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -30,6 +35,16 @@ from sim.cli.options import (
     client_curve,
     deprecated_alias,
     prefer,
+)
+
+if TYPE_CHECKING:
+    from sim.xr.monado import RootExchange
+
+MONADO = typer.Option(
+    None,
+    "--monado",
+    help="No headset here: Monado's simulated (or remote) headset, the client in the "
+    "OpenXR root (docs/vr.md; needs root, builds the root the first time).",
 )
 
 
@@ -137,6 +152,7 @@ def vr(
     client_key: Path | None = CLIENT_KEY,
     server_public_key: Path | None = SERVER_PUBLIC_KEY,
     server_key: Path | None = deprecated_alias("--server-key", "--server-public-key"),
+    monado: str | None = MONADO,
     debug: bool = DEBUG_OPTION,
 ) -> None:
     """Train in an OpenXR headset: the scene from the server, controllers as masters."""
@@ -152,7 +168,21 @@ def vr(
         server_public_key = prefer(
             server_public_key, server_key, "--server-public-key", "--server-key"
         )
+        # read here with --monado too: a bad key file is said before anything starts
         curve = client_curve(client_key, server_public_key, XrError)
+        if monado is not None:  # the client in the OpenXR root, with this command line
+            check_monado_driver(monado)
+            client_args = forwarded(
+                {"--mode": mode, "--host": host, "--port": port, "--frames": frames,
+                 "--seconds": seconds, "--size": size, "--linear": linear,
+                 "--watch": not drive, "--device-rate-hz": device_rate_hz,
+                 "--capture-every": capture_every, "--debug": debug},
+                read={"--client-key": client_key, "--server-public-key": server_public_key},
+                written={"--capture": capture, "--timing": timing, "--json": json_path},
+            )  # fmt: skip
+            serving = None if serve is None else (serve, port, [])
+            code, _ = headset_in_monado(monado, client_args, console, serving)
+            raise typer.Exit(code=code)
         options = VrOptions(
             host=host,
             port=port,
@@ -239,30 +269,85 @@ def practise_in_headset(
 def practise_in_monado(
     scenario: str, port: int, serve_args: list[str], mode: str, driver: str
 ) -> int:
-    """``practice --vr --monado DRIVER``: where the host has no OpenXR runtime, Monado
-    runs headless in the Debian trixie root (``sim.xr.monado``), and so must the client,
-    whose process loads Monado's library; the server stays here (pybullet). The client
-    ends with the session (it sees ``session/score``) or on Ctrl-C; its exit code wins
-    when it is an error (3: the runtime went, 4: the server went), else the server's."""
+    """``practice --vr --monado DRIVER``: the server here, Monado and the client in the
+    root (:func:`headset_in_monado`). The client's exit code wins when it is an error
+    (3: the runtime went, 4: the server went), else the server's."""
+    client_args = lambda exchange: ["--port", str(port), "--mode", mode]  # noqa: E731
+    code, server = headset_in_monado(driver, client_args, Console(), (scenario, port, serve_args))
+    return code if code in (3, 4) else (server.returncode or code)
+
+
+def forwarded(
+    options: dict[str, object],
+    read: dict[str, Path | None],
+    written: dict[str, Path | None],
+) -> Callable[[RootExchange], list[str]]:
+    """``surgisim vr``'s options for a client in the root: ``options`` as given (a flag
+    when True, left out when None or False), and the files the client ``read`` s (copied
+    in) or writes (``written``: moved out after), so that paths mean what they mean here.
+    """
+
+    def args(exchange: RootExchange) -> list[str]:
+        out: list[str] = []
+        for flag, value in options.items():
+            if value is True:
+                out.append(flag)
+            elif value is not None and value is not False:
+                out += [flag, str(value)]
+        out += [x for f, p in read.items() if p is not None for x in (f, exchange.inward(p))]
+        out += [x for f, p in written.items() if p is not None for x in (f, exchange.outward(p))]
+        return out
+
+    return args
+
+
+def check_monado_driver(driver: str) -> None:
+    """Refuse a ``--monado`` that names no driver, before anything starts."""
+    from sim.xr.errors import XrError
+    from sim.xr.monado import DRIVERS
+
+    if driver not in DRIVERS:
+        raise XrError(f"--monado {driver!r}: expected {' or '.join(DRIVERS)}")
+
+
+def headset_in_monado(
+    driver: str,
+    client_args: Callable[[RootExchange], list[str]],
+    console: Console,
+    serve: tuple[str, int, list[str]] | None = None,
+) -> tuple[int, subprocess.Popen | None]:
+    """The headset client where the host has no OpenXR runtime, for ``surgisim vr
+    --monado`` and ``practice --vr --monado``: Monado runs headless in the Debian trixie
+    root (``sim.xr.monado``), with DRIVER's headset, and so must the client, whose
+    process loads Monado's library; a training server (``serve``: scenario, port and
+    serve's options) stays here (pybullet), started once Monado runs so that a root that
+    cannot be built leaves no empty session stored.
+
+    ``client_args(exchange)`` gives ``surgisim vr``'s options for the client; files it
+    names pass through ``exchange`` (:class:`sim.xr.monado.RootExchange`). The client
+    ends by itself (its session ended, --frames, --seconds) or, on Ctrl-C or when the
+    server exits, on SIGINT, which ends its headset session cleanly. Returns the client's
+    exit code and the server (ended), or None.
+    """
     import signal
 
-    from sim.xr.errors import XrError
-    from sim.xr.monado import MonadoService, XrRoot
+    from sim.xr.monado import MonadoService, RootExchange, XrRoot
 
-    if driver not in ("simulated", "remote"):
-        raise XrError(f"--monado {driver!r}: expected simulated or remote")
-    console = Console()
+    check_monado_driver(driver)
     root = XrRoot()
     console.print(f"the OpenXR root: {root.path} (built the first time: a few minutes)")
     root.ensure(log=lambda line: None)
-    with MonadoService(root, driver) as service:
-        server = start_server(scenario, port, console, serve_args)
-        command = ["-m", "sim.cli", "vr", "--port", str(port), "--mode", mode]
+    server = None
+    with MonadoService(root, driver) as service, RootExchange(root) as exchange:
+        if serve is not None:
+            scenario, port, serve_args = serve
+            server = start_server(scenario, port, console, serve_args)
+        command = ["-m", "sim.cli", "vr", *client_args(exchange)]
         client = root.python(command, service.client_env)
         try:
             with interruptible("stopping the headset session (Ctrl-C again to abandon)") as stop:
                 while client.poll() is None:
-                    if stop() or server.poll() is not None:
+                    if stop() or (server is not None and server.poll() is not None):
                         client.send_signal(signal.SIGINT)  # it ends its session cleanly
                         break
                     time.sleep(0.1)
@@ -270,8 +355,9 @@ def practise_in_monado(
         finally:
             if client.poll() is None:
                 client.kill()
-            end_server(server, port, console)
-    return code if code in (3, 4) else (server.returncode or code)
+            if server is not None:
+                end_server(server, port, console)
+    return code, server
 
 
 def _watch(stop, client) -> None:

@@ -214,6 +214,7 @@ class TrainingServer:
                 "jaw_closed_rad": t.config.jaw_closed_rad,
                 "jaw_open_rad": t.config.jaw_open_rad,
                 "gripper_max_rad": t.config.gripper_max_rad,
+                "max_tip_speed_m_s": t.config.max_tip_speed_m_s,
             }
             for arm, t in s.teleops.items()
         }

@@ -9,7 +9,8 @@ everything, and draws each ``scene/state`` (node names and poses) from the endos
 (``session/metrics``), each instrument's teleoperation state (``<arm>/operating_state``)
 and warnings as they happen (drops, collisions and excessive force from
 ``session/events`` and the metrics, :mod:`sim.view.warnings`; an instrument out of
-view from its ``measured_cp`` and the camera).
+view from its ``measured_cp`` and the camera; a hand too quick for the instrument's
+speed limit from its ``speed_limit`` events).
 
 Mouse, keyboard and gamepad in the window drive the instruments through a
 :class:`sim.view.input.DesktopMaster` (1 kHz on its own thread and bus connection).
@@ -32,7 +33,7 @@ from scenarios.visual import SceneDescription, poses_from_pq
 from sim.errors import SimError
 from sim.view import input as bindings
 from sim.view.hud import ArmLine, HudContent, draw_hud
-from sim.view.warnings import WarningWatch
+from sim.view.warnings import WarningWatch, speed_notice
 
 #: How long a warning stays on screen (s).
 WARNING_S = 4.0
@@ -515,6 +516,7 @@ class Viewer:
         arms = []
         mapped = {arm: device for device, arm in (hello.get("devices") or {}).items()}
         ended = state.score is not None  # the result box says it all: nothing live stays
+        speeding = self._watch.speed_limited(state.scene_time_s)
         for arm, device in sorted(mapped.items(), key=lambda kv: kv[1], reverse=True):
             if ended:
                 break
@@ -526,6 +528,9 @@ class Viewer:
                 and not tip_in_view(state.description, X_WC, tip[:3, 3])
             ):
                 warnings.append((f"{arm} is out of view", "warning"))
+            if arm in speeding:
+                limit = (hello.get("teleop") or {}).get(arm, {}).get("max_tip_speed_m_s")
+                warnings.append((speed_notice(arm, limit), "warning"))
             arms.append(
                 ArmLine(
                     arm,

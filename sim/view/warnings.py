@@ -15,6 +15,14 @@ scored quantity:
   instrument's ``clutch_ignored`` event (its clutch press came too late to count: press
   and release it again).
 
+One more notice is the window's alone, not a fault and not in the report: an instrument's
+``speed_limit`` event (teleoperation caps the tool tip's speed, ``max_tip_speed_m_s``, and
+the tool lags a quick stroke of the hand) keeps "Moving too fast" on screen until
+:data:`SPEED_NOTICE_S` after the last one (:meth:`WarningWatch.speed_limited`). The event
+comes when the limit starts to act and again whenever it acts after a let-up, so quick
+strokes keep the notice up; one long stroke, limited throughout, shows it for its first
+second (teleoperation reports a limit when it starts, not while it lasts).
+
 The input is what both sides have: the live metrics (``StepState.metrics`` in-process,
 ``session/metrics`` on the bus, refreshed at 5-10 Hz) and the session's events
 (:class:`scenarios.trace.TraceEvent` or the bus's ``{"time_s", "kind", "data"}`` dicts).
@@ -28,12 +36,25 @@ from dataclasses import dataclass
 #: The kinds of warning a report takes a snapshot of.
 SNAPSHOT_KINDS = ("drop", "collision", "excessive_force")
 
+#: How long "Moving too fast" stays after an instrument's last ``speed_limit`` event (s
+#: of session time): long enough to read, short enough to go once the hand slows.
+SPEED_NOTICE_S = 1.0
+
 #: Collision counters (live metrics) and what each means to a trainee.
 COLLISION_METRICS = {
     "instrument_collisions": "Instruments collided",
     "environment_collisions": "Instrument hit the scene",
     "held_object_collisions": "Held object hit the scene",
 }
+
+
+def speed_notice(arm: str, max_tip_speed_m_s: float | None) -> str:
+    """What the window says while ``arm``'s speed limit acts: that the hand is too quick
+    and how fast the instrument can follow (mm/s, as a trainee reads speeds), so that the
+    lag reads as a limit of the robot, not a fault of the simulator."""
+    if max_tip_speed_m_s is None:
+        return f"Moving too fast: {arm} lags behind the hand"
+    return f"Moving too fast: {arm} follows at most {1000.0 * max_tip_speed_m_s:.0f} mm/s"
 
 
 @dataclass(frozen=True)
@@ -69,6 +90,7 @@ class WarningWatch:
     def __init__(self) -> None:
         self._last: dict[str, float] | None = None
         self._force_growing = False
+        self._speed_limited_s: dict[str, float] = {}  # arm -> its last speed_limit (s)
 
     def update(
         self, time_s: float, metrics: Mapping[str, float] | None = None, events: Iterable = ()
@@ -92,9 +114,17 @@ class WarningWatch:
                 arm = str(data.get("arm", "the instrument"))
                 text = f"{arm} still holds: its clutch press came too late to count; press it again"
                 out.append(Alert(t, "message", text, arm))
+            elif kind == "speed_limit":
+                arm = str(data.get("arm", ""))
+                self._speed_limited_s[arm] = max(t, self._speed_limited_s.get(arm, t))
         if metrics is not None:
             out += self._metrics(float(time_s), metrics)
         return out
+
+    def speed_limited(self, time_s: float) -> list[str]:
+        """The arms whose tool tip the speed limit held back within :data:`SPEED_NOTICE_S`
+        before ``time_s`` (session time, s), in the order they were first limited."""
+        return [arm for arm, t in self._speed_limited_s.items() if time_s - t < SPEED_NOTICE_S]
 
     def _metrics(self, time_s: float, metrics: Mapping[str, float]) -> list[Alert]:
         last, self._last = self._last, {k: float(v) for k, v in metrics.items() if v is not None}

@@ -41,6 +41,8 @@ SRC_MOUNT = "/surgisim"
 RUNTIME_JSON = "/usr/share/openxr/1/openxr_monado.json"
 #: The remote driver's TCP port (fixed in Monado's default configuration).
 REMOTE_PORT = 4242
+#: Monado's headsets here: its simulated one, or one driven through :class:`RemoteHub`.
+DRIVERS = ("simulated", "remote")
 
 
 def default_root() -> Path:
@@ -135,6 +137,61 @@ class XrRoot:
         return self.popen([f"{VENV}/bin/python", *args], env, **kwargs)
 
 
+class RootExchange:
+    """Files that cross into and out of the root for one command (a context manager): a
+    private folder under the root's ``/tmp``, so that options naming host files mean the
+    same with the client in the root as without (``surgisim vr --monado``).
+
+    :meth:`inward` copies a host file in (a key file) and gives its path in the root;
+    :meth:`outward` gives a root path for a file or folder the command writes, moved to
+    the host path on exit (when the command wrote it). The folder goes on exit.
+    """
+
+    def __init__(self, root: XrRoot) -> None:
+        self.root_dir = f"/tmp/surgisim-exchange-{os.getpid()}-{id(self) & 0xFFFF:x}"
+        self.host_dir = Path(str(root.path) + self.root_dir)
+        self._outputs: list[tuple[Path, Path]] = []  # (written here, moved there)
+        self._names = 0
+
+    def _slot(self, host_path: Path) -> str:
+        """A name in the folder of its own (two options may name files alike)."""
+        self._names += 1
+        return f"{self._names}-{host_path.name}"
+
+    def inward(self, host_path: Path | str) -> str:
+        """Copy the host file in; its path in the root."""
+        import shutil
+
+        host_path = Path(host_path)
+        name = self._slot(host_path)
+        shutil.copy2(host_path, self.host_dir / name)
+        return f"{self.root_dir}/{name}"
+
+    def outward(self, host_path: Path | str) -> str:
+        """A root path for something the command writes, moved to ``host_path`` on exit."""
+        host_path = Path(host_path).absolute()
+        name = self._slot(host_path)
+        self._outputs.append((self.host_dir / name, host_path))
+        return f"{self.root_dir}/{name}"
+
+    def __enter__(self) -> RootExchange:
+        self.host_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import shutil
+
+        try:
+            for written, target in self._outputs:
+                if written.is_dir():
+                    shutil.copytree(written, target, dirs_exist_ok=True)
+                elif written.exists():
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.move(written, target)
+        finally:
+            shutil.rmtree(self.host_dir, ignore_errors=True)
+
+
 class MonadoService:
     """``monado-service`` running headless in the root (a context manager).
 
@@ -147,8 +204,8 @@ class MonadoService:
     """
 
     def __init__(self, root: XrRoot, driver: str = "simulated", log_path=None) -> None:
-        if driver not in ("simulated", "remote"):
-            raise XrError(f"Monado driver must be 'simulated' or 'remote', got {driver!r}")
+        if driver not in DRIVERS:
+            raise XrError(f"Monado driver must be one of {DRIVERS}, got {driver!r}")
         self.root = root
         self.driver = driver
         self.runtime_dir = f"/run/surgisim-xr-{os.getpid()}-{id(self) & 0xFFFF:x}"

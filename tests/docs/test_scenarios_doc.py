@@ -24,6 +24,7 @@ def test_the_file_at_a_glance_validates(tmp_path):
     path.write_text(whole)
     out = CliRunner().invoke(app, ["scenario", "validate", str(path)])
     assert out.exit_code == 0, out.output
+    assert "warning" not in out.output  # an example to copy draws no warnings
     scenario = parse_scenario(whole, str(path))
     check_scenario(scenario)  # every object, landmark and arm it names exists
     assert scenario.scoring.rule.kind == "fls"

@@ -1,14 +1,17 @@
-"""``surgisim vr``'s own checks and its --serve plumbing, on the host (no runtime needed)."""
+"""``surgisim vr``'s own checks, its --serve plumbing and its --monado command line, on the
+host (no runtime needed)."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from rich.console import Console
 
+from sim.cli import vr as vr_cli
 from sim.cli.practice import free_port_block
 from sim.cli.vr import parse_size, start_server, stop_server
 from sim.xr.errors import XrError
@@ -24,11 +27,17 @@ def test_size_is_width_x_height_in_pixels():
 
 @pytest.mark.parametrize(
     ("args", "message"),
-    [(["--mode", "cockpit"], "console, bedside"), (["--size", "big"], "WIDTHxHEIGHT")],
+    [
+        (["vr", "--mode", "cockpit"], "console, bedside"),
+        (["vr", "--size", "big"], "WIDTHxHEIGHT"),
+        (["vr", "--monado", "headset"], "expected simulated or remote"),
+        (["vr", "--monado", "simulated", "--mode", "cockpit"], "console, bedside"),
+        (["practice", "needle-handover", "--vr", "--monado", "headset"], "simulated or remote"),
+    ],
 )
 def test_bad_options_are_refused_before_anything_starts(args, message):
     out = subprocess.run(
-        [sys.executable, "-m", "sim.cli", "vr", *args],
+        [sys.executable, "-m", "sim.cli", *args],
         capture_output=True,
         text=True,
         timeout=120,
@@ -37,6 +46,90 @@ def test_bad_options_are_refused_before_anything_starts(args, message):
     assert out.returncode == 2, out.stdout + out.stderr
     assert message in out.stdout + out.stderr
     assert "Traceback" not in out.stdout + out.stderr
+    assert "OpenXR root" not in out.stdout and "training server" not in out.stdout
+
+
+class _Exchange:
+    """A stand-in for RootExchange: says which way each file would cross."""
+
+    def inward(self, path):
+        return f"/in/{Path(path).name}"
+
+    def outward(self, path):
+        return f"/out/{Path(path).name}"
+
+
+def _monado_call(monkeypatch, *args: str):
+    """Run ``surgisim ARGS`` with the Monado part replaced: what it would have been given."""
+    from typer.testing import CliRunner
+
+    from sim.cli import app
+
+    calls = []
+
+    def fake(driver, client_args, console, serve=None):
+        calls.append((driver, client_args(_Exchange()), serve))
+        return 0, subprocess.CompletedProcess([], 0)
+
+    monkeypatch.setattr(vr_cli, "headset_in_monado", fake)
+    out = CliRunner().invoke(app, list(args))
+    assert out.exit_code == 0, out.output
+    (call,) = calls
+    return call
+
+
+def test_vr_monado_runs_this_command_line_in_the_root(monkeypatch, tmp_path):
+    """``surgisim vr --monado simulated``: the client in the root gets the options given
+    here (files crossing into and out of the root), the server (--serve) stays here."""
+    driver, client, serve = _monado_call(
+        monkeypatch, "vr", "--monado", "remote", "--port", "5599", "--seconds", "60",
+        "--mode", "bedside", "--watch", "--json", str(tmp_path / "run.json"),
+    )  # fmt: skip
+    assert (driver, serve) == ("remote", None)
+    assert client[:6] == ["--mode", "bedside", "--host", "127.0.0.1", "--port", "5599"]
+    assert client[client.index("--seconds") :][:2] == ["--seconds", "60.0"]
+    assert "--watch" in client and "--frames" not in client and "--linear" not in client
+    assert client[-2:] == ["--json", "/out/run.json"]
+    assert "--monado" not in client and "--serve" not in client
+    _, _, serve = _monado_call(monkeypatch, "vr", "--monado", "simulated", "--serve", "ring-walk")
+    assert serve == ("ring-walk", 5570, [])
+
+
+def test_practice_vr_monado_starts_the_server_here_and_the_client_in_the_root(monkeypatch):
+    driver, client, serve = _monado_call(
+        monkeypatch, "practice", "needle-handover", "--vr", "--monado", "simulated",
+        "--port", "5599", "--vr-mode", "bedside",
+    )  # fmt: skip
+    assert driver == "simulated" and client == ["--port", "5599", "--mode", "bedside"]
+    assert serve[:2] == ("needle-handover", 5599) and serve[2][:2] == ["--seed", "0"]
+
+
+def test_files_cross_into_and_out_of_the_root(tmp_path):
+    """RootExchange: a key file is copied in, what the client writes comes out where the
+    option said, the exchange folder goes."""
+    from sim.cli.vr import forwarded
+    from sim.xr.monado import RootExchange, XrRoot
+
+    root = XrRoot(path=tmp_path / "root")
+    key = tmp_path / "client.key_secret"
+    key.write_text("secret")
+    report, captures = tmp_path / "out" / "run.json", tmp_path / "frames"
+    args = forwarded(
+        {"--port": 5599, "--linear": True, "--watch": False, "--frames": None},
+        read={"--client-key": key, "--server-public-key": None},
+        written={"--json": report, "--capture": captures, "--timing": None},
+    )
+    with RootExchange(root) as exchange:
+        given = args(exchange)
+        assert given[:3] == ["--port", "5599", "--linear"] and len(given) == 9
+        pairs = zip(given[3::2], given[4::2], strict=True)
+        inside = {flag: Path(str(root.path) + path) for flag, path in pairs}
+        assert inside["--client-key"].read_text() == "secret"
+        inside["--json"].write_text("{}")  # what the client writes in the root
+        inside["--capture"].mkdir()
+        (inside["--capture"] / "frame_000000.npz").write_bytes(b"x")
+    assert report.read_text() == "{}" and (captures / "frame_000000.npz").exists()
+    assert not exchange.host_dir.exists()
 
 
 @pytest.mark.slow

@@ -1,8 +1,10 @@
-"""``surgisim practice --vr --monado simulated``: the one command for the headset where
-the host has no OpenXR runtime (the server here, Monado and the client in the root)."""
+"""``surgisim practice --vr --monado simulated`` and ``surgisim vr --monado simulated``:
+the commands for the headset where the host has no OpenXR runtime (the server here,
+Monado and the client in the root)."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -13,6 +15,7 @@ import pytest
 
 from haptics.bus.sockets import ClientBus
 from sim.cli.practice import free_port_block
+from tests.xr.conftest import Server
 
 pytestmark = pytest.mark.slow
 
@@ -50,3 +53,24 @@ def test_practice_in_the_simulated_headset_runs_scores_and_stores(xr_root, tmp_p
     assert "the session ended on the server: FAIL" in out, out  # stopped before the end
     assert "stored as session 1" in out, out
     assert code == 130, out  # as after Ctrl-C: stored as incomplete
+
+
+def test_vr_in_the_simulated_headset_joins_a_running_server(xr_root, tmp_path):
+    """A technician's check without a headset: the client alone, in Monado, on a server
+    that runs already; its report lands where --json said, on the host."""
+    server = Server(tmp_path)
+    try:
+        assert server.viewer.wait_for(lambda: server.viewer.hello is not None, 180), server.log
+        report = tmp_path / "out" / "vr.json"
+        out = subprocess.run(
+            [sys.executable, "-m", "sim.cli", "vr", "--monado", "simulated",
+             "--port", str(server.port), "--seconds", "4", "--json", str(report)],
+            capture_output=True, text=True, timeout=600, env={**os.environ, "COLUMNS": "200"},
+        )  # fmt: skip
+        text = out.stdout + out.stderr
+        assert out.returncode == 0, text
+        assert "Traceback" not in text and "OpenXR session: FOCUSED" in text, text
+        assert json.loads(report.read_text())["submitted"] > 0
+        assert server.process.poll() is None  # the session goes on without the headset
+    finally:
+        server.close()

@@ -1,5 +1,6 @@
 """``surgisim scenario validate`` as a user runs it: every file checked and reported,
-mistakes at FILE:LINE:COL, never a traceback, exit 1 when any file failed."""
+mistakes at FILE:LINE:COL, never a traceback, exit 1 when any file failed; warnings at
+FILE:LINE:COL too, and they fail nothing."""
 
 from __future__ import annotations
 
@@ -50,3 +51,24 @@ def test_all_bundled_files_pass():
     out = _surgisim("scenario", "validate", *sorted(str(p) for p in LIBRARY.glob("*.yaml")))
     assert out.returncode == 0, out.stderr
     assert out.stdout.count(": ok (") == len(list(LIBRARY.glob("*.yaml")))
+    assert "warning" not in out.stdout + out.stderr
+
+
+def test_warnings_name_file_and_line_and_do_not_fail(tmp_path):
+    peg = (LIBRARY / "peg-transfer.yaml").read_text()
+    path = tmp_path / "drill.yaml"
+    path.write_text(
+        peg.replace("prerequisites: []", "prerequisites: [peg-transfr]").replace(
+            "time_limit_s: 300", "time_limit_s: 400"
+        )
+    )
+    lines = path.read_text().splitlines()
+    out = _surgisim("scenario", "validate", str(path))
+    assert out.returncode == 0, out.stderr
+    assert f"{path}: ok (Peg transfer, 12 steps; 2 warnings)" in out.stdout
+    prerequisite, time_limit = out.stderr.splitlines()
+    line = 1 + next(i for i, x in enumerate(lines) if x.startswith("prerequisites:"))
+    assert prerequisite.startswith(f"{path}:{line}:17: warning: prerequisites[0]: 'peg-transfr'")
+    assert prerequisite.endswith("Did you mean 'peg-transfer'?")
+    line = 1 + next(i for i, x in enumerate(lines) if "time_limit_s: 400" in x)
+    assert time_limit.startswith(f"{path}:{line}:17: warning: exercise.time_limit_s (400 s)")

@@ -180,6 +180,7 @@ def test_hello_tells_a_device_what_it_needs(served):
         assert "steps:" in hello["scenario_yaml"]
         assert hello["time_limit_s"] == 120.0  # a window shows the cut-off beside its timer
         assert hello["teleop"]["PSM1"]["align_tolerance_rad"] == pytest.approx(np.radians(10))
+        assert hello["teleop"]["PSM1"]["max_tip_speed_m_s"] == 0.2  # a window names the limit
         scene = device.bus.request({"request": "hello", "scene": True}, timeout_s=10)["scene"]
         assert any(n["name"] == "pad" for n in scene["nodes"])
     finally:

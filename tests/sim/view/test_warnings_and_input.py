@@ -13,7 +13,7 @@ from haptics.teleop import TeleopConfig, Teleoperation
 from scenarios.trace import TraceEvent
 from sim.view import input as I
 from sim.view.hud import ArmLine, HudContent, draw_hud
-from sim.view.warnings import WarningWatch
+from sim.view.warnings import SPEED_NOTICE_S, WarningWatch
 
 
 def test_warnings_come_from_changes_of_what_is_scored():
@@ -51,6 +51,51 @@ def test_warnings_come_from_changes_of_what_is_scored():
         ("message", 3.9, "PSM1"),
     ]
     assert "PSM1" in alerts[-1].text and "press it again" in alerts[-1].text
+
+
+def test_speed_limit_events_keep_a_notice_up_for_a_second_after_the_last():
+    watch = WarningWatch()
+    assert watch.speed_limited(0.0) == []
+    limit = {
+        "time_s": 2.0,
+        "kind": "speed_limit",
+        "data": {"arm": "PSM1", "detail": "limit reached"},
+    }
+    assert watch.update(2.0, None, [limit]) == []  # a notice while it lasts, not an alert
+    assert watch.speed_limited(2.0) == ["PSM1"] and watch.speed_limited(2.9) == ["PSM1"]
+    watch.update(2.5, None, [TraceEvent(2.5, "speed_limit", {"arm": "PSM1"})])
+    assert watch.speed_limited(3.4) == ["PSM1"]  # one second after the last, not the first
+    assert watch.speed_limited(2.5 + SPEED_NOTICE_S) == []
+    watch.update(4.0, None, [TraceEvent(3.9, "speed_limit", {"arm": "PSM2"})])
+    assert watch.speed_limited(4.0) == ["PSM2"]
+
+
+def test_a_quick_stroke_through_the_real_pipeline_raises_the_notice():
+    """The server's teleoperation (its config, mouse-like jumps of the hand at 60 Hz): a
+    stroke asking the tool for about 400 mm/s raises speed_limit; the notice goes a second
+    after the tool has caught up."""
+    X_RT = np.eye(4)
+    X_RT[:3, 3] = (0.0, 0.0, -0.1)
+    config = TeleopConfig(translation_scale=1.0 / 3.0, start_enabled=True, align_tolerance_rad=None)
+    teleop = Teleoperation(config, X_RT, np.eye(4))
+    hand = np.eye(4)
+    hand[:3, :3] = I.aligned_hand_rotation(X_RT[:3, :3], np.eye(3), config.R_CM)
+    d_M = I.tool_to_hand((0.4 / 60.0, 0.0, 0.0), config.R_CM, config.translation_scale)
+    watch, t = WarningWatch(), 0.0
+    jumps = range(16, 200, 16)  # the first sample (k = 0) places the hand
+    for k in range(1500):  # 0.2 s of stroke, then the hand stays
+        t += 0.001
+        if k in jumps:
+            hand[:3, 3] += d_M
+        out = teleop.step([MasterSample(t, hand.copy(), 0.3)], t)
+        events = [{"time_s": e.time_s, "kind": e.kind, "data": {"arm": "PSM1"}} for e in out.events]
+        watch.update(t, None, events)
+        if k == 150:
+            assert watch.speed_limited(t) == ["PSM1"]  # during the stroke
+    assert watch.speed_limited(t) == []  # 1.3 s after the stroke, the notice has gone
+    np.testing.assert_allclose(
+        teleop.X_RT[:3, 3] - X_RT[:3, 3], (len(jumps) * 0.4 / 60.0, 0, 0), atol=1e-6
+    )
 
 
 def _teleop() -> Teleoperation:
@@ -186,6 +231,28 @@ def test_the_end_screen_shows_the_final_score_and_nothing_live(description):
     ended = viewer._hud(0.0)
     assert ended.score == 0.0 and ended.arms == ()  # the window said 98 beside "score 0"
     assert ended.result.startswith("FAIL (stopped before the end)")
+
+
+def test_moving_too_fast_names_the_instruments_speed_limit(description):
+    teleop = {"PSM1": {"max_tip_speed_m_s": 0.2}, "PSM2": {"max_tip_speed_m_s": 0.2}}
+    hello = {"devices": {"MTMR": "PSM1", "MTML": "PSM2"}, "teleop": teleop}
+    viewer = _viewer(description, hello)
+    viewer.state.scene_time_s = 5.0
+    event = {"time_s": 5.0, "kind": "speed_limit", "data": {"arm": "PSM1", "detail": ""}}
+    viewer.state.events = [event]
+    viewer._warnings(0.0)
+    shown = viewer._hud(0.0).warnings
+    assert ("Moving too fast: PSM1 follows at most 200 mm/s", "warning") in shown
+    assert not any("PSM2" in text for text, _ in shown)
+    viewer.state.scene_time_s = 5.9
+    assert any("Moving too fast" in text for text, _ in viewer._hud(0.0).warnings)
+    viewer.state.scene_time_s = 6.0  # a second after the last event: gone
+    assert not any("Moving too fast" in text for text, _ in viewer._hud(0.0).warnings)
+    older = _viewer(description, {"devices": {"MTMR": "PSM1"}})  # a hello without the limit
+    older.state.events = [event]
+    older.state.scene_time_s = 5.0
+    older._warnings(0.0)
+    assert ("Moving too fast: PSM1 lags behind the hand", "warning") in older._hud(0.0).warnings
 
 
 def test_the_camera_pedal_says_so_when_the_endoscope_is_fixed(description):

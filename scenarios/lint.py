@@ -1,0 +1,96 @@
+"""Warnings about a valid scenario: settings the schema must allow but that are probably
+not what the author meant. ``surgisim scenario validate`` prints them; nothing refuses a
+file for them.
+
+Each check is a small function from a loaded scenario to its warnings, placed at the
+line of the setting at fault (``FILE:LINE:COL: warning: ...``). :func:`scenario_warnings`
+runs them all; add a check to :data:`CHECKS` to have validate report it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from scenarios.errors import ScenarioWarning, suggest
+from scenarios.loader import library_names
+from scenarios.schema import FLSRule, Scenario
+from scenarios.scoring import unscored_safety
+
+
+def _warning(scenario: Scenario, loc: tuple, message: str, on_key: bool = False):
+    """A warning placed at the YAML node at ``loc`` (the deepest that exists, so a field
+    left at its default is placed at the mapping that would hold it)."""
+    line, col = scenario.position_of(loc, on_key=on_key)
+    return ScenarioWarning(message, scenario.source_file, line, col)
+
+
+def unknown_prerequisites(scenario: Scenario) -> list[ScenarioWarning]:
+    """A prerequisite that names no bundled scenario: it may name an institution's own
+    scenario, so it cannot be an error, but a misspelt bundled name would otherwise pass
+    unnoticed (the closest bundled name is suggested, whatever its case)."""
+    names = library_names()
+    return [
+        _warning(
+            scenario,
+            ("prerequisites", i),
+            f"prerequisites[{i}]: {name!r} is not a bundled scenario (bundled: {names}); "
+            "fine if it is one of your own." + suggest(name, names),
+        )
+        for i, name in enumerate(scenario.prerequisites)
+        if name not in names
+    ]
+
+
+def time_past_cutoff(scenario: Scenario) -> list[ScenarioWarning]:
+    """Under the FLS rule, a time limit past the rubric's cut-off leaves time that can only
+    score 0 (a finished attempt past the cut-off and an unfinished one both score 0): the
+    trainee works on with nothing left to gain."""
+    rule = scenario.scoring.rule
+    limit_s = scenario.exercise.time_limit_s
+    if not isinstance(rule, FLSRule) or limit_s <= rule.cutoff_s:
+        return []
+    given = "time_limit_s" in scenario.exercise.model_fields_set
+    # a limit left at its default is placed at the exercise, where it would be written
+    loc = ("exercise", "time_limit_s") if given else ("exercise",)
+    what = f"{limit_s:g} s" if given else f"{limit_s:g} s by default"
+    return [
+        _warning(
+            scenario,
+            loc,
+            f"exercise.time_limit_s ({what}) is longer than the rubric's cutoff_s "
+            f"({rule.cutoff_s:g} s): from {rule.cutoff_s:g} s on the score is 0, finished or "
+            f"not, so the last {limit_s - rule.cutoff_s:g} s cannot score. Set time_limit_s: "
+            f"{rule.cutoff_s:g}.",
+            on_key=not given,
+        )
+    ]
+
+
+def unscored_safety_metrics(scenario: Scenario) -> list[ScenarioWarning]:
+    """Safety metrics the scene can produce but the rubric does not score (see
+    :func:`scenarios.scoring.unscored_safety`): a trainee could pass while clashing."""
+    unsafe = unscored_safety(scenario)
+    if not unsafe:
+        return []
+    return [
+        _warning(
+            scenario,
+            ("scoring", "metrics"),
+            f"safety metrics not scored: {', '.join(unsafe)} (give them a penalty, benchmark "
+            "or limit: docs/scenarios.md)",
+            on_key=True,
+        )
+    ]
+
+
+#: Every check validate runs, in the order their warnings are printed.
+CHECKS: tuple[Callable[[Scenario], list[ScenarioWarning]], ...] = (
+    unknown_prerequisites,
+    time_past_cutoff,
+    unscored_safety_metrics,
+)
+
+
+def scenario_warnings(scenario: Scenario) -> list[ScenarioWarning]:
+    """Every warning about a loaded (valid) scenario, in file order within each check."""
+    return [warning for check in CHECKS for warning in check(scenario)]

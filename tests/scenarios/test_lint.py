@@ -1,0 +1,68 @@
+"""Warnings about valid scenarios: each placed at the line of the setting at fault, with
+what happens and the fix; the bundled scenarios have none."""
+
+from __future__ import annotations
+
+import pytest
+
+from scenarios.lint import scenario_warnings, time_past_cutoff, unknown_prerequisites
+from scenarios.loader import LIBRARY, library_names, load_scenario, parse_scenario
+
+PEG = (LIBRARY / "peg-transfer.yaml").read_text()
+
+
+def _line_of(text: str, needle: str) -> int:
+    """The first line that holds ``needle`` outside a comment."""
+    return next(i + 1 for i, line in enumerate(text.splitlines()) if needle in line.split("#")[0])
+
+
+@pytest.mark.parametrize("name", library_names())
+def test_bundled_scenarios_have_no_warnings(name):
+    assert scenario_warnings(load_scenario(name)) == []
+
+
+def test_a_misspelt_prerequisite_is_a_warning_at_its_entry_with_the_closest_name():
+    text = PEG.replace("prerequisites: []", "prerequisites:\n  - ring-walk\n  - Peg-Transfr")
+    found = unknown_prerequisites(parse_scenario(text, "drill.yaml"))
+    assert len(found) == 1
+    (warning,) = found
+    assert (warning.file, warning.line, warning.col) == ("drill.yaml", _line_of(text, "Transfr"), 5)
+    assert "'Peg-Transfr' is not a bundled scenario" in warning.message
+    assert warning.message.endswith("Did you mean 'peg-transfer'?")
+    assert str(warning).startswith(f"drill.yaml:{warning.line}:5: warning: prerequisites[1]:")
+
+
+def test_a_prerequisite_in_other_case_finds_its_bundled_name():
+    text = PEG.replace("prerequisites: []", "prerequisites: [NEEDLE-TISSUE]")
+    (warning,) = unknown_prerequisites(parse_scenario(text, "drill.yaml"))
+    assert warning.message.endswith("Did you mean 'needle-tissue'?")
+
+
+def test_a_prerequisite_of_ones_own_is_a_warning_without_a_guess():
+    text = PEG.replace("prerequisites: []", "prerequisites: [our-suturing-drill-2]")
+    (warning,) = unknown_prerequisites(parse_scenario(text, "drill.yaml"))
+    assert "one of your own" in warning.message and "Did you mean" not in warning.message
+
+
+def test_an_fls_time_limit_past_the_cutoff_is_a_warning_at_the_limit():
+    text = PEG.replace("time_limit_s: 300", "time_limit_s: 420")
+    (warning,) = time_past_cutoff(parse_scenario(text, "drill.yaml"))
+    assert warning.line == _line_of(text, "time_limit_s: 420")
+    assert "time_limit_s (420 s)" in warning.message and "cutoff_s (300 s)" in warning.message
+    assert "score is 0" in warning.message and warning.message.endswith("time_limit_s: 300.")
+
+
+def test_a_default_time_limit_past_the_cutoff_is_placed_at_the_exercise():
+    text = PEG.replace("  time_limit_s: 300\n", "")
+    (warning,) = time_past_cutoff(parse_scenario(text, "drill.yaml"))
+    assert (warning.line, warning.col) == (_line_of(text, "exercise:"), 1)
+    assert "600 s by default" in warning.message
+
+
+def test_a_time_limit_within_the_cutoff_or_under_mscore_is_no_warning():
+    shorter = PEG.replace("time_limit_s: 300", "time_limit_s: 200")
+    assert not time_past_cutoff(parse_scenario(shorter))
+    assert not time_past_cutoff(load_scenario("peg-transfer"))  # equal to the cut-off
+    camera = (LIBRARY / "camera-targeting.yaml").read_text()
+    longer = camera.replace("time_limit_s: 180", "time_limit_s: 3000")
+    assert not time_past_cutoff(parse_scenario(longer))  # mscore: no cut-off
