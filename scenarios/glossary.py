@@ -55,7 +55,8 @@ _INFO = (
         "s",
         False,
         "efficiency",
-        "From the start to the last step done; an exercise not completed counts the cut-off.",
+        "From the start to the last step done; an attempt not completed shows how long it "
+        "lasted and scores as if it took the cut-off.",
     ),
     MetricInfo(
         "path_length_cm",

@@ -47,6 +47,19 @@ from sim.session.commands import ArmCommand
 from sim.session.state import StepState
 
 
+class ControllerError(SimError):
+    """A user's controller raised: its fault, not the simulator's, and said so (the CLI
+    printed "unexpected ValueError ... please report it", which reads as a surgisim bug).
+    The original exception is the ``__cause__`` (``--debug`` prints its traceback)."""
+
+    def __init__(self, controller, when: str, exc: Exception) -> None:
+        name = getattr(controller, "name", type(controller).__name__)
+        super().__init__(
+            f"controller {name!r} raised {type(exc).__name__} {when}: {exc} "
+            "(rerun with --debug for its traceback)"
+        )
+
+
 @runtime_checkable
 class Controller(Protocol):
     """What ``surgisim run --controller`` drives a session with (see the module docstring)."""
@@ -94,10 +107,13 @@ def run_controller(
     start = time.perf_counter()
     session = Session(scenario, seed=seed, config=config)
     try:
-        controller.reset(scenario, seed)
-        attach = getattr(controller, "attach", None)
-        if attach is not None:
-            attach(session)
+        try:
+            controller.reset(scenario, seed)
+            attach = getattr(controller, "attach", None)
+            if attach is not None:
+                attach(session)
+        except Exception as exc:
+            raise ControllerError(controller, "while starting", exc) from exc
         if recorder is not None:
             recorder.start(session, getattr(controller, "name", type(controller).__name__))
         rate = getattr(controller, "control_rate_hz", None)
@@ -110,7 +126,10 @@ def run_controller(
             if stop is not None and stop():
                 interrupted = True
                 break
-            commands = controller.act(state)
+            try:
+                commands = controller.act(state)
+            except Exception as exc:
+                raise ControllerError(controller, f"at {session.time_s:.3f} s", exc) from exc
             if commands is None:
                 break
             if recorder is not None:

@@ -807,6 +807,7 @@ class Session:
             aligned,
             holding,
             self._used_seq[name],
+            arm.jaw_release_rad(),
         )
 
     def scene_description(self) -> SceneDescription:

@@ -52,6 +52,11 @@ class ArmState:
         aligned: the master's orientation matches the instrument's (within tolerance).
         holding: names of the objects the jaws hold.
         used_seq: ``seq`` of the last master sample this arm used (-1: none).
+        jaw_release_rad: while the jaws hold something, the jaw goal (rad) above which
+            they let it go (None when they hold nothing). The fingers rest on the held
+            object, so the opening they hold at is the object's width where it was
+            gripped (0.45 rad on a needle, wider on a ring), not the jaw goal: a goal of
+            0 squeezes, and only a goal past this opening releases.
     """
 
     name: str
@@ -68,6 +73,7 @@ class ArmState:
     aligned: bool
     holding: tuple[str, ...] = ()
     used_seq: int = -1
+    jaw_release_rad: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

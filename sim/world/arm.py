@@ -48,6 +48,8 @@ SETTLE_S = 0.5
 #: sleeping delay at any physics rate above 250 Hz).
 WAKE_EVERY = 250
 FRAMES = ("world", "rcm")
+#: Jaw opening beyond the angle the jaws hold an object at that releases it (rad).
+RELEASE_MARGIN_RAD = 0.05
 #: a joint's position and velocity in what ``getJointStates`` returns
 _POSITION, _VELOCITY = itemgetter(0), itemgetter(1)
 
@@ -356,6 +358,14 @@ class Arm:
     def jaw_setpoint_rad(self) -> float:
         """The rate-limited jaw angle the fingers track now (rad)."""
         return self._jaw_setpoint
+
+    def jaw_release_rad(self) -> float | None:
+        """While the jaws hold something, the jaw angle (rad) their setpoint must open past
+        to let it go: the angle they hold at (the object's width where it was gripped)
+        plus :data:`RELEASE_MARGIN_RAD`. None when they hold nothing. A goal of 0 only
+        squeezes harder, so a controller reads this to know how far to open."""
+        hold = self.jaw_hold_rad
+        return None if hold is None else hold + RELEASE_MARGIN_RAD
 
     @property
     def jaw_closing(self) -> bool:

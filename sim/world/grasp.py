@@ -35,12 +35,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sim.world.arm import RELEASE_MARGIN_RAD
+
 GRASP = "grasp"
 RELEASE = "release"
 DROP = "drop"
 
-#: Jaw opening beyond the holding angle that releases a grasp (rad).
-RELEASE_MARGIN_RAD = 0.05
 #: A setpoint this far below the measured jaw counts as squeezing (rad).
 SQUEEZE_TOLERANCE_RAD = 0.01
 #: A finger contact counts for grasping when the surfaces are this close (m); pybullet
@@ -167,7 +167,7 @@ class GraspTracker:
             holds = self.holds[name]
             if not holds:
                 continue
-            if arm.jaw_setpoint_rad > arm.jaw_hold_rad + RELEASE_MARGIN_RAD:
+            if arm.jaw_setpoint_rad > arm.jaw_release_rad():
                 for body in list(holds):
                     self._release(arm, body, RELEASE)
             else:
@@ -322,7 +322,7 @@ class GraspTracker:
             actual_pos = pb.getBasePositionAndOrientation(body, physicsClientId=c)[0]
             pushed = self._load(body)
             if pushed > GRASP_MAX_FORCE_N or math.dist(actual_pos, pos) > SLIP_DISTANCE_M:
-                self._reopen[arm.name] = arm.jaw_hold_rad + RELEASE_MARGIN_RAD
+                self._reopen[arm.name] = arm.jaw_release_rad()
                 self._release(arm, body, DROP, "slipped")
                 continue
             lx, ly, lz = (pos[0] - tip_pos[0], pos[1] - tip_pos[1], pos[2] - tip_pos[2])

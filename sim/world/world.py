@@ -297,6 +297,13 @@ class World:
             self._static_landmarks[(name, key)] = p.copy()
         return p
 
+    def landmarks(self, name: str) -> dict[str, np.ndarray]:
+        """Every named landmark of a body, by name, as world positions (m): what a
+        controller reads to find the points an exercise's steps name (a peg, a needle's
+        ``tip``, ``middle`` and ``tail``) without knowing the names beforehand."""
+        body = self.body_id(name)
+        return {key: self.landmark(name, key) for key in self.bodies[body].landmarks}
+
     def object_names(self) -> list[str]:
         """Names of the movable (graspable) objects."""
         return [self.bodies[b].name for b in self.object_ids]

@@ -78,6 +78,38 @@ def test_a_controller_that_returns_none_ends_the_run_and_is_still_scored(handove
     assert outcome.result.score is not None
 
 
+class Raising:
+    """A controller with a bug of its own, in ``act`` after a few steps or at the start."""
+
+    name = "buggy"
+
+    def __init__(self, on_step: int | None = 3):
+        self.on_step = on_step
+
+    def reset(self, scenario, seed):
+        self.calls = 0
+        if self.on_step is None:
+            raise KeyError("gains")
+
+    def act(self, state):
+        self.calls += 1
+        if self.calls > self.on_step:
+            raise ValueError("my bug")
+        return {}
+
+
+@pytest.mark.parametrize(
+    "on_step, said",
+    [(3, r"'buggy' raised ValueError at 0\.006 s: my bug"), (None, "KeyError while starting")],
+)
+def test_a_controller_that_raises_is_blamed_not_the_simulator(handover, on_step, said):
+    """The CLI printed "unexpected ValueError ... please report it" for a bug in the
+    user's own controller: it now says whose the error is, and keeps it as the cause."""
+    with pytest.raises(SimError, match=said) as caught:
+        run_controller(handover, Raising(on_step), seed=0)
+    assert isinstance(caught.value.__cause__, ValueError | KeyError)
+
+
 @pytest.mark.parametrize(
     "spec, message",
     [

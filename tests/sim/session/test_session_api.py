@@ -344,3 +344,29 @@ def test_scene_description_crosses_processes_and_matches_the_poses(session):
     assert set(description.tip_nodes) == {"PSM1", "PSM2"}
     session.reset(seed=3)
     assert session.scene_description().node_names == description.node_names
+
+
+def test_a_held_object_is_let_go_only_past_the_reported_release_angle(session):
+    """The jaws hold at the object's width, not at the jaw goal, so a controller must know
+    how far to open: ``jaw_release_rad`` says it (a probe opened to 0.8 rad, short of a
+    hold at 0.83, and the needle never left the jaws)."""
+    down = np.diag([1.0, -1.0, -1.0])
+    middle = session.world.landmark("pad/needle", "middle")
+
+    def hold(height_m: float, jaw_rad: float, seconds: float):
+        X = np.eye(4)
+        X[:3, :3], X[:3, 3] = down, middle + np.array([0.0, 0.0, height_m])
+        for _ in range(round(seconds / 0.002)):
+            state = session.step({"PSM2": ArmCommand(servo_cp=X, jaw_rad=jaw_rad)})
+        return state.arms["PSM2"]
+
+    assert hold(0.02, 1.0, 0.6).jaw_release_rad is None  # open, above the needle
+    hold(0.008, 1.0, 0.6)
+    gripped = hold(0.008, 0.0, 0.5)
+    assert gripped.holding == ("pad/needle",)
+    release = gripped.jaw_release_rad
+    assert release is not None and release > gripped.jaw_rad > 0.0  # resting on the needle
+    short = hold(0.03, release - 0.05, 0.5)  # lifted, opened short of the release angle
+    assert short.holding == ("pad/needle",) and short.jaw_release_rad == release
+    opened = hold(0.03, release + 0.05, 0.5)
+    assert opened.holding == () and opened.jaw_release_rad is None

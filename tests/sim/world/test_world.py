@@ -143,6 +143,14 @@ def test_suture_pad_marks_and_needle_landmarks():
         assert np.linalg.norm(tip - tail) == pytest.approx(2 * 0.0085, abs=1e-4)
         with pytest.raises(SimError, match="Did you mean 'entry1'"):
             world.landmark("pad", "entri1")
+        needle = world.landmarks("pad/needle")  # all of a body's, for a controller to find
+        assert {"tip", "middle", "tail"} <= needle.keys()
+        assert np.array_equal(needle["tip"], tip) and world.landmarks("pad").keys() == {
+            "entry0",
+            "entry1",
+            "exit0",
+            "exit1",
+        }
 
 
 def test_a_wire_longer_than_one_compound_shape_collides_along_its_whole_length():
