@@ -29,7 +29,11 @@ varies between people and over a session:
   8th order, so voluntary motion hardly reaches it): a phasor follows the band-passed
   signal, and its lag-40 ms autocorrelation, averaged over 0.5 s, has the tremor's
   frequency as its angle and ``exp(-pi B lag)`` as its magnitude (a Lorentzian line);
-  a wandering centre lowers that magnitude too, which widens ``B`` as it should.
+  the estimate reads narrow, not wide: on clean Lorentzian lines of 1 / 2 / 3 Hz it
+  reads ~0.45 / 0.7 / 0.95 Hz, ~0.6x the true width on the narrow tuning set and ~0.4x
+  on the broadband one. That bias is part of the tuning: given the *true* widths the
+  filter gains dB only by losing as much RMS error on the voluntary motion
+  (``bench/RESULTS.md``, "oracle ceilings of the default's parameter estimates").
 - ``sigma^2`` from the band-passed power, averaged over 1 s.
 - ``q`` from the operator's recent voluntary jerk: the mean square third derivative of a
   2.5 Hz (4th order) low-passed copy of the input over 1 s, times a correlation time
