@@ -25,31 +25,42 @@ def sweep(
         "beside it makes the sweep resumable.",
     ),
     ray_address: str | None = typer.Option(
-        None, "--ray", help="Ray cluster address (default: a local cluster)."
+        None,
+        "--ray",
+        help="Ray cluster address: 'host:6379', 'ray://host:10001' or 'auto' "
+        "(default: a local cluster). One that does not answer is refused in seconds.",
     ),
     workers: int | None = typer.Option(
         None, min=1, help="Local cluster size (CPUs; default: all)."
     ),
     serial: bool = typer.Option(False, help="Run in this process, one after another (no Ray)."),
+    fresh: bool = typer.Option(
+        False, help="Ignore the journal: run every job again (the journal is started anew)."
+    ),
 ) -> None:
-    """Run every combination headless, scored like trainees; print mean ± SD per metric."""
+    """Run every combination headless, scored like trainees; print mean ± SD per metric.
+
+    A job that fails (raises, or its worker dies) is a row with an `error` column, left out
+    of the means; the sweep goes on, writes the results, and exits with status 1. Running
+    the same sweep again retries failed jobs and jobs whose scenario, controller or
+    surgisim changed since; the rest come from the journal.
+    """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from scenarios.errors import ScenarioError
     from sim.errors import SimError
+    from sim.session import provenance
     from sim.session import sweep as sw
 
     console = Console()
     drivers = [o.strip() for o in operators.split(",") if o.strip()]
-    drivers += [f"controller:{c}" for c in controller or ()]
+    drivers += [f"{provenance.CONTROLLER_PREFIX}{c}" for c in controller or ()]
     try:
         if not drivers:
             raise SimError("nothing to run: give --operators and/or --controller.")
-        from sim.env.surgical import load
-
-        for name in scenarios:
-            load(name)  # fail early on a bad scenario, before any cluster starts
         todo = sw.jobs(scenarios, drivers, sw.parse_seeds(seeds))
+        # every scenario and controller loaded before any cluster starts or job runs
+        fingerprints = provenance.fingerprints(todo)
         with Progress(
             TextColumn("[bold]sweep"),
             BarColumn(),
@@ -60,25 +71,40 @@ def sweep(
         ) as progress:
             task = progress.add_task("sweep", total=len(todo), last="")
 
+            def on_start(resume: sw.Resume) -> None:
+                for line in resume.messages():
+                    progress.console.print(line)
+                if resume.reused:
+                    progress.update(task, completed=len(resume.reused), last="resumed")
+
             def on_result(row: dict, done: int, total: int) -> None:
-                last = f"{row['scenario']} {row['driver']} seed {row['seed']}: {row['score']:.0f}"
+                run = f"{row['scenario']} {row['driver']} seed {row['seed']}"
+                if row.get("error"):
+                    last = f"{run}: [red]failed[/red] ({row['error'].partition(':')[0]})"
+                else:
+                    last = f"{run}: {row['score']:.0f}"
                 progress.update(task, completed=done, last=last)
 
-            already = len({r["key"] for r in sw.read_journal(sw.journal_path(out))})
-            if already:
-                progress.update(task, completed=min(already, len(todo)), last="resumed")
             rows = sw.run_sweep(
                 todo,
                 out,
                 use_ray=not serial,
                 address=ray_address,
                 workers=workers,
+                fresh=fresh,
+                fingerprints=fingerprints,
+                on_start=on_start,
                 on_result=on_result,
             )
     except (SimError, ScenarioError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2) from None
-    table = Table(title=f"{len(rows)} runs: mean ± SD per metric")
+    failed = sw.failures(rows)
+    finished = len(rows) - len(failed)
+    title = f"{finished} run{'s' * (finished != 1)}: mean ± SD per metric"
+    if failed:
+        title += f" ({len(failed)} failed run{'s' * (len(failed) > 1)} left out)"
+    table = Table(title=title)
     for col in ("scenario", "driver", "metric", "n", "mean ± SD", "completed"):
         table.add_column(col)
     for s in sw.summary(rows):
@@ -92,3 +118,30 @@ def sweep(
         )
     console.print(table)
     console.print(f"results: {out}")
+    if failed:
+        _report_failures(console, failed, len(rows), out)
+        raise typer.Exit(code=1)
+
+
+#: failed runs listed one by one; beyond this, a count
+MAX_LISTED = 20
+
+
+def _report_failures(console: Console, failed: list[dict], total: int, out: Path) -> None:
+    """Which runs failed and why, where the details are, and that a rerun retries them."""
+    from sim.session import sweep as sw
+
+    console.print(
+        f"[bold red]{len(failed)} of {total} runs failed[/bold red] (left out of the means; "
+        f"the 'error' column of {out} says why, tracebacks are in {sw.journal_path(out)}; "
+        "running the sweep again retries them):",
+        highlight=False,
+    )
+    for row in failed[:MAX_LISTED]:
+        console.print(
+            f"  {row['scenario']} {row['driver']} seed {row['seed']}: {row['error']}",
+            highlight=False,
+            markup=False,
+        )
+    if len(failed) > MAX_LISTED:
+        console.print(f"  ... and {len(failed) - MAX_LISTED} more.")

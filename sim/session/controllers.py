@@ -200,8 +200,8 @@ def load_controller(spec: str) -> Controller:
     arguments).
 
     Raises:
-        SimError: a malformed spec, a module or factory that does not exist, or a result
-            without ``reset`` and ``act``.
+        SimError: a malformed spec, a module or factory that does not exist, a module or
+            factory that raised, or a result without ``reset`` and ``act``.
     """
     module_name, sep, attr = str(spec).partition(":")
     if not sep or not module_name or not attr:
@@ -216,6 +216,11 @@ def load_controller(spec: str) -> Controller:
             f"controller module {module_name!r} cannot be imported ({exc}); is it on "
             "PYTHONPATH or installed?"
         ) from None
+    except Exception as exc:  # a user's module: a syntax error, or one raised at import
+        raise SimError(
+            f"controller module {module_name!r} failed while it was imported: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
     factory = getattr(module, attr, None)
     if not callable(factory):
         from sim.errors import closest_names
@@ -231,6 +236,8 @@ def load_controller(spec: str) -> Controller:
         raise SimError(
             f"{spec} must be callable without arguments (a factory returning the controller): {exc}"
         ) from None
+    except Exception as exc:
+        raise SimError(f"{spec}: the factory raised {type(exc).__name__}: {exc}") from exc
     missing = [m for m in ("reset", "act") if not callable(getattr(controller, m, None))]
     if missing:
         raise SimError(

@@ -2,14 +2,18 @@
 seeds, headless, scored like a trainee's session - in series or on Ray.
 
 Each finished run is appended at once to a journal (``<results>.jsonl``), so a sweep that
-was interrupted resumes where it stopped: runs already in the journal are not run again.
-The results table (Parquet or CSV, one row per run, one ``metric.<name>`` column per
-metric) is rewritten from the journal at the end.
+was interrupted resumes where it stopped: runs already in the journal are not run again -
+unless they failed, or were made from other inputs (each row carries a fingerprint of its
+scenario, controller and surgisim, :mod:`sim.session.provenance`). The results table
+(Parquet or CSV, one row per run, one ``metric.<name>`` column per metric) is rewritten
+from the journal at the end.
 
-Ray is the ``surgisim[ray]`` extra, imported only when a sweep runs on it. Without an
-address, a local cluster of ``workers`` processes is started; with one
-(``ray://host:10001`` or ``auto``) the runs go to that cluster, whose workers need
-surgisim installed.
+A job that raises, or whose Ray worker dies, becomes a row with an ``error`` (exception
+type and message; no score or metrics) instead of ending the sweep: one controller
+failing on one seed must not cost the other runs' results.
+
+On Ray (the ``surgisim[ray]`` extra, imported only when a sweep runs on it; see
+:mod:`sim.session.ray_cluster`) the jobs run on a local cluster or on one at an address.
 """
 
 from __future__ import annotations
@@ -18,11 +22,14 @@ import json
 import math
 import re
 import time
+import traceback
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from contextlib import nullcontext
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sim.errors import SimError
+from sim.session import provenance, ray_cluster
 
 #: metrics summarised first (mean ± SD), when present
 SUMMARY_METRICS = (
@@ -33,6 +40,10 @@ SUMMARY_METRICS = (
     "drops",
     "excessive_force_time_s",
 )
+#: journal fields left out of the results table (a traceback is many lines)
+JOURNAL_ONLY = ("traceback",)
+#: columns written last in the results table, after the metrics
+LAST_COLUMNS = ("error", *provenance.FIELDS)
 
 
 @dataclass(frozen=True)
@@ -104,14 +115,129 @@ def run_job(job: Job) -> dict:
     return row
 
 
-def _ray():
+def attempt(job: Job) -> dict:
+    """:func:`run_job`, with a failure returned as an error row (see :func:`failed_row`)
+    instead of raised, so that the sweep goes on and keeps every other result.
+
+    ``SystemExit`` counts as a failure too: a controller calling ``sys.exit`` must not end a
+    serial sweep. ``KeyboardInterrupt`` still stops it (the journal keeps what finished).
+    """
+    start = time.perf_counter()
     try:
-        import ray
-    except ImportError:
-        raise SimError(
-            "sweeps on Ray need the ray extra: pip install 'surgisim[ray]' (or run with --serial)."
-        ) from None
-    return ray
+        row = run_job(job)
+    except (Exception, SystemExit) as exc:
+        return failed_row(
+            job,
+            describe(exc),
+            traceback=traceback.format_exc(),
+            wall_time_s=time.perf_counter() - start,
+        )
+    row["error"] = ""
+    return row
+
+
+def failed_row(
+    job: Job, error: str, *, traceback: str = "", wall_time_s: float | None = None
+) -> dict:
+    """The row of a job that failed: ``error`` says why; no score or metrics (they are
+    NaN in the table and left out of the summary)."""
+    row = {
+        "key": job.key,
+        "scenario": job.scenario,
+        "driver": job.driver,
+        "seed": job.seed,
+        "completed": False,
+        "passed": False,
+        "error": error,
+    }
+    if wall_time_s is not None:
+        row["wall_time_s"] = float(wall_time_s)
+    if traceback:
+        row["traceback"] = traceback
+    return row
+
+
+def describe(exc: BaseException) -> str:
+    """``"Type: first line of the message"``; for a Ray task error, of the task's own
+    exception."""
+    cause = getattr(exc, "cause", None)
+    if isinstance(cause, BaseException):
+        exc = cause
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+
+
+def failures(rows: Iterable[dict]) -> list[dict]:
+    """The rows of jobs that failed."""
+    return [row for row in rows if row.get("error")]
+
+
+@dataclass
+class Resume:
+    """What a sweep takes from its journal, and what it runs.
+
+    Attributes:
+        reused: journal rows that stand for their jobs (same fingerprint, no error), by key.
+        remaining: the jobs to run, in job order.
+        changed: rows made from other inputs and run again, counted by what differed
+            (``"controller"``, ``"scenario and surgisim version"``, ...).
+        retried: keys of jobs that had failed and are run again.
+        fresh: the journal was ignored (``fresh=True``).
+    """
+
+    reused: dict[str, dict]
+    remaining: list[Job]
+    changed: dict[str, int] = field(default_factory=dict)
+    retried: list[str] = field(default_factory=list)
+    fresh: bool = False
+
+    def messages(self) -> list[str]:
+        """What a person should be told about the journal before the runs start."""
+        out = []
+        if self.fresh:
+            out.append("fresh: the journal is ignored and every run is made again.")
+        for what, n in self.changed.items():
+            were, are = ("were", "are") if n > 1 else ("was", "is")
+            made = (
+                "made before surgisim recorded what a result depends on,"
+                if what == "fingerprint"
+                else f"made with a different {what}"
+            )
+            out.append(f"{n} earlier result{'s' * (n > 1)} {were} {made} and {are} run again.")
+        if self.retried:
+            n = len(self.retried)
+            out.append(f"{n} failed run{'s are' if n > 1 else ' is'} tried again.")
+        return out
+
+
+def plan(
+    todo: Sequence[Job], journal: Path, fingerprints: dict[str, dict], *, fresh: bool = False
+) -> Resume:
+    """Which of ``todo`` the journal already answers: a row stands for its job only when it
+    did not fail and was made from the same inputs (``fingerprints``, by job key)."""
+    if fresh:
+        return Resume(reused={}, remaining=list(todo), fresh=True)
+    rows = {r["key"]: r for r in read_journal(journal) if "key" in r}
+    reused: dict[str, dict] = {}
+    changed: dict[str, int] = {}
+    retried: list[str] = []
+    remaining: list[Job] = []
+    for job in todo:
+        row = rows.get(job.key)
+        if row is None:
+            remaining.append(job)
+            continue
+        diff = provenance.differences(row, fingerprints[job.key])
+        if diff:
+            what = " and ".join(diff)
+            changed[what] = changed.get(what, 0) + 1
+            remaining.append(job)
+        elif row.get("error"):
+            retried.append(job.key)
+            remaining.append(job)
+        else:
+            reused[job.key] = row
+    return Resume(reused, remaining, changed, retried)
 
 
 def run_sweep(
@@ -121,30 +247,44 @@ def run_sweep(
     use_ray: bool = True,
     address: str | None = None,
     workers: int | None = None,
+    fresh: bool = False,
+    fingerprints: dict[str, dict] | None = None,
+    on_start: Callable[[Resume], None] | None = None,
     on_result: Callable[[dict, int, int], None] | None = None,
 ) -> list[dict]:
-    """Run ``todo`` (skipping jobs already in the journal) and return every row, in job order.
+    """Run ``todo`` (reusing what the journal already answers, see :func:`plan`) and return
+    every row, in job order; rows of failed jobs carry an ``error`` (see :func:`failures`).
 
     Args:
         results: the results table (``.parquet`` or ``.csv``); the journal sits beside it.
         use_ray: run on Ray (else one after another in this process).
         address: a Ray cluster's address; None starts a local one of ``workers`` CPUs.
+        fresh: ignore the journal and run every job (the journal is started again).
+        fingerprints: :func:`provenance.fingerprints` of ``todo``, when already made.
+        on_start: called with the :class:`Resume` before any job runs.
         on_result: called with (row, runs done, runs in the sweep) as runs finish.
+
+    Raises:
+        SimError, ScenarioError: an input that cannot run, found before any job runs; a Ray
+            cluster that cannot be reached.
     """
     from sim.session.recording.export import SUFFIXES
 
     results = Path(results)
     if results.suffix not in SUFFIXES:
         raise SimError(f"results file {results.name}: must end in one of {SUFFIXES}.")
+    if fingerprints is None:
+        fingerprints = provenance.fingerprints(todo)
     journal = journal_path(results)
-    rows = {r["key"]: r for r in read_journal(journal)}
-    wanted = {job.key for job in todo}
-    done = sum(1 for k in rows if k in wanted)
-    remaining = [job for job in todo if job.key not in rows]
-    journal.parent.mkdir(parents=True, exist_ok=True)
+    resume = plan(todo, journal, fingerprints, fresh=fresh)
+    rows = dict(resume.reused)
+    done = len(rows)
+    if on_start is not None:
+        on_start(resume)
 
     def finished(row: dict) -> None:
         nonlocal done
+        row.update(fingerprints[row["key"]])
         rows[row["key"]] = row
         with journal.open("a") as f:
             f.write(json.dumps(row) + "\n")
@@ -152,29 +292,25 @@ def run_sweep(
         if on_result is not None:
             on_result(row, done, len(todo))
 
-    if remaining and use_ray:
-        ray = _ray()
-        started = not ray.is_initialized()
-        if started:
-            ray.init(
-                address=address,
-                num_cpus=None if address else workers,
-                include_dashboard=False,
-                log_to_driver=False,
-                configure_logging=False,
-            )
-        try:
-            remote = ray.remote(num_cpus=1, max_retries=1)(run_job)
-            pending = [remote.remote(job) for job in remaining]
+    on_ray = bool(resume.remaining) and use_ray
+    with ray_cluster.cluster(address, workers) if on_ray else nullcontext() as ray:
+        journal.parent.mkdir(parents=True, exist_ok=True)
+        if fresh:
+            journal.write_text("")
+        if ray is None:
+            for job in resume.remaining:
+                finished(attempt(job))
+        else:
+            remote = ray.remote(num_cpus=1, max_retries=1)(attempt)
+            jobs_by_ref = {remote.remote(job): job for job in resume.remaining}
+            pending = list(jobs_by_ref)
             while pending:
                 ready, pending = ray.wait(pending, num_returns=1)
-                finished(ray.get(ready[0]))
-        finally:
-            if started:
-                ray.shutdown()
-    else:
-        for job in remaining:
-            finished(run_job(job))
+                try:
+                    row = ray.get(ready[0])
+                except ray.exceptions.RayError as exc:  # the worker died (after a retry)
+                    row = failed_row(jobs_by_ref[ready[0]], describe(exc))
+                finished(row)
     ordered = [rows[job.key] for job in todo]
     write_results(ordered, results)
     return ordered
@@ -206,20 +342,27 @@ def write_results(rows: Sequence[dict], path: Path) -> Path:
 
     names: list[str] = []
     for row in rows:
-        names += [k for k in row if k not in names]
+        names += [k for k in row if k not in names and k not in JOURNAL_ONLY]
+    names = [n for n in names if n not in LAST_COLUMNS] + [n for n in LAST_COLUMNS if n in names]
     table = {}
     for name in names:
-        values = np.asarray([row.get(name, math.nan) for row in rows])
+        missing = "" if name in LAST_COLUMNS else math.nan
+        values = np.asarray([row.get(name, missing) for row in rows])
         table[name] = values.astype(object) if values.dtype.kind in "UO" else values
     return write_table(table, path)
 
 
 def summary(rows: Sequence[dict]) -> list[dict]:
-    """Mean and SD of each metric per (scenario, driver): one dict per metric and group."""
+    """Mean and SD of each metric per (scenario, driver): one dict per metric and group.
+
+    Failed jobs are left out (their ``n`` is the runs that finished).
+    """
     import numpy as np
 
     groups: dict[tuple[str, str], list[dict]] = {}
     for row in rows:
+        if row.get("error"):
+            continue
         groups.setdefault((row["scenario"], row["driver"]), []).append(row)
     out = []
     for (scenario, driver), group in groups.items():

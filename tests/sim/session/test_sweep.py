@@ -1,5 +1,6 @@
 """Sweeps: seeds, resuming from the journal, the summary, and Ray against the same runs in
-series (a real local Ray cluster)."""
+series (a real local Ray cluster). Failed runs, fingerprints and up-front checks are in
+test_sweep_failures.py."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typer.testing import CliRunner
 
 from sim.cli import app
 from sim.errors import SimError
+from sim.session import provenance, ray_cluster
 from sim.session import sweep as sw
 
 TRACKER = "controller:sim.session.controllers:tracker"
@@ -26,7 +28,7 @@ def test_seed_ranges_and_lists():
 def test_a_sweep_resumes_from_its_journal_and_summarises(tmp_path):
     out = tmp_path / "results.csv"
     todo = sw.jobs(["needle-handover"], [TRACKER], [0, 1])
-    first = sw.run_job(todo[0])
+    first = {**sw.attempt(todo[0]), **provenance.fingerprints(todo)[todo[0].key]}
     sw.journal_path(out).write_text(json.dumps(first) + "\n" + '{"key": "cut sh')  # interrupted
     ran = []
     rows = sw.run_sweep(todo, out, use_ray=False, on_result=lambda row, d, n: ran.append(row))
@@ -50,7 +52,7 @@ def test_without_ray_installed_the_error_names_the_extra(monkeypatch):
 
     monkeypatch.setattr(builtins, "__import__", no_ray)
     with pytest.raises(SimError, match=r"surgisim\[ray\]"):
-        sw._ray()
+        ray_cluster.import_ray()
 
 
 @pytest.mark.slow

@@ -1,0 +1,145 @@
+"""What a sweep's result depends on, as short digests stored beside each result.
+
+A sweep's journal lets an interrupted sweep resume, but a journal row may stand in for a
+run only when that run would be made from the same inputs: otherwise editing a controller
+or a scenario and running again with the same ``--out`` silently returns the old numbers.
+So every row records:
+
+- ``scenario_digest``: the loaded scenario (its validated model, dumped as JSON), so an
+  edit that changes the exercise counts and a comment or re-indentation does not;
+- ``driver_digest``: for a controller, its module's source file ("" for the synthetic
+  operators, which are part of surgisim);
+- ``surgisim_version``: the installed version, plus the git commit when surgisim runs from
+  a checkout (the simulator itself determines results too).
+
+Digests are the first 16 hex digits of a SHA-256. They are taken where the sweep starts,
+not on the workers. What they cannot see: modules a controller module imports, and
+uncommitted edits to surgisim itself (``--fresh`` runs everything again).
+
+Computing them also checks every input before any job runs: a scenario that does not load,
+an unknown operator or a controller that cannot be made is refused up front.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+from sim.errors import SimError
+
+#: the fields of a row that say what it was made from
+FIELDS = ("scenario_digest", "driver_digest", "surgisim_version")
+#: how each field is named to a person ("made with a different ...")
+LABELS = {
+    "scenario_digest": "scenario",
+    "driver_digest": "controller",
+    "surgisim_version": "surgisim version",
+}
+CONTROLLER_PREFIX = "controller:"
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def scenario_digest(scenario: str) -> str:
+    """Digest of a scenario (bundled name or YAML path) as loaded and validated.
+
+    Raises:
+        ScenarioError: the scenario does not exist or does not validate.
+    """
+    from sim.env.surgical import load
+
+    dump = load(scenario).model_dump(mode="json")
+    return _digest(json.dumps(dump, sort_keys=True).encode())
+
+
+def driver_digest(driver: str) -> str:
+    """Digest of a driver: the controller module's source file, or "" for an operator.
+
+    The controller is made once here (its factory called), so a spec that names a missing
+    module or factory, or a factory that fails, is reported before any job runs.
+
+    Raises:
+        SimError: an unknown operator skill, or a controller that cannot be made.
+    """
+    if not driver.startswith(CONTROLLER_PREFIX):
+        from haptics.operators import PRESET_NAMES
+
+        if driver not in PRESET_NAMES:
+            from sim.errors import closest_names
+
+            raise SimError(
+                f"unknown operator {driver!r}; the synthetic operators are "
+                f"{list(PRESET_NAMES)} (a controller goes to --controller)."
+                + closest_names(driver, PRESET_NAMES)
+            )
+        return ""
+    from sim.session.controllers import load_controller
+
+    spec = driver.removeprefix(CONTROLLER_PREFIX)
+    load_controller(spec)
+    module = sys.modules[spec.partition(":")[0]]
+    source = getattr(module, "__file__", None)
+    if not source or not Path(source).is_file():
+        return ""
+    return _digest(Path(source).read_bytes())
+
+
+def surgisim_version() -> str:
+    """The installed surgisim version, ``+g<commit>`` added when run from a git checkout."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        text = version("surgisim")
+    except PackageNotFoundError:
+        text = "unknown"
+    root = Path(__file__).resolve().parents[2]
+    if (root / ".git").exists():
+        try:
+            done = subprocess.run(
+                ["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=False,
+            )
+        except (OSError, subprocess.SubprocessError):
+            return text
+        if done.returncode == 0 and done.stdout.strip():
+            text += f"+g{done.stdout.strip()}"
+    return text
+
+
+def fingerprints(jobs: Iterable) -> dict[str, dict[str, str]]:
+    """Each job's fingerprint (``FIELDS`` -> value), by job key.
+
+    Each scenario and driver is loaded once, however many seeds it has.
+
+    Raises:
+        SimError, ScenarioError: an input that cannot run (see the module docstring).
+    """
+    jobs = list(jobs)
+    scenarios = {s: scenario_digest(s) for s in dict.fromkeys(j.scenario for j in jobs)}
+    drivers = {d: driver_digest(d) for d in dict.fromkeys(j.driver for j in jobs)}
+    release = surgisim_version()
+    return {
+        j.key: {
+            "scenario_digest": scenarios[j.scenario],
+            "driver_digest": drivers[j.driver],
+            "surgisim_version": release,
+        }
+        for j in jobs
+    }
+
+
+def differences(row: dict, fingerprint: dict[str, str]) -> list[str]:
+    """What differs between the inputs a journal row was made from and ``fingerprint``
+    (``LABELS`` values; ``["fingerprint"]`` for a row from before fingerprints)."""
+    if not any(field in row for field in FIELDS):
+        return ["fingerprint"]
+    return [LABELS[f] for f in FIELDS if row.get(f) != fingerprint[f]]
