@@ -50,13 +50,24 @@ from sim.session.state import StepState
 class ControllerError(SimError):
     """A user's controller raised: its fault, not the simulator's, and said so (the CLI
     printed "unexpected ValueError ... please report it", which reads as a surgisim bug).
-    The original exception is the ``__cause__`` (``--debug`` prints its traceback)."""
+    The original exception is ``cause`` (and the ``__cause__``: ``--debug`` prints its
+    traceback). Built by :meth:`of`; the plain constructor keeps it picklable."""
 
-    def __init__(self, controller, when: str, exc: Exception) -> None:
+    def __init__(self, message: str, cause: BaseException | None = None) -> None:
+        super().__init__(message, cause)
+        self.cause = cause
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+    @classmethod
+    def of(cls, controller, when: str, exc: BaseException) -> ControllerError:
+        """The error for ``exc`` raised by ``controller`` ``when`` (e.g. "at 1.200 s")."""
         name = getattr(controller, "name", type(controller).__name__)
-        super().__init__(
+        return cls(
             f"controller {name!r} raised {type(exc).__name__} {when}: {exc} "
-            "(rerun with --debug for its traceback)"
+            "(rerun with --debug for its traceback)",
+            exc,
         )
 
 
@@ -113,7 +124,7 @@ def run_controller(
             if attach is not None:
                 attach(session)
         except Exception as exc:
-            raise ControllerError(controller, "while starting", exc) from exc
+            raise ControllerError.of(controller, "while starting", exc) from exc
         if recorder is not None:
             recorder.start(session, getattr(controller, "name", type(controller).__name__))
         rate = getattr(controller, "control_rate_hz", None)
@@ -129,7 +140,7 @@ def run_controller(
             try:
                 commands = controller.act(state)
             except Exception as exc:
-                raise ControllerError(controller, f"at {session.time_s:.3f} s", exc) from exc
+                raise ControllerError.of(controller, f"at {session.time_s:.3f} s", exc) from exc
             if commands is None:
                 break
             if recorder is not None:

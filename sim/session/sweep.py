@@ -158,11 +158,10 @@ def failed_row(
 
 
 def describe(exc: BaseException) -> str:
-    """``"Type: first line of the message"``; for a Ray task error, of the task's own
-    exception."""
-    cause = getattr(exc, "cause", None)
-    if isinstance(cause, BaseException):
-        exc = cause
+    """``"Type: first line of the message"``; for a Ray task error or a controller's error
+    (:class:`~sim.session.controllers.ControllerError`), of the exception inside."""
+    while isinstance(getattr(exc, "cause", None), BaseException):
+        exc = exc.cause
     lines = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
 
@@ -355,7 +354,10 @@ def write_results(rows: Sequence[dict], path: Path) -> Path:
 def summary(rows: Sequence[dict]) -> list[dict]:
     """Mean and SD of each metric per (scenario, driver): one dict per metric and group.
 
-    Failed jobs are left out (their ``n`` is the runs that finished).
+    Failed jobs are left out (their ``n`` is the runs that finished). The completion time
+    is averaged over completed runs only: an attempt not completed has no completion time
+    (it reads how long it lasted), and a run stopped early would pull the mean below
+    every real completion.
     """
     import numpy as np
 
@@ -371,7 +373,8 @@ def summary(rows: Sequence[dict]) -> list[dict]:
         names += sorted(measured - set(names))
         for name in names:
             key = name if name == "score" else f"metric.{name}"
-            values = np.array([r[key] for r in group if key in r], dtype=float)
+            runs = [r for r in group if r["completed"]] if name == "completion_time_s" else group
+            values = np.array([r[key] for r in runs if key in r], dtype=float)
             if values.size == 0:
                 continue
             out.append(

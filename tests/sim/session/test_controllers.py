@@ -3,6 +3,8 @@ name and ``surgisim run --controller``. Real pybullet."""
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 from typer.testing import CliRunner
@@ -108,6 +110,8 @@ def test_a_controller_that_raises_is_blamed_not_the_simulator(handover, on_step,
     with pytest.raises(SimError, match=said) as caught:
         run_controller(handover, Raising(on_step), seed=0)
     assert isinstance(caught.value.__cause__, ValueError | KeyError)
+    again = pickle.loads(pickle.dumps(caught.value))  # crosses to a sweep's Ray driver
+    assert str(again) == str(caught.value) and type(again.cause) is type(caught.value.cause)
 
 
 @pytest.mark.parametrize(

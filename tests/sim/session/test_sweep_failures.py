@@ -111,6 +111,20 @@ def test_failed_runs_are_left_out_of_the_summary_and_are_nan_in_the_table(tmp_pa
     assert first[-1] == ""
 
 
+def test_the_mean_completion_time_counts_completed_runs_only():
+    """A run a controller stopped after 2 s, not completed, made a driver's mean
+    completion time look faster than every real completion."""
+    base = {"scenario": "s", "driver": "d", "passed": False, "error": ""}
+    rows = [
+        {**base, "seed": 0, "completed": True, "score": 90.0, "metric.completion_time_s": 40.0},
+        {**base, "seed": 1, "completed": True, "score": 80.0, "metric.completion_time_s": 60.0},
+        {**base, "seed": 2, "completed": False, "score": 0.0, "metric.completion_time_s": 2.1},
+    ]
+    stats = {s["metric"]: s for s in sw.summary(rows)}
+    assert stats["completion_time_s"]["n"] == 2 and stats["completion_time_s"]["mean"] == 50.0
+    assert stats["score"]["n"] == 3 and stats["score"]["completed"] == 2
+
+
 def test_the_journal_answers_a_job_only_from_the_same_inputs_and_without_an_error(tmp_path):
     todo = sw.jobs(["s"], ["d"], [0, 1, 2, 3, 4])
     same = {"scenario_digest": "a", "driver_digest": "c", "surgisim_version": "1"}
