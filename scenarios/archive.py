@@ -27,7 +27,7 @@ from scenarios.report import (
     write_text,
 )
 from scenarios.schema import Scenario, Scoring
-from scenarios.scoring import ScoreResult, score_session
+from scenarios.scoring import ScoreResult, pass_marks, score_session
 from scenarios.trace import SessionTrace
 
 
@@ -272,8 +272,8 @@ def rescore(
 
 def session_dicts(records: Records, pseudonym: str) -> list[dict]:
     """A trainee's sessions as plain dicts (for reports and CSV): the original verdict,
-    the injected latency, the FLS pass score, and whether the attempt counts toward
-    proficiency under its scenario's rule."""
+    the injected latency, the FLS pass score, each metric's pass mark, and whether the
+    attempt counts toward proficiency under its scenario's rule."""
     from scenarios.report_score import latency_label
 
     out = []
@@ -295,6 +295,7 @@ def session_dicts(records: Records, pseudonym: str) -> list[dict]:
                 "scored_metrics": [n for n in scoring.metrics if scoring.scored(n)]
                 if scoring
                 else None,
+                "pass_marks": pass_marks(scoring) if scoring else {},
             }
         )
     return out

@@ -167,18 +167,22 @@ def _check_counts(data: dict, positions: SourceMap, file: str, limits: Limits) -
 # ---- error locations --------------------------------------------------------------------
 def _path(loc: tuple) -> str:
     out = ""
+    tp: Any = Scenario
     for part in loc:
+        tagged = _tagged_member(tp, part)
+        tp = _descend(tp, part) if tp is not None else None
+        if tagged is not None or "[" in str(part) or str(part).startswith("function-"):
+            continue  # union branch tags (a rule's kind), not user fields
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in ("mscore", "fls") or "[" in str(part) or str(part).startswith("function-"):
-            continue  # union branch tags, not user fields
         else:
             out += ("." if out else "") + str(part)
     return out or "(top level)"
 
 
 def _model_fields_at(loc: tuple) -> list[str]:
-    """Field names of the model that owns the last element of ``loc`` (for suggestions)."""
+    """Field names of the model that owns the last element of ``loc`` (for suggestions):
+    in a tagged union (``rule: {kind: fls, ...}``), those of the variant its kind names."""
     model: Any = Scenario
     for part in loc[:-1]:
         model = _descend(model, part)
@@ -186,6 +190,33 @@ def _model_fields_at(loc: tuple) -> list[str]:
             return []
     base = _unwrap_model(model)
     return list(base.model_fields) if base else []
+
+
+def _tagged_member(tp, tag) -> type[BaseModel] | None:
+    """The model of the union ``tp`` that the tag ``tag`` names (pydantic puts a tagged
+    union's tag, e.g. ``fls``, in an error's location), or None when ``tp`` is no union
+    or no member has that tag: a member is tagged by a ``Literal`` field holding it."""
+    if isinstance(tp, type) or not isinstance(tag, str):
+        return None
+    members = _union_models(tp)
+    if len(members) < 2:
+        return None
+    for member in members:
+        for field in member.model_fields.values():
+            if typing.get_origin(field.annotation) is typing.Literal and tag in typing.get_args(
+                field.annotation
+            ):
+                return member
+    return None
+
+
+def _union_models(tp) -> list[type[BaseModel]]:
+    """The models of a (possibly ``Annotated``, possibly optional) union, in order."""
+    if isinstance(tp, type):
+        return [tp] if issubclass(tp, BaseModel) else []
+    if typing.get_origin(tp) in (list, tuple, dict):
+        return []
+    return [m for arg in typing.get_args(tp) for m in _union_models(arg)]
 
 
 def _unwrap_model(tp) -> type[BaseModel] | None:
@@ -205,12 +236,13 @@ def _descend(tp, part):
         return typing.get_args(tp)[0]
     if origin is dict:
         return typing.get_args(tp)[1]
+    tagged = _tagged_member(tp, part)
+    if tagged is not None:
+        return tagged
     if model is None:
         return None
     if part in model.model_fields:
         return model.model_fields[part].annotation
-    if part in ("mscore", "fls"):
-        return tp
     return None
 
 

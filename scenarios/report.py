@@ -273,8 +273,42 @@ def session_report_html(
 
 
 def _learning_curves(rows: Sequence[dict]) -> str:
-    """Score and metric curves over attempts (integer axis), the pass line on the score,
-    failed attempts hollow, one colour per latency condition when there are several."""
+    """The learning curves (:func:`learning_curves_figure`) as a PNG data URI."""
+    return _png(learning_curves_figure(rows))
+
+
+def _mark_steps(ax, attempt: np.ndarray, marks: Sequence[float | None], label: str) -> None:
+    """A pass line across each attempt's whole slot (attempt ± 0.5), stepping where the
+    rubric changed between attempts and absent where an attempt had none: drawn from
+    slot edges, so a single attempt gets a line too (a step through the points' centres
+    draws nothing for one point and half slots at the ends)."""
+    values = np.array([np.nan if m is None else m for m in marks], dtype=float)
+    if np.isnan(values).all():
+        return
+    edges = np.append(attempt - 0.5, attempt[-1] + 0.5)
+    ax.step(
+        edges,
+        np.append(values, values[-1]),
+        where="post",
+        color="red",
+        ls="--",
+        lw=0.9,
+        zorder=0,
+        label=label,
+    )
+
+
+def learning_curves_figure(rows: Sequence[dict]) -> Figure:
+    """Score and metric curves over attempts (integer axis, also for one attempt), the
+    pass score on the score's curve and each metric's pass mark (MScore's benchmark
+    bound, a limit) on its own, failed attempts hollow, one colour per latency condition
+    when there are several.
+
+    Args:
+        rows: one scenario's sessions as :func:`trainee_report_html` takes them, oldest
+            first; ``pass_marks`` (metric -> value, see
+            :func:`scenarios.scoring.pass_marks`) draws the metrics' pass lines.
+    """
     from matplotlib.ticker import MaxNLocator
 
     from scenarios.glossary import info, is_count, ordered
@@ -315,42 +349,41 @@ def _learning_curves(rows: Sequence[dict]) -> str:
                     edgecolors=colours[g],
                     label=label,
                 )
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        # min_n_ticks=1: MaxNLocator keeps to integers only where it finds at least
+        # min_n_ticks of them in view, and one attempt's 0.5-1.5 holds one (0.6, 0.8, ...)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
         ax.set_xlim(0.5, len(rows) + 0.5)
 
     score_ax = axes[0]
     plot(score_ax, [s["score"] for s in rows])
-    pass_scores = [s.get("pass_score") for s in rows]
-    if any(p is not None for p in pass_scores):
-        score_ax.step(
-            attempt,
-            [np.nan if p is None else p for p in pass_scores],
-            where="mid",
-            color="red",
-            ls="--",
-            lw=0.9,
-            label="pass score",
-        )
+    _mark_steps(score_ax, attempt, [s.get("pass_score") for s in rows], "pass score")
     score_ax.set(title="score (filled: passed)", xlabel="attempt", ylim=(0, 105))
     if score_ax.get_legend_handles_labels()[0]:
         score_ax.legend(fontsize=7, loc="lower right")
+    legend_shown = False  # "pass mark" said once, on the first curve that has one
     for ax, name in zip(axes[1:], names, strict=False):
         about = info(name)
         values = [s["metrics"].get(name, np.nan) for s in rows]
         plot(ax, values)
+        marks = [(s.get("pass_marks") or {}).get(name) for s in rows]
+        _mark_steps(ax, attempt, marks, "pass mark")
+        if not legend_shown and any(m is not None for m in marks):
+            ax.legend(fontsize=7, loc="best")
+            legend_shown = True
         unit = f" ({about.unit})" if about.unit else ""
         arrow = "\u2191 better" if about.higher_is_better else "\u2193 better"
         ax.set_title(f"{about.label}{unit}, {arrow}", fontsize=8)
         if is_count(name):
             ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         if not about.higher_is_better:  # non-negative quantities: from 0, never a ±0.05 band
-            top = np.nanmax(np.asarray(values, dtype=float), initial=0.0)
+            shown = [*values, *(m for m in marks if m is not None)]  # the pass mark in view
+            top = np.nanmax(np.asarray(shown, dtype=float), initial=0.0)
             ax.set_ylim(0, max(1.15 * top, 1.0 if is_count(name) else 0.1))
         ax.set_xlabel("attempt", fontsize=8)
     for ax in axes[1 + len(names) :]:
         ax.set_visible(False)
     fig.tight_layout()
-    return _png(fig)
+    return fig
 
 
 def _latency_summary(rows: Sequence[dict]) -> str:

@@ -195,6 +195,20 @@ def _threshold(rule: MetricRule, scoring: Scoring, higher: bool) -> float | None
     return rule.limit
 
 
+def pass_marks(scoring: Scoring) -> dict[str, float]:
+    """Per metric that has one, the value a session must be no worse than for the metric
+    to pass (metric's units): MScore's ``mean + k_sd x SD`` from its benchmark, its limit
+    under either rule, the stricter when it has both (both must hold). What a progress
+    page draws on each metric's curve, as the pass score on the score's."""
+    marks = {}
+    for name, rule in scoring.metrics.items():
+        higher = info(name).higher_is_better
+        bounds = {b for b in (_threshold(rule, scoring, higher), rule.limit) if b is not None}
+        if bounds:
+            marks[name] = max(bounds) if higher else min(bounds)
+    return marks
+
+
 def _metric(name: str, value: float | None, rule: MetricRule, scoring: Scoring) -> MetricScore:
     """One metric's verdict (its score under MScore, its penalty under FLS)."""
     about = info(name)

@@ -39,7 +39,10 @@ Operating states (dVRK-like; :data:`STATES`):
   the tool's; ``TeleopOutput.align_error_rad`` says how far it is, and
   :meth:`Teleoperation.aligned_hand_rotation` how to hold the hand. The small residual
   at that moment is kept as an offset (relative mapping from then on), so the tool does
-  not jump. ``align_tolerance_rad=None`` follows at once.
+  not jump. ``align_tolerance_rad=None`` follows at once (in-process sessions: the
+  synthetic operators' hands start at the identity), the whole angle kept as an offset;
+  the ``following`` event then says "no alignment gate" and gives that angle, where a
+  gated one gives the angle the gate judged (within the tolerance).
 - ``FOLLOWING``: the instrument follows the hand.
 - ``CLUTCHED``: while the clutch is pressed; on release the orientation is checked
   again (FOLLOWING if aligned, else ALIGNING).

@@ -635,8 +635,7 @@ class Teleoperation:
         if error <= self._tolerance:
             K.capture(self._S, p)
             self._rebase = False
-            detail = f"hand aligned with the tool within {math.degrees(error):.1f}°"
-            self._set_state(FOLLOWING, detail, now, events)
+            self._set_state(FOLLOWING, self._engaged_detail(error), now, events)
             return self._follow(p, gripper, dt, now, events)
         if state == CLUTCHED:
             self._set_state(
@@ -647,6 +646,26 @@ class Teleoperation:
                 events,
             )
         return True
+
+    def _engaged_detail(self, error: float) -> str:
+        """What the FOLLOWING event says about the alignment gate that let it through.
+
+        With the gate on, the angle it judged (within the tolerance, by definition). With
+        the gate off (``align_tolerance_rad=None``: in-process synthetic operators, whose
+        hands start at the identity) nothing was judged: the relative mapping is captured
+        from the hand as it is, so its angle to the tool is said as an offset, not as an
+        alignment (a report read "aligned within 128.5°" before).
+        """
+        angle = math.degrees(error)
+        if math.isinf(self._tolerance):
+            return (
+                f"following at once, no alignment gate: the hand's {angle:.1f}° from the tool "
+                "is kept as an offset"
+            )
+        return (
+            f"hand aligned with the tool: {angle:.1f}° apart, within the "
+            f"{math.degrees(self._tolerance):.1f}° gate"
+        )
 
     def _follow(self, p, gripper: float, dt: float, now: float, events: list) -> bool:
         if self._rebase:

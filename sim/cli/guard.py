@@ -5,12 +5,20 @@ name) is one of the packages' own errors and prints one or a few lines saying wh
 wrong and how to fix it; anything else is a bug of ours and says so. Both exit with code
 2; ``--debug`` adds the traceback. Ctrl-C is handled by :func:`interruptible`: the first
 press asks the running session to stop (it is stored as incomplete), the second gives up.
+
+SIGTERM (what ``kill``, systemd and docker send) and SIGHUP (the terminal went away) take
+the same path as Ctrl-C: a session is stopped and stored, not lost with its recording
+half written. Only the exit code differs, ``128 + signal number`` as a shell reports a
+process the signal ended (130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP), so that a
+supervisor still sees that it asked for the stop.
 """
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -19,6 +27,53 @@ from rich.console import Console
 from rich.markup import escape
 
 DEBUG_OPTION = typer.Option(False, "--debug", help="Show the traceback when something fails.")
+
+#: The signals that stop a command as Ctrl-C does (SIGHUP where the platform has it).
+STOP_SIGNALS: tuple[int, ...] = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+
+class Terminated(KeyboardInterrupt):
+    """A SIGTERM or SIGHUP turned into the exception Ctrl-C raises, so that every
+    ``finally`` runs and :func:`guard` exits with ``128 + signum`` instead of the process
+    dying where it stands."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def exit_code(signum: int) -> int:
+    """The exit code of a command a signal stopped: 128 + its number, as shells report."""
+    return 128 + int(signum)
+
+
+def _raise_stop(signum: int, frame) -> None:
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
+    raise Terminated(signum)
+
+
+def _main_thread() -> bool:
+    # signal handlers can only be set from the main thread (CliRunner in a worker: no-op)
+    return threading.current_thread() is threading.main_thread()
+
+
+@contextmanager
+def _handlers(handler, signums=STOP_SIGNALS) -> Iterator[None]:
+    """Install ``handler`` for ``signums`` while active, the previous ones restored after."""
+    if not _main_thread():
+        yield
+        return
+    previous = {s: signal.getsignal(s) for s in signums}
+    for s in signums:
+        signal.signal(s, handler)
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h if h is not None else signal.SIG_DFL)
 
 
 def _known_errors() -> tuple[type[BaseException], ...]:
@@ -35,12 +90,17 @@ def guard(debug: bool) -> Iterator[None]:
     """Turn any failure into ``error: ...`` on stderr and exit code 2 (traceback with
     ``--debug``)."""
     try:
-        yield
+        # SIGTERM/SIGHUP outside a session: unwound like Ctrl-C (files closed), not a kill
+        with _handlers(_raise_stop, STOP_SIGNALS[1:]):
+            yield
     except (typer.Exit, typer.Abort, typer.TyperException):  # typer's own way out
         raise
+    except Terminated as exc:
+        print_error(f"terminated ({signal.Signals(exc.signum).name}).", debug)
+        raise typer.Exit(code=exit_code(exc.signum)) from None
     except KeyboardInterrupt:
         print_error("interrupted.", debug)
-        raise typer.Exit(code=130) from None
+        raise typer.Exit(code=exit_code(signal.SIGINT)) from None
     except _known_errors() as exc:
         print_error(str(exc), debug)
         raise typer.Exit(code=2) from None
@@ -63,45 +123,52 @@ def print_error(message: str, debug: bool = False) -> None:
 
 
 class StopRequest:
-    """Set by the first Ctrl-C while :func:`interruptible` is active."""
+    """Set by the first Ctrl-C, SIGTERM or SIGHUP while :func:`interruptible` is active."""
 
     def __init__(self) -> None:
         self.requested = False
+        #: the signal that asked for the stop (None: not asked)
+        self.signum: int | None = None
 
     def __call__(self) -> bool:
         return self.requested
 
+    @property
+    def exit_code(self) -> int:
+        """What the command exits with once the stopped session is stored: 130 after
+        Ctrl-C, 143 after SIGTERM, 129 after SIGHUP."""
+        return exit_code(self.signum if self.signum is not None else signal.SIGINT)
+
 
 @contextmanager
 def interruptible(message: str) -> Iterator[StopRequest]:
-    """While active, the first Ctrl-C sets the yielded :class:`StopRequest` (the run stops
-    at its next step and is stored) and prints ``message``; a second one raises
-    KeyboardInterrupt as usual."""
+    """While active, the first Ctrl-C, SIGTERM or SIGHUP sets the yielded
+    :class:`StopRequest` (the run stops at its next step and is stored) and prints
+    ``message``; a second one raises KeyboardInterrupt (:class:`Terminated` for SIGTERM
+    and SIGHUP) as Ctrl-C does."""
     stop = StopRequest()
-    previous = signal.getsignal(signal.SIGINT)
 
     def first(signum, frame) -> None:
+        if stop.requested:
+            _raise_stop(signum, frame)
         stop.requested = True
-        Console(stderr=True).print(f"[yellow]{escape(message)}[/yellow]")
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        stop.signum = signum
+        with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone
+            Console(stderr=True).print(f"[yellow]{escape(message)}[/yellow]")
 
-    signal.signal(signal.SIGINT, first)
-    try:
+    with _handlers(first):
         yield stop
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 @contextmanager
 def uninterrupted() -> Iterator[None]:
-    """Hold Ctrl-C back while a session is written to the database; it takes effect (as a
-    KeyboardInterrupt) once the block is done."""
+    """Hold Ctrl-C, SIGTERM and SIGHUP back while a session is written to the database;
+    the first takes effect (as KeyboardInterrupt or :class:`Terminated`) once the block is
+    done."""
     pending: list[int] = []
-    previous = signal.getsignal(signal.SIGINT)
-    signal.signal(signal.SIGINT, lambda signum, frame: pending.append(signum))
     try:
-        yield
+        with _handlers(lambda signum, frame: pending.append(signum)):
+            yield
     finally:
-        signal.signal(signal.SIGINT, previous)
         if pending:
-            raise KeyboardInterrupt
+            _raise_stop(pending[0], None)

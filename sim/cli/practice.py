@@ -154,6 +154,8 @@ def _practise_in_window(scenario: str, port: int, serve_args: list, width: int, 
         if result.score is None and server.poll() is None:
             viewer_stop(port)
         code = server.wait(timeout=120)
+        if code == 130 and result.stop_signal is not None:  # stored; say which signal
+            code = 128 + result.stop_signal
     finally:
         if server.poll() is None:
             server.terminate()

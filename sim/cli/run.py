@@ -3,10 +3,11 @@
 ``run`` checks every input before the simulation starts (the scenario as ``validate``
 does, the operator, the seed, the pseudonym, that the database can be written, that the
 output files can be written), then runs the scenario with a synthetic operator while a
-checkpoint of the session is written every few simulated seconds. Ctrl-C stops the run
-and stores it as incomplete; a ``kill -9`` leaves the checkpoint, which ``surgisim store
---orphans`` stores later. If storing the finished session fails, its trace is kept and the
-message says how to store it (``surgisim store FILE``).
+checkpoint of the session is written every few simulated seconds. Ctrl-C (or SIGTERM,
+SIGHUP) stops the run and stores it as incomplete (exit code 130, 143, 129); a ``kill
+-9`` leaves the checkpoint, which ``surgisim store --orphans`` stores later. If storing
+the finished session fails, its trace is kept and the message says how to store it
+(``surgisim store FILE``).
 
 Synthetic demonstrations go to the separate demo store unless ``--trainee`` names a
 trainee: a demonstration is not a person's record.
@@ -139,7 +140,9 @@ def run(
                 allow_name,
             )
             checkpoint = Checkpoint(records.traces_dir.parent / IN_PROGRESS, info)
-        outcome = _simulate(console, spec, path, operator, seed, checkpoint, driver, record, camera)
+        outcome, stop = _simulate(
+            console, spec, path, operator, seed, checkpoint, driver, record, camera
+        )
         payload = {
             "scenario": spec.name,
             "seed": seed,
@@ -167,7 +170,7 @@ def run(
 
             write_private_text(json_path, json.dumps(payload, indent=2))
     if outcome.interrupted:
-        raise typer.Exit(code=130)
+        raise typer.Exit(code=stop.exit_code)  # 130 after Ctrl-C, 143 after SIGTERM
 
 
 def _camera(video: Path | None, snapshots: bool):
@@ -198,7 +201,8 @@ def _simulate(
 ):
     """Run headless (the synthetic ``operator``'s plan, or ``driver``, a controller) with
     a progress bar and checkpoints, recorded to ``record`` and filmed by ``camera`` when
-    given; Ctrl-C stops at the next step."""
+    given; Ctrl-C (or SIGTERM, SIGHUP) stops at the next step. Returns the outcome and the
+    stop request (whose ``exit_code`` says which signal stopped the run)."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from sim.session.controllers import ScriptedController, run_controller
@@ -259,7 +263,7 @@ def _simulate(
                     camera.close()  # after an error: frees GL, deletes a partial video
     if checkpoint is not None:
         checkpoint.info.interrupted = outcome.interrupted
-    return outcome
+    return outcome, stop
 
 
 def store_finished(console, records, spec, outcome, checkpoint, report, camera=None) -> int:

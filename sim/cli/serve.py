@@ -2,9 +2,10 @@
 
 Checks every input first (the scenario, the seed, the pseudonym, the database, the keys,
 the latency settings), then serves (:class:`sim.server.server.TrainingServer`) until the
-exercise ends, a client sends ``stop``, or Ctrl-C (the session is then stored as
-incomplete). The session is stored and reported exactly as ``surgisim run`` does, with
-how it ran (injected latency, the loop's timing) kept beside it.
+exercise ends, a client sends ``stop``, or Ctrl-C, SIGTERM or SIGHUP (the session is
+then stored as incomplete; exit code 130, 143 or 129). The session is stored and
+reported exactly as ``surgisim run`` does, with how it ran (injected latency, the loop's
+timing) kept beside it.
 
 Telesurgery latency: ``--latency-ms 150`` delays every channel; ``--latency-ms
 command=150`` one of them (``command``: device to instrument, ``video``: state to
@@ -265,7 +266,8 @@ def serve(
 
             write_private_text(json_path, json.dumps(payload, indent=2, default=str))
     if outcome.interrupted:
-        raise typer.Exit(code=130)
+        # 130 after Ctrl-C, 143 after SIGTERM; a stop request from a viewer counts as Ctrl-C
+        raise typer.Exit(code=stop.exit_code)
 
 
 def _camera(session):

@@ -60,7 +60,8 @@ class ViewerReport:
         score: the ``session/score`` payload (None when the session did not end).
         longest_device_gap_s: the device's longest silence between two samples (s).
         alerts: the warnings shown (:class:`sim.view.warnings.Alert`).
-        interrupted: Ctrl-C ended the loop.
+        interrupted: Ctrl-C (or SIGTERM, SIGHUP) ended the loop.
+        stop_signal: the signal that ended it (None: none did).
     """
 
     frames: int = 0
@@ -71,6 +72,13 @@ class ViewerReport:
     longest_device_gap_s: float = 0.0
     alerts: list = field(default_factory=list)
     interrupted: bool = False
+    stop_signal: int | None = None
+
+
+#: Signals that end the loop as the window's close button does (SIGHUP where there is one).
+_STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
 
 
 class LiveState:
@@ -289,11 +297,18 @@ class Viewer:
         turns true, ``max_seconds`` pass, or ``close_after_result_s`` after the result."""
         report = ViewerReport()
         interrupted = threading.Event()
-        previous = None
+        previous = {}
+
+        def on_signal(signum, frame) -> None:
+            if report.stop_signal is None:
+                report.stop_signal = signum
+            interrupted.set()
+
         if threading.current_thread() is threading.main_thread():
-            # Ctrl-C ends the loop cleanly (a KeyboardInterrupt raised inside a GLFW
-            # callback or a GL wait would be lost or leave the window half closed)
-            previous = signal.signal(signal.SIGINT, lambda *_: interrupted.set())
+            # Ctrl-C (SIGTERM, SIGHUP) ends the loop cleanly (a KeyboardInterrupt raised
+            # inside a GLFW callback or a GL wait would be lost or leave the window half
+            # closed)
+            previous = {s: signal.signal(s, on_signal) for s in _STOP_SIGNALS}
         try:
             self._open()
             self._loop(
@@ -301,8 +316,8 @@ class Viewer:
                 close_after_result_s, on_frame,
             )  # fmt: skip
         finally:
-            if previous is not None:
-                signal.signal(signal.SIGINT, previous)
+            for s, handler in previous.items():
+                signal.signal(s, handler if handler is not None else signal.SIG_DFL)
             self.close()
             if self.master is not None:
                 report.longest_device_gap_s = self.master.stats.longest_gap_s

@@ -85,6 +85,17 @@ def test_a_hand_held_as_aligned_hand_rotation_says_follows_at_once(camera):
     assert out.state == FOLLOWING and out.align_error_rad < 1e-9
 
 
+def test_with_the_gate_off_following_does_not_claim_an_alignment():
+    """In-process operators follow at once (no gate): the event says so and gives the
+    hand's angle to the tool as the offset it is, not as "aligned within 128°"."""
+    tele = _tele(start_enabled=True, align_tolerance_rad=None)
+    out = Hand(tele).steps()  # the identity hand, far from the tool
+    assert out.state == FOLLOWING and math.degrees(out.align_error_rad) > 30.0
+    (event,) = out.events
+    assert "aligned" not in event.detail and "no alignment gate" in event.detail
+    assert f"{math.degrees(out.align_error_rad):.1f}°" in event.detail
+
+
 def test_aligning_waits_for_the_hand_and_keeps_the_residual_so_the_tool_does_not_jump():
     tele = _tele(start_enabled=True)
     aligned = tele.aligned_hand_rotation()
@@ -101,6 +112,11 @@ def test_aligning_waits_for_the_hand_and_keeps_the_residual_so_the_tool_does_not
             break
     assert 9.75 <= deg <= 10.0
     assert [e.kind for e in out.events] == ["following"]
+    # the event states the angle the gate judged, within the gate
+    assert (
+        out.events[0].detail
+        == f"hand aligned with the tool: {deg:.1f}° apart, within the 10.0° gate"
+    )
     np.testing.assert_allclose(out.X_RT, START, atol=1e-12)  # no jump: the residual is kept
     # from then on the mapping is relative: a further hand turn turns the tool the same way
     turn = axis_rotation(np.array([0.0, 0.0, 1.0]), 0.2)

@@ -87,6 +87,27 @@ def test_unknown_nested_field_reports_its_column():
     assert "scene.arms[0]" in err.message and "Did you mean 'kind'" in err.message
 
 
+@pytest.mark.parametrize(
+    "rule, typo, fields, closest",
+    [
+        ("{kind: fls, cutoff_s: 300, pass_scor: 90}", "pass_scor", "'pass_score'", "pass_score"),
+        ("{kind: mscore, k_sdd: 1.5}", "k_sdd", "'zero_at_sd'", "k_sd"),
+    ],
+)
+def test_unknown_field_of_a_rule_lists_the_fields_of_its_kind(rule, typo, fields, closest):
+    """A tagged union's typo is judged against the variant its kind names: an FLS rule's
+    typo lists the FLS fields (not MScore's) and suggests the closest."""
+    text = VALID.replace("rule: {kind: mscore, k_sd: 1.0}", f"rule: {rule}")
+    if "fls" in rule:  # an FLS rubric: penalties, not benchmarks
+        text = text.replace("{benchmark: {mean: 30, sd: 10}}", "{}").replace(
+            "drops: {limit: 0}", "drops: {penalty: 20}"
+        )
+    err = _error(text)
+    assert err.line == _line_of(text, typo), err
+    assert f"unknown field '{typo}' in scoring.rule;" in err.message, err
+    assert fields in err.message and f"Did you mean '{closest}'?" in err.message, err
+
+
 def test_wrong_type_says_what_was_expected():
     text = VALID.replace("estimated_time_s: 60", "estimated_time_s: soon")
     err = _error(text)

@@ -7,6 +7,7 @@ import csv
 import io
 import re
 
+import numpy as np
 import pytest
 
 from scenarios.report import session_report_html, sessions_csv, trainee_report_html
@@ -366,3 +367,78 @@ def test_event_durations_add_up_to_the_metrics():
     assert seconds == pytest.approx(metrics["excessive_force_time_s"]) == pytest.approx(0.45)
     assert detail.startswith("PSM1, 0.45 s over 0.50 s, peak 4.0 N")
     assert DURATION_NOTE in events_html(trace, 2.5, scored_end(trace))
+
+
+_MSCORE = {
+    "metrics": {
+        "completion_time_s": {"benchmark": {"mean": 30, "sd": 5}, "limit": 60},
+        "path_length_cm": {"benchmark": {"mean": 50, "sd": 10}, "limit": 55},
+        "drops": {"limit": 1},
+        "clutch_count": {},
+    },
+    "rule": {"kind": "mscore", "k_sd": 2},
+}
+
+
+def test_pass_marks_are_the_benchmark_bound_or_the_limit_whichever_is_stricter():
+    from scenarios.scoring import pass_marks
+
+    marks = pass_marks(Scoring.model_validate(_MSCORE))
+    # 30 + 2 x 5 = 40 s (the limit, 60 s, is looser); 50 + 2 x 10 = 70 cm but the limit 55
+    assert marks == {"completion_time_s": 40.0, "path_length_cm": 55.0, "drops": 1.0}
+
+
+def _progress_rows(n: int) -> list[dict]:
+    from scenarios.scoring import pass_marks
+
+    scoring = Scoring.model_validate(_MSCORE)
+    return [
+        {
+            "score": 40.0 + 10 * i,
+            "passed": i > 0,
+            "metrics": {"completion_time_s": 45.0 - i, "path_length_cm": 60.0, "drops": 0.0},
+            "scored_metrics": [m for m in scoring.metrics if scoring.scored(m)],
+            "pass_marks": pass_marks(scoring),
+        }
+        for i in range(n)
+    ]
+
+
+@pytest.mark.parametrize("attempts", [1, 2, 7])
+def test_the_attempt_axis_is_whole_numbers_also_for_one_attempt(attempts):
+    from scenarios.report import learning_curves_figure
+
+    fig = learning_curves_figure(_progress_rows(attempts))
+    shown = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(shown) == 4  # the score and three scored metrics
+    for ax in shown:
+        lo, hi = ax.get_xlim()
+        ticks = [t for t in ax.get_xticks() if lo <= t <= hi]
+        assert ticks and all(float(t).is_integer() for t in ticks), (attempts, ticks)
+        assert (lo, hi) == (0.5, attempts + 0.5)
+
+
+@pytest.mark.parametrize("attempts", [1, 4])
+def test_each_mscore_metric_curve_draws_its_pass_mark_across_every_attempt(attempts):
+    from scenarios.glossary import info
+    from scenarios.report import learning_curves_figure
+
+    fig = learning_curves_figure(_progress_rows(attempts))
+    expected = {"completion_time_s": 40.0, "path_length_cm": 55.0, "drops": 1.0}
+    for name, mark in expected.items():
+        (ax,) = [a for a in fig.axes if a.get_title().startswith(info(name).label)]
+        (line,) = [ln for ln in ax.get_lines() if ln.get_label() == "pass mark"]
+        x, y = line.get_data()
+        assert set(np.asarray(y, dtype=float)) == {mark}, name
+        assert (min(x), max(x)) == (0.5, attempts + 0.5), name
+        assert ax.get_ylim()[1] > mark  # in view
+
+
+def test_one_fls_attempt_gets_its_pass_score_line():
+    from scenarios.report import learning_curves_figure
+
+    row = {"score": 60.0, "passed": False, "metrics": {"drops": 1.0}, "pass_score": 73.4}
+    score_ax = learning_curves_figure([row]).axes[0]
+    (line,) = [ln for ln in score_ax.get_lines() if ln.get_label() == "pass score"]
+    x, y = line.get_data()
+    assert (min(x), max(x)) == (0.5, 1.5) and set(np.asarray(y, dtype=float)) == {73.4}

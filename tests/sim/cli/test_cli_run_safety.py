@@ -118,6 +118,34 @@ def test_ctrl_c_stores_the_session_as_incomplete(tmp_path):
     assert not list((_store_dir(tmp_path, "records") / "in-progress").glob("*"))
 
 
+def test_sigterm_stores_the_session_and_closes_the_recording(tmp_path):
+    """What kill, systemd and docker send takes Ctrl-C's path: stored as incomplete, the
+    MCAP recording closed and readable, exit code 143 (128 + SIGTERM)."""
+    from sim.session.recording.reader import read_recording
+
+    mcap = tmp_path / "run.mcap"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sim.cli", "run", SCENARIO, "--trainee", "swift-otter-1234",
+         "--record", str(mcap), "--no-snapshots"],
+        env=_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    _wait_for_checkpoint(tmp_path, "records", proc, 0.0)
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 128 + signal.SIGTERM, stdout + stderr
+    assert "Traceback" not in stderr
+    assert "stopping: the session is stored as incomplete" in " ".join(stderr.split())
+    assert "stored as session 1" in stdout
+    row = _records(tmp_path).session(1)
+    assert not row.completed and row.trainee.pseudonym == "swift-otter-1234"
+    assert not list((_store_dir(tmp_path, "records") / "in-progress").glob("*"))
+    recording = read_recording(mcap)
+    assert recording.commands and recording.score is not None
+
+
 def test_kill_9_loses_at_most_the_checkpoint_interval(tmp_path):
     from scenarios.checkpoint import CHECKPOINT_EVERY_S
 

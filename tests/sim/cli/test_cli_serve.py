@@ -13,12 +13,14 @@ from sim.cli.practice import free_port_block
 from tests.sim.server.test_server import Device
 
 
-def test_ctrl_c_mid_session_stores_it_as_incomplete(tmp_path):
+def _serve_and_signal(tmp_path, signum: int, *extra: str):
+    """Serve needle-handover with a device, send ``signum`` once PSM1 is aligning; the
+    process's (stdout, stderr) and its records."""
     port = free_port_block()
     env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data"), "COLUMNS": "200"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "sim.cli", "serve", "needle-handover", "--port", str(port),
-         "--trainee", "calm-heron-4242", "--realtime"],
+         "--trainee", "calm-heron-4242", *extra],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -29,17 +31,22 @@ def test_ctrl_c_mid_session_stores_it_as_incomplete(tmp_path):
         device = Device(port)
         assert device.wait_for(lambda: device.state("PSM1") == "ALIGNING", 60)
         time.sleep(1.0)
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signum)
         stdout, stderr = proc.communicate(timeout=120)
     finally:
         if device is not None:
             device.close()
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 130, stdout + stderr
+    assert proc.returncode == 128 + signum, stdout + stderr
     assert "Traceback" not in stderr
     assert "stored as session 1" in stdout
     records = Records(f"sqlite:///{tmp_path / 'data' / 'surgisim' / 'records.sqlite'}")
+    return stdout, stderr, records
+
+
+def test_ctrl_c_mid_session_stores_it_as_incomplete(tmp_path):
+    stdout, _, records = _serve_and_signal(tmp_path, signal.SIGINT, "--realtime")
     row = records.session(1)
     assert not row.completed and row.operator == "trainee"
     assert row.sim_time_s > 0.5
@@ -48,3 +55,12 @@ def test_ctrl_c_mid_session_stores_it_as_incomplete(tmp_path):
     scheduling = row.conditions["loop"]["scheduling"]
     assert "loop scheduling: " + scheduling["detail"] in " ".join(stdout.split())
     assert scheduling["realtime"] == ("SCHED_FIFO" in scheduling["detail"])
+
+
+def test_sigterm_mid_session_stores_it_as_incomplete(tmp_path):
+    """kill, systemd and docker stop a server with SIGTERM: stored as Ctrl-C does, 143."""
+    _, stderr, records = _serve_and_signal(tmp_path, signal.SIGTERM)
+    assert "stopping: the session is stored as incomplete" in " ".join(stderr.split())
+    row = records.session(1)
+    assert not row.completed and row.operator == "trainee"
+    assert row.sim_time_s > 0.5

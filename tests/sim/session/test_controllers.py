@@ -38,6 +38,27 @@ def test_the_scripted_plan_as_a_controller_is_the_headless_run_bit_for_bit(hando
     assert got.result == expected.result and got.metrics == expected.metrics
 
 
+def test_a_headless_runs_following_events_claim_no_alignment_past_the_gate(handover):
+    """A headless run's teleoperation has no alignment gate (the synthetic hands start at
+    the identity): its FOLLOWING events, which the report lists, must say so rather than
+    "hand aligned with the tool within 128.5°" while the gate is 10°."""
+    import re
+
+    steps = iter(range(400))
+    outcome = run_controller(
+        handover, ScriptedController("expert"), seed=0, stop=lambda: next(steps, None) is None
+    )
+    following = [e for e in outcome.trace.events if e.kind == "following"]
+    assert following
+    for event in following:
+        detail = event.data["detail"]
+        angle = float(re.search(r"([0-9.]+)°", detail).group(1))
+        if "aligned" in detail:  # a gate judged it: within the gate
+            assert angle <= 10.0, detail
+        else:
+            assert "no alignment gate" in detail, detail
+
+
 def test_the_tracker_brings_each_tip_to_its_goal_from_the_state_alone(handover):
     tracker = TipTracker()
     seen = []

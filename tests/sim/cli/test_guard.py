@@ -1,0 +1,53 @@
+"""``sim.cli.guard``: SIGTERM and SIGHUP stop a command as Ctrl-C does (real signals, sent
+to this process)."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+import typer
+
+from sim.cli.guard import Terminated, guard, interruptible, uninterrupted
+
+
+def test_sigterm_asks_an_interruptible_run_to_stop_and_says_which_signal():
+    with interruptible("stopping") as stop:
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert stop() and stop.signum == signal.SIGTERM
+        assert stop.exit_code == 143
+        with pytest.raises(Terminated):  # a second one gives up, as a second Ctrl-C does
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+def test_ctrl_c_still_exits_130():
+    with interruptible("stopping") as stop:
+        os.kill(os.getpid(), signal.SIGINT)
+    assert stop() and stop.exit_code == 130
+
+
+def test_sighup_asks_to_stop_too():
+    with interruptible("stopping") as stop:
+        os.kill(os.getpid(), signal.SIGHUP)
+    assert stop() and stop.exit_code == 129
+
+
+def test_sigterm_waits_while_the_session_is_stored():
+    written = []
+    with pytest.raises(Terminated) as caught, uninterrupted():
+        os.kill(os.getpid(), signal.SIGTERM)
+        written.append(True)  # not cut short
+    assert written and caught.value.signum == signal.SIGTERM
+
+
+def test_sigterm_outside_a_session_unwinds_with_exit_143():
+    closed = []
+    previous = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(typer.Exit) as caught, guard(debug=False):
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+        finally:
+            closed.append(True)
+    assert caught.value.exit_code == 143 and closed
+    assert signal.getsignal(signal.SIGTERM) == previous  # restored
