@@ -1,4 +1,10 @@
-"""``surgisim replay FILE.mcap``: re-simulate a recording and say how close it came."""
+"""``surgisim replay FILE.mcap``: re-simulate a recording and say how close it came.
+
+A file that cannot be replayed (missing, not MCAP, damaged, not a surgisim recording)
+ends in one line naming it and what is wrong, exit code 2 (``--debug``: the traceback).
+A recording cut short (a run killed while recording, its ``NAME.mcap.partial``) is
+replayed up to where it stops, and a note says so.
+"""
 
 from __future__ import annotations
 
@@ -6,33 +12,39 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+
+from sim.cli.guard import DEBUG_OPTION, guard
+from sim.session.recording import TOLERANCE_M
 
 
 def replay(
     recording: Path = typer.Argument(..., help="A recording (surgisim run --record FILE.mcap)."),
     tolerance_m: float = typer.Option(
-        1e-9, help="Exit 1 when a tool tip ends up further than this from the recording (m)."
+        TOLERANCE_M, help="Exit 1 when a tool tip ends up further than this from the recording (m)."
     ),
     trace: Path | None = typer.Option(
         None, help="Also export the replayed trace (.parquet or .csv)."
     ),
+    debug: bool = DEBUG_OPTION,
 ) -> None:
     """Re-run a recorded session from its inputs and seed; report the largest pose difference."""
-    from sim.errors import SimError
     from sim.session.recording.replay import replay as do_replay
 
     console = Console()
-    try:
+    with guard(debug):
         result = do_replay(recording)
         if trace is not None:
             from sim.session.recording.export import export_trace
 
             export_trace(result.trace, trace)
-    except SimError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(code=2) from None
-    table = Table(title=f"Replay of {recording}")
+    if result.cut_short is not None:
+        Console(stderr=True, soft_wrap=True).print(
+            f"[yellow]note:[/yellow] {escape(result.cut_short)}; replayed the "
+            f"{result.sim_time_s:.1f} s of simulated time it holds, not the whole session."
+        )
+    table = Table(title=f"Replay of {escape(str(recording))}")
     for col in ("", "value"):
         table.add_column(col)
     table.add_row("pose frames compared", str(result.frames_compared))
@@ -42,5 +54,5 @@ def replay(
     table.add_row("score recorded / replayed", f"{recorded} / {result.replayed_score:.2f}")
     console.print(table)
     if trace is not None:
-        console.print(f"trace: {trace}")
+        console.print(f"trace: {escape(str(trace))}")
     raise typer.Exit(code=0 if result.max_position_error_m <= tolerance_m else 1)

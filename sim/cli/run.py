@@ -9,6 +9,12 @@ SIGHUP) stops the run and stores it as incomplete (exit code 130, 143, 129); a `
 the finished session fails, its trace is kept and the message says how to store it
 (``surgisim store FILE``).
 
+``--record FILE.mcap`` is claimed before the run too: refused if another run is recording
+to it, or if it exists (unless ``--overwrite``). The recording is written to
+``FILE.mcap.partial`` and moved into place when the session ends, Ctrl-C (SIGTERM,
+SIGHUP) included; a run killed while recording leaves the partial file, which ``surgisim
+replay`` reads.
+
 Synthetic demonstrations go to the separate demo store unless ``--trainee`` names a
 trainee: a demonstration is not a person's record.
 """
@@ -88,7 +94,14 @@ def run(
     controller: str | None = typer.Option(
         None, help="Your controller instead of the operator: 'package.module:factory'."
     ),
-    record: Path | None = typer.Option(None, help="Record the session to this MCAP file."),
+    record: Path | None = typer.Option(
+        None,
+        help="Record the session to this MCAP file (owner-only; written as FILE.partial and "
+        "moved into place when the session ends).",
+    ),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace the --record file if it exists (refused otherwise)."
+    ),
     video: Path | None = typer.Option(
         None, help="Write the endoscope's view as an MP4, 30 frames per simulated second."
     ),
@@ -140,9 +153,23 @@ def run(
                 allow_name,
             )
             checkpoint = Checkpoint(records.traces_dir.parent / IN_PROGRESS, info)
-        outcome, stop = _simulate(
-            console, spec, path, operator, seed, checkpoint, driver, record, camera
-        )
+        recorder = _claim_recording(record, path, overwrite)
+        try:
+            outcome, stop = _simulate(
+                console, spec, path, operator, seed, checkpoint, driver, recorder, camera
+            )
+        except BaseException:
+            if recorder is not None:
+                kept = recorder.abandon()
+                if kept is not None:
+                    Console(stderr=True, soft_wrap=True).print(
+                        f"the recording so far is kept in {escape(str(kept))} "
+                        "(surgisim replay reads it)"
+                    )
+            raise
+        if record is not None:
+            stopped = " (stopped before the end)" if outcome.interrupted else ""
+            console.print(f"recording: {escape(str(record))}{stopped}")
         payload = {
             "scenario": spec.name,
             "seed": seed,
@@ -156,6 +183,8 @@ def run(
             "wall_time_s": outcome.wall_time_s,
             "metrics": outcome.metrics,
         }
+        if record is not None:
+            payload["recording"] = str(record)
         if records is not None:
             payload["session_id"] = store_finished(
                 console, records, spec, outcome, checkpoint, report, camera
@@ -171,6 +200,18 @@ def run(
             write_private_text(json_path, json.dumps(payload, indent=2))
     if outcome.interrupted:
         raise typer.Exit(code=stop.exit_code)  # 130 after Ctrl-C, 143 after SIGTERM
+
+
+def _claim_recording(record: Path | None, scenario_path: Path, overwrite: bool):
+    """The recorder of ``--record``, its file claimed now so that a refusal (another run
+    records to it; it exists without ``--overwrite``) comes before the run; or None."""
+    if record is None:
+        return None
+    from sim.session.recording.mcap_writer import McapRecorder
+
+    recorder = McapRecorder(record, scenario_text=scenario_path.read_text(), overwrite=overwrite)
+    recorder.claim()
+    return recorder
 
 
 def _camera(video: Path | None, snapshots: bool):
@@ -197,12 +238,21 @@ class _Recorders:
 
 
 def _simulate(
-    console: Console, spec, path, operator: str, seed: int, checkpoint, driver, record, camera=None
+    console: Console,
+    spec,
+    path,
+    operator: str,
+    seed: int,
+    checkpoint,
+    driver,
+    recorder,
+    camera=None,
 ):
     """Run headless (the synthetic ``operator``'s plan, or ``driver``, a controller) with
-    a progress bar and checkpoints, recorded to ``record`` and filmed by ``camera`` when
-    given; Ctrl-C (or SIGTERM, SIGHUP) stops at the next step. Returns the outcome and the
-    stop request (whose ``exit_code`` says which signal stopped the run)."""
+    a progress bar and checkpoints, recorded by ``recorder`` (a claimed
+    :class:`McapRecorder`) and filmed by ``camera`` when given; Ctrl-C (or SIGTERM,
+    SIGHUP) stops at the next step. Returns the outcome and the stop request (whose
+    ``exit_code`` says which signal stopped the run)."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from sim.session.controllers import ScriptedController, run_controller
@@ -233,7 +283,7 @@ def _simulate(
         def on_progress(steps_done: int, sim_time_s: float) -> None:
             progress.update(task, completed=steps_done, status=f"sim {sim_time_s:5.1f} s")
 
-        if driver is None and record is None and camera is None:
+        if driver is None and recorder is None and camera is None:
             outcome = run_headless(
                 spec,
                 operator=operator,
@@ -243,11 +293,6 @@ def _simulate(
                 stop=stop,
             )
         else:
-            recorder = None
-            if record is not None:
-                from sim.session.recording.mcap_writer import McapRecorder
-
-                recorder = McapRecorder(record, scenario_text=path.read_text())
             try:
                 outcome = run_controller(
                     spec,

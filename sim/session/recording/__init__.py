@@ -5,6 +5,9 @@
 - :mod:`~sim.session.recording.reader`: :func:`read_recording`, the inputs and poses back.
 - :mod:`~sim.session.recording.replay`: :func:`replay`, re-simulate and compare.
 - :mod:`~sim.session.recording.export`: a trace as Parquet or CSV.
+- :mod:`~sim.session.recording.partial`: the file a recording is written to until it
+  is complete (``NAME.mcap.partial``, locked against a second writer).
+- :mod:`~sim.session.recording.rescore`: a recording scored again under an edited rubric.
 """
 
 from __future__ import annotations
@@ -17,6 +20,11 @@ _LAZY = {
     "replay": "sim.session.recording.replay",
     "export_trace": "sim.session.recording.export",
 }
-__all__ = sorted(_LAZY)
+__all__ = sorted([*_LAZY, "TOLERANCE_M"])
+
+#: The largest tool-tip position difference (m) a replay may show and still count as the
+#: recorded session (``surgisim replay``'s exit code, re-scoring from a replay): a replay
+#: on the machine that recorded differs by 0.
+TOLERANCE_M = 1e-9
 
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -31,6 +31,11 @@ configuration (MCAP metadata ``surgisim``), that is everything a replay needs. P
 commands are float64 (JSON numbers are written with Python's shortest round-trip repr),
 so a replay on the same machine compares equal to the last bit.
 
+The file appears whole: it is written to ``NAME.mcap.partial`` (owner-only, locked
+against a second run recording to the same file) and renamed to ``NAME.mcap`` when the
+session ends (:mod:`~sim.session.recording.partial`). A run killed while recording leaves
+the partial file, readable up to its last complete block of messages.
+
 Meshes are the world's own: scenery and objects from their
 :class:`~sim.world.boards.BodyGeometry` visuals, arm links from their URDF meshes; a
 plane (the floor) is drawn as a thin 2 m square. The renderer's scene description will
@@ -39,6 +44,7 @@ replace this reading of pybullet's visual shapes once it lands.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -105,12 +111,19 @@ class McapRecorder:
         rec.stepped(session)  # after it
         rec.finish(session, result, metrics)
 
+    The file is claimed (its partial file created and locked) by :meth:`claim`, or by
+    ``start`` at the latest; call ``claim`` before a run to be refused before it, and
+    :meth:`abandon` if the run fails.
+
     Args:
         path: the file to write.
         pose_rate_hz: how often transforms, tips and joints are written (Hz).
         meshes: write the scene's meshes once (``/scene``).
         scenario_text: the scenario's YAML (kept in the file for replays); None finds a
             bundled scenario's by name.
+        overwrite: replace an existing ``path`` (and a partial file a killed run left);
+            ``surgisim run`` passes False unless ``--overwrite`` is given. A file another
+            live run is recording to is refused either way.
     """
 
     def __init__(
@@ -120,13 +133,40 @@ class McapRecorder:
         pose_rate_hz: float = 60.0,
         meshes: bool = True,
         scenario_text: str | None = None,
+        overwrite: bool = True,
     ) -> None:
         self.path = Path(path)
         self.scenario_text = scenario_text
         self.pose_rate_hz = pose_rate_hz
         self.meshes = meshes
+        self.overwrite = overwrite
+        self._target = None
         self._writer = None
         self._channels: dict[str, int] = {}
+
+    # ---- the file ---------------------------------------------------------------------------
+    def claim(self) -> None:
+        """Claim the file now (idempotent).
+
+        Raises:
+            SimError: another run is recording to it, or it exists (or a killed run's
+                partial file does) and ``overwrite`` is false.
+        """
+        from sim.session.recording.partial import PartialRecording
+
+        if self._target is None:
+            self._target = PartialRecording(self.path, overwrite=self.overwrite)
+
+    def abandon(self):
+        """Give the file up after a failed run: returns the partial file kept with what
+        was written (for ``surgisim replay``), or None (nothing was, or it was finished)."""
+        target, self._target = self._target, None
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            # end the file properly: what was recorded stays readable, buffered block too
+            with contextlib.suppress(Exception):
+                writer.finish()
+        return None if target is None else target.abandon()
 
     # ---- channels ---------------------------------------------------------------------------
     def _channel(self, topic: str, message_class=None) -> int:
@@ -164,9 +204,8 @@ class McapRecorder:
         """Open the file and write the metadata, the scene and the first frame."""
         from mcap.writer import CompressionType, Writer
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = open(self.path, "wb")  # noqa: SIM115 - closed in finish()
-        self._writer = Writer(self._file, compression=CompressionType.ZSTD)
+        self.claim()
+        self._writer = Writer(self._target.open(), compression=CompressionType.ZSTD)
         self._writer.start(profile="", library="surgisim")
         self._schemas: dict[str, int] = {}
         self._json_schema = None
@@ -241,7 +280,7 @@ class McapRecorder:
             self._write_frame(session)
 
     def finish(self, session, result=None, metrics: dict | None = None) -> None:
-        """Write the last frame and the score; close the file."""
+        """Write the last frame and the score; close the file and move it into place."""
         if self._writer is None:
             return
         self.stepped(session)
@@ -260,8 +299,9 @@ class McapRecorder:
                 },
             )
         self._writer.finish()
-        self._file.close()
         self._writer = None
+        self._target.commit()
+        self._target = None
 
     # ---- frames -----------------------------------------------------------------------------
     def _write_frame(self, session) -> None:

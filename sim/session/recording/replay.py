@@ -5,6 +5,9 @@ the same run, bit for bit, on one machine), so a replay on the machine that reco
 reproduces every recorded tool-tip pose exactly; elsewhere the last bits of floating
 point differ and contacts may amplify them. Recordings made with a live clock (the
 server) replay on simulated time: their teleoperation timing is not reproduced.
+
+A recording cut short (a run killed while recording) replays up to its last recorded
+pose frame: the commands before it are all in the file, those after it are not.
 """
 
 from __future__ import annotations
@@ -30,6 +33,9 @@ class ReplayResult:
         recorded_score, replayed_score: the score in the file and the replay's (None
             when the file has none).
         trace: the replayed session's trace (for exports).
+        cut_short: None, or why the recording ends before its session did (then only
+            the part it holds was replayed; see :attr:`Recording.cut_short`).
+        sim_time_s: the simulated time replayed (s).
     """
 
     frames_compared: int
@@ -38,6 +44,8 @@ class ReplayResult:
     recorded_score: float | None
     replayed_score: float | None
     trace: object = None
+    cut_short: str | None = None
+    sim_time_s: float = 0.0
 
 
 def session_config(data: dict):
@@ -93,7 +101,10 @@ def replay(recording) -> ReplayResult:
         last = max(rec.tips) if rec.tips else 0
         if rec.score is not None:
             last = max(last, int(rec.score.get("step", 0)))
-        for step, steps, commands in rec.commands:
+        given = rec.commands
+        if rec.cut_short is not None:  # the commands after the last frame may be missing
+            given = [c for c in given if c[0] < last]
+        for step, steps, commands in given:
             while session.world.step_count < step:
                 session.advance(None)
                 compare()
@@ -104,7 +115,10 @@ def replay(recording) -> ReplayResult:
             compare()
         trace = session.trace()
         _, result = score_trace(scenario, trace)
+        sim_time_s = session.time_s
     finally:
         session.close()
     recorded = None if rec.score is None else rec.score["result"]["score"]
-    return ReplayResult(worst[2], worst[0], worst[1], recorded, result.score, trace)
+    return ReplayResult(
+        worst[2], worst[0], worst[1], recorded, result.score, trace, rec.cut_short, sim_time_s
+    )

@@ -29,9 +29,10 @@ def rescore_recording(path, scenario=None, *, force: bool = False):
 
     rec = read_recording(path)
     if rec.score is None:
+        why = rec.cut_short or f"{path} was cut short before the session ended"
         raise SimError(
-            f"{path} has no score (session/score): the recording was cut short before the "
-            "session ended."
+            f"{why}; it has no score (session/score) to re-score. surgisim replay {path} "
+            "replays the part it holds."
         )
     original = result_from_dict(rec.score["result"])
     recorded = parse_scenario(rec.scenario_yaml, f"<scenario in {path}>")

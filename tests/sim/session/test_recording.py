@@ -158,3 +158,175 @@ def test_a_file_that_is_not_a_recording_is_refused(tmp_path):
         w.finish()
     with pytest.raises(SimError, match="not a surgisim recording"):
         read_recording(other)
+
+
+# ---- files that are not whole recordings -------------------------------------------------------
+def _cut(path, out, size: int):
+    out.write_bytes(path.read_bytes()[:size])
+    return out
+
+
+@pytest.mark.parametrize(
+    "make, words",
+    [
+        (lambda good, out: out.write_bytes(b""), ["is empty", "not a recording"]),
+        (lambda good, out: out.write_text("hello\n"), ["is not an MCAP file"]),
+        (lambda good, out: _cut(good, out, 20), ["is truncated", "before its surgisim metadata"]),
+        # the user's ``head -c 100000``: the header and metadata, not one block of messages
+        (
+            lambda good, out: _cut(good, out, 100_000),
+            ["is truncated", "run killed while recording", "nothing in it to replay"],
+        ),
+    ],
+)
+def test_a_file_that_holds_nothing_to_replay_is_refused_in_one_line(
+    recorded, tmp_path, make, words
+):
+    from sim.errors import SimError
+
+    bad = tmp_path / "bad.mcap"
+    make(recorded[0], bad)
+    with pytest.raises(SimError) as error:
+        read_recording(bad)
+    message = str(error.value)
+    assert str(bad) in message and all(w in message for w in words), message
+    # on the command line: one line naming the file, exit code 2, no traceback
+    for args in (["replay", str(bad)], ["rescore", "--recording", str(bad)]):
+        out = CliRunner().invoke(app, args)
+        assert out.exit_code == 2, out.output
+        assert "Traceback" not in out.output and "unexpected" not in out.output
+        assert " ".join(out.output.split()).startswith(f"error: {bad}"), out.output
+
+
+def _damaged(good, out):
+    data = bytearray(good.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 100] = bytes(100)  # inside a compressed block of messages
+    out.write_bytes(bytes(data))
+    return out
+
+
+def test_a_damaged_recording_is_refused_naming_the_damage(recorded, tmp_path):
+    """What two runs writing one file used to leave (ZstdError: data corruption)."""
+    bad = _damaged(recorded[0], tmp_path / "damaged.mcap")
+    for args in (["replay", str(bad)], ["rescore", "--recording", str(bad)]):
+        out = CliRunner().invoke(app, args)
+        text = " ".join(out.output.split())
+        assert out.exit_code == 2 and f"error: {bad} is damaged" in text, out.output
+        assert "Traceback" not in text and "please report it" not in text
+
+
+def test_a_truncated_recording_replays_the_part_it_holds(recorded, tmp_path):
+    """A file cut off mid-write keeps its blocks of messages up to the cut: the replay
+    re-runs that beginning of the session, exactly, and says that is what it did."""
+    path, outcome = recorded
+    cut = _cut(path, tmp_path / "cut.mcap", path.stat().st_size // 2)
+    rec = read_recording(cut)
+    assert rec.cut_short is not None and "is truncated" in rec.cut_short
+    assert rec.score is None and rec.tips and rec.commands
+    assert max(rec.tips) < max(read_recording(path).tips)
+    result = replay(rec)
+    assert result.frames_compared == len(rec.tips)
+    assert result.max_position_error_m == 0.0 and result.max_rotation_error_rad == 0.0
+    assert 0 < result.sim_time_s < outcome.sim_time_s
+    out = CliRunner().invoke(app, ["replay", str(cut)])
+    text = " ".join(out.output.split())
+    assert out.exit_code == 0, out.output
+    assert f"note: {cut} is truncated" in text and "not the whole session" in text
+    refused = CliRunner().invoke(app, ["rescore", "--recording", str(cut)])
+    text = " ".join(refused.output.split())
+    assert refused.exit_code == 2 and "no score" in text and f"surgisim replay {cut}" in text
+
+
+# ---- how a recording is written ----------------------------------------------------------------
+class _Short(ScriptedController):
+    """The expert's plan for ``acts`` control steps; then the run ends (or fails)."""
+
+    def __init__(self, acts: int, fail: bool = False) -> None:
+        super().__init__("expert")
+        self.acts, self.fail = acts, fail
+
+    def act(self, state):
+        self.acts -= 1
+        if self.acts < 0:
+            if self.fail:
+                raise RuntimeError("the controller failed")
+            return None
+        return super().act(state)
+
+
+class _Watching(McapRecorder):
+    """Notes, at every step, what a reader of the recording's folder would see."""
+
+    seen: set
+
+    def stepped(self, session) -> None:
+        from sim.session.recording.partial import being_recorded, partial_path
+
+        super().stepped(session)
+        partial = partial_path(self.path)
+        self.seen.add((self.path.exists(), partial.exists(), being_recorded(partial)))
+
+
+def test_a_recording_appears_whole_and_owner_only_when_the_session_ends(tmp_path):
+    import os
+    import stat
+
+    from sim.session.recording.partial import partial_path
+
+    path = tmp_path / "whole.mcap"
+    recorder = _Watching(path)
+    recorder.seen = set()
+    old = os.umask(0o022)
+    try:
+        run_controller(load_scenario("needle-handover"), _Short(1500), recorder=recorder)
+    finally:
+        os.umask(old)
+    # while it ran: no NAME.mcap, a locked NAME.mcap.partial
+    assert recorder.seen == {(False, True, True)}
+    assert path.is_file() and not partial_path(path).exists()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    rec = read_recording(path)
+    assert rec.cut_short is None and rec.score is not None
+
+
+def test_a_file_being_recorded_is_not_recorded_to_again(tmp_path):
+    from sim.errors import SimError
+    from sim.session.recording.partial import partial_path
+
+    path = tmp_path / "same.mcap"
+    first = McapRecorder(path, overwrite=False)
+    first.claim()
+    for overwrite in (False, True):  # a live run's file is refused either way
+        with pytest.raises(SimError, match="another run is recording to"):
+            McapRecorder(path, overwrite=overwrite).claim()
+    assert first.abandon() is None  # nothing written: nothing kept
+    assert not partial_path(path).exists() and not path.exists()
+    path.write_bytes(b"an earlier recording")
+    with pytest.raises(SimError, match="exists; give --overwrite"):
+        McapRecorder(path, overwrite=False).claim()
+    assert path.read_bytes() == b"an earlier recording"
+    assert not partial_path(path).exists()  # the refused claim left nothing behind
+    McapRecorder(path, overwrite=True).claim()
+
+
+def test_a_run_that_fails_keeps_what_it_recorded_readable(tmp_path):
+    """The partial file of a run stopped by an error is closed properly: every message up
+    to the failure can be read and replayed, and it says what it is."""
+    from sim.errors import SimError
+    from sim.session.recording.partial import partial_path
+    from sim.session.recording.rescore import rescore_recording
+
+    path = tmp_path / "failed.mcap"
+    recorder = McapRecorder(path)
+    with pytest.raises(SimError, match="the controller failed"):  # blamed on the controller
+        run_controller(load_scenario("needle-handover"), _Short(1500, fail=True), recorder=recorder)
+    kept = recorder.abandon()
+    assert kept == partial_path(path) and not path.exists()
+    rec = read_recording(kept)
+    assert "stopped by an error" in rec.cut_short and str(path) in rec.cut_short
+    result = replay(rec)
+    assert result.frames_compared == len(rec.tips) > 0
+    assert result.max_position_error_m == 0.0
+    with pytest.raises(SimError, match=r"a run was stopped .* no score"):
+        rescore_recording(kept)

@@ -1,0 +1,158 @@
+"""``surgisim run --record``: one run per file, a file that appears whole, a recording
+kept through Ctrl-C, a kill or a failure, and ``replay`` reading what a killed run left.
+
+The signal cases run the real command in subprocesses (so signals are real); the others
+run in-process.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from sim.cli import app
+from sim.session.recording import read_recording
+from tests.waiting import wait_for
+
+runner = CliRunner()
+#: Long enough (about 25 s simulated) for a signal to land mid-run.
+LONG = ["camera-targeting", "--operator", "novice", "--seed", "504"]
+
+
+def partial_path(target: Path) -> Path:
+    """Where a run records to ``target`` until the session ends (as the README says)."""
+    return target.with_name(target.name + ".partial")
+
+
+def _text(result) -> str:
+    return " ".join(result.output.split())
+
+
+def _start(tmp_path: Path, *args: str) -> subprocess.Popen:
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data"), "COLUMNS": "200"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "sim.cli", "run", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _wait_for_size(proc: subprocess.Popen, path: Path, size: int) -> None:
+    """Until ``path`` holds ``size`` bytes (a few blocks of messages) while ``proc`` runs."""
+
+    def grown() -> bool:
+        return path.exists() and path.stat().st_size >= size
+
+    assert wait_for(grown, timeout_s=400, alive=lambda: proc.poll() is None), (
+        proc.communicate() if proc.poll() is not None else f"{path} did not grow"
+    )
+
+
+def test_a_file_another_run_is_recording_to_is_refused_before_the_run(tmp_path):
+    from sim.session.recording.partial import PartialRecording
+
+    target = tmp_path / "same.mcap"
+    live = PartialRecording(target)  # as a run that is recording to it holds it
+    try:
+        out = runner.invoke(
+            app, ["run", "needle-handover", "--no-store", "--record", str(target), "--overwrite"]
+        )
+    finally:
+        live.abandon()
+    text = _text(out)
+    assert out.exit_code == 2, out.output
+    assert f"error: another run is recording to {target} right now" in text
+    assert "sim " not in text  # refused before the simulation
+    assert not target.exists()
+
+
+def test_an_existing_recording_is_replaced_only_with_overwrite(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    target = tmp_path / "out.mcap"
+    target.write_bytes(b"an earlier recording")
+    args = ["run", "needle-handover", "--no-store", "--record", str(target)]
+    refused = runner.invoke(app, args)
+    assert refused.exit_code == 2, refused.output
+    assert f"error: {target} exists; give --overwrite" in _text(refused)
+    assert "sim " not in _text(refused)
+    assert target.read_bytes() == b"an earlier recording"
+    assert not partial_path(target).exists()
+    json_path = tmp_path / "out.json"
+    done = runner.invoke(app, [*args, "--overwrite", "--json", str(json_path)])
+    assert done.exit_code == 0, done.output
+    assert f"recording: {target}" in _text(done)
+    assert f'"recording": "{target}"' in json_path.read_text()
+    rec = read_recording(target)
+    assert rec.cut_short is None and rec.score["completed"]
+    assert not partial_path(target).exists()
+
+
+def test_ctrl_c_still_leaves_a_whole_recording(tmp_path):
+    target = tmp_path / "stopped.mcap"
+    proc = _start(tmp_path, *LONG, "--no-store", "--record", str(target))
+    _wait_for_size(proc, partial_path(target), 300_000)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 130, stdout + stderr
+    assert f"recording: {target} (stopped before the end)" in " ".join(stdout.split())
+    rec = read_recording(target)
+    assert rec.cut_short is None and rec.score is not None and not rec.score["completed"]
+    assert not partial_path(target).exists()
+
+
+def test_a_killed_run_leaves_a_partial_recording_that_replay_reads(tmp_path):
+    target = tmp_path / "killed.mcap"
+    partial = partial_path(target)
+    proc = _start(tmp_path, *LONG, "--no-store", "--record", str(target))
+    _wait_for_size(proc, partial, 300_000)
+    proc.kill()
+    proc.communicate()
+    assert partial.exists() and not target.exists()
+    # the recording asked for points at what the run left
+    missing = runner.invoke(app, ["replay", str(target)])
+    assert missing.exit_code == 2
+    assert f"surgisim replay {partial} replays what it holds" in _text(missing)
+    # which replays, exactly, as far as it goes
+    replayed = runner.invoke(app, ["replay", str(partial)])
+    text = _text(replayed)
+    assert replayed.exit_code == 0, replayed.output
+    assert f"note: {partial} is unfinished: a run was killed while recording to {target}" in text
+    assert "0 m" in text
+    # it has no score to re-score
+    rescored = runner.invoke(app, ["rescore", "--recording", str(partial)])
+    assert rescored.exit_code == 2 and "no score" in _text(rescored)
+    # and it is not overwritten by the next run unless asked
+    again = runner.invoke(app, ["run", "needle-handover", "--no-store", "--record", str(target)])
+    assert again.exit_code == 2
+    assert f"{partial} is the unfinished recording of an earlier run" in _text(again)
+
+
+def test_a_run_that_fails_says_where_its_recording_so_far_is(tmp_path, monkeypatch):
+    import sim.session.controllers as controllers
+
+    class Failing(controllers.ScriptedController):
+        acts = 1500
+
+        def act(self, state):
+            Failing.acts -= 1
+            if Failing.acts < 0:
+                raise RuntimeError("the controller failed")
+            return super().act(state)
+
+    monkeypatch.setattr(controllers, "ScriptedController", Failing)
+    target = tmp_path / "failed.mcap"
+    out = runner.invoke(app, ["run", "needle-handover", "--no-store", "--record", str(target)])
+    text = _text(out)
+    assert out.exit_code == 2, out.output
+    assert "error: controller 'scripted-expert' raised RuntimeError" in text
+    assert "the controller failed" in text
+    assert f"the recording so far is kept in {partial_path(target)}" in text
+    rec = read_recording(partial_path(target))
+    assert "stopped by an error" in rec.cut_short and rec.tips
