@@ -1,7 +1,12 @@
 """A session trace as a table: Parquet (``pyarrow``, the ``surgisim[parquet]`` extra) or
 CSV, one row per recorded step, one column per signal and axis
 (``PSM1.tip_position_m.x``), times in seconds. Events are left out (they are in the
-MCAP recording and the trace's ``.npz``)."""
+MCAP recording and the trace's ``.npz``).
+
+Tables are written like every other output of a session (:mod:`scenarios.paths`):
+owner-only (``0600``), through a temporary file moved into place, so that a trace about a
+trainee is not readable by other users and a failed export leaves no half-written file.
+"""
 
 from __future__ import annotations
 
@@ -34,11 +39,13 @@ def export_trace(trace, path) -> Path:
 
 
 def write_table(columns: dict, path) -> Path:
-    """Write equal-length columns to Parquet or CSV by the file's suffix."""
+    """Write equal-length columns to Parquet or CSV by the file's suffix (owner-only,
+    atomically)."""
+    from scenarios.paths import write_private
+
     path = Path(path)
     if path.suffix not in SUFFIXES:
         raise SimError(f"cannot write {path.name}: the file must end in one of {SUFFIXES}.")
-    path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix == ".parquet":
         try:
             import pyarrow as pa
@@ -47,19 +54,23 @@ def write_table(columns: dict, path) -> Path:
             raise SimError(
                 "writing Parquet needs pyarrow: pip install 'surgisim[parquet]' (or write .csv)."
             ) from None
-        pq.write_table(
-            pa.table({k: list(v) if _objects(v) else v for k, v in columns.items()}), path
-        )
-        return path
+        table = pa.table({k: list(v) if _objects(v) else v for k, v in columns.items()})
+        return write_private(path, lambda f: pq.write_table(table, f))
+    return write_private(path, lambda f: _write_csv(columns, f))
+
+
+def _write_csv(columns: dict, f) -> None:
     import csv
+    import io
 
     names = list(columns)
-    with path.open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(names)
-        for row in zip(*(columns[n] for n in names), strict=True):
-            writer.writerow([_cell(v) for v in row])
-    return path
+    text = io.TextIOWrapper(f, encoding="utf-8", newline="")
+    writer = csv.writer(text)
+    writer.writerow(names)
+    for row in zip(*(columns[n] for n in names), strict=True):
+        writer.writerow([_cell(v) for v in row])
+    text.flush()
+    text.detach()  # the binary file stays open: write_private syncs and closes it
 
 
 def _objects(values) -> bool:

@@ -330,3 +330,24 @@ def test_a_run_that_fails_keeps_what_it_recorded_readable(tmp_path):
     assert result.max_position_error_m == 0.0
     with pytest.raises(SimError, match=r"a run was stopped .* no score"):
         rescore_recording(kept)
+
+
+def test_recordings_and_trace_exports_are_owner_only(recorded, tmp_path):
+    """Like the --json and --report files: a trace is about a trainee."""
+    import os
+    import stat
+
+    path, outcome = recorded
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    old = os.umask(0o022)
+    try:
+        for name in ("t.csv", "t.parquet", "new-folder/t.csv"):
+            out = export_trace(outcome.trace, tmp_path / name)
+            assert stat.S_IMODE(out.stat().st_mode) == 0o600, name
+        csv = tmp_path / "cli.csv"
+        result = CliRunner().invoke(app, ["replay", str(path), "--trace", str(csv)])
+        assert result.exit_code == 0, result.output
+        assert stat.S_IMODE(csv.stat().st_mode) == 0o600
+    finally:
+        os.umask(old)
+    assert not list(tmp_path.glob(".*.tmp"))  # written through a temporary file
