@@ -13,6 +13,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from sim.cli.guard import DEBUG_OPTION, guard
@@ -251,10 +252,12 @@ def rescore(
     demo: bool = DEMO_OPTION,
     debug: bool = DEBUG_OPTION,
 ) -> None:
-    """Score a stored session or a recording again under an edited rubric, without
-    re-running it: the metrics are measured again from the session's trace (edited
-    thresholds apply); the original verdict stays the session's record and the re-score
-    is stored beside it."""
+    """Score a stored session or a recording again under an edited rubric: a session's
+    metrics are measured again from its stored trace (edited thresholds apply), without
+    re-running it; the original verdict stays the session's record and the re-score is
+    stored beside it. A recording keeps no trace: when the rubric changes the thresholds,
+    the recording is replayed (from its inputs and seed, as surgisim replay does) to
+    measure them again, and refused if the replay does not reproduce it."""
     from scenarios.archive import rescore as do_rescore
     from scenarios.errors import ScenarioError
     from scenarios.loader import load_scenario
@@ -267,8 +270,13 @@ def rescore(
         if recording is not None:
             from sim.session.recording.rescore import rescore_recording
 
-            original, new = rescore_recording(recording, scenario, force=force)
-            title = f"{recording} re-scored"
+            original, new = rescore_recording(
+                recording,
+                scenario,
+                force=force,
+                notify=lambda text: console.print(f"[yellow]note:[/yellow] {escape(text)}"),
+            )
+            title = f"{escape(str(recording))} re-scored"
         else:
             records = _records(db, demo)
             spec = load_scenario(scenario) if scenario is not None else None
@@ -287,6 +295,8 @@ def rescore(
     table.add_row("original (kept)", original.score_text(), "pass" if original.passed else "FAIL")
     table.add_row("re-scored", new.score_text(), "pass" if new.passed else "FAIL")
     console.print(table)
+    if recording is not None:
+        console.print(f"metrics: {escape(new.context['metrics_from'])}")
     if new.context.get("forced"):
         console.print(
             f"[yellow]forced:[/yellow] the rubric of {new.context['scenario']!r} on a "

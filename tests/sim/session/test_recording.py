@@ -111,7 +111,7 @@ def test_rescore_a_recording_under_another_rubric(recorded, tmp_path):
     assert "re-scored" in result.output and "FAIL" in result.output
     assert "original (kept)" in result.output
     assert CliRunner().invoke(app, ["rescore"]).exit_code == 2
-    # another scenario's rubric only when forced; thresholds cannot change without a trace
+    # another scenario's rubric only when forced
     other = CliRunner().invoke(
         app, ["rescore", "--recording", str(path), "--scenario", "peg-transfer"]
     )
@@ -123,12 +123,74 @@ def test_rescore_a_recording_under_another_rubric(recorded, tmp_path):
         app, ["rescore", "--recording", str(path), "--scenario", "peg-transfer", "--force"]
     )
     assert forced.exit_code == 0 and "forced" in forced.output
+
+
+def test_rescore_with_edited_thresholds_replays_the_recording_to_measure_again(recorded, tmp_path):
+    """The README's ``rescore --recording out.mcap --scenario edited.yaml`` with an edited
+    force limit: the recording is replayed (bit-exact here) and measured again."""
+    from scenarios.loader import resolve
+
+    path, outcome = recorded
+    text = resolve("needle-handover").read_text()
+    assert "excessive_force_n: 2.5" in text
     edited = tmp_path / "force-limit.yaml"
-    edited.write_text(text.replace("excessive_force_n: 2.5", "excessive_force_n: 9"))
-    refused = CliRunner().invoke(
+    edited.write_text(text.replace("excessive_force_n: 2.5", "excessive_force_n: 0.5"))
+    result = CliRunner().invoke(
         app, ["rescore", "--recording", str(path), "--scenario", str(edited)]
     )
-    assert refused.exit_code == 2 and "replay" in refused.output
+    assert result.exit_code == 0, result.output
+    words = " ".join(result.output.split())
+    assert f"replaying {path} to measure them again" in words
+    assert "measured again from a replay of the recording" in words
+    assert "within 0 m of the recording" in words
+    assert "No such option" not in words
+    # the lower force limit counts force the recorded 2.5 N limit did not
+    from sim.session.recording.rescore import rescore_recording
+
+    original, new = rescore_recording(path, edited)
+    assert original.score == pytest.approx(outcome.result.score)
+    force = "excessive_force_time_s"
+    assert new.metrics[force].value > outcome.metrics[force]
+    assert new.context["metrics_from"].startswith("measured again from a replay")
+
+
+def test_rescore_from_a_replay_measures_what_the_run_measured(recorded):
+    """Under the recorded thresholds, the replay's metrics are the recorded ones: the
+    regenerated trace is the session's."""
+    from scenarios.loader import parse_scenario
+    from sim.session.recording.rescore import _measured_by_replay
+
+    path, _outcome = recorded
+    rec = read_recording(path)
+    spec = parse_scenario(rec.scenario_yaml, "<recorded>")
+    metrics, _ = _measured_by_replay(rec, path, spec, spec)
+    assert metrics == rec.score["metrics"]
+
+
+def test_rescore_refuses_edited_thresholds_when_the_replay_diverges(
+    recorded, tmp_path, monkeypatch
+):
+    """A recording made elsewhere may not replay to the bit: past replay's tolerance its
+    trace would be another session's, so the re-score is refused, saying why."""
+    import importlib
+
+    from scenarios.loader import resolve
+    from sim.errors import SimError
+    from sim.session.recording.replay import ReplayResult
+    from sim.session.recording.rescore import rescore_recording
+
+    path, _ = recorded
+    # the module (the package exports a function of the same name)
+    replay_module = importlib.import_module("sim.session.recording.replay")
+    monkeypatch.setattr(
+        replay_module, "replay", lambda rec: ReplayResult(585, 2e-3, 0.01, 100.0, 90.0)
+    )
+    edited = tmp_path / "force-limit.yaml"
+    text = resolve("needle-handover").read_text()
+    edited.write_text(text.replace("excessive_force_n: 2.5", "excessive_force_n: 0.5"))
+    with pytest.raises(SimError, match="does not reproduce the recording") as error:
+        rescore_recording(path, edited)
+    assert "0.002 m" in str(error.value) and "tolerance" in str(error.value)
 
 
 def test_trace_export_to_parquet_has_a_column_per_signal_and_axis(recorded, tmp_path):
