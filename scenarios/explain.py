@@ -96,7 +96,8 @@ def _fls(result: ScoreResult, t: dict) -> Explanation:
         noun = _count_noun(info(p["metric"]).noun, p["value"])
         parts.append(f"{num(p['per_unit'])} {TIMES} {num(round(p['value'], 2))} {noun}".rstrip())
         lines.append(
-            f"{info(p['metric']).label}: {with_unit(p['metric'], p['value'])} {TIMES} "
+            # the value as the formula uses it (12.93, not 12.9: 12.9 x 5 is not 64.65)
+            f"{info(p['metric']).label}: {_as_used(p['metric'], p['value'])} {TIMES} "
             f"{num(p['per_unit'])} s per {per_unit(p['metric'])} = "
             f"{num(round(p['seconds'], 2))} s of penalty "
             f"({_points(p['seconds'], t['normaliser_s'])} points)"
@@ -110,6 +111,13 @@ def _fls(result: ScoreResult, t: dict) -> Explanation:
     elif t["uncapped"] < 0:
         formula += " \u2192 0 (the score cannot go below 0)"
     return Explanation(rule, lines, formula, _outcome(result, t["pass_score"]))
+
+
+def _as_used(metric: str, value: float) -> str:
+    """A penalised metric's value with its unit, rounded as the formula rounds it."""
+    unit = info(metric).unit
+    text = num(round(value, 2))
+    return f"{text} {unit}" if unit else text
 
 
 def _points(seconds: float, normaliser_s: float) -> str:

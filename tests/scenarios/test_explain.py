@@ -98,3 +98,23 @@ def test_rounding_noise_reads_as_zero():
 
     assert with_unit("tremor_rms_um", 8.41e-25) == "0 µm"  # a still simulated controller
     assert with_unit("peak_force_n", 0.000123) == "0.000123 N"
+
+
+@pytest.mark.parametrize("name", sorted(library_names()))
+def test_each_penalty_line_multiplies_out_as_printed(name):
+    """ "Excessive force: 12.9 s x 5 s per second = 64.65 s" did not multiply out: the
+    value was printed to three figures, the product from two decimals."""
+    scoring = load_scenario(name).scoring
+    rng = np.random.default_rng(20261205)
+    line = re.compile(rf": (-?[\d.]+)[^{TIMES}]* {TIMES} ([\d.]+) s per .* = ([\d.]+) s of penalty")
+    checked = 0
+    for _ in range(40):
+        metrics = _metrics(rng, [n for n in scoring.metrics if n != "completion_time_s"])
+        for text in explain(score_session(metrics, True, scoring)).metric_lines:
+            match = line.search(text)
+            if match:
+                value, per_unit, seconds = map(float, match.groups())
+                assert value * per_unit == pytest.approx(seconds, abs=0.005 * per_unit + 0.005)
+                checked += 1
+    if any(rule.penalty for rule in scoring.metrics.values()):
+        assert checked
