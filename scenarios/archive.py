@@ -8,6 +8,7 @@ it under an edited rubric without re-running it, and render a trainee's progress
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import io
 import json
 import uuid
@@ -18,7 +19,7 @@ from pathlib import Path
 from scenarios.errors import ScenarioError
 from scenarios.loader import parse_scenario
 from scenarios.paths import write_private
-from scenarios.records import Records, qualifies
+from scenarios.records import Records, qualifies, result_label
 from scenarios.report import (
     Snapshot,
     session_report_html,
@@ -52,6 +53,9 @@ def store_session(
     trace_dir: Path | None = None,
     allow_name: bool = False,
     conditions: dict | None = None,
+    started_at: dt.datetime | None = None,
+    ended: str | None = None,
+    session_uid: str | None = None,
 ) -> int:
     """Save the trace (atomically, owner-only) and the session with its score; return the
     session id.
@@ -63,12 +67,18 @@ def store_session(
         allow_name: accept a pseudonym that looks like a person's name (see
             :func:`scenarios.records.check_pseudonym`).
         conditions: how the session ran (injected latency, loop timing), stored with it.
+        started_at, ended, session_uid: when it started (naive UTC; default: now), how
+            it ended and the run's id for it: see :meth:`Records.add_session`.
 
     Raises:
-        ScenarioError: an invalid pseudonym (checked before anything is written), or the
-            database cannot be written.
+        ScenarioError: an invalid pseudonym or a session already stored
+            (:class:`~scenarios.records.AlreadyStoredError`), both checked before anything is
+            written, or the database cannot be written.
+        OSError: the trace file cannot be written (nothing is stored).
     """
     records.check_pseudonym(pseudonym, allow_name=allow_name)
+    if session_uid is not None:
+        records.check_not_stored(session_uid)
     trace_dir = trace_dir or records.traces_dir
     trace_path = trace_dir / f"{scenario.name}-{uuid.uuid4().hex[:12]}.npz"
     trace.save(trace_path)
@@ -89,10 +99,28 @@ def store_session(
             trace_path=str(trace_path),
             allow_name=allow_name,
             conditions=conditions,
+            started_at=started_at,
+            ended=ended,
+            session_uid=session_uid,
         )
     except BaseException:
         trace_path.unlink(missing_ok=True)  # no orphan trace when the session is not stored
         raise
+
+
+def ending_of(trace: SessionTrace, interrupted: bool) -> str:
+    """How a finished run ended (a key of :data:`scenarios.records.ENDINGS`): ``stopped``
+    when it was stopped before the exercise ended (Ctrl-C, the trainee stopping the
+    server), else ``completed``, else ``time_limit`` or ``failed`` by the scenario's own
+    ``failed`` event (its time limit, or another fail rule)."""
+    if interrupted:
+        return "stopped"
+    if trace.completed:
+        return "completed"
+    for event in trace.events_of("failed"):
+        reason = str(event.data.get("reason", "")) if isinstance(event.data, dict) else ""
+        return "time_limit" if reason.startswith("time limit") else "failed"
+    return "failed"
 
 
 #: A session's snapshots live beside its trace: ``<trace stem>.snapshots.zip``.
@@ -271,9 +299,11 @@ def rescore(
 
 
 def session_dicts(records: Records, pseudonym: str) -> list[dict]:
-    """A trainee's sessions as plain dicts (for reports and CSV): the original verdict,
-    the injected latency, the FLS pass score, each metric's pass mark, and whether the
-    attempt counts toward proficiency under its scenario's rule."""
+    """A trainee's sessions as plain dicts (for reports and CSV), in the order they
+    started: the original verdict, how the session ended (``ended``, and ``result``:
+    ``FAIL (stopped by the user)``), whether it is an attempt for proficiency at all
+    (``counts``), the injected latency, the FLS pass score, and whether the attempt
+    qualifies toward proficiency under its scenario's rule."""
     from scenarios.report_score import latency_label
 
     out = []
@@ -288,6 +318,10 @@ def session_dicts(records: Records, pseudonym: str) -> list[dict]:
                 "seed": r.seed,
                 "score": r.original_score.score,
                 "passed": r.original_score.passed,
+                "completed": r.completed,
+                "ended": r.ending,
+                "result": result_label(r.original_score.passed, r.ending),
+                "counts": r.counts_as_attempt,
                 "metrics": r.metrics,
                 "latency": latency_label(r.conditions),
                 "pass_score": getattr(scoring.rule, "pass_score", None) if scoring else None,
@@ -312,10 +346,9 @@ def _scoring_of(row) -> Scoring | None:
 def write_trainee_report(
     records: Records, pseudonym: str, out: Path | None = None, csv_out: Path | None = None
 ) -> Path:
-    """Render a trainee's progress page (and optionally a CSV of sessions)."""
+    """Render a trainee's progress page (and optionally a CSV of sessions); a trainee
+    with no sessions yet gets a page that says so (and a CSV of the header alone)."""
     sessions = session_dicts(records, pseudonym)
-    if not sessions:
-        raise ScenarioError(f"trainee {pseudonym!r} has no sessions in {records.url}.")
     proficiency = proficiency_table(records, pseudonym)
     if csv_out is not None:
         sessions_csv(sessions, csv_out)
@@ -343,6 +376,7 @@ def proficiency_table(records: Records, pseudonym: str) -> dict[str, dict]:
             **p.__dict__,
             "proficient": p.proficient,
             "since": since,
+            "not_counted": p.not_counted,
             "rule": rule.describe(),
         }
     return out
@@ -351,12 +385,14 @@ def proficiency_table(records: Records, pseudonym: str) -> dict[str, dict]:
 def store_kept(records: Records, trace_path: str | Path) -> int:
     """Store a checkpoint or a kept trace (see :mod:`scenarios.checkpoint`) with the run
     information beside it: metrics from the trace, scored under the rubric the run used,
-    stored under the pseudonym it was run for; then remove both files. Returns the
-    session id.
+    stored under the pseudonym it was run for, with the time the session started (not
+    now: it takes its place among the attempts) and how it ended (a checkpoint of a
+    killed run: ``crashed``); then remove both files. Returns the session id.
 
     Raises:
-        ScenarioError: a file missing or damaged, or the database cannot be written (the
-            files are kept).
+        ScenarioError: a file missing or damaged, the session already stored
+            (:class:`~scenarios.records.AlreadyStoredError`: a copy of its files), or the
+            database cannot be written (the files are kept).
     """
     from scenarios.checkpoint import RunInfo
     from scenarios.evaluate import score_trace
@@ -366,9 +402,17 @@ def store_kept(records: Records, trace_path: str | Path) -> int:
     info = RunInfo.load(trace_path.with_suffix(".json"))
     trace = SessionTrace.load(trace_path)
     scenario = parse_scenario(info.scenario_yaml, f"<{info.scenario_name} as run>")
-    if info.interrupted and not trace.events_of("interrupted"):
+    records.check_not_stored(info.session_uid)
+    ended = info.ended or ("stopped" if info.interrupted else None)
+    if ended is None:
+        # the run never said how it ended: the checkpoint of a killed process, unless
+        # the exercise had ended already (or a kept trace of an older surgisim)
+        finished = trace.completed or trace.events_of("failed")
+        ended = ending_of(trace, False) if finished else "crashed"
+    if ended in ("stopped", "crashed") and not trace.events_of("interrupted"):
         end = float(trace.time_s[-1]) if len(trace.time_s) else 0.0
-        trace.events.append(TraceEvent(end, "interrupted", {"reason": "the run was stopped"}))
+        reason = "the run was stopped" if ended == "stopped" else "the run was killed"
+        trace.events.append(TraceEvent(end, "interrupted", {"reason": reason}))
     metrics, result = score_trace(scenario, trace)
     session_id = store_session(
         records,
@@ -384,6 +428,9 @@ def store_kept(records: Records, trace_path: str | Path) -> int:
         wall_time_s=info.wall_time_s,
         allow_name=info.allow_name,
         conditions=info.conditions or None,
+        started_at=info.started,
+        ended=ended,
+        session_uid=info.session_uid,
     )
     trace_path.unlink(missing_ok=True)
     trace_path.with_suffix(".json").unlink(missing_ok=True)

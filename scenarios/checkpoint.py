@@ -14,8 +14,15 @@ stores it once the problem is fixed. Files are owner-only, in owner-only directo
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import errno
+import hashlib
 import json
+import logging
 import os
+import stat
+import tempfile
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -29,6 +36,7 @@ from scenarios.trace import SessionTrace
 CHECKPOINT_EVERY_S = 5.0
 IN_PROGRESS = "in-progress"
 KEPT = "unstored"
+_log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -52,6 +60,11 @@ class RunInfo:
         interrupted: the run was stopped before the exercise ended (Ctrl-C, a kill).
         notes: anything the run flagged (e.g. the server could not keep real time).
         conditions: how the session runs (injected latency, loop timing), stored with it.
+        session_uid: the session's own id, given when the run starts and stored with it
+            (unique): a copy of this checkpoint or kept trace is never stored twice.
+        ended: how the session ended (``completed``, ``time_limit``, ``stopped``: see
+            :data:`scenarios.records.ENDINGS`), set once it has; None while it runs, so
+            a checkpoint stored after its process died is ``crashed``.
     """
 
     scenario_name: str
@@ -69,15 +82,27 @@ class RunInfo:
     interrupted: bool = False
     notes: list[str] = field(default_factory=list)
     conditions: dict = field(default_factory=dict)
+    session_uid: str = field(default_factory=lambda: uuid.uuid4().hex)
+    ended: str | None = None
 
     @classmethod
     def load(cls, path: Path) -> RunInfo:
         """Read the ``.json`` beside a checkpoint or kept trace."""
         try:
-            data = json.loads(Path(path).read_text())
+            text = Path(path).read_text()
+            data = json.loads(text)
+            if "session_uid" not in data:
+                # written before sessions had ids: one derived from the file, the same for
+                # every copy of it (it holds the run's pid, start time and progress)
+                data["session_uid"] = "legacy-" + hashlib.sha256(text.encode()).hexdigest()[:32]
             return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
         except (OSError, ValueError, TypeError) as exc:
             raise ScenarioError(f"cannot read the run information {str(path)!r}: {exc}") from None
+
+    @property
+    def started(self) -> dt.datetime:
+        """When the session started, as the records keep it (naive UTC)."""
+        return dt.datetime.fromtimestamp(self.started_at, dt.timezone.utc).replace(tzinfo=None)
 
 
 class Checkpoint:
@@ -98,6 +123,8 @@ class Checkpoint:
         self.info_path = self.directory / f"{stem}.json"
         self._saved_at = -float("inf")
         self._started = time.monotonic()
+        #: why the first checkpoint that could not be written failed (None: all written)
+        self.error: str | None = None
 
     def due(self, sim_time_s: float) -> bool:
         """Whether a save is due at this simulated time."""
@@ -107,29 +134,82 @@ class Checkpoint:
         """Count a save as done at this time (a writer thread is on it)."""
         self._saved_at = sim_time_s
 
-    def save(self, trace: SessionTrace, sim_time_s: float) -> None:
-        """Write the trace so far, then its run information (both atomically)."""
-        trace.save(self.trace_path, compress=False)
-        self.info.sim_time_s = float(sim_time_s)
-        self.info.wall_time_s = time.monotonic() - self._started
-        write_private_text(self.info_path, json.dumps(asdict(self.info), indent=1))
+    def save(self, trace: SessionTrace, sim_time_s: float) -> bool:
+        """Write the trace so far, then its run information (both atomically); return
+        whether it was written.
+
+        A checkpoint is insurance, not the session: one that cannot be written (a full
+        disk, a folder made read-only) must not end the trainee's session. The first
+        failure is logged as a warning (on stderr unless logging is set up otherwise)
+        and kept in :attr:`error`; later ones are tried again at the next interval,
+        silently. The last checkpoint written (if any) stays as it was.
+        """
         self._saved_at = sim_time_s
+        try:
+            trace.save(self.trace_path, compress=False)
+            self.info.sim_time_s = float(sim_time_s)
+            self.info.wall_time_s = time.monotonic() - self._started
+            write_private_text(self.info_path, json.dumps(asdict(self.info), indent=1))
+        except OSError as exc:
+            if self.error is None:
+                self.error = f"{exc.strerror or exc} ({exc.filename or self.directory})"
+                _log.warning(
+                    "warning: the session's checkpoint cannot be written: %s. The session "
+                    "goes on; if this process is killed now, the session since the last "
+                    "checkpoint is lost.",
+                    self.error,
+                )
+            return False
+        return True
 
     def keep(self, trace: SessionTrace, directory: Path) -> Path:
         """Move the finished session into ``directory`` (storing it failed): the trace,
-        compressed, and its run information; returns the trace's path."""
-        kept_dir = private_dir(directory)
-        path = kept_dir / self.trace_path.name
-        trace.save(path)
+        compressed, and its run information; returns the trace's path.
+
+        When ``directory`` cannot be written either (the data directory itself is
+        read-only or full: often why storing failed), the session goes to a private
+        folder under the system's temporary directory (:func:`fallback_dir`) instead.
+
+        Raises:
+            OSError: neither could be written (the checkpoint is then left in place).
+        """
         self.info.wall_time_s = time.monotonic() - self._started
-        write_private_text(path.with_suffix(".json"), json.dumps(asdict(self.info), indent=1))
-        self.discard()
-        return path
+        error: OSError | None = None
+        for where in (lambda: private_dir(directory), fallback_dir):
+            try:
+                path = where() / self.trace_path.name
+                trace.save(path)
+                write_private_text(
+                    path.with_suffix(".json"), json.dumps(asdict(self.info), indent=1)
+                )
+            except OSError as exc:
+                error = exc
+                continue
+            self.discard()
+            return path
+        raise error
 
     def discard(self) -> None:
-        """Remove the checkpoint (its session is stored, or kept elsewhere)."""
-        self.trace_path.unlink(missing_ok=True)
-        self.info_path.unlink(missing_ok=True)
+        """Remove the checkpoint (its session is stored, or kept elsewhere). Best effort:
+        a checkpoint left behind is refused by ``surgisim store`` as already stored."""
+        for path in (self.trace_path, self.info_path):
+            with contextlib.suppress(OSError):
+                path.unlink(missing_ok=True)
+
+
+def fallback_dir() -> Path:
+    """Where a finished session is kept when the data directory cannot be written: a
+    folder of this user's under the system's temporary directory, created owner-only.
+
+    Raises:
+        PermissionError: the folder exists but is not this user's own private one (someone
+            else made it: a trace is not left where another user can read it).
+    """
+    path = private_dir(Path(tempfile.gettempdir()) / f"surgisim-{os.getuid()}-{KEPT}")
+    st = path.lstat()
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
+        raise PermissionError(errno.EACCES, "not a private folder of this user", str(path))
+    return path
 
 
 def _alive(pid: int) -> bool:

@@ -36,6 +36,7 @@ import re
 import secrets
 import sqlite3
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -68,6 +69,39 @@ from scenarios.paths import (
 )
 
 PSEUDONYM_PATTERN = re.compile(r"^[A-Za-z0-9_-]{2,40}$")
+
+#: How a session ended, as stored in ``sessions.ended``, with the words shown beside a
+#: verdict (``FAIL (stopped by the user)``): a killed or stopped attempt must not look
+#: like an ordinary fail, and its partial time and path are not a result.
+ENDINGS: dict[str, str] = {
+    "completed": "completed",  # the exercise was done
+    "time_limit": "out of time",  # the scenario's time limit ended it
+    "failed": "ended by the scenario",  # a fail rule of the scenario ended it
+    "stopped": "stopped by the user",  # Ctrl-C, or the trainee stopped the server
+    "crashed": "recovered after a crash",  # stored from the checkpoint of a killed run
+}
+#: ``ended`` of rows stored before it was recorded and not completed (which of the
+#: three above is not known).
+NOT_COMPLETED = "not completed"
+#: Endings that are not attempts for proficiency: neither an attempt nor a break of a
+#: run of qualifying attempts. As in FLS, an attempt is a trial taken to its end (done,
+#: out of time, or failed by a rule of the scenario); a trial the trainee or a crash cut
+#: short is not scored as one. They stay in the records and the tables, marked.
+NOT_ATTEMPTS = frozenset({"stopped", "crashed"})
+
+
+def ending_label(ended: str) -> str:
+    """The words for a session's ending (``stopped by the user``)."""
+    return ENDINGS.get(ended, ended)
+
+
+def result_label(passed: bool, ended: str) -> str:
+    """``pass``, ``FAIL``, or a FAIL with how the session ended when it did not end
+    normally: ``FAIL (stopped by the user)``, ``FAIL (recovered after a crash)``,
+    ``FAIL (out of time)``, ``FAIL (not completed)``."""
+    if passed:
+        return "pass"
+    return "FAIL" if ended == "completed" else f"FAIL ({ending_label(ended)})"
 
 
 def default_database_url(store: Store = "records") -> str:
@@ -197,6 +231,14 @@ class SessionRow(Base):
     #: how the session ran, when it matters to the comparison of attempts: an injected
     #: telesurgery latency (ms per channel, the protocol), the real-time loop's figures
     conditions_json: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: how the session ended, one of :data:`ENDINGS` (None: stored by a surgisim that did
+    #: not record it; :attr:`ending` then derives what it can)
+    ended: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    #: the id the run gave the session when it started (its checkpoint and kept trace
+    #: carry it too): the same session is never stored twice (None: stored before ids)
+    session_uid: Mapped[str | None] = mapped_column(
+        String(64), nullable=True, unique=True, index=True
+    )
     trainee: Mapped[Trainee] = relationship(back_populates="sessions")
     scores: Mapped[list[ScoreRow]] = relationship(back_populates="session", order_by="ScoreRow.id")
 
@@ -209,6 +251,21 @@ class SessionRow(Base):
     def conditions(self) -> dict:
         """How the session ran (empty for a plain headless run)."""
         return json.loads(self.conditions_json) if self.conditions_json else {}
+
+    @property
+    def ending(self) -> str:
+        """How the session ended (:data:`ENDINGS`); for a row stored before this was
+        recorded: ``completed`` or ``not completed`` (stopped, crashed, out of time or
+        failed: unknown which)."""
+        if self.ended:
+            return self.ended
+        return "completed" if self.completed else NOT_COMPLETED
+
+    @property
+    def counts_as_attempt(self) -> bool:
+        """Whether the session counts as an attempt for proficiency (see
+        :data:`NOT_ATTEMPTS`)."""
+        return self.ending not in NOT_ATTEMPTS
 
     @property
     def original_score(self) -> ScoreRow:
@@ -233,8 +290,9 @@ class ScoreRow(Base):
 
 
 class FileRow(Base):
-    """A file written about a trainee (a report, a CSV export), so that forgetting the
-    trainee removes it too. Trace files are kept on their session row."""
+    """A file written about a trainee (a report, a CSV export, a run's ``--json`` result,
+    ``--record`` recording or ``--video``), so that forgetting the trainee removes it
+    too. Trace files are kept on their session row."""
 
     __tablename__ = "files"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -270,7 +328,8 @@ class Proficiency:
     """Where a trainee stands on one scenario.
 
     Attributes:
-        attempts: attempts made.
+        attempts: attempts made (sessions taken to their end: done, out of time or
+            failed by a rule of the scenario).
         passes: attempts that qualify under the scenario's proficiency rule (see
             :func:`qualifies`).
         best_run: the longest run of qualifying attempts in a row.
@@ -279,6 +338,8 @@ class Proficiency:
         reached_at: the attempt (1 = the first) at which the trainee first had
             ``required_consecutive`` in a row and ``required_total`` in all; None if not.
         reached_on: when that attempt started.
+        not_counted: sessions that are not attempts (stopped by the user, recovered
+            after a crash: see :data:`NOT_ATTEMPTS`), left out of all of the above.
     """
 
     attempts: int
@@ -289,6 +350,7 @@ class Proficiency:
     required_total: int
     reached_at: int | None = None
     reached_on: dt.datetime | None = None
+    not_counted: int = 0
 
     @property
     def proficient(self) -> bool:
@@ -311,6 +373,19 @@ def _runs_and_reached(
         if reached is None and best >= required_consecutive and count >= required_total:
             reached = attempt
     return best, run, reached
+
+
+class AlreadyStoredError(ScenarioError):
+    """A session with this run id is stored already (a copy of its checkpoint or kept
+    trace was given to store again).
+
+    Attributes:
+        session_id: the stored session's id.
+    """
+
+    def __init__(self, message: str, session_id: int) -> None:
+        super().__init__(message)
+        self.session_id = session_id
 
 
 def _now() -> dt.datetime:
@@ -389,6 +464,11 @@ class Records:
             if existing >= set(Base.metadata.tables) and not missing:
                 return
             with self._writer.begin() as conn:
+                # a database made by an older surgisim: its columns first, so that the
+                # indexes on them (sessions.session_uid, unique) can be made below
+                for table, column in self._missing_columns(conn, existing):
+                    kind = column.type.compile(self.engine.dialect)
+                    conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column.name} {kind}")
                 if self.engine.dialect.name in ("sqlite", "postgresql"):
                     for table in Base.metadata.sorted_tables:
                         conn.execute(CreateTable(table, if_not_exists=True))
@@ -396,9 +476,6 @@ class Records:
                             conn.execute(CreateIndex(index, if_not_exists=True))
                 else:  # pragma: no cover - other dialects
                     Base.metadata.create_all(conn)
-                for table, column in missing:  # a database made by an older surgisim
-                    kind = column.type.compile(self.engine.dialect)
-                    conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column.name} {kind}")
         except (SQLAlchemyError, ImportError) as exc:
             raise self._error(exc, "open") from None
 
@@ -648,35 +725,126 @@ class Records:
         trace_path: str | None = None,
         allow_name: bool = False,
         conditions: dict | None = None,
+        started_at: dt.datetime | None = None,
+        ended: str | None = None,
+        session_uid: str | None = None,
     ) -> int:
         """Store a session and its original score in one transaction; return its id.
 
         ``allow_name``: accept a pseudonym that looks like a name (see
         :func:`check_pseudonym`). ``conditions``: how it ran (JSON-able: latency,
-        loop timing), kept for comparing attempts."""
+        loop timing), kept for comparing attempts. ``started_at``: when the session
+        started (naive UTC; default: now) — attempts are ordered by it, so a session
+        stored later (a killed run's checkpoint) takes its real place. ``ended``: one of
+        :data:`ENDINGS` (default: ``completed`` or ``failed`` from ``completed``).
+        ``session_uid``: the id the run gave the session (default: a new one).
+
+        Raises:
+            ScenarioError: the pseudonym is not valid, ``ended`` is unknown, a session
+                with this ``session_uid`` is already stored, or the database cannot be
+                written.
+        """
         pseudonym = check_pseudonym(pseudonym, allow_name=allow_name)
-        with self._session("write to") as s:
-            trainee = self._trainee_in(s, pseudonym)
-            row = SessionRow(
-                trainee=trainee,
+        ended = ended or ("completed" if completed else "failed")
+        if ended not in ENDINGS:
+            raise ScenarioError(f"unknown session ending {ended!r}; endings are {list(ENDINGS)}.")
+        session_uid = session_uid or uuid.uuid4().hex
+        try:
+            return self._add_session(
+                pseudonym=pseudonym,
                 scenario=scenario_name,
                 scenario_version=scenario_version,
-                scenario_sha256=_sha256(scenario_yaml),
                 scenario_yaml=scenario_yaml,
                 operator=operator,
-                seed=int(seed),
-                started_at=_now(),
-                sim_time_s=float(sim_time_s),
-                wall_time_s=float(wall_time_s),
-                completed=bool(completed),
-                metrics_json=json.dumps(metrics, sort_keys=True),
+                seed=seed,
+                sim_time_s=sim_time_s,
+                wall_time_s=wall_time_s,
+                completed=completed,
+                metrics=metrics,
+                result=result,
+                rubric=rubric,
                 trace_path=trace_path,
-                conditions_json=json.dumps(conditions, sort_keys=True) if conditions else None,
+                conditions=conditions,
+                started_at=started_at or _now(),
+                ended=ended,
+                session_uid=session_uid,
             )
-            s.add(row)
-            s.add(self._score_row(row, result, rubric))
-            s.flush()
-            return row.id
+        except AlreadyStoredError:
+            raise
+        except ScenarioError:
+            # another process stored it between our check and our insert (the unique
+            # index refused it): say so as the check would have
+            with contextlib.suppress(ScenarioError):
+                stored = self.session_by_uid(session_uid)
+            if stored is not None:
+                self.check_not_stored(session_uid)
+            raise
+
+    def session_by_uid(self, session_uid: str) -> SessionRow | None:
+        """The stored session with this run id (see :attr:`SessionRow.session_uid`)."""
+        with self._session() as s:
+            row = s.scalar(select(SessionRow).where(SessionRow.session_uid == session_uid))
+            if row is not None:
+                _ = row.trainee.pseudonym
+            return row
+
+    def check_not_stored(self, session_uid: str) -> None:
+        """Refuse a session whose run id is stored already.
+
+        Raises:
+            AlreadyStoredError: naming the stored session.
+        """
+        row = self.session_by_uid(session_uid)
+        if row is not None:
+            raise AlreadyStoredError(
+                f"this session (run id {session_uid}) is already stored as session {row.id} "
+                f"({row.scenario}, trainee {row.trainee.pseudonym!r}, started "
+                f"{row.started_at:%Y-%m-%d %H:%M} UTC); it was not stored again. A copy of a "
+                "stored session's files can be deleted.",
+                row.id,
+            )
+
+    def _add_session(
+        self,
+        *,
+        pseudonym: str,
+        scenario_yaml: str,
+        seed: int,
+        sim_time_s: float,
+        wall_time_s: float,
+        completed: bool,
+        metrics: dict[str, float],
+        result: dict,
+        rubric: dict,
+        conditions: dict | None,
+        session_uid: str,
+        **columns,
+    ) -> int:
+        """Insert the session row and its score unless ``session_uid`` is stored (checked
+        inside the write transaction: under SQLite's write lock no other process can
+        store it meanwhile; elsewhere the unique index refuses the second)."""
+        with self._session("write to") as s:
+            known = s.scalar(select(SessionRow.id).where(SessionRow.session_uid == session_uid))
+            if known is None:
+                row = SessionRow(
+                    trainee=self._trainee_in(s, pseudonym),
+                    scenario_sha256=_sha256(scenario_yaml),
+                    scenario_yaml=scenario_yaml,
+                    seed=int(seed),
+                    sim_time_s=float(sim_time_s),
+                    wall_time_s=float(wall_time_s),
+                    completed=bool(completed),
+                    metrics_json=json.dumps(metrics, sort_keys=True),
+                    conditions_json=json.dumps(conditions, sort_keys=True) if conditions else None,
+                    session_uid=session_uid,
+                    **columns,
+                )
+                s.add(row)
+                s.add(self._score_row(row, result, rubric))
+                s.flush()
+                return row.id
+        self.check_not_stored(session_uid)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     @staticmethod
     def _score_row(session: SessionRow, result: dict, rubric: dict) -> ScoreRow:
@@ -715,9 +883,11 @@ class Records:
     def sessions(
         self, pseudonym: str | None = None, scenario: str | None = None
     ) -> list[SessionRow]:
-        """Sessions, oldest first, optionally of one trainee and/or scenario."""
+        """Sessions in the order they started (by ``started_at``, then id), optionally of
+        one trainee and/or scenario: the order of attempts everywhere (tables, progress
+        page, learning curves, proficiency), whatever order they were stored in."""
         with self._session() as s:
-            query = select(SessionRow).order_by(SessionRow.id)
+            query = select(SessionRow).order_by(SessionRow.started_at, SessionRow.id)
             if pseudonym is not None:
                 query = query.join(Trainee).where(Trainee.pseudonym == pseudonym)
             if scenario is not None:
@@ -737,7 +907,10 @@ class Records:
         required_total: int | None = None,
     ) -> Proficiency:
         """Qualifying attempts (the longest run in a row, the current run, in total) and
-        when the trainee became proficient, by each session's original verdict.
+        when the trainee became proficient, by each session's original verdict, over the
+        attempts in the order they started. Sessions stopped by the user or recovered
+        after a crash are not attempts (:data:`NOT_ATTEMPTS`): they neither count nor
+        break a run; ``not_counted`` says how many there were.
 
         Args:
             rule: a :class:`scenarios.schema.Proficiency`: an attempt qualifies when it
@@ -745,7 +918,8 @@ class Records:
                 ``rule.limits`` within its value. Without it, every pass qualifies and
                 ``required_consecutive`` / ``required_total`` give the requirement.
         """
-        rows = self.sessions(pseudonym, scenario)
+        everything = self.sessions(pseudonym, scenario)
+        rows = [r for r in everything if r.counts_as_attempt]
         if rule is not None:
             required_consecutive, required_total = rule.consecutive, rule.total
         passed = [qualifies(r, rule) for r in rows]
@@ -761,6 +935,7 @@ class Records:
             int(required_total),
             reached,
             rows[reached - 1].started_at if reached else None,
+            len(everything) - len(rows),
         )
 
 

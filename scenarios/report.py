@@ -308,6 +308,12 @@ def learning_curves_figure(rows: Sequence[dict]) -> Figure:
         rows: one scenario's sessions as :func:`trainee_report_html` takes them, oldest
             first; ``pass_marks`` (metric -> value, see
             :func:`scenarios.scoring.pass_marks`) draws the metrics' pass lines.
+
+    A session that did not complete its exercise (stopped, recovered after a crash, out
+    of time, failed by a rule: ``completed`` false) is a cross on the score curve, and
+    its metrics are left out of the metric curves: a time or path measured over part of
+    an exercise is not a result (an attempt stopped at 5 s would look like the best).
+    The legend says so.
     """
     from matplotlib.ticker import MaxNLocator
 
@@ -324,14 +330,26 @@ def learning_curves_figure(rows: Sequence[dict]) -> Figure:
     groups = list(dict.fromkeys(latencies))
     colours = {g: f"C{i}" for i, g in enumerate(groups)}
 
-    def plot(ax, values):
-        ax.plot(attempt, values, "-", color="0.75", lw=0.8, zorder=1)
+    done = np.array([bool(s.get("completed", True)) for s in rows])
+
+    def plot(ax, values, *, partial: bool = False):
+        """``partial``: plot the sessions not completed too (as crosses)."""
+        values = np.asarray(values, dtype=float)
+        if not partial:
+            values = np.where(done, values, np.nan)
+        ax.plot(attempt[done], values[done], "-", color="0.75", lw=0.8, zorder=1)
         for g in groups:
+            if partial:
+                idx = [i for i in range(len(rows)) if latencies[i] == g and not done[i]]
+                if idx:
+                    ax.scatter(
+                        attempt[idx], values[idx], s=30, marker="x", color=colours[g], zorder=2
+                    )
             for passed in (True, False):
                 idx = [
                     i
                     for i, s in enumerate(rows)
-                    if latencies[i] == g and bool(s["passed"]) == passed
+                    if latencies[i] == g and bool(s["passed"]) == passed and done[i]
                 ]
                 if not idx:
                     continue
@@ -342,7 +360,7 @@ def learning_curves_figure(rows: Sequence[dict]) -> Figure:
                     label = f"latency {g}"
                 ax.scatter(
                     attempt[idx],
-                    np.asarray(values, dtype=float)[idx],
+                    values[idx],
                     s=22,
                     zorder=2,
                     facecolors=colours[g] if passed else "white",
@@ -355,7 +373,9 @@ def learning_curves_figure(rows: Sequence[dict]) -> Figure:
         ax.set_xlim(0.5, len(rows) + 0.5)
 
     score_ax = axes[0]
-    plot(score_ax, [s["score"] for s in rows])
+    plot(score_ax, [s["score"] for s in rows], partial=True)
+    if not done.all():
+        score_ax.scatter([], [], marker="x", color="0.3", label="not completed (metrics left out)")
     _mark_steps(score_ax, attempt, [s.get("pass_score") for s in rows], "pass score")
     score_ax.set(title="score (filled: passed)", xlabel="attempt", ylim=(0, 105))
     if score_ax.get_legend_handles_labels()[0]:
@@ -363,7 +383,7 @@ def learning_curves_figure(rows: Sequence[dict]) -> Figure:
     legend_shown = False  # "pass mark" said once, on the first curve that has one
     for ax, name in zip(axes[1:], names, strict=False):
         about = info(name)
-        values = [s["metrics"].get(name, np.nan) for s in rows]
+        values = [s["metrics"].get(name, np.nan) if done[i] else np.nan for i, s in enumerate(rows)]
         plot(ax, values)
         marks = [(s.get("pass_marks") or {}).get(name) for s in rows]
         _mark_steps(ax, attempt, marks, "pass mark")
@@ -419,7 +439,9 @@ def trainee_report_html(
         sessions: dicts with ``id``, ``scenario``, ``started_at``, ``operator``, ``seed``,
             ``score``, ``passed``, ``metrics`` (name -> value) and optionally ``latency``
             (a label, see :func:`scenarios.report_score.latency_label`), ``pass_score``
-            (FLS rubrics) and ``qualifies`` (counts toward proficiency), oldest first.
+            (FLS rubrics), ``qualifies`` (counts toward proficiency), ``completed``,
+            ``result`` (the verdict with how it ended: ``FAIL (stopped by the user)``)
+            and ``counts`` (an attempt for proficiency at all), in the order they started.
         proficiency: per scenario, ``{"proficient", "passes", "best_run", "current_run",
             "required_consecutive", "required_total", "attempts"}`` and optionally
             ``"since"`` (when proficiency was reached, in words) and ``"rule"`` (the rule
@@ -450,8 +472,8 @@ def trainee_report_html(
             f"<td>{html.escape(str(s.get('operator', '')))}</td><td>{s.get('seed', '')}</td>"
             f"<td>{html.escape(str(s.get('latency', 'none')))}</td>"
             f"<td>{score_text(s['score'], s.get('pass_score'))}</td>"
-            f"<td>{'pass' if s['passed'] else 'FAIL'}</td>"
-            f"<td>{'yes' if s.get('qualifies') else ''}</td></tr>"
+            f"<td>{html.escape(s.get('result') or ('pass' if s['passed'] else 'FAIL'))}</td>"
+            f"<td>{_counts_text(s)}</td></tr>"
             for i, s in enumerate(rows, 1)
         )
         parts.append(
@@ -467,6 +489,13 @@ def trainee_report_html(
     )
 
 
+def _counts_text(session: dict) -> str:
+    """The "counts toward proficiency" cell: yes, blank, or why a session is no attempt."""
+    if session.get("counts") is False:
+        return "no (not an attempt)"
+    return "yes" if session.get("qualifies") else ""
+
+
 def write_text(path: str | Path, text: str) -> Path:
     """Write ``text`` atomically (a report is never half-written) and owner-only
     (``0600``: reports name a trainee and their scores)."""
@@ -474,12 +503,15 @@ def write_text(path: str | Path, text: str) -> Path:
 
 
 def sessions_csv(sessions: Sequence[dict], path: str | Path) -> Path:
-    """One row per session: id, scenario, date, score, pass, then every metric."""
+    """One row per session: id, scenario, date, score, pass, every metric, the latency,
+    and how the session ended (``ended``: ``completed``, ``time_limit``, ``failed``,
+    ``stopped``, ``crashed``, or ``not completed`` for sessions stored before this was
+    kept; last, so that existing columns keep their places)."""
     names = sorted({k for s in sessions for k in s["metrics"]})
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     head = ["session", "scenario", "started_at", "operator", "seed", "score", "passed"]
-    writer.writerow([*head, *names, "latency"])
+    writer.writerow([*head, *names, "latency", "ended"])
     for s in sessions:
         writer.writerow(
             [
@@ -492,6 +524,7 @@ def sessions_csv(sessions: Sequence[dict], path: str | Path) -> Path:
                 int(s["passed"]),
                 *[s["metrics"].get(n, "") for n in names],
                 s.get("latency", "none"),
+                s.get("ended", ""),
             ]
         )
     return write_text(path, buffer.getvalue())

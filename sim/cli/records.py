@@ -18,6 +18,7 @@ from rich.table import Table
 
 from sim.cli.guard import DEBUG_OPTION, guard
 from sim.cli.options import command_group
+from sim.cli.run import checked_output
 
 trainee_app = command_group(
     help="Trainees (pseudonyms) and their progress.",
@@ -86,15 +87,24 @@ def trainee_show(
 ) -> None:
     """A trainee's sessions (with operator, seed and injected latency), proficiency per
     scenario, a summary per latency condition, and a progress page."""
-    from scenarios.archive import proficiency_table, session_dicts, write_trainee_report
+    from scenarios.archive import proficiency_table, session_dicts
     from scenarios.errors import ScenarioError
     from scenarios.scoring import score_text
 
     console = Console()
     with guard(debug):
+        html = checked_output(html, "--html")
+        csv = checked_output(csv, "--csv")
         records = _records(db, demo)
         records.find_trainee(pseudonym, required=True)
         everything = session_dicts(records, pseudonym)
+        if not everything:
+            # a trainee just registered: a normal state, not an error
+            console.print(f"trainee {escape(pseudonym)!r} has no sessions yet.")
+            if html is not None or csv is not None:
+                path = _write_progress(records, pseudonym, html, csv)
+                console.print(f"progress page: {path}" + (f"\nCSV: {csv}" if csv else ""))
+            return
         sessions = everything
         conditions = sorted({s["latency"] for s in sessions})
         if latency is not None:
@@ -119,7 +129,7 @@ def trainee_show(
                 str(s["seed"]),
                 s["latency"],
                 score_text(s["score"], s["pass_score"]),
-                "pass" if s["passed"] else "FAIL",
+                s["result"],
             )
         console.print(table)
         proficiency = proficiency_table(records, pseudonym)
@@ -137,9 +147,10 @@ def trainee_show(
             table.add_column(col)
         for name, p in proficiency.items():
             passes = sum(1 for s in everything if s["scenario"] == name and s["passed"])
+            not_counted = f" (+{p['not_counted']} not counted)" if p["not_counted"] else ""
             table.add_row(
                 name,
-                str(p["attempts"]),
+                f"{p['attempts']}{not_counted}",
                 str(passes),
                 str(p["passes"]),
                 str(p["best_run"]),
@@ -165,8 +176,26 @@ def trainee_show(
                         f"{statistics.median(s['score'] for s in group):.0f}",
                     )
             console.print(table)
-        path = write_trainee_report(records, pseudonym, html, csv)
+        if any(p["not_counted"] for p in proficiency.values()):
+            console.print(
+                "not counted: sessions stopped by the user or recovered after a crash are "
+                "not attempts for proficiency (they neither count nor break a run)."
+            )
+        path = _write_progress(records, pseudonym, html, csv)
     console.print(f"progress page: {path}" + (f"\nCSV: {csv}" if csv else ""))
+
+
+def _write_progress(records, pseudonym: str, html: Path | None, csv: Path | None) -> Path:
+    """The progress page (and CSV); an OSError (the disk filled since the check) is said
+    in a line."""
+    from scenarios.archive import write_trainee_report
+    from sim.cli.run import failure_text
+    from sim.errors import SimError
+
+    try:
+        return write_trainee_report(records, pseudonym, html, csv)
+    except OSError as exc:
+        raise SimError(f"the progress page could not be written ({failure_text(exc)}).") from None
 
 
 @trainee_app.command("forget")
@@ -178,7 +207,8 @@ def trainee_forget(
     debug: bool = DEBUG_OPTION,
 ) -> None:
     """Remove every record and file of a trainee: sessions, scores and re-scores, traces,
-    reports and exports. Cannot be undone."""
+    reports and exports (with the --json, --record and --video files of their runs).
+    Cannot be undone."""
     with guard(debug):
         records = _records(db, demo)
         records.find_trainee(pseudonym, required=True)
@@ -215,10 +245,17 @@ def report(
 
     from scenarios.archive import write_session_report
     from scenarios.paths import write_private_text
+    from sim.cli.run import failure_text
+    from sim.errors import SimError
 
     with guard(debug):
+        out = checked_output(out, "--out")
+        json_out = checked_output(json_out, "--json")
         records = _records(db, demo)
-        path = write_session_report(records, session_id, out)
+        try:
+            path = write_session_report(records, session_id, out)
+        except OSError as exc:
+            raise SimError(f"the report could not be written ({failure_text(exc)}).") from None
         if json_out is not None:
             row = records.session(session_id)
             payload = {
@@ -228,7 +265,13 @@ def report(
                 "metrics": row.metrics,
                 "scores": [json.loads(s.result_json) for s in row.scores],
             }
-            write_private_text(json_out, json.dumps(payload, indent=2))
+            try:
+                write_private_text(json_out, json.dumps(payload, indent=2))
+            except OSError as exc:
+                raise SimError(
+                    f"the report is written ({path}), but --json {json_out} could not be "
+                    f"({failure_text(exc)})."
+                ) from None
             records.register_file(
                 json_out, pseudonym=row.trainee.pseudonym, session_id=session_id, kind="json"
             )

@@ -5,9 +5,12 @@ does, the operator, the seed, the pseudonym, that the database can be written, t
 output files can be written), then runs the scenario with a synthetic operator while a
 checkpoint of the session is written every few simulated seconds. Ctrl-C (or SIGTERM,
 SIGHUP) stops the run and stores it as incomplete (exit code 130, 143, 129); a ``kill
--9`` leaves the checkpoint, which ``surgisim store --orphans`` stores later. If storing
-the finished session fails, its trace is kept and the message says how to store it
-(``surgisim store FILE``).
+-9`` leaves the checkpoint, which ``surgisim store --orphans`` stores later (as recovered
+after a crash, at the time it started). If storing the finished session fails, the score
+is printed, its trace is kept (``unstored/``, else a private folder under the system's
+temporary directory) and the message gives the command that stores it (``surgisim store
+FILE``). The ``--json``, ``--record`` and ``--video`` files of a stored session are
+registered with it, so that ``trainee forget`` removes them.
 
 ``--record FILE.mcap`` is claimed before the run too: refused if another run is recording
 to it, or if it exists (unless ``--overwrite``). The recording is written to
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import typer
@@ -59,7 +63,18 @@ def checked_operator(operator: str) -> str:
 
 
 def checked_output(path: Path | None, what: str) -> Path | None:
-    """Make sure an output file can be written before the run (its folder is created)."""
+    """Make sure an output file can be written before any work is done (its folder is
+    created): a command fails at once, not after minutes of simulation or after part of
+    its outputs. Every output option of the run and records commands goes through here.
+
+    Permission bits are not enough (root passes them; ``/proc``, an immutable or
+    read-only-mounted folder refuse anyway): a private file is created in the folder
+    and removed, as writing the output will (a temporary file renamed into place).
+
+    Raises:
+        SimError: the path is a folder, its folder cannot be made (a file is in the
+            way), or it cannot be written there; saying which and to choose another.
+    """
     from sim.errors import SimError
 
     if path is None:
@@ -70,9 +85,22 @@ def checked_output(path: Path | None, what: str) -> Path | None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise SimError(f"cannot create the folder of {what} {str(path)!r}: {exc}.") from None
-    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise SimError(f"{what} {str(path)!r} cannot be written; choose another path.")
+        raise SimError(
+            f"cannot create the folder of {what} {str(path)!r} ({failure_text(exc)}); "
+            "choose another path."
+        ) from None
+    why = None
+    if path.exists() and not os.access(path, os.W_OK):
+        why = "the file is read-only"
+    else:
+        try:
+            fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=path.parent)
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as exc:
+            why = failure_text(exc)
+    if why is not None:
+        raise SimError(f"{what} {str(path)!r} cannot be written ({why}); choose another path.")
     return path
 
 
@@ -195,9 +223,11 @@ def run(
             console.print(f"video: {camera.video_path} ({camera.frames} frames)")
         print_result(console, spec, outcome)
         if json_path is not None:
-            from scenarios.paths import write_private_text
-
-            write_private_text(json_path, json.dumps(payload, indent=2))
+            _write_json(json_path, payload, payload.get("session_id"), pseudonym)
+        if records is not None:
+            video_path = camera.video_path if camera is not None else None
+            outputs = {"json": json_path, "recording": record, "video": video_path}
+            register_outputs(records, payload["session_id"], pseudonym, outputs)
     if outcome.interrupted:
         raise typer.Exit(code=stop.exit_code)  # 130 after Ctrl-C, 143 after SIGTERM
 
@@ -212,6 +242,44 @@ def _claim_recording(record: Path | None, scenario_path: Path, overwrite: bool):
     recorder = McapRecorder(record, scenario_text=scenario_path.read_text(), overwrite=overwrite)
     recorder.claim()
     return recorder
+
+
+def _write_json(path: Path, payload: dict, session_id: int | None, pseudonym: str) -> None:
+    """Write ``run --json``; if that fails after the session was stored, say so."""
+    from scenarios.paths import write_private_text
+    from sim.errors import SimError
+
+    try:
+        write_private_text(path, json.dumps(payload, indent=2))
+    except OSError as exc:
+        what = f"--json {path}"
+        if session_id is None:
+            raise SimError(f"{what} could not be written ({failure_text(exc)}).") from None
+        raise SimError(stored_but(session_id, repr(pseudonym), what, exc)) from None
+
+
+def register_outputs(records, session_id: int, pseudonym: str, outputs: dict) -> None:
+    """Remember the files a stored session's run wrote about the trainee (``kind`` ->
+    path: the ``--json`` result, the ``--record`` recording of their hand motion, the
+    ``--video``), so that ``surgisim trainee forget`` removes them with the session.
+
+    Raises:
+        SimError: the database refused (the session is stored: the message says so).
+    """
+    from scenarios.errors import ScenarioError
+    from sim.errors import SimError
+
+    for kind, path in outputs.items():
+        if path is None or not Path(path).exists():
+            continue
+        try:
+            records.register_file(path, pseudonym=pseudonym, session_id=session_id, kind=kind)
+        except ScenarioError as exc:
+            raise SimError(
+                stored_but(
+                    session_id, repr(pseudonym), f"the record of {path} (for trainee forget)", exc
+                )
+            ) from None
 
 
 def _camera(video: Path | None, snapshots: bool):
@@ -313,14 +381,25 @@ def _simulate(
 
 def store_finished(console, records, spec, outcome, checkpoint, report, camera=None) -> int:
     """Store a finished session (Ctrl-C waits until it is written) with what its
-    checkpoint's run information says (pseudonym, operator, seed, conditions) and the
-    ``camera``'s snapshots; if that fails, keep its trace and say how to store it later.
-    Returns the session id."""
-    from scenarios.archive import save_snapshots, store_session, write_session_report
-    from scenarios.checkpoint import KEPT
+    checkpoint's run information says (pseudonym, operator, seed, conditions, when it
+    started, its id) and how it ended, then its ``camera``'s snapshots and its report.
+    Returns the session id.
+
+    Whatever fails, the trainee sees their score first (:func:`print_result`, then the
+    error). If storing fails (the database, or the trace file: a read-only or full data
+    directory), the finished session is kept (``unstored/``, else a private folder under
+    the system's temporary directory) and the message gives the exact ``surgisim store``
+    command. If only an output fails after storing (the snapshots, the report), the
+    message says the session is stored, its id, and what failed.
+
+    Raises:
+        ScenarioError: saying what failed, and where the session is.
+    """
+    from scenarios.archive import ending_of, save_snapshots, store_session, write_session_report
     from scenarios.errors import ScenarioError
 
     info = checkpoint.info
+    info.ended = info.ended or ending_of(outcome.trace, outcome.interrupted)
     try:
         with uninterrupted():
             sid = store_session(
@@ -337,21 +416,67 @@ def store_finished(console, records, spec, outcome, checkpoint, report, camera=N
                 wall_time_s=outcome.wall_time_s,
                 allow_name=info.allow_name,
                 conditions=info.conditions or None,
+                started_at=info.started,
+                ended=info.ended,
+                session_uid=info.session_uid,
             )
             checkpoint.discard()
-            if camera is not None:
-                save_snapshots(records, sid, camera.snapshots, camera.note)
-    except ScenarioError as exc:
-        kept = checkpoint.keep(outcome.trace, records.traces_dir.parent / KEPT)
-        db = f" --db {info.db}" if info.db else ""
-        raise ScenarioError(
-            f"{exc}\nThe session is not lost: its trace is kept at {kept}. Once the problem is "
-            f"fixed, store it with: surgisim store {kept}{db}"
-        ) from None
-    page = write_session_report(records, sid, report)
+    except (ScenarioError, OSError) as exc:
+        print_result(console, spec, outcome)
+        raise ScenarioError(_kept_message(exc, records, outcome, checkpoint)) from None
     where = "the demo store" if records.store == "demo" else f"trainee {info.pseudonym!r}"
+    try:
+        if camera is not None:
+            save_snapshots(records, sid, camera.snapshots, camera.note)
+        page = write_session_report(records, sid, report)
+    except (ScenarioError, OSError) as exc:
+        print_result(console, spec, outcome)
+        raise ScenarioError(
+            stored_but(sid, where, "its report" if report is None else f"--report {report}", exc)
+            + f" Write the report again with: surgisim report {sid} --out PATH"
+            + (f" --db {info.db}" if info.db else "")
+        ) from None
     console.print(f"stored as session {sid} for {escape(where)}; report: {page}")
     return sid
+
+
+def failure_text(exc: BaseException) -> str:
+    """An error in words: a package error's own message, an OSError's reason and path."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
+    return str(exc)
+
+
+def stored_but(session_id: int, where: str, what: str, exc: BaseException) -> str:
+    """The message for an output that failed after its session was stored."""
+    return (
+        f"the session is stored (session {session_id} for {where}), but {what} could not "
+        f"be written ({failure_text(exc)})."
+    )
+
+
+def _kept_message(exc: BaseException, records, outcome, checkpoint) -> str:
+    """Keep a session that could not be stored where it can be stored later; say why it
+    was not stored, where it is, and the command that stores it."""
+    from scenarios.checkpoint import KEPT
+
+    db = f" --db {checkpoint.info.db}" if checkpoint.info.db else ""
+    reason = f"the session could not be stored: {failure_text(exc)}"
+    try:
+        kept = checkpoint.keep(outcome.trace, records.traces_dir.parent / KEPT)
+    except OSError as again:
+        last = checkpoint.trace_path
+        if not last.exists():
+            return f"{reason}\nIt could not be kept either ({failure_text(again)}): it is lost."
+        return (
+            f"{reason}\nIt could not be kept either ({failure_text(again)}); its last "
+            f"checkpoint ({checkpoint.info.sim_time_s:.1f} s simulated) is at {last}. Once "
+            f"the problem is fixed, store that with: surgisim store {last}{db}"
+        )
+    return (
+        f"{reason}\nThe session is not lost: its trace is kept at {kept}. Once the problem "
+        f"is fixed, store it with: surgisim store {kept}{db}"
+    )
 
 
 def store(
@@ -373,7 +498,7 @@ def store(
     from scenarios.checkpoint import orphans as find_orphans
     from scenarios.errors import ScenarioError
     from scenarios.paths import store_dir
-    from scenarios.records import open_records
+    from scenarios.records import ending_label, open_records
 
     console = Console()
     with guard(debug):
@@ -410,14 +535,15 @@ def store(
                 info = RunInfo.load(Path(path).with_suffix(".json"))
                 records = open_records(db or info.db, demo=info.store == "demo")
                 sid = store_kept(records, path)
+                row = records.session(sid)
                 console.print(
                     f"stored {path} as session {sid} ({info.scenario_name}, "
-                    f"{'incomplete, ' if info.interrupted else ''}{info.sim_time_s:.1f} s "
-                    f"simulated) for {escape(info.pseudonym)!r}"
+                    f"{ending_label(row.ending)}, {info.sim_time_s:.1f} s simulated, started "
+                    f"{row.started_at:%Y-%m-%d %H:%M} UTC) for {escape(info.pseudonym)!r}"
                 )
             except ScenarioError as exc:
                 failed += 1
-                Console(stderr=True).print(f"[red]error:[/red] {escape(str(exc))}")
+                Console(stderr=True).print(f"[red]error:[/red] {escape(f'{path}: {exc}')}")
         if failed:
             raise typer.Exit(code=2)
 

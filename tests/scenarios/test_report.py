@@ -88,7 +88,9 @@ def test_trainee_report_and_csv(tmp_path):
         "score",
         "passed",
     ]
-    assert len(rows) == 5 and rows[1][7:] == ["90", "1.0", "none"]
+    # how the session ended comes last, after the latency (blank when not given)
+    assert len(rows) == 5 and rows[1][7:] == ["90", "1.0", "none", ""]
+    assert rows[0][-1] == "ended"
 
 
 # ---- the parts that explain the score ------------------------------------------------------

@@ -6,8 +6,10 @@ scenario, each with its own data directory.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -115,6 +117,7 @@ def test_ctrl_c_stores_the_session_as_incomplete(tmp_path):
     assert "stored as session 1" in stdout
     row = _records(tmp_path).session(1)
     assert not row.completed and row.trainee.pseudonym == "swift-otter-1234"
+    assert row.ending == "stopped"
     assert not list((_store_dir(tmp_path, "records") / "in-progress").glob("*"))
 
 
@@ -158,15 +161,33 @@ def test_kill_9_loses_at_most_the_checkpoint_interval(tmp_path):
     seen = _wait_for_checkpoint(tmp_path, "records", proc, CHECKPOINT_EVERY_S)
     proc.kill()
     proc.wait()
+    # a backup of the in-progress files, as a careful user might make
+    backup = tmp_path / "backup"
+    shutil.copytree(_store_dir(tmp_path, "records") / "in-progress", backup)
+    later = _surgisim(tmp_path, "run", SCENARIO, "--trainee", "swift-otter-1234", "--seed", "1")
+    assert later.returncode == 0, later.stdout + later.stderr  # a session that started later
     hint = _surgisim(tmp_path, "store").stdout  # without --orphans: says what to run
     assert "1 session(s) a killed run left behind: surgisim store --orphans" in hint, hint
     out = _surgisim(tmp_path, "store", "--orphans")
     assert out.returncode == 0 and "stored" in out.stdout, out.stdout + out.stderr
-    row = _records(tmp_path).session(1)
-    assert not row.completed
+    assert "recovered after a crash" in out.stdout
+    row = _records(tmp_path).session(2)
+    assert not row.completed and row.ending == "crashed"
+    # stored with the time it started, not the time it was stored: it comes first
+    started = dt.datetime.fromtimestamp(seen["started_at"], dt.timezone.utc).replace(tzinfo=None)
+    assert abs((row.started_at - started).total_seconds()) < 1e-3
+    assert [r.id for r in _records(tmp_path).sessions("swift-otter-1234")] == [2, 1]
     # the stored session reaches at least the last checkpoint seen before the kill
     assert row.sim_time_s >= seen["sim_time_s"] >= CHECKPOINT_EVERY_S
     assert _surgisim(tmp_path, "store", "--orphans").stdout.startswith("nothing to store")
+    # the backup is the same session: refused, not a second attempt
+    [copy] = backup.glob("*.npz")
+    again = _surgisim(tmp_path, "store", str(copy))
+    assert again.returncode == 2 and "already stored as session 2" in again.stderr, again.stderr
+    assert len(_records(tmp_path).sessions()) == 2
+    show = _surgisim(tmp_path, "trainee", "show", "swift-otter-1234")
+    assert "FAIL (recovered after a crash)" in show.stdout, show.stdout
+    assert "1 (+1 not counted)" in show.stdout
 
 
 def test_a_failed_store_keeps_the_trace_and_says_how_to_store_it(tmp_path, monkeypatch):

@@ -1,0 +1,228 @@
+"""The records side of ``surgisim run`` and the records commands, as a probe found them:
+storage failures that lost a passing result, a checkpoint that ended a session, files
+that ``trainee forget`` left behind, output paths checked too late, and a trainee with no
+sessions taken for an error.
+
+The runs are the short needle-handover scenario, in process (CliRunner), each with its own
+data directory; the unwritable folders are real (``chattr +i``, ``/proc``, a file in the
+way), with a hook only to choose the moment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import scenarios.archive
+from scenarios.records import Records
+from sim.cli import app
+
+SCENARIO = "needle-handover"
+TRAINEE = "swift-otter-1234"
+RUN = ("run", SCENARIO, "--trainee", TRAINEE)
+runner = CliRunner()
+
+
+@pytest.fixture
+def data(tmp_path, monkeypatch) -> Path:
+    """This test's data directory (``$XDG_DATA_HOME/surgisim``) and temporary folder."""
+    import tempfile
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    return tmp_path / "xdg" / "surgisim"
+
+
+def _records(data: Path) -> Records:
+    return Records(f"sqlite:///{data / 'records.sqlite'}")
+
+
+def _chattr_works(tmp_path: Path) -> bool:
+    probe = tmp_path / "chattr-probe"
+    probe.mkdir()
+    try:
+        ok = subprocess.run(["chattr", "+i", str(probe)], capture_output=True).returncode == 0
+    except FileNotFoundError:
+        return False
+    subprocess.run(["chattr", "-i", str(probe)], capture_output=True)
+    return ok
+
+
+@contextlib.contextmanager
+def _immutable(path: Path):
+    subprocess.run(["chattr", "+i", str(path)], check=True)
+    try:
+        yield
+    finally:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
+# ---- 3a: a storage failure keeps the finished session and shows the score -----------------
+def test_an_unwritable_data_directory_keeps_the_session_and_shows_the_score(
+    tmp_path, data, monkeypatch
+):
+    """Issue: the data directory made unwritable near the end of a run: 'unexpected
+    PermissionError', no score, only an older checkpoint left (stored later as FAIL 0)."""
+    if not _chattr_works(tmp_path):
+        pytest.skip("chattr +i is not permitted here")
+    original = scenarios.archive.store_session
+    locked = []
+
+    def store_when_locked(*args, **kwargs):  # the moment: just before storing
+        subprocess.run(["chattr", "+i", str(data)], check=True)
+        locked.append(data)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(scenarios.archive, "store_session", store_when_locked)
+    try:
+        out = runner.invoke(app, ["run", SCENARIO, "--trainee", TRAINEE, "--seed", "3"])
+    finally:
+        for path in locked:
+            subprocess.run(["chattr", "-i", str(path)], check=True)
+    text = out.output
+    assert out.exit_code == 2, text
+    assert "unexpected" not in text and "please report" not in text
+    verdict = re.search(r"(PASS|FAIL) - ", text)
+    assert verdict and "simulated" in text  # the score came first
+    command = re.search(r"surgisim store (\S+\.npz)", text)
+    assert command, text
+    kept = Path(command.group(1))
+    assert kept.is_relative_to(tmp_path / "tmp")  # unstored/ in the data dir was refused
+    assert kept.exists() and kept.with_suffix(".json").exists()
+    assert not list((data / "in-progress").glob("*.npz"))  # no stale checkpoint left
+    monkeypatch.setattr(scenarios.archive, "store_session", original)
+    stored = runner.invoke(app, ["store", str(kept)])
+    assert stored.exit_code == 0 and "as session 1" in stored.output, stored.output
+    row = _records(data).session(1)
+    assert row.ending != "crashed" and row.sim_time_s > 5.0
+    assert ("PASS" if row.original_score.passed else "FAIL") == verdict.group(1)
+
+
+# ---- 3b, 5: a checkpoint that cannot be written; what forget removes ----------------------
+def test_a_full_disk_for_checkpoints_does_not_end_the_session_and_forget_removes_outputs(
+    tmp_path, data, monkeypatch, caplog
+):
+    """Issues: a checkpoint on a full disk ended the session ('unexpected OSError: [Errno
+    28]'); ``trainee forget`` left the run's --json and --record files behind."""
+    from scenarios.trace import SessionTrace
+
+    original = SessionTrace.save
+
+    def full_for_checkpoints(self, path, *, compress=True):
+        if "in-progress" in str(path):
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return original(self, path, compress=compress)
+
+    monkeypatch.setattr(SessionTrace, "save", full_for_checkpoints)
+    result_json = tmp_path / "out" / "result.json"
+    recording = tmp_path / "out" / "hands.mcap"
+    out = runner.invoke(
+        app,
+        [*RUN, "--seed", "4", "--json", str(result_json), "--record", str(recording)],
+    )
+    assert out.exit_code == 0, out.output
+    # warned once (a logging warning: on stderr where logging is not set up, as in the CLI)
+    warned = [r.message for r in caplog.records if "checkpoint cannot be written" in r.message]
+    assert len(warned) == 1 and "No space left on device" in warned[0]
+    assert "stored as session 1" in out.output
+    assert result_json.exists() and recording.exists()
+    forget = runner.invoke(app, ["trainee", "forget", TRAINEE, "--yes"])
+    assert forget.exit_code == 0, forget.output
+    assert not result_json.exists() and not recording.exists()
+
+
+# ---- 7: an output that fails after storing says the session is stored ----------------------
+def test_a_report_that_fails_after_storing_says_the_session_is_stored(tmp_path, data, monkeypatch):
+    if not _chattr_works(tmp_path):
+        pytest.skip("chattr +i is not permitted here")
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    original = scenarios.archive.store_session
+    locked = []
+
+    def store_then_lock(*args, **kwargs):  # the folder passed the check; it fails later
+        sid = original(*args, **kwargs)
+        subprocess.run(["chattr", "+i", str(folder)], check=True)
+        locked.append(folder)
+        return sid
+
+    monkeypatch.setattr(scenarios.archive, "store_session", store_then_lock)
+    try:
+        out = runner.invoke(
+            app,
+            [*RUN, "--seed", "5", "--report", str(folder / "r.html")],
+        )
+    finally:
+        for path in locked:
+            subprocess.run(["chattr", "-i", str(path)], check=True)
+    assert out.exit_code == 2, out.output
+    assert "unexpected" not in out.output
+    assert f"the session is stored (session 1 for trainee '{TRAINEE}')" in out.output
+    assert "--report" in out.output and "surgisim report 1 --out" in out.output
+    assert re.search(r"(PASS|FAIL) - ", out.output)  # and the score was shown
+    assert len(_records(data).sessions(TRAINEE)) == 1
+
+
+def test_an_output_under_proc_is_refused_before_the_run(tmp_path, data):
+    out = runner.invoke(app, ["run", SCENARIO, "--trainee", TRAINEE, "--report", "/proc/x.html"])
+    assert out.exit_code == 2 and "cannot be written" in out.output, out.output
+    assert "choose another path" in out.output and "sim " not in out.output
+    assert not (data / "records.sqlite").exists() or not _records(data).sessions()
+
+
+# ---- 6: a trainee with no sessions yet ------------------------------------------------------
+def test_trainee_show_of_a_new_trainee_is_not_an_error(tmp_path):
+    db = f"sqlite:///{tmp_path / 'r.sqlite'}"
+    pseudonym = runner.invoke(app, ["trainee", "new", "--db", db]).output.strip()
+    out = runner.invoke(app, ["trainee", "show", pseudonym, "--db", db])
+    assert out.exit_code == 0, out.output
+    assert "no sessions yet" in out.output and "error" not in out.output
+
+
+# ---- 7: every output option of the records commands is checked before any work -------------
+def _stored(tmp_path) -> str:
+    from tests.scenarios.stored import store_mini_session
+
+    db = f"sqlite:///{tmp_path / 'r.sqlite'}"
+    store_mini_session(Records(db), "T042", tmp_path / "traces")
+    return db
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["report", "1", "--out", "{bad}"],
+        ["report", "1", "--out", "{ok}", "--json", "{bad}"],
+        ["trainee", "show", "T042", "--html", "{bad}"],
+        ["trainee", "show", "T042", "--html", "{ok}", "--csv", "{bad}"],
+    ],
+)
+@pytest.mark.parametrize("where", ["file_as_parent", "proc", "immutable"])
+def test_unwritable_outputs_of_records_commands_are_refused_up_front(tmp_path, command, where):
+    db = _stored(tmp_path)
+    if where == "file_as_parent":
+        (tmp_path / "afile").write_text("x")
+        bad = tmp_path / "afile" / "out.html"
+    elif where == "proc":
+        bad = Path("/proc/out.html")
+    else:
+        if not _chattr_works(tmp_path):
+            pytest.skip("chattr +i is not permitted here")
+        (tmp_path / "rodir").mkdir()
+        bad = tmp_path / "rodir" / "out.html"
+    ok = tmp_path / "ok.html"
+    args = [a.replace("{bad}", str(bad)).replace("{ok}", str(ok)) for a in command]
+    with _immutable(tmp_path / "rodir") if where == "immutable" else contextlib.nullcontext():
+        out = runner.invoke(app, [*args, "--db", db])
+    assert out.exit_code == 2, out.output
+    assert "unexpected" not in out.output and "choose another path" in out.output, out.output
+    assert not ok.exists()  # nothing written before the refusal
+    shutil.rmtree(tmp_path / "traces", ignore_errors=True)
