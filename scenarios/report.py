@@ -377,9 +377,11 @@ def learning_curves_figure(rows: Sequence[dict]) -> Figure:
     if not done.all():
         score_ax.scatter([], [], marker="x", color="0.3", label="not completed (metrics left out)")
     _mark_steps(score_ax, attempt, [s.get("pass_score") for s in rows], "pass score")
-    score_ax.set(title="score (filled: passed)", xlabel="attempt", ylim=(0, 105))
+    score_ax.set(
+        title="score (filled: passed)", xlabel="attempt", ylim=(-5, 105)
+    )  # a 0 stays in view
     if score_ax.get_legend_handles_labels()[0]:
-        score_ax.legend(fontsize=7, loc="lower right")
+        score_ax.legend(fontsize=7, loc="best")  # not over a low score or a cross
     legend_shown = False  # "pass mark" said once, on the first curve that has one
     for ax, name in zip(axes[1:], names, strict=False):
         about = info(name)
