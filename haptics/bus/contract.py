@@ -30,6 +30,8 @@ from kinematics.transforms import matrix_to_quat_xyzw, quat_xyzw_to_matrix
 __all__ = [
     "CONTRACT_VERSION",
     "DEFAULT_PORT",
+    "INT64_MAX",
+    "INT64_MIN",
     "MAX_MESSAGE_BYTES",
     "MAX_REPLY_BYTES",
     "OPERATING_STATES",
@@ -52,6 +54,8 @@ __all__ = [
 
 #: The ``v`` of every message this code sends; anything >= 1 is accepted.
 CONTRACT_VERSION = 1
+#: The range of every integer on the wire (a signed 64-bit int, as C and Java clients have).
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 #: Base port P: server PUB at P, SUB at P + 1, ROUTER at P + 2.
 DEFAULT_PORT = 5570
 #: Largest message (both frames together, bytes) a receiver accepts on a topic or request.
@@ -108,13 +112,20 @@ def number(minimum: float | None = None) -> Check:
 
 
 def integer(minimum: int | None = None) -> Check:
-    """An integer (not bool), optionally ``>= minimum``."""
+    """An integer (not bool) that fits a signed 64-bit int, optionally ``>= minimum``.
+
+    msgpack carries integers up to 2**64 - 1; the upper half of that range is no count a
+    sender could reach, and a value there (a ``seq`` of 2**64 - 1) would grow past what
+    msgpack can send again once the server adds to it (docs/bus.md: integers are int64).
+    """
 
     def check(x) -> str:
         if not _is_int(x):
             return f"is {_kind(x)}, expected an integer"
         if minimum is not None and x < minimum:
             return f"is {x}, expected >= {minimum}"
+        if not INT64_MIN <= x <= INT64_MAX:
+            return f"is {x}, expected an integer from {INT64_MIN} to {INT64_MAX} (int64)"
         return ""
 
     return check

@@ -103,6 +103,12 @@ class DeviceStats:
     last_received_s: float = 0.0
 
 
+#: A forward jump of ``seq`` of more than this many samples is not counted as lost: no
+#: device loses a minute of samples and carries on, so it is a sender that restarted
+#: somewhere else in its count, or garbage (a probe sent 2**64 - 1). Counted as a restart
+#: instead. 60 s of a 1 kHz device (the server passes 60 s at its devices' rate).
+MAX_SEQ_JUMP = 60_000
+
 #: After a ``seq`` that went back (a restart, or one stray old message), a jump forward to
 #: at most this many past the seq before it is the old stream going on: the restart is
 #: undone. 1 s of a 1 kHz device: room for what the old stream lost meanwhile.
@@ -132,10 +138,13 @@ class DeviceState:
 
     Args:
         clock_window_s: the :class:`ClockMap` window (s).
+        max_seq_jump: the largest forward ``seq`` jump counted as lost samples
+            (:data:`MAX_SEQ_JUMP`); a larger one counts as a restart.
     """
 
-    def __init__(self, clock_window_s: float = 2.0) -> None:
+    def __init__(self, clock_window_s: float = 2.0, max_seq_jump: int = MAX_SEQ_JUMP) -> None:
         self._clock_window_s = clock_window_s
+        self.max_seq_jump = int(max_seq_jump)
         self._devices: dict[str, _Device] = {}
 
     @property
@@ -197,6 +206,10 @@ class DeviceState:
         past that old seq (within :data:`RESUME_WINDOW`) the restart is undone and only
         what the old stream really skipped is lost. A real restart counts up from its
         new start instead, and is kept once it has caught up with the old seq.
+
+        A forward jump of more than :attr:`max_seq_jump` is no loss but a restart (or
+        garbage): it is counted as one, so ``lost`` grows by at most that much per
+        message and stays a plain, bounded int whatever a sender puts in ``seq``.
         """
         before = d.before_restart
         if seq <= d.last_seq:
@@ -212,13 +225,22 @@ class DeviceState:
                 d.stats.lost = old_lost + seq - old_seq - 1
                 d.clock = old_clock
             else:
-                d.stats.lost += seq - d.last_seq - 1
+                self._count_gap(d, seq)
         else:
             if d.last_seq >= 0:
-                d.stats.lost += seq - d.last_seq - 1
+                self._count_gap(d, seq)
             if before is not None and seq == before[0]:
                 d.before_restart = None  # a new stream that caught up: a real restart
         d.last_seq = seq
+
+    def _count_gap(self, d: _Device, seq: int) -> None:
+        """The seq numbers skipped between the last ``measured_cp`` and this one: lost
+        samples, or a restart when the jump is too large to be a loss."""
+        skipped = seq - d.last_seq - 1
+        if skipped > self.max_seq_jump:
+            d.stats.restarts += 1
+        else:
+            d.stats.lost += skipped
 
     def _sample(self, name: str, d: _Device, p: dict, now_s: float) -> DeviceSample | None:
         seq, stamp_s = p["seq"], float(p["stamp_s"])

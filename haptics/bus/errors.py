@@ -19,6 +19,7 @@ DROP_REASONS = (
     "bad_msgpack",
     "bad_fields",
     "non_finite",
+    "too_many_names",
 )
 
 

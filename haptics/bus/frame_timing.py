@@ -16,9 +16,12 @@ p50/p99 of the frames since the client's previous report.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from haptics.bus.contract import INT64_MAX
 
 __all__ = ["MISS_FACTOR", "REPORT_PERIOD_S", "FrameTimingLog", "FrameTimingMeter"]
 
@@ -28,6 +31,10 @@ REPORT_PERIOD_S = 1.0
 #: (the display showed the previous frame again): 1.5 puts the line halfway between one
 #: period (on time) and two (one refresh missed).
 MISS_FACTOR = 1.5
+#: Reports per client whose periods the medians are taken over: the latest hour at 1 Hz
+#: (a client that floods reports must not grow the server's memory; the worst p99 is
+#: kept over all of them).
+KEPT_REPORTS = 3600
 
 
 class FrameTimingMeter:
@@ -107,8 +114,9 @@ class _Client:
     missed: int = 0
     restarts: int = 0
     last_seq: int = -1
-    p50: list[float] = field(default_factory=list)
-    p99: list[float] = field(default_factory=list)
+    p50: deque[float] = field(default_factory=lambda: deque(maxlen=KEPT_REPORTS))
+    p99: deque[float] = field(default_factory=lambda: deque(maxlen=KEPT_REPORTS))
+    p99_worst: float = 0.0
     target_period_s: float | None = None
 
 
@@ -142,6 +150,7 @@ class FrameTimingLog:
         c.reports += 1
         c.p50.append(float(p["frame_period_s_p50"]))
         c.p99.append(float(p["frame_period_s_p99"]))
+        c.p99_worst = max(c.p99_worst, c.p99[-1])
         target = p.get("target_period_s")
         if target is not None:
             c.target_period_s = float(target)
@@ -149,12 +158,14 @@ class FrameTimingLog:
     def summary(self) -> dict:
         """Per client (plain data, for the session's ``conditions``): ``reports``,
         ``frames`` and ``missed`` shown in all (``missed_fraction``), the median of the
-        reports' p50 and p99 frame periods and the worst p99 (s), the display's period
-        when the client sent it (s), and ``restarts``."""
+        reports' p50 and p99 frame periods (the latest :data:`KEPT_REPORTS`) and the worst
+        p99 (s), the display's period when the client sent it (s), and ``restarts``.
+        Totals are capped at the int64 range, so that they can always be sent and stored
+        (a client's counts are its own to make up)."""
         out = {}
         for name, c in self._clients.items():
-            frames = c.frames_before + c.frames
-            missed = c.missed_before + c.missed
+            frames = min(c.frames_before + c.frames, INT64_MAX)
+            missed = min(c.missed_before + c.missed, frames)
             out[name] = {
                 "reports": c.reports,
                 "frames": frames,
@@ -162,7 +173,7 @@ class FrameTimingLog:
                 "missed_fraction": missed / frames if frames else 0.0,
                 "frame_period_s_p50": float(np.median(c.p50)),
                 "frame_period_s_p99": float(np.median(c.p99)),
-                "frame_period_s_p99_worst": float(np.max(c.p99)),
+                "frame_period_s_p99_worst": c.p99_worst,
                 "target_period_s": c.target_period_s,
                 "restarts": c.restarts,
             }

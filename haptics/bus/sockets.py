@@ -32,6 +32,7 @@ import zmq
 from haptics.bus.contract import (
     CONTRACT_VERSION,
     DEFAULT_PORT,
+    INT64_MAX,
     TO_CLIENT,
     TO_SERVER,
     Message,
@@ -49,6 +50,7 @@ from haptics.bus.errors import (
     BusSecurityError,
     BusTimeoutError,
 )
+from haptics.bus.names import NameLimit
 from haptics.bus.security import (
     ClientCurve,
     ServerCurve,
@@ -65,6 +67,7 @@ __all__ = [
     "ServerBus",
     "bus_endpoints",
     "is_loopback",
+    "non_loopback_needs_curve",
 ]
 
 log = logging.getLogger("haptics.bus")
@@ -85,6 +88,19 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def non_loopback_needs_curve(bind_host: str) -> str:
+    """What to say when ``bind_host`` is not loopback and no CurveZMQ keys were given: the
+    ``surgisim serve`` options that fix it (and the Python call, for API users)."""
+    return (
+        f"refusing to bind {bind_host!r} without CurveZMQ: anyone who can reach this"
+        " machine could move the instruments. Either bind 127.0.0.1, or make keys with"
+        " `surgisim keys new server` and `surgisim keys new <device>` (on each device),"
+        " copy every device's NAME.key into an allow directory, and start the server"
+        " with `--server-key server.key_secret --allow-keys DIR` (in Python:"
+        " ServerCurve.from_files)."
+    )
 
 
 def bus_endpoints(
@@ -112,7 +128,7 @@ class InboundCounters:
         disconnects: connections to this socket that ended after their handshake: a
             sender that closed, or one the server cut off for a frame over
             :data:`MAX_FRAME_BYTES` (libzmq does that itself and says no more, so the two
-            cannot be told apart; :class:`_DisconnectWatch`).
+            cannot be told apart; :class:`_ConnectionWatch`).
     """
 
     accepted: int = 0
@@ -162,6 +178,9 @@ class BusCounters:
         sent: messages and requests sent.
         replies_unsent: replies that could not be queued (the requester's queue was full).
         refused_clients: Curve handshakes refused by the allow list (server with Curve).
+        failed_handshakes: other handshakes that failed on the server's three sockets, by
+            kind (:data:`HANDSHAKE_FAILURES`: a client without keys, one with the wrong
+            server key, anything else).
     """
 
     messages: InboundCounters = field(default_factory=InboundCounters)
@@ -169,6 +188,9 @@ class BusCounters:
     sent: int = 0
     replies_unsent: int = 0
     refused_clients: int = 0
+    failed_handshakes: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(HANDSHAKE_FAILURES, 0)
+    )
 
     def as_dict(self) -> dict:
         """Plain data for JSON and status lines."""
@@ -178,6 +200,7 @@ class BusCounters:
             "sent": self.sent,
             "replies_unsent": self.replies_unsent,
             "refused_clients": self.refused_clients,
+            "failed_handshakes": dict(self.failed_handshakes),
         }
 
 
@@ -189,35 +212,71 @@ class RequestOrigin:
     seq: int
 
 
-class _DisconnectWatch:
-    """Counts the connections to one inbound socket that end, from its libzmq monitor.
+#: Kinds of failed handshake counted in ``BusCounters.failed_handshakes``, from the
+#: libzmq 4.3 monitor (checked against libzmq 4.3.5): a client without CurveZMQ keys at
+#: a Curve server (or with keys at a plain one) fails with a mechanism mismatch; a client
+#: with the wrong server public key with a cryptographic error (and retries every
+#: ~0.1 s); anything else in the handshake is ``other``. A client key not on the allow
+#: list is refused by the ZAP handler and counted as ``refused_clients`` instead.
+HANDSHAKE_FAILURES = ("no_curve", "wrong_server_key", "other")
+
+
+def _handshake_failure(value: int) -> str:
+    if value == zmq.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH:
+        return "no_curve"
+    if value == zmq.PROTOCOL_ERROR_ZMTP_CRYPTOGRAPHIC:
+        return "wrong_server_key"
+    return "other"
+
+
+#: what each kind of failed handshake means, for the log line
+_HANDSHAKE_MEANING = {
+    "no_curve": "the client does not use CurveZMQ as this server does (no keys, or keys at"
+    " a server without them)",
+    "wrong_server_key": "the client has the wrong server public key (give it this server's"
+    " server.key)",
+    "other": "the handshake broke off",
+}
+
+
+class _ConnectionWatch:
+    """Counts, from one socket's libzmq monitor, the connections that end and the
+    handshakes that fail.
 
     A frame over :data:`MAX_FRAME_BYTES` never reaches the server's code: libzmq refuses
     it by closing the sender's connection (a memory guard), and its monitor reports only
     ``DISCONNECTED``, the same event as a sender that closed its socket. So every
-    connection that ends after its handshake is counted, and the first is logged with
-    both causes; a sender that keeps being cut off shows as a count that grows while it
-    reconnects (every ~0.1 s). Read on the loop's thread (``poll`` never blocks).
+    connection that ends after its handshake is counted (when ``counters`` is given), and
+    the first is logged with both causes; a sender that keeps being cut off shows as a
+    count that grows while it reconnects (every ~0.1 s). A handshake that fails (no keys,
+    the wrong server key: :data:`HANDSHAKE_FAILURES`) is counted by kind in
+    ``failed`` and the first logged; the monitor names this socket's endpoint, not the
+    peer's address (libzmq 4.3 does not report it), so the log cannot say who it was.
+    Read on the loop's thread (``poll`` never blocks).
     """
 
-    #: a handshake that fails (a CurveZMQ key refused) ends its connection too: that is
-    #: counted as ``refused_clients``, not here
-    _FAILED = (
-        zmq.EVENT_HANDSHAKE_FAILED_AUTH
-        | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
-        | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
-    )
+    #: a handshake the ZAP handler refused (a client key not allowed) is counted as
+    #: ``refused_clients`` (:class:`~haptics.bus.security.AllowList`), not here
+    _PROTOCOL = zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
+    _FAILED = zmq.EVENT_HANDSHAKE_FAILED_AUTH | _PROTOCOL
     _EVENTS = zmq.EVENT_ACCEPTED | zmq.EVENT_DISCONNECTED | _FAILED
 
-    def __init__(self, sock: zmq.Socket, what: str, counters: InboundCounters) -> None:
+    def __init__(
+        self,
+        sock: zmq.Socket,
+        what: str,
+        counters: InboundCounters | None,
+        failed: dict[str, int],
+    ) -> None:
         self._monitor = sock.get_monitor_socket(self._EVENTS)
-        self._sock, self._what, self._counters = sock, what, counters
+        self._sock, self._what, self._counters, self._failed = sock, what, counters, failed
         self._open: set[int] = set()  # descriptors of the accepted connections
 
     def poll(self) -> None:
-        """Take every monitor event waiting; count the connections that ended. (libzmq
-        names a connection by its descriptor in ACCEPTED and DISCONNECTED only; a failed
-        handshake is reported just before its own DISCONNECTED, on the one I/O thread.)"""
+        """Take every monitor event waiting; count the connections that ended and the
+        handshakes that failed. (libzmq names a connection by its descriptor in ACCEPTED
+        and DISCONNECTED only; a failed handshake is reported just before its own
+        DISCONNECTED, on the one I/O thread.)"""
         from zmq.utils.monitor import parse_monitor_message
 
         while True:
@@ -225,24 +284,37 @@ class _DisconnectWatch:
                 event = parse_monitor_message(self._monitor.recv_multipart(zmq.NOBLOCK))
             except zmq.Again:
                 return
-            kind, fd = event["event"], int(event["value"])
+            kind, value = event["event"], int(event["value"])
             if kind == zmq.EVENT_ACCEPTED:
-                self._open.add(fd)
-            elif kind & self._FAILED:  # its value is an errno, not the descriptor
+                self._open.add(value)
+            elif kind & self._FAILED:  # its value is an error code, not the descriptor
                 self._failed_pending = True
-            elif kind == zmq.EVENT_DISCONNECTED and fd in self._open:
-                self._open.discard(fd)
+                if kind & self._PROTOCOL:
+                    self._handshake_failed(_handshake_failure(value))
+            elif kind == zmq.EVENT_DISCONNECTED and value in self._open:
+                self._open.discard(value)
                 if self._failed_pending:
                     self._failed_pending = False
-                else:
+                elif self._counters is not None:
                     self._disconnected()
 
     _failed_pending = False
 
+    def _handshake_failed(self, why: str) -> None:
+        if not any(self._failed.values()):
+            log.warning(
+                "refused a connection to the %s socket: %s. libzmq does not say the peer's"
+                " address; counted as 'failed_handshakes' (a client that retries is"
+                " counted at each try)",
+                self._what,
+                _HANDSHAKE_MEANING[why],
+            )
+        self._failed[why] += 1
+
     def _disconnected(self) -> None:
         if not self._counters.disconnects:
-            # info, not a warning: a device or viewer that quits ends its connection too
-            # (every desktop practice session starts with one)
+            # a device or viewer that quits ends its connection too (every desktop
+            # practice session starts with one), so it is said once, as information
             log.info(
                 "a %s connection ended: the sender closed it, or sent a frame over %d bytes,"
                 " which libzmq refuses by disconnecting the sender (it does not say which;"
@@ -292,7 +364,13 @@ def wait_readable(sock: zmq.Socket, timeout_s: float) -> bool:
             return True
 
 
-def _drain(sock: zmq.Socket, direction: str, counters: InboundCounters, limit: int):
+def _drain(
+    sock: zmq.Socket,
+    direction: str,
+    counters: InboundCounters,
+    limit: int,
+    names: NameLimit | None = None,
+):
     out: list[Message] = []
     for _ in range(limit):
         try:
@@ -301,12 +379,27 @@ def _drain(sock: zmq.Socket, direction: str, counters: InboundCounters, limit: i
             break
         received_s = time.monotonic()
         try:
-            out.append(decode(frames, direction, received_s))
+            message = decode(frames, direction, received_s)
         except BusMessageError as e:
             counters.drop(e)
             continue
+        if names is not None and not names.admit(message.component):
+            counters.drop(_too_many_names(message.component, names.limit))
+            continue
+        out.append(message)
         counters.accepted += 1
     return out
+
+
+def _too_many_names(name: str, limit: int) -> BusMessageError:
+    return BusMessageError(
+        "too_many_names",
+        lambda: (
+            f"a message under the name {name!r} was dropped: the server keeps state for"
+            f" at most {limit} client names (its device map's always among them), and that many"
+            " have sent already; further new names are dropped and counted as 'too_many_names'"
+        ),
+    )
 
 
 def _readable_seq(body: bytes) -> int:
@@ -315,7 +408,8 @@ def _readable_seq(body: bytes) -> int:
         seq = msgpack.unpackb(body, raw=False).get("seq")
     except Exception:  # anything at all: this only decides which reply_to to send
         return -1
-    return seq if isinstance(seq, int) and not isinstance(seq, bool) and seq >= 0 else -1
+    usable = isinstance(seq, int) and not isinstance(seq, bool) and 0 <= seq <= INT64_MAX
+    return seq if usable else -1  # a reply_to outside int64 could not be sent
 
 
 class _Sequencer:
@@ -361,13 +455,7 @@ class ServerBus:
         ipc_dir: Path | str | None = None,
     ) -> None:
         if ipc_dir is None and curve is None and not is_loopback(bind_host):
-            raise BusSecurityError(
-                f"refusing to bind {bind_host!r} without CurveZMQ: anyone who can reach this"
-                " machine could move the instruments. Either bind 127.0.0.1, or make keys with"
-                " `surgisim keys new server` and `surgisim keys new <device>` (on each device),"
-                " copy every device's NAME.key into an allow directory, and start the server"
-                " with its server.key_secret and that directory (ServerCurve.from_files)."
-            )
+            raise BusSecurityError(non_loopback_needs_curve(bind_host))
         self.bind_host, self.ipc_dir, self.curve = bind_host, ipc_dir, curve
         self._ctx = zmq.Context()
         self._auth = self._allow = None
@@ -392,10 +480,15 @@ class ServerBus:
             raise
         self.endpoints = bus_endpoints(bind_host, self.port, ipc_dir)
         self._counters = BusCounters()
+        failed = self._counters.failed_handshakes
         self._watches = (
-            _DisconnectWatch(self._sub, "device (P + 1)", self._counters.messages),
-            _DisconnectWatch(self._router, "request (P + 2)", self._counters.requests),
+            _ConnectionWatch(self._sub, "device (P + 1)", self._counters.messages, failed),
+            _ConnectionWatch(self._router, "request (P + 2)", self._counters.requests, failed),
+            _ConnectionWatch(self._pub, "publishing (P)", None, failed),
         )
+        #: the client names whose messages are kept (:mod:`haptics.bus.names`); a server
+        #: reserves its device map's names here
+        self.names = NameLimit()
         self._topics = _Sequencer()
         self._reply_seq = 0
         self._poller = zmq.Poller()
@@ -480,9 +573,10 @@ class ServerBus:
     def drain(self, max_messages: int = 10_000) -> list[Message]:
         """Every valid device message waiting (up to ``max_messages``), in arrival order.
 
-        Non-blocking. Invalid messages are counted in ``counters.messages`` and dropped.
+        Non-blocking. Invalid messages are counted in ``counters.messages`` and dropped, as
+        are messages under a client name beyond :attr:`names`' limit (``too_many_names``).
         """
-        return _drain(self._sub, TO_SERVER, self._counters.messages, max_messages)
+        return _drain(self._sub, TO_SERVER, self._counters.messages, max_messages, self.names)
 
     def requests(self, max_requests: int = 100) -> list[tuple[RequestOrigin, dict]]:
         """Every valid request waiting, as ``(origin, request)`` pairs; non-blocking.

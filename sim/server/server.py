@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from haptics.bus.contract import CONTRACT_VERSION, TOPICS
+from haptics.bus.contract import CONTRACT_VERSION, INT64_MAX, INT64_MIN, TOPICS
 from haptics.bus.devices import DeviceState
 from haptics.bus.frame_timing import FrameTimingLog
 from haptics.bus.latency import DelayLine
@@ -50,6 +50,9 @@ from sim.session.session import Session, SessionConfig
 
 #: How often the waiting message repeats while devices are missing (s).
 WAIT_NOTICE_S = 5.0
+#: A device's forward ``seq`` jump of more than this much time's worth of samples (at
+#: ``ServeConfig.master_rate_hz``) counts as a restart, not as lost samples (s).
+SEQ_JUMP_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -177,7 +180,11 @@ class TrainingServer:
             )
         self._command_line = lines["command"]
         self.publisher = Publisher(self.bus, lines, self.config.rates)
-        self.devices = DeviceState()
+        # a forward seq jump of over a minute of samples is a restart, not lost samples
+        self.devices = DeviceState(
+            max_seq_jump=max(1, round(SEQ_JUMP_S * self.config.master_rate_hz))
+        )
+        self.bus.names.reserve(self.device_map)  # a flood of names never locks a device out
         self._last_state = None  # the last physics tick's StepState (force feedback)
         self.scheduling = NORMAL  # what the loop thread got (ServeConfig.realtime)
         #: the clients' ``<dev>/frame_timing`` reports (how their displays keep up)
@@ -528,9 +535,32 @@ class TrainingServer:
             self.scheduling,
         )
 
-    def publish_score(self, payload: dict) -> None:
-        """Send the final result on ``session/score`` (at once: a result is not video)."""
-        self.bus.publish("session/score", _finite(payload))
+    def publish_score(self, payload: dict) -> dict:
+        """Send the final result on ``session/score`` (at once: a result is not video).
+
+        Never raises for what the payload holds: part of it comes from clients (their
+        names, counts and reports in ``conditions``), and the end of a session must not
+        fail on that. Numbers the bus cannot carry become None; a payload over the
+        message limit (or one that still cannot be packed) goes out trimmed
+        (:func:`_trimmed_scores`), with ``trimmed`` saying what was left out, and the
+        reason is said. Returns what was sent ({} if nothing could be).
+        """
+        from haptics.bus.errors import BusMessageError
+
+        problems = []
+        for attempt in _trimmed_scores(_finite(payload)):
+            if problems:
+                attempt["trimmed"] = problems[-1]
+            try:
+                self.bus.publish("session/score", attempt)
+            except BusMessageError as e:
+                problems.append(f"the full result could not be sent ({e})")
+                continue
+            if problems:
+                self.say(f"session/score went out trimmed: {problems[0]}")
+            return attempt
+        self.say(f"session/score could not be sent: {problems[-1]}")
+        return {}
 
     def close(self) -> None:
         """Close the bus and the physics client."""
@@ -539,14 +569,41 @@ class TrainingServer:
 
 
 def _finite(value):
-    """A JSON-like payload with non-finite numbers replaced by None (the bus refuses them)."""
+    """A JSON-like payload with what the bus refuses replaced by None: non-finite
+    numbers, and integers outside int64 (msgpack cannot pack them at all)."""
     if isinstance(value, dict):
         return {k: _finite(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_finite(v) for v in value]
     if isinstance(value, float) and not math.isfinite(value):
         return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if INT64_MIN <= value <= INT64_MAX else None
     return value
+
+
+#: The fields of ``session/score`` kept however much else is left out.
+_SCORE_CORE = (
+    "scenario", "seed", "operator", "session_id", "completed", "passed", "score",
+    "pass_score", "interrupted", "stopped_by", "sim_time_s", "wall_time_s",
+)  # fmt: skip
+#: ``conditions`` that grow with what clients send (one entry per client name).
+_PER_CLIENT = ("devices", "frame_timing")
+
+
+def _trimmed_scores(payload: dict):
+    """``session/score`` payloads from the full one down to the verdict alone, each
+    smaller than the one before: the full result; ``conditions`` without its per-client
+    parts (``devices``, ``frame_timing``: the stored session keeps them); the verdict and
+    metrics; the verdict alone."""
+    yield payload
+    conditions = payload.get("conditions")
+    if isinstance(conditions, dict) and any(k in conditions for k in _PER_CLIENT):
+        kept = {k: v for k, v in conditions.items() if k not in _PER_CLIENT}
+        yield {**payload, "conditions": kept}
+    core = {k: payload[k] for k in _SCORE_CORE if k in payload}
+    yield {**core, "metrics": payload.get("metrics")}
+    yield core
 
 
 class CheckpointWriter:

@@ -1,0 +1,145 @@
+"""An allowed client that sends what it should not (a security probe's findings): the
+server on real loopback sockets keeps its counters bounded, its state per client name
+capped, and the end of the session (the published score) never fails on what a client sent.
+"""
+
+from __future__ import annotations
+
+import time
+
+import msgpack
+import numpy as np
+import pytest
+import zmq
+
+from haptics.bus.contract import MAX_MESSAGE_BYTES, pose_payload
+from haptics.bus.sockets import ClientBus
+from tests.sim.server.test_server import Device, Served
+
+
+@pytest.fixture
+def served():
+    s = Served()
+    yield s
+    s.stopped = True
+    s.thread.join(timeout=60)
+    s.close()
+
+
+def _raw_pub(port: int) -> tuple[zmq.Context, zmq.Socket]:
+    """A plain pyzmq publisher to the server's device socket, subscribed to by now."""
+    ctx = zmq.Context()
+    pub = ctx.socket(zmq.XPUB)
+    pub.linger = 0
+    pub.connect(f"tcp://127.0.0.1:{port + 1}")
+    assert pub.poll(10_000), "the server never subscribed"
+    pub.recv()
+    return ctx, pub
+
+
+def _send(pub: zmq.Socket, topic: str, seq: int, **fields) -> None:
+    body = {"v": 1, "stamp_s": time.monotonic(), "seq": seq, **fields}
+    pub.send_multipart([topic.encode(), msgpack.packb(body)])
+
+
+def _final_score(served: Served, device: Device, outcome) -> dict:
+    """Publish a score with the session's client-fed conditions, as ``surgisim serve``
+    does, and return what the device received on ``session/score``."""
+    conditions = {
+        "bus": outcome.bus_counters,
+        "devices": outcome.device_stats,
+        "frame_timing": outcome.frame_timing,
+    }
+    payload = {"scenario": "needle-handover", "score": 12.5, "conditions": conditions}
+    served.server.publish_score(payload)
+    assert device.wait_for(lambda: device.latest("session/score") is not None, 10.0)
+    return device.latest("session/score")
+
+
+def test_seq_near_2_64_inflates_no_counter_and_the_score_still_goes_out(served):
+    """The probe: normal samples, then seq 2**64 - 1, 51, 2**64 - 1 (and the same with
+    2**62, inside int64) on MTMR/measured_cp. It made ``lost`` 2.3e21, and publishing the
+    score failed ('cannot send a int'), so nothing was sent and the CLI exited 2."""
+    device = Device(served.server.port)
+    ctx, pub = _raw_pub(served.server.port)
+    try:
+        assert device.wait_for(lambda: device.state("PSM1") == "ALIGNING")
+        pose = pose_payload(np.eye(4))
+        for seq in (2**64 - 1, 51, 2**64 - 1, 2**62, 52, 2**62, 2**63 - 1):
+            _send(pub, "MTMR/measured_cp", seq, **pose)
+            time.sleep(0.05)
+        time.sleep(0.5)
+        assert device.bus.request({"request": "stop"}, timeout_s=10)["ok"]
+        outcome = served.stop()
+        stats = outcome.device_stats["MTMR"]
+        assert stats["lost"] < 10_000, stats  # a few samples lost in transit at most
+        assert 0 <= stats["restarts"] < 20
+        assert outcome.bus_counters["messages"]["dropped"]["bad_fields"] >= 2  # 2**64 - 1
+        score = _final_score(served, device, outcome)
+        assert score["score"] == 12.5 and score["conditions"]["devices"]["MTMR"]["lost"] < 10_000
+    finally:
+        ctx.destroy(linger=0)
+        device.close()
+
+
+def test_state_is_kept_for_at_most_max_names_and_the_score_fits_the_limit(served):
+    """The probe sent ``V{n}/frame_timing`` and ``X{n}/measured_cp`` under 300 names: the
+    server kept state for all (memory 466 -> 921 MiB over a long run) and the final
+    score, 74 797 bytes, could not be sent. Now at most MAX_NAMES names are kept, the
+    rest counted as ``too_many_names``, and the score fits the message limit."""
+    from haptics.bus.names import MAX_NAMES
+
+    device = Device(served.server.port)
+    ctx, pub = _raw_pub(served.server.port)
+    timing = {"frames": 100, "missed": 1, "frame_period_s_p50": 0.011,
+              "frame_period_s_p99": 0.02, "target_period_s": 0.011}  # fmt: skip
+    pose = pose_payload(np.eye(4))
+    try:
+        assert device.wait_for(lambda: device.state("PSM1") == "ALIGNING")
+        for n in range(300):
+            _send(pub, f"V{n}/frame_timing", 0, **timing)
+            _send(pub, f"X{n}/measured_cp", 0, **pose)
+            if n % 50 == 0:
+                time.sleep(0.02)
+        counters = served.server.bus.counters
+        assert device.wait_for(lambda: counters.messages.dropped["too_many_names"] >= 500)
+        time.sleep(0.3)  # the two hands still drive their arms
+        assert device.bus.request({"request": "stop"}, timeout_s=10)["ok"]
+        outcome = served.stop()
+        names = set(outcome.device_stats) | set(outcome.frame_timing)
+        assert len(names) <= MAX_NAMES and {"MTMR", "MTML"} <= set(outcome.device_stats)
+        assert outcome.device_stats["MTMR"]["samples"] > 100
+        score = _final_score(served, device, outcome)
+        assert score["score"] == 12.5
+        assert len(msgpack.packb(score)) <= MAX_MESSAGE_BYTES
+    finally:
+        ctx.destroy(linger=0)
+        device.close()
+
+
+def test_a_score_too_large_for_the_bus_goes_out_trimmed_and_says_so(served):
+    """Whatever the conditions hold, ``session/score`` goes out: over the message limit,
+    without the per-client parts (the stored session keeps them), and says why."""
+    said: list[str] = []
+    served.server.say = said.append
+    viewer = ClientBus(port=served.server.port, subscribe=("session/score",))
+    try:
+        viewer.wait_ready(30)
+        devices = {f"X{n}": {"samples": 1, "lost": 0, "note": "x" * 400} for n in range(300)}
+        payload = {
+            "scenario": "needle-handover",
+            "score": 40.0,
+            "passed": False,
+            "metrics": {"time_s": 3.0},
+            "conditions": {"devices": devices, "loop": {"ticks": 10}, "huge": 2**70},
+        }
+        sent = served.server.publish_score(payload)
+        got = viewer.poll(10.0)
+        assert [m.topic for m in got] == ["session/score"]
+        score = got[0].payload
+        assert score["score"] == 40.0 and "devices" not in score["conditions"]
+        assert score["conditions"]["huge"] is None  # beyond int64: not sendable
+        assert "limit is 65536" in score["trimmed"] and sent["trimmed"] == score["trimmed"]
+        assert any("trimmed" in line for line in said)
+    finally:
+        viewer.close()
