@@ -32,6 +32,7 @@ __all__ = [
     "CurveKeys",
     "KeyFiles",
     "ServerCurve",
+    "check_allow_dir",
     "load_keys",
     "load_public_key",
     "new_keypair",
@@ -156,14 +157,60 @@ class ServerCurve:
 
     @classmethod
     def from_files(cls, secret_file: Path | str, allow_dir: Path | str) -> ServerCurve:
-        """Load the server's ``NAME.key_secret`` and check the allow directory exists."""
+        """Load the server's ``NAME.key_secret`` and check the allow directory
+        (:func:`check_allow_dir`)."""
         allow = Path(allow_dir).expanduser()
-        if not allow.is_dir():
-            raise BusSecurityError(
-                f"allow directory {allow} does not exist; create it and copy each client's"
-                " NAME.key into it"
-            )
+        check_allow_dir(allow)
         return cls(load_keys(secret_file), allow)
+
+    @property
+    def allowed_keys(self) -> int:
+        """How many client keys the allow directory holds (for the startup banner)."""
+        return len(check_allow_dir(self.allow_dir))
+
+
+def check_allow_dir(allow: Path) -> dict[Path, bytes]:
+    """The public key of each ``*.key`` file in the allow directory, checked.
+
+    Whoever can write into the allow directory decides who drives the instruments, so a
+    directory that the group or others may write to is refused (as a readable secret key
+    is); a ``.key`` file that holds no public key is named (pyzmq would skip it, or fail
+    with no file name); and a directory with no key at all is refused: no client could
+    connect, which is never what was meant.
+
+    Raises:
+        BusSecurityError: saying what is wrong and how to fix it.
+    """
+    if not allow.is_dir():
+        raise BusSecurityError(
+            f"allow directory {allow} does not exist; create it and copy each client's"
+            " NAME.key into it"
+        )
+    if os.name == "posix":
+        mode = stat.S_IMODE(allow.stat().st_mode)
+        if mode & 0o022:
+            raise BusSecurityError(
+                f"allow directory {allow} has mode {mode:04o}: other users can add a key to"
+                f" it and so let any client in. Run `chmod go-w {allow}` (0755 or 0700),"
+                " and check the keys in it are the ones you put there."
+            )
+    keys: dict[Path, bytes] = {}
+    for path in sorted(allow.glob("*.key")):
+        try:
+            public, _ = zmq.auth.load_certificate(path)
+        except (ValueError, OSError) as e:
+            raise BusSecurityError(
+                f"{path} in the allow directory is not a public key file ({e}); replace it"
+                " with the client's NAME.key (made by `surgisim keys new NAME`) or remove it"
+            ) from None
+        keys[path] = public
+    if not keys:
+        raise BusSecurityError(
+            f"allow directory {allow} holds no client key (NAME.key), so no device or viewer"
+            " could connect; copy each client's NAME.key into it (make them with"
+            " `surgisim keys new NAME` on each client)"
+        )
+    return keys
 
 
 @dataclass(frozen=True)
@@ -191,13 +238,16 @@ class AllowList:
         self._lock = threading.Lock()
         self._refused = 0
         self.refused_keys: set[bytes] = set()
+        #: the address of the peer whose handshake is being checked (set from the ZAP
+        #: request by :class:`_Authenticator`, on the one authenticator thread)
+        self.peer = ""
         self.reload()
 
     def reload(self) -> int:
         """Re-read the directory (after adding a client's key); the number of keys allowed."""
-        keys = zmq.auth.load_certificates(self.allow_dir)
+        keys = set(check_allow_dir(self.allow_dir).values())
         with self._lock:
-            self._allowed = {k for k, ok in keys.items() if ok}
+            self._allowed = keys
         return len(self._allowed)
 
     @property
@@ -215,11 +265,25 @@ class AllowList:
             self.refused_keys.add(key)
         if first:
             log.warning(
-                "refused a client with unknown public key %s (add its NAME.key to %s to allow it)",
+                "refused a client from %s with unknown public key %s (add its NAME.key to %s"
+                " to allow it)",
+                self.peer or "an unknown address",
                 key.decode("ascii", "replace"),
                 self.allow_dir,
             )
         return False
+
+
+class _Authenticator(ThreadAuthenticator):
+    """pyzmq's ZAP handler, telling the :class:`AllowList` the address of each peer
+    (a ZAP request carries it; pyzmq's credentials callback gets only the key)."""
+
+    allow: AllowList | None = None
+
+    async def handle_zap_message(self, msg: list[bytes]) -> None:
+        if self.allow is not None and len(msg) > 3:
+            self.allow.peer = msg[3].decode("utf-8", "replace")
+        await super().handle_zap_message(msg)
 
 
 def start_authenticator(
@@ -227,7 +291,8 @@ def start_authenticator(
 ) -> tuple[ThreadAuthenticator, AllowList]:
     """Start a ZAP handler on ``context`` that admits the keys in ``allow_dir`` only."""
     allow = AllowList(allow_dir)
-    auth = ThreadAuthenticator(context, log=log)
+    auth = _Authenticator(context, log=log)
+    auth.allow = allow
     auth.start()
     auth.configure_curve_callback(domain="*", credentials_provider=allow)
     return auth, allow

@@ -156,6 +156,11 @@ def serve(
             if server_key is None or allow_keys is None:
                 raise SimError("CurveZMQ needs both --server-key and --allow-keys.")
             curve = ServerCurve.from_files(server_key, allow_keys)
+        else:
+            from haptics.bus.sockets import is_loopback, non_loopback_needs_curve
+
+            if not is_loopback(bind_host):  # said before the scene is built
+                raise SimError(non_loopback_needs_curve(bind_host))
         records = open_records(db, demo=demo)
         records.check_writable()
         latency = parse_channel_values(latency_ms or [], "--latency-ms", 1e-3)
@@ -190,6 +195,7 @@ def serve(
             align_ticks=align_ticks,
         )
         server = TrainingServer(spec, seed=seed, config=config, say=console.print)
+        bus_log = BusLogToStderr()
         try:
             info = RunInfo(
                 spec.name,
@@ -213,6 +219,7 @@ def serve(
                 + ", ".join(f"{d} -> {a}" for d, a in mapping.items())
                 + f"){shown}"
             )
+            console.print(_security_line(curve))
             with interruptible(
                 "stopping: the session is stored as incomplete (Ctrl-C again to abandon it)"
             ) as stop:
@@ -252,6 +259,7 @@ def serve(
             server.publish_score(payload)
         finally:
             server.close()
+            bus_log.close()
         print_result(console, spec, outcome)
         loop = served.loop
         console.print(
@@ -268,6 +276,42 @@ def serve(
     if outcome.interrupted:
         # 130 after Ctrl-C, 143 after SIGTERM; a stop request from a viewer counts as Ctrl-C
         raise typer.Exit(code=stop.exit_code)
+
+
+class BusLogToStderr:
+    """Show the bus's log on stderr while serving: the first dropped message of each
+    reason, the first ended connection, the first refused handshake (``haptics.bus``
+    logs them, at INFO and WARNING). The CLI configures no logging, and Python's
+    fallback shows warnings only, with no hint that they come from the bus; the first
+    disconnect (an INFO line) never showed at all. :meth:`close` takes the handler off."""
+
+    def __init__(self) -> None:
+        import logging
+        import sys
+
+        self._logger = logging.getLogger("haptics.bus")
+        self._handler = logging.StreamHandler(sys.stderr)
+        self._handler.setFormatter(logging.Formatter("bus: %(message)s"))
+        self._level = self._logger.level
+        self._logger.addHandler(self._handler)
+        self._logger.setLevel(logging.INFO)
+
+    def close(self) -> None:
+        """Stop showing the bus's log (it was shown for one serve)."""
+        self._logger.removeHandler(self._handler)
+        self._logger.setLevel(self._level)
+
+
+def _security_line(curve) -> str:
+    """The banner's word on security: whether CurveZMQ is on, and how many clients may
+    connect (read once, at start: a key added or removed later needs a restart)."""
+    if curve is None:
+        return "CurveZMQ off: loopback only, any local program may connect"
+    n = curve.allowed_keys
+    return (
+        f"CurveZMQ on: {n} client key{'s' if n != 1 else ''} allowed (from {curve.allow_dir};"
+        " read at start, restart to add or revoke one)"
+    )
 
 
 def _camera(session):

@@ -125,3 +125,120 @@ def test_server_curve_needs_an_allow_dir(keys, tmp_path):
     made, _ = keys
     with pytest.raises(BusSecurityError, match=r"allow directory .* does not exist"):
         ServerCurve.from_files(made["server"].secret, tmp_path / "nope")
+
+
+def _counted(server: ServerBus, predicate, timeout_s: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate(server.counters):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_handshakes_without_keys_or_with_the_wrong_server_key_are_counted_and_logged(keys, caplog):
+    """Only unknown client keys (ZAP) were counted; a client with no keys, or with the
+    wrong server public key, was refused by libzmq silently. libzmq 4.3 reports them on
+    the socket monitor as a failed handshake (mechanism mismatch; cryptographic error)."""
+    made, allow = keys
+    server_curve = ServerCurve.from_files(made["server"].secret, allow)
+    with (
+        caplog.at_level("WARNING", logger="haptics.bus"),
+        ServerBus(port=0, curve=server_curve) as server,
+    ):
+        with ClientBus(port=server.port) as plain:
+            plain.publish("MTMR/clutch", {"pressed": True})
+            assert _counted(server, lambda c: c.failed_handshakes["no_curve"] >= 1)
+        wrong = ClientCurve(
+            load_keys(made["MTMR"].secret), load_public_key(made["stranger"].public)
+        )
+        with ClientBus(port=server.port, curve=wrong) as lost:
+            lost.publish("MTMR/clutch", {"pressed": True})
+            assert _counted(server, lambda c: c.failed_handshakes["wrong_server_key"] >= 1)
+        counted = server.counters.as_dict()["failed_handshakes"]
+    assert counted["no_curve"] >= 1 and counted["wrong_server_key"] >= 1
+    assert caplog.text.count("refused a connection") == 1
+    assert "does not use CurveZMQ" in caplog.text
+
+
+def test_an_unknown_key_refusal_names_the_peer_address(keys, caplog):
+    made, allow = keys
+    server_curve = ServerCurve.from_files(made["server"].secret, allow)
+    stranger = ClientCurve.from_files(made["stranger"].secret, made["server"].public)
+    with (
+        caplog.at_level("WARNING", logger="haptics.bus"),
+        ServerBus(port=0, curve=server_curve) as server,
+        ClientBus(port=server.port, curve=stranger) as intruder,
+    ):
+        intruder.publish("MTMR/clutch", {"pressed": True})
+        assert _counted(server, lambda c: c.refused_clients >= 1)
+    assert "refused a client from 127.0.0.1 with unknown public key" in caplog.text
+
+
+def test_a_group_or_world_writable_allow_dir_is_refused(keys):
+    made, allow = keys
+    os.chmod(allow, 0o777)
+    with pytest.raises(BusSecurityError, match=r"mode 0777: other users can add a key.*chmod go-w"):
+        ServerCurve.from_files(made["server"].secret, allow)
+    os.chmod(allow, 0o775)
+    with pytest.raises(BusSecurityError, match="mode 0775"):
+        ServerCurve.from_files(made["server"].secret, allow)
+    os.chmod(allow, 0o755)
+    assert ServerCurve.from_files(made["server"].secret, allow).allowed_keys == 1
+
+
+def test_a_malformed_key_in_the_allow_dir_is_named(keys):
+    made, allow = keys
+    (allow / "junk.key").write_text("not a key\n")
+    with pytest.raises(BusSecurityError, match=r"junk\.key in the allow directory is not a"):
+        ServerCurve.from_files(made["server"].secret, allow)
+
+
+def test_an_empty_allow_dir_is_refused(keys, tmp_path):
+    made, _ = keys
+    empty = tmp_path / "empty"
+    empty.mkdir(mode=0o700)
+    with pytest.raises(BusSecurityError, match="holds no client key"):
+        ServerCurve.from_files(made["server"].secret, empty)
+
+
+def test_serve_beyond_loopback_without_keys_names_the_cli_options():
+    result = CliRunner().invoke(app, ["serve", "needle-handover", "--bind-host", "0.0.0.0"])
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    assert "--server-key server.key_secret --allow-keys DIR" in text
+
+
+def test_the_serve_banner_says_whether_curve_is_on(keys):
+    from sim.cli.serve import _security_line
+
+    made, allow = keys
+    assert "CurveZMQ off" in _security_line(None)
+    on = _security_line(ServerCurve.from_files(made["server"].secret, allow))
+    assert on.startswith("CurveZMQ on: 1 client key allowed") and "restart" in on
+
+
+def test_serve_shows_the_first_disconnect_and_refusal_on_stderr(keys, capsys):
+    """The CLI configured no logging: the first ended connection (an INFO line) never
+    showed, and warnings showed without saying they came from the bus."""
+    from sim.cli.serve import BusLogToStderr
+
+    made, allow = keys
+    shown = BusLogToStderr()
+    try:
+        server_curve = ServerCurve.from_files(made["server"].secret, allow)
+        with ServerBus(port=0, curve=server_curve) as server:
+            known = ClientCurve.from_files(made["MTMR"].secret, made["server"].public)
+            with ClientBus(port=server.port, curve=known) as client:
+                client.publish("MTMR/clutch", {"pressed": True})
+                time.sleep(0.3)
+                server.drain()
+            assert _counted(server, lambda c: c.messages.disconnects >= 1)
+            with ClientBus(port=server.port) as plain:
+                plain.publish("MTMR/clutch", {"pressed": True})
+                assert _counted(server, lambda c: c.failed_handshakes["no_curve"] >= 1)
+    finally:
+        shown.close()
+    err = capsys.readouterr().err
+    assert "bus: a device (P + 1) connection ended" in err
+    assert "bus: refused a connection" in err
