@@ -34,7 +34,10 @@ SERVER_PUBLIC_KEY = typer.Option(
 SCENARIO = typer.Argument(..., help="Bundled scenario name or a YAML file.")
 SEED = typer.Option(0, "--seed", min=0, help="Seed of the world (>= 0).")
 ALLOW_NAME = typer.Option(
-    False, "--allow-name", help="Accept a pseudonym that looks like a person's name."
+    False,
+    "--allow-name",
+    help="Accept a new pseudonym outside the accepted forms (one from 'surgisim trainee "
+    "new', or a code like T017): you vouch it is not a person's name.",
 )
 DB = typer.Option(None, "--db", help="Records database URL.")
 REPORT = typer.Option(None, "--report", help="Where to write the HTML report.")

@@ -140,7 +140,9 @@ def serve(
         check_scenario(spec)
         checked_seed(seed)
         demo = trainee is None
-        pseudonym = "demo" if demo else check_pseudonym(trainee, allow_name=allow_name)
+        pseudonym = "demo" if demo else trainee
+        if not demo:  # the characters now; the rule for new ones once the records say
+            check_pseudonym(pseudonym, allow_name=True)
         report = checked_output(report, "--report")
         json_path = checked_output(json_path, "--json")
         mapping = parse_device_map(device_map or [], spec)
@@ -158,6 +160,7 @@ def serve(
             curve = ServerCurve.from_files(server_key, allow_keys)
         records = open_records(db, demo=demo)
         records.check_writable()
+        records.check_pseudonym(pseudonym, allow_name=allow_name)
         latency = parse_channel_values(latency_ms or [], "--latency-ms", 1e-3)
         jitter = parse_channel_values(jitter_ms or [], "--jitter-ms", 1e-3)
         losses = parse_channel_values(loss or [], "--loss", 1.0)
@@ -202,7 +205,7 @@ def serve(
                 allow_name,
                 conditions=conditions,
             )
-            checkpoint = Checkpoint(records.traces_dir.parent / IN_PROGRESS, info)
+            checkpoint = Checkpoint(records.work_dir / IN_PROGRESS, info)
             writer = CheckpointWriter(checkpoint)
             camera = _camera(server.session)
             endpoints = ", ".join(server.bus.endpoints)
