@@ -35,6 +35,8 @@ import os
 import re
 import secrets
 import sqlite3
+import stat
+import sys
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -477,6 +479,7 @@ class Records:
                 _check_sqlite_file(self._path)
                 if not _read_only(self.url):
                     private_file(self._path)
+                _warn_if_readable(self._path)
             kwargs = {"connect_args": {"timeout": 30.0}} if self._path is not None else {}
             self.engine = create_engine(self.url, future=True, **kwargs)
         except ScenarioError:
@@ -1101,6 +1104,32 @@ def _check_sqlite_file(path: Path) -> None:
     wal_pending = wal.exists() and wal.stat().st_size > 0
     if header_valid and not wal_pending and size < page_size * pages:
         raise ScenarioError(damaged.format(f"truncated: {size} bytes of {page_size * pages}"))
+
+
+_WARNED_READABLE: set[Path] = set()
+
+
+def _warn_if_readable(path: Path) -> None:
+    """Say once (per file and process, on stderr) that a records database others can read
+    is used as it is.
+
+    The files in the data directory are tightened to ``0600`` (surgisim made them); a file
+    given with ``--db`` elsewhere is the user's, perhaps shared on purpose (a group of
+    instructors), so it is not changed behind their back: the warning says what it exposes
+    and the fix.
+    """
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return
+    if not mode & 0o077 or path in _WARNED_READABLE:
+        return
+    _WARNED_READABLE.add(path)
+    sys.stderr.write(
+        f"warning: records database {str(path)!r} has mode {mode:04o}: other users can read "
+        f"trainees' pseudonyms and scores. Run `chmod 600 {path}` unless it is shared on "
+        "purpose.\n"
+    )
 
 
 def _read_only(url: str) -> bool:

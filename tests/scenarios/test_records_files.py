@@ -64,3 +64,18 @@ def test_where_each_kind_of_database_keeps_its_files(monkeypatch, tmp_path):
     # the password is not part of the key: changing it keeps the folder
     assert files_dir_of("postgresql://ann:other@db.lab/surgisim", None) == pg
     assert files_dir_of("postgresql://ann:secret@db.lab/other", None) != pg
+
+
+def test_a_database_others_can_read_is_warned_about_once(tmp_path, capsys):
+    """``chmod 644 names.sqlite`` was used silently (a secret key file in that state is
+    refused); a file outside the data directory is the user's, so it is not changed."""
+    names = tmp_path / "names.sqlite"
+    Records(f"sqlite:///{names}")
+    assert capsys.readouterr().err == ""  # created 0600: nothing to say
+    names.chmod(0o644)
+    Records(f"sqlite:///{names}")
+    Records(f"sqlite:///{names}")
+    err = capsys.readouterr().err
+    assert err.count("warning: records database") == 1 and "0644" in err
+    assert "chmod 600" in err
+    assert names.stat().st_mode & 0o777 == 0o644
