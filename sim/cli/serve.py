@@ -24,7 +24,17 @@ import typer
 from rich.console import Console
 
 from sim.cli.guard import DEBUG_OPTION, guard, interruptible
-from sim.cli.options import ALLOW_NAME, DB, JSON, REPORT, SCENARIO, SEED
+from sim.cli.options import (
+    ALLOW_KEYS,
+    ALLOW_NAME,
+    DB,
+    JSON,
+    REPORT,
+    SCENARIO,
+    SEED,
+    SERVER_KEY,
+    server_curve,
+)
 
 PROTOCOLS = ("xu2014", "ramp")
 
@@ -87,12 +97,8 @@ def serve(
     bind_host: str = typer.Option(
         "127.0.0.1", help="Address to bind; anything but loopback needs CurveZMQ keys."
     ),
-    server_key: Path | None = typer.Option(
-        None, help="The server's secret key file (surgisim keys new server)."
-    ),
-    allow_keys: Path | None = typer.Option(
-        None, help="Directory of the public keys of the clients allowed in."
-    ),
+    server_key: Path | None = SERVER_KEY,
+    allow_keys: Path | None = ALLOW_KEYS,
     device_map: list[str] = typer.Option(
         None, "--map", help="DEVICE=ARM, e.g. MTMR=PSM2 (repeatable; default: by hand)."
     ),
@@ -151,13 +157,7 @@ def serve(
                 f"scenario {spec.name!r} has no arm a hand drives (hand: right/left); "
                 "give one with --map DEVICE=ARM."
             )
-        curve = None
-        if server_key is not None or allow_keys is not None:
-            from haptics.bus.security import ServerCurve
-
-            if server_key is None or allow_keys is None:
-                raise SimError("CurveZMQ needs both --server-key and --allow-keys.")
-            curve = ServerCurve.from_files(server_key, allow_keys)
+        curve = server_curve(server_key, allow_keys)
         records = open_records(db, demo=demo)
         records.check_writable()
         records.check_pseudonym(pseudonym, allow_name=allow_name)
