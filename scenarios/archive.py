@@ -160,10 +160,10 @@ def save_snapshots(
                 {"file": name, "time_s": shot.time_s, "kind": shot.kind, "caption": shot.caption}
             )
         z.writestr(_INDEX, json.dumps(index, indent=1))
-    write_private(path, lambda f: f.write(buffer.getvalue()))
     records.register_file(
         path, pseudonym=row.trainee.pseudonym, session_id=session_id, kind="snapshots"
     )
+    write_private(path, lambda f: f.write(buffer.getvalue()))
     return path
 
 
@@ -226,9 +226,10 @@ def write_session_report(records: Records, session_id: int, out: Path | None = N
         conditions=row.conditions,
         rescores=rescores,
     )
-    path = write_text(out or records.reports_dir / f"session-{session_id}.html", page)
+    path = out or records.reports_dir / f"session-{session_id}.html"
+    # registered first: a report that exists is always one forget knows about
     records.register_file(path, pseudonym=row.trainee.pseudonym, session_id=session_id)
-    return path
+    return write_text(path, page)
 
 
 def rescore(
@@ -351,12 +352,12 @@ def write_trainee_report(
     sessions = session_dicts(records, pseudonym)
     proficiency = proficiency_table(records, pseudonym)
     if csv_out is not None:
-        sessions_csv(sessions, csv_out)
         records.register_file(csv_out, pseudonym=pseudonym, kind="csv")
+        sessions_csv(sessions, csv_out)
     page = trainee_report_html(pseudonym, sessions, proficiency)
-    path = write_text(out or records.reports_dir / f"trainee-{pseudonym}.html", page)
+    path = out or records.reports_dir / f"trainee-{pseudonym}.html"
     records.register_file(path, pseudonym=pseudonym)
-    return path
+    return write_text(path, page)
 
 
 def proficiency_table(records: Records, pseudonym: str) -> dict[str, dict]:

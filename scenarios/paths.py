@@ -5,7 +5,9 @@ from the environment at call time (no module-level state), so tests and users ca
 it elsewhere by setting ``XDG_DATA_HOME``. Two stores live there: the trainee records
 (``records.sqlite``, ``traces/``, ``reports/``) and, apart from them, synthetic
 demonstrations (``demo.sqlite``, ``demo/traces/``, ``demo/reports/``), so that a scripted
-operator's sessions never mix with a trainee's.
+operator's sessions never mix with a trainee's. Any other database given with ``--db``
+keeps its traces and reports in a folder of its own (``names.sqlite`` ->
+``names.sqlite-files/``, see :func:`scenarios.records.files_dir_of`).
 
 Records, traces and reports are about people: files are created ``0600`` and directories
 ``0700`` (owner only), whatever the umask. Files are written to a private temporary file

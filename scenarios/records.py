@@ -2,12 +2,12 @@
 
 SQLAlchemy over SQLite by default (one file under the user's data directory), or any
 database URL (PostgreSQL for an institution) through the same code. Trainees are stored
-by pseudonym only: the framework never asks for or keeps a name (a pseudonym that looks
-like one, ``John_Smith`` or ``MaryJones1990``, is refused unless the caller says it is
-not one); :func:`new_pseudonym` issues random ones, and an institution that needs to
-link pseudonyms to students keeps that key elsewhere (or derives pseudonyms with
-:func:`pseudonym_from` and a secret it holds). :meth:`Records.forget` removes everything
-kept about a trainee, files included.
+by pseudonym only: the framework never asks for or keeps a name (a new trainee's
+pseudonym must be one :func:`new_pseudonym` issued or a code that cannot hold a name, see
+:func:`pseudonym_problem`, unless the caller vouches for it); :func:`new_pseudonym`
+issues random ones, and an institution that needs to link pseudonyms to students keeps
+that key elsewhere (or derives pseudonyms with :func:`pseudonym_from` and a secret it
+holds). :meth:`Records.forget` removes everything kept about a trainee, files included.
 
 Two stores: the trainee records, and apart from them the synthetic demonstrations
 (:meth:`Records.demo`, ``demo.sqlite``), so that scripted operators never appear among
@@ -35,6 +35,8 @@ import os
 import re
 import secrets
 import sqlite3
+import stat
+import sys
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -62,10 +64,10 @@ from scenarios.errors import ScenarioError, suggest
 from scenarios.paths import (
     STORES,
     Store,
+    data_dir,
     database_file,
     private_file,
-    reports_dir,
-    traces_dir,
+    store_dir,
 )
 
 PSEUDONYM_PATTERN = re.compile(r"^[A-Za-z0-9_-]{2,40}$")
@@ -111,50 +113,89 @@ def default_database_url(store: Store = "records") -> str:
 
 
 # ---- pseudonyms ----------------------------------------------------------------------------
-# a name-like word: capitalised, at least two letters (Mary, Jones, McDonald is two words)
-_NAME_WORD = re.compile(r"^[A-Z][a-z]+$")
-_SEPARATORS = re.compile(r"[-_.\s]+")
-_PARTS = re.compile(r"[A-Z][a-z]+|[a-z]+|[A-Z]+(?![a-z])|[0-9]+")
+#: The pseudonym of the demo store's synthetic operator (``surgisim run`` without --trainee).
+DEMO_PSEUDONYM = "demo"
+_ISSUED = re.compile(r"^([a-z]+)-([a-z]+)-([0-9]{4})$")
+# pseudonym_from: "T" + hex of an HMAC, with a hex letter (T + digits alone is a code)
+_DERIVED = re.compile(r"^T(?=[0-9]*[a-f])[0-9a-f]{8,39}$")
+_LETTER_RUN = re.compile(r"[A-Za-z]{4,}")
+_DIGIT_RUN = re.compile(r"[0-9]+")
+_THREE_NUMBERS = re.compile(r"[0-9]+[-_][0-9]+[-_][0-9]+")
+#: Four-digit numbers read as a year of birth (a trainee born 1900-2010).
+_BIRTH_YEARS = range(1900, 2011)
 
 
-def looks_like_name(pseudonym: str) -> bool:
-    """Whether ``pseudonym`` reads like a person's name: two or three capitalised words,
-    joined by separators (``John_Smith``, ``Mary-Jane-Doe``) or run together
-    (``MaryJones``), with or without digits at the end (``MaryJones1990``, ``J_Smith``
-    is not caught: one letter is an initial, not a word).
+def pseudonym_problem(pseudonym: str) -> str | None:
+    """Why ``pseudonym`` is not accepted for a new trainee, or None when it is.
 
-    A heuristic on purpose: it catches the common way a name slips in, and
-    ``allow_name=True`` lets a pseudonym that merely looks like one through.
+    The rule is positive, not a list of what names look like: ``johnsmith``, ``jsmith``,
+    ``Anna`` or ``mustafa_al-hassan`` cannot be told from a code word by any heuristic,
+    so only forms that cannot hold a name are accepted:
+
+    - one issued by :func:`new_pseudonym` (``surgisim trainee new``):
+      ``adjective-animal-NNNN`` from its word lists (``keen-otter-0417``);
+    - one derived by :func:`pseudonym_from` (``T`` and 8 or more hex digits, a-f among
+      them: ``T`` and digits alone are read as a code);
+    - a code: at least one letter and at least three digits, never more than three
+      letters in a row (a name needs more; initials and prefixes fit: ``T017``,
+      ``res-04-2026``, ``OR-12-007``), and no date or year of birth: no three numbers in a
+      row (``02-03-85``), no four-digit number from 1900 to 2010 (``mg-1985``,
+      ``1985-03-02``) nor an eight-digit one that starts or ends with one
+      (``19850302``);
+    - ``demo``, the demo store's synthetic operator.
+
+    What the code rule lets through is at most initials and numbers (``js-042``), which
+    is what an institution's code list looks like anyway; a name or a birth date is not.
     """
-    words: list[str] = []
-    for chunk in _SEPARATORS.split(pseudonym.strip()):
-        words += _PARTS.findall(chunk)
-    while words and words[-1].isdigit():
-        words.pop()
-    return 2 <= len(words) <= 3 and all(_NAME_WORD.match(w) for w in words)
+    if not isinstance(pseudonym, str) or not PSEUDONYM_PATTERN.match(pseudonym):
+        return "not 2-40 letters, digits, '-' or '_'"
+    if pseudonym == DEMO_PSEUDONYM or _DERIVED.match(pseudonym):
+        return None
+    issued = _ISSUED.match(pseudonym)
+    if issued and issued[1] in _ADJECTIVES and issued[2] in _ANIMALS:
+        return None
+    if _LETTER_RUN.search(pseudonym):
+        return "it has a word of four or more letters (a name?)"
+    digits = sum(len(run) for run in _DIGIT_RUN.findall(pseudonym))
+    if digits < 3 or not re.search(r"[A-Za-z]", pseudonym):
+        return "a code needs at least one letter and at least three digits"
+    if _THREE_NUMBERS.search(pseudonym):
+        return "it has three numbers in a row (a date?)"
+    for run in _DIGIT_RUN.findall(pseudonym):
+        years = {run} if len(run) == 4 else {run[:4], run[4:]} if len(run) == 8 else set()
+        if any(int(y) in _BIRTH_YEARS for y in years):
+            return "it has a year from 1900 to 2010 (a date of birth?)"
+    return None
 
 
-def check_pseudonym(pseudonym: str, *, allow_name: bool = False) -> str:
-    """Return ``pseudonym`` or raise: 2-40 letters, digits, '-' or '_', no spaces, and
-    (unless ``allow_name``) not shaped like a name (see :func:`looks_like_name`).
+def check_pseudonym(pseudonym: str, *, allow_name: bool = False, known: bool = False) -> str:
+    """Return ``pseudonym`` or raise: 2-40 letters, digits, '-' or '_', no spaces, and,
+    for a new trainee, one of the accepted forms (see :func:`pseudonym_problem`).
+
+    ``known``: the trainee is already in the records (made under an older, looser rule):
+    only the characters are checked, so their records still open and grow.
+    ``allow_name``: accept any pseudonym of valid characters (an institution's existing
+    scheme that the rule does not cover; whoever passes it vouches it is not a name).
 
     Raises:
-        ScenarioError: saying why, with a fix (a random pseudonym from
-            ``surgisim trainee new``, or ``--allow-name`` for one that only looks like a
-            name).
+        ScenarioError: saying why, what is accepted, and how to get one
+            (``surgisim trainee new``).
     """
     if not isinstance(pseudonym, str) or not PSEUDONYM_PATTERN.match(pseudonym):
         raise ScenarioError(
             f"trainee pseudonym {pseudonym!r} is not valid: use 2-40 letters, digits, '-' "
-            "or '_' (a pseudonym, never a name), e.g. 'T7f3k2', or let 'surgisim trainee "
+            "or '_' (a pseudonym, never a name), e.g. 'T017', or let 'surgisim trainee "
             "new' issue one."
         )
-    if not allow_name and looks_like_name(pseudonym):
+    problem = None if allow_name or known else pseudonym_problem(pseudonym)
+    if problem is not None:
         raise ScenarioError(
-            f"trainee pseudonym {pseudonym!r} looks like a person's name; records keep "
-            "pseudonyms only. Use a random one ('surgisim trainee new' issues one, e.g. "
-            f"{new_pseudonym()!r}), or, if it is not a name, pass --allow-name "
-            "(allow_name=True from Python)."
+            f"trainee pseudonym {pseudonym!r} is not accepted for a new trainee ({problem}); "
+            "records keep pseudonyms, never names. Accepted: one issued by 'surgisim "
+            f"trainee new' (e.g. {new_pseudonym()!r}), or a code of letters and digits with "
+            "at least 3 digits, at most 3 letters in a row and no date or year of birth "
+            "(e.g. 'T017', 'res-04-2026'). If it is an existing scheme and not a name, pass "
+            "--allow-name (allow_name=True from Python)."
         )
     return pseudonym
 
@@ -403,7 +444,13 @@ class Records:
         url: SQLAlchemy URL; default: the store's SQLite file under the data directory.
             A SQLite file (and its directory) is created owner-only.
         store: ``"records"`` (trainees) or ``"demo"`` (synthetic demonstrations); with
-            no ``url`` it picks the file, and it picks where traces and reports go.
+            no ``url`` it picks the file, and where checkpoints of runs go.
+
+    Attributes:
+        files_dir: where this database's traces (``traces/``) and reports (``reports/``)
+            go, one folder per database (see :func:`files_dir_of`), so that the files of
+            two databases never share a name: session 1 of one is not session 1 of the
+            other, and forgetting a trainee in one must not touch the other's files.
 
     Raises:
         ScenarioError: the database cannot be opened (damaged, not a database, a
@@ -415,9 +462,13 @@ class Records:
             raise ScenarioError(f"unknown records store {store!r}; stores are {list(STORES)}.")
         self.store: Store = store
         self.url = url or default_database_url(store)
-        self.traces_dir: Path = traces_dir(store)
-        self.reports_dir: Path = reports_dir(store)
         self._path = _sqlite_path(self.url)
+        self.files_dir: Path = files_dir_of(self.url, self._path)
+        self.traces_dir: Path = self.files_dir / "traces"
+        self.reports_dir: Path = self.files_dir / "reports"
+        #: where a run's checkpoints and unstored traces wait (``surgisim store`` looks
+        #: there): the store's directory, whatever the database
+        self.work_dir: Path = store_dir(store)
         try:
             if self._path is not None:
                 if self._path.is_dir():
@@ -428,6 +479,7 @@ class Records:
                 _check_sqlite_file(self._path)
                 if not _read_only(self.url):
                     private_file(self._path)
+                _warn_if_readable(self._path)
             kwargs = {"connect_args": {"timeout": 30.0}} if self._path is not None else {}
             self.engine = create_engine(self.url, future=True, **kwargs)
         except ScenarioError:
@@ -550,10 +602,12 @@ class Records:
             s.rollback()
 
     # ---- trainees ------------------------------------------------------------------------
-    @staticmethod
-    def check_pseudonym(pseudonym: str, *, allow_name: bool = False) -> str:
-        """See :func:`check_pseudonym`."""
-        return check_pseudonym(pseudonym, allow_name=allow_name)
+    def check_pseudonym(self, pseudonym: str, *, allow_name: bool = False) -> str:
+        """:func:`check_pseudonym` for this database: the rule for new pseudonyms applies
+        to trainees not in it yet; one already here (made under an older rule) passes."""
+        check_pseudonym(pseudonym, allow_name=True)  # the characters, before any lookup
+        known = self.find_trainee(pseudonym) is not None
+        return check_pseudonym(pseudonym, allow_name=allow_name, known=known)
 
     @staticmethod
     def _trainee_in(s: Session, pseudonym: str) -> Trainee:
@@ -586,7 +640,7 @@ class Records:
 
     def trainee(self, pseudonym: str, *, allow_name: bool = False) -> Trainee:
         """The trainee with this pseudonym, created on first use."""
-        pseudonym = check_pseudonym(pseudonym, allow_name=allow_name)
+        pseudonym = self.check_pseudonym(pseudonym, allow_name=allow_name)
         with self._session("write to") as s:
             return self._trainee_in(s, pseudonym)
 
@@ -624,9 +678,11 @@ class Records:
 
     def forget(self, pseudonym: str) -> Forgotten:
         """Remove everything kept about a trainee: sessions, scores (re-scores too), the
-        trainee row, and the files written about them (traces, reports, CSV exports,
-        including reports at their default places). The rows go in one transaction
-        first; then the files.
+        trainee row, and the files registered with their sessions in this database
+        (traces, reports, CSV exports, a run's outputs). Only registered files are
+        deleted, never a file guessed from a name: another database's ``session-1.html``
+        is not this one's (reports are registered before they are written, so none is
+        left unregistered). The rows go in one transaction first; then the files.
 
         Raises:
             ScenarioError: no trainee with this pseudonym (the message lists the closest).
@@ -640,8 +696,6 @@ class Records:
             session_ids = [r.id for r in sessions]
             recorded = [r.trace_path for r in sessions if r.trace_path]
             recorded += s.scalars(select(FileRow.path).where(FileRow.trainee_id == trainee.id))
-            defaults = [str(self.reports_dir / f"session-{i}.html") for i in session_ids]
-            defaults.append(str(self.reports_dir / f"trainee-{pseudonym}.html"))
             scores = 0
             if session_ids:
                 scores = s.execute(
@@ -651,13 +705,12 @@ class Records:
             s.execute(delete(SessionRow).where(SessionRow.trainee_id == trainee.id))
             s.execute(delete(Trainee).where(Trainee.id == trainee.id))
         removed, missing, failed = [], [], []
-        for path in dict.fromkeys([*recorded, *defaults]):  # once each, in order
+        for path in dict.fromkeys(recorded):  # once each, in order
             try:
                 os.unlink(path)
                 removed.append(path)
             except FileNotFoundError:
-                if path in recorded:
-                    missing.append(path)
+                missing.append(path)
             except OSError as exc:
                 failed.append(f"{path} ({exc.strerror})")
         if self._path is not None:
@@ -731,7 +784,7 @@ class Records:
     ) -> int:
         """Store a session and its original score in one transaction; return its id.
 
-        ``allow_name``: accept a pseudonym that looks like a name (see
+        ``allow_name``: accept a new pseudonym outside the accepted forms (see
         :func:`check_pseudonym`). ``conditions``: how it ran (JSON-able: latency,
         loop timing), kept for comparing attempts. ``started_at``: when the session
         started (naive UTC; default: now) — attempts are ordered by it, so a session
@@ -744,7 +797,7 @@ class Records:
                 with this ``session_uid`` is already stored, or the database cannot be
                 written.
         """
-        pseudonym = check_pseudonym(pseudonym, allow_name=allow_name)
+        pseudonym = self.check_pseudonym(pseudonym, allow_name=allow_name)
         ended = ended or ("completed" if completed else "failed")
         if ended not in ENDINGS:
             raise ScenarioError(f"unknown session ending {ended!r}; endings are {list(ENDINGS)}.")
@@ -992,6 +1045,29 @@ def _sqlite_path(url: str) -> Path | None:
     return None
 
 
+def files_dir_of(url: str, path: Path | None) -> Path:
+    """The folder of a database's traces and reports.
+
+    - the default files (``records.sqlite``, ``demo.sqlite``): their store's directory, as
+      before (``traces/``, ``reports/`` in the data directory; ``demo/...``);
+    - any other SQLite file: a folder beside it named after it, ``names.sqlite`` ->
+      ``names.sqlite-files/`` (as SQLite names its ``-wal`` and ``-journal``), so that the
+      files travel and are deleted with the database and two files never share one;
+    - another database (PostgreSQL) or an in-memory one: ``databases/<hash of the URL,
+      password left out>`` in the data directory.
+
+    Files a database registered before this (in the shared ``reports/``) keep their paths.
+    """
+    if path is not None:
+        path = path.expanduser().resolve()
+        for store in STORES:
+            if path == database_file(store).resolve():
+                return store_dir(store)
+        return path.with_name(f"{path.name}-files")
+    key = hashlib.sha256(re.sub(r"(//[^:/@]+:)[^@]*@", r"\1@", url).encode()).hexdigest()
+    return data_dir() / "databases" / key[:16]
+
+
 def _check_sqlite_file(path: Path) -> None:
     """Refuse a file that is not a whole SQLite database before SQLite writes to it (SQLite
     would take a truncated file for a new, empty database and create tables in it, and the
@@ -1028,6 +1104,32 @@ def _check_sqlite_file(path: Path) -> None:
     wal_pending = wal.exists() and wal.stat().st_size > 0
     if header_valid and not wal_pending and size < page_size * pages:
         raise ScenarioError(damaged.format(f"truncated: {size} bytes of {page_size * pages}"))
+
+
+_WARNED_READABLE: set[Path] = set()
+
+
+def _warn_if_readable(path: Path) -> None:
+    """Say once (per file and process, on stderr) that a records database others can read
+    is used as it is.
+
+    The files in the data directory are tightened to ``0600`` (surgisim made them); a file
+    given with ``--db`` elsewhere is the user's, perhaps shared on purpose (a group of
+    instructors), so it is not changed behind their back: the warning says what it exposes
+    and the fix.
+    """
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return
+    if not mode & 0o077 or path in _WARNED_READABLE:
+        return
+    _WARNED_READABLE.add(path)
+    sys.stderr.write(
+        f"warning: records database {str(path)!r} has mode {mode:04o}: other users can read "
+        f"trainees' pseudonyms and scores. Run `chmod 600 {path}` unless it is shared on "
+        "purpose.\n"
+    )
 
 
 def _read_only(url: str) -> bool:

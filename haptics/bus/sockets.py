@@ -765,9 +765,20 @@ class ClientBus:
         self._request_seq += 1
         body = dict(payload)
         body.update(v=CONTRACT_VERSION, stamp_s=time.monotonic(), seq=seq)
-        self._dealer.send_multipart([b"", encode_request(body)], zmq.NOBLOCK)
-        self.counters.sent += 1
         deadline = time.monotonic() + timeout_s
+        try:
+            self._dealer.send_multipart([b"", encode_request(body)], zmq.NOBLOCK)
+        except zmq.Again:
+            # no server to queue for: none there yet, or a CurveZMQ handshake that never
+            # completes (a client without keys, or with the wrong ones): as no reply
+            self._dealer.poll(int(timeout_s * 1000), zmq.POLLIN)  # wait as a request would
+            self._raise_if_refused()
+            raise BusTimeoutError(
+                f"no reply to {body['request']!r} from {self.endpoints[2]} within"
+                f" {timeout_s:g} s (nothing connected) — is `surgisim serve` running (with"
+                " this base port, and, if it uses CurveZMQ, this client's keys)?"
+            ) from None
+        self.counters.sent += 1
         while True:
             left_ms = int(max(0.0, deadline - time.monotonic()) * 1000)
             if not self._dealer.poll(left_ms, zmq.POLLIN):

@@ -39,6 +39,7 @@ def capture(
     duration_s: float | None = None,
     notify: Callable[[str], None] | None = None,
     bus=None,
+    curve=None,
 ) -> CaptureStats:
     """Record device messages into ``out`` until ``stop()`` (or ``duration_s`` after the
     first message).
@@ -52,13 +53,15 @@ def capture(
         notify: status lines.
         bus: an already bound :class:`~haptics.bus.sockets.ServerBus` (tests); closed
             by the caller.
+        curve: the server's CurveZMQ keys (:class:`~haptics.bus.security.ServerCurve`),
+            needed to listen beyond loopback, as for ``surgisim serve``.
     """
     from haptics.bus.sockets import ServerBus
 
     wanted = set(names)
     own = bus is None
     if own:
-        bus = ServerBus(port, bind_host)
+        bus = ServerBus(port, bind_host, curve=curve)
     clocks: dict[str, ClockMap] = {}
     stats = CaptureStats()
     t0: float | None = None

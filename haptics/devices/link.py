@@ -45,6 +45,31 @@ def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+#: How ``surgisim device`` takes its CurveZMQ keys: (the options a keyed server needs,
+#: where the server's public key comes from), for the waiting message.
+DEVICE_KEY_OPTIONS = (
+    "--keys DIR (this device's NAME.key_secret and the server's server.key)",
+    "DIR/server.key",
+)
+#: The same for the viewers (``surgisim view``, ``surgisim vr``).
+CLIENT_KEY_OPTIONS = ("--client-key and --server-public-key", "--server-public-key")
+
+
+def waiting_keys_hint(keyed: bool, options: tuple[str, str] = CLIENT_KEY_OPTIONS) -> str:
+    """What to say about CurveZMQ while no server answers: a keyed server looks exactly
+    like none to a client without keys (or with the wrong ones), so say it.
+
+    ``options``: how this command takes its keys (see :data:`CLIENT_KEY_OPTIONS`).
+    """
+    needs, server = options
+    if keyed:
+        return (
+            f"With CurveZMQ, a wrong {server} or a client key the server does not allow "
+            "looks the same"
+        )
+    return f"A server using CurveZMQ needs {needs}"
+
+
 class DeviceLink:
     """The bus connection of one device process (one or several device names).
 
@@ -66,6 +91,8 @@ class DeviceLink:
             over 0.25 s, and a shorter wait called a live server gone.
         notify: where status lines go (default: stderr).
         clock: the monotonic clock (s).
+        key_options: how the command takes its CurveZMQ keys, for the waiting message
+            (a keyed server is silent to a client without them).
     """
 
     def __init__(
@@ -84,6 +111,7 @@ class DeviceLink:
         probe_timeout_s: float = 1.0,
         notify: Callable[[str], None] = say,
         clock: Callable[[], float] = time.monotonic,
+        key_options: tuple[str, str] = DEVICE_KEY_OPTIONS,
     ) -> None:
         from haptics.bus.sockets import ClientBus
 
@@ -93,6 +121,8 @@ class DeviceLink:
         prefixes = list(dict.fromkeys([SESSION_PREFIX, *subscribe]))
         self.bus = ClientBus(host, port, curve, prefixes, ipc_dir=ipc_dir)
         self.endpoint = self.bus.endpoints[2]
+        self.keyed = curve is not None
+        self.key_options = key_options
         self.hello: dict = {}
         self.connected = False
         self.lost_after_s = float(lost_after_s)
@@ -132,7 +162,9 @@ class DeviceLink:
                 if not said:
                     self.notify(
                         f"waiting for the server at {self.endpoint} (is `surgisim serve`"
-                        " running, with this --host and --port?); retrying every second"
+                        " running, with this --host and --port?"
+                        f" {waiting_keys_hint(self.keyed, self.key_options)});"
+                        " retrying every second"
                     )
                     said = True
                 continue

@@ -21,7 +21,16 @@ from pathlib import Path
 import typer
 
 from sim.cli.guard import DEBUG_OPTION, guard, interruptible
-from sim.cli.options import HOST, PORT, command_group, deprecated_alias, prefer
+from sim.cli.options import (
+    ALLOW_KEYS,
+    HOST,
+    PORT,
+    SERVER_KEY,
+    command_group,
+    deprecated_alias,
+    prefer,
+    server_curve,
+)
 
 device_app = command_group(
     help="Master devices on the bus: synthetic operators, recordings, Touch, SpaceMouse.",
@@ -281,9 +290,12 @@ def record(
         None, "--bind-host", help="Address to listen on (default: 127.0.0.1, loopback)."
     ),
     bind: str = deprecated_alias("--bind", "--bind-host"),
+    server_key: Path | None = SERVER_KEY,
+    allow_keys: Path | None = ALLOW_KEYS,
     debug: bool = DEBUG_OPTION,
 ) -> None:
-    """Stand in for the server and record what devices send (until Ctrl-C)."""
+    """Stand in for the server and record what devices send (until Ctrl-C); off loopback
+    with CurveZMQ keys, as ``surgisim serve``."""
     with guard(debug), interruptible("closing the recording") as stop:
         from haptics.devices.capture import capture
 
@@ -293,6 +305,7 @@ def record(
             out,
             port=port,
             bind_host=bind,
+            curve=server_curve(server_key, allow_keys),
             names=names or (),
             stop=stop,
             duration_s=seconds,

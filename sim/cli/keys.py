@@ -23,6 +23,7 @@ def new(
     from haptics.bus.errors import BusSecurityError
     from haptics.bus.security import new_keypair
 
+    directory = _key_dir(directory)
     try:
         files = new_keypair(name, directory, overwrite=force)
     except BusSecurityError as e:
@@ -30,3 +31,30 @@ def new(
         raise typer.Exit(code=2) from None
     typer.echo(f"public key: {files.public}  (copy it to the peers that must accept {name})")
     typer.echo(f"secret key: {files.secret}  (mode 0600; never copy it off this machine)")
+
+
+def _key_dir(directory: Path) -> Path:
+    """The key directory, made owner-only (``0700``, and so is every parent it has to
+    make) whatever the umask (``mkdir`` alone gave ``0777`` under ``umask 000``).
+
+    An existing directory that others can enter is used with a warning, not changed: it
+    is the user's (perhaps a shared configuration folder), and the secret files in it are
+    ``0600`` anyway; what it exposes is which keys exist and the public ones.
+    """
+    import os
+    import stat
+
+    from scenarios.paths import private_dir
+
+    directory = Path(directory).expanduser()
+    existed = directory.is_dir()
+    private_dir(directory)
+    mode = stat.S_IMODE(os.stat(directory).st_mode)
+    if existed and mode & 0o077:
+        typer.echo(
+            f"warning: key directory {directory} has mode {mode:04o}: other users can list "
+            f"it (the secret key is 0600 all the same). `chmod 700 {directory}` keeps the "
+            "keys to you.",
+            err=True,
+        )
+    return directory

@@ -29,12 +29,42 @@ SERVER_PUBLIC_KEY = typer.Option(
     None, "--server-public-key", help="The server's public key file (CurveZMQ)."
 )
 
+# --- a CurveZMQ server (serve, device record) -----------------------------------------
+
+SERVER_KEY = typer.Option(
+    None, "--server-key", help="The server's secret key file (surgisim keys new server)."
+)
+ALLOW_KEYS = typer.Option(
+    None, "--allow-keys", help="Directory of the public keys of the clients allowed in."
+)
+
+
+def server_curve(server_key, allow_keys):
+    """The CurveZMQ server keys from ``--server-key`` and ``--allow-keys`` (None: a plain
+    bus, loopback only).
+
+    Raises:
+        SimError: only one of the two is given.
+    """
+    if server_key is None and allow_keys is None:
+        return None
+    from haptics.bus.security import ServerCurve
+    from sim.errors import SimError
+
+    if server_key is None or allow_keys is None:
+        raise SimError("CurveZMQ needs both --server-key and --allow-keys.")
+    return ServerCurve.from_files(server_key, allow_keys)
+
+
 # --- a session that is scored and stored (run, serve, practice) ------------------------
 
 SCENARIO = typer.Argument(..., help="Bundled scenario name or a YAML file.")
 SEED = typer.Option(0, "--seed", min=0, help="Seed of the world (>= 0).")
 ALLOW_NAME = typer.Option(
-    False, "--allow-name", help="Accept a pseudonym that looks like a person's name."
+    False,
+    "--allow-name",
+    help="Accept a new pseudonym outside the accepted forms (one from 'surgisim trainee "
+    "new', or a code like T017): you vouch it is not a person's name.",
 )
 DB = typer.Option(None, "--db", help="Records database URL.")
 REPORT = typer.Option(None, "--report", help="Where to write the HTML report.")

@@ -163,13 +163,16 @@ def run(
         record = checked_output(record, "--record")
         camera = _camera(checked_output(video, "--video"), snapshots and store)
         demo = trainee is None
-        pseudonym = "demo" if demo else check_pseudonym(trainee, allow_name=allow_name)
+        pseudonym = "demo" if demo else trainee
+        if not demo:  # the characters now; the rule for new ones once the records say
+            check_pseudonym(pseudonym, allow_name=allow_name or store)
         json_path = checked_output(json_path, "--json")
         report = checked_output(report, "--report")
         records = checkpoint = None
         if store:
             records = open_records(db, demo=demo)
             records.check_writable()
+            records.check_pseudonym(pseudonym, allow_name=allow_name)
             info = RunInfo(
                 spec.name,
                 path.read_text(),
@@ -180,7 +183,7 @@ def run(
                 db,
                 allow_name,
             )
-            checkpoint = Checkpoint(records.traces_dir.parent / IN_PROGRESS, info)
+            checkpoint = Checkpoint(records.work_dir / IN_PROGRESS, info)
         recorder = _claim_recording(record, path, overwrite)
         try:
             outcome, stop = _simulate(
@@ -463,7 +466,7 @@ def _kept_message(exc: BaseException, records, outcome, checkpoint) -> str:
     db = f" --db {checkpoint.info.db}" if checkpoint.info.db else ""
     reason = f"the session could not be stored: {failure_text(exc)}"
     try:
-        kept = checkpoint.keep(outcome.trace, records.traces_dir.parent / KEPT)
+        kept = checkpoint.keep(outcome.trace, records.work_dir / KEPT)
     except OSError as again:
         last = checkpoint.trace_path
         if not last.exists():

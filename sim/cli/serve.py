@@ -24,7 +24,17 @@ import typer
 from rich.console import Console
 
 from sim.cli.guard import DEBUG_OPTION, guard, interruptible
-from sim.cli.options import ALLOW_NAME, DB, JSON, REPORT, SCENARIO, SEED
+from sim.cli.options import (
+    ALLOW_KEYS,
+    ALLOW_NAME,
+    DB,
+    JSON,
+    REPORT,
+    SCENARIO,
+    SEED,
+    SERVER_KEY,
+    server_curve,
+)
 
 PROTOCOLS = ("xu2014", "ramp")
 
@@ -87,12 +97,8 @@ def serve(
     bind_host: str = typer.Option(
         "127.0.0.1", help="Address to bind; anything but loopback needs CurveZMQ keys."
     ),
-    server_key: Path | None = typer.Option(
-        None, help="The server's secret key file (surgisim keys new server)."
-    ),
-    allow_keys: Path | None = typer.Option(
-        None, help="Directory of the public keys of the clients allowed in."
-    ),
+    server_key: Path | None = SERVER_KEY,
+    allow_keys: Path | None = ALLOW_KEYS,
     device_map: list[str] = typer.Option(
         None, "--map", help="DEVICE=ARM, e.g. MTMR=PSM2 (repeatable; default: by hand)."
     ),
@@ -140,7 +146,9 @@ def serve(
         check_scenario(spec)
         checked_seed(seed)
         demo = trainee is None
-        pseudonym = "demo" if demo else check_pseudonym(trainee, allow_name=allow_name)
+        pseudonym = "demo" if demo else trainee
+        if not demo:  # the characters now; the rule for new ones once the records say
+            check_pseudonym(pseudonym, allow_name=True)
         report = checked_output(report, "--report")
         json_path = checked_output(json_path, "--json")
         mapping = parse_device_map(device_map or [], spec)
@@ -149,20 +157,15 @@ def serve(
                 f"scenario {spec.name!r} has no arm a hand drives (hand: right/left); "
                 "give one with --map DEVICE=ARM."
             )
-        curve = None
-        if server_key is not None or allow_keys is not None:
-            from haptics.bus.security import ServerCurve
-
-            if server_key is None or allow_keys is None:
-                raise SimError("CurveZMQ needs both --server-key and --allow-keys.")
-            curve = ServerCurve.from_files(server_key, allow_keys)
-        else:
+        curve = server_curve(server_key, allow_keys)
+        if curve is None:
             from haptics.bus.sockets import is_loopback, non_loopback_needs_curve
 
             if not is_loopback(bind_host):  # said before the scene is built
                 raise SimError(non_loopback_needs_curve(bind_host))
         records = open_records(db, demo=demo)
         records.check_writable()
+        records.check_pseudonym(pseudonym, allow_name=allow_name)
         latency = parse_channel_values(latency_ms or [], "--latency-ms", 1e-3)
         jitter = parse_channel_values(jitter_ms or [], "--jitter-ms", 1e-3)
         losses = parse_channel_values(loss or [], "--loss", 1.0)
@@ -208,7 +211,7 @@ def serve(
                 allow_name,
                 conditions=conditions,
             )
-            checkpoint = Checkpoint(records.traces_dir.parent / IN_PROGRESS, info)
+            checkpoint = Checkpoint(records.work_dir / IN_PROGRESS, info)
             writer = CheckpointWriter(checkpoint)
             camera = _camera(server.session)
             endpoints = ", ".join(server.bus.endpoints)

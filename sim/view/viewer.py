@@ -228,6 +228,7 @@ class Viewer:
 
     def _hello(self) -> dict:
         from haptics.bus.errors import BusTimeoutError
+        from haptics.devices.link import waiting_keys_hint
 
         try:
             reply = self.bus.request({"request": "hello", "scene": True}, self.connect_timeout_s)
@@ -235,7 +236,8 @@ class Viewer:
             raise SimError(
                 f"no training server answered on {self.host}:{self.port} within "
                 f"{self.connect_timeout_s:g} s; start one with `surgisim serve SCENARIO "
-                f"--port {self.port}` (or use `surgisim practice SCENARIO`)."
+                f"--port {self.port}` (or use `surgisim practice SCENARIO`). "
+                f"{waiting_keys_hint(self.curve is not None)}."
             ) from None
         if not reply.get("ok") or "scene" not in reply:
             raise SimError(f"the server's hello had no scene description: {reply.get('error')}")

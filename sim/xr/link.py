@@ -19,7 +19,9 @@ from collections import OrderedDict
 import numpy as np
 
 from haptics.bus.contract import pose_from_payload, pose_payload
+from haptics.bus.errors import BusTimeoutError
 from haptics.bus.sockets import ClientBus
+from haptics.devices.link import waiting_keys_hint
 from scenarios.visual import SceneDescription, poses_from_pq
 from sim.xr.hands import HandSample
 
@@ -44,6 +46,10 @@ class SceneFeed:
         try:
             self.hello = self.bus.wait_ready(timeout_s)
             reply = self.bus.request({"request": "hello", "scene": True}, timeout_s)
+        except BusTimeoutError as exc:
+            self.bus.close()
+            # a server using CurveZMQ is silent to a client without the right keys
+            raise BusTimeoutError(f"{exc} {waiting_keys_hint(curve is not None)}.") from None
         except Exception:
             self.bus.close()
             raise

@@ -20,9 +20,9 @@ from scenarios.records import (
     Records,
     check_pseudonym,
     default_database_url,
-    looks_like_name,
     open_records,
     pseudonym_from,
+    pseudonym_problem,
 )
 
 from .stored import store_mini_session
@@ -134,29 +134,49 @@ def test_records_survive_a_killed_writer(tmp_path):
     assert len(records.sessions()) == sessions
 
 
-# ---- pseudonyms that look like names ------------------------------------------------------
-@pytest.mark.parametrize(
-    "name",
-    ["John_Smith", "MaryJones1990", "Mary-Jones", "John.Smith", "JohnSmith", "Mary_Ann_Jones"],
-)
-def test_name_shaped_pseudonyms_are_refused_unless_allowed(records, name):
-    if "." in name:  # not even a valid pseudonym (dots are not allowed)
-        assert looks_like_name(name)
-        return
-    with pytest.raises(ScenarioError, match="looks like a person's name") as info:
+# ---- pseudonyms: only forms that cannot hold a name ---------------------------------------
+# the probe's list: lower-case names, names with birth years, a bare date were accepted
+REFUSED = [
+    "john_smith", "johnsmith", "jane_doe", "maria-garcia-1985", "mustafa_al-hassan",
+    "jsmith", "Smith", "Anna", "1985-03-02", "John_Smith", "MaryJones1990", "Mary-Jones",
+    "JohnSmith", "Mary_Ann_Jones", "OR_team", "J_Smith", "Ab", "mg-1985", "T19850302",
+    "T02-03-85", "T12", "123456", "keen-smith-0417",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", REFUSED)
+def test_new_pseudonyms_outside_the_accepted_forms_are_refused_unless_allowed(records, name):
+    with pytest.raises(ScenarioError, match="not accepted for a new trainee") as info:
         _add(records, pseudonym=name)
-    assert "allow-name" in str(info.value) and "trainee new" in str(info.value)
+    text = str(info.value)
+    assert "allow-name" in text and "surgisim trainee new" in text and "T017" in text
     assert records.find_trainee(name) is None  # nothing was stored
+    with pytest.raises(ScenarioError):
+        records.trainee(name)
     sid = records.add_session(**{**_session_kwargs(name), "allow_name": True})
     assert records.session(sid).trainee.pseudonym == name
 
 
 @pytest.mark.parametrize(
-    "pseudonym", ["T001", "demo", "keen-otter-0417", "T3fa9b0c1d2", "OR_team", "J_Smith", "Ab"]
-)
-def test_pseudonyms_that_are_not_names_pass(pseudonym):
-    assert not looks_like_name(pseudonym)
+    "pseudonym",
+    ["T001", "T017", "demo", "keen-otter-0417", "plucky-lemur-7809", "T3fa9b0c1d2",
+     "res-04-2026", "OR-12-007", "js-042", "abc123", "T2026"],
+)  # fmt: skip
+def test_issued_derived_and_code_pseudonyms_pass(pseudonym):
+    assert pseudonym_problem(pseudonym) is None
     assert check_pseudonym(pseudonym) == pseudonym
+
+
+def test_trainees_made_under_the_older_rule_still_open_and_grow(records):
+    """The rule is for new pseudonyms: a trainee stored before it (``jsmith`` passed the
+    old check) keeps getting sessions, from Python and through the run's own check."""
+    records.add_session(**{**_session_kwargs("jsmith"), "allow_name": True})  # stored then
+    sid = _add(records, pseudonym="jsmith")
+    assert records.session(sid).trainee.pseudonym == "jsmith"
+    assert records.check_pseudonym("jsmith") == "jsmith"
+    assert len(records.sessions("jsmith")) == 2
+    with pytest.raises(ScenarioError, match="not accepted"):
+        check_pseudonym("jsmith")  # not known to the bare function: a new one
 
 
 def _session_kwargs(pseudonym, passed=True, score=80.0, scenario="peg-transfer"):

@@ -1,0 +1,81 @@
+"""Each database keeps its traces and reports apart: two databases' ``session-1.html``
+used to be one file (the second overwrote the first) and ``trainee forget`` in one
+database deleted the other's report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from scenarios.archive import write_session_report
+from scenarios.paths import data_dir
+from scenarios.records import Records, files_dir_of
+
+from .stored import store_mini_session
+
+
+def test_two_databases_never_share_a_report_and_forget_keeps_the_others(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    names = tmp_path / "x" / "names.sqlite"
+    custom, default = Records(f"sqlite:///{names}"), Records()
+    sid_custom, _ = store_mini_session(custom, "ms-017")
+    sid_default, _ = store_mini_session(default, "T007")
+    assert sid_custom == sid_default == 1
+    mine, theirs = write_session_report(custom, 1), write_session_report(default, 1)
+    assert mine != theirs and mine.exists() and theirs.exists()
+    assert mine.parent == tmp_path / "x" / "names.sqlite-files" / "reports"
+    assert theirs.parent == tmp_path / "data" / "surgisim" / "reports"  # as before
+    trace = Path(custom.session(1).trace_path)
+    assert trace.parent == tmp_path / "x" / "names.sqlite-files" / "traces"
+    assert "T007" in theirs.read_text() and "ms-017" in mine.read_text()
+
+    gone = custom.forget("ms-017")
+    assert set(gone.files) == {str(trace), str(mine.resolve())}
+    assert not mine.exists() and theirs.exists() and "T007" in theirs.read_text()
+
+
+def test_forget_deletes_registered_files_only(monkeypatch, tmp_path):
+    """A report at a default-looking name that this database never registered (another
+    database wrote it there, as before this fix) is not this trainee's to delete; one it
+    registered where it was (the shared reports/ of older versions) still goes."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    records = Records()
+    store_mini_session(records, "T042")
+    shared = records.reports_dir
+    shared.mkdir(parents=True)
+    someone_elses = shared / "session-1.html"
+    someone_elses.write_text("another database's session 1")
+    legacy = shared / "trainee-T042.html"
+    legacy.write_text("T042's progress")
+    records.register_file(legacy, pseudonym="T042")
+
+    gone = records.forget("T042")
+    assert someone_elses.exists() and not legacy.exists()
+    assert str(legacy.resolve()) in gone.files and str(someone_elses) not in gone.files
+
+
+def test_where_each_kind_of_database_keeps_its_files(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    root = data_dir()
+    assert files_dir_of("", root / "records.sqlite") == root
+    assert files_dir_of("", root / "demo.sqlite") == root / "demo"
+    assert files_dir_of("", tmp_path / "a" / "n.db") == tmp_path / "a" / "n.db-files"
+    pg = files_dir_of("postgresql://ann:secret@db.lab/surgisim", None)
+    assert pg.parent == root / "databases" and "secret" not in str(pg)
+    # the password is not part of the key: changing it keeps the folder
+    assert files_dir_of("postgresql://ann:other@db.lab/surgisim", None) == pg
+    assert files_dir_of("postgresql://ann:secret@db.lab/other", None) != pg
+
+
+def test_a_database_others_can_read_is_warned_about_once(tmp_path, capsys):
+    """``chmod 644 names.sqlite`` was used silently (a secret key file in that state is
+    refused); a file outside the data directory is the user's, so it is not changed."""
+    names = tmp_path / "names.sqlite"
+    Records(f"sqlite:///{names}")
+    assert capsys.readouterr().err == ""  # created 0600: nothing to say
+    names.chmod(0o644)
+    Records(f"sqlite:///{names}")
+    Records(f"sqlite:///{names}")
+    err = capsys.readouterr().err
+    assert err.count("warning: records database") == 1 and "0644" in err
+    assert "chmod 600" in err
+    assert names.stat().st_mode & 0o777 == 0o644

@@ -1,0 +1,30 @@
+"""``surgisim device record --bind-host ADDR`` off loopback: it needs CurveZMQ, and
+``record`` had no key options (docs/bus.md listed it as usable); now it takes
+``--server-key`` and ``--allow-keys`` as ``surgisim serve`` does."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from haptics.bus.security import new_keypair
+from tests.haptics.devices.test_link import _free_port
+
+
+def test_record_listens_beyond_loopback_with_server_keys(tmp_path):
+    made = new_keypair("server", tmp_path / "kd")
+    (tmp_path / "allow").mkdir()
+    port = _free_port()
+    keys = ["--server-key", str(made.secret), "--allow-keys", str(tmp_path / "allow")]
+    out = str(tmp_path / "rec.jsonl")
+    command = [sys.executable, "-m", "sim.cli", "device", "record", "--out", out,
+               "--port", str(port), "--bind-host", "0.0.0.0", *keys]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    proc = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        line = proc.stderr.readline()
+        assert "recording device messages" in line, line + proc.stderr.read()
+    finally:
+        proc.terminate()
+        proc.wait(30)
