@@ -250,8 +250,9 @@ class _ConnectionWatch:
     the first is logged with both causes; a sender that keeps being cut off shows as a
     count that grows while it reconnects (every ~0.1 s). A handshake that fails (no keys,
     the wrong server key: :data:`HANDSHAKE_FAILURES`) is counted by kind in
-    ``failed`` and the first logged; the monitor names this socket's endpoint, not the
-    peer's address (libzmq 4.3 does not report it), so the log cannot say who it was.
+    ``failed`` and the first of each kind logged; the monitor names this socket's
+    endpoint, not the peer's address (libzmq 4.3 does not report it), so the log cannot
+    say who it was.
     Read on the loop's thread (``poll`` never blocks).
     """
 
@@ -301,7 +302,9 @@ class _ConnectionWatch:
     _failed_pending = False
 
     def _handshake_failed(self, why: str) -> None:
-        if not any(self._failed.values()):
+        # the first of each kind: a client without keys and one with the wrong server key
+        # are different mistakes, each worth its line (later tries are only counted)
+        if not self._failed[why]:
             log.warning(
                 "refused a connection to the %s socket: %s. libzmq does not say the peer's"
                 " address; counted as 'failed_handshakes' (a client that retries is"

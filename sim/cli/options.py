@@ -58,6 +58,12 @@ def server_curve(server_key, allow_keys):
 
 # --- a session that is scored and stored (run, serve, practice) ------------------------
 
+DEVICE_MAP = typer.Option(
+    None,
+    "--map",
+    help="DEVICE=ARM, e.g. MTMR=PSM2 or MTMR=ECM (a hand drives the endoscope: "
+    "camera-targeting), or DEVICE=none to leave a device out (repeatable; default: by hand).",
+)
 SCENARIO = typer.Argument(..., help="Bundled scenario name or a YAML file.")
 SEED = typer.Option(0, "--seed", min=0, help="Seed of the world (>= 0).")
 ALLOW_NAME = typer.Option(

@@ -22,7 +22,16 @@ from pathlib import Path
 import typer
 
 from sim.cli.guard import DEBUG_OPTION, guard
-from sim.cli.options import ALLOW_NAME, DB, JSON, REPORT, SCENARIO, SEED, WINDOW_SIZE
+from sim.cli.options import (
+    ALLOW_NAME,
+    DB,
+    DEVICE_MAP,
+    JSON,
+    REPORT,
+    SCENARIO,
+    SEED,
+    WINDOW_SIZE,
+)
 
 #: How long the server may take to start (imports, compiled kernels, the scene) (s).
 START_TIMEOUT_S = 180.0
@@ -94,6 +103,7 @@ def practice(
         "--vr",
         help="Practise in an OpenXR headset (controllers as masters) instead of the window.",
     ),
+    device_map: list[str] = DEVICE_MAP,
     vr_mode: str = typer.Option("console", help="With --vr: console or bedside view."),
     monado: str | None = typer.Option(
         None,
@@ -116,6 +126,8 @@ def practice(
                             ("--json", json_path)):  # fmt: skip
             if value is not None:
                 serve_args += [flag, str(value)]
+        for entry in device_map or ():
+            serve_args += ["--map", entry]
         if allow_name:
             serve_args.append("--allow-name")
         if debug:

@@ -94,6 +94,7 @@ def render(
     """Run a scenario headless until --at-s and write the endoscope's view as a PNG."""
     from scenarios.errors import ScenarioError
     from scenarios.loader import load_scenario
+    from sim.cli.run import checked_output
     from sim.errors import SimError
     from sim.render import Renderer, save_png
     from sim.render.snapshot import side_by_side
@@ -101,6 +102,7 @@ def render(
 
     width, height = parse_size(size)
     try:
+        out = checked_output(out, "--out")  # before the run, not after it
         spec = load_scenario(scenario, object_types=OBJECT_TYPES)
         view = view_at(spec, seed, at_s, operator)
         # a still image: anti-aliased and with a fine shadow map whatever the backend

@@ -28,6 +28,7 @@ from sim.cli.options import (
     ALLOW_KEYS,
     ALLOW_NAME,
     DB,
+    DEVICE_MAP,
     JSON,
     REPORT,
     SCENARIO,
@@ -99,9 +100,7 @@ def serve(
     ),
     server_key: Path | None = SERVER_KEY,
     allow_keys: Path | None = ALLOW_KEYS,
-    device_map: list[str] = typer.Option(
-        None, "--map", help="DEVICE=ARM, e.g. MTMR=PSM2 (repeatable; default: by hand)."
-    ),
+    device_map: list[str] = DEVICE_MAP,
     latency_ms: list[str] = typer.Option(
         None, help="Injected latency (ms): 150 for every channel, or command=150 (repeatable)."
     ),

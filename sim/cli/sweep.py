@@ -58,6 +58,9 @@ def sweep(
     try:
         if not drivers:
             raise SimError("nothing to run: give --operators and/or --controller.")
+        from sim.cli.run import checked_output
+
+        out = checked_output(out, "--out")  # before any job runs
         todo = sw.jobs(scenarios, drivers, sw.parse_seeds(seeds))
         # every scenario and controller loaded before any cluster starts or job runs
         fingerprints = provenance.fingerprints(todo)

@@ -36,14 +36,21 @@ def default_device_map(scenario) -> dict[str, str]:
 
 
 def parse_device_map(entries: Sequence[str], scenario) -> dict[str, str]:
-    """The default map with ``DEV=ARM`` overrides applied (each checked)."""
+    """The default map with ``DEV=ARM`` overrides applied (each checked). ``DEV=none``
+    leaves a device out: a one-handed test device on a two-handed scenario (the server
+    would otherwise wait for the other hand's device forever)."""
     arms = {a.name for a in scenario.scene.arms}
     out = default_device_map(scenario)
     for entry in entries:
         device, sep, arm = entry.partition("=")
         device, arm = device.strip(), arm.strip()
         if not sep or not device or not arm:
-            raise SimError(f"--map {entry!r}: expected DEVICE=ARM, e.g. MTMR=PSM2.")
+            raise SimError(f"--map {entry!r}: expected DEVICE=ARM (e.g. MTMR=PSM2) or DEVICE=none.")
+        if arm.lower() == "none":
+            if device not in out:
+                raise SimError(f"--map {entry!r}: no device {device!r} to leave out.")
+            del out[device]
+            continue
         if arm not in arms:
             raise SimError(f"--map {entry!r}: no arm {arm!r}; arms are {sorted(arms)}.")
         for other, mapped in list(out.items()):

@@ -148,17 +148,19 @@ def test_handshakes_without_keys_or_with_the_wrong_server_key_are_counted_and_lo
     ):
         with ClientBus(port=server.port) as plain:
             plain.publish("MTMR/clutch", {"pressed": True})
-            assert _counted(server, lambda c: c.failed_handshakes["no_curve"] >= 1)
+            # the client retries every ~0.1 s: a mismatch reported at one try is enough
+            assert _counted(server, lambda c: c.failed_handshakes["no_curve"] >= 1, 20.0)
         wrong = ClientCurve(
             load_keys(made["MTMR"].secret), load_public_key(made["stranger"].public)
         )
         with ClientBus(port=server.port, curve=wrong) as lost:
             lost.publish("MTMR/clutch", {"pressed": True})
-            assert _counted(server, lambda c: c.failed_handshakes["wrong_server_key"] >= 1)
+            assert _counted(server, lambda c: c.failed_handshakes["wrong_server_key"] >= 1, 20.0)
         counted = server.counters.as_dict()["failed_handshakes"]
     assert counted["no_curve"] >= 1 and counted["wrong_server_key"] >= 1
-    assert caplog.text.count("refused a connection") == 1
-    assert "does not use CurveZMQ" in caplog.text
+    # the first of each kind is logged once, however often the clients retried
+    assert caplog.text.count("does not use CurveZMQ") == 1
+    assert caplog.text.count("the wrong server public key") == 1
 
 
 def test_an_unknown_key_refusal_names_the_peer_address(keys, caplog):
@@ -236,7 +238,9 @@ def test_serve_shows_the_first_disconnect_and_refusal_on_stderr(keys, capsys):
             assert _counted(server, lambda c: c.messages.disconnects >= 1)
             with ClientBus(port=server.port) as plain:
                 plain.publish("MTMR/clutch", {"pressed": True})
-                assert _counted(server, lambda c: c.failed_handshakes["no_curve"] >= 1)
+                # of whichever kind: on a busy machine libzmq may report the mismatch as a
+                # handshake that broke off ("other") before it reports the mechanism
+                assert _counted(server, lambda c: sum(c.failed_handshakes.values()) >= 1)
     finally:
         shown.close()
     err = capsys.readouterr().err

@@ -105,3 +105,26 @@ def test_command_summaries_are_wrapped_to_the_terminal_not_the_source():
     rescore = next(i for i, row in enumerate(rows) if row.startswith("rescore"))
     first_rows = rows[rescore : rescore + 3]
     assert all(len(row) > 55 for row in first_rows), first_rows
+
+
+def test_practice_passes_a_device_map_to_its_server(monkeypatch):
+    """camera-targeting has no arm a hand drives by default: serve takes --map MTMR=ECM,
+    and practice had no way to pass it (the server stopped before the window opened)."""
+    from typer.testing import CliRunner
+
+    import sim.cli.practice as practice
+    from sim.cli import app
+
+    given = {}
+
+    def window(scenario, port, serve_args, width, height):
+        given["args"] = serve_args
+        return 0
+
+    monkeypatch.setattr(practice, "_practise_in_window", window)
+    result = CliRunner().invoke(
+        app, ["practice", "camera-targeting", "--map", "MTMR=ECM", "--map", "MTML=none"]
+    )
+    assert result.exit_code == 0, result.output
+    args = given["args"]
+    assert args[args.index("--map") + 1] == "MTMR=ECM" and args.count("--map") == 2

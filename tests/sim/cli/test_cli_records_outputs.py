@@ -226,3 +226,21 @@ def test_unwritable_outputs_of_records_commands_are_refused_up_front(tmp_path, c
     assert "unexpected" not in out.output and "choose another path" in out.output, out.output
     assert not ok.exists()  # nothing written before the refusal
     shutil.rmtree(tmp_path / "traces", ignore_errors=True)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["render", "ring-walk", "--out"],
+        ["sweep", "ring-walk", "--seeds", "0", "--serial", "--out"],
+    ],
+)
+def test_render_and_sweep_refuse_an_unwritable_output_before_running(tmp_path, command):
+    """Both ran first (a render's simulation, a sweep's jobs), then failed with a
+    traceback on a path under a file."""
+    blocker = tmp_path / "afile"
+    blocker.write_text("")
+    result = CliRunner().invoke(app, [*command, str(blocker / "out.png")])
+    assert result.exit_code == 2, result.output
+    assert "choose another path" in " ".join(result.output.split())
+    assert not list(tmp_path.glob("*.jsonl"))  # no sweep job ran
