@@ -131,3 +131,20 @@ def test_on_a_server_slower_than_real_time_the_hand_waits_for_the_simulation(ser
     assert session.runner.step_index >= 1, proc.stdout + proc.stderr
     waited = re.search(r"waited (\d+)x for a server slower than real time", proc.stdout)
     assert waited and int(waited.group(1)) > 0, proc.stdout
+
+
+def test_the_final_score_decides_completion_when_the_completed_event_was_lost():
+    """Over a lossy link (serve --loss 0.01) a device printed "2/3 steps, stopped" of a
+    session the server scored as a pass: the `completed` event never reached it."""
+    from types import SimpleNamespace
+
+    from sim.devices.remote import RemoteRunner, RemoteSession
+
+    remote = RemoteSession.__new__(RemoteSession)  # no bus: only the bookkeeping
+    remote.runner = RemoteRunner(step_index=2, total=3)
+    remote._apply(SimpleNamespace(topic="session/score", payload={"completed": True}))
+    assert remote.runner.completed and remote.runner.step_index == 3
+    failed = RemoteSession.__new__(RemoteSession)
+    failed.runner = RemoteRunner(step_index=1, total=3)
+    failed._apply(SimpleNamespace(topic="session/score", payload={"completed": False}))
+    assert not failed.runner.completed and failed.runner.step_index == 1
