@@ -462,9 +462,13 @@ class VrClient:
         display time missed it."""
         from haptics.bus.frame_timing import FrameTimingMeter
 
+        period = info.period_ns * 1e-9 if info.period_ns > 0 else None
         if self._meter is None:
-            period = info.period_ns * 1e-9 if info.period_ns > 0 else None
             self._meter = FrameTimingMeter(target_period_s=period)
+        elif period is not None:
+            # the runtime's latest prediction: Monado's null compositor says 16 ms at the
+            # first frame, then paces at 50 ms (the server stored 0.016 s of a 20 Hz run)
+            self._meter.target_period_s = period
         fields = self._meter.frame(shown_s, missed=late)
         if fields is not None:
             feed.bus.publish(f"{FRAME_TIMING_NAME}/frame_timing", fields)
