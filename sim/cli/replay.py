@@ -16,13 +16,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from sim.cli.guard import DEBUG_OPTION, guard
-from sim.session.recording import TOLERANCE_M
 
 
 def replay(
     recording: Path = typer.Argument(..., help="A recording (surgisim run --record FILE.mcap)."),
-    tolerance_m: float = typer.Option(
-        TOLERANCE_M, help="Exit 1 when a tool tip ends up further than this from the recording (m)."
+    tolerance_m: float | None = typer.Option(
+        None,
+        help="Exit 1 when a tool tip ends up further than this from the recording (m; "
+        "default: replay's own, 1e-9 m: bit-exact on the machine that recorded).",
     ),
     trace: Path | None = typer.Option(
         None, help="Also export the replayed trace (.parquet or .csv)."
@@ -30,10 +31,17 @@ def replay(
     debug: bool = DEBUG_OPTION,
 ) -> None:
     """Re-run a recorded session from its inputs and seed; report the largest pose difference."""
+    # imported here, not at the top: the CLI's module graph (loaded by the desktop trainer
+    # and the headset client) stays free of the session and pybullet
+    from sim.cli.run import checked_output
+    from sim.session.recording import TOLERANCE_M
     from sim.session.recording.replay import replay as do_replay
 
     console = Console()
+    if tolerance_m is None:
+        tolerance_m = TOLERANCE_M
     with guard(debug):
+        trace = checked_output(trace, "--trace")  # before re-simulating, not after
         result = do_replay(recording)
         if trace is not None:
             from sim.session.recording.export import export_trace

@@ -29,7 +29,7 @@ def _worker(tmp: str, worker: int, barrier, results) -> None:
         try:
             records = Records(f"sqlite:///{_database(tmp, r)}")
             sid = records.add_session(
-                pseudonym=f"race-{r:03d}",
+                pseudonym=f"rc-{r:03d}",
                 scenario_name="peg-transfer",
                 scenario_version="1",
                 scenario_yaml="name: x\n",
@@ -68,7 +68,7 @@ def test_first_session_of_a_new_trainee_from_two_processes(tmp_path):
     assert not errors, errors[:3]
     for r in range(ROUNDS):
         con = sqlite3.connect(_database(str(tmp_path), r))
-        trainees = con.execute("SELECT id FROM trainees WHERE pseudonym = ?", (f"race-{r:03d}",))
+        trainees = con.execute("SELECT id FROM trainees WHERE pseudonym = ?", (f"rc-{r:03d}",))
         (trainee,) = trainees.fetchall()  # exactly one row
         sessions = con.execute("SELECT operator FROM sessions WHERE trainee_id = ?", trainee)
         assert sorted(sessions.fetchall()) == [(f"worker{w}",) for w in range(WORKERS)]

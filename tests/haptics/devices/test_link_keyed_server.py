@@ -16,7 +16,9 @@ from tests.haptics.bus.conftest import ServerPump
 
 def test_a_device_without_keys_waits_for_a_keyed_server_and_says_why(tmp_path):
     made = new_keypair("server", tmp_path / "keys")
-    (tmp_path / "allow").mkdir()
+    (tmp_path / "allow").mkdir(mode=0o700)
+    client = new_keypair("MTMR", tmp_path / "client")  # an empty allow dir is refused
+    (tmp_path / "allow" / "MTMR.key").write_bytes(client.public.read_bytes())
     curve = ServerCurve.from_files(made.secret, tmp_path / "allow")
     with ServerBus(port=0, curve=curve) as server:
         pump = ServerPump(server)

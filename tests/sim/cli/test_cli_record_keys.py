@@ -14,7 +14,9 @@ from tests.haptics.devices.test_link import _free_port
 
 def test_record_listens_beyond_loopback_with_server_keys(tmp_path):
     made = new_keypair("server", tmp_path / "kd")
-    (tmp_path / "allow").mkdir()
+    (tmp_path / "allow").mkdir(mode=0o700)
+    client = new_keypair("MTMR", tmp_path / "client")  # an empty allow dir is refused
+    (tmp_path / "allow" / "MTMR.key").write_bytes(client.public.read_bytes())
     port = _free_port()
     keys = ["--server-key", str(made.secret), "--allow-keys", str(tmp_path / "allow")]
     out = str(tmp_path / "rec.jsonl")
