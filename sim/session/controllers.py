@@ -44,6 +44,7 @@ import numpy as np
 
 from sim.errors import SimError
 from sim.session.commands import ArmCommand
+from sim.session.plans import PlanMismatchError
 from sim.session.state import StepState
 
 
@@ -140,6 +141,8 @@ def run_controller(
                 break
             try:
                 commands = controller.act(state)
+            except PlanMismatchError:
+                raise  # the scenario's choice of plan, not a bug of the controller
             except Exception as exc:
                 raise ControllerError.of(controller, f"at {session.time_s:.3f} s", exc) from exc
             if commands is None:
