@@ -97,7 +97,8 @@ def plan_for(scenario: Scenario) -> Callable:
     if entry is None:
         raise ScenarioError(
             f"scenario {scenario.name!r} has no demonstration plan ({kind!r}); known plans are "
-            f"{sorted(PLANS)}. Synthetic operators need one; a master device does not."
+            f"{sorted(PLANS)}. Synthetic operators need one; a master device does not. To "
+            "preview it without one: surgisim render --operator none (the arms hold still)."
         )
     unrunnable = plan_unrunnable(scenario)
     if unrunnable is not None:
