@@ -111,9 +111,11 @@ def store_session(
 def ending_of(trace: SessionTrace, interrupted: bool) -> str:
     """How a finished run ended (a key of :data:`scenarios.records.ENDINGS`): ``stopped``
     when it was stopped before the exercise ended (Ctrl-C, the trainee stopping the
-    server), else ``completed``, else ``time_limit`` or ``failed`` by the scenario's own
-    ``failed`` event (its time limit, or another fail rule)."""
-    if interrupted:
+    server, a controller that ended the run itself: the trace's ``interrupted`` event),
+    else ``completed``, else ``time_limit`` or ``failed`` by the scenario's own
+    ``failed`` event (its time limit, or another fail rule). Only a ``failed`` event makes
+    a run ``failed``: a run that ended without one was not ended by the scenario."""
+    if interrupted or (not trace.completed and trace.events_of("interrupted")):
         return "stopped"
     if trace.completed:
         return "completed"

@@ -171,7 +171,11 @@ def _mscore(result: ScoreResult, t: dict) -> Explanation:
     mean = t.get("weighted_mean", t["score"])
     formula = f"({products}) / {num(t['total_weight'])} = {mean:.1f}"
     if "weighted_mean" in t:
-        formula += " \u2192 0 (the exercise was not completed: an attempt stopped early scores 0)"
+        # not "stopped early": a run that ran out of time is not completed either
+        formula += (
+            " \u2192 0 (the exercise was not completed: an attempt not completed scores 0, "
+            "whether it ran out of time or was stopped)"
+        )
     return Explanation(rule, lines, formula, _outcome(result, None))
 
 

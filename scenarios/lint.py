@@ -9,11 +9,12 @@ runs them all; add a check to :data:`CHECKS` to have validate report it.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 from scenarios.errors import ScenarioWarning, suggest
-from scenarios.loader import library_names
-from scenarios.schema import FLSRule, Scenario
+from scenarios.loader import library_names, load_scenario
+from scenarios.schema import FLSRule, Scenario, references
 from scenarios.scoring import unscored_safety
 
 
@@ -83,11 +84,59 @@ def unscored_safety_metrics(scenario: Scenario) -> list[ScenarioWarning]:
     ]
 
 
+def step_outline(scenario: Scenario) -> list[tuple[str, tuple[str, ...]]]:
+    """The exercise's steps as a plan sees them: each step's id, in order, with the names
+    its ``done_when`` refers to (objects, landmarks, arms) in order. Numbers (tolerances,
+    hold times) are left out: tuning them does not change what a plan must do."""
+    steps = scenario.exercise.steps
+    names: list[list[str]] = [[] for _ in steps]
+    for loc, _ref, name in references(scenario.exercise):
+        if loc[0] == "steps":
+            names[loc[1]].append(name)
+    return [(step.id, tuple(refs)) for step, refs in zip(steps, names, strict=True)]
+
+
+@functools.cache
+def _bundled_outlines(kind: str) -> dict[str, list]:
+    """Bundled scenario name -> its step outline, for those driven by plan ``kind``."""
+    outlines = {}
+    for name in library_names():
+        bundled = load_scenario(name)
+        if (bundled.plan or {}).get("kind") == kind:
+            outlines[name] = step_outline(bundled)
+    return outlines
+
+
+def plan_for_other_steps(scenario: Scenario) -> list[ScenarioWarning]:
+    """A bundled demonstration plan whose steps differ from every bundled scenario that
+    plan was written for (step ids, their order, the objects and landmarks they name):
+    the plan drives its own exercise, not this one's steps, so a run collides and pushes
+    to the time limit or stops on a name the scene lacks. A warning, not an error: a copy
+    of a bundled exercise with steps renamed may still run."""
+    kind = (scenario.plan or {}).get("kind")
+    bundled = _bundled_outlines(kind) if isinstance(kind, str) else {}
+    if not bundled or step_outline(scenario) in bundled.values():
+        return []
+    loc = ("plan", "kind") if "kind" in scenario.plan else ("plan",)
+    return [
+        _warning(
+            scenario,
+            loc,
+            f"plan.kind: the {kind} plan was written for {', '.join(sorted(bundled))}, whose "
+            "steps (ids, order, the objects and landmarks they name) differ from this "
+            "scenario's: the plan will not do these steps. The bundled plans drive the "
+            "bundled exercises; write your own controller (README 'Your own controller') "
+            "or drive it with a device.",
+        )
+    ]
+
+
 #: Every check validate runs, in the order their warnings are printed.
 CHECKS: tuple[Callable[[Scenario], list[ScenarioWarning]], ...] = (
     unknown_prerequisites,
     time_past_cutoff,
     unscored_safety_metrics,
+    plan_for_other_steps,
 )
 
 

@@ -392,13 +392,36 @@ def fls_terms(
 NEEDLE_IN_TISSUE_OBJECTS = frozenset({"suture_pad"})
 
 
+def _fixed_scenery(obj) -> bool:
+    """An object the physics world builds as static scenery: ``environment: true`` or no
+    mass (the world's own rule for primitive objects, ``sim/world/boards.py``). Other
+    object types (boards with rings, needles, pads) are taken to hold something movable."""
+    params = obj.params or {}
+    return bool(params.get("environment")) or params.get("mass_kg") == 0
+
+
+def graspable_objects(scenario) -> list[str]:
+    """Ids of the scene's objects, and those its events spawn, that are not fixed scenery:
+    the things an instrument could pick up and drop."""
+    objects = list(scenario.scene.objects)
+    objects += [
+        action.spawn
+        for event in scenario.exercise.events
+        for action in event.do
+        if action.spawn is not None
+    ]
+    return [o.id for o in objects if not _fixed_scenery(o)]
+
+
 def unscored_safety(scenario) -> list[str]:
     """The risk-and-safety metrics a session of ``scenario`` can have that its rubric
     neither penalises nor benchmarks nor limits (``[]`` when safety counts fully).
 
-    Collisions count when ``collisions`` is scored, or both of its parts are; drops,
-    out-of-view time and a held object touching the scenery apply only to scenes with an
-    instrument (not just a scope), needle withdrawals to scenes with a needle and tissue.
+    Collisions count when ``collisions`` is scored, or both of its parts are; out-of-view
+    time applies only to scenes with an instrument (not just a scope); drops and a held
+    object touching the scenery only to scenes with an instrument and something it can pick
+    up (see :func:`graspable_objects`): targets that are all fixed scenery can be neither
+    dropped nor held. Needle withdrawals apply to scenes with a needle and tissue.
     ``peak_force_n`` is optional: excessive-force time is the one that must count.
     """
     scoring = scenario.scoring
@@ -409,7 +432,9 @@ def unscored_safety(scenario) -> list[str]:
         missing += [p for p in parts if not scoring.scored(p)] if instruments else ["collisions"]
     needed = ["excessive_force_time_s"]
     if instruments:
-        needed += ["out_of_view_time_s", "drops", "held_object_collisions"]
+        needed.append("out_of_view_time_s")
+        if graspable_objects(scenario):
+            needed += ["drops", "held_object_collisions"]
     if any(o.type in NEEDLE_IN_TISSUE_OBJECTS for o in scenario.scene.objects):
         needed.append("needle_withdrawals")
     return missing + [n for n in needed if not scoring.scored(n)]

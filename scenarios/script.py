@@ -98,20 +98,7 @@ class ExerciseRunner:
             return out
         happened = world.happened()
         t = world.time_s
-        for i, event in enumerate(self.exercise.events):
-            if event.at is not None:
-                if not self._timeline_done[i] and t >= event.at:
-                    self._timeline_done[i] = True
-                    self._act(event.do, t, out)
-            else:
-                now = self._holds(event.when, world, happened)
-                # a trigger made of world events fires on each occurrence; a state
-                # trigger fires when it becomes true
-                rising = now and (event.when.momentary or not self._was_true[i])
-                if rising and (event.repeat or not self._timeline_done[i]):
-                    self._timeline_done[i] = True
-                    self._act(event.do, t, out)
-                self._was_true[i] = now
+        self._fire_events(world, happened, t, out)
         if self.time_limit_reached(t):
             self.failed = f"time limit of {self.exercise.time_limit_s:g} s reached"
             out.events.append(TraceEvent(t, "failed", {"reason": self.failed}))
@@ -124,12 +111,37 @@ class ExerciseRunner:
             self.step_index += 1
             nxt = self.current_step
             if nxt is None:
-                self._complete(t, out)
+                # the last step's own events (``step_completed: <last>``, a state that
+                # has just become true) run now, before the end: there is no next tick
+                self._fire_events(world, happened, t, out, states_only=True)
+                if self.failed is None:
+                    self._complete(t, out)
             else:
                 out.events.append(
                     TraceEvent(t, "step_started", {"step": nxt.id, "instruction": nxt.instruction})
                 )
         return out
+
+    def _fire_events(self, world, happened, t: float, out: Outcome, states_only=False) -> None:
+        """Run the events that are due at ``t``. With ``states_only``, only the ``when``
+        events whose state trigger has just become true (a second look in the same tick:
+        world events and timeline events were already judged in the first)."""
+        for i, event in enumerate(self.exercise.events):
+            if event.at is not None:
+                if not states_only and not self._timeline_done[i] and t >= event.at:
+                    self._timeline_done[i] = True
+                    self._act(event.do, t, out)
+            elif states_only and event.when.momentary:
+                continue
+            else:
+                now = self._holds(event.when, world, happened)
+                # a trigger made of world events fires on each occurrence; a state
+                # trigger fires when it becomes true
+                rising = now and (event.when.momentary or not self._was_true[i])
+                if rising and (event.repeat or not self._timeline_done[i]):
+                    self._timeline_done[i] = True
+                    self._act(event.do, t, out)
+                self._was_true[i] = now
 
     def time_limit_reached(self, t: float) -> bool:
         """Whether the exercise's time limit has passed."""

@@ -12,13 +12,26 @@ from typing import TypeVar
 
 from kinematics.errors import closest_names
 
-__all__ = ["SimError", "closest_names", "lookup"]
+__all__ = ["SimError", "UnknownNameError", "closest_names", "lookup"]
 
 V = TypeVar("V")
 
 
 class SimError(ValueError):
     """A simulation input was invalid; the message says what, what was expected and the fix."""
+
+
+class UnknownNameError(SimError):
+    """A name looked up by :func:`lookup` does not exist: ``what`` it was to name
+    (``"body"``) and the ``name``, so a caller can say whose need it was (a demonstration
+    plan asking for a ring the scenario does not have) without reading the message."""
+
+    def __init__(self, message: str, what: str = "", name: str = "") -> None:
+        super().__init__(message, what, name)
+        self.what, self.name = what, name
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 def lookup(mapping: Mapping[str, V], name: str, what: str) -> V:
@@ -30,7 +43,9 @@ def lookup(mapping: Mapping[str, V], name: str, what: str) -> V:
     try:
         return mapping[name]
     except KeyError:
-        raise SimError(
+        raise UnknownNameError(
             f"no {what} named {name!r}; valid names are {sorted(mapping)}."
-            + closest_names(str(name), mapping)
+            + closest_names(str(name), mapping),
+            what,
+            str(name),
         ) from None

@@ -30,17 +30,28 @@ class View:
     time_s: float
 
 
+#: ``--operator none``: no synthetic operator and no plan; the arms hold still while the
+#: world and the exercise's events run (a preview of a scenario that has no plan).
+NO_OPERATOR = "none"
+
+
 @contextmanager
 def session_at(scenario, seed: int, at_s: float, operator: str = "expert"):
     """A session of ``scenario`` run headless with ``operator`` until ``at_s`` simulated
-    seconds (or the end of the exercise, if sooner); closed on leaving the block."""
+    seconds (or the end of the exercise, if sooner); closed on leaving the block. With
+    ``operator`` ``"none"`` (:data:`NO_OPERATOR`) no plan is needed: the arms hold still."""
     from sim.session.demo import Demonstrator
     from sim.session.plans import plan_for
     from sim.session.session import Session
 
     session = Session(scenario, seed=seed)
     try:
-        if at_s > 0:
+        if at_s > 0 and operator == NO_OPERATOR:
+            # no hands: the world runs on (events spawn and move objects), arms hold still
+            while session.time_s < at_s - 1e-9 and not session.finished:
+                steps = max(1, round((at_s - session.time_s) * session.world.rate_hz))
+                session.advance(None, steps=min(steps, 100))
+        elif at_s > 0:
             demo = Demonstrator(session, operator, seed=seed, time_limit_s=at_s)
             plan_for(scenario)(demo)  # returns once the time limit is reached
             while session.time_s < at_s - 1e-9 and not session.finished:
@@ -88,7 +99,9 @@ def render(
     ),
     baseline_mm: float = typer.Option(5.0, help="Stereo baseline (mm) between the eyes."),
     operator: str = typer.Option(
-        "expert", help="Synthetic operator: expert, intermediate, novice."
+        "expert",
+        help="Synthetic operator: expert, intermediate, novice; or none: no operator and "
+        "no plan needed, the arms hold still while the scenario's events run.",
     ),
 ) -> None:
     """Run a scenario headless until --at-s and write the endoscope's view as a PNG."""

@@ -143,7 +143,7 @@ def run(
     from scenarios.checkpoint import IN_PROGRESS, Checkpoint, RunInfo
     from scenarios.loader import load_scenario, resolve
     from scenarios.records import check_pseudonym, open_records
-    from sim.session.plans import PLANS
+    from sim.session.plans import PLANS, plan_unrunnable
     from sim.world.scenario_check import check_scenario
     from sim.world.scene import OBJECT_TYPES
 
@@ -151,7 +151,7 @@ def run(
     with guard(debug):
         path = resolve(scenario)
         spec = load_scenario(path, object_types=OBJECT_TYPES)
-        check_scenario(spec, plan_kinds=PLANS)
+        check_scenario(spec, plan_kinds=PLANS, plan_unrunnable=plan_unrunnable)
         checked_operator(operator)
         checked_seed(seed)
         driver = None

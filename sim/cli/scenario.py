@@ -40,7 +40,7 @@ def scenario_validate(
     mean; check every file given, exit 1 if any failed (warnings do not fail)."""
     from scenarios.errors import ScenarioError
     from scenarios.loader import load_scenario
-    from sim.session.plans import PLANS
+    from sim.session.plans import PLANS, plan_unrunnable
     from sim.world.scenario_check import check_scenario
     from sim.world.scene import OBJECT_TYPES
 
@@ -48,7 +48,7 @@ def scenario_validate(
     for path in files:
         try:
             scenario = load_scenario(path, object_types=OBJECT_TYPES)
-            check_scenario(scenario, plan_kinds=PLANS)
+            check_scenario(scenario, plan_kinds=PLANS, plan_unrunnable=plan_unrunnable)
         except ScenarioError as exc:
             failed += 1
             typer.echo(str(exc), err=True)

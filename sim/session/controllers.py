@@ -44,6 +44,7 @@ import numpy as np
 
 from sim.errors import SimError
 from sim.session.commands import ArmCommand
+from sim.session.plans import PlanMismatchError
 from sim.session.state import StepState
 
 
@@ -133,15 +134,19 @@ def run_controller(
         progress_every = max(1, round(session.world.rate_hz))
         state = session.state()
         interrupted = False
+        stopped_by = None  # the controller, when it ends the run itself (act() -> None)
         while not session.finished and session.time_s < limit:
             if stop is not None and stop():
                 interrupted = True
                 break
             try:
                 commands = controller.act(state)
+            except PlanMismatchError:
+                raise  # the scenario's choice of plan, not a bug of the controller
             except Exception as exc:
                 raise ControllerError.of(controller, f"at {session.time_s:.3f} s", exc) from exc
             if commands is None:
+                stopped_by = "the controller"
                 break
             if recorder is not None:
                 recorder.commands(session, commands, steps)
@@ -154,7 +159,7 @@ def run_controller(
                     on_progress(session.runner.step_index, session.time_s)
                 if on_checkpoint is not None:
                     on_checkpoint(session)
-        outcome = end_of_run(scenario, session, interrupted, start)
+        outcome = end_of_run(scenario, session, interrupted, start, stopped_by)
         if recorder is not None:
             recorder.finish(session, outcome.result, outcome.metrics)
     finally:

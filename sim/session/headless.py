@@ -81,15 +81,30 @@ def run_headless(
 
 
 def end_of_run(
-    scenario: Scenario, session: Session, interrupted: bool, started_s: float
+    scenario: Scenario,
+    session: Session,
+    interrupted: bool,
+    started_s: float,
+    stopped_by: str | None = None,
 ) -> HeadlessOutcome:
     """A run ending now (the session still open, for a recorder to store it): its trace,
     marked when the user stopped the run, scored; the live metrics and the physics' wall
-    time beside it; wall time from ``started_s`` (``time.perf_counter``)."""
+    time beside it; wall time from ``started_s`` (``time.perf_counter``).
+
+    Args:
+        stopped_by: who else ended the run before the exercise did (``"the controller"``
+            when a controller returned None): the trace is marked ``interrupted`` with
+            that reason, so the session is stored as stopped, not as failed by the
+            scenario; the outcome is not marked interrupted (that is the user's stop).
+    """
     trace = session.trace()
     if interrupted:
         trace.events.append(
             TraceEvent(session.time_s, "interrupted", {"reason": "stopped by the user"})
+        )
+    elif stopped_by is not None and not trace.completed and not trace.events_of("failed"):
+        trace.events.append(
+            TraceEvent(session.time_s, "interrupted", {"reason": f"stopped by {stopped_by}"})
         )
     metrics, result = score_trace(scenario, trace)
     return HeadlessOutcome(

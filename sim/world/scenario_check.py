@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
@@ -42,7 +42,11 @@ class BodyNames:
 
 
 def check_scenario(
-    scenario: Scenario, *, plan_kinds: Iterable[str] | None = None, seed: int = 0
+    scenario: Scenario,
+    *,
+    plan_kinds: Iterable[str] | None = None,
+    seed: int = 0,
+    plan_unrunnable: Callable[[Scenario], str | None] | None = None,
 ) -> SceneSpec:
     """Everything a run of ``scenario`` will look up, looked up now.
 
@@ -51,6 +55,9 @@ def check_scenario(
         plan_kinds: the demonstration plans that exist (``sim.session.plans.PLANS``);
             when given, a ``plan.kind`` must be one of them.
         seed: world seed for building the scene (only jitter depends on it).
+        plan_unrunnable: why the scenario's plan certainly cannot run in it, or None
+            (``sim.session.plans.plan_unrunnable``, passed in: the world does not import
+            the session's plans); a reason is an error at ``plan.kind``.
 
     Returns:
         The world's scene description (as :func:`build_scene_spec` returns it).
@@ -83,6 +90,11 @@ def check_scenario(
                 f"plan.kind: unknown demonstration plan {kind!r}; plans are {kinds}."
                 + suggest(str(kind), kinds),
             )
+    if plan_unrunnable is not None and scenario.plan:
+        why = plan_unrunnable(scenario)
+        if why is not None:
+            loc = ("plan", "kind") if "kind" in scenario.plan else ("plan",)
+            _fail(scenario, loc, f"plan.kind: {why}")
     return spec
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from scenarios.evaluate import score_trace
 from scenarios.loader import library_names, load_scenario, resolve
-from scenarios.schema import FLSRule
+from scenarios.schema import Action, FLSRule
 from scenarios.scoring import unscored_safety
 
 from .traces import scenario_trace
@@ -122,3 +122,31 @@ def test_at_least_one_bundled_rubric_is_mscore_with_labelled_benchmarks():
         for rule in scoring.metrics.values():
             if rule.benchmark is not None:
                 assert rule.benchmark.source, "every benchmark says where it comes from"
+
+
+def _targets_only(environment: bool):
+    """peg-transfer's arms with its objects made spheres, fixed scenery or not."""
+    scenario = load_scenario("peg-transfer")
+    for obj in scenario.scene.objects:
+        obj.type = "sphere"
+        obj.params = {"radius_m": 0.004, "environment": environment}
+    for name in ("drops", "held_object_collisions"):
+        scenario.scoring.metrics.pop(name, None)
+    return scenario
+
+
+def test_drops_are_not_asked_for_when_nothing_can_be_picked_up():
+    """Only fixed scenery (``environment: true``): nothing can be dropped or held, so no
+    warning asks to score drops (the probe's b-targets.yaml was warned)."""
+    assert "drops" not in unscored_safety(_targets_only(environment=True))
+    missing = unscored_safety(_targets_only(environment=False))
+    assert "drops" in missing and "held_object_collisions" in missing
+
+
+def test_a_spawned_graspable_object_still_asks_for_drops():
+    scenario = _targets_only(environment=True)
+    spawn = scenario.scene.objects[0].model_copy(
+        update={"id": "fb", "type": "box", "params": {"size_m": [0.01] * 3}}
+    )
+    scenario.exercise.events[0].do[0] = Action(spawn=spawn)
+    assert "drops" in unscored_safety(scenario)

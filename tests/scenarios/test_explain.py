@@ -118,3 +118,13 @@ def test_each_penalty_line_multiplies_out_as_printed(name):
                 checked += 1
     if any(rule.penalty for rule in scoring.metrics.values()):
         assert checked
+
+
+def test_an_mscore_attempt_out_of_time_is_not_said_to_have_stopped_early():
+    """A run that ran out of time was not stopped early: the zero is explained as an
+    attempt not completed (the probe's b-run540 report said "stopped early")."""
+    scoring = load_scenario("camera-targeting").scoring
+    metrics = {name: 0.0 for name in scoring.metrics}
+    e = explain(score_session(metrics, False, scoring))
+    assert "an attempt not completed scores 0" in e.formula
+    assert "stopped early" not in e.formula

@@ -66,3 +66,22 @@ def test_a_time_limit_within_the_cutoff_or_under_mscore_is_no_warning():
     camera = (LIBRARY / "camera-targeting.yaml").read_text()
     longer = camera.replace("time_limit_s: 180", "time_limit_s: 3000")
     assert not time_past_cutoff(parse_scenario(longer))  # mscore: no cut-off
+
+
+def test_a_bundled_plan_on_other_steps_is_a_warning_at_the_plan():
+    """The probe's crossover exercise named ``plan: {kind: peg_transfer}`` with its rings
+    on other pegs: the plan ignored the steps and pushed for the whole time limit."""
+    from scenarios.lint import plan_for_other_steps
+
+    text = PEG.replace('target: "board:peg6"', 'target: "board:peg8"', 1)
+    assert text != PEG
+    (warning,) = plan_for_other_steps(parse_scenario(text, "cross.yaml"))
+    assert warning.line == _line_of(text, "plan:")
+    assert "the peg_transfer plan was written for peg-transfer" in warning.message
+    assert "README 'Your own controller'" in warning.message
+    # tolerances tuned, same steps and names: the plan still fits, no warning
+    tuned = PEG.replace("time_limit_s:", "time_limit_s: 299 #", 1)
+    assert plan_for_other_steps(parse_scenario(tuned, "tuned.yaml")) == []
+    # no plan, no warning
+    unplanned = "\n".join(ln for ln in PEG.splitlines() if not ln.startswith("plan:"))
+    assert plan_for_other_steps(parse_scenario(unplanned, "own.yaml")) == []

@@ -183,3 +183,30 @@ def test_handover_needs_the_receiver_alone():
     world.held["ring1"] = {"PSM1"}
     runner.tick(world)
     assert runner.current_step.id == "place"
+
+
+def test_the_last_steps_own_events_run_before_the_end():
+    """``when: {step_completed: <last step>}`` had no next tick to fire in: the run ended
+    at completion first (the probe's c-foreign-body: stop_timer, remove, message lost)."""
+    text = SCRIPT.replace(
+        "    - when: {time_elapsed_s: 5}\n",
+        "    - when: {step_completed: place}\n"
+        "      do: [{stop_timer: total}, {remove: ring1}, {message: Well done}]\n"
+        "    - when: {time_elapsed_s: 5}\n",
+    )
+    runner = ExerciseRunner(parse_scenario(text, "s.yaml").exercise)
+    world = FakeWorld()
+    runner.start(world)
+    runner.tick(world)
+    world.time_s = 1.0
+    world.held["ring1"] = {"PSM1"}
+    runner.tick(world)
+    world.time_s = 2.0
+    world.held.clear()
+    world.positions["ring1"] = np.array([0.062, 0.001, 0.004])
+    out = runner.tick(world)
+    assert _kinds(out) == ["step_done", "timer_stopped", "message", "completed"]
+    assert [a.remove for a in out.actions] == ["ring1"]  # carried out by the session
+    assert runner.completed and runner.completion_time_s == 2.0
+    world.time_s = 2.5
+    assert _kinds(runner.tick(world)) == []  # once: nothing fires again after the end

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from scenarios.archive import ending_of
 from scenarios.loader import load_scenario
 from sim.cli import app
 from sim.errors import SimError
@@ -99,6 +100,13 @@ def test_a_controller_that_returns_none_ends_the_run_and_is_still_scored(handove
     outcome = run_controller(handover, Stop(), seed=0)
     assert outcome.trace.time_s[-1] == pytest.approx(0.1, abs=0.011)  # 50 steps at 500 Hz
     assert outcome.result.score is not None
+    # the controller ended it, not the scenario: stored as stopped, never "failed"
+    # (it read "FAIL (ended by the scenario)" with no failed event)
+    assert not outcome.interrupted  # not the user's Ctrl-C: no exit code 130
+    assert [e.data["reason"] for e in outcome.trace.events_of("interrupted")] == [
+        "stopped by the controller"
+    ]
+    assert ending_of(outcome.trace, outcome.interrupted) == "stopped"
 
 
 class Raising:
