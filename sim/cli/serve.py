@@ -281,11 +281,13 @@ def serve(
 
 
 class BusLogToStderr:
-    """Show the bus's log on stderr while serving: the first dropped message of each
-    reason, the first ended connection, the first refused handshake (``haptics.bus``
-    logs them, at INFO and WARNING). The CLI configures no logging, and Python's
-    fallback shows warnings only, with no hint that they come from the bus; the first
-    disconnect (an INFO line) never showed at all. :meth:`close` takes the handler off."""
+    """Show the bus's warnings on stderr while serving, each marked ``bus:``: the first
+    dropped message of each reason, the first refused handshake of each kind. The CLI
+    configures no logging, and Python's fallback showed them with no hint that they came
+    from the bus. Ended connections (INFO) are counted, not shown: every device, viewer
+    and headset that quits ends one, and a trainee's technician read the line ("... or
+    sent a frame over 1 MiB") as a fault at every start. :meth:`close` takes the handler
+    off."""
 
     def __init__(self) -> None:
         import logging
@@ -296,7 +298,8 @@ class BusLogToStderr:
         self._handler.setFormatter(logging.Formatter("bus: %(message)s"))
         self._level = self._logger.level
         self._logger.addHandler(self._handler)
-        self._logger.setLevel(logging.INFO)
+        self._handler.setLevel(logging.WARNING)
+        self._logger.setLevel(min(self._level or logging.WARNING, logging.WARNING))
 
     def close(self) -> None:
         """Stop showing the bus's log (it was shown for one serve)."""
