@@ -553,12 +553,11 @@ def store(
 
 def print_result(console: Console, spec, outcome) -> None:
     """The score of a finished session (table and arithmetic), and how fast it ran."""
+    from scenarios.scoring import verdict_text
     from sim.cli.score_view import print_score, verdict_score
 
     result = outcome.result
-    verdict = "PASS" if result.passed else "FAIL"
-    if outcome.interrupted:
-        verdict = "FAIL (stopped before the end)"
+    verdict = verdict_text(result.passed, outcome.interrupted)
     print_score(console, result, f"{spec.title}: {verdict} - {verdict_score(result)}")
     console.print(
         f"simulated {outcome.sim_time_s:.1f} s in {outcome.wall_time_s:.1f} s of wall "

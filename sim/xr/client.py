@@ -364,9 +364,15 @@ class VrClient:
         while paused); says which, once."""
         feed.update()
         if feed.score is not None:
-            verdict = "PASS" if feed.score.get("passed") else "FAIL"
+            from scenarios.scoring import verdict_text
+
+            verdict = verdict_text(
+                bool(feed.score.get("passed")), bool(feed.score.get("interrupted"))
+            )
             score = feed.score.get("score")
             shown = "" if score is None else f", score {score:.1f}"
+            if not feed.score.get("completed") and not feed.score.get("interrupted"):
+                shown += " (the exercise was not completed)"
             self.log(f"the session ended on the server: {verdict}{shown}")
             self.report.session_score = feed.score
             self.report.stopped_by = "session ended"
