@@ -186,10 +186,21 @@ class RootExchange:
                 if written.is_dir():
                     shutil.copytree(written, target, dirs_exist_ok=True)
                 elif written.exists():
+                    if written.suffix == ".json":
+                        self._name_host_paths(written)
                     target.parent.mkdir(parents=True, exist_ok=True)
                     shutil.move(written, target)
         finally:
             shutil.rmtree(self.host_dir, ignore_errors=True)
+
+    def _name_host_paths(self, report: Path) -> None:
+        """A report the command wrote names the files it wrote by their paths in the root
+        (``captures``: ``/tmp/surgisim-exchange-.../1-cap1/frame_000020.npz``), which are
+        gone once the exchange folder is: name them by where they were moved."""
+        text = report.read_text()
+        for written, target in self._outputs:
+            text = text.replace(f"{self.root_dir}/{written.name}", str(target))
+        report.write_text(text)
 
 
 class MonadoService:

@@ -3,6 +3,7 @@ host (no runtime needed)."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -125,10 +126,13 @@ def test_files_cross_into_and_out_of_the_root(tmp_path):
         pairs = zip(given[3::2], given[4::2], strict=True)
         inside = {flag: Path(str(root.path) + path) for flag, path in pairs}
         assert inside["--client-key"].read_text() == "secret"
-        inside["--json"].write_text("{}")  # what the client writes in the root
         inside["--capture"].mkdir()
         (inside["--capture"] / "frame_000000.npz").write_bytes(b"x")
-    assert report.read_text() == "{}" and (captures / "frame_000000.npz").exists()
+        # what the client writes in the root names its captures by their root paths
+        named = given[given.index("--capture") + 1] + "/frame_000000.npz"
+        inside["--json"].write_text(json.dumps({"captures": [named]}))
+    assert json.loads(report.read_text()) == {"captures": [str(captures / "frame_000000.npz")]}
+    assert (captures / "frame_000000.npz").exists()
     assert not exchange.host_dir.exists()
 
 
