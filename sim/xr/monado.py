@@ -353,6 +353,17 @@ class RemoteController:
     buttons: dict = field(default_factory=lambda: {"active": True})
 
     def pack(self) -> bytes:
+        """The controller in the driver's wire format.
+
+        Raises:
+            XrError: a button name the driver does not have (a typo pressed nothing).
+        """
+        unknown = sorted(set(self.buttons) - set(_BUTTONS))
+        if unknown:
+            raise XrError(
+                f"no button {unknown} on the remote driver's controller; its buttons: "
+                f"{list(_BUTTONS)}"
+            )
         values = [*self.orientation_xyzw, *self.position_m, *([0.0] * 6), *([0.0] * 5)]
         values += [float(self.trigger), float(self.squeeze), 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
         flags = [bool(self.buttons.get(name, False)) for name in _BUTTONS] + [False] * 3

@@ -194,3 +194,14 @@ def test_practice_vr_checks_its_mode_and_the_client_before_a_session_starts(tmp_
         assert "Traceback" not in out.stdout + out.stderr
         assert "training server" not in out.stdout + out.stderr  # nothing was started
     assert not (tmp_path / "data").exists() or not any((tmp_path / "data").rglob("*.sqlite"))
+
+
+def test_a_remote_controller_button_with_a_wrong_name_is_refused():
+    """A typo (`a` for `a_click`) pressed nothing, silently."""
+    from sim.xr.errors import XrError
+    from sim.xr.monado import REMOTE_PACKET_BYTES, RemoteController
+
+    pressed = RemoteController(buttons={"active": True, "a_click": True})
+    assert len(pressed.pack()) == (REMOTE_PACKET_BYTES - 8 - 128) // 2
+    with pytest.raises(XrError, match="no button \\['a'\\]"):
+        RemoteController(buttons={"a": True}).pack()
