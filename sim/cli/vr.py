@@ -73,7 +73,15 @@ def start_server(scenario: str, port: int, console: Console, extra: list[str] = 
 
     command = [sys.executable, "-m", "sim.cli", "serve", scenario, "--port", str(port), *extra]
     console.print(f"starting the training server: {' '.join(command[2:])}")
-    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    from sim.xr.monado import own_session_until_parent_dies
+
+    server = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=own_session_until_parent_dies,  # Ctrl-C reaches us; we stop it in order
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if server.poll() is not None:
@@ -331,7 +339,7 @@ def headset_in_monado(
     """
     import signal
 
-    from sim.xr.monado import MonadoService, RootExchange, XrRoot
+    from sim.xr.monado import MonadoService, RootExchange, XrRoot, own_session_until_parent_dies
 
     check_monado_driver(driver)
     root = XrRoot()
@@ -343,7 +351,7 @@ def headset_in_monado(
             scenario, port, serve_args = serve
             server = start_server(scenario, port, console, serve_args)
         command = ["-m", "sim.cli", "vr", *client_args(exchange)]
-        client = root.python(command, service.client_env)
+        client = root.python(command, service.client_env, preexec_fn=own_session_until_parent_dies)
         try:
             with interruptible("stopping the headset session (Ctrl-C again to abandon)") as stop:
                 while client.poll() is None:

@@ -137,6 +137,23 @@ class XrRoot:
         return self.popen([f"{VENV}/bin/python", *args], env, **kwargs)
 
 
+def own_session_until_parent_dies() -> None:
+    """``preexec_fn`` for the processes a headset session starts (Monado, the client in
+    the root, the training server): each in a session of its own, so that the terminal's
+    Ctrl-C reaches ``surgisim`` alone, which then ends them in order (the client's headset
+    session, the server's stored session, then Monado); before, all four got SIGINT at
+    once, and the trainee read "the OpenXR runtime went away" and "the training server
+    did not take the stop request" about a session that had been stored. Each still gets
+    SIGTERM if ``surgisim`` itself dies (Linux's parent-death signal), so none is left
+    behind by a ``kill -9``."""
+    import ctypes
+    import signal
+
+    os.setsid()
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0)
+
+
 class RootExchange:
     """Files that cross into and out of the root for one command (a context manager): a
     private folder under the root's ``/tmp``, so that options naming host files mean the
@@ -251,7 +268,11 @@ class MonadoService:
             env.update(SIMULATED_ENABLE="1", SIMULATED_LEFT="simple", SIMULATED_RIGHT="simple")
         out = open(self.log_path, "w") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self.process = self.root.popen(
-            ["monado-service"], env, stdout=out, stderr=subprocess.STDOUT
+            ["monado-service"],
+            env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            preexec_fn=own_session_until_parent_dies,
         )
         deadline = time.monotonic() + timeout_s
         socket_path = host_dir / "monado_comp_ipc"
