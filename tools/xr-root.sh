@@ -27,8 +27,9 @@ SUITE=trixie
 APT_PACKAGES="monado-service libopenxr1-monado libopenxr-loader1 mesa-vulkan-drivers \
 libgl1-mesa-dri libegl1 libegl-mesa0 libgl1 python3 python3-venv ca-certificates procps"
 # The viewer side of surgisim (sim.xr, sim.render, haptics.bus, scenarios.visual, the
-# CLI) and nothing more: no pybullet, numba, scipy or pydantic. Bounds as pyproject.toml.
-PIP_PACKAGES="pyopenxr>=1.1 PyOpenGL>=3.1.7 numpy>=1.26 pyzmq>=26 msgpack>=1.0 typer>=0.12 click>=8.1 rich>=13.0"
+# CLI, Pillow for the overlay text) and nothing more: no pybullet, numba, scipy or
+# pydantic. Bounds as pyproject.toml.
+PIP_PACKAGES="pyopenxr>=1.1 PyOpenGL>=3.1.7 Pillow>=10.1 numpy>=1.26 pyzmq>=26 msgpack>=1.0 typer>=0.12 click>=8.1 rich>=13.0"
 VENV=/opt/surgisim-venv
 SRC_MOUNT=/surgisim   # where a checkout is bind-mounted when something runs in the root
 

@@ -728,6 +728,11 @@ class ClientBus:
         self._request_seq = 0
         self._subscribers = 0
 
+    def subscribe(self, prefix: str) -> None:
+        """Also receive the topics starting with ``prefix`` (from now on: what the server
+        sent before the subscription reached it is not delivered)."""
+        self._sub.subscribe(prefix.encode("utf-8"))
+
     def publish(self, topic: str, payload: Mapping, *, stamp_s: float | None = None) -> int:
         """Send one device -> server message; adds ``v``, ``stamp_s`` (monotonic), ``seq``.
 

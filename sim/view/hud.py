@@ -63,6 +63,7 @@ class HudContent:
         bindings: (input, action) pairs for the help.
         result: the final result ('' until the session has ended).
         fps: frames per second of the window (0: not shown).
+        hint: the corner line saying how to get help ('' none; a headset has no F1).
     """
 
     title: str = ""
@@ -78,6 +79,7 @@ class HudContent:
     bindings: tuple[tuple[str, str], ...] = field(default=())
     result: str = ""
     fps: float = 0.0
+    hint: str = "F1: help"
 
     def key(self) -> tuple:
         """What changes the picture (the timer to a tenth of a second, fps to a unit)."""
@@ -88,7 +90,7 @@ class HudContent:
         score = None if self.score is None else round(self.score)
         return (
             self.title, self.step, self.instruction, round(self.time_s, 1), score, arms,
-            self.warnings, self.status, self.help, self.result, round(self.fps),
+            self.warnings, self.status, self.help, self.result, round(self.fps), self.hint,
         )  # fmt: skip
 
 
@@ -122,13 +124,20 @@ def _arm_text(arm: ArmLine) -> str:
     return f"{marker}{arm.name} ({arm.hand}): {state}"
 
 
-def draw_hud(content: HudContent, width: int, height: int) -> np.ndarray:
-    """The overlay for ``content`` as an (height, width, 4) uint8 RGBA image."""
+def draw_hud(
+    content: HudContent, width: int, height: int, scale: float | None = None
+) -> np.ndarray:
+    """The overlay for ``content`` as an (height, width, 4) uint8 RGBA image.
+
+    Text and spacing scale with the image (1 at 720 pixels high, at least 0.6), or by
+    ``scale`` where the caller sizes the text itself (a headset panel sizes it by the
+    eye's pixels per degree: :mod:`sim.xr.hud`).
+    """
     from PIL import Image, ImageDraw
 
     image = Image.new("RGBA", (width, height), (0, 0, 0, 0))
     draw = ImageDraw.Draw(image)
-    s = max(height / 720.0, 0.6)  # sizes scale with the window
+    s = scale if scale is not None else max(height / 720.0, 0.6)  # sizes scale with the window
     big, body, small = font(round(26 * s)), font(round(19 * s)), font(round(15 * s))
     pad = round(10 * s)
 
@@ -156,7 +165,7 @@ def draw_hud(content: HudContent, width: int, height: int) -> np.ndarray:
     for k, arm in enumerate(content.arms):
         colour = STATE_COLOURS.get(arm.state, TEXT)
         draw.text((pad, y0 + pad + k * line_h), _arm_text(arm), font=body, fill=colour)
-    hint = "F1: help"
+    hint = content.hint
     if content.fps:
         hint = f"{content.fps:.0f} fps   {hint}"
     w = draw.textlength(hint, font=small)

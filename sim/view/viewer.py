@@ -29,24 +29,25 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from scenarios.visual import SceneDescription, poses_from_pq
+from scenarios.visual import SceneDescription
 from sim.errors import SimError
 from sim.view import input as bindings
-from sim.view.hud import ArmLine, HudContent, draw_hud
-from sim.view.warnings import WarningWatch, speed_notice
+from sim.view.hud import HudContent, draw_hud
+from sim.view.live import (  # noqa: F401 (LiveState, tip_in_view, WARNING_S: their old home)
+    STALE_S,
+    WARNING_S,
+    LiveAlerts,
+    LiveState,
+    hud_content,
+    tip_in_view,
+)
 
-#: How long a warning stays on screen (s).
-WARNING_S = 4.0
 #: The name the window reports its display's timing under (``VIEW/frame_timing``).
 FRAME_TIMING_NAME = "VIEW"
 #: Frames per second the viewer draws at most (the server publishes the scene at 60 Hz);
 #: on a CPU rasteriser (llvmpipe) 30, so that a laptop keeps a core for the physics.
 TARGET_FPS = 60.0
 SOFTWARE_FPS = 30.0
-#: Without a scene/state for this long the viewer says it is waiting (s).
-STALE_S = 1.5
-#: Hands the device names map to, for the overlay.
-HAND_OF = {"MTMR": "right", "MTML": "left"}
 
 
 @dataclass
@@ -79,92 +80,6 @@ class ViewerReport:
 _STOP_SIGNALS = tuple(
     getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
 )
-
-
-class LiveState:
-    """The session as the bus shows it (updated message by message)."""
-
-    def __init__(self, description: SceneDescription) -> None:
-        self.set_description(description)
-        self.scene_time_s = 0.0
-        self.X_WN: np.ndarray | None = None
-        self.new_frame = False
-        self.last_scene_s = -math.inf
-        self.arms: dict[str, dict] = {}
-        self.step: dict = {}
-        self.metrics: dict | None = None
-        self.new_metrics: dict | None = None
-        self.score_estimate: float | None = None
-        self.events: list = []
-        self.score: dict | None = None
-        self.scene_changed = False
-
-    def set_description(self, description: SceneDescription) -> None:
-        """A new scene description (the order of poses to come)."""
-        self.description = description
-        self._names: tuple | None = None
-        self._order: np.ndarray | None = None
-
-    def take(self, message, now_s: float) -> None:
-        """Fold one bus message in."""
-        topic, p = message.topic, message.payload
-        if topic == "scene/state":
-            names = tuple(p["names"])
-            if names != self._names:
-                index = {n: i for i, n in enumerate(names)}
-                try:
-                    self._order = np.array([index[n] for n in self.description.node_names])
-                except KeyError:  # the scene changed under us: wait for the new description
-                    self._order = None
-                    self.scene_changed = True
-                self._names = names
-            if self._order is not None:
-                self.X_WN = poses_from_pq(np.asarray(p["poses"], dtype=float)[self._order])
-                self.scene_time_s = float(p["time_s"])
-                self.new_frame = True
-                self.last_scene_s = now_s
-        elif topic == "session/step":
-            self.step = dict(p)
-        elif topic == "session/metrics":
-            self.metrics = dict(p.get("metrics") or {})
-            self.new_metrics = self.metrics
-            self.score_estimate = p.get("score_estimate")
-        elif topic == "session/events":
-            for event in p.get("events") or ():
-                self.events.append(event)
-                if event.get("kind") == "scene_changed":
-                    self.scene_changed = True
-        elif topic == "session/score":
-            self.score = dict(p)
-        else:
-            arm, _, kind = topic.partition("/")
-            if kind == "measured_cp":
-                from haptics.bus.contract import pose_from_payload
-
-                self.arms.setdefault(arm, {})["X_WT"] = pose_from_payload(p)
-            elif kind == "operating_state":
-                entry = self.arms.setdefault(arm, {})
-                entry["state"] = str(p.get("state", ""))
-                entry["align_error_rad"] = float(p.get("align_error_rad", math.nan))
-
-    def camera_pose(self) -> np.ndarray | None:
-        """``X_WC`` of the current frame (the scope node's, or the fixed camera's)."""
-        if self.X_WN is None:
-            return None
-        return self.description.camera_pose(self.X_WN)
-
-
-def tip_in_view(description: SceneDescription, X_WC, p_WT) -> bool:
-    """Whether a tool tip at ``p_WT`` (world, m) lies in the endoscope's view: in front,
-    within the near and far planes, and inside the camera's nominal image."""
-    camera = description.camera
-    p_C = np.asarray(X_WC)[:3, :3].T @ (np.asarray(p_WT) - np.asarray(X_WC)[:3, 3])
-    if not camera.near_m <= p_C[2] <= camera.far_m:
-        return False
-    height = 1000
-    width = camera.aspect * height
-    u, v = camera.project(p_C, width, height)
-    return 0.0 <= u <= width and 0.0 <= v <= height
 
 
 class Viewer:
@@ -215,9 +130,7 @@ class Viewer:
         self._buttons: set[str] = set()
         self._keys: set[str] = set()
         self._jaw_closed_by_key: set[str] = set()
-        self._alerts: list[tuple[float, str, str]] = []  # (until, text, severity)
-        self._watch = WarningWatch()
-        self.alerts_seen: list = []
+        self._alerts = LiveAlerts()
         self._stop_sent = False
 
     # ---- setup ---------------------------------------------------------------------------
@@ -390,7 +303,7 @@ class Viewer:
         report.seconds = time.monotonic() - started
         report.fps = report.frames / max(report.seconds, 1e-9)
         report.frame_ms = 1000.0 * float(np.median(frame_times)) if frame_times else 0.0
-        report.alerts = list(self.alerts_seen)
+        report.alerts = list(self._alerts.seen)
 
     # ---- input -----------------------------------------------------------------------------
     @property
@@ -515,69 +428,22 @@ class Viewer:
 
     # ---- overlays ------------------------------------------------------------------------
     def _flash(self, text: str, severity: str) -> None:
-        self._alerts.append((time.monotonic() + WARNING_S, text, severity))
+        self._alerts.flash(text, severity, time.monotonic())
 
     def _warnings(self, now: float) -> None:
-        state = self.state
-        metrics, state.new_metrics = state.new_metrics, None
-        events, state.events = state.events, []
-        for alert in self._watch.update(state.scene_time_s, metrics, events):
-            self.alerts_seen.append(alert)
-            self._flash(alert.text, "info" if alert.kind == "message" else "warning")
-        self._alerts = [a for a in self._alerts if a[0] > now]
+        self._alerts.update(self.state, now)
 
     def _hud(self, fps: float) -> HudContent:
-        state, hello = self.state, self.hello
-        warnings = [(text, severity) for _, text, severity in self._alerts]
-        X_WC = state.camera_pose()
-        arms = []
-        mapped = {arm: device for device, arm in (hello.get("devices") or {}).items()}
-        ended = state.score is not None  # the result box says it all: nothing live stays
-        speeding = self._watch.speed_limited(state.scene_time_s)
-        for arm, device in sorted(mapped.items(), key=lambda kv: kv[1], reverse=True):
-            if ended:
-                break
-            seen = state.arms.get(arm, {})
-            tip = seen.get("X_WT")
-            if (
-                X_WC is not None
-                and tip is not None
-                and not tip_in_view(state.description, X_WC, tip[:3, 3])
-            ):
-                warnings.append((f"{arm} is out of view", "warning"))
-            if arm in speeding:
-                limit = (hello.get("teleop") or {}).get(arm, {}).get("max_tip_speed_m_s")
-                warnings.append((speed_notice(arm, limit), "warning"))
-            arms.append(
-                ArmLine(
-                    arm,
-                    HAND_OF.get(device, device),
-                    seen.get("state", ""),
-                    seen.get("align_error_rad", math.nan),
-                    self.master is not None and device == self.active_device,
-                    self.master is not None,
-                )
-            )
-        step = state.step
-        step_text = f"Step {step['index'] + 1}/{step['total']}" if step.get("total") else ""
-        if step.get("total") and step.get("index", 0) >= step["total"]:
-            step_text = "All steps done"
-        status = ""
-        if state.score is None and time.monotonic() - state.last_scene_s > STALE_S:
-            status = "waiting for the session on the bus..."
-        return HudContent(
-            title=str(hello.get("title", "")),
-            step=step_text,
-            instruction=str(step.get("instruction", "")),
-            time_s=state.scene_time_s,
-            time_limit_s=hello.get("time_limit_s"),
-            score=state.score.get("score") if ended else state.score_estimate,
-            arms=tuple(arms),
-            warnings=tuple(warnings),
-            status=status,
+        driving = self.master is not None
+        return hud_content(
+            self.state,
+            self.hello,
+            self._alerts,
+            time.monotonic(),
+            active_device=self.active_device if driving else None,
+            auto_clutch=driving,
             help=self.help,
             bindings=bindings.BINDINGS,
-            result=_result_text(state.score),
             fps=fps,
         )
 
@@ -594,21 +460,3 @@ class Viewer:
         if self.bus is not None:
             self.bus.close()
             self.bus = None
-
-
-def _result_text(score: dict | None) -> str:
-    if score is None:
-        return ""
-    verdict = "PASS" if score.get("passed") else "FAIL"
-    if score.get("interrupted"):
-        verdict = "FAIL (stopped before the end)"  # as the terminal and the report say
-    value = score.get("score")
-    lines = [verdict]
-    if value is not None:
-        from scenarios.scoring import score_text  # the verdict's decimals, as on the report
-
-        lines = [f"{verdict} - score {score_text(value, score.get('pass_score'))}/100"]
-    if score.get("session_id") is not None:
-        lines.append(f"stored as session {score['session_id']}")
-    lines.append("Esc: close the window")
-    return "\n".join(lines)

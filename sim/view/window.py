@@ -101,16 +101,9 @@ class Window:
         self._program = self._compile()
         self._rect = GL.glGetUniformLocation(self._program, "u_rect")
         self._vao = GL.glGenVertexArrays(1)
-        self._textures = list(GL.glGenTextures(2))
-        for texture in self._textures:
-            GL.glBindTexture(GL.GL_TEXTURE_2D, texture)
-            for key, value in (
-                (GL.GL_TEXTURE_MIN_FILTER, GL.GL_LINEAR),
-                (GL.GL_TEXTURE_MAG_FILTER, GL.GL_LINEAR),
-                (GL.GL_TEXTURE_WRAP_S, GL.GL_CLAMP_TO_EDGE),
-                (GL.GL_TEXTURE_WRAP_T, GL.GL_CLAMP_TO_EDGE),
-            ):
-                GL.glTexParameteri(GL.GL_TEXTURE_2D, key, value)
+        from sim.render.overlay import image_texture
+
+        self._textures = [image_texture(GL) for _ in range(2)]
         GL.glPixelStorei(GL.GL_UNPACK_ALIGNMENT, 1)
         self._sizes: list[tuple[int, int] | None] = [None, None]
         self._frame_aspect = width / height

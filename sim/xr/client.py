@@ -17,6 +17,12 @@ Threads: the frame loop runs on the renderer's GL thread (``xrWaitFrame`` paces 
 a device thread samples the controllers at ``device_rate_hz`` at the current time (not
 tied to frames, so a slow frame never starves the server's watchdog) and publishes them.
 
+In both modes the trainer's overlay (step and instruction, timer, score, warnings, the
+instruments' states, a pause, the end verdict) is a head-locked panel in the lower part
+of each eye's image, at a finite depth (:mod:`sim.xr.hud`). When the session ends on the
+server, the verdict stays in the headset for :data:`sim.xr.hud.VERDICT_HOLD_S` before the
+client ends the headset session (its exit status is unchanged).
+
 Frame timing (:mod:`sim.xr.timing`) is measured per frame and written out (``timing_path``
 JSON lines, the summary in the report); ``VR/frame_timing`` on the bus waits for a
 contract change (docs/vr.md).
@@ -44,6 +50,7 @@ from sim.xr.frames import (
     symmetric_fov,
 )
 from sim.xr.hands import MasterHand, vibration_amplitude
+from sim.xr.hud import eye_views
 from sim.xr.timing import FrameRecord, FrameTimer
 
 MODES = ("console", "bedside")
@@ -117,6 +124,8 @@ class VrReport:
     #: the server's final result when the session ended there (``session/score``)
     session_score: dict | None = None
     stopped_by: str = ""
+    #: the overlay's cost: frames, Pillow redraws, mean ms per frame and per redraw
+    overlay: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -186,6 +195,7 @@ class VrClient:
         self._placement: BedsidePlacement | None = None
         self._lamp: np.ndarray | None = None
         self._meter = None  # the display's frame timing, reported to the server
+        self._hud = None  # the trainer's overlay (sim.xr.hud.HeadsetHud)
 
     def stop(self) -> None:
         """Ask the client to end the session (from any thread, e.g. a signal handler)."""
@@ -254,6 +264,10 @@ class VrClient:
                 time.sleep(0.02)
             if o.mode == "bedside":
                 self._place_bedside(feed)
+            from sim.xr.hud import HeadsetHud
+
+            self._hud = HeadsetHud(feed.hello, feed.description, o.mode)
+            feed.listener = self._hud.take
             # the renderer must exist (its context) before the session; its size is the
             # swapchain's, which the runtime recommends: ask the runtime first
             from sim.render.backends import use_backend
@@ -311,6 +325,8 @@ class VrClient:
         self.report.frames = len(self.timer.frames)
         self.report.submitted = self.timer.submitted
         self.report.timing = self.timer.summary()
+        if self._hud is not None:
+            self.report.overlay = self._hud.cost()
         if o.timing_path is not None:
             self.timer.write_jsonl(o.timing_path)
         return self.report
@@ -320,8 +336,11 @@ class VrClient:
         started = time.monotonic()
         from OpenGL import GL
 
+        from sim.xr.hud import VERDICT_HOLD_S
+
         gpu = renderer.call(_GpuTimer, GL, len(runtime.swapchains))
         exiting = False
+        ended_at = None  # when the session ended on the server (monotonic s)
         try:
             while True:
                 renderer.call(runtime.poll)
@@ -340,8 +359,18 @@ class VrClient:
                     self.report.stopped_by = "stop requested" if self._stop.is_set() else "done"
                     renderer.call(runtime.request_exit)
                     continue
-                if not exiting and self._server_ended(feed):
-                    exiting = True  # a frozen scene with no word of why is worse than none
+                if not exiting and ended_at is None and self._server_ended(feed):
+                    ended_at = time.monotonic()
+                    if self._hud is not None and feed.score is not None:
+                        self._hud.closing_at = ended_at + VERDICT_HOLD_S
+                # the verdict stays in the headset for VERDICT_HOLD_S; a silent server
+                # ends it at once (a frozen scene with no word of why is worse than none)
+                if (
+                    not exiting
+                    and ended_at is not None
+                    and (feed.score is None or time.monotonic() - ended_at >= VERDICT_HOLD_S)
+                ):
+                    exiting = True
                     renderer.call(runtime.request_exit)
                     continue
                 if not runtime.running:
@@ -355,6 +384,8 @@ class VrClient:
                 for frame, ms in renderer.call(gpu.collect, runtime.lost is None):
                     self.timer.set_eye_ms(frame, ms)
                 renderer.call(gpu.free)
+                if self._hud is not None:
+                    renderer.call(self._hud.free)
             except Exception:
                 pass
 
@@ -421,6 +452,7 @@ class VrClient:
                     X = np.eye(4)
                     X[:3, 3] = X_HV[:3, 3]  # the eye's offset; parallel, looking ahead
                     views.append((X, fov))
+                eyes = eye_views([X for X, _ in views], [fov for _ in views])
                 layer_space = runtime.view_space
                 light = X_WC
             else:
@@ -432,9 +464,12 @@ class VrClient:
                         RenderView(self._placement.eye_in_world(X_SV), P, fbo, (0, 0, w, h))
                     )
                 views = located
+                eyes = eye_views([X for X, _ in located], [f for _, f in located])
                 layer_space = runtime.base_space
                 light = d.camera.X_WC
             renderer.render_views(X_WN, render, light, on_view=gpu.on_view(index))
+            if self._hud is not None:
+                self._hud.draw(fbos, w, h, eyes)
             if o.capture_dir is not None and index % max(1, o.capture_every) == 0:
                 self._capture(index, fbos, w, h, X_WN, render, feed, info)
             runtime.release()

@@ -1,8 +1,10 @@
 """The headset client's two ends of the bus (docs/bus.md): what it draws and what it drives.
 
 - :class:`SceneFeed`: ``hello`` with ``scene: true`` (the scene description: meshes once),
-  then ``scene/state`` (every node's pose, ~60 Hz) turned into the renderer's ``X_WN``.
-  Used from the thread that renders.
+  then ``scene/state`` (every node's pose, ~60 Hz) turned into the renderer's ``X_WN``,
+  and what the trainer's overlay needs (``session/...``, the driven arms'
+  ``operating_state`` and ``measured_cp``), handed to a listener. Used from the thread
+  that renders.
 - :class:`DeviceLink`: the controllers as master devices: publishes ``<dev>/gripper``,
   pedals and ``measured_cp`` each tick, and follows what the re-basing and the vibration
   need: the instruments' and the endoscope's poses, the arms' states, ``servo_cf``.
@@ -36,13 +38,19 @@ class SceneFeed:
         host, port: the server (base port P).
         curve: CurveZMQ client keys (:class:`haptics.bus.ClientCurve`) for a remote server.
         timeout_s: how long to wait for the server.
+        listener: called with every message taken (of ``scene/state`` only the newest
+            of each :meth:`update`) and the monotonic time, e.g. the overlay's
+            :meth:`sim.xr.hud.HeadsetHud.take`; settable later (``feed.listener``).
 
     Raises:
         BusTimeoutError: no server answered (the message says how to start one).
     """
 
-    def __init__(self, host: str, port: int, curve=None, timeout_s: float = 30.0) -> None:
-        self.bus = ClientBus(host, port, curve, subscribe=("scene/state", "session/score"))
+    def __init__(
+        self, host: str, port: int, curve=None, timeout_s: float = 30.0, listener=None
+    ) -> None:
+        self.bus = ClientBus(host, port, curve, subscribe=("scene/state", "session/"))
+        self.listener = listener
         try:
             self.hello = self.bus.wait_ready(timeout_s)
             reply = self.bus.request({"request": "hello", "scene": True}, timeout_s)
@@ -53,6 +61,9 @@ class SceneFeed:
         except Exception:
             self.bus.close()
             raise
+        for arm in sorted(set((self.hello.get("devices") or {}).values())):
+            for name in ("operating_state", "measured_cp"):  # the overlay's arm lines
+                self.bus.subscribe(f"{arm}/{name}")
         self.description = SceneDescription.from_dict(reply["scene"])
         n = len(self.description.nodes)
         self.X_WN = np.tile(np.eye(4), (n, 1, 1))
@@ -68,13 +79,19 @@ class SceneFeed:
     def update(self) -> bool:
         """Take every waiting ``scene/state``, keep the newest; True when it changed."""
         latest = None
+        now = time.monotonic()
         for m in self.bus.poll(0):
             if m.topic == "scene/state":
                 latest = m
-            elif m.topic == "session/score":
+                continue
+            if m.topic == "session/score":
                 self.score = dict(m.payload)
+            if self.listener is not None:
+                self.listener(m, now)
         if latest is None:
             return False
+        if self.listener is not None:
+            self.listener(latest, now)
         p = latest.payload
         names = tuple(p["names"])
         if names != self._names:

@@ -260,8 +260,8 @@ def test_the_camera_pedal_says_so_when_the_endoscope_is_fixed(description):
     viewer = _viewer(description, hello)
     viewer.master, viewer.devices = _Master(), ["MTMR"]
     viewer._key("c", True)
-    assert any("endoscope is fixed" in text for _, text, _ in viewer._alerts)
+    assert any("endoscope is fixed" in text for _, text, _ in viewer._alerts.shown)
     driven = _viewer(description, {"camera_arm": "ECM", "teleop": {"ECM": {}, "PSM1": {}}})
     driven.master, driven.devices = _Master(), ["MTMR"]
     driven._key("c", True)
-    assert not driven._alerts and driven.master.camera == [("MTMR", True)]
+    assert not driven._alerts.shown and driven.master.camera == [("MTMR", True)]

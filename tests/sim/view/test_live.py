@@ -1,0 +1,81 @@
+"""The overlay's content from bus messages: one function for the desktop window and the
+headset (:func:`sim.view.live.hud_content`)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from haptics.bus.contract import pose_payload
+from sim.view.live import LiveAlerts, LiveState, hud_content
+
+
+@pytest.fixture(scope="module")
+def description():
+    from scenarios.loader import load_scenario
+    from sim.session.session import Session
+
+    with Session(load_scenario("needle-handover"), seed=0) as s:
+        return s.scene_description()
+
+
+def _message(topic, payload):
+    return SimpleNamespace(topic=topic, payload=payload)
+
+
+def _scene(description, time_s):
+    n = len(description.node_names)
+    poses = np.tile([0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0], (n, 1))
+    return _message("scene/state", {"names": list(description.node_names), "poses": poses,
+                                    "time_s": time_s, "used_seq": -1})  # fmt: skip
+
+
+def test_the_overlay_content_follows_the_bus(description):
+    hello = {"title": "Needle handover", "time_limit_s": 120.0,
+             "devices": {"MTMR": "PSM1", "MTML": "PSM2"}}  # fmt: skip
+    state, alerts = LiveState(description), LiveAlerts()
+    X_WC = description.camera_pose(np.tile(np.eye(4), (len(description.nodes), 1, 1)))
+    behind = np.eye(4)
+    behind[:3, 3] = X_WC[:3, 3] - X_WC[:3, 2]  # a metre behind the scope
+    step = {"index": 1, "total": 3, "id": "hand", "instruction": "Hand over."}
+    drop = {"time_s": 12.0, "kind": "drop", "data": {"object": "needle"}}
+    for m in (
+        _scene(description, 12.34),
+        _message("session/step", step),
+        _message("session/metrics", {"metrics": {"instrument_collisions": 0},
+                                     "score_estimate": 88.0}),
+        _message("session/metrics", {"metrics": {"instrument_collisions": 1},
+                                     "score_estimate": 87.0}),
+        _message("session/events", {"events": [drop]}),
+        _message("PSM1/operating_state", {"state": "ALIGNING", "align_error_rad": 0.5}),
+        _message("PSM2/operating_state", {"state": "HOLDING", "paused": True}),
+        _message("PSM2/measured_cp", pose_payload(behind)),
+    ):  # fmt: skip
+        state.take(m, now_s=100.0)
+        alerts.update(state, 100.0)  # as each client does between messages and frames
+    c = hud_content(state, hello, alerts, 100.2, hint="")
+    assert (c.title, c.step, c.instruction) == ("Needle handover", "Step 2/3", "Hand over.")
+    assert c.time_s == pytest.approx(12.34) and c.time_limit_s == 120.0 and c.score == 87.0
+    assert [(a.name, a.hand, a.state) for a in c.arms] == [
+        ("PSM1", "right", "ALIGNING"), ("PSM2", "left", "HOLDING")]  # fmt: skip
+    assert not any(a.active or a.auto_clutch for a in c.arms) and c.hint == ""
+    texts = [t for t, _ in c.warnings]
+    assert "Dropped needle" in texts and "Instruments collided" in texts
+    assert "PSM2 is out of view" in texts  # behind the scope
+    assert any(t.startswith("Session paused") for t in texts)
+    assert c.status == "" and c.result == ""
+    assert hud_content(state, hello, alerts, 102.0).status.startswith("waiting")  # silent bus
+    alerts.update(state, 105.0)  # WARNING_S later the drop has gone; the lasting ones stay
+    texts = [t for t, _ in hud_content(state, hello, alerts, 100.2).warnings]
+    assert "Dropped needle" not in texts and "PSM2 is out of view" in texts
+
+    score = {"passed": False, "score": 40.0, "pass_score": 84.5, "session_id": 7,
+             "reasons": ["the exercise was not completed"]}  # fmt: skip
+    state.take(_message("session/score", score), now_s=101.0)
+    end = hud_content(state, hello, alerts, 101.0, close_hint="closes in 4 s")
+    assert end.arms == () and end.score == 40.0 and end.status == ""
+    assert end.result.splitlines() == [
+        "FAIL - score 40.0/100", "why: the exercise was not completed",
+        "stored as session 7", "closes in 4 s"]  # fmt: skip
