@@ -155,6 +155,9 @@ def vr(
         None, help="Save every --capture-every-th frame's swapchain images here (.npz)."
     ),
     capture_every: int = typer.Option(20, min=1, help="Frames between captures."),
+    hud: bool = typer.Option(
+        True, help="The trainer's overlay in each eye (step, timer, score, warnings)."
+    ),
     timing: Path | None = typer.Option(None, help="Per-frame timing, JSON lines."),
     json_path: Path | None = typer.Option(None, "--json", help="Write the run's report."),
     client_key: Path | None = CLIENT_KEY,
@@ -184,7 +187,8 @@ def vr(
                 {"--mode": mode, "--host": host, "--port": port, "--frames": frames,
                  "--seconds": seconds, "--size": size, "--linear": linear,
                  "--watch": not drive, "--device-rate-hz": device_rate_hz,
-                 "--capture-every": capture_every, "--debug": debug},
+                 "--capture-every": capture_every, "--no-hud": not hud,
+                 "--debug": debug},
                 read={"--client-key": client_key, "--server-public-key": server_public_key},
                 written={"--capture": capture, "--timing": timing, "--json": json_path},
             )  # fmt: skip
@@ -205,6 +209,7 @@ def vr(
             capture_dir=capture,
             capture_every=capture_every,
             timing_path=timing,
+            hud=hud,
         )
         # the frame loop and the device thread share the GIL: hand it over every 1 ms
         # (Python's default 5 ms would stall a frame behind a controller tick)

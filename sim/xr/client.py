@@ -84,6 +84,9 @@ class VrOptions:
         capture_dir, capture_every: save every n-th frame's swapchain images (read back).
         timing_path: per-frame timing as JSON lines.
         baseline_m: stereo endoscope baseline.
+        hud: draw the trainer's overlay (step, timer, score, warnings, verdict) in each
+            eye; off, the eyes see the scene alone (a clean view, and what image
+            comparisons against the renderer need).
     """
 
     host: str = "127.0.0.1"
@@ -100,6 +103,7 @@ class VrOptions:
     capture_every: int = 20
     timing_path: Path | None = None
     baseline_m: float = 0.005
+    hud: bool = True
 
 
 @dataclass
@@ -264,10 +268,11 @@ class VrClient:
                 time.sleep(0.02)
             if o.mode == "bedside":
                 self._place_bedside(feed)
-            from sim.xr.hud import HeadsetHud
+            if o.hud:
+                from sim.xr.hud import HeadsetHud
 
-            self._hud = HeadsetHud(feed.hello, feed.description, o.mode)
-            feed.listener = self._hud.take
+                self._hud = HeadsetHud(feed.hello, feed.description, o.mode)
+                feed.listener = self._hud.take
             # the renderer must exist (its context) before the session; its size is the
             # swapchain's, which the runtime recommends: ask the runtime first
             from sim.render.backends import use_backend

@@ -45,8 +45,10 @@ def first_run(rig, xr_root):
     """A console-view run of 130 frames, a capture every 40."""
     server, service, _ = rig
     client = start_client(
-        xr_root, service, server.port, "first", "--frames", "130", "--capture-every", "40"
-    )
+        # the scene alone (--no-hud): its frames are compared with the renderer's
+        xr_root, service, server.port, "first", "--frames", "130", "--capture-every", "40",
+        "--no-hud",
+    )  # fmt: skip
     code = client.wait(600)
     return client, code
 
@@ -213,7 +215,7 @@ def test_bedside_view_is_world_locked_at_real_scale(rig, xr_root):
     server, service, hub = rig
     client = start_client(
         xr_root, service, server.port, "bedside", "--mode", "bedside", "--watch",
-        "--seconds", "40", "--capture-every", "5",
+        "--seconds", "40", "--capture-every", "5", "--no-hud",
     )  # fmt: skip
     try:
         assert client.wait_for_line("OpenXR session: FOCUSED", 180), client.output
