@@ -302,3 +302,12 @@ def is_count(name: str) -> bool:
 def safety_metrics() -> frozenset[str]:
     """Names of the "risk and safety" metrics."""
     return frozenset(n for n, m in METRICS.items() if m.group == "safety")
+
+
+def verdict_text(passed: bool, interrupted: bool = False) -> str:
+    """The verdict as every surface says it (terminal, window, headset): a run stopped
+    before its end fails, and says why, whatever its score so far. Here, not in
+    :mod:`scenarios.scoring`, because the headset's Python has no pydantic."""
+    if interrupted:
+        return "FAIL (stopped before the end)"
+    return "PASS" if passed else "FAIL"

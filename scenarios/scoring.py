@@ -145,14 +145,6 @@ def score_text(score: float, pass_score: float | None = None) -> str:
     return f"{score:.{_decimals(score, pass_score)}f}"
 
 
-def verdict_text(passed: bool, interrupted: bool = False) -> str:
-    """The verdict as every surface says it (terminal, report, window, headset): a run
-    stopped before its end fails, and says why, whatever its score so far."""
-    if interrupted:
-        return "FAIL (stopped before the end)"
-    return "PASS" if passed else "FAIL"
-
-
 def pass_score_text(pass_score: float, score: float) -> str:
     """A pass score beside ``score`` (see :func:`score_text`), without trailing zeros."""
     text = f"{pass_score:.{_decimals(score, pass_score)}f}"

@@ -553,7 +553,7 @@ def store(
 
 def print_result(console: Console, spec, outcome) -> None:
     """The score of a finished session (table and arithmetic), and how fast it ran."""
-    from scenarios.scoring import verdict_text
+    from scenarios.glossary import verdict_text
     from sim.cli.score_view import print_score, verdict_score
 
     result = outcome.result

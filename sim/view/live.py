@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from scenarios.glossary import verdict_text
 from scenarios.visual import SceneDescription, poses_from_pq
 from sim.view.hud import ArmLine, HudContent
 from sim.view.warnings import Alert, WarningWatch, speed_notice
@@ -242,9 +243,7 @@ def result_text(score: Mapping | None, close_hint: str = "Esc: close the window"
     pass (up to two of the rubric's reasons), where it is stored, and ``close_hint``."""
     if score is None:
         return ""
-    verdict = "PASS" if score.get("passed") else "FAIL"
-    if score.get("interrupted"):
-        verdict = "FAIL (stopped before the end)"  # as the terminal and the report say
+    verdict = verdict_text(bool(score.get("passed")), bool(score.get("interrupted")))
     value = score.get("score")
     lines = [verdict]
     if value is not None:

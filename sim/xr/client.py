@@ -400,7 +400,7 @@ class VrClient:
         while paused); says which, once."""
         feed.update()
         if feed.score is not None:
-            from scenarios.scoring import verdict_text
+            from scenarios.glossary import verdict_text
 
             verdict = verdict_text(
                 bool(feed.score.get("passed")), bool(feed.score.get("interrupted"))

@@ -270,7 +270,7 @@ def test_a_metric_that_does_not_apply_keeps_the_limit_the_rubric_set():
 
 
 def test_the_verdict_of_a_run_stopped_before_its_end_says_so_whatever_its_score():
-    from scenarios.scoring import verdict_text
+    from scenarios.glossary import verdict_text
 
     assert verdict_text(True) == "PASS" and verdict_text(False) == "FAIL"
     assert verdict_text(True, interrupted=True) == "FAIL (stopped before the end)"

@@ -26,3 +26,30 @@ def test_headset_client_imports_without_pybullet_or_openxr():
     out = subprocess.run([sys.executable, "-c", CODE], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split()[-1] == "none", out.stdout
+
+
+PYDANTIC_FREE = """
+import sys
+sys.modules["pydantic"] = None  # the trixie root's Python has no pydantic
+import types
+import sim.view.live, sim.xr.hud
+from sim.xr.client import VrClient, VrOptions
+said = []
+client = VrClient(VrOptions(), log=said.append)
+score = {"passed": False, "interrupted": True, "score": 0.0, "completed": False}
+feed = types.SimpleNamespace(update=lambda: None, score=score)
+assert client._server_ended(feed)
+print(said[-1])
+"""
+
+
+def test_what_the_headset_shows_at_the_end_needs_no_pydantic():
+    """The client imports the verdict and the overlay lazily, when the session ends or the
+    first frame is drawn: an import of ``scenarios.scoring`` (pydantic) there would end
+    the headset session with an ImportError on a root built by tools/xr-root.sh."""
+    out = subprocess.run(
+        [sys.executable, "-c", PYDANTIC_FREE], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    said = out.stdout.strip().splitlines()[-1]
+    assert said == "the session ended on the server: FAIL (stopped before the end), score 0.0"
