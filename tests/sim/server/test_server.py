@@ -161,15 +161,6 @@ class Served:
         self.server.close()
 
 
-@pytest.fixture
-def served():
-    s = Served()
-    yield s
-    s.stopped = True
-    s.thread.join(timeout=60)
-    s.close()
-
-
 def test_hello_tells_a_device_what_it_needs(served):
     device = Device(served.server.port)
     try:

@@ -9,21 +9,11 @@ import time
 
 import msgpack
 import numpy as np
-import pytest
 import zmq
 
 from haptics.bus.contract import MAX_MESSAGE_BYTES, pose_payload
 from haptics.bus.sockets import ClientBus
 from tests.sim.server.test_server import Device, Served
-
-
-@pytest.fixture
-def served():
-    s = Served()
-    yield s
-    s.stopped = True
-    s.thread.join(timeout=60)
-    s.close()
 
 
 def _raw_pub(port: int) -> tuple[zmq.Context, zmq.Socket]:
