@@ -33,14 +33,7 @@ from scenarios.visual import SceneDescription
 from sim.errors import SimError
 from sim.view import input as bindings
 from sim.view.hud import HudContent, draw_hud
-from sim.view.live import (  # noqa: F401 (LiveState, tip_in_view, WARNING_S: their old home)
-    STALE_S,
-    WARNING_S,
-    LiveAlerts,
-    LiveState,
-    hud_content,
-    tip_in_view,
-)
+from sim.view.live import LiveAlerts, LiveState, hud_content
 
 #: The name the window reports its display's timing under (``VIEW/frame_timing``).
 FRAME_TIMING_NAME = "VIEW"
