@@ -103,11 +103,13 @@ class DeviceStats:
     last_received_s: float = 0.0
 
 
-#: A forward jump of ``seq`` of more than this many samples is not counted as lost: no
-#: device loses a minute of samples and carries on, so it is a sender that restarted
-#: somewhere else in its count, or garbage (a probe sent 2**64 - 1). Counted as a restart
-#: instead. 60 s of a 1 kHz device (the server passes 60 s at its devices' rate).
-MAX_SEQ_JUMP = 60_000
+#: A forward jump of ``seq`` of more than this much time's worth of samples is not
+#: counted as lost: no device loses a minute of samples and carries on, so it is a sender
+#: that restarted somewhere else in its count, or garbage (a probe sent 2**64 - 1).
+#: Counted as a restart instead (s; the server scales it by its devices' rate).
+SEQ_JUMP_S = 60.0
+#: :data:`SEQ_JUMP_S` of a 1 kHz device, in samples.
+MAX_SEQ_JUMP = round(SEQ_JUMP_S * 1000)
 
 #: After a ``seq`` that went back (a restart, or one stray old message), a jump forward to
 #: at most this many past the seq before it is the old stream going on: the restart is

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from haptics.bus.contract import CONTRACT_VERSION, INT64_MAX, INT64_MIN, TOPICS
-from haptics.bus.devices import DeviceState
+from haptics.bus.devices import SEQ_JUMP_S, DeviceState
 from haptics.bus.frame_timing import FrameTimingLog
 from haptics.bus.latency import DelayLine
 from haptics.force import ForceFeedback, ForceFeedbackConfig
@@ -50,9 +50,6 @@ from sim.session.session import Session, SessionConfig
 
 #: How often the waiting message repeats while devices are missing (s).
 WAIT_NOTICE_S = 5.0
-#: A device's forward ``seq`` jump of more than this much time's worth of samples (at
-#: ``ServeConfig.master_rate_hz``) counts as a restart, not as lost samples (s).
-SEQ_JUMP_S = 60.0
 
 
 @dataclass(frozen=True)
