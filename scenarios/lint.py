@@ -107,6 +107,14 @@ def _bundled_outlines(kind: str) -> dict[str, list]:
     return outlines
 
 
+#: What to do instead when a bundled plan does not fit a scenario (validate's warning here,
+#: and the run's error in :mod:`sim.session.plans`).
+INSTEAD = (
+    "the bundled plans drive the bundled exercises; write your own controller (README "
+    "'Your own controller') or drive it with a device"
+)
+
+
 def plan_for_other_steps(scenario: Scenario) -> list[ScenarioWarning]:
     """A bundled demonstration plan whose steps differ from every bundled scenario that
     plan was written for (step ids, their order, the objects and landmarks they name):
@@ -124,9 +132,7 @@ def plan_for_other_steps(scenario: Scenario) -> list[ScenarioWarning]:
             loc,
             f"plan.kind: the {kind} plan was written for {', '.join(sorted(bundled))}, whose "
             "steps (ids, order, the objects and landmarks they name) differ from this "
-            "scenario's: the plan will not do these steps. The bundled plans drive the "
-            "bundled exercises; write your own controller (README 'Your own controller') "
-            "or drive it with a device.",
+            f"scenario's: the plan will not do these steps. {INSTEAD[0].upper()}{INSTEAD[1:]}.",
         )
     ]
 

@@ -14,6 +14,7 @@ import importlib
 from collections.abc import Callable
 
 from scenarios.errors import ScenarioError
+from scenarios.lint import INSTEAD
 from scenarios.schema import Scenario
 from sim.errors import SimError, UnknownNameError
 
@@ -25,13 +26,6 @@ PLANS: dict[str, str] = {
     "needle_tissue": "sim.session.plans.needles:needle_tissue",
     "ring_walk": "sim.session.plans.ring_walk:ring_walk",
 }
-
-
-#: What to do instead when a bundled plan does not fit a scenario.
-INSTEAD = (
-    "the bundled plans drive the bundled exercises; write your own controller (README "
-    "'Your own controller') or drive it with a device"
-)
 
 
 class PlanMismatchError(SimError):
