@@ -112,9 +112,12 @@ def test_a_score_too_large_for_the_bus_goes_out_trimmed_and_says_so(served):
     without the per-client parts (the stored session keeps them), and says why."""
     said: list[str] = []
     served.server.say = said.append
-    viewer = ClientBus(port=served.server.port, subscribe=("session/score",))
+    # a topic the waiting server publishes (>= 10 Hz) as well, so that wait_ready can see
+    # the server -> viewer direction live: without it the score could go out before the
+    # viewer's subscription reached the server (a PUB socket drops it then; CI saw that)
+    viewer = ClientBus(port=served.server.port, subscribe=("session/score", "PSM1/operating_state"))
     try:
-        viewer.wait_ready(30)
+        viewer.wait_ready(30, first_message=True)
         devices = {f"X{n}": {"samples": 1, "lost": 0, "note": "x" * 400} for n in range(300)}
         payload = {
             "scenario": "needle-handover",
@@ -124,7 +127,9 @@ def test_a_score_too_large_for_the_bus_goes_out_trimmed_and_says_so(served):
             "conditions": {"devices": devices, "loop": {"ticks": 10}, "huge": 2**70},
         }
         sent = served.server.publish_score(payload)
-        got = viewer.poll(10.0)
+        got, deadline = [], time.monotonic() + 10.0
+        while not got and time.monotonic() < deadline:
+            got = [m for m in viewer.poll(0.5) if m.topic == "session/score"]
         assert [m.topic for m in got] == ["session/score"]
         score = got[0].payload
         assert score["score"] == 40.0 and "devices" not in score["conditions"]
