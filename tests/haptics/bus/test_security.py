@@ -139,28 +139,43 @@ def _counted(server: ServerBus, predicate, timeout_s: float = 5.0) -> bool:
 def test_handshakes_without_keys_or_with_the_wrong_server_key_are_counted_and_logged(keys, caplog):
     """Only unknown client keys (ZAP) were counted; a client with no keys, or with the
     wrong server public key, was refused by libzmq silently. libzmq 4.3 reports them on
-    the socket monitor as a failed handshake (mechanism mismatch; cryptographic error)."""
+    the socket monitor as a failed handshake: usually as a mechanism mismatch or a
+    cryptographic error, but on a loaded machine it may report every one as
+    HANDSHAKE_FAILED_NO_DETAIL (seen in CI for 20 s on end). So the count is asserted,
+    and the kind is best-effort (docs/bus.md says so)."""
     made, allow = keys
     server_curve = ServerCurve.from_files(made["server"].secret, allow)
+
+    def refused(c) -> int:
+        return sum(c.failed_handshakes.values())
+
     with (
         caplog.at_level("WARNING", logger="haptics.bus"),
         ServerBus(port=0, curve=server_curve) as server,
     ):
         with ClientBus(port=server.port) as plain:
             plain.publish("MTMR/clutch", {"pressed": True})
-            # the client retries every ~0.1 s: a mismatch reported at one try is enough
-            assert _counted(server, lambda c: c.failed_handshakes["no_curve"] >= 1, 20.0)
+            # the client retries every ~0.1 s: one refused try is enough
+            assert _counted(server, lambda c: refused(c) >= 1, 20.0)
+        before = refused(server.counters)
         wrong = ClientCurve(
             load_keys(made["MTMR"].secret), load_public_key(made["stranger"].public)
         )
         with ClientBus(port=server.port, curve=wrong) as lost:
             lost.publish("MTMR/clutch", {"pressed": True})
-            assert _counted(server, lambda c: c.failed_handshakes["wrong_server_key"] >= 1, 20.0)
-        counted = server.counters.as_dict()["failed_handshakes"]
-    assert counted["no_curve"] >= 1 and counted["wrong_server_key"] >= 1
+            assert _counted(server, lambda c: refused(c) > before, 20.0)
+        everything = server.counters.as_dict()
+    counted = everything["failed_handshakes"]
+    assert set(counted) == {"no_curve", "wrong_server_key", "other"}
+    assert sum(counted.values()) >= 2
     # the first of each kind is logged once, however often the clients retried
-    assert caplog.text.count("does not use CurveZMQ") == 1
-    assert caplog.text.count("the wrong server public key") == 1
+    for kind, words in (
+        ("no_curve", "does not use CurveZMQ"),
+        ("wrong_server_key", "the wrong server public key"),
+        ("other", "the handshake broke off"),
+    ):
+        assert caplog.text.count(words) == (1 if counted[kind] else 0), kind
+    assert everything["refused_clients"] == 0  # these never reach the ZAP handler
 
 
 def test_an_unknown_key_refusal_names_the_peer_address(keys, caplog):
