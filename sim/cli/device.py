@@ -172,7 +172,7 @@ def synthetic(
     with guard(options.debug), interruptible(stopping) as stop:
         import sys
 
-        from sim.cli.run import checked_operator, checked_seed
+        from sim.cli.checks import checked_operator, checked_seed
         from sim.devices.synthetic import run_synthetic
 
         # the hands publish on their own thread: let it in every 0.5 ms, not 5 ms

@@ -26,12 +26,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-DEBUG_OPTION = typer.Option(False, "--debug", help="Show the traceback when something fails.")
+from sim.stop_signals import STOP_SIGNALS
 
-#: The signals that stop a command as Ctrl-C does (SIGHUP where the platform has it).
-STOP_SIGNALS: tuple[int, ...] = tuple(
-    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
-)
+DEBUG_OPTION = typer.Option(False, "--debug", help="Show the traceback when something fails.")
 
 
 class Terminated(KeyboardInterrupt):

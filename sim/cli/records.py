@@ -16,9 +16,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from sim.cli.checks import checked_output
 from sim.cli.guard import DEBUG_OPTION, guard
 from sim.cli.options import command_group
-from sim.cli.run import checked_output
 
 trainee_app = command_group(
     help="Trainees (pseudonyms) and their progress.",
@@ -189,7 +189,7 @@ def _write_progress(records, pseudonym: str, html: Path | None, csv: Path | None
     """The progress page (and CSV); an OSError (the disk filled since the check) is said
     in a line."""
     from scenarios.archive import write_trainee_report
-    from sim.cli.run import failure_text
+    from sim.cli.checks import failure_text
     from sim.errors import SimError
 
     try:
@@ -245,7 +245,7 @@ def report(
 
     from scenarios.archive import write_session_report
     from scenarios.paths import write_private_text
-    from sim.cli.run import failure_text
+    from sim.cli.checks import failure_text
     from sim.errors import SimError
 
     with guard(debug):

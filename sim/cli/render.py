@@ -107,7 +107,7 @@ def render(
     """Run a scenario headless until --at-s and write the endoscope's view as a PNG."""
     from scenarios.errors import ScenarioError
     from scenarios.loader import load_scenario
-    from sim.cli.run import checked_output
+    from sim.cli.checks import checked_output
     from sim.errors import SimError
     from sim.render import Renderer, save_png
     from sim.render.snapshot import side_by_side

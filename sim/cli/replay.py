@@ -33,7 +33,7 @@ def replay(
     """Re-run a recorded session from its inputs and seed; report the largest pose difference."""
     # imported here, not at the top: the CLI's module graph (loaded by the desktop trainer
     # and the headset client) stays free of the session and pybullet
-    from sim.cli.run import checked_output
+    from sim.cli.checks import checked_output
     from sim.session.recording import TOLERANCE_M
     from sim.session.recording.replay import replay as do_replay
 

@@ -25,83 +25,15 @@ trainee: a demonstration is not a person's record.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
+from sim.cli.checks import checked_operator, checked_output, checked_seed, failure_text
 from sim.cli.guard import DEBUG_OPTION, guard, interruptible, uninterrupted
 from sim.cli.options import ALLOW_NAME, DB, JSON, REPORT, SCENARIO
-
-#: Largest seed accepted: seeds feed numpy's SeedSequence and the IK's 64-bit streams.
-MAX_SEED = 2**63 - 1
-
-
-def checked_seed(seed: int) -> int:
-    """A seed is a non-negative integer below 2**63 (a clear error otherwise)."""
-    from sim.errors import SimError
-
-    if not 0 <= seed <= MAX_SEED:
-        raise SimError(f"--seed must be an integer from 0 to 2**63 - 1, got {seed}.")
-    return seed
-
-
-def checked_operator(operator: str) -> str:
-    """A synthetic operator's skill name (the error lists them and the closest)."""
-    from haptics.operators import PRESETS
-    from sim.errors import SimError, closest_names
-
-    if operator not in PRESETS:
-        raise SimError(
-            f"unknown operator {operator!r}; operators are {sorted(PRESETS)}."
-            + closest_names(operator, PRESETS)
-        )
-    return operator
-
-
-def checked_output(path: Path | None, what: str) -> Path | None:
-    """Make sure an output file can be written before any work is done (its folder is
-    created): a command fails at once, not after minutes of simulation or after part of
-    its outputs. Every output option of the run and records commands goes through here.
-
-    Permission bits are not enough (root passes them; ``/proc``, an immutable or
-    read-only-mounted folder refuse anyway): a private file is created in the folder
-    and removed, as writing the output will (a temporary file renamed into place).
-
-    Raises:
-        SimError: the path is a folder, its folder cannot be made (a file is in the
-            way), or it cannot be written there; saying which and to choose another.
-    """
-    from sim.errors import SimError
-
-    if path is None:
-        return None
-    path = Path(path)
-    if path.is_dir():
-        raise SimError(f"{what} {str(path)!r} is a directory; give a file name.")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise SimError(
-            f"cannot create the folder of {what} {str(path)!r} ({failure_text(exc)}); "
-            "choose another path."
-        ) from None
-    why = None
-    if path.exists() and not os.access(path, os.W_OK):
-        why = "the file is read-only"
-    else:
-        try:
-            fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=path.parent)
-            os.close(fd)
-            os.unlink(probe)
-        except OSError as exc:
-            why = failure_text(exc)
-    if why is not None:
-        raise SimError(f"{what} {str(path)!r} cannot be written ({why}); choose another path.")
-    return path
 
 
 def run(
@@ -441,13 +373,6 @@ def store_finished(console, records, spec, outcome, checkpoint, report, camera=N
         ) from None
     console.print(f"stored as session {sid} for {escape(where)}; report: {page}")
     return sid
-
-
-def failure_text(exc: BaseException) -> str:
-    """An error in words: a package error's own message, an OSError's reason and path."""
-    if isinstance(exc, OSError) and exc.strerror:
-        return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
-    return str(exc)
 
 
 def stored_but(session_id: int, where: str, what: str, exc: BaseException) -> str:

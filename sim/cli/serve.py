@@ -130,7 +130,8 @@ def serve(
     from scenarios.checkpoint import IN_PROGRESS, Checkpoint, RunInfo
     from scenarios.loader import load_scenario, resolve
     from scenarios.records import check_pseudonym, open_records
-    from sim.cli.run import checked_output, checked_seed, print_result, store_finished
+    from sim.cli.checks import checked_output, checked_seed
+    from sim.cli.run import print_result, store_finished
     from sim.errors import SimError
     from sim.server.publish import ChannelDelay
     from sim.server.routing import parse_device_map

@@ -58,7 +58,7 @@ def sweep(
     try:
         if not drivers:
             raise SimError("nothing to run: give --operators and/or --controller.")
-        from sim.cli.run import checked_output
+        from sim.cli.checks import checked_output
 
         out = checked_output(out, "--out")  # before any job runs
         todo = sw.jobs(scenarios, drivers, sw.parse_seeds(seeds))

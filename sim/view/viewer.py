@@ -31,6 +31,7 @@ import numpy as np
 
 from scenarios.visual import SceneDescription
 from sim.errors import SimError
+from sim.stop_signals import STOP_SIGNALS
 from sim.view import input as bindings
 from sim.view.hud import HudContent, draw_hud
 from sim.view.live import LiveAlerts, LiveState, hud_content
@@ -67,12 +68,6 @@ class ViewerReport:
     alerts: list = field(default_factory=list)
     interrupted: bool = False
     stop_signal: int | None = None
-
-
-#: Signals that end the loop as the window's close button does (SIGHUP where there is one).
-_STOP_SIGNALS = tuple(
-    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
-)
 
 
 class Viewer:
@@ -216,7 +211,7 @@ class Viewer:
             # Ctrl-C (SIGTERM, SIGHUP) ends the loop cleanly (a KeyboardInterrupt raised
             # inside a GLFW callback or a GL wait would be lost or leave the window half
             # closed)
-            previous = {s: signal.signal(s, on_signal) for s in _STOP_SIGNALS}
+            previous = {s: signal.signal(s, on_signal) for s in STOP_SIGNALS}
         try:
             self._open()
             self._loop(
