@@ -129,6 +129,26 @@ class SceneObject(Model):
     pose: Pose = Pose()
     params: dict = Field(default_factory=dict)
 
+    @model_validator(mode="after")
+    def _placement_once(self) -> SceneObject:
+        # the builders take the pose and the id as keyword arguments too, so a
+        # ``params.position_m`` used to replace ``pose`` without a word: one place each
+        for key, where in _PLACED_BY.items():
+            if key in self.params:
+                raise FieldError(
+                    ("params", key),
+                    f"params.{key} is not a parameter of the object: {where}",
+                )
+        return self
+
+
+#: the keys a ``params`` may not hold, and where they go instead
+_PLACED_BY = {
+    "position_m": "give the position as pose: {position_m: [x, y, z]}",
+    "rpy_rad": "give the orientation as pose: {rpy_rad: [roll, pitch, yaw]}",
+    "name": "the object's name is its id",
+}
+
 
 class Scene(Model):
     """Everything that exists in the exercise."""

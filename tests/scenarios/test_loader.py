@@ -237,6 +237,20 @@ def _last_line_of(text: str, needle: str) -> int:
             "min below its max",
         ),
         ("  rule: {kind", "\trule: {kind", "\trule", "indented with a tab"),
+        # a placement in params used to replace the pose without a word
+        (
+            "pose: {position_m: [0.0, 0.0, 0.02]}",
+            "pose: {position_m: [0.0, 0.0, 0.02]}\n      params: {position_m: [0.05, 0, 0.02]}",
+            "params: {position_m",
+            "give the position as pose:",
+        ),
+        (
+            "type: peg_board",
+            "type: peg_board\n      params: {rpy_rad: [0, 0, 1.57]}",
+            "params: {rpy_rad",
+            "give the orientation as pose:",
+        ),
+        ("type: peg_board", "type: peg_board\n      params: {name: b2}", "name: b2", "is its id"),
     ],
 )
 def test_an_instructors_mistake_is_located_and_explained(old, new, needle, words):
