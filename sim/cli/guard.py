@@ -138,11 +138,12 @@ class StopRequest:
 
 
 @contextmanager
-def interruptible(message: str) -> Iterator[StopRequest]:
+def interruptible(message: str | None) -> Iterator[StopRequest]:
     """While active, the first Ctrl-C, SIGTERM or SIGHUP sets the yielded
     :class:`StopRequest` (the run stops at its next step and is stored) and prints
     ``message``; a second one raises KeyboardInterrupt (:class:`Terminated` for SIGTERM
-    and SIGHUP) as Ctrl-C does."""
+    and SIGHUP) as Ctrl-C does. ``message`` None says nothing: for a parent whose child
+    process, sent the stop in turn, says it (said once, not twice)."""
     stop = StopRequest()
 
     def first(signum, frame) -> None:
@@ -150,6 +151,8 @@ def interruptible(message: str) -> Iterator[StopRequest]:
             _raise_stop(signum, frame)
         stop.requested = True
         stop.signum = signum
+        if message is None:
+            return
         with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone
             Console(stderr=True).print(f"[yellow]{escape(message)}[/yellow]")
 

@@ -358,7 +358,8 @@ def headset_in_monado(
         command = ["-m", "sim.cli", "vr", *client_args(exchange)]
         client = root.python(command, service.client_env, preexec_fn=own_session_until_parent_dies)
         try:
-            with interruptible("stopping the headset session (Ctrl-C again to abandon)") as stop:
+            # the client, sent SIGINT below, says "stopping the headset session" itself
+            with interruptible(None) as stop:
                 while client.poll() is None:
                     if stop() or (server is not None and server.poll() is not None):
                         client.send_signal(signal.SIGINT)  # it ends its session cleanly

@@ -55,6 +55,43 @@ def test_practice_in_the_simulated_headset_runs_scores_and_stores(xr_root, tmp_p
     assert code == 130, out  # as after Ctrl-C: stored as incomplete
 
 
+def test_ctrl_c_in_the_simulated_headset_stops_once_and_stores(xr_root, tmp_path):
+    """Ctrl-C reaches ``surgisim`` alone (its children run in sessions of their own); it
+    ends the client, then the server, then Monado, and the trainee reads the stop once,
+    not "the OpenXR runtime went away" about a session that was stored."""
+    import signal
+
+    port = free_port_block()
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data"), "COLUMNS": "200"}
+    command = [sys.executable, "-m", "sim.cli", "practice", "ring-walk", "--vr",
+               "--monado", "simulated", "--port", str(port),
+               "--trainee", "calm-heron-2468"]  # fmt: skip
+    practice = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(practice.stdout), daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 600
+        while not any("OpenXR session: FOCUSED" in ln for ln in lines):
+            assert practice.poll() is None and time.monotonic() < deadline, "".join(lines)
+            time.sleep(0.2)
+        time.sleep(2.0)
+        practice.send_signal(signal.SIGINT)  # the terminal's Ctrl-C reaches surgisim only
+        code = practice.wait(300)
+    finally:
+        if practice.poll() is None:
+            practice.kill()
+        reader.join(10)
+    out = "".join(lines)
+    assert "Traceback" not in out, out
+    assert out.count("stopping the headset session") == 1, out
+    assert "runtime went away" not in out and "did not take the stop" not in out, out
+    assert "stored as session 1" in out, out
+    assert code == 130, out
+
+
 def test_vr_in_the_simulated_headset_joins_a_running_server(xr_root, tmp_path):
     """A technician's check without a headset: the client alone, in Monado, on a server
     that runs already; its report lands where --json said, on the host."""

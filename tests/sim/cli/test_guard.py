@@ -51,3 +51,16 @@ def test_sigterm_outside_a_session_unwinds_with_exit_143():
             closed.append(True)
     assert caught.value.exit_code == 143 and closed
     assert signal.getsignal(signal.SIGTERM) == previous  # restored
+
+
+def test_a_parent_whose_child_says_it_stops_quietly(capsys):
+    """``vr --monado`` / ``practice --vr --monado``: the parent passes the stop on to the
+    client in the root, which says "stopping the headset session" itself; the trainee
+    read the line twice."""
+    with interruptible(None) as stop:
+        os.kill(os.getpid(), signal.SIGINT)
+    assert stop() and stop.exit_code == 130
+    assert capsys.readouterr().err == ""
+    with interruptible("stopping the session") as stop:
+        os.kill(os.getpid(), signal.SIGINT)
+    assert "stopping the session" in capsys.readouterr().err
