@@ -51,6 +51,10 @@ from sim.session.session import Session, SessionConfig
 #: How often the waiting message repeats while devices are missing (s).
 WAIT_NOTICE_S = 5.0
 
+#: How long one read of the device socket may take, in physics periods: a few messages
+#: take microseconds, so only a flood reaches it (``ServerBus.drain``)
+DRAIN_PERIODS = 0.25
+
 
 @dataclass(frozen=True)
 class ServeConfig:
@@ -307,7 +311,10 @@ class TrainingServer:
     # ---- devices ----------------------------------------------------------------------------
     def _take_device_messages(self, now: float) -> list:
         """Device samples due now (through the command latency line)."""
-        messages = self.bus.drain()
+        # a quarter of a physics period at most: a client flooding the device socket
+        # (a probe sent 200 000 messages/s) held the loop and its outgoing streams up for
+        # 0.4-1.3 s per drain; the rest waits in its sender's own queue
+        messages = self.bus.drain(max_seconds=DRAIN_PERIODS * self._period_s)
         line = self._command_line
         if line is None:
             self.frame_timing.ingest(messages)

@@ -138,3 +138,59 @@ def test_a_score_too_large_for_the_bus_goes_out_trimmed_and_says_so(served):
         assert any("trimmed" in line for line in said)
     finally:
         viewer.close()
+
+
+_FLOODER = """
+import sys, time, msgpack, zmq
+port, seconds = int(sys.argv[1]), float(sys.argv[2])
+ctx = zmq.Context(); pub = ctx.socket(zmq.XPUB); pub.linger = 0; pub.sndhwm = 0
+pub.connect(f"tcp://127.0.0.1:{port + 1}")
+assert pub.poll(10_000); pub.recv()
+end, seq = time.monotonic() + seconds, 0
+while time.monotonic() < end:
+    for _ in range(1000):
+        seq += 1
+        body = {"v": 1, "stamp_s": time.monotonic(), "seq": seq, "pressed": False}
+        pub.send_multipart([b"FLOOD/clutch", msgpack.packb(body)])
+print(seq)
+"""
+
+
+def test_a_flooding_client_does_not_hold_up_the_loop_or_the_other_devices(served):
+    """The lab-network probe: one allowed client sending ~200 000 valid messages/s (a
+    stray device name) held ``scene/state`` up for 0.4-1.3 s at a time, because one read
+    of the device socket took up to 10 000 messages. A read now stops after a quarter of
+    a physics period; the flooder's excess waits (and overflows) in its own queue."""
+    import subprocess
+    import sys
+
+    device = Device(served.server.port)
+    try:
+        assert device.wait_for(lambda: device.state("PSM1") == "ALIGNING")
+        stats = served.server.devices.stats
+        time.sleep(1.0)
+        before = stats("MTMR").samples
+        time.sleep(2.0)
+        quiet_rate = (stats("MTMR").samples - before) / 2.0
+        started = time.monotonic()
+        flooder = subprocess.run(
+            [sys.executable, "-c", _FLOODER, str(served.server.port), "3"],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        ended = time.monotonic()
+        assert flooder.returncode == 0, flooder.stderr
+        sent = int(flooder.stdout)
+        during = stats("MTMR").samples - before - 2.0 * quiet_rate  # in the flood
+        time.sleep(0.3)
+        with device._lock:
+            seen = [t for t, m in device.inbox if m.topic == "scene/state" and started <= t]
+    finally:
+        device.close()
+    outcome = served.stop()  # the counters are the loop thread's to read
+    assert sent > 100_000  # a flood: far above any device's rate
+    assert outcome.bus_counters["messages"]["accepted"] < sent  # the excess never got in
+    gaps = np.diff([t for t in seen if t <= ended + 0.3])
+    # scene/state goes out at 60 Hz: a gap of 0.3 s is 18 frames (before: 0.4-1.3 s)
+    assert gaps.max() < 0.3, gaps.max()
+    # the real device's samples still came through, at least half of them
+    assert during >= 0.5 * quiet_rate * (ended - started), (during, quiet_rate)
