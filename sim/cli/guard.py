@@ -16,6 +16,7 @@ supervisor still sees that it asked for the stop.
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import sys
 import threading
@@ -82,10 +83,46 @@ def _known_errors() -> tuple[type[BaseException], ...]:
     return (ScenarioError, SimError, HapticsError, KinematicsError)
 
 
+class _ReaderMayLeave:
+    """Standard output that outlives its reader: ``surgisim run ... --json out.json |
+    head -3`` closes the pipe after three lines, and the next print raised
+    BrokenPipeError, so the stored session's ``--json`` file was never written and the
+    command said nothing. Once the reader has gone, output goes to /dev/null and the
+    command finishes its work (files, records) as it would have."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._reader_gone()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._reader_gone()
+
+    def _reader_gone(self) -> None:
+        with contextlib.suppress(OSError, ValueError):  # no file descriptor (a test's)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+            os.close(devnull)
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
 @contextmanager
 def guard(debug: bool) -> Iterator[None]:
     """Turn any failure into ``error: ...`` on stderr and exit code 2 (traceback with
-    ``--debug``)."""
+    ``--debug``); keep working when the reader of standard output goes away."""
+    stdout = sys.stdout
+    if not isinstance(stdout, _ReaderMayLeave):
+        sys.stdout = _ReaderMayLeave(stdout)
     try:
         # SIGTERM/SIGHUP outside a session: unwound like Ctrl-C (files closed), not a kill
         with _handlers(_raise_stop, STOP_SIGNALS[1:]):
@@ -108,6 +145,8 @@ def guard(debug: bool) -> Iterator[None]:
             debug,
         )
         raise typer.Exit(code=2) from None
+    finally:
+        sys.stdout = stdout
 
 
 def print_error(message: str, debug: bool = False) -> None:
