@@ -8,6 +8,8 @@ can also be done from Python; heavy modules are imported inside the commands so 
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 from pathlib import Path
 
 import typer
@@ -251,8 +253,15 @@ def bench_vr(
     raise typer.Exit(code=0 if ok else 1)
 
 
+#: Columns of output written to a file or a pipe (rich's default there is 80, which cut
+#: a sweep's driver and metric names to ``controller:my…`` and ``path_length_…``)
+NOT_A_TERMINAL_COLUMNS = 160
+
+
 def main() -> None:
     """Console-script entry point."""
+    if "COLUMNS" not in os.environ and not sys.stdout.isatty():
+        os.environ["COLUMNS"] = str(NOT_A_TERMINAL_COLUMNS)
     app()
 
 

@@ -28,6 +28,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from scenarios.paths import private_file
 from sim.errors import SimError
 from sim.session import provenance, ray_cluster
 
@@ -293,7 +294,9 @@ def run_sweep(
 
     on_ray = bool(resume.remaining) and use_ray
     with ray_cluster.cluster(address, workers) if on_ray else nullcontext() as ray:
-        journal.parent.mkdir(parents=True, exist_ok=True)
+        # owner-only as the results beside it: rows name controllers' files and hold
+        # their tracebacks (it was created 0644)
+        private_file(journal)
         if fresh:
             journal.write_text("")
         if ray is None:

@@ -97,3 +97,27 @@ def test_a_ray_sweep_gives_the_results_of_the_same_runs_in_series(tmp_path):
     import pyarrow.parquet as pq
 
     assert pq.read_table(tmp_path / "ray.parquet").num_rows == 4
+
+
+def test_the_journal_is_owner_only_and_the_summary_readable_in_a_file(tmp_path):
+    """A researcher's probe: ``sweep ... > summary.txt`` printed both drivers as
+    ``controller:my…`` and the per-arm metrics as ``path_length_…`` (rich's 80 columns
+    off a terminal), and the journal beside the owner-only results was 0644."""
+    import os
+    import stat
+    import subprocess
+    import sys
+
+    out = tmp_path / "results.csv"
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    env["XDG_DATA_HOME"] = str(tmp_path / "data")
+    done = subprocess.run(
+        [sys.executable, "-m", "sim.cli", "sweep", "needle-handover", "--operators", "",
+         "--controller", TRACKER.removeprefix("controller:"), "--seeds", "602", "--serial",
+         "--out", str(out)],
+        capture_output=True, text=True, timeout=600, env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert TRACKER in done.stdout and "path_length_cm[PSM1]" in done.stdout, done.stdout
+    assert "…" not in done.stdout, done.stdout
+    assert stat.S_IMODE(sw.journal_path(out).stat().st_mode) == 0o600
