@@ -255,6 +255,15 @@ def _ring_geometry(spec: PegBoardSpec) -> tuple[list[Shape], trimesh.Trimesh, di
     return shapes, mesh, landmarks
 
 
+def _in_disc(radius_m: float, rng: np.random.Generator) -> np.ndarray:
+    """A point drawn uniformly from a disc of ``radius_m`` (x, y; m): the ring offsets
+    ``ring_jitter_m`` promises ("by up to that much from its peg's centre"); a draw
+    from the square reached 1.41x the radius at its corners."""
+    u = rng.random(2)
+    r, angle = radius_m * np.sqrt(u[0]), 2.0 * np.pi * u[1]
+    return np.array([r * np.cos(angle), r * np.sin(angle)])
+
+
 def peg_board_bodies(spec: PegBoardSpec, rng: np.random.Generator) -> list[BodyGeometry]:
     """The board with its 12 pegs (one static body) and 6 rings resting on pegs.
 
@@ -279,7 +288,7 @@ def peg_board_bodies(spec: PegBoardSpec, rng: np.random.Generator) -> list[BodyG
     ring_shapes, ring_mesh, ring_marks = _ring_geometry(spec)
     pegs = peg_positions(spec)
     for i, peg in enumerate(spec.rings_on):
-        jitter = spec.ring_jitter_m * (2 * rng.random(2) - 1) if spec.ring_jitter_m else (0, 0)
+        jitter = _in_disc(spec.ring_jitter_m, rng) if spec.ring_jitter_m else (0, 0)
         # the peg passes through the hole: keep the ring centred within its clearance
         x, y = pegs[peg] + np.asarray(jitter)
         X_BR = translation(x, y, bz + spec.ring_height_m / 2 + 1e-4)
