@@ -24,7 +24,12 @@ are in ``env.unwrapped.action_slices``):
 
 Values beyond [-1, 1] are clipped onto it. An arm whose part of the action holds a NaN or
 an infinity holds still for that step, with one ``command_refused`` event in
-``info["events"]``: clipping would turn +inf into a full-speed move.
+``info["events"]``: clipping would turn +inf into a full-speed move. An action of another
+shape than the action space's (``None``, a batch of one) is refused with an error.
+
+``info["events"]`` lists the kinds of this step's events; ``info["event_details"]`` the
+same events as dicts: ``time_s``, ``kind`` and what the event names (``arm``,
+``object``, ``reason``, ...).
 
 **Observation** (a ``Dict``): ``arms/<arm>/`` ``tip_position_m`` (3), ``tip_quat_xyzw``
 (4), ``jaw_rad`` (1), ``joint_positions`` (the chain's joints) for every arm;
@@ -242,6 +247,11 @@ class SurgicalEnv(gym.Env):
         info: dict[str, Any] = {
             "step_id": ex.step_id,
             "events": [e.kind for e in s.recorder.events[first_event:]],
+            # what each event was about: arm, object, reason (a refused command's why)
+            "event_details": [
+                {"time_s": e.time_s, "kind": e.kind, **e.data}
+                for e in s.recorder.events[first_event:]
+            ],
             "score_estimate": state.score_estimate,
         }
         if terminated or truncated:
@@ -268,13 +278,22 @@ class SurgicalEnv(gym.Env):
     def split(self, action) -> dict[str, np.ndarray]:
         """The flat action cut into each driven arm's part (clipped to [-1, 1]; a NaN or
         an infinity stays as it is, for :meth:`commands` to refuse)."""
-        raw = np.asarray(action, dtype=np.float64).reshape(-1)
-        a = np.where(np.isfinite(raw), np.clip(raw, -1.0, 1.0), raw)
-        if a.shape != self.action_space.shape:
+        expected = self.action_space.shape
+        layout = {k: (v.start, v.stop) for k, v in self.action_slices.items()}
+        if action is None:
             raise SimError(
-                f"action has {a.size} values, expected {self.action_space.shape[0]} "
-                f"({ {k: (v.start, v.stop) for k, v in self.action_slices.items()} })."
+                f"step(None): an action is an array of shape {expected} ({layout}); "
+                "env.action_space.sample() gives one."
             )
+        try:
+            raw = np.asarray(action, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise SimError(f"the action is not an array of numbers ({exc}).") from None
+        if raw.shape != expected:
+            # a batch of one (1, n) or an (n, 1) column is refused too: a (2, 7) array
+            # flattened would fill the 14 values arm by arm in the wrong order
+            raise SimError(f"action has shape {raw.shape}, expected {expected} ({layout}).")
+        a = np.where(np.isfinite(raw), np.clip(raw, -1.0, 1.0), raw)
         return {name: a[sl] for name, sl in self.action_slices.items()}
 
     def commands(self, action) -> dict[str, ArmCommand]:

@@ -92,7 +92,32 @@ def test_a_non_finite_action_holds_the_arm_with_one_event_per_step(mode, bad):
         action[sl.start + 4] = bad  # one value: a rotation (or a joint) of PSM1
         _, _, _, _, info = env.step(action)
         assert info["events"].count("command_refused") == 1, info["events"]
+        refused = [e for e in info["event_details"] if e["kind"] == "command_refused"]
+        assert refused[0]["arm"] == "PSM1" and "NaN or infinity" in refused[0]["reason"]
         np.testing.assert_array_equal(session.arms["PSM1"].goal_js(), goals["PSM1"])
+    finally:
+        env.close()
+
+
+def test_an_action_of_another_shape_is_refused_and_moves_nothing():
+    """A researcher's probe: ``step(None)`` said "action has 1 values", and a (1, 14)
+    batch was taken silently, as a (2, 7) array would be, arm values mixed."""
+    from sim.errors import SimError
+
+    env = _make("surgisim/NeedleHandover-v0")
+    try:
+        env.reset(seed=603)
+        session = env.unwrapped.session
+        goals = {n: a.goal_js() for n, a in session.arms.items()}
+        n = env.action_space.shape[0]
+        with pytest.raises(SimError, match=r"step\(None\).*action_space.sample"):
+            env.step(None)
+        for bad in (np.zeros((1, n)), np.zeros((2, n // 2)), np.zeros(n + 1), "left"):
+            with pytest.raises(SimError, match=r"shape|not an array"):
+                env.step(bad)
+        for name, arm in session.arms.items():
+            np.testing.assert_array_equal(arm.goal_js(), goals[name])
+        env.step([0.0] * n)  # a list of the right length is an action
     finally:
         env.close()
 
