@@ -116,7 +116,7 @@ def sweep(
             s["driver"],
             s["metric"],
             str(s["n"]),
-            f"{s['mean']:.4g} ± {s['sd']:.2g}",
+            f"{s['mean']:.4g} ± {s['sd']:.2g}" if s["n"] else "none completed",
             f"{s['completed']}/{s['n']}",
         )
     console.print(table)

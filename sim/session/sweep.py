@@ -378,15 +378,17 @@ def summary(rows: Sequence[dict]) -> list[dict]:
             key = name if name == "score" else f"metric.{name}"
             runs = [r for r in group if r["completed"]] if name == "completion_time_s" else group
             values = np.array([r[key] for r in runs if key in r], dtype=float)
-            if values.size == 0:
+            if values.size == 0 and name != "completion_time_s":
                 continue
+            # no run completed: the completion time is a row with n = 0 and no mean (it
+            # was left out, and a reader could not tell "none completed" from "not measured")
             out.append(
                 {
                     "scenario": scenario,
                     "driver": driver,
                     "metric": name,
                     "n": int(values.size),
-                    "mean": float(values.mean()),
+                    "mean": float(values.mean()) if values.size else math.nan,
                     "sd": float(values.std(ddof=1)) if values.size > 1 else 0.0,
                     "completed": sum(r["completed"] for r in group),
                 }

@@ -123,6 +123,9 @@ def test_the_mean_completion_time_counts_completed_runs_only():
     stats = {s["metric"]: s for s in sw.summary(rows)}
     assert stats["completion_time_s"]["n"] == 2 and stats["completion_time_s"]["mean"] == 50.0
     assert stats["score"]["n"] == 3 and stats["score"]["completed"] == 2
+    # none completed: the row is there, n = 0 and no mean (it used to be left out)
+    none = {s["metric"]: s for s in sw.summary(rows[2:])}
+    assert none["completion_time_s"]["n"] == 0 and math.isnan(none["completion_time_s"]["mean"])
 
 
 def test_the_journal_answers_a_job_only_from_the_same_inputs_and_without_an_error(tmp_path):
