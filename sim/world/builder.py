@@ -83,11 +83,11 @@ def add_arm(world, spec: ArmSpec) -> Arm:
     return arm
 
 
-def _collision_shape(pb, c, shapes: list[Shape]) -> int:
+def _collision_shape(world, shapes: list[Shape]) -> int:
+    pb, c = world.pb, world.client
     if len(shapes) == 1 and shapes[0].kind == "hull":
-        return pb.createCollisionShape(
-            pb.GEOM_MESH, vertices=np.asarray(shapes[0].vertices).tolist(), physicsClientId=c
-        )
+        vertices = world.pinned_lists(np.asarray(shapes[0].vertices, dtype=float))
+        return pb.createCollisionShape(pb.GEOM_MESH, vertices=vertices, physicsClientId=c)
     kinds = {
         "box": pb.GEOM_BOX,
         "sphere": pb.GEOM_SPHERE,
@@ -141,7 +141,7 @@ def add_body(world, geometry: BodyGeometry, cache: dict[int, list[int]] | None =
     key = id(shapes)
     if key not in cache:
         cache[key] = [
-            _collision_shape(pb, c, shapes[i : i + MAX_COMPOUND_SHAPES])
+            _collision_shape(world, shapes[i : i + MAX_COMPOUND_SHAPES])
             for i in range(0, len(shapes), MAX_COMPOUND_SHAPES)
         ]
     base_shape, *link_shapes = cache[key]
@@ -149,8 +149,8 @@ def add_body(world, geometry: BodyGeometry, cache: dict[int, list[int]] | None =
     mesh = geometry.visual_mesh()
     visual = pb.createVisualShape(
         pb.GEOM_MESH,
-        vertices=np.asarray(mesh.vertices).tolist(),
-        indices=np.asarray(mesh.faces).reshape(-1).tolist(),
+        vertices=world.pinned_lists(np.asarray(mesh.vertices, dtype=float)),
+        indices=world.pinned_lists(np.asarray(mesh.faces).reshape(-1)),
         rgbaColor=list(geometry.visuals[0][1]),
         physicsClientId=c,
     )

@@ -37,6 +37,7 @@ from sim.world.contacts import (
 )
 from sim.world.frustum import Frustum
 from sim.world.grasp import Event, GraspTracker
+from sim.world.pinned_lists import PinnedLists
 from sim.world.scene import SceneSpec, scene_from_dict
 from sim.world.tissue import TissueTracker
 
@@ -77,6 +78,8 @@ class World:
         if self.client < 0:
             raise SimError("pybullet could not start a physics client (GUI without a display?).")
         self._closed = False
+        #: mesh lists handed to pybullet, kept across resets (pybullet never frees them)
+        self.pinned_lists = PinnedLists()
         self._build(scene.physics.seed)
 
     # ---- lifecycle ------------------------------------------------------------------
