@@ -81,11 +81,18 @@ def bench_ik(
     arms: str = typer.Option("psm,iiwa,panda", help="Comma-separated arms: psm, iiwa, panda."),
     rcm_targets: int = typer.Option(2_000, help="Targets for the RCM (iiwa + 0.3 m tool) run."),
     seed: int = typer.Option(0, help="Seed for targets and warm-start noise."),
+    solver: list[str] = typer.Option(
+        None,
+        help="Your IK solver 'package.module:function' with solve_ik's signature, in the "
+        "same table on the same targets (repeatable).",
+    ),
     json_path: Path = bench_json("ik"),
     strict: bool = STRICT,
 ) -> None:
     """IK solvers against pybullet's calculateInverseKinematics on PSM, iiwa and Panda."""
     from bench.ik import ARM_NAMES, run_ik_benchmark
+    from kinematics.errors import KinematicsError
+    from kinematics.solvers import load_ik_solver
 
     arm_list = [a.strip() for a in arms.split(",") if a.strip()]
     unknown = [a for a in arm_list if a not in ARM_NAMES]
@@ -93,6 +100,11 @@ def bench_ik(
         raise typer.BadParameter(
             f"unknown arm(s) {unknown}; choose from {list(ARM_NAMES)}", param_hint="--arms"
         )
+    for spec in solver or ():
+        try:
+            load_ik_solver(spec)
+        except KinematicsError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--solver") from None
     ok = run_ik_benchmark(
         targets=targets,
         arms=arm_list,
@@ -100,6 +112,7 @@ def bench_ik(
         seed=seed,
         json_path=json_path,
         strict=strict,
+        solvers=list(solver or ()),
     )
     raise typer.Exit(code=0 if ok else 1)
 
