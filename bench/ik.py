@@ -352,7 +352,7 @@ def run_ik_benchmark(
         strict: when False (default) the return value only reports the bars; the CLI uses
             it to choose its exit code only when asked to.
     """
-    # the main table is ~160 columns wide with a plug-in's name: do not let a pipe's default 80 squeeze it
+    # ~160 columns with a plug-in's name: do not let a pipe's default 80 squeeze it
     console = console or Console(width=max(Console().width, 160))
     rng = np.random.default_rng(seed)
     rows, results, bars = [], [], []

@@ -125,12 +125,30 @@ def bench_tremor(
     draws: int = typer.Option(
         5, min=1, help="Draws of each unseen set (seed, seed+1, ...) the bars are judged on."
     ),
+    filter_spec: list[str] = typer.Option(
+        None,
+        "--filter",
+        help="Your tremor filter's factory 'package.module:make' (called with rate_hz), "
+        "on the same traces and metrics (repeatable).",
+    ),
     json_path: Path = bench_json("tremor"),
     strict: bool = STRICT,
 ) -> None:
     """Tremor filters: attenuation, lag, RMS error and cost against the baselines."""
-    from bench.tremor import run_tremor_benchmark
+    from bench.tremor import RATE_HZ, run_tremor_benchmark
+    from haptics.errors import HapticsError
+    from haptics.tremor import make_filter
 
+    for spec in filter_spec or ():
+        if ":" not in spec:
+            raise typer.BadParameter(
+                f"{spec!r} is not 'package.module:make' (the built-ins are always run)",
+                param_hint="--filter",
+            )
+        try:
+            make_filter(spec, RATE_HZ)
+        except HapticsError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--filter") from None
     ok = run_tremor_benchmark(
         traces=traces,
         duration_s=duration_s,
@@ -138,6 +156,7 @@ def bench_tremor(
         json_path=json_path,
         strict=strict,
         draws=draws,
+        filters=list(filter_spec or ()),
     )
     raise typer.Exit(code=0 if ok or not strict else 1)
 
