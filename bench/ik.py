@@ -9,6 +9,12 @@ its best settings (``maxNumIterations=100``, ``residualThreshold=1e-10``, joint 
 1e-3), started from the same joints (set with ``resetJointState``: its
 ``currentPositions`` argument made it miss every target in our measurements).
 
+``--solver package.module:function`` (repeatable) adds your own solvers (see
+:mod:`kinematics.solvers`) to the same table, on the same targets and starts, called with
+the built-in's settings (tolerances, ``max_iters``, ``restarts``, ``seed=0``) and judged
+by the same independent check; a call that raises or returns unusable joints counts as
+a failure (``errors`` in the JSON). They take no part in the bars or the RCM section.
+
 A last section puts a 0.3 m straight tool on the iiwa and solves tip targets through a
 fixed port (``rcm=``), position only and position + roll.
 
@@ -29,7 +35,9 @@ from rich.console import Console
 
 from bench.report import finish, print_table, timing_stats_us
 from kinematics import Chain, psm, solve_ik, solve_ik_batch
+from kinematics.ik import DEFAULT_MAX_ITERS, DEFAULT_RESTARTS
 from kinematics.rcm import port_distance, sample_port_targets
+from kinematics.solvers import load_ik_solver
 from kinematics.transforms import matrix_to_quat_xyzw, rotation_angle, translation
 from kinematics.urdf import chain_to_urdf
 
@@ -97,13 +105,35 @@ def _write(path: Path, text: str) -> Path:
     return path
 
 
+def _errors(chain: Chain, X: np.ndarray, Q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Tip position (m) and orientation (rad) errors of each answer by double-precision
+    FK; NaN for an answer that has no joints (a plug-in that failed)."""
+    pos, rot = np.full(len(X), np.nan), np.full(len(X), np.nan)
+    valid = np.isfinite(Q).all(axis=1)
+    X_got = chain.fk_batch(Q[valid])
+    pos[valid] = np.linalg.norm(X_got[:, :3, 3] - X[valid, :3, 3], axis=1)
+    rot[valid] = [
+        rotation_angle(a[:3, :3] @ b[:3, :3].T) for a, b in zip(X_got, X[valid], strict=True)
+    ]
+    return pos, rot
+
+
 def _success(chain: Chain, X: np.ndarray, Q: np.ndarray) -> np.ndarray:
     """Independent success check: double-precision FK, tolerances and limits."""
-    X_got = chain.fk_batch(Q)
-    pos = np.linalg.norm(X_got[:, :3, 3] - X[:, :3, 3], axis=1)
-    rot = np.array([rotation_angle(a[:3, :3] @ b[:3, :3].T) for a, b in zip(X_got, X, strict=True)])
+    pos, rot = _errors(chain, X, Q)
     limits = np.all((chain.lower <= Q) & (chain.upper >= Q), axis=1)
     return (pos <= POS_TOL_M) & (rot <= ROT_TOL_RAD) & limits
+
+
+def _error_stats(chain: Chain, X: np.ndarray, Q: np.ndarray) -> dict[str, float]:
+    """Median and p95 of the position and orientation errors (failed calls left out)."""
+    pos, rot = _errors(chain, X, Q)
+    out = {}
+    for name, values in (("pos_error_m", pos), ("rot_error_rad", rot)):
+        values = values[np.isfinite(values)]
+        for label, q in (("median", 50), ("p95", 95)):
+            out[f"{label}_{name}"] = float(np.percentile(values, q)) if values.size else math.nan
+    return out
 
 
 def _warm_starts(chain: Chain, Q: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -122,6 +152,42 @@ def _run_ours(chain, X, Q0):
         Q[k] = result.q
     wall = time.perf_counter() - start
     return Q, durations, len(X) / wall
+
+
+def _run_plugin(solver, chain, X, Q0):
+    """A user's solver on each target, with the built-in's settings. A call that raises
+    or returns no usable joints (not ``dof`` finite numbers) leaves a NaN row."""
+    durations = np.empty(len(X), dtype=np.int64)
+    Q = np.full((len(X), chain.dof), np.nan)
+    errors = 0
+    total_ns = 0
+    for k in range(len(X)):
+        t0 = time.perf_counter_ns()
+        try:
+            result = solver(
+                chain,
+                X[k],
+                None if Q0 is None else Q0[k],
+                pos_tol=POS_TOL_M,
+                rot_tol=ROT_TOL_RAD,
+                max_iters=DEFAULT_MAX_ITERS,
+                restarts=DEFAULT_RESTARTS,
+                seed=0,
+                rcm=None,
+            )
+        except Exception:
+            result = None
+        durations[k] = time.perf_counter_ns() - t0
+        total_ns += durations[k]
+        try:
+            q = np.asarray(result.q, dtype=np.float64)
+        except (AttributeError, TypeError, ValueError):
+            q = None
+        if q is not None and q.shape == (chain.dof,) and np.isfinite(q).all():
+            Q[k] = q
+        else:
+            errors += 1
+    return Q, durations, len(X) / max(total_ns / 1e9, 1e-12), errors
 
 
 def _batch_rates(chain, X, Q0, repeats: int = 5) -> tuple[float, float]:
@@ -276,16 +342,21 @@ def run_ik_benchmark(
     json_path: Path | None = Path("bench/results/ik.json"),
     console: Console | None = None,
     strict: bool = False,
+    solvers: list[str] | None = None,
 ) -> bool:
     """Run the benchmark, print tables, write JSON; return True when every bar holds.
 
     Args:
+        solvers: your own IK solvers, ``"package.module:function"`` each (see
+            :mod:`kinematics.solvers`), run on the same targets and starts as the others.
         strict: when False (default) the return value only reports the bars; the CLI uses
             it to choose its exit code only when asked to.
     """
-    console = console or Console()
+    # ~160 columns with a plug-in's name: do not let a pipe's default 80 squeeze it
+    console = console or Console(width=max(Console().width, 160))
     rng = np.random.default_rng(seed)
     rows, results, bars = [], [], []
+    plugins = {spec: load_ik_solver(spec) for spec in solvers or ()}  # named errors first
     with tempfile.TemporaryDirectory() as tmp:
         arm_list = _arms(arms or ["psm", "iiwa", "panda"], Path(tmp))
         solve_ik(arm_list[0].chain, arm_list[0].chain.fk(np.zeros(arm_list[0].chain.dof)))  # JIT
@@ -310,6 +381,7 @@ def run_ik_benchmark(
                     "mode": mode,
                     "success": float(ok.mean()),
                     **stats,
+                    **_error_stats(chain, X, Q),
                     "solves_per_s": single,
                     "batch_solves_per_s": batch_all,
                     "batch_1thread_solves_per_s": batch_one,
@@ -320,33 +392,27 @@ def run_ik_benchmark(
                     "mode": mode,
                     "success": float(ok_p.mean()),
                     **stats_p,
+                    **_error_stats(chain, X, Qp),
                     "solves_per_s": single_p,
                 }
                 results += [ours, theirs]
-                rows.append(
-                    (
-                        arm.name,
-                        mode,
-                        "surgisim",
-                        f"{100 * ok.mean():.2f}%",
-                        stats["median_us"],
-                        stats["p99_us"],
-                        single,
-                        batch_all,
-                    )
-                )
-                rows.append(
-                    (
-                        arm.name,
-                        mode,
-                        "pybullet",
-                        f"{100 * ok_p.mean():.2f}%",
-                        stats_p["median_us"],
-                        stats_p["p99_us"],
-                        single_p,
-                        "-",
-                    )
-                )
+                rows.append(_row(ours, batch_all))
+                rows.append(_row(theirs, "-"))
+                for spec, solver in plugins.items():
+                    Qu, durations_u, single_u, errors = _run_plugin(solver, chain, X, Q0)
+                    ok_u = _success(chain, X, Qu)
+                    user = {
+                        "solver": spec,
+                        "arm": arm.name,
+                        "mode": mode,
+                        "success": float(ok_u.mean()),
+                        **timing_stats_us(durations_u),
+                        **_error_stats(chain, X, Qu),
+                        "solves_per_s": single_u,
+                        "errors": errors,
+                    }
+                    results.append(user)
+                    rows.append(_row(user, "-"))
                 bars += _arm_bars(arm.name, mode, ours, theirs)
     print_table(
         f"IK on {targets:,} FK targets per arm "
@@ -357,7 +423,10 @@ def run_ik_benchmark(
             "solver",
             "success",
             "median µs",
+            "p95 µs",
             "p99 µs",
+            "median pos err m",
+            "median rot err rad",
             "solves/s 1 thread",
             "batch solves/s",
         ],
@@ -396,6 +465,23 @@ def run_ik_benchmark(
         json_path,
         console,
         strict,
+    )
+
+
+def _row(r: dict, batch) -> tuple:
+    """One solver's line of the main table."""
+    return (
+        r["arm"],
+        r["mode"],
+        r["solver"],
+        f"{100 * r['success']:.2f}%",
+        r["median_us"],
+        r["p95_us"],
+        r["p99_us"],
+        r["median_pos_error_m"],
+        r["median_rot_error_rad"],
+        r["solves_per_s"],
+        batch,
     )
 
 

@@ -30,6 +30,10 @@ mean moves by about 1 dB from one draw to the next (``bench/RESULTS.md``, "Tremo
 3"), so one draw can pass a bar that the generator as a whole misses. The table of draws
 shows that spread.
 
+``--filter package.module:make`` (repeatable) adds your own filters (see
+:mod:`haptics.tremor.python_filter`) to every table, on the same traces and metrics;
+they take no part in the bars.
+
 Run: ``surgisim bench tremor`` (or ``python -m bench.tremor``).
 """
 
@@ -193,10 +197,13 @@ def run_tremor_benchmark(
     strict: bool = False,
     sets: tuple[str, ...] = tuple(SETS),
     draws: int = BAR_DRAWS,
+    filters: list[str] | None = None,
 ) -> bool:
     """Run every filter on every set, print the tables, write JSON.
 
     Args:
+        filters: your own filters' factories, ``"package.module:make"`` each, run with
+            their default parameters beside the built-ins.
         draws: independent draws of each unseen set the default's bars are judged on
             (pooled; see the module docstring).
 
@@ -205,16 +212,17 @@ def run_tremor_benchmark(
         ``strict``).
     """
     # the tables are ~100 columns wide: do not let a pipe's default 80 squeeze the names
-    console = console or Console(width=max(Console().width, 110))
+    console = console or Console(width=max(Console().width, 130))
     step_samples = make_traces("broadband", 1, 20.0, seed, RATE_HZ)[0][1]
-    step_us = step_cost_us(FILTERS, step_samples[:10_000])
+    compared = {**FILTERS, **{spec: {} for spec in filters or ()}}
+    step_us = step_cost_us(compared, step_samples[:10_000])
     results = {}
     judged = {}
     for set_name in sets:
         data = make_traces(set_name, traces, duration_s, seed, RATE_HZ)
         results[set_name] = []
         rows = []
-        for name, params in FILTERS.items():
+        for name, params in compared.items():
             scores = score_traces(name, params, data)
             r = summarise(name, params, scores)
             if name == "default" and set_name in BARS:

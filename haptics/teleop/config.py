@@ -25,7 +25,10 @@ class TeleopConfig:
         rotation_scale: tool rotation per hand rotation (1.0 = unscaled, as on the dVRK;
             with another value the hand cannot stay aligned with the tool, so set
             ``align_tolerance_rad=None``).
-        tremor_filter: name for :func:`haptics.tremor.make_filter` ("none" disables).
+        tremor_filter: name for :func:`haptics.tremor.make_filter` ("none" disables), or
+            your own filter's factory as ``"package.module:make"`` (called with
+            ``rate_hz`` and ``tremor_params`` as keywords; see
+            :mod:`haptics.tremor.python_filter`). A name, so the configuration pickles.
         tremor_params: parameters of that filter.
         rate_hz: the device's sample rate (Hz): the filter is designed for it, and every
             sample is pushed through it. The pipeline measures the real rate from the

@@ -596,6 +596,9 @@ class Teleoperation:
         events.append(TeleopEvent(now, "filter_rate", detail, self._state))
 
     def _filter_fault(self, problem: str, now: float, events: list) -> None:
+        detail = getattr(self._filter, "last_fault", "")  # a Python filter says what failed
+        if detail:
+            problem += f" ({detail})"
         try:
             self._filter.reset()
         except Exception:

@@ -6,6 +6,10 @@ whose tremor model is a resonator with the tremor's own frequency, line width an
 Every filter has ``step(sample)`` for the loop, ``filter(signal)`` for a whole (N, 3) trace (causal:
 output i depends only on inputs <= i) and ``reset()``. Parameters are physical units.
 NaN, inf or absurd samples are refused, never filtered (see :mod:`haptics.tremor.base`).
+
+Your own filter, in plain Python: ``make_filter("package.module:make", rate_hz, **params)``
+calls ``make(rate_hz=rate_hz, **params)`` and puts what it returns behind the same guard
+(see :mod:`haptics.tremor.python_filter` for the protocol).
 """
 
 from __future__ import annotations
@@ -33,12 +37,20 @@ DEFAULT_FILTER = "resonator_kalman"
 def make_filter(name: str = "default", rate_hz: float = 1000.0, **params) -> TremorFilter:
     """Build the tremor filter ``name`` for samples at ``rate_hz``.
 
+    Args:
+        name: a built-in's name (:data:`FILTERS`, or "default"), or your filter's factory
+            as ``"package.module:make"`` (see :mod:`haptics.tremor.python_filter`).
+
     Raises:
         HapticsError: unknown name (lists the valid ones and the closest) or bad
-            parameter (names it, its unit and the valid range).
+            parameter (names it, its unit and the valid range); for a factory, one that
+            cannot be loaded, that raised, or whose result has no ``step`` and ``reset``.
     """
     import importlib
     import inspect
+
+    if ":" in str(name):
+        return _make_user_filter(str(name), rate_hz, params)
 
     key = DEFAULT_FILTER if name == "default" else name
     target = FILTERS.get(key)
@@ -59,3 +71,27 @@ def make_filter(name: str = "default", rate_hz: float = 1000.0, **params) -> Tre
             f"{accepted}.{hint}"
         )
     return cls(rate_hz=rate_hz, **params)
+
+
+def _make_user_filter(spec: str, rate_hz: float, params: dict) -> TremorFilter:
+    """The filter a user's factory makes, behind the built-ins' guard."""
+    from haptics.tremor.python_filter import PythonFilter
+    from kinematics.entry_points import load_callable
+
+    factory = load_callable(spec, "tremor filter", "mypkg.filters:make", HapticsError, "factory")
+    try:
+        made = factory(rate_hz=rate_hz, **params)
+    except TypeError as exc:
+        raise HapticsError(
+            f"tremor filter {spec!r}: the factory must take rate_hz and the parameters "
+            f"{sorted(params)} as keywords: {exc}"
+        ) from None
+    except HapticsError:
+        raise
+    except Exception as exc:
+        raise HapticsError(
+            f"tremor filter {spec!r}: the factory raised {type(exc).__name__}: {exc}"
+        ) from exc
+    if isinstance(made, TremorFilter):
+        return made
+    return PythonFilter(made, spec, rate_hz, params)

@@ -83,11 +83,18 @@ def bench_ik(
     arms: str = typer.Option("psm,iiwa,panda", help="Comma-separated arms: psm, iiwa, panda."),
     rcm_targets: int = typer.Option(2_000, help="Targets for the RCM (iiwa + 0.3 m tool) run."),
     seed: int = typer.Option(0, help="Seed for targets and warm-start noise."),
+    solver: list[str] = typer.Option(
+        None,
+        help="Your IK solver 'package.module:function' with solve_ik's signature, in the "
+        "same table on the same targets (repeatable).",
+    ),
     json_path: Path = bench_json("ik"),
     strict: bool = STRICT,
 ) -> None:
     """IK solvers against pybullet's calculateInverseKinematics on PSM, iiwa and Panda."""
     from bench.ik import ARM_NAMES, run_ik_benchmark
+    from kinematics.errors import KinematicsError
+    from kinematics.solvers import load_ik_solver
 
     arm_list = [a.strip() for a in arms.split(",") if a.strip()]
     unknown = [a for a in arm_list if a not in ARM_NAMES]
@@ -95,6 +102,11 @@ def bench_ik(
         raise typer.BadParameter(
             f"unknown arm(s) {unknown}; choose from {list(ARM_NAMES)}", param_hint="--arms"
         )
+    for spec in solver or ():
+        try:
+            load_ik_solver(spec)
+        except KinematicsError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--solver") from None
     ok = run_ik_benchmark(
         targets=targets,
         arms=arm_list,
@@ -102,6 +114,7 @@ def bench_ik(
         seed=seed,
         json_path=json_path,
         strict=strict,
+        solvers=list(solver or ()),
     )
     raise typer.Exit(code=0 if ok else 1)
 
@@ -114,12 +127,30 @@ def bench_tremor(
     draws: int = typer.Option(
         5, min=1, help="Draws of each unseen set (seed, seed+1, ...) the bars are judged on."
     ),
+    filter_spec: list[str] = typer.Option(
+        None,
+        "--filter",
+        help="Your tremor filter's factory 'package.module:make' (called with rate_hz), "
+        "on the same traces and metrics (repeatable).",
+    ),
     json_path: Path = bench_json("tremor"),
     strict: bool = STRICT,
 ) -> None:
     """Tremor filters: attenuation, lag, RMS error and cost against the baselines."""
-    from bench.tremor import run_tremor_benchmark
+    from bench.tremor import RATE_HZ, run_tremor_benchmark
+    from haptics.errors import HapticsError
+    from haptics.tremor import make_filter
 
+    for spec in filter_spec or ():
+        if ":" not in spec:
+            raise typer.BadParameter(
+                f"{spec!r} is not 'package.module:make' (the built-ins are always run)",
+                param_hint="--filter",
+            )
+        try:
+            make_filter(spec, RATE_HZ)
+        except HapticsError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--filter") from None
     ok = run_tremor_benchmark(
         traces=traces,
         duration_s=duration_s,
@@ -127,6 +158,7 @@ def bench_tremor(
         json_path=json_path,
         strict=strict,
         draws=draws,
+        filters=list(filter_spec or ()),
     )
     raise typer.Exit(code=0 if ok or not strict else 1)
 

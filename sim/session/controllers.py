@@ -32,7 +32,6 @@ Reference controllers:
 from __future__ import annotations
 
 import contextlib
-import importlib
 import queue
 import threading
 import time
@@ -42,6 +41,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from kinematics.entry_points import load_callable
 from sim.errors import SimError
 from sim.session.commands import ArmCommand
 from sim.session.plans import PlanMismatchError
@@ -219,33 +219,10 @@ def load_controller(spec: str) -> Controller:
         SimError: a malformed spec, a module or factory that does not exist, a module or
             factory that raised, or a result without ``reset`` and ``act``.
     """
-    module_name, sep, attr = str(spec).partition(":")
-    if not sep or not module_name or not attr:
-        raise SimError(
-            f"controller {spec!r} must be 'package.module:factory', e.g. "
-            "'sim.session.controllers:scripted'."
-        )
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        raise SimError(
-            f"controller module {module_name!r} cannot be imported ({exc}); is it on "
-            "PYTHONPATH or installed?"
-        ) from None
-    except Exception as exc:  # a user's module: a syntax error, or one raised at import
-        raise SimError(
-            f"controller module {module_name!r} failed while it was imported: "
-            f"{type(exc).__name__}: {exc}"
-        ) from exc
-    factory = getattr(module, attr, None)
-    if not callable(factory):
-        from sim.errors import closest_names
-
-        names = [n for n in dir(module) if not n.startswith("_") and callable(getattr(module, n))]
-        raise SimError(
-            f"module {module_name!r} has no factory {attr!r}; its callables are {names}."
-            + closest_names(attr, names)
-        )
+    factory = load_callable(
+        spec, "controller", "sim.session.controllers:scripted", SimError, role="factory"
+    )
+    attr = str(spec).partition(":")[2]
     try:
         controller = factory()
     except TypeError as exc:

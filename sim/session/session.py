@@ -35,6 +35,8 @@ from haptics.master import MasterSample
 from haptics.teleop import TeleopConfig, Teleoperation
 from kinematics import solve_ik
 from kinematics.errors import KinematicsError
+from kinematics.ik import DEFAULT_MAX_ITERS
+from kinematics.solvers import checked_joints, load_ik_solver
 from kinematics.transforms import pose, rpy_to_matrix
 from scenarios.live import MetricAccumulator
 from scenarios.schema import Scenario
@@ -46,6 +48,7 @@ from sim.session.commands import ArmCommand, normalise
 from sim.session.recorder import TraceRecorder
 from sim.session.state import ArmState, ExerciseState, StepState
 from sim.session.view import SessionView
+from sim.world.arm import IK_POS_TOL_M, IK_ROT_TOL_RAD
 from sim.world.frustum import points_in_view
 from sim.world.scenario_scene import build_scene_spec
 
@@ -112,6 +115,12 @@ class SessionConfig:
             target moves little between steps).
         unreachable_tolerance_m: a pose goal the IK misses by more than this (m) is
             unreachable: the arm holds and an event says so.
+        ik_solver: your own IK solver, ``"package.module:function"`` with
+            :func:`kinematics.solve_ik`'s signature (see :mod:`kinematics.solvers`), for
+            ``servo_cp`` goals and teleoperation; None: the built-in solver. A name, not
+            the function, so the configuration pickles (sweeps, vector envs); resolved
+            once when the session is made. Its answers are checked: one that raises, is
+            malformed or reports no success holds the arm (an ``unreachable`` event).
     """
 
     teleop: TeleopConfig = field(default_factory=_instrument_teleop)
@@ -123,6 +132,7 @@ class SessionConfig:
     pose_rate_hz: float | None = 60.0
     ik_restarts: int = 2
     unreachable_tolerance_m: float = 1e-3
+    ik_solver: str | None = None
 
 
 #: how far past a joint limit (a share of the joint's range) a servo_jp goal is clipped
@@ -191,6 +201,10 @@ class Session:
         self.scenario = scenario
         self.config = config or SessionConfig()
         self._clock = clock
+        #: the user's IK solver (``config.ik_solver``), None for the built-in one
+        self._ik_solver = None
+        if self.config.ik_solver is not None:
+            self._ik_solver = load_ik_solver(self.config.ik_solver)
         self.world = World(build_scene_spec(scenario, int(seed)))
         self._start(int(seed))
 
@@ -501,6 +515,11 @@ class Session:
             arm.servo_jaw(out.jaw_rad)
 
     def _servo_cp(self, arm, X_RT) -> None:
+        if self._ik_solver is not None:
+            q = self._solve_with_plugin(arm, X_RT, None)
+            if q is not None:
+                arm.set_goal_js(q)
+            return
         try:
             q, error_m = arm.solve_cp(X_RT)
         except KinematicsError as exc:
@@ -510,11 +529,47 @@ class Session:
             arm.set_goal_js(q)
 
     def _servo_scope(self, arm, p_RT) -> None:
+        if self._ik_solver is not None:
+            q = self._solve_with_plugin(arm, p_RT, np.zeros(3))
+            if q is not None:
+                arm.servo_jp(q)
+            return
         result = solve_ik(
             arm.chain, p_RT, arm.goal_js(), rcm=np.zeros(3), restarts=self.config.ik_restarts
         )
         if self._reachable(arm.name, result.pos_error, result.q):
             arm.servo_jp(result.q)
+
+    def _solve_with_plugin(self, arm, target, rcm) -> np.ndarray | None:
+        """The joints the user's solver gives for ``target`` (a tip pose in R, or with
+        ``rcm`` a tip position), or None when the arm must hold: the solver raised,
+        returned something unusable or no success, or its answer misses the goal (the
+        error is measured here by FK, not taken from the solver)."""
+        spec = self.config.ik_solver
+        try:
+            result = self._ik_solver(
+                arm.chain,
+                target,
+                arm.goal_js(),
+                pos_tol=IK_POS_TOL_M,
+                rot_tol=IK_ROT_TOL_RAD,
+                max_iters=DEFAULT_MAX_ITERS,
+                restarts=self.config.ik_restarts,
+                seed=0,
+                rcm=rcm,
+            )
+        except Exception as exc:  # a user's solver must never end a session
+            if arm.name not in self._unreachable:
+                log.warning("IK solver %s raised; %s holds", spec, arm.name, exc_info=True)
+            self._hold(arm.name, f"IK solver {spec} raised {type(exc).__name__}: {exc}")
+            return None
+        q, problem = checked_joints(result, arm.chain)
+        if q is None:
+            self._hold(arm.name, f"IK solver {spec} {problem}")
+            return None
+        p_goal = target[:3, 3] if rcm is None else target
+        error_m = float(np.linalg.norm(arm.chain.fk(q)[:3, 3] - p_goal))
+        return q if self._reachable(arm.name, error_m) else None
 
     def _reachable(self, name: str, error_m: float, q=None) -> bool:
         """Judge an IK answer: an unreachable goal holds the arm (one event each time the
@@ -523,14 +578,15 @@ class Session:
         if error_m <= tolerance:
             self._unreachable.discard(name)
             return True
+        self._hold(name, f"goal missed by {1000 * error_m:.1f} mm (> {1000 * tolerance:.1f} mm)")
+        return False
+
+    def _hold(self, name: str, reason: str) -> None:
+        """The arm's goal cannot be reached: it holds, and an ``unreachable`` event says
+        why (once each time its goals become unreachable, not at every step)."""
         if name not in self._unreachable:
             self._unreachable.add(name)
-            self._event(
-                "unreachable",
-                arm=name,
-                reason=f"goal missed by {1000 * error_m:.1f} mm (> {1000 * tolerance:.1f} mm)",
-            )
-        return False
+            self._event("unreachable", arm=name, reason=reason)
 
     def _servo_jp(self, arm, q) -> None:
         chain = arm.chain

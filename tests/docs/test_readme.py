@@ -52,3 +52,33 @@ def test_port_example_builds_a_urdf_chain_and_reaches_through_the_port():
     exec(_block("### An arm without a remote centre of motion, through a port"), namespace)
     result = namespace["result"]
     assert result.success and result.pos_error < 1e-4
+
+
+def test_plug_in_example_solves_and_filters(tmp_path, monkeypatch):
+    import re as _re
+
+    import numpy as np
+    import pytest
+
+    from haptics.tremor import make_filter
+    from kinematics import psm
+    from kinematics.solvers import load_ik_solver
+
+    text = README.read_text()
+    section = text[text.index("### Your own IK solver and tremor filter") :]
+    module, usage = _re.findall(r"```python\n(.*?)```", section, _re.S)[:2]
+    (tmp_path / "my_plugins.py").write_text(module)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    namespace: dict = {}
+    exec(usage, namespace)
+    config = namespace["config"]
+    chain = psm()
+    X = chain.fk(chain.random_q(np.random.default_rng(0)))
+    result = load_ik_solver(config.ik_solver)(
+        chain, X, chain.random_q(np.random.default_rng(1)) * 0.9,
+        pos_tol=1e-5, rot_tol=1e-4, max_iters=60, restarts=0, seed=0,
+    )  # fmt: skip
+    assert result.success and np.linalg.norm(chain.fk(result.q)[:3, 3] - X[:3, 3]) < 1e-5
+    f = make_filter(config.teleop.tremor_filter, 1000.0, **config.teleop.tremor_params)
+    out = f.filter(np.tile([0.0, 0.0, 0.0], (20, 1)) + np.arange(20.0)[:, None] * 1e-3)
+    assert out[-1, 0] == pytest.approx(0.0145, abs=1e-12)  # a 10-sample average

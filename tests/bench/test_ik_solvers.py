@@ -1,0 +1,33 @@
+"""``surgisim bench ik --solver``: a user's solver in the same table and JSON as the
+built-in and pybullet, on the same targets."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from sim.cli import app
+from tests import user_plugins
+
+
+def test_bench_ik_lists_a_user_solver_beside_the_built_in_and_pybullet(tmp_path):
+    user_plugins.CALLS.clear()
+    out = tmp_path / "ik.json"
+    args = ["bench", "ik", "-n", "10", "--arms", "psm", "--rcm-targets", "0", "--json", str(out)]
+    result = CliRunner().invoke(app, [*args, "--solver", "tests.user_plugins:dls"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(out.read_text())["results"]
+    by_solver = {(r["solver"], r["mode"]): r for r in rows}
+    assert set(by_solver) == {
+        (s, m) for s in ("surgisim", "pybullet", "tests.user_plugins:dls") for m in ("cold", "warm")
+    }
+    mine = by_solver["tests.user_plugins:dls", "warm"]
+    assert mine["success"] == 1.0 and mine["errors"] == 0
+    assert mine["median_pos_error_m"] <= 1e-5 and mine["p95_us"] >= mine["median_us"] > 0
+    assert user_plugins.CALLS["dls"] == 20  # 10 targets, cold and warm
+
+
+def test_bench_ik_refuses_a_bad_solver_name_before_running():
+    result = CliRunner().invoke(app, ["bench", "ik", "--solver", "tests.user_plugins:dsl"])
+    assert result.exit_code == 2 and "Did you mean 'dls'" in result.output
