@@ -114,11 +114,22 @@ def score_traces(name: str, params: dict, traces, settle_s: float = SETTLE_S) ->
     return np.array(rows)
 
 
+def _plain(value):
+    """A parameter as JSON writes it (tuples as lists, numpy scalars as numbers)."""
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def summarise(name: str, params: dict, scores: np.ndarray) -> dict:
     """Mean and worst-trace figures of one filter on one set."""
+    # every parameter as used, defaults included (a bare "default" with {} said nothing
+    # of which filter, or of its settings, once the defaults change)
+    built = make_filter(name, RATE_HZ, **params)
     return {
         "filter": name,
-        "params": params,
+        "class": type(built).__name__,
+        "params": {k: _plain(v) for k, v in built.params.items()},
         "attenuation_db": float(scores[:, 0].mean()),
         "attenuation_db_worst": float(scores[:, 0].min()),
         "lag_ms": float(scores[:, 1].mean()),
