@@ -1,16 +1,18 @@
 """``surgisim run`` and ``surgisim store``: a headless session that is never lost.
 
 ``run`` checks every input before the simulation starts (the scenario as ``validate``
-does, the operator, the seed, the pseudonym, that the database can be written, that the
-output files can be written), then runs the scenario with a synthetic operator while a
-checkpoint of the session is written every few simulated seconds. Ctrl-C (or SIGTERM,
-SIGHUP) stops the run and stores it as incomplete (exit code 130, 143, 129); a ``kill
--9`` leaves the checkpoint, which ``surgisim store --orphans`` stores later (as recovered
-after a crash, at the time it started). If storing the finished session fails, the score
-is printed, its trace is kept (``unstored/``, else a private folder under the system's
-temporary directory) and the message gives the command that stores it (``surgisim store
-FILE``). The ``--json``, ``--record`` and ``--video`` files of a stored session are
-registered with it, so that ``trainee forget`` removes them.
+does, the operator, the seed, a controller and an ``--ik-solver``, the pseudonym, that the
+database can be written, that the output files can be written), then runs the scenario
+with a synthetic operator (or the controller) while a checkpoint of the session is written
+every few simulated seconds. Ctrl-C (or SIGTERM, SIGHUP) stops the run and stores it as
+incomplete (exit code 130, 143, 129); a ``kill -9`` leaves the checkpoint, which ``surgisim
+store --orphans`` stores later (as recovered after a crash, at the time it started). If
+storing the finished session fails, the score is printed, its trace is kept
+(``unstored/``, else a private folder under the system's temporary directory) and the
+message gives the command that stores it (``surgisim store FILE``). The ``--json``,
+``--record`` and ``--video`` files of a stored session are registered with it, so that
+``trainee forget`` removes them. A user's ``--ik-solver`` is stored in the session's
+conditions.
 
 ``--record FILE.mcap`` is claimed before the run too: refused if another run is recording
 to it, or if it exists (unless ``--overwrite``). The recording is written to
@@ -31,7 +33,13 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from sim.cli.checks import checked_operator, checked_output, checked_seed, failure_text
+from sim.cli.checks import (
+    checked_ik_solver,
+    checked_operator,
+    checked_output,
+    checked_seed,
+    failure_text,
+)
 from sim.cli.guard import DEBUG_OPTION, guard, interruptible, uninterrupted
 from sim.cli.options import ALLOW_NAME, DB, JSON, REPORT, SCENARIO
 
@@ -53,6 +61,12 @@ def run(
     store: bool = typer.Option(True, help="Store the session in the records database."),
     controller: str | None = typer.Option(
         None, help="Your controller instead of the operator: 'package.module:factory'."
+    ),
+    ik_solver: str | None = typer.Option(
+        None,
+        "--ik-solver",
+        help="Your IK solver 'package.module:function' (solve_ik's signature) for the "
+        "session's servo_cp goals and teleoperation; 'builtin' (default): the built-in one.",
     ),
     record: Path | None = typer.Option(
         None,
@@ -76,6 +90,7 @@ def run(
     from scenarios.loader import load_scenario, resolve
     from scenarios.records import check_pseudonym, open_records
     from sim.session.plans import PLANS, plan_unrunnable
+    from sim.session.sweep import solver_label
     from sim.world.scenario_check import check_scenario
     from sim.world.scene import OBJECT_TYPES
 
@@ -86,6 +101,7 @@ def run(
         check_scenario(spec, plan_kinds=PLANS, plan_unrunnable=plan_unrunnable)
         checked_operator(operator)
         checked_seed(seed)
+        ik_solver = checked_ik_solver(ik_solver)
         driver = None
         if controller is not None:
             from sim.session.controllers import load_controller
@@ -115,11 +131,13 @@ def run(
                 db,
                 allow_name,
             )
+            if ik_solver is not None:  # stored with the session, as its latency would be
+                info.conditions["ik_solver"] = ik_solver
             checkpoint = Checkpoint(records.work_dir / IN_PROGRESS, info)
         recorder = _claim_recording(record, path, overwrite)
         try:
             outcome, stop = _simulate(
-                console, spec, path, operator, seed, checkpoint, driver, recorder, camera
+                console, spec, path, operator, seed, checkpoint, driver, recorder, camera, ik_solver
             )
         except BaseException:
             if recorder is not None:
@@ -137,6 +155,7 @@ def run(
             "scenario": spec.name,
             "seed": seed,
             "operator": operator,
+            "ik_solver": solver_label(ik_solver),
             "completed": outcome.result.completed,
             "passed": outcome.result.passed,
             "score": outcome.result.score,
@@ -250,16 +269,21 @@ def _simulate(
     driver,
     recorder,
     camera=None,
+    ik_solver: str | None = None,
 ):
     """Run headless (the synthetic ``operator``'s plan, or ``driver``, a controller) with
     a progress bar and checkpoints, recorded by ``recorder`` (a claimed
-    :class:`McapRecorder`) and filmed by ``camera`` when given; Ctrl-C (or SIGTERM,
+    :class:`McapRecorder`) and filmed by ``camera`` when given, its IK solved by
+    ``ik_solver`` (a checked spec; None: the built-in solver); Ctrl-C (or SIGTERM,
     SIGHUP) stops at the next step. Returns the outcome and the stop request (whose
     ``exit_code`` says which signal stopped the run)."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from sim.session.controllers import ScriptedController, run_controller
     from sim.session.headless import run_headless
+    from sim.session.session import SessionConfig
+
+    config = SessionConfig(ik_solver=ik_solver)
 
     def save(session) -> None:
         if checkpoint is not None and checkpoint.due(session.time_s):
@@ -291,6 +315,7 @@ def _simulate(
                 spec,
                 operator=operator,
                 seed=seed,
+                config=config,
                 on_progress=on_progress,
                 on_checkpoint=save,
                 stop=stop,
@@ -301,6 +326,7 @@ def _simulate(
                     spec,
                     driver or ScriptedController(operator),
                     seed=seed,
+                    config=config,
                     recorder=_Recorders(recorder, camera),
                     on_progress=on_progress,
                     on_checkpoint=save,

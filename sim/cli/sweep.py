@@ -1,4 +1,5 @@
-"""``surgisim sweep``: every scenario x driver x seed, on Ray or in series, with a summary."""
+"""``surgisim sweep``: every scenario x driver x IK solver x seed, on Ray or in series, with a
+summary."""
 
 from __future__ import annotations
 
@@ -17,6 +18,12 @@ def sweep(
     ),
     controller: list[str] = typer.Option(
         None, help="A controller 'package.module:factory' to sweep too (repeatable)."
+    ),
+    ik_solver: list[str] = typer.Option(
+        None,
+        "--ik-solver",
+        help="An IK solver 'package.module:function' (solve_ik's signature) or 'builtin' "
+        "to sweep (repeatable; default: builtin only).",
     ),
     seeds: str = typer.Option("0-9", help="Seeds: '0-99', '0,3,7' or '0-9,20-29'."),
     out: Path = typer.Option(
@@ -42,8 +49,8 @@ def sweep(
 
     A job that fails (raises, or its worker dies) is a row with an `error` column, left out
     of the means; the sweep goes on, writes the results, and exits with status 1. Running
-    the same sweep again retries failed jobs and jobs whose scenario, controller or
-    surgisim changed since; the rest come from the journal.
+    the same sweep again retries failed jobs and jobs whose scenario, controller, IK solver
+    or surgisim changed since; the rest come from the journal.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -61,8 +68,9 @@ def sweep(
         from sim.cli.checks import checked_output
 
         out = checked_output(out, "--out")  # before any job runs
-        todo = sw.jobs(scenarios, drivers, sw.parse_seeds(seeds))
-        # every scenario and controller loaded before any cluster starts or job runs
+        solvers = [sw.parse_solver(s) for s in ik_solver or (sw.BUILTIN_SOLVER,)]
+        todo = sw.jobs(scenarios, drivers, sw.parse_seeds(seeds), solvers)
+        # every scenario, controller and solver loaded before any cluster starts or job runs
         fingerprints = provenance.fingerprints(todo)
         with Progress(
             TextColumn("[bold]sweep"),
@@ -81,7 +89,7 @@ def sweep(
                     progress.update(task, completed=len(resume.reused), last="resumed")
 
             def on_result(row: dict, done: int, total: int) -> None:
-                run = f"{row['scenario']} {row['driver']} seed {row['seed']}"
+                run = _run_name(row)
                 if row.get("error"):
                     last = f"{run}: [red]failed[/red] ({row['error'].partition(':')[0]})"
                 else:
@@ -108,12 +116,16 @@ def sweep(
     if failed:
         title += f" ({len(failed)} failed run{'s' * (len(failed) > 1)} left out)"
     table = Table(title=title)
-    for col in ("scenario", "driver", "metric", "n", "mean ± SD", "completed"):
+    # the solver column only when the sweep names one of the user's
+    show_solver = any(job.ik_solver is not None for job in todo)
+    columns = ("scenario", "driver", "solver") if show_solver else ("scenario", "driver")
+    for col in (*columns, "metric", "n", "mean ± SD", "completed"):
         table.add_column(col)
     for s in sw.summary(rows):
         table.add_row(
             s["scenario"],
             s["driver"],
+            *((s["ik_solver"],) if show_solver else ()),
             s["metric"],
             str(s["n"]),
             f"{s['mean']:.4g} ± {s['sd']:.2g}" if s["n"] else "none completed",
@@ -130,6 +142,15 @@ def sweep(
 MAX_LISTED = 20
 
 
+def _run_name(row: dict) -> str:
+    """``scenario driver seed N``, with the IK solver when it is not the built-in one."""
+    from sim.session import sweep as sw
+
+    solver = row.get("ik_solver", sw.BUILTIN_SOLVER)
+    with_solver = "" if solver == sw.BUILTIN_SOLVER else f" ik {solver}"
+    return f"{row['scenario']} {row['driver']}{with_solver} seed {row['seed']}"
+
+
 def _report_failures(console: Console, failed: list[dict], total: int, out: Path) -> None:
     """Which runs failed and why, where the details are, and that a rerun retries them."""
     from sim.session import sweep as sw
@@ -142,7 +163,7 @@ def _report_failures(console: Console, failed: list[dict], total: int, out: Path
     )
     for row in failed[:MAX_LISTED]:
         console.print(
-            f"  {row['scenario']} {row['driver']} seed {row['seed']}: {row['error']}",
+            f"  {_run_name(row)}: {row['error']}",
             highlight=False,
             markup=False,
         )

@@ -9,15 +9,19 @@ So every row records:
   edit that changes the exercise counts and a comment or re-indentation does not;
 - ``driver_digest``: for a controller, its module's source file ("" for the synthetic
   operators, which are part of surgisim);
+- ``ik_solver_digest``: for the user's IK solver (``--ik-solver``), its module's source
+  file ("" for the built-in solver, part of surgisim; a row from before this field was
+  made with the built-in one and counts as "");
 - ``surgisim_version``: the installed version, plus the git commit when surgisim runs from
   a checkout (the simulator itself determines results too).
 
 Digests are the first 16 hex digits of a SHA-256. They are taken where the sweep starts,
-not on the workers. What they cannot see: modules a controller module imports, and
+not on the workers. What they cannot see: modules a controller or solver module imports, and
 uncommitted edits to surgisim itself (``--fresh`` runs everything again).
 
 Computing them also checks every input before any job runs: a scenario that does not load,
-an unknown operator or a controller that cannot be made is refused up front.
+an unknown operator, a controller that cannot be made or an IK solver that cannot be
+resolved is refused up front.
 """
 
 from __future__ import annotations
@@ -32,13 +36,17 @@ from pathlib import Path
 from sim.errors import SimError
 
 #: the fields of a row that say what it was made from
-FIELDS = ("scenario_digest", "driver_digest", "surgisim_version")
+FIELDS = ("scenario_digest", "driver_digest", "ik_solver_digest", "surgisim_version")
 #: how each field is named to a person ("made with a different ...")
 LABELS = {
     "scenario_digest": "scenario",
     "driver_digest": "controller",
+    "ik_solver_digest": "IK solver",
     "surgisim_version": "surgisim version",
 }
+#: what a field added after journals existed reads as in a row from before it: such rows
+#: were made with the built-in solver (there was no other)
+MISSING = {"ik_solver_digest": ""}
 CONTROLLER_PREFIX = "controller:"
 
 
@@ -83,6 +91,46 @@ def driver_digest(driver: str) -> str:
 
     spec = driver.removeprefix(CONTROLLER_PREFIX)
     load_controller(spec)
+    return _module_digest(spec)
+
+
+def ik_solver_digest(spec: str | None) -> str:
+    """Digest of an IK solver: its module's source file, or "" for the built-in (None).
+
+    The solver is resolved here, so a spec that names a missing module or function, or
+    something that is not callable, is reported before any job runs.
+
+    Raises:
+        SimError: a solver that cannot be resolved (the message says why).
+    """
+    if spec is None:
+        return ""
+    check_ik_solver(spec)
+    return _module_digest(spec)
+
+
+def check_ik_solver(spec: str) -> None:
+    """Resolve the user's IK solver ``spec`` once (its module imported, the function
+    found), so that a bad one is refused before anything runs.
+
+    Raises:
+        SimError: a malformed spec, a module that cannot be imported or raised while
+            imported, no such function (its callables listed), or not a callable; the
+            message names ``--ik-solver`` and, for a spec without ``:``, ``builtin``.
+    """
+    from kinematics.errors import KinematicsError
+    from kinematics.solvers import load_ik_solver
+
+    try:
+        load_ik_solver(spec)
+    except KinematicsError as exc:
+        hint = "" if ":" in str(spec) else " ('builtin' names the built-in solver.)"
+        raise SimError(f"--ik-solver {spec}: {exc}{hint}") from None
+
+
+def _module_digest(spec: str) -> str:
+    """Digest of the source file of the (imported) module a ``"module:name"`` spec names;
+    "" when it has none (a built-in or namespace module)."""
     module = sys.modules[spec.partition(":")[0]]
     source = getattr(module, "__file__", None)
     if not source or not Path(source).is_file():
@@ -118,7 +166,7 @@ def surgisim_version() -> str:
 def fingerprints(jobs: Iterable) -> dict[str, dict[str, str]]:
     """Each job's fingerprint (``FIELDS`` -> value), by job key.
 
-    Each scenario and driver is loaded once, however many seeds it has.
+    Each scenario, driver and IK solver is loaded once, however many seeds it has.
 
     Raises:
         SimError, ScenarioError: an input that cannot run (see the module docstring).
@@ -126,11 +174,13 @@ def fingerprints(jobs: Iterable) -> dict[str, dict[str, str]]:
     jobs = list(jobs)
     scenarios = {s: scenario_digest(s) for s in dict.fromkeys(j.scenario for j in jobs)}
     drivers = {d: driver_digest(d) for d in dict.fromkeys(j.driver for j in jobs)}
+    solvers = {s: ik_solver_digest(s) for s in dict.fromkeys(j.ik_solver for j in jobs)}
     release = surgisim_version()
     return {
         j.key: {
             "scenario_digest": scenarios[j.scenario],
             "driver_digest": drivers[j.driver],
+            "ik_solver_digest": solvers[j.ik_solver],
             "surgisim_version": release,
         }
         for j in jobs
@@ -139,7 +189,13 @@ def fingerprints(jobs: Iterable) -> dict[str, dict[str, str]]:
 
 def differences(row: dict, fingerprint: dict[str, str]) -> list[str]:
     """What differs between the inputs a journal row was made from and ``fingerprint``
-    (``LABELS`` values; ``["fingerprint"]`` for a row from before fingerprints)."""
+    (``LABELS`` values; ``["fingerprint"]`` for a row from before fingerprints). A field
+    added since a row was written reads as its ``MISSING`` value there (and in a
+    ``fingerprint`` made without it)."""
     if not any(field in row for field in FIELDS):
         return ["fingerprint"]
-    return [LABELS[f] for f in FIELDS if row.get(f) != fingerprint[f]]
+    return [
+        LABELS[f]
+        for f in FIELDS
+        if row.get(f, MISSING.get(f)) != fingerprint.get(f, MISSING.get(f))
+    ]

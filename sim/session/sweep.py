@@ -1,10 +1,11 @@
-"""Sweeps: every combination of scenarios, drivers (synthetic operators or controllers) and
-seeds, headless, scored like a trainee's session - in series or on Ray.
+"""Sweeps: every combination of scenarios, drivers (synthetic operators or controllers), IK
+solvers (the built-in one or the user's) and seeds, headless, scored like a trainee's
+session - in series or on Ray.
 
 Each finished run is appended at once to a journal (``<results>.jsonl``), so a sweep that
 was interrupted resumes where it stopped: runs already in the journal are not run again -
 unless they failed, or were made from other inputs (each row carries a fingerprint of its
-scenario, controller and surgisim, :mod:`sim.session.provenance`). The results table
+scenario, controller, IK solver and surgisim, :mod:`sim.session.provenance`). The results table
 (Parquet or CSV, one row per run, one ``metric.<name>`` column per metric) is rewritten
 from the journal at the end.
 
@@ -43,25 +44,51 @@ SUMMARY_METRICS = (
 )
 #: journal fields left out of the results table (a traceback is many lines)
 JOURNAL_ONLY = ("traceback",)
+#: columns written first in the results table, in this order (when present)
+FIRST_COLUMNS = ("key", "scenario", "driver", "ik_solver", "seed")
+#: how the built-in IK solver is named (``--ik-solver builtin``, the ``ik_solver`` column)
+BUILTIN_SOLVER = "builtin"
 #: columns written last in the results table, after the metrics
 LAST_COLUMNS = ("error", *provenance.FIELDS)
 
 
 @dataclass(frozen=True)
 class Job:
-    """One run of a sweep: a scenario (name or path), a driver and a seed.
+    """One run of a sweep: a scenario (name or path), a driver, a seed and an IK solver.
 
     ``driver`` is an operator skill (``"expert"``) or a controller spec
-    (``"controller:package.module:factory"``).
+    (``"controller:package.module:factory"``); ``ik_solver`` the user's IK solver
+    (``"package.module:function"``, see :mod:`kinematics.solvers`) or None for the
+    built-in one. A string, so the job pickles: a Ray worker resolves the solver itself.
     """
 
     scenario: str
     driver: str
     seed: int
+    ik_solver: str | None = None
 
     @property
     def key(self) -> str:
-        return f"{self.scenario}|{self.driver}|{self.seed}"
+        """The job's name in the journal; a built-in solver's key is the one from before
+        sweeps took solvers, so that older journals still resume."""
+        key = f"{self.scenario}|{self.driver}|{self.seed}"
+        return key if self.ik_solver is None else f"{key}|{self.ik_solver}"
+
+    @property
+    def solver_label(self) -> str:
+        """The ``ik_solver`` column: the spec, or ``"builtin"``."""
+        return solver_label(self.ik_solver)
+
+
+def solver_label(spec: str | None) -> str:
+    """How an IK solver is shown: its spec, or ``"builtin"`` for None."""
+    return BUILTIN_SOLVER if spec is None else spec
+
+
+def parse_solver(text: str) -> str | None:
+    """An ``--ik-solver`` value as a job's ``ik_solver``: None for ``builtin``."""
+    text = str(text).strip()
+    return None if text == BUILTIN_SOLVER else text
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -83,27 +110,45 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
-def jobs(scenarios: Sequence[str], drivers: Sequence[str], seeds: Iterable[int]) -> list[Job]:
-    """Every combination, scenario-major."""
+def jobs(
+    scenarios: Sequence[str],
+    drivers: Sequence[str],
+    seeds: Iterable[int],
+    solvers: Sequence[str | None] = (None,),
+) -> list[Job]:
+    """Every combination (scenario x driver x IK solver x seed), scenario-major.
+
+    ``solvers``: IK solver specs, None for the built-in one (repeats are dropped).
+    """
     seeds = list(seeds)
-    return [Job(s, d, seed) for s in scenarios for d in drivers for seed in seeds]
+    solvers = list(dict.fromkeys(solvers)) or [None]
+    return [
+        Job(s, d, seed, solver)
+        for s in scenarios
+        for d in drivers
+        for solver in solvers
+        for seed in seeds
+    ]
 
 
 def run_job(job: Job) -> dict:
     """Run one job headless and return its result row (plain data, pickles)."""
     from sim.env.surgical import load
     from sim.session.controllers import ScriptedController, load_controller, run_controller
+    from sim.session.session import SessionConfig
 
     scenario = load(job.scenario)
     if job.driver.startswith("controller:"):
         controller = load_controller(job.driver.removeprefix("controller:"))
     else:
         controller = ScriptedController(job.driver)
-    outcome = run_controller(scenario, controller, seed=job.seed)
+    config = SessionConfig(ik_solver=job.ik_solver)
+    outcome = run_controller(scenario, controller, seed=job.seed, config=config)
     row = {
         "key": job.key,
         "scenario": job.scenario,
         "driver": job.driver,
+        "ik_solver": job.solver_label,
         "seed": job.seed,
         "completed": bool(outcome.result.completed),
         "passed": bool(outcome.result.passed),
@@ -146,6 +191,7 @@ def failed_row(
         "key": job.key,
         "scenario": job.scenario,
         "driver": job.driver,
+        "ik_solver": job.solver_label,
         "seed": job.seed,
         "completed": False,
         "passed": False,
@@ -236,7 +282,8 @@ def plan(
             retried.append(job.key)
             remaining.append(job)
         else:
-            reused[job.key] = row
+            # a row from before sweeps took solvers was made with the built-in one
+            reused[job.key] = {**row, "ik_solver": row.get("ik_solver", job.solver_label)}
     return Resume(reused, remaining, changed, retried)
 
 
@@ -345,7 +392,9 @@ def write_results(rows: Sequence[dict], path: Path) -> Path:
     names: list[str] = []
     for row in rows:
         names += [k for k in row if k not in names and k not in JOURNAL_ONLY]
-    names = [n for n in names if n not in LAST_COLUMNS] + [n for n in LAST_COLUMNS if n in names]
+    first = [n for n in FIRST_COLUMNS if n in names]
+    last = [n for n in LAST_COLUMNS if n in names]
+    names = first + [n for n in names if n not in first and n not in last] + last
     table = {}
     for name in names:
         missing = "" if name in LAST_COLUMNS else math.nan
@@ -355,7 +404,8 @@ def write_results(rows: Sequence[dict], path: Path) -> Path:
 
 
 def summary(rows: Sequence[dict]) -> list[dict]:
-    """Mean and SD of each metric per (scenario, driver): one dict per metric and group.
+    """Mean and SD of each metric per (scenario, driver, IK solver): one dict per metric and
+    group (``ik_solver`` is ``"builtin"`` for the built-in solver).
 
     Failed jobs are left out (their ``n`` is the runs that finished). The completion time
     is averaged over completed runs only: an attempt not completed has no completion time
@@ -364,13 +414,14 @@ def summary(rows: Sequence[dict]) -> list[dict]:
     """
     import numpy as np
 
-    groups: dict[tuple[str, str], list[dict]] = {}
+    groups: dict[tuple[str, str, str], list[dict]] = {}
     for row in rows:
         if row.get("error"):
             continue
-        groups.setdefault((row["scenario"], row["driver"]), []).append(row)
+        solver = row.get("ik_solver", BUILTIN_SOLVER)
+        groups.setdefault((row["scenario"], row["driver"], solver), []).append(row)
     out = []
-    for (scenario, driver), group in groups.items():
+    for (scenario, driver, solver), group in groups.items():
         measured = {k.removeprefix("metric.") for r in group for k in r if k.startswith("metric.")}
         names = ["score"] + [n for n in SUMMARY_METRICS[1:] if n in measured]
         names += sorted(measured - set(names))
@@ -386,6 +437,7 @@ def summary(rows: Sequence[dict]) -> list[dict]:
                 {
                     "scenario": scenario,
                     "driver": driver,
+                    "ik_solver": solver,
                     "metric": name,
                     "n": int(values.size),
                     "mean": float(values.mean()) if values.size else math.nan,
