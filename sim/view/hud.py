@@ -11,7 +11,7 @@ the timer, so text costs nothing per frame.
 
 from __future__ import annotations
 
-import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 
@@ -124,6 +124,32 @@ def _arm_text(arm: ArmLine) -> str:
     return f"{marker}{arm.name} ({arm.hand}): {state}"
 
 
+#: The most lines an instruction takes on the overlay; a longer one ends in "…" (the
+#: bundled ones fit in three at 640x480)
+MAX_INSTRUCTION_LINES = 4
+
+
+def wrap_to_width(text: str, width_of: Callable[[str], float], max_px: float) -> list[str]:
+    """``text`` in lines no wider than ``max_px`` as drawn (``width_of`` measures a line),
+    at most :data:`MAX_INSTRUCTION_LINES`, the last ending in "…" when text is left over.
+
+    Measured, not counted in characters: a character count cut the ring walk's
+    instruction off after "take it by its tab" at 640x480, without a mark.
+    """
+    lines: list[str] = []
+    for word in text.split():
+        if lines and width_of(f"{lines[-1]} {word}") <= max_px:
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    if len(lines) > MAX_INSTRUCTION_LINES:
+        last = lines[MAX_INSTRUCTION_LINES - 1]
+        while last and width_of(f"{last} …") > max_px:
+            last = last.rsplit(" ", 1)[0] if " " in last else ""
+        lines = [*lines[: MAX_INSTRUCTION_LINES - 1], f"{last} …".strip()]
+    return lines or [""]
+
+
 def draw_hud(
     content: HudContent, width: int, height: int, scale: float | None = None
 ) -> np.ndarray:
@@ -142,17 +168,20 @@ def draw_hud(
     pad = round(10 * s)
 
     # top: step and instruction (left), timer and score (right)
-    lines = textwrap.wrap(content.instruction, width=max(20, int(width / (11 * s)) - 18)) or [""]
-    head = f"{content.step}  {content.title}".strip()
-    top_h = pad * 2 + round(22 * s) + round(24 * s) * min(len(lines), 2)
-    draw.rectangle((0, 0, width, top_h), fill=PANEL)
-    draw.text((pad, pad), head, font=small, fill=(200, 200, 200, 255))
-    for k, line in enumerate(lines[:2]):
-        draw.text((pad, pad + round(22 * s) + k * round(24 * s)), line, font=body, fill=TEXT)
     clock = _clock(content.time_s)
     if content.time_limit_s:
         clock += f" / {_clock(content.time_limit_s)[:-2]}"  # the exercise's cut-off
     score = "score --" if content.score is None else f"score {content.score:.0f}"
+    right_w = max(draw.textlength(clock, font=big), draw.textlength(score, font=body))
+    lines = wrap_to_width(
+        content.instruction, lambda t: draw.textlength(t, font=body), width - 3 * pad - right_w
+    )
+    head = f"{content.step}  {content.title}".strip()
+    top_h = pad * 2 + round(22 * s) + round(24 * s) * max(len(lines), 2)
+    draw.rectangle((0, 0, width, top_h), fill=PANEL)
+    draw.text((pad, pad), head, font=small, fill=(200, 200, 200, 255))
+    for k, line in enumerate(lines):
+        draw.text((pad, pad + round(22 * s) + k * round(24 * s)), line, font=body, fill=TEXT)
     for k, (text, f) in enumerate(((clock, big), (score, body))):
         w = draw.textlength(text, font=f)
         draw.text((width - pad - w, pad + k * round(32 * s)), text, font=f, fill=TEXT)

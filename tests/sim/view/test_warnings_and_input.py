@@ -265,3 +265,28 @@ def test_the_camera_pedal_says_so_when_the_endoscope_is_fixed(description):
     driven.master, driven.devices = _Master(), ["MTMR"]
     driven._key("c", True)
     assert not driven._alerts.shown and driven.master.camera == [("MTMR", True)]
+
+
+def test_an_instruction_is_wrapped_by_its_drawn_width_and_never_cut_silently():
+    """The ring walk's instruction lost "with the right instrument." at 640x480: the
+    overlay counted characters and drew two lines at most, without a mark."""
+    from PIL import Image, ImageDraw
+
+    from sim.view.hud import MAX_INSTRUCTION_LINES, font, wrap_to_width
+
+    ring_walk = (
+        "Walk the ring up to the crest, the wire in the middle of the ring and the ring"
+        " square to it; leave it hanging there and take it by its tab with the right"
+        " instrument."
+    )
+    draw = ImageDraw.Draw(Image.new("RGBA", (10, 10)))
+    body = font(round(19 * 480 / 720))
+    width_of = lambda t: draw.textlength(t, font=body)  # noqa: E731
+    lines = wrap_to_width(ring_walk, width_of, 480.0)
+    assert " ".join(lines) == ring_walk  # every word, in order
+    assert 2 < len(lines) <= MAX_INSTRUCTION_LINES and max(map(width_of, lines)) <= 480.0
+    # too long for the lines there are: the last line says so
+    cut = wrap_to_width(ring_walk, width_of, 150.0)
+    assert len(cut) == MAX_INSTRUCTION_LINES and cut[-1].endswith("…")
+    assert max(map(width_of, cut)) <= 150.0
+    assert wrap_to_width("", width_of, 100.0) == [""]
