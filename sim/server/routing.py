@@ -93,7 +93,9 @@ class Router:
             if driving_camera:
                 out[self.camera_arm] = [*out.get(self.camera_arm, []), sample]
                 self._camera_driver = s.device
-            elif s.device == self._feeder():
+            elif s.device == self._feeder() and arm != self.camera_arm:
+                # a hand mapped to the scope (--map MTMR=ECM) drives it itself: a clutched
+                # copy beside each sample read as a clutch press the trainee never made
                 out.setdefault(self.camera_arm, []).append(clutched)
         return out
 

@@ -27,3 +27,24 @@ def test_a_device_left_out_is_not_waited_for(handover):
         parse_device_map(["MTMX=none"], handover)
     with pytest.raises(SimError, match="DEVICE=none"):
         parse_device_map(["MTMR"], handover)
+
+
+def test_a_hand_mapped_to_the_scope_drives_it_with_its_own_clutch():
+    """``--map MTMR=ECM`` (camera-targeting): each sample reached the scope's pipeline
+    twice, once as a clutched copy meant to keep the scope still while no camera pedal is
+    pressed; the copy read as a press, so a held scope said "clutch press ignored" to a
+    device that had never pressed its clutch (a Node.js device author's probe)."""
+    import numpy as np
+
+    from haptics.bus.devices import DeviceSample
+    from haptics.master import MasterSample
+    from sim.server.routing import Router
+
+    sample = MasterSample(time_s=1.0, X_MH=np.eye(4), gripper_rad=0.3, clutch=False)
+    hand = DeviceSample("MTMR", sample, seq=7, stamp_s=1.0, received_s=1.0)
+    scope = Router({"MTMR": "ECM"}, camera_arm="ECM").route([hand])
+    assert scope == {"ECM": [sample]}
+    # an instrument hand still keeps the scope's pipeline fed, clutched, while it is
+    # not driving the scope (no camera pedal)
+    both = Router({"MTMR": "PSM1"}, camera_arm="ECM").route([hand])
+    assert both["PSM1"] == [sample] and [s.clutch for s in both["ECM"]] == [True]
