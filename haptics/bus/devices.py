@@ -183,6 +183,9 @@ STAMP_RATE_RANGE = (0.67, 1.5)
 #: other, hold the device (a stall of the receiver gives one measure too low and the next
 #: too high, never two that agree); two inside it release it.
 STAMP_RATE_AGREEMENT = 1.5
+#: Measures in a row needed for stamps too slow (a receiver falling behind its devices,
+#: its backlog growing, sees their stamps advance slower than its clock for a while).
+STAMP_SLOW_MEASURES = 4
 
 #: A stamp rate near 10**k (within 30%) names the unit the stamps are likely in.
 _UNITS = {
@@ -295,7 +298,7 @@ class _Device:
     duplicate: bool = False
     stamp_check: StampRateCheck = field(default_factory=StampRateCheck)
     #: the latest stamp-rate measures, newest last
-    stamp_ratios: deque = field(default_factory=lambda: deque(maxlen=2))
+    stamp_ratios: deque = field(default_factory=lambda: deque(maxlen=STAMP_SLOW_MEASURES))
     stamp_rate_off: bool = False
 
 
@@ -488,25 +491,33 @@ class DeviceState:
             self._release(name, d, "only one sender again")
 
     def _check_stamp_rate(self, name: str, d: _Device, stamp_s: float, now_s: float) -> None:
+        """Hold the device once its stamps advance at a wrong rate: two measures in a row
+        (four when too slow: a receiver that falls behind its devices for a while looks
+        the same), within :data:`STAMP_RATE_AGREEMENT` of each other, outside
+        :data:`STAMP_RATE_RANGE`; release it after two in a row inside."""
         ratio = d.stamp_check.add(stamp_s, now_s)
         if ratio is None:
             return
         ratios = d.stamp_ratios
         ratios.append(ratio)
-        if len(ratios) < 2:
-            return
         lo, hi = STAMP_RATE_RANGE
-        a, b = ratios
-        if not d.stamp_rate_off:
-            off = all(not lo <= x <= hi for x in ratios)
-            agree = a > 0 and b > 0 and max(a, b) <= STAMP_RATE_AGREEMENT * min(a, b)
-            if off and (agree or (a <= 0 and b <= 0)):
-                d.stamp_rate_off = True
-                d.stats.stamp_rate_off += 1
-                self._hold(name, stamp_rate_problem(name, b))
-        elif all(lo <= x <= hi for x in ratios):
-            d.stamp_rate_off = False
-            self._release(name, d, "its stamp_s advances at the server's rate again")
+        if d.stamp_rate_off:
+            if len(ratios) >= 2 and all(lo <= x <= hi for x in list(ratios)[-2:]):
+                d.stamp_rate_off = False
+                self._release(name, d, "its stamp_s advances at the server's rate again")
+            return
+        last = list(ratios)[-(2 if ratio > hi else STAMP_SLOW_MEASURES) :]
+        if len(last) < 2 or (ratio < lo and len(last) < STAMP_SLOW_MEASURES):
+            return
+        if not all((x > hi) if ratio > hi else (x < lo) for x in last):
+            return
+        if ratio > 0 and max(last) > STAMP_RATE_AGREEMENT * min(last):
+            return
+        if ratio <= 0 and any(x > 0 for x in last):
+            return
+        d.stamp_rate_off = True
+        d.stats.stamp_rate_off += 1
+        self._hold(name, stamp_rate_problem(name, ratio))
 
     def _hold(self, name: str, text: str) -> None:
         log.warning("%s", text)
