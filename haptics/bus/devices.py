@@ -16,13 +16,22 @@ delayed samples look fresh to the watchdog, as they would to a remote console.
 
 from __future__ import annotations
 
+import logging
+import math
 from collections import deque
 from dataclasses import dataclass, field, fields
 
 from haptics.bus.contract import Message, pose_from_payload
 from haptics.master import MasterSample
 
-__all__ = ["ClockMap", "DeviceSample", "DeviceState", "DeviceStats"]
+__all__ = [
+    "ClockMap",
+    "DeviceSample",
+    "DeviceState",
+    "DeviceStats",
+    "StampRateCheck",
+    "stamp_rate_problem",
+]
 
 _SAMPLE_HAS_SEQ = "seq" in {f.name for f in fields(MasterSample)}
 
@@ -86,20 +95,50 @@ class DeviceSample:
 
 @dataclass
 class DeviceStats:
-    """What a device has sent, for the server's status line and tests.
+    """What a device has sent, for the server's status line, the stored session and tests.
+
+    Every ``measured_cp`` received lands in exactly one of ``samples``, ``held`` and
+    ``invalid_stamps``; the seq numbers that never arrived are ``lost`` (skipped between two
+    received ones) or ``unseen`` (before the first one received of a stream). So for one
+    sender that counts each stream's ``seq`` from 0, ``samples + held + invalid_stamps +
+    lost + unseen`` is what it sent, summed over its streams (``restarts + 1`` of them),
+    except what it sent last and never arrived. Two senders under one name
+    (``duplicate_senders``) mix their counts.
 
     Attributes:
-        samples: ``measured_cp`` messages turned into samples.
-        lost: ``measured_cp`` seq numbers skipped (lost in transit or dropped as invalid).
-        restarts: times the device's seq or clock started again.
-        invalid_stamps: ``measured_cp`` with ``stamp_s == 0`` (CRTK: invalid data), ignored.
+        samples: ``measured_cp`` turned into samples for the teleoperation.
+        held: ``measured_cp`` with a valid stamp that were not used because the device
+            was held: two senders under its name, or its ``stamp_s`` not advancing at the
+            server's rate (below).
+        invalid_stamps: ``measured_cp`` with ``stamp_s == 0`` (CRTK: invalid data),
+            ignored; their ``seq`` counts as received (no loss).
+        lost: ``measured_cp`` seq numbers skipped between two received ones (lost in
+            transit), at most ``max_seq_jump`` per message.
+        unseen: seq numbers before the first ``measured_cp`` received of each stream
+            (sent before the server listened, or before its subscription reached the
+            sender: the slow joiner); a first seq above ``max_seq_jump`` (a sender that
+            ran long before) adds nothing.
+        restarts: times the device's ``seq`` went back (and the old stream did not resume
+            just past it), jumped forward by more than ``max_seq_jump``, or its
+            ``stamp_s`` went back by more than :data:`STAMP_BACK_TOLERANCE_S` while the
+            seq went on.
+        duplicate_senders: episodes of two senders under this name (the seq going back
+            :data:`DUPLICATE_REVERSALS` times within :data:`DUPLICATE_WINDOW_S`); the
+            device is held while one lasts.
+        stamp_rate_off: episodes of ``stamp_s`` advancing outside
+            :data:`STAMP_RATE_RANGE` times the server's clock (a wrong unit, a wrong
+            clock); the device is held while one lasts.
         last_received_s: receiver clock of its latest message (s).
     """
 
     samples: int = 0
-    lost: int = 0
-    restarts: int = 0
+    held: int = 0
     invalid_stamps: int = 0
+    lost: int = 0
+    unseen: int = 0
+    restarts: int = 0
+    duplicate_senders: int = 0
+    stamp_rate_off: int = 0
     last_received_s: float = 0.0
 
 
@@ -116,6 +155,131 @@ MAX_SEQ_JUMP = round(SEQ_JUMP_S * 1000)
 #: undone. 1 s of a 1 kHz device: room for what the old stream lost meanwhile.
 RESUME_WINDOW = 1000
 
+#: A ``stamp_s`` that goes back by more than this (s) while the ``seq`` goes on is a
+#: restart of the sender's clock (a monotonic clock never goes back; a little is allowed
+#: for a sender that stamps in several threads).
+STAMP_BACK_TOLERANCE_S = 0.005
+
+#: This many reversals of ``seq`` (a seq at or below the one before) within
+#: :data:`DUPLICATE_WINDOW_S` are two senders under one name, not strays: each sends its
+#: own count, and every switch from the higher to the lower is a reversal (hundreds a
+#: second at a device's rate). One stray old message makes one.
+DUPLICATE_REVERSALS = 3
+#: (s) the window of :data:`DUPLICATE_REVERSALS`.
+DUPLICATE_WINDOW_S = 2.0
+#: (s) two senders are taken to be one again after this long without a reversal.
+DUPLICATE_QUIET_S = 1.0
+
+#: (s of receiver clock) the stamp-rate check takes the least-delayed sample (smallest
+#: ``received - stamp``) of each period this long, and compares how far the stamps and
+#: the receipts of those samples advanced two periods apart (at least one period of
+#: receipts): a stall of the receiver or the network delays the samples it holds, not
+#: the least-delayed one of a period.
+STAMP_CHECK_PERIOD_S = 0.5
+#: ``stamp_s`` advancing between these times the server's clock is a clock at real time
+#: (a wrong unit is 1e-3, 1e3, 1e6 or 1e9; a device's jitter or bursts come nowhere near).
+STAMP_RATE_RANGE = (0.67, 1.5)
+#: Two consecutive measures outside :data:`STAMP_RATE_RANGE`, within this factor of each
+#: other, hold the device (a stall of the receiver gives one measure too low and the next
+#: too high, never two that agree); two inside it release it.
+STAMP_RATE_AGREEMENT = 1.5
+#: Measures in a row needed for stamps too slow (a receiver falling behind its devices,
+#: its backlog growing, sees their stamps advance slower than its clock for a while).
+STAMP_SLOW_MEASURES = 4
+
+#: A stamp rate near 10**k (within 30%) names the unit the stamps are likely in.
+_UNITS = {
+    3: "milliseconds, e.g. performance.now(): divide by 1000",
+    6: "microseconds: divide by 1e6",
+    9: "nanoseconds, e.g. process.hrtime.bigint(): divide by 1e9",
+    -3: "thousands of seconds: divided by 1000 once too often?",
+}
+
+log = logging.getLogger("haptics.bus")
+
+
+def _times(ratio: float) -> str:
+    if ratio >= 100:
+        return f"{ratio:,.0f}x"
+    return f"{ratio:.2g}x" if ratio < 0.1 else f"{ratio:.3g}x"
+
+
+def stamp_rate_problem(device: str, ratio: float) -> str:
+    """What a device's stamps advancing ``ratio`` times the server's clock means, and
+    the fix (names the unit for ratios near 1e3, 1e6, 1e9 and 1e-3)."""
+    unit = ""
+    if ratio > 0:
+        k = round(math.log10(ratio))
+        if k in _UNITS and abs(ratio / 10.0**k - 1.0) <= 0.3:
+            unit = f" (they look like {_UNITS[k]})"
+    if ratio <= 0:
+        pace = "does not advance"
+    elif ratio >= 1:
+        pace = f"advances {_times(ratio)} as fast as the server's clock"
+    else:
+        pace = (
+            f"advances {_times(ratio)} as fast as the server's clock ({_times(1 / ratio)} slower)"
+        )
+    return (
+        f"{device}'s stamp_s {pace}{unit}; stamp_s must be seconds of a steady clock "
+        f"(time.monotonic(), performance.now()/1000): {device}'s samples are held until "
+        "they are"
+    )
+
+
+class StampRateCheck:
+    """How fast one sender's stamps advance against the receiver's clock.
+
+    Feed it every valid stamp with its receipt time (:meth:`add`); each
+    :data:`STAMP_CHECK_PERIOD_S` of receipts it keeps the least-delayed sample, and from
+    the third period on returns, once a period, how far the stamps advanced per second
+    of receipts between that sample and the one two periods before (1.0 for a clock at
+    real time, whatever its offset, jitter or bursts). :meth:`reset` when the sender's
+    clock restarts.
+    """
+
+    __slots__ = ("_anchors", "_best", "_period_start")
+
+    def __init__(self) -> None:
+        self._anchors: deque[tuple[float, float]] = deque(maxlen=3)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every sample (a new clock)."""
+        self._anchors.clear()
+        self._period_start = -math.inf
+        self._best: tuple[float, float, float] | None = None  # (offset, received, stamp)
+
+    def add(self, stamp_s: float, received_s: float) -> float | None:
+        """Count one sample; the stamp rate (stamp s per receiver s) when a period closes
+        with two before it, else None."""
+        ratio = None
+        if received_s >= self._period_start + STAMP_CHECK_PERIOD_S:
+            if self._best is not None:
+                self._anchors.append(self._best[1:])
+                if len(self._anchors) == 3:
+                    (r0, s0), _, (r1, s1) = self._anchors
+                    if r1 > r0:
+                        ratio = (s1 - s0) / (r1 - r0)
+            self._period_start = received_s
+            self._best = None
+        offset = received_s - stamp_s
+        if self._best is None or offset < self._best[0]:
+            self._best = (offset, received_s, stamp_s)
+        return ratio
+
+
+@dataclass
+class _Stream:
+    """What a stream of one device name is at: restored when a restart is undone."""
+
+    last_seq: int
+    last_stamp_s: float
+    clock: ClockMap
+    restarts: int
+    lost: int
+    unseen: int
+
 
 @dataclass
 class _Device:
@@ -124,19 +288,32 @@ class _Device:
     clutch: bool = False
     camera: bool = False
     last_seq: int = -1
+    last_stamp_s: float = math.nan
     latest: DeviceSample | None = None
     stats: DeviceStats = field(default_factory=DeviceStats)
-    #: the seq, clock map, restarts and lost count from before a restart, while it may be
-    #: undone
-    before_restart: tuple[int, ClockMap, int, int] | None = None
+    #: the stream from before a restart, while it may be undone
+    before_restart: _Stream | None = None
+    #: receipt times of the latest seq reversals (two senders, :data:`DUPLICATE_REVERSALS`)
+    reversals: deque = field(default_factory=lambda: deque(maxlen=DUPLICATE_REVERSALS))
+    duplicate: bool = False
+    stamp_check: StampRateCheck = field(default_factory=StampRateCheck)
+    #: the latest stamp-rate measures, newest last
+    stamp_ratios: deque = field(default_factory=lambda: deque(maxlen=STAMP_SLOW_MEASURES))
+    stamp_rate_off: bool = False
 
 
 class DeviceState:
     """The latest state of every device on the bus, and its stream of samples.
 
     Feed it validated device messages (:meth:`haptics.bus.sockets.ServerBus.drain`), in
-    order; it returns one :class:`DeviceSample` per ``measured_cp``. Server-bound topics
-    that are not device input are ignored.
+    order; it returns one :class:`DeviceSample` per ``measured_cp``, except while a device
+    is held. Server-bound topics that are not device input are ignored.
+
+    A device is held (its ``measured_cp`` counted as ``held``, none returned, so the
+    teleoperation's watchdog holds its arm until a clutch press and release once they
+    flow again) while two senders use its name, or while its ``stamp_s`` does not advance
+    at the server's rate; each episode is counted (:class:`DeviceStats`), logged once as
+    a WARNING on the ``haptics.bus`` logger, and said in :meth:`pop_notices`.
 
     Args:
         clock_window_s: the :class:`ClockMap` window (s).
@@ -148,6 +325,7 @@ class DeviceState:
         self._clock_window_s = clock_window_s
         self.max_seq_jump = int(max_seq_jump)
         self._devices: dict[str, _Device] = {}
+        self._notices: list[tuple[str, str]] = []
 
     @property
     def devices(self) -> tuple[str, ...]:
@@ -164,6 +342,24 @@ class DeviceState:
         d = self._devices.get(device)
         return DeviceStats() if d is None else d.stats
 
+    def held(self, device: str) -> str:
+        """Why the device's samples are held now ('' when they are not)."""
+        d = self._devices.get(device)
+        if d is None:
+            return ""
+        reasons = []
+        if d.duplicate:
+            reasons.append("two senders use its name")
+        if d.stamp_rate_off:
+            reasons.append("its stamp_s does not advance at the server's rate")
+        return " and ".join(reasons)
+
+    def pop_notices(self) -> list[tuple[str, str]]:
+        """``(device, text)`` for each hold that began since the last call (the same text
+        as the WARNING logged), in order."""
+        out, self._notices = self._notices, []
+        return out
+
     def ingest(self, messages, received_s: float | None = None) -> list[DeviceSample]:
         """:meth:`update` every message in order; the samples they produced, in order."""
         out = []
@@ -174,7 +370,8 @@ class DeviceState:
         return out
 
     def update(self, message: Message, received_s: float | None = None) -> DeviceSample | None:
-        """Take one validated device message; a :class:`DeviceSample` for a ``measured_cp``.
+        """Take one validated device message; a :class:`DeviceSample` for a ``measured_cp``
+        (None for anything else, and while the device is held).
 
         Args:
             message: a message accepted by :func:`haptics.bus.contract.decode`.
@@ -197,62 +394,167 @@ class DeviceState:
             return self._sample(name, d, p, now_s)
         return None
 
-    def _count_seq(self, d: _Device, seq: int) -> None:
-        """Count lost samples and restarts from a ``measured_cp``'s ``seq``.
+    def _count_seq(self, d: _Device, seq: int) -> str:
+        """Count lost samples and restarts from a ``measured_cp``'s ``seq``; what the seq
+        did: ``"back"`` (went back: a restart, or a stray), ``"resumed"`` (the old stream
+        went on: the restart undone), ``"jump"`` (a restart by a jump forward) or
+        ``"on"``.
 
         A seq that goes back means the sender restarted (docs/bus.md), but so does one
         stray old message (a replay, a duplicate from a second process): counted as a
         restart, the old stream that goes on after it would count every seq between the
         stray's and its own as lost (~28 500 after one stray ``seq`` 0 in a probe). So
-        the old seq and clock map are kept, and when the stream jumps forward to just
-        past that old seq (within :data:`RESUME_WINDOW`) the restart is undone and only
-        what the old stream really skipped is lost. A real restart counts up from its
-        new start instead, and is kept once it has caught up with the old seq.
+        the old stream (seq, stamp, clock map, counts) is kept, and when the stream jumps
+        forward to just past that old seq (within :data:`RESUME_WINDOW`) the restart is
+        undone and only what the old stream really skipped is lost. A real restart counts
+        up from its new start instead, and is kept once it has caught up with the old
+        seq. (Two senders under one name make a reversal and an undone restart at every
+        switch between them: :meth:`_note_reversal` tells them from strays.)
 
         A forward jump of more than :attr:`max_seq_jump` is no loss but a restart (or
         garbage): it is counted as one, so ``lost`` grows by at most that much per
         message and stays a plain, bounded int whatever a sender puts in ``seq``.
         """
         before = d.before_restart
-        if seq <= d.last_seq:
-            d.stats.restarts += 1
+        stats = d.stats
+        if d.last_seq < 0:  # the first of all
+            what = "on"
+            self._count_unseen(d, seq)
+        elif seq <= d.last_seq:
+            what = "back"
             if before is None:  # further strays (or restarts) are undone with it
-                d.before_restart = (d.last_seq, d.clock, d.stats.restarts - 1, d.stats.lost)
-            d.clock = ClockMap(self._clock_window_s)
-        elif before is not None and seq > before[0]:  # a jump past the old seq
-            old_seq, old_clock, old_restarts, old_lost = before
+                d.before_restart = _Stream(
+                    d.last_seq, d.last_stamp_s, d.clock, stats.restarts, stats.lost, stats.unseen
+                )
+            stats.restarts += 1
+            self._new_clock(d)
+            self._count_unseen(d, seq)
+        elif before is not None and seq > before.last_seq:  # a jump past the old seq
             d.before_restart = None
-            if seq - old_seq <= RESUME_WINDOW:  # the old stream goes on: no restart
-                d.stats.restarts = old_restarts
-                d.stats.lost = old_lost + seq - old_seq - 1
-                d.clock = old_clock
+            if seq - before.last_seq <= RESUME_WINDOW:  # the old stream goes on: no restart
+                what = "resumed"
+                stats.restarts, stats.unseen = before.restarts, before.unseen
+                stats.lost = before.lost + seq - before.last_seq - 1
+                d.clock, d.last_stamp_s = before.clock, before.last_stamp_s
+                d.stamp_check.reset()
             else:
-                self._count_gap(d, seq)
+                what = self._count_gap(d, seq)
         else:
-            if d.last_seq >= 0:
-                self._count_gap(d, seq)
-            if before is not None and seq == before[0]:
+            what = self._count_gap(d, seq)
+            if before is not None and seq == before.last_seq:
                 d.before_restart = None  # a new stream that caught up: a real restart
         d.last_seq = seq
+        return what
 
-    def _count_gap(self, d: _Device, seq: int) -> None:
+    def _count_unseen(self, d: _Device, seq: int) -> None:
+        """The seq numbers before the first one received of a stream (when plausible)."""
+        if 0 <= seq <= self.max_seq_jump:
+            d.stats.unseen += seq
+
+    def _count_gap(self, d: _Device, seq: int) -> str:
         """The seq numbers skipped between the last ``measured_cp`` and this one: lost
         samples, or a restart when the jump is too large to be a loss."""
         skipped = seq - d.last_seq - 1
         if skipped > self.max_seq_jump:
             d.stats.restarts += 1
-        else:
-            d.stats.lost += skipped
+            self._new_clock(d)
+            return "jump"
+        d.stats.lost += skipped
+        return "on"
+
+    def _new_clock(self, d: _Device) -> None:
+        """The sender's clock starts again: a new map, a new rate check."""
+        d.clock = ClockMap(self._clock_window_s)
+        d.last_stamp_s = math.nan
+        d.stamp_check.reset()
+
+    def _note_reversal(self, name: str, d: _Device, now_s: float) -> None:
+        """A seq went back: :data:`DUPLICATE_REVERSALS` of them within
+        :data:`DUPLICATE_WINDOW_S` start a two-senders episode."""
+        r = d.reversals
+        r.append(now_s)
+        if d.duplicate or len(r) < DUPLICATE_REVERSALS or now_s - r[0] > DUPLICATE_WINDOW_S:
+            return
+        d.duplicate = True
+        d.stats.duplicate_senders += 1
+        self._hold(
+            name,
+            f"two senders use the device name {name} (its seq went back {len(r)} times in "
+            f"{now_s - r[0]:.2f} s: each sends its own count): stop the other process "
+            f"(or give it another name); {name}'s samples are held until only one sends",
+        )
+
+    def _duplicate_over(self, name: str, d: _Device, now_s: float) -> None:
+        """Two senders are one again after :data:`DUPLICATE_QUIET_S` without a reversal."""
+        if d.duplicate and now_s - d.reversals[-1] >= DUPLICATE_QUIET_S:
+            d.duplicate = False
+            self._release(name, d, "only one sender again")
+
+    def _check_stamp_rate(self, name: str, d: _Device, stamp_s: float, now_s: float) -> None:
+        """Hold the device once its stamps advance at a wrong rate: two measures in a row
+        (four when too slow: a receiver that falls behind its devices for a while looks
+        the same), within :data:`STAMP_RATE_AGREEMENT` of each other, outside
+        :data:`STAMP_RATE_RANGE`; release it after two in a row inside."""
+        ratio = d.stamp_check.add(stamp_s, now_s)
+        if ratio is None:
+            return
+        ratios = d.stamp_ratios
+        ratios.append(ratio)
+        lo, hi = STAMP_RATE_RANGE
+        if d.stamp_rate_off:
+            if len(ratios) >= 2 and all(lo <= x <= hi for x in list(ratios)[-2:]):
+                d.stamp_rate_off = False
+                self._release(name, d, "its stamp_s advances at the server's rate again")
+            return
+        last = list(ratios)[-(2 if ratio > hi else STAMP_SLOW_MEASURES) :]
+        if len(last) < 2 or (ratio < lo and len(last) < STAMP_SLOW_MEASURES):
+            return
+        if not all((x > hi) if ratio > hi else (x < lo) for x in last):
+            return
+        if ratio > 0 and max(last) > STAMP_RATE_AGREEMENT * min(last):
+            return
+        if ratio <= 0 and any(x > 0 for x in last):
+            return
+        d.stamp_rate_off = True
+        d.stats.stamp_rate_off += 1
+        self._hold(name, stamp_rate_problem(name, ratio))
+
+    def _hold(self, name: str, text: str) -> None:
+        log.warning("%s", text)
+        self._notices.append((name, text))
+
+    def _release(self, name: str, d: _Device, why: str) -> None:
+        if not (d.duplicate or d.stamp_rate_off):
+            log.info(
+                "%s: %s; its samples are used again (its arm resumes after a clutch press "
+                "and release)",
+                name,
+                why,
+            )
 
     def _sample(self, name: str, d: _Device, p: dict, now_s: float) -> DeviceSample | None:
         seq, stamp_s = p["seq"], float(p["stamp_s"])
-        if stamp_s == 0.0:
+        what = self._count_seq(d, seq)
+        if what == "back":
+            self._note_reversal(name, d, now_s)
+        elif d.duplicate:
+            self._duplicate_over(name, d, now_s)
+        if stamp_s == 0.0:  # CRTK: invalid data; its seq was received all the same
             d.stats.invalid_stamps += 1
             return None
-        self._count_seq(d, seq)
+        last = d.last_stamp_s
+        if what in ("on", "resumed") and stamp_s < last - STAMP_BACK_TOLERANCE_S:
+            d.stats.restarts += 1  # the sender's clock restarted
+            self._new_clock(d)
+        d.last_stamp_s = stamp_s
+        self._check_stamp_rate(name, d, stamp_s, now_s)
+        time_s = d.clock.to_local(stamp_s, now_s)
+        if d.duplicate or d.stamp_rate_off:
+            d.stats.held += 1
+            return None
         extra = {"seq": seq} if _SAMPLE_HAS_SEQ else {}
         sample = MasterSample(
-            time_s=d.clock.to_local(stamp_s, now_s),
+            time_s=time_s,
             X_MH=pose_from_payload(p),
             gripper_rad=d.gripper_rad,
             clutch=d.clutch,

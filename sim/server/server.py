@@ -318,12 +318,26 @@ class TrainingServer:
         line = self._command_line
         if line is None:
             self.frame_timing.ingest(messages)
-            return self.devices.ingest(messages)
-        for m in messages:
-            line.push(now, m)
-        ready = line.pop_ready(now)
-        self.frame_timing.ingest(ready)
-        return self.devices.ingest(ready, received_s=now)
+            samples = self.devices.ingest(messages)
+        else:
+            for m in messages:
+                line.push(now, m)
+            ready = line.pop_ready(now)
+            self.frame_timing.ingest(ready)
+            samples = self.devices.ingest(ready, received_s=now)
+        self._note_held_devices()
+        return samples
+
+    def _note_held_devices(self) -> None:
+        """A device whose samples the bus now holds (two senders under its name, stamps
+        not in seconds: :class:`~haptics.bus.devices.DeviceState`) gets no sample through,
+        so its arm holds by the watchdog; say why among the session's events
+        (``command_refused``, with the bus's warning as the reason; `surgisim serve` shows
+        the warning itself as a ``bus:`` line)."""
+        for device, text in self.devices.pop_notices():
+            arm = self.device_map.get(device)
+            if arm in self.session.teleops:
+                self.session.refuse(arm, text)
 
     def _take_commands(self, now: float) -> dict:
         """The device samples due now, routed to their arms."""

@@ -1,0 +1,245 @@
+"""DeviceState against what an outside device author's master did wrong (a Node.js master
+written from docs/bus.md): two processes under one name, stamps in the wrong unit or on a
+wrong clock, a stamp that goes back, and counts that did not add up.
+
+Synthetic streams with explicit receipt times: margins, not timings."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+from haptics.bus.contract import Message, pose_payload
+from haptics.bus.devices import (
+    DUPLICATE_QUIET_S,
+    DUPLICATE_REVERSALS,
+    DeviceState,
+    stamp_rate_problem,
+)
+
+LOGGER = "haptics.bus"
+
+
+def _cp(seq: int, stamp_s: float, received_s: float, x: float = 0.0, name: str = "MTMR"):
+    X = np.eye(4)
+    X[0, 3] = x
+    return Message(
+        f"{name}/measured_cp",
+        {**pose_payload(X), "v": 1, "stamp_s": stamp_s, "seq": seq},
+        received_s,
+    )
+
+
+def _warnings(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+# ---- 1. two senders under one name -------------------------------------------------------
+def _two_hands(rng, t_end: float = 12.0, b_from: float = 5.0, b_until: float = 8.0):
+    """Hand A (x = +0.05) sends from t = 0, hand B (x = -0.05, its own seq from 0) from
+    ``b_from`` to ``b_until``; 1 kHz each, both stamped with the receiver's clock plus a
+    little delay, merged in receipt order in bursts of a few samples per sender (ZeroMQ
+    reads its senders' queues in turn)."""
+    msgs = []
+    for x, t0, t1 in ((0.05, 0.0, t_end), (-0.05, b_from, b_until)):
+        n = int((t1 - t0) * 1000)
+        stamps = 100.0 + t0 + np.arange(n) * 1e-3
+        burst = np.repeat(np.arange(0, n, 4), 4)[:n] * 1e-3  # delivered 4 at a time
+        received = stamps - 100.0 - np.arange(n) * 1e-3 + burst + 3e-3
+        received = np.maximum.accumulate(received + rng.exponential(2e-4, n))  # in order
+        msgs += [(r, i, s, x) for i, (s, r) in enumerate(zip(stamps, received, strict=True))]
+    msgs.sort(key=lambda m: m[0])
+    return [_cp(seq, s, r, x) for r, seq, s, x in msgs]
+
+
+def test_two_senders_under_one_name_are_held_counted_and_warned_once(rng, caplog):
+    """Two MTMR processes (the second started 5 s later, each counting its own seq from 0)
+    swung PSM1's tip between the two hands, 276 reversals in 7 s, with restarts 0, lost 0
+    and no warning: the stray-message logic undid every interleaving. Now: held while both
+    send (no sample of either comes out), one WARNING saying what to do, counted; when the
+    second stops, samples flow again."""
+    state = DeviceState()
+    out = []
+    with caplog.at_level(logging.INFO, logger=LOGGER):
+        for m in _two_hands(rng):
+            s = state.update(m)
+            if s is not None:
+                out.append((m.received_s, s.sample.X_MH[0, 3]))
+    times = np.array([t for t, _ in out])
+    xs = np.array([x for _, x in out])
+    swings = int(np.count_nonzero(np.diff(np.sign(xs))))
+    # into B's samples and back at each reversal before the last one catches it
+    assert swings <= 2 * (DUPLICATE_REVERSALS - 1), swings
+    assert np.count_nonzero(xs < 0) < 20  # a handful of B's samples before detection
+    assert not np.any((times > 5.05) & (times < 8.0))  # held while both send
+    assert np.count_nonzero(times > 8.0 + DUPLICATE_QUIET_S + 0.1) > 2000  # flowing again
+    stats = state.stats("MTMR")
+    assert stats.duplicate_senders == 1 and stats.held > 5000, stats
+    assert state.held("MTMR") == ""
+    warned = _warnings(caplog)
+    assert len(warned) == 1, warned
+    assert "MTMR" in warned[0] and "stop the other process" in warned[0]
+    assert "used again" in caplog.text  # the end of the episode, at INFO
+    notices = state.pop_notices()
+    assert [d for d, _ in notices] == ["MTMR"] and state.pop_notices() == []
+
+
+def test_strays_now_and_then_are_not_two_senders(caplog):
+    """One stray old message every few seconds is handled as one stray: never held."""
+    state = DeviceState()
+    out = 0
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        for i in range(20_000):
+            t = 1.0 + i * 1e-3
+            out += state.update(_cp(i, t, t + 1e-3)) is not None
+            if i % 3000 == 2999:  # a replayed old message
+                out += state.update(_cp(i - 2500, t - 2.5, t + 1.1e-3)) is not None
+    stats = state.stats("MTMR")
+    assert stats.duplicate_senders == 0 and stats.held == 0 and stats.restarts == 0, stats
+    assert out == stats.samples == 20_000 + 6 and not _warnings(caplog)
+
+
+# ---- 2. stamps in the wrong unit, on a wrong clock -------------------------------------------
+def _stream(scale: float, seconds: float, rng, rate_hz: float = 1000.0, start: int = 0):
+    """A device whose clock runs ``scale`` x real time (1e3: milliseconds), delivered with
+    jitter."""
+    n = int(seconds * rate_hz)
+    t = start / rate_hz + np.arange(n) / rate_hz
+    received = 50.0 + t + rng.exponential(3e-4, n).clip(0, 5e-3)
+    return [
+        _cp(start + i, 7.0 + scale * ti, r)
+        for i, (ti, r) in enumerate(zip(t, received, strict=True))
+    ]
+
+
+@pytest.mark.parametrize(
+    ("scale", "words"),
+    [
+        (1e3, "milliseconds"),
+        (1e6, "microseconds"),
+        (1e9, "nanoseconds"),
+        (1e-3, "thousands of seconds"),
+        (2.0, "2x as fast"),
+        (0.4, "2.5x slower"),
+    ],
+)
+def test_stamps_in_the_wrong_unit_or_clock_are_named_and_held(scale, words, rng, caplog):
+    """Milliseconds (performance.now()), integer nanoseconds, a clock 2x fast or slow were
+    accepted silently (or held the arm forever as stale, with no word why)."""
+    state = DeviceState()
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        out = [s for m in _stream(scale, 6.0, rng) if (s := state.update(m)) is not None]
+    stats = state.stats("MTMR")
+    assert stats.stamp_rate_off == 1, stats
+    caught_s = 2.5 if scale > 1 else 3.5  # too slow takes four measures, not two
+    assert len(out) < caught_s * 1000 and stats.held > (6.0 - caught_s) * 1000
+    assert stats.samples + stats.held == 6000
+    warned = _warnings(caplog)
+    assert len(warned) == 1 and words in warned[0] and "MTMR's stamp_s" in warned[0], warned
+    assert "stamp_s must be seconds" in warned[0]
+    assert "stamp_s" in state.held("MTMR")
+
+
+def test_a_clock_fixed_by_a_restart_is_used_again(rng, caplog):
+    state = DeviceState()
+    with caplog.at_level(logging.INFO, logger=LOGGER):
+        state.ingest(_stream(1e3, 4.0, rng))
+        assert state.held("MTMR")
+        fixed = [m for m in _stream(1.0, 6.0, rng, start=4000)]
+        for m in fixed:  # the same process restarted: seq from 0, seconds now
+            m.payload["seq"] -= 4000
+        out = state.ingest(fixed)
+    assert state.held("MTMR") == "" and len(out) > 3000
+    assert state.stats("MTMR").restarts == 1 and "used again" in caplog.text
+
+
+def test_a_real_device_with_jitter_bursts_stalls_or_a_slow_rate_is_never_flagged(rng, caplog):
+    """1 kHz with delivery jitter and bursts, receiver stalls of 0.3 s and 1.5 s (a loaded
+    machine: the backlog arrives at once), 100 Hz, 90 Hz, and a device silent for 3 s."""
+    streams = []
+    n = 20_000
+    t = np.arange(n) * 1e-3
+    received = t + rng.exponential(5e-4, n).clip(0, 10e-3)
+    received = np.maximum.accumulate(np.ceil(received / 0.02) * 0.02)  # bursts of 20 ms
+    for at, stall in ((5.0, 0.3), (11.0, 1.5), (15.0, 1.2)):
+        held = (received >= at) & (received < at + stall)
+        received[held] = at + stall  # everything sent during the stall comes at its end
+    streams.append((t, received))
+    for rate in (100.0, 90.0):
+        m = int(20 * rate)
+        tt = np.arange(m) / rate
+        streams.append((tt, tt + 0.02 + rng.uniform(0, 0.008, m)))
+    tt = np.concatenate([np.arange(3000), 6000 + np.arange(3000)]) * 1e-3  # silent 3 s
+    streams.append((tt, tt + 1e-3))
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        for t, r in streams:
+            state = DeviceState()
+            out = [
+                state.update(_cp(i, 3.0 + ti, 900.0 + ri))
+                for i, (ti, ri) in enumerate(zip(t, r, strict=True))
+            ]
+            stats = state.stats("MTMR")
+            assert stats.stamp_rate_off == 0 and stats.held == 0, stats
+            assert all(s is not None for s in out)
+    assert not _warnings(caplog)
+
+
+def test_the_unit_is_named_only_near_a_power_of_ten():
+    assert "milliseconds" in stamp_rate_problem("MTMR", 1003.0)
+    assert "nanoseconds" in stamp_rate_problem("MTML", 9.7e8)
+    assert "look like" not in stamp_rate_problem("MTMR", 2.0)
+    assert "does not advance" in stamp_rate_problem("MTMR", 0.0)
+    assert "advances 1,000x as fast" in stamp_rate_problem("MTMR", 1000.2)
+
+
+# ---- 3. a stamp that goes back -----------------------------------------------------------
+def test_a_stamp_that_goes_back_while_seq_goes_on_is_a_restart():
+    """docs/bus.md says a stamp that goes back means the sender restarted; it was not
+    counted. Now it is, and the clock map starts afresh (the new stamps are not taken for
+    samples 10 s old)."""
+    state = DeviceState()
+    for i in range(2000):
+        state.update(_cp(i, 20.0 + i * 1e-3, 5.0 + i * 1e-3))
+    s = state.update(_cp(2000, 10.0, 7.0))  # the clock went back by 12 s, seq went on
+    stats = state.stats("MTMR")
+    assert stats.restarts == 1 and stats.lost == 0 and stats.samples == 2001, stats
+    assert s.sample.time_s == pytest.approx(7.0)
+    for i in range(2001, 2100):  # and goes on from there: no further restart
+        state.update(_cp(i, 10.0 + (i - 2000) * 1e-3, 7.0 + (i - 2000) * 1e-3))
+    assert state.stats("MTMR").restarts == 1
+    state.update(_cp(2100, 10.0 + 99e-3 - 1e-3, 7.1))  # 1 ms back: within the tolerance
+    assert state.stats("MTMR").restarts == 1
+
+
+# ---- 4. the counts add up ------------------------------------------------------------------
+def test_invalid_stamps_are_not_also_counted_lost():
+    state = DeviceState()
+    for i in range(100):
+        t = 1.0 + i * 1e-3
+        state.update(_cp(i, 0.0 if 40 <= i < 50 else t, t))
+    stats = state.stats("MTMR")
+    assert (stats.samples, stats.invalid_stamps, stats.lost) == (90, 10, 0), stats
+
+
+def test_samples_held_invalid_lost_and_unseen_add_up_to_what_was_sent(rng):
+    """A master restarted its seq from 0 on the same socket; 13 345 sent, samples 13 332,
+    lost 0: the 13 its server never saw (sent before the subscription arrived) were
+    nowhere. Every seq is now in exactly one count."""
+    state = DeviceState()
+    sent = 0
+    t = 1.0
+    for first, count in ((13, 6000), (0, 7345)):  # the first 13 went before subscribing
+        for seq in range(count):
+            sent += 1
+            t += 1e-3
+            if seq < first or rng.random() < 0.01:
+                continue  # never arrived
+            stamp = 0.0 if rng.random() < 0.01 else t
+            state.update(_cp(seq, stamp, t + 2e-3))
+    stats = state.stats("MTMR")
+    assert stats.restarts == 1 and stats.unseen == 13 and stats.lost > 0, stats
+    missing_at_end = 1  # the last one may have been lost: no later seq tells
+    total = stats.samples + stats.held + stats.invalid_stamps + stats.lost + stats.unseen
+    assert sent - missing_at_end <= total <= sent, (total, sent, stats)
