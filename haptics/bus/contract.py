@@ -491,7 +491,39 @@ def _unpack_map(data: bytes, what: str) -> dict:
         ) from None
     if not isinstance(payload, dict):
         raise BusMessageError("bad_fields", f"{what} is a msgpack {_kind(payload)}, expected a map")
+    key = _non_string_key(payload)
+    if key is not None:  # msgpack's strict_map_key lets bin keys through as bytes
+        raise BusMessageError(
+            "bad_msgpack",
+            f"{what} has a map key {key!r} ({_kind(key)}); map keys must be msgpack"
+            " strings (str), not bin: encode the keys as text strings",
+        )
     return payload
+
+
+def _non_string_key(payload: dict):
+    """The first map key anywhere in ``payload`` that is not a string (None when all are).
+
+    ``strict_map_key`` admits bytes (msgpack bin) keys besides str: such a map came out as
+    "missing ['v', 'stamp_s', 'seq']" (``bad_fields``) when the whole map had bin keys.
+    A list that sums (numbers only, the bulk of every payload) is cleared in C."""
+    stack: list[Any] = [payload]
+    while stack:
+        value = stack.pop()
+        if type(value) is dict:
+            for k, v in value.items():
+                if type(k) is not str:
+                    return k
+                if type(v) is dict or type(v) is list:
+                    stack.append(v)
+        else:  # a list
+            try:
+                sum(value)
+                continue
+            except (TypeError, OverflowError):
+                pass
+            stack.extend(v for v in value if type(v) is dict or type(v) is list)
+    return None
 
 
 def _check_fields(payload: dict, fields: Mapping[str, Check], where: str) -> None:

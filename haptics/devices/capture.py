@@ -29,6 +29,30 @@ class CaptureStats:
     devices: tuple[str, ...] = ()
 
 
+class _RateOf:
+    """A device's ``measured_cp`` rate (Hz) from its stamps: one over the median interval
+    of its first :attr:`KEEP` (a pause or a late burst does not move a median)."""
+
+    KEEP = 10_000
+
+    def __init__(self) -> None:
+        self._last: float | None = None
+        self._intervals: list[float] = []
+
+    def add(self, stamp_s: float) -> None:
+        if self._last is not None and len(self._intervals) < self.KEEP:
+            self._intervals.append(stamp_s - self._last)
+        self._last = stamp_s
+
+    @property
+    def rate_hz(self) -> float | None:
+        """None before two samples, or when the stamps do not advance."""
+        if not self._intervals:
+            return None
+        median = sorted(self._intervals)[len(self._intervals) // 2]
+        return round(1.0 / median, 1) if median > 0 else None
+
+
 def capture(
     out: Path | str,
     *,
@@ -63,6 +87,7 @@ def capture(
     if own:
         bus = ServerBus(port, bind_host, curve=curve)
     clocks: dict[str, ClockMap] = {}
+    rates: dict[str, _RateOf] = {}
     stats = CaptureStats()
     t0: float | None = None
     last = 0.0
@@ -98,12 +123,21 @@ def capture(
                     if wanted and name not in wanted:
                         continue
                     clock = clocks.setdefault(name, ClockMap())
-                    t = clock.to_local(float(m.payload["stamp_s"]), m.received_s)
+                    stamp_s = float(m.payload["stamp_s"])
+                    if m.name == "measured_cp":
+                        rates.setdefault(name, _RateOf()).add(stamp_s)
+                    t = clock.to_local(stamp_s, m.received_s)
                     if t0 is None:
                         t0 = last = t
                     last = max(last, t)  # in arrival order, never back in time
                     writer.write(last - t0, m.topic, m.payload)
                     stats.messages += 1
+            # the header comes first in the file: say what the recording turned out to hold
+            measured = sorted(r.rate_hz for r in rates.values() if r.rate_hz is not None)
+            writer.update_header(
+                devices=list(clocks),
+                rate_hz=measured[len(measured) // 2] if measured else None,
+            )
     finally:
         if own:
             bus.close()

@@ -4,7 +4,10 @@ Format (version 1): a file of concatenated msgpack values (https://msgpack.org/)
 
 1. a header map: ``{"format": "surgisim-device-recording", "version": 1,
    "created_utc": "2026-...Z", "devices": ["MTMR", ...], "source": "...", "rate_hz": 1000.0}``
-   (``rate_hz`` may be nil);
+   (``rate_hz`` may be nil). ``surgisim device record`` fills ``devices`` (those heard,
+   in order of their first message) and ``rate_hz`` (their ``measured_cp`` rate, from the
+   stamps) when it closes the file; a recording cut short keeps the header it started
+   with (the names asked for with ``--name``, no rate);
 2. then one array per message, in the order sent: ``[t_s, topic, payload]`` — ``t_s`` the
    seconds since the recording started (the recorder's monotonic clock), ``topic`` the
    bus topic (``"MTMR/measured_cp"``), ``payload`` the message's map exactly as it went on
@@ -18,8 +21,12 @@ by ``surgisim device replay FILE`` at the recorded timing.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import math
+import os
+import shutil
+import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +38,8 @@ from haptics.devices.errors import DeviceError
 
 FORMAT = "surgisim-device-recording"
 VERSION = 1
+#: Recordings are owner-only (``0600``), like every file surgisim writes where asked.
+PRIVATE_MODE = 0o600
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,8 +91,11 @@ class RecordingWriter:
         flush_every: int = 1000,
     ) -> None:
         self.path = Path(path)
-        try:
-            self._file = open(self.path, "wb")  # noqa: SIM115 - closed by close()
+        try:  # owner-only, as every file surgisim writes where it is asked (README)
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_MODE)
+            with contextlib.suppress(OSError):  # an existing file keeps its mode otherwise
+                os.fchmod(fd, PRIVATE_MODE)
+            self._file = os.fdopen(fd, "wb")
         except OSError as e:
             raise DeviceError(
                 f"cannot write the recording {str(self.path)!r}: {e.strerror or e}; give a"
@@ -93,7 +105,7 @@ class RecordingWriter:
         self._flush_every = max(1, int(flush_every))
         self._pending = 0
         self.count = 0
-        header = {
+        self.header = {
             "format": FORMAT,
             "version": VERSION,
             "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -101,7 +113,17 @@ class RecordingWriter:
             "source": source,
             "rate_hz": None if rate_hz is None else float(rate_hz),
         }
-        self._file.write(self._packer.pack(header))
+        self._written_header = self._packer.pack(self.header)
+        self._file.write(self._written_header)
+
+    def update_header(self, devices: Iterable[str] | None = None, rate_hz=None) -> None:
+        """Say in the header what the recording turned out to hold (the devices heard, the
+        rate measured), written when the recording is closed: the header comes first in
+        the file, before anyone knows. None leaves a field as it was."""
+        if devices is not None:
+            self.header["devices"] = list(devices)
+        if rate_hz is not None:
+            self.header["rate_hz"] = float(rate_hz)
 
     def write(self, t_s: float, topic: str, payload: dict) -> None:
         """Append one message sent ``t_s`` seconds after the start."""
@@ -113,10 +135,33 @@ class RecordingWriter:
             self._pending = 0
 
     def close(self) -> None:
-        """Flush and close the file (idempotent)."""
-        if not self._file.closed:
-            self._file.flush()
-            self._file.close()
+        """Flush and close the file (idempotent); a header changed by
+        :meth:`update_header` is written in place of the first one (the file is
+        rewritten beside itself, owner-only, and replaces it; should that fail, the
+        recording keeps the header it started with)."""
+        if self._file.closed:
+            return
+        self._file.flush()
+        self._file.close()
+        header = self._packer.pack(self.header)
+        if header != self._written_header:
+            self._rewrite_header(header)
+
+    def _rewrite_header(self, header: bytes) -> None:
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+        except OSError:
+            return
+        try:
+            with os.fdopen(fd, "wb") as out, open(self.path, "rb") as old:
+                out.write(header)
+                old.seek(len(self._written_header))
+                shutil.copyfileobj(old, out, 1 << 20)
+            os.replace(tmp, self.path)
+            self._written_header = header
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
 
     def __enter__(self) -> RecordingWriter:
         return self

@@ -237,6 +237,8 @@ def serve(
                 "scheduling": served.scheduling.as_dict(),
             }
             conditions["bus"] = served.bus_counters
+            # the wall time counts from the devices' arrival; the wait before it apart
+            conditions["device_wait_s"] = round(served.device_wait_s, 3)
             conditions["devices"] = served.device_stats
             if served.frame_timing:
                 conditions["frame_timing"] = served.frame_timing
@@ -264,6 +266,10 @@ def serve(
             server.close()
             bus_log.close()
         print_result(console, spec, outcome)
+        console.print(
+            f"(wall time from when the devices were connected; waited "
+            f"{served.device_wait_s:.1f} s for them before)"
+        )
         loop = served.loop
         console.print(
             f"loop at {loop.rate_hz:.0f} Hz: period p50/p99/p99.9 "

@@ -28,6 +28,7 @@ out on ``session/score``.
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -47,6 +48,8 @@ from sim.server.publish import CHANNELS, ChannelDelay, Publisher, Rates
 from sim.server.realtime import NORMAL, Scheduling, use_normal, use_realtime
 from sim.server.routing import Router, default_device_map
 from sim.session.session import Session, SessionConfig
+
+_log = logging.getLogger("haptics.bus")
 
 #: How often the waiting message repeats while devices are missing (s).
 WAIT_NOTICE_S = 5.0
@@ -98,7 +101,12 @@ class ServeConfig:
 
 @dataclass
 class ServeOutcome:
-    """A finished live session, before storing."""
+    """A finished live session, before storing.
+
+    ``wall_time_s`` is the session's wall time from when its devices were connected (the
+    loop's start), as ``sim_time_s`` counts from there; ``device_wait_s`` the wait for
+    the devices before it (a trainee putting a headset on is no part of the exercise).
+    """
 
     session: Session
     trace: object
@@ -109,6 +117,7 @@ class ServeOutcome:
     wall_time_s: float
     frame_timing: dict = field(default_factory=dict)
     scheduling: Scheduling = NORMAL
+    device_wait_s: float = 0.0
 
 
 def live_session_config(pose_rate_hz: float = 60.0, master_rate_hz: float = 1000.0):
@@ -201,6 +210,9 @@ class TrainingServer:
         self._last_seq = -1
         #: tick alignment: when each device's last sample was taken (loop clock)
         self._heard: dict[str, float] = {}
+        #: names outside the device map that sent ``measured_cp`` (at most the bus's
+        #: name limit), in order: the waiting message names them
+        self._strays: dict[str, None] = {}
         self._period_s = 1.0 / s.world.rate_hz
         self._tick_started = -math.inf
         self._live_within_s = s.config.teleop.gap_timeout_s
@@ -326,7 +338,7 @@ class TrainingServer:
             self.frame_timing.ingest(ready)
             samples = self.devices.ingest(ready, received_s=now)
         self._note_held_devices()
-        return samples
+        return self._note_strays(samples)
 
     def _note_held_devices(self) -> None:
         """A device whose samples the bus now holds (two senders under its name, stamps
@@ -338,6 +350,43 @@ class TrainingServer:
             arm = self.device_map.get(device)
             if arm in self.session.teleops:
                 self.session.refuse(arm, text)
+
+    def _note_strays(self, samples: list) -> list:
+        """Note the names outside the device map that send samples (a wrong case, a
+        device the map leaves out): their samples drive nothing, and a server that only
+        said "still waiting for: MTMR" while ``mtmr`` sent left its author guessing. The
+        first sample of each such name is logged once (WARNING, ``haptics.bus``: shown on
+        ``surgisim serve``'s console); the bus admits at most 32 names, so this stays
+        small."""
+        for sample in samples:
+            name = sample.device
+            if name not in self.device_map and name not in self._strays:
+                self._strays[name] = None
+                _log.warning("%s", self._stray_note(name))
+        return samples
+
+    def _stray_note(self, name: str) -> str:
+        """What to say about samples under ``name``, which the device map does not name."""
+        mapped = sorted(self.device_map)
+        same = [d for d in mapped if d.lower() == name.lower()]
+        hint = (
+            f"names are case-sensitive: did you mean {same[0]}?"
+            if same
+            else f"the map names {', '.join(mapped) or 'no device'}"
+            " (surgisim serve --map DEVICE=ARM)"
+        )
+        return f"{name}/measured_cp drives no arm: the device map does not name {name}; {hint}"
+
+    def _waiting_note(self, missing) -> str:
+        """The repeated waiting line: who is missing, and who is heard instead."""
+        line = f"still waiting for: {', '.join(sorted(missing))}"
+        if self._strays:
+            heard = ", ".join(self._strays)
+            line += (
+                f" (heard from {heard}, which the device map does not name;"
+                " names are case-sensitive)"
+            )
+        return line
 
     def _take_commands(self, now: float) -> dict:
         """The device samples due now, routed to their arms."""
@@ -428,7 +477,7 @@ class TrainingServer:
             self.publisher.flush(now)
             if missing and now - last_notice > WAIT_NOTICE_S:
                 last_notice = now
-                self.say(f"still waiting for: {', '.join(sorted(missing))}")
+                self.say(self._waiting_note(missing))
         self.say("devices connected: " + ", ".join(sorted(self.device_map)))
         return True
 
@@ -445,19 +494,24 @@ class TrainingServer:
         started = self._clock()
         if self.config.wait_for_devices and not self.wait_for_devices(stop):
             reason = self._stop_reason or "interrupted"
-            return self._outcome(Pacer(s.world.rate_hz, clock=self._clock), reason, started)
+            waited = self._clock() - started
+            pacer = Pacer(s.world.rate_hz, clock=self._clock)
+            return self._outcome(pacer, reason, self._clock(), waited)
+        waited = self._clock() - started
         if self.config.realtime:
             self.scheduling = use_realtime()
             self.say(f"loop scheduling: {self.scheduling.detail}")
         try:
-            return self._serve(stop, on_checkpoint, max_duration_s, started)
+            return self._serve(stop, on_checkpoint, max_duration_s, started, waited)
         finally:
             if self.scheduling.realtime:
                 use_normal()
 
-    def _serve(self, stop, on_checkpoint, max_duration_s, started: float) -> ServeOutcome:
+    def _serve(
+        self, stop, on_checkpoint, max_duration_s, started: float, waited_s: float
+    ) -> ServeOutcome:
         s = self.session
-        now = self._clock()
+        now = serving = self._clock()
         for arm in self.device_map.values():
             s.teleops[arm].enable(now)
         pacer = Pacer(s.world.rate_hz, clock=self._clock, sleep=self._between_ticks)
@@ -486,7 +540,7 @@ class TrainingServer:
                 reason = "interrupted"
             elif max_duration_s is not None and now - started > max_duration_s:
                 reason = "time"
-        return self._outcome(pacer, reason, started)
+        return self._outcome(pacer, reason, serving, waited_s)
 
     def _publish_paused(self, now: float) -> None:
         """While paused nothing moves, but the stream goes on: the last step's state again
@@ -527,7 +581,11 @@ class TrainingServer:
                 now, device, result.force_n, result.torque_nm, state.arms[arm].used_seq
             )
 
-    def _outcome(self, pacer: Pacer, reason: str, started: float) -> ServeOutcome:
+    def _outcome(
+        self, pacer: Pacer, reason: str, started: float, waited_s: float = 0.0
+    ) -> ServeOutcome:
+        """The outcome; ``started``: when the session's loop started (its wall time counts
+        from there), ``waited_s``: how long the devices were waited for before."""
         s = self.session
         report = pacer.report(simulated_s=s.time_s)
         trace = s.trace()
@@ -551,6 +609,7 @@ class TrainingServer:
             self._clock() - started,
             self.frame_timing.summary(),
             self.scheduling,
+            waited_s,
         )
 
     def publish_score(self, payload: dict) -> dict:
@@ -569,8 +628,8 @@ class TrainingServer:
         for attempt in _trimmed_scores(_finite(payload)):
             if problems:
                 attempt["trimmed"] = problems[-1]
-            try:
-                self.bus.publish("session/score", attempt)
+            try:  # used_seq as elsewhere: the newest sample of any device
+                self.bus.publish("session/score", attempt, used_seq=self._last_seq)
             except BusMessageError as e:
                 problems.append(f"the full result could not be sent ({e})")
                 continue

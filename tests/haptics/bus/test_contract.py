@@ -136,6 +136,27 @@ def test_payload_must_be_a_map_with_string_keys():
     assert _reason([b"MTMR/clutch", msgpack.packb({1: 2})]) == "bad_msgpack"  # strict_map_key
 
 
+def test_bin_map_keys_are_bad_msgpack_saying_keys_must_be_strings():
+    """msgpack's strict_map_key admits bin keys (as bytes): a map whose keys were all bin
+    came out as bad_fields "missing ['v', 'stamp_s', 'seq']"; docs/bus.md lists non-string
+    map keys under bad_msgpack."""
+    fields = {"v": 1, "stamp_s": 1.0, "seq": 0, "pressed": True}
+    all_bin = {k.encode(): v for k, v in fields.items()}
+    one_bin = {**fields, b"extra": 1}
+    nested = {**fields, "extra": [1.0, {"ok": {b"deep": 2}}]}
+    for payload in (all_bin, one_bin, nested):
+        with pytest.raises(BusMessageError) as info:
+            decode([b"MTMR/clutch", msgpack.packb(payload, use_bin_type=True)])
+        assert info.value.reason == "bad_msgpack", payload
+        assert "map keys must be msgpack strings" in str(info.value)
+    # string keys anywhere, and lists of numbers or of maps, are fine
+    fine = {**fields, "extra": [1.0, 2, {"ok": [{"a": 1}]}]}
+    assert decode([b"MTMR/clutch", msgpack.packb(fine, use_bin_type=True)]).payload == fine
+    with pytest.raises(BusMessageError) as info:
+        decode_request(msgpack.packb({b"v": 1, b"stamp_s": 1.0, b"seq": 0, b"request": b"hello"}))
+    assert info.value.reason == "bad_msgpack"
+
+
 @pytest.mark.parametrize(
     ("change", "expected"),
     [

@@ -8,6 +8,7 @@ fields, and the recorded timing (never early; the whole replay within a generous
 from __future__ import annotations
 
 import math
+import stat
 import threading
 import time
 
@@ -63,6 +64,8 @@ def _fields(entry) -> dict:
 
 def test_record_then_replay_reproduces_the_stream(tmp_path):
     first, second, sent = tmp_path / "a.rec", tmp_path / "b.rec", tmp_path / "sent.rec"
+    first.write_bytes(b"an older file, readable by all")
+    first.chmod(0o644)
     cap = Capturing(first)
     link = DeviceLink(["MTMR"], port=cap.port, record=sent, notify=lambda s: None)
     try:
@@ -79,6 +82,13 @@ def test_record_then_replay_reproduces_the_stream(tmp_path):
         cap.close()
     recorded = read_recording(first)
     own = read_recording(sent)
+    # owner-only, as the README promises of every file written where asked (it was 0644)
+    for path in (first, sent):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    # the recorder's header says what it recorded ("devices": [], "rate_hz": null before)
+    assert recorded.header["devices"] == ["MTMR"]
+    assert 500.0 < recorded.header["rate_hz"] < 2000.0, recorded.header  # 1 kHz, by margin
+    assert own.header["devices"] == ["MTMR"]  # a device names itself (and its rate if told)
     # the device's own --record file and the recording server hold the same messages
     assert [e.topic for e in own.entries] == [e.topic for e in recorded.entries]
     topics = [e.topic for e in recorded.entries]
