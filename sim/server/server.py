@@ -54,6 +54,9 @@ _log = logging.getLogger("haptics.bus")
 #: How often the waiting message repeats while devices are missing (s).
 WAIT_NOTICE_S = 5.0
 
+#: A warm-up longer than this (s) is said: the first run compiled the kernels.
+SLOW_WARM_UP_S = 2.0
+
 #: How long one read of the device socket may take, in physics periods: a few messages
 #: take microseconds, so only a flood reaches it (``ServerBus.drain``)
 DRAIN_PERIODS = 0.25
@@ -82,6 +85,10 @@ class ServeConfig:
             live device's new sample is in (:meth:`TrainingServer._between_ticks`), so
             the tick's work falls between the devices' samples instead of holding them
             up; the tick schedule itself, and so simulated time, is unchanged.
+        warm_up: before the bus opens, drive a throwaway headless session of the
+            scenario for a simulated second (:mod:`sim.server.warm_up`), so that the
+            kernels a first run compiles are not compiled under the trainee's first
+            samples.
     """
 
     port: int = 5570
@@ -97,6 +104,7 @@ class ServeConfig:
     ipc_dir: str | None = None
     realtime: bool = False
     align_ticks: bool = True
+    warm_up: bool = True
 
 
 @dataclass
@@ -168,6 +176,15 @@ class TrainingServer:
         self.config = config or ServeConfig()
         self.say = say
         self._clock = clock
+        if self.config.warm_up:
+            from sim.server.warm_up import warm_up
+
+            took_s = warm_up(scenario, seed, self.config.master_rate_hz, self.config.force)
+            if took_s > SLOW_WARM_UP_S:
+                say(
+                    f"prepared the simulation in {took_s:.0f} s (its kernels compile on the"
+                    " first run on this machine; later runs start at once)"
+                )
         self.session = Session(
             scenario,
             seed=seed,

@@ -1,0 +1,67 @@
+"""The server compiles its live session's kernels before its bus opens.
+
+On a fresh install (an empty numba cache) the first live session compiled teleoperation,
+alignment, force-feedback and grasp kernels under the trainee's first samples: the loop
+stalled, both arms held at the start and the session ran at 0.82x real time. Here a fresh
+process warms up, then runs a live session with a device that engages and follows, and
+no kernel may gain a compiled signature after the warm-up."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+
+_SCRIPT = textwrap.dedent(
+    """
+    import json, sys, time
+    import numpy as np
+    from numba.core.dispatcher import Dispatcher
+
+    def compiled():
+        out = {}
+        for name, module in list(sys.modules.items()):
+            if not name.startswith(("haptics", "kinematics", "sim", "scenarios")):
+                continue
+            for attr, value in list(vars(module).items()):
+                if isinstance(value, Dispatcher):
+                    out[f"{name}.{attr}"] = len(value.signatures)
+        return out
+
+    from tests.sim.server.test_server import Device, Served
+
+    served = Served()  # warms up in its constructor, as surgisim serve does
+    before = compiled()
+    device = Device(served.server.port)
+    try:
+        device.follow("MTMR", "PSM1")
+        hand = device.hand["MTMR"].copy()
+        hand[:3, 3] += (0.01, 0.0, 0.0)
+        device.hand["MTMR"] = hand
+        time.sleep(1.0)
+        state = device.state("PSM1")
+    finally:
+        device.close()
+        served.stopped = True
+        served.thread.join(60)
+        served.close()
+    after = compiled()
+    grew = sorted(k for k, n in after.items() if n > before.get(k, 0))
+    print(json.dumps({"state": state, "grew": grew, "kernels": len(before)}))
+    """
+)
+
+
+def test_a_live_session_compiles_nothing_after_the_warm_up():
+    done = subprocess.run(
+        [sys.executable, "-c", _SCRIPT], capture_output=True, text=True, cwd=ROOT, timeout=600
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["state"] == "FOLLOWING", result
+    assert result["kernels"] > 10, result  # the warm-up ran the session's kernels
+    assert result["grew"] == [], result
