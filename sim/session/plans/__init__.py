@@ -45,6 +45,14 @@ def _needs_driven_camera(scenario: Scenario) -> str | None:
 
 #: plan kind -> what the scenario must have for the plan to run at all, known before the
 #: run (None when it has it): ``surgisim scenario validate`` refuses the file otherwise.
+#: How many driven instruments each two-handed plan needs (others need one).
+PLAN_HANDS: dict[str, int] = {
+    "peg_transfer": 2,
+    "needle_handover": 2,
+    "needle_tissue": 2,
+    "ring_walk": 2,
+}
+
 PLAN_NEEDS: dict[str, Callable[[Scenario], str | None]] = {
     "camera_targeting": _needs_driven_camera,
 }
@@ -66,6 +74,17 @@ def _guarded(kind: str, plan: Callable) -> Callable:
 
     @functools.wraps(plan)
     def run(demo) -> None:
+        hands = PLAN_HANDS.get(kind, 1)
+        driven = list(demo.session.driven)
+        if len(driven) < hands:
+            # a device for one hand on a two-handed exercise (--name MTMR, --map MTML=none)
+            # ended in "not enough values to unpack" deep inside the plan
+            raise PlanMismatchError(
+                f"the {kind} plan drives {hands} instruments with both hands, and only "
+                f"{', '.join(driven) or 'none'} is driven here: drive every hand the "
+                "scenario maps (no --name, no --map DEVICE=none), or practise this "
+                "exercise yourself."
+            )
         try:
             plan(demo)
         except UnknownNameError as exc:

@@ -22,8 +22,11 @@ def test_a_plan_stopped_by_a_missing_body_says_which_plan_needed_what():
     def plan(demo):  # what peg_transfer does for a ring the scene lacks
         lookup({"board/ring0": 1}, "board/ring1", "body")
 
+    from types import SimpleNamespace
+
+    both_hands = SimpleNamespace(session=SimpleNamespace(driven=("PSM1", "PSM2")))
     with pytest.raises(PlanMismatchError) as caught:
-        _guarded("peg_transfer", plan)(None)
+        _guarded("peg_transfer", plan)(both_hands)
     assert str(caught.value) == (
         "the peg_transfer plan needs a body 'board/ring1', which this scenario does not "
         f"have: {INSTEAD}."
@@ -52,3 +55,18 @@ def test_the_bundled_scenarios_plans_are_runnable():
     for name in ("camera-targeting", "peg-transfer"):
         scenario = parse_scenario((LIBRARY / f"{name}.yaml").read_text(), f"{name}.yaml")
         assert plan_unrunnable(scenario) is None
+
+
+@pytest.mark.parametrize("name", ["peg-transfer", "needle-handover", "needle-tissue", "ring-walk"])
+def test_a_two_handed_plan_with_one_hand_driven_says_so(name):
+    """``surgisim device synthetic --name MTMR`` on ``serve peg-transfer --map MTML=none``
+    ended in "unexpected ValueError: not enough values to unpack" inside the plan."""
+    from types import SimpleNamespace
+
+    from scenarios.loader import load_scenario
+    from sim.session.plans import PlanMismatchError, plan_for
+
+    plan = plan_for(load_scenario(name))
+    one_hand = SimpleNamespace(session=SimpleNamespace(driven=("PSM1",)))
+    with pytest.raises(PlanMismatchError, match=r"drives 2 instruments.*only PSM1 is driven"):
+        plan(one_hand)
