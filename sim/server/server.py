@@ -594,9 +594,10 @@ class TrainingServer:
             force_W = state.arms[arm].tip_force_n
             force_R = s.arms[arm].X_RW[:3, :3] @ force_W
             result = self.forces[arm].step_teleop(out, force_R)
-            self.publisher.force(
-                now, device, result.force_n, result.torque_nm, state.arms[arm].used_seq
-            )
+            # the sample this feedback answers: between steps, the one just taken (the
+            # last step's, which every between-step message carried, named the wrong one)
+            used_seq = out.used_seq if out.used_seq >= 0 else state.arms[arm].used_seq
+            self.publisher.force(now, device, result.force_n, result.torque_nm, used_seq)
 
     def _outcome(
         self, pacer: Pacer, reason: str, started: float, waited_s: float = 0.0

@@ -535,3 +535,21 @@ def test_the_hand_moved_during_a_pause_does_not_move_the_tool_on_resume(served):
             assert ("aligning", "the session resumed") in events, events
     finally:
         device.close()
+
+
+def test_feedback_between_steps_names_the_sample_it_answers(served):
+    """A 1 kHz device, 500 Hz physics: every other servo_cf goes out between steps, for
+    the sample just taken, but carried the last step's used_seq (about 494 distinct values
+    a second in ~900 messages), so a device could not tell which sample it answered."""
+    device = Device(served.server.port)
+    try:
+        assert device.wait_for(lambda: device.latest("MTMR/servo_cf") is not None)
+        device.follow("MTMR", "PSM1")
+        time.sleep(2.0)
+        with device._lock:
+            used = [m.payload["used_seq"] for _, m in device.inbox if m.topic == "MTMR/servo_cf"]
+    finally:
+        device.close()
+    recent = [u for u in used[-1000:] if u >= 0]
+    assert len(recent) > 300
+    assert len(set(recent)) > 0.8 * len(recent), (len(set(recent)), len(recent))
