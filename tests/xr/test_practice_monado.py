@@ -20,10 +20,12 @@ from tests.xr.conftest import Server
 pytestmark = pytest.mark.slow
 
 
-def test_practice_in_the_simulated_headset_runs_scores_and_stores(xr_root, tmp_path):
+def _practice_stopped(tmp_path, scenario: str, settle_s: float, stop) -> tuple[int, str]:
+    """``practice SCENARIO --vr --monado simulated``: once its headset session is FOCUSED
+    and ``settle_s`` later, ``stop(process, port)``; its exit code and output."""
     port = free_port_block()
     env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data"), "COLUMNS": "200"}
-    command = [sys.executable, "-m", "sim.cli", "practice", "needle-handover", "--vr",
+    command = [sys.executable, "-m", "sim.cli", "practice", scenario, "--vr",
                "--monado", "simulated", "--port", str(port),
                "--trainee", "calm-heron-2468"]  # fmt: skip
     practice = subprocess.Popen(
@@ -37,18 +39,26 @@ def test_practice_in_the_simulated_headset_runs_scores_and_stores(xr_root, tmp_p
         while not any("OpenXR session: FOCUSED" in ln for ln in lines):
             assert practice.poll() is None and time.monotonic() < deadline, "".join(lines)
             time.sleep(0.2)
-        time.sleep(3.0)
-        bus = ClientBus(port=port, subscribe=())
-        try:
-            assert bus.request("stop", timeout_s=60)["ok"]
-        finally:
-            bus.close()
+        time.sleep(settle_s)
+        stop(practice, port)
         code = practice.wait(300)
     finally:
         if practice.poll() is None:
             practice.kill()
         reader.join(10)
-    out = "".join(lines)
+    return code, "".join(lines)
+
+
+def _stop_request(practice, port: int) -> None:
+    bus = ClientBus(port=port, subscribe=())
+    try:
+        assert bus.request("stop", timeout_s=60)["ok"]
+    finally:
+        bus.close()
+
+
+def test_practice_in_the_simulated_headset_runs_scores_and_stores(xr_root, tmp_path):
+    code, out = _practice_stopped(tmp_path, "needle-handover", 3.0, _stop_request)
     assert "Traceback" not in out, out
     assert "the session ended on the server: FAIL" in out, out  # stopped before the end
     assert "stored as session 1" in out, out
@@ -61,30 +71,10 @@ def test_ctrl_c_in_the_simulated_headset_stops_once_and_stores(xr_root, tmp_path
     not "the OpenXR runtime went away" about a session that was stored."""
     import signal
 
-    port = free_port_block()
-    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data"), "COLUMNS": "200"}
-    command = [sys.executable, "-m", "sim.cli", "practice", "ring-walk", "--vr",
-               "--monado", "simulated", "--port", str(port),
-               "--trainee", "calm-heron-2468"]  # fmt: skip
-    practice = subprocess.Popen(
-        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    # the terminal's Ctrl-C reaches surgisim only
+    code, out = _practice_stopped(
+        tmp_path, "ring-walk", 2.0, lambda practice, port: practice.send_signal(signal.SIGINT)
     )
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(practice.stdout), daemon=True)
-    reader.start()
-    try:
-        deadline = time.monotonic() + 600
-        while not any("OpenXR session: FOCUSED" in ln for ln in lines):
-            assert practice.poll() is None and time.monotonic() < deadline, "".join(lines)
-            time.sleep(0.2)
-        time.sleep(2.0)
-        practice.send_signal(signal.SIGINT)  # the terminal's Ctrl-C reaches surgisim only
-        code = practice.wait(300)
-    finally:
-        if practice.poll() is None:
-            practice.kill()
-        reader.join(10)
-    out = "".join(lines)
     assert "Traceback" not in out, out
     assert out.count("stopping the headset session") == 1, out
     assert "runtime went away" not in out and "did not take the stop" not in out, out

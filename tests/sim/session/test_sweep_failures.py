@@ -8,9 +8,7 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
 import sys
-import uuid
 
 import pytest
 import yaml
@@ -21,6 +19,7 @@ from sim.cli import app
 from sim.errors import SimError
 from sim.session import provenance
 from sim.session import sweep as sw
+from tests.own_modules import own_module
 
 #: the quickest bundled scenario for the expert's plan (about a second a run)
 SCENARIO = "camera-targeting"
@@ -51,14 +50,7 @@ def flaky():
 def controllers(tmp_path, monkeypatch):
     """The name of a controller module of this test's own, importable here and by the
     workers of a Ray cluster started from here."""
-    name = f"sweep_ctl_{uuid.uuid4().hex[:8]}"
-    (tmp_path / f"{name}.py").write_text(CONTROLLER_SOURCE)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setenv(
-        "PYTHONPATH", os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])
-    )
-    yield name
-    sys.modules.pop(name, None)
+    yield from own_module(tmp_path, monkeypatch, "sweep_ctl", CONTROLLER_SOURCE)
 
 
 def _sweep(*args: str):

@@ -7,11 +7,8 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import pickle
 import re
-import sys
-import uuid
 
 import pytest
 from typer.testing import CliRunner
@@ -21,6 +18,7 @@ from sim.errors import SimError
 from sim.session import provenance
 from sim.session import sweep as sw
 from tests import user_plugins
+from tests.own_modules import own_module
 
 SCENARIO = "needle-handover"
 DLS = "tests.user_plugins:dls"
@@ -40,14 +38,7 @@ def solve(chain, X_target, q0=None, **settings):
 def solver_module(tmp_path, monkeypatch):
     """The name of an IK solver module of this test's own (a file whose source the test
     may edit), importable here and by subprocesses started from here."""
-    name = f"sweep_ik_{uuid.uuid4().hex[:8]}"
-    (tmp_path / f"{name}.py").write_text(SOLVER_SOURCE)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setenv(
-        "PYTHONPATH", os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])
-    )
-    yield name
-    sys.modules.pop(name, None)
+    yield from own_module(tmp_path, monkeypatch, "sweep_ik", SOLVER_SOURCE)
 
 
 def _sweep(*args: str):
