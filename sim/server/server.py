@@ -54,6 +54,9 @@ _log = logging.getLogger("haptics.bus")
 #: How often the waiting message repeats while devices are missing (s).
 WAIT_NOTICE_S = 5.0
 
+#: How long the server may spend counting what arrived before a session's end (s).
+FINAL_DRAIN_S = 5.0
+
 #: A warm-up longer than this (s) is said: the first run compiled the kernels.
 SLOW_WARM_UP_S = 2.0
 
@@ -616,6 +619,8 @@ class TrainingServer:
             )
             trace.events.append(TraceEvent(s.time_s, "real_time_not_kept", report.as_dict()))
             self.say(note)
+        wall_time_s = self._clock() - started
+        self._count_the_rest()
         stats = {d: vars(self.devices.stats(d)) for d in self.devices.devices}
         return ServeOutcome(
             s,
@@ -624,11 +629,25 @@ class TrainingServer:
             reason,
             self.bus.counters.as_dict(),
             stats,
-            self._clock() - started,
+            wall_time_s,
             self.frame_timing.summary(),
             self.scheduling,
             waited_s,
         )
+
+    def _count_the_rest(self) -> None:
+        """Take off the device socket what arrived before the end, to count it (the
+        stored counters, devices' samples, frame-timing reports); none of it drives the
+        ended session. In the loop each read is bounded in time (a flood must not hold
+        the loop), so a ``stop`` request could overtake device messages sent before it on
+        the other socket and leave them uncounted."""
+        deadline = self._clock() + FINAL_DRAIN_S
+        while self._clock() < deadline:
+            messages = self.bus.drain(max_seconds=0.05)
+            if not messages and not self.bus.wait(0.05, requests=False):
+                return
+            self.frame_timing.ingest(messages)
+            self.devices.ingest(messages)
 
     def publish_score(self, payload: dict) -> dict:
         """Send the final result on ``session/score`` (at once: a result is not video).

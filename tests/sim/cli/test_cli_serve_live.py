@@ -186,7 +186,13 @@ def test_garbage_at_every_socket_moves_nothing_and_the_stored_session_counts_it(
         rng = np.random.default_rng(9)
         raw = 0
         while sender.poll() is None:
-            raw += _raw_tcp_garbage(server.port, rng, 1)
+            try:
+                raw += _raw_tcp_garbage(server.port, rng, 1)
+            except ConnectionRefusedError:
+                # the sender's last message is its stop: the server may have closed its
+                # ports before the sender exits (a race the faster drain made likelier)
+                assert server.wait(60) == 130, server.output()
+                break
             for arm in start:
                 moved[arm] = max(moved[arm], float(np.linalg.norm(_tip(hands, arm) - start[arm])))
             time.sleep(0.2)
