@@ -640,14 +640,25 @@ class TrainingServer:
         stored counters, devices' samples, frame-timing reports); none of it drives the
         ended session. In the loop each read is bounded in time (a flood must not hold
         the loop), so a ``stop`` request could overtake device messages sent before it on
-        the other socket and leave them uncounted."""
+        the other socket and leave them uncounted.
+
+        Reads go on while a backlog is there (a read used its whole time budget), up to
+        :data:`FINAL_DRAIN_S`, then once more after a short wait for what was still on
+        its way; devices that keep sending (a headset's controllers) are not waited out:
+        clients watch for the score, and a server silent for seconds looks gone."""
         deadline = self._clock() + FINAL_DRAIN_S
+        budget_s = 0.05
+        stragglers = True
         while self._clock() < deadline:
-            messages = self.bus.drain(max_seconds=0.05)
-            if not messages and not self.bus.wait(0.05, requests=False):
-                return
+            started = self._clock()
+            messages = self.bus.drain(max_seconds=budget_s)
             self.frame_timing.ingest(messages)
             self.devices.ingest(messages)
+            if self._clock() - started < budget_s:  # the queue ran dry
+                if not stragglers:
+                    return
+                stragglers = False
+                self.bus.wait(budget_s, requests=False)
 
     def publish_score(self, payload: dict) -> dict:
         """Send the final result on ``session/score`` (at once: a result is not video).
