@@ -33,7 +33,7 @@ from kinematics.errors import KinematicsError
 from kinematics.ik import IKResult
 
 #: the built-in solver, by the name a plug-in would have
-BUILTIN_SOLVER = "kinematics.ik:solve_ik"
+BUILTIN_SOLVER_SPEC = "kinematics.ik:solve_ik"
 
 
 class IKSolver(Protocol):
@@ -61,7 +61,7 @@ def load_ik_solver(spec: str) -> IKSolver:
         KinematicsError: a malformed spec, no such module (or one that raised while
             imported), no such function, or something that is not callable.
     """
-    return load_callable(spec, "IK solver", BUILTIN_SOLVER, KinematicsError)
+    return load_callable(spec, "IK solver", BUILTIN_SOLVER_SPEC, KinematicsError)
 
 
 def checked_joints(result, chain: Chain) -> tuple[np.ndarray | None, str]:
