@@ -74,6 +74,7 @@ class MovingAverage:
         self.reset()
 
     def step(self, sample):
+        CALLS["moving_average.step"] += 1
         self._recent.append(np.asarray(sample, dtype=float))
         del self._recent[: -self.window]
         return np.mean(self._recent, axis=0)

@@ -35,24 +35,6 @@ def checked_operator(operator: str) -> str:
     return operator
 
 
-def checked_ik_solver(spec: str | None) -> str | None:
-    """An ``--ik-solver`` spec resolved now (the module imported, the function found), so
-    that a bad one fails before the simulation starts; None for the built-in solver
-    (``None`` or ``"builtin"``).
-
-    Raises:
-        SimError: a malformed spec, a module that cannot be imported or raised while
-            imported, no such function (its callables listed), or not a callable.
-    """
-    from sim.session.provenance import check_ik_solver
-    from sim.session.sweep import parse_solver
-
-    if spec is None or parse_solver(spec) is None:
-        return None
-    check_ik_solver(spec)
-    return spec
-
-
 def checked_output(path: Path | None, what: str) -> Path | None:
     """Make sure an output file can be written before any work is done (its folder is
     created): a command fails at once, not after minutes of simulation or after part of

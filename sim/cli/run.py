@@ -1,7 +1,8 @@
 """``surgisim run`` and ``surgisim store``: a headless session that is never lost.
 
 ``run`` checks every input before the simulation starts (the scenario as ``validate``
-does, the operator, the seed, a controller and an ``--ik-solver``, the pseudonym, that the
+does, the operator, the seed, a controller, an ``--ik-solver`` and a ``--tremor-filter``,
+the pseudonym, that the
 database can be written, that the output files can be written), then runs the scenario
 with a synthetic operator (or the controller) while a checkpoint of the session is written
 every few simulated seconds. Ctrl-C (or SIGTERM, SIGHUP) stops the run and stores it as
@@ -11,8 +12,8 @@ storing the finished session fails, the score is printed, its trace is kept
 (``unstored/``, else a private folder under the system's temporary directory) and the
 message gives the command that stores it (``surgisim store FILE``). The ``--json``,
 ``--record`` and ``--video`` files of a stored session are registered with it, so that
-``trainee forget`` removes them. A user's ``--ik-solver`` is stored in the session's
-conditions.
+``trainee forget`` removes them. A user's ``--ik-solver`` and ``--tremor-filter`` are
+stored in the session's conditions.
 
 ``--record FILE.mcap`` is claimed before the run too: refused if another run is recording
 to it, or if it exists (unless ``--overwrite``). The recording is written to
@@ -34,7 +35,6 @@ from rich.console import Console
 from rich.markup import escape
 
 from sim.cli.checks import (
-    checked_ik_solver,
     checked_operator,
     checked_output,
     checked_seed,
@@ -68,6 +68,14 @@ def run(
         help="Your IK solver 'package.module:function' (solve_ik's signature) for the "
         "session's servo_cp goals and teleoperation; 'builtin' (default): the built-in one.",
     ),
+    tremor_filter: str | None = typer.Option(
+        None,
+        "--tremor-filter",
+        help="The tremor filter of every master-driven arm: a built-in's name (none, "
+        "butterworth, bandstop, one_euro, wflc, adaptive_kalman, resonator_kalman) or your "
+        "factory 'package.module:make' (called with rate_hz); 'default' (default): "
+        "surgisim's own.",
+    ),
     record: Path | None = typer.Option(
         None,
         help="Record the session to this MCAP file (owner-only; written as FILE.partial and "
@@ -90,7 +98,7 @@ def run(
     from scenarios.loader import load_scenario, resolve
     from scenarios.records import check_pseudonym, open_records
     from sim.session.plans import PLANS, plan_unrunnable
-    from sim.session.sweep import solver_label
+    from sim.session.plugins import IK_SOLVER, TREMOR_FILTER, session_config
     from sim.world.scenario_check import check_scenario
     from sim.world.scene import OBJECT_TYPES
 
@@ -101,7 +109,8 @@ def run(
         check_scenario(spec, plan_kinds=PLANS, plan_unrunnable=plan_unrunnable)
         checked_operator(operator)
         checked_seed(seed)
-        ik_solver = checked_ik_solver(ik_solver)
+        plugins = {IK_SOLVER: IK_SOLVER.checked(ik_solver)}
+        plugins[TREMOR_FILTER] = TREMOR_FILTER.checked(tremor_filter)
         driver = None
         if controller is not None:
             from sim.session.controllers import load_controller
@@ -131,13 +140,23 @@ def run(
                 db,
                 allow_name,
             )
-            if ik_solver is not None:  # stored with the session, as its latency would be
-                info.conditions["ik_solver"] = ik_solver
+            for kind, named in plugins.items():  # stored with the session, as latency is
+                if named is not None:
+                    info.conditions[kind.column] = named
             checkpoint = Checkpoint(records.work_dir / IN_PROGRESS, info)
         recorder = _claim_recording(record, path, overwrite)
         try:
             outcome, stop = _simulate(
-                console, spec, path, operator, seed, checkpoint, driver, recorder, camera, ik_solver
+                console,
+                spec,
+                path,
+                operator,
+                seed,
+                checkpoint,
+                driver,
+                recorder,
+                camera,
+                session_config(*plugins.values()),
             )
         except BaseException:
             if recorder is not None:
@@ -155,7 +174,7 @@ def run(
             "scenario": spec.name,
             "seed": seed,
             "operator": operator,
-            "ik_solver": solver_label(ik_solver),
+            **{kind.column: kind.label(named) for kind, named in plugins.items()},
             "completed": outcome.result.completed,
             "passed": outcome.result.passed,
             "score": outcome.result.score,
@@ -269,12 +288,12 @@ def _simulate(
     driver,
     recorder,
     camera=None,
-    ik_solver: str | None = None,
+    config=None,
 ):
     """Run headless (the synthetic ``operator``'s plan, or ``driver``, a controller) with
     a progress bar and checkpoints, recorded by ``recorder`` (a claimed
-    :class:`McapRecorder`) and filmed by ``camera`` when given, its IK solved by
-    ``ik_solver`` (a checked spec; None: the built-in solver); Ctrl-C (or SIGTERM,
+    :class:`McapRecorder`) and filmed by ``camera`` when given, configured by ``config``
+    (a :class:`SessionConfig` naming the plug-ins; None: the default); Ctrl-C (or SIGTERM,
     SIGHUP) stops at the next step. Returns the outcome and the stop request (whose
     ``exit_code`` says which signal stopped the run)."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -283,7 +302,7 @@ def _simulate(
     from sim.session.headless import run_headless
     from sim.session.session import SessionConfig
 
-    config = SessionConfig(ik_solver=ik_solver)
+    config = SessionConfig() if config is None else config
 
     def save(session) -> None:
         if checkpoint is not None and checkpoint.due(session.time_s):

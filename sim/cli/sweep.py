@@ -1,5 +1,5 @@
-"""``surgisim sweep``: every scenario x driver x IK solver x seed, on Ray or in series, with a
-summary."""
+"""``surgisim sweep``: every scenario x driver x IK solver x tremor filter x seed, on Ray or
+in series, with a summary."""
 
 from __future__ import annotations
 
@@ -25,6 +25,13 @@ def sweep(
         help="An IK solver 'package.module:function' (solve_ik's signature) or 'builtin' "
         "to sweep (repeatable; default: builtin only).",
     ),
+    tremor_filter: list[str] = typer.Option(
+        None,
+        "--tremor-filter",
+        help="A tremor filter for every master-driven arm: a built-in's name (none, "
+        "one_euro, ...), your factory 'package.module:make' or 'default' to sweep "
+        "(repeatable; default: default only).",
+    ),
     seeds: str = typer.Option("0-9", help="Seeds: '0-99', '0,3,7' or '0-9,20-29'."),
     out: Path = typer.Option(
         Path("sweep.parquet"),
@@ -49,8 +56,8 @@ def sweep(
 
     A job that fails (raises, or its worker dies) is a row with an `error` column, left out
     of the means; the sweep goes on, writes the results, and exits with status 1. Running
-    the same sweep again retries failed jobs and jobs whose scenario, controller, IK solver
-    or surgisim changed since; the rest come from the journal.
+    the same sweep again retries failed jobs and jobs whose scenario, controller, IK solver,
+    tremor filter or surgisim changed since; the rest come from the journal.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -58,6 +65,7 @@ def sweep(
     from sim.errors import SimError
     from sim.session import provenance
     from sim.session import sweep as sw
+    from sim.session.plugins import IK_SOLVER, PLUGINS, TREMOR_FILTER
 
     console = Console()
     drivers = [o.strip() for o in operators.split(",") if o.strip()]
@@ -68,9 +76,10 @@ def sweep(
         from sim.cli.checks import checked_output
 
         out = checked_output(out, "--out")  # before any job runs
-        solvers = [sw.parse_solver(s) for s in ik_solver or (sw.BUILTIN_SOLVER,)]
-        todo = sw.jobs(scenarios, drivers, sw.parse_seeds(seeds), solvers)
-        # every scenario, controller and solver loaded before any cluster starts or job runs
+        solvers = [IK_SOLVER.parse(s) for s in ik_solver or (None,)]
+        filters = [TREMOR_FILTER.parse(f) for f in tremor_filter or (None,)]
+        todo = sw.jobs(scenarios, drivers, sw.parse_seeds(seeds), solvers, filters)
+        # every scenario, controller and plug-in loaded before any cluster starts or job runs
         fingerprints = provenance.fingerprints(todo)
         with Progress(
             TextColumn("[bold]sweep"),
@@ -116,16 +125,16 @@ def sweep(
     if failed:
         title += f" ({len(failed)} failed run{'s' * (len(failed) > 1)} left out)"
     table = Table(title=title)
-    # the solver column only when the sweep names one of the user's
-    show_solver = any(job.ik_solver is not None for job in todo)
-    columns = ("scenario", "driver", "solver") if show_solver else ("scenario", "driver")
+    # a plug-in's column only when the sweep names one other than surgisim's own
+    shown = [k for k in PLUGINS if any(getattr(job, k.column) is not None for job in todo)]
+    columns = ("scenario", "driver", *(k.what for k in shown))
     for col in (*columns, "metric", "n", "mean ± SD", "completed"):
         table.add_column(col)
     for s in sw.summary(rows):
         table.add_row(
             s["scenario"],
             s["driver"],
-            *((s["ik_solver"],) if show_solver else ()),
+            *(s[k.column] for k in shown),
             s["metric"],
             str(s["n"]),
             f"{s['mean']:.4g} ± {s['sd']:.2g}" if s["n"] else "none completed",
@@ -143,12 +152,16 @@ MAX_LISTED = 20
 
 
 def _run_name(row: dict) -> str:
-    """``scenario driver seed N``, with the IK solver when it is not the built-in one."""
-    from sim.session import sweep as sw
+    """``scenario driver seed N``, with each plug-in that is not surgisim's own
+    (``... ik my_plugins:dls filter one_euro seed 3``)."""
+    from sim.session.plugins import PLUGINS
 
-    solver = row.get("ik_solver", sw.BUILTIN_SOLVER)
-    with_solver = "" if solver == sw.BUILTIN_SOLVER else f" ik {solver}"
-    return f"{row['scenario']} {row['driver']}{with_solver} seed {row['seed']}"
+    plugins = "".join(
+        f" {kind.short} {row[kind.column]}"
+        for kind in PLUGINS
+        if row.get(kind.column, kind.builtin) != kind.builtin
+    )
+    return f"{row['scenario']} {row['driver']}{plugins} seed {row['seed']}"
 
 
 def _report_failures(console: Console, failed: list[dict], total: int, out: Path) -> None:

@@ -12,6 +12,9 @@ So every row records:
 - ``ik_solver_digest``: for the user's IK solver (``--ik-solver``), its module's source
   file ("" for the built-in solver, part of surgisim; a row from before this field was
   made with the built-in one and counts as "");
+- ``tremor_filter_digest``: likewise for a tremor filter's factory (``--tremor-filter
+  module:make``); "" for surgisim's filters (``default`` or a built-in's name: part of
+  surgisim, and the name is in the job's key);
 - ``surgisim_version``: the installed version, plus the git commit when surgisim runs from
   a checkout (the simulator itself determines results too).
 
@@ -34,19 +37,27 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from sim.errors import SimError
+from sim.session.plugins import IK_SOLVER, PLUGINS, PlugIn
 
 #: the fields of a row that say what it was made from
-FIELDS = ("scenario_digest", "driver_digest", "ik_solver_digest", "surgisim_version")
+FIELDS = (
+    "scenario_digest",
+    "driver_digest",
+    "ik_solver_digest",
+    "tremor_filter_digest",
+    "surgisim_version",
+)
 #: how each field is named to a person ("made with a different ...")
 LABELS = {
     "scenario_digest": "scenario",
     "driver_digest": "controller",
     "ik_solver_digest": "IK solver",
+    "tremor_filter_digest": "tremor filter",
     "surgisim_version": "surgisim version",
 }
 #: what a field added after journals existed reads as in a row from before it: such rows
-#: were made with the built-in solver (there was no other)
-MISSING = {"ik_solver_digest": ""}
+#: were made with surgisim's own solver and filter (there were no others)
+MISSING = {"ik_solver_digest": "", "tremor_filter_digest": ""}
 CONTROLLER_PREFIX = "controller:"
 
 
@@ -94,38 +105,25 @@ def driver_digest(driver: str) -> str:
     return _module_digest(spec)
 
 
-def ik_solver_digest(spec: str | None) -> str:
-    """Digest of an IK solver: its module's source file, or "" for the built-in (None).
+def plugin_digest(kind: PlugIn, spec: str | None) -> str:
+    """Digest of a plug-in (:mod:`sim.session.plugins`): its module's source file; "" for
+    surgisim's own (None, or a built-in filter's name).
 
-    The solver is resolved here, so a spec that names a missing module or function, or
-    something that is not callable, is reported before any job runs.
+    The plug-in is resolved here, so a spec that names a missing module or function, a
+    factory that fails or something that is not callable is reported before any job runs.
 
     Raises:
-        SimError: a solver that cannot be resolved (the message says why).
+        SimError: a plug-in that cannot be used (the message says why).
     """
     if spec is None:
         return ""
-    check_ik_solver(spec)
-    return _module_digest(spec)
+    kind.check(spec)
+    return _module_digest(spec) if ":" in spec else ""
 
 
-def check_ik_solver(spec: str) -> None:
-    """Resolve the user's IK solver ``spec`` once (its module imported, the function
-    found), so that a bad one is refused before anything runs.
-
-    Raises:
-        SimError: a malformed spec, a module that cannot be imported or raised while
-            imported, no such function (its callables listed), or not a callable; the
-            message names ``--ik-solver`` and, for a spec without ``:``, ``builtin``.
-    """
-    from kinematics.errors import KinematicsError
-    from kinematics.solvers import load_ik_solver
-
-    try:
-        load_ik_solver(spec)
-    except KinematicsError as exc:
-        hint = "" if ":" in str(spec) else " ('builtin' names the built-in solver.)"
-        raise SimError(f"--ik-solver {spec}: {exc}{hint}") from None
+def ik_solver_digest(spec: str | None) -> str:
+    """:func:`plugin_digest` of an IK solver."""
+    return plugin_digest(IK_SOLVER, spec)
 
 
 def _module_digest(spec: str) -> str:
@@ -166,7 +164,7 @@ def surgisim_version() -> str:
 def fingerprints(jobs: Iterable) -> dict[str, dict[str, str]]:
     """Each job's fingerprint (``FIELDS`` -> value), by job key.
 
-    Each scenario, driver and IK solver is loaded once, however many seeds it has.
+    Each scenario, driver and plug-in is loaded once, however many seeds it has.
 
     Raises:
         SimError, ScenarioError: an input that cannot run (see the module docstring).
@@ -174,13 +172,22 @@ def fingerprints(jobs: Iterable) -> dict[str, dict[str, str]]:
     jobs = list(jobs)
     scenarios = {s: scenario_digest(s) for s in dict.fromkeys(j.scenario for j in jobs)}
     drivers = {d: driver_digest(d) for d in dict.fromkeys(j.driver for j in jobs)}
-    solvers = {s: ik_solver_digest(s) for s in dict.fromkeys(j.ik_solver for j in jobs)}
+    plugins = {
+        kind: {
+            spec: plugin_digest(kind, spec)
+            for spec in dict.fromkeys(getattr(j, kind.column) for j in jobs)
+        }
+        for kind in PLUGINS
+    }
     release = surgisim_version()
     return {
         j.key: {
             "scenario_digest": scenarios[j.scenario],
             "driver_digest": drivers[j.driver],
-            "ik_solver_digest": solvers[j.ik_solver],
+            **{
+                kind.digest_field: digests[getattr(j, kind.column)]
+                for kind, digests in plugins.items()
+            },
             "surgisim_version": release,
         }
         for j in jobs

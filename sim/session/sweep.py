@@ -1,13 +1,13 @@
 """Sweeps: every combination of scenarios, drivers (synthetic operators or controllers), IK
-solvers (the built-in one or the user's) and seeds, headless, scored like a trainee's
-session - in series or on Ray.
+solvers and tremor filters (surgisim's own or the user's, :mod:`sim.session.plugins`) and
+seeds, headless, scored like a trainee's session - in series or on Ray.
 
 Each finished run is appended at once to a journal (``<results>.jsonl``), so a sweep that
 was interrupted resumes where it stopped: runs already in the journal are not run again -
 unless they failed, or were made from other inputs (each row carries a fingerprint of its
-scenario, controller, IK solver and surgisim, :mod:`sim.session.provenance`). The results table
-(Parquet or CSV, one row per run, one ``metric.<name>`` column per metric) is rewritten
-from the journal at the end.
+scenario, controller, IK solver, tremor filter and surgisim,
+:mod:`sim.session.provenance`). The results table (Parquet or CSV, one row per run, one
+``metric.<name>`` column per metric) is rewritten from the journal at the end.
 
 A job that raises, or whose Ray worker dies, becomes a row with an ``error`` (exception
 type and message; no score or metrics) instead of ending the sweep: one controller
@@ -32,6 +32,7 @@ from pathlib import Path
 from scenarios.paths import private_file
 from sim.errors import SimError
 from sim.session import provenance, ray_cluster
+from sim.session.plugins import PLUGINS
 
 #: metrics summarised first (mean ± SD), when present
 SUMMARY_METRICS = (
@@ -45,50 +46,44 @@ SUMMARY_METRICS = (
 #: journal fields left out of the results table (a traceback is many lines)
 JOURNAL_ONLY = ("traceback",)
 #: columns written first in the results table, in this order (when present)
-FIRST_COLUMNS = ("key", "scenario", "driver", "ik_solver", "seed")
-#: how the built-in IK solver is named (``--ik-solver builtin``, the ``ik_solver`` column)
-BUILTIN_SOLVER = "builtin"
+FIRST_COLUMNS = ("key", "scenario", "driver", *(p.column for p in PLUGINS), "seed")
 #: columns written last in the results table, after the metrics
 LAST_COLUMNS = ("error", *provenance.FIELDS)
 
 
 @dataclass(frozen=True)
 class Job:
-    """One run of a sweep: a scenario (name or path), a driver, a seed and an IK solver.
+    """One run of a sweep: a scenario (name or path), a driver, a seed, an IK solver and a
+    tremor filter.
 
     ``driver`` is an operator skill (``"expert"``) or a controller spec
     (``"controller:package.module:factory"``); ``ik_solver`` the user's IK solver
-    (``"package.module:function"``, see :mod:`kinematics.solvers`) or None for the
-    built-in one. A string, so the job pickles: a Ray worker resolves the solver itself.
+    (``"package.module:function"``, see :mod:`kinematics.solvers`) and ``tremor_filter``
+    a filter's name or factory (``"one_euro"``, ``"package.module:make"``), None for
+    surgisim's own. Strings, so the job pickles: a Ray worker resolves them itself.
     """
 
     scenario: str
     driver: str
     seed: int
     ik_solver: str | None = None
+    tremor_filter: str | None = None
 
     @property
     def key(self) -> str:
-        """The job's name in the journal; a built-in solver's key is the one from before
-        sweeps took solvers, so that older journals still resume."""
+        """The job's name in the journal; with surgisim's own plug-ins it is the key from
+        before sweeps took them, so that older journals still resume."""
         key = f"{self.scenario}|{self.driver}|{self.seed}"
-        return key if self.ik_solver is None else f"{key}|{self.ik_solver}"
+        for kind in PLUGINS:
+            spec = getattr(self, kind.column)
+            if spec is not None:
+                key += f"|{kind.key_tag}{spec}"
+        return key
 
     @property
-    def solver_label(self) -> str:
-        """The ``ik_solver`` column: the spec, or ``"builtin"``."""
-        return solver_label(self.ik_solver)
-
-
-def solver_label(spec: str | None) -> str:
-    """How an IK solver is shown: its spec, or ``"builtin"`` for None."""
-    return BUILTIN_SOLVER if spec is None else spec
-
-
-def parse_solver(text: str) -> str | None:
-    """An ``--ik-solver`` value as a job's ``ik_solver``: None for ``builtin``."""
-    text = str(text).strip()
-    return None if text == BUILTIN_SOLVER else text
+    def plugin_columns(self) -> dict[str, str]:
+        """The row's plug-in columns: ``{"ik_solver": "builtin", "tremor_filter": ...}``."""
+        return {kind.column: kind.label(getattr(self, kind.column)) for kind in PLUGINS}
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -115,18 +110,22 @@ def jobs(
     drivers: Sequence[str],
     seeds: Iterable[int],
     solvers: Sequence[str | None] = (None,),
+    filters: Sequence[str | None] = (None,),
 ) -> list[Job]:
-    """Every combination (scenario x driver x IK solver x seed), scenario-major.
+    """Every combination (scenario x driver x IK solver x tremor filter x seed),
+    scenario-major.
 
-    ``solvers``: IK solver specs, None for the built-in one (repeats are dropped).
+    ``solvers``, ``filters``: specs, None for surgisim's own (repeats are dropped).
     """
     seeds = list(seeds)
     solvers = list(dict.fromkeys(solvers)) or [None]
+    filters = list(dict.fromkeys(filters)) or [None]
     return [
-        Job(s, d, seed, solver)
+        Job(s, d, seed, solver, tremor_filter)
         for s in scenarios
         for d in drivers
         for solver in solvers
+        for tremor_filter in filters
         for seed in seeds
     ]
 
@@ -135,20 +134,20 @@ def run_job(job: Job) -> dict:
     """Run one job headless and return its result row (plain data, pickles)."""
     from sim.env.surgical import load
     from sim.session.controllers import ScriptedController, load_controller, run_controller
-    from sim.session.session import SessionConfig
+    from sim.session.plugins import session_config
 
     scenario = load(job.scenario)
     if job.driver.startswith("controller:"):
         controller = load_controller(job.driver.removeprefix("controller:"))
     else:
         controller = ScriptedController(job.driver)
-    config = SessionConfig(ik_solver=job.ik_solver)
+    config = session_config(job.ik_solver, job.tremor_filter)
     outcome = run_controller(scenario, controller, seed=job.seed, config=config)
     row = {
         "key": job.key,
         "scenario": job.scenario,
         "driver": job.driver,
-        "ik_solver": job.solver_label,
+        **job.plugin_columns,
         "seed": job.seed,
         "completed": bool(outcome.result.completed),
         "passed": bool(outcome.result.passed),
@@ -191,7 +190,7 @@ def failed_row(
         "key": job.key,
         "scenario": job.scenario,
         "driver": job.driver,
-        "ik_solver": job.solver_label,
+        **job.plugin_columns,
         "seed": job.seed,
         "completed": False,
         "passed": False,
@@ -282,8 +281,8 @@ def plan(
             retried.append(job.key)
             remaining.append(job)
         else:
-            # a row from before sweeps took solvers was made with the built-in one
-            reused[job.key] = {**row, "ik_solver": row.get("ik_solver", job.solver_label)}
+            # a row from before sweeps took plug-ins was made with surgisim's own
+            reused[job.key] = {**job.plugin_columns, **row}
     return Resume(reused, remaining, changed, retried)
 
 
@@ -404,8 +403,9 @@ def write_results(rows: Sequence[dict], path: Path) -> Path:
 
 
 def summary(rows: Sequence[dict]) -> list[dict]:
-    """Mean and SD of each metric per (scenario, driver, IK solver): one dict per metric and
-    group (``ik_solver`` is ``"builtin"`` for the built-in solver).
+    """Mean and SD of each metric per (scenario, driver, IK solver, tremor filter): one dict
+    per metric and group (``ik_solver`` is ``"builtin"`` and ``tremor_filter``
+    ``"default"`` for surgisim's own).
 
     Failed jobs are left out (their ``n`` is the runs that finished). The completion time
     is averaged over completed runs only: an attempt not completed has no completion time
@@ -414,14 +414,14 @@ def summary(rows: Sequence[dict]) -> list[dict]:
     """
     import numpy as np
 
-    groups: dict[tuple[str, str, str], list[dict]] = {}
+    groups: dict[tuple[str, ...], list[dict]] = {}
     for row in rows:
         if row.get("error"):
             continue
-        solver = row.get("ik_solver", BUILTIN_SOLVER)
-        groups.setdefault((row["scenario"], row["driver"], solver), []).append(row)
+        plugins = tuple(row.get(kind.column, kind.builtin) for kind in PLUGINS)
+        groups.setdefault((row["scenario"], row["driver"], *plugins), []).append(row)
     out = []
-    for (scenario, driver, solver), group in groups.items():
+    for (scenario, driver, *plugins), group in groups.items():
         measured = {k.removeprefix("metric.") for r in group for k in r if k.startswith("metric.")}
         names = ["score"] + [n for n in SUMMARY_METRICS[1:] if n in measured]
         names += sorted(measured - set(names))
@@ -437,7 +437,7 @@ def summary(rows: Sequence[dict]) -> list[dict]:
                 {
                     "scenario": scenario,
                     "driver": driver,
-                    "ik_solver": solver,
+                    **{kind.column: spec for kind, spec in zip(PLUGINS, plugins, strict=True)},
                     "metric": name,
                     "n": int(values.size),
                     "mean": float(values.mean()) if values.size else math.nan,

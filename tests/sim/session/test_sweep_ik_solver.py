@@ -17,6 +17,7 @@ from sim.cli import app
 from sim.errors import SimError
 from sim.session import provenance
 from sim.session import sweep as sw
+from sim.session.plugins import IK_SOLVER
 from tests import user_plugins
 from tests.own_modules import own_module
 
@@ -51,8 +52,8 @@ def _text(result) -> str:
 
 
 def _solver_column(result) -> bool:
-    """The summary table has a "solver" column."""
-    return re.search(r"[┃│] solver +[┃│]", result.output) is not None
+    """The summary table has an "IK solver" column."""
+    return re.search(r"[┃│] IK solver +[┃│]", result.output) is not None
 
 
 def _journal(out) -> list[dict]:
@@ -63,7 +64,8 @@ def test_a_job_names_its_solver_and_the_built_in_keeps_the_old_key():
     assert sw.Job("s", "expert", 3).key == "s|expert|3"  # journals from before still resume
     mine = sw.Job("s", "expert", 3, DLS)
     assert mine.key != "s|expert|3" and DLS in mine.key
-    assert (sw.Job("s", "expert", 3).solver_label, mine.solver_label) == ("builtin", DLS)
+    labels = [j.plugin_columns["ik_solver"] for j in (sw.Job("s", "expert", 3), mine)]
+    assert labels == ["builtin", DLS]
     assert pickle.loads(pickle.dumps(mine)) == mine  # crosses to Ray workers as it is
     todo = sw.jobs(["a"], ["expert", "novice"], [0, 1], [None, DLS, None])
     assert [(j.driver, j.ik_solver, j.seed) for j in todo] == [
@@ -76,7 +78,7 @@ def test_a_job_names_its_solver_and_the_built_in_keeps_the_old_key():
         ("novice", DLS, 0),
         ("novice", DLS, 1),
     ]
-    assert [sw.parse_solver(t) for t in ("builtin", DLS)] == [None, DLS]
+    assert [IK_SOLVER.parse(t) for t in ("builtin", DLS)] == [None, DLS]
 
 
 def test_rows_of_an_older_journal_stand_for_built_in_jobs_only(tmp_path):
@@ -158,7 +160,7 @@ def test_results_of_an_edited_solver_module_are_run_again(tmp_path, solver_modul
         ("nosuchmod_for_ik:solve", "'nosuchmod_for_ik' cannot be imported"),
         ("tests.user_plugins:nosuch", "has no function 'nosuch'"),
         ("tests.user_plugins:NOT_CALLABLE", "not a callable function"),
-        ("bultin", "'builtin' names the built-in solver"),
+        ("bultin", "'builtin' names surgisim's own IK solver"),
     ],
 )
 def test_a_bad_solver_is_refused_before_any_run(tmp_path, spec, message):
