@@ -1,7 +1,7 @@
 """VR benchmark: the headset client's frame timing on a real OpenXR runtime.
 
 Monado's null compositor (Debian trixie's ``monado-service`` in the project's root,
-``tools/xr-root.sh``; simulated headset and controllers) paces frames at its fixed rate
+``sim/xr/xr-root.sh``; simulated headset and controllers) paces frames at its fixed rate
 and never looks at pixels; the client (``surgisim vr``, console view, needle-handover
 served by ``surgisim serve`` on the host) draws both eyes with the project's renderer on
 Mesa llvmpipe into sRGB swapchain images and submits a projection layer each frame.

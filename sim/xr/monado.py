@@ -2,7 +2,7 @@
 
 Host-side tooling for the VR tests and ``surgisim bench vr`` (and anyone who wants to
 try the headset client without a headset): :class:`XrRoot` builds the root once per
-machine (``tools/xr-root.sh``, cached) and runs commands inside it with the current
+machine (``sim/xr/xr-root.sh``, cached) and runs commands inside it with the current
 checkout bind-mounted at ``/surgisim``; :class:`MonadoService` starts ``monado-service``
 there headless (null compositor; the simulated headset, or the ``remote`` driver whose
 poses a test sets through :class:`RemoteHub`). See ``docs/vr.md``.
@@ -32,7 +32,7 @@ import numpy as np
 from sim.xr.errors import XrError
 
 #: The project's script that builds the root.
-BUILD_SCRIPT = Path(__file__).resolve().parents[2] / "tools" / "xr-root.sh"
+BUILD_SCRIPT = Path(__file__).resolve().parent / "xr-root.sh"
 #: Exit code of the build script when the root cannot be built here (skip, not fail).
 CANNOT_BUILD = 77
 #: Inside the root: the Python environment, the checkout's mount point, Monado's manifest.
@@ -69,7 +69,7 @@ class XrRoot:
     """
 
     path: Path = field(default_factory=default_root)
-    source: Path = field(default_factory=lambda: BUILD_SCRIPT.parents[1])
+    source: Path = field(default_factory=lambda: BUILD_SCRIPT.parents[2])
 
     def ensure(self, log=print) -> None:
         """Build or update the root (seconds when it is up to date; ~2-4 min the first
@@ -81,6 +81,14 @@ class XrRoot:
         if not BUILD_SCRIPT.exists():
             raise RootUnavailableError(
                 f"the build script {BUILD_SCRIPT} is missing from this install"
+            )
+        if not (self.source / "pyproject.toml").is_file():
+            # the root installs surgisim from the checkout it mounts (editable, so that a
+            # root built once serves every later commit); a wheel has no checkout
+            raise RootUnavailableError(
+                f"the OpenXR root is built from a source checkout of surgisim, and "
+                f"{self.source} is none (an installed wheel): run from a clone "
+                "('git clone ... && pip install -e .')"
             )
         run = subprocess.run(
             ["bash", str(BUILD_SCRIPT), str(self.path)],
@@ -95,7 +103,7 @@ class XrRoot:
             raise RootUnavailableError(reason[-1] if reason else "the root cannot be built here")
         if run.returncode != 0:
             raise XrError(
-                f"tools/xr-root.sh failed (exit {run.returncode}): {run.stderr.strip()[-500:]}"
+                f"sim/xr/xr-root.sh failed (exit {run.returncode}): {run.stderr.strip()[-500:]}"
             )
 
     def argv(self, command: list[str], env: dict[str, str] | None = None) -> list[str]:

@@ -1,7 +1,7 @@
 """Fixtures of the headset tests against a real OpenXR runtime.
 
 Monado (Debian trixie's ``monado-service``, null compositor, simulated or remote-driven
-headset) runs in a root built by ``tools/xr-root.sh`` (cached under
+headset) runs in a root built by ``sim/xr/xr-root.sh`` (cached under
 ``~/.cache/surgisim/xr-root`` or ``$SURGISIM_XR_ROOT``; ~4 minutes the first time on a
 machine, seconds after). The headset client runs in that root's Python 3.13 with
 pyopenxr and no pybullet; the training server (``surgisim serve``) runs on the host's

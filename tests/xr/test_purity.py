@@ -46,7 +46,7 @@ print(said[-1])
 def test_what_the_headset_shows_at_the_end_needs_no_pydantic():
     """The client imports the verdict and the overlay lazily, when the session ends or the
     first frame is drawn: an import of ``scenarios.scoring`` (pydantic) there would end
-    the headset session with an ImportError on a root built by tools/xr-root.sh."""
+    the headset session with an ImportError on a root built by sim/xr/xr-root.sh."""
     out = subprocess.run(
         [sys.executable, "-c", PYDANTIC_FREE], capture_output=True, text=True, timeout=120
     )

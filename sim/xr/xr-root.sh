@@ -13,7 +13,7 @@
 # is skipped when the stamp matches; a half-made root from an interrupted run is removed.
 # Root only (debootstrap, chroot, mounts). Prints every stage it runs or skips.
 #
-# Usage: tools/xr-root.sh [ROOT]
+# Usage: sim/xr/xr-root.sh [ROOT]
 #   ROOT default: $SURGISIM_XR_ROOT, else ${XDG_CACHE_HOME:-~/.cache}/surgisim/xr-root
 # Exit codes: 0 ready; 77 cannot be built here (not root, no network, no apt): the
 # caller skips; anything else: a real failure.
@@ -163,7 +163,7 @@ else
     # surgisim itself, editable, from the mount point every run binds a checkout to; its
     # pybullet-side dependencies are left out on purpose (--no-deps)
     mkdir -p "$ROOT$SRC_MOUNT"
-    mount --bind "$(cd "$(dirname "$0")/.." && pwd)" "$ROOT$SRC_MOUNT"
+    mount --bind "$(cd "$(dirname "$0")/../.." && pwd)" "$ROOT$SRC_MOUNT"  # the checkout
     MOUNTED=("$ROOT$SRC_MOUNT" "${MOUNTED[@]}")
     in_root "$VENV/bin/pip" install -q --disable-pip-version-check --no-deps -e "$SRC_MOUNT"
     unmount_binds
