@@ -24,6 +24,10 @@ class WorldView(Protocol):
 
     time_s: float
 
+    def present(self, name: str) -> bool:
+        """Whether the body (of ``object`` or ``object:landmark``) is in the world: an
+        event's ``remove`` takes one out, and a trigger on it is then never true."""
+
     def object_position(self, name: str) -> np.ndarray:
         """Position of an object, or of a landmark named ``object:landmark``."""
 

@@ -56,8 +56,11 @@ class TriggerContext:
         return self.world.time_s
 
     def names(self, name: str) -> list[str]:
-        """``[name]``, or every graspable object for ``any``."""
-        return self.world.graspable() if name == "any" else [name]
+        """``[name]``, or every graspable object for ``any``; a body an event removed is
+        none of them (it is nowhere: no trigger on it holds)."""
+        if name == "any":
+            return self.world.graspable()
+        return [name] if self.world.present(name) else []
 
 
 class Condition(Model):
@@ -92,6 +95,8 @@ class Placed(Condition):
 
     def holds(self, ctx: TriggerContext) -> bool:
         world = ctx.world
+        if not world.present(self.target):
+            return False
         target = world.object_position(self.target)
         for name in ctx.names(self.object):
             if world.holders(name):
@@ -113,6 +118,8 @@ class Centered(Condition):
     tolerance_deg: Annotated[Real, Field(gt=0, lt=90)] = 5.0
 
     def holds(self, ctx: TriggerContext) -> bool:
+        if not ctx.world.present(self.object):
+            return False
         return ctx.world.camera_angle_to(self.object) <= math.radians(self.tolerance_deg)
 
 
@@ -170,6 +177,8 @@ class Near(Condition):
 
     def holds(self, ctx: TriggerContext) -> bool:
         world = ctx.world
+        if not world.present(self.target):
+            return False
         target = world.object_position(self.target)
         return any(
             np.linalg.norm(world.object_position(n) - target) <= self.radius_m

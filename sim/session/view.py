@@ -23,6 +23,9 @@ class SessionView:
     def time_s(self) -> float:
         return self._s.world.time_s
 
+    def present(self, name: str) -> bool:
+        return self._s.world.has_body(name.partition(":")[0])
+
     def object_position(self, name: str) -> np.ndarray:
         body, _, mark = name.partition(":")
         if mark:

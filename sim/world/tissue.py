@@ -79,6 +79,10 @@ class TissueTracker:
         facing = None if facing is None else np.asarray(facing, float) / np.linalg.norm(facing)
         return _Pair(needle, pad, point, facing, inverse(X_WP), np.asarray(box.size, float))
 
+    def forget(self, body: int) -> None:
+        """A body left the world (an event removed it): its needle-pad pairs end."""
+        self.pairs = [p for p in self.pairs if body not in (p.needle, p.pad)]
+
     def update(self) -> None:
         """Once per step, after the grasp tracker: collisions, pins and events."""
         for pair in self.pairs:

@@ -266,6 +266,10 @@ class World:
         self._static_poses.pop(body, None)
         self._static_landmarks = {k: v for k, v in self._static_landmarks.items() if k[0] != name}
 
+    def has_body(self, name: str) -> bool:
+        """Whether a body of that name is in the world (``remove_body`` takes one out)."""
+        return name in self._names
+
     def remove_body(self, name: str) -> None:
         """Take a body out of the world (an object is let go by any jaw holding it)."""
         self._check_open()
@@ -283,6 +287,7 @@ class World:
         self._static_landmarks = {k: v for k, v in self._static_landmarks.items() if k[0] != name}
         if body in self.object_ids:
             self.object_ids.remove(body)
+        self.tissue.forget(body)
 
     def landmark(self, name: str, key: str) -> np.ndarray:
         """World position (m) of a body's named landmark (``world.landmark("board", "peg7")``).

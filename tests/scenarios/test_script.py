@@ -30,6 +30,9 @@ class FakeWorld:
         self.tip = np.zeros(3)
         self.angle = 1.0
 
+    def present(self, name):
+        return name in self.positions
+
     def object_position(self, name):
         return self.positions[name]
 
