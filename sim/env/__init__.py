@@ -40,7 +40,8 @@ def register_envs() -> list[str]:
     for env_id, scenario in ENVIRONMENTS.items():
         if env_id in registry:
             continue
-        kwargs = {} if scenario is None else {"scenario": scenario}
+        # Scenario-v0 without scenario= is refused, not peg-transfer (the class default)
+        kwargs = {"scenario": scenario}
         register(id=env_id, entry_point=ENTRY_POINT, kwargs=kwargs)
     return list(ENVIRONMENTS)
 

@@ -32,11 +32,15 @@ same events as dicts: ``time_s``, ``kind`` and what the event names (``arm``,
 ``object``, ``reason``, ...).
 
 **Observation** (a ``Dict``): ``arms/<arm>/`` ``tip_position_m`` (3), ``tip_quat_xyzw``
-(4), ``jaw_rad`` (1), ``joint_positions`` (the chain's joints) for every arm;
+(4), ``jaw_rad`` (1), ``joint_positions`` (the chain's joints; the space bounds them by
+their limits plus half a turn or a metre, since contact pushes joints past their limits:
+see ``JOINT_SLACK_RAD``) for every arm;
 ``objects/<body>/`` ``position_m`` (3) and ``quat_xyzw`` (4) for every object and
 scenery body present at reset (zeros once a scenario action removes it); ``step_index``
 (the exercise step now, ``Discrete(steps + 1)``); ``time_s`` (1). All in the world frame,
-metres, radians; quaternions ``xyzw``. An image observation joins when the renderer lands.
+metres, radians; quaternions ``xyzw``. Pictures are not part of the observation:
+``render_mode="rgb_array"`` makes ``render()`` return the endoscope's view (so
+``gymnasium.wrappers.RecordVideo`` works).
 
 **Reward**, in two documented parts (``info["reward_parts"]`` every step):
 
@@ -48,7 +52,11 @@ metres, radians; quaternions ``xyzw``. An image observation joins when the rende
 So an episode's return is ``step_reward * steps_completed + score_weight * score / 100``.
 
 **Episode end**: ``terminated`` when the exercise is completed or fails for a reason
-other than time; ``truncated`` at the scenario's time limit or at ``max_episode_s``.
+other than time; ``truncated`` at the scenario's time limit or at ``max_episode_s`` (at
+the first control step at or after it: with 50 Hz control, 0.03 s ends at 0.04 s). Use
+``max_episode_s`` rather than Gymnasium's ``max_episode_steps`` / ``TimeLimit``: that
+wrapper ends the episode from outside, so the env never pays (or reports in ``info``) the
+final score.
 ``reset(seed=s)`` rebuilds the scene in the same physics client with seed ``s`` (bit for
 bit a fresh session; without a seed, one is drawn from the environment's generator). The
 seed places objects only where the scenario asks for random placement (a peg board's
@@ -75,10 +83,18 @@ ACTION_MODES = ("delta_cp", "cp", "jp")
 #: bounds of the observed positions (m): far beyond any scene (a body falling off the
 #: table stops on the floor)
 POSITION_BOUND_M = 10.0
-#: observed joints may pass their limits a little under load (rad / m); continuous joints
-#: are bounded at +-JOINT_BOUND
-JOINT_MARGIN = 0.1
-JOINT_BOUND = 100.0
+#: how far past its limits an observed joint may lie in the observation space: under
+#: contact the physics pushes joints well past them (a PSM wrist 0.29 rad while the tool
+#: pressed into the scene, the fingers ~1 rad for a moment after a jump of the joint
+#: goals; the space declared 0.1 rad then, and ``observation_space.contains(obs)`` broke).
+#: A revolute joint half a turn past its limit would have folded its link over, a
+#: prismatic one a metre past would have left the cannula: bounds the physics keeps, yet
+#: finite (Gymnasium's checker warns on infinite ones, bound-based scaling needs them).
+#: The limits themselves are ``arm.chain.lower`` / ``upper``.
+JOINT_SLACK_RAD = math.pi
+JOINT_SLACK_M = 1.0
+#: continuous joints (no limits) and the jaw opening (two fingers' angles summed)
+JOINT_BOUND_RAD = 4.0 * math.pi
 #: a scope's position goal missed by more than this (m) holds it (the session's own tolerance)
 _SCOPE_TOLERANCE_M = 1e-3
 
@@ -108,10 +124,16 @@ class SurgicalEnv(gym.Env):
         score_weight: reward per 100 points of the final score.
         max_episode_s: truncate episodes at this simulated time (None: the scenario's limit).
         config: the session's configuration.
-        seed: seed of the session built at construction (``reset(seed=)`` picks later ones).
+        seed: seed of the first episode: the session is built with it, and the first
+            ``reset()`` without a seed starts it (later unseeded resets draw from the
+            generator it seeds, so a run of episodes repeats).
+        render_mode: ``"rgb_array"``: ``render()`` returns the endoscope's view as an
+            (H, W, 3) uint8 image (OpenGL offscreen, as ``surgisim render``); None: no
+            pictures (``render()`` returns None).
+        render_size: (width, height) of those images (pixels).
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": []}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["rgb_array"]}
 
     def __init__(
         self,
@@ -126,7 +148,25 @@ class SurgicalEnv(gym.Env):
         max_episode_s: float | None = None,
         config: SessionConfig | None = None,
         seed: int = 0,
+        render_mode: str | None = None,
+        render_size: tuple[int, int] = (640, 480),
     ) -> None:
+        if scenario is None:
+            from scenarios.loader import library_names
+
+            raise SimError(
+                "surgisim/Scenario-v0 needs scenario=NAME or FILE: a bundled scenario "
+                f"({', '.join(library_names())}) or a YAML path."
+            )
+        if render_mode not in (None, *self.metadata["render_modes"]):
+            raise SimError(
+                f"render_mode={render_mode!r}: the modes are {self.metadata['render_modes']} "
+                "(or None for no pictures)."
+            )
+        self.render_mode = render_mode
+        self.render_size = _checked_size(render_size)
+        self._renderer = None
+        self._rendered_nodes: tuple | None = None
         if action_mode not in ACTION_MODES:
             from sim.errors import lookup
 
@@ -141,6 +181,7 @@ class SurgicalEnv(gym.Env):
                 raise SimError(f"{name} must be a finite number, got {value!r}.")
         self.scenario = load(scenario)
         self.session = Session(self.scenario, seed=seed, config=config)
+        self._first_seed: int | None = int(seed)  # the first unseeded reset's
         s = self.session
         rate = s.world.rate_hz
         self.physics_steps = max(1, round(rate / float(control_rate_hz)))
@@ -188,8 +229,9 @@ class SurgicalEnv(gym.Env):
             return spaces.Box(-bound, bound, (n,), np.float64)
 
         def joints(arm) -> spaces.Box:
-            lower = np.maximum(arm.chain.lower, -JOINT_BOUND) - JOINT_MARGIN
-            upper = np.minimum(arm.chain.upper, JOINT_BOUND) + JOINT_MARGIN
+            slack = np.where(arm.chain.is_prismatic, JOINT_SLACK_M, JOINT_SLACK_RAD)
+            lower = np.maximum(arm.chain.lower, -JOINT_BOUND_RAD) - slack
+            upper = np.minimum(arm.chain.upper, JOINT_BOUND_RAD) + slack
             return spaces.Box(lower, upper, (arm.chain.dof,), np.float64)
 
         arms = {
@@ -197,7 +239,7 @@ class SurgicalEnv(gym.Env):
                 {
                     "tip_position_m": box(3),
                     "tip_quat_xyzw": spaces.Box(-1.0, 1.0, (4,), np.float64),
-                    "jaw_rad": box(1, math.pi),
+                    "jaw_rad": box(1, JOINT_BOUND_RAD),
                     "joint_positions": joints(arm),
                 }
             )
@@ -220,7 +262,18 @@ class SurgicalEnv(gym.Env):
 
     # ---- episodes -------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
-        """Start an episode: ``seed`` seeds the world (None: drawn from the env's generator)."""
+        """Start an episode: ``seed`` seeds the world (None: the constructor's seed the
+        first time, then drawn from the env's generator). No ``options`` are defined: any
+        given is refused rather than silently ignored."""
+        self._require_open("reset()")
+        if options:
+            raise SimError(
+                f"reset(options={options!r}): this environment takes no reset options; "
+                "the scenario and its settings are constructor arguments."
+            )
+        if seed is None and self._first_seed is not None:
+            seed = self._first_seed
+        self._first_seed = None
         super().reset(seed=seed)
         world_seed = int(seed) if seed is not None else int(self.np_random.integers(2**31))
         state = self.session.reset(world_seed)
@@ -230,6 +283,7 @@ class SurgicalEnv(gym.Env):
 
     def step(self, action):
         """Apply ``action`` for ``k`` physics steps; return the Gymnasium 5-tuple."""
+        self._require_open("step()")
         if self._closed_episode:
             raise SimError("the episode has ended; call reset() before step().")
         s = self.session
@@ -267,12 +321,42 @@ class SurgicalEnv(gym.Env):
         reward = float(parts["steps"] + parts["score"])
         return self._observation(state), reward, terminated, truncated, info
 
+    def render(self):
+        """The endoscope's view now, (H, W, 3) uint8 RGB, with ``render_mode="rgb_array"``;
+        None without a render mode (Gymnasium's convention)."""
+        if self.render_mode is None:
+            return None
+        self._require_open("render()")
+        s = self.session
+        description = s.scene_description()
+        # the scene's bodies, by name: a reset describes the same scene anew (one renderer
+        # serves every episode); a scenario action's spawn or remove changes them
+        nodes = (description.name, tuple(node.name for node in description.nodes))
+        if self._renderer is None or nodes != self._rendered_nodes:
+            # opened at the first picture (no GL context for envs that never render)
+            from sim.render import Renderer
+            from sim.view.snapshots import headless_backend
+
+            if self._renderer is not None:
+                self._renderer.close()
+            self._rendered_nodes = nodes
+            self._renderer = Renderer(description, *self.render_size, backend=headless_backend())
+        return self._renderer.render(s.node_poses(), s.camera_pose_W())
+
     def close(self) -> None:
-        """Release the physics client."""
+        """Release the physics client and the renderer (idempotent)."""
+        renderer = getattr(self, "_renderer", None)
+        if renderer is not None:
+            renderer.close()
+            self._renderer = None
         session = getattr(self, "session", None)
         if session is not None:
             session.close()
             self.session = None
+
+    def _require_open(self, call: str) -> None:
+        if self.session is None:
+            raise SimError(f"{call} on a closed environment: make a new one (gym.make).")
 
     # ---- actions -> commands ----------------------------------------------------------------
     def split(self, action) -> dict[str, np.ndarray]:
@@ -285,6 +369,10 @@ class SurgicalEnv(gym.Env):
                 f"step(None): an action is an array of shape {expected} ({layout}); "
                 "env.action_space.sample() gives one."
             )
+        kind = getattr(action, "dtype", None)
+        if kind is not None and kind.kind not in "biuf":
+            # an object array of None would become NaN (a refused step), not an error
+            raise SimError(f"the action is an array of {kind}, not of numbers.")
         try:
             raw = np.asarray(action, dtype=np.float64)
         except (TypeError, ValueError) as exc:
@@ -394,3 +482,14 @@ def _require_positive(name: str, value) -> None:
 def _quat(X: np.ndarray) -> np.ndarray:
     """Quaternion xyzw of a pose, clipped into [-1, 1] against rounding."""
     return np.clip(matrix_to_quat_xyzw(X[:3, :3]), -1.0, 1.0)
+
+
+def _checked_size(size) -> tuple[int, int]:
+    """A (width, height) in pixels, each 16-4096."""
+    try:
+        width, height = (int(v) for v in size)
+    except (TypeError, ValueError):
+        raise SimError(f"render_size must be (width, height) in pixels, got {size!r}.") from None
+    if not (16 <= width <= 4096 and 16 <= height <= 4096):
+        raise SimError(f"render_size {size!r}: each side must be 16-4096 pixels.")
+    return width, height

@@ -279,3 +279,55 @@ def test_the_readme_example_runs():
         assert "reward_parts" in namespace["info"]
     finally:
         env.close()
+
+
+@pytest.mark.parametrize(("mode", "value"), [("delta_cp", -1.0), ("jp", 1.0)])
+def test_every_observation_lies_in_the_observation_space_even_past_joint_limits(mode, value):
+    """Driving every action to one end for 3 s pushes joints past their limits under
+    contact (a wrist 0.29 rad in ``delta_cp``, the jaw to 3.36 rad in ``jp``, seed 721):
+    the space must still contain every observation (it declared limits + 0.1 rad)."""
+    env = gym.make("surgisim/NeedleHandover-v0", action_mode=mode, max_episode_s=3.0)
+    try:
+        obs, _ = env.reset(seed=721)
+        action = np.full(env.action_space.shape, value, np.float32)
+        for _ in range(150):
+            obs, _, terminated, truncated, _ = env.step(action)
+            assert env.observation_space.contains(obs)
+            if terminated or truncated:
+                break
+    finally:
+        env.close()
+
+
+def test_the_constructor_seed_starts_the_first_episode_and_the_stream_after_it():
+    a = gym.make("surgisim/NeedleHandover-v0", seed=706)
+    b = gym.make("surgisim/NeedleHandover-v0")
+    try:
+        obs_a, info_a = a.reset()
+        obs_b, info_b = b.reset(seed=706)
+        assert info_a["seed"] == info_b["seed"] == 706
+        assert repr(obs_a) == repr(obs_b)
+        # later unseeded resets draw from the generator that seed started: they repeat
+        assert a.reset()[1]["seed"] == b.reset()[1]["seed"]
+        assert a.reset(seed=5)[1]["seed"] == 5
+    finally:
+        a.close()
+        b.close()
+
+
+def test_reset_options_object_actions_and_calls_after_close_are_refused_clearly():
+    env = gym.make("surgisim/NeedleHandover-v0")
+    env.reset(seed=704, options={})  # none given: fine
+    with pytest.raises(SimError, match="takes no reset options"):
+        env.reset(seed=704, options={"foo": 1})
+    with pytest.raises(SimError, match="array of object"):
+        env.step(np.array([None] * env.action_space.shape[0]))
+    env.close()
+    for call in (lambda: env.unwrapped.step(env.action_space.sample()), env.unwrapped.reset):
+        with pytest.raises(SimError, match="closed environment"):
+            call()
+
+
+def test_scenario_v0_without_a_scenario_is_refused_not_peg_transfer():
+    with pytest.raises(SimError, match="needs scenario=NAME or FILE"):
+        gym.make("surgisim/Scenario-v0")
