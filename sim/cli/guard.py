@@ -47,7 +47,19 @@ def exit_code(signum: int) -> int:
     return 128 + int(signum)
 
 
+#: stop signals raised as exceptions and not yet seen by :func:`guard`. Third-party code
+#: may swallow the exception: trimesh imports scipy inside ``except BaseException`` (its
+#: optional imports), so a SIGTERM during ``surgisim run``'s first seconds vanished and
+#: the run went on to store a normal session, exit code 0. A stop still pending here is
+#: honoured at the next chance: when a session is about to start, or when the command ends.
+_unseen: list[int] = []
+#: commands running in :func:`guard` (which clears ``_unseen``); outside one nothing is kept
+_guarded = [0]
+
+
 def _raise_stop(signum: int, frame) -> None:
+    if _guarded[0]:
+        _unseen.append(signum)
     if signum == signal.SIGINT:
         raise KeyboardInterrupt
     raise Terminated(signum)
@@ -123,10 +135,13 @@ def guard(debug: bool) -> Iterator[None]:
     stdout = sys.stdout
     if not isinstance(stdout, _ReaderMayLeave):
         sys.stdout = _ReaderMayLeave(stdout)
+    _guarded[0] += 1
     try:
-        # SIGTERM/SIGHUP outside a session: unwound like Ctrl-C (files closed), not a kill
-        with _handlers(_raise_stop, STOP_SIGNALS[1:]):
+        # Ctrl-C, SIGTERM and SIGHUP outside a session: unwound (files closed), not a kill;
+        # through _raise_stop, so that one swallowed by a library is still honoured
+        with _handlers(_raise_stop, STOP_SIGNALS):
             yield
+            raise_swallowed_stop()
     except (typer.Exit, typer.Abort, typer.TyperException):  # typer's own way out
         raise
     except Terminated as exc:
@@ -146,7 +161,17 @@ def guard(debug: bool) -> Iterator[None]:
         )
         raise typer.Exit(code=2) from None
     finally:
+        _guarded[0] -= 1
+        _unseen.clear()
         sys.stdout = stdout
+
+
+def raise_swallowed_stop() -> None:
+    """Raise again a stop signal whose exception something swallowed (see ``_unseen``)."""
+    if _unseen:
+        signum = _unseen[0]
+        _unseen.clear()
+        _raise_stop(signum, None)
 
 
 def print_error(message: str, debug: bool = False) -> None:
@@ -183,6 +208,7 @@ def interruptible(message: str | None) -> Iterator[StopRequest]:
     ``message``; a second one raises KeyboardInterrupt (:class:`Terminated` for SIGTERM
     and SIGHUP) as Ctrl-C does. ``message`` None says nothing: for a parent whose child
     process, sent the stop in turn, says it (said once, not twice)."""
+    raise_swallowed_stop()  # asked before the session began: nothing to store, stop now
     stop = StopRequest()
 
     def first(signum, frame) -> None:
@@ -192,8 +218,11 @@ def interruptible(message: str | None) -> Iterator[StopRequest]:
         stop.signum = signum
         if message is None:
             return
+        said = message
+        if signum != signal.SIGINT:  # "SIGTERM again", not "Ctrl-C again", to a supervisor
+            said = said.replace("Ctrl-C again", f"{signal.Signals(signum).name} again")
         with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone
-            Console(stderr=True).print(f"[yellow]{escape(message)}[/yellow]")
+            Console(stderr=True).print(f"[yellow]{escape(said)}[/yellow]")
 
     with _handlers(first):
         yield stop

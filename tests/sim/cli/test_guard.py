@@ -64,3 +64,43 @@ def test_a_parent_whose_child_says_it_stops_quietly(capsys):
     with interruptible("stopping the session") as stop:
         os.kill(os.getpid(), signal.SIGINT)
     assert "stopping the session" in capsys.readouterr().err
+
+
+def _swallowed(signum: int) -> None:
+    """Send ``signum`` to this process inside ``except BaseException`` (what trimesh's
+    optional imports do while a command imports it), so the exception is lost."""
+    import os
+    import time
+
+    try:
+        os.kill(os.getpid(), signum)
+        time.sleep(0.5)  # the handler runs here
+    except BaseException:
+        pass
+    else:
+        raise AssertionError("the stop signal's handler did not raise")
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_stop_a_library_swallowed_still_stops_the_command_before_its_session(signum, code):
+    """A SIGTERM (or Ctrl-C) during ``surgisim run``'s imports was swallowed by trimesh,
+    and the run went on to store a normal session with exit code 0. The stop is now
+    honoured when the session would start: nothing runs, the command exits 128 + n."""
+    from sim.cli.guard import guard, interruptible
+
+    started = []
+    with pytest.raises(typer.Exit) as exit_info, guard(False):
+        _swallowed(signum)
+        with interruptible("stopping"):
+            started.append(True)
+    assert exit_info.value.exit_code == code and not started
+
+
+def test_a_stop_a_library_swallowed_ends_a_command_without_a_session_with_its_code():
+    from sim.cli.guard import guard
+
+    with pytest.raises(typer.Exit) as exit_info, guard(False):
+        _swallowed(signal.SIGTERM)
+    assert exit_info.value.exit_code == 143
+    with guard(False):  # and the next command is not stopped by it
+        pass
