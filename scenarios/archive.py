@@ -56,6 +56,7 @@ def store_session(
     started_at: dt.datetime | None = None,
     ended: str | None = None,
     session_uid: str | None = None,
+    files: dict[str, str] | None = None,
 ) -> int:
     """Save the trace (atomically, owner-only) and the session with its score; return the
     session id.
@@ -69,6 +70,8 @@ def store_session(
         conditions: how the session ran (injected latency, loop timing), stored with it.
         started_at, ended, session_uid: when it started (naive UTC; default: now), how
             it ended and the run's id for it: see :meth:`Records.add_session`.
+        files: the run's outputs about the trainee, registered for ``trainee forget``
+            with the session (see :meth:`Records.add_session`).
 
     Raises:
         ScenarioError: an invalid pseudonym or a session already stored
@@ -102,6 +105,7 @@ def store_session(
             started_at=started_at,
             ended=ended,
             session_uid=session_uid,
+            files=files,
         )
     except BaseException:
         trace_path.unlink(missing_ok=True)  # no orphan trace when the session is not stored
@@ -427,13 +431,15 @@ def store_kept(records: Records, trace_path: str | Path) -> int:
         trace=trace,
         metrics=metrics,
         result=result,
-        sim_time_s=info.sim_time_s,
+        # the trace's own end: the run information is as of the last checkpoint
+        sim_time_s=max(info.sim_time_s, float(trace.time_s[-1]) if len(trace.time_s) else 0.0),
         wall_time_s=info.wall_time_s,
         allow_name=info.allow_name,
         conditions=info.conditions or None,
         started_at=info.started,
         ended=ended,
         session_uid=info.session_uid,
+        files=info.outputs,
     )
     trace_path.unlink(missing_ok=True)
     trace_path.with_suffix(".json").unlink(missing_ok=True)

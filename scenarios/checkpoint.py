@@ -65,6 +65,10 @@ class RunInfo:
         ended: how the session ended (``completed``, ``time_limit``, ``stopped``: see
             :data:`scenarios.records.ENDINGS`), set once it has; None while it runs, so
             a checkpoint stored after its process died is ``crashed``.
+        outputs: kind -> absolute path of each file the run writes about the trainee
+            (``recording``, ``partial`` for the recording while it is written, ``json``,
+            ``video``), registered with the session when it is stored, so that ``trainee
+            forget`` removes them even when the run died before it could say so.
     """
 
     scenario_name: str
@@ -84,6 +88,7 @@ class RunInfo:
     conditions: dict = field(default_factory=dict)
     session_uid: str = field(default_factory=lambda: uuid.uuid4().hex)
     ended: str | None = None
+    outputs: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path) -> RunInfo:

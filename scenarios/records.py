@@ -330,6 +330,12 @@ class ScoreRow(Base):
     session: Mapped[SessionRow] = relationship(back_populates="scores")
 
 
+#: ``FileRow.kind`` prefix of a file registered before it was written (a run's outputs,
+#: registered with its session): forgetting removes it if it exists, and says nothing if
+#: it never came to be (the run was killed before writing it)
+EXPECTED = "~"
+
+
 class FileRow(Base):
     """A file written about a trainee (a report, a CSV export, a run's ``--json`` result,
     ``--record`` recording or ``--video``), so that forgetting the trainee removes it
@@ -695,7 +701,11 @@ class Records:
             sessions = list(trainee.sessions)
             session_ids = [r.id for r in sessions]
             recorded = [r.trace_path for r in sessions if r.trace_path]
-            recorded += s.scalars(select(FileRow.path).where(FileRow.trainee_id == trainee.id))
+            files = s.execute(
+                select(FileRow.path, FileRow.kind).where(FileRow.trainee_id == trainee.id)
+            ).all()
+            recorded += [path for path, _ in files]
+            expected = {path for path, kind in files if kind.startswith(EXPECTED)}
             scores = 0
             if session_ids:
                 scores = s.execute(
@@ -710,7 +720,8 @@ class Records:
                 os.unlink(path)
                 removed.append(path)
             except FileNotFoundError:
-                missing.append(path)
+                if path not in expected:
+                    missing.append(path)
             except OSError as exc:
                 failed.append(f"{path} ({exc.strerror})")
         if self._path is not None:
@@ -781,6 +792,7 @@ class Records:
         started_at: dt.datetime | None = None,
         ended: str | None = None,
         session_uid: str | None = None,
+        files: dict[str, str] | None = None,
     ) -> int:
         """Store a session and its original score in one transaction; return its id.
 
@@ -791,6 +803,10 @@ class Records:
         stored later (a killed run's checkpoint) takes its real place. ``ended``: one of
         :data:`ENDINGS` (default: ``completed`` or ``failed`` from ``completed``).
         ``session_uid``: the id the run gave the session (default: a new one).
+        ``files``: kind -> path of the files the run writes about the trainee (its
+        ``--record`` recording, ``--json``, ``--video``), registered for :meth:`forget`
+        in the same transaction, whether or not they exist yet: a run killed after
+        storing, or a killed run stored later, would otherwise leave them behind.
 
         Raises:
             ScenarioError: the pseudonym is not valid, ``ended`` is unknown, a session
@@ -821,6 +837,7 @@ class Records:
                 started_at=started_at or _now(),
                 ended=ended,
                 session_uid=session_uid,
+                files=files or {},
             )
         except AlreadyStoredError:
             raise
@@ -871,6 +888,7 @@ class Records:
         rubric: dict,
         conditions: dict | None,
         session_uid: str,
+        files: dict[str, str],
         **columns,
     ) -> int:
         """Insert the session row and its score unless ``session_uid`` is stored (checked
@@ -895,6 +913,16 @@ class Records:
                 s.add(row)
                 s.add(self._score_row(row, result, rubric))
                 s.flush()
+                for kind, path in files.items():
+                    s.add(
+                        FileRow(
+                            trainee_id=row.trainee.id,
+                            session_id=row.id,
+                            kind=EXPECTED + kind,
+                            path=str(Path(path).resolve()),
+                            created_at=_now(),
+                        )
+                    )
                 return row.id
         self.check_not_stored(session_uid)
         raise AssertionError("unreachable")  # pragma: no cover

@@ -143,6 +143,7 @@ def run(
             for kind, named in plugins.items():  # stored with the session, as latency is
                 if named is not None:
                     info.conditions[kind.column] = named
+            info.outputs = _outputs(record, json_path, video)
             checkpoint = Checkpoint(records.work_dir / IN_PROGRESS, info)
         recorder = _claim_recording(record, path, overwrite)
         try:
@@ -203,6 +204,18 @@ def run(
             register_outputs(records, payload["session_id"], pseudonym, outputs)
     if outcome.interrupted:
         raise typer.Exit(code=stop.exit_code)  # 130 after Ctrl-C, 143 after SIGTERM
+
+
+def _outputs(record: Path | None, json_path: Path | None, video: Path | None) -> dict:
+    """The files this run writes about the trainee, by kind (absolute paths), for the
+    session's :class:`RunInfo`: registered when it is stored, so that ``trainee forget``
+    removes them even if the run is killed before it registers them itself."""
+    from sim.session.recording.partial import partial_path
+
+    outputs = {"recording": record, "json": json_path, "video": video}
+    if record is not None:
+        outputs["partial"] = partial_path(record)  # what a kill leaves
+    return {kind: str(Path(p).resolve()) for kind, p in outputs.items() if p is not None}
 
 
 def _claim_recording(record: Path | None, scenario_path: Path, overwrite: bool):
@@ -399,6 +412,7 @@ def store_finished(console, records, spec, outcome, checkpoint, report, camera=N
                 started_at=info.started,
                 ended=info.ended,
                 session_uid=info.session_uid,
+                files=info.outputs,
             )
             checkpoint.discard()
     except (ScenarioError, OSError) as exc:

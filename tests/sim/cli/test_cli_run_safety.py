@@ -190,6 +190,35 @@ def test_kill_9_loses_at_most_the_checkpoint_interval(tmp_path):
     assert "1 (+1 not counted)" in show.stdout
 
 
+def test_forget_removes_the_recording_a_killed_run_left_once_its_session_is_stored(tmp_path):
+    """A run killed while recording leaves ``FILE.mcap.partial``; stored by ``store
+    --orphans``, its session did not know the file, and ``trainee forget`` left the
+    trainee's hand motion on disk. The run's outputs now go with its run information."""
+    from scenarios.checkpoint import CHECKPOINT_EVERY_S
+
+    mcap, out = tmp_path / "rec" / "hand.mcap", tmp_path / "rec" / "result.json"
+    outputs = ["--record", str(mcap), "--json", str(out), "--no-snapshots"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sim.cli", "run", SCENARIO, "--trainee", "T705", *outputs],
+        env=_env(tmp_path),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    seen = _wait_for_checkpoint(tmp_path, "records", proc, CHECKPOINT_EVERY_S)
+    assert str(mcap.resolve()) == seen["outputs"]["recording"]
+    proc.kill()
+    proc.wait()
+    partial = mcap.with_name(mcap.name + ".partial")
+    assert partial.exists() and not mcap.exists() and not out.exists()
+    stored = _surgisim(tmp_path, "store", "--orphans")
+    assert stored.returncode == 0, stored.stdout + stored.stderr
+    gone = _surgisim(tmp_path, "trainee", "forget", "T705", "--yes")
+    assert gone.returncode == 0, gone.stdout + gone.stderr
+    assert not partial.exists()
+    # the outputs it never wrote are not reported as "already gone"
+    assert "already gone" not in gone.stdout, gone.stdout
+
+
 def test_a_failed_store_keeps_the_trace_and_says_how_to_store_it(tmp_path, monkeypatch):
     import scenarios.archive
     from scenarios.errors import ScenarioError
