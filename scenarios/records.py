@@ -1062,6 +1062,18 @@ def _sqlite_begin(conn) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
+def same_database(a: str | None, a_store: Store, b: str | None, b_store: Store) -> bool:
+    """Whether two ``--db`` values (None: the store's default) name one database: SQLite
+    files compared by their resolved path, other URLs as written."""
+
+    def where(db: str | None, store: Store) -> str:
+        url = db or default_database_url(store)
+        path = _sqlite_path(url)
+        return str(path.resolve()) if path is not None else url
+
+    return where(a, a_store) == where(b, b_store)
+
+
 def _sqlite_path(url: str) -> Path | None:
     """The file of a ``sqlite:///PATH`` URL (or ``sqlite:///file:PATH?...&uri=true``);
     None for other databases and in-memory ones."""

@@ -476,7 +476,12 @@ def store(
     discard: bool = typer.Option(
         False, "--discard", help="With --orphans: remove them instead of storing them."
     ),
-    db: str | None = typer.Option(None, "--db", help="Records database URL (default: as run)."),
+    db: str | None = typer.Option(
+        None,
+        "--db",
+        help="Records database URL (default: as run). With --orphans: store only the "
+        "orphans of runs that used this database (each goes where its run was storing).",
+    ),
     debug: bool = DEBUG_OPTION,
 ) -> None:
     """Store sessions that a run could not store, or that a killed run left behind."""
@@ -485,7 +490,7 @@ def store(
     from scenarios.checkpoint import orphans as find_orphans
     from scenarios.errors import ScenarioError
     from scenarios.paths import store_dir
-    from scenarios.records import ending_label, open_records
+    from scenarios.records import ending_label, open_records, same_database
 
     console = Console()
     with guard(debug):
@@ -512,25 +517,43 @@ def store(
             console.print(f"nothing to store{hint}")
             return
         failed = 0
+        elsewhere: list[str] = []
         for path in paths:
             try:
+                if orphans and db is not None:
+                    # an orphan belongs to its run's database (a demonstration to the demo
+                    # store): --db picks which orphans, it never moves one elsewhere
+                    info = RunInfo.load(Path(path).with_suffix(".json"))
+                    if not same_database(info.db, info.store, db, "records"):
+                        elsewhere.append(info.db or f"the {info.store} store")
+                        continue
                 if discard:
                     Path(path).unlink(missing_ok=True)
                     Path(path).with_suffix(".json").unlink(missing_ok=True)
                     console.print(f"removed {path}")
                     continue
                 info = RunInfo.load(Path(path).with_suffix(".json"))
-                records = open_records(db or info.db, demo=info.store == "demo")
+                target = info.db if orphans else (db or info.db)
+                records = open_records(target, demo=info.store == "demo")
                 sid = store_kept(records, path)
                 row = records.session(sid)
                 console.print(
                     f"stored {path} as session {sid} ({info.scenario_name}, "
-                    f"{ending_label(row.ending)}, {info.sim_time_s:.1f} s simulated, started "
-                    f"{row.started_at:%Y-%m-%d %H:%M} UTC) for {escape(info.pseudonym)!r}"
+                    f"{ending_label(row.ending)}, {row.sim_time_s:.1f} s simulated, started "
+                    f"{row.started_at:%Y-%m-%d %H:%M} UTC) for {escape(info.pseudonym)!r} "
+                    f"in {escape(records.url)}",
+                    soft_wrap=True,
                 )
             except ScenarioError as exc:
                 failed += 1
                 Console(stderr=True).print(f"[red]error:[/red] {escape(f'{path}: {exc}')}")
+        if elsewhere:
+            console.print(
+                f"left {len(elsewhere)} orphan(s) of runs that used another database "
+                f"({', '.join(sorted(set(elsewhere)))}): surgisim store --orphans without "
+                "--db stores each in its own",
+                soft_wrap=True,
+            )
         if failed:
             raise typer.Exit(code=2)
 

@@ -1,0 +1,50 @@
+"""``surgisim store --orphans`` stores each killed run's session in the database its run
+was storing to: ``--db`` picks orphans, it never moves one (the probe's lab filed two
+stations' runs, and a demonstration as trainee "demo", into the one ``--db`` given)."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from scenarios.checkpoint import IN_PROGRESS, Checkpoint, RunInfo
+from scenarios.paths import store_dir
+from scenarios.records import Records, open_records
+from sim.cli import app
+from tests.scenarios.test_evaluate import _trace
+from tests.scenarios.test_loader import VALID
+
+
+@pytest.fixture
+def data(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("COLUMNS", "300")
+    return tmp_path
+
+
+def _orphan(pseudonym: str, db: str | None, store: str = "records") -> None:
+    """A killed run's checkpoint (its process gone: pid -1), as ``run`` leaves it."""
+    info = RunInfo("mini", VALID, 1, "expert", pseudonym, store=store, db=db, pid=-1)
+    Checkpoint(store_dir(store) / IN_PROGRESS, info).save(_trace(), 9.5)
+
+
+def _pseudonyms(records: Records) -> list[str]:
+    return sorted(t.pseudonym for t, _ in records.trainees())
+
+
+def test_each_orphan_goes_to_its_own_database_and_db_only_picks(data):
+    a, b = (f"sqlite:///{data / name}" for name in ("a.sqlite", "b.sqlite"))
+    _orphan("T717", a)
+    _orphan("T718", b)
+    _orphan("demo", None, store="demo")  # a demonstration killed mid-run
+    first = CliRunner().invoke(app, ["store", "--orphans", "--db", a])
+    assert first.exit_code == 0, first.output
+    assert _pseudonyms(Records(a)) == ["T717"]
+    assert "left 2 orphan(s) of runs that used another database" in first.output
+    assert f"in {a}" in " ".join(first.output.split())  # says where it went
+    rest = CliRunner().invoke(app, ["store", "--orphans"])
+    assert rest.exit_code == 0, rest.output
+    assert _pseudonyms(Records(a)) == ["T717"] and _pseudonyms(Records(b)) == ["T718"]
+    assert _pseudonyms(open_records(None, demo=True)) == ["demo"]
+    assert _pseudonyms(open_records(None)) == []  # no "demo" among the trainees
+    assert CliRunner().invoke(app, ["store", "--orphans"]).output.startswith("nothing to store")
