@@ -122,14 +122,18 @@ class Checkpoint:
     def __init__(self, directory: Path, info: RunInfo, every_s: float = CHECKPOINT_EVERY_S):
         self.info = info
         self.every_s = every_s
-        self.directory = private_dir(directory)
+        #: why the first checkpoint that could not be written failed (None: all written)
+        self.error: str | None = None
+        try:
+            self.directory = private_dir(directory)
+        except OSError as exc:  # a read-only data directory (the database may be elsewhere)
+            self.directory = Path(directory)
+            self._failed(exc)
         stem = f"{info.scenario_name}-{uuid.uuid4().hex[:12]}"
         self.trace_path = self.directory / f"{stem}.npz"
         self.info_path = self.directory / f"{stem}.json"
         self._saved_at = -float("inf")
         self._started = time.monotonic()
-        #: why the first checkpoint that could not be written failed (None: all written)
-        self.error: str | None = None
 
     def due(self, sim_time_s: float) -> bool:
         """Whether a save is due at this simulated time."""
@@ -156,16 +160,20 @@ class Checkpoint:
             self.info.wall_time_s = time.monotonic() - self._started
             write_private_text(self.info_path, json.dumps(asdict(self.info), indent=1))
         except OSError as exc:
-            if self.error is None:
-                self.error = f"{exc.strerror or exc} ({exc.filename or self.directory})"
-                _log.warning(
-                    "warning: the session's checkpoint cannot be written: %s. The session "
-                    "goes on; if this process is killed now, the session since the last "
-                    "checkpoint is lost.",
-                    self.error,
-                )
+            self._failed(exc)
             return False
         return True
+
+    def _failed(self, exc: OSError) -> None:
+        """Warn about the first checkpoint that cannot be written (see :meth:`save`)."""
+        if self.error is None:
+            self.error = f"{exc.strerror or exc} ({exc.filename or self.directory})"
+            _log.warning(
+                "warning: the session's checkpoint cannot be written: %s. The session "
+                "goes on; if this process is killed now, the session since the last "
+                "checkpoint is lost.",
+                self.error,
+            )
 
     def keep(self, trace: SessionTrace, directory: Path) -> Path:
         """Move the finished session into ``directory`` (storing it failed): the trace,

@@ -574,7 +574,12 @@ class Records:
             )
         elif "locked" in text:
             fix = "another process holds it locked; try again when it has finished"
-        elif "://" not in str(where):
+        elif "full" in text or "disk i/o" in text:
+            fix = (
+                f"its disk is full or failing: free space where it is ({Path(str(where)).parent}"
+                ") or give another with --db"
+            )
+        elif "://" not in str(self.url):
             path = Path(str(where)).expanduser().resolve()
             path = path / "records.db" if path.is_dir() else path
             fix = f"--db takes a database URL, not a path: for a SQLite file write sqlite:///{path}"

@@ -316,3 +316,15 @@ def test_damaged_databases_raise_scenario_errors(tmp_path):
     with pytest.raises(ScenarioError, match=r"surgisim\[postgres\]") as info:
         Records("postgresql://user:secret@localhost/records")
     assert "secret" not in str(info.value)
+
+
+@pytest.mark.parametrize("detail", ["database or disk is full", "disk I/O error"])
+def test_a_full_disk_is_named_as_such_not_as_a_path_given_for_a_url(tmp_path, detail):
+    """Issue: on a full disk the message told a user who gave a sqlite:/// URL that --db
+    "takes a database URL, not a path"."""
+    import sqlite3
+
+    url = f"sqlite:///{tmp_path / 'lab.sqlite'}"
+    error = Records(url)._error(sqlite3.OperationalError(detail), "write to")
+    assert "disk is full or failing" in str(error) and "not a path" not in str(error)
+    assert str(tmp_path) in str(error)

@@ -247,3 +247,21 @@ def test_a_checkpoint_that_cannot_be_written_does_not_end_the_session(tmp_path, 
     assert len(warnings) == 1 and "No space left on device" in checkpoint.error
     assert not checkpoint.due(3.5) and checkpoint.due(4.0)  # tried again next interval
     assert checkpoint.save(trace, 4.0)
+
+
+def test_a_checkpoint_folder_that_cannot_be_made_does_not_stop_the_run(tmp_path, caplog):
+    """Issue: a read-only data directory (the database elsewhere, on ``--db``) ended
+    ``surgisim run`` with an unexpected OSError before it started. The run now goes on
+    without checkpoints (one warning), and a finished session is still kept elsewhere."""
+    blocker = tmp_path / "a-file"
+    blocker.write_text("in the way of the folder")
+    info = RunInfo("mini", VALID, 1, "expert", "T001")
+    checkpoint = Checkpoint(blocker / "in-progress", info, every_s=1.0)
+    trace = _trace()
+    assert not checkpoint.save(trace, 1.0) and checkpoint.error is not None
+    warnings = [r for r in caplog.records if "checkpoint cannot be written" in r.message]
+    assert len(warnings) == 1
+    kept = checkpoint.keep(trace, blocker / "unstored")  # the system's temporary folder
+    assert kept.exists() and RunInfo.load(kept.with_suffix(".json")).pseudonym == "T001"
+    kept.unlink()
+    kept.with_suffix(".json").unlink()
