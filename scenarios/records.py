@@ -55,6 +55,7 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
+    func,
     select,
 )
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -618,6 +619,21 @@ class Records:
         to trainees not in it yet; one already here (made under an older rule) passes."""
         check_pseudonym(pseudonym, allow_name=True)  # the characters, before any lookup
         known = self.find_trainee(pseudonym) is not None
+        if not known:
+            # 't730' beside 'T730' split one trainee's attempts and proficiency in two
+            with self._session() as s:
+                twin = s.scalar(
+                    select(Trainee.pseudonym).where(
+                        func.lower(Trainee.pseudonym) == pseudonym.lower(),
+                        Trainee.pseudonym != pseudonym,  # made meanwhile by another run
+                    )
+                )
+            if twin is not None:
+                raise ScenarioError(
+                    f"no trainee {pseudonym!r}, but {twin!r} is in {self.url}: pseudonyms "
+                    f"differ only in case here; use {twin!r} (a new trainee needs a "
+                    "pseudonym of its own)."
+                )
         return check_pseudonym(pseudonym, allow_name=allow_name, known=known)
 
     @staticmethod

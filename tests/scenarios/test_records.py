@@ -328,3 +328,14 @@ def test_a_full_disk_is_named_as_such_not_as_a_path_given_for_a_url(tmp_path, de
     error = Records(url)._error(sqlite3.OperationalError(detail), "write to")
     assert "disk is full or failing" in str(error) and "not a path" not in str(error)
     assert str(tmp_path) in str(error)
+
+
+def test_a_new_pseudonym_differing_only_in_case_from_a_trainee_is_refused(records):
+    """Issue: ``--trainee t730`` beside ``T730`` made a second trainee, splitting one
+    person's attempts and proficiency in two."""
+    records.trainee("T730")
+    with pytest.raises(ScenarioError, match="'T730' is in"):
+        records.check_pseudonym("t730")
+    assert records.check_pseudonym("T730") == "T730"
+    assert records.check_pseudonym("T731") == "T731"  # a new one of its own is fine
+    assert [t.pseudonym for t, _ in records.trainees()] == ["T730"]
