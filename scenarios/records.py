@@ -1083,6 +1083,14 @@ def _sqlite_begin(conn) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
+def missing_database(db: str | None) -> Path | None:
+    """The SQLite file a ``--db`` URL names when it does not exist (None otherwise): a
+    command that only reads must not create an empty database at a mistyped path and
+    then report "no trainee" as if the records were gone."""
+    path = _sqlite_path(db) if db else None
+    return path if path is not None and not path.exists() else None
+
+
 def same_database(a: str | None, a_store: Store, b: str | None, b_store: Store) -> bool:
     """Whether two ``--db`` values (None: the store's default) name one database: SQLite
     files compared by their resolved path, other URLs as written."""

@@ -38,12 +38,20 @@ DEMO_OPTION = typer.Option(
 )
 
 
-def _records(db: str | None, demo: bool = False):
+def _records(db: str | None, demo: bool = False, *, reading: bool = True):
+    """The records a command works on; a command that only reads (``reading``) refuses a
+    ``--db`` SQLite file that does not exist instead of creating an empty one."""
     from scenarios.errors import ScenarioError
-    from scenarios.records import open_records
+    from scenarios.records import missing_database, open_records
 
     if db and demo:
         raise ScenarioError("give --db or --demo, not both.")
+    missing = missing_database(db) if reading else None
+    if missing is not None:
+        raise ScenarioError(
+            f"no records database at {missing}: nothing is stored there (check the path "
+            "given with --db; a run creates the database when it stores its first session)."
+        )
     return open_records(db, demo=demo)
 
 
@@ -69,7 +77,7 @@ def trainee_new(
 ) -> None:
     """Issue a random pseudonym (adjective-animal-NNNN), record the trainee, print it."""
     with guard(debug):
-        pseudonym = _records(db, demo).new_trainee()
+        pseudonym = _records(db, demo, reading=False).new_trainee()
     typer.echo(pseudonym)
 
 

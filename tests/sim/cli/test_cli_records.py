@@ -61,6 +61,7 @@ def test_rescore_changes_only_the_score(tmp_path):
 
 def test_unknown_trainee_and_session(tmp_path):
     db = f"sqlite:///{tmp_path / 'r.sqlite'}"
+    assert runner.invoke(app, ["trainee", "new", "--db", db]).exit_code == 0  # it exists
     out = runner.invoke(app, ["trainee", "show", "T404", "--db", db])
     assert out.exit_code == 2
     out = runner.invoke(app, ["report", "7", "--db", db])

@@ -1,6 +1,8 @@
-"""``surgisim store --orphans`` stores each killed run's session in the database its run
-was storing to: ``--db`` picks orphans, it never moves one (the probe's lab filed two
-stations' runs, and a demonstration as trainee "demo", into the one ``--db`` given)."""
+"""Which database a records command works on. ``surgisim store --orphans`` stores each
+killed run's session in the database its run was storing to: ``--db`` picks orphans, it
+never moves one (the probe's lab filed two stations' runs, and a demonstration as trainee
+"demo", into the one ``--db`` given). A command that only reads never creates a database
+at a mistyped ``--db``."""
 
 from __future__ import annotations
 
@@ -48,3 +50,15 @@ def test_each_orphan_goes_to_its_own_database_and_db_only_picks(data):
     assert _pseudonyms(open_records(None, demo=True)) == ["demo"]
     assert _pseudonyms(open_records(None)) == []  # no "demo" among the trainees
     assert CliRunner().invoke(app, ["store", "--orphans"]).output.startswith("nothing to store")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["trainee", "list"], ["trainee", "show", "T711"], ["report", "1"], ["rescore", "1"]],
+)
+def test_a_command_that_only_reads_does_not_create_a_mistyped_database(data, args):
+    typo = data / "typo" / "shraed.sqlite"
+    result = CliRunner().invoke(app, [*args, "--db", f"sqlite:///{typo}"])
+    assert result.exit_code == 2, result.output
+    assert f"no records database at {typo}" in " ".join(result.output.split())
+    assert not typo.exists() and not typo.parent.exists()
