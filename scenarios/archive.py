@@ -231,6 +231,7 @@ def write_session_report(records: Records, session_id: int, out: Path | None = N
         step_ids=[step.id for step in scenario.exercise.steps],
         conditions=row.conditions,
         rescores=rescores,
+        ending=row.ending,
     )
     path = out or records.reports_dir / f"session-{session_id}.html"
     # registered first: a report that exists is always one forget knows about

@@ -75,12 +75,17 @@ def _fmt(value) -> str:
     return html.escape(str(value))
 
 
-def _verdict(result: ScoreResult) -> str:
+def _verdict(result: ScoreResult, ending: str | None = None) -> str:
     """The headline: the verdict, the score as the arithmetic below gives it and, under
-    an FLS rubric, the pass score beside it (never a rounded 92 over a 91.6)."""
+    an FLS rubric, the pass score beside it (never a rounded 92 over a 91.6), and how the
+    session ended when it did not end normally (as ``trainee show`` says it)."""
+    from scenarios.records import ending_label
+
     cls = "pass" if result.passed else "fail"
     word = "PASS" if result.passed else "FAIL"
     done = "" if result.completed else " (not completed)"
+    if ending not in (None, "completed", "failed"):
+        done = f" ({ending_label(ending)})"
     mark = result.pass_score
     beside = "" if mark is None else f" (pass score {pass_score_text(mark, result.score)})"
     return (
@@ -228,6 +233,7 @@ def session_report_html(
     step_ids: Sequence[str] = (),
     conditions: dict | None = None,
     rescores: Sequence[tuple[str, ScoreResult]] = (),
+    ending: str | None = None,
 ) -> str:
     """One session's page: verdict, how the score was computed, per-metric table, split
     times, what happened, the endoscope's view, figures, and any re-scores.
@@ -239,6 +245,8 @@ def session_report_html(
         rescores: (when, result) of later re-scores, shown beside the original verdict.
         snapshots: the endoscope's view at the start, at each warning and at the end.
         snapshot_note: why some or all snapshots are missing.
+        ending: how the session ended (:data:`scenarios.records.ENDINGS`): a stop, a
+            crash or the time limit is said in the headline.
     """
     when = when or dt.datetime.now()
     figures = splits = events = force_note = ""
@@ -262,7 +270,7 @@ def session_report_html(
         f"<p class='sub'>trainee {html.escape(pseudonym)} · operator {html.escape(operator)} · "
         f"seed {seed} · {when:%Y-%m-%d %H:%M} · rule {result.rule}</p>"
         f"{RS.conditions_html(conditions)}"
-        f"{_verdict(result)}"
+        f"{_verdict(result, ending)}"
         f"<h2>How the score was computed</h2>{RS.explanation_html(result)}"
         f"<h2>Metrics</h2>{RS.metric_table_html(result, notes)}"
         f"{splits}{events}"

@@ -346,7 +346,7 @@ def force_note_html(trace: SessionTrace, force_threshold_n: float) -> str:
     share = 100.0 * touching_scenery / above_rows
     return (
         f"<p class='note'>{above_rows / fs:.2f} s above the limit of {force_threshold_n:g} N "
-        f"(instruments added), peak {peak:.0f} N; {share:.0f} % of that time an instrument "
+        f"(instruments added), peak {peak:.1f} N; {share:.0f} % of that time an instrument "
         "was touching the scenery (board, pegs, posts). The arm follows your hand stiffly: "
         "pressing an instrument into the board makes forces up to what the arm's motors can "
         "push, tens of newtons, far more than tissue tolerates. Lift off as soon as you feel "

@@ -444,3 +444,36 @@ def test_one_fls_attempt_gets_its_pass_score_line():
     (line,) = [ln for ln in score_ax.get_lines() if ln.get_label() == "pass score"]
     x, y = line.get_data()
     assert (min(x), max(x)) == (0.5, 1.5) and set(np.asarray(y, dtype=float)) == {73.4}
+
+
+def test_the_force_note_gives_the_peak_as_the_metrics_table_does():
+    """Issue: the note said "peak 4 N" where the table, the events and the snapshot said
+    4.5 N (a whole-newton format rounds 4.5 half to even)."""
+    from types import SimpleNamespace
+
+    from scenarios.report_score import force_note_html
+
+    force = np.array([0.0, 3.0, 4.5, 3.0, 0.0])
+    inst = SimpleNamespace(tip_force_n=force, contact_environment=np.zeros(5, dtype=bool))
+    trace = SimpleNamespace(rate_hz=100.0, instruments={"PSM1": inst})
+    assert "peak 4.5 N" in force_note_html(trace, 2.5)
+    assert "peak 4.5 N" in force_note_html(trace, 5.0)  # below the limit: same format
+
+
+@pytest.mark.parametrize(
+    ("ending", "words"),
+    [
+        ("crashed", "(recovered after a crash)"),
+        ("stopped", "(stopped by the user)"),
+        (None, "(not completed)"),
+    ],
+)
+def test_the_headline_says_how_a_session_ended_as_trainee_show_does(ending, words):
+    """Issue: a crash-recovered session's report said only "(not completed)"."""
+    import dataclasses
+
+    from scenarios.report import _verdict
+
+    result = _result(completion=9.5)
+    stopped = dataclasses.replace(result, completed=False, passed=False)
+    assert words in _verdict(stopped, ending)
