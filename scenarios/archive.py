@@ -7,6 +7,7 @@ it under an edited rubric without re-running it, and render a trainee's progress
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import io
@@ -156,6 +157,17 @@ def save_snapshots(
     if not row.trace_path:
         return None
     path = snapshots_path(row.trace_path)
+    records.register_file(
+        path, pseudonym=row.trainee.pseudonym, session_id=session_id, kind="snapshots"
+    )
+    write_snapshots(path, snapshots, note)
+    return path
+
+
+def write_snapshots(path: Path, snapshots: Sequence[Snapshot], note: str = "") -> Path:
+    """Write snapshots (and the note) as an archive at ``path``, owner-only: beside a
+    stored session's trace (:func:`save_snapshots`), or beside a trace kept when storing
+    failed, so that ``surgisim store`` brings them into the records with it."""
     index = {"note": note, "snapshots": []}
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as z:  # PNGs are compressed
@@ -166,9 +178,6 @@ def save_snapshots(
                 {"file": name, "time_s": shot.time_s, "kind": shot.kind, "caption": shot.caption}
             )
         z.writestr(_INDEX, json.dumps(index, indent=1))
-    records.register_file(
-        path, pseudonym=row.trainee.pseudonym, session_id=session_id, kind="snapshots"
-    )
     write_private(path, lambda f: f.write(buffer.getvalue()))
     return path
 
@@ -442,6 +451,11 @@ def store_kept(records: Records, trace_path: str | Path) -> int:
         session_uid=info.session_uid,
         files=info.outputs,
     )
+    kept_shots = snapshots_path(trace_path)
+    if kept_shots.exists():  # the run kept its endoscope pictures beside the trace
+        with contextlib.suppress(ScenarioError, OSError):  # pictures, not the session
+            save_snapshots(records, session_id, *load_snapshots(kept_shots))
+            kept_shots.unlink()
     trace_path.unlink(missing_ok=True)
     trace_path.with_suffix(".json").unlink(missing_ok=True)
     return session_id

@@ -417,7 +417,7 @@ def store_finished(console, records, spec, outcome, checkpoint, report, camera=N
             checkpoint.discard()
     except (ScenarioError, OSError) as exc:
         print_result(console, spec, outcome)
-        raise ScenarioError(_kept_message(exc, records, outcome, checkpoint)) from None
+        raise ScenarioError(_kept_message(exc, records, outcome, checkpoint, camera)) from None
     where = "the demo store" if records.store == "demo" else f"trainee {info.pseudonym!r}"
     try:
         if camera is not None:
@@ -442,9 +442,11 @@ def stored_but(session_id: int, where: str, what: str, exc: BaseException) -> st
     )
 
 
-def _kept_message(exc: BaseException, records, outcome, checkpoint) -> str:
-    """Keep a session that could not be stored where it can be stored later; say why it
-    was not stored, where it is, and the command that stores it."""
+def _kept_message(exc: BaseException, records, outcome, checkpoint, camera=None) -> str:
+    """Keep a session that could not be stored where it can be stored later (with its
+    ``camera``'s snapshots, which ``surgisim store`` brings in with it); say why it was
+    not stored, where it is, and the command that stores it."""
+    from scenarios.archive import snapshots_path, write_snapshots
     from scenarios.checkpoint import KEPT
 
     db = f" --db {checkpoint.info.db}" if checkpoint.info.db else ""
@@ -460,9 +462,15 @@ def _kept_message(exc: BaseException, records, outcome, checkpoint) -> str:
             f"checkpoint ({checkpoint.info.sim_time_s:.1f} s simulated) is at {last}. Once "
             f"the problem is fixed, store that with: surgisim store {last}{db}"
         )
+    pictures = ""
+    if camera is not None and (camera.snapshots or camera.note):
+        try:
+            write_snapshots(snapshots_path(kept), camera.snapshots, camera.note)
+        except OSError as again:
+            pictures = f" Its endoscope snapshots could not be kept ({failure_text(again)})."
     return (
         f"{reason}\nThe session is not lost: its trace is kept at {kept}. Once the problem "
-        f"is fixed, store it with: surgisim store {kept}{db}"
+        f"is fixed, store it with: surgisim store {kept}{db}{pictures}"
     )
 
 

@@ -234,8 +234,18 @@ def test_a_failed_store_keeps_the_trace_and_says_how_to_store_it(tmp_path, monke
     assert "disk full" in result.output and "surgisim store" in result.output
     kept = list((_store_dir(tmp_path, "demo") / "unstored").glob("*.npz"))
     assert len(kept) == 1 and kept[0].with_suffix(".json").exists()
+    # the endoscope snapshots are kept with it (or the note saying why there are none)
+    pictures = scenarios.archive.snapshots_path(kept[0])
+    assert pictures.exists()
+    kept_shots = scenarios.archive.load_snapshots(pictures)
     monkeypatch.undo()
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     stored = CliRunner().invoke(app, ["store", str(kept[0])])
     assert stored.exit_code == 0 and "as session 1" in stored.output, stored.output
-    assert not kept[0].exists()
+    assert not kept[0].exists() and not pictures.exists()
+    # ... and come into the records with the session (its report shows them)
+    row = Records(store="demo").session(1)
+    assert (
+        scenarios.archive.load_snapshots(scenarios.archive.snapshots_path(row.trace_path))
+        == kept_shots
+    )
