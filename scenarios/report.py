@@ -500,10 +500,10 @@ def trainee_report_html(
 
 
 def _counts_text(session: dict) -> str:
-    """The "counts toward proficiency" cell: yes, blank, or why a session is no attempt."""
+    """The "counts toward proficiency" cell: yes, no, or why a session is no attempt."""
     if session.get("counts") is False:
         return "no (not an attempt)"
-    return "yes" if session.get("qualifies") else ""
+    return "yes" if session.get("qualifies") else "no"
 
 
 def write_text(path: str | Path, text: str) -> Path:

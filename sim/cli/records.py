@@ -63,12 +63,15 @@ def trainee_list(
     with guard(debug):
         records = _records(db, demo)
         rows = records.trainees()
-    table = Table(title=f"Trainees in {records.url}")
+    table = Table()
     for col in ("pseudonym", "sessions", "since"):
         table.add_column(col)
     for trainee, count in rows:
         table.add_row(trainee.pseudonym, str(count), f"{trainee.created_at:%Y-%m-%d}")
-    Console().print(table)
+    console = Console()
+    # on a line of its own, never broken: a URL to copy into --db
+    console.print(f"Trainees in {records.url}", soft_wrap=True, highlight=False, markup=False)
+    console.print(table)
 
 
 @trainee_app.command("new")

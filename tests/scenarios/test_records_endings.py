@@ -111,6 +111,10 @@ def test_the_ending_is_shown_in_the_table_csv_and_page(records, tmp_path):
     assert [r.rsplit(",", 1)[1] for r in rows[1:]] == ["completed", "stopped", "time_limit"]
     page = trainee_report_html("T001", sessions, proficiency_table(records, "T001"))
     assert "<td>FAIL (stopped by the user)</td>" in page and "no (not an attempt)" in page
+    # an attempt out of time counts as an attempt that did not qualify: "no", not blank
+    assert "<td>FAIL (out of time)</td>" in page
+    cells = page[page.index("<td>FAIL (out of time)</td>") :].split("</tr>")[0]
+    assert cells.rstrip().endswith("<td>no</td>"), cells
 
 
 def test_the_learning_curve_leaves_out_what_a_session_not_completed_measured(monkeypatch):

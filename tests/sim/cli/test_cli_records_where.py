@@ -62,3 +62,11 @@ def test_a_command_that_only_reads_does_not_create_a_mistyped_database(data, arg
     assert result.exit_code == 2, result.output
     assert f"no records database at {typo}" in " ".join(result.output.split())
     assert not typo.exists() and not typo.parent.exists()
+
+
+def test_trainee_list_prints_the_database_url_whole(data):
+    """The list's title broke the URL mid-word in a narrow terminal (not copyable)."""
+    url = f"sqlite:///{data / 'a-rather-long-folder-name' / 'for-the-lab' / 'records.sqlite'}"
+    assert CliRunner().invoke(app, ["trainee", "new", "--db", url]).exit_code == 0
+    listed = CliRunner().invoke(app, ["trainee", "list", "--db", url], env={"COLUMNS": "60"})
+    assert listed.exit_code == 0 and f"Trainees in {url}" in listed.output.splitlines()
