@@ -14,12 +14,12 @@ import pytest
 from typer.testing import CliRunner
 
 from sim.cli import app
-from sim.errors import SimError
 from sim.session import provenance
 from sim.session import sweep as sw
 from sim.session.plugins import IK_SOLVER
 from tests import user_plugins
 from tests.own_modules import own_module
+from tests.sim.session.plugin_refusals import assert_refused_before_any_run
 
 SCENARIO = "needle-handover"
 DLS = "tests.user_plugins:dls"
@@ -164,13 +164,7 @@ def test_results_of_an_edited_solver_module_are_run_again(tmp_path, solver_modul
     ],
 )
 def test_a_bad_solver_is_refused_before_any_run(tmp_path, spec, message):
-    out = tmp_path / "r.csv"
-    result = _sweep("--ik-solver", "builtin", "--ik-solver", spec, "--out", str(out))
-    assert result.exit_code == 2, result.output
-    assert f"--ik-solver {spec}" in _text(result) and message in _text(result)
-    assert not sw.journal_path(out).exists() and not out.exists()  # the built-in did not run
-    with pytest.raises(SimError, match="--ik-solver"):
-        provenance.fingerprints([sw.Job(SCENARIO, "expert", 0, spec)])
+    assert_refused_before_any_run(tmp_path, IK_SOLVER, spec, message)
 
 
 def test_run_refuses_a_bad_solver_before_it_starts(tmp_path):

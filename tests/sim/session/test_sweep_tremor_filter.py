@@ -15,11 +15,11 @@ import pytest
 from typer.testing import CliRunner
 
 from sim.cli import app
-from sim.errors import SimError
 from sim.session import provenance
 from sim.session import sweep as sw
 from sim.session.plugins import TREMOR_FILTER, session_config
 from tests import user_plugins
+from tests.sim.session.plugin_refusals import assert_refused_before_any_run
 
 SCENARIO = "needle-handover"
 MINE = "tests.user_plugins:moving_average"
@@ -146,16 +146,7 @@ def test_a_sweep_over_filters_runs_each_through_teleoperation_and_resumes(tmp_pa
     ],
 )
 def test_a_bad_filter_is_refused_before_any_run(tmp_path, spec, message):
-    out = tmp_path / "r.csv"
-    result = _sweep("--tremor-filter", "default", "--tremor-filter", spec, "--out", str(out))
-    assert result.exit_code == 2, result.output
-    assert f"--tremor-filter {spec}" in _text(result) and message in _text(result)
-    assert not sw.journal_path(out).exists() and not out.exists()  # nothing ran
-    with pytest.raises(SimError, match="--tremor-filter"):
-        provenance.fingerprints([sw.Job(SCENARIO, "expert", 0, None, spec)])
-    refused = CliRunner().invoke(app, ["run", SCENARIO, "--tremor-filter", spec, "--no-store"])
-    assert refused.exit_code == 2 and message in _text(refused)
-    assert "simulated" not in refused.output
+    assert_refused_before_any_run(tmp_path, TREMOR_FILTER, spec, message)
 
 
 def test_run_with_a_filter_uses_it_and_stores_it_with_the_session(tmp_path, monkeypatch):
