@@ -60,8 +60,12 @@ FINAL_DRAIN_S = 5.0
 #: A warm-up longer than this (s) is said: the first run compiled the kernels.
 SLOW_WARM_UP_S = 2.0
 
-#: How long one read of the device socket may take, in physics periods: a few messages
-#: take microseconds, so only a flood reaches it (``ServerBus.drain``)
+#: How long one read of the device socket may take, as a share of the wall time since
+#: the last read (at least one physics period): a few messages take microseconds, so
+#: only a flood reaches it (``ServerBus.drain``). A share of the *elapsed* time, not of
+#: the physics period: on a server slower than real time (a tick of 6 ms for 2 ms of
+#: physics, loaded) a quarter of the period let devices' samples queue up faster than
+#: they were read, their delay grew, and their stamps looked slow
 DRAIN_PERIODS = 0.25
 
 
@@ -234,6 +238,7 @@ class TrainingServer:
         #: name limit), in order: the waiting message names them
         self._strays: dict[str, None] = {}
         self._period_s = 1.0 / s.world.rate_hz
+        self._last_drain_s = -math.inf  # time.monotonic() of the last device read
         self._tick_started = -math.inf
         self._live_within_s = s.config.teleop.gap_timeout_s
 
@@ -343,10 +348,13 @@ class TrainingServer:
     # ---- devices ----------------------------------------------------------------------------
     def _take_device_messages(self, now: float) -> list:
         """Device samples due now (through the command latency line)."""
-        # a quarter of a physics period at most: a client flooding the device socket
-        # (a probe sent 200 000 messages/s) held the loop and its outgoing streams up for
-        # 0.4-1.3 s per drain; the rest waits in its sender's own queue
-        messages = self.bus.drain(max_seconds=DRAIN_PERIODS * self._period_s)
+        # a quarter of the time since the last read at most (DRAIN_PERIODS): a client
+        # flooding the device socket (a probe sent 200 000 messages/s) held the loop and
+        # its outgoing streams up for 0.4-1.3 s per drain; the rest waits in its queue
+        start = time.monotonic()
+        since = min(max(start - self._last_drain_s, self._period_s), 1.0)
+        self._last_drain_s = start
+        messages = self.bus.drain(max_seconds=DRAIN_PERIODS * since)
         line = self._command_line
         if line is None:
             self.frame_timing.ingest(messages)
