@@ -69,6 +69,13 @@ SLOW_WARM_UP_S = 2.0
 DRAIN_PERIODS = 0.25
 
 
+def drain_budget_s(since_last_s: float, period_s: float) -> float:
+    """How long one read of the device socket may take (s): :data:`DRAIN_PERIODS` of the
+    wall time since the last read, which is at least one physics period (a loop at real
+    time) and at most a second (the first read, or one after a long pause)."""
+    return DRAIN_PERIODS * min(max(since_last_s, period_s), 1.0)
+
+
 @dataclass(frozen=True)
 class ServeConfig:
     """How the server runs.
@@ -352,9 +359,9 @@ class TrainingServer:
         # flooding the device socket (a probe sent 200 000 messages/s) held the loop and
         # its outgoing streams up for 0.4-1.3 s per drain; the rest waits in its queue
         start = time.monotonic()
-        since = min(max(start - self._last_drain_s, self._period_s), 1.0)
+        budget_s = drain_budget_s(start - self._last_drain_s, self._period_s)
         self._last_drain_s = start
-        messages = self.bus.drain(max_seconds=DRAIN_PERIODS * since)
+        messages = self.bus.drain(max_seconds=budget_s)
         line = self._command_line
         if line is None:
             self.frame_timing.ingest(messages)

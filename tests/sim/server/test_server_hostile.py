@@ -198,3 +198,17 @@ def test_a_flooding_client_does_not_hold_up_the_loop_or_the_other_devices(served
     assert len(frames) > 0.5 * expected, (len(frames), expected)
     # the real device's samples still came through, at least half of them
     assert during >= 0.5 * quiet_rate * (ended - started), (during, quiet_rate)
+
+
+def test_a_read_of_the_device_socket_may_take_a_share_of_the_loop_s_own_time():
+    """The read budget follows the wall time since the last read: on a server at real time
+    it is a quarter of a physics period, on one slower than real time (a 6 ms tick for 2 ms
+    of physics, loaded) a quarter of its tick. A quarter of the period alone let samples
+    queue faster than they were read there: their delay grew, their stamps looked slow,
+    and the devices were held (the slow-server synthetic-device test, under CI load)."""
+    from sim.server.server import DRAIN_PERIODS, drain_budget_s
+
+    period = 0.002
+    assert drain_budget_s(0.0005, period) == DRAIN_PERIODS * period  # never below
+    assert drain_budget_s(0.006, period) == DRAIN_PERIODS * 0.006  # a slow tick
+    assert drain_budget_s(float("inf"), period) == DRAIN_PERIODS * 1.0  # first read
