@@ -545,11 +545,19 @@ def test_feedback_between_steps_names_the_sample_it_answers(served):
     try:
         assert device.wait_for(lambda: device.latest("MTMR/servo_cf") is not None)
         device.follow("MTMR", "PSM1")
+        world = served.server.session.world
+        start_s, start_steps = time.monotonic(), world.step_count
         time.sleep(2.0)
+        pace = (world.step_count - start_steps) * world.dt / (time.monotonic() - start_s)
         with device._lock:
             used = [m.payload["used_seq"] for _, m in device.inbox if m.topic == "MTMR/servo_cf"]
     finally:
         device.close()
     recent = [u for u in used[-1000:] if u >= 0]
     assert len(recent) > 300
+    if pace < 0.9:
+        # a loop behind real time answers again samples it already answered (no new one
+        # came between two of its sends): 501 distinct in 856 at CI's load, so the share
+        # tells nothing there; the old fault was ~494 in ~900 at real time
+        pytest.skip(f"the server ran at {pace:.2f}x real time: the share needs a loop on time")
     assert len(set(recent)) > 0.8 * len(recent), (len(set(recent)), len(recent))

@@ -221,4 +221,7 @@ def test_on_ray_the_workers_resolve_the_solver_and_match_the_serial_run(tmp_path
         assert {k: v for k, v in row.items() if k != "wall_time_s"} == {
             k: v for k, v in other.items() if k != "wall_time_s"
         }
-    assert in_series[0]["metric.completion_time_s"] != in_series[1]["metric.completion_time_s"]
+    # and the two solvers made two different sessions (one metric may agree by chance:
+    # both completed in 8.0 s once)
+    metrics = [{k: v for k, v in row.items() if k.startswith("metric.")} for row in in_series]
+    assert metrics[0] != metrics[1]
