@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -555,9 +556,17 @@ def test_feedback_between_steps_names_the_sample_it_answers(served):
         device.close()
     recent = [u for u in used[-1000:] if u >= 0]
     assert len(recent) > 300
-    if pace < 0.9:
-        # a loop behind real time answers again samples it already answered (no new one
-        # came between two of its sends): 501 distinct in 856 at CI's load, so the share
-        # tells nothing there; the old fault was ~494 in ~900 at real time
-        pytest.skip(f"the server ran at {pace:.2f}x real time: the share needs a loop on time")
+    # The share of distinct used_seq tells the fault only when samples come one by one:
+    # then a value is named at most twice (its own between-step answer and the next
+    # step's), and the fault made every between-step answer a copy of the step's (~494
+    # distinct in ~900). Samples that arrive in bursts (a loaded machine, a loop behind
+    # real time) are rightly answered many times by the newest of each burst, and the
+    # share says nothing (403-627 distinct in 1000 on a machine where they came so).
+    repeats = Counter(Counter(recent).values())
+    bursty = sum(n for times, n in repeats.items() if times >= 3) / len(set(recent))
+    if pace < 0.9 or bursty > 0.05:
+        pytest.skip(
+            f"samples did not come one by one ({pace:.2f}x real time, {bursty:.0%} of the "
+            "samples named 3 times or more): the share needs them one by one"
+        )
     assert len(set(recent)) > 0.8 * len(recent), (len(set(recent)), len(recent))
