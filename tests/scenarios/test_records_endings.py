@@ -269,3 +269,12 @@ def test_a_checkpoint_folder_that_cannot_be_made_does_not_stop_the_run(tmp_path,
     assert kept.exists() and RunInfo.load(kept.with_suffix(".json")).pseudonym == "T001"
     kept.unlink()
     kept.with_suffix(".json").unlink()
+
+
+def test_a_stored_checkpoint_takes_its_simulated_time_from_the_trace(records, tmp_path):
+    """Issue: ``store`` recorded the last checkpoint's time (11.0 s) for a run whose kept
+    trace reached 11.3 s; the trace is what was simulated."""
+    orphan = _checkpoint(tmp_path, started_at=time.time(), ended=None, completed=False)
+    assert orphan.info.sim_time_s == 9.5  # the checkpoint's own time
+    sid = store_kept(records, orphan.trace_path)
+    assert records.session(sid).sim_time_s == pytest.approx(9.999)  # the trace's end

@@ -104,3 +104,12 @@ def test_a_stop_a_library_swallowed_ends_a_command_without_a_session_with_its_co
     assert exit_info.value.exit_code == 143
     with guard(False):  # and the next command is not stopped by it
         pass
+
+
+def test_the_stop_message_names_the_signal_that_asked(capsys):
+    """SIGTERM's first stop said "(Ctrl-C again to abandon it)" to a supervisor."""
+    with interruptible("stopping (Ctrl-C again to abandon it)") as stop:
+        os.kill(os.getpid(), signal.SIGTERM)
+    assert stop()
+    said = capsys.readouterr().err
+    assert "SIGTERM again to abandon it" in said and "Ctrl-C" not in said
