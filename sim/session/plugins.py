@@ -12,6 +12,7 @@ job keys, the results' columns and the fingerprints treat both alike.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sim.errors import SimError
@@ -31,6 +32,8 @@ class PlugIn:
         key_tag: written before the spec in a job key; "" for the IK solver, whose keys
             predate the tremor filter and must still match older journals.
         short: how a run's name shows it (``"ik"``).
+        resolve: loads a spec once (imports its module, finds or makes it), raising the
+            kind's own error when it cannot be used.
     """
 
     column: str
@@ -39,6 +42,7 @@ class PlugIn:
     what: str
     key_tag: str
     short: str
+    resolve: Callable[[str], object]
 
     def parse(self, text: str | None) -> str | None:
         """An option's value as a job holds it: None for the built-in word (or None)."""
@@ -67,14 +71,7 @@ class PlugIn:
         from kinematics.errors import KinematicsError
 
         try:
-            if self is IK_SOLVER:
-                from kinematics.solvers import load_ik_solver
-
-                load_ik_solver(spec)
-            else:
-                from haptics.tremor import make_filter
-
-                make_filter(spec, 1000.0)
+            self.resolve(spec)
         except (KinematicsError, HapticsError) as exc:
             hint = (
                 "" if ":" in str(spec) else f" ('{self.builtin}' names surgisim's own {self.what}.)"
@@ -89,9 +86,27 @@ class PlugIn:
         return spec
 
 
-IK_SOLVER = PlugIn("ik_solver", "--ik-solver", "builtin", "IK solver", "", "ik")
+def _load_ik_solver(spec: str):
+    from kinematics.solvers import load_ik_solver
+
+    return load_ik_solver(spec)
+
+
+def _make_tremor_filter(spec: str):
+    from haptics.tremor import make_filter
+
+    return make_filter(spec, 1000.0)
+
+
+IK_SOLVER = PlugIn("ik_solver", "--ik-solver", "builtin", "IK solver", "", "ik", _load_ik_solver)
 TREMOR_FILTER = PlugIn(
-    "tremor_filter", "--tremor-filter", "default", "tremor filter", "filter=", "filter"
+    "tremor_filter",
+    "--tremor-filter",
+    "default",
+    "tremor filter",
+    "filter=",
+    "filter",
+    _make_tremor_filter,
 )
 #: every kind, in the order of job keys and table columns
 PLUGINS = (IK_SOLVER, TREMOR_FILTER)
