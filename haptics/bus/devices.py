@@ -184,7 +184,9 @@ STAMP_RATE_RANGE = (0.67, 1.5)
 #: too high, never two that agree); two inside it release it.
 STAMP_RATE_AGREEMENT = 1.5
 #: Measures in a row needed for stamps too slow (a receiver falling behind its devices,
-#: its backlog growing, sees their stamps advance slower than its clock for a while).
+#: its backlog growing, sees their stamps advance slower than its clock for a while; the
+#: server's own read backlog is told apart (``read_late``), a lag in ZeroMQ's I/O thread
+#: or the kernel's buffers is not).
 STAMP_SLOW_MEASURES = 4
 
 #: A stamp rate near 10**k (within 30%) names the unit the stamps are likely in.
@@ -250,9 +252,15 @@ class StampRateCheck:
         self._period_start = -math.inf
         self._best: tuple[float, float, float] | None = None  # (offset, received, stamp)
 
-    def add(self, stamp_s: float, received_s: float) -> float | None:
+    def add(self, stamp_s: float, received_s: float, read_late: bool = False) -> float | None:
         """Count one sample; the stamp rate (stamp s per receiver s) when a period closes
-        with two before it, else None."""
+        with two before it, else None.
+
+        A sample ``read_late`` (out of the receiver's backlog: ``received_s`` is when it
+        was read) closes periods but is never a period's anchor: a backlog that grows
+        for seconds delays every sample in it, the least-delayed too, and made a good
+        device's stamps look 0.5x as fast (a flooded server held it). A period with none
+        read on time has no anchor; the measure spans the periods that have one."""
         ratio = None
         if received_s >= self._period_start + STAMP_CHECK_PERIOD_S:
             if self._best is not None:
@@ -264,6 +272,8 @@ class StampRateCheck:
             self._period_start = received_s
             self._best = None
         offset = received_s - stamp_s
+        if read_late:
+            return ratio
         if self._best is None or offset < self._best[0]:
             self._best = (offset, received_s, stamp_s)
         return ratio
@@ -360,16 +370,20 @@ class DeviceState:
         out, self._notices = self._notices, []
         return out
 
-    def ingest(self, messages, received_s: float | None = None) -> list[DeviceSample]:
+    def ingest(
+        self, messages, received_s: float | None = None, read_late: bool = False
+    ) -> list[DeviceSample]:
         """:meth:`update` every message in order; the samples they produced, in order."""
         out = []
         for m in messages:
-            s = self.update(m, received_s)
+            s = self.update(m, received_s, read_late)
             if s is not None:
                 out.append(s)
         return out
 
-    def update(self, message: Message, received_s: float | None = None) -> DeviceSample | None:
+    def update(
+        self, message: Message, received_s: float | None = None, read_late: bool = False
+    ) -> DeviceSample | None:
         """Take one validated device message; a :class:`DeviceSample` for a ``measured_cp``
         (None for anything else, and while the device is held).
 
@@ -377,6 +391,10 @@ class DeviceState:
             message: a message accepted by :func:`haptics.bus.contract.decode`.
             received_s: overrides ``message.received_s`` (s) — e.g. the time a
                 :class:`~haptics.bus.latency.DelayLine` released it.
+            read_late: the message waited in the receiver's backlog
+                (:attr:`haptics.bus.sockets.ServerBus.read_late`): its receipt time is
+                when the receiver got to it, not when it came, so it does not measure the
+                sender's stamp rate (:meth:`_check_stamp_rate`).
         """
         name, kind, p = message.component, message.name, message.payload
         now_s = message.received_s if received_s is None else received_s
@@ -391,7 +409,7 @@ class DeviceState:
         elif kind == "camera":
             d.camera = p["pressed"]
         elif kind == "measured_cp":
-            return self._sample(name, d, p, now_s)
+            return self._sample(name, d, p, now_s, read_late)
         return None
 
     def _count_seq(self, d: _Device, seq: int) -> str:
@@ -490,12 +508,14 @@ class DeviceState:
             d.duplicate = False
             self._release(name, d, "only one sender again")
 
-    def _check_stamp_rate(self, name: str, d: _Device, stamp_s: float, now_s: float) -> None:
+    def _check_stamp_rate(
+        self, name: str, d: _Device, stamp_s: float, now_s: float, read_late: bool = False
+    ) -> None:
         """Hold the device once its stamps advance at a wrong rate: two measures in a row
         (four when too slow: a receiver that falls behind its devices for a while looks
         the same), within :data:`STAMP_RATE_AGREEMENT` of each other, outside
         :data:`STAMP_RATE_RANGE`; release it after two in a row inside."""
-        ratio = d.stamp_check.add(stamp_s, now_s)
+        ratio = d.stamp_check.add(stamp_s, now_s, read_late)
         if ratio is None:
             return
         ratios = d.stamp_ratios
@@ -532,7 +552,9 @@ class DeviceState:
                 why,
             )
 
-    def _sample(self, name: str, d: _Device, p: dict, now_s: float) -> DeviceSample | None:
+    def _sample(
+        self, name: str, d: _Device, p: dict, now_s: float, read_late: bool
+    ) -> DeviceSample | None:
         seq, stamp_s = p["seq"], float(p["stamp_s"])
         what = self._count_seq(d, seq)
         if what == "back":
@@ -547,7 +569,7 @@ class DeviceState:
             d.stats.restarts += 1  # the sender's clock restarted
             self._new_clock(d)
         d.last_stamp_s = stamp_s
-        self._check_stamp_rate(name, d, stamp_s, now_s)
+        self._check_stamp_rate(name, d, stamp_s, now_s, read_late)
         time_s = d.clock.to_local(stamp_s, now_s)
         if d.duplicate or d.stamp_rate_off:
             d.stats.held += 1

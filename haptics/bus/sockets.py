@@ -375,14 +375,16 @@ def _drain(
     limit: int,
     names: NameLimit | None = None,
     max_seconds: float | None = None,
-):
+) -> tuple[list[Message], bool]:
+    """The valid messages waiting on ``sock`` (up to ``limit``, for at most ``max_seconds``),
+    and whether the queue ran dry (False: the read stopped at a bound with messages left)."""
     out: list[Message] = []
     stop_at = math.inf if max_seconds is None else time.monotonic() + max_seconds
     for _ in range(limit):
         try:
             frames = sock.recv_multipart(zmq.NOBLOCK)
         except zmq.Again:
-            break
+            return out, True
         received_s = time.monotonic()
         try:
             message = decode(frames, direction, received_s)
@@ -396,7 +398,7 @@ def _drain(
                 counters.drop(_too_many_names(message.component, names.limit))
         if received_s > stop_at:
             break  # the rest wait for the next drain (see ServerBus.drain)
-    return out
+    return out, not sock.get(zmq.EVENTS) & zmq.POLLIN
 
 
 def _too_many_names(name: str, limit: int) -> BusMessageError:
@@ -497,6 +499,12 @@ class ServerBus:
         #: the client names whose messages are kept (:mod:`haptics.bus.names`); a server
         #: reserves its device map's names here
         self.names = NameLimit()
+        #: whether the last :meth:`drain`'s messages waited in a backlog (it, or the drain
+        #: before it, stopped at a bound with messages left): their ``received_s`` is when
+        #: they were read, later than when they arrived, so it times nothing about their
+        #: sender (:meth:`haptics.bus.devices.DeviceState.ingest`'s ``read_late``)
+        self.read_late = False
+        self._backlog = False
         self._topics = _Sequencer()
         self._reply_seq = 0
         self._poller = zmq.Poller()
@@ -588,11 +596,15 @@ class ServerBus:
         loop per call: what is left waits in ZeroMQ's queue, one queue per sender, read in
         turn (fair queueing), so a flooder fills and overflows its own queue (10 000
         messages, then ZeroMQ drops its newest) while the other senders' samples still
-        come through at every drain.
+        come through at every drain. :attr:`read_late` says whether what it returns
+        waited in such a backlog.
         """
-        return _drain(
+        messages, ran_dry = _drain(
             self._sub, TO_SERVER, self._counters.messages, max_messages, self.names, max_seconds
         )
+        self.read_late = self._backlog or not ran_dry
+        self._backlog = not ran_dry
+        return messages
 
     def requests(self, max_requests: int = 100) -> list[tuple[RequestOrigin, dict]]:
         """Every valid request waiting, as ``(origin, request)`` pairs; non-blocking.
@@ -767,7 +779,7 @@ class ClientBus:
         """
         if timeout_s > 0 and not self._sub.poll(int(timeout_s * 1000), zmq.POLLIN):
             return []
-        return _drain(self._sub, TO_CLIENT, self.counters.messages, max_messages)
+        return _drain(self._sub, TO_CLIENT, self.counters.messages, max_messages)[0]
 
     def request(self, payload: Mapping | str, timeout_s: float = 2.0) -> dict:
         """Ask the server and wait for its reply (a dict with ``ok``; ``error`` when false).

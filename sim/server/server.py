@@ -367,7 +367,7 @@ class TrainingServer:
         line = self._command_line
         if line is None:
             self.frame_timing.ingest(messages)
-            samples = self.devices.ingest(messages)
+            samples = self.devices.ingest(messages, read_late=self.bus.read_late)
         else:
             for m in messages:
                 line.push(now, m)
@@ -672,7 +672,7 @@ class TrainingServer:
             started = self._clock()
             messages = self.bus.drain(max_seconds=budget_s)
             self.frame_timing.ingest(messages)
-            self.devices.ingest(messages)
+            self.devices.ingest(messages, read_late=True)  # the loop no longer reads them
             now = self._clock()
             if now - started >= budget_s:  # a backlog: read on
                 continue

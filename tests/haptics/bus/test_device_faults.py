@@ -243,3 +243,31 @@ def test_samples_held_invalid_lost_and_unseen_add_up_to_what_was_sent(rng):
     missing_at_end = 1  # the last one may have been lost: no later seq tells
     total = stats.samples + stats.held + stats.invalid_stamps + stats.lost + stats.unseen
     assert sent - missing_at_end <= total <= sent, (total, sent, stats)
+
+
+@pytest.mark.parametrize("read_late", [True, False])
+def test_a_receiver_behind_its_own_queue_does_not_hold_a_good_device(read_late, rng, caplog):
+    """A server flooded on its device socket reads in bounded slices; its backlog grew
+    for seconds, a good device's samples were read ever later, their stamps seemed to
+    advance 0.5x as fast as the server's clock and the device was held (a live fuzz
+    test: 743 of 1000 samples held). Reads the bus marks ``read_late`` do not time the
+    sender; the same stream without the mark is still caught, as a slow clock is."""
+    n = 8000  # 1 kHz for 8 s, read at half the rate it came: the backlog grows to 4 s
+    t = np.arange(n) * 1e-3
+    read = 2 * t + rng.exponential(2e-4, n)
+    state = DeviceState()
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        out = state.ingest(
+            [_cp(i, 5.0 + ti, 40.0 + ri) for i, (ti, ri) in enumerate(zip(t, read, strict=True))],
+            read_late=read_late,
+        )
+    stats = state.stats("MTMR")
+    if read_late:
+        assert stats.stamp_rate_off == 0 and stats.held == 0 and len(out) == n, stats
+        assert not _warnings(caplog)
+        # caught up: the check measures again (a clock 2x fast is held within 2 s)
+        fast = [_cp(n + i, 13.0 + 2 * i * 1e-3, 60.0 + i * 1e-3) for i in range(3000)]
+        state.ingest(fast)
+        assert state.stats("MTMR").stamp_rate_off == 1
+    else:
+        assert stats.stamp_rate_off == 1 and stats.held > n / 4, stats

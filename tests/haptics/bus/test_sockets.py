@@ -246,3 +246,36 @@ def test_a_frame_over_1_mib_cuts_the_sender_off_and_is_counted_and_logged(server
         assert received_within(5.0), "the sender did not get back in after reconnecting"
     finally:
         ctx.destroy(linger=0)
+
+
+def test_read_late_says_which_drains_read_a_backlog(server):
+    """A drain that stops at a bound leaves a backlog; what it and the next drain return
+    waited in it (their receipt times are read times: the stamp-rate check must not
+    time them). A drain that follows one that ran dry is on time again."""
+    ctx = zmq.Context()
+    try:
+        pub = ctx.socket(zmq.XPUB)
+        pub.linger = 0
+        pub.sndhwm = 0  # queue all 2000: a PUB drops past its bound (1000 by default)
+        pub.connect(server.endpoints[1])
+        deadline = time.monotonic() + 10
+        while not pub.poll(10):  # the server's subscription: sent once its socket is used
+            assert server.drain() == [] and time.monotonic() < deadline
+        pub.recv()
+        for seq in range(2000):
+            body = {"v": 1, "stamp_s": time.monotonic(), "seq": seq, "pressed": False}
+            pub.send_multipart([b"MTMR/clutch", msgpack.packb(body)])
+        assert server.wait(5.0, requests=False)
+        time.sleep(0.5)  # the rest of the 2000 on its way
+        assert len(server.drain(max_messages=100)) == 100 and server.read_late
+        rest = server.drain()
+        assert server.read_late  # it followed a drain stopped at its bound
+        deadline = time.monotonic() + 10
+        while len(rest) < 1900 and time.monotonic() < deadline:
+            rest += server.drain()
+            if len(rest) < 1900:
+                server.wait(0.5, requests=False)
+        assert len(rest) == 1900
+        assert server.drain() == [] and not server.read_late
+    finally:
+        ctx.destroy(linger=0)
