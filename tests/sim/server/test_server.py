@@ -483,22 +483,36 @@ def test_a_server_waiting_for_a_device_says_which():
         s.close()
 
 
+def _bursty_share(used_seq: list[int]) -> float:
+    """The share of the device samples that ``servo_cf`` named 3 times or more: samples
+    that came in bursts (a loaded machine), each burst answered by its newest sample."""
+    repeats = Counter(Counter(used_seq).values())
+    return sum(n for times, n in repeats.items() if times >= 3) / max(len(set(used_seq)), 1)
+
+
 def test_hello_tells_the_servo_cf_rate_a_1_khz_device_gets(served):
     """hello said ``servo_cf: 500`` (the physics rate) while a 1 kHz device got ~970 Hz:
     feedback also goes out between physics steps, after each device sample. hello now
-    gives the cap, and a 1 kHz device gets more than the physics rate, up to it."""
+    gives the cap, and a 1 kHz device gets more feedback than physics steps, up to it.
+    Counted against the steps the server made in the same window (a loaded machine runs
+    it below real time); where the samples came in bursts (one read per step took them
+    all: 511 a second once, loaded) only one answer per step is owed."""
     device = Device(served.server.port)
+    world = served.server.session.world
     try:
         rates = device.hello["rates_hz"]
         assert rates["servo_cf"] == 1000.0 and rates["physics"] == 500.0
         assert device.wait_for(lambda: device.latest("MTMR/servo_cf") is not None)
-        start = time.monotonic()
+        start, start_steps = time.monotonic(), world.step_count
         time.sleep(2.0)
+        steps, wall_s = world.step_count - start_steps, time.monotonic() - start
         forces = _received(device, "MTMR/servo_cf", start)
-        rate_hz = len(forces) / 2.0
-        assert rates["physics"] * 1.1 < rate_hz <= rates["servo_cf"] * 1.05, rate_hz
     finally:
         device.close()
+    assert len(forces) <= rates["servo_cf"] * wall_s * 1.05, (len(forces), wall_s)
+    bursty = _bursty_share([f["used_seq"] for f in forces if f["used_seq"] >= 0])
+    owed = 0.95 if bursty > 0.05 else 1.1
+    assert len(forces) > owed * steps, (len(forces), steps, f"{bursty:.0%} bursty")
 
 
 def test_the_hand_moved_during_a_pause_does_not_move_the_tool_on_resume(served):
@@ -562,8 +576,7 @@ def test_feedback_between_steps_names_the_sample_it_answers(served):
     # distinct in ~900). Samples that arrive in bursts (a loaded machine, a loop behind
     # real time) are rightly answered many times by the newest of each burst, and the
     # share says nothing (403-627 distinct in 1000 on a machine where they came so).
-    repeats = Counter(Counter(recent).values())
-    bursty = sum(n for times, n in repeats.items() if times >= 3) / len(set(recent))
+    bursty = _bursty_share(recent)
     if pace < 0.9 or bursty > 0.05:
         pytest.skip(
             f"samples did not come one by one ({pace:.2f}x real time, {bursty:.0%} of the "
