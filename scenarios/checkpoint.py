@@ -253,3 +253,37 @@ def orphans(directory: Path) -> list[Path]:
             continue
         out.append(trace)
     return out
+
+
+#: (s) a temporary file younger than this may be a write in progress of a run that has not
+#: written its run information yet; an atomic write takes well under a second.
+UNFINISHED_WRITE_GRACE_S = 60.0
+
+
+def unfinished_writes(directory: Path) -> list[Path]:
+    """Temporary files a killed run left in ``directory`` (``.NAME.RANDOM.tmp``, written by
+    :func:`scenarios.paths.write_private` and renamed to NAME when complete; a kill in
+    between leaves them, often empty): those whose run (the ``pid`` in NAME's run
+    information) is gone, or, without readable run information, older than
+    :data:`UNFINISHED_WRITE_GRACE_S`."""
+    if not directory.is_dir():
+        return []
+    out = []
+    now = time.time()
+    for tmp in sorted(directory.glob(".*.tmp")):
+        owner = directory / tmp.name[1:].rsplit(".", 2)[0]
+        try:
+            pid = json.loads(owner.with_suffix(".json").read_text()).get("pid", -1)
+        except (OSError, ValueError, AttributeError):
+            pid = None  # no run information (yet)
+        if not isinstance(pid, int):
+            pid = None
+        if pid is not None and (pid == os.getpid() or (pid > 0 and _alive(pid))):
+            continue
+        try:
+            young = pid is None and now - tmp.stat().st_mtime < UNFINISHED_WRITE_GRACE_S
+        except OSError:
+            continue  # gone meanwhile
+        if not young:
+            out.append(tmp)
+    return out

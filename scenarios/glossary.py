@@ -304,10 +304,16 @@ def safety_metrics() -> frozenset[str]:
     return frozenset(n for n, m in METRICS.items() if m.group == "safety")
 
 
+#: How a session stopped before its end (Ctrl-C, a ``stop`` request, SIGTERM) is said,
+#: live (:func:`verdict_text`) and in the records (``scenarios.records.ENDINGS``): the
+#: console said "stopped before the end" where the report said "stopped by the user".
+STOPPED_WORDS = "stopped by the user"
+
+
 def verdict_text(passed: bool, interrupted: bool = False) -> str:
     """The verdict as every surface says it (terminal, window, headset): a run stopped
     before its end fails, and says why, whatever its score so far. Here, not in
     :mod:`scenarios.scoring`, because the headset's Python has no pydantic."""
     if interrupted:
-        return "FAIL (stopped before the end)"
+        return f"FAIL ({STOPPED_WORDS})"
     return "PASS" if passed else "FAIL"

@@ -62,6 +62,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 from scenarios.errors import ScenarioError, suggest
+from scenarios.glossary import STOPPED_WORDS
 from scenarios.paths import (
     STORES,
     Store,
@@ -80,7 +81,7 @@ ENDINGS: dict[str, str] = {
     "completed": "completed",  # the exercise was done
     "time_limit": "out of time",  # the scenario's time limit ended it
     "failed": "ended by the scenario",  # a fail rule of the scenario ended it
-    "stopped": "stopped by the user",  # Ctrl-C, or the trainee stopped the server
+    "stopped": STOPPED_WORDS,  # Ctrl-C, or the trainee stopped the server
     "crashed": "recovered after a crash",  # stored from the checkpoint of a killed run
 }
 #: ``ended`` of rows stored before it was recorded and not completed (which of the

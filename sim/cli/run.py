@@ -494,7 +494,7 @@ def store(
 ) -> None:
     """Store sessions that a run could not store, or that a killed run left behind."""
     from scenarios.archive import store_kept
-    from scenarios.checkpoint import IN_PROGRESS, KEPT, RunInfo
+    from scenarios.checkpoint import IN_PROGRESS, KEPT, RunInfo, unfinished_writes
     from scenarios.checkpoint import orphans as find_orphans
     from scenarios.errors import ScenarioError
     from scenarios.paths import store_dir
@@ -506,6 +506,10 @@ def store(
         if orphans:
             for name in ("records", "demo"):
                 paths += find_orphans(store_dir(name) / IN_PROGRESS)
+                for folder in (IN_PROGRESS, KEPT):
+                    for tmp in unfinished_writes(store_dir(name) / folder):
+                        tmp.unlink(missing_ok=True)
+                        console.print(f"removed {tmp} (a write a killed run did not finish)")
         if not paths:
             kept = [
                 p for name in ("records", "demo") for p in (store_dir(name) / KEPT).glob("*.npz")

@@ -273,4 +273,4 @@ def test_the_verdict_of_a_run_stopped_before_its_end_says_so_whatever_its_score(
     from scenarios.glossary import verdict_text
 
     assert verdict_text(True) == "PASS" and verdict_text(False) == "FAIL"
-    assert verdict_text(True, interrupted=True) == "FAIL (stopped before the end)"
+    assert verdict_text(True, interrupted=True) == "FAIL (stopped by the user)"

@@ -52,4 +52,4 @@ def test_what_the_headset_shows_at_the_end_needs_no_pydantic():
     )
     assert out.returncode == 0, out.stderr
     said = out.stdout.strip().splitlines()[-1]
-    assert said == "the session ended on the server: FAIL (stopped before the end), score 0.0"
+    assert said == "the session ended on the server: FAIL (stopped by the user), score 0.0"

@@ -70,3 +70,45 @@ def test_trainee_list_prints_the_database_url_whole(data):
     assert CliRunner().invoke(app, ["trainee", "new", "--db", url]).exit_code == 0
     listed = CliRunner().invoke(app, ["trainee", "list", "--db", url], env={"COLUMNS": "60"})
     assert listed.exit_code == 0 and f"Trainees in {url}" in listed.output.splitlines()
+
+
+def test_store_orphans_removes_the_writes_killed_runs_left_and_keeps_live_ones(data):
+    """A kill during a checkpoint's atomic write left a 0-byte ``.NAME.npz.RANDOM.tmp``
+    that nothing ever removed. ``store --orphans`` removes those of runs that are gone
+    (and, without run information, those older than a minute), and keeps a live run's."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from scenarios.checkpoint import KEPT, unfinished_writes
+
+    folder = store_dir("records") / IN_PROGRESS
+    _orphan("T719", None)
+    (killed,) = sorted(folder.glob("*.json"))
+    left = folder / f".{killed.stem}.npz.ab12_x.tmp"
+    left.touch()
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        info = RunInfo("mini", VALID, 2, "expert", "T720", pid=live.pid)
+        Checkpoint(folder, info).save(_trace(), 4.0)
+        (running,) = [p for p in folder.glob("*.json") if p != killed]
+        writing = folder / f".{running.stem}.npz.cd34_y.tmp"
+        writing.touch()
+        kept = store_dir("records") / KEPT
+        kept.mkdir(parents=True, exist_ok=True)
+        fresh, stale = kept / ".s1.npz.ef56_z.tmp", kept / ".s2.npz.gh78_w.tmp"
+        fresh.touch()
+        stale.touch()
+        os.utime(stale, (time.time() - 120, time.time() - 120))
+        assert unfinished_writes(folder) == [left]
+        assert unfinished_writes(kept) == [stale]
+        result = CliRunner().invoke(app, ["store", "--orphans"])
+        assert result.exit_code == 0, result.output
+        assert "a write a killed run did not finish" in result.output
+        assert not left.exists() and not stale.exists()
+        assert writing.exists() and fresh.exists()
+        assert _pseudonyms(open_records(None)) == ["T719"]  # the live run's is not an orphan
+    finally:
+        live.kill()
+        live.wait()

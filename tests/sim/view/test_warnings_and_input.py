@@ -230,7 +230,7 @@ def test_the_end_screen_shows_the_final_score_and_nothing_live(description):
     viewer.state.score = {"score": 0.0, "passed": False, "interrupted": True}
     ended = viewer._hud(0.0)
     assert ended.score == 0.0 and ended.arms == ()  # the window said 98 beside "score 0"
-    assert ended.result.startswith("FAIL (stopped before the end)")
+    assert ended.result.startswith("FAIL (stopped by the user)")
 
 
 def test_moving_too_fast_names_the_instruments_speed_limit(description):
