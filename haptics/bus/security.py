@@ -12,11 +12,13 @@ every refusal.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 import stat
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -226,11 +228,20 @@ class ClientCurve:
         return cls(load_keys(secret_file), load_public_key(server_public_file))
 
 
+#: (s) how often a handshake may make the allow list look at its directory for changes.
+ALLOW_DIR_CHECK_S = 0.5
+
+
 class AllowList:
     """ZAP credentials provider: the public keys in ``allow_dir``; refusals counted and logged.
 
     pyzmq calls :meth:`callback` from its authenticator thread for every Curve handshake
-    (a refused client retries, so each retry counts).
+    (a refused client retries, so each retry counts). The directory is looked at again
+    (at most every :data:`ALLOW_DIR_CHECK_S`) at each handshake: a lab adds a station's key,
+    or removes a lost laptop's, without stopping a session. A change is logged; a
+    directory that no longer passes :func:`check_allow_dir` (made writable by others, a
+    file that holds no key, emptied) refuses every new client until it is fixed (fail
+    closed). Connections already made stay: CurveZMQ checks a client at its handshake only.
     """
 
     def __init__(self, allow_dir: Path | str) -> None:
@@ -241,6 +252,8 @@ class AllowList:
         #: the address of the peer whose handshake is being checked (set from the ZAP
         #: request by :class:`_Authenticator`, on the one authenticator thread)
         self.peer = ""
+        self._looked_at = -math.inf
+        self._state = self._dir_state()
         self.reload()
 
     def reload(self) -> int:
@@ -250,6 +263,50 @@ class AllowList:
             self._allowed = keys
         return len(self._allowed)
 
+    def _dir_state(self) -> tuple:
+        """What a change of the allow directory changes: its mode and listing, each key
+        file's size and modification time."""
+        try:
+            folder = self.allow_dir.stat()
+            files = []
+            for path in sorted(self.allow_dir.glob("*.key")):
+                st = path.stat()
+                files.append((path.name, st.st_size, st.st_mtime_ns))
+        except OSError as exc:
+            return (type(exc).__name__,)
+        return (folder.st_mode, folder.st_mtime_ns, tuple(files))
+
+    def _look_again(self) -> None:
+        """Re-read the directory if it changed since it was last read (see the class)."""
+        now = time.monotonic()
+        if now - self._looked_at < ALLOW_DIR_CHECK_S:
+            return
+        self._looked_at = now
+        state = self._dir_state()
+        if state == self._state:
+            return
+        self._state = state
+        before = self._allowed
+        try:
+            count = self.reload()
+        except (BusSecurityError, OSError) as exc:
+            with self._lock:
+                self._allowed = set()
+            log.warning(
+                "the allow directory changed and is refused: %s; every new client "
+                "is refused until it is fixed",
+                exc,
+            )
+            return
+        log.warning(
+            "the allow directory %s changed: %d client keys allowed (%d added, %d removed; "
+            "connected clients stay connected)",
+            self.allow_dir,
+            count,
+            len(self._allowed - before),
+            len(before - self._allowed),
+        )
+
     @property
     def refused(self) -> int:
         """Handshakes refused so far."""
@@ -257,6 +314,7 @@ class AllowList:
 
     def callback(self, domain: str, key: bytes) -> bool:
         """True when the client's z85 public ``key`` is allowed (called by pyzmq)."""
+        self._look_again()
         with self._lock:
             if key in self._allowed:
                 return True

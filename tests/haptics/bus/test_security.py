@@ -263,3 +263,44 @@ def test_serve_shows_a_refusal_on_stderr_but_not_an_ended_connection(keys, capsy
     # quits ends one: the line alarmed a technician at every start)
     assert "bus: refused a connection" in err
     assert "connection ended" not in err
+
+
+def test_keys_added_to_or_removed_from_the_allow_dir_apply_without_a_restart(keys, caplog):
+    """The allow directory was read once, at start: a station added mid-session waited
+    for a restart, a lost laptop's key stayed good until one. Now each handshake looks
+    again (at most twice a second); a directory that turns bad refuses every new client."""
+    made, allow = keys
+    server_curve = ServerCurve.from_files(made["server"].secret, allow)
+    known = ClientCurve.from_files(made["MTMR"].secret, made["server"].public)
+    later = ClientCurve.from_files(made["stranger"].secret, made["server"].public)
+
+    def admitted(curve) -> bool:
+        with ClientBus(port=server.port, curve=curve) as client:
+            try:
+                return client.request("hello", timeout_s=2.0)["ok"] is True
+            except BusSecurityError:
+                return False
+
+    with (
+        caplog.at_level("WARNING", logger="haptics.bus"),
+        ServerBus(port=0, curve=server_curve) as server,
+    ):
+        pump = ServerPump(server)
+        try:
+            assert admitted(known) and not admitted(later)
+            (allow / "station2.key").write_bytes(made["stranger"].public.read_bytes())
+            time.sleep(0.6)  # past the look-again interval
+            assert admitted(later)
+            assert "1 added, 0 removed" in caplog.text
+            (allow / "MTMR.key").unlink()  # a lost laptop
+            time.sleep(0.6)
+            assert not admitted(known) and admitted(later)
+            (allow / "junk.key").write_text("not a key\n")  # fails closed
+            time.sleep(0.6)
+            assert not admitted(later)
+            assert "refused: " in caplog.text and "junk.key" in caplog.text
+            (allow / "junk.key").unlink()
+            time.sleep(0.6)
+            assert admitted(later)
+        finally:
+            pump.stop()
