@@ -497,7 +497,7 @@ def store(
     from scenarios.checkpoint import IN_PROGRESS, KEPT, RunInfo, unfinished_writes
     from scenarios.checkpoint import orphans as find_orphans
     from scenarios.errors import ScenarioError
-    from scenarios.paths import store_dir
+    from scenarios.paths import reports_dir, store_dir, traces_dir
     from scenarios.records import ending_label, open_records, same_database
 
     console = Console()
@@ -506,8 +506,14 @@ def store(
         if orphans:
             for name in ("records", "demo"):
                 paths += find_orphans(store_dir(name) / IN_PROGRESS)
-                for folder in (IN_PROGRESS, KEPT):
-                    for tmp in unfinished_writes(store_dir(name) / folder):
+                work = store_dir(name)
+                for folder in (
+                    work / IN_PROGRESS,
+                    work / KEPT,
+                    traces_dir(name),
+                    reports_dir(name),
+                ):
+                    for tmp in unfinished_writes(folder):
                         tmp.unlink(missing_ok=True)
                         console.print(f"removed {tmp} (a write a killed run did not finish)")
         if not paths:

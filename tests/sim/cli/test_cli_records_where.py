@@ -98,15 +98,19 @@ def test_store_orphans_removes_the_writes_killed_runs_left_and_keeps_live_ones(d
         kept = store_dir("records") / KEPT
         kept.mkdir(parents=True, exist_ok=True)
         fresh, stale = kept / ".s1.npz.ef56_z.tmp", kept / ".s2.npz.gh78_w.tmp"
-        fresh.touch()
-        stale.touch()
-        os.utime(stale, (time.time() - 120, time.time() - 120))
+        traces = store_dir("records") / "traces"  # a kill while storing a trace
+        traces.mkdir(parents=True, exist_ok=True)
+        storing = traces / ".session-9.npz.ij90_v.tmp"
+        for path in (fresh, stale, storing):
+            path.touch()
+        for path in (stale, storing):
+            os.utime(path, (time.time() - 120, time.time() - 120))
         assert unfinished_writes(folder) == [left]
         assert unfinished_writes(kept) == [stale]
         result = CliRunner().invoke(app, ["store", "--orphans"])
         assert result.exit_code == 0, result.output
         assert "a write a killed run did not finish" in result.output
-        assert not left.exists() and not stale.exists()
+        assert not left.exists() and not stale.exists() and not storing.exists()
         assert writing.exists() and fresh.exists()
         assert _pseudonyms(open_records(None)) == ["T719"]  # the live run's is not an orphan
     finally:
