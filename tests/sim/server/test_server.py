@@ -552,6 +552,34 @@ def test_the_hand_moved_during_a_pause_does_not_move_the_tool_on_resume(served):
         device.close()
 
 
+def test_a_between_step_feedback_names_the_sample_just_taken_not_the_steps():
+    """The server's feedback path itself, driven by hand (no threads, no clock): the live
+    test below needs samples that come one by one, which a loaded machine seldom gives.
+    After a step that used sample 10, sample 11 taken between steps (``Session.command``)
+    is what the next ``servo_cf`` names; it named the step's 10."""
+    from haptics.master import MasterSample
+
+    server = TrainingServer(
+        load_scenario("needle-handover"), seed=0, config=ServeConfig(port=0), say=lambda s: None
+    )
+    try:
+        session, sent = server.session, []
+        server.publisher.force_due = lambda now: True
+        server.publisher.force = lambda now, device, f, t, used_seq: sent.append((device, used_seq))
+        X_MH = np.eye(4)
+        X_MH[2, 3] = 0.05
+        state = session.step({"PSM1": [MasterSample(session.now_s(), X_MH, 0.5, seq=10)]})
+        server._feedback(session.now_s(), state)
+        assert sent == [("MTMR", 10), ("MTML", -1)]  # MTML sent nothing: -1
+        for seq in (11, 12):
+            sent.clear()
+            session.command({"PSM1": [MasterSample(session.now_s(), X_MH, 0.5, seq=seq)]})
+            server._feedback(session.now_s(), state)  # between steps: the step's state
+            assert sent == [("MTMR", seq), ("MTML", -1)]
+    finally:
+        server.close()
+
+
 def test_feedback_between_steps_names_the_sample_it_answers(served):
     """A 1 kHz device, 500 Hz physics: every other servo_cf goes out between steps, for
     the sample just taken, but carried the last step's used_seq (about 494 distinct values
