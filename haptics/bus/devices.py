@@ -109,7 +109,8 @@ class DeviceStats:
         samples: ``measured_cp`` turned into samples for the teleoperation.
         held: ``measured_cp`` with a valid stamp that were not used because the device
             was held: two senders under its name, or its ``stamp_s`` not advancing at the
-            server's rate (below).
+            server's rate (below); and each one whose ``seq`` went back or jumped (a
+            stray, or a restart's first sample: a restart is used from its second).
         invalid_stamps: ``measured_cp`` with ``stamp_s == 0`` (CRTK: invalid data),
             ignored; their ``seq`` counts as received (no loss).
         lost: ``measured_cp`` seq numbers skipped between two received ones (lost in
@@ -563,6 +564,13 @@ class DeviceState:
             self._duplicate_over(name, d, now_s)
         if stamp_s == 0.0:  # CRTK: invalid data; its seq was received all the same
             d.stats.invalid_stamps += 1
+            return None
+        if what in ("back", "jump"):
+            # a stray old (or garbage) seq, or the first sample of a restart: which one
+            # only the next sample tells, so it drives nothing (a replayed message moved
+            # the tool towards an old pose); a restart is used from its second sample
+            d.last_stamp_s = stamp_s
+            d.stats.held += 1
             return None
         last = d.last_stamp_s
         if what in ("on", "resumed") and stamp_s < last - STAMP_BACK_TOLERANCE_S:

@@ -86,19 +86,38 @@ def test_two_senders_under_one_name_are_held_counted_and_warned_once(rng, caplog
     assert [d for d, _ in notices] == ["MTMR"] and state.pop_notices() == []
 
 
-def test_strays_now_and_then_are_not_two_senders(caplog):
-    """One stray old message every few seconds is handled as one stray: never held."""
+def test_strays_now_and_then_are_not_two_senders_and_move_nothing(caplog):
+    """One stray old message every few seconds is handled as one stray: the device is
+    never held, and the stray itself drives nothing (its old pose came out as a sample:
+    a replayed message moved the tool towards where the hand had been)."""
     state = DeviceState()
-    out = 0
+    out = []
     with caplog.at_level(logging.WARNING, logger=LOGGER):
         for i in range(20_000):
             t = 1.0 + i * 1e-3
-            out += state.update(_cp(i, t, t + 1e-3)) is not None
-            if i % 3000 == 2999:  # a replayed old message
-                out += state.update(_cp(i - 2500, t - 2.5, t + 1.1e-3)) is not None
+            out.append(state.update(_cp(i, t, t + 1e-3)))
+            if i % 3000 == 2999:  # a replayed old message, from where the hand was
+                out.append(state.update(_cp(i - 2500, t - 2.5, t + 1.1e-3, x=0.2)))
     stats = state.stats("MTMR")
-    assert stats.duplicate_senders == 0 and stats.held == 0 and stats.restarts == 0, stats
-    assert out == stats.samples == 20_000 + 6 and not _warnings(caplog)
+    assert stats.duplicate_senders == 0 and stats.restarts == 0, stats
+    assert stats.held == 6 and stats.samples == 20_000 and not _warnings(caplog)
+    used = [s for s in out if s is not None]
+    assert len(used) == 20_000 and all(s.sample.X_MH[0, 3] == 0.0 for s in used)
+
+
+@pytest.mark.parametrize("how", ["back", "jump"])
+def test_a_restart_drives_from_its_second_sample(how):
+    """A seq that goes back (or jumps past any loss) is a restart or a stray, and only
+    the next sample tells which: the first of a restart is held, the rest drive."""
+    state = DeviceState()
+    for i in range(500):
+        state.update(_cp(i, 1.0 + i * 1e-3, 1.001 + i * 1e-3))
+    start = 0 if how == "back" else 10**7
+    t0 = 1.6
+    out = [state.update(_cp(start + k, t0 + k * 1e-3, t0 + 1e-3 + k * 1e-3)) for k in range(100)]
+    assert out[0] is None and all(s is not None for s in out[1:])
+    stats = state.stats("MTMR")
+    assert stats.restarts == 1 and stats.held == 1 and stats.samples == 599, stats
 
 
 # ---- 2. stamps in the wrong unit, on a wrong clock -------------------------------------------

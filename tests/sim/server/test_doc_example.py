@@ -86,4 +86,7 @@ def test_the_example_device_follows_and_sweeps_the_tool(tmp_path):
     reach_m = np.linalg.norm(tips - tips[0], axis=1).max()
     expected_m = 0.02 * INSTRUMENT_TRANSLATION_SCALE
     assert abs(expected_m - 0.00667) < 1e-4
-    assert 0.75 * expected_m < reach_m < 1.5 * expected_m, reach_m
+    # measured from where the watcher first saw FOLLOWING: before the sweep when idle,
+    # up to a peak of it on a loaded machine (12.2 mm seen, with the CI beside it), so up
+    # to twice the amplitude; a wrong scale (1 instead of 1/3) would give 20 mm or more
+    assert 0.75 * expected_m < reach_m < 2.05 * expected_m, reach_m
