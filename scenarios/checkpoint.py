@@ -244,15 +244,25 @@ def orphans(directory: Path) -> list[Path]:
         return []
     out = []
     for trace in sorted(directory.glob("*.npz"), key=lambda p: p.stat().st_mtime):
-        info = trace.with_suffix(".json")
-        try:
-            pid = json.loads(info.read_text()).get("pid", -1)
-        except (OSError, ValueError):
-            pid = -1
-        if pid == os.getpid() or (pid > 0 and _alive(pid)):
+        if _running(_run_pid(trace.with_suffix(".json"))):
             continue
         out.append(trace)
     return out
+
+
+def _run_pid(info: Path) -> int | None:
+    """The ``pid`` in a run information file (-1 when it names none); None when the file
+    cannot be read (not written yet, damaged) or the pid is not a number."""
+    try:
+        pid = json.loads(info.read_text()).get("pid", -1)
+    except (OSError, ValueError, AttributeError):
+        return None
+    return pid if isinstance(pid, int) else None
+
+
+def _running(pid: int | None) -> bool:
+    """Whether the run with this pid is this process or another live one."""
+    return pid is not None and (pid == os.getpid() or (pid > 0 and _alive(pid)))
 
 
 #: (s) a temporary file younger than this may be a write in progress of a run that has not
@@ -272,13 +282,8 @@ def unfinished_writes(directory: Path) -> list[Path]:
     now = time.time()
     for tmp in sorted(directory.glob(".*.tmp")):
         owner = directory / tmp.name[1:].rsplit(".", 2)[0]
-        try:
-            pid = json.loads(owner.with_suffix(".json").read_text()).get("pid", -1)
-        except (OSError, ValueError, AttributeError):
-            pid = None  # no run information (yet)
-        if not isinstance(pid, int):
-            pid = None
-        if pid is not None and (pid == os.getpid() or (pid > 0 and _alive(pid))):
+        pid = _run_pid(owner.with_suffix(".json"))  # None: no run information (yet)
+        if _running(pid):
             continue
         try:
             young = pid is None and now - tmp.stat().st_mtime < UNFINISHED_WRITE_GRACE_S

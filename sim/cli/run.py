@@ -505,8 +505,8 @@ def store(
         paths = list(files or [])
         if orphans:
             for name in ("records", "demo"):
-                paths += find_orphans(store_dir(name) / IN_PROGRESS)
                 work = store_dir(name)
+                paths += find_orphans(work / IN_PROGRESS)
                 for folder in (
                     work / IN_PROGRESS,
                     work / KEPT,
