@@ -99,6 +99,12 @@ class SessionTrace:
         """Events of one kind, in time order."""
         return [e for e in self.events if e.kind == kind]
 
+    @property
+    def failure(self) -> str | None:
+        """Why the exercise failed (the reason of its ``failed`` event), None if it did not."""
+        failed = self.events_of("failed")
+        return str(failed[-1].data.get("reason", "failed")) if failed else None
+
     def save(self, path: str | Path, *, compress: bool = True) -> Path:
         """Write a ``.npz`` (events and metadata as JSON inside), atomically and owner-only
         (``0600``: a trace is a record of a person's session). ``compress=False`` is for

@@ -203,13 +203,14 @@ def synthetic(
                 )
         finally:
             link.close()
-        end = (
-            "completed"
-            if result.completed
-            else f"failed: {result.failed}"
-            if result.failed
-            else "stopped"
-        )
+        if result.completed:
+            end = "completed"
+        elif result.failed:
+            end = f"failed: {result.failed}"
+        elif result.gave_up:
+            end = "gave up: the plan ran out, the exercise not done (the server's session goes on)"
+        else:
+            end = "stopped"
         typer.echo(
             f"{result.steps_done}/{result.total_steps} steps in {result.elapsed_s:.1f} s, {end};"
             f" {result.samples} samples, engaged {result.engagements}x"
@@ -224,7 +225,7 @@ def synthetic(
                 else ""
             )
         )
-        if result.failed:
+        if result.failed or result.gave_up:
             raise typer.Exit(code=1)
 
 

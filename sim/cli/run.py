@@ -181,6 +181,7 @@ def run(
             "score": outcome.result.score,
             "pass_score": outcome.result.pass_score,
             "interrupted": outcome.interrupted,
+            "failure": outcome.trace.failure,
             "sim_time_s": outcome.sim_time_s,
             "wall_time_s": outcome.wall_time_s,
             "metrics": outcome.metrics,

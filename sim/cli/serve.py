@@ -256,6 +256,7 @@ def serve(
                 "pass_score": outcome.result.pass_score,
                 "interrupted": outcome.interrupted,
                 "stopped_by": served.stopped_by,
+                "failure": outcome.trace.failure,
                 "sim_time_s": outcome.sim_time_s,
                 "wall_time_s": outcome.wall_time_s,
                 "metrics": outcome.metrics,

@@ -463,6 +463,10 @@ class RemoteSession:
             if p.get("completed") is True:
                 self.runner.completed = True
                 self.runner.step_index = max(self.runner.step_index, self.runner.total)
+            elif p.get("stopped_by") == "failed" and self.runner.failed is None:
+                # ... and so does a failure whose `failed` event was lost: the device said
+                # "stopped" and exited 0 of a failed session
+                self.runner.failed = str(p.get("failure") or "failed (reason not received)")
         else:
             self.watch.update(m)
             if m.name == "measured_cp":

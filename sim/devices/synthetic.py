@@ -50,6 +50,9 @@ class SyntheticResult:
             were not seen done in time.
         simulation_waits: times the hand waited for a server slower than real time
             (:mod:`sim.devices.pacing`).
+        gave_up: the plan ran out with the exercise neither done nor failed (it gave up
+            on an object it could not place, e.g. one knocked out of reach); the server's
+            session goes on to its time limit without this hand.
     """
 
     steps_done: int
@@ -62,6 +65,7 @@ class SyntheticResult:
     lost: bool = False
     partner_missed: int = 0
     simulation_waits: int = 0
+    gave_up: bool = False
 
 
 class Engager:
@@ -257,6 +261,7 @@ def run_synthetic(
         remote.drain()
         result = _result(remote, time.monotonic() - start, engager.count)
         result.partner_missed = len(getattr(demo, "missed", ()))
+        result.gave_up = not remote.finished
         return result
     finally:
         remote.close()

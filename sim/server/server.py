@@ -135,7 +135,7 @@ class ServeOutcome:
     session: Session
     trace: object
     loop: LoopReport
-    stopped_by: str  # "completed", "failed", "stop request", "interrupted"
+    stopped_by: str  # "completed", "failed", "stop request", "interrupted" or "time"
     bus_counters: dict
     device_stats: dict
     wall_time_s: float
@@ -732,7 +732,7 @@ def _finite(value):
 #: The fields of ``session/score`` kept however much else is left out.
 _SCORE_CORE = (
     "scenario", "seed", "operator", "session_id", "completed", "passed", "score",
-    "pass_score", "interrupted", "stopped_by", "sim_time_s", "wall_time_s",
+    "pass_score", "interrupted", "stopped_by", "failure", "sim_time_s", "wall_time_s",
 )  # fmt: skip
 #: ``conditions`` that grow with what clients send (one entry per client name).
 _PER_CLIENT = ("devices", "frame_timing")

@@ -148,3 +148,56 @@ def test_the_final_score_decides_completion_when_the_completed_event_was_lost():
     failed.runner = RemoteRunner(step_index=1, total=3)
     failed._apply(SimpleNamespace(topic="session/score", payload={"completed": False}))
     assert not failed.runner.completed and failed.runner.step_index == 1
+
+
+def test_the_final_score_tells_a_failure_whose_failed_event_was_lost():
+    """The `failed` event can be lost on a lossy link as `completed` was (above); the
+    device then said "stopped" and exited 0 of a failed session. The score's
+    ``stopped_by`` and ``failure`` now tell it; a stop is still a stop."""
+    from types import SimpleNamespace
+
+    from sim.devices.remote import RemoteRunner, RemoteSession
+
+    def after(payload: dict) -> RemoteRunner:
+        remote = RemoteSession.__new__(RemoteSession)  # no bus: only the bookkeeping
+        remote.runner = RemoteRunner(step_index=10, total=12)
+        remote._apply(SimpleNamespace(topic="session/score", payload=payload))
+        return remote.runner
+
+    reason = "time limit of 300 s reached"
+    runner = after({"completed": False, "stopped_by": "failed", "failure": reason})
+    assert runner.failed == reason and not runner.completed and runner.finished
+    # a server that sent no reason (trimmed, or older): still a failure, said so
+    runner = after({"completed": False, "stopped_by": "failed"})
+    assert runner.failed and "not received" in runner.failed
+    for stopped_by in ("stop request", "interrupted", "time"):
+        runner = after({"completed": False, "stopped_by": stopped_by, "failure": None})
+        assert runner.failed is None and runner.finished
+    # the event, when it came, keeps its own words
+    remote = RemoteSession.__new__(RemoteSession)
+    remote.runner = RemoteRunner(step_index=10, total=12)
+    remote.runner.failed = "ring dropped off the table"
+    remote._apply(
+        SimpleNamespace(topic="session/score", payload={"stopped_by": "failed", "failure": "x"})
+    )
+    assert remote.runner.failed == "ring dropped off the table"
+
+
+def test_a_plan_that_runs_out_before_the_exercise_is_done_gave_up(served, monkeypatch):
+    """The plan gave up on a ring knocked out of reach and ran out at 10/12 steps: the
+    device printed "stopped" and exited 0 while the server's session went on to its time
+    limit. Such a run now says it gave up (the CLI exits 1 for it)."""
+    import sim.devices.synthetic as synthetic
+    from haptics.devices.link import DeviceLink
+
+    monkeypatch.setattr(synthetic, "END_WAIT_S", 0.5)
+    monkeypatch.setattr(synthetic, "require_plan", lambda scenario: lambda demo: demo.wait(0.2))
+    link = DeviceLink(["MTMR", "MTML"], port=served.port, notify=lambda s: None)
+    try:
+        assert link.connect(timeout_s=60) is not None
+        result = synthetic.run_synthetic(link, seed=4)
+    finally:
+        link.close()
+    assert result.gave_up and not result.completed and result.failed is None, result
+    assert not result.lost and result.steps_done == 0 and result.samples > 100
+    assert served.error is None
