@@ -142,8 +142,8 @@ class Engager:
             }
             raise DeviceError(
                 f"the arms {left} did not start following after {ENGAGE_TRIES} tries"
-                f" (state, alignment error in rad: {detail}); is the server's teleoperation"
-                " enabled for them?"
+                f" (state, alignment error in rad: {detail}){_hold_reasons(remote, left)};"
+                " is the server's teleoperation enabled for them?"
             )
 
     def _clutch_tap(self, devices: list[str]) -> None:
@@ -157,6 +157,24 @@ class Engager:
         released = {d: replace(r, clutch=False) for d, r in held.items()}
         self.remote.stream.put(released)
         self.remote.pace(0)
+
+
+def _hold_reasons(remote: RemoteSession, arms: list[str]) -> str:
+    """The server's latest reason to hold each of ``arms`` (its ``holding`` events), for
+    an engagement that failed: "stale sample (40 ms old)" again and again means this
+    process's samples reach the server late (a machine too busy for it), not a server
+    that refuses."""
+    reasons = {}
+    for event in remote.events:
+        data = event.get("data") or {}
+        if event.get("kind") == "holding" and data.get("arm") in arms and data.get("detail"):
+            reasons[data["arm"]] = str(data["detail"])
+    if not reasons:
+        return ""
+    said = ", ".join(f"{arm}: {why}" for arm, why in reasons.items())
+    late = any(why.startswith(("stale sample", "no sample for")) for why in reasons.values())
+    hint = " (this process's samples reach the server late: is the machine too busy?)"
+    return f"; the server's last reason to hold: {said}" + (hint if late else "")
 
 
 def _result(remote: RemoteSession, elapsed_s: float, engagements: int) -> SyntheticResult:

@@ -201,3 +201,25 @@ def test_a_plan_that_runs_out_before_the_exercise_is_done_gave_up(served, monkey
     assert result.gave_up and not result.completed and result.failed is None, result
     assert not result.lost and result.steps_done == 0 and result.samples > 100
     assert served.error is None
+
+
+def test_a_failed_engagement_names_the_server_s_reason_to_hold():
+    """A device process starved of CPU (a busy loop on one of two cores) stopped with "did
+    not start following after 5 tries ...; is the server's teleoperation enabled?": the
+    server held the arm for stale samples each time, and now the error says so."""
+    from sim.devices.remote import RemoteSession
+    from sim.devices.synthetic import _hold_reasons
+
+    remote = RemoteSession.__new__(RemoteSession)  # no bus: only the events seen
+    remote.events = [
+        {"kind": "holding", "data": {"arm": "PSM2", "detail": "no sample for 101 ms"}},
+        {"kind": "holding", "data": {"arm": "PSM1", "detail": "stale sample (40 ms old)"}},
+        {"kind": "holding", "data": {"arm": "PSM2", "detail": "stale sample (33 ms old)"}},
+        {"kind": "grasp", "data": {"arm": "PSM2", "object": "ring"}},
+    ]
+    said = _hold_reasons(remote, ["PSM2"])
+    assert "PSM2: stale sample (33 ms old)" in said and "PSM1" not in said
+    assert "too busy" in said
+    remote.events = [{"kind": "holding", "data": {"arm": "PSM2", "detail": "clutch released"}}]
+    assert "too busy" not in _hold_reasons(remote, ["PSM2"])
+    assert _hold_reasons(remote, ["PSM1"]) == ""

@@ -75,3 +75,45 @@ def test_a_refused_policy_is_reported_not_raised(monkeypatch):
     monkeypatch.setattr(realtime.os, "sched_setscheduler", invalid)
     got = use_realtime()
     assert not got.realtime and "refused" in got.detail
+
+
+
+def test_a_thread_the_loop_starts_does_not_inherit_its_real_time_priority():
+    """The loop starts the checkpoint writer; a trace written at real-time priority would
+    take a core from the device processes. SCHED_RESET_ON_FORK covers threads (the kernel
+    resets every task cloned from the loop's), so the writer runs normally without a word
+    of its own; this keeps it so."""
+    if not _permitted():
+        pytest.skip("this machine does not permit real-time scheduling")
+    from sim.server.server import CheckpointWriter
+
+    seen = {}
+    reset = getattr(os, "SCHED_RESET_ON_FORK", 0)
+
+    class Checkpoint:
+        def due(self, time_s):
+            return True
+
+        def mark(self, time_s):
+            pass
+
+        def save(self, trace, time_s):
+            seen["writer"] = os.sched_getscheduler(0) & ~reset
+
+    class Session:
+        time_s = 1.0
+
+        def trace_snapshot(self):
+            return "trace"
+
+    def loop():
+        use_realtime()
+        seen["loop"] = os.sched_getscheduler(0) & ~reset
+        seen["plain"] = _in_thread(lambda: os.sched_getscheduler(0) & ~reset)
+        writer = CheckpointWriter(Checkpoint())
+        writer(Session())
+        writer.join()
+        use_normal()
+
+    _in_thread(loop)
+    assert seen == {"loop": os.SCHED_FIFO, "plain": os.SCHED_OTHER, "writer": os.SCHED_OTHER}

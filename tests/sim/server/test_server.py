@@ -347,13 +347,22 @@ def _round_trip_s(delays: dict) -> float:
 
 
 def test_injected_command_latency_is_what_the_device_sees():
-    """150 ms asked on the command channel: the round trip grows by 150 ± 3 ms over the
-    same server without it, measured one after the other (the tick and loopback cost is
-    in both, so the machine's load cancels out)."""
+    """150 ms asked on the command channel: the round trip grows by 150 ms over the same
+    server without it, measured one after the other (the tick and loopback cost is in
+    both, so the machine's load mostly cancels out).
+
+    Never less than asked (1 ms for clocks). Above it by at most three physics periods:
+    a delayed sample is released at the first read of the socket after it is due and used
+    at the next tick (up to a period), where an undelayed one starts its tick early
+    (``align_ticks``); the third period is for a loaded machine's scheduling (a CI run
+    with tests beside it measured +4.3 ms, against a bar of 3 ms then). A line that
+    doubled the delay, or dropped it, is still far outside."""
     baseline = _round_trip_s({})
     delayed = _round_trip_s({"command": ChannelDelay(latency_s=0.15)})
     assert baseline < 0.05, baseline
-    assert abs((delayed - baseline) - 0.150) < 0.003, (delayed, baseline)
+    added_s = delayed - baseline
+    period_s = 1.0 / load_scenario("needle-handover").scene.physics_rate_hz
+    assert -0.001 < added_s - 0.150 < 3 * period_s, (delayed, baseline)
 
 
 def test_with_curve_only_allowed_clients_get_in(tmp_path):
