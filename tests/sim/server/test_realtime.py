@@ -77,7 +77,6 @@ def test_a_refused_policy_is_reported_not_raised(monkeypatch):
     assert not got.realtime and "refused" in got.detail
 
 
-
 def test_a_thread_the_loop_starts_does_not_inherit_its_real_time_priority():
     """The loop starts the checkpoint writer; a trace written at real-time priority would
     take a core from the device processes. SCHED_RESET_ON_FORK covers threads (the kernel
