@@ -63,8 +63,13 @@ def test_velocity_device_is_aligned_for_the_gate_and_follows():
         )
         assert handle.aligned > 0  # the assist turned the handle while the arm aligned
         states = stats.states
-        assert "ALIGNING" in states and "FOLLOWING" in states
-        assert states.index("ALIGNING") < states.index("FOLLOWING")
+        # the arm followed only after the assist: never at first. The loop records the
+        # latest state once per tick, so a tick that read ALIGNING and FOLLOWING together
+        # (a stall of the test process: a CI run saw ['DISABLED', 'FOLLOWING']) skips the
+        # short ALIGNING; when seen, it came first
+        assert "FOLLOWING" in states and states[0] != "FOLLOWING", states
+        if "ALIGNING" in states:
+            assert states.index("ALIGNING") < states.index("FOLLOWING"), states
         assert stats.forces > 200  # servo_cf for MTML reached the loop
         assert len(handle.forces) == stats.ticks  # a force was commanded every tick
         assert all(np.isfinite(f).all() and np.linalg.norm(f) <= 3.0 for f in handle.forces)
