@@ -37,6 +37,13 @@ _ZERO3.setflags(write=False)
 #: 100 s of samples at 1 kHz.
 MAX_BATCH = 100_000
 
+#: How the watchdog's hold reasons begin (a ``holding`` event's ``detail``): the device's
+#: samples stopped, or the newest came too old. Both mean the samples reach the session
+#: late; a device process reads them to tell a busy machine from a refusing server.
+NO_SAMPLE = "no sample for"
+STALE_SAMPLE = "stale sample"
+LATE_SAMPLE_REASONS = (STALE_SAMPLE, NO_SAMPLE)
+
 _LIMIT_KINDS = (
     (K.WALL, "workspace_limit"),
     (K.SPEED, "speed_limit"),
@@ -417,7 +424,7 @@ class Teleoperation:
                 self._last_use_now is not None
                 and now - self._last_use_now > self.config.gap_timeout_s
             ):
-                self._fault(f"no sample for {_fmt_ms(now - self._last_use_now)}", now, events)
+                self._fault(f"{NO_SAMPLE} {_fmt_ms(now - self._last_use_now)}", now, events)
         return self._output(now, events, filtered, used, used_t, used_seq)
 
     def _follow_one(self, sample, now: float) -> TeleopOutput | None:
@@ -476,7 +483,7 @@ class Teleoperation:
                 self._last_use_now is not None
                 and now - self._last_use_now > self.config.gap_timeout_s
             ):
-                self._fault(f"no sample for {_fmt_ms(now - self._last_use_now)}", now, events)
+                self._fault(f"{NO_SAMPLE} {_fmt_ms(now - self._last_use_now)}", now, events)
             return self._output(now, events, None, 0, math.nan, -1)
         self._last_use_now = now
         self._align_error = K.align_error(self._S)
@@ -497,7 +504,7 @@ class Teleoperation:
             return ""  # a repeat: the gap watchdog judges silence
         age = now - t
         if age > self.config.max_sample_age_s:
-            return f"stale sample ({_fmt_ms(age)} old)"
+            return f"{STALE_SAMPLE} ({_fmt_ms(age)} old)"
         return ""
 
     def _report_ignored_press(self, batch, stale: str, now: float, events: list) -> None:

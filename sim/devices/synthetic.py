@@ -164,6 +164,8 @@ def _hold_reasons(remote: RemoteSession, arms: list[str]) -> str:
     an engagement that failed: "stale sample (40 ms old)" again and again means this
     process's samples reach the server late (a machine too busy for it), not a server
     that refuses."""
+    from haptics.teleop.pipeline import LATE_SAMPLE_REASONS
+
     reasons = {}
     for event in remote.events:
         data = event.get("data") or {}
@@ -172,7 +174,7 @@ def _hold_reasons(remote: RemoteSession, arms: list[str]) -> str:
     if not reasons:
         return ""
     said = ", ".join(f"{arm}: {why}" for arm, why in reasons.items())
-    late = any(why.startswith(("stale sample", "no sample for")) for why in reasons.values())
+    late = any(why.startswith(LATE_SAMPLE_REASONS) for why in reasons.values())
     hint = " (this process's samples reach the server late: is the machine too busy?)"
     return f"; the server's last reason to hold: {said}" + (hint if late else "")
 

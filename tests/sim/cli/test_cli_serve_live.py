@@ -24,6 +24,7 @@ import pytest
 
 from haptics.bus.contract import pose_from_payload
 from haptics.bus.errors import BusTimeoutError
+from haptics.teleop.pipeline import LATE_SAMPLE_REASONS
 from scenarios.records import Records
 from sim.cli.practice import free_port_block
 from tests.sim.server.test_server import Device
@@ -338,7 +339,7 @@ def _starved(row, events) -> list[str]:
     why = [] if loop["kept_real_time"] else [f"real time x{loop['real_time_ratio']:.2f}"]
     for e in events:
         detail = str(e.data.get("detail", ""))
-        if e.kind == "holding" and detail.startswith(("no sample for", "stale sample")):
+        if e.kind == "holding" and detail.startswith(LATE_SAMPLE_REASONS):
             why.append(f"{e.data.get('arm')}: {detail}")
     return why
 
