@@ -20,6 +20,7 @@ DROP_REASONS = (
     "bad_fields",
     "non_finite",
     "too_many_names",
+    "revoked_key",
 )
 
 

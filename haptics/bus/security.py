@@ -6,7 +6,9 @@ certificate files: ``NAME.key`` (public, to hand out) and ``NAME.key_secret`` (s
 mode 0600, in a directory of mode 0700). The server accepts exactly the clients whose
 public key files lie in its allow directory; a ZAP handler (pyzmq's
 ``ThreadAuthenticator``) checks each handshake, and :class:`AllowList` counts and logs
-every refusal.
+every refusal. A key removed from the allow directory also cuts off the clients already
+connected with it: the server drops what they send (:meth:`AllowList.admits`, read from
+each message's ZAP ``User-Id``) and makes them handshake again for what it publishes.
 """
 
 from __future__ import annotations
@@ -237,16 +239,24 @@ class AllowList:
 
     pyzmq calls :meth:`callback` from its authenticator thread for every Curve handshake
     (a refused client retries, so each retry counts). The directory is looked at again
-    (at most every :data:`ALLOW_DIR_CHECK_S`) at each handshake: a lab adds a station's key,
-    or removes a lost laptop's, without stopping a session. A change is logged; a
-    directory that no longer passes :func:`check_allow_dir` (made writable by others, a
-    file that holds no key, emptied) refuses every new client until it is fixed (fail
-    closed). Connections already made stay: CurveZMQ checks a client at its handshake only.
+    (at most every :data:`ALLOW_DIR_CHECK_S`) at each handshake, and by the server at each
+    tick (:meth:`look_again`): a lab adds a station's key, or removes a lost laptop's,
+    without stopping a session. A change is logged.
+
+    A removed key also ends what its connected clients may do: CurveZMQ checks a client
+    at its handshake only, so the server asks :meth:`admits` for every message it takes
+    (the ZAP handler names the key in each message's ``User-Id``). A directory that no
+    longer passes :func:`check_allow_dir` (made writable by others, a file that holds no
+    key, emptied) refuses every new client until it is fixed (fail closed), but does not
+    cut off the connected ones: a key copied in with ``cp`` is an empty file for a moment,
+    and that must not stop every hand in a session; a key must be *removed* from a valid
+    directory to cut its clients off.
     """
 
     def __init__(self, allow_dir: Path | str) -> None:
         self.allow_dir = Path(allow_dir)
         self._lock = threading.Lock()
+        self._looking = threading.Lock()
         self._refused = 0
         self.refused_keys: set[bytes] = set()
         #: the address of the peer whose handshake is being checked (set from the ZAP
@@ -254,14 +264,43 @@ class AllowList:
         self.peer = ""
         self._looked_at = -math.inf
         self._state = self._dir_state()
+        #: the ZAP ``User-Id`` (z85 text) of every key whose connected clients may go on:
+        #: replaced whole, never changed in place, so :meth:`admits` reads it unlocked
+        self._connected_ok: frozenset[str] = frozenset()
+        #: keys removed since the last :meth:`take_removed` (the server re-binds what it
+        #: publishes on, so that their clients must handshake again)
+        self._removed: set[str] = set()
+        #: key (z85 text) -> the name of its file in the allow directory, kept for keys
+        #: since removed, for the log
+        self._names: dict[str, str] = {}
         self.reload()
 
     def reload(self) -> int:
         """Re-read the directory (after adding a client's key); the number of keys allowed."""
-        keys = set(check_allow_dir(self.allow_dir).values())
+        files = check_allow_dir(self.allow_dir)
+        keys = set(files.values())
+        ids = frozenset(k.decode("ascii") for k in keys)
+        self._names.update((k.decode("ascii"), path.stem) for path, k in files.items())
         with self._lock:
             self._allowed = keys
+            self._removed |= self._connected_ok - ids
+            self._connected_ok = ids
         return len(self._allowed)
+
+    def admits(self, user_id: str | None) -> bool:
+        """Whether a message from a client connected under ``user_id`` (its key in z85, as
+        the ZAP handler names it) may be taken: its key is still allowed."""
+        return user_id in self._connected_ok
+
+    def name_of(self, user_id: str | None) -> str:
+        """The allow directory's name for a key (``NAME`` of ``NAME.key``), or the key."""
+        return self._names.get(user_id or "", str(user_id))
+
+    def take_removed(self) -> set[str]:
+        """The keys removed since the last call (z85 text), once."""
+        with self._lock:
+            removed, self._removed = self._removed, set()
+        return removed
 
     def _dir_state(self) -> tuple:
         """What a change of the allow directory changes: its mode and listing, each key
@@ -276,17 +315,24 @@ class AllowList:
             return (type(exc).__name__,)
         return (folder.st_mode, folder.st_mtime_ns, tuple(files))
 
-    def _look_again(self) -> None:
-        """Re-read the directory if it changed since it was last read (see the class)."""
+    def look_again(self) -> None:
+        """Re-read the directory if it changed since it was last read (see the class); at
+        most every :data:`ALLOW_DIR_CHECK_S`, so calling it at every tick costs a clock
+        read. Called from the authenticator's thread and the server's."""
         now = time.monotonic()
-        if now - self._looked_at < ALLOW_DIR_CHECK_S:
+        if now - self._looked_at < ALLOW_DIR_CHECK_S or not self._looking.acquire(False):
             return
-        self._looked_at = now
-        state = self._dir_state()
-        if state == self._state:
-            return
-        self._state = state
-        before = self._allowed
+        try:
+            self._looked_at = now
+            state = self._dir_state()
+            if state != self._state:
+                self._state = state
+                self._reread()
+        finally:
+            self._looking.release()
+
+    def _reread(self) -> None:
+        before, connected = self._allowed, self._connected_ok
         try:
             count = self.reload()
         except (BusSecurityError, OSError) as exc:
@@ -294,17 +340,20 @@ class AllowList:
                 self._allowed = set()
             log.warning(
                 "the allow directory changed and is refused: %s; every new client "
-                "is refused until it is fixed",
+                "is refused until it is fixed (connected clients stay connected)",
                 exc,
             )
             return
+        cut = len(connected - self._connected_ok)
         log.warning(
-            "the allow directory %s changed: %d client keys allowed (%d added, %d removed; "
-            "connected clients stay connected)",
+            "the allow directory %s changed: %d client keys allowed (%d added, %d removed; %s)",
             self.allow_dir,
             count,
             len(self._allowed - before),
             len(before - self._allowed),
+            f"the clients connected with {cut} removed key(s) are cut off"
+            if cut
+            else "connected clients stay connected",
         )
 
     @property
@@ -314,7 +363,7 @@ class AllowList:
 
     def callback(self, domain: str, key: bytes) -> bool:
         """True when the client's z85 public ``key`` is allowed (called by pyzmq)."""
-        self._look_again()
+        self.look_again()
         with self._lock:
             if key in self._allowed:
                 return True

@@ -21,6 +21,7 @@ import ipaddress
 import logging
 import math
 import select
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -53,6 +54,7 @@ from haptics.bus.errors import (
 )
 from haptics.bus.names import NameLimit
 from haptics.bus.security import (
+    AllowList,
     ClientCurve,
     ServerCurve,
     make_curve_client,
@@ -375,16 +377,21 @@ def _drain(
     limit: int,
     names: NameLimit | None = None,
     max_seconds: float | None = None,
+    allow: AllowList | None = None,
 ) -> tuple[list[Message], bool]:
     """The valid messages waiting on ``sock`` (up to ``limit``, for at most ``max_seconds``),
-    and whether the queue ran dry (False: the read stopped at a bound with messages left)."""
+    and whether the queue ran dry (False: the read stopped at a bound with messages left).
+    With ``allow`` (a Curve server), a message whose sender's key was removed from the
+    allow list since it connected is dropped as ``revoked_key``."""
     out: list[Message] = []
     stop_at = math.inf if max_seconds is None else time.monotonic() + max_seconds
     for _ in range(limit):
         try:
-            frames = sock.recv_multipart(zmq.NOBLOCK)
+            frames = _receive(sock, counters, allow)
         except zmq.Again:
             return out, True
+        if frames is None:
+            continue
         received_s = time.monotonic()
         try:
             message = decode(frames, direction, received_s)
@@ -399,6 +406,40 @@ def _drain(
         if received_s > stop_at:
             break  # the rest wait for the next drain (see ServerBus.drain)
     return out, not sock.get(zmq.EVENTS) & zmq.POLLIN
+
+
+def _receive(sock: zmq.Socket, counters: InboundCounters, allow: AllowList | None) -> list | None:
+    """One message's frames (bytes), or None when it came from a client whose key was
+    removed from ``allow`` (counted; see :meth:`AllowList.admits`).
+
+    Raises:
+        zmq.Again: nothing waits.
+    """
+    if allow is None:
+        return sock.recv_multipart(zmq.NOBLOCK)
+    frames = sock.recv_multipart(zmq.NOBLOCK, copy=False)
+    user_id = _user_id(frames[-1])  # the peer's frame (a ROUTER's first is its own)
+    if not allow.admits(user_id):
+        counters.drop(_revoked(allow.name_of(user_id)))
+        return None
+    return [f.bytes for f in frames]
+
+
+def _user_id(frame: zmq.Frame) -> str | None:
+    """The ZAP handler's ``User-Id`` of the connection a frame came by (the client's key)."""
+    try:
+        return frame.get("User-Id")
+    except zmq.ZMQError:  # no ZAP user on this connection
+        return None
+
+
+def _revoked(key_name: str) -> BusMessageError:
+    return BusMessageError(
+        "revoked_key",
+        f"a message from a client connected with the key {key_name!r} was dropped: that key"
+        " was removed from the server's allow directory since the client connected, which"
+        " cuts the client off (put its NAME.key back to let it in again)",
+    )
 
 
 def _too_many_names(name: str, limit: int) -> BusMessageError:
@@ -470,17 +511,18 @@ class ServerBus:
         self._ctx = zmq.Context()
         self._auth = self._allow = None
         self._closed = False
+        self._watch_lock = threading.Lock()
+        self._watches: tuple[_ConnectionWatch, ...] = ()
         try:
             if curve is not None:
                 self._auth, self._allow = start_authenticator(self._ctx, curve.allow_dir)
-            self._pub = _socket(self._ctx, zmq.PUB, SERVER_SNDHWM, SERVER_RCVHWM)
+            self._pub = self._publishing_socket()
             self._sub = _socket(self._ctx, zmq.SUB, SERVER_SNDHWM, SERVER_RCVHWM)
             self._router = _socket(self._ctx, zmq.ROUTER, SERVER_SNDHWM, SERVER_SNDHWM)
-            for s in (self._pub, self._sub, self._router):
+            for s in (self._sub, self._router):
                 s.ipv6 = ":" in bind_host
                 if curve is not None:
                     make_curve_server(s, curve.keys)
-            for s in (self._sub, self._router):
                 s.maxmsgsize = MAX_FRAME_BYTES
             self._router.router_mandatory = True  # a reply that cannot be queued is counted
             self._sub.subscribe(b"")
@@ -494,7 +536,7 @@ class ServerBus:
         self._watches = (
             _ConnectionWatch(self._sub, "device (P + 1)", self._counters.messages, failed),
             _ConnectionWatch(self._router, "request (P + 2)", self._counters.requests, failed),
-            _ConnectionWatch(self._pub, "publishing (P)", None, failed),
+            self._watch_publishing(),
         )
         #: the client names whose messages are kept (:mod:`haptics.bus.names`); a server
         #: reserves its device map's names here
@@ -510,6 +552,16 @@ class ServerBus:
         self._poller = zmq.Poller()
         self._poller.register(self._sub, zmq.POLLIN)
         self._poller.register(self._router, zmq.POLLIN)
+
+    def _publishing_socket(self) -> zmq.Socket:
+        s = _socket(self._ctx, zmq.PUB, SERVER_SNDHWM, SERVER_RCVHWM)
+        s.ipv6 = ":" in self.bind_host
+        if self.curve is not None:
+            make_curve_server(s, self.curve.keys)
+        return s
+
+    def _watch_publishing(self) -> _ConnectionWatch:
+        return _ConnectionWatch(self._pub, "publishing (P)", None, self._counters.failed_handshakes)
 
     def _bind(self, port: int) -> int:
         socks = (self._pub, self._sub, self._router)
@@ -567,9 +619,41 @@ class ServerBus:
         body = self._topics.envelope(topic, payload, stamp_s)
         body["used_seq"] = used_seq
         frames = encode(topic, body, TO_CLIENT)
+        if self._allow is not None and self._allow.take_removed():
+            self._rebind_publishing()
         self._pub.send_multipart(frames, zmq.NOBLOCK, copy=True)
         self._counters.sent += 1
         return self._topics.advance(topic)
+
+    def _rebind_publishing(self) -> None:
+        """Close the publishing socket and bind a new one at the same address, so every
+        subscriber must handshake again and a client whose key was removed gets nothing
+        more (a PUB socket cannot tell its subscribers apart, nor drop one). The others
+        reconnect by themselves, within ~0.1-0.2 s (libzmq's reconnect interval), and
+        miss what was published meanwhile (a gap in their ``seq``). Done on the thread
+        that publishes: ZeroMQ sockets are not thread-safe."""
+        with self._watch_lock:  # the watches may be polled on the receiving thread
+            *others, watch = self._watches
+            watch.close()
+            self._watches = tuple(others)
+        self._pub.close(linger=0)
+        self._pub = self._publishing_socket()
+        endpoint = self.endpoints[0]
+        for attempt in range(100):  # the old listener closes on libzmq's I/O thread
+            try:
+                self._pub.bind(endpoint)
+                break
+            except zmq.ZMQError:
+                if attempt == 99:
+                    raise
+                time.sleep(0.002)
+        with self._watch_lock:
+            self._watches = (*self._watches, self._watch_publishing())
+        log.warning(
+            "re-bound the publishing socket %s: a client key was removed, and its clients"
+            " must not go on receiving; the others reconnect within a fraction of a second",
+            endpoint,
+        )
 
     def wait(self, timeout_s: float, *, devices: bool = True, requests: bool = True) -> bool:
         """Block up to ``timeout_s`` until a device message or request waits; True if one does.
@@ -599,8 +683,16 @@ class ServerBus:
         come through at every drain. :attr:`read_late` says whether what it returns
         waited in such a backlog.
         """
+        if self._allow is not None:
+            self._allow.look_again()
         messages, ran_dry = _drain(
-            self._sub, TO_SERVER, self._counters.messages, max_messages, self.names, max_seconds
+            self._sub,
+            TO_SERVER,
+            self._counters.messages,
+            max_messages,
+            self.names,
+            max_seconds,
+            self._allow,
         )
         self.read_late = self._backlog or not ran_dry
         self._backlog = not ran_dry
@@ -616,11 +708,17 @@ class ServerBus:
         self._poll_watches()  # once a tick: the server loop asks for requests every tick
         out: list[tuple[RequestOrigin, dict]] = []
         counters = self._counters.requests
+        if self._allow is not None:
+            self._allow.look_again()
         for _ in range(max_requests):
             try:
-                frames = self._router.recv_multipart(zmq.NOBLOCK)
+                frames = self._router.recv_multipart(zmq.NOBLOCK, copy=self._allow is None)
             except zmq.Again:
                 break
+            if self._allow is not None:
+                frames = self._admitted_request(frames)
+                if frames is None:
+                    continue
             if len(frames) == 3 and not frames[1]:
                 envelope, body = (frames[0], b""), frames[2]
             elif len(frames) == 2:
@@ -639,9 +737,25 @@ class ServerBus:
             out.append((RequestOrigin(envelope, request["seq"]), request))
         return out
 
+    def _admitted_request(self, frames: list[zmq.Frame]) -> list[bytes] | None:
+        """A request's frames as bytes; None, after answering ``ok: false``, when its
+        sender's key was removed from the allow list since it connected."""
+        user_id = _user_id(frames[-1])
+        out = [f.bytes for f in frames]
+        if self._allow.admits(user_id):
+            return out
+        error = _revoked(self._allow.name_of(user_id))
+        self._counters.requests.drop(error)
+        delimited = len(out) >= 3 and not out[1]
+        envelope = (out[0], b"") if delimited else (out[0],)
+        origin = RequestOrigin(envelope, _readable_seq(out[-1]))
+        self.reply(origin, {"ok": False, "error": str(error)})
+        return None
+
     def _poll_watches(self) -> None:
-        for watch in getattr(self, "_watches", ()):
-            watch.poll()
+        with self._watch_lock:
+            for watch in self._watches:
+                watch.poll()
 
     def _refuse_envelope(self, frames: list) -> None:
         """Count a request whose frames are neither ``[empty, body]`` nor ``[body]`` and
