@@ -21,6 +21,7 @@ DROP_REASONS = (
     "non_finite",
     "too_many_names",
     "revoked_key",
+    "not_permitted",
 )
 
 

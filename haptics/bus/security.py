@@ -29,6 +29,8 @@ import zmq.auth
 from zmq.auth.thread import ThreadAuthenticator
 
 from haptics.bus.errors import BusSecurityError
+from haptics.bus.file_modes import refuse_if_others_may_write
+from haptics.bus.roles import OPERATOR, ROLES_FILE, Role, load_roles
 
 __all__ = [
     "AllowList",
@@ -165,6 +167,7 @@ class ServerCurve:
         (:func:`check_allow_dir`)."""
         allow = Path(allow_dir).expanduser()
         check_allow_dir(allow)
+        load_roles(allow)
         return cls(load_keys(secret_file), allow)
 
     @property
@@ -190,14 +193,14 @@ def check_allow_dir(allow: Path) -> dict[Path, bytes]:
             f"allow directory {allow} does not exist; create it and copy each client's"
             " NAME.key into it"
         )
-    if os.name == "posix":
-        mode = stat.S_IMODE(allow.stat().st_mode)
-        if mode & 0o022:
-            raise BusSecurityError(
-                f"allow directory {allow} has mode {mode:04o}: other users can add a key to"
-                f" it and so let any client in. Run `chmod go-w {allow}` (0755 or 0700),"
-                " and check the keys in it are the ones you put there."
-            )
+    refuse_if_others_may_write(
+        allow,
+        lambda mode: (
+            f"allow directory {allow} has mode {mode:04o}: other users can add a key"
+            f" to it and so let any client in. Run `chmod go-w {allow}` (0755 or 0700), and check"
+            " the keys in it are the ones you put there."
+        ),
+    )
     keys: dict[Path, bytes] = {}
     for path in sorted(allow.glob("*.key")):
         try:
@@ -273,14 +276,20 @@ class AllowList:
         #: key (z85 text) -> the name of its file in the allow directory, kept for keys
         #: since removed, for the log
         self._names: dict[str, str] = {}
+        #: key (z85 text) -> its role (:mod:`haptics.bus.roles`), replaced whole
+        self._roles: dict[str, Role] = {}
         self.reload()
 
     def reload(self) -> int:
         """Re-read the directory (after adding a client's key); the number of keys allowed."""
         files = check_allow_dir(self.allow_dir)
+        by_name = load_roles(self.allow_dir)
         keys = set(files.values())
         ids = frozenset(k.decode("ascii") for k in keys)
         self._names.update((k.decode("ascii"), path.stem) for path, k in files.items())
+        self._roles = {
+            k.decode("ascii"): by_name.get(path.stem, OPERATOR) for path, k in files.items()
+        }
         with self._lock:
             self._allowed = keys
             self._removed |= self._connected_ok - ids
@@ -291,6 +300,10 @@ class AllowList:
         """Whether a message from a client connected under ``user_id`` (its key in z85, as
         the ZAP handler names it) may be taken: its key is still allowed."""
         return user_id in self._connected_ok
+
+    def role_of(self, user_id: str | None) -> Role:
+        """The role of a connected client's key (:mod:`haptics.bus.roles`)."""
+        return self._roles.get(user_id or "", OPERATOR)
 
     def name_of(self, user_id: str | None) -> str:
         """The allow directory's name for a key (``NAME`` of ``NAME.key``), or the key."""
@@ -308,9 +321,10 @@ class AllowList:
         try:
             folder = self.allow_dir.stat()
             files = []
-            for path in sorted(self.allow_dir.glob("*.key")):
-                st = path.stat()
-                files.append((path.name, st.st_size, st.st_mtime_ns))
+            for path in [*sorted(self.allow_dir.glob("*.key")), self.allow_dir / ROLES_FILE]:
+                if path.exists():
+                    st = path.stat()
+                    files.append((path.name, st.st_mode, st.st_size, st.st_mtime_ns))
         except OSError as exc:
             return (type(exc).__name__,)
         return (folder.st_mode, folder.st_mtime_ns, tuple(files))

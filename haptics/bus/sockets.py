@@ -382,12 +382,13 @@ def _drain(
     """The valid messages waiting on ``sock`` (up to ``limit``, for at most ``max_seconds``),
     and whether the queue ran dry (False: the read stopped at a bound with messages left).
     With ``allow`` (a Curve server), a message whose sender's key was removed from the
-    allow list since it connected is dropped as ``revoked_key``."""
+    allow list since it connected is dropped as ``revoked_key``, and one under a device
+    name its key's role does not give as ``not_permitted``."""
     out: list[Message] = []
     stop_at = math.inf if max_seconds is None else time.monotonic() + max_seconds
     for _ in range(limit):
         try:
-            frames = _receive(sock, counters, allow)
+            frames, user_id = _receive(sock, counters, allow)
         except zmq.Again:
             return out, True
         if frames is None:
@@ -398,7 +399,9 @@ def _drain(
         except BusMessageError as e:
             counters.drop(e)
         else:
-            if names is None or names.admit(message.component):
+            if allow is not None and not allow.role_of(user_id).may_send_as(message.component):
+                counters.drop(_not_permitted(allow, user_id, f"samples as {message.component!r}"))
+            elif names is None or names.admit(message.component):
                 out.append(message)
                 counters.accepted += 1
             else:
@@ -408,21 +411,24 @@ def _drain(
     return out, not sock.get(zmq.EVENTS) & zmq.POLLIN
 
 
-def _receive(sock: zmq.Socket, counters: InboundCounters, allow: AllowList | None) -> list | None:
-    """One message's frames (bytes), or None when it came from a client whose key was
-    removed from ``allow`` (counted; see :meth:`AllowList.admits`).
+def _receive(
+    sock: zmq.Socket, counters: InboundCounters, allow: AllowList | None
+) -> tuple[list | None, str | None]:
+    """One message's frames (bytes) and its sender's key (z85; None without Curve);
+    the frames are None when the key was removed from ``allow`` (counted; see
+    :meth:`AllowList.admits`).
 
     Raises:
         zmq.Again: nothing waits.
     """
     if allow is None:
-        return sock.recv_multipart(zmq.NOBLOCK)
+        return sock.recv_multipart(zmq.NOBLOCK), None
     frames = sock.recv_multipart(zmq.NOBLOCK, copy=False)
     user_id = _user_id(frames[-1])  # the peer's frame (a ROUTER's first is its own)
     if not allow.admits(user_id):
         counters.drop(_revoked(allow.name_of(user_id)))
-        return None
-    return [f.bytes for f in frames]
+        return None, user_id
+    return [f.bytes for f in frames], user_id
 
 
 def _user_id(frame: zmq.Frame) -> str | None:
@@ -439,6 +445,15 @@ def _revoked(key_name: str) -> BusMessageError:
         f"a message from a client connected with the key {key_name!r} was dropped: that key"
         " was removed from the server's allow directory since the client connected, which"
         " cuts the client off (put its NAME.key back to let it in again)",
+    )
+
+
+def _not_permitted(allow: AllowList, user_id: str | None, what: str) -> BusMessageError:
+    name, role = allow.name_of(user_id), allow.role_of(user_id)
+    return BusMessageError(
+        "not_permitted",
+        f"{what} from the key {name!r} was dropped: its role {str(role)!r} does not allow it"
+        f" (roles.yaml in the server's allow directory)",
     )
 
 
@@ -715,8 +730,10 @@ class ServerBus:
                 frames = self._router.recv_multipart(zmq.NOBLOCK, copy=self._allow is None)
             except zmq.Again:
                 break
+            user_id = None
             if self._allow is not None:
-                frames = self._admitted_request(frames)
+                user_id = _user_id(frames[-1])
+                frames = self._admitted_request(frames, user_id)
                 if frames is None:
                     continue
             if len(frames) == 3 and not frames[1]:
@@ -733,14 +750,20 @@ class ServerBus:
                 origin = RequestOrigin(envelope, _readable_seq(body))
                 self.reply(origin, {"ok": False, "error": str(e)})
                 continue
+            origin = RequestOrigin(envelope, request["seq"])
+            name = request["request"]
+            if self._allow is not None and not self._allow.role_of(user_id).may_request(name):
+                error = _not_permitted(self._allow, user_id, f"the request {name!r}")
+                counters.drop(error)
+                self.reply(origin, {"ok": False, "error": str(error)})
+                continue
             counters.accepted += 1
-            out.append((RequestOrigin(envelope, request["seq"]), request))
+            out.append((origin, request))
         return out
 
-    def _admitted_request(self, frames: list[zmq.Frame]) -> list[bytes] | None:
+    def _admitted_request(self, frames: list[zmq.Frame], user_id: str | None) -> list[bytes] | None:
         """A request's frames as bytes; None, after answering ``ok: false``, when its
         sender's key was removed from the allow list since it connected."""
-        user_id = _user_id(frames[-1])
         out = [f.bytes for f in frames]
         if self._allow.admits(user_id):
             return out
