@@ -16,7 +16,8 @@ beside the keys::
   directory without the file works as before);
 - ``device:NAME[,NAME...]``: device samples only under those device names; the
   requests ``hello``, ``state_command`` and ``stop`` (a trainee's console enables its
-  arm, pauses, and ends its own session);
+  arm, pauses, and ends its own session); the server lets its ``enable`` and
+  ``disable`` name only the arms its devices drive (the bus does not know the map);
 - ``observer``: ``hello`` only; no samples (it may still subscribe to everything the
   server publishes).
 

@@ -53,6 +53,7 @@ from haptics.bus.errors import (
     BusTimeoutError,
 )
 from haptics.bus.names import NameLimit
+from haptics.bus.roles import OPERATOR, Role
 from haptics.bus.security import (
     AllowList,
     ClientCurve,
@@ -209,10 +210,13 @@ class BusCounters:
 
 @dataclass(frozen=True, slots=True)
 class RequestOrigin:
-    """Who asked (opaque to callers): the ROUTER envelope and the request's ``seq``."""
+    """Who asked: the ROUTER envelope and the request's ``seq`` (opaque to callers), and
+    the role of the asker's key (:mod:`haptics.bus.roles`; an operator without Curve),
+    for the server to check what a request names (the arm a device may enable)."""
 
     envelope: tuple[bytes, ...]
     seq: int
+    role: Role = OPERATOR
 
 
 #: Kinds of failed handshake counted in ``BusCounters.failed_handshakes``, from the
@@ -750,9 +754,10 @@ class ServerBus:
                 origin = RequestOrigin(envelope, _readable_seq(body))
                 self.reply(origin, {"ok": False, "error": str(e)})
                 continue
-            origin = RequestOrigin(envelope, request["seq"])
+            role = OPERATOR if self._allow is None else self._allow.role_of(user_id)
+            origin = RequestOrigin(envelope, request["seq"], role)
             name = request["request"]
-            if self._allow is not None and not self._allow.role_of(user_id).may_request(name):
+            if not role.may_request(name):
                 error = _not_permitted(self._allow, user_id, f"the request {name!r}")
                 counters.drop(error)
                 self.reply(origin, {"ok": False, "error": str(error)})

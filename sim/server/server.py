@@ -41,6 +41,7 @@ from haptics.bus.contract import CONTRACT_VERSION, INT64_MAX, INT64_MIN, TOPICS
 from haptics.bus.devices import SEQ_JUMP_S, DeviceState
 from haptics.bus.frame_timing import FrameTimingLog
 from haptics.bus.latency import DelayLine
+from haptics.bus.roles import OPERATOR, Role
 from haptics.force import ForceFeedback, ForceFeedbackConfig
 from scenarios.trace import TraceEvent
 from sim.server.loop import LoopReport, Pacer
@@ -311,7 +312,7 @@ class TrainingServer:
         except OSError:
             return ""
 
-    def _state_command(self, request: dict) -> dict:
+    def _state_command(self, request: dict, role: Role = OPERATOR) -> dict:
         command, target = request.get("command"), request.get("arm", "all")
         teleops = self.session.teleops
         arms = list(teleops) if target == "all" else [target]
@@ -321,6 +322,17 @@ class TrainingServer:
                 "ok": False,
                 "error": f"no teleoperated arm {unknown[0]!r}; arms are {sorted(teleops)} or 'all'",
             }
+        if command in ("enable", "disable") and role.devices is not None:
+            # a device key enables or disables only the arms its own devices drive
+            driven = {self.device_map[d] for d in role.devices if d in self.device_map}
+            foreign = [a for a in arms if a not in driven]
+            if foreign:
+                return {
+                    "ok": False,
+                    "error": f"not permitted: this client's key has the role {str(role)!r},"
+                    f" whose devices drive {sorted(driven) or 'no arm'} here; it may not"
+                    f" {command} {foreign[0]!r} (roles.yaml in the server's allow directory)",
+                }
         now = self._clock()
         if command == "enable":
             for arm in arms:
@@ -346,7 +358,7 @@ class TrainingServer:
             if kind == "hello":
                 reply = self._hello(request)
             elif kind == "state_command":
-                reply = self._state_command(request)
+                reply = self._state_command(request, origin.role)
             elif kind == "stop":
                 self._stop_reason = "stop request"
                 reply = {"ok": True}

@@ -381,7 +381,8 @@ def test_with_curve_only_allowed_clients_get_in(tmp_path):
         good = ClientBus(
             port=s.server.port, curve=ClientCurve.from_files(device_keys.secret, server_keys.public)
         )
-        assert good.wait_ready(20)["scenario"] == "needle-handover"
+        hello = good.wait_ready(20)
+        assert hello["scenario"] == "needle-handover"
         good.close()
         bad = ClientBus(
             port=s.server.port,
@@ -391,6 +392,29 @@ def test_with_curve_only_allowed_clients_get_in(tmp_path):
             bad.wait_ready(5)
         bad.close()
         assert s.server.bus.counters.refused_clients >= 1
+
+        # a device key's role (roles.yaml) lets it enable the arm its device drives only
+        (allowed / "roles.yaml").write_text("device: device:MTMR\n")
+        time.sleep(0.6)  # past the allow list's look-again interval
+        own, other = hello["devices"]["MTMR"], hello["devices"]["MTML"]
+        device = ClientBus(
+            port=s.server.port, curve=ClientCurve.from_files(device_keys.secret, server_keys.public)
+        )
+        try:
+            assert device.wait_ready(20)["ok"]
+
+            def enable(arm: str) -> dict:
+                request = {"request": "state_command", "arm": arm, "command": "enable"}
+                return device.request(request, timeout_s=5.0)
+
+            assert enable(own)["ok"] is True
+            refused = enable(other)
+            assert refused["ok"] is False
+            assert f"it may not enable {other!r}" in refused["error"]
+            assert "'device:MTMR'" in refused["error"]
+            assert enable("all")["ok"] is False
+        finally:
+            device.close()
     finally:
         s.stopped = True
         s.thread.join(timeout=60)
