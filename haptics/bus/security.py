@@ -176,7 +176,7 @@ class ServerCurve:
         return len(check_allow_dir(self.allow_dir))
 
 
-def check_allow_dir(allow: Path) -> dict[Path, bytes]:
+def check_allow_dir(allow: Path, *, may_be_empty: bool = False) -> dict[Path, bytes]:
     """The public key of each ``*.key`` file in the allow directory, checked.
 
     Whoever can write into the allow directory decides who drives the instruments, so a
@@ -211,7 +211,7 @@ def check_allow_dir(allow: Path) -> dict[Path, bytes]:
                 " with the client's NAME.key (made by `surgisim keys new NAME`) or remove it"
             ) from None
         keys[path] = public
-    if not keys:
+    if not keys and not may_be_empty:
         raise BusSecurityError(
             f"allow directory {allow} holds no client key (NAME.key), so no device or viewer"
             " could connect; copy each client's NAME.key into it (make them with"
@@ -250,10 +250,10 @@ class AllowList:
     at its handshake only, so the server asks :meth:`admits` for every message it takes
     (the ZAP handler names the key in each message's ``User-Id``). A directory that no
     longer passes :func:`check_allow_dir` (made writable by others, a file that holds no
-    key, emptied) refuses every new client until it is fixed (fail closed), but does not
-    cut off the connected ones: a key copied in with ``cp`` is an empty file for a moment,
-    and that must not stop every hand in a session; a key must be *removed* from a valid
-    directory to cut its clients off.
+    key) refuses every new client until it is fixed (fail closed), but does not cut off
+    the connected ones: a key copied in with ``cp`` is an empty file for a moment, and
+    that must not stop every hand in a session; a key must be *removed* to cut its
+    clients off (the last one too: a directory emptied allows nobody).
     """
 
     def __init__(self, allow_dir: Path | str) -> None:
@@ -280,9 +280,11 @@ class AllowList:
         self._roles: dict[str, Role] = {}
         self.reload()
 
-    def reload(self) -> int:
-        """Re-read the directory (after adding a client's key); the number of keys allowed."""
-        files = check_allow_dir(self.allow_dir)
+    def reload(self, *, may_be_empty: bool = False) -> int:
+        """Re-read the directory (after adding a client's key); the number of keys allowed.
+        ``may_be_empty``: a directory whose last key was removed is read as allowing
+        nobody (so its connected clients are cut off), not refused."""
+        files = check_allow_dir(self.allow_dir, may_be_empty=may_be_empty)
         by_name = load_roles(self.allow_dir)
         keys = set(files.values())
         ids = frozenset(k.decode("ascii") for k in keys)
@@ -348,7 +350,7 @@ class AllowList:
     def _reread(self) -> None:
         before, connected = self._allowed, self._connected_ok
         try:
-            count = self.reload()
+            count = self.reload(may_be_empty=True)
         except (BusSecurityError, OSError) as exc:
             with self._lock:
                 self._allowed = set()
@@ -359,6 +361,13 @@ class AllowList:
             )
             return
         cut = len(connected - self._connected_ok)
+        if not count:
+            log.warning(
+                "the allow directory %s holds no client key any more: every client is"
+                " refused, and the connected ones are cut off",
+                self.allow_dir,
+            )
+            return
         log.warning(
             "the allow directory %s changed: %d client keys allowed (%d added, %d removed; %s)",
             self.allow_dir,

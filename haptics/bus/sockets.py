@@ -990,6 +990,13 @@ class ClientBus:
                     " into the server's allow directory, and check the server's public key"
                 )
 
+    def reconnect_subscriber(self) -> None:
+        """Connect the subscribing socket afresh, with a new handshake: after a CurveZMQ
+        server refused it (this client's key was removed, then put back), libzmq does not
+        try again by itself, and nothing the server publishes would arrive."""
+        self._sub.disconnect(self.endpoints[0])
+        self._sub.connect(self.endpoints[0])
+
     @property
     def server_subscribed(self) -> bool:
         """True once the server's SUB has subscribed to this client's outbound socket."""

@@ -9,8 +9,9 @@ process needs beyond the sockets (docs/bus.md):
   the pedals (on change, and at least every 100 ms) before ``measured_cp``; ``stamp_s``
   comes from the caller's monotonic clock and ``seq`` runs per topic (ClientBus);
 - :meth:`check` notices a server that went away (no message and no answer to ``hello``
-  for ``lost_after_s``) and one that came back, says each once, and reports the change
-  so the device can ask to be enabled again;
+  for ``lost_after_s``), or that refuses this device (its key was removed from the
+  server's allow list: ``hello`` answered ``ok: false``), and one that came back, says
+  each once, and reports the change so the device can ask to be enabled again;
 - every message sent can be written to a recording (``--record FILE``).
 
 Use one link from one thread, except :meth:`send` / :meth:`publish`, which touch only the
@@ -131,6 +132,7 @@ class DeviceLink:
         self._clock = clock
         self._heard_s = -float("inf")
         self._probe_s = -float("inf")
+        self._refused_by: str | None = None  # the server's reason, while it refuses us
         self._pedals: dict[str, tuple[bool, float]] = {}
         self._t0 = clock()
         self.recorder = (
@@ -196,7 +198,22 @@ class DeviceLink:
                 )
                 return "lost"
             return ""
+        if hello.get("ok") is False:  # cut off: this device's key was removed
+            if self._refused_by is None:
+                self._refused_by = str(hello.get("error", "?"))
+                self.connected = False
+                self.notify(
+                    f"the server at {self.endpoint} refuses this device: {self._refused_by};"
+                    " holding, and asking again every second"
+                )
+                return "lost"
+            return ""
         was = self.connected
+        if self._refused_by is not None:
+            # let in again: what the server publishes comes by a connection it refused,
+            # which libzmq does not retry by itself
+            self._refused_by = None
+            self.bus.reconnect_subscriber()
         self._up(hello)
         if not was:
             self.notify(f"the server at {self.endpoint} is back")

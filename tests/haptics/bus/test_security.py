@@ -342,6 +342,12 @@ def test_the_allow_list_admits_a_connected_key_until_it_is_removed(keys):
     assert allowed.admits(mtmr)  # connected clients go on
     assert not allowed.callback("*", mtmr.encode("ascii"))  # new handshakes are refused
     assert allowed.take_removed() == set()
+    (allow / "half-copied.key").unlink()
+    for key in allow.glob("*.key"):  # the last keys removed: nobody is allowed
+        key.unlink()
+    look()
+    assert not allowed.admits(mtmr) and not allowed.admits(_z85(made["stranger"]))
+    assert allowed.take_removed() == {mtmr, _z85(made["stranger"])}
 
 
 def _published_to(server: ServerBus, clients: dict, seconds: float) -> dict[str, int]:

@@ -5,13 +5,19 @@ queue fills when no handshake ever completes)."""
 
 from __future__ import annotations
 
+import time
+
+import numpy as np
 import pytest
 
 from haptics.bus.errors import BusTimeoutError
-from haptics.bus.security import ServerCurve, new_keypair
+from haptics.bus.security import ClientCurve, ServerCurve, new_keypair
 from haptics.bus.sockets import ServerBus
+from haptics.devices.base import DeviceReading
 from haptics.devices.link import DeviceLink
 from tests.haptics.bus.conftest import ServerPump
+
+STEP = {"index": 1, "total": 2, "id": "a", "instruction": ""}
 
 
 def test_a_device_without_keys_waits_for_a_keyed_server_and_says_why(tmp_path):
@@ -34,3 +40,65 @@ def test_a_device_without_keys_waits_for_a_keyed_server_and_says_why(tmp_path):
         finally:
             link.close()
             pump.stop()
+
+
+def test_a_device_whose_key_is_removed_says_it_is_refused_and_comes_back_when_it_is_put_back(
+    tmp_path,
+):
+    """A device cut off by its key's removal heard nothing more and, probing, took the
+    server's ``ok: false`` for a live server: it kept sending into the void, silent. It
+    now says the server refuses it (with the server's reason) and holds; when the key is
+    put back it reconnects what the server publishes to (libzmq does not retry a refused
+    handshake), says the server is back, and receives again."""
+    made = {n: new_keypair(n, tmp_path / "keys") for n in ("server", "MTMR")}
+    allow = tmp_path / "allow"
+    allow.mkdir(mode=0o700)
+    (allow / "MTMR.key").write_bytes(made["MTMR"].public.read_bytes())
+    curve = ServerCurve.from_files(made["server"].secret, allow)
+    client_curve = ClientCurve.from_files(made["MTMR"].secret, made["server"].public)
+    with ServerBus(port=0, curve=curve) as server:
+        pump = ServerPump(server)
+        said: list[str] = []
+        link = DeviceLink(["MTMR"], port=server.port, curve=client_curve, notify=said.append)
+
+        def run_until(event: str, timeout_s: float = 10.0) -> int:
+            """Publish at 20 Hz, poll and check as a device loop does, until ``check``
+            says ``event``; how many server messages the link received meanwhile."""
+            received, deadline = 0, time.monotonic() + timeout_s
+            while time.monotonic() < deadline:
+                server.publish(
+                    "session/step", {"index": 1, "total": 2, "id": "a", "instruction": ""}
+                )
+                link.send("MTMR", DeviceReading(np.eye(4), 0.3, False))
+                received += len(link.poll(0.05))
+                if link.check() == event:
+                    return received
+            raise AssertionError(f"no {event!r} in {timeout_s} s: {said}")
+
+        try:
+            assert link.connect(timeout_s=10.0)["ok"]
+            (allow / "MTMR.key").unlink()
+            run_until("lost")
+            assert (
+                "refuses this device" in said[-1] and "removed from the server's allow" in said[-1]
+            )
+            assert not link.connected
+            assert server.counters.messages.dropped["revoked_key"] > 0
+            (allow / "MTMR.key").write_bytes(made["MTMR"].public.read_bytes())
+            run_until("back")
+            assert said[-1].endswith("is back") and link.connected
+            deadline = time.monotonic() + 10.0
+            while run_until_received(server, link) == 0:
+                assert time.monotonic() < deadline, "nothing the server publishes arrives"
+        finally:
+            link.close()
+            pump.stop()
+
+
+def run_until_received(server, link, seconds: float = 0.5) -> int:
+    """Server messages the link receives in ``seconds`` of publishing at 20 Hz."""
+    received, end = 0, time.monotonic() + seconds
+    while time.monotonic() < end:
+        server.publish("session/step", STEP)
+        received += len(link.poll(0.05))
+    return received
