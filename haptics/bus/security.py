@@ -175,6 +175,16 @@ class ServerCurve:
         """How many client keys the allow directory holds (for the startup banner)."""
         return len(check_allow_dir(self.allow_dir))
 
+    @property
+    def keys_with_roles(self) -> int:
+        """How many of the allowed keys ``roles.yaml`` gives a role other than operator."""
+        names = {path.stem for path in check_allow_dir(self.allow_dir)}
+        return sum(
+            1
+            for name, role in load_roles(self.allow_dir).items()
+            if name in names and role != OPERATOR
+        )
+
 
 def check_allow_dir(allow: Path, *, may_be_empty: bool = False) -> dict[Path, bytes]:
     """The public key of each ``*.key`` file in the allow directory, checked.

@@ -316,14 +316,16 @@ class BusLogToStderr:
 
 
 def _security_line(curve) -> str:
-    """The banner's word on security: whether CurveZMQ is on, and how many clients may
-    connect (read once, at start: a key added or removed later needs a restart)."""
+    """The banner's word on security: whether CurveZMQ is on, how many clients may
+    connect, and how many of their keys have a narrower role (``roles.yaml``)."""
     if curve is None:
         return "CurveZMQ off: loopback only, any local program may connect"
     n = curve.allowed_keys
+    roles = curve.keys_with_roles
+    narrowed = f", {roles} with a role from roles.yaml" if roles else ""
     return (
-        f"CurveZMQ on: {n} client key{'s' if n != 1 else ''} allowed (from {curve.allow_dir};"
-        " read at start, restart to add or revoke one)"
+        f"CurveZMQ on: {n} client key{'s' if n != 1 else ''} allowed{narrowed} (from"
+        f" {curve.allow_dir}; a key added or removed there applies without a restart)"
     )
 
 

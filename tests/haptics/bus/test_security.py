@@ -235,7 +235,11 @@ def test_the_serve_banner_says_whether_curve_is_on(keys):
     made, allow = keys
     assert "CurveZMQ off" in _security_line(None)
     on = _security_line(ServerCurve.from_files(made["server"].secret, allow))
-    assert on.startswith("CurveZMQ on: 1 client key allowed") and "restart" in on
+    assert on.startswith("CurveZMQ on: 1 client key allowed (from")
+    assert "applies without a restart" in on
+    (allow / "roles.yaml").write_text("MTMR: device:MTMR\nnot-a-key-here: observer\n")
+    on = _security_line(ServerCurve.from_files(made["server"].secret, allow))
+    assert on.startswith("CurveZMQ on: 1 client key allowed, 1 with a role from roles.yaml")
 
 
 def test_serve_shows_a_refusal_on_stderr_but_not_an_ended_connection(keys, capsys):
