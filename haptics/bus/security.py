@@ -288,6 +288,8 @@ class AllowList:
         self._names: dict[str, str] = {}
         #: key (z85 text) -> its role (:mod:`haptics.bus.roles`), replaced whole
         self._roles: dict[str, Role] = {}
+        #: why the directory is refused, while it is (see the class)
+        self._broken: str | None = None
         self.reload()
 
     def reload(self, *, may_be_empty: bool = False) -> int:
@@ -358,32 +360,37 @@ class AllowList:
             self._looking.release()
 
     def _reread(self) -> None:
-        before, connected = self._allowed, self._connected_ok
+        # compared with the last directory that passed (a refused one allows nobody new,
+        # but its fix adds no key)
+        before = self._connected_ok
         try:
             count = self.reload(may_be_empty=True)
         except (BusSecurityError, OSError) as exc:
             with self._lock:
                 self._allowed = set()
+                self._broken = str(exc)
             log.warning(
                 "the allow directory changed and is refused: %s; every new client "
                 "is refused until it is fixed (connected clients stay connected)",
                 exc,
             )
             return
-        cut = len(connected - self._connected_ok)
+        self._broken = None
+        after = self._connected_ok
         if not count:
             log.warning(
-                "the allow directory %s holds no client key any more: every client is"
+                "the allow directory '%s' holds no client key any more: every client is"
                 " refused, and the connected ones are cut off",
                 self.allow_dir,
             )
             return
+        cut = len(before - after)
         log.warning(
-            "the allow directory %s changed: %d client keys allowed (%d added, %d removed; %s)",
+            "the allow directory '%s' changed: %d client keys allowed (%d added, %d removed; %s)",
             self.allow_dir,
             count,
-            len(self._allowed - before),
-            len(before - self._allowed),
+            len(after - before),
+            cut,
             f"the clients connected with {cut} removed key(s) are cut off"
             if cut
             else "connected clients stay connected",
@@ -403,7 +410,16 @@ class AllowList:
             self._refused += 1
             first = key not in self.refused_keys
             self.refused_keys.add(key)
-        if first:
+            broken = self._broken
+        if first and broken is not None:  # the key may well be there: the directory is not
+            log.warning(
+                "refused a client from %s (key %s): the allow directory is refused until it"
+                " is fixed: %s",
+                self.peer or "an unknown address",
+                key.decode("ascii", "replace"),
+                broken,
+            )
+        elif first:
             log.warning(
                 "refused a client from %s with unknown public key %s (add its NAME.key to %s"
                 " to allow it)",

@@ -129,6 +129,8 @@ class InboundCounters:
         accepted: messages that passed every check.
         dropped: reason (:data:`~haptics.bus.errors.DROP_REASONS`) -> count.
         last_error: reason -> the latest drop's error (``str()`` it for the message).
+        dropped_by_key: for the drops that name a client key (``revoked_key``,
+            ``not_permitted``): reason -> key name -> count.
         disconnects: connections to this socket that ended after their handshake: a
             sender that closed, or one the server cut off for a frame over
             :data:`MAX_FRAME_BYTES` (libzmq does that itself and says no more, so the two
@@ -139,6 +141,7 @@ class InboundCounters:
     dropped: dict[str, int] = field(default_factory=lambda: dict.fromkeys(DROP_REASONS, 0))
     last_error: dict[str, BusMessageError] = field(default_factory=dict)
     disconnects: int = 0
+    dropped_by_key: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def last_problem(self, reason: str) -> str:
         """What was wrong with the latest message dropped for ``reason`` ('' if none)."""
@@ -155,9 +158,16 @@ class InboundCounters:
         """Every message taken off the socket: accepted + dropped."""
         return self.accepted + self.total_dropped
 
-    def drop(self, error: BusMessageError) -> None:
-        """Count one dropped message; log the first of each reason."""
-        if not self.dropped[error.reason]:
+    def drop(self, error: BusMessageError, key: str | None = None) -> None:
+        """Count one dropped message; log the first of each reason, and, for a drop
+        that names the sender's ``key``, the first of each reason from each key."""
+        if key is not None:
+            counts = self.dropped_by_key.setdefault(error.reason, {})
+            first = key not in counts
+            counts[key] = counts.get(key, 0) + 1
+        else:
+            first = not self.dropped[error.reason]
+        if first:
             log.warning("dropped a message (%s): %s", error.reason, error)
         self.dropped[error.reason] += 1
         self.last_error[error.reason] = error
@@ -167,6 +177,7 @@ class InboundCounters:
         return {
             "accepted": self.accepted,
             "dropped": dict(self.dropped),
+            "dropped_by_key": {r: dict(k) for r, k in self.dropped_by_key.items()},
             "disconnects": self.disconnects,
         }
 
@@ -404,7 +415,8 @@ def _drain(
             counters.drop(e)
         else:
             if allow is not None and not allow.role_of(user_id).may_send_as(message.component):
-                counters.drop(_not_permitted(allow, user_id, f"samples as {message.component!r}"))
+                error = _not_permitted(allow, user_id, f"samples as {message.component!r}")
+                counters.drop(error, allow.name_of(user_id))
             elif names is None or names.admit(message.component):
                 out.append(message)
                 counters.accepted += 1
@@ -430,7 +442,8 @@ def _receive(
     frames = sock.recv_multipart(zmq.NOBLOCK, copy=False)
     user_id = _user_id(frames[-1])  # the peer's frame (a ROUTER's first is its own)
     if not allow.admits(user_id):
-        counters.drop(_revoked(allow.name_of(user_id)))
+        name = allow.name_of(user_id)
+        counters.drop(_revoked(name, "a device message"), name)
         return None, user_id
     return [f.bytes for f in frames], user_id
 
@@ -443,10 +456,10 @@ def _user_id(frame: zmq.Frame) -> str | None:
         return None
 
 
-def _revoked(key_name: str) -> BusMessageError:
+def _revoked(key_name: str, what: str) -> BusMessageError:
     return BusMessageError(
         "revoked_key",
-        f"a message from a client connected with the key {key_name!r} was dropped: that key"
+        f"{what} from a client connected with the key {key_name!r} was dropped: that key"
         " was removed from the server's allow directory since the client connected, which"
         " cuts the client off (put its NAME.key back to let it in again)",
     )
@@ -759,7 +772,7 @@ class ServerBus:
             name = request["request"]
             if not role.may_request(name):
                 error = _not_permitted(self._allow, user_id, f"the request {name!r}")
-                counters.drop(error)
+                counters.drop(error, self._allow.name_of(user_id))
                 self.reply(origin, {"ok": False, "error": str(error)})
                 continue
             counters.accepted += 1
@@ -772,8 +785,9 @@ class ServerBus:
         out = [f.bytes for f in frames]
         if self._allow.admits(user_id):
             return out
-        error = _revoked(self._allow.name_of(user_id))
-        self._counters.requests.drop(error)
+        name = self._allow.name_of(user_id)
+        error = _revoked(name, "a request")
+        self._counters.requests.drop(error, name)
         delimited = len(out) >= 3 and not out[1]
         envelope = (out[0], b"") if delimited else (out[0],)
         origin = RequestOrigin(envelope, _readable_seq(out[-1]))

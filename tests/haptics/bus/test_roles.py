@@ -75,7 +75,7 @@ def test_a_bad_roles_file_stops_the_server_at_start(lab):
         ServerCurve.from_files(made["server"].secret, allow)
 
 
-def test_each_key_sends_what_its_role_allows_and_a_change_applies_to_connected_clients(lab):
+def test_each_key_sends_what_its_role_allows_and_a_change_applies_to_connected_clients(lab, caplog):
     """Every allowed key could send under any device name (so drive any mapped arm) and
     ask anything (``stop`` ends the session). Live CurveZMQ sockets on loopback: the
     station's key sends as its own device only, the observer's sends nothing and may only
@@ -90,7 +90,10 @@ def test_each_key_sends_what_its_role_allows_and_a_change_applies_to_connected_c
             curve=ClientCurve.from_files(made[name].secret, made["server"].public),
         )
 
-    with ServerBus(port=0, curve=server_curve) as server:
+    with (
+        caplog.at_level("WARNING", logger="haptics.bus"),
+        ServerBus(port=0, curve=server_curve) as server,
+    ):
         pump = ServerPump(server)
         try:
             with (
@@ -116,6 +119,10 @@ def test_each_key_sends_what_its_role_allows_and_a_change_applies_to_connected_c
                     ("MTMR", True),
                 ]
                 assert dropped.dropped["not_permitted"] == 2
+                # counted and logged per key: a second key's drops are not hidden by the first
+                assert dropped.dropped_by_key["not_permitted"] == {"station2": 1, "laptop": 1}
+                assert "samples as 'MTML' from the key 'station2'" in caplog.text
+                assert "samples as 'MTMR' from the key 'laptop'" in caplog.text
                 assert "'laptop'" in dropped.last_problem("not_permitted")
                 assert "role 'observer' does not allow it" in dropped.last_problem("not_permitted")
 
