@@ -162,6 +162,13 @@ def live_session_config(pose_rate_hz: float = 60.0, master_rate_hz: float = 1000
     )
 
 
+#: (drop reason, what the waiting line says of it) for samples refused by their key
+_REFUSED_KEYS = (
+    ("not_permitted", "its role in roles.yaml does not allow them"),
+    ("revoked_key", "it was removed from the allow directory"),
+)
+
+
 class TrainingServer:
     """One live session on the bus (see the module docstring).
 
@@ -435,6 +442,13 @@ class TrainingServer:
                 f" (heard from {heard}, which the device map does not name;"
                 " names are case-sensitive)"
             )
+        # samples the bus refused for their sender's key (CurveZMQ): from the device that
+        # is awaited, perhaps, and its author would otherwise wait without a word
+        refused = self.bus.counters.messages.dropped_by_key
+        for reason, why in _REFUSED_KEYS:
+            keys = refused.get(reason)
+            if keys:
+                line += f" (samples refused from the key {', '.join(sorted(keys))}: {why})"
         return line
 
     def _take_commands(self, now: float) -> dict:

@@ -513,6 +513,14 @@ def test_a_server_waiting_for_a_device_says_which():
         )["ok"]
         assert device.wait_for(lambda: device.state("PSM1") == "ALIGNING", 10)
         assert device.latest("PSM1/operating_state")["waiting_for"] == ["MTML"]
+        # samples the bus refused for their key (roles.yaml) are named in the waiting line
+        from haptics.bus.errors import BusMessageError
+
+        counters = s.server.bus.counters.messages
+        counters.drop(BusMessageError("not_permitted", "samples as 'MTML' ..."), "laptop")
+        note = s.server._waiting_note({"MTML"})
+        assert note.startswith("still waiting for: MTML (samples refused from the key laptop:")
+        assert "roles.yaml" in note
     finally:
         device.close()
         s.stopped = True
