@@ -59,7 +59,11 @@ def test_a_device_whose_key_is_removed_says_it_is_refused_and_comes_back_when_it
     with ServerBus(port=0, curve=curve) as server:
         pump = ServerPump(server)
         said: list[str] = []
-        link = DeviceLink(["MTMR"], port=server.port, curve=client_curve, notify=said.append)
+        # a probe that waits long: on a loaded machine a late answer must not read as a
+        # server gone (that is another message)
+        link = DeviceLink(
+            ["MTMR"], port=server.port, curve=client_curve, notify=said.append, probe_timeout_s=5.0
+        )
 
         def run_until(event: str, timeout_s: float = 10.0) -> int:
             """Publish at 20 Hz, poll and check as a device loop does, until ``check``
