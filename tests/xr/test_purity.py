@@ -9,6 +9,7 @@ import sys
 CODE = """
 import sys
 sys.modules["pybullet"] = None  # any import of pybullet now raises ImportError
+sys.modules["yaml"] = None  # nor has the trixie root PyYAML (roles.yaml's reader once was)
 import sim.xr
 from sim.xr import client, errors, frames, hands, link, monado, runtime, timing
 from sim.cli import vr
@@ -22,7 +23,7 @@ print(",".join(m for m, mod in sys.modules.items() if mod is not None
 """
 
 
-def test_headset_client_imports_without_pybullet_or_openxr():
+def test_headset_client_imports_without_pybullet_openxr_or_pyyaml():
     out = subprocess.run([sys.executable, "-c", CODE], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split()[-1] == "none", out.stdout
