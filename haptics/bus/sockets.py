@@ -403,10 +403,10 @@ def _drain(
     stop_at = math.inf if max_seconds is None else time.monotonic() + max_seconds
     for _ in range(limit):
         try:
-            frames, user_id = _receive(sock, counters, allow)
+            frames, user_id, admitted = _receive(sock, counters, allow, "a device message")
         except zmq.Again:
             return out, True
-        if frames is None:
+        if not admitted:
             continue
         received_s = time.monotonic()
         try:
@@ -428,24 +428,33 @@ def _drain(
 
 
 def _receive(
-    sock: zmq.Socket, counters: InboundCounters, allow: AllowList | None
-) -> tuple[list | None, str | None]:
-    """One message's frames (bytes) and its sender's key (z85; None without Curve);
-    the frames are None when the key was removed from ``allow`` (counted; see
-    :meth:`AllowList.admits`).
+    sock: zmq.Socket, counters: InboundCounters, allow: AllowList | None, what: str
+) -> tuple[list[bytes], str | None, bool]:
+    """One message's frames (bytes), its sender's key (z85; None without Curve), and
+    whether that key is still allowed: False when it was removed from ``allow`` since
+    the client connected (counted as ``revoked_key``, naming ``what`` was dropped; see
+    :meth:`AllowList.admits`). The caller drops the message, or answers it.
 
     Raises:
         zmq.Again: nothing waits.
     """
     if allow is None:
-        return sock.recv_multipart(zmq.NOBLOCK), None
+        return sock.recv_multipart(zmq.NOBLOCK), None, True
     frames = sock.recv_multipart(zmq.NOBLOCK, copy=False)
     user_id = _user_id(frames[-1])  # the peer's frame (a ROUTER's first is its own)
-    if not allow.admits(user_id):
+    admitted = allow.admits(user_id)
+    if not admitted:
         name = allow.name_of(user_id)
-        counters.drop(_revoked(name, "a device message"), name)
-        return None, user_id
-    return [f.bytes for f in frames], user_id
+        counters.drop(_revoked(name, what), name)
+    return [f.bytes for f in frames], user_id, admitted
+
+
+def _reply_envelope(frames: list[bytes]) -> tuple[bytes, ...]:
+    """The envelope that routes a reply to a request's frames, whatever they hold: the
+    ROUTER's identity frame, and the empty delimiter when the asker sent one (a REQ
+    socket needs it back; a DEALER reads the last frame)."""
+    delimited = len(frames) >= 3 and not frames[1]
+    return (frames[0], b"") if delimited else (frames[0],)
 
 
 def _user_id(frame: zmq.Frame) -> str | None:
@@ -744,15 +753,14 @@ class ServerBus:
             self._allow.look_again()
         for _ in range(max_requests):
             try:
-                frames = self._router.recv_multipart(zmq.NOBLOCK, copy=self._allow is None)
+                frames, user_id, admitted = _receive(
+                    self._router, counters, self._allow, "a request"
+                )
             except zmq.Again:
                 break
-            user_id = None
-            if self._allow is not None:
-                user_id = _user_id(frames[-1])
-                frames = self._admitted_request(frames, user_id)
-                if frames is None:
-                    continue
+            if not admitted:
+                self._refuse_revoked(frames, user_id)
+                continue
             if len(frames) == 3 and not frames[1]:
                 envelope, body = (frames[0], b""), frames[2]
             elif len(frames) == 2:
@@ -779,20 +787,13 @@ class ServerBus:
             out.append((origin, request))
         return out
 
-    def _admitted_request(self, frames: list[zmq.Frame], user_id: str | None) -> list[bytes] | None:
-        """A request's frames as bytes; None, after answering ``ok: false``, when its
-        sender's key was removed from the allow list since it connected."""
-        out = [f.bytes for f in frames]
-        if self._allow.admits(user_id):
-            return out
-        name = self._allow.name_of(user_id)
-        error = _revoked(name, "a request")
-        self._counters.requests.drop(error, name)
-        delimited = len(out) >= 3 and not out[1]
-        envelope = (out[0], b"") if delimited else (out[0],)
-        origin = RequestOrigin(envelope, _readable_seq(out[-1]))
+    def _refuse_revoked(self, frames: list[bytes], user_id: str | None) -> None:
+        """Answer ``ok: false`` to a request whose sender's key was removed from the
+        allow list since it connected (:func:`_receive` counted it), so that the asker
+        learns it was cut off instead of waiting for an answer."""
+        origin = RequestOrigin(_reply_envelope(frames), _readable_seq(frames[-1]))
+        error = _revoked(self._allow.name_of(user_id), "a request")
         self.reply(origin, {"ok": False, "error": str(error)})
-        return None
 
     def _poll_watches(self) -> None:
         with self._watch_lock:
@@ -812,11 +813,9 @@ class ServerBus:
             f"request has {parts} frames, expected [empty, body] or [body]",
         )
         self._counters.requests.drop(error)
-        delimited = parts >= 2 and not frames[1]
-        envelope = (frames[0], b"") if delimited else (frames[0],)
         seqs = (_readable_seq(f) for f in frames[1:] if f)
         seq = next((q for q in seqs if q >= 0), -1)
-        self.reply(RequestOrigin(envelope, seq), {"ok": False, "error": str(error)})
+        self.reply(RequestOrigin(_reply_envelope(frames), seq), {"ok": False, "error": str(error)})
 
     def reply(self, origin: RequestOrigin, payload: Mapping) -> bool:
         """Answer a request: ``payload`` needs ``ok`` (and ``error`` when false).
