@@ -63,10 +63,7 @@ def test_a_second_process_under_the_same_name_holds_the_arm_until_it_stops(serve
         second.close()
         second = None
         assert first.wait_for(lambda: served.server.devices.held("MTMR") == "", 30)
-        first.clutch_cycle("MTMR")
-        assert first.wait_for(lambda: first.state("PSM1") == "FOLLOWING", 30), first.latest(
-            "PSM1/operating_state"
-        )
+        first.follow("MTMR", "PSM1")  # a clutch press and release
     finally:
         if second is not None:
             second.close()
@@ -99,10 +96,6 @@ def test_stamps_in_milliseconds_hold_the_arm_with_a_warning_until_they_are_secon
         scale.clear()  # seconds again (the stamp goes back: a restart of its clock)
         assert device.wait_for(lambda: served.server.devices.held("MTMR") == "", 30)
         assert served.server.devices.stats("MTMR").restarts >= 1
-        device.align("MTMR", "PSM1")
-        device.clutch_cycle("MTMR")
-        assert device.wait_for(lambda: device.state("PSM1") == "FOLLOWING", 30), device.latest(
-            "PSM1/operating_state"
-        )
+        device.follow("MTMR", "PSM1")  # aligned, a clutch press and release
     finally:
         device.close()

@@ -53,7 +53,7 @@ def test_seq_near_2_64_inflates_no_counter_and_the_score_still_goes_out(served):
     device = Device(served.server.port)
     ctx, pub = _raw_pub(served.server.port)
     try:
-        assert device.wait_for(lambda: device.state("PSM1") == "ALIGNING")
+        assert device.wait_aligning("PSM1"), device.seen("PSM1")
         pose = pose_payload(np.eye(4))
         for seq in (2**64 - 1, 51, 2**64 - 1, 2**62, 52, 2**62, 2**63 - 1):
             _send(pub, "MTMR/measured_cp", seq, **pose)
@@ -85,7 +85,7 @@ def test_state_is_kept_for_at_most_max_names_and_the_score_fits_the_limit(served
               "frame_period_s_p99": 0.02, "target_period_s": 0.011}  # fmt: skip
     pose = pose_payload(np.eye(4))
     try:
-        assert device.wait_for(lambda: device.state("PSM1") == "ALIGNING")
+        assert device.wait_aligning("PSM1"), device.seen("PSM1")
         for n in range(300):
             _send(pub, f"V{n}/frame_timing", 0, **timing)
             _send(pub, f"X{n}/measured_cp", 0, **pose)
@@ -166,7 +166,7 @@ def test_a_flooding_client_does_not_hold_up_the_loop_or_the_other_devices(served
 
     device = Device(served.server.port)
     try:
-        assert device.wait_for(lambda: device.state("PSM1") == "ALIGNING")
+        assert device.wait_aligning("PSM1"), device.seen("PSM1")
         stats = served.server.devices.stats
         time.sleep(1.0)
         before = stats("MTMR").samples
@@ -187,7 +187,9 @@ def test_a_flooding_client_does_not_hold_up_the_loop_or_the_other_devices(served
     finally:
         device.close()
     outcome = served.stop()  # the counters are the loop thread's to read
-    assert sent > 100_000  # a flood: far above any device's rate
+    # a flood: ~200 000 messages/s idle, against the real device's ~1 000 samples/s per
+    # name; judged against that device's rate here, as a loaded machine slows both
+    assert sent > 20 * quiet_rate * (ended - started), (sent, quiet_rate)
     assert outcome.bus_counters["messages"]["accepted"] < sent  # the excess never got in
     frames = [t for t in seen if t <= ended + 0.3]
     # scene/state goes out at 60 Hz: before, a fifth of it or less came through the

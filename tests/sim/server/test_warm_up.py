@@ -37,12 +37,25 @@ _SCRIPT = textwrap.dedent(
     served = Served()  # warms up in its constructor, as surgisim serve does
     before = compiled()
     device = Device(served.server.port)
+    followed, held = [], 0
     try:
-        device.follow("MTMR", "PSM1")
-        hand = device.hand["MTMR"].copy()
-        hand[:3, 3] += (0.01, 0.0, 0.0)
-        device.hand["MTMR"] = hand
-        time.sleep(1.0)
+        # a hand 1 cm away, followed for a second; the device thread shares this process
+        # with the server's loop, and a CI run starved it into a hold: a held arm is
+        # engaged again (up to three times), as a trainee would
+        for attempt in range(3):
+            device.follow("MTMR", "PSM1")
+            moved_at = time.monotonic()
+            hand = device.hand["MTMR"].copy()
+            hand[:3, 3] += (0.01, 0.0, 0.0)
+            device.hand["MTMR"] = hand
+            time.sleep(1.0)
+            with device._lock:
+                states = [m.payload for t, m in device.inbox
+                          if t >= moved_at and m.topic == "PSM1/operating_state"]
+            followed.append(sum(p["state"] == "FOLLOWING" for p in states))
+            held += sum(p["state"] == "HOLDING" for p in states)
+            if states and all(p["state"] == "FOLLOWING" for p in states):
+                break
         state = device.state("PSM1")
     finally:
         device.close()
@@ -51,7 +64,8 @@ _SCRIPT = textwrap.dedent(
         served.close()
     after = compiled()
     grew = sorted(k for k, n in after.items() if n > before.get(k, 0))
-    print(json.dumps({"state": state, "grew": grew, "kernels": len(before)}))
+    print(json.dumps({"state": state, "grew": grew, "kernels": len(before),
+                      "following_messages": followed, "holding_messages": held}))
     """
 )
 
@@ -62,6 +76,6 @@ def test_a_live_session_compiles_nothing_after_the_warm_up():
     )
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    assert result["state"] == "FOLLOWING", result
+    assert max(result["following_messages"]) >= 5, result  # a second of following, at >= 10 Hz
     assert result["kernels"] > 10, result  # the warm-up ran the session's kernels
     assert result["grew"] == [], result
