@@ -28,6 +28,7 @@ from pathlib import Path
 
 from haptics.bus.contract import DEFAULT_PORT, pose_payload
 from haptics.bus.errors import BusTimeoutError
+from haptics.bus.probe import ask_server
 from haptics.devices.base import DeviceReading
 from haptics.devices.errors import DeviceError
 from haptics.devices.recording import RecordingWriter
@@ -188,9 +189,8 @@ class DeviceLink:
         if now - self._heard_s < min(1.0, self.lost_after_s) or now - self._probe_s < 1.0:
             return ""
         self._probe_s = now
-        try:
-            hello = self.bus.request("hello", timeout_s=self.probe_timeout_s)
-        except BusTimeoutError:
+        answer = ask_server(self.bus, self.probe_timeout_s)
+        if not answer.answered:
             if self.connected and now - self._heard_s > self.lost_after_s:
                 self.connected = False
                 self.notify(
@@ -198,9 +198,9 @@ class DeviceLink:
                 )
                 return "lost"
             return ""
-        if hello.get("ok") is False:  # cut off: this device's key was removed
+        if answer.refusal is not None:  # cut off: this device's key was removed
             if self._refused_by is None:
-                self._refused_by = str(hello.get("error", "?"))
+                self._refused_by = answer.refusal
                 self.connected = False
                 self.notify(
                     f"the server at {self.endpoint} refuses this device: {self._refused_by};"
@@ -214,7 +214,7 @@ class DeviceLink:
             # which libzmq does not retry by itself
             self._refused_by = None
             self.bus.reconnect_subscriber()
-        self._up(hello)
+        self._up(answer.hello)
         if not was:
             self.notify(f"the server at {self.endpoint} is back")
             return "back"

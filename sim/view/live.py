@@ -50,6 +50,9 @@ class LiveState:
         self.scene_changed = False
         #: the server says the session is paused (``operating_state``'s ``paused``)
         self.paused = False
+        #: why the stream is silent, once the server was asked (it is gone, or it refuses
+        #: this client's key; :class:`haptics.bus.probe.SilenceCheck`), '' otherwise
+        self.silence = ""
 
     def set_description(self, description: SceneDescription) -> None:
         """A new scene description (the order of poses to come)."""
@@ -219,7 +222,7 @@ def hud_content(
         step_text = "All steps done"
     status = ""
     if not ended and now_s - state.last_scene_s > STALE_S:
-        status = "waiting for the session on the bus..."
+        status = state.silence or "waiting for the session on the bus..."
     return HudContent(
         title=str(hello.get("title", "")),
         step=step_text,

@@ -34,7 +34,7 @@ from sim.errors import SimError
 from sim.stop_signals import STOP_SIGNALS
 from sim.view import input as bindings
 from sim.view.hud import HudContent, draw_hud
-from sim.view.live import LiveAlerts, LiveState, hud_content
+from sim.view.live import STALE_S, LiveAlerts, LiveState, hud_content
 
 #: The name the window reports its display's timing under (``VIEW/frame_timing``).
 FRAME_TIMING_NAME = "VIEW"
@@ -120,6 +120,8 @@ class Viewer:
         self._jaw_closed_by_key: set[str] = set()
         self._alerts = LiveAlerts()
         self._stop_sent = False
+        self._silence = None  # asks a silent server why (haptics.bus.probe.SilenceCheck)
+        self._silence_said = ""  # the kind of silence last told on the console
 
     # ---- setup ---------------------------------------------------------------------------
     def _client(self, subscribe=("",)):
@@ -158,6 +160,10 @@ class Viewer:
         use_backend(backend)  # before anything imports OpenGL
         self.bus = self._client()
         self.hello = self._hello()
+        from haptics.bus.probe import SilenceCheck
+
+        # a short probe: the window waits for the reply (only while the stream is silent)
+        self._silence = SilenceCheck(self.bus, "this window", STALE_S, probe_timeout_s=0.3)
         description = SceneDescription.from_dict(self.hello["scene"])
         self.state = LiveState(description)
         self.window = Window(*self.size, title=f"surgisim - {self.hello.get('title', '')}",
@@ -247,6 +253,7 @@ class Viewer:
             dt, last = now - last, now
             for message in self.bus.poll(0):
                 self.state.take(message, now)
+            self._check_silence(now)
             if self.state.scene_changed:
                 self._rebuild_scene()
             closing = self._input(self.window.poll(), dt)
@@ -292,6 +299,24 @@ class Viewer:
         report.fps = report.frames / max(report.seconds, 1e-9)
         report.frame_ms = 1000.0 * float(np.median(frame_times)) if frame_times else 0.0
         report.alerts = list(self._alerts.seen)
+
+    def _check_silence(self, now: float) -> None:
+        """Ask a server whose scene stopped coming why, and show the answer: the window
+        stays (a server that comes back, or lets the key in again, carries on)."""
+        if self.state.last_scene_s == -math.inf or self.state.score is not None:
+            return  # no session seen yet (a server waiting for its devices), or ended
+        silent_s = now - self.state.last_scene_s
+        if silent_s <= STALE_S:
+            self._silence.heard()
+            self.state.silence = self._silence_said = ""
+            return
+        silence = self._silence.check(silent_s, now)
+        if silence is None:
+            return
+        if silence.kind != self._silence_said:
+            self.say(silence.text)  # once per kind of silence, not every probe
+            self._silence_said = silence.kind
+        self.state.silence = silence.text if silence.ends else ""
 
     # ---- input -----------------------------------------------------------------------------
     @property

@@ -200,6 +200,9 @@ class VrClient:
         self._lamp: np.ndarray | None = None
         self._meter = None  # the display's frame timing, reported to the server
         self._hud = None  # the trainer's overlay (sim.xr.hud.HeadsetHud)
+        self._link = None  # the controllers' bus link (sim.xr.link.DeviceLink), once made
+        self._silence = None  # asks a silent server why (haptics.bus.probe.SilenceCheck)
+        self._heard_messages = 0
 
     def stop(self) -> None:
         """Ask the client to end the session (from any thread, e.g. a signal handler)."""
@@ -253,6 +256,7 @@ class VrClient:
         (``runtime_lost``), the device thread stops (the server holds the arms, and its
         session goes on), and everything is closed.
         """
+        from haptics.bus.probe import SilenceCheck
         from sim.render.backends import backend_name
         from sim.xr.link import SceneFeed
         from sim.xr.runtime import XrRuntime
@@ -260,6 +264,7 @@ class VrClient:
         o = self.options
         backend = backend_name(None)
         feed = SceneFeed(o.host, o.port, o.curve)
+        self._silence = SilenceCheck(feed.bus, "this headset", SERVER_SILENCE_S)
         renderer = runtime = device = None
         try:
             self.log(f"connected to {feed.hello['scenario']!r} ({feed.hello.get('title', '')})")
@@ -395,9 +400,11 @@ class VrClient:
                 pass
 
     def _server_ended(self, feed) -> bool:
-        """Whether the training server has ended the session (its ``session/score``) or
+        """Whether the training server has ended the session (its ``session/score``), or
         fell silent for :data:`SERVER_SILENCE_S` (it publishes the scene at ~60 Hz, also
-        while paused); says which, once."""
+        while paused) and, asked, does not answer or refuses this headset's key; says
+        which, once. A server that answers and lets it in had only cut its stream (a key
+        put back after a removal): the stream is reconnected and the session goes on."""
         feed.update()
         if feed.score is not None:
             from scenarios.glossary import verdict_text
@@ -413,16 +420,22 @@ class VrClient:
             self.report.session_score = feed.score
             self.report.stopped_by = "session ended"
             return True
-        silent = feed.silent_s(time.monotonic())
-        if silent > SERVER_SILENCE_S:
-            self.report.server_lost = (
-                f"the training server sent nothing for {silent:.1f} s (stopped, crashed or "
-                "unreachable): the headset session ends"
-            )
-            self.report.stopped_by = "server lost"
-            self.log(self.report.server_lost)
-            return True
-        return False
+        if feed.messages != self._heard_messages:
+            self._heard_messages = feed.messages
+            self._silence.heard()
+        now = time.monotonic()
+        silence = self._silence.check(feed.silent_s(now), now)
+        if silence is None:
+            return False
+        if not silence.ends:  # the stream only was cut: the device link's too
+            self.log(silence.text)
+            if self._link is not None:
+                self._link.resubscribe()
+            return False
+        self.report.server_lost = f"{silence.text}: the headset session ends"
+        self.report.stopped_by = "server lost"
+        self.log(self.report.server_lost)
+        return True
 
     def _frame(self, runtime, renderer, feed, gpu) -> None:
         """One frame on the GL thread: wait, begin, poses, both eyes, end."""

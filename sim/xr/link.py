@@ -15,6 +15,7 @@ Two sockets sets, one per thread (ZeroMQ sockets are not thread-safe).
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import OrderedDict
 
@@ -143,6 +144,13 @@ class DeviceLink:
         #: send time (monotonic s) of each tick's last ``measured_cp``, by its seq
         self.sent_s: OrderedDict[int, float] = OrderedDict()
         self.ticks = 0
+        self._resubscribe = threading.Event()
+
+    def resubscribe(self) -> None:
+        """Reconnect the subscribing socket at the next :meth:`poll` (from any thread):
+        the scene's stream was cut and reconnected (:class:`haptics.bus.probe.SilenceCheck`),
+        and this socket's connection was refused alike (force feedback, arm states)."""
+        self._resubscribe.set()
 
     def ready(self, timeout_s: float = 30.0) -> dict:
         """Wait until the server hears this client (``hello`` and its subscription)."""
@@ -150,6 +158,9 @@ class DeviceLink:
 
     def poll(self) -> None:
         """Take what the server sent: poses, states, force feedback."""
+        if self._resubscribe.is_set():
+            self._resubscribe.clear()
+            self.bus.reconnect_subscriber()
         for m in self.bus.poll(0):
             component, _, name = m.topic.partition("/")
             if name == "measured_cp":

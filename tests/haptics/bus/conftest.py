@@ -143,3 +143,35 @@ def client(served):
         yield bus
     finally:
         bus.close()
+
+
+class KeyedLab:
+    """A lab network's keys in ``folder``: the server's pair, one pair per client, and an
+    allow directory (mode 0700) holding every client's public key.
+
+    Attributes:
+        allow: the allow directory; server: the server's ``ServerCurve``;
+        client: ``{name: ClientCurve}``.
+    """
+
+    def __init__(self, folder, *clients: str) -> None:
+        from haptics.bus.security import ClientCurve, ServerCurve, new_keypair
+
+        self.made = {n: new_keypair(n, folder / "keys") for n in ("server", *clients)}
+        self.allow = folder / "allow"
+        self.allow.mkdir(mode=0o700)
+        for name in clients:
+            self.put_back(name)
+        self.server = ServerCurve.from_files(self.made["server"].secret, self.allow)
+        self.client = {
+            n: ClientCurve.from_files(self.made[n].secret, self.made["server"].public)
+            for n in clients
+        }
+
+    def remove(self, name: str) -> None:
+        """Take a client's key out of the allow directory (a lost laptop)."""
+        (self.allow / f"{name}.key").unlink()
+
+    def put_back(self, name: str) -> None:
+        """Put a client's public key (back) in the allow directory."""
+        (self.allow / f"{name}.key").write_bytes(self.made[name].public.read_bytes())

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from haptics.bus.errors import BusTimeoutError
-from haptics.bus.security import ClientCurve, ServerCurve, new_keypair
+from haptics.bus.security import ServerCurve, new_keypair
 from haptics.bus.sockets import ServerBus
 from haptics.devices.base import DeviceReading
 from haptics.devices.link import DeviceLink
-from tests.haptics.bus.conftest import ServerPump
+from tests.haptics.bus.conftest import KeyedLab, ServerPump
 
 STEP = {"index": 1, "total": 2, "id": "a", "instruction": ""}
 
@@ -50,13 +50,9 @@ def test_a_device_whose_key_is_removed_says_it_is_refused_and_comes_back_when_it
     now says the server refuses it (with the server's reason) and holds; when the key is
     put back it reconnects what the server publishes to (libzmq does not retry a refused
     handshake), says the server is back, and receives again."""
-    made = {n: new_keypair(n, tmp_path / "keys") for n in ("server", "MTMR")}
-    allow = tmp_path / "allow"
-    allow.mkdir(mode=0o700)
-    (allow / "MTMR.key").write_bytes(made["MTMR"].public.read_bytes())
-    curve = ServerCurve.from_files(made["server"].secret, allow)
-    client_curve = ClientCurve.from_files(made["MTMR"].secret, made["server"].public)
-    with ServerBus(port=0, curve=curve) as server:
+    lab = KeyedLab(tmp_path, "MTMR")
+    client_curve = lab.client["MTMR"]
+    with ServerBus(port=0, curve=lab.server) as server:
         pump = ServerPump(server)
         said: list[str] = []
         # a probe that waits long: on a loaded machine a late answer must not read as a
@@ -81,14 +77,14 @@ def test_a_device_whose_key_is_removed_says_it_is_refused_and_comes_back_when_it
 
         try:
             assert link.connect(timeout_s=10.0)["ok"]
-            (allow / "MTMR.key").unlink()
+            lab.remove("MTMR")
             run_until("lost")
             assert (
                 "refuses this device" in said[-1] and "removed from the server's allow" in said[-1]
             )
             assert not link.connected
             assert server.counters.messages.dropped["revoked_key"] > 0
-            (allow / "MTMR.key").write_bytes(made["MTMR"].public.read_bytes())
+            lab.put_back("MTMR")
             run_until("back")
             assert said[-1].endswith("is back") and link.connected
             deadline = time.monotonic() + 10.0

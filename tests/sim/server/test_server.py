@@ -25,9 +25,11 @@ from sim.server.server import ServeConfig, TrainingServer
 class Device:
     """A master device on the bus: publishes its hand at ~1 kHz from a thread."""
 
-    def __init__(self, port: int, names=("MTMR", "MTML"), period_s: float = 0.001) -> None:
+    def __init__(
+        self, port: int, names=("MTMR", "MTML"), period_s: float = 0.001, curve=None
+    ) -> None:
         self.period_s = period_s
-        self.bus = ClientBus(port=port)
+        self.bus = ClientBus(port=port, curve=curve)
         self.hello = self.bus.wait_ready(30)
         self.names = names
         self.hand = {n: np.eye(4) for n in names}
@@ -163,7 +165,7 @@ class Device:
                 self.align(device, arm)
             if state in ("ALIGNING", "HOLDING"):
                 self.clutch_cycle(device)
-                self.wait_for(lambda: self.state(arm) != state, 2.0)
+                self.wait_for(lambda was=state: self.state(arm) != was, 2.0)
             time.sleep(0.02)
         raise AssertionError(self.seen(arm))
 

@@ -290,3 +290,46 @@ def test_an_instruction_is_wrapped_by_its_drawn_width_and_never_cut_silently():
     assert len(cut) == MAX_INSTRUCTION_LINES and cut[-1].endswith("…")
     assert max(map(width_of, cut)) <= 150.0
     assert wrap_to_width("", width_of, 100.0) == [""]
+
+
+class _SilenceCheck:
+    """The server's answers, in order, to a window whose scene stopped coming."""
+
+    def __init__(self, *verdicts) -> None:
+        self.verdicts = list(verdicts)
+        self.asked = self.heard_count = 0
+
+    def heard(self) -> None:
+        self.heard_count += 1
+
+    def check(self, silent_s: float, now_s: float):
+        self.asked += 1
+        return self.verdicts.pop(0) if self.verdicts else None
+
+
+def test_a_silent_server_is_asked_why_and_the_window_shows_its_answer(description):
+    """A key removed from the server's allow directory showed "waiting for the session on
+    the bus..." for ever; the window now shows the server's refusal (and says it once on
+    the console), and a cut stream that is reconnected shows nothing new."""
+    from haptics.bus.probe import Silence
+
+    said: list[str] = []
+    viewer = _viewer(description, {"devices": {"MTMR": "PSM1"}})
+    viewer.say = said.append
+    refused = Silence("refused", "the training server refuses this window: key removed")
+    viewer._silence = _SilenceCheck(refused, refused, Silence("resubscribed", "reconnected"))
+    viewer._check_silence(100.0)
+    assert viewer._silence.asked == 0  # no scene yet: a server waiting for its devices
+    viewer.state.last_scene_s = 100.0
+    viewer._check_silence(101.0)
+    assert viewer._silence.asked == 0 and viewer._silence.heard_count == 1  # flowing
+    viewer._check_silence(103.0)
+    viewer._check_silence(105.0)
+    assert viewer.state.silence == refused.text and said == [refused.text]  # said once
+    assert viewer._hud(0.0).status == refused.text
+    viewer._check_silence(107.0)
+    assert viewer.state.silence == "" and said == [refused.text, "reconnected"]
+    assert viewer._hud(0.0).status.startswith("waiting for the session")
+    viewer.state.score = {"score": 50.0, "passed": False}
+    viewer._check_silence(110.0)
+    assert viewer._silence.asked == 3  # an ended session is not asked about

@@ -1,0 +1,97 @@
+"""The headset client's answer to a silent training server (no headset needed: the client's
+check runs on its bus alone). A key removed from the server's allow directory ended the
+session as "the training server sent nothing (stopped, crashed or unreachable)"; it now
+says the server refuses this headset, with the server's reason. A stream that was only
+cut (the key put back) is reconnected, the controllers' link too, and the session goes on.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from haptics.bus.probe import Silence, SilenceCheck
+from sim.xr.client import SERVER_SILENCE_S, VrClient, VrOptions
+from sim.xr.link import SceneFeed
+from tests.haptics.bus.conftest import KeyedLab
+from tests.sim.server.test_server import Device, Served
+
+
+def test_a_headset_whose_key_is_removed_ends_saying_the_server_refuses_it(tmp_path):
+    lab = KeyedLab(tmp_path, "headset", "hands")
+    served = Served(curve=lab.server)
+    # the session starts once its devices send: two hands on a key of their own
+    hands = Device(served.server.port, curve=lab.client["hands"])
+    lines: list[str] = []
+    client = VrClient(VrOptions(port=served.server.port), log=lines.append)
+    feed = SceneFeed("127.0.0.1", served.server.port, lab.client["headset"])
+    client._silence = SilenceCheck(feed.bus, "this headset", SERVER_SILENCE_S)  # as run() does
+    try:
+        deadline = time.monotonic() + 60.0
+        while feed.messages < 10:  # the scene flows
+            feed.update()
+            assert time.monotonic() < deadline, "no scene/state came"
+            time.sleep(0.02)
+        assert not client._server_ended(feed)
+        lab.remove("headset")
+        deadline = time.monotonic() + 30.0
+        while not client._server_ended(feed):
+            assert time.monotonic() < deadline, lines
+            time.sleep(0.02)
+    finally:
+        feed.close()
+        hands.close()
+        served.stopped = True
+        served.thread.join(60)
+        served.close()
+    lost = client.report.server_lost
+    assert lost.startswith("the training server refuses this headset: "), lost
+    assert "removed from the server's allow directory" in lost
+    assert lost.endswith(": the headset session ends") and lines[-1] == lost
+    assert client.report.stopped_by == "server lost"
+
+
+class _Feed:
+    """The feed's side of the check: silent for 10 s, no score."""
+
+    score = None
+    messages = 5
+
+    def update(self) -> bool:
+        return False
+
+    def silent_s(self, now_s: float) -> float:
+        return 10.0
+
+
+class _Check:
+    def __init__(self, verdict: Silence) -> None:
+        self.verdict = verdict
+
+    def heard(self) -> None:
+        pass
+
+    def check(self, silent_s: float, now_s: float) -> Silence:
+        return self.verdict
+
+
+class _Link:
+    resubscribed = 0
+
+    def resubscribe(self) -> None:
+        self.resubscribed += 1
+
+
+@pytest.mark.parametrize(
+    ("kind", "ends"), [("resubscribed", False), ("gone", True), ("deaf", True)]
+)
+def test_only_a_cut_stream_goes_on_and_it_reconnects_the_controllers_too(kind, ends):
+    lines: list[str] = []
+    client = VrClient(VrOptions(), log=lines.append)
+    client._silence = _Check(Silence(kind, f"the server: {kind}"))
+    client._link = _Link()
+    assert client._server_ended(_Feed()) is ends
+    assert lines == [f"the server: {kind}" + (": the headset session ends" if ends else "")]
+    assert client._link.resubscribed == (0 if ends else 1)
+    assert (client.report.server_lost is not None) is ends
