@@ -129,9 +129,18 @@ def _arm_text(arm: ArmLine) -> str:
 MAX_INSTRUCTION_LINES = 4
 
 
-def wrap_to_width(text: str, width_of: Callable[[str], float], max_px: float) -> list[str]:
+#: The most lines the connection's status takes (a refusal's reason fits in six at 640x480)
+MAX_STATUS_LINES = 8
+
+
+def wrap_to_width(
+    text: str,
+    width_of: Callable[[str], float],
+    max_px: float,
+    max_lines: int = MAX_INSTRUCTION_LINES,
+) -> list[str]:
     """``text`` in lines no wider than ``max_px`` as drawn (``width_of`` measures a line),
-    at most :data:`MAX_INSTRUCTION_LINES`, the last ending in "…" when text is left over.
+    at most ``max_lines``, the last ending in "…" when text is left over.
 
     Measured, not counted in characters: a character count cut the ring walk's
     instruction off after "take it by its tab" at 640x480, without a mark.
@@ -142,11 +151,11 @@ def wrap_to_width(text: str, width_of: Callable[[str], float], max_px: float) ->
             lines[-1] = f"{lines[-1]} {word}"
         else:
             lines.append(word)
-    if len(lines) > MAX_INSTRUCTION_LINES:
-        last = lines[MAX_INSTRUCTION_LINES - 1]
+    if len(lines) > max_lines:
+        last = lines[max_lines - 1]
         while last and width_of(f"{last} …") > max_px:
             last = last.rsplit(" ", 1)[0] if " " in last else ""
-        lines = [*lines[: MAX_INSTRUCTION_LINES - 1], f"{last} …".strip()]
+        lines = [*lines[: max_lines - 1], f"{last} …".strip()]
     return lines or [""]
 
 
@@ -212,8 +221,22 @@ def draw_hud(
         draw.text((x, y + round(4 * s)), text, font=body, fill=TEXT)
         y += round(36 * s)
     if content.status:
-        w = draw.textlength(content.status, font=body)
-        draw.text(((width - w) / 2, height / 2), content.status, font=body, fill=TEXT)
+        # wrapped and boxed: a server's refusal names the key, the reason and the fix
+        # (~250 characters), far wider than the window in one line
+        lines = wrap_to_width(
+            content.status, lambda t: draw.textlength(t, font=body), 0.8 * width, MAX_STATUS_LINES
+        )
+        line_h = round(26 * s)
+        top = height / 2 - line_h * len(lines) / 2
+        widest = max(draw.textlength(line, font=body) for line in lines)
+        draw.rounded_rectangle(
+            ((width - widest) / 2 - pad, top - pad, (width + widest) / 2 + pad,
+             top + line_h * len(lines) + pad),
+            radius=pad, fill=PANEL,
+        )  # fmt: skip
+        for i, line in enumerate(lines):
+            w = draw.textlength(line, font=body)
+            draw.text(((width - w) / 2, top + i * line_h), line, font=body, fill=TEXT)
 
     if content.help:
         _panel(draw, width, height, "Controls", [f"{a}: {b}" for a, b in content.bindings], s)

@@ -333,3 +333,23 @@ def test_a_silent_server_is_asked_why_and_the_window_shows_its_answer(descriptio
     viewer.state.score = {"score": 50.0, "passed": False}
     viewer._check_silence(110.0)
     assert viewer._silence.asked == 3  # an ended session is not asked about
+
+
+def test_a_long_status_is_wrapped_in_a_box_inside_the_window():
+    """A server's refusal (~250 characters: the key, the reason, the fix) was drawn as one
+    centred line, cut off at both edges of the window."""
+    from sim.view.hud import HudContent, draw_hud
+
+    refusal = (
+        "the training server refuses this window: a request from a client connected with"
+        " the key 'laptop' was dropped: that key was removed from the server's allow"
+        " directory since the client connected, which cuts the client off (put its"
+        " NAME.key back to let it in again)"
+    )
+    for width, height in ((640, 480), (960, 720)):
+        alpha = draw_hud(HudContent(status=refusal), width, height)[..., 3]
+        band = alpha[height // 4 : 3 * height // 4]  # the status, centred
+        columns = band.max(axis=0).nonzero()[0]
+        rows = band.max(axis=1).nonzero()[0]
+        assert columns.min() > 0.05 * width and columns.max() < 0.95 * width
+        assert rows.max() - rows.min() > 3 * 19 * height / 720  # several lines
