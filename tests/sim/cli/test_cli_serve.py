@@ -29,7 +29,7 @@ def _serve_and_signal(tmp_path, signum: int, *extra: str):
     device = None
     try:
         device = Device(port)
-        assert device.wait_for(lambda: device.state("PSM1") == "ALIGNING", 60)
+        assert device.wait_aligning("PSM1", 60), device.seen("PSM1")
         time.sleep(1.0)
         proc.send_signal(signum)
         stdout, stderr = proc.communicate(timeout=120)

@@ -159,13 +159,8 @@ def test_garbage_at_every_socket_moves_nothing_and_the_stored_session_counts_it(
     hands = server.watcher(names=("MTMR", "MTML"))
     viewer = None
     try:
-        assert hands.wait_for(lambda: hands.state("PSM1") == "ALIGNING", 120), server.output()
-        hands.align("MTMR", "PSM1")
-        for _ in range(5):  # a loaded machine may hold the arm: clutch again, as a person
-            hands.clutch_cycle("MTMR")
-            if hands.wait_for(lambda: hands.state("PSM1") == "FOLLOWING", 10):
-                break
-        assert hands.state("PSM1") == "FOLLOWING", hands.latest("PSM1/operating_state")
+        assert hands.wait_aligning("PSM1", 120), server.output()
+        hands.follow("MTMR", "PSM1")  # a loaded machine may hold the arm: clutch again
         time.sleep(1.0)
         start = {arm: _tip(hands, arm) for arm in ("PSM1", "PSM2")}
         # a desktop window reporting its display: 60 Hz, every 10th frame shown twice
