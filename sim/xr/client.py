@@ -533,7 +533,7 @@ class VrClient:
             feed.bus.publish(f"{FRAME_TIMING_NAME}/frame_timing", fields)
 
     def _sent_s(self, seq: int) -> float | None:
-        link = getattr(self, "_link", None)
+        link = self._link
         if link is None or seq < 0:
             return None
         return link.sent_s.get(seq)

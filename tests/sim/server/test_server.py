@@ -142,32 +142,33 @@ class Device:
         or missing sample, in ALIGNING too, and lets it go only after a fresh clutch cycle.
         This thread shares the test process (and its GIL) with the server's loop: a CI run
         starved it once at the start, PSM1 held, and the wait saw HOLDING for 30 s."""
-        device = {a: d for d, a in self.hello["devices"].items()}[arm]
-        end = time.monotonic() + timeout_s
-        while time.monotonic() < end:
-            state = self.state(arm)
-            if state == "ALIGNING":
-                return True
-            if state == "HOLDING":
-                self.clutch_cycle(device)
-            time.sleep(0.02)
-        return False
+        return self._bring(arm, "ALIGNING", timeout_s)
 
     def follow(self, device: str = "MTMR", arm: str = "PSM1", timeout_s: float = 60.0) -> None:
         """To FOLLOWING as a trainee gets there: align the hand, clutch; and where the
         watchdog held the arm (this thread starved, see ``wait_aligning``), clutch again."""
+        assert self.hello["devices"][device] == arm, (device, arm)
+        if not self._bring(arm, "FOLLOWING", timeout_s):
+            raise AssertionError(self.seen(arm))
+
+    def _bring(self, arm: str, target: str, timeout_s: float) -> bool:
+        """Act as a trainee until the arm is in ``target`` (ALIGNING or FOLLOWING): a held
+        arm gets a clutch cycle; towards FOLLOWING, an aligning one the aligned hand and a
+        clutch cycle. False when ``timeout_s`` passed first."""
+        device = {a: d for d, a in self.hello["devices"].items()}[arm]
         end = time.monotonic() + timeout_s
         while time.monotonic() < end:
             state = self.state(arm)
-            if state == "FOLLOWING":
-                return
-            if state == "ALIGNING":
+            if state == target:
+                return True
+            engage = state == "ALIGNING" and target == "FOLLOWING"
+            if engage:
                 self.align(device, arm)
-            if state in ("ALIGNING", "HOLDING"):
+            if engage or state == "HOLDING":
                 self.clutch_cycle(device)
                 self.wait_for(lambda was=state: self.state(arm) != was, 2.0)
             time.sleep(0.02)
-        raise AssertionError(self.seen(arm))
+        return False
 
     def close(self) -> None:
         self._stop = True
@@ -603,9 +604,9 @@ def test_hello_tells_the_servo_cf_rate_a_1_khz_device_gets(served):
         time.sleep(2.0)
         steps, end = world.step_count - start_steps, time.monotonic()
         wall_s = end - start
-        received = lambda: [f for f in _received(device, "MTMR/servo_cf", start)  # noqa: E731
-                            if f["stamp_s"] > end]  # fmt: skip
-        assert device.wait_for(lambda: received(), 10.0)  # what the window sent is in
+        after = lambda: any(f["stamp_s"] > end  # noqa: E731
+                            for f in _received(device, "MTMR/servo_cf", start))  # fmt: skip
+        assert device.wait_for(after, 10.0)  # what the window sent is in
         forces = [f for f in _received(device, "MTMR/servo_cf", start)
                   if start <= f["stamp_s"] <= end]  # fmt: skip
     finally:
