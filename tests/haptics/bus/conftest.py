@@ -69,6 +69,20 @@ def concrete_topic(pattern: str, name: str = "MTMR") -> str:
     return pattern.replace("<dev>", name).replace("<arm>", name)
 
 
+def received_while_publishing(server: ServerBus, listener, seconds: float = 0.5, each=None) -> int:
+    """Messages ``listener`` (a client bus or a device link: anything with
+    ``poll(timeout_s)``) receives in ``seconds`` of the server publishing a session step at
+    20 Hz. ``each`` runs before every poll: a client that sends as a device does (a
+    pumped server reads its allow list at its reads)."""
+    received, end = 0, time.monotonic() + seconds
+    while time.monotonic() < end:
+        server.publish("session/step", EXAMPLES[("to_client", "session/step")])
+        if each is not None:
+            each()
+        received += len(listener.poll(0.05))
+    return received
+
+
 class ServerPump:
     """Runs a server's receive side in a thread, as the real server loop does every tick.
 

@@ -9,20 +9,14 @@ import time
 
 from haptics.bus.probe import SilenceCheck, ask_server
 from haptics.bus.sockets import ClientBus, ServerBus
-from tests.haptics.bus.conftest import KeyedLab, ServerPump
-
-STEP = {"index": 1, "total": 2, "id": "a", "instruction": ""}
+from tests.haptics.bus.conftest import KeyedLab, ServerPump, received_while_publishing
 
 
 def _received(server: ServerBus, client: ClientBus, seconds: float) -> int:
-    """Server messages the client receives in ``seconds`` of publishing at 20 Hz (the
-    client sends too, as a device does: the pump reads the allow list at its reads)."""
-    got, end = 0, time.monotonic() + seconds
-    while time.monotonic() < end:
-        server.publish("session/step", STEP)
-        client.publish("MTMR/clutch", {"pressed": False})
-        got += len(client.poll(0.05))
-    return got
+    """Server messages the client receives in ``seconds`` while it sends as a device."""
+    return received_while_publishing(
+        server, client, seconds, each=lambda: client.publish("MTMR/clutch", {"pressed": False})
+    )
 
 
 def _silent_for(server: ServerBus, client: ClientBus, seconds: float, timeout_s: float) -> None:

@@ -15,9 +15,7 @@ from haptics.bus.security import ServerCurve, new_keypair
 from haptics.bus.sockets import ServerBus
 from haptics.devices.base import DeviceReading
 from haptics.devices.link import DeviceLink
-from tests.haptics.bus.conftest import KeyedLab, ServerPump
-
-STEP = {"index": 1, "total": 2, "id": "a", "instruction": ""}
+from tests.haptics.bus.conftest import KeyedLab, ServerPump, received_while_publishing
 
 
 def test_a_device_without_keys_waits_for_a_keyed_server_and_says_why(tmp_path):
@@ -88,17 +86,8 @@ def test_a_device_whose_key_is_removed_says_it_is_refused_and_comes_back_when_it
             run_until("back")
             assert said[-1].endswith("is back") and link.connected
             deadline = time.monotonic() + 10.0
-            while run_until_received(server, link) == 0:
+            while received_while_publishing(server, link) == 0:
                 assert time.monotonic() < deadline, "nothing the server publishes arrives"
         finally:
             link.close()
             pump.stop()
-
-
-def run_until_received(server, link, seconds: float = 0.5) -> int:
-    """Server messages the link receives in ``seconds`` of publishing at 20 Hz."""
-    received, end = 0, time.monotonic() + seconds
-    while time.monotonic() < end:
-        server.publish("session/step", STEP)
-        received += len(link.poll(0.05))
-    return received
