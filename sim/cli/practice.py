@@ -37,27 +37,49 @@ from sim.cli.options import (
 START_TIMEOUT_S = 180.0
 
 
+def block_is_free(port: int, count: int = 3) -> bool:
+    """True when ports ``port`` .. ``port + count - 1`` can all be bound on loopback.
+
+    With SO_REUSEADDR, as ZeroMQ binds: a port left in TIME_WAIT by the last practice is
+    free, one a running server listens on is not."""
+    for k in range(count):
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind(("127.0.0.1", port + k))
+            except OSError:
+                return False
+    return True
+
+
 def free_port_block(count: int = 3) -> int:
     """A base port P with P .. P + count - 1 free on loopback."""
     for _ in range(200):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        if port + count >= 65535:
-            continue
-        free = True
-        for k in range(1, count):
-            with socket.socket() as s:
-                try:
-                    s.bind(("127.0.0.1", port + k))
-                except OSError:
-                    free = False
-                    break
-        if free:
+        if port + count < 65535 and block_is_free(port, count):
             return port
     from sim.errors import SimError
 
     raise SimError("no free block of loopback ports for the training server.")
+
+
+def port_block_for_practice(port: int) -> int:
+    """The base port this practice's server takes: ``port``, refused when in use (a second
+    practice on a port taken by a running one saw its own server fail to bind, then opened
+    its window and devices on the *first* session, holding both of its hands as two
+    senders under one name), or a free block for 0."""
+    if not port:
+        return free_port_block()
+    if not block_is_free(port):
+        from sim.errors import SimError
+
+        raise SimError(
+            f"ports {port}-{port + 2} are in use on loopback (another training server or "
+            f"practice?): choose another --port, or leave it out for a free block."
+        )
+    return port
 
 
 def wait_for_server(port: int, process: subprocess.Popen, timeout_s: float) -> None:
@@ -120,7 +142,7 @@ def practice(
 
     width, height = parse_size(size)
     with guard(debug):
-        port = port or free_port_block()
+        port = port_block_for_practice(port)
         serve_args = ["--seed", str(seed)]
         for flag, value in (("--trainee", trainee), ("--db", db), ("--report", report),
                             ("--json", json_path)):  # fmt: skip
