@@ -307,7 +307,8 @@ def _mark_steps(ax, attempt: np.ndarray, marks: Sequence[float | None], label: s
 
 
 def learning_curves_figure(rows: Sequence[dict]) -> Figure:
-    """Score and metric curves over attempts (integer axis, also for one attempt), the
+    """Score and metric curves over the sessions in order (integer axis, also for one;
+    "session", not "attempt": a stopped session is on it, as a cross), the
     pass score on the score's curve and each metric's pass mark (MScore's benchmark
     bound, a limit) on its own, failed attempts hollow, one colour per latency condition
     when there are several.
@@ -386,7 +387,7 @@ def learning_curves_figure(rows: Sequence[dict]) -> Figure:
         score_ax.scatter([], [], marker="x", color="0.3", label="not completed (metrics left out)")
     _mark_steps(score_ax, attempt, [s.get("pass_score") for s in rows], "pass score")
     score_ax.set(
-        title="score (filled: passed)", xlabel="attempt", ylim=(-5, 105)
+        title="score (filled: passed)", xlabel="session", ylim=(-5, 105)
     )  # a 0 stays in view
     if score_ax.get_legend_handles_labels()[0]:
         score_ax.legend(fontsize=7, loc="best")  # not over a low score or a cross
@@ -409,7 +410,7 @@ def learning_curves_figure(rows: Sequence[dict]) -> Figure:
             shown = [*values, *(m for m in marks if m is not None)]  # the pass mark in view
             top = np.nanmax(np.asarray(shown, dtype=float), initial=0.0)
             ax.set_ylim(0, max(1.15 * top, 1.0 if is_count(name) else 0.1))
-        ax.set_xlabel("attempt", fontsize=8)
+        ax.set_xlabel("session", fontsize=8)
     for ax in axes[1 + len(names) :]:
         ax.set_visible(False)
     fig.tight_layout()
@@ -469,25 +470,30 @@ def trainee_report_html(
             f"{prof.get('required_consecutive', '?')} in a row and "
             f"{prof.get('required_total', '?')} in all"
         )
-        attempts = f"{len(rows)} attempt{'s' if len(rows) != 1 else ''}"
+        # attempts as `trainee show` counts them: a stopped or recovered session is none
+        counted = [s.get("counts") is not False for s in rows]
+        attempts = f"{sum(counted)} attempt{'s' if sum(counted) != 1 else ''}"
+        if not all(counted):
+            attempts += f" (+{counted.count(False)} not counted)"
         parts.append(
             f"<h2>{html.escape(scenario)}</h2><p>{attempts}, {prof.get('passes', 0)} "
             f"qualifying, at best {prof.get('best_run', 0)} in a row (now "
             f"{prof.get('current_run', 0)}) — <b>{status}</b> (needs {html.escape(rule)})</p>"
         )
         parts.append(f'<img alt="learning curves" src="{_learning_curves(rows)}">')
+        numbers = np.cumsum(counted)  # the attempt numbers "proficient since" refers to
         table = "".join(
-            f"<tr><td>{i}</td><td>{s.get('id', '')}</td>"
+            f"<tr><td>{numbers[i] if counted[i] else '—'}</td><td>{s.get('id', '')}</td>"
             f"<td>{html.escape(str(s['started_at']))}</td>"
             f"<td>{html.escape(str(s.get('operator', '')))}</td><td>{s.get('seed', '')}</td>"
             f"<td>{html.escape(str(s.get('latency', 'none')))}</td>"
             f"<td>{score_text(s['score'], s.get('pass_score'))}</td>"
             f"<td>{html.escape(s.get('result') or ('pass' if s['passed'] else 'FAIL'))}</td>"
             f"<td>{_counts_text(s)}</td></tr>"
-            for i, s in enumerate(rows, 1)
+            for i, s in enumerate(rows)
         )
         parts.append(
-            "<table><tr><th>#</th><th>session</th><th>date</th><th>operator</th><th>seed</th>"
+            "<table><tr><th>attempt</th><th>session</th><th>date</th><th>operator</th><th>seed</th>"
             "<th>latency</th><th>score</th><th>result</th><th>counts toward proficiency</th></tr>"
             f"{table}</table>"
         )

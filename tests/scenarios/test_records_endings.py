@@ -278,3 +278,17 @@ def test_a_stored_checkpoint_takes_its_simulated_time_from_the_trace(records, tm
     assert orphan.info.sim_time_s == 9.5  # the checkpoint's own time
     sid = store_kept(records, orphan.trace_path)
     assert records.session(sid).sim_time_s == pytest.approx(9.999)  # the trace's end
+
+
+def test_the_progress_page_counts_attempts_as_trainee_show_does(records):
+    """Issue (two users from the docs): the page's heading said "3 attempts" where `trainee
+    show` said "2 (+1 not counted)", and its table numbered the stopped session #3."""
+    records.add_session(**_mini_kwargs(True))
+    records.add_session(**_mini_kwargs(False, completed=False, ended="stopped"))
+    records.add_session(**_mini_kwargs(False, completed=False, ended="time_limit"))
+    page = trainee_report_html(
+        "T001", session_dicts(records, "T001"), proficiency_table(records, "T001")
+    )
+    assert "<p>2 attempts (+1 not counted)," in page
+    rows = page[page.index("<th>attempt</th>") :].split("<tr>")[1:]
+    assert [r.split("</td>")[0] for r in rows] == ["<td>1", "<td>\u2014", "<td>2"]
