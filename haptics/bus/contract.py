@@ -404,6 +404,14 @@ TOPICS: tuple[TopicSpec, ...] = (
         "live metrics",
         ">= 5 Hz",
     ),
+    TopicSpec(
+        "session/ending",
+        TO_CLIENT,
+        {"reason": text, "score_within_s": number(0.0)},
+        "the session has ended; the server is silent while it scores and stores it, and "
+        "session/score follows",
+        "once, at the end",
+    ),
     TopicSpec("session/score", TO_CLIENT, {}, "the final result (surgisim run --json)", "once"),
 )
 

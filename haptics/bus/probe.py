@@ -20,9 +20,15 @@ This module only asks and sorts the answer; what to do is the client's.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from haptics.bus.errors import BusSecurityError, BusTimeoutError
+
+#: How long to wait for ``session/score`` after ``session/ending`` when the notice gives no
+#: usable ``score_within_s`` (s), and the most any notice can ask for.
+RESULT_WAIT_S = 120.0
+MAX_RESULT_WAIT_S = 600.0
 
 
 @dataclass(frozen=True)
@@ -109,6 +115,25 @@ class SilenceCheck:
         self.resubscribes = 0  # in all, for reports
         self._in_this_silence = 0
         self._asked_s = -float("inf")
+        self._ending: tuple[float, float] | None = None  # (notice's time, wait) (s)
+
+    def ending(self, now_s: float, notice: dict) -> None:
+        """The server said the session ended (``session/ending``): it is silent while it
+        scores and stores the session, so the stream's silence is no longer asked about;
+        :meth:`check` ends the wait only once the notice's ``score_within_s`` has passed
+        with no result (:data:`RESULT_WAIT_S` when that is not a usable number, at most
+        :data:`MAX_RESULT_WAIT_S`).
+
+        Args:
+            now_s: the monotonic time (s) the notice came.
+            notice: the ``session/ending`` payload.
+        """
+        if self._ending is not None:
+            return
+        within_s = notice.get("score_within_s")
+        if not isinstance(within_s, int | float) or not 0.0 < within_s < math.inf:
+            within_s = RESULT_WAIT_S
+        self._ending = (now_s, min(float(within_s), MAX_RESULT_WAIT_S))
 
     def heard(self) -> None:
         """The stream brought a message: a later silence starts afresh."""
@@ -116,12 +141,22 @@ class SilenceCheck:
 
     def check(self, silent_s: float, now_s: float) -> Silence | None:
         """None while the stream has been silent for at most ``silence_s`` (counted from
-        the last reconnection too), else the verdict after asking the server.
+        the last reconnection too), else the verdict after asking the server; after
+        :meth:`ending`, None until the server's wait for the result has passed.
 
         Args:
             silent_s: seconds since the stream's last message.
             now_s: the monotonic time (s) of ``silent_s``.
         """
+        if self._ending is not None:
+            since, within_s = self._ending
+            if now_s - since <= within_s:
+                return None
+            return Silence(
+                "gone",
+                f"the training server ended the session but sent no result within "
+                f"{within_s:g} s (it crashed while storing it?)",
+            )
         if min(silent_s, now_s - self._asked_s) <= self.silence_s:
             return None
         self._asked_s = now_s

@@ -59,6 +59,12 @@ WAIT_NOTICE_S = 5.0
 FINAL_DRAIN_S = 5.0
 #: Of that, how long it reads on once the queue ran dry, while messages still come (s).
 STRAGGLERS_S = 0.5
+#: How long clients are told to wait for ``session/score`` after ``session/ending`` (s):
+#: the server is silent while it scores the trace, stores the session and writes its
+#: report, seconds on an idle machine and tens of seconds for a long session on a loaded
+#: two-core one; a client that hears nothing for this long after the notice may take the
+#: server for gone.
+SCORE_WITHIN_S = 120.0
 
 #: A warm-up longer than this (s) is said: the first run compiled the kernels.
 SLOW_WARM_UP_S = 2.0
@@ -649,7 +655,13 @@ class TrainingServer:
         self, pacer: Pacer, reason: str, started: float, waited_s: float = 0.0
     ) -> ServeOutcome:
         """The outcome; ``started``: when the session's loop started (its wall time counts
-        from there), ``waited_s``: how long the devices were waited for before."""
+        from there), ``waited_s``: how long the devices were waited for before.
+
+        First tells the clients that the session has ended (``session/ending``): from here
+        until ``session/score`` the server publishes nothing and answers no request, and
+        a headset or window that took that silence for a crash said so after every
+        session that took a few seconds to store."""
+        self._announce_ending(reason)
         s = self.session
         report = pacer.report(simulated_s=s.time_s)
         trace = s.trace()
@@ -677,6 +689,17 @@ class TrainingServer:
             self.scheduling,
             waited_s,
         )
+
+    def _announce_ending(self, reason: str) -> None:
+        """Publish ``session/ending`` (never raises: the session must still be stored)."""
+        try:
+            self.bus.publish(
+                "session/ending",
+                {"reason": reason, "score_within_s": SCORE_WITHIN_S},
+                used_seq=self._last_seq,
+            )
+        except Exception:
+            _log.exception("session/ending could not be sent")
 
     def _count_the_rest(self) -> None:
         """Take off the device socket what arrived before the end, to count it (the

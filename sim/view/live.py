@@ -47,6 +47,10 @@ class LiveState:
         self.score_estimate: float | None = None
         self.events: list = []
         self.score: dict | None = None
+        #: the server's ``session/ending`` (the session ended; its result follows while
+        #: the server, silent, scores and stores it) and the monotonic time it came
+        self.ending: dict | None = None
+        self.ending_s = 0.0
         self.scene_changed = False
         #: the server says the session is paused (``operating_state``'s ``paused``)
         self.paused = False
@@ -91,6 +95,9 @@ class LiveState:
                     self.scene_changed = True
         elif topic == "session/score":
             self.score = dict(p)
+        elif topic == "session/ending":
+            if self.ending is None:
+                self.ending, self.ending_s = dict(p), now_s
         else:
             arm, _, kind = topic.partition("/")
             if kind == "measured_cp":
@@ -222,7 +229,12 @@ def hud_content(
         step_text = "All steps done"
     status = ""
     if not ended and now_s - state.last_scene_s > STALE_S:
-        status = state.silence or "waiting for the session on the bus..."
+        status = state.silence or (
+            f"The session has ended ({state.ending.get('reason', 'no reason')}): "
+            "scoring and storing it..."
+            if state.ending is not None
+            else "waiting for the session on the bus..."
+        )
     return HudContent(
         title=str(hello.get("title", "")),
         step=step_text,
@@ -252,6 +264,12 @@ def result_text(score: Mapping | None, close_hint: str = "Esc: close the window"
     if value is not None:
         lines = [f"{verdict} - score {_score_text(value, score.get('pass_score'))}/100"]
     reasons = [str(r) for r in score.get("reasons") or ()]
+    unsaid = not any("not completed" in r for r in reasons)  # a rubric may say it first
+    if not score.get("completed", True) and not score.get("interrupted") and unsaid:
+        # out of time or failed by a rule: the first thing a trainee asks (the box said
+        # "FAIL - score 0.0/100" with nothing more)
+        failure = score.get("failure")
+        reasons.insert(0, f"not completed: {failure}" if failure else "not completed")
     lines += [f"why: {r}" for r in reasons[:2]]
     if score.get("session_id") is not None:
         lines.append(f"stored as session {score['session_id']}")

@@ -122,6 +122,7 @@ class Viewer:
         self._stop_sent = False
         self._silence = None  # asks a silent server why (haptics.bus.probe.SilenceCheck)
         self._silence_said = ""  # the kind of silence last told on the console
+        self._ending_said = False  # the server's session/ending was taken
 
     # ---- setup ---------------------------------------------------------------------------
     def _client(self, subscribe=("",)):
@@ -305,6 +306,13 @@ class Viewer:
         stays (a server that comes back, or lets the key in again, carries on)."""
         if self.state.last_scene_s == -math.inf or self.state.score is not None:
             return  # no session seen yet (a server waiting for its devices), or ended
+        if self.state.ending is not None and not self._ending_said:
+            self._ending_said = True  # silent from here to session/score: not a crash
+            self._silence.ending(self.state.ending_s, self.state.ending)
+            self.say(
+                f"the session ended on the server ({self.state.ending.get('reason', '')}): "
+                "waiting for its result while the server scores and stores it"
+            )
         silent_s = now - self.state.last_scene_s
         if silent_s <= STALE_S:
             self._silence.heard()

@@ -202,6 +202,7 @@ class VrClient:
         self._hud = None  # the trainer's overlay (sim.xr.hud.HeadsetHud)
         self._link = None  # the controllers' bus link (sim.xr.link.DeviceLink), once made
         self._silence = None  # asks a silent server why (haptics.bus.probe.SilenceCheck)
+        self._ending_said = False  # the server's session/ending was taken
         self._heard_messages = 0
 
     def stop(self) -> None:
@@ -420,6 +421,13 @@ class VrClient:
             self.report.session_score = feed.score
             self.report.stopped_by = "session ended"
             return True
+        if feed.ending is not None and not self._ending_said:
+            self._ending_said = True
+            self._silence.ending(feed.ending_s, feed.ending)
+            self.log(
+                f"the session ended on the server ({feed.ending.get('reason', 'no reason')}): "
+                "waiting for its result while the server scores and stores it"
+            )
         if feed.messages != self._heard_messages:
             self._heard_messages = feed.messages
             self._silence.heard()

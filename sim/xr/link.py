@@ -74,6 +74,10 @@ class SceneFeed:
         self.received_s = 0.0
         #: the server's ``session/score`` once the session has ended (None before)
         self.score: dict | None = None
+        #: the server's ``session/ending`` (the session ended; its result follows) and the
+        #: monotonic time it came, or None before
+        self.ending: dict | None = None
+        self.ending_s = 0.0
         self._names: tuple | None = None
         self._rows: np.ndarray | None = None
 
@@ -87,6 +91,8 @@ class SceneFeed:
                 continue
             if m.topic == "session/score":
                 self.score = dict(m.payload)
+            elif m.topic == "session/ending" and self.ending is None:
+                self.ending, self.ending_s = dict(m.payload), now
             if self.listener is not None:
                 self.listener(m, now)
         if latest is None:

@@ -56,6 +56,7 @@ class _Feed:
     """The feed's side of the check: silent for 10 s, no score."""
 
     score = None
+    ending = None
     messages = 5
 
     def update(self) -> bool:
@@ -95,3 +96,30 @@ def test_only_a_cut_stream_goes_on_and_it_reconnects_the_controllers_too(kind, e
     assert lines == [f"the server: {kind}" + (": the headset session ends" if ends else "")]
     assert client._link.resubscribed == (0 if ends else 1)
     assert (client.report.server_lost is not None) is ends
+
+
+def test_after_the_servers_ending_notice_its_silence_is_waited_out_for_the_score():
+    """A 2-minute practice in the headset ended "the training server sent nothing for 2.0 s
+    (stopped, crashed or unreachable)": the server was scoring and storing the session.
+    With its ``session/ending`` taken, the headset waits for the score (no probe), and
+    ends with the verdict once it comes."""
+    lines: list[str] = []
+    client = VrClient(VrOptions(), log=lines.append)
+
+    class Asked(SilenceCheck):
+        def __init__(self) -> None:
+            super().__init__(None, "this headset", SERVER_SILENCE_S)
+
+    client._silence = Asked()  # a probe would fail: its bus is None
+    feed = _Feed()
+    feed.ending, feed.ending_s = {"reason": "time", "score_within_s": 120.0}, time.monotonic()
+    for _ in range(3):
+        assert client._server_ended(feed) is False
+    assert lines == [
+        "the session ended on the server (time): waiting for its result while the server "
+        "scores and stores it"
+    ]
+    feed.score = {"passed": False, "score": 0.0, "completed": False}
+    assert client._server_ended(feed) is True
+    assert client.report.server_lost is None and client.report.stopped_by == "session ended"
+    assert lines[-1].startswith("the session ended on the server: FAIL, score 0.0")

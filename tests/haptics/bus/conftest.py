@@ -56,6 +56,7 @@ EXAMPLES = {
         "id": "transfer1",
         "instruction": "Move the ring to peg 4",
     },
+    ("to_client", "session/ending"): {"reason": "completed", "score_within_s": 120.0},
     ("to_client", "session/metrics"): {
         "metrics": {"time_s": 12.5, "path_length_m": 0.31, "drops": 0, "sparc": None},
         "score_estimate": 71.5,

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import time
 
-from haptics.bus.probe import SilenceCheck, ask_server
+import pytest
+
+from haptics.bus.probe import MAX_RESULT_WAIT_S, RESULT_WAIT_S, SilenceCheck, ask_server
 from haptics.bus.sockets import ClientBus, ServerBus
 from tests.haptics.bus.conftest import KeyedLab, ServerPump, received_while_publishing
 
@@ -88,3 +90,22 @@ def test_a_server_that_answers_but_never_publishes_is_deaf_after_the_reconnectio
         client.close()
         pump.stop()
         server.close()
+
+
+@pytest.mark.parametrize(
+    ("within", "waited"),
+    [(30.0, 30.0), (None, RESULT_WAIT_S), (float("nan"), RESULT_WAIT_S), (-1.0, RESULT_WAIT_S),
+     ("soon", RESULT_WAIT_S), (1e9, MAX_RESULT_WAIT_S)],
+)  # fmt: skip
+def test_after_an_ending_notice_silence_is_waited_out_then_named_as_a_missing_result(
+    within, waited
+):
+    """No probe while the server scores and stores (its bus is never touched: None here);
+    a notice's wait that is no usable number is the default, a huge one is capped."""
+    check = SilenceCheck(None, "this window", silence_s=1.5)
+    check.ending(100.0, {"reason": "completed", "score_within_s": within})
+    check.ending(200.0, {"reason": "completed", "score_within_s": 1.0})  # the first counts
+    assert check.check(silent_s=waited - 1.0, now_s=100.0 + waited - 1.0) is None
+    late = check.check(silent_s=waited + 1.0, now_s=100.0 + waited + 1.0)
+    assert late.kind == "gone" and late.ends
+    assert f"ended the session but sent no result within {waited:g} s" in late.text

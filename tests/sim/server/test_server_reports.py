@@ -39,6 +39,31 @@ def test_session_score_carries_the_newest_samples_seq():
         served.close()
 
 
+def test_the_end_is_announced_before_the_silent_scoring_and_the_score_follows():
+    """A headset and a window took the seconds between a session's end and its score (the
+    server scores, stores and writes the report, silent) for a crashed server: the server
+    now says at once that the session ended, how, and how long to wait for the result."""
+    served = Served(device_map={"MTMR": "PSM1"})
+    device = Device(served.server.port, names=("MTMR",))
+    try:
+        assert device.wait_for(lambda: device.latest("scene/state") is not None)
+        served.stop()
+        assert device.wait_for(lambda: device.latest("session/ending") is not None, 10)
+        ending = device.latest("session/ending")
+        assert ending["reason"] == "interrupted"
+        assert ending["score_within_s"] == server_module.SCORE_WITHIN_S > 0
+        served.thread.join(60)
+        served.server.publish_score({"scenario": "needle-handover", "score": 1.0})
+        assert device.wait_for(lambda: device.latest("session/score") is not None, 10)
+        with device._lock:
+            topics = [m.topic for _, m in device.inbox]
+        assert topics.index("session/ending") < topics.index("session/score")
+        assert "scene/state" not in topics[topics.index("session/ending") :]
+    finally:
+        device.close()
+        served.close()
+
+
 def test_a_name_outside_the_map_is_named_while_the_server_waits(monkeypatch, caplog):
     """``mtmr/measured_cp`` was taken without a word while the server kept saying "still
     waiting for: MTMR": the waiting line now says whom it hears, and the first sample of

@@ -79,3 +79,30 @@ def test_the_overlay_content_follows_the_bus(description):
     assert end.result.splitlines() == [
         "FAIL - score 40.0/100", "why: the exercise was not completed",
         "stored as session 7", "closes in 4 s"]  # fmt: skip
+
+
+def test_the_end_says_it_is_scoring_then_why_an_attempt_out_of_time_failed(description):
+    """The window showed "waiting for the session on the bus..." (and the console "the
+    training server sent nothing for 1.5 s (stopped, crashed or unreachable)") while the
+    server stored a session that had ended; and its end box said "FAIL - score 0.0/100"
+    with no word of why."""
+    hello = {"title": "Needle handover", "time_limit_s": 120.0}
+    state, alerts = LiveState(description), LiveAlerts()
+    state.take(_scene(description, 119.9), now_s=100.0)
+    ending = {"reason": "time", "score_within_s": 120.0}
+    state.take(_message("session/ending", ending), now_s=100.1)
+    assert state.ending == ending and state.ending_s == 100.1
+    silent = hud_content(state, hello, alerts, 103.0)
+    assert silent.status == "The session has ended (time): scoring and storing it..."
+    score = {"passed": False, "score": 0.0, "completed": False, "interrupted": False,
+             "failure": "time limit of 120 s reached", "session_id": 3}  # fmt: skip
+    state.take(_message("session/score", score), now_s=104.0)
+    end = hud_content(state, hello, alerts, 104.0, close_hint="")
+    assert end.status == ""
+    assert end.result.splitlines() == [
+        "FAIL - score 0.0/100", "why: not completed: time limit of 120 s reached",
+        "stored as session 3"]  # fmt: skip
+    said_already = {**score, "reasons": ["the exercise was not completed"]}
+    state.take(_message("session/score", said_already), now_s=104.0)
+    lines = hud_content(state, hello, alerts, 104.0, close_hint="").result.splitlines()
+    assert lines[1:] == ["why: the exercise was not completed", "stored as session 3"]
