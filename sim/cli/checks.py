@@ -35,7 +35,24 @@ def checked_operator(operator: str) -> str:
     return operator
 
 
-def checked_output(path: Path | None, what: str) -> Path | None:
+#: Files a user authors or keeps, which surgisim reads and no output option writes (the
+#: recording's ``.mcap`` aside, see ``own_suffix``), by suffix -> what they are. An output
+#: path naming an existing one is refused: ``report 6 --out class-variant.yaml`` replaced an
+#: instructor's scenario with an HTML report.
+INPUT_FILES = {
+    ".yaml": "scenario or YAML",
+    ".yml": "scenario or YAML",
+    ".mcap": "recording",
+    ".sqlite": "records database",
+    ".db": "database",
+    ".py": "Python",
+    ".key": "CurveZMQ public key",
+    ".key_secret": "CurveZMQ secret key",
+    ".toml": "TOML",
+}
+
+
+def checked_output(path: Path | None, what: str, own_suffix: str | None = None) -> Path | None:
     """Make sure an output file can be written before any work is done (its folder is
     created): a command fails at once, not after minutes of simulation or after part of
     its outputs. Every output option of the run and records commands goes through here.
@@ -44,9 +61,15 @@ def checked_output(path: Path | None, what: str) -> Path | None:
     read-only-mounted folder refuse anyway): a private file is created in the folder
     and removed, as writing the output will (a temporary file renamed into place).
 
+    An existing file that is one of a user's inputs (:data:`INPUT_FILES`: a scenario, a
+    recording, a database, a key, code) is never replaced by an output; ``own_suffix`` is
+    the one of those suffixes that this option itself writes (``--record``: ``.mcap``, with
+    its own ``--overwrite`` rule).
+
     Raises:
-        SimError: the path is a folder, its folder cannot be made (a file is in the
-            way), or it cannot be written there; saying which and to choose another.
+        SimError: the path is a folder or an existing input file, its folder cannot be
+            made (a file is in the way), or it cannot be written there; saying which and
+            to choose another.
     """
     from sim.errors import SimError
 
@@ -55,6 +78,12 @@ def checked_output(path: Path | None, what: str) -> Path | None:
     path = Path(path)
     if path.is_dir():
         raise SimError(f"{what} {str(path)!r} is a directory; give a file name.")
+    kind = INPUT_FILES.get(path.suffix.lower())
+    if kind is not None and path.suffix.lower() != own_suffix and path.exists():
+        raise SimError(
+            f"{what} {str(path)!r} is an existing {kind} file, which this output would "
+            "replace; choose another path (or move that file first)."
+        )
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -117,7 +117,7 @@ def run(
 
             driver = load_controller(controller)
             operator = driver.name
-        record = checked_output(record, "--record")
+        record = checked_output(record, "--record", own_suffix=".mcap")
         camera = _camera(checked_output(video, "--video"), snapshots and store)
         demo = trainee is None
         pseudonym = "demo" if demo else trainee

@@ -244,3 +244,45 @@ def test_render_and_sweep_refuse_an_unwritable_output_before_running(tmp_path, c
     assert result.exit_code == 2, result.output
     assert "choose another path" in " ".join(result.output.split())
     assert not list(tmp_path.glob("*.jsonl"))  # no sweep job ran
+
+
+# ---- 8: an output never replaces one of the user's inputs -----------------------------------
+@pytest.mark.parametrize(
+    ("command", "victim"),
+    [
+        (["report", "1", "--out", "{v}"], "class-variant.yaml"),
+        (["report", "1", "--json", "{v}"], "keys/MTMR.key_secret"),
+        (["trainee", "show", "T042", "--csv", "{v}"], "victim.yml"),
+        (["trainee", "show", "T042", "--html", "{v}"], "session.MCAP"),
+    ],
+)
+def test_an_output_naming_an_existing_input_file_is_refused_and_the_file_kept(
+    tmp_path, command, victim
+):
+    """A probe instructor's `report 6 --out class-variant.yaml` replaced the scenario with
+    an HTML report (exit 0); `trainee show --csv victim.yaml` did the same."""
+    db = _stored(tmp_path)
+    path = tmp_path / victim
+    path.parent.mkdir(exist_ok=True)
+    path.write_text("schema_version: 1\n")
+    args = [a.replace("{v}", str(path)) for a in command]
+    out = runner.invoke(app, [*args, "--db", db])
+    assert out.exit_code == 2, out.output
+    assert "is an existing" in out.output and "choose another path" in out.output, out.output
+    assert path.read_text() == "schema_version: 1\n"
+    fresh = tmp_path / "fresh.yaml"  # a new file of such a name replaces nothing: written
+    args = [a.replace("{v}", str(fresh)) for a in command]
+    assert runner.invoke(app, [*args, "--db", db]).exit_code == 0
+    assert fresh.exists()
+    shutil.rmtree(tmp_path / "traces", ignore_errors=True)
+
+
+def test_a_recording_may_be_rewritten_by_record_with_overwrite_only(tmp_path):
+    from sim.cli.checks import checked_output
+    from sim.errors import SimError
+
+    path = tmp_path / "s.mcap"
+    path.write_bytes(b"\x89MCAP0\r\n")
+    assert checked_output(path, "--record", own_suffix=".mcap") == path
+    with pytest.raises(SimError, match="existing recording file"):
+        checked_output(path, "--json")
