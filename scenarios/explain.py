@@ -148,8 +148,8 @@ def mscore_line(m: MetricScore, zero_at_sd: float, completed: bool = True) -> st
         return f"{label} {with_unit(m.name, m.value)}: worse than {bench} (SD 0) \u2192 0"
     sds = worse / m.benchmark_sd
     return (
-        f"{label} {with_unit(m.name, m.value)}: {sds:.2f} SD worse than {bench} \u2192 "
-        f"100 {TIMES} (1 {MINUS} {sds:.2f} / {num(zero_at_sd)}) = {m.score:.1f}"
+        f"{label} {with_unit(m.name, m.value)}: {sds:.3g} SD worse than {bench} \u2192 "
+        f"100 {TIMES} (1 {MINUS} {sds:.3g} / {num(zero_at_sd)}) = {num(m.score)}"
         + (" (floored at 0)" if m.score == 0 else "")
     )
 
@@ -166,10 +166,12 @@ def _mscore(result: ScoreResult, t: dict) -> Explanation:
         for term in t["terms"]
     ]
     products = " + ".join(
-        f"{term['score']:.1f} {TIMES} {num(term['weight'])}" for term in t["terms"]
+        f"{num(term['score'])} {TIMES} {num(term['weight'])}" for term in t["terms"]
     )
     mean = t.get("weighted_mean", t["score"])
-    formula = f"({products}) / {num(t['total_weight'])} = {mean:.1f}"
+    # terms and result to two decimals: rounded to one, four terms of which one read 99.0
+    # (98.975) added up to 99.75, not to the 99.7 shown
+    formula = f"({products}) / {num(t['total_weight'])} = {num(mean)}"
     if "weighted_mean" in t:
         # not "stopped early": a run that ran out of time is not completed either
         formula += (
@@ -225,7 +227,7 @@ def contribution(m: MetricScore, result: ScoreResult) -> str:
         return "pass/fail limit"
     if t.get("kind") == "mscore" and m.score is not None and m.weight > 0:
         share = m.score * m.weight / t["total_weight"]
-        return f"{m.score:.0f}/100 {TIMES} weight {num(m.weight)} \u2192 {share:.1f} points"
+        return f"{num(m.score)}/100 {TIMES} weight {num(m.weight)} \u2192 {share:.1f} points"
     return "pass/fail limit" if m.threshold is not None else ""
 
 
