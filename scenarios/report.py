@@ -269,7 +269,7 @@ def session_report_html(
         f"<style>{_STYLE}{RS.STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
         f"<p class='sub'>trainee {html.escape(pseudonym)} · operator {html.escape(operator)} · "
         f"seed {seed} · {when:%Y-%m-%d %H:%M} · rule {result.rule}</p>"
-        f"{RS.conditions_html(conditions)}"
+        f"{RS.conditions_html(conditions)}{RS.degraded_html(conditions)}"
         f"{_verdict(result, ending)}"
         f"<h2>How the score was computed</h2>{RS.explanation_html(result)}"
         f"<h2>Metrics</h2>{RS.metric_table_html(result, notes)}"

@@ -30,6 +30,7 @@ border-radius:4px;white-space:pre-wrap}
 details{margin:.6em 0}summary{cursor:pointer;color:#333}
 .note{color:#555;font-size:.92em;max-width:900px}.cond{color:#333}
 .rescore{border-left:4px solid #bbb;padding-left:.8em;margin:.8em 0}
+.degraded{background:#fff4d6;border-left:4px solid #d9a400;padding:.5em .8em;max-width:900px}
 table.txt td,table.txt th{text-align:left}
 """
 
@@ -458,6 +459,38 @@ def conditions_html(conditions: dict | None) -> str:
     for client, t in sorted((conditions.get("frame_timing") or {}).items()):
         parts.append(html.escape(frame_timing_label(client, t)))
     return f"<p class='cond'>{' · '.join(parts)}</p>"
+
+
+#: Below this share of real time a live session's report warns that the machine, not
+#: only the trainee, shaped it (the instruments answered late, the arms were held for
+#: stale samples): a loop that kept 0.9x real time still lags a hand by 10%.
+DEGRADED_REAL_TIME = 0.9
+#: Above this share of missed frames a display's stutter is warned of.
+DEGRADED_MISSED_FRAMES = 0.5
+
+
+def degraded_html(conditions: dict | None) -> str:
+    """A warning when the session ran on a machine that could not keep up (the loop
+    behind real time, a display missing most frames), '' otherwise. A probe student's
+    report of a session at 0.52x real time, 99% of frames missed, said so only in the
+    small print of the conditions line."""
+    conditions = conditions or {}
+    problems = []
+    ratio = (conditions.get("loop") or {}).get("real_time_ratio")
+    if isinstance(ratio, int | float) and 0 < ratio < DEGRADED_REAL_TIME:
+        problems.append(f"the simulation ran at {ratio:.2f}\u00d7 real time")
+    for client, t in sorted((conditions.get("frame_timing") or {}).items()):
+        missed = float(t.get("missed_fraction", 0.0))
+        if missed > DEGRADED_MISSED_FRAMES and int(t.get("frames", 0)) > 0:
+            problems.append(f"the {client} display missed {100 * missed:.0f}% of its frames")
+    if not problems:
+        return ""
+    return (
+        "<p class='degraded'><b>This machine did not keep up:</b> "
+        f"{html.escape('; '.join(problems))}. The instruments answered the hands late, so "
+        "this score says something about the machine too, not only about the trainee; "
+        "practise again on a less busy machine to compare.</p>"
+    )
 
 
 def frame_timing_label(client: str, timing: dict) -> str:

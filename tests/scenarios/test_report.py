@@ -477,3 +477,33 @@ def test_the_headline_says_how_a_session_ended_as_trainee_show_does(ending, word
     result = _result(completion=9.5)
     stopped = dataclasses.replace(result, completed=False, passed=False)
     assert words in _verdict(stopped, ending)
+
+
+def test_a_session_on_a_machine_that_did_not_keep_up_says_so_above_the_verdict():
+    """A probe student's session at 0.52x real time, its window missing 99% of frames, was
+    scored with only the small print of the conditions line to say so."""
+    from scenarios.report_score import degraded_html
+
+    slow = {
+        "loop": {"rate_hz": 500, "overruns": 9000, "real_time_ratio": 0.516},
+        "frame_timing": {
+            "VIEW": {"frames": 108, "missed_fraction": 0.991},
+            "XR": {"frames": 5400, "missed_fraction": 0.004},
+        },
+    }
+    text = degraded_html(slow)
+    assert "This machine did not keep up" in text
+    assert "ran at 0.52\u00d7 real time" in text and "VIEW display missed 99%" in text
+    assert "XR" not in text
+    assert degraded_html({"loop": {"real_time_ratio": 0.999}, "frame_timing": {}}) == ""
+    assert degraded_html(None) == "" and degraded_html({"loop": {}}) == ""
+    page = session_report_html(
+        title="Peg transfer",
+        pseudonym="T001",
+        operator="trainee",
+        seed=0,
+        result=_result(completion=9.5),
+        trace=None,
+        conditions=slow,
+    )
+    assert page.index("did not keep up") < page.index("How the score was computed")
