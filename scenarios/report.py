@@ -150,9 +150,13 @@ def _figures(trace: SessionTrace, force_threshold_n: float) -> list[tuple[str, s
         p = 100 * inst.tip_position_m
         top.plot(p[:, 0], p[:, 1], lw=0.8, label=name)
         side.plot(p[:, 0], p[:, 2], lw=0.8, label=name)
-    top.set(title="Tool-tip path, top view", xlabel="x (cm)", ylabel="y (cm)", aspect="equal")
-    side.set(title="Side view", xlabel="x (cm)", ylabel="z (cm)", aspect="equal")
-    top.legend(fontsize=8)
+    top.set(title="Tool-tip path, top view", xlabel="x (cm)", ylabel="y (cm)")
+    side.set(title="Side view", xlabel="x (cm)", ylabel="z (cm)")
+    for ax in (top, side):
+        # equal scales by widening the data limits, not by shrinking the box: two hands
+        # 12 cm apart that moved 5 mm up and down drew a strip a few pixels high
+        ax.set_aspect("equal", adjustable="datalim")
+    top.legend(fontsize=8, loc="upper right")
     fig.tight_layout()
     out.append(("Tool-tip trajectory", _png(fig)))
 
