@@ -251,7 +251,8 @@ def report(
     json_out: Path | None = typer.Option(None, "--json", help="Also export the result as JSON."),
     debug: bool = DEBUG_OPTION,
 ) -> None:
-    """Write the HTML report of a stored session (with its latest score)."""
+    """Write the HTML report of a stored session (its verdict as given, and every
+    re-score beside it)."""
     import json
 
     from scenarios.archive import write_session_report
