@@ -181,6 +181,7 @@ class Viewer:
                 timeout_s=self.connect_timeout_s,
             )
             self.devices = self.master.devices
+            self._alerts.watch.auto_clutch = True  # its clutch taps are the device's own
             for device in self.devices:
                 self.master.set_gripper(device, bindings.GRIPPER_OPEN_RAD)
 

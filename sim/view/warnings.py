@@ -88,6 +88,10 @@ class WarningWatch:
     """
 
     def __init__(self) -> None:
+        #: the client's device clutches a held arm back in by itself (the desktop
+        #: device): an ignored clutch press was its own tap, and it taps again; telling the
+        #: trainee to press (a probe student saw it having pressed nothing) is wrong
+        self.auto_clutch = False
         self._last: dict[str, float] | None = None
         self._force_growing = False
         self._speed_limited_s: dict[str, float] = {}  # arm -> its last speed_limit (s)
@@ -112,7 +116,13 @@ class WarningWatch:
                     out.append(Alert(t, "message", text))
             elif kind == "clutch_ignored":
                 arm = str(data.get("arm", "the instrument"))
-                text = f"{arm} still holds: its clutch press came too late to count; press it again"
+                text = (
+                    f"{arm} still holds: its clutch tap came too late to count (a busy "
+                    "machine); tapping again"
+                    if self.auto_clutch
+                    else f"{arm} still holds: its clutch press came too late to count; "
+                    "press it again"
+                )
                 out.append(Alert(t, "message", text, arm))
             elif kind == "speed_limit":
                 arm = str(data.get("arm", ""))

@@ -51,6 +51,12 @@ def test_warnings_come_from_changes_of_what_is_scored():
         ("message", 3.9, "PSM1"),
     ]
     assert "PSM1" in alerts[-1].text and "press it again" in alerts[-1].text
+    # a window whose device taps the clutch itself does not ask the trainee to press (a
+    # probe student, having pressed nothing, was told to on a busy machine)
+    watch.auto_clutch = True
+    [tapped] = watch.update(5.0, None, [TraceEvent(4.9, "clutch_ignored", ignored)])
+    assert "PSM1" in tapped.text and "tapping again" in tapped.text
+    assert "press it again" not in tapped.text
 
 
 def test_speed_limit_events_keep_a_notice_up_for_a_second_after_the_last():
