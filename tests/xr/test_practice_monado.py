@@ -61,6 +61,8 @@ def test_practice_in_the_simulated_headset_runs_scores_and_stores(xr_root, tmp_p
     code, out = _practice_stopped(tmp_path, "needle-handover", 3.0, _stop_request)
     assert "Traceback" not in out, out
     assert "the session ended on the server: FAIL" in out, out  # stopped before the end
+    # storing is silent, and said to be (session/ending): not taken for a crashed server
+    assert "sent nothing" not in out and "did not take the stop" not in out, out
     assert "stored as session 1" in out, out
     assert code == 130, out  # as after Ctrl-C: stored as incomplete
 

@@ -123,3 +123,40 @@ def test_after_the_servers_ending_notice_its_silence_is_waited_out_for_the_score
     assert client._server_ended(feed) is True
     assert client.report.server_lost is None and client.report.stopped_by == "session ended"
     assert lines[-1].startswith("the session ended on the server: FAIL, score 0.0")
+
+
+def test_a_server_silent_for_longer_than_the_probe_while_it_stores_the_session_is_waited_for():
+    """Real sockets: the session ends, and the server takes 4 s (twice the headset's
+    silence limit, more than the probe's second) before its score, as scoring and storing
+    a long session on a busy machine does. The headset waits and ends with the verdict."""
+    served = Served()
+    hands = Device(served.server.port)
+    lines: list[str] = []
+    client = VrClient(VrOptions(port=served.server.port), log=lines.append)
+    feed = SceneFeed("127.0.0.1", served.server.port)
+    client._silence = SilenceCheck(feed.bus, "this headset", SERVER_SILENCE_S)  # as run() does
+    try:
+        deadline = time.monotonic() + 60.0
+        while feed.messages < 10:  # the scene flows
+            feed.update()
+            assert time.monotonic() < deadline, "no scene/state came"
+            time.sleep(0.02)
+        served.stop()  # the loop ends: session/ending goes out, then silence
+        hands.close()
+        finished_s = time.monotonic() + 2.0 * SERVER_SILENCE_S
+        while time.monotonic() < finished_s:
+            assert not client._server_ended(feed), lines
+            time.sleep(0.05)
+        served.server.publish_score({"scenario": "needle-handover", "passed": False,
+                                     "score": 12.5, "completed": False})  # fmt: skip
+        deadline = time.monotonic() + 10.0
+        while not client._server_ended(feed):
+            assert time.monotonic() < deadline, lines
+            time.sleep(0.02)
+    finally:
+        feed.close()
+        hands.close()
+        served.close()
+    assert client.report.server_lost is None, lines
+    assert lines[0].startswith("the session ended on the server (interrupted): waiting"), lines
+    assert lines[-1].startswith("the session ended on the server: FAIL, score 12.5"), lines
