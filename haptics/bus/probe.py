@@ -31,6 +31,14 @@ RESULT_WAIT_S = 120.0
 MAX_RESULT_WAIT_S = 600.0
 
 
+def ending_words(notice: dict) -> str:
+    """How a ``session/ending`` notice says the session ended, for a person: its reason,
+    and a failed exercise's failure (``failed: time limit of 240 s reached``)."""
+    reason = str(notice.get("reason") or "no reason given")
+    failure = notice.get("failure")
+    return f"{reason}: {failure}" if failure else reason
+
+
 @dataclass(frozen=True)
 class ServerAnswer:
     """What the server said to a ``hello`` probe.

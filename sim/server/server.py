@@ -695,7 +695,11 @@ class TrainingServer:
         try:
             self.bus.publish(
                 "session/ending",
-                {"reason": reason, "score_within_s": SCORE_WITHIN_S},
+                {
+                    "reason": reason,
+                    "failure": self.session.runner.failed if reason == "failed" else None,
+                    "score_within_s": SCORE_WITHIN_S,
+                },
                 used_seq=self._last_seq,
             )
         except Exception:

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from haptics.bus.probe import ending_words
 from scenarios.glossary import verdict_text
 from scenarios.visual import SceneDescription, poses_from_pq
 from sim.view.hud import ArmLine, HudContent
@@ -230,8 +231,7 @@ def hud_content(
     status = ""
     if not ended and now_s - state.last_scene_s > STALE_S:
         status = state.silence or (
-            f"The session has ended ({state.ending.get('reason', 'no reason')}): "
-            "scoring and storing it..."
+            f"The session has ended ({ending_words(state.ending)}): scoring and storing it..."
             if state.ending is not None
             else "waiting for the session on the bus..."
         )

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from haptics.bus.probe import ending_words
 from scenarios.visual import SceneDescription
 from sim.errors import SimError
 from sim.stop_signals import STOP_SIGNALS
@@ -311,7 +312,7 @@ class Viewer:
             self._ending_said = True  # silent from here to session/score: not a crash
             self._silence.ending(self.state.ending_s, self.state.ending)
             self.say(
-                f"the session ended on the server ({self.state.ending.get('reason', '')}): "
+                f"the session ended on the server ({ending_words(self.state.ending)}): "
                 "waiting for its result while the server scores and stores it"
             )
         silent_s = now - self.state.last_scene_s

@@ -40,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
+from haptics.bus.probe import ending_words
 from sim.xr.errors import RuntimeLostError, XrError
 from sim.xr.frames import (
     CAMERA_FROM_XR_VIEW,
@@ -425,7 +426,7 @@ class VrClient:
             self._ending_said = True
             self._silence.ending(feed.ending_s, feed.ending)
             self.log(
-                f"the session ended on the server ({feed.ending.get('reason', 'no reason')}): "
+                f"the session ended on the server ({ending_words(feed.ending)}): "
                 "waiting for its result while the server scores and stores it"
             )
         if feed.messages != self._heard_messages:

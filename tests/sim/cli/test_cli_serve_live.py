@@ -439,10 +439,12 @@ def test_a_failed_session_s_score_says_why_it_failed(live, tmp_path):
             server.output()
         )
         score = hands.latest("session/score")
+        ending = hands.latest("session/ending")  # said before the silent scoring
     finally:
         hands.close()
     assert server.wait(120) == 0, server.output()
     assert score["stopped_by"] == "failed" and not score["completed"], score
     assert "time limit" in score["failure"], score
+    assert ending["reason"] == "failed" and ending["failure"] == score["failure"], ending
     failed = [e for e in _events(server.records().session(1)) if e.kind == "failed"]
     assert failed and failed[-1].data["reason"] == score["failure"]

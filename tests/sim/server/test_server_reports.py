@@ -50,7 +50,7 @@ def test_the_end_is_announced_before_the_silent_scoring_and_the_score_follows():
         served.stop()
         assert device.wait_for(lambda: device.latest("session/ending") is not None, 10)
         ending = device.latest("session/ending")
-        assert ending["reason"] == "interrupted"
+        assert ending["reason"] == "interrupted" and ending["failure"] is None
         assert ending["score_within_s"] == server_module.SCORE_WITHIN_S > 0
         served.thread.join(60)
         served.server.publish_score({"scenario": "needle-handover", "score": 1.0})

@@ -89,11 +89,14 @@ def test_the_end_says_it_is_scoring_then_why_an_attempt_out_of_time_failed(descr
     hello = {"title": "Needle handover", "time_limit_s": 120.0}
     state, alerts = LiveState(description), LiveAlerts()
     state.take(_scene(description, 119.9), now_s=100.0)
-    ending = {"reason": "time", "score_within_s": 120.0}
+    ending = {"reason": "failed", "failure": "time limit of 120 s reached",
+              "score_within_s": 120.0}  # fmt: skip
     state.take(_message("session/ending", ending), now_s=100.1)
     assert state.ending == ending and state.ending_s == 100.1
     silent = hud_content(state, hello, alerts, 103.0)
-    assert silent.status == "The session has ended (time): scoring and storing it..."
+    assert silent.status == (
+        "The session has ended (failed: time limit of 120 s reached): scoring and storing it..."
+    )
     score = {"passed": False, "score": 0.0, "completed": False, "interrupted": False,
              "failure": "time limit of 120 s reached", "session_id": 3}  # fmt: skip
     state.take(_message("session/score", score), now_s=104.0)
