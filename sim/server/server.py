@@ -209,11 +209,16 @@ class TrainingServer:
         if self.config.warm_up:
             from sim.server.warm_up import warm_up
 
-            took_s = warm_up(scenario, seed, self.config.master_rate_hz, self.config.force)
-            if took_s > SLOW_WARM_UP_S:
+            took = warm_up(scenario, seed, self.config.master_rate_hz, self.config.force)
+            if took.seconds > SLOW_WARM_UP_S:
                 say(
-                    f"prepared the simulation in {took_s:.0f} s (its kernels compile on the"
-                    " first run on this machine; later runs start at once)"
+                    f"prepared the simulation in {took.seconds:.0f} s ("
+                    + (
+                        f"{took.compiled} kernels compiled: the first run on this machine;"
+                        " later runs start at once)"
+                        if took.compiled
+                        else "its kernels came from the cache: a busy machine?)"
+                    )
                 )
         self.session = Session(
             scenario,

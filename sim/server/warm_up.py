@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -35,20 +36,40 @@ log = logging.getLogger(__name__)
 WARM_UP_S = 1.0
 
 
-def warm_up(scenario, seed: int, master_rate_hz: float = 1000.0, force=None) -> float:
-    """Run the throwaway sessions; return the wall time it took (s).
+@dataclass(frozen=True)
+class WarmUp:
+    """What the warm-up took.
+
+    Attributes:
+        seconds: wall time (s).
+        compiled: kernels numba compiled (0 when all came from its disk cache: a slow
+            warm-up then means a busy machine, not a first run).
+    """
+
+    seconds: float
+    compiled: int
+
+
+def warm_up(scenario, seed: int, master_rate_hz: float = 1000.0, force=None) -> WarmUp:
+    """Run the throwaway sessions; return what it took.
 
     Best effort: what an exercise cannot run (a custom one without a plan for the
     synthetic operators) is skipped, and nothing here can stop the server from starting.
     """
+    from numba.core import event
+
     started = time.perf_counter()
-    for part in (_scripted, _live_path):
-        try:
-            part(scenario, seed, master_rate_hz, force)
-        except Exception as exc:  # a warm-up must never keep a trainee from practising
-            why = f"{type(exc).__name__}: {exc}"
-            log.info("warm-up (%s) stopped early (%s)", part.__name__.strip("_"), why)
-    return time.perf_counter() - started
+    # numba announces each compilation (a start and an end event); a load from its
+    # cache announces none
+    with event.install_recorder("numba:compile") as compiles:
+        for part in (_scripted, _live_path):
+            try:
+                part(scenario, seed, master_rate_hz, force)
+            except Exception as exc:  # a warm-up must never keep a trainee from practising
+                why = f"{type(exc).__name__}: {exc}"
+                log.info("warm-up (%s) stopped early (%s)", part.__name__.strip("_"), why)
+    starts = sum(1 for _, e in compiles.buffer if e.is_start)
+    return WarmUp(time.perf_counter() - started, starts)
 
 
 def _scripted(scenario, seed: int, master_rate_hz: float, force) -> None:

@@ -79,3 +79,36 @@ def test_a_live_session_compiles_nothing_after_the_warm_up():
     assert max(result["following_messages"]) >= 5, result  # a second of following, at >= 10 Hz
     assert result["kernels"] > 10, result  # the warm-up ran the session's kernels
     assert result["grew"] == [], result
+
+
+def test_the_warm_up_counts_what_numba_compiled_and_a_cached_start_says_so(monkeypatch):
+    """A probe student's cached start on a busy machine (4 s) said "its kernels compile on
+    the first run on this machine": the warm-up now counts the kernels it compiled."""
+    from numba import njit
+
+    from scenarios.loader import load_scenario
+    from sim.server import server as server_module
+    from sim.server import warm_up as warm_up_module
+
+    def fresh(*_):  # a kernel no process has compiled: one compilation
+        njit(lambda x: x + 1)(1)
+
+    monkeypatch.setattr(warm_up_module, "_scripted", fresh)
+    monkeypatch.setattr(warm_up_module, "_live_path", lambda *_: None)
+    took = warm_up_module.warm_up(None, 0)
+    assert took.compiled == 1 and took.seconds >= 0.0
+    monkeypatch.setattr(warm_up_module, "_scripted", lambda *_: None)
+    assert warm_up_module.warm_up(None, 0).compiled == 0
+
+    said: list[str] = []
+    for compiled in (0, 12):
+        taken = warm_up_module.WarmUp(5.0, compiled)
+        monkeypatch.setattr(warm_up_module, "warm_up", lambda *_, t=taken: t)
+        server = server_module.TrainingServer(
+            load_scenario("needle-handover"),
+            config=server_module.ServeConfig(port=0),
+            say=said.append,
+        )
+        server.close()
+    assert "prepared the simulation in 5 s (its kernels came from the cache" in said[0]
+    assert "(12 kernels compiled: the first run on this machine" in said[1]
