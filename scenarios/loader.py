@@ -285,6 +285,10 @@ def _reworded(err: dict) -> tuple[str, str]:
     if kind in ("float_type", "int_type", "int_from_float") and isinstance(got, bool):
         return text, " yes/no and true/false are booleans in YAML: write a number."
     if kind in ("float_type", "int_type") and isinstance(got, str):
+        try:
+            float(got)
+        except ValueError:  # a word ("twenty"), not a quoted number
+            return text, " Write it in digits (e.g. 20)."
         return text, " Write the number without quotes."
     if kind == "int_from_float" or (kind == "int_type" and isinstance(got, float)):
         return "Input should be a whole number", ""

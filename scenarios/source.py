@@ -222,7 +222,9 @@ def read_yaml(text: str, file: str, limits: Limits = DEFAULT_LIMITS) -> tuple[An
         if "\t" in at[: len(at) - len(at.lstrip())] and "tab" not in problem:
             hint = " (the line is indented with a tab: YAML indents with spaces only)"
         elif "indent" in problem or "mapping" in problem or "expected key" in problem:
-            hint = " (check the indentation: nested fields go two spaces further in)"
+            hint = _indentation_hint(lines, mark.line if mark else 0)
+        elif "expected '-'" in problem:
+            hint = " (check the indentation: a list's items start with '-' in one column)"
         elif "expected node content" in problem:
             hint = " (a value is missing here: a doubled comma, or a ':' with nothing after it?)"
         raise ScenarioError(
@@ -235,6 +237,35 @@ def read_yaml(text: str, file: str, limits: Limits = DEFAULT_LIMITS) -> tuple[An
         position = getattr(exc, "position", None)
         line, col = _line_col(text, position) if isinstance(position, int) else (None, None)
         raise ScenarioError(f"YAML: {exc}".splitlines()[0], file, line, col) from None
+
+
+def _indentation_hint(lines: list[str], k: int) -> str:
+    """The fix for an indentation error reported at line ``k`` (0-based). YAML reports it
+    where the parser gave up, often the line *after* the one indented wrong (a field
+    indented 3 spaces among fields at 2 is taken, its next sibling is not): an odd indent
+    on the line before is named as the likely culprit."""
+
+    def indent(line: str) -> int:
+        return len(line) - len(line.lstrip(" "))
+
+    generic = " (check the indentation: nested fields go two spaces further in)"
+    if k >= len(lines):
+        return generic
+    before = [j for j in range(k - 1, -1, -1) if lines[j].strip()]
+    before = [j for j in before if not lines[j].lstrip().startswith("#")][:1]
+    if before and indent(lines[before[0]]) % 2 and not indent(lines[k]) % 2:
+        j = before[0]
+        return (
+            f" (check the indentation: line {j + 1} is indented {indent(lines[j])} spaces;"
+            " fields of one mapping start in the same column, nested fields two spaces"
+            " further in)"
+        )
+    if indent(lines[k]) % 2:
+        return (
+            f" (check the indentation: this line is indented {indent(lines[k])} spaces; fields"
+            " of one mapping start in the same column, nested fields two spaces further in)"
+        )
+    return generic
 
 
 class _Builder:

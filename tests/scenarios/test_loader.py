@@ -220,6 +220,7 @@ def _last_line_of(text: str, needle: str) -> int:
         # numbers are numbers: not yes/no, not quoted strings, counts are whole
         ("k_sd: 1.0", "k_sd: yes", "k_sd: yes", "booleans in YAML"),
         ("k_sd: 1.0", 'k_sd: "1.0"', 'k_sd: "1.0"', "without quotes"),
+        ("k_sd: 1.0", "k_sd: twenty", "k_sd: twenty", "in digits"),  # not "without quotes"
         (
             "rule: {kind: mscore, k_sd: 1.0}",
             "rule: {kind: mscore}\n  proficiency: {total: 2.5}",
@@ -280,3 +281,24 @@ def test_two_instruments_on_one_hand_are_refused_at_the_second():
     err = _error(text)
     assert err.line == _last_line_of(text, "hand: right"), err
     assert "both on hand 'right'" in err.message
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "reported", "words"),
+    [
+        # a field indented 3 spaces among fields at 2: YAML gives up on the next line, and
+        # the hint names the line to fix (it said "two spaces further in": the wrong fix)
+        ("exercise:\n  steps:", "exercise:\n   time_limit_s: 60\n  steps:", "  steps:",
+         "line {} is indented 3 spaces"),
+        # a list item off by one column: no hint before
+        ("    - when: {dropped", "     - when: {dropped", "     - when", "in one column"),
+    ],
+)  # fmt: skip
+def test_an_indentation_mistake_names_the_line_to_fix(old, new, reported, words):
+    assert old in VALID
+    text = VALID.replace(old, new, 1)
+    err = _error(text)
+    assert err.line == _last_line_of(text, reported), err
+    if "{}" in words:
+        words = words.format(_last_line_of(text, "time_limit_s: 60"))
+    assert words in err.message, err
