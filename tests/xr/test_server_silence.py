@@ -18,27 +18,41 @@ from tests.haptics.bus.conftest import KeyedLab
 from tests.sim.server.test_server import Device, Served
 
 
+def _watching(served: Served, lines: list[str], curve=None) -> tuple[VrClient, SceneFeed]:
+    """A headset client's silence check (as ``run()`` sets it up) on a feed of ``served``,
+    once the scene flows; the client logs to ``lines``."""
+    client = VrClient(VrOptions(port=served.server.port), log=lines.append)
+    feed = SceneFeed("127.0.0.1", served.server.port, curve)
+    client._silence = SilenceCheck(feed.bus, "this headset", SERVER_SILENCE_S)
+    deadline = time.monotonic() + 60.0
+    while feed.messages < 10:
+        feed.update()
+        if time.monotonic() > deadline:
+            feed.close()
+            raise AssertionError("no scene/state came")
+        time.sleep(0.02)
+    return client, feed
+
+
+def _until_ended(client: VrClient, feed: SceneFeed, timeout_s: float, lines) -> None:
+    """Run the client's end check, as its frame loop does, until it ends the session."""
+    deadline = time.monotonic() + timeout_s
+    while not client._server_ended(feed):
+        assert time.monotonic() < deadline, lines
+        time.sleep(0.02)
+
+
 def test_a_headset_whose_key_is_removed_ends_saying_the_server_refuses_it(tmp_path):
     lab = KeyedLab(tmp_path, "headset", "hands")
     served = Served(curve=lab.server)
     # the session starts once its devices send: two hands on a key of their own
     hands = Device(served.server.port, curve=lab.client["hands"])
     lines: list[str] = []
-    client = VrClient(VrOptions(port=served.server.port), log=lines.append)
-    feed = SceneFeed("127.0.0.1", served.server.port, lab.client["headset"])
-    client._silence = SilenceCheck(feed.bus, "this headset", SERVER_SILENCE_S)  # as run() does
+    client, feed = _watching(served, lines, lab.client["headset"])
     try:
-        deadline = time.monotonic() + 60.0
-        while feed.messages < 10:  # the scene flows
-            feed.update()
-            assert time.monotonic() < deadline, "no scene/state came"
-            time.sleep(0.02)
         assert not client._server_ended(feed)
         lab.remove("headset")
-        deadline = time.monotonic() + 30.0
-        while not client._server_ended(feed):
-            assert time.monotonic() < deadline, lines
-            time.sleep(0.02)
+        _until_ended(client, feed, 30.0, lines)
     finally:
         feed.close()
         hands.close()
@@ -132,15 +146,8 @@ def test_a_server_silent_for_longer_than_the_probe_while_it_stores_the_session_i
     served = Served()
     hands = Device(served.server.port)
     lines: list[str] = []
-    client = VrClient(VrOptions(port=served.server.port), log=lines.append)
-    feed = SceneFeed("127.0.0.1", served.server.port)
-    client._silence = SilenceCheck(feed.bus, "this headset", SERVER_SILENCE_S)  # as run() does
+    client, feed = _watching(served, lines)
     try:
-        deadline = time.monotonic() + 60.0
-        while feed.messages < 10:  # the scene flows
-            feed.update()
-            assert time.monotonic() < deadline, "no scene/state came"
-            time.sleep(0.02)
         served.stop()  # the loop ends: session/ending goes out, then silence
         hands.close()
         finished_s = time.monotonic() + 2.0 * SERVER_SILENCE_S
@@ -149,10 +156,7 @@ def test_a_server_silent_for_longer_than_the_probe_while_it_stores_the_session_i
             time.sleep(0.05)
         served.server.publish_score({"scenario": "needle-handover", "passed": False,
                                      "score": 12.5, "completed": False})  # fmt: skip
-        deadline = time.monotonic() + 10.0
-        while not client._server_ended(feed):
-            assert time.monotonic() < deadline, lines
-            time.sleep(0.02)
+        _until_ended(client, feed, 10.0, lines)
     finally:
         feed.close()
         hands.close()
