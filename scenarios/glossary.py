@@ -159,8 +159,9 @@ _INFO = (
         "clutch press",
         False,
         "efficiency",
-        "How often you clutched: each time an instrument stopped following your hand (the "
-        "clutch, the camera pedal or a hold). Clutching to recentre your hands is good "
+        "How often you clutched: each press of the clutch (or, for the endoscope, the "
+        "camera pedal) while the instrument followed your hand. Holds of the watchdog and a "
+        "device's own clutch taps are not counted. Clutching to recentre your hands is good "
         "practice; this is reported to compare attempts, not scored for its own sake.",
     ),
     MetricInfo(

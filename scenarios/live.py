@@ -61,12 +61,12 @@ class _Instrument:
         self.force_above = 0
         self.peak_force_n = 0.0
         self.out_of_view = 0
-        self.clutch_presses = 0
-        #: the trace's ``clutch`` is "not following" (sim.session): an arm starts so, and
-        #: one that never follows (the endoscope fed clutched samples, an idle hand)
-        #: stays so; only a change from following to not following is a press
-        self.last_clutch = True
         self.master_seen = False
+
+
+#: Teleoperation's state-change events (the new state in lower case): the clutch count
+#: follows them (a press while following is one).
+TELEOP_STATE_EVENTS = frozenset({"disabled", "aligning", "following", "clutched", "holding"})
 
 
 class MetricAccumulator:
@@ -112,6 +112,14 @@ class MetricAccumulator:
         self._drops = 0
         self._needle: dict[str, list[float]] = {"needle_entry": [], "needle_exit": []}
         self._withdrawals = 0
+        #: the operator's clutch presses per arm: teleoperation's ``clutched`` events that
+        #: come while the arm follows (the hand repositioned). The trace's ``clutch``
+        #: column ("does not follow") also turns on when the watchdog holds an arm for
+        #: late samples, and a desktop device taps the clutch itself while an arm aligns
+        #: or holds: counting the column's edges read 53 presses of a trainee who pressed
+        #: nothing on a busy machine
+        self._clutched: dict[str, int] = {}
+        self._teleop_state: dict[str, str] = {}  # arm -> its last state-change event
 
     @property
     def rows(self) -> int:
@@ -157,10 +165,6 @@ class MetricAccumulator:
             tool.force_above += int(np.count_nonzero(force > self.force_threshold_n))
             tool.peak_force_n = max(tool.peak_force_n, float(force.max()))
             tool.out_of_view += int(np.count_nonzero(~np.asarray(s["in_view"], dtype=bool)))
-            clutch = np.asarray(s["clutch"], dtype=bool)
-            before = np.r_[tool.last_clutch, clutch[:-1]]
-            tool.clutch_presses += int(np.count_nonzero(clutch & ~before))
-            tool.last_clutch = bool(clutch[-1])
             if not tool.master_seen:
                 tool.master_seen = bool(np.isfinite(s["master_position_m"]).any())
             h = s.get("contact_held_environment")
@@ -174,10 +178,15 @@ class MetricAccumulator:
         self._rows += k
 
     def add_event(self, kind: str, data: Mapping) -> None:
-        """Count a discrete event that a metric is made of (drops, needle entry / exit /
-        withdrawal)."""
+        """Count a discrete event that a metric is made of (drops, clutch presses, needle
+        entry / exit / withdrawal)."""
         if kind == "drop":
             self._drops += 1
+        elif kind in TELEOP_STATE_EVENTS:
+            arm = str(data.get("arm", ""))
+            if kind == "clutched" and self._teleop_state.get(arm) == "following":
+                self._clutched[arm] = self._clutched.get(arm, 0) + 1
+            self._teleop_state[arm] = kind
         elif kind == "needle_withdrawal":
             self._withdrawals += 1
         elif kind in self._needle and "distance_m" in data:
@@ -203,9 +212,9 @@ class MetricAccumulator:
             out[f"path_length_cm[{name}]"] = 100.0 * tool.path_m
             total += tool.path_m
         out["path_length_cm"] = 100.0 * total
-        moving = [t for t in self._tools.values() if t.master_seen]
+        moving = [name for name, t in self._tools.items() if t.master_seen]
         if moving:
-            out["clutch_count"] = float(sum(t.clutch_presses for t in moving))
+            out["clutch_count"] = float(sum(self._clutched.get(n, 0) for n in moving))
         inst_hits = sum(t.instrument_hits.count for t in self._tools.values())
         # both instruments see an instrument-instrument contact: count it once
         inst_hits = inst_hits // 2 if len(self._tools) > 1 else inst_hits

@@ -38,7 +38,7 @@ from kinematics.errors import KinematicsError
 from kinematics.ik import DEFAULT_MAX_ITERS
 from kinematics.solvers import checked_joints, load_ik_solver
 from kinematics.transforms import pose, rpy_to_matrix
-from scenarios.live import MetricAccumulator
+from scenarios.live import TELEOP_STATE_EVENTS, MetricAccumulator
 from scenarios.schema import Scenario
 from scenarios.scoring import score_session
 from scenarios.script import ExerciseRunner
@@ -735,6 +735,8 @@ class Session:
         event = TraceEvent(self.world.time_s if time_s is None else float(time_s), kind, data)
         self.recorder.events.append(event)
         self._step_events.append(event)
+        if kind in TELEOP_STATE_EVENTS:  # the live clutch count follows them
+            self._live_events.append((kind, data))
 
     def _on_world_event(self, event) -> None:
         holders = self._holders.setdefault(event.object, set())

@@ -44,9 +44,12 @@ def _trace(graspable=("ring1",)):
     right.contact_instrument[8000:8050] = True
     left.clutch[9000:9100] = True
     events = [
+        TraceEvent(0.0, "following", {"arm": "PSM1"}),
         TraceEvent(2.0, "grasp", {"object": "ring1"}),
         TraceEvent(3.5, "drop", {"object": "ring1"}),
         TraceEvent(6.0, "needle_entry", {"distance_m": 0.002}),
+        TraceEvent(9.0, "clutched", {"arm": "PSM1", "detail": "clutch pressed"}),
+        TraceEvent(9.1, "following", {"arm": "PSM1"}),
     ]
     return SessionTrace(FS, t, {"PSM1": left, "PSM2": right}, events, True, 9.5, list(graspable))
 
@@ -109,6 +112,9 @@ def test_a_scope_alone_has_no_out_of_view_time():
     scope = trace.instruments.pop("PSM1")
     trace.instruments.clear()
     trace.instruments["ECM"] = dataclasses.replace(scope, kind="ecm")
+    for k, e in enumerate(trace.events):  # the scope's own clutch press
+        if e.data.get("arm") == "PSM1":
+            trace.events[k] = TraceEvent(e.time_s, e.kind, {**e.data, "arm": "ECM"})
     m = compute_metrics(trace)
     assert "out_of_view_time_s" not in m and "drops" not in m
     assert m["environment_collisions"] == 1
@@ -160,17 +166,28 @@ def test_a_session_that_stopped_at_once_still_scores(rows, completed):
     assert all(np.isfinite(v) for v in m.values())
 
 
-def test_clutch_presses_count_only_stops_of_following():
-    """The trace's ``clutch`` is "the arm does not follow" (sim.session records it so):
-    every arm starts that way, and the endoscope (fed clutched samples) or an idle hand
-    never follows. Counting its rising edges from a false start read 3 after one real
-    press and 5 after two. A press is a change from following to not following."""
+def test_clutch_presses_are_the_operators_presses_while_following():
+    """A press is teleoperation's ``clutched`` event while the arm follows (the hand
+    repositioned). The trace's ``clutch`` column ("does not follow") also turned on for
+    every watchdog hold, and a desktop device taps the clutch itself while an arm aligns
+    or holds: a probe student who pressed nothing read 53 presses on a busy machine."""
     trace = _trace(graspable=())
-    left, right = trace.instruments["PSM1"], trace.instruments["PSM2"]
-    left.clutch[:500] = True  # aligning until it follows at 0.5 s
-    right.clutch[:] = True  # the other hand never follows
-    scope = dataclasses.replace(right, clutch=np.ones_like(right.clutch))  # always clutched
-    trace.instruments["ECM"] = dataclasses.replace(scope, kind="ecm")
     assert compute_metrics(trace)["clutch_count"] == 1  # the press at 9 s
-    left.clutch[6000:6200] = True
-    assert compute_metrics(trace)["clutch_count"] == 2
+
+    def events(*more):
+        return dataclasses.replace(trace, events=[*trace.events, *more])
+
+    def at(t, kind, arm="PSM1"):
+        return TraceEvent(t, kind, {"arm": arm})
+
+    # a hold and the device's own taps (aligning, holding): no press
+    held = events(at(9.2, "holding"), at(9.3, "aligning"), at(9.31, "clutched"),
+                  at(9.32, "aligning"), at(9.4, "following"))  # fmt: skip
+    assert compute_metrics(held)["clutch_count"] == 1
+    # a second press while following counts; one of an arm without a master does not
+    more = events(at(9.5, "clutched"), at(9.6, "following"), at(9.0, "following", "PSM3"),
+                  at(9.1, "clutched", "PSM3"))  # fmt: skip
+    assert compute_metrics(more)["clutch_count"] == 2
+    trace.instruments["PSM1"].master_position_m[:] = np.nan  # no master drove it
+    trace.instruments["PSM2"].master_position_m[:] = np.nan
+    assert "clutch_count" not in compute_metrics(trace)
