@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -39,27 +38,11 @@ from pathlib import Path
 from rich.console import Console
 
 from bench.report import finish, print_table
+from sim.cli.practice import free_port_block
 
 SCENARIO = "needle-handover"
 CASES = {"recommended": None, "quest3": (2064, 2208)}
 MIN_FRAMES = 600
-
-
-def _free_port_block() -> int:
-    for _ in range(100):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        ok = True
-        for k in range(3):
-            with socket.socket() as t:
-                try:
-                    t.bind(("127.0.0.1", port + k))
-                except OSError:
-                    ok = False
-        if ok and port + 2 < 65535:
-            return port
-    raise RuntimeError("no free block of three ports on loopback")
 
 
 def _summary(timing_path: Path, skip: int) -> dict:
@@ -91,7 +74,7 @@ def run_vr_benchmark(
         return not strict
     work = root.path / "tmp" / "bench-vr"
     work.mkdir(parents=True, exist_ok=True)
-    port = _free_port_block()
+    port = free_port_block()
     data = work / "data"
     env = {**os.environ, "XDG_DATA_HOME": str(data), "COLUMNS": "200"}
     server = subprocess.Popen(

@@ -125,23 +125,30 @@ class SilenceCheck:
         self._asked_s = -float("inf")
         self._ending: tuple[float, float] | None = None  # (notice's time, wait) (s)
 
-    def ending(self, now_s: float, notice: dict) -> None:
+    def ending(self, now_s: float, notice: dict) -> str | None:
         """The server said the session ended (``session/ending``): it is silent while it
         scores and stores the session, so the stream's silence is no longer asked about;
         :meth:`check` ends the wait only once the notice's ``score_within_s`` has passed
         with no result (:data:`RESULT_WAIT_S` when that is not a usable number, at most
-        :data:`MAX_RESULT_WAIT_S`).
+        :data:`MAX_RESULT_WAIT_S`). The first notice counts.
 
         Args:
             now_s: the monotonic time (s) the notice came.
             notice: the ``session/ending`` payload.
+
+        Returns:
+            What to tell the person using the client, the first time; None after.
         """
         if self._ending is not None:
-            return
+            return None
         within_s = notice.get("score_within_s")
         if not isinstance(within_s, int | float) or not 0.0 < within_s < math.inf:
             within_s = RESULT_WAIT_S
         self._ending = (now_s, min(float(within_s), MAX_RESULT_WAIT_S))
+        return (
+            f"the session ended on the server ({ending_words(notice)}): waiting for its "
+            "result while the server scores and stores it"
+        )
 
     def heard(self) -> None:
         """The stream brought a message: a later silence starts afresh."""

@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from haptics.bus.probe import ending_words
 from scenarios.visual import SceneDescription
 from sim.errors import SimError
 from sim.stop_signals import STOP_SIGNALS
@@ -123,7 +122,6 @@ class Viewer:
         self._stop_sent = False
         self._silence = None  # asks a silent server why (haptics.bus.probe.SilenceCheck)
         self._silence_said = ""  # the kind of silence last told on the console
-        self._ending_said = False  # the server's session/ending was taken
 
     # ---- setup ---------------------------------------------------------------------------
     def _client(self, subscribe=("",)):
@@ -308,13 +306,9 @@ class Viewer:
         stays (a server that comes back, or lets the key in again, carries on)."""
         if self.state.last_scene_s == -math.inf or self.state.score is not None:
             return  # no session seen yet (a server waiting for its devices), or ended
-        if self.state.ending is not None and not self._ending_said:
-            self._ending_said = True  # silent from here to session/score: not a crash
-            self._silence.ending(self.state.ending_s, self.state.ending)
-            self.say(
-                f"the session ended on the server ({ending_words(self.state.ending)}): "
-                "waiting for its result while the server scores and stores it"
-            )
+        ending = self.state.ending  # silent from here to session/score: not a crash
+        if ending is not None and (said := self._silence.ending(self.state.ending_s, ending)):
+            self.say(said)
         silent_s = now - self.state.last_scene_s
         if silent_s <= STALE_S:
             self._silence.heard()

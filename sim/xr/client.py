@@ -40,7 +40,6 @@ from pathlib import Path
 
 import numpy as np
 
-from haptics.bus.probe import ending_words
 from sim.xr.errors import RuntimeLostError, XrError
 from sim.xr.frames import (
     CAMERA_FROM_XR_VIEW,
@@ -203,7 +202,6 @@ class VrClient:
         self._hud = None  # the trainer's overlay (sim.xr.hud.HeadsetHud)
         self._link = None  # the controllers' bus link (sim.xr.link.DeviceLink), once made
         self._silence = None  # asks a silent server why (haptics.bus.probe.SilenceCheck)
-        self._ending_said = False  # the server's session/ending was taken
         self._heard_messages = 0
 
     def stop(self) -> None:
@@ -422,13 +420,8 @@ class VrClient:
             self.report.session_score = feed.score
             self.report.stopped_by = "session ended"
             return True
-        if feed.ending is not None and not self._ending_said:
-            self._ending_said = True
-            self._silence.ending(feed.ending_s, feed.ending)
-            self.log(
-                f"the session ended on the server ({ending_words(feed.ending)}): "
-                "waiting for its result while the server scores and stores it"
-            )
+        if feed.ending is not None and (said := self._silence.ending(feed.ending_s, feed.ending)):
+            self.log(said)
         if feed.messages != self._heard_messages:
             self._heard_messages = feed.messages
             self._silence.heard()

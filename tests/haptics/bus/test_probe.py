@@ -103,8 +103,10 @@ def test_after_an_ending_notice_silence_is_waited_out_then_named_as_a_missing_re
     """No probe while the server scores and stores (its bus is never touched: None here);
     a notice's wait that is no usable number is the default, a huge one is capped."""
     check = SilenceCheck(None, "this window", silence_s=1.5)
-    check.ending(100.0, {"reason": "completed", "score_within_s": within})
-    check.ending(200.0, {"reason": "completed", "score_within_s": 1.0})  # the first counts
+    said = check.ending(100.0, {"reason": "completed", "score_within_s": within})
+    assert said.startswith("the session ended on the server (completed): waiting")
+    # the first notice counts, and is said once
+    assert check.ending(200.0, {"reason": "completed", "score_within_s": 1.0}) is None
     assert check.check(silent_s=waited - 1.0, now_s=100.0 + waited - 1.0) is None
     late = check.check(silent_s=waited + 1.0, now_s=100.0 + waited + 1.0)
     assert late.kind == "gone" and late.ends
