@@ -66,7 +66,7 @@ STRAGGLERS_S = 0.5
 #: server for gone.
 SCORE_WITHIN_S = 120.0
 
-#: A warm-up longer than this (s) is said: the first run compiled the kernels.
+#: A warm-up longer than this (s) is said, with whether kernels compiled (a first run) or not.
 SLOW_WARM_UP_S = 2.0
 
 #: How long one read of the device socket may take, as a share of the wall time since
