@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import functools
 import io
 import json
 import uuid
@@ -354,8 +355,16 @@ def session_dicts(records: Records, pseudonym: str) -> list[dict]:
 
 def _scoring_of(row) -> Scoring | None:
     """The rubric a stored session was scored under (None if its text no longer loads)."""
+    return _rubric_of_text(row.scenario_yaml)
+
+
+@functools.lru_cache(maxsize=32)
+def _rubric_of_text(scenario_yaml: str) -> Scoring | None:
+    """A stored scenario text's rubric, parsed once per text: a trainee's sessions (and a
+    class's, for ``trainee class``) mostly share a handful of texts, and parsing one
+    takes ~3.5 ms. Read only; nobody changes a rubric after parsing."""
     try:
-        return parse_scenario(row.scenario_yaml, f"session {row.id}").scoring
+        return parse_scenario(scenario_yaml, "<stored scenario>").scoring
     except ScenarioError:
         return None
 

@@ -504,6 +504,11 @@ class Records:
             self._writer = self.engine.execution_options(surgisim_write=True)
         self._create_tables()
 
+    @property
+    def shown_url(self) -> str:
+        """The database URL to print or put on a page: its password hidden."""
+        return _safe_url(self.url)
+
     @classmethod
     def demo(cls) -> Records:
         """The store of synthetic demonstrations (``demo.sqlite`` beside the trainee

@@ -70,7 +70,7 @@ def trainee_list(
         table.add_row(trainee.pseudonym, str(count), f"{trainee.created_at:%Y-%m-%d}")
     console = Console()
     # on a line of its own, never broken: a URL to copy into --db
-    console.print(f"Trainees in {records.url}", soft_wrap=True, highlight=False, markup=False)
+    console.print(f"Trainees in {records.shown_url}", soft_wrap=True, highlight=False, markup=False)
     console.print(table)
 
 
@@ -196,6 +196,96 @@ def trainee_show(
     console.print(f"progress page: {path}" + (f"\nCSV: {csv}" if csv else ""))
 
 
+@trainee_app.command("class")
+def trainee_class(
+    scenario: str | None = typer.Option(
+        None, "--scenario", help="Only this scenario (its name, as `trainee show` lists it)."
+    ),
+    db: str | None = DB_OPTION,
+    demo: bool = DEMO_OPTION,
+    html: Path | None = typer.Option(
+        None,
+        help="Where to write the class page (HTML; default: class.html, or "
+        "class-SCENARIO.html with --scenario, in the records' reports folder).",
+    ),
+    csv: Path | None = typer.Option(None, help="Also export the table as CSV here."),
+    debug: bool = DEBUG_OPTION,
+) -> None:
+    """Every trainee side by side, per scenario: attempts, passes, best and latest score,
+    the current run of qualifying attempts and proficiency (by the same rules as `trainee
+    show`), and a class page with each trainee's scores."""
+    from scenarios.errors import ScenarioError
+    from scenarios.report_class import (
+        attempts_text,
+        best_text,
+        latest_text,
+        proficient_text,
+        rule_text,
+    )
+    from scenarios.standings import class_standings, write_class_report
+    from sim.cli.checks import failure_text
+    from sim.errors import SimError
+
+    console = Console()
+    with guard(debug):
+        html = checked_output(html, "--html")
+        csv = checked_output(csv, "--csv")
+        records = _records(db, demo)
+        standings = class_standings(records, scenario)
+        if scenario is not None and not standings.by_scenario:
+            known = sorted({r.scenario for r in records.sessions()})
+            raise ScenarioError(
+                f"no trainee has a session of scenario {scenario!r}; scenarios with "
+                f"sessions: {', '.join(known) or 'none yet'}."
+            )
+        where = f"Class in {records.shown_url}"
+        console.print(where, soft_wrap=True, highlight=False, markup=False)
+        for name, group in standings.by_scenario.items():
+            proficient = sum(s.proficient for s in group)
+            table = Table(
+                title=f"{name}: {proficient} of {len(group)} proficient",
+                caption=rule_text(group),
+            )
+            for col in (
+                "trainee",
+                "attempts",
+                "passed",
+                "qualifying",
+                "best",
+                "latest",
+                "latest session",
+                "in a row now",
+                "proficient",
+            ):
+                table.add_column(col, no_wrap=col == "trainee")
+            for s in group:
+                table.add_row(
+                    s.pseudonym,
+                    attempts_text(s),
+                    str(s.passed),
+                    str(s.qualifying),
+                    best_text(s),
+                    latest_text(s),
+                    s.latest_on,
+                    str(s.current_run),
+                    escape(proficient_text(s)),
+                )
+            console.print(table)
+        if standings.without_sessions:
+            of = f" of {scenario}" if scenario else ""
+            console.print(
+                f"no sessions{of} yet: {', '.join(standings.without_sessions)}",
+                highlight=False,
+                markup=False,
+            )
+        try:
+            name = f"class-{Path(scenario).name}.html" if scenario else "class.html"
+            path = write_class_report(records, standings, html or records.reports_dir / name, csv)
+        except OSError as exc:
+            raise SimError(f"the class page could not be written ({failure_text(exc)}).") from None
+    console.print(f"class page: {path}" + (f"\nCSV: {csv}" if csv else ""))
+
+
 def _write_progress(records, pseudonym: str, html: Path | None, csv: Path | None) -> Path:
     """The progress page (and CSV); an OSError (the disk filled since the check) is said
     in a line."""
@@ -226,7 +316,7 @@ def trainee_forget(
         count = len(records.sessions(pseudonym))
         if not yes:
             typer.confirm(
-                f"Remove trainee {pseudonym!r} from {records.url}: {count} session(s), their "
+                f"Remove trainee {pseudonym!r} from {records.shown_url}: {count} session(s), their "
                 "scores, traces and reports? This cannot be undone",
                 abort=True,
             )

@@ -560,7 +560,7 @@ def store(
                     f"stored {path} as session {sid} ({info.scenario_name}, "
                     f"{ending_label(row.ending)}, {row.sim_time_s:.1f} s simulated, started "
                     f"{row.started_at:%Y-%m-%d %H:%M} UTC) for {escape(info.pseudonym)!r} "
-                    f"in {escape(records.url)}",
+                    f"in {escape(records.shown_url)}",
                     soft_wrap=True,
                 )
             except ScenarioError as exc:

@@ -87,6 +87,7 @@ def _surgisim(*args: str, env: dict | None = None, stdin: str | None = None):
 COMMANDS = (
     ("trainee", "list"),
     ("trainee", "show", "T042"),
+    ("trainee", "class"),
     ("report", "1"),
     ("rescore", "1", "--scenario", "peg-transfer"),
 )
@@ -170,6 +171,33 @@ def test_trainee_new_and_forget(tmp_path):
     assert out.returncode == 0 and Records(db).trainees() == []
     out = _surgisim("trainee", "forget", "T404", "--yes", "--db", db, env=env)
     assert out.returncode == 2 and "no trainee 'T404'" in out.stderr
+
+
+def test_trainee_class_puts_the_trainees_side_by_side(tmp_path):
+    db = f"sqlite:///{tmp_path / 'r.sqlite'}"
+    _store(db, tmp_path, "T042")
+    _store(db, tmp_path, "T043")
+    _store(db, tmp_path, "T043")
+    Records(db).trainee("T044")
+    html, csv = tmp_path / "class.html", tmp_path / "class.csv"
+    out = runner.invoke(
+        app,
+        ["trainee", "class", "--db", db, "--html", str(html), "--csv", str(csv)],
+        env={"COLUMNS": "200"},
+    )
+    assert out.exit_code == 0, out.stdout
+    text = out.stdout
+    assert "mini: 0 of 2 proficient" in text and "needs 2 in a row and 10 in all" in text
+    rows = {line.split()[1]: line for line in text.splitlines() if "│ T04" in line}
+    assert set(rows) == {"T042", "T043"}
+    assert rows["T043"].split("│")[2].strip() == "2"  # attempts
+    assert "no sessions yet: T044" in text
+    assert html.read_text().startswith("<!doctype html>") and "Class overview" in html.read_text()
+    assert len(csv.read_text().splitlines()) == 3  # the header and two trainees
+    out = runner.invoke(app, ["trainee", "class", "--db", db, "--scenario", "peg-transfer"])
+    assert out.exit_code == 2
+    assert "no trainee has a session of scenario 'peg-transfer'" in out.output
+    assert "scenarios with sessions: mini" in out.output
 
 
 def test_the_demo_store_is_separate(tmp_path):

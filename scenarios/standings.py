@@ -1,0 +1,137 @@
+"""Where each trainee of a class stands on each scenario: the instructor's side-by-side view.
+
+A trainee's own page (``surgisim trainee show``) answers "how am I doing"; an instructor
+with a class over weeks asks "who is proficient, who is stuck, who has not practised".
+:func:`class_standings` answers that from the records, by the same rules as a trainee's
+page (attempts, qualifying attempts and proficiency by each scenario's rule; stopped and
+recovered sessions are not attempts), so that the two never disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from scenarios.archive import proficiency_table, session_dicts
+from scenarios.records import Records
+
+
+@dataclass(frozen=True)
+class Standing:
+    """One trainee on one scenario.
+
+    Attributes:
+        pseudonym: the trainee.
+        attempts: attempts (sessions taken to their end), as ``trainee show`` counts them.
+        not_counted: sessions that are not attempts (stopped by the user, recovered after
+            a crash).
+        passed: attempts that passed (the original verdict).
+        qualifying: attempts that count toward proficiency under the scenario's rule.
+        best_score: the best score of an attempt (0-100); None with no attempt.
+        latest_score, latest_result, latest_on: the latest session (attempt or not): its
+            score, its result in words (``pass``, ``FAIL (stopped by the user)``) and
+            when it started (``YYYY-MM-DD HH:MM``).
+        current_run: qualifying attempts in a row up to the latest.
+        proficient: whether the trainee has met the scenario's proficiency rule.
+        since: when it was met, in words (``attempt 3, 2026-12-05``), or None.
+        rule: the proficiency rule in words.
+        sessions: the trainee's sessions of this scenario as
+            :func:`scenarios.archive.session_dicts` gives them, oldest first (for curves).
+    """
+
+    pseudonym: str
+    attempts: int
+    not_counted: int
+    passed: int
+    qualifying: int
+    best_score: float | None
+    latest_score: float
+    latest_result: str
+    latest_on: str
+    current_run: int
+    proficient: bool
+    since: str | None
+    rule: str
+    sessions: tuple[dict, ...]
+
+
+@dataclass(frozen=True)
+class ClassStandings:
+    """Every trainee's standing per scenario.
+
+    Attributes:
+        by_scenario: scenario name -> standings, one per trainee who has a session of it,
+            in pseudonym order.
+        without_sessions: trainees with no session at all (registered, not yet started),
+            or none of the scenario asked for.
+        scenario: the one scenario asked for, or None for all.
+    """
+
+    by_scenario: dict[str, list[Standing]]
+    without_sessions: list[str]
+    scenario: str | None = None
+
+
+def class_standings(records: Records, scenario: str | None = None) -> ClassStandings:
+    """Every trainee's standing on every scenario they have sessions of (only ``scenario``
+    when given), from the same session and proficiency tables as a trainee's own page."""
+    by_scenario: dict[str, list[Standing]] = {}
+    without: list[str] = []
+    for trainee, _count in records.trainees():
+        pseudonym = trainee.pseudonym
+        sessions = session_dicts(records, pseudonym)
+        if scenario is not None:
+            sessions = [s for s in sessions if s["scenario"] == scenario]
+        if not sessions:
+            without.append(pseudonym)
+            continue
+        proficiency = proficiency_table(records, pseudonym)
+        for name in sorted({s["scenario"] for s in sessions}):
+            rows = [s for s in sessions if s["scenario"] == name]
+            by_scenario.setdefault(name, []).append(_standing(pseudonym, rows, proficiency[name]))
+    return ClassStandings(dict(sorted(by_scenario.items())), without, scenario)
+
+
+def _standing(pseudonym: str, rows: list[dict], proficiency: dict) -> Standing:
+    attempts = [s for s in rows if s["counts"]]
+    latest = rows[-1]
+    return Standing(
+        pseudonym=pseudonym,
+        attempts=proficiency["attempts"],
+        not_counted=proficiency["not_counted"],
+        passed=sum(1 for s in attempts if s["passed"]),
+        qualifying=proficiency["passes"],
+        best_score=max((s["score"] for s in attempts), default=None),
+        latest_score=latest["score"],
+        latest_result=latest["result"],
+        latest_on=latest["started_at"],
+        current_run=proficiency["current_run"],
+        proficient=proficiency["proficient"],
+        since=proficiency["since"],
+        rule=proficiency["rule"],
+        sessions=tuple(rows),
+    )
+
+
+def write_class_report(
+    records: Records,
+    standings: ClassStandings,
+    out: Path | None = None,
+    csv_out: Path | None = None,
+) -> Path:
+    """Write the class page (and optionally its CSV); returns the page's path (default:
+    ``class.html`` in the records' reports folder). Both files are registered with every
+    trainee they name, so that ``trainee forget`` of any one of them deletes them: a page
+    never keeps a forgotten trainee's scores (write it again after forgetting)."""
+    from scenarios.report import write_text
+    from scenarios.report_class import class_report_html, standings_csv
+
+    named = sorted({s.pseudonym for group in standings.by_scenario.values() for s in group})
+    path = out or records.reports_dir / "class.html"
+    for pseudonym in named:  # registered before they are written, as every report
+        records.register_file(path, pseudonym=pseudonym, kind="class")
+        if csv_out is not None:
+            records.register_file(csv_out, pseudonym=pseudonym, kind="class csv")
+    if csv_out is not None:
+        standings_csv(standings, csv_out)
+    return write_text(path, class_report_html(standings, records.shown_url))

@@ -1,0 +1,139 @@
+"""The class overview (``scenarios.standings``, ``scenarios.report_class``) on real SQLite
+records: it agrees with each trainee's own proficiency table, counts stopped sessions as
+``trainee show`` does, and its page and CSV go when any trainee named in them is
+forgotten."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime as dt
+import io
+from types import SimpleNamespace
+
+import pytest
+
+from scenarios.archive import proficiency_table, store_session
+from scenarios.evaluate import compute_metrics
+from scenarios.loader import parse_scenario
+from scenarios.records import Records
+from scenarios.report_class import class_report_html, standings_csv
+from scenarios.scoring import score_session
+from scenarios.standings import class_standings, write_class_report
+from tests.scenarios.test_evaluate import _trace
+from tests.scenarios.test_loader import VALID
+
+START = dt.datetime(2026, 11, 2, 9, 0)
+
+
+def _store(records: Records, pseudonym: str, day: int, *, score: float = 90.0, ended=None) -> int:
+    """One mini session on day ``day`` of the course (day 0: 2026-11-02), passed with a
+    score of 90 or failed with a lower ``score``; ``ended="stopped"`` for a session the
+    trainee stopped."""
+    scenario = parse_scenario(VALID, "mini.yaml")
+    trace = _trace()
+    metrics = compute_metrics(trace)
+    result = score_session(metrics, trace.completed, scenario.scoring)
+    result = dataclasses.replace(result, score=float(score), passed=score >= 90.0)
+    return store_session(
+        records,
+        scenario=scenario,
+        scenario_text=VALID,
+        pseudonym=pseudonym,
+        operator="device",
+        seed=1500 + day,
+        trace=trace,
+        metrics=metrics,
+        result=result,
+        sim_time_s=9.5,
+        wall_time_s=9.5,
+        started_at=START + dt.timedelta(days=day),
+        ended=ended,
+    )
+
+
+@pytest.fixture
+def course(tmp_path) -> Records:
+    """A class of four under the mini rubric's rule (2 in a row and 10 in all): T101
+    proficient (passes on days 1-10), T102 stuck (a pass between
+    fails, then a stopped session), T103 with one fail, T104 registered only."""
+    records = Records(f"sqlite:///{tmp_path / 'class.sqlite'}")
+    for day in range(1, 11):
+        _store(records, "T101", day)
+    _store(records, "T102", 1, score=41.5)
+    _store(records, "T102", 2)
+    _store(records, "T102", 3, score=52.25)
+    _store(records, "T102", 4, score=0.0, ended="stopped")
+    _store(records, "T103", 2, score=12.0)
+    records.trainee("T104")
+    return records
+
+
+def test_standings_agree_with_each_trainees_own_table(course):
+    standings = class_standings(course)
+    assert list(standings.by_scenario) == ["mini"]
+    assert standings.without_sessions == ["T104"]
+    group = {s.pseudonym: s for s in standings.by_scenario["mini"]}
+    assert sorted(group) == ["T101", "T102", "T103"]
+    for pseudonym, standing in group.items():
+        own = proficiency_table(course, pseudonym)["mini"]
+        assert standing.attempts == own["attempts"]
+        assert standing.qualifying == own["passes"]
+        assert standing.current_run == own["current_run"]
+        assert standing.proficient == own["proficient"]
+        assert standing.since == own["since"]
+    t101, t102, t103 = group["T101"], group["T102"], group["T103"]
+    assert t101.proficient and t101.since == "attempt 10, 2026-11-12"
+    assert (t101.attempts, t101.passed, t101.current_run) == (10, 10, 10)
+    assert (t102.attempts, t102.not_counted, t102.passed, t102.current_run) == (3, 1, 1, 0)
+    assert t102.latest_result == "FAIL (stopped by the user)"
+    assert t102.best_score == 90.0  # the stopped session's 0 is no attempt; the pass is
+    assert t102.latest_score == 0.0
+    assert (t103.attempts, t103.passed, t103.best_score, t103.proficient) == (1, 0, 12.0, False)
+
+
+def test_one_scenario_only_and_trainees_without_it(course):
+    standings = class_standings(course, "mini")
+    assert [s.pseudonym for s in standings.by_scenario["mini"]] == ["T101", "T102", "T103"]
+    other = class_standings(course, "peg-transfer")
+    assert other.by_scenario == {}
+    assert other.without_sessions == ["T101", "T102", "T103", "T104"]
+    assert "No sessions of peg-transfer yet" in class_report_html(other, course.shown_url)
+
+
+def test_page_and_csv_say_what_the_table_says(course, tmp_path):
+    standings = class_standings(course)
+    page = class_report_html(standings, course.shown_url)
+    assert page.startswith("<!doctype html>") and "data:image/png" in page
+    assert "1 proficient" in page and "3 trainees" in page
+    assert "3 (+1 not counted)" in page and "FAIL (stopped by the user)" in page
+    assert "No sessions yet" in page and "T104" in page
+    written = standings_csv(standings, tmp_path / "c.csv").read_text()
+    rows = list(csv.DictReader(io.StringIO(written)))
+    by_name = {r["trainee"]: r for r in rows}
+    assert set(by_name) == {"T101", "T102", "T103"}
+    assert by_name["T101"]["proficient"] == "1" and by_name["T101"]["proficient_since"]
+    assert (by_name["T102"]["attempts"], by_name["T102"]["not_counted"]) == ("3", "1")
+    assert by_name["T103"]["best_score"] == "12.000"
+
+
+def test_the_url_said_on_the_page_hides_a_password():
+    """The page (and ``trainee list``, ``class``, ``forget``) says which database it read,
+    without a PostgreSQL password."""
+    lab = SimpleNamespace(url="postgresql://lab:s3cret@db.example/records")
+    assert Records.shown_url.fget(lab) == "postgresql://lab:***@db.example/records"
+
+
+def test_forgetting_any_trainee_on_the_page_deletes_page_and_csv(course, tmp_path):
+    page, table = tmp_path / "class.html", tmp_path / "class.csv"
+    written = write_class_report(course, class_standings(course), page, table)
+    assert written == page and page.exists() and table.exists()
+    forgotten = course.forget("T103")
+    assert str(page.resolve()) in forgotten.files and str(table.resolve()) in forgotten.files
+    assert not page.exists() and not table.exists()
+    # written again, it no longer names the forgotten trainee; T104 had no session and
+    # is on no page, so forgetting T104 leaves it
+    write_class_report(course, class_standings(course), page)
+    assert "T103" not in page.read_text()
+    course.forget("T104")
+    assert page.exists()
