@@ -135,3 +135,34 @@ def write_class_report(
     if csv_out is not None:
         standings_csv(standings, csv_out)
     return write_text(path, class_report_html(standings, records.shown_url))
+
+
+def prerequisites_note(records: Records, pseudonym: str, scenario) -> str | None:
+    """What a trainee has not yet done of a scenario's ``prerequisites``, in a sentence
+    for the start of a session, or None when every one is met (or none is listed).
+
+    A prerequisite is met by proficiency in it (the instructor's word for "done", by that
+    scenario's own rule). Prerequisites stay advice: the trainee may practise anyway (a
+    student repeating a basic drill between sessions of the next one is normal), but is
+    told, and so is whoever watches the server's console.
+    """
+    if not scenario.prerequisites:
+        return None
+    table = proficiency_table(records, pseudonym)
+    missing = []
+    for name in scenario.prerequisites:
+        standing = table.get(name)
+        if standing is None:
+            missing.append(f"{name} (not attempted yet)")
+        elif not standing["proficient"]:
+            missing.append(
+                f"{name} (not yet proficient: {standing['passes']} qualifying of "
+                f"{standing['attempts']} attempts; needs {standing['rule']})"
+            )
+    if not missing:
+        return None
+    return (
+        f"{scenario.name} lists {', '.join(scenario.prerequisites)} to do first; "
+        f"{pseudonym} has not done {'; '.join(missing)}. The session starts anyway (prerequisites "
+        "are advice, not a lock)."
+    )

@@ -130,6 +130,8 @@ def run(
             records = open_records(db, demo=demo)
             records.check_writable()
             records.check_pseudonym(pseudonym, allow_name=allow_name)
+            if not demo:
+                say_prerequisites(console, records, pseudonym, spec)
             info = RunInfo(
                 spec.name,
                 path.read_text(),
@@ -371,6 +373,17 @@ def _simulate(
     if checkpoint is not None:
         checkpoint.info.interrupted = outcome.interrupted
     return outcome, stop
+
+
+def say_prerequisites(console: Console, records, pseudonym: str, spec) -> None:
+    """Tell the trainee (and whoever watches the console) which of the scenario's
+    prerequisites they have not yet done, before the session starts; nothing when all
+    are done. Advice only: the session starts either way."""
+    from scenarios.standings import prerequisites_note
+
+    note = prerequisites_note(records, pseudonym, spec)
+    if note is not None:
+        console.print(f"[yellow]note:[/yellow] {escape(note)}", soft_wrap=True)
 
 
 def store_finished(console, records, spec, outcome, checkpoint, report, camera=None) -> int:

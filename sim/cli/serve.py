@@ -131,7 +131,7 @@ def serve(
     from scenarios.loader import load_scenario, resolve
     from scenarios.records import check_pseudonym, open_records
     from sim.cli.checks import checked_output, checked_seed
-    from sim.cli.run import print_result, store_finished
+    from sim.cli.run import print_result, say_prerequisites, store_finished
     from sim.errors import SimError
     from sim.server.publish import ChannelDelay
     from sim.server.routing import parse_device_map
@@ -166,6 +166,8 @@ def serve(
         records = open_records(db, demo=demo)
         records.check_writable()
         records.check_pseudonym(pseudonym, allow_name=allow_name)
+        if not demo:
+            say_prerequisites(console, records, pseudonym, spec)
         latency = parse_channel_values(latency_ms or [], "--latency-ms", 1e-3)
         jitter = parse_channel_values(jitter_ms or [], "--jitter-ms", 1e-3)
         losses = parse_channel_values(loss or [], "--loss", 1.0)

@@ -19,7 +19,7 @@ from scenarios.loader import parse_scenario
 from scenarios.records import Records
 from scenarios.report_class import class_report_html, standings_csv
 from scenarios.scoring import score_session
-from scenarios.standings import class_standings, write_class_report
+from scenarios.standings import class_standings, prerequisites_note, write_class_report
 from tests.scenarios.test_evaluate import _trace
 from tests.scenarios.test_loader import VALID
 
@@ -137,3 +137,17 @@ def test_forgetting_any_trainee_on_the_page_deletes_page_and_csv(course, tmp_pat
     assert "T103" not in page.read_text()
     course.forget("T104")
     assert page.exists()
+
+
+def test_a_prerequisite_not_yet_done_is_said_and_one_done_is_not(course):
+    """``prerequisites`` name scenarios to do first: met by proficiency in them."""
+    base = parse_scenario(VALID, "mini.yaml")
+    follow_up = base.model_copy(update={"name": "mini-2", "prerequisites": ["mini", "drill"]})
+    note = prerequisites_note(course, "T102", follow_up)
+    assert note.startswith("mini-2 lists mini, drill to do first; T102 has not done")
+    assert "mini (not yet proficient: 1 qualifying of 3 attempts" in note
+    assert "drill (not attempted yet)" in note and "starts anyway" in note
+    assert "mini (" not in prerequisites_note(course, "T101", follow_up)  # proficient
+    only_mini = follow_up.model_copy(update={"prerequisites": ["mini"]})
+    assert prerequisites_note(course, "T101", only_mini) is None
+    assert prerequisites_note(course, "T101", base) is None  # none listed

@@ -115,6 +115,8 @@ def test_ctrl_c_stores_the_session_as_incomplete(tmp_path):
     assert proc.returncode == 130, stdout + stderr
     assert "Traceback" not in stderr
     assert "stored as session 1" in stdout
+    # the trainee's first session: needle-handover's prerequisite is said, not enforced
+    assert "has not done peg-transfer (not attempted yet)" in " ".join(stdout.split())
     row = _records(tmp_path).session(1)
     assert not row.completed and row.trainee.pseudonym == "swift-otter-1234"
     assert row.ending == "stopped"
@@ -142,6 +144,8 @@ def test_sigterm_stores_the_session_and_closes_the_recording(tmp_path):
     assert "Traceback" not in stderr
     assert "stopping: the session is stored as incomplete" in " ".join(stderr.split())
     assert "stored as session 1" in stdout
+    # the trainee's first session: needle-handover's prerequisite is said, not enforced
+    assert "has not done peg-transfer (not attempted yet)" in " ".join(stdout.split())
     row = _records(tmp_path).session(1)
     assert not row.completed and row.trainee.pseudonym == "swift-otter-1234"
     assert not list((_store_dir(tmp_path, "records") / "in-progress").glob("*"))

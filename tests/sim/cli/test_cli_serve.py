@@ -55,6 +55,10 @@ def test_ctrl_c_mid_session_stores_it_as_incomplete(tmp_path):
     scheduling = row.conditions["loop"]["scheduling"]
     assert "loop scheduling: " + scheduling["detail"] in " ".join(stdout.split())
     assert scheduling["realtime"] == ("SCHED_FIFO" in scheduling["detail"])
+    # said before the session: needle-handover lists peg-transfer, never attempted here
+    assert "calm-heron-4242 has not done peg-transfer (not attempted yet)" in " ".join(
+        stdout.split()
+    )
 
 
 def test_sigterm_mid_session_stores_it_as_incomplete(tmp_path):
