@@ -332,10 +332,24 @@ class ScoreRow(Base):
     session: Mapped[SessionRow] = relationship(back_populates="scores")
 
 
+class MetaRow(Base):
+    """Numbers the records keep about themselves: ``session_id_floor``, the highest
+    session id ever given (a forgotten trainee's sessions included), so that SQLite never
+    gives a forgotten session's number to a new one (a gradebook or an old CSV that cites
+    "session 20" must never come to mean another trainee's attempt)."""
+
+    __tablename__ = "surgisim_meta"
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer)
+
+
 #: ``FileRow.kind`` prefix of a file registered before it was written (a run's outputs,
 #: registered with its session): forgetting removes it if it exists, and says nothing if
 #: it never came to be (the run was killed before writing it)
 EXPECTED = "~"
+
+#: :class:`MetaRow` key of the highest session id ever given
+SESSION_ID_FLOOR = "session_id_floor"
 
 
 class FileRow(Base):
@@ -733,6 +747,7 @@ class Records:
             ).all()
             recorded += [path for path, _ in files]
             expected = {path for path, kind in files if kind.startswith(EXPECTED)}
+            self._raise_session_id_floor(s, session_ids)
             scores = 0
             if session_ids:
                 scores = s.execute(
@@ -773,29 +788,46 @@ class Records:
         self,
         path: str | Path,
         *,
-        pseudonym: str,
+        pseudonym: str | Sequence[str],
         session_id: int | None = None,
         kind: str = "report",
     ) -> None:
-        """Remember a file written about a trainee, for :meth:`forget`."""
+        """Remember a file written about a trainee (or about each of several: a class
+        page), for :meth:`forget`. The file now holds their data and nobody else's: a
+        registration of the same path for another trainee is dropped, since the file
+        that trainee's data was in has been replaced (two runs writing ``--json
+        result.json`` in turn: forgetting the first trainee must not delete the second's
+        result)."""
+        names = [pseudonym] if isinstance(pseudonym, str) else list(pseudonym)
+        path = str(Path(path).resolve())
         with self._session("write to") as s:
-            trainee = s.scalar(select(Trainee).where(Trainee.pseudonym == pseudonym))
-            if trainee is None:
-                raise ScenarioError(f"no trainee {pseudonym!r} in {self.url}.")
-            path = str(Path(path).resolve())
-            known = s.scalar(
-                select(FileRow.id).where(FileRow.trainee_id == trainee.id, FileRow.path == path)
-            )
-            if known is None:
-                s.add(
-                    FileRow(
-                        trainee_id=trainee.id,
-                        session_id=session_id,
-                        kind=kind,
-                        path=path,
-                        created_at=_now(),
-                    )
+            owners = []
+            for name in names:
+                trainee = s.scalar(select(Trainee).where(Trainee.pseudonym == name))
+                if trainee is None:
+                    raise ScenarioError(f"no trainee {name!r} in {self.url}.")
+                owners.append(trainee.id)
+            self._disown(s, path, keep=owners)
+            for trainee_id in owners:
+                known = s.scalar(
+                    select(FileRow.id).where(FileRow.trainee_id == trainee_id, FileRow.path == path)
                 )
+                if known is None:
+                    s.add(
+                        FileRow(
+                            trainee_id=trainee_id,
+                            session_id=session_id,
+                            kind=kind,
+                            path=path,
+                            created_at=_now(),
+                        )
+                    )
+
+    @staticmethod
+    def _disown(s: Session, path: str, keep: Sequence[int]) -> None:
+        """Drop the registrations of ``path`` for every trainee but ``keep`` (its new
+        owners): the file they were registered for has been overwritten."""
+        s.execute(delete(FileRow).where(FileRow.path == path, FileRow.trainee_id.not_in(keep)))
 
     # ---- sessions ----------------------------------------------------------------------
     def add_session(
@@ -924,6 +956,8 @@ class Records:
         with self._session("write to") as s:
             known = s.scalar(select(SessionRow.id).where(SessionRow.session_uid == session_uid))
             if known is None:
+                if self._path is not None:  # SQLite: never a number given before
+                    columns["id"] = self._next_session_id(s)
                 row = SessionRow(
                     trainee=self._trainee_in(s, pseudonym),
                     scenario_sha256=_sha256(scenario_yaml),
@@ -941,18 +975,40 @@ class Records:
                 s.add(self._score_row(row, result, rubric))
                 s.flush()
                 for kind, path in files.items():
+                    resolved = str(Path(path).resolve())
+                    self._disown(s, resolved, keep=[row.trainee.id])  # this run rewrote it
                     s.add(
                         FileRow(
                             trainee_id=row.trainee.id,
                             session_id=row.id,
                             kind=EXPECTED + kind,
-                            path=str(Path(path).resolve()),
+                            path=resolved,
                             created_at=_now(),
                         )
                     )
                 return row.id
         self.check_not_stored(session_uid)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    @staticmethod
+    def _next_session_id(s: Session) -> int:
+        """The next session id under SQLite: above every id stored and every id a
+        forgotten session had (SQLite's rowid would give the highest deleted one again).
+        Read inside the write transaction (BEGIN IMMEDIATE): no other writer meanwhile."""
+        stored = s.scalar(select(func.max(SessionRow.id))) or 0
+        floor = s.scalar(select(MetaRow.value).where(MetaRow.key == SESSION_ID_FLOOR)) or 0
+        return max(stored, floor) + 1
+
+    @staticmethod
+    def _raise_session_id_floor(s: Session, session_ids: list[int]) -> None:
+        """Remember the highest id of sessions about to be deleted (see :class:`MetaRow`)."""
+        if not session_ids:
+            return
+        meta = s.get(MetaRow, SESSION_ID_FLOOR)
+        if meta is None:
+            s.add(MetaRow(key=SESSION_ID_FLOOR, value=max(session_ids)))
+        else:
+            meta.value = max(meta.value, *session_ids)
 
     @staticmethod
     def _score_row(session: SessionRow, result: dict, rubric: dict) -> ScoreRow:

@@ -128,10 +128,10 @@ def write_class_report(
 
     named = sorted({s.pseudonym for group in standings.by_scenario.values() for s in group})
     path = out or records.reports_dir / "class.html"
-    for pseudonym in named:  # registered before they are written, as every report
-        records.register_file(path, pseudonym=pseudonym, kind="class")
-        if csv_out is not None:
-            records.register_file(csv_out, pseudonym=pseudonym, kind="class csv")
+    # registered before they are written, as every report; with exactly these trainees
+    records.register_file(path, pseudonym=named, kind="class")
+    if csv_out is not None:
+        records.register_file(csv_out, pseudonym=named, kind="class csv")
     if csv_out is not None:
         standings_csv(standings, csv_out)
     return write_text(path, class_report_html(standings, records.shown_url))

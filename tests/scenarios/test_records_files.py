@@ -79,3 +79,51 @@ def test_a_database_others_can_read_is_warned_about_once(tmp_path, capsys):
     assert err.count("warning: records database") == 1 and "0644" in err
     assert "chmod 600" in err
     assert names.stat().st_mode & 0o777 == 0o644
+
+
+def test_forget_leaves_a_file_that_another_trainee_overwrote(tmp_path):
+    """Two trainees' runs writing ``--json result.json`` in turn: the file is the second
+    one's; forgetting the first must not delete it (it did)."""
+    records = Records(f"sqlite:///{tmp_path / 'r.sqlite'}")
+    result = tmp_path / "result.json"
+    first, _ = store_mini_session(records, "T601")
+    result.write_text("T601's result")
+    records.register_file(result, pseudonym="T601", session_id=first, kind="json")
+    second, _ = store_mini_session(records, "T602")
+    result.write_text("T602's result")
+    records.register_file(result, pseudonym="T602", session_id=second, kind="json")
+    gone = records.forget("T601")
+    assert result.exists() and str(result.resolve()) not in gone.files
+    gone = records.forget("T602")
+    assert not result.exists() and str(result.resolve()) in gone.files
+
+
+def test_a_file_shared_by_several_trainees_goes_with_any_of_them(tmp_path):
+    records = Records(f"sqlite:///{tmp_path / 'r.sqlite'}")
+    for name in ("T701", "T702", "T703"):
+        store_mini_session(records, name)
+    page = tmp_path / "class.html"
+    page.write_text("T701 T702 T703")
+    records.register_file(page, pseudonym=["T701", "T702", "T703"], kind="class")
+    page.write_text("T702 T703")  # written again without T701: T701 no longer owns it
+    records.register_file(page, pseudonym=["T702", "T703"], kind="class")
+    assert page.exists() and str(page.resolve()) not in records.forget("T701").files
+    assert page.exists()
+    assert str(page.resolve()) in records.forget("T703").files and not page.exists()
+
+
+def test_a_forgotten_sessions_number_is_never_given_again(tmp_path):
+    """SQLite gives the highest deleted rowid again: after forgetting the trainee of the
+    latest session, the next session took its number, and "session 2" in a gradebook
+    came to mean another trainee's attempt."""
+    url = f"sqlite:///{tmp_path / 'r.sqlite'}"
+    records = Records(url)
+    assert store_mini_session(records, "T801")[0] == 1
+    assert store_mini_session(records, "T802")[0] == 2
+    assert store_mini_session(records, "T802")[0] == 3
+    records.forget("T802")
+    assert store_mini_session(records, "T801")[0] == 4
+    assert store_mini_session(Records(url), "T803")[0] == 5  # the number kept on disk
+    records.forget("T801")
+    records.forget("T803")
+    assert store_mini_session(Records(url), "T804")[0] == 6
