@@ -21,7 +21,7 @@ from pathlib import Path
 from scenarios.errors import ScenarioError
 from scenarios.loader import parse_scenario
 from scenarios.paths import write_private
-from scenarios.records import Records, qualifies, result_label
+from scenarios.records import Records, current_score, judge_sessions, result_label
 from scenarios.report import (
     Snapshot,
     session_report_html,
@@ -29,7 +29,7 @@ from scenarios.report import (
     trainee_report_html,
     write_text,
 )
-from scenarios.schema import Scenario, Scoring
+from scenarios.schema import Proficiency, Scenario, Scoring
 from scenarios.scoring import ScoreResult, pass_marks, score_session
 from scenarios.trace import SessionTrace
 
@@ -320,13 +320,22 @@ def session_dicts(records: Records, pseudonym: str) -> list[dict]:
     """A trainee's sessions as plain dicts (for reports and CSV), in the order they
     started: the original verdict, how the session ended (``ended``, and ``result``:
     ``FAIL (stopped by the user)``), whether it is an attempt for proficiency at all
-    (``counts``), the injected latency, the FLS pass score, and whether the attempt
-    qualifies toward proficiency under its scenario's rule."""
+    (``counts``; ``why_not``: why not, see :class:`scenarios.records.Judged`), the
+    injected latency, the FLS pass score, whether the attempt qualifies toward
+    proficiency under its scenario's current rule, and the verdict proficiency judges it
+    by when that is a re-score (``rescore``: ``{"score", "passed"}``, else None)."""
     from scenarios.report_score import latency_label
 
+    rows = records.sessions(pseudonym)
+    judged = {}
+    for name in {r.scenario for r in rows}:
+        of_scenario = [r for r in rows if r.scenario == name]
+        rule = current_rule(of_scenario)
+        judged.update({j.row.id: j for j in judge_sessions(of_scenario, rule)})
     out = []
-    for r in records.sessions(pseudonym):
+    for r in rows:
         scoring = _scoring_of(r)
+        j = judged[r.id]
         out.append(
             {
                 "id": r.id,
@@ -339,11 +348,15 @@ def session_dicts(records: Records, pseudonym: str) -> list[dict]:
                 "completed": r.completed,
                 "ended": r.ending,
                 "result": result_label(r.original_score.passed, r.ending),
-                "counts": r.counts_as_attempt,
+                "counts": j.why_not is None,
+                "why_not": j.why_not,
+                "rescore": {"score": j.score.score, "passed": j.score.passed}
+                if j.rescored
+                else None,
                 "metrics": r.metrics,
                 "latency": latency_label(r.conditions),
                 "pass_score": getattr(scoring.rule, "pass_score", None) if scoring else None,
-                "qualifies": bool(scoring) and qualifies(r, scoring.proficiency),
+                "qualifies": j.qualifies,
                 "scored_metrics": [n for n in scoring.metrics if scoring.scored(n)]
                 if scoring
                 else None,
@@ -351,6 +364,21 @@ def session_dicts(records: Records, pseudonym: str) -> list[dict]:
             }
         )
     return out
+
+
+def current_rule(rows) -> Proficiency | None:
+    """The proficiency rule a trainee's sessions of one scenario (oldest first) are
+    judged by: the current rubric's (see :func:`scenarios.records.current_score`: the
+    latest session's latest verdict), else the rule in the latest session's scenario
+    text; None if neither loads."""
+    from pydantic import ValidationError
+
+    current = current_score(rows)
+    if current is not None:
+        with contextlib.suppress(ValidationError, ValueError, TypeError):
+            return Scoring.model_validate(json.loads(current.rubric_json)).proficiency
+    scoring = _scoring_of(rows[-1]) if rows else None
+    return scoring.proficiency if scoring else None
 
 
 def _scoring_of(row) -> Scoring | None:
@@ -388,12 +416,12 @@ def write_trainee_report(
 def proficiency_table(records: Records, pseudonym: str) -> dict[str, dict]:
     """Per scenario the trainee attempted: attempts, qualifying attempts, the longest and
     the current run of them, the requirement, whether proficient and since when (``since``:
-    ``attempt 3, 2026-12-05``, or None), and the rule in words (the rule of the scenario
-    as the latest attempt ran it)."""
+    ``attempt 3, 2026-12-05``, or None), the rule in words, and the sessions left out
+    (``not_counted``: stopped or recovered; ``other_rubric``: with no verdict under the
+    current rubric), all under the current rubric and its rule (:func:`current_rule`)."""
     out = {}
     for name in sorted({r.scenario for r in records.sessions(pseudonym)}):
-        latest = records.sessions(pseudonym, name)[-1]
-        rule = parse_scenario(latest.scenario_yaml, f"scenario {name}").scoring.proficiency
+        rule = current_rule(records.sessions(pseudonym, name)) or Proficiency()
         p = records.proficiency(pseudonym, name, rule)
         since = None
         if p.proficient:
@@ -402,7 +430,6 @@ def proficiency_table(records: Records, pseudonym: str) -> dict[str, dict]:
             **p.__dict__,
             "proficient": p.proficient,
             "since": since,
-            "not_counted": p.not_counted,
             "rule": rule.describe(),
         }
     return out

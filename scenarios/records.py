@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import json
@@ -106,6 +107,30 @@ def result_label(passed: bool, ended: str) -> str:
     if passed:
         return "pass"
     return "FAIL" if ended == "completed" else f"FAIL ({ending_label(ended)})"
+
+
+def attempts_label(attempts: int, not_counted: int = 0, other_rubric: int = 0) -> str:
+    """Attempts as every table and page writes them: ``5``, ``5 (+1 not counted)``,
+    ``1 (+4 under another rubric)`` (see :class:`Proficiency`)."""
+    extra = [f"+{not_counted} not counted"] if not_counted else []
+    if other_rubric:
+        extra.append(f"+{other_rubric} under another rubric")
+    return f"{attempts} ({', '.join(extra)})" if extra else str(attempts)
+
+
+#: Said under a table or page whose attempts column has "+k under another rubric".
+OTHER_RUBRIC_NOTE = (
+    "under another rubric: attempts scored under a rubric other than the current one (the "
+    "latest session's: the scenario's scoring was edited since) are not judged by it: "
+    "they neither count nor break a run. `surgisim rescore ID --scenario FILE` gives one "
+    "a verdict under the current rubric, and then it counts."
+)
+
+#: Said under a table or page whose attempts column has "+k not counted".
+NOT_COUNTED_NOTE = (
+    "not counted: sessions stopped by the user or recovered after a crash are not "
+    "attempts for proficiency (they neither count nor break a run)."
+)
 
 
 def default_database_url(store: Store = "records") -> str:
@@ -403,6 +428,8 @@ class Proficiency:
         reached_on: when that attempt started.
         not_counted: sessions that are not attempts (stopped by the user, recovered
             after a crash: see :data:`NOT_ATTEMPTS`), left out of all of the above.
+        other_rubric: attempts with no verdict under the current rubric (see
+            :func:`judge_sessions`), left out of all of the above.
     """
 
     attempts: int
@@ -414,6 +441,7 @@ class Proficiency:
     reached_at: int | None = None
     reached_on: dt.datetime | None = None
     not_counted: int = 0
+    other_rubric: int = 0
 
     @property
     def proficient(self) -> bool:
@@ -1082,11 +1110,11 @@ class Records:
                 ``rule.limits`` within its value. Without it, every pass qualifies and
                 ``required_consecutive`` / ``required_total`` give the requirement.
         """
-        everything = self.sessions(pseudonym, scenario)
-        rows = [r for r in everything if r.counts_as_attempt]
+        judged = judge_sessions(self.sessions(pseudonym, scenario), rule)
+        rows = [j for j in judged if j.why_not is None]
         if rule is not None:
             required_consecutive, required_total = rule.consecutive, rule.total
-        passed = [qualifies(r, rule) for r in rows]
+        passed = [j.qualifies for j in rows]
         best, current, reached = _runs_and_reached(
             passed, int(required_consecutive), int(required_total)
         )
@@ -1098,24 +1126,115 @@ class Records:
             int(required_consecutive),
             int(required_total),
             reached,
-            rows[reached - 1].started_at if reached else None,
-            len(everything) - len(rows),
+            rows[reached - 1].row.started_at if reached else None,
+            sum(1 for j in judged if j.why_not in NOT_ATTEMPTS),
+            sum(1 for j in judged if j.why_not == OTHER_RUBRIC),
         )
 
 
-def qualifies(row: SessionRow, rule=None) -> bool:
+#: :attr:`Judged.why_not` of an attempt with no verdict under the current rubric
+OTHER_RUBRIC = "other rubric"
+
+
+@dataclass(frozen=True)
+class Judged:
+    """A stored session as proficiency sees it.
+
+    Attributes:
+        row: the session.
+        score: the verdict that counts: its latest score under the current rubric (the
+            original, or a re-score under it); None when it has none.
+        why_not: None for an attempt that counts; else ``stopped`` or ``crashed`` (not
+            an attempt: :data:`NOT_ATTEMPTS`) or :data:`OTHER_RUBRIC`.
+        qualifies: whether it counts toward proficiency (see :func:`qualifies`).
+    """
+
+    row: SessionRow
+    score: ScoreRow | None
+    why_not: str | None
+    qualifies: bool
+
+    @property
+    def rescored(self) -> bool:
+        """Whether the verdict that counts is a re-score, not the original."""
+        return self.score is not None and self.score is not self.row.original_score
+
+
+def rubric_key(rubric_json: str) -> str:
+    """What makes two verdicts comparable: the rubric they were given under, without its
+    proficiency rule (which judges verdicts, it does not make them), as this version
+    reads it (a rubric stored by an older surgisim gets today's defaults, so an upgrade
+    does not make old verdicts incomparable)."""
+    return _rubric_key(rubric_json)
+
+
+@functools.lru_cache(maxsize=256)
+def _rubric_key(rubric_json: str) -> str:
+    from pydantic import ValidationError
+
+    from scenarios.schema import Scoring
+
+    data = json.loads(rubric_json)
+    # not a rubric this version reads: compared as stored
+    with contextlib.suppress(ValidationError, ValueError, TypeError):
+        data = Scoring.model_validate(data).model_dump(mode="json")
+    if isinstance(data, dict):
+        data.pop("proficiency", None)
+    return json.dumps(data, sort_keys=True)
+
+
+def current_score(rows: Sequence[SessionRow]) -> ScoreRow | None:
+    """The verdict that sets the current rubric of a trainee's sessions of one scenario
+    (oldest first): the latest score of the latest session (its original, or the re-score
+    an instructor gave it last)."""
+    return rows[-1].scores[-1] if rows else None
+
+
+def judge_sessions(rows: Sequence[SessionRow], rule=None) -> list[Judged]:
+    """Judge a trainee's sessions of one scenario (oldest first) for proficiency under
+    the current rubric (:func:`current_score`): each attempt by its latest verdict under
+    that rubric. An attempt with none (it ran under a rubric since edited, and was not
+    re-scored under the new one) neither counts nor breaks a run, as a stopped session:
+    judging it by a verdict under another rubric would let four passes under a lenient
+    benchmark make a trainee proficient under a strict one; ``surgisim rescore`` gives it
+    a verdict under the new rubric. ``rule``: as for :func:`qualifies`."""
+    current = current_score(rows)
+    key = rubric_key(current.rubric_json) if current is not None else None
+    out = []
+    for row in rows:
+        if not row.counts_as_attempt:
+            out.append(Judged(row, None, row.ending, False))
+            continue
+        under = [sc for sc in row.scores if rubric_key(sc.rubric_json) == key]
+        if not under:
+            out.append(Judged(row, None, OTHER_RUBRIC, False))
+            continue
+        out.append(Judged(row, under[-1], None, qualifies(row, rule, under[-1])))
+    return out
+
+
+def qualifies(row: SessionRow, rule=None, score: ScoreRow | None = None) -> bool:
     """Whether a stored session counts toward proficiency: it passed (its original
-    verdict) and, under a :class:`scenarios.schema.Proficiency` ``rule``, scored at least
-    ``rule.min_score`` and kept each metric of ``rule.limits`` within its value (a metric
-    the session did not measure is within any limit)."""
-    score = row.original_score
+    verdict, or ``score``: a re-score) and, under a :class:`scenarios.schema.Proficiency`
+    ``rule``, scored at least ``rule.min_score`` and kept each metric of ``rule.limits``
+    within its value (a metric the session did not measure is within any limit)."""
+    score = score or row.original_score
     if not score.passed:
         return False
     if rule is None:
         return True
     if rule.min_score is not None and score.score < rule.min_score - 1e-9:
         return False
-    metrics = row.metrics
+    metrics = dict(row.metrics)
+    if score is not row.original_score:  # a re-score may have measured them again
+        measured = json.loads(score.result_json).get("metrics", {})
+        metrics.update(
+            {
+                n: m["value"]
+                for n, m in measured.items()
+                if isinstance(m, dict) and m.get("value") is not None
+            }
+        )
     return all(metrics.get(n, 0.0) <= v for n, v in rule.limits.items())
 
 

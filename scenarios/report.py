@@ -24,6 +24,7 @@ from matplotlib.figure import Figure
 from scenarios import metrics as M
 from scenarios import report_score as RS
 from scenarios.paths import write_private_text
+from scenarios.records import OTHER_RUBRIC, attempts_label
 from scenarios.scoring import ScoreResult, pass_score_text, score_text
 from scenarios.trace import SessionTrace
 
@@ -474,11 +475,14 @@ def trainee_report_html(
             f"{prof.get('required_consecutive', '?')} in a row and "
             f"{prof.get('required_total', '?')} in all"
         )
-        # attempts as `trainee show` counts them: a stopped or recovered session is none
+        # attempts as `trainee show` counts them: a stopped or recovered session is none,
+        # nor one with no verdict under the current rubric
         counted = [s.get("counts") is not False for s in rows]
-        attempts = f"{sum(counted)} attempt{'s' if sum(counted) != 1 else ''}"
-        if not all(counted):
-            attempts += f" (+{counted.count(False)} not counted)"
+        other = sum(1 for s in rows if s.get("why_not") == OTHER_RUBRIC)
+        n = sum(counted)
+        attempts = f"{n} attempt{'s' if n != 1 else ''}" + attempts_label(
+            n, counted.count(False) - other, other
+        ).removeprefix(str(n))
         parts.append(
             f"<h2>{html.escape(scenario)}</h2><p>{attempts}, {prof.get('passes', 0)} "
             f"qualifying, at best {prof.get('best_run', 0)} in a row (now "
@@ -491,7 +495,7 @@ def trainee_report_html(
             f"<td>{html.escape(str(s['started_at']))}</td>"
             f"<td>{html.escape(str(s.get('operator', '')))}</td><td>{s.get('seed', '')}</td>"
             f"<td>{html.escape(str(s.get('latency', 'none')))}</td>"
-            f"<td>{score_text(s['score'], s.get('pass_score'))}</td>"
+            f"<td>{score_text(s['score'], s.get('pass_score'))}{_rescore_cell(s)}</td>"
             f"<td>{html.escape(s.get('result') or ('pass' if s['passed'] else 'FAIL'))}</td>"
             f"<td>{_counts_text(s)}</td></tr>"
             for i, s in enumerate(rows)
@@ -510,10 +514,30 @@ def trainee_report_html(
 
 
 def _counts_text(session: dict) -> str:
-    """The "counts toward proficiency" cell: yes, no, or why a session is no attempt."""
+    """The "counts toward proficiency" cell: yes, no, or why a session is not judged."""
+    if session.get("why_not") == OTHER_RUBRIC:
+        return "no (under another rubric)"
     if session.get("counts") is False:
         return "no (not an attempt)"
     return "yes" if session.get("qualifies") else "no"
+
+
+def rescore_text(session: dict) -> str:
+    """The verdict proficiency judges a session by when it is a re-score (see
+    :func:`scenarios.archive.session_dicts`): ``75.0 FAIL``; empty when it is the
+    original."""
+    again = session.get("rescore")
+    if not again:
+        return ""
+    return f"{score_text(again['score'], session.get('pass_score'))} " + (
+        "pass" if again["passed"] else "FAIL"
+    )
+
+
+def _rescore_cell(session: dict) -> str:
+    """The score cell's addition for a session judged by its re-score."""
+    text = rescore_text(session)
+    return f"<br><small>re-scored: {html.escape(text)}</small>" if text else ""
 
 
 def write_text(path: str | Path, text: str) -> Path:

@@ -20,15 +20,18 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from scenarios.records import OTHER_RUBRIC, OTHER_RUBRIC_NOTE, attempts_label
 from scenarios.report import _STYLE, _png, write_text
 from scenarios.scoring import score_text
-from scenarios.standings import ClassStandings, Standing
+from scenarios.standings import ClassStandings, Standing, judged_verdict
 
 #: What the charts' marks mean, under each set of charts.
 LEGEND = (
     "Score per session, oldest first: filled dot passed, hollow dot failed, red cross not "
     "completed (stopped, recovered after a crash, out of time or failed by a rule; not "
-    "joined to the line); dashed red line: the pass score (FLS rubrics)."
+    "joined to the line); grey dot: under another rubric (not judged by the current "
+    "one); dashed red line: the pass score (FLS rubrics). A session re-scored under the "
+    "current rubric is drawn with that verdict."
 )
 
 #: Charts per row on the class page: four keep each one readable on a laptop screen.
@@ -36,9 +39,9 @@ CHARTS_PER_ROW = 4
 
 
 def attempts_text(standing: Standing) -> str:
-    """Attempts as ``trainee show`` writes them: ``5`` or ``5 (+1 not counted)``."""
-    extra = f" (+{standing.not_counted} not counted)" if standing.not_counted else ""
-    return f"{standing.attempts}{extra}"
+    """Attempts as ``trainee show`` writes them: ``5``, ``5 (+1 not counted)``,
+    ``1 (+4 under another rubric)``."""
+    return attempts_label(standing.attempts, standing.not_counted, standing.other_rubric)
 
 
 def proficient_text(standing: Standing) -> str:
@@ -59,6 +62,12 @@ def latest_text(standing: Standing) -> str:
     """The latest session's score and result: ``71.2 (FAIL (stopped by the user))``."""
     mark = standing.sessions[-1]["pass_score"]
     return f"{score_text(standing.latest_score, mark)} ({standing.latest_result})"
+
+
+def scenario_names(standings: ClassStandings) -> list[str]:
+    """The scenarios the page and the table show: those with sessions, and the one
+    asked for even when nobody has started it."""
+    return sorted(set(standings.by_scenario) | set(standings.not_started))
 
 
 def rule_text(group: Sequence[Standing]) -> str:
@@ -87,13 +96,16 @@ def class_curves_figure(standings: Sequence[Standing]) -> Figure:
     axes = fig.subplots(rows, cols, squeeze=False, sharey=True).ravel()
     most = max(len(s.sessions) for s in standings)
     for ax, standing in zip(axes, standings, strict=False):
-        scores = np.array([s["score"] for s in standing.sessions], dtype=float)
+        verdicts = [judged_verdict(s) for s in standing.sessions]
+        scores = np.array([score for score, _ in verdicts], dtype=float)
         number = np.arange(1, len(scores) + 1)
         done = np.array([bool(s["completed"]) for s in standing.sessions])
-        passed = np.array([bool(s["passed"]) for s in standing.sessions]) & done
+        other = np.array([s["why_not"] == OTHER_RUBRIC for s in standing.sessions])
+        passed = np.array([ok for _, ok in verdicts]) & done & ~other
         ax.plot(number[done], scores[done], "-", color="0.75", lw=0.8, zorder=1)
         ax.scatter(number[passed], scores[passed], s=18, color="C0", zorder=2)
-        failed = done & ~passed
+        ax.scatter(number[other & done], scores[other & done], s=14, color="0.6", zorder=2)
+        failed = done & ~passed & ~other
         ax.scatter(
             number[failed], scores[failed], s=18, facecolors="white", edgecolors="C0", zorder=2
         )
@@ -124,12 +136,15 @@ def class_report_html(standings: ClassStandings, where: str) -> str:
             on the page so that a printed page can be traced to its data.
     """
     parts = []
-    for scenario, group in standings.by_scenario.items():
+    for scenario in scenario_names(standings):
+        group = standings.by_scenario.get(scenario, [])
+        waiting = standings.not_started.get(scenario, [])
         proficient = sum(s.proficient for s in group)
+        count = len(group) + len(waiting)
+        rule = f" ({html.escape(rule_text(group))})" if group else ""
         parts.append(
-            f"<h2>{html.escape(scenario)}</h2><p>{len(group)} trainee"
-            f"{'s' if len(group) != 1 else ''}, <b>{proficient} proficient</b> "
-            f"({html.escape(rule_text(group))})</p>"
+            f"<h2>{html.escape(scenario)}</h2><p>{count} trainee{'s' if count != 1 else ''}, "
+            f"<b>{proficient} proficient</b>, {len(waiting)} not started{rule}</p>"
         )
         body = "".join(
             f"<tr><td style='white-space:nowrap'>{html.escape(s.pseudonym)}</td>"
@@ -140,14 +155,22 @@ def class_report_html(standings: ClassStandings, where: str) -> str:
             f"<td>{s.current_run}</td>"
             f"<td>{html.escape(proficient_text(s))}</td></tr>"
             for s in group
+        ) + "".join(
+            f"<tr><td style='white-space:nowrap'>{html.escape(p)}</td><td>0</td>"
+            "<td colspan='7' class='na'>not started</td></tr>"
+            for p in waiting
         )
         parts.append(
             "<table><tr><th>trainee</th><th>attempts</th><th>passed</th><th>qualifying</th>"
             "<th>best score</th><th>latest score</th><th>latest session</th>"
             f"<th>in a row now</th><th>proficient</th></tr>{body}</table>"
         )
-        parts.append(f'<img alt="scores of each trainee" src="{_png(class_curves_figure(group))}">')
-        parts.append(f"<p class='sub'>{LEGEND}</p>")
+        if any(s.other_rubric for s in group):
+            parts.append(f"<p class='sub'>{html.escape(OTHER_RUBRIC_NOTE)}</p>")
+        if group:
+            figure = _png(class_curves_figure(group))
+            parts.append(f'<img alt="scores of each trainee" src="{figure}">')
+            parts.append(f"<p class='sub'>{LEGEND}</p>")
     if standings.without_sessions:
         names = ", ".join(html.escape(p) for p in standings.without_sessions)
         of = f" of {html.escape(standings.scenario)}" if standings.scenario else ""
@@ -162,35 +185,21 @@ def class_report_html(standings: ClassStandings, where: str) -> str:
 
 def standings_csv(standings: ClassStandings, path: str | Path) -> Path:
     """One row per trainee and scenario: the class page's table, numbers unformatted
-    (``best_score`` empty when no session was an attempt; ``proficient_since`` empty when
-    not proficient)."""
+    (``best_score`` and ``latest_score`` empty when there is none; ``proficient_since``
+    empty when not proficient), the rule each trainee is judged by, and a row for each
+    trainee who has not started a scenario (``latest_result``: ``not started``)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(
-        [
-            "scenario",
-            "trainee",
-            "attempts",
-            "not_counted",
-            "passed",
-            "qualifying",
-            "best_score",
-            "latest_score",
-            "latest_result",
-            "latest_session",
-            "current_run",
-            "proficient",
-            "proficient_since",
-        ]
-    )
-    for scenario, group in standings.by_scenario.items():
-        for s in group:
+    writer.writerow(CSV_COLUMNS)
+    for scenario in scenario_names(standings):
+        for s in standings.by_scenario.get(scenario, []):
             writer.writerow(
                 [
                     scenario,
                     s.pseudonym,
                     s.attempts,
                     s.not_counted,
+                    s.other_rubric,
                     s.passed,
                     s.qualifying,
                     "" if s.best_score is None else f"{s.best_score:.3f}",
@@ -200,6 +209,31 @@ def standings_csv(standings: ClassStandings, path: str | Path) -> Path:
                     s.current_run,
                     int(s.proficient),
                     s.since or "",
+                    s.rule,
                 ]
             )
+        for pseudonym in standings.not_started.get(scenario, []):
+            writer.writerow(
+                [scenario, pseudonym, 0, 0, 0, 0, 0, "", "", "not started", "", 0, 0, "", ""]
+            )
     return write_text(path, buffer.getvalue())
+
+
+#: The CSV's header.
+CSV_COLUMNS = (
+    "scenario",
+    "trainee",
+    "attempts",
+    "not_counted",
+    "other_rubric",
+    "passed",
+    "qualifying",
+    "best_score",
+    "latest_score",
+    "latest_result",
+    "latest_session",
+    "current_run",
+    "proficient",
+    "proficient_since",
+    "rule",
+)

@@ -9,7 +9,7 @@ recovered sessions are not attempts), so that the two never disagree.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from scenarios.archive import proficiency_table, session_dicts
@@ -25,11 +25,16 @@ class Standing:
         attempts: attempts (sessions taken to their end), as ``trainee show`` counts them.
         not_counted: sessions that are not attempts (stopped by the user, recovered after
             a crash).
-        passed: attempts that passed (the original verdict).
+        other_rubric: attempts with no verdict under the current rubric (the scenario's
+            scoring was edited since, and they were not re-scored under it).
+        passed: attempts that passed, by the verdict proficiency judges them by (the
+            original, or a re-score under the current rubric).
         qualifying: attempts that count toward proficiency under the scenario's rule.
-        best_score: the best score of an attempt (0-100); None with no attempt.
+        best_score: the best score of an attempt, by the same verdicts (0-100); None
+            with no attempt.
         latest_score, latest_result, latest_on: the latest session (attempt or not): its
-            score, its result in words (``pass``, ``FAIL (stopped by the user)``) and
+            score and result in words (``pass``, ``FAIL (stopped by the user)``; a
+            re-score under the current rubric when it has one: ``FAIL (re-scored)``) and
             when it started (``YYYY-MM-DD HH:MM``).
         current_run: qualifying attempts in a row up to the latest.
         proficient: whether the trainee has met the scenario's proficiency rule.
@@ -42,6 +47,7 @@ class Standing:
     pseudonym: str
     attempts: int
     not_counted: int
+    other_rubric: int
     passed: int
     qualifying: int
     best_score: float | None
@@ -64,12 +70,16 @@ class ClassStandings:
             in pseudonym order.
         without_sessions: trainees with no session at all (registered, not yet started),
             or none of the scenario asked for.
+        not_started: scenario name -> the trainees with no session of it (those without
+            any session too), for every scenario of ``by_scenario`` (and the one asked
+            for): who has not practised it is part of the class's picture.
         scenario: the one scenario asked for, or None for all.
     """
 
     by_scenario: dict[str, list[Standing]]
     without_sessions: list[str]
     scenario: str | None = None
+    not_started: dict[str, list[str]] = field(default_factory=dict)
 
 
 def class_standings(records: Records, scenario: str | None = None) -> ClassStandings:
@@ -77,8 +87,8 @@ def class_standings(records: Records, scenario: str | None = None) -> ClassStand
     when given), from the same session and proficiency tables as a trainee's own page."""
     by_scenario: dict[str, list[Standing]] = {}
     without: list[str] = []
-    for trainee, _count in records.trainees():
-        pseudonym = trainee.pseudonym
+    everyone = [trainee.pseudonym for trainee, _count in records.trainees()]
+    for pseudonym in everyone:
         sessions = session_dicts(records, pseudonym)
         if scenario is not None:
             sessions = [s for s in sessions if s["scenario"] == scenario]
@@ -89,21 +99,37 @@ def class_standings(records: Records, scenario: str | None = None) -> ClassStand
         for name in sorted({s["scenario"] for s in sessions}):
             rows = [s for s in sessions if s["scenario"] == name]
             by_scenario.setdefault(name, []).append(_standing(pseudonym, rows, proficiency[name]))
-    return ClassStandings(dict(sorted(by_scenario.items())), without, scenario)
+    names = sorted(by_scenario) if scenario is None else [scenario]
+    not_started = {
+        name: [p for p in everyone if p not in {s.pseudonym for s in by_scenario.get(name, [])}]
+        for name in names
+    }
+    return ClassStandings(dict(sorted(by_scenario.items())), without, scenario, not_started)
+
+
+def judged_verdict(session: dict) -> tuple[float, bool]:
+    """(score, passed) by the verdict proficiency judges ``session`` by."""
+    again = session["rescore"]
+    return (again["score"], again["passed"]) if again else (session["score"], session["passed"])
 
 
 def _standing(pseudonym: str, rows: list[dict], proficiency: dict) -> Standing:
     attempts = [s for s in rows if s["counts"]]
     latest = rows[-1]
+    latest_score, latest_passed = judged_verdict(latest)
+    latest_result = latest["result"]
+    if latest["rescore"]:
+        latest_result = f"{'pass' if latest_passed else 'FAIL'} (re-scored)"
     return Standing(
         pseudonym=pseudonym,
         attempts=proficiency["attempts"],
         not_counted=proficiency["not_counted"],
-        passed=sum(1 for s in attempts if s["passed"]),
+        other_rubric=proficiency["other_rubric"],
+        passed=sum(1 for s in attempts if judged_verdict(s)[1]),
         qualifying=proficiency["passes"],
-        best_score=max((s["score"] for s in attempts), default=None),
-        latest_score=latest["score"],
-        latest_result=latest["result"],
+        best_score=max((judged_verdict(s)[0] for s in attempts), default=None),
+        latest_score=latest_score,
+        latest_result=latest_result,
         latest_on=latest["started_at"],
         current_run=proficiency["current_run"],
         proficient=proficiency["proficient"],

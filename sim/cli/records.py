@@ -100,6 +100,8 @@ def trainee_show(
     scenario, a summary per latency condition, and a progress page."""
     from scenarios.archive import proficiency_table, session_dicts
     from scenarios.errors import ScenarioError
+    from scenarios.records import NOT_COUNTED_NOTE, OTHER_RUBRIC_NOTE, attempts_label
+    from scenarios.report import rescore_text
     from scenarios.scoring import score_text
 
     console = Console()
@@ -125,8 +127,10 @@ def trainee_show(
                     f"trainee {pseudonym!r} has no session under latency {latency!r}; "
                     f"latencies recorded: {conditions}."
                 )
+        rescored = any(s["rescore"] for s in sessions)
+        columns = ("id", "scenario", "date", "operator", "seed", "latency", "score", "result")
         table = Table(title=f"Sessions of {pseudonym}")
-        for col in ("id", "scenario", "date", "operator", "seed", "latency", "score", "result"):
+        for col in columns + (("judged by re-score",) if rescored else ()):
             # names are never cut: the date and the latency wrap instead on a narrow terminal
             whole = col in ("scenario", "operator")
             width = max([len(col), *(len(str(s[col])) for s in sessions)]) if whole else None
@@ -141,6 +145,7 @@ def trainee_show(
                 s["latency"],
                 score_text(s["score"], s["pass_score"]),
                 s["result"],
+                *((rescore_text(s),) if rescored else ()),
             )
         console.print(table)
         proficiency = proficiency_table(records, pseudonym)
@@ -158,10 +163,9 @@ def trainee_show(
             table.add_column(col)
         for name, p in proficiency.items():
             passes = sum(1 for s in everything if s["scenario"] == name and s["passed"])
-            not_counted = f" (+{p['not_counted']} not counted)" if p["not_counted"] else ""
             table.add_row(
                 name,
-                f"{p['attempts']}{not_counted}",
+                attempts_label(p["attempts"], p["not_counted"], p["other_rubric"]),
                 str(passes),
                 str(p["passes"]),
                 str(p["best_run"]),
@@ -188,10 +192,9 @@ def trainee_show(
                     )
             console.print(table)
         if any(p["not_counted"] for p in proficiency.values()):
-            console.print(
-                "not counted: sessions stopped by the user or recovered after a crash are "
-                "not attempts for proficiency (they neither count nor break a run)."
-            )
+            console.print(NOT_COUNTED_NOTE, highlight=False, markup=False)
+        if any(p["other_rubric"] for p in proficiency.values()):
+            console.print(OTHER_RUBRIC_NOTE, highlight=False, markup=False)
         path = _write_progress(records, pseudonym, html, csv)
     console.print(f"progress page: {path}" + (f"\nCSV: {csv}" if csv else ""))
 
@@ -214,13 +217,14 @@ def trainee_class(
     """Every trainee side by side, per scenario: attempts, passes, best and latest score,
     the current run of qualifying attempts and proficiency (by the same rules as `trainee
     show`), and a class page with each trainee's scores."""
-    from scenarios.errors import ScenarioError
+    from scenarios.records import OTHER_RUBRIC_NOTE
     from scenarios.report_class import (
         attempts_text,
         best_text,
         latest_text,
         proficient_text,
         rule_text,
+        scenario_names,
     )
     from scenarios.standings import class_standings, write_class_report
     from sim.cli.checks import failure_text
@@ -233,18 +237,17 @@ def trainee_class(
         records = _records(db, demo)
         standings = class_standings(records, scenario)
         if scenario is not None and not standings.by_scenario:
-            known = sorted({r.scenario for r in records.sessions()})
-            raise ScenarioError(
-                f"no trainee has a session of scenario {scenario!r}; scenarios with "
-                f"sessions: {', '.join(known) or 'none yet'}."
-            )
+            _check_class_scenario(records, scenario)
         where = f"Class in {records.shown_url}"
         console.print(where, soft_wrap=True, highlight=False, markup=False)
-        for name, group in standings.by_scenario.items():
+        for name in scenario_names(standings):
+            group = standings.by_scenario.get(name, [])
+            waiting = standings.not_started.get(name, [])
             proficient = sum(s.proficient for s in group)
             table = Table(
-                title=f"{name}: {proficient} of {len(group)} proficient",
-                caption=rule_text(group),
+                title=f"{name}: {proficient} of {len(group) + len(waiting)} proficient, "
+                f"{len(waiting)} not started",
+                caption=rule_text(group) if group else None,
             )
             for col in (
                 "trainee",
@@ -270,7 +273,11 @@ def trainee_class(
                     str(s.current_run),
                     escape(proficient_text(s)),
                 )
+            for pseudonym in waiting:
+                table.add_row(pseudonym, "0", "", "", "", "not started", "", "", "no")
             console.print(table)
+            if any(s.other_rubric for s in group):
+                console.print(OTHER_RUBRIC_NOTE, highlight=False, markup=False)
         if standings.without_sessions:
             of = f" of {scenario}" if scenario else ""
             console.print(
@@ -284,6 +291,22 @@ def trainee_class(
         except OSError as exc:
             raise SimError(f"the class page could not be written ({failure_text(exc)}).") from None
     console.print(f"class page: {path}" + (f"\nCSV: {csv}" if csv else ""))
+
+
+def _check_class_scenario(records, scenario: str) -> None:
+    """``trainee class --scenario NAME`` where nobody has a session of it: fine for a
+    bundled scenario or one the records know (everyone is listed as not started), an
+    error naming the closest for anything else (a typo would list the class as not
+    started on a scenario that does not exist)."""
+    from scenarios.errors import ScenarioError, suggest
+    from scenarios.loader import library_names
+
+    known = sorted({r.scenario for r in records.sessions()} | set(library_names()))
+    if scenario not in known:
+        raise ScenarioError(
+            f"no scenario {scenario!r} is bundled or has sessions here; known: "
+            f"{', '.join(known)}." + suggest(scenario, known)
+        )
 
 
 def _write_progress(records, pseudonym: str, html: Path | None, csv: Path | None) -> Path:

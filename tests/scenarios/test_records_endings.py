@@ -32,10 +32,12 @@ def records(tmp_path):
 
 def _mini_kwargs(passed: bool, **extra) -> dict:
     """A stored session of the mini scenario (its name), started now unless told."""
-    name = parse_scenario(VALID, "mini.yaml").name
+    scenario = parse_scenario(VALID, "mini.yaml")
     return {
-        **_session_kwargs("T001", passed=passed, scenario=name),
+        **_session_kwargs("T001", passed=passed, scenario=scenario.name),
         "scenario_yaml": VALID,
+        # the rubric a run of it stores (proficiency compares verdicts under one rubric)
+        "rubric": scenario.scoring.model_dump(mode="json"),
         **extra,
     }
 

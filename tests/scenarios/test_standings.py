@@ -9,14 +9,15 @@ import csv
 import dataclasses
 import datetime as dt
 import io
+import json
 from types import SimpleNamespace
 
 import pytest
 
-from scenarios.archive import proficiency_table, store_session
+from scenarios.archive import proficiency_table, session_dicts, store_session
 from scenarios.evaluate import compute_metrics
 from scenarios.loader import parse_scenario
-from scenarios.records import Records
+from scenarios.records import OTHER_RUBRIC, Records, rubric_key
 from scenarios.report_class import class_report_html, standings_csv
 from scenarios.scoring import score_session
 from scenarios.standings import class_standings, prerequisites_note, write_class_report
@@ -26,11 +27,27 @@ from tests.scenarios.test_loader import VALID
 START = dt.datetime(2026, 11, 2, 9, 0)
 
 
-def _store(records: Records, pseudonym: str, day: int, *, score: float = 90.0, ended=None) -> int:
+#: The mini scenario with a stricter time benchmark and a proficiency rule of its own: an
+#: instructor's edit of the scoring (the same scenario name)
+STRICT = VALID.replace("{mean: 30, sd: 10}", "{mean: 10, sd: 2}").replace(
+    "rule: {kind: mscore, k_sd: 1.0}",
+    "rule: {kind: mscore, k_sd: 1.0}\n  proficiency: {consecutive: 3, total: 4, min_score: 80}",
+)
+
+
+def _store(
+    records: Records,
+    pseudonym: str,
+    day: int,
+    *,
+    score: float = 90.0,
+    ended=None,
+    text: str = VALID,
+) -> int:
     """One mini session on day ``day`` of the course (day 0: 2026-11-02), passed with a
     score of 90 or failed with a lower ``score``; ``ended="stopped"`` for a session the
-    trainee stopped."""
-    scenario = parse_scenario(VALID, "mini.yaml")
+    trainee stopped; ``text``: the scenario as it ran."""
+    scenario = parse_scenario(text, "mini.yaml")
     trace = _trace()
     metrics = compute_metrics(trace)
     result = score_session(metrics, trace.completed, scenario.scoring)
@@ -38,7 +55,7 @@ def _store(records: Records, pseudonym: str, day: int, *, score: float = 90.0, e
     return store_session(
         records,
         scenario=scenario,
-        scenario_text=VALID,
+        scenario_text=text,
         pseudonym=pseudonym,
         operator="device",
         seed=1500 + day,
@@ -95,9 +112,11 @@ def test_standings_agree_with_each_trainees_own_table(course):
 def test_one_scenario_only_and_trainees_without_it(course):
     standings = class_standings(course, "mini")
     assert [s.pseudonym for s in standings.by_scenario["mini"]] == ["T101", "T102", "T103"]
+    assert standings.not_started == {"mini": ["T104"]}
     other = class_standings(course, "peg-transfer")
     assert other.by_scenario == {}
     assert other.without_sessions == ["T101", "T102", "T103", "T104"]
+    assert other.not_started == {"peg-transfer": ["T101", "T102", "T103", "T104"]}
     assert "No sessions of peg-transfer yet" in class_report_html(other, course.shown_url)
 
 
@@ -105,13 +124,16 @@ def test_page_and_csv_say_what_the_table_says(course, tmp_path):
     standings = class_standings(course)
     page = class_report_html(standings, course.shown_url)
     assert page.startswith("<!doctype html>") and "data:image/png" in page
-    assert "1 proficient" in page and "3 trainees" in page
+    assert "1 proficient</b>, 1 not started" in page and "4 trainees" in page
     assert "3 (+1 not counted)" in page and "FAIL (stopped by the user)" in page
     assert "No sessions yet" in page and "T104" in page
     written = standings_csv(standings, tmp_path / "c.csv").read_text()
     rows = list(csv.DictReader(io.StringIO(written)))
     by_name = {r["trainee"]: r for r in rows}
-    assert set(by_name) == {"T101", "T102", "T103"}
+    assert set(by_name) == {"T101", "T102", "T103", "T104"}
+    assert by_name["T104"]["latest_result"] == "not started"
+    assert by_name["T104"]["attempts"] == "0"
+    assert by_name["T101"]["rule"] == "2 in a row and 10 in all"
     assert by_name["T101"]["proficient"] == "1" and by_name["T101"]["proficient_since"]
     assert (by_name["T102"]["attempts"], by_name["T102"]["not_counted"]) == ("3", "1")
     assert by_name["T103"]["best_score"] == "12.000"
@@ -151,3 +173,54 @@ def test_a_prerequisite_not_yet_done_is_said_and_one_done_is_not(course):
     only_mini = follow_up.model_copy(update={"prerequisites": ["mini"]})
     assert prerequisites_note(course, "T101", only_mini) is None
     assert prerequisites_note(course, "T101", base) is None  # none listed
+
+
+def test_an_edited_rubric_judges_only_verdicts_given_under_it(tmp_path):
+    """Four passes under the lenient benchmark, then one fail under a strict one with a
+    rule of 3 in a row and 4 in all: judged by the latest attempt's rule, the four old
+    passes made the trainee "proficient since attempt 4" after failing the strict one.
+    Verdicts under another rubric are not judged by the new one; a re-score under it
+    makes one count."""
+    assert parse_scenario(STRICT, "strict.yaml").scoring.proficiency.total == 4
+    records = Records(f"sqlite:///{tmp_path / 'r.sqlite'}")
+    old = [_store(records, "T201", day) for day in range(1, 5)]
+    assert not proficiency_table(records, "T201")["mini"]["proficient"]  # 4 of 10
+    _store(records, "T201", 5, score=40.0, text=STRICT)
+    mine = proficiency_table(records, "T201")["mini"]
+    assert (mine["attempts"], mine["other_rubric"], mine["passes"]) == (1, 4, 0)
+    assert not mine["proficient"] and mine["rule"].startswith("3 in a row and 4 in all")
+    [standing] = class_standings(records).by_scenario["mini"]
+    assert standing.other_rubric == 4 and not standing.proficient
+    assert "1 (+4 under another rubric)" in class_report_html(
+        class_standings(records), records.shown_url
+    )
+    dicts = session_dicts(records, "T201")
+    assert [d["why_not"] for d in dicts] == [OTHER_RUBRIC] * 4 + [None]
+    # the instructor re-scores the old sessions under the strict rubric: they count, by
+    # those verdicts (here passes of 85), and the originals stay the sessions' record
+    strict = parse_scenario(STRICT, "strict.yaml").scoring.model_dump(mode="json")
+    for sid in old:
+        result = records.session(sid).original_score
+        again = {**json.loads(result.result_json), "score": 85.0, "passed": True}
+        records.add_score(sid, again, strict)
+    mine = proficiency_table(records, "T201")["mini"]
+    assert (mine["attempts"], mine["other_rubric"], mine["passes"]) == (5, 0, 4)
+    assert mine["proficient"] and mine["since"].startswith("attempt 4,")
+    dicts = session_dicts(records, "T201")
+    assert [d["rescore"] for d in dicts[:4]] == [{"score": 85.0, "passed": True}] * 4
+    assert [d["score"] for d in dicts[:4]] == [90.0] * 4  # the original verdicts kept
+    [standing] = class_standings(records).by_scenario["mini"]
+    assert (standing.passed, standing.best_score) == (4, 85.0)
+
+
+def test_an_upgrade_that_adds_rubric_defaults_keeps_old_verdicts_comparable():
+    """A rubric stored by an older version lacks fields added since: read with today's
+    defaults, it is the same rubric (else every upgrade would set old attempts aside)."""
+    scoring = parse_scenario(VALID, "mini.yaml").scoring.model_dump(mode="json")
+    older = {k: v for k, v in scoring.items() if k not in ("thresholds", "require_completion")}
+    assert rubric_key(json.dumps(older)) == rubric_key(json.dumps(scoring, sort_keys=True))
+    edited = {**scoring, "proficiency": {"consecutive": 1, "total": 1}}
+    assert rubric_key(json.dumps(edited)) == rubric_key(json.dumps(scoring))  # rule only
+    stricter = json.loads(json.dumps(scoring))
+    stricter["metrics"]["completion_time_s"]["benchmark"]["mean"] = 10.0
+    assert rubric_key(json.dumps(stricter)) != rubric_key(json.dumps(scoring))

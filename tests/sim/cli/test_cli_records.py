@@ -57,6 +57,13 @@ def test_rescore_changes_only_the_score(tmp_path):
     assert {k: v["value"] for k, v in first["metrics"].items()} == {
         k: v["value"] for k, v in second["metrics"].items()
     }
+    # the re-score is the verdict proficiency judges by now: trainee show says it beside
+    # the original, which stays the session's score
+    out = runner.invoke(app, ["trainee", "show", "T042", "--db", db], env={"COLUMNS": "200"})
+    assert out.exit_code == 0, out.output
+    assert "judged by re-score" in out.output
+    line = next(x for x in out.output.splitlines() if x.startswith("│ 1 "))
+    assert f"{second['score']:.1f} FAIL" in line and f"{first['score']:.1f}" in line
 
 
 def test_unknown_trainee_and_session(tmp_path):
@@ -187,17 +194,25 @@ def test_trainee_class_puts_the_trainees_side_by_side(tmp_path):
     )
     assert out.exit_code == 0, out.stdout
     text = out.stdout
-    assert "mini: 0 of 2 proficient" in text and "needs 2 in a row and 10 in all" in text
+    assert "mini: 0 of 3 proficient, 1 not started" in text
+    assert "needs 2 in a row and 10 in all" in text
     rows = {line.split()[1]: line for line in text.splitlines() if "│ T04" in line}
-    assert set(rows) == {"T042", "T043"}
+    assert set(rows) == {"T042", "T043", "T044"}
     assert rows["T043"].split("│")[2].strip() == "2"  # attempts
+    assert "not started" in rows["T044"]
     assert "no sessions yet: T044" in text
     assert html.read_text().startswith("<!doctype html>") and "Class overview" in html.read_text()
-    assert len(csv.read_text().splitlines()) == 3  # the header and two trainees
-    out = runner.invoke(app, ["trainee", "class", "--db", db, "--scenario", "peg-transfer"])
+    assert len(csv.read_text().splitlines()) == 4  # the header and three trainees
+    # a bundled scenario nobody has started: the whole class, not started
+    out = runner.invoke(
+        app, ["trainee", "class", "--db", db, "--scenario", "peg-transfer"], env={"COLUMNS": "200"}
+    )
+    assert out.exit_code == 0, out.output
+    assert "peg-transfer: 0 of 3 proficient, 3 not started" in out.output
+    out = runner.invoke(app, ["trainee", "class", "--db", db, "--scenario", "peg-transfr"])
     assert out.exit_code == 2
-    assert "no trainee has a session of scenario 'peg-transfer'" in out.output
-    assert "scenarios with sessions: mini" in out.output
+    assert "no scenario 'peg-transfr' is bundled or has sessions here" in out.output
+    assert "Did you mean 'peg-transfer'?" in out.output
 
 
 def test_the_demo_store_is_separate(tmp_path):
