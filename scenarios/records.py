@@ -3,8 +3,8 @@
 SQLAlchemy over SQLite by default (one file under the user's data directory), or any
 database URL (PostgreSQL for an institution) through the same code. Trainees are stored
 by pseudonym only: the framework never asks for or keeps a name (a new trainee's
-pseudonym must be one :func:`new_pseudonym` issued or a code that cannot hold a name, see
-:func:`pseudonym_problem`, unless the caller vouches for it); :func:`new_pseudonym`
+pseudonym must have the form :func:`new_pseudonym` issues or be a code that keeps full
+names out, see :func:`pseudonym_problem`, unless the caller vouches for it); :func:`new_pseudonym`
 issues random ones, and an institution that needs to link pseudonyms to students keeps
 that key elsewhere (or derives pseudonyms with :func:`pseudonym_from` and a secret it
 holds). :meth:`Records.forget` removes everything kept about a trainee, files included.
@@ -133,6 +133,21 @@ NOT_COUNTED_NOTE = (
 )
 
 
+def _one_edit_apart(a: str, b: str) -> bool:
+    """Whether ``b`` is ``a`` with one character changed, added or dropped, or two
+    neighbours swapped (and not ``a`` itself)."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        if len(diff) == 1:
+            return True
+        i, j = diff[0], diff[-1]
+        return len(diff) == 2 and j == i + 1 and a[i] == b[j] and a[j] == b[i]
+    short, long = (a, b) if len(a) < len(b) else (b, a)
+    return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
+
+
 def default_database_url(store: Store = "records") -> str:
     """``sqlite:///$XDG_DATA_HOME/surgisim/records.sqlite`` (else ``~/.local/share/...``);
     ``demo.sqlite`` beside it for ``store="demo"``."""
@@ -157,9 +172,11 @@ def pseudonym_problem(pseudonym: str) -> str | None:
 
     The rule is positive, not a list of what names look like: ``johnsmith``, ``jsmith``,
     ``Anna`` or ``mustafa_al-hassan`` cannot be told from a code word by any heuristic,
-    so only forms that cannot hold a name are accepted:
+    so only forms that keep full names out are accepted (a name of three letters or
+    fewer with a number, ``kim-007``, still fits a code: the docs ask for codes, not
+    initials):
 
-    - one issued by :func:`new_pseudonym` (``surgisim trainee new``):
+    - the form :func:`new_pseudonym` issues (``surgisim trainee new``):
       ``adjective-animal-NNNN`` from its word lists (``keen-otter-0417``);
     - one derived by :func:`pseudonym_from` (``T`` and 8 or more hex digits, a-f among
       them: ``T`` and digits alone are read as a code);
@@ -662,11 +679,24 @@ class Records:
             s.rollback()
 
     # ---- trainees ------------------------------------------------------------------------
-    def check_pseudonym(self, pseudonym: str, *, allow_name: bool = False) -> str:
+    def check_pseudonym(
+        self, pseudonym: str, *, allow_name: bool = False, registering: bool = False
+    ) -> str:
         """:func:`check_pseudonym` for this database: the rule for new pseudonyms applies
-        to trainees not in it yet; one already here (made under an older rule) passes."""
+        to trainees not in it yet; one already here (made under an older rule) passes. A
+        new pseudonym one typo away from an issued one here is refused (unless
+        ``registering``: ``trainee new --pseudonym``, said on purpose): a swapped digit
+        silently split a trainee's records in two."""
         check_pseudonym(pseudonym, allow_name=True)  # the characters, before any lookup
         known = self.find_trainee(pseudonym) is not None
+        if not known and not registering:
+            near = self._one_typo_from(pseudonym)
+            if near is not None:
+                raise ScenarioError(
+                    f"no trainee {pseudonym!r} in {self.shown_url}, but {near!r} is: a typo? "
+                    f"Use {near!r}. If {pseudonym!r} is a new trainee, register it first: "
+                    f"surgisim trainee new --pseudonym {pseudonym}"
+                )
         if not known:
             # 't730' beside 'T730' split one trainee's attempts and proficiency in two
             with self._session() as s:
@@ -683,6 +713,27 @@ class Records:
                     "pseudonym of its own)."
                 )
         return check_pseudonym(pseudonym, allow_name=allow_name, known=known)
+
+    def _one_typo_from(self, pseudonym: str) -> str | None:
+        """A pseudonym here of the issued form (adjective-animal-NNNN) that ``pseudonym``
+        is one typo away from (one letter or digit changed, added, dropped, or two
+        neighbours swapped): issued ones are drawn at random, so a new one within a typo
+        of one is a mistyping, not a trainee (an institution's codes such as T017 and
+        T018 are neighbours on purpose, and are not checked)."""
+        with self._session() as s:
+            issued = [p for p in s.scalars(select(Trainee.pseudonym)) if _ISSUED.match(p)]
+        return next((p for p in sorted(issued) if _one_edit_apart(p, pseudonym)), None)
+
+    def register_trainee(self, pseudonym: str, *, allow_name: bool = False) -> str:
+        """Record a trainee under a pseudonym of the institution's own (``trainee new
+        --pseudonym``: a code such as ``T017``, checked by the rule) before any session,
+        so the class view lists them as not started. Refuses one already here."""
+        if self.find_trainee(pseudonym) is not None:
+            raise ScenarioError(f"trainee {pseudonym!r} is already in {self.shown_url}.")
+        pseudonym = self.check_pseudonym(pseudonym, allow_name=allow_name, registering=True)
+        with self._session("write to") as s:
+            self._trainee_in(s, pseudonym)
+        return pseudonym
 
     @staticmethod
     def _trainee_in(s: Session, pseudonym: str) -> Trainee:
@@ -750,6 +801,24 @@ class Records:
         with self._session() as s:
             rows = s.scalars(select(Trainee).order_by(Trainee.pseudonym)).all()
             return [(t, len(t.sessions)) for t in rows]
+
+    def files_of(self, pseudonym: str) -> list[tuple[str, str]]:
+        """What :meth:`forget` would delete of a trainee's files, as (path, kind): the
+        session traces (``trace``) and the registered files (reports, exports, a run's
+        outputs, class pages that name them), once each, those on disk only."""
+        with self._session() as s:
+            trainee = s.scalar(select(Trainee).where(Trainee.pseudonym == pseudonym))
+            if trainee is None:
+                return []
+            found = [(r.trace_path, "trace") for r in trainee.sessions if r.trace_path]
+            found += s.execute(
+                select(FileRow.path, FileRow.kind).where(FileRow.trainee_id == trainee.id)
+            ).all()
+        out = {}
+        for path, kind in found:
+            if path not in out and os.path.exists(path):
+                out[path] = kind.removeprefix(EXPECTED)
+        return list(out.items())
 
     def forget(self, pseudonym: str) -> Forgotten:
         """Remove everything kept about a trainee: sessions, scores (re-scores too), the

@@ -18,7 +18,7 @@ from rich.table import Table
 
 from sim.cli.checks import checked_output
 from sim.cli.guard import DEBUG_OPTION, guard
-from sim.cli.options import command_group
+from sim.cli.options import ALLOW_NAME, command_group
 
 trainee_app = command_group(
     help="Trainees (pseudonyms) and their progress.",
@@ -76,11 +76,25 @@ def trainee_list(
 
 @trainee_app.command("new")
 def trainee_new(
-    db: str | None = DB_OPTION, demo: bool = DEMO_OPTION, debug: bool = DEBUG_OPTION
+    pseudonym: str | None = typer.Option(
+        None,
+        "--pseudonym",
+        help="Record this pseudonym instead of issuing one: your institution's code (e.g. "
+        "T017, checked by the pseudonym rule), before the trainee's first session.",
+    ),
+    allow_name: bool = ALLOW_NAME,
+    db: str | None = DB_OPTION,
+    demo: bool = DEMO_OPTION,
+    debug: bool = DEBUG_OPTION,
 ) -> None:
-    """Issue a random pseudonym (adjective-animal-NNNN), record the trainee, print it."""
+    """Issue a random pseudonym (adjective-animal-NNNN), record the trainee, print it; or
+    record one of your own with --pseudonym."""
     with guard(debug):
-        pseudonym = _records(db, demo, reading=False).new_trainee()
+        records = _records(db, demo, reading=False)
+        if pseudonym is None:
+            pseudonym = records.new_trainee()
+        else:
+            pseudonym = records.register_trainee(pseudonym, allow_name=allow_name)
     typer.echo(pseudonym)
 
 
@@ -337,10 +351,16 @@ def trainee_forget(
         records = _records(db, demo)
         records.find_trainee(pseudonym, required=True)
         count = len(records.sessions(pseudonym))
+        files = records.files_of(pseudonym)
         if not yes:
+            # every file by name: a class page or an export of the instructor's goes too
+            for path, kind in files:
+                typer.echo(f"  {kind}: {path}")
             typer.confirm(
-                f"Remove trainee {pseudonym!r} from {records.shown_url}: {count} session(s), their "
-                "scores, traces and reports? This cannot be undone",
+                f"Remove trainee {pseudonym!r} from {records.shown_url}: {count} session(s), "
+                f"their scores and re-scores, and the {len(files)} file(s) above (traces, "
+                "reports, exports, their runs' outputs and any class page that names them)? "
+                "This cannot be undone",
                 abort=True,
             )
         gone = records.forget(pseudonym)
@@ -348,6 +368,8 @@ def trainee_forget(
         f"forgot {gone.pseudonym!r}: {gone.sessions} session(s), {gone.scores} score(s), "
         f"{len(gone.files)} file(s) removed."
     )
+    for path in gone.files:
+        typer.echo(f"removed: {path}")
     for path in gone.missing:
         typer.echo(f"already gone: {path}")
     if gone.failed:

@@ -339,3 +339,36 @@ def test_a_new_pseudonym_differing_only_in_case_from_a_trainee_is_refused(record
     assert records.check_pseudonym("T730") == "T730"
     assert records.check_pseudonym("T731") == "T731"  # a new one of its own is fine
     assert [t.pseudonym for t, _ in records.trainees()] == ["T730"]
+
+
+def test_a_pseudonym_one_typo_from_an_issued_one_is_refused(records):
+    """A swapped digit (grand-gibbon-7286 for grand-gibbon-7268) silently made a second
+    trainee and split the first one's attempts and proficiency in two."""
+    issued = records.new_trainee()
+    words, digits = issued.rsplit("-", 1)
+    swapped = f"{words}-{digits[0]}{digits[1]}{digits[3]}{digits[2]}"
+    typos = [f"{words}-{digits[:3]}{(int(digits[3]) + 1) % 10}", issued[:-1], issued + "7"]
+    if swapped != issued:
+        typos.append(swapped)
+    for typo in typos:
+        with pytest.raises(ScenarioError) as info:
+            records.check_pseudonym(typo)
+        assert f"but {issued!r} is: a typo?" in str(info.value)
+        assert f"surgisim trainee new --pseudonym {typo}" in str(info.value)
+    assert records.check_pseudonym(issued) == issued  # the trainee itself
+    # registered on purpose, the neighbour is a trainee of its own
+    assert records.register_trainee(typos[0]) == typos[0]
+    assert records.check_pseudonym(typos[0]) == typos[0]
+    with pytest.raises(ScenarioError, match="already in"):
+        records.register_trainee(typos[0])
+    # an institution's codes are neighbours on purpose: never taken for typos
+    records.trainee("T017")
+    assert records.check_pseudonym("T018") == "T018"
+
+
+def test_registering_a_code_checks_it_by_the_rule(records):
+    assert records.register_trainee("T017") == "T017"
+    assert records.find_trainee("T017") is not None and records.sessions("T017") == []
+    with pytest.raises(ScenarioError, match="--allow-name"):
+        records.register_trainee("jsmith")
+    assert records.register_trainee("jsmith", allow_name=True) == "jsmith"

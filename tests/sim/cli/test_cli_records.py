@@ -173,6 +173,8 @@ def test_trainee_new_and_forget(tmp_path):
     assert out.returncode != 0 and Records(db).find_trainee("T042") is not None  # declined
     out = _surgisim("trainee", "forget", "T042", "--db", db, env=env, stdin="y\n")
     assert out.returncode == 0 and "1 session(s)" in out.stdout, out.stderr
+    # the files are named before the question and after their removal
+    assert f"trace: {trace}" in out.stdout and f"removed: {trace}" in out.stdout
     assert Records(db).find_trainee("T042") is None and not Path(trace).exists()
     out = _surgisim("trainee", "forget", issued, "--yes", "--db", db, env=env)
     assert out.returncode == 0 and Records(db).trainees() == []
@@ -185,7 +187,10 @@ def test_trainee_class_puts_the_trainees_side_by_side(tmp_path):
     _store(db, tmp_path, "T042")
     _store(db, tmp_path, "T043")
     _store(db, tmp_path, "T043")
-    Records(db).trainee("T044")
+    out = runner.invoke(app, ["trainee", "new", "--pseudonym", "T044", "--db", db])
+    assert out.exit_code == 0 and out.stdout.strip() == "T044"  # before a first session
+    out = runner.invoke(app, ["trainee", "new", "--pseudonym", "T044", "--db", db])
+    assert out.exit_code == 2 and "already in" in out.output
     html, csv = tmp_path / "class.html", tmp_path / "class.csv"
     out = runner.invoke(
         app,
