@@ -1254,9 +1254,20 @@ def _rubric_key(rubric_json: str) -> str:
 
 def current_score(rows: Sequence[SessionRow]) -> ScoreRow | None:
     """The verdict that sets the current rubric of a trainee's sessions of one scenario
-    (oldest first): the latest score of the latest session (its original, or the re-score
-    an instructor gave it last)."""
-    return rows[-1].scores[-1] if rows else None
+    (oldest first): the latest verdict of the latest session (its original, or the
+    re-score an instructor gave it last), never one under another scenario's rubric."""
+    return _verdicts(rows[-1])[-1] if rows else None
+
+
+def _verdicts(row: SessionRow) -> list[ScoreRow]:
+    """A session's scores that are verdicts on it: the original and its re-scores, less
+    those forced under another scenario's rubric (``rescore --force``: a comparison, not
+    a verdict on the exercise the trainee did)."""
+    return [row.original_score] + [
+        sc
+        for sc in row.scores[1:]
+        if not json.loads(sc.result_json).get("context", {}).get("forced", False)
+    ]
 
 
 def judge_sessions(rows: Sequence[SessionRow], rule=None) -> list[Judged]:
@@ -1274,7 +1285,7 @@ def judge_sessions(rows: Sequence[SessionRow], rule=None) -> list[Judged]:
         if not row.counts_as_attempt:
             out.append(Judged(row, None, row.ending, False))
             continue
-        under = [sc for sc in row.scores if rubric_key(sc.rubric_json) == key]
+        under = [sc for sc in _verdicts(row) if rubric_key(sc.rubric_json) == key]
         if not under:
             out.append(Judged(row, None, OTHER_RUBRIC, False))
             continue
