@@ -20,7 +20,13 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from scenarios.records import OTHER_RUBRIC, OTHER_RUBRIC_NOTE, attempts_label
+from scenarios.records import (
+    NOT_ATTEMPTS,
+    OTHER_RUBRIC,
+    OTHER_RUBRIC_NOTE,
+    attempts_label,
+    ending_label,
+)
 from scenarios.report import _STYLE, _png, write_text
 from scenarios.scoring import score_text
 from scenarios.standings import ClassStandings, Standing, judged_verdict
@@ -59,9 +65,12 @@ def best_text(standing: Standing) -> str:
 
 
 def latest_text(standing: Standing) -> str:
-    """The latest session's score and result: ``71.2 (FAIL (stopped by the user))``."""
-    mark = standing.sessions[-1]["pass_score"]
-    return f"{score_text(standing.latest_score, mark)} ({standing.latest_result})"
+    """The latest session's score and result: ``71.2 (FAIL)``, ``75.0 (FAIL (re-scored))``,
+    or ``not an attempt (stopped by the user)``."""
+    latest = standing.sessions[-1]
+    if latest["why_not"] in NOT_ATTEMPTS:  # its 0 is no score: the session was cut short
+        return f"not an attempt ({ending_label(latest['ended'])})"
+    return f"{score_text(standing.latest_score, latest['pass_score'])} ({standing.latest_result})"
 
 
 def scenario_names(standings: ClassStandings) -> list[str]:
@@ -157,7 +166,7 @@ def class_report_html(standings: ClassStandings, where: str) -> str:
             for s in group
         ) + "".join(
             f"<tr><td style='white-space:nowrap'>{html.escape(p)}</td><td>0</td>"
-            "<td colspan='7' class='na'>not started</td></tr>"
+            "<td colspan='7' class='na' style='text-align:left'>not started</td></tr>"
             for p in waiting
         )
         parts.append(

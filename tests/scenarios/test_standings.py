@@ -125,7 +125,7 @@ def test_page_and_csv_say_what_the_table_says(course, tmp_path):
     page = class_report_html(standings, course.shown_url)
     assert page.startswith("<!doctype html>") and "data:image/png" in page
     assert "1 proficient</b>, 1 not started" in page and "4 trainees" in page
-    assert "3 (+1 not counted)" in page and "FAIL (stopped by the user)" in page
+    assert "3 (+1 not counted)" in page and "not an attempt (stopped by the user)" in page
     assert "No sessions yet" in page and "T104" in page
     written = standings_csv(standings, tmp_path / "c.csv").read_text()
     rows = list(csv.DictReader(io.StringIO(written)))
