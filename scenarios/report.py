@@ -24,7 +24,7 @@ from matplotlib.figure import Figure
 from scenarios import metrics as M
 from scenarios import report_score as RS
 from scenarios.paths import write_private_text
-from scenarios.records import OTHER_RUBRIC, attempts_label
+from scenarios.records import OTHER_RUBRIC, OTHER_RUBRIC_NOTE, attempts_label
 from scenarios.scoring import ScoreResult, pass_score_text, score_text
 from scenarios.trace import SessionTrace
 
@@ -505,6 +505,8 @@ def trainee_report_html(
             "<th>latency</th><th>score</th><th>result</th><th>counts toward proficiency</th></tr>"
             f"{table}</table>"
         )
+        if other:
+            parts.append(f"<p class='sub'>{html.escape(OTHER_RUBRIC_NOTE)}</p>")
         parts.append(_latency_summary(rows))
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(pseudonym)}</title>"

@@ -17,7 +17,8 @@ import pytest
 from scenarios.archive import proficiency_table, session_dicts, store_session
 from scenarios.evaluate import compute_metrics
 from scenarios.loader import parse_scenario
-from scenarios.records import OTHER_RUBRIC, Records, rubric_key
+from scenarios.records import OTHER_RUBRIC, OTHER_RUBRIC_NOTE, Records, rubric_key
+from scenarios.report import trainee_report_html
 from scenarios.report_class import class_report_html, standings_csv
 from scenarios.scoring import score_session
 from scenarios.standings import class_standings, prerequisites_note, write_class_report
@@ -196,6 +197,9 @@ def test_an_edited_rubric_judges_only_verdicts_given_under_it(tmp_path):
     )
     dicts = session_dicts(records, "T201")
     assert [d["why_not"] for d in dicts] == [OTHER_RUBRIC] * 4 + [None]
+    page = trainee_report_html("T201", dicts, proficiency_table(records, "T201"))
+    assert "1 attempt (+4 under another rubric)" in page and OTHER_RUBRIC_NOTE[:40] in page
+    assert page.count("no (under another rubric)") == 4
     # the instructor re-scores the old sessions under the strict rubric: they count, by
     # those verdicts (here passes of 85), and the originals stay the sessions' record
     strict = parse_scenario(STRICT, "strict.yaml").scoring.model_dump(mode="json")
