@@ -15,7 +15,7 @@ from collections.abc import Callable
 from scenarios.errors import ScenarioWarning, suggest
 from scenarios.loader import library_names, load_scenario
 from scenarios.schema import FLSRule, Scenario, references
-from scenarios.scoring import unscored_safety
+from scenarios.scoring import never_measured, unscored_safety
 
 
 def _warning(scenario: Scenario, loc: tuple, message: str, on_key: bool = False):
@@ -84,6 +84,24 @@ def unscored_safety_metrics(scenario: Scenario) -> list[ScenarioWarning]:
     ]
 
 
+def limits_never_measured(scenario: Scenario) -> list[ScenarioWarning]:
+    """A proficiency limit on a metric this scene never measures (``drops`` where there is
+    nothing to pick up) is always met: most likely a rule copied from another scenario."""
+    never = never_measured(scenario)
+    return [
+        _warning(
+            scenario,
+            ("scoring", "proficiency", "limits", name),
+            f"scoring.proficiency.limits.{name}: this scene never measures {name}, so the "
+            "limit is always met (copied from another scenario?); remove it or limit a "
+            "metric this scene has.",
+            on_key=True,
+        )
+        for name in scenario.scoring.proficiency.limits
+        if name in never
+    ]
+
+
 def step_outline(scenario: Scenario) -> list[tuple[str, tuple[str, ...]]]:
     """The exercise's steps as a plan sees them: each step's id, in order, with the names
     its ``done_when`` refers to (objects, landmarks, arms) in order. Numbers (tolerances,
@@ -142,6 +160,7 @@ CHECKS: tuple[Callable[[Scenario], list[ScenarioWarning]], ...] = (
     unknown_prerequisites,
     time_past_cutoff,
     unscored_safety_metrics,
+    limits_never_measured,
     plan_for_other_steps,
 )
 

@@ -413,6 +413,33 @@ def graspable_objects(scenario) -> list[str]:
     return [o.id for o in objects if not _fixed_scenery(o)]
 
 
+#: The safety metrics every rubric must score where the scene can have them (collisions
+#: are judged apart, as a whole or by their two parts; ``peak_force_n`` is optional).
+SAFETY_THAT_MUST_COUNT = (
+    "excessive_force_time_s",
+    "out_of_view_time_s",
+    "drops",
+    "held_object_collisions",
+    "needle_withdrawals",
+)
+
+
+def never_measured(scenario) -> frozenset[str]:
+    """Metrics no session of ``scenario`` can have (see :func:`unscored_safety` for the
+    rules): out-of-view time without an instrument, drops and held-object contacts
+    without an instrument and something to pick up, needle metrics without a needle in
+    tissue. A limit on one of them is always met."""
+    instruments = any(a.kind == "psm" for a in scenario.scene.arms)
+    out = set()
+    if not instruments:
+        out.add("out_of_view_time_s")
+    if not instruments or not graspable_objects(scenario):
+        out |= {"drops", "held_object_collisions"}
+    if not any(o.type in NEEDLE_IN_TISSUE_OBJECTS for o in scenario.scene.objects):
+        out |= {"needle_withdrawals", "needle_entry_error_mm", "needle_exit_error_mm"}
+    return frozenset(out)
+
+
 def unscored_safety(scenario) -> list[str]:
     """The risk-and-safety metrics a session of ``scenario`` can have that its rubric
     neither penalises nor benchmarks nor limits (``[]`` when safety counts fully).
@@ -430,11 +457,6 @@ def unscored_safety(scenario) -> list[str]:
     parts = ("instrument_collisions", "environment_collisions")
     if not scoring.scored("collisions") and not all(scoring.scored(p) for p in parts):
         missing += [p for p in parts if not scoring.scored(p)] if instruments else ["collisions"]
-    needed = ["excessive_force_time_s"]
-    if instruments:
-        needed.append("out_of_view_time_s")
-        if graspable_objects(scenario):
-            needed += ["drops", "held_object_collisions"]
-    if any(o.type in NEEDLE_IN_TISSUE_OBJECTS for o in scenario.scene.objects):
-        needed.append("needle_withdrawals")
+    never = never_measured(scenario)
+    needed = [n for n in SAFETY_THAT_MUST_COUNT if n not in never]
     return missing + [n for n in needed if not scoring.scored(n)]

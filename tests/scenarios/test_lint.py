@@ -85,3 +85,20 @@ def test_a_bundled_plan_on_other_steps_is_a_warning_at_the_plan():
     # no plan, no warning
     unplanned = "\n".join(ln for ln in PEG.splitlines() if not ln.startswith("plan:"))
     assert plan_for_other_steps(parse_scenario(unplanned, "own.yaml")) == []
+
+
+def test_a_proficiency_limit_on_a_metric_the_scene_never_measures_is_a_warning():
+    """camera-targeting has no instrument and nothing to pick up: a ``drops`` limit copied
+    from peg transfer is always met, and said so at the limit; ``collisions`` is fine."""
+    from scenarios.lint import limits_never_measured
+
+    text = (LIBRARY / "camera-targeting.yaml").read_text()
+    old = "proficiency: {consecutive: 2, total: 5}"
+    assert old in text
+    text = text.replace(
+        old, "proficiency: {consecutive: 2, total: 5, limits: {drops: 0, collisions: 0}}"
+    )
+    (warning,) = limits_never_measured(parse_scenario(text, "ct.yaml"))
+    assert warning.line == _line_of(text, "limits: {drops")
+    assert "never measures drops, so the limit is always met" in warning.message
+    assert limits_never_measured(parse_scenario(PEG, "peg.yaml")) == []  # drops apply there
