@@ -457,6 +457,7 @@ def rescore(
     from scenarios.archive import rescore as do_rescore
     from scenarios.errors import ScenarioError
     from scenarios.loader import load_scenario
+    from scenarios.records import ending_label
     from sim.cli.score_view import print_score, verdict_score
 
     console = Console()
@@ -480,6 +481,13 @@ def rescore(
                 records, session_id, spec, force=force, rubric_label=scenario
             )
             title = f"Session {session_id} re-scored"
+            row = records.session(session_id)
+            if not row.counts_as_attempt:  # "not completed" below says less than this
+                console.print(
+                    f"[yellow]note:[/yellow] session {session_id} was "
+                    f"{ending_label(row.ending)}: not an attempt, under any rubric "
+                    "(it neither counts toward proficiency nor breaks a run)."
+                )
     print_score(
         console,
         new,

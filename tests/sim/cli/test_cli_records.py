@@ -404,3 +404,47 @@ def test_a_path_given_as_db_gets_the_url_to_write(tmp_path):
         assert out.exit_code != 0
         assert "not a path" in out.output and url in out.output.replace("\n", "")
         assert "Traceback" not in out.output
+
+
+def test_rescoring_a_stopped_session_says_it_is_no_attempt(tmp_path):
+    db = f"sqlite:///{tmp_path / 'r.sqlite'}"
+    records = Records(db)
+    sid = store_session(
+        records,
+        **{**_mini_session_args(), "ended": "stopped"},
+        pseudonym="T042",
+        trace_dir=tmp_path / "traces",
+    )
+    out = runner.invoke(
+        app, ["rescore", str(sid), "--scenario", str(_mini_file(tmp_path)), "--db", db]
+    )
+    assert out.exit_code == 0, out.output
+    assert f"session {sid} was stopped by the user: not an attempt" in " ".join(out.output.split())
+
+
+def _mini_session_args() -> dict:
+    from scenarios.evaluate import compute_metrics
+    from scenarios.loader import parse_scenario
+    from scenarios.scoring import score_session
+    from tests.scenarios.test_evaluate import _trace
+
+    scenario = parse_scenario(VALID, "mini.yaml")
+    trace = _trace()
+    metrics = compute_metrics(trace)
+    return {
+        "scenario": scenario,
+        "scenario_text": VALID,
+        "operator": "device",
+        "seed": 1,
+        "trace": trace,
+        "metrics": metrics,
+        "result": score_session(metrics, trace.completed, scenario.scoring),
+        "sim_time_s": 9.5,
+        "wall_time_s": 9.5,
+    }
+
+
+def _mini_file(tmp_path):
+    path = tmp_path / "mini.yaml"
+    path.write_text(VALID)
+    return path
