@@ -32,6 +32,7 @@ from sim.cli.options import (
     SEED,
     WINDOW_SIZE,
 )
+from sim.stop_signals import stop_with_parent
 
 #: How long the server may take to start (imports, compiled kernels, the scene) (s).
 START_TIMEOUT_S = 180.0
@@ -162,8 +163,27 @@ def practice(
             raise typer.BadParameter("--monado goes with --vr")
         else:
             code = _practise_in_window(scenario, port, serve_args, width, height)
+    if code is not None and code < 0:  # the server was killed: it said nothing
+        typer.echo(server_killed_text(-code), err=True)
+        code = 128 - code
     if code:
         raise typer.Exit(code=code)
+
+
+def server_killed_text(signal_number: int) -> str:
+    """What practice says when its training server was killed (``kill -9``, the OOM
+    killer): it printed nothing, and its session is kept as a checkpoint."""
+    import signal
+
+    try:
+        name = signal.Signals(signal_number).name
+    except ValueError:
+        name = f"signal {signal_number}"
+    return (
+        f"error: the training server was killed ({name}) before it stored the session. "
+        "What it had is kept as a checkpoint: `surgisim store --orphans` stores it "
+        "(recovered after a crash, not an attempt)."
+    )
 
 
 def _practise_in_window(scenario: str, port: int, serve_args: list, width: int, height: int):
@@ -172,7 +192,9 @@ def _practise_in_window(scenario: str, port: int, serve_args: list, width: int, 
 
     command = [sys.executable, "-m", "sim.cli", "serve", scenario, "--port", str(port),
                *serve_args]  # fmt: skip
-    server = subprocess.Popen(command)
+    # in the terminal's process group (Ctrl-C reaches it and it stores the session),
+    # and stopped the same way if practice itself is killed
+    server = subprocess.Popen(command, preexec_fn=stop_with_parent)
     # on Mesa's CPU rasteriser the window draws with one thread, so that the server's
     # physics keeps a core of a laptop (a GPU driver ignores this)
     os.environ.setdefault("LP_NUM_THREADS", "1")

@@ -154,12 +154,10 @@ def own_session_until_parent_dies() -> None:
     did not take the stop request" about a session that had been stored. Each still gets
     SIGTERM if ``surgisim`` itself dies (Linux's parent-death signal), so none is left
     behind by a ``kill -9``."""
-    import ctypes
-    import signal
+    from sim.stop_signals import stop_with_parent
 
     os.setsid()
-    pr_set_pdeathsig = 1
-    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0)
+    stop_with_parent()
 
 
 class RootExchange:
