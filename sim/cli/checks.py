@@ -106,6 +106,30 @@ def checked_output(path: Path | None, what: str, own_suffix: str | None = None) 
     return path
 
 
+def distinct_outputs(**outputs: Path | None) -> None:
+    """Refuse two output options naming one file (``--record same.mcap --json
+    same.mcap``): the second written would replace the first, a recording with JSON.
+    Keyword names are the options with ``_`` for ``-`` (``json=..., record=...``).
+
+    Raises:
+        SimError: naming both options and the file.
+    """
+    from sim.errors import SimError
+
+    seen: dict[Path, str] = {}
+    for option, path in outputs.items():
+        if path is None:
+            continue
+        flag = "--" + option.replace("_", "-")
+        where = Path(path).resolve()
+        if where in seen:
+            raise SimError(
+                f"{seen[where]} and {flag} both name {str(path)!r}: the second written "
+                "would replace the first; give each output a file of its own."
+            )
+        seen[where] = flag
+
+
 def failure_text(exc: BaseException) -> str:
     """An error in words: a package error's own message, an OSError's reason and path."""
     if isinstance(exc, OSError) and exc.strerror:

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from sim.cli.checks import checked_output
+from sim.cli.checks import checked_output, distinct_outputs
 from sim.cli.guard import DEBUG_OPTION, guard
 from sim.cli.options import ALLOW_NAME, command_group
 
@@ -123,6 +123,7 @@ def trainee_show(
     with guard(debug):
         html = checked_output(html, "--html")
         csv = checked_output(csv, "--csv")
+        distinct_outputs(html=html, csv=csv)
         records = _records(db, demo)
         records.find_trainee(pseudonym, required=True)
         everything = session_dicts(records, pseudonym)
@@ -254,6 +255,7 @@ def trainee_class(
     with guard(debug):
         html = checked_output(html, "--html")
         csv = checked_output(csv, "--csv")
+        distinct_outputs(html=html, csv=csv)
         records = _records(db, demo)
         standings = class_standings(records, scenario)
         if scenario is not None and not standings.by_scenario:
@@ -404,6 +406,7 @@ def report(
     with guard(debug):
         out = checked_output(out, "--out")
         json_out = checked_output(json_out, "--json")
+        distinct_outputs(out=out, json=json_out)
         records = _records(db, demo)
         try:
             path = write_session_report(records, session_id, out)

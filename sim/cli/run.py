@@ -38,6 +38,7 @@ from sim.cli.checks import (
     checked_operator,
     checked_output,
     checked_seed,
+    distinct_outputs,
     failure_text,
 )
 from sim.cli.guard import DEBUG_OPTION, guard, interruptible, uninterrupted
@@ -125,6 +126,7 @@ def run(
             check_pseudonym(pseudonym, allow_name=allow_name or store)
         json_path = checked_output(json_path, "--json")
         report = checked_output(report, "--report")
+        distinct_outputs(record=record, video=video, json=json_path, report=report)
         records = checkpoint = None
         if store:
             records = open_records(db, demo=demo)

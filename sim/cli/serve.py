@@ -130,7 +130,7 @@ def serve(
     from scenarios.checkpoint import IN_PROGRESS, Checkpoint, RunInfo
     from scenarios.loader import load_scenario, resolve
     from scenarios.records import check_pseudonym, open_records
-    from sim.cli.checks import checked_output, checked_seed
+    from sim.cli.checks import checked_output, checked_seed, distinct_outputs
     from sim.cli.run import print_result, say_prerequisites, store_finished
     from sim.errors import SimError
     from sim.server.publish import ChannelDelay
@@ -151,6 +151,7 @@ def serve(
             check_pseudonym(pseudonym, allow_name=True)
         report = checked_output(report, "--report")
         json_path = checked_output(json_path, "--json")
+        distinct_outputs(report=report, json=json_path)
         mapping = parse_device_map(device_map or [], spec)
         if not mapping:
             raise SimError(

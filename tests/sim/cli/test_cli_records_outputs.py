@@ -286,3 +286,27 @@ def test_a_recording_may_be_rewritten_by_record_with_overwrite_only(tmp_path):
     assert checked_output(path, "--record", own_suffix=".mcap") == path
     with pytest.raises(SimError, match="existing recording file"):
         checked_output(path, "--json")
+
+
+@pytest.mark.parametrize(
+    ("command", "first", "second"),
+    [
+        (["run", SCENARIO, "--no-store", "--record", "{p}", "--json", "{p}"], "--record", "--json"),
+        (["run", SCENARIO, "--no-store", "--report", "{p}", "--json", "{p}"], "--json", "--report"),
+        (["trainee", "show", "T042", "--html", "{p}", "--csv", "{p}"], "--html", "--csv"),
+        (["report", "1", "--out", "{p}", "--json", "{p}"], "--out", "--json"),
+        (["trainee", "class", "--html", "{p}", "--csv", "{p}"], "--html", "--csv"),
+    ],
+)
+def test_two_outputs_naming_one_file_are_refused_before_any_work(tmp_path, command, first, second):
+    """`run --record same.mcap --json same.mcap` left JSON where the recording was."""
+    db = _stored(tmp_path)
+    same = tmp_path / "same.out"
+    args = [a.replace("{p}", str(same)) for a in command]
+    if args[0] != "run":
+        args += ["--db", db]
+    out = runner.invoke(app, args)
+    assert out.exit_code == 2, out.output
+    said = " ".join(out.output.split())
+    assert f"{first} and {second} both name" in said and "a file of its own" in said
+    assert not same.exists()
