@@ -106,6 +106,21 @@ def checked_output(path: Path | None, what: str, own_suffix: str | None = None) 
     return path
 
 
+def checked_new_recording(path: Path | None, what: str, overwrite: bool) -> Path | None:
+    """:func:`checked_output` for a recording a device command writes (``device record
+    --out``, ``device synthetic --record``): an existing file is replaced only with
+    ``--overwrite`` (a probe's 1.2 MB recording became 129 bytes of "0 messages" when a
+    device command was pointed at it by mistake), as ``run --record`` does."""
+    from sim.errors import SimError
+
+    path = checked_output(path, what, own_suffix=".mcap")
+    if path is not None and path.exists() and not overwrite:
+        raise SimError(
+            f"{what} {str(path)!r} exists; give --overwrite to replace it, or choose another path."
+        )
+    return path
+
+
 def distinct_outputs(**outputs: Path | None) -> None:
     """Refuse two output options naming one file (``--record same.mcap --json
     same.mcap``): the second written would replace the first, a recording with JSON.

@@ -46,6 +46,9 @@ KEYS = typer.Option(
 )
 KEY_NAME = typer.Option(None, "--key-name", help="Key name in --keys (default: the --name).")
 RECORD = typer.Option(None, "--record", help="Also write every message sent to this file.")
+OVERWRITE = typer.Option(
+    False, "--overwrite", help="Replace the --record file if it exists (refused otherwise)."
+)
 ONE_NAME = typer.Option("MTMR", "--name", help="Device name: MTMR (right hand) or MTML (left).")
 ENABLE = typer.Option(True, "--enable/--no-enable", help="Ask the server to enable the arm first.")
 KEYWORD = inspect.Parameter.KEYWORD_ONLY
@@ -61,6 +64,7 @@ SHARED_OPTIONS: dict[str, tuple[object, object]] = {
     "keys": (Path | None, KEYS),
     "key_name": (str | None, KEY_NAME),
     "record": (Path | None, RECORD),
+    "overwrite": (bool, OVERWRITE),
     "debug": (bool, DEBUG_OPTION),
 }
 
@@ -78,6 +82,7 @@ class DeviceOptions:
     keys: Path | None = None
     key_name: str | None = None
     record: Path | None = None
+    overwrite: bool = False
     debug: bool = False
 
     def curve(self, default_name: str):
@@ -93,7 +98,9 @@ class DeviceOptions:
     def open(self, names, source: str, subscribe=("",)):
         """A :class:`~haptics.devices.link.DeviceLink` for ``names`` (not yet connected)."""
         from haptics.devices.link import DeviceLink
+        from sim.cli.checks import checked_new_recording
 
+        checked_new_recording(self.record, "--record", self.overwrite)
         return DeviceLink(
             names,
             self.host,
@@ -150,7 +157,7 @@ def _connect(link, stop) -> bool:
 
 
 @device_app.command("synthetic")
-@shared_options("host", "port", "rate_hz", "keys", "key_name", "record", "debug")
+@shared_options("host", "port", "rate_hz", "keys", "key_name", "record", "overwrite", "debug")
 def synthetic(
     operator: str = typer.Option("expert", help="Skill: expert, intermediate or novice."),
     seed: int = typer.Option(0, help="Seed of the operators' random streams."),
@@ -293,13 +300,18 @@ def record(
     bind: str = deprecated_alias("--bind", "--bind-host"),
     server_key: Path | None = SERVER_KEY,
     allow_keys: Path | None = ALLOW_KEYS,
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace the --out file if it exists (refused otherwise)."
+    ),
     debug: bool = DEBUG_OPTION,
 ) -> None:
     """Stand in for the server and record what devices send (until Ctrl-C); off loopback
     with CurveZMQ keys, as ``surgisim serve``."""
     with guard(debug), interruptible("closing the recording") as stop:
         from haptics.devices.capture import capture
+        from sim.cli.checks import checked_new_recording
 
+        checked_new_recording(out, "--out", overwrite)
         bind = prefer(bind_host, bind, "--bind-host", "--bind") or "127.0.0.1"
 
         stats = capture(

@@ -30,3 +30,23 @@ def test_record_listens_beyond_loopback_with_server_keys(tmp_path):
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def test_device_commands_replace_an_existing_recording_only_with_overwrite(tmp_path):
+    """`device record --out precious.mcap` turned a 1.2 MB recording into 129 bytes of
+    "0 messages"; `device synthetic --record` did the same, with no server ever found."""
+    from typer.testing import CliRunner
+
+    from sim.cli import app
+
+    precious = tmp_path / "precious.mcap"
+    precious.write_bytes(b"\x89MCAP0\r\n a recording")
+    port = str(_free_port())
+    for args in (
+        ["device", "record", "--out", str(precious), "--port", port, "--seconds", "1"],
+        ["device", "synthetic", "--record", str(precious), "--port", port],
+    ):
+        out = CliRunner().invoke(app, args)
+        assert out.exit_code == 2, out.output
+        assert "exists; give --overwrite to replace it" in " ".join(out.output.split())
+        assert precious.read_bytes() == b"\x89MCAP0\r\n a recording"
