@@ -228,15 +228,35 @@ def interruptible(message: str | None) -> Iterator[StopRequest]:
         yield stop
 
 
+#: How many :func:`uninterrupted` blocks are open: an inner one holds nothing of its own
+#: (the outer one already holds, and raises what came once it is done)
+_holding = [0]
+
+
 @contextmanager
-def uninterrupted() -> Iterator[None]:
-    """Hold Ctrl-C, SIGTERM and SIGHUP back while a session is written to the database;
-    the first takes effect (as KeyboardInterrupt or :class:`Terminated`) once the block is
-    done."""
+def uninterrupted(message: str | None = None) -> Iterator[None]:
+    """Hold Ctrl-C, SIGTERM and SIGHUP back while a finished session is written to the
+    database (or, around a command's whole ending, stored, printed and its outputs
+    written); the first takes effect (as KeyboardInterrupt or :class:`Terminated`) once the
+    block is done. ``message``, if given, is said when a signal is held. Blocks nest: only
+    the outermost holds, so a stop that came while storing no longer cut off the score
+    and the "stored as session N" line that follow it."""
+    if _holding[0]:
+        yield
+        return
     pending: list[int] = []
+
+    def held(signum, frame) -> None:
+        if not pending and message is not None:
+            with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone
+                Console(stderr=True).print(f"[yellow]{escape(message)}[/yellow]")
+        pending.append(signum)
+
+    _holding[0] += 1
     try:
-        with _handlers(lambda signum, frame: pending.append(signum)):
+        with _handlers(held):
             yield
     finally:
-        if pending:
-            _raise_stop(pending[0], None)
+        _holding[0] -= 1
+    if pending:  # after the block's own failure, if any: that message says more
+        _raise_stop(pending[0], None)

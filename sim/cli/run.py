@@ -27,6 +27,7 @@ trainee: a demonstration is not a person's record.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -96,8 +97,10 @@ def run(
     """Run a scenario headless with a synthetic operator or your controller; print, store
     and report the score."""
     from scenarios.checkpoint import IN_PROGRESS, Checkpoint, RunInfo
+    from scenarios.errors import ScenarioError
     from scenarios.loader import load_scenario, resolve
     from scenarios.records import check_pseudonym, open_records
+    from sim.errors import SimError
     from sim.session.plans import PLANS, plan_unrunnable
     from sim.session.plugins import IK_SOLVER, TREMOR_FILTER, session_config
     from sim.world.scenario_check import check_scenario
@@ -172,43 +175,58 @@ def run(
                         "(surgisim replay reads it)"
                     )
             raise
-        if record is not None:
-            stopped = " (stopped before the end)" if outcome.interrupted else ""
-            console.print(f"recording: {escape(str(record))}{stopped}")
-        payload = {
-            "scenario": spec.name,
-            "seed": seed,
-            "operator": operator,
-            **{kind.column: kind.label(named) for kind, named in plugins.items()},
-            "completed": outcome.result.completed,
-            "passed": outcome.result.passed,
-            "score": outcome.result.score,
-            "pass_score": outcome.result.pass_score,
-            "interrupted": outcome.interrupted,
-            "failure": outcome.trace.failure,
-            "sim_time_s": outcome.sim_time_s,
-            "wall_time_s": outcome.wall_time_s,
-            "metrics": outcome.metrics,
-        }
-        if record is not None:
-            payload["recording"] = str(record)
-        if records is not None:
-            payload["session_id"] = store_finished(
-                console, records, spec, outcome, checkpoint, report, camera
-            )
-        if camera is not None and camera.video_path is not None:
-            payload["video"] = str(camera.video_path)
-            payload["video_frames"] = camera.frames
-            console.print(f"video: {camera.video_path} ({camera.frames} frames)")
-        print_result(console, spec, outcome)
-        if json_path is not None:
-            _write_json(json_path, payload, payload.get("session_id"), pseudonym)
-        if records is not None:
-            video_path = camera.video_path if camera is not None else None
-            outputs = {"json": json_path, "recording": record, "video": video_path}
-            register_outputs(records, payload["session_id"], pseudonym, outputs)
+        # the session has ended: a stop now waits until it is stored, its score printed
+        # and its outputs written (seconds), then ends the command with its exit code
+        with uninterrupted(FINISHING):
+            if record is not None:
+                stopped = " (stopped before the end)" if outcome.interrupted else ""
+                console.print(f"recording: {escape(str(record))}{stopped}")
+            payload = {
+                "scenario": spec.name,
+                "seed": seed,
+                "operator": operator,
+                **{kind.column: kind.label(named) for kind, named in plugins.items()},
+                "completed": outcome.result.completed,
+                "passed": outcome.result.passed,
+                "score": outcome.result.score,
+                "pass_score": outcome.result.pass_score,
+                "interrupted": outcome.interrupted,
+                "failure": outcome.trace.failure,
+                "sim_time_s": outcome.sim_time_s,
+                "wall_time_s": outcome.wall_time_s,
+                "metrics": outcome.metrics,
+            }
+            if record is not None:
+                payload["recording"] = str(record)
+            if records is not None:
+                try:
+                    payload["session_id"] = store_finished(
+                        console, records, spec, outcome, checkpoint, report, camera
+                    )
+                except ScenarioError:
+                    # not stored (the message says where it is kept): the result is still the
+                    # run's, and a script waiting for --json gets it, with no session id
+                    if json_path is not None:
+                        with contextlib.suppress(SimError):
+                            _write_json(json_path, {**payload, "session_id": None}, None, pseudonym)
+                    raise
+            if camera is not None and camera.video_path is not None:
+                payload["video"] = str(camera.video_path)
+                payload["video_frames"] = camera.frames
+                console.print(f"video: {camera.video_path} ({camera.frames} frames)")
+            print_result(console, spec, outcome)
+            if json_path is not None:
+                _write_json(json_path, payload, payload.get("session_id"), pseudonym)
+            if records is not None:
+                video_path = camera.video_path if camera is not None else None
+                outputs = {"json": json_path, "recording": record, "video": video_path}
+                register_outputs(records, payload["session_id"], pseudonym, outputs)
     if outcome.interrupted:
         raise typer.Exit(code=stop.exit_code)  # 130 after Ctrl-C, 143 after SIGTERM
+
+
+#: Said when a stop signal comes after the session ended, while it is being finished.
+FINISHING = "the session has ended: stopping once it is stored and its score is shown"
 
 
 def _outputs(record: Path | None, json_path: Path | None, video: Path | None) -> dict:

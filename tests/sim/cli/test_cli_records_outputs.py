@@ -310,3 +310,49 @@ def test_two_outputs_naming_one_file_are_refused_before_any_work(tmp_path, comma
     said = " ".join(out.output.split())
     assert f"{first} and {second} both name" in said and "a file of its own" in said
     assert not same.exists()
+
+
+def test_a_stop_that_comes_while_a_finished_session_is_stored_waits_for_its_score(
+    tmp_path, data, monkeypatch
+):
+    """SIGTERM just after the session ended: the session was stored, but the command
+    ended with "terminated (SIGTERM)" alone: no score, no "stored as session N", no
+    --json or --report. The stop now waits for them, then exits 143."""
+    import json
+    import os
+    import signal
+
+    original = scenarios.archive.store_session
+
+    def store_after_a_sigterm(*args, **kwargs):  # the moment: just before storing
+        os.kill(os.getpid(), signal.SIGTERM)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(scenarios.archive, "store_session", store_after_a_sigterm)
+    result, report = tmp_path / "r.json", tmp_path / "r.html"
+    out = runner.invoke(
+        app, [*RUN, "--seed", "1410", "--json", str(result), "--report", str(report)]
+    )
+    text = " ".join(out.output.split())
+    assert out.exit_code == 143, text
+    assert "stopping once it is stored and its score is shown" in text
+    assert "stored as session 1" in text and re.search(r"(PASS|FAIL) - ", text)
+    assert json.loads(result.read_text())["session_id"] == 1 and report.exists()
+    assert _records(data).session(1).ending == "completed"  # it had ended: not "stopped"
+
+
+def test_a_result_that_could_not_be_stored_is_still_written_to_json(tmp_path, data, monkeypatch):
+    """A full data directory: the session is kept for `surgisim store`, and --json (on a
+    disk with room) has the result, with no session id (it was not written at all)."""
+    import json
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(scenarios.archive, "store_session", full)
+    result = tmp_path / "r.json"
+    out = runner.invoke(app, [*RUN, "--seed", "1411", "--json", str(result)])
+    assert out.exit_code == 2, out.output
+    assert "surgisim store" in out.output
+    written = json.loads(result.read_text())
+    assert written["session_id"] is None and "score" in written and "metrics" in written
