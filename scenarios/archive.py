@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import functools
+import hashlib
 import io
 import json
 import uuid
@@ -84,8 +85,7 @@ def store_session(
     records.check_pseudonym(pseudonym, allow_name=allow_name)
     if session_uid is not None:
         records.check_not_stored(session_uid)
-    trace_dir = trace_dir or records.traces_dir
-    trace_path = trace_dir / f"{scenario.name}-{uuid.uuid4().hex[:12]}.npz"
+    trace_path = final_trace_path(records, scenario.name, session_uid, trace_dir)
     trace.save(trace_path)
     try:
         return records.add_session(
@@ -112,6 +112,18 @@ def store_session(
     except BaseException:
         trace_path.unlink(missing_ok=True)  # no orphan trace when the session is not stored
         raise
+
+
+def final_trace_path(
+    records: Records, scenario_name: str, session_uid: str | None, trace_dir: Path | None = None
+) -> Path:
+    """Where a stored session's trace goes: named by the session's own id when it has one,
+    so that a run killed between writing the trace and committing the session leaves a
+    file :func:`store_kept` finds and stores (the whole finished session, not its last
+    checkpoint), rather than a stray file no record points to."""
+    trace_dir = trace_dir or records.traces_dir
+    tag = hashlib.sha256(session_uid.encode()).hexdigest() if session_uid else uuid.uuid4().hex
+    return trace_dir / f"{scenario_name}-{tag[:12]}.npz"
 
 
 def ending_of(trace: SessionTrace, interrupted: bool) -> str:
@@ -456,6 +468,12 @@ def store_kept(records: Records, trace_path: str | Path) -> int:
     trace = SessionTrace.load(trace_path)
     scenario = parse_scenario(info.scenario_yaml, f"<{info.scenario_name} as run>")
     records.check_not_stored(info.session_uid)
+    whole_path = final_trace_path(records, info.scenario_name, info.session_uid)
+    if whole_path.exists():  # killed while storing: the whole session was written already
+        with contextlib.suppress(ScenarioError, OSError, ValueError):
+            whole = SessionTrace.load(whole_path)
+            if len(whole.time_s) >= len(trace.time_s):
+                trace = whole
     ended = info.ended or ("stopped" if info.interrupted else None)
     if ended is None:
         # the run never said how it ended: the checkpoint of a killed process, unless

@@ -294,3 +294,32 @@ def test_the_progress_page_counts_attempts_as_trainee_show_does(records):
     assert "<p>2 attempts (+1 not counted)," in page
     rows = page[page.index("<th>attempt</th>") :].split("<tr>")[1:]
     assert [r.split("</td>")[0] for r in rows] == ["<td>1", "<td>\u2014", "<td>2"]
+
+
+def test_a_run_killed_while_storing_is_stored_whole_from_its_finished_trace(records, tmp_path):
+    """kill -9 between writing the finished trace and committing the session: `store
+    --orphans` stored the last checkpoint (6 s of a finished 9.5 s session) as "recovered
+    after a crash", and the finished trace stayed in traces/, linked to nothing, even
+    after `trainee forget`. The finished trace is named by the session's id: found, it is
+    the session stored, complete, and it is the session's file (forget removes it)."""
+    from scenarios.archive import final_trace_path
+
+    started = time.time() - HOUR_S
+    kept = _checkpoint(tmp_path, started_at=started, ended=None, completed=False)
+    partial = _trace()
+    partial.time_s = partial.time_s[:6000]  # the last checkpoint: 6 s of the run
+    for inst in partial.instruments.values():
+        for name, values in vars(inst).items():
+            if isinstance(values, np.ndarray) and len(values) == 10_000:
+                setattr(inst, name, values[:6000])
+    partial.completed = False
+    partial.save(kept.trace_path, compress=False)
+    whole = final_trace_path(records, "mini", kept.info.session_uid)
+    whole.parent.mkdir(parents=True, exist_ok=True)
+    _trace().save(whole)  # what the killed run had written, complete (9.5 s)
+    sid = store_kept(records, kept.trace_path)
+    row = records.session(sid)
+    assert row.completed and row.ending == "completed" and row.counts_as_attempt
+    assert row.trace_path == str(whole) and whole.exists()
+    records.forget("T001")
+    assert not whole.exists()
