@@ -532,7 +532,7 @@ def store(
     from scenarios.checkpoint import orphans as find_orphans
     from scenarios.errors import ScenarioError
     from scenarios.paths import reports_dir, store_dir, traces_dir
-    from scenarios.records import ending_label, open_records, same_database
+    from scenarios.records import AlreadyStoredError, ending_label, open_records, same_database
 
     console = Console()
     with guard(debug):
@@ -596,6 +596,18 @@ def store(
                     f"in {escape(records.shown_url)}",
                     soft_wrap=True,
                 )
+            except AlreadyStoredError as exc:
+                if orphans:  # our own leftover of a session stored meanwhile (another store)
+                    Path(path).unlink(missing_ok=True)
+                    Path(path).with_suffix(".json").unlink(missing_ok=True)
+                    console.print(
+                        f"{path}: already stored as session {exc.session_id}; removed this "
+                        "leftover copy",
+                        soft_wrap=True,
+                    )
+                    continue
+                failed += 1
+                Console(stderr=True).print(f"[red]error:[/red] {escape(f'{path}: {exc}')}")
             except ScenarioError as exc:
                 failed += 1
                 Console(stderr=True).print(f"[red]error:[/red] {escape(f'{path}: {exc}')}")

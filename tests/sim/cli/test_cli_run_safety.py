@@ -189,6 +189,17 @@ def test_kill_9_loses_at_most_the_checkpoint_interval(tmp_path):
     again = _surgisim(tmp_path, "store", str(copy))
     assert again.returncode == 2 and "already stored as session 2" in again.stderr, again.stderr
     assert len(_records(tmp_path).sessions()) == 2
+    # the same copy left among the orphans (two `store --orphans` at once leave one): it
+    # is ours and stored, so it goes, and the command succeeds
+    in_progress = _store_dir(tmp_path, "records") / "in-progress"
+    shutil.copy(copy, in_progress / copy.name)
+    shutil.copy(copy.with_suffix(".json"), in_progress / copy.with_suffix(".json").name)
+    again = _surgisim(tmp_path, "store", "--orphans")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "already stored as session 2; removed this leftover copy" in " ".join(
+        again.stdout.split()
+    )
+    assert not list(in_progress.glob("*.npz")) and len(_records(tmp_path).sessions()) == 2
     show = _surgisim(tmp_path, "trainee", "show", "swift-otter-1234")
     assert "FAIL (recovered after a crash)" in show.stdout, show.stdout
     assert "1 (+1 not counted)" in show.stdout
