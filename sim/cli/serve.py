@@ -39,9 +39,19 @@ from sim.cli.options import (
 
 PROTOCOLS = ("xu2014", "ramp")
 
+#: The most injected latency or jitter SD per channel (ms). Telesurgery latency studies
+#: go to about 1-2 s (Xu et al. 2014, the xu2014 protocol here: 0-1000 ms, with tasks
+#: barely possible towards the top); more is no condition a trainee can practise under
+#: but a typo (``--latency-ms 1e9`` is 11 days), and every message would wait that long
+#: in the delay queue, so the session would never show the trainee anything.
+MAX_DELAY_MS = 2000.0
 
-def parse_channel_values(entries: list[str], what: str, scale: float) -> dict[str, float]:
-    """``["150"]`` -> every channel 150 (x scale); ``["command=150", ...]`` -> that channel."""
+
+def parse_channel_values(
+    entries: list[str], what: str, scale: float, most: float | None = None, unit: str = ""
+) -> dict[str, float]:
+    """``["150"]`` -> every channel 150 (x scale); ``["command=150", ...]`` -> that channel.
+    A value over ``most`` (as given, before scaling; ``unit`` for the message) is refused."""
     from sim.errors import SimError
     from sim.server.publish import CHANNELS
 
@@ -58,6 +68,11 @@ def parse_channel_values(entries: list[str], what: str, scale: float) -> dict[st
             raise SimError(f"{what} {entry!r}: {value!r} is not a number.") from None
         if not (number >= 0 and number < float("inf")):
             raise SimError(f"{what} {entry!r}: must be a finite number >= 0.")
+        if most is not None and number > most:
+            raise SimError(
+                f"{what} {entry!r}: at most {most:g}{unit} (telesurgery latency studies go "
+                f"to about 1-2 s); give a value from 0 to {most:g}."
+            )
         for c in channels:
             out[c] = number * scale
     return out
@@ -168,8 +183,8 @@ def serve(
         records.check_pseudonym(pseudonym, allow_name=allow_name)
         if not demo:
             say_prerequisites(console, records, pseudonym, spec)
-        latency = parse_channel_values(latency_ms or [], "--latency-ms", 1e-3)
-        jitter = parse_channel_values(jitter_ms or [], "--jitter-ms", 1e-3)
+        latency = parse_channel_values(latency_ms or [], "--latency-ms", 1e-3, MAX_DELAY_MS, " ms")
+        jitter = parse_channel_values(jitter_ms or [], "--jitter-ms", 1e-3, MAX_DELAY_MS, " ms")
         losses = parse_channel_values(loss or [], "--loss", 1.0)
         if any(v > 1.0 for v in losses.values()):
             raise SimError("--loss is a share of messages, from 0 to 1.")

@@ -8,7 +8,11 @@ import subprocess
 import sys
 import time
 
+import pytest
+from typer.testing import CliRunner
+
 from scenarios.records import Records
+from sim.cli import app
 from sim.cli.practice import free_port_block
 from tests.sim.server.test_server import Device
 
@@ -68,3 +72,44 @@ def test_sigterm_mid_session_stores_it_as_incomplete(tmp_path):
     row = records.session(1)
     assert not row.completed and row.operator == "trainee"
     assert row.sim_time_s > 0.5
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--latency-ms", "1e9"], "--latency-ms '1e9': at most 2000 ms"),
+        (["--latency-ms", "command=2500"], "--latency-ms 'command=2500': at most 2000 ms"),
+        (["--jitter-ms", "video=1e6"], "--jitter-ms 'video=1e6': at most 2000 ms"),
+        (
+            ["--map", "MTMR=PSM1", "--map", "MTML=PSM1"],
+            "two devices (MTMR and MTML) for arm 'PSM1'",
+        ),
+        (["--map", "MTMR=PSM1", "--map", "MTMR=PSM2"], "device 'MTMR' is given twice"),
+    ],
+)
+@pytest.mark.timeout(120)  # before the fix the latency cases served, waiting for devices
+def test_options_no_session_can_run_under_are_refused_before_serving(
+    tmp_path, monkeypatch, args, said
+):
+    """``--latency-ms 1e9`` (11 days) was accepted; ``--map MTMR=PSM1 --map MTML=PSM1``
+    served with MTMR dropped and PSM2 without a device."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("COLUMNS", "300")
+    out = CliRunner().invoke(
+        app, ["serve", "needle-handover", "--port", "7861", "--seed", "1761", *args]
+    )
+    assert out.exit_code == 2, out.output
+    assert said in " ".join(out.output.split())
+    assert "serving" not in out.output
+
+
+def test_latency_and_jitter_up_to_the_bound_are_taken():
+    from sim.cli.serve import MAX_DELAY_MS, parse_channel_values
+
+    assert MAX_DELAY_MS == 2000.0
+    assert parse_channel_values(["2000"], "--latency-ms", 1e-3, MAX_DELAY_MS, " ms") == {
+        "command": 2.0,
+        "video": 2.0,
+        "haptic": 2.0,
+    }
+    assert parse_channel_values(["haptic=0"], "--jitter-ms", 1e-3, MAX_DELAY_MS) == {"haptic": 0.0}
