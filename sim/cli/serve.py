@@ -3,9 +3,10 @@
 Checks every input first (the scenario, the seed, the pseudonym, the database, the keys,
 the latency settings), then serves (:class:`sim.server.server.TrainingServer`) until the
 exercise ends, a client sends ``stop``, or Ctrl-C, SIGTERM or SIGHUP (the session is
-then stored as incomplete; exit code 130, 143 or 129). The session is stored and
-reported exactly as ``surgisim run`` does, with how it ran (injected latency, the loop's
-timing) kept beside it.
+then stored as incomplete; exit code 130, 143 or 129; stopped while still waiting for
+the devices, nothing has happened and nothing is stored, with the same exit code). The
+session is stored and reported exactly as ``surgisim run`` does, with how it ran
+(injected latency, the loop's timing) kept beside it.
 
 Telesurgery latency: ``--latency-ms 150`` delays every channel; ``--latency-ms
 command=150`` one of them (``command``: device to instrument, ``video``: state to
@@ -240,14 +241,39 @@ def serve(
                 + f"){shown}"
             )
             console.print(_security_line(curve))
-            with interruptible(
-                "stopping: the session is stored as incomplete (Ctrl-C again to abandon it)"
-            ) as stop:
+            with interruptible(lambda: _stopping_note(server)) as stop:
                 served = server.run(
                     stop=stop, on_checkpoint=lambda s: (writer(s), camera.stepped(s))
                 )
             writer.join()
             camera.finish(server.session)
+            if not served.started:
+                # stopped while waiting for the devices: no step ran and no trainee did
+                # anything; an empty "FAIL (stopped by the user)" in their record (and a
+                # wall time "from when the devices were connected") would be a false entry
+                checkpoint.discard()
+                note = _nothing_stored_note(served, mapping)
+                server.publish_score(
+                    {
+                        "scenario": spec.name,
+                        "seed": seed,
+                        "operator": "trainee",
+                        "session_id": None,
+                        "completed": False,
+                        "passed": False,
+                        "score": None,
+                        "pass_score": None,
+                        "interrupted": True,
+                        "stopped_by": served.stopped_by,
+                        "failure": None,
+                        "sim_time_s": 0.0,
+                        "wall_time_s": 0.0,
+                        "stored": False,
+                        "reasons": [note],
+                    }
+                )
+                console.print(note)
+                raise typer.Exit(code=stop.exit_code)
             outcome = _scored(spec, served)
             conditions["loop"] = {
                 **served.loop.as_dict(),
@@ -303,6 +329,25 @@ def serve(
     if outcome.interrupted:
         # 130 after Ctrl-C, 143 after SIGTERM; a stop request from a viewer counts as Ctrl-C
         raise typer.Exit(code=stop.exit_code)
+
+
+def _stopping_note(server) -> str:
+    """What the first Ctrl-C (SIGTERM, SIGHUP) says: a session that has started is stored
+    as incomplete; before every device is there nothing has happened to store."""
+    if server.missing_devices:
+        return "stopping: no session has started, nothing will be stored"
+    return "stopping: the session is stored as incomplete (Ctrl-C again to abandon it)"
+
+
+def _nothing_stored_note(served, mapping) -> str:
+    """The line for a server stopped before its session started, naming who never came
+    when some of the mapped devices (``mapping``: ``{device: arm}``) did."""
+    if set(served.never_connected) >= set(mapping):
+        return "no device connected: nothing was stored"
+    return (
+        f"not every device connected ({', '.join(served.never_connected)} did not): the "
+        "session never started, nothing was stored"
+    )
 
 
 class BusLogToStderr:

@@ -113,3 +113,72 @@ def test_latency_and_jitter_up_to_the_bound_are_taken():
         "haptic": 2.0,
     }
     assert parse_channel_values(["haptic=0"], "--jitter-ms", 1e-3, MAX_DELAY_MS) == {"haptic": 0.0}
+
+
+def _serve_until_waiting(tmp_path, *extra: str):
+    """``surgisim serve needle-handover`` in a subprocess, returned once its bus answers
+    (it is then waiting for the devices), with its port and records database path."""
+    from sim.cli.practice import wait_for_server
+
+    port = free_port_block()
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data"), "COLUMNS": "200"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sim.cli", "serve", "needle-handover", "--port", str(port),
+         "--seed", "1755", "--trainee", "T0855", *extra],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        wait_for_server(port, proc, 180)
+    except BaseException:
+        proc.kill()
+        proc.communicate()
+        raise
+    return proc, port, tmp_path / "data" / "surgisim"
+
+
+def _nothing_stored(proc, data):
+    """The server's output once it has ended; checks that it stored nothing."""
+    try:
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    said = " ".join(stdout.split())
+    assert proc.returncode == 130, stdout + stderr
+    assert "Traceback" not in stderr
+    assert "stored as session" not in said and "simulated" not in said
+    assert Records(f"sqlite:///{data / 'records.sqlite'}").trainees() == []
+    assert not list((data / "in-progress").glob("*")), "a checkpoint was left"
+    return said, " ".join(stderr.split())
+
+
+def test_ctrl_c_before_any_device_connected_stores_nothing(tmp_path):
+    """Ctrl-C while the server waited for its devices stored an empty "FAIL (stopped by
+    the user)" session in the trainee's record, "simulated 0.0 s ... (wall time from when
+    the devices were connected ...)" though no device ever had."""
+    proc, _, data = _serve_until_waiting(tmp_path)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    said, stderr = _nothing_stored(proc, data)
+    assert "no device connected: nothing was stored" in said
+    assert "stopping: no session has started, nothing will be stored" in stderr
+
+
+def test_a_window_closed_before_both_hands_connected_stores_nothing(tmp_path):
+    """``surgisim practice`` asks its server to stop (a ``stop`` request) when its window
+    is closed; before every device is there, that ends cleanly with nothing stored. One
+    of the two hands connected here: the session still never started."""
+    from sim.cli.practice import viewer_stop
+
+    proc, port, data = _serve_until_waiting(tmp_path)
+    device = Device(port, names=("MTMR",))
+    try:
+        time.sleep(1.0)
+        viewer_stop(port)
+        said, _ = _nothing_stored(proc, data)
+    finally:
+        device.close()
+    assert "not every device connected (MTML did not): the session never started" in said
