@@ -1366,7 +1366,9 @@ def same_database(a: str | None, a_store: Store, b: str | None, b_store: Store) 
 
 def _sqlite_path(url: str) -> Path | None:
     """The file of a ``sqlite:///PATH`` URL (or ``sqlite:///file:PATH?...&uri=true``);
-    None for other databases and in-memory ones."""
+    None for other databases and in-memory ones (``?mode=memory`` names no file)."""
+    if keeps_nothing(url):
+        return None
     for prefix in ("sqlite:///", "sqlite+pysqlite:///"):
         if url.startswith(prefix):
             rest = url.removeprefix(prefix).split("?", 1)[0]
@@ -1481,5 +1483,37 @@ def open_records(db: str | None = None, *, demo: bool = False) -> Records:
     session lands in ``demo.sqlite``, never among trainees, unless ``--db`` says where.
     """
     if db:
+        if keeps_nothing(db):
+            raise ScenarioError(
+                f"--db {_safe_url(db)}: an in-memory database keeps nothing once the command "
+                "ends (a session would be reported stored, then lost); give a file: --db "
+                "sqlite:///PATH/records.sqlite."
+            )
         return Records(db)
     return Records(store="demo" if demo else "records")
+
+
+def keeps_nothing(url: str) -> bool:
+    """Whether ``url`` is a SQLite database that lives only as long as its connection:
+    in memory (``sqlite://``, ``sqlite:///:memory:``, ``file::memory:``, a URI with
+    ``mode=memory``) or SQLite's private temporary file (an empty path, ``sqlite:///``).
+
+    Refused for the commands (:func:`open_records`): a session "stored" there is gone when
+    the command exits, and its trace and report were left in the data directory linked to
+    nothing. :class:`Records` itself still opens one (a test's throwaway database).
+    """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):
+        return False  # not a URL at all: Records says so
+    if not parsed.drivername.lower().startswith("sqlite"):
+        return False
+    database = parsed.database or ""
+    if database.lower().startswith("file:"):
+        database = database[len("file:") :]
+    modes = parsed.query.get("mode", ())
+    modes = [modes] if isinstance(modes, str) else list(modes)
+    return database in ("", ":memory:") or "memory" in (m.lower() for m in modes)

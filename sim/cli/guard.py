@@ -20,7 +20,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import typer
@@ -202,12 +202,14 @@ class StopRequest:
 
 
 @contextmanager
-def interruptible(message: str | None) -> Iterator[StopRequest]:
+def interruptible(message: str | Callable[[], str] | None) -> Iterator[StopRequest]:
     """While active, the first Ctrl-C, SIGTERM or SIGHUP sets the yielded
     :class:`StopRequest` (the run stops at its next step and is stored) and prints
     ``message``; a second one raises KeyboardInterrupt (:class:`Terminated` for SIGTERM
     and SIGHUP) as Ctrl-C does. ``message`` None says nothing: for a parent whose child
-    process, sent the stop in turn, says it (said once, not twice)."""
+    process, sent the stop in turn, says it (said once, not twice). A callable is asked
+    at the stop: what a stop does may depend on when it comes (a server stopped before
+    any device connected stores nothing)."""
     raise_swallowed_stop()  # asked before the session began: nothing to store, stop now
     stop = StopRequest()
 
@@ -218,7 +220,7 @@ def interruptible(message: str | None) -> Iterator[StopRequest]:
         stop.signum = signum
         if message is None:
             return
-        said = message
+        said = message() if callable(message) else message
         if signum != signal.SIGINT:  # "SIGTERM again", not "Ctrl-C again", to a supervisor
             said = said.replace("Ctrl-C again", f"{signal.Signals(signum).name} again")
         with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone

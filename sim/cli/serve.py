@@ -3,9 +3,10 @@
 Checks every input first (the scenario, the seed, the pseudonym, the database, the keys,
 the latency settings), then serves (:class:`sim.server.server.TrainingServer`) until the
 exercise ends, a client sends ``stop``, or Ctrl-C, SIGTERM or SIGHUP (the session is
-then stored as incomplete; exit code 130, 143 or 129). The session is stored and
-reported exactly as ``surgisim run`` does, with how it ran (injected latency, the loop's
-timing) kept beside it.
+then stored as incomplete; exit code 130, 143 or 129; stopped while still waiting for
+the devices, nothing has happened and nothing is stored, with the same exit code). The
+session is stored and reported exactly as ``surgisim run`` does, with how it ran
+(injected latency, the loop's timing) kept beside it.
 
 Telesurgery latency: ``--latency-ms 150`` delays every channel; ``--latency-ms
 command=150`` one of them (``command``: device to instrument, ``video``: state to
@@ -39,9 +40,19 @@ from sim.cli.options import (
 
 PROTOCOLS = ("xu2014", "ramp")
 
+#: The most injected latency or jitter SD per channel (ms). Telesurgery latency studies
+#: go to about 1-2 s (Xu et al. 2014, the xu2014 protocol here: 0-1000 ms, with tasks
+#: barely possible towards the top); more is no condition a trainee can practise under
+#: but a typo (``--latency-ms 1e9`` is 11 days), and every message would wait that long
+#: in the delay queue, so the session would never show the trainee anything.
+MAX_DELAY_MS = 2000.0
 
-def parse_channel_values(entries: list[str], what: str, scale: float) -> dict[str, float]:
-    """``["150"]`` -> every channel 150 (x scale); ``["command=150", ...]`` -> that channel."""
+
+def parse_channel_values(
+    entries: list[str], what: str, scale: float, most: float | None = None, unit: str = ""
+) -> dict[str, float]:
+    """``["150"]`` -> every channel 150 (x scale); ``["command=150", ...]`` -> that channel.
+    A value over ``most`` (as given, before scaling; ``unit`` for the message) is refused."""
     from sim.errors import SimError
     from sim.server.publish import CHANNELS
 
@@ -58,6 +69,11 @@ def parse_channel_values(entries: list[str], what: str, scale: float) -> dict[st
             raise SimError(f"{what} {entry!r}: {value!r} is not a number.") from None
         if not (number >= 0 and number < float("inf")):
             raise SimError(f"{what} {entry!r}: must be a finite number >= 0.")
+        if most is not None and number > most:
+            raise SimError(
+                f"{what} {entry!r}: at most {most:g}{unit} (telesurgery latency studies go "
+                f"to about 1-2 s); give a value from 0 to {most:g}."
+            )
         for c in channels:
             out[c] = number * scale
     return out
@@ -169,8 +185,8 @@ def serve(
         records.check_pseudonym(pseudonym, allow_name=allow_name)
         if not demo:
             say_prerequisites(console, records, pseudonym, spec)
-        latency = parse_channel_values(latency_ms or [], "--latency-ms", 1e-3)
-        jitter = parse_channel_values(jitter_ms or [], "--jitter-ms", 1e-3)
+        latency = parse_channel_values(latency_ms or [], "--latency-ms", 1e-3, MAX_DELAY_MS, " ms")
+        jitter = parse_channel_values(jitter_ms or [], "--jitter-ms", 1e-3, MAX_DELAY_MS, " ms")
         losses = parse_channel_values(loss or [], "--loss", 1.0)
         if any(v > 1.0 for v in losses.values()):
             raise SimError("--loss is a share of messages, from 0 to 1.")
@@ -226,14 +242,39 @@ def serve(
                 + f"){shown}"
             )
             console.print(_security_line(curve))
-            with interruptible(
-                "stopping: the session is stored as incomplete (Ctrl-C again to abandon it)"
-            ) as stop:
+            with interruptible(lambda: _stopping_note(server)) as stop:
                 served = server.run(
                     stop=stop, on_checkpoint=lambda s: (writer(s), camera.stepped(s))
                 )
             writer.join()
             camera.finish(server.session)
+            if not served.started:
+                # stopped while waiting for the devices: no step ran and no trainee did
+                # anything; an empty "FAIL (stopped by the user)" in their record (and a
+                # wall time "from when the devices were connected") would be a false entry
+                checkpoint.discard()
+                note = _nothing_stored_note(served, mapping)
+                server.publish_score(
+                    {
+                        "scenario": spec.name,
+                        "seed": seed,
+                        "operator": "trainee",
+                        "session_id": None,
+                        "completed": False,
+                        "passed": False,
+                        "score": None,
+                        "pass_score": None,
+                        "interrupted": True,
+                        "stopped_by": served.stopped_by,
+                        "failure": None,
+                        "sim_time_s": 0.0,
+                        "wall_time_s": 0.0,
+                        "stored": False,
+                        "reasons": [note],
+                    }
+                )
+                console.print(note)
+                raise typer.Exit(code=stop.exit_code)
             outcome = _scored(spec, served)
             conditions["loop"] = {
                 **served.loop.as_dict(),
@@ -289,6 +330,25 @@ def serve(
     if outcome.interrupted:
         # 130 after Ctrl-C, 143 after SIGTERM; a stop request from a viewer counts as Ctrl-C
         raise typer.Exit(code=stop.exit_code)
+
+
+def _stopping_note(server) -> str:
+    """What the first Ctrl-C (SIGTERM, SIGHUP) says: a session that has started is stored
+    as incomplete; before every device is there nothing has happened to store."""
+    if server.missing_devices:
+        return "stopping: no session has started, nothing will be stored"
+    return "stopping: the session is stored as incomplete (Ctrl-C again to abandon it)"
+
+
+def _nothing_stored_note(served, mapping) -> str:
+    """The line for a server stopped before its session started, naming who never came
+    when some of the mapped devices (``mapping``: ``{device: arm}``) did."""
+    if set(served.never_connected) >= set(mapping):
+        return "no device connected: nothing was stored"
+    return (
+        f"not every device connected ({', '.join(served.never_connected)} did not): the "
+        "session never started, nothing was stored"
+    )
 
 
 class BusLogToStderr:

@@ -38,14 +38,25 @@ def default_device_map(scenario) -> dict[str, str]:
 def parse_device_map(entries: Sequence[str], scenario) -> dict[str, str]:
     """The default map with ``DEV=ARM`` overrides applied (each checked). ``DEV=none``
     leaves a device out: a one-handed test device on a two-handed scenario (the server
-    would otherwise wait for the other hand's device forever)."""
+    would otherwise wait for the other hand's device forever).
+
+    An override takes its arm from the device the default gave it, but two overrides
+    never share an arm, nor does one device get two entries: ``--map MTMR=PSM1 --map
+    MTML=PSM1`` silently dropped MTMR and left PSM2 with no device."""
     arms = {a.name for a in scenario.scene.arms}
     out = default_device_map(scenario)
+    given: dict[str, str] = {}  # device -> its entry, as the user wrote it
     for entry in entries:
         device, sep, arm = entry.partition("=")
         device, arm = device.strip(), arm.strip()
         if not sep or not device or not arm:
             raise SimError(f"--map {entry!r}: expected DEVICE=ARM (e.g. MTMR=PSM2) or DEVICE=none.")
+        if device in given:
+            raise SimError(
+                f"--map {given[device]!r} and --map {entry!r}: device {device!r} is given "
+                "twice; give each device once."
+            )
+        given[device] = entry
         if arm.lower() == "none":
             if device not in out:
                 raise SimError(f"--map {entry!r}: no device {device!r} to leave out.")
@@ -53,6 +64,13 @@ def parse_device_map(entries: Sequence[str], scenario) -> dict[str, str]:
             continue
         if arm not in arms:
             raise SimError(f"--map {entry!r}: no arm {arm!r}; arms are {sorted(arms)}.")
+        for other, other_entry in given.items():
+            if other != device and out.get(other) == arm:
+                raise SimError(
+                    f"--map {other_entry!r} and --map {entry!r}: two devices ({other} and "
+                    f"{device}) for arm {arm!r}; an arm takes one device: map one of them "
+                    "to another arm, or to none."
+                )
         for other, mapped in list(out.items()):
             if mapped == arm and other != device:
                 del out[other]  # one device per arm

@@ -137,6 +137,10 @@ class ServeOutcome:
     ``wall_time_s`` is the session's wall time from when its devices were connected (the
     loop's start), as ``sim_time_s`` counts from there; ``device_wait_s`` the wait for
     the devices before it (a trainee putting a headset on is no part of the exercise).
+
+    ``never_connected``: the mapped devices still missing when the server was stopped
+    while waiting for them; not empty means the session never started (no step, no
+    trainee input), so there is nothing to score or store.
     """
 
     session: Session
@@ -149,6 +153,12 @@ class ServeOutcome:
     frame_timing: dict = field(default_factory=dict)
     scheduling: Scheduling = NORMAL
     device_wait_s: float = 0.0
+    never_connected: tuple[str, ...] = ()
+
+    @property
+    def started(self) -> bool:
+        """Whether the session ran: every mapped device connected and the loop began."""
+        return not self.never_connected
 
 
 def live_session_config(pose_rate_hz: float = 60.0, master_rate_hz: float = 1000.0):
@@ -254,6 +264,8 @@ class TrainingServer:
         self.forces = {arm: ForceFeedback(self.config.force) for arm in s.teleops}
         self.paused = False
         self._stop_reason: str | None = None
+        #: the mapped devices not heard from yet while waiting for them (empty once all are)
+        self.missing_devices: frozenset[str] = frozenset(self.device_map)
         #: per teleoperated arm: the hand orientation (3x3, M) its alignment gate accepts
         self._aligned_hands = {
             arm: t.aligned_hand_rotation for arm, t in self.session.teleops.items()
@@ -529,6 +541,7 @@ class TrainingServer:
         """Answer requests and collect device messages until every mapped device has sent
         a sample (saying which are missing every few seconds). False when stopped first."""
         missing = set(self.device_map)
+        self.missing_devices = frozenset(missing)
         if not missing:
             return True
         started = last_notice = self._clock()
@@ -545,6 +558,7 @@ class TrainingServer:
             self.bus.wait(0.05)
             for sample in self._take_device_messages(now):
                 missing.discard(sample.device)
+            self.missing_devices = frozenset(missing)
             self._answer()
             states = {arm: t.state for arm, t in self.session.teleops.items()}
             self.publisher.waiting(now, states, missing)
@@ -570,7 +584,9 @@ class TrainingServer:
             reason = self._stop_reason or "interrupted"
             waited = self._clock() - started
             pacer = Pacer(s.world.rate_hz, clock=self._clock)
-            return self._outcome(pacer, reason, self._clock(), waited)
+            never = tuple(sorted(self.missing_devices))
+            return self._outcome(pacer, reason, self._clock(), waited, never)
+        self.missing_devices = frozenset()
         waited = self._clock() - started
         if self.config.realtime:
             self.scheduling = use_realtime()
@@ -657,10 +673,16 @@ class TrainingServer:
             self.publisher.force(now, device, result.force_n, result.torque_nm, used_seq)
 
     def _outcome(
-        self, pacer: Pacer, reason: str, started: float, waited_s: float = 0.0
+        self,
+        pacer: Pacer,
+        reason: str,
+        started: float,
+        waited_s: float = 0.0,
+        never_connected: tuple[str, ...] = (),
     ) -> ServeOutcome:
         """The outcome; ``started``: when the session's loop started (its wall time counts
-        from there), ``waited_s``: how long the devices were waited for before.
+        from there), ``waited_s``: how long the devices were waited for before,
+        ``never_connected``: the devices still missing when it was stopped before its start.
 
         First tells the clients that the session has ended (``session/ending``): from here
         until ``session/score`` the server publishes nothing and answers no request, and
@@ -693,6 +715,7 @@ class TrainingServer:
             self.frame_timing.summary(),
             self.scheduling,
             waited_s,
+            never_connected,
         )
 
     def _announce_ending(self, reason: str) -> None:

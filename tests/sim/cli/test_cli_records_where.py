@@ -116,3 +116,39 @@ def test_store_orphans_removes_the_writes_killed_runs_left_and_keeps_live_ones(d
     finally:
         live.kill()
         live.wait()
+
+
+IN_MEMORY = (
+    "sqlite://",
+    "sqlite:///:memory:",
+    "sqlite+pysqlite://",
+    "sqlite:///file::memory:?uri=true",
+    "sqlite:///file:records?mode=memory&cache=shared&uri=true",
+    "sqlite:///",  # SQLite's private temporary file: deleted when the connection closes
+)
+
+
+@pytest.mark.parametrize("db", IN_MEMORY)
+def test_an_in_memory_database_is_refused_before_anything_is_stored(data, db):
+    """``run ... --db sqlite://`` said "stored as session 1" and kept nothing: the database
+    went with the process, and the trace and report stayed in ``databases/<hash>/``
+    linked to nothing."""
+    out = CliRunner().invoke(
+        app, ["run", "needle-handover", "--seed", "1717", "--db", db, "--trainee", "T0517"]
+    )
+    said = " ".join(out.output.split())
+    assert out.exit_code == 2, out.output
+    assert "an in-memory database keeps nothing" in said
+    assert "--db sqlite:///PATH/records.sqlite" in said
+    assert "stored as session" not in said
+    assert not (data / "data" / "surgisim" / "databases").exists()
+    listed = CliRunner().invoke(app, ["trainee", "list", "--db", db])
+    assert listed.exit_code == 2 and "keeps nothing" in listed.output
+
+
+def test_a_file_database_is_still_opened_and_records_itself_still_opens_in_memory(data):
+    """Only the commands' path refuses: a throwaway in-memory ``Records`` (a test's) works."""
+    assert Records("sqlite://").trainees() == []
+    file_db = f"sqlite:///{data / 'r.sqlite'}"
+    assert open_records(file_db).trainees() == []
+    assert open_records(f"sqlite:///file:{data / 'r.sqlite'}?mode=ro&uri=true").trainees() == []

@@ -48,3 +48,22 @@ def test_a_hand_mapped_to_the_scope_drives_it_with_its_own_clutch():
     # not driving the scope (no camera pedal)
     both = Router({"MTMR": "PSM1"}, camera_arm="ECM").route([hand])
     assert both["PSM1"] == [sample] and [s.clutch for s in both["ECM"]] == [True]
+
+
+def test_two_devices_for_one_arm_are_refused_naming_both(handover):
+    """``--map MTMR=PSM1 --map MTML=PSM1`` served with ``MTML -> PSM1`` alone: MTMR was
+    dropped without a word and PSM2 had no device."""
+    with pytest.raises(SimError, match="two devices \\(MTMR and MTML\\) for arm 'PSM1'"):
+        parse_device_map(["MTMR=PSM1", "MTML=PSM1"], handover)
+    # an override still takes its arm from the device the scenario's hands gave it
+    assert parse_device_map(["MTMR=PSM2", "MTML=PSM1"], handover) == {
+        "MTMR": "PSM2",
+        "MTML": "PSM1",
+    }
+
+
+def test_a_device_given_twice_is_refused(handover):
+    with pytest.raises(SimError, match="device 'MTMR' is given twice"):
+        parse_device_map(["MTMR=PSM1", "MTMR=PSM2"], handover)
+    with pytest.raises(SimError, match="device 'MTML' is given twice"):
+        parse_device_map(["MTML=none", "MTML=PSM2"], handover)
