@@ -19,12 +19,13 @@ until the session ends.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import typer
 from rich.console import Console
 
-from sim.cli.guard import DEBUG_OPTION, guard, interruptible
+from sim.cli.guard import DEBUG_OPTION, guard, interruptible, uninterrupted
 from sim.cli.options import (
     ALLOW_KEYS,
     ALLOW_NAME,
@@ -147,7 +148,7 @@ def serve(
     from scenarios.loader import load_scenario, resolve
     from scenarios.records import check_pseudonym, open_records
     from sim.cli.checks import checked_output, checked_seed, distinct_outputs
-    from sim.cli.run import print_result, say_prerequisites, store_finished
+    from sim.cli.run import FINISHING, print_result, say_prerequisites, store_finished
     from sim.errors import SimError
     from sim.server.publish import ChannelDelay
     from sim.server.routing import parse_device_map
@@ -217,116 +218,123 @@ def serve(
             align_ticks=align_ticks,
         )
         server = TrainingServer(spec, seed=seed, config=config, say=console.print)
-        bus_log = BusLogToStderr()
-        try:
-            info = RunInfo(
-                spec.name,
-                path.read_text(),
-                seed,
-                "trainee",
-                pseudonym,
-                records.store,
-                db,
-                allow_name,
-                conditions=conditions,
-            )
-            checkpoint = Checkpoint(records.work_dir / IN_PROGRESS, info)
-            writer = CheckpointWriter(checkpoint)
-            camera = _camera(server.session)
-            endpoints = ", ".join(server.bus.endpoints)
-            blinded = latency_protocol is not None
-            shown = "" if blinded or not delays else f"; injected latency {conditions['latency']}"
+        with contextlib.ExitStack() as ending:
+            bus_log = BusLogToStderr()
+            try:
+                info = RunInfo(
+                    spec.name,
+                    path.read_text(),
+                    seed,
+                    "trainee",
+                    pseudonym,
+                    records.store,
+                    db,
+                    allow_name,
+                    conditions=conditions,
+                )
+                checkpoint = Checkpoint(records.work_dir / IN_PROGRESS, info)
+                writer = CheckpointWriter(checkpoint)
+                camera = _camera(server.session)
+                endpoints = ", ".join(server.bus.endpoints)
+                blinded = latency_protocol is not None
+                shown = (
+                    "" if blinded or not delays else f"; injected latency {conditions['latency']}"
+                )
+                console.print(
+                    f"serving {spec.title!r} on {endpoints} (devices: "
+                    + ", ".join(f"{d} -> {a}" for d, a in mapping.items())
+                    + f"){shown}"
+                )
+                console.print(_security_line(curve))
+                with interruptible(lambda: _stopping_note(server)) as stop:
+                    served = server.run(
+                        stop=stop, on_checkpoint=lambda s: (writer(s), camera.stepped(s))
+                    )
+                # the session has ended: a stop now waits until it is stored, its score sent
+                # and shown and its outputs written, then ends the command with its exit code
+                ending.enter_context(uninterrupted(FINISHING))
+                writer.join()
+                camera.finish(server.session)
+                if not served.started:
+                    # stopped while waiting for the devices: no step ran and no trainee did
+                    # anything; an empty "FAIL (stopped by the user)" in their record (and a
+                    # wall time "from when the devices were connected") would be a false entry
+                    checkpoint.discard()
+                    note = _nothing_stored_note(served, mapping)
+                    server.publish_score(
+                        {
+                            "scenario": spec.name,
+                            "seed": seed,
+                            "operator": "trainee",
+                            "session_id": None,
+                            "completed": False,
+                            "passed": False,
+                            "score": None,
+                            "pass_score": None,
+                            "interrupted": True,
+                            "stopped_by": served.stopped_by,
+                            "failure": None,
+                            "sim_time_s": 0.0,
+                            "wall_time_s": 0.0,
+                            "stored": False,
+                            "reasons": [note],
+                        }
+                    )
+                    console.print(note)
+                    raise typer.Exit(code=stop.exit_code)
+                outcome = _scored(spec, served)
+                conditions["loop"] = {
+                    **served.loop.as_dict(),
+                    "scheduling": served.scheduling.as_dict(),
+                }
+                conditions["bus"] = served.bus_counters
+                # the wall time counts from the devices' arrival; the wait before it apart
+                conditions["device_wait_s"] = round(served.device_wait_s, 3)
+                conditions["devices"] = served.device_stats
+                if served.frame_timing:
+                    conditions["frame_timing"] = served.frame_timing
+                info.conditions = conditions
+                info.interrupted = outcome.interrupted
+                sid = store_finished(console, records, spec, outcome, checkpoint, report, camera)
+                payload = {
+                    "scenario": spec.name,
+                    "seed": seed,
+                    "operator": "trainee",
+                    "session_id": sid,
+                    "completed": outcome.result.completed,
+                    "passed": outcome.result.passed,
+                    "score": outcome.result.score,
+                    "pass_score": outcome.result.pass_score,
+                    "interrupted": outcome.interrupted,
+                    "stopped_by": served.stopped_by,
+                    "failure": outcome.trace.failure,
+                    "sim_time_s": outcome.sim_time_s,
+                    "wall_time_s": outcome.wall_time_s,
+                    "metrics": outcome.metrics,
+                    "conditions": conditions,
+                }
+                server.publish_score(payload)
+            finally:
+                server.close()
+                bus_log.close()
+            print_result(console, spec, outcome)
             console.print(
-                f"serving {spec.title!r} on {endpoints} (devices: "
-                + ", ".join(f"{d} -> {a}" for d, a in mapping.items())
-                + f"){shown}"
+                f"(wall time from when the devices were connected; waited "
+                f"{served.device_wait_s:.1f} s for them before)"
             )
-            console.print(_security_line(curve))
-            with interruptible(lambda: _stopping_note(server)) as stop:
-                served = server.run(
-                    stop=stop, on_checkpoint=lambda s: (writer(s), camera.stepped(s))
-                )
-            writer.join()
-            camera.finish(server.session)
-            if not served.started:
-                # stopped while waiting for the devices: no step ran and no trainee did
-                # anything; an empty "FAIL (stopped by the user)" in their record (and a
-                # wall time "from when the devices were connected") would be a false entry
-                checkpoint.discard()
-                note = _nothing_stored_note(served, mapping)
-                server.publish_score(
-                    {
-                        "scenario": spec.name,
-                        "seed": seed,
-                        "operator": "trainee",
-                        "session_id": None,
-                        "completed": False,
-                        "passed": False,
-                        "score": None,
-                        "pass_score": None,
-                        "interrupted": True,
-                        "stopped_by": served.stopped_by,
-                        "failure": None,
-                        "sim_time_s": 0.0,
-                        "wall_time_s": 0.0,
-                        "stored": False,
-                        "reasons": [note],
-                    }
-                )
-                console.print(note)
-                raise typer.Exit(code=stop.exit_code)
-            outcome = _scored(spec, served)
-            conditions["loop"] = {
-                **served.loop.as_dict(),
-                "scheduling": served.scheduling.as_dict(),
-            }
-            conditions["bus"] = served.bus_counters
-            # the wall time counts from the devices' arrival; the wait before it apart
-            conditions["device_wait_s"] = round(served.device_wait_s, 3)
-            conditions["devices"] = served.device_stats
-            if served.frame_timing:
-                conditions["frame_timing"] = served.frame_timing
-            info.conditions = conditions
-            info.interrupted = outcome.interrupted
-            sid = store_finished(console, records, spec, outcome, checkpoint, report, camera)
-            payload = {
-                "scenario": spec.name,
-                "seed": seed,
-                "operator": "trainee",
-                "session_id": sid,
-                "completed": outcome.result.completed,
-                "passed": outcome.result.passed,
-                "score": outcome.result.score,
-                "pass_score": outcome.result.pass_score,
-                "interrupted": outcome.interrupted,
-                "stopped_by": served.stopped_by,
-                "failure": outcome.trace.failure,
-                "sim_time_s": outcome.sim_time_s,
-                "wall_time_s": outcome.wall_time_s,
-                "metrics": outcome.metrics,
-                "conditions": conditions,
-            }
-            server.publish_score(payload)
-        finally:
-            server.close()
-            bus_log.close()
-        print_result(console, spec, outcome)
-        console.print(
-            f"(wall time from when the devices were connected; waited "
-            f"{served.device_wait_s:.1f} s for them before)"
-        )
-        loop = served.loop
-        console.print(
-            f"loop at {loop.rate_hz:.0f} Hz: period p50/p99/p99.9 "
-            f"{loop.period_ms[0]:.2f}/{loop.period_ms[1]:.2f}/{loop.period_ms[2]:.2f} ms, "
-            f"{loop.overruns} overruns of {loop.ticks} ticks, {loop.real_time_ratio:.3f}x real time"
-        )
-        if delays:
-            console.print(f"injected latency: {conditions['latency']}")
-        if json_path is not None:
-            from scenarios.paths import write_private_text
+            loop = served.loop
+            console.print(
+                f"loop at {loop.rate_hz:.0f} Hz: period p50/p99/p99.9 "
+                f"{loop.period_ms[0]:.2f}/{loop.period_ms[1]:.2f}/{loop.period_ms[2]:.2f} ms, "
+                f"{loop.overruns} overruns of {loop.ticks} ticks, "
+                f"{loop.real_time_ratio:.3f}x real time"
+            )
+            if delays:
+                console.print(f"injected latency: {conditions['latency']}")
+            if json_path is not None:
+                from scenarios.paths import write_private_text
 
-            write_private_text(json_path, json.dumps(payload, indent=2, default=str))
+                write_private_text(json_path, json.dumps(payload, indent=2, default=str))
     if outcome.interrupted:
         # 130 after Ctrl-C, 143 after SIGTERM; a stop request from a viewer counts as Ctrl-C
         raise typer.Exit(code=stop.exit_code)

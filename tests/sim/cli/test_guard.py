@@ -113,3 +113,25 @@ def test_the_stop_message_names_the_signal_that_asked(capsys):
     assert stop()
     said = capsys.readouterr().err
     assert "SIGTERM again to abandon it" in said and "Ctrl-C" not in said
+
+
+def test_a_hold_around_the_whole_ending_keeps_the_inner_hold_from_cutting_it_short(capsys):
+    """The store's own hold used to raise the stop as soon as the session was written,
+    so the score, "stored as session N" and --json after it were never reached. Nested
+    in a hold around the whole ending, the inner one holds nothing of its own; the outer
+    one says why once and raises at its end."""
+    reached = []
+    with pytest.raises(Terminated), uninterrupted("finishing first"):
+        with uninterrupted():  # the database write
+            os.kill(os.getpid(), signal.SIGTERM)
+            os.kill(os.getpid(), signal.SIGTERM)
+        reached.append("score shown")
+    assert reached == ["score shown"]
+    assert capsys.readouterr().err.count("finishing first") == 1
+
+
+def test_a_failure_inside_a_hold_is_said_rather_than_the_held_stop():
+    """A failure while finishing (the database is full) says more than "terminated"."""
+    with pytest.raises(OSError, match="full"), uninterrupted("finishing first"):
+        os.kill(os.getpid(), signal.SIGTERM)
+        raise OSError("full")
