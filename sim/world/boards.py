@@ -191,7 +191,10 @@ def mesh_bodies(spec: MeshSpec, rng: np.random.Generator) -> list[BodyGeometry]:
             f"({exc}); give an OBJ, STL or PLY file."
         ) from None
     if len(mesh.vertices) < 4:
-        raise SimError(f"mesh {spec.name!r}: file {spec.file!r} has fewer than 4 vertices.")
+        raise SimError(
+            f"mesh {spec.name!r}: field 'file' {spec.file!r} has fewer than 4 vertices; give "
+            "an OBJ, STL or PLY mesh of a solid."
+        )
     mesh.apply_scale(spec.scale)
     hull = mesh.convex_hull
     return _primitive(spec, Shape("hull", vertices=np.asarray(hull.vertices)), mesh)

@@ -18,6 +18,7 @@ from assets import ROBOTS_DIR
 from kinematics import Chain, ecm, psm
 from kinematics.transforms import matrix_to_quat_xyzw, pose, rpy_to_matrix
 from sim.errors import SimError, lookup
+from sim.world.scene import PORT_LOOK_AT_MIN_M
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ def port_pose(position_m, rpy_rad=(0.0, 0.0, 0.0), look_at_m=None) -> np.ndarray
     if look_at_m is None:
         return pose(rpy_to_matrix(*rpy_rad), p)
     z = p - np.asarray(look_at_m, dtype=float)
-    if np.linalg.norm(z) < 1e-9:
+    if np.linalg.norm(z) < PORT_LOOK_AT_MIN_M:  # ArmSpec refuses it first, same tolerance
         raise SimError(
             f"port_look_at_m {list(look_at_m)} equals the port position; aim at a point "
             "below the port."

@@ -24,7 +24,7 @@ import numpy as np
 from scenarios.errors import ScenarioError, suggest
 from scenarios.schema import Ref, Scenario, references
 from sim.errors import SimError
-from sim.world.scenario_scene import build_scene_spec
+from sim.world.scenario_scene import build_scene_spec, field_loc
 from sim.world.scene import ObjectSpec, SceneSpec, object_from_dict
 
 
@@ -73,10 +73,9 @@ def check_scenario(
             raise
         raise ScenarioError(exc.message[:600] + " ...", exc.file, exc.line, exc.col) from None
     bodies: dict[str, BodyNames] = {}
-    for obj in spec.objects:
-        bodies.update(body_names(obj))
-    for _loc, obj in _spawned(scenario):
-        bodies.update(body_names(obj))
+    placed = [(("scene", "objects", i), obj) for i, obj in enumerate(spec.objects)]
+    for loc, obj in placed + _spawned(scenario):
+        bodies.update(_geometry_names(scenario, loc, obj))
     for loc, ref, name in references(scenario):
         if ref.kind in ("body", "point") and not (ref.any_ok and name == "any"):
             _check_name(scenario, loc, ref, name, bodies)
@@ -109,17 +108,34 @@ def body_names(obj: ObjectSpec) -> dict[str, BodyNames]:
     scene of many boards costs one build per kind of board.
     """
     changes: dict = {"name": "_"}
+    sizes: dict = {}
     for f in dataclasses.fields(obj):
         value = getattr(obj, f.name)
-        if f.name in ("position_m", "rpy_rad") or (
+        if f.name in ("position_m", "rpy_rad"):
+            changes[f.name] = f.default
+        elif (
             f.default is not dataclasses.MISSING
             and value != 0.0  # a zero can matter (a mass of 0 makes a body static)
             and _real_valued(value)
             and _real_valued(f.default)
         ):
-            changes[f.name] = f.default
-    template = dataclasses.replace(obj, **changes)
+            sizes[f.name] = f.default
+    try:
+        template = dataclasses.replace(obj, **changes, **sizes)
+    except SimError:  # counts only its own sizes hold (a long pad's many marks): as given
+        template = dataclasses.replace(obj, **changes)
     return {obj.name + suffix: names for suffix, names in _names_of(template)}
+
+
+def _geometry_names(scenario: Scenario, loc: tuple, obj: ObjectSpec) -> dict[str, BodyNames]:
+    """:func:`body_names`, with what only building the geometry finds (a mesh file that
+    exists but is no mesh) as an error at the object, not an internal error."""
+    try:
+        return body_names(obj)
+    except SimError as exc:
+        message = str(exc).replace(f"{obj.type} '_'", f"{obj.type} {obj.name!r}")
+        line, col = scenario.position_of((*loc, *field_loc("objects", message)))
+        raise ScenarioError(f"{_dotted(loc)}: {message}", scenario.source_file, line, col) from None
 
 
 def _real_valued(value) -> bool:
@@ -158,8 +174,11 @@ def _spawned(scenario: Scenario) -> list[tuple[tuple, ObjectSpec]]:
             }
             try:
                 out.append((loc, object_from_dict(data, f"spawn {spawn.id!r}")))
-            except SimError as exc:
-                _fail(scenario, loc, f"{_dotted(loc)}: {exc}")
+            except SimError as exc:  # at the value of the field it names, if written
+                line, col = scenario.position_of((*loc, *field_loc("objects", str(exc))))
+                raise ScenarioError(
+                    f"{_dotted(loc)}: {exc}", scenario.source_file, line, col
+                ) from None
     return out
 
 

@@ -8,6 +8,7 @@ as :class:`~scenarios.errors.ScenarioError` at the YAML line of the object or ar
 from __future__ import annotations
 
 import math
+import re
 
 from scenarios.errors import ScenarioError
 from scenarios.schema import Scenario
@@ -72,11 +73,41 @@ def build_scene_spec(scenario: Scenario, seed: int = 0):
         for key, entries in (("objects", data["objects"]), ("arms", data["arms"])):
             for i in range(len(entries)):
                 if message.startswith(f"{key}[{i}]"):
-                    loc = ("scene", key, i)
+                    loc = ("scene", key, i, *field_loc(key, message))
         line, col = scenario.position_of(loc)
         raise ScenarioError(
-            f"{'.'.join(map(str, loc))}: {message}", scenario.source_file, line, col
+            f"{'.'.join(map(str, loc[:3]))}: {message}", scenario.source_file, line, col
         ) from None
+
+
+#: An arm field of the world's description -> where the scenario writes it (under the arm).
+_ARM_FIELDS = {
+    "port_position_m": ("port", "position_m"),
+    "port_rpy_rad": ("port", "rpy_rad"),
+    "port_look_at_m": ("port", "look_at_m"),
+    "q": ("start_joints",),
+}
+
+_FIELD = re.compile(r"field '([A-Za-z_0-9]+)'")
+
+
+def field_loc(key: str, message: str) -> tuple:
+    """Where under an object (``key`` ``"objects"``) or arm (``"arms"``) the scenario
+    writes the first field a world error names (``field 'mark_pairs'``), so the error
+    points at the value, not at the object; () when it names none.
+
+    A path into the YAML that names a missing key lands on the deepest node that exists
+    (:meth:`scenarios.source.SourceMap.position`): a default left out points at the object.
+    """
+    match = _FIELD.search(message)
+    if match is None:
+        return ()
+    name = match.group(1)
+    if key == "arms":
+        return _ARM_FIELDS.get(name, (name,))
+    if name in ("position_m", "rpy_rad"):
+        return ("pose", name)
+    return ("params", name)
 
 
 def perturbed(scenario: Scenario, shift_m=(1e-9, 0.0, 0.0)) -> Scenario:

@@ -129,6 +129,12 @@ class PhysicsSpec:
 #: Arm models the builder knows (see :mod:`sim.world.robots`).
 ARM_MODELS = ("psm", "ecm")
 
+#: How close (m) a port's look-at point may come to the port itself: the shaft's direction
+#: is the unit vector from one to the other, which is undefined (a division by ~0) below
+#: this. :func:`sim.world.robots.port_pose` refuses the same distance when a run builds the
+#: arm; checking it here lets ``surgisim scenario validate`` refuse it first.
+PORT_LOOK_AT_MIN_M = 1e-9
+
 
 @dataclass(frozen=True)
 class ArmSpec:
@@ -179,6 +185,25 @@ class ArmSpec:
             raise SimError(f"{where}: field 'q' must be finite numbers (rad / m), got {self.q!r}.")
         if not 0 < self.fov_deg < 180:
             raise SimError(f"{where}: field 'fov_deg' must lie in (0, 180), got {self.fov_deg}.")
+        if self.port_look_at_m is not None:
+            gap = math.dist(self.port_look_at_m, self.port_position_m)
+            if gap < PORT_LOOK_AT_MIN_M:
+                raise SimError(
+                    f"{where}: field 'port_look_at_m' {list(self.port_look_at_m)} is "
+                    f"{gap:.3g} m from the port position {list(self.port_position_m)}; the "
+                    f"shaft aims from the port to that point, so it must be at least "
+                    f"{PORT_LOOK_AT_MIN_M:g} m away. Aim at a point below the port (the "
+                    "middle of the task board)."
+                )
+        if self.q is not None:
+            from sim.world.robots import robot_model  # the kinematic chain, no pybullet
+
+            joints = robot_model(self.model).chain().joint_names
+            if len(self.q) != len(joints):
+                raise SimError(
+                    f"{where}: field 'q' needs {len(joints)} values for joints "
+                    f"{list(joints)}, got {len(self.q)}. Give one value per joint."
+                )
         if self.near_m >= self.far_m:
             raise SimError(
                 f"{where}: fields 'near_m' ({self.near_m}) and 'far_m' ({self.far_m}) need "
@@ -300,6 +325,37 @@ class PegBoardSpec(ObjectSpec):
             )
 
 
+#: Across a box trainer (m): the FLS box's floor is about 0.45 m wide, and the instruments
+#: reach less than that from their ports. No course or pad in a trainer is longer, so it
+#: caps the counts below however small their spacing is made.
+BOX_TRAINER_SPAN_M = 0.5
+
+#: The shortest wire segment (m): as long as the default wire is thick (2 x 1 mm), and the
+#: distance (``PhysicsSpec.contact_breaking_m``) within which Bullet keeps a contact: a
+#: shorter capsule only adds contact pairs with the ring on the same 2 mm of wire without
+#: changing the shape it feels. So a wire has at most ``wire_length_m`` / 2 mm segments.
+MIN_WIRE_SEGMENT_M = 0.002
+#: Segments of the longest wire a trainer holds at the shortest segment (0.5 m / 2 mm);
+#: building is linear in it (a capsule and a mesh each; 16 per pybullet compound link).
+MAX_WIRE_SEGMENTS = round(BOX_TRAINER_SPAN_M / MIN_WIRE_SEGMENT_M)
+
+#: The closest suture marks (m, centre to centre): 5 mm, the tightest spacing of the
+#: interrupted skin sutures a pad trains (5-10 mm); closer marks are one target, not two.
+#: The row of marks must also fit on the pad (``pad_size_m[0]``).
+MIN_MARK_SPACING_M = 0.005
+#: Mark pairs on the longest pad a trainer holds (0.5 m / 5 mm).
+MAX_MARK_PAIRS = round(BOX_TRAINER_SPAN_M / MIN_MARK_SPACING_M)
+
+
+def _at_most(where: str, name: str, value: int, bound: int, why: str, fix: str) -> None:
+    """Refuse a count above its physical bound before anything is built from it (a
+    million wire segments or suture marks used to hang validation, not fail it)."""
+    if value > bound:
+        raise SimError(
+            f"{where}: field {name!r} is {value}, above its bound of {bound} ({why}). {fix}"
+        )
+
+
 @dataclass(frozen=True)
 class RingWireSpec(ObjectSpec):
     """Ring-and-wire course: a wavy wire on two posts and a ring threaded on it.
@@ -320,6 +376,27 @@ class RingWireSpec(ObjectSpec):
     ring_mass_kg: float = _f(0.004, "positive", "kg")
 
     def check(self) -> None:
+        where = f"ring_wire {self.name!r}"
+        _at_most(
+            where,
+            "segments",
+            self.segments,
+            MAX_WIRE_SEGMENTS,
+            f"a wire at most {BOX_TRAINER_SPAN_M:g} m long, the span of a box trainer, in "
+            f"segments no shorter than {MIN_WIRE_SEGMENT_M * 1000:g} mm",
+            "Use fewer segments (16 follow the default wave closely).",
+        )
+        fit = math.floor(self.wire_length_m / MIN_WIRE_SEGMENT_M + 1e-9)
+        _at_most(
+            where,
+            "segments",
+            self.segments,
+            max(fit, 1),
+            f"its {self.wire_length_m:g} m wire in segments no shorter than "
+            f"{MIN_WIRE_SEGMENT_M * 1000:g} mm, the shortest that changes the wire's shape "
+            "a ring feels",
+            "Use fewer segments, or a longer 'wire_length_m'.",
+        )
         if self.ring_radius_m - self.ring_tube_m <= self.wire_radius_m:
             raise SimError(
                 f"ring_wire {self.name!r}: the ring's opening ('ring_radius_m' - 'ring_tube_m') "
@@ -345,6 +422,29 @@ class SuturePadSpec(ObjectSpec):
     needle_mass_kg: float = _f(0.002, "positive", "kg")
     tissue_stiffness_n_m: float = _f(1000.0, "positive", "N/m, soft contact of the pad")
     tissue_damping_n_s_m: float = _f(10.0, "positive", "N s/m")
+
+    def check(self) -> None:
+        where = f"suture_pad {self.name!r}"
+        _at_most(
+            where,
+            "mark_pairs",
+            self.mark_pairs,
+            MAX_MARK_PAIRS,
+            f"a pad at most {BOX_TRAINER_SPAN_M:g} m long, the span of a box trainer, with "
+            f"marks at least {MIN_MARK_SPACING_M * 1000:g} mm apart",
+            "Use fewer mark pairs.",
+        )
+        # the marks' row, centred on the pad: (pairs - 1) spacings plus a mark's width
+        row_m = (self.mark_pairs - 1) * self.mark_spacing_m + 2 * self.mark_radius_m
+        if row_m > self.pad_size_m[0] + 1e-12:
+            fit = 1 + int((self.pad_size_m[0] - 2 * self.mark_radius_m) / self.mark_spacing_m)
+            raise SimError(
+                f"{where}: field 'mark_pairs' is {self.mark_pairs}: a row of that many marks "
+                f"{self.mark_spacing_m:g} m apart is {row_m:.4g} m long and does not fit on "
+                f"the pad ({self.pad_size_m[0]:g} m long, 'pad_size_m'); at most "
+                f"{max(fit, 0)} pairs fit. Use fewer mark pairs, a smaller "
+                "'mark_spacing_m' or a longer pad."
+            )
 
 
 #: Object types a description may use, by their ``type`` name.

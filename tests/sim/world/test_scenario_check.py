@@ -137,3 +137,99 @@ def test_a_massless_box_stays_scenery():
     static = body_names(object_from_dict({"type": "box", "name": "wall", "mass_kg": 0.0}))
     moving = body_names(object_from_dict({"type": "box", "name": "cube", "mass_kg": 0.02}))
     assert not static["wall"].movable and moving["cube"].movable
+
+
+# ---- bounds on counts, and what a run refused that validation now refuses ---------------
+
+NEEDLE = (LIBRARY / "needle-handover.yaml").read_text()
+
+
+def _with_params(kind: str, params: str) -> str:
+    """The bundled scenario with the object of type ``kind`` (``suture_pad``:
+    needle-handover, ``ring_wire``: ring-walk), given ``params: {...}``."""
+    base = {"suture_pad": "needle-handover", "ring_wire": "ring-walk"}[kind]
+    text = (LIBRARY / f"{base}.yaml").read_text()
+    line = f"      type: {kind}\n"
+    assert text.count(line) == 1, kind
+    return text.replace(line, line + f"      params: {{{params}}}\n")
+
+
+def _error_at(text: str, needle: str, value: str) -> ScenarioError:
+    """The check's error, which must sit on the (last) ``value`` of the line with ``needle``."""
+    err = _error(text)
+    line = _line_of(text, needle)
+    assert (err.line, err.col) == (line, text.splitlines()[line - 1].rindex(value) + 1), str(err)
+    return err
+
+
+@pytest.mark.parametrize(
+    ("kind", "params", "value", "bound"),
+    [
+        ("suture_pad", "mark_pairs: 1000000", "1000000", "bound of 100"),
+        ("ring_wire", "segments: 1000000", "1000000", "bound of 250"),
+        # a count within the absolute bound, but more than the object's own size holds
+        ("suture_pad", "mark_pairs: 7", "7", "at most 6 pairs fit"),
+        ("ring_wire", "segments: 71", "71", "bound of 70"),
+    ],
+)
+def test_a_count_above_its_bound_is_refused_at_the_value_at_once(kind, params, value, bound):
+    """A million suture marks or wire segments used to hang validation (minutes, GBs):
+    now an error at the number, naming the bound, before anything is built."""
+    import time
+
+    text = _with_params(kind, params)
+    start = time.perf_counter()
+    err = _error_at(text, "params: {", value)
+    assert time.perf_counter() - start < 1.0
+    assert bound in err.message and "Use fewer" in err.message
+
+
+@pytest.mark.parametrize(
+    ("kind", "params"),
+    [
+        ("suture_pad", "mark_pairs: 100, pad_size_m: [0.5, 0.05, 0.012], mark_spacing_m: 0.005"),
+        ("ring_wire", "segments: 250, wire_length_m: 0.5"),
+    ],
+)
+def test_a_count_at_its_bound_is_valid(kind, params):
+    """The bounds are the largest physical objects, not a budget: those still build (the
+    names are taken from the object as given when default sizes could not hold them)."""
+    _check(_with_params(kind, params))
+
+
+def test_a_port_aimed_at_itself_is_refused_at_look_at():
+    """``run`` used to be the first to notice (an error with no file or line)."""
+    port = "port: {position_m: [0.10, -0.07, 0.16], look_at_m: [0.03, 0.0, 0.015]}"
+    assert NEEDLE.count(port) == 1
+    for look_at in ("[0.10, -0.07, 0.16]", "[0.1, -0.07, 0.1600000000001]"):
+        text = NEEDLE.replace(port, port.replace("[0.03, 0.0, 0.015]", look_at))
+        err = _error_at(text, "look_at_m: " + look_at, look_at)
+        assert "port_look_at_m" in err.message and "below the port" in err.message
+
+
+def test_start_joints_of_the_wrong_length_are_refused_at_the_value():
+    """The builder counted them only when a run loaded the arm."""
+    text = NEEDLE.replace(
+        "      insertion_m: 0.12\n", "      start_joints: [0, 0, 0.1]\n      insertion_m: 0.12\n", 1
+    )
+    err = _error_at(text, "start_joints:", "[0, 0, 0.1]")
+    assert "needs 6 values" in err.message
+    _check(text.replace("[0, 0, 0.1]", "[0, 0, 0.1, 0, 0, 0]"))
+
+
+@pytest.mark.parametrize("name", library_names())
+def test_bundled_scenarios_have_no_warnings(name):
+    from scenarios.lint import scenario_warnings
+
+    assert scenario_warnings(load_scenario(name, object_types=OBJECT_TYPES)) == []
+
+
+def test_a_file_that_is_no_mesh_is_an_error_at_the_file(tmp_path):
+    """It exists (so the schema takes it) but only building its geometry finds it empty:
+    that used to escape validation as an internal error with no position."""
+    bad = tmp_path / "bad.obj"
+    bad.write_text("not a mesh\n")
+    text = _with_params("suture_pad", f"file: {bad}").replace("type: suture_pad", "type: mesh")
+    text = text.replace('"pad/needle"', '"pad"')
+    err = _error_at(text, "params: {", str(bad))
+    assert "fewer than 4 vertices" in err.message and "mesh 'pad'" in err.message
