@@ -712,4 +712,8 @@ def test_feedback_between_steps_names_the_sample_it_answers(served):
             f"samples did not come one by one ({pace:.2f}x real time, {bursty:.0%} of the "
             "samples named 3 times or more): the share needs them one by one"
         )
-    assert len(set(recent)) > 0.8 * len(recent), (len(set(recent)), len(recent))
+    # the fault's signature is a share of ~0.55 (every between-step answer a copy of the
+    # step's: 494 distinct in ~900); healthy, it is 0.77-1.0 (a sample that comes just
+    # after a step is named by both that step's and the next answer: 771 in 1000 on this
+    # session's machine, where 0.8 failed one run in six). 0.65 lies between the two
+    assert len(set(recent)) > 0.65 * len(recent), (len(set(recent)), len(recent))
