@@ -121,9 +121,7 @@ def trainee_show(
 
     console = Console()
     with guard(debug):
-        html = checked_output(html, "--html")
-        csv = checked_output(csv, "--csv")
-        distinct_outputs(html=html, csv=csv)
+        html, csv = _page_outputs(html, csv)
         records = _records(db, demo)
         records.find_trainee(pseudonym, required=True)
         everything = session_dicts(records, pseudonym)
@@ -253,9 +251,7 @@ def trainee_class(
 
     console = Console()
     with guard(debug):
-        html = checked_output(html, "--html")
-        csv = checked_output(csv, "--csv")
-        distinct_outputs(html=html, csv=csv)
+        html, csv = _page_outputs(html, csv)
         records = _records(db, demo)
         standings = class_standings(records, scenario)
         if scenario is not None and not standings.by_scenario:
@@ -329,6 +325,14 @@ def _check_class_scenario(records, scenario: str) -> None:
             f"no scenario {scenario!r} is bundled or has sessions here; known: "
             f"{', '.join(known)}." + suggest(scenario, known)
         )
+
+
+def _page_outputs(html: Path | None, csv: Path | None) -> tuple[Path | None, Path | None]:
+    """A page's ``--html`` and ``--csv``, checked before any work (and never one file)."""
+    html = checked_output(html, "--html")
+    csv = checked_output(csv, "--csv")
+    distinct_outputs(html=html, csv=csv)
+    return html, csv
 
 
 def _write_progress(records, pseudonym: str, html: Path | None, csv: Path | None) -> Path:
