@@ -22,7 +22,14 @@ from pathlib import Path
 from scenarios.errors import ScenarioError
 from scenarios.loader import parse_scenario
 from scenarios.paths import write_private
-from scenarios.records import Records, current_score, judge_sessions, result_label
+from scenarios.records import (
+    Judged,
+    Records,
+    current_score,
+    judge_sessions,
+    proficiency_of,
+    result_label,
+)
 from scenarios.report import (
     Snapshot,
     session_report_html,
@@ -339,11 +346,11 @@ def session_dicts(records: Records, pseudonym: str) -> list[dict]:
     from scenarios.report_score import latency_label
 
     rows = records.sessions(pseudonym)
-    judged = {}
-    for name in {r.scenario for r in rows}:
-        of_scenario = [r for r in rows if r.scenario == name]
-        rule = current_rule(of_scenario)
-        judged.update({j.row.id: j for j in judge_sessions(of_scenario, rule)})
+    judged = {
+        j.row.id: j
+        for _rule, of_scenario in _judged_by_scenario(rows).values()
+        for j in of_scenario
+    }
     out = []
     for r in rows:
         scoring = _scoring_of(r)
@@ -375,6 +382,19 @@ def session_dicts(records: Records, pseudonym: str) -> list[dict]:
                 "pass_marks": pass_marks(scoring) if scoring else {},
             }
         )
+    return out
+
+
+def _judged_by_scenario(rows) -> dict[str, tuple[Proficiency, list[Judged]]]:
+    """A trainee's sessions (oldest first) per scenario, in name order: the rule they are
+    judged by (:func:`current_rule`, else the default) and each session judged under it
+    (:func:`scenarios.records.judge_sessions`). One judging serves the session table and
+    the proficiency table alike."""
+    out = {}
+    for name in sorted({r.scenario for r in rows}):
+        of_scenario = [r for r in rows if r.scenario == name]
+        rule = current_rule(of_scenario) or Proficiency()
+        out[name] = (rule, judge_sessions(of_scenario, rule))
     return out
 
 
@@ -432,9 +452,8 @@ def proficiency_table(records: Records, pseudonym: str) -> dict[str, dict]:
     (``not_counted``: stopped or recovered; ``other_rubric``: with no verdict under the
     current rubric), all under the current rubric and its rule (:func:`current_rule`)."""
     out = {}
-    for name in sorted({r.scenario for r in records.sessions(pseudonym)}):
-        rule = current_rule(records.sessions(pseudonym, name)) or Proficiency()
-        p = records.proficiency(pseudonym, name, rule)
+    for name, (rule, judged) in _judged_by_scenario(records.sessions(pseudonym)).items():
+        p = proficiency_of(judged, rule.consecutive, rule.total)
         since = None
         if p.proficient:
             since = f"attempt {p.reached_at}, {p.reached_on:%Y-%m-%d}"

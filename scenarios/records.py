@@ -109,13 +109,19 @@ def result_label(passed: bool, ended: str) -> str:
     return "FAIL" if ended == "completed" else f"FAIL ({ending_label(ended)})"
 
 
-def attempts_label(attempts: int, not_counted: int = 0, other_rubric: int = 0) -> str:
+def attempts_label(
+    attempts: int, not_counted: int = 0, other_rubric: int = 0, *, noun: bool = False
+) -> str:
     """Attempts as every table and page writes them: ``5``, ``5 (+1 not counted)``,
-    ``1 (+4 under another rubric)`` (see :class:`Proficiency`)."""
+    ``1 (+4 under another rubric)`` (see :class:`Proficiency`); with ``noun``, in a
+    sentence: ``1 attempt (+4 under another rubric)``."""
+    said = str(attempts)
+    if noun:
+        said += " attempt" if attempts == 1 else " attempts"
     extra = [f"+{not_counted} not counted"] if not_counted else []
     if other_rubric:
         extra.append(f"+{other_rubric} under another rubric")
-    return f"{attempts} ({', '.join(extra)})" if extra else str(attempts)
+    return f"{said} ({', '.join(extra)})" if extra else said
 
 
 #: Said under a table or page whose attempts column has "+k under another rubric".
@@ -810,15 +816,25 @@ class Records:
             trainee = s.scalar(select(Trainee).where(Trainee.pseudonym == pseudonym))
             if trainee is None:
                 return []
-            found = [(r.trace_path, "trace") for r in trainee.sessions if r.trace_path]
-            found += s.execute(
-                select(FileRow.path, FileRow.kind).where(FileRow.trainee_id == trainee.id)
-            ).all()
+            found = self._files_in(s, trainee)
         out = {}
         for path, kind in found:
             if path not in out and os.path.exists(path):
                 out[path] = kind.removeprefix(EXPECTED)
         return list(out.items())
+
+    @staticmethod
+    def _files_in(s: Session, trainee: Trainee) -> list[tuple[str, str]]:
+        """A trainee's files as (path, kind), within the open transaction ``s``: the
+        session traces (``trace``), then the registered files (kinds as registered,
+        :data:`EXPECTED` prefix and all)."""
+        found = [(r.trace_path, "trace") for r in trainee.sessions if r.trace_path]
+        return found + [
+            tuple(row)
+            for row in s.execute(
+                select(FileRow.path, FileRow.kind).where(FileRow.trainee_id == trainee.id)
+            ).all()
+        ]
 
     def forget(self, pseudonym: str) -> Forgotten:
         """Remove everything kept about a trainee: sessions, scores (re-scores too), the
@@ -836,13 +852,9 @@ class Records:
             trainee = s.scalar(select(Trainee).where(Trainee.pseudonym == pseudonym))
             if trainee is None:  # forgotten by another process in the meantime
                 raise ScenarioError(f"no trainee {pseudonym!r} in {self.url}.")
-            sessions = list(trainee.sessions)
-            session_ids = [r.id for r in sessions]
-            recorded = [r.trace_path for r in sessions if r.trace_path]
-            files = s.execute(
-                select(FileRow.path, FileRow.kind).where(FileRow.trainee_id == trainee.id)
-            ).all()
-            recorded += [path for path, _ in files]
+            session_ids = [r.id for r in trainee.sessions]
+            files = self._files_in(s, trainee)
+            recorded = [path for path, _ in files]
             expected = {path for path, kind in files if kind.startswith(EXPECTED)}
             self._raise_session_id_floor(s, session_ids)
             scores = 0
@@ -1179,26 +1191,32 @@ class Records:
                 ``rule.limits`` within its value. Without it, every pass qualifies and
                 ``required_consecutive`` / ``required_total`` give the requirement.
         """
-        judged = judge_sessions(self.sessions(pseudonym, scenario), rule)
-        rows = [j for j in judged if j.why_not is None]
         if rule is not None:
             required_consecutive, required_total = rule.consecutive, rule.total
-        passed = [j.qualifies for j in rows]
-        best, current, reached = _runs_and_reached(
-            passed, int(required_consecutive), int(required_total)
-        )
-        return Proficiency(
-            len(rows),
-            sum(passed),
-            best,
-            current,
-            int(required_consecutive),
-            int(required_total),
-            reached,
-            rows[reached - 1].row.started_at if reached else None,
-            sum(1 for j in judged if j.why_not in NOT_ATTEMPTS),
-            sum(1 for j in judged if j.why_not == OTHER_RUBRIC),
-        )
+        judged = judge_sessions(self.sessions(pseudonym, scenario), rule)
+        return proficiency_of(judged, int(required_consecutive), int(required_total))
+
+
+def proficiency_of(
+    judged: Sequence[Judged], required_consecutive: int, required_total: int
+) -> Proficiency:
+    """Where a trainee stands on one scenario, from its sessions judged (oldest first, see
+    :func:`judge_sessions`) and the requirement; what :meth:`Records.proficiency` returns."""
+    rows = [j for j in judged if j.why_not is None]
+    passed = [j.qualifies for j in rows]
+    best, current, reached = _runs_and_reached(passed, required_consecutive, required_total)
+    return Proficiency(
+        len(rows),
+        sum(passed),
+        best,
+        current,
+        required_consecutive,
+        required_total,
+        reached,
+        rows[reached - 1].row.started_at if reached else None,
+        sum(1 for j in judged if j.why_not in NOT_ATTEMPTS),
+        sum(1 for j in judged if j.why_not == OTHER_RUBRIC),
+    )
 
 
 #: :attr:`Judged.why_not` of an attempt with no verdict under the current rubric

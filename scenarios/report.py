@@ -479,10 +479,7 @@ def trainee_report_html(
         # nor one with no verdict under the current rubric
         counted = [s.get("counts") is not False for s in rows]
         other = sum(1 for s in rows if s.get("why_not") == OTHER_RUBRIC)
-        n = sum(counted)
-        attempts = f"{n} attempt{'s' if n != 1 else ''}" + attempts_label(
-            n, counted.count(False) - other, other
-        ).removeprefix(str(n))
+        attempts = attempts_label(sum(counted), counted.count(False) - other, other, noun=True)
         parts.append(
             f"<h2>{html.escape(scenario)}</h2><p>{attempts}, {prof.get('passes', 0)} "
             f"qualifying, at best {prof.get('best_run', 0)} in a row (now "

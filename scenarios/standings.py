@@ -99,11 +99,10 @@ def class_standings(records: Records, scenario: str | None = None) -> ClassStand
         for name in sorted({s["scenario"] for s in sessions}):
             rows = [s for s in sessions if s["scenario"] == name]
             by_scenario.setdefault(name, []).append(_standing(pseudonym, rows, proficiency[name]))
-    names = sorted(by_scenario) if scenario is None else [scenario]
-    not_started = {
-        name: [p for p in everyone if p not in {s.pseudonym for s in by_scenario.get(name, [])}]
-        for name in names
-    }
+    not_started = {}
+    for name in sorted(by_scenario) if scenario is None else [scenario]:
+        started = {s.pseudonym for s in by_scenario.get(name, [])}
+        not_started[name] = [p for p in everyone if p not in started]
     return ClassStandings(dict(sorted(by_scenario.items())), without, scenario, not_started)
 
 
@@ -111,6 +110,13 @@ def judged_verdict(session: dict) -> tuple[float, bool]:
     """(score, passed) by the verdict proficiency judges ``session`` by."""
     again = session["rescore"]
     return (again["score"], again["passed"]) if again else (session["score"], session["passed"])
+
+
+def judged_passes(rows) -> int:
+    """Attempts among a trainee's sessions of one scenario (as
+    :func:`scenarios.archive.session_dicts` gives them) that passed, by the verdicts
+    proficiency judges them by: the class view's and ``trainee show``'s "passed"."""
+    return sum(1 for s in rows if s["counts"] and judged_verdict(s)[1])
 
 
 def _standing(pseudonym: str, rows: list[dict], proficiency: dict) -> Standing:
@@ -125,7 +131,7 @@ def _standing(pseudonym: str, rows: list[dict], proficiency: dict) -> Standing:
         attempts=proficiency["attempts"],
         not_counted=proficiency["not_counted"],
         other_rubric=proficiency["other_rubric"],
-        passed=sum(1 for s in attempts if judged_verdict(s)[1]),
+        passed=judged_passes(rows),
         qualifying=proficiency["passes"],
         best_score=max((judged_verdict(s)[0] for s in attempts), default=None),
         latest_score=latest_score,
@@ -158,7 +164,6 @@ def write_class_report(
     records.register_file(path, pseudonym=named, kind="class")
     if csv_out is not None:
         records.register_file(csv_out, pseudonym=named, kind="class csv")
-    if csv_out is not None:
         standings_csv(standings, csv_out)
     return write_text(path, class_report_html(standings, records.shown_url))
 

@@ -33,5 +33,5 @@ def stop_with_parent() -> None:
     parent = os.getppid()
     pr_set_pdeathsig = 1
     ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0)
-    if os.getppid() != parent:  # the parent died between the fork and the prctl
+    if os.getppid() != parent:  # the parent died while the prctl was being made
         os.kill(os.getpid(), signal.SIGTERM)

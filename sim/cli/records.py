@@ -117,7 +117,7 @@ def trainee_show(
     from scenarios.records import NOT_COUNTED_NOTE, OTHER_RUBRIC_NOTE, attempts_label
     from scenarios.report import rescore_text
     from scenarios.scoring import score_text
-    from scenarios.standings import judged_verdict
+    from scenarios.standings import judged_passes
 
     console = Console()
     with guard(debug):
@@ -176,12 +176,7 @@ def trainee_show(
         ):
             table.add_column(col)
         for name, p in proficiency.items():
-            # attempts that passed, by the verdicts proficiency judges (the class view's)
-            passes = sum(
-                1
-                for s in everything
-                if s["scenario"] == name and s["counts"] and judged_verdict(s)[1]
-            )
+            passes = judged_passes(s for s in everything if s["scenario"] == name)
             table.add_row(
                 name,
                 attempts_label(p["attempts"], p["not_counted"], p["other_rubric"]),

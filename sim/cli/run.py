@@ -580,8 +580,7 @@ def store(
                         elsewhere.append(info.db or f"the {info.store} store")
                         continue
                 if discard:
-                    Path(path).unlink(missing_ok=True)
-                    Path(path).with_suffix(".json").unlink(missing_ok=True)
+                    _remove_kept(path)
                     console.print(f"removed {path}")
                     continue
                 info = RunInfo.load(Path(path).with_suffix(".json"))
@@ -596,19 +595,16 @@ def store(
                     f"in {escape(records.shown_url)}",
                     soft_wrap=True,
                 )
-            except AlreadyStoredError as exc:
-                if orphans:  # our own leftover of a session stored meanwhile (another store)
-                    Path(path).unlink(missing_ok=True)
-                    Path(path).with_suffix(".json").unlink(missing_ok=True)
+            except ScenarioError as exc:
+                if orphans and isinstance(exc, AlreadyStoredError):
+                    # our own leftover of a session stored meanwhile (by another store)
+                    _remove_kept(path)
                     console.print(
                         f"{path}: already stored as session {exc.session_id}; removed this "
                         "leftover copy",
                         soft_wrap=True,
                     )
                     continue
-                failed += 1
-                Console(stderr=True).print(f"[red]error:[/red] {escape(f'{path}: {exc}')}")
-            except ScenarioError as exc:
                 failed += 1
                 Console(stderr=True).print(f"[red]error:[/red] {escape(f'{path}: {exc}')}")
         if elsewhere:
@@ -620,6 +616,12 @@ def store(
             )
         if failed:
             raise typer.Exit(code=2)
+
+
+def _remove_kept(path) -> None:
+    """Remove a kept trace or checkpoint and the run information beside it."""
+    Path(path).unlink(missing_ok=True)
+    Path(path).with_suffix(".json").unlink(missing_ok=True)
 
 
 def print_result(console: Console, spec, outcome) -> None:

@@ -134,8 +134,7 @@ def _geometry_names(scenario: Scenario, loc: tuple, obj: ObjectSpec) -> dict[str
         return body_names(obj)
     except SimError as exc:
         message = str(exc).replace(f"{obj.type} '_'", f"{obj.type} {obj.name!r}")
-        line, col = scenario.position_of((*loc, *field_loc("objects", message)))
-        raise ScenarioError(f"{_dotted(loc)}: {message}", scenario.source_file, line, col) from None
+        _fail(scenario, (*loc, *field_loc("objects", message)), f"{_dotted(loc)}: {message}")
 
 
 def _real_valued(value) -> bool:
@@ -175,10 +174,7 @@ def _spawned(scenario: Scenario) -> list[tuple[tuple, ObjectSpec]]:
             try:
                 out.append((loc, object_from_dict(data, f"spawn {spawn.id!r}")))
             except SimError as exc:  # at the value of the field it names, if written
-                line, col = scenario.position_of((*loc, *field_loc("objects", str(exc))))
-                raise ScenarioError(
-                    f"{_dotted(loc)}: {exc}", scenario.source_file, line, col
-                ) from None
+                _fail(scenario, (*loc, *field_loc("objects", str(exc))), f"{_dotted(loc)}: {exc}")
     return out
 
 
