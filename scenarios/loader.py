@@ -43,7 +43,12 @@ def resolve(name_or_path: str | Path) -> Path:
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml") or path.exists():
         if not path.is_file():
-            what = "is a directory, not a file" if path.is_dir() else "does not exist"
+            if path.is_dir():
+                what = "is a directory, not a file"
+            elif path.exists():  # a FIFO, socket or device: reading it could block for ever
+                what = "is not a regular file (a pipe, socket or device?); give a .yaml file"
+            else:
+                what = "does not exist"
             raise ScenarioError(f"scenario file {str(path)!r} {what}.")
         return path
     bundled = LIBRARY / f"{name_or_path}.yaml"

@@ -302,3 +302,20 @@ def test_an_indentation_mistake_names_the_line_to_fix(old, new, reported, words)
     if "{}" in words:
         words = words.format(_last_line_of(text, "time_limit_s: 60"))
     assert words in err.message, err
+
+
+def test_a_scenario_path_that_is_no_regular_file_is_named_for_what_it_is(tmp_path):
+    """A FIFO named as a scenario used to read "does not exist" (it does; reading it
+    would block until a writer came): each kind of path gets its own reason."""
+    import os
+
+    from scenarios.loader import resolve
+
+    fifo = tmp_path / "exercise.yaml"
+    os.mkfifo(fifo)
+    with pytest.raises(ScenarioError, match="is not a regular file"):
+        resolve(fifo)
+    with pytest.raises(ScenarioError, match="is a directory"):
+        resolve(tmp_path)
+    with pytest.raises(ScenarioError, match="does not exist"):
+        resolve(tmp_path / "missing.yaml")
