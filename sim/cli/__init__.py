@@ -34,10 +34,26 @@ STRICT = typer.Option(
 ROUNDS = typer.Option(3, "--rounds", min=1, help="Interleaved measurement rounds.")
 
 
+def _checked_bench_json(path: Path) -> Path:
+    """A benchmark's ``--json`` checked as every other output is, before minutes of
+    measuring: it wrote over a scenario, a recording or a Python file named by mistake,
+    or failed with a traceback after the tables when its folder could not be made."""
+    from sim.cli.checks import checked_output
+    from sim.errors import SimError
+
+    try:
+        return checked_output(path, "--json")
+    except SimError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--json") from None
+
+
 def bench_json(name: str):
     """The ``--json`` option of ``surgisim bench NAME``: bench/results/NAME.json."""
     return typer.Option(
-        Path(f"bench/results/{name}.json"), "--json", help="Where to write the JSON results."
+        Path(f"bench/results/{name}.json"),
+        "--json",
+        help="Where to write the JSON results.",
+        callback=_checked_bench_json,
     )
 
 

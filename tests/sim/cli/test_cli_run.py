@@ -43,3 +43,22 @@ def test_bench_session_writes_json_with_the_bare_world_baseline(tmp_path):
     (row,) = data["results"]
     assert row["scenario"] == "needle-tissue" and row["completed"]
     assert row["real_time_factor"] > 0 and row["bare_world_real_time_factor"] > 0
+
+
+def test_a_benchmark_never_writes_its_json_over_an_input_or_through_a_file(tmp_path):
+    """The docs audit: `bench physics --json my_plugins.py` replaced the Python file
+    (and a .yaml or .mcap) with JSON, rc 0; `--json junk.mcap/x.json` ran the whole
+    benchmark, then failed with a traceback. Both are refused before any measuring."""
+    code = tmp_path / "my_plugins.py"
+    code.write_text("X = 1\n")
+    blocker = tmp_path / "junk.mcap"
+    blocker.write_text("x")
+    for bad in (code, blocker / "x.json"):
+        result = runner.invoke(
+            app, ["bench", "physics", "-s", "0.01", "--rounds", "1", "--json", str(bad)]
+        )
+        assert result.exit_code == 2, result.output
+        said = " ".join(result.output.replace("│", " ").split())  # unwrapped from its box
+        assert "choose another path" in said, said
+        assert "Traceback" not in said
+    assert code.read_text() == "X = 1\n"
