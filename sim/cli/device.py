@@ -44,7 +44,11 @@ KEYS = typer.Option(
     help="CurveZMQ key directory holding this device's NAME.key_secret and the server's"
     " server.key (needed when the server is not on loopback).",
 )
-KEY_NAME = typer.Option(None, "--key-name", help="Key name in --keys (default: the --name).")
+KEY_NAME = typer.Option(
+    None,
+    "--key-name",
+    help="Key name in --keys (default: the device's first name: --name, or what replay sends).",
+)
 RECORD = typer.Option(None, "--record", help="Also write every message sent to this file.")
 OVERWRITE = typer.Option(
     False, "--overwrite", help="Replace the --record file if it exists (refused otherwise)."

@@ -74,6 +74,8 @@ def build_scene_spec(scenario: Scenario, seed: int = 0):
             for i in range(len(entries)):
                 if message.startswith(f"{key}[{i}]"):
                     loc = ("scene", key, i, *field_loc(key, message))
+                    if key == "arms":
+                        message = _in_scenario_words(message)
         line, col = scenario.position_of(loc)
         raise ScenarioError(
             f"{'.'.join(map(str, loc[:3]))}: {message}", scenario.source_file, line, col
@@ -89,6 +91,13 @@ _ARM_FIELDS = {
 }
 
 _FIELD = re.compile(r"field '([A-Za-z_0-9]+)'")
+_ARM_FIELD_NAMES = re.compile(r"\b(" + "|".join(k for k in _ARM_FIELDS if "_" in k) + r")\b")
+
+
+def _in_scenario_words(message: str) -> str:
+    """An arm error as the scenario writes its fields (``port.look_at_m``, not the
+    world's flat ``port_look_at_m``): the instructor searches the YAML for that name."""
+    return _ARM_FIELD_NAMES.sub(lambda m: ".".join(_ARM_FIELDS[m.group(1)]), message)
 
 
 def field_loc(key: str, message: str) -> tuple:

@@ -82,3 +82,10 @@ def test_plug_in_example_solves_and_filters(tmp_path, monkeypatch):
     f = make_filter(config.teleop.tremor_filter, 1000.0, **config.teleop.tremor_params)
     out = f.filter(np.tile([0.0, 0.0, 0.0], (20, 1)) + np.arange(20.0)[:, None] * 1e-3)
     assert out[-1, 0] == pytest.approx(0.0145, abs=1e-12)  # a 10-sample average
+
+
+def test_tremor_example_runs_as_written():
+    """The docs audit: it used ``master_positions_m`` without defining it (NameError)."""
+    namespace: dict = {}
+    exec(_block("### Tremor filtering in a few lines"), namespace)
+    assert namespace["clean"].shape == namespace["master_positions_m"].shape

@@ -204,7 +204,8 @@ def test_a_port_aimed_at_itself_is_refused_at_look_at():
     for look_at in ("[0.10, -0.07, 0.16]", "[0.1, -0.07, 0.1600000000001]"):
         text = NEEDLE.replace(port, port.replace("[0.03, 0.0, 0.015]", look_at))
         err = _error_at(text, "look_at_m: " + look_at, look_at)
-        assert "port_look_at_m" in err.message and "below the port" in err.message
+        assert "port.look_at_m" in err.message and "below the port" in err.message
+        assert "port_look_at_m" not in err.message  # the world's name, not the YAML's
 
 
 def test_start_joints_of_the_wrong_length_are_refused_at_the_value():
