@@ -40,6 +40,7 @@ KEY_EVENTS = (
     "step_done",
     "completed",
     "failed",
+    "gave_up",
     "interrupted",
     "needle_entry",
     "needle_exit",

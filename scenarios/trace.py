@@ -101,8 +101,9 @@ class SessionTrace:
 
     @property
     def failure(self) -> str | None:
-        """Why the exercise failed (the reason of its ``failed`` event), None if it did not."""
-        failed = self.events_of("failed")
+        """Why the exercise failed (the reason of its ``failed`` event, or of the operator's
+        ``gave_up``), None if it did not."""
+        failed = self.events_of("failed") or self.events_of("gave_up")
         return str(failed[-1].data.get("reason", "failed")) if failed else None
 
     def save(self, path: str | Path, *, compress: bool = True) -> Path:

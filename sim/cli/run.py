@@ -632,6 +632,9 @@ def print_result(console: Console, spec, outcome) -> None:
     result = outcome.result
     verdict = verdict_text(result.passed, outcome.interrupted)
     print_score(console, result, f"{spec.title}: {verdict} - {verdict_score(result)}")
+    failure = outcome.trace.failure
+    if failure and not result.completed and not outcome.interrupted:
+        console.print(f"not completed: {escape(failure)}")
     console.print(
         f"simulated {outcome.sim_time_s:.1f} s in {outcome.wall_time_s:.1f} s of wall "
         f"time ({outcome.sim_time_s / max(outcome.wall_time_s, 1e-9):.1f}x real time)"

@@ -72,7 +72,12 @@ def run_headless(
         # the plan is done: give the exercise a moment to notice the last placement
         demo.until(lambda: session.finished, timeout_s=2.0)
         interrupted = demo.stop_requested and not session.finished
-        outcome = end_of_run(scenario, session, interrupted, start)
+        gave_up = None
+        if not interrupted and not session.finished:
+            gave_up = f"the {operator} operator's plan ended before the exercise did"
+            if demo.notes:
+                gave_up += f" ({demo.notes[-1][1]})"
+        outcome = end_of_run(scenario, session, interrupted, start, gave_up=gave_up)
     finally:
         session.close()
     if on_progress is not None:
@@ -86,6 +91,7 @@ def end_of_run(
     interrupted: bool,
     started_s: float,
     stopped_by: str | None = None,
+    gave_up: str | None = None,
 ) -> HeadlessOutcome:
     """A run ending now (the session still open, for a recorder to store it): its trace,
     marked when the user stopped the run, scored; the live metrics and the physics' wall
@@ -96,6 +102,10 @@ def end_of_run(
             when a controller returned None): the trace is marked ``interrupted`` with
             that reason, so the session is stored as stopped, not as failed by the
             scenario; the outcome is not marked interrupted (that is the user's stop).
+        gave_up: why the operator ended the run before the exercise did (a synthetic
+            operator's plan gave up on a ring): a ``gave_up`` event with that reason, the
+            run's failure. Like a trainee who gives up, it stays a failed attempt; it
+            ended at 239 s of a 300 s limit and nothing said why.
     """
     trace = session.trace()
     if interrupted:
@@ -106,6 +116,8 @@ def end_of_run(
         trace.events.append(
             TraceEvent(session.time_s, "interrupted", {"reason": f"stopped by {stopped_by}"})
         )
+    elif gave_up is not None and not trace.completed and not trace.events_of("failed"):
+        trace.events.append(TraceEvent(session.time_s, "gave_up", {"reason": gave_up}))
     metrics, result = score_trace(scenario, trace)
     return HeadlessOutcome(
         trace,

@@ -53,3 +53,24 @@ def test_a_headless_session_is_deterministic_per_seed():
         np.testing.assert_array_equal(inst.tip_position_m, b.trace.instruments[name].tip_position_m)
     assert a.metrics == b.metrics and a.result.score == b.result.score
     assert a.metrics != c.metrics  # another seed, another session
+
+
+def test_a_plan_that_gives_up_says_why_the_run_ended_and_still_fails(monkeypatch):
+    """A fresh-seed sweep: the novice's peg transfer stopped at 239 s of its 300 s limit
+    with 5 of 12 steps done, and nothing (console, JSON ``failure``, report) said why; its
+    plan had given up on a ring. The reason is now the run's failure and a report event."""
+    import sim.session.headless as headless
+
+    def giving_up(demo):
+        demo.wait(0.2)
+        demo.note("gave up on ring3: not on peg9 after 3 rounds")
+
+    monkeypatch.setattr(headless, "plan_for", lambda scenario: giving_up)
+    outcome = headless.run_headless(load_scenario("ring-walk"), operator="novice", seed=1811)
+    assert not outcome.result.completed and not outcome.result.passed
+    assert not outcome.interrupted  # a failed attempt, as a trainee giving up is
+    failure = outcome.trace.failure
+    assert failure.startswith("the novice operator's plan ended before the exercise did")
+    assert "gave up on ring3" in failure
+    (event,) = outcome.trace.events_of("gave_up")
+    assert event.time_s >= 0.2
