@@ -133,21 +133,25 @@ def _checked(command: ArmCommand) -> tuple[ArmCommand | None, list[str]]:
             servo_cp = None
     servo_jp = None
     if command.servo_jp is not None:
-        try:
-            servo_jp = np.array(command.servo_jp, dtype=np.float64).reshape(-1)
-        except (TypeError, ValueError):
-            problems.append("servo_jp is not a vector of numbers")
-        else:
-            if not np.isfinite(servo_jp).all():
-                problems.append(f"servo_jp contains NaN or inf: {servo_jp.tolist()}")
-                servo_jp = None
+        servo_jp = _real_array(command.servo_jp)
+        if servo_jp is None or servo_jp.ndim != 1:
+            problems.append("servo_jp is not a vector of real numbers (rad / m)")
+            servo_jp = None
+        elif not np.isfinite(servo_jp).all():
+            problems.append(f"servo_jp contains NaN or inf: {servo_jp.tolist()}")
+            servo_jp = None
     if servo_cp is not None and servo_jp is not None:
         problems.append("servo_cp and servo_jp in one command: give one goal")
+    if master and (command.servo_cp is not None or command.servo_jp is not None):
+        # the samples were dropped without a word: one source per arm and step
+        problems.append("master samples and a servo goal in one command: give one source")
     jaw = command.jaw_rad
     if jaw is not None:
+        if isinstance(jaw, (str, bytes, bool)):
+            jaw = math.nan  # "0.5" or True is a sender's mistake, not an angle
         try:
             jaw = float(jaw)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             jaw = math.nan
         if not math.isfinite(jaw):
             problems.append(f"jaw_rad must be a finite number (rad), got {command.jaw_rad!r}")
@@ -160,12 +164,26 @@ def _checked(command: ArmCommand) -> tuple[ArmCommand | None, list[str]]:
     return ArmCommand(master, servo_cp, command.frame, servo_jp, jaw), problems
 
 
+def _real_array(values) -> np.ndarray | None:
+    """``values`` as float64, or None when they are not real numbers: a number too large
+    for a float (a 400-digit JSON integer) raised OverflowError out of ``step()``, and a
+    complex one lost its imaginary part with only a numpy warning."""
+    try:
+        raw = np.asarray(values)
+        if raw.dtype.kind in "iuf":
+            return np.array(raw, dtype=np.float64)
+        if raw.dtype.kind == "O":  # Python ints beyond int64, None (NaN: refused later)
+            return np.array(values, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        pass
+    return None  # booleans, complex numbers, strings
+
+
 def _pose(X, problems: list[str]) -> np.ndarray | None:
     """A finite rigid 4x4 pose, re-orthonormalised when it is off by rounding only."""
-    try:
-        X = np.array(X, dtype=np.float64)
-    except (TypeError, ValueError):
-        problems.append("servo_cp is not a 4x4 array of numbers")
+    X = _real_array(X)
+    if X is None:
+        problems.append("servo_cp is not a 4x4 array of real numbers")
         return None
     if X.shape != (4, 4) or not np.isfinite(X).all():
         problems.append(f"servo_cp must be a finite 4x4 pose (m), got shape {X.shape}")

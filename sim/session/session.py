@@ -44,6 +44,7 @@ from scenarios.scoring import score_session
 from scenarios.script import ExerciseRunner
 from scenarios.trace import SessionTrace, TraceEvent
 from scenarios.visual import CameraModel, SceneDescription
+from sim.errors import SimError
 from sim.session.commands import ArmCommand, normalise
 from sim.session.recorder import TraceRecorder
 from sim.session.state import ArmState, ExerciseState, StepState
@@ -134,10 +135,52 @@ class SessionConfig:
     unreachable_tolerance_m: float = 1e-3
     ik_solver: str | None = None
 
+    def __post_init__(self) -> None:
+        """Refuse numbers no session can run on: a NaN tolerance made every pose goal
+        "unreachable" without a word, a rate of 0 divided by zero at the first step."""
+        rates = {
+            "master_rate_hz": self.master_rate_hz,
+            "observe_rate_hz": self.observe_rate_hz,
+            "record_rate_hz": self.record_rate_hz,
+            "metrics_rate_hz": self.metrics_rate_hz,
+            "pose_rate_hz": self.pose_rate_hz,
+            "unreachable_tolerance_m": self.unreachable_tolerance_m,
+        }
+        optional = ("master_rate_hz", "observe_rate_hz", "pose_rate_hz")
+        for name, value in rates.items():
+            if value is None and name in optional:
+                continue
+            if not _positive_finite(value):
+                extra = " (or None)" if name in optional else ""
+                raise SimError(
+                    f"SessionConfig.{name} must be a positive finite number{extra}, got {value!r}."
+                )
+        if not isinstance(self.ik_restarts, int) or self.ik_restarts < 0:
+            raise SimError(
+                f"SessionConfig.ik_restarts must be an int >= 0, got {self.ik_restarts!r}."
+            )
+
+
+def _positive_finite(value) -> bool:
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value > 0
+    )
+
 
 #: how far past a joint limit (a share of the joint's range) a servo_jp goal is clipped
 #: onto it rather than refused
 JP_LIMIT_MARGIN = 0.01
+
+
+def _checked_seed(seed) -> int:
+    """A seed as an int >= 0: ``2.5``, ``"2019"`` and ``True`` were taken silently, and -1
+    failed deep in numpy."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise SimError(f"seed must be an int >= 0, got {seed!r}.")
+    return int(seed)
 
 
 def _last_position(samples) -> np.ndarray | None:
@@ -200,13 +243,20 @@ class Session:
 
         self.scenario = scenario
         self.config = config or SessionConfig()
+        if clock is not None and not callable(clock):
+            raise SimError(
+                f"clock must be a callable returning seconds (e.g. time.monotonic), got "
+                f"{type(clock).__name__}."
+            )
         self._clock = clock
+        self._clock_failure: str | None = None
         #: the user's IK solver (``config.ik_solver``), None for the built-in one
         self._ik_solver = None
         if self.config.ik_solver is not None:
             self._ik_solver = load_ik_solver(self.config.ik_solver)
-        self.world = World(build_scene_spec(scenario, int(seed)))
-        self._start(int(seed))
+        seed = _checked_seed(seed)
+        self.world = World(build_scene_spec(scenario, seed))
+        self._start(seed)
 
     # ---- episodes ---------------------------------------------------------------------------
     def _start(self, seed: int) -> None:
@@ -314,7 +364,7 @@ class Session:
         a reset run equals a fresh ``Session`` with that seed exactly; the scenario, the
         compiled kernels and the configuration are kept.
         """
-        seed = self.seed if seed is None else int(seed)
+        seed = self.seed if seed is None else _checked_seed(seed)
         self.world.reset(seed)
         self._start(seed)
         return self.state()
@@ -326,8 +376,23 @@ class Session:
         return self.world.time_s
 
     def now_s(self) -> float:
-        """The session clock (s): simulated time headless, the live clock otherwise."""
-        return self.world.time_s if self._clock is None else float(self._clock())
+        """The session clock (s): simulated time headless, the live clock otherwise.
+
+        A clock that raises or answers no number reads NaN, which teleoperation's
+        watchdog holds on, as it does a NaN clock: a faulty clock never raises out of
+        ``step()`` (a ``clock_failed`` event says what it did, once until it recovers)."""
+        if self._clock is None:
+            return self.world.time_s
+        try:
+            now = float(self._clock())
+        except Exception as exc:  # the caller's clock: anything may come out of it
+            failure = f"the session clock failed: {type(exc).__name__}: {exc}"[:300]
+            if failure != self._clock_failure:
+                self._clock_failure = failure
+                self._event("clock_failed", reason=failure)
+            return math.nan
+        self._clock_failure = None
+        return now
 
     @property
     def finished(self) -> bool:
@@ -368,12 +433,20 @@ class Session:
     def advance(self, commands=None, steps: int = 1) -> None:
         """Advance ``steps`` physics steps with the same commands, without building a
         :class:`StepState` (in-process drivers that read the session directly, and agents
-        that repeat an action, skip that cost; ``state()`` gives it when wanted). Master
-        samples in ``commands`` are used on the first step only."""
+        that repeat an action, skip that cost; ``state()`` gives it when wanted, with the
+        events of all ``steps``). Master samples in ``commands`` are used on the first
+        step only."""
         given = self._advance(commands)
+        if steps <= 1:
+            return
         held = _held_part(given)  # checked once: a refused command is refused once
+        events = list(self._step_events)
         for _ in range(steps - 1):
             self._advance(held)
+            events.extend(self._step_events)
+        # ``state()`` after ``advance(..., k)`` holds the events of all k steps: a command
+        # refused on the first was otherwise never seen by an agent repeating it
+        self._step_events = events
 
     def command(self, commands) -> None:
         """Apply commands now, between physics steps, without stepping.
@@ -447,7 +520,16 @@ class Session:
         if isinstance(command, MasterSample):
             if teleop is not None:
                 self._teleoperate(name, arm, teleop, (command,), now, X_WC, solve)
+            else:
+                self._not_for(name, "master samples")
             return
+        if command is not None:
+            if command.master and teleop is None:
+                self._not_for(name, "master samples")
+            if command.jaw_rad is not None and not arm.has_jaw:
+                self._event(
+                    "command_refused", arm=name, reason=f"{name} has no jaw: jaw_rad is ignored"
+                )
         if command is not None and command.direct:
             self._source[name] = "SERVO"
             if command.servo_jp is not None:
@@ -466,6 +548,15 @@ class Session:
             self._teleoperate(name, arm, teleop, samples, now, X_WC, solve)
         if command is not None and command.jaw_rad is not None and arm.has_jaw:
             arm.servo_jaw(command.jaw_rad)
+
+    def _not_for(self, name: str, what: str) -> None:
+        """A command part this arm cannot take: said, not silently dropped."""
+        self._event(
+            "command_refused",
+            arm=name,
+            reason=f"no master drives {name} in this scenario: {what} are ignored "
+            "(it takes servo_cp or servo_jp goals)",
+        )
 
     def _teleoperate(self, name, arm, teleop, samples, now, X_WC, solve: bool = True) -> None:
         X_RC = camera = None

@@ -244,5 +244,9 @@ def _commands(arms: dict[str, dict]) -> dict[str, ArmCommand]:
             )
             for d in samples
         )
+        if servo_cp is not None or servo_jp is not None:
+            # a recording made before such a command was refused: the servo goal drove
+            # the arm and the samples were dropped, as they are here
+            master = ()
         out[arm] = ArmCommand(master, servo_cp, frame, servo_jp, jaw)
     return out

@@ -153,6 +153,15 @@ def _goals(session):
         (ArmCommand(servo_jp=[0.1, -0.1, 0.12, 0, 0, 0], jaw_rad=math.nan), "jaw_rad"),
         (ArmCommand(servo_jp=[1e200] * 6), "beyond its range"),
         (ArmCommand(servo_jp=[0.0, 0.0, -5.0, 0.0, 0.0, 0.0]), "beyond its range"),
+        # a Session API probe: these raised out of step() or were taken silently
+        (ArmCommand(jaw_rad=10**400), "jaw_rad"),  # OverflowError
+        (ArmCommand(servo_jp=[10**400] * 6), "real numbers"),
+        (ArmCommand(servo_cp=[[10**400] * 4] * 4), "real numbers"),
+        (ArmCommand(servo_cp=np.eye(4) * (1 + 1j)), "real numbers"),  # imaginary part lost
+        (ArmCommand(servo_jp=np.zeros((2, 3))), "vector"),  # flattened and used
+        (ArmCommand(jaw_rad="0.5"), "jaw_rad"),
+        (ArmCommand(jaw_rad=True), "jaw_rad"),
+        (ArmCommand(master=(MasterSample(0.0, np.eye(4), 0.3),), servo_cp=np.eye(4)), "source"),
     ],
 )
 def test_bad_commands_hold_the_arm_and_say_why(session, command, reason):
@@ -171,6 +180,97 @@ def test_a_refused_command_repeated_over_steps_is_refused_once(session):
     assert len(events) == 1, events
     for name, goal in _goals(session).items():
         np.testing.assert_array_equal(goal, before[name])
+
+
+def test_state_after_advance_holds_the_events_of_every_step_it_advanced(session):
+    """An agent repeating a refused action through ``advance(..., k)`` read ``state()``
+    with the last step's events only, and never learnt why its arm did not move."""
+    session.advance({"PSM1": ArmCommand(servo_cp=np.full((4, 4), np.nan))}, steps=5)
+    kinds = [e.kind for e in session.state().events]
+    assert kinds.count("command_refused") == 1, kinds
+    assert [e.kind for e in session.step().events].count("command_refused") == 0
+
+
+def test_what_an_arm_cannot_take_is_refused_not_dropped(handover):
+    """Master samples for an arm no master drives, and a jaw angle for an arm without a
+    jaw, went nowhere without a word."""
+    scenario = load_scenario("peg-transfer")  # its ECM holds the camera, driven by no hand
+    s = Session(scenario, seed=2011)
+    try:
+        before = s.arms["ECM"].goal_js()
+        sample = MasterSample(0.0, np.eye(4), 0.3)
+        for command, words in (
+            (sample, "no master drives ECM"),
+            (ArmCommand(master=(sample,)), "no master drives ECM"),
+            (ArmCommand(jaw_rad=0.5), "has no jaw"),
+        ):
+            reasons = [e.data["reason"] for e in s.step({"ECM": command}).events]
+            assert any(words in r for r in reasons), reasons
+        np.testing.assert_array_equal(s.arms["ECM"].goal_js(), before)
+    finally:
+        s.close()
+
+
+@pytest.mark.parametrize(
+    "clock",
+    [
+        lambda: (_ for _ in ()).throw(RuntimeError("clock device gone")),
+        lambda: None,
+        lambda: np.array([1.0, 2.0]),
+        lambda: 10**400,
+    ],
+    ids=["raises", "none", "array", "overflow"],
+)
+def test_a_faulty_clock_holds_the_arm_and_never_raises(handover, clock):
+    """A clock that raised or answered no number raised out of step(), state() and
+    reset(); it now reads NaN (the watchdog holds, as for a NaN clock) and says so."""
+    s = Session(handover, seed=2012, clock=clock)
+    try:
+        events = []
+        for k in range(20):
+            events += s.step({"PSM1": MasterSample(0.001 * k, np.eye(4), 0.3)}).events
+            assert np.isfinite(s.arms["PSM1"].goal_js()).all()
+        failed = [e for e in events if e.kind == "clock_failed"]
+        assert len(failed) == 1 and "session clock failed" in failed[0].data["reason"]
+        s.reset(2013)
+    finally:
+        s.close()
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"unreachable_tolerance_m": math.nan},
+        {"unreachable_tolerance_m": -1.0},
+        {"observe_rate_hz": 0},
+        {"observe_rate_hz": math.nan},
+        {"pose_rate_hz": -5.0},
+        {"record_rate_hz": math.inf},
+        {"ik_restarts": -1},
+    ],
+)
+def test_a_config_no_session_can_run_on_is_refused_when_made(config):
+    """A NaN tolerance made every pose goal silently unreachable; a rate of 0 divided by
+    zero at the first step."""
+    from sim.errors import SimError
+
+    with pytest.raises(SimError, match="SessionConfig"):
+        SessionConfig(**config)
+
+
+@pytest.mark.parametrize("seed", [2.5, "2019", True, -1])
+def test_a_seed_that_is_not_an_int_from_0_is_refused(handover, seed):
+    from sim.errors import SimError
+
+    with pytest.raises(SimError, match="seed must be an int"):
+        Session(handover, seed=seed)
+
+
+def test_a_clock_that_is_not_callable_is_refused_when_made(handover):
+    from sim.errors import SimError
+
+    with pytest.raises(SimError, match="clock must be a callable"):
+        Session(handover, seed=0, clock="x")
 
 
 def test_a_joint_goal_just_past_a_limit_is_clipped_onto_it(session):
