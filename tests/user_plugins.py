@@ -108,3 +108,15 @@ class GoesNaN(MovingAverage):
 
 def goes_nan(rate_hz: float, good_samples: int = 100) -> GoesNaN:
     return GoesNaN(rate_hz, good_samples)
+
+
+class RunsAway(GoesNaN):
+    """Good for ``good_samples`` samples, then a finite output a kilometre off, once."""
+
+    def step(self, sample):
+        out = super().step(sample)
+        return np.array([1e3, 0.0, 0.0]) if not np.isfinite(out).all() else out
+
+
+def runs_away(rate_hz: float, good_samples: int = 100) -> RunsAway:
+    return RunsAway(rate_hz, good_samples)

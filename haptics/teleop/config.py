@@ -45,7 +45,8 @@ class TeleopConfig:
             peaks at 1.875·(π/2)/0.25 ≈ 11.8 rad/s, just under it (the project's
             synthetic expert peaks at 9.4 rad/s in peg transfer; the dVRK's cap for the
             jaw, half this, slowed it). A sample that turns the hand 178° at once (a
-            glitch) now turns the tool over a quarter of a second.
+            glitch) now turns the tool's target over a quarter of a second; the tool
+            follows as fast as its wrist joints can (~0.5 s for 95° on the PSM).
         max_jaw_rate_rad_s: how fast the jaw follows the gripper (rad/s); also what keeps
             the jaw from snapping to the gripper when following starts. Default the
             dVRK's ``JawRate``, 2π rad/s.

@@ -605,7 +605,7 @@ class Teleoperation:
     def _filter_fault(self, problem: str, now: float, events: list) -> None:
         detail = getattr(self._filter, "last_fault", "")  # a Python filter says what failed
         if detail:
-            problem += f" ({detail})"
+            problem = f"faulted: {detail}"  # its NaN is the guard's, the fault is this
         try:
             self._filter.reset()
         except Exception:

@@ -19,7 +19,8 @@ the measured rate when a device samples at another rate than configured.
 :class:`PythonFilter` gives it the built-ins' interface (``step``, ``filter``, ``reset``,
 ``refused_samples``) and their guard (see :mod:`haptics.tremor.base`): it only ever sees
 finite, sane samples (bad ones are refused and the last good output held), and an output
-that is not three finite numbers, or an exception, is a *fault*: the filter is reset.
+that is not three finite numbers, one further than :data:`MAX_OUTPUT_OFFSET_M` from its
+sample, or an exception, is a *fault*: the filter is reset.
 ``step`` then returns NaN, so the teleoperation loop does what it does for any filter
 that produces NaN (a ``filter_reset`` event, the arm holds until the clutch is pressed
 and released); ``filter`` holds the last good output over the faulty row, as a built-in's
@@ -37,6 +38,11 @@ from haptics.errors import HapticsError
 from haptics.tremor.base import MAX_ABS_POSITION_M, TremorFilter
 
 _NAN3 = np.full(3, np.nan)
+#: The furthest a filter's output may lie from the sample it was given (m): tremor is
+#: under a millimetre, and even a 100 ms lag on a hand moving at 0.5 m/s, a quick reach,
+#: is 5 cm; a master's workspace is ~20 cm. A finite 1e6 m output was trusted and drove
+#: the tool into the workspace wall.
+MAX_OUTPUT_OFFSET_M = 0.1
 
 
 class PythonFilter(TremorFilter):
@@ -109,6 +115,10 @@ class PythonFilter(TremorFilter):
             return self._fault(f"returned shape {y.shape}, not (3,)")
         if not np.isfinite(y).all():
             return self._fault(f"returned {y.tolist()}")
+        if np.abs(y - x).max() > MAX_OUTPUT_OFFSET_M:
+            return self._fault(
+                f"returned {y.tolist()}, over {MAX_OUTPUT_OFFSET_M} m from its sample {x.tolist()}"
+            )
         self._last[:] = y
         self._has_output = True
         return y

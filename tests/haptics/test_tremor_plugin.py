@@ -62,6 +62,20 @@ def test_a_filter_returning_nan_is_reset_and_the_arm_holds_with_an_event():
     np.testing.assert_array_equal(outs[-1].X_RT, outs[at[0] - 1].X_RT)  # held where it was
 
 
+def test_a_finite_output_far_from_its_sample_is_a_fault_too():
+    """A Session API probe: a filter returning [1e6, 0, 0] was trusted and drove the tool
+    23 mm into the workspace wall; the event also said "produced NaN/inf" for a filter
+    that had raised or returned the wrong shape."""
+    config = TeleopConfig(tremor_filter="tests.user_plugins:runs_away", **FREE)
+    outs = _run(config, np.linspace([0, 0, 0], [0.01, 0, 0], 200))
+    faulty = [o for o in outs if any(e.kind == "filter_reset" for e in o.events)]
+    assert len(faulty) == 1
+    detail = faulty[0].events[0].detail
+    assert "runs_away returned [1000.0, 0.0, 0.0], over 0.1 m from its sample" in detail
+    assert "NaN/inf" not in detail
+    assert outs[-1].holding and np.abs(outs[-1].X_RT[:3, 3] - START[:3, 3]).max() < 0.02
+
+
 def test_whole_trace_filtering_holds_over_a_fault_and_refuses_bad_samples():
     f = make_filter("tests.user_plugins:goes_nan", 1000.0, good_samples=3)
     assert isinstance(f, PythonFilter) and f.rate_hz == 1000.0
