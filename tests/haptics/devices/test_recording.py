@@ -131,6 +131,25 @@ def test_record_then_replay_reproduces_the_stream(tmp_path):
     assert abs(replayed.duration_s - recorded.duration_s) < 0.5
 
 
+def test_a_device_s_own_recording_names_every_device_it_sent(tmp_path):
+    """A bus client written from the docs: `device synthetic` with no --name drives both
+    hands and recorded both, but its header said ["MTMR"], the name it probed the server
+    with; a replayer trusting the header dropped the left hand."""
+    cap = Capturing(tmp_path / "heard.rec")
+    sent = tmp_path / "sent.rec"
+    link = DeviceLink(["MTMR"], port=cap.port, record=sent, notify=lambda s: None)
+    try:
+        link.connect(timeout_s=10)
+        link.names = ["MTML", "MTMR"]  # learnt from the server's hello, as synthetic does
+        for reading in _ticks(5):
+            link.send("MTML", reading)
+            link.send("MTMR", reading)
+    finally:
+        link.close()
+        cap.close()
+    assert read_recording(sent).header["devices"] == ["MTML", "MTMR"]
+
+
 def test_reader_refuses_what_is_not_a_recording(tmp_path):
     bad = tmp_path / "bad.rec"
     bad.write_bytes(b"")
