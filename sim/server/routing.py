@@ -44,6 +44,7 @@ def parse_device_map(entries: Sequence[str], scenario) -> dict[str, str]:
     never share an arm, nor does one device get two entries: ``--map MTMR=PSM1 --map
     MTML=PSM1`` silently dropped MTMR and left PSM2 with no device."""
     arms = {a.name for a in scenario.scene.arms}
+    driven = {a.name for a in scenario.scene.arms if a.driven}
     out = default_device_map(scenario)
     given: dict[str, str] = {}  # device -> its entry, as the user wrote it
     for entry in entries:
@@ -64,6 +65,12 @@ def parse_device_map(entries: Sequence[str], scenario) -> dict[str, str]:
             continue
         if arm not in arms:
             raise SimError(f"--map {entry!r}: no arm {arm!r}; arms are {sorted(arms)}.")
+        if arm not in driven:
+            # its samples would go nowhere: the arm has no teleoperation in this session
+            raise SimError(
+                f"--map {entry!r}: no master drives {arm} in this scenario (its "
+                f"'teleoperated' is false); arms a device can drive: {sorted(driven)}."
+            )
         for other, other_entry in given.items():
             if other != device and out.get(other) == arm:
                 raise SimError(

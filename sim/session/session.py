@@ -297,6 +297,9 @@ class Session:
         self._last_target: dict[str, bytes] = {}
         self._source: dict[str, str] = {name: "IDLE" for name in self._arm_names}
         self._unreachable: set[str] = set()
+        #: (arm, what) a command part the arm cannot take was said for (once: a device
+        #: mapped to an arm no master drives sends it 1000 times a second)
+        self._said_cannot_take: set[tuple[str, str]] = set()
         self._used_seq: dict[str, int] = {name: -1 for name in self._arm_names}
         self.runner = ExerciseRunner(scenario.exercise)
         rate = world.rate_hz
@@ -527,9 +530,7 @@ class Session:
             if command.master and teleop is None:
                 self._not_for(name, "master samples")
             if command.jaw_rad is not None and not arm.has_jaw:
-                self._event(
-                    "command_refused", arm=name, reason=f"{name} has no jaw: jaw_rad is ignored"
-                )
+                self._cannot_take(name, f"{name} has no jaw: jaw_rad is ignored")
         if command is not None and command.direct:
             self._source[name] = "SERVO"
             if command.servo_jp is not None:
@@ -550,13 +551,18 @@ class Session:
             arm.servo_jaw(command.jaw_rad)
 
     def _not_for(self, name: str, what: str) -> None:
-        """A command part this arm cannot take: said, not silently dropped."""
-        self._event(
-            "command_refused",
-            arm=name,
-            reason=f"no master drives {name} in this scenario: {what} are ignored "
+        self._cannot_take(
+            name,
+            f"no master drives {name} in this scenario: {what} are ignored "
             "(it takes servo_cp or servo_jp goals)",
         )
+
+    def _cannot_take(self, name: str, reason: str) -> None:
+        """A command part this arm cannot take: said (once per arm and kind of part, in
+        an episode), not silently dropped."""
+        if (name, reason) not in self._said_cannot_take:
+            self._said_cannot_take.add((name, reason))
+            self._event("command_refused", arm=name, reason=reason)
 
     def _teleoperate(self, name, arm, teleop, samples, now, X_WC, solve: bool = True) -> None:
         X_RC = camera = None

@@ -67,3 +67,12 @@ def test_a_device_given_twice_is_refused(handover):
         parse_device_map(["MTMR=PSM1", "MTMR=PSM2"], handover)
     with pytest.raises(SimError, match="device 'MTML' is given twice"):
         parse_device_map(["MTML=none", "MTML=PSM2"], handover)
+
+
+def test_a_device_mapped_to_an_arm_no_master_drives_is_refused():
+    """``--map MTMR=ECM`` on peg transfer (its endoscope is held, not teleoperated) was
+    served: every sample went nowhere and the scope never moved."""
+    peg = load_scenario("peg-transfer")
+    with pytest.raises(SimError, match="no master drives ECM in this scenario"):
+        parse_device_map(["MTMR=ECM"], peg)
+    assert parse_device_map(["MTMR=ECM"], load_scenario("camera-targeting")) == {"MTMR": "ECM"}

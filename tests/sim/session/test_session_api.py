@@ -204,9 +204,13 @@ def test_what_an_arm_cannot_take_is_refused_not_dropped(handover):
             (ArmCommand(master=(sample,)), "no master drives ECM"),
             (ArmCommand(jaw_rad=0.5), "has no jaw"),
         ):
+            s.reset()  # each said once an episode
             reasons = [e.data["reason"] for e in s.step({"ECM": command}).events]
             assert any(words in r for r in reasons), reasons
         np.testing.assert_array_equal(s.arms["ECM"].goal_js(), before)
+        # said once: a device mapped to such an arm sends a thousand samples a second
+        events = [e for _ in range(20) for e in s.step({"ECM": sample}).events]
+        assert len([e for e in events if e.kind == "command_refused"]) == 1, events
     finally:
         s.close()
 
