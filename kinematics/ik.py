@@ -90,7 +90,7 @@ _TARGET_STATUSES = (
 SEED_END = 2**63
 
 
-def _check_seed(seed) -> int:
+def check_seed(seed) -> int:
     """``seed`` as an int, or a KinematicsError saying what a seed must be."""
     if (
         isinstance(seed, (bool, np.bool_))
@@ -201,7 +201,7 @@ def solve_ik(
     """
     # this function runs inside 1 kHz loops: the common path avoids every avoidable call
     if type(seed) is not int or not 0 <= seed < SEED_END:
-        seed = _check_seed(seed)
+        seed = check_seed(seed)
     if not (
         pos_tol == 1e-5
         and rot_tol == 1e-4
@@ -285,7 +285,7 @@ def solve_ik_batch(
         An :class:`IKBatchResult` with arrays over the N targets.
     """
     pos_tol, rot_tol, max_iters, restarts = _check_settings(pos_tol, rot_tol, max_iters, restarts)
-    seed = _check_seed(seed)
+    seed = check_seed(seed)
     X = np.asarray(X_targets, dtype=np.float64)
     port = _NO_PORT
     mode = IK.MODE_POSE

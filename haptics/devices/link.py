@@ -136,7 +136,6 @@ class DeviceLink:
         self._refused_by: str | None = None  # the server's reason, while it refuses us
         self._pedals: dict[str, tuple[bool, float]] = {}
         self._t0 = clock()
-        self._recorded_devices: dict[str, None] = {}  # devices sent, in order of first message
         self.recorder = (
             None
             if record is None
@@ -244,7 +243,6 @@ class DeviceLink:
         stamp = self._clock() if stamp_s is None else stamp_s
         seq = self.bus.publish(topic, payload, stamp_s=stamp)
         if self.recorder is not None:
-            self._recorded_devices.setdefault(topic.partition("/")[0], None)
             self.recorder.write(
                 stamp - self._t0, topic, {**payload, "v": 1, "stamp_s": stamp, "seq": seq}
             )
@@ -272,8 +270,6 @@ class DeviceLink:
     def close(self) -> None:
         """Close the recording and the sockets (idempotent)."""
         if self.recorder is not None:
-            if self._recorded_devices:  # what it sent: a synthetic device learns its names
-                self.recorder.update_header(devices=list(self._recorded_devices))
             self.recorder.close()
         self.bus.close()
 

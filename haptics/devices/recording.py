@@ -105,6 +105,9 @@ class RecordingWriter:
         self._flush_every = max(1, int(flush_every))
         self._pending = 0
         self.count = 0
+        #: devices written, in order of their first message: the header's ``devices`` at
+        #: close (a synthetic device named only the name it first asked the server with)
+        self._written_devices: dict[str, None] = {}
         self.header = {
             "format": FORMAT,
             "version": VERSION,
@@ -127,6 +130,7 @@ class RecordingWriter:
 
     def write(self, t_s: float, topic: str, payload: dict) -> None:
         """Append one message sent ``t_s`` seconds after the start."""
+        self._written_devices.setdefault(topic.partition("/")[0], None)
         self._file.write(self._packer.pack([float(t_s), topic, payload]))
         self.count += 1
         self._pending += 1
@@ -136,13 +140,15 @@ class RecordingWriter:
 
     def close(self) -> None:
         """Flush and close the file (idempotent); a header changed by
-        :meth:`update_header` is written in place of the first one (the file is
-        rewritten beside itself, owner-only, and replaces it; should that fail, the
-        recording keeps the header it started with)."""
+        :meth:`update_header`, or whose ``devices`` are not those written, is written in
+        place of the first one (the file is rewritten beside itself, owner-only, and
+        replaces it; should that fail, the recording keeps the header it started with)."""
         if self._file.closed:
             return
         self._file.flush()
         self._file.close()
+        if self._written_devices:  # what the file holds; with nothing written, as given
+            self.header["devices"] = list(self._written_devices)
         header = self._packer.pack(self.header)
         if header != self._written_header:
             self._rewrite_header(header)

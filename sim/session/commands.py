@@ -147,10 +147,9 @@ def _checked(command: ArmCommand) -> tuple[ArmCommand | None, list[str]]:
         problems.append("master samples and a servo goal in one command: give one source")
     jaw = command.jaw_rad
     if jaw is not None:
-        if isinstance(jaw, (str, bytes, bool)):
-            jaw = math.nan  # "0.5" or True is a sender's mistake, not an angle
         try:
-            jaw = float(jaw)
+            # "0.5" or True is a sender's mistake, not an angle
+            jaw = math.nan if isinstance(jaw, (str, bytes, bool)) else float(jaw)
         except (TypeError, ValueError, OverflowError):
             jaw = math.nan
         if not math.isfinite(jaw):

@@ -35,7 +35,7 @@ from haptics.master import MasterSample
 from haptics.teleop import TeleopConfig, Teleoperation
 from kinematics import solve_ik
 from kinematics.errors import KinematicsError
-from kinematics.ik import DEFAULT_MAX_ITERS
+from kinematics.ik import DEFAULT_MAX_ITERS, check_seed
 from kinematics.solvers import checked_joints, load_ik_solver
 from kinematics.transforms import pose, rpy_to_matrix
 from scenarios.live import TELEOP_STATE_EVENTS, MetricAccumulator
@@ -138,7 +138,7 @@ class SessionConfig:
     def __post_init__(self) -> None:
         """Refuse numbers no session can run on: a NaN tolerance made every pose goal
         "unreachable" without a word, a rate of 0 divided by zero at the first step."""
-        rates = {
+        positive = {
             "master_rate_hz": self.master_rate_hz,
             "observe_rate_hz": self.observe_rate_hz,
             "record_rate_hz": self.record_rate_hz,
@@ -147,7 +147,7 @@ class SessionConfig:
             "unreachable_tolerance_m": self.unreachable_tolerance_m,
         }
         optional = ("master_rate_hz", "observe_rate_hz", "pose_rate_hz")
-        for name, value in rates.items():
+        for name, value in positive.items():
             if value is None and name in optional:
                 continue
             if not _positive_finite(value):
@@ -176,11 +176,12 @@ JP_LIMIT_MARGIN = 0.01
 
 
 def _checked_seed(seed) -> int:
-    """A seed as an int >= 0: ``2.5``, ``"2019"`` and ``True`` were taken silently, and -1
-    failed deep in numpy."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise SimError(f"seed must be an int >= 0, got {seed!r}.")
-    return int(seed)
+    """A seed as the IK's own check reads one (an integer in [0, 2**63)), as a SimError:
+    ``2.5``, ``"2019"`` and ``True`` were taken silently, and -1 failed deep in numpy."""
+    try:
+        return check_seed(seed)
+    except KinematicsError as exc:
+        raise SimError(str(exc)) from None
 
 
 def _last_position(samples) -> np.ndarray | None:
@@ -524,11 +525,11 @@ class Session:
             if teleop is not None:
                 self._teleoperate(name, arm, teleop, (command,), now, X_WC, solve)
             else:
-                self._not_for(name, "master samples")
+                self._no_master(name)
             return
         if command is not None:
             if command.master and teleop is None:
-                self._not_for(name, "master samples")
+                self._no_master(name)
             if command.jaw_rad is not None and not arm.has_jaw:
                 self._cannot_take(name, f"{name} has no jaw: jaw_rad is ignored")
         if command is not None and command.direct:
@@ -550,10 +551,10 @@ class Session:
         if command is not None and command.jaw_rad is not None and arm.has_jaw:
             arm.servo_jaw(command.jaw_rad)
 
-    def _not_for(self, name: str, what: str) -> None:
+    def _no_master(self, name: str) -> None:
         self._cannot_take(
             name,
-            f"no master drives {name} in this scenario: {what} are ignored "
+            f"no master drives {name} in this scenario: master samples are ignored "
             "(it takes servo_cp or servo_jp goals)",
         )
 
