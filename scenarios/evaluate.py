@@ -61,7 +61,7 @@ def compute_metrics(
         },
     )
     for event in trace.events:
-        acc.add_event(event.kind, event.data)
+        acc.add_event(event.kind, event.data, event.time_s)
     completed_at = trace.completion_time_s if trace.completed else None
     out = acc.values(completed_at)
     moving = {n: i for n, i in tools.items() if i.has_master}

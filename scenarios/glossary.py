@@ -11,6 +11,7 @@ compensate for with speed alone.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -215,6 +216,16 @@ _INFO = (
         "tremor filter). Surgeons typically show 50-200 µm.",
     ),
     MetricInfo(
+        "timer_s",
+        "Timer",
+        "s",
+        "s on the timer",
+        False,
+        "efficiency",
+        "Time the scenario's timer of this name ran, from its start to its stop, added over "
+        "each time it ran; a timer still running at the end counts up to the end.",
+    ),
+    MetricInfo(
         "needle_entry_error_mm",
         "Needle entry: distance from the mark",
         "mm",
@@ -249,6 +260,20 @@ METRICS: dict[str, MetricInfo] = {m.name: m for m in _INFO}
 
 _PER_INSTRUMENT = re.compile(r"^(?P<base>[a-z0-9_]+)\[(?P<arm>[^\]]+)\]$")
 
+#: A scenario timer's metric, ``timer_s[NAME]``: NAME is a ``start_timer`` action's value.
+TIMER_METRIC = re.compile(r"^timer_s\[(?P<timer>[^\[\]]+)\]$")
+
+
+def timer_metric(timer: str) -> str:
+    """The metric name of scenario timer ``timer`` (``reach`` -> ``timer_s[reach]``)."""
+    return f"timer_s[{timer}]"
+
+
+def timer_of(name: str) -> str | None:
+    """The timer a metric name reads (``timer_s[reach]`` -> ``reach``), or None."""
+    match = TIMER_METRIC.match(name)
+    return match["timer"] if match else None
+
 
 def info(name: str) -> MetricInfo:
     """The description of ``name``; a per-instrument metric (``path_length_cm[PSM1]``)
@@ -256,6 +281,9 @@ def info(name: str) -> MetricInfo:
     (a metric of a newer version, read from an old record) gets a plain description."""
     if name in METRICS:
         return METRICS[name]
+    timer = timer_of(name)
+    if timer is not None:
+        return dataclasses.replace(METRICS["timer_s"], name=name, label=f"Timer '{timer}'")
     match = _PER_INSTRUMENT.match(name)
     if match and match["base"] in METRICS:
         base = METRICS[match["base"]]

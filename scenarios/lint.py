@@ -102,6 +102,23 @@ def limits_never_measured(scenario: Scenario) -> list[ScenarioWarning]:
     ]
 
 
+def timers_never_started(scenario: Scenario) -> list[ScenarioWarning]:
+    """A ``stop_timer`` whose timer no action starts records nothing (a misspelt name, or
+    a start removed): its ``timer_stopped`` event says no time."""
+    started = {name for _, name in scenario.exercise.timer_actions("start_timer")}
+    return [
+        _warning(
+            scenario,
+            loc,
+            f"stop_timer {name!r}: no start_timer starts a timer of that name, so it "
+            f"measures nothing; timers started: {sorted(started) or 'none'}."
+            + suggest(name, sorted(started)),
+        )
+        for loc, name in scenario.exercise.timer_actions("stop_timer")
+        if name not in started
+    ]
+
+
 def step_outline(scenario: Scenario) -> list[tuple[str, tuple[str, ...]]]:
     """The exercise's steps as a plan sees them: each step's id, in order, with the names
     its ``done_when`` refers to (objects, landmarks, arms) in order. Numbers (tolerances,
@@ -161,6 +178,7 @@ CHECKS: tuple[Callable[[Scenario], list[ScenarioWarning]], ...] = (
     time_past_cutoff,
     unscored_safety_metrics,
     limits_never_measured,
+    timers_never_started,
     plan_for_other_steps,
 )
 

@@ -9,7 +9,8 @@ whole trace in one call. Counts are then identical; sums agree to rounding.
 What accumulates (definitions as in :mod:`scenarios.metrics`): elapsed time, path length
 (per instrument and total), instrument / environment / held-object collisions (contact
 episodes merged when closer than ``min_separation_s``), excessive-force time and peak
-force, out-of-view time, idle time, movements, clutch presses, drops and needle errors.
+force, out-of-view time, idle time, movements, clutch presses, drops, needle errors and the
+scenario's timers (``timer_s[NAME]``).
 What does not (it needs the whole recording: a percentile, a zero-phase filter, a
 spectrum) is left to the end: master workspace range, tremor, LDLJ and SPARC.
 """
@@ -20,6 +21,8 @@ import math
 from collections.abc import Mapping
 
 import numpy as np
+
+from scenarios.glossary import timer_metric
 
 #: Contact episodes closer than this count as one (chatter), and so do movements (s).
 MERGE_GAP_S = 0.1
@@ -67,6 +70,9 @@ class _Instrument:
 #: Teleoperation's state-change events (the new state in lower case): the clutch count
 #: follows them (a press while following is one).
 TELEOP_STATE_EVENTS = frozenset({"disabled", "aligning", "following", "clutched", "holding"})
+
+#: The exercise engine's timer events (``start_timer`` / ``stop_timer`` actions).
+TIMER_EVENTS = frozenset({"timer_started", "timer_stopped"})
 
 
 class MetricAccumulator:
@@ -120,6 +126,8 @@ class MetricAccumulator:
         #: nothing on a busy machine
         self._clutched: dict[str, int] = {}
         self._teleop_state: dict[str, str] = {}  # arm -> its last state-change event
+        self._timer_total_s: dict[str, float] = {}  # timer -> its finished runs added up
+        self._timer_started_s: dict[str, float] = {}  # timer -> when its current run began
 
     @property
     def rows(self) -> int:
@@ -177,10 +185,13 @@ class MetricAccumulator:
             self._held.update(held)
         self._rows += k
 
-    def add_event(self, kind: str, data: Mapping) -> None:
+    def add_event(self, kind: str, data: Mapping, time_s: float | None = None) -> None:
         """Count a discrete event that a metric is made of (drops, clutch presses, needle
-        entry / exit / withdrawal)."""
-        if kind == "drop":
+        entry / exit / withdrawal, timers); ``time_s`` is when it happened (s, trace time):
+        a timer still running counts up to the last row."""
+        if kind in TIMER_EVENTS:
+            self._add_timer_event(kind, data, time_s)
+        elif kind == "drop":
             self._drops += 1
         elif kind in TELEOP_STATE_EVENTS:
             arm = str(data.get("arm", ""))
@@ -191,6 +202,32 @@ class MetricAccumulator:
             self._withdrawals += 1
         elif kind in self._needle and "distance_m" in data:
             self._needle[kind].append(float(data["distance_m"]))
+
+    def _add_timer_event(self, kind: str, data: Mapping, time_s: float | None) -> None:
+        """A timer's run, as the exercise engine measured it: ``timer_stopped`` carries the
+        elapsed time since the latest ``start_timer`` of that name (none if it never
+        started); a start while running begins the run again, as the engine does."""
+        name = str(data.get("timer", ""))
+        if kind == "timer_started":
+            if time_s is not None and math.isfinite(time_s):
+                self._timer_started_s[name] = float(time_s)
+            self._timer_total_s.setdefault(name, 0.0)
+            return
+        self._timer_started_s.pop(name, None)
+        elapsed = data.get("elapsed_s")
+        if isinstance(elapsed, (int, float)) and math.isfinite(elapsed):
+            self._timer_total_s[name] = self._timer_total_s.get(name, 0.0) + float(elapsed)
+
+    def _timer_values(self) -> dict[str, float]:
+        """``timer_s[NAME]`` per timer that ran: its runs added up, a run still going
+        counted up to the last row (an attempt that ended mid-run took at least that)."""
+        out = {}
+        for name, total in self._timer_total_s.items():
+            started = self._timer_started_s.get(name)
+            if started is not None and self._last_time_s is not None:
+                total += max(0.0, self._last_time_s - started)
+            out[timer_metric(name)] = total
+        return out
 
     def values(self, completion_time_s: float | None = None) -> dict[str, float]:
         """The accumulated metrics now (names carry units, as in ``compute_metrics``).
@@ -243,4 +280,5 @@ class MetricAccumulator:
                 out[key] = 1000.0 * float(np.mean(self._needle[kind]))
         if self._needle["needle_entry"]:  # a needle went into tissue: it may have been drawn back
             out["needle_withdrawals"] = float(self._withdrawals)
+        out.update(self._timer_values())
         return {k: v for k, v in out.items() if math.isfinite(v)}

@@ -23,6 +23,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from scenarios.errors import ScenarioError, suggest
+from scenarios.glossary import timer_of
 from scenarios.schema import FieldError, Scenario, references
 from scenarios.source import DEFAULT_LIMITS, Limits, SourceMap, decode, read_yaml
 
@@ -176,7 +177,8 @@ def _path(loc: tuple) -> str:
     for part in loc:
         tagged = _tagged_member(tp, part)
         tp = _descend(tp, part) if tp is not None else None
-        if tagged is not None or "[" in str(part) or str(part).startswith("function-"):
+        internal = "[" in str(part) and timer_of(str(part)) is None  # a validator's tag
+        if tagged is not None or internal or str(part).startswith("function-"):
             continue  # union branch tags (a rule's kind), not user fields
         if isinstance(part, int):
             out += f"[{part}]"
@@ -362,6 +364,7 @@ def _check_references(scenario: Scenario, file: str, object_types) -> None:
                     + suggest(obj.type, valid),
                 )
 
+    _check_timer_metrics(scenario, file)
     for loc, ref, name in references(scenario):
         if ref.any_ok and name == "any":
             continue
@@ -383,3 +386,26 @@ def _check_references(scenario: Scenario, file: str, object_types) -> None:
                     + (" ('any' means every arm.)" if ref.any_ok else "")
                     + suggest(name, valid),
                 )
+
+
+def _check_timer_metrics(scenario: Scenario, file: str) -> None:
+    """A rubric's or proficiency rule's ``timer_s[NAME]`` must name a timer the exercise
+    starts: a misspelt one would never be measured, and its limit or penalty never apply."""
+    started = sorted({name for _, name in scenario.exercise.timer_actions("start_timer")})
+    scoring = scenario.scoring
+    named = [(("scoring", "metrics", m), m) for m in scoring.metrics]
+    named += [(("scoring", "proficiency", "limits", m), m) for m in scoring.proficiency.limits]
+    for loc, metric in named:
+        timer = timer_of(metric)
+        if timer is None or timer in started:
+            continue
+        line, col = scenario.position_of(loc, on_key=True)
+        starts = f"the timers it starts are {started}" if started else "it starts none"
+        raise ScenarioError(
+            f"{_path(loc)}: the exercise never starts a timer {timer!r} ({starts}); add "
+            f"{{start_timer: {timer}}} to an event's do: list, or name a timer it starts."
+            + suggest(timer, started),
+            file,
+            line,
+            col,
+        )

@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
-from scenarios.glossary import METRICS
+from scenarios.glossary import METRICS, info, timer_of
 from scenarios.model import (  # noqa: F401 - re-exported: the schema's public names
     AnyBodyRef,
     AnyObjectRef,
@@ -262,6 +262,16 @@ class Exercise(Model):
         float, Field(ge=1.0, description="s; at least 1 s: a session needs time to record")
     ] = 600.0
 
+    def timer_actions(self, kind: str) -> list[tuple[tuple, str]]:
+        """``(loc, timer)`` of every ``kind`` action (``start_timer`` or ``stop_timer``),
+        ``loc`` the path from the scenario's top to the action's value."""
+        return [
+            (("exercise", "events", i, "do", j, kind), getattr(action, kind))
+            for i, event in enumerate(self.events)
+            for j, action in enumerate(event.do)
+            if getattr(action, kind) is not None
+        ]
+
     @model_validator(mode="after")
     def _unique_steps(self) -> Exercise:
         _unique([s.id for s in self.steps], "step id", ("steps", "id"))
@@ -269,8 +279,9 @@ class Exercise(Model):
 
 
 # ---- scoring -------------------------------------------------------------------------------
-#: Every metric a rubric can name (described in :mod:`scenarios.glossary`).
-METRIC_NAMES = tuple(METRICS)
+#: Every metric a rubric can name (described in :mod:`scenarios.glossary`), besides a
+#: timer's ``timer_s[NAME]`` (the bare family name is no metric).
+METRIC_NAMES = tuple(n for n in METRICS if n != "timer_s")
 
 #: Metrics where a larger value is better (all others: smaller is better).
 HIGHER_IS_BETTER = frozenset(n for n, m in METRICS.items() if m.higher_is_better)
@@ -413,7 +424,7 @@ class Proficiency(Model):
         parts = [f"{self.consecutive} in a row and {self.total} in all"]
         if self.min_score is not None:
             parts.append(f"scoring at least {self.min_score:g}")
-        parts += [f"{METRICS[n].label.lower()} at most {v:g}" for n, v in self.limits.items()]
+        parts += [f"{info(n).label.lower()} at most {v:g}" for n, v in self.limits.items()]
         return ", ".join(parts)
 
 
@@ -494,19 +505,27 @@ class Scoring(Model):
 def _check_reachable(name: str, limit: float, loc: tuple) -> None:
     """A limit on the wrong side of every value the metric can take could never be met
     (``drops: {limit: -1}`` fails every session): an error, not a silent fail."""
-    if name not in METRICS:
+    base = "timer_s" if timer_of(name) is not None else name
+    if base not in METRICS:
         return  # the unknown name is reported on its own
-    if METRICS[name].higher_is_better and limit > 0:
+    if METRICS[base].higher_is_better and limit > 0:
         raise FieldError(
             loc,
             f"{name} is never above 0 (closer to 0 is better): a limit of "
             f"{limit:g} could never be met",
         )
-    if not METRICS[name].higher_is_better and limit < 0:
+    if not METRICS[base].higher_is_better and limit < 0:
         raise FieldError(loc, f"{name} is never below 0: a limit of {limit:g} could never be met")
 
 
 def _check_metric_name(name: str) -> None:
+    if timer_of(name) is not None:
+        return  # that the exercise starts the timer is checked with the other references
+    if name.startswith("timer_s"):
+        raise ValueError(
+            f"{name!r}: a timer's metric names its timer, timer_s[NAME], NAME as in the "
+            "exercise's start_timer action (e.g. timer_s[reach])"
+        )
     if name not in METRIC_NAMES:
         raise ValueError(
             f"unknown metric {name!r}; valid metrics are {list(METRIC_NAMES)}"

@@ -38,7 +38,7 @@ from kinematics.errors import KinematicsError
 from kinematics.ik import DEFAULT_MAX_ITERS, check_seed
 from kinematics.solvers import checked_joints, load_ik_solver
 from kinematics.transforms import pose, rpy_to_matrix
-from scenarios.live import TELEOP_STATE_EVENTS, MetricAccumulator
+from scenarios.live import TELEOP_STATE_EVENTS, TIMER_EVENTS, MetricAccumulator
 from scenarios.schema import Scenario
 from scenarios.scoring import score_session
 from scenarios.script import ExerciseRunner
@@ -336,7 +336,7 @@ class Session:
         #: what the last refresh saw (completion time or None, any rows, the score counts),
         #: until its values are computed: when first read (nobody reads them headless)
         self._metrics_due: tuple | None = None
-        self._live_events: list[tuple[str, dict]] = []  # counted at the next refresh
+        self._live_events: list[TraceEvent] = []  # counted at the next refresh
         self._holders: dict[str, set[str]] = {}
         #: objects just grasped, not yet clear of the scenery they rested on: lifting a
         #: ring off its wire is no collision; touching it again once it was clear is
@@ -798,8 +798,8 @@ class Session:
         (:meth:`_current_metrics`), as they stood at this refresh: the accumulator changes
         only here, so computing them later gives the same numbers."""
         rec, live, runner = self.recorder, self._live, self.runner
-        for kind, data in self._live_events:
-            live.add_event(kind, data)
+        for event in self._live_events:
+            live.add_event(event.kind, event.data, event.time_s)
         self._live_events.clear()
         a, b = live.rows, rec.n
         if runner.completed:  # the score counts up to completion, as compute_metrics does
@@ -834,7 +834,7 @@ class Session:
         self.recorder.events.append(event)
         self._step_events.append(event)
         if kind in TELEOP_STATE_EVENTS:  # the live clutch count follows them
-            self._live_events.append((kind, data))
+            self._live_events.append(event)
 
     def _on_world_event(self, event) -> None:
         holders = self._holders.setdefault(event.object, set())
@@ -853,12 +853,14 @@ class Session:
         self.recorder.events.append(happened)  # for the trace
         self._step_events.append(happened)
         self._pending_events.append(happened)  # for the exercise engine's next tick
-        self._live_events.append((happened.kind, happened.data))
+        self._live_events.append(happened)
 
     def _emit(self, outcome) -> None:
         for event in outcome.events:
             self.recorder.events.append(event)
             self._step_events.append(event)
+            if event.kind in TIMER_EVENTS:  # timers are metrics a rubric may score
+                self._live_events.append(event)
         for action in outcome.actions:
             self._carry_out(action)
 

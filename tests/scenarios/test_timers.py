@@ -1,0 +1,117 @@
+"""Scenario timers as metrics: ``timer_s[NAME]`` is the time a ``start_timer`` ..
+``stop_timer`` pair measured, and a rubric may score it. Before, timers were recorded
+events and nothing more: an instructor's "reach within 20 s" could not be scored."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from scenarios.errors import ScenarioError
+from scenarios.glossary import info, timer_metric, timer_of, with_unit
+from scenarios.lint import scenario_warnings
+from scenarios.live import MetricAccumulator
+from scenarios.loader import parse_scenario
+from scenarios.scoring import score_session
+
+DOC = (Path(__file__).parents[2] / "docs" / "scenarios.md").read_text()
+BOX_DRILL = next(b for b in re.findall(r"```yaml\n(.*?)```", DOC, re.S) if "name: box-drill" in b)
+RUBRIC_END = "    out_of_view_time_s: {penalty: 2}\n"
+
+
+def _with_metric(line: str, text: str = BOX_DRILL) -> str:
+    assert RUBRIC_END in text
+    return text.replace(RUBRIC_END, RUBRIC_END + f"    {line}\n")
+
+
+def _accumulate(events, last_row_s: float = 50.0) -> dict[str, float]:
+    acc = MetricAccumulator({}, 100.0)
+    acc.update([0.0, last_row_s], {})
+    for time_s, kind, data in events:
+        acc.add_event(kind, data, time_s)
+    return {k: v for k, v in acc.values().items() if timer_of(k)}
+
+
+def test_a_timer_s_runs_are_added_and_one_still_running_counts_to_the_last_row():
+    got = _accumulate(
+        [
+            (2.0, "timer_started", {"timer": "reach"}),
+            (9.5, "timer_stopped", {"timer": "reach", "elapsed_s": 7.5}),
+            (20.0, "timer_started", {"timer": "reach"}),  # repeat: the second run adds
+            (23.0, "timer_stopped", {"timer": "reach", "elapsed_s": 3.0}),
+            (30.0, "timer_started", {"timer": "hold"}),  # never stopped: up to 50 s
+            (40.0, "timer_stopped", {"timer": "never", "elapsed_s": None}),  # never started
+        ]
+    )
+    assert got == {"timer_s[reach]": pytest.approx(10.5), "timer_s[hold]": pytest.approx(20.0)}
+
+
+def test_a_timer_started_again_while_running_measures_from_the_new_start_as_the_engine_does():
+    got = _accumulate(
+        [(1.0, "timer_started", {"timer": "t"}), (4.0, "timer_started", {"timer": "t"})], 10.0
+    )
+    assert got == {"timer_s[t]": pytest.approx(6.0)}
+
+
+def test_a_rubric_may_score_a_timer_and_the_score_moves_with_it():
+    scenario = parse_scenario(_with_metric("timer_s[reach]: {penalty: 1, limit: 30}"))
+    rule = scenario.scoring.rule
+    base = {"completion_time_s": 40.0}
+    quick = score_session({**base, "timer_s[reach]": 5.0}, True, scenario.scoring)
+    slow = score_session({**base, "timer_s[reach]": 25.0}, True, scenario.scoring)
+    over = score_session({**base, "timer_s[reach]": 31.0}, True, scenario.scoring)
+    span = rule.cutoff_s - rule.target_s
+    assert quick.score - slow.score == pytest.approx(20.0 / span * 100.0)
+    assert quick.passed and slow.passed and not over.passed  # the limit is a bound
+    assert scenario.scoring.scored("timer_s[reach]")
+
+
+def test_a_timer_metric_reads_as_the_timer_it_is():
+    about = info("timer_s[reach]")
+    assert about.label == "Timer 'reach'" and about.unit == "s" and not about.higher_is_better
+    assert with_unit("timer_s[reach]", 12.5) == "12.5 s"
+    assert timer_metric("reach") == "timer_s[reach]" and timer_of("path_length_cm") is None
+
+
+def test_a_timer_the_exercise_never_starts_is_an_error_at_its_line_with_the_fix():
+    text = _with_metric("timer_s[raech]: {limit: 30}")
+    line = text.splitlines().index("    timer_s[raech]: {limit: 30}") + 1
+    with pytest.raises(ScenarioError) as err:
+        parse_scenario(text, "drill.yaml")
+    message = str(err.value)
+    assert message.startswith(f"drill.yaml:{line}:5: scoring.metrics.timer_s[raech]:")
+    assert "never starts a timer 'raech'" in message and "Did you mean 'reach'?" in message
+    assert "{start_timer: raech}" in message
+
+
+def test_a_proficiency_limit_on_a_timer_is_checked_the_same_way():
+    text = BOX_DRILL.replace(
+        "  rule: {kind: fls",
+        "  proficiency: {limits: {'timer_s[lift]': 10}}\n  rule: {kind: fls",
+    )
+    with pytest.raises(ScenarioError, match="never starts a timer 'lift'"):
+        parse_scenario(text, "drill.yaml")
+    ok = parse_scenario(text.replace("timer_s[lift]", "timer_s[reach]"), "drill.yaml")
+    assert "timer 'reach' at most 10" in ok.scoring.proficiency.describe()
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("timer_s: {limit: 30}", "a timer's metric names its timer, timer_s[NAME]"),
+        ("timer_s[reach]: {limit: -1}", "timer_s[reach] is never below 0"),
+    ],
+)
+def test_a_timer_metric_without_a_name_or_with_an_impossible_limit_is_refused(line, expected):
+    with pytest.raises(ScenarioError, match=re.escape(expected)):
+        parse_scenario(_with_metric(line), "drill.yaml")
+
+
+def test_validate_warns_of_a_stop_timer_whose_timer_nothing_starts():
+    text = BOX_DRILL.replace("do: [{stop_timer: reach}]", "do: [{stop_timer: rech}]")
+    warnings = [str(w) for w in scenario_warnings(parse_scenario(text, "drill.yaml"))]
+    hits = [w for w in warnings if "stop_timer 'rech'" in w]
+    assert len(hits) == 1 and "Did you mean 'reach'?" in hits[0]
+    assert not [w for w in map(str, scenario_warnings(parse_scenario(BOX_DRILL))) if "timer" in w]
