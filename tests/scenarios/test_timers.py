@@ -115,3 +115,29 @@ def test_validate_warns_of_a_stop_timer_whose_timer_nothing_starts():
     hits = [w for w in warnings if "stop_timer 'rech'" in w]
     assert len(hits) == 1 and "Did you mean 'reach'?" in hits[0]
     assert not [w for w in map(str, scenario_warnings(parse_scenario(BOX_DRILL))) if "timer" in w]
+
+
+def test_an_mscore_rubric_benchmarks_a_timer_like_any_metric():
+    from scenarios.loader import resolve
+
+    text = resolve("camera-targeting").read_text()
+    text = text.replace(
+        "  events:\n",
+        "  events:\n    - at: 0\n      do: [{start_timer: first}]\n"
+        "    - when: {step_completed: target-1}\n      do: [{stop_timer: first}]\n",
+        1,
+    )
+    text = text.replace(
+        "    # risk and safety\n",
+        "    timer_s[first]: {benchmark: {mean: 4, sd: 2, source: a parameter}}\n"
+        "    # risk and safety\n",
+        1,
+    )
+    scoring = parse_scenario(text, "camera-timed.yaml").scoring
+    good = {"completion_time_s": 20.0, "path_length_cm": 60.0, "collisions": 0.0}
+    good["excessive_force_time_s"] = 0.0
+    at_mean = score_session({**good, "timer_s[first]": 4.0}, True, scoring)
+    slow = score_session({**good, "timer_s[first]": 9.0}, True, scoring)
+    assert at_mean.passed and at_mean.metrics["timer_s[first]"].score == 100.0
+    assert not slow.passed  # 2.5 SD worse than the mean: past the 1 SD pass mark
+    assert slow.metrics["timer_s[first]"].score < 100.0 and slow.score < at_mean.score
