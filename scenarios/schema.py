@@ -173,6 +173,16 @@ class Scene(Model):
                 f"camera.arm {self.camera.arm!r} is not one of the arms {arm_names}"
                 + _did_you_mean(self.camera.arm, arm_names),
             )
+        scopes = [a.name for a in self.arms if a.kind == "ecm"]
+        if self.camera.arm is not None and self.camera.arm not in scopes:
+            raise FieldError(
+                ("camera", "arm"),
+                f"camera.arm {self.camera.arm!r} is an instrument, not an endoscope: the view "
+                "comes from an ECM's scope"
+                + (f"; the scene's ECM is {scopes[0]!r}" if len(scopes) == 1 else "")
+                + (f"; its ECMs are {scopes}" if len(scopes) > 1 else "")
+                + ("" if scopes else "; add an arm of kind ecm, or give a fixed camera pose"),
+            )
         # one master hand drives one instrument: a second arm on the same hand would get
         # no device at all (the scope, driven through the camera pedal, is not counted)
         hands = [

@@ -79,6 +79,8 @@ def check_scenario(
     for loc, ref, name in references(scenario):
         if ref.kind in ("body", "point") and not (ref.any_ok and name == "any"):
             _check_name(scenario, loc, ref, name, bodies)
+    if spec.workspace_m is not None:
+        _check_inside_workspace(scenario, placed + _spawned(scenario), spec.workspace_m, seed)
     if plan_kinds is not None and scenario.plan:
         kinds = sorted(plan_kinds)
         kind = scenario.plan.get("kind")
@@ -176,6 +178,47 @@ def _spawned(scenario: Scenario) -> list[tuple[tuple, ObjectSpec]]:
             except SimError as exc:  # at the value of the field it names, if written
                 _fail(scenario, (*loc, *field_loc("objects", str(exc))), f"{_dotted(loc)}: {exc}")
     return out
+
+
+def _check_inside_workspace(scenario: Scenario, objects, workspace_m, seed: int) -> None:
+    """Every movable body starts, is spawned and is moved inside ``workspace_m``: one that
+    is not counts as dropped at once, a penalty the trainee did nothing to earn (a box
+    placed at ``[20, -30, 13]``, millimetres for metres, validated and cost a drop)."""
+    from sim.world.boards import OBJECT, bodies_for
+
+    low, high = (np.asarray(corner, dtype=float) for corner in workspace_m)
+
+    def outside(p) -> bool:
+        return bool(np.any(p < low) or np.any(p > high))
+
+    def fail(loc: tuple, what: str, p) -> None:
+        hint = " Positions are in metres: millimetres?" if np.max(np.abs(p)) > 1.0 else ""
+        _fail(
+            scenario,
+            loc,
+            f"{_dotted(loc)}: {what} at {_metres(p)} m, outside scene.workspace_m "
+            f"[{_metres(low)}, {_metres(high)}]: it would count as dropped at once. Move it "
+            f"inside, or widen workspace_m.{hint}",
+        )
+
+    rng = np.random.default_rng(seed)
+    for loc, obj in objects:
+        for body in bodies_for(obj, rng):
+            p = body.X_WB[:3, 3]
+            if body.role == OBJECT and outside(p):
+                verb = "is spawned" if "spawn" in loc else "starts"
+                fail((*loc, "pose", "position_m"), f"{body.name!r} {verb}", p)
+    for i, event in enumerate(scenario.exercise.events):
+        for j, action in enumerate(event.do):
+            if action.move is not None:
+                p = np.asarray(action.move.pose.position_m, dtype=float)
+                if outside(p):
+                    loc = ("exercise", "events", i, "do", j, "move", "pose", "position_m")
+                    fail(loc, f"{action.move.object!r} is moved", p)
+
+
+def _metres(p) -> str:
+    return "[" + ", ".join(f"{float(v):.4g}" for v in p) + "]"
 
 
 def _check_name(scenario, loc: tuple, ref: Ref, name: str, bodies: dict[str, BodyNames]):

@@ -319,3 +319,17 @@ def test_a_scenario_path_that_is_no_regular_file_is_named_for_what_it_is(tmp_pat
         resolve(tmp_path)
     with pytest.raises(ScenarioError, match="does not exist"):
         resolve(tmp_path / "missing.yaml")
+
+
+def test_a_camera_on_an_instrument_is_refused_at_camera_arm():
+    """``camera: {arm: PSM1}`` validated and drew the view from the instrument's tip; the
+    view comes from an ECM's scope (or a fixed pose)."""
+    text = VALID.replace(
+        "  camera:\n    pose: {position_m: [0.0, 0.0, 0.2], rpy_rad: [3.14159, 0.0, 0.0]}\n",
+        "  camera: {arm: PSM1, fov_deg: 70}\n",
+    )
+    assert "arm: PSM1, fov_deg" in text
+    err = _error(text)
+    assert err.line == _line_of(text, "camera: {arm: PSM1")
+    assert "'PSM1' is an instrument, not an endoscope" in err.message
+    assert "add an arm of kind ecm, or give a fixed camera pose" in err.message

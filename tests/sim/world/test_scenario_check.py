@@ -3,6 +3,8 @@ spawned objects and demonstration plans; each mistake at the line that makes it.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from scenarios.errors import ScenarioError
@@ -193,8 +195,22 @@ def test_a_count_above_its_bound_is_refused_at_the_value_at_once(kind, params, v
 )
 def test_a_count_at_its_bound_is_valid(kind, params):
     """The bounds are the largest physical objects, not a budget: those still build (the
-    names are taken from the object as given when default sizes could not hold them)."""
-    _check(_with_params(kind, params))
+    names are taken from the object as given when default sizes could not hold them). The
+    half-metre wire starts its ring past the bundled workspace: widened, as an author must."""
+    text = _with_params(kind, params)
+    wide = "workspace_m: [[-0.4, -0.15, -0.02], [0.4, 0.15, 0.3]]"
+    _check(re.sub(r"workspace_m: \[\[.*\]\]", wide, text, count=1))
+
+
+def test_an_object_that_would_start_outside_the_workspace_is_refused_at_its_position():
+    """A box placed in millimetres ([20, -30, 13]) validated, then cost a drop at once."""
+    text = (LIBRARY / "needle-handover.yaml").read_text()
+    line = "      type: suture_pad\n"
+    text = text.replace(line, line + "      pose: {position_m: [20, -30, 13]}\n", 1)
+    err = _error_at(text, "position_m: [20, -30, 13]", "[20, -30, 13]")
+    # the pad is scenery; the needle lying on it is what would be dropped
+    assert "'pad/needle' starts at [20, -30.01, 13.01] m, outside scene.workspace_m" in err.message
+    assert "dropped at once" in err.message and "millimetres?" in err.message
 
 
 def test_a_port_aimed_at_itself_is_refused_at_look_at():
