@@ -136,14 +136,18 @@ def final_trace_path(
 def ending_of(trace: SessionTrace, interrupted: bool) -> str:
     """How a finished run ended (a key of :data:`scenarios.records.ENDINGS`): ``stopped``
     when it was stopped before the exercise ended (Ctrl-C, the trainee stopping the
-    server, a controller that ended the run itself: the trace's ``interrupted`` event),
-    else ``completed``, else ``time_limit`` or ``failed`` by the scenario's own
-    ``failed`` event (its time limit, or another fail rule). Only a ``failed`` event makes
-    a run ``failed``: a run that ended without one was not ended by the scenario."""
+    server: the trace's ``interrupted`` event), else ``completed``, else ``gave_up`` when
+    its operator ended it first (a controller that returned None, a plan that ran out: the
+    ``gave_up`` event; an attempt, failed, as a trainee who gives up), else ``time_limit``
+    or ``failed`` by the scenario's own ``failed`` event (its time limit, or another fail
+    rule). Only a ``failed`` event makes a run ``failed``: a run that ended without one
+    was not ended by the scenario."""
     if interrupted or (not trace.completed and trace.events_of("interrupted")):
         return "stopped"
     if trace.completed:
         return "completed"
+    if trace.events_of("gave_up") and not trace.events_of("failed"):
+        return "gave_up"
     for event in trace.events_of("failed"):
         reason = str(event.data.get("reason", "")) if isinstance(event.data, dict) else ""
         return "time_limit" if reason.startswith("time limit") else "failed"

@@ -82,6 +82,7 @@ ENDINGS: dict[str, str] = {
     "completed": "completed",  # the exercise was done
     "time_limit": "out of time",  # the scenario's time limit ended it
     "failed": "ended by the scenario",  # a fail rule of the scenario ended it
+    "gave_up": "gave up",  # the operator (a controller, a plan) ended it before the end
     "stopped": STOPPED_WORDS,  # Ctrl-C, or the trainee stopped the server
     "crashed": "recovered after a crash",  # stored from the checkpoint of a killed run
 }
@@ -90,8 +91,9 @@ ENDINGS: dict[str, str] = {
 NOT_COMPLETED = "not completed"
 #: Endings that are not attempts for proficiency: neither an attempt nor a break of a
 #: run of qualifying attempts. As in FLS, an attempt is a trial taken to its end (done,
-#: out of time, or failed by a rule of the scenario); a trial the trainee or a crash cut
-#: short is not scored as one. They stay in the records and the tables, marked.
+#: out of time, failed by a rule of the scenario, or given up by whoever operated it); a
+#: trial the trainee stopped (Ctrl-C) or a crash cut short is not scored as one. They
+#: stay in the records and the tables, marked.
 NOT_ATTEMPTS = frozenset({"stopped", "crashed"})
 
 

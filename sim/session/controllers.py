@@ -135,6 +135,7 @@ def run_controller(
         state = session.state()
         interrupted = False
         stopped_by = None  # the controller, when it ends the run itself (act() -> None)
+        gave_up = None
         while not session.finished and session.time_s < limit:
             if stop is not None and stop():
                 interrupted = True
@@ -147,6 +148,7 @@ def run_controller(
                 raise ControllerError.of(controller, f"at {session.time_s:.3f} s", exc) from exc
             if commands is None:
                 stopped_by = "the controller"
+                gave_up = getattr(controller, "ended_because", None)  # its own words
                 break
             if recorder is not None:
                 recorder.commands(session, commands, steps)
@@ -159,7 +161,7 @@ def run_controller(
                     on_progress(session.runner.step_index, session.time_s)
                 if on_checkpoint is not None:
                     on_checkpoint(session)
-        outcome = end_of_run(scenario, session, interrupted, start, stopped_by)
+        outcome = end_of_run(scenario, session, interrupted, start, stopped_by, gave_up)
         if recorder is not None:
             recorder.finish(session, outcome.result, outcome.metrics)
     finally:
@@ -287,12 +289,15 @@ class ScriptedController:
         self.servo = tuple(servo)
         self.grace_s = grace_s
         self.name = f"scripted-{skill}" + ("-servo" if self.servo else "")
+        #: why the plan ended before the exercise did (read by :func:`run_controller`)
+        self.ended_because: str | None = None
         self._thread: threading.Thread | None = None
 
     def reset(self, scenario, seed: int) -> None:
         """Remember the run; the plan starts at ``attach``."""
         self.close()
         self.scenario, self.seed = scenario, int(seed)
+        self.ended_because = None
 
     def attach(self, session) -> None:
         """Build the demonstrator on a proxy of ``session`` and start the plan's thread."""
@@ -313,6 +318,10 @@ class ScriptedController:
                     return
                 plan(demo)
                 demo.until(lambda: session.finished, timeout_s=self.grace_s)
+                if not session.finished:
+                    from sim.session.headless import gave_up_reason
+
+                    self.ended_because = gave_up_reason(self.skill, demo)
             except _StoppedError:
                 return
             except BaseException as exc:  # handed to the runner's thread by act()

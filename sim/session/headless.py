@@ -74,15 +74,27 @@ def run_headless(
         interrupted = demo.stop_requested and not session.finished
         gave_up = None
         if not interrupted and not session.finished:
-            gave_up = f"the {operator} operator's plan ended before the exercise did"
-            if demo.notes:
-                gave_up += f" ({demo.notes[-1][1]})"
+            gave_up = gave_up_reason(operator, demo)
         outcome = end_of_run(scenario, session, interrupted, start, gave_up=gave_up)
     finally:
         session.close()
     if on_progress is not None:
         on_progress(session.runner.step_index, session.time_s)
     return outcome
+
+
+def gave_up_reason(operator: str, demo) -> str:
+    """Why a synthetic operator's run ended before the exercise: its plan ran out, with
+    the plan's last note (a ring it gave up on), else the exercise step it was on."""
+    reason = f"the {operator} operator's plan ended before the exercise did"
+    if demo.notes:
+        return reason + f" ({demo.notes[-1][1]})"
+    runner = demo.session.runner
+    steps = runner.exercise.steps
+    if runner.step_index < len(steps):
+        step = steps[runner.step_index]
+        reason += f" (at step {runner.step_index + 1} of {len(steps)}, {step.id!r})"
+    return reason
 
 
 def end_of_run(
@@ -99,22 +111,21 @@ def end_of_run(
 
     Args:
         stopped_by: who else ended the run before the exercise did (``"the controller"``
-            when a controller returned None): the trace is marked ``interrupted`` with
-            that reason, so the session is stored as stopped, not as failed by the
-            scenario; the outcome is not marked interrupted (that is the user's stop).
+            when a controller returned None): said as ``gave_up`` says it, "{stopped_by}
+            ended the run before the exercise did", unless ``gave_up`` says more.
         gave_up: why the operator ended the run before the exercise did (a synthetic
             operator's plan gave up on a ring): a ``gave_up`` event with that reason, the
-            run's failure. Like a trainee who gives up, it stays a failed attempt; it
-            ended at 239 s of a 300 s limit and nothing said why.
+            run's failure. Like a trainee who gives up, it is a failed attempt, stored as
+            given up (neither "stopped by the user", which is no attempt, nor "ended by
+            the scenario"); it ended at 239 s of a 300 s limit and nothing said why. The
+            outcome is not marked interrupted (that is the user's stop).
     """
     trace = session.trace()
+    if gave_up is None and stopped_by is not None:
+        gave_up = f"{stopped_by} ended the run before the exercise did"
     if interrupted:
         trace.events.append(
             TraceEvent(session.time_s, "interrupted", {"reason": "stopped by the user"})
-        )
-    elif stopped_by is not None and not trace.completed and not trace.events_of("failed"):
-        trace.events.append(
-            TraceEvent(session.time_s, "interrupted", {"reason": f"stopped by {stopped_by}"})
         )
     elif gave_up is not None and not trace.completed and not trace.events_of("failed"):
         trace.events.append(TraceEvent(session.time_s, "gave_up", {"reason": gave_up}))

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from scenarios.archive import ending_of
 from scenarios.loader import load_scenario
+from scenarios.records import ENDINGS, NOT_ATTEMPTS
 from sim.cli import app
 from sim.errors import SimError
 from sim.session.commands import ArmCommand
@@ -100,13 +101,16 @@ def test_a_controller_that_returns_none_ends_the_run_and_is_still_scored(handove
     outcome = run_controller(handover, Stop(), seed=0)
     assert outcome.trace.time_s[-1] == pytest.approx(0.1, abs=0.011)  # 50 steps at 500 Hz
     assert outcome.result.score is not None
-    # the controller ended it, not the scenario: stored as stopped, never "failed"
-    # (it read "FAIL (ended by the scenario)" with no failed event)
+    # the controller ended it, not the scenario (it read "FAIL (ended by the scenario)"
+    # with no failed event), nor the user (then "FAIL (stopped by the user)", no attempt):
+    # the operator gave up, a failed attempt
     assert not outcome.interrupted  # not the user's Ctrl-C: no exit code 130
-    assert [e.data["reason"] for e in outcome.trace.events_of("interrupted")] == [
-        "stopped by the controller"
-    ]
-    assert ending_of(outcome.trace, outcome.interrupted) == "stopped"
+    assert not outcome.trace.events_of("interrupted")
+    reason = "the controller ended the run before the exercise did"
+    assert [e.data["reason"] for e in outcome.trace.events_of("gave_up")] == [reason]
+    assert outcome.trace.failure == reason
+    assert ending_of(outcome.trace, outcome.interrupted) == "gave_up"
+    assert "gave_up" not in NOT_ATTEMPTS and ENDINGS["gave_up"] == "gave up"
 
 
 class Raising:
@@ -189,3 +193,26 @@ def test_run_with_a_controller_stores_it_as_the_operator(tmp_path):
 def test_run_with_an_unknown_controller_fails_cleanly():
     result = CliRunner().invoke(app, ["run", "needle-handover", "--controller", "nope:make"])
     assert result.exit_code == 2 and "cannot be imported" in result.output
+
+
+def test_a_scripted_plan_that_runs_out_gave_up_and_says_at_which_step():
+    """A bundled plan on an author's scope tour ran out at 5 s: the report said "stopped
+    by the user", proficiency left it out, and nothing named the step it could not do."""
+    from scenarios.loader import parse_scenario, resolve
+
+    text = resolve("camera-targeting").read_text()
+    extra = (
+        "    - id: look-around\n      instruction: Look around.\n"
+        "      done_when: {time_elapsed_s: 170}\n"
+    )
+    scenario = parse_scenario(text.replace("  events:\n", extra + "  events:\n", 1), "tour.yaml")
+    assert scenario.exercise.steps[-1].id == "look-around"
+    controller = ScriptedController("expert", grace_s=0.5)
+    outcome = run_controller(scenario, controller, seed=2205)
+    assert not outcome.trace.completed and not outcome.interrupted
+    assert outcome.sim_time_s < 160  # the plan ended, not the exercise's time limit
+    reason = outcome.trace.failure
+    assert reason == controller.ended_because
+    assert reason.startswith("the expert operator's plan ended before the exercise did")
+    assert "step 7 of 7, 'look-around'" in reason
+    assert ending_of(outcome.trace, outcome.interrupted) == "gave_up"
