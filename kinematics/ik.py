@@ -10,7 +10,13 @@ Invalid input (NaN, wrong shape, a non-rigid matrix) raises
 With ``rcm=p_port`` the chain is taken to carry a straight instrument whose shaft runs
 along the tool frame's z axis (pointing from the port towards the tip): the tip reaches
 the target position while the shaft passes through the port, which is how a
-laparoscopic tool is held by an arm without a mechanical remote centre of motion.
+laparoscopic tool is held by an arm without a mechanical remote centre of motion. When
+the tool transform reaches along that axis (a 30 cm tool: the shaft runs from the flange
+to the tip), the port must lie on that stretch of shaft: a target deeper below the port
+than the shaft is long is unreachable (the port would sit behind the flange, on the
+robot). A tool with no length along its axis (the ECM's scope frame) bounds nothing. The
+solver does not know which side of the port the patient is on: a tip above the port,
+with the flange below it, is a solution too.
 """
 
 from __future__ import annotations
@@ -44,7 +50,9 @@ class IKResult:
         rot_error: orientation error (rad); with ``rcm=``, the roll error about the shaft
             (0 when no roll was asked for).
         iterations: solver iterations used over all attempts.
-        rcm_error: distance (m) from the port to the instrument shaft; None without ``rcm=``.
+        rcm_error: distance (m) from the port to the instrument shaft, the stretch from
+            the flange to the tip when the tool has a length (see the module's note);
+            None without ``rcm=``.
     """
 
     q: np.ndarray
@@ -251,14 +259,36 @@ def solve_ik(
         status = int(status)
         on_target = status in _TARGET_STATUSES
         raise _status_error(status, "X_target" if on_target else "target", X if on_target else q0)
+    q = out[IK.OUT_Q :]
+    success = success > 0.5
+    if mode != IK.MODE_POSE:
+        shaft_m = shaft_length_m(chain)
+        if shaft_m > 0.0:
+            rcm_error = max(rcm_error, _behind_flange_m(chain.fk(q), port, shaft_m))
+            success = success and rcm_error <= pos_tol
     return IKResult(
-        out[IK.OUT_Q :],
-        success > 0.5,
+        q,
+        success,
         pos_error,
         rot_error,
         int(iterations),
         None if mode == IK.MODE_POSE else rcm_error,
     )
+
+
+def shaft_length_m(chain: Chain) -> float:
+    """How far the tool transform reaches along the tool's z axis (m): the instrument's
+    shaft from the flange to the tip (0 for a tool frame that only turns the axes)."""
+    R, t = chain.X_tip_tool[:3, :3], chain.X_tip_tool[:3, 3]
+    return float(R[:, 2] @ t)
+
+
+def _behind_flange_m(X_tip, port, shaft_m: float) -> float:
+    """How far (m) the port lies beyond the shaft's flange end (0 when it is not)."""
+    z, tip = X_tip[:3, 2], X_tip[:3, 3]
+    if float((tip - port) @ z) <= shaft_m:
+        return 0.0
+    return float(np.linalg.norm(port - (tip - shaft_m * z)))
 
 
 def solve_ik_batch(
@@ -332,11 +362,14 @@ def solve_ik_batch(
         restarts,
         int(seed),
     )
+    success = stats[:, 0] > 0.5
+    rcm_error = None if mode == IK.MODE_POSE else stats[:, 3]
+    shaft_m = shaft_length_m(chain) if mode != IK.MODE_POSE else 0.0
+    if shaft_m > 0.0 and N:
+        rcm_error = rcm_error.copy()
+        for k, X_tip in enumerate(chain.fk_batch(Q)):
+            rcm_error[k] = max(rcm_error[k], _behind_flange_m(X_tip, port, shaft_m))
+        success = success & (rcm_error <= pos_tol)
     return IKBatchResult(
-        Q,
-        stats[:, 0] > 0.5,
-        stats[:, 1],
-        stats[:, 2],
-        stats[:, 4].astype(np.int64),
-        None if mode == IK.MODE_POSE else stats[:, 3],
+        Q, success, stats[:, 1], stats[:, 2], stats[:, 4].astype(np.int64), rcm_error
     )

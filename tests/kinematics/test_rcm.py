@@ -95,6 +95,31 @@ def test_tip_on_the_wrong_side_of_the_port_is_not_a_solution():
     assert arm.within_limits(result.q)
 
 
+@pytest.mark.parametrize("depth_m", [0.31, 0.35, 0.45])
+def test_a_target_deeper_than_the_shaft_is_long_is_not_a_solution(depth_m):
+    """A probe: with the tip 31-45 cm below the port on a 30 cm tool, the solver said
+    success with the port 1-15 cm behind the flange, on the robot: the distance was
+    measured to the shaft's line, not to the shaft."""
+    arm = iiwa().with_tool(translation(0, 0, TOOL_LENGTH_M))
+    port = np.array([0.5, 0.0, 0.5])
+    target = port + np.array([0.02, 0.0, -depth_m])
+    behind_m = math.hypot(0.02, depth_m) - TOOL_LENGTH_M  # the port past the flange
+    result = solve_ik(arm, target, rcm=port, restarts=5)
+    assert not result.success
+    assert result.rcm_error == pytest.approx(behind_m, rel=0.05)
+    batch = solve_ik_batch(arm, np.array([target, port + [0.02, 0.0, -0.25]]), rcm=port)
+    assert batch.success.tolist() == [False, True]
+    assert batch.rcm_error[0] == pytest.approx(behind_m, rel=0.05)
+
+
+def test_a_port_within_the_shaft_is_still_a_solution_up_to_its_full_length():
+    arm = iiwa().with_tool(translation(0, 0, TOOL_LENGTH_M))
+    port = np.array([0.5, 0.0, 0.5])
+    for depth_m in (0.05, 0.2, 0.29):
+        result = solve_ik(arm, port + np.array([0.02, 0.0, -depth_m]), rcm=port)
+        assert result.success and result.rcm_error <= 1e-5, depth_m
+
+
 def test_rcm_input_errors():
     arm = iiwa().with_tool(translation(0, 0, TOOL_LENGTH_M))
     with pytest.raises(KinematicsError, match="port point"):
