@@ -107,7 +107,7 @@ def test_a_target_deeper_than_the_shaft_is_long_is_not_a_solution(depth_m):
     result = solve_ik(arm, target, rcm=port, restarts=5)
     assert not result.success
     assert result.rcm_error == pytest.approx(behind_m, rel=0.05)
-    batch = solve_ik_batch(arm, np.array([target, port + [0.02, 0.0, -0.25]]), rcm=port)
+    batch = solve_ik_batch(arm, np.array([target, port + np.array([0.02, 0.0, -0.25])]), rcm=port)
     assert batch.success.tolist() == [False, True]
     assert batch.rcm_error[0] == pytest.approx(behind_m, rel=0.05)
 
