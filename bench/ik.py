@@ -160,6 +160,7 @@ def _run_plugin(solver, chain, X, Q0):
     durations = np.empty(len(X), dtype=np.int64)
     Q = np.full((len(X), chain.dof), np.nan)
     errors = 0
+    first_error = ""
     total_ns = 0
     for k in range(len(X)):
         t0 = time.perf_counter_ns()
@@ -175,8 +176,9 @@ def _run_plugin(solver, chain, X, Q0):
                 seed=0,
                 rcm=None,
             )
-        except Exception:
+        except Exception as exc:
             result = None
+            first_error = first_error or f"raised {type(exc).__name__}: {exc}"
         durations[k] = time.perf_counter_ns() - t0
         total_ns += durations[k]
         try:
@@ -187,7 +189,16 @@ def _run_plugin(solver, chain, X, Q0):
             Q[k] = q
         else:
             errors += 1
-    return Q, durations, len(X) / max(total_ns / 1e9, 1e-12), errors
+            if result is not None and not first_error:
+                shown = (
+                    "no q"
+                    if q is None
+                    else f"q of shape {q.shape}"
+                    + (" with NaN or inf" if q.shape == (chain.dof,) else "")
+                )
+                first_error = f"returned {shown}"
+    rate = len(X) / max(total_ns / 1e9, 1e-12)
+    return Q, durations, rate, errors, first_error
 
 
 def _batch_rates(chain, X, Q0, repeats: int = 5) -> tuple[float, float]:
@@ -399,7 +410,7 @@ def run_ik_benchmark(
                 rows.append(_row(ours, (batch_one, batch_all)))
                 rows.append(_row(theirs, ("-", "-")))
                 for spec, solver in plugins.items():
-                    Qu, durations_u, single_u, errors = _run_plugin(solver, chain, X, Q0)
+                    Qu, durations_u, single_u, errors, first = _run_plugin(solver, chain, X, Q0)
                     ok_u = _success(chain, X, Qu)
                     user = {
                         "solver": spec,
@@ -410,6 +421,7 @@ def run_ik_benchmark(
                         **_error_stats(chain, X, Qu),
                         "solves_per_s": single_u,
                         "errors": errors,
+                        "first_error": first or None,
                     }
                     results.append(user)
                     rows.append(_row(user, ("-", "-")))
@@ -434,6 +446,12 @@ def run_ik_benchmark(
         rows,
         console,
     )
+    for r in results:
+        if r.get("errors"):
+            console.print(
+                f"{r['solver']} on {r['arm']} ({r['mode']}): {r['errors']:,} of {targets:,} "
+                f"calls failed; the first {r['first_error']}"
+            )
     rcm = _rcm_section(rcm_targets, rng, console) if rcm_targets > 0 else None
     if rcm:
         for label in ("cold position", "cold position+roll", "warm position", "warm position+roll"):
@@ -476,7 +494,7 @@ def _row(r: dict, batch: tuple) -> tuple:
         r["arm"],
         r["mode"],
         r["solver"],
-        f"{100 * r['success']:.2f}%",
+        f"{100 * r['success']:.2f}%" + _errors_note(r.get("errors", 0), r["success"]),
         r["median_us"],
         r["p95_us"],
         r["p99_us"],
@@ -485,6 +503,15 @@ def _row(r: dict, batch: tuple) -> tuple:
         r["solves_per_s"],
         *batch,
     )
+
+
+def _errors_note(errors: int, success: float) -> str:
+    """What a plug-in's success cell adds when calls failed: how many raised or gave an
+    unusable answer (a line under the table says the first; its solves/s then counts
+    failed calls too)."""
+    if not errors:
+        return ""
+    return f" ({errors:,} failed)" if success < 1 else ""
 
 
 def _holds(value, op, bar) -> bool:

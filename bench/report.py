@@ -52,7 +52,9 @@ def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence], co
     console = console or Console()
     table = Table(title=title, show_lines=False)
     for i, name in enumerate(columns):
-        table.add_column(name, justify="left" if i < 2 else "right")
+        # a long name (a plug-in's "package.module:function") wraps rather than being
+        # cut to "my_plugins:ik…", which left rows that could not be told apart
+        table.add_column(name, justify="left" if i < 2 else "right", overflow="fold")
     for row in rows:
         table.add_row(*[_fmt(v) for v in row])
     console.print(table)

@@ -46,6 +46,7 @@ import numpy as np
 from rich.console import Console
 
 from bench.report import finish, print_table
+from haptics.errors import HapticsError
 from haptics.tremor import make_filter
 from haptics.tremor.metrics import attenuation_db, lag_ms, max_error_m, rms_error_m
 from haptics.tremor.sets import SETS, make_traces
@@ -91,15 +92,25 @@ def step_cost_us(filters: dict, samples: np.ndarray, rounds: int = 3) -> dict[st
     return {name: float(min(m)) for name, m in medians.items()}
 
 
-def score_traces(name: str, params: dict, traces, settle_s: float = SETTLE_S) -> np.ndarray:
+def score_traces(
+    name: str, params: dict, traces, settle_s: float = SETTLE_S, faults: list | None = None
+) -> np.ndarray:
     """Per trace: (attenuation dB, lag ms, RMS error m, RMS error / unfiltered, largest
-    3-D error m)."""
+    3-D error m).
+
+    A plug-in filter's faults (it raised, or gave NaN or a wrong shape: it is reset and
+    its last good output held, see :mod:`haptics.tremor.python_filter`) are appended to
+    ``faults`` as (count, last fault) per trace; a trace it faulted on before any good
+    output raises :class:`~haptics.errors.HapticsError`."""
     f = make_filter(name, RATE_HZ, **params)
     skip = int(settle_s * RATE_HZ)
     rows = []
     for voluntary, measured in traces:
         f.reset()
+        before = getattr(f, "faults", 0)
         out = f.filter(measured)
+        if faults is not None:
+            faults.append((getattr(f, "faults", 0) - before, getattr(f, "last_fault", "")))
         v, x, y = voluntary[skip:], measured[skip:], out[skip:]
         err = rms_error_m(y, v)
         rows.append(
@@ -233,12 +244,22 @@ def run_tremor_benchmark(
         data = make_traces(set_name, traces, duration_s, seed, RATE_HZ)
         results[set_name] = []
         rows = []
+        notes = []  # what a plug-in did wrong, said under the table
         for name, params in compared.items():
-            scores = score_traces(name, params, data)
+            faults: list = []
+            try:
+                scores = score_traces(name, params, data, faults=faults)
+            except HapticsError as exc:  # a plug-in that never gave one good output
+                results[set_name].append({"filter": name, "failed": str(exc)})
+                rows.append((name, "failed", *["-"] * 6, step_us[name], "-"))
+                notes.append(f"{name} failed on {set_name}: {exc}")
+                continue
             r = summarise(name, params, scores)
             if name == "default" and set_name in BARS:
                 judged[set_name] = bar_draws(set_name, scores, draws, traces, duration_s, seed)
             r["step_us"] = step_us[name]
+            r["faults"] = sum(n for n, _ in faults)
+            r["last_fault"] = next((why for n, why in reversed(faults) if n), None)
             results[set_name].append(r)
             rows.append(
                 (
@@ -251,8 +272,14 @@ def run_tremor_benchmark(
                     r["rms_ratio_worst"],
                     r["max_error_mm"],
                     r["step_us"],
+                    r["faults"],
                 )
             )
+            if r["faults"]:
+                notes.append(
+                    f"{name} faulted {r['faults']:,} times on {set_name} (reset, its last "
+                    f"good output held); the last: {r['last_fault']}"
+                )
         print_table(
             f"Tremor filters, {set_name} ({SETS[set_name].description}): {traces} traces x "
             f"{duration_s:g} s at {RATE_HZ:g} Hz",
@@ -266,10 +293,13 @@ def run_tremor_benchmark(
                 "worst",
                 "max err mm",
                 "µs/step",
+                "faults",
             ],
             rows,
             console,
         )
+        for note in notes:
+            console.print(note)
     for set_name, r in judged.items():
         print_table(
             f"The default on {set_name}: {draws} draws of {traces} traces, pooled for the bars",

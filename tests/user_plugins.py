@@ -120,3 +120,14 @@ class RunsAway(GoesNaN):
 
 def runs_away(rate_hz: float, good_samples: int = 100) -> RunsAway:
     return RunsAway(rate_hz, good_samples)
+
+
+class AlwaysNaN(MovingAverage):
+    """A filter that never gives a usable output (NaN from the first sample)."""
+
+    def step(self, sample):
+        return np.full(3, np.nan)
+
+
+def always_nan(rate_hz: float) -> AlwaysNaN:
+    return AlwaysNaN(rate_hz, 1)

@@ -31,3 +31,21 @@ def test_bench_ik_lists_a_user_solver_beside_the_built_in_and_pybullet(tmp_path)
 def test_bench_ik_refuses_a_bad_solver_name_before_running():
     result = CliRunner().invoke(app, ["bench", "ik", "--solver", "tests.user_plugins:dsl"])
     assert result.exit_code == 2 and "Did you mean 'dls'" in result.output
+
+
+def test_a_solver_whose_calls_fail_says_so_beside_the_table(tmp_path):
+    """A probe: a solver that raised on every call read "0.00% ... 1.02e+06 solves/s" with
+    nothing saying why; the count was only in the JSON."""
+    out = tmp_path / "ik.json"
+    args = ["bench", "ik", "-n", "10", "--arms", "psm", "--rcm-targets", "0", "--json", str(out)]
+    spec = "tests.user_plugins:raising"
+    nan_q = "tests.user_plugins:nan_q"
+    result = CliRunner().invoke(app, [*args, "--solver", spec, "--solver", nan_q])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert f"{spec} on psm (cold): 10 of 10 calls failed; the first raised" in text
+    first = "the first returned q of shape (6,) with NaN or inf"
+    assert f"{nan_q} on psm (warm): 10 of 10 calls failed; {first}" in text
+    rows = json.loads(out.read_text())["results"]
+    failing = [r for r in rows if r["solver"] == spec]
+    assert all(r["errors"] == 10 and r["first_error"].startswith("raised") for r in failing)

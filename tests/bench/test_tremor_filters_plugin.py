@@ -29,3 +29,25 @@ def test_bench_tremor_scores_a_user_filter_on_every_set_beside_the_built_ins(tmp
 def test_bench_tremor_refuses_a_bad_filter_before_running():
     result = CliRunner().invoke(app, ["bench", "tremor", "--filter", "tests.user_plugins:nope"])
     assert result.exit_code == 2 and "no factory" in result.output and "'nope'" in result.output
+
+
+def test_a_filter_that_faults_is_shown_failing_not_crashing_the_bench_or_hidden(tmp_path):
+    """A probe: a filter that gave NaN from its first sample crashed the whole bench (a
+    traceback, no table for any filter); one that faulted every 100 samples was scored
+    like "none" with no word of its faults."""
+    out = tmp_path / "tremor.json"
+    args = ["bench", "tremor", "--traces", "1", "--duration-s", "3", "--draws", "1"]
+    never, sometimes = "tests.user_plugins:always_nan", "tests.user_plugins:goes_nan"
+    result = CliRunner().invoke(
+        app, [*args, "--filter", never, "--filter", sometimes, "--json", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "failed" in text and "no earlier row had a good output" in text
+    payload = json.loads(out.read_text())
+    for rows in payload["results"].values():
+        by_name = {r["filter"]: r for r in rows}
+        assert "no earlier row had a good output" in by_name[never]["failed"]
+        assert by_name[sometimes]["faults"] == 1  # NaN once per trace, at sample 100
+        assert "goes_nan returned [nan, nan, nan]" in by_name[sometimes]["last_fault"]
+        assert by_name["default"]["faults"] == 0
