@@ -624,6 +624,30 @@ def _remove_kept(path) -> None:
     Path(path).with_suffix(".json").unlink(missing_ok=True)
 
 
+#: Events of an arm held or a command not taken: a plug-in solver or filter that failed,
+#: a goal out of reach, a controller's command refused.
+HOLD_EVENTS = ("unreachable", "filter_reset", "command_refused", "internal_error")
+
+
+def say_holds(console: Console, trace, limit: int = 5) -> None:
+    """Why arms were held, by kind, arm and reason with how often (the most frequent
+    first): a run whose IK solver returned NaN scored 0 with 0 cm of motion, and the
+    reason was only in the HTML report."""
+    from collections import Counter
+
+    counts = Counter()
+    for event in trace.events:
+        if event.kind in HOLD_EVENTS:
+            data = event.data if isinstance(event.data, dict) else {}
+            why = str(data.get("reason") or data.get("detail") or "")
+            counts[(event.kind.replace("_", " "), str(data.get("arm", "")), why)] += 1
+    for (kind, arm, why), n in counts.most_common(limit):
+        times = "once" if n == 1 else f"{n:,} times"
+        console.print(f"{kind}, {arm or 'the session'}, {times}: {escape(why)}")
+    if len(counts) > limit:
+        console.print(f"... and {len(counts) - limit} other reasons (the report lists them)")
+
+
 def print_result(console: Console, spec, outcome) -> None:
     """The score of a finished session (table and arithmetic), and how fast it ran."""
     from scenarios.glossary import verdict_text
@@ -635,6 +659,7 @@ def print_result(console: Console, spec, outcome) -> None:
     failure = outcome.trace.failure
     if failure and not result.completed and not outcome.interrupted:
         console.print(f"not completed: {escape(failure)}")
+    say_holds(console, outcome.trace)
     console.print(
         f"simulated {outcome.sim_time_s:.1f} s in {outcome.wall_time_s:.1f} s of wall "
         f"time ({outcome.sim_time_s / max(outcome.wall_time_s, 1e-9):.1f}x real time)"

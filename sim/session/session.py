@@ -658,7 +658,9 @@ class Session:
             )
         except Exception as exc:  # a user's solver must never end a session
             if arm.name not in self._unreachable:
-                log.warning("IK solver %s raised; %s holds", spec, arm.name, exc_info=True)
+                # the event says why; the traceback only when debugging (it read as a crash)
+                debugging = log.isEnabledFor(logging.DEBUG)
+                log.warning("IK solver %s raised; %s holds", spec, arm.name, exc_info=debugging)
             self._hold(arm.name, f"IK solver {spec} raised {type(exc).__name__}: {exc}")
             return None
         q, problem = checked_joints(result, arm.chain)
