@@ -18,6 +18,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -75,17 +77,25 @@ def start_server(scenario: str, port: int, console: Console, extra: list[str] = 
     console.print(f"starting the training server: {' '.join(command[2:])}")
     from sim.xr.monado import own_session_until_parent_dies
 
+    # the server writes to a file, relayed here as it comes: through a pipe it said nothing
+    # until the session ended, and when this process was killed (kill -9 of practice) its
+    # pipe broke under it while it stored the session, which was then not stored
+    log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - kept open for the server's lifetime
+        mode="w+", prefix="surgisim-serve-", suffix=".log", delete=False
+    )
     server = subprocess.Popen(
         command,
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
         text=True,
         preexec_fn=own_session_until_parent_dies,  # Ctrl-C reaches us; we stop it in order
     )
+    server.relay = _OutputRelay(Path(log.name), console)
+    log.close()
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            out = server.stdout.read() if server.stdout else ""
+            out = server.relay.finish(echo=False)
             raise XrError(f"the training server exited (code {server.returncode}):\n{out[-2000:]}")
         probe = ClientBus(port=port, subscribe=())
         try:
@@ -99,13 +109,53 @@ def start_server(scenario: str, port: int, console: Console, extra: list[str] = 
     raise XrError(f"the training server did not answer on port {port} within 120 s")
 
 
+class _OutputRelay:
+    """Prints the lines a child writes to ``path`` as they come, from a daemon thread;
+    :meth:`finish` prints the rest and removes the file."""
+
+    def __init__(self, path: Path, console: Console) -> None:
+        self.path, self.console = path, console
+        self._stop = threading.Event()
+        self._said: list[str] = []
+        self._echo = True
+        self._thread = threading.Thread(target=self._run, daemon=True, name="serve-output")
+        self._thread.start()
+
+    def _run(self) -> None:
+        with self.path.open(errors="replace") as f:
+            pending = ""
+            while True:
+                stopping = self._stop.is_set()  # read before the last drain
+                pending += f.read()
+                *lines, pending = pending.split("\n")
+                for line in lines:
+                    self._said.append(line)
+                    if self._echo:
+                        self.console.print(line, markup=False, highlight=False)
+                if stopping:
+                    if pending:
+                        self._said.append(pending)
+                        if self._echo:
+                            self.console.print(pending, markup=False, highlight=False)
+                    return
+                time.sleep(0.1)
+
+    def finish(self, echo: bool = True) -> str:
+        """Print what is left (unless not ``echo``), stop, and return everything said."""
+        self._echo = echo
+        self._stop.set()
+        self._thread.join(timeout=10)
+        self.path.unlink(missing_ok=True)
+        return "\n".join(self._said)
+
+
 def end_server(server, port: int, console: Console) -> None:
     """After a headset session: stop the server if it still runs (the session is then
     stored as incomplete), else print what it said when it ended the session itself."""
     if server.poll() is None:
         stop_server(server, port, console)
-    elif server.stdout is not None:
-        console.print(server.stdout.read().rstrip())
+    else:
+        server.relay.finish()
 
 
 def stop_server(server, port: int, console: Console) -> None:
@@ -120,12 +170,11 @@ def stop_server(server, port: int, console: Console) -> None:
     finally:
         client.close()
     try:
-        out, _ = server.communicate(timeout=120)
+        server.wait(timeout=120)
     except subprocess.TimeoutExpired:
         server.kill()
-        out, _ = server.communicate()
-    if out:
-        console.print(out.rstrip())
+        server.wait()
+    server.relay.finish()
 
 
 def vr(
@@ -136,6 +185,9 @@ def vr(
     port: int = PORT,
     serve: str | None = typer.Option(
         None, "--serve", help="Start `surgisim serve SCENARIO` first and stop it at the end."
+    ),
+    trainee: str | None = typer.Option(
+        None, help="With --serve: the pseudonym the session is stored under (default: demo)."
     ),
     frames: int | None = typer.Option(None, min=1, help="Stop after this many frames."),
     seconds: float | None = typer.Option(None, min=0.0, help="Stop after this long (s)."),
@@ -179,6 +231,9 @@ def vr(
         server_public_key = prefer(
             server_public_key, server_key, "--server-public-key", "--server-key"
         )
+        if trainee is not None and serve is None:
+            raise XrError("--trainee goes with --serve (a running server has its trainee)")
+        serve_args = [] if trainee is None else ["--trainee", trainee]
         # read here with --monado too: a bad key file is said before anything starts
         curve = client_curve(client_key, server_public_key, XrError)
         if monado is not None:  # the client in the OpenXR root, with this command line
@@ -192,7 +247,7 @@ def vr(
                 read={"--client-key": client_key, "--server-public-key": server_public_key},
                 written={"--capture": capture, "--timing": timing, "--json": json_path},
             )  # fmt: skip
-            serving = None if serve is None else (serve, port, [])
+            serving = None if serve is None else (serve, port, serve_args)
             code, _ = headset_in_monado(monado, client_args, console, serving)
             raise typer.Exit(code=code)
         options = VrOptions(
@@ -215,7 +270,7 @@ def vr(
         # (Python's default 5 ms would stall a frame behind a controller tick)
         sys.setswitchinterval(0.001)
         if serve is not None:
-            server = start_server(serve, port, console)
+            server = start_server(serve, port, console, serve_args)
         client = VrClient(options, log=console.print)
         try:
             with interruptible("stopping the headset session (Ctrl-C again to abandon)") as stop:

@@ -133,7 +133,8 @@ def _import_xr():
     except ImportError:
         raise XrError(
             "the OpenXR client needs pyopenxr: pip install 'surgisim[vr]' (and an OpenXR "
-            "runtime: Monado, SteamVR, ...)"
+            "runtime: Monado, SteamVR, ...); with no headset here, --monado simulated runs "
+            "the client in Monado's simulated headset (docs/vr.md)"
         ) from None
     finally:
         platform.PLATFORM = saved

@@ -32,6 +32,7 @@ def test_size_is_width_x_height_in_pixels():
         (["vr", "--mode", "cockpit"], "console, bedside"),
         (["vr", "--size", "big"], "WIDTHxHEIGHT"),
         (["vr", "--monado", "headset"], "expected simulated or remote"),
+        (["vr", "--trainee", "keen-otter-0417"], "--trainee goes with --serve"),
         (["vr", "--monado", "simulated", "--mode", "cockpit"], "console, bedside"),
         (["practice", "needle-handover", "--vr", "--monado", "headset"], "simulated or remote"),
     ],
@@ -94,6 +95,11 @@ def test_vr_monado_runs_this_command_line_in_the_root(monkeypatch, tmp_path):
     assert "--monado" not in client and "--serve" not in client
     _, _, serve = _monado_call(monkeypatch, "vr", "--monado", "simulated", "--serve", "ring-walk")
     assert serve == ("ring-walk", 5570, [])
+    # a student's session under their pseudonym (it went to the demo store: no --trainee)
+    _, _, serve = _monado_call(
+        monkeypatch, "vr", "--monado", "simulated", "--serve", "ring-walk", "--trainee", "k-o-1"
+    )
+    assert serve == ("ring-walk", 5570, ["--trainee", "k-o-1"])
 
 
 def test_practice_vr_monado_starts_the_server_here_and_the_client_in_the_root(monkeypatch):
@@ -150,6 +156,41 @@ def test_serve_starts_the_training_server_and_stops_it_cleanly(tmp_path, monkeyp
     assert server.returncode == 130
     said = console.export_text()
     assert "no device connected: nothing was stored" in said and "stored as session" not in said
+
+
+_KILLED_PARENT = """
+import os, signal, sys
+from rich.console import Console
+from sim.cli.vr import start_server
+server = start_server("needle-handover", int(sys.argv[1]), Console(stderr=True))
+print(server.pid, server.relay.path, flush=True)
+os.kill(os.getpid(), signal.SIGKILL)  # practice --vr killed with kill -9
+"""
+
+
+@pytest.mark.slow
+def test_a_server_whose_parent_is_killed_stops_in_order_and_says_so(tmp_path):
+    """``kill -9`` of ``practice --vr``: the server wrote to a pipe its dead parent no
+    longer read, and ended without storing or saying anything. It writes to a file now:
+    the parent's death stops it as SIGTERM does, and what it says is kept."""
+    import time
+
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data")}
+    child = subprocess.run(
+        [sys.executable, "-c", _KILLED_PARENT, str(free_port_block())],
+        capture_output=True, text=True, env=env, timeout=180,
+    )  # fmt: skip
+    assert child.returncode == -9, child.stderr
+    pid, log = child.stdout.split()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and Path(f"/proc/{pid}").exists():
+        time.sleep(0.2)
+    assert not Path(f"/proc/{pid}").exists(), "the server outlived its parent"
+    said = Path(log).read_text()
+    Path(log).unlink()
+    assert "stopping: no session has started, nothing will be stored" in said, said
+    assert "terminated (SIGTERM)" in said  # the parent's death, as SIGTERM
+    assert "Traceback" not in said and "BrokenPipe" not in said, said
 
 
 def test_the_root_is_not_built_without_root_and_says_why(monkeypatch):
