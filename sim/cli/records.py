@@ -72,6 +72,9 @@ def trainee_list(
     # on a line of its own, never broken: a URL to copy into --db
     console.print(f"Trainees in {records.shown_url}", soft_wrap=True, highlight=False, markup=False)
     console.print(table)
+    from sim.cli.run import say_waiting_sessions
+
+    say_waiting_sessions(console)
 
 
 @trainee_app.command("new")
@@ -124,6 +127,9 @@ def trainee_show(
         html, csv = _page_outputs(html, csv)
         records = _records(db, demo)
         records.find_trainee(pseudonym, required=True)
+        from sim.cli.run import say_waiting_sessions
+
+        say_waiting_sessions(console)
         everything = session_dicts(records, pseudonym)
         if not everything:
             # a trainee just registered: a normal state, not an error

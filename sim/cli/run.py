@@ -137,6 +137,7 @@ def run(
             records.check_pseudonym(pseudonym, allow_name=allow_name)
             if not demo:
                 say_prerequisites(console, records, pseudonym, spec)
+            say_waiting_sessions(console)
             info = RunInfo(
                 spec.name,
                 path.read_text(),
@@ -395,6 +396,34 @@ def _simulate(
     return outcome, stop
 
 
+def waiting_sessions() -> list[Path]:
+    """Checkpoints of killed runs (their process gone) in either store: sessions that
+    wait for ``surgisim store --orphans``."""
+    from scenarios.checkpoint import IN_PROGRESS
+    from scenarios.checkpoint import orphans as find_orphans
+    from scenarios.paths import store_dir
+
+    return [p for name in ("records", "demo") for p in find_orphans(store_dir(name) / IN_PROGRESS)]
+
+
+def say_waiting_sessions(console: Console) -> None:
+    """Say that sessions of killed runs wait to be stored: after a ``kill -9`` nothing
+    told the trainee or the technician, and the attempt was missing from the records
+    until someone thought of ``store --orphans``."""
+    waiting = waiting_sessions()
+    if waiting:
+        what = (
+            "a session of a killed run waits"
+            if len(waiting) == 1
+            else f"{len(waiting)} sessions of killed runs wait"
+        )
+        console.print(
+            f"note: {what} to be stored: `surgisim store --orphans` stores "
+            f"{'it' if len(waiting) == 1 else 'them'} (as recovered after a crash)",
+            highlight=False,
+        )
+
+
 def say_prerequisites(console: Console, records, pseudonym: str, spec) -> None:
     """Tell the trainee (and whoever watches the console) which of the scenario's
     prerequisites they have not yet done, before the session starts; nothing when all
@@ -556,11 +585,7 @@ def store(
             ]
             hint = f"; kept traces waiting: {', '.join(map(str, kept))}" if kept else ""
             if not orphans:
-                left = [
-                    p
-                    for name in ("records", "demo")
-                    for p in find_orphans(store_dir(name) / IN_PROGRESS)
-                ]
+                left = waiting_sessions()
                 if left:
                     hint += (
                         f"; {len(left)} session(s) a killed run left behind: "

@@ -148,7 +148,13 @@ def serve(
     from scenarios.loader import load_scenario, resolve
     from scenarios.records import check_pseudonym, open_records
     from sim.cli.checks import checked_output, checked_seed, distinct_outputs
-    from sim.cli.run import FINISHING, print_result, say_prerequisites, store_finished
+    from sim.cli.run import (
+        FINISHING,
+        print_result,
+        say_prerequisites,
+        say_waiting_sessions,
+        store_finished,
+    )
     from sim.errors import SimError
     from sim.server.publish import ChannelDelay
     from sim.server.routing import parse_device_map
@@ -186,6 +192,7 @@ def serve(
         records.check_pseudonym(pseudonym, allow_name=allow_name)
         if not demo:
             say_prerequisites(console, records, pseudonym, spec)
+        say_waiting_sessions(console)
         latency = parse_channel_values(latency_ms or [], "--latency-ms", 1e-3, MAX_DELAY_MS, " ms")
         jitter = parse_channel_values(jitter_ms or [], "--jitter-ms", 1e-3, MAX_DELAY_MS, " ms")
         losses = parse_channel_values(loss or [], "--loss", 1.0)

@@ -152,3 +152,18 @@ def test_a_file_database_is_still_opened_and_records_itself_still_opens_in_memor
     file_db = f"sqlite:///{data / 'r.sqlite'}"
     assert open_records(file_db).trainees() == []
     assert open_records(f"sqlite:///file:{data / 'r.sqlite'}?mode=ro&uri=true").trainees() == []
+
+
+def test_trainee_commands_say_that_a_killed_run_s_session_waits_to_be_stored(data):
+    """After a kill -9 nothing said a session was waiting: the attempt was missing from
+    the records until a technician thought of ``store --orphans``."""
+    note = "note: a session of a killed run waits to be stored: `surgisim store --orphans`"
+    assert CliRunner().invoke(app, ["trainee", "new", "--pseudonym", "T719"]).exit_code == 0
+    assert note not in " ".join(CliRunner().invoke(app, ["trainee", "list"]).output.split())
+    _orphan("T719", None)
+    for args in (["trainee", "list"], ["trainee", "show", "T719"]):
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+        assert note in " ".join(result.output.split()), args
+    assert CliRunner().invoke(app, ["store", "--orphans"]).exit_code == 0
+    assert note not in " ".join(CliRunner().invoke(app, ["trainee", "list"]).output.split())
