@@ -15,6 +15,7 @@ by ``sim.world.scenario_check``.
 from __future__ import annotations
 
 import re
+import types
 import typing
 from collections.abc import Iterable
 from pathlib import Path
@@ -236,7 +237,24 @@ def _unwrap_model(tp) -> type[BaseModel] | None:
     return None
 
 
+def _optional_of(tp):
+    """``X`` of ``X | None`` and of ``Annotated[X, ...]`` (a list inside either is still
+    a list: ``all: [...]`` of a trigger listed no fields for a typo in its items)."""
+    while True:
+        origin = typing.get_origin(tp)
+        if origin is typing.Annotated:
+            tp = typing.get_args(tp)[0]
+            continue
+        if origin in (typing.Union, types.UnionType):
+            members = [a for a in typing.get_args(tp) if a is not type(None)]
+            if len(members) == 1:
+                tp = members[0]
+                continue
+        return tp
+
+
 def _descend(tp, part):
+    tp = _optional_of(tp)
     model = _unwrap_model(tp) if not (isinstance(tp, type) and issubclass(tp, BaseModel)) else tp
     origin = typing.get_origin(tp)
     if isinstance(part, int) and origin in (list, tuple):
@@ -279,7 +297,8 @@ def _first_error(exc: ValidationError, positions: SourceMap, file: str) -> Scena
         text, hint = _reworded(err)
         # a whole mapping or list says nothing: the message and the location say it
         shown = "" if isinstance(got, (dict, list)) else f" (got {_short(got)})"
-        msg = f"{where}: {text}{shown}.{hint}"
+        stop = "" if f"{text}{shown}".endswith((".", "?", "!")) else "."
+        msg = f"{where}: {text}{shown}{stop}{hint}"
     return ScenarioError(msg, file, line, col)
 
 

@@ -415,7 +415,7 @@ class Proficiency(Model):
     @classmethod
     def _known_limits(cls, value: dict[str, float]) -> dict[str, float]:
         for name, limit in value.items():
-            _check_metric_name(name)
+            _check_metric_name(name, (name,))
             _check_reachable(name, limit, (name,))
         return value
 
@@ -460,7 +460,7 @@ class Scoring(Model):
     @classmethod
     def _known_metrics(cls, value: dict[str, MetricRule]) -> dict[str, MetricRule]:
         for name, rule in value.items():
-            _check_metric_name(name)
+            _check_metric_name(name, (name,))
             if rule.limit is not None:
                 _check_reachable(name, rule.limit, (name, "limit"))
         return value
@@ -528,18 +528,22 @@ def _check_reachable(name: str, limit: float, loc: tuple) -> None:
         raise FieldError(loc, f"{name} is never below 0: a limit of {limit:g} could never be met")
 
 
-def _check_metric_name(name: str) -> None:
+def _check_metric_name(name: str, loc: tuple) -> None:
+    """A metric a rubric may name; ``loc`` places the error at its key (the first
+    metric's line was given for a misspelt one further down)."""
     if timer_of(name) is not None:
         return  # that the exercise starts the timer is checked with the other references
     if name.startswith("timer_s"):
-        raise ValueError(
+        raise FieldError(
+            loc,
             f"{name!r}: a timer's metric names its timer, timer_s[NAME], NAME as in the "
-            "exercise's start_timer action (e.g. timer_s[reach])"
+            "exercise's start_timer action (e.g. timer_s[reach])",
         )
     if name not in METRIC_NAMES:
-        raise ValueError(
-            f"unknown metric {name!r}; valid metrics are {list(METRIC_NAMES)}"
-            + _did_you_mean(name, METRIC_NAMES)
+        raise FieldError(
+            loc,
+            f"unknown metric {name!r}; valid metrics are {list(METRIC_NAMES)}."
+            + _did_you_mean(name, METRIC_NAMES),
         )
 
 

@@ -333,3 +333,25 @@ def test_a_camera_on_an_instrument_is_refused_at_camera_arm():
     assert err.line == _line_of(text, "camera: {arm: PSM1")
     assert "'PSM1' is an instrument, not an endoscope" in err.message
     assert "add an arm of kind ecm, or give a fixed camera pose" in err.message
+
+
+def test_a_typo_inside_an_all_list_lists_the_trigger_fields_and_suggests():
+    """Inside ``all: [...]`` a misspelt trigger read "valid fields are []" with no
+    suggestion (the list is optional: its type was not looked through)."""
+    text = VALID.replace(
+        "done_when: {grasped: {object: ring1, by: PSM1}}",
+        "done_when: {all: [{grasp: {object: ring1, by: PSM1}}]}",
+    )
+    err = _error(text)
+    assert "unknown field 'grasp' in exercise.steps[0].done_when.all[0]" in err.message
+    assert "'grasped'" in err.message.split("valid fields are")[1]
+    assert err.message.endswith("Did you mean 'grasped'?")
+
+
+def test_a_misspelt_metric_is_placed_at_its_own_line_and_ends_in_one_stop():
+    """It was placed at the first metric's line, and ended in "?."."""
+    text = VALID.replace("    drops: {limit: 0}\n", "    drops: {limit: 0}\n    clutch_cnt: {}\n")
+    err = _error(text)
+    assert err.line == _line_of(text, "clutch_cnt")
+    assert err.message.startswith("scoring.metrics.clutch_cnt: unknown metric 'clutch_cnt'")
+    assert err.message.endswith("Did you mean 'clutch_count'?")
