@@ -357,9 +357,16 @@ def force_note_html(trace: SessionTrace, force_threshold_n: float) -> str:
 
 
 def _event_detail(data: dict) -> str:
-    keep = {k: v for k, v in data.items() if k not in ("instruction",)}
+    """An event's data in words: empty values left out (a drop by leaving the workspace
+    read "arm , reason left_workspace"), a timer stopped that never started said so (it
+    read "elapsed_s None"), reasons in words."""
+    keep = {k: v for k, v in data.items() if k not in ("instruction",) and v not in ("", None)}
     if "distance_m" in keep and isinstance(keep["distance_m"], int | float):
         keep["distance_mm"] = round(1000 * keep.pop("distance_m"), 2)
+    if "timer" in data and "elapsed_s" in data and data["elapsed_s"] is None:
+        keep["elapsed_s"] = "none: it never started"
+    if keep.get("reason") == "left_workspace":
+        keep["reason"] = "left the workspace"
     return ", ".join(f"{k} {v}" for k, v in keep.items())
 
 

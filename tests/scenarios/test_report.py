@@ -507,3 +507,15 @@ def test_a_session_on_a_machine_that_did_not_keep_up_says_so_above_the_verdict()
         conditions=slow,
     )
     assert page.index("did not keep up") < page.index("How the score was computed")
+
+
+def test_event_details_leave_out_empty_values_and_say_a_timer_never_started():
+    """A probe's report read "object outside, arm , reason left_workspace" and "timer
+    never-started, elapsed_s None"."""
+    from scenarios.report_score import _event_detail
+
+    drop = {"object": "outside", "arm": "", "reason": "left_workspace"}
+    assert _event_detail(drop) == "object outside, reason left the workspace"
+    stopped = {"timer": "never-started", "elapsed_s": None}
+    assert _event_detail(stopped) == "timer never-started, elapsed_s none: it never started"
+    assert _event_detail({"timer": "reach", "elapsed_s": 1.5}) == "timer reach, elapsed_s 1.5"
