@@ -211,6 +211,7 @@ def read_yaml(text: str, file: str, limits: Limits = DEFAULT_LIMITS) -> tuple[An
             line,
             col,
         )
+    _refuse_odd_spaces(text, file)
     try:
         return _Builder(file, limits).build(yaml.parse(text, Loader=_LOADER))
     except yaml.MarkedYAMLError as exc:
@@ -239,6 +240,32 @@ def read_yaml(text: str, file: str, limits: Limits = DEFAULT_LIMITS) -> tuple[An
         raise ScenarioError(f"YAML: {exc}".splitlines()[0], file, line, col) from None
 
 
+#: Spaces that look like one but are not, as an editor or a web page may paste them.
+_ODD_SPACES = {
+    "\u00a0": "no-break space",
+    "\u2007": "figure space",
+    "\u202f": "narrow no-break space",
+}
+
+
+def _refuse_odd_spaces(text: str, file: str) -> None:
+    """A space YAML does not take as one in a line's indentation (a no-break space pasted
+    from a web page): YAML read the line as content and said "mapping values are not
+    allowed" on the next line, with no word of the character."""
+    for k, line in enumerate(text.splitlines()):
+        stripped = line.lstrip(" " + "".join(_ODD_SPACES))
+        lead = line[: len(line) - len(stripped)]
+        for col, char in enumerate(lead):
+            if char in _ODD_SPACES:
+                raise ScenarioError(
+                    f"the indentation holds a {_ODD_SPACES[char]} (U+{ord(char):04X}), which "
+                    "YAML does not read as a space: retype the indentation with plain spaces.",
+                    file,
+                    k + 1,
+                    col + 1,
+                )
+
+
 def _indentation_hint(lines: list[str], k: int) -> str:
     """The fix for an indentation error reported at line ``k`` (0-based). YAML reports it
     where the parser gave up, often the line *after* the one indented wrong (a field
@@ -248,7 +275,10 @@ def _indentation_hint(lines: list[str], k: int) -> str:
     def indent(line: str) -> int:
         return len(line) - len(line.lstrip(" "))
 
-    generic = " (check the indentation: nested fields go two spaces further in)"
+    generic = (
+        " (check the indentation of this line and the one before it: nested fields go two"
+        " spaces further in)"
+    )
     if k >= len(lines):
         return generic
     before = [j for j in range(k - 1, -1, -1) if lines[j].strip()]

@@ -179,3 +179,14 @@ def test_every_bundled_scenario_pickles(name):
     assert again == s and again.source_file == str(LIBRARY / f"{name}.yaml")
     loc = ("exercise", "steps", len(s.exercise.steps) - 1, "done_when")
     assert again.position_of(loc) == s.position_of(loc) and s.position_of(loc)[0] > 1
+
+
+def test_a_no_break_space_in_the_indentation_is_named_at_its_line():
+    """Pasted from a web page, it read "mapping values are not allowed" on the next line
+    with no word of the character."""
+    text = "scene:\n  arms: []\n\u00a0 camera: {fov_deg: 70}\n"
+    with pytest.raises(ScenarioError) as err:
+        read_yaml(text, "nbsp.yaml")
+    assert (err.value.line, err.value.col) == (3, 1)
+    assert "no-break space (U+00A0)" in err.value.message
+    read_yaml("title: a\u00a0b\n", "ok.yaml")  # inside a value it is text, not indentation
