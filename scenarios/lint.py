@@ -10,7 +10,10 @@ runs them all; add a check to :data:`CHECKS` to have validate report it.
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
+
+from pydantic import BaseModel
 
 from scenarios.errors import ScenarioWarning, suggest
 from scenarios.loader import library_names, load_scenario
@@ -119,6 +122,104 @@ def timers_never_started(scenario: Scenario) -> list[ScenarioWarning]:
     ]
 
 
+#: A length (m) past this in a laparoscopic scene (tens of centimetres across) is most
+#: likely millimetres or centimetres written as metres.
+IMPLAUSIBLE_LENGTH_M = 1.0
+#: An angle (rad) past a full turn is most likely degrees written as radians.
+FULL_TURN_RAD = 2 * math.pi
+#: A field of view (deg) under this is most likely radians written as degrees (a real
+#: endoscope sees 30-120 degrees).
+IMPLAUSIBLE_FOV_DEG = 10.0
+
+
+def _numbers(value) -> list[float]:
+    if isinstance(value, bool):
+        return []
+    if isinstance(value, (int, float)):
+        return [float(value)]
+    if isinstance(value, (list, tuple)):
+        return [x for v in value for x in _numbers(v)]
+    return []
+
+
+def _settings(value, loc: tuple = ()):
+    """Every ``(loc, key, value)`` in a scenario's fields, objects' ``params`` included."""
+    if isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            yield from _settings(getattr(value, name), (*loc, name))
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _settings(item, (*loc, key))
+        return
+    if isinstance(value, (list, tuple)) and any(
+        isinstance(v, (BaseModel, dict, list, tuple)) for v in value
+    ):
+        for i, item in enumerate(value):
+            yield from _settings(item, (*loc, i))
+        return
+    if loc and isinstance(loc[-1], str):
+        yield loc, loc[-1], value
+
+
+def implausible_units(scenario: Scenario) -> list[ScenarioWarning]:
+    """Numbers whose unit looks mistaken, as an author slips: a position or size in
+    millimetres (``[20, -30, 13]``, ``size_m: [10, 10, 10]``), degrees in a ``_rad`` field
+    (``rpy_rad: [0, 0, 45]``), radians in ``fov_deg`` (1.22). They validate (the schema
+    cannot know intent) and then build a scene nothing like the one meant."""
+    out = []
+    for loc, key, value in _settings(scenario):
+        numbers = _numbers(value)
+        if not numbers or loc[0] == "plan":
+            continue
+        largest = max(abs(x) for x in numbers)
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)[1:]
+        if key.endswith("_m") and largest > IMPLAUSIBLE_LENGTH_M:
+            out.append(
+                _warning(
+                    scenario,
+                    loc,
+                    f"{where}: {largest:g} m is more than a laparoscopic scene spans; lengths "
+                    "are in metres (10 mm is 0.01): millimetres?",
+                )
+            )
+        elif key.endswith("_rad") and largest > FULL_TURN_RAD + 1e-9:
+            out.append(
+                _warning(
+                    scenario,
+                    loc,
+                    f"{where}: {largest:g} rad is more than a full turn; angles are in "
+                    f"radians (45 degrees is {math.radians(45):.4f}): degrees?",
+                )
+            )
+        elif key == "fov_deg" and largest < IMPLAUSIBLE_FOV_DEG:
+            out.append(
+                _warning(
+                    scenario,
+                    loc,
+                    f"{where}: a {largest:g} degree field of view sees almost nothing; "
+                    f"fov_deg is in degrees ({largest:g} rad is {math.degrees(largest):.0f}): "
+                    "radians?",
+                )
+            )
+    return out
+
+
+def events_never_due(scenario: Scenario) -> list[ScenarioWarning]:
+    """An event ``at`` a time at or past the exercise's time limit never fires."""
+    limit_s = scenario.exercise.time_limit_s
+    return [
+        _warning(
+            scenario,
+            ("exercise", "events", i, "at"),
+            f"exercise.events[{i}].at: {event.at:g} s is not before the time limit of "
+            f"{limit_s:g} s, so this event never happens.",
+        )
+        for i, event in enumerate(scenario.exercise.events)
+        if event.at is not None and event.at >= limit_s
+    ]
+
+
 def step_outline(scenario: Scenario) -> list[tuple[str, tuple[str, ...]]]:
     """The exercise's steps as a plan sees them: each step's id, in order, with the names
     its ``done_when`` refers to (objects, landmarks, arms) in order. Numbers (tolerances,
@@ -167,7 +268,8 @@ def plan_for_other_steps(scenario: Scenario) -> list[ScenarioWarning]:
             loc,
             f"plan.kind: the {kind} plan was written for {', '.join(sorted(bundled))}, whose "
             "steps (ids, order, the objects and landmarks they name) differ from this "
-            f"scenario's: the plan will not do these steps. {INSTEAD[0].upper()}{INSTEAD[1:]}.",
+            f"scenario's: the plan may not do these steps (a run will tell). "
+            f"{INSTEAD[0].upper()}{INSTEAD[1:]}.",
         )
     ]
 
@@ -179,6 +281,8 @@ CHECKS: tuple[Callable[[Scenario], list[ScenarioWarning]], ...] = (
     unscored_safety_metrics,
     limits_never_measured,
     timers_never_started,
+    implausible_units,
+    events_never_due,
     plan_for_other_steps,
 )
 

@@ -102,3 +102,41 @@ def test_a_proficiency_limit_on_a_metric_the_scene_never_measures_is_a_warning()
     assert warning.line == _line_of(text, "limits: {drops")
     assert "never measures drops, so the limit is always met" in warning.message
     assert limits_never_measured(parse_scenario(PEG, "peg.yaml")) == []  # drops apply there
+
+
+def _said(text: str) -> list[str]:
+    return [str(w) for w in scenario_warnings(parse_scenario(text, "peg.yaml"))]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("fov_deg: 70", "fov_deg: 1.22", "fov_deg is in degrees (1.22 rad is 70): radians?"),
+        (
+            "    - at: 0\n",
+            "    - at: 0\n      do: [{message: late}]\n    - at: 400\n",
+            "exercise.events[1].at: 400 s is not before the time limit",
+        ),
+    ],
+)
+def test_a_unit_slip_or_an_event_that_can_never_happen_is_warned_of(old, new, expected):
+    """Each validated "ok": a field of view in radians, an event after the time limit."""
+    assert PEG.count(old) == 1
+    said = _said(PEG.replace(old, new))
+    assert any(expected in w for w in said), said
+
+
+def test_lengths_in_millimetres_and_angles_in_degrees_are_warned_of_at_their_line():
+    text = PEG.replace(
+        "  objects:\n",
+        "  objects:\n    - {id: cube, type: box, pose: {position_m: [0.02, 0.0, 0.02], "
+        "rpy_rad: [0, 0, 45]}, params: {size_m: [10, 10, 10]}}\n",
+        1,
+    )
+    said = _said(text)
+    line = _line_of(text, "id: cube")
+    size = [w for w in said if "params.size_m: 10 m" in w]
+    turn = [w for w in said if "pose.rpy_rad: 45 rad is more than a full turn" in w]
+    assert len(size) == 1 and size[0].startswith(f"peg.yaml:{line}:")
+    assert len(turn) == 1 and "degrees?" in turn[0]
+    assert not [w for w in _said(PEG) if "?" in w and ("metres" in w or "radians" in w)]
