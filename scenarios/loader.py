@@ -328,12 +328,53 @@ def _reworded(err: dict) -> tuple[str, str]:
         tags = [t.strip(" '") for t in str(ctx.get("expected_tags", "")).split(",")]
         text = f"unknown kind {ctx.get('tag')!r}; kinds are {tags}"
         return text, suggest(str(ctx.get("tag")), tags)
+    if kind == "string_pattern_mismatch":
+        pattern = str((err.get("ctx") or {}).get("pattern", ""))
+        if pattern in _PATTERN_WORDS:
+            words, example = _PATTERN_WORDS[pattern]
+            fixed = _fitted(str(got), pattern)
+            hint = f" Did you mean {fixed!r}?" if fixed else f" For example {example!r}."
+            return words, hint
+    if kind == "list_type":
+        return text, " Write one item per line, each starting with '- ' (or [a, b] on one line)."
     if kind == "invalid_key":
         return (
             "a key must be a name",
             " Inside {...} a comma separates entries: write decimals with a point (85.5).",
         )
     return text, ""
+
+
+#: A name pattern of the schema in words, with an example.
+_PATTERN_WORDS = {
+    r"^[a-z0-9][a-z0-9-]*$": (
+        "a scenario name is lower-case letters, digits and '-' (it names files and records)",
+        "twin-cubes",
+    ),
+    r"^[A-Za-z0-9_.-]+$": (
+        "an id is letters a-z or A-Z, digits, '_', '.' and '-' only (no spaces or accents)",
+        "lift-2",
+    ),
+    r"^[A-Za-z][A-Za-z0-9_]*$": (
+        "an arm name is a letter, then letters, digits and '_' (no spaces or '-')",
+        "PSM1",
+    ),
+}
+
+
+def _fitted(value: str, pattern: str) -> str | None:
+    """``value`` made to fit ``pattern`` the obvious way (lower case, spaces as '-',
+    accents dropped), or None when that does not fit either."""
+    import unicodedata
+
+    plain = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode()
+    if pattern == r"^[a-z0-9][a-z0-9-]*$":
+        plain = re.sub(r"[^a-z0-9-]+", "-", plain.lower()).strip("-")
+    elif pattern == r"^[A-Za-z][A-Za-z0-9_]*$":
+        plain = re.sub(r"[^A-Za-z0-9_]+", "_", plain).strip("_")
+    else:
+        plain = re.sub(r"[^A-Za-z0-9_.-]+", "-", plain).strip("-")
+    return plain if plain and re.fullmatch(pattern, plain) else None
 
 
 def _short(value, limit: int = 60) -> str:

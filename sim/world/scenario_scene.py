@@ -70,16 +70,41 @@ def build_scene_spec(scenario: Scenario, seed: int = 0):
     except SimError as exc:
         message = str(exc)
         loc: tuple = ("scene",)
+        where = "scene"
         for key, entries in (("objects", data["objects"]), ("arms", data["arms"])):
             for i in range(len(entries)):
                 if message.startswith(f"{key}[{i}]"):
                     loc = ("scene", key, i, *field_loc(key, message))
+                    where = f"scene.{key}[{i}]"
+                    message = message.removeprefix(f"{key}[{i}]: ")
                     if key == "arms":
                         message = _in_scenario_words(message)
+                    else:
+                        where, message = _as_params(where, entries[i], message)
         line, col = scenario.position_of(loc)
-        raise ScenarioError(
-            f"{'.'.join(map(str, loc[:3]))}: {message}", scenario.source_file, line, col
-        ) from None
+        raise ScenarioError(f"{where}: {message}", scenario.source_file, line, col) from None
+
+
+_UNKNOWN = re.compile(r"^unknown field '([^']+)'; valid fields are \[(.*)\]\.")
+
+
+def _as_params(where: str, entry: dict, message: str) -> tuple[str, str]:
+    """An unknown field of an object as the scenario writes it: a misspelt ``params``
+    key, listed against that type's parameters (it listed ``name``, ``position_m`` and
+    ``rpy_rad``, which ``params`` refuses, and suggested ``position_m`` for ``sise_m``)."""
+    from sim.world.scene import closest_names
+
+    match = _UNKNOWN.match(message)
+    if match is None:
+        return where, message
+    placed = {"name", "position_m", "rpy_rad", "type"}
+    valid = [v.strip(" '") for v in match.group(2).split(",") if v.strip(" '") not in placed]
+    key = match.group(1)
+    return (
+        f"{where}.params",
+        f"unknown parameter {key!r} of a {entry.get('type')}; its parameters are {valid}."
+        + closest_names(key, valid),
+    )
 
 
 #: An arm field of the world's description -> where the scenario writes it (under the arm).

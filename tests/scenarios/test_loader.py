@@ -355,3 +355,17 @@ def test_a_misspelt_metric_is_placed_at_its_own_line_and_ends_in_one_stop():
     assert err.line == _line_of(text, "clutch_cnt")
     assert err.message.startswith("scoring.metrics.clutch_cnt: unknown metric 'clutch_cnt'")
     assert err.message.endswith("Did you mean 'clutch_count'?")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("name: mini", "name: Twin Cubes", "a scenario name is lower-case letters"),
+        ("- id: lift", "- id: blå", "an id is letters a-z or A-Z"),
+    ],
+)
+def test_a_name_that_does_not_fit_says_what_fits_and_offers_one(old, new, expected):
+    """They read "String should match pattern '^[a-z0-9][a-z0-9-]*$'"."""
+    err = _error(VALID.replace(old, new, 1))
+    assert expected in err.message and "pattern" not in err.message
+    assert err.message.endswith(("Did you mean 'twin-cubes'?", "Did you mean 'bla'?"))

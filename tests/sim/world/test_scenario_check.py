@@ -250,3 +250,13 @@ def test_a_file_that_is_no_mesh_is_an_error_at_the_file(tmp_path):
     text = text.replace('"pad/needle"', '"pad"')
     err = _error_at(text, "params: {", str(bad))
     assert "fewer than 4 vertices" in err.message and "mesh 'pad'" in err.message
+
+
+def test_a_misspelt_parameter_is_listed_against_the_type_s_parameters_only():
+    """It listed name, position_m and rpy_rad (which params refuses) and suggested
+    position_m for sise_m, under a doubled path ("scene.objects.1: objects[1]: ...")."""
+    text = _with_params("suture_pad", "pad_sise_m: [0.1, 0.05, 0.012]")
+    err = _error(text)
+    assert err.message.startswith("scene.objects[0].params: unknown parameter 'pad_sise_m'")
+    assert "'position_m'" not in err.message and "'name'" not in err.message
+    assert "Did you mean 'pad_size_m'" in err.message
