@@ -30,6 +30,8 @@ from kinematics.chain import Chain
 from kinematics.errors import KinematicsError
 from kinematics.transforms import check_pose
 
+#: A target (or port) farther than this from the base (m) is refused as input, not solved.
+MAX_TARGET_M = IK.MAX_TARGET_M
 #: Per-attempt cap on solver iterations (each iteration is one FK + residual evaluation).
 DEFAULT_MAX_ITERS = 60
 #: Extra random starts after the first attempt (cold or warm) fails.
