@@ -138,7 +138,7 @@ def sweep(
             s["metric"],
             str(s["n"]),
             f"{s['mean']:.4g} ± {s['sd']:.2g}" if s["n"] else "none completed",
-            f"{s['completed']}/{s['n']}",
+            f"{s['completed']}/{s['runs']}",
         )
     console.print(table)
     console.print(f"results: {out}")

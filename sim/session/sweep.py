@@ -443,6 +443,7 @@ def summary(rows: Sequence[dict]) -> list[dict]:
                     "mean": float(values.mean()) if values.size else math.nan,
                     "sd": float(values.std(ddof=1)) if values.size > 1 else 0.0,
                     "completed": sum(r["completed"] for r in group),
+                    "runs": len(group),  # n counts completed runs only for the time
                 }
             )
     return out

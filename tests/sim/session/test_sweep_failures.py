@@ -118,6 +118,9 @@ def test_the_mean_completion_time_counts_completed_runs_only():
     # none completed: the row is there, n = 0 and no mean (it used to be left out)
     none = {s["metric"]: s for s in sw.summary(rows[2:])}
     assert none["completion_time_s"]["n"] == 0 and math.isnan(none["completion_time_s"]["mean"])
+    # "completed" is out of the runs, on every row: the time's row read 0/0 beside 0/1
+    assert {(s["completed"], s["runs"]) for s in none.values()} == {(0, 1)}
+    assert stats["completion_time_s"]["runs"] == stats["score"]["runs"] == 3
 
 
 def test_the_journal_answers_a_job_only_from_the_same_inputs_and_without_an_error(tmp_path):
