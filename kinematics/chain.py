@@ -16,7 +16,7 @@ import numpy as np
 
 from kinematics import _kernels as K
 from kinematics.errors import KinematicsError
-from kinematics.transforms import check_pose
+from kinematics.transforms import check_pose, refuse_complex
 
 #: Revolute joints without limits (URDF "continuous") draw IK restarts from this range (rad).
 CONTINUOUS_SAMPLE_RANGE_RAD = (-math.pi, math.pi)
@@ -198,7 +198,9 @@ class Chain:
 
     # ---- kinematics ----------------------------------------------------------------
     def check_q(self, q, what: str = "q") -> np.ndarray:
-        """Return ``q`` as a contiguous float64 (dof,) array or raise a clear error."""
+        """Return ``q`` as a contiguous float64 (dof,) array or raise a clear error (the
+        joint limits are not checked: :meth:`within_limits` does)."""
+        refuse_complex(q, what)
         q = np.ascontiguousarray(q, dtype=np.float64)
         if q.shape != (self.dof,):
             raise KinematicsError(
@@ -210,7 +212,9 @@ class Chain:
         return q
 
     def fk(self, q) -> np.ndarray:
-        """Tool-tip pose ``X_base_tip`` (4x4, metres) at joint values ``q`` (rad / m)."""
+        """Tool-tip pose ``X_base_tip`` (4x4, metres) at joint values ``q`` (rad / m),
+        within the joint limits or not (FK of any joint values is defined; the limits are
+        the solver's and the arm's business: :meth:`within_limits`)."""
         return K.fk_single(self.frames, self.joint_table, self.check_q(q))
 
     def fk_batch(self, Q) -> np.ndarray:

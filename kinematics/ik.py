@@ -28,7 +28,7 @@ import numpy as np
 from kinematics import _ik_kernels as IK
 from kinematics.chain import Chain
 from kinematics.errors import KinematicsError
-from kinematics.transforms import check_pose
+from kinematics.transforms import check_pose, refuse_complex
 
 #: A target (or port) farther than this from the base (m) is refused as input, not solved.
 MAX_TARGET_M = IK.MAX_TARGET_M
@@ -148,6 +148,8 @@ def _check_settings(pos_tol, rot_tol, max_iters, restarts) -> tuple[float, float
 
 def _rcm_target(X_target, rcm) -> tuple[np.ndarray, int, np.ndarray]:
     """Target matrix and mode for an RCM solve: a 3-vector is position only, 4x4 adds roll."""
+    refuse_complex(rcm, "rcm")
+    refuse_complex(X_target, "X_target")
     port = np.ascontiguousarray(rcm, dtype=np.float64).reshape(-1)
     if port.shape != (3,):
         raise KinematicsError(f"rcm must be a port point (x, y, z) in metres, got {rcm!r}.")
@@ -222,6 +224,8 @@ def solve_ik(
             pos_tol, rot_tol, max_iters, restarts
         )
     if rcm is None:
+        if type(X_target) is np.ndarray and X_target.dtype.kind == "c":
+            refuse_complex(X_target, "X_target")
         X = np.asarray(X_target, dtype=np.float64)
         if X.shape != (4, 4):
             raise KinematicsError(f"X_target must be a 4x4 pose, got shape {X.shape}.")
@@ -318,6 +322,8 @@ def solve_ik_batch(
     """
     pos_tol, rot_tol, max_iters, restarts = _check_settings(pos_tol, rot_tol, max_iters, restarts)
     seed = check_seed(seed)
+    refuse_complex(X_targets, "X_targets")
+    refuse_complex(q0, "q0")
     X = np.asarray(X_targets, dtype=np.float64)
     port = _NO_PORT
     mode = IK.MODE_POSE

@@ -150,6 +150,13 @@ def axis_rotation(axis, angle_rad: float) -> np.ndarray:
     return np.eye(3) + math.sin(angle_rad) * K + (1 - math.cos(angle_rad)) * K @ K
 
 
+def refuse_complex(value, what: str) -> None:
+    """A complex array is refused, not cut to its real part (numpy does that with only a
+    ComplexWarning, and the solver then answered for another target)."""
+    if isinstance(value, np.ndarray) and value.dtype.kind == "c":
+        raise KinematicsError(f"{what} is complex ({value.dtype}); pass real numbers.")
+
+
 def check_pose(X, what: str = "pose") -> np.ndarray:
     """Return ``X`` as a float64 4x4 array, or raise if it is not a finite rigid transform.
 
@@ -160,6 +167,7 @@ def check_pose(X, what: str = "pose") -> np.ndarray:
         KinematicsError: wrong shape, NaN/inf, bottom row not ``[0 0 0 1]``, or a rotation
             block that is not orthonormal with determinant +1.
     """
+    refuse_complex(X, what)
     X = np.asarray(X, dtype=np.float64)
     if X.shape != (4, 4):
         raise KinematicsError(f"{what} must be a 4x4 homogeneous transform, got shape {X.shape}.")

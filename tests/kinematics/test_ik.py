@@ -195,3 +195,17 @@ def test_large_and_numpy_seeds_are_fine():
     a = solve_ik(arm, X, q0=np.zeros(6), seed=2**63 - 1)
     b = solve_ik(arm, X, q0=np.zeros(6), seed=np.int64(2**63 - 1))
     assert a.success and np.array_equal(a.q, b.q)
+
+
+def test_complex_input_is_refused_not_cut_to_its_real_part():
+    """numpy took the real part with only a ComplexWarning, and the solver answered."""
+    arm = psm()
+    X = arm.fk([0.0, 0.0, 0.1, 0.0, 0.0, 0.0])
+    for call in (
+        lambda: solve_ik(arm, X.astype(complex)),
+        lambda: solve_ik(arm, X[:3, 3].astype(complex), rcm=np.zeros(3)),
+        lambda: solve_ik_batch(arm, X[None].astype(complex)),
+        lambda: arm.fk(np.zeros(6, dtype=complex)),
+    ):
+        with pytest.raises(KinematicsError, match="complex"):
+            call()
