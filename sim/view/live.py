@@ -197,9 +197,20 @@ def hud_content(
     arms = []
     mapped = {arm: device for device, arm in (hello.get("devices") or {}).items()}
     ended = state.score is not None  # the result box says it all: nothing live stays
+    status = ""
+    if not ended and now_s - state.last_scene_s > STALE_S:
+        status = state.silence or (
+            f"The session has ended ({ending_words(state.ending)}): scoring and storing it..."
+            if state.ending is not None
+            else "waiting for the session on the bus..."
+        )
+    # nothing live is shown once the session is over or the server fell silent: a dead
+    # server's arms stayed green FOLLOWING, and an ended session's arms HOLDING asked the
+    # trainee to "press and release the clutch"
+    live = not ended and not status and state.ending is None
     speeding = alerts.watch.speed_limited(state.scene_time_s)
     for arm, device in sorted(mapped.items(), key=lambda kv: kv[1], reverse=True):
-        if ended:
+        if not live:
             break
         seen = state.arms.get(arm, {})
         tip = seen.get("X_WT")
@@ -228,20 +239,15 @@ def hud_content(
     step_text = f"Step {step['index'] + 1}/{step['total']}" if step.get("total") else ""
     if step.get("total") and step.get("index", 0) >= step["total"]:
         step_text = "All steps done"
-    status = ""
-    if not ended and now_s - state.last_scene_s > STALE_S:
-        status = state.silence or (
-            f"The session has ended ({ending_words(state.ending)}): scoring and storing it..."
-            if state.ending is not None
-            else "waiting for the session on the bus..."
-        )
+    score = state.score.get("score") if ended else state.score_estimate
     return HudContent(
         title=str(hello.get("title", "")),
         step=step_text,
-        instruction=str(step.get("instruction", "")),
+        # over: the result box takes the middle (it cut through a two-line instruction)
+        instruction="" if ended else str(step.get("instruction", "")),
         time_s=state.scene_time_s,
         time_limit_s=hello.get("time_limit_s"),
-        score=state.score.get("score") if ended else state.score_estimate,
+        score=score if ended or live else None,
         arms=tuple(arms),
         warnings=tuple(warnings),
         status=status,

@@ -3,6 +3,8 @@ checked against the real teleoperation pipeline, the gamepad, the overlay."""
 
 from __future__ import annotations
 
+import time
+
 import math
 
 import numpy as np
@@ -230,12 +232,24 @@ def test_the_end_screen_shows_the_final_score_and_nothing_live(description):
     viewer = _viewer(description, hello)
     viewer.state.score_estimate = 98.0
     viewer.state.arms = {"PSM1": {"state": "FOLLOWING", "align_error_rad": 0.0}}
+    viewer.state.last_scene_s = time.monotonic() + 3600  # a scene has just come
     live = viewer._hud(0.0)
     assert live.score == 98.0 and [a.state for a in live.arms] == ["FOLLOWING"]
     assert live.time_limit_s == 120.0
+    # the server fell silent: its last arm states and score are not shown as live (the
+    # window kept "PSM1: FOLLOWING" in green beside "sent nothing for 4.5 s")
+    viewer.state.last_scene_s = time.monotonic() - 60
+    silent = viewer._hud(0.0)
+    assert silent.status and silent.arms == () and silent.score is None
+    # the session ended, its score not come yet: no "press and release the clutch"
+    viewer.state.last_scene_s = time.monotonic() + 3600
+    viewer.state.ending = {"reason": "interrupted"}
+    assert viewer._hud(0.0).arms == ()
+    viewer.state.ending = None
     viewer.state.score = {"score": 0.0, "passed": False, "interrupted": True}
     ended = viewer._hud(0.0)
     assert ended.score == 0.0 and ended.arms == ()  # the window said 98 beside "score 0"
+    assert ended.instruction == ""  # the result box cut through it
     assert ended.result.startswith("FAIL (stopped by the user)")
 
 
@@ -243,6 +257,7 @@ def test_moving_too_fast_names_the_instruments_speed_limit(description):
     teleop = {"PSM1": {"max_tip_speed_m_s": 0.2}, "PSM2": {"max_tip_speed_m_s": 0.2}}
     hello = {"devices": {"MTMR": "PSM1", "MTML": "PSM2"}, "teleop": teleop}
     viewer = _viewer(description, hello)
+    viewer.state.last_scene_s = time.monotonic() + 3600  # the scene is live
     viewer.state.scene_time_s = 5.0
     event = {"time_s": 5.0, "kind": "speed_limit", "data": {"arm": "PSM1", "detail": ""}}
     viewer.state.events = [event]
@@ -256,6 +271,7 @@ def test_moving_too_fast_names_the_instruments_speed_limit(description):
     assert not any("Moving too fast" in text for text, _ in viewer._hud(0.0).warnings)
     older = _viewer(description, {"devices": {"MTMR": "PSM1"}})  # a hello without the limit
     older.state.events = [event]
+    older.state.last_scene_s = time.monotonic() + 3600
     older.state.scene_time_s = 5.0
     older._warnings(0.0)
     assert ("Moving too fast: PSM1 lags behind the hand", "warning") in older._hud(0.0).warnings
