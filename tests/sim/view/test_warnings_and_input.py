@@ -3,9 +3,8 @@ checked against the real teleoperation pipeline, the gamepad, the overlay."""
 
 from __future__ import annotations
 
-import time
-
 import math
+import time
 
 import numpy as np
 import pytest
