@@ -183,6 +183,20 @@ def test_frame_timer_counts_skipped_display_slots():
     assert timer.summary(skip=3)["missed"] == 1
 
 
+def test_frame_timer_counts_slots_at_the_period_each_frame_was_given():
+    """A runtime that went from 50 ms to 100 ms slots mid-run was counted at the last
+    period over the whole span: "775 submitted of 776, paced 414, missed 0"."""
+    timer = FrameTimer()
+    display = 10**9
+    for i in range(20):  # 10 frames at 50 ms, then 10 at 100 ms, none skipped
+        period = 50_000_000 if i < 10 else 100_000_000
+        display += period if i else 0
+        timer.add(FrameRecord(i, display, period, 0.002, 0.004, True))
+    summary = timer.summary()
+    assert summary["paced"] == 20 and summary["missed"] == 0 and timer.missed == 0
+    assert summary["period_ms"] == pytest.approx(75.0)  # the median of the periods given
+
+
 def test_remote_driver_packet_layout():
     """The r_remote_data wire format (Monado's remote driver, "mndrmt3")."""
     from sim.xr.monado import REMOTE_PACKET_BYTES, RemoteHub
