@@ -24,6 +24,7 @@ Nothing here calls OpenXR: the client feeds numbers in.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from dataclasses import asdict, dataclass, field
@@ -133,7 +134,7 @@ def _slots(frames: list[FrameRecord]) -> int:
     if not frames:
         return 0
     slots = 1
-    for before, frame in zip(frames, frames[1:], strict=False):
+    for before, frame in itertools.pairwise(frames):
         period = frame.period_ns if frame.period_ns > 0 else before.period_ns
         gap = frame.display_ns - before.display_ns
         slots += max(1, round(gap / period)) if period > 0 else 1
