@@ -143,7 +143,10 @@ class LiveAlerts:
         self.seen: list[Alert] = []
 
     def flash(self, text: str, severity: str, now_s: float) -> None:
-        """Show ``text`` (``warning`` or ``info``) from ``now_s`` (monotonic s)."""
+        """Show ``text`` (``warning`` or ``info``) from ``now_s`` (monotonic s); the same
+        text already on screen is shown longer, not twice (a late clutch tap said twice
+        in a row stood twice, one banner over the other)."""
+        self.shown = [a for a in self.shown if a[1:] != (text, severity)]
         self.shown.append((now_s + WARNING_S, text, severity))
 
     def update(self, state: LiveState, now_s: float) -> None:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from haptics.bus.contract import pose_payload
-from sim.view.live import LiveAlerts, LiveState, hud_content
+from sim.view.live import WARNING_S, LiveAlerts, LiveState, hud_content
 
 
 @pytest.fixture(scope="module")
@@ -109,3 +109,14 @@ def test_the_end_says_it_is_scoring_then_why_an_attempt_out_of_time_failed(descr
     state.take(_message("session/score", said_already), now_s=104.0)
     lines = hud_content(state, hello, alerts, 104.0, close_hint="").result.splitlines()
     assert lines[1:] == ["why: the exercise was not completed", "stored as session 3"]
+
+
+def test_a_warning_said_again_while_on_screen_stands_once_and_longer():
+    """A late clutch tap said twice in a row stood twice, one banner over the other."""
+    alerts = LiveAlerts()
+    text = "PSM1 still holds: its clutch tap came too late to count (a busy machine)"
+    alerts.flash(text, "warning", 10.0)
+    alerts.flash("Drop!", "warning", 10.5)
+    alerts.flash(text, "warning", 11.0)
+    assert alerts.current() == [("Drop!", "warning"), (text, "warning")]
+    assert alerts.shown[-1][0] == 11.0 + WARNING_S
