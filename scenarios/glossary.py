@@ -283,7 +283,9 @@ def info(name: str) -> MetricInfo:
         return METRICS[name]
     timer = timer_of(name)
     if timer is not None:
-        return dataclasses.replace(METRICS["timer_s"], name=name, label=f"Timer '{timer}'")
+        return dataclasses.replace(
+            METRICS["timer_s"], name=name, label=f"Timer '{timer}'", noun=f"s on timer '{timer}'"
+        )
     match = _PER_INSTRUMENT.match(name)
     if match and match["base"] in METRICS:
         base = METRICS[match["base"]]

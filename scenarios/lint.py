@@ -162,6 +162,15 @@ def _settings(value, loc: tuple = ()):
         yield loc, loc[-1], value
 
 
+#: Units that end in ``_m`` but are no length: N/m, N s/m, kg m (a tissue's stiffness of
+#: 1000 N/m, its default, read "1000 m is more than a laparoscopic scene spans").
+_NOT_LENGTHS = ("_n_m", "_n_s_m", "_s_m", "_kg_m", "_per_m")
+
+
+def _is_length(key: str) -> bool:
+    return key.endswith("_m") and not key.endswith(_NOT_LENGTHS)
+
+
 def implausible_units(scenario: Scenario) -> list[ScenarioWarning]:
     """Numbers whose unit looks mistaken, as an author slips: a position or size in
     millimetres (``[20, -30, 13]``, ``size_m: [10, 10, 10]``), degrees in a ``_rad`` field
@@ -174,7 +183,7 @@ def implausible_units(scenario: Scenario) -> list[ScenarioWarning]:
             continue
         largest = max(abs(x) for x in numbers)
         where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)[1:]
-        if key.endswith("_m") and largest > IMPLAUSIBLE_LENGTH_M:
+        if _is_length(key) and largest > IMPLAUSIBLE_LENGTH_M:
             out.append(
                 _warning(
                     scenario,

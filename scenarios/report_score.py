@@ -364,7 +364,7 @@ def _event_detail(data: dict) -> str:
     if "distance_m" in keep and isinstance(keep["distance_m"], int | float):
         keep["distance_mm"] = round(1000 * keep.pop("distance_m"), 2)
     if "timer" in data and "elapsed_s" in data and data["elapsed_s"] is None:
-        keep["elapsed_s"] = "none: it never started"
+        keep["elapsed_s"] = "none: it was not running (never started, or stopped already)"
     if keep.get("reason") == "left_workspace":
         keep["reason"] = "left the workspace"
     return ", ".join(f"{k} {v}" for k, v in keep.items())

@@ -222,6 +222,18 @@ class Action(Model):
     complete: Flag | None = None
     fail: str | None = None
 
+    @field_validator("start_timer", "stop_timer")
+    @classmethod
+    def _timer_name(cls, value: str | None) -> str | None:
+        """A timer's name is also its metric's, ``timer_s[NAME]``: it cannot be empty or
+        hold a bracket (``"a]b"`` validated, and then no rubric could name its metric)."""
+        if value is not None and (not value.strip() or "[" in value or "]" in value):
+            raise ValueError(
+                f"a timer's name cannot be empty or hold '[' or ']' (got {value!r}): it is "
+                "also its metric's name, timer_s[NAME]"
+            )
+        return value
+
     @model_validator(mode="after")
     def _exactly_one(self) -> Action:
         given = [k for k in type(self).model_fields if getattr(self, k) is not None]

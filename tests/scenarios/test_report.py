@@ -517,5 +517,6 @@ def test_event_details_leave_out_empty_values_and_say_a_timer_never_started():
     drop = {"object": "outside", "arm": "", "reason": "left_workspace"}
     assert _event_detail(drop) == "object outside, reason left the workspace"
     stopped = {"timer": "never-started", "elapsed_s": None}
-    assert _event_detail(stopped) == "timer never-started, elapsed_s none: it never started"
+    not_running = "none: it was not running (never started, or stopped already)"
+    assert _event_detail(stopped) == f"timer never-started, elapsed_s {not_running}"
     assert _event_detail({"timer": "reach", "elapsed_s": 1.5}) == "timer reach, elapsed_s 1.5"

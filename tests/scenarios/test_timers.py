@@ -141,3 +141,24 @@ def test_an_mscore_rubric_benchmarks_a_timer_like_any_metric():
     assert at_mean.passed and at_mean.metrics["timer_s[first]"].score == 100.0
     assert not slow.passed  # 2.5 SD worse than the mean: past the 1 SD pass mark
     assert slow.metrics["timer_s[first]"].score < 100.0 and slow.score < at_mean.score
+
+
+@pytest.mark.parametrize("name", ["a]b", "x[1]", "", "  "])
+def test_a_timer_name_no_rubric_could_name_is_refused_at_its_line(name):
+    text = BOX_DRILL.replace("{start_timer: reach}", f"{{start_timer: {name!r}}}", 1)
+    with pytest.raises(ScenarioError, match="a timer's name cannot be empty or hold"):
+        parse_scenario(text, "drill.yaml")
+
+
+def test_the_metric_line_and_the_arithmetic_name_each_timer():
+    about = info("timer_s[reach]")
+    assert about.noun == "s on timer 'reach'"
+
+
+def test_lengths_that_are_no_lengths_raise_no_unit_warning():
+    """A tissue's default stiffness (1000 N/m) read "1000 m is more than a scene spans"."""
+    from scenarios.lint import _is_length
+
+    assert _is_length("size_m") and _is_length("radius_m") and _is_length("workspace_m")
+    for key in ("tissue_stiffness_n_m", "tissue_damping_n_s_m", "gravity_m_s2"):
+        assert not _is_length(key), key
