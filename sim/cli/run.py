@@ -658,19 +658,29 @@ def say_holds(console: Console, trace, limit: int = 5) -> None:
     """Why arms were held, by kind, arm and reason with how often (the most frequent
     first): a run whose IK solver returned NaN scored 0 with 0 cm of motion, and the
     reason was only in the HTML report."""
-    from collections import Counter
+    import re
 
-    counts = Counter()
+    groups: dict[tuple[str, str, str], list] = {}  # (kind, arm, reason's shape) -> events
     for event in trace.events:
         if event.kind in HOLD_EVENTS:
             data = event.data if isinstance(event.data, dict) else {}
             why = str(data.get("reason") or data.get("detail") or "")
-            counts[(event.kind.replace("_", " "), str(data.get("arm", "")), why)] += 1
-    for (kind, arm, why), n in counts.most_common(limit):
+            # reasons that differ only in their numbers ("on call 50", "call 100") are one
+            shape = re.sub(r"\d+(\.\d+)?", "#", why)
+            key = (event.kind.replace("_", " "), str(data.get("arm", "")), shape)
+            groups.setdefault(key, []).append((event.time_s, why))
+    ranked = sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[1][0][0]))
+    for (kind, arm, _), seen in ranked[:limit]:
+        n = len(seen)
+        first_s, why = seen[0]
         times = "once" if n == 1 else f"{n:,} times"
-        console.print(f"{kind}, {arm or 'the session'}, {times}: {escape(why)}")
-    if len(counts) > limit:
-        console.print(f"... and {len(counts) - limit} other reasons (the report lists them)")
+        similar = " (and alike)" if len({w for _, w in seen}) > 1 else ""
+        console.print(
+            f"{kind}, {arm or 'the session'}, {times}, first at {first_s:.2f} s: "
+            f"{escape(why)}{similar}"
+        )
+    if len(groups) > limit:
+        console.print(f"... and {len(groups) - limit} other reasons (the report lists them)")
 
 
 def print_result(console: Console, spec, outcome) -> None:

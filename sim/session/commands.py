@@ -184,8 +184,11 @@ def _pose(X, problems: list[str]) -> np.ndarray | None:
     if X is None:
         problems.append("servo_cp is not a 4x4 array of real numbers")
         return None
-    if X.shape != (4, 4) or not np.isfinite(X).all():
-        problems.append(f"servo_cp must be a finite 4x4 pose (m), got shape {X.shape}")
+    if X.shape != (4, 4):
+        problems.append(f"servo_cp must be a 4x4 pose (m), got shape {X.shape}")
+        return None
+    if not np.isfinite(X).all():
+        problems.append("servo_cp holds NaN or inf: a pose is finite")
         return None
     if np.abs(X).max() > MAX_POSE_ENTRY:
         problems.append(f"servo_cp holds entries beyond {MAX_POSE_ENTRY:g} (m): not a pose")

@@ -298,8 +298,9 @@ class Session:
         self._last_target: dict[str, bytes] = {}
         self._source: dict[str, str] = {name: "IDLE" for name in self._arm_names}
         self._unreachable: set[str] = set()
-        #: (arm, what) a command part the arm cannot take was said for (once: a device
-        #: mapped to an arm no master drives sends it 1000 times a second)
+        #: (arm, what) a command part the arm cannot take, or its IK solver raising, was
+        #: said for (once: a device mapped to an arm no master drives sends it 1000 times
+        #: a second)
         self._said_cannot_take: set[tuple[str, str]] = set()
         self._used_seq: dict[str, int] = {name: -1 for name in self._arm_names}
         self.runner = ExerciseRunner(scenario.exercise)
@@ -657,9 +658,11 @@ class Session:
                 rcm=rcm,
             )
         except Exception as exc:  # a user's solver must never end a session
-            if arm.name not in self._unreachable:
-                # the event says why; the traceback only when debugging (it read as a crash)
-                debugging = log.isEnabledFor(logging.DEBUG)
+            # the event says why; the log says it once per arm and episode (a solver that
+            # raised every 50th call wrote 143 lines), the traceback only when debugging
+            debugging = log.isEnabledFor(logging.DEBUG)
+            if (arm.name, "raised") not in self._said_cannot_take:
+                self._said_cannot_take.add((arm.name, "raised"))
                 log.warning("IK solver %s raised; %s holds", spec, arm.name, exc_info=debugging)
             self._hold(arm.name, f"IK solver {spec} raised {type(exc).__name__}: {exc}")
             return None

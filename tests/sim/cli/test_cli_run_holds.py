@@ -28,11 +28,27 @@ def test_holds_are_said_by_kind_arm_and_reason_most_frequent_first():
     events += [TraceEvent(0.5, "unreachable", {"arm": "ECM", "reason": nan})]
     events += [TraceEvent(0.6, "drop", {"object": "ring"})]  # not a hold
     lines = _said(events).splitlines()
-    assert lines == ["filter reset, PSM1, 3 times: x", f"unreachable, ECM, once: {nan}"]
+    assert lines == [
+        "filter reset, PSM1, 3 times, first at 0.00 s: x",
+        f"unreachable, ECM, once, first at 0.50 s: {nan}",
+    ]
 
 
 def test_more_reasons_than_the_limit_point_to_the_report():
-    events = [TraceEvent(0.0, "unreachable", {"arm": "PSM1", "reason": f"r{k}"}) for k in range(7)]
+    events = [TraceEvent(0.0, "unreachable", {"arm": f"PSM{k}", "reason": "r"}) for k in range(7)]
     lines = _said(events, limit=5).splitlines()
     assert len(lines) == 6 and lines[-1] == "... and 2 other reasons (the report lists them)"
     assert _said([]) == ""
+
+
+def test_reasons_that_differ_only_in_their_numbers_are_one_line():
+    """A solver raising "... on call 50", "... call 100" filled five lines and "138 other
+    reasons"."""
+    events = [
+        TraceEvent(0.1 * k, "unreachable", {"arm": "PSM2", "reason": f"exploded on call {50 * k}"})
+        for k in range(1, 140)
+    ]
+    lines = _said(events).splitlines()
+    assert lines == [
+        "unreachable, PSM2, 139 times, first at 0.10 s: exploded on call 50 (and alike)"
+    ]

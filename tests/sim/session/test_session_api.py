@@ -139,9 +139,9 @@ def _goals(session):
 @pytest.mark.parametrize(
     "command, reason",
     [
-        (ArmCommand(servo_cp=np.full((4, 4), np.nan)), "finite 4x4"),
+        (ArmCommand(servo_cp=np.full((4, 4), np.nan)), "holds NaN or inf"),
         (ArmCommand(servo_cp=np.diag([2.0, 1.0, 1.0, 1.0])), "rigid"),
-        (ArmCommand(servo_cp=np.eye(3)), "finite 4x4"),
+        (ArmCommand(servo_cp=np.eye(3)), "4x4 pose (m), got shape (3, 3)"),
         (ArmCommand(servo_cp=np.eye(4), frame="camera"), "frame"),
         (ArmCommand(servo_jp=[0.1, 0.2]), "needs 6 values"),
         (ArmCommand(servo_jp=[np.nan] * 6), "NaN"),
