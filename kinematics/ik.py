@@ -14,9 +14,9 @@ laparoscopic tool is held by an arm without a mechanical remote centre of motion
 the tool transform reaches along that axis (a 30 cm tool: the shaft runs from the flange
 to the tip), the port must lie on that stretch of shaft: a target deeper below the port
 than the shaft is long is unreachable (the port would sit behind the flange, on the
-robot). A tool with no length along its axis (the ECM's scope frame) bounds nothing. The
-solver does not know which side of the port the patient is on: a tip above the port,
-with the flange below it, is a solution too.
+robot). A tool with no forward length along its axis (none at all, or the ECM's scope
+frame) bounds nothing. The solver does not know which side of the port the patient is
+on: a tip above the port, with the flange below it, is a solution too.
 """
 
 from __future__ import annotations
