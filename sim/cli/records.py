@@ -74,7 +74,7 @@ def trainee_list(
     console.print(table)
     from sim.cli.run import say_waiting_sessions
 
-    say_waiting_sessions(console)
+    say_waiting_sessions(console, db, demo)
 
 
 @trainee_app.command("new")
@@ -129,7 +129,7 @@ def trainee_show(
         records.find_trainee(pseudonym, required=True)
         from sim.cli.run import say_waiting_sessions
 
-        say_waiting_sessions(console)
+        say_waiting_sessions(console, db, demo, pseudonym)
         everything = session_dicts(records, pseudonym)
         if not everything:
             # a trainee just registered: a normal state, not an error

@@ -137,7 +137,7 @@ def run(
             records.check_pseudonym(pseudonym, allow_name=allow_name)
             if not demo:
                 say_prerequisites(console, records, pseudonym, spec)
-            say_waiting_sessions(console)
+            say_waiting_sessions(console, db, demo)
             info = RunInfo(
                 spec.name,
                 path.read_text(),
@@ -406,21 +406,42 @@ def waiting_sessions() -> list[Path]:
     return [p for name in ("records", "demo") for p in find_orphans(store_dir(name) / IN_PROGRESS)]
 
 
-def say_waiting_sessions(console: Console) -> None:
-    """Say that sessions of killed runs wait to be stored: after a ``kill -9`` nothing
-    told the trainee or the technician, and the attempt was missing from the records
-    until someone thought of ``store --orphans``."""
-    waiting = waiting_sessions()
+def _waits_for(path: Path, db: str | None, demo: bool, pseudonym: str | None) -> bool:
+    """Whether the orphan ``path`` belongs to this database (and trainee, when given)."""
+    from scenarios.checkpoint import RunInfo
+    from scenarios.records import same_database
+
+    try:
+        info = RunInfo.load(path.with_suffix(".json"))
+    except Exception:  # no run information: it cannot be stored, only removed
+        return False
+    store = "demo" if demo else "records"
+    if not same_database(info.db, info.store, db, store):
+        return False
+    return pseudonym is None or info.pseudonym == pseudonym
+
+
+def say_waiting_sessions(
+    console: Console, db: str | None = None, demo: bool = False, pseudonym: str | None = None
+) -> None:
+    """Say that sessions of killed runs wait to be stored in this database (for this
+    trainee, when given): after a ``kill -9`` nothing told the trainee or the technician,
+    and the attempt was missing from the records until someone thought of ``store
+    --orphans``. Orphans of other databases and trainees are theirs to hear of."""
+    waiting = [p for p in waiting_sessions() if _waits_for(p, db, demo, pseudonym)]
     if waiting:
         what = (
             "a session of a killed run waits"
             if len(waiting) == 1
             else f"{len(waiting)} sessions of killed runs wait"
         )
+        whose = f" for {pseudonym}" if pseudonym else ""
+        command = "surgisim store --orphans" + (f" --db {db}" if db else "")
         console.print(
-            f"note: {what} to be stored: `surgisim store --orphans` stores "
+            f"note: {what}{whose} to be stored: `{command}` stores "
             f"{'it' if len(waiting) == 1 else 'them'} (as recovered after a crash)",
             highlight=False,
+            soft_wrap=True,
         )
 
 

@@ -192,7 +192,7 @@ def serve(
         records.check_pseudonym(pseudonym, allow_name=allow_name)
         if not demo:
             say_prerequisites(console, records, pseudonym, spec)
-        say_waiting_sessions(console)
+        say_waiting_sessions(console, db, demo)
         latency = parse_channel_values(latency_ms or [], "--latency-ms", 1e-3, MAX_DELAY_MS, " ms")
         jitter = parse_channel_values(jitter_ms or [], "--jitter-ms", 1e-3, MAX_DELAY_MS, " ms")
         losses = parse_channel_values(loss or [], "--loss", 1.0)

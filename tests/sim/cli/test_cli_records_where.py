@@ -157,13 +157,33 @@ def test_a_file_database_is_still_opened_and_records_itself_still_opens_in_memor
 def test_trainee_commands_say_that_a_killed_run_s_session_waits_to_be_stored(data):
     """After a kill -9 nothing said a session was waiting: the attempt was missing from
     the records until a technician thought of ``store --orphans``."""
-    note = "note: a session of a killed run waits to be stored: `surgisim store --orphans`"
-    assert CliRunner().invoke(app, ["trainee", "new", "--pseudonym", "T719"]).exit_code == 0
+    note = "a session of a killed run waits"
+    for pseudonym in ("T719", "T720"):
+        assert CliRunner().invoke(app, ["trainee", "new", "--pseudonym", pseudonym]).exit_code == 0
     assert note not in " ".join(CliRunner().invoke(app, ["trainee", "list"]).output.split())
     _orphan("T719", None)
-    for args in (["trainee", "list"], ["trainee", "show", "T719"]):
+    other = f"sqlite:///{data / 'other.sqlite'}"
+    _orphan("T721", other)  # another database's: said there, not here
+    said = {
+        "list": "note: a session of a killed run waits to be stored: `surgisim store --orphans`",
+        "show": "note: a session of a killed run waits for T719 to be stored",
+    }
+    for args, expected in (
+        (["trainee", "list"], said["list"]),
+        (["trainee", "show", "T719"], said["show"]),
+    ):
         result = CliRunner().invoke(app, args)
         assert result.exit_code == 0, result.output
-        assert note in " ".join(result.output.split()), args
+        assert expected in " ".join(result.output.split()), args
+    assert note not in " ".join(CliRunner().invoke(app, ["trainee", "show", "T720"]).output.split())
+    assert (
+        CliRunner().invoke(app, ["trainee", "new", "--pseudonym", "T722", "--db", other]).exit_code
+        == 0
+    )
+    there = " ".join(CliRunner().invoke(app, ["trainee", "list", "--db", other]).output.split())
+    assert f"`surgisim store --orphans --db {other}`" in there
     assert CliRunner().invoke(app, ["store", "--orphans"]).exit_code == 0
     assert note not in " ".join(CliRunner().invoke(app, ["trainee", "list"]).output.split())
+    assert note not in " ".join(
+        CliRunner().invoke(app, ["trainee", "list", "--db", other]).output.split()
+    )
