@@ -129,6 +129,12 @@ def run(
             check_pseudonym(pseudonym, allow_name=allow_name or store)
         json_path = checked_output(json_path, "--json")
         report = checked_output(report, "--report")
+        if report is not None and not store:  # it was ignored without a word
+            raise typer.BadParameter(
+                "the report is the stored session's: with --no-store nothing is stored, so "
+                "no report is written. Leave out --no-store, or write --json instead.",
+                param_hint="--report",
+            )
         distinct_outputs(record=record, video=video, json=json_path, report=report)
         records = checkpoint = None
         if store:

@@ -292,7 +292,22 @@ def test_a_recording_may_be_rewritten_by_record_with_overwrite_only(tmp_path):
     ("command", "first", "second"),
     [
         (["run", SCENARIO, "--no-store", "--record", "{p}", "--json", "{p}"], "--record", "--json"),
-        (["run", SCENARIO, "--no-store", "--report", "{p}", "--json", "{p}"], "--json", "--report"),
+        (
+            [
+                "run",
+                SCENARIO,
+                "--trainee",
+                "T042",
+                "--db",
+                "{db}",
+                "--report",
+                "{p}",
+                "--json",
+                "{p}",
+            ],
+            "--json",
+            "--report",
+        ),
         (["trainee", "show", "T042", "--html", "{p}", "--csv", "{p}"], "--html", "--csv"),
         (["report", "1", "--out", "{p}", "--json", "{p}"], "--out", "--json"),
         (["trainee", "class", "--html", "{p}", "--csv", "{p}"], "--html", "--csv"),
@@ -302,7 +317,7 @@ def test_two_outputs_naming_one_file_are_refused_before_any_work(tmp_path, comma
     """`run --record same.mcap --json same.mcap` left JSON where the recording was."""
     db = _stored(tmp_path)
     same = tmp_path / "same.out"
-    args = [a.replace("{p}", str(same)) for a in command]
+    args = [a.replace("{p}", str(same)).replace("{db}", db) for a in command]
     if args[0] != "run":
         args += ["--db", db]
     out = runner.invoke(app, args)
@@ -356,3 +371,14 @@ def test_a_result_that_could_not_be_stored_is_still_written_to_json(tmp_path, da
     assert "surgisim store" in out.output
     written = json.loads(result.read_text())
     assert written["session_id"] is None and "score" in written and "metrics" in written
+
+
+def test_run_refuses_a_report_it_would_not_write_with_no_store(tmp_path):
+    """`run --no-store --report r.html` exited 0 and wrote no report, without a word."""
+    args = ["run", SCENARIO, "--no-store", "--report", str(tmp_path / "r.html")]
+    out = runner.invoke(app, args, env={"COLUMNS": "400"})
+    assert out.exit_code == 2, out.output
+    assert "with --no-store nothing is stored, so no report is written" in " ".join(
+        out.output.split()
+    )
+    assert not (tmp_path / "r.html").exists()
