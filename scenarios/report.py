@@ -178,10 +178,19 @@ def _figures(trace: SessionTrace, force_threshold_n: float) -> list[tuple[str, s
         ax.plot(times, [row] * len(times), "|", ms=14, mew=2)
     ax.set_yticks(range(len(kinds)), kinds)
     ax.set(title="Events", xlabel="time (s)")
-    ax.set_xlim(t[0], t[-1] if len(t) else 1)
+    ax.set_xlim(*_span(t))
     fig.tight_layout()
     out.append(("Event timeline", _png(fig)))
     return out
+
+
+def _span(t) -> tuple[float, float]:
+    """The time axis' limits: a run that ended at its first row (a controller that gave up
+    at once) made them equal, and matplotlib warned on the console."""
+    if not len(t) or t[-1] <= t[0]:
+        start = float(t[0]) if len(t) else 0.0
+        return start, start + 1.0
+    return float(t[0]), float(t[-1])
 
 
 def recaptioned(

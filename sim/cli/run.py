@@ -185,6 +185,8 @@ def run(
         # the session has ended: a stop now waits until it is stored, its score printed
         # and its outputs written (seconds), then ends the command with its exit code
         with uninterrupted(FINISHING):
+            from scenarios.archive import ending_of
+
             if record is not None:
                 stopped = " (stopped before the end)" if outcome.interrupted else ""
                 console.print(f"recording: {escape(str(record))}{stopped}")
@@ -198,6 +200,8 @@ def run(
                 "score": outcome.result.score,
                 "pass_score": outcome.result.pass_score,
                 "interrupted": outcome.interrupted,
+                # how it ended, as the records and the CSV say it (gave_up, stopped, ...)
+                "ended": ending_of(outcome.trace, outcome.interrupted),
                 "failure": outcome.trace.failure,
                 "sim_time_s": outcome.sim_time_s,
                 "wall_time_s": outcome.wall_time_s,

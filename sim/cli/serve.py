@@ -303,6 +303,8 @@ def serve(
                 info.conditions = conditions
                 info.interrupted = outcome.interrupted
                 sid = store_finished(console, records, spec, outcome, checkpoint, report, camera)
+                from scenarios.archive import ending_of
+
                 payload = {
                     "scenario": spec.name,
                     "seed": seed,
@@ -314,6 +316,7 @@ def serve(
                     "pass_score": outcome.result.pass_score,
                     "interrupted": outcome.interrupted,
                     "stopped_by": served.stopped_by,
+                    "ended": ending_of(outcome.trace, outcome.interrupted),
                     "failure": outcome.trace.failure,
                     "sim_time_s": outcome.sim_time_s,
                     "wall_time_s": outcome.wall_time_s,

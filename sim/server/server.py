@@ -813,7 +813,8 @@ def _finite(value):
 #: The fields of ``session/score`` kept however much else is left out.
 _SCORE_CORE = (
     "scenario", "seed", "operator", "session_id", "completed", "passed", "score",
-    "pass_score", "interrupted", "stopped_by", "failure", "sim_time_s", "wall_time_s",
+    "pass_score", "interrupted", "stopped_by", "ended", "failure", "sim_time_s",
+    "wall_time_s",
 )  # fmt: skip
 #: ``conditions`` that grow with what clients send (one entry per client name).
 _PER_CLIENT = ("devices", "frame_timing")
