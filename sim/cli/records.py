@@ -509,8 +509,23 @@ def rescore(
     console.print(table)
     if recording is not None:
         console.print(f"metrics: {escape(new.context['metrics_from'])}")
+    _say_timers_that_never_ran(console, new)
     if new.context.get("forced"):
         console.print(
             f"[yellow]forced:[/yellow] the rubric of {new.context['scenario']!r} on a "
             f"{new.context['session_scenario']!r} session."
         )
+
+
+def _say_timers_that_never_ran(console: Console, result) -> None:
+    """A rubric's timer the session never ran (a timer added to the scenario after it)
+    does not apply, so its limit is met: say so, or the re-score passes without a word."""
+    from scenarios.glossary import timer_of
+
+    for name, metric in result.metrics.items():
+        timer = timer_of(name)
+        if timer is not None and metric.value is None:
+            console.print(
+                f"[yellow]note:[/yellow] timer {escape(repr(timer))} never ran in this "
+                "session (its trace has no such timer): its metric does not apply."
+            )

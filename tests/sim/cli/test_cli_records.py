@@ -448,3 +448,20 @@ def _mini_file(tmp_path):
     path = tmp_path / "mini.yaml"
     path.write_text(VALID)
     return path
+
+
+def test_rescore_says_a_timer_of_the_rubric_never_ran_in_the_session(tmp_path):
+    """A timer added to the scenario after the session does not apply to it, so its limit
+    is met: the re-score passed without a word."""
+    db = f"sqlite:///{tmp_path / 'r.sqlite'}"
+    sid = _store(db, tmp_path)
+    edited = tmp_path / "mini.yaml"
+    text = VALID.replace("do: [{message: Go}]", "do: [{message: Go}, {start_timer: whole}]")
+    text = text.replace(
+        "    drops: {limit: 0}\n", "    drops: {limit: 0}\n    timer_s[whole]: {limit: 5}\n"
+    )
+    edited.write_text(text)
+    out = runner.invoke(app, ["rescore", str(sid), "--scenario", str(edited), "--db", db])
+    assert out.exit_code == 0, out.output
+    said = " ".join(out.output.split())
+    assert "note: timer 'whole' never ran in this session" in said
