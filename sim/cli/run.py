@@ -355,10 +355,14 @@ def _simulate(
         if checkpoint is not None and checkpoint.due(session.time_s):
             checkpoint.save(session.trace(), session.time_s)
 
+    # nothing is stored without a checkpoint (--no-store): it said "stored as incomplete"
+    storing = (
+        "stored as incomplete"
+        if checkpoint is not None
+        else "scored as incomplete, not stored (--no-store)"
+    )
     with (
-        interruptible(
-            "stopping: the session is stored as incomplete (Ctrl-C again to abandon it)"
-        ) as stop,
+        interruptible(f"stopping: the session is {storing} (Ctrl-C again to abandon it)") as stop,
         Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -688,7 +692,9 @@ HOLD_EVENTS = ("unreachable", "filter_reset", "command_refused", "internal_error
 def say_holds(console: Console, trace, limit: int = 5) -> None:
     """Why arms were held, by kind, arm and reason with how often (the most frequent
     first): a run whose IK solver returned NaN scored 0 with 0 cm of motion, and the
-    reason was only in the HTML report."""
+    reason was only in the HTML report. An ``unreachable`` event starts a spell of
+    holding that lasts until a goal is reachable again ("held once" may be the whole
+    run); the other kinds are counted as they come (a refused command each time)."""
     import re
 
     groups: dict[tuple[str, str, str], list] = {}  # (kind, arm, reason's shape) -> events
@@ -704,7 +710,10 @@ def say_holds(console: Console, trace, limit: int = 5) -> None:
     for (kind, arm, _), seen in ranked[:limit]:
         n = len(seen)
         first_s, why = seen[0]
-        times = "once" if n == 1 else f"{n:,} times"
+        if kind == "unreachable":  # said once per spell of holding, not per step held
+            times = "held once" if n == 1 else f"held {n:,} times"
+        else:
+            times = "once" if n == 1 else f"{n:,} times"
         similar = " (and alike)" if len({w for _, w in seen}) > 1 else ""
         console.print(
             f"{kind}, {arm or 'the session'}, {times}, first at {first_s:.2f} s: "

@@ -102,6 +102,9 @@ def test_ctrl_c_still_leaves_a_whole_recording(tmp_path):
     stdout, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 130, stdout + stderr
     assert f"recording: {target} (stopped before the end)" in " ".join(stdout.split())
+    # nothing is stored with --no-store: it said "the session is stored as incomplete"
+    said = " ".join((stdout + stderr).split())
+    assert "stopping: the session is scored as incomplete, not stored (--no-store)" in said
     rec = read_recording(target)
     assert rec.cut_short is None and rec.score is not None and not rec.score["completed"]
     assert not partial_path(target).exists()

@@ -30,7 +30,7 @@ def test_holds_are_said_by_kind_arm_and_reason_most_frequent_first():
     lines = _said(events).splitlines()
     assert lines == [
         "filter reset, PSM1, 3 times, first at 0.00 s: x",
-        f"unreachable, ECM, once, first at 0.50 s: {nan}",
+        f"unreachable, ECM, held once, first at 0.50 s: {nan}",
     ]
 
 
@@ -50,5 +50,5 @@ def test_reasons_that_differ_only_in_their_numbers_are_one_line():
     ]
     lines = _said(events).splitlines()
     assert lines == [
-        "unreachable, PSM2, 139 times, first at 0.10 s: exploded on call 50 (and alike)"
+        "unreachable, PSM2, held 139 times, first at 0.10 s: exploded on call 50 (and alike)"
     ]

@@ -54,3 +54,16 @@ def test_a_slow_tick_is_an_overrun_and_the_schedule_resyncs_without_a_burst():
 def test_rate_must_be_positive():
     with pytest.raises(ValueError, match="rate_hz"):
         Pacer(0.0)
+
+
+def test_the_real_time_note_tells_a_slow_loop_from_one_with_late_ticks():
+    """It read "could not keep real time: 1.00x" beside a run at 1.000x real time."""
+    from types import SimpleNamespace
+
+    from sim.server.server import real_time_note
+
+    late = SimpleNamespace(real_time_ratio=1.0, overruns=138, ticks=9794, overrun_fraction=0.0141)
+    assert real_time_note(late).startswith("the machine kept up overall (1.00x real time)")
+    assert "138 of 9794 ticks (1.4%) overran" in real_time_note(late)
+    slow = SimpleNamespace(real_time_ratio=0.6, overruns=5000, ticks=9000, overrun_fraction=0.55)
+    assert real_time_note(slow).startswith("the machine could not keep real time: 0.60x")

@@ -264,12 +264,16 @@ def test_a_misspelt_parameter_is_listed_against_the_type_s_parameters_only():
 
 def test_a_ring_jitter_that_can_start_a_ring_outside_the_workspace_is_refused_at_it():
     """Seed 0's draw passed a 7 cm jitter that put rings outside on 10 seeds of 12 (three
-    drops at once on seed 2500); the nominal places widened by the jitter are checked."""
+    drops at once on seed 2500); then a 3.4 cm one passed the workspace and dropped a ring
+    whose centre landed past the board's edge (seed 2610). A ring's disc of jitter must lie
+    on its board."""
     text = (LIBRARY / "peg-transfer.yaml").read_text()
     line = "      type: peg_board\n"
     ok = text.replace(line, line + "      params: {ring_jitter_m: 0.02}\n", 1)
     _check(ok)
-    bad = text.replace(line, line + "      params: {ring_jitter_m: 0.07}\n", 1)
-    err = _error_at(bad, "ring_jitter_m: 0.07", "0.07")
-    assert "with 0.07 m of jitter 'board/ring" in err.message
-    assert "on some seeds it would count as dropped at once" in err.message
+    for jitter in ("0.07", "0.034"):  # 0.034: the outer rings 3 cm from the board's edge
+        bad = text.replace(line, line + f"      params: {{ring_jitter_m: {jitter}}}\n", 1)
+        err = _error_at(bad, f"ring_jitter_m: {jitter}", jitter)
+        assert f"with {jitter} m of jitter 'board/ring" in err.message
+        assert "can start off the board and fall at once" in err.message
+        assert "Keep the jitter under 0.03 m" in err.message
