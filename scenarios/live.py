@@ -74,6 +74,14 @@ TELEOP_STATE_EVENTS = frozenset({"disabled", "aligning", "following", "clutched"
 #: The exercise engine's timer events (``start_timer`` / ``stop_timer`` actions).
 TIMER_EVENTS = frozenset({"timer_started", "timer_stopped"})
 
+#: Every event kind :meth:`MetricAccumulator.add_event` counts: a live session feeds it
+#: these, whichever part of the session made them (one list, beside the dispatch below).
+COUNTED_EVENTS = (
+    TELEOP_STATE_EVENTS
+    | TIMER_EVENTS
+    | frozenset({"drop", "needle_entry", "needle_exit", "needle_withdrawal"})
+)
+
 
 class MetricAccumulator:
     """Accumulates the metrics of a trace as its rows arrive.

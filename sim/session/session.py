@@ -38,7 +38,7 @@ from kinematics.errors import KinematicsError
 from kinematics.ik import DEFAULT_MAX_ITERS, check_seed
 from kinematics.solvers import checked_joints, load_ik_solver
 from kinematics.transforms import pose, rpy_to_matrix
-from scenarios.live import TELEOP_STATE_EVENTS, TIMER_EVENTS, MetricAccumulator
+from scenarios.live import COUNTED_EVENTS, MetricAccumulator
 from scenarios.schema import Scenario
 from scenarios.scoring import score_session
 from scenarios.script import ExerciseRunner
@@ -838,7 +838,12 @@ class Session:
         event = TraceEvent(self.world.time_s if time_s is None else float(time_s), kind, data)
         self.recorder.events.append(event)
         self._step_events.append(event)
-        if kind in TELEOP_STATE_EVENTS:  # the live clutch count follows them
+        self._count_live(event)
+
+    def _count_live(self, event: TraceEvent) -> None:
+        """Keep ``event`` for the live metrics' next refresh when they count its kind
+        (clutch presses, drops, needle marks, timers), whatever made it."""
+        if event.kind in COUNTED_EVENTS:
             self._live_events.append(event)
 
     def _on_world_event(self, event) -> None:
@@ -858,14 +863,13 @@ class Session:
         self.recorder.events.append(happened)  # for the trace
         self._step_events.append(happened)
         self._pending_events.append(happened)  # for the exercise engine's next tick
-        self._live_events.append(happened)
+        self._count_live(happened)
 
     def _emit(self, outcome) -> None:
         for event in outcome.events:
             self.recorder.events.append(event)
             self._step_events.append(event)
-            if event.kind in TIMER_EVENTS:  # timers are metrics a rubric may score
-                self._live_events.append(event)
+            self._count_live(event)
         for action in outcome.actions:
             self._carry_out(action)
 
