@@ -25,7 +25,14 @@ from pydantic import BaseModel, ValidationError
 
 from scenarios.errors import ScenarioError, suggest
 from scenarios.glossary import timer_of
-from scenarios.schema import FieldError, Scenario, references
+from scenarios.schema import (
+    ARM_NAME_PATTERN,
+    ID_PATTERN,
+    SCENARIO_NAME_PATTERN,
+    FieldError,
+    Scenario,
+    references,
+)
 from scenarios.source import DEFAULT_LIMITS, Limits, SourceMap, decode, read_yaml
 
 LIBRARY = Path(__file__).parent / "library"
@@ -331,8 +338,8 @@ def _reworded(err: dict) -> tuple[str, str]:
     if kind == "string_pattern_mismatch":
         pattern = str((err.get("ctx") or {}).get("pattern", ""))
         if pattern in _PATTERN_WORDS:
-            words, example = _PATTERN_WORDS[pattern]
-            fixed = _fitted(str(got), pattern)
+            words, example, fit = _PATTERN_WORDS[pattern]
+            fixed = _fitted(str(got), pattern, fit)
             hint = f" Did you mean {fixed!r}?" if fixed else f" For example {example!r}."
             return words, hint
     if kind == "list_type":
@@ -345,35 +352,37 @@ def _reworded(err: dict) -> tuple[str, str]:
     return text, ""
 
 
-#: A name pattern of the schema in words, with an example.
+#: A name pattern of the schema in words, with an example, and how a value is made to
+#: fit it: lower-cased or not, the characters it may hold, what stands for the others.
 _PATTERN_WORDS = {
-    r"^[a-z0-9][a-z0-9-]*$": (
+    SCENARIO_NAME_PATTERN: (
         "a scenario name is lower-case letters, digits and '-' (it names files and records)",
         "twin-cubes",
+        (True, "a-z0-9-", "-"),
     ),
-    r"^[A-Za-z0-9_.-]+$": (
+    ID_PATTERN: (
         "an id is letters a-z or A-Z, digits, '_', '.' and '-' only (no spaces or accents)",
         "lift-2",
+        (False, "A-Za-z0-9_.-", "-"),
     ),
-    r"^[A-Za-z][A-Za-z0-9_]*$": (
+    ARM_NAME_PATTERN: (
         "an arm name is a letter, then letters, digits and '_' (no spaces or '-')",
         "PSM1",
+        (False, "A-Za-z0-9_", "_"),
     ),
 }
 
 
-def _fitted(value: str, pattern: str) -> str | None:
-    """``value`` made to fit ``pattern`` the obvious way (lower case, spaces as '-',
-    accents dropped), or None when that does not fit either."""
+def _fitted(value: str, pattern: str, fit: tuple[bool, str, str]) -> str | None:
+    """``value`` made to fit ``pattern`` the obvious way (accents dropped, lower case
+    where asked, other characters as ``fit``'s stand-in), or None when that does not fit
+    either."""
     import unicodedata
 
+    lower, allowed, stand_in = fit
     plain = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode()
-    if pattern == r"^[a-z0-9][a-z0-9-]*$":
-        plain = re.sub(r"[^a-z0-9-]+", "-", plain.lower()).strip("-")
-    elif pattern == r"^[A-Za-z][A-Za-z0-9_]*$":
-        plain = re.sub(r"[^A-Za-z0-9_]+", "_", plain).strip("_")
-    else:
-        plain = re.sub(r"[^A-Za-z0-9_.-]+", "-", plain).strip("-")
+    plain = plain.lower() if lower else plain
+    plain = re.sub(f"[^{allowed}]+", stand_in, plain).strip(stand_in)
     return plain if plain and re.fullmatch(pattern, plain) else None
 
 

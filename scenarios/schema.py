@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
-from scenarios.glossary import METRICS, info, timer_of
+from scenarios.glossary import METRICS, info, timer_metric, timer_of
 from scenarios.model import (  # noqa: F401 - re-exported: the schema's public names
     AnyBodyRef,
     AnyObjectRef,
@@ -50,6 +50,11 @@ from scenarios.triggers import (  # noqa: F401 - re-exported
 
 SCHEMA_VERSION = 1
 
+#: What a name may hold (the loader words a mismatch from these, with a fitting example).
+SCENARIO_NAME_PATTERN = r"^[a-z0-9][a-z0-9-]*$"  # names files and records
+ID_PATTERN = r"^[A-Za-z0-9_.-]+$"  # objects and steps
+ARM_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
+
 
 # ---- scene ---------------------------------------------------------------------------------
 
@@ -82,7 +87,7 @@ class Port(Model):
 class Arm(Model):
     """A patient-side arm mounted with its remote centre of motion at a port."""
 
-    name: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$")]
+    name: Annotated[str, Field(pattern=ARM_NAME_PATTERN)]
     kind: Literal["psm", "ecm"]
     port: Port
     start_joints: list[Real] | None = None
@@ -124,7 +129,7 @@ class SceneObject(Model):
     """A task-board object. ``type`` and ``params`` are checked against the physics world's
     builders when the scene is built; positions are in the world frame."""
 
-    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
+    id: Annotated[str, Field(pattern=ID_PATTERN)]
     type: str
     pose: Pose = Pose()
     params: dict = Field(default_factory=dict)
@@ -227,7 +232,7 @@ class Action(Model):
     def _timer_name(cls, value: str | None) -> str | None:
         """A timer's name is also its metric's, ``timer_s[NAME]``: it cannot be empty or
         hold a bracket (``"a]b"`` validated, and then no rubric could name its metric)."""
-        if value is not None and (not value.strip() or "[" in value or "]" in value):
+        if value is not None and (not value.strip() or timer_of(timer_metric(value)) != value):
             raise ValueError(
                 f"a timer's name cannot be empty or hold '[' or ']' (got {value!r}): it is "
                 "also its metric's name, timer_s[NAME]"
@@ -270,7 +275,7 @@ class Event(Model):
 class Step(Model):
     """One stage of the exercise: an instruction, done when its trigger holds."""
 
-    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")]
+    id: Annotated[str, Field(pattern=ID_PATTERN)]
     instruction: str
     done_when: Trigger
 
@@ -564,7 +569,7 @@ class Scenario(Model):
     """One exercise, as an instructor writes it."""
 
     schema_version: Literal[1]
-    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$")]
+    name: Annotated[str, Field(pattern=SCENARIO_NAME_PATTERN)]
     version: str = "1"
     title: str
     description: str = ""
