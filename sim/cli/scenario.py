@@ -35,20 +35,24 @@ def scenario_validate(
     debug: bool = typer.Option(False, "--debug", help="Show the traceback of unexpected errors."),
 ) -> None:
     """Check scenario files as a run would use them: schema, names of objects, bodies,
-    landmarks, arms, steps and plans; print FILE:LINE:COL: message for each failing
+    landmarks, arms, steps and plans, and the world they build (bodies that start inside
+    one another, objects no arm can reach); print FILE:LINE:COL: message for each failing
     file, and FILE:LINE:COL: warning: message for what a valid file probably did not
     mean; check every file given, exit 1 if any failed (warnings do not fail)."""
     from scenarios.errors import ScenarioError
+    from scenarios.lint import scenario_warnings
     from scenarios.loader import load_scenario
     from sim.session.plans import PLANS, plan_unrunnable
     from sim.world.scenario_check import check_scenario
     from sim.world.scene import OBJECT_TYPES
+    from sim.world.scene_warnings import world_warnings
 
     failed = 0
     for path in files:
         try:
             scenario = load_scenario(path, object_types=OBJECT_TYPES)
             check_scenario(scenario, plan_kinds=PLANS, plan_unrunnable=plan_unrunnable)
+            warnings = scenario_warnings(scenario) + world_warnings(scenario)
         except ScenarioError as exc:
             failed += 1
             typer.echo(str(exc), err=True)
@@ -64,18 +68,15 @@ def scenario_validate(
                 err=True,
             )
         else:
-            _report_ok(path, scenario)
+            _report_ok(path, scenario, warnings)
     if len(files) > 1:
         typer.echo(f"{len(files) - failed} of {len(files)} files ok", err=bool(failed))
     raise typer.Exit(code=1 if failed else 0)
 
 
-def _report_ok(path: Path, scenario) -> None:
+def _report_ok(path: Path, scenario, warnings) -> None:
     """The ok line of a valid file (stdout), then its warnings (stderr, like its errors
     would be): a warning points at a line to look at, it does not fail the file."""
-    from scenarios.lint import scenario_warnings
-
-    warnings = scenario_warnings(scenario)
     note = "" if scenario.plan else "; no demonstration plan (master devices only)"
     if warnings:
         note += f"; {len(warnings)} warning{'s' if len(warnings) > 1 else ''}"

@@ -1,0 +1,155 @@
+"""What a valid scenario's world will do that its author probably did not mean, found by
+building that world once (pybullet, no step taken).
+
+:mod:`sim.world.scenario_check` checks names and places from plain data; some mistakes
+only show in the bodies themselves:
+
+- **overlaps**: two bodies that start inside one another (a block placed in the board, a
+  ring on top of another, an instrument's tip in the tissue). The physics pushes them
+  apart at the first step, a jolt that can throw a ring off its peg before the trainee
+  has done anything, and nothing in the session says why.
+- **out of reach**: a movable object that no arm with jaws can reach from its port, so
+  the exercise cannot be done (an object inside ``workspace_m`` but 20 cm from the ports
+  validated).
+
+Both are warnings (:class:`~scenarios.errors.ScenarioWarning`, at the YAML line of the
+object or arm), not errors: the file still loads and runs. ``surgisim scenario
+validate`` prints them beside :func:`scenarios.lint.scenario_warnings`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from scenarios.errors import ScenarioError, ScenarioWarning
+from scenarios.schema import Scenario
+from sim.world.scenario_scene import build_scene_spec
+
+#: Depth (m) at which two bodies count as starting inside one another. Resting contact
+#: reads a few tenths of a millimetre (a ring on the ring-walk course: -0.14 mm) and
+#: pybullet's contact solver absorbs that; a millimetre is a visible jolt.
+OVERLAP_WARN_M = 1e-3
+#: How far beyond a body's own size (m) the closest tool-tip position may fall before
+#: the body counts as out of reach: jaws grasp a body at its surface, not at its origin.
+REACH_SLACK_M = 5e-3
+
+
+def world_warnings(scenario: Scenario, seed: int = 0) -> list[ScenarioWarning]:
+    """Overlapping bodies and unreachable objects of ``scenario``'s world at ``seed``.
+
+    Builds the world (a pybullet DIRECT client, closed again; ~0.1 s) and takes no step.
+    The scenario must already have passed :func:`sim.world.scenario_check.check_scenario`.
+
+    Raises:
+        ScenarioError: the world cannot be built at all (a run would fail the same way).
+    """
+    from sim.errors import SimError
+    from sim.world.world import World
+
+    spec = build_scene_spec(scenario, seed)
+    try:
+        world = World(spec)
+    except SimError as exc:  # a run would stop here too: an error, not a warning
+        line, col = scenario.position_of(("scene",))
+        raise ScenarioError(
+            f"scene: the world cannot be built: {exc}", scenario.source_file, line, col
+        ) from None
+    try:
+        where = _yaml_places(scenario, world)
+        return _overlaps(scenario, world, where) + _out_of_reach(scenario, world, where)
+    finally:
+        world.close()
+
+
+def _yaml_places(scenario: Scenario, world) -> dict[str, tuple[str, tuple]]:
+    """Each body's name -> (how the YAML calls it, where the YAML writes it): a board's
+    ring ``board/ring2`` is written by the board's entry in ``scene.objects``."""
+    places: dict[str, tuple[str, tuple]] = {}
+    for i, arm in enumerate(scenario.scene.arms):
+        places[arm.name] = (f"scene.arms[{i}] ({arm.name})", ("scene", "arms", i))
+    objects = {obj.id: i for i, obj in enumerate(scenario.scene.objects)}
+    for info in world.bodies.values():
+        owner = info.name.partition("/")[0]
+        if owner in objects:
+            i = objects[owner]
+            places[info.name] = (f"scene.objects[{i}] ({owner})", ("scene", "objects", i))
+    return places
+
+
+def _warning(scenario: Scenario, loc: tuple, message: str) -> ScenarioWarning:
+    line, col = scenario.position_of(loc)
+    return ScenarioWarning(message, scenario.source_file, line, col)
+
+
+def _overlaps(scenario: Scenario, world, where) -> list[ScenarioWarning]:
+    """Pairs of bodies (not two pieces of fixed scenery, not an arm with itself) that start
+    more than :data:`OVERLAP_WARN_M` inside one another, the deepest point of each pair."""
+    pb, client = world.pb, world.client
+    pb.performCollisionDetection(physicsClientId=client)
+    deepest: dict[tuple[int, int], float] = {}
+    for contact in pb.getContactPoints(physicsClientId=client):
+        a, b, depth_m = contact[1], contact[2], -contact[8]
+        if a == b or depth_m <= OVERLAP_WARN_M:
+            continue
+        roles = {world.bodies[a].role, world.bodies[b].role}
+        if roles == {"environment"}:
+            continue
+        pair = (min(a, b), max(a, b))
+        deepest[pair] = max(deepest.get(pair, 0.0), depth_m)
+    warnings = []
+    for (a, b), depth_m in sorted(deepest.items(), key=lambda item: -item[1]):
+        first, second = world.bodies[a].name, world.bodies[b].name
+        # the warning sits at the body that more likely moved: an object before scenery
+        if world.bodies[a].role == "environment" or first not in where:
+            first, second = second, first
+        if first not in where:
+            continue  # the floor against the floor's neighbour: nothing the YAML wrote
+        said, loc = where[first]
+        warnings.append(
+            _warning(
+                scenario,
+                loc,
+                f"{said}: {first!r} starts {depth_m * 1e3:.1f} mm inside {second!r}: the "
+                "physics pushes them apart at the first step, a jolt nobody caused (a ring "
+                "can leave its peg). Move one so they do not overlap.",
+            )
+        )
+    return warnings
+
+
+def _out_of_reach(scenario: Scenario, world, where) -> list[ScenarioWarning]:
+    """Movable objects whose place no arm with jaws reaches within the object's own size
+    plus :data:`REACH_SLACK_M` (inverse kinematics through each arm's port)."""
+    from kinematics import solve_ik
+
+    jaw_arms = [arm for arm in world.arms.values() if arm.has_jaw]
+    if not jaw_arms:
+        return []
+    pb, client = world.pb, world.client
+    warnings = []
+    for body, info in world.bodies.items():
+        if info.role != "object" or info.name not in where:
+            continue
+        low, high = pb.getAABB(body, physicsClientId=client)
+        size_m = 0.5 * float(np.linalg.norm(np.subtract(high, low)))
+        p_W = world.body_pose(info.name)[:3, 3]
+        misses = []
+        for arm in jaw_arms:
+            p_R = arm.X_RW[:3, :3] @ p_W + arm.X_RW[:3, 3]
+            miss_m = float(solve_ik(arm.chain, p_R, rcm=np.zeros(3)).pos_error)
+            if miss_m <= size_m + REACH_SLACK_M:
+                break
+            misses.append(f"{arm.name} {miss_m * 1e3:.0f} mm short")
+        else:
+            said, loc = where[info.name]
+            position = ", ".join(f"{v:.3f}" for v in p_W)
+            warnings.append(
+                _warning(
+                    scenario,
+                    loc,
+                    f"{said}: {info.name!r} at [{position}] m is out of reach of every arm "
+                    f"with jaws ({', '.join(misses)}): it can never be grasped. Move it "
+                    "towards the ports, or move a port (its arm's port.position_m).",
+                )
+            )
+    return warnings

@@ -1,0 +1,127 @@
+"""The world's own warnings about a valid scenario (``sim.world.scene_warnings``): bodies
+that start inside one another and objects no arm with jaws can reach, each at the YAML
+line of the object that causes it; nothing for bodies that merely touch or lie in reach."""
+
+from __future__ import annotations
+
+import pytest
+
+from scenarios.errors import ScenarioError
+from scenarios.loader import LIBRARY, load_scenario
+from sim.world.scene import OBJECT_TYPES
+from sim.world.scene_warnings import world_warnings
+from sim.world.world import World
+
+BOARD_ENTRY = "    - id: board\n      type: peg_board\n"
+
+
+def _board_top_m(x_m: float = 0.0, y_m: float = 0.0) -> float:
+    """Height of the peg board's surface at (x, y), by a ray cast straight down."""
+    from sim.world.scenario_scene import build_scene_spec
+
+    scenario = load_scenario("peg-transfer", object_types=OBJECT_TYPES)
+    world = World(build_scene_spec(scenario))
+    try:
+        pb = world.pb
+        hit = pb.rayTest([x_m, y_m, 0.5], [x_m, y_m, -0.1], physicsClientId=world.client)[0]
+        assert hit[0] == world.body_id("board")
+        return hit[3][2]
+    finally:
+        world.close()
+
+
+def _with_objects(tmp_path, extra: str):
+    peg = (LIBRARY / "peg-transfer.yaml").read_text()
+    assert BOARD_ENTRY in peg
+    path = tmp_path / "extra.yaml"
+    path.write_text(peg.replace(BOARD_ENTRY, BOARD_ENTRY + extra))
+    return path, load_scenario(path, object_types=OBJECT_TYPES)
+
+
+def _line_of(path, text: str) -> int:
+    return next(i for i, line in enumerate(path.read_text().splitlines(), 1) if text in line)
+
+
+def test_a_block_sunk_into_the_board_is_an_overlap_at_its_own_line(tmp_path):
+    top = _board_top_m()
+    path, scenario = _with_objects(
+        tmp_path,
+        "    - id: sunk\n      type: box\n"
+        f"      pose: {{position_m: [0.0, 0.0, {top + 0.010 - 0.004:.4f}]}}\n"
+        "      params: {size_m: [0.02, 0.02, 0.02]}\n",
+    )
+    warnings = world_warnings(scenario)
+    assert len(warnings) == 1, [str(w) for w in warnings]
+    (warning,) = warnings
+    assert warning.line == _line_of(path, "- id: sunk")
+    assert "'sunk' starts" in warning.message and "inside 'board'" in warning.message
+    depth_mm = float(warning.message.split("starts ")[1].split(" mm")[0])
+    assert 3.0 < depth_mm < 5.0  # 4 mm written: the number is the real depth
+
+
+def test_a_block_resting_on_the_board_or_near_the_ports_warns_nothing(tmp_path):
+    top = _board_top_m()
+    _, scenario = _with_objects(
+        tmp_path,
+        "    - id: resting\n      type: box\n"
+        f"      pose: {{position_m: [0.0, 0.0, {top + 0.010:.4f}]}}\n"
+        "      params: {size_m: [0.02, 0.02, 0.02]}\n",
+    )
+    assert world_warnings(scenario) == []
+
+
+def test_an_object_no_jaw_arm_reaches_is_out_of_reach_at_its_own_line(tmp_path):
+    # inside workspace_m (which reaches 0.4 m up) but far above the right-hand corner
+    path, scenario = _with_objects(
+        tmp_path,
+        "    - id: far\n      type: sphere\n"
+        "      pose: {position_m: [0.12, 0.07, 0.30]}\n"
+        "      params: {radius_m: 0.005}\n",
+    )
+    (warning,) = world_warnings(scenario)
+    assert warning.line == _line_of(path, "- id: far")
+    assert "out of reach of every arm with jaws" in warning.message
+    assert "PSM1" in warning.message and "PSM2" in warning.message
+
+
+def test_an_object_one_arm_reaches_is_not_out_of_reach(tmp_path):
+    # over the board's far left corner: PSM1 (right) falls centimetres short, PSM2 reaches
+    import numpy as np
+
+    from kinematics import solve_ik
+    from sim.world.scenario_scene import build_scene_spec
+
+    p_W = np.array([-0.11, 0.06, 0.03])
+    _, scenario = _with_objects(
+        tmp_path,
+        "    - id: left\n      type: sphere\n"
+        f"      pose: {{position_m: {p_W.tolist()}}}\n"
+        "      params: {radius_m: 0.005}\n",
+    )
+    world = World(build_scene_spec(scenario))
+    try:
+        psm1 = world.arm("PSM1")
+        p_R = psm1.X_RW[:3, :3] @ p_W + psm1.X_RW[:3, 3]
+        assert solve_ik(psm1.chain, p_R, rcm=np.zeros(3)).pos_error > 0.03
+    finally:
+        world.close()
+    assert world_warnings(scenario) == []
+
+
+def test_every_bundled_scenario_builds_a_world_without_warnings():
+    for path in sorted(LIBRARY.glob("*.yaml")):
+        scenario = load_scenario(path, object_types=OBJECT_TYPES)
+        assert world_warnings(scenario) == [], path.name
+
+
+def test_a_world_that_cannot_be_built_is_an_error_at_the_scene(tmp_path, monkeypatch):
+    from sim.errors import SimError
+
+    _, scenario = _with_objects(tmp_path, "")
+
+    def refuse(*args, **kwargs):
+        raise SimError("no physics client")
+
+    monkeypatch.setattr("sim.world.world.World.__init__", refuse)
+    with pytest.raises(ScenarioError, match="the world cannot be built: no physics client"):
+        world_warnings(scenario)
