@@ -415,7 +415,9 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec("session/score", TO_CLIENT, {}, "the final result (surgisim run --json)", "once"),
 )
 
-_ENVELOPE: dict[str, Check] = {"v": integer(1), "stamp_s": number(0.0), "seq": integer(0)}
+# any finite stamp_s: a device clock's epoch is its own (only differences count), so one
+# counting from a negative origin is as good as any; 0 alone means invalid (CRTK)
+_ENVELOPE: dict[str, Check] = {"v": integer(1), "stamp_s": number(), "seq": integer(0)}
 _ENVELOPE_TO_CLIENT: dict[str, Check] = {**_ENVELOPE, "used_seq": integer(-1)}
 _BY_SUFFIX = {
     (s.direction, s.suffix): s for s in TOPICS if not s.is_fixed

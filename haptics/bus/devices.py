@@ -16,6 +16,7 @@ delayed samples look fresh to the watchdog, as they would to a remote console.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 from collections import deque
@@ -36,23 +37,54 @@ __all__ = [
 _SAMPLE_HAS_SEQ = "seq" in {f.name for f in fields(MasterSample)}
 
 
-class ClockMap:
-    """Maps one sender's stamps onto the receiver's clock (s), robust to delivery jitter.
+#: (s of receipts) the clock map keeps the least offset of each bucket this long: the
+#: points its drift is fitted through (eight over the default 2 s window).
+CLOCK_BUCKET_S = 0.25
+#: A fitted drift smaller than this is taken as none: a device's crystal is within
+#: ~100 ppm, which moves the envelope by 0.2 ms over the 2 s window, while a fit through
+#: jittered minima wobbles by ~1e-6 and would bend a clean 1 ms sample grid by microseconds.
+CLOCK_DRIFT_DEADBAND = 1e-4
+#: Completed buckets needed before a drift is fitted (none before: the map is the plain
+#: sliding minimum, exact for a sender whose clock runs at the receiver's rate).
+CLOCK_DRIFT_MIN_BUCKETS = 3
 
-    ``offset = min(received_s - stamp_s)`` over the messages of the last ``window_s``
-    seconds (a monotone deque, O(1) amortised per message). A stamp that goes backwards
-    (the sender restarted) forgets the history.
+
+class ClockMap:
+    """Maps one sender's stamps onto the receiver's clock (s), robust to delivery jitter
+    and to a sender's clock running at another rate.
+
+    The offset ``received_s - stamp_s`` of the least-delayed messages is the lower
+    envelope of all offsets; a sender's clock that runs slow by a fraction ``e`` makes
+    that envelope climb by ``e`` seconds per second. A plain minimum over the window
+    lags a climbing envelope by ``e`` x the window: a device clock 2% slow made every
+    sample look 30-40 ms old and the watchdog held a good device again and again (a
+    probe stamping ticks/1000 of its own oscillator). So the map keeps the least offset
+    of each :data:`CLOCK_BUCKET_S` of receipts over the last ``window_s`` seconds, fits
+    their drift (Theil-Sen: the median of pairwise slopes, so one stalled bucket does not
+    tilt it), and takes ``offset(now) = min over buckets of (its least offset + drift x
+    its age)``, the newest message's own offset included. With no drift (or fewer than
+    :data:`CLOCK_DRIFT_MIN_BUCKETS` buckets) that is the plain sliding minimum. A stamp
+    that goes backwards (the sender restarted) forgets the history.
     """
 
     def __init__(self, window_s: float = 2.0) -> None:
         self.window_s = float(window_s)
-        self._window: deque[tuple[float, float]] = deque()  # (received_s, offset), offsets rising
-        self._last_stamp_s = -float("inf")
+        self.reset()
 
     def reset(self) -> None:
         """Forget every offset seen (a new sender, or the same one restarted)."""
-        self._window.clear()
+        self._buckets: deque[tuple[float, float]] = deque()  # (received_s, least offset)
+        self._open: tuple[float, float] | None = None  # the bucket being filled
+        self._open_start_s = -math.inf
+        self._drift = 0.0  # d(offset)/d(received): + when the sender's clock is slow
+        self._base = math.inf  # min over buckets of (least offset - drift x its time)
         self._last_stamp_s = -float("inf")
+
+    @property
+    def drift(self) -> float:
+        """Offset seconds gained per receiver second, ``1 - sender rate / receiver rate``
+        (0.02 for a sender's clock 2% slow, negative for a fast one); 0 until fitted."""
+        return self._drift
 
     def to_local(self, stamp_s: float, received_s: float) -> float:
         """The receiver-clock time (s) of a message stamped ``stamp_s`` that arrived at
@@ -61,13 +93,50 @@ class ClockMap:
             self.reset()
         self._last_stamp_s = stamp_s
         offset = received_s - stamp_s
-        w = self._window
-        while w and w[-1][1] >= offset:
-            w.pop()
-        w.append((received_s, offset))
-        while w[0][0] < received_s - self.window_s:
-            w.popleft()
-        return stamp_s + w[0][1]
+        if received_s >= self._open_start_s + CLOCK_BUCKET_S:
+            self._close_bucket(received_s)
+        if self._open is None or offset <= self._open[1]:
+            self._open = (received_s, offset)
+        drift = self._drift
+        best = min(self._open[1] + drift * (received_s - self._open[0]), offset)
+        if self._buckets:  # the window's buckets, each carried along the drift to now
+            best = min(best, self._base + drift * received_s)
+        return stamp_s + best
+
+    def _close_bucket(self, received_s: float) -> None:
+        """The open bucket joins the window; buckets older than the window leave it; the
+        drift is fitted again."""
+        buckets = self._buckets
+        if self._open is not None:
+            buckets.append(self._open)
+        self._open = None
+        self._open_start_s = received_s
+        while buckets and buckets[0][0] < received_s - self.window_s:
+            buckets.popleft()
+        self._drift = self._fit_drift(buckets)
+        self._base = min((least - self._drift * at_s for at_s, least in buckets), default=math.inf)
+
+    @staticmethod
+    def _fit_drift(buckets) -> float:
+        """Theil-Sen slope of the buckets' least offsets over their receipt times."""
+        if len(buckets) < CLOCK_DRIFT_MIN_BUCKETS:
+            return 0.0
+        slopes = [
+            (b[1] - a[1]) / (b[0] - a[0])
+            for i, a in enumerate(buckets)
+            for b in itertools.islice(buckets, i + 1, None)
+            if b[0] - a[0] >= 0.5 * CLOCK_BUCKET_S
+        ]
+        if not slopes:
+            return 0.0
+        slopes.sort()
+        mid = len(slopes) // 2
+        drift = slopes[mid] if len(slopes) % 2 else 0.5 * (slopes[mid - 1] + slopes[mid])
+        if abs(drift) < CLOCK_DRIFT_DEADBAND:
+            return 0.0
+        # a clock off by more than the stamp-rate check tolerates is held there anyway
+        low, high = 1.0 - STAMP_RATE_RANGE[1], 1.0 - STAMP_RATE_RANGE[0]
+        return min(max(drift, low), high)
 
 
 @dataclass(frozen=True, slots=True)

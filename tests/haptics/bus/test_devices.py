@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import fields
 
 import numpy as np
+import pytest
 
 from haptics.bus.contract import Message, pose_payload
 from haptics.bus.devices import ClockMap, DeviceState
@@ -83,6 +84,26 @@ def test_a_drifting_device_clock_is_followed():
         t = i * 1e-3
         lag.append(t + 1e-4 - clock.to_local(t * (1 - drift), t + 1e-4))
     assert max(lag[-1000:]) < 2 * drift * 1.0 + 1e-9  # bounded by drift over one window
+
+
+@pytest.mark.parametrize("rate_hz", [1000, 125])
+@pytest.mark.parametrize("clock_rate", [0.98, 0.985, 0.95, 1.02, 1.05])
+def test_a_device_clock_a_few_percent_off_does_not_age_its_samples(rate_hz, clock_rate):
+    """A device stamping ticks of its own oscillator 1.5-2% slow was held as 'stale sample
+    (31 ms old)' every 1.5 s: a sliding minimum of the offsets lags a clock that drifts by
+    its drift x the window. The map follows the drift: after its first second a sample's
+    mapped age exceeds its real delivery delay by well under a millisecond."""
+    rng = np.random.default_rng(3301 + rate_hz)
+    n = 20 * rate_hz
+    sent = 7000.0 + np.arange(n) / rate_hz  # the receiver's clock when sent
+    stamps = -3600.0 + (sent - 7000.0) * clock_rate  # an hour off, at its own rate
+    delay = 50e-6 + rng.exponential(300e-6, n).clip(0, 3e-3)
+    clock = ClockMap()
+    mapped = np.array([clock.to_local(s, r) for s, r in zip(stamps, sent + delay, strict=True)])
+    assert np.all(mapped <= sent + delay + 1e-12)
+    extra_age = (sent + delay - mapped) - delay
+    assert extra_age[rate_hz * 2 :].max() < 1e-3  # a 30 ms age holds the arm
+    assert clock.drift == pytest.approx(1 - clock_rate, abs=1e-3)
 
 
 def _feed(state: DeviceState, seqs, t0: float = 1.0) -> None:
