@@ -39,7 +39,8 @@ class TeleopEvent:
             ignored and the previous one kept) or ``filter_reset`` (the tremor filter
             produced NaN/inf and was reset; a ``holding`` event follows), ``filter_rate``
             (the device's measured sample rate differs from the one the tremor filter was
-            designed for, so the filter was re-made for it; not while following),
+            designed for, so the filter was re-made for it; while following, the
+            mapping re-anchors there and the tool does not move),
             ``internal_error`` (a bug in the pipeline was caught; the arm holds) or
             ``clutch_ignored`` (a held arm's clutch press came in samples too old to use:
             the arm stays held until the trainee presses and releases it again).

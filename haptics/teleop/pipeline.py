@@ -199,6 +199,7 @@ class Teleoperation:
         self._press_seen = False  # a clutch press with good samples since the last fault
         self._press_ignored = False  # a press in a stale batch was reported in this state
         self._rebase = False  # the camera changed while following: re-anchor the mapping
+        self._recapture = False  # the filter was re-made while following: anchor afresh
         self._limits = 0  # follow() flags active at the last followed sample
         self._camera_refused = False
         self._last_t = -math.inf  # device time of the last sample used
@@ -469,6 +470,8 @@ class Teleoperation:
         measured = self._rate_meter.count(t)
         if measured is not None:
             self._note_rate(measured)
+            if self._rate_wanted is not None:
+                self._remake_filter(now, events)
         try:
             p = self._filter.step(self._hand_p)
         except Exception as exc:
@@ -556,8 +559,8 @@ class Teleoperation:
         measured = self._rate_meter.count(t)
         if measured is not None:
             self._note_rate(measured)
-        if self._rate_wanted is not None and self._state != FOLLOWING:
-            self._remake_filter(now, events)  # not while following: its output may jump
+        if self._rate_wanted is not None:
+            self._remake_filter(now, events)
         # the tremor filter is trusted for nothing: its output must be a finite (3,) array
         # (finiteness is checked by follow() when following, the common case, else here)
         try:
@@ -585,8 +588,17 @@ class Teleoperation:
             self._rate_wanted = measured_hz
 
     def _remake_filter(self, now: float, events: list) -> None:
-        """The tremor filter designed afresh for the measured sample rate; it starts at
-        the next sample. A rate too low to see 6-16 Hz tremor leaves the hand unfiltered."""
+        """The tremor filter designed afresh for the measured sample rate; it starts with
+        the sample being taken. A rate too low to see 6-16 Hz tremor leaves the hand
+        unfiltered.
+
+        While following too: the rate is known only after two windows of samples (1 s at
+        125 Hz), and a device's first clutch press comes sooner, so waiting for the next
+        press or hold left a 125 Hz device on the 1 kHz design for as long as the trainee
+        did not clutch again (its 10 Hz tremor passed at 0.98 mm where the right design
+        leaves 0.12 mm). The new filter's first output is not the old one's (the old
+        removed tremor the new one has not seen yet), so the mapping is re-anchored at
+        that sample, as at a clutch release: the tool does not move."""
         rate, self._rate_wanted = self._rate_wanted, None
         c = self.config
         before = self._filter_rate_hz
@@ -600,6 +612,9 @@ class Teleoperation:
                 f"({exc}): the hand goes unfiltered"
             )
         self._filter_rate_hz = rate
+        if self._state == FOLLOWING:
+            self._recapture = True
+            detail += "; the hand re-anchored where it is, the tool stays"
         events.append(TeleopEvent(now, "filter_rate", detail, self._state))
 
     def _filter_fault(self, problem: str, now: float, events: list) -> None:
@@ -678,6 +693,12 @@ class Teleoperation:
         )
 
     def _follow(self, p, gripper: float, dt: float, now: float, events: list) -> bool:
+        if self._recapture:  # a new filter's first output: it anchors the hand afresh
+            self._recapture = False
+            if not K.all_finite3(p):
+                return False
+            K.capture(self._S, p)
+            self._rebase = False
         if self._rebase:
             K.rebase(self._S)
             self._rebase = False

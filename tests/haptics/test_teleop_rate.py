@@ -72,17 +72,37 @@ def test_a_125_hz_controller_gets_a_filter_designed_for_125_hz_before_it_follows
     assert outs[-1].state == FOLLOWING
 
 
-def test_a_filter_is_not_remade_while_following_but_at_the_next_clutch():
-    rng = np.random.default_rng(12)
-    n = 600
-    stamps = _stamps(125.0, n, 0.1, rng)
+def test_a_filter_is_remade_while_following_and_the_tool_does_not_jump():
+    """A device's rate is known after two windows of samples (1 s at 125 Hz), later than
+    its first clutch press: the filter used to wait for the next press or hold, and a 125
+    Hz device's 10 Hz tremor passed the 1 kHz design at 0.98 mm (bus probe). Now it is
+    re-made at once, while following, and the mapping re-anchors: the tool moves no more
+    at that sample than at the ones before, and the tremor at the tool shrinks."""
+    rng = np.random.default_rng(3302)
+    rate, n = 125.0, 1000
+    stamps = _stamps(rate, n, 0.05, rng)
+    t = stamps - stamps[0]
+    hand = np.zeros((n, 3))
+    hand[:, 0] = 0.01 * t  # a slow reach, 1 cm/s
+    tremor = np.zeros((n, 3))
+    tremor[:, 1] = 1e-3 * np.sin(2 * math.pi * 10.0 * t)  # 1 mm of 10 Hz tremor
     tele = Teleoperation(_config(), START, np.eye(4))
-    clutch = (np.arange(n) >= 400) & (np.arange(n) < 420)
-    outs = _drive(tele, stamps, np.zeros((n, 3)), clutch)
-    kinds = [(i, e.kind) for i, o in enumerate(outs) for e in o.events]
-    remade = [i for i, k in kinds if k == "filter_rate"]
-    assert remade == [401]  # the first sample taken while clutched
-    assert next(i for i, k in kinds if k == "following") < 2 * RATE_WINDOW
+    outs = _drive(tele, stamps, hand + tremor)  # following from the first sample
+    remade = [(i, e) for i, o in enumerate(outs) for e in o.events if e.kind == "filter_rate"]
+    assert [i for i, _ in remade] == [2 * (RATE_WINDOW - 1)]  # the second window's end
+    ((i, event),) = remade
+    assert event.state == FOLLOWING and "re-anchored" in event.detail
+    assert all(o.state == FOLLOWING for o in outs)
+    tip = np.array([o.X_RT[:3, 3] for o in outs])
+    moves = np.linalg.norm(np.diff(tip, axis=0), axis=1)
+    assert moves[i - 1] <= moves[i - 60 : i - 1].max()  # no jump where the filter changed
+
+    def tremor_at_tool(a: int, b: int) -> float:
+        residual = tip[a:b, 1] - 0.2 * hand[a:b, 1]
+        return float(np.std(residual - residual.mean()))
+
+    before, after = tremor_at_tool(i - 60, i), tremor_at_tool(i + 250, n)
+    assert after < before / 3, (before, after)
 
 
 def test_a_device_close_to_the_configured_rate_keeps_its_filter():
