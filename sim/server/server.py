@@ -318,6 +318,7 @@ class TrainingServer:
             "devices": self.device_map,
             "camera_arm": self.scenario.scene.camera.arm,
             "teleop": teleop,
+            "force_feedback": self._force_feedback_settings(),
             "topics": [spec.pattern for spec in TOPICS],
             "rates_hz": {
                 "physics": s.world.rate_hz,
@@ -332,6 +333,22 @@ class TrainingServer:
         if request.get("scene"):
             reply["scene"] = s.scene_description().to_dict()
         return reply
+
+    def _force_feedback_settings(self) -> dict:
+        """What ``servo_cf`` is made of (haptics.force): the tip force times
+        ``force_scale``, saturated at ``max_force_n``, low-passed at ``cutoff_hz`` and
+        rate-limited, plus the workspace wall's spring; a device needs these to recover
+        the tip force or to scale it its own way."""
+        c = self.config.force
+        return {
+            "force_scale": c.force_scale,
+            "max_force_n": c.max_force_n,
+            "cutoff_hz": c.cutoff_hz,
+            "max_force_rate_n_s": c.max_force_rate_n_s,
+            "wall_stiffness_n_m": c.wall_stiffness_n_m,
+            "torque_scale": c.torque_scale,
+            "max_torque_nm": c.max_torque_nm,
+        }
 
     def _scenario_text(self) -> str:
         from pathlib import Path

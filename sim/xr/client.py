@@ -49,7 +49,7 @@ from sim.xr.frames import (
     inverse,
     symmetric_fov,
 )
-from sim.xr.hands import MasterHand, vibration_amplitude
+from sim.xr.hands import MasterHand, full_vibration_n, vibration_amplitude
 from sim.xr.hud import eye_views
 from sim.xr.timing import FrameRecord, FrameTimer
 
@@ -578,6 +578,7 @@ class VrClient:
         devices = dict(hello.get("devices", {}))
         teleop = hello.get("teleop", {})
         camera_arm = hello.get("camera_arm")
+        full_n = full_vibration_n(hello)
         hands = {}
         for hand, device in DEVICE_OF_HAND.items():
             if device in devices:
@@ -630,7 +631,7 @@ class VrClient:
                     now = time.monotonic()
                     for hand, master in hands.items():
                         force = link.force.get(master.device)
-                        amp = 0.0 if force is None else vibration_amplitude(force)
+                        amp = 0.0 if force is None else vibration_amplitude(force, full_n)
                         if abs(amp - last_amp[hand]) > 0.05 or (
                             amp > 0 and now - last_vibe[hand] > 0.04
                         ):

@@ -113,12 +113,30 @@ class MasterHand:
         return rotation_angle(R.T @ self.aligned_rotation(X_WT, X_WC))
 
 
-def vibration_amplitude(force_n, saturation_n: float = 4.0, deadband_n: float = 0.15) -> float:
+#: (N) full vibration when the server says nothing of its force limit: its default
+#: ``max_force_n`` (haptics.force.ForceFeedbackConfig), the most ``servo_cf`` ever carries
+DEFAULT_FULL_VIBRATION_N = 3.0
+
+
+def full_vibration_n(hello: dict) -> float:
+    """The force (N) that vibrates a controller fully: the server's ``servo_cf`` limit
+    from its ``hello`` (``force_feedback.max_force_n``), so the cue saturates exactly when
+    the force does. A 4 N saturation against the 3 N limit left the top quarter of the
+    vibration unreachable."""
+    limit = hello.get("force_feedback", {}).get("max_force_n")
+    if isinstance(limit, (int, float)) and math.isfinite(limit) and limit > 0.5:
+        return float(limit)
+    return DEFAULT_FULL_VIBRATION_N
+
+
+def vibration_amplitude(
+    force_n, saturation_n: float = DEFAULT_FULL_VIBRATION_N, deadband_n: float = 0.15
+) -> float:
     """Controller vibration amplitude (0..1) for a force-feedback vector (N).
 
     Linear from ``deadband_n`` (contact noise and gravity compensation residue stay
-    silent) to ``saturation_n`` (full amplitude); 4 N is about the largest force the
-    dVRK's MTM renders comfortably, so the cue saturates where the real master would.
+    silent) to ``saturation_n`` (full amplitude: the server's force limit, see
+    :func:`full_vibration_n`).
     """
     f = float(np.linalg.norm(np.asarray(force_n, dtype=np.float64)))
     if not math.isfinite(f) or f <= deadband_n:

@@ -107,6 +107,18 @@ def test_rate_limit_and_low_pass():
     assert out.force_n[0] == pytest.approx(expected, rel=1e-9)
 
 
+def test_a_force_that_ends_decays_to_exactly_zero():
+    """The first-order low-pass never reaches 0 by itself: a probe read -1.6e-119 N long
+    after contact ended, which a device testing force != 0 renders as contact."""
+    fb = ForceFeedback()
+    _settle(fb, [0.0, 2.0, -1.5], np.eye(4), n=200)
+    outs = [fb.step((200 + k) * DT, [0.0, 0.0, 0.0], np.eye(4), FOLLOWING) for k in range(3000)]
+    assert np.all(outs[-1].force_n == 0.0) and np.all(outs[-1].torque_nm == 0.0)
+    first_zero = next(k for k, o in enumerate(outs) if not o.force_n.any())
+    assert first_zero < 1000  # within a second: 5 ms time constant down to 1e-9 N
+    assert all(not o.force_n.any() for o in outs[first_zero:])
+
+
 @pytest.mark.parametrize("state", [DISABLED, ALIGNING, CLUTCHED, HOLDING])
 def test_zero_unless_following_and_no_kick_when_following_resumes(state):
     config = ForceFeedbackConfig()

@@ -164,8 +164,24 @@ def test_vibration_grows_with_force_and_saturates():
     amps = [vibration_amplitude([0.0, f, 0.0]) for f in np.linspace(0, 6, 61)]
     assert amps[0] == 0.0 and vibration_amplitude([0.1, 0, 0]) == 0.0  # deadband
     assert all(b >= a for a, b in itertools.pairwise(amps))
-    assert amps[-1] == 1.0 and vibration_amplitude([2.0, 0, 0]) == pytest.approx(1.85 / 3.85)
+    assert amps[-1] == 1.0 and vibration_amplitude([2.0, 0, 0]) == pytest.approx(1.85 / 2.85)
     assert vibration_amplitude([math.nan, 0, 0]) == 0.0
+
+
+def test_the_vibration_is_full_at_the_servers_force_limit():
+    """servo_cf never exceeds the server's max_force_n (3 N): a cue that saturated at 4 N
+    could never reach its top quarter. The limit comes from hello."""
+    from haptics.force import ForceFeedbackConfig
+    from sim.xr.hands import full_vibration_n
+
+    limit = ForceFeedbackConfig().max_force_n
+    assert full_vibration_n({}) == limit
+    assert vibration_amplitude([0.0, limit, 0.0], full_vibration_n({})) == 1.0
+    hello = {"force_feedback": {"max_force_n": 5.0}}
+    assert full_vibration_n(hello) == 5.0
+    assert vibration_amplitude([0.0, 3.0, 0.0], full_vibration_n(hello)) < 1.0
+    for nonsense in (math.nan, -1.0, "3", None, 0.0):
+        assert full_vibration_n({"force_feedback": {"max_force_n": nonsense}}) == limit
 
 
 def test_frame_timer_counts_skipped_display_slots():

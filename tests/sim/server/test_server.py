@@ -214,6 +214,10 @@ def test_hello_tells_a_device_what_it_needs(served):
         assert hello["time_limit_s"] == 120.0  # a window shows the cut-off beside its timer
         assert hello["teleop"]["PSM1"]["align_tolerance_rad"] == pytest.approx(np.radians(10))
         assert hello["teleop"]["PSM1"]["max_tip_speed_m_s"] == 0.2  # a window names the limit
+        # what servo_cf is made of: a device recovers the tip force or scales its own way
+        force = hello["force_feedback"]
+        assert force["force_scale"] == pytest.approx(1 / 3) and force["max_force_n"] == 3.0
+        assert force["cutoff_hz"] > 0 and force["max_force_rate_n_s"] > 0
         scene = device.bus.request({"request": "hello", "scene": True}, timeout_s=10)["scene"]
         assert any(n["name"] == "pad" for n in scene["nodes"])
     finally:
