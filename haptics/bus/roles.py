@@ -21,6 +21,9 @@ beside the keys::
 - ``observer``: ``hello`` only; no samples (it may still subscribe to everything the
   server publishes).
 
+Every role may send the report topics (:data:`REPORT_TOPICS`: a viewer's
+``frame_timing``) under any name: they move nothing.
+
 The server checks every message against its sender's role (the ZAP handler names the
 sender's key in each message), drops what the role does not allow as
 ``not_permitted``, and answers such a request ``ok: false``. A change to the file
@@ -36,7 +39,7 @@ from pathlib import Path
 from haptics.bus.errors import BusSecurityError
 from haptics.bus.file_modes import refuse_if_others_may_write
 
-__all__ = ["OPERATOR", "ROLES_FILE", "Role", "load_roles", "parse_role"]
+__all__ = ["OPERATOR", "REPORT_TOPICS", "ROLES_FILE", "Role", "load_roles", "parse_role"]
 
 #: the roles file's name in the allow directory
 ROLES_FILE = "roles.yaml"
@@ -58,9 +61,10 @@ class Role:
     devices: frozenset[str] | None = None
     requests: frozenset[str] | None = None
 
-    def may_send_as(self, device: str) -> bool:
-        """Whether samples under the device name ``device`` are allowed."""
-        return self.devices is None or device in self.devices
+    def may_send_as(self, device: str, topic: str = "") -> bool:
+        """Whether a message of ``topic`` (``measured_cp``, ...) under the device name
+        ``device`` is allowed; a report topic (:data:`REPORT_TOPICS`) is, from any key."""
+        return self.devices is None or device in self.devices or topic in REPORT_TOPICS
 
     def may_request(self, request: str) -> bool:
         """Whether the request ``request`` (``hello``, ``stop``, ...) is allowed."""
@@ -71,6 +75,11 @@ class Role:
             return "device:" + ",".join(sorted(self.devices or ()))
         return self.name
 
+
+#: Topics any key may send, under any name: they report and drive nothing. A viewer or
+#: headset sends ``VIEW/frame_timing`` (any name it likes, docs/bus.md) from whatever
+#: key it has; an observer's or a station's key had its reports dropped as not permitted.
+REPORT_TOPICS = frozenset({"frame_timing"})
 
 OPERATOR = Role("operator")
 _OBSERVER = Role("observer", frozenset(), frozenset({"hello"}))

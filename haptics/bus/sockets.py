@@ -414,7 +414,8 @@ def _drain(
         except BusMessageError as e:
             counters.drop(e)
         else:
-            if allow is not None and not allow.role_of(user_id).may_send_as(message.component):
+            role = None if allow is None else allow.role_of(user_id)
+            if role is not None and not role.may_send_as(message.component, message.name):
                 error = _not_permitted(allow, user_id, f"samples as {message.component!r}")
                 counters.drop(error, allow.name_of(user_id))
             elif names is None or names.admit(message.component):

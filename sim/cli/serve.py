@@ -280,6 +280,7 @@ def serve(
                             "pass_score": None,
                             "interrupted": True,
                             "stopped_by": served.stopped_by,
+                            "ended": "stopped",  # as every result has it (records' word)
                             "failure": None,
                             "sim_time_s": 0.0,
                             "wall_time_s": 0.0,

@@ -22,6 +22,9 @@ def test_the_roles_and_what_each_allows():
     observer = parse_role("observer")
     assert observer.may_request("hello") and not observer.may_request("stop")
     assert not observer.may_send_as("MTMR")
+    # a viewer's frame timing report moves nothing: any key sends it, under any name
+    assert observer.may_send_as("VIEW", "frame_timing")
+    assert device.may_send_as("XR", "frame_timing") and not device.may_send_as("XR", "clutch")
     assert parse_role("operator") is OPERATOR
     assert OPERATOR.may_send_as("anything") and OPERATOR.may_request("stop")
     for bad, says in (

@@ -179,6 +179,11 @@ def test_a_window_closed_before_both_hands_connected_stores_nothing(tmp_path):
         time.sleep(1.0)
         viewer_stop(port)
         said, _ = _nothing_stored(proc, data)
+        # the result every client gets has the fields every result has (ended too)
+        assert device.wait_for(lambda: device.latest("session/score") is not None, 10.0)
+        score = device.latest("session/score")
+        assert score["stored"] is False and score["session_id"] is None
+        assert score["ended"] == "stopped"
     finally:
         device.close()
     assert "not every device connected (MTML did not): the session never started" in said
