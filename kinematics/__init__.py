@@ -11,6 +11,10 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from kinematics.numba_cache import use_user_cache
+
+use_user_cache()  # before any kernel compiles: never into the installed package
+
 __all__ = [
     "Chain",
     "DHRow",

@@ -13,3 +13,7 @@ parts, in rooms (nothing heavy is imported here; import the module you need):
 Viewer-side rooms (``render``, ``xr``) import no pybullet, so they can run in a Python
 without it.
 """
+
+from kinematics.numba_cache import use_user_cache
+
+use_user_cache()  # the kernels compile into the user's cache, never into site-packages

@@ -45,13 +45,19 @@ def _in_a_package(path: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory) -> zipfile.ZipFile:
-    tracked = _tracked()
+def clone(tmp_path_factory) -> Path:
+    """The tracked files alone, as a fresh clone has them."""
     source = tmp_path_factory.mktemp("clone")
-    for name in tracked:
+    for name in _tracked():
         if (ROOT / name).is_file():
             (source / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, source / name)
+    return source
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory, clone) -> zipfile.ZipFile:
+    source = clone
     out = tmp_path_factory.mktemp("wheel")
     pip_wheel = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation"]
     build = subprocess.run(
@@ -101,3 +107,34 @@ def test_the_wheel_s_bundled_scenarios_load_from_the_wheel(wheel, tmp_path):
     assert done.returncode == 0, done.stderr
     expected = sorted(p.stem for p in (ROOT / "scenarios" / "library").glob("*.yaml"))
     assert done.stdout.split() == expected and len(expected) >= 5
+
+
+def test_the_wheel_names_its_licence_and_carries_it(wheel):
+    metadata = next(n for n in wheel.namelist() if n.endswith(".dist-info/METADATA"))
+    text = wheel.read(metadata).decode()
+    assert "License-Expression: Apache-2.0" in text
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in wheel.namelist())
+
+
+def test_the_sdist_carries_the_licence_docs_and_tests(clone, tmp_path):
+    """A packager builds from the sdist: it had no licence, no docs (which error messages
+    point to: docs/devices.md, docs/vr.md) and no tests for the ``[test]`` extra."""
+    import tarfile
+
+    script = "from setuptools import build_meta as b; print(b.build_sdist(__import__('sys').argv[1]))"
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=clone,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    (path,) = tmp_path.glob("surgisim-*.tar.gz")
+    with tarfile.open(path) as archive:
+        names = {n.split("/", 1)[1] for n in archive.getnames() if "/" in n}
+    wanted = {"LICENSE", "bench/RESULTS.md", "docs/bus.md", "docs/devices.md", "docs/vr.md"}
+    assert wanted <= names, sorted(wanted - names)
+    assert "tests/packaging/test_wheel.py" in names
+    assert not any("__pycache__" in n for n in names)
