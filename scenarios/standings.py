@@ -158,7 +158,7 @@ def write_class_report(
     from scenarios.report import write_text
     from scenarios.report_class import class_report_html, standings_csv
 
-    named = sorted({s.pseudonym for group in standings.by_scenario.values() for s in group})
+    named = sorted(_named(standings))
     path = out or records.reports_dir / "class.html"
     # registered before they are written, as every report; with exactly these trainees
     records.register_file(path, pseudonym=named, kind="class")
@@ -166,6 +166,16 @@ def write_class_report(
         records.register_file(csv_out, pseudonym=named, kind="class csv")
         standings_csv(standings, csv_out)
     return write_text(path, class_report_html(standings, records.shown_url))
+
+
+def _named(standings: ClassStandings) -> set[str]:
+    """Every pseudonym the class page and its CSV show: with sessions, not started on a
+    scenario, or with no session at all (a registered trainee who never started was on
+    the page, but not registered with it, and ``trainee forget`` left it behind)."""
+    named = {s.pseudonym for group in standings.by_scenario.values() for s in group}
+    named.update(p for waiting in standings.not_started.values() for p in waiting)
+    named.update(standings.without_sessions)
+    return named
 
 
 def prerequisites_note(records: Records, pseudonym: str, scenario) -> str | None:

@@ -18,7 +18,10 @@ def scenario_list() -> None:
     """The bundled scenarios."""
     from scenarios.loader import library_names, load_scenario
 
-    table = Table(title="Bundled scenarios (surgisim run NAME)")
+    table = Table(
+        title="Bundled scenarios (surgisim run NAME)",
+        caption="to start your own from one: surgisim scenario show NAME > mine.yaml",
+    )
     for col in ("name", "title", "difficulty", "est. time", "rule"):
         table.add_column(col)
     for name in library_names():
@@ -27,6 +30,30 @@ def scenario_list() -> None:
             name, s.title, s.difficulty, f"{s.estimated_time_s:.0f} s", s.scoring.rule.kind
         )
     Console().print(table)
+
+
+@scenario_app.command("show")
+def scenario_show(
+    name: str = typer.Argument(..., help="A bundled scenario's name (surgisim scenario list)."),
+) -> None:
+    """Print a bundled scenario's YAML, to copy and edit: surgisim scenario show
+    peg-transfer > my-drill.yaml (installed from a wheel, the library sits inside
+    site-packages)."""
+    from scenarios.errors import ScenarioError
+    from scenarios.loader import library_names, resolve
+
+    if name not in library_names():
+        try:
+            resolve(name)  # the loader's own error: lists the names, closest first
+        except ScenarioError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(code=2) from None
+        typer.echo(
+            f"error: {name!r} is not a bundled scenario (bundled: {', '.join(library_names())})",
+            err=True,
+        )
+        raise typer.Exit(code=2)
+    typer.echo(resolve(name).read_text(encoding="utf-8"), nl=False)
 
 
 @scenario_app.command("validate")

@@ -121,7 +121,9 @@ def test_the_sdist_carries_the_licence_docs_and_tests(clone, tmp_path):
     point to: docs/devices.md, docs/vr.md) and no tests for the ``[test]`` extra."""
     import tarfile
 
-    script = "from setuptools import build_meta as b; print(b.build_sdist(__import__('sys').argv[1]))"
+    script = (
+        "from setuptools import build_meta as b; print(b.build_sdist(__import__('sys').argv[1]))"
+    )
     done = subprocess.run(
         [sys.executable, "-c", script, str(tmp_path)],
         capture_output=True,
