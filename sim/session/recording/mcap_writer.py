@@ -287,6 +287,7 @@ class McapRecorder:
         if self._last_pose_step != session.world.step_count:
             self._last_pose_step = session.world.step_count
             self._write_frame(session)
+        self._write_safety(session)
         if result is not None:
             self._write_json(
                 "session/score",
@@ -346,6 +347,28 @@ class McapRecorder:
                     "X_WT": X.reshape(-1).tolist(),
                 },
             )
+
+    def _write_safety(self, session) -> None:
+        """The safety episodes (instrument collisions, scenery contacts, excessive force,
+        out of view, a held object touching), as the report lists them and the metrics
+        count them, on ``session/safety`` at the time each began. They are measured from
+        the trace's rows at the end (an episode's length and peak are known only then),
+        so they come last in the file, stamped in the past: indexed readers (Foxglove,
+        ``mcap`` with ``log_time_order``) place them in time. A killed run has none."""
+        from foxglove_schemas_protobuf.Log_pb2 import Log
+
+        from scenarios.evaluate import scored_end
+        from scenarios.report_score import safety_episodes
+
+        trace = session.trace_snapshot()
+        limit_n = session.scenario.scoring.thresholds.excessive_force_n
+        for episode in safety_episodes(trace, limit_n, scored_end(trace)):
+            log = Log()
+            _stamp(log.timestamp, episode.time_s)
+            log.level = Log.Level.WARNING
+            log.name = episode.what
+            log.message = json.dumps({"kind": episode.what, "detail": episode.detail})
+            self._write_proto("session/safety", episode.time_s, log)
 
     def _write_event(self, event) -> None:
         from foxglove_schemas_protobuf.Log_pb2 import Log

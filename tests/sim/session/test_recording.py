@@ -413,3 +413,55 @@ def test_recordings_and_trace_exports_are_owner_only(recorded, tmp_path):
     finally:
         os.umask(old)
     assert not list(tmp_path.glob(".*.tmp"))  # written through a temporary file
+
+
+class _Dive:
+    """Pushes PSM1's tip into the pad for a second, then ends the run: a scenery contact
+    and excessive force on every machine, whatever the last bits of the physics."""
+
+    name = "dive"
+
+    def reset(self, scenario, seed):
+        self.calls = 0
+        self.goal = None
+
+    def act(self, state):
+        from sim.session.commands import ArmCommand
+
+        self.calls += 1
+        if self.calls > 600:
+            return None
+        if self.goal is None:
+            self.goal = state.arms["PSM1"].X_WT.copy()
+            self.goal[2, 3] = 0.0  # the pad's top is ~1 cm up: 1 cm into it
+        return {"PSM1": ArmCommand(servo_cp=self.goal)}
+
+
+def test_the_safety_episodes_are_in_the_recording_as_the_report_lists_them(tmp_path):
+    """A recording had only the session's events: no collision, scenery contact or
+    excessive force, which the report measures from the trace. They are written at the
+    end on session/safety, at the times they began, with the report's own words."""
+    from mcap.reader import make_reader
+    from mcap_protobuf.decoder import DecoderFactory
+
+    from scenarios.evaluate import scored_end
+    from scenarios.report_score import safety_episodes
+
+    path = tmp_path / "dive.mcap"
+    scenario = load_scenario("needle-handover")
+    outcome = run_controller(scenario, _Dive(), seed=2905, recorder=McapRecorder(path))
+    limit_n = scenario.scoring.thresholds.excessive_force_n
+    expected = safety_episodes(outcome.trace, limit_n, scored_end(outcome.trace))
+    assert {"scenery contact", "excessive force"} <= {e.what for e in expected}
+    with open(path, "rb") as f:
+        reader = make_reader(f, decoder_factories=[DecoderFactory()])
+        logged = [
+            (m.log_time / 1e9, log.name, json.loads(log.message)["detail"])
+            for _, _, m, log in reader.iter_decoded_messages(
+                topics=["session/safety"], log_time_order=True
+            )
+        ]
+    assert [(what, detail) for _, what, detail in logged] == [
+        (e.what, e.detail) for e in sorted(expected, key=lambda e: e.time_s)
+    ]
+    assert [t for t, _, _ in logged] == pytest.approx(sorted(e.time_s for e in expected))
