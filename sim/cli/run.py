@@ -136,6 +136,7 @@ def run(
                 param_hint="--report",
             )
         distinct_outputs(record=record, video=video, json=json_path, report=report)
+        _refuse_half_written_video(video)
         records = checkpoint = None
         if store:
             records = open_records(db, demo=demo)
@@ -245,11 +246,30 @@ def _outputs(record: Path | None, json_path: Path | None, video: Path | None) ->
     session's :class:`RunInfo`: registered when it is stored, so that ``trainee forget``
     removes them even if the run is killed before it registers them itself."""
     from sim.session.recording.partial import partial_path
+    from sim.view.snapshots import video_partial_path
 
     outputs = {"recording": record, "json": json_path, "video": video}
     if record is not None:
         outputs["partial"] = partial_path(record)  # what a kill leaves
+    if video is not None:
+        outputs["video_partial"] = video_partial_path(video)  # the same, of the video
     return {kind: str(Path(p).resolve()) for kind, p in outputs.items() if p is not None}
+
+
+def _refuse_half_written_video(video: Path | None) -> None:
+    """Before anything runs: a ``--video`` whose partial file exists is being written by
+    another run, or was left by a killed one."""
+    if video is None:
+        return
+    from sim.view.snapshots import video_partial_path
+
+    partial = video_partial_path(video)
+    if partial.exists():
+        raise typer.BadParameter(
+            f"{partial} exists: another run is writing this video, or a killed run left it "
+            "half-written (it does not play: delete it).",
+            param_hint="--video",
+        )
 
 
 def _claim_recording(record: Path | None, scenario_path: Path, overwrite: bool):

@@ -27,7 +27,6 @@ import io
 import math
 import os
 import queue
-import tempfile
 import threading
 from pathlib import Path
 
@@ -78,17 +77,36 @@ def encode_png(rgb: np.ndarray, size: tuple[int, int] | None = None) -> bytes:
     return buffer.getvalue()
 
 
+def video_partial_path(path: Path) -> Path:
+    """Where the MP4 for ``path`` is written until it is whole (``.NAME.partial.mp4``
+    beside it): a name known before the run, so that the run can register it for
+    ``trainee forget`` and ``store --orphans`` (a killed run left a randomly named file of
+    the trainee's endoscope frames that nothing removed)."""
+    path = Path(path)
+    return path.parent / f".{path.name}.partial.mp4"
+
+
 class _Video:
-    """An MP4 being written: a private temporary file renamed into place when closed."""
+    """An MP4 being written: :func:`video_partial_path`, renamed into place when closed.
+
+    Raises:
+        SimError: that partial file exists: another run writes this video, or a killed
+            one left it (a half-written MP4 does not play: delete it).
+    """
 
     def __init__(self, path: Path, size: tuple[int, int], fps: float) -> None:
         ffmpeg = video_writer_module()
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        folder = self.path.parent
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".mp4", dir=folder)
-        os.close(fd)
-        self._tmp = Path(tmp)
+        tmp = video_partial_path(self.path)
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            raise SimError(
+                f"--video: {tmp} exists: another run is writing {self.path.name}, or a killed "
+                "run left it half-written (it does not play: delete it)."
+            ) from None
+        self._tmp = tmp
         self.frames = 0
         self._gen = ffmpeg.write_frames(
             str(self._tmp),

@@ -211,8 +211,12 @@ def test_forget_removes_the_recording_a_killed_run_left_once_its_session_is_stor
     trainee's hand motion on disk. The run's outputs now go with its run information."""
     from scenarios.checkpoint import CHECKPOINT_EVERY_S
 
+    from sim.view.snapshots import video_partial_path
+
     mcap, out = tmp_path / "rec" / "hand.mcap", tmp_path / "rec" / "result.json"
-    outputs = ["--record", str(mcap), "--json", str(out), "--no-snapshots"]
+    video = tmp_path / "rec" / "view.mp4"  # a killed run's half-written video goes too
+    outputs = ["--record", str(mcap), "--json", str(out), "--video", str(video)]
+    outputs += ["--no-snapshots"]
     proc = subprocess.Popen(
         [sys.executable, "-m", "sim.cli", "run", SCENARIO, "--trainee", "T705", *outputs],
         env=_env(tmp_path),
@@ -225,11 +229,15 @@ def test_forget_removes_the_recording_a_killed_run_left_once_its_session_is_stor
     proc.wait()
     partial = mcap.with_name(mcap.name + ".partial")
     assert partial.exists() and not mcap.exists() and not out.exists()
+    assert seen["outputs"]["video_partial"] == str(video_partial_path(video).resolve())
+    assert video_partial_path(video).exists() and not video.exists()
+    again = _surgisim(tmp_path, "run", SCENARIO, "--no-store", "--video", str(video))
+    assert again.returncode == 2 and "half-written" in again.stderr, again.stderr
     stored = _surgisim(tmp_path, "store", "--orphans")
     assert stored.returncode == 0, stored.stdout + stored.stderr
     gone = _surgisim(tmp_path, "trainee", "forget", "T705", "--yes")
     assert gone.returncode == 0, gone.stdout + gone.stderr
-    assert not partial.exists()
+    assert not partial.exists() and not video_partial_path(video).exists()
     # the outputs it never wrote are not reported as "already gone"
     assert "already gone" not in gone.stdout, gone.stdout
 
