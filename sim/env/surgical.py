@@ -256,7 +256,11 @@ class SurgicalEnv(gym.Env):
                 "arms": spaces.Dict(arms),
                 "objects": spaces.Dict(objects),
                 "step_index": spaces.Discrete(len(self.scenario.exercise.steps) + 1),
-                "time_s": spaces.Box(0.0, self.time_limit_s + 1.0, (1,), np.float64),
+                # the episode ends at the first control step at or after the limit: up
+                # to one control period past it (a 2.6 s period read 182 s in a 181 bound)
+                "time_s": spaces.Box(
+                    0.0, self.time_limit_s + 1.0 / self.control_rate_hz + 1.0, (1,), np.float64
+                ),
             }
         )
 

@@ -105,8 +105,35 @@ def check_reachable(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
         lines = [line for line in done.stderr.splitlines() if line.strip()]
         raise SimError(
             f"cannot connect to a Ray cluster at {address!r}: "
-            f"{lines[-1].rstrip('.') if lines else f'exit status {done.returncode}'}. " + _START_RAY
+            f"{lines[-1].rstrip('.') if lines else f'exit status {done.returncode}'}. "
+            + _why_refused(done.stderr)
         )
+
+
+#: What a failed driver's output says that the last line hides, and what to do about it.
+_REFUSALS = (
+    (
+        ("InvalidAuthToken", "uthentication token"),
+        "A cluster is there, but it refused this driver's authentication token (Ray's "
+        "token authentication): give the driver the cluster's token, or, on a trusted "
+        "machine, start both with RAY_AUTH_MODE=disabled.",
+    ),
+    (
+        ("ersion mismatch",),
+        "A cluster is there, but it runs another Ray or Python version than this driver: "
+        "install the same versions on both.",
+    ),
+)
+
+
+def _why_refused(output: str) -> str:
+    """The cause a driver's whole output names (a cluster that is there but refuses: its
+    last line only says "Failed to connect", and "start one there" sent a user whose
+    cluster ran to start another), else how to start a cluster."""
+    for marks, advice in _REFUSALS:
+        if any(mark in output for mark in marks):
+            return advice
+    return _START_RAY
 
 
 #: a Ray driver that connects to ``argv[1]`` and leaves (run in a child process)

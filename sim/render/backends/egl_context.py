@@ -38,9 +38,36 @@ def _initialise(display) -> bool:
         return False
 
 
-@cache
+#: the process that initialised EGL (see :func:`display`)
+_initialised_by: list[int] = []
+
+
 def display():
-    """The process's EGL display (initialised once; shared by every context)."""
+    """The process's EGL display (initialised once; shared by every context).
+
+    Raises:
+        RenderError: this process was forked from one that had initialised EGL. Mesa's
+            EGL state comes along with the fork, without the threads behind it, and the
+            child's first frame waited for ever (a gymnasium ``AsyncVectorEnv`` made
+            after the parent had rendered hung in ``render()``): said, not hung.
+    """
+    if _initialised_by and _initialised_by[0] != os.getpid():
+        raise RenderError(
+            f"EGL was initialised in process {_initialised_by[0]} before this process was "
+            "forked from it, and Mesa's EGL hangs in such a child. Start the child with "
+            "spawn or forkserver instead of fork (gymnasium: gym.make_vec(..., "
+            "vectorization_mode='async', vector_kwargs={'context': 'spawn'}), or create it "
+            "before the parent renders."
+        )
+    dpy = _display()
+    if not _initialised_by:
+        _initialised_by.append(os.getpid())
+    return dpy
+
+
+@cache
+def _display():
+    """The EGL display, found and initialised (once per process)."""
     from OpenGL import EGL
 
     candidates = []

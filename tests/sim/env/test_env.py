@@ -331,3 +331,23 @@ def test_reset_options_object_actions_and_calls_after_close_are_refused_clearly(
 def test_scenario_v0_without_a_scenario_is_refused_not_peg_transfer():
     with pytest.raises(SimError, match="needs scenario=NAME or FILE"):
         gym.make("surgisim/Scenario-v0")
+
+
+def test_the_last_time_lies_in_the_space_when_the_control_period_overshoots_the_limit(tmp_path):
+    """The episode ends at the first control step at or after the time limit: with a
+    2.6 s control period the last observation read 182 s against a 181 s bound."""
+    text = resolve("camera-targeting").read_text()
+    assert "time_limit_s: 180" in text
+    path = tmp_path / "short.yaml"
+    path.write_text(text.replace("time_limit_s: 180", "time_limit_s: 4"))
+    env = gym.make("surgisim/Scenario-v0", scenario=str(path), control_rate_hz=1000 / 2600)
+    try:
+        obs, _ = env.reset(seed=3120)
+        done = False
+        while not done:
+            obs, _, terminated, truncated, _ = env.step(np.zeros(env.action_space.shape))
+            done = terminated or truncated
+        assert obs["time_s"][0] > 4.0 + 1.0  # past the old bound
+        assert env.observation_space.contains(obs)
+    finally:
+        env.close()

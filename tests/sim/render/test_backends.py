@@ -107,3 +107,50 @@ def test_glfw_backend_draws_in_a_hidden_window_on_xvfb(gl_backend):
     assert out.returncode == 0, out.stderr
     name, *_, centre, corner = out.stdout.split()
     assert name == "glfw" and int(centre) > 60 and int(corner) == 0
+
+
+_FORKED_CHILD = """
+import multiprocessing as mp
+import numpy as np
+from scenarios.visual import CameraModel, SceneDescription
+from sim.render import Renderer
+
+def frame():
+    d = SceneDescription((), CameraModel(1.0, X_WC=np.eye(4)))
+    r = Renderer(d, 8, 8); r.render(np.zeros((0, 4, 4))); r.close()
+
+def child(q):
+    try:
+        frame()
+        q.put("rendered")
+    except Exception as exc:
+        q.put(f"{type(exc).__name__}: {exc}")
+
+frame()  # the parent renders first (a RecordVideo evaluation, say)
+ctx = mp.get_context("fork")
+q = ctx.Queue()
+p = ctx.Process(target=child, args=(q,))
+p.start()
+p.join(90)
+print("HUNG" if p.is_alive() else q.get(timeout=10))
+if p.is_alive():
+    p.kill()
+"""
+
+
+def test_a_child_forked_after_the_parent_rendered_with_egl_is_told_not_hung(gl_backend):
+    """Mesa's EGL state comes along with a fork without its threads: a gymnasium
+    AsyncVectorEnv made after the parent had rendered hung for ever in render(). The
+    child now gets a RenderError that says to use spawn."""
+    import subprocess
+    import sys
+
+    if gl_backend != "egl":
+        pytest.skip(f"the fork check is EGL's; this machine renders with {gl_backend}")
+    done = subprocess.run(
+        [sys.executable, "-c", _FORKED_CHILD], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    said = done.stdout.strip().splitlines()[-1]
+    assert said.startswith("RenderError: EGL was initialised in process"), said
+    assert "vector_kwargs={'context': 'spawn'}" in said

@@ -72,3 +72,25 @@ def test_a_running_cluster_passes_the_check():
         ray_cluster.check_reachable(ray.get_runtime_context().gcs_address)
     finally:
         ray.shutdown()
+
+
+def test_a_cluster_that_refuses_the_drivers_token_is_named_not_called_absent(monkeypatch):
+    """A running cluster with Ray's token authentication refused the sweep's driver; the
+    driver's last line only said "Failed to connect", and the message told the user to
+    start a cluster that was running."""
+    import subprocess
+
+    output = (
+        "ray.exceptions.AuthenticationError: InvalidAuthToken: Authentication token is "
+        "missing or incorrect\n"
+        "ConnectionError: Failed to connect to Ray cluster at 192.0.2.2:17100.\n"
+    )
+    monkeypatch.setattr(ray_cluster, "_check_listening", lambda address, timeout_s: None)
+    monkeypatch.setattr(
+        subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 1, "", output)
+    )
+    with pytest.raises(SimError) as refused:
+        ray_cluster.check_reachable("127.0.0.1:17100")
+    said = str(refused.value)
+    assert "refused this driver's authentication token" in said
+    assert "RAY_AUTH_MODE=disabled" in said and "ray start --head" not in said
