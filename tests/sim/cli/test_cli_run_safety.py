@@ -210,7 +210,6 @@ def test_forget_removes_the_recording_a_killed_run_left_once_its_session_is_stor
     --orphans``, its session did not know the file, and ``trainee forget`` left the
     trainee's hand motion on disk. The run's outputs now go with its run information."""
     from scenarios.checkpoint import CHECKPOINT_EVERY_S
-
     from sim.view.snapshots import video_partial_path
 
     mcap, out = tmp_path / "rec" / "hand.mcap", tmp_path / "rec" / "result.json"
