@@ -375,14 +375,21 @@ def _simulate(
         if checkpoint is not None and checkpoint.due(session.time_s):
             checkpoint.save(session.trace(), session.time_s)
 
-    # nothing is stored without a checkpoint (--no-store): it said "stored as incomplete"
-    storing = (
-        "stored as incomplete"
-        if checkpoint is not None
-        else "scored as incomplete, not stored (--no-store)"
-    )
+    # nothing is stored without a checkpoint (--no-store): it said "stored as incomplete";
+    # a second stop does not discard the session either (it said "abandon it"): what the
+    # last checkpoint holds waits for store --orphans, as after a kill
+    if checkpoint is not None:
+        stopping = (
+            "stopping: the session is stored as incomplete (Ctrl-C again to stop at once: "
+            "then surgisim store --orphans stores what was saved)"
+        )
+    else:
+        stopping = (
+            "stopping: the session is scored as incomplete, not stored (--no-store) "
+            "(Ctrl-C again to stop at once, unscored)"
+        )
     with (
-        interruptible(f"stopping: the session is {storing} (Ctrl-C again to abandon it)") as stop,
+        interruptible(stopping) as stop,
         Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),

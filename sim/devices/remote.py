@@ -90,8 +90,10 @@ def scenario_from_hello(hello: dict, where: str = "<hello>") -> Scenario:
     name = hello.get("scenario")
     if not name:
         raise DeviceError(
-            "the server's hello names no scenario and sends no scenario_yaml; a synthetic"
-            " operator needs the scenario's scene and plan (give --scenario)."
+            "the server's hello names no scenario and sends no scenario_yaml: a synthetic "
+            "operator follows a scenario's plan in its scene, so it drives a server that "
+            "serves one (surgisim serve SCENARIO), not a recorder (surgisim device record); "
+            "to record a synthetic operator, give it --record FILE."
         )
     return load_scenario(name)
 

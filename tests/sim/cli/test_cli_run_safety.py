@@ -142,7 +142,11 @@ def test_sigterm_stores_the_session_and_closes_the_recording(tmp_path):
     stdout, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 128 + signal.SIGTERM, stdout + stderr
     assert "Traceback" not in stderr
-    assert "stopping: the session is stored as incomplete" in " ".join(stderr.split())
+    said = " ".join(stderr.split())
+    assert "stopping: the session is stored as incomplete" in said
+    # a second stop discards nothing (it said "abandon it"): it says what it does
+    assert "SIGTERM again to stop at once: then surgisim store --orphans" in said
+    assert "abandon" not in said
     assert "stored as session 1" in stdout
     # the trainee's first session: needle-handover's prerequisite is said, not enforced
     assert "has not done peg-transfer (not attempted yet)" in " ".join(stdout.split())

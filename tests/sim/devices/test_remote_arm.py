@@ -26,3 +26,18 @@ def test_the_scopes_view_over_the_bus_is_the_simulators():
         )  # fmt: skip
         board = session.world.landmark("board", "peg6")
         assert bool(there.contains(board[None])[0]) == bool(here.contains(board[None])[0])
+
+
+def test_a_hello_without_a_scenario_says_what_to_drive_and_no_missing_option():
+    """Against ``device record`` (no scenario), the synthetic operator said "give
+    --scenario", an option no command has."""
+    import pytest
+
+    from haptics.devices.errors import DeviceError
+    from sim.devices.remote import scenario_from_hello
+
+    with pytest.raises(DeviceError) as refused:
+        scenario_from_hello({"ok": True, "contract": 1})
+    said = str(refused.value)
+    assert "surgisim serve SCENARIO" in said and "--record FILE" in said
+    assert "--scenario" not in said
