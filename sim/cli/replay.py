@@ -25,6 +25,11 @@ def replay(
         help="Exit 1 when a tool tip ends up further than this from the recording (m; "
         "default: replay's own, 1e-9 m: bit-exact on the machine that recorded).",
     ),
+    tolerance_rad: float | None = typer.Option(
+        None,
+        help="Exit 1 when a tool tip ends up turned further than this from the recording "
+        "(rad; default 1e-9: bit-exact on the machine that recorded).",
+    ),
     trace: Path | None = typer.Option(
         None, help="Also export the replayed trace (.parquet or .csv)."
     ),
@@ -34,14 +39,20 @@ def replay(
     # imported here, not at the top: the CLI's module graph (loaded by the desktop trainer
     # and the headset client) stays free of the session and pybullet
     from sim.cli.checks import checked_output
-    from sim.session.recording import TOLERANCE_M
+    from sim.session.recording import TOLERANCE_M, TOLERANCE_RAD
+    from sim.session.recording.export import SUFFIXES as TRACE_SUFFIXES
     from sim.session.recording.replay import replay as do_replay
 
     console = Console()
-    if tolerance_m is None:
-        tolerance_m = TOLERANCE_M
+    tolerance_m = _tolerance(tolerance_m, TOLERANCE_M, "--tolerance-m")
+    tolerance_rad = _tolerance(tolerance_rad, TOLERANCE_RAD, "--tolerance-rad")
     with guard(debug):
         trace = checked_output(trace, "--trace")  # before re-simulating, not after
+        if trace is not None and trace.suffix not in TRACE_SUFFIXES:
+            raise typer.BadParameter(
+                f"{trace.name}: a trace is written as {' or '.join(TRACE_SUFFIXES)}",
+                param_hint="--trace",
+            )
         result = do_replay(recording)
         if trace is not None:
             from sim.session.recording.export import export_trace
@@ -63,4 +74,23 @@ def replay(
     console.print(table)
     if trace is not None:
         console.print(f"trace: {escape(str(trace))}")
-    raise typer.Exit(code=0 if result.max_position_error_m <= tolerance_m else 1)
+    beyond = []
+    if not result.max_position_error_m <= tolerance_m:
+        beyond.append(f"position {result.max_position_error_m:.3g} m > {tolerance_m:g} m")
+    if not result.max_rotation_error_rad <= tolerance_rad:
+        beyond.append(f"rotation {result.max_rotation_error_rad:.3g} rad > {tolerance_rad:g} rad")
+    if beyond:
+        Console(stderr=True, soft_wrap=True).print(
+            "the replay is not the recorded session: its largest tip difference is beyond "
+            f"the tolerance ({'; '.join(beyond)})"
+        )
+        raise typer.Exit(code=1)
+
+
+def _tolerance(given: float | None, default: float, option: str) -> float:
+    """A tolerance: the default, or a finite number >= 0 (NaN made every replay fail)."""
+    if given is None:
+        return default
+    if not (given >= 0.0 and given != float("inf")):
+        raise typer.BadParameter(f"must be a finite number >= 0, got {given}", param_hint=option)
+    return float(given)

@@ -163,7 +163,10 @@ def run_controller(
                     on_checkpoint(session)
         outcome = end_of_run(scenario, session, interrupted, start, stopped_by, gave_up)
         if recorder is not None:
-            recorder.finish(session, outcome.result, outcome.metrics)
+            from scenarios.archive import ending_of
+
+            ended = ending_of(outcome.trace, outcome.interrupted)
+            recorder.finish(session, outcome.result, outcome.metrics, ended=ended)
     finally:
         close = getattr(controller, "close", None)
         if close is not None:

@@ -245,7 +245,7 @@ class SessionCamera:
         if repeats or shots:
             self._capture(session, shots, frame=repeats)
 
-    def finish(self, session, result=None, metrics=None) -> None:
+    def finish(self, session, result=None, metrics=None, ended: str | None = None) -> None:
         """The last snapshot; close the video and the renderer (idempotent)."""
         if self._renderer is None:
             return

@@ -20,11 +20,14 @@ _LAZY = {
     "replay": "sim.session.recording.replay",
     "export_trace": "sim.session.recording.export",
 }
-__all__ = sorted([*_LAZY, "TOLERANCE_M"])
+__all__ = sorted([*_LAZY, "TOLERANCE_M", "TOLERANCE_RAD"])
 
 #: The largest tool-tip position difference (m) a replay may show and still count as the
 #: recorded session (``surgisim replay``'s exit code, re-scoring from a replay): a replay
 #: on the machine that recorded differs by 0.
 TOLERANCE_M = 1e-9
+#: The same for the tool tip's orientation (rad): a replay that puts the tip in place but
+#: turned (4° on a recording whose stored seed was changed) is not the recorded session.
+TOLERANCE_RAD = 1e-9
 
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -22,7 +22,7 @@ topic                          schema                       when
                                                             handle pose, gripper, clutch
 ``session/events``             ``foxglove.Log``             each event (grasps, steps, ...)
 ``session/metrics``            JSON                         live metrics and score estimate
-``session/score``              JSON                         once at the end: metrics, score
+``session/score``              JSON                         once at the end: metrics, score, ``ended``
 =============================  ===========================  ===============================
 
 Every command message carries ``step`` (the physics step it was applied at) and
@@ -48,12 +48,14 @@ import contextlib
 import dataclasses
 import json
 import math
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
 from kinematics.transforms import matrix_to_quat_xyzw
 from sim.session.commands import ArmCommand, normalise
+from sim.session.provenance import surgisim_version
 
 FORMAT_VERSION = 1
 METADATA_NAME = "surgisim"
@@ -231,6 +233,9 @@ class McapRecorder:
                 "driver": driver,
                 "physics_rate_hz": repr(float(session.world.rate_hz)),
                 "config": json.dumps(config_dict(session.config)),
+                # what made the file and when: a replay that differs can be traced
+                "surgisim_version": surgisim_version(),
+                "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
             },
         )
         if self.meshes:
@@ -279,8 +284,12 @@ class McapRecorder:
             self._last_pose_step = step
             self._write_frame(session)
 
-    def finish(self, session, result=None, metrics: dict | None = None) -> None:
-        """Write the last frame and the score; close the file and move it into place."""
+    def finish(
+        self, session, result=None, metrics: dict | None = None, ended: str | None = None
+    ) -> None:
+        """Write the last frame and the score (with ``ended``, how the records file the
+        run: ``completed``, ``time_limit``, ``failed``, ``gave_up``, ``stopped``); close
+        the file and move it into place."""
         if self._writer is None:
             return
         self.stepped(session)
@@ -295,6 +304,7 @@ class McapRecorder:
                 {
                     "step": session.world.step_count,
                     "completed": bool(result.completed),
+                    "ended": ended,
                     "result": result.as_dict(),
                     "metrics": metrics if metrics is not None else {},
                 },

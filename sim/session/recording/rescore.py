@@ -15,7 +15,7 @@ import dataclasses
 from collections.abc import Callable
 
 from sim.errors import SimError
-from sim.session.recording import TOLERANCE_M
+from sim.session.recording import TOLERANCE_M, TOLERANCE_RAD
 from sim.session.recording.reader import read_recording
 
 
@@ -86,15 +86,17 @@ def _measured_by_replay(rec, path, spec, recorded) -> tuple[dict, str]:
     from sim.session.recording.replay import replay
 
     result = replay(rec)
-    if result.max_position_error_m > TOLERANCE_M or not result.frames_compared:
+    turned = not result.max_rotation_error_rad <= TOLERANCE_RAD
+    if not result.max_position_error_m <= TOLERANCE_M or turned or not result.frames_compared:
         raise SimError(
             f"the rubric changes the thresholds the metrics were measured with "
             f"({spec.scoring.thresholds.model_dump()} instead of "
             f"{recorded.scoring.thresholds.model_dump()}), so they must be measured again "
             f"from a replay of {path}; but the replay does not reproduce the recording "
-            f"(tool tips up to {result.max_position_error_m:.3g} m apart over "
-            f"{result.frames_compared} pose frames, more than replay's tolerance of "
-            f"{TOLERANCE_M:g} m: recorded on another machine or surgisim version?), so its "
+            f"(tool tips up to {result.max_position_error_m:.3g} m apart and "
+            f"{result.max_rotation_error_rad:.3g} rad turned over {result.frames_compared} "
+            f"pose frames, more than replay's tolerance of {TOLERANCE_M:g} m and "
+            f"{TOLERANCE_RAD:g} rad: recorded on another machine or surgisim version?), so its "
             "metrics would be another session's. Keep the recorded thresholds, or record "
             "the session again here."
         )

@@ -159,3 +159,36 @@ def test_a_run_that_fails_says_where_its_recording_so_far_is(tmp_path, monkeypat
     assert f"the recording so far is kept in {partial_path(target)}" in text
     rec = read_recording(partial_path(target))
     assert "stopped by an error" in rec.cut_short and rec.tips
+
+
+def test_replay_fails_a_turned_tip_says_why_and_refuses_bad_tolerances(tmp_path, monkeypatch):
+    """A replay with the tips in place but turned 4° (a recording whose stored seed was
+    changed) exited 0: only position counted. Exit 1 now says which difference is beyond
+    its tolerance; a NaN or negative tolerance, or a trace suffix that cannot be written,
+    is refused before anything is re-simulated."""
+    import importlib
+
+    from sim.session.recording.replay import ReplayResult
+
+    # the module itself: the package exports its replay() function under the same name
+    replay_module = importlib.import_module("sim.session.recording.replay")
+
+    recording = tmp_path / "r.mcap"
+    recording.write_bytes(b"")
+    replays = []
+
+    def turned(path):
+        replays.append(path)
+        return ReplayResult(120, 0.0, 0.0736, 100.0, 100.0)
+
+    monkeypatch.setattr(replay_module, "replay", turned)
+    out = CliRunner().invoke(app, ["replay", str(recording)])
+    assert out.exit_code == 1, out.output
+    assert "rotation 0.0736 rad > 1e-09 rad" in out.stderr and "position" not in out.stderr
+    assert (
+        CliRunner().invoke(app, ["replay", str(recording), "--tolerance-rad", "0.1"]).exit_code == 0
+    )
+    for bad in (["--tolerance-m", "nan"], ["--tolerance-rad", "-1"], ["--trace", "t.txt"]):
+        refused = CliRunner().invoke(app, ["replay", str(recording), *bad])
+        assert refused.exit_code == 2, (bad, refused.output)
+    assert len(replays) == 2  # the refused ones re-simulated nothing

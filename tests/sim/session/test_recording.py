@@ -66,7 +66,7 @@ def test_the_file_has_foxglove_schemas_a_transform_per_frame_and_the_score(recor
     assert len(entities["pad/needle"].triangles[0].points) % 3 == 0
     assert len(entities["pad/needle"].triangles[0].points) > 0
     assert score["result"]["score"] == pytest.approx(outcome.result.score)
-    assert score["completed"] is True
+    assert score["completed"] is True and score["ended"] == "completed"
 
 
 def reader_decode(schema, message):
@@ -79,6 +79,11 @@ def test_the_tip_poses_in_the_file_are_the_sessions(recorded):
     path, outcome = recorded
     rec = read_recording(path)
     assert rec.metadata["driver"] == "scripted-expert" and rec.seed == 5
+    # what made it and when: a replay that differs can be traced to a version
+    from sim.session.provenance import surgisim_version
+
+    assert rec.metadata["surgisim_version"] == surgisim_version()
+    assert rec.metadata["created_utc"].endswith("+00:00")
     trace_rows = outcome.trace.instruments["PSM1"].tip_position_m
     # the last frame is the session's end: the trace's last row is the same tip
     last = rec.tips[max(rec.tips)]["PSM1"]
