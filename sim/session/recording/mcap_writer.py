@@ -22,7 +22,7 @@ topic                          schema                       when
                                                             handle pose, gripper, clutch
 ``session/events``             ``foxglove.Log``             each event (grasps, steps, ...)
 ``session/metrics``            JSON                         live metrics and score estimate
-``session/score``              JSON                         once at the end: metrics, score, ``ended``
+``session/score``              JSON                         at the end: metrics, score, ending
 =============================  ===========================  ===============================
 
 Every command message carries ``step`` (the physics step it was applied at) and
