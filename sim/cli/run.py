@@ -256,6 +256,20 @@ def _outputs(record: Path | None, json_path: Path | None, video: Path | None) ->
     return {kind: str(Path(p).resolve()) for kind, p in outputs.items() if p is not None}
 
 
+def _refuse_recording(path: Path) -> None:
+    """``store`` takes kept traces and checkpoints; a recording given to it (a killed
+    run's ``.mcap.partial`` looks like what to store) was refused as "cannot read the run
+    information 'x.mcap.json'"."""
+    from sim.errors import SimError
+
+    if path.name.endswith((".mcap", ".mcap.partial")):
+        raise SimError(
+            f"{path} is a recording, not a session to store: a recording is replayed "
+            f"(surgisim replay {path}); the session of a killed run is stored with "
+            "surgisim store --orphans (from its checkpoint in the records' folder)."
+        )
+
+
 def _refuse_half_written_video(video: Path | None) -> None:
     """Before anything runs: a ``--video`` whose partial file exists is being written by
     another run, or was left by a killed one."""
@@ -628,6 +642,8 @@ def store(
     console = Console()
     with guard(debug):
         paths = list(files or [])
+        for path in paths:
+            _refuse_recording(path)
         if orphans:
             for name in ("records", "demo"):
                 work = store_dir(name)

@@ -382,3 +382,31 @@ def test_run_refuses_a_report_it_would_not_write_with_no_store(tmp_path):
         out.output.split()
     )
     assert not (tmp_path / "r.html").exists()
+
+
+def test_folders_an_output_needs_are_created_owner_only(tmp_path):
+    """``--record out/new/x.mcap`` made ``out/new`` readable by everyone (0755), though
+    what goes in it is a trainee's data and README says such folders are 0700."""
+    import os
+    import stat
+
+    from sim.cli.checks import checked_output
+
+    old = os.umask(0o022)
+    try:
+        checked_output(tmp_path / "out" / "new" / "x.mcap", "--record")
+    finally:
+        os.umask(old)
+    for folder in (tmp_path / "out", tmp_path / "out" / "new"):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+
+
+def test_store_of_a_recording_says_it_is_replayed_and_how_to_store_its_session(tmp_path):
+    from sim.cli import app as cli
+
+    partial = tmp_path / "kill.mcap.partial"
+    partial.write_bytes(b"\x89MCAP0\r\n")
+    out = CliRunner().invoke(cli, ["store", str(partial)])
+    assert out.exit_code == 2
+    said = " ".join(out.output.split())
+    assert "is a recording, not a session to store" in said and "store --orphans" in said
