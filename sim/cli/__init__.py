@@ -28,6 +28,27 @@ bench_app = command_group(
 )
 app.add_typer(bench_app, name="bench")
 
+
+def _say_version(asked: bool) -> None:
+    if asked:
+        from sim.session.provenance import surgisim_version
+
+        typer.echo(f"surgisim {surgisim_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _top(
+    version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_say_version,
+        is_eager=True,
+        help="Print the version (with the git commit in a checkout) and exit.",
+    ),
+) -> None:
+    """Robot-assisted surgery simulation and VR training."""
+
 STRICT = typer.Option(
     False, "--strict/--no-strict", help="Exit with status 1 when a bar is missed."
 )

@@ -128,3 +128,14 @@ def test_practice_passes_a_device_map_to_its_server(monkeypatch):
     assert result.exit_code == 0, result.output
     args = given["args"]
     assert args[args.index("--map") + 1] == "MTMR=ECM" and args.count("--map") == 2
+
+
+def test_version_names_the_build_for_bug_reports():
+    """Every wheel says 0.1.0; a checkout adds its commit. ``--version`` says it."""
+    from typer.testing import CliRunner
+
+    from sim.cli import app as cli
+    from sim.session.provenance import surgisim_version
+
+    out = CliRunner().invoke(cli, ["--version"])
+    assert out.exit_code == 0 and out.stdout.strip() == f"surgisim {surgisim_version()}"
