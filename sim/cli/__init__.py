@@ -49,6 +49,7 @@ def _top(
 ) -> None:
     """Robot-assisted surgery simulation and VR training."""
 
+
 STRICT = typer.Option(
     False, "--strict/--no-strict", help="Exit with status 1 when a bar is missed."
 )
