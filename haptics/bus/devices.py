@@ -44,6 +44,11 @@ CLOCK_BUCKET_S = 0.25
 #: ~100 ppm, which moves the envelope by 0.2 ms over the 2 s window, while a fit through
 #: jittered minima wobbles by ~1e-6 and would bend a clean 1 ms sample grid by microseconds.
 CLOCK_DRIFT_DEADBAND = 1e-4
+#: The largest drift followed (5%: a 1024 Hz oscillator's ticks read as milliseconds is
+#: 2.4%, a ceramic resonator under 1%). A delay that grows looks exactly like a slow clock
+#: to a one-way measure; the receiver's own backlog is told apart (``read_late``), a queue
+#: further upstream is not, and beyond this bound its growth still ages the samples.
+CLOCK_DRIFT_MAX = 0.05
 #: Completed buckets needed before a drift is fitted (none before: the map is the plain
 #: sliding minimum, exact for a sender whose clock runs at the receiver's rate).
 CLOCK_DRIFT_MIN_BUCKETS = 3
@@ -86,22 +91,36 @@ class ClockMap:
         (0.02 for a sender's clock 2% slow, negative for a fast one); 0 until fitted."""
         return self._drift
 
-    def to_local(self, stamp_s: float, received_s: float) -> float:
+    def to_local(self, stamp_s: float, received_s: float, read_late: bool = False) -> float:
         """The receiver-clock time (s) of a message stamped ``stamp_s`` that arrived at
-        ``received_s``; never later than ``received_s``."""
+        ``received_s``; never later than ``received_s``.
+
+        A message ``read_late`` (out of the receiver's own backlog: ``received_s`` is
+        when the receiver got to it) is mapped but teaches the map nothing: a backlog
+        that grows for seconds raises every offset, the least ones too, and would be
+        fitted as a slow clock, its samples then looking fresh to the watchdog."""
         if stamp_s < self._last_stamp_s:
             self.reset()
         self._last_stamp_s = stamp_s
         offset = received_s - stamp_s
+        if read_late:
+            return stamp_s + min(offset, self._estimate(received_s))
         if received_s >= self._open_start_s + CLOCK_BUCKET_S:
             self._close_bucket(received_s)
         if self._open is None or offset <= self._open[1]:
             self._open = (received_s, offset)
+        return stamp_s + min(offset, self._estimate(received_s))
+
+    def _estimate(self, received_s: float) -> float:
+        """The least offset seen, each bucket's carried along the drift to ``received_s``
+        (inf before any message)."""
         drift = self._drift
-        best = min(self._open[1] + drift * (received_s - self._open[0]), offset)
+        best = math.inf
+        if self._open is not None:
+            best = self._open[1] + drift * (received_s - self._open[0])
         if self._buckets:  # the window's buckets, each carried along the drift to now
             best = min(best, self._base + drift * received_s)
-        return stamp_s + best
+        return best
 
     def _close_bucket(self, received_s: float) -> None:
         """The open bucket joins the window; buckets older than the window leave it; the
@@ -134,9 +153,7 @@ class ClockMap:
         drift = slopes[mid] if len(slopes) % 2 else 0.5 * (slopes[mid - 1] + slopes[mid])
         if abs(drift) < CLOCK_DRIFT_DEADBAND:
             return 0.0
-        # a clock off by more than the stamp-rate check tolerates is held there anyway
-        low, high = 1.0 - STAMP_RATE_RANGE[1], 1.0 - STAMP_RATE_RANGE[0]
-        return min(max(drift, low), high)
+        return min(max(drift, -CLOCK_DRIFT_MAX), CLOCK_DRIFT_MAX)
 
 
 @dataclass(frozen=True, slots=True)
@@ -647,7 +664,7 @@ class DeviceState:
             self._new_clock(d)
         d.last_stamp_s = stamp_s
         self._check_stamp_rate(name, d, stamp_s, now_s, read_late)
-        time_s = d.clock.to_local(stamp_s, now_s)
+        time_s = d.clock.to_local(stamp_s, now_s, read_late)
         if d.duplicate or d.stamp_rate_off:
             d.stats.held += 1
             return None

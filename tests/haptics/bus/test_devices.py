@@ -140,3 +140,27 @@ def test_a_duplicated_message_is_not_a_restart():
     assert state.stats("MTMR").restarts == 0 and state.stats("MTMR").lost == 0
     _feed(state, [0, 2, 6, 7])  # two strays in a row, then the stream goes on
     assert state.stats("MTMR").restarts == 0 and state.stats("MTMR").lost == 0
+
+
+def test_the_receivers_own_backlog_is_not_taken_for_a_slow_clock():
+    """A delay that grows looks exactly like a slow device clock to a one-way measure. The
+    receiver's own backlog (messages read late, out of a queue it has not kept up with)
+    teaches the map nothing, so samples that wait in it keep ageing and the watchdog
+    sees them stale; and no drift past 5% is followed (a clock 30% slow is no clock)."""
+    clock = ClockMap()
+    rate_hz = 1000
+    for i in range(2 * rate_hz):  # 2 s on time: the map knows the device
+        t = 100.0 + i / rate_hz
+        clock.to_local(t - 100.0, t + 1e-4)
+    ages = []
+    for i in range(3 * rate_hz):  # then 3 s of a backlog growing by 50 ms a second
+        sent = 102.0 + i / rate_hz
+        got = sent + 1e-4 + 0.05 * (i / rate_hz)
+        ages.append(got - clock.to_local(sent - 100.0, got, read_late=True))
+    assert ages[-1] == pytest.approx(0.15, abs=2e-3)  # every millisecond of it seen
+    assert clock.drift == 0.0
+    slow = ClockMap()
+    for i in range(10 * rate_hz):
+        t = i / rate_hz
+        slow.to_local(0.7 * t, t)
+    assert slow.drift == pytest.approx(0.05)
