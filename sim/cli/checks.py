@@ -9,6 +9,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from scenarios.paths import private_dir
+
 #: Largest seed accepted: seeds feed numpy's SeedSequence and the IK's 64-bit streams.
 MAX_SEED = 2**63 - 1
 
@@ -85,7 +87,9 @@ def checked_output(path: Path | None, what: str, own_suffix: str | None = None) 
             "replace; choose another path (or move that file first)."
         )
     try:
-        _make_private_folders(path.parent)
+        # owner-only, as the records' own folders: an output holds a trainee's data
+        # (--record out/new/x.mcap made out/new readable by everyone)
+        private_dir(path.parent)
     except OSError as exc:
         raise SimError(
             f"cannot create the folder of {what} {str(path)!r} ({failure_text(exc)}); "
@@ -150,18 +154,3 @@ def failure_text(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
     return str(exc)
-
-
-def _make_private_folders(folder: Path) -> None:
-    """Create ``folder`` and any missing parents owner-only (``0700``), as the records'
-    own folders are: an output holds a trainee's data (``--record out/new/x.mcap`` made
-    ``out/new`` readable by everyone)."""
-    missing = []
-    while not folder.exists():
-        missing.append(folder)
-        if folder.parent == folder:
-            break
-        folder = folder.parent
-    for made in reversed(missing):
-        made.mkdir(mode=0o700, exist_ok=True)
-        made.chmod(0o700)  # whatever the umask
