@@ -38,8 +38,11 @@ _SAMPLE_HAS_SEQ = "seq" in {f.name for f in fields(MasterSample)}
 
 
 #: (s of receipts) the clock map keeps the least offset of each bucket this long: the
-#: points its drift is fitted through (eight over the default 2 s window).
-CLOCK_BUCKET_S = 0.25
+#: points its drift is fitted through.
+CLOCK_BUCKET_S = 0.125
+#: (s) the drift is fitted through the buckets of this last stretch only: a clock whose
+#: rate changes is followed within about half of it.
+CLOCK_DRIFT_FIT_S = 1.0
 #: A fitted drift smaller than this is taken as none: a device's crystal is within
 #: ~100 ppm, which moves the envelope by 0.2 ms over the 2 s window, while a fit through
 #: jittered minima wobbles by ~1e-6 and would bend a clean 1 ms sample grid by microseconds.
@@ -50,8 +53,10 @@ CLOCK_DRIFT_DEADBAND = 1e-4
 #: further upstream is not, and beyond this bound its growth still ages the samples.
 CLOCK_DRIFT_MAX = 0.05
 #: Completed buckets needed before a drift is fitted (none before: the map is the plain
-#: sliding minimum, exact for a sender whose clock runs at the receiver's rate).
-CLOCK_DRIFT_MIN_BUCKETS = 3
+#: sliding minimum, exact for a sender whose clock runs at the receiver's rate). Four
+#: buckets, 0.5 s: a clock 5% slow has aged its samples 25 ms by then, inside the
+#: watchdog's 30 ms (0.75 s held a 4% slow clock at its start).
+CLOCK_DRIFT_MIN_BUCKETS = 4
 
 
 class ClockMap:
@@ -65,8 +70,9 @@ class ClockMap:
     sample look 30-40 ms old and the watchdog held a good device again and again (a
     probe stamping ticks/1000 of its own oscillator). So the map keeps the least offset
     of each :data:`CLOCK_BUCKET_S` of receipts over the last ``window_s`` seconds, fits
-    their drift (Theil-Sen: the median of pairwise slopes, so one stalled bucket does not
-    tilt it), and takes ``offset(now) = min over buckets of (its least offset + drift x
+    their drift (the median slope between consecutive buckets of the last
+    :data:`CLOCK_DRIFT_FIT_S`, so one stalled bucket or one step does not tilt it), and
+    takes ``offset(now) = min over buckets of (its least offset + drift x
     its age)``, the newest message's own offset included. With no drift (or fewer than
     :data:`CLOCK_DRIFT_MIN_BUCKETS` buckets) that is the plain sliding minimum. A stamp
     that goes backwards (the sender restarted) forgets the history.
@@ -137,13 +143,16 @@ class ClockMap:
 
     @staticmethod
     def _fit_drift(buckets) -> float:
-        """Theil-Sen slope of the buckets' least offsets over their receipt times."""
-        if len(buckets) < CLOCK_DRIFT_MIN_BUCKETS:
+        """The median slope between consecutive buckets' least offsets over the last
+        :data:`CLOCK_DRIFT_FIT_S`: a step in the stamps (a clock set forward 0.2 s) tilts
+        one slope of several, where a fit through all pairs (Theil-Sen) took it for a 5%
+        drift and aged every sample until the step left the window."""
+        recent = [b for b in buckets if b[0] >= buckets[-1][0] - CLOCK_DRIFT_FIT_S]
+        if len(recent) < CLOCK_DRIFT_MIN_BUCKETS:
             return 0.0
         slopes = [
             (b[1] - a[1]) / (b[0] - a[0])
-            for i, a in enumerate(buckets)
-            for b in itertools.islice(buckets, i + 1, None)
+            for a, b in itertools.pairwise(recent)
             if b[0] - a[0] >= 0.5 * CLOCK_BUCKET_S
         ]
         if not slopes:
