@@ -29,8 +29,8 @@ from sim.world.scenario_scene import build_scene_spec
 #: reads a few tenths of a millimetre (a ring on the ring-walk course: -0.14 mm) and
 #: pybullet's contact solver absorbs that; a millimetre is a visible jolt.
 OVERLAP_WARN_M = 1e-3
-#: How far beyond a body's own size (m) the closest tool-tip position may fall before
-#: the body counts as out of reach: jaws grasp a body at its surface, not at its origin.
+#: How far (m) the closest tool-tip position may fall from the nearest place the jaws
+#: could take a body (:func:`_grasp_points`) before the body counts as out of reach.
 REACH_SLACK_M = 5e-3
 
 
@@ -76,6 +76,27 @@ def _yaml_places(scenario: Scenario, world) -> dict[str, tuple[str, tuple]]:
     return places
 
 
+#: the port in an arm's RCM frame: its origin
+_PORT = np.zeros(3)
+
+
+def _grasp_points(p_W, low, high) -> list:
+    """Where jaws might take a body: its origin and the centres of its bounding box's
+    six faces, pulled in by half the box's smallest extent (a jaw closes on material, not
+    on the box's corner). Reach to the origin alone, allowing half the box's diagonal,
+    let a 10 cm rod whose nearest end was 19 mm out of reach pass."""
+    centre = 0.5 * (low + high)
+    half = 0.5 * (high - low)
+    inset = float(half.min())
+    points = [np.asarray(p_W, dtype=float)]
+    for axis in range(3):
+        for sign in (-1.0, 1.0):
+            p = centre.copy()
+            p[axis] += sign * max(half[axis] - inset, 0.0)
+            points.append(p)
+    return points
+
+
 def _warning(scenario: Scenario, loc: tuple, message: str) -> ScenarioWarning:
     line, col = scenario.position_of(loc)
     return ScenarioWarning(message, scenario.source_file, line, col)
@@ -97,8 +118,13 @@ def _overlaps(scenario: Scenario, world, where) -> list[ScenarioWarning]:
         pair = (min(a, b), max(a, b))
         deepest[pair] = max(deepest.get(pair, 0.0), depth_m)
     warnings = []
+    built_together: dict[str, list] = {}  # owner -> [(depth, first, second)]
     for (a, b), depth_m in sorted(deepest.items(), key=lambda item: -item[1]):
         first, second = world.bodies[a].name, world.bodies[b].name
+        owner = first.partition("/")[0]
+        if "/" in first and owner == second.partition("/")[0] and first in where:
+            built_together.setdefault(owner, []).append((depth_m, first, second))
+            continue
         # the warning sits at the body that more likely moved: an object before scenery
         if world.bodies[a].role == "environment" or first not in where:
             first, second = second, first
@@ -114,12 +140,28 @@ def _overlaps(scenario: Scenario, world, where) -> list[ScenarioWarning]:
                 "can leave its peg). Move one so they do not overlap.",
             )
         )
+    for owner, pairs in built_together.items():
+        # bodies one object builds from its params (a board's rings): one warning, at
+        # its params, since none of them can be moved on its own
+        depth_m, first, second = pairs[0]
+        said, loc = where[first]
+        many = f"{len(pairs)} pairs, the deepest" if len(pairs) > 1 else "one pair"
+        warnings.append(
+            _warning(
+                scenario,
+                (*loc, "params"),
+                f"{said}: bodies {owner!r} builds start inside one another ({many} "
+                f"{first!r} {depth_m * 1e3:.1f} mm inside {second!r}): the physics pushes "
+                "them apart at the first step. Its params (sizes, spacing, the rings' "
+                "places) make them overlap: change those.",
+            )
+        )
     return warnings
 
 
 def _out_of_reach(scenario: Scenario, world, where) -> list[ScenarioWarning]:
-    """Movable objects whose place no arm with jaws reaches within the object's own size
-    plus :data:`REACH_SLACK_M` (inverse kinematics through each arm's port)."""
+    """Movable objects none of whose grasp points (:func:`_grasp_points`) an arm with
+    jaws reaches within :data:`REACH_SLACK_M` (inverse kinematics through each port)."""
     from kinematics import solve_ik
 
     jaw_arms = [arm for arm in world.arms.values() if arm.has_jaw]
@@ -130,14 +172,17 @@ def _out_of_reach(scenario: Scenario, world, where) -> list[ScenarioWarning]:
     for body, info in world.bodies.items():
         if info.role != "object" or info.name not in where:
             continue
-        low, high = pb.getAABB(body, physicsClientId=client)
-        size_m = 0.5 * float(np.linalg.norm(np.subtract(high, low)))
+        low, high = (np.asarray(c) for c in pb.getAABB(body, physicsClientId=client))
         p_W = world.body_pose(info.name)[:3, 3]
         misses = []
         for arm in jaw_arms:
-            p_R = arm.X_RW[:3, :3] @ p_W + arm.X_RW[:3, 3]
-            miss_m = float(solve_ik(arm.chain, p_R, rcm=np.zeros(3)).pos_error)
-            if miss_m <= size_m + REACH_SLACK_M:
+            miss_m = min(
+                float(
+                    solve_ik(arm.chain, arm.X_RW[:3, :3] @ p + arm.X_RW[:3, 3], rcm=_PORT).pos_error
+                )
+                for p in _grasp_points(p_W, low, high)
+            )
+            if miss_m <= REACH_SLACK_M:
                 break
             misses.append(f"{arm.name} {miss_m * 1e3:.0f} mm short")
         else:

@@ -51,3 +51,16 @@ def test_a_cache_directory_the_user_chose_stands(tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == str(mine)
     assert _cached(mine) and not (tmp_path / "xdg").exists()
+
+
+def test_without_a_writable_home_the_kernels_go_to_a_private_temporary_folder(tmp_path):
+    """HOME a file (a service without a home): numba fell back to caching beside the
+    installed modules, and pip uninstall left its folders behind."""
+    home = tmp_path / "not-a-folder"
+    home.write_text("")
+    (tmp_path / "tmp").mkdir()
+    done = _run({"HOME": str(home), "XDG_CACHE_HOME": "", "TMPDIR": str(tmp_path / "tmp")})
+    assert done.returncode == 0, done.stderr
+    where = Path(done.stdout.strip())
+    assert where == tmp_path / "tmp" / f"surgisim-{os.getuid()}" / "numba"
+    assert _cached(where)

@@ -125,3 +125,29 @@ def test_a_world_that_cannot_be_built_is_an_error_at_the_scene(tmp_path, monkeyp
     monkeypatch.setattr("sim.world.world.World.__init__", refuse)
     with pytest.raises(ScenarioError, match="the world cannot be built: no physics client"):
         world_warnings(scenario)
+
+
+def test_a_long_object_whose_every_part_is_out_of_reach_warns(tmp_path):
+    """Reach to the origin, allowing half the bounding box's diagonal, let a 10 cm rod
+    pass whose nearest end was 19 mm out of reach (second outsider); over the board the
+    same rod is in reach."""
+    rod = "    - id: rod\n      type: box\n      pose: {{position_m: {p}}}\n"
+    rod += "      params: {{size_m: [0.1, 0.005, 0.005]}}\n"
+    _, far = _with_objects(tmp_path, rod.format(p="[0.0, 0.07, 0.20]"))
+    (warning,) = world_warnings(far)
+    assert "'rod'" in warning.message and "out of reach" in warning.message
+    _, near = _with_objects(tmp_path, rod.format(p="[0.0, 0.0, 0.05]"))
+    assert world_warnings(near) == []
+
+
+def test_bodies_one_object_builds_into_one_another_warn_once_at_its_params(tmp_path):
+    """Rings too big for the board's pegs gave seven warnings at the board's line, each
+    advising to move a ring, which cannot be moved on its own."""
+    peg = (LIBRARY / "peg-transfer.yaml").read_text()
+    path = tmp_path / "big.yaml"
+    path.write_text(peg.replace(BOARD_ENTRY, BOARD_ENTRY + "      params: {ring_side_m: 0.05}\n"))
+    warnings = world_warnings(load_scenario(path, object_types=OBJECT_TYPES))
+    (warning,) = warnings
+    assert warning.line == _line_of(path, "params: {ring_side_m: 0.05}")
+    assert "bodies 'board' builds start inside one another" in warning.message
+    assert "pairs, the deepest" in warning.message and "change those" in warning.message
