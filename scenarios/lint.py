@@ -21,7 +21,7 @@ from scenarios.schema import FLSRule, Scenario, references
 from scenarios.scoring import never_measured, unscored_safety
 
 
-def _warning(scenario: Scenario, loc: tuple, message: str, on_key: bool = False):
+def warning_at(scenario: Scenario, loc: tuple, message: str, on_key: bool = False):
     """A warning placed at the YAML node at ``loc`` (the deepest that exists, so a field
     left at its default is placed at the mapping that would hold it)."""
     line, col = scenario.position_of(loc, on_key=on_key)
@@ -34,7 +34,7 @@ def unknown_prerequisites(scenario: Scenario) -> list[ScenarioWarning]:
     unnoticed (the closest bundled name is suggested, whatever its case)."""
     names = library_names()
     return [
-        _warning(
+        warning_at(
             scenario,
             ("prerequisites", i),
             f"prerequisites[{i}]: {name!r} is not a bundled scenario (bundled: {names}); "
@@ -58,7 +58,7 @@ def time_past_cutoff(scenario: Scenario) -> list[ScenarioWarning]:
     loc = ("exercise", "time_limit_s") if given else ("exercise",)
     what = f"{limit_s:g} s" if given else f"{limit_s:g} s by default"
     return [
-        _warning(
+        warning_at(
             scenario,
             loc,
             f"exercise.time_limit_s ({what}) is longer than the rubric's cutoff_s "
@@ -77,7 +77,7 @@ def unscored_safety_metrics(scenario: Scenario) -> list[ScenarioWarning]:
     if not unsafe:
         return []
     return [
-        _warning(
+        warning_at(
             scenario,
             ("scoring", "metrics"),
             f"safety metrics not scored: {', '.join(unsafe)} (give them a penalty, benchmark "
@@ -92,7 +92,7 @@ def limits_never_measured(scenario: Scenario) -> list[ScenarioWarning]:
     nothing to pick up) is always met: most likely a rule copied from another scenario."""
     never = never_measured(scenario)
     return [
-        _warning(
+        warning_at(
             scenario,
             ("scoring", "proficiency", "limits", name),
             f"scoring.proficiency.limits.{name}: this scene never measures {name}, so the "
@@ -110,7 +110,7 @@ def timers_never_started(scenario: Scenario) -> list[ScenarioWarning]:
     a start removed): its ``timer_stopped`` event says no time."""
     started = {name for _, name in scenario.exercise.timer_actions("start_timer")}
     return [
-        _warning(
+        warning_at(
             scenario,
             loc,
             f"stop_timer {name!r}: no start_timer starts a timer of that name, so it "
@@ -185,7 +185,7 @@ def implausible_units(scenario: Scenario) -> list[ScenarioWarning]:
         where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)[1:]
         if _is_length(key) and largest > IMPLAUSIBLE_LENGTH_M:
             out.append(
-                _warning(
+                warning_at(
                     scenario,
                     loc,
                     f"{where}: {largest:g} m is more than a laparoscopic scene spans; lengths "
@@ -194,7 +194,7 @@ def implausible_units(scenario: Scenario) -> list[ScenarioWarning]:
             )
         elif key.endswith("_rad") and largest > FULL_TURN_RAD + 1e-9:
             out.append(
-                _warning(
+                warning_at(
                     scenario,
                     loc,
                     f"{where}: {largest:g} rad is more than a full turn; angles are in "
@@ -203,7 +203,7 @@ def implausible_units(scenario: Scenario) -> list[ScenarioWarning]:
             )
         elif key == "fov_deg" and largest < IMPLAUSIBLE_FOV_DEG:
             out.append(
-                _warning(
+                warning_at(
                     scenario,
                     loc,
                     f"{where}: a {largest:g} degree field of view sees almost nothing; "
@@ -218,7 +218,7 @@ def events_never_due(scenario: Scenario) -> list[ScenarioWarning]:
     """An event ``at`` a time at or past the exercise's time limit never fires."""
     limit_s = scenario.exercise.time_limit_s
     return [
-        _warning(
+        warning_at(
             scenario,
             ("exercise", "events", i, "at"),
             f"exercise.events[{i}].at: {event.at:g} s is not before the time limit of "
@@ -272,7 +272,7 @@ def plan_for_other_steps(scenario: Scenario) -> list[ScenarioWarning]:
         return []
     loc = ("plan", "kind") if "kind" in scenario.plan else ("plan",)
     return [
-        _warning(
+        warning_at(
             scenario,
             loc,
             f"plan.kind: the {kind} plan was written for {', '.join(sorted(bundled))}, whose "

@@ -275,15 +275,11 @@ def _refuse_half_written_video(video: Path | None) -> None:
     another run, or was left by a killed one."""
     if video is None:
         return
-    from sim.view.snapshots import video_partial_path
+    from sim.view.snapshots import half_written_video, video_partial_path
 
     partial = video_partial_path(video)
     if partial.exists():
-        raise typer.BadParameter(
-            f"{partial} exists: another run is writing this video, or a killed run left it "
-            "half-written (it does not play: delete it).",
-            param_hint="--video",
-        )
+        raise typer.BadParameter(half_written_video(partial), param_hint="--video")
 
 
 def _claim_recording(record: Path | None, scenario_path: Path, overwrite: bool):

@@ -39,17 +39,14 @@ def scenario_show(
     """Print a bundled scenario's YAML, to copy and edit: surgisim scenario show
     peg-transfer > my-drill.yaml (installed from a wheel, the library sits inside
     site-packages)."""
-    from scenarios.errors import ScenarioError
+    from scenarios.errors import suggest
     from scenarios.loader import library_names, resolve
 
-    if name not in library_names():
-        try:
-            resolve(name)  # the loader's own error: lists the names, closest first
-        except ScenarioError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(code=2) from None
+    names = library_names()
+    if name not in names:
         typer.echo(
-            f"error: {name!r} is not a bundled scenario (bundled: {', '.join(library_names())})",
+            f"error: {name!r} is not a bundled scenario (bundled: {', '.join(names)})."
+            + suggest(name, names),
             err=True,
         )
         raise typer.Exit(code=2)

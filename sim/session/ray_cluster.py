@@ -62,7 +62,7 @@ def cluster(address: str | None, workers: int | None) -> Iterator:
         )
     except ConnectionError as exc:  # e.g. 'auto' with no cluster on this machine
         raise SimError(
-            f"cannot connect to a Ray cluster at {address!r}: {exc} {_START_RAY}"
+            f"cannot connect to a Ray cluster at {address!r}: {exc} {_why_refused(str(exc))}"
         ) from None
     try:
         yield ray

@@ -86,6 +86,15 @@ def video_partial_path(path: Path) -> Path:
     return path.parent / f".{path.name}.partial.mp4"
 
 
+def half_written_video(partial: Path) -> str:
+    """Why a video whose partial file exists cannot be written (said before a run and,
+    should another run claim it meanwhile, when the video opens)."""
+    return (
+        f"{partial} exists: another run is writing this video, or a killed run left it "
+        "half-written (it does not play: delete it)."
+    )
+
+
 class _Video:
     """An MP4 being written: :func:`video_partial_path`, renamed into place when closed.
 
@@ -102,10 +111,7 @@ class _Video:
         try:
             os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         except FileExistsError:
-            raise SimError(
-                f"--video: {tmp} exists: another run is writing {self.path.name}, or a killed "
-                "run left it half-written (it does not play: delete it)."
-            ) from None
+            raise SimError(f"--video: {half_written_video(tmp)}") from None
         self._tmp = tmp
         self.frames = 0
         self._gen = ffmpeg.write_frames(

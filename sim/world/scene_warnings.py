@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from scenarios.errors import ScenarioError, ScenarioWarning
+from scenarios.lint import warning_at
 from scenarios.schema import Scenario
 from sim.world.scenario_scene import build_scene_spec
 
@@ -97,11 +98,6 @@ def _grasp_points(p_W, low, high) -> list:
     return points
 
 
-def _warning(scenario: Scenario, loc: tuple, message: str) -> ScenarioWarning:
-    line, col = scenario.position_of(loc)
-    return ScenarioWarning(message, scenario.source_file, line, col)
-
-
 def _overlaps(scenario: Scenario, world, where) -> list[ScenarioWarning]:
     """Pairs of bodies (not two pieces of fixed scenery, not an arm with itself) that start
     more than :data:`OVERLAP_WARN_M` inside one another, the deepest point of each pair."""
@@ -132,7 +128,7 @@ def _overlaps(scenario: Scenario, world, where) -> list[ScenarioWarning]:
             continue  # the floor against the floor's neighbour: nothing the YAML wrote
         said, loc = where[first]
         warnings.append(
-            _warning(
+            warning_at(
                 scenario,
                 loc,
                 f"{said}: {first!r} starts {depth_m * 1e3:.1f} mm inside {second!r}: the "
@@ -147,7 +143,7 @@ def _overlaps(scenario: Scenario, world, where) -> list[ScenarioWarning]:
         said, loc = where[first]
         many = f"{len(pairs)} pairs, the deepest" if len(pairs) > 1 else "one pair"
         warnings.append(
-            _warning(
+            warning_at(
                 scenario,
                 (*loc, "params"),
                 f"{said}: bodies {owner!r} builds start inside one another ({many} "
@@ -189,7 +185,7 @@ def _out_of_reach(scenario: Scenario, world, where) -> list[ScenarioWarning]:
             said, loc = where[info.name]
             position = ", ".join(f"{v:.3f}" for v in p_W)
             warnings.append(
-                _warning(
+                warning_at(
                     scenario,
                     loc,
                     f"{said}: {info.name!r} at [{position}] m is out of reach of every arm "
