@@ -13,7 +13,9 @@ are in ``env.unwrapped.action_slices``):
   and the jaw (1, absolute: -1 closed ... +1 open, the master gripper's mapping). The
   motion is added to the arm's current pose goal and sent as CRTK ``servo_cp`` - what a
   master produces through teleoperation (which integrates hand motion onto the tip goal),
-  so a demonstration recorded from the bus becomes a sequence of these deltas. A
+  so a demonstration recorded from the bus becomes a sequence of these deltas. The goal
+  stops at the scenario's ``workspace_m`` box (the box ``cp`` spans), as teleoperation's
+  stops at its workspace wall: a delta never takes it further out. A
   scope (ECM) takes the translation only (3): like its teleoperation, the tip is moved
   and the shaft stays through the port.
 - ``action_mode="cp"``: absolute tip pose per arm: position (3, the scenario's workspace
@@ -419,7 +421,7 @@ class SurgicalEnv(gym.Env):
     def _cp_command(self, arm, a: np.ndarray) -> ArmCommand:
         if self.action_mode == "delta_cp":
             X = arm.goal_cp("world")
-            X[:3, 3] += self._dp * a[:3]
+            X[:3, 3] = self._kept_in_workspace(X[:3, 3], self._dp * a[:3])
             rotation = self._dr * a[3:6]
         else:
             X = np.eye(4)
@@ -430,6 +432,16 @@ class SurgicalEnv(gym.Env):
             turn = axis_rotation(rotation / angle, angle)
             X[:3, :3] = turn @ X[:3, :3] if self.action_mode == "delta_cp" else turn
         return ArmCommand(servo_cp=X, jaw_rad=self._jaw(float(a[6])))
+
+    def _kept_in_workspace(self, p_W: np.ndarray, step_m: np.ndarray) -> np.ndarray:
+        """``p_W + step_m``, stopped at the scenario's workspace box on each axis, as a
+        master's wall stops teleoperation: a delta never takes the goal further out
+        than the box (an agent pushing one way drove a tool 0.2 m past it, out of the
+        exercise and out of view), and a goal already outside (a start pose) is not
+        pulled in, only kept from going further."""
+        lo, hi = self._workspace
+        moved = p_W + step_m
+        return np.clip(moved, np.minimum(lo, p_W), np.maximum(hi, p_W))
 
     def _scope_command(self, arm, a: np.ndarray) -> ArmCommand | None:
         if self.action_mode == "delta_cp":

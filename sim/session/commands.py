@@ -39,10 +39,22 @@ class ArmCommand:
 
     Attributes:
         master: master samples since the last step, oldest first.
-        servo_cp: tool-tip pose goal (4x4, m) in ``frame``.
+        servo_cp: tool-tip pose goal (4x4, m) in ``frame``. A goal the arm cannot take
+            within 1 mm holds it with an ``unreachable`` event. A scope (ECM) has four
+            joints: at each tip position its shaft through the port fixes the pose's
+            orientation up to the roll about the shaft, so a goal must carry that
+            orientation (a measured pose moved 1 cm with its orientation kept missed by
+            7 mm). To move a scope's tip to a position, solve
+            ``kinematics.solve_ik(chain, p_R, q0, rcm=np.zeros(3))`` for it and send
+            ``servo_jp``, as the environment's scope actions do.
         frame: ``"world"`` or ``"rcm"`` (the arm's remote centre of motion).
-        servo_jp: joint position goal (rad / m, the arm's joint order).
-        jaw_rad: jaw angle goal (rad); None leaves the jaw to the other source.
+        servo_jp: joint position goal (rad / m, the arm's joint order); a goal outside the
+            joint limits is refused (``command_refused``) and the arm holds.
+        jaw_rad: jaw angle goal (rad); None leaves the jaw to the other source. Unlike
+            a joint goal it is clipped, not refused, to ``Session.arms[name].model.
+            jaw_limits_rad`` (a dVRK PSM's: -0.70 ... 1.40): above, it opens fully; a
+            goal below 0 closes the jaw and squeezes what it holds, harder the further
+            below (as the dVRK does); the measured jaw reads 0 once closed.
     """
 
     master: tuple[MasterSample, ...] = ()

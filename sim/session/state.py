@@ -44,8 +44,11 @@ class ArmState:
         X_WT: measured tool-tip (scope-tip for an ECM) pose in the world (4x4, m).
         X_RT: the same in the arm's remote-centre-of-motion frame (4x4, m).
         jaw_rad: measured jaw opening (rad; 0 without a jaw).
-        tip_force_n: force the tip exerts on tissue and objects (N, world frame; clashes
-            with other instruments are contacts, not force), at ``observed_time_s``.
+        tip_force_n: force on the tip from tissue and objects (N, world frame): what
+            they push and pull on the instrument (pressed down into a pad it points up;
+            a held needle's weight points down), the force a master feeds back (its
+            magnitude is what the tip exerts on them). Clashes with other instruments
+            are contacts, not force. At ``observed_time_s``.
         in_view: the tip is inside the endoscope's view, at ``observed_time_s``.
         operating_state: one of :data:`OPERATING_STATES`.
         following: the instrument follows its master now.

@@ -135,9 +135,11 @@ def tip_forces(
     The sum of contact forces on the arm's distal links (wrist and jaws; the scope for an
     ECM) and of the reaction of every grasp it holds (what the held object's weight and
     its own contacts pull on the jaws). Instrument-instrument contacts count for both
-    arms, with opposite signs; ``clashes=False`` leaves them out, giving the force the
-    tip exerts on tissue and objects (what an excessive-force metric is about: a clash
-    between instruments is scored as a collision).
+    arms, with opposite signs; ``clashes=False`` leaves them out, giving the force of
+    tissue and objects on the tip (its magnitude is what the tip exerts on them: what an
+    excessive-force metric is about; a clash between instruments is scored as a
+    collision). The sign is that of the force on the instrument: a tip pressed down
+    into a pad reads upward, as the force fed back to a master does.
     """
     contacts = read_contacts(world) if contacts is None else contacts
     if not clashes:

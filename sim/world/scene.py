@@ -420,7 +420,9 @@ class SuturePadSpec(ObjectSpec):
     needle_radius_m: float = _f(0.0085, "positive", "m, half-circle needle")
     needle_wire_m: float = _f(0.0006, "positive", "m, radius of the needle's wire")
     needle_mass_kg: float = _f(0.002, "positive", "kg")
-    tissue_stiffness_n_m: float = _f(1000.0, "positive", "N/m, soft contact of the pad")
+    tissue_stiffness_n_m: float = _f(
+        1000.0, "positive", "N/m, soft contact of the pad, per contact point (jaws touch at two)"
+    )
     tissue_damping_n_s_m: float = _f(10.0, "positive", "N s/m")
 
     def check(self) -> None:

@@ -351,3 +351,29 @@ def test_the_last_time_lies_in_the_space_when_the_control_period_overshoots_the_
         assert env.observation_space.contains(obs)
     finally:
         env.close()
+
+
+@pytest.mark.parametrize(("arm", "direction"), [("PSM1", 1.0), ("PSM2", -1.0)])
+def test_delta_cp_goals_stop_at_the_workspace_box_and_come_back_at_once(arm, direction):
+    """An agent pushing one way for 3 s drove PSM1's tip 0.2 m past the scenario's
+    workspace (x 0.305 against a box to 0.2): the goal now stops at the box, on each axis,
+    as teleoperation stops at its wall, and the first step back moves it back."""
+    env = gym.make("surgisim/NeedleHandover-v0", max_episode_s=4.0)
+    try:
+        env.reset(seed=4007)
+        unwrapped = env.unwrapped
+        session, sl = unwrapped.session, unwrapped.action_slices[arm]
+        lo, hi = np.asarray(unwrapped.scenario.scene.workspace_m, dtype=float)
+        action = np.zeros(env.action_space.shape, np.float32)
+        action[sl.start] = direction  # along world x, away from the other arm
+        for _ in range(150):
+            env.step(action)
+        goal_x = session.arms[arm].goal_cp("world")[0, 3]
+        wall = hi[0] if direction > 0 else lo[0]
+        assert goal_x == pytest.approx(wall, abs=1e-5)  # the goal is IK's: within µm
+        action[sl.start] = -direction
+        env.step(action)
+        back = session.arms[arm].goal_cp("world")[0, 3]
+        assert abs(back - wall) == pytest.approx(unwrapped._dp, abs=1e-5)
+    finally:
+        env.close()
