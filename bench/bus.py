@@ -275,7 +275,7 @@ def run_bus_benchmark(
 ) -> bool:
     """Latency of every configuration over ``seconds`` (all rounds together), throughput,
     garbage cost; print the tables, write JSON; True when the bars hold (or not strict)."""
-    console = console or Console()
+    console = console or Console(emoji=False)
     configs = [(m, t) for t in transports for m in ("stack", "raw")]
     per_run = max(0.5, seconds / (rounds * len(configs)))
     results: dict[tuple[str, str], dict] = {c: {"receipt_s": [], "handled_s": []} for c in configs}

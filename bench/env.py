@@ -137,7 +137,7 @@ def run_env_benchmark(
     strict: bool = False,
 ) -> bool:
     """Run the benchmark, print its tables, write the JSON; False when strict and a bar fails."""
-    console = Console()
+    console = Console(emoji=False)
     single = env_vs_session(steps, rounds)
     vector = vector_steps_per_s(vector_steps)
     print_table(

@@ -177,8 +177,10 @@ def _run_plugin(solver, chain, X, Q0):
                 rcm=None,
             )
         except Exception as exc:
-            result = None
+            result = raised = exc
             first_error = first_error or f"raised {type(exc).__name__}: {exc}"
+        else:
+            raised = None
         durations[k] = time.perf_counter_ns() - t0
         total_ns += durations[k]
         try:
@@ -189,9 +191,9 @@ def _run_plugin(solver, chain, X, Q0):
             Q[k] = q
         else:
             errors += 1
-            if result is not None and not first_error:
+            if raised is None and not first_error:
                 shown = (
-                    "no q"
+                    ("None" if result is None else "no q")
                     if q is None
                     else f"q of shape {q.shape}"
                     + (" with NaN or inf" if q.shape == (chain.dof,) else "")
@@ -364,7 +366,7 @@ def run_ik_benchmark(
             it to choose its exit code only when asked to.
     """
     # ~160 columns with a plug-in's name: do not let a pipe's default 80 squeeze it
-    console = console or Console(width=max(Console().width, 160))
+    console = console or Console(emoji=False, width=max(Console(emoji=False).width, 160))
     rng = np.random.default_rng(seed)
     rows, results, bars = [], [], []
     plugins = {spec: load_ik_solver(spec) for spec in solvers or ()}  # named errors first

@@ -173,7 +173,7 @@ def run_physics_benchmark(
         rounds: interleaved rounds (noise from other processes spreads over scenarios).
         strict: return False when a bar is missed (the CLI then exits with status 1).
     """
-    console = console or Console()
+    console = console or Console(emoji=False)
     scenarios = []
     for rate in RATES_HZ:
         scenarios += [_iiwa(rate), _psm_alone(rate), _peg_rest(rate), _peg_carry(rate)]

@@ -89,7 +89,7 @@ def run_render_benchmark(
     from sim.render import Renderer
     from sim.world.visuals import PoseReader
 
-    console = Console()
+    console = Console(emoji=False)
     scenario = load_scenario(SCENARIO)
     with session_at(scenario, 0, AT_S) as session:
         view = view_of(session)

@@ -49,7 +49,7 @@ def machine_info() -> dict:
 
 def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence], console=None):
     """Print rows (already formatted or numbers) as a rich table."""
-    console = console or Console()
+    console = console or Console(emoji=False)
     table = Table(title=title, show_lines=False)
     for i, name in enumerate(columns):
         # a long name (a plug-in's "package.module:function") wraps rather than being

@@ -76,7 +76,7 @@ def run_session_benchmark(
     from scenarios.loader import library_names, load_scenario
     from sim.session.headless import run_headless
 
-    console = Console()
+    console = Console(emoji=False)
     names = names or library_names()
     _warm_up()
     rows, results = [], []

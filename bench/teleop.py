@@ -128,7 +128,7 @@ def run_teleop_benchmark(
     strict: bool = False,
 ) -> bool:
     """Print the tables, write JSON; True when the bar holds (always True unless strict)."""
-    console = console or Console()
+    console = console or Console(emoji=False)
     samples = operator_samples(seconds, seed)
     for name in ("default", "none"):  # compile and warm everything before timing
         pipeline_us_per_sample(samples[:500], name, 2)

@@ -234,7 +234,7 @@ def run_tremor_benchmark(
         ``strict``).
     """
     # the tables are ~100 columns wide: do not let a pipe's default 80 squeeze the names
-    console = console or Console(width=max(Console().width, 130))
+    console = console or Console(emoji=False, width=max(Console(emoji=False).width, 130))
     step_samples = make_traces("broadband", 1, 20.0, seed, RATE_HZ)[0][1]
     compared = {**FILTERS, **{spec: {} for spec in filters or ()}}
     step_us = step_cost_us(compared, step_samples[:10_000])
@@ -299,7 +299,7 @@ def run_tremor_benchmark(
             console,
         )
         for note in notes:
-            console.print(note)
+            console.print(note, markup=False, highlight=False)  # a filter's own words
     for set_name, r in judged.items():
         print_table(
             f"The default on {set_name}: {draws} draws of {traces} traces, pooled for the bars",

@@ -65,7 +65,7 @@ def run_vr_benchmark(
     the bar is missed (or the root could not be built)."""
     from sim.xr.monado import MonadoService, RootUnavailableError, XrRoot
 
-    console = Console(width=max(Console().width, 150))
+    console = Console(emoji=False, width=max(Console(emoji=False).width, 150))
     root = XrRoot()
     try:
         root.ensure(log=lambda line: console.print(line) if "ready in" in line else None)

@@ -466,6 +466,11 @@ def conditions_html(conditions: dict | None) -> str:
         )
     for client, t in sorted((conditions.get("frame_timing") or {}).items()):
         parts.append(html.escape(frame_timing_label(client, t)))
+    # a plug-in the run was given (`run --ik-solver`, `--tremor-filter`): two sessions
+    # with different solvers looked alike everywhere but in the database
+    for key, what in (("ik_solver", "IK solver"), ("tremor_filter", "tremor filter")):
+        if conditions.get(key):
+            parts.append(f"{what}: <b>{html.escape(str(conditions[key]))}</b>")
     return f"<p class='cond'>{' · '.join(parts)}</p>"
 
 

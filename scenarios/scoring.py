@@ -8,8 +8,10 @@ Two rules (see ``shared/notes/scoring.md`` and ``docs/scenarios.md``):
   if every metric passes (no compensation). The 0-100 score is the weighted mean of
   per-metric scores: 100 at or better than the expert mean, falling linearly to 0 at
   ``zero_at_sd`` SDs worse.
-* FLS-style: ``score = max(0, cutoff - time - sum(penalty x metric)) / normaliser x 100``,
-  at most 100; an unfinished task scores its time as the cut-off. Passes at
+* FLS-style: ``score = max(0, cutoff - time - sum(penalty x metric)) / normaliser x 100``;
+  an unfinished task scores its time as the cut-off, and a time faster than the target
+  (``cutoff - normaliser``) counts as the target, so the score is at most 100 and every
+  penalty always costs points (capping the sum let speed absorb them). Passes at
   ``pass_score``. Any metric with a ``limit`` must also be within it.
 
 Every result carries its own explanation (:attr:`ScoreResult.explanation`): the terms
@@ -356,11 +358,18 @@ def fls_terms(
     completed), each penalty (s per unit x value), the normaliser, and the score."""
     counted_time = rule.cutoff_s
     time_from = "not completed: the cut-off counts"
+    fastest_s = rule.cutoff_s - rule.normaliser  # the target time: 100 with no penalty
     if completed and time_s is not None:
         counted_time = float(time_s)
         time_from = "measured"
         if counted_time > rule.cutoff_s:
             time_from = "measured, past the cut-off"
+        elif counted_time < fastest_s:
+            # time beyond the target earns nothing: capping the sum instead let a fast
+            # run's speed absorb its penalties (30 s with 18 s of collisions and force
+            # scored 100, as a clean run did, and counted toward proficiency)
+            counted_time = fastest_s
+            time_from = f"measured {float(time_s):.2f} s, faster than the target: the target counts"
     penalties = [
         {
             "metric": m.name,

@@ -59,6 +59,10 @@ def not_a_result(chain, X_target, q0=None, **settings):
     return "solved!"
 
 
+def returns_none(chain, X_target, q0=None, **settings):
+    return None
+
+
 def gives_up(chain, X_target, q0=None, **settings):
     return IKResult(np.asarray(q0, dtype=float), False, 1.0, 1.0, 1)
 

@@ -124,7 +124,8 @@ def bench_ik(
     solver: list[str] = typer.Option(
         None,
         help="Your IK solver 'package.module:function' with solve_ik's signature, in the "
-        "same table on the same targets (repeatable).",
+        "same table on the same targets (repeatable; the built-in, 'builtin', is always run, "
+        "as 'surgisim').",
     ),
     json_path: Path = bench_json("ik"),
     strict: bool = STRICT,
@@ -140,7 +141,8 @@ def bench_ik(
         raise typer.BadParameter(
             f"unknown arm(s) {unknown}; choose from {list(ARM_NAMES)}", param_hint="--arms"
         )
-    for spec in solver or ():
+    solver = [spec for spec in solver or () if spec != "builtin"]  # always run
+    for spec in solver:
         try:
             load_ik_solver(spec)
         except KinematicsError as exc:
@@ -152,7 +154,7 @@ def bench_ik(
         seed=seed,
         json_path=json_path,
         strict=strict,
-        solvers=list(solver or ()),
+        solvers=solver,
     )
     raise typer.Exit(code=0 if ok else 1)
 
@@ -169,7 +171,7 @@ def bench_tremor(
         None,
         "--filter",
         help="Your tremor filter's factory 'package.module:make' (called with rate_hz), "
-        "on the same traces and metrics (repeatable).",
+        "on the same traces and metrics (repeatable; the built-ins are always run).",
     ),
     json_path: Path = bench_json("tremor"),
     strict: bool = STRICT,

@@ -180,7 +180,7 @@ def print_error(message: str, debug: bool = False) -> None:
         import traceback
 
         traceback.print_exc(file=sys.stderr)
-    Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {escape(message)}")
+    Console(emoji=False, stderr=True, soft_wrap=True).print(f"[red]error:[/red] {escape(message)}")
 
 
 class StopRequest:
@@ -224,7 +224,7 @@ def interruptible(message: str | Callable[[], str] | None) -> Iterator[StopReque
         if signum != signal.SIGINT:  # "SIGTERM again", not "Ctrl-C again", to a supervisor
             said = said.replace("Ctrl-C again", f"{signal.Signals(signum).name} again")
         with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone
-            Console(stderr=True).print(f"[yellow]{escape(said)}[/yellow]")
+            Console(emoji=False, stderr=True).print(f"[yellow]{escape(said)}[/yellow]")
 
     with _handlers(first):
         yield stop
@@ -251,7 +251,7 @@ def uninterrupted(message: str | None = None) -> Iterator[None]:
     def held(signum, frame) -> None:
         if not pending and message is not None:
             with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone
-                Console(stderr=True).print(f"[yellow]{escape(message)}[/yellow]")
+                Console(emoji=False, stderr=True).print(f"[yellow]{escape(message)}[/yellow]")
         pending.append(signum)
 
     _holding[0] += 1

@@ -68,7 +68,7 @@ def trainee_list(
         table.add_column(col)
     for trainee, count in rows:
         table.add_row(trainee.pseudonym, str(count), f"{trainee.created_at:%Y-%m-%d}")
-    console = Console()
+    console = Console(emoji=False)
     # on a line of its own, never broken: a URL to copy into --db
     console.print(f"Trainees in {records.shown_url}", soft_wrap=True, highlight=False, markup=False)
     console.print(table)
@@ -122,7 +122,7 @@ def trainee_show(
     from scenarios.scoring import score_text
     from scenarios.standings import judged_passes
 
-    console = Console()
+    console = Console(emoji=False)
     with guard(debug):
         html, csv = _page_outputs(html, csv)
         records = _records(db, demo)
@@ -250,7 +250,7 @@ def trainee_class(
     from sim.cli.checks import failure_text
     from sim.errors import SimError
 
-    console = Console()
+    console = Console(emoji=False)
     with guard(debug):
         html, csv = _page_outputs(html, csv)
         records = _records(db, demo)
@@ -425,6 +425,8 @@ def report(
                 "scenario": row.scenario,
                 "metrics": row.metrics,
                 "scores": [json.loads(s.result_json) for s in row.scores],
+                # how it ran: latency, loop, devices, a plug-in IK solver or tremor filter
+                "conditions": row.conditions,
             }
             try:
                 write_private_text(json_out, json.dumps(payload, indent=2))
@@ -436,7 +438,7 @@ def report(
             records.register_file(
                 json_out, pseudonym=row.trainee.pseudonym, session_id=session_id, kind="json"
             )
-    Console().print(f"report: {path}")
+    Console(emoji=False).print(f"report: {path}")
 
 
 def rescore(
@@ -468,7 +470,7 @@ def rescore(
     from scenarios.records import ending_label
     from sim.cli.score_view import print_score, verdict_score
 
-    console = Console()
+    console = Console(emoji=False)
     with guard(debug):
         if (session_id is None) == (recording is None):
             raise ScenarioError("give a session id or --recording FILE.mcap (one of them).")

@@ -43,7 +43,7 @@ def replay(
     from sim.session.recording.export import SUFFIXES as TRACE_SUFFIXES
     from sim.session.recording.replay import replay as do_replay
 
-    console = Console()
+    console = Console(emoji=False)
     tolerance_m = _tolerance(tolerance_m, TOLERANCE_M, "--tolerance-m")
     tolerance_rad = _tolerance(tolerance_rad, TOLERANCE_RAD, "--tolerance-rad")
     with guard(debug):
@@ -59,7 +59,7 @@ def replay(
 
             export_trace(result.trace, trace)
     if result.cut_short is not None:
-        Console(stderr=True, soft_wrap=True).print(
+        Console(emoji=False, stderr=True, soft_wrap=True).print(
             f"[yellow]note:[/yellow] {escape(result.cut_short)}; replayed the "
             f"{result.sim_time_s:.1f} s of simulated time it holds, not the whole session."
         )
@@ -80,7 +80,7 @@ def replay(
     if not result.max_rotation_error_rad <= tolerance_rad:
         beyond.append(f"rotation {result.max_rotation_error_rad:.3g} rad > {tolerance_rad:g} rad")
     if beyond:
-        Console(stderr=True, soft_wrap=True).print(
+        Console(emoji=False, stderr=True, soft_wrap=True).print(
             "the replay is not the recorded session: its largest tip difference is beyond "
             f"the tolerance ({'; '.join(beyond)})"
         )

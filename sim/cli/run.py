@@ -44,6 +44,7 @@ from sim.cli.checks import (
 )
 from sim.cli.guard import DEBUG_OPTION, guard, interruptible, uninterrupted
 from sim.cli.options import ALLOW_NAME, DB, JSON, REPORT, SCENARIO
+from sim.session.holds import HOLD_EVENTS, hold_counts
 
 
 def run(
@@ -106,7 +107,7 @@ def run(
     from sim.world.scenario_check import check_scenario
     from sim.world.scene import OBJECT_TYPES
 
-    console = Console()
+    console = Console(emoji=False)
     with guard(debug):
         path = resolve(scenario)
         spec = load_scenario(path, object_types=OBJECT_TYPES)
@@ -178,7 +179,7 @@ def run(
             if recorder is not None:
                 kept = recorder.abandon()
                 if kept is not None:
-                    Console(stderr=True, soft_wrap=True).print(
+                    Console(emoji=False, stderr=True, soft_wrap=True).print(
                         f"the recording so far is kept in {escape(str(kept))} "
                         "(surgisim replay reads it)"
                     )
@@ -204,6 +205,8 @@ def run(
                 # how it ended, as the records and the CSV say it (gave_up, stopped, ...)
                 "ended": ending_of(outcome.trace, outcome.interrupted),
                 "failure": outcome.trace.failure,
+                # arms held instead of moving (a plug-in that failed): by event kind
+                "holds": hold_counts(outcome.trace.events),
                 "sim_time_s": outcome.sim_time_s,
                 "wall_time_s": outcome.wall_time_s,
                 "metrics": outcome.metrics,
@@ -635,7 +638,7 @@ def store(
     from scenarios.paths import reports_dir, store_dir, traces_dir
     from scenarios.records import AlreadyStoredError, ending_label, open_records, same_database
 
-    console = Console()
+    console = Console(emoji=False)
     with guard(debug):
         paths = list(files or [])
         for path in paths:
@@ -705,7 +708,9 @@ def store(
                     )
                     continue
                 failed += 1
-                Console(stderr=True).print(f"[red]error:[/red] {escape(f'{path}: {exc}')}")
+                Console(emoji=False, stderr=True).print(
+                    f"[red]error:[/red] {escape(f'{path}: {exc}')}"
+                )
         if elsewhere:
             console.print(
                 f"left {len(elsewhere)} orphan(s) of runs that used another database "
@@ -723,11 +728,6 @@ def _remove_kept(path) -> None:
     Path(path).with_suffix(".json").unlink(missing_ok=True)
 
 
-#: Events of an arm held or a command not taken: a plug-in solver or filter that failed,
-#: a goal out of reach, a controller's command refused.
-HOLD_EVENTS = ("unreachable", "filter_reset", "command_refused", "internal_error")
-
-
 def say_holds(console: Console, trace, limit: int = 5) -> None:
     """Why arms were held, by kind, arm and reason with how often (the most frequent
     first): a run whose IK solver returned NaN scored 0 with 0 cm of motion, and the
@@ -742,7 +742,7 @@ def say_holds(console: Console, trace, limit: int = 5) -> None:
             data = event.data if isinstance(event.data, dict) else {}
             why = str(data.get("reason") or data.get("detail") or "")
             # reasons that differ only in their numbers ("on call 50", "call 100") are one
-            shape = re.sub(r"\d+(\.\d+)?", "#", why)
+            shape = re.sub(r"[-+]?\d+(\.\d+)?(e[-+]?\d+)?|\bnan\b|\binf\b", "#", why)
             key = (event.kind.replace("_", " "), str(data.get("arm", "")), shape)
             groups.setdefault(key, []).append((event.time_s, why))
     ranked = sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[1][0][0]))

@@ -29,7 +29,7 @@ def scenario_list() -> None:
         table.add_row(
             name, s.title, s.difficulty, f"{s.estimated_time_s:.0f} s", s.scoring.rule.kind
         )
-    Console().print(table)
+    Console(emoji=False).print(table)
 
 
 @scenario_app.command("show")

@@ -162,7 +162,7 @@ def serve(
     from sim.world.scenario_check import check_scenario
     from sim.world.scene import OBJECT_TYPES
 
-    console = Console()
+    console = Console(emoji=False)
     with guard(debug):
         path = resolve(scenario)
         spec = load_scenario(path, object_types=OBJECT_TYPES)

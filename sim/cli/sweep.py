@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 
@@ -67,7 +68,7 @@ def sweep(
     from sim.session import sweep as sw
     from sim.session.plugins import IK_SOLVER, PLUGINS, TREMOR_FILTER
 
-    console = Console()
+    console = Console(emoji=False)
     drivers = [o.strip() for o in operators.split(",") if o.strip()]
     drivers += [f"{provenance.CONTROLLER_PREFIX}{c}" for c in controller or ()]
     try:
@@ -141,6 +142,8 @@ def sweep(
             f"{s['completed']}/{s['runs']}",
         )
     console.print(table)
+    _say_held(console, sw.summary(rows), shown)
+    _say_unfiltered(console, rows)
     console.print(f"results: {out}")
     if failed:
         _report_failures(console, failed, len(rows), out)
@@ -149,6 +152,47 @@ def sweep(
 
 #: failed runs listed one by one; beyond this, a count
 MAX_LISTED = 20
+
+
+def _say_unfiltered(console: Console, rows: list[dict]) -> None:
+    """A tremor filter swept over drivers that drive no arm through teleoperation (a
+    controller's goals pass no filter) filtered nothing: its rows equal the default's,
+    which two filter labels on identical rows did not say."""
+    from sim.session.plugins import TREMOR_FILTER
+
+    unused: dict[tuple[str, str], int] = {}
+    for row in rows:
+        spec = row.get(TREMOR_FILTER.column, TREMOR_FILTER.builtin)
+        if row.get("error") or spec == TREMOR_FILTER.builtin:
+            continue
+        if row.get("master_driven_arms", 1) == 0:
+            key = (row["driver"], spec)
+            unused[key] = unused.get(key, 0) + 1
+    for (driver, spec), n in unused.items():
+        console.print(
+            f"[yellow]not filtered:[/yellow] {escape(driver)} with tremor filter "
+            f"{escape(spec)}: no arm was driven through teleoperation in {n} run"
+            f"{'s' * (n != 1)} (servo_cp and servo_jp goals pass no filter), so they "
+            "equal the default's",
+            highlight=False,
+        )
+
+
+def _say_held(console: Console, summary: list[dict], shown) -> None:
+    """Which groups held their arms, and how often: a solver raising on every call
+    scored 100 beside the built-in, and nothing but stray log lines said so."""
+    from sim.session.sweep import HELD
+
+    for s in summary:
+        if not s["metric"].startswith(HELD) or not s["mean"]:
+            continue
+        group = " ".join([s["scenario"], s["driver"], *(f"{k.short} {s[k.column]}" for k in shown)])
+        kind = s["metric"].removeprefix(HELD).replace("_", " ")
+        console.print(
+            f"[yellow]arms held:[/yellow] {escape(group)}: {s['mean']:.3g} {kind} events "
+            f"per run (the {s['metric']} column; `surgisim run` with that seed says why)",
+            highlight=False,
+        )
 
 
 def _run_name(row: dict) -> str:

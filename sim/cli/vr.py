@@ -222,7 +222,7 @@ def vr(
     from sim.xr.client import MODES, VrClient, VrOptions
     from sim.xr.errors import XrError
 
-    console = Console()
+    console = Console(emoji=False)
     server = None
     with guard(debug):
         if mode not in MODES:
@@ -315,7 +315,7 @@ def practise_in_headset(
     from sim.xr.runtime import require_pyopenxr
 
     require_pyopenxr()  # say so before a session starts (and would be stored empty)
-    console = Console()
+    console = Console(emoji=False)
     sys.setswitchinterval(0.001)  # see vr(): the frame loop and the controllers share the GIL
     server = start_server(scenario, port, console, serve_args)
     client = VrClient(VrOptions(port=port, mode=mode), log=console.print)
@@ -341,7 +341,9 @@ def practise_in_monado(
     root (:func:`headset_in_monado`). The client's exit code wins when it is an error
     (3: the runtime went, 4: the server went), else the server's."""
     client_args = lambda exchange: ["--port", str(port), "--mode", mode]  # noqa: E731
-    code, server = headset_in_monado(driver, client_args, Console(), (scenario, port, serve_args))
+    code, server = headset_in_monado(
+        driver, client_args, Console(emoji=False), (scenario, port, serve_args)
+    )
     return code if code in (3, 4) else (server.returncode or code)
 
 

@@ -68,6 +68,7 @@ seed places objects only where the scenario asks for random placement (a peg boa
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -182,6 +183,7 @@ class SurgicalEnv(gym.Env):
             if not is_finite_real(value):
                 raise SimError(f"{name} must be a finite number, got {value!r}.")
         self.scenario = load(scenario)
+        _warn_unused_filter(config)
         self.session = Session(self.scenario, seed=seed, config=config)
         self._first_seed: int | None = int(seed)  # the first unseeded reset's
         s = self.session
@@ -485,6 +487,32 @@ class SurgicalEnv(gym.Env):
             "step_index": int(state.exercise.step_index),
             "time_s": np.array([state.time_s]),
         }
+
+
+def _warn_unused_filter(config: SessionConfig | None) -> None:
+    """A tremor filter in ``config`` filters master samples; this environment's actions
+    are ``servo_cp`` / ``servo_jp`` goals, which pass no filter: said, not silently
+    ignored (a researcher's filter in the env saw one sample per episode). The IK solver
+    in ``config`` is used."""
+    if config is None:
+        return
+    default = SessionConfig()
+    for teleop, built_in in (
+        (config.teleop, default.teleop),
+        (config.scope_teleop, default.scope_teleop),
+    ):
+        if (teleop.tremor_filter, teleop.tremor_params) != (
+            built_in.tremor_filter,
+            built_in.tremor_params,
+        ):
+            warnings.warn(
+                f"tremor_filter {teleop.tremor_filter!r} is not used by the environment: its "
+                "actions are servo_cp / servo_jp goals, which pass no tremor filter (a "
+                "filter acts on master samples, in a Session driven through teleoperation)",
+                UserWarning,
+                stacklevel=3,
+            )
+            return
 
 
 def _require_positive(name: str, value) -> None:

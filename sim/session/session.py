@@ -118,7 +118,8 @@ class SessionConfig:
             unreachable: the arm holds and an event says so.
         ik_solver: your own IK solver, ``"package.module:function"`` with
             :func:`kinematics.solve_ik`'s signature (see :mod:`kinematics.solvers`), for
-            ``servo_cp`` goals and teleoperation; None: the built-in solver. A name, not
+            ``servo_cp`` goals and teleoperation; None (or ``"builtin"``, the CLI's
+            word for it, kept as None): the built-in solver. A name, not
             the function, so the configuration pickles (sweeps, vector envs); resolved
             once when the session is made. Its answers are checked: one that raises, is
             malformed or reports no success holds the arm (an ``unreachable`` event).
@@ -155,6 +156,10 @@ class SessionConfig:
                 raise SimError(
                     f"SessionConfig.{name} must be a positive finite number{extra}, got {value!r}."
                 )
+        from sim.session.plugins import IK_SOLVER
+
+        if self.ik_solver == IK_SOLVER.builtin:  # the sweep's word works here too
+            object.__setattr__(self, "ik_solver", None)
         if not isinstance(self.ik_restarts, int) or self.ik_restarts < 0:
             raise SimError(
                 f"SessionConfig.ik_restarts must be an int >= 0, got {self.ik_restarts!r}."
@@ -681,7 +686,7 @@ class Session:
         if error_m <= tolerance:
             self._unreachable.discard(name)
             return True
-        self._hold(name, f"goal missed by {1000 * error_m:.1f} mm (> {1000 * tolerance:.1f} mm)")
+        self._hold(name, f"goal missed by {1000 * error_m:.3f} mm (> {1000 * tolerance:g} mm)")
         return False
 
     def _hold(self, name: str, reason: str) -> None:

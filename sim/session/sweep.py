@@ -7,7 +7,9 @@ was interrupted resumes where it stopped: runs already in the journal are not ru
 unless they failed, or were made from other inputs (each row carries a fingerprint of its
 scenario, controller, IK solver, tremor filter and surgisim,
 :mod:`sim.session.provenance`). The results table (Parquet or CSV, one row per run, one
-``metric.<name>`` column per metric) is rewritten from the journal at the end.
+``metric.<name>`` column per metric, ``held.<event>`` columns counting why its arms were
+held - a plug-in solver or filter that failed, :mod:`sim.session.holds` - and how it
+``ended``) is rewritten from the journal at the end.
 
 A job that raises, or whose Ray worker dies, becomes a row with an ``error`` (exception
 type and message; no score or metrics) instead of ending the sweep: one controller
@@ -32,6 +34,7 @@ from pathlib import Path
 from scenarios.paths import private_file
 from sim.errors import SimError
 from sim.session import provenance, ray_cluster
+from sim.session.holds import hold_counts
 from sim.session.plugins import PLUGINS
 
 #: metrics summarised first (mean ± SD), when present
@@ -48,7 +51,10 @@ JOURNAL_ONLY = ("traceback",)
 #: columns written first in the results table, in this order (when present)
 FIRST_COLUMNS = ("key", "scenario", "driver", *(p.column for p in PLUGINS), "seed")
 #: columns written last in the results table, after the metrics
-LAST_COLUMNS = ("error", *provenance.FIELDS)
+LAST_COLUMNS = ("ended", "failure", "error", *provenance.FIELDS)
+#: prefix of the columns counting why a run's arms were held (:mod:`sim.session.holds`):
+#: ``held.unreachable`` ... a plug-in that failed shows there, not in the score
+HELD = "held."
 
 
 @dataclass(frozen=True)
@@ -132,6 +138,7 @@ def jobs(
 
 def run_job(job: Job) -> dict:
     """Run one job headless and return its result row (plain data, pickles)."""
+    from scenarios.archive import ending_of
     from sim.env.surgical import load
     from sim.session.controllers import ScriptedController, load_controller, run_controller
     from sim.session.plugins import session_config
@@ -154,7 +161,14 @@ def run_job(job: Job) -> dict:
         "score": float(outcome.result.score),
         "sim_time_s": float(outcome.sim_time_s),
         "wall_time_s": float(outcome.wall_time_s),
+        "ended": ending_of(outcome.trace, False),
+        "failure": outcome.trace.failure or "",
+        # arms a master (or operator) drove through teleoperation: the only ones a tremor
+        # filter sees (a controller's servo_cp goals pass none)
+        "master_driven_arms": sum(i.has_master for i in outcome.trace.instruments.values()),
     }
+    for kind, count in hold_counts(outcome.trace.events).items():
+        row[f"{HELD}{kind}"] = count
     for name, value in sorted(outcome.metrics.items()):
         row[f"metric.{name}"] = float(value)
     return row
@@ -411,9 +425,14 @@ def summary(rows: Sequence[dict]) -> list[dict]:
     is averaged over completed runs only: an attempt not completed has no completion time
     (it reads how long it lasted), and a run stopped early would pull the mean below
     every real completion.
+
+    After the metrics, per group, the mean count of each ``held.<event>`` that any run
+    of the sweep had (``held.unreachable``, ...): a plug-in that failed and held the arms
+    scores like one that worked when the arms were not needed, and only these say so.
     """
     import numpy as np
 
+    held = sorted({k for r in rows if not r.get("error") for k in r if k.startswith(HELD) and r[k]})
     groups: dict[tuple[str, ...], list[dict]] = {}
     for row in rows:
         if row.get("error"):
@@ -425,8 +444,8 @@ def summary(rows: Sequence[dict]) -> list[dict]:
         measured = {k.removeprefix("metric.") for r in group for k in r if k.startswith("metric.")}
         names = ["score"] + [n for n in SUMMARY_METRICS[1:] if n in measured]
         names += sorted(measured - set(names))
-        for name in names:
-            key = name if name == "score" else f"metric.{name}"
+        for name in names + held:
+            key = name if name == "score" or name.startswith(HELD) else f"metric.{name}"
             runs = [r for r in group if r["completed"]] if name == "completion_time_s" else group
             values = np.array([r[key] for r in runs if key in r], dtype=float)
             if values.size == 0 and name != "completion_time_s":

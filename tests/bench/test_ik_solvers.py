@@ -49,3 +49,17 @@ def test_a_solver_whose_calls_fail_says_so_beside_the_table(tmp_path):
     rows = json.loads(out.read_text())["results"]
     failing = [r for r in rows if r["solver"] == spec]
     assert all(r["errors"] == 10 and r["first_error"].startswith("raised") for r in failing)
+
+
+def test_a_solver_returning_none_is_said_so_and_builtin_is_taken_as_the_built_in(tmp_path):
+    """A solver returning None read "calls failed; the first None"; ``--solver builtin``
+    (the sweep's word for the built-in) was refused."""
+    out = tmp_path / "ik.json"
+    args = ["bench", "ik", "-n", "10", "--arms", "psm", "--rcm-targets", "0", "--json", str(out)]
+    spec = "tests.user_plugins:returns_none"
+    result = CliRunner().invoke(app, [*args, "--solver", "builtin", "--solver", spec])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert f"{spec} on psm (cold): 10 of 10 calls failed; the first returned None" in text
+    solvers = {r["solver"] for r in json.loads(out.read_text())["results"]}
+    assert solvers == {"surgisim", "pybullet", spec}

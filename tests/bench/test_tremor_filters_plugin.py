@@ -44,6 +44,8 @@ def test_a_filter_that_faults_is_shown_failing_not_crashing_the_bench_or_hidden(
     assert result.exit_code == 0, result.output
     text = " ".join(result.output.split())
     assert "failed" in text and "no earlier row had a good output" in text
+    # the filter's own words, not read as console markup (``[nan, nan, nan]`` vanished)
+    assert "goes_nan returned [nan, nan, nan]" in text
     payload = json.loads(out.read_text())
     for rows in payload["results"].values():
         by_name = {r["filter"]: r for r in rows}

@@ -520,3 +520,14 @@ def test_event_details_leave_out_empty_values_and_say_a_timer_never_started():
     not_running = "none: it was not running (never started, or stopped already)"
     assert _event_detail(stopped) == f"timer never-started, elapsed_s {not_running}"
     assert _event_detail({"timer": "reach", "elapsed_s": 1.5}) == "timer reach, elapsed_s 1.5"
+
+
+def test_the_conditions_line_names_a_plug_in_solver_and_filter():
+    """Sessions run with different IK solvers looked alike in every report: the solver
+    was only in the database."""
+    from scenarios.report_score import conditions_html
+
+    line = conditions_html({"ik_solver": "my_plugins:dls", "tremor_filter": "one_euro"})
+    assert "IK solver: <b>my_plugins:dls</b>" in line
+    assert "tremor filter: <b>one_euro</b>" in line
+    assert "IK solver" not in conditions_html({})

@@ -135,3 +135,13 @@ def test_a_failure_inside_a_hold_is_said_rather_than_the_held_stop():
     with pytest.raises(OSError, match="full"), uninterrupted("finishing first"):
         os.kill(os.getpid(), signal.SIGTERM)
         raise OSError("full")
+
+
+def test_an_error_naming_a_colon_word_is_not_turned_into_an_emoji(capsys):
+    """``--tremor-filter my_plugins:fire`` printed "my_plugins🔥 module ...": Rich's emoji
+    codes are off in every console of the commands."""
+    with pytest.raises(typer.Exit), guard(False):
+        from sim.errors import SimError
+
+        raise SimError("--tremor-filter my_plugins:fire: module has no factory 'fire'")
+    assert "my_plugins:fire: module" in capsys.readouterr().err

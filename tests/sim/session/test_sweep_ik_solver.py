@@ -192,6 +192,12 @@ def test_run_with_a_solver_uses_it_and_stores_it_with_the_session(tmp_path, monk
     assert data["ik_solver"] == DLS and data["completed"]
     stored = open_records(None, demo=True).session(data["session_id"])
     assert stored.conditions == {"ik_solver": DLS}
+    report_json = tmp_path / "report.json"
+    args = ["report", str(data["session_id"]), "--demo", "--json", str(report_json)]
+    reported = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "report.html")])
+    assert reported.exit_code == 0, reported.output
+    assert json.loads(report_json.read_text())["conditions"] == {"ik_solver": DLS}
+    assert f"IK solver: <b>{DLS}</b>" in (tmp_path / "report.html").read_text()
 
 
 def test_run_with_a_controller_solves_with_the_solver_too():
@@ -225,3 +231,43 @@ def test_on_ray_the_workers_resolve_the_solver_and_match_the_serial_run(tmp_path
     # both completed in 8.0 s once)
     metrics = [{k: v for k, v in row.items() if k.startswith("metric.")} for row in in_series]
     assert metrics[0] != metrics[1]
+
+
+def test_a_raising_solver_shows_in_the_rows_the_summary_and_run_json(tmp_path):
+    """A solver that raised on every call scored 100 beside the built-in, exit 0, with
+    nothing in the table, the CSV or ``run --json`` to say so: the arms' holds are counted
+    in each (``held.<event>`` columns, summary rows, ``holds``) and the sweep says it."""
+    out = tmp_path / "r.csv"
+    result = _sweep(
+        "--ik-solver", "builtin", "--ik-solver", "tests.user_plugins:raising", "--out", str(out)
+    )
+    assert result.exit_code == 0, result.output
+    rows = {r["ik_solver"]: r for r in csv.DictReader(out.open())}
+    assert int(rows["builtin"]["held.unreachable"]) == 0
+    assert int(rows["tests.user_plugins:raising"]["held.unreachable"]) > 0
+    assert {r["ended"] for r in rows.values()} <= {"completed", "gave_up", "time_limit", "failed"}
+    assert all(int(r["master_driven_arms"]) == 2 for r in rows.values())  # the expert's
+    stats = sw.summary(sw.read_journal(sw.journal_path(out)))
+    held = {s["ik_solver"]: s["mean"] for s in stats if s["metric"] == "held.unreachable"}
+    assert held["builtin"] == 0 and held["tests.user_plugins:raising"] > 0
+    text = _text(result)
+    assert "arms held:" in text and "tests.user_plugins:raising" in text
+    assert "unreachable events per run" in text
+
+    json_out = tmp_path / "run.json"
+    args = ["run", SCENARIO, "--ik-solver", "tests.user_plugins:raising", "--no-store"]
+    ran = CliRunner().invoke(app, [*args, "--json", str(json_out)])
+    assert ran.exit_code == 0, ran.output
+    holds = json.loads(json_out.read_text())["holds"]
+    assert holds["unreachable"] > 0 and set(holds) == {
+        "unreachable",
+        "filter_reset",
+        "command_refused",
+        "internal_error",
+    }
+
+
+def test_builtin_names_the_built_in_solver_in_python_too():
+    from sim.session.session import SessionConfig
+
+    assert SessionConfig(ik_solver="builtin").ik_solver is None

@@ -163,3 +163,35 @@ def test_run_with_a_filter_uses_it_and_stores_it_with_the_session(tmp_path, monk
     assert (data["tremor_filter"], data["ik_solver"], data["completed"]) == (MINE, DLS, True)
     stored = open_records(None, demo=True).session(data["session_id"])
     assert stored.conditions == {"ik_solver": DLS, "tremor_filter": MINE}
+
+
+def test_a_filter_swept_over_a_controller_is_said_to_filter_nothing(tmp_path):
+    """A controller's servo_cp goals pass no filter: two filter labels on identical rows
+    said nothing. The rows count the master-driven arms and the sweep says why."""
+    out = tmp_path / "r.csv"
+    args = ["--operators", "", "--controller", "sim.session.controllers:tracker"]
+    result = _sweep(*args, "--tremor-filter", "default", "--tremor-filter", MINE, "--out", str(out))
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(out.open()))
+    assert [int(r["master_driven_arms"]) for r in rows] == [0, 0]
+    text = _text(result)
+    assert "not filtered:" in text and MINE in text and "equal the default's" in text
+
+    operated = tmp_path / "o.csv"
+    result = _sweep("--tremor-filter", MINE, "--out", str(operated))  # the expert: filtered
+    assert result.exit_code == 0, result.output
+    assert "not filtered:" not in _text(result)
+
+
+def test_the_environment_warns_that_its_actions_pass_no_tremor_filter():
+    import dataclasses
+
+    import gymnasium as gym
+
+    import sim.env  # noqa: F401  (registers the environments)
+    from sim.session.session import SessionConfig
+
+    teleop = dataclasses.replace(SessionConfig().teleop, tremor_filter=MINE)
+    with pytest.warns(UserWarning, match="pass no tremor filter"):
+        env = gym.make("surgisim/NeedleHandover-v0", config=SessionConfig(teleop=teleop))
+    env.close()
