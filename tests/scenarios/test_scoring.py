@@ -152,6 +152,23 @@ def test_safety_penalties_move_the_fls_score():
     assert clean.score - unsafe.score == pytest.approx(100 * (20 * 5 + 30 * 2) / 252)
 
 
+def test_speed_beyond_the_target_cannot_absorb_penalties():
+    """Capping the sum at 100 let a 30 s run's speed absorb 3 instrument collisions and
+    3 s out of view (21 s of penalties): it scored 100, like a clean 48 s run, and
+    counted toward a proficiency rule of 100. Time beyond the target earns nothing."""
+    scoring = _fls_with_safety()
+    clean_fast = score_session({"completion_time_s": 30, "drops": 0}, True, scoring)
+    assert clean_fast.score == pytest.approx(100.0)
+    metrics = {"completion_time_s": 30, "instrument_collisions": 3, "out_of_view_time_s": 3}
+    unsafe_fast = score_session(metrics, True, scoring)
+    assert unsafe_fast.score == pytest.approx(100 * (252 - 21) / 252)
+    assert unsafe_fast.explanation["time_s"] == 48
+    assert "faster than the target" in unsafe_fast.explanation["time_from"]
+    # and a slower run with the same penalties never scores above the faster one
+    slower = score_session({**metrics, "completion_time_s": 60}, True, scoring)
+    assert slower.score < unsafe_fast.score
+
+
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf"), "12"])
 def test_a_non_finite_metric_is_an_error_not_a_silent_zero(bad):
     from scenarios.errors import ScenarioError
