@@ -47,10 +47,17 @@ def machine_info() -> dict:
     }
 
 
-def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence], console=None):
-    """Print rows (already formatted or numbers) as a rich table."""
+def print_table(
+    title: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence],
+    console=None,
+    caption: str | None = None,
+):
+    """Print rows (already formatted or numbers) as a rich table, ``caption`` under it
+    (what the numbers are measured against, when a reader could take them for more)."""
     console = console or Console(emoji=False)
-    table = Table(title=title, show_lines=False)
+    table = Table(title=title, caption=caption, show_lines=False)
     for i, name in enumerate(columns):
         # a long name (a plug-in's "package.module:function") wraps rather than being
         # cut to "my_plugins:ik…", which left rows that could not be told apart

@@ -48,7 +48,13 @@ from rich.console import Console
 from bench.report import finish, print_table
 from haptics.errors import HapticsError
 from haptics.tremor import make_filter
-from haptics.tremor.metrics import attenuation_db, lag_ms, max_error_m, rms_error_m
+from haptics.tremor.metrics import (
+    TREMOR_BAND_HZ,
+    attenuation_db,
+    lag_ms,
+    max_error_m,
+    rms_error_m,
+)
 from haptics.tremor.sets import SETS, make_traces
 
 RATE_HZ = 1000.0
@@ -93,17 +99,23 @@ def step_cost_us(filters: dict, samples: np.ndarray, rounds: int = 3) -> dict[st
 
 
 def score_traces(
-    name: str, params: dict, traces, settle_s: float = SETTLE_S, faults: list | None = None
+    name: str,
+    params: dict,
+    traces,
+    settle_s: float = SETTLE_S,
+    faults: list | None = None,
+    rate_hz: float = RATE_HZ,
+    band_hz: tuple[float, float] = TREMOR_BAND_HZ,
 ) -> np.ndarray:
-    """Per trace: (attenuation dB, lag ms, RMS error m, RMS error / unfiltered, largest
-    3-D error m).
+    """Per trace: (attenuation dB in ``band_hz``, lag ms, RMS error m, RMS error /
+    unfiltered, largest 3-D error m), each after the first ``settle_s``.
 
     A plug-in filter's faults (it raised, or gave NaN or a wrong shape: it is reset and
     its last good output held, see :mod:`haptics.tremor.python_filter`) are appended to
     ``faults`` as (count, last fault) per trace; a trace it faulted on before any good
     output raises :class:`~haptics.errors.HapticsError`."""
-    f = make_filter(name, RATE_HZ, **params)
-    skip = int(settle_s * RATE_HZ)
+    f = make_filter(name, rate_hz, **params)
+    skip = int(settle_s * rate_hz)
     rows = []
     for voluntary, measured in traces:
         f.reset()
@@ -115,14 +127,52 @@ def score_traces(
         err = rms_error_m(y, v)
         rows.append(
             (
-                attenuation_db(x, y, v, RATE_HZ),
-                lag_ms(y, v, RATE_HZ),
+                attenuation_db(x, y, v, rate_hz, band_hz),
+                lag_ms(y, v, rate_hz),
                 err,
                 err / rms_error_m(x, v),
                 max_error_m(y, v),
             )
         )
     return np.array(rows)
+
+
+def score_filter(
+    name: str,
+    params: dict,
+    traces,
+    rate_hz: float = RATE_HZ,
+    band_hz: tuple[float, float] = TREMOR_BAND_HZ,
+    settle_s: float = SETTLE_S,
+) -> tuple[dict, np.ndarray | None]:
+    """One filter on ``traces``: (its summary with its faults, per-trace scores).
+
+    A filter that never gave one good output on a trace is summarised as
+    ``{"filter": name, "failed": why}`` with no scores, not raised: one broken plug-in
+    must not take the other filters' table with it. Otherwise the summary carries
+    ``faults`` (how often it was reset, all traces) and ``last_fault`` (the last reason).
+    """
+    faults: list = []
+    try:
+        scores = score_traces(name, params, traces, settle_s, faults, rate_hz, band_hz)
+    except HapticsError as exc:
+        return {"filter": name, "failed": str(exc)}, None
+    r = summarise(name, params, scores, rate_hz)
+    r["faults"] = sum(n for n, _ in faults)
+    r["last_fault"] = next((why for n, why in reversed(faults) if n), None)
+    return r, scores
+
+
+def fault_note(r: dict, where: str) -> str | None:
+    """What a filter did wrong on ``where``, said under a table; None when nothing."""
+    if "failed" in r:
+        return f"{r['filter']} failed on {where}: {r['failed']}"
+    if r.get("faults"):
+        return (
+            f"{r['filter']} faulted {r['faults']:,} times on {where} (reset, its last good "
+            f"output held); the last: {r['last_fault']}"
+        )
+    return None
 
 
 def _plain(value):
@@ -132,11 +182,11 @@ def _plain(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
-def summarise(name: str, params: dict, scores: np.ndarray) -> dict:
+def summarise(name: str, params: dict, scores: np.ndarray, rate_hz: float = RATE_HZ) -> dict:
     """Mean and worst-trace figures of one filter on one set."""
     # every parameter as used, defaults included (a bare "default" with {} said nothing
     # of which filter, or of its settings, once the defaults change)
-    built = make_filter(name, RATE_HZ, **params)
+    built = make_filter(name, rate_hz, **params)
     return {
         "filter": name,
         "class": type(built).__name__,
@@ -246,20 +296,17 @@ def run_tremor_benchmark(
         rows = []
         notes = []  # what a plug-in did wrong, said under the table
         for name, params in compared.items():
-            faults: list = []
-            try:
-                scores = score_traces(name, params, data, faults=faults)
-            except HapticsError as exc:  # a plug-in that never gave one good output
-                results[set_name].append({"filter": name, "failed": str(exc)})
+            r, scores = score_filter(name, params, data)
+            note = fault_note(r, set_name)
+            if note:
+                notes.append(note)
+            if scores is None:  # a plug-in that never gave one good output
+                results[set_name].append(r)
                 rows.append((name, "failed", *["-"] * 6, step_us[name], "-"))
-                notes.append(f"{name} failed on {set_name}: {exc}")
                 continue
-            r = summarise(name, params, scores)
             if name == "default" and set_name in BARS:
                 judged[set_name] = bar_draws(set_name, scores, draws, traces, duration_s, seed)
             r["step_us"] = step_us[name]
-            r["faults"] = sum(n for n, _ in faults)
-            r["last_fault"] = next((why for n, why in reversed(faults) if n), None)
             results[set_name].append(r)
             rows.append(
                 (
@@ -275,11 +322,6 @@ def run_tremor_benchmark(
                     r["faults"],
                 )
             )
-            if r["faults"]:
-                notes.append(
-                    f"{name} faulted {r['faults']:,} times on {set_name} (reset, its last "
-                    f"good output held); the last: {r['last_fault']}"
-                )
         print_table(
             f"Tremor filters, {set_name} ({SETS[set_name].description}): {traces} traces x "
             f"{duration_s:g} s at {RATE_HZ:g} Hz",

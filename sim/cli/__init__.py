@@ -14,6 +14,7 @@ from pathlib import Path
 
 import typer
 
+from sim.cli.guard import DEBUG_OPTION, guard
 from sim.cli.options import command_group
 
 app = command_group(
@@ -201,6 +202,64 @@ def bench_tremor(
         filters=list(filter_spec or ()),
     )
     raise typer.Exit(code=0 if ok or not strict else 1)
+
+
+@bench_app.command("tremor-file")
+def bench_tremor_file(
+    recording: Path = typer.Argument(
+        ...,
+        metavar="FILE",
+        help="Your recorded positions (m): .npy of shape (N, 3), or a CSV with a header "
+        "x,y,z / t,x,y,z / time_s,x_m,y_m,z_m (optional vx,vy,vz: the true voluntary motion).",
+    ),
+    rate_hz: float = typer.Option(
+        None, "--rate-hz", help="Sample rate (Hz); required unless the file has a time column."
+    ),
+    filter_spec: list[str] = typer.Option(
+        None,
+        "--filter",
+        help="Your tremor filter's factory 'package.module:make' (called with rate_hz), "
+        "beside the built-ins (repeatable).",
+    ),
+    band_hz: tuple[float, float] = typer.Option(
+        (6.0, 16.0), "--band-hz", help="The tremor band attenuation is measured in (Hz)."
+    ),
+    voluntary_hz: float = typer.Option(
+        2.0,
+        "--voluntary-hz",
+        help="Cut-off (Hz) of the zero-phase low-pass that estimates the voluntary motion "
+        "when the file has no vx,vy,vz columns; below the tremor band.",
+    ),
+    json_path: Path = bench_json("tremor_file"),
+    debug: bool = DEBUG_OPTION,
+) -> None:
+    """Tremor filters on your own recording: attenuation, lag and error per filter."""
+    from bench.tremor_file import run_tremor_file
+    from haptics.errors import HapticsError
+    from haptics.tremor import make_filter
+    from haptics.tremor.recording import load_recording
+
+    for spec in filter_spec or ():
+        if ":" not in spec:
+            raise typer.BadParameter(
+                f"{spec!r} is not 'package.module:make' (the built-ins are always run)",
+                param_hint="--filter",
+            )
+    with guard(debug):
+        loaded = load_recording(recording, rate_hz)
+    for spec in filter_spec or ():  # checked at the recording's rate, before any runs
+        try:
+            make_filter(spec, loaded.rate_hz)
+        except HapticsError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--filter") from None
+    with guard(debug):
+        run_tremor_file(
+            loaded,
+            filters=list(filter_spec or ()),
+            band_hz=band_hz,
+            voluntary_hz=voluntary_hz,
+            json_path=json_path,
+        )
 
 
 @bench_app.command("physics")
