@@ -49,7 +49,7 @@ from sim.session.commands import ArmCommand, normalise
 from sim.session.recorder import TraceRecorder
 from sim.session.state import ArmState, ExerciseState, StepState
 from sim.session.view import SessionView
-from sim.world.arm import IK_POS_TOL_M, IK_ROT_TOL_RAD
+from sim.world.arm import IK_POS_TOL_M, IK_ROT_TOL_RAD, TRACK_MAX_ITERS, TRACK_POS_TOL_M
 from sim.world.frustum import points_in_view
 from sim.world.scenario_scene import build_scene_spec
 
@@ -638,9 +638,21 @@ class Session:
             if q is not None:
                 arm.servo_jp(q)
             return
+        # tracked closely first, as an instrument's goals are (``Arm.solve_cp``): the
+        # solver's 10 µm tolerance alone moved the camera in jumps
         result = solve_ik(
-            arm.chain, p_RT, arm.goal_js(), rcm=np.zeros(3), restarts=self.config.ik_restarts
+            arm.chain,
+            p_RT,
+            arm.goal_js(),
+            rcm=np.zeros(3),
+            pos_tol=TRACK_POS_TOL_M,
+            max_iters=TRACK_MAX_ITERS,
+            restarts=0,
         )
+        if result.pos_error > IK_POS_TOL_M:
+            result = solve_ik(
+                arm.chain, p_RT, arm.goal_js(), rcm=np.zeros(3), restarts=self.config.ik_restarts
+            )
         if self._reachable(arm.name, result.pos_error, result.q):
             arm.servo_jp(result.q)
 
