@@ -26,6 +26,12 @@ def scored_end(trace: SessionTrace) -> int:
     return max(end, 2)
 
 
+#: Smoothness (``ldlj``, ``sparc``) is measured on each instrument whose tip travelled at
+#: least this far (m): one that stayed put has only the simulation's nanometre jitter
+#: (a still tip travels ~1e-10 m), whose jerk would be read as the trainee's.
+SMOOTHNESS_MIN_PATH_M = 0.005
+
+
 def compute_metrics(
     trace: SessionTrace,
     *,
@@ -75,7 +81,10 @@ def compute_metrics(
     smooth_ldlj, smooth_sparc = [], []
     for inst in tools.values():
         s = M.speed_profile(inst.tip_position_m[:end], fs)
-        if len(s) >= 3 and s.max() > movement_speed_m_s:
+        # every instrument that went somewhere, however slowly: gated on its peak speed
+        # (above movement_speed_m_s), a reach crawled below 1 cm/s had no smoothness, and
+        # a rubric benchmarking it passed the crawl and failed the same reach done briskly
+        if len(s) >= 3 and np.sum(s) / fs >= SMOOTHNESS_MIN_PATH_M:
             smooth_ldlj.append(M.ldlj(s, fs))
             smooth_sparc.append(M.sparc(s, fs))
     if smooth_ldlj:

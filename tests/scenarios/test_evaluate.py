@@ -191,3 +191,30 @@ def test_clutch_presses_are_the_operators_presses_while_following():
     trace.instruments["PSM1"].master_position_m[:] = np.nan  # no master drove it
     trace.instruments["PSM2"].master_position_m[:] = np.nan
     assert "clutch_count" not in compute_metrics(trace)
+
+
+def test_a_slow_reach_has_a_smoothness_and_a_still_tool_has_none():
+    """Smoothness was measured only on tips that once went faster than 1 cm/s: a reach
+    crawled at 0.8 cm/s had none, and a rubric benchmarking it passed the crawl while
+    failing the same reach done briskly. Any tip that travelled 5 mm now has one; a tip
+    that stayed put (the simulation's nanometre jitter) still has none."""
+    n = 8000
+    t = np.arange(n) / FS
+    crawl = np.zeros((n, 3))
+    profile = 1 - np.cos(np.linspace(0, np.pi, 6000))  # a smooth 6 s reach...
+    crawl[1000:7000, 0] = 0.02 * profile  # ...of 4 cm, at most 1.05 cm/s
+    crawl[7000:, 0] = 0.04
+    crawl[:, 0] *= 0.75  # at most 0.79 cm/s
+    still = np.random.default_rng(4020).normal(0.0, 1e-10, (n, 3))
+    tools = {"PSM1": _instrument(n, crawl), "PSM2": _instrument(n, still)}
+    m = compute_metrics(SessionTrace(FS, t, tools, [], True, 7.5, []))
+    assert m["ldlj"] == pytest.approx(_reach_ldlj(crawl[:7501]), abs=1e-9)  # PSM1 alone, to 7.5 s
+    assert m["ldlj"] < 0 and m["sparc"] < 0
+    tools = {"PSM1": _instrument(n, still), "PSM2": _instrument(n, still.copy())}
+    assert "ldlj" not in compute_metrics(SessionTrace(FS, t, tools, [], True, 7.5, []))
+
+
+def _reach_ldlj(path: np.ndarray) -> float:
+    from scenarios import metrics as M
+
+    return M.ldlj(M.speed_profile(path, FS), FS)
