@@ -331,9 +331,9 @@ class StampRateCheck:
     Feed it every valid stamp with its receipt time (:meth:`add`); each
     :data:`STAMP_CHECK_PERIOD_S` of receipts it keeps the least-delayed sample, and from
     the third period on returns, once a period, how far the stamps advanced per second
-    of receipts between that sample and the one two periods before (1.0 for a clock at
-    real time, whatever its offset, jitter or bursts). :meth:`reset` when the sender's
-    clock restarts.
+    of receipts over the last two periods (1.0 for a clock at real time, whatever its
+    offset, jitter or bursts; see :func:`_steady_rate` for a clock set forward once).
+    :meth:`reset` when the sender's clock restarts.
     """
 
     __slots__ = ("_anchors", "_best", "_period_start")
@@ -362,9 +362,7 @@ class StampRateCheck:
             if self._best is not None:
                 self._anchors.append(self._best[1:])
                 if len(self._anchors) == 3:
-                    (r0, s0), _, (r1, s1) = self._anchors
-                    if r1 > r0:
-                        ratio = (s1 - s0) / (r1 - r0)
+                    ratio = _steady_rate(*self._anchors)
             self._period_start = received_s
             self._best = None
         offset = received_s - stamp_s
@@ -373,6 +371,27 @@ class StampRateCheck:
         if self._best is None or offset < self._best[0]:
             self._best = (offset, received_s, stamp_s)
         return ratio
+
+
+def _steady_rate(a: tuple[float, float], b: tuple[float, float], c: tuple[float, float]):
+    """The stamp rate over three (received, stamp) anchors a period apart: of the two
+    periods' own rates, the one nearer 1 when both advanced; the rate over both
+    otherwise; None when no receipt time passed.
+
+    A clock set forward once (an NTP step of a wall or ROS clock: docs/bus.md says it is
+    followed) jumps within one period; measured over both, the step read as a rate of
+    1 + step / 1 s in two measures in a row, as a wrong unit does, and a +1 s step held
+    the arm as "advances 2x as fast". A wrong rate is wrong in every period, so the
+    period nearer 1 still shows it; a step is in one period only.
+    """
+    (r0, s0), (r1, s1), (r2, s2) = a, b, c
+    if not r2 > r0:
+        return None
+    if r1 > r0 and r2 > r1:
+        first, second = (s1 - s0) / (r1 - r0), (s2 - s1) / (r2 - r1)
+        if first > 0 and second > 0:
+            return min(first, second, key=lambda x: abs(math.log(x)))
+    return (s2 - s0) / (r2 - r0)
 
 
 @dataclass

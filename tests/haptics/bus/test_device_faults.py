@@ -205,6 +205,22 @@ def test_a_real_device_with_jitter_bursts_stalls_or_a_slow_rate_is_never_flagged
     assert not _warnings(caplog)
 
 
+@pytest.mark.parametrize("step_s", [1.0, 5.0, 60.0])
+def test_a_clock_set_forward_once_is_followed_not_held_as_a_wrong_rate(step_s, rng, caplog):
+    """docs/bus.md: "a clock set forward once is followed". A +1 s step of a device's
+    wall clock read as a rate of 2 in two measures in a row and held the arm ("advances
+    2x as fast ... stamp_s must be seconds") for over a second."""
+    state = DeviceState()
+    stream = _stream(1.0, 8.0, rng)
+    for m in stream[4000:]:  # an NTP step at 4 s
+        m.payload["stamp_s"] += step_s
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        out = [state.update(m) for m in stream]
+    stats = state.stats("MTMR")
+    assert stats.stamp_rate_off == 0 and stats.held == 0 and stats.restarts == 0, stats
+    assert all(s is not None for s in out) and not _warnings(caplog)
+
+
 def test_the_unit_is_named_only_near_a_power_of_ten():
     assert "milliseconds" in stamp_rate_problem("MTMR", 1003.0)
     assert "nanoseconds" in stamp_rate_problem("MTML", 9.7e8)
