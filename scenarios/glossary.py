@@ -123,7 +123,10 @@ _INFO = (
         "s of excessive force",
         False,
         "safety",
-        "Time the instrument tips pushed harder than the scenario's force limit.",
+        "Time the instrument tips pushed harder than the scenario's force limit. The "
+        "arm follows your hand stiffly: pressed on the board or a peg, a tip reaches "
+        "about 20 N within a third of a millimetre, so any firm touch of rigid scenery "
+        "counts here; the soft pad and light objects give way gradually.",
     ),
     MetricInfo(
         "peak_force_n",
