@@ -33,7 +33,7 @@ import numba
 import numpy as np
 from rich.console import Console
 
-from bench.report import finish, print_table, timing_stats_us
+from bench.report import finish, plugin_digests, print_table, timing_stats_us
 from kinematics import Chain, psm, solve_ik, solve_ik_batch
 from kinematics.ik import DEFAULT_MAX_ITERS, DEFAULT_RESTARTS
 from kinematics.rcm import port_distance, sample_port_targets
@@ -482,6 +482,7 @@ def run_ik_benchmark(
             "warm_noise_m": WARM_NOISE_M,
             "results": results,
             "rcm": rcm,
+            "plugin_digests": plugin_digests("ik_solver", solvers),
         },
         json_path,
         console,

@@ -35,7 +35,10 @@ def machine_info() -> dict:
     import numba
     import numpy
 
+    from sim.session.provenance import surgisim_version
+
     return {
+        "surgisim": surgisim_version(),  # with the git commit in a checkout
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
@@ -88,6 +91,17 @@ def _bar_row(row: Sequence) -> list:
         if _fmt(measured) == _fmt(float(target)) or digits > 2:
             measured = f"{measured:.{digits}f}"
     return [bar, measured, op, target, result, *rest]
+
+
+def plugin_digests(kind: str, specs) -> dict[str, str]:
+    """Digest of each plug-in's module source, by spec (``"ik_solver"`` or
+    ``"tremor_filter"``; "" for a built-in): what a result was made from, as a sweep's
+    rows record it, so a figure can be told from one of an edited plug-in."""
+    from sim.session.plugins import IK_SOLVER, TREMOR_FILTER
+    from sim.session.provenance import plugin_digest
+
+    plugin = {"ik_solver": IK_SOLVER, "tremor_filter": TREMOR_FILTER}[kind]
+    return {spec: plugin_digest(plugin, spec) for spec in specs or ()}
 
 
 def write_json(path: Path, payload: dict) -> Path:

@@ -45,7 +45,7 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
-from bench.report import finish, print_table
+from bench.report import finish, plugin_digests, print_table
 from haptics.errors import HapticsError
 from haptics.tremor import make_filter
 from haptics.tremor.metrics import (
@@ -370,6 +370,7 @@ def run_tremor_benchmark(
         "step_us": step_us,
         "results": results,
         "judged": judged,
+        "plugin_digests": plugin_digests("tremor_filter", filters),
     }
     return finish("tremor", bar_rows(judged, step_us), payload, json_path, console, strict)
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
-from bench.report import print_table, write_json
+from bench.report import plugin_digests, print_table, write_json
 from bench.tremor import FILTERS, SETTLE_S, fault_note, score_filter
 from haptics.errors import HapticsError
 from haptics.tremor import make_filter
@@ -192,6 +192,7 @@ def run_tremor_file(
             "note": against,
         },
         "results": results,
+        "plugin_digests": plugin_digests("tremor_filter", filters),
     }
     if json_path is not None:
         console.print(f"wrote {write_json(json_path, payload)}")

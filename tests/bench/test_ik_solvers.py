@@ -17,7 +17,10 @@ def test_bench_ik_lists_a_user_solver_beside_the_built_in_and_pybullet(tmp_path)
     args = ["bench", "ik", "-n", "10", "--arms", "psm", "--rcm-targets", "0", "--json", str(out)]
     result = CliRunner().invoke(app, [*args, "--solver", "tests.user_plugins:dls"])
     assert result.exit_code == 0, result.output
-    rows = json.loads(out.read_text())["results"]
+    payload = json.loads(out.read_text())
+    rows = payload["results"]
+    # what the figures were made from: surgisim's version and the solver module's source
+    assert payload["machine"]["surgisim"] and payload["plugin_digests"]["tests.user_plugins:dls"]
     by_solver = {(r["solver"], r["mode"]): r for r in rows}
     assert set(by_solver) == {
         (s, m) for s in ("surgisim", "pybullet", "tests.user_plugins:dls") for m in ("cold", "warm")
