@@ -62,7 +62,7 @@ SETTLE_S = 2.0  # adaptive filters get two seconds to lock before scoring
 FILTERS = {
     "none": {},
     "butterworth": {"cutoff_hz": 6.0, "order": 2},
-    "one_euro": {"min_cutoff_hz": 1.0, "beta": 0.0},
+    "one_euro": {},  # min cut-off 1 Hz, beta: 6 Hz at 5 cm/s (haptics/tremor/one_euro.py)
     "wflc": {},
     "bandstop": {"low_hz": 7.0, "high_hz": 13.0, "order": 2},
     "adaptive_kalman": {},
