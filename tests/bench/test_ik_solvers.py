@@ -66,3 +66,22 @@ def test_a_solver_returning_none_is_said_so_and_builtin_is_taken_as_the_built_in
     assert f"{spec} on psm (cold): 10 of 10 calls failed; the first returned None" in text
     solvers = {r["solver"] for r in json.loads(out.read_text())["results"]}
     assert solvers == {"surgisim", "pybullet", spec}
+
+
+def test_a_solver_is_in_the_rcm_table_too_judged_by_fk(tmp_path):
+    """``rcm=`` is part of the solver signature, but the RCM table listed the built-in
+    alone. A pose-only solver (this one ignores ``rcm``) reaches no port target."""
+    out = tmp_path / "ik.json"
+    args = ["bench", "ik", "-n", "10", "--arms", "psm", "--rcm-targets", "20", "--json", str(out)]
+    result = CliRunner().invoke(app, [*args, "--solver", "tests.user_plugins:dls"])
+    assert result.exit_code == 0, result.output
+    rcm = json.loads(out.read_text())["rcm"]
+    mine = rcm["plugins"]["tests.user_plugins:dls"]
+    assert set(mine) == {
+        "cold position",
+        "cold position+roll",
+        "warm position",
+        "warm position+roll",
+    }
+    assert all(r["success"] == 0.0 for r in mine.values())
+    assert rcm["warm position"]["success"] > 0.9  # the built-in's, where the bars read it
