@@ -239,8 +239,20 @@ def per_unit(name: str) -> str:
     return noun
 
 
-def how_it_counts(m: MetricScore, *, benchmark: bool = True) -> str:
-    """The rubric's rule for metric ``m`` in words ("20 s per drop", "expert 27 ± 10 s";
+def benchmark_origin(published: bool | None) -> str:
+    """What a benchmark's numbers are, from its rubric's ``published`` flag, in the words
+    the HTML report and the terminal table both print: a number the author chose must not
+    read as expert data ("expert 27 s ± 10 s" for camera targeting's chosen time). None:
+    the rubric is not at hand, nothing is said."""
+    if published is None:
+        return ""
+    return "published" if published else "parameter, not expert data"
+
+
+def how_it_counts(m: MetricScore, *, benchmark: bool = True, published: bool | None = None) -> str:
+    """The rubric's rule for metric ``m`` in words ("20 s per drop", "expert 27 ± 10 s
+    (published)", "benchmark 27 ± 10 s (parameter, not expert data)": ``published`` is the
+    benchmark's flag, None when the rubric is not at hand, which claims no expert);
     without ``benchmark``, where a table shows it in a column of its own, just that it is
     scored against one)."""
     if m.role == "time":
@@ -253,10 +265,12 @@ def how_it_counts(m: MetricScore, *, benchmark: bool = True) -> str:
     if m.role == "benchmark":
         if not benchmark:
             return "scored against the expert benchmark"
-        return (
-            f"expert {with_unit(m.name, m.benchmark_mean)} \u00b1 "
-            f"{with_unit(m.name, m.benchmark_sd)}"
+        text = (
+            f"{'expert' if published else 'benchmark'} {with_unit(m.name, m.benchmark_mean)} "
+            f"\u00b1 {with_unit(m.name, m.benchmark_sd)}"
         )
+        origin = benchmark_origin(published)
+        return f"{text} ({origin})" if origin else text
     if m.role == "limit":
         if m.threshold is None:  # stored before results kept the limit of a metric n/a
             return "a pass/fail limit"

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from scenarios.errors import ScenarioWarning, suggest
 from scenarios.loader import library_names, load_scenario
-from scenarios.schema import FLSRule, Scenario, references
+from scenarios.schema import FLSRule, MScoreRule, Scenario, references
 from scenarios.scoring import never_measured, unscored_safety
 
 
@@ -66,6 +66,28 @@ def time_past_cutoff(scenario: Scenario) -> list[ScenarioWarning]:
             f"not, so the last {limit_s - rule.cutoff_s:g} s cannot score. Set time_limit_s: "
             f"{rule.cutoff_s:g}.",
             on_key=not given,
+        )
+    ]
+
+
+def mscore_without_completion(scenario: Scenario) -> list[ScenarioWarning]:
+    """``require_completion: false`` under the MScore rule scores an attempt not completed
+    on what it measured, and an attempt that does little measures little: giving up at
+    0.5 s scored 85.7, above a completed run with one clash (82.1), since no path and no
+    safety event earn 100 on every metric but time. Under FLS the cut-off time leaves an
+    attempt not completed nothing, so ``false`` there is no warning."""
+    scoring = scenario.scoring
+    if not isinstance(scoring.rule, MScoreRule) or scoring.require_completion:
+        return []
+    return [
+        warning_at(
+            scenario,
+            ("scoring", "require_completion"),
+            "scoring.require_completion: false under the mscore rule scores an attempt not "
+            "completed on what it measured, so doing little scores well (giving up at once "
+            "or sitting idle: no path, no clash, 100 on every metric but time, above a "
+            "completed attempt with one clash). Remove it (true is the default) so an "
+            "attempt not completed scores 0.",
         )
     ]
 
@@ -287,6 +309,7 @@ def plan_for_other_steps(scenario: Scenario) -> list[ScenarioWarning]:
 CHECKS: tuple[Callable[[Scenario], list[ScenarioWarning]], ...] = (
     unknown_prerequisites,
     time_past_cutoff,
+    mscore_without_completion,
     unscored_safety_metrics,
     limits_never_measured,
     timers_never_started,

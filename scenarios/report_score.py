@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from scenarios import metrics as M
-from scenarios.explain import contribution, explain, how_it_counts
+from scenarios.explain import benchmark_origin, contribution, explain, how_it_counts
 from scenarios.glossary import GROUP_TITLES, direction, info, ordered, with_unit
 from scenarios.scoring import ScoreResult, pass_score_text
 from scenarios.trace import SessionTrace
@@ -86,10 +86,9 @@ def _benchmark_cell(m, published: bool | None) -> str:
     if m.benchmark_mean is None:
         return ""
     text = f"{with_unit(m.name, m.benchmark_mean)} \u00b1 {with_unit(m.name, m.benchmark_sd)}"
-    if published is False:
-        text += "<br><span class='dir'>parameter, not expert data</span>"
-    elif published:
-        text += "<br><span class='dir'>published</span>"
+    origin = benchmark_origin(published)
+    if origin:
+        text += f"<br><span class='dir'>{origin}</span>"
     return text
 
 

@@ -60,12 +60,14 @@ def scenario_validate(
 ) -> None:
     """Check scenario files as a run would use them: schema, names of objects, bodies,
     landmarks, arms, steps and plans, and the world they build (bodies that start inside
-    one another, objects no arm can reach); print FILE:LINE:COL: message for each failing
+    one another, objects no arm can reach) and a few steps of a session with nobody
+    moving (exercise steps already done at the start); print FILE:LINE:COL: message for each failing
     file, and FILE:LINE:COL: warning: message for what a valid file probably did not
     mean; check every file given, exit 1 if any failed (warnings do not fail)."""
     from scenarios.errors import ScenarioError
     from scenarios.lint import scenario_warnings
     from scenarios.loader import load_scenario
+    from sim.session.done_at_start import steps_done_at_start
     from sim.session.plans import PLANS, plan_unrunnable
     from sim.world.scenario_check import check_scenario
     from sim.world.scene import OBJECT_TYPES
@@ -76,7 +78,11 @@ def scenario_validate(
         try:
             scenario = load_scenario(path, object_types=OBJECT_TYPES)
             check_scenario(scenario, plan_kinds=PLANS, plan_unrunnable=plan_unrunnable)
-            warnings = scenario_warnings(scenario) + world_warnings(scenario)
+            warnings = (
+                scenario_warnings(scenario)
+                + world_warnings(scenario)
+                + steps_done_at_start(scenario)
+            )
         except ScenarioError as exc:
             failed += 1
             typer.echo(str(exc), err=True)

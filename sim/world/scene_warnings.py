@@ -14,7 +14,9 @@ only show in the bodies themselves:
 
 Both are warnings (:class:`~scenarios.errors.ScenarioWarning`, at the YAML line of the
 object or arm), not errors: the file still loads and runs. ``surgisim scenario
-validate`` prints them beside :func:`scenarios.lint.scenario_warnings`.
+validate`` prints them beside :func:`scenarios.lint.scenario_warnings`, and beside the
+steps a session has done before anyone moves (:mod:`sim.session.done_at_start`: it runs
+the session, which the world does not import).
 """
 
 from __future__ import annotations

@@ -140,3 +140,29 @@ def test_lengths_in_millimetres_and_angles_in_degrees_are_warned_of_at_their_lin
     assert len(size) == 1 and size[0].startswith(f"peg.yaml:{line}:")
     assert len(turn) == 1 and "degrees?" in turn[0]
     assert not [w for w in _said(PEG) if "?" in w and ("metres" in w or "radians" in w)]
+
+
+def test_mscore_without_required_completion_is_a_warning_at_the_setting():
+    """The auditor's finding: under mscore, ``require_completion: false`` ranked giving up
+    at 0.5 s (85.7) above a completed run with one clash (82.1). Validate says so at the
+    line, with what it does and the fix; under fls the cut-off leaves nothing, no warning."""
+    from scenarios.lint import mscore_without_completion
+
+    camera = (LIBRARY / "camera-targeting.yaml").read_text()
+    old = "  rule: {kind: mscore, k_sd: 1, zero_at_sd: 4}\n"
+    text = camera.replace(old, old + "  require_completion: false\n")
+    assert text != camera
+    (warning,) = mscore_without_completion(parse_scenario(text, "ct.yaml"))
+    assert (warning.file, warning.line) == ("ct.yaml", _line_of(text, "require_completion"))
+    assert "not completed on what it measured, so doing little scores well" in warning.message
+    assert "true is the default" in warning.message
+    said = map(str, scenario_warnings(parse_scenario(text, "ct.yaml")))
+    assert any("warning: scoring.require_completion" in w for w in said)
+    # the default (true), or true written out, is no warning
+    assert mscore_without_completion(load_scenario("camera-targeting")) == []
+    written = camera.replace(old, old + "  require_completion: true\n")
+    assert mscore_without_completion(parse_scenario(written)) == []
+    # fls: an attempt not completed scores 0 at the cut-off anyway
+    fls = PEG.replace("  rule: {kind: fls", "  require_completion: false\n  rule: {kind: fls")
+    assert fls != PEG
+    assert mscore_without_completion(parse_scenario(fls)) == []

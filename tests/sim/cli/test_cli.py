@@ -119,3 +119,55 @@ def test_the_score_table_has_no_empty_column_and_keeps_limits_of_metrics_not_app
     assert "n/a" not in text
     time = next(line for line in text.splitlines() if "Completion time" in line)
     assert "≤ 10 s FAIL" in time
+
+
+def test_the_terminal_table_says_a_chosen_benchmark_is_no_expert_data():
+    """The auditor read "expert 27 s ± 10 s" after ``surgisim run camera-targeting``, whose
+    benchmark is a documented parameter; the HTML report said "parameter, not expert
+    data". The table now says so from the same rubric flag, and "expert" only for
+    published numbers."""
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from scenarios.loader import LIBRARY, load_scenario, parse_scenario
+    from scenarios.report_score import benchmark_notes, metric_table_html
+    from scenarios.scoring import score_session
+    from sim.cli.run import print_result
+    from sim.cli.score_view import score_table
+
+    spec = load_scenario("camera-targeting")
+    result = score_session(
+        {
+            "completion_time_s": 20.0,
+            "path_length_cm": 60.0,
+            "collisions": 0.0,
+            "excessive_force_time_s": 0.0,
+        },
+        True,
+        spec.scoring,
+    )
+    trace = SimpleNamespace(failure=None, events=[])
+    outcome = SimpleNamespace(
+        result=result, interrupted=False, trace=trace, sim_time_s=20.0, wall_time_s=2.0
+    )
+    console = Console(width=220, record=True)
+    print_result(console, spec, outcome)
+    text = console.export_text()
+    time = next(line for line in text.splitlines() if "Completion time" in line)
+    assert "benchmark 27 s ± 10 s (parameter, not expert data)" in time
+    assert "expert 27" not in text
+    html = metric_table_html(result, benchmark_notes(spec.scoring))
+    assert "parameter, not expert data" in html
+    # a published benchmark reads as expert data, in both
+    text = (LIBRARY / "camera-targeting.yaml").read_text()
+    old = "benchmark: {mean: 27, sd: 10,"
+    assert old in text
+    published = parse_scenario(text.replace(old, old + " published: true,")).scoring
+    console = Console(width=220, record=True)
+    console.print(score_table(result, "t", benchmark_notes(published)))
+    time = next(ln for ln in console.export_text().splitlines() if "Completion time" in ln)
+    assert "expert 27 s ± 10 s (published)" in time
+    assert "<span class='dir'>published</span>" in metric_table_html(
+        result, benchmark_notes(published)
+    )

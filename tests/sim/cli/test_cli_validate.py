@@ -74,3 +74,28 @@ def test_warnings_name_file_and_line_and_do_not_fail(tmp_path):
     assert prerequisite.endswith("Did you mean 'peg-transfer'?")
     line = 1 + next(i for i, x in enumerate(lines) if "time_limit_s: 400" in x)
     assert time_limit.startswith(f"{path}:{line}:17: warning: exercise.time_limit_s (400 s)")
+
+
+def test_scores_that_reward_doing_nothing_are_warned_at_their_lines(tmp_path):
+    """The auditor's two files: an mscore rubric with ``require_completion: false`` (giving
+    up at 0.5 s outscored a completed run with one clash) and a step done at the start
+    (completed at 0 s, 100 PASS). Both validated "ok" with nothing said."""
+    from tests.sim.session.test_done_at_start import _one_step, _tip_start
+
+    camera = (LIBRARY / "camera-targeting.yaml").read_text()
+    rule = "  rule: {kind: mscore, k_sd: 1, zero_at_sd: 4}\n"
+    lazy, touch = tmp_path / "lazy.yaml", tmp_path / "touch.yaml"
+    lazy.write_text(camera.replace(rule, rule + "  require_completion: false\n"))
+    touch.write_text(_one_step(_tip_start()))
+    out = _surgisim("scenario", "validate", str(lazy), str(touch))
+    assert out.returncode == 0, out.stderr
+    assert f"{lazy}: ok (" in out.stdout and "1 warning)" in out.stdout
+    said = [x for x in out.stderr.splitlines() if ": warning: " in x]
+    line = 1 + lazy.read_text().splitlines().index("  require_completion: false")
+    assert [x for x in said if x.startswith(f"{lazy}:")] == [
+        next(x for x in said if x.startswith(f"{lazy}:{line}:"))
+    ]
+    assert "doing little scores well" in said[0]
+    line = 1 + touch.read_text().splitlines().index("    - id: touch")
+    (done,) = [x for x in said if x.startswith(f"{touch}:") and "exercise.steps" in x]
+    assert done.startswith(f"{touch}:{line}:7: warning: exercise.steps[0] (touch): done at 0 s")

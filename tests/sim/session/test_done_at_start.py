@@ -1,0 +1,72 @@
+"""Exercise steps done before anyone moves (``sim.session.done_at_start``): the auditor's
+one-step drill, whose ``entered`` region sat around the tip's starting position, validated
+"ok" and then completed at 0 s, 100 PASS, a qualifying attempt."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from scenarios.loader import LIBRARY, library_names, load_scenario, parse_scenario
+from sim.session.done_at_start import steps_done_at_start
+from sim.session.session import Session
+from sim.world.scene import OBJECT_TYPES
+
+PEG = (LIBRARY / "peg-transfer.yaml").read_text()
+SEED = 4300
+
+
+def _line_of(text: str, needle: str) -> int:
+    return next(i + 1 for i, line in enumerate(text.splitlines()) if needle in line)
+
+
+def _one_step(center_m) -> str:
+    """Peg transfer cut to one step: PSM1's tip inside a 1 cm sphere around ``center_m``."""
+    steps = re.search(r"  steps:\n(    - .*\n|      .*\n)+", PEG)
+    x, y, z = (f"{v:.4f}" for v in center_m)
+    one = (
+        "  steps:\n"
+        "    - id: touch\n"
+        "      instruction: Touch the marked spot with the right instrument.\n"
+        "      done_when: {entered: {instrument: PSM1, region: "
+        f"{{center_m: [{x}, {y}, {z}], radius_m: 0.01}}}}}}\n"
+    )
+    return PEG[: steps.start()] + one + PEG[steps.end() :]
+
+
+def _tip_start() -> list[float]:
+    with Session(load_scenario("peg-transfer"), seed=SEED) as session:
+        return list(session.arms["PSM1"].measured_cp("world")[:3, 3])
+
+
+def test_a_region_around_the_tips_start_is_done_at_once_and_said_at_the_step():
+    text = _one_step(_tip_start())
+    scenario = parse_scenario(text, "touch.yaml", object_types=OBJECT_TYPES)
+    (warning,) = steps_done_at_start(scenario, seed=SEED)
+    assert (warning.file, warning.line) == ("touch.yaml", _line_of(text, "- id: touch"))
+    assert "exercise.steps[0] (touch): done at 0 s with nobody moving" in warning.message
+    assert "completes at once" in warning.message and "qualifying attempt" in warning.message
+    assert "move an entered region away from the tip's starting position" in warning.message
+
+
+def test_a_region_the_tip_must_reach_is_no_warning():
+    x, y, z = _tip_start()
+    scenario = parse_scenario(_one_step([x - 0.04, y, z - 0.03]), object_types=OBJECT_TYPES)
+    assert steps_done_at_start(scenario, seed=SEED) == []
+
+
+def test_a_first_step_done_at_the_start_of_a_longer_exercise_is_said_at_that_step():
+    """Ring 1 'placed' on peg 1, where it starts: the first of twelve steps is free."""
+    old = 'done_when: {placed: {object: "board/ring0", target: "board:peg6"}}'
+    text = PEG.replace(old, 'done_when: {placed: {object: "board/ring0", target: "board:peg0"}}')
+    assert text != PEG
+    (warning,) = steps_done_at_start(parse_scenario(text, "free.yaml"), seed=SEED + 1)
+    assert warning.line == _line_of(text, "- id: across-1")
+    assert "(across-1): done at 0 s" in warning.message
+    assert "told it is done before doing it" in warning.message
+
+
+@pytest.mark.parametrize("name", library_names())
+def test_no_bundled_step_is_done_at_the_start(name):
+    assert steps_done_at_start(load_scenario(name, object_types=OBJECT_TYPES), seed=SEED) == []
