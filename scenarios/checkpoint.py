@@ -69,6 +69,11 @@ class RunInfo:
             (``recording``, ``partial`` for the recording while it is written, ``json``,
             ``video``), registered with the session when it is stored, so that ``trainee
             forget`` removes them even when the run died before it could say so.
+        database: the database the session is for, resolved when the run started
+            (:func:`scenarios.records.database_location`): ``db`` None means the default
+            of the data directory of that moment, and a session kept in the shared
+            :func:`fallback_dir` must not be stored by a run with another data directory.
+            None in run information written before it was kept (which one is unknown).
     """
 
     scenario_name: str
@@ -89,6 +94,7 @@ class RunInfo:
     session_uid: str = field(default_factory=lambda: uuid.uuid4().hex)
     ended: str | None = None
     outputs: dict[str, str] = field(default_factory=dict)
+    database: str | None = None
 
     @classmethod
     def load(cls, path: Path) -> RunInfo:
@@ -120,6 +126,10 @@ class Checkpoint:
     """
 
     def __init__(self, directory: Path, info: RunInfo, every_s: float = CHECKPOINT_EVERY_S):
+        from scenarios.records import database_location
+
+        if info.database is None:
+            info.database = database_location(info.db, info.store)
         self.info = info
         self.every_s = every_s
         #: why the first checkpoint that could not be written failed (None: all written)
@@ -218,11 +228,45 @@ def fallback_dir() -> Path:
         PermissionError: the folder exists but is not this user's own private one (someone
             else made it: a trace is not left where another user can read it).
     """
-    path = private_dir(Path(tempfile.gettempdir()) / f"surgisim-{os.getuid()}-{KEPT}")
+    path = private_dir(fallback_path())
     st = path.lstat()
     if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o077:
         raise PermissionError(errno.EACCES, "not a private folder of this user", str(path))
     return path
+
+
+def fallback_path() -> Path:
+    """The folder :func:`fallback_dir` keeps sessions in (not created here)."""
+    return Path(tempfile.gettempdir()) / f"surgisim-{os.getuid()}-{KEPT}"
+
+
+def kept_in_fallback() -> tuple[list[Path], list[tuple[Path, str]]]:
+    """The sessions kept in :func:`fallback_path` (a full or read-only data directory),
+    as (this data directory's, others'): a kept trace is this data directory's when the
+    database its run recorded (:attr:`RunInfo.database`) is the one its ``--db`` names
+    here and now. The folder is this user's, shared by all their data directories: one
+    must not store another's sessions. Others' come with the database they are for
+    ("unknown" when their run information does not say)."""
+    from scenarios.records import database_location
+
+    folder = fallback_path()
+    if not folder.is_dir():
+        return [], []
+    ours: list[Path] = []
+    others: list[tuple[Path, str]] = []
+    for trace in sorted(folder.glob("*.npz"), key=lambda p: p.stat().st_mtime):
+        try:
+            info = RunInfo.load(trace.with_suffix(".json"))
+        except ScenarioError:
+            others.append((trace, "unknown: its run information cannot be read"))
+            continue
+        if info.database is None:
+            others.append((trace, "unknown: its run information does not say"))
+        elif info.database == database_location(info.db, info.store):
+            ours.append(trace)
+        else:
+            others.append((trace, info.database))
+    return ours, others
 
 
 def _alive(pid: int) -> bool:

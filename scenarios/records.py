@@ -1375,13 +1375,17 @@ def missing_database(db: str | None) -> Path | None:
 def same_database(a: str | None, a_store: Store, b: str | None, b_store: Store) -> bool:
     """Whether two ``--db`` values (None: the store's default) name one database: SQLite
     files compared by their resolved path, other URLs as written."""
+    return database_location(a, a_store) == database_location(b, b_store)
 
-    def where(db: str | None, store: Store) -> str:
-        url = db or default_database_url(store)
-        path = _sqlite_path(url)
-        return str(path.resolve()) if path is not None else url
 
-    return where(a, a_store) == where(b, b_store)
+def database_location(db: str | None, store: Store) -> str:
+    """The database a ``--db`` value (None: the store's default, in the data directory
+    of this moment) names, as one string: a SQLite file's resolved path, another URL as
+    written. Kept with a session that waits to be stored, it tells which data directory's
+    database the session belongs to once ``XDG_DATA_HOME`` may say otherwise."""
+    url = db or default_database_url(store)
+    path = _sqlite_path(url)
+    return str(path.resolve()) if path is not None else url
 
 
 def _sqlite_path(url: str) -> Path | None:

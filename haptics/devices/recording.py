@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import logging
 import math
 import os
 import shutil
@@ -40,6 +41,7 @@ FORMAT = "surgisim-device-recording"
 VERSION = 1
 #: Recordings are owner-only (``0600``), like every file surgisim writes where asked.
 PRIVATE_MODE = 0o600
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +71,14 @@ class Recording:
         return list(dict.fromkeys(e.topic for e in self.entries))
 
 
+def _cannot_write(path: Path, exc: OSError) -> DeviceError:
+    """The refusal of a recording that cannot be created."""
+    return DeviceError(
+        f"cannot write the recording {str(path)!r}: {exc.strerror or exc}; give a writable"
+        " path with --record/--out."
+    )
+
+
 class RecordingWriter:
     """Writes a recording as messages are sent (flushed every ``flush_every`` entries).
 
@@ -78,8 +88,13 @@ class RecordingWriter:
         source: what produced it (``"surgisim device touch"``), for the reader.
         rate_hz: the device's rate, when it has one.
 
+    A write that fails once the recording has started (``OSError``: a full disk) stops
+    the recording, not the device: one warning is logged, nothing more is written, and the
+    file is cut back to the entries that were whole (readable by :func:`read_recording`);
+    :attr:`error` says why.
+
     Raises:
-        DeviceError: the file cannot be written.
+        DeviceError: the file cannot be written (when it is created).
     """
 
     def __init__(
@@ -97,14 +112,15 @@ class RecordingWriter:
                 os.fchmod(fd, PRIVATE_MODE)
             self._file = os.fdopen(fd, "wb")
         except OSError as e:
-            raise DeviceError(
-                f"cannot write the recording {str(self.path)!r}: {e.strerror or e}; give a"
-                " writable path with --record/--out."
-            ) from None
+            raise _cannot_write(self.path, e) from None
         self._packer = msgpack.Packer(use_bin_type=True)
         self._flush_every = max(1, int(flush_every))
         self._pending = 0
         self.count = 0
+        #: why the recording stopped being written (None: it has not)
+        self.error: str | None = None
+        self._whole_bytes = self._whole_count = 0  # the file's length (and entries) as
+        # of its last successful flush: what a failed write cuts it back to
         #: devices written, in order of their first message: the header's ``devices`` at
         #: close (a synthetic device named only the name it first asked the server with)
         self._written_devices: dict[str, None] = {}
@@ -117,7 +133,12 @@ class RecordingWriter:
             "rate_hz": None if rate_hz is None else float(rate_hz),
         }
         self._written_header = self._packer.pack(self.header)
-        self._file.write(self._written_header)
+        try:  # the header on disk now: a recording cut back after a failure still has it
+            self._file.write(self._written_header)
+            self._flush()
+        except OSError as e:
+            self._file.close()
+            raise _cannot_write(self.path, e) from None
 
     def update_header(self, devices: Iterable[str] | None = None, rate_hz=None) -> None:
         """Say in the header what the recording turned out to hold (the devices heard, the
@@ -129,14 +150,44 @@ class RecordingWriter:
             self.header["rate_hz"] = float(rate_hz)
 
     def write(self, t_s: float, topic: str, payload: dict) -> None:
-        """Append one message sent ``t_s`` seconds after the start."""
+        """Append one message sent ``t_s`` seconds after the start (nothing once the file
+        has failed)."""
+        if self.error is not None:
+            return
         self._written_devices.setdefault(topic.partition("/")[0], None)
-        self._file.write(self._packer.pack([float(t_s), topic, payload]))
-        self.count += 1
-        self._pending += 1
-        if self._pending >= self._flush_every:
-            self._file.flush()
-            self._pending = 0
+        try:
+            self._file.write(self._packer.pack([float(t_s), topic, payload]))
+            self.count += 1
+            self._pending += 1
+            if self._pending >= self._flush_every:
+                self._flush()
+        except OSError as exc:
+            self._stop(exc)
+
+    def _flush(self) -> None:
+        self._file.flush()
+        self._pending = 0
+        self._whole_bytes = self._file.tell()
+        self._whole_count = self.count
+
+    def _stop(self, exc: OSError) -> None:
+        """The file cannot be written (see the class docstring): close it, cut it back to
+        its last whole flush (a failed write may have left half an entry) and say so once."""
+        self.error = exc.strerror or str(exc)
+        with contextlib.suppress(OSError, ValueError):
+            self._file.close()  # its flush may fail again: the raw file closes anyway
+        try:
+            os.truncate(self.path, self._whole_bytes)
+            kept = f"the {self._whole_count} messages before are kept in it"
+        except OSError:
+            kept = "the messages before are kept in it (the last may be cut short)"
+        _log.warning(
+            "warning: the recording %s cannot be written: %s. It stops here; %s. The "
+            "device goes on.",
+            self.path,
+            self.error,
+            kept,
+        )
 
     def close(self) -> None:
         """Flush and close the file (idempotent); a header changed by
@@ -145,7 +196,11 @@ class RecordingWriter:
         replaces it; should that fail, the recording keeps the header it started with)."""
         if self._file.closed:
             return
-        self._file.flush()
+        try:
+            self._flush()
+        except OSError as exc:
+            self._stop(exc)
+            return
         self._file.close()
         if self._written_devices:  # what the file holds; with nothing written, as given
             self.header["devices"] = list(self._written_devices)

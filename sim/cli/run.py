@@ -189,7 +189,7 @@ def run(
         with uninterrupted(FINISHING):
             from scenarios.archive import ending_of
 
-            if record is not None:
+            if record is not None and recorder.error is None:
                 stopped = " (stopped before the end)" if outcome.interrupted else ""
                 console.print(f"recording: {escape(str(record))}{stopped}")
             payload = {
@@ -212,7 +212,11 @@ def run(
                 "metrics": outcome.metrics,
             }
             if record is not None:
-                payload["recording"] = str(record)
+                if recorder.error is None:
+                    payload["recording"] = str(record)
+                else:  # stopped by a full disk: the part it holds, and why
+                    payload["recording"] = None if recorder.kept is None else str(recorder.kept)
+                    payload["recording_error"] = _recording_failure(recorder)
             if records is not None:
                 try:
                     payload["session_id"] = store_finished(
@@ -235,7 +239,11 @@ def run(
             if records is not None:
                 video_path = camera.video_path if camera is not None else None
                 outputs = {"json": json_path, "recording": record, "video": video_path}
+                if recorder is not None and recorder.kept is not None:
+                    outputs["partial"] = recorder.kept
                 register_outputs(records, payload["session_id"], pseudonym, outputs)
+            if recorder is not None and recorder.error is not None:
+                _recording_failed(payload.get("session_id"), pseudonym, recorder)
     if outcome.interrupted:
         raise typer.Exit(code=stop.exit_code)  # 130 after Ctrl-C, 143 after SIGTERM
 
@@ -295,6 +303,29 @@ def _claim_recording(record: Path | None, scenario_path: Path, overwrite: bool):
     recorder = McapRecorder(record, scenario_text=scenario_path.read_text(), overwrite=overwrite)
     recorder.claim()
     return recorder
+
+
+def _recording_failure(recorder) -> str:
+    """What became of a ``--record`` file that stopped being written (a full disk)."""
+    kept = (
+        f"the part recorded is kept in {recorder.kept}"
+        if recorder.kept is not None
+        else "nothing of it was kept"
+    )
+    return f"{recorder.error}; it stopped at {recorder.stopped_at_s:.1f} s simulated, {kept}"
+
+
+def _recording_failed(session_id: int | None, pseudonym: str, recorder) -> None:
+    """End a run whose ``--record`` file failed as any output that fails after the
+    session: exit code 2, saying that the session is stored (its id) and what failed. The
+    warning came when it failed; this is the line a script sees at the end."""
+    from sim.errors import SimError
+
+    what = f"--record {recorder.path}"
+    why = SimError(_recording_failure(recorder))
+    if session_id is None:
+        raise SimError(f"{what} could not be written ({why}).")
+    raise SimError(stored_but(session_id, repr(pseudonym), what, why))
 
 
 def _write_json(path: Path, payload: dict, session_id: int | None, pseudonym: str) -> None:
@@ -451,13 +482,16 @@ def _simulate(
 
 
 def waiting_sessions() -> list[Path]:
-    """Checkpoints of killed runs (their process gone) in either store: sessions that
-    wait for ``surgisim store --orphans``."""
-    from scenarios.checkpoint import IN_PROGRESS
+    """Sessions that wait for ``surgisim store --orphans``: checkpoints of killed runs
+    (their process gone) in either store, and this data directory's finished sessions
+    kept in the fallback folder under the system's temporary directory (the data
+    directory was full or read-only when they ended)."""
+    from scenarios.checkpoint import IN_PROGRESS, kept_in_fallback
     from scenarios.checkpoint import orphans as find_orphans
     from scenarios.paths import store_dir
 
-    return [p for name in ("records", "demo") for p in find_orphans(store_dir(name) / IN_PROGRESS)]
+    killed = [p for s in ("records", "demo") for p in find_orphans(store_dir(s) / IN_PROGRESS)]
+    return killed + kept_in_fallback()[0]
 
 
 def _waits_for(path: Path, db: str | None, demo: bool, pseudonym: str | None) -> bool:
@@ -482,18 +516,32 @@ def say_waiting_sessions(
     trainee, when given): after a ``kill -9`` nothing told the trainee or the technician,
     and the attempt was missing from the records until someone thought of ``store
     --orphans``. Orphans of other databases and trainees are theirs to hear of."""
+    from scenarios.checkpoint import fallback_path
+
     waiting = [p for p in waiting_sessions() if _waits_for(p, db, demo, pseudonym)]
-    if waiting:
-        what = (
-            "a session of a killed run waits"
-            if len(waiting) == 1
-            else f"{len(waiting)} sessions of killed runs wait"
+    kept = [p for p in waiting if p.parent == fallback_path()]
+    killed = len(waiting) - len(kept)
+    parts = []
+    if killed:
+        one = killed == 1
+        parts.append("a session of a killed run" if one else f"{killed} sessions of killed runs")
+    if kept:
+        parts.append(
+            (
+                "a finished session that could not be stored"
+                if len(kept) == 1
+                else f"{len(kept)} finished sessions that could not be stored"
+            )
+            + f" (kept in {fallback_path()})"
         )
+    if parts:
+        verb = "waits" if len(waiting) == 1 else "wait"
         whose = f" for {pseudonym}" if pseudonym else ""
         command = "surgisim store --orphans" + (f" --db {db}" if db else "")
+        how = " (a killed run's as recovered after a crash)" if killed else ""
         console.print(
-            f"note: {what}{whose} to be stored: `{command}` stores "
-            f"{'it' if len(waiting) == 1 else 'them'} (as recovered after a crash)",
+            f"note: {' and '.join(parts)} {verb}{whose} to be stored: `{command}` stores "
+            f"{'it' if len(waiting) == 1 else 'them'}{how}",
             highlight=False,
             soft_wrap=True,
         )
@@ -632,7 +680,14 @@ def store(
 ) -> None:
     """Store sessions that a run could not store, or that a killed run left behind."""
     from scenarios.archive import store_kept
-    from scenarios.checkpoint import IN_PROGRESS, KEPT, RunInfo, unfinished_writes
+    from scenarios.checkpoint import (
+        IN_PROGRESS,
+        KEPT,
+        RunInfo,
+        fallback_path,
+        kept_in_fallback,
+        unfinished_writes,
+    )
     from scenarios.checkpoint import orphans as find_orphans
     from scenarios.errors import ScenarioError
     from scenarios.paths import reports_dir, store_dir, traces_dir
@@ -643,7 +698,10 @@ def store(
         paths = list(files or [])
         for path in paths:
             _refuse_recording(path)
+        others: list[tuple[Path, str]] = []
         if orphans:
+            ours, others = kept_in_fallback()
+            paths += ours
             for name in ("records", "demo"):
                 work = store_dir(name)
                 paths += find_orphans(work / IN_PROGRESS)
@@ -656,6 +714,14 @@ def store(
                     for tmp in unfinished_writes(folder):
                         tmp.unlink(missing_ok=True)
                         console.print(f"removed {tmp} (a write a killed run did not finish)")
+        if others:  # the fallback folder is shared by this user's data directories
+            console.print(
+                f"left {len(others)} session(s) kept in {fallback_path()} for another data "
+                f"directory's database ({', '.join(sorted({d for _, d in others}))}): run "
+                "surgisim store --orphans with that XDG_DATA_HOME, or surgisim store FILE "
+                "--db URL to choose the database",
+                soft_wrap=True,
+            )
         if not paths:
             kept = [
                 p for name in ("records", "demo") for p in (store_dir(name) / KEPT).glob("*.npz")
@@ -665,8 +731,8 @@ def store(
                 left = waiting_sessions()
                 if left:
                     hint += (
-                        f"; {len(left)} session(s) a killed run left behind: "
-                        "surgisim store --orphans stores them"
+                        f"; {len(left)} session(s) of killed runs or kept in "
+                        f"{fallback_path()}: surgisim store --orphans stores them"
                     )
             console.print(f"nothing to store{hint}")
             return

@@ -36,6 +36,10 @@ against a second run recording to the same file) and renamed to ``NAME.mcap`` wh
 session ends (:mod:`~sim.session.recording.partial`). A run killed while recording leaves
 the partial file, readable up to its last complete block of messages.
 
+A recording is an output, not the session: when the file cannot be written any more (a
+full disk), the recorder says so once (a logged warning), stops writing and keeps what it
+wrote as the partial file, and the session goes on (:attr:`McapRecorder.error`).
+
 Meshes are the world's own: scenery and objects from their
 :class:`~sim.world.boards.BodyGeometry` visuals, arm links from their URDF meshes; a
 plane (the floor) is drawn as a thin 2 m square. The renderer's scene description will
@@ -46,7 +50,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
+import logging
 import math
 from datetime import UTC, datetime
 from pathlib import Path
@@ -62,6 +68,7 @@ METADATA_NAME = "surgisim"
 WORLD_FRAME = "world"
 
 _JSON_SCHEMA = json.dumps({"type": "object"}).encode()
+_log = logging.getLogger(__name__)
 
 
 def _ns(time_s: float) -> int:
@@ -100,6 +107,23 @@ def config_dict(config) -> dict:
     return json.loads(json.dumps(dataclasses.asdict(config), default=_plain))
 
 
+def _until_the_file_fails(method):
+    """Run a recorder method unless the file has failed; an ``OSError`` (a full disk)
+    stops the recording there instead of ending the session (:meth:`McapRecorder._stop`)."""
+
+    @functools.wraps(method)
+    def guarded(self, session, *args, **kwargs):
+        if self.error is not None:
+            return None
+        try:
+            return method(self, session, *args, **kwargs)
+        except OSError as exc:
+            self._stop(exc, session.time_s)
+            return None
+
+    return guarded
+
+
 class McapRecorder:
     """Records a session into an MCAP file (see the module docstring).
 
@@ -116,6 +140,10 @@ class McapRecorder:
     The file is claimed (its partial file created and locked) by :meth:`claim`, or by
     ``start`` at the latest; call ``claim`` before a run to be refused before it, and
     :meth:`abandon` if the run fails.
+
+    A write that fails (``OSError``: a full disk) stops the recording, not the session:
+    the recorder logs one warning, writes nothing more and keeps what it wrote as the
+    partial file (:attr:`error` says why, :attr:`kept` where, :attr:`stopped_at_s` when).
 
     Args:
         path: the file to write.
@@ -145,6 +173,12 @@ class McapRecorder:
         self._target = None
         self._writer = None
         self._channels: dict[str, int] = {}
+        #: why the file stopped being written (None: it has not)
+        self.error: str | None = None
+        #: the partial file kept when it did (None: nothing was written)
+        self.kept: Path | None = None
+        #: simulated time (s) at which it stopped
+        self.stopped_at_s: float | None = None
 
     # ---- the file ---------------------------------------------------------------------------
     def claim(self) -> None:
@@ -169,6 +203,30 @@ class McapRecorder:
             with contextlib.suppress(Exception):
                 writer.finish()
         return None if target is None else target.abandon()
+
+    def _stop(self, exc: OSError, time_s: float) -> None:
+        """The file cannot be written (see the class docstring): keep what is in it and
+        say so once. The writer is dropped without ``finish``: after a failed write its
+        state is unknown, and anything written now could follow half a record; the bytes
+        that did reach the file are a prefix of the recording, which a replay reads."""
+        self._writer = None
+        target, self._target = self._target, None
+        self.kept = None if target is None else target.abandon()
+        self.error = exc.strerror or str(exc)
+        self.stopped_at_s = float(time_s)
+        kept = (
+            f"what it holds so far is kept in {self.kept} (surgisim replay reads it)"
+            if self.kept is not None
+            else "nothing was kept"
+        )
+        _log.warning(
+            "warning: the recording %s cannot be written: %s. It stops here (%.1f s "
+            "simulated); %s. The session goes on.",
+            self.path,
+            self.error,
+            self.stopped_at_s,
+            kept,
+        )
 
     # ---- channels ---------------------------------------------------------------------------
     def _channel(self, topic: str, message_class=None) -> int:
@@ -202,6 +260,7 @@ class McapRecorder:
         )
 
     # ---- the recorder protocol --------------------------------------------------------------
+    @_until_the_file_fails
     def start(self, session, driver: str = "") -> None:
         """Open the file and write the metadata, the scene and the first frame."""
         from mcap.writer import CompressionType, Writer
@@ -242,6 +301,7 @@ class McapRecorder:
             self._write_proto("/scene", session.time_s, _scene_update(session.world, self._links))
         self.stepped(session)
 
+    @_until_the_file_fails
     def commands(self, session, commands, steps: int = 1) -> None:
         """Write the commands about to be applied for ``steps`` steps from now."""
         given, _ = normalise(commands, list(session.arms))
@@ -273,6 +333,7 @@ class McapRecorder:
                     },
                 )
 
+    @_until_the_file_fails
     def stepped(self, session) -> None:
         """Write what is due after a step: events, metrics, and a pose frame at the pose rate."""
         events = session.recorder.events
@@ -284,6 +345,7 @@ class McapRecorder:
             self._last_pose_step = step
             self._write_frame(session)
 
+    @_until_the_file_fails
     def finish(
         self, session, result=None, metrics: dict | None = None, ended: str | None = None
     ) -> None:

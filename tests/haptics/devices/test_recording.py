@@ -220,3 +220,21 @@ def test_the_documented_reader_snippet_reads_a_recording(tmp_path, monkeypatch):
     exec(snippet, namespace)
     assert namespace["header"]["format"] == "surgisim-device-recording"
     assert namespace["entries"] == [[0.0, "MTMR/clutch", {"pressed": True}]]
+
+
+def test_a_full_disk_stops_the_recording_once_and_keeps_its_whole_entries(tmp_path, caplog):
+    """``device synthetic --record`` on a full disk died with 'unexpected OSError' mid-
+    session (both hands went dead): the recording stops, the device goes on."""
+    from tests.full_disk import FillsUp
+
+    path = tmp_path / "hand.rec"
+    w = RecordingWriter(path, ["MTMR"], flush_every=10)
+    w._file = FillsUp(w._file, 2_000)  # the header is on disk: 2 kB more fit
+    for k in range(200):  # no exception: the device's loop goes on
+        w.write(k * 0.001, "MTMR/gripper/measured_js", {"position_rad": [0.1 * k]})
+    w.close()
+    assert w.error == "No space left on device"
+    warned = [r.getMessage() for r in caplog.records if "cannot be written" in r.getMessage()]
+    assert len(warned) == 1 and str(path) in warned[0] and "goes on" in warned[0]
+    entries = read_recording(path).entries  # whole entries only: no half one at the end
+    assert 0 < len(entries) < 200 and len(entries) % 10 == 0

@@ -1,0 +1,115 @@
+"""A full disk under ``surgisim run``'s outputs and its data directory (an outside
+tester's cases): a ``--record`` file that fills its disk must not end the session, and
+a session kept in the fallback folder must be announced and found by ``store --orphans``
+(by the data directory it belongs to, not by another sharing the folder).
+
+Real needle-handover runs in process (CliRunner), each with its own data directory and
+temporary folder; the full disk is a file wrapper (``tests.full_disk``), not a mount."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import scenarios.archive
+from scenarios.errors import ScenarioError
+from scenarios.records import Records
+from sim.cli import app
+from sim.session.recording.partial import PartialRecording
+from tests.full_disk import FillsUp
+
+SCENARIO = "needle-handover"
+runner = CliRunner()
+
+
+@pytest.fixture
+def data(tmp_path, monkeypatch) -> Path:
+    """This test's data directory (``$XDG_DATA_HOME/surgisim``) and temporary folder."""
+    import tempfile
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    return tmp_path / "xdg" / "surgisim"
+
+
+def test_a_full_disk_under_the_recording_stops_it_and_the_session_is_stored(
+    tmp_path, data, monkeypatch, caplog
+):
+    """It ended the run ('unexpected OSError: [Errno 28]') and the session was lost."""
+    opened = PartialRecording.open
+    monkeypatch.setattr(PartialRecording, "open", lambda self: FillsUp(opened(self), 300_000))
+    recording, result = tmp_path / "out" / "hands.mcap", tmp_path / "out" / "result.json"
+    out = runner.invoke(
+        app,
+        [
+            *("run", SCENARIO, "--trainee", "TN-4200", "--seed", "4200"),
+            *("--record", str(recording), "--json", str(result)),
+        ],
+    )
+    text = out.output
+    assert "unexpected" not in text, text
+    warned = [r.getMessage() for r in caplog.records if "recording" in r.getMessage()]
+    assert len(warned) == 1 and "No space left on device" in warned[0], warned
+    assert "stops here" in warned[0] and f"{recording}.partial" in warned[0]
+    # the session went on to the end, was scored, stored and reported
+    row = Records(f"sqlite:///{data / 'records.sqlite'}").session(1)
+    assert row.ending == "completed" and ("PASS - " in text or "FAIL - " in text)
+    # an output that failed after storing: exit code 2, saying the session is stored
+    assert out.exit_code == 2, text
+    assert "the session is stored (session 1 for 'TN-4200'), but --record" in text
+    partial = Path(f"{recording}.partial")
+    assert not recording.exists() and partial.stat().st_size > 0
+    payload = json.loads(result.read_text())
+    assert payload["session_id"] == 1 and payload["recording"] == str(partial)
+    assert "No space left on device" in payload["recording_error"]
+
+
+def _keep_in_fallback(data: Path, monkeypatch, seed: int, trainee: str) -> Path:
+    """Run a session whose storing fails with its data directory's unstored/ in the way,
+    so that it is kept in the fallback folder (as on a full data disk); its kept trace."""
+    assert runner.invoke(app, ["trainee", "new", "--pseudonym", trainee]).exit_code == 0
+    data.mkdir(parents=True, exist_ok=True)
+    (data / "unstored").write_text("in the way")
+    original = scenarios.archive.store_session
+
+    def full(*args, **kwargs):
+        raise ScenarioError("cannot write to records database: No space left on device")
+
+    monkeypatch.setattr(scenarios.archive, "store_session", full)
+    out = runner.invoke(app, ["run", SCENARIO, "--trainee", trainee, "--seed", str(seed)])
+    monkeypatch.setattr(scenarios.archive, "store_session", original)
+    (data / "unstored").unlink()
+    assert out.exit_code == 2 and "its trace is kept at" in out.output, out.output
+    kept = Path(out.output.split("its trace is kept at ")[1].split(". Once")[0])
+    assert kept.exists() and "surgisim-" in kept.parent.name
+    return kept
+
+
+def test_a_session_kept_in_the_fallback_folder_is_announced_and_stored_by_orphans(
+    tmp_path, data, monkeypatch
+):
+    """It was never mentioned again, and store --orphans said 'nothing to store'."""
+    kept = _keep_in_fallback(data, monkeypatch, 4210, "TN-4210")
+    for command in (["trainee", "list"], ["trainee", "show", "TN-4210"]):
+        out = runner.invoke(app, command)
+        assert "could not be stored" in out.output and "store --orphans" in out.output, (
+            command,
+            out.output,
+        )
+    # another data directory sharing the folder hears nothing and stores nothing of it
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "other"))
+    assert "could not be stored" not in runner.invoke(app, ["trainee", "list"]).output
+    out = runner.invoke(app, ["store", "--orphans"])
+    assert out.exit_code == 0 and "another data directory" in out.output, out.output
+    assert kept.exists()
+    # its own data directory stores it
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    out = runner.invoke(app, ["store", "--orphans"])
+    assert out.exit_code == 0 and "as session 1" in out.output, out.output
+    assert not kept.exists()
+    row = Records(f"sqlite:///{data / 'records.sqlite'}").session(1)
+    assert row.ending != "crashed"
