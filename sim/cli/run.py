@@ -229,21 +229,32 @@ def run(
                         with contextlib.suppress(SimError):
                             _write_json(json_path, {**payload, "session_id": None}, None, pseudonym)
                     raise
+            video_error = None if camera is None else camera.video_error
             if camera is not None and camera.video_path is not None:
-                payload["video"] = str(camera.video_path)
-                payload["video_frames"] = camera.frames
-                console.print(f"video: {camera.video_path} ({camera.frames} frames)")
+                payload["video"] = None if video_error else str(camera.video_path)
+                payload["video_frames"] = 0 if video_error else camera.frames
+                if video_error:  # stopped by a full disk: deleted (a cut-off MP4 does not play)
+                    payload["video_error"] = _video_failure(camera)
+                else:
+                    console.print(f"video: {camera.video_path} ({camera.frames} frames)")
             print_result(console, spec, outcome)
             if json_path is not None:
                 _write_json(json_path, payload, payload.get("session_id"), pseudonym)
             if records is not None:
-                video_path = camera.video_path if camera is not None else None
+                video_path = camera.video_path if camera is not None and not video_error else None
                 outputs = {"json": json_path, "recording": record, "video": video_path}
                 if recorder is not None and recorder.kept is not None:
                     outputs["partial"] = recorder.kept
                 register_outputs(records, payload["session_id"], pseudonym, outputs)
             if recorder is not None and recorder.error is not None:
                 _recording_failed(payload.get("session_id"), pseudonym, recorder)
+            if video_error:
+                _output_failed(
+                    payload.get("session_id"),
+                    pseudonym,
+                    f"--video {camera.video_path}",
+                    _video_failure(camera),
+                )
     if outcome.interrupted:
         raise typer.Exit(code=stop.exit_code)  # 130 after Ctrl-C, 143 after SIGTERM
 
@@ -316,13 +327,25 @@ def _recording_failure(recorder) -> str:
 
 
 def _recording_failed(session_id: int | None, pseudonym: str, recorder) -> None:
-    """End a run whose ``--record`` file failed as any output that fails after the
-    session: exit code 2, saying that the session is stored (its id) and what failed. The
+    """End a run whose ``--record`` file failed: :func:`_output_failed`."""
+    _output_failed(session_id, pseudonym, f"--record {recorder.path}", _recording_failure(recorder))
+
+
+def _video_failure(camera) -> str:
+    """What became of a ``--video`` that stopped being written (a full disk)."""
+    return (
+        f"{camera.video_error}; it stopped at {camera.video_stopped_at_s:.1f} s simulated "
+        "and was deleted (a cut-off MP4 does not play)"
+    )
+
+
+def _output_failed(session_id: int | None, pseudonym: str, what: str, failure: str) -> None:
+    """End a run whose ``what`` output failed during the session as any output that fails
+    after it: exit code 2, saying that the session is stored (its id) and what failed. The
     warning came when it failed; this is the line a script sees at the end."""
     from sim.errors import SimError
 
-    what = f"--record {recorder.path}"
-    why = SimError(_recording_failure(recorder))
+    why = SimError(failure)
     if session_id is None:
         raise SimError(f"{what} could not be written ({why}).")
     raise SimError(stored_but(session_id, repr(pseudonym), what, why))

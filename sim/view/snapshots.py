@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import math
 import os
 import queue
+import shutil
 import threading
 from pathlib import Path
 
@@ -35,6 +37,8 @@ import numpy as np
 from scenarios.report import Snapshot
 from sim.errors import SimError
 from sim.view.warnings import SNAPSHOT_KINDS, WarningWatch
+
+_log = logging.getLogger(__name__)
 
 #: Video frames per simulated second.
 VIDEO_FPS = 30.0
@@ -95,6 +99,18 @@ def half_written_video(partial: Path) -> str:
     )
 
 
+def _why(exc: OSError, folder: Path) -> str:
+    """Why ffmpeg could not go on, in words: imageio-ffmpeg reports a broken pipe (ffmpeg
+    died) and its command, not ffmpeg's own reason, so a full disk is told by the free
+    space left where the video goes."""
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    try:
+        full = shutil.disk_usage(folder).free < 1 << 20
+    except OSError:
+        full = False
+    return f"no space left on the device (ffmpeg: {first})" if full else f"ffmpeg: {first}"
+
+
 class _Video:
     """An MP4 being written: :func:`video_partial_path`, renamed into place when closed.
 
@@ -130,7 +146,11 @@ class _Video:
         self.frames += 1
 
     def close(self, keep: bool = True) -> None:
-        self._gen.close()
+        try:
+            self._gen.close()
+        except OSError:  # ffmpeg gone (a full disk): the file is dropped below anyway
+            if keep:
+                raise
         if keep:
             os.replace(self._tmp, self.path)
         else:
@@ -195,6 +215,10 @@ class SessionCamera:
         self._worker: threading.Thread | None = None
         self._error: BaseException | None = None
         self._frames_written = 0
+        #: why the video stopped being written (a full disk), None while it has not
+        self.video_error: str | None = None
+        #: simulated time (s) at which it stopped
+        self.video_stopped_at_s: float | None = None
 
     @property
     def frames(self) -> int:
@@ -340,6 +364,24 @@ class SessionCamera:
         self.note = f"Snapshots stopped at a rendering error: {type(exc).__name__}: {exc}"
         self.take_snapshots = False
 
+    def _video_failed(self, exc: OSError, time_s: float) -> None:
+        """The video is an output, not the session: when it cannot be written any more,
+        say so once, drop it (an MP4 cut off before its index does not play) and go on
+        with the session and the report's snapshots. The run ends by saying it too
+        (:attr:`video_error`), as ``--record`` on a full disk does."""
+        video, self._video = self._video, None
+        self._frames_written = video.frames
+        video.close(keep=False)
+        self.video_error = _why(exc, video.path.parent)
+        self.video_stopped_at_s = float(time_s)
+        _log.warning(
+            "warning: the video %s cannot be written: %s. It stops here (%.1f s simulated) "
+            "and is deleted (a cut-off MP4 does not play). The session goes on.",
+            self.video_path,
+            self.video_error,
+            self.video_stopped_at_s,
+        )
+
     def _bookend(self, kind: str, caption: str) -> list[tuple[str, str]]:
         return [(kind, caption)] if self.take_snapshots else []
 
@@ -349,8 +391,12 @@ class SessionCamera:
 
     def _render(self, X_WN, X_WC, time_s: float, shots, frame: int) -> None:
         rgb = self._renderer.render(X_WN, X_WC)
-        for _ in range(frame):
-            self._video.write(rgb)
+        if frame and self._video is not None:
+            try:
+                for _ in range(frame):
+                    self._video.write(rgb)
+            except OSError as exc:  # ffmpeg could not write (a full disk): see _video_failed
+                self._video_failed(exc, time_s)
         if shots:
             png = encode_png(rgb, SNAPSHOT_SIZE)
             for kind, caption in shots:

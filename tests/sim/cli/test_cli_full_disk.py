@@ -113,3 +113,36 @@ def test_a_session_kept_in_the_fallback_folder_is_announced_and_stored_by_orphan
     assert not kept.exists()
     row = Records(f"sqlite:///{data / 'records.sqlite'}").session(1)
     assert row.ending != "crashed"
+
+
+def test_a_video_that_cannot_be_written_stops_and_the_session_is_stored(
+    tmp_path, data, monkeypatch, caplog
+):
+    """ffmpeg failing on a full disk was "--video: rendering failed": the run ended before
+    storing (only a checkpoint was left). The video stops (deleted: a cut-off MP4 does
+    not play), the session goes on and is stored, and the run exits 2 saying so."""
+    from sim.view import snapshots
+    from sim.view.snapshots import video_partial_path
+
+    written = snapshots._Video.write
+
+    def fills_up(self, rgb):
+        if self.frames >= 20:  # ffmpeg died: imageio-ffmpeg reports a broken pipe
+            raise OSError("[Errno 32] Broken pipe\n\nFFMPEG COMMAND:\nffmpeg ...")
+        written(self, rgb)
+
+    monkeypatch.setattr(snapshots._Video, "write", fills_up)
+    video, result = tmp_path / "out" / "view.mp4", tmp_path / "out" / "result.json"
+    args = ["run", SCENARIO, "--trainee", "TN-4201", "--seed", "4201", "--no-snapshots"]
+    out = runner.invoke(app, [*args, "--video", str(video), "--json", str(result)])
+    text = out.output
+    assert "rendering failed" not in text and "unexpected" not in text, text
+    warned = [r.getMessage() for r in caplog.records if "video" in r.getMessage()]
+    assert len(warned) == 1 and "Broken pipe" in warned[0] and "stops here" in warned[0]
+    row = Records(f"sqlite:///{data / 'records.sqlite'}").session(1)
+    assert row.ending == "completed"
+    assert out.exit_code == 2, text
+    assert "the session is stored (session 1 for 'TN-4201'), but --video" in text
+    assert not video.exists() and not video_partial_path(video).exists()
+    payload = json.loads(result.read_text())
+    assert payload["video"] is None and "Broken pipe" in payload["video_error"]
