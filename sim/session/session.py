@@ -49,7 +49,13 @@ from sim.session.commands import ArmCommand, normalise
 from sim.session.recorder import TraceRecorder
 from sim.session.state import ArmState, ExerciseState, StepState
 from sim.session.view import SessionView
-from sim.world.arm import IK_POS_TOL_M, IK_ROT_TOL_RAD, TRACK_MAX_ITERS, TRACK_POS_TOL_M
+from sim.world.arm import (
+    IK_POS_TOL_M,
+    IK_ROT_TOL_RAD,
+    MAX_JUMP_S,
+    TRACK_MAX_ITERS,
+    TRACK_POS_TOL_M,
+)
 from sim.world.frustum import points_in_view
 from sim.world.scenario_scene import build_scene_spec
 
@@ -612,24 +618,27 @@ class Session:
         if target != self._last_target.get(name):
             self._last_target[name] = target
             if arm.has_jaw:
-                self._servo_cp(arm, out.X_RT)
+                self._servo_cp(arm, out.X_RT, tracked=True)
             else:  # a scope: position the tip, the shaft stays through the port
                 self._servo_scope(arm, out.X_RT[:3, 3])
         if arm.has_jaw:
             arm.servo_jaw(out.jaw_rad)
 
-    def _servo_cp(self, arm, X_RT) -> None:
+    def _servo_cp(self, arm, X_RT, tracked: bool = False) -> None:
+        """A pose goal in R; ``tracked``: a teleoperated hand's, which never swings the
+        arm to a far configuration (``MAX_JUMP_S``); a direct goal may (the arm ramps
+        there at its speed limits, as the caller asked)."""
         if self._ik_solver is not None:
             q = self._solve_with_plugin(arm, X_RT, None)
             if q is not None:
                 arm.set_goal_js(q)
             return
         try:
-            q, error_m = arm.solve_cp(X_RT)
+            q, error_m = arm.solve_cp(X_RT, MAX_JUMP_S if tracked else None)
         except KinematicsError as exc:
             self._event("command_refused", arm=arm.name, reason=str(exc))
             return
-        if self._reachable(arm.name, error_m):
+        if self._reachable(arm.name, error_m, jump_s=arm.refused_jump_s):
             arm.set_goal_js(q)
 
     def _servo_scope(self, arm, p_RT) -> None:
@@ -638,22 +647,21 @@ class Session:
             if q is not None:
                 arm.servo_jp(q)
             return
-        # tracked closely first, as an instrument's goals are (``Arm.solve_cp``): the
-        # solver's 10 µm tolerance alone moved the camera in jumps
-        result = solve_ik(
-            arm.chain,
-            p_RT,
-            arm.goal_js(),
-            rcm=np.zeros(3),
-            pos_tol=TRACK_POS_TOL_M,
-            max_iters=TRACK_MAX_ITERS,
-            restarts=0,
-        )
+        # as an instrument's tracked goals are (``Arm.solve_cp``): tracked closely first
+        # (the solver's 10 µm tolerance alone moved the camera in jumps), then a full
+        # solve, whose answer in a far configuration is refused
+        q0, rcm = arm.goal_js(), np.zeros(3)
+        tight = {"pos_tol": TRACK_POS_TOL_M, "max_iters": TRACK_MAX_ITERS}
+        result = solve_ik(arm.chain, p_RT, q0, rcm=rcm, restarts=0, **tight)
+        jump_s = None
         if result.pos_error > IK_POS_TOL_M:
-            result = solve_ik(
-                arm.chain, p_RT, arm.goal_js(), rcm=np.zeros(3), restarts=self.config.ik_restarts
-            )
-        if self._reachable(arm.name, result.pos_error, result.q):
+            full = solve_ik(arm.chain, p_RT, q0, rcm=rcm, restarts=self.config.ik_restarts)
+            motion_s = float(np.max(np.abs(full.q - q0) / arm.velocity_limits))
+            if motion_s <= MAX_JUMP_S:  # a scope's goals here are always a hand's
+                result = full
+            else:
+                jump_s = motion_s
+        if self._reachable(arm.name, result.pos_error, result.q, jump_s=jump_s):
             arm.servo_jp(result.q)
 
     def _solve_with_plugin(self, arm, target, rcm) -> np.ndarray | None:
@@ -691,14 +699,22 @@ class Session:
         error_m = float(np.linalg.norm(arm.chain.fk(q)[:3, 3] - p_goal))
         return q if self._reachable(arm.name, error_m) else None
 
-    def _reachable(self, name: str, error_m: float, q=None) -> bool:
+    def _reachable(self, name: str, error_m: float, q=None, jump_s: float | None = None) -> bool:
         """Judge an IK answer: an unreachable goal holds the arm (one event each time the
-        goals become unreachable)."""
+        goals become unreachable). ``jump_s``: the goal is reachable only in another
+        configuration that far away (s of joint motion, ``Arm.solve_cp``)."""
         tolerance = self.config.unreachable_tolerance_m
         if error_m <= tolerance:
             self._unreachable.discard(name)
             return True
-        self._hold(name, f"goal missed by {1000 * error_m:.3f} mm (> {1000 * tolerance:g} mm)")
+        reason = f"goal missed by {1000 * error_m:.3f} mm (> {1000 * tolerance:g} mm)"
+        if jump_s is not None:
+            reason += (
+                f"; it is reachable only with the arm in another configuration, {jump_s:.1f} s"
+                " of joint motion away (a wrist turned past its limit): the arm does not "
+                "swing there; clutch and turn back"
+            )
+        self._hold(name, reason)
         return False
 
     def _hold(self, name: str, reason: str) -> None:

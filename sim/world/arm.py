@@ -44,6 +44,13 @@ _NO_PORT = np.zeros(3)  # the pose mode has no port point
 TRACK_POS_TOL_M = 1e-8
 TRACK_ROT_TOL_RAD = 1e-7
 TRACK_MAX_ITERS = 3
+#: A tracked goal the local solve misses may be reached by a restart in another
+#: configuration; one that takes the joints longer than this at their speed limits to get
+#: to (s) is refused: a hand turned past the roll limit swung the tool 258° back at up to
+#: 560°/s once its goal came into reach the other way round. At the PSM's limits 0.25 s
+#: is 0.75 rad of roll or wrist, 0.375 rad of yaw or pitch, 5 cm of insertion; a
+#: teleoperated goal moves far less between samples.
+MAX_JUMP_S = 0.25
 #: Position-motor gains handed to pybullet (dimensionless, per step): stiff tracking.
 POSITION_GAIN = 0.5
 VELOCITY_GAIN = 1.0
@@ -133,6 +140,8 @@ class Arm:
         self._jaw_closing = False
         self._send_pending = True
         self._sending = False
+        #: set by :meth:`solve_cp` when it refused a far configuration (s of motion)
+        self.refused_jump_s: float | None = None
         self._sends_since_wake = 0
         self._quiet_steps = 0
         self._dt = 1e-3
@@ -225,7 +234,9 @@ class Arm:
         self._set_goal(np.clip(result.q, self.chain.lower, self.chain.upper))
         return result
 
-    def solve_cp(self, X_RT: np.ndarray) -> tuple[np.ndarray, float]:
+    def solve_cp(
+        self, X_RT: np.ndarray, max_jump_s: float | None = None
+    ) -> tuple[np.ndarray, float]:
         """IK for a stream of trusted tool-tip goals in R (teleoperation, 500-1000 Hz).
 
         The goal must already be a finite rigid 4x4 (the teleoperation pipeline and the
@@ -235,6 +246,10 @@ class Arm:
 
         Returns:
             The joints (within limits) and the tool-tip position error of that answer (m).
+            With ``max_jump_s`` (a tracked goal: teleoperation), an answer more than
+            that far away (s of joint motion at the speed limits) is refused: the close
+            answer is returned instead and :attr:`refused_jump_s` says how far the other
+            was; else it is None.
 
         Raises:
             KinematicsError: the goal is not finite or not rigid after all.
@@ -243,35 +258,21 @@ class Arm:
         # 10 µm of the joint goal used to leave it unchanged, so a slowly moving target
         # moved the tool in 10 µm jumps every few steps (a smooth 2 cm/s reach read LDLJ
         # -16.5 against -5.8 for its speed profile)
-        out = IK.solve_one(
-            self._frames,
-            self._table,
-            X_RT,
-            self._goal,
-            True,
-            IK.MODE_POSE,
-            _NO_PORT,
-            TRACK_POS_TOL_M,
-            TRACK_ROT_TOL_RAD,
-            TRACK_MAX_ITERS,
-            0,
-            0,
-        )
-        if not out[IK.OUT_STATUS] and (out[2] > IK_POS_TOL_M or out[3] > IK_ROT_TOL_RAD):
-            out = IK.solve_one(  # not tracked closely: a full solve, with its restarts
-                self._frames,
-                self._table,
-                X_RT,
-                self._goal,
-                True,
-                IK.MODE_POSE,
-                _NO_PORT,
-                IK_POS_TOL_M,
-                IK_ROT_TOL_RAD,
-                DEFAULT_MAX_ITERS,
-                self.ik_restarts,
-                0,
+        self.refused_jump_s = None
+        out = self._solve_pose(X_RT, TRACK_POS_TOL_M, TRACK_ROT_TOL_RAD, TRACK_MAX_ITERS, 0)
+        if not out[IK.OUT_STATUS] and not self._reached(out):
+            # not tracked closely: a full solve, with its restarts
+            full = self._solve_pose(
+                X_RT, IK_POS_TOL_M, IK_ROT_TOL_RAD, DEFAULT_MAX_ITERS, self.ik_restarts
             )
+            jump_s = self._motion_s(full[IK.OUT_Q :])
+            if max_jump_s is None or jump_s <= max_jump_s:
+                out = full
+            else:
+                # another configuration (the wrist rolled 258° the other way at a roll
+                # limit): swinging there is no tracking of a hand; the close answer
+                # stays (it misses), and the caller, holding the arm, says why
+                self.refused_jump_s = jump_s
         if out[IK.OUT_STATUS]:
             raise KinematicsError(
                 f"arm {self.name!r}: tool-tip goal is not a finite rigid transform: "
@@ -279,6 +280,33 @@ class Arm:
             )
         # every trial step of the solver is projected onto the joint limits: no clip needed
         return out[IK.OUT_Q :], float(out[2])
+
+    def _solve_pose(self, X_RT, pos_tol: float, rot_tol: float, max_iters: int, restarts: int):
+        """The IK kernel on a pose goal in R, warm-started from the joint goal."""
+        return IK.solve_one(
+            self._frames,
+            self._table,
+            X_RT,
+            self._goal,
+            True,
+            IK.MODE_POSE,
+            _NO_PORT,
+            pos_tol,
+            rot_tol,
+            max_iters,
+            restarts,
+            0,
+        )
+
+    @staticmethod
+    def _reached(out) -> bool:
+        """A kernel answer within the solver's tolerances (10 µm, 0.1 mrad)."""
+        return out[2] <= IK_POS_TOL_M and out[3] <= IK_ROT_TOL_RAD
+
+    def _motion_s(self, q: np.ndarray) -> float:
+        """How long the joints would take, at their speed limits, from the joint goal to
+        ``q`` (s)."""
+        return float(np.max(np.abs(q - self._goal) / self.velocity_limits))
 
     def set_goal_js(self, q: np.ndarray) -> None:
         """Joint goal from a trusted source (an IK answer within limits); see ``servo_jp``

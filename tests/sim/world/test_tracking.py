@@ -58,3 +58,35 @@ def test_slow_goals_move_the_tool_every_step_and_its_smoothness_is_the_goals(vma
     # LDLJ is scale-free: the tool's equals its goals' within 0.7 (the motors add a
     # little jerk of their own at the physics rate; the bursts made it -15)
     assert M.ldlj(speed_tool, rate) == pytest.approx(M.ldlj(speed_goal, rate), abs=0.7)
+
+
+def test_a_hand_turned_past_the_roll_limit_holds_and_never_swings_the_tool_back():
+    """A wrist turned on past the roll limit held the arm (``unreachable``) until the
+    goal came into reach the other way round (the hand 361° on), when the joint goal
+    jumped 4.5 rad in one step and the tool unwound 258° at up to 560°/s by itself. A
+    tracked goal is never reached by swinging to a far configuration."""
+    from haptics.master import MasterSample
+    from kinematics.transforms import axis_rotation
+    from sim.session.session import SessionConfig
+
+    session = Session(
+        load_scenario("needle-handover"), seed=4013, config=SessionConfig(master_rate_hz=1000)
+    )
+    state = session.step({})
+    t0 = next_s = state.time_s
+    arm, goals, events, seq = session.arms["PSM1"], [], [], 0
+    while state.time_s < t0 + 7.0:  # still for 0.5 s, then 60°/s about M's z: 390°
+        samples = []
+        while next_s <= state.time_s + 0.002 + 1e-12:
+            X = np.eye(4)
+            X[:3, :3] = axis_rotation(
+                np.array([0.0, 0.0, 1.0]), math.radians(60 * max(0.0, next_s - t0 - 0.5))
+            )
+            samples.append(MasterSample(time_s=next_s, X_MH=X, gripper_rad=0.3, seq=seq))
+            seq, next_s = seq + 1, next_s + 0.001
+        state = session.step({"PSM1": samples})
+        goals.append(arm.goal_js().copy())
+        events += [e.kind for e in state.events]
+    jumps = np.abs(np.diff(np.array(goals), axis=0)).max(axis=1)
+    assert "unreachable" in events  # held at the limit, as documented
+    assert jumps.max() < 0.1, f"the joint goal jumped {jumps.max():.2f} rad in one step"
