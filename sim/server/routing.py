@@ -91,12 +91,17 @@ class Router:
     Args:
         device_map: ``{device: arm}``.
         camera_arm: the endoscope's arm if a hand may drive it (a teleoperated scope),
-            else None (the camera pedal is then ignored).
+            else None: the endoscope is fixed, and a hand whose camera pedal is pressed
+            holds its instrument, as on the console (the trainee means to move the
+            camera, not the tool), and is said once (:meth:`pop_fixed_camera`).
     """
 
     def __init__(self, device_map: Mapping[str, str], camera_arm: str | None) -> None:
         self.device_map = dict(device_map)
         self.camera_arm = camera_arm
+        #: devices that pressed the camera pedal with no scope to drive, not yet said
+        self._fixed_camera_news: list[str] = []
+        self._fixed_camera_said: set[str] = set()
         devices = sorted(self.device_map, key=lambda d: d != DEVICE_OF_HAND["right"])
         #: the device that feeds the endoscope's pipeline while no camera pedal is pressed
         self.primary = devices[0] if devices else None
@@ -109,10 +114,16 @@ class Router:
             if arm is None:
                 continue
             sample = s.sample
-            if self.camera_arm is None:
-                out.setdefault(arm, []).append(sample)
-                continue
             clutched = dataclasses.replace(sample, clutch=True)
+            if self.camera_arm is None:
+                # a fixed endoscope: the pedal moves nothing, but the instrument must not
+                # follow a hand that means to move the camera (it went on moving at 1 mm/s
+                # through a pressed pedal, without a word)
+                if s.camera and s.device not in self._fixed_camera_said:
+                    self._fixed_camera_said.add(s.device)
+                    self._fixed_camera_news.append(s.device)
+                out.setdefault(arm, []).append(clutched if s.camera else sample)
+                continue
             driving_camera = bool(s.camera)
             out.setdefault(arm, []).append(clutched if driving_camera else sample)
             if driving_camera:
@@ -125,6 +136,12 @@ class Router:
         return out
 
     _camera_driver: str | None = None
+
+    def pop_fixed_camera(self) -> list[str]:
+        """The devices that pressed the camera pedal, with no scope to drive, since the
+        last call (each once per session): the server says why their arm holds."""
+        news, self._fixed_camera_news = self._fixed_camera_news, []
+        return news
 
     def _feeder(self) -> str | None:
         """The device whose clutched samples keep the endoscope's pipeline fed: the one

@@ -501,7 +501,24 @@ class TrainingServer:
                     self._heard[sample.device] = now
             if self._on_samples is not None:  # the clock after the drain: they are used now
                 self._on_samples(self._clock(), samples)
-        return self.router.route(samples)
+        routed = self.router.route(samples)
+        self._note_fixed_camera()
+        return routed
+
+    def _note_fixed_camera(self) -> None:
+        """A camera pedal pressed in a scenario whose endoscope is fixed: the hand's
+        instrument holds while it is pressed (:class:`~sim.server.routing.Router`); say
+        why, once per device, on the console and among the session's events."""
+        for device in self.router.pop_fixed_camera():
+            arm = self.device_map.get(device)
+            text = (
+                f"{device}'s camera pedal moves nothing here: this scenario's endoscope is "
+                f"fixed (not teleoperated); {arm} holds while the pedal is pressed, as "
+                "with the clutch"
+            )
+            _log.warning("%s", text)
+            if arm in self.session.teleops:
+                self.session.refuse(arm, text)
 
     def _between_ticks(self, seconds: float) -> bool:
         """Wait ``seconds`` for the next physics tick, feeding every device sample through
@@ -621,6 +638,12 @@ class TrainingServer:
         now = serving = self._clock()
         for arm in self.device_map.values():
             s.teleops[arm].enable(now)
+        camera = self.router.camera_arm
+        if camera is not None and camera not in self.device_map.values():
+            # a teleoperated scope beside instruments is driven through the camera pedal:
+            # enabled with the hands (it stayed disabled, and the pedal froze the
+            # instrument while moving nothing)
+            s.teleops[camera].enable(now)
         pacer = Pacer(s.world.rate_hz, clock=self._clock, sleep=self._between_ticks)
         reason = None
         while reason is None:

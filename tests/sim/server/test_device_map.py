@@ -76,3 +76,24 @@ def test_a_device_mapped_to_an_arm_no_master_drives_is_refused():
     with pytest.raises(SimError, match="no master drives ECM in this scenario"):
         parse_device_map(["MTMR=ECM"], peg)
     assert parse_device_map(["MTMR=ECM"], load_scenario("camera-targeting")) == {"MTMR": "ECM"}
+
+
+def test_a_camera_pedal_with_a_fixed_endoscope_holds_the_instrument_and_is_said_once():
+    """Every bundled instrument scenario has a fixed endoscope: a pressed camera pedal was
+    ignored without a word and the instrument went on following the hand the trainee
+    meant to move the camera with. It now holds (a clutched sample), said once."""
+    import numpy as np
+
+    from haptics.bus.devices import DeviceSample
+    from haptics.master import MasterSample
+    from sim.server.routing import Router
+
+    sample = MasterSample(time_s=1.0, X_MH=np.eye(4), gripper_rad=0.3, clutch=False)
+    router = Router({"MTMR": "PSM1", "MTML": "PSM2"}, camera_arm=None)
+    pressed = DeviceSample("MTMR", sample, seq=1, stamp_s=1.0, received_s=1.0, camera=True)
+    free = DeviceSample("MTML", sample, seq=1, stamp_s=1.0, received_s=1.0)
+    out = router.route([pressed, free])
+    assert [s.clutch for s in out["PSM1"]] == [True] and out["PSM2"] == [sample]
+    assert router.pop_fixed_camera() == ["MTMR"]
+    router.route([pressed])
+    assert router.pop_fixed_camera() == []  # once per device and session

@@ -721,3 +721,29 @@ def test_feedback_between_steps_names_the_sample_it_answers(served):
     # after a step is named by both that step's and the next answer: 771 in 1000 on this
     # session's machine, where 0.8 failed one run in six). 0.65 lies between the two
     assert len(set(recent)) > 0.65 * len(recent), (len(set(recent)), len(recent))
+
+
+def test_a_teleoperated_scope_beside_instruments_is_enabled_with_the_hands(tmp_path):
+    """With ``teleoperated: true`` on the ECM of an instrument scenario, the camera pedal
+    froze the instrument while the scope, never enabled, moved nothing and said nothing:
+    no device enables an arm it is not mapped to."""
+    from scenarios.loader import resolve
+
+    text = resolve("needle-handover").read_text()
+    old = "      insertion_m: 0.06\n  camera:"
+    assert old in text
+    path = tmp_path / "nh-cam.yaml"
+    path.write_text(
+        text.replace(old, "      insertion_m: 0.06\n      teleoperated: true\n  camera:")
+    )
+    served = Served(str(path), wait_for_devices=False)
+    try:
+        deadline = time.monotonic() + 30
+        teleops = served.server.session.teleops
+        while time.monotonic() < deadline and teleops["ECM"].state == "DISABLED":
+            time.sleep(0.05)
+        assert teleops["ECM"].state != "DISABLED"
+        assert served.server.router.camera_arm == "ECM"
+    finally:
+        served.stop()
+        served.close()
