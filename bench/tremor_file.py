@@ -122,7 +122,8 @@ def run_tremor_file(
     try:
         band_hz = require_band("--band-hz", band_hz, rate_hz)
     except HapticsError as exc:
-        raise HapticsError(f"{source} at {rate_hz:g} Hz: {exc} Lower --band-hz.") from None
+        fix = "Give the lower edge first." if "low < high" in str(exc) else "Lower --band-hz."
+        raise HapticsError(f"{source} at {rate_hz:g} Hz: {exc} {fix}") from None
     voluntary, against, edge_s = voluntary_motion(recording, band_hz, voluntary_hz)
     # filters are causal: the recording cut short gives the same outputs up to the cut
     kept = len(voluntary) - int(edge_s * rate_hz)

@@ -26,9 +26,9 @@ def scored_end(trace: SessionTrace) -> int:
     return max(end, 2)
 
 
-#: Smoothness (``ldlj``, ``sparc``) is measured on each instrument whose tip travelled at
-#: least this far (m): one that stayed put has only the simulation's nanometre jitter
-#: (a still tip travels ~1e-10 m), whose jerk would be read as the trainee's.
+#: SPARC is measured on each instrument whose tip travelled at least this far (m): one
+#: that stayed put has only the simulation's nanometre jitter (a still tip travels
+#: ~1e-10 m), whose spectrum would be read as the trainee's.
 SMOOTHNESS_MIN_PATH_M = 0.005
 
 
@@ -81,14 +81,22 @@ def compute_metrics(
     smooth_ldlj, smooth_sparc = [], []
     for inst in tools.values():
         s = M.speed_profile(inst.tip_position_m[:end], fs)
-        # every instrument that went somewhere, however slowly: gated on its peak speed
-        # (above movement_speed_m_s), a reach crawled below 1 cm/s had no smoothness, and
-        # a rubric benchmarking it passed the crawl and failed the same reach done briskly
-        if len(s) >= 3 and np.sum(s) / fs >= SMOOTHNESS_MIN_PATH_M:
-            smooth_ldlj.append(M.ldlj(s, fs))
+        if len(s) < 3:
+            continue
+        # SPARC on every instrument that went somewhere, however slowly: gated on its
+        # peak speed, a reach crawled below 1 cm/s had none, and a rubric benchmarking it
+        # passed the crawl and failed the same reach done briskly
+        if np.sum(s) / fs >= SMOOTHNESS_MIN_PATH_M:
             smooth_sparc.append(M.sparc(s, fs))
+        # LDLJ only where the tip once moved faster than movement_speed_m_s: it divides
+        # the jerk by the peak speed squared, so on a slow reach the simulation's
+        # nanometre noise outweighs the motion (a 2 mm/s minimum-jerk reach read -14,
+        # a brisk one -6; 1 nm of noise on a 20 s reach makes -5.5 read -23.6)
+        if s.max() > movement_speed_m_s:
+            smooth_ldlj.append(M.ldlj(s, fs))
     if smooth_ldlj:
         out["ldlj"] = float(np.mean(smooth_ldlj))
+    if smooth_sparc:
         out["sparc"] = float(np.mean(smooth_sparc))
     return {k: v for k, v in out.items() if np.isfinite(v)}
 

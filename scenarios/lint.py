@@ -92,6 +92,31 @@ def mscore_without_completion(scenario: Scenario) -> list[ScenarioWarning]:
     ]
 
 
+def ldlj_scored(scenario: Scenario) -> list[ScenarioWarning]:
+    """A rubric that scores ``ldlj`` (a benchmark, penalty or limit): LDLJ divides the
+    jerk by the peak speed squared, so it is measured only where a tip once moved faster
+    than ``movement_speed_m_s`` (below, the simulation's nanometre noise outweighs the
+    motion), and an attempt crawled below that is not judged on it at all (a slow reach
+    passed where the same reach done briskly failed). SPARC is measured on any tip that
+    travelled 5 mm and is robust to noise (Balasubramanian et al. 2015)."""
+    rule = scenario.scoring.metrics.get("ldlj")
+    scored = rule is not None and (rule.benchmark, rule.penalty, rule.limit) != (None, None, None)
+    if not scored:
+        return []
+    return [
+        warning_at(
+            scenario,
+            ("scoring", "metrics", "ldlj"),
+            "ldlj is scored, but it is measured only where a tip once moved faster than "
+            "movement_speed_m_s (it divides by the peak speed squared, so noise outweighs a "
+            "slow motion): an attempt crawled below that is not judged on it. Score sparc "
+            "instead (measured on any tip that travelled 5 mm, robust to noise), or keep "
+            "ldlj reported only.",
+            on_key=True,
+        )
+    ]
+
+
 def unscored_safety_metrics(scenario: Scenario) -> list[ScenarioWarning]:
     """Safety metrics the scene can produce but the rubric does not score (see
     :func:`scenarios.scoring.unscored_safety`): a trainee could pass while clashing."""
@@ -310,6 +335,7 @@ CHECKS: tuple[Callable[[Scenario], list[ScenarioWarning]], ...] = (
     unknown_prerequisites,
     time_past_cutoff,
     mscore_without_completion,
+    ldlj_scored,
     unscored_safety_metrics,
     limits_never_measured,
     timers_never_started,

@@ -23,9 +23,9 @@ that is not three finite numbers, one further than :data:`MAX_OUTPUT_OFFSET_M` f
 sample, or an exception, is a *fault*: the filter is reset.
 ``step`` then returns NaN, so the teleoperation loop does what it does for any filter
 that produces NaN (a ``filter_reset`` event, the arm holds until the clutch is pressed
-and released); ``filter`` holds the last good output over the faulty row, as a built-in's
-guard does, since a whole trace has no arm to hold. ``faults`` counts them and
-``last_fault`` says what the latest was.
+and released); ``filter`` holds the last good output over the faulty row (before any,
+passes the sample through), as a built-in's guard does, since a whole trace has no arm
+to hold. ``faults`` counts them and ``last_fault`` says what the latest was.
 """
 
 from __future__ import annotations
@@ -134,10 +134,12 @@ class PythonFilter(TremorFilter):
 
     def filter(self, signal) -> np.ndarray:
         """Filter a whole (N, 3) trace causally, continuing from the current state; a
-        refused or faulty row holds the last good output.
+        refused or faulty row holds the last good output (a faulty row before any good
+        output passes its sample through unfiltered, and counts in ``faults``).
 
         Raises:
-            HapticsError: wrong shape, or a refused or faulty row before any good one.
+            HapticsError: wrong shape, a refused row (NaN, inf) before any good one, or
+                no good output on any row.
         """
         x = np.ascontiguousarray(signal, dtype=np.float64)
         if x.ndim != 2 or x.shape[1] != 3:
@@ -146,13 +148,15 @@ class PythonFilter(TremorFilter):
         for i in range(x.shape[0]):
             y = self.step(x[i])
             if not np.isfinite(y).all():
-                if not self._has_output:
-                    raise HapticsError(
-                        f"signal row {i}: {self.last_fault}, and no earlier row had a good "
-                        "output to hold."
-                    )
-                y = self._last.copy()
+                # the last good output; before any, the sample itself (unfiltered): a
+                # filter that faulted on its first row only read "failed" for the whole
+                # trace, though ``faults`` counts that row like any other
+                y = self._last.copy() if self._has_output else x[i].copy()
             out[i] = y
+        if x.shape[0] and not self._has_output:
+            raise HapticsError(
+                f"no row of the signal had a good output (the last: {self.last_fault})."
+            )
         return out
 
     def __repr__(self) -> str:

@@ -78,10 +78,11 @@ def scenario_validate(
         try:
             scenario = load_scenario(path, object_types=OBJECT_TYPES)
             check_scenario(scenario, plan_kinds=PLANS, plan_unrunnable=plan_unrunnable)
-            warnings = (
+            warnings = sorted(  # in the file's order, as a reader goes through it
                 scenario_warnings(scenario)
                 + world_warnings(scenario)
-                + steps_done_at_start(scenario)
+                + steps_done_at_start(scenario),
+                key=lambda w: (w.line or 0, w.col or 0),
             )
         except ScenarioError as exc:
             failed += 1

@@ -142,7 +142,7 @@ def sweep(
             f"{s['completed']}/{s['runs']}",
         )
     console.print(table)
-    _say_held(console, sw.summary(rows), shown)
+    _say_held(console, sw.summary(rows), shown, rows)
     _say_unfiltered(console, rows)
     console.print(f"results: {out}")
     if failed:
@@ -178,9 +178,10 @@ def _say_unfiltered(console: Console, rows: list[dict]) -> None:
         )
 
 
-def _say_held(console: Console, summary: list[dict], shown) -> None:
-    """Which groups held their arms, and how often: a solver raising on every call
-    scored 100 beside the built-in, and nothing but stray log lines said so."""
+def _say_held(console: Console, summary: list[dict], shown, rows: list[dict]) -> None:
+    """Which groups held their arms, how often and on which seeds: a solver raising on
+    every call scored 100 beside the built-in, and nothing but stray log lines said so."""
+    from sim.session.plugins import PLUGINS
     from sim.session.sweep import HELD
 
     for s in summary:
@@ -188,9 +189,18 @@ def _say_held(console: Console, summary: list[dict], shown) -> None:
             continue
         group = " ".join([s["scenario"], s["driver"], *(f"{k.short} {s[k.column]}" for k in shown)])
         kind = s["metric"].removeprefix(HELD).replace("_", " ")
+        seeds = sorted(
+            r["seed"]
+            for r in rows
+            if r.get(s["metric"])
+            and (r["scenario"], r["driver"]) == (s["scenario"], s["driver"])
+            and all(r.get(k.column, k.builtin) == s[k.column] for k in PLUGINS)
+        )
         console.print(
             f"[yellow]arms held:[/yellow] {escape(group)}: {s['mean']:.3g} {kind} events "
-            f"per run (the {s['metric']} column; `surgisim run` with that seed says why)",
+            f"per run (the {s['metric']} column), on seed{'s' * (len(seeds) != 1)} "
+            f"{', '.join(map(str, seeds))}: `surgisim run` with a seed and the same "
+            "options says why",
             highlight=False,
         )
 

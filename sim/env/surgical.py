@@ -447,7 +447,7 @@ class SurgicalEnv(gym.Env):
 
     def _scope_command(self, arm, a: np.ndarray) -> ArmCommand | None:
         if self.action_mode == "delta_cp":
-            p_W = arm.goal_cp("world")[:3, 3] + self._dp * a[:3]
+            p_W = self._kept_in_workspace(arm.goal_cp("world")[:3, 3], self._dp * a[:3])
         else:
             p_W = self._position(a[:3])
         p_R = arm.X_RW[:3, :3] @ p_W + arm.X_RW[:3, 3]

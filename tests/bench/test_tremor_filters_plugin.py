@@ -43,13 +43,13 @@ def test_a_filter_that_faults_is_shown_failing_not_crashing_the_bench_or_hidden(
     )
     assert result.exit_code == 0, result.output
     text = " ".join(result.output.split())
-    assert "failed" in text and "no earlier row had a good output" in text
+    assert "failed" in text and "no row of the signal had a good output" in text
     # the filter's own words, not read as console markup (``[nan, nan, nan]`` vanished)
     assert "goes_nan returned [nan, nan, nan]" in text
     payload = json.loads(out.read_text())
     for rows in payload["results"].values():
         by_name = {r["filter"]: r for r in rows}
-        assert "no earlier row had a good output" in by_name[never]["failed"]
+        assert "no row of the signal had a good output" in by_name[never]["failed"]
         assert by_name[sometimes]["faults"] == 1  # NaN once per trace, at sample 100
         assert "goes_nan returned [nan, nan, nan]" in by_name[sometimes]["last_fault"]
         assert by_name["default"]["faults"] == 0

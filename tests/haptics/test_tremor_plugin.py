@@ -88,6 +88,18 @@ def test_whole_trace_filtering_holds_over_a_fault_and_refuses_bad_samples():
     assert f.faults == 1 and f.refused_samples == 1
 
 
+def test_a_fault_on_the_first_row_passes_it_through_and_only_no_good_row_fails():
+    """A filter that gave NaN on its first call only read "failed" for the whole trace
+    in the benchmarks ("no earlier row had a good output to hold")."""
+    f = make_filter("tests.user_plugins:goes_nan", 1000.0, good_samples=1)
+    signal = np.arange(18.0).reshape(6, 3)
+    out = f.filter(signal)
+    np.testing.assert_array_equal(out, signal)  # row 0 unfiltered, then a 1-sample average
+    assert f.faults == 1
+    with pytest.raises(HapticsError, match="no row of the signal had a good output"):
+        make_filter("tests.user_plugins:always_nan", 1000.0).filter(signal)
+
+
 @pytest.mark.parametrize(
     "spec, params, message",
     [

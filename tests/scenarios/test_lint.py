@@ -166,3 +166,19 @@ def test_mscore_without_required_completion_is_a_warning_at_the_setting():
     fls = PEG.replace("  rule: {kind: fls", "  require_completion: false\n  rule: {kind: fls")
     assert fls != PEG
     assert mscore_without_completion(parse_scenario(fls)) == []
+
+
+def test_a_scored_ldlj_is_a_warning_that_suggests_sparc():
+    """An auditor's finding: LDLJ is measured only above the movement speed (noise
+    outweighs a slow motion), so a rubric benchmarking it passed a crawled attempt that
+    it was never measured on. Validate says so at the metric; reported only is fine."""
+    from scenarios.lint import ldlj_scored
+
+    camera = (LIBRARY / "camera-targeting.yaml").read_text()
+    old = "    ldlj: {}\n"  # reported only, as bundled
+    text = camera.replace(old, "    ldlj:\n      benchmark: {mean: -15, sd: 2}\n")
+    assert text != camera
+    (warning,) = ldlj_scored(parse_scenario(text, "ct.yaml"))
+    assert (warning.file, warning.line) == ("ct.yaml", _line_of(text, "    ldlj:"))
+    assert "Score sparc instead" in warning.message
+    assert ldlj_scored(load_scenario("camera-targeting")) == []

@@ -215,7 +215,8 @@ class McapRecorder:
         self.error = exc.strerror or str(exc)
         self.stopped_at_s = float(time_s)
         kept = (
-            f"what it holds so far is kept in {self.kept} (surgisim replay reads it)"
+            f"what it holds so far is kept in {self.kept} (surgisim replay reads it up to "
+            "its last complete block of messages, if it got to write one)"
             if self.kept is not None
             else "nothing was kept"
         )

@@ -162,7 +162,11 @@ def _cut_short(path: Path, *, ended: bool = False) -> str:
                 f"{path} is the recording a run is writing now (to {target}); "
                 "it holds what was written so far"
             )
-        how = "stopped by an error or a second Ctrl-C" if ended else "killed"
+        how = (
+            "stopped by an error or a second Ctrl-C"
+            if ended
+            else "killed, or its disk filled (the run then said so),"
+        )
         return f"{path} is unfinished: a run was {how} while recording to {target}"
     return (
         f"{path} is truncated: the MCAP file stops mid-write (a run killed while recording, "

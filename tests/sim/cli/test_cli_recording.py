@@ -126,7 +126,8 @@ def test_a_killed_run_leaves_a_partial_recording_that_replay_reads(tmp_path):
     replayed = runner.invoke(app, ["replay", str(partial)])
     text = _text(replayed)
     assert replayed.exit_code == 0, replayed.output
-    assert f"note: {partial} is unfinished: a run was killed while recording to {target}" in text
+    how = "killed, or its disk filled (the run then said so),"
+    assert f"note: {partial} is unfinished: a run was {how} while recording to {target}" in text
     assert "0 m" in text
     # it has no score to re-score
     rescored = runner.invoke(app, ["rescore", "--recording", str(partial)])

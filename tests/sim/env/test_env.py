@@ -377,3 +377,20 @@ def test_delta_cp_goals_stop_at_the_workspace_box_and_come_back_at_once(arm, dir
         assert abs(back - wall) == pytest.approx(unwrapped._dp, abs=1e-5)
     finally:
         env.close()
+
+
+def test_a_scopes_delta_cp_goal_stops_at_the_workspace_box_too():
+    """The endoscope's goal went on to x = 0.248 against a box to 0.2."""
+    env = gym.make("surgisim/CameraTargeting-v0", max_episode_s=10.0)
+    try:
+        env.reset(seed=4011)
+        unwrapped = env.unwrapped
+        hi = np.asarray(unwrapped.scenario.scene.workspace_m, dtype=float)[1]
+        action = np.zeros(env.action_space.shape, np.float32)
+        action[unwrapped.action_slices["ECM"].start] = 1.0
+        for _ in range(300):
+            env.step(action)
+        goal_x = unwrapped.session.arms["ECM"].goal_cp("world")[0, 3]
+        assert goal_x <= hi[0] + 1e-5
+    finally:
+        env.close()
