@@ -35,6 +35,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from scenarios.holds import HOLD_EVENTS, hold_counts
 from sim.cli.checks import (
     checked_operator,
     checked_output,
@@ -44,7 +45,6 @@ from sim.cli.checks import (
 )
 from sim.cli.guard import DEBUG_OPTION, guard, interruptible, uninterrupted
 from sim.cli.options import ALLOW_NAME, DB, JSON, REPORT, SCENARIO
-from sim.session.holds import HOLD_EVENTS, hold_counts
 
 
 def run(
@@ -754,8 +754,9 @@ def store(
                 left = waiting_sessions()
                 if left:
                     hint += (
-                        f"; {len(left)} session(s) of killed runs or kept in "
-                        f"{fallback_path()}: surgisim store --orphans stores them"
+                        f"; {len(left)} session(s) waiting (left by a killed run, or kept in "
+                        f"{fallback_path()} when they could not be stored): surgisim store "
+                        "--orphans stores them"
                     )
             console.print(f"nothing to store{hint}")
             return

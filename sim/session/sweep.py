@@ -8,7 +8,7 @@ unless they failed, or were made from other inputs (each row carries a fingerpri
 scenario, controller, IK solver, tremor filter and surgisim,
 :mod:`sim.session.provenance`). The results table (Parquet or CSV, one row per run, one
 ``metric.<name>`` column per metric, ``held.<event>`` columns counting why its arms were
-held - a plug-in solver or filter that failed, :mod:`sim.session.holds` - and how it
+held - a plug-in solver or filter that failed, :mod:`scenarios.holds` - and how it
 ``ended``) is rewritten from the journal at the end.
 
 A job that raises, or whose Ray worker dies, becomes a row with an ``error`` (exception
@@ -31,10 +31,10 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from scenarios.holds import hold_counts
 from scenarios.paths import private_file
 from sim.errors import SimError
 from sim.session import provenance, ray_cluster
-from sim.session.holds import hold_counts
 from sim.session.plugins import PLUGINS
 
 #: metrics summarised first (mean ± SD), when present
@@ -52,7 +52,7 @@ JOURNAL_ONLY = ("traceback",)
 FIRST_COLUMNS = ("key", "scenario", "driver", *(p.column for p in PLUGINS), "seed")
 #: columns written last in the results table, after the metrics
 LAST_COLUMNS = ("ended", "failure", "error", *provenance.FIELDS)
-#: prefix of the columns counting why a run's arms were held (:mod:`sim.session.holds`):
+#: prefix of the columns counting why a run's arms were held (:mod:`scenarios.holds`):
 #: ``held.unreachable`` ... a plug-in that failed shows there, not in the score
 HELD = "held."
 

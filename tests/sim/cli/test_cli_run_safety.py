@@ -175,7 +175,8 @@ def test_kill_9_loses_at_most_the_checkpoint_interval(tmp_path):
     later = _surgisim(tmp_path, "run", SCENARIO, "--trainee", "swift-otter-1234", "--seed", "1")
     assert later.returncode == 0, later.stdout + later.stderr  # a session that started later
     hint = _surgisim(tmp_path, "store").stdout  # without --orphans: says what to run
-    assert "1 session(s) a killed run left behind: surgisim store --orphans" in hint, hint
+    assert "1 session(s) waiting (left by a killed run" in hint, hint
+    assert "surgisim store --orphans stores them" in hint, hint
     out = _surgisim(tmp_path, "store", "--orphans")
     assert out.returncode == 0 and "stored" in out.stdout, out.stdout + out.stderr
     assert "recovered after a crash" in out.stdout
