@@ -154,6 +154,16 @@ def _run_ours(chain, X, Q0):
     return Q, durations, len(X) / wall
 
 
+#: the built-in's settings, given to every solver (a plug-in's keywords are solve_ik's)
+_SETTINGS = {
+    "pos_tol": POS_TOL_M,
+    "rot_tol": ROT_TOL_RAD,
+    "max_iters": DEFAULT_MAX_ITERS,
+    "restarts": DEFAULT_RESTARTS,
+    "seed": 0,
+}
+
+
 def _run_plugin(solver, chain, X, Q0):
     """A user's solver on each target, with the built-in's settings. A call that raises
     or returns no usable joints (not ``dof`` finite numbers) leaves a NaN row."""
@@ -165,17 +175,7 @@ def _run_plugin(solver, chain, X, Q0):
     for k in range(len(X)):
         t0 = time.perf_counter_ns()
         try:
-            result = solver(
-                chain,
-                X[k],
-                None if Q0 is None else Q0[k],
-                pos_tol=POS_TOL_M,
-                rot_tol=ROT_TOL_RAD,
-                max_iters=DEFAULT_MAX_ITERS,
-                restarts=DEFAULT_RESTARTS,
-                seed=0,
-                rcm=None,
-            )
+            result = solver(chain, X[k], None if Q0 is None else Q0[k], **_SETTINGS, rcm=None)
         except Exception as exc:
             result = raised = exc
             first_error = first_error or f"raised {type(exc).__name__}: {exc}"
@@ -343,17 +343,7 @@ def _rcm_run(chain, X, port, with_roll: bool, Q0, solver=solve_ik):
         q0 = None if Q0 is None else Q0[k]
         t0 = time.perf_counter_ns()
         try:
-            result = solver(
-                chain,
-                target,
-                q0,
-                pos_tol=POS_TOL_M,
-                rot_tol=ROT_TOL_RAD,
-                max_iters=DEFAULT_MAX_ITERS,
-                restarts=DEFAULT_RESTARTS,
-                seed=0,
-                rcm=port,
-            )
+            result = solver(chain, target, q0, **_SETTINGS, rcm=port)
         except Exception:  # a plug-in's failure is that target's, not the benchmark's
             result = None
         durations[k] = time.perf_counter_ns() - t0

@@ -160,6 +160,27 @@ def bench_ik(
     raise typer.Exit(code=0 if ok else 1)
 
 
+def _check_filter_specs(specs, rate_hz: float | None) -> None:
+    """``--filter`` plug-ins refused before anything runs: not a ``package.module:make``
+    (the built-ins are always run), or (with ``rate_hz``) a factory that cannot make a
+    filter at that rate."""
+    from haptics.errors import HapticsError
+    from haptics.tremor import make_filter
+
+    for spec in specs or ():
+        if ":" not in spec:
+            raise typer.BadParameter(
+                f"{spec!r} is not 'package.module:make' (the built-ins are always run)",
+                param_hint="--filter",
+            )
+        if rate_hz is None:
+            continue
+        try:
+            make_filter(spec, rate_hz)
+        except HapticsError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--filter") from None
+
+
 @bench_app.command("tremor")
 def bench_tremor(
     traces: int = typer.Option(20, min=1, help="Number of seeded synthetic traces."),
@@ -179,19 +200,8 @@ def bench_tremor(
 ) -> None:
     """Tremor filters: attenuation, lag, RMS error and cost against the baselines."""
     from bench.tremor import RATE_HZ, run_tremor_benchmark
-    from haptics.errors import HapticsError
-    from haptics.tremor import make_filter
 
-    for spec in filter_spec or ():
-        if ":" not in spec:
-            raise typer.BadParameter(
-                f"{spec!r} is not 'package.module:make' (the built-ins are always run)",
-                param_hint="--filter",
-            )
-        try:
-            make_filter(spec, RATE_HZ)
-        except HapticsError as exc:
-            raise typer.BadParameter(str(exc), param_hint="--filter") from None
+    _check_filter_specs(filter_spec, RATE_HZ)
     ok = run_tremor_benchmark(
         traces=traces,
         duration_s=duration_s,
@@ -235,23 +245,12 @@ def bench_tremor_file(
 ) -> None:
     """Tremor filters on your own recording: attenuation, lag and error per filter."""
     from bench.tremor_file import run_tremor_file
-    from haptics.errors import HapticsError
-    from haptics.tremor import make_filter
     from haptics.tremor.recording import load_recording
 
-    for spec in filter_spec or ():
-        if ":" not in spec:
-            raise typer.BadParameter(
-                f"{spec!r} is not 'package.module:make' (the built-ins are always run)",
-                param_hint="--filter",
-            )
+    _check_filter_specs(filter_spec, None)  # the names first, before the file is read
     with guard(debug):
         loaded = load_recording(recording, rate_hz)
-    for spec in filter_spec or ():  # checked at the recording's rate, before any runs
-        try:
-            make_filter(spec, loaded.rate_hz)
-        except HapticsError as exc:
-            raise typer.BadParameter(str(exc), param_hint="--filter") from None
+    _check_filter_specs(filter_spec, loaded.rate_hz)  # at the recording's rate, before any run
     with guard(debug):
         run_tremor_file(
             loaded,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 import scenarios.archive
@@ -23,17 +22,6 @@ from tests.full_disk import FillsUp
 
 SCENARIO = "needle-handover"
 runner = CliRunner()
-
-
-@pytest.fixture
-def data(tmp_path, monkeypatch) -> Path:
-    """This test's data directory (``$XDG_DATA_HOME/surgisim``) and temporary folder."""
-    import tempfile
-
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
-    (tmp_path / "tmp").mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
-    return tmp_path / "xdg" / "surgisim"
 
 
 def test_a_full_disk_under_the_recording_stops_it_and_the_session_is_stored(

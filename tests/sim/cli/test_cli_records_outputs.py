@@ -30,17 +30,6 @@ RUN = ("run", SCENARIO, "--trainee", TRAINEE)
 runner = CliRunner()
 
 
-@pytest.fixture
-def data(tmp_path, monkeypatch) -> Path:
-    """This test's data directory (``$XDG_DATA_HOME/surgisim``) and temporary folder."""
-    import tempfile
-
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
-    (tmp_path / "tmp").mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
-    return tmp_path / "xdg" / "surgisim"
-
-
 def _records(data: Path) -> Records:
     return Records(f"sqlite:///{data / 'records.sqlite'}")
 
