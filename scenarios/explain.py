@@ -143,7 +143,7 @@ def mscore_line(m: MetricScore, zero_at_sd: float, completed: bool = True) -> st
     worse = sign * (m.value - m.benchmark_mean)
     if worse <= 0:
         value = with_unit(m.name, m.value)
-        return f"{label} {value}: at or better than the expert mean {bench} \u2192 100"
+        return f"{label} {value}: at or better than {_mean_of(m)} {bench} \u2192 100"
     if not m.benchmark_sd:
         return f"{label} {with_unit(m.name, m.value)}: worse than {bench} (SD 0) \u2192 0"
     sds = worse / m.benchmark_sd
@@ -154,12 +154,19 @@ def mscore_line(m: MetricScore, zero_at_sd: float, completed: bool = True) -> st
     )
 
 
+def _mean_of(m: MetricScore) -> str:
+    """Whose mean a benchmark is: an expert's where the rubric says it is published
+    expert data, else the benchmark's (a documented parameter is no expert's time)."""
+    return "the expert mean" if m.benchmark_published else "the benchmark mean"
+
+
 def _mscore(result: ScoreResult, t: dict) -> Explanation:
     rule = (
-        "MScore-style: each metric scores 100 at or better than the expert mean, falling "
-        f"to 0 at {num(t['zero_at_sd'])} SD worse; the score is their weighted mean. To "
-        f"pass, every metric must be within {num(t['k_sd'])} SD of the expert mean (or its "
-        "limit): a good time cannot make up for a safety metric."
+        "MScore-style: each metric scores 100 at or better than its benchmark mean (an "
+        f"expert's, where published), falling to 0 at {num(t['zero_at_sd'])} SD worse; the "
+        f"score is their weighted mean. To pass, every metric must be within "
+        f"{num(t['k_sd'])} SD of its benchmark mean (or its limit): a good time cannot make "
+        "up for a safety metric."
     )
     lines = [
         mscore_line(result.metrics[term["metric"]], t["zero_at_sd"], result.completed)

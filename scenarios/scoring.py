@@ -44,7 +44,9 @@ class MetricScore:
         passed: whether it meets its threshold (None when it has none).
         threshold: the pass boundary in the metric's units (None when none); given even
             when the metric does not apply, so a report shows the limit that was set.
-        benchmark_mean, benchmark_sd: the expert benchmark when given.
+        benchmark_mean, benchmark_sd: the benchmark when given.
+        benchmark_published: whether that benchmark is published expert data (False: a
+            documented parameter; None: not known, a result stored before this was kept).
         weight: weight in the overall score.
         higher_is_better: direction of the metric.
         group: ``"efficiency"`` or ``"safety"`` (MScore's groups).
@@ -67,6 +69,7 @@ class MetricScore:
     role: str = "reported"
     penalty_per_unit: float | None = None
     penalty_s: float | None = None
+    benchmark_published: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -235,6 +238,7 @@ def _metric(name: str, value: float | None, rule: MetricRule, scoring: Scoring) 
         "role": role,
         "benchmark_mean": bench.mean if bench else None,
         "benchmark_sd": bench.sd if bench else None,
+        "benchmark_published": bool(bench.published) if bench else None,
         "penalty_per_unit": rule.penalty,
     }
     threshold = _threshold(rule, scoring, higher)

@@ -130,3 +130,20 @@ def test_an_mscore_attempt_out_of_time_is_not_said_to_have_stopped_early():
     e = explain(score_session(metrics, False, scoring))
     assert "an attempt not completed scores 0" in e.formula
     assert "stopped early" not in e.formula
+
+
+def test_a_parameter_benchmark_is_no_experts_mean_in_the_explanation():
+    """camera-targeting's benchmarks are documented parameters: the explanation said "at
+    or better than the expert mean 27 s ± 10 s" where the table says "parameter, not
+    expert data". A published benchmark is still the expert's."""
+    from scenarios.explain import mscore_line
+
+    scoring = load_scenario("camera-targeting").scoring
+    result = score_session({"completion_time_s": 20.0, "path_length_cm": 50.0}, True, scoring)
+    line = mscore_line(result.metrics["completion_time_s"], 4.0)
+    assert "at or better than the benchmark mean" in line and "expert" not in line
+    published = scoring.model_copy(deep=True)
+    published.metrics["completion_time_s"].benchmark.published = True
+    published.metrics["completion_time_s"].benchmark.source = "a study"
+    result = score_session({"completion_time_s": 20.0, "path_length_cm": 50.0}, True, published)
+    assert "the expert mean" in mscore_line(result.metrics["completion_time_s"], 4.0)
