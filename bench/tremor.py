@@ -112,7 +112,7 @@ def score_traces(
 
     A plug-in filter's faults (it raised, or gave NaN or a wrong shape: it is reset and
     its last good output held, see :mod:`haptics.tremor.python_filter`) are appended to
-    ``faults`` as (count, last fault) per trace; a trace it faulted on before any good
+    ``faults`` as (count, last fault) per trace; a trace on which it never gave a good
     output raises :class:`~haptics.errors.HapticsError`."""
     f = make_filter(name, rate_hz, **params)
     skip = int(settle_s * rate_hz)

@@ -855,13 +855,11 @@ def say_holds(console: Console, trace, limit: int = 5) -> None:
 def print_result(console: Console, spec, outcome) -> None:
     """The score of a finished session (table and arithmetic), and how fast it ran."""
     from scenarios.glossary import verdict_text
-    from scenarios.report_score import benchmark_notes
     from sim.cli.score_view import print_score, verdict_score
 
     result = outcome.result
     verdict = verdict_text(result.passed, outcome.interrupted)
-    title = f"{spec.title}: {verdict} - {verdict_score(result)}"
-    print_score(console, result, title, benchmark_notes(spec.scoring))
+    print_score(console, result, f"{spec.title}: {verdict} - {verdict_score(result)}")
     failure = outcome.trace.failure
     if failure and not result.completed and not outcome.interrupted:
         console.print(f"not completed: {escape(failure)}")

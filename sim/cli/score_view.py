@@ -9,17 +9,11 @@ from rich.markup import escape
 from rich.table import Table
 
 
-def score_table(result, title: str, benchmark_notes: dict | None = None) -> Table:
+def score_table(result, title: str) -> Table:
     """The per-metric table of a :class:`~scenarios.scoring.ScoreResult`, risk and
-    safety first.
-
-    Args:
-        benchmark_notes: per benchmarked metric, (published, source) from
-            :func:`scenarios.report_score.benchmark_notes` of the rubric the result was
-            given under, as the HTML report takes them: a benchmark then says whether it
-            is published expert data or a parameter. None (the rubric not at hand): it
-            says neither, and claims no expert.
-    """
+    safety first. A benchmark says whether it is published expert data or a parameter,
+    from the rubric's flag the result carries (``MetricScore.benchmark_published``); a
+    result stored before it was kept says neither, and claims no expert."""
     from scenarios.explain import contribution, how_it_counts
     from scenarios.glossary import GROUP_TITLES, info, ordered, with_unit
 
@@ -34,12 +28,11 @@ def score_table(result, title: str, benchmark_notes: dict | None = None) -> Tabl
         table.add_section()
         table.add_row(f"[bold]{GROUP_TITLES[group]}[/bold]")
         for m in members:
-            published = (benchmark_notes or {}).get(m.name, (None,))[0]
             table.add_row(
                 escape(info(m.name).label),
                 "does not apply" if m.value is None else with_unit(m.name, m.value),
                 "higher" if m.higher_is_better else "lower",
-                escape(how_it_counts(m, published=published)),
+                escape(how_it_counts(m, published=m.benchmark_published)),
                 _pass_mark(m),
                 escape(contribution(m, result)),
             )
@@ -68,12 +61,11 @@ def _pass_mark(m) -> str:
     return mark + {True: " pass", False: " [red]FAIL[/red]", None: ""}[m.passed]
 
 
-def print_score(console: Console, result, title: str, benchmark_notes: dict | None = None) -> None:
-    """The table (``benchmark_notes`` as :func:`score_table` takes them), then how the
-    score was computed, line by line."""
+def print_score(console: Console, result, title: str) -> None:
+    """The table, then how the score was computed, line by line."""
     from scenarios.explain import explain
 
-    console.print(score_table(result, title, benchmark_notes))
+    console.print(score_table(result, title))
     explanation = explain(result)
     if explanation is None:
         for reason in result.reasons:

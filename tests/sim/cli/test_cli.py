@@ -137,16 +137,13 @@ def test_the_terminal_table_says_a_chosen_benchmark_is_no_expert_data():
     from sim.cli.score_view import score_table
 
     spec = load_scenario("camera-targeting")
-    result = score_session(
-        {
-            "completion_time_s": 20.0,
-            "path_length_cm": 60.0,
-            "collisions": 0.0,
-            "excessive_force_time_s": 0.0,
-        },
-        True,
-        spec.scoring,
-    )
+    metrics = {
+        "completion_time_s": 20.0,
+        "path_length_cm": 60.0,
+        "collisions": 0.0,
+        "excessive_force_time_s": 0.0,
+    }
+    result = score_session(metrics, True, spec.scoring)
     trace = SimpleNamespace(failure=None, events=[])
     outcome = SimpleNamespace(
         result=result, interrupted=False, trace=trace, sim_time_s=20.0, wall_time_s=2.0
@@ -165,7 +162,7 @@ def test_the_terminal_table_says_a_chosen_benchmark_is_no_expert_data():
     assert old in text
     published = parse_scenario(text.replace(old, old + " published: true,")).scoring
     console = Console(width=220, record=True)
-    console.print(score_table(result, "t", benchmark_notes(published)))
+    console.print(score_table(score_session(metrics, True, published), "t"))
     time = next(ln for ln in console.export_text().splitlines() if "Completion time" in ln)
     assert "expert 27 s ± 10 s (published)" in time
     assert "<span class='dir'>published</span>" in metric_table_html(
