@@ -131,7 +131,8 @@ def sweep(
     columns = ("scenario", "driver", *(k.what for k in shown))
     for col in (*columns, "metric", "n", "mean ± SD", "completed"):
         table.add_column(col)
-    for s in sw.summary(rows):
+    stats = sw.summary(rows)
+    for s in stats:
         table.add_row(
             s["scenario"],
             s["driver"],
@@ -142,7 +143,7 @@ def sweep(
             f"{s['completed']}/{s['runs']}",
         )
     console.print(table)
-    _say_held(console, sw.summary(rows), shown, rows)
+    _say_held(console, stats, shown, rows)
     _say_unfiltered(console, rows)
     console.print(f"results: {out}")
     if failed:
