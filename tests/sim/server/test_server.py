@@ -662,11 +662,20 @@ def test_a_between_step_feedback_names_the_sample_just_taken_not_the_steps():
     """The server's feedback path itself, driven by hand (no threads, no clock): the live
     test below needs samples that come one by one, which a loaded machine seldom gives.
     After a step that used sample 10, sample 11 taken between steps (``Session.command``)
-    is what the next ``servo_cf`` names; it named the step's 10."""
+    is what the next ``servo_cf`` names; it named the step's 10.
+
+    The clock is driven by hand too: on the real one, a pause of the test process (a
+    garbage collection late in a long run) between stamping a sample and using it made
+    the sample stale (30 ms), and the arm rightly held."""
     from haptics.master import MasterSample
 
+    clock_s = [100.0]
     server = TrainingServer(
-        load_scenario("needle-handover"), seed=0, config=ServeConfig(port=0), say=lambda s: None
+        load_scenario("needle-handover"),
+        seed=0,
+        config=ServeConfig(port=0),
+        say=lambda s: None,
+        clock=lambda: clock_s[0],
     )
     try:
         session, sent = server.session, []
@@ -679,6 +688,7 @@ def test_a_between_step_feedback_names_the_sample_just_taken_not_the_steps():
         assert sent == [("MTMR", 10), ("MTML", -1)]  # MTML sent nothing: -1
         for seq in (11, 12):
             sent.clear()
+            clock_s[0] += 0.001  # a 1 kHz device between 500 Hz steps
             session.command({"PSM1": [MasterSample(session.now_s(), X_MH, 0.5, seq=seq)]})
             server._feedback(session.now_s(), state)  # between steps: the step's state
             assert sent == [("MTMR", seq), ("MTML", -1)]
