@@ -338,7 +338,8 @@ def serve(
                 f"loop at {loop.rate_hz:.0f} Hz: period p50/p99/p99.9 "
                 f"{loop.period_ms[0]:.2f}/{loop.period_ms[1]:.2f}/{loop.period_ms[2]:.2f} ms, "
                 f"{loop.overruns} overruns of {loop.ticks} ticks, "
-                f"{loop.real_time_ratio:.3f}x real time"
+                f"{loop.real_time_ratio:.3f}x real time; longest garbage-collector pause "
+                f"{loop.collector_longest_ms:.1f} ms ({loop.full_collections} full passes)"
             )
             if delays:
                 console.print(f"injected latency: {conditions['latency']}")

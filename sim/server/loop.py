@@ -45,6 +45,10 @@ class LoopReport:
         real_time_ratio: simulated time over wall time (1.0: kept real time).
         aligned_ticks: ticks started before their deadline because the devices' samples
             were in (the server's tick alignment; 0 when it is off).
+        collector_longest_ms: the longest stop of the process by Python's cyclic garbage
+            collector during the loop (ms; 0 when not measured): a stop longer than a
+            period is ticks lost (:mod:`haptics.heap`).
+        full_collections: full (generation 2) collections during the loop.
     """
 
     rate_hz: float
@@ -56,6 +60,8 @@ class LoopReport:
     resyncs: int
     real_time_ratio: float
     aligned_ticks: int = 0
+    collector_longest_ms: float = 0.0
+    full_collections: int = 0
 
     @property
     def overrun_fraction(self) -> float:
@@ -81,6 +87,8 @@ class LoopReport:
             "real_time_ratio": self.real_time_ratio,
             "kept_real_time": self.kept_real_time,
             "aligned_ticks": self.aligned_ticks,
+            "collector_longest_ms": self.collector_longest_ms,
+            "full_collections": self.full_collections,
         }
 
 
@@ -102,6 +110,8 @@ class Pacer:
         max_lag_ticks: how many periods late a tick may start before the schedule is
             re-anchored (the lost time is not made up with a burst of ticks).
         capacity: ticks kept for the statistics (a ring buffer; ~10 minutes at 1 kHz).
+        collector: the garbage collector's pauses during the loop
+            (:class:`haptics.heap.CollectorPauses`), for the report; None: not measured.
     """
 
     def __init__(
@@ -111,6 +121,7 @@ class Pacer:
         sleep: Callable[[float], None] = time.sleep,
         max_lag_ticks: int = 5,
         capacity: int = 600_000,
+        collector=None,
     ) -> None:
         if not (math.isfinite(rate_hz) and rate_hz > 0):
             raise ValueError(f"rate_hz must be a positive number, got {rate_hz!r}")
@@ -119,6 +130,7 @@ class Pacer:
         self._clock, self._sleep = clock, sleep
         self.max_lag_ticks = max_lag_ticks
         self._capacity = capacity
+        self._collector = collector
         self._periods = np.zeros(capacity)
         self._lateness = np.zeros(capacity)
         self._work = np.zeros(capacity)
@@ -190,4 +202,6 @@ class Pacer:
             self.resyncs,
             ratio,
             self.aligned,
+            self._collector.longest_s * 1e3 if self._collector is not None else 0.0,
+            self._collector.full if self._collector is not None else 0,
         )

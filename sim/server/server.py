@@ -43,6 +43,7 @@ from haptics.bus.frame_timing import FrameTimingLog
 from haptics.bus.latency import DelayLine
 from haptics.bus.roles import OPERATOR, Role
 from haptics.force import ForceFeedback, ForceFeedbackConfig
+from haptics.heap import CollectorPauses, collector_kept_out
 from scenarios.trace import TraceEvent
 from sim.server.loop import LoopReport, Pacer
 from sim.server.publish import CHANNELS, ChannelDelay, Publisher, Rates
@@ -626,13 +627,16 @@ class TrainingServer:
             self.scheduling = use_realtime()
             self.say(f"loop scheduling: {self.scheduling.detail}")
         try:
-            return self._serve(stop, on_checkpoint, max_duration_s, started, waited)
+            # the objects of start-up frozen out of the collector's passes: a full pass
+            # over them stopped this loop for 28-298 ms (haptics.heap)
+            with collector_kept_out(), CollectorPauses() as pauses:
+                return self._serve(stop, on_checkpoint, max_duration_s, started, waited, pauses)
         finally:
             if self.scheduling.realtime:
                 use_normal()
 
     def _serve(
-        self, stop, on_checkpoint, max_duration_s, started: float, waited_s: float
+        self, stop, on_checkpoint, max_duration_s, started: float, waited_s: float, pauses=None
     ) -> ServeOutcome:
         s = self.session
         now = serving = self._clock()
@@ -644,7 +648,9 @@ class TrainingServer:
             # enabled with the hands (it stayed disabled, and the pedal froze the
             # instrument while moving nothing)
             s.teleops[camera].enable(now)
-        pacer = Pacer(s.world.rate_hz, clock=self._clock, sleep=self._between_ticks)
+        pacer = Pacer(
+            s.world.rate_hz, clock=self._clock, sleep=self._between_ticks, collector=pauses
+        )
         reason = None
         while reason is None:
             now = self._tick_started = pacer.wait()

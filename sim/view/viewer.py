@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from haptics.heap import collector_kept_out
 from scenarios.visual import SceneDescription
 from sim.errors import SimError
 from sim.stop_signals import STOP_SIGNALS
@@ -221,10 +222,13 @@ class Viewer:
             previous = {s: signal.signal(s, on_signal) for s in STOP_SIGNALS}
         try:
             self._open()
-            self._loop(
-                report, max_seconds, lambda: stop() or interrupted.is_set(),
-                close_after_result_s, on_frame,
-            )  # fmt: skip
+            # the objects of start-up frozen out of the collector's passes: a full pass
+            # over them froze the window and its mouse or gamepad hand (haptics.heap)
+            with collector_kept_out():
+                self._loop(
+                    report, max_seconds, lambda: stop() or interrupted.is_set(),
+                    close_after_result_s, on_frame,
+                )  # fmt: skip
         finally:
             for s, handler in previous.items():
                 signal.signal(s, handler if handler is not None else signal.SIG_DFL)

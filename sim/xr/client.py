@@ -40,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
+from haptics.heap import collector_kept_out
 from sim.xr.errors import RuntimeLostError, XrError
 from sim.xr.frames import (
     CAMERA_FROM_XR_VIEW,
@@ -304,12 +305,16 @@ class VrClient:
                 f"format {runtime.swapchain_format:#x}, {len(chain.images)} images, "
                 f"{o.mode} view, GL {renderer.gl_renderer}"
             )
-            if o.drive:
-                device = threading.Thread(
-                    target=self._device_loop, args=(runtime, feed), daemon=True
-                )
-                device.start()
-            self._frames(renderer, runtime, feed)
+            # the objects of start-up frozen out of the collector's passes: a full pass
+            # over them stops frame submission (and the controllers' stream) for tens to
+            # hundreds of ms, frames a headset shows late (haptics.heap)
+            with collector_kept_out():
+                if o.drive:
+                    device = threading.Thread(
+                        target=self._device_loop, args=(runtime, feed), daemon=True
+                    )
+                    device.start()
+                self._frames(renderer, runtime, feed)
         except RuntimeLostError as exc:
             self.report.runtime_lost = str(exc)
             self.report.stopped_by = "runtime lost"

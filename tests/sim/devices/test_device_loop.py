@@ -8,6 +8,8 @@ the adapter through the device-side force renderer every tick.
 
 from __future__ import annotations
 
+import gc
+
 import numpy as np
 
 from haptics.devices.base import DeviceReading
@@ -54,13 +56,14 @@ def test_velocity_device_is_aligned_for_the_gate_and_follows():
         # until the arm has followed and force messages came (at most 20000 ticks, ~20 s;
         # a loaded machine may make the server hold the arm afterwards: a person would
         # tap the clutch, this test does not need to)
-        run_device(
-            handle,
-            link,
-            stop=lambda: "FOLLOWING" in stats.states and stats.forces > 200,
-            max_ticks=20000,
-            stats=stats,
-        )
+        frozen = []  # the start-up heap is frozen out of the collector's passes meanwhile
+
+        def done() -> bool:
+            frozen.append(gc.get_freeze_count())
+            return "FOLLOWING" in stats.states and stats.forces > 200
+
+        run_device(handle, link, stop=done, max_ticks=20000, stats=stats)
+        assert min(frozen) > 10_000  # (the server's loop, in this process too, goes on)
         assert handle.aligned > 0  # the assist turned the handle while the arm aligned
         states = stats.states
         # the arm followed only after the assist: never at first. The loop records the
@@ -76,6 +79,7 @@ def test_velocity_device_is_aligned_for_the_gate_and_follows():
     finally:
         link.close()
         served.close()
+    assert gc.get_freeze_count() == 0  # both loops ended: the heap is given back
 
 
 FAKE_HID = """
