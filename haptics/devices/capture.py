@@ -64,6 +64,7 @@ def capture(
     notify: Callable[[str], None] | None = None,
     bus=None,
     curve=None,
+    stats: CaptureStats | None = None,
 ) -> CaptureStats:
     """Record device messages into ``out`` until ``stop()`` (or ``duration_s`` after the
     first message).
@@ -79,6 +80,8 @@ def capture(
             by the caller.
         curve: the server's CurveZMQ keys (:class:`~haptics.bus.security.ServerCurve`),
             needed to listen beyond loopback, as for ``surgisim serve``.
+        stats: counted into as messages are written (and returned): another thread
+            can watch a capture's progress.
     """
     from haptics.bus.sockets import ServerBus
 
@@ -88,9 +91,27 @@ def capture(
         bus = ServerBus(port, bind_host, curve=curve)
     clocks: dict[str, ClockMap] = {}
     rates: dict[str, _RateOf] = {}
-    stats = CaptureStats()
+    stats = CaptureStats() if stats is None else stats
     t0: float | None = None
     last = 0.0
+
+    def keep(messages) -> None:
+        nonlocal t0, last
+        for m in messages:
+            name = m.component
+            if wanted and name not in wanted:
+                continue
+            clock = clocks.setdefault(name, ClockMap())
+            stamp_s = float(m.payload["stamp_s"])
+            if m.name == "measured_cp":
+                rates.setdefault(name, _RateOf()).add(stamp_s)
+            t = clock.to_local(stamp_s, m.received_s)
+            if t0 is None:
+                t0 = last = t
+            last = max(last, t)  # in arrival order, never back in time
+            writer.write(last - t0, m.topic, m.payload)
+            stats.messages += 1
+
     try:
         with RecordingWriter(out, sorted(wanted), source="surgisim device record") as writer:
             if notify:
@@ -118,20 +139,10 @@ def capture(
                         )
                     else:
                         bus.reply(origin, {"ok": True})
-                for m in bus.drain():
-                    name = m.component
-                    if wanted and name not in wanted:
-                        continue
-                    clock = clocks.setdefault(name, ClockMap())
-                    stamp_s = float(m.payload["stamp_s"])
-                    if m.name == "measured_cp":
-                        rates.setdefault(name, _RateOf()).add(stamp_s)
-                    t = clock.to_local(stamp_s, m.received_s)
-                    if t0 is None:
-                        t0 = last = t
-                    last = max(last, t)  # in arrival order, never back in time
-                    writer.write(last - t0, m.topic, m.payload)
-                    stats.messages += 1
+                keep(bus.drain())
+            # what arrived before the stop is recorded too (it was left in the socket: a
+            # device stopped just before the recorder lost its last tens of milliseconds)
+            keep(bus.drain())
             # the header comes first in the file: say what the recording turned out to hold
             measured = sorted(r.rate_hz for r in rates.values() if r.rate_hz is not None)
             writer.update_header(

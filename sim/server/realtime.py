@@ -82,8 +82,15 @@ def use_realtime(priority: int = LOOP_PRIORITY) -> Scheduling:
 
 
 def use_normal() -> None:
-    """Put the calling thread back under normal scheduling (after the loop); never raises."""
+    """Put the calling thread back under normal scheduling (after the loop); never raises.
+
+    ``SCHED_RESET_ON_FORK``, when the thread has it (:func:`use_realtime` sets it), is
+    kept: the kernel lets only a privileged thread clear it, so a user granted real-time
+    by an ``rtprio`` limit was refused (EPERM, silenced here) and the thread stayed under
+    ``SCHED_FIFO`` after the loop.
+    """
     if _fifo_policy() is None:
         return
     with contextlib.suppress(OSError):
-        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+        reset = os.sched_getscheduler(0) & getattr(os, "SCHED_RESET_ON_FORK", 0)
+        os.sched_setscheduler(0, os.SCHED_OTHER | reset, os.sched_param(0))

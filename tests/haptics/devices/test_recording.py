@@ -18,11 +18,12 @@ import pytest
 
 from haptics.bus.sockets import ServerBus
 from haptics.devices.base import DeviceReading
-from haptics.devices.capture import capture
+from haptics.devices.capture import CaptureStats, capture
 from haptics.devices.errors import DeviceError
 from haptics.devices.link import DeviceLink
 from haptics.devices.recording import RecordingWriter, read_recording
 from haptics.devices.replay import replay
+from tests.waiting import wait_for
 
 ENVELOPE = ("v", "stamp_s", "seq")
 
@@ -35,12 +36,16 @@ class Capturing:
         self.port = self.bus.port
         self.path = path
         self._stop = threading.Event()
-        self.stats = None
+        self.stats = CaptureStats()  # counted into as the capture goes
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
     def _run(self) -> None:
-        self.stats = capture(self.path, bus=self.bus, stop=self._stop.is_set)
+        capture(self.path, bus=self.bus, stop=self._stop.is_set, stats=self.stats)
+
+    def wait_for(self, messages: int, timeout_s: float = 30.0) -> bool:
+        """Until the capture has written ``messages`` (True), or ``timeout_s`` passed."""
+        return wait_for(lambda: self.stats.messages >= messages, timeout_s, poll_s=0.01)
 
     def close(self):
         self._stop.set()
@@ -72,11 +77,17 @@ def test_record_then_replay_reproduces_the_stream(tmp_path):
         link.connect(timeout_s=10)
         start = time.monotonic()
         for k, reading in enumerate(_ticks(600)):  # 0.6 s at 1 kHz
-            link.send("MTMR", reading)
+            # stamped on its schedule (the clutch's 100 ms refresh goes by the stamps: a
+            # pause of this process made a wall-clock count vary), sent no earlier
+            link.send("MTMR", reading, stamp_s=start + 0.001 * k)
             delay = start + 0.001 * (k + 1) - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
-        time.sleep(0.3)
+        link.close()
+        # everything sent is recorded before the capture stops (a fixed 0.3 s was not
+        # always enough for a paused process)
+        sent_count = len(read_recording(sent).entries)
+        assert cap.wait_for(sent_count), (cap.stats.messages, sent_count)
     finally:
         link.close()
         cap.close()
@@ -102,14 +113,15 @@ def test_record_then_replay_reproduces_the_stream(tmp_path):
     assert topics.count("MTMR/gripper/measured_js") == 600
     # gripper before measured_cp in every tick; the clutch on change and every 100 ms
     assert topics[0] == "MTMR/gripper/measured_js" and topics[2] == "MTMR/measured_cp"
-    assert 6 <= topics.count("MTMR/clutch") <= 12
+    # 0.6 s of stamps: pressed at 200 and released at 400 ms, sent again at 0, 100, 300, 500
+    assert topics.count("MTMR/clutch") == 6
     # replay it to a second recording server
     cap2 = Capturing(second)
     link2 = DeviceLink(["MTMR"], port=cap2.port, subscribe=(), notify=lambda s: None)
     try:
         link2.connect(timeout_s=10)
         stats = replay(link2, recorded)
-        time.sleep(0.3)
+        assert cap2.wait_for(stats.sent), (cap2.stats.messages, stats.sent)
     finally:
         link2.close()
         cap2.close()

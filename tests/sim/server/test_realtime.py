@@ -41,13 +41,14 @@ def _permitted() -> bool:
 def test_granted_realtime_is_fifo_for_that_thread_only_and_undone():
     if not _permitted():
         pytest.skip("this machine does not permit real-time scheduling")
+    realtime_reset = getattr(os, "SCHED_RESET_ON_FORK", 0)
 
     def body():
         got = use_realtime()
         during = os.sched_getscheduler(0) & ~getattr(os, "SCHED_RESET_ON_FORK", 0)
         priority = os.sched_getparam(0).sched_priority
         use_normal()
-        return got, during, priority, os.sched_getscheduler(0)
+        return got, during, priority, os.sched_getscheduler(0) & ~realtime_reset
 
     got, during, priority, after = _in_thread(body)
     assert got.realtime and got.priority == LOOP_PRIORITY and "SCHED_FIFO" in got.detail
@@ -66,6 +67,29 @@ def test_without_permission_it_stays_normal_and_says_how_to_grant_it(monkeypatch
     assert not got.realtime and got.priority == 0
     assert "no permission" in got.detail and "rtprio" in got.detail
     use_normal()  # refused too: never raises
+
+
+def test_back_to_normal_keeps_the_reset_on_fork_flag_an_unprivileged_thread_may_not_clear(
+    monkeypatch,
+):
+    """A user granted real-time by an ``rtprio`` limit (no CAP_SYS_NICE) may not clear
+    ``SCHED_RESET_ON_FORK``: asking for plain ``SCHED_OTHER`` was refused (EPERM), the
+    refusal silenced, and the loop thread stayed under ``SCHED_FIFO``. The kernel's rule,
+    emulated: the flag set may not be dropped."""
+    reset = getattr(os, "SCHED_RESET_ON_FORK", 0)
+    if not reset:
+        pytest.skip("no SCHED_RESET_ON_FORK on this system")
+    policy = [os.SCHED_FIFO | reset]
+
+    def setscheduler(pid, new, param):
+        if policy[0] & reset and not new & reset:
+            raise PermissionError(1, "Operation not permitted")
+        policy[0] = new
+
+    monkeypatch.setattr(realtime.os, "sched_getscheduler", lambda pid: policy[0])
+    monkeypatch.setattr(realtime.os, "sched_setscheduler", setscheduler)
+    use_normal()
+    assert policy[0] == os.SCHED_OTHER | reset
 
 
 def test_a_refused_policy_is_reported_not_raised(monkeypatch):
