@@ -318,7 +318,12 @@ def bench_bus(
 
 @bench_app.command("render")
 def bench_render(
-    frames: int = typer.Option(60, min=5, help="Frames timed per case and round."),
+    frames: int = typer.Option(
+        60,
+        min=5,
+        help="Frames timed per case and round (a quarter of them, at least 3, for 1920x1080 "
+        "and the stereo pair).",
+    ),
     rounds: int = ROUNDS,
     baseline_frames: int = typer.Option(
         10, min=2, help="Frames of pybullet's getCameraImage timed per round."
