@@ -282,8 +282,13 @@ def bench_session(
     scenario: list[str] = typer.Option(
         None, "--scenario", help="Bundled scenario to run (repeatable; default: all)."
     ),
-    seeds: int = typer.Option(1, min=1, help="Seeds per scenario (0, 1, ...)."),
-    operator: str = typer.Option("expert", help="Synthetic operator skill."),
+    seeds: int = typer.Option(1, min=1, help="Seeds per scenario (--first-seed, the next, ...)."),
+    first_seed: int = typer.Option(
+        0, "--first-seed", min=0, help="The first seed: --seeds 20 --first-seed 100 runs 100..119."
+    ),
+    operator: str = typer.Option(
+        "expert", help="Synthetic operator skill: expert, intermediate, novice."
+    ),
     json_path: Path = bench_json("session"),
     strict: bool = STRICT,
     breakdown: bool = typer.Option(
@@ -291,9 +296,13 @@ def bench_session(
     ),
 ) -> None:
     """Headless session speed (simulated s per wall s) for each bundled scenario."""
-    from bench.session import run_session_benchmark
+    from bench.session import run_session_benchmark, unknown_options
 
-    ok = run_session_benchmark(scenario or None, seeds, operator, json_path, strict, breakdown)
+    for hint, message in unknown_options(scenario or None, operator).items():
+        raise typer.BadParameter(message, param_hint=hint)  # the first, before any run
+    ok = run_session_benchmark(
+        scenario or None, seeds, operator, json_path, strict, breakdown, first_seed=first_seed
+    )
     raise typer.Exit(code=0 if ok else 1)
 
 
