@@ -309,10 +309,22 @@ def bench_session(
 @bench_app.command("bus")
 def bench_bus(
     seconds: float = typer.Option(
-        60.0, "--seconds", "-s", min=2.0, help="Measured seconds, all configurations together."
+        60.0,
+        "--seconds",
+        "-s",
+        min=2.0,
+        help="Measured seconds, all sections together: half for latency (split over rounds "
+        "and configurations), a tenth for throughput, 40% for the training server (split "
+        "over its configurations); no run shorter than 0.5 s (server 2 s); process start-up "
+        "comes on top.",
     ),
     rounds: int = ROUNDS,
-    rate_hz: float = typer.Option(1000.0, min=1.0, help="The device process's rate (Hz)."),
+    rate_hz: float = typer.Option(
+        1000.0,
+        min=1.0,
+        help="The device's rate (Hz) in the latency section (the training server's device "
+        "runs at 1 kHz).",
+    ),
     json_path: Path = bench_json("bus"),
     strict: bool = STRICT,
 ) -> None:
