@@ -406,6 +406,12 @@ def run_bus_benchmark(
         "rounds": rounds,
         "rate_hz": rate_hz,
         "run_seconds": budget,
+        # one row per table row of the latency and throughput sections (the same figures
+        # as "latency" and "throughput", which stay keyed by path)
+        "results": [
+            *({"section": "latency", "path": k, **v} for k, v in latency.items()),
+            *({"section": "throughput", "path": k, **v} for k, v in throughput.items()),
+        ],
         "latency": latency,
         "throughput": throughput,
         "garbage_decode_us": garbage,

@@ -198,10 +198,20 @@ def run_env_benchmark(
 
     # the share of the 2 cores other processes took decides what parallelism can give
     result = {
+        "steps": steps,
+        "rounds": rounds,
+        "vector_steps": vector_steps,
+        "sweep_runs": sweep_runs,
         "single": single,
         "vector2_steps_per_s": vector,
         "load_average_1_5_15_min": list(os.getloadavg()),
     }
+    # one row per table row ("single" and "ray" keep their figures as before)
+    result["results"] = [
+        {"what": "bare session", "steps_per_s": single["bare_steps_per_s"]},
+        {"what": "environment (single)", "steps_per_s": single["env_steps_per_s"]},
+        {"what": "AsyncVectorEnv of 2 (sum)", "steps_per_s": vector},
+    ]
     bars = [
         [
             "environment overhead over the bare session",
@@ -226,6 +236,11 @@ def run_env_benchmark(
             console,
         )
         result["ray"] = {"runs": sweep_runs, "one_worker_s": one, "two_workers_s": two}
+        result["results"] += [
+            {"what": f"Ray sweep, {n} worker{'s' * (n > 1)}", "wall_s": wall,
+             "runs_per_min": 60 * sweep_runs / wall}
+            for n, wall in ((1, one), (2, two))
+        ]  # fmt: skip
         bars.append(
             [
                 "Ray sweep, 2 workers over 1",

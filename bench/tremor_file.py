@@ -195,6 +195,7 @@ def run_tremor_file(
         },
         "results": results,
         "plugin_digests": plugin_digests("tremor_filter", filters),
+        "bars": [],  # a user's recording sets no bars; the key is there as in every bench
     }
     if json_path is not None:
         console.print(f"wrote {write_json(json_path, payload)}")

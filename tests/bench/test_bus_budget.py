@@ -4,6 +4,7 @@ and the titles say the run lengths as they are."""
 from __future__ import annotations
 
 import io
+import json
 
 import pytest
 from rich.console import Console
@@ -22,7 +23,9 @@ def test_run_seconds_share_the_whole_budget():
     assert small == bus.MIN_RUN_S
 
 
-def test_a_two_second_run_asks_for_minimum_runs_and_titles_do_not_round_to_zero(monkeypatch):
+def test_a_two_second_run_asks_for_minimum_runs_and_titles_do_not_round_to_zero(
+    monkeypatch, tmp_path
+):
     asked = []
 
     def run_config(mode, transport, seconds, rate_hz=1000.0, on_sample=None):
@@ -43,12 +46,18 @@ def test_a_two_second_run_asks_for_minimum_runs_and_titles_do_not_round_to_zero(
     monkeypatch.setattr(realtime, "use_realtime", lambda: type("P", (), {"realtime": False,
                         "detail": "not here"})())  # fmt: skip
     out = io.StringIO()
-    bus.run_bus_benchmark(
-        seconds=2.0, rounds=1, json_path=None, console=Console(file=out, width=200)
-    )
+    out_json = tmp_path / "bus.json"
+    console = Console(file=out, width=200)
+    bus.run_bus_benchmark(seconds=2.0, rounds=1, json_path=out_json, console=console)
     text = out.getvalue()
     # before: throughput 2 s per path and the server max(5, s/4) s per configuration
     assert {s for kind, s in asked if kind == "throughput"} == {bus.MIN_RUN_S["throughput"]}
     assert {s for kind, s in asked if kind == "server"} == {bus.MIN_RUN_S["server"]}
     assert "0.5 s per configuration" in text and " 0 s per configuration" not in text
     assert "messages received / sent" in text and "received/sent (count)" in text
+    payload = json.loads(out_json.read_text())
+    assert payload["run_seconds"] == bus.MIN_RUN_S
+    # the standard "results": one row per latency and throughput table row
+    rows = {(r["section"], r["path"]) for r in payload["results"]}
+    assert rows == {(s, f"{m}/{t}") for s in ("latency", "throughput") for m in ("stack", "raw")
+                    for t in ("tcp", "ipc")}  # fmt: skip
