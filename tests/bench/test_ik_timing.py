@@ -34,6 +34,21 @@ def test_each_side_of_the_batch_ratio_is_timed_for_at_least_the_minimum():
     assert 2e5 < one <= 5e5 and 2e5 < all_cores <= 5e5
 
 
+def test_a_side_sized_under_load_is_grown_when_its_best_run_comes_out_short():
+    """Sized while a burst of load made every call 3x slower, the best of the repeats
+    (load gone) lasted a third of the minimum: that side is grown and measured again."""
+    calls = []
+
+    def solve(chain, X, Q0):
+        calls.append(len(X))
+        slow = 3.0 if len(calls) <= 4 else 1.0  # the warm-up and the sizing under load
+        time.sleep(slow * 2e-6 * len(X))
+
+    X = np.repeat(np.eye(4)[None], 100, axis=0)
+    _, _, timing = ik._batch_rates(psm(), X, None, repeats=2, min_s=0.05, solve=solve)
+    assert timing["best_run_s"] >= 0.05 and timing["best_run_1thread_s"] >= 0.05
+
+
 def test_tiles_grow_until_one_run_lasts_the_minimum():
     seen = []
 
