@@ -40,7 +40,7 @@ import numpy as np
 import zmq
 from rich.console import Console
 
-from bench.report import finish, print_table
+from bench.report import finish, print_table, start_run
 from haptics.bus.contract import Message, decode
 from haptics.bus.devices import DeviceState
 from haptics.bus.errors import BusMessageError
@@ -50,7 +50,23 @@ BARS_US = {"p50": 200.0, "p99": 1000.0}
 TOPIC = "MTMR/measured_cp"
 POSE = {"position_m": [0.01, -0.02, 0.1], "orientation_xyzw": [0.0, 0.0, 0.0, 1.0]}
 WARMUP_S = 0.2  # the first messages after connecting are not measured
+#: How ``--seconds`` is shared between the sections: latency (over rounds and
+#: configurations), throughput (over paths), the training server (over its configurations).
+SHARES = {"latency": 0.5, "throughput": 0.1, "server": 0.4}
+#: The shortest run of each section (s): below these a run measures little but start-up.
+MIN_RUN_S = {"latency": 0.5, "throughput": 0.5, "server": 2.0}
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_seconds(seconds: float, rounds: int, runs: dict[str, int]) -> dict[str, float]:
+    """Seconds of one run of each section, so that all runs together measure ``seconds``
+    (``SHARES`` of it per section, split over its ``runs``; the latency section's also
+    over ``rounds``), none shorter than ``MIN_RUN_S``. Processes' start-up comes on top."""
+    out = {}
+    for section, count in runs.items():
+        count *= rounds if section == "latency" else 1
+        out[section] = max(MIN_RUN_S[section], SHARES[section] * seconds / max(count, 1))
+    return out
 
 
 # --------------------------------------------------------------------------- device side
@@ -273,11 +289,23 @@ def run_bus_benchmark(
     on_sample: Callable[[Message], object] | None = None,
     console: Console | None = None,
 ) -> bool:
-    """Latency of every configuration over ``seconds`` (all rounds together), throughput,
-    garbage cost; print the tables, write JSON; True when the bars hold (or not strict)."""
+    """Latency of every configuration, throughput, garbage cost and the training server,
+    ``seconds`` measured in all (see :func:`run_seconds`; ``rate_hz`` is the latency
+    section's device rate: the server section's device runs at 1 kHz, as its bars are
+    set); print the tables, write JSON; True when the bars hold (or not strict)."""
     console = console or Console(emoji=False)
+    start_run(console)
     configs = [(m, t) for t in transports for m in ("stack", "raw")]
-    per_run = max(0.5, seconds / (rounds * len(configs)))
+    budget = run_seconds(
+        seconds,
+        rounds,
+        {
+            "latency": len(configs),
+            "throughput": len(configs),
+            "server": len(_server_configs(transports, realtime=True)),
+        },
+    )
+    per_run = budget["latency"]
     results: dict[tuple[str, str], dict] = {c: {"receipt_s": [], "handled_s": []} for c in configs}
     meta: dict[tuple[str, str], list] = {c: [] for c in configs}
     for _ in range(rounds):
@@ -315,7 +343,7 @@ def run_bus_benchmark(
             )
         )
     print_table(
-        f"One-way latency device stamp -> server, µs ({rate_hz:g} Hz, {per_run * rounds:.0f} s"
+        f"One-way latency device stamp -> server, µs ({rate_hz:g} Hz, {per_run * rounds:g} s"
         " per configuration)",
         [
             "path",
@@ -326,7 +354,7 @@ def run_bus_benchmark(
             "handled p50",
             "handled p99",
             "handled p99.9",
-            "received/sent",
+            "received/sent (count)",
             "device Hz",
         ],
         rows,
@@ -335,7 +363,7 @@ def run_bus_benchmark(
     throughput = {}
     for transport in transports:
         for mode in ("stack", "raw"):
-            r = run_config(mode, transport, seconds=2.0, rate_hz=0.0)
+            r = run_config(mode, transport, seconds=budget["throughput"], rate_hz=0.0)
             throughput[f"{mode}/{transport}"] = {
                 "sent": r["sent"],
                 "received": r["received"],
@@ -343,8 +371,8 @@ def run_bus_benchmark(
                 "sent_per_s": r["device_rate_hz"],
             }
     print_table(
-        "Throughput (device sending flat out for 2 s)",
-        ["path", "", "sent/s", "received/s", "received/sent"],
+        f"Throughput (device sending flat out for {budget['throughput']:g} s)",
+        ["path", "", "sent/s", "received/s", "messages received / sent"],
         [
             (k, "", v["sent_per_s"], v["received_per_s"], v["received"] / max(1, v["sent"]))
             for k, v in throughput.items()
@@ -372,17 +400,32 @@ def run_bus_benchmark(
                     "pass" if ok else "FAIL",
                 )
             )
-    server = _server_section(transports, max(5.0, seconds / 4), console, bar_rows)
+    server = _server_section(transports, budget["server"], console, bar_rows)
     payload = {
         "seconds": seconds,
         "rounds": rounds,
         "rate_hz": rate_hz,
+        "run_seconds": budget,
+        # one row per table row of the latency and throughput sections (the same figures
+        # as "latency" and "throughput", which stay keyed by path)
+        "results": [
+            *({"section": "latency", "path": k, **v} for k, v in latency.items()),
+            *({"section": "throughput", "path": k, **v} for k, v in throughput.items()),
+        ],
         "latency": latency,
         "throughput": throughput,
         "garbage_decode_us": garbage,
         "server": server,
     }
     return finish("bus", bar_rows, payload, json_path, console, strict)
+
+
+def _server_configs(transports, realtime: bool) -> list[tuple[str, bool, bool]]:
+    """(transport, realtime, align_ticks) of each training-server run: the baseline of
+    each transport (ticks at their deadlines, --no-align-ticks), aligned ticks, and with
+    ``realtime`` where the machine permits it."""
+    configs = [(t, False, False) for t in transports] + [(t, False, True) for t in transports]
+    return configs + ([(t, True, True) for t in transports] if realtime else [])
 
 
 def _server_section(transports, seconds: float, console, bar_rows: list) -> dict:
@@ -393,11 +436,8 @@ def _server_section(transports, seconds: float, console, bar_rows: list) -> dict
     # real-time scheduling is measured beside the default where this machine permits it
     probe = use_realtime()
     use_normal()
-    # the baseline of each transport: ticks at their deadlines (--no-align-ticks)
-    configs = [(t, False, False) for t in transports] + [(t, False, True) for t in transports]
-    if probe.realtime:
-        configs += [(t, True, True) for t in transports]
-    else:
+    configs = _server_configs(transports, probe.realtime)
+    if not probe.realtime:
         console.print(f"server with --realtime not measured: {probe.detail}")
     out, rows = {}, []
     for transport, realtime, align in configs:
@@ -457,7 +497,7 @@ def _server_section(transports, seconds: float, console, bar_rows: list) -> dict
             ),
         ]
     print_table(
-        f"Training server ({seconds:.0f} s each): device stamp -> the step that used it (µs), "
+        f"Training server ({seconds:g} s each): device stamp -> the step that used it (µs), "
         "tick period (ms), with a viewer subscribed",
         ["transport", "", "p50", "p99", "p99.9", "period p50", "p99", "p99.9", "overruns %",
          "aligned %", "x real time", "servo_cf Hz", "viewer msgs"],

@@ -6,7 +6,8 @@
    ``Session.state()`` with the very commands the environment sent (recorded from the
    environment's run; the same commands from the same seed give the same trajectory, bit
    for bit). Overhead = environment time / bare time - 1 (action mapping, observation,
-   reward). Rounds are interleaved and medians taken: these machines are noisy.
+   reward). Both are warmed up (untimed) first, rounds alternate which side goes first,
+   and medians are taken: these machines are noisy.
 2. **Vector of 2**: ``gymnasium.vector.AsyncVectorEnv`` with 2 workers, environment steps
    per second summed over both, beside the single environment (reported; on a 2-core
    machine shared with others no bar is set).
@@ -30,7 +31,7 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
-from bench.report import finish, print_table
+from bench.report import finish, print_table, start_run
 
 SCENARIO = "peg-transfer"
 BAR_OVERHEAD = 0.15
@@ -42,8 +43,18 @@ def _actions(env, n: int, seed: int) -> np.ndarray:
     return rng.uniform(-1.0, 1.0, (n, *env.action_space.shape)).astype(np.float32)
 
 
+#: Untimed steps of the environment and of the bare session before the rounds: the
+#: first environment step took ~38 ms (kernels loading, caches), 0.3-1 ms afterwards.
+WARMUP_STEPS = 5
+
+
 def env_vs_session(steps: int, rounds: int, seed: int = 0) -> dict:
-    """Median seconds per environment step and per bare session step (same commands)."""
+    """Median seconds per environment step and per bare session step (same commands).
+
+    Both sides are warmed up (untimed) first, and the order alternates between rounds
+    (environment first in even rounds, bare session first in odd ones), so neither
+    side is always the one that runs on a cold cache after the other.
+    """
     import gymnasium as gym
 
     import sim.env  # noqa: F401 - registers the environments
@@ -52,8 +63,8 @@ def env_vs_session(steps: int, rounds: int, seed: int = 0) -> dict:
     try:
         actions = _actions(env, steps, seed)
         k = env.physics_steps
-        env_times, bare_times = [], []
-        for _ in range(rounds):
+
+        def run_env() -> tuple[float, list]:
             env.reset(seed=seed)
             commands = []
             elapsed = 0.0
@@ -62,14 +73,37 @@ def env_vs_session(steps: int, rounds: int, seed: int = 0) -> dict:
                 start = time.perf_counter()
                 env.step(a)
                 elapsed += time.perf_counter() - start
-            env_times.append(elapsed / steps)
+            return elapsed / steps, commands
+
+        def run_bare(commands: list) -> float:
             session = env.session
             session.reset(seed)
             start = time.perf_counter()
             for c in commands:
                 session.advance(c, steps=k)
                 session.state()
-            bare_times.append((time.perf_counter() - start) / steps)
+            return (time.perf_counter() - start) / len(commands)
+
+        # warm-up, untimed: the commands of the first steps from the same seed
+        env.reset(seed=seed)
+        warm = []
+        for a in actions[:WARMUP_STEPS]:
+            warm.append(env.commands(a))
+            env.step(a)
+        run_bare(warm)
+        env_times, bare_times, order = [], [], []
+        commands: list = []
+        for r in range(rounds):
+            if r % 2 == 0:  # round 0 records the commands (the same from the same seed)
+                env_s, commands = run_env()
+                env_times.append(env_s)
+                bare_times.append(run_bare(commands))
+                order.append("env first")
+            else:
+                bare_times.append(run_bare(commands))
+                env_s, commands = run_env()
+                env_times.append(env_s)
+                order.append("bare first")
     finally:
         env.close()
     env_s, bare_s = statistics.median(env_times), statistics.median(bare_times)
@@ -82,6 +116,10 @@ def env_vs_session(steps: int, rounds: int, seed: int = 0) -> dict:
         "physics_steps_per_env_step": k,
         "rounds": rounds,
         "steps": steps,
+        "warmup_steps": WARMUP_STEPS,
+        "env_step_s_rounds": env_times,
+        "bare_step_s_rounds": bare_times,
+        "order": order,
     }
 
 
@@ -138,6 +176,7 @@ def run_env_benchmark(
 ) -> bool:
     """Run the benchmark, print its tables, write the JSON; False when strict and a bar fails."""
     console = Console(emoji=False)
+    start_run(console)
     single = env_vs_session(steps, rounds)
     vector = vector_steps_per_s(vector_steps)
     print_table(
@@ -159,10 +198,20 @@ def run_env_benchmark(
 
     # the share of the 2 cores other processes took decides what parallelism can give
     result = {
+        "steps": steps,
+        "rounds": rounds,
+        "vector_steps": vector_steps,
+        "sweep_runs": sweep_runs,
         "single": single,
         "vector2_steps_per_s": vector,
         "load_average_1_5_15_min": list(os.getloadavg()),
     }
+    # one row per table row ("single" and "ray" keep their figures as before)
+    result["results"] = [
+        {"what": "bare session", "steps_per_s": single["bare_steps_per_s"]},
+        {"what": "environment (single)", "steps_per_s": single["env_steps_per_s"]},
+        {"what": "AsyncVectorEnv of 2 (sum)", "steps_per_s": vector},
+    ]
     bars = [
         [
             "environment overhead over the bare session",
@@ -187,6 +236,11 @@ def run_env_benchmark(
             console,
         )
         result["ray"] = {"runs": sweep_runs, "one_worker_s": one, "two_workers_s": two}
+        result["results"] += [
+            {"what": f"Ray sweep, {n} worker{'s' * (n > 1)}", "wall_s": wall,
+             "runs_per_min": 60 * sweep_runs / wall}
+            for n, wall in ((1, one), (2, two))
+        ]  # fmt: skip
         bars.append(
             [
                 "Ray sweep, 2 workers over 1",

@@ -12,10 +12,14 @@ Scenarios, each at 1 kHz and 500 Hz physics:
 
 A scene step is what a session does each tick: arm control, ``stepSimulation``, grasp and
 drop detection, and reading the instrument contacts. Scenarios are measured in
-interleaved rounds so that load from other processes spreads over all of them; per-step
-durations give the median and p99, and the real-time factor is simulated time over wall
-time. Bars (2-core machine, 1 kHz): peg transfer >= 10x real time at rest and >= 3x while
-carrying.
+interleaved rounds so that load from other processes spreads over all of them, each
+after ``WARMUP_STEPS`` untimed steps (the first step loads numba kernels). Per-step
+durations give the median and p99; steps/s and the real-time factor are read from the
+median step (a burst of load elsewhere moves the mean; ``mean_us`` and
+``steps_per_s_mean`` stay in the JSON), and "vs iiwa raw" is the ratio to the baseline
+measured in the same run. Bars (2-core machine, 1 kHz, as the goal was set): peg transfer
+>= 10x real time at rest and >= 3x while carrying; they are absolute (a slower machine
+misses them), so read them beside the table's "vs iiwa raw" column.
 
 Run: ``surgisim bench physics`` (or ``python -m bench.physics``).
 """
@@ -30,11 +34,14 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
-from bench.report import finish, print_table, timing_stats_us
+from bench.report import finish, print_table, start_run, timing_stats_us
 
 RATES_HZ = (1000.0, 500.0)
 BARS = {"peg transfer, at rest": 10.0, "peg transfer, carrying": 3.0}
 BAR_RATE_HZ = 1000.0
+#: Untimed steps of every scenario before the first round: the first step of a scene
+#: loads numba kernels (36 ms against 0.2-0.8 ms afterwards) and warms pybullet's caches.
+WARMUP_STEPS = 50
 #: Simulated time a scene settles before it is measured (s): resting bodies sleep after 2 s.
 SETTLE_S = 2.5
 
@@ -45,6 +52,11 @@ class _Scenario:
     def __init__(self, name: str, rate_hz: float, step: Callable[[], None], close) -> None:
         self.name, self.rate_hz, self.step, self.close = name, rate_hz, step, close
         self.durations_ns: list[int] = []
+
+    def warm_up(self, steps: int = WARMUP_STEPS) -> None:
+        """Steps that are not timed (kernels loaded, caches warm)."""
+        for _ in range(steps):
+            self.step()
 
     def run(self, steps: int) -> None:
         clock = time.perf_counter_ns
@@ -174,10 +186,13 @@ def run_physics_benchmark(
         strict: return False when a bar is missed (the CLI then exits with status 1).
     """
     console = console or Console(emoji=False)
+    start_run(console)
     scenarios = []
     for rate in RATES_HZ:
         scenarios += [_iiwa(rate), _psm_alone(rate), _peg_rest(rate), _peg_carry(rate)]
     try:
+        for s in scenarios:
+            s.warm_up()
         for _ in range(rounds):
             for s in scenarios:
                 s.run(max(1, round(seconds * s.rate_hz / rounds)))
@@ -189,14 +204,16 @@ def run_physics_benchmark(
     baseline = {s.rate_hz: s for s in scenarios if s.name == "iiwa raw"}
     for s in scenarios:
         stats = timing_stats_us(s.durations_ns)
-        steps_per_s = 1e6 / stats["mean_us"]
-        base = 1e6 / timing_stats_us(baseline[s.rate_hz].durations_ns)["mean_us"]
+        steps_per_s = 1e6 / stats["median_us"]
+        base = 1e6 / timing_stats_us(baseline[s.rate_hz].durations_ns)["median_us"]
         result = {
             "scenario": s.name,
             "rate_hz": s.rate_hz,
             "steps": len(s.durations_ns),
+            "warmup_steps": WARMUP_STEPS,
             **stats,
-            "steps_per_s": steps_per_s,
+            "steps_per_s": steps_per_s,  # from the median step
+            "steps_per_s_mean": 1e6 / stats["mean_us"],
             "real_time_factor": steps_per_s / s.rate_hz,
             "vs_iiwa_raw": steps_per_s / base,
         }
@@ -217,6 +234,8 @@ def run_physics_benchmark(
         ["scenario", "rate", "median µs", "p99 µs", "steps/s", "real time", "vs iiwa raw"],
         rows,
         console,
+        caption=f"after {WARMUP_STEPS} untimed steps each; steps/s and real time from the "
+        "median step; vs iiwa raw: steps/s over raw pybullet's in this run",
     )
     bar_rows = []
     for name, bar in BARS.items():
@@ -226,7 +245,12 @@ def run_physics_benchmark(
     bar_rows.append(
         ("ring stayed in PSM2's jaws", "yes" if held else "no", "", "yes", _verdict(held))
     )
-    payload = {"seconds": seconds, "rounds": rounds, "results": results}
+    payload = {
+        "seconds": seconds,
+        "rounds": rounds,
+        "warmup_steps": WARMUP_STEPS,
+        "results": results,
+    }
     return finish("physics", bar_rows, payload, json_path, console, strict)
 
 

@@ -32,9 +32,13 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
-from bench.report import finish, print_table
+from bench.report import finish, print_table, start_run
 
 SCENARIO = "peg-transfer"
+#: Cases that cost several times a 640x480 frame are timed on a quarter of --frames.
+HEAVY_CASES = ("surgisim 1920x1080", "surgisim stereo 2x1024x1024")
+HEAVY_DIVISOR = 4
+MIN_FRAMES = 3
 AT_S = 2.0
 BAR_FPS_640 = 60.0
 BAR_OVER_PYBULLET = 3.0
@@ -64,6 +68,13 @@ def _pybullet_frame(world, X_WC: np.ndarray, camera, width: int, height: int):
     return frame
 
 
+def timed_frames(case: str, frames: int) -> int:
+    """Frames (or stereo pairs) timed per round for ``case``: ``frames``, a quarter of
+    it for the heavy cases (1920x1080, stereo), never fewer than ``MIN_FRAMES``."""
+    divisor = HEAVY_DIVISOR if case in HEAVY_CASES else 1
+    return max(frames // divisor, MIN_FRAMES)
+
+
 def _time(fn, n: int) -> tuple[float, float]:
     """Calls per wall second of ``fn`` over ``n`` calls (after one untimed call), and the
     process CPU time per call (ms: every thread, llvmpipe's rasteriser threads included;
@@ -90,31 +101,31 @@ def run_render_benchmark(
     from sim.world.visuals import PoseReader
 
     console = Console(emoji=False)
+    start_run(console)
     scenario = load_scenario(SCENARIO)
     with session_at(scenario, 0, AT_S) as session:
         view = view_of(session)
         d, X_WN, X_WC = view.description, view.X_WN, view.X_WC
         reader = PoseReader(session.world, d)
         renderers = {
-            "surgisim 640x480": (Renderer(d, 640, 480), 1),
-            "surgisim 640x480, MSAA 4, shadow 2048": (
-                Renderer(d, 640, 480, samples=4, shadow_size=2048),
-                1,
+            "surgisim 640x480": Renderer(d, 640, 480),
+            "surgisim 640x480, MSAA 4, shadow 2048": Renderer(
+                d, 640, 480, samples=4, shadow_size=2048
             ),
-            "surgisim 1920x1080": (Renderer(d, 1920, 1080), max(frames // 4, 3)),
-            "surgisim stereo 2x1024x1024": (Renderer(d, 1024, 1024), max(frames // 4, 3)),
+            "surgisim 1920x1080": Renderer(d, 1920, 1080),
+            "surgisim stereo 2x1024x1024": Renderer(d, 1024, 1024),
         }
-        first = renderers["surgisim 640x480"][0]
+        first = renderers["surgisim 640x480"]
         backend = (
             f"{first.backend}: {first.gl_renderer}, GL {first.gl_version}; defaults MSAA "
             f"{first.samples}, shadow map {first.shadow_size}"
         )
         cases = {}
-        for name, (r, divisor) in renderers.items():
+        for name, r in renderers.items():
             if "stereo" in name:
-                cases[name] = (lambda r=r: r.render_stereo(X_WN, X_WC), max(frames // divisor, 3))
+                cases[name] = (lambda r=r: r.render_stereo(X_WN, X_WC), timed_frames(name, frames))
             else:
-                cases[name] = (lambda r=r: r.render(X_WN, X_WC), max(frames // divisor, 3))
+                cases[name] = (lambda r=r: r.render(X_WN, X_WC), timed_frames(name, frames))
         baseline = "pybullet getCameraImage 640x480"
         cases[baseline] = (
             _pybullet_frame(session.world, X_WC, d.camera, 640, 480),
@@ -131,7 +142,7 @@ def run_render_benchmark(
                     rates[name].append(rate)
                     cpu_ms[name].append(cpu)
         finally:
-            for r, _ in renderers.values():
+            for r in renderers.values():
                 r.close()
     results = []
     rows = []
@@ -142,7 +153,7 @@ def run_render_benchmark(
         cpu = float(np.median(cpu_ms[name]))
         results.append(
             {"case": name, "rate": median, "unit": unit, "ms_per_call": per_call_ms,
-             "cpu_ms_per_call": cpu, "rounds": values}
+             "cpu_ms_per_call": cpu, "calls_per_round": cases[name][1], "rounds": values}
         )  # fmt: skip
         rows.append([name, unit, median, per_call_ms, cpu, min(values), max(values)])
     load = (load_before, os.getloadavg()[0])
@@ -163,6 +174,9 @@ def run_render_benchmark(
          "pass" if ratio >= BAR_OVER_PYBULLET else "FAIL"],
     ]  # fmt: skip
     payload = {
+        "frames": frames,
+        "rounds": rounds,
+        "baseline_frames": baseline_frames,
         "scenario": SCENARIO,
         "at_s": AT_S,
         "backend": backend,

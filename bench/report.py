@@ -30,13 +30,55 @@ def timing_stats_us(durations_ns: Sequence[int] | np.ndarray) -> dict[str, float
     }
 
 
+#: what :func:`start_run` noted when the running benchmark began (``None`` before)
+_started: dict | None = None
+
+
+def _utc_now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _load_1m() -> float | None:
+    try:
+        return float(os.getloadavg()[0])
+    except OSError:  # no load average on this platform
+        return None
+
+
+def busy_note(load_1m: float | None, when: str) -> str | None:
+    """A line saying the machine was busy (1-minute load average above its CPU count),
+    so a figure taken under load is not quoted unknowingly; ``None`` when it was not."""
+    cpus = os.cpu_count() or 1
+    if load_1m is None or load_1m <= cpus:
+        return None
+    return (
+        f"machine busy {when}: load average {load_1m:.1f} on {cpus} CPUs; "
+        "figures measured under load"
+    )
+
+
+def start_run(console=None) -> dict:
+    """Note when a benchmark began and the machine's load then (``machine.started_utc``
+    and ``machine.load_avg_1m_start`` in its JSON); print a line when the machine is busy.
+    Every benchmark calls it before measuring."""
+    global _started
+    _started = {"started_utc": _utc_now(), "load_avg_1m_start": _load_1m()}
+    note = busy_note(_started["load_avg_1m_start"], "at the start")
+    if note:
+        (console or Console(emoji=False)).print(note)
+    return dict(_started)
+
+
 def machine_info() -> dict:
-    """Facts that make figures comparable across machines."""
+    """Facts that make figures comparable across machines, and the load they were taken
+    under: ``load_avg_1m_start`` / ``started_utc`` from :func:`start_run` (``None`` when
+    it was not called), ``load_avg_1m_end`` and ``time_utc`` (when the JSON is written)."""
     import numba
     import numpy
 
     from sim.session.provenance import surgisim_version
 
+    started = _started or {"started_utc": None, "load_avg_1m_start": None}
     return {
         "surgisim": surgisim_version(),  # with the git commit in a checkout
         "python": sys.version.split()[0],
@@ -46,7 +88,10 @@ def machine_info() -> dict:
         "numba": numba.__version__,
         "numba_threads": numba.get_num_threads(),
         "numpy": numpy.__version__,
-        "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "started_utc": started["started_utc"],
+        "time_utc": _utc_now(),  # when the JSON was written: the run's end
+        "load_avg_1m_start": started["load_avg_1m_start"],
+        "load_avg_1m_end": _load_1m(),
     }
 
 
@@ -108,8 +153,10 @@ def write_json(path: Path, payload: dict) -> Path:
     """Write ``payload`` with machine info to ``path`` (parents created); return the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    global _started
     payload = {"machine": machine_info(), **payload}
     path.write_text(json.dumps(payload, indent=2, default=_json_default) + "\n")
+    _started = None  # the run is over: the next one notes its own start
     return path
 
 
@@ -139,6 +186,9 @@ def finish(
     """
     shown = [_bar_row(r) for r in bar_rows]
     print_table("Bars", ["bar", "measured", "", "target", ""], shown, console)
+    note = busy_note(_load_1m(), "at the end")
+    if note:
+        console.print(note)
     if json_path is not None:
         bars = [
             dict(zip(["bar", "measured", "op", "target", "result"], r, strict=True))

@@ -29,12 +29,36 @@ from pathlib import Path
 
 from rich.console import Console
 
-from bench.report import finish, print_table
+from bench.report import finish, print_table, start_run
 
 BAR_SCENARIO = "peg-transfer"
 BAR_COST = 1.5
 #: Simulated seconds of the bare-world baseline per scenario.
 BARE_SECONDS = 5.0
+
+
+def unknown_options(names: list[str] | None, operator: str) -> dict[str, str]:
+    """What is wrong with the scenarios and operator asked for, by option (``--scenario``,
+    ``--operator``; empty when nothing): checked before the warm-up and the runs, which
+    otherwise ended in a traceback after them."""
+    from haptics.operators import PRESETS
+    from scenarios.loader import library_names
+    from sim.errors import closest_names
+
+    problems = {}
+    known = library_names()
+    unknown = [n for n in names or () if n not in known]
+    if unknown:
+        problems["--scenario"] = (
+            f"unknown scenario {unknown[0]!r}; bundled scenarios are {sorted(known)}."
+            + closest_names(unknown[0], known)
+        )
+    if operator not in PRESETS:
+        problems["--operator"] = (
+            f"unknown operator {operator!r}; operators are {sorted(PRESETS)}."
+            + closest_names(operator, PRESETS)
+        )
+    return problems
 
 
 def _warm_up() -> None:
@@ -69,20 +93,30 @@ def run_session_benchmark(
     json_path: Path | None = None,
     strict: bool = False,
     breakdown: bool = False,
+    first_seed: int = 0,
 ) -> bool:
     """Run the benchmark, print its tables, write the JSON; False when strict and a bar
-    fails. ``breakdown``: also one timed run of the bar's scenario, seed 0, showing what
-    the session's own work is made of (:mod:`bench.session_breakdown`)."""
+    fails. Seeds ``first_seed`` .. ``first_seed + seeds - 1`` of each scenario.
+    ``breakdown``: also one timed run of the bar's scenario, seed 0, showing what the
+    session's own work is made of (:mod:`bench.session_breakdown`).
+
+    Raises:
+        ValueError: an unknown scenario or operator, before anything runs.
+    """
     from scenarios.loader import library_names, load_scenario
     from sim.session.headless import run_headless
 
+    problems = unknown_options(names, operator)
+    if problems:
+        raise ValueError(" ".join(problems.values()))
     console = Console(emoji=False)
+    start_run(console)
     names = names or library_names()
     _warm_up()
     rows, results = [], []
     for name in names:
         scenario = load_scenario(name)
-        for seed in range(seeds):
+        for seed in range(first_seed, first_seed + seeds):
             outcome = run_headless(scenario, operator=operator, seed=seed)
             bare = bare_world_real_time(scenario, seed)
             speed = outcome.sim_time_s / outcome.wall_time_s
@@ -150,7 +184,13 @@ def run_session_benchmark(
                 "pass" if not failed else "FAIL",
             ]
         )
-    payload = {"operator": operator, "seeds": seeds, "results": results}
+    payload = {
+        "scenarios": names,
+        "operator": operator,
+        "seeds": seeds,
+        "first_seed": first_seed,
+        "results": results,
+    }
     if breakdown:
         from bench.session_breakdown import session_breakdown
 

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
-from bench.report import finish, print_table
+from bench.report import finish, print_table, start_run
 
 RATE_HZ = 1000.0
 BATCHES = (1, 2, 10)
@@ -129,6 +129,7 @@ def run_teleop_benchmark(
 ) -> bool:
     """Print the tables, write JSON; True when the bar holds (always True unless strict)."""
     console = console or Console(emoji=False)
+    start_run(console)
     samples = operator_samples(seconds, seed)
     for name in ("default", "none"):  # compile and warm everything before timing
         pipeline_us_per_sample(samples[:500], name, 2)

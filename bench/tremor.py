@@ -45,7 +45,7 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
-from bench.report import finish, plugin_digests, print_table
+from bench.report import finish, plugin_digests, print_table, start_run
 from haptics.errors import HapticsError
 from haptics.tremor import make_filter
 from haptics.tremor.metrics import (
@@ -285,6 +285,7 @@ def run_tremor_benchmark(
     """
     # the tables are ~100 columns wide: do not let a pipe's default 80 squeeze the names
     console = console or Console(emoji=False, width=max(Console(emoji=False).width, 130))
+    start_run(console)
     step_samples = make_traces("broadband", 1, 20.0, seed, RATE_HZ)[0][1]
     compared = {**FILTERS, **{spec: {} for spec in filters or ()}}
     step_us = step_cost_us(compared, step_samples[:10_000])

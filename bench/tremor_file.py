@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
-from bench.report import plugin_digests, print_table, write_json
+from bench.report import plugin_digests, print_table, start_run, write_json
 from bench.tremor import FILTERS, SETTLE_S, fault_note, score_filter
 from haptics.errors import HapticsError
 from haptics.tremor import make_filter
@@ -118,6 +118,7 @@ def run_tremor_file(
             short for the warm-up and the lag measurement, or a bad ``voluntary_hz``.
     """
     console = console or Console(emoji=False, width=max(Console(emoji=False).width, 110))
+    start_run(console)
     rate_hz, source = recording.rate_hz, recording.source
     try:
         band_hz = require_band("--band-hz", band_hz, rate_hz)
@@ -194,6 +195,7 @@ def run_tremor_file(
         },
         "results": results,
         "plugin_digests": plugin_digests("tremor_filter", filters),
+        "bars": [],  # a user's recording sets no bars; the key is there as in every bench
     }
     if json_path is not None:
         console.print(f"wrote {write_json(json_path, payload)}")

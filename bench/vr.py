@@ -30,14 +30,16 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 from rich.console import Console
 
-from bench.report import finish, print_table
+from bench.report import finish, print_table, start_run
 from sim.cli.practice import free_port_block
 
 SCENARIO = "needle-handover"
@@ -52,6 +54,16 @@ def _summary(timing_path: Path, skip: int) -> dict:
     for line in timing_path.read_text().splitlines():
         timer.add(FrameRecord(**json.loads(line)))
     return timer.summary(skip=skip)
+
+
+def work_dir(root_path: Path) -> tuple[Path, str]:
+    """A folder of this run's own under the root's ``/tmp`` (two runs at once wrote over
+    each other's reports and logs in a fixed ``/tmp/bench-vr``): its path here and in
+    the root."""
+    tmp = Path(root_path) / "tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
+    here = Path(tempfile.mkdtemp(prefix="bench-vr-", dir=tmp))
+    return here, f"/tmp/{here.name}"
 
 
 def run_vr_benchmark(
@@ -72,8 +84,8 @@ def run_vr_benchmark(
     except RootUnavailableError as exc:
         console.print(f"bench vr skipped: {exc}")
         return not strict
-    work = root.path / "tmp" / "bench-vr"
-    work.mkdir(parents=True, exist_ok=True)
+    start_run(console)
+    work, in_root = work_dir(root.path)
     port = free_port_block()
     data = work / "data"
     env = {**os.environ, "XDG_DATA_HOME": str(data), "COLUMNS": "200"}
@@ -89,8 +101,8 @@ def run_vr_benchmark(
             for case in cases:
                 size = CASES[case]
                 args = ["-m", "sim.cli", "vr", "--port", str(port), "--frames", str(frames)]
-                args += ["--timing", f"/tmp/bench-vr/{case}.jsonl"]
-                args += ["--json", f"/tmp/bench-vr/{case}.json"]
+                args += ["--timing", f"{in_root}/{case}.jsonl"]
+                args += ["--json", f"{in_root}/{case}.json"]
                 if size is not None:
                     args += ["--size", f"{size[0]}x{size[1]}"]
                 console.print(f"case {case}: {frames} frames ...")
@@ -131,6 +143,10 @@ def run_vr_benchmark(
                 server.wait(180)
             except subprocess.TimeoutExpired:
                 server.kill()
+    if any("error" in r for r in results.values()):
+        console.print(f"logs of this run kept in {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
     rows = []
     for case, r in results.items():
         if "error" in r:
@@ -183,7 +199,13 @@ def run_vr_benchmark(
             verdict,
         ]
     ]
-    payload = {"frames": frames, "skip": skip, "load_average": load, "cases": results}
+    payload = {
+        "frames": frames,
+        "skip": skip,
+        "load_average": load,
+        "cases": results,  # by case, as before; "results": the same, one row per case
+        "results": [{"case": case, **r} for case, r in results.items()],
+    }
     return finish("vr", bar_rows, payload, json_path, console, strict)
 
 

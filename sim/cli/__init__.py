@@ -282,8 +282,13 @@ def bench_session(
     scenario: list[str] = typer.Option(
         None, "--scenario", help="Bundled scenario to run (repeatable; default: all)."
     ),
-    seeds: int = typer.Option(1, min=1, help="Seeds per scenario (0, 1, ...)."),
-    operator: str = typer.Option("expert", help="Synthetic operator skill."),
+    seeds: int = typer.Option(1, min=1, help="Seeds per scenario (--first-seed, the next, ...)."),
+    first_seed: int = typer.Option(
+        0, "--first-seed", min=0, help="The first seed: --seeds 20 --first-seed 100 runs 100..119."
+    ),
+    operator: str = typer.Option(
+        "expert", help="Synthetic operator skill: expert, intermediate, novice."
+    ),
     json_path: Path = bench_json("session"),
     strict: bool = STRICT,
     breakdown: bool = typer.Option(
@@ -291,19 +296,35 @@ def bench_session(
     ),
 ) -> None:
     """Headless session speed (simulated s per wall s) for each bundled scenario."""
-    from bench.session import run_session_benchmark
+    from bench.session import run_session_benchmark, unknown_options
 
-    ok = run_session_benchmark(scenario or None, seeds, operator, json_path, strict, breakdown)
+    for hint, message in unknown_options(scenario or None, operator).items():
+        raise typer.BadParameter(message, param_hint=hint)  # the first, before any run
+    ok = run_session_benchmark(
+        scenario or None, seeds, operator, json_path, strict, breakdown, first_seed=first_seed
+    )
     raise typer.Exit(code=0 if ok else 1)
 
 
 @bench_app.command("bus")
 def bench_bus(
     seconds: float = typer.Option(
-        60.0, "--seconds", "-s", min=2.0, help="Measured seconds, all configurations together."
+        60.0,
+        "--seconds",
+        "-s",
+        min=2.0,
+        help="Measured seconds, all sections together: half for latency (split over rounds "
+        "and configurations), a tenth for throughput, 40% for the training server (split "
+        "over its configurations); no run shorter than 0.5 s (server 2 s); process start-up "
+        "comes on top.",
     ),
     rounds: int = ROUNDS,
-    rate_hz: float = typer.Option(1000.0, min=1.0, help="The device process's rate (Hz)."),
+    rate_hz: float = typer.Option(
+        1000.0,
+        min=1.0,
+        help="The device's rate (Hz) in the latency section (the training server's device "
+        "runs at 1 kHz).",
+    ),
     json_path: Path = bench_json("bus"),
     strict: bool = STRICT,
 ) -> None:
@@ -318,7 +339,12 @@ def bench_bus(
 
 @bench_app.command("render")
 def bench_render(
-    frames: int = typer.Option(60, min=5, help="Frames timed per case and round."),
+    frames: int = typer.Option(
+        60,
+        min=5,
+        help="Frames timed per case and round (a quarter of them, at least 3, for 1920x1080 "
+        "and the stereo pair).",
+    ),
     rounds: int = ROUNDS,
     baseline_frames: int = typer.Option(
         10, min=2, help="Frames of pybullet's getCameraImage timed per round."

@@ -21,3 +21,35 @@ def test_a_value_just_under_its_target_is_not_printed_equal_to_it():
 def test_plain_values_print_as_before():
     text = _printed([["cost", 1.98, "<=", 1.5, "FAIL"], ["drops", 0, "==", 0, "pass"]])
     assert "1.98" in text and "1.980" not in text
+
+
+def test_the_json_records_the_start_and_the_load_and_a_busy_machine_is_said(monkeypatch, tmp_path):
+    import json
+    import os
+
+    from bench import report
+
+    cpus = os.cpu_count() or 1
+    monkeypatch.setattr(report.os, "getloadavg", lambda: (cpus + 1.5, 0.0, 0.0))
+    out = io.StringIO()
+    console = Console(file=out, width=160)
+    started = report.start_run(console)
+    path = tmp_path / "t.json"
+    finish("t", [["x", 1.0, "<=", 2.0, "pass"]], {}, path, console, strict=False)
+    machine = json.loads(path.read_text())["machine"]
+    assert machine["started_utc"] == started["started_utc"] and machine["time_utc"]
+    assert machine["load_avg_1m_start"] == machine["load_avg_1m_end"] == cpus + 1.5
+    text = out.getvalue()
+    assert "machine busy at the start" in text and "machine busy at the end" in text
+    # the next run notes its own start: a JSON written without one has no stale start
+    report.write_json(path, {})
+    assert json.loads(path.read_text())["machine"]["started_utc"] is None
+
+
+def test_an_idle_machine_prints_no_note(monkeypatch):
+    from bench import report
+
+    monkeypatch.setattr(report.os, "getloadavg", lambda: (0.1, 0.0, 0.0))
+    out = io.StringIO()
+    report.start_run(Console(file=out))
+    assert out.getvalue() == ""

@@ -1,0 +1,101 @@
+"""``surgisim bench ik``: how its rates are timed (every solver alike, batch runs long
+enough to measure), ``--arms`` named twice, and the success bar that is a difference."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from bench import ik
+from kinematics import psm
+from sim.cli import app
+
+
+def test_each_side_of_the_batch_ratio_is_timed_for_at_least_the_minimum():
+    """The old sizing read the first call, which also compiled the kernels and woke the
+    thread pool: a slow first call left 1 tile and timed runs of a fraction of a ms."""
+    calls = []
+
+    def solve(chain, X, Q0):
+        cost = 0.3 if not calls else 2e-6 * len(X)  # the first call: compiling
+        calls.append(len(X))
+        time.sleep(cost)
+
+    chain = psm()
+    X = np.repeat(np.eye(4)[None], 100, axis=0)
+    all_cores, one, timing = ik._batch_rates(chain, X, None, repeats=2, min_s=0.05, solve=solve)
+    assert timing["best_run_s"] >= 0.05 and timing["best_run_1thread_s"] >= 0.05
+    assert timing["targets_timed"] >= 0.05 / 2e-6 and timing["targets_timed_1thread"] >= 25_000
+    # both sides read the same fake cost: ~500k targets/s (sleep overshoots a little)
+    assert 2e5 < one <= 5e5 and 2e5 < all_cores <= 5e5
+
+
+def test_a_side_sized_under_load_is_grown_when_its_best_run_comes_out_short():
+    """Sized while a burst of load made every call 3x slower, the best of the repeats
+    (load gone) lasted a third of the minimum: that side is grown and measured again."""
+    calls = []
+
+    def solve(chain, X, Q0):
+        calls.append(len(X))
+        slow = 3.0 if len(calls) <= 4 else 1.0  # the warm-up and the sizing under load
+        time.sleep(slow * 2e-6 * len(X))
+
+    X = np.repeat(np.eye(4)[None], 100, axis=0)
+    _, _, timing = ik._batch_rates(psm(), X, None, repeats=2, min_s=0.05, solve=solve)
+    assert timing["best_run_s"] >= 0.05 and timing["best_run_1thread_s"] >= 0.05
+
+
+def test_tiles_grow_until_one_run_lasts_the_minimum():
+    seen = []
+
+    def run(tiles):
+        seen.append(tiles)
+        return 1e-4 * tiles
+
+    tiles = ik._tiles_for(run, 0.15)
+    assert 1e-4 * tiles >= 0.15 and seen[-1] == tiles and len(seen) <= 4
+
+
+@pytest.fixture(scope="module")
+def psm_targets():
+    chain = psm()
+    rng = np.random.default_rng(5000)
+    Q = chain.random_q(rng, 20)
+    return chain, chain.fk_batch(Q), Q
+
+
+def _rate_of(durations):
+    return len(durations) / (durations.sum() / 1e9)
+
+
+def test_ours_pybullet_and_a_plugin_are_rated_by_their_calls_own_durations(psm_targets, tmp_path):
+    """Ours was the targets over the whole Python loop's wall time, pybullet's and a
+    plug-in's over the sum of their calls: two different measures in one ratio."""
+    chain, X, Q = psm_targets
+    _, durations, rate = ik._run_ours(chain, X, Q)
+    assert rate == pytest.approx(_rate_of(durations), rel=1e-12)
+    arm = ik._arms(["psm"], tmp_path)[0]
+    _, durations, rate = ik._run_pybullet(arm, X, Q)
+    assert rate == pytest.approx(_rate_of(durations), rel=1e-12)
+    _, durations, rate, errors, _ = ik._run_plugin(ik.solve_ik, chain, X, Q)
+    assert errors == 0 and rate == pytest.approx(_rate_of(durations), rel=1e-12)
+
+
+def test_an_arm_named_twice_runs_once_and_the_json_records_the_arms(tmp_path):
+    out = tmp_path / "ik.json"
+    args = ["bench", "ik", "-n", "10", "--arms", "psm,psm", "--rcm-targets", "0"]
+    result = CliRunner().invoke(app, [*args, "--seed", "5001", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(out.read_text())
+    assert payload["arms"] == ["psm"]
+    assert len(payload["results"]) == 4  # surgisim and pybullet, cold and warm
+    names = [b["bar"] for b in payload["bars"]]
+    assert len(names) == len(set(names))
+    # the success comparison is a difference of rates, and says so
+    assert "psm warm success minus pybullet's (difference)" in names
+    assert not any("success vs pybullet" in n for n in names)
+    assert payload["machine"]["started_utc"] and "load_avg_1m_start" in payload["machine"]
