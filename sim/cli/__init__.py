@@ -309,7 +309,7 @@ def bench_session(
 @bench_app.command("bus")
 def bench_bus(
     seconds: float = typer.Option(
-        60.0,
+        160.0,
         "--seconds",
         "-s",
         min=2.0,
