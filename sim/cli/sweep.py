@@ -158,13 +158,20 @@ MAX_LISTED = 20
 def _say_unfiltered(console: Console, rows: list[dict]) -> None:
     """A tremor filter swept over drivers that drive no arm through teleoperation (a
     controller's goals pass no filter) filtered nothing: its rows equal the default's,
-    which two filter labels on identical rows did not say."""
+    which two filter labels on identical rows did not say.
+
+    A row where the filter faulted (``held.filter_reset``) was filtered, and ruined, by
+    it: never said to equal the default's (also for a journal row written before
+    ``master_driven_arms`` counted arms whose filter faulted on every sample)."""
     from sim.session.plugins import TREMOR_FILTER
+    from sim.session.sweep import HELD
 
     unused: dict[tuple[str, str], int] = {}
     for row in rows:
         spec = row.get(TREMOR_FILTER.column, TREMOR_FILTER.builtin)
         if row.get("error") or spec == TREMOR_FILTER.builtin:
+            continue
+        if row.get(f"{HELD}filter_reset"):
             continue
         if row.get("master_driven_arms", 1) == 0:
             key = (row["driver"], spec)
