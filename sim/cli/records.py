@@ -38,6 +38,11 @@ DEMO_OPTION = typer.Option(
 )
 
 
+def _written(what: str, path, csv) -> str:
+    """``progress page: PATH`` (and the CSV's path), markup-safe (a path may hold ``[x]``)."""
+    return f"{what}: {escape(str(path))}" + (f"\nCSV: {escape(str(csv))}" if csv else "")
+
+
 def _records(db: str | None, demo: bool = False, *, reading: bool = True):
     """The records a command works on; a command that only reads (``reading``) refuses a
     ``--db`` SQLite file that does not exist instead of creating an empty one."""
@@ -67,7 +72,7 @@ def trainee_list(
     for col in ("pseudonym", "sessions", "since"):
         table.add_column(col)
     for trainee, count in rows:
-        table.add_row(trainee.pseudonym, str(count), f"{trainee.created_at:%Y-%m-%d}")
+        table.add_row(escape(trainee.pseudonym), str(count), f"{trainee.created_at:%Y-%m-%d}")
     console = Console(emoji=False)
     # on a line of its own, never broken: a URL to copy into --db
     console.print(f"Trainees in {records.shown_url}", soft_wrap=True, highlight=False, markup=False)
@@ -136,7 +141,7 @@ def trainee_show(
             console.print(f"trainee {escape(pseudonym)!r} has no sessions yet.")
             if html is not None or csv is not None:
                 path = _write_progress(records, pseudonym, html, csv)
-                console.print(f"progress page: {path}" + (f"\nCSV: {csv}" if csv else ""))
+                console.print(_written("progress page", path, csv))
             return
         sessions = everything
         conditions = sorted({s["latency"] for s in sessions})
@@ -149,7 +154,7 @@ def trainee_show(
                 )
         rescored = any(s["rescore"] for s in sessions)
         columns = ("id", "scenario", "date", "operator", "seed", "latency", "score", "result")
-        table = Table(title=f"Sessions of {pseudonym}")
+        table = Table(title=f"Sessions of {escape(pseudonym)}")
         for col in columns + (("judged by re-score",) if rescored else ()):
             # names are never cut: the date and the latency wrap instead on a narrow terminal
             whole = col in ("scenario", "operator")
@@ -158,14 +163,14 @@ def trainee_show(
         for s in sessions:
             table.add_row(
                 str(s["id"]),
-                s["scenario"],
-                s["started_at"],
-                s["operator"],
+                escape(s["scenario"]),
+                escape(s["started_at"]),
+                escape(s["operator"]),
                 str(s["seed"]),
-                s["latency"],
-                score_text(s["score"], s["pass_score"]),
-                s["result"],
-                *((rescore_text(s),) if rescored else ()),
+                escape(s["latency"]),
+                escape(score_text(s["score"], s["pass_score"])),
+                escape(s["result"]),
+                *((escape(rescore_text(s)),) if rescored else ()),
             )
         console.print(table)
         proficiency = proficiency_table(records, pseudonym)
@@ -184,14 +189,18 @@ def trainee_show(
         for name, p in proficiency.items():
             passes = judged_passes(s for s in everything if s["scenario"] == name)
             table.add_row(
-                name,
-                attempts_label(p["attempts"], p["not_counted"], p["other_rubric"]),
+                escape(name),
+                escape(attempts_label(p["attempts"], p["not_counted"], p["other_rubric"])),
                 str(passes),
                 str(p["passes"]),
                 str(p["best_run"]),
                 str(p["current_run"]),
-                f"[green]yes[/green] (since {p['since']})" if p["proficient"] else "no",
-                p["rule"],
+                (
+                    f"[green]yes[/green] (since {escape(str(p['since']))})"
+                    if p["proficient"]
+                    else "no"
+                ),
+                escape(p["rule"]),
             )
         console.print(table)
         if len(conditions) > 1 and latency is None:
@@ -204,8 +213,8 @@ def trainee_show(
                     if not group:
                         continue
                     table.add_row(
-                        name,
-                        cond,
+                        escape(name),
+                        escape(cond),
                         str(len(group)),
                         str(sum(s["passed"] for s in group)),
                         f"{statistics.median(s['score'] for s in group):.0f}",
@@ -216,7 +225,7 @@ def trainee_show(
         if any(p["other_rubric"] for p in proficiency.values()):
             console.print(OTHER_RUBRIC_NOTE, highlight=False, markup=False)
         path = _write_progress(records, pseudonym, html, csv)
-    console.print(f"progress page: {path}" + (f"\nCSV: {csv}" if csv else ""))
+    console.print(_written("progress page", path, csv))
 
 
 @trainee_app.command("class")
@@ -282,18 +291,18 @@ def trainee_class(
                 table.add_column(col, no_wrap=col == "trainee")
             for s in group:
                 table.add_row(
-                    s.pseudonym,
-                    attempts_text(s),
+                    escape(s.pseudonym),
+                    escape(attempts_text(s)),
                     str(s.passed),
                     str(s.qualifying),
-                    best_text(s),
-                    latest_text(s),
-                    s.latest_on,
+                    escape(best_text(s)),
+                    escape(latest_text(s)),
+                    escape(s.latest_on),
                     str(s.current_run),
                     escape(proficient_text(s)),
                 )
             for pseudonym in waiting:
-                table.add_row(pseudonym, "0", "", "", "", "not started", "", "", "no")
+                table.add_row(escape(pseudonym), "0", "", "", "", "not started", "", "", "no")
             console.print(table)
             if any(s.other_rubric for s in group):
                 console.print(OTHER_RUBRIC_NOTE, highlight=False, markup=False)
@@ -309,7 +318,7 @@ def trainee_class(
             path = write_class_report(records, standings, html or records.reports_dir / name, csv)
         except OSError as exc:
             raise SimError(f"the class page could not be written ({failure_text(exc)}).") from None
-    console.print(f"class page: {path}" + (f"\nCSV: {csv}" if csv else ""))
+    console.print(_written("class page", path, csv))
 
 
 def _check_class_scenario(records, scenario: str) -> None:
@@ -438,7 +447,7 @@ def report(
             records.register_file(
                 json_out, pseudonym=row.trainee.pseudonym, session_id=session_id, kind="json"
             )
-    Console(emoji=False).print(f"report: {path}")
+    Console(emoji=False).print(f"report: {escape(str(path))}", highlight=False)
 
 
 def rescore(
@@ -514,8 +523,8 @@ def rescore(
     _say_timers_that_never_ran(console, new)
     if new.context.get("forced"):
         console.print(
-            f"[yellow]forced:[/yellow] the rubric of {new.context['scenario']!r} on a "
-            f"{new.context['session_scenario']!r} session."
+            f"[yellow]forced:[/yellow] the rubric of {escape(repr(new.context['scenario']))} "
+            f"on a {escape(repr(new.context['session_scenario']))} session."
         )
 
 
