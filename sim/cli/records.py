@@ -43,6 +43,38 @@ def _written(what: str, path, csv) -> str:
     return f"{what}: {escape(str(path))}" + (f"\nCSV: {escape(str(csv))}" if csv else "")
 
 
+def _session_store(records, session_id: int, db: str | None, demo: bool, console) -> None:
+    """With neither ``--db`` nor ``--demo``, a session id is looked up in the trainee
+    records; a scripted operator's or controller's run without ``--trainee`` is stored in
+    the demo store, whose ids overlap: a session only there is refused with the option
+    that finds it, and one in both is said to be the trainee records' (the other needs
+    ``--demo``), never picked silently."""
+    from scenarios.errors import ScenarioError
+    from scenarios.records import database_location, open_records
+
+    if db or demo or not Path(database_location(None, "demo")).exists():
+        return
+    try:
+        open_records(None, demo=True).session(session_id)
+    except ScenarioError:
+        return  # not in the demo store either: the trainee records' own error says so
+    try:
+        records.session(session_id)
+    except ScenarioError:
+        raise ScenarioError(
+            f"no session with id {session_id} in the trainee records "
+            f"({records.shown_url}); the demo store (runs of a scripted operator or "
+            f"controller without --trainee) has a session {session_id}: add --demo."
+        ) from None
+    console.print(
+        f"[yellow]note:[/yellow] session {session_id} of the trainee records "
+        f"({escape(records.shown_url)}); the demo store has a session {session_id} too: "
+        "add --demo for that one.",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
 def _records(db: str | None, demo: bool = False, *, reading: bool = True):
     """The records a command works on; a command that only reads (``reading``) refuses a
     ``--db`` SQLite file that does not exist instead of creating an empty one."""
@@ -422,6 +454,7 @@ def report(
         json_out = checked_output(json_out, "--json")
         distinct_outputs(out=out, json=json_out)
         records = _records(db, demo)
+        _session_store(records, session_id, db, demo, Console(emoji=False))
         try:
             path = write_session_report(records, session_id, out)
         except OSError as exc:
@@ -495,6 +528,7 @@ def rescore(
             title = f"{escape(str(recording))} re-scored"
         else:
             records = _records(db, demo)
+            _session_store(records, session_id, db, demo, console)
             spec = load_scenario(scenario) if scenario is not None else None
             original, new = do_rescore(
                 records, session_id, spec, force=force, rubric_label=scenario
