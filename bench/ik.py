@@ -350,16 +350,22 @@ def _rcm_section(
         "tool_length_m": RCM_TOOL_LENGTH_M,
     }
     rows = []
+    failures = []  # (solver, start, target, calls failed, the first failure)
     solvers = {"surgisim": solve_ik, **(plugins or {})}
     for name, solver in solvers.items():
         for start in ("cold", "warm"):
             for label, with_roll in (("position", False), ("position+roll", True)):
-                ok, rcm_err, durations = _rcm_run(
+                ok, rcm_err, durations, errors, first = _rcm_run(
                     chain, X, port, with_roll, None if start == "cold" else Q_warm, solver
                 )
                 stats = timing_stats_us(durations)
-                max_err = float(rcm_err[ok].max(initial=0.0))
+                # no target reached: no largest error to show (0.00 read as a perfect one)
+                max_err = float(rcm_err[ok].max()) if ok.any() else None
                 result = {"success": float(ok.mean()), "max_rcm_error_m": max_err, **stats}
+                if name != "surgisim":
+                    result |= {"errors": errors, "first_error": first or None}
+                    if errors:
+                        failures.append((name, start, label, errors, first))
                 if name == "surgisim":  # the bars' figures, where they always were
                     out[f"{start} {label}"] = result
                 else:
@@ -369,10 +375,10 @@ def _rcm_section(
                         name,
                         start,
                         label,
-                        f"{100 * ok.mean():.2f}%",
+                        f"{100 * ok.mean():.2f}%" + _errors_note(errors, float(ok.mean())),
                         stats["median_us"],
                         stats["p99_us"],
-                        max_err,
+                        "n/a" if max_err is None else max_err,
                     )
                 )
     print_table(
@@ -382,31 +388,50 @@ def _rcm_section(
         rows,
         console,
     )
+    from rich.markup import escape
+
+    for name, start, label, errors, first in failures:
+        console.print(
+            f"{escape(name)} RCM ({start} {label}): {errors:,} of {len(X):,} calls failed; "
+            f"the first {escape(first)}",
+            highlight=False,
+        )
     return out
 
 
 def _rcm_run(chain, X, port, with_roll: bool, Q0, solver=solve_ik):
     """Solve each target through the port; check position, roll, port distance and limits
     by FK (a plug-in's own report is not taken; a call that raises or returns no usable
-    joints fails that target)."""
+    joints fails that target, and is counted: ``errors`` and the ``first`` failure, said
+    as in the main table)."""
     durations = np.empty(len(X), dtype=np.int64)
     ok = np.zeros(len(X), dtype=bool)
     rcm_err = np.full(len(X), np.nan)
+    errors, first = 0, ""
     for k in range(len(X)):
         target = X[k] if with_roll else X[k][:3, 3]
         q0 = None if Q0 is None else Q0[k]
         t0 = time.perf_counter_ns()
+        raised = None
         try:
             result = solver(chain, target, q0, **_SETTINGS, rcm=port)
-        except Exception:  # a plug-in's failure is that target's, not the benchmark's
-            result = None
+        except Exception as exc:  # a plug-in's failure is that target's, not the benchmark's
+            result, raised = None, exc
         durations[k] = time.perf_counter_ns() - t0
-        q = getattr(result, "q", None)
         try:
-            q = np.asarray(q, dtype=np.float64)
-        except (TypeError, ValueError):
-            continue
-        if q.shape != (chain.dof,) or not np.isfinite(q).all():
+            q = np.asarray(result.q, dtype=np.float64)
+        except (AttributeError, TypeError, ValueError):
+            q = None
+        if q is None or q.shape != (chain.dof,) or not np.isfinite(q).all():
+            errors += 1
+            if not first:
+                if raised is not None:
+                    first = f"raised {type(raised).__name__}: {raised}"
+                elif q is None:
+                    first = "returned " + ("None" if result is None else "no q")
+                else:
+                    nan = " with NaN or inf" if q.shape == (chain.dof,) else ""
+                    first = f"returned q of shape {q.shape}{nan}"
             continue
         X_got = chain.fk(q)
         rcm_err[k] = port_distance(X_got, port)
@@ -416,7 +441,7 @@ def _rcm_run(chain, X, port, with_roll: bool, Q0, solver=solve_ik):
             and rcm_err[k] <= BARS["rcm_error_m"]
             and chain.within_limits(q)
         )
-    return ok, rcm_err, durations
+    return ok, rcm_err, durations, errors, first
 
 
 def _roll_error_rad(X_got: np.ndarray, X_target: np.ndarray) -> float:
@@ -545,10 +570,11 @@ def run_ik_benchmark(
     if rcm:
         for label in ("cold position", "cold position+roll", "warm position", "warm position+roll"):
             bars.append((f"rcm {label} success", rcm[label]["success"], ">=", BARS["rcm_success"]))
+            worst = rcm[label]["max_rcm_error_m"]  # None: no target reached (fails the bar)
             bars.append(
                 (
                     f"rcm {label} max error m",
-                    rcm[label]["max_rcm_error_m"],
+                    math.nan if worst is None else worst,
                     "<=",
                     BARS["rcm_error_m"],
                 )

@@ -261,6 +261,108 @@ def implausible_units(scenario: Scenario) -> list[ScenarioWarning]:
     return out
 
 
+#: The densest solid (kg/m³): osmium, 22,590; past this a mass is most likely grams
+#: written as kilograms (a 1 cm cube of 5 g is 5,000 kg/m³, of "5 kg" 5,000,000).
+MAX_SOLID_DENSITY_KG_M3 = 25_000.0
+#: The lightest solid a task board holds (kg/m³): expanded polystyrene foam is 15-30,
+#: balsa about 150; under this a mass is most likely milligrams or a slip of the size.
+MIN_SOLID_DENSITY_KG_M3 = 10.0
+
+
+def _volume_m3(kind: str, params: dict) -> float | None:
+    """The volume of a primitive object from its parameters (their defaults where left
+    out: :mod:`sim.world.scene`), None for other kinds or parameters that are no lengths."""
+    try:
+        if kind == "box":
+            x, y, z = (float(v) for v in params.get("size_m", (0.01, 0.01, 0.01)))
+            return x * y * z
+        radius = float(params.get("radius_m", 0.005))
+        if kind == "sphere":
+            return 4.0 / 3.0 * math.pi * radius**3
+        if kind == "cylinder":
+            return math.pi * radius**2 * float(params.get("height_m", 0.01))
+    except (TypeError, ValueError):
+        return None
+    return None
+
+
+def implausible_density(scenario: Scenario) -> list[ScenarioWarning]:
+    """A movable primitive whose mass and size give a density no solid has: ``mass_kg: 5``
+    on a 1 cm cube (5 g meant) is 5,000,000 kg/m³, and the arms cannot lift it."""
+    out = []
+    for i, obj in enumerate(scenario.scene.objects):
+        mass = obj.params.get("mass_kg")
+        if isinstance(mass, bool) or not isinstance(mass, (int, float)) or mass <= 0:
+            continue  # 0 is a static body; the default mass suits the default size
+        if obj.params.get("environment") is True:
+            continue  # scenery: its mass is not used
+        volume = _volume_m3(obj.type, obj.params)
+        lengths = _numbers([obj.params.get(k) for k in ("size_m", "radius_m", "height_m")])
+        if not volume or volume <= 0 or any(x > IMPLAUSIBLE_LENGTH_M for x in lengths):
+            continue  # no volume, or sizes already warned of as millimetres
+        density = mass / volume
+        if density > MAX_SOLID_DENSITY_KG_M3:
+            why = (
+                "denser than any solid (osmium is 22,590 kg/m³); mass_kg is in kilograms "
+                f"({mass:g} g is {mass / 1000:g} kg): grams?"
+            )
+        elif density < MIN_SOLID_DENSITY_KG_M3:
+            why = (
+                "lighter than any solid (expanded polystyrene is about 15 kg/m³); mass_kg "
+                "is in kilograms and sizes in metres: milligrams, or a size slip?"
+            )
+        else:
+            continue
+        out.append(
+            warning_at(
+                scenario,
+                ("scene", "objects", i, "params", "mass_kg"),
+                f"scene.objects[{i}].params.mass_kg: {mass:g} kg in {volume * 1e6:.3g} cm³ "
+                f"({obj.id!r}) is {density:,.0f} kg/m³, {why}",
+            )
+        )
+    return out
+
+
+def grasp_by_no_jaw(scenario: Scenario) -> list[ScenarioWarning]:
+    """A condition on an object grasped ``by`` an arm without jaws (an ECM holds the
+    camera): it can never hold, and the step or event waits forever."""
+    from scenarios.triggers import Condition
+
+    jawless = {a.name for a in scenario.scene.arms if a.kind == "ecm"}
+    can = [a.name for a in scenario.scene.arms if a.kind != "ecm"]
+    out = []
+    for loc, model in _models(scenario):
+        by = getattr(model, "by", None)
+        if isinstance(model, Condition) and isinstance(by, str) and by in jawless:
+            where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)[1:]
+            kind = type(model).__name__.lower()
+            out.append(
+                warning_at(
+                    scenario,
+                    (*loc, "by"),
+                    f"{where}.by: {by!r} is an endoscope arm with no jaws: it never holds "
+                    f"an object, so this {kind} condition never holds (arms that can grasp: "
+                    f"{', '.join(can) or 'none'})",
+                )
+            )
+    return out
+
+
+def _models(value, loc: tuple = ()):
+    """Every ``(loc, model)`` in a scenario, nested ones included."""
+    if isinstance(value, BaseModel):
+        yield loc, value
+        for name in type(value).model_fields:
+            yield from _models(getattr(value, name), (*loc, name))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _models(item, (*loc, key))
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            yield from _models(item, (*loc, i))
+
+
 def events_never_due(scenario: Scenario) -> list[ScenarioWarning]:
     """An event ``at`` a time at or past the exercise's time limit never fires."""
     limit_s = scenario.exercise.time_limit_s
@@ -340,6 +442,8 @@ CHECKS: tuple[Callable[[Scenario], list[ScenarioWarning]], ...] = (
     limits_never_measured,
     timers_never_started,
     implausible_units,
+    implausible_density,
+    grasp_by_no_jaw,
     events_never_due,
     plan_for_other_steps,
 )

@@ -92,6 +92,11 @@ def moving_average(rate_hz: float, window: int = 50) -> MovingAverage:
     return MovingAverage(rate_hz, window)
 
 
+def windowed(rate_hz: float, window_s: float = 0.02) -> MovingAverage:
+    """A window in seconds: a value that is no number raises TypeError inside the call."""
+    return MovingAverage(rate_hz, max(1, round(window_s * rate_hz)))
+
+
 class GoesNaN(MovingAverage):
     """Good for ``good_samples`` samples, then NaN once; counts its resets."""
 

@@ -75,22 +75,42 @@ def make_filter(name: str = "default", rate_hz: float = 1000.0, **params) -> Tre
 
 def _make_user_filter(spec: str, rate_hz: float, params: dict) -> TremorFilter:
     """The filter a user's factory makes, behind the built-ins' guard."""
+    import inspect
+
     from haptics.tremor.python_filter import PythonFilter
     from kinematics.entry_points import load_callable
 
     factory = load_callable(spec, "tremor filter", "mypkg.filters:make", HapticsError, "factory")
+    signature_error = (
+        f"tremor filter {spec!r}: the factory must take rate_hz and the parameters "
+        f"{sorted(params)} as keywords"
+    )
+    # the signature is judged before the call: a TypeError raised inside a factory that
+    # takes these keywords is a bad parameter value ("10ms" for window_s), not a signature
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):  # no signature to read (a C callable): the call judges
+        signature = None
+    if signature is not None:
+        try:
+            signature.bind(rate_hz=rate_hz, **params)
+        except TypeError as exc:
+            raise HapticsError(f"{signature_error}: {exc}") from None
     try:
         made = factory(rate_hz=rate_hz, **params)
     except TypeError as exc:
+        if signature is None:
+            raise HapticsError(f"{signature_error}: {exc}") from None
         raise HapticsError(
-            f"tremor filter {spec!r}: the factory must take rate_hz and the parameters "
-            f"{sorted(params)} as keywords: {exc}"
-        ) from None
+            f"tremor filter {spec!r}: the factory raised TypeError: {exc} (with parameters "
+            f"{params!r})"
+        ) from exc
     except HapticsError:
         raise
     except Exception as exc:
         raise HapticsError(
             f"tremor filter {spec!r}: the factory raised {type(exc).__name__}: {exc}"
+            + (f" (with parameters {params!r})" if params else "")
         ) from exc
     if isinstance(made, TremorFilter):
         return made

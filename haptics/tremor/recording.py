@@ -16,6 +16,14 @@ median is refused, since every filter and metric assumes one fixed rate (resampl
 the rate is the median step's, to 6 significant figures.
 A row with a NaN, an empty cell or text is refused with its line: filling it in would be
 a guess the numbers would silently depend on.
+
+Units are checked against a human hand on a master (a workspace of 0.2-0.4 m, speeds
+under about 2 m/s, tremor at 6-12 Hz): positions spanning more than
+:data:`MAX_HAND_SPAN_M` or moving a median :data:`MAX_MEDIAN_SPEED_M_S` are refused as
+millimetres, and a time column giving under :data:`MIN_RATE_HZ` whose steps would be a
+plausible rate in milliseconds as milliseconds (positions in mm gave 0.04 dB and the
+filter took the blame; a time column in ms "0.5 Hz ... lower --band-hz").
+``check_units=False`` (``--no-unit-check``) accepts such a file as it is.
 """
 
 from __future__ import annotations
@@ -30,6 +38,15 @@ from haptics.errors import HapticsError
 
 #: a time step may differ from the median step by this fraction at most
 MAX_STEP_DEVIATION = 0.05
+#: the largest span (m) of a hand on one axis: a master's workspace is 0.2-0.4 m, an
+#: arm's reach under 1 m; millimetres read as metres span hundreds
+MAX_HAND_SPAN_M = 1.0
+#: the largest median speed (m/s) of a hand: its peaks stay under about 2 m/s, its median
+#: far below; millimetres at 1 kHz read as metres move tens of m/s
+MAX_MEDIAN_SPEED_M_S = 10.0
+#: the slowest rate (Hz) a recording of hand tremor can have: the 6-12 Hz band needs
+#: samples at over twice its frequencies (a tracker samples at 60 Hz or more)
+MIN_RATE_HZ = 20.0
 #: column name -> the canonical name it stands for
 COLUMN_NAMES = {
     "t": "t",
@@ -64,17 +81,22 @@ class HandRecording:
         return len(self.positions_m) / self.rate_hz
 
 
-def load_recording(path: Path | str, rate_hz: float | None = None) -> HandRecording:
+def load_recording(
+    path: Path | str, rate_hz: float | None = None, *, check_units: bool = True
+) -> HandRecording:
     """Read a recording (``.npy`` or CSV, see the module docstring).
 
     Args:
         rate_hz: the sample rate (Hz); required when the file has no time column. With
             one, it must agree with the column's rate within :data:`MAX_STEP_DEVIATION`.
+        check_units: refuse positions and times that look like millimetres and
+            milliseconds (see the module docstring); False accepts them as they are.
 
     Raises:
         HapticsError: the file is missing, unreadable or malformed (wrong shape, unknown
-            or missing columns, a NaN or non-numeric cell, uneven time steps, no rate);
-            the message names the file, the line or row, and what to do.
+            or missing columns, a NaN or non-numeric cell, uneven time steps, no rate,
+            millimetres or milliseconds); the message names the file, the line or row,
+            and what to do.
     """
     path = Path(path)
     if not path.is_file():
@@ -96,8 +118,13 @@ def load_recording(path: Path | str, rate_hz: float | None = None) -> HandRecord
                 f"{path}: the file has no time column, so its rate is unknown; give it "
                 "with --rate-hz HZ (or add a t column in seconds)."
             )
+        if check_units:
+            _check_metres(path, positions, float(rate_hz))
         return HandRecording(positions, float(rate_hz), voluntary, str(path), "given")
     found_hz = _rate_from_times(path, times)
+    if check_units:
+        _check_seconds(path, found_hz)
+        _check_metres(path, positions, found_hz)
     if rate_hz is not None and abs(rate_hz - found_hz) > MAX_STEP_DEVIATION * found_hz:
         raise HapticsError(
             f"{path}: --rate-hz {rate_hz:g} disagrees with the time column's "
@@ -188,6 +215,37 @@ def _columns(path: Path, header: list[str]) -> dict[str, int]:
                 f" expected {','.join(group)} (metres), e.g. 't,x,y,z' or 'x,y,z'."
             )
     return columns
+
+
+_UNCHECK = "or pass --no-unit-check if they really are"
+
+
+def _check_metres(path: Path, positions: np.ndarray, rate_hz: float) -> None:
+    """Refuse positions no hand on a master makes in metres (millimetres, most likely)."""
+    span = np.ptp(positions, axis=0)
+    speed = float(np.median(np.linalg.norm(np.diff(positions, axis=0), axis=1))) * rate_hz
+    if span.max() > MAX_HAND_SPAN_M or speed > MAX_MEDIAN_SPEED_M_S:
+        spans = "/".join(f"{v:.3g}" for v in span)
+        raise HapticsError(
+            f"{path}: the positions span {spans} m (x/y/z) and move a median {speed:.3g} "
+            f"m/s at {rate_hz:.6g} Hz, which no hand on a master does (a workspace of "
+            f"0.2-0.4 m, speeds under 2 m/s; at most {MAX_HAND_SPAN_M:g} m and "
+            f"{MAX_MEDIAN_SPEED_M_S:g} m/s are taken). Millimetres? Positions are in metres: "
+            f"divide them by 1000 ({_UNCHECK} metres)."
+        )
+
+
+def _check_seconds(path: Path, rate_hz: float) -> None:
+    """Refuse a time column whose rate is too slow for tremor but would be a plausible
+    one in milliseconds."""
+    if rate_hz < MIN_RATE_HZ <= rate_hz * 1000:
+        raise HapticsError(
+            f"{path}: the time column steps {1 / rate_hz:.4g} per sample, a rate of "
+            f"{rate_hz:.4g} Hz: too slow to record hand tremor (6-12 Hz needs over "
+            f"{MIN_RATE_HZ:g} Hz). Milliseconds? The time column is in seconds: divide it "
+            f"by 1000 (a rate of {rate_hz * 1000:.6g} Hz), or leave it out and give "
+            f"--rate-hz ({_UNCHECK} seconds)."
+        )
 
 
 def _rate_from_times(path: Path, times: np.ndarray) -> float:

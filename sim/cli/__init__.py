@@ -241,6 +241,12 @@ def bench_tremor_file(
         "when the file has no vx,vy,vz columns; below the tremor band.",
     ),
     json_path: Path = bench_json("tremor_file"),
+    no_unit_check: bool = typer.Option(
+        False,
+        "--no-unit-check",
+        help="Accept positions and times that look like millimetres and milliseconds (a "
+        "hand spanning over 1 m or moving a median over 10 m/s; a time column under 20 Hz).",
+    ),
     debug: bool = DEBUG_OPTION,
 ) -> None:
     """Tremor filters on your own recording: attenuation, lag and error per filter."""
@@ -249,7 +255,7 @@ def bench_tremor_file(
 
     _check_filter_specs(filter_spec, None)  # the names first, before the file is read
     with guard(debug):
-        loaded = load_recording(recording, rate_hz)
+        loaded = load_recording(recording, rate_hz, check_units=not no_unit_check)
     _check_filter_specs(filter_spec, loaded.rate_hz)  # at the recording's rate, before any run
     with guard(debug):
         run_tremor_file(

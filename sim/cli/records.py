@@ -38,6 +38,43 @@ DEMO_OPTION = typer.Option(
 )
 
 
+def _written(what: str, path, csv) -> str:
+    """``progress page: PATH`` (and the CSV's path), markup-safe (a path may hold ``[x]``)."""
+    return f"{what}: {escape(str(path))}" + (f"\nCSV: {escape(str(csv))}" if csv else "")
+
+
+def _session_store(records, session_id: int, db: str | None, demo: bool, console) -> None:
+    """With neither ``--db`` nor ``--demo``, a session id is looked up in the trainee
+    records; a scripted operator's or controller's run without ``--trainee`` is stored in
+    the demo store, whose ids overlap: a session only there is refused with the option
+    that finds it, and one in both is said to be the trainee records' (the other needs
+    ``--demo``), never picked silently."""
+    from scenarios.errors import ScenarioError
+    from scenarios.records import database_location, open_records
+
+    if db or demo or not Path(database_location(None, "demo")).exists():
+        return
+    try:
+        open_records(None, demo=True).session(session_id)
+    except ScenarioError:
+        return  # not in the demo store either: the trainee records' own error says so
+    try:
+        records.session(session_id)
+    except ScenarioError:
+        raise ScenarioError(
+            f"no session with id {session_id} in the trainee records "
+            f"({records.shown_url}); the demo store (runs of a scripted operator or "
+            f"controller without --trainee) has a session {session_id}: add --demo."
+        ) from None
+    console.print(
+        f"[yellow]note:[/yellow] session {session_id} of the trainee records "
+        f"({escape(records.shown_url)}); the demo store has a session {session_id} too: "
+        "add --demo for that one.",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
 def _records(db: str | None, demo: bool = False, *, reading: bool = True):
     """The records a command works on; a command that only reads (``reading``) refuses a
     ``--db`` SQLite file that does not exist instead of creating an empty one."""
@@ -67,7 +104,7 @@ def trainee_list(
     for col in ("pseudonym", "sessions", "since"):
         table.add_column(col)
     for trainee, count in rows:
-        table.add_row(trainee.pseudonym, str(count), f"{trainee.created_at:%Y-%m-%d}")
+        table.add_row(escape(trainee.pseudonym), str(count), f"{trainee.created_at:%Y-%m-%d}")
     console = Console(emoji=False)
     # on a line of its own, never broken: a URL to copy into --db
     console.print(f"Trainees in {records.shown_url}", soft_wrap=True, highlight=False, markup=False)
@@ -136,7 +173,7 @@ def trainee_show(
             console.print(f"trainee {escape(pseudonym)!r} has no sessions yet.")
             if html is not None or csv is not None:
                 path = _write_progress(records, pseudonym, html, csv)
-                console.print(f"progress page: {path}" + (f"\nCSV: {csv}" if csv else ""))
+                console.print(_written("progress page", path, csv))
             return
         sessions = everything
         conditions = sorted({s["latency"] for s in sessions})
@@ -149,7 +186,7 @@ def trainee_show(
                 )
         rescored = any(s["rescore"] for s in sessions)
         columns = ("id", "scenario", "date", "operator", "seed", "latency", "score", "result")
-        table = Table(title=f"Sessions of {pseudonym}")
+        table = Table(title=f"Sessions of {escape(pseudonym)}")
         for col in columns + (("judged by re-score",) if rescored else ()):
             # names are never cut: the date and the latency wrap instead on a narrow terminal
             whole = col in ("scenario", "operator")
@@ -158,14 +195,14 @@ def trainee_show(
         for s in sessions:
             table.add_row(
                 str(s["id"]),
-                s["scenario"],
-                s["started_at"],
-                s["operator"],
+                escape(s["scenario"]),
+                escape(s["started_at"]),
+                escape(s["operator"]),
                 str(s["seed"]),
-                s["latency"],
-                score_text(s["score"], s["pass_score"]),
-                s["result"],
-                *((rescore_text(s),) if rescored else ()),
+                escape(s["latency"]),
+                escape(score_text(s["score"], s["pass_score"])),
+                escape(s["result"]),
+                *((escape(rescore_text(s)),) if rescored else ()),
             )
         console.print(table)
         proficiency = proficiency_table(records, pseudonym)
@@ -184,14 +221,18 @@ def trainee_show(
         for name, p in proficiency.items():
             passes = judged_passes(s for s in everything if s["scenario"] == name)
             table.add_row(
-                name,
-                attempts_label(p["attempts"], p["not_counted"], p["other_rubric"]),
+                escape(name),
+                escape(attempts_label(p["attempts"], p["not_counted"], p["other_rubric"])),
                 str(passes),
                 str(p["passes"]),
                 str(p["best_run"]),
                 str(p["current_run"]),
-                f"[green]yes[/green] (since {p['since']})" if p["proficient"] else "no",
-                p["rule"],
+                (
+                    f"[green]yes[/green] (since {escape(str(p['since']))})"
+                    if p["proficient"]
+                    else "no"
+                ),
+                escape(p["rule"]),
             )
         console.print(table)
         if len(conditions) > 1 and latency is None:
@@ -204,8 +245,8 @@ def trainee_show(
                     if not group:
                         continue
                     table.add_row(
-                        name,
-                        cond,
+                        escape(name),
+                        escape(cond),
                         str(len(group)),
                         str(sum(s["passed"] for s in group)),
                         f"{statistics.median(s['score'] for s in group):.0f}",
@@ -216,7 +257,7 @@ def trainee_show(
         if any(p["other_rubric"] for p in proficiency.values()):
             console.print(OTHER_RUBRIC_NOTE, highlight=False, markup=False)
         path = _write_progress(records, pseudonym, html, csv)
-    console.print(f"progress page: {path}" + (f"\nCSV: {csv}" if csv else ""))
+    console.print(_written("progress page", path, csv))
 
 
 @trainee_app.command("class")
@@ -282,18 +323,18 @@ def trainee_class(
                 table.add_column(col, no_wrap=col == "trainee")
             for s in group:
                 table.add_row(
-                    s.pseudonym,
-                    attempts_text(s),
+                    escape(s.pseudonym),
+                    escape(attempts_text(s)),
                     str(s.passed),
                     str(s.qualifying),
-                    best_text(s),
-                    latest_text(s),
-                    s.latest_on,
+                    escape(best_text(s)),
+                    escape(latest_text(s)),
+                    escape(s.latest_on),
                     str(s.current_run),
                     escape(proficient_text(s)),
                 )
             for pseudonym in waiting:
-                table.add_row(pseudonym, "0", "", "", "", "not started", "", "", "no")
+                table.add_row(escape(pseudonym), "0", "", "", "", "not started", "", "", "no")
             console.print(table)
             if any(s.other_rubric for s in group):
                 console.print(OTHER_RUBRIC_NOTE, highlight=False, markup=False)
@@ -309,7 +350,7 @@ def trainee_class(
             path = write_class_report(records, standings, html or records.reports_dir / name, csv)
         except OSError as exc:
             raise SimError(f"the class page could not be written ({failure_text(exc)}).") from None
-    console.print(f"class page: {path}" + (f"\nCSV: {csv}" if csv else ""))
+    console.print(_written("class page", path, csv))
 
 
 def _check_class_scenario(records, scenario: str) -> None:
@@ -413,6 +454,7 @@ def report(
         json_out = checked_output(json_out, "--json")
         distinct_outputs(out=out, json=json_out)
         records = _records(db, demo)
+        _session_store(records, session_id, db, demo, Console(emoji=False))
         try:
             path = write_session_report(records, session_id, out)
         except OSError as exc:
@@ -438,7 +480,7 @@ def report(
             records.register_file(
                 json_out, pseudonym=row.trainee.pseudonym, session_id=session_id, kind="json"
             )
-    Console(emoji=False).print(f"report: {path}")
+    Console(emoji=False).print(f"report: {escape(str(path))}", highlight=False)
 
 
 def rescore(
@@ -486,6 +528,7 @@ def rescore(
             title = f"{escape(str(recording))} re-scored"
         else:
             records = _records(db, demo)
+            _session_store(records, session_id, db, demo, console)
             spec = load_scenario(scenario) if scenario is not None else None
             original, new = do_rescore(
                 records, session_id, spec, force=force, rubric_label=scenario
@@ -514,8 +557,8 @@ def rescore(
     _say_timers_that_never_ran(console, new)
     if new.context.get("forced"):
         console.print(
-            f"[yellow]forced:[/yellow] the rubric of {new.context['scenario']!r} on a "
-            f"{new.context['session_scenario']!r} session."
+            f"[yellow]forced:[/yellow] the rubric of {escape(repr(new.context['scenario']))} "
+            f"on a {escape(repr(new.context['session_scenario']))} session."
         )
 
 

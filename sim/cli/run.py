@@ -236,7 +236,9 @@ def run(
                 if video_error:  # stopped by a full disk: deleted (a cut-off MP4 does not play)
                     payload["video_error"] = _video_failure(camera)
                 else:
-                    console.print(f"video: {camera.video_path} ({camera.frames} frames)")
+                    console.print(
+                        f"video: {escape(str(camera.video_path))} ({camera.frames} frames)"
+                    )
             print_result(console, spec, outcome)
             if json_path is not None:
                 _write_json(json_path, payload, payload.get("session_id"), pseudonym)
@@ -466,7 +468,7 @@ def _simulate(
         ) as progress,
     ):
         task = progress.add_task(
-            f"{spec.title} ({operator}, seed {seed})",
+            escape(f"{spec.title} ({operator}, seed {seed})"),
             total=len(spec.exercise.steps),
             status="starting",
         )
@@ -736,7 +738,9 @@ def store(
                 ):
                     for tmp in unfinished_writes(folder):
                         tmp.unlink(missing_ok=True)
-                        console.print(f"removed {tmp} (a write a killed run did not finish)")
+                        console.print(
+                            f"removed {escape(str(tmp))} (a write a killed run did not finish)"
+                        )
         if others:  # the fallback folder is shared by this user's data directories
             console.print(
                 f"left {len(others)} session(s) kept in {fallback_path()} for another data "
@@ -758,7 +762,7 @@ def store(
                         f"{fallback_path()} when they could not be stored): surgisim store "
                         "--orphans stores them"
                     )
-            console.print(f"nothing to store{hint}")
+            console.print(f"nothing to store{escape(hint)}")
             return
         failed = 0
         elsewhere: list[str] = []
@@ -773,7 +777,7 @@ def store(
                         continue
                 if discard:
                     _remove_kept(path)
-                    console.print(f"removed {path}")
+                    console.print(f"removed {escape(str(path))}")
                     continue
                 info = RunInfo.load(Path(path).with_suffix(".json"))
                 target = info.db if orphans else (db or info.db)
@@ -781,7 +785,7 @@ def store(
                 sid = store_kept(records, path)
                 row = records.session(sid)
                 console.print(
-                    f"stored {path} as session {sid} ({info.scenario_name}, "
+                    f"stored {escape(str(path))} as session {sid} ({escape(info.scenario_name)}, "
                     f"{ending_label(row.ending)}, {row.sim_time_s:.1f} s simulated, started "
                     f"{row.started_at:%Y-%m-%d %H:%M} UTC) for {escape(info.pseudonym)!r} "
                     f"in {escape(records.shown_url)}",
@@ -792,7 +796,8 @@ def store(
                     # our own leftover of a session stored meanwhile (by another store)
                     _remove_kept(path)
                     console.print(
-                        f"{path}: already stored as session {exc.session_id}; removed this "
+                        f"{escape(str(path))}: already stored as session {exc.session_id}; "
+                        "removed this "
                         "leftover copy",
                         soft_wrap=True,
                     )
@@ -845,7 +850,7 @@ def say_holds(console: Console, trace, limit: int = 5) -> None:
             times = "once" if n == 1 else f"{n:,} times"
         similar = " (and alike)" if len({w for _, w in seen}) > 1 else ""
         console.print(
-            f"{kind}, {arm or 'the session'}, {times}, first at {first_s:.2f} s: "
+            f"{kind}, {escape(arm) or 'the session'}, {times}, first at {first_s:.2f} s: "
             f"{escape(why)}{similar}"
         )
     if len(groups) > limit:
@@ -859,7 +864,7 @@ def print_result(console: Console, spec, outcome) -> None:
 
     result = outcome.result
     verdict = verdict_text(result.passed, outcome.interrupted)
-    print_score(console, result, f"{spec.title}: {verdict} - {verdict_score(result)}")
+    print_score(console, result, escape(f"{spec.title}: {verdict} - {verdict_score(result)}"))
     failure = outcome.trace.failure
     if failure and not result.completed and not outcome.interrupted:
         console.print(f"not completed: {escape(failure)}")

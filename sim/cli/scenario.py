@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from sim.cli.options import command_group
@@ -27,7 +28,11 @@ def scenario_list() -> None:
     for name in library_names():
         s = load_scenario(name)
         table.add_row(
-            name, s.title, s.difficulty, f"{s.estimated_time_s:.0f} s", s.scoring.rule.kind
+            escape(name),
+            escape(s.title),
+            escape(s.difficulty),
+            f"{s.estimated_time_s:.0f} s",
+            escape(s.scoring.rule.kind),
         )
     Console(emoji=False).print(table)
 

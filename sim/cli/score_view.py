@@ -30,7 +30,7 @@ def score_table(result, title: str) -> Table:
         for m in members:
             table.add_row(
                 escape(info(m.name).label),
-                "does not apply" if m.value is None else with_unit(m.name, m.value),
+                "does not apply" if m.value is None else escape(with_unit(m.name, m.value)),
                 "higher" if m.higher_is_better else "lower",
                 escape(how_it_counts(m, published=m.benchmark_published)),
                 _pass_mark(m),

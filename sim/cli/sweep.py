@@ -99,7 +99,7 @@ def sweep(
                     progress.update(task, completed=len(resume.reused), last="resumed")
 
             def on_result(row: dict, done: int, total: int) -> None:
-                run = _run_name(row)
+                run = escape(_run_name(row))
                 if row.get("error"):
                     last = f"{run}: [red]failed[/red] ({row['error'].partition(':')[0]})"
                 else:
@@ -134,10 +134,10 @@ def sweep(
     stats = sw.summary(rows)
     for s in stats:
         table.add_row(
-            s["scenario"],
-            s["driver"],
-            *(s[k.column] for k in shown),
-            s["metric"],
+            escape(s["scenario"]),
+            escape(s["driver"]),
+            *(escape(s[k.column]) for k in shown),
+            escape(s["metric"]),
             str(s["n"]),
             f"{s['mean']:.4g} ± {s['sd']:.2g}" if s["n"] else "none completed",
             f"{s['completed']}/{s['runs']}",
@@ -145,7 +145,7 @@ def sweep(
     console.print(table)
     _say_held(console, stats, shown, rows)
     _say_unfiltered(console, rows)
-    console.print(f"results: {out}")
+    console.print(f"results: {escape(str(out))}", highlight=False)
     if failed:
         _report_failures(console, failed, len(rows), out)
         raise typer.Exit(code=1)
@@ -158,13 +158,20 @@ MAX_LISTED = 20
 def _say_unfiltered(console: Console, rows: list[dict]) -> None:
     """A tremor filter swept over drivers that drive no arm through teleoperation (a
     controller's goals pass no filter) filtered nothing: its rows equal the default's,
-    which two filter labels on identical rows did not say."""
+    which two filter labels on identical rows did not say.
+
+    A row where the filter faulted (``held.filter_reset``) was filtered, and ruined, by
+    it: never said to equal the default's (also for a journal row written before
+    ``master_driven_arms`` counted arms whose filter faulted on every sample)."""
     from sim.session.plugins import TREMOR_FILTER
+    from sim.session.sweep import HELD
 
     unused: dict[tuple[str, str], int] = {}
     for row in rows:
         spec = row.get(TREMOR_FILTER.column, TREMOR_FILTER.builtin)
         if row.get("error") or spec == TREMOR_FILTER.builtin:
+            continue
+        if row.get(f"{HELD}filter_reset"):
             continue
         if row.get("master_driven_arms", 1) == 0:
             key = (row["driver"], spec)
@@ -198,8 +205,8 @@ def _say_held(console: Console, summary: list[dict], shown, rows: list[dict]) ->
             and all(r.get(k.column, k.builtin) == s[k.column] for k in PLUGINS)
         )
         console.print(
-            f"[yellow]arms held:[/yellow] {escape(group)}: {s['mean']:.3g} {kind} events "
-            f"per run (the {s['metric']} column), on seed{'s' * (len(seeds) != 1)} "
+            f"[yellow]arms held:[/yellow] {escape(group)}: {s['mean']:.3g} {escape(kind)} "
+            f"events per run (the {escape(s['metric'])} column), on seed{'s' * (len(seeds) != 1)} "
             f"{', '.join(map(str, seeds))}: `surgisim run` with a seed and the same "
             "options says why",
             highlight=False,
@@ -225,7 +232,8 @@ def _report_failures(console: Console, failed: list[dict], total: int, out: Path
 
     console.print(
         f"[bold red]{len(failed)} of {total} runs failed[/bold red] (left out of the means; "
-        f"the 'error' column of {out} says why, tracebacks are in {sw.journal_path(out)}; "
+        f"the 'error' column of {escape(str(out))} says why, tracebacks are in "
+        f"{escape(str(sw.journal_path(out)))}; "
         "running the sweep again retries them):",
         highlight=False,
     )

@@ -136,6 +136,25 @@ def jobs(
     ]
 
 
+#: teleoperation events said only while master samples went through the tremor filter
+FILTER_EVENTS = ("filter_reset", "filter_rate")
+
+
+def master_driven(trace) -> set[str]:
+    """The arms a master (or synthetic operator) drove through teleoperation.
+
+    An arm whose trace has a handle position, and also one whose tremor filter was given
+    master samples but faulted on them (``filter_reset``) or was re-made for the device's
+    rate (``filter_rate``): a filter that faults on every sample leaves no position used,
+    so the trace's handle column is all NaN, yet it was driven (and ruined) by teleoperation.
+    """
+    driven = {name for name, i in trace.instruments.items() if i.has_master}
+    for event in trace.events:
+        if event.kind in FILTER_EVENTS and event.data.get("arm") in trace.instruments:
+            driven.add(event.data["arm"])
+    return driven
+
+
 def run_job(job: Job) -> dict:
     """Run one job headless and return its result row (plain data, pickles)."""
     from scenarios.archive import ending_of
@@ -165,7 +184,7 @@ def run_job(job: Job) -> dict:
         "failure": outcome.trace.failure or "",
         # arms a master (or operator) drove through teleoperation: the only ones a tremor
         # filter sees (a controller's servo_cp goals pass none)
-        "master_driven_arms": sum(i.has_master for i in outcome.trace.instruments.values()),
+        "master_driven_arms": len(master_driven(outcome.trace)),
     }
     for kind, count in hold_counts(outcome.trace.events).items():
         row[f"{HELD}{kind}"] = count

@@ -85,3 +85,28 @@ def test_a_solver_is_in_the_rcm_table_too_judged_by_fk(tmp_path):
     }
     assert all(r["success"] == 0.0 for r in mine.values())
     assert rcm["warm position"]["success"] > 0.9  # the built-in's, where the bars read it
+
+
+def test_the_rcm_table_counts_a_solver_s_failed_calls_and_has_no_max_error_without_answers(
+    tmp_path,
+):
+    """A solver that never answered read "0.00%" with "max rcm error m 0.00" (a perfect
+    error, over no answer) and nothing said why; the JSON had no count either."""
+    out = tmp_path / "ik.json"
+    args = ["bench", "ik", "-n", "10", "--arms", "psm", "--rcm-targets", "8", "--seed", "5102"]
+    spec, none = "tests.user_plugins:raising", "tests.user_plugins:returns_none"
+    result = CliRunner().invoke(
+        app, [*args, "--json", str(out), "--solver", spec, "--solver", none]
+    )
+    assert result.exit_code == 0, result.output
+    rcm = json.loads(out.read_text())["rcm"]
+    n = rcm["reachable"]
+    assert n > 0
+    for label, r in rcm["plugins"][spec].items():
+        assert (r["success"], r["max_rcm_error_m"], r["errors"]) == (0.0, None, n), label
+        assert r["first_error"].startswith("raised")
+    assert all(r["first_error"] == "returned None" for r in rcm["plugins"][none].values())
+    assert rcm["warm position"]["max_rcm_error_m"] > 0  # the built-in's: a real figure
+    text = " ".join(result.output.split())
+    assert f"0.00% ({n} failed)" in text and "n/a" in text
+    assert f"{spec} RCM (cold position): {n} of {n} calls failed; the first raised" in text

@@ -173,3 +173,31 @@ def test_a_plug_in_is_in_the_table_and_filters_above_nyquist_are_refused(tmp_pat
     assert by_name[AVERAGE]["lag_ms"] > 0.0 and by_name[AVERAGE]["faults"] == 0
     assert "Nyquist" in by_name["bandstop"]["refused"]
     assert "attenuation_db" in by_name["none"]
+
+
+def test_millimetres_and_milliseconds_are_refused_with_the_likely_unit_and_the_fix(tmp_path):
+    """Positions in mm gave 0.04 dB and blamed the filter; a time column in ms gave
+    "at 0.5 Hz ... lower --band-hz". A hand on a master spans well under 1 m, moves under
+    2 m/s, and a tremor recording samples at over 20 Hz."""
+    _, measured = make_traces("broadband", 1, 4.0, 5105, RATE_HZ)[0]
+    t = _times(len(measured))
+    metres, mm, ms = (tmp_path / f"{n}.csv" for n in ("m", "mm", "ms"))
+    _write_csv(metres, "t,x,y,z", t, measured)
+    _write_csv(mm, "t,x,y,z", t, 1000 * measured)
+    _write_csv(ms, "t,x,y,z", 1000 * t, measured)
+    assert load_recording(metres).rate_hz == RATE_HZ  # a real hand in metres and seconds
+    with pytest.raises(HapticsError, match="Millimetres\\? Positions are in metres: divide"):
+        load_recording(mm)
+    with pytest.raises(HapticsError, match="Millimetres\\?"):  # no time column, rate given
+        np.save(tmp_path / "mm.npy", 1000 * measured)
+        load_recording(tmp_path / "mm.npy", RATE_HZ)
+    with pytest.raises(HapticsError) as raised:
+        load_recording(ms)
+    said = str(raised.value)
+    assert "a rate of 0.25 Hz" in said and "Milliseconds? The time column is in seconds" in said
+    assert "(a rate of 250 Hz)" in said
+    # accepted as they are when asked
+    assert load_recording(mm, check_units=False).rate_hz == RATE_HZ
+    result = CliRunner().invoke(app, ["bench", "tremor-file", str(ms)])
+    assert result.exit_code == 2 and "Milliseconds?" in result.output
+    assert "--no-unit-check" in " ".join(result.output.split())

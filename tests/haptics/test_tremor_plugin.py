@@ -115,6 +115,23 @@ def test_a_bad_filter_factory_says_what_is_wrong(spec, params, message):
         make_filter(spec, 1000.0, **params)
 
 
+def test_a_bad_parameter_value_is_not_reported_as_a_signature_problem():
+    """``window_s="10ms"`` read "the factory must take rate_hz and the parameters
+    ['window_s'] as keywords: can't multiply sequence ...": every TypeError raised inside
+    the factory was blamed on its signature."""
+    spec = "tests.user_plugins:windowed"
+    with pytest.raises(HapticsError) as raised:
+        make_filter(spec, 1000.0, window_s="10ms")
+    said = str(raised.value)
+    assert "must take rate_hz" not in said
+    assert "the factory raised TypeError: can't multiply sequence" in said
+    assert "(with parameters {'window_s': '10ms'})" in said
+    # a keyword the signature has not is still the signature's problem, before any call
+    with pytest.raises(HapticsError, match="rate_hz and the parameters \\['window'\\]"):
+        make_filter(spec, 1000.0, window=3)
+    assert make_filter(spec, 1000.0, window_s=0.01) is not None
+
+
 def test_a_teleop_config_naming_a_filter_pickles():
     config = TeleopConfig(tremor_filter=AVERAGE, tremor_params={"window": 5})
     assert pickle.loads(pickle.dumps(config)) == config

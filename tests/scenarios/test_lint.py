@@ -182,3 +182,32 @@ def test_a_scored_ldlj_is_a_warning_that_suggests_sparc():
     assert (warning.file, warning.line) == ("ct.yaml", _line_of(text, "    ldlj:"))
     assert "Score sparc instead" in warning.message
     assert ldlj_scored(load_scenario("camera-targeting")) == []
+
+
+def test_a_grasp_by_an_arm_without_jaws_is_a_warning_naming_the_arms_that_can():
+    """``grasped: {object: ..., by: ECM}`` validated "ok" and the step waited forever."""
+    old = 'done_when: {placed: {object: "board/ring0", target: "board:peg6"}}'
+    new = 'done_when: {grasped: {object: "board/ring0", by: ECM}}'
+    assert PEG.count(old) == 1 and "kind: ecm" in PEG
+    text = PEG.replace(old, new)
+    (warning,) = [w for w in _said(text) if "no jaws" in w]
+    assert ".by: 'ECM' is an endoscope arm with no jaws" in warning
+    assert "arms that can grasp: PSM1, PSM2" in warning
+    assert not [w for w in _said(PEG) if "no jaws" in w]
+
+
+@pytest.mark.parametrize(
+    ("mass", "expected"),
+    [("5", "is 5,000,000 kg/m³, denser than any solid"), ("0.000001", "lighter than any")],
+)
+def test_a_mass_no_solid_of_its_size_has_is_a_warning_at_the_mass(mass, expected):
+    """``mass_kg: 5`` on a 1 cm cube (5 g meant) validated "ok": 5,000,000 kg/m³, where
+    osmium, the densest solid, is 22,590. A 5 g cube (5,000 kg/m³) is no warning."""
+    cube = "    - {id: cube, type: box, params: {size_m: [0.01, 0.01, 0.01], mass_kg: %s}}\n"
+    said = _said(PEG.replace("  objects:\n", "  objects:\n" + cube % mass, 1))
+    dense = [w for w in said if "params.mass_kg" in w]
+    assert len(dense) == 1 and expected in dense[0], said
+    if mass == "5":
+        assert "(5 g is 0.005 kg): grams?" in dense[0]
+    fine = PEG.replace("  objects:\n", "  objects:\n" + cube % "0.005", 1)
+    assert not [w for w in _said(fine) if "mass_kg" in w]

@@ -187,3 +187,31 @@ def test_trainee_commands_say_that_a_killed_run_s_session_waits_to_be_stored(dat
     assert note not in " ".join(
         CliRunner().invoke(app, ["trainee", "list", "--db", other]).output.split()
     )
+
+
+def test_a_demo_store_session_is_found_with_a_hint_and_an_id_in_both_stores_is_said(data):
+    """``run`` without ``--trainee`` says "stored as session 1 for the demo store";
+    ``rescore 1`` and ``report 1`` then said only "no session with id 1 in .../records.sqlite".
+    Once session 1 exists in both stores, the trainee records' is used: said, not silent."""
+    runner = CliRunner()
+    ran = runner.invoke(app, ["run", "needle-handover", "--seed", "5103", "--no-snapshots"])
+    assert ran.exit_code == 0 and "for the demo store" in ran.output, ran.output
+    for args in (["rescore", "1"], ["report", "1"]):
+        out = runner.invoke(app, args)
+        said = " ".join(out.output.split())
+        assert out.exit_code == 2, out.output
+        assert "no session with id 1 in the trainee records" in said
+        assert "the demo store" in said and "add --demo" in said
+    assert runner.invoke(app, ["rescore", "1", "--demo"]).exit_code == 0
+
+    args = ["run", "needle-handover", "--seed", "5104", "--no-snapshots", "--trainee", "T5104"]
+    ran = runner.invoke(app, args)
+    assert ran.exit_code == 0, ran.output
+    for args in (["rescore", "1"], ["report", "1"]):
+        out = runner.invoke(app, args)
+        said = " ".join(out.output.split())
+        assert out.exit_code == 0, out.output
+        assert "note: session 1 of the trainee records" in said
+        assert "the demo store has a session 1 too: add --demo for that one" in said
+    said = " ".join(runner.invoke(app, ["rescore", "1", "--demo"]).output.split())
+    assert "the demo store has a session 1 too" not in said

@@ -121,3 +121,23 @@ def test_the_journal_is_owner_only_and_the_summary_readable_in_a_file(tmp_path):
     assert TRACKER in done.stdout and "path_length_cm[PSM1]" in done.stdout, done.stdout
     assert "…" not in done.stdout, done.stdout
     assert stat.S_IMODE(sw.journal_path(out).stat().st_mode) == 0o600
+
+
+def test_the_summary_keeps_the_bracketed_part_of_a_metric_name(tmp_path):
+    """``timer_s[whole]`` is a metric name, not Rich markup: the table showed ``timer_s``.
+    A scenario file whose name has brackets keeps them too."""
+    from scenarios.loader import resolve
+
+    text = resolve("camera-targeting").read_text()
+    text = text.replace("do: [{message: ", "do: [{start_timer: whole}, {message: ", 1)
+    text = text.replace("    peak_force_n: {}\n", "    peak_force_n: {}\n    timer_s[whole]: {}\n")
+    assert "timer_s[whole]" in text and "start_timer: whole" in text
+    scenario = tmp_path / "cam[b].yaml"
+    scenario.write_text(text)
+    out = tmp_path / "r[1].csv"
+    args = ["sweep", str(scenario), "--seeds", "5101", "--serial", "--out", str(out)]
+    result = CliRunner().invoke(app, args, env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    assert "timer_s[whole]" in result.output
+    assert "cam[b].yaml" in result.output
+    assert f"results: {out}" in " ".join(result.output.split())

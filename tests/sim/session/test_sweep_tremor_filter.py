@@ -195,3 +195,36 @@ def test_the_environment_warns_that_its_actions_pass_no_tremor_filter():
     with pytest.warns(UserWarning, match="pass no tremor filter"):
         env = gym.make("surgisim/NeedleHandover-v0", config=SessionConfig(teleop=teleop))
     env.close()
+
+
+def test_a_filter_faulting_on_every_sample_drove_its_arms_and_is_not_said_to_equal_the_default(
+    tmp_path,
+):
+    """A filter that faults on every sample leaves no handle position in the trace (no
+    sample was used): its arms were still driven through teleoperation, and ruined by it.
+    They counted as 0 master-driven arms and the summary said the runs "equal the
+    default's"."""
+    out = tmp_path / "r.csv"
+    nan = "tests.user_plugins:always_nan"
+    args = ["sweep", SCENARIO, "--seeds", "5100", "--serial", "--tremor-filter", nan]
+    result = CliRunner().invoke(app, [*args, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    (row,) = list(csv.DictReader(out.open()))
+    assert int(row["held.filter_reset"]) > 0
+    assert int(row["master_driven_arms"]) == 2  # the expert drives both PSMs
+    assert "not filtered:" not in _text(result)
+
+
+def test_the_summary_never_says_a_faulting_filter_equals_the_default():
+    """Rows of an older journal counted 0 master-driven arms for a filter that faulted on
+    every sample: the faults say it filtered (and ruined) the run."""
+    from rich.console import Console
+
+    from sim.cli.sweep import _say_unfiltered
+
+    console = Console(record=True, width=200)
+    base = {"driver": "expert", "tremor_filter": MINE, "error": "", "master_driven_arms": 0}
+    _say_unfiltered(console, [{**base, "held.filter_reset": 10752}])
+    assert "not filtered" not in console.export_text()
+    _say_unfiltered(console, [{**base, "held.filter_reset": 0}])
+    assert "equal the default's" in " ".join(console.export_text().split())
