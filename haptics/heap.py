@@ -2,14 +2,14 @@
 
 CPython's cyclic collector stops every thread of the process while it walks the objects of
 the generation it collects; a full (generation 2) pass walks all of them. A live process
-here holds ~200,000 objects once it has started (numba's dispatchers, pybullet, pydantic
-models, ZeroMQ, the scene), and a full pass over them takes 60-300 ms on these machines.
-Measured in a live needle handover (`surgisim serve` and two `surgisim device synthetic`
-processes, 8 s of exercise): the server's loop ran 5 full passes of 28-298 ms, each
-device 3 of 99-280 ms. A 500 Hz loop that stops for 100 ms falls 50 ticks behind; a
-device that stops sends nothing, and teleoperation holds an arm after 50-100 ms of
-silence (a clutch cycle to resume), or takes a sample that waited through the pause as
-stale.
+here holds ~180,000-310,000 objects once it has started (numba's dispatchers, pybullet,
+pydantic models, ZeroMQ, the scene: 309,250 in a `surgisim serve`, 183,644 in each
+`surgisim device synthetic`), and a full pass over them takes 60-80 ms on an idle machine
+here, 125-300 ms on a busy one. Full passes come rarely but at no chosen moment: in a
+7.6-minute live peg transfer (busy machine) the server's loop stopped once for 423 ms,
+200 ticks at 500 Hz. A device stopped that long sends nothing, and teleoperation holds
+its arm after 50-100 ms of silence (a clutch cycle to resume); a headset client stopped
+that long misses tens of frames.
 
 Almost everything alive when a loop starts lives as long as the process (modules,
 compiled kernels, the scene), so :func:`collector_kept_out` collects once, then

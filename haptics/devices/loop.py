@@ -122,7 +122,7 @@ def run_device(
     servo_topic = f"{name}/servo_cf"
     zero = np.zeros(3)
     # the objects of start-up frozen out of the collector's passes: a full pass over them
-    # silenced a device for 99-280 ms, and an arm holds after 50-100 ms (haptics.heap)
+    # takes 60-300 ms, and an arm holds after 50-100 ms of silence (haptics.heap)
     with collector_kept_out():
         while not stop() and (max_ticks is None or stats.ticks < max_ticks):
             now = clock()

@@ -260,7 +260,7 @@ def run_synthetic(
         demo.on_note = note
     warm_up(remote)
     # the objects of start-up frozen out of the collector's passes before the stream
-    # starts: a full pass over them silenced this device for 99-280 ms (haptics.heap)
+    # starts: a full pass over them takes 60-300 ms of silence (haptics.heap)
     with collector_kept_out():
         remote.stream.start()
         try:

@@ -628,7 +628,7 @@ class TrainingServer:
             self.say(f"loop scheduling: {self.scheduling.detail}")
         try:
             # the objects of start-up frozen out of the collector's passes: a full pass
-            # over them stopped this loop for 28-298 ms (haptics.heap)
+            # over them stopped this loop for 423 ms once (haptics.heap)
             with collector_kept_out(), CollectorPauses() as pauses:
                 return self._serve(stop, on_checkpoint, max_duration_s, started, waited, pauses)
         finally:

@@ -771,7 +771,7 @@ def test_a_teleoperated_scope_beside_instruments_is_enabled_with_the_hands(tmp_p
 
 def test_the_loop_steps_with_the_start_up_heap_frozen_and_reports_the_collector():
     """A full garbage-collector pass over the ~200,000 objects of a started server stopped
-    its loop for 28-298 ms (423 ms once in a peg transfer): the loop runs with them frozen
+    its loop for 423 ms once in a live peg transfer: the loop runs with them frozen
     out of the passes (haptics.heap), says what the collector still cost it, and gives
     them back when it ends."""
     import gc
