@@ -163,6 +163,11 @@ def serve(
     from sim.world.scene import OBJECT_TYPES
 
     console = Console(emoji=False)
+
+    def say(text: str) -> None:
+        """A plain line: the server's notes carry authors' titles, device names and error
+        texts, whose square brackets Rich took for markup (and a stray ``[/x]`` raised)."""
+        console.print(text, markup=False)
     with guard(debug):
         path = resolve(scenario)
         spec = load_scenario(path, object_types=OBJECT_TYPES)
@@ -224,7 +229,7 @@ def serve(
             realtime=realtime,
             align_ticks=align_ticks,
         )
-        server = TrainingServer(spec, seed=seed, config=config, say=console.print)
+        server = TrainingServer(spec, seed=seed, config=config, say=say)
         with contextlib.ExitStack() as ending:
             bus_log = BusLogToStderr()
             try:
@@ -247,12 +252,12 @@ def serve(
                 shown = (
                     "" if blinded or not delays else f"; injected latency {conditions['latency']}"
                 )
-                console.print(
+                say(
                     f"serving {spec.title!r} on {endpoints} (devices: "
                     + ", ".join(f"{d} -> {a}" for d, a in mapping.items())
                     + f"){shown}"
                 )
-                console.print(_security_line(curve))
+                say(_security_line(curve))
                 with interruptible(lambda: _stopping_note(server)) as stop:
                     served = server.run(
                         stop=stop, on_checkpoint=lambda s: (writer(s), camera.stepped(s))
@@ -288,7 +293,7 @@ def serve(
                             "reasons": [note],
                         }
                     )
-                    console.print(note)
+                    say(note)
                     raise typer.Exit(code=stop.exit_code)
                 outcome = _scored(spec, served)
                 conditions["loop"] = {

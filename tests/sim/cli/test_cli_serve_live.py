@@ -427,8 +427,10 @@ def test_a_failed_session_s_score_says_why_it_failed(live, tmp_path):
     ``failed`` event on the lossy publish channel still learns the verdict and why."""
     from tests.sim.view.test_practice import SCENARIO
 
-    text = SCENARIO.format(center="[0.0, 0.05, 0.05]").replace(
-        "time_limit_s: 240", "time_limit_s: 4"
+    text = (
+        SCENARIO.format(center="[0.0, 0.05, 0.05]")
+        .replace("time_limit_s: 240", "time_limit_s: 4")
+        .replace("title: Touch the spot", "title: Touch the [bold]spot[/bold]")
     )
     path = tmp_path / "touch.yaml"
     path.write_text(text)
@@ -443,6 +445,8 @@ def test_a_failed_session_s_score_says_why_it_failed(live, tmp_path):
     finally:
         hands.close()
     assert server.wait(120) == 0, server.output()
+    # the author's title whole (Rich took its brackets for markup)
+    assert "serving 'Touch the [bold]spot[/bold]'" in server.output()
     assert score["stopped_by"] == "failed" and not score["completed"], score
     assert "time limit" in score["failure"], score
     assert ending["reason"] == "failed" and ending["failure"] == score["failure"], ending
