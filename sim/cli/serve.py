@@ -168,6 +168,7 @@ def serve(
         """A plain line: the server's notes carry authors' titles, device names and error
         texts, whose square brackets Rich took for markup (and a stray ``[/x]`` raised)."""
         console.print(text, markup=False)
+
     with guard(debug):
         path = resolve(scenario)
         spec = load_scenario(path, object_types=OBJECT_TYPES)
