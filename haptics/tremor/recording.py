@@ -20,8 +20,10 @@ a guess the numbers would silently depend on.
 Units are checked against a human hand on a master (a workspace of 0.2-0.4 m, speeds
 under about 2 m/s, tremor at 6-12 Hz): positions spanning more than
 :data:`MAX_HAND_SPAN_M` or moving a median :data:`MAX_MEDIAN_SPEED_M_S` are refused as
-millimetres, and a time column giving under :data:`MIN_RATE_HZ` whose steps would be a
-plausible rate in milliseconds as milliseconds (positions in mm gave 0.04 dB and the
+millimetres, as are positions farther than :data:`MAX_HAND_DISTANCE_M` from the origin
+(a hand held still, in millimetres), and a time column giving under :data:`MIN_RATE_HZ`
+whose steps would be a device's rate in milliseconds (up to
+:data:`MAX_DEVICE_RATE_HZ`) as milliseconds (positions in mm gave 0.04 dB and the
 filter took the blame; a time column in ms "0.5 Hz ... lower --band-hz").
 ``check_units=False`` (``--no-unit-check``) accepts such a file as it is.
 """
@@ -47,6 +49,13 @@ MAX_MEDIAN_SPEED_M_S = 10.0
 #: the slowest rate (Hz) a recording of hand tremor can have: the 6-12 Hz band needs
 #: samples at over twice its frequencies (a tracker samples at 60 Hz or more)
 MIN_RATE_HZ = 20.0
+#: the farthest (m) a hand is tracked from its device's or tracker's origin: a master's
+#: handle within ~0.5 m of its base, an optical tracker's volume a few metres; a hand held
+#: still 10 cm out, in millimetres read as metres, is 100 m out
+MAX_HAND_DISTANCE_M = 10.0
+#: the fastest rate (Hz) a hand device records at (masters 1-4 kHz): a time column is
+#: said to be in milliseconds only when that would make a rate up to this
+MAX_DEVICE_RATE_HZ = 5000.0
 #: column name -> the canonical name it stands for
 COLUMN_NAMES = {
     "t": "t",
@@ -224,6 +233,15 @@ def _check_metres(path: Path, positions: np.ndarray, rate_hz: float) -> None:
     """Refuse positions no hand on a master makes in metres (millimetres, most likely)."""
     span = np.ptp(positions, axis=0)
     speed = float(np.median(np.linalg.norm(np.diff(positions, axis=0), axis=1))) * rate_hz
+    farthest = float(np.max(np.linalg.norm(positions, axis=1))) if len(positions) else 0.0
+    if farthest > MAX_HAND_DISTANCE_M:
+        raise HapticsError(
+            f"{path}: a position lies {farthest:.4g} m from the origin, where no tracked "
+            f"hand is (a master's handle stays within ~0.5 m of its base, a tracker's "
+            f"volume is a few metres; at most {MAX_HAND_DISTANCE_M:g} m is taken). "
+            f"Millimetres? Positions are in metres: divide them by 1000 ({_UNCHECK} "
+            "metres)."
+        )
     if span.max() > MAX_HAND_SPAN_M or speed > MAX_MEDIAN_SPEED_M_S:
         spans = "/".join(f"{v:.3g}" for v in span)
         raise HapticsError(
@@ -238,7 +256,7 @@ def _check_metres(path: Path, positions: np.ndarray, rate_hz: float) -> None:
 def _check_seconds(path: Path, rate_hz: float) -> None:
     """Refuse a time column whose rate is too slow for tremor but would be a plausible
     one in milliseconds."""
-    if rate_hz < MIN_RATE_HZ <= rate_hz * 1000:
+    if rate_hz < MIN_RATE_HZ <= rate_hz * 1000 <= MAX_DEVICE_RATE_HZ:
         raise HapticsError(
             f"{path}: the time column steps {1 / rate_hz:.4g} per sample, a rate of "
             f"{rate_hz:.4g} Hz: too slow to record hand tremor (6-12 Hz needs over "

@@ -201,3 +201,26 @@ def test_millimetres_and_milliseconds_are_refused_with_the_likely_unit_and_the_f
     result = CliRunner().invoke(app, ["bench", "tremor-file", str(ms)])
     assert result.exit_code == 2 and "Milliseconds?" in result.output
     assert "--no-unit-check" in " ".join(result.output.split())
+
+
+def test_a_hand_held_still_in_millimetres_and_a_slow_file_in_seconds_get_the_right_hint(
+    tmp_path,
+):
+    """A postural tremor recording (the hand held still 10 cm out, 0.1 mm of 10 Hz
+    tremor) in millimetres spans and moves little enough to pass as metres; every filter
+    then failed on "beyond 100 m", no word of millimetres. A 10 Hz file in seconds was
+    told "Milliseconds? ... a rate of 10000 Hz", faster than any hand device."""
+    rng = np.random.default_rng(5106)
+    t = np.arange(4000) / 1000.0
+    tremor = 1e-4 * np.sin(2 * np.pi * 10.0 * t)[:, None] * rng.normal(size=3)
+    still_m = np.array([0.01, 0.02, 0.1]) + tremor
+    metres, mm, slow = (tmp_path / f"{n}.csv" for n in ("m", "mm", "slow"))
+    _write_csv(metres, "t,x,y,z", t, still_m)
+    _write_csv(mm, "t,x,y,z", t, 1000 * still_m)
+    _write_csv(slow, "t,x,y,z", t[:40] * 100.0, still_m[:40])  # 10 Hz, in seconds
+    assert load_recording(metres).rate_hz == 1000.0
+    with pytest.raises(HapticsError, match="from the origin.*Millimetres\\?"):
+        load_recording(mm)
+    result = CliRunner().invoke(app, ["bench", "tremor-file", str(slow)])
+    assert result.exit_code == 2 and "Nyquist" in result.output, result.output
+    assert "Milliseconds?" not in result.output
