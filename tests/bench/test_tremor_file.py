@@ -219,7 +219,7 @@ def test_a_hand_held_still_in_millimetres_and_a_slow_file_in_seconds_get_the_rig
     _write_csv(mm, "t,x,y,z", t, 1000 * still_m)
     _write_csv(slow, "t,x,y,z", t[:40] * 100.0, still_m[:40])  # 10 Hz, in seconds
     assert load_recording(metres).rate_hz == 1000.0
-    with pytest.raises(HapticsError, match="from the origin.*Millimetres\\?"):
+    with pytest.raises(HapticsError, match=r"from the origin.*Millimetres\?"):
         load_recording(mm)
     result = CliRunner().invoke(app, ["bench", "tremor-file", str(slow)])
     assert result.exit_code == 2 and "Nyquist" in result.output, result.output
