@@ -99,3 +99,23 @@ def test_an_arm_named_twice_runs_once_and_the_json_records_the_arms(tmp_path):
     assert "psm warm success minus pybullet's (difference)" in names
     assert not any("success vs pybullet" in n for n in names)
     assert payload["machine"]["started_utc"] and "load_avg_1m_start" in payload["machine"]
+
+
+def test_a_plugin_failing_every_call_yields_no_solves_and_no_timing(psm_targets):
+    """A plug-in that raised on every call read 341,845 solves/s (its failed calls timed
+    and every target counted) against the built-in's 59,839."""
+    from tests import user_plugins
+
+    chain, X, Q = psm_targets
+    _, durations, rate, errors, _ = ik._run_plugin(user_plugins.raising, chain, X, Q)
+    assert errors == len(X) and rate == 0.0 and durations.sum() > 0
+    stats = ik._usable_timing_stats(durations, np.zeros(len(X), bool))
+    assert set(stats.values()) == {None}
+
+
+def test_solves_per_s_is_usable_answers_over_all_calls_time():
+    durations = np.array([1_000, 1_000, 2_000, 4_000], dtype=np.int64)  # 8 µs in all
+    usable = np.array([True, False, True, False])
+    assert ik._rate(durations, usable) == pytest.approx(2 / 8e-6)
+    stats = ik._usable_timing_stats(durations, usable)
+    assert stats["median_us"] == pytest.approx(1.5)
