@@ -487,6 +487,8 @@ def run_ik_benchmark(
     """
     # ~160 columns with a plug-in's name: do not let a pipe's default 80 squeeze it
     console = console or Console(emoji=False, width=max(Console(emoji=False).width, 160))
+    if rcm_targets < 0:
+        raise ValueError(f"rcm_targets must be >= 0 (0 skips the RCM section), got {rcm_targets}")
     start_run(console)
     rng = np.random.default_rng(seed)
     rows, results, bars = [], [], []
@@ -582,8 +584,12 @@ def run_ik_benchmark(
                 f"{r['solver']} on {r['arm']} ({r['mode']}): {r['errors']:,} of {targets:,} "
                 f"calls failed; the first {r['first_error']}"
             )
-    rcm = _rcm_section(rcm_targets, rng, console, plugins) if rcm_targets > 0 else None
-    if rcm:
+    if rcm_targets > 0:
+        rcm = _rcm_section(rcm_targets, rng, console, plugins)
+    else:  # asked for: no RCM table, and none of its bars
+        rcm = {"skipped": True, "targets": 0}
+        console.print("RCM section skipped (--rcm-targets 0): its bars are not run")
+    if not rcm.get("skipped"):
         for label in ("cold position", "cold position+roll", "warm position", "warm position+roll"):
             bars.append((f"rcm {label} success", rcm[label]["success"], ">=", BARS["rcm_success"]))
             worst = rcm[label]["max_rcm_error_m"]  # None: no target reached (fails the bar)

@@ -119,3 +119,30 @@ def test_solves_per_s_is_usable_answers_over_all_calls_time():
     assert ik._rate(durations, usable) == pytest.approx(2 / 8e-6)
     stats = ik._usable_timing_stats(durations, usable)
     assert stats["median_us"] == pytest.approx(1.5)
+
+
+@pytest.mark.parametrize("bad", [["--seed", "-1"], ["--rcm-targets", "-5"]])
+def test_a_negative_seed_or_rcm_count_is_a_usage_error(bad):
+    from typer.testing import CliRunner
+
+    from sim.cli import app
+
+    result = CliRunner().invoke(app, ["bench", "ik", "-n", "10", *bad])
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+
+
+def test_rcm_targets_0_skips_the_rcm_section_and_the_json_says_so(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from sim.cli import app
+
+    out = tmp_path / "ik.json"
+    args = ["bench", "ik", "-n", "10", "--arms", "psm", "--rcm-targets", "0", "--json", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    payload = json.loads(out.read_text())
+    assert payload["rcm"] == {"skipped": True, "targets": 0}
+    assert not [b for b in payload["bars"] if b["bar"].startswith("rcm")]
+    assert "RCM section skipped" in " ".join(result.output.split())
