@@ -231,7 +231,8 @@ def finish(
         strict: when False the return value is always True (bars are only reported).
     """
     shown = [_bar_row(r[:5]) for r in bar_rows]
-    print_table("Bars", ["bar", "measured", "", "target", ""], shown, console)
+    if shown:  # a benchmark with no bars (tremor-file) prints no empty table
+        print_table("Bars", ["bar", "measured", "", "target", ""], shown, console)
     not_judged = [r for r in bar_rows if r[4] == NOT_JUDGED]
     for r in not_judged:
         why = f": {r[5]}" if len(r) > 5 and r[5] else ""
