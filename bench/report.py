@@ -235,8 +235,8 @@ def finish(
         print_table("Bars", ["bar", "measured", "", "target", ""], shown, console)
     not_judged = [r for r in bar_rows if r[4] == NOT_JUDGED]
     for r in not_judged:
-        why = f": {r[5]}" if len(r) > 5 and r[5] else ""
-        console.print(f"not judged{why}: {r[0]}", markup=False, highlight=False)
+        why = f" ({r[5]})" if len(r) > 5 and r[5] else ""
+        console.print(f"{r[0]}: not judged{why}", markup=False, highlight=False)
     if strict and not_judged:
         console.print(
             f"--strict: {len(not_judged)} bar(s) not judged (too little measured): "

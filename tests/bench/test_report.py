@@ -91,6 +91,6 @@ def test_a_bar_not_judged_is_not_a_pass_under_strict_and_says_why(tmp_path):
     path = tmp_path / "t.json"
     assert finish("t", rows, {}, path, Console(file=out, width=120), strict=True) is False
     text = " ".join(out.getvalue().split())
-    assert "not judged: 1 samples, needs >= 100: p99 ms" in text and "--strict" in text
+    assert "p99 ms: not judged (1 samples, needs >= 100)" in text and "--strict" in text
     assert json.loads(path.read_text())["bars"][0]["note"] == "1 samples, needs >= 100"
     assert finish("t", rows, {}, None, Console(file=io.StringIO()), strict=False) is True
