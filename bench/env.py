@@ -194,7 +194,6 @@ def run_env_benchmark(
         ],
         console,
     )
-    import os
 
     # the share of the 2 cores other processes took decides what parallelism can give
     result = {
@@ -204,7 +203,6 @@ def run_env_benchmark(
         "sweep_runs": sweep_runs,
         "single": single,
         "vector2_steps_per_s": vector,
-        "load_average_1_5_15_min": list(os.getloadavg()),
     }
     # one row per table row ("single" and "ray" keep their figures as before)
     result["results"] = [

@@ -145,11 +145,23 @@ def _warm_starts(chain: Chain, Q: np.ndarray, rng: np.random.Generator) -> np.nd
     return np.clip(Q + rng.normal(size=Q.shape) * sigma, chain.lower, chain.upper)
 
 
-def _rate(durations_ns: np.ndarray) -> float:
-    """Solves per second of a run: its calls over the sum of their own durations. Every
-    solver (ours, pybullet's, a plug-in) is rated this way, so the loop around the calls
-    (pybullet's ``resetJointState``, collecting answers) counts for none of them."""
-    return len(durations_ns) / max(float(np.sum(durations_ns)) / 1e9, 1e-12)
+def _rate(durations_ns: np.ndarray, usable: np.ndarray | None = None) -> float:
+    """Solves per second of a run: its usable answers (``usable``: a mask of the calls
+    that returned ``dof`` finite joints; all of them when ``None``) over the sum of every
+    call's own duration. A failed call costs its time and yields nothing (a solver that
+    raised at once on every call read 341,845 solves/s against the built-in's 59,839).
+    Every solver (ours, pybullet's, a plug-in) is rated this way, so the loop around the
+    calls (pybullet's ``resetJointState``, collecting answers) counts for none of them."""
+    answers = len(durations_ns) if usable is None else int(np.count_nonzero(usable))
+    return answers / max(float(np.sum(durations_ns)) / 1e9, 1e-12)
+
+
+def _usable_timing_stats(durations_ns: np.ndarray, usable: np.ndarray) -> dict:
+    """:func:`timing_stats_us` over the calls that returned usable answers (a call that
+    raised at once would pull the median down); ``None`` each when there were none."""
+    if not np.any(usable):
+        return dict.fromkeys(("median_us", "p95_us", "p99_us", "mean_us"))
+    return timing_stats_us(np.asarray(durations_ns)[usable])
 
 
 def _run_ours(chain, X, Q0):
@@ -206,7 +218,7 @@ def _run_plugin(solver, chain, X, Q0):
                     + (" with NaN or inf" if q.shape == (chain.dof,) else "")
                 )
                 first_error = f"returned {shown}"
-    return Q, durations, _rate(durations), errors, first_error
+    return Q, durations, _rate(durations, np.isfinite(Q).all(axis=1)), errors, first_error
 
 
 #: the shortest timed batch run (s): shorter ones are dominated by scheduler noise here
@@ -358,7 +370,9 @@ def _rcm_section(
                 ok, rcm_err, durations, errors, first = _rcm_run(
                     chain, X, port, with_roll, None if start == "cold" else Q_warm, solver
                 )
-                stats = timing_stats_us(durations)
+                # a plug-in's calls timed over those that returned usable answers
+                usable = np.isfinite(rcm_err) if name != "surgisim" else np.ones(len(X), bool)
+                stats = _usable_timing_stats(durations, usable)
                 # no target reached: no largest error to show (0.00 read as a perfect one)
                 max_err = float(rcm_err[ok].max()) if ok.any() else None
                 result = {"success": float(ok.mean()), "max_rcm_error_m": max_err, **stats}
@@ -473,6 +487,8 @@ def run_ik_benchmark(
     """
     # ~160 columns with a plug-in's name: do not let a pipe's default 80 squeeze it
     console = console or Console(emoji=False, width=max(Console(emoji=False).width, 160))
+    if rcm_targets < 0:
+        raise ValueError(f"rcm_targets must be >= 0 (0 skips the RCM section), got {rcm_targets}")
     start_run(console)
     rng = np.random.default_rng(seed)
     rows, results, bars = [], [], []
@@ -528,7 +544,8 @@ def run_ik_benchmark(
                         "arm": arm.name,
                         "mode": mode,
                         "success": float(ok_u.mean()),
-                        **timing_stats_us(durations_u),
+                        # timed over the calls that returned usable answers
+                        **_usable_timing_stats(durations_u, np.isfinite(Qu).all(axis=1)),
                         **_error_stats(chain, X, Qu),
                         "solves_per_s": single_u,
                         "errors": errors,
@@ -556,9 +573,10 @@ def run_ik_benchmark(
         ],
         rows,
         console,
-        caption="solves/s one at a time: targets over the sum of the solver calls' own "
-        "durations (the same for every solver); batch: best of 5 runs of >= "
-        f"{BATCH_MIN_S:g} s each",
+        caption="solves/s one at a time: usable answers over the sum of all the solver "
+        "calls' own durations (a failed call costs its time and yields nothing; the same "
+        "for every solver); a plug-in's µs columns: over its calls that returned usable "
+        f"answers (n/a: none did); batch: best of 5 runs of >= {BATCH_MIN_S:g} s each",
     )
     for r in results:
         if r.get("errors"):
@@ -566,8 +584,12 @@ def run_ik_benchmark(
                 f"{r['solver']} on {r['arm']} ({r['mode']}): {r['errors']:,} of {targets:,} "
                 f"calls failed; the first {r['first_error']}"
             )
-    rcm = _rcm_section(rcm_targets, rng, console, plugins) if rcm_targets > 0 else None
-    if rcm:
+    if rcm_targets > 0:
+        rcm = _rcm_section(rcm_targets, rng, console, plugins)
+    else:  # asked for: no RCM table, and none of its bars
+        rcm = {"skipped": True, "targets": 0}
+        console.print("RCM section skipped (--rcm-targets 0): its bars are not run")
+    if not rcm.get("skipped"):
         for label in ("cold position", "cold position+roll", "warm position", "warm position+roll"):
             bars.append((f"rcm {label} success", rcm[label]["success"], ">=", BARS["rcm_success"]))
             worst = rcm[label]["max_rcm_error_m"]  # None: no target reached (fails the bar)
@@ -626,7 +648,7 @@ def _row(r: dict, batch: tuple) -> tuple:
 def _errors_note(errors: int, success: float) -> str:
     """What a plug-in's success cell adds when calls failed: how many raised or gave an
     unusable answer (a line under the table says the first; its solves/s then counts
-    failed calls too)."""
+    their time but no answer from them, and its µs columns leave them out)."""
     if not errors:
         return ""
     return f" ({errors:,} failed)" if success < 1 else ""

@@ -14,9 +14,10 @@ A scene step is what a session does each tick: arm control, ``stepSimulation``, 
 drop detection, and reading the instrument contacts. Scenarios are measured in
 interleaved rounds so that load from other processes spreads over all of them, each
 after ``WARMUP_STEPS`` untimed steps (the first step loads numba kernels). Per-step
-durations give the median and p99; steps/s and the real-time factor are read from the
-median step (a burst of load elsewhere moves the mean; ``mean_us`` and
-``steps_per_s_mean`` stay in the JSON), and "vs iiwa raw" is the ratio to the baseline
+durations give the median and p99 (``median_us``, ``p99_us`` in the JSON); steps/s and
+the real-time factor are throughput: the timed steps over their total time (the mean step;
+the median read a carrying row with one 7.6 ms step as 5.9x real time where it ran ~1x;
+the untimed warm-up keeps kernel loading out), and "vs iiwa raw" is the ratio to the baseline
 measured in the same run. Bars (2-core machine, 1 kHz, as the goal was set): peg transfer
 >= 10x real time at rest and >= 3x while carrying; they are absolute (a slower machine
 misses them), so read them beside the table's "vs iiwa raw" column.
@@ -204,16 +205,15 @@ def run_physics_benchmark(
     baseline = {s.rate_hz: s for s in scenarios if s.name == "iiwa raw"}
     for s in scenarios:
         stats = timing_stats_us(s.durations_ns)
-        steps_per_s = 1e6 / stats["median_us"]
-        base = 1e6 / timing_stats_us(baseline[s.rate_hz].durations_ns)["median_us"]
+        steps_per_s = _throughput(s.durations_ns)
+        base = _throughput(baseline[s.rate_hz].durations_ns)
         result = {
             "scenario": s.name,
             "rate_hz": s.rate_hz,
             "steps": len(s.durations_ns),
             "warmup_steps": WARMUP_STEPS,
             **stats,
-            "steps_per_s": steps_per_s,  # from the median step
-            "steps_per_s_mean": 1e6 / stats["mean_us"],
+            "steps_per_s": steps_per_s,  # timed steps over their total time
             "real_time_factor": steps_per_s / s.rate_hz,
             "vs_iiwa_raw": steps_per_s / base,
         }
@@ -234,8 +234,9 @@ def run_physics_benchmark(
         ["scenario", "rate", "median µs", "p99 µs", "steps/s", "real time", "vs iiwa raw"],
         rows,
         console,
-        caption=f"after {WARMUP_STEPS} untimed steps each; steps/s and real time from the "
-        "median step; vs iiwa raw: steps/s over raw pybullet's in this run",
+        caption=f"after {WARMUP_STEPS} untimed steps each; steps/s and real time: timed "
+        "steps over their total time (the mean step); vs iiwa raw: steps/s over raw "
+        "pybullet's in this run",
     )
     bar_rows = []
     for name, bar in BARS.items():
@@ -252,6 +253,12 @@ def run_physics_benchmark(
         "results": results,
     }
     return finish("physics", bar_rows, payload, json_path, console, strict)
+
+
+def _throughput(durations_ns) -> float:
+    """Steps per second: the timed steps over their total time (the mean step, so a
+    rare slow step costs what it cost)."""
+    return len(durations_ns) / max(sum(durations_ns) / 1e9, 1e-12)
 
 
 def _verdict(ok: bool) -> str:

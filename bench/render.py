@@ -184,7 +184,6 @@ def run_render_benchmark(
         "shadow_size": first.shadow_size,
         "nodes": len(d.nodes),
         "triangles": int(sum(len(m.faces) for n in d.nodes for m in n.meshes)),
-        "load_average": list(load),
         "results": results,
     }
     return finish("render", bar_rows, payload, json_path, console, strict)

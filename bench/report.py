@@ -7,6 +7,7 @@ same run moves up to 2.4x) and compares against a baseline measured in the same 
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import sys
@@ -116,6 +117,8 @@ def print_table(
 
 
 def _fmt(value) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "n/a"  # nothing measured (null in the JSON)
     if isinstance(value, float) and 0.99 <= value < 1.0:
         return f"{value:.4f}"  # success rates just under 1 must not print as 1.00
     if isinstance(value, float):
@@ -125,17 +128,46 @@ def _fmt(value) -> str:
     return str(value)
 
 
+def _shown_value(text: str) -> float | None:
+    try:
+        return float(text.replace(",", ""))
+    except ValueError:
+        return None
+
+
 def _bar_row(row: Sequence) -> list:
     """A bar row with its measured value printed finely enough to show which side of the
-    target it lies on ("1.70 >= 1.70 FAIL" was 1.6989 against 1.7)."""
+    target it lies on ("1.70 >= 1.70 FAIL" was 1.6989 against 1.7), in significant digits
+    (fixed decimals printed 2.93e-06 as 0.00000: no real value may print as zero)."""
     bar, measured, op, target, result, *rest = row
-    if isinstance(measured, float) and isinstance(target, (int, float)) and measured != target:
-        digits = 2
-        while digits < 8 and round(measured, digits) == round(float(target), digits):
-            digits += 1
-        if _fmt(measured) == _fmt(float(target)) or digits > 2:
-            measured = f"{measured:.{digits}f}"
+    if (
+        isinstance(measured, float)
+        and math.isfinite(measured)
+        and isinstance(target, (int, float))
+        and measured != target
+        and _shown_value(_fmt(measured)) == _shown_value(_fmt(float(target)))
+    ):
+        for digits in range(3, 13):
+            shown = f"{measured:.{digits}g}"
+            if float(shown) != float(f"{float(target):.{digits}g}"):
+                break
+        measured = shown
     return [bar, measured, op, target, result, *rest]
+
+
+#: a bar's verdict when its figure comes from too few samples to be judged
+NOT_JUDGED = "not judged"
+#: the fewest samples a tail percentile is judged on (p99: 1 in 100 must have a chance
+#: to show; a p99 of one sample is that sample)
+MIN_SAMPLES = {"p99": 100, "p99.9": 1000}
+
+
+def sample_verdict(ok: bool, samples: int, needed: int) -> tuple[str, str | None]:
+    """``("pass" | "FAIL", None)``, or ``("not judged", why)`` when the figure comes from
+    fewer than ``needed`` samples: a bar row's verdict and its note."""
+    if samples < needed:
+        return NOT_JUDGED, f"{samples:,} samples, needs >= {needed:,}"
+    return ("pass" if ok else "FAIL"), None
 
 
 def plugin_digests(kind: str, specs) -> dict[str, str]:
@@ -150,21 +182,32 @@ def plugin_digests(kind: str, specs) -> dict[str, str]:
 
 
 def write_json(path: Path, payload: dict) -> Path:
-    """Write ``payload`` with machine info to ``path`` (parents created); return the path."""
+    """Write ``payload`` with machine info to ``path`` (parents created); return the path.
+    A NaN or infinity anywhere is written as ``null`` (bare ``NaN`` is not JSON)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     global _started
-    payload = {"machine": machine_info(), **payload}
-    path.write_text(json.dumps(payload, indent=2, default=_json_default) + "\n")
+    payload = _finite({"machine": machine_info(), **payload})
+    path.write_text(json.dumps(payload, indent=2, allow_nan=False) + "\n")
     _started = None  # the run is over: the next one notes its own start
     return path
 
 
-def _json_default(value):
-    if isinstance(value, np.generic):
-        return value.item()
+def _finite(value):
+    """``value`` made JSON-ready: numpy scalars and arrays as Python's, tuples as lists,
+    and every non-finite float as ``None``."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
     if isinstance(value, np.ndarray):
-        return value.tolist()
+        return _finite(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
@@ -180,20 +223,37 @@ def finish(
 
     Args:
         name: the benchmark's name (``"benchmark"`` in the JSON).
-        bar_rows: ``(bar, measured, op, target, "pass" | "FAIL")`` rows.
+        bar_rows: ``(bar, measured, op, target, "pass" | "FAIL" | "not judged")`` rows,
+            each with an optional sixth item: why it was not judged (``note`` in the
+            JSON, and a line under the table). A bar not judged is not a pass: under
+            ``strict`` the run fails, saying why.
         payload: the benchmark's own results for the JSON.
         strict: when False the return value is always True (bars are only reported).
     """
-    shown = [_bar_row(r) for r in bar_rows]
-    print_table("Bars", ["bar", "measured", "", "target", ""], shown, console)
+    shown = [_bar_row(r[:5]) for r in bar_rows]
+    if shown:  # a benchmark with no bars (tremor-file) prints no empty table
+        print_table("Bars", ["bar", "measured", "", "target", ""], shown, console)
+    not_judged = [r for r in bar_rows if r[4] == NOT_JUDGED]
+    for r in not_judged:
+        why = f" ({r[5]})" if len(r) > 5 and r[5] else ""
+        console.print(f"{r[0]}: not judged{why}", markup=False, highlight=False)
+    if strict and not_judged:
+        console.print(
+            f"--strict: {len(not_judged)} bar(s) not judged (too little measured): "
+            "not a pass; run at the default size",
+            markup=False,
+            highlight=False,
+        )
     note = busy_note(_load_1m(), "at the end")
     if note:
         console.print(note)
     if json_path is not None:
-        bars = [
-            dict(zip(["bar", "measured", "op", "target", "result"], r, strict=True))
-            for r in bar_rows
-        ]
+        bars = []
+        for r in bar_rows:
+            bar = dict(zip(["bar", "measured", "op", "target", "result"], r[:5], strict=True))
+            if len(r) > 5 and r[5]:
+                bar["note"] = r[5]
+            bars.append(bar)
         path = write_json(json_path, {"benchmark": name, **payload, "bars": bars})
         console.print(f"wrote {path}")
-    return all(r[-1] == "pass" for r in bar_rows) or not strict
+    return all(r[4] == "pass" for r in bar_rows) or not strict

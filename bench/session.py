@@ -30,6 +30,7 @@ from pathlib import Path
 from rich.console import Console
 
 from bench.report import finish, print_table, start_run
+from sim.cli.checks import MAX_SEED
 
 BAR_SCENARIO = "peg-transfer"
 BAR_COST = 1.5
@@ -97,11 +98,13 @@ def run_session_benchmark(
 ) -> bool:
     """Run the benchmark, print its tables, write the JSON; False when strict and a bar
     fails. Seeds ``first_seed`` .. ``first_seed + seeds - 1`` of each scenario.
-    ``breakdown``: also one timed run of the bar's scenario, seed 0, showing what the
-    session's own work is made of (:mod:`bench.session_breakdown`).
+    ``breakdown``: also one timed run of the bar's scenario (peg transfer, whatever
+    ``names`` says), seed ``first_seed``, showing what the session's own work is made of
+    (:mod:`bench.session_breakdown`).
 
     Raises:
-        ValueError: an unknown scenario or operator, before anything runs.
+        ValueError: an unknown scenario or operator, or a seed past 2**63 - 1, before
+            anything runs.
     """
     from scenarios.loader import library_names, load_scenario
     from sim.session.headless import run_headless
@@ -109,6 +112,10 @@ def run_session_benchmark(
     problems = unknown_options(names, operator)
     if problems:
         raise ValueError(" ".join(problems.values()))
+    if first_seed < 0 or first_seed + seeds - 1 > MAX_SEED:
+        raise ValueError(
+            f"seeds {first_seed}..{first_seed + seeds - 1} are not all in 0..2**63 - 1."
+        )
     console = Console(emoji=False)
     start_run(console)
     names = names or library_names()
@@ -194,9 +201,10 @@ def run_session_benchmark(
     if breakdown:
         from bench.session_breakdown import session_breakdown
 
-        parts = session_breakdown(BAR_SCENARIO, 0, operator)
+        parts = session_breakdown(BAR_SCENARIO, first_seed, operator)
         print_table(
-            f"Where a {BAR_SCENARIO} step's time goes ({operator}, seed 0, timers on)",
+            f"Where a {BAR_SCENARIO} step's time goes (the bar's scenario, whatever "
+            f"--scenario says; {operator}, seed {first_seed}, timers on)",
             ["part", "µs per physics step", "x stepSimulation"],
             [[k, v["us_per_step"], v["of_physics"]] for k, v in parts["parts"].items()],
             console,

@@ -45,7 +45,7 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
-from bench.report import finish, plugin_digests, print_table, start_run
+from bench.report import NOT_JUDGED, finish, plugin_digests, print_table, start_run
 from haptics.errors import HapticsError
 from haptics.tremor import make_filter
 from haptics.tremor.metrics import (
@@ -76,6 +76,12 @@ BARS = {
 STEP_COST_VS_NONE = 2.5  # the default's step() may cost this many times the bare call
 #: independent draws of each unseen set that the default's bars are judged on, pooled
 BAR_DRAWS = 5
+#: The least a filter bar is judged on: one default draw's worth of traces pooled (20;
+#: a 20-trace mean already moves ~1 dB between draws) of traces at least this long (s;
+#: 2 s go to settling, and lag and band power need several seconds more). The default
+#: size (20 traces x 30 s x 5 draws) is well above; a tiny run's bars read "not judged".
+BAR_MIN_POOLED_TRACES = 20
+BAR_MIN_DURATION_S = 10.0
 
 
 def step_cost_us(filters: dict, samples: np.ndarray, rounds: int = 3) -> dict[str, float]:
@@ -223,12 +229,27 @@ def bar_draws(
     return pooled
 
 
-def bar_rows(judged: dict, step_us: dict) -> list[tuple]:
-    """``(bar, measured, op, target, pass/FAIL)`` for the default on the unseen sets.
+def bar_rows(
+    judged: dict,
+    step_us: dict,
+    pooled_traces: int = BAR_MIN_POOLED_TRACES,
+    duration_s: float = BAR_MIN_DURATION_S,
+) -> list[tuple]:
+    """``(bar, measured, op, target, pass/FAIL)`` for the default on the unseen sets;
+    ``"not judged"`` (and why) for the filter bars of a run smaller than
+    :data:`BAR_MIN_POOLED_TRACES` traces pooled of :data:`BAR_MIN_DURATION_S` s.
 
     Args:
         judged: set name -> the default's summary the bars judge (pooled over draws).
+        pooled_traces: traces x draws the summaries pool.
+        duration_s: each trace's length (s).
     """
+    too_small = []
+    if pooled_traces < BAR_MIN_POOLED_TRACES:
+        too_small.append(f"{pooled_traces} traces pooled, needs >= {BAR_MIN_POOLED_TRACES}")
+    if duration_s < BAR_MIN_DURATION_S:
+        too_small.append(f"{duration_s:g} s traces, needs >= {BAR_MIN_DURATION_S:g} s")
+    why = "; ".join(too_small) or None
     rows = []
     for set_name, bars in BARS.items():
         r = judged.get(set_name)
@@ -242,7 +263,8 @@ def bar_rows(judged: dict, step_us: dict) -> list[tuple]:
         for label, value, op, key in checks:
             if key in bars:
                 ok = value >= bars[key] if op == ">=" else value <= bars[key]
-                rows.append((f"{set_name}: {label}", value, op, bars[key], _verdict(ok)))
+                verdict = NOT_JUDGED if why else _verdict(ok)
+                rows.append((f"{set_name}: {label}", value, op, bars[key], verdict, why))
     ratio = step_us["default"] / step_us["none"]
     rows.append(
         (
@@ -373,7 +395,8 @@ def run_tremor_benchmark(
         "judged": judged,
         "plugin_digests": plugin_digests("tremor_filter", filters),
     }
-    return finish("tremor", bar_rows(judged, step_us), payload, json_path, console, strict)
+    bars = bar_rows(judged, step_us, traces * draws, duration_s)
+    return finish("tremor", bars, payload, json_path, console, strict)
 
 
 if __name__ == "__main__":  # pragma: no cover

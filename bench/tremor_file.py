@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
-from bench.report import plugin_digests, print_table, start_run, write_json
+from bench.report import finish, plugin_digests, print_table, start_run
 from bench.tremor import FILTERS, SETTLE_S, fault_note, score_filter
 from haptics.errors import HapticsError
 from haptics.tremor import make_filter
@@ -178,7 +178,6 @@ def run_tremor_file(
     for note in notes:
         console.print(note, markup=False, highlight=False)  # a filter's own words
     payload = {
-        "benchmark": "tremor_file",
         "source": source,
         "samples": n,
         "rate_hz": rate_hz,
@@ -195,8 +194,8 @@ def run_tremor_file(
         },
         "results": results,
         "plugin_digests": plugin_digests("tremor_filter", filters),
-        "bars": [],  # a user's recording sets no bars; the key is there as in every bench
     }
-    if json_path is not None:
-        console.print(f"wrote {write_json(json_path, payload)}")
-    return payload
+    # the end every benchmark has ("machine busy at the end", the JSON, "wrote ..."); a
+    # user's recording sets no bars: "bars" is an empty list, as the key is in every bench
+    finish("tremor_file", [], payload, json_path, console, strict=False)
+    return {"benchmark": "tremor_file", **payload, "bars": []}

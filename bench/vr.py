@@ -202,7 +202,6 @@ def run_vr_benchmark(
     payload = {
         "frames": frames,
         "skip": skip,
-        "load_average": load,
         "cases": results,  # by case, as before; "results": the same, one row per case
         "results": [{"case": case, **r} for case, r in results.items()],
     }

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import typer
 
+from sim.cli.checks import MAX_SEED
 from sim.cli.guard import DEBUG_OPTION, guard
 from sim.cli.options import command_group
 
@@ -75,7 +76,9 @@ def bench_json(name: str):
     return typer.Option(
         Path(f"bench/results/{name}.json"),
         "--json",
-        help="Where to write the JSON results.",
+        help=f"Where to write the JSON results; a relative path is taken from the current "
+        f"directory (the default, bench/results/{name}.json, too: run from the checkout's "
+        "root to update its bench/results).",
         callback=_checked_bench_json,
     )
 
@@ -120,8 +123,15 @@ def bench_ik(
         10_000, "--targets", "-n", min=10, help="Targets per arm and mode."
     ),
     arms: str = typer.Option("psm,iiwa,panda", help="Comma-separated arms: psm, iiwa, panda."),
-    rcm_targets: int = typer.Option(2_000, help="Targets for the RCM (iiwa + 0.3 m tool) run."),
-    seed: int = typer.Option(0, help="Seed for targets and warm-start noise."),
+    rcm_targets: int = typer.Option(
+        2_000,
+        min=0,
+        help="Targets for the RCM (iiwa + 0.3 m tool) run; 0 skips the RCM section and its "
+        "bars (the JSON's rcm says skipped).",
+    ),
+    seed: int = typer.Option(
+        0, min=0, max=MAX_SEED, help="Seed for targets and warm-start noise (0 to 2**63 - 1)."
+    ),
     solver: list[str] = typer.Option(
         None,
         help="Your IK solver 'package.module:function' with solve_ik's signature, in the "
@@ -185,7 +195,12 @@ def _check_filter_specs(specs, rate_hz: float | None) -> None:
 def bench_tremor(
     traces: int = typer.Option(20, min=1, help="Number of seeded synthetic traces."),
     duration_s: float = typer.Option(30.0, min=3.0, help="Length of each trace (s)."),
-    seed: int = typer.Option(0, help="Seed of the traces."),
+    seed: int = typer.Option(
+        0,
+        min=0,
+        max=MAX_SEED,
+        help="Seed of the traces (0 to 2**63 - 1); the bars' draws use seed, seed+1, ...",
+    ),
     draws: int = typer.Option(
         5, min=1, help="Draws of each unseen set (seed, seed+1, ...) the bars are judged on."
     ),
@@ -290,7 +305,12 @@ def bench_session(
     ),
     seeds: int = typer.Option(1, min=1, help="Seeds per scenario (--first-seed, the next, ...)."),
     first_seed: int = typer.Option(
-        0, "--first-seed", min=0, help="The first seed: --seeds 20 --first-seed 100 runs 100..119."
+        0,
+        "--first-seed",
+        min=0,
+        max=MAX_SEED,
+        help="The first seed: --seeds 20 --first-seed 100 runs 100..119 (the last must be "
+        "at most 2**63 - 1); --breakdown runs it too.",
     ),
     operator: str = typer.Option(
         "expert", help="Synthetic operator skill: expert, intermediate, novice."
@@ -298,12 +318,21 @@ def bench_session(
     json_path: Path = bench_json("session"),
     strict: bool = STRICT,
     breakdown: bool = typer.Option(
-        False, help="Also time the parts of a peg-transfer session step (one more run)."
+        False,
+        help="Also time the parts of a session step (one more run, at --first-seed): always "
+        "of peg transfer (the bar's scenario), whatever --scenario says.",
     ),
 ) -> None:
     """Headless session speed (simulated s per wall s) for each bundled scenario."""
     from bench.session import run_session_benchmark, unknown_options
 
+    last = first_seed + seeds - 1
+    if last > MAX_SEED:  # checked before any run (it failed after the first, no JSON)
+        raise typer.BadParameter(
+            f"--first-seed {first_seed} with --seeds {seeds} runs up to seed {last}; seeds "
+            "must be at most 2**63 - 1.",
+            param_hint="--seeds",
+        )
     for hint, message in unknown_options(scenario or None, operator).items():
         raise typer.BadParameter(message, param_hint=hint)  # the first, before any run
     ok = run_session_benchmark(
@@ -321,8 +350,8 @@ def bench_bus(
         min=2.0,
         help="Measured seconds, all sections together: half for latency (split over rounds "
         "and configurations), a tenth for throughput, 40% for the training server (split "
-        "over its configurations); no run shorter than 0.5 s (server 2 s); process start-up "
-        "comes on top.",
+        "over its configurations); no run shorter than 0.5 s (server 5 s, measured from its "
+        "device's first sample + 1 s); process start-up comes on top.",
     ),
     rounds: int = ROUNDS,
     rate_hz: float = typer.Option(

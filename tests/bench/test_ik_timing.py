@@ -99,3 +99,50 @@ def test_an_arm_named_twice_runs_once_and_the_json_records_the_arms(tmp_path):
     assert "psm warm success minus pybullet's (difference)" in names
     assert not any("success vs pybullet" in n for n in names)
     assert payload["machine"]["started_utc"] and "load_avg_1m_start" in payload["machine"]
+
+
+def test_a_plugin_failing_every_call_yields_no_solves_and_no_timing(psm_targets):
+    """A plug-in that raised on every call read 341,845 solves/s (its failed calls timed
+    and every target counted) against the built-in's 59,839."""
+    from tests import user_plugins
+
+    chain, X, Q = psm_targets
+    _, durations, rate, errors, _ = ik._run_plugin(user_plugins.raising, chain, X, Q)
+    assert errors == len(X) and rate == 0.0 and durations.sum() > 0
+    stats = ik._usable_timing_stats(durations, np.zeros(len(X), bool))
+    assert set(stats.values()) == {None}
+
+
+def test_solves_per_s_is_usable_answers_over_all_calls_time():
+    durations = np.array([1_000, 1_000, 2_000, 4_000], dtype=np.int64)  # 8 µs in all
+    usable = np.array([True, False, True, False])
+    assert ik._rate(durations, usable) == pytest.approx(2 / 8e-6)
+    stats = ik._usable_timing_stats(durations, usable)
+    assert stats["median_us"] == pytest.approx(1.5)
+
+
+@pytest.mark.parametrize("bad", [["--seed", "-1"], ["--rcm-targets", "-5"]])
+def test_a_negative_seed_or_rcm_count_is_a_usage_error(bad):
+    from typer.testing import CliRunner
+
+    from sim.cli import app
+
+    result = CliRunner().invoke(app, ["bench", "ik", "-n", "10", *bad])
+    assert result.exit_code == 2 and "Traceback" not in result.output, result.output
+
+
+def test_rcm_targets_0_skips_the_rcm_section_and_the_json_says_so(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from sim.cli import app
+
+    out = tmp_path / "ik.json"
+    args = ["bench", "ik", "-n", "10", "--arms", "psm", "--rcm-targets", "0", "--json", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    payload = json.loads(out.read_text())
+    assert payload["rcm"] == {"skipped": True, "targets": 0}
+    assert not [b for b in payload["bars"] if b["bar"].startswith("rcm")]
+    assert "RCM section skipped" in " ".join(result.output.split())

@@ -53,3 +53,44 @@ def test_an_idle_machine_prints_no_note(monkeypatch):
     out = io.StringIO()
     report.start_run(Console(file=out))
     assert out.getvalue() == ""
+
+
+def test_a_tiny_measured_value_prints_in_significant_digits_not_as_zero():
+    """2.93e-06 against a 1e-05 target printed as 0.00000 (fixed decimals up to 5)."""
+    text = _printed([["rcm max error m", 2.93e-06, "<=", 1e-05, "pass"]])
+    assert "2.93e-06" in text and "0.00000" not in text
+    text = _printed([["close", 1.0000003, ">=", 1.0, "pass"]])
+    assert "1.0000003" in text
+
+
+def test_non_finite_figures_are_null_in_the_json_and_n_a_in_the_tables(tmp_path):
+    """``math.nan`` (no usable answer) was written as a bare NaN token: invalid JSON."""
+    import json
+    import math
+
+    import numpy as np
+
+    path = tmp_path / "t.json"
+    rows = [["max error", math.nan, "<=", 1e-3, "FAIL"]]
+    payload = {"results": [{"median_us": None, "p95": np.float64("nan"), "x": math.inf}]}
+    out = io.StringIO()
+    finish("t", rows, payload, path, Console(file=out, width=120), strict=False)
+    text = path.read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    data = json.loads(text)
+    assert data["results"] == [{"median_us": None, "p95": None, "x": None}]
+    assert data["bars"][0]["measured"] is None
+    assert "n/a" in out.getvalue() and "nan" not in out.getvalue()
+
+
+def test_a_bar_not_judged_is_not_a_pass_under_strict_and_says_why(tmp_path):
+    import json
+
+    rows = [["p99 ms", 1.0, "<=", 5.0, "not judged", "1 samples, needs >= 100"]]
+    out = io.StringIO()
+    path = tmp_path / "t.json"
+    assert finish("t", rows, {}, path, Console(file=out, width=120), strict=True) is False
+    text = " ".join(out.getvalue().split())
+    assert "p99 ms: not judged (1 samples, needs >= 100)" in text and "--strict" in text
+    assert json.loads(path.read_text())["bars"][0]["note"] == "1 samples, needs >= 100"
+    assert finish("t", rows, {}, None, Console(file=io.StringIO()), strict=False) is True

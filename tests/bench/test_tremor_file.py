@@ -224,3 +224,27 @@ def test_a_hand_held_still_in_millimetres_and_a_slow_file_in_seconds_get_the_rig
     result = CliRunner().invoke(app, ["bench", "tremor-file", str(slow)])
     assert result.exit_code == 2 and "Nyquist" in result.output, result.output
     assert "Milliseconds?" not in result.output
+
+
+def test_the_end_is_every_benchmark_s_a_busy_machine_is_said_and_the_json_framed(
+    monkeypatch, tmp_path, tremor_trace
+):
+    """It wrote its JSON directly: "machine busy at the end" was never said."""
+    import os
+
+    from bench import report
+
+    cpus = os.cpu_count() or 1
+    monkeypatch.setattr(report.os, "getloadavg", lambda: (cpus + 2.0, 0.0, 0.0))
+    voluntary, measured = tremor_trace
+    csv = tmp_path / "synthetic.csv"
+    _write_csv(csv, "t,x,y,z,vx,vy,vz", _times(len(measured)), measured, voluntary)
+    text = io.StringIO()
+    out = tmp_path / "tf.json"
+    payload = run_tremor_file(
+        load_recording(csv), json_path=out, console=Console(file=text, width=140)
+    )
+    assert "machine busy at the end" in text.getvalue() and "Bars" not in text.getvalue()
+    written = json.loads(out.read_text())
+    assert written["benchmark"] == payload["benchmark"] == "tremor_file"
+    assert written["bars"] == payload["bars"] == [] and written["machine"]["load_avg_1m_end"]
