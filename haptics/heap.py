@@ -5,11 +5,12 @@ the generation it collects; a full (generation 2) pass walks all of them. A live
 here holds ~180,000-310,000 objects once it has started (numba's dispatchers, pybullet,
 pydantic models, ZeroMQ, the scene: 309,250 in a `surgisim serve`, 183,644 in each
 `surgisim device synthetic`), and a full pass over them takes 117-136 ms on an idle
-machine here (204,000 objects of a started server), up to 300 ms on a busy one. Full passes come rarely but at no chosen moment: in a
-7.6-minute live peg transfer (busy machine) the server's loop stopped once for 423 ms,
-200 ticks at 500 Hz. A device stopped that long sends nothing, and teleoperation holds
-its arm after 50-100 ms of silence (a clutch cycle to resume); a headset client stopped
-that long misses tens of frames.
+machine here (204,000 objects of a started server), up to 300 ms on a busy one. Full
+passes come rarely but at no chosen moment: in a 7.6-minute live peg transfer (busy
+machine) the server's loop stopped once for 423 ms, 200 ticks at 500 Hz. A device
+stopped that long sends nothing, and teleoperation holds its arm after 50-100 ms of
+silence (a clutch cycle to resume); a headset client stopped that long misses tens of
+frames.
 
 Almost everything alive when a loop starts lives as long as the process (modules,
 compiled kernels, the scene), so :func:`collector_kept_out` collects once, then

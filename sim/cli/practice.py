@@ -53,12 +53,39 @@ def block_is_free(port: int, count: int = 3) -> bool:
     return True
 
 
+#: the lowest base port :func:`free_port_block` picks (below: ports of services)
+LOWEST_FREE_BASE = 20000
+
+
+def _ephemeral_low() -> int:
+    """The lowest port the kernel gives outgoing connections (Linux's
+    ``ip_local_port_range``; 32768, its default, where that cannot be read)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port_block(count: int = 3) -> int:
-    """A base port P with P .. P + count - 1 free on loopback."""
+    """A base port P with P .. P + count - 1 free on loopback, for a server started next.
+
+    Taken below the ephemeral range where there is room: a port the system picks (a bind
+    to port 0) lies in the range the kernel also gives every outgoing connection, and
+    between the check and the server's bind one took it ("Address already in use", in a
+    test run with hundreds of connections). Ports below are never handed out that way.
+    """
+    import random
+
+    top = _ephemeral_low() - count
+    below = top - LOWEST_FREE_BASE >= 1000
+    pick = random.Random()  # not the global generator, which a caller may have seeded
     for _ in range(200):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
+        if below:
+            port = pick.randrange(LOWEST_FREE_BASE, top)
+        else:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
         if port + count < 65535 and block_is_free(port, count):
             return port
     from sim.errors import SimError

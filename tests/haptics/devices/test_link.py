@@ -16,10 +16,9 @@ from tests.haptics.bus.conftest import ServerPump
 
 
 def _free_port() -> int:
-    bus = ServerBus(port=0)
-    port = bus.port
-    bus.close()
-    return port
+    from sim.cli.practice import free_port_block
+
+    return free_port_block()
 
 
 def _serve(port: int) -> tuple[ServerBus, ServerPump]:

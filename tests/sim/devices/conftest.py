@@ -54,13 +54,11 @@ class Served:
 
 
 def free_port() -> int:
-    """A base port whose block of three was free a moment ago."""
-    from haptics.bus.sockets import ServerBus
+    """A base port whose block of three was free a moment ago (below the ephemeral
+    range: no outgoing connection takes it before the server binds)."""
+    from sim.cli.practice import free_port_block
 
-    bus = ServerBus(port=0)
-    port = bus.port
-    bus.close()
-    return port
+    return free_port_block()
 
 
 @pytest.fixture
