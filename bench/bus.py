@@ -480,8 +480,7 @@ def _server_section(transports, seconds: float, console, bar_rows: list) -> dict
         p50 = sample_verdict(lat["p50"] <= 200, n, BAR_MIN_SAMPLES["p50"])
         p99 = sample_verdict(lat["p99"] <= 1000, n, BAR_MIN_SAMPLES["p99"])
         overruns = loop["overrun_fraction"] < 0.005
-        ticks = sample_verdict(overruns, loop["ticks"], BAR_MIN_TICKS)
-        ticks = (ticks[0], ticks[1] and ticks[1].replace("samples", "ticks"))
+        ticks = sample_verdict(overruns, loop["ticks"], BAR_MIN_TICKS, unit="ticks")
         bar_rows += [
             (f"server/{label} stamp -> step p50 (µs)", lat["p50"], "<=", 200.0, *p50),
             (f"server/{label} stamp -> step p99 (µs)", lat["p99"], "<=", 1000.0, *p99),

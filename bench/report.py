@@ -162,11 +162,14 @@ NOT_JUDGED = "not judged"
 MIN_SAMPLES = {"p99": 100, "p99.9": 1000}
 
 
-def sample_verdict(ok: bool, samples: int, needed: int) -> tuple[str, str | None]:
+def sample_verdict(
+    ok: bool, samples: int, needed: int, unit: str = "samples"
+) -> tuple[str, str | None]:
     """``("pass" | "FAIL", None)``, or ``("not judged", why)`` when the figure comes from
-    fewer than ``needed`` samples: a bar row's verdict and its note."""
+    fewer than ``needed`` samples (``unit``: what they are, in the note): a bar row's
+    verdict and its note."""
     if samples < needed:
-        return NOT_JUDGED, f"{samples:,} samples, needs >= {needed:,}"
+        return NOT_JUDGED, f"{samples:,} {unit}, needs >= {needed:,}"
     return ("pass" if ok else "FAIL"), None
 
 
