@@ -185,6 +185,27 @@ _SETTINGS = {
 }
 
 
+def _timed_call(solver, chain, target, q0, rcm):
+    """One call of ``solver`` with the built-in's settings, timed: ``(q, ns, failure)``,
+    ``q`` the ``dof`` finite joints it returned (else None) and ``failure`` how it failed
+    ("raised ...", "returned ..."; None when it did not). A plug-in's failure is that
+    target's, not the benchmark's."""
+    t0 = time.perf_counter_ns()
+    try:
+        result = solver(chain, target, q0, **_SETTINGS, rcm=rcm)
+    except Exception as exc:
+        return None, time.perf_counter_ns() - t0, f"raised {type(exc).__name__}: {exc}"
+    ns = time.perf_counter_ns() - t0
+    try:
+        q = np.asarray(result.q, dtype=np.float64)
+    except (AttributeError, TypeError, ValueError):
+        return None, ns, "returned " + ("None" if result is None else "no q")
+    if q.shape != (chain.dof,) or not np.isfinite(q).all():
+        nan = " with NaN or inf" if q.shape == (chain.dof,) else ""
+        return None, ns, f"returned q of shape {q.shape}{nan}"
+    return q, ns, None
+
+
 def _run_plugin(solver, chain, X, Q0):
     """A user's solver on each target, with the built-in's settings. A call that raises
     or returns no usable joints (not ``dof`` finite numbers) leaves a NaN row."""
@@ -193,31 +214,14 @@ def _run_plugin(solver, chain, X, Q0):
     errors = 0
     first_error = ""
     for k in range(len(X)):
-        t0 = time.perf_counter_ns()
-        try:
-            result = solver(chain, X[k], None if Q0 is None else Q0[k], **_SETTINGS, rcm=None)
-        except Exception as exc:
-            result = raised = exc
-            first_error = first_error or f"raised {type(exc).__name__}: {exc}"
-        else:
-            raised = None
-        durations[k] = time.perf_counter_ns() - t0
-        try:
-            q = np.asarray(result.q, dtype=np.float64)
-        except (AttributeError, TypeError, ValueError):
-            q = None
-        if q is not None and q.shape == (chain.dof,) and np.isfinite(q).all():
+        q, durations[k], failure = _timed_call(
+            solver, chain, X[k], None if Q0 is None else Q0[k], None
+        )
+        if failure is None:
             Q[k] = q
         else:
             errors += 1
-            if raised is None and not first_error:
-                shown = (
-                    ("None" if result is None else "no q")
-                    if q is None
-                    else f"q of shape {q.shape}"
-                    + (" with NaN or inf" if q.shape == (chain.dof,) else "")
-                )
-                first_error = f"returned {shown}"
+            first_error = first_error or failure
     return Q, durations, _rate(durations, np.isfinite(Q).all(axis=1)), errors, first_error
 
 
@@ -425,27 +429,10 @@ def _rcm_run(chain, X, port, with_roll: bool, Q0, solver=solve_ik):
     for k in range(len(X)):
         target = X[k] if with_roll else X[k][:3, 3]
         q0 = None if Q0 is None else Q0[k]
-        t0 = time.perf_counter_ns()
-        raised = None
-        try:
-            result = solver(chain, target, q0, **_SETTINGS, rcm=port)
-        except Exception as exc:  # a plug-in's failure is that target's, not the benchmark's
-            result, raised = None, exc
-        durations[k] = time.perf_counter_ns() - t0
-        try:
-            q = np.asarray(result.q, dtype=np.float64)
-        except (AttributeError, TypeError, ValueError):
-            q = None
-        if q is None or q.shape != (chain.dof,) or not np.isfinite(q).all():
+        q, durations[k], failure = _timed_call(solver, chain, target, q0, port)
+        if failure is not None:
             errors += 1
-            if not first:
-                if raised is not None:
-                    first = f"raised {type(raised).__name__}: {raised}"
-                elif q is None:
-                    first = "returned " + ("None" if result is None else "no q")
-                else:
-                    nan = " with NaN or inf" if q.shape == (chain.dof,) else ""
-                    first = f"returned q of shape {q.shape}{nan}"
+            first = first or failure
             continue
         X_got = chain.fk(q)
         rcm_err[k] = port_distance(X_got, port)
