@@ -38,10 +38,13 @@ BAR_COST = 1.5
 BARE_SECONDS = 5.0
 
 
-def unknown_options(names: list[str] | None, operator: str) -> dict[str, str]:
-    """What is wrong with the scenarios and operator asked for, by option (``--scenario``,
-    ``--operator``; empty when nothing): checked before the warm-up and the runs, which
-    otherwise ended in a traceback after them."""
+def unknown_options(
+    names: list[str] | None, operator: str, seeds: int = 1, first_seed: int = 0
+) -> dict[str, str]:
+    """What is wrong with the scenarios, operator and seeds asked for, by option
+    (``--scenario``, ``--operator``, ``--seeds``; empty when nothing): checked before the
+    warm-up and the runs, which otherwise ended in a traceback after them (a seed past
+    2**63 - 1 after a finished run, with no JSON)."""
     from haptics.operators import PRESETS
     from scenarios.loader import library_names
     from sim.errors import closest_names
@@ -58,6 +61,12 @@ def unknown_options(names: list[str] | None, operator: str) -> dict[str, str]:
         problems["--operator"] = (
             f"unknown operator {operator!r}; operators are {sorted(PRESETS)}."
             + closest_names(operator, PRESETS)
+        )
+    last = first_seed + seeds - 1
+    if first_seed < 0 or last > MAX_SEED:
+        problems["--seeds"] = (
+            f"--first-seed {first_seed} with --seeds {seeds} runs seeds {first_seed}..{last}; "
+            "seeds must be from 0 to 2**63 - 1."
         )
     return problems
 
@@ -109,13 +118,9 @@ def run_session_benchmark(
     from scenarios.loader import library_names, load_scenario
     from sim.session.headless import run_headless
 
-    problems = unknown_options(names, operator)
+    problems = unknown_options(names, operator, seeds, first_seed)
     if problems:
         raise ValueError(" ".join(problems.values()))
-    if first_seed < 0 or first_seed + seeds - 1 > MAX_SEED:
-        raise ValueError(
-            f"seeds {first_seed}..{first_seed + seeds - 1} are not all in 0..2**63 - 1."
-        )
     console = Console(emoji=False)
     start_run(console)
     names = names or library_names()

@@ -326,14 +326,7 @@ def bench_session(
     """Headless session speed (simulated s per wall s) for each bundled scenario."""
     from bench.session import run_session_benchmark, unknown_options
 
-    last = first_seed + seeds - 1
-    if last > MAX_SEED:  # checked before any run (it failed after the first, no JSON)
-        raise typer.BadParameter(
-            f"--first-seed {first_seed} with --seeds {seeds} runs up to seed {last}; seeds "
-            "must be at most 2**63 - 1.",
-            param_hint="--seeds",
-        )
-    for hint, message in unknown_options(scenario or None, operator).items():
+    for hint, message in unknown_options(scenario or None, operator, seeds, first_seed).items():
         raise typer.BadParameter(message, param_hint=hint)  # the first, before any run
     ok = run_session_benchmark(
         scenario or None, seeds, operator, json_path, strict, breakdown, first_seed=first_seed
