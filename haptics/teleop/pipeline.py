@@ -298,6 +298,19 @@ class Teleoperation:
             self._press_seen = False
             self._set_state(ALIGNING, "enabled", self._event_time(now_s), self._pending)
 
+    def expect_samples(self, now_s: float) -> None:
+        """The arm's device is known to be live (heard from before this arm was enabled, or
+        sending through a pause) and its samples are due from ``now_s`` on: the gap watchdog
+        runs from then, as if a sample had been used, so that a device falling silent before
+        its first sample reaches this arm holds the arm too. Without it, an arm enabled
+        after the server's wait for devices stayed ALIGNING through any silence and followed
+        a returning device with no clutch cycle (found by a bus fuzzer). A non-finite
+        ``now_s`` is ignored, and so is a call once a sample was used.
+        """
+        now = as_float(now_s)
+        if self._last_use_now is None and math.isfinite(now):
+            self._last_use_now = now
+
     def disable(self, now_s: float | None = None) -> None:
         """Stop teleoperating: any state -> DISABLED; the instrument holds where it is."""
         if self._state != DISABLED:

@@ -395,6 +395,8 @@ class TrainingServer:
                 now = self._clock()
                 for teleop in self.session.teleops.values():
                     teleop.restart("the session resumed", now)
+                for arm in self.device_map.values():  # devices send through a pause
+                    teleops[arm].expect_samples(now)
             self.paused = False
         else:
             return {"ok": False, "error": f"unknown command {command!r}"}
@@ -642,6 +644,8 @@ class TrainingServer:
         now = serving = self._clock()
         for arm in self.device_map.values():
             s.teleops[arm].enable(now)
+            if self.config.wait_for_devices:  # every device was heard: silence from now holds
+                s.teleops[arm].expect_samples(now)
         camera = self.router.camera_arm
         if camera is not None and camera not in self.device_map.values():
             # a teleoperated scope beside instruments is driven through the camera pedal:

@@ -345,6 +345,36 @@ def test_a_silent_device_holds_after_the_gap_timeout(gap_timeout_s):
     assert TeleopConfig().gap_timeout_s == 0.1  # live devices: 100 ms
 
 
+def test_an_arm_expecting_samples_holds_when_its_device_never_sends_and_needs_a_clutch():
+    """A device heard before its arm was enabled (the server's wait for devices) that then
+    falls silent: the arm held in ALIGNING too, and a returning device with its hand
+    aligned did not follow before a clutch cycle. Without ``expect_samples`` the arm
+    stayed ALIGNING through 16 s of silence and followed the returning hand at once."""
+    config = TeleopConfig(tremor_filter="none", start_enabled=True, align_tolerance_rad=0.5)
+    tele = Teleoperation(config, START, np.eye(4))
+    tele.expect_samples(1.0)
+    for k in range(1, 200):  # no sample ever reaches this arm
+        out = tele.step(None, 1.0 + k * DT)
+        if k * DT < config.gap_timeout_s - 1e-9:
+            assert out.state == "ALIGNING", k
+    assert out.holding and "no sample" in out.hold_reason
+    # the device comes back with the hand aligned and the clutch never pressed: held
+    R = tele.aligned_hand_rotation()
+    outs = _run(tele, np.zeros((50, 3)), t0=1.2, R=R)
+    assert all(o.holding for o in outs)
+    clutch = np.r_[np.ones(10, bool), np.zeros(40, bool)]
+    outs = _run(tele, np.zeros((50, 3)), t0=1.25, R=R, clutch=clutch)
+    assert outs[-1].state == "FOLLOWING"
+
+
+def test_expect_samples_does_not_restart_a_watchdog_that_already_runs():
+    tele = Teleoperation(TeleopConfig(**FREE), START, np.eye(4))
+    _run(tele, _line([0, 0, 0], [0.01, 0, 0], 100))  # last sample used at 0.099
+    tele.expect_samples(0.19)  # too late to count as a sample: the silence began at 0.099
+    tele.expect_samples(math.nan)
+    assert tele.step(None, 0.2).holding
+
+
 def test_a_stale_backlog_is_history_but_a_stale_newest_sample_holds():
     tele = Teleoperation(TeleopConfig(**FREE), START, np.eye(4))
     tele.step(_sample(0.0, [0, 0, 0]), 0.0)

@@ -26,7 +26,7 @@ class Device:
     """A master device on the bus: publishes its hand at ~1 kHz from a thread."""
 
     def __init__(
-        self, port: int, names=("MTMR", "MTML"), period_s: float = 0.001, curve=None
+        self, port: int, names=("MTMR", "MTML"), period_s: float = 0.001, curve=None, silent=()
     ) -> None:
         self.period_s = period_s
         self.bus = ClientBus(port=port, curve=curve)
@@ -35,7 +35,9 @@ class Device:
         self.hand = {n: np.eye(4) for n in names}
         self.clutch = {n: False for n in names}
         self.gripper = {n: 0.3 for n in names}
-        self.silent: set[str] = set()
+        self.silent: set[str] = set(silent)
+        #: per device, how many more hand samples it sends before falling silent (none: all)
+        self.budget: dict[str, int] = {}
         self._next_seq: dict[str, int] = {}  # per device: the seq its next measured_cp gets
         self.inbox: list = []
         self.sent: dict[int, float] = {}  # seq of MTMR/measured_cp -> send time
@@ -50,6 +52,10 @@ class Device:
             for n in self.names:
                 if n in self.silent:
                     continue
+                if n in self.budget:
+                    if self.budget[n] <= 0:
+                        continue
+                    self.budget[n] -= 1
                 self.bus.publish(f"{n}/gripper/measured_js", {"position_rad": [self.gripper[n]]})
                 self.bus.publish(f"{n}/clutch", {"pressed": self.clutch[n]})
                 seq = self.bus.publish(f"{n}/measured_cp", pose_payload(self.hand[n]))
@@ -302,6 +308,30 @@ def test_a_silent_device_holds_its_arm_until_a_fresh_clutch(served):
     assert "holding" in kinds
 
 
+def test_a_device_heard_while_waiting_that_then_falls_silent_holds_its_arm(served):
+    """A bus fuzzer's device sent samples while the server waited for devices, then went
+    silent: its arm stayed ALIGNING (no sample had reached the arm, so no watchdog ran)
+    and followed the returning device with no clutch cycle."""
+    server = served.server
+    device = Device(server.port, silent={"MTML"})
+    try:
+        # MTMR heard first proves the publisher's path to the server is up; then MTML
+        # sends one sample, which the wait for devices takes, and nothing more
+        assert device.wait_for(lambda: server.missing_devices == frozenset({"MTML"}))
+        device.budget["MTML"] = 1
+        device.silent.discard("MTML")
+        assert device.wait_for(lambda: device.state("PSM2") == "HOLDING"), device.seen("PSM2")
+        device.budget.pop("MTML")  # back, hand aligned, clutch never pressed: still held
+        device.align("MTML", "PSM2")
+        time.sleep(0.5)
+        assert device.state("PSM2") == "HOLDING", device.seen("PSM2")
+    finally:
+        device.close()
+    outcome = served.stop()
+    holds = [e for e in outcome.trace.events if e.kind == "holding" and e.data.get("arm") == "PSM2"]
+    assert holds and "no sample" in holds[0].data["detail"], holds
+
+
 def test_garbage_on_every_socket_moves_nothing_and_is_counted(served):
     import zmq
 
@@ -552,6 +582,26 @@ def test_a_pause_keeps_every_stream_going_and_says_paused(served):
             {"request": "state_command", "arm": "all", "command": "resume"}, timeout_s=10
         )["ok"]
         assert device.wait_for(lambda: device.latest("PSM1/operating_state")["paused"] is False)
+    finally:
+        device.close()
+
+
+def test_a_device_gone_during_a_pause_holds_its_arm_after_the_resume(served):
+    """A resume restarts every arm's stream, and the gap watchdog waited for a first
+    sample that a device unplugged during the pause never sent: its following arm
+    stayed ALIGNING and took the returning hand without a clutch cycle."""
+    device = Device(served.server.port)
+    try:
+        device.follow("MTMR", "PSM1")
+        assert device.bus.request(
+            {"request": "state_command", "arm": "all", "command": "pause"}, timeout_s=10
+        )["ok"]
+        device.silent.add("MTMR")  # unplugged while paused
+        time.sleep(0.2)
+        assert device.bus.request(
+            {"request": "state_command", "arm": "all", "command": "resume"}, timeout_s=10
+        )["ok"]
+        assert device.wait_for(lambda: device.state("PSM1") == "HOLDING"), device.seen("PSM1")
     finally:
         device.close()
 
