@@ -22,9 +22,15 @@ sample goes, at the device's rate, through:
    ``max_tip_angular_speed_rad_s * dt`` towards the goal, ``dt`` being the time between
    the sample stamps (at most ``max_sample_interval_s``), plus what earlier samples left
    unused, up to ``limit_carry_s`` worth (stamp jitter is no speed);
-7. the jaw follows the gripper at no more than ``max_jaw_rate_rad_s``.
+7. the jaw follows the gripper at no more than ``max_jaw_rate_rad_s``;
+8. a device measured to sample more than 1.5 loop periods apart (``loop_rate_hz``, which
+   a session sets to its physics rate: a 125 Hz VR controller) has each followed step
+   spread over its sample period, position linearly and rotation by slerp, instead of
+   taken at once (:mod:`haptics.teleop.ramp`): the tool moves every physics step, one
+   sample period behind. Anything that stops following stops the ramp where it is.
 
-The output is the target ``X_RT`` (4x4, m) after the last sample: always finite and rigid
+The output is the target ``X_RT`` (4x4, m) after the last sample (for a spread device,
+where its ramp is at ``now_s``): always finite and rigid
 to machine precision (rotations are renormalised unit quaternions, xyzw), plus the jaw,
 the state, events, how many samples were used and which was the last. ``step`` never
 raises: whatever comes in, the worst outcome is an instrument that holds still and says

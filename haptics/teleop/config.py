@@ -74,6 +74,11 @@ class TeleopConfig:
         jaw_closed_rad, jaw_open_rad: jaw angles at gripper 0 and at ``gripper_max_rad``.
         R_CM: rotation from the master frame to the camera frame (identity when the
             console is aligned with the viewer, as it is by construction).
+        loop_rate_hz: how often the target is applied (Hz): the physics rate, which the
+            session sets. A device whose measured sample period is more than 1.5 loop
+            periods has each step of its target spread over that period (first-order
+            hold, :mod:`haptics.teleop.ramp`) instead of jumping once per sample; None
+            (a pipeline on its own) never spreads.
     """
 
     translation_scale: float = 0.2
@@ -97,6 +102,7 @@ class TeleopConfig:
     jaw_closed_rad: float = -0.35
     jaw_open_rad: float = 1.39626
     R_CM: tuple = ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0))
+    loop_rate_hz: float | None = None
 
     def __post_init__(self) -> None:
         positive = {
@@ -125,6 +131,12 @@ class TeleopConfig:
         if self.future_tolerance_s < 0:
             raise HapticsError(
                 f"TeleopConfig.future_tolerance_s must be >= 0 s, got {self.future_tolerance_s}."
+            )
+        loop = self.loop_rate_hz
+        if loop is not None and not (is_finite_real(loop) and loop > 0):
+            raise HapticsError(
+                "TeleopConfig.loop_rate_hz must be a positive finite number (Hz), or None "
+                f"to never spread a slow device's samples; got {loop!r}."
             )
         tol = self.align_tolerance_rad
         if tol is not None and not (is_real(tol) and tol > 0 and not math.isnan(tol)):

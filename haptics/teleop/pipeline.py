@@ -16,6 +16,7 @@ from haptics.errors import HapticsError
 from haptics.master import HAND_RIGID_TOLERANCE, MAX_HAND_DISTANCE_M, MasterSample
 from haptics.numbers import as_float, is_real
 from haptics.teleop import kernels as K
+from haptics.teleop import ramp as R
 from haptics.teleop.config import TeleopConfig
 from haptics.teleop.output import (
     ALIGNING,
@@ -163,6 +164,14 @@ class Teleoperation:
         self._filter_rate_hz = float(config.rate_hz)
         self._rate_meter = SampleRateMeter()
         self._rate_wanted: float | None = None  # a measured rate to re-make the filter for
+        #: the device period (s) each followed step is spread over (:mod:`..ramp`); 0.0:
+        #: not spread. Set from the measured rate only, never the configured one (a rate
+        #: configured wrong must not slow a fast device), and kept across holds, as the
+        #: filter's design is: the same device comes back at the same rate.
+        self._spread_s = 0.0
+        self._ramp = np.zeros(R.RAMP_SIZE)
+        self._ramp[R.SPAN_S] = 1.0
+        self._ramp_on = False  # a ramp runs: the output is on it, short of the target
         c = config
         self._P = np.array(
             [
@@ -223,6 +232,11 @@ class Teleoperation:
         K.align_error(S)
         K.follow(S, self._P, np.zeros(3), 0.001)
         K.all_finite3(np.zeros(3))
+        Rm = self._ramp.copy()
+        R.ramp_mark(Rm, S, 0.0, True)
+        R.ramp_mark(Rm, S, 0.0, False)
+        R.ramp_aim(Rm, S, self._P, 0.0, 0.008)
+        R.ramp_pose(Rm, 0.0, X)
         with contextlib.suppress(Exception):  # the filter is checked at every real sample
             self._filter.step(self._hand_p.copy())
             self._filter.reset()
@@ -262,8 +276,17 @@ class Teleoperation:
 
     @property
     def X_RT(self) -> np.ndarray:
-        """The current tool-tip target in the RCM frame (4x4, m; a copy)."""
-        return self._X.copy()
+        """The current tool-tip target in the RCM frame (4x4, m; a copy): the last
+        step's output, on its way to the filtered target while a slow device's step is
+        spread (:mod:`haptics.teleop.ramp`)."""
+        return self._X_RT_out.copy() if self._ramp_on else self._X.copy()
+
+    @property
+    def spread_s(self) -> float:
+        """The period (s) each followed step of the target is spread over, the device's
+        measured sample period; 0.0 while the target steps at once (a device no slower
+        than 1.5 loop periods, no ``loop_rate_hz``, or no rate measured yet)."""
+        return self._spread_s
 
     @property
     def X_RC(self) -> np.ndarray:
@@ -344,13 +367,29 @@ class Teleoperation:
         Raises:
             HapticsError: ``X_RT`` is not a finite rigid 4x4 pose.
         """
-        K.set_target(self._S, _checked_rigid(X_RT, "X_RT"))
+        X_RT = _checked_rigid(X_RT, "X_RT")
+        self._ramp_on = False  # the new target is the output at once
+        K.set_target(self._S, X_RT)
         self._X_RT_out = self._X.copy()
         self._rebase = False
         self._limits = 0
         if self._state == FOLLOWING:
             detail = "another source moved the instrument"
             self._set_state(ALIGNING, detail, self._event_time(now_s), self._pending)
+
+    def stop_ramp(self) -> None:
+        """Stop a spread step where the output last was, and make that the target.
+
+        For a caller that found the last output unusable (the session: an unreachable
+        goal, or one past the jump guard): the arm holds, and the ramp must not carry on
+        towards a target it may not reach either. The mapping is kept: the next sample
+        moves the target on from here. Everything in the pipeline that stops following
+        does this itself. No effect when no step is being spread.
+        """
+        if self._ramp_on:
+            self._ramp_on = False
+            K.set_target(self._S, self._X_RT_out)
+            self._X[:] = self._X_RT_out  # the output stays exactly where it was sent
 
     def set_camera(self, X_RC) -> bool:
         """Update the camera pose in R; the mapping re-anchors so the tool does not jump.
@@ -591,7 +630,11 @@ class Teleoperation:
     def _note_rate(self, measured_hz: float) -> None:
         """A rate measured from the samples: re-make the filter when it was designed for
         a rate further than :data:`RATE_TOLERANCE` from it (the pass-through filter has
-        no rate)."""
+        no rate). The same rate sets how a slow device's steps are spread."""
+        loop = self.config.loop_rate_hz
+        period = 1.0 / measured_hz
+        spread = loop is not None and period * loop > R.SPREAD_MIN_LOOP_PERIODS
+        self._spread_s = period if spread else 0.0
         designed = self._filter_rate_hz
         if self.config.tremor_filter == "none" or abs(measured_hz - designed) <= (
             RATE_TOLERANCE * designed
@@ -626,6 +669,7 @@ class Teleoperation:
             )
         self._filter_rate_hz = rate
         if self._state == FOLLOWING:
+            self.stop_ramp()  # the tool stays where it was last sent
             self._recapture = True
             detail += "; the hand re-anchored where it is, the tool stays"
         events.append(TeleopEvent(now, "filter_rate", detail, self._state))
@@ -715,12 +759,20 @@ class Teleoperation:
         if self._rebase:
             K.rebase(self._S)
             self._rebase = False
+        spread = self._spread_s
+        if spread:  # the ramp leaves from where the output is now
+            R.ramp_mark(self._ramp, self._S, now, self._ramp_on)
         flags = K.follow(self._S, self._P, p, dt)
         if flags & K.FILTER_BAD:
             return False
         if flags & K.NONFINITE:
             self._fault("mapped target is not finite (hand or camera out of range)", now, events)
             return True
+        if spread:
+            R.ramp_aim(self._ramp, self._S, self._P, now, spread)
+            self._ramp_on = True
+        elif self._ramp_on:  # the device became fast: the target steps at once again
+            self._ramp_on = False
         if flags != self._limits:
             for bit, kind in _LIMIT_KINDS:
                 if flags & bit and not self._limits & bit:
@@ -747,6 +799,8 @@ class Teleoperation:
         self._set_state(HOLDING, reason, now, events)
 
     def _set_state(self, state: str, detail: str, now: float, events: list) -> None:
+        if state != FOLLOWING:
+            self.stop_ramp()  # a hold, a clutch or a disable stops a spread step at once
         self._state = state
         self._press_ignored = False
         events.append(TeleopEvent(now, state.lower(), detail, state))
@@ -797,7 +851,13 @@ class Teleoperation:
         if state == FOLLOWING and self._limits & K.WALL:
             wall = self._S[K.WALL_M : K.WALL_M + 3].copy()
             wall.setflags(write=False)
-        X_RT = self._X.copy()
+        if self._ramp_on:
+            X_RT = np.empty((4, 4))
+            if R.ramp_pose(self._ramp, now, X_RT):  # arrived: the target itself, exactly
+                self._ramp_on = False
+                X_RT = self._X.copy()
+        else:
+            X_RT = self._X.copy()
         self._X_RT_out = X_RT
         return TeleopOutput(
             now,

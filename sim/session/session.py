@@ -296,8 +296,12 @@ class Session:
         self.teleops: dict[str, Teleoperation] = {}
         for name in self.driven:
             arm = self.arms[name]
+            # the target is applied every physics step: a device measured to sample
+            # slower has each of its steps spread over its period (haptics.teleop.ramp)
             teleop_config = dataclasses.replace(
-                config.teleop if arm.has_jaw else config.scope_teleop, rate_hz=master_rate
+                config.teleop if arm.has_jaw else config.scope_teleop,
+                rate_hz=master_rate,
+                loop_rate_hz=world.rate_hz,
             )
             # the scope's own teleoperation maps in the view it had when it started
             self.teleops[name] = Teleoperation(
@@ -618,35 +622,43 @@ class Session:
         if target != self._last_target.get(name):
             self._last_target[name] = target
             if arm.has_jaw:
-                self._servo_cp(arm, out.X_RT, tracked=True)
+                taken = self._servo_cp(arm, out.X_RT, tracked=True)
             else:  # a scope: position the tip, the shaft stays through the port
-                self._servo_scope(arm, out.X_RT[:3, 3])
+                taken = self._servo_scope(arm, out.X_RT[:3, 3])
+            if not taken:
+                # the arm holds its last goal (unreachable, the jump guard, a solver
+                # that failed): a slow device's spread step stops here, not carrying on
+                teleop.stop_ramp()
         if arm.has_jaw:
             arm.servo_jaw(out.jaw_rad)
 
-    def _servo_cp(self, arm, X_RT, tracked: bool = False) -> None:
+    def _servo_cp(self, arm, X_RT, tracked: bool = False) -> bool:
         """A pose goal in R; ``tracked``: a teleoperated hand's, which never swings the
         arm to a far configuration (``MAX_JUMP_S``); a direct goal may (the arm ramps
-        there at its speed limits, as the caller asked)."""
+        there at its speed limits, as the caller asked). False when the arm holds
+        instead."""
         if self._ik_solver is not None:
             q = self._solve_with_plugin(arm, X_RT, None)
             if q is not None:
                 arm.set_goal_js(q)
-            return
+            return q is not None
         try:
             q, error_m = arm.solve_cp(X_RT, MAX_JUMP_S if tracked else None)
         except KinematicsError as exc:
             self._event("command_refused", arm=arm.name, reason=str(exc))
-            return
+            return False
         if self._reachable(arm.name, error_m, jump_s=arm.refused_jump_s):
             arm.set_goal_js(q)
+            return True
+        return False
 
-    def _servo_scope(self, arm, p_RT) -> None:
+    def _servo_scope(self, arm, p_RT) -> bool:
+        """A tip position goal in R for a scope; False when the arm holds instead."""
         if self._ik_solver is not None:
             q = self._solve_with_plugin(arm, p_RT, np.zeros(3))
             if q is not None:
                 arm.servo_jp(q)
-            return
+            return q is not None
         # as an instrument's tracked goals are (``Arm.solve_cp``): tracked closely first
         # (the solver's 10 µm tolerance alone moved the camera in jumps), then a full
         # solve, whose answer in a far configuration is refused
@@ -663,6 +675,8 @@ class Session:
                 jump_s = motion_s
         if self._reachable(arm.name, result.pos_error, result.q, jump_s=jump_s):
             arm.servo_jp(result.q)
+            return True
+        return False
 
     def _solve_with_plugin(self, arm, target, rcm) -> np.ndarray | None:
         """The joints the user's solver gives for ``target`` (a tip pose in R, or with

@@ -279,6 +279,21 @@ def test_a_125_hz_device_gets_a_tremor_filter_made_for_125_hz(served):
         device.close()
 
 
+def test_a_125_hz_device_has_its_steps_spread_over_its_period(served):
+    """Over the bus too, a VR controller's rate, once measured, makes each arm it drives
+    spread its target's steps over the controller's 8 ms (physics here: 500 Hz), so the
+    tool moves every physics step instead of every fourth (haptics/teleop/ramp.py)."""
+    device = Device(served.server.port, period_s=1 / 125)
+    try:
+        assert device.wait_aligning("PSM1"), device.seen("PSM1")
+        teleops = served.server.session.teleops
+        assert device.wait_for(lambda: teleops["PSM1"].spread_s > 0.0, 10.0)
+        assert teleops["PSM1"].spread_s == pytest.approx(1 / 125, rel=0.1)
+        assert teleops["PSM1"].config.loop_rate_hz == 500.0
+    finally:
+        device.close()
+
+
 def test_a_silent_device_holds_its_arm_until_a_fresh_clutch(served):
     device = Device(served.server.port)
     try:
