@@ -516,14 +516,7 @@ class Teleoperation:
         # from here on the sample is taken, exactly as _step and _take take it
         self._last_now = now
         events: list[TeleopEvent] = []
-        dt = t - self._last_t if self._last_t > -math.inf else 0.0
-        dt = min(dt, c.max_sample_interval_s)
-        self._last_t, self._last_seq = t, seq
-        measured = self._rate_meter.count(t)
-        if measured is not None:
-            self._note_rate(measured)
-            if self._rate_wanted is not None:
-                self._remake_filter(now, events)
+        dt = self._count_sample(t, seq, now, events)
         try:
             p = self._filter.step(self._hand_p)
         except Exception as exc:
@@ -605,14 +598,7 @@ class Teleoperation:
         if code:
             self._fault(f"invalid sample: {K.HAND_PROBLEMS[code]}", now, events)
             return None
-        dt = t - self._last_t if self._last_t > -math.inf else 0.0
-        dt = min(dt, self.config.max_sample_interval_s)
-        self._last_t, self._last_seq = t, seq
-        measured = self._rate_meter.count(t)
-        if measured is not None:
-            self._note_rate(measured)
-        if self._rate_wanted is not None:
-            self._remake_filter(now, events)
+        dt = self._count_sample(t, seq, now, events)
         # the tremor filter is trusted for nothing: its output must be a finite (3,) array
         # (finiteness is checked by follow() when following, the common case, else here)
         try:
@@ -626,6 +612,22 @@ class Teleoperation:
         if self._advance(p, g, c, dt, now, events):
             return p
         return self._filter_fault("produced NaN/inf", now, events)
+
+    def _count_sample(self, t: float, seq: int, now: float, events: list) -> float:
+        """The bookkeeping of a sample being taken, the one copy for the fast path and the
+        general one (they had each written it, and differed already in where the filter
+        re-make was checked): its interval since the last (s, capped at
+        ``max_sample_interval_s``), the rate meter, a filter re-made for a newly
+        measured rate."""
+        dt = t - self._last_t if self._last_t > -math.inf else 0.0
+        dt = min(dt, self.config.max_sample_interval_s)
+        self._last_t, self._last_seq = t, seq
+        measured = self._rate_meter.count(t)
+        if measured is not None:
+            self._note_rate(measured)
+            if self._rate_wanted is not None:
+                self._remake_filter(now, events)
+        return dt
 
     def _note_rate(self, measured_hz: float) -> None:
         """A rate measured from the samples: re-make the filter when it was designed for
