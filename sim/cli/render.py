@@ -106,17 +106,16 @@ def render(
 ) -> None:
     """Run a scenario headless until --at-s and write the endoscope's view as a PNG."""
     from scenarios.errors import ScenarioError
-    from scenarios.loader import load_scenario
     from sim.cli.checks import checked_output
     from sim.errors import SimError
     from sim.render import Renderer, save_png
     from sim.render.snapshot import side_by_side
-    from sim.world.scene import OBJECT_TYPES
+    from sim.world.scenario_scene import load_world_scenario
 
     width, height = parse_size(size)
     try:
         out = checked_output(out, "--out")  # before the run, not after it
-        spec = load_scenario(scenario, object_types=OBJECT_TYPES)
+        spec = load_world_scenario(scenario)
         view = view_at(spec, seed, at_s, operator)
         # a still image: anti-aliased and with a fine shadow map whatever the backend
         with Renderer(view.description, width, height, samples=4, shadow_size=2048) as renderer:
