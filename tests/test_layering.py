@@ -67,11 +67,7 @@ ALLOWED: dict[str, frozenset[str]] = {
 
 
 #: edges against the direction, allowed for now, each with why; keep this empty
-EXCEPTIONS: dict[tuple[str, str], str] = {
-    # the seed range (MAX_SEED) still lives in the commands; it moves below them next,
-    # and this entry goes
-    ("bench", "sim.cli"): "bench/session.py: the seed range, to be moved",
-}
+EXCEPTIONS: dict[tuple[str, str], str] = {}
 
 
 def unit_of(module: str) -> str:
