@@ -28,6 +28,7 @@ from kinematics import _kernels as K
 from kinematics.errors import KinematicsError
 from kinematics.ik import DEFAULT_MAX_ITERS
 from kinematics.transforms import inverse
+from scenarios.schema import ENDOSCOPE_FOV_DEG
 from sim.errors import SimError
 from sim.world import _kernels as W
 from sim.world.frustum import Frustum
@@ -71,7 +72,7 @@ _POSITION, _VELOCITY = itemgetter(0), itemgetter(1)
 class CameraSettings:
     """The view of an arm's scope (ECM): full vertical field of view, aspect, clip range."""
 
-    fov_deg: float = 70.0
+    fov_deg: float = ENDOSCOPE_FOV_DEG
     aspect: float = 4.0 / 3.0
     near_m: float = 0.005
     far_m: float = 0.3
