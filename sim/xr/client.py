@@ -41,13 +41,13 @@ from pathlib import Path
 import numpy as np
 
 from haptics.heap import collector_kept_out
+from kinematics.transforms import inverse
 from sim.xr.errors import RuntimeLostError, XrError
 from sim.xr.frames import (
     CAMERA_FROM_XR_VIEW,
     BedsidePlacement,
     fov_projection,
     heading_frame,
-    inverse,
     symmetric_fov,
 )
 from sim.xr.hands import MasterHand, full_vibration_n, vibration_amplitude

@@ -583,7 +583,7 @@ class XrRuntime:
         if views is not None:
             projection_views = []
             for chain, (X, fov) in zip(self.swapchains, views, strict=True):
-                from sim.xr.frames import matrix_to_quat_xyzw
+                from kinematics.transforms import matrix_to_quat_xyzw
 
                 q = matrix_to_quat_xyzw(X[:3, :3])
                 pv = xr.CompositionLayerProjectionView(
