@@ -40,7 +40,9 @@ ROOMS = (
 #: what each unit may import (besides itself), lowest first
 ALLOWED: dict[str, frozenset[str]] = {
     "kinematics": frozenset(),  # numpy and numba only
-    "scenarios": frozenset(),  # no sim, no pybullet, no zmq
+    # no sim, no pybullet, no zmq; kinematics (numpy only, a light package) for the one
+    # closest-name hint of every package's errors (kinematics.errors.closest_names)
+    "scenarios": frozenset({"kinematics"}),
     "haptics": frozenset({"kinematics"}),
     **{base: LIBRARIES for base in SIM_BASE},
     # pybullet physics: nothing that drives it, shows it or wraps it
