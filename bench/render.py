@@ -96,8 +96,8 @@ def run_render_benchmark(
 ) -> bool:
     """Run the benchmark, print its tables, write the JSON; False when strict and a bar fails."""
     from scenarios.loader import load_scenario
-    from sim.cli.render import session_at, view_of
     from sim.render import Renderer
+    from sim.session.preview import session_at, view_of
     from sim.world.visuals import PoseReader
 
     console = Console(emoji=False)

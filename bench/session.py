@@ -30,7 +30,7 @@ from pathlib import Path
 from rich.console import Console
 
 from bench.report import finish, print_table, start_run
-from sim.cli.checks import MAX_SEED
+from kinematics.seeds import is_seed
 
 BAR_SCENARIO = "peg-transfer"
 BAR_COST = 1.5
@@ -63,7 +63,7 @@ def unknown_options(
             + closest_names(operator, PRESETS)
         )
     last = first_seed + seeds - 1
-    if first_seed < 0 or last > MAX_SEED:
+    if not (is_seed(first_seed) and is_seed(last)):
         problems["--seeds"] = (
             f"--first-seed {first_seed} with --seeds {seeds} runs seeds {first_seed}..{last}; "
             "seeds must be from 0 to 2**63 - 1."

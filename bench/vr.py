@@ -40,7 +40,7 @@ from pathlib import Path
 from rich.console import Console
 
 from bench.report import finish, print_table, start_run
-from sim.cli.practice import free_port_block
+from haptics.bus.ports import free_port_block
 
 SCENARIO = "needle-handover"
 CASES = {"recommended": None, "quest3": (2064, 2208)}

@@ -48,10 +48,10 @@ def rot_mul(a, b):
 
 
 @njit(cache=True, inline="always")
-def axis_angle_rot(x, y, z, angle):
-    """Rodrigues rotation about the unit axis (x, y, z) by ``angle`` rad, as a 9-tuple."""
-    c = math.cos(angle)
-    s = math.sin(angle)
+def axis_angle_rot(x, y, z, angle_rad):
+    """Rodrigues rotation about the unit axis (x, y, z) by ``angle_rad``, as a 9-tuple."""
+    c = math.cos(angle_rad)
+    s = math.sin(angle_rad)
     t = 1.0 - c
     return (
         t * x * x + c,

@@ -28,6 +28,7 @@ import numpy as np
 from kinematics import _ik_kernels as IK
 from kinematics.chain import Chain
 from kinematics.errors import KinematicsError
+from kinematics.seeds import MAX_SEED, is_seed
 from kinematics.transforms import check_pose, refuse_complex
 
 #: A target (or port) farther than this from the base (m) is refused as input, not solved.
@@ -96,17 +97,12 @@ _TARGET_STATUSES = (
     IK.STATUS_TARGET_NOT_RIGID,
     IK.STATUS_TARGET_TOO_FAR,
 )
-#: Seeds are non-negative integers below 2**63 (the restart streams are keyed on int64).
-SEED_END = 2**63
 
 
 def check_seed(seed) -> int:
-    """``seed`` as an int, or a KinematicsError saying what a seed must be."""
-    if (
-        isinstance(seed, (bool, np.bool_))
-        or not isinstance(seed, (int, np.integer))
-        or not 0 <= seed < SEED_END
-    ):
+    """``seed`` as an int, or a KinematicsError saying what a seed must be
+    (:func:`kinematics.seeds.is_seed`: the restart streams are keyed on int64)."""
+    if not is_seed(seed):
         raise KinematicsError(
             f"seed must be an integer in [0, 2**63), got {seed!r} ({type(seed).__name__}); "
             "pass e.g. seed=0, or derive one with int(rng.integers(2**63))."
@@ -212,7 +208,7 @@ def solve_ik(
             target more than ``MAX_TARGET_M`` (1e6 m) from the base, a bad seed.
     """
     # this function runs inside 1 kHz loops: the common path avoids every avoidable call
-    if type(seed) is not int or not 0 <= seed < SEED_END:
+    if type(seed) is not int or not 0 <= seed <= MAX_SEED:
         seed = check_seed(seed)
     if not (
         pos_tol == 1e-5

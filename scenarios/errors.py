@@ -3,9 +3,10 @@ and its mild sibling: a warning about a valid file, at a position too."""
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+from kinematics.errors import closest_names
 
 
 def located(message: str, file: str | None, line: int | None, col: int | None) -> str:
@@ -59,10 +60,4 @@ class ScenarioWarning:
 def suggest(name: str, valid: Iterable[str]) -> str:
     """`` Did you mean 'x'?`` for the closest valid name, or '' (case counts only when it
     decides: ``FLS`` finds ``fls``, ``psm1`` finds ``PSM1``)."""
-    valid = list(valid)
-    match = difflib.get_close_matches(str(name), valid, n=1, cutoff=0.5)
-    if not match:
-        lower = {v.lower(): v for v in reversed(valid)}
-        found = difflib.get_close_matches(str(name).lower(), list(lower), n=1, cutoff=0.5)
-        match = [lower[found[0]]] if found else []
-    return f" Did you mean {match[0]!r}?" if match else ""
+    return closest_names(str(name), valid, n=1, fold_case=True)

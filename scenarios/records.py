@@ -143,7 +143,11 @@ NOT_COUNTED_NOTE = (
 
 def _one_edit_apart(a: str, b: str) -> bool:
     """Whether ``b`` is ``a`` with one character changed, added or dropped, or two
-    neighbours swapped (and not ``a`` itself)."""
+    neighbours swapped (and not ``a`` itself).
+
+    Not :func:`kinematics.errors.closest_names`: this decides a refusal (a new pseudonym
+    one typo from an issued one), so it must mean exactly one edit whatever the length,
+    which difflib's similarity ratio (it grows with the length) cannot say."""
     if a == b or abs(len(a) - len(b)) > 1:
         return False
     if len(a) == len(b):

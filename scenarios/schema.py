@@ -63,6 +63,11 @@ ARM_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
 #: (``TeleOperationPSM::JawRate``, sawIntuitiveResearchKit); the PSM's own trajectory
 #: limit for its wrist and jaw joints is higher (3 x 360°/s, ``mtsIntuitiveResearchKitPSM``).
 PSM_JAW_RATE_RAD_S = 2.0 * math.pi
+#: The endoscope's full vertical field of view (deg) where a scenario or a scene gives
+#: none: the one default of the scenario's camera, the world's scene description and an
+#: arm's camera settings (they said 60 and 70: a scenario without ``fov_deg`` saw less than
+#: the same scene built in Python, and every bundled scenario wrote 70 out).
+ENDOSCOPE_FOV_DEG = 70.0
 
 
 class Pose(Model):
@@ -109,7 +114,7 @@ class Camera(Model):
 
     arm: str | None = None
     pose: Pose | None = None
-    fov_deg: Annotated[Real, Field(gt=1, lt=170)] = 60.0
+    fov_deg: Annotated[Real, Field(gt=1, lt=170)] = ENDOSCOPE_FOV_DEG
     near_m: Annotated[Real, Field(gt=0)] = 0.005
     far_m: Annotated[Real, Field(gt=0)] = 0.5
 

@@ -94,6 +94,10 @@ class Placed(Condition):
     speed_m_s: Annotated[Real, Field(gt=0)] = 0.02
 
     def holds(self, ctx: TriggerContext) -> bool:
+        """Whether some object named (or any) rests free on the target now: within
+        ``radius_m`` horizontally and ``height_m`` vertically of it (world frame, m) and
+        slower than ``speed_m_s`` (m/s); a held object is not placed, a removed target
+        places nothing."""
         world = ctx.world
         if not world.present(self.target):
             return False
@@ -118,6 +122,8 @@ class Centered(Condition):
     tolerance_deg: Annotated[Real, Field(gt=0, lt=90)] = 5.0
 
     def holds(self, ctx: TriggerContext) -> bool:
+        """Whether the angle between the camera's view axis and the direction to the
+        object (or landmark) is at most ``tolerance_deg`` now; False once it is removed."""
         if not ctx.world.present(self.object):
             return False
         return ctx.world.camera_angle_to(self.object) <= math.radians(self.tolerance_deg)
@@ -133,6 +139,8 @@ class ObjectRef(Condition):
     object: AnyObjectRef = "any"
 
     def holds(self, ctx: TriggerContext) -> bool:
+        """Whether an event of :attr:`event_kind` on the object (or any) happened since
+        the last tick: true on that tick only (a world event, momentary)."""
         return any(
             e.kind == self.event_kind and self.object in ("any", e.data.get("object"))
             for e in ctx.happened
@@ -160,6 +168,8 @@ class Grasped(Condition):
     only: Flag = False
 
     def holds(self, ctx: TriggerContext) -> bool:
+        """Whether an object named (or any) is held now: by ``by`` if given (by it alone
+        with ``only``), else by any instrument."""
         for held in (ctx.world.holders(n) for n in ctx.names(self.object)):
             if not held:
                 continue
@@ -176,6 +186,9 @@ class Near(Condition):
     radius_m: Annotated[Real, Field(gt=0)] = 0.01
 
     def holds(self, ctx: TriggerContext) -> bool:
+        """Whether an object named (or any), held or not, is within ``radius_m`` (m,
+        world frame, centre to centre) of the target now; False once the target is
+        removed."""
         world = ctx.world
         if not world.present(self.target):
             return False
@@ -193,6 +206,8 @@ class Entered(Condition):
     region: Region
 
     def holds(self, ctx: TriggerContext) -> bool:
+        """Whether the instrument's tip (or any instrument's) is inside the region's
+        sphere now (world frame, m)."""
         world = ctx.world
         if self.instrument != "any":
             arms = [self.instrument]
@@ -224,6 +239,9 @@ class Held(Condition):
         return self
 
     def holds(self, ctx: TriggerContext) -> bool:
+        """Whether the inner trigger has held without a break for ``for_s`` seconds of
+        session time; a tick on which it does not hold starts the dwell again. Judged on
+        every tick (the caller keeps ``ctx.held_since`` across them)."""
         # the inner trigger is judged every tick, so that its own dwell keeps time
         if not self.trigger.holds(ctx):
             ctx.held_since.pop(id(self), None)

@@ -5,6 +5,7 @@
 - :mod:`haptics.bus.devices` — device messages -> :class:`~haptics.master.MasterSample`.
 - :mod:`haptics.bus.security` — CurveZMQ keys and the allow list.
 - :mod:`haptics.bus.latency` — telesurgery latency injection and protocols.
+- :mod:`haptics.bus.ports` — free blocks of loopback ports for a server started next.
 
 Names are imported on first use so that ``import haptics.bus`` costs nothing.
 """

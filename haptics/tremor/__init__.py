@@ -14,10 +14,9 @@ calls ``make(rate_hz=rate_hz, **params)`` and puts what it returns behind the sa
 
 from __future__ import annotations
 
-import difflib
-
 from haptics.errors import HapticsError
 from haptics.tremor.base import TremorFilter
+from kinematics.errors import closest_names
 
 __all__ = ["FILTERS", "TremorFilter", "make_filter"]
 
@@ -56,16 +55,14 @@ def make_filter(name: str = "default", rate_hz: float = 1000.0, **params) -> Tre
     target = FILTERS.get(key)
     if target is None:
         valid = ["default", *FILTERS]
-        close = difflib.get_close_matches(str(name), valid, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
+        hint = closest_names(str(name), valid, n=1, cutoff=0.6)
         raise HapticsError(f"unknown tremor filter {name!r}; valid names are {valid}.{hint}")
     module, cls_name = target.split(":")
     cls = getattr(importlib.import_module(module), cls_name)
     accepted = [p for p in inspect.signature(cls).parameters if p != "rate_hz"]
     unknown = [p for p in params if p not in accepted]
     if unknown:
-        close = difflib.get_close_matches(unknown[0], accepted, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
+        hint = closest_names(unknown[0], accepted, n=1, cutoff=0.6)
         raise HapticsError(
             f"tremor filter {key!r} has no parameter {unknown[0]!r}; its parameters are "
             f"{accepted}.{hint}"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import typer
 
-from sim.cli.checks import MAX_SEED
+from kinematics.seeds import MAX_SEED
 from sim.cli.guard import DEBUG_OPTION, guard
 from sim.cli.options import command_group
 

@@ -11,15 +11,14 @@ from pathlib import Path
 
 from scenarios.paths import private_dir
 
-#: Largest seed accepted: seeds feed numpy's SeedSequence and the IK's 64-bit streams.
-MAX_SEED = 2**63 - 1
-
 
 def checked_seed(seed: int) -> int:
-    """A seed is a non-negative integer below 2**63 (a clear error otherwise)."""
+    """A seed is a non-negative integer below 2**63 (:func:`kinematics.seeds.is_seed`; a
+    clear error naming ``--seed`` otherwise)."""
+    from kinematics.seeds import is_seed
     from sim.errors import SimError
 
-    if not 0 <= seed <= MAX_SEED:
+    if not is_seed(seed):
         raise SimError(f"--seed must be an integer from 0 to 2**63 - 1, got {seed}.")
     return seed
 

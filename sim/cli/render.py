@@ -3,78 +3,17 @@
 The scenario runs headless with a synthetic operator following its demonstration plan
 (as ``surgisim run`` does) until the simulated time asked for; then the session's scene
 description and node poses are drawn by :class:`sim.render.Renderer`.
-:func:`session_at` and :func:`view_of` are the only places that touch the session.
+:func:`sim.session.preview.view_at` is the only place that touches the session.
 """
 
 from __future__ import annotations
 
 import re
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import typer
 
-from scenarios.visual import SceneDescription
 from sim.cli.options import SCENARIO
-
-
-@dataclass
-class View:
-    """What a renderer needs for one frame of a session, and when it was."""
-
-    description: SceneDescription
-    X_WN: np.ndarray
-    X_WC: np.ndarray
-    time_s: float
-
-
-#: ``--operator none``: no synthetic operator and no plan; the arms hold still while the
-#: world and the exercise's events run (a preview of a scenario that has no plan).
-NO_OPERATOR = "none"
-
-
-@contextmanager
-def session_at(scenario, seed: int, at_s: float, operator: str = "expert"):
-    """A session of ``scenario`` run headless with ``operator`` until ``at_s`` simulated
-    seconds (or the end of the exercise, if sooner); closed on leaving the block. With
-    ``operator`` ``"none"`` (:data:`NO_OPERATOR`) no plan is needed: the arms hold still."""
-    from sim.session.demo import Demonstrator
-    from sim.session.plans import plan_for
-    from sim.session.session import Session
-
-    session = Session(scenario, seed=seed)
-    try:
-        if at_s > 0 and operator == NO_OPERATOR:
-            # no hands: the world runs on (events spawn and move objects), arms hold still
-            while session.time_s < at_s - 1e-9 and not session.finished:
-                steps = max(1, round((at_s - session.time_s) * session.world.rate_hz))
-                session.advance(None, steps=min(steps, 100))
-        elif at_s > 0:
-            demo = Demonstrator(session, operator, seed=seed, time_limit_s=at_s)
-            plan_for(scenario)(demo)  # returns once the time limit is reached
-            while session.time_s < at_s - 1e-9 and not session.finished:
-                before = session.time_s
-                demo.wait(at_s - session.time_s)  # the plan ended early: hands hold still
-                if session.time_s <= before:
-                    break
-        yield session
-    finally:
-        session.close()
-
-
-def view_of(session) -> View:
-    """The scene description, node poses and camera pose of a session now."""
-    return View(
-        session.scene_description(), session.node_poses(), session.camera_pose_W(), session.time_s
-    )
-
-
-def view_at(scenario, seed: int, at_s: float, operator: str = "expert") -> View:
-    """The endoscope view's inputs at ``at_s`` of a headless run (see :func:`session_at`)."""
-    with session_at(scenario, seed, at_s, operator) as session:
-        return view_of(session)
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -106,17 +45,17 @@ def render(
 ) -> None:
     """Run a scenario headless until --at-s and write the endoscope's view as a PNG."""
     from scenarios.errors import ScenarioError
-    from scenarios.loader import load_scenario
     from sim.cli.checks import checked_output
     from sim.errors import SimError
     from sim.render import Renderer, save_png
     from sim.render.snapshot import side_by_side
-    from sim.world.scene import OBJECT_TYPES
+    from sim.session.preview import view_at
+    from sim.world.scenario_scene import load_world_scenario
 
     width, height = parse_size(size)
     try:
         out = checked_output(out, "--out")  # before the run, not after it
-        spec = load_scenario(scenario, object_types=OBJECT_TYPES)
+        spec = load_world_scenario(scenario)
         view = view_at(spec, seed, at_s, operator)
         # a still image: anti-aliased and with a fine shadow map whatever the backend
         with Renderer(view.description, width, height, samples=4, shadow_size=2048) as renderer:

@@ -99,18 +99,18 @@ def run(
     and report the score."""
     from scenarios.checkpoint import IN_PROGRESS, Checkpoint, RunInfo
     from scenarios.errors import ScenarioError
-    from scenarios.loader import load_scenario, resolve
+    from scenarios.loader import resolve
     from scenarios.records import check_pseudonym, open_records
     from sim.errors import SimError
     from sim.session.plans import PLANS, plan_unrunnable
     from sim.session.plugins import IK_SOLVER, TREMOR_FILTER, session_config
     from sim.world.scenario_check import check_scenario
-    from sim.world.scene import OBJECT_TYPES
+    from sim.world.scenario_scene import load_world_scenario
 
     console = Console(emoji=False)
     with guard(debug):
         path = resolve(scenario)
-        spec = load_scenario(path, object_types=OBJECT_TYPES)
+        spec = load_world_scenario(path)
         check_scenario(spec, plan_kinds=PLANS, plan_unrunnable=plan_unrunnable)
         checked_operator(operator)
         checked_seed(seed)

@@ -71,17 +71,16 @@ def scenario_validate(
     mean; check every file given, exit 1 if any failed (warnings do not fail)."""
     from scenarios.errors import ScenarioError
     from scenarios.lint import scenario_warnings
-    from scenarios.loader import load_scenario
     from sim.session.done_at_start import steps_done_at_start
     from sim.session.plans import PLANS, plan_unrunnable
     from sim.world.scenario_check import check_scenario
-    from sim.world.scene import OBJECT_TYPES
+    from sim.world.scenario_scene import load_world_scenario
     from sim.world.scene_warnings import world_warnings
 
     failed = 0
     for path in files:
         try:
-            scenario = load_scenario(path, object_types=OBJECT_TYPES)
+            scenario = load_world_scenario(path)
             check_scenario(scenario, plan_kinds=PLANS, plan_unrunnable=plan_unrunnable)
             warnings = sorted(  # in the file's order, as a reader goes through it
                 scenario_warnings(scenario)

@@ -145,7 +145,7 @@ def serve(
     import json
 
     from scenarios.checkpoint import IN_PROGRESS, Checkpoint, RunInfo
-    from scenarios.loader import load_scenario, resolve
+    from scenarios.loader import resolve
     from scenarios.records import check_pseudonym, open_records
     from sim.cli.checks import checked_output, checked_seed, distinct_outputs
     from sim.cli.run import (
@@ -160,7 +160,7 @@ def serve(
     from sim.server.routing import parse_device_map
     from sim.server.server import CheckpointWriter, ServeConfig, TrainingServer
     from sim.world.scenario_check import check_scenario
-    from sim.world.scene import OBJECT_TYPES
+    from sim.world.scenario_scene import load_world_scenario
 
     console = Console(emoji=False)
 
@@ -171,7 +171,7 @@ def serve(
 
     with guard(debug):
         path = resolve(scenario)
-        spec = load_scenario(path, object_types=OBJECT_TYPES)
+        spec = load_world_scenario(path)
         check_scenario(spec)
         checked_seed(seed)
         demo = trainee is None

@@ -81,6 +81,7 @@ from kinematics.transforms import axis_rotation, matrix_to_quat_xyzw
 from sim.errors import SimError
 from sim.session.commands import ArmCommand
 from sim.session.session import Session, SessionConfig
+from sim.world.scenario_scene import load_world_scenario
 
 ACTION_MODES = ("delta_cp", "cp", "jp")
 #: bounds of the observed positions (m): far beyond any scene (a body falling off the
@@ -100,17 +101,6 @@ JOINT_SLACK_M = 1.0
 JOINT_BOUND_RAD = 4.0 * math.pi
 #: a scope's position goal missed by more than this (m) holds it (the session's own tolerance)
 _SCOPE_TOLERANCE_M = 1e-3
-
-
-def load(scenario):
-    """A loaded scenario from a name, a path or a :class:`~scenarios.schema.Scenario`."""
-    from scenarios.loader import load_scenario
-    from scenarios.schema import Scenario
-    from sim.world.scene import OBJECT_TYPES
-
-    if isinstance(scenario, Scenario):
-        return scenario
-    return load_scenario(scenario, object_types=OBJECT_TYPES)
 
 
 class SurgicalEnv(gym.Env):
@@ -182,7 +172,7 @@ class SurgicalEnv(gym.Env):
         for name, value in (("step_reward", step_reward), ("score_weight", score_weight)):
             if not is_finite_real(value):
                 raise SimError(f"{name} must be a finite number, got {value!r}.")
-        self.scenario = load(scenario)
+        self.scenario = load_world_scenario(scenario)
         _warn_unused_filter(config)
         self.session = Session(self.scenario, seed=seed, config=config)
         self._first_seed: int | None = int(seed)  # the first unseeded reset's

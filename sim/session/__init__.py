@@ -5,6 +5,7 @@
 - :mod:`sim.session.headless`: run a scenario with a synthetic operator and score it.
 - :mod:`sim.session.demo`: the demonstrator (synthetic operators following a plan).
 - :mod:`sim.session.plans`: the demonstration plans of the bundled scenarios.
+- :mod:`sim.session.preview`: a session run headless to a moment, and its view then.
 """
 
 from __future__ import annotations

@@ -71,9 +71,9 @@ def scenario_digest(scenario: str) -> str:
     Raises:
         ScenarioError: the scenario does not exist or does not validate.
     """
-    from sim.env.surgical import load
+    from sim.world.scenario_scene import load_world_scenario
 
-    dump = load(scenario).model_dump(mode="json")
+    dump = load_world_scenario(scenario).model_dump(mode="json")
     return _digest(json.dumps(dump, sort_keys=True).encode())
 
 

@@ -158,11 +158,11 @@ def master_driven(trace) -> set[str]:
 def run_job(job: Job) -> dict:
     """Run one job headless and return its result row (plain data, pickles)."""
     from scenarios.archive import ending_of
-    from sim.env.surgical import load
     from sim.session.controllers import ScriptedController, load_controller, run_controller
     from sim.session.plugins import session_config
+    from sim.world.scenario_scene import load_world_scenario
 
-    scenario = load(job.scenario)
+    scenario = load_world_scenario(job.scenario)
     if job.driver.startswith("controller:"):
         controller = load_controller(job.driver.removeprefix("controller:"))
     else:

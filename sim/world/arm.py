@@ -28,6 +28,7 @@ from kinematics import _kernels as K
 from kinematics.errors import KinematicsError
 from kinematics.ik import DEFAULT_MAX_ITERS
 from kinematics.transforms import inverse
+from scenarios.schema import ENDOSCOPE_FOV_DEG
 from sim.errors import SimError
 from sim.world import _kernels as W
 from sim.world.frustum import Frustum
@@ -71,7 +72,7 @@ _POSITION, _VELOCITY = itemgetter(0), itemgetter(1)
 class CameraSettings:
     """The view of an arm's scope (ECM): full vertical field of view, aspect, clip range."""
 
-    fov_deg: float = 70.0
+    fov_deg: float = ENDOSCOPE_FOV_DEG
     aspect: float = 4.0 / 3.0
     near_m: float = 0.005
     far_m: float = 0.3
@@ -162,7 +163,7 @@ class Arm:
         # compile (or load) the setpoint kernel now, not in the first timed step
         W.ramp(q, q.copy(), self.velocity_limits, 1e-3, self._step_buffer.copy())
         self.sense()
-        self._send()
+        self._send(self._dt)  # no setpoint step yet: zero feed-forward velocity
 
     # ---- validation ---------------------------------------------------------------
     @property
@@ -281,8 +282,11 @@ class Arm:
         # every trial step of the solver is projected onto the joint limits: no clip needed
         return out[IK.OUT_Q :], float(out[2])
 
-    def _solve_pose(self, X_RT, pos_tol: float, rot_tol: float, max_iters: int, restarts: int):
-        """The IK kernel on a pose goal in R, warm-started from the joint goal."""
+    def _solve_pose(
+        self, X_RT, pos_tol_m: float, rot_tol_rad: float, max_iters: int, restarts: int
+    ):
+        """The IK kernel on a pose goal in R (``X_RT``, m), warm-started from the joint
+        goal, to ``pos_tol_m`` (m) and ``rot_tol_rad`` (rad)."""
         return IK.solve_one(
             self._frames,
             self._table,
@@ -291,8 +295,8 @@ class Arm:
             True,
             IK.MODE_POSE,
             _NO_PORT,
-            pos_tol,
-            rot_tol,
+            pos_tol_m,
+            rot_tol_rad,
             max_iters,
             restarts,
             0,
@@ -458,20 +462,23 @@ class Arm:
                 self._jaw_setpoint += min(max(jaw_delta, -limit), limit)
                 send = True
         if send:
-            self._send(dt)
+            self._send(dt_s=dt)
             self._quiet_steps = 0
         else:
             self._quiet_steps += 1
         self._sending = send
 
-    def _send(self, dt: float = 1.0) -> None:
+    def _send(self, dt_s: float) -> None:
+        """Send the motor targets; the feed-forward velocity is the last setpoint step
+        over ``dt_s`` (the control step, s): no default, since a wrong one (it was 1 s)
+        scales every joint's velocity target silently."""
         self._send_pending = False
         finger = self._finger_target()
         n_jaw = self._n_jaw
         if self._step is None:
             velocity = self._zero_velocities
         else:
-            velocity = [*(self._step / dt).tolist(), *self._jaw_zero_velocities]
+            velocity = [*(self._step / dt_s).tolist(), *self._jaw_zero_velocities]
         # a resting arm sleeps (cheap steps); new motor targets alone would not wake it.
         # Bullet puts a body to sleep after 2 s below its sleeping speed: waking it at the
         # first send after a pause and then every WAKE_EVERY sends keeps a slowly moving

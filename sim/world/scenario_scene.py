@@ -9,9 +9,42 @@ from __future__ import annotations
 
 import math
 import re
+from pathlib import Path
 
 from scenarios.errors import ScenarioError
 from scenarios.schema import Scenario
+
+
+def load_world_scenario(scenario: str | Path | Scenario) -> Scenario:
+    """A scenario, checked against the object types this physics world can build.
+
+    ``scenarios`` imports nothing of ``sim``, so its loader cannot know the object types;
+    every reader that goes on to build the scene passes
+    :data:`sim.world.scene.OBJECT_TYPES` through here, the lowest room that owns them
+    (the session, the sweep, the environment and the commands need no ``sim.env``).
+
+    Args:
+        scenario: a bundled scenario name, a YAML path, or a loaded scenario (returned
+            as it is).
+
+    Raises:
+        ScenarioError: the scenario does not exist or does not validate.
+    """
+    if isinstance(scenario, Scenario):
+        return scenario
+    from scenarios.loader import load_scenario
+    from sim.world.scene import OBJECT_TYPES
+
+    return load_scenario(scenario, object_types=OBJECT_TYPES)
+
+
+def parse_world_scenario(text: str | bytes, file: str) -> Scenario:
+    """Scenario YAML ``text`` checked against the world's object types (see
+    :func:`load_world_scenario`); ``file`` names it in errors (a recording's copy)."""
+    from scenarios.loader import parse_scenario
+    from sim.world.scene import OBJECT_TYPES
+
+    return parse_scenario(text, file, object_types=OBJECT_TYPES)
 
 
 def scene_dict(scenario: Scenario, seed: int) -> dict:

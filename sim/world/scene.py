@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, ClassVar
 
-from scenarios.schema import PSM_JAW_RATE_RAD_S
+from scenarios.schema import ENDOSCOPE_FOV_DEG, PSM_JAW_RATE_RAD_S
 from sim.errors import SimError, closest_names
 
 Vec3 = tuple[float, float, float]
@@ -164,7 +164,7 @@ class ArmSpec:
     insertion_m: float = _f(0.05, "nonneg", "m")
     jaw_rad: float = _f(0.0, "number", "rad")
     jaw_rate_rad_s: float = _f(PSM_JAW_RATE_RAD_S, "positive", "rad/s")
-    fov_deg: float = _f(70.0, "positive", "degrees")
+    fov_deg: float = _f(ENDOSCOPE_FOV_DEG, "positive", "degrees")
     aspect: float = _f(4.0 / 3.0, "positive", "width / height")
     near_m: float = _f(0.005, "positive", "m")
     far_m: float = _f(0.3, "positive", "m")

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import math
 import threading
 import time
@@ -41,18 +42,20 @@ from pathlib import Path
 import numpy as np
 
 from haptics.heap import collector_kept_out
+from kinematics.transforms import inverse
 from sim.xr.errors import RuntimeLostError, XrError
 from sim.xr.frames import (
     CAMERA_FROM_XR_VIEW,
     BedsidePlacement,
     fov_projection,
     heading_frame,
-    inverse,
     symmetric_fov,
 )
 from sim.xr.hands import MasterHand, full_vibration_n, vibration_amplitude
 from sim.xr.hud import eye_views
 from sim.xr.timing import FrameRecord, FrameTimer
+
+_log = logging.getLogger(__name__)
 
 MODES = ("console", "bedside")
 #: Seconds without a ``scene/state`` after which the server counts as gone: devices take
@@ -133,6 +136,7 @@ class VrReport:
     overlay: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
+        """The report as plain data (nested dicts and lists), for ``--json``."""
         return dataclasses.asdict(self)
 
 
@@ -401,8 +405,8 @@ class VrClient:
                 renderer.call(gpu.free)
                 if self._hud is not None:
                     renderer.call(self._hud.free)
-            except Exception:
-                pass
+            except Exception:  # the GL context may be gone with a lost runtime: go on closing
+                _log.debug("freeing the GPU timer and HUD failed at shutdown", exc_info=True)
 
     def _server_ended(self, feed) -> bool:
         """Whether the training server has ended the session (its ``session/score``), or

@@ -6,7 +6,8 @@ with ``y`` down (:mod:`sim.render.camera`), and the master frame ``M`` of the bu
 (docs/bus.md) has ``x`` to the trainee's right, ``y`` down and ``z`` away from the trainee.
 Both differ from an OpenXR view frame by the same half turn about ``x``:
 :data:`CAMERA_FROM_XR_VIEW`. Quaternions are xyzw everywhere (OpenXR's ``XrQuaternionf``
-and the project's order agree). Frames ``X_AB`` are the pose of B in A (4x4, metres).
+and the project's order agree; the conversions are :mod:`kinematics.transforms`, which
+imports only numpy). Frames ``X_AB`` are the pose of B in A (4x4, metres).
 
 Names used here: ``S`` the OpenXR reference space the client tracks in (LOCAL or STAGE),
 ``H`` the head (OpenXR view space), ``G`` a controller's grip, ``W`` the simulator's world.
@@ -19,47 +20,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from kinematics.transforms import quat_xyzw_to_matrix
+
 #: An OpenXR view frame (x right, y up, -z forward) to the camera/master convention (x right,
 #: y down, z forward): ``X_SC = X_SV @ CAMERA_FROM_XR_VIEW``.
 CAMERA_FROM_XR_VIEW = np.diag([1.0, -1.0, -1.0, 1.0])
-
-
-def quat_xyzw_to_matrix(q) -> np.ndarray:
-    """3x3 rotation of a quaternion ``[x, y, z, w]`` (normalised first)."""
-    x, y, z, w = np.asarray(q, dtype=np.float64) / np.linalg.norm(q)
-    return np.array(
-        [
-            [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
-            [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
-            [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
-        ]
-    )
-
-
-def matrix_to_quat_xyzw(R) -> np.ndarray:
-    """Unit quaternion ``[x, y, z, w]`` (w >= 0) of a 3x3 rotation (Shepperd's method)."""
-    R = np.asarray(R, dtype=np.float64)
-    t = np.array(
-        [
-            1 + R[0, 0] - R[1, 1] - R[2, 2],
-            1 - R[0, 0] + R[1, 1] - R[2, 2],
-            1 - R[0, 0] - R[1, 1] + R[2, 2],
-            1 + R[0, 0] + R[1, 1] + R[2, 2],
-        ]
-    )
-    k = int(np.argmax(t))
-    s = 2.0 * math.sqrt(max(t[k], 1e-300))
-    if k == 0:
-        q = [0.25 * s, (R[0, 1] + R[1, 0]) / s, (R[0, 2] + R[2, 0]) / s, (R[2, 1] - R[1, 2]) / s]
-    elif k == 1:
-        q = [(R[0, 1] + R[1, 0]) / s, 0.25 * s, (R[1, 2] + R[2, 1]) / s, (R[0, 2] - R[2, 0]) / s]
-    elif k == 2:
-        q = [(R[0, 2] + R[2, 0]) / s, (R[1, 2] + R[2, 1]) / s, 0.25 * s, (R[1, 0] - R[0, 1]) / s]
-    else:
-        q = [(R[2, 1] - R[1, 2]) / s, (R[0, 2] - R[2, 0]) / s, (R[1, 0] - R[0, 1]) / s, 0.25 * s]
-    q = np.asarray(q)
-    q /= np.linalg.norm(q)
-    return -q if q[3] < 0 else q
 
 
 def pose_matrix(position_m, orientation_xyzw) -> np.ndarray:
@@ -68,21 +33,6 @@ def pose_matrix(position_m, orientation_xyzw) -> np.ndarray:
     X[:3, :3] = quat_xyzw_to_matrix(orientation_xyzw)
     X[:3, 3] = np.asarray(position_m, dtype=np.float64)
     return X
-
-
-def inverse(X) -> np.ndarray:
-    """Inverse of a rigid 4x4 pose."""
-    X = np.asarray(X, dtype=np.float64)
-    out = np.eye(4)
-    out[:3, :3] = X[:3, :3].T
-    out[:3, 3] = -X[:3, :3].T @ X[:3, 3]
-    return out
-
-
-def rotation_angle(R) -> float:
-    """Angle (rad) of a 3x3 rotation, in [0, pi]."""
-    c = (float(np.trace(R)) - 1.0) / 2.0
-    return math.acos(min(1.0, max(-1.0, c)))
 
 
 def fov_projection(left_rad, right_rad, up_rad, down_rad, near_m, far_m) -> np.ndarray:

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.xr.frames import rotation_angle
+from kinematics.transforms import rotation_angle
 
 #: Gripper angle (rad) of a fully open master handle: the dVRK MTM's 60°, the value the
 #: server's teleoperation maps to a fully open jaw (``TeleopConfig.gripper_max_rad``).

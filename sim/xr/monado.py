@@ -451,7 +451,7 @@ class RemoteHub:
 
     def set_grip(self, hand: str, X_SG) -> None:
         """Put a controller's grip at pose ``X_SG`` (4x4 in the tracking space); send."""
-        from sim.xr.frames import matrix_to_quat_xyzw
+        from kinematics.transforms import matrix_to_quat_xyzw
 
         X = np.asarray(X_SG, dtype=float)
         c = self.right if hand == "right" else self.left

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import logging
 import time
 from dataclasses import dataclass, field
 
@@ -33,6 +34,8 @@ import numpy as np
 
 from sim.xr.errors import RuntimeLostError, XrError
 from sim.xr.frames import pose_matrix
+
+_log = logging.getLogger(__name__)
 
 #: GL internal formats (swapchain formats are GL enums with the OpenGL bindings).
 GL_SRGB8_ALPHA8 = 0x8C43
@@ -583,7 +586,7 @@ class XrRuntime:
         if views is not None:
             projection_views = []
             for chain, (X, fov) in zip(self.swapchains, views, strict=True):
-                from sim.xr.frames import matrix_to_quat_xyzw
+                from kinematics.transforms import matrix_to_quat_xyzw
 
                 q = matrix_to_quat_xyzw(X[:3, :3])
                 pv = xr.CompositionLayerProjectionView(
@@ -727,8 +730,8 @@ class XrRuntime:
             try:
                 if chain.framebuffers:
                     GL.glDeleteFramebuffers(len(chain.framebuffers), chain.framebuffers)
-            except Exception:
-                pass
+            except Exception:  # no current context after a lost runtime: go on destroying
+                _log.debug("deleting a swapchain's framebuffers failed", exc_info=True)
             if self.lost is None:
                 with contextlib.suppress(xr.exception.XrException):
                     xr.destroy_swapchain(chain.handle)

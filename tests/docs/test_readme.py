@@ -89,3 +89,31 @@ def test_tremor_example_runs_as_written():
     namespace: dict = {}
     exec(_block("### Tremor filtering in a few lines"), namespace)
     assert namespace["clean"].shape == namespace["master_positions_m"].shape
+
+
+def test_plug_in_filter_with_a_one_sample_window_passes_samples_through(tmp_path, monkeypatch):
+    """The README's config (``window_s=0.01``) on a 100 Hz device gives ``window == 1``.
+
+    The old example sliced ``recent[1 - window:]``, which is ``recent[0:]`` for a window of
+    one: it kept every sample, averaged the whole history and grew without bound.
+    """
+    import re as _re
+
+    import numpy as np
+
+    from haptics.tremor import make_filter
+
+    text = README.read_text()
+    section = text[text.index("### Your own IK solver and tremor filter") :]
+    module = _re.findall(r"```python\n(.*?)```", section, _re.S)[0]
+    (tmp_path / "my_plugins_one.py").write_text(module)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    samples_m = np.arange(30.0)[:, None] * np.array([1e-3, 2e-3, -1e-3])
+    f = make_filter("my_plugins_one:moving_average", 100.0, window_s=0.01)
+    np.testing.assert_array_equal(f.filter(samples_m), samples_m)  # a window of one
+    import my_plugins_one
+
+    raw = my_plugins_one.moving_average(100.0, window_s=0.01)
+    for sample in samples_m:
+        raw.step(sample)
+    assert len(raw.recent) == 1  # bounded by the window, not the history

@@ -27,8 +27,8 @@ import numpy as np
 import pytest
 
 from haptics.bus.contract import pose_from_payload
+from haptics.bus.ports import free_port_block
 from haptics.bus.sockets import ClientBus
-from sim.cli.practice import free_port_block
 from sim.xr.monado import RootUnavailableError, XrRoot
 from tests.waiting import wait_for
 

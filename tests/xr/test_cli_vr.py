@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from haptics.bus.ports import free_port_block
 from sim.cli import vr as vr_cli
-from sim.cli.practice import free_port_block
 from sim.cli.vr import parse_size, start_server, stop_server
 from sim.xr.errors import XrError
 

@@ -11,13 +11,11 @@ import struct
 import numpy as np
 import pytest
 
+from kinematics.transforms import matrix_to_quat_xyzw, quat_xyzw_to_matrix, rotation_angle
 from sim.xr.frames import (
     BedsidePlacement,
     fov_projection,
     heading_frame,
-    matrix_to_quat_xyzw,
-    quat_xyzw_to_matrix,
-    rotation_angle,
     symmetric_fov,
 )
 from sim.xr.hands import GRIPPER_OPEN_RAD, MasterHand, vibration_amplitude

@@ -13,8 +13,8 @@ import time
 
 import pytest
 
+from haptics.bus.ports import free_port_block
 from haptics.bus.sockets import ClientBus
-from sim.cli.practice import free_port_block
 from tests.xr.conftest import Server
 
 pytestmark = pytest.mark.slow

@@ -59,12 +59,18 @@ class Arc:
 
     @property
     def normal(self) -> np.ndarray:
+        """The circle's plane normal, e1 x e2 (unit; world frame): the axis the needle
+        turns about as it is driven through."""
         return np.cross(self.e1, self.e2)
 
     def point(self, a: float) -> np.ndarray:
+        """The arc's point (world frame, m) at angle ``a`` (rad) from the tip, towards the
+        middle."""
         return self.center + self.radius_m * (math.cos(a) * self.e1 + math.sin(a) * self.e2)
 
     def tangent(self, a: float) -> np.ndarray:
+        """The unit tangent (world frame) at angle ``a`` (rad), pointing the way ``a``
+        grows (from the tip towards the middle): the direction the needle moves."""
         return -math.sin(a) * self.e1 + math.cos(a) * self.e2
 
 

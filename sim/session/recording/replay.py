@@ -72,15 +72,12 @@ def _tuples(value):
 def replay(recording) -> ReplayResult:
     """Re-run ``recording`` (a path or a :class:`Recording`) and compare tool-tip poses."""
     from scenarios.evaluate import score_trace
-    from scenarios.loader import parse_scenario
     from sim.session.session import Session
-    from sim.world.scene import OBJECT_TYPES
+    from sim.world.scenario_scene import parse_world_scenario
 
     rec = recording if isinstance(recording, Recording) else read_recording(recording)
-    scenario = parse_scenario(
-        rec.scenario_yaml,
-        f"<{rec.metadata.get('scenario')} in recording>",
-        object_types=OBJECT_TYPES,
+    scenario = parse_world_scenario(
+        rec.scenario_yaml, f"<{rec.metadata.get('scenario')} in recording>"
     )
     config = session_config(json.loads(rec.metadata.get("config", "{}")))
     worst = [0.0, 0.0, 0]

@@ -16,7 +16,7 @@ from tests.haptics.bus.conftest import ServerPump
 
 
 def _free_port() -> int:
-    from sim.cli.practice import free_port_block
+    from haptics.bus.ports import free_port_block
 
     return free_port_block()
 

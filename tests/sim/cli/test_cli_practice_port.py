@@ -9,8 +9,9 @@ import socket
 
 from typer.testing import CliRunner
 
+from haptics.bus.ports import block_is_free, free_port_block
 from sim.cli import app
-from sim.cli.practice import block_is_free, free_port_block, port_block_for_practice
+from sim.cli.practice import port_block_for_practice
 
 
 def _listening(port: int) -> socket.socket:
@@ -40,22 +41,3 @@ def test_practice_on_a_taken_port_is_refused_before_the_server_starts():
     assert f"ports {port}-{port + 2} are in use" in result.output
     assert "choose another --port" in result.output
     assert "Traceback" not in result.output
-
-
-def test_a_free_block_is_taken_below_the_range_outgoing_connections_get():
-    """A block the system picked (a bind to port 0) lay in the ephemeral range, which the
-    kernel also gives every outgoing connection: one took a test server's port between
-    the check and the server's bind ("Address already in use", in a CI run)."""
-    from pathlib import Path
-
-    from sim.cli.practice import LOWEST_FREE_BASE
-
-    ranges = Path("/proc/sys/net/ipv4/ip_local_port_range")
-    low = int(ranges.read_text().split()[0]) if ranges.exists() else 32768
-    if low - 3 - LOWEST_FREE_BASE < 1000:
-        import pytest
-
-        pytest.skip(f"no room below this machine's ephemeral range (from {low})")
-    bases = {free_port_block() for _ in range(20)}
-    assert all(p >= LOWEST_FREE_BASE and p + 2 < low and block_is_free(p) for p in bases)
-    assert len(bases) > 1  # drawn afresh: two servers started together do not collide

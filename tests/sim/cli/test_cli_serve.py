@@ -11,9 +11,9 @@ import time
 import pytest
 from typer.testing import CliRunner
 
+from haptics.bus.ports import free_port_block
 from scenarios.records import Records
 from sim.cli import app
-from sim.cli.practice import free_port_block
 from tests.sim.server.test_server import Device
 
 

@@ -24,9 +24,9 @@ import pytest
 
 from haptics.bus.contract import pose_from_payload
 from haptics.bus.errors import BusTimeoutError
+from haptics.bus.ports import free_port_block
 from haptics.teleop.pipeline import LATE_SAMPLE_REASONS
 from scenarios.records import Records
-from sim.cli.practice import free_port_block
 from tests.sim.server.test_server import Device
 
 REPO = Path(__file__).resolve().parents[3]

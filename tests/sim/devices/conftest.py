@@ -56,7 +56,7 @@ class Served:
 def free_port() -> int:
     """A base port whose block of three was free a moment ago (below the ephemeral
     range: no outgoing connection takes it before the server binds)."""
-    from sim.cli.practice import free_port_block
+    from haptics.bus.ports import free_port_block
 
     return free_port_block()
 

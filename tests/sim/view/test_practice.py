@@ -12,8 +12,8 @@ import time
 import numpy as np
 from PIL import Image
 
+from haptics.bus.ports import free_port_block
 from scenarios.records import Records
-from sim.cli.practice import free_port_block
 from tests.sim.view.conftest import find_window, geometry, screenshot, window_env, xdo
 from tests.sim.view.test_viewer import Watcher
 

@@ -1,10 +1,11 @@
-"""``surgisim render --operator none``: a scenario with no plan previewed past t = 0, the
-world and the scenario's events running while the arms hold still."""
+"""``surgisim render --operator none`` (:func:`sim.session.preview.session_at`): a
+scenario with no plan previewed past t = 0, the world and the scenario's events running
+while the arms hold still."""
 
 from __future__ import annotations
 
 from scenarios.loader import LIBRARY, parse_scenario
-from sim.cli.render import session_at
+from sim.session.preview import session_at
 
 SPAWN = """  events:
     - at: 0.05
