@@ -396,7 +396,7 @@ def _bundled_outlines(kind: str) -> dict[str, list]:
     outlines = {}
     for name in library_names():
         bundled = load_scenario(name)
-        if (bundled.plan or {}).get("kind") == kind:
+        if bundled.plan is not None and bundled.plan.kind == kind:
             outlines[name] = step_outline(bundled)
     return outlines
 
@@ -415,11 +415,11 @@ def plan_for_other_steps(scenario: Scenario) -> list[ScenarioWarning]:
     the plan drives its own exercise, not this one's steps, so a run collides and pushes
     to the time limit or stops on a name the scene lacks. A warning, not an error: a copy
     of a bundled exercise with steps renamed may still run."""
-    kind = (scenario.plan or {}).get("kind")
+    kind = scenario.plan.kind if scenario.plan is not None else None
     bundled = _bundled_outlines(kind) if isinstance(kind, str) else {}
     if not bundled or step_outline(scenario) in bundled.values():
         return []
-    loc = ("plan", "kind") if "kind" in scenario.plan else ("plan",)
+    loc = ("plan", "kind")
     return [
         warning_at(
             scenario,

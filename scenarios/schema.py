@@ -32,6 +32,7 @@ from scenarios.model import (  # noqa: F401 - re-exported: the schema's public n
     did_you_mean,
     references,
 )
+from scenarios.plan import Plan
 from scenarios.triggers import (  # noqa: F401 - re-exported
     MOMENTARY_TRIGGERS,
     Centered,
@@ -579,7 +580,7 @@ class Scenario(Model):
     scene: Scene
     exercise: Exercise
     scoring: Scoring
-    plan: dict = Field(default_factory=dict, description="scripted expert plan (demonstrations)")
+    plan: Plan | None = Field(default=None, description="scripted expert plan (demonstrations)")
     _source_file: str | None = PrivateAttr(default=None)
     #: a :class:`scenarios.source.SourceMap` (plain data: the scenario pickles with it)
     _positions: object = PrivateAttr(default=None)
@@ -595,6 +596,12 @@ class Scenario(Model):
         if self._positions is None:
             return None, None
         return self._positions.position(loc, on_key)
+
+    @model_validator(mode="after")
+    def _plan_fits(self) -> Scenario:
+        if self.plan is not None:
+            self.plan.check(self)
+        return self
 
 
 Action.model_rebuild()

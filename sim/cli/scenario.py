@@ -73,7 +73,7 @@ def scenario_validate(
     from scenarios.lint import scenario_warnings
     from scenarios.loader import load_scenario
     from sim.session.done_at_start import steps_done_at_start
-    from sim.session.plans import PLANS, plan_unrunnable
+    from sim.session.plans import PLANS, plan_missing, plan_unrunnable
     from sim.world.scenario_check import check_scenario
     from sim.world.scene import OBJECT_TYPES
     from sim.world.scene_warnings import world_warnings
@@ -82,7 +82,12 @@ def scenario_validate(
     for path in files:
         try:
             scenario = load_scenario(path, object_types=OBJECT_TYPES)
-            check_scenario(scenario, plan_kinds=PLANS, plan_unrunnable=plan_unrunnable)
+            check_scenario(
+                scenario,
+                plan_kinds=PLANS,
+                plan_unrunnable=plan_unrunnable,
+                plan_missing=plan_missing,
+            )
             warnings = sorted(  # in the file's order, as a reader goes through it
                 scenario_warnings(scenario)
                 + world_warnings(scenario)
