@@ -359,6 +359,13 @@ def _reworded(err: dict) -> tuple[str, str]:
             fixed = _fitted(str(got), pattern, fit)
             hint = f" Did you mean {fixed!r}?" if fixed else f" For example {example!r}."
             return words, hint
+    if kind == "string_too_long" and tuple(err["loc"]) == ("name",):
+        limit = (err.get("ctx") or {}).get("max_length")
+        return (
+            f"a scenario name is at most {limit} characters (this one has {len(str(got))}): "
+            "it starts the names of the session's files",
+            " Shorten it; the title can say more.",
+        )
     if kind == "list_type":
         return text, " Write one item per line, each starting with '- ' (or [a, b] on one line)."
     if kind == "invalid_key":

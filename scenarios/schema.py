@@ -53,6 +53,8 @@ SCHEMA_VERSION = 1
 
 #: What a name may hold (the loader words a mismatch from these, with a fitting example).
 SCENARIO_NAME_PATTERN = r"^[a-z0-9][a-z0-9-]*$"  # names files and records
+#: The longest scenario name (it starts the names of a session's files).
+SCENARIO_NAME_MAX = 64
 ID_PATTERN = r"^[A-Za-z0-9_.-]+$"  # objects and steps
 ARM_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
 
@@ -570,7 +572,7 @@ class Scenario(Model):
     """One exercise, as an instructor writes it."""
 
     schema_version: Literal[1]
-    name: Annotated[str, Field(pattern=SCENARIO_NAME_PATTERN)]
+    name: Annotated[str, Field(pattern=SCENARIO_NAME_PATTERN, max_length=SCENARIO_NAME_MAX)]
     version: str = "1"
     title: str
     description: str = ""
