@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Literal
 
-from pydantic import Field, PrivateAttr, field_validator, model_validator
+from pydantic import AfterValidator, Field, PrivateAttr, field_validator, model_validator
 
 from scenarios.glossary import METRICS, info, timer_metric, timer_of
 from scenarios.model import (  # noqa: F401 - re-exported: the schema's public names
@@ -68,10 +68,31 @@ ARM_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
 PSM_JAW_RATE_RAD_S = 2.0 * math.pi
 
 
+#: How far (m) from the world's origin a position may be: a room. A scene is tens of
+#: centimetres across (validate warns past 1 m); past this the number is a slip
+#: (millimetres written as metres), and a port 2000 km away made validate report an
+#: internal error from inverse kinematics while ``run`` accepted the file.
+ROOM_M = 10.0
+
+
+def _in_room(value: tuple[float, float, float]) -> tuple[float, float, float]:
+    if max(abs(v) for v in value) > ROOM_M:
+        shown = ", ".join(f"{v:g}" for v in value)
+        raise ValueError(
+            f"[{shown}] is more than {ROOM_M:g} m from the world's origin: positions are "
+            "in metres (millimetres?); a scene is tens of centimetres across"
+        )
+    return value
+
+
+#: A point in the world (m), within :data:`ROOM_M` of the origin on every axis.
+Position = Annotated[Vec3, AfterValidator(_in_room)]
+
+
 class Pose(Model):
     """A pose in the world frame: position (m) and roll-pitch-yaw (rad, URDF order)."""
 
-    position_m: Vec3 = (0.0, 0.0, 0.0)
+    position_m: Position = (0.0, 0.0, 0.0)
     rpy_rad: Vec3 = (0.0, 0.0, 0.0)
 
 
@@ -82,9 +103,9 @@ class Port(Model):
     ``rpy_rad`` when given.
     """
 
-    position_m: Vec3
+    position_m: Position
     rpy_rad: Vec3 = (0.0, 0.0, 0.0)
-    look_at_m: Vec3 | None = None
+    look_at_m: Position | None = None
 
 
 class Arm(Model):

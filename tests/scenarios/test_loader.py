@@ -369,3 +369,24 @@ def test_a_name_that_does_not_fit_says_what_fits_and_offers_one(old, new, expect
     err = _error(VALID.replace(old, new, 1))
     assert expected in err.message and "pattern" not in err.message
     assert err.message.endswith(("Did you mean 'twin-cubes'?", "Did you mean 'bla'?"))
+
+
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        ("port: {position_m: [0.0, -0.05, 0.15]", "port: {position_m: [0.10, 2000000, 0.16]"),
+        ("pose: {position_m: [0.0, 0.0, 0.02]}", "pose: {position_m: [20, -30, 13]}"),
+        ("rpy_rad: [0.0, 0.0, 0.0]}", "rpy_rad: [0.0, 0.0, 0.0], look_at_m: [0, 0, -15]}"),
+    ],
+)
+def test_a_position_beyond_a_room_is_an_error_with_the_unit_hint(old, new):
+    """``port.position_m: [0.10, 2000000, 0.16]``: validate said "internal error while
+    checking (KinematicsError ...)" with no line, and run accepted the file. Past 10 m a
+    position is a slip, refused where validate and run both read it: the schema."""
+    text = VALID.replace(old, new, 1)
+    assert text != VALID
+    err = _error(text)
+    assert err.line == _line_of(text, new)
+    assert "more than 10 m from the world's origin" in err.message
+    assert "millimetres?" in err.message
+    parse_scenario(VALID.replace(old, old.replace("0.0, -0.05, 0.15", "9.9, 0, 0.15")))
