@@ -310,7 +310,7 @@ class Exercise(Model):
     steps: Annotated[list[Step], Field(min_length=1)]
     events: list[Event] = Field(default_factory=list)
     time_limit_s: Annotated[
-        float, Field(ge=1.0, description="s; at least 1 s: a session needs time to record")
+        Real, Field(ge=1.0, description="s; at least 1 s: a session needs time to record")
     ] = 600.0
 
     def timer_actions(self, kind: str) -> list[tuple[tuple, str]]:

@@ -390,3 +390,20 @@ def test_a_position_beyond_a_room_is_an_error_with_the_unit_hint(old, new):
     assert "more than 10 m from the world's origin" in err.message
     assert "millimetres?" in err.message
     parse_scenario(VALID.replace(old, old.replace("0.0, -0.05, 0.15", "9.9, 0, 0.15")))
+
+
+@pytest.mark.parametrize(
+    "value, hint",
+    [
+        ("true", "booleans in YAML: write a number"),
+        ('"120"', "Write the number without quotes"),
+    ],
+)
+def test_the_time_limit_is_a_number_like_every_other(value, hint):
+    """``time_limit_s`` was a plain float: ``true`` read as 1 s and ``"120"`` as 120 s."""
+    text = VALID.replace("  events:\n", f"  time_limit_s: {value}\n  events:\n", 1)
+    assert text != VALID
+    err = _error(text)
+    assert err.line == _line_of(text, "time_limit_s") and "exercise.time_limit_s" in err.message
+    assert hint in err.message
+    parse_scenario(text.replace(f"time_limit_s: {value}", "time_limit_s: 120"), "mini.yaml")
