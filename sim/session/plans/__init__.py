@@ -149,8 +149,8 @@ def _guarded(kind: str, plan: Callable) -> Callable:
                 "map both instruments the plan drives in the scenario (two arms of kind "
                 "psm, driven by a master)"
                 if len(mapped) < hands
-                else "drive every hand the scenario maps (surgisim device synthetic: no "
-                "--name, no --map DEVICE=none)"
+                else "drive every hand the scenario maps (no --name on surgisim device "
+                "synthetic, no --map DEVICE=none on surgisim serve)"
             )
             raise PlanMismatchError(
                 f"{where}the {kind} plan drives {hands} instruments with both hands, and "

@@ -84,15 +84,19 @@ def test_a_two_handed_plan_with_one_hand_driven_says_so(name):
 
 
 def test_one_hand_left_out_by_the_device_names_the_device_options():
-    """The scenario maps both hands: only ``surgisim device synthetic``'s options (the
-    one command that has them) can leave one out, and the advice names that command."""
+    """The scenario maps both hands: only the live commands' options (``device
+    synthetic --name``, ``serve --map DEVICE=none``) can leave one out, and the advice
+    names the command of each; ``surgisim run`` has neither (its scenario must map both,
+    refused at validation: tests/scenarios/test_plan.py)."""
     from types import SimpleNamespace
 
     scenario = parse_scenario((LIBRARY / "ring-walk.yaml").read_text(), "rw.yaml")
     one_hand = SimpleNamespace(session=SimpleNamespace(driven=("PSM1",), scenario=scenario))
     with pytest.raises(PlanMismatchError) as caught:
         plan_for(scenario)(one_hand)
-    assert "surgisim device synthetic: no --name, no --map DEVICE=none" in str(caught.value)
+    assert "no --name on surgisim device synthetic, no --map DEVICE=none on surgisim serve" in str(
+        caught.value
+    )
     assert str(caught.value).startswith("scenario rw.yaml: the ring_walk plan")
 
 
