@@ -432,6 +432,37 @@ def plan_for_other_steps(scenario: Scenario) -> list[ScenarioWarning]:
     ]
 
 
+#: Earth's gravity (m/s²), and how far from it a scene's may be before it looks like a slip.
+EARTH_G_M_S2 = 9.81
+GRAVITY_SLACK = 0.1
+
+
+def implausible_gravity(scenario: Scenario) -> list[ScenarioWarning]:
+    """Gravity not pointing down the world's z (``[0, 0, 9.81]``: every object rose off
+    its board and counted as dropped), or of a size far from Earth's (``-98.1``)."""
+    g = [float(v) for v in scenario.scene.gravity_m_s2]
+    size = math.sqrt(sum(v * v for v in g))
+    loc = ("scene", "gravity_m_s2")
+    shown = ", ".join(f"{v:g}" for v in g)
+    if size == 0:
+        why = "there is no gravity: nothing rests, a released object floats on"
+    elif -g[2] < math.cos(math.radians(10)) * size:
+        way = "up" if g[2] > 0 else "sideways"
+        why = f"it points {way}: objects fall off their boards and count as dropped"
+    elif abs(size - EARTH_G_M_S2) > GRAVITY_SLACK * EARTH_G_M_S2:
+        why = f"its size, {size:g} m/s², is far from Earth's {EARTH_G_M_S2:g}"
+    else:
+        return []
+    return [
+        warning_at(
+            scenario,
+            loc,
+            f"scene.gravity_m_s2 [{shown}]: {why}. z is up in the world frame: Earth's "
+            f"gravity is [0, 0, -{EARTH_G_M_S2:g}] (the default; leave the field out).",
+        )
+    ]
+
+
 #: Every check validate runs, in the order their warnings are printed.
 CHECKS: tuple[Callable[[Scenario], list[ScenarioWarning]], ...] = (
     unknown_prerequisites,
@@ -443,6 +474,7 @@ CHECKS: tuple[Callable[[Scenario], list[ScenarioWarning]], ...] = (
     timers_never_started,
     implausible_units,
     implausible_density,
+    implausible_gravity,
     grasp_by_no_jaw,
     events_never_due,
     plan_for_other_steps,

@@ -72,7 +72,7 @@ def scenario_validate(
     from scenarios.errors import ScenarioError
     from scenarios.lint import scenario_warnings
     from scenarios.loader import load_scenario
-    from sim.session.done_at_start import steps_done_at_start
+    from sim.session.done_at_start import start_warnings
     from sim.session.plans import PLANS, plan_missing, plan_unrunnable
     from sim.world.scenario_check import check_scenario
     from sim.world.scene import OBJECT_TYPES
@@ -89,9 +89,7 @@ def scenario_validate(
                 plan_missing=plan_missing,
             )
             warnings = sorted(  # in the file's order, as a reader goes through it
-                scenario_warnings(scenario)
-                + world_warnings(scenario)
-                + steps_done_at_start(scenario),
+                scenario_warnings(scenario) + world_warnings(scenario) + start_warnings(scenario),
                 key=lambda w: (w.line or 0, w.col or 0),
             )
         except ScenarioError as exc:
