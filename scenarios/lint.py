@@ -378,6 +378,44 @@ def events_never_due(scenario: Scenario) -> list[ScenarioWarning]:
     ]
 
 
+def _models_in(model: BaseModel, loc: tuple = ()):
+    """Every model in ``model`` and below, with the path of keys and indices to it."""
+    yield loc, model
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        items = (
+            enumerate(value)
+            if isinstance(value, list)
+            else value.items()
+            if isinstance(value, dict)
+            else [(None, value)]
+        )
+        for key, item in items:
+            if isinstance(item, BaseModel):
+                yield from _models_in(item, (*loc, name) if key is None else (*loc, name, key))
+
+
+def holds_past_the_limit(scenario: Scenario) -> list[ScenarioWarning]:
+    """A ``held`` condition whose ``for_s`` is not shorter than the time limit can never
+    hold long enough (``held: {for_s: 1e9}`` validated): its step is never done."""
+    from scenarios.triggers import Held
+
+    limit_s = scenario.exercise.time_limit_s
+    out = []
+    for loc, model in _models_in(scenario.exercise, ("exercise",)):
+        if isinstance(model, Held) and model.for_s >= limit_s:
+            where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)[1:]
+            out.append(
+                warning_at(
+                    scenario,
+                    (*loc, "for_s"),
+                    f"{where}.for_s: {model.for_s:g} s is not shorter than the time limit of "
+                    f"{limit_s:g} s, so it never holds that long: shorten it.",
+                )
+            )
+    return out
+
+
 def step_outline(scenario: Scenario) -> list[tuple[str, tuple[str, ...]]]:
     """The exercise's steps as a plan sees them: each step's id, in order, with the names
     its ``done_when`` refers to (objects, landmarks, arms) in order. Numbers (tolerances,
@@ -477,6 +515,7 @@ CHECKS: tuple[Callable[[Scenario], list[ScenarioWarning]], ...] = (
     implausible_gravity,
     grasp_by_no_jaw,
     events_never_due,
+    holds_past_the_limit,
     plan_for_other_steps,
 )
 

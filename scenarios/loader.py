@@ -366,6 +366,9 @@ def _reworded(err: dict) -> tuple[str, str]:
             "it starts the names of the session's files",
             " Shorten it; the title can say more.",
         )
+    if kind == "string_type" and not isinstance(got, (str, dict, list, type(None))):
+        # YAML reads version: 1.0 as a number and 2024-01-31 as a date
+        return text, f' YAML reads it as a {type(got).__name__}: quote it ("{got}").'
     if kind == "list_type":
         return text, " Write one item per line, each starting with '- ' (or [a, b] on one line)."
     if kind == "invalid_key":

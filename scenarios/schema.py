@@ -158,6 +158,16 @@ class SceneObject(Model):
     pose: Pose = Pose()
     params: dict = Field(default_factory=dict)
 
+    @field_validator("id")
+    @classmethod
+    def _not_any(cls, value: str) -> str:
+        if value == "any":
+            raise ValueError(
+                "'any' is a word of the triggers (any object, any arm), not an object's id: "
+                "a trigger on 'any' would mean every object; give it a name of its own"
+            )
+        return value
+
     @model_validator(mode="after")
     def _placement_once(self) -> SceneObject:
         # the builders take the pose and the id as keyword arguments too, so a
@@ -261,6 +271,23 @@ class Action(Model):
                 f"a timer's name cannot be empty or hold '[' or ']' (got {value!r}): it is "
                 "also its metric's name, timer_s[NAME]"
             )
+        return value
+
+    @field_validator("complete")
+    @classmethod
+    def _complete_true(cls, value: bool | None) -> bool | None:
+        if value is False:
+            raise ValueError(
+                "complete: false does nothing (there is no un-completing): write "
+                "complete: true, or remove the action"
+            )
+        return value
+
+    @field_validator("fail")
+    @classmethod
+    def _said(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("the reason is shown to the trainee and cannot be empty: say why")
         return value
 
     @model_validator(mode="after")
@@ -594,7 +621,7 @@ class Scenario(Model):
 
     schema_version: Literal[1]
     name: Annotated[str, Field(pattern=SCENARIO_NAME_PATTERN, max_length=SCENARIO_NAME_MAX)]
-    version: str = "1"
+    version: Annotated[str, Field(max_length=40)] = "1"
     title: str
     description: str = ""
     difficulty: Literal["beginner", "intermediate", "advanced"] = "beginner"
@@ -619,6 +646,23 @@ class Scenario(Model):
         if self._positions is None:
             return None, None
         return self._positions.position(loc, on_key)
+
+    @field_validator("title")
+    @classmethod
+    def _titled(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the title is shown to the trainee and cannot be blank")
+        return value
+
+    @model_validator(mode="after")
+    def _not_its_own_prerequisite(self) -> Scenario:
+        for i, name in enumerate(self.prerequisites):
+            if name == self.name:
+                raise FieldError(
+                    ("prerequisites", i),
+                    f"{name!r} is this scenario: it cannot be its own prerequisite",
+                )
+        return self
 
     @model_validator(mode="after")
     def _plan_fits(self) -> Scenario:

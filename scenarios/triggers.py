@@ -26,7 +26,17 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 import numpy as np
 from pydantic import Field, PrivateAttr, model_validator
 
-from scenarios.model import AnyBodyRef, AnyObjectRef, Flag, Model, PointRef, Real, Ref, Vec3
+from scenarios.model import (
+    AnyBodyRef,
+    AnyObjectRef,
+    FieldError,
+    Flag,
+    Model,
+    PointRef,
+    Real,
+    Ref,
+    Vec3,
+)
 
 if TYPE_CHECKING:
     from scenarios.script import WorldView
@@ -92,6 +102,16 @@ class Placed(Condition):
     radius_m: Annotated[Real, Field(gt=0)] = 0.008
     height_m: Annotated[Real, Field(gt=0)] = 0.03
     speed_m_s: Annotated[Real, Field(gt=0)] = 0.02
+
+    @model_validator(mode="after")
+    def _not_on_itself(self) -> Placed:
+        if self.target == self.object:
+            raise FieldError(
+                ("target",),
+                f"{self.object!r} cannot be placed on itself (target {self.target!r}): the "
+                "step would never be done; name where it goes (e.g. board:top)",
+            )
+        return self
 
     def holds(self, ctx: TriggerContext) -> bool:
         world = ctx.world

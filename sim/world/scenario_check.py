@@ -281,7 +281,14 @@ def _metres(p) -> str:
 
 
 def _check_name(scenario, loc: tuple, ref: Ref, name: str, bodies: dict[str, BodyNames]):
-    body, _, mark = name.partition(":")
+    body, colon, mark = name.partition(":")
+    if colon and not mark:
+        _fail(
+            scenario,
+            loc,
+            f"{_dotted(loc)}: {name!r} names no landmark after ':'; write {body!r} for the "
+            f"body, or {body}:LANDMARK for a point on it.",
+        )
     if mark and ref.kind != "point":
         _fail(
             scenario,

@@ -407,3 +407,33 @@ def test_the_time_limit_is_a_number_like_every_other(value, hint):
     assert err.line == _line_of(text, "time_limit_s") and "exercise.time_limit_s" in err.message
     assert hint in err.message
     parse_scenario(text.replace(f"time_limit_s: {value}", "time_limit_s: 120"), "mini.yaml")
+
+
+@pytest.mark.parametrize(
+    "old, new, words",
+    [
+        ("do: [{message: Dropped}]", "do: [{complete: false}]", "complete: false does nothing"),
+        ("do: [{message: Dropped}]", 'do: [{fail: ""}]', "the reason is shown to the trainee"),
+        ("title: Mini exercise", 'title: "  "', "the title is shown to the trainee"),
+        ("- id: ring1", "- id: any", "'any' is a word of the triggers"),
+        (
+            "{grasped: {object: ring1, by: PSM1}}",
+            "{placed: {object: ring1, target: ring1}}",
+            "'ring1' cannot be placed on itself",
+        ),
+        ("estimated_time_s: 60", "estimated_time_s: 60\nprerequisites: [mini]", "its own prereq"),
+        ("estimated_time_s: 60", "estimated_time_s: 60\nversion: 1.0", 'quote it ("1.0")'),
+        (
+            "estimated_time_s: 60",
+            "estimated_time_s: 60\nversion: 2024-01-31",
+            'reads it as a date: quote it ("2024-01-31")',
+        ),
+    ],
+)
+def test_fields_that_say_nothing_or_contradict_themselves_are_errors(old, new, words):
+    """The fuzzer's minor finds: each validated, and did nothing or never could."""
+    text = VALID.replace(old, new, 1)
+    assert text != VALID
+    err = _error(text)
+    assert err.line == _line_of(text, new.splitlines()[-1])
+    assert words in err.message

@@ -278,3 +278,10 @@ def test_a_ring_jitter_that_can_start_a_ring_outside_the_workspace_is_refused_at
         assert f"with {jitter} m of jitter 'board/ring" in err.message
         assert "can start off the board and fall at once" in err.message
         assert "Keep the jitter under 0.03 m" in err.message
+
+
+def test_a_point_with_an_empty_landmark_is_an_error():
+    """``target: "board:"`` validated (read as the body) and named nothing after ':'."""
+    text = PEG.replace('target: "board:peg6"', 'target: "board:"', 1)
+    err = _error_at(text, 'target: "board:"', '"board:"')
+    assert "'board:' names no landmark after ':'" in err.message
