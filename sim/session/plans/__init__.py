@@ -108,6 +108,13 @@ def plan_missing(scenario: Scenario, bodies: Mapping) -> tuple[tuple, str] | Non
                 f"(plan.board), and the scene lacks {lacking[:6]}: give it a peg_board with "
                 "all twelve pegs and rings_on listing six of them."
             )
+    if plan.kind == "ring_walk" and not any(
+        f"{b}/ring" in bodies and "start" in _marks(bodies, b) for b in bodies
+    ):
+        return ("plan", "kind"), (
+            "the ring_walk plan walks the ring of a ring_wire course, and the scene has "
+            "none: add an object of type ring_wire."
+        )
     if plan.kind in ("needle_handover", "needle_tissue"):
         needle = find_needle(movable)
         if needle is None:

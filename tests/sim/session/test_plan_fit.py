@@ -173,3 +173,10 @@ def test_a_board_the_world_lacks_at_run_time_names_the_scenario_file():
     assert str(caught.value).startswith(
         "scenario pt.yaml: the peg_transfer plan needs a body 'board'"
     )
+
+
+def test_a_ring_walk_plan_without_a_course_is_a_validate_error():
+    text = (LIBRARY / "peg-transfer.yaml").read_text()
+    text = text.replace("plan: {kind: peg_transfer}", "plan: {kind: ring_walk}")
+    with pytest.raises(ScenarioError, match="the ring_walk plan walks the ring of a ring_wire"):
+        _checked(text, "rw.yaml")
