@@ -24,19 +24,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import numpy as np
-from pydantic import Field, PrivateAttr, model_validator
+from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
-from scenarios.model import (
-    AnyBodyRef,
-    AnyObjectRef,
-    FieldError,
-    Flag,
-    Model,
-    PointRef,
-    Real,
-    Ref,
-    Vec3,
-)
+from scenarios.model import AnyBodyRef, AnyObjectRef, Flag, Model, PointRef, Real, Ref, Vec3
 
 if TYPE_CHECKING:
     from scenarios.script import WorldView
@@ -103,15 +93,15 @@ class Placed(Condition):
     height_m: Annotated[Real, Field(gt=0)] = 0.03
     speed_m_s: Annotated[Real, Field(gt=0)] = 0.02
 
-    @model_validator(mode="after")
-    def _not_on_itself(self) -> Placed:
-        if self.target == self.object:
-            raise FieldError(
-                ("target",),
-                f"{self.object!r} cannot be placed on itself (target {self.target!r}): the "
-                "step would never be done; name where it goes (e.g. board:top)",
+    @field_validator("target")
+    @classmethod
+    def _not_on_itself(cls, target: str, info: ValidationInfo) -> str:
+        if target == info.data.get("object"):
+            raise ValueError(
+                f"{target!r} cannot be placed on itself: the step would never be done; "
+                "name where it goes (e.g. board:top)"
             )
-        return self
+        return target
 
     def holds(self, ctx: TriggerContext) -> bool:
         world = ctx.world
