@@ -21,7 +21,7 @@ from pathlib import Path
 
 from scenarios.errors import ScenarioError
 from scenarios.loader import parse_scenario
-from scenarios.paths import write_private
+from scenarios.paths import name_for_file, write_private
 from scenarios.records import (
     Judged,
     Records,
@@ -130,7 +130,7 @@ def final_trace_path(
     checkpoint), rather than a stray file no record points to."""
     trace_dir = trace_dir or records.traces_dir
     tag = hashlib.sha256(session_uid.encode()).hexdigest() if session_uid else uuid.uuid4().hex
-    return trace_dir / f"{scenario_name}-{tag[:12]}.npz"
+    return trace_dir / f"{name_for_file(scenario_name)}-{tag[:12]}.npz"
 
 
 def ending_of(trace: SessionTrace, interrupted: bool) -> str:

@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from scenarios.errors import ScenarioError
-from scenarios.paths import private_dir, write_private_text
+from scenarios.paths import name_for_file, private_dir, write_private_text
 from scenarios.trace import SessionTrace
 
 #: Simulated seconds between checkpoints of a running session: what a kill -9 may lose.
@@ -139,7 +139,7 @@ class Checkpoint:
         except OSError as exc:  # a read-only data directory (the database may be elsewhere)
             self.directory = Path(directory)
             self._failed(exc)
-        stem = f"{info.scenario_name}-{uuid.uuid4().hex[:12]}"
+        stem = f"{name_for_file(info.scenario_name)}-{uuid.uuid4().hex[:12]}"
         self.trace_path = self.directory / f"{stem}.npz"
         self.info_path = self.directory / f"{stem}.json"
         self._saved_at = -float("inf")

@@ -378,6 +378,44 @@ def events_never_due(scenario: Scenario) -> list[ScenarioWarning]:
     ]
 
 
+def _models_in(model: BaseModel, loc: tuple = ()):
+    """Every model in ``model`` and below, with the path of keys and indices to it."""
+    yield loc, model
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        items = (
+            enumerate(value)
+            if isinstance(value, list)
+            else value.items()
+            if isinstance(value, dict)
+            else [(None, value)]
+        )
+        for key, item in items:
+            if isinstance(item, BaseModel):
+                yield from _models_in(item, (*loc, name) if key is None else (*loc, name, key))
+
+
+def holds_past_the_limit(scenario: Scenario) -> list[ScenarioWarning]:
+    """A ``held`` condition whose ``for_s`` is not shorter than the time limit can never
+    hold long enough (``held: {for_s: 1e9}`` validated): its step is never done."""
+    from scenarios.triggers import Held
+
+    limit_s = scenario.exercise.time_limit_s
+    out = []
+    for loc, model in _models_in(scenario.exercise, ("exercise",)):
+        if isinstance(model, Held) and model.for_s >= limit_s:
+            where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)[1:]
+            out.append(
+                warning_at(
+                    scenario,
+                    (*loc, "for_s"),
+                    f"{where}.for_s: {model.for_s:g} s is not shorter than the time limit of "
+                    f"{limit_s:g} s, so it never holds that long: shorten it.",
+                )
+            )
+    return out
+
+
 def step_outline(scenario: Scenario) -> list[tuple[str, tuple[str, ...]]]:
     """The exercise's steps as a plan sees them: each step's id, in order, with the names
     its ``done_when`` refers to (objects, landmarks, arms) in order. Numbers (tolerances,
@@ -396,7 +434,7 @@ def _bundled_outlines(kind: str) -> dict[str, list]:
     outlines = {}
     for name in library_names():
         bundled = load_scenario(name)
-        if (bundled.plan or {}).get("kind") == kind:
+        if bundled.plan is not None and bundled.plan.kind == kind:
             outlines[name] = step_outline(bundled)
     return outlines
 
@@ -415,11 +453,11 @@ def plan_for_other_steps(scenario: Scenario) -> list[ScenarioWarning]:
     the plan drives its own exercise, not this one's steps, so a run collides and pushes
     to the time limit or stops on a name the scene lacks. A warning, not an error: a copy
     of a bundled exercise with steps renamed may still run."""
-    kind = (scenario.plan or {}).get("kind")
+    kind = scenario.plan.kind if scenario.plan is not None else None
     bundled = _bundled_outlines(kind) if isinstance(kind, str) else {}
     if not bundled or step_outline(scenario) in bundled.values():
         return []
-    loc = ("plan", "kind") if "kind" in scenario.plan else ("plan",)
+    loc = ("plan", "kind")
     return [
         warning_at(
             scenario,
@@ -428,6 +466,37 @@ def plan_for_other_steps(scenario: Scenario) -> list[ScenarioWarning]:
             "steps (ids, order, the objects and landmarks they name) differ from this "
             f"scenario's: the plan may not do these steps (a run will tell). "
             f"{INSTEAD[0].upper()}{INSTEAD[1:]}.",
+        )
+    ]
+
+
+#: Earth's gravity (m/s²), and how far from it a scene's may be before it looks like a slip.
+EARTH_G_M_S2 = 9.81
+GRAVITY_SLACK = 0.1
+
+
+def implausible_gravity(scenario: Scenario) -> list[ScenarioWarning]:
+    """Gravity not pointing down the world's z (``[0, 0, 9.81]``: every object rose off
+    its board and counted as dropped), or of a size far from Earth's (``-98.1``)."""
+    g = [float(v) for v in scenario.scene.gravity_m_s2]
+    size = math.sqrt(sum(v * v for v in g))
+    loc = ("scene", "gravity_m_s2")
+    shown = ", ".join(f"{v:g}" for v in g)
+    if size == 0:
+        why = "there is no gravity: nothing rests, a released object floats on"
+    elif -g[2] < math.cos(math.radians(10)) * size:
+        way = "up" if g[2] > 0 else "sideways"
+        why = f"it points {way}: objects fall off their boards and count as dropped"
+    elif abs(size - EARTH_G_M_S2) > GRAVITY_SLACK * EARTH_G_M_S2:
+        why = f"its size, {size:g} m/s², is far from Earth's {EARTH_G_M_S2:g}"
+    else:
+        return []
+    return [
+        warning_at(
+            scenario,
+            loc,
+            f"scene.gravity_m_s2 [{shown}]: {why}. z is up in the world frame: Earth's "
+            f"gravity is [0, 0, -{EARTH_G_M_S2:g}] (the default; leave the field out).",
         )
     ]
 
@@ -443,8 +512,10 @@ CHECKS: tuple[Callable[[Scenario], list[ScenarioWarning]], ...] = (
     timers_never_started,
     implausible_units,
     implausible_density,
+    implausible_gravity,
     grasp_by_no_jaw,
     events_never_due,
+    holds_past_the_limit,
     plan_for_other_steps,
 )
 

@@ -225,6 +225,19 @@ def _tagged_member(tp, tag) -> type[BaseModel] | None:
     return None
 
 
+def _tags_at(loc: tuple) -> list[str]:
+    """The ``kind`` values of the tagged union at ``loc`` (a plan's, a rule's)."""
+    tp: Any = Scenario
+    for part in loc:
+        tp = _descend(tp, part) if tp is not None else None
+    tags = []
+    for member in _union_models(tp) if tp is not None else []:
+        field = member.model_fields.get("kind")
+        if field is not None and typing.get_origin(field.annotation) is typing.Literal:
+            tags += [str(t) for t in typing.get_args(field.annotation)]
+    return tags
+
+
 def _union_models(tp) -> list[type[BaseModel]]:
     """The models of a (possibly ``Annotated``, possibly optional) union, in order."""
     if isinstance(tp, type):
@@ -298,6 +311,10 @@ def _first_error(exc: ValidationError, positions: SourceMap, file: str) -> Scena
     elif kind == "missing":
         line, col = positions.position(loc[:-1])
         msg = f"missing required field {where!r}."
+    elif kind == "union_tag_not_found":  # pydantic: "Unable to extract tag using discriminator"
+        line, col = positions.position(loc)
+        tags = _tags_at(loc)
+        msg = f"missing required field '{where}.kind'; kinds are {tags}."
     else:
         line, col = positions.position(loc)
         got = err.get("input")
@@ -342,6 +359,16 @@ def _reworded(err: dict) -> tuple[str, str]:
             fixed = _fitted(str(got), pattern, fit)
             hint = f" Did you mean {fixed!r}?" if fixed else f" For example {example!r}."
             return words, hint
+    if kind == "string_too_long" and tuple(err["loc"]) == ("name",):
+        limit = (err.get("ctx") or {}).get("max_length")
+        return (
+            f"a scenario name is at most {limit} characters (this one has {len(str(got))}): "
+            "it starts the names of the session's files",
+            " Shorten it; the title can say more.",
+        )
+    if kind == "string_type" and not isinstance(got, (str, dict, list, type(None))):
+        # YAML reads version: 1.0 as a number and 2024-01-31 as a date
+        return text, f' YAML reads it as a {type(got).__name__}: quote it ("{got}").'
     if kind == "list_type":
         return text, " Write one item per line, each starting with '- ' (or [a, b] on one line)."
     if kind == "invalid_key":

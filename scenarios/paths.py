@@ -63,6 +63,27 @@ def database_file(store: Store = "records") -> Path:
     return data_dir() / f"{store}.sqlite"
 
 
+#: The most characters of a scenario's name that go into a file's name: the schema caps
+#: names at :data:`scenarios.schema.SCENARIO_NAME_MAX`, and a longer one (a scenario
+#: built in code, a checkpoint from before the cap) is cut and hashed here.
+NAME_IN_FILE_MAX = 64
+
+
+def name_for_file(name: str) -> str:
+    """``name`` as the start of a file's name: as it is when short and plain, else its
+    first characters, made safe, and a hash of the whole (so two long names stay apart).
+    A session is stored under it: a 235-character name ran, then "could not be stored:
+    File name too long", and the whole attempt was lost."""
+    import hashlib
+    import re
+
+    plain = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip(".-") or "scenario"
+    if plain == name and len(name) <= NAME_IN_FILE_MAX:
+        return name
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return f"{plain[: NAME_IN_FILE_MAX - 9].rstrip('.-')}-{digest}"
+
+
 def private_dir(path: str | Path) -> Path:
     """Create ``path`` (and missing parents) owner-only (``0700``); return it.
 

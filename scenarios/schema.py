@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Literal
 
-from pydantic import Field, PrivateAttr, field_validator, model_validator
+from pydantic import AfterValidator, Field, PrivateAttr, field_validator, model_validator
 
 from scenarios.glossary import METRICS, info, timer_metric, timer_of
 from scenarios.model import (  # noqa: F401 - re-exported: the schema's public names
@@ -32,6 +32,7 @@ from scenarios.model import (  # noqa: F401 - re-exported: the schema's public n
     did_you_mean,
     references,
 )
+from scenarios.plan import Plan
 from scenarios.triggers import (  # noqa: F401 - re-exported
     MOMENTARY_TRIGGERS,
     Centered,
@@ -52,6 +53,8 @@ SCHEMA_VERSION = 1
 
 #: What a name may hold (the loader words a mismatch from these, with a fitting example).
 SCENARIO_NAME_PATTERN = r"^[a-z0-9][a-z0-9-]*$"  # names files and records
+#: The longest scenario name (it starts the names of a session's files).
+SCENARIO_NAME_MAX = 64
 ID_PATTERN = r"^[A-Za-z0-9_.-]+$"  # objects and steps
 ARM_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
 
@@ -70,10 +73,31 @@ PSM_JAW_RATE_RAD_S = 2.0 * math.pi
 ENDOSCOPE_FOV_DEG = 70.0
 
 
+#: How far (m) from the world's origin a position may be: a room. A scene is tens of
+#: centimetres across (validate warns past 1 m); past this the number is a slip
+#: (millimetres written as metres), and a port 2000 km away made validate report an
+#: internal error from inverse kinematics while ``run`` accepted the file.
+ROOM_M = 10.0
+
+
+def _in_room(value: tuple[float, float, float]) -> tuple[float, float, float]:
+    if max(abs(v) for v in value) > ROOM_M:
+        shown = ", ".join(f"{v:g}" for v in value)
+        raise ValueError(
+            f"[{shown}] is more than {ROOM_M:g} m from the world's origin: positions are "
+            "in metres (millimetres?); a scene is tens of centimetres across"
+        )
+    return value
+
+
+#: A point in the world (m), within :data:`ROOM_M` of the origin on every axis.
+Position = Annotated[Vec3, AfterValidator(_in_room)]
+
+
 class Pose(Model):
     """A pose in the world frame: position (m) and roll-pitch-yaw (rad, URDF order)."""
 
-    position_m: Vec3 = (0.0, 0.0, 0.0)
+    position_m: Position = (0.0, 0.0, 0.0)
     rpy_rad: Vec3 = (0.0, 0.0, 0.0)
 
 
@@ -84,9 +108,9 @@ class Port(Model):
     ``rpy_rad`` when given.
     """
 
-    position_m: Vec3
+    position_m: Position
     rpy_rad: Vec3 = (0.0, 0.0, 0.0)
-    look_at_m: Vec3 | None = None
+    look_at_m: Position | None = None
 
 
 class Arm(Model):
@@ -138,6 +162,16 @@ class SceneObject(Model):
     type: str
     pose: Pose = Pose()
     params: dict = Field(default_factory=dict)
+
+    @field_validator("id")
+    @classmethod
+    def _not_any(cls, value: str) -> str:
+        if value == "any":
+            raise ValueError(
+                "'any' is a word of the triggers (any object, any arm), not an object's id: "
+                "a trigger on 'any' would mean every object; give it a name of its own"
+            )
+        return value
 
     @model_validator(mode="after")
     def _placement_once(self) -> SceneObject:
@@ -244,6 +278,23 @@ class Action(Model):
             )
         return value
 
+    @field_validator("complete")
+    @classmethod
+    def _complete_true(cls, value: bool | None) -> bool | None:
+        if value is False:
+            raise ValueError(
+                "complete: false does nothing (there is no un-completing): write "
+                "complete: true, or remove the action"
+            )
+        return value
+
+    @field_validator("fail")
+    @classmethod
+    def _said(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("the reason is shown to the trainee and cannot be empty: say why")
+        return value
+
     @model_validator(mode="after")
     def _exactly_one(self) -> Action:
         given = [k for k in type(self).model_fields if getattr(self, k) is not None]
@@ -291,7 +342,7 @@ class Exercise(Model):
     steps: Annotated[list[Step], Field(min_length=1)]
     events: list[Event] = Field(default_factory=list)
     time_limit_s: Annotated[
-        float, Field(ge=1.0, description="s; at least 1 s: a session needs time to record")
+        Real, Field(ge=1.0, description="s; at least 1 s: a session needs time to record")
     ] = 600.0
 
     def timer_actions(self, kind: str) -> list[tuple[tuple, str]]:
@@ -574,8 +625,8 @@ class Scenario(Model):
     """One exercise, as an instructor writes it."""
 
     schema_version: Literal[1]
-    name: Annotated[str, Field(pattern=SCENARIO_NAME_PATTERN)]
-    version: str = "1"
+    name: Annotated[str, Field(pattern=SCENARIO_NAME_PATTERN, max_length=SCENARIO_NAME_MAX)]
+    version: Annotated[str, Field(max_length=40)] = "1"
     title: str
     description: str = ""
     difficulty: Literal["beginner", "intermediate", "advanced"] = "beginner"
@@ -584,7 +635,7 @@ class Scenario(Model):
     scene: Scene
     exercise: Exercise
     scoring: Scoring
-    plan: dict = Field(default_factory=dict, description="scripted expert plan (demonstrations)")
+    plan: Plan | None = Field(default=None, description="scripted expert plan (demonstrations)")
     _source_file: str | None = PrivateAttr(default=None)
     #: a :class:`scenarios.source.SourceMap` (plain data: the scenario pickles with it)
     _positions: object = PrivateAttr(default=None)
@@ -600,6 +651,29 @@ class Scenario(Model):
         if self._positions is None:
             return None, None
         return self._positions.position(loc, on_key)
+
+    @field_validator("title")
+    @classmethod
+    def _titled(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the title is shown to the trainee and cannot be blank")
+        return value
+
+    @model_validator(mode="after")
+    def _not_its_own_prerequisite(self) -> Scenario:
+        for i, name in enumerate(self.prerequisites):
+            if name == self.name:
+                raise FieldError(
+                    ("prerequisites", i),
+                    f"{name!r} is this scenario: it cannot be its own prerequisite",
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _plan_fits(self) -> Scenario:
+        if self.plan is not None:
+            self.plan.check(self)
+        return self
 
 
 Action.model_rebuild()

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import numpy as np
-from pydantic import Field, PrivateAttr, model_validator
+from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from scenarios.model import AnyBodyRef, AnyObjectRef, Flag, Model, PointRef, Real, Ref, Vec3
 
@@ -92,6 +92,16 @@ class Placed(Condition):
     radius_m: Annotated[Real, Field(gt=0)] = 0.008
     height_m: Annotated[Real, Field(gt=0)] = 0.03
     speed_m_s: Annotated[Real, Field(gt=0)] = 0.02
+
+    @field_validator("target")
+    @classmethod
+    def _not_on_itself(cls, target: str, info: ValidationInfo) -> str:
+        if target == info.data.get("object"):
+            raise ValueError(
+                f"{target!r} cannot be placed on itself: the step would never be done; "
+                "name where it goes (e.g. board:top)"
+            )
+        return target
 
     def holds(self, ctx: TriggerContext) -> bool:
         """Whether some object named (or any) rests free on the target now: within

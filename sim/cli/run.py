@@ -102,7 +102,7 @@ def run(
     from scenarios.loader import resolve
     from scenarios.records import check_pseudonym, open_records
     from sim.errors import SimError
-    from sim.session.plans import PLANS, plan_unrunnable
+    from sim.session.plans import PLANS, plan_missing, plan_unrunnable
     from sim.session.plugins import IK_SOLVER, TREMOR_FILTER, session_config
     from sim.world.scenario_check import check_scenario
     from sim.world.scenario_scene import load_world_scenario
@@ -111,7 +111,9 @@ def run(
     with guard(debug):
         path = resolve(scenario)
         spec = load_world_scenario(path)
-        check_scenario(spec, plan_kinds=PLANS, plan_unrunnable=plan_unrunnable)
+        check_scenario(
+            spec, plan_kinds=PLANS, plan_unrunnable=plan_unrunnable, plan_missing=plan_missing
+        )
         checked_operator(operator)
         checked_seed(seed)
         plugins = {IK_SOLVER: IK_SOLVER.checked(ik_solver)}

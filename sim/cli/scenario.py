@@ -71,8 +71,8 @@ def scenario_validate(
     mean; check every file given, exit 1 if any failed (warnings do not fail)."""
     from scenarios.errors import ScenarioError
     from scenarios.lint import scenario_warnings
-    from sim.session.done_at_start import steps_done_at_start
-    from sim.session.plans import PLANS, plan_unrunnable
+    from sim.session.done_at_start import start_warnings
+    from sim.session.plans import PLANS, plan_missing, plan_unrunnable
     from sim.world.scenario_check import check_scenario
     from sim.world.scenario_scene import load_world_scenario
     from sim.world.scene_warnings import world_warnings
@@ -81,11 +81,14 @@ def scenario_validate(
     for path in files:
         try:
             scenario = load_world_scenario(path)
-            check_scenario(scenario, plan_kinds=PLANS, plan_unrunnable=plan_unrunnable)
+            check_scenario(
+                scenario,
+                plan_kinds=PLANS,
+                plan_unrunnable=plan_unrunnable,
+                plan_missing=plan_missing,
+            )
             warnings = sorted(  # in the file's order, as a reader goes through it
-                scenario_warnings(scenario)
-                + world_warnings(scenario)
-                + steps_done_at_start(scenario),
+                scenario_warnings(scenario) + world_warnings(scenario) + start_warnings(scenario),
                 key=lambda w: (w.line or 0, w.col or 0),
             )
         except ScenarioError as exc:

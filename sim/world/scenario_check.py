@@ -47,6 +47,7 @@ def check_scenario(
     plan_kinds: Iterable[str] | None = None,
     seed: int = 0,
     plan_unrunnable: Callable[[Scenario], str | None] | None = None,
+    plan_missing: Callable[[Scenario, dict], tuple[tuple, str] | None] | None = None,
 ) -> SceneSpec:
     """Everything a run of ``scenario`` will look up, looked up now.
 
@@ -58,6 +59,9 @@ def check_scenario(
         plan_unrunnable: why the scenario's plan certainly cannot run in it, or None
             (``sim.session.plans.plan_unrunnable``, passed in: the world does not import
             the session's plans); a reason is an error at ``plan.kind``.
+        plan_missing: the first body or landmark the plan looks up that the world will
+            not build, as ``(loc, message)``, or None (``sim.session.plans.plan_missing``,
+            passed in likewise); given the bodies this check knows.
 
     Returns:
         The world's scene description (as :func:`build_scene_spec` returns it).
@@ -81,21 +85,25 @@ def check_scenario(
             _check_name(scenario, loc, ref, name, bodies)
     if spec.workspace_m is not None:
         _check_inside_workspace(scenario, placed + _spawned(scenario), spec.workspace_m, seed)
-    if plan_kinds is not None and scenario.plan:
+    if plan_kinds is not None and scenario.plan is not None:
         kinds = sorted(plan_kinds)
-        kind = scenario.plan.get("kind")
+        kind = scenario.plan.kind
         if kind not in kinds:
             _fail(
                 scenario,
-                ("plan", "kind") if "kind" in scenario.plan else ("plan",),
+                ("plan", "kind"),
                 f"plan.kind: unknown demonstration plan {kind!r}; plans are {kinds}."
                 + suggest(str(kind), kinds),
             )
-    if plan_unrunnable is not None and scenario.plan:
+    if plan_unrunnable is not None and scenario.plan is not None:
         why = plan_unrunnable(scenario)
         if why is not None:
-            loc = ("plan", "kind") if "kind" in scenario.plan else ("plan",)
-            _fail(scenario, loc, f"plan.kind: {why}")
+            _fail(scenario, ("plan", "kind"), f"plan.kind: {why}")
+    if plan_missing is not None and scenario.plan is not None:
+        missing = plan_missing(scenario, bodies)
+        if missing is not None:
+            loc, why = missing
+            _fail(scenario, loc, f"{_dotted(loc)}: {why}")
     return spec
 
 
@@ -273,7 +281,14 @@ def _metres(p) -> str:
 
 
 def _check_name(scenario, loc: tuple, ref: Ref, name: str, bodies: dict[str, BodyNames]):
-    body, _, mark = name.partition(":")
+    body, colon, mark = name.partition(":")
+    if colon and not mark:
+        _fail(
+            scenario,
+            loc,
+            f"{_dotted(loc)}: {name!r} names no landmark after ':'; write {body!r} for the "
+            f"body, or {body}:LANDMARK for a point on it.",
+        )
     if mark and ref.kind != "point":
         _fail(
             scenario,

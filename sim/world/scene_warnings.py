@@ -157,6 +157,20 @@ def _overlaps(scenario: Scenario, world, where) -> list[ScenarioWarning]:
     return warnings
 
 
+def _ik_miss_m(solve_ik, arm, p_W) -> float:
+    """How far (m) ``arm``'s tool tip stays from ``p_W`` at best; infinite when the point
+    is beyond what inverse kinematics takes at all (a port kilometres from the scene: the
+    schema bounds positions, but an object's params can still place a body far)."""
+    from kinematics.errors import KinematicsError
+
+    try:
+        return float(
+            solve_ik(arm.chain, arm.X_RW[:3, :3] @ p_W + arm.X_RW[:3, 3], rcm=_PORT).pos_error
+        )
+    except KinematicsError:
+        return float("inf")
+
+
 def _out_of_reach(scenario: Scenario, world, where) -> list[ScenarioWarning]:
     """Movable objects none of whose grasp points (:func:`_grasp_points`) an arm with
     jaws reaches within :data:`REACH_SLACK_M` (inverse kinematics through each port)."""
@@ -174,15 +188,12 @@ def _out_of_reach(scenario: Scenario, world, where) -> list[ScenarioWarning]:
         p_W = world.body_pose(info.name)[:3, 3]
         misses = []
         for arm in jaw_arms:
-            miss_m = min(
-                float(
-                    solve_ik(arm.chain, arm.X_RW[:3, :3] @ p + arm.X_RW[:3, 3], rcm=_PORT).pos_error
-                )
-                for p in _grasp_points(p_W, low, high)
-            )
+            miss_m = min(_ik_miss_m(solve_ik, arm, p) for p in _grasp_points(p_W, low, high))
             if miss_m <= REACH_SLACK_M:
                 break
-            misses.append(f"{arm.name} {miss_m * 1e3:.0f} mm short")
+            misses.append(
+                f"{arm.name} {miss_m * 1e3:.0f} mm short" if miss_m < 1e3 else f"{arm.name} far"
+            )
         else:
             said, loc = where[info.name]
             position = ", ".join(f"{v:.3f}" for v in p_W)

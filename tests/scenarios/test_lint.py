@@ -211,3 +211,18 @@ def test_a_mass_no_solid_of_its_size_has_is_a_warning_at_the_mass(mass, expected
         assert "(5 g is 0.005 kg): grams?" in dense[0]
     fine = PEG.replace("  objects:\n", "  objects:\n" + cube % "0.005", 1)
     assert not [w for w in _said(fine) if "mass_kg" in w]
+
+
+def test_a_hold_no_shorter_than_the_time_limit_is_a_warning():
+    """``held: {for_s: 1e9}`` validated: the step can never be done."""
+    from scenarios.lint import holds_past_the_limit
+
+    old = '{placed: {object: "board/ring0", target: "board:peg6"}}'
+    new = '{held: {for_s: 1e9, trigger: {near: {object: "board/ring0", target: "board:peg6"}}}}'
+    text = PEG.replace(old, new, 1)
+    assert text != PEG
+    (warning,) = holds_past_the_limit(parse_scenario(text, "held.yaml"))
+    assert warning.line == _line_of(text, "for_s: 1e9")
+    assert "exercise.steps[0].done_when.held.for_s: 1e+09 s is not shorter" in warning.message
+    for name in library_names():
+        assert holds_past_the_limit(load_scenario(name)) == []

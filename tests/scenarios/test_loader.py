@@ -369,3 +369,67 @@ def test_a_name_that_does_not_fit_says_what_fits_and_offers_one(old, new, expect
     err = _error(VALID.replace(old, new, 1))
     assert expected in err.message and "pattern" not in err.message
     assert err.message.endswith(("Did you mean 'twin-cubes'?", "Did you mean 'bla'?"))
+
+
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        ("port: {position_m: [0.0, -0.05, 0.15]", "port: {position_m: [0.10, 2000000, 0.16]"),
+        ("pose: {position_m: [0.0, 0.0, 0.02]}", "pose: {position_m: [20, -30, 13]}"),
+        ("rpy_rad: [0.0, 0.0, 0.0]}", "rpy_rad: [0.0, 0.0, 0.0], look_at_m: [0, 0, -15]}"),
+    ],
+)
+def test_a_position_beyond_a_room_is_an_error_with_the_unit_hint(old, new):
+    """``port.position_m: [0.10, 2000000, 0.16]``: validate said "internal error while
+    checking (KinematicsError ...)" with no line, and run accepted the file. Past 10 m a
+    position is a slip, refused where validate and run both read it: the schema."""
+    text = VALID.replace(old, new, 1)
+    assert text != VALID
+    err = _error(text)
+    assert err.line == _line_of(text, new)
+    assert "more than 10 m from the world's origin" in err.message
+    assert "millimetres?" in err.message
+    parse_scenario(VALID.replace(old, old.replace("0.0, -0.05, 0.15", "9.9, 0, 0.15")))
+
+
+@pytest.mark.parametrize(
+    "value, hint",
+    [
+        ("true", "booleans in YAML: write a number"),
+        ('"120"', "Write the number without quotes"),
+    ],
+)
+def test_the_time_limit_is_a_number_like_every_other(value, hint):
+    """``time_limit_s`` was a plain float: ``true`` read as 1 s and ``"120"`` as 120 s."""
+    text = VALID.replace("  events:\n", f"  time_limit_s: {value}\n  events:\n", 1)
+    assert text != VALID
+    err = _error(text)
+    assert err.line == _line_of(text, "time_limit_s") and "exercise.time_limit_s" in err.message
+    assert hint in err.message
+    parse_scenario(text.replace(f"time_limit_s: {value}", "time_limit_s: 120"), "mini.yaml")
+
+
+@pytest.mark.parametrize(
+    "old, new, words",
+    [
+        ("do: [{message: Dropped}]", "do: [{complete: false}]", "complete: false does nothing"),
+        ("do: [{message: Dropped}]", 'do: [{fail: ""}]', "the reason is shown to the trainee"),
+        ("title: Mini exercise", 'title: "  "', "the title is shown to the trainee"),
+        ("- id: ring1", "- id: any", "'any' is a word of the triggers"),
+        (
+            "{grasped: {object: ring1, by: PSM1}}",
+            "{placed: {object: ring1, target: ring1}}",
+            "'ring1' cannot be placed on itself",
+        ),
+        ("estimated_time_s: 60", "estimated_time_s: 60\nprerequisites: [mini]", "its own prereq"),
+        ("estimated_time_s: 60", "estimated_time_s: 60\nversion: 1.0", 'quote it ("1.0")'),
+        ("estimated_time_s: 60", "estimated_time_s: 60\nversion: 2024-01-31", "a date: quote it"),
+    ],
+)
+def test_fields_that_say_nothing_or_contradict_themselves_are_errors(old, new, words):
+    """The fuzzer's minor finds: each validated, and did nothing or never could."""
+    text = VALID.replace(old, new, 1)
+    assert text != VALID
+    err = _error(text)
+    assert err.line == _line_of(text, new.splitlines()[-1])
+    assert words in err.message

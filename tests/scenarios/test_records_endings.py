@@ -323,3 +323,30 @@ def test_a_run_killed_while_storing_is_stored_whole_from_its_finished_trace(reco
     assert row.trace_path == str(whole) and whole.exists()
     records.forget("T001")
     assert not whole.exists()
+
+
+def test_a_long_scenario_name_never_loses_a_session_to_a_file_name(records, tmp_path):
+    """A 235-character scenario name ran, then "could not be stored: File name too
+    long": the whole attempt was lost. Names are capped at validation now, and the files
+    of a session are named from a cut, hashed name whatever the name (a checkpoint from
+    before the cap still stores)."""
+    from scenarios.archive import final_trace_path
+    from scenarios.errors import ScenarioError
+    from scenarios.paths import NAME_IN_FILE_MAX, name_for_file
+
+    long = "a" * 235
+    with pytest.raises(ScenarioError) as caught:
+        parse_scenario(VALID.replace("name: mini", f"name: {long}"), "long.yaml")
+    assert "a scenario name is at most 64 characters (this one has 235)" in str(caught.value)
+    parse_scenario(VALID.replace("name: mini", f"name: {'a' * 64}"), "64.yaml")
+
+    assert name_for_file("mini") == "mini"
+    assert len(name_for_file(long)) <= NAME_IN_FILE_MAX
+    assert name_for_file(long) != name_for_file(long[:-1] + "b")
+    info = RunInfo(long, VALID, 1, "expert", "T001", started_at=time.time(), ended="completed")
+    checkpoint = Checkpoint(tmp_path / "in-progress", info)
+    trace = _trace()
+    assert checkpoint.save(trace, 9.5) and checkpoint.error is None
+    assert final_trace_path(records, long, info.session_uid).name.startswith(name_for_file(long))
+    row = records.session(store_kept(records, checkpoint.trace_path))
+    assert row.completed

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kinematics.transforms import axis_rotation, inverse, pose
+from sim.errors import UnknownNameError
 from sim.session.demo import Demonstrator
 from sim.session.plans.common import (
     UP,
@@ -130,13 +131,24 @@ def grasp_needle(
     return False
 
 
+def _needle(world) -> str:
+    """The needle the plan handles (:func:`~sim.session.plans.find_needle`), or an
+    :class:`UnknownNameError` the plan's guard words as the scenario's lack."""
+    from sim.session.plans import find_needle
+
+    needle = find_needle(world.object_names())
+    if needle is None:
+        raise UnknownNameError("no needle in the scene", "body", "PAD/needle")
+    return needle
+
+
 def needle_handover(demo: Demonstrator) -> None:
     """Left instrument picks the needle up near its tail, the right one takes it near the
     tip in mid-air, then hands it back; each lets go once the other holds it."""
     s = demo.session
     world = s.world
     left, right = sorted(s.driven, key=lambda a: s.arms[a].X_WR[0, 3])
-    needle = next(n for n in world.object_names() if n.endswith("needle"))
+    needle = _needle(world)
     if not grasp_needle(demo, left, needle, math.radians(135)):
         return
     air = world.landmark(needle, "middle") + np.array([0.0, 0.01, 0.045])
@@ -257,13 +269,17 @@ def needle_tissue(demo: Demonstrator) -> None:
     by the part that came out while the driver lets go (the exercise's last step)."""
     s = demo.session
     world = s.world
-    params = s.scenario.plan
-    driver = params.get("driver", s.driven[0])
-    helper = next(a for a in s.driven if a != driver)
-    needle = next(n for n in world.object_names() if n.endswith("needle"))
+    plan = s.scenario.plan
+    driver = plan.driver or s.driven[0]
+    if driver not in s.driven:
+        raise UnknownNameError(f"no driven arm {driver!r}", "driven arm (plan.driver)", driver)
+    helper = next((a for a in s.driven if a != driver), None)
+    if helper is None:
+        raise UnknownNameError(f"no arm besides {driver!r}", "second driven arm", "")
+    needle = _needle(world)
     pad = needle.rpartition("/")[0]
-    entry = world.landmark(pad, params.get("entry", "entry0"))
-    exit_ = world.landmark(pad, params.get("exit", "exit0"))
+    entry = world.landmark(pad, plan.entry)
+    exit_ = world.landmark(pad, plan.exit)
     grip = drivable_grasp(demo, driver, needle, entry, exit_, clearance_m=0.03)
     if grip is None or not grasp_needle(demo, driver, needle, grip[0], orientations=[grip[1]]):
         return

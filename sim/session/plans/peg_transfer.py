@@ -47,6 +47,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kinematics.transforms import pose
+from sim.errors import lookup
 from sim.session.demo import Demonstrator
 from sim.session.plans.common import (
     JAW_CLOSED_RAD,
@@ -200,7 +201,7 @@ class Grip:
 def board_spec(world, ring: str) -> PegBoardSpec:
     """The peg board a ring belongs to (its name is ``<board>/ring<k>``)."""
     board = ring.rpartition("/")[0]
-    return next(o for o in world.scene.objects if o.name == board)
+    return lookup({o.name: o for o in world.scene.objects}, board, "body")
 
 
 def ring_up(world, ring: str) -> np.ndarray:
@@ -832,19 +833,20 @@ def transfer_ring(
     once, while the giver still fetches it (it used to go there only as the giver
     brought the ring, a move with a clutch on the way: ~0.1-0.7 s a ring on the critical
     path). True when the ring rests on its peg."""
-    body = f"board/ring{ring}"
+    board = getattr(demo.session.scenario.plan, "board", "board")  # plan.board
+    body = f"{board}/ring{ring}"
     peg = f"peg{to_peg}"
     s = demo.session
     giver_next = None
     if next_ring is not None:
-        nxt = f"board/ring{next_ring}"
+        nxt = f"{board}/ring{next_ring}"
         giver_next = lambda: pick_up(demo, nxt, [giver], then_W=handover_point(demo, nxt))  # noqa: E731
 
     def taker_places():
         put_on_peg(demo, taker, body, peg)
         if taker_next is None or demo.stopped:
             return
-        then = f"board/ring{taker_next}"
+        then = f"{board}/ring{taker_next}"
         waiting = _waiting_point(demo, then, taker)
         # the hand centred between there and where it will take the ring (when it clutches
         # on the way): the move to take it, as the giver brings it, then needs no clutch

@@ -15,6 +15,7 @@ import math
 
 import numpy as np
 
+from sim.errors import UnknownNameError
 from sim.session.demo import Demonstrator
 from sim.session.plans.common import (
     UP,
@@ -37,6 +38,8 @@ POST_CLEARANCE_M = 0.0015
 
 def _course(demo: Demonstrator) -> RingWireSpec:
     courses = [o for o in demo.session.world.scene.objects if isinstance(o, RingWireSpec)]
+    if not courses:  # an IndexError before; validate refuses such a scene too
+        raise UnknownNameError("no ring_wire course in the scene", "ring_wire course", "")
     return courses[0]
 
 

@@ -70,3 +70,49 @@ def test_a_first_step_done_at_the_start_of_a_longer_exercise_is_said_at_that_ste
 @pytest.mark.parametrize("name", library_names())
 def test_no_bundled_step_is_done_at_the_start(name):
     assert steps_done_at_start(load_scenario(name, object_types=OBJECT_TYPES), seed=SEED) == []
+
+
+def test_objects_that_fall_with_nobody_touching_them_are_a_warning_at_their_entry():
+    """A 1 cm board (the rings beside it, in the air) and gravity pointing up both
+    validated "ok" (the idle check ran 0.02 s), and an idle run booked 31 and 3 drops.
+    The idle session now runs a simulated second and measures every object's drift."""
+    from scenarios.lint import implausible_gravity
+    from sim.session.done_at_start import SETTLE_S, start_warnings, unsettled_objects
+
+    assert unsettled_objects(load_scenario("peg-transfer")) == []
+    tiny = PEG.replace(
+        "      type: peg_board\n",
+        "      type: peg_board\n      params: {board_size_m: [0.01, 0.01, 0.008]}\n",
+        1,
+    )
+    (warning,) = unsettled_objects(parse_scenario(tiny, "tiny.yaml"))
+    assert warning.line == _line_of(tiny, "- id: board")
+    assert "6 of its bodies, 'board/ring" in warning.message
+    assert f"in the first {SETTLE_S:g} s with nobody touching it" in warning.message
+    assert "counted as dropped (left workspace)" in warning.message
+
+    up = PEG.replace("  objects:\n", "  gravity_m_s2: [0, 0, 9.81]\n  objects:\n", 1)
+    scenario = parse_scenario(up, "up.yaml")
+    (lint,) = implausible_gravity(scenario)
+    assert lint.line == _line_of(up, "gravity_m_s2") and "it points up" in lint.message
+    assert any(
+        "'board/ring" in w.message and "moves" in w.message for w in start_warnings(scenario)
+    )
+    for name in library_names():
+        assert implausible_gravity(load_scenario(name)) == []
+
+
+@pytest.mark.parametrize(
+    "gravity, words",
+    [
+        ("[0, 0, -98.1]", "far from Earth's 9.81"),
+        ("[9.81, 0, 0]", "sideways"),
+        ("[0, 0, 0]", "no gravity"),
+    ],
+)
+def test_gravity_that_looks_like_a_slip_is_a_warning(gravity, words):
+    from scenarios.lint import implausible_gravity
+
+    text = PEG.replace("  objects:\n", f"  gravity_m_s2: {gravity}\n  objects:\n", 1)
+    (lint,) = implausible_gravity(parse_scenario(text, "g.yaml"))
+    assert words in lint.message

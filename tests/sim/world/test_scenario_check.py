@@ -203,13 +203,14 @@ def test_a_count_at_its_bound_is_valid(kind, params):
 
 
 def test_an_object_that_would_start_outside_the_workspace_is_refused_at_its_position():
-    """A box placed in millimetres ([20, -30, 13]) validated, then cost a drop at once."""
+    """A box placed in millimetres ([20, -30, 13]) validated, then cost a drop at once
+    (that far a position is now a schema error; centimetres, [2, -3, 1.3], reach here)."""
     text = (LIBRARY / "needle-handover.yaml").read_text()
     line = "      type: suture_pad\n"
-    text = text.replace(line, line + "      pose: {position_m: [20, -30, 13]}\n", 1)
-    err = _error_at(text, "position_m: [20, -30, 13]", "[20, -30, 13]")
+    text = text.replace(line, line + "      pose: {position_m: [2, -3, 1.3]}\n", 1)
+    err = _error_at(text, "position_m: [2, -3, 1.3]", "[2, -3, 1.3]")
     # the pad is scenery; the needle lying on it is what would be dropped
-    assert "'pad/needle' starts at [20, -30.01, 13.01] m, outside scene.workspace_m" in err.message
+    assert "'pad/needle' starts at [2, -3.013, 1.313] m, outside scene.workspace_m" in err.message
     assert "dropped at once" in err.message and "millimetres?" in err.message
 
 
@@ -277,3 +278,10 @@ def test_a_ring_jitter_that_can_start_a_ring_outside_the_workspace_is_refused_at
         assert f"with {jitter} m of jitter 'board/ring" in err.message
         assert "can start off the board and fall at once" in err.message
         assert "Keep the jitter under 0.03 m" in err.message
+
+
+def test_a_point_with_an_empty_landmark_is_an_error():
+    """``target: "board:"`` validated (read as the body) and named nothing after ':'."""
+    text = PEG.replace('target: "board:peg6"', 'target: "board:"', 1)
+    err = _error_at(text, 'target: "board:"', '"board:"')
+    assert "'board:' names no landmark after ':'" in err.message

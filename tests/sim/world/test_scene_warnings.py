@@ -151,3 +151,20 @@ def test_bodies_one_object_builds_into_one_another_warn_once_at_its_params(tmp_p
     assert warning.line == _line_of(path, "params: {ring_side_m: 0.05}")
     assert "bodies 'board' builds start inside one another" in warning.message
     assert "pairs, the deepest" in warning.message and "change those" in warning.message
+
+
+def test_the_out_of_reach_check_takes_a_point_inverse_kinematics_refuses():
+    """The check behind validate's "out of reach" warning counts a point beyond what
+    inverse kinematics takes (more than 1e6 m from the base) as unreachable: it raised,
+    and validate said "internal error while checking (KinematicsError ...)"."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from kinematics import solve_ik
+    from kinematics.models import psm
+    from sim.world.scene_warnings import _ik_miss_m
+
+    arm = SimpleNamespace(chain=psm(), X_RW=np.eye(4))
+    assert _ik_miss_m(solve_ik, arm, np.array([0.0, 2e6, 0.0])) == float("inf")
+    assert _ik_miss_m(solve_ik, arm, np.array([0.0, 0.0, 0.1])) < 1.0
