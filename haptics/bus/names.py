@@ -33,10 +33,14 @@ class NameLimit:
     def __init__(self, limit: int = MAX_NAMES, reserved: Iterable[str] = ()) -> None:
         self.limit = int(limit)
         self._names: set[str] = set()
+        #: the names always admitted (the server's device map)
+        self.reserved: frozenset[str] = frozenset()
         self.reserve(reserved)
 
     def reserve(self, names: Iterable[str]) -> None:
         """Admit ``names`` whatever came before (the server's mapped devices)."""
+        names = frozenset(names)
+        self.reserved |= names
         self._names.update(names)
 
     def admit(self, name: str) -> bool:

@@ -53,7 +53,7 @@ from haptics.bus.errors import (
     BusTimeoutError,
 )
 from haptics.bus.names import NameLimit
-from haptics.bus.roles import OPERATOR, Role
+from haptics.bus.roles import OPERATOR, REPORT_TOPICS, Role
 from haptics.bus.security import (
     AllowList,
     ClientCurve,
@@ -171,6 +171,14 @@ class InboundCounters:
             log.warning("dropped a message (%s): %s", error.reason, error)
         self.dropped[error.reason] += 1
         self.last_error[error.reason] = error
+
+    def refuse(self, error: BusMessageError) -> None:
+        """Count as dropped a message that passed the bus's checks but that its receiver
+        refuses on one that needs the sender's history (a ``frame_timing`` whose count
+        grew faster than any display: :class:`~haptics.bus.frame_timing.FrameTimingLog`),
+        so that ``accepted`` + the drops is still every message taken."""
+        self.accepted -= 1
+        self.drop(error)
 
     def as_dict(self) -> dict:
         """Plain data for JSON and status lines."""
@@ -415,8 +423,9 @@ def _drain(
             counters.drop(e)
         else:
             role = None if allow is None else allow.role_of(user_id)
-            if role is not None and not role.may_send_as(message.component, message.name):
-                error = _not_permitted(allow, user_id, f"samples as {message.component!r}")
+            mapped = () if names is None else names.reserved
+            if role is not None and not role.may_send_as(message.component, message.name, mapped):
+                error = _not_permitted(allow, user_id, _what_was_sent(message))
                 counters.drop(error, allow.name_of(user_id))
             elif names is None or names.admit(message.component):
                 out.append(message)
@@ -482,6 +491,16 @@ def _not_permitted(allow: AllowList, user_id: str | None, what: str) -> BusMessa
         f"{what} from the key {name!r} was dropped: its role {str(role)!r} does not allow it"
         f" (roles.yaml in the server's allow directory)",
     )
+
+
+def _what_was_sent(message: Message) -> str:
+    """What a message refused for its sender's role was, for the drop's reason."""
+    if message.name in REPORT_TOPICS:  # refused only under a mapped device's name
+        return (
+            f"a {message.name} report under the mapped device name {message.component!r}"
+            " (it would be stored as that device's)"
+        )
+    return f"samples as {message.component!r}"
 
 
 def _too_many_names(name: str, limit: int) -> BusMessageError:

@@ -426,13 +426,13 @@ class TrainingServer:
         messages = self.bus.drain(max_seconds=budget_s)
         line = self._command_line
         if line is None:
-            self.frame_timing.ingest(messages)
+            self.frame_timing.ingest(messages, self.bus.counters.messages.refuse)
             samples = self.devices.ingest(messages, read_late=self.bus.read_late)
         else:
             for m in messages:
                 line.push(now, m)
             ready = line.pop_ready(now)
-            self.frame_timing.ingest(ready)
+            self.frame_timing.ingest(ready, self.bus.counters.messages.refuse)
             samples = self.devices.ingest(ready, received_s=now)
         self._note_held_devices()
         return self._note_strays(samples)
@@ -795,7 +795,7 @@ class TrainingServer:
         while self._clock() < deadline:
             started = self._clock()
             messages = self.bus.drain(max_seconds=budget_s)
-            self.frame_timing.ingest(messages)
+            self.frame_timing.ingest(messages, self.bus.counters.messages.refuse)
             self.devices.ingest(messages, read_late=True)  # the loop no longer reads them
             now = self._clock()
             if now - started >= budget_s:  # a backlog: read on
