@@ -486,6 +486,10 @@ class DeviceState:
         """Names of the devices heard from, in order of first message."""
         return tuple(self._devices)
 
+    def forget(self, device: str) -> None:
+        """Drop the device's state and counts (a name the bus forgot: :mod:`haptics.bus.names`)."""
+        self._devices.pop(device, None)
+
     def latest(self, device: str) -> DeviceSample | None:
         """The device's newest sample, or None before its first ``measured_cp``."""
         d = self._devices.get(device)

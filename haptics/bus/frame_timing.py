@@ -199,6 +199,10 @@ class FrameTimingLog:
             c.target_period_s = float(target)
         return ""
 
+    def forget(self, client: str) -> None:
+        """Drop the client's record (a name the bus forgot: :mod:`haptics.bus.names`)."""
+        self._clients.pop(client, None)
+
     def summary(self) -> dict:
         """Per client (plain data, for the session's ``conditions``): ``reports``,
         ``frames`` and ``missed`` shown in all (``missed_fraction``), the median of the

@@ -201,6 +201,8 @@ class BusCounters:
         sent: messages and requests sent.
         replies_unsent: replies that could not be queued (the requester's queue was full).
         refused_clients: Curve handshakes refused by the allow list (server with Curve).
+        names_forgotten: client names whose state the server dropped: silent names beyond
+            the ones it keeps for the record (:mod:`haptics.bus.names`).
         failed_handshakes: other handshakes that failed on the server's three sockets, by
             kind (:data:`HANDSHAKE_FAILURES`: a client without keys, one with the wrong
             server key, anything else).
@@ -211,6 +213,7 @@ class BusCounters:
     sent: int = 0
     replies_unsent: int = 0
     refused_clients: int = 0
+    names_forgotten: int = 0
     failed_handshakes: dict[str, int] = field(
         default_factory=lambda: dict.fromkeys(HANDSHAKE_FAILURES, 0)
     )
@@ -223,6 +226,7 @@ class BusCounters:
             "sent": self.sent,
             "replies_unsent": self.replies_unsent,
             "refused_clients": self.refused_clients,
+            "names_forgotten": self.names_forgotten,
             "failed_handshakes": dict(self.failed_handshakes),
         }
 
@@ -427,11 +431,11 @@ def _drain(
             if role is not None and not role.may_send_as(message.component, message.name, mapped):
                 error = _not_permitted(allow, user_id, _what_was_sent(message))
                 counters.drop(error, allow.name_of(user_id))
-            elif names is None or names.admit(message.component):
+            elif names is None or names.admit(message.component, received_s):
                 out.append(message)
                 counters.accepted += 1
             else:
-                counters.drop(_too_many_names(message.component, names.limit))
+                counters.drop(_too_many_names(message.component, names.limit, names.idle_s))
         if received_s > stop_at:
             break  # the rest wait for the next drain (see ServerBus.drain)
     return out, not sock.get(zmq.EVENTS) & zmq.POLLIN
@@ -503,13 +507,14 @@ def _what_was_sent(message: Message) -> str:
     return f"samples as {message.component!r}"
 
 
-def _too_many_names(name: str, limit: int) -> BusMessageError:
+def _too_many_names(name: str, limit: int, idle_s: float) -> BusMessageError:
     return BusMessageError(
         "too_many_names",
         lambda: (
             f"a message under the name {name!r} was dropped: the server keeps state for"
-            f" at most {limit} client names (its device map's always among them), and that many"
-            " have sent already; further new names are dropped and counted as 'too_many_names'"
+            f" at most {limit} client names at a time (its device map's always among them),"
+            f" and that many have sent within the last {idle_s:g} s; a new name is dropped"
+            " and counted as 'too_many_names' until one of them has been silent that long"
         ),
     )
 
@@ -736,7 +741,9 @@ class ServerBus:
         ``max_seconds``), in arrival order.
 
         Non-blocking. Invalid messages are counted in ``counters.messages`` and dropped, as
-        are messages under a client name beyond :attr:`names`' limit (``too_many_names``).
+        are messages under a client name beyond :attr:`names`' limit (``too_many_names``;
+        the names it forgets, :meth:`~haptics.bus.names.NameLimit.pop_forgotten`, are for
+        the caller to drop its state of).
         ``max_seconds`` bounds what one client flooding the socket can cost a real-time
         loop per call: what is left waits in ZeroMQ's queue, one queue per sender, read in
         turn (fair queueing), so a flooder fills and overflows its own queue (10 000
@@ -757,6 +764,7 @@ class ServerBus:
         )
         self.read_late = self._backlog or not ran_dry
         self._backlog = not ran_dry
+        self._counters.names_forgotten = self.names.forgotten
         return messages
 
     def requests(self, max_requests: int = 100) -> list[tuple[RequestOrigin, dict]]:

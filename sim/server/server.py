@@ -435,7 +435,17 @@ class TrainingServer:
             self.frame_timing.ingest(ready, self.bus.counters.messages.refuse)
             samples = self.devices.ingest(ready, received_s=now)
         self._note_held_devices()
+        self._forget_names()
         return self._note_strays(samples)
+
+    def _forget_names(self) -> None:
+        """Drop the state of the client names the bus forgot (silent names beyond those it
+        keeps for the record: :mod:`haptics.bus.names`), so that churning names (viewers
+        that come and go) never grow the server's memory or the stored record."""
+        for name in self.bus.names.pop_forgotten():
+            self.devices.forget(name)
+            self.frame_timing.forget(name)
+            self._strays.pop(name, None)
 
     def _note_held_devices(self) -> None:
         """A device whose samples the bus now holds (two senders under its name, stamps
@@ -453,8 +463,9 @@ class TrainingServer:
         device the map leaves out): their samples drive nothing, and a server that only
         said "still waiting for: MTMR" while ``mtmr`` sent left its author guessing. The
         first sample of each such name is logged once (WARNING, ``haptics.bus``: shown on
-        ``surgisim serve``'s console); the bus admits at most 32 names, so this stays
-        small."""
+        ``surgisim serve``'s console); the bus keeps at most 64 names (32 live, 32 silent:
+        :mod:`haptics.bus.names`, which forgets the rest: :meth:`_forget_names`), so this
+        stays small."""
         for sample in samples:
             name = sample.device
             if name not in self.device_map and name not in self._strays:
@@ -797,6 +808,7 @@ class TrainingServer:
             messages = self.bus.drain(max_seconds=budget_s)
             self.frame_timing.ingest(messages, self.bus.counters.messages.refuse)
             self.devices.ingest(messages, read_late=True)  # the loop no longer reads them
+            self._forget_names()
             now = self._clock()
             if now - started >= budget_s:  # a backlog: read on
                 continue

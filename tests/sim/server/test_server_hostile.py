@@ -107,6 +107,41 @@ def test_state_is_kept_for_at_most_max_names_and_the_score_fits_the_limit(served
         device.close()
 
 
+def test_a_viewer_after_a_churn_of_short_lived_names_is_kept_and_state_stays_bounded(served):
+    """An outside fuzzer's 1000 short-lived viewer names (V0..V999) used the 32-name budget
+    up for the rest of the session: a later viewer's ``frame_timing`` (VIEWZ) was dropped
+    as ``too_many_names``. Names silent for a while (10 s; 0.3 s here) free their slot,
+    their figures kept for the record up to a bound (4 here), the rest forgotten."""
+    from haptics.bus.names import MAX_NAMES
+
+    names = served.server.bus.names
+    names.idle_s, names.retired_kept = 0.3, 4
+    device = Device(served.server.port)
+    ctx, pub = _raw_pub(served.server.port)
+    timing = {"frames": 100, "missed": 1, "frame_period_s_p50": 0.011,
+              "frame_period_s_p99": 0.02, "target_period_s": 0.011}  # fmt: skip
+    try:
+        assert device.wait_aligning("PSM1"), device.seen("PSM1")
+        for wave in range(4):  # 4 waves of 250 names, each heard once, 0.8 s apart
+            for n in range(250):
+                _send(pub, f"V{wave * 250 + n}/frame_timing", 0, **timing)
+            time.sleep(0.8)
+        _send(pub, "VIEWZ/frame_timing", 0, **timing)
+        assert device.wait_for(lambda: "VIEWZ" in served.server.frame_timing.summary())
+        assert device.bus.request({"request": "stop"}, timeout_s=10)["ok"]
+        outcome = served.stop()
+        names_kept = set(outcome.device_stats) | set(outcome.frame_timing)
+        assert "VIEWZ" in outcome.frame_timing and {"MTMR", "MTML"} <= names_kept
+        assert len(names_kept) <= MAX_NAMES + 4, len(names_kept)
+        assert outcome.bus_counters["names_forgotten"] > 50
+        assert outcome.device_stats["MTMR"]["samples"] > 100  # the hands drove throughout
+        score = _final_score(served, device, outcome)
+        assert len(msgpack.packb(score)) <= MAX_MESSAGE_BYTES
+    finally:
+        ctx.destroy(linger=0)
+        device.close()
+
+
 def test_a_score_too_large_for_the_bus_goes_out_trimmed_and_says_so(served):
     """Whatever the conditions hold, ``session/score`` goes out: over the message limit,
     without the per-client parts (the stored session keeps them), and says why."""
