@@ -586,11 +586,13 @@ def _check_fields(payload: dict, fields: Mapping[str, Check], where: str) -> Non
         if name not in payload:
             missing = [n for n in fields if n not in payload]
             raise BusMessageError(
-                "bad_fields", f"{where}: missing {missing}; required fields are {list(fields)}"
+                "bad_fields",
+                f"{where}: missing {missing}; required fields are {list(fields)}",
+                f"missing {missing[0]}",
             )
         problem = check(payload[name])
         if problem:
-            raise BusMessageError("bad_fields", f"{where}: {name!r} {problem}")
+            raise BusMessageError("bad_fields", f"{where}: {name!r} {problem}", name)
 
 
 def _all_finite(payload: dict) -> bool:
@@ -648,7 +650,7 @@ def _check_payload(payload: dict, envelope: Mapping[str, Check], spec: TopicSpec
     if spec.extra is not None:
         problem = spec.extra(payload)
         if problem:
-            raise BusMessageError("bad_fields", f"{where}: {problem}")
+            raise BusMessageError("bad_fields", f"{where}: {problem}", spec.suffix)
 
 
 #: (raw topic, direction) -> (topic, spec, how errors name the message and its payload)

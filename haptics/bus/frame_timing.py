@@ -141,12 +141,13 @@ class FrameTimingLog:
     def __init__(self) -> None:
         self._clients: dict[str, _Client] = {}
 
-    def ingest(self, messages, refuse: Callable[[BusMessageError], None] | None = None) -> int:
+    def ingest(self, messages, refuse: Callable[[BusMessageError, str], None] | None = None) -> int:
         """Take the ``<dev>/frame_timing`` messages among validated device messages (others
         are ignored); returns how many were taken. A report whose count grew faster than
         any display shows frames (:meth:`update`) is not taken: it goes to ``refuse``
-        (the bus's :meth:`~haptics.bus.sockets.InboundCounters.refuse`, which counts it
-        as ``bad_fields``)."""
+        with its sender's name (the bus's
+        :meth:`~haptics.bus.sockets.InboundCounters.refuse`, which counts it as
+        ``bad_fields``)."""
         n = 0
         for m in messages:
             if m.name == "frame_timing":
@@ -154,7 +155,8 @@ class FrameTimingLog:
                 if not problem:
                     n += 1
                 elif refuse is not None:
-                    refuse(BusMessageError("bad_fields", f"{m.topic}: {problem}"))
+                    error = BusMessageError("bad_fields", f"{m.topic}: {problem}", "frames")
+                    refuse(error, m.component)
         return n
 
     def update(self, client: str, p: dict, received_s: float | None = None) -> str:

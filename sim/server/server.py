@@ -424,6 +424,7 @@ class TrainingServer:
         budget_s = drain_budget_s(start - self._last_drain_s, self._period_s)
         self._last_drain_s = start
         messages = self.bus.drain(max_seconds=budget_s)
+        self._say_drops(now)
         line = self._command_line
         if line is None:
             self.frame_timing.ingest(messages, self.bus.counters.messages.refuse)
@@ -437,6 +438,17 @@ class TrainingServer:
         self._note_held_devices()
         self._forget_names()
         return self._note_strays(samples)
+
+    def _say_drops(self, now: float) -> None:
+        """Every 10 s at most, the bus's new drops as a ``bus_drop`` event on
+        ``session/events`` (the operator's view: a later, different fault of a sender is
+        seen, not only the first of each reason on the console). Published, not added to
+        the session's events: it says nothing about the trainee, and stays out of the
+        record (its totals are in the stored bus counters)."""
+        summary = self.bus.drop_summary()
+        if summary is not None:
+            event = TraceEvent(self.session.time_s, "bus_drop", summary)
+            self.publisher.events(now, [event], self._last_seq)
 
     def _forget_names(self) -> None:
         """Drop the state of the client names the bus forgot (silent names beyond those it
