@@ -294,19 +294,64 @@ def _same_length(a: str, b: str) -> Callable[[dict], str]:
     return check
 
 
+#: The fastest display a ``frame_timing`` report may describe (Hz): 10x the fastest
+#: monitors sold (~1 kHz), so no real display is refused; a frame period below its
+#: period (0.1 ms) is no display's.
+MAX_DISPLAY_HZ = 10_000.0
+#: Shortest frame period (and display period) a report may give (s).
+MIN_FRAME_PERIOD_S = 1.0 / MAX_DISPLAY_HZ
+#: Longest frame period a report may give (s): a display frozen for a minute is still a
+#: display that froze, and is worth its record; a longer "period" is no frame rate.
+MAX_FRAME_PERIOD_S = 60.0
+#: Longest display period ``target_period_s`` may give (s): a display refreshes at least
+#: once a second.
+MAX_TARGET_PERIOD_S = 1.0
+#: Longest a client may have run when it reports (s; 30 days): with
+#: :data:`MAX_DISPLAY_HZ`, the most ``frames`` a report may count (2.6e10). The server
+#: bounds each client's later counts by the time between its reports as well
+#: (:class:`haptics.bus.frame_timing.FrameTimingLog`).
+MAX_CLIENT_RUN_S = 30 * 24 * 3600.0
+#: Most frames a ``frame_timing`` report may count.
+MAX_FRAMES = int(MAX_DISPLAY_HZ * MAX_CLIENT_RUN_S)
+
+
 def _frame_timing(p: dict) -> str:
     """``<dev>/frame_timing``: missed frames are frames; the p50 is not above the p99;
-    the optional ``target_period_s`` (the display's own period) is a positive number."""
+    the optional ``target_period_s`` (the display's own period) is a positive number; and
+    every figure is one a display can show (docs/bus.md): periods from
+    :data:`MIN_FRAME_PERIOD_S` to :data:`MAX_FRAME_PERIOD_S` (both 0: no frame period in
+    the window), a display period up to :data:`MAX_TARGET_PERIOD_S`, at most
+    :data:`MAX_FRAMES` frames (a client's values are stored in the trainee's record)."""
     if p["missed"] > p["frames"]:
         return f"'missed' is {p['missed']} but 'frames' is {p['frames']}; expected missed <= frames"
-    if p["frame_period_s_p50"] > p["frame_period_s_p99"]:
+    if p["frames"] > MAX_FRAMES:
         return (
-            f"'frame_period_s_p50' ({p['frame_period_s_p50']}) is above 'frame_period_s_p99'"
-            f" ({p['frame_period_s_p99']}); expected p50 <= p99"
+            f"'frames' is {p['frames']}, expected at most {MAX_FRAMES} (a client that ran"
+            f" {MAX_CLIENT_RUN_S / 86400:.0f} days at {MAX_DISPLAY_HZ:.0f} Hz)"
         )
+    p50, p99 = p["frame_period_s_p50"], p["frame_period_s_p99"]
+    if p50 > p99:
+        return (
+            f"'frame_period_s_p50' ({p50}) is above 'frame_period_s_p99' ({p99});"
+            " expected p50 <= p99"
+        )
+    if p50 or p99:  # both 0: no frame period since the previous report
+        for key in ("frame_period_s_p50", "frame_period_s_p99"):
+            if not MIN_FRAME_PERIOD_S <= p[key] <= MAX_FRAME_PERIOD_S:
+                return (
+                    f"{key!r} is {p[key]} s, expected {MIN_FRAME_PERIOD_S:g} to"
+                    f" {MAX_FRAME_PERIOD_S:g} s (a display at most {MAX_DISPLAY_HZ:.0f} Hz,"
+                    " a frame held at most a minute), or 0 with the other period 0"
+                )
     target = p.get("target_period_s")
     if target is not None and not (_is_number(target) and target > 0):
         return f"'target_period_s' is {target!r}, expected a number > 0 (s) or no such field"
+    if target is not None and not MIN_FRAME_PERIOD_S <= target <= MAX_TARGET_PERIOD_S:
+        return (
+            f"'target_period_s' is {target} s, expected {MIN_FRAME_PERIOD_S:g} to"
+            f" {MAX_TARGET_PERIOD_S:g} s (a display of {1 / MAX_TARGET_PERIOD_S:g} to"
+            f" {MAX_DISPLAY_HZ:.0f} Hz)"
+        )
     return ""
 
 
@@ -541,11 +586,13 @@ def _check_fields(payload: dict, fields: Mapping[str, Check], where: str) -> Non
         if name not in payload:
             missing = [n for n in fields if n not in payload]
             raise BusMessageError(
-                "bad_fields", f"{where}: missing {missing}; required fields are {list(fields)}"
+                "bad_fields",
+                f"{where}: missing {missing}; required fields are {list(fields)}",
+                f"missing {missing[0]}",
             )
         problem = check(payload[name])
         if problem:
-            raise BusMessageError("bad_fields", f"{where}: {name!r} {problem}")
+            raise BusMessageError("bad_fields", f"{where}: {name!r} {problem}", name)
 
 
 def _all_finite(payload: dict) -> bool:
@@ -603,7 +650,7 @@ def _check_payload(payload: dict, envelope: Mapping[str, Check], spec: TopicSpec
     if spec.extra is not None:
         problem = spec.extra(payload)
         if problem:
-            raise BusMessageError("bad_fields", f"{where}: {problem}")
+            raise BusMessageError("bad_fields", f"{where}: {problem}", spec.suffix)
 
 
 #: (raw topic, direction) -> (topic, spec, how errors name the message and its payload)

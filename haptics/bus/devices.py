@@ -32,6 +32,7 @@ __all__ = [
     "DeviceStats",
     "StampRateCheck",
     "stamp_rate_problem",
+    "stamp_resolution_problem",
 ]
 
 _SAMPLE_HAS_SEQ = "seq" in {f.name for f in fields(MasterSample)}
@@ -293,7 +294,33 @@ _UNITS = {
     -3: "thousands of seconds: divided by 1000 once too often?",
 }
 
+#: (s) The coarsest step a ``stamp_s`` may resolve and still be read as a time: a double
+#: holds 53 bits, so beyond 2**43 s (8.8e12) its step is 2 ms or more, and consecutive
+#: samples of a 1 kHz device share a stamp. A device whose stamps are that large (a huge
+#: epoch: ``1e16 + monotonic()``) looked like a clock at a wrong rate ("advances 2x as
+#: fast"), and the fix it was told (the unit) was not the fault.
+MAX_STAMP_STEP_S = 1e-3
+
 log = logging.getLogger("haptics.bus")
+
+
+def stamp_resolution_problem(device: str, stamp_s: float) -> str:
+    """What is wrong with ``stamp_s`` when a double cannot resolve it to
+    :data:`MAX_STAMP_STEP_S` ('' when it can), and the fix (an epoch near 0)."""
+    step = math.ulp(stamp_s)
+    if not step > MAX_STAMP_STEP_S:
+        return ""
+    return (
+        f"{device}'s stamp_s={stamp_s:.3g} has a resolution of {_seconds(step)} in a double"
+        " (64-bit float); use an epoch near 0 (e.g. seconds since the device started):"
+        " below 8.6e9 s a double resolves 1 us, below 8.8e12 s 1 ms. "
+        f"{device}'s samples are held until its stamps resolve 1 ms"
+    )
+
+
+def _seconds(step: float) -> str:
+    """A stamp's step (s), as people read it: 2 s, 4 ms."""
+    return f"{step:.3g} s" if step >= 1 else f"{step * 1e3:.3g} ms"
 
 
 def _times(ratio: float) -> str:
@@ -425,6 +452,8 @@ class _Device:
     #: the latest stamp-rate measures, newest last
     stamp_ratios: deque = field(default_factory=lambda: deque(maxlen=STAMP_SLOW_MEASURES))
     stamp_rate_off: bool = False
+    #: held: its stamps are too large for a double to resolve 1 ms (:data:`MAX_STAMP_STEP_S`)
+    coarse_stamps: bool = False
 
 
 class DeviceState:
@@ -457,6 +486,10 @@ class DeviceState:
         """Names of the devices heard from, in order of first message."""
         return tuple(self._devices)
 
+    def forget(self, device: str) -> None:
+        """Drop the device's state and counts (a name the bus forgot: :mod:`haptics.bus.names`)."""
+        self._devices.pop(device, None)
+
     def latest(self, device: str) -> DeviceSample | None:
         """The device's newest sample, or None before its first ``measured_cp``."""
         d = self._devices.get(device)
@@ -477,6 +510,8 @@ class DeviceState:
             reasons.append("two senders use its name")
         if d.stamp_rate_off:
             reasons.append("its stamp_s does not advance at the server's rate")
+        if d.coarse_stamps:
+            reasons.append("its stamp_s is too large for a double to resolve 1 ms")
         return " and ".join(reasons)
 
     def pop_notices(self) -> list[tuple[str, str]]:
@@ -654,12 +689,30 @@ class DeviceState:
         d.stats.stamp_rate_off += 1
         self._hold(name, stamp_rate_problem(name, ratio))
 
+    def _coarse_stamp(self, name: str, d: _Device, stamp_s: float) -> bool:
+        """Hold the device while its stamps are too large for a double to resolve
+        :data:`MAX_STAMP_STEP_S` (a huge epoch): their times, and every age and rate
+        measured from them, are rounded to that step (2 s at 1e16), which read as a clock
+        at a wrong rate or as stale samples. Counted as a ``stamp_rate_off`` episode;
+        released at the first stamp that resolves again (a device restarted with an epoch
+        near 0)."""
+        if math.ulp(stamp_s) > MAX_STAMP_STEP_S:
+            if not d.coarse_stamps:
+                d.coarse_stamps = True
+                d.stats.stamp_rate_off += 1
+                self._hold(name, stamp_resolution_problem(name, stamp_s))
+            return True
+        if d.coarse_stamps:
+            d.coarse_stamps = False
+            self._release(name, d, f"its stamp_s resolves {MAX_STAMP_STEP_S * 1e3:g} ms again")
+        return False
+
     def _hold(self, name: str, text: str) -> None:
         log.warning("%s", text)
         self._notices.append((name, text))
 
     def _release(self, name: str, d: _Device, why: str) -> None:
-        if not (d.duplicate or d.stamp_rate_off):
+        if not (d.duplicate or d.stamp_rate_off or d.coarse_stamps):
             log.info(
                 "%s: %s; its samples are used again (its arm resumes after a clutch press "
                 "and release)",
@@ -691,6 +744,9 @@ class DeviceState:
             d.stats.restarts += 1  # the sender's clock restarted
             self._new_clock(d)
         d.last_stamp_s = stamp_s
+        if self._coarse_stamp(name, d, stamp_s):
+            d.stats.held += 1
+            return None
         self._check_stamp_rate(name, d, stamp_s, now_s, read_late)
         time_s = d.clock.to_local(stamp_s, now_s, read_late)
         if d.duplicate or d.stamp_rate_off:

@@ -34,16 +34,20 @@ class BusMessageError(BusError):
 
     Attributes:
         reason: one of :data:`DROP_REASONS`, for counting.
+        what: which part of the message was wrong (a field's name; '' when the reason
+            says it all), so that a receiver can tell apart drops of one reason: a bad
+            ``seq`` and a non-unit quaternion are both ``bad_fields``.
 
     Args:
         detail: the message, or a function building it (called once, when first read).
     """
 
-    def __init__(self, reason: str, detail: str | Callable[[], str]) -> None:
+    def __init__(self, reason: str, detail: str | Callable[[], str], what: str = "") -> None:
         if reason not in DROP_REASONS:  # pragma: no cover - a bug in this package
             raise ValueError(f"unknown drop reason {reason!r}; valid: {DROP_REASONS}")
         super().__init__(reason)
         self.reason = reason
+        self.what = what
         self._detail = detail
 
     def __str__(self) -> str:

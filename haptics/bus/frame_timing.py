@@ -17,13 +17,21 @@ p50/p99 of the frames since the client's previous report.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from haptics.bus.contract import INT64_MAX
+from haptics.bus.contract import INT64_MAX, MAX_DISPLAY_HZ
+from haptics.bus.errors import BusMessageError
 
-__all__ = ["MISS_FACTOR", "REPORT_PERIOD_S", "FrameTimingLog", "FrameTimingMeter"]
+__all__ = [
+    "MISS_FACTOR",
+    "REPORT_PERIOD_S",
+    "REPORT_SLACK_S",
+    "FrameTimingLog",
+    "FrameTimingMeter",
+]
 
 #: How often a client reports (s): "about 1 Hz".
 REPORT_PERIOD_S = 1.0
@@ -35,6 +43,10 @@ MISS_FACTOR = 1.5
 #: (a client that floods reports must not grow the server's memory; the worst p99 is
 #: kept over all of them).
 KEPT_REPORTS = 3600
+#: How far a client's ``frames`` may run ahead of the server's clock (s at
+#: :data:`~haptics.bus.contract.MAX_DISPLAY_HZ`): a report that queued behind others (a
+#: busy network, the latency line) arrives with the frames of its whole wait.
+REPORT_SLACK_S = 10.0
 
 
 class FrameTimingMeter:
@@ -118,6 +130,9 @@ class _Client:
     p99: deque[float] = field(default_factory=lambda: deque(maxlen=KEPT_REPORTS))
     p99_worst: float = 0.0
     target_period_s: float | None = None
+    anchor_s: float = 0.0  # the server's clock at the first report of this run (s)
+    anchor_frames: int = 0  # and the frames it counted
+    last_received_s: float = 0.0
 
 
 class FrameTimingLog:
@@ -126,26 +141,56 @@ class FrameTimingLog:
     def __init__(self) -> None:
         self._clients: dict[str, _Client] = {}
 
-    def ingest(self, messages) -> int:
+    def ingest(self, messages, refuse: Callable[[BusMessageError, str], None] | None = None) -> int:
         """Take the ``<dev>/frame_timing`` messages among validated device messages (others
-        are ignored); returns how many were taken."""
+        are ignored); returns how many were taken. A report whose count grew faster than
+        any display shows frames (:meth:`update`) is not taken: it goes to ``refuse``
+        with its sender's name (the bus's
+        :meth:`~haptics.bus.sockets.InboundCounters.refuse`, which counts it as
+        ``bad_fields``)."""
         n = 0
         for m in messages:
             if m.name == "frame_timing":
-                self.update(m.component, m.payload)
-                n += 1
+                problem = self.update(m.component, m.payload, m.received_s or None)
+                if not problem:
+                    n += 1
+                elif refuse is not None:
+                    error = BusMessageError("bad_fields", f"{m.topic}: {problem}", "frames")
+                    refuse(error, m.component)
         return n
 
-    def update(self, client: str, p: dict) -> None:
-        """Take one validated report of ``client``."""
+    def update(self, client: str, p: dict, received_s: float | None = None) -> str:
+        """Take one validated report of ``client``, received at ``received_s`` (the
+        server's monotonic clock, s; None: not checked against time). Returns '' when
+        taken, else why not: ``frames`` counted more than
+        :data:`~haptics.bus.contract.MAX_DISPLAY_HZ` frames per second of the server's
+        clock since the client's first report (or, after a restart, since its previous
+        one), plus :data:`REPORT_SLACK_S` of them. The contract bounds a single report
+        (:func:`haptics.bus.contract.decode`); this bounds what a client adds up."""
         c = self._clients.setdefault(client, _Client())
         seq = int(p.get("seq", c.last_seq + 1))
-        if c.reports and (seq <= c.last_seq or p["frames"] < c.frames):
+        frames = int(p["frames"])
+        restart = bool(c.reports) and (seq <= c.last_seq or frames < c.frames)
+        if received_s is not None and c.reports:
+            base_s, base = (c.last_received_s, 0) if restart else (c.anchor_s, c.anchor_frames)
+            allowed = base + MAX_DISPLAY_HZ * (max(0.0, received_s - base_s) + REPORT_SLACK_S)
+            if frames > allowed:
+                since = "its previous report (a restart)" if restart else "its first report"
+                return (
+                    f"'frames' is {frames}, expected at most {int(allowed)}: {base} then"
+                    f" {received_s - base_s:.1f} s since {since} at up to"
+                    f" {MAX_DISPLAY_HZ:.0f} frames/s (+{REPORT_SLACK_S:g} s of them)"
+                )
+        if restart:
             # the client started again (its seq or its count went back): keep its totals
             c.frames_before += c.frames
             c.missed_before += c.missed
             c.restarts += 1
-        c.frames, c.missed = int(p["frames"]), int(p["missed"])
+        if received_s is not None and (restart or not c.reports):
+            c.anchor_s, c.anchor_frames = received_s, frames
+        if received_s is not None:
+            c.last_received_s = received_s
+        c.frames, c.missed = frames, int(p["missed"])
         c.last_seq = seq
         c.reports += 1
         c.p50.append(float(p["frame_period_s_p50"]))
@@ -154,6 +199,11 @@ class FrameTimingLog:
         target = p.get("target_period_s")
         if target is not None:
             c.target_period_s = float(target)
+        return ""
+
+    def forget(self, client: str) -> None:
+        """Drop the client's record (a name the bus forgot: :mod:`haptics.bus.names`)."""
+        self._clients.pop(client, None)
 
     def summary(self) -> dict:
         """Per client (plain data, for the session's ``conditions``): ``reports``,

@@ -22,7 +22,9 @@ beside the keys::
   server publishes).
 
 Every role may send the report topics (:data:`REPORT_TOPICS`: a viewer's
-``frame_timing``) under any name: they move nothing.
+``frame_timing``) under any name but the server's mapped devices' (they move nothing);
+under a mapped device's name a report is stored as that device's, in the trainee's
+record, so only a key that may send that device's samples may send it.
 
 The server checks every message against its sender's role (the ZAP handler names the
 sender's key in each message), drops what the role does not allow as
@@ -33,6 +35,7 @@ applies within half a second, to connected clients too.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,10 +64,14 @@ class Role:
     devices: frozenset[str] | None = None
     requests: frozenset[str] | None = None
 
-    def may_send_as(self, device: str, topic: str = "") -> bool:
+    def may_send_as(self, device: str, topic: str = "", mapped: Collection[str] = ()) -> bool:
         """Whether a message of ``topic`` (``measured_cp``, ...) under the device name
-        ``device`` is allowed; a report topic (:data:`REPORT_TOPICS`) is, from any key."""
-        return self.devices is None or device in self.devices or topic in REPORT_TOPICS
+        ``device`` is allowed; a report topic (:data:`REPORT_TOPICS`) is, from any key,
+        except under a name in ``mapped`` (the server's device map): a report there is
+        stored as that device's, so it takes a key that may send as that device."""
+        if self.devices is None or device in self.devices:
+            return True
+        return topic in REPORT_TOPICS and device not in mapped
 
     def may_request(self, request: str) -> bool:
         """Whether the request ``request`` (``hello``, ``stop``, ...) is allowed."""

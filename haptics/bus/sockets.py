@@ -53,7 +53,7 @@ from haptics.bus.errors import (
     BusTimeoutError,
 )
 from haptics.bus.names import NameLimit
-from haptics.bus.roles import OPERATOR, Role
+from haptics.bus.roles import OPERATOR, REPORT_TOPICS, Role
 from haptics.bus.security import (
     AllowList,
     ClientCurve,
@@ -76,6 +76,13 @@ __all__ = [
 
 log = logging.getLogger("haptics.bus")
 
+#: Most (reason, part wrong) drops logged one by one (:meth:`InboundCounters.drop`);
+#: beyond them, only the periodic summary says more (a sender trying every field).
+MAX_SAID = 64
+#: Senders named per reason in a drop summary; the rest are counted as ``others``.
+MAX_WINDOW_SENDERS = 8
+#: (s) How often at most the server sums up its new drops (:meth:`ServerBus.drop_summary`).
+DROP_SUMMARY_S = 10.0
 #: Frames larger than this make libzmq disconnect the sender outright (memory guard);
 #: messages between MAX_MESSAGE_BYTES and this are received, counted ``too_large`` and dropped.
 MAX_FRAME_BYTES = 1024 * 1024
@@ -142,6 +149,12 @@ class InboundCounters:
     last_error: dict[str, BusMessageError] = field(default_factory=dict)
     disconnects: int = 0
     dropped_by_key: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: (reason, what) of the drops logged so far (at most :data:`MAX_SAID`)
+    said: set[tuple[str, str]] = field(default_factory=set)
+    #: the drops since the last :meth:`take_window`: reason -> sender -> count
+    window: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: how many of those were not logged one by one
+    window_unsaid: int = 0
 
     def last_problem(self, reason: str) -> str:
         """What was wrong with the latest message dropped for ``reason`` ('' if none)."""
@@ -158,19 +171,50 @@ class InboundCounters:
         """Every message taken off the socket: accepted + dropped."""
         return self.accepted + self.total_dropped
 
-    def drop(self, error: BusMessageError, key: str | None = None) -> None:
-        """Count one dropped message; log the first of each reason, and, for a drop
-        that names the sender's ``key``, the first of each reason from each key."""
+    def drop(self, error: BusMessageError, key: str | None = None, sender: str = "") -> None:
+        """Count one dropped message; log the first of each reason and part wrong
+        (``error.what``: a non-unit quaternion after a bad ``seq`` is said too; at most
+        :data:`MAX_SAID` of them), and, for a drop that names the sender's ``key``, the
+        first of each reason from each key. ``sender``: the name it came under, when
+        known, for :meth:`take_window`."""
+        reason = error.reason
         if key is not None:
-            counts = self.dropped_by_key.setdefault(error.reason, {})
+            counts = self.dropped_by_key.setdefault(reason, {})
             first = key not in counts
             counts[key] = counts.get(key, 0) + 1
         else:
-            first = not self.dropped[error.reason]
+            said = (reason, error.what)
+            first = said not in self.said and len(self.said) < MAX_SAID
+            if first:
+                self.said.add(said)
         if first:
-            log.warning("dropped a message (%s): %s", error.reason, error)
-        self.dropped[error.reason] += 1
-        self.last_error[error.reason] = error
+            log.warning("dropped a message (%s): %s", reason, error)
+        else:
+            self.window_unsaid += 1
+        self.dropped[reason] += 1
+        self.last_error[reason] = error
+        senders = self.window.setdefault(reason, {})
+        who = key or sender or "?"
+        if who not in senders and len(senders) >= MAX_WINDOW_SENDERS:
+            who = "others"
+        senders[who] = senders.get(who, 0) + 1
+
+    def take_window(self) -> tuple[dict[str, dict[str, int]], int]:
+        """The drops since the previous call, by reason and sender (the name a message
+        came under, the key's name for a drop by key, ``others`` past
+        :data:`MAX_WINDOW_SENDERS` of them, ``?`` when unreadable), and how many of them
+        were not logged one by one; starts a new window."""
+        out, unsaid = self.window, self.window_unsaid
+        self.window, self.window_unsaid = {}, 0
+        return out, unsaid
+
+    def refuse(self, error: BusMessageError, sender: str = "") -> None:
+        """Count as dropped a message that passed the bus's checks but that its receiver
+        refuses on one that needs the sender's history (a ``frame_timing`` whose count
+        grew faster than any display: :class:`~haptics.bus.frame_timing.FrameTimingLog`),
+        so that ``accepted`` + the drops is still every message taken."""
+        self.accepted -= 1
+        self.drop(error, sender=sender)
 
     def as_dict(self) -> dict:
         """Plain data for JSON and status lines."""
@@ -193,6 +237,8 @@ class BusCounters:
         sent: messages and requests sent.
         replies_unsent: replies that could not be queued (the requester's queue was full).
         refused_clients: Curve handshakes refused by the allow list (server with Curve).
+        names_forgotten: client names whose state the server dropped: silent names beyond
+            the ones it keeps for the record (:mod:`haptics.bus.names`).
         failed_handshakes: other handshakes that failed on the server's three sockets, by
             kind (:data:`HANDSHAKE_FAILURES`: a client without keys, one with the wrong
             server key, anything else).
@@ -203,6 +249,7 @@ class BusCounters:
     sent: int = 0
     replies_unsent: int = 0
     refused_clients: int = 0
+    names_forgotten: int = 0
     failed_handshakes: dict[str, int] = field(
         default_factory=lambda: dict.fromkeys(HANDSHAKE_FAILURES, 0)
     )
@@ -215,6 +262,7 @@ class BusCounters:
             "sent": self.sent,
             "replies_unsent": self.replies_unsent,
             "refused_clients": self.refused_clients,
+            "names_forgotten": self.names_forgotten,
             "failed_handshakes": dict(self.failed_handshakes),
         }
 
@@ -412,20 +460,29 @@ def _drain(
         try:
             message = decode(frames, direction, received_s)
         except BusMessageError as e:
-            counters.drop(e)
+            counters.drop(e, sender=_sender(frames))
         else:
             role = None if allow is None else allow.role_of(user_id)
-            if role is not None and not role.may_send_as(message.component, message.name):
-                error = _not_permitted(allow, user_id, f"samples as {message.component!r}")
+            mapped = () if names is None else names.reserved
+            if role is not None and not role.may_send_as(message.component, message.name, mapped):
+                error = _not_permitted(allow, user_id, _what_was_sent(message))
                 counters.drop(error, allow.name_of(user_id))
-            elif names is None or names.admit(message.component):
+            elif names is None or names.admit(message.component, received_s):
                 out.append(message)
                 counters.accepted += 1
             else:
-                counters.drop(_too_many_names(message.component, names.limit))
+                error = _too_many_names(message.component, names.limit, names.idle_s)
+                counters.drop(error, sender=message.component)
         if received_s > stop_at:
             break  # the rest wait for the next drain (see ServerBus.drain)
     return out, not sock.get(zmq.EVENTS) & zmq.POLLIN
+
+
+def _sender(frames: list[bytes]) -> str:
+    """The name a message that failed its checks came under (its topic's first part), as
+    far as it can be read ('?' when not)."""
+    name = frames[0][:64].partition(b"/")[0] if frames else b""
+    return name.decode("utf-8", "replace")[:32] or "?"
 
 
 def _receive(
@@ -484,13 +541,24 @@ def _not_permitted(allow: AllowList, user_id: str | None, what: str) -> BusMessa
     )
 
 
-def _too_many_names(name: str, limit: int) -> BusMessageError:
+def _what_was_sent(message: Message) -> str:
+    """What a message refused for its sender's role was, for the drop's reason."""
+    if message.name in REPORT_TOPICS:  # refused only under a mapped device's name
+        return (
+            f"a {message.name} report under the mapped device name {message.component!r}"
+            " (it would be stored as that device's)"
+        )
+    return f"samples as {message.component!r}"
+
+
+def _too_many_names(name: str, limit: int, idle_s: float) -> BusMessageError:
     return BusMessageError(
         "too_many_names",
         lambda: (
             f"a message under the name {name!r} was dropped: the server keeps state for"
-            f" at most {limit} client names (its device map's always among them), and that many"
-            " have sent already; further new names are dropped and counted as 'too_many_names'"
+            f" at most {limit} client names at a time (its device map's always among them),"
+            f" and that many have sent within the last {idle_s:g} s; a new name is dropped"
+            " and counted as 'too_many_names' until one of them has been silent that long"
         ),
     )
 
@@ -583,6 +651,7 @@ class ServerBus:
         #: the client names whose messages are kept (:mod:`haptics.bus.names`); a server
         #: reserves its device map's names here
         self.names = NameLimit()
+        self._summarized_s = time.monotonic()  # the last drop_summary (s)
         #: whether the last :meth:`drain`'s messages waited in a backlog (it, or the drain
         #: before it, stopped at a bound with messages left): their ``received_s`` is when
         #: they were read, later than when they arrived, so it times nothing about their
@@ -717,7 +786,9 @@ class ServerBus:
         ``max_seconds``), in arrival order.
 
         Non-blocking. Invalid messages are counted in ``counters.messages`` and dropped, as
-        are messages under a client name beyond :attr:`names`' limit (``too_many_names``).
+        are messages under a client name beyond :attr:`names`' limit (``too_many_names``;
+        the names it forgets, :meth:`~haptics.bus.names.NameLimit.pop_forgotten`, are for
+        the caller to drop its state of).
         ``max_seconds`` bounds what one client flooding the socket can cost a real-time
         loop per call: what is left waits in ZeroMQ's queue, one queue per sender, read in
         turn (fair queueing), so a flooder fills and overflows its own queue (10 000
@@ -738,7 +809,53 @@ class ServerBus:
         )
         self.read_late = self._backlog or not ran_dry
         self._backlog = not ran_dry
+        self._counters.names_forgotten = self.names.forgotten
         return messages
+
+    def drop_summary(self, now_s: float | None = None) -> dict | None:
+        """The messages and requests dropped since the previous summary, at most every
+        :data:`DROP_SUMMARY_S` (None when none is due, or nothing was dropped): only the
+        first of each reason and part wrong is logged as it happens, so a later flood,
+        or a sender that goes on with the same fault, would go unseen. Logged as one
+        WARNING line (``surgisim serve`` shows it) when some of them were not logged one
+        by one, and returned as plain data for the
+        session's ``bus_drop`` event (docs/bus.md): ``dropped``: reason -> sender ->
+        count (requests under the sender ``request``), ``last_problem``: reason -> what
+        was wrong with its latest drop, ``period_s``: the time it covers.
+
+        Args:
+            now_s: ``time.monotonic()`` now (s); read when not given.
+        """
+        now_s = time.monotonic() if now_s is None else now_s
+        if now_s - self._summarized_s < DROP_SUMMARY_S:
+            return None
+        messages, requests = self._counters.messages, self._counters.requests
+        dropped, unsaid = messages.take_window()
+        asked, unsaid_asked = requests.take_window()
+        for reason, senders in asked.items():
+            dropped.setdefault(reason, {})["request"] = sum(senders.values())
+        if not dropped:
+            return None  # the next drop is summed up at once: still one line per period
+        period_s, self._summarized_s = now_s - self._summarized_s, now_s
+        last = {
+            r: (messages.last_problem(r) if r in messages.last_error else requests.last_problem(r))
+            for r in dropped
+        }
+        parts = [
+            f"{sum(senders.values())} {reason} ("
+            + ", ".join(f"{name} {n}" for name, n in senders.items())
+            + ")"
+            for reason, senders in dropped.items()
+        ]
+        if not unsaid + unsaid_asked:  # each was logged as it came
+            return {"period_s": period_s, "dropped": dropped, "last_problem": last}
+        log.warning(
+            "dropped in the last %.0f s: %s; the latest: %s",
+            period_s,
+            "; ".join(parts),
+            "; ".join(f"({r}) {text}" for r, text in last.items()),
+        )
+        return {"period_s": period_s, "dropped": dropped, "last_problem": last}
 
     def requests(self, max_requests: int = 100) -> list[tuple[RequestOrigin, dict]]:
         """Every valid request waiting, as ``(origin, request)`` pairs; non-blocking.

@@ -426,18 +426,40 @@ class TrainingServer:
         budget_s = drain_budget_s(start - self._last_drain_s, self._period_s)
         self._last_drain_s = start
         messages = self.bus.drain(max_seconds=budget_s)
+        self._say_drops(now)
         line = self._command_line
         if line is None:
-            self.frame_timing.ingest(messages)
+            self.frame_timing.ingest(messages, self.bus.counters.messages.refuse)
             samples = self.devices.ingest(messages, read_late=self.bus.read_late)
         else:
             for m in messages:
                 line.push(now, m)
             ready = line.pop_ready(now)
-            self.frame_timing.ingest(ready)
+            self.frame_timing.ingest(ready, self.bus.counters.messages.refuse)
             samples = self.devices.ingest(ready, received_s=now)
         self._note_held_devices()
+        self._forget_names()
         return self._note_strays(samples)
+
+    def _say_drops(self, now: float) -> None:
+        """Every 10 s at most, the bus's new drops as a ``bus_drop`` event on
+        ``session/events`` (the operator's view: a later, different fault of a sender is
+        seen, not only the first of each reason on the console). Published, not added to
+        the session's events: it says nothing about the trainee, and stays out of the
+        record (its totals are in the stored bus counters)."""
+        summary = self.bus.drop_summary()
+        if summary is not None:
+            event = TraceEvent(self.session.time_s, "bus_drop", summary)
+            self.publisher.events(now, [event], self._last_seq)
+
+    def _forget_names(self) -> None:
+        """Drop the state of the client names the bus forgot (silent names beyond those it
+        keeps for the record: :mod:`haptics.bus.names`), so that churning names (viewers
+        that come and go) never grow the server's memory or the stored record."""
+        for name in self.bus.names.pop_forgotten():
+            self.devices.forget(name)
+            self.frame_timing.forget(name)
+            self._strays.pop(name, None)
 
     def _note_held_devices(self) -> None:
         """A device whose samples the bus now holds (two senders under its name, stamps
@@ -455,8 +477,9 @@ class TrainingServer:
         device the map leaves out): their samples drive nothing, and a server that only
         said "still waiting for: MTMR" while ``mtmr`` sent left its author guessing. The
         first sample of each such name is logged once (WARNING, ``haptics.bus``: shown on
-        ``surgisim serve``'s console); the bus admits at most 32 names, so this stays
-        small."""
+        ``surgisim serve``'s console); the bus keeps at most 64 names (32 live, 32 silent:
+        :mod:`haptics.bus.names`, which forgets the rest: :meth:`_forget_names`), so this
+        stays small."""
         for sample in samples:
             name = sample.device
             if name not in self.device_map and name not in self._strays:
@@ -799,8 +822,9 @@ class TrainingServer:
         while self._clock() < deadline:
             started = self._clock()
             messages = self.bus.drain(max_seconds=budget_s)
-            self.frame_timing.ingest(messages)
+            self.frame_timing.ingest(messages, self.bus.counters.messages.refuse)
             self.devices.ingest(messages, read_late=True)  # the loop no longer reads them
+            self._forget_names()
             now = self._clock()
             if now - started >= budget_s:  # a backlog: read on
                 continue

@@ -7,6 +7,7 @@ Synthetic streams with explicit receipt times: margins, not timings."""
 from __future__ import annotations
 
 import logging
+import time
 
 import numpy as np
 import pytest
@@ -17,6 +18,7 @@ from haptics.bus.devices import (
     DUPLICATE_REVERSALS,
     DeviceState,
     stamp_rate_problem,
+    stamp_resolution_problem,
 )
 
 LOGGER = "haptics.bus"
@@ -219,6 +221,45 @@ def test_a_clock_set_forward_once_is_followed_not_held_as_a_wrong_rate(step_s, r
     stats = state.stats("MTMR")
     assert stats.stamp_rate_off == 0 and stats.held == 0 and stats.restarts == 0, stats
     assert all(s is not None for s in out) and not _warnings(caplog)
+
+
+def test_a_stamp_a_double_cannot_resolve_is_named_not_taken_for_a_wrong_rate(rng, caplog):
+    """docs/bus.md: stamp_s may have any epoch. Good samples stamped ``1e16 +
+    monotonic()`` were held as "stamp_s advances 2x as fast as the server's clock; stamp_s
+    must be seconds" (or, in other phases, used with times rounded to 2 s: stale): at
+    1e16 a double resolves 2 s steps, and the unit was not the fault."""
+    state = DeviceState()
+    stream = _stream(1.0, 6.0, rng)
+    for m in stream:
+        m.payload["stamp_s"] += 1e16
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        out = state.ingest(stream)
+    stats = state.stats("MTMR")
+    assert out == [] and stats.held == 6000 and stats.stamp_rate_off == 1, stats
+    (device, held), *more = state.pop_notices()  # the session's command_refused reason
+    assert device == "MTMR" and not more and "resolve 1 ms" in state.held("MTMR")
+    assert "MTMR's stamp_s=1e+16 has a resolution of 2 s in a double" in held, held
+    assert "use an epoch near 0 (e.g. seconds since the device started)" in held
+    assert "as fast as" not in held and "must be seconds" not in held
+    assert _warnings(caplog) == [held]
+
+
+def test_a_stamp_resolved_to_milliseconds_is_held_until_the_device_restarts_near_0(rng, caplog):
+    state = DeviceState()
+    coarse = _stream(1.0, 2.0, rng)
+    for m in coarse:
+        m.payload["stamp_s"] += 1e13  # a double's step there: 1.95 ms
+    fixed = _stream(1.0, 4.0, rng, start=2000)
+    for m in fixed:  # the same process restarted: seq from 0, an epoch near 0
+        m.payload["seq"] -= 2000
+    with caplog.at_level(logging.INFO, logger=LOGGER):
+        assert state.ingest(coarse) == []
+        assert "resolution of 1.95 ms" in state.pop_notices()[0][1]
+        out = state.ingest(fixed)
+    assert state.held("MTMR") == "" and len(out) > 3900
+    assert "stamp_s resolves 1 ms again" in caplog.text
+    assert stamp_resolution_problem("MTMR", time.monotonic() + 1.7e9) == ""  # unix time
+    assert stamp_resolution_problem("MTMR", 8.7e12) == ""  # the largest usable: 2**43
 
 
 def test_the_unit_is_named_only_near_a_power_of_ten():

@@ -64,6 +64,20 @@ def test_meter_takes_the_clients_word_for_a_miss():
         ({"frames": -1}, "'frames'"),
         ({"missed": 1.5}, "'missed'"),
         ({"frame_period_s_p99": "fast"}, "'frame_period_s_p99'"),
+        # what no display shows (the fuzzer's report was stored in a trainee's record)
+        ({"frames": 2**62, "missed": 2**62}, "'frames' is 4611686018427387904, expected at most"),
+        (
+            {"frame_period_s_p99": 1e300},
+            "'frame_period_s_p99' is 1e+300 s, expected 0.0001 to 60 s",
+        ),
+        (
+            {"frame_period_s_p50": 1e300, "frame_period_s_p99": 1e300},
+            "'frame_period_s_p50' is 1e+300",
+        ),
+        ({"frame_period_s_p50": 1e-6}, "'frame_period_s_p50' is 1e-06 s, expected 0.0001 to 60"),
+        ({"frame_period_s_p50": 0.0}, "or 0 with the other period 0"),
+        ({"target_period_s": 5.0}, "'target_period_s' is 5.0 s, expected 0.0001 to 1 s"),
+        ({"target_period_s": 1e-9}, "'target_period_s' is 1e-09 s"),
     ],
 )
 def test_the_server_refuses_reports_that_cannot_be(change, expected):
@@ -98,3 +112,45 @@ def test_log_aggregates_per_client_and_adds_up_a_restart():
     assert xr["frame_period_s_p50"] == pytest.approx(0.0111)
     assert xr["target_period_s"] == pytest.approx(1 / 90)
     assert summary["VIEW"]["frames"] == 30 and summary["VIEW"]["target_period_s"] is None
+
+
+def test_the_server_takes_reports_at_the_edges_of_what_a_display_does():
+    fields = {"frames": 0, "missed": 0, "frame_period_s_p50": 0.0, "frame_period_s_p99": 0.0}
+    for change in (
+        {},  # no frame period in the window (FrameTimingMeter.payload() with no frames)
+        {"frame_period_s_p50": 1 / 1000, "frame_period_s_p99": 59.0, "frames": 10**10},
+        {"target_period_s": 1 / 540},  # the fastest monitors sold
+        {"target_period_s": 1 / 24},
+    ):
+        decode(encode("VIEW/frame_timing", {**fields, **change, **_envelope()}))
+
+
+def _report(seq: int, frames: int) -> dict:
+    return {**_envelope(seq), "frames": frames, "missed": 0,
+            "frame_period_s_p50": 0.0111, "frame_period_s_p99": 0.012}  # fmt: skip
+
+
+def test_log_refuses_counts_that_grow_faster_than_any_display():
+    """Each report is plausible alone; what a client adds up is bounded by the server's
+    clock too: frames since its first report at 10 kHz at most (+10 s of them), so a
+    client cannot store 2.6e10 frames a second by reporting that much more each time."""
+    log = FrameTimingLog()
+    assert log.update("XR", _report(0, 5_000_000), received_s=100.0) == ""  # ran for long
+    assert log.update("XR", _report(1, 5_000_090), received_s=101.0) == ""
+    problem = log.update("XR", _report(2, 5_000_000 + 200_000), received_s=102.0)
+    assert "'frames' is 5200000, expected at most 5120000" in problem
+    assert "2.0 s since its first report" in problem
+    assert log.summary()["XR"]["frames"] == 5_000_090 and log.summary()["XR"]["reports"] == 2
+    # a restart counts from 0 again: what it shows is bounded by the time since the last
+    assert log.update("XR", _report(0, 10**9), received_s=103.0).startswith("'frames' is")
+    assert log.update("XR", _report(0, 900), received_s=110.0) == ""
+    assert log.summary()["XR"]["frames"] == 5_000_090 + 900
+    # refused reports are counted by the bus as bad_fields, naming the topic
+    from haptics.bus.contract import Message
+    from haptics.bus.sockets import InboundCounters
+
+    counters = InboundCounters(accepted=1)
+    m = Message("XR/frame_timing", _report(1, 10**10), received_s=111.0)
+    assert log.ingest([m], counters.refuse) == 0
+    assert counters.accepted == 0 and counters.dropped["bad_fields"] == 1
+    assert counters.last_problem("bad_fields").startswith("XR/frame_timing: 'frames' is")

@@ -25,6 +25,11 @@ def test_the_roles_and_what_each_allows():
     # a viewer's frame timing report moves nothing: any key sends it, under any name
     assert observer.may_send_as("VIEW", "frame_timing")
     assert device.may_send_as("XR", "frame_timing") and not device.may_send_as("XR", "clutch")
+    # ... but not under a mapped device's name: it would be stored as that device's
+    assert not observer.may_send_as("MTMR", "frame_timing", mapped={"MTMR"})
+    assert device.may_send_as("MTMR", "frame_timing", mapped={"MTMR", "MTML"})
+    assert not parse_role("device:MTMR").may_send_as("MTML", "frame_timing", mapped={"MTML"})
+    assert OPERATOR.may_send_as("MTMR", "frame_timing", mapped={"MTMR"})
     assert parse_role("operator") is OPERATOR
     assert OPERATOR.may_send_as("anything") and OPERATOR.may_request("stop")
     for bad, says in (
@@ -71,6 +76,13 @@ def lab(tmp_path):
     return made, allow
 
 
+def _client(made, name: str, server: ServerBus) -> ClientBus:
+    """A CurveZMQ client of ``server`` with the key ``name`` of the ``lab``."""
+    return ClientBus(
+        port=server.port, curve=ClientCurve.from_files(made[name].secret, made["server"].public)
+    )
+
+
 def test_a_bad_roles_file_stops_the_server_at_start(lab):
     made, allow = lab
     (allow / "roles.yaml").write_text("laptop: watcher\n")
@@ -88,10 +100,7 @@ def test_each_key_sends_what_its_role_allows_and_a_change_applies_to_connected_c
     server_curve = ServerCurve.from_files(made["server"].secret, allow)
 
     def client(name, server):
-        return ClientBus(
-            port=server.port,
-            curve=ClientCurve.from_files(made[name].secret, made["server"].public),
-        )
+        return _client(made, name, server)
 
     with (
         caplog.at_level("WARNING", logger="haptics.bus"),
@@ -149,5 +158,43 @@ def test_each_key_sends_what_its_role_allows_and_a_change_applies_to_connected_c
                     if pump.take(1, 0.2):
                         break
                     assert time.monotonic() < deadline, "the new role did not apply"
+        finally:
+            pump.stop()
+
+
+_TIMING = {"frames": 90, "missed": 0, "frame_period_s_p50": 0.011, "frame_period_s_p99": 0.012}
+
+
+def test_a_frame_timing_report_under_a_mapped_device_takes_a_key_that_may_send_as_it(lab):
+    """A report moves nothing, so any key may send one under its own viewer's name; but
+    one under a mapped device's name is stored as that device's, in the trainee's record:
+    an observer's key may not write there, the device's own key (and an operator) may."""
+    made, allow = lab
+    server_curve = ServerCurve.from_files(made["server"].secret, allow)
+
+    def client(name, server):
+        return _client(made, name, server)
+
+    with ServerBus(port=0, curve=server_curve) as server:
+        server.names.reserve(["MTMR"])  # the server's device map
+        pump = ServerPump(server)
+        try:
+            with client("station2", server) as station, client("laptop", server) as laptop:
+                for c in (station, laptop):
+                    assert c.wait_ready(5.0)["ok"] is True
+                laptop.publish("MTMR/frame_timing", _TIMING)  # the observer, as the hand
+                laptop.publish("VIEW/frame_timing", _TIMING)  # its own window
+                station.publish("MTMR/frame_timing", _TIMING)  # the hand's own key
+                taken = pump.take(2, 5.0)
+                dropped = server.counters.messages
+                deadline = time.monotonic() + 5.0
+                while dropped.dropped["not_permitted"] < 1 and time.monotonic() < deadline:
+                    time.sleep(0.01)
+                time.sleep(0.1)
+                taken += pump.take(0, 0.1)
+                assert sorted(m.topic for m in taken) == ["MTMR/frame_timing", "VIEW/frame_timing"]
+                assert dropped.dropped_by_key["not_permitted"] == {"laptop": 1}
+                last = dropped.last_problem("not_permitted")
+                assert "frame_timing report under the mapped device name 'MTMR'" in last, last
         finally:
             pump.stop()

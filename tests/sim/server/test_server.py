@@ -550,16 +550,24 @@ def test_frame_timing_reports_are_validated_and_kept_per_client(served):
         bad = {"v": 1, "stamp_s": 1.0, "seq": 99, "frames": 1, "missed": 5,
                "frame_period_s_p50": 0.01, "frame_period_s_p99": 0.02}  # fmt: skip
         viewer._pub.send_multipart([b"XR/frame_timing", msgpack.packb(bad)])
+        # what an outside fuzzer had stored in the trainee's record, under a device's name
+        absurd = {"v": 1, "stamp_s": 1.0, "seq": 0, "frames": 2**62, "missed": 2**62,
+                  "frame_period_s_p50": 1e300, "frame_period_s_p99": 1e300}  # fmt: skip
+        viewer._pub.send_multipart([b"MTMR/frame_timing", msgpack.packb(absurd)])
         assert device.wait_for(
             lambda: (
                 served.server.frame_timing.summary().get("XR", {}).get("frames") == 270
-                and served.server.bus.counters.messages.dropped.get("bad_fields", 0) >= 1
+                and served.server.bus.counters.messages.dropped.get("bad_fields", 0) >= 2
             )
         ), served.server.frame_timing.summary()
     finally:
         viewer.close()
         device.close()
-    xr = served.stop().frame_timing["XR"]
+    problem = served.server.bus.counters.messages.last_problem("bad_fields")
+    assert "'frames' is 4611686018427387904, expected at most" in problem, problem
+    outcome = served.stop()
+    assert "MTMR" not in outcome.frame_timing
+    xr = outcome.frame_timing["XR"]
     assert xr["frames"] == 270 and xr["missed"] == 9 and xr["restarts"] == 0
     assert abs(xr["frame_period_s_p50"] - 1 / 90) < 1e-6
     assert 1.5 / 90 < xr["frame_period_s_p99_worst"] <= 2 / 90 + 1e-9  # p99 of a window

@@ -107,6 +107,85 @@ def test_state_is_kept_for_at_most_max_names_and_the_score_fits_the_limit(served
         device.close()
 
 
+def test_a_viewer_after_a_churn_of_short_lived_names_is_kept_and_state_stays_bounded(served):
+    """An outside fuzzer's 1000 short-lived viewer names (V0..V999) used the 32-name budget
+    up for the rest of the session: a later viewer's ``frame_timing`` (VIEWZ) was dropped
+    as ``too_many_names``. Names silent for a while (10 s; 0.3 s here) free their slot,
+    their figures kept for the record up to a bound (4 here), the rest forgotten."""
+    from haptics.bus.names import MAX_NAMES
+
+    names = served.server.bus.names
+    names.idle_s, names.retired_kept = 0.3, 4
+    device = Device(served.server.port)
+    ctx, pub = _raw_pub(served.server.port)
+    timing = {"frames": 100, "missed": 1, "frame_period_s_p50": 0.011,
+              "frame_period_s_p99": 0.02, "target_period_s": 0.011}  # fmt: skip
+    try:
+        assert device.wait_aligning("PSM1"), device.seen("PSM1")
+        for wave in range(4):  # 4 waves of 250 names, each heard once, 0.8 s apart
+            for n in range(250):
+                _send(pub, f"V{wave * 250 + n}/frame_timing", 0, **timing)
+            time.sleep(0.8)
+        _send(pub, "VIEWZ/frame_timing", 0, **timing)
+        time.sleep(0.5)  # (the server's state is read once it has stopped: its thread owns it)
+        assert device.bus.request({"request": "stop"}, timeout_s=10)["ok"]
+        outcome = served.stop()
+        names_kept = set(outcome.device_stats) | set(outcome.frame_timing)
+        assert "VIEWZ" in outcome.frame_timing and {"MTMR", "MTML"} <= names_kept
+        assert len(names_kept) <= MAX_NAMES + 4, len(names_kept)
+        assert outcome.bus_counters["names_forgotten"] > 50
+        assert outcome.device_stats["MTMR"]["samples"] > 100  # the hands drove throughout
+        score = _final_score(served, device, outcome)
+        assert len(msgpack.packb(score)) <= MAX_MESSAGE_BYTES
+    finally:
+        ctx.destroy(linger=0)
+        device.close()
+
+
+def test_drops_reach_the_operator_as_bus_drop_events_not_only_the_first_of_each_reason(
+    served, monkeypatch, caplog
+):
+    """The console showed the first drop of each reason only, and nothing reached
+    ``session/events``: a non-unit quaternion after an unrelated bad field was never
+    seen. Now each new fault is said, and the new drops are summed up (every 10 s; 0.5 s
+    here) as a ``bus_drop`` event, kept out of the trainee's record."""
+    import logging
+
+    monkeypatch.setattr("haptics.bus.sockets.DROP_SUMMARY_S", 0.5)
+    device = Device(served.server.port)
+    ctx, pub = _raw_pub(served.server.port)
+    pose = pose_payload(np.eye(4))
+
+    def bus_drops() -> list[dict]:
+        with device._lock:
+            return [e["data"] for _, m in device.inbox if m.topic == "session/events"
+                    for e in m.payload["events"] if e["kind"] == "bus_drop"]  # fmt: skip
+
+    def x1_dropped(drops: list[dict]) -> int:
+        return sum(d["dropped"].get("bad_fields", {}).get("X1", 0) for d in drops)
+
+    try:
+        assert device.wait_aligning("PSM1"), device.seen("PSM1")
+        with caplog.at_level(logging.WARNING, logger="haptics.bus"):
+            _send(pub, "X1/measured_cp", 0, **{**pose, "position_m": [0, 0, "up"]})
+            time.sleep(0.7)
+            for seq in range(1, 4):
+                _send(pub, "X1/measured_cp", seq, **{**pose, "orientation_xyzw": [0, 0, 0, 2]})
+            assert device.wait_for(lambda: x1_dropped(bus_drops()) == 4, 10.0), bus_drops()
+        assert device.bus.request({"request": "stop"}, timeout_s=10)["ok"]
+        outcome = served.stop()
+    finally:
+        ctx.destroy(linger=0)
+        device.close()
+    said = [r.getMessage() for r in caplog.records if "dropped a message" in r.getMessage()]
+    assert any("'position_m'" in m for m in said) and any("has norm 2" in m for m in said)
+    drops = bus_drops()
+    assert drops[0]["dropped"] == {"bad_fields": {"X1": 1}}
+    assert len(drops) >= 2 and x1_dropped(drops) == 4  # the first at once, the rest later
+    assert "has norm 2" in drops[-1]["last_problem"]["bad_fields"]
+    assert not [e for e in outcome.trace.events if e.kind == "bus_drop"]  # not in the record
+
+
 def test_a_score_too_large_for_the_bus_goes_out_trimmed_and_says_so(served):
     """Whatever the conditions hold, ``session/score`` goes out: over the message limit,
     without the per-client parts (the stored session keeps them), and says why."""
