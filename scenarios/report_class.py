@@ -21,7 +21,6 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from scenarios.records import (
-    NOT_ATTEMPTS,
     OTHER_RUBRIC,
     OTHER_RUBRIC_NOTE,
     attempts_label,
@@ -65,12 +64,16 @@ def best_text(standing: Standing) -> str:
 
 
 def latest_text(standing: Standing) -> str:
-    """The latest session's score and result: ``71.2 (FAIL)``, ``75.0 (FAIL (re-scored))``,
-    or ``not an attempt (stopped by the user)``."""
+    """The latest attempt's score and result, by the verdict proficiency judges it by:
+    ``71.2 (FAIL)``, ``75.0 (FAIL (re-scored))``; a later session that was no attempt is
+    said beside it (``75.0 (FAIL); then stopped by the user``), and ``no attempt (stopped
+    by the user)`` when no session was one."""
     latest = standing.sessions[-1]
-    if latest["why_not"] in NOT_ATTEMPTS:  # its 0 is no score: the session was cut short
-        return f"not an attempt ({ending_label(latest['ended'])})"
-    return f"{score_text(standing.latest_score, latest['pass_score'])} ({standing.latest_result})"
+    after = ending_label(standing.latest_ending) if standing.latest_ending else None
+    if standing.latest_score is None:
+        return f"no attempt ({after})" if after else "no attempt"
+    text = f"{score_text(standing.latest_score, latest['pass_score'])} ({standing.latest_result})"
+    return f"{text}; then {after}" if after else text
 
 
 def scenario_names(standings: ClassStandings) -> list[str]:
@@ -194,7 +197,7 @@ def class_report_html(standings: ClassStandings, where: str) -> str:
 
 def standings_csv(standings: ClassStandings, path: str | Path) -> Path:
     """One row per trainee and scenario: the class page's table, numbers unformatted
-    (``best_score`` and ``latest_score`` empty when there is none; ``proficient_since``
+    (``best_score`` and ``latest_score`` empty when there is no attempt; ``proficient_since``
     empty when not proficient), the rule each trainee is judged by, and a row for each
     trainee who has not started a scenario (``latest_result``: ``not started``)."""
     buffer = io.StringIO()
@@ -212,7 +215,7 @@ def standings_csv(standings: ClassStandings, path: str | Path) -> Path:
                     s.passed,
                     s.qualifying,
                     "" if s.best_score is None else f"{s.best_score:.3f}",
-                    f"{s.latest_score:.3f}",
+                    "" if s.latest_score is None else f"{s.latest_score:.3f}",
                     s.latest_result,
                     s.latest_on,
                     s.current_run,
