@@ -168,6 +168,15 @@ def _figures(trace: SessionTrace, force_threshold_n: float) -> list[tuple[str, s
     out.append(("Speed profile", _time_plot(t[1:], speeds, "Speed profile", "tip speed (cm/s)")))
     out.append(("Force timeline", _force_figure(trace, force_threshold_n)))
 
+    out.append(("Event timeline", _png(events_figure(trace))))
+    return out
+
+
+def events_figure(trace: SessionTrace) -> Figure:
+    """The events over time, one row per kind (those a trainee cares about on top), on a
+    time axis with a margin at both ends: events at the first row (``following``,
+    ``step_started``) and at the last (``completed``) are drawn beside the frame, not on
+    it where they could not be seen."""
     fig = Figure(figsize=(10, 2.6))
     ax = fig.subplots()
     # the events a trainee cares about on top (drawn last: matplotlib counts rows upwards)
@@ -177,20 +186,25 @@ def _figures(trace: SessionTrace, force_threshold_n: float) -> list[tuple[str, s
         times = [e.time_s for e in trace.events if e.kind == kind]
         ax.plot(times, [row] * len(times), "|", ms=14, mew=2)
     ax.set_yticks(range(len(kinds)), kinds)
+    ax.set_ylim(-0.6, max(len(kinds), 1) - 0.4)
     ax.set(title="Events", xlabel="time (s)")
-    ax.set_xlim(*_span(t))
+    ax.set_xlim(*_span(np.concatenate([trace.time_s, [e.time_s for e in trace.events]]), 0.02))
     fig.tight_layout()
-    out.append(("Event timeline", _png(fig)))
-    return out
+    return fig
 
 
-def _span(t) -> tuple[float, float]:
-    """The time axis' limits: a run that ended at its first row (a controller that gave up
-    at once) made them equal, and matplotlib warned on the console."""
-    if not len(t) or t[-1] <= t[0]:
-        start = float(t[0]) if len(t) else 0.0
-        return start, start + 1.0
-    return float(t[0]), float(t[-1])
+def _span(t, margin: float = 0.0) -> tuple[float, float]:
+    """The time axis' limits, widened by ``margin`` (a fraction of the span) at both ends
+    so that marks at the first and last time stay off the frame. A run that ended at its
+    first row (a controller that gave up at once) made them equal, and matplotlib warned
+    on the console."""
+    t = np.asarray(t, dtype=float)
+    start = float(t.min()) if len(t) else 0.0
+    end = float(t.max()) if len(t) else 0.0
+    if end <= start:
+        end = start + 1.0
+    pad = margin * (end - start)
+    return start - pad, end + pad
 
 
 def recaptioned(

@@ -531,3 +531,25 @@ def test_the_conditions_line_names_a_plug_in_solver_and_filter():
     assert "IK solver: <b>my_plugins:dls</b>" in line
     assert "tremor filter: <b>one_euro</b>" in line
     assert "IK solver" not in conditions_html({})
+
+
+# ---- figures' axes -----------------------------------------------------------------------
+
+
+def test_the_event_timeline_shows_events_at_the_first_and_last_time_inside_the_frame():
+    """``following`` at 0 s and ``completed`` at the last row were drawn on the frame
+    lines, where a ``|`` mark cannot be seen: the axis has a margin at both ends."""
+    import dataclasses
+
+    from scenarios.report import events_figure
+    from scenarios.trace import TraceEvent
+
+    trace = _trace()
+    end = float(trace.time_s[-1])
+    trace = dataclasses.replace(trace, events=[*trace.events, TraceEvent(end, "completed", {})])
+    ax = events_figure(trace).axes[0]
+    low, high = ax.get_xlim()
+    assert low < 0.0 and high > end
+    assert 0.0 - low >= 0.01 * end and high - end >= 0.01 * end
+    bottom, top = ax.get_ylim()
+    assert bottom < 0 and top > len(ax.get_yticks()) - 1  # the top and bottom rows too
