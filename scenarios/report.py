@@ -334,9 +334,32 @@ def _mark_steps(ax, attempt: np.ndarray, marks: Sequence[float | None], label: s
     )
 
 
+def session_axis(ax, rows: Sequence[dict], fontsize: float = 8) -> None:
+    """The x axis of a learning curve: the sessions in order, one slot each, every tick
+    labelled with the session's id, the number the progress page's table, ``trainee
+    show``, ``surgisim report ID`` and ``rescore ID`` use (the n-th point was labelled n,
+    which read as session n of the table). Whole numbers only, also for one session."""
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    ids = [s.get("id") for s in rows]
+
+    def label(x, _pos) -> str:
+        k = round(x)
+        if abs(x - k) > 1e-6 or not 1 <= k <= len(ids):
+            return ""
+        return str(ids[k - 1] if ids[k - 1] is not None else k)
+
+    # min_n_ticks=1: MaxNLocator keeps to integers only where it finds at least
+    # min_n_ticks of them in view, and one session's 0.5-1.5 holds one (0.6, 0.8, ...)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+    ax.xaxis.set_major_formatter(FuncFormatter(label))
+    ax.set_xlabel("session (id)", fontsize=fontsize)
+
+
 def learning_curves_figure(rows: Sequence[dict]) -> Figure:
-    """Score and metric curves over the sessions in order (integer axis, also for one;
-    "session", not "attempt": a stopped session is on it, as a cross), the
+    """Score and metric curves over the sessions in order (one slot each, labelled with
+    the session's id as the table below gives it; "session", not "attempt": a stopped
+    session is on it, as a cross), the
     pass score on the score's curve and each metric's pass mark (MScore's benchmark
     bound, a limit) on its own, failed attempts hollow, one colour per latency condition
     when there are several.
@@ -404,9 +427,7 @@ def learning_curves_figure(rows: Sequence[dict]) -> Figure:
                     edgecolors=colours[g],
                     label=label,
                 )
-        # min_n_ticks=1: MaxNLocator keeps to integers only where it finds at least
-        # min_n_ticks of them in view, and one attempt's 0.5-1.5 holds one (0.6, 0.8, ...)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+        session_axis(ax, rows)
         ax.set_xlim(0.5, len(rows) + 0.5)
 
     score_ax = axes[0]
@@ -414,9 +435,8 @@ def learning_curves_figure(rows: Sequence[dict]) -> Figure:
     if not done.all():
         score_ax.scatter([], [], marker="x", color="0.3", label="not completed (metrics left out)")
     _mark_steps(score_ax, attempt, [s.get("pass_score") for s in rows], "pass score")
-    score_ax.set(
-        title="score (filled: passed)", xlabel="session", ylim=(-5, 105)
-    )  # a 0 stays in view
+    score_ax.set(title="score (filled: passed)", ylim=(-5, 105))  # a 0 stays in view
+    score_ax.set_xlabel("session (id)")
     if score_ax.get_legend_handles_labels()[0]:
         score_ax.legend(fontsize=7, loc="best")  # not over a low score or a cross
     legend_shown = False  # "pass mark" said once, on the first curve that has one
@@ -438,7 +458,6 @@ def learning_curves_figure(rows: Sequence[dict]) -> Figure:
             shown = [*values, *(m for m in marks if m is not None)]  # the pass mark in view
             top = np.nanmax(np.asarray(shown, dtype=float), initial=0.0)
             ax.set_ylim(0, max(1.15 * top, 1.0 if is_count(name) else 0.1))
-        ax.set_xlabel("session", fontsize=8)
     for ax in axes[1 + len(names) :]:
         ax.set_visible(False)
     fig.tight_layout()

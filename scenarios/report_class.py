@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 
 from scenarios.records import (
     OTHER_RUBRIC,
@@ -26,13 +25,14 @@ from scenarios.records import (
     attempts_label,
     ending_label,
 )
-from scenarios.report import _STYLE, _png, write_text
+from scenarios.report import _STYLE, _png, session_axis, write_text
 from scenarios.scoring import score_text
 from scenarios.standings import ClassStandings, Standing, judged_verdict
 
 #: What the charts' marks mean, under each set of charts.
 LEGEND = (
-    "Score per session, oldest first: filled dot passed, hollow dot failed, red cross not "
+    "Score per session, oldest first, each labelled with its session id (as in "
+    "trainee show): filled dot passed, hollow dot failed, red cross not "
     "completed (stopped, recovered after a crash, out of time or failed by a rule; not "
     "joined to the line); grey dot: under another rubric (not judged by the current "
     "one); dashed red line: the pass score (FLS rubrics). A session re-scored under the "
@@ -98,9 +98,9 @@ def rule_text(group: Sequence[Standing]) -> str:
 
 def class_curves_figure(standings: Sequence[Standing]) -> Figure:
     """One small score chart per trainee, all on the same axes (score 0-100, sessions in
-    order): filled dots passed, hollow failed, crosses not completed (stopped, recovered,
-    out of time, failed by a rule), the pass score (FLS rubrics) dashed. The title says
-    whether the trainee is proficient."""
+    order, labelled with their ids): filled dots passed, hollow failed, crosses not
+    completed (stopped, recovered, out of time, failed by a rule), the pass score (FLS
+    rubrics) dashed. The title says whether the trainee is proficient."""
     n = len(standings)
     cols = min(CHARTS_PER_ROW, n)
     rows = math.ceil(n / cols)
@@ -127,11 +127,10 @@ def class_curves_figure(standings: Sequence[Standing]) -> Figure:
             ax.axhline(marks[-1], color="red", ls="--", lw=0.8, zorder=0)
         ax.set_xlim(0.5, most + 0.5)
         ax.set_ylim(-5, 105)  # a 0 stays in view
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+        session_axis(ax, standing.sessions, fontsize=7)
         state = "proficient" if standing.proficient else "not yet proficient"
         ax.set_title(f"{standing.pseudonym}\n{state}", fontsize=8)
         ax.tick_params(labelsize=7)
-        ax.set_xlabel("session", fontsize=7)
     for ax in axes[n:]:
         ax.set_visible(False)
     fig.tight_layout()

@@ -553,3 +553,48 @@ def test_the_event_timeline_shows_events_at_the_first_and_last_time_inside_the_f
     assert 0.0 - low >= 0.01 * end and high - end >= 0.01 * end
     bottom, top = ax.get_ylim()
     assert bottom < 0 and top > len(ax.get_yticks()) - 1  # the top and bottom rows too
+
+
+def test_learning_curve_ticks_are_the_session_ids_the_table_gives():
+    """The n-th point was labelled n under "session" while the table beside it gave
+    database ids (point 8 was session 9): both now say the id."""
+    from scenarios.report import learning_curves_figure, trainee_report_html
+    from scenarios.report_class import class_curves_figure
+    from scenarios.standings import Standing
+
+    rows = _progress_rows(8)
+    for i, row in enumerate(rows):
+        row.update(id=[1, 2, 3, 4, 5, 6, 7, 9][i], scenario="mini", started_at="2026-12-07")
+    fig = learning_curves_figure(rows)
+    fig.canvas.draw()
+    score_ax = fig.axes[0]
+    shown = {
+        int(t.get_position()[0]): t.get_text() for t in score_ax.get_xticklabels() if t.get_text()
+    }
+    assert shown[8] == "9" and shown[1] == "1"
+    assert score_ax.get_xlabel() == "session (id)"
+    page = trainee_report_html("T1", rows, {})
+    assert "<th>session</th>" in page and "<td>9</td>" in page
+    standing = Standing(
+        "T1",
+        8,
+        0,
+        0,
+        7,
+        0,
+        90.0,
+        90.0,
+        "pass",
+        "2026-12-07",
+        None,
+        0,
+        False,
+        None,
+        "",
+        tuple(dict(r, completed=True, why_not=None, rescore=None, pass_score=None) for r in rows),
+    )
+    fig = class_curves_figure([standing])
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    assert {t.get_text() for t in ax.get_xticklabels()} >= {"1", "9"}
+    assert "8" not in {t.get_text() for t in ax.get_xticklabels()}
