@@ -94,20 +94,6 @@ def _verdict(result: ScoreResult, ending: str | None = None) -> str:
     )
 
 
-def _time_plot(t, series: dict, title: str, ylabel: str, limit=None) -> str:
-    """One line per instrument over time (optionally a dashed limit), as a PNG data URI."""
-    fig = Figure(figsize=(10, 3))
-    ax = fig.subplots()
-    for name, values in series.items():
-        ax.plot(t, values, lw=0.6, label=name)
-    if limit is not None:
-        ax.axhline(limit[0], color="red", ls="--", lw=0.8, label=limit[1])
-    ax.set(title=title, xlabel="time (s)", ylabel=ylabel)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return _png(fig)
-
-
 def _force_figure(trace: SessionTrace, force_threshold_n: float) -> str:
     """Tip force over time with the excessive-force line, on a scale where the limit is
     readable: peaks far above it (an instrument pressed into the board: the arm follows
@@ -123,6 +109,8 @@ def _force_figure(trace: SessionTrace, force_threshold_n: float) -> str:
         ax.plot(t, values, lw=0.6, label=name)
     ax.axhline(force_threshold_n, color="red", ls="--", lw=0.8, label="excessive force limit")
     ax.set(title="Tip force", xlabel="time (s)", ylabel="force (N)", ylim=(0, top))
+    if len(t) < 3:  # one row (stopped at 0 s): from 0, not a band around it from -0.05
+        ax.set_xlim(*_span(t))
     if everything.max() > top:
         name, values = max(forces.items(), key=lambda kv: kv[1].max())
         k = int(np.argmax(values))
@@ -142,9 +130,30 @@ def _force_figure(trace: SessionTrace, force_threshold_n: float) -> str:
     return _png(fig)
 
 
-def _figures(trace: SessionTrace, force_threshold_n: float) -> list[tuple[str, str]]:
+#: Said in place of the trajectory and speed plots of a session with no motion recorded.
+NO_MOTION = (
+    "No motion recorded: the session ended at {end:.1f} s, before the instruments moved "
+    "(nothing to plot)."
+)
+
+
+def _figures(trace: SessionTrace, force_threshold_n: float) -> list[tuple[str, str | None]]:
+    """(title, PNG data URI) of each figure; None in place of a plot with nothing to
+    draw (a session stopped at 0 s has one row: no path and no speed)."""
     t = trace.time_s
-    out = []
+    out: list[tuple[str, str | None]] = []
+    if len(t) < 3:
+        out += [("Tool-tip trajectory", None), ("Speed profile", None)]
+    else:
+        out.append(("Tool-tip trajectory", _png(trajectory_figure(trace))))
+        out.append(("Speed profile", _png(speed_figure(trace))))
+    out.append(("Force timeline", _force_figure(trace, force_threshold_n)))
+    out.append(("Event timeline", _png(events_figure(trace))))
+    return out
+
+
+def trajectory_figure(trace: SessionTrace) -> Figure:
+    """The tool tips' paths from above and from the side (cm), on equal scales."""
     fig = Figure(figsize=(10, 4))
     top, side = fig.subplots(1, 2)
     for name, inst in trace.instruments.items():
@@ -159,17 +168,26 @@ def _figures(trace: SessionTrace, force_threshold_n: float) -> list[tuple[str, s
         ax.set_aspect("equal", adjustable="datalim")
     top.legend(fontsize=8, loc="upper right")
     fig.tight_layout()
-    out.append(("Tool-tip trajectory", _png(fig)))
+    return fig
 
-    speeds = {
-        n: 100 * M.speed_profile(i.tip_position_m, trace.rate_hz)
-        for n, i in trace.instruments.items()
-    }
-    out.append(("Speed profile", _time_plot(t[1:], speeds, "Speed profile", "tip speed (cm/s)")))
-    out.append(("Force timeline", _force_figure(trace, force_threshold_n)))
 
-    out.append(("Event timeline", _png(events_figure(trace))))
-    return out
+def speed_figure(trace: SessionTrace) -> Figure:
+    """Each tool tip's speed over time (cm/s), from 0: a speed is never negative, and an
+    axis from -0.02 read as if it could be."""
+    t = trace.time_s
+    fig = Figure(figsize=(10, 3))
+    ax = fig.subplots()
+    for name, inst in trace.instruments.items():
+        ax.plot(
+            t[1:], 100 * M.speed_profile(inst.tip_position_m, trace.rate_hz), lw=0.6, label=name
+        )
+    ax.set(title="Speed profile", xlabel="time (s)", ylabel="tip speed (cm/s)")
+    ax.set_ylim(bottom=0.0)
+    if ax.get_ylim()[1] <= 0:
+        ax.set_ylim(0.0, 1.0)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
 
 
 def events_figure(trace: SessionTrace) -> Figure:
@@ -282,8 +300,14 @@ def session_report_html(
         from scenarios.evaluate import scored_end
 
         force_note = RS.force_note_html(trace, force_threshold_n)
+        end = float(trace.time_s[-1]) if len(trace.time_s) else 0.0
         figures = "".join(
-            f'<h3>{html.escape(name)}</h3><img alt="{html.escape(name)}" src="{uri}">'
+            f"<h3>{html.escape(name)}</h3>"
+            + (
+                f'<img alt="{html.escape(name)}" src="{uri}">'
+                if uri
+                else f"<p class='sub'>{html.escape(NO_MOTION.format(end=end))}</p>"
+            )
             + (force_note if name == "Force timeline" else "")
             for name, uri in _figures(trace, force_threshold_n)
         )
@@ -373,7 +397,8 @@ def learning_curves_figure(rows: Sequence[dict]) -> Figure:
     of time, failed by a rule: ``completed`` false) is a cross on the score curve, and
     its metrics are left out of the metric curves: a time or path measured over part of
     an exercise is not a result (an attempt stopped at 5 s would look like the best).
-    The legend says so.
+    The legend says so. With no completed session yet, only the score's curve is drawn
+    (the page says why the metric curves are missing).
     """
     from matplotlib.ticker import MaxNLocator
 
@@ -382,15 +407,17 @@ def learning_curves_figure(rows: Sequence[dict]) -> Figure:
     shown = rows[-1].get("scored_metrics")
     measured = {k for s in rows for k in s["metrics"] if "[" not in k}
     names = ordered(measured & set(shown) if shown else measured)
+    done = np.array([bool(s.get("completed", True)) for s in rows])
+    if not done.any():
+        names = []  # no metric of a session not completed is drawn: eight empty charts
     n_rows = len(names) // 3 + 1
-    fig = Figure(figsize=(10, 2.2 * n_rows))
-    axes = fig.subplots(n_rows, 3, squeeze=False).ravel()
+    cols = 3 if names else 1
+    fig = Figure(figsize=(10 * cols / 3 + 0.6 * (cols == 1), 2.2 * n_rows))
+    axes = fig.subplots(n_rows, cols, squeeze=False).ravel()
     attempt = np.arange(1, len(rows) + 1)
     latencies = [s.get("latency", "none") for s in rows]
     groups = list(dict.fromkeys(latencies))
     colours = {g: f"C{i}" for i, g in enumerate(groups)}
-
-    done = np.array([bool(s.get("completed", True)) for s in rows])
 
     def plot(ax, values, *, partial: bool = False):
         """``partial``: plot the sessions not completed too (as crosses)."""
@@ -464,6 +491,13 @@ def learning_curves_figure(rows: Sequence[dict]) -> Figure:
     return fig
 
 
+#: Under the score curve of a scenario with no completed session: why no metric curve.
+NO_COMPLETED = (
+    "No completed attempt yet: the metric curves start with the first session taken to "
+    "its end (a time or path measured over part of the exercise is not a result)."
+)
+
+
 def _latency_summary(rows: Sequence[dict]) -> str:
     """Attempts, passes and median score per latency condition (only when there are
     several conditions)."""
@@ -528,6 +562,8 @@ def trainee_report_html(
             f"{prof.get('current_run', 0)}) — <b>{status}</b> (needs {html.escape(rule)})</p>"
         )
         parts.append(f'<img alt="learning curves" src="{_learning_curves(rows)}">')
+        if not any(s.get("completed", True) for s in rows):
+            parts.append(f"<p class='sub'>{NO_COMPLETED}</p>")
         numbers = np.cumsum(counted)  # the attempt numbers "proficient since" refers to
         table = "".join(
             f"<tr><td>{numbers[i] if counted[i] else '—'}</td><td>{s.get('id', '')}</td>"

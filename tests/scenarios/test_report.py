@@ -598,3 +598,50 @@ def test_learning_curve_ticks_are_the_session_ids_the_table_gives():
     ax = fig.axes[0]
     assert {t.get_text() for t in ax.get_xticklabels()} >= {"1", "9"}
     assert "8" not in {t.get_text() for t in ax.get_xticklabels()}
+
+
+def test_no_completed_session_draws_no_empty_metric_charts_and_says_why():
+    """A scenario with only stopped sessions drew eight empty metric charts (axes
+    0-0.10): only the score curve is drawn, and the page says why."""
+    from scenarios.report import NO_COMPLETED, learning_curves_figure, trainee_report_html
+
+    rows = _progress_rows(2)
+    for i, row in enumerate(rows):
+        row.update(completed=False, counts=False, id=i + 1, scenario="mini", started_at="x")
+    fig = learning_curves_figure(rows)
+    assert [ax.get_title() for ax in fig.axes if ax.get_visible()] == ["score (filled: passed)"]
+    assert NO_COMPLETED in trainee_report_html("T1", rows, {})
+    rows[1]["completed"] = True
+    assert len([ax for ax in learning_curves_figure(rows).axes if ax.get_visible()]) == 4
+    assert NO_COMPLETED not in trainee_report_html("T1", rows, {})
+
+
+def test_a_session_stopped_at_0_s_draws_no_empty_path_and_no_negative_speed():
+    import dataclasses
+
+    from scenarios.report import NO_MOTION, session_report_html, speed_figure
+
+    trace = _trace()
+    ax = speed_figure(trace).axes[0]
+    assert ax.get_ylim()[0] == 0.0 and ax.get_ylim()[1] > 0
+    still = dataclasses.replace(
+        trace,
+        time_s=trace.time_s[:1],
+        instruments={
+            n: dataclasses.replace(
+                i,
+                **{
+                    f.name: getattr(i, f.name)[:1]
+                    for f in dataclasses.fields(i)
+                    if isinstance(getattr(i, f.name), np.ndarray)
+                },
+            )
+            for n, i in trace.instruments.items()
+        },
+        events=[],
+    )
+    page = session_report_html(
+        title="mini", pseudonym="T1", operator="device", seed=1, result=_result(), trace=still
+    )
+    assert page.count(NO_MOTION.format(end=0.0)) == 2  # the trajectory and the speed
+    assert 'alt="Tool-tip trajectory"' not in page and 'alt="Event timeline"' in page
