@@ -265,6 +265,7 @@ def write_session_report(records: Records, session_id: int, out: Path | None = N
         conditions=row.conditions,
         rescores=rescores,
         ending=row.ending,
+        object_types=[obj.type for obj in scenario.scene.objects],
     )
     path = out or records.reports_dir / f"session-{session_id}.html"
     # registered first: a report that exists is always one forget knows about

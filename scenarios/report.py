@@ -96,8 +96,8 @@ def _verdict(result: ScoreResult, ending: str | None = None) -> str:
 
 def _force_figure(trace: SessionTrace, force_threshold_n: float) -> str:
     """Tip force over time with the excessive-force line, on a scale where the limit is
-    readable: peaks far above it (an instrument pressed into the board: the arm follows
-    the hand stiffly and its motors can push tens of newtons) are clipped and labelled
+    readable: peaks far above it (an instrument pressed into rigid scenery: the arm
+    follows the hand stiffly and its motors can push tens of newtons) are clipped and labelled
     with their value, time and what the instrument was touching."""
     t = trace.time_s
     forces = {n: np.asarray(i.tip_force_n, dtype=float) for n, i in trace.instruments.items()}
@@ -280,6 +280,7 @@ def session_report_html(
     conditions: dict | None = None,
     rescores: Sequence[tuple[str, ScoreResult]] = (),
     ending: str | None = None,
+    object_types: Sequence[str] = (),
 ) -> str:
     """One session's page: verdict, how the score was computed, per-metric table, split
     times, what happened, the endoscope's view, figures, and any re-scores.
@@ -293,13 +294,15 @@ def session_report_html(
         snapshot_note: why some or all snapshots are missing.
         ending: how the session ended (:data:`scenarios.records.ENDINGS`): a stop, a
             crash or the time limit is said in the headline.
+        object_types: the types of the scene's objects (``suture_pad``, ``peg_board``):
+            the force note names what the instruments pressed on by them.
     """
     when = when or dt.datetime.now()
     figures = splits = events = force_note = ""
     if trace is not None:
         from scenarios.evaluate import scored_end
 
-        force_note = RS.force_note_html(trace, force_threshold_n)
+        force_note = RS.force_note_html(trace, force_threshold_n, object_types)
         end = float(trace.time_s[-1]) if len(trace.time_s) else 0.0
         figures = "".join(
             f"<h3>{html.escape(name)}</h3>"

@@ -645,3 +645,30 @@ def test_a_session_stopped_at_0_s_draws_no_empty_path_and_no_negative_speed():
     )
     assert page.count(NO_MOTION.format(end=0.0)) == 2  # the trajectory and the speed
     assert 'alt="Tool-tip trajectory"' not in page and 'alt="Event timeline"' in page
+
+
+def test_the_force_note_names_the_scene_s_own_scenery():
+    """A needle report spoke of "the scenery (board, pegs, posts)" and of pressing "into
+    the board ... tens of newtons" over a suture pad that gives way: the note names the
+    scene's objects and how they answer a push, and is neutral for an unknown scene."""
+    from types import SimpleNamespace
+
+    from scenarios.loader import load_scenario
+    from scenarios.report_score import force_note_html
+
+    force = np.array([0.0, 3.0, 4.5, 3.0, 0.0])
+    inst = SimpleNamespace(tip_force_n=force, contact_environment=np.ones(5, dtype=bool))
+    trace = SimpleNamespace(rate_hz=100.0, instruments={"PSM1": inst})
+
+    def note(scenario):
+        types = [o.type for o in load_scenario(scenario).scene.objects] if scenario else ()
+        return force_note_html(trace, 2.5, types)
+
+    needle = note("needle-handover")
+    assert "touching the suture pad" in needle and "gives way like tissue" in needle
+    assert "board" not in needle and "pegs" not in needle and "tens of newtons" not in needle
+    pegs = note("peg-transfer")
+    assert "touching the board and its pegs" in pegs and "tens of newtons" in pegs
+    assert "posts" in note("ring-walk")
+    neutral = note(None)
+    assert "board" not in neutral and "pad" not in neutral and "tens of newtons" not in neutral
