@@ -246,7 +246,8 @@ def recaptioned(
 
 def _snapshots_html(snapshots: Sequence[Snapshot], note: str) -> str:
     """The endoscope's view at the start, at each warning and at the end, as thumbnails
-    with their times (headed apart from the event table: both tell what happened)."""
+    with their times, to the hundredth as the event table gives them (headed apart from
+    the event table: both tell what happened)."""
     heading = "<h2>Endoscope snapshots</h2>"
     if not snapshots:
         return f"{heading}<p class='na'>{html.escape(note)}</p>" if note else ""
@@ -256,7 +257,7 @@ def _snapshots_html(snapshots: Sequence[Snapshot], note: str) -> str:
         caption = html.escape(shot.caption)
         figures.append(
             f"<figure><img alt='{caption}' src='{uri}'>"
-            f"<figcaption><b>{shot.time_s:.1f} s</b> · <span class='{html.escape(shot.kind)}'>"
+            f"<figcaption><b>{shot.time_s:.2f} s</b> · <span class='{html.escape(shot.kind)}'>"
             f"{caption}</span></figcaption></figure>"
         )
     extra = f"<p class='na'>{html.escape(note)}</p>" if note else ""
