@@ -23,6 +23,7 @@ from matplotlib.figure import Figure
 
 from scenarios import metrics as M
 from scenarios import report_score as RS
+from scenarios.explain import TIMES
 from scenarios.paths import write_private_text
 from scenarios.records import OTHER_RUBRIC, OTHER_RUBRIC_NOTE, attempts_label
 from scenarios.scoring import ScoreResult, pass_score_text, score_text
@@ -137,7 +138,9 @@ NO_MOTION = (
 )
 
 
-def _figures(trace: SessionTrace, force_threshold_n: float) -> list[tuple[str, str | None]]:
+def _figures(
+    trace: SessionTrace, force_threshold_n: float, speed_limit_m_s: float | None = None
+) -> list[tuple[str, str | None]]:
     """(title, PNG data URI) of each figure; None in place of a plot with nothing to
     draw (a session stopped at 0 s has one row: no path and no speed)."""
     t = trace.time_s
@@ -146,7 +149,7 @@ def _figures(trace: SessionTrace, force_threshold_n: float) -> list[tuple[str, s
         out += [("Tool-tip trajectory", None), ("Speed profile", None)]
     else:
         out.append(("Tool-tip trajectory", _png(trajectory_figure(trace))))
-        out.append(("Speed profile", _png(speed_figure(trace))))
+        out.append(("Speed profile", _png(speed_figure(trace, speed_limit_m_s))))
     out.append(("Force timeline", _force_figure(trace, force_threshold_n)))
     out.append(("Event timeline", _png(events_figure(trace))))
     return out
@@ -171,9 +174,10 @@ def trajectory_figure(trace: SessionTrace) -> Figure:
     return fig
 
 
-def speed_figure(trace: SessionTrace) -> Figure:
-    """Each tool tip's speed over time (cm/s), from 0: a speed is never negative, and an
-    axis from -0.02 read as if it could be."""
+def speed_figure(trace: SessionTrace, limit_m_s: float | None = None) -> Figure:
+    """Each tool tip's speed over time (cm/s), from 0 (a speed is never negative, and an
+    axis from -0.02 read as if it could be), with teleoperation's speed limit dashed when
+    the session had one (``limit_m_s``, m/s: see :func:`speed_note`)."""
     t = trace.time_s
     fig = Figure(figsize=(10, 3))
     ax = fig.subplots()
@@ -181,13 +185,44 @@ def speed_figure(trace: SessionTrace) -> Figure:
         ax.plot(
             t[1:], 100 * M.speed_profile(inst.tip_position_m, trace.rate_hz), lw=0.6, label=name
         )
+    if limit_m_s:
+        ax.axhline(
+            100 * limit_m_s, color="red", ls="--", lw=0.8,
+            label=f"teleoperation speed limit ({1000 * limit_m_s:.0f} mm/s)",
+        )  # fmt: skip
     ax.set(title="Speed profile", xlabel="time (s)", ylabel="tip speed (cm/s)")
     ax.set_ylim(bottom=0.0)
-    if ax.get_ylim()[1] <= 0:
-        ax.set_ylim(0.0, 1.0)
-    ax.legend(fontsize=8)
+    top = ax.get_ylim()[1]
+    if limit_m_s:
+        top = max(top, 115 * limit_m_s)  # the limit in view
+    ax.set_ylim(0.0, top if top > 0 else 1.0)
+    ax.legend(fontsize=8, loc="upper right")
     fig.tight_layout()
     return fig
+
+
+def speed_note(teleop: dict | None) -> str:
+    """What the speed plot's limit line means, exactly (``teleop``: the session's
+    conditions' ``{"max_tip_speed_m_s", "limit_carry_s"}``; '' without one)."""
+    if not teleop or not teleop.get("max_tip_speed_m_s"):
+        return ""
+    limit = float(teleop["max_tip_speed_m_s"])
+    carry = float(teleop.get("limit_carry_s") or 0.0)
+    text = (
+        f"The dashed line is teleoperation's speed limit, {1000 * limit:.0f} mm/s: the "
+        "instrument's target moves at most that fast, counted over the hand device's "
+        "samples"
+    )
+    if carry:
+        text += (
+            f", and what a sample leaves unused carries over up to {1000 * carry:.0f} ms "
+            f"worth ({1000 * limit * carry:.0f} mm), so over any span T the target moves at "
+            f"most {limit:g} m/s {TIMES} (T + {carry:g} s)"
+        )
+    return (
+        f"<p class='note'>{text}. The tip follows its target through the arm's joints and "
+        "can run faster for a moment while it catches up with it.</p>"
+    )
 
 
 def events_figure(trace: SessionTrace) -> Figure:
@@ -305,6 +340,8 @@ def session_report_html(
 
         force_note = RS.force_note_html(trace, force_threshold_n, object_types)
         end = float(trace.time_s[-1]) if len(trace.time_s) else 0.0
+        teleop = (conditions or {}).get("teleop")
+        notes = {"Force timeline": force_note, "Speed profile": speed_note(teleop)}
         figures = "".join(
             f"<h3>{html.escape(name)}</h3>"
             + (
@@ -312,8 +349,10 @@ def session_report_html(
                 if uri
                 else f"<p class='sub'>{html.escape(NO_MOTION.format(end=end))}</p>"
             )
-            + (force_note if name == "Force timeline" else "")
-            for name, uri in _figures(trace, force_threshold_n)
+            + (notes.get(name, "") if uri else "")
+            for name, uri in _figures(
+                trace, force_threshold_n, (teleop or {}).get("max_tip_speed_m_s")
+            )
         )
         splits = f"<h2>Split times</h2>{RS.splits_html(trace, step_ids)}"
         events = (

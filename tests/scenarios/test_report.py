@@ -672,3 +672,26 @@ def test_the_force_note_names_the_scene_s_own_scenery():
     assert "posts" in note("ring-walk")
     neutral = note(None)
     assert "board" not in neutral and "pad" not in neutral and "tens of newtons" not in neutral
+
+
+def test_the_speed_plot_draws_the_teleoperation_limit_and_says_exactly_what_it_caps():
+    """Tips reached 0.25 m/s on a plot with no limit drawn, while the docs said they
+    follow at most 200 mm/s: the limit is drawn, in view, and the note gives its carry."""
+    from scenarios.report import session_report_html, speed_figure
+
+    trace = _trace()
+    ax = speed_figure(trace, 0.2).axes[0]
+    (line,) = [ln for ln in ax.get_lines() if "speed limit" in ln.get_label()]
+    assert set(np.asarray(line.get_ydata(), dtype=float)) == {20.0}  # cm/s
+    assert "200 mm/s" in line.get_label() and ax.get_ylim()[1] > 20.0
+    assert not [ln for ln in speed_figure(trace).axes[0].get_lines() if "limit" in ln.get_label()]
+    teleop = {"max_tip_speed_m_s": 0.2, "limit_carry_s": 0.01}
+    page = session_report_html(
+        title="mini", pseudonym="T1", operator="novice", seed=1, result=_result(),
+        trace=trace, conditions={"teleop": teleop},
+    )  # fmt: skip
+    assert "speed limit, 200 mm/s" in page and "0.2 m/s \u00d7 (T + 0.01 s)" in page
+    plain = session_report_html(
+        title="mini", pseudonym="T1", operator="novice", seed=1, result=_result(), trace=trace
+    )
+    assert "speed limit, 200 mm/s" not in plain  # a controller's session: no teleoperation
