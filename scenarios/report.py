@@ -643,19 +643,24 @@ def _counts_text(session: dict) -> str:
 
 
 def rescore_text(session: dict) -> str:
-    """The verdict proficiency judges a session by when it is a re-score (see
-    :func:`scenarios.archive.session_dicts`): ``75.0 FAIL``; empty when it is the
-    original."""
+    """A session's re-score in words (see :func:`scenarios.archive.session_dicts`):
+    ``75.0 FAIL, judged by it`` when proficiency judges the session by it; ``80.2 pass,
+    under another rubric: not judged by it`` when the latest re-score is under a rubric
+    that is not the current one (the latest session's: see ``docs/scenarios.md``); empty
+    when it was never re-scored."""
     again = session.get("rescore")
-    if not again:
+    if again:
+        verdict = "pass" if again["passed"] else "FAIL"
+        return f"{score_text(again['score'], session.get('pass_score'))} {verdict}, judged by it"
+    latest = session.get("latest_rescore")
+    if not latest:
         return ""
-    return f"{score_text(again['score'], session.get('pass_score'))} " + (
-        "pass" if again["passed"] else "FAIL"
-    )
+    verdict = "pass" if latest["passed"] else "FAIL"
+    return f"{score_text(latest['score'])} {verdict}, under another rubric: not judged by it"
 
 
 def _rescore_cell(session: dict) -> str:
-    """The score cell's addition for a session judged by its re-score."""
+    """The score cell's addition for a re-scored session."""
     text = rescore_text(session)
     return f"<br><small>re-scored: {html.escape(text)}</small>" if text else ""
 

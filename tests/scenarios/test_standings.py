@@ -236,3 +236,30 @@ def test_an_upgrade_that_adds_rubric_defaults_keeps_old_verdicts_comparable():
     stricter = json.loads(json.dumps(scoring))
     stricter["metrics"]["completion_time_s"]["benchmark"]["mean"] = 10.0
     assert rubric_key(json.dumps(stricter)) != rubric_key(json.dumps(scoring))
+
+
+def test_a_re_score_under_a_rubric_no_session_runs_under_is_marked_not_judged(tmp_path):
+    """`rescore 2 --scenario edited.yaml` with later sessions under the old rubric: the
+    report showed both verdicts, `trainee show` and the progress page no mark of it. The
+    current rubric stays the latest session's (one re-score of an old attempt does not set
+    every other attempt aside); the re-score is shown, as not judged by, until the latest
+    session is under its rubric too."""
+    records = Records(f"sqlite:///{tmp_path / 'r.sqlite'}")
+    sids = [_store(records, "T301", day) for day in range(1, 4)]
+    strict = parse_scenario(STRICT, "strict.yaml").scoring.model_dump(mode="json")
+    result = json.loads(records.session(sids[1]).original_score.result_json)
+    records.add_score(sids[1], {**result, "score": 61.5, "passed": False}, strict)
+    dicts = session_dicts(records, "T301")
+    assert dicts[1]["rescore"] is None  # judged by its original, under the current rubric
+    assert dicts[1]["latest_rescore"] == {"score": 61.5, "passed": False}
+    assert dicts[0]["latest_rescore"] is None
+    page = trainee_report_html("T301", dicts, proficiency_table(records, "T301"))
+    assert page.count("re-scored: 61.5 FAIL, under another rubric: not judged by it") == 1
+    assert proficiency_table(records, "T301")["mini"]["other_rubric"] == 0
+    # the latest session re-scored under the same rubric: now that rubric is current
+    records.add_score(sids[2], {**result, "score": 88.0, "passed": False}, strict)
+    dicts = session_dicts(records, "T301")
+    assert dicts[1]["rescore"] == {"score": 61.5, "passed": False}
+    page = trainee_report_html("T301", dicts, proficiency_table(records, "T301"))
+    assert "re-scored: 61.5 FAIL, judged by it" in page
+    assert proficiency_table(records, "T301")["mini"]["other_rubric"] == 1  # the first
