@@ -32,6 +32,7 @@ from scenarios.trace import SessionTrace
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}
 h1{margin-bottom:0}.sub{color:#666;margin-top:.2em}
+.q{white-space:nowrap}
 .verdict{font-size:1.6em;font-weight:600;padding:.4em .8em;border-radius:6px;display:inline-block}
 .pass{background:#d8f3dc;color:#1b4332}.fail{background:#ffd6d6;color:#6a040f}
 table{border-collapse:collapse;margin:1em 0}td,th{padding:.3em .8em;border-bottom:1px solid #ddd;
@@ -610,7 +611,7 @@ def trainee_report_html(
         numbers = np.cumsum(counted)  # the attempt numbers "proficient since" refers to
         table = "".join(
             f"<tr><td>{numbers[i] if counted[i] else '—'}</td><td>{s.get('id', '')}</td>"
-            f"<td>{html.escape(str(s['started_at']))}</td>"
+            f"<td class='q'>{html.escape(str(s['started_at']))}</td>"
             f"<td>{html.escape(str(s.get('operator', '')))}</td><td>{s.get('seed', '')}</td>"
             f"<td>{html.escape(str(s.get('latency', 'none')))}</td>"
             f"<td>{score_text(s['score'], s.get('pass_score'))}{_rescore_cell(s)}</td>"

@@ -67,13 +67,19 @@ def explanation_html(result: ScoreResult) -> str:
     )
 
 
+def quantity_html(name: str, value: float | None) -> str:
+    """A metric's value with its unit, kept on one line (a narrow column broke "0.406 N"
+    between the number and its unit)."""
+    return f"<span class='q'>{html.escape(with_unit(name, value))}</span>"
+
+
 def _pass_mark_cell(m) -> str:
     """A metric's pass mark and how it fared against it (``≤ 0 s · pass``); a metric that
     does not apply keeps the mark the rubric set, with no verdict."""
     if m.threshold is None:
         return ""
     word = "\u2265" if m.higher_is_better else "\u2264"
-    mark = f"{word} {html.escape(with_unit(m.name, m.threshold))}"
+    mark = f"<span class='q'>{word} {html.escape(with_unit(m.name, m.threshold))}</span>"
     if m.passed is None:
         return mark
     status = (
@@ -85,7 +91,9 @@ def _pass_mark_cell(m) -> str:
 def _benchmark_cell(m, published: bool | None) -> str:
     if m.benchmark_mean is None:
         return ""
-    text = f"{with_unit(m.name, m.benchmark_mean)} \u00b1 {with_unit(m.name, m.benchmark_sd)}"
+    text = (
+        f"{quantity_html(m.name, m.benchmark_mean)} \u00b1 {quantity_html(m.name, m.benchmark_sd)}"
+    )
     origin = benchmark_origin(published)
     if origin:
         text += f"<br><span class='dir'>{origin}</span>"
@@ -116,7 +124,7 @@ def metric_table_html(
         rows.append(f"<tr class='grp'><td colspan='6'>{GROUP_TITLES[group]}</td></tr>")
         for m in members:
             about = info(m.name)
-            value = with_unit(m.name, m.value)
+            value = quantity_html(m.name, m.value)
             if m.value is None:
                 value = "<span class='na'>does not apply</span>"
             rows.append(

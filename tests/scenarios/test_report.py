@@ -339,7 +339,7 @@ def test_one_what_happened_heading_and_limits_of_metrics_that_do_not_apply():
     assert "at most 1 mm" in row and "\u2264 1 mm" in row and "does not apply" in row
     assert "<th></th>" not in page
     drops = re.search(r"<tr><td[^>]*>Drops.*?</tr>", page).group(0)
-    assert "\u2264 0 · <span class='pass-cell'>pass</span>" in drops
+    assert "\u2264 0</span> · <span class='pass-cell'>pass</span>" in drops
 
 
 # ---- event durations -----------------------------------------------------------------------
@@ -695,3 +695,20 @@ def test_the_speed_plot_draws_the_teleoperation_limit_and_says_exactly_what_it_c
         title="mini", pseudonym="T1", operator="novice", seed=1, result=_result(), trace=trace
     )
     assert "speed limit, 200 mm/s" not in plain  # a controller's session: no teleoperation
+
+
+def test_a_value_stays_on_one_line_with_its_unit():
+    """The metric table broke "0.406 N" between the number and its unit in a narrow
+    column: values, benchmarks and pass marks are kept whole, and so is the progress
+    table's date."""
+    from scenarios.report import _STYLE, trainee_report_html
+    from scenarios.report_score import metric_table_html
+
+    assert ".q{white-space:nowrap}" in _STYLE
+    table = metric_table_html(_result())
+    assert "<span class='q'>9.5 s</span>" in table  # the value
+    assert "<span class='q'>8 s</span> \u00b1 <span class='q'>2 s</span>" in table
+    assert "<span class='q'>\u2264 0</span>" in table  # drops' limit
+    rows = _progress_rows(1)
+    rows[0].update(id=1, scenario="mini", started_at="2026-12-07 11:54")
+    assert "<td class='q'>2026-12-07 11:54</td>" in trainee_report_html("T1", rows, {})
