@@ -265,6 +265,7 @@ def write_session_report(records: Records, session_id: int, out: Path | None = N
         conditions=row.conditions,
         rescores=rescores,
         ending=row.ending,
+        object_types=[obj.type for obj in scenario.scene.objects],
     )
     path = out or records.reports_dir / f"session-{session_id}.html"
     # registered first: a report that exists is always one forget knows about
@@ -339,14 +340,25 @@ def rescore(
     return original, new
 
 
+def _latest_rescore(row) -> dict | None:
+    """``{"score", "passed"}`` of the latest re-score that is a verdict on the session
+    (not one forced under another scenario's rubric), or None."""
+    from scenarios.records import _verdicts
+
+    verdicts = _verdicts(row)
+    last = verdicts[-1]
+    return {"score": last.score, "passed": last.passed} if len(verdicts) > 1 else None
+
+
 def session_dicts(records: Records, pseudonym: str) -> list[dict]:
     """A trainee's sessions as plain dicts (for reports and CSV), in the order they
     started: the original verdict, how the session ended (``ended``, and ``result``:
     ``FAIL (stopped by the user)``), whether it is an attempt for proficiency at all
     (``counts``; ``why_not``: why not, see :class:`scenarios.records.Judged`), the
     injected latency, the FLS pass score, whether the attempt qualifies toward
-    proficiency under its scenario's current rule, and the verdict proficiency judges it
-    by when that is a re-score (``rescore``: ``{"score", "passed"}``, else None)."""
+    proficiency under its scenario's current rule, the verdict proficiency judges it
+    by when that is a re-score (``rescore``: ``{"score", "passed"}``, else None), and the
+    latest re-score it was given, judged by or not (``latest_rescore``, same form)."""
     from scenarios.report_score import latency_label
 
     rows = records.sessions(pseudonym)
@@ -376,6 +388,10 @@ def session_dicts(records: Records, pseudonym: str) -> list[dict]:
                 "rescore": {"score": j.score.score, "passed": j.score.passed}
                 if j.rescored
                 else None,
+                # the latest re-score given, judged by or not (one under a rubric that is
+                # not the current one was shown nowhere but on the session's report); a
+                # forced one (another scenario's rubric) is a comparison, not a verdict
+                "latest_rescore": _latest_rescore(r),
                 "metrics": r.metrics,
                 "latency": latency_label(r.conditions),
                 "pass_score": getattr(scoring.rule, "pass_score", None) if scoring else None,

@@ -100,7 +100,7 @@ def _fls(result: ScoreResult, t: dict) -> Explanation:
             f"{info(p['metric']).label}: {_as_used(p['metric'], p['value'])} {TIMES} "
             f"{num(p['per_unit'])} s per {per_unit(p['metric'])} = "
             f"{num(round(p['seconds'], 2))} s of penalty "
-            f"({_points(p['seconds'], t['normaliser_s'])} points)"
+            f"({_points(p['seconds'], t)})"
         )
     if clean:
         lines.append("no penalty for: " + ", ".join(clean))
@@ -120,8 +120,24 @@ def _as_used(metric: str, value: float) -> str:
     return f"{text} {unit}" if unit else text
 
 
-def _points(seconds: float, normaliser_s: float) -> str:
-    return f"{MINUS}{100.0 * seconds / normaliser_s:.1f}"
+def _points(seconds: float, t: dict) -> str:
+    """A penalty's points, as taken from the score: the formula's share, and what of it
+    was really taken when the score is held at 0 or 100 (a penalty on a score already 0
+    took nothing, though the formula's sum goes below 0)."""
+    points = 100.0 * seconds / t["normaliser_s"]
+    text = f"{MINUS}{points:.1f} points"
+    penalties = sum(100.0 * p["seconds"] / t["normaliser_s"] for p in t["penalties"])
+    before = t["uncapped"] + penalties  # the score of the time alone
+    taken = min(max(before, 0.0), 100.0) - min(max(t["uncapped"], 0.0), 100.0)
+    if penalties - taken < 0.05:
+        return text
+    if taken < 0.05:
+        held = "already 0" if t["uncapped"] < 0 else "over 100 before them, capped at 100"
+        return f"{text} in the formula, none taken: the score was {held}"
+    return (
+        f"{text} in the formula; the penalties took {taken:.1f} of their "
+        f"{penalties:.1f} points before the score reached " + ("0" if t["uncapped"] < 0 else "100")
+    )
 
 
 def mscore_line(m: MetricScore, zero_at_sd: float, completed: bool = True) -> str:
@@ -227,10 +243,7 @@ def contribution(m: MetricScore, result: ScoreResult) -> str:
         if m.penalty_s == 0:
             return "none"
         if m.penalty_s is not None:
-            return (
-                f"{MINUS}{num(round(m.penalty_s, 2))} s "
-                f"({_points(m.penalty_s, t['normaliser_s'])} points)"
-            )
+            return f"{MINUS}{num(round(m.penalty_s, 2))} s ({_points(m.penalty_s, t)})"
         return "pass/fail limit"
     if t.get("kind") == "mscore" and m.score is not None and m.weight > 0:
         share = m.score * m.weight / t["total_weight"]

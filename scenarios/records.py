@@ -1279,7 +1279,10 @@ def _rubric_key(rubric_json: str) -> str:
 def current_score(rows: Sequence[SessionRow]) -> ScoreRow | None:
     """The verdict that sets the current rubric of a trainee's sessions of one scenario
     (oldest first): the latest verdict of the latest session (its original, or the
-    re-score an instructor gave it last), never one under another scenario's rubric."""
+    re-score an instructor gave it last), never one under another scenario's rubric. Not
+    the latest re-score given to an older session: one re-scored attempt does not set the
+    others aside (it is marked "not judged by it" until the latest session is under its
+    rubric too)."""
     return _verdicts(rows[-1])[-1] if rows else None
 
 

@@ -23,6 +23,7 @@ from matplotlib.figure import Figure
 
 from scenarios import metrics as M
 from scenarios import report_score as RS
+from scenarios.explain import TIMES
 from scenarios.paths import write_private_text
 from scenarios.records import OTHER_RUBRIC, OTHER_RUBRIC_NOTE, attempts_label
 from scenarios.scoring import ScoreResult, pass_score_text, score_text
@@ -31,6 +32,7 @@ from scenarios.trace import SessionTrace
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}
 h1{margin-bottom:0}.sub{color:#666;margin-top:.2em}
+.q{white-space:nowrap}
 .verdict{font-size:1.6em;font-weight:600;padding:.4em .8em;border-radius:6px;display:inline-block}
 .pass{background:#d8f3dc;color:#1b4332}.fail{background:#ffd6d6;color:#6a040f}
 table{border-collapse:collapse;margin:1em 0}td,th{padding:.3em .8em;border-bottom:1px solid #ddd;
@@ -94,24 +96,10 @@ def _verdict(result: ScoreResult, ending: str | None = None) -> str:
     )
 
 
-def _time_plot(t, series: dict, title: str, ylabel: str, limit=None) -> str:
-    """One line per instrument over time (optionally a dashed limit), as a PNG data URI."""
-    fig = Figure(figsize=(10, 3))
-    ax = fig.subplots()
-    for name, values in series.items():
-        ax.plot(t, values, lw=0.6, label=name)
-    if limit is not None:
-        ax.axhline(limit[0], color="red", ls="--", lw=0.8, label=limit[1])
-    ax.set(title=title, xlabel="time (s)", ylabel=ylabel)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return _png(fig)
-
-
 def _force_figure(trace: SessionTrace, force_threshold_n: float) -> str:
     """Tip force over time with the excessive-force line, on a scale where the limit is
-    readable: peaks far above it (an instrument pressed into the board: the arm follows
-    the hand stiffly and its motors can push tens of newtons) are clipped and labelled
+    readable: peaks far above it (an instrument pressed into rigid scenery: the arm
+    follows the hand stiffly and its motors can push tens of newtons) are clipped and labelled
     with their value, time and what the instrument was touching."""
     t = trace.time_s
     forces = {n: np.asarray(i.tip_force_n, dtype=float) for n, i in trace.instruments.items()}
@@ -123,6 +111,8 @@ def _force_figure(trace: SessionTrace, force_threshold_n: float) -> str:
         ax.plot(t, values, lw=0.6, label=name)
     ax.axhline(force_threshold_n, color="red", ls="--", lw=0.8, label="excessive force limit")
     ax.set(title="Tip force", xlabel="time (s)", ylabel="force (N)", ylim=(0, top))
+    if len(t) < 3:  # one row (stopped at 0 s): from 0, not a band around it from -0.05
+        ax.set_xlim(*_span(t))
     if everything.max() > top:
         name, values = max(forces.items(), key=lambda kv: kv[1].max())
         k = int(np.argmax(values))
@@ -142,9 +132,32 @@ def _force_figure(trace: SessionTrace, force_threshold_n: float) -> str:
     return _png(fig)
 
 
-def _figures(trace: SessionTrace, force_threshold_n: float) -> list[tuple[str, str]]:
+#: Said in place of the trajectory and speed plots of a session with no motion recorded.
+NO_MOTION = (
+    "No motion recorded: the session ended at {end:.1f} s, before the instruments moved "
+    "(nothing to plot)."
+)
+
+
+def _figures(
+    trace: SessionTrace, force_threshold_n: float, speed_limit_m_s: float | None = None
+) -> list[tuple[str, str | None]]:
+    """(title, PNG data URI) of each figure; None in place of a plot with nothing to
+    draw (a session stopped at 0 s has one row: no path and no speed)."""
     t = trace.time_s
-    out = []
+    out: list[tuple[str, str | None]] = []
+    if len(t) < 3:
+        out += [("Tool-tip trajectory", None), ("Speed profile", None)]
+    else:
+        out.append(("Tool-tip trajectory", _png(trajectory_figure(trace))))
+        out.append(("Speed profile", _png(speed_figure(trace, speed_limit_m_s))))
+    out.append(("Force timeline", _force_figure(trace, force_threshold_n)))
+    out.append(("Event timeline", _png(events_figure(trace))))
+    return out
+
+
+def trajectory_figure(trace: SessionTrace) -> Figure:
+    """The tool tips' paths from above and from the side (cm), on equal scales."""
     fig = Figure(figsize=(10, 4))
     top, side = fig.subplots(1, 2)
     for name, inst in trace.instruments.items():
@@ -159,15 +172,65 @@ def _figures(trace: SessionTrace, force_threshold_n: float) -> list[tuple[str, s
         ax.set_aspect("equal", adjustable="datalim")
     top.legend(fontsize=8, loc="upper right")
     fig.tight_layout()
-    out.append(("Tool-tip trajectory", _png(fig)))
+    return fig
 
-    speeds = {
-        n: 100 * M.speed_profile(i.tip_position_m, trace.rate_hz)
-        for n, i in trace.instruments.items()
-    }
-    out.append(("Speed profile", _time_plot(t[1:], speeds, "Speed profile", "tip speed (cm/s)")))
-    out.append(("Force timeline", _force_figure(trace, force_threshold_n)))
 
+def speed_figure(trace: SessionTrace, limit_m_s: float | None = None) -> Figure:
+    """Each tool tip's speed over time (cm/s), from 0 (a speed is never negative, and an
+    axis from -0.02 read as if it could be), with teleoperation's speed limit dashed when
+    the session had one (``limit_m_s``, m/s: see :func:`speed_note`)."""
+    t = trace.time_s
+    fig = Figure(figsize=(10, 3))
+    ax = fig.subplots()
+    for name, inst in trace.instruments.items():
+        ax.plot(
+            t[1:], 100 * M.speed_profile(inst.tip_position_m, trace.rate_hz), lw=0.6, label=name
+        )
+    if limit_m_s:
+        ax.axhline(
+            100 * limit_m_s, color="red", ls="--", lw=0.8,
+            label=f"teleoperation speed limit ({1000 * limit_m_s:.0f} mm/s)",
+        )  # fmt: skip
+    ax.set(title="Speed profile", xlabel="time (s)", ylabel="tip speed (cm/s)")
+    ax.set_ylim(bottom=0.0)
+    top = ax.get_ylim()[1]
+    if limit_m_s:
+        top = max(top, 115 * limit_m_s)  # the limit in view
+    ax.set_ylim(0.0, top if top > 0 else 1.0)
+    ax.legend(fontsize=8, loc="upper right")
+    fig.tight_layout()
+    return fig
+
+
+def speed_note(teleop: dict | None) -> str:
+    """What the speed plot's limit line means, exactly (``teleop``: the session's
+    conditions' ``{"max_tip_speed_m_s", "limit_carry_s"}``; '' without one)."""
+    if not teleop or not teleop.get("max_tip_speed_m_s"):
+        return ""
+    limit = float(teleop["max_tip_speed_m_s"])
+    carry = float(teleop.get("limit_carry_s") or 0.0)
+    text = (
+        f"The dashed line is teleoperation's speed limit, {1000 * limit:.0f} mm/s: the "
+        "instrument's target moves at most that fast, counted over the hand device's "
+        "samples"
+    )
+    if carry:
+        text += (
+            f", and what a sample leaves unused carries over up to {1000 * carry:.0f} ms "
+            f"worth ({1000 * limit * carry:.0f} mm), so over any span T the target moves at "
+            f"most {limit:g} m/s {TIMES} (T + {carry:g} s)"
+        )
+    return (
+        f"<p class='note'>{text}. The tip follows its target through the arm's joints and "
+        "can run faster for a moment while it catches up with it.</p>"
+    )
+
+
+def events_figure(trace: SessionTrace) -> Figure:
+    """The events over time, one row per kind (those a trainee cares about on top), on a
+    time axis with a margin at both ends: events at the first row (``following``,
+    ``step_started``) and at the last (``completed``) are drawn beside the frame, not on
+    it where they could not be seen."""
     fig = Figure(figsize=(10, 2.6))
     ax = fig.subplots()
     # the events a trainee cares about on top (drawn last: matplotlib counts rows upwards)
@@ -177,20 +240,25 @@ def _figures(trace: SessionTrace, force_threshold_n: float) -> list[tuple[str, s
         times = [e.time_s for e in trace.events if e.kind == kind]
         ax.plot(times, [row] * len(times), "|", ms=14, mew=2)
     ax.set_yticks(range(len(kinds)), kinds)
+    ax.set_ylim(-0.6, max(len(kinds), 1) - 0.4)
     ax.set(title="Events", xlabel="time (s)")
-    ax.set_xlim(*_span(t))
+    ax.set_xlim(*_span(np.concatenate([trace.time_s, [e.time_s for e in trace.events]]), 0.02))
     fig.tight_layout()
-    out.append(("Event timeline", _png(fig)))
-    return out
+    return fig
 
 
-def _span(t) -> tuple[float, float]:
-    """The time axis' limits: a run that ended at its first row (a controller that gave up
-    at once) made them equal, and matplotlib warned on the console."""
-    if not len(t) or t[-1] <= t[0]:
-        start = float(t[0]) if len(t) else 0.0
-        return start, start + 1.0
-    return float(t[0]), float(t[-1])
+def _span(t, margin: float = 0.0) -> tuple[float, float]:
+    """The time axis' limits, widened by ``margin`` (a fraction of the span) at both ends
+    so that marks at the first and last time stay off the frame. A run that ended at its
+    first row (a controller that gave up at once) made them equal, and matplotlib warned
+    on the console."""
+    t = np.asarray(t, dtype=float)
+    start = float(t.min()) if len(t) else 0.0
+    end = float(t.max()) if len(t) else 0.0
+    if end <= start:
+        end = start + 1.0
+    pad = margin * (end - start)
+    return start - pad, end + pad
 
 
 def recaptioned(
@@ -214,7 +282,8 @@ def recaptioned(
 
 def _snapshots_html(snapshots: Sequence[Snapshot], note: str) -> str:
     """The endoscope's view at the start, at each warning and at the end, as thumbnails
-    with their times (headed apart from the event table: both tell what happened)."""
+    with their times, to the hundredth as the event table gives them (headed apart from
+    the event table: both tell what happened)."""
     heading = "<h2>Endoscope snapshots</h2>"
     if not snapshots:
         return f"{heading}<p class='na'>{html.escape(note)}</p>" if note else ""
@@ -224,7 +293,7 @@ def _snapshots_html(snapshots: Sequence[Snapshot], note: str) -> str:
         caption = html.escape(shot.caption)
         figures.append(
             f"<figure><img alt='{caption}' src='{uri}'>"
-            f"<figcaption><b>{shot.time_s:.1f} s</b> · <span class='{html.escape(shot.kind)}'>"
+            f"<figcaption><b>{shot.time_s:.2f} s</b> · <span class='{html.escape(shot.kind)}'>"
             f"{caption}</span></figcaption></figure>"
         )
     extra = f"<p class='na'>{html.escape(note)}</p>" if note else ""
@@ -248,6 +317,7 @@ def session_report_html(
     conditions: dict | None = None,
     rescores: Sequence[tuple[str, ScoreResult]] = (),
     ending: str | None = None,
+    object_types: Sequence[str] = (),
 ) -> str:
     """One session's page: verdict, how the score was computed, per-metric table, split
     times, what happened, the endoscope's view, figures, and any re-scores.
@@ -261,17 +331,29 @@ def session_report_html(
         snapshot_note: why some or all snapshots are missing.
         ending: how the session ended (:data:`scenarios.records.ENDINGS`): a stop, a
             crash or the time limit is said in the headline.
+        object_types: the types of the scene's objects (``suture_pad``, ``peg_board``):
+            the force note names what the instruments pressed on by them.
     """
     when = when or dt.datetime.now()
     figures = splits = events = force_note = ""
     if trace is not None:
         from scenarios.evaluate import scored_end
 
-        force_note = RS.force_note_html(trace, force_threshold_n)
+        force_note = RS.force_note_html(trace, force_threshold_n, object_types)
+        end = float(trace.time_s[-1]) if len(trace.time_s) else 0.0
+        teleop = (conditions or {}).get("teleop")
+        notes = {"Force timeline": force_note, "Speed profile": speed_note(teleop)}
         figures = "".join(
-            f'<h3>{html.escape(name)}</h3><img alt="{html.escape(name)}" src="{uri}">'
-            + (force_note if name == "Force timeline" else "")
-            for name, uri in _figures(trace, force_threshold_n)
+            f"<h3>{html.escape(name)}</h3>"
+            + (
+                f'<img alt="{html.escape(name)}" src="{uri}">'
+                if uri
+                else f"<p class='sub'>{html.escape(NO_MOTION.format(end=end))}</p>"
+            )
+            + (notes.get(name, "") if uri else "")
+            for name, uri in _figures(
+                trace, force_threshold_n, (teleop or {}).get("max_tip_speed_m_s")
+            )
         )
         splits = f"<h2>Split times</h2>{RS.splits_html(trace, step_ids)}"
         events = (
@@ -320,9 +402,32 @@ def _mark_steps(ax, attempt: np.ndarray, marks: Sequence[float | None], label: s
     )
 
 
+def session_axis(ax, rows: Sequence[dict], fontsize: float = 8) -> None:
+    """The x axis of a learning curve: the sessions in order, one slot each, every tick
+    labelled with the session's id, the number the progress page's table, ``trainee
+    show``, ``surgisim report ID`` and ``rescore ID`` use (the n-th point was labelled n,
+    which read as session n of the table). Whole numbers only, also for one session."""
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    ids = [s.get("id") for s in rows]
+
+    def label(x, _pos) -> str:
+        k = round(x)
+        if abs(x - k) > 1e-6 or not 1 <= k <= len(ids):
+            return ""
+        return str(ids[k - 1] if ids[k - 1] is not None else k)
+
+    # min_n_ticks=1: MaxNLocator keeps to integers only where it finds at least
+    # min_n_ticks of them in view, and one session's 0.5-1.5 holds one (0.6, 0.8, ...)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+    ax.xaxis.set_major_formatter(FuncFormatter(label))
+    ax.set_xlabel("session (id)", fontsize=fontsize)
+
+
 def learning_curves_figure(rows: Sequence[dict]) -> Figure:
-    """Score and metric curves over the sessions in order (integer axis, also for one;
-    "session", not "attempt": a stopped session is on it, as a cross), the
+    """Score and metric curves over the sessions in order (one slot each, labelled with
+    the session's id as the table below gives it; "session", not "attempt": a stopped
+    session is on it, as a cross), the
     pass score on the score's curve and each metric's pass mark (MScore's benchmark
     bound, a limit) on its own, failed attempts hollow, one colour per latency condition
     when there are several.
@@ -336,7 +441,8 @@ def learning_curves_figure(rows: Sequence[dict]) -> Figure:
     of time, failed by a rule: ``completed`` false) is a cross on the score curve, and
     its metrics are left out of the metric curves: a time or path measured over part of
     an exercise is not a result (an attempt stopped at 5 s would look like the best).
-    The legend says so.
+    The legend says so. With no completed session yet, only the score's curve is drawn
+    (the page says why the metric curves are missing).
     """
     from matplotlib.ticker import MaxNLocator
 
@@ -345,15 +451,17 @@ def learning_curves_figure(rows: Sequence[dict]) -> Figure:
     shown = rows[-1].get("scored_metrics")
     measured = {k for s in rows for k in s["metrics"] if "[" not in k}
     names = ordered(measured & set(shown) if shown else measured)
+    done = np.array([bool(s.get("completed", True)) for s in rows])
+    if not done.any():
+        names = []  # no metric of a session not completed is drawn: eight empty charts
     n_rows = len(names) // 3 + 1
-    fig = Figure(figsize=(10, 2.2 * n_rows))
-    axes = fig.subplots(n_rows, 3, squeeze=False).ravel()
+    cols = 3 if names else 1
+    fig = Figure(figsize=(10 * cols / 3 + 0.6 * (cols == 1), 2.2 * n_rows))
+    axes = fig.subplots(n_rows, cols, squeeze=False).ravel()
     attempt = np.arange(1, len(rows) + 1)
     latencies = [s.get("latency", "none") for s in rows]
     groups = list(dict.fromkeys(latencies))
     colours = {g: f"C{i}" for i, g in enumerate(groups)}
-
-    done = np.array([bool(s.get("completed", True)) for s in rows])
 
     def plot(ax, values, *, partial: bool = False):
         """``partial``: plot the sessions not completed too (as crosses)."""
@@ -390,9 +498,7 @@ def learning_curves_figure(rows: Sequence[dict]) -> Figure:
                     edgecolors=colours[g],
                     label=label,
                 )
-        # min_n_ticks=1: MaxNLocator keeps to integers only where it finds at least
-        # min_n_ticks of them in view, and one attempt's 0.5-1.5 holds one (0.6, 0.8, ...)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+        session_axis(ax, rows)
         ax.set_xlim(0.5, len(rows) + 0.5)
 
     score_ax = axes[0]
@@ -400,9 +506,8 @@ def learning_curves_figure(rows: Sequence[dict]) -> Figure:
     if not done.all():
         score_ax.scatter([], [], marker="x", color="0.3", label="not completed (metrics left out)")
     _mark_steps(score_ax, attempt, [s.get("pass_score") for s in rows], "pass score")
-    score_ax.set(
-        title="score (filled: passed)", xlabel="session", ylim=(-5, 105)
-    )  # a 0 stays in view
+    score_ax.set(title="score (filled: passed)", ylim=(-5, 105))  # a 0 stays in view
+    score_ax.set_xlabel("session (id)")
     if score_ax.get_legend_handles_labels()[0]:
         score_ax.legend(fontsize=7, loc="best")  # not over a low score or a cross
     legend_shown = False  # "pass mark" said once, on the first curve that has one
@@ -424,11 +529,17 @@ def learning_curves_figure(rows: Sequence[dict]) -> Figure:
             shown = [*values, *(m for m in marks if m is not None)]  # the pass mark in view
             top = np.nanmax(np.asarray(shown, dtype=float), initial=0.0)
             ax.set_ylim(0, max(1.15 * top, 1.0 if is_count(name) else 0.1))
-        ax.set_xlabel("session", fontsize=8)
     for ax in axes[1 + len(names) :]:
         ax.set_visible(False)
     fig.tight_layout()
     return fig
+
+
+#: Under the score curve of a scenario with no completed session: why no metric curve.
+NO_COMPLETED = (
+    "No completed attempt yet: the metric curves start with the first session taken to "
+    "its end (a time or path measured over part of the exercise is not a result)."
+)
 
 
 def _latency_summary(rows: Sequence[dict]) -> str:
@@ -495,10 +606,12 @@ def trainee_report_html(
             f"{prof.get('current_run', 0)}) — <b>{status}</b> (needs {html.escape(rule)})</p>"
         )
         parts.append(f'<img alt="learning curves" src="{_learning_curves(rows)}">')
+        if not any(s.get("completed", True) for s in rows):
+            parts.append(f"<p class='sub'>{NO_COMPLETED}</p>")
         numbers = np.cumsum(counted)  # the attempt numbers "proficient since" refers to
         table = "".join(
             f"<tr><td>{numbers[i] if counted[i] else '—'}</td><td>{s.get('id', '')}</td>"
-            f"<td>{html.escape(str(s['started_at']))}</td>"
+            f"<td class='q'>{html.escape(str(s['started_at']))}</td>"
             f"<td>{html.escape(str(s.get('operator', '')))}</td><td>{s.get('seed', '')}</td>"
             f"<td>{html.escape(str(s.get('latency', 'none')))}</td>"
             f"<td>{score_text(s['score'], s.get('pass_score'))}{_rescore_cell(s)}</td>"
@@ -531,19 +644,24 @@ def _counts_text(session: dict) -> str:
 
 
 def rescore_text(session: dict) -> str:
-    """The verdict proficiency judges a session by when it is a re-score (see
-    :func:`scenarios.archive.session_dicts`): ``75.0 FAIL``; empty when it is the
-    original."""
+    """A session's re-score in words (see :func:`scenarios.archive.session_dicts`):
+    ``75.0 FAIL, judged by it`` when proficiency judges the session by it; ``80.2 pass,
+    under another rubric: not judged by it`` when the latest re-score is under a rubric
+    that is not the current one (the latest session's: see ``docs/scenarios.md``); empty
+    when it was never re-scored."""
     again = session.get("rescore")
-    if not again:
+    if again:
+        verdict = "pass" if again["passed"] else "FAIL"
+        return f"{score_text(again['score'], session.get('pass_score'))} {verdict}, judged by it"
+    latest = session.get("latest_rescore")
+    if not latest:
         return ""
-    return f"{score_text(again['score'], session.get('pass_score'))} " + (
-        "pass" if again["passed"] else "FAIL"
-    )
+    verdict = "pass" if latest["passed"] else "FAIL"
+    return f"{score_text(latest['score'])} {verdict}, under another rubric: not judged by it"
 
 
 def _rescore_cell(session: dict) -> str:
-    """The score cell's addition for a session judged by its re-score."""
+    """The score cell's addition for a re-scored session."""
     text = rescore_text(session)
     return f"<br><small>re-scored: {html.escape(text)}</small>" if text else ""
 

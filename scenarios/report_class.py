@@ -18,22 +18,21 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 
 from scenarios.records import (
-    NOT_ATTEMPTS,
     OTHER_RUBRIC,
     OTHER_RUBRIC_NOTE,
     attempts_label,
     ending_label,
 )
-from scenarios.report import _STYLE, _png, write_text
+from scenarios.report import _STYLE, _png, session_axis, write_text
 from scenarios.scoring import score_text
 from scenarios.standings import ClassStandings, Standing, judged_verdict
 
 #: What the charts' marks mean, under each set of charts.
 LEGEND = (
-    "Score per session, oldest first: filled dot passed, hollow dot failed, red cross not "
+    "Score per session, oldest first, each labelled with its session id (as in "
+    "trainee show): filled dot passed, hollow dot failed, red cross not "
     "completed (stopped, recovered after a crash, out of time or failed by a rule; not "
     "joined to the line); grey dot: under another rubric (not judged by the current "
     "one); dashed red line: the pass score (FLS rubrics). A session re-scored under the "
@@ -65,12 +64,16 @@ def best_text(standing: Standing) -> str:
 
 
 def latest_text(standing: Standing) -> str:
-    """The latest session's score and result: ``71.2 (FAIL)``, ``75.0 (FAIL (re-scored))``,
-    or ``not an attempt (stopped by the user)``."""
+    """The latest attempt's score and result, by the verdict proficiency judges it by:
+    ``71.2 (FAIL)``, ``75.0 (FAIL (re-scored))``; a later session that was no attempt is
+    said beside it (``75.0 (FAIL); then stopped by the user``), and ``no attempt (stopped
+    by the user)`` when no session was one."""
     latest = standing.sessions[-1]
-    if latest["why_not"] in NOT_ATTEMPTS:  # its 0 is no score: the session was cut short
-        return f"not an attempt ({ending_label(latest['ended'])})"
-    return f"{score_text(standing.latest_score, latest['pass_score'])} ({standing.latest_result})"
+    after = ending_label(standing.latest_ending) if standing.latest_ending else None
+    if standing.latest_score is None:
+        return f"no attempt ({after})" if after else "no attempt"
+    text = f"{score_text(standing.latest_score, latest['pass_score'])} ({standing.latest_result})"
+    return f"{text}; then {after}" if after else text
 
 
 def scenario_names(standings: ClassStandings) -> list[str]:
@@ -95,9 +98,9 @@ def rule_text(group: Sequence[Standing]) -> str:
 
 def class_curves_figure(standings: Sequence[Standing]) -> Figure:
     """One small score chart per trainee, all on the same axes (score 0-100, sessions in
-    order): filled dots passed, hollow failed, crosses not completed (stopped, recovered,
-    out of time, failed by a rule), the pass score (FLS rubrics) dashed. The title says
-    whether the trainee is proficient."""
+    order, labelled with their ids): filled dots passed, hollow failed, crosses not
+    completed (stopped, recovered, out of time, failed by a rule), the pass score (FLS
+    rubrics) dashed. The title says whether the trainee is proficient."""
     n = len(standings)
     cols = min(CHARTS_PER_ROW, n)
     rows = math.ceil(n / cols)
@@ -124,11 +127,10 @@ def class_curves_figure(standings: Sequence[Standing]) -> Figure:
             ax.axhline(marks[-1], color="red", ls="--", lw=0.8, zorder=0)
         ax.set_xlim(0.5, most + 0.5)
         ax.set_ylim(-5, 105)  # a 0 stays in view
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+        session_axis(ax, standing.sessions, fontsize=7)
         state = "proficient" if standing.proficient else "not yet proficient"
         ax.set_title(f"{standing.pseudonym}\n{state}", fontsize=8)
         ax.tick_params(labelsize=7)
-        ax.set_xlabel("session", fontsize=7)
     for ax in axes[n:]:
         ax.set_visible(False)
     fig.tight_layout()
@@ -194,7 +196,7 @@ def class_report_html(standings: ClassStandings, where: str) -> str:
 
 def standings_csv(standings: ClassStandings, path: str | Path) -> Path:
     """One row per trainee and scenario: the class page's table, numbers unformatted
-    (``best_score`` and ``latest_score`` empty when there is none; ``proficient_since``
+    (``best_score`` and ``latest_score`` empty when there is no attempt; ``proficient_since``
     empty when not proficient), the rule each trainee is judged by, and a row for each
     trainee who has not started a scenario (``latest_result``: ``not started``)."""
     buffer = io.StringIO()
@@ -212,7 +214,7 @@ def standings_csv(standings: ClassStandings, path: str | Path) -> Path:
                     s.passed,
                     s.qualifying,
                     "" if s.best_score is None else f"{s.best_score:.3f}",
-                    f"{s.latest_score:.3f}",
+                    "" if s.latest_score is None else f"{s.latest_score:.3f}",
                     s.latest_result,
                     s.latest_on,
                     s.current_run,

@@ -67,13 +67,19 @@ def explanation_html(result: ScoreResult) -> str:
     )
 
 
+def quantity_html(name: str, value: float | None) -> str:
+    """A metric's value with its unit, kept on one line (a narrow column broke "0.406 N"
+    between the number and its unit)."""
+    return f"<span class='q'>{html.escape(with_unit(name, value))}</span>"
+
+
 def _pass_mark_cell(m) -> str:
     """A metric's pass mark and how it fared against it (``≤ 0 s · pass``); a metric that
     does not apply keeps the mark the rubric set, with no verdict."""
     if m.threshold is None:
         return ""
     word = "\u2265" if m.higher_is_better else "\u2264"
-    mark = f"{word} {html.escape(with_unit(m.name, m.threshold))}"
+    mark = f"<span class='q'>{word} {html.escape(with_unit(m.name, m.threshold))}</span>"
     if m.passed is None:
         return mark
     status = (
@@ -85,7 +91,9 @@ def _pass_mark_cell(m) -> str:
 def _benchmark_cell(m, published: bool | None) -> str:
     if m.benchmark_mean is None:
         return ""
-    text = f"{with_unit(m.name, m.benchmark_mean)} \u00b1 {with_unit(m.name, m.benchmark_sd)}"
+    text = (
+        f"{quantity_html(m.name, m.benchmark_mean)} \u00b1 {quantity_html(m.name, m.benchmark_sd)}"
+    )
     origin = benchmark_origin(published)
     if origin:
         text += f"<br><span class='dir'>{origin}</span>"
@@ -116,7 +124,7 @@ def metric_table_html(
         rows.append(f"<tr class='grp'><td colspan='6'>{GROUP_TITLES[group]}</td></tr>")
         for m in members:
             about = info(m.name)
-            value = with_unit(m.name, m.value)
+            value = quantity_html(m.name, m.value)
             if m.value is None:
                 value = "<span class='na'>does not apply</span>"
             rows.append(
@@ -326,11 +334,36 @@ def _touching(inst, a: int, b: int) -> str:
     return " and ".join(kinds)
 
 
-def force_note_html(trace: SessionTrace, force_threshold_n: float) -> str:
+#: The fixed scenery each bundled object type brings, for the force note: its words and
+#: whether it is rigid (the arm follows the hand stiffly, so pressing into it makes
+#: forces up to what the motors push) or gives way like tissue (the force grows with
+#: depth). Other types are named neutrally.
+SCENERY = {
+    "peg_board": ("the board and its pegs", True),
+    "ring_wire": ("the base, the posts and the wire", True),
+    "suture_pad": ("the suture pad", False),
+}
+
+
+def scenery_words(object_types) -> tuple[str, bool | None]:
+    """(what the scenery is, whether it is rigid: True, gives way: False, unknown: None)
+    for a scene with objects of ``object_types``; no known type: a neutral description."""
+    known = [SCENERY[t] for t in dict.fromkeys(object_types) if t in SCENERY]
+    if not known:
+        return "the scenery (what is fixed in the scene, not a task object)", None
+    rigid = {r for _, r in known}
+    return " and ".join(w for w, _ in known), rigid.pop() if len(rigid) == 1 else None
+
+
+def force_note_html(
+    trace: SessionTrace, force_threshold_n: float, object_types: Sequence[str] = ()
+) -> str:
     """What the force plot shows, in words: time above the limit and what the instruments
-    were touching then (in this simulator the arm follows the hand stiffly, so pressing an
-    instrument into the board or a peg makes large forces: up to what the arm's motors
-    can push, tens of newtons)."""
+    were touching then, named by the scene's own objects (``object_types``, the scenario's
+    ``scene.objects`` types; none: neutral words). Rigid scenery (a board, pegs) makes
+    large forces when pressed, up to what the arm's motors can push, tens of newtons (the
+    arm follows the hand stiffly); a suture pad gives way like tissue, the force growing
+    with how deep it is pressed."""
     fs = trace.rate_hz
     above_rows = touching_scenery = 0
     peak = 0.0
@@ -345,13 +378,24 @@ def force_note_html(trace: SessionTrace, force_threshold_n: float) -> str:
             f"{force_threshold_n:g} N (peak {peak:.1f} N).</p>"
         )
     share = 100.0 * touching_scenery / above_rows
+    scenery, rigid = scenery_words(object_types)
+    if rigid:
+        why = (
+            f"The arm follows your hand stiffly: pressing an instrument into {scenery} makes "
+            "forces up to what the arm's motors can push, tens of newtons, far more than "
+            "tissue tolerates."
+        )
+    elif rigid is False:
+        why = (
+            f"{scenery[0].upper()}{scenery[1:]} gives way like tissue: the force grows the "
+            "deeper an instrument presses into it."
+        )
+    else:
+        why = "The arm follows your hand stiffly: pressing harder raises the force at once."
     return (
         f"<p class='note'>{above_rows / fs:.2f} s above the limit of {force_threshold_n:g} N "
         f"(instruments added), peak {peak:.1f} N; {share:.0f} % of that time an instrument "
-        "was touching the scenery (board, pegs, posts). The arm follows your hand stiffly: "
-        "pressing an instrument into the board makes forces up to what the arm's motors can "
-        "push, tens of newtons, far more than tissue tolerates. Lift off as soon as you feel "
-        "or see contact.</p>"
+        f"was touching {scenery}. {why} Lift off as soon as you feel or see contact.</p>"
     )
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from scenarios.archive import proficiency_table, session_dicts
-from scenarios.records import Records
+from scenarios.records import NOT_ATTEMPTS, Records
 
 
 @dataclass(frozen=True)
@@ -32,10 +32,14 @@ class Standing:
         qualifying: attempts that count toward proficiency under the scenario's rule.
         best_score: the best score of an attempt, by the same verdicts (0-100); None
             with no attempt.
-        latest_score, latest_result, latest_on: the latest session (attempt or not): its
-            score and result in words (``pass``, ``FAIL (stopped by the user)``; a
-            re-score under the current rubric when it has one: ``FAIL (re-scored)``) and
-            when it started (``YYYY-MM-DD HH:MM``).
+        latest_score, latest_result: the latest attempt (a session stopped by the user or
+            recovered after a crash is not one, and its 0 is no score): its score by the
+            verdict proficiency judges it by, and its result in words (``pass``,
+            ``FAIL``; a re-score under the current rubric when it has one:
+            ``FAIL (re-scored)``); None and ``no attempt`` when no session was an attempt.
+        latest_on: when the latest session (attempt or not) started (``YYYY-MM-DD HH:MM``).
+        latest_ending: how the latest session ended when it was not an attempt
+            (``stopped``, ``crashed``), else None: said beside the latest score.
         current_run: qualifying attempts in a row up to the latest.
         proficient: whether the trainee has met the scenario's proficiency rule.
         since: when it was met, in words (``attempt 3, 2026-12-05``), or None.
@@ -51,9 +55,10 @@ class Standing:
     passed: int
     qualifying: int
     best_score: float | None
-    latest_score: float
+    latest_score: float | None
     latest_result: str
     latest_on: str
+    latest_ending: str | None
     current_run: int
     proficient: bool
     since: str | None
@@ -121,11 +126,14 @@ def judged_passes(rows) -> int:
 
 def _standing(pseudonym: str, rows: list[dict], proficiency: dict) -> Standing:
     attempts = [s for s in rows if s["counts"]]
-    latest = rows[-1]
-    latest_score, latest_passed = judged_verdict(latest)
-    latest_result = latest["result"]
-    if latest["rescore"]:
-        latest_result = f"{'pass' if latest_passed else 'FAIL'} (re-scored)"
+    tried = [s for s in rows if s["why_not"] not in NOT_ATTEMPTS]
+    latest_score, latest_result = None, "no attempt"
+    if tried:
+        latest_score, latest_passed = judged_verdict(tried[-1])
+        latest_result = tried[-1]["result"]
+        if tried[-1]["rescore"]:
+            latest_result = f"{'pass' if latest_passed else 'FAIL'} (re-scored)"
+    ending = rows[-1]["ended"] if rows[-1]["why_not"] in NOT_ATTEMPTS else None
     return Standing(
         pseudonym=pseudonym,
         attempts=proficiency["attempts"],
@@ -136,7 +144,8 @@ def _standing(pseudonym: str, rows: list[dict], proficiency: dict) -> Standing:
         best_score=max((judged_verdict(s)[0] for s in attempts), default=None),
         latest_score=latest_score,
         latest_result=latest_result,
-        latest_on=latest["started_at"],
+        latest_on=rows[-1]["started_at"],
+        latest_ending=ending,
         current_run=proficiency["current_run"],
         proficient=proficiency["proficient"],
         since=proficiency["since"],

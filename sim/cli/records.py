@@ -184,10 +184,10 @@ def trainee_show(
                     f"trainee {pseudonym!r} has no session under latency {latency!r}; "
                     f"latencies recorded: {conditions}."
                 )
-        rescored = any(s["rescore"] for s in sessions)
+        rescored = any(s["rescore"] or s["latest_rescore"] for s in sessions)
         columns = ("id", "scenario", "date", "operator", "seed", "latency", "score", "result")
         table = Table(title=f"Sessions of {escape(pseudonym)}")
-        for col in columns + (("judged by re-score",) if rescored else ()):
+        for col in columns + (("re-score",) if rescored else ()):
             # names are never cut: the date and the latency wrap instead on a narrow terminal
             whole = col in ("scenario", "operator")
             width = max([len(col), *(len(str(s[col])) for s in sessions)]) if whole else None
@@ -541,6 +541,8 @@ def rescore(
                     f"{ending_label(row.ending)}: not an attempt, under any rubric "
                     "(it neither counts toward proficiency nor breaks a run)."
                 )
+            elif not new.context.get("forced"):
+                _say_whether_judged_by_it(console, records, row)
     print_score(
         console,
         new,
@@ -560,6 +562,32 @@ def rescore(
             f"[yellow]forced:[/yellow] the rubric of {escape(repr(new.context['scenario']))} "
             f"on a {escape(repr(new.context['session_scenario']))} session."
         )
+
+
+def _say_whether_judged_by_it(console: Console, records, row) -> None:
+    """After a re-score: whether proficiency now judges the session by it. It does when
+    the re-score is under the current rubric, that of the latest verdict of the trainee's
+    latest session of the scenario; a re-score of an older session under an edited rubric
+    no session has run under yet waits for one (shown on ``trainee show`` and the
+    progress page as "under another rubric: not judged by it")."""
+    from scenarios.archive import session_dicts
+
+    mine = [
+        s for s in session_dicts(records, row.trainee.pseudonym) if s["scenario"] == row.scenario
+    ]
+    this = next(s for s in mine if s["id"] == row.id)
+    if this["rescore"] is not None:
+        console.print(
+            f"proficiency now judges session {row.id} by this re-score (trainee show, the "
+            "progress page and the class page say so)."
+        )
+        return
+    console.print(
+        f"[yellow]note:[/yellow] proficiency does not judge session {row.id} by this "
+        f"re-score yet: it judges under the rubric of the latest session (session "
+        f"{mine[-1]['id']}), and this one is under another. Re-score session {mine[-1]['id']} "
+        "under the same file too (or let the next session run under it) to judge by it."
+    )
 
 
 def _say_timers_that_never_ran(console: Console, result) -> None:

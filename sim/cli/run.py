@@ -161,6 +161,10 @@ def run(
             for kind, named in plugins.items():  # stored with the session, as latency is
                 if named is not None:
                     info.conditions[kind.column] = named
+            if controller is None:  # the operator's hands go through teleoperation
+                from sim.session.session import SessionConfig, speed_limit_conditions
+
+                info.conditions["teleop"] = speed_limit_conditions(SessionConfig().teleop)
             info.outputs = _outputs(record, json_path, video)
             checkpoint = Checkpoint(records.work_dir / IN_PROGRESS, info)
         recorder = _claim_recording(record, path, overwrite)

@@ -204,7 +204,10 @@ def serve(
         losses = parse_channel_values(loss or [], "--loss", 1.0)
         if any(v > 1.0 for v in losses.values()):
             raise SimError("--loss is a share of messages, from 0 to 1.")
-        conditions: dict = {}
+        from sim.server.server import live_session_config
+        from sim.session.session import speed_limit_conditions
+
+        conditions: dict = {"teleop": speed_limit_conditions(live_session_config().teleop)}
         if latency_protocol is not None:
             if latency_protocol not in PROTOCOLS:
                 raise SimError(f"--latency-protocol must be one of {PROTOCOLS}.")

@@ -204,7 +204,9 @@ def vr(
         125.0, min=10.0, max=2000.0, help="Controller sampling rate (Hz)."
     ),
     capture: Path | None = typer.Option(
-        None, help="Save every --capture-every-th frame's swapchain images here (.npz)."
+        None,
+        help="Folder for captures: every --capture-every-th frame's swapchain images as "
+        "FOLDER/frame_NNNNNN.npz (both eyes, poses, projection; created if missing).",
     ),
     capture_every: int = typer.Option(20, min=1, help="Frames between captures."),
     hud: bool = typer.Option(

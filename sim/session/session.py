@@ -90,6 +90,19 @@ SCOPE_TRANSLATION_SCALE = 0.5
 IN_PROCESS_TELEOP = {"start_enabled": True, "align_tolerance_rad": None, "gap_timeout_s": 0.05}
 
 
+def speed_limit_conditions(teleop: TeleopConfig) -> dict:
+    """The tool tip's speed limit as a stored session's conditions keep it (``teleop``):
+    the report draws it on the speed plot. ``max_tip_speed_m_s`` caps the teleoperation
+    target counted in sample time, and unused allowance carries over up to
+    ``limit_carry_s`` worth, so over any span T the target moves at most
+    max x (T + carry); the tip, following the target, can briefly run faster while it
+    catches up."""
+    return {
+        "max_tip_speed_m_s": float(teleop.max_tip_speed_m_s),
+        "limit_carry_s": float(teleop.limit_carry_s),
+    }
+
+
 def _instrument_teleop() -> TeleopConfig:
     return TeleopConfig(translation_scale=INSTRUMENT_TRANSLATION_SCALE, **IN_PROCESS_TELEOP)
 

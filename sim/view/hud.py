@@ -209,17 +209,10 @@ def draw_hud(
     w = draw.textlength(hint, font=small)
     draw.text((width - pad - w, height - pad - round(18 * s)), hint, font=small, fill=TEXT)
 
-    # warnings as they happen, newest at the bottom of the stack
-    y = top_h + pad
-    for text, severity in content.warnings[-4:]:
-        colour = WARNING_COLOUR if severity == "warning" else INFO_COLOUR
-        w = draw.textlength(text, font=body)
-        x = (width - w) / 2
-        draw.rounded_rectangle(
-            (x - pad, y, x + w + pad, y + round(30 * s)), radius=pad, fill=colour
-        )
-        draw.text((x, y + round(4 * s)), text, font=body, fill=TEXT)
-        y += round(36 * s)
+    # warnings as they happen, newest at the bottom of the stack; drawn last, over the
+    # help panel (which starts below them where it fits): the panel hid them
+    banners_top = top_h + pad
+    banners_bottom = banners_top + round(36 * s) * len(content.warnings[-4:])
     if content.status:
         # wrapped and boxed: a server's refusal names the key, the reason and the fix
         # (~250 characters), far wider than the window in one line
@@ -239,19 +232,36 @@ def draw_hud(
             draw.text(((width - w) / 2, top + i * line_h), line, font=body, fill=TEXT)
 
     if content.help:
-        _panel(draw, width, height, "Controls", [f"{a}: {b}" for a, b in content.bindings], s)
+        _panel(
+            draw, width, height, "Controls", [f"{a}: {b}" for a, b in content.bindings], s,
+            below=banners_bottom,
+        )  # fmt: skip
     if content.result:
         _panel(draw, width, height, "Session over", content.result.splitlines(), s)
+    y = banners_top
+    for text, severity in content.warnings[-4:]:
+        colour = WARNING_COLOUR if severity == "warning" else INFO_COLOUR
+        w = draw.textlength(text, font=body)
+        x = (width - w) / 2
+        draw.rounded_rectangle(
+            (x - pad, y, x + w + pad, y + round(30 * s)), radius=pad, fill=colour
+        )
+        draw.text((x, y + round(4 * s)), text, font=body, fill=TEXT)
+        y += round(36 * s)
     return np.asarray(image)
 
 
-def _panel(draw, width: int, height: int, title: str, lines: list[str], s: float) -> None:
-    """A centred box with a title and lines of text."""
+def _panel(
+    draw, width: int, height: int, title: str, lines: list[str], s: float, below: float = 0
+) -> None:
+    """A centred box with a title and lines of text, its top no higher than ``below``
+    (px) where the window is tall enough."""
     body, head = font(round(17 * s)), font(round(24 * s))
     pad, line_h = round(16 * s), round(24 * s)
     w = max([draw.textlength(t, font=body) for t in lines] + [draw.textlength(title, font=head)])
     box_w, box_h = w + 2 * pad, 2 * pad + round(34 * s) + line_h * len(lines)
-    x0, y0 = (width - box_w) / 2, max((height - box_h) / 2, 0)
+    x0 = (width - box_w) / 2
+    y0 = max(min(max((height - box_h) / 2, below), height - box_h), 0)
     draw.rounded_rectangle((x0, y0, x0 + box_w, y0 + box_h), radius=pad, fill=(0, 0, 0, 210))
     draw.text((x0 + pad, y0 + pad), title, font=head, fill=TEXT)
     for k, line in enumerate(lines):

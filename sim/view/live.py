@@ -141,6 +141,10 @@ class LiveAlerts:
         self.shown: list[tuple[float, str, str]] = []  # (until, text, severity)
         #: every alert raised so far (:class:`sim.view.warnings.Alert`)
         self.seen: list[Alert] = []
+        #: banners about an arm's hold ("PSM1 still holds: ..."): text -> [arm, the arm's
+        #: state when last seen]; such a banner goes as soon as the hold ends (it stood
+        #: for its 4 s beside the arm's FOLLOWING, telling of a hold that was over)
+        self._about_hold: dict[str, list[str]] = {}
 
     def flash(self, text: str, severity: str, now_s: float) -> None:
         """Show ``text`` (``warning`` or ``info``) from ``now_s`` (monotonic s); the same
@@ -151,13 +155,30 @@ class LiveAlerts:
 
     def update(self, state: LiveState, now_s: float) -> None:
         """Take the metrics and events ``state`` gathered since the last call (it hands
-        them over: each is judged once) and drop the warnings that have had their time."""
+        them over: each is judged once) and drop the warnings that have had their time,
+        those about an arm's hold once the hold is over, and all of them once the result
+        has come."""
         metrics, state.new_metrics = state.new_metrics, None
         events, state.events = state.events, []
         for alert in self.watch.update(state.scene_time_s, metrics, events):
             self.seen.append(alert)
             self.flash(alert.text, "info" if alert.kind == "message" else "warning", now_s)
+            if alert.kind == "message" and alert.detail:  # a clutch press that did not count
+                arm_state = state.arms.get(alert.detail, {}).get("state", "")
+                self._about_hold[alert.text] = [alert.detail, arm_state]
+        for text, seen in list(self._about_hold.items()):
+            now_state = state.arms.get(seen[0], {}).get("state", "")
+            if now_state == "HOLDING":
+                seen[1] = now_state
+            elif now_state != seen[1]:  # the hold is over (or the operating state lagged
+                # behind the event, and the hold came and went since)
+                self.shown = [a for a in self.shown if a[1] != text]
         self.shown = [a for a in self.shown if a[0] > now_s]
+        if state.score is not None:
+            self.shown = []  # the result box says it all ("Stopping: ..." stood beside it)
+        self._about_hold = {
+            t: v for t, v in self._about_hold.items() if any(a[1] == t for a in self.shown)
+        }
 
     def current(self) -> list[tuple[str, str]]:
         """The ``(text, severity)`` pairs on screen now, oldest first."""
@@ -193,13 +214,13 @@ def hud_content(
     Besides the warnings that come and go, it adds the conditions that last: an
     instrument out of the endoscope's view, a hand too quick for its instrument's speed
     limit, and a paused session. Once the session has ended only the result is shown
-    (with the final score, not the running estimate).
+    (with the final score, not the running estimate): no banner stays beside it.
     """
-    warnings = alerts.current()
+    ended = state.score is not None  # the result box says it all: nothing live stays
+    warnings = [] if ended else alerts.current()
     X_WC = state.camera_pose()
     arms = []
     mapped = {arm: device for device, arm in (hello.get("devices") or {}).items()}
-    ended = state.score is not None  # the result box says it all: nothing live stays
     status = ""
     if not ended and now_s - state.last_scene_s > STALE_S:
         status = state.silence or (

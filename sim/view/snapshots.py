@@ -12,8 +12,12 @@ and draws them with :class:`sim.render.Renderer` (EGL by default: no display nee
   T simulated seconds gives ``floor(T * fps) + 1`` frames.
 - **Snapshots** (for the report): the view at the start, at each drop, collision and
   excessive-force warning (:mod:`sim.view.warnings`, the first ``max_events``), and at the
-  end, each a PNG with its time and a caption. A machine where no GL backend starts gets
-  no snapshots and a note saying why; the session itself is never put at risk.
+  end, each a PNG with its time and a caption. Excessive force is taken at the trace row
+  each episode starts (:class:`ForceWatch`: the report's event table's episodes, one
+  picture each); drops and collisions when the live metrics (10 Hz) and events show them,
+  checked :data:`CHECK_HZ` times a simulated second, so up to 0.1 s after the event. A
+  machine where no GL backend starts gets no snapshots and a note saying why; the
+  session itself is never put at risk.
 
 ``background=True`` (the live server): the loop only copies the poses it needs (about
 0.1 ms); rendering and encoding happen in a worker thread, so the real-time loop never
@@ -157,6 +161,46 @@ class _Video:
             self._tmp.unlink(missing_ok=True)
 
 
+class ForceWatch:
+    """Excessive-force episodes found row by row as the trace is written, by the trace's
+    own definition (:func:`scenarios.report_score.force_episodes`: per instrument, rows
+    above the threshold, stretches less than :data:`scenarios.live.MERGE_GAP_S` apart one
+    episode), so that a snapshot is taken at the row an episode starts.
+
+    The live metrics behind the window's warning refresh at 10 Hz: snapshots taken from
+    them came 0.06-0.1 s after the episode the report's event table gives, and two
+    episodes 0.15 s apart (one metrics refresh) got one snapshot between them.
+
+    Args:
+        threshold_n: tip force counted as excessive (N), the scenario's.
+        rate_hz: trace rows per simulated second.
+    """
+
+    def __init__(self, threshold_n: float, rate_hz: float) -> None:
+        from scenarios.live import MERGE_GAP_S
+
+        self.threshold_n = float(threshold_n)
+        self._gap = round(MERGE_GAP_S * rate_hz)
+        self._row = 0
+        self._last_above: dict[str, float] = {}
+
+    def new_episodes(self, recorder) -> list[tuple[str, int]]:
+        """(instrument, first row) of each episode that began in the rows written since
+        the last call (``recorder``: :class:`sim.session.recorder.TraceRecorder`)."""
+        end = recorder.n
+        if end <= self._row:
+            return []
+        out = []
+        for name, arrays in recorder.data.items():
+            force = arrays["tip_force_n"][self._row : end]
+            for i in np.flatnonzero(force > self.threshold_n) + self._row:
+                if i - self._last_above.get(name, -math.inf) - 1 > self._gap:
+                    out.append((name, int(i)))
+                self._last_above[name] = i
+        self._row = end
+        return sorted(out, key=lambda e: e[1])
+
+
 class SessionCamera:
     """Video and report snapshots of a session (see the module docstring).
 
@@ -203,6 +247,7 @@ class SessionCamera:
         self._description = None
         self._video: _Video | None = None
         self._watch = WarningWatch()
+        self._forces: ForceWatch | None = None
         self._events_seen = 0
         self._event_shots = 0
         self._skipped = 0
@@ -239,6 +284,8 @@ class SessionCamera:
         if self.video_path is not None:
             self._video = _Video(self.video_path, self.size, self.fps)
         self._events_seen = len(session.recorder.events)
+        thresholds = session.scenario.scoring.thresholds
+        self._forces = ForceWatch(thresholds.excessive_force_n, session.recorder.rate_hz)
         # the first picture before any real-time loop starts: drawn here, at once
         self._capture(session, self._bookend("start", "Start"), frame=int(self._video is not None))
         if self.background:
@@ -260,12 +307,13 @@ class SessionCamera:
         t = session.time_s
         frame_due = self._video is not None and t >= self._next_frame_s - 1e-9
         check_due = self.take_snapshots and t >= self._next_check_s - 1e-9
-        if not (frame_due or check_due):
+        # every new trace row: a force episode's picture at the row it starts
+        shots = self._force_shots(session) if self.take_snapshots else []
+        if not (frame_due or check_due or shots):
             return
-        shots = []
         if check_due:
             self._next_check_s = t + 1.0 / CHECK_HZ
-            shots = self._warnings(session)
+            shots += self._warnings(session)
         repeats = 0
         if frame_due:  # frame k is due at start + k / fps (no drift from summing periods)
             due = math.floor((t - self._start_s) * self.fps + 1e-6)
@@ -323,15 +371,29 @@ class SessionCamera:
         metrics = None
         if state.metrics != self._metrics_seen:
             metrics = self._metrics_seen = dict(state.metrics)
+        return self._counted(
+            (alert.kind, alert.text)
+            for alert in self._watch.update(state.time_s, metrics, new)
+            # excessive force: by the trace's rows (ForceWatch), not the 10 Hz metrics
+            if alert.kind in SNAPSHOT_KINDS and alert.kind != "excessive_force"
+        )
+
+    def _force_shots(self, session) -> list[tuple[str, str]]:
+        """(kind, caption) of the excessive-force episodes that began in the new rows."""
+        if self._forces is None:
+            return []
+        episodes = self._forces.new_episodes(session.recorder)
+        return self._counted(("excessive_force", "Excessive force") for _ in episodes)
+
+    def _counted(self, shots) -> list[tuple[str, str]]:
+        """The first :attr:`max_events` warnings' shots; the rest are counted as skipped."""
         out = []
-        for alert in self._watch.update(state.time_s, metrics, new):
-            if alert.kind not in SNAPSHOT_KINDS:
-                continue
+        for shot in shots:
             if self._event_shots >= self.max_events:
                 self._skipped += 1
                 continue
             self._event_shots += 1
-            out.append((alert.kind, alert.text))
+            out.append(shot)
         return out
 
     def _capture(self, session, shots: list[tuple[str, str]], frame: int = 0) -> None:

@@ -50,11 +50,14 @@ COLLISION_METRICS = {
 
 def speed_notice(arm: str, max_tip_speed_m_s: float | None) -> str:
     """What the window says while ``arm``'s speed limit acts: that the hand is too quick
-    and how fast the instrument can follow (mm/s, as a trainee reads speeds), so that the
-    lag reads as a limit of the robot, not a fault of the simulator."""
+    and the limit's value (mm/s, as a trainee reads speeds), so that the lag reads as a
+    limit of the robot, not a fault of the simulator. The value is the limit on the
+    instrument's target (``max_tip_speed_m_s``), not a promise about every instant of the
+    tip: the target may take up to ``limit_carry_s`` of unused allowance at once, and the
+    tip runs faster for a moment while it catches up (``docs/desktop.md``)."""
     if max_tip_speed_m_s is None:
         return f"Moving too fast: {arm} lags behind the hand"
-    return f"Moving too fast: {arm} follows at most {1000.0 * max_tip_speed_m_s:.0f} mm/s"
+    return f"Moving too fast: {arm} is speed-limited ({1000.0 * max_tip_speed_m_s:.0f} mm/s)"
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ Where the panel sits, and why:
   image's, where the instruments work) stays clear. Its bottom edge is
   :data:`PANEL_MARGIN` of the view above the view's lower edge.
 - **Text about 1° high** (:data:`BODY_DEG`, the body line; headset text guidance asks
-  for 1-1.5° for comfortable reading), and never under :data:`MIN_BODY_PX` pixels, where
+  for 1-1.5° for comfortable reading), and no line of it (the smaller step line and
+  hint too) under :data:`MIN_BODY_PX` pixels, where
   the eye's image is too coarse for 1° to be legible (Monado's simulated headset:
   320x240 per eye, 3.4 px per degree at the scope's 70°, so the panel then grows to
   most of the view's width). With a real headset's ~20-30 px per degree the panel is
@@ -55,6 +56,9 @@ BODY_DEG = 1.0
 MIN_BODY_PX = 10.0
 #: The body font's size at draw_hud's scale 1 (pixels).
 _BODY_PX_AT_1 = 19.0
+#: draw_hud's smallest font at scale 1 (pixels): the step line and the corner hint. The
+#: scale keeps it at MIN_BODY_PX too (a 10-pixel body line drew the step line 8 px high).
+_SMALLEST_PX_AT_1 = 15.0
 #: The panel's size at draw_hud's scale 1 (pixels): room for the top band (step,
 #: instruction, timer, score), three warnings and two instruments' lines.
 PANEL_UNITS = (760.0, 340.0)
@@ -65,6 +69,15 @@ PANEL_MARGIN = 0.04
 #: How long the verdict stays in the headset after ``session/score`` (s): long enough to
 #: read three lines, short enough not to keep a trainee waiting (the terminal says it too).
 VERDICT_HOLD_S = 4.0
+
+
+def closing_text(remaining_s: float) -> str:
+    """The verdict's last line while the headset view waits to close: whole seconds
+    rounded up, so it counts 4, 3, 2, 1 and never says "closes in 0 s" (it did for the
+    last half second); "closing" once the time is up."""
+    if remaining_s <= 0.0:
+        return "the headset view is closing"
+    return f"the headset view closes in {math.ceil(remaining_s - 1e-9)} s"
 
 
 @dataclass(frozen=True)
@@ -112,8 +125,7 @@ def panel_layout(width: int, height: int, eyes: Sequence[EyeView], depth_m: floa
     tans = [tuple(math.tan(a) for a in e.fov) for e in eyes]
     _, _, u0, d0 = tans[0]
     fy = height / (u0 - d0)  # pixels per unit tangent: ~pixels per radian at the centre
-    body_px = max(math.radians(BODY_DEG) * fy, MIN_BODY_PX)
-    scale = body_px / _BODY_PX_AT_1
+    scale = max(math.radians(BODY_DEG) * fy / _BODY_PX_AT_1, MIN_BODY_PX / _SMALLEST_PX_AT_1)
     w = int(min(PANEL_UNITS[0] * scale, MAX_FRACTION[0] * width))
     h = int(min(PANEL_UNITS[1] * scale, MAX_FRACTION[1] * height))
     rects = []
@@ -160,9 +172,7 @@ class HeadsetHud:
     def content(self, now_s: float) -> HudContent:
         """What the panel shows now."""
         self.alerts.update(self.state, now_s)
-        close = ""
-        if self.closing_at is not None:
-            close = f"the headset view closes in {max(self.closing_at - now_s, 0.0):.0f} s"
+        close = "" if self.closing_at is None else closing_text(self.closing_at - now_s)
         return hud_content(self.state, self.hello, self.alerts, now_s, hint="", close_hint=close)
 
     def draw(

@@ -147,3 +147,26 @@ def test_a_parameter_benchmark_is_no_experts_mean_in_the_explanation():
     published.metrics["completion_time_s"].benchmark.source = "a study"
     result = score_session({"completion_time_s": 20.0, "path_length_cm": 50.0}, True, published)
     assert "the expert mean" in mscore_line(result.metrics["completion_time_s"], 4.0)
+
+
+def test_penalty_points_say_what_was_taken_from_a_score_held_at_0():
+    """The formula went to -2.7 -> 0 while the metric table said "-1.9 points" for a
+    penalty: of a score already at 0 nothing more is taken, and near 0 only the rest."""
+    from scenarios.explain import contribution
+
+    scoring = load_scenario("needle-handover").scoring  # FLS: cut-off 120 s, target 12 s
+
+    def penalty_text(time_s, drops):
+        result = score_session({"completion_time_s": time_s, "drops": drops}, True, scoring)
+        assert result.explanation["kind"] == "fls"
+        return result, contribution(result.metrics["drops"], result), explain(result)
+
+    result, text, e = penalty_text(30.0, 1)  # 83.3 before the drop's 18.5 points
+    assert result.score > 0 and text == f"{MINUS}20 s ({MINUS}18.5 points)"
+    result, text, e = penalty_text(120.0, 1)  # the time alone scores 0
+    assert result.score == 0
+    assert "none taken: the score was already 0" in text
+    assert any("none taken: the score was already 0" in line for line in e.metric_lines)
+    result, text, _ = penalty_text(118.0, 1)  # 1.9 points left for the drop to take
+    assert result.score == 0
+    assert "took 1.9 of their 18.5 points before the score reached 0" in text

@@ -339,7 +339,7 @@ def test_one_what_happened_heading_and_limits_of_metrics_that_do_not_apply():
     assert "at most 1 mm" in row and "\u2264 1 mm" in row and "does not apply" in row
     assert "<th></th>" not in page
     drops = re.search(r"<tr><td[^>]*>Drops.*?</tr>", page).group(0)
-    assert "\u2264 0 · <span class='pass-cell'>pass</span>" in drops
+    assert "\u2264 0</span> · <span class='pass-cell'>pass</span>" in drops
 
 
 # ---- event durations -----------------------------------------------------------------------
@@ -531,3 +531,184 @@ def test_the_conditions_line_names_a_plug_in_solver_and_filter():
     assert "IK solver: <b>my_plugins:dls</b>" in line
     assert "tremor filter: <b>one_euro</b>" in line
     assert "IK solver" not in conditions_html({})
+
+
+# ---- figures' axes -----------------------------------------------------------------------
+
+
+def test_the_event_timeline_shows_events_at_the_first_and_last_time_inside_the_frame():
+    """``following`` at 0 s and ``completed`` at the last row were drawn on the frame
+    lines, where a ``|`` mark cannot be seen: the axis has a margin at both ends."""
+    import dataclasses
+
+    from scenarios.report import events_figure
+    from scenarios.trace import TraceEvent
+
+    trace = _trace()
+    end = float(trace.time_s[-1])
+    trace = dataclasses.replace(trace, events=[*trace.events, TraceEvent(end, "completed", {})])
+    ax = events_figure(trace).axes[0]
+    low, high = ax.get_xlim()
+    assert low < 0.0 and high > end
+    assert 0.0 - low >= 0.01 * end and high - end >= 0.01 * end
+    bottom, top = ax.get_ylim()
+    assert bottom < 0 and top > len(ax.get_yticks()) - 1  # the top and bottom rows too
+
+
+def test_learning_curve_ticks_are_the_session_ids_the_table_gives():
+    """The n-th point was labelled n under "session" while the table beside it gave
+    database ids (point 8 was session 9): both now say the id."""
+    from scenarios.report import learning_curves_figure, trainee_report_html
+    from scenarios.report_class import class_curves_figure
+    from scenarios.standings import Standing
+
+    rows = _progress_rows(8)
+    for i, row in enumerate(rows):
+        row.update(id=[1, 2, 3, 4, 5, 6, 7, 9][i], scenario="mini", started_at="2026-12-07")
+    fig = learning_curves_figure(rows)
+    fig.canvas.draw()
+    score_ax = fig.axes[0]
+    shown = {
+        int(t.get_position()[0]): t.get_text() for t in score_ax.get_xticklabels() if t.get_text()
+    }
+    assert shown[8] == "9" and shown[1] == "1"
+    assert score_ax.get_xlabel() == "session (id)"
+    page = trainee_report_html("T1", rows, {})
+    assert "<th>session</th>" in page and "<td>9</td>" in page
+    standing = Standing(
+        "T1",
+        8,
+        0,
+        0,
+        7,
+        0,
+        90.0,
+        90.0,
+        "pass",
+        "2026-12-07",
+        None,
+        0,
+        False,
+        None,
+        "",
+        tuple(dict(r, completed=True, why_not=None, rescore=None, pass_score=None) for r in rows),
+    )
+    fig = class_curves_figure([standing])
+    fig.canvas.draw()
+    ax = fig.axes[0]
+    assert {t.get_text() for t in ax.get_xticklabels()} >= {"1", "9"}
+    assert "8" not in {t.get_text() for t in ax.get_xticklabels()}
+
+
+def test_no_completed_session_draws_no_empty_metric_charts_and_says_why():
+    """A scenario with only stopped sessions drew eight empty metric charts (axes
+    0-0.10): only the score curve is drawn, and the page says why."""
+    from scenarios.report import NO_COMPLETED, learning_curves_figure, trainee_report_html
+
+    rows = _progress_rows(2)
+    for i, row in enumerate(rows):
+        row.update(completed=False, counts=False, id=i + 1, scenario="mini", started_at="x")
+    fig = learning_curves_figure(rows)
+    assert [ax.get_title() for ax in fig.axes if ax.get_visible()] == ["score (filled: passed)"]
+    assert NO_COMPLETED in trainee_report_html("T1", rows, {})
+    rows[1]["completed"] = True
+    assert len([ax for ax in learning_curves_figure(rows).axes if ax.get_visible()]) == 4
+    assert NO_COMPLETED not in trainee_report_html("T1", rows, {})
+
+
+def test_a_session_stopped_at_0_s_draws_no_empty_path_and_no_negative_speed():
+    import dataclasses
+
+    from scenarios.report import NO_MOTION, session_report_html, speed_figure
+
+    trace = _trace()
+    ax = speed_figure(trace).axes[0]
+    assert ax.get_ylim()[0] == 0.0 and ax.get_ylim()[1] > 0
+    still = dataclasses.replace(
+        trace,
+        time_s=trace.time_s[:1],
+        instruments={
+            n: dataclasses.replace(
+                i,
+                **{
+                    f.name: getattr(i, f.name)[:1]
+                    for f in dataclasses.fields(i)
+                    if isinstance(getattr(i, f.name), np.ndarray)
+                },
+            )
+            for n, i in trace.instruments.items()
+        },
+        events=[],
+    )
+    page = session_report_html(
+        title="mini", pseudonym="T1", operator="device", seed=1, result=_result(), trace=still
+    )
+    assert page.count(NO_MOTION.format(end=0.0)) == 2  # the trajectory and the speed
+    assert 'alt="Tool-tip trajectory"' not in page and 'alt="Event timeline"' in page
+
+
+def test_the_force_note_names_the_scene_s_own_scenery():
+    """A needle report spoke of "the scenery (board, pegs, posts)" and of pressing "into
+    the board ... tens of newtons" over a suture pad that gives way: the note names the
+    scene's objects and how they answer a push, and is neutral for an unknown scene."""
+    from types import SimpleNamespace
+
+    from scenarios.loader import load_scenario
+    from scenarios.report_score import force_note_html
+
+    force = np.array([0.0, 3.0, 4.5, 3.0, 0.0])
+    inst = SimpleNamespace(tip_force_n=force, contact_environment=np.ones(5, dtype=bool))
+    trace = SimpleNamespace(rate_hz=100.0, instruments={"PSM1": inst})
+
+    def note(scenario):
+        types = [o.type for o in load_scenario(scenario).scene.objects] if scenario else ()
+        return force_note_html(trace, 2.5, types)
+
+    needle = note("needle-handover")
+    assert "touching the suture pad" in needle and "gives way like tissue" in needle
+    assert "board" not in needle and "pegs" not in needle and "tens of newtons" not in needle
+    pegs = note("peg-transfer")
+    assert "touching the board and its pegs" in pegs and "tens of newtons" in pegs
+    assert "posts" in note("ring-walk")
+    neutral = note(None)
+    assert "board" not in neutral and "pad" not in neutral and "tens of newtons" not in neutral
+
+
+def test_the_speed_plot_draws_the_teleoperation_limit_and_says_exactly_what_it_caps():
+    """Tips reached 0.25 m/s on a plot with no limit drawn, while the docs said they
+    follow at most 200 mm/s: the limit is drawn, in view, and the note gives its carry."""
+    from scenarios.report import session_report_html, speed_figure
+
+    trace = _trace()
+    ax = speed_figure(trace, 0.2).axes[0]
+    (line,) = [ln for ln in ax.get_lines() if "speed limit" in ln.get_label()]
+    assert set(np.asarray(line.get_ydata(), dtype=float)) == {20.0}  # cm/s
+    assert "200 mm/s" in line.get_label() and ax.get_ylim()[1] > 20.0
+    assert not [ln for ln in speed_figure(trace).axes[0].get_lines() if "limit" in ln.get_label()]
+    teleop = {"max_tip_speed_m_s": 0.2, "limit_carry_s": 0.01}
+    page = session_report_html(
+        title="mini", pseudonym="T1", operator="novice", seed=1, result=_result(),
+        trace=trace, conditions={"teleop": teleop},
+    )  # fmt: skip
+    assert "speed limit, 200 mm/s" in page and "0.2 m/s \u00d7 (T + 0.01 s)" in page
+    plain = session_report_html(
+        title="mini", pseudonym="T1", operator="novice", seed=1, result=_result(), trace=trace
+    )
+    assert "speed limit, 200 mm/s" not in plain  # a controller's session: no teleoperation
+
+
+def test_a_value_stays_on_one_line_with_its_unit():
+    """The metric table broke "0.406 N" between the number and its unit in a narrow
+    column: values, benchmarks and pass marks are kept whole, and so is the progress
+    table's date."""
+    from scenarios.report import _STYLE, trainee_report_html
+    from scenarios.report_score import metric_table_html
+
+    assert ".q{white-space:nowrap}" in _STYLE
+    table = metric_table_html(_result())
+    assert "<span class='q'>9.5 s</span>" in table  # the value
+    assert "<span class='q'>8 s</span> \u00b1 <span class='q'>2 s</span>" in table
+    assert "<span class='q'>\u2264 0</span>" in table  # drops' limit
+    rows = _progress_rows(1)
+    rows[0].update(id=1, scenario="mini", started_at="2026-12-07 11:54")
+    assert "<td class='q'>2026-12-07 11:54</td>" in trainee_report_html("T1", rows, {})

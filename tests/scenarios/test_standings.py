@@ -104,9 +104,10 @@ def test_standings_agree_with_each_trainees_own_table(course):
     assert t101.proficient and t101.since == "attempt 10, 2026-11-12"
     assert (t101.attempts, t101.passed, t101.current_run) == (10, 10, 10)
     assert (t102.attempts, t102.not_counted, t102.passed, t102.current_run) == (3, 1, 1, 0)
-    assert t102.latest_result == "FAIL (stopped by the user)"
-    assert t102.best_score == 90.0  # the stopped session's 0 is no attempt; the pass is
-    assert t102.latest_score == 0.0
+    # the stopped session's 0 is no attempt: best and latest are of the attempts
+    assert t102.best_score == 90.0
+    assert (t102.latest_score, t102.latest_result, t102.latest_ending) == (52.25, "FAIL", "stopped")
+    assert t101.latest_ending is None and t101.latest_result == "pass"
     assert (t103.attempts, t103.passed, t103.best_score, t103.proficient) == (1, 0, 12.0, False)
 
 
@@ -126,7 +127,8 @@ def test_page_and_csv_say_what_the_table_says(course, tmp_path):
     page = class_report_html(standings, course.shown_url)
     assert page.startswith("<!doctype html>") and "data:image/png" in page
     assert "1 proficient</b>, 1 not started" in page and "4 trainees" in page
-    assert "3 (+1 not counted)" in page and "not an attempt (stopped by the user)" in page
+    assert "3 (+1 not counted)" in page and "52.2 (FAIL); then stopped by the user" in page
+    assert "not an attempt" not in page  # the latest score is the latest attempt's
     assert "No sessions yet" in page and "T104" in page
     written = standings_csv(standings, tmp_path / "c.csv").read_text()
     rows = list(csv.DictReader(io.StringIO(written)))
@@ -138,6 +140,10 @@ def test_page_and_csv_say_what_the_table_says(course, tmp_path):
     assert by_name["T101"]["proficient"] == "1" and by_name["T101"]["proficient_since"]
     assert (by_name["T102"]["attempts"], by_name["T102"]["not_counted"]) == ("3", "1")
     assert by_name["T103"]["best_score"] == "12.000"
+    assert (by_name["T102"]["latest_score"], by_name["T102"]["latest_result"]) == (
+        "52.250",
+        "FAIL",
+    )
 
 
 def test_the_url_said_on_the_page_hides_a_password():
@@ -230,3 +236,30 @@ def test_an_upgrade_that_adds_rubric_defaults_keeps_old_verdicts_comparable():
     stricter = json.loads(json.dumps(scoring))
     stricter["metrics"]["completion_time_s"]["benchmark"]["mean"] = 10.0
     assert rubric_key(json.dumps(stricter)) != rubric_key(json.dumps(scoring))
+
+
+def test_a_re_score_under_a_rubric_no_session_runs_under_is_marked_not_judged(tmp_path):
+    """`rescore 2 --scenario edited.yaml` with later sessions under the old rubric: the
+    report showed both verdicts, `trainee show` and the progress page no mark of it. The
+    current rubric stays the latest session's (one re-score of an old attempt does not set
+    every other attempt aside); the re-score is shown, as not judged by, until the latest
+    session is under its rubric too."""
+    records = Records(f"sqlite:///{tmp_path / 'r.sqlite'}")
+    sids = [_store(records, "T301", day) for day in range(1, 4)]
+    strict = parse_scenario(STRICT, "strict.yaml").scoring.model_dump(mode="json")
+    result = json.loads(records.session(sids[1]).original_score.result_json)
+    records.add_score(sids[1], {**result, "score": 61.5, "passed": False}, strict)
+    dicts = session_dicts(records, "T301")
+    assert dicts[1]["rescore"] is None  # judged by its original, under the current rubric
+    assert dicts[1]["latest_rescore"] == {"score": 61.5, "passed": False}
+    assert dicts[0]["latest_rescore"] is None
+    page = trainee_report_html("T301", dicts, proficiency_table(records, "T301"))
+    assert page.count("re-scored: 61.5 FAIL, under another rubric: not judged by it") == 1
+    assert proficiency_table(records, "T301")["mini"]["other_rubric"] == 0
+    # the latest session re-scored under the same rubric: now that rubric is current
+    records.add_score(sids[2], {**result, "score": 88.0, "passed": False}, strict)
+    dicts = session_dicts(records, "T301")
+    assert dicts[1]["rescore"] == {"score": 61.5, "passed": False}
+    page = trainee_report_html("T301", dicts, proficiency_table(records, "T301"))
+    assert "re-scored: 61.5 FAIL, judged by it" in page
+    assert proficiency_table(records, "T301")["mini"]["other_rubric"] == 1  # the first

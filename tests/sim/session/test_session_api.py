@@ -474,3 +474,19 @@ def test_a_held_object_is_let_go_only_past_the_reported_release_angle(session):
     assert short.holding == ("pad/needle",) and short.jaw_release_rad == release
     opened = hold(0.03, release + 0.05, 0.5)
     assert opened.holding == () and opened.jaw_release_rad is None
+
+
+def test_the_speed_limit_kept_with_a_session_is_the_teleoperation_s_own():
+    """What the report draws on the speed plot is what teleoperation caps, for the
+    headless operators and the live server alike."""
+    from haptics.teleop import TeleopConfig
+    from sim.server.server import live_session_config
+    from sim.session.session import SessionConfig, speed_limit_conditions
+
+    for config in (SessionConfig(), live_session_config()):
+        kept = speed_limit_conditions(config.teleop)
+        assert kept == {
+            "max_tip_speed_m_s": config.teleop.max_tip_speed_m_s,
+            "limit_carry_s": config.teleop.limit_carry_s,
+        }
+    assert speed_limit_conditions(TeleopConfig(max_tip_speed_m_s=0.1))["max_tip_speed_m_s"] == 0.1

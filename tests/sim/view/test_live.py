@@ -3,12 +3,14 @@ headset (:func:`sim.view.live.hud_content`)."""
 
 from __future__ import annotations
 
+import dataclasses
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from haptics.bus.contract import pose_payload
+from sim.view.hud import HudContent
 from sim.view.live import WARNING_S, LiveAlerts, LiveState, hud_content
 
 
@@ -120,3 +122,71 @@ def test_a_warning_said_again_while_on_screen_stands_once_and_longer():
     alerts.flash(text, "warning", 11.0)
     assert alerts.current() == [("Drop!", "warning"), (text, "warning")]
     assert alerts.shown[-1][0] == 11.0 + WARNING_S
+
+
+HELLO = {"title": "Needle handover", "devices": {"MTMR": "PSM1", "MTML": "PSM2"}}
+
+
+def _banners(state, alerts, now_s):
+    alerts.update(state, now_s)
+    return [text for text, _ in hud_content(state, HELLO, alerts, now_s, hint="").warnings]
+
+
+def test_a_hold_banner_goes_when_the_hold_ends_and_every_banner_when_the_result_comes(
+    description,
+):
+    """The probe saw "PSM1 still holds: ... tapping again" stand beside PSM1 FOLLOWING,
+    and "Stopping: the session is scored and stored" beside the "Session over" box."""
+    state, alerts = LiveState(description), LiveAlerts()
+    alerts.watch.auto_clutch = True
+    late = {"time_s": 3.0, "kind": "clutch_ignored", "data": {"arm": "PSM1"}}
+    drop = {"time_s": 3.1, "kind": "drop", "data": {"object": "needle"}}
+    for m in (
+        _scene(description, 3.0),
+        _message("PSM1/operating_state", {"state": "HOLDING"}),
+        _message("PSM2/operating_state", {"state": "FOLLOWING"}),
+        _message("session/events", {"events": [late, drop]}),
+    ):
+        state.take(m, now_s=50.0)
+    shown = _banners(state, alerts, 50.0)
+    assert any(t.startswith("PSM1 still holds") for t in shown) and "Dropped needle" in shown
+    state.take(_message("PSM1/operating_state", {"state": "HOLDING"}), now_s=50.5)
+    assert any(t.startswith("PSM1 still holds") for t in _banners(state, alerts, 50.5))
+    state.take(_message("PSM1/operating_state", {"state": "FOLLOWING"}), now_s=51.0)
+    state.take(_scene(description, 4.0), now_s=51.0)
+    assert _banners(state, alerts, 51.0) == ["Dropped needle"]  # its own 4 s still run
+
+    # an event ahead of the operating state that shows the hold: kept until it ends
+    state.take(_message("session/events", {"events": [dict(late, time_s=5.0)]}), now_s=52.0)
+    assert any(t.startswith("PSM1 still holds") for t in _banners(state, alerts, 52.0))
+    state.take(_message("PSM1/operating_state", {"state": "HOLDING"}), now_s=52.2)
+    assert any(t.startswith("PSM1 still holds") for t in _banners(state, alerts, 52.2))
+    state.take(_message("PSM1/operating_state", {"state": "FOLLOWING"}), now_s=52.4)
+    assert not any(t.startswith("PSM1 still holds") for t in _banners(state, alerts, 52.4))
+
+    alerts.flash("Stopping: the session is scored and stored", "info", 53.0)
+    assert "Stopping: the session is scored and stored" in _banners(state, alerts, 53.0)
+    score = {"passed": False, "score": 75.0, "completed": True, "session_id": 4}
+    state.take(_message("session/score", score), now_s=53.5)
+    assert _banners(state, alerts, 53.5) == []
+    assert hud_content(state, HELLO, alerts, 53.5).result.startswith("FAIL - score 75")
+
+
+def test_the_help_panel_leaves_the_warning_banners_in_view():
+    """F1's panel was drawn over the banners: they are drawn last, the panel below them."""
+    from sim.view.hud import INFO_COLOUR, draw_hud
+    from sim.view.input import BINDINGS
+
+    def blue_pixels(content):
+        image = draw_hud(content, 640, 480)  # the probe's window: the panel fills it
+        return int(np.count_nonzero(np.all(image[..., :3] == INFO_COLOUR[:3], axis=-1)))
+
+    said = (
+        ("PSM1 still holds: its clutch tap came too late to count (a busy machine)", "info"),
+        ("PSM2 still holds: its clutch tap came too late to count (a busy machine)", "info"),
+    )
+    banner = HudContent(instruction="Pick up the ring by its tab.", warnings=said)
+    alone = blue_pixels(banner)
+    assert alone > 500
+    with_help = blue_pixels(dataclasses.replace(banner, help=True, bindings=tuple(BINDINGS)))
+    assert with_help == alone

@@ -149,4 +149,4 @@ def test_practice_completes_a_scenario_driven_by_injected_input(xdisplay, xdotoo
     page = report.read_text()
     assert "<h2>Endoscope snapshots</h2>" in page and page.count("data:image/png;base64") >= 2 + 4
     assert "VIEW display: frame" in page
-    assert "0.0 s</b> · <span class='start'>Start" in page
+    assert "0.00 s</b> · <span class='start'>Start" in page

@@ -114,3 +114,36 @@ def test_without_a_gl_backend_the_session_is_stored_and_the_report_says_why(tmp_
         and "SURGISIM_GL=&#x27;vulkan" in page
     )
     assert page.count("data:image/png;base64") == 4  # the figures only
+
+
+def test_force_snapshots_are_taken_at_the_row_each_episode_of_the_event_table_starts():
+    """Seed 5604's novice had three episodes (5.30, 6.40, 6.55 s) but two snapshots, at
+    5.4 and 6.5 s: the warning came from the 10 Hz live metrics, late and merging
+    episodes 0.15 s apart. Found row by row, every episode of the report's table gets its
+    picture at its own first row, in any chunking of the rows."""
+    from scenarios.report_score import force_episodes
+    from sim.session.recorder import TraceRecorder
+    from sim.view.snapshots import ForceWatch
+
+    rate = 100.0
+    force = {"PSM1": np.zeros(900), "PSM2": np.zeros(900)}
+    force["PSM2"][530:560] = 4.0  # 5.30 s
+    force["PSM2"][640:642] = 3.0  # 6.40 s
+    force["PSM2"][655:700] = 9.0  # 6.55 s: 0.13 s after the last, an episode of its own
+    force["PSM2"][661:664] = 1.0  # dips and a return 0.05 s after: the same episode
+    force["PSM2"][705:710] = 3.0
+    force["PSM1"][650:652] = 3.0  # the other arm, its own episode
+    force["PSM2"][760:770] = 3.0  # 7.60 s: 0.6 s later, its own
+    for chunks in (1, 3, 7, 10, 33):
+        recorder = TraceRecorder({"PSM1": "psm", "PSM2": "psm"}, rate, capacity=16)
+        watch, found = ForceWatch(2.5, rate), []
+        for i in range(900):
+            row = recorder.row(i / rate)
+            for name in force:
+                recorder.set(name, "tip_force_n", row, force[name][i])
+            if i % chunks == chunks - 1 or i == 899:
+                found += watch.new_episodes(recorder)
+        trace = recorder.finish(True, 9.0, [])
+        expected = [(e.arm, e.start) for e in force_episodes(trace, 2.5)]
+        assert found == expected, chunks
+    assert [row for _, row in found] == [530, 640, 650, 655, 760]

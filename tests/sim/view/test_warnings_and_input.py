@@ -262,7 +262,7 @@ def test_moving_too_fast_names_the_instruments_speed_limit(description):
     viewer.state.events = [event]
     viewer._warnings(0.0)
     shown = viewer._hud(0.0).warnings
-    assert ("Moving too fast: PSM1 follows at most 200 mm/s", "warning") in shown
+    assert ("Moving too fast: PSM1 is speed-limited (200 mm/s)", "warning") in shown
     assert not any("PSM2" in text for text, _ in shown)
     viewer.state.scene_time_s = 5.9
     assert any("Moving too fast" in text for text, _ in viewer._hud(0.0).warnings)
