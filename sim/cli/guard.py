@@ -267,13 +267,20 @@ _holding = [0]
 
 
 @contextmanager
-def uninterrupted(message: str | None = None) -> Iterator[None]:
+def uninterrupted(message: str | None = None, done: str | None = None) -> Iterator[None]:
     """Hold Ctrl-C, SIGTERM and SIGHUP back while a finished session is written to the
     database (or, around a command's whole ending, stored, printed and its outputs
     written); the first takes effect (as KeyboardInterrupt or :class:`Terminated`) once the
     block is done. ``message``, if given, is said when a signal is held. Blocks nest: only
     the outermost holds, so a stop that came while storing no longer cut off the score
-    and the "stored as session N" line that follow it."""
+    and the "stored as session N" line that follow it.
+
+    ``done``, if given, spends a held stop instead of raising it: the block finished the
+    work the stop was waiting for (a session that had ended, stored and its outputs
+    written), so the command ends as that work did, with its own exit code, and
+    ``done`` (``{signal}``: the signal's name) says so. Before, a SIGTERM that came after
+    a completed session had ended exited 143 with "error: terminated" about a session
+    stored as completed, which a supervisor read as a stopped run."""
     if _holding[0]:
         yield
         return
@@ -294,5 +301,9 @@ def uninterrupted(message: str | None = None) -> Iterator[None]:
             yield
     finally:
         _holding[0] -= 1
-    if pending:  # after the block's own failure, if any: that message says more
+    if pending and done is not None:
+        with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone
+            said = done.format(signal=signal.Signals(pending[0]).name)
+            Console(emoji=False, stderr=True).print(f"[yellow]{escape(said)}[/yellow]")
+    elif pending:  # after the block's own failure, if any: that message says more
         _raise_stop(pending[0], None)

@@ -185,8 +185,8 @@ def run(
                     )
             raise
         # the session has ended: a stop now waits until it is stored, its score printed
-        # and its outputs written (seconds), then ends the command with its exit code
-        with uninterrupted(FINISHING):
+        # and its outputs written (seconds); the command then ends as the session did
+        with uninterrupted(FINISHING, FINISHED):
             from scenarios.archive import ending_of
 
             if record is not None and recorder.error is None:
@@ -263,6 +263,13 @@ def run(
 
 #: Said when a stop signal comes after the session ended, while it is being finished.
 FINISHING = "the session has ended: stopping once it is stored and its score is shown"
+#: Said once it is finished: the stop came too late to change the session, so the command
+#: exits as the session ended (0 for a session that ran to its end, PASS or FAIL; 130/143
+#: for one a stop ended before), not 143 with "terminated" about a stored completed one
+FINISHED = (
+    "{signal} came after the session had ended: it is already stored as it ended; "
+    "exiting with the run's own exit code"
+)
 
 
 def _outputs(record: Path | None, json_path: Path | None, video: Path | None) -> dict:
