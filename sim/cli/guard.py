@@ -201,6 +201,13 @@ def raise_swallowed_stop() -> None:
         _raise_stop(signum, None)
 
 
+def raised_stop() -> int | None:
+    """The stop signal this command raised as an exception and no one has answered yet
+    (None: none): a library may catch it and raise a plain KeyboardInterrupt in its place
+    (Ray's ``wait`` does), which reads as Ctrl-C although SIGTERM came."""
+    return _unseen[0] if _unseen else None
+
+
 def print_error(message: str, debug: bool = False) -> None:
     """Print ``error: message`` on stderr (and the traceback being handled, with debug)."""
     if debug:
