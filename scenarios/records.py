@@ -71,6 +71,7 @@ from scenarios.paths import (
     database_file,
     private_file,
     store_dir,
+    unfinished_copies,
 )
 
 PSEUDONYM_PATTERN = re.compile(r"^[A-Za-z0-9_-]{2,40}$")
@@ -823,6 +824,8 @@ class Records:
         for path, kind in found:
             if path not in out and os.path.exists(path):
                 out[path] = kind.removeprefix(EXPECTED)
+            for tmp in unfinished_copies(path):  # what a kill left of a write of it
+                out.setdefault(str(tmp), f"{kind.removeprefix(EXPECTED)} (unfinished write)")
         return list(out.items())
 
     @staticmethod
@@ -868,6 +871,11 @@ class Records:
             s.execute(delete(SessionRow).where(SessionRow.trainee_id == trainee.id))
             s.execute(delete(Trainee).where(Trainee.id == trainee.id))
         removed, missing, failed = [], [], []
+        # with each file, what a kill left of a write of it (the whole --json result in
+        # a hidden .NAME.RANDOM.tmp beside it, the rename never made)
+        copies = [str(tmp) for path in dict.fromkeys(recorded) for tmp in unfinished_copies(path)]
+        recorded += copies
+        expected.update(copies)  # gone meanwhile: nothing to say
         for path in dict.fromkeys(recorded):  # once each, in order
             try:
                 os.unlink(path)
@@ -929,6 +937,33 @@ class Records:
                             trainee_id=trainee_id,
                             session_id=session_id,
                             kind=kind,
+                            path=path,
+                            created_at=_now(),
+                        )
+                    )
+
+    def expect_files(
+        self, pseudonym: str, paths: dict[str, str], *, allow_name: bool = False
+    ) -> None:
+        """Register files a run is about to write about a trainee (``kind`` -> path), as
+        :data:`EXPECTED`, before it writes them: a run killed before its session is stored
+        (in its start-up, before any checkpoint) leaves them with nothing else naming them,
+        and ``trainee forget`` then removes them (the empty ``X.mcap.partial`` of a
+        recording claimed at start). The trainee's row is made if it is new. Nobody
+        else's registration of the paths is dropped: nothing has been replaced yet."""
+        pseudonym = self.check_pseudonym(pseudonym, allow_name=allow_name)
+        with self._session("write to") as s:
+            trainee = self._trainee_in(s, pseudonym)
+            for kind, path in paths.items():
+                path = str(Path(path).resolve())
+                known = s.scalar(
+                    select(FileRow.id).where(FileRow.trainee_id == trainee.id, FileRow.path == path)
+                )
+                if known is None:
+                    s.add(
+                        FileRow(
+                            trainee_id=trainee.id,
+                            kind=EXPECTED + kind,
                             path=path,
                             created_at=_now(),
                         )

@@ -162,6 +162,15 @@ def run(
             info.outputs = _outputs(record, json_path, video)
             checkpoint = Checkpoint(records.work_dir / IN_PROGRESS, info)
         recorder = _claim_recording(record, path, overwrite)
+        if records is not None and recorder is not None:
+            # the recording's .partial exists from now: registered for the trainee at
+            # once, so that a run killed before its first checkpoint (start-up takes
+            # seconds) does not leave an empty X.mcap.partial nothing attributes
+            from scenarios.errors import ScenarioError
+
+            partial = {"partial": info.outputs["partial"]}
+            with contextlib.suppress(ScenarioError):  # a busy database: registered when stored
+                records.expect_files(pseudonym, partial, allow_name=allow_name)
         try:
             outcome, stop = _simulate(
                 console,
