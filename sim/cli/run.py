@@ -398,7 +398,9 @@ def register_outputs(records, session_id: int, pseudonym: str, outputs: dict) ->
         if path is None or not Path(path).exists():
             continue
         try:
-            records.register_file(path, pseudonym=pseudonym, session_id=session_id, kind=kind)
+            records.register_file(
+                path, pseudonym=pseudonym, session_id=session_id, kind=kind, written=True
+            )
         except ScenarioError as exc:
             raise SimError(
                 stored_but(
