@@ -29,7 +29,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from scenarios.errors import ScenarioError
-from scenarios.paths import name_for_file, private_dir, write_private_text
+from scenarios.paths import (
+    UNFINISHED_WRITE_GRACE_S,
+    name_for_file,
+    private_dir,
+    write_private_text,
+)
 from scenarios.trace import SessionTrace
 
 #: Simulated seconds between checkpoints of a running session: what a kill -9 may lose.
@@ -307,11 +312,6 @@ def _run_pid(info: Path) -> int | None:
 def _running(pid: int | None) -> bool:
     """Whether the run with this pid is this process or another live one."""
     return pid is not None and (pid == os.getpid() or (pid > 0 and _alive(pid)))
-
-
-#: (s) a temporary file younger than this may be a write in progress of a run that has not
-#: written its run information yet; an atomic write takes well under a second.
-UNFINISHED_WRITE_GRACE_S = 60.0
 
 
 def unfinished_writes(directory: Path) -> list[Path]:

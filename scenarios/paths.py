@@ -149,6 +149,36 @@ def write_private_text(path: str | Path, text: str) -> Path:
     return write_private(path, lambda f: f.write(text.encode("utf-8")))
 
 
+#: (s) a temporary file younger than this may be a write in progress (an atomic write
+#: takes well under a second); older, it is what a killed process left
+UNFINISHED_WRITE_GRACE_S = 60.0
+
+
+def unfinished_copies(path: str | Path, grace_s: float = UNFINISHED_WRITE_GRACE_S) -> list[Path]:
+    """The temporary files :func:`write_private` left of ``path`` when its process was
+    killed between writing and renaming (``.NAME.RANDOM.tmp`` beside it, the whole
+    content often in it), older than ``grace_s``: a younger one may be a write under way.
+    """
+    import time
+
+    path = Path(path)
+    out = []
+    now = time.time()
+    with contextlib.suppress(OSError):  # the folder is gone, or cannot be read
+        for tmp in sorted(path.parent.glob(f".{_glob_escape(path.name)}.*.tmp")):
+            with contextlib.suppress(OSError):  # gone meanwhile
+                if now - tmp.stat().st_mtime >= grace_s:
+                    out.append(tmp)
+    return out
+
+
+def _glob_escape(name: str) -> str:
+    """``name`` with the glob's special characters matched as themselves."""
+    import glob
+
+    return glob.escape(name)
+
+
 def _inside_data_dir(path: Path) -> bool:
     try:
         path.resolve().relative_to(data_dir().resolve())

@@ -71,6 +71,7 @@ from scenarios.paths import (
     database_file,
     private_file,
     store_dir,
+    unfinished_copies,
 )
 
 PSEUDONYM_PATTERN = re.compile(r"^[A-Za-z0-9_-]{2,40}$")
@@ -418,6 +419,25 @@ class FileRow(Base):
     kind: Mapped[str] = mapped_column(String(20))
     path: Mapped[str] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    #: the file as registered written ("SIZE:MTIME_NS", :func:`file_stamp`); None for
+    #: one registered before it was written and not since: forgetting deletes the file
+    #: only while it is still this one (a later run's ``--overwrite`` is not theirs)
+    stamp: Mapped[str | None] = mapped_column(String(60), nullable=True)
+
+
+def file_stamp(path: str | Path) -> str | None:
+    """What tells one file at ``path`` from a later one written there: its size and its
+    modification time in nanoseconds (None: no file)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return f"{st.st_size}:{st.st_mtime_ns}"
+
+
+#: (s) how long after its session's end a file registered before it was written may
+#: still have been written by that session's run (its outputs come after storing)
+OUTPUT_SLACK_S = 120.0
 
 
 @dataclass(frozen=True)
@@ -430,6 +450,7 @@ class Forgotten:
         files: files deleted (traces, reports, exports).
         missing: files that were recorded but no longer existed.
         failed: files that could not be deleted, with the reason (delete them by hand).
+        changed: files left, with why: written again since (not the trainee's any more).
     """
 
     pseudonym: str
@@ -438,6 +459,9 @@ class Forgotten:
     files: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    #: files left because they changed since they were registered (another run wrote
+    #: them since), each with why
+    changed: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -506,6 +530,16 @@ class AlreadyStoredError(ScenarioError):
     def __init__(self, message: str, session_id: int) -> None:
         super().__init__(message)
         self.session_id = session_id
+
+
+def _either(first, second):
+    """A check that passes when either of two registrations of one path passes."""
+
+    def check():
+        why = first()
+        return None if why is None else second()
+
+    return check
 
 
 def _now() -> dt.datetime:
@@ -827,6 +861,8 @@ class Records:
         for path, kind in found:
             if path not in out and os.path.exists(path):
                 out[path] = kind.removeprefix(EXPECTED)
+            for tmp in unfinished_copies(path):  # what a kill left of a write of it
+                out.setdefault(str(tmp), f"{kind.removeprefix(EXPECTED)} (unfinished write)")
         return list(out.items())
 
     @staticmethod
@@ -860,6 +896,7 @@ class Records:
                 raise ScenarioError(f"no trainee {pseudonym!r} in {self.url}.")
             session_ids = [r.id for r in trainee.sessions]
             files = self._files_in(s, trainee)
+            still = self._still_theirs(s, trainee)
             recorded = [path for path, _ in files]
             expected = {path for path, kind in files if kind.startswith(EXPECTED)}
             self._raise_session_id_floor(s, session_ids)
@@ -872,7 +909,17 @@ class Records:
             s.execute(delete(SessionRow).where(SessionRow.trainee_id == trainee.id))
             s.execute(delete(Trainee).where(Trainee.id == trainee.id))
         removed, missing, failed = [], [], []
+        # with each file, what a kill left of a write of it (the whole --json result in
+        # a hidden .NAME.RANDOM.tmp beside it, the rename never made)
+        copies = [str(tmp) for path in dict.fromkeys(recorded) for tmp in unfinished_copies(path)]
+        recorded += copies
+        expected.update(copies)  # gone meanwhile: nothing to say
+        changed = []
         for path in dict.fromkeys(recorded):  # once each, in order
+            why = still.get(path, lambda: None)()
+            if why is not None:
+                changed.append(f"{path} ({why})")
+                continue
             try:
                 os.unlink(path)
                 removed.append(path)
@@ -883,7 +930,48 @@ class Records:
                 failed.append(f"{path} ({exc.strerror})")
         if self._path is not None:
             self._vacuum()
-        return Forgotten(pseudonym, len(session_ids), scores, removed, missing, failed)
+        return Forgotten(pseudonym, len(session_ids), scores, removed, missing, failed, changed)
+
+    @staticmethod
+    def _still_theirs(s: Session, trainee: Trainee) -> dict:
+        """For each registered file of ``trainee``: a check (called at deletion) that says
+        why the file at its path is no longer the one registered (None: it is). A file
+        registered written must have its stamp still; one registered before it was
+        written (never confirmed: the run was killed) must be no newer than its session's
+        end and :data:`OUTPUT_SLACK_S`, or a later run's file would go with it."""
+        ends = {
+            r.id: r.started_at + dt.timedelta(seconds=r.wall_time_s + OUTPUT_SLACK_S)
+            for r in trainee.sessions
+        }
+        checks = {}
+        for row in s.scalars(select(FileRow).where(FileRow.trainee_id == trainee.id)):
+            if row.stamp is not None:
+                stamp = row.stamp
+
+                def check(path=row.path, stamp=stamp):
+                    now = file_stamp(path)
+                    if now is None or now == stamp:
+                        return None
+                    return "changed since it was registered: written again since"
+
+            elif row.session_id in ends:
+                end = ends[row.session_id]
+
+                def check(path=row.path, end=end):
+                    try:
+                        mtime = os.stat(path).st_mtime
+                    except OSError:
+                        return None
+                    written = dt.datetime.fromtimestamp(mtime, dt.timezone.utc).replace(tzinfo=None)
+                    if written <= end:
+                        return None
+                    return "written after the session ended, by another run"
+
+            else:
+                continue
+            previous = checks.get(row.path)
+            checks[row.path] = check if previous is None else _either(previous, check)
+        return checks
 
     def _vacuum(self) -> None:
         """Rewrite the SQLite file (and empty its WAL) so that deleted rows do not linger
@@ -906,13 +994,16 @@ class Records:
         pseudonym: str | Sequence[str],
         session_id: int | None = None,
         kind: str = "report",
+        written: bool = False,
     ) -> None:
         """Remember a file written about a trainee (or about each of several: a class
         page), for :meth:`forget`. The file now holds their data and nobody else's: a
         registration of the same path for another trainee is dropped, since the file
         that trainee's data was in has been replaced (two runs writing ``--json
         result.json`` in turn: forgetting the first trainee must not delete the second's
-        result)."""
+        result). ``written``: the file is written now (a run's outputs): what it is is kept
+        (:func:`file_stamp`), and forgetting leaves a file written again since (a later
+        run's ``--overwrite``) instead of deleting it."""
         names = [pseudonym] if isinstance(pseudonym, str) else list(pseudonym)
         path = str(Path(path).resolve())
         with self._session("write to") as s:
@@ -923,9 +1014,10 @@ class Records:
                     raise ScenarioError(f"no trainee {name!r} in {self.url}.")
                 owners.append(trainee.id)
             self._disown(s, path, keep=owners)
+            stamp = file_stamp(path) if written else None
             for trainee_id in owners:
                 known = s.scalar(
-                    select(FileRow.id).where(FileRow.trainee_id == trainee_id, FileRow.path == path)
+                    select(FileRow).where(FileRow.trainee_id == trainee_id, FileRow.path == path)
                 )
                 if known is None:
                     s.add(
@@ -933,6 +1025,38 @@ class Records:
                             trainee_id=trainee_id,
                             session_id=session_id,
                             kind=kind,
+                            path=path,
+                            created_at=_now(),
+                            stamp=stamp,
+                        )
+                    )
+                elif stamp is not None:  # written now: this file is theirs, not another
+                    known.stamp = stamp
+                    known.session_id = known.session_id or session_id
+
+    def expect_files(
+        self, pseudonym: str, paths: dict[str, str], *, allow_name: bool = False
+    ) -> None:
+        """Register files a run is about to write about a trainee (``kind`` -> path), as
+        :data:`EXPECTED`, before it writes them: a run killed before its session is stored
+        (in its start-up, before any checkpoint) leaves them with nothing else naming them,
+        and ``trainee forget`` then removes them (the empty ``X.mcap.partial`` of a
+        recording claimed at start). The trainee's row is made if it is new. Only for
+        paths the run has claimed: another trainee's registration of them is dropped."""
+        pseudonym = self.check_pseudonym(pseudonym, allow_name=allow_name)
+        with self._session("write to") as s:
+            trainee = self._trainee_in(s, pseudonym)
+            for kind, path in paths.items():
+                path = str(Path(path).resolve())
+                self._disown(s, path, keep=[trainee.id])  # claimed by this run now
+                known = s.scalar(
+                    select(FileRow.id).where(FileRow.trainee_id == trainee.id, FileRow.path == path)
+                )
+                if known is None:
+                    s.add(
+                        FileRow(
+                            trainee_id=trainee.id,
+                            kind=EXPECTED + kind,
                             path=path,
                             created_at=_now(),
                         )

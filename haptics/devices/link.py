@@ -189,9 +189,15 @@ class DeviceLink:
         if now - self._heard_s < min(1.0, self.lost_after_s) or now - self._probe_s < 1.0:
             return ""
         self._probe_s = now
-        answer = ask_server(self.bus, self.probe_timeout_s)
+        # a connected device's probe ends when the silence reaches lost_after_s, and the
+        # verdict takes the silence after it: the silence measured before a 1 s probe
+        # (1.0 s, "not yet") needed a second probe, and "lost" came after 3-4 s, not 1.5
+        timeout_s = self.probe_timeout_s
+        if self.connected:
+            timeout_s = min(timeout_s, max(0.2, self.lost_after_s - (now - self._heard_s)))
+        answer = ask_server(self.bus, timeout_s)
         if not answer.answered:
-            if self.connected and now - self._heard_s > self.lost_after_s:
+            if self.connected and self._clock() - self._heard_s >= self.lost_after_s:
                 self.connected = False
                 self.notify(
                     f"lost the server at {self.endpoint}; holding, and retrying every second"

@@ -11,6 +11,11 @@ the same path as Ctrl-C: a session is stopped and stored, not lost with its reco
 half written. Only the exit code differs, ``128 + signal number`` as a shell reports a
 process the signal ended (130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP), so that a
 supervisor still sees that it asked for the stop.
+
+A process surgisim started (the server behind ``practice``) learns of its parent's death
+by :data:`~sim.stop_signals.PARENT_GONE`, which Linux sends once per thread of the dying
+parent: the first is taken as one SIGTERM and the rest are ignored, so a ``kill -9`` of
+``practice`` is one stop (the session stored), never the "again" that abandons it.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from sim.stop_signals import STOP_SIGNALS
+from sim.stop_signals import PARENT_GONE, stop_signals
 
 DEBUG_OPTION = typer.Option(False, "--debug", help="Show the traceback when something fails.")
 
@@ -57,7 +62,26 @@ _unseen: list[int] = []
 _guarded = [0]
 
 
+#: whether this process has had its parent's death (:func:`_as_stop`)
+_parent_gone = [False]
+
+
+def _as_stop(signum: int) -> int | None:
+    """The stop signal ``signum`` stands for: :data:`PARENT_GONE` is SIGTERM the first time
+    and None (nothing: the same stop) every time after, however many threads the dead
+    parent had; any other signal is itself."""
+    if signum != PARENT_GONE:
+        return signum
+    if _parent_gone[0]:
+        return None
+    _parent_gone[0] = True
+    return int(signal.SIGTERM)
+
+
 def _raise_stop(signum: int, frame) -> None:
+    signum = _as_stop(signum)
+    if signum is None:
+        return
     if _guarded[0]:
         _unseen.append(signum)
     if signum == signal.SIGINT:
@@ -71,11 +95,14 @@ def _main_thread() -> bool:
 
 
 @contextmanager
-def _handlers(handler, signums=STOP_SIGNALS) -> Iterator[None]:
-    """Install ``handler`` for ``signums`` while active, the previous ones restored after."""
+def _handlers(handler, signums=None) -> Iterator[None]:
+    """Install ``handler`` for ``signums`` (default: the stop signals, with the parent's
+    death where this process has one) while active, the previous ones restored after."""
     if not _main_thread():
         yield
         return
+    if signums is None:
+        signums = stop_signals()
     previous = {s: signal.getsignal(s) for s in signums}
     for s in signums:
         signal.signal(s, handler)
@@ -139,7 +166,7 @@ def guard(debug: bool) -> Iterator[None]:
     try:
         # Ctrl-C, SIGTERM and SIGHUP outside a session: unwound (files closed), not a kill;
         # through _raise_stop, so that one swallowed by a library is still honoured
-        with _handlers(_raise_stop, STOP_SIGNALS):
+        with _handlers(_raise_stop):
             yield
             raise_swallowed_stop()
     except (typer.Exit, typer.Abort, typer.TyperException):  # typer's own way out
@@ -172,6 +199,13 @@ def raise_swallowed_stop() -> None:
         signum = _unseen[0]
         _unseen.clear()
         _raise_stop(signum, None)
+
+
+def raised_stop() -> int | None:
+    """The stop signal this command raised as an exception and no one has answered yet
+    (None: none): a library may catch it and raise a plain KeyboardInterrupt in its place
+    (Ray's ``wait`` does), which reads as Ctrl-C although SIGTERM came."""
+    return _unseen[0] if _unseen else None
 
 
 def print_error(message: str, debug: bool = False) -> None:
@@ -214,6 +248,10 @@ def interruptible(message: str | Callable[[], str] | None) -> Iterator[StopReque
     stop = StopRequest()
 
     def first(signum, frame) -> None:
+        parent_gone = signum == PARENT_GONE
+        signum = _as_stop(signum)
+        if signum is None or (parent_gone and stop.requested):
+            return  # the parent's death again, or after a stop already asked: the same stop
         if stop.requested:
             _raise_stop(signum, frame)
         stop.requested = True
@@ -236,19 +274,29 @@ _holding = [0]
 
 
 @contextmanager
-def uninterrupted(message: str | None = None) -> Iterator[None]:
+def uninterrupted(message: str | None = None, done: str | None = None) -> Iterator[None]:
     """Hold Ctrl-C, SIGTERM and SIGHUP back while a finished session is written to the
     database (or, around a command's whole ending, stored, printed and its outputs
     written); the first takes effect (as KeyboardInterrupt or :class:`Terminated`) once the
     block is done. ``message``, if given, is said when a signal is held. Blocks nest: only
     the outermost holds, so a stop that came while storing no longer cut off the score
-    and the "stored as session N" line that follow it."""
+    and the "stored as session N" line that follow it.
+
+    ``done``, if given, spends a held stop instead of raising it: the block finished the
+    work the stop was waiting for (a session that had ended, stored and its outputs
+    written), so the command ends as that work did, with its own exit code, and
+    ``done`` (``{signal}``: the signal's name) says so. Before, a SIGTERM that came after
+    a completed session had ended exited 143 with "error: terminated" about a session
+    stored as completed, which a supervisor read as a stopped run."""
     if _holding[0]:
         yield
         return
     pending: list[int] = []
 
     def held(signum, frame) -> None:
+        signum = _as_stop(signum)
+        if signum is None:
+            return
         if not pending and message is not None:
             with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone
                 Console(emoji=False, stderr=True).print(f"[yellow]{escape(message)}[/yellow]")
@@ -260,5 +308,9 @@ def uninterrupted(message: str | None = None) -> Iterator[None]:
             yield
     finally:
         _holding[0] -= 1
-    if pending:  # after the block's own failure, if any: that message says more
+    if pending and done is not None:
+        with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone
+            said = done.format(signal=signal.Signals(pending[0]).name)
+            Console(emoji=False, stderr=True).print(f"[yellow]{escape(said)}[/yellow]")
+    elif pending:  # after the block's own failure, if any: that message says more
         _raise_stop(pending[0], None)

@@ -426,6 +426,8 @@ def trainee_forget(
         typer.echo(f"removed: {path}")
     for path in gone.missing:
         typer.echo(f"already gone: {path}")
+    for path in gone.changed:
+        typer.echo(f"left: {path}")
     if gone.failed:
         for path in gone.failed:
             typer.echo(f"could not remove {path}: delete it by hand", err=True)
@@ -478,7 +480,11 @@ def report(
                     f"({failure_text(exc)})."
                 ) from None
             records.register_file(
-                json_out, pseudonym=row.trainee.pseudonym, session_id=session_id, kind="json"
+                json_out,
+                pseudonym=row.trainee.pseudonym,
+                session_id=session_id,
+                kind="json",
+                written=True,
             )
     Console(emoji=False).print(f"report: {escape(str(path))}", highlight=False)
 

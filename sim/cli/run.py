@@ -168,6 +168,15 @@ def run(
             info.outputs = _outputs(record, json_path, video)
             checkpoint = Checkpoint(records.work_dir / IN_PROGRESS, info)
         recorder = _claim_recording(record, path, overwrite)
+        if records is not None and recorder is not None:
+            # the recording's .partial exists from now: registered for the trainee at
+            # once, so that a run killed before its first checkpoint (start-up takes
+            # seconds) does not leave an empty X.mcap.partial nothing attributes
+            from scenarios.errors import ScenarioError
+
+            partial = {"partial": info.outputs["partial"]}
+            with contextlib.suppress(ScenarioError):  # a busy database: registered when stored
+                records.expect_files(pseudonym, partial, allow_name=allow_name)
         try:
             outcome, stop = _simulate(
                 console,
@@ -191,8 +200,8 @@ def run(
                     )
             raise
         # the session has ended: a stop now waits until it is stored, its score printed
-        # and its outputs written (seconds), then ends the command with its exit code
-        with uninterrupted(FINISHING):
+        # and its outputs written (seconds); the command then ends as the session did
+        with uninterrupted(FINISHING, FINISHED):
             from scenarios.archive import ending_of
 
             if record is not None and recorder.error is None:
@@ -269,6 +278,13 @@ def run(
 
 #: Said when a stop signal comes after the session ended, while it is being finished.
 FINISHING = "the session has ended: stopping once it is stored and its score is shown"
+#: Said once it is finished: the stop came too late to change the session, so the command
+#: exits as the session ended (0 for a session that ran to its end, PASS or FAIL; 130/143
+#: for one a stop ended before), not 143 with "terminated" about a stored completed one
+FINISHED = (
+    "{signal} came after the session had ended: it is already stored as it ended; "
+    "exiting with the run's own exit code"
+)
 
 
 def _outputs(record: Path | None, json_path: Path | None, video: Path | None) -> dict:
@@ -388,7 +404,9 @@ def register_outputs(records, session_id: int, pseudonym: str, outputs: dict) ->
         if path is None or not Path(path).exists():
             continue
         try:
-            records.register_file(path, pseudonym=pseudonym, session_id=session_id, kind=kind)
+            records.register_file(
+                path, pseudonym=pseudonym, session_id=session_id, kind=kind, written=True
+            )
         except ScenarioError as exc:
             raise SimError(
                 stored_but(

@@ -149,6 +149,7 @@ def serve(
     from scenarios.records import check_pseudonym, open_records
     from sim.cli.checks import checked_output, checked_seed, distinct_outputs
     from sim.cli.run import (
+        FINISHED,
         FINISHING,
         print_result,
         say_prerequisites,
@@ -267,8 +268,8 @@ def serve(
                         stop=stop, on_checkpoint=lambda s: (writer(s), camera.stepped(s))
                     )
                 # the session has ended: a stop now waits until it is stored, its score sent
-                # and shown and its outputs written, then ends the command with its exit code
-                ending.enter_context(uninterrupted(FINISHING))
+                # and shown and its outputs written; the command then ends as the session did
+                ending.enter_context(uninterrupted(FINISHING, FINISHED))
                 writer.join()
                 camera.finish(server.session)
                 if not served.started:

@@ -59,18 +59,48 @@ def sweep(
     of the means; the sweep goes on, writes the results, and exits with status 1. Running
     the same sweep again retries failed jobs and jobs whose scenario, controller, IK solver,
     tremor filter or surgisim changed since; the rest come from the journal.
+
+    Ctrl-C, SIGTERM or SIGHUP stops it (Ray shut down): it says how many runs are done,
+    where the journal is and how to resume, prints the table of the finished runs and
+    exits with 130, 143 or 129 (128 + the signal), never 1 (a failed run).
     """
+    from sim.cli.guard import guard, raised_stop
+    from sim.session import provenance
+    from sim.session import sweep as sw
+
+    console = Console(emoji=False)
+    drivers = [o.strip() for o in operators.split(",") if o.strip()]
+    drivers += [f"{provenance.CONTROLLER_PREFIX}{c}" for c in controller or ()]
+    # Ctrl-C, SIGTERM and SIGHUP raised as KeyboardInterrupt (guard), which the sweep
+    # turns into SweepInterruptedError: said, with what finished, and exit 130, 143 or 129
+    with guard(False):
+        try:
+            rows, todo, out = _swept(
+                console, scenarios, drivers, ik_solver, tremor_filter, seeds, out,
+                ray_address, workers, serial, fresh,
+            )  # fmt: skip
+        except sw.SweepInterruptedError as stopped:
+            stopped.signum = raised_stop() or stopped.signum  # Ray's wait says Ctrl-C
+            _say_interrupted(console, stopped)
+            raise typer.Exit(code=128 + stopped.signum) from None
+    _summarise(console, rows, todo, out)
+    failed = sw.failures(rows)
+    if failed:
+        _report_failures(console, failed, len(rows), out)
+        raise typer.Exit(code=1)
+
+
+def _swept(console, scenarios, drivers, ik_solver, tremor_filter, seeds, out, ray_address,
+           workers, serial, fresh):  # fmt: skip
+    """Check the inputs, run the sweep with a progress bar; (rows, jobs, results path)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from scenarios.errors import ScenarioError
     from sim.errors import SimError
     from sim.session import provenance
     from sim.session import sweep as sw
-    from sim.session.plugins import IK_SOLVER, PLUGINS, TREMOR_FILTER
+    from sim.session.plugins import IK_SOLVER, TREMOR_FILTER
 
-    console = Console(emoji=False)
-    drivers = [o.strip() for o in operators.split(",") if o.strip()]
-    drivers += [f"{provenance.CONTROLLER_PREFIX}{c}" for c in controller or ()]
     try:
         if not drivers:
             raise SimError("nothing to run: give --operators and/or --controller.")
@@ -120,12 +150,20 @@ def sweep(
     except (SimError, ScenarioError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2) from None
+    return rows, todo, out
+
+
+def _summarise(console: Console, rows: list[dict], todo, out: Path | None, note: str = "") -> None:
+    """The mean ± SD table of ``rows`` and what it leaves out (``note``: after the title)."""
+    from sim.session import sweep as sw
+    from sim.session.plugins import PLUGINS
+
     failed = sw.failures(rows)
     finished = len(rows) - len(failed)
     title = f"{finished} run{'s' * (finished != 1)}: mean ± SD per metric"
     if failed:
         title += f" ({len(failed)} failed run{'s' * (len(failed) > 1)} left out)"
-    table = Table(title=title)
+    table = Table(title=title + note)
     # a plug-in's column only when the sweep names one other than surgisim's own
     shown = [k for k in PLUGINS if any(getattr(job, k.column) is not None for job in todo)]
     columns = ("scenario", "driver", *(k.what for k in shown))
@@ -145,10 +183,25 @@ def sweep(
     console.print(table)
     _say_held(console, stats, shown, rows)
     _say_unfiltered(console, rows)
-    console.print(f"results: {escape(str(out))}", highlight=False)
-    if failed:
-        _report_failures(console, failed, len(rows), out)
-        raise typer.Exit(code=1)
+    if out is not None:
+        console.print(f"results: {escape(str(out))}", highlight=False)
+
+
+def _say_interrupted(console: Console, stopped) -> None:
+    """The finished runs' table, then one line a person or a batch system reads: how many
+    runs are done, where they are kept and how to go on."""
+    import signal
+
+    if stopped.rows:
+        _summarise(console, stopped.rows, stopped.jobs, None, " (interrupted: finished runs)")
+    how = "Ctrl-C" if stopped.signum == signal.SIGINT else signal.Signals(stopped.signum).name
+    console.print(
+        f"[yellow]interrupted ({how}):[/yellow] {len(stopped.rows)} of {stopped.total} runs "
+        f"done, journal at {escape(str(stopped.journal))}; resume with the same command "
+        "(without --fresh): the finished runs are not run again. The results table is "
+        "written when the sweep completes.",
+        highlight=False,
+    )
 
 
 #: failed runs listed one by one; beyond this, a count

@@ -275,6 +275,11 @@ class TrainingServer:
         self._last_seq = -1
         #: tick alignment: when each device's last sample was taken (loop clock)
         self._heard: dict[str, float] = {}
+        #: the newest seq of each mapped device; the devices lost (silent past the gap
+        #: timeout: said once, until heard again) with when they were last heard
+        self._device_seq: dict[str, int] = {}
+        self._lost: dict[str, float] = {}
+        self._next_watch = 0.0
         #: names outside the device map that sent ``measured_cp`` (at most the bus's
         #: name limit), in order: the waiting message names them
         self._strays: dict[str, None] = {}
@@ -525,6 +530,9 @@ class TrainingServer:
             for sample in samples:
                 if sample.device in self.device_map:  # a stray device is no reason to wait
                     self._heard[sample.device] = now
+                    if self._lost and sample.device in self._lost:
+                        self._device_back(sample, now)
+                    self._device_seq[sample.device] = sample.seq
             if self._on_samples is not None:  # the clock after the drain: they are used now
                 self._on_samples(self._clock(), samples)
         routed = self.router.route(samples)
@@ -682,6 +690,8 @@ class TrainingServer:
         while reason is None:
             now = self._tick_started = pacer.wait()
             commands = self._take_commands(now)
+            if now >= self._next_watch:
+                self._watch_devices(now)
             if not self.paused:
                 state = s.step(commands)
                 self._last_state = state
@@ -704,6 +714,42 @@ class TrainingServer:
             elif max_duration_s is not None and now - started > max_duration_s:
                 reason = "time"
         return self._outcome(pacer, reason, serving, waited_s)
+
+    #: (s) how often the loop looks for a lost device: a few comparisons, not every tick
+    WATCH_EVERY_S = 0.02
+
+    def _watch_devices(self, now: float) -> None:
+        """Say once when a device falls silent past the teleoperation gap timeout (its arm
+        holds by the watchdog): the console showed "devices connected" and then nothing,
+        while the report had the hold. Recorded as ``device_lost`` among the events."""
+        self._next_watch = now + self.WATCH_EVERY_S
+        gap = self._live_within_s
+        for device, heard in self._heard.items():
+            if now - heard > gap and device not in self._lost:
+                self._lost[device] = heard
+                arm = self.device_map[device]
+                self.say(
+                    f"{device} lost (no sample for {gap:.1f} s): {arm} holds until it is "
+                    "back and the clutch is pressed"
+                )
+                self.session.note_device("device_lost", device, arm, silent_s=round(now - heard, 3))
+
+    def _device_back(self, sample, now: float) -> None:
+        """A lost device heard again: said, with whether it restarted (its seq went back:
+        a new device process took over), and recorded as ``device_back``."""
+        device = sample.device
+        silent_s = now - self._lost.pop(device)
+        before = self._device_seq.get(device, -1)
+        restarted = sample.seq < before
+        how = f"restarted: seq from {sample.seq}" if restarted else f"after {silent_s:.1f} s"
+        self.say(f"{device} back ({how})")
+        self.session.note_device(
+            "device_back",
+            device,
+            self.device_map[device],
+            silent_s=round(silent_s, 3),
+            restarted=restarted,
+        )
 
     def _publish_paused(self, now: float) -> None:
         """While paused nothing moves, but the stream goes on: the last step's state again

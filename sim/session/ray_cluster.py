@@ -52,6 +52,7 @@ def cluster(address: str | None, workers: int | None) -> Iterator:
         return
     if address:
         check_reachable(address)
+    held = _python_handlers()
     try:  # still guarded: 'local', and anything that changed since the check
         ray.init(
             address=address,
@@ -64,10 +65,36 @@ def cluster(address: str | None, workers: int | None) -> Iterator:
         raise SimError(
             f"cannot connect to a Ray cluster at {address!r}: {exc} {_why_refused(str(exc))}"
         ) from None
+    _restore(held)
     try:
         yield ray
     finally:
         ray.shutdown()
+
+
+def _python_handlers() -> dict:
+    """The Python handlers of the stop signals (main thread only: elsewhere none can be
+    set), to put back after ``ray.init``."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    names = ("SIGINT", "SIGTERM", "SIGHUP")
+    return {
+        s: signal.getsignal(s) for s in (getattr(signal, n) for n in names if hasattr(signal, n))
+    }
+
+
+def _restore(handlers: dict) -> None:
+    """Put back the stop signals' handlers that ``ray.init`` replaced by its own: Ray's
+    native one answered a SIGTERM of ``surgisim sweep`` with a crash dump and exit code 1,
+    the code of a sweep with a failed run, so a batch system could not tell it from one."""
+    import signal
+
+    for signum, handler in handlers.items():
+        if handler is not None:
+            signal.signal(signum, handler)
 
 
 def check_reachable(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:

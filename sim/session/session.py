@@ -65,6 +65,9 @@ log = logging.getLogger(__name__)
 #: below that, hand tremor while lifting makes and breaks contact a few times.
 LIFT_CLEARANCE_M = 0.001
 
+#: events a driver records of its devices (:meth:`Session.note_device`)
+DEVICE_EVENTS = ("device_lost", "device_back")
+
 _CONTACT_KEYS = {
     "instrument-object": "contact_object",
     "instrument-instrument": "contact_instrument",
@@ -507,6 +510,16 @@ class Session:
         must say why an arm did not move, as the session does for its own refusals."""
         with self._for_next_step():
             self._event("command_refused", arm=arm, reason=reason)
+
+    def note_device(self, kind: str, device: str, arm: str, **data) -> None:
+        """Record what a driver saw of a device (``device_lost``: silent past the
+        teleoperation gap timeout, its arm holding; ``device_back``: heard again) among
+        the next step's events, so that a report's hold reads as a lost device, not a
+        plain hold."""
+        if kind not in DEVICE_EVENTS:
+            raise ValueError(f"device event kind {kind!r}: expected one of {DEVICE_EVENTS}")
+        with self._for_next_step():
+            self._event(kind, device=device, arm=arm, **data)
 
     @contextlib.contextmanager
     def _for_next_step(self):

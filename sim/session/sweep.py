@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import signal
 import time
 import traceback
 from collections.abc import Callable, Iterable, Sequence
@@ -319,6 +320,27 @@ def plan(
     return Resume(reused, remaining, changed, retried)
 
 
+class SweepInterruptedError(Exception):
+    """A sweep stopped by Ctrl-C, SIGTERM or SIGHUP (raised as KeyboardInterrupt) before
+    its last run: what finished is in the journal, the run under way is lost (it runs
+    again on resume), the results table is not written.
+
+    Attributes:
+        rows: the finished runs' rows (journal and this sweep's), in job order.
+        jobs: the sweep's jobs; ``total`` their number.
+        journal: the journal, from which the same command resumes.
+        signum: the signal that stopped it (SIGINT for Ctrl-C).
+    """
+
+    def __init__(self, rows: list[dict], jobs: Sequence[Job], journal: Path, signum: int) -> None:
+        super().__init__(f"interrupted: {len(rows)} of {len(jobs)} runs done")
+        self.rows = rows
+        self.jobs = list(jobs)
+        self.total = len(jobs)
+        self.journal = journal
+        self.signum = signum
+
+
 def run_sweep(
     todo: Sequence[Job],
     results: Path,
@@ -346,6 +368,8 @@ def run_sweep(
     Raises:
         SimError, ScenarioError: an input that cannot run, found before any job runs; a Ray
             cluster that cannot be reached.
+        SweepInterruptedError: a stop signal (as KeyboardInterrupt) came before the last run;
+            Ray, if started here, is shut down first.
     """
     from sim.session.recording.export import SUFFIXES
 
@@ -372,6 +396,19 @@ def run_sweep(
             on_result(row, done, len(todo))
 
     on_ray = bool(resume.remaining) and use_ray
+    try:
+        _run_remaining(resume, finished, on_ray, address, workers, fresh, journal)
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP raised as one
+        signum = int(getattr(exc, "signum", signal.SIGINT))
+        kept = [rows[job.key] for job in todo if job.key in rows]
+        raise SweepInterruptedError(kept, todo, journal, signum) from None
+    ordered = [rows[job.key] for job in todo]
+    write_results(ordered, results)
+    return ordered
+
+
+def _run_remaining(resume, finished, on_ray, address, workers, fresh, journal) -> None:
+    """The jobs the journal does not answer, each passed to ``finished`` as it ends."""
     with ray_cluster.cluster(address, workers) if on_ray else nullcontext() as ray:
         # owner-only as the results beside it: rows name controllers' files and hold
         # their tracebacks (it was created 0644)
@@ -392,9 +429,6 @@ def run_sweep(
                 except ray.exceptions.RayError as exc:  # the worker died (after a retry)
                     row = failed_row(jobs_by_ref[ready[0]], describe(exc))
                 finished(row)
-    ordered = [rows[job.key] for job in todo]
-    write_results(ordered, results)
-    return ordered
 
 
 def journal_path(results: Path) -> Path:

@@ -32,7 +32,7 @@ import numpy as np
 from haptics.heap import collector_kept_out
 from scenarios.visual import SceneDescription
 from sim.errors import SimError
-from sim.stop_signals import STOP_SIGNALS
+from sim.stop_signals import PARENT_GONE, stop_signals
 from sim.view import input as bindings
 from sim.view.hud import HudContent, draw_hud
 from sim.view.live import STALE_S, LiveAlerts, LiveState, hud_content
@@ -211,15 +211,15 @@ class Viewer:
         previous = {}
 
         def on_signal(signum, frame) -> None:
-            if report.stop_signal is None:
-                report.stop_signal = signum
+            if report.stop_signal is None:  # the parent's death (however many times): SIGTERM
+                report.stop_signal = signal.SIGTERM if signum == PARENT_GONE else signum
             interrupted.set()
 
         if threading.current_thread() is threading.main_thread():
             # Ctrl-C (SIGTERM, SIGHUP) ends the loop cleanly (a KeyboardInterrupt raised
             # inside a GLFW callback or a GL wait would be lost or leave the window half
             # closed)
-            previous = {s: signal.signal(s, on_signal) for s in STOP_SIGNALS}
+            previous = {s: signal.signal(s, on_signal) for s in stop_signals()}
         try:
             self._open()
             # the objects of start-up frozen out of the collector's passes: a full pass

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import os
 import shlex
 import signal
@@ -145,19 +146,21 @@ class XrRoot:
         return self.popen([f"{VENV}/bin/python", *args], env, **kwargs)
 
 
-def own_session_until_parent_dies() -> None:
+def own_session_until_parent_dies(signum: int | None = None) -> None:
     """``preexec_fn`` for the processes a headset session starts (Monado, the client in
     the root, the training server): each in a session of its own, so that the terminal's
     Ctrl-C reaches ``surgisim`` alone, which then ends them in order (the client's headset
     session, the server's stored session, then Monado); before, all four got SIGINT at
     once, and the trainee read "the OpenXR runtime went away" and "the training server
     did not take the stop request" about a session that had been stored. Each still gets
-    SIGTERM if ``surgisim`` itself dies (Linux's parent-death signal), so none is left
-    behind by a ``kill -9``."""
-    from sim.stop_signals import stop_with_parent
+    a signal if ``surgisim`` itself dies (Linux's parent-death signal: the surgisim
+    commands' own :data:`~sim.stop_signals.PARENT_GONE`, taken as one SIGTERM however many
+    times it comes; ``signum`` SIGTERM for Monado), so none is left behind by a
+    ``kill -9``."""
+    from sim.stop_signals import PARENT_GONE, stop_with_parent
 
     os.setsid()
-    stop_with_parent()
+    stop_with_parent(PARENT_GONE if signum is None else signum)
 
 
 class RootExchange:
@@ -278,7 +281,7 @@ class MonadoService:
             env,
             stdout=out,
             stderr=subprocess.STDOUT,
-            preexec_fn=own_session_until_parent_dies,
+            preexec_fn=functools.partial(own_session_until_parent_dies, signal.SIGTERM),
         )
         deadline = time.monotonic() + timeout_s
         socket_path = host_dir / "monado_comp_ipc"

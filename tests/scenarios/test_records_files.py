@@ -127,3 +127,46 @@ def test_a_forgotten_sessions_number_is_never_given_again(tmp_path):
     records.forget("T801")
     records.forget("T803")
     assert store_mini_session(Records(url), "T804")[0] == 6
+
+
+def test_forget_leaves_a_run_output_that_a_later_unregistered_run_replaced(tmp_path):
+    """A trainee's ``--json`` (and ``--record``) is replaced by a later run that stores
+    nowhere this database knows (``--no-store``, another database): forget deleted the
+    new file by its path. What was registered written is kept (size, time) and only that
+    file is deleted; one registered before it was written (the trainee's run was killed)
+    goes only if no newer than its session; another is left, and said."""
+    import os
+    import time
+
+    from scenarios.records import EXPECTED
+
+    records = Records(f"sqlite:///{tmp_path / 'r.sqlite'}")
+    sid, _ = store_mini_session(records, "T6606")
+    result, recording = tmp_path / "k30.json", tmp_path / "k30.mcap"
+    result.write_text('{"session_id": 1}')
+    records.register_file(result, pseudonym="T6606", session_id=sid, kind="json", written=True)
+    records.register_file(recording, pseudonym="T6606", session_id=sid, kind=EXPECTED + "recording")
+    result.write_text('{"session_id": null, "by": "a later run"}')  # --overwrite, --no-store
+    recording.write_bytes(b"a later run's recording")
+    later = time.time() + 3600  # an hour after the killed run's session
+    os.utime(recording, (later, later))
+    gone = records.forget("T6606")
+    assert result.exists() and recording.exists(), gone
+    assert not {str(result.resolve()), str(recording.resolve())} & set(gone.files)
+    said = " ".join(gone.changed)
+    assert f"{result.resolve()} (changed since it was registered" in said
+    assert f"{recording.resolve()} (written after the session ended" in said
+
+
+def test_forget_still_deletes_a_run_output_that_did_not_change(tmp_path):
+    from scenarios.records import EXPECTED
+
+    records = Records(f"sqlite:///{tmp_path / 'r.sqlite'}")
+    sid, _ = store_mini_session(records, "T6607")
+    result, partial = tmp_path / "r.json", tmp_path / "r.mcap.partial"
+    result.write_text("{}")
+    partial.write_bytes(b"")  # the killed run's, registered before written
+    records.register_file(result, pseudonym="T6607", session_id=sid, kind="json", written=True)
+    records.register_file(partial, pseudonym="T6607", session_id=sid, kind=EXPECTED + "partial")
+    gone = records.forget("T6607")
+    assert not result.exists() and not partial.exists() and not gone.changed

@@ -90,6 +90,28 @@ def test_a_server_that_goes_away_and_comes_back():
         link.close()
 
 
+def test_a_lost_server_is_said_about_lost_after_s_after_its_last_message():
+    """docs/devices.md says 1.5 s; it took 3 s idle and 4 s under load: the silence was
+    measured before a 1 s probe (1.0 s: "not yet"), so a second probe was needed."""
+    port = _free_port()
+    bus, pump = _serve(port)
+    said: list[str] = []
+    link = DeviceLink(["MTMR"], port=port, notify=said.append)  # lost_after_s 1.5
+    try:
+        link.connect(timeout_s=10)
+        pump.stop()
+        bus.close()  # the server goes away
+        last_heard = time.monotonic()
+        link._heard_s = last_heard  # its last message, now
+        assert _check_until(link, "lost", 10) == ["lost"]
+        took_s = time.monotonic() - last_heard
+        assert 1.4 <= took_s < 2.4, took_s  # 1.5 s and a loaded machine's slack, not 3
+    finally:
+        pump.stop()
+        bus.close()
+        link.close()
+
+
 def test_one_tick_order_pedal_refresh_seq_and_stamps():
     bus, pump = _serve(0)
     link = DeviceLink(["MTMR"], port=bus.port, notify=lambda s: None)

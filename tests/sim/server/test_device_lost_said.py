@@ -1,0 +1,54 @@
+"""A device lost and back mid-session is said on the server's console, once each, and
+recorded among the session's events: the arm held and a new device process took over,
+and the report had "holding ... no sample for 102 ms", but ``serve``'s console had said
+only "devices connected" at the start. Real loopback sockets; a real device process is
+stood in for by a device client closed and a new one (its seq from 0)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from scenarios.loader import load_scenario
+from sim.server.server import ServeConfig, TrainingServer
+from tests.sim.server.test_server import Device
+
+
+def test_a_lost_device_and_its_return_are_said_once_and_recorded():
+    said: list[str] = []
+    server = TrainingServer(
+        load_scenario("needle-handover"), seed=6604, config=ServeConfig(port=0), say=said.append
+    )
+    stopped = []
+    outcome = []
+    thread = threading.Thread(
+        target=lambda: outcome.append(server.run(stop=lambda: bool(stopped), max_duration_s=120)),
+        daemon=True,
+    )
+    thread.start()
+    first = second = None
+    try:
+        first = Device(server.port)
+        assert first.wait_for(lambda: any(s.startswith("devices connected") for s in said), 60)
+        time.sleep(0.5)
+        first.silent.add("MTML")  # MTML's process dies; MTMR goes on
+        assert first.wait_for(lambda: any(s.startswith("MTML lost") for s in said), 60)
+        time.sleep(0.5)  # many more ticks of silence: still said once
+        second = Device(server.port, names=("MTML",))  # a new process: its seq from 0
+        assert first.wait_for(lambda: any(s.startswith("MTML back") for s in said), 60)
+    finally:
+        stopped.append(True)
+        thread.join(timeout=60)
+        for device in (first, second):
+            if device is not None:
+                device.close()
+        server.close()
+    lost = [s for s in said if s.startswith("MTML lost")]
+    assert lost == [
+        "MTML lost (no sample for 0.1 s): PSM2 holds until it is back and the clutch is pressed"
+    ]
+    back = [s for s in said if s.startswith("MTML back")]
+    assert len(back) == 1 and back[0].startswith("MTML back (restarted: seq from "), back
+    assert not any(s.startswith("MTMR lost") for s in said), said
+    kinds = [(e.kind, e.data["device"]) for e in outcome[0].trace.events if "device" in e.data]
+    assert kinds == [("device_lost", "MTML"), ("device_back", "MTML")], kinds
