@@ -162,7 +162,8 @@ def test_run_with_a_filter_uses_it_and_stores_it_with_the_session(tmp_path, monk
     data = json.loads(out.read_text())
     assert (data["tremor_filter"], data["ik_solver"], data["completed"]) == (MINE, DLS, True)
     stored = open_records(None, demo=True).session(data["session_id"])
-    assert stored.conditions == {"ik_solver": DLS, "tremor_filter": MINE}
+    plugins = {k: v for k, v in stored.conditions.items() if k != "teleop"}  # the speed limit
+    assert plugins == {"ik_solver": DLS, "tremor_filter": MINE}
 
 
 def test_a_filter_swept_over_a_controller_is_said_to_filter_nothing(tmp_path):
