@@ -626,6 +626,9 @@ class TrainingServer:
             self.bus.wait(0.05)
             for sample in self._take_device_messages(now):
                 missing.discard(sample.device)
+                if sample.device in self.device_map:  # silent from the start: said lost too
+                    self._heard[sample.device] = now
+                    self._device_seq[sample.device] = sample.seq
             self.missing_devices = frozenset(missing)
             self._answer()
             states = {arm: t.state for arm, t in self.session.teleops.items()}
