@@ -176,6 +176,11 @@ class Device:
             time.sleep(0.02)
         return False
 
+    def command(self, command: str, arm: str = "all") -> bool:
+        """A ``state_command`` request (enable, disable, pause, resume); whether it was ok."""
+        request = {"request": "state_command", "arm": arm, "command": command}
+        return bool(self.bus.request(request, timeout_s=10)["ok"])
+
     def close(self) -> None:
         self._stop = True
         self.thread.join()
@@ -589,9 +594,7 @@ def test_a_pause_keeps_every_stream_going_and_says_paused(served):
     try:
         assert device.wait_aligning("PSM1"), device.seen("PSM1")
         assert device.latest("PSM1/operating_state")["paused"] is False
-        assert device.bus.request(
-            {"request": "state_command", "arm": "PSM1", "command": "pause"}, timeout_s=10
-        )["ok"]
+        assert device.command("pause", "PSM1")
         time.sleep(0.2)  # what was sent before the pause has arrived
         start = time.monotonic()
         time.sleep(1.0)
@@ -603,9 +606,7 @@ def test_a_pause_keeps_every_stream_going_and_says_paused(served):
         assert len(forces) >= 50 and all(f["force_n"] == [0.0, 0.0, 0.0] for f in forces)
         times = {p["time_s"] for p in _received(device, "scene/state", start)}
         assert len(times) == 1  # simulated time stands still
-        assert device.bus.request(
-            {"request": "state_command", "arm": "all", "command": "resume"}, timeout_s=10
-        )["ok"]
+        assert device.command("resume")
         assert device.wait_for(lambda: device.latest("PSM1/operating_state")["paused"] is False)
     finally:
         device.close()
@@ -618,14 +619,10 @@ def test_a_device_gone_during_a_pause_holds_its_arm_after_the_resume(served):
     device = Device(served.server.port)
     try:
         device.follow("MTMR", "PSM1")
-        assert device.bus.request(
-            {"request": "state_command", "arm": "all", "command": "pause"}, timeout_s=10
-        )["ok"]
+        assert device.command("pause")
         device.silent.add("MTMR")  # unplugged while paused
         time.sleep(0.2)
-        assert device.bus.request(
-            {"request": "state_command", "arm": "all", "command": "resume"}, timeout_s=10
-        )["ok"]
+        assert device.command("resume")
         assert device.wait_for(lambda: device.state("PSM1") == "HOLDING"), device.seen("PSM1")
     finally:
         device.close()
@@ -644,9 +641,7 @@ def test_a_server_waiting_for_a_device_says_which():
 
         assert device.wait_for(lambda: waiting_for("PSM2") == ["MTML"], 10), waiting_for("PSM2")
         assert waiting_for("PSM1") == ["MTML"] and device.state("PSM2") == "DISABLED"
-        assert device.bus.request(
-            {"request": "state_command", "arm": "PSM1", "command": "enable"}, timeout_s=10
-        )["ok"]
+        assert device.command("enable", "PSM1")
         assert device.wait_for(lambda: device.state("PSM1") == "ALIGNING", 10)
         assert device.latest("PSM1/operating_state")["waiting_for"] == ["MTML"]
         # samples the bus refused for their key (roles.yaml) are named in the waiting line
@@ -714,18 +709,14 @@ def test_the_hand_moved_during_a_pause_does_not_move_the_tool_on_resume(served):
     device = Device(served.server.port)
     try:
         device.follow("MTMR", "PSM1")
-        assert device.bus.request(
-            {"request": "state_command", "arm": "all", "command": "pause"}, timeout_s=10
-        )["ok"]
+        assert device.command("pause")
         time.sleep(0.3)
         before = pose_from_payload(device.latest("PSM1/measured_cp"))[:3, 3]
         hand = device.hand["MTMR"].copy()
         hand[:3, 3] += (0.03, 0.0, 0.0)  # 3 cm while paused: 1 cm at the tool, were it used
         device.hand["MTMR"] = hand
         time.sleep(0.3)
-        assert device.bus.request(
-            {"request": "state_command", "arm": "all", "command": "resume"}, timeout_s=10
-        )["ok"]
+        assert device.command("resume")
         time.sleep(1.5)
         after = pose_from_payload(device.latest("PSM1/measured_cp"))[:3, 3]
         assert np.linalg.norm(after - before) < 0.001, after - before
