@@ -304,12 +304,17 @@ MAX_STAMP_STEP_S = 1e-3
 log = logging.getLogger("haptics.bus")
 
 
+def stamp_too_coarse(stamp_s: float) -> bool:
+    """A double cannot resolve ``stamp_s`` to :data:`MAX_STAMP_STEP_S` (a huge epoch)."""
+    return math.ulp(stamp_s) > MAX_STAMP_STEP_S
+
+
 def stamp_resolution_problem(device: str, stamp_s: float) -> str:
     """What is wrong with ``stamp_s`` when a double cannot resolve it to
     :data:`MAX_STAMP_STEP_S` ('' when it can), and the fix (an epoch near 0)."""
-    step = math.ulp(stamp_s)
-    if not step > MAX_STAMP_STEP_S:
+    if not stamp_too_coarse(stamp_s):
         return ""
+    step = math.ulp(stamp_s)
     return (
         f"{device}'s stamp_s={stamp_s:.3g} has a resolution of {_seconds(step)} in a double"
         " (64-bit float); use an epoch near 0 (e.g. seconds since the device started):"
@@ -696,7 +701,7 @@ class DeviceState:
         at a wrong rate or as stale samples. Counted as a ``stamp_rate_off`` episode;
         released at the first stamp that resolves again (a device restarted with an epoch
         near 0)."""
-        if math.ulp(stamp_s) > MAX_STAMP_STEP_S:
+        if stamp_too_coarse(stamp_s):
             if not d.coarse_stamps:
                 d.coarse_stamps = True
                 d.stats.stamp_rate_off += 1

@@ -522,6 +522,14 @@ class TrainingServer:
                 line += f" (samples refused from the key {', '.join(sorted(keys))}: {why})"
         return line
 
+    def _note_heard(self, sample, now: float) -> None:
+        """A mapped device was heard at ``now`` (server clock) with ``sample``: the
+        lost-device watch times its silence from here, and its last seq says whether
+        samples were missed while it was silent (both while serving and while waiting
+        for devices: one that goes silent straight after the wait is said lost too)."""
+        self._heard[sample.device] = now
+        self._device_seq[sample.device] = sample.seq
+
     def _take_commands(self, now: float) -> dict:
         """The device samples due now, routed to their arms."""
         samples = self._take_device_messages(now)
@@ -529,10 +537,9 @@ class TrainingServer:
             self._last_seq = samples[-1].seq
             for sample in samples:
                 if sample.device in self.device_map:  # a stray device is no reason to wait
-                    self._heard[sample.device] = now
                     if self._lost and sample.device in self._lost:
                         self._device_back(sample, now)
-                    self._device_seq[sample.device] = sample.seq
+                    self._note_heard(sample, now)
             if self._on_samples is not None:  # the clock after the drain: they are used now
                 self._on_samples(self._clock(), samples)
         routed = self.router.route(samples)
@@ -627,8 +634,7 @@ class TrainingServer:
             for sample in self._take_device_messages(now):
                 missing.discard(sample.device)
                 if sample.device in self.device_map:  # silent from the start: said lost too
-                    self._heard[sample.device] = now
-                    self._device_seq[sample.device] = sample.seq
+                    self._note_heard(sample, now)
             self.missing_devices = frozenset(missing)
             self._answer()
             states = {arm: t.state for arm, t in self.session.teleops.items()}
