@@ -128,14 +128,19 @@ class Chain:
 
         return chain_from_urdf(path, base_link, tip_link)
 
-    def with_tool(self, X_tip_tool) -> Chain:
-        """A new chain with ``X_tip_tool`` appended after the current tool transform."""
+    def with_tool(self, X_tip_tool, *, tip_link: str | None = None) -> Chain:
+        """A new chain with ``X_tip_tool`` appended after the current tool transform.
+
+        Its tip is a new frame, so it gets a new name: ``tip_link``, by default the old
+        tip's name plus ``"_tool"`` (the old name stays the flange's, and
+        :func:`~kinematics.urdf.chain_to_urdf` writes both links).
+        """
         X = check_pose(X_tip_tool, "X_tip_tool")
         return Chain(
             self.joints,
             self.X_tip_tool @ X,
             base_link=self.base_link,
-            tip_link=self.tip_link,
+            tip_link=tip_link or f"{self.tip_link}_tool",
             name=self.name,
         )
 
@@ -239,8 +244,22 @@ class Chain:
         return K.jacobian_single(self.frames, self.joint_table, self.check_q(q))
 
     def within_limits(self, q, tolerance: float = 0.0) -> bool:
-        """True when every joint value lies within its limits (± ``tolerance``)."""
+        """True when every joint value lies within its limits (± ``tolerance``, rad or m);
+        False for a NaN joint value.
+
+        Raises:
+            KinematicsError: ``q`` complex or not of shape (dof,); ``tolerance`` negative
+                or NaN (a negative one would quietly shrink the limits).
+        """
+        refuse_complex(q, "q")
         q = np.asarray(q, dtype=float)
+        if q.shape != (self.dof,):
+            raise KinematicsError(
+                f"q must have shape ({self.dof},) for joints {self.joint_names}, "
+                f"got shape {q.shape}."
+            )
+        if not tolerance >= 0.0:
+            raise KinematicsError(f"tolerance must be >= 0 (rad or m), got {tolerance!r}.")
         return bool(
             np.all(q >= self.joint_table[:, K.LOWER] - tolerance)
             and np.all(q <= self.joint_table[:, K.UPPER] + tolerance)

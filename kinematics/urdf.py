@@ -23,6 +23,9 @@ from kinematics.transforms import matrix_to_rpy, pose, rpy_to_matrix
 
 _MOVABLE = {"revolute": "revolute", "continuous": "revolute", "prismatic": "prismatic"}
 _UNSUPPORTED = {"floating", "planar"}
+#: Joint types whose <limit> the URDF spec requires (read without one, a revolute joint
+#: would turn without end and a prismatic one would be locked at 0).
+_NEEDS_LIMIT = ("revolute", "prismatic")
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,7 @@ class _UrdfJoint:
     velocity: float
     effort: float
     mimic: bool
+    has_limit: bool
 
 
 def _floats(text: str | None, count: int, default: float, where: str) -> np.ndarray:
@@ -79,7 +83,7 @@ def _parse_joint(el, source: str) -> _UrdfJoint:
     limit = el.find("limit")
     lower = _attr_float(limit, "lower", 0.0, where)
     upper = _attr_float(limit, "upper", 0.0, where)
-    if jtype == "continuous" or (jtype == "revolute" and limit is None):
+    if jtype == "continuous":
         lower, upper = -math.inf, math.inf
     return _UrdfJoint(
         name=name,
@@ -93,6 +97,7 @@ def _parse_joint(el, source: str) -> _UrdfJoint:
         velocity=_attr_float(limit, "velocity", math.nan, where),
         effort=_attr_float(limit, "effort", math.nan, where),
         mimic=el.find("mimic") is not None,
+        has_limit=limit is not None,
     )
 
 
@@ -101,7 +106,9 @@ def _parse_joint(el, source: str) -> _UrdfJoint:
 MAX_URDF_CHARS = 20_000_000
 
 
-def _parse(text: str, source: str) -> tuple[list[str], dict[str, _UrdfJoint]]:
+def _parse(text: str, source: str) -> tuple[str, list[str], dict[str, _UrdfJoint]]:
+    """The robot's name (``<robot name>``, or the file's stem without one), its links,
+    and its joints by child link."""
     if len(text) > MAX_URDF_CHARS:
         raise KinematicsError(
             f"{source}: {len(text):,} characters; a URDF is read up to {MAX_URDF_CHARS:,} "
@@ -124,12 +131,12 @@ def _parse(text: str, source: str) -> tuple[list[str], dict[str, _UrdfJoint]]:
                 f"and {joint.name!r}; in a URDF tree every link has one parent joint."
             )
         by_child[joint.child] = joint
-    return links, by_child
+    return root.get("name") or Path(source).stem, links, by_child
 
 
 def chain_from_urdf_string(text: str, base_link: str, tip_link: str, *, source="<string>") -> Chain:
     """Chain from URDF text; see :func:`chain_from_urdf`."""
-    links, by_child = _parse(text, source)
+    robot_name, links, by_child = _parse(text, source)
     for role, link in (("base_link", base_link), ("tip_link", tip_link)):
         if link not in links:
             raise KinematicsError(
@@ -172,6 +179,12 @@ def chain_from_urdf_string(text: str, base_link: str, tip_link: str, *, source="
                 f"{source}: joint {uj.name!r} has type {uj.type!r}; a chain supports "
                 "revolute, continuous, prismatic and fixed joints."
             )
+        if not uj.has_limit and uj.type in _NEEDS_LIMIT:
+            raise KinematicsError(
+                f"{source}: joint {uj.name!r} is {uj.type} but has no <limit lower=... "
+                "upper=... effort=... velocity=.../>; the URDF spec requires one (pybullet "
+                'refuses the file). For a joint that turns without end, write type="continuous".'
+            )
         if uj.mimic:
             raise KinematicsError(
                 f"{source}: joint {uj.name!r} mimics another joint; mimic joints inside a "
@@ -196,19 +209,21 @@ def chain_from_urdf_string(text: str, base_link: str, tip_link: str, *, source="
             f"{source}: no movable joints between {base_link!r} and {tip_link!r} "
             f"(the path holds only fixed joints: {[j.name for j in path]})."
         )
-    return Chain(joints, X_pending, base_link=base_link, tip_link=tip_link, name=Path(source).stem)
+    return Chain(joints, X_pending, base_link=base_link, tip_link=tip_link, name=robot_name)
 
 
 def chain_from_urdf(path, base_link: str, tip_link: str) -> Chain:
     """Chain between ``base_link`` and ``tip_link`` of the URDF file at ``path``.
 
     Fixed joints are folded in; the links after the last movable joint become the tool
-    transform, so ``chain.fk(q)`` is ``X_base_tip`` for ``tip_link``.
+    transform, so ``chain.fk(q)`` is ``X_base_tip`` for ``tip_link``. The chain is named
+    after ``<robot name>`` (the file's stem when that is missing).
 
     Raises:
         KinematicsError: unreadable file, unknown link (the message lists the links that
-            exist), tip not below base, no movable joint on the path, or an unsupported
-            joint type.
+            exist), tip not below base, no movable joint on the path, an unsupported
+            joint type, or a revolute or prismatic joint on the path without ``<limit>``
+            (the URDF spec requires it; ``continuous`` is the type for an endless joint).
     """
     path = Path(path)
     try:
@@ -248,29 +263,51 @@ def joint_xml(
 
     Args:
         name: joint name.
-        kind: ``"revolute"``, ``"prismatic"`` or ``"fixed"``; a revolute joint without
-            finite limits is written as ``"continuous"``.
+        kind: ``"revolute"``, ``"prismatic"`` or ``"fixed"``; a revolute joint with both
+            limits infinite is written as ``"continuous"``.
         parent, child: link names.
         X_parent_joint: 4x4 pose of the joint frame in the parent link frame (m).
         axis: joint axis in the joint frame (ignored for fixed joints).
         lower, upper: limits (rad or m).
         velocity, effort: limits written beside finite position limits (rad/s or m/s;
             N m or N).
+
+    Raises:
+        KinematicsError: a movable joint with one limit finite and the other not (e.g.
+            ``[0, inf)``): URDF has no such joint (a ``<limit>`` holds two numbers, and
+            ``continuous`` would drop the finite side), so it is refused, not widened.
     """
     limit, axis_el = "", ""
     if kind != "fixed":
         axis_el = f'<axis xyz="{_numbers(axis)}"/>'
-        if math.isfinite(lower) and math.isfinite(upper):
+        finite = (math.isfinite(lower), math.isfinite(upper))
+        if all(finite):
             limit = (
                 f'<limit lower="{float(lower)!r}" upper="{float(upper)!r}" '
                 f'velocity="{float(velocity)!r}" effort="{float(effort)!r}"/>'
             )
-        elif kind == "revolute":
+        elif kind == "revolute" and not any(finite):
             kind = "continuous"
+        else:
+            raise KinematicsError(
+                f"joint {name!r}: limits [{lower}, {upper}] cannot be written to a URDF "
+                "(a <limit> needs both ends finite; continuous drops both). Give the joint "
+                "two finite limits, or none."
+            )
     return (
         f'  <joint name="{name}" type="{kind}"><parent link="{parent}"/>'
         f'<child link="{child}"/>{_origin_xml(X_parent_joint)}{axis_el}{limit}</joint>'
     )
+
+
+def _default_link_names(chain: Chain) -> list[str]:
+    """Base, each joint's child link, tool tip; a tip named like a link before it (a chain
+    read from a URDF up to a movable joint's own link) becomes ``<tip>_tool``."""
+    names = [chain.base_link, *chain.link_names]
+    tip = chain.tip_link
+    while tip in names:
+        tip += "_tool"
+    return [*names, tip]
 
 
 def chain_to_urdf(
@@ -288,8 +325,12 @@ def chain_to_urdf(
     Args:
         chain: the chain to write.
         robot_name: ``<robot name>``; defaults to the chain's name.
-        link_names: names of the dof + 2 links (base, one per joint, tool tip); defaults
-            to the chain's base link, its joints' child links and its tip link.
+        link_names: names of the dof + 2 links (base, one per joint, tool tip), all
+            different; defaults to the chain's base link, its joints' child links and its
+            tip link. A chain read up to a movable joint's own link (iiwa to
+            ``lbr_iiwa_link_7``) has that name twice: the tool tip is then written as
+            ``<tip_link>_tool`` (its frame is the same there, the tool transform being the
+            identity).
         link_extra: returns extra XML (inertial, visual, collision) for a link name; a
             small default inertial is written otherwise so physics engines accept it.
         default_velocity, default_effort: written where the chain has no limit (rad/s or
@@ -297,9 +338,15 @@ def chain_to_urdf(
         extra_xml: further ``<link>``/``<joint>`` elements (e.g. jaw fingers that move no
             chain frame), written before ``</robot>``.
     """
-    names = link_names or [chain.base_link, *chain.link_names, chain.tip_link]
+    names = link_names or _default_link_names(chain)
     if len(names) != chain.dof + 2:
         raise KinematicsError(f"link_names needs {chain.dof + 2} names, got {len(names)}.")
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise KinematicsError(
+            f"link_names {names} name {repeated} more than once; a URDF link name must be "
+            "unique (pybullet and chain_from_urdf refuse the file)."
+        )
 
     def body(link: str) -> str:
         if link_extra is not None:

@@ -10,7 +10,7 @@ from kinematics.models import PSM_ROWS, PSM_TOOL_ROTATION
 from kinematics.transforms import pose
 from kinematics.urdf import chain_from_urdf_string, chain_to_urdf
 
-from .arms import IIWA_URDF
+from .arms import IIWA_LINKS, IIWA_URDF, iiwa
 
 
 def test_dh_rows_accept_dataclass_mapping_and_tuple(rng):
@@ -101,6 +101,78 @@ def test_round_trip_through_urdf(rng):
     for _ in range(20):
         q = arm.random_q(rng)
         np.testing.assert_allclose(back.fk(q), arm.fk(q), atol=1e-15)
+
+
+@pytest.mark.parametrize("tool_m", [None, 0.3])
+def test_iiwa_chain_round_trips_through_urdf_and_pybullet(tool_m, tmp_path, rng):
+    """The README's iiwa chain ends on its last joint's own link: the written URDF
+    declared ``lbr_iiwa_link_7`` twice (with_tool kept that name for a tip 30 cm on), and
+    neither chain_from_urdf nor pybullet could load it."""
+    import pybullet as pb
+
+    from kinematics.transforms import translation
+
+    arm = iiwa() if tool_m is None else iiwa().with_tool(translation(0, 0, tool_m))
+    path = tmp_path / "iiwa.urdf"
+    path.write_text(chain_to_urdf(arm))
+    back = Chain.from_urdf(path, arm.base_link, arm.tip_link)
+    client = pb.connect(pb.DIRECT)
+    try:
+        body = pb.loadURDF(str(path), useFixedBase=True, physicsClientId=client)
+        links = [
+            pb.getJointInfo(body, j, physicsClientId=client)[12].decode()
+            for j in range(pb.getNumJoints(body, physicsClientId=client))
+        ]
+        for _ in range(10):
+            q = arm.random_q(rng)
+            np.testing.assert_allclose(back.fk(q), arm.fk(q), atol=1e-12)
+            for j, value in enumerate(q):
+                pb.resetJointState(body, j, value, physicsClientId=client)
+            state = pb.getLinkState(
+                body, len(links) - 1, computeForwardKinematics=True, physicsClientId=client
+            )
+            np.testing.assert_allclose(state[4], arm.fk(q)[:3, 3], atol=1e-6)
+    finally:
+        pb.disconnect(client)
+    assert len(set(links)) == len(links) and links[-1] == arm.tip_link + (
+        "_tool" if tool_m is None else ""
+    )
+    assert arm.tip_link == IIWA_LINKS[1] + ("" if tool_m is None else "_tool")
+
+
+def test_chain_to_urdf_refuses_repeated_link_names():
+    with pytest.raises(KinematicsError, match=r"name \['a'\] more than once"):
+        chain_to_urdf(psm(), link_names=["rcm", "a", "b", "c", "d", "a", "e", "tip"])
+
+
+def test_urdf_names_the_chain_after_its_robot():
+    assert iiwa().name == "lbr_iiwa"
+    nameless = '<robot><link name="a"/><link name="b"/>' + _joint("j", "a", "b") + "</robot>"
+    assert chain_from_urdf_string(nameless, "a", "b", source="/x/arm.urdf").name == "arm"
+
+
+@pytest.mark.parametrize("kind", ["revolute", "prismatic"])
+def test_a_movable_urdf_joint_without_limit_is_refused_naming_it_and_the_file(kind):
+    """The URDF spec requires <limit> on both: a revolute joint without one was read as
+    unlimited and a prismatic one as locked at 0, silently (pybullet refuses the file)."""
+    bare = f'<joint name="j" type="{kind}"><parent link="a"/><child link="b"/></joint>'
+    text = f'<robot name="r">{LINKS}{bare}{_joint("k", "b", "c")}</robot>'
+    with pytest.raises(KinematicsError, match=rf"arm.urdf: joint 'j' is {kind} but has no <limit"):
+        chain_from_urdf_string(text, "a", "c", source="arm.urdf")
+    # a joint off the path is not the chain's business
+    assert chain_from_urdf_string(text, "b", "c").dof == 1
+
+
+def test_one_sided_limits_are_refused_when_written_not_made_continuous():
+    """A revolute joint limited to [0, inf) was written as continuous and read back as
+    (-inf, inf)."""
+    rows = [DHRow(0, 0, 0, 0, lower=0.0, upper=np.inf), DHRow(0, 0.1, 0, 0)]
+    chain = Chain.from_modified_dh(rows)
+    with pytest.raises(KinematicsError, match=r"limits \[0.0, inf\] cannot be written"):
+        chain_to_urdf(chain)
+    both = Chain.from_modified_dh([DHRow(0, 0, 0, 0), DHRow(0, 0.1, 0, 0, lower=-1, upper=1)])
+    back = chain_from_urdf_string(chain_to_urdf(both), both.base_link, both.tip_link)
+    np.testing.assert_array_equal(back.lower, [-np.inf, -1.0])
 
 
 def test_axis_angle_round_trips_including_half_turns(rng):
