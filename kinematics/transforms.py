@@ -83,9 +83,18 @@ def quat_xyzw_to_matrix(q_xyzw) -> np.ndarray:
 
     Plain float arithmetic and one array: numpy's per-element scalars cost several times
     more for nine numbers, and the bus turns every device sample (2 kHz a server) into a
-    pose with this."""
+    pose with this.
+
+    Raises:
+        KinematicsError: a zero, NaN or infinite quaternion (no rotation to normalise to).
+    """
     x, y, z, w = (float(v) for v in q_xyzw)
     n = math.sqrt(x * x + y * y + z * z + w * w)
+    if not 0.0 < n < math.inf:  # NaN fails this too
+        raise KinematicsError(
+            f"quaternion {[x, y, z, w]} (xyzw) has norm {n}: not a rotation; pass a finite "
+            "non-zero quaternion."
+        )
     x, y, z, w = x / n, y / n, z / n, w / n
     return np.array(
         (
@@ -127,20 +136,29 @@ def rotation_angle(R: np.ndarray) -> float:
     return math.atan2(sin_half_sum, cos_)
 
 
+#: Above this angle (rad) :func:`axis_angle` reads the axis from the quaternion: the skew
+#: part's relative rounding grows as 1 / sin(angle), ~1.4x at 3/4 of a half turn.
+_QUATERNION_AXIS_RAD = 0.75 * math.pi
+
+
 def axis_angle(R: np.ndarray) -> tuple[np.ndarray, float]:
     """Unit axis and angle (rad, 0..pi) of the rotation ``R``, half turns included.
 
-    For a (near) zero angle the axis is arbitrary and returned as x.
+    For a (near) zero angle the axis is arbitrary and returned as x. Past
+    ``_QUATERNION_AXIS_RAD`` the axis comes from the quaternion's vector part
+    (``sin(angle / 2) * axis``, of length ~1 there), not from the skew part of ``R``
+    (``2 sin(angle) * axis``, which vanishes at a half turn: at pi - 1e-9 it left the
+    axis off by ~1e-7).
     """
     angle = rotation_angle(R)
+    if angle > _QUATERNION_AXIS_RAD:
+        v = matrix_to_quat_xyzw(R)[:3]
+        return v / np.linalg.norm(v), angle
     w = np.array([R[2, 1] - R[1, 2], R[0, 2] - R[2, 0], R[1, 0] - R[0, 1]])
     norm = np.linalg.norm(w)
-    if norm >= 1e-9:
-        return w / norm, angle
-    if angle < math.pi / 2:
+    if norm < 1e-9:
         return np.array([1.0, 0.0, 0.0]), angle
-    k = int(np.argmax(np.diag(R)))  # a half turn: the axis from the symmetric part
-    return (R[:, k] + np.eye(3)[k]) / math.sqrt(2 * (1 + R[k, k])), angle
+    return w / norm, angle
 
 
 def axis_rotation(axis, angle_rad: float) -> np.ndarray:
