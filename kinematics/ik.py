@@ -2,6 +2,8 @@
 
 ``solve_ik`` solves one target (warm-started from the current joints in a control loop,
 or cold with seeded restarts); ``solve_ik_batch`` solves many in parallel over cores.
+The restarts follow a failed warm start too: a control loop passes a small ``restarts``
+(see :func:`solve_ik`), or an unreachable target costs milliseconds.
 Both never raise from inside the solver: an unreachable target comes back with
 ``success=False`` and the closest solution found, always within the joint limits.
 Invalid input (NaN, wrong shape, a non-rigid matrix) raises
@@ -21,6 +23,7 @@ on: a tip above the port, with the flange below it, is a solution too.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -129,17 +132,27 @@ def _status_error(status: int, what: str, value) -> KinematicsError:
     return KinematicsError(f"rcm port point contains NaN or inf: {value!r}.")
 
 
+def _count(value, name: str, least: int) -> int:
+    """``value`` as an int >= ``least``, or a KinematicsError: a count is not cut from a
+    float (``59.5`` ran 59 iterations) nor read from a string."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+        raise KinematicsError(
+            f"{name} must be an integer >= {least}, got {value!r} ({type(value).__name__})."
+        )
+    return int(value)
+
+
 def _check_settings(pos_tol, rot_tol, max_iters, restarts) -> tuple[float, float, int, int]:
+    if not all(isinstance(t, numbers.Real) for t in (pos_tol, rot_tol)):
+        raise KinematicsError(
+            f"pos_tol and rot_tol must be numbers (m, rad), got {pos_tol!r}, {rot_tol!r}."
+        )
     pos_tol, rot_tol = float(pos_tol), float(rot_tol)
     if not (pos_tol > 0 and rot_tol > 0 and np.isfinite(pos_tol) and np.isfinite(rot_tol)):
         raise KinematicsError(
             f"pos_tol and rot_tol must be positive and finite, got {pos_tol}, {rot_tol}."
         )
-    if int(max_iters) < 1 or int(restarts) < 0:
-        raise KinematicsError(
-            f"max_iters must be >= 1 and restarts >= 0, got {max_iters}, {restarts}."
-        )
-    return pos_tol, rot_tol, int(max_iters), int(restarts)
+    return pos_tol, rot_tol, _count(max_iters, "max_iters", 1), _count(restarts, "restarts", 0)
 
 
 def _rcm_target(X_target, rcm) -> tuple[np.ndarray, int, np.ndarray]:
@@ -168,7 +181,37 @@ def _rcm_target(X_target, rcm) -> tuple[np.ndarray, int, np.ndarray]:
             "with rcm=, X_target must be a tip position (3,) or a 4x4 pose whose x axis "
             f"sets the roll about the shaft; got shape {X.shape}."
         )
+    _refuse_undefined_roll(X[None], port, "X_target")
     return np.ascontiguousarray(X), IK.MODE_RCM_ROLL, port
+
+
+#: With ``rcm=`` and a 4x4 target, the least sine of the angle between the target's x axis
+#: and the shaft (port to tip) that still sets a roll: the solver's roll residual is
+#: taken as 0 below it, so any roll would "succeed".
+MIN_ROLL_AXIS_SINE = 1e-6
+
+
+def _refuse_undefined_roll(X: np.ndarray, port: np.ndarray, what: str) -> None:
+    """Refuse (N, 4, 4) targets whose x axis runs along the shaft from ``port`` to the
+    tip: the roll about the shaft is then undefined (a tip on the port sets no shaft and
+    is left to the solver)."""
+    shaft = X[:, :3, 3] - port
+    length = np.linalg.norm(shaft, axis=1)
+    x_axis = X[:, :3, 0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sine = np.linalg.norm(np.cross(x_axis, shaft), axis=1) / (
+            length * np.linalg.norm(x_axis, axis=1)
+        )
+    bad = np.flatnonzero((length > 1e-9) & (sine < MIN_ROLL_AXIS_SINE))
+    if bad.size:
+        k = int(bad[0])
+        where = what if X.shape[0] == 1 else f"{what}[{k}]"
+        raise KinematicsError(
+            f"{where}: its x axis {x_axis[k].tolist()} runs along the shaft from the port "
+            "to the tip, so it sets no roll about the shaft. Give an x axis normal to the "
+            "shaft (kinematics.rcm.tool_pose_through_port builds one), or pass the tip "
+            "position alone for no roll."
+        )
 
 
 def solve_ik(
@@ -190,11 +233,18 @@ def solve_ik(
         X_target: target ``X_base_tip`` (4x4, metres). With ``rcm=``, a tip position (3,)
             or a 4x4 pose whose x axis gives the roll about the shaft.
         q0: start joints (warm start, e.g. the current state in a control loop); ``None``
-            starts from the middle of the joint ranges and then from seeded random draws.
+            starts from the middle of the joint ranges. Either way, when that first
+            attempt fails, up to ``restarts`` seeded random starts follow: a warm start
+            does not lower them.
         pos_tol: position tolerance (m).
         rot_tol: orientation tolerance (rad).
-        max_iters: iterations per attempt.
-        restarts: random restarts after the first attempt fails.
+        max_iters: iterations per attempt (an int >= 1).
+        restarts: random restarts after the first attempt fails (an int >= 0). An
+            unreachable target runs every one of them: with the default 300 that is
+            about 5-25 ms (PSM, a tip 1 cm past full insertion), 5-25 missed ticks of a
+            1 kHz loop, where a reachable warm solve takes microseconds. In a control
+            loop pass a few (the sim passes 0-2; ``restarts=2``: ~0.1 ms, and the same
+            closest answer in that case).
         seed: seed of the restart stream, an integer in [0, 2**63); the same seed gives
             the same answer, bit for bit.
         rcm: port point (m, base frame) that the instrument shaft must pass through.
@@ -213,7 +263,9 @@ def solve_ik(
     if not (
         pos_tol == 1e-5
         and rot_tol == 1e-4
+        and type(max_iters) is int  # 60.0 equals the default but is no count
         and max_iters == DEFAULT_MAX_ITERS
+        and type(restarts) is int
         and restarts == DEFAULT_RESTARTS
     ):
         pos_tol, rot_tol, max_iters, restarts = _check_settings(
@@ -235,6 +287,8 @@ def solve_ik(
             q0_arr = _EMPTY_Q0.setdefault(dof, np.zeros(dof))
         has_q0 = False
     else:
+        if type(q0) is np.ndarray and q0.dtype.kind == "c":
+            refuse_complex(q0, "q0")
         q0_arr = np.asarray(q0, dtype=np.float64)
         if q0_arr.shape != (dof,):
             raise KinematicsError(
@@ -331,6 +385,8 @@ def solve_ik_batch(
             X = full
         else:
             _, mode, port = _rcm_target(np.eye(4), rcm)
+            if X.ndim == 3 and X.shape[1:] == (4, 4) and np.isfinite(X).all():
+                _refuse_undefined_roll(X, port, "X_targets")
     if X.ndim != 3 or X.shape[1:] != (4, 4):
         raise KinematicsError(f"X_targets must have shape (N, 4, 4), got {X.shape}.")
     N = X.shape[0]

@@ -45,8 +45,9 @@ class ArmCommand:
             orientation up to the roll about the shaft, so a goal must carry that
             orientation (a measured pose moved 1 cm with its orientation kept missed by
             7 mm). To move a scope's tip to a position, solve
-            ``kinematics.solve_ik(chain, p_R, q0, rcm=np.zeros(3))`` for it and send
-            ``servo_jp``, as the environment's scope actions do.
+            ``kinematics.solve_ik(chain, p_R, q0, rcm=np.zeros(3), restarts=2)`` for it
+            and send ``servo_jp``, as the environment's scope actions do (a few restarts:
+            the default 300 cost an unreachable goal milliseconds a step).
         frame: ``"world"`` or ``"rcm"`` (the arm's remote centre of motion).
         servo_jp: joint position goal (rad / m, the arm's joint order); a goal outside the
             joint limits is refused (``command_refused``) and the arm holds.

@@ -209,3 +209,51 @@ def test_complex_input_is_refused_not_cut_to_its_real_part():
     ):
         with pytest.raises(KinematicsError, match="complex"):
             call()
+
+
+def test_complex_q0_and_within_limits_input_are_refused_as_in_the_batch():
+    """solve_ik took a complex q0's real part with a ComplexWarning (the batch refused
+    it); within_limits took complex values, a wrong length failed in numpy's broadcasting
+    and a negative tolerance quietly shrank the limits."""
+    arm = psm()
+    X = arm.fk(np.zeros(6))
+    with pytest.raises(KinematicsError, match="q0 is complex"):
+        solve_ik(arm, X, np.zeros(6, dtype=complex))
+    with pytest.raises(KinematicsError, match="q is complex"):
+        arm.within_limits(np.zeros(6, dtype=complex))
+    with pytest.raises(KinematicsError, match=r"shape \(6,\)"):
+        arm.within_limits([0.0] * 5)
+    for tolerance in (-1.0, math.nan):
+        with pytest.raises(KinematicsError, match="tolerance must be >= 0"):
+            arm.within_limits(np.zeros(6), tolerance=tolerance)
+    assert arm.within_limits(np.zeros(6)) and not arm.within_limits([0, 0, -0.01, 0, 0, 0])
+    assert not arm.within_limits([0, 0, np.nan, 0, 0, 0])
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"max_iters": 59.5},
+        {"max_iters": 60.0},
+        {"max_iters": "60"},
+        {"restarts": 300.5},
+        {"restarts": 300.0},
+        {"restarts": True},
+        {"pos_tol": "1e-5"},
+    ],
+)
+def test_settings_that_are_not_counts_or_numbers_are_refused_not_truncated(settings):
+    """59.5 ran 59 iterations and "60" ran 60; 60.0 slipped past the check as the default."""
+    arm = psm()
+    X = arm.fk(np.zeros(6))
+    with pytest.raises(KinematicsError, match="must be"):
+        solve_ik(arm, X, **settings)
+    with pytest.raises(KinematicsError, match="must be"):
+        solve_ik_batch(arm, X[None], **settings)
+
+
+def test_numpy_integer_settings_are_counts():
+    arm = psm()
+    X = arm.fk([0.1, 0.1, 0.12, 0.0, 0.0, 0.0])
+    result = solve_ik(arm, X, max_iters=np.int64(60), restarts=np.int32(3))
+    assert result.success

@@ -9,7 +9,7 @@ import pytest
 
 from kinematics import KinematicsError, solve_ik, solve_ik_batch
 from kinematics.rcm import port_distance, sample_port_targets, tool_pose_through_port
-from kinematics.transforms import rot_y, translation
+from kinematics.transforms import pose, rot_y, translation
 
 from .arms import iiwa, panda
 
@@ -132,3 +132,18 @@ def test_rcm_input_errors():
         solve_ik(arm, np.eye(3), rcm=[0, 0, 0])
     with pytest.raises(KinematicsError, match="beyond the port"):
         tool_pose_through_port([0, 0, 0], [0, 0, 0])
+
+
+def test_a_roll_target_whose_x_axis_runs_along_the_shaft_is_refused():
+    """Its roll about the shaft is undefined; it came back success=True with any roll."""
+    arm = iiwa().with_tool(translation(0, 0, TOOL_LENGTH_M))
+    port = np.array([0.5, 0.0, 0.5])
+    X = pose(np.column_stack([[0, 0, -1.0], [0, 1.0, 0], [1.0, 0, 0]]), port - (0, 0, 0.1))
+    with pytest.raises(KinematicsError, match="runs along the shaft"):
+        solve_ik(arm, X, rcm=port)
+    near = X.copy()
+    near[:3, 3] += [1e-8, 0, 0]  # 1e-7 rad off the shaft: still no roll to speak of
+    with pytest.raises(KinematicsError, match=r"X_targets\[1\].*runs along the shaft"):
+        solve_ik_batch(arm, np.stack([tool_pose_through_port(port, X[:3, 3]), near]), rcm=port)
+    # x normal to the same shaft: a roll, solved
+    assert solve_ik(arm, tool_pose_through_port(port, X[:3, 3]), rcm=port).success
