@@ -67,6 +67,11 @@ def gives_up(chain, X_target, q0=None, **settings):
     return IKResult(np.asarray(q0, dtype=float), False, 1.0, 1.0, 1)
 
 
+def lies(chain, X_target, q0=None, **settings):
+    """Zeros at once, said to be a success: fast and wrong."""
+    return IKResult(np.zeros(chain.dof), True, 0.0, 0.0, 1)
+
+
 NOT_CALLABLE = 42
 
 

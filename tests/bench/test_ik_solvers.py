@@ -110,3 +110,33 @@ def test_the_rcm_table_counts_a_solver_s_failed_calls_and_has_no_max_error_witho
     text = " ".join(result.output.split())
     assert f"0.00% ({n} failed)" in text and "n/a" in text
     assert f"{spec} RCM (cold position): {n} of {n} calls failed; the first raised" in text
+
+
+def test_the_readme_pose_only_solver_fails_the_rcm_position_and_roll_rows(tmp_path, monkeypatch):
+    """The position+roll targets were full poses whose z axis already ran through the
+    port: the README's plug-in, which ignores ``rcm=``, passed them (63% cold, 100% warm).
+    Tilted off the shaft, they leave a pose-only solver outside the port; the built-in,
+    which takes only their position and roll, is judged as before."""
+    import io
+    import re
+    from pathlib import Path
+
+    import numpy as np
+    from rich.console import Console
+
+    from bench import ik
+    from kinematics.solvers import load_ik_solver
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme[readme.index("### Your own IK solver and tremor filter") :]
+    module = re.findall(r"```python\n(.*?)```", section, re.S)[0]
+    (tmp_path / "readme_plugins.py").write_text(module)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    solver = load_ik_solver("readme_plugins:dls")
+    console = Console(file=io.StringIO(), width=200)
+    rcm = ik._rcm_section(12, np.random.default_rng(7137), console, {"readme": solver})
+    assert rcm["reachable"] >= 10
+    mine = rcm["plugins"]["readme"]
+    for start in ("cold", "warm"):
+        assert mine[f"{start} position+roll"]["success"] == 0.0, start
+        assert rcm[f"{start} position+roll"]["success"] == 1.0, start  # the built-in's
