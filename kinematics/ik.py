@@ -251,8 +251,11 @@ def solve_ik(
         closest solution found in ``q``.
 
     Raises:
-        KinematicsError: (a ``ValueError``) NaN/inf, wrong shape or non-rigid input, a
-            target more than ``MAX_TARGET_M`` (1e6 m) from the base, a bad seed.
+        KinematicsError: (a ``ValueError``) NaN/inf, complex, wrong shape or non-rigid
+            input, a target more than ``MAX_TARGET_M`` (1e6 m) from the base, a bad seed,
+            a ``max_iters`` or ``restarts`` that is not an int, or with ``rcm=`` a 4x4
+            target whose x axis runs along the shaft from the port to the tip (it sets no
+            roll; ``MIN_ROLL_AXIS_SINE``).
     """
     # this function runs inside 1 kHz loops: the common path avoids every avoidable call
     if type(seed) is not int or not 0 <= seed <= MAX_SEED:
