@@ -180,10 +180,11 @@ def chain_from_urdf_string(text: str, base_link: str, tip_link: str, *, source="
                 "revolute, continuous, prismatic and fixed joints."
             )
         if not uj.has_limit and uj.type in _NEEDS_LIMIT:
+            endless = ' (for one that turns without end, type="continuous")'
             raise KinematicsError(
                 f"{source}: joint {uj.name!r} is {uj.type} but has no <limit lower=... "
                 "upper=... effort=... velocity=.../>; the URDF spec requires one (pybullet "
-                'refuses the file). For a joint that turns without end, write type="continuous".'
+                f"refuses the file){endless if uj.type == 'revolute' else ''}."
             )
         if uj.mimic:
             raise KinematicsError(
