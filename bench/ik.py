@@ -13,7 +13,9 @@ its best settings (``maxNumIterations=100``, ``residualThreshold=1e-10``, joint 
 :mod:`kinematics.solvers`) to the same table, on the same targets and starts, called with
 the built-in's settings (tolerances, ``max_iters``, ``restarts``, ``seed=0``) and judged
 by the same independent check; a call that raises or returns unusable joints counts as
-a failure (``errors`` in the JSON). They take no part in the bars or the RCM section.
+a failure (``errors`` in the JSON). They take no part in the bars; the RCM section
+judges them on its rows beside the built-in (its targets tell an RCM solver from one that
+follows the full pose).
 
 Correct solves/s one at a time is, for every solver alike, the share of targets it
 reached (the independent check: a wrong answer is no solve) over the median call's own
