@@ -936,9 +936,14 @@ class Records:
     def _still_theirs(s: Session, trainee: Trainee) -> dict:
         """For each registered file of ``trainee``: a check (called at deletion) that says
         why the file at its path is no longer the one registered (None: it is). A file
-        registered written must have its stamp still; one registered before it was
-        written (never confirmed: the run was killed) must be no newer than its session's
-        end and :data:`OUTPUT_SLACK_S`, or a later run's file would go with it."""
+        registered written must have its stamp still; a run's output registered before it
+        was written (:data:`EXPECTED`, never confirmed: the run was killed) must be no
+        newer than its session's end and :data:`OUTPUT_SLACK_S`, or a later run's file
+        would go with it. A file the records write themselves (a report, snapshots, an
+        export: registered, with no stamp, each time before they write it, and by older
+        surgisims with none ever) has no check: ``surgisim report N`` rewriting
+        ``session-N.html`` a day later rewrites the trainee's own report, and another
+        trainee's write of the path takes the registration away (:meth:`_disown`)."""
         ends = {
             r.id: r.started_at + dt.timedelta(seconds=r.wall_time_s + OUTPUT_SLACK_S)
             for r in trainee.sessions
@@ -954,7 +959,7 @@ class Records:
                         return None
                     return "changed since it was registered: written again since"
 
-            elif row.session_id in ends:
+            elif row.kind.startswith(EXPECTED) and row.session_id in ends:
                 end = ends[row.session_id]
 
                 def check(path=row.path, end=end):

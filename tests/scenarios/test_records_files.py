@@ -170,3 +170,21 @@ def test_forget_still_deletes_a_run_output_that_did_not_change(tmp_path):
     records.register_file(partial, pseudonym="T6607", session_id=sid, kind=EXPECTED + "partial")
     gone = records.forget("T6607")
     assert not result.exists() and not partial.exists() and not gone.changed
+
+
+def test_forget_deletes_a_report_rewritten_long_after_its_session(tmp_path):
+    """``surgisim report N`` a day after the session rewrites the trainee's own
+    ``session-N.html``: forget left it, "written after the session ended, by another run"
+    (the rule for a killed run's outputs, applied to every unstamped registration, the
+    old builds' rows included)."""
+    import os
+    import time
+
+    records = Records(f"sqlite:///{tmp_path / 'r.sqlite'}")
+    sid, _ = store_mini_session(records, "T305")
+    report = write_session_report(records, sid)
+    later = time.time() + 86400  # a day after the session
+    os.utime(report, (later, later))
+    gone = records.forget("T305")
+    assert not report.exists() and str(report.resolve()) in gone.files
+    assert not gone.changed
