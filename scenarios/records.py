@@ -462,6 +462,22 @@ class Forgotten:
     #: files left because they changed since they were registered (another run wrote
     #: them since), each with why
     changed: list[str] = field(default_factory=list)
+    #: the sessions whose run outputs were never registered (:func:`unregistered_outputs`):
+    #: their ``--record``, ``--json`` and ``--video`` files, if any, are left
+    unregistered: list[str] = field(default_factory=list)
+
+
+def unregistered_outputs(sessions: Sequence[SessionRow]) -> list[str]:
+    """The sessions among ``sessions`` stored by a surgisim older than the registration
+    of a run's outputs (``--record``, ``--json``, ``--video``), as ``session 3
+    (camera-targeting, 2026-12-04 23:20)``: forgetting cannot know those files, so it
+    must say that they may be left. Such rows have no :attr:`SessionRow.session_uid`
+    (both came in the same release; every session stored since has one)."""
+    return [
+        f"session {r.id} ({r.scenario}, {r.started_at:%Y-%m-%d %H:%M})"
+        for r in sessions
+        if r.session_uid is None
+    ]
 
 
 @dataclass(frozen=True)
@@ -895,6 +911,7 @@ class Records:
             if trainee is None:  # forgotten by another process in the meantime
                 raise ScenarioError(f"no trainee {pseudonym!r} in {self.url}.")
             session_ids = [r.id for r in trainee.sessions]
+            unregistered = unregistered_outputs(trainee.sessions)
             files = self._files_in(s, trainee)
             still = self._still_theirs(s, trainee)
             recorded = [path for path, _ in files]
@@ -930,7 +947,9 @@ class Records:
                 failed.append(f"{path} ({exc.strerror})")
         if self._path is not None:
             self._vacuum()
-        return Forgotten(pseudonym, len(session_ids), scores, removed, missing, failed, changed)
+        return Forgotten(
+            pseudonym, len(session_ids), scores, removed, missing, failed, changed, unregistered
+        )
 
     @staticmethod
     def _still_theirs(s: Session, trainee: Trainee) -> dict:

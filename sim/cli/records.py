@@ -401,6 +401,8 @@ def trainee_forget(
     """Remove every record and file of a trainee: sessions, scores and re-scores, traces,
     reports and exports (with the --json, --record and --video files of their runs).
     Cannot be undone."""
+    from scenarios.records import unregistered_outputs
+
     with guard(debug):
         records = _records(db, demo)
         records.find_trainee(pseudonym, required=True)
@@ -410,6 +412,9 @@ def trainee_forget(
             # every file by name: a class page or an export of the instructor's goes too
             for path, kind in files:
                 typer.echo(f"  {kind}: {path}")
+            unregistered = unregistered_outputs(records.sessions(pseudonym))
+            if unregistered:
+                typer.echo(_unregistered_note(unregistered))
             typer.confirm(
                 f"Remove trainee {pseudonym!r} from {records.shown_url}: {count} session(s), "
                 f"their scores and re-scores, and the {len(files)} file(s) above (traces, "
@@ -428,10 +433,22 @@ def trainee_forget(
         typer.echo(f"already gone: {path}")
     for path in gone.changed:
         typer.echo(f"left: {path}")
+    if gone.unregistered:
+        typer.echo(_unregistered_note(gone.unregistered))
     if gone.failed:
         for path in gone.failed:
             typer.echo(f"could not remove {path}: delete it by hand", err=True)
         raise typer.Exit(code=2)
+
+
+def _unregistered_note(sessions: list[str]) -> str:
+    """What ``trainee forget`` cannot remove: the outputs of runs stored by a surgisim
+    that did not register them (:func:`scenarios.records.unregistered_outputs`)."""
+    return (
+        f"note: {len(sessions)} session(s) were stored by an earlier surgisim that did not "
+        "register their --record, --json and --video files, so any such files are left: "
+        f"look for them by hand ({'; '.join(sessions)})."
+    )
 
 
 def report(

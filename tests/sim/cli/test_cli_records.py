@@ -466,3 +466,30 @@ def test_rescore_says_a_timer_of_the_rubric_never_ran_in_the_session(tmp_path):
     assert out.exit_code == 0, out.output
     said = " ".join(out.output.split())
     assert "note: timer 'whole' never ran in this session" in said
+
+
+def test_forget_says_that_an_older_surgisims_run_outputs_may_be_left(tmp_path):
+    """An older surgisim never registered a run's --record, --json or --video: after an
+    upgrade, forget removed the trace and report and said nothing of those files (left on
+    disk, world-readable). Such sessions (no run id) are named, before and after."""
+    import sqlite3
+
+    path = tmp_path / "r.sqlite"
+    db = f"sqlite:///{path}"
+    old, new = _store(db, tmp_path), _store(db, tmp_path)
+    with sqlite3.connect(path) as con:  # as the older surgisim stored it
+        con.execute("UPDATE sessions SET session_uid = NULL WHERE id = ?", (old,))
+    asked = runner.invoke(app, ["trainee", "forget", "T042", "--db", db], input="n\n")
+    assert "1 session(s) were stored by an earlier surgisim" in asked.stdout
+    out = runner.invoke(app, ["trainee", "forget", "T042", "--yes", "--db", db])
+    assert out.exit_code == 0, out.output
+    assert "1 session(s) were stored by an earlier surgisim" in out.stdout
+    assert "--record, --json and --video" in out.stdout and "look for them by hand" in out.stdout
+    assert f"session {old} (mini, " in out.stdout and f"session {new} (" not in out.stdout
+
+
+def test_forget_says_nothing_of_unregistered_outputs_when_every_session_is_new(tmp_path):
+    db = f"sqlite:///{tmp_path / 'r.sqlite'}"
+    _store(db, tmp_path)
+    out = runner.invoke(app, ["trainee", "forget", "T042", "--yes", "--db", db])
+    assert out.exit_code == 0 and "earlier surgisim" not in out.stdout
