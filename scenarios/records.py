@@ -57,6 +57,7 @@ from sqlalchemy import (
     delete,
     event,
     func,
+    insert,
     select,
 )
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -406,6 +407,31 @@ EXPECTED = "~"
 #: :class:`MetaRow` key of the highest session id ever given
 SESSION_ID_FLOOR = "session_id_floor"
 
+#: :class:`MetaRow` key of the format of the records (:data:`STORE_VERSION`)
+STORE_VERSION_KEY = "store_version"
+#: The format of the records this surgisim reads and writes, marked in every store it
+#: opens for writing. No mark: a store of a surgisim from before the mark (read as 0 and
+#: marked). Raise it with any change an older surgisim would misread (a column whose
+#: meaning it does not know, a row it would count wrongly): a surgisim that finds a
+#: higher mark refuses the store (:func:`check_store_version`) instead of writing to it
+#: what the newer one will then misread (a forgotten session's number given again).
+STORE_VERSION = 1
+
+
+def check_store_version(found: int, where: str) -> None:
+    """Refuse records marked by a newer surgisim than this one (see :data:`STORE_VERSION`).
+
+    Raises:
+        ScenarioError: ``found`` is above :data:`STORE_VERSION`, saying what to do.
+    """
+    if found > STORE_VERSION:
+        raise ScenarioError(
+            f"records database {where!r} was written by a newer surgisim (records format "
+            f"{found}; this surgisim knows formats up to {STORE_VERSION}): upgrade surgisim "
+            "to use it. Downgrading is not supported: an older surgisim would misread or "
+            "damage newer records."
+        )
+
 
 class FileRow(Base):
     """A file written about a trainee (a report, a CSV export, a run's ``--json`` result,
@@ -647,7 +673,11 @@ class Records:
             with self.engine.connect() as conn:  # a read: a read-only database can be listed
                 existing = set(inspect(conn).get_table_names())
                 missing = self._missing_columns(conn, existing)
+                version = self._store_version(conn, existing)
+            check_store_version(version, self._where())
             if existing >= set(Base.metadata.tables) and not missing:
+                if version < STORE_VERSION:
+                    self._mark_store_version()
                 return
             with self._writer.begin() as conn:
                 # a database made by an older surgisim: its columns first, so that the
@@ -662,8 +692,45 @@ class Records:
                             conn.execute(CreateIndex(index, if_not_exists=True))
                 else:  # pragma: no cover - other dialects
                     Base.metadata.create_all(conn)
+                self._write_store_version(conn)
         except (SQLAlchemyError, ImportError) as exc:
             raise self._error(exc, "open") from None
+
+    @staticmethod
+    def _store_version(conn, existing: set[str]) -> int:
+        """The records format marked in the database (0: none, an older surgisim's)."""
+        if MetaRow.__tablename__ not in existing:
+            return 0
+        found = conn.execute(select(MetaRow.value).where(MetaRow.key == STORE_VERSION_KEY))
+        return found.scalar() or 0
+
+    @staticmethod
+    def _write_store_version(conn) -> None:
+        """Mark the records with :data:`STORE_VERSION` (in the open write transaction,
+        after a newer mark has been refused)."""
+        if Records._store_version(conn, {MetaRow.__tablename__}) == STORE_VERSION:
+            return
+        conn.execute(delete(MetaRow).where(MetaRow.key == STORE_VERSION_KEY))
+        conn.execute(insert(MetaRow).values(key=STORE_VERSION_KEY, value=STORE_VERSION))
+
+    def _mark_store_version(self) -> None:
+        """Mark an unmarked store whose tables are already up to date (made by the
+        surgisim just before the mark); a read-only one is read as it is, unmarked."""
+        if _read_only(self.url):
+            return
+        try:
+            with self._writer.begin() as conn:
+                check_store_version(
+                    self._store_version(conn, {MetaRow.__tablename__}), self._where()
+                )
+                self._write_store_version(conn)
+        except SQLAlchemyError as exc:
+            if "readonly" not in str(exc).lower().replace("-", ""):
+                raise
+
+    def _where(self) -> str:
+        """The database as messages name it: its file, or its URL with no password."""
+        return str(self._path) if self._path is not None else _safe_url(self.url)
 
     @staticmethod
     def _missing_columns(conn, existing: set[str]) -> list:
@@ -680,7 +747,7 @@ class Records:
 
     def _error(self, exc: BaseException, doing: str) -> ScenarioError:
         """A database failure as a ScenarioError naming the database and the fix."""
-        where = str(self._path) if self._path is not None else _safe_url(self.url)
+        where = self._where()
         detail = str(getattr(exc, "orig", None) or exc).splitlines()[0][:300]
         text = detail.lower()
         if isinstance(exc, ImportError) or "no module named" in text:
@@ -1221,6 +1288,9 @@ class Records:
             if known is None:
                 if self._path is not None:  # SQLite: never a number given before
                     columns["id"] = self._next_session_id(s)
+                    # kept at once, not only at forget: an older surgisim's forget of
+                    # this session (it knows no floor) must not free its number here
+                    self._raise_session_id_floor(s, [columns["id"]])
                 row = SessionRow(
                     trainee=self._trainee_in(s, pseudonym),
                     scenario_sha256=_sha256(scenario_yaml),
