@@ -131,9 +131,10 @@ def attempts_label(
 #: Said under a table or page whose attempts column has "+k under another rubric".
 OTHER_RUBRIC_NOTE = (
     "under another rubric: attempts scored under a rubric other than the current one (the "
-    "latest session's: the scenario's scoring was edited since) are not judged by it: "
-    "they neither count nor break a run. `surgisim rescore ID --scenario FILE` gives one "
-    "a verdict under the current rubric, and then it counts."
+    "latest session's: the scenario's scoring changed since, edited or by a new surgisim "
+    "release) are not judged by it: they neither count nor break a run. `surgisim rescore "
+    "ID --scenario FILE` gives one a verdict under the current rubric, and then it "
+    "counts; `surgisim rescore --all --scenario NAME` re-scores all of a scenario's."
 )
 
 #: Said under a table or page whose attempts column has "+k not counted".

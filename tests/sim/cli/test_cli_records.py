@@ -493,3 +493,42 @@ def test_forget_says_nothing_of_unregistered_outputs_when_every_session_is_new(t
     _store(db, tmp_path)
     out = runner.invoke(app, ["trainee", "forget", "T042", "--yes", "--db", db])
     assert out.exit_code == 0 and "earlier surgisim" not in out.stdout
+
+
+def test_rescore_all_gives_every_session_of_a_scenario_a_verdict_under_its_rubric(tmp_path):
+    """A release that changes a bundled rubric (needle withdrawals priced) put weeks of
+    attempts "under another rubric", and the only way back was one `rescore ID` per
+    session. `rescore --all --scenario NAME` re-scores those not under it (originals
+    kept, re-scores beside), --trainee narrows it, and a second run adds nothing."""
+    db = f"sqlite:///{tmp_path / 'r.sqlite'}"
+    ann = [_store(db, tmp_path, "T042"), _store(db, tmp_path, "T042")]
+    bob = _store(db, tmp_path, "T043")
+    edited = tmp_path / "edited.yaml"
+    edited.write_text(VALID.replace("benchmark: {mean: 30, sd: 10}", "benchmark: {mean: 2, sd: 1}"))
+    args = ["rescore", "--all", "--scenario", str(edited), "--db", db]
+    out = runner.invoke(app, [*args, "--trainee", "T042"], env={"COLUMNS": "200"})
+    assert out.exit_code == 0, out.output
+    assert "2 session(s) re-scored, 0 already under this rubric" in out.stdout
+    scores = {sid: len(Records(db).session(sid).scores) for sid in (*ann, bob)}
+    assert scores == {ann[0]: 2, ann[1]: 2, bob: 1}
+    out = runner.invoke(app, args, env={"COLUMNS": "200"})
+    assert out.exit_code == 0, out.output
+    assert "1 session(s) re-scored, 2 already under this rubric" in out.stdout
+    row = Records(db).session(bob)
+    first, second = (json.loads(s.result_json) for s in row.scores)
+    assert first["score"] != second["score"]  # the original kept, the re-score beside
+    assert "0 session(s) re-scored, 3 already" in runner.invoke(app, args).stdout
+    for wrong in (["rescore", "1", "--all", "--scenario", str(edited)], ["rescore", "--all"]):
+        refused = runner.invoke(app, [*wrong, "--db", db])
+        assert refused.exit_code == 2 and "--all re-scores every stored session" in refused.output
+
+
+def test_the_changed_bundled_needle_rubrics_have_a_new_version():
+    """needle-handover and needle-tissue priced needle withdrawals (2026-12-05) but kept
+    version "1.0": sessions stored under either rubric said the same version."""
+    from scenarios.loader import load_scenario
+
+    for name in ("needle-handover", "needle-tissue"):
+        scenario = load_scenario(name)
+        assert scenario.scoring.model_dump()["metrics"]["needle_withdrawals"]["penalty"] == 20
+        assert scenario.version != "1.0"
