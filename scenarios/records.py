@@ -59,6 +59,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    update,
 )
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
@@ -355,8 +356,9 @@ class SessionRow(Base):
     @property
     def ending(self) -> str:
         """How the session ended (:data:`ENDINGS`); for a row stored before this was
-        recorded: ``completed`` or ``not completed`` (stopped, crashed, out of time or
-        failed: unknown which)."""
+        recorded and whose trace did not tell it on the upgrade
+        (:meth:`Records._derive_old_endings`): ``completed`` or ``not completed``
+        (stopped, crashed, out of time or failed: unknown which)."""
         if self.ended:
             return self.ended
         return "completed" if self.completed else NOT_COMPLETED
@@ -666,9 +668,9 @@ class Records:
     def _create_tables(self) -> None:
         """Create missing tables and indexes with ``IF NOT EXISTS``: two processes opening
         a new database at once must not trip over each other's tables (``create_all``
-        checks, then creates: a race)."""
+        checks, then creates: a race). Then the rows and mark of records an older
+        surgisim wrote are brought up to date, and records a newer one marked refused."""
         from sqlalchemy import inspect
-        from sqlalchemy.schema import CreateIndex, CreateTable
 
         try:
             with self.engine.connect() as conn:  # a read: a read-only database can be listed
@@ -676,26 +678,31 @@ class Records:
                 missing = self._missing_columns(conn, existing)
                 version = self._store_version(conn, existing)
             check_store_version(version, self._where())
-            if existing >= set(Base.metadata.tables) and not missing:
-                if version < STORE_VERSION:
-                    self._mark_store_version()
-                return
-            with self._writer.begin() as conn:
-                # a database made by an older surgisim: its columns first, so that the
-                # indexes on them (sessions.session_uid, unique) can be made below
-                for table, column in self._missing_columns(conn, existing):
-                    kind = column.type.compile(self.engine.dialect)
-                    conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column.name} {kind}")
-                if self.engine.dialect.name in ("sqlite", "postgresql"):
-                    for table in Base.metadata.sorted_tables:
-                        conn.execute(CreateTable(table, if_not_exists=True))
-                        for index in table.indexes:
-                            conn.execute(CreateIndex(index, if_not_exists=True))
-                else:  # pragma: no cover - other dialects
-                    Base.metadata.create_all(conn)
-                self._write_store_version(conn)
+            if not (existing >= set(Base.metadata.tables) and not missing):
+                self._add_tables_and_columns(existing)
+            if version < STORE_VERSION:
+                self._bring_rows_up_to_date(version)
         except (SQLAlchemyError, ImportError) as exc:
             raise self._error(exc, "open") from None
+
+    def _add_tables_and_columns(self, existing: set[str]) -> None:
+        """What a database made by an older surgisim (or a new one) lacks: its tables,
+        its columns, their indexes."""
+        from sqlalchemy.schema import CreateIndex, CreateTable
+
+        with self._writer.begin() as conn:
+            # a database made by an older surgisim: its columns first, so that the
+            # indexes on them (sessions.session_uid, unique) can be made below
+            for table, column in self._missing_columns(conn, existing):
+                kind = column.type.compile(self.engine.dialect)
+                conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column.name} {kind}")
+            if self.engine.dialect.name in ("sqlite", "postgresql"):
+                for table in Base.metadata.sorted_tables:
+                    conn.execute(CreateTable(table, if_not_exists=True))
+                    for index in table.indexes:
+                        conn.execute(CreateIndex(index, if_not_exists=True))
+            else:  # pragma: no cover - other dialects
+                Base.metadata.create_all(conn)
 
     @staticmethod
     def _store_version(conn, existing: set[str]) -> int:
@@ -714,12 +721,16 @@ class Records:
         conn.execute(delete(MetaRow).where(MetaRow.key == STORE_VERSION_KEY))
         conn.execute(insert(MetaRow).values(key=STORE_VERSION_KEY, value=STORE_VERSION))
 
-    def _mark_store_version(self) -> None:
-        """Mark an unmarked store whose tables are already up to date (made by the
-        surgisim just before the mark); a read-only one is read as it is, unmarked."""
+    def _bring_rows_up_to_date(self, version: int) -> None:
+        """Rows an older surgisim stored, brought to what this one stores (from records
+        format ``version``: 0, unmarked: the endings of incomplete sessions,
+        :meth:`_derive_old_endings`), then the mark; a read-only store is read as it
+        is, unmarked."""
         if _read_only(self.url):
             return
         try:
+            if version < 1:
+                self._derive_old_endings()
             with self._writer.begin() as conn:
                 check_store_version(
                     self._store_version(conn, {MetaRow.__tablename__}), self._where()
@@ -728,6 +739,33 @@ class Records:
         except SQLAlchemyError as exc:
             if "readonly" not in str(exc).lower().replace("-", ""):
                 raise
+
+    def _derive_old_endings(self) -> None:
+        """How the incomplete sessions an older surgisim stored without an ending ended,
+        read from their traces' events as a run now decides it
+        (:func:`scenarios.archive.ending_of`): a Ctrl-C'd run's ``interrupted`` event
+        makes it ``stopped`` (not an attempt, as one stopped now), a ``failed`` event
+        ``time_limit`` or ``failed``. A session whose trace is gone, damaged or says
+        none of these keeps no ending (``not completed``: unknown which)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(SessionRow.id, SessionRow.trace_path).where(
+                    SessionRow.ended.is_(None),
+                    SessionRow.completed.is_(False),
+                    SessionRow.trace_path.is_not(None),
+                )
+            ).all()
+        endings = {sid: _ending_from_trace(path) for sid, path in rows}  # no lock held
+        endings = {sid: ended for sid, ended in endings.items() if ended is not None}
+        if not endings:
+            return
+        with self._writer.begin() as conn:
+            for sid, ended in endings.items():
+                conn.execute(
+                    update(SessionRow)
+                    .where(SessionRow.id == sid, SessionRow.ended.is_(None))
+                    .values(ended=ended)
+                )
 
     def _where(self) -> str:
         """The database as messages name it: its file, or its URL with no password."""
@@ -1562,6 +1600,25 @@ def qualifies(row: SessionRow, rule=None, score: ScoreRow | None = None) -> bool
             }
         )
     return all(metrics.get(n, 0.0) <= v for n, v in rule.limits.items())
+
+
+def _ending_from_trace(trace_path: str) -> str | None:
+    """The ending (:data:`ENDINGS`) an incomplete session's trace tells by its events
+    (``interrupted``, ``failed``, ``gave_up``), as a run decides it now; None when it
+    tells none (an older surgisim's killed run stored from its checkpoint) or cannot be
+    read."""
+    from scenarios.archive import ending_of
+    from scenarios.trace import SessionTrace
+
+    try:
+        trace = SessionTrace.load(trace_path)
+    except ScenarioError:
+        return None
+    if trace.completed or not any(
+        trace.events_of(kind) for kind in ("interrupted", "failed", "gave_up")
+    ):
+        return None
+    return ending_of(trace, interrupted=False)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
