@@ -29,6 +29,7 @@ from scenarios.records import (
     judge_sessions,
     proficiency_of,
     result_label,
+    rubric_key,
 )
 from scenarios.report import (
     Snapshot,
@@ -338,6 +339,50 @@ def rescore(
     new = dataclasses.replace(new, context=context)
     records.add_score(session_id, new.as_dict(), scoring.model_dump(mode="json"))
     return original, new
+
+
+@dataclasses.dataclass(frozen=True)
+class BulkRescore:
+    """What :func:`rescore_sessions` did.
+
+    Attributes:
+        rescored: (session id, pseudonym, original, new) for each session re-scored.
+        already: ids of sessions whose latest verdict was under the rubric already.
+        failed: sessions that could not be re-scored, each with why.
+    """
+
+    rescored: list[tuple[int, str, ScoreResult, ScoreResult]]
+    already: list[int]
+    failed: list[str]
+
+
+def rescore_sessions(
+    records: Records,
+    scenario: Scenario,
+    *,
+    pseudonym: str | None = None,
+    rubric_label: str | None = None,
+) -> BulkRescore:
+    """Re-score every stored session of ``scenario`` (of one trainee with ``pseudonym``)
+    whose latest verdict is under another rubric, each as :func:`rescore` does (the
+    original kept, the re-score stored beside it): what a bundled scenario's new scoring
+    (a surgisim release) or an edited rubric asks of weeks of attempts, which one
+    ``rescore ID`` per session made a chore. A session already under the rubric is left
+    (running it again adds nothing); one that cannot be re-scored (its trace gone and the
+    thresholds changed) is listed with why, and the others still are."""
+    target = rubric_key(json.dumps(scenario.scoring.model_dump(mode="json"), sort_keys=True))
+    rescored, already, failed = [], [], []
+    for row in records.sessions(pseudonym, scenario.name):
+        if rubric_key(current_score([row]).rubric_json) == target:
+            already.append(row.id)
+            continue
+        try:
+            original, new = rescore(records, row.id, scenario, rubric_label=rubric_label)
+        except ScenarioError as exc:
+            failed.append(f"session {row.id}: {exc}")
+            continue
+        rescored.append((row.id, row.trainee.pseudonym, original, new))
+    return BulkRescore(rescored, already, failed)
 
 
 def _latest_rescore(row) -> dict | None:

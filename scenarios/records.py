@@ -57,7 +57,9 @@ from sqlalchemy import (
     delete,
     event,
     func,
+    insert,
     select,
+    update,
 )
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
@@ -130,9 +132,10 @@ def attempts_label(
 #: Said under a table or page whose attempts column has "+k under another rubric".
 OTHER_RUBRIC_NOTE = (
     "under another rubric: attempts scored under a rubric other than the current one (the "
-    "latest session's: the scenario's scoring was edited since) are not judged by it: "
-    "they neither count nor break a run. `surgisim rescore ID --scenario FILE` gives one "
-    "a verdict under the current rubric, and then it counts."
+    "latest session's: the scenario's scoring changed since, edited or by a new surgisim "
+    "release) are not judged by it: they neither count nor break a run. `surgisim rescore "
+    "ID --scenario FILE` gives one a verdict under the current rubric, and then it "
+    "counts; `surgisim rescore --all --scenario NAME` re-scores all of a scenario's."
 )
 
 #: Said under a table or page whose attempts column has "+k not counted".
@@ -353,8 +356,9 @@ class SessionRow(Base):
     @property
     def ending(self) -> str:
         """How the session ended (:data:`ENDINGS`); for a row stored before this was
-        recorded: ``completed`` or ``not completed`` (stopped, crashed, out of time or
-        failed: unknown which)."""
+        recorded and whose trace did not tell it on the upgrade
+        (:meth:`Records._derive_old_endings`): ``completed`` or ``not completed``
+        (stopped, crashed, out of time or failed: unknown which)."""
         if self.ended:
             return self.ended
         return "completed" if self.completed else NOT_COMPLETED
@@ -405,6 +409,31 @@ EXPECTED = "~"
 
 #: :class:`MetaRow` key of the highest session id ever given
 SESSION_ID_FLOOR = "session_id_floor"
+
+#: :class:`MetaRow` key of the format of the records (:data:`STORE_VERSION`)
+STORE_VERSION_KEY = "store_version"
+#: The format of the records this surgisim reads and writes, marked in every store it
+#: opens for writing. No mark: a store of a surgisim from before the mark (read as 0 and
+#: marked). Raise it with any change an older surgisim would misread (a column whose
+#: meaning it does not know, a row it would count wrongly): a surgisim that finds a
+#: higher mark refuses the store (:func:`check_store_version`) instead of writing to it
+#: what the newer one will then misread (a forgotten session's number given again).
+STORE_VERSION = 1
+
+
+def check_store_version(found: int, where: str) -> None:
+    """Refuse records marked by a newer surgisim than this one (see :data:`STORE_VERSION`).
+
+    Raises:
+        ScenarioError: ``found`` is above :data:`STORE_VERSION`, saying what to do.
+    """
+    if found > STORE_VERSION:
+        raise ScenarioError(
+            f"records database {where!r} was written by a newer surgisim (records format "
+            f"{found}; this surgisim knows formats up to {STORE_VERSION}): upgrade surgisim "
+            "to use it. Downgrading is not supported: an older surgisim would misread or "
+            "damage newer records."
+        )
 
 
 class FileRow(Base):
@@ -462,6 +491,22 @@ class Forgotten:
     #: files left because they changed since they were registered (another run wrote
     #: them since), each with why
     changed: list[str] = field(default_factory=list)
+    #: the sessions whose run outputs were never registered (:func:`unregistered_outputs`):
+    #: their ``--record``, ``--json`` and ``--video`` files, if any, are left
+    unregistered: list[str] = field(default_factory=list)
+
+
+def unregistered_outputs(sessions: Sequence[SessionRow]) -> list[str]:
+    """The sessions among ``sessions`` stored by a surgisim older than the registration
+    of a run's outputs (``--record``, ``--json``, ``--video``), as ``session 3
+    (camera-targeting, 2026-12-04 23:20)``: forgetting cannot know those files, so it
+    must say that they may be left. Such rows have no :attr:`SessionRow.session_uid`
+    (both came in the same release; every session stored since has one)."""
+    return [
+        f"session {r.id} ({r.scenario}, {r.started_at:%Y-%m-%d %H:%M})"
+        for r in sessions
+        if r.session_uid is None
+    ]
 
 
 @dataclass(frozen=True)
@@ -623,31 +668,108 @@ class Records:
     def _create_tables(self) -> None:
         """Create missing tables and indexes with ``IF NOT EXISTS``: two processes opening
         a new database at once must not trip over each other's tables (``create_all``
-        checks, then creates: a race)."""
+        checks, then creates: a race). Then the rows and mark of records an older
+        surgisim wrote are brought up to date, and records a newer one marked refused."""
         from sqlalchemy import inspect
-        from sqlalchemy.schema import CreateIndex, CreateTable
 
         try:
             with self.engine.connect() as conn:  # a read: a read-only database can be listed
                 existing = set(inspect(conn).get_table_names())
                 missing = self._missing_columns(conn, existing)
-            if existing >= set(Base.metadata.tables) and not missing:
-                return
-            with self._writer.begin() as conn:
-                # a database made by an older surgisim: its columns first, so that the
-                # indexes on them (sessions.session_uid, unique) can be made below
-                for table, column in self._missing_columns(conn, existing):
-                    kind = column.type.compile(self.engine.dialect)
-                    conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column.name} {kind}")
-                if self.engine.dialect.name in ("sqlite", "postgresql"):
-                    for table in Base.metadata.sorted_tables:
-                        conn.execute(CreateTable(table, if_not_exists=True))
-                        for index in table.indexes:
-                            conn.execute(CreateIndex(index, if_not_exists=True))
-                else:  # pragma: no cover - other dialects
-                    Base.metadata.create_all(conn)
+                version = self._store_version(conn, existing)
+            check_store_version(version, self._where())
+            if not (existing >= set(Base.metadata.tables) and not missing):
+                self._add_tables_and_columns(existing)
+            if version < STORE_VERSION:
+                self._bring_rows_up_to_date(version)
         except (SQLAlchemyError, ImportError) as exc:
             raise self._error(exc, "open") from None
+
+    def _add_tables_and_columns(self, existing: set[str]) -> None:
+        """What a database made by an older surgisim (or a new one) lacks: its tables,
+        its columns, their indexes."""
+        from sqlalchemy.schema import CreateIndex, CreateTable
+
+        with self._writer.begin() as conn:
+            # a database made by an older surgisim: its columns first, so that the
+            # indexes on them (sessions.session_uid, unique) can be made below
+            for table, column in self._missing_columns(conn, existing):
+                kind = column.type.compile(self.engine.dialect)
+                conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column.name} {kind}")
+            if self.engine.dialect.name in ("sqlite", "postgresql"):
+                for table in Base.metadata.sorted_tables:
+                    conn.execute(CreateTable(table, if_not_exists=True))
+                    for index in table.indexes:
+                        conn.execute(CreateIndex(index, if_not_exists=True))
+            else:  # pragma: no cover - other dialects
+                Base.metadata.create_all(conn)
+
+    @staticmethod
+    def _store_version(conn, existing: set[str]) -> int:
+        """The records format marked in the database (0: none, an older surgisim's)."""
+        if MetaRow.__tablename__ not in existing:
+            return 0
+        found = conn.execute(select(MetaRow.value).where(MetaRow.key == STORE_VERSION_KEY))
+        return found.scalar() or 0
+
+    @staticmethod
+    def _write_store_version(conn) -> None:
+        """Mark the records with :data:`STORE_VERSION` (in the open write transaction,
+        after a newer mark has been refused)."""
+        if Records._store_version(conn, {MetaRow.__tablename__}) == STORE_VERSION:
+            return
+        conn.execute(delete(MetaRow).where(MetaRow.key == STORE_VERSION_KEY))
+        conn.execute(insert(MetaRow).values(key=STORE_VERSION_KEY, value=STORE_VERSION))
+
+    def _bring_rows_up_to_date(self, version: int) -> None:
+        """Rows an older surgisim stored, brought to what this one stores (from records
+        format ``version``: 0, unmarked: the endings of incomplete sessions,
+        :meth:`_derive_old_endings`), then the mark; a read-only store is read as it
+        is, unmarked."""
+        if _read_only(self.url):
+            return
+        try:
+            if version < 1:
+                self._derive_old_endings()
+            with self._writer.begin() as conn:
+                check_store_version(
+                    self._store_version(conn, {MetaRow.__tablename__}), self._where()
+                )
+                self._write_store_version(conn)
+        except SQLAlchemyError as exc:
+            if "readonly" not in str(exc).lower().replace("-", ""):
+                raise
+
+    def _derive_old_endings(self) -> None:
+        """How the incomplete sessions an older surgisim stored without an ending ended,
+        read from their traces' events as a run now decides it
+        (:func:`scenarios.archive.ending_of`): a Ctrl-C'd run's ``interrupted`` event
+        makes it ``stopped`` (not an attempt, as one stopped now), a ``failed`` event
+        ``time_limit`` or ``failed``. A session whose trace is gone, damaged or says
+        none of these keeps no ending (``not completed``: unknown which)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(SessionRow.id, SessionRow.trace_path).where(
+                    SessionRow.ended.is_(None),
+                    SessionRow.completed.is_(False),
+                    SessionRow.trace_path.is_not(None),
+                )
+            ).all()
+        endings = {sid: _ending_from_trace(path) for sid, path in rows}  # no lock held
+        endings = {sid: ended for sid, ended in endings.items() if ended is not None}
+        if not endings:
+            return
+        with self._writer.begin() as conn:
+            for sid, ended in endings.items():
+                conn.execute(
+                    update(SessionRow)
+                    .where(SessionRow.id == sid, SessionRow.ended.is_(None))
+                    .values(ended=ended)
+                )
+
+    def _where(self) -> str:
+        """The database as messages name it: its file, or its URL with no password."""
+        return str(self._path) if self._path is not None else _safe_url(self.url)
 
     @staticmethod
     def _missing_columns(conn, existing: set[str]) -> list:
@@ -664,7 +786,7 @@ class Records:
 
     def _error(self, exc: BaseException, doing: str) -> ScenarioError:
         """A database failure as a ScenarioError naming the database and the fix."""
-        where = str(self._path) if self._path is not None else _safe_url(self.url)
+        where = self._where()
         detail = str(getattr(exc, "orig", None) or exc).splitlines()[0][:300]
         text = detail.lower()
         if isinstance(exc, ImportError) or "no module named" in text:
@@ -895,6 +1017,7 @@ class Records:
             if trainee is None:  # forgotten by another process in the meantime
                 raise ScenarioError(f"no trainee {pseudonym!r} in {self.url}.")
             session_ids = [r.id for r in trainee.sessions]
+            unregistered = unregistered_outputs(trainee.sessions)
             files = self._files_in(s, trainee)
             still = self._still_theirs(s, trainee)
             recorded = [path for path, _ in files]
@@ -930,15 +1053,22 @@ class Records:
                 failed.append(f"{path} ({exc.strerror})")
         if self._path is not None:
             self._vacuum()
-        return Forgotten(pseudonym, len(session_ids), scores, removed, missing, failed, changed)
+        return Forgotten(
+            pseudonym, len(session_ids), scores, removed, missing, failed, changed, unregistered
+        )
 
     @staticmethod
     def _still_theirs(s: Session, trainee: Trainee) -> dict:
         """For each registered file of ``trainee``: a check (called at deletion) that says
         why the file at its path is no longer the one registered (None: it is). A file
-        registered written must have its stamp still; one registered before it was
-        written (never confirmed: the run was killed) must be no newer than its session's
-        end and :data:`OUTPUT_SLACK_S`, or a later run's file would go with it."""
+        registered written must have its stamp still; a run's output registered before it
+        was written (:data:`EXPECTED`, never confirmed: the run was killed) must be no
+        newer than its session's end and :data:`OUTPUT_SLACK_S`, or a later run's file
+        would go with it. A file the records write themselves (a report, snapshots, an
+        export: registered, with no stamp, each time before they write it, and by older
+        surgisims with none ever) has no check: ``surgisim report N`` rewriting
+        ``session-N.html`` a day later rewrites the trainee's own report, and another
+        trainee's write of the path takes the registration away (:meth:`_disown`)."""
         ends = {
             r.id: r.started_at + dt.timedelta(seconds=r.wall_time_s + OUTPUT_SLACK_S)
             for r in trainee.sessions
@@ -954,7 +1084,7 @@ class Records:
                         return None
                     return "changed since it was registered: written again since"
 
-            elif row.session_id in ends:
+            elif row.kind.startswith(EXPECTED) and row.session_id in ends:
                 end = ends[row.session_id]
 
                 def check(path=row.path, end=end):
@@ -1197,6 +1327,9 @@ class Records:
             if known is None:
                 if self._path is not None:  # SQLite: never a number given before
                     columns["id"] = self._next_session_id(s)
+                    # kept at once, not only at forget: an older surgisim's forget of
+                    # this session (it knows no floor) must not free its number here
+                    self._raise_session_id_floor(s, [columns["id"]])
                 row = SessionRow(
                     trainee=self._trainee_in(s, pseudonym),
                     scenario_sha256=_sha256(scenario_yaml),
@@ -1467,6 +1600,25 @@ def qualifies(row: SessionRow, rule=None, score: ScoreRow | None = None) -> bool
             }
         )
     return all(metrics.get(n, 0.0) <= v for n, v in rule.limits.items())
+
+
+def _ending_from_trace(trace_path: str) -> str | None:
+    """The ending (:data:`ENDINGS`) an incomplete session's trace tells by its events
+    (``interrupted``, ``failed``, ``gave_up``), as a run decides it now; None when it
+    tells none (an older surgisim's killed run stored from its checkpoint) or cannot be
+    read."""
+    from scenarios.archive import ending_of
+    from scenarios.trace import SessionTrace
+
+    try:
+        trace = SessionTrace.load(trace_path)
+    except ScenarioError:
+        return None
+    if trace.completed or not any(
+        trace.events_of(kind) for kind in ("interrupted", "failed", "gave_up")
+    ):
+        return None
+    return ending_of(trace, interrupted=False)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

@@ -401,6 +401,8 @@ def trainee_forget(
     """Remove every record and file of a trainee: sessions, scores and re-scores, traces,
     reports and exports (with the --json, --record and --video files of their runs).
     Cannot be undone."""
+    from scenarios.records import unregistered_outputs
+
     with guard(debug):
         records = _records(db, demo)
         records.find_trainee(pseudonym, required=True)
@@ -410,6 +412,9 @@ def trainee_forget(
             # every file by name: a class page or an export of the instructor's goes too
             for path, kind in files:
                 typer.echo(f"  {kind}: {path}")
+            unregistered = unregistered_outputs(records.sessions(pseudonym))
+            if unregistered:
+                typer.echo(_unregistered_note(unregistered))
             typer.confirm(
                 f"Remove trainee {pseudonym!r} from {records.shown_url}: {count} session(s), "
                 f"their scores and re-scores, and the {len(files)} file(s) above (traces, "
@@ -428,10 +433,22 @@ def trainee_forget(
         typer.echo(f"already gone: {path}")
     for path in gone.changed:
         typer.echo(f"left: {path}")
+    if gone.unregistered:
+        typer.echo(_unregistered_note(gone.unregistered))
     if gone.failed:
         for path in gone.failed:
             typer.echo(f"could not remove {path}: delete it by hand", err=True)
         raise typer.Exit(code=2)
+
+
+def _unregistered_note(sessions: list[str]) -> str:
+    """What ``trainee forget`` cannot remove: the outputs of runs stored by a surgisim
+    that did not register them (:func:`scenarios.records.unregistered_outputs`)."""
+    return (
+        f"note: {len(sessions)} session(s) were stored by an earlier surgisim that did not "
+        "register their --record, --json and --video files, so any such files are left: "
+        f"look for them by hand ({'; '.join(sessions)})."
+    )
 
 
 def report(
@@ -502,6 +519,15 @@ def rescore(
     recording: Path | None = typer.Option(
         None, help="Re-score a recording (surgisim run --record FILE.mcap) instead."
     ),
+    all_sessions: bool = typer.Option(
+        False,
+        "--all",
+        help="Re-score every stored session of the --scenario not yet under its rubric "
+        "(with --trainee: theirs only).",
+    ),
+    trainee: str | None = typer.Option(
+        None, help="With --all: only this trainee's sessions (pseudonym)."
+    ),
     db: str | None = DB_OPTION,
     demo: bool = DEMO_OPTION,
     debug: bool = DEBUG_OPTION,
@@ -511,7 +537,9 @@ def rescore(
     re-running it; the original verdict stays the session's record and the re-score is
     stored beside it. A recording keeps no trace: when the rubric changes the thresholds,
     the recording is replayed (from its inputs and seed, as surgisim replay does) to
-    measure them again, and refused if the replay does not reproduce it."""
+    measure them again, and refused if the replay does not reproduce it. --all --scenario
+    NAME re-scores every stored session of that scenario whose verdict is under another
+    rubric (a new surgisim release's scoring, an edited file), each the same way."""
     from scenarios.archive import rescore as do_rescore
     from scenarios.errors import ScenarioError
     from scenarios.loader import load_scenario
@@ -519,6 +547,10 @@ def rescore(
     from sim.cli.score_view import print_score, verdict_score
 
     console = Console(emoji=False)
+    if all_sessions or trainee is not None:
+        with guard(debug):
+            _rescore_all(console, session_id, scenario, force, recording, trainee, db, demo)
+        return
     with guard(debug):
         if (session_id is None) == (recording is None):
             raise ScenarioError("give a session id or --recording FILE.mcap (one of them).")
@@ -568,6 +600,48 @@ def rescore(
             f"[yellow]forced:[/yellow] the rubric of {escape(repr(new.context['scenario']))} "
             f"on a {escape(repr(new.context['session_scenario']))} session."
         )
+
+
+def _rescore_all(console, session_id, scenario, force, recording, trainee, db, demo) -> None:
+    """``rescore --all --scenario NAME [--trainee P]``: every stored session of the
+    scenario not yet under its rubric, re-scored (:func:`scenarios.archive.rescore_sessions`),
+    with a table of the verdicts kept and given, and a line per session that could not
+    be (exit code 2 then, once the others are done)."""
+    from scenarios.archive import rescore_sessions
+    from scenarios.errors import ScenarioError
+    from scenarios.loader import load_scenario
+
+    if scenario is None or session_id is not None or recording is not None or force:
+        raise ScenarioError(
+            "--all re-scores every stored session of one scenario: give --scenario NAME "
+            "(or an edited YAML file), and no session id, --recording or --force; "
+            "--trainee goes with --all only."
+        )
+    records = _records(db, demo)
+    if trainee is not None:
+        records.find_trainee(trainee, required=True)
+    spec = load_scenario(scenario)
+    done = rescore_sessions(records, spec, pseudonym=trainee, rubric_label=scenario)
+    table = Table(title=f"{escape(spec.name)} sessions re-scored under {escape(scenario)}")
+    for col in ("session", "trainee", "original (kept)", "re-scored"):
+        table.add_column(col)
+    for sid, pseudonym, original, new in done.rescored:
+        table.add_row(
+            str(sid),
+            escape(pseudonym),
+            f"{original.score_text()} {'pass' if original.passed else 'FAIL'}",
+            f"{new.score_text()} {'pass' if new.passed else 'FAIL'}",
+        )
+    if done.rescored:
+        console.print(table)
+    console.print(
+        f"{len(done.rescored)} session(s) re-scored, {len(done.already)} already under "
+        f"this rubric, {len(done.failed)} could not be."
+    )
+    if done.failed:
+        for why in done.failed:
+            typer.echo(f"not re-scored: {why}", err=True)
+        raise typer.Exit(code=2)
 
 
 def _say_whether_judged_by_it(console: Console, records, row) -> None:

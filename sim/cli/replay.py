@@ -71,6 +71,14 @@ def replay(
     table.add_row("largest tip rotation difference", f"{result.max_rotation_error_rad:.3g} rad")
     recorded = "n/a" if result.recorded_score is None else f"{result.recorded_score:.2f}"
     table.add_row("score recorded / replayed", f"{recorded} / {result.replayed_score:.2f}")
+    table.add_row(
+        "recorded by",
+        escape(
+            f"surgisim {result.recorded_by}"
+            if result.recorded_by
+            else "an older surgisim (not in the file)"
+        ),
+    )
     console.print(table)
     if trace is not None:
         console.print(f"trace: {escape(str(trace))}")
@@ -82,9 +90,32 @@ def replay(
     if beyond:
         Console(emoji=False, stderr=True, soft_wrap=True).print(
             "the replay is not the recorded session: its largest tip difference is beyond "
-            f"the tolerance ({'; '.join(beyond)})"
+            f"the tolerance ({'; '.join(beyond)})" + _other_version(result.recorded_by),
+            highlight=False,
         )
         raise typer.Exit(code=1)
+
+
+def _other_version(recorded_by: str | None) -> str:
+    """Why a replay that differs most likely does, when the recording was made by another
+    surgisim version than this one (the simulation changes between versions: a lab's
+    old recordings replayed after an upgrade read as damaged, or their score as wrong);
+    "" when the versions are the same."""
+    from sim.session.provenance import surgisim_version
+
+    here = surgisim_version()
+    if recorded_by == here:
+        return ""
+    who = (
+        f"surgisim {recorded_by}"
+        if recorded_by
+        else "an older surgisim (before 2026-12-07: the file does not say which)"
+    )
+    return (
+        f". It was recorded by {who} and replayed by surgisim {here}: the versions differ, "
+        "the likely cause (a replay is bit-exact only on the version and machine that "
+        "recorded)."
+    )
 
 
 def _tolerance(given: float | None, default: float, option: str) -> float:

@@ -350,3 +350,48 @@ def test_a_long_scenario_name_never_loses_a_session_to_a_file_name(records, tmp_
     assert final_trace_path(records, long, info.session_uid).name.startswith(name_for_file(long))
     row = records.session(store_kept(records, checkpoint.trace_path))
     assert row.completed
+
+
+def test_an_older_surgisims_stopped_session_is_read_as_stopped_after_the_upgrade(tmp_path):
+    """Sessions an older surgisim stored have no ending: a Ctrl-C'd one showed as "FAIL
+    (not completed)" and counted as an attempt (a stop now is not one). Its trace says
+    it was stopped (the ``interrupted`` event): the upgrade reads it once, as a run now
+    does; a session whose trace tells nothing stays "not completed". Read-only records
+    are read as they are."""
+    from scenarios.records import NOT_COMPLETED, STORE_VERSION_KEY
+    from scenarios.trace import TraceEvent
+
+    path = tmp_path / "r.sqlite"
+    records = Records(f"sqlite:///{path}")
+    scenario = parse_scenario(VALID, "mini.yaml")
+    ids = {}
+    for name, events in (
+        ("stopped", [TraceEvent(5.0, "interrupted", {"reason": "stopped by the user"})]),
+        ("unknown", []),
+    ):
+        trace = _trace()
+        trace.completed = False
+        trace.events = [e for e in trace.events if e.kind != "interrupted"] + events
+        metrics, result = score_trace(scenario, trace)
+        ids[name] = store_session(
+            records,
+            scenario=scenario,
+            scenario_text=VALID,
+            pseudonym="T001",
+            operator="expert",
+            seed=1,
+            trace=trace,
+            metrics=metrics,
+            result=result,
+            sim_time_s=5.0,
+            wall_time_s=1.0,
+        )
+    with sqlite3.connect(path) as con:  # as an older surgisim stored them, unmarked
+        con.execute("UPDATE sessions SET ended = NULL, session_uid = NULL")
+        con.execute("DELETE FROM surgisim_meta WHERE key = ?", (STORE_VERSION_KEY,))
+    read_only = Records(f"sqlite:///file:{path}?mode=ro&uri=true")
+    assert read_only.session(ids["stopped"]).ending == NOT_COMPLETED
+    upgraded = Records(f"sqlite:///{path}")
+    stopped, unknown = upgraded.session(ids["stopped"]), upgraded.session(ids["unknown"])
+    assert stopped.ending == "stopped" and not stopped.counts_as_attempt
+    assert unknown.ending == NOT_COMPLETED and unknown.counts_as_attempt

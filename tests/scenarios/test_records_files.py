@@ -170,3 +170,95 @@ def test_forget_still_deletes_a_run_output_that_did_not_change(tmp_path):
     records.register_file(partial, pseudonym="T6607", session_id=sid, kind=EXPECTED + "partial")
     gone = records.forget("T6607")
     assert not result.exists() and not partial.exists() and not gone.changed
+
+
+def test_forget_deletes_a_report_rewritten_long_after_its_session(tmp_path):
+    """``surgisim report N`` a day after the session rewrites the trainee's own
+    ``session-N.html``: forget left it, "written after the session ended, by another run"
+    (the rule for a killed run's outputs, applied to every unstamped registration, the
+    old builds' rows included)."""
+    import os
+    import time
+
+    records = Records(f"sqlite:///{tmp_path / 'r.sqlite'}")
+    sid, _ = store_mini_session(records, "T305")
+    report = write_session_report(records, sid)
+    later = time.time() + 86400  # a day after the session
+    os.utime(report, (later, later))
+    gone = records.forget("T305")
+    assert not report.exists() and str(report.resolve()) in gone.files
+    assert not gone.changed
+
+
+def _meta(path) -> dict[str, int]:
+    import sqlite3
+
+    with sqlite3.connect(path) as con:
+        return dict(con.execute("SELECT key, value FROM surgisim_meta").fetchall())
+
+
+def test_records_are_marked_with_their_format_and_an_unmarked_store_is_marked(tmp_path):
+    """The store had no version mark: neither this surgisim nor a later one could tell a
+    store written by a newer one. An unmarked store (an older surgisim's, tables up to
+    date or not) is marked on opening; one opened read-only is read as it is."""
+    import sqlite3
+
+    from scenarios.records import STORE_VERSION, STORE_VERSION_KEY
+
+    path = tmp_path / "r.sqlite"
+    store_mini_session(Records(f"sqlite:///{path}"), "T901")
+    assert _meta(path)[STORE_VERSION_KEY] == STORE_VERSION
+    with sqlite3.connect(path) as con:  # as the surgisim before the mark left it
+        con.execute("DELETE FROM surgisim_meta WHERE key = ?", (STORE_VERSION_KEY,))
+    read_only = Records(f"sqlite:///file:{path}?mode=ro&uri=true")
+    assert [t.pseudonym for t, _ in read_only.trainees()] == ["T901"]
+    assert STORE_VERSION_KEY not in _meta(path)
+    Records(f"sqlite:///{path}")
+    assert _meta(path)[STORE_VERSION_KEY] == STORE_VERSION
+    with sqlite3.connect(path) as con:  # as an older surgisim made it: no table, no column
+        con.execute("DROP TABLE surgisim_meta")
+        con.execute("DROP INDEX ix_sessions_session_uid")
+        con.execute("ALTER TABLE sessions DROP COLUMN session_uid")
+    assert Records(f"sqlite:///{path}").sessions()[0].trainee.pseudonym == "T901"
+    assert _meta(path)[STORE_VERSION_KEY] == STORE_VERSION
+
+
+def test_records_marked_by_a_newer_surgisim_are_refused(tmp_path):
+    import sqlite3
+
+    import pytest
+
+    from scenarios.errors import ScenarioError
+    from scenarios.records import STORE_VERSION, STORE_VERSION_KEY
+
+    path = tmp_path / "r.sqlite"
+    store_mini_session(Records(f"sqlite:///{path}"), "T902")
+    with sqlite3.connect(path) as con:
+        con.execute(
+            "UPDATE surgisim_meta SET value = ? WHERE key = ?",
+            (STORE_VERSION + 1, STORE_VERSION_KEY),
+        )
+    for url in (f"sqlite:///{path}", f"sqlite:///file:{path}?mode=ro&uri=true"):
+        with pytest.raises(ScenarioError) as refused:
+            Records(url)
+        said = str(refused.value)
+        assert "written by a newer surgisim" in said and "upgrade surgisim" in said
+        assert f"records format {STORE_VERSION + 1}" in said and str(path) in said
+    assert _meta(path)[STORE_VERSION_KEY] == STORE_VERSION + 1  # untouched
+
+
+def test_a_session_number_freed_by_an_older_surgisims_forget_is_not_given_again(tmp_path):
+    """An older surgisim's forget knows no floor: it deleted the latest session (stored by
+    this one) and the next session here took its number. The floor is kept at every
+    insert now."""
+    import sqlite3
+
+    path = tmp_path / "r.sqlite"
+    records = Records(f"sqlite:///{path}")
+    store_mini_session(records, "T903")
+    assert store_mini_session(records, "T904")[0] == 2
+    with sqlite3.connect(path) as con:  # the older surgisim forgets T904
+        con.execute("DELETE FROM scores WHERE session_id = 2")
+        con.execute("DELETE FROM files WHERE session_id = 2")
+        con.execute("DELETE FROM sessions WHERE id = 2")
+    assert store_mini_session(Records(f"sqlite:///{path}"), "T903")[0] == 3

@@ -36,6 +36,9 @@ class ReplayResult:
         cut_short: None, or why the recording ends before its session did (then only
             the part it holds was replayed; see :attr:`Recording.cut_short`).
         sim_time_s: the simulated time replayed (s).
+        recorded_by: the surgisim version that made the recording (None: the file does
+            not say; surgisims before 2026-12-07 did not): the simulation changes between
+            versions, so a replay on another is not expected to be bit-exact.
     """
 
     frames_compared: int
@@ -46,6 +49,7 @@ class ReplayResult:
     trace: object = None
     cut_short: str | None = None
     sim_time_s: float = 0.0
+    recorded_by: str | None = None
 
 
 def session_config(data: dict):
@@ -117,5 +121,13 @@ def replay(recording) -> ReplayResult:
         session.close()
     recorded = None if rec.score is None else rec.score["result"]["score"]
     return ReplayResult(
-        worst[2], worst[0], worst[1], recorded, result.score, trace, rec.cut_short, sim_time_s
+        worst[2],
+        worst[0],
+        worst[1],
+        recorded,
+        result.score,
+        trace,
+        rec.cut_short,
+        sim_time_s,
+        rec.metadata.get("surgisim_version") or None,
     )

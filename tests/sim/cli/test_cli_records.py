@@ -466,3 +466,69 @@ def test_rescore_says_a_timer_of_the_rubric_never_ran_in_the_session(tmp_path):
     assert out.exit_code == 0, out.output
     said = " ".join(out.output.split())
     assert "note: timer 'whole' never ran in this session" in said
+
+
+def test_forget_says_that_an_older_surgisims_run_outputs_may_be_left(tmp_path):
+    """An older surgisim never registered a run's --record, --json or --video: after an
+    upgrade, forget removed the trace and report and said nothing of those files (left on
+    disk, world-readable). Such sessions (no run id) are named, before and after."""
+    import sqlite3
+
+    path = tmp_path / "r.sqlite"
+    db = f"sqlite:///{path}"
+    old, new = _store(db, tmp_path), _store(db, tmp_path)
+    with sqlite3.connect(path) as con:  # as the older surgisim stored it
+        con.execute("UPDATE sessions SET session_uid = NULL WHERE id = ?", (old,))
+    asked = runner.invoke(app, ["trainee", "forget", "T042", "--db", db], input="n\n")
+    assert "1 session(s) were stored by an earlier surgisim" in asked.stdout
+    out = runner.invoke(app, ["trainee", "forget", "T042", "--yes", "--db", db])
+    assert out.exit_code == 0, out.output
+    assert "1 session(s) were stored by an earlier surgisim" in out.stdout
+    assert "--record, --json and --video" in out.stdout and "look for them by hand" in out.stdout
+    assert f"session {old} (mini, " in out.stdout and f"session {new} (" not in out.stdout
+
+
+def test_forget_says_nothing_of_unregistered_outputs_when_every_session_is_new(tmp_path):
+    db = f"sqlite:///{tmp_path / 'r.sqlite'}"
+    _store(db, tmp_path)
+    out = runner.invoke(app, ["trainee", "forget", "T042", "--yes", "--db", db])
+    assert out.exit_code == 0 and "earlier surgisim" not in out.stdout
+
+
+def test_rescore_all_gives_every_session_of_a_scenario_a_verdict_under_its_rubric(tmp_path):
+    """A release that changes a bundled rubric (needle withdrawals priced) put weeks of
+    attempts "under another rubric", and the only way back was one `rescore ID` per
+    session. `rescore --all --scenario NAME` re-scores those not under it (originals
+    kept, re-scores beside), --trainee narrows it, and a second run adds nothing."""
+    db = f"sqlite:///{tmp_path / 'r.sqlite'}"
+    ann = [_store(db, tmp_path, "T042"), _store(db, tmp_path, "T042")]
+    bob = _store(db, tmp_path, "T043")
+    edited = tmp_path / "edited.yaml"
+    edited.write_text(VALID.replace("benchmark: {mean: 30, sd: 10}", "benchmark: {mean: 2, sd: 1}"))
+    args = ["rescore", "--all", "--scenario", str(edited), "--db", db]
+    out = runner.invoke(app, [*args, "--trainee", "T042"], env={"COLUMNS": "200"})
+    assert out.exit_code == 0, out.output
+    assert "2 session(s) re-scored, 0 already under this rubric" in out.stdout
+    scores = {sid: len(Records(db).session(sid).scores) for sid in (*ann, bob)}
+    assert scores == {ann[0]: 2, ann[1]: 2, bob: 1}
+    out = runner.invoke(app, args, env={"COLUMNS": "200"})
+    assert out.exit_code == 0, out.output
+    assert "1 session(s) re-scored, 2 already under this rubric" in out.stdout
+    row = Records(db).session(bob)
+    first, second = (json.loads(s.result_json) for s in row.scores)
+    assert first["score"] != second["score"]  # the original kept, the re-score beside
+    assert "0 session(s) re-scored, 3 already" in runner.invoke(app, args).stdout
+    for wrong in (["rescore", "1", "--all", "--scenario", str(edited)], ["rescore", "--all"]):
+        refused = runner.invoke(app, [*wrong, "--db", db])
+        assert refused.exit_code == 2 and "--all re-scores every stored session" in refused.output
+
+
+def test_the_changed_bundled_needle_rubrics_have_a_new_version():
+    """needle-handover and needle-tissue priced needle withdrawals (2026-12-05) but kept
+    version "1.0": sessions stored under either rubric said the same version."""
+    from scenarios.loader import load_scenario
+
+    for name in ("needle-handover", "needle-tissue"):
+        scenario = load_scenario(name)
+        assert scenario.scoring.model_dump()["metrics"]["needle_withdrawals"]["penalty"] == 20
+        assert scenario.version != "1.0"

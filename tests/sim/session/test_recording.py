@@ -470,3 +470,40 @@ def test_the_safety_episodes_are_in_the_recording_as_the_report_lists_them(tmp_p
         (e.what, e.detail) for e in sorted(expected, key=lambda e: e.time_s)
     ]
     assert [t for t, _, _ in logged] == pytest.approx(sorted(e.time_s for e in expected))
+
+
+def test_a_replay_that_differs_names_the_other_surgisim_version_that_recorded(
+    recorded, monkeypatch
+):
+    """An older build's recording replayed after an upgrade gave "score 100.00 / 0.00"
+    and "not the recorded session" with no word that the versions differ (the file says
+    which made it). A recording whose stored version is altered (and one tip moved, so
+    that the replay differs) is blamed on the versions; one with no version on an older
+    surgisim; one made by this version is not."""
+    import importlib
+
+    from sim.session.provenance import surgisim_version
+
+    path, _ = recorded
+    replay_module = importlib.import_module("sim.session.recording.replay")
+    for stored, blamed in (
+        ("0.0.9+gdeadbeef0000", "recorded by surgisim 0.0.9+gdeadbeef0000"),
+        (None, "recorded by an older surgisim"),
+        (surgisim_version(), None),
+    ):
+        rec = read_recording(path)
+        if stored is None:
+            del rec.metadata["surgisim_version"]
+        else:
+            rec.metadata["surgisim_version"] = stored
+        step = max(rec.tips)
+        rec.tips[step]["PSM1"] = rec.tips[step]["PSM1"].copy()
+        rec.tips[step]["PSM1"][0, 3] += 0.002  # 2 mm: beyond the tolerance
+        monkeypatch.setattr(replay_module, "read_recording", lambda _path, rec=rec: rec)
+        out = CliRunner().invoke(app, ["replay", str(path)])
+        assert out.exit_code == 1 and "not the recorded session" in out.stderr, out.output
+        if blamed is None:
+            assert "versions differ" not in out.stderr
+        else:
+            assert blamed in out.stderr and "the versions differ" in out.stderr
+            assert f"replayed by surgisim {surgisim_version()}" in out.stderr
