@@ -176,6 +176,11 @@ _DERIVED = re.compile(r"^T(?=[0-9]*[a-f])[0-9a-f]{8,39}$")
 _LETTER_RUN = re.compile(r"[A-Za-z]{4,}")
 _DIGIT_RUN = re.compile(r"[0-9]+")
 _THREE_NUMBERS = re.compile(r"[0-9]+[-_][0-9]+[-_][0-9]+")
+_LETTER_GROUP = re.compile(r"[A-Za-z]+")
+#: A code with this many groups of letters or more reads as a name cut into pieces of
+#: three letters or fewer (``mar-ia-lop-ez-123``, ``T-ANA-LEE-001``); an issued pseudonym
+#: has two (and is accepted before this is counted).
+_NAME_PIECES = 3
 #: Four-digit numbers read as a year of birth (a trainee born 1900-2010).
 _BIRTH_YEARS = range(1900, 2011)
 
@@ -190,12 +195,16 @@ def pseudonym_problem(pseudonym: str) -> str | None:
     initials):
 
     - the form :func:`new_pseudonym` issues (``surgisim trainee new``):
-      ``adjective-animal-NNNN`` from its word lists (``keen-otter-0417``);
+      ``adjective-animal-NNNN`` from its word lists (``keen-otter-0417``), or from the
+      words it issued before and dropped as names too, one of them at most
+      (``swift-otter-1234``; not ``amber-crane-0417``);
     - one derived by :func:`pseudonym_from` (``T`` and 8 or more hex digits, a-f among
       them: ``T`` and digits alone are read as a code);
     - a code: at least one letter and at least three digits, never more than three
       letters in a row (a name needs more; initials and prefixes fit: ``T017``,
-      ``res-04-2026``, ``OR-12-007``), and no date or year of birth: no three numbers in a
+      ``res-04-2026``, ``OR-12-007``), at most two groups of letters (a name cut into
+      short pieces has more: ``mar-ia-lop-ez-123``, ``T-ANA-LEE-001``, ``a1b2c3``), and
+      no date or year of birth: no three numbers in a
       row (``02-03-85``), no four-digit number from 1900 to 2010 (``mg-1985``,
       ``1985-03-02``) nor an eight-digit one that starts or ends with one
       (``19850302``);
@@ -203,16 +212,21 @@ def pseudonym_problem(pseudonym: str) -> str | None:
 
     What the code rule lets through is at most initials and numbers (``js-042``), which
     is what an institution's code list looks like anyway; a name or a birth date is not.
+    Still through: a name of two short parts (``ana_lee_007``, ``kim-007``): the issued
+    form has two groups of letters too, so no count of groups tells them apart.
     """
     if not isinstance(pseudonym, str) or not PSEUDONYM_PATTERN.match(pseudonym):
         return "not 2-40 letters, digits, '-' or '_'"
     if pseudonym == DEMO_PSEUDONYM or _DERIVED.match(pseudonym):
         return None
-    issued = _ISSUED.match(pseudonym)
-    if issued and issued[1] in _ADJECTIVES and issued[2] in _ANIMALS:
+    if _issued_form(pseudonym):
         return None
+    if _NAME_PAIR.match(pseudonym):
+        return "its two words read as a first name and a surname"
     if _LETTER_RUN.search(pseudonym):
         return "it has a word of four or more letters (a name?)"
+    if len(_LETTER_GROUP.findall(pseudonym)) >= _NAME_PIECES:
+        return f"it has {_NAME_PIECES} or more groups of letters (a name in pieces?)"
     digits = sum(len(run) for run in _DIGIT_RUN.findall(pseudonym))
     if digits < 3 or not re.search(r"[A-Za-z]", pseudonym):
         return "a code needs at least one letter and at least three digits"
@@ -250,7 +264,8 @@ def check_pseudonym(pseudonym: str, *, allow_name: bool = False, known: bool = F
             f"trainee pseudonym {pseudonym!r} is not accepted for a new trainee ({problem}); "
             "records keep pseudonyms, never names. Accepted: one issued by 'surgisim "
             f"trainee new' (e.g. {new_pseudonym()!r}), or a code of letters and digits with "
-            "at least 3 digits, at most 3 letters in a row and no date or year of birth "
+            "at least 3 digits, at most 3 letters in a row, at most 2 groups of letters and no "
+            "date or year of birth "
             "(e.g. 'T017', 'res-04-2026'). If it is an existing scheme and not a name, pass "
             "--allow-name (allow_name=True from Python)."
         )
@@ -261,25 +276,48 @@ def _words(text: str) -> tuple[str, ...]:
     return tuple(text.split())
 
 
+#: The issuing lists hold no word that is also a common first name or surname (``amber``,
+#: ``young``, ``robin``, ``crane``: "Amber Crane" must not pass as an issued pseudonym).
 _ADJECTIVES = _words(
-    "amber azure bold brave brisk calm clever coral crisp daring deft eager even "
-    "fair fleet gentle glad golden grand keen kind lively lucid merry mild nimble "
-    "noble patient plucky polite proud quick quiet rapid ready sharp shy silent "
-    "silver sly smart snappy solid spry steady stout sturdy sunny swift tidy "
-    "tranquil true vivid wary warm wise witty young zesty"
+    "azure brave brisk calm clever crisp daring deft eager even fleet gentle glad keen "
+    "kind lively lucid mild nimble patient plucky polite proud quick quiet rapid ready "
+    "shy silent sly smart snappy solid spry steady sturdy tidy tranquil true vivid wary "
+    "warm witty zesty"
 )
 _ANIMALS = _words(
-    "badger beaver bison crane dingo dolphin eagle egret falcon ferret finch gecko "
-    "gibbon heron ibex ibis jackal jaguar kestrel koala lemur lynx magpie marmot "
-    "marten mink moose newt ocelot orca osprey otter owl panda pelican puffin quail "
-    "raven robin salmon seal shrew sparrow stoat swan tapir tern toucan trout turtle "
-    "vole walrus weasel wombat wren yak zebra"
+    "badger beaver bison dingo dolphin eagle egret falcon ferret gecko gibbon ibex ibis "
+    "jackal jaguar kestrel koala lemur lynx magpie marmot mink moose newt ocelot orca "
+    "osprey otter owl panda pelican puffin quail shrew stoat tapir tern toucan turtle vole "
+    "walrus weasel wombat yak zebra"
 )
+#: Words issued before that are names too: still read as the issued form beside a word of
+#: the lists above (``swift-otter-1234`` stays valid in every database), but not two of
+#: them together (``amber-crane-0417`` reads as a first name and a surname: refused for a
+#: new trainee, valid for one already in the records, whose pseudonym is never checked).
+_NAME_ADJECTIVES = _words(
+    "amber bold coral fair golden grand merry noble sharp silver stout sunny swift wise young"
+)
+_NAME_ANIMALS = _words("crane finch heron marten raven robin salmon seal sparrow swan trout wren")
+
+
+_NAME_PAIR = re.compile(rf"^({'|'.join(_NAME_ADJECTIVES)})-({'|'.join(_NAME_ANIMALS)})-[0-9]{{4}}$")
+
+
+def _issued_form(pseudonym: str) -> bool:
+    """Whether ``pseudonym`` has the form :func:`new_pseudonym` issues or issued before:
+    ``adjective-animal-NNNN`` from the lists, at most one of the two a name word."""
+    issued = _ISSUED.match(pseudonym)
+    if issued is None:
+        return False
+    adjective, animal = issued[1], issued[2]
+    if adjective in _NAME_ADJECTIVES and animal in _NAME_ANIMALS:
+        return False
+    return adjective in _ADJECTIVES + _NAME_ADJECTIVES and animal in _ANIMALS + _NAME_ANIMALS
 
 
 def new_pseudonym() -> str:
     """A random, readable pseudonym: ``adjective-animal-NNNN`` (e.g. ``keen-otter-0417``),
-    from :mod:`secrets` (about 33 million of them: collisions are checked on use)."""
+    from :mod:`secrets` (about 20 million of them: collisions are checked on use)."""
     return (
         f"{secrets.choice(_ADJECTIVES)}-{secrets.choice(_ANIMALS)}-{secrets.randbelow(10_000):04d}"
     )
