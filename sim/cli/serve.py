@@ -248,6 +248,7 @@ def serve(
                     db,
                     allow_name,
                     conditions=conditions,
+                    trainee_recorded=not demo and records.find_trainee(pseudonym) is not None,
                 )
                 checkpoint = Checkpoint(records.work_dir / IN_PROGRESS, info)
                 writer = CheckpointWriter(checkpoint)
