@@ -68,6 +68,7 @@ def store_session(
     ended: str | None = None,
     session_uid: str | None = None,
     files: dict[str, str] | None = None,
+    trainee_recorded: bool = False,
 ) -> int:
     """Save the trace (atomically, owner-only) and the session with its score; return the
     session id.
@@ -83,6 +84,8 @@ def store_session(
             it ended and the run's id for it: see :meth:`Records.add_session`.
         files: the run's outputs about the trainee, registered for ``trainee forget``
             with the session (see :meth:`Records.add_session`).
+        trainee_recorded: the trainee was in the records when the run started: refused
+            if they are not now (forgotten meanwhile; see :meth:`Records.add_session`).
 
     Raises:
         ScenarioError: an invalid pseudonym or a session already stored
@@ -90,6 +93,8 @@ def store_session(
             written, or the database cannot be written.
         OSError: the trace file cannot be written (nothing is stored).
     """
+    if trainee_recorded:
+        records.check_not_forgotten(pseudonym)
     records.check_pseudonym(pseudonym, allow_name=allow_name)
     if session_uid is not None:
         records.check_not_stored(session_uid)
@@ -116,6 +121,7 @@ def store_session(
             ended=ended,
             session_uid=session_uid,
             files=files,
+            trainee_recorded=trainee_recorded,
         )
     except BaseException:
         trace_path.unlink(missing_ok=True)  # no orphan trace when the session is not stored
@@ -582,12 +588,16 @@ def store_kept(records: Records, trace_path: str | Path) -> int:
         # the trace's own end: the run information is as of the last checkpoint
         sim_time_s=max(info.sim_time_s, float(trace.time_s[-1]) if len(trace.time_s) else 0.0),
         wall_time_s=info.wall_time_s,
-        allow_name=info.allow_name,
+        # the run checked the pseudonym when it started (a trainee of the records then, or
+        # new and of an accepted form or allowed): an --allow-name trainee's orphan must
+        # not wait for an option `store` does not have
+        allow_name=True,
         conditions=info.conditions or None,
         started_at=info.started,
         ended=ended,
         session_uid=info.session_uid,
         files=info.outputs,
+        trainee_recorded=info.trainee_recorded,
     )
     kept_shots = snapshots_path(trace_path)
     if kept_shots.exists():  # the run kept its endoscope pictures beside the trace

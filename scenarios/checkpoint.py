@@ -79,6 +79,10 @@ class RunInfo:
             of the data directory of that moment, and a session kept in the shared
             :func:`fallback_dir` must not be stored by a run with another data directory.
             None in run information written before it was kept (which one is unknown).
+        trainee_recorded: the trainee was in the records when the run started: storing
+            refuses to make them again (they were forgotten meanwhile, see
+            :class:`scenarios.records.TraineeForgottenError`). False for a new pseudonym
+            (storing records them) and in run information written before it was kept.
     """
 
     scenario_name: str
@@ -100,6 +104,7 @@ class RunInfo:
     ended: str | None = None
     outputs: dict[str, str] = field(default_factory=dict)
     database: str | None = None
+    trainee_recorded: bool = False
 
     @classmethod
     def load(cls, path: Path) -> RunInfo:
@@ -336,3 +341,68 @@ def unfinished_writes(directory: Path) -> list[Path]:
         if not young:
             out.append(tmp)
     return out
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A session of one trainee that waits outside the records: a run's checkpoint in
+    ``in-progress/`` (a live run's, or a killed one's that ``store --orphans`` would
+    store) or a finished session kept in ``unstored/`` or :func:`fallback_path` because
+    storing it failed. ``trainee forget`` must remove it, or storing it later brings the
+    forgotten trainee back.
+
+    Attributes:
+        trace: the ``.npz`` (its :class:`RunInfo` is the ``.json`` beside it).
+        info: its run information.
+        live_pid: the pid of the run that still writes it (a live checkpoint), else None.
+    """
+
+    trace: Path
+    info: RunInfo
+    live_pid: int | None = None
+
+    @property
+    def kind(self) -> str:
+        """How ``trainee forget`` lists it."""
+        if self.live_pid is not None:
+            return f"checkpoint of the run going on now (PID {self.live_pid})"
+        if self.trace.parent.name == IN_PROGRESS:
+            return "checkpoint of a killed run"
+        return "unstored session"
+
+
+def waiting_of(pseudonym: str, database: str, work_dir: Path) -> list[Waiting]:
+    """The sessions of ``pseudonym`` for ``database`` (see
+    :func:`scenarios.records.database_location`) that wait in the store folder
+    ``work_dir`` (``in-progress/``, ``unstored/``) or in :func:`fallback_path`, oldest
+    first. Run information written before it named its database counts as for the
+    database its ``db`` and store name here and now; one that cannot be read is nobody's
+    (``store --orphans --discard`` removes it)."""
+    from scenarios.records import database_location
+
+    out = []
+    for folder in (work_dir / IN_PROGRESS, work_dir / KEPT, fallback_path()):
+        if not folder.is_dir():
+            continue
+        for trace in sorted(folder.glob("*.npz"), key=lambda p: p.stat().st_mtime):
+            try:
+                info = RunInfo.load(trace.with_suffix(".json"))
+            except ScenarioError:
+                continue
+            if info.pseudonym != pseudonym:
+                continue
+            if (info.database or database_location(info.db, info.store)) != database:
+                continue
+            pid = _run_pid(trace.with_suffix(".json")) if folder.name == IN_PROGRESS else None
+            out.append(Waiting(trace, info, pid if _running(pid) else None))
+    return out
+
+
+def run_command(pid: int) -> str:
+    """The command line of process ``pid`` (as ``ps`` shows it), or ``""`` when it cannot
+    be read (another system, the process gone)."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return ""
+    return " ".join(part.decode(errors="replace") for part in raw.split(b"\0") if part)

@@ -179,6 +179,11 @@ _DERIVED = re.compile(r"^T(?=[0-9]*[a-f])[0-9a-f]{8,39}$")
 _LETTER_RUN = re.compile(r"[A-Za-z]{4,}")
 _DIGIT_RUN = re.compile(r"[0-9]+")
 _THREE_NUMBERS = re.compile(r"[0-9]+[-_][0-9]+[-_][0-9]+")
+_LETTER_GROUP = re.compile(r"[A-Za-z]+")
+#: A code with this many groups of letters or more reads as a name cut into pieces of
+#: three letters or fewer (``mar-ia-lop-ez-123``, ``T-ANA-LEE-001``); an issued pseudonym
+#: has two (and is accepted before this is counted).
+_NAME_PIECES = 3
 #: Four-digit numbers read as a year of birth (a trainee born 1900-2010).
 _BIRTH_YEARS = range(1900, 2011)
 
@@ -193,12 +198,16 @@ def pseudonym_problem(pseudonym: str) -> str | None:
     initials):
 
     - the form :func:`new_pseudonym` issues (``surgisim trainee new``):
-      ``adjective-animal-NNNN`` from its word lists (``keen-otter-0417``);
+      ``adjective-animal-NNNN`` from its word lists (``keen-otter-0417``), or from the
+      words it issued before and dropped as names too, one of them at most
+      (``swift-otter-1234``; not ``amber-crane-0417``);
     - one derived by :func:`pseudonym_from` (``T`` and 8 or more hex digits, a-f among
       them: ``T`` and digits alone are read as a code);
     - a code: at least one letter and at least three digits, never more than three
       letters in a row (a name needs more; initials and prefixes fit: ``T017``,
-      ``res-04-2026``, ``OR-12-007``), and no date or year of birth: no three numbers in a
+      ``res-04-2026``, ``OR-12-007``), at most two groups of letters (a name cut into
+      short pieces has more: ``mar-ia-lop-ez-123``, ``T-ANA-LEE-001``, ``a1b2c3``), and
+      no date or year of birth: no three numbers in a
       row (``02-03-85``), no four-digit number from 1900 to 2010 (``mg-1985``,
       ``1985-03-02``) nor an eight-digit one that starts or ends with one
       (``19850302``);
@@ -206,16 +215,21 @@ def pseudonym_problem(pseudonym: str) -> str | None:
 
     What the code rule lets through is at most initials and numbers (``js-042``), which
     is what an institution's code list looks like anyway; a name or a birth date is not.
+    Still through: a name of two short parts (``ana_lee_007``, ``kim-007``): the issued
+    form has two groups of letters too, so no count of groups tells them apart.
     """
     if not isinstance(pseudonym, str) or not PSEUDONYM_PATTERN.match(pseudonym):
         return "not 2-40 letters, digits, '-' or '_'"
     if pseudonym == DEMO_PSEUDONYM or _DERIVED.match(pseudonym):
         return None
-    issued = _ISSUED.match(pseudonym)
-    if issued and issued[1] in _ADJECTIVES and issued[2] in _ANIMALS:
+    if _issued_form(pseudonym):
         return None
+    if _NAME_PAIR.match(pseudonym):
+        return "its two words read as a first name and a surname"
     if _LETTER_RUN.search(pseudonym):
         return "it has a word of four or more letters (a name?)"
+    if len(_LETTER_GROUP.findall(pseudonym)) >= _NAME_PIECES:
+        return f"it has {_NAME_PIECES} or more groups of letters (a name in pieces?)"
     digits = sum(len(run) for run in _DIGIT_RUN.findall(pseudonym))
     if digits < 3 or not re.search(r"[A-Za-z]", pseudonym):
         return "a code needs at least one letter and at least three digits"
@@ -253,7 +267,8 @@ def check_pseudonym(pseudonym: str, *, allow_name: bool = False, known: bool = F
             f"trainee pseudonym {pseudonym!r} is not accepted for a new trainee ({problem}); "
             "records keep pseudonyms, never names. Accepted: one issued by 'surgisim "
             f"trainee new' (e.g. {new_pseudonym()!r}), or a code of letters and digits with "
-            "at least 3 digits, at most 3 letters in a row and no date or year of birth "
+            "at least 3 digits, at most 3 letters in a row, at most 2 groups of letters and no "
+            "date or year of birth "
             "(e.g. 'T017', 'res-04-2026'). If it is an existing scheme and not a name, pass "
             "--allow-name (allow_name=True from Python)."
         )
@@ -264,25 +279,48 @@ def _words(text: str) -> tuple[str, ...]:
     return tuple(text.split())
 
 
+#: The issuing lists hold no word that is also a common first name or surname (``amber``,
+#: ``young``, ``robin``, ``crane``: "Amber Crane" must not pass as an issued pseudonym).
 _ADJECTIVES = _words(
-    "amber azure bold brave brisk calm clever coral crisp daring deft eager even "
-    "fair fleet gentle glad golden grand keen kind lively lucid merry mild nimble "
-    "noble patient plucky polite proud quick quiet rapid ready sharp shy silent "
-    "silver sly smart snappy solid spry steady stout sturdy sunny swift tidy "
-    "tranquil true vivid wary warm wise witty young zesty"
+    "azure brave brisk calm clever crisp daring deft eager even fleet gentle glad keen "
+    "kind lively lucid mild nimble patient plucky polite proud quick quiet rapid ready "
+    "shy silent sly smart snappy solid spry steady sturdy tidy tranquil true vivid wary "
+    "warm witty zesty"
 )
 _ANIMALS = _words(
-    "badger beaver bison crane dingo dolphin eagle egret falcon ferret finch gecko "
-    "gibbon heron ibex ibis jackal jaguar kestrel koala lemur lynx magpie marmot "
-    "marten mink moose newt ocelot orca osprey otter owl panda pelican puffin quail "
-    "raven robin salmon seal shrew sparrow stoat swan tapir tern toucan trout turtle "
-    "vole walrus weasel wombat wren yak zebra"
+    "badger beaver bison dingo dolphin eagle egret falcon ferret gecko gibbon ibex ibis "
+    "jackal jaguar kestrel koala lemur lynx magpie marmot mink moose newt ocelot orca "
+    "osprey otter owl panda pelican puffin quail shrew stoat tapir tern toucan turtle vole "
+    "walrus weasel wombat yak zebra"
 )
+#: Words issued before that are names too: still read as the issued form beside a word of
+#: the lists above (``swift-otter-1234`` stays valid in every database), but not two of
+#: them together (``amber-crane-0417`` reads as a first name and a surname: refused for a
+#: new trainee, valid for one already in the records, whose pseudonym is never checked).
+_NAME_ADJECTIVES = _words(
+    "amber bold coral fair golden grand merry noble sharp silver stout sunny swift wise young"
+)
+_NAME_ANIMALS = _words("crane finch heron marten raven robin salmon seal sparrow swan trout wren")
+
+
+_NAME_PAIR = re.compile(rf"^({'|'.join(_NAME_ADJECTIVES)})-({'|'.join(_NAME_ANIMALS)})-[0-9]{{4}}$")
+
+
+def _issued_form(pseudonym: str) -> bool:
+    """Whether ``pseudonym`` has the form :func:`new_pseudonym` issues or issued before:
+    ``adjective-animal-NNNN`` from the lists, at most one of the two a name word."""
+    issued = _ISSUED.match(pseudonym)
+    if issued is None:
+        return False
+    adjective, animal = issued[1], issued[2]
+    if adjective in _NAME_ADJECTIVES and animal in _NAME_ANIMALS:
+        return False
+    return adjective in _ADJECTIVES + _NAME_ADJECTIVES and animal in _ANIMALS + _NAME_ANIMALS
 
 
 def new_pseudonym() -> str:
     """A random, readable pseudonym: ``adjective-animal-NNNN`` (e.g. ``keen-otter-0417``),
-    from :mod:`secrets` (about 33 million of them: collisions are checked on use)."""
+    from :mod:`secrets` (about 20 million of them: collisions are checked on use)."""
     return (
         f"{secrets.choice(_ADJECTIVES)}-{secrets.choice(_ANIMALS)}-{secrets.randbelow(10_000):04d}"
     )
@@ -480,6 +518,12 @@ class Forgotten:
         missing: files that were recorded but no longer existed.
         failed: files that could not be deleted, with the reason (delete them by hand).
         changed: files left, with why: written again since (not the trainee's any more).
+        waiting: sessions that waited outside the records (a killed run's checkpoint, a
+            session kept when storing it failed), removed with their files (counted in
+            ``files`` too): ``store --orphans`` would have brought the trainee back.
+        vacuum_error: why the database file could not be rewritten afterwards (another
+            program holds it open): the deleted text may remain in its free pages until
+            it is vacuumed (``surgisim trainee vacuum``); None when it was.
     """
 
     pseudonym: str
@@ -494,6 +538,8 @@ class Forgotten:
     #: the sessions whose run outputs were never registered (:func:`unregistered_outputs`):
     #: their ``--record``, ``--json`` and ``--video`` files, if any, are left
     unregistered: list[str] = field(default_factory=list)
+    waiting: list[str] = field(default_factory=list)
+    vacuum_error: str | None = None
 
 
 def unregistered_outputs(sessions: Sequence[SessionRow]) -> list[str]:
@@ -575,6 +621,62 @@ class AlreadyStoredError(ScenarioError):
     def __init__(self, message: str, session_id: int) -> None:
         super().__init__(message)
         self.session_id = session_id
+
+
+class LiveRunError(ScenarioError):
+    """A run of the trainee to forget is going on (its checkpoint names them and its
+    process is alive): when it ends it would store its session."""
+
+
+class TraineeForgottenError(ScenarioError):
+    """A run's session is for a trainee who is no longer in the records (forgotten while
+    it ran): storing it would bring them back, so it is refused."""
+
+
+#: (s) how long a vacuum waits for another connection to let the database go
+VACUUM_WAIT_S = 5.0
+
+
+def _after_forced(live: Sequence) -> str:
+    """What the live runs (:class:`scenarios.checkpoint.Waiting`) of a trainee forgotten
+    with ``force`` do when they end: one that started while the trainee was in the
+    records refuses to store (:class:`TraineeForgottenError`); one that started before
+    they were recorded cannot tell them from a new trainee and records them again."""
+    if all(w.info.trainee_recorded for w in live):
+        return (
+            "the run then does not store its session but keeps it in unstored/, and "
+            "forgetting them again removes it"
+        )
+    return (
+        "a run that started before they were in the records stores its session as a new "
+        "trainee when it ends: forget them again then"
+    )
+
+
+def _waiting_files(waiting) -> tuple[list[str], dict]:
+    """The files of a session that waits outside the records (a
+    :class:`scenarios.checkpoint.Waiting`): its trace first, its run information, its
+    kept snapshots and the outputs its run named (``--json``, ``--record`` and its
+    ``.partial``, ``--video``); with, for each output, a check that says why the file
+    there is not its run's (None: it is): written before the run started or later than
+    the run's last word and :data:`OUTPUT_SLACK_S` (another run's file)."""
+    from scenarios.archive import snapshots_path
+
+    trace = waiting.trace
+    info = waiting.info
+    paths = [str(trace), str(trace.with_suffix(".json")), str(snapshots_path(trace))]
+    first = info.started_at - 1.0
+    last = info.started_at + info.wall_time_s + OUTPUT_SLACK_S
+
+    def check(path: str) -> str | None:
+        try:
+            mtime = os.stat(path).st_mtime
+        except OSError:
+            return None
+        return None if first <= mtime <= last else "not written by that run: another's"
+
+    outputs = [str(p) for p in info.outputs.values()]
+    return paths + outputs, {p: functools.partial(check, p) for p in outputs}
 
 
 def _either(first, second):
@@ -1000,44 +1102,93 @@ class Records:
             ).all()
         ]
 
-    def forget(self, pseudonym: str) -> Forgotten:
-        """Remove everything kept about a trainee: sessions, scores (re-scores too), the
-        trainee row, and the files registered with their sessions in this database
-        (traces, reports, CSV exports, a run's outputs). Only registered files are
-        deleted, never a file guessed from a name: another database's ``session-1.html``
-        is not this one's (reports are registered before they are written, so none is
-        left unregistered). The rows go in one transaction first; then the files.
+    def waiting_of(self, pseudonym: str) -> list:
+        """The sessions of ``pseudonym`` for this database that wait outside it (see
+        :func:`scenarios.checkpoint.waiting_of`): live runs' checkpoints, killed runs'
+        and finished sessions kept when storing failed."""
+        from scenarios.checkpoint import waiting_of
+
+        return waiting_of(pseudonym, database_location(self.url, self.store), self.work_dir)
+
+    def check_no_live_run(self, pseudonym: str) -> None:
+        """Refuse to forget a trainee while a run of theirs is going on.
 
         Raises:
-            ScenarioError: no trainee with this pseudonym (the message lists the closest).
+            LiveRunError: naming the run's PID and command, and what to do.
         """
-        self.find_trainee(pseudonym, required=True)
+        from scenarios.checkpoint import run_command
+
+        live = [w for w in self.waiting_of(pseudonym) if w.live_pid is not None]
+        if not live:
+            return
+        pids = list(dict.fromkeys(w.live_pid for w in live))
+        runs = "; ".join(
+            f"PID {pid}" + (f" ({run_command(pid)})" if run_command(pid) else "") for pid in pids
+        )
+        raise LiveRunError(
+            f"trainee {pseudonym!r} has a run going on: {runs}. Stop it first (Ctrl-C in its "
+            f"terminal, or kill {' '.join(map(str, pids))}) and let it store its session, then "
+            "forget them: a run that stores after the trainee is forgotten would bring them "
+            f"back. --force forgets them now: {_after_forced(live)}."
+        )
+
+    def forget(self, pseudonym: str, *, force: bool = False) -> Forgotten:
+        """Remove everything kept about a trainee: sessions, scores (re-scores too), the
+        trainee row, and the files registered with their sessions in this database
+        (traces, reports, CSV exports, a run's outputs), and their sessions that wait
+        outside the records for this database (:meth:`waiting_of`: a killed run's
+        checkpoint, a session kept when storing it failed, with the outputs their run
+        wrote while it ran), which ``store --orphans`` would otherwise bring back. Only
+        registered or waiting files are deleted, never a file guessed from a name:
+        another database's ``session-1.html`` is not this one's (reports are registered
+        before they are written, so none is left unregistered). The rows go in one
+        transaction first; then the files; then the file is vacuumed.
+
+        ``force``: forget them although a run of theirs is going on (its checkpoint is
+        left, said in ``changed``: it is written again until the run ends, and the run
+        then does not store its session, see :class:`TraineeForgottenError`).
+
+        Raises:
+            LiveRunError: a run of theirs is going on (without ``force``).
+            ScenarioError: no trainee with this pseudonym and nothing of theirs waiting
+                (the message lists the closest).
+        """
+        if not force:
+            self.check_no_live_run(pseudonym)
+        waiting = self.waiting_of(pseudonym)
+        if not waiting:
+            self.find_trainee(pseudonym, required=True)
         with self._session("write to") as s:
             trainee = s.scalar(select(Trainee).where(Trainee.pseudonym == pseudonym))
-            if trainee is None:  # forgotten by another process in the meantime
+            if trainee is None and not waiting:  # forgotten by another process meanwhile
                 raise ScenarioError(f"no trainee {pseudonym!r} in {self.url}.")
-            session_ids = [r.id for r in trainee.sessions]
-            unregistered = unregistered_outputs(trainee.sessions)
-            files = self._files_in(s, trainee)
-            still = self._still_theirs(s, trainee)
-            recorded = [path for path, _ in files]
-            expected = {path for path, kind in files if kind.startswith(EXPECTED)}
-            self._raise_session_id_floor(s, session_ids)
-            scores = 0
-            if session_ids:
-                scores = s.execute(
-                    delete(ScoreRow).where(ScoreRow.session_id.in_(session_ids))
-                ).rowcount
-            s.execute(delete(FileRow).where(FileRow.trainee_id == trainee.id))
-            s.execute(delete(SessionRow).where(SessionRow.trainee_id == trainee.id))
-            s.execute(delete(Trainee).where(Trainee.id == trainee.id))
+            session_ids = [r.id for r in trainee.sessions] if trainee else []
+            unregistered = unregistered_outputs(trainee.sessions) if trainee else []
+            files = self._files_in(s, trainee) if trainee else []
+            still = self._still_theirs(s, trainee) if trainee else {}
+            scores = self._delete_trainee(s, trainee, session_ids) if trainee else 0
+        recorded = [path for path, _ in files]
+        expected = {path for path, kind in files if kind.startswith(EXPECTED)}
+        changed, waited = [], []
+        for w in waiting:
+            if w.live_pid is not None:
+                changed.append(
+                    f"{w.trace} (the run PID {w.live_pid} still writes it: {_after_forced([w])})"
+                )
+                continue
+            waited.append(str(w.trace))
+            paths, checks = _waiting_files(w)
+            recorded += paths
+            expected.update(paths[1:])  # the trace must be there; the rest may not
+            for path, check in checks.items():
+                previous = still.get(path)
+                still[path] = check if previous is None else _either(previous, check)
         removed, missing, failed = [], [], []
         # with each file, what a kill left of a write of it (the whole --json result in
         # a hidden .NAME.RANDOM.tmp beside it, the rename never made)
         copies = [str(tmp) for path in dict.fromkeys(recorded) for tmp in unfinished_copies(path)]
         recorded += copies
         expected.update(copies)  # gone meanwhile: nothing to say
-        changed = []
         for path in dict.fromkeys(recorded):  # once each, in order
             why = still.get(path, lambda: None)()
             if why is not None:
@@ -1051,11 +1202,44 @@ class Records:
                     missing.append(path)
             except OSError as exc:
                 failed.append(f"{path} ({exc.strerror})")
-        if self._path is not None:
-            self._vacuum()
+        self._forget_paths(removed)
+        vacuum_error = self.vacuum() if self._path is not None else None
         return Forgotten(
-            pseudonym, len(session_ids), scores, removed, missing, failed, changed, unregistered
+            pseudonym,
+            len(session_ids),
+            scores,
+            removed,
+            missing,
+            failed,
+            changed,
+            unregistered=unregistered,
+            waiting=waited,
+            vacuum_error=vacuum_error,
         )
+
+    def _delete_trainee(self, s: Session, trainee: Trainee, session_ids: list[int]) -> int:
+        """Delete a trainee's rows within the open transaction ``s``; return the number
+        of scores deleted."""
+        self._raise_session_id_floor(s, session_ids)
+        scores = 0
+        if session_ids:
+            scores = s.execute(
+                delete(ScoreRow).where(ScoreRow.session_id.in_(session_ids))
+            ).rowcount
+        s.execute(delete(FileRow).where(FileRow.trainee_id == trainee.id))
+        s.execute(delete(SessionRow).where(SessionRow.trainee_id == trainee.id))
+        s.execute(delete(Trainee).where(Trainee.id == trainee.id))
+        return scores
+
+    def _forget_paths(self, removed: list[str]) -> None:
+        """Drop every trainee's registrations of files just deleted (a class page names
+        the whole class: the others' rows for it would say "already gone" at their own
+        forget). Best effort: a row left only makes that line."""
+        if not removed:
+            return
+        with contextlib.suppress(ScenarioError), self._session("write to") as s:
+            for chunk in range(0, len(removed), 500):
+                s.execute(delete(FileRow).where(FileRow.path.in_(removed[chunk : chunk + 500])))
 
     @staticmethod
     def _still_theirs(s: Session, trainee: Trainee) -> dict:
@@ -1103,19 +1287,30 @@ class Records:
             checks[row.path] = check if previous is None else _either(previous, check)
         return checks
 
-    def _vacuum(self) -> None:
+    def vacuum(self) -> str | None:
         """Rewrite the SQLite file (and empty its WAL) so that deleted rows do not linger
-        in free pages. Best effort: a busy database keeps them until its next vacuum."""
+        in free pages; return why it could not be done (None: done). Another program
+        holding the database open (a browser of it, a backup, a ``sqlite3`` shell in a
+        transaction) keeps the old pages: the deleted text stays in the file until a
+        vacuum succeeds (``surgisim trainee vacuum`` once that program is closed)."""
+        if self._path is None:
+            return None
         self.engine.dispose()  # our pooled connections would hold the WAL open
-        with (
-            contextlib.suppress(sqlite3.Error),
-            contextlib.closing(
-                sqlite3.connect(self._path, timeout=5.0, isolation_level=None)
-            ) as con,
-        ):
-            con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            con.execute("VACUUM")
-            con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        try:
+            with contextlib.closing(
+                sqlite3.connect(self._path, timeout=VACUUM_WAIT_S, isolation_level=None)
+            ) as con:
+                checkpoint = "PRAGMA wal_checkpoint(TRUNCATE)"
+                con.execute(checkpoint)
+                con.execute("VACUUM")
+                # (busy, ...): 1 when a reader kept the log from being copied back and
+                # emptied (the old pages stay in the file); that does not raise by itself
+                busy = con.execute(checkpoint).fetchone()[0]
+        except sqlite3.Error as exc:
+            return f"{exc}: another program has {self._path} open"
+        if busy:
+            return f"another program has {self._path} open (a read under way)"
+        return None
 
     def register_file(
         self,
@@ -1221,6 +1416,7 @@ class Records:
         ended: str | None = None,
         session_uid: str | None = None,
         files: dict[str, str] | None = None,
+        trainee_recorded: bool = False,
     ) -> int:
         """Store a session and its original score in one transaction; return its id.
 
@@ -1235,12 +1431,18 @@ class Records:
         ``--record`` recording, ``--json``, ``--video``), registered for :meth:`forget`
         in the same transaction, whether or not they exist yet: a run killed after
         storing, or a killed run stored later, would otherwise leave them behind.
+        ``trainee_recorded``: the trainee was in the records when the run started
+        (:attr:`scenarios.checkpoint.RunInfo.trainee_recorded`): they must still be.
 
         Raises:
+            TraineeForgottenError: with ``trainee_recorded``, the trainee is not here
+                (forgotten since the run started): nothing is stored.
             ScenarioError: the pseudonym is not valid, ``ended`` is unknown, a session
                 with this ``session_uid`` is already stored, or the database cannot be
                 written.
         """
+        if trainee_recorded:
+            self.check_not_forgotten(pseudonym)
         pseudonym = self.check_pseudonym(pseudonym, allow_name=allow_name)
         ended = ended or ("completed" if completed else "failed")
         if ended not in ENDINGS:
@@ -1266,8 +1468,9 @@ class Records:
                 ended=ended,
                 session_uid=session_uid,
                 files=files or {},
+                trainee_recorded=trainee_recorded,
             )
-        except AlreadyStoredError:
+        except (AlreadyStoredError, TraineeForgottenError):
             raise
         except ScenarioError:
             # another process stored it between our check and our insert (the unique
@@ -1277,6 +1480,26 @@ class Records:
             if stored is not None:
                 self.check_not_stored(session_uid)
             raise
+
+    def check_not_forgotten(self, pseudonym: str) -> None:
+        """Refuse a session of a run that started while its trainee was in the records
+        when they are not any more: they were forgotten meanwhile, and storing would bring
+        them back.
+
+        Raises:
+            TraineeForgottenError: saying so, and how to remove or keep the session.
+        """
+        if self.find_trainee(pseudonym) is None:
+            raise self._forgotten(pseudonym)
+
+    def _forgotten(self, pseudonym: str) -> TraineeForgottenError:
+        return TraineeForgottenError(
+            f"trainee {pseudonym!r} is no longer in {self.shown_url}: they were forgotten "
+            "(surgisim trainee forget) after this run started, so their session is not "
+            "stored (that would bring them back). `surgisim trainee forget "
+            f"{pseudonym}` removes what is left of it; to store it after all, record them "
+            f"again first (surgisim trainee new --pseudonym {pseudonym})."
+        )
 
     def session_by_uid(self, session_uid: str) -> SessionRow | None:
         """The stored session with this run id (see :attr:`SessionRow.session_uid`)."""
@@ -1317,6 +1540,7 @@ class Records:
         conditions: dict | None,
         session_uid: str,
         files: dict[str, str],
+        trainee_recorded: bool,
         **columns,
     ) -> int:
         """Insert the session row and its score unless ``session_uid`` is stored (checked
@@ -1324,6 +1548,13 @@ class Records:
         store it meanwhile; elsewhere the unique index refuses the second)."""
         with self._session("write to") as s:
             known = s.scalar(select(SessionRow.id).where(SessionRow.session_uid == session_uid))
+            # forgotten since the check before: not made again
+            if (
+                trainee_recorded
+                and known is None
+                and s.scalar(select(Trainee.id).where(Trainee.pseudonym == pseudonym)) is None
+            ):
+                raise self._forgotten(pseudonym)
             if known is None:
                 if self._path is not None:  # SQLite: never a number given before
                     columns["id"] = self._next_session_id(s)

@@ -394,38 +394,53 @@ def _write_progress(records, pseudonym: str, html: Path | None, csv: Path | None
 def trainee_forget(
     pseudonym: str = typer.Argument(..., help="The trainee's pseudonym."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="Forget them although a run of theirs is going on (that run then does not "
+        "store its session; forget them again once it has ended).",
+    ),
     db: str | None = DB_OPTION,
     demo: bool = DEMO_OPTION,
     debug: bool = DEBUG_OPTION,
 ) -> None:
     """Remove every record and file of a trainee: sessions, scores and re-scores, traces,
-    reports and exports (with the --json, --record and --video files of their runs).
-    Cannot be undone."""
+    reports and exports (with the --json, --record and --video files of their runs), and
+    their sessions waiting to be stored (killed runs' checkpoints, unstored sessions).
+    Refused while a run of theirs is going on (--force). Cannot be undone."""
     from scenarios.records import unregistered_outputs
 
     with guard(debug):
         records = _records(db, demo)
-        records.find_trainee(pseudonym, required=True)
-        count = len(records.sessions(pseudonym))
+        if not force:
+            records.check_no_live_run(pseudonym)
+        waiting = [w for w in records.waiting_of(pseudonym) if w.live_pid is None]
+        if not waiting:
+            records.find_trainee(pseudonym, required=True)
+        count = len(records.sessions(pseudonym)) if records.find_trainee(pseudonym) else 0
         files = records.files_of(pseudonym)
         if not yes:
             # every file by name: a class page or an export of the instructor's goes too
             for path, kind in files:
                 typer.echo(f"  {kind}: {path}")
+            for w in waiting:
+                typer.echo(f"  {w.kind}: {w.trace} (with its run information and outputs)")
             unregistered = unregistered_outputs(records.sessions(pseudonym))
             if unregistered:
                 typer.echo(_unregistered_note(unregistered))
             typer.confirm(
                 f"Remove trainee {pseudonym!r} from {records.shown_url}: {count} session(s), "
                 f"their scores and re-scores, and the {len(files)} file(s) above (traces, "
-                "reports, exports, their runs' outputs and any class page that names them)? "
-                "This cannot be undone",
+                "reports, exports, their runs' outputs and any class page that names them)"
+                + (f" and {len(waiting)} session(s) waiting to be stored" if waiting else "")
+                + "? This cannot be undone",
                 abort=True,
             )
-        gone = records.forget(pseudonym)
+        gone = records.forget(pseudonym, force=force)
+    waited = f", {len(gone.waiting)} waiting session(s)" if gone.waiting else ""
     typer.echo(
-        f"forgot {gone.pseudonym!r}: {gone.sessions} session(s), {gone.scores} score(s), "
-        f"{len(gone.files)} file(s) removed."
+        f"forgot {gone.pseudonym!r}: {gone.sessions} session(s){waited}, {gone.scores} "
+        f"score(s), {len(gone.files)} file(s) removed."
     )
     for path in gone.files:
         typer.echo(f"removed: {path}")
@@ -435,9 +450,12 @@ def trainee_forget(
         typer.echo(f"left: {path}")
     if gone.unregistered:
         typer.echo(_unregistered_note(gone.unregistered))
+    if gone.vacuum_error:
+        typer.echo(_not_vacuumed(gone.vacuum_error, db, demo), err=True)
     if gone.failed:
         for path in gone.failed:
             typer.echo(f"could not remove {path}: delete it by hand", err=True)
+    if gone.failed or gone.vacuum_error:
         raise typer.Exit(code=2)
 
 
@@ -449,6 +467,35 @@ def _unregistered_note(sessions: list[str]) -> str:
         "register their --record, --json and --video files, so any such files are left: "
         f"look for them by hand ({'; '.join(sessions)})."
     )
+
+
+def _not_vacuumed(why: str, db: str | None, demo: bool) -> str:
+    """What forget says when the database file could not be rewritten afterwards."""
+    which = f" --db {db}" if db else " --demo" if demo else ""
+    return (
+        f"warning: the records database could not be vacuumed ({why}). The trainee's rows "
+        "are deleted, but their text may remain in the file's free pages until it is. "
+        f"Close that program (a database browser, a backup, a sqlite3 shell), then run: "
+        f"surgisim trainee vacuum{which}"
+    )
+
+
+@trainee_app.command("vacuum")
+def trainee_vacuum(
+    db: str | None = DB_OPTION, demo: bool = DEMO_OPTION, debug: bool = DEBUG_OPTION
+) -> None:
+    """Rewrite the records file so that deleted rows leave no text in it (trainee forget
+    does this itself; run it when forget said the database was busy)."""
+    with guard(debug):
+        records = _records(db, demo)
+        if records.engine.dialect.name != "sqlite":
+            typer.echo(f"nothing to vacuum: {records.shown_url} is not a SQLite file.")
+            return
+        why = records.vacuum()
+    if why:
+        typer.echo(_not_vacuumed(why, db, demo), err=True)
+        raise typer.Exit(code=2)
+    typer.echo(f"vacuumed {records.shown_url}")
 
 
 def report(

@@ -157,6 +157,7 @@ def run(
                 records.store,
                 db,
                 allow_name,
+                trainee_recorded=not demo and records.find_trainee(pseudonym) is not None,
             )
             for kind, named in plugins.items():  # stored with the session, as latency is
                 if named is not None:
@@ -648,6 +649,7 @@ def store_finished(console, records, spec, outcome, checkpoint, report, camera=N
                 ended=info.ended,
                 session_uid=info.session_uid,
                 files=info.outputs,
+                trainee_recorded=info.trainee_recorded,
             )
             checkpoint.discard()
     except (ScenarioError, OSError) as exc:
@@ -703,6 +705,13 @@ def _kept_message(exc: BaseException, records, outcome, checkpoint, camera=None)
             write_snapshots(snapshots_path(kept), camera.snapshots, camera.note)
         except OSError as again:
             pictures = f" Its endoscope snapshots could not be kept ({failure_text(again)})."
+    from scenarios.records import TraineeForgottenError
+
+    if isinstance(exc, TraineeForgottenError):
+        return (
+            f"{failure_text(exc)}\nIt is kept at {kept} until "
+            f"then (store it with: surgisim store {kept}{db}).{pictures}"
+        )
     return (
         f"{reason}\nThe session is not lost: its trace is kept at {kept}. Once the problem "
         f"is fixed, store it with: surgisim store {kept}{db}{pictures}"
@@ -717,7 +726,10 @@ def store(
         False, "--orphans", help="Store the checkpoints of runs that were killed."
     ),
     discard: bool = typer.Option(
-        False, "--discard", help="With --orphans: remove them instead of storing them."
+        False,
+        "--discard",
+        help="Remove them instead of storing them: the FILES given, or with --orphans every "
+        "orphan (trainee forget removes one trainee's).",
     ),
     db: str | None = typer.Option(
         None,

@@ -152,6 +152,7 @@ def serve(
         FINISHED,
         FINISHING,
         print_result,
+        register_outputs,
         say_prerequisites,
         say_waiting_sessions,
         store_finished,
@@ -248,6 +249,8 @@ def serve(
                     db,
                     allow_name,
                     conditions=conditions,
+                    trainee_recorded=not demo and records.find_trainee(pseudonym) is not None,
+                    outputs={} if json_path is None else {"json": str(json_path.resolve())},
                 )
                 checkpoint = Checkpoint(records.work_dir / IN_PROGRESS, info)
                 writer = CheckpointWriter(checkpoint)
@@ -357,6 +360,8 @@ def serve(
                 from scenarios.paths import write_private_text
 
                 write_private_text(json_path, json.dumps(payload, indent=2, default=str))
+                # like run's: trainee forget removes it with the session
+                register_outputs(records, sid, pseudonym, {"json": json_path})
     if outcome.interrupted:
         # 130 after Ctrl-C, 143 after SIGTERM; a stop request from a viewer counts as Ctrl-C
         raise typer.Exit(code=stop.exit_code)

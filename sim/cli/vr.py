@@ -288,7 +288,10 @@ def vr(
                 stop_server(server, port, console)
         _print_report(console, report)
         if json_path is not None:
-            json_path.write_text(json.dumps(report.as_dict(), indent=2, default=str))
+            from scenarios.paths import write_private_text
+
+            # owner-only, like every other output (README: "Trainee records")
+            write_private_text(json_path, json.dumps(report.as_dict(), indent=2, default=str))
     if report.runtime_lost:
         raise typer.Exit(code=3)
     if report.server_lost:

@@ -141,6 +141,9 @@ REFUSED = [
     "jsmith", "Smith", "Anna", "1985-03-02", "John_Smith", "MaryJones1990", "Mary-Jones",
     "JohnSmith", "Mary_Ann_Jones", "OR_team", "J_Smith", "Ab", "mg-1985", "T19850302",
     "T02-03-85", "T12", "123456", "keen-smith-0417",
+    # report B: a name cut into pieces of three letters or fewer, and issued-form words
+    # that are a first name and a surname too ("Amber Crane")
+    "mar-ia-lop-ez-123", "T-ANA-LEE-001", "amber-crane-0417", "coral-finch-0042",
 ]  # fmt: skip
 
 
@@ -195,6 +198,30 @@ def _session_kwargs(pseudonym, passed=True, score=80.0, scenario="peg-transfer")
         result={"rule": "mscore", "score": score, "passed": passed},
         rubric={"k": 1},
     )
+
+
+def test_every_issued_pseudonym_passes_and_none_is_made_of_name_words():
+    """The rule against names in pieces (three groups of letters) never refuses an issued
+    pseudonym, and the issuing lists hold no word that is a name too."""
+    from scenarios.records import _ADJECTIVES, _ANIMALS
+
+    for adjective in _ADJECTIVES:
+        for animal in _ANIMALS:
+            assert pseudonym_problem(f"{adjective}-{animal}-0417") is None
+    names = {"amber", "coral", "sunny", "merry", "young", "noble", "swift", "wise"}
+    names |= {"robin", "crane", "finch", "wren", "swan", "raven", "heron", "salmon"}
+    assert not names & set(_ADJECTIVES + _ANIMALS)
+
+
+def test_pseudonyms_issued_before_stay_valid(records):
+    """Issued before the name words were dropped: accepted beside a word of the lists
+    (a new trainee in another database), and a stored one of two name words still opens
+    and grows."""
+    assert pseudonym_problem("swift-otter-1234") is None
+    assert pseudonym_problem("calm-heron-4242") is None
+    records.add_session(**{**_session_kwargs("amber-crane-0417"), "allow_name": True})
+    sid = _add(records, pseudonym="amber-crane-0417")  # known: never checked again
+    assert records.session(sid).trainee.pseudonym == "amber-crane-0417"
 
 
 def test_new_pseudonyms_are_random_readable_and_unused(records):

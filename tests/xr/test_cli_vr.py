@@ -249,3 +249,35 @@ def test_a_remote_controller_button_with_a_wrong_name_is_refused():
     assert len(pressed.pack()) == (REMOTE_PACKET_BYTES - 8 - 128) // 2
     with pytest.raises(XrError, match="no button \\['a'\\]"):
         RemoteController(buttons={"a": True}).pack()
+
+
+def test_vr_json_is_written_owner_only(tmp_path, monkeypatch):
+    """``vr --json`` followed the umask (0644) while every other output is owner-only."""
+    from typer.testing import CliRunner
+
+    from sim.cli import app
+
+    class Report:
+        runtime_lost = server_lost = False
+
+        def as_dict(self):
+            return {"frames": 1}
+
+    class Client:
+        def __init__(self, options, log):
+            pass
+
+        def run(self):
+            return Report()
+
+    monkeypatch.setattr("sim.xr.client.VrClient", Client)
+    monkeypatch.setattr(vr_cli, "_print_report", lambda console, report: None)
+    monkeypatch.setattr(vr_cli, "_watch", lambda stop, client: None)
+    old = os.umask(0o022)
+    try:
+        out = CliRunner().invoke(app, ["vr", "--json", str(tmp_path / "vr.json")])
+    finally:
+        os.umask(old)
+    assert out.exit_code == 0, out.output
+    assert json.loads((tmp_path / "vr.json").read_text()) == {"frames": 1}
+    assert (tmp_path / "vr.json").stat().st_mode & 0o777 == 0o600

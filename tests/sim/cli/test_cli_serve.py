@@ -65,6 +65,18 @@ def test_ctrl_c_mid_session_stores_it_as_incomplete(tmp_path):
     )
 
 
+def test_serve_json_is_registered_so_forget_removes_it(tmp_path):
+    """``serve --json`` (and ``practice --json``, which passes it on) wrote the result
+    without registering it: ``trainee forget`` left it, with the session's id, score and
+    metrics (report B, finding 3)."""
+    result = tmp_path / "out" / "serve.json"
+    _, _, records = _serve_and_signal(tmp_path, signal.SIGTERM, "--json", str(result))
+    assert result.exists()
+    assert (str(result), "json") in records.files_of("calm-heron-4242")
+    gone = records.forget("calm-heron-4242")
+    assert str(result) in gone.files and not result.exists()
+
+
 def test_sigterm_mid_session_stores_it_as_incomplete(tmp_path):
     """kill, systemd and docker stop a server with SIGTERM: stored as Ctrl-C does, 143."""
     _, stderr, records = _serve_and_signal(tmp_path, signal.SIGTERM)

@@ -1,0 +1,166 @@
+"""``trainee forget`` and the sessions that wait outside the records (report B): a killed
+run's checkpoint and a session kept when storing failed were left by forget, and
+``store --orphans`` then brought the forgotten trainee back; a run going on while its
+trainee was forgotten stored its session and made them again; a busy database kept the
+deleted text with no word said; a class page's rows for the other trainees were left."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+
+from scenarios.archive import store_kept
+from scenarios.checkpoint import IN_PROGRESS, KEPT, Checkpoint, RunInfo, orphans
+from scenarios.paths import store_dir
+from scenarios.records import (
+    LiveRunError,
+    Records,
+    TraineeForgottenError,
+    database_location,
+)
+from tests.scenarios.test_evaluate import _trace
+from tests.scenarios.test_loader import VALID
+
+
+@pytest.fixture
+def records(tmp_path, monkeypatch):
+    """The trainee records of a data directory of this test's own."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    return Records(store="records")
+
+
+def _checkpoint(pseudonym: str, *, pid: int = -1, db: str | None = None, **fields) -> Checkpoint:
+    """A run's checkpoint as ``run`` writes it (pid -1: its process is gone)."""
+    info = RunInfo("mini", VALID, 1, "expert", pseudonym, db=db, pid=pid, **fields)
+    checkpoint = Checkpoint(store_dir("records") / IN_PROGRESS, info)
+    checkpoint.save(_trace(), 9.5)
+    return checkpoint
+
+
+def test_forget_removes_a_killed_runs_checkpoint_and_store_orphans_does_not_bring_them_back(
+    records, tmp_path
+):
+    records.trainee("T801")
+    killed = _checkpoint("T801")
+    kept = _checkpoint("T801").keep(_trace(), records.work_dir / KEPT)  # storing failed
+    other = _checkpoint("T802")  # another trainee's
+    elsewhere = _checkpoint("T801", db=f"sqlite:///{tmp_path / 'other.sqlite'}")
+    gone = records.forget("T801")
+    assert sorted(gone.waiting) == sorted([str(killed.trace_path), str(kept)])
+    for path in (killed.trace_path, killed.info_path, kept, kept.with_suffix(".json")):
+        assert str(path) in gone.files and not path.exists()
+    assert other.trace_path.exists() and elsewhere.trace_path.exists()
+    left = orphans(records.work_dir / IN_PROGRESS)
+    assert sorted(left) == sorted([other.trace_path, elsewhere.trace_path])
+    for path in left:  # what store --orphans does
+        store_kept(Records(RunInfo.load(path.with_suffix(".json")).db), path)
+    assert records.find_trainee("T801") is None
+    assert [t.pseudonym for t, _ in records.trainees()] == ["T802"]
+
+
+def test_forget_takes_a_pseudonym_with_only_a_waiting_session(records):
+    """A trainee whose only session is a killed run's checkpoint (their first run, never
+    stored) has no row yet: forget still removes the checkpoint."""
+    killed = _checkpoint("T803")
+    gone = records.forget("T803")
+    assert gone.waiting == [str(killed.trace_path)] and not killed.trace_path.exists()
+
+
+def test_forget_removes_the_outputs_a_waiting_run_wrote_but_not_another_runs(records, tmp_path):
+    mine, older = tmp_path / "mine.json", tmp_path / "older.json"
+    older.write_text("{}")
+    long_ago = time.time() - 3600
+    os.utime(older, (long_ago, long_ago))  # written before the run started: not its own
+    killed = _checkpoint("T804", outputs={"json": str(mine)})
+    mine.write_text("{}")
+    _checkpoint("T804", outputs={"json": str(older)})
+    gone = records.forget("T804")
+    assert str(mine) in gone.files and not mine.exists()
+    assert older.exists() and any(str(older) in left for left in gone.changed)
+    assert not killed.trace_path.exists()
+
+
+@pytest.fixture
+def live_pid():
+    """A process that is alive for the test (a run going on)."""
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    yield proc.pid
+    proc.kill()
+    proc.wait(30)
+
+
+def test_forget_refuses_while_a_run_of_the_trainee_goes_on_unless_forced(records, live_pid):
+    records.trainee("T805")
+    running = _checkpoint("T805", pid=live_pid)
+    with pytest.raises(LiveRunError, match=rf"PID {live_pid} .*Stop it first"):
+        records.forget("T805")
+    assert records.find_trainee("T805") is not None  # nothing was deleted
+    gone = records.forget("T805", force=True)
+    assert records.find_trainee("T805") is None
+    # the live run writes its checkpoint again until it ends: left, and said; it started
+    # before its run information said whether the trainee was recorded: it may record
+    # them again, and forget says to forget them once it has ended
+    assert running.trace_path.exists()
+    assert any(str(live_pid) in c and "forget them again then" in c for c in gone.changed)
+
+
+def test_a_session_of_a_trainee_forgotten_while_it_ran_is_not_stored(records):
+    """The run started while the trainee was in the records (its run information says
+    so); they were forgotten before it stored: storing refuses and keeps the files, and
+    the trainee stays forgotten."""
+    records.trainee("T806")
+    info = RunInfo("mini", VALID, 1, "expert", "T806", pid=-1, trainee_recorded=True)
+    checkpoint = Checkpoint(store_dir("records") / IN_PROGRESS, info)
+    checkpoint.save(_trace(), 9.5)
+    records.forget("T806", force=True)  # e.g. the checkpoint was not written yet
+    checkpoint.save(_trace(), 12.0)  # the run goes on, and writes it again
+    with pytest.raises(TraineeForgottenError, match="trainee forget T806"):
+        store_kept(records, checkpoint.trace_path)
+    assert records.find_trainee("T806") is None and records.sessions() == []
+    assert checkpoint.trace_path.exists()  # for forget to remove, or to store once recorded
+    records.register_trainee("T806")  # recorded again on purpose: then it is stored
+    assert store_kept(records, checkpoint.trace_path) == 1
+
+
+def test_an_orphan_of_an_allow_name_trainee_is_stored_without_an_option_store_lacks(records):
+    """``JohnDoe_test`` was made with --allow-name and its run without it (the trainee was
+    known): the orphan's run information says allow_name False, and storing it once the
+    trainee was not in the records asked for --allow-name, which ``store`` lacks."""
+    killed = _checkpoint("JohnDoe_test")
+    assert store_kept(records, killed.trace_path) == 1
+    assert records.find_trainee("JohnDoe_test") is not None
+
+
+def test_forget_says_when_another_connection_keeps_the_deleted_text(records, monkeypatch):
+    monkeypatch.setattr("scenarios.records.VACUUM_WAIT_S", 0.2)
+    records.register_trainee("T807")
+    records.register_trainee("T808")
+    path = database_location(None, "records")
+    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as reader:
+        reader.execute("BEGIN")
+        reader.execute("SELECT 1 FROM trainees").fetchone()
+        gone = records.forget("T807")
+        assert gone.vacuum_error is not None and "open" in gone.vacuum_error
+        reader.execute("COMMIT")
+    assert records.vacuum() is None  # once it is closed, the vacuum finishes the job
+    with open(path, "rb") as db:
+        assert b"T807" not in db.read()
+    assert not os.path.exists(path + "-wal") or os.path.getsize(path + "-wal") == 0
+
+
+def test_forget_drops_the_other_trainees_rows_of_a_class_page_it_deleted(records, tmp_path):
+    for name in ("T809", "T810"):
+        records.register_trainee(name)
+    page = tmp_path / "class.html"
+    page.write_text("<html>T809 T810</html>")
+    records.register_file(page, pseudonym=["T809", "T810"], kind="class")
+    assert str(page) in records.forget("T809").files
+    assert records.files_of("T810") == []
+    gone = records.forget("T810")
+    assert gone.missing == [] and gone.files == []
