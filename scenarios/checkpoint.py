@@ -296,12 +296,25 @@ def orphans(directory: Path) -> list[Path]:
     only removed)."""
     if not directory.is_dir():
         return []
+    # one stored or removed by another process (`store --orphans` at once) meanwhile
+    # is not listed, rather than failing the listing
+    found = [
+        (mtime, trace) for trace in directory.glob("*.npz") if (mtime := _mtime(trace)) is not None
+    ]
     out = []
-    for trace in sorted(directory.glob("*.npz"), key=lambda p: p.stat().st_mtime):
+    for _mtime_s, trace in sorted(found):
         if _running(_run_pid(trace.with_suffix(".json"))):
             continue
         out.append(trace)
     return out
+
+
+def _mtime(path: Path) -> float | None:
+    """When ``path`` was last written (UNIX time, s); None when it is gone."""
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return None
 
 
 def _run_pid(info: Path) -> int | None:

@@ -125,9 +125,18 @@ def private_file(path: str | Path) -> Path:
     return path
 
 
-def write_private(path: str | Path, write: Callable[[BinaryIO], None]) -> Path:
+def write_private(
+    path: str | Path,
+    write: Callable[[BinaryIO], None],
+    place: Callable[[Path, Path], object] = os.replace,
+) -> Path:
     """Write a file atomically and owner-only: ``write(f)`` fills a private temporary
-    file beside ``path`` (``0600`` from its creation), which then replaces ``path``."""
+    file beside ``path`` (``0600`` from its creation), which then replaces ``path``.
+
+    ``place(tmp, path)`` makes that replacement (default :func:`os.replace`): a caller
+    that must rename and record in one step (a class page registered with the trainees
+    it names, in the transaction that checks they still exist) does it there. If it
+    raises, the temporary file is removed and ``path`` is left as it was."""
     path = Path(path)
     private_dir(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -136,7 +145,7 @@ def write_private(path: str | Path, write: Callable[[BinaryIO], None]) -> Path:
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        place(Path(tmp), path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
@@ -144,9 +153,11 @@ def write_private(path: str | Path, write: Callable[[BinaryIO], None]) -> Path:
     return path
 
 
-def write_private_text(path: str | Path, text: str) -> Path:
+def write_private_text(
+    path: str | Path, text: str, place: Callable[[Path, Path], object] = os.replace
+) -> Path:
     """:func:`write_private` for UTF-8 text."""
-    return write_private(path, lambda f: f.write(text.encode("utf-8")))
+    return write_private(path, lambda f: f.write(text.encode("utf-8")), place)
 
 
 #: (s) a temporary file younger than this may be a write in progress (an atomic write

@@ -40,7 +40,7 @@ import stat
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -677,6 +677,19 @@ def _waiting_files(waiting) -> tuple[list[str], dict]:
 
     outputs = [str(p) for p in info.outputs.values()]
     return paths + outputs, {p: functools.partial(check, p) for p in outputs}
+
+
+class NoTraineeError(ScenarioError):
+    """A file was to be registered with a trainee who is not (or no longer) in the
+    records: forgotten by another process meanwhile, typically.
+
+    Attributes:
+        pseudonym: the trainee missing.
+    """
+
+    def __init__(self, pseudonym: str, url: str) -> None:
+        super().__init__(f"no trainee {pseudonym!r} in {url}.")
+        self.pseudonym = pseudonym
 
 
 def _either(first, second):
@@ -1320,6 +1333,7 @@ class Records:
         session_id: int | None = None,
         kind: str = "report",
         written: bool = False,
+        place: Callable[[], object] | None = None,
     ) -> None:
         """Remember a file written about a trainee (or about each of several: a class
         page), for :meth:`forget`. The file now holds their data and nobody else's: a
@@ -1328,16 +1342,23 @@ class Records:
         result.json`` in turn: forgetting the first trainee must not delete the second's
         result). ``written``: the file is written now (a run's outputs): what it is is kept
         (:func:`file_stamp`), and forgetting leaves a file written again since (a later
-        run's ``--overwrite``) instead of deleting it."""
+        run's ``--overwrite``) instead of deleting it.
+
+        ``place()``, when given, puts the file at ``path`` (a rename of a finished
+        temporary file) once registered, in a write transaction that first checks every
+        trainee is still here: :meth:`forget` deletes rows in a write transaction too, so
+        it comes either before that check (this raises, nothing is placed) or after the
+        file is in place (it finds the file registered and deletes it), never between. A
+        kill before the rename leaves the registration and the old file, as without it.
+
+        Raises:
+            NoTraineeError: a trainee named is not in the records (forgotten meanwhile);
+                nothing is placed: the file at ``path`` is left as it was.
+        """
         names = [pseudonym] if isinstance(pseudonym, str) else list(pseudonym)
         path = str(Path(path).resolve())
         with self._session("write to") as s:
-            owners = []
-            for name in names:
-                trainee = s.scalar(select(Trainee).where(Trainee.pseudonym == name))
-                if trainee is None:
-                    raise ScenarioError(f"no trainee {name!r} in {self.url}.")
-                owners.append(trainee.id)
+            owners = self._trainee_ids(s, names)
             self._disown(s, path, keep=owners)
             stamp = file_stamp(path) if written else None
             for trainee_id in owners:
@@ -1358,6 +1379,24 @@ class Records:
                 elif stamp is not None:  # written now: this file is theirs, not another
                     known.stamp = stamp
                     known.session_id = known.session_id or session_id
+        if place is not None:
+            with self._session("write to") as s:  # the write lock: no forget meanwhile
+                self._trainee_ids(s, names)
+                place()
+
+    def _trainee_ids(self, s: Session, names: Sequence[str]) -> list[int]:
+        """The ids of the trainees ``names``, within the open transaction ``s``.
+
+        Raises:
+            NoTraineeError: one is not in the records (forgotten by another process).
+        """
+        ids = []
+        for name in names:
+            trainee_id = s.scalar(select(Trainee.id).where(Trainee.pseudonym == name))
+            if trainee_id is None:
+                raise NoTraineeError(name, self.url)
+            ids.append(trainee_id)
+        return ids
 
     def expect_files(
         self, pseudonym: str, paths: dict[str, str], *, allow_name: bool = False

@@ -195,6 +195,11 @@ def class_report_html(standings: ClassStandings, where: str) -> str:
 
 
 def standings_csv(standings: ClassStandings, path: str | Path) -> Path:
+    """Write :func:`standings_csv_text` to ``path``."""
+    return write_text(path, standings_csv_text(standings))
+
+
+def standings_csv_text(standings: ClassStandings) -> str:
     """One row per trainee and scenario: the class page's table, numbers unformatted
     (``best_score`` and ``latest_score`` empty when there is no attempt; ``proficient_since``
     empty when not proficient), the rule each trainee is judged by, and a row for each
@@ -227,7 +232,7 @@ def standings_csv(standings: ClassStandings, path: str | Path) -> Path:
             writer.writerow(
                 [scenario, pseudonym, 0, 0, 0, 0, 0, "", "", "not started", "", 0, 0, "", ""]
             )
-    return write_text(path, buffer.getvalue())
+    return buffer.getvalue()
 
 
 #: The CSV's header.

@@ -9,11 +9,13 @@ recovered sessions are not attempts), so that the two never disagree.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from scenarios.archive import proficiency_table, session_dicts
-from scenarios.records import NOT_ATTEMPTS, Records
+from scenarios.records import NOT_ATTEMPTS, NoTraineeError, Records
 
 
 @dataclass(frozen=True)
@@ -159,22 +161,58 @@ def write_class_report(
     standings: ClassStandings,
     out: Path | None = None,
     csv_out: Path | None = None,
+    *,
+    note: Callable[[str], object] | None = None,
 ) -> Path:
     """Write the class page (and optionally its CSV); returns the page's path (default:
     ``class.html`` in the records' reports folder). Both files are registered with every
     trainee they name, so that ``trainee forget`` of any one of them deletes them: a page
-    never keeps a forgotten trainee's scores (write it again after forgetting)."""
-    from scenarios.report import write_text
-    from scenarios.report_class import class_report_html, standings_csv
+    never keeps a forgotten trainee's scores (write it again after forgetting).
 
-    named = sorted(_named(standings))
+    Each file is written to a temporary file first, registered, then renamed into place
+    in a write transaction that checks every trainee named is still here
+    (:meth:`Records.register_file`'s ``place``), so that a concurrent ``trainee forget``
+    either deletes the new file or comes before it is placed. A trainee forgotten by another process
+    while the page was made is left out: the standings are read again and the files
+    written without them, and ``note`` (when given) is told who went, in a sentence.
+    """
     path = out or records.reports_dir / "class.html"
-    # registered before they are written, as every report; with exactly these trainees
-    records.register_file(path, pseudonym=named, kind="class")
-    if csv_out is not None:
-        records.register_file(csv_out, pseudonym=named, kind="class csv")
-        standings_csv(standings, csv_out)
-    return write_text(path, class_report_html(standings, records.shown_url))
+    while True:
+        try:
+            if csv_out is not None:
+                _write_registered(records, standings, csv_out, "class csv")
+            return _write_registered(records, standings, path, "class")
+        except NoTraineeError as gone:
+            standings = class_standings(records, standings.scenario)
+            if note is not None:
+                note(
+                    f"{gone.pseudonym} was forgotten while the class page was made: the "
+                    "page leaves them out (the table above may still show them)."
+                )
+
+
+def _write_registered(records: Records, standings: ClassStandings, path: Path, kind: str) -> Path:
+    """Write the class page (``kind="class"``) or its CSV (``"class csv"``) to ``path``,
+    registered with every trainee it names in the transaction that renames it into place.
+
+    Raises:
+        NoTraineeError: a trainee named was forgotten meanwhile; ``path`` is untouched.
+    """
+    from scenarios.paths import write_private_text
+    from scenarios.report_class import class_report_html, standings_csv_text
+
+    if kind == "class":
+        text = class_report_html(standings, records.shown_url)
+    else:
+        text = standings_csv_text(standings)
+    named = sorted(_named(standings))
+
+    def register_and_rename(tmp: Path, final: Path) -> None:
+        records.register_file(
+            final, pseudonym=named, kind=kind, place=lambda: os.replace(tmp, final)
+        )
+
+    return write_private_text(path, text, register_and_rename)
 
 
 def _named(standings: ClassStandings) -> set[str]:

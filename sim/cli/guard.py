@@ -78,9 +78,46 @@ def _as_stop(signum: int) -> int | None:
     return int(signal.SIGTERM)
 
 
+#: (s) how soon a stop that came during an import is delivered again (:func:`_defer_stop`)
+IMPORT_RETRY_S = 0.05
+
+
+def _importing(frame) -> bool:
+    """Whether ``frame`` runs inside an import: a module's own code, or Python code that
+    an extension module's initialisation calls (pybind11's, numba's)."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _defer_stop(signum: int) -> None:
+    """Deliver ``signum`` again in :data:`IMPORT_RETRY_S`: it came during an import. An
+    exception raised there broke the import for good: scipy's pybind11 extension failed
+    with "ImportError: initialization failed" and the interpreter then aborted at exit
+    ("Fatal Python error: PyThreadState_Get", exit code 134), or trimesh swallowed it into
+    a placeholder module that raised "TypeError: unsupported operand type(s) for |:
+    'ExceptionWrapper' and 'NoneType'" a moment later. Kept in ``_unseen`` meanwhile, so
+    that it is honoured even if the command ends first."""
+    if signum not in _unseen:
+        _unseen.append(signum)
+
+    def again() -> None:
+        if _guarded[0] and _unseen:  # not answered yet, by a session's start or the end
+            os.kill(os.getpid(), signum)
+
+    timer = threading.Timer(IMPORT_RETRY_S, again)
+    timer.daemon = True
+    timer.start()
+
+
 def _raise_stop(signum: int, frame) -> None:
     signum = _as_stop(signum)
     if signum is None:
+        return
+    if _guarded[0] and _importing(frame):
+        _defer_stop(signum)
         return
     if _guarded[0]:
         _unseen.append(signum)

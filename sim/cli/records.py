@@ -345,9 +345,15 @@ def trainee_class(
                 highlight=False,
                 markup=False,
             )
+
+        def say(text: str) -> None:  # a trainee forgotten by another process meanwhile
+            console.print(f"note: {text}", highlight=False, markup=False, soft_wrap=True)
+
         try:
             name = f"class-{Path(scenario).name}.html" if scenario else "class.html"
-            path = write_class_report(records, standings, html or records.reports_dir / name, csv)
+            path = write_class_report(
+                records, standings, html or records.reports_dir / name, csv, note=say
+            )
         except OSError as exc:
             raise SimError(f"the class page could not be written ({failure_text(exc)}).") from None
     console.print(_written("class page", path, csv))

@@ -760,12 +760,13 @@ def store(
         for path in paths:
             _refuse_recording(path)
         others: list[tuple[Path, str]] = []
+        listed: list[Path] = []  # found, not named: another store may take them meanwhile
         if orphans:
             ours, others = kept_in_fallback()
-            paths += ours
+            listed += ours
             for name in ("records", "demo"):
                 work = store_dir(name)
-                paths += find_orphans(work / IN_PROGRESS)
+                listed += find_orphans(work / IN_PROGRESS)
                 for folder in (
                     work / IN_PROGRESS,
                     work / KEPT,
@@ -777,6 +778,7 @@ def store(
                         console.print(
                             f"removed {escape(str(tmp))} (a write a killed run did not finish)"
                         )
+        paths += listed
         if others:  # the fallback folder is shared by this user's data directories
             console.print(
                 f"left {len(others)} session(s) kept in {fallback_path()} for another data "
@@ -835,6 +837,13 @@ def store(
                         f"{escape(str(path))}: already stored as session {exc.session_id}; "
                         "removed this "
                         "leftover copy",
+                        soft_wrap=True,
+                    )
+                    continue
+                if path in listed and not Path(path).exists():
+                    console.print(
+                        f"{escape(str(path))}: stored or removed meanwhile by another "
+                        "process (another surgisim store --orphans); nothing left to do",
                         soft_wrap=True,
                     )
                     continue

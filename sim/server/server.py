@@ -109,7 +109,8 @@ class ServeConfig:
             live device's new sample is in (:meth:`TrainingServer._between_ticks`), so
             the tick's work falls between the devices' samples instead of holding them
             up; the tick schedule itself, and so simulated time, is unchanged.
-        warm_up: before the bus opens, drive a throwaway headless session of the
+        warm_up: before the bus is served (it is bound first, so that a second server
+            on the same ports fails at once), drive a throwaway headless session of the
             scenario for a simulated second (:mod:`sim.server.warm_up`), so that the
             kernels a first run compiles are not compiled under the trainee's first
             samples.
@@ -217,6 +218,21 @@ class TrainingServer:
         self.config = config or ServeConfig()
         self.say = say
         self._clock = clock
+        # bound first: a second server on these ports fails in a moment, not after its
+        # warm-up (seconds; a first run's compile, 14 s), and the one started first keeps
+        # them. Nothing is served until run(): a client's hello waits, its samples queue.
+        self.bus = ServerBus(
+            self.config.port, self.config.bind_host, self.config.curve, ipc_dir=self.config.ipc_dir
+        )
+        try:
+            self._prepare(scenario, seed, clock)
+        except BaseException:
+            self.bus.close()
+            raise
+
+    def _prepare(self, scenario, seed: int, clock: Callable[[], float]) -> None:
+        """Warm up, build the session and everything the loop keeps (the bus is bound)."""
+        say = self.say
         if self.config.warm_up:
             from sim.server.warm_up import warm_up
 
@@ -241,9 +257,6 @@ class TrainingServer:
         self.device_map = dict(self.config.device_map or default_device_map(scenario))
         camera = scenario.scene.camera.arm
         self.router = Router(self.device_map, camera if camera in s.teleops else None)
-        self.bus = ServerBus(
-            self.config.port, self.config.bind_host, self.config.curve, ipc_dir=self.config.ipc_dir
-        )
         rng = np.random.default_rng(self.config.seed_latency)
         lines = {}
         for channel in CHANNELS:

@@ -1,4 +1,4 @@
-"""Compile the live session's kernels before the bus opens.
+"""Compile the live session's kernels before the bus is served.
 
 Teleoperation, the tremor filter, IK, the force feedback and the observation run numba
 kernels compiled on first use (and cached on disk after). On a fresh install the first
@@ -8,7 +8,9 @@ numba cache: the synthetic device's first engage failed, "still HOLDING; alignin
 again", and the session ran at 0.82x real time; with the cache warm, 1.000x and no
 retry). Kernels first used by a grasp compiled mid-session.
 
-So before its bus opens the server runs, in throwaway sessions of the same scenario:
+So before it serves its bus (bound already, so that a second server on the same ports
+fails at once; nothing is answered yet) the server runs, in throwaway sessions of the
+same scenario:
 
 1. the synthetic expert for a simulated second, through the teleoperation a device's
    samples take (engaging, following, IK, physics, observation);

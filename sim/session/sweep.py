@@ -9,7 +9,9 @@ scenario, controller, IK solver, tremor filter and surgisim,
 :mod:`sim.session.provenance`). The results table (Parquet or CSV, one row per run, one
 ``metric.<name>`` column per metric, ``held.<event>`` columns counting why its arms were
 held - a plug-in solver or filter that failed, :mod:`scenarios.holds` - and how it
-``ended``) is rewritten from the journal at the end.
+``ended``) is rewritten from the journal at the end. A sweep holds its journal while it
+runs: a second sweep with the same results file is refused instead of running every job
+again beside it.
 
 A job that raises, or whose Ray worker dies, becomes a row with an ``error`` (exception
 type and message; no score or metrics) instead of ending the sweep: one controller
@@ -21,14 +23,16 @@ On Ray (the ``surgisim[ray]`` extra, imported only when a sweep runs on it; see
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
+import os
 import re
 import signal
 import time
 import traceback
-from collections.abc import Callable, Iterable, Sequence
-from contextlib import nullcontext
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -367,7 +371,8 @@ def run_sweep(
 
     Raises:
         SimError, ScenarioError: an input that cannot run, found before any job runs; a Ray
-            cluster that cannot be reached.
+            cluster that cannot be reached; another sweep writing to the same results
+            (it holds the journal: :func:`held_journal`).
         SweepInterruptedError: a stop signal (as KeyboardInterrupt) came before the last run;
             Ray, if started here, is shut down first.
     """
@@ -379,40 +384,38 @@ def run_sweep(
     if fingerprints is None:
         fingerprints = provenance.fingerprints(todo)
     journal = journal_path(results)
-    resume = plan(todo, journal, fingerprints, fresh=fresh)
-    rows = dict(resume.reused)
-    done = len(rows)
-    if on_start is not None:
-        on_start(resume)
+    with held_journal(journal, results):
+        resume = plan(todo, journal, fingerprints, fresh=fresh)
+        rows = dict(resume.reused)
+        done = len(rows)
+        if on_start is not None:
+            on_start(resume)
 
-    def finished(row: dict) -> None:
-        nonlocal done
-        row.update(fingerprints[row["key"]])
-        rows[row["key"]] = row
-        with journal.open("a") as f:
-            f.write(json.dumps(row) + "\n")
-        done += 1
-        if on_result is not None:
-            on_result(row, done, len(todo))
+        def finished(row: dict) -> None:
+            nonlocal done
+            row.update(fingerprints[row["key"]])
+            rows[row["key"]] = row
+            with journal.open("a") as f:
+                f.write(json.dumps(row) + "\n")
+            done += 1
+            if on_result is not None:
+                on_result(row, done, len(todo))
 
-    on_ray = bool(resume.remaining) and use_ray
-    try:
-        _run_remaining(resume, finished, on_ray, address, workers, fresh, journal)
-    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP raised as one
-        signum = int(getattr(exc, "signum", signal.SIGINT))
-        kept = [rows[job.key] for job in todo if job.key in rows]
-        raise SweepInterruptedError(kept, todo, journal, signum) from None
-    ordered = [rows[job.key] for job in todo]
-    write_results(ordered, results)
-    return ordered
+        on_ray = bool(resume.remaining) and use_ray
+        try:
+            _run_remaining(resume, finished, on_ray, address, workers, fresh, journal)
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP raised as one
+            signum = int(getattr(exc, "signum", signal.SIGINT))
+            kept = [rows[job.key] for job in todo if job.key in rows]
+            raise SweepInterruptedError(kept, todo, journal, signum) from None
+        ordered = [rows[job.key] for job in todo]
+        write_results(ordered, results)
+        return ordered
 
 
 def _run_remaining(resume, finished, on_ray, address, workers, fresh, journal) -> None:
     """The jobs the journal does not answer, each passed to ``finished`` as it ends."""
     with ray_cluster.cluster(address, workers) if on_ray else nullcontext() as ray:
-        # owner-only as the results beside it: rows name controllers' files and hold
-        # their tracebacks (it was created 0644)
-        private_file(journal)
         if fresh:
             journal.write_text("")
         if ray is None:
@@ -429,6 +432,36 @@ def _run_remaining(resume, finished, on_ray, address, workers, fresh, journal) -
                 except ray.exceptions.RayError as exc:  # the worker died (after a retry)
                     row = failed_row(jobs_by_ref[ready[0]], describe(exc))
                 finished(row)
+
+
+@contextmanager
+def held_journal(journal: Path, results: Path) -> Iterator[None]:
+    """Hold ``journal`` (made owner-only if new: rows name controllers' files and hold
+    their tracebacks) for one sweep: an exclusive ``flock``, which the kernel drops when
+    the process ends however it ends. A second sweep with the same results file would
+    run every job again beside the first and journal each twice: it is refused at once.
+
+    Raises:
+        SimError: another sweep holds the journal; it cannot be opened.
+    """
+    try:
+        fd = os.open(private_file(journal), os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as exc:
+        raise SimError(
+            f"cannot open the sweep's journal {journal}: {exc.strerror or exc}."
+        ) from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise SimError(
+                f"another sweep is writing to {results} right now (it holds {journal}); "
+                "wait until it ends (then the same command resumes from its journal), or "
+                "give another --out."
+            ) from None
+        yield
+    finally:
+        os.close(fd)
 
 
 def journal_path(results: Path) -> Path:

@@ -17,7 +17,13 @@ import pytest
 from scenarios.archive import proficiency_table, session_dicts, store_session
 from scenarios.evaluate import compute_metrics
 from scenarios.loader import parse_scenario
-from scenarios.records import OTHER_RUBRIC, OTHER_RUBRIC_NOTE, Records, rubric_key
+from scenarios.records import (
+    OTHER_RUBRIC,
+    OTHER_RUBRIC_NOTE,
+    NoTraineeError,
+    Records,
+    rubric_key,
+)
 from scenarios.report import trainee_report_html
 from scenarios.report_class import class_report_html, standings_csv
 from scenarios.scoring import score_session
@@ -263,3 +269,64 @@ def test_a_re_score_under_a_rubric_no_session_runs_under_is_marked_not_judged(tm
     page = trainee_report_html("T301", dicts, proficiency_table(records, "T301"))
     assert "re-scored: 61.5 FAIL, judged by it" in page
     assert proficiency_table(records, "T301")["mini"]["other_rubric"] == 1  # the first
+
+
+def test_a_trainee_forgotten_before_the_page_is_registered_is_left_out(course, tmp_path):
+    """``trainee class`` read the standings (and printed its table), then another
+    process forgot T103: the page and CSV are written without T103, saying so, where it
+    used to fail with "no trainee 'T103'" after printing the whole table."""
+    page, table = tmp_path / "class.html", tmp_path / "class.csv"
+    standings = class_standings(course)
+    course.forget("T103")
+    notes = []
+    assert write_class_report(course, standings, page, table, note=notes.append) == page
+    assert "T103" not in page.read_text() and "T103" not in table.read_text()
+    assert "T102" in page.read_text()
+    [note] = notes
+    assert note.startswith("T103 was forgotten while the class page was made")
+    assert str(page.resolve()) in course.forget("T101").files and not page.exists()
+
+
+def test_a_trainee_forgotten_while_the_page_is_made_is_not_on_it(course, tmp_path, monkeypatch):
+    """A ``trainee forget`` landing while the page's HTML is made (after the standings
+    were read): the page that ends up on disk never names the forgotten trainee, where
+    it used to be registered first and written after the forget, naming them."""
+    import scenarios.report_class as report_class
+
+    page = tmp_path / "class.html"
+    make_html = report_class.class_report_html
+    forgotten = []
+
+    def forget_meanwhile(standings, url):
+        if not forgotten:
+            forgotten.append(course.forget("T103"))
+        return make_html(standings, url)
+
+    monkeypatch.setattr(report_class, "class_report_html", forget_meanwhile)
+    write_class_report(course, class_standings(course), page)
+    assert forgotten and "T103" not in page.read_text() and "T101" in page.read_text()
+
+
+def test_a_forget_between_registering_and_placing_the_page_keeps_the_old_file(
+    course, tmp_path, monkeypatch
+):
+    """The page is registered, then renamed into place in a second write transaction
+    that checks its trainees first: a forget between the two leaves the new page
+    unplaced (NoTraineeError), and the retry writes it without the forgotten trainee."""
+    page = tmp_path / "class.html"
+    checks = []
+    check = Records._trainee_ids
+
+    def forget_before_placing(self, s, names):
+        checks.append(list(names))
+        if len(checks) == 2:  # the check before the rename
+            course.forget("T103")
+        return check(self, s, names)
+
+    monkeypatch.setattr(Records, "_trainee_ids", forget_before_placing)
+    notes = []
+    write_class_report(course, class_standings(course), page, note=notes.append)
+    assert "T103" in checks[1] and "T103" not in checks[-1]
+    assert "T103" not in page.read_text() and len(notes) == 1
+    with pytest.raises(NoTraineeError, match="T103"):
+        course.register_file(page, pseudonym=["T101", "T103"], place=pytest.fail)

@@ -215,3 +215,46 @@ def test_a_demo_store_session_is_found_with_a_hint_and_an_id_in_both_stores_is_s
         assert "the demo store has a session 1 too: add --demo for that one" in said
     said = " ".join(runner.invoke(app, ["rescore", "1", "--demo"]).output.split())
     assert "the demo store has a session 1 too" not in said
+
+
+def test_an_orphan_stored_by_another_store_meanwhile_is_not_an_error(data, monkeypatch):
+    """Two ``store --orphans`` at once: the one that lists a checkpoint the other then
+    stores (and removes) says so and succeeds, instead of "cannot read the run
+    information ... No such file or directory" and exit code 2."""
+    import scenarios.checkpoint as checkpoint
+
+    db = f"sqlite:///{data / 'a.sqlite'}"
+    _orphan("T719", db)
+    _orphan("T720", db)
+    listing = checkpoint.orphans
+
+    def listed_then_taken(directory):
+        found = listing(directory)
+        for trace in found[:1]:  # the other process stores the first one meanwhile
+            trace.unlink()
+            trace.with_suffix(".json").unlink()
+        return found
+
+    monkeypatch.setattr(checkpoint, "orphans", listed_then_taken)
+    out = CliRunner().invoke(app, ["store", "--orphans"])
+    assert out.exit_code == 0, out.output
+    said = " ".join(out.output.split())
+    assert "stored or removed meanwhile by another process" in said
+    assert "cannot read" not in said and _pseudonyms(open_records(db)) == ["T720"]
+
+
+def test_a_checkpoint_gone_while_orphans_are_listed_is_left_out(data):
+    """The listing sorts by each checkpoint's time: one removed between finding and
+    reading its time (another ``store --orphans``) is skipped, not an error."""
+    from scenarios.checkpoint import orphans
+
+    _orphan("T721", None)
+    folder = store_dir("records") / IN_PROGRESS
+
+    class WithAGhost(type(folder)):
+        def glob(self, pattern):
+            yield self / "gone-meanwhile.npz"
+            yield from super().glob(pattern)
+
+    [found] = orphans(WithAGhost(folder))
+    assert found.name != "gone-meanwhile.npz" and found.exists()

@@ -145,3 +145,32 @@ def test_an_error_naming_a_colon_word_is_not_turned_into_an_emoji(capsys):
 
         raise SimError("--tremor-filter my_plugins:fire: module has no factory 'fire'")
     assert "my_plugins:fire: module" in capsys.readouterr().err
+
+
+def test_a_stop_during_an_import_waits_until_the_import_is_done(tmp_path, monkeypatch):
+    """Ctrl-C in ``surgisim run``'s first seconds landed inside an import: scipy's
+    pybind11 extension failed ("ImportError: initialization failed", then the interpreter
+    aborted at exit, code 134), or trimesh kept a placeholder for a module it could not
+    import ("TypeError: ... 'ExceptionWrapper' and 'NoneType'"). A stop during an import
+    is now delivered again once the import is done: the module is whole, and the command
+    still ends as Ctrl-C ends it."""
+    import importlib
+    import time
+
+    done = tmp_path / "done"
+    (tmp_path / "interrupted_while_imported.py").write_text(
+        "import os, signal\n"
+        "os.kill(os.getpid(), signal.SIGINT)\n"
+        "for _ in range(100_000):  # the handler runs here, inside the import\n"
+        "    pass\n"
+        f"open({str(done)!r}, 'w').close()\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    after_import = []
+    with pytest.raises(typer.Exit) as exit_info, guard(False):
+        importlib.import_module("interrupted_while_imported")
+        after_import.append(done.exists())
+        deadline = time.monotonic() + 60.0  # delivered again within IMPORT_RETRY_S
+        while time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert after_import == [True] and exit_info.value.exit_code == 130

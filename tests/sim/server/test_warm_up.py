@@ -112,3 +112,47 @@ def test_the_warm_up_counts_what_numba_compiled_and_a_cached_start_says_so(monke
         server.close()
     assert "prepared the simulation in 5 s (its kernels came from the cache" in said[0]
     assert "(12 kernels compiled: the first run on this machine" in said[1]
+
+
+def test_the_ports_are_bound_before_the_warm_up(monkeypatch):
+    """Two servers asked for one port: the second used to warm up (14 s on a first run)
+    before it found the ports, while the first, still warming up, lost them to it. Now
+    the ports are bound first: the second fails at once with the clear message, without
+    warming up, and the first keeps them."""
+    import pytest
+
+    from haptics.bus.sockets import BusError, ServerBus
+    from sim.server import server as server_module
+    from sim.server import warm_up as warm_up_module
+
+    warmed = []
+    monkeypatch.setattr(warm_up_module, "warm_up", lambda *a: warmed.append(a))
+    with ServerBus(port=0) as first:
+        with pytest.raises(BusError, match="Is another `surgisim serve` running there"):
+            server_module.TrainingServer(
+                None,  # never reached: the ports are checked before the scenario is used
+                config=server_module.ServeConfig(port=first.port),
+                say=lambda _: None,
+            )
+        assert not warmed
+
+
+def test_a_warm_up_that_fails_gives_the_ports_back(monkeypatch):
+    """The bus is bound before the warm-up: a warm-up (or session) that raises (Ctrl-C
+    during it) closes it, so the ports are free for the next server at once."""
+    import pytest
+
+    from haptics.bus.sockets import ServerBus
+    from sim.server import server as server_module
+    from sim.server import warm_up as warm_up_module
+
+    def interrupted(*_):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(warm_up_module, "warm_up", interrupted)
+    with ServerBus(port=0) as probe:
+        port = probe.port
+    with pytest.raises(KeyboardInterrupt):
+        server_module.TrainingServer(None, config=server_module.ServeConfig(port=port))
+    with ServerBus(port=port) as again:
+        assert again.port == port

@@ -40,6 +40,26 @@ def test_a_sweep_resumes_from_its_journal_and_summarises(tmp_path):
     assert stats["score"]["n"] == 2 and stats["path_length_cm"]["mean"] > 0
 
 
+def test_a_second_sweep_to_the_same_results_is_refused_while_the_first_runs(tmp_path):
+    """Two sweeps with one ``--out`` both ran every job and journaled each twice: the
+    one that comes second (here: while the first is about to run its jobs) is refused
+    before it runs any, and the first goes on."""
+    out = tmp_path / "results.csv"
+    todo = sw.jobs(["needle-handover"], [TRACKER], [0])
+    refused, ran_second = [], []
+
+    def second_sweep(resume: sw.Resume) -> None:
+        with pytest.raises(SimError, match="another sweep is writing to") as error:
+            sw.run_sweep(todo, out, use_ray=False, on_result=lambda *_: ran_second.append(1))
+        refused.append(str(error.value))
+
+    rows = sw.run_sweep(todo, out, use_ray=False, on_start=second_sweep)
+    assert refused and "give another --out" in refused[0] and not ran_second
+    assert len(rows) == 1 and len(sw.read_journal(sw.journal_path(out))) == 1
+    # held only while it runs: the same sweep again resumes from the journal
+    assert sw.run_sweep(todo, out, use_ray=False)[0]["seed"] == 0
+
+
 def test_without_ray_installed_the_error_names_the_extra(monkeypatch):
     import builtins
 
