@@ -47,10 +47,15 @@ def parent_death_signal() -> int:
 
 def stop_signals() -> tuple[int, ...]:
     """:data:`STOP_SIGNALS`, and :data:`PARENT_GONE` in a process whose parent death
-    arrives as that signal (one surgisim started with :func:`stop_with_parent`)."""
+    arrives as that signal (one surgisim started with :func:`stop_with_parent`), less
+    those this process was told to ignore: ``nohup`` starts a command with SIGHUP
+    ignored (it must outlive the terminal) and a shell starts a background job (``&``)
+    with SIGINT ignored (Ctrl-C at the terminal is not for it). Catching them anyway
+    undid both: a ``nohup surgisim run`` stopped when its terminal closed."""
+    signums = STOP_SIGNALS
     if parent_death_signal() == PARENT_GONE:
-        return (*STOP_SIGNALS, PARENT_GONE)
-    return STOP_SIGNALS
+        signums = (*STOP_SIGNALS, PARENT_GONE)
+    return tuple(s for s in signums if signal.getsignal(s) is not signal.SIG_IGN)
 
 
 def stop_with_parent(signum: int = PARENT_GONE) -> None:

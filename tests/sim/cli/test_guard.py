@@ -174,3 +174,23 @@ def test_a_stop_during_an_import_waits_until_the_import_is_done(tmp_path, monkey
         while time.monotonic() < deadline:
             time.sleep(0.01)
     assert after_import == [True] and exit_info.value.exit_code == 130
+
+
+def test_a_signal_the_process_was_told_to_ignore_stays_ignored():
+    """``nohup`` starts a command with SIGHUP ignored, a shell's background job (``&``)
+    with SIGINT ignored; the guard caught them anyway, so a ``nohup surgisim run`` stopped
+    when its terminal closed."""
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)  # as nohup leaves it
+    try:
+        with interruptible("stopping") as stop:
+            assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+            assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL  # still caught
+            os.kill(os.getpid(), signal.SIGHUP)
+        assert not stop()
+        with pytest.raises(typer.Exit) as caught, guard(debug=False):
+            os.kill(os.getpid(), signal.SIGHUP)  # ignored: the command goes on
+            os.kill(os.getpid(), signal.SIGTERM)
+        assert caught.value.exit_code == 143
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN  # left as it was
+    finally:
+        signal.signal(signal.SIGHUP, previous)
