@@ -351,7 +351,9 @@ def test_a_device_heard_while_waiting_that_then_falls_silent_holds_its_arm(serve
     holds = [e for e in outcome.trace.events if e.kind == "holding" and e.data.get("arm") == "PSM2"]
     assert holds and "no sample" in holds[0].data["detail"], holds
     lost = [e.data for e in outcome.trace.events if e.kind == "device_lost"]
-    assert [d["device"] for d in lost] == ["MTML"], lost  # said on the console too
+    # said on the console too; on a starved machine the test's own sender thread may
+    # fall silent past the gap timeout as well (MTMR lost and back): MTML must be there
+    assert "MTML" in [d["device"] for d in lost], lost
 
 
 def test_garbage_on_every_socket_moves_nothing_and_is_counted(served):
