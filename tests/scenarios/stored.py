@@ -14,13 +14,14 @@ from tests.scenarios.test_loader import VALID
 
 
 def store_mini_session(
-    records: Records, pseudonym: str = "T042", trace_dir=None
+    records: Records, pseudonym: str = "T042", trace_dir=None, trace=None
 ) -> tuple[int, ScoreResult]:
     """Store the mini session for ``pseudonym`` (9.5 s simulated, seed 1, the expert);
-    ``trace_dir``: where its trace goes (default: the records' own folder). Returns the
+    ``trace_dir``: where its trace goes (default: the records' own folder); ``trace``:
+    another trace than ``test_evaluate._trace()`` (its events, its ending). Returns the
     session's id and its score."""
     scenario = parse_scenario(VALID, "mini.yaml")
-    trace = _trace()
+    trace = _trace() if trace is None else trace
     metrics = compute_metrics(trace)
     result = score_session(metrics, trace.completed, scenario.scoring)
     sid = store_session(

@@ -20,6 +20,7 @@ from scenarios.report import sessions_csv, trainee_report_html
 from tests.scenarios.test_evaluate import _trace
 from tests.scenarios.test_loader import VALID
 
+from .stored import store_mini_session
 from .test_records import _session_kwargs
 
 HOUR_S = 3600.0
@@ -363,7 +364,6 @@ def test_an_older_surgisims_stopped_session_is_read_as_stopped_after_the_upgrade
 
     path = tmp_path / "r.sqlite"
     records = Records(f"sqlite:///{path}")
-    scenario = parse_scenario(VALID, "mini.yaml")
     ids = {}
     for name, events in (
         ("stopped", [TraceEvent(5.0, "interrupted", {"reason": "stopped by the user"})]),
@@ -372,20 +372,7 @@ def test_an_older_surgisims_stopped_session_is_read_as_stopped_after_the_upgrade
         trace = _trace()
         trace.completed = False
         trace.events = [e for e in trace.events if e.kind != "interrupted"] + events
-        metrics, result = score_trace(scenario, trace)
-        ids[name] = store_session(
-            records,
-            scenario=scenario,
-            scenario_text=VALID,
-            pseudonym="T001",
-            operator="expert",
-            seed=1,
-            trace=trace,
-            metrics=metrics,
-            result=result,
-            sim_time_s=5.0,
-            wall_time_s=1.0,
-        )
+        ids[name], _ = store_mini_session(records, "T001", trace=trace)
     with sqlite3.connect(path) as con:  # as an older surgisim stored them, unmarked
         con.execute("UPDATE sessions SET ended = NULL, session_uid = NULL")
         con.execute("DELETE FROM surgisim_meta WHERE key = ?", (STORE_VERSION_KEY,))
