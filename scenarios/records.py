@@ -459,6 +459,22 @@ STORE_VERSION_KEY = "store_version"
 STORE_VERSION = 1
 
 
+def _format_mark(value) -> int:
+    """The records format a stored mark says (0: none). SQLite keeps whatever was written
+    into an INTEGER column: a mark that is no whole number (``abc``, ``0x2``: edited by
+    hand, or a format this surgisim cannot read) gave an internal TypeError; it reads as
+    a format above this surgisim's, so that the store is refused, not overwritten."""
+    if value is None or value == "":
+        return 0
+    if isinstance(value, int):
+        return value
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return STORE_VERSION + 1
+    return int(number) if number.is_integer() else STORE_VERSION + 1
+
+
 def check_store_version(found: int, where: str) -> None:
     """Refuse records marked by a newer surgisim than this one (see :data:`STORE_VERSION`).
 
@@ -825,7 +841,7 @@ class Records:
         if MetaRow.__tablename__ not in existing:
             return 0
         found = conn.execute(select(MetaRow.value).where(MetaRow.key == STORE_VERSION_KEY))
-        return found.scalar() or 0
+        return _format_mark(found.scalar())
 
     @staticmethod
     def _write_store_version(conn) -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from scenarios.archive import write_session_report
 from scenarios.paths import data_dir
 from scenarios.records import Records, files_dir_of
@@ -245,6 +247,22 @@ def test_records_marked_by_a_newer_surgisim_are_refused(tmp_path):
         assert "written by a newer surgisim" in said and "upgrade surgisim" in said
         assert f"records format {STORE_VERSION + 1}" in said and str(path) in said
     assert _meta(path)[STORE_VERSION_KEY] == STORE_VERSION + 1  # untouched
+
+
+@pytest.mark.parametrize("mark", ["abc", "0x2", "1.5"])
+def test_a_format_mark_that_is_no_whole_number_is_refused_not_an_internal_error(tmp_path, mark):
+    """A hand-edited mark (``abc``) gave "unexpected TypeError ... please report it"."""
+    import sqlite3
+
+    from scenarios.errors import ScenarioError
+    from scenarios.records import STORE_VERSION_KEY
+
+    path = tmp_path / "r.sqlite"
+    store_mini_session(Records(f"sqlite:///{path}"), "T903")
+    with sqlite3.connect(path) as con:
+        con.execute("UPDATE surgisim_meta SET value = ? WHERE key = ?", (mark, STORE_VERSION_KEY))
+    with pytest.raises(ScenarioError, match="written by a newer surgisim"):
+        Records(f"sqlite:///{path}")
 
 
 def test_a_session_number_freed_by_an_older_surgisims_forget_is_not_given_again(tmp_path):
