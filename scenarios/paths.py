@@ -199,10 +199,15 @@ def _inside_data_dir(path: Path) -> bool:
 
 
 def _tighten(path: Path, mode: int) -> None:
-    """Drop group and other permission bits of a path we own (others are left alone)."""
+    """Drop group and other permission bits of a path we own (others are left alone).
+
+    The owner keeps what ``mode`` gives to read (and enter, for a folder), but is never
+    given write permission it did not have: a store made read-only (``chmod a-w``, to
+    keep an exam's records as they were) was made writable again by a plain
+    ``trainee list``, and then upgraded and written to."""
     if not hasattr(os, "getuid"):  # pragma: no cover - POSIX permissions only
         return
     with contextlib.suppress(OSError):
         st = path.stat()
         if st.st_uid == os.getuid() and stat.S_IMODE(st.st_mode) & 0o077:
-            os.chmod(path, stat.S_IMODE(st.st_mode) & ~0o077 | (mode & 0o700))
+            os.chmod(path, stat.S_IMODE(st.st_mode) & ~0o077 | (mode & 0o500))

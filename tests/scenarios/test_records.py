@@ -273,6 +273,27 @@ def test_an_existing_loose_data_dir_is_tightened(monkeypatch, tmp_path):
     assert _mode(data) == 0o700 and _mode(data / "records.sqlite") == 0o600
 
 
+def test_a_read_only_store_is_tightened_but_never_made_writable(monkeypatch, tmp_path):
+    """``chmod a-w`` on a store (an exam's records kept as they were): a plain ``trainee
+    list`` made it 0700/0600 again (the owner's write bit added with the others' bits
+    taken away), and the next command wrote to it."""
+    from scenarios.paths import private_dir, private_file
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    folder = tmp_path / "surgisim"
+    folder.mkdir()
+    db = folder / "records.sqlite"
+    db.touch()
+    os.chmod(db, 0o444)
+    os.chmod(folder, 0o555)
+    try:
+        private_file(db)  # what opening the records does to its file and folder
+        private_dir(folder)
+        assert _mode(db) == 0o400 and _mode(folder) == 0o500
+    finally:
+        os.chmod(folder, 0o700)
+
+
 # ---- the demo store ---------------------------------------------------------------------
 def test_demonstrations_go_to_their_own_store(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
