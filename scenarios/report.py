@@ -657,6 +657,11 @@ def rescore_text(session: dict) -> str:
     if not latest:
         return ""
     verdict = "pass" if latest["passed"] else "FAIL"
+    why_not = session.get("why_not")
+    if why_not in ("stopped", "crashed"):
+        # not an attempt, whatever rubric: "under another rubric" was untrue of a stopped
+        # session re-scored under the current one
+        return f"{score_text(latest['score'])} {verdict} (the session is {why_not}: not counted)"
     return f"{score_text(latest['score'])} {verdict}, under another rubric: not judged by it"
 
 

@@ -712,3 +712,15 @@ def test_a_value_stays_on_one_line_with_its_unit():
     rows = _progress_rows(1)
     rows[0].update(id=1, scenario="mini", started_at="2026-12-07 11:54")
     assert "<td class='q'>2026-12-07 11:54</td>" in trainee_report_html("T1", rows, {})
+
+
+def test_a_stopped_sessions_rescore_says_it_is_not_counted_not_another_rubric():
+    """A stopped session re-scored under the current rubric read "under another rubric:
+    not judged by it" in trainee show and on the progress page."""
+    from scenarios.report import rescore_text
+
+    latest = {"score": 61.5, "passed": False}
+    stopped = {"rescore": None, "latest_rescore": latest, "why_not": "stopped"}
+    assert rescore_text(stopped) == "61.5 FAIL (the session is stopped: not counted)"
+    other = {"rescore": None, "latest_rescore": latest, "why_not": "other rubric"}
+    assert rescore_text(other) == "61.5 FAIL, under another rubric: not judged by it"
