@@ -287,9 +287,12 @@ def rescore(
     *,
     force: bool = False,
     rubric_label: str | None = None,
-) -> tuple[ScoreResult, ScoreResult]:
+    once: bool = False,
+) -> tuple[ScoreResult, ScoreResult | None]:
     """Score a stored session again; store the re-score beside the original and return
-    (original, new). The original verdict stays the session's record.
+    (original, new). The original verdict stays the session's record. ``once``: only if
+    its latest verdict is not under this rubric already (checked as it is stored; new is
+    then None: another process re-scored it meanwhile).
 
     The metrics are measured again from the session's trace with the rubric's thresholds
     (an edited force limit or idle speed applies); the session is not re-run. Without a
@@ -343,8 +346,10 @@ def rescore(
         "rubric": rubric_label or scenario.source_file or f"{scenario.name} as run",
     }
     new = dataclasses.replace(new, context=context)
-    records.add_score(session_id, new.as_dict(), scoring.model_dump(mode="json"))
-    return original, new
+    stored = records.add_score(
+        session_id, new.as_dict(), scoring.model_dump(mode="json"), once=once
+    )
+    return original, (None if stored is None else new)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -383,9 +388,12 @@ def rescore_sessions(
             already.append(row.id)
             continue
         try:
-            original, new = rescore(records, row.id, scenario, rubric_label=rubric_label)
+            original, new = rescore(records, row.id, scenario, rubric_label=rubric_label, once=True)
         except ScenarioError as exc:
             failed.append(f"session {row.id}: {exc}")
+            continue
+        if new is None:  # another rescore --all gave it this rubric meanwhile
+            already.append(row.id)
             continue
         rescored.append((row.id, row.trainee.pseudonym, original, new))
     return BulkRescore(rescored, already, failed)

@@ -1682,12 +1682,23 @@ class Records:
             result_json=json.dumps(result, sort_keys=True),
         )
 
-    def add_score(self, session_id: int, result: dict, rubric: dict) -> int:
-        """Store a re-score of a session; the session and earlier scores are untouched."""
+    def add_score(
+        self, session_id: int, result: dict, rubric: dict, *, once: bool = False
+    ) -> int | None:
+        """Store a re-score of a session; the session and earlier scores are untouched.
+
+        ``once``: store it only if the session's latest verdict is not under this rubric
+        already, judged inside the write transaction (None when it was not stored): two
+        ``rescore --all`` at once each found every session under another rubric and gave
+        each two identical re-scores."""
         with self._session("write to") as s:
             row = s.get(SessionRow, session_id)
             if row is None:
                 raise ScenarioError(f"no session with id {session_id} in {self.url}.")
+            if once and rubric_key(_verdicts(row)[-1].rubric_json) == rubric_key(
+                json.dumps(rubric, sort_keys=True)
+            ):
+                return None
             score = self._score_row(row, result, rubric)
             s.add(score)
             s.flush()

@@ -532,3 +532,30 @@ def test_the_changed_bundled_needle_rubrics_have_a_new_version():
         scenario = load_scenario(name)
         assert scenario.scoring.model_dump()["metrics"]["needle_withdrawals"]["penalty"] == 20
         assert scenario.version != "1.0"
+
+
+def test_two_rescore_alls_at_once_give_each_session_one_rescore(tmp_path, monkeypatch):
+    """Two `rescore --all` at once both listed every session as under another rubric and
+    each stored a re-score: two identical re-scores per session. The check is made again
+    as each re-score is stored; here the other run's re-scores land between this run's
+    listing and its storing."""
+    import scenarios.archive as archive
+    from scenarios.loader import parse_scenario
+
+    db = f"sqlite:///{tmp_path / 'r.sqlite'}"
+    ids = [_store(db, tmp_path, "T042"), _store(db, tmp_path, "T043")]
+    edited = parse_scenario(
+        VALID.replace("benchmark: {mean: 30, sd: 10}", "benchmark: {mean: 2, sd: 1}"),
+        "edited.yaml",
+    )
+    records = Records(db)
+    real_rescore = archive.rescore
+
+    def other_run_first(records_, session_id, scenario, **kwargs):
+        real_rescore(records_, session_id, scenario, once=True)  # the other process
+        return real_rescore(records_, session_id, scenario, **kwargs)
+
+    monkeypatch.setattr(archive, "rescore", other_run_first)
+    done = archive.rescore_sessions(records, edited)
+    assert done.rescored == [] and sorted(done.already) == sorted(ids)
+    assert [len(Records(db).session(sid).scores) for sid in ids] == [2, 2]
