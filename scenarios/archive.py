@@ -16,7 +16,7 @@ import io
 import json
 import uuid
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from scenarios.errors import ScenarioError
@@ -373,6 +373,7 @@ def rescore_sessions(
     *,
     pseudonym: str | None = None,
     rubric_label: str | None = None,
+    on_rescored: Callable[[int], None] | None = None,
 ) -> BulkRescore:
     """Re-score every stored session of ``scenario`` (of one trainee with ``pseudonym``)
     whose latest verdict is under another rubric, each as :func:`rescore` does (the
@@ -380,7 +381,9 @@ def rescore_sessions(
     (a surgisim release) or an edited rubric asks of weeks of attempts, which one
     ``rescore ID`` per session made a chore. A session already under the rubric is left
     (running it again adds nothing); one that cannot be re-scored (its trace gone and the
-    thresholds changed) is listed with why, and the others still are."""
+    thresholds changed) is listed with why, and the others still are. ``on_rescored``
+    is called with each session id as its re-score is stored (a stop midway can then
+    say how many were)."""
     target = rubric_key(json.dumps(scenario.scoring.model_dump(mode="json"), sort_keys=True))
     rescored, already, failed = [], [], []
     for row in records.sessions(pseudonym, scenario.name):
@@ -396,6 +399,8 @@ def rescore_sessions(
             already.append(row.id)
             continue
         rescored.append((row.id, row.trainee.pseudonym, original, new))
+        if on_rescored is not None:
+            on_rescored(row.id)
     return BulkRescore(rescored, already, failed)
 
 

@@ -674,7 +674,21 @@ def _rescore_all(console, session_id, scenario, force, recording, trainee, db, d
     if trainee is not None:
         records.find_trainee(trainee, required=True)
     spec = load_scenario(scenario)
-    done = rescore_sessions(records, spec, pseudonym=trainee, rubric_label=scenario)
+    stored: list[int] = []
+    try:
+        done = rescore_sessions(
+            records, spec, pseudonym=trainee, rubric_label=scenario, on_rescored=stored.append
+        )
+    except KeyboardInterrupt:
+        # each re-score is stored as it is made: say what the stop left, and that a
+        # second run does the rest (it said only "interrupted.")
+        typer.echo(
+            f"stopped: {len(stored)} session(s) were re-scored and stored before the stop"
+            + (f" ({', '.join(map(str, stored))})" if stored else "")
+            + "; run the same command again to re-score the rest.",
+            err=True,
+        )
+        raise
     table = Table(title=f"{escape(spec.name)} sessions re-scored under {escape(scenario)}")
     for col in ("session", "trainee", "original (kept)", "re-scored"):
         table.add_column(col)

@@ -559,3 +559,34 @@ def test_two_rescore_alls_at_once_give_each_session_one_rescore(tmp_path, monkey
     done = archive.rescore_sessions(records, edited)
     assert done.rescored == [] and sorted(done.already) == sorted(ids)
     assert [len(Records(db).session(sid).scores) for sid in ids] == [2, 2]
+
+
+def test_a_stopped_rescore_all_says_how_many_it_stored(tmp_path, monkeypatch):
+    """Ctrl-C during `rescore --all` said only "error: interrupted.": nothing told the
+    instructor that some re-scores were already stored, or that running it again does
+    the rest."""
+    import scenarios.archive as archive
+
+    db = f"sqlite:///{tmp_path / 'r.sqlite'}"
+    ids = [_store(db, tmp_path, "T042"), _store(db, tmp_path, "T043")]
+    edited = tmp_path / "edited.yaml"
+    edited.write_text(VALID.replace("benchmark: {mean: 30, sd: 10}", "benchmark: {mean: 2, sd: 1}"))
+    real_rescore = archive.rescore
+    calls = []
+
+    def stop_at_the_second(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_rescore(*args, **kwargs)
+
+    monkeypatch.setattr(archive, "rescore", stop_at_the_second)
+    args = ["rescore", "--all", "--scenario", str(edited), "--db", db]
+    out = runner.invoke(app, args)
+    assert out.exit_code != 0
+    assert f"stopped: 1 session(s) were re-scored and stored before the stop ({ids[0]})" in (
+        out.output
+    )
+    monkeypatch.setattr(archive, "rescore", real_rescore)
+    again = runner.invoke(app, args)
+    assert "1 session(s) re-scored, 1 already under this rubric" in again.stdout
