@@ -65,7 +65,7 @@ def best_text(standing: Standing) -> str:
 
 def latest_text(standing: Standing) -> str:
     """The latest attempt's score and result, by the verdict proficiency judges it by:
-    ``71.2 (FAIL)``, ``75.0 (FAIL (re-scored))``; a later session that was no attempt is
+    ``71.2 (FAIL)``, ``75.0 (FAIL, re-scored)``; a later session that was no attempt is
     said beside it (``75.0 (FAIL); then stopped by the user``), and ``no attempt (stopped
     by the user)`` when no session was one."""
     latest = standing.sessions[-1]

@@ -38,7 +38,7 @@ class Standing:
             recovered after a crash is not one, and its 0 is no score): its score by the
             verdict proficiency judges it by, and its result in words (``pass``,
             ``FAIL``; a re-score under the current rubric when it has one:
-            ``FAIL (re-scored)``); None and ``no attempt`` when no session was an attempt.
+            ``FAIL, re-scored``); None and ``no attempt`` when no session was an attempt.
         latest_on: when the latest session (attempt or not) started (``YYYY-MM-DD HH:MM``).
         latest_ending: how the latest session ended when it was not an attempt
             (``stopped``, ``crashed``), else None: said beside the latest score.
@@ -134,7 +134,7 @@ def _standing(pseudonym: str, rows: list[dict], proficiency: dict) -> Standing:
         latest_score, latest_passed = judged_verdict(tried[-1])
         latest_result = tried[-1]["result"]
         if tried[-1]["rescore"]:
-            latest_result = f"{'pass' if latest_passed else 'FAIL'} (re-scored)"
+            latest_result = f"{'pass' if latest_passed else 'FAIL'}, re-scored"
     ending = rows[-1]["ended"] if rows[-1]["why_not"] in NOT_ATTEMPTS else None
     return Standing(
         pseudonym=pseudonym,

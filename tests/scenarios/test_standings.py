@@ -269,6 +269,9 @@ def test_a_re_score_under_a_rubric_no_session_runs_under_is_marked_not_judged(tm
     page = trainee_report_html("T301", dicts, proficiency_table(records, "T301"))
     assert "re-scored: 61.5 FAIL, judged by it" in page
     assert proficiency_table(records, "T301")["mini"]["other_rubric"] == 1  # the first
+    # the class page said "82.7 (FAIL (re-scored))"
+    (standing,) = class_standings(records).by_scenario["mini"]
+    assert standing.latest_result == "FAIL, re-scored"
 
 
 def test_a_trainee_forgotten_before_the_page_is_registered_is_left_out(course, tmp_path):
