@@ -83,6 +83,10 @@ class RunInfo:
             refuses to make them again (they were forgotten meanwhile, see
             :class:`scenarios.records.TraineeForgottenError`). False for a new pseudonym
             (storing records them) and in run information written before it was kept.
+        command_started_at: when the command that runs the session began (UNIX time, s;
+            :func:`sim.cli.command_started_at`), before it looked the trainee up: a
+            ``trainee forget`` of the pseudonym after it refuses the session (see
+            :attr:`began_at`). None in run information written before it was kept.
     """
 
     scenario_name: str
@@ -105,6 +109,14 @@ class RunInfo:
     outputs: dict[str, str] = field(default_factory=dict)
     database: str | None = None
     trainee_recorded: bool = False
+    command_started_at: float | None = None
+
+    @property
+    def began_at(self) -> float:
+        """When the run began (UNIX time, s): its command's start, or the session's
+        start for run information written before that was kept. Storing refuses the
+        session of a trainee forgotten after it (:class:`scenarios.records.ForgottenMark`)."""
+        return self.started_at if self.command_started_at is None else self.command_started_at
 
     @classmethod
     def load(cls, path: Path) -> RunInfo:
@@ -307,6 +319,13 @@ def orphans(directory: Path) -> list[Path]:
             continue
         out.append(trace)
     return out
+
+
+def live_run_pid(trace: Path) -> int | None:
+    """The pid of the live run that writes the checkpoint ``trace`` (as :func:`orphans`
+    tells), or None when its run is gone or its run information cannot be read."""
+    pid = _run_pid(trace.with_suffix(".json"))
+    return pid if _running(pid) else None
 
 
 def _mtime(path: Path) -> float | None:

@@ -438,6 +438,31 @@ class MetaRow(Base):
     __tablename__ = "surgisim_meta"
     key: Mapped[str] = mapped_column(String(40), primary_key=True)
     value: Mapped[int] = mapped_column(Integer)
+    #: a value that is not a number (:data:`FORGET_SALT`'s); None for the others
+    text: Mapped[str | None] = mapped_column(String(128), nullable=True)
+
+
+class ForgottenMark(Base):
+    """A trainee forgotten, known only by a salted hash of their pseudonym
+    (:meth:`Records._forgotten_digest`), with when: a run that began before that moment
+    and stores its session afterwards is refused (:class:`TraineeForgottenError`), even
+    when it saw no trainee at its start (the forget came first) or the pseudonym was new
+    to it: storing would bring back someone just forgotten. ``trainee new --pseudonym``
+    (a deliberate re-creation) removes the mark; marks older than
+    :data:`FORGOTTEN_MARK_KEEP_S` are pruned at each forget."""
+
+    __tablename__ = "forgotten"
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    #: when the trainee was forgotten (UNIX time, s)
+    forgotten_at: Mapped[float] = mapped_column(Float)
+
+
+#: :class:`MetaRow` key of the random salt of :class:`ForgottenMark` digests, made at the
+#: first forget (a digest of a bare pseudonym such as T017 is undone by trying T000-T999)
+FORGET_SALT = "forget_salt"
+
+#: (s) how long a :class:`ForgottenMark` is kept: longer than any run lasts
+FORGOTTEN_MARK_KEEP_S = 30 * 24 * 3600.0
 
 
 #: ``FileRow.kind`` prefix of a file registered before it was written (a run's outputs,
@@ -649,24 +674,23 @@ class TraineeForgottenError(ScenarioError):
     it ran): storing it would bring them back, so it is refused."""
 
 
+class SessionForgottenError(ScenarioError):
+    """A run's session was stored, then its trainee was forgotten (``trainee forget
+    --force``) before the run wrote its outputs: the session is gone with them, and the
+    run must write nothing more of it (no ``--json`` the records no longer know)."""
+
+
 #: (s) how long a vacuum waits for another connection to let the database go
 VACUUM_WAIT_S = 5.0
 
 
-def _after_forced(live: Sequence) -> str:
-    """What the live runs (:class:`scenarios.checkpoint.Waiting`) of a trainee forgotten
-    with ``force`` do when they end: one that started while the trainee was in the
-    records refuses to store (:class:`TraineeForgottenError`); one that started before
-    they were recorded cannot tell them from a new trainee and records them again."""
-    if all(w.info.trainee_recorded for w in live):
-        return (
-            "the run then does not store its session but keeps it in unstored/, and "
-            "forgetting them again removes it"
-        )
-    return (
-        "a run that started before they were in the records stores its session as a new "
-        "trainee when it ends: forget them again then"
-    )
+#: What the live runs of a trainee forgotten with ``force`` do when they end: they began
+#: before the forget, so storing refuses (:class:`TraineeForgottenError`, by the
+#: :class:`ForgottenMark` even for a pseudonym new to the run) and keeps the session
+AFTER_FORCED = (
+    "the run then does not store its session but keeps it in unstored/, and forgetting "
+    "them again removes it"
+)
 
 
 def _waiting_files(waiting) -> tuple[list[str], dict]:
@@ -1032,7 +1056,60 @@ class Records:
         pseudonym = self.check_pseudonym(pseudonym, allow_name=allow_name, registering=True)
         with self._session("write to") as s:
             self._trainee_in(s, pseudonym)
+            # recorded again on purpose: their runs' sessions may be stored again (the
+            # documented way to keep a session refused after a forget)
+            digest = self._forgotten_digest(s, pseudonym)
+            if digest is not None:
+                s.execute(delete(ForgottenMark).where(ForgottenMark.digest == digest))
         return pseudonym
+
+    # ---- marks of forgotten trainees ------------------------------------------------------
+    @staticmethod
+    def _forgotten_digest(s: Session, pseudonym: str, *, create: bool = False) -> str | None:
+        """The :class:`ForgottenMark` digest of ``pseudonym`` (SHA-256 of this database's
+        random salt and the pseudonym: the pseudonym itself is never kept), within the
+        open transaction ``s``; None when the database has no salt yet (no forget ever:
+        no mark), unless ``create`` (a write transaction) makes it."""
+        salt = s.scalar(select(MetaRow.text).where(MetaRow.key == FORGET_SALT))
+        if salt is None:
+            if not create:
+                return None
+            salt = secrets.token_hex(32)
+            s.add(MetaRow(key=FORGET_SALT, value=0, text=salt))
+            s.flush()
+        return _sha256(f"{salt}\0{pseudonym}")
+
+    def _mark_forgotten(self, s: Session, pseudonym: str) -> None:
+        """Mark ``pseudonym`` forgotten now, within forget's write transaction, and prune
+        the marks older than :data:`FORGOTTEN_MARK_KEEP_S`."""
+        now = time.time()
+        s.execute(
+            delete(ForgottenMark).where(ForgottenMark.forgotten_at < now - FORGOTTEN_MARK_KEEP_S)
+        )
+        digest = self._forgotten_digest(s, pseudonym, create=True)
+        s.execute(delete(ForgottenMark).where(ForgottenMark.digest == digest))
+        s.add(ForgottenMark(digest=digest, forgotten_at=now))
+
+    def _was_forgotten(
+        self, s: Session, pseudonym: str, *, trainee_recorded: bool, run_began_at: float | None
+    ) -> bool:
+        """Whether a session of a run of ``pseudonym`` must not be stored, within the open
+        transaction ``s``: the trainee was in the records when the run started
+        (``trainee_recorded``) and is not now, or they were forgotten after the run's
+        command began (``run_began_at``, UNIX s; None: not checked) — a forget before
+        the run looked them up, or of a pseudonym new to the run."""
+        if (
+            trainee_recorded
+            and s.scalar(select(Trainee.id).where(Trainee.pseudonym == pseudonym)) is None
+        ):
+            return True
+        if run_began_at is None:
+            return False
+        digest = self._forgotten_digest(s, pseudonym)
+        if digest is None:
+            return False
+        at = s.scalar(select(ForgottenMark.forgotten_at).where(ForgottenMark.digest == digest))
+        return at is not None and at > run_began_at
 
     @staticmethod
     def _trainee_in(s: Session, pseudonym: str) -> Trainee:
@@ -1158,7 +1235,7 @@ class Records:
             f"trainee {pseudonym!r} has a run going on: {runs}. Stop it first (Ctrl-C in its "
             f"terminal, or kill {' '.join(map(str, pids))}) and let it store its session, then "
             "forget them: a run that stores after the trainee is forgotten would bring them "
-            f"back. --force forgets them now: {_after_forced(live)}."
+            f"back. --force forgets them now: {AFTER_FORCED}."
         )
 
     def forget(self, pseudonym: str, *, force: bool = False) -> Forgotten:
@@ -1196,13 +1273,14 @@ class Records:
             files = self._files_in(s, trainee) if trainee else []
             still = self._still_theirs(s, trainee) if trainee else {}
             scores = self._delete_trainee(s, trainee, session_ids) if trainee else 0
+            self._mark_forgotten(s, pseudonym)
         recorded = [path for path, _ in files]
         expected = {path for path, kind in files if kind.startswith(EXPECTED)}
         changed, waited = [], []
         for w in waiting:
             if w.live_pid is not None:
                 changed.append(
-                    f"{w.trace} (the run PID {w.live_pid} still writes it: {_after_forced([w])})"
+                    f"{w.trace} (the run PID {w.live_pid} still writes it: {AFTER_FORCED})"
                 )
                 continue
             waited.append(str(w.trace))
@@ -1415,16 +1493,28 @@ class Records:
         return ids
 
     def expect_files(
-        self, pseudonym: str, paths: dict[str, str], *, allow_name: bool = False
+        self,
+        pseudonym: str,
+        paths: dict[str, str],
+        *,
+        allow_name: bool = False,
+        run_began_at: float | None = None,
     ) -> None:
         """Register files a run is about to write about a trainee (``kind`` -> path), as
         :data:`EXPECTED`, before it writes them: a run killed before its session is stored
         (in its start-up, before any checkpoint) leaves them with nothing else naming them,
         and ``trainee forget`` then removes them (the empty ``X.mcap.partial`` of a
         recording claimed at start). The trainee's row is made if it is new. Only for
-        paths the run has claimed: another trainee's registration of them is dropped."""
+        paths the run has claimed: another trainee's registration of them is dropped.
+
+        Raises:
+            TraineeForgottenError: they were forgotten after ``run_began_at`` (when the
+                run's command began, UNIX s): their row is not made again.
+        """
         pseudonym = self.check_pseudonym(pseudonym, allow_name=allow_name)
         with self._session("write to") as s:
+            if self._was_forgotten(s, pseudonym, trainee_recorded=False, run_began_at=run_began_at):
+                raise self._forgotten(pseudonym)
             trainee = self._trainee_in(s, pseudonym)
             for kind, path in paths.items():
                 path = str(Path(path).resolve())
@@ -1472,6 +1562,7 @@ class Records:
         session_uid: str | None = None,
         files: dict[str, str] | None = None,
         trainee_recorded: bool = False,
+        run_began_at: float | None = None,
     ) -> int:
         """Store a session and its original score in one transaction; return its id.
 
@@ -1488,16 +1579,20 @@ class Records:
         storing, or a killed run stored later, would otherwise leave them behind.
         ``trainee_recorded``: the trainee was in the records when the run started
         (:attr:`scenarios.checkpoint.RunInfo.trainee_recorded`): they must still be.
+        ``run_began_at``: when the run's command began (UNIX s,
+        :attr:`scenarios.checkpoint.RunInfo.began_at`): a forget of the pseudonym since
+        refuses the session (None: not checked).
 
         Raises:
-            TraineeForgottenError: with ``trainee_recorded``, the trainee is not here
-                (forgotten since the run started): nothing is stored.
+            TraineeForgottenError: with ``trainee_recorded``, the trainee is not here, or
+                they were forgotten after ``run_began_at``: nothing is stored.
             ScenarioError: the pseudonym is not valid, ``ended`` is unknown, a session
                 with this ``session_uid`` is already stored, or the database cannot be
                 written.
         """
-        if trainee_recorded:
-            self.check_not_forgotten(pseudonym)
+        self.check_not_forgotten(
+            pseudonym, trainee_recorded=trainee_recorded, run_began_at=run_began_at
+        )
         pseudonym = self.check_pseudonym(pseudonym, allow_name=allow_name)
         ended = ended or ("completed" if completed else "failed")
         if ended not in ENDINGS:
@@ -1524,6 +1619,7 @@ class Records:
                 session_uid=session_uid,
                 files=files or {},
                 trainee_recorded=trainee_recorded,
+                run_began_at=run_began_at,
             )
         except (AlreadyStoredError, TraineeForgottenError):
             raise
@@ -1536,15 +1632,23 @@ class Records:
                 self.check_not_stored(session_uid)
             raise
 
-    def check_not_forgotten(self, pseudonym: str) -> None:
-        """Refuse a session of a run that started while its trainee was in the records
-        when they are not any more: they were forgotten meanwhile, and storing would bring
-        them back.
+    def check_not_forgotten(
+        self, pseudonym: str, *, trainee_recorded: bool = True, run_began_at: float | None = None
+    ) -> None:
+        """Refuse a session of a run whose trainee was forgotten after it began: with
+        ``trainee_recorded`` (they were in the records at its start), when they are not
+        any more; with ``run_began_at`` (UNIX s, when the run's command began), when a
+        forget came later (:class:`ForgottenMark`: also a forget before the run looked
+        them up, or of a pseudonym new to it). Storing would bring them back.
 
         Raises:
             TraineeForgottenError: saying so, and how to remove or keep the session.
         """
-        if self.find_trainee(pseudonym) is None:
+        with self._session() as s:
+            forgotten = self._was_forgotten(
+                s, pseudonym, trainee_recorded=trainee_recorded, run_began_at=run_began_at
+            )
+        if forgotten:
             raise self._forgotten(pseudonym)
 
     def _forgotten(self, pseudonym: str) -> TraineeForgottenError:
@@ -1596,6 +1700,7 @@ class Records:
         session_uid: str,
         files: dict[str, str],
         trainee_recorded: bool,
+        run_began_at: float | None,
         **columns,
     ) -> int:
         """Insert the session row and its score unless ``session_uid`` is stored (checked
@@ -1604,10 +1709,8 @@ class Records:
         with self._session("write to") as s:
             known = s.scalar(select(SessionRow.id).where(SessionRow.session_uid == session_uid))
             # forgotten since the check before: not made again
-            if (
-                trainee_recorded
-                and known is None
-                and s.scalar(select(Trainee.id).where(Trainee.pseudonym == pseudonym)) is None
+            if known is None and self._was_forgotten(
+                s, pseudonym, trainee_recorded=trainee_recorded, run_began_at=run_began_at
             ):
                 raise self._forgotten(pseudonym)
             if known is None:

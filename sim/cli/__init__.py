@@ -7,16 +7,25 @@ can also be done from Python; heavy modules are imported inside the commands so 
 
 from __future__ import annotations
 
-import importlib
-import os
-import sys
-from pathlib import Path
+import time
 
-import typer
+#: When this process's first command began (UNIX time, s): taken before anything heavy
+#: is imported (see :func:`command_started_at`)
+_IMPORTED_AT = time.time()
+#: when the command going on began (set by the top callback for each command)
+_command_started_at: float | None = None
 
-from kinematics.seeds import MAX_SEED
-from sim.cli.guard import DEBUG_OPTION, guard
-from sim.cli.options import command_group
+# the rest after the clock: typer alone takes tens of milliseconds to import
+import importlib  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import typer  # noqa: E402
+
+from kinematics.seeds import MAX_SEED  # noqa: E402
+from sim.cli.guard import DEBUG_OPTION, guard  # noqa: E402
+from sim.cli.options import command_group  # noqa: E402
 
 app = command_group(
     name="surgisim",
@@ -50,6 +59,18 @@ def _top(
     ),
 ) -> None:
     """Robot-assisted surgery simulation and VR training."""
+    global _command_started_at
+    # the process's first command began when it was imported; another one in the same
+    # process (a test, a Python caller of the app) begins now
+    _command_started_at = time.time() if _command_started_at is not None else _IMPORTED_AT
+
+
+def command_started_at() -> float:
+    """When the command going on began (UNIX time, s), as early as it is known: a
+    ``trainee forget`` after this moment refuses the session of a run this command makes
+    (see :attr:`scenarios.checkpoint.RunInfo.command_started_at`), even one that had not
+    looked the trainee up yet when the forget came."""
+    return _IMPORTED_AT if _command_started_at is None else _command_started_at
 
 
 STRICT = typer.Option(

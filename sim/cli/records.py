@@ -420,8 +420,9 @@ def trainee_forget(
         records = _records(db, demo)
         if not force:
             records.check_no_live_run(pseudonym)
-        waiting = [w for w in records.waiting_of(pseudonym) if w.live_pid is None]
-        if not waiting:
+        found = records.waiting_of(pseudonym)
+        waiting = [w for w in found if w.live_pid is None]
+        if not found:  # a live run's checkpoint alone (--force) is theirs to forget too
             records.find_trainee(pseudonym, required=True)
         count = len(records.sessions(pseudonym)) if records.find_trainee(pseudonym) else 0
         files = records.files_of(pseudonym)

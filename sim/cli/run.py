@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 from pathlib import Path
 
 import typer
@@ -36,6 +37,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from scenarios.holds import HOLD_EVENTS, hold_counts
+from sim.cli import command_started_at
 from sim.cli.checks import (
     checked_operator,
     checked_output,
@@ -100,7 +102,7 @@ def run(
     from scenarios.checkpoint import IN_PROGRESS, Checkpoint, RunInfo
     from scenarios.errors import ScenarioError
     from scenarios.loader import resolve
-    from scenarios.records import check_pseudonym, open_records
+    from scenarios.records import SessionForgottenError, check_pseudonym, open_records
     from sim.errors import SimError
     from sim.session.plans import PLANS, plan_missing, plan_unrunnable
     from sim.session.plugins import IK_SOLVER, TREMOR_FILTER, session_config
@@ -158,6 +160,7 @@ def run(
                 db,
                 allow_name,
                 trainee_recorded=not demo and records.find_trainee(pseudonym) is not None,
+                command_started_at=command_started_at(),
             )
             for kind, named in plugins.items():  # stored with the session, as latency is
                 if named is not None:
@@ -177,7 +180,9 @@ def run(
 
             partial = {"partial": info.outputs["partial"]}
             with contextlib.suppress(ScenarioError):  # a busy database: registered when stored
-                records.expect_files(pseudonym, partial, allow_name=allow_name)
+                records.expect_files(
+                    pseudonym, partial, allow_name=allow_name, run_began_at=info.began_at
+                )
         try:
             outcome, stop = _simulate(
                 console,
@@ -194,10 +199,12 @@ def run(
         except BaseException:
             if recorder is not None:
                 kept = recorder.abandon()
-                if kept is not None:
+                if kept is not None or recorder.removed:
                     Console(emoji=False, stderr=True, soft_wrap=True).print(
                         f"the recording so far is kept in {escape(str(kept))} "
                         "(surgisim replay reads it)"
+                        if kept is not None
+                        else f"the recording: {escape(recorder.not_kept())}"
                     )
             raise
         # the session has ended: a stop now waits until it is stored, its score printed
@@ -238,10 +245,11 @@ def run(
                     payload["session_id"] = store_finished(
                         console, records, spec, outcome, checkpoint, report, camera
                     )
-                except ScenarioError:
+                except ScenarioError as exc:
                     # not stored (the message says where it is kept): the result is still the
-                    # run's, and a script waiting for --json gets it, with no session id
-                    if json_path is not None:
+                    # run's, and a script waiting for --json gets it, with no session id;
+                    # not for a session whose trainee was forgotten once it was stored
+                    if json_path is not None and not isinstance(exc, SessionForgottenError):
                         with contextlib.suppress(SimError):
                             _write_json(json_path, {**payload, "session_id": None}, None, pseudonym)
                     raise
@@ -346,7 +354,7 @@ def _recording_failure(recorder) -> str:
     kept = (
         f"the part recorded is kept in {recorder.kept}"
         if recorder.kept is not None
-        else "nothing of it was kept"
+        else recorder.not_kept()
     )
     return f"{recorder.error}; it stopped at {recorder.stopped_at_s:.1f} s simulated, {kept}"
 
@@ -399,6 +407,7 @@ def register_outputs(records, session_id: int, pseudonym: str, outputs: dict) ->
         SimError: the database refused (the session is stored: the message says so).
     """
     from scenarios.errors import ScenarioError
+    from scenarios.records import NoTraineeError
     from sim.errors import SimError
 
     for kind, path in outputs.items():
@@ -408,12 +417,36 @@ def register_outputs(records, session_id: int, pseudonym: str, outputs: dict) ->
             records.register_file(
                 path, pseudonym=pseudonym, session_id=session_id, kind=kind, written=True
             )
+        except NoTraineeError:
+            # forgotten (--force) between the store and the writing of these: what forget
+            # found registered it removed; what was written after it is removed here
+            removed = _remove_outputs(outputs)
+            raise SimError(
+                forgotten_after_storing(
+                    session_id,
+                    pseudonym,
+                    "this run's outputs were removed"
+                    + (f" ({', '.join(removed)})" if removed else ""),
+                )
+            ) from None
         except ScenarioError as exc:
             raise SimError(
                 stored_but(
                     session_id, repr(pseudonym), f"the record of {path} (for trainee forget)", exc
                 )
             ) from None
+
+
+def _remove_outputs(outputs: dict) -> list[str]:
+    """Remove the files a run wrote about a trainee forgotten meanwhile; return those
+    removed (one already gone, the forget's work, or that cannot be removed is not
+    listed)."""
+    removed = []
+    for path in dict.fromkeys(str(p) for p in outputs.values() if p is not None):
+        with contextlib.suppress(OSError):  # gone already: the forget's work
+            os.unlink(path)
+            removed.append(path)
+    return removed
 
 
 def _camera(video: Path | None, snapshots: bool):
@@ -626,6 +659,7 @@ def store_finished(console, records, spec, outcome, checkpoint, report, camera=N
     """
     from scenarios.archive import ending_of, save_snapshots, store_session, write_session_report
     from scenarios.errors import ScenarioError
+    from scenarios.records import SessionForgottenError
 
     info = checkpoint.info
     info.ended = info.ended or ending_of(outcome.trace, outcome.interrupted)
@@ -650,6 +684,7 @@ def store_finished(console, records, spec, outcome, checkpoint, report, camera=N
                 session_uid=info.session_uid,
                 files=info.outputs,
                 trainee_recorded=info.trainee_recorded,
+                run_began_at=info.began_at,
             )
             checkpoint.discard()
     except (ScenarioError, OSError) as exc:
@@ -662,6 +697,10 @@ def store_finished(console, records, spec, outcome, checkpoint, report, camera=N
         page = write_session_report(records, sid, report)
     except (ScenarioError, OSError) as exc:
         print_result(console, spec, outcome)
+        if _forgotten_since_stored(records, info.session_uid):
+            raise SessionForgottenError(
+                forgotten_after_storing(sid, info.pseudonym, "its report was not written")
+            ) from None
         raise ScenarioError(
             stored_but(sid, where, "its report" if report is None else f"--report {report}", exc)
             + f" Write the report again with: surgisim report {sid} --out PATH"
@@ -669,6 +708,26 @@ def store_finished(console, records, spec, outcome, checkpoint, report, camera=N
         ) from None
     console.print(f"stored as session {sid} for {escape(where)}; report: {page}")
     return sid
+
+
+def _forgotten_since_stored(records, session_uid: str) -> bool:
+    """Whether the session stored with ``session_uid`` is gone (its trainee forgotten
+    with ``--force`` since); False when the records cannot say."""
+    from scenarios.errors import ScenarioError
+
+    try:
+        return records.session_by_uid(session_uid) is None
+    except ScenarioError:
+        return False
+
+
+def forgotten_after_storing(session_id: int, pseudonym: str, what: str) -> str:
+    """The message for a session whose trainee was forgotten once it was stored."""
+    return (
+        f"session {session_id} was stored, then trainee {pseudonym!r} was forgotten "
+        f"(surgisim trainee forget) before the run had finished with it: the session is "
+        f"gone with them, and {what}."
+    )
 
 
 def stored_but(session_id: int, where: str, what: str, exc: BaseException) -> str:
@@ -813,6 +872,7 @@ def store(
                     if not same_database(info.db, info.store, db, "records"):
                         elsewhere.append(info.db or f"the {info.store} store")
                         continue
+                _refuse_live_checkpoint(Path(path))
                 if discard:
                     _remove_kept(path)
                     console.print(f"removed {escape(str(path))}")
@@ -860,6 +920,32 @@ def store(
             )
         if failed:
             raise typer.Exit(code=2)
+
+
+def _refuse_live_checkpoint(path: Path) -> None:
+    """``store FILE`` (``--discard`` too) of a checkpoint whose run is going on: stored,
+    it became a crash of a run that went on to finish, and the run's own session was
+    then refused as already stored; removed, the run wrote it again at its next save.
+    ``store --orphans`` never lists these; a kept trace (``unstored/``) has no live run.
+
+    Raises:
+        ScenarioError: the run that writes it is alive (its PID and command).
+    """
+    from scenarios.checkpoint import IN_PROGRESS, live_run_pid, run_command
+    from scenarios.errors import ScenarioError
+
+    if path.parent.name != IN_PROGRESS:
+        return
+    pid = live_run_pid(path)
+    if pid is None:
+        return
+    command = run_command(pid)
+    raise ScenarioError(
+        f"a run is still writing it: PID {pid}"
+        + (f" ({command})" if command else "")
+        + ". The run is going on and stores its own session when it ends; nothing was "
+        "stored or removed."
+    )
 
 
 def _remove_kept(path) -> None:

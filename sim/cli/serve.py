@@ -25,6 +25,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from sim.cli import command_started_at
 from sim.cli.guard import DEBUG_OPTION, guard, interruptible, uninterrupted
 from sim.cli.options import (
     ALLOW_KEYS,
@@ -250,6 +251,7 @@ def serve(
                     allow_name,
                     conditions=conditions,
                     trainee_recorded=not demo and records.find_trainee(pseudonym) is not None,
+                    command_started_at=command_started_at(),
                     outputs={} if json_path is None else {"json": str(json_path.resolve())},
                 )
                 checkpoint = Checkpoint(records.work_dir / IN_PROGRESS, info)

@@ -7,6 +7,7 @@ deleted text with no word said; a class page's rows for the other trainees were 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import sqlite3
 import subprocess
@@ -103,11 +104,11 @@ def test_forget_refuses_while_a_run_of_the_trainee_goes_on_unless_forced(records
     assert records.find_trainee("T805") is not None  # nothing was deleted
     gone = records.forget("T805", force=True)
     assert records.find_trainee("T805") is None
-    # the live run writes its checkpoint again until it ends: left, and said; it started
-    # before its run information said whether the trainee was recorded: it may record
-    # them again, and forget says to forget them once it has ended
+    # the live run writes its checkpoint again until it ends: left, and said; its run
+    # began before the forget, so it does not store (the forget's mark refuses it even
+    # though its run information does not say the trainee was recorded)
     assert running.trace_path.exists()
-    assert any(str(live_pid) in c and "forget them again then" in c for c in gone.changed)
+    assert any(str(live_pid) in c and "does not store its session" in c for c in gone.changed)
 
 
 def test_a_session_of_a_trainee_forgotten_while_it_ran_is_not_stored(records):
@@ -164,3 +165,78 @@ def test_forget_drops_the_other_trainees_rows_of_a_class_page_it_deleted(records
     assert records.files_of("T810") == []
     gone = records.forget("T810")
     assert gone.missing == [] and gone.files == []
+
+
+def _began(seconds_ago: float) -> float:
+    """A run's command start (UNIX s), ``seconds_ago`` before now."""
+    return time.time() - seconds_ago
+
+
+def test_a_forget_after_the_run_began_refuses_its_session_though_it_saw_no_trainee(records):
+    """Report R, finding 1: the forget came in the run's first seconds, before it looked
+    the trainee up (its run information says not recorded): storing made them again."""
+    began = _began(30.0)
+    records.register_trainee("T811")
+    records.forget("T811")
+    checkpoint = _checkpoint("T811", trainee_recorded=False, command_started_at=began)
+    with pytest.raises(TraineeForgottenError, match="trainee forget T811"):
+        store_kept(records, checkpoint.trace_path)
+    # the run's registration of its recording's .partial must not make them again either
+    with pytest.raises(TraineeForgottenError):
+        records.expect_files("T811", {"partial": "x.mcap.partial"}, run_began_at=began)
+    assert records.find_trainee("T811") is None and records.sessions() == []
+    assert checkpoint.trace_path.exists()  # kept, for forget to remove or to store later
+
+
+def test_a_forget_of_a_pseudonym_new_to_a_live_run_refuses_its_session(records, live_pid):
+    """Report R, finding 7: the run's pseudonym was new when it started (only its
+    checkpoint names them); forgotten with --force, the run stored and made them again."""
+    running = _checkpoint("T812", pid=live_pid, command_started_at=_began(30.0))
+    records.forget("T812", force=True)
+    with pytest.raises(TraineeForgottenError):
+        store_kept(records, running.trace_path)
+    assert records.find_trainee("T812") is None
+
+
+def test_a_run_begun_after_the_forget_stores_and_trainee_new_lifts_the_mark(records):
+    records.register_trainee("T813")
+    older = _checkpoint("T813", command_started_at=_began(30.0))  # begun before the forget
+    records.forget("T813", force=True)
+    older.save(_trace(), 12.0)  # the run went on and wrote it again
+    newer = _checkpoint("T813", command_started_at=time.time())
+    assert store_kept(records, newer.trace_path) == 1  # the pseudonym used again, later
+    with pytest.raises(TraineeForgottenError):
+        store_kept(records, older.trace_path)
+    records.forget("T813")
+    older.save(_trace(), 12.0)
+    records.register_trainee("T813")  # recorded again on purpose: then it is stored
+    assert store_kept(records, older.trace_path) == 2
+
+
+def test_run_information_without_a_command_start_counts_from_the_sessions_start(records):
+    old = RunInfo("mini", VALID, 1, "expert", "T814", started_at=_began(60.0))
+    assert old.command_started_at is None and old.began_at == old.started_at
+
+
+def test_the_mark_of_a_forgotten_trainee_keeps_no_plain_pseudonym(records):
+    records.register_trainee("T815Q")
+    records.forget("T815Q")
+    path = database_location(None, "records")
+    with open(path, "rb") as db:
+        assert b"T815Q" not in db.read()
+    with contextlib.closing(sqlite3.connect(path)) as con:
+        (digest, at), *more = con.execute("SELECT digest, forgotten_at FROM forgotten").fetchall()
+    assert more == [] and len(digest) == 64 and abs(at - time.time()) < 600
+    assert digest != hashlib.sha256(b"T815Q").hexdigest()  # salted: not a lookup away
+
+
+def test_forget_prunes_marks_older_than_a_month(records):
+    for name in ("T816", "T817"):
+        records.register_trainee(name)
+    records.forget("T816")
+    path = database_location(None, "records")
+    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as con:
+        con.execute("UPDATE forgotten SET forgotten_at = forgotten_at - 31 * 24 * 3600")
+    records.forget("T817")
+    with contextlib.closing(sqlite3.connect(path)) as con:
+        assert con.execute("SELECT count(*) FROM forgotten").fetchone() == (1,)

@@ -179,6 +179,9 @@ class McapRecorder:
         self.kept: Path | None = None
         #: simulated time (s) at which it stopped
         self.stopped_at_s: float | None = None
+        #: its partial file was removed by another program (``trainee forget``) while
+        #: the run wrote it: nothing of it is kept
+        self.removed = False
 
     # ---- the file ---------------------------------------------------------------------------
     def claim(self) -> None:
@@ -202,7 +205,21 @@ class McapRecorder:
             # end the file properly: what was recorded stays readable, buffered block too
             with contextlib.suppress(Exception):
                 writer.finish()
-        return None if target is None else target.abandon()
+        if target is None:
+            return None
+        kept = target.abandon()
+        self.removed = target.removed
+        return kept
+
+    def not_kept(self) -> str:
+        """Why nothing of the recording is kept: its partial file was removed while the
+        run wrote it (a ``trainee forget``), or nothing was written."""
+        if self.removed:
+            from sim.session.recording.partial import partial_path
+
+            partial = partial_path(self.path)
+            return f"its partial file {partial} was removed meanwhile (trainee forget removes it)"
+        return "nothing was kept"
 
     def _stop(self, exc: OSError, time_s: float) -> None:
         """The file cannot be written (see the class docstring): keep what is in it and
@@ -212,13 +229,14 @@ class McapRecorder:
         self._writer = None
         target, self._target = self._target, None
         self.kept = None if target is None else target.abandon()
+        self.removed = target is not None and target.removed
         self.error = exc.strerror or str(exc)
         self.stopped_at_s = float(time_s)
         kept = (
             f"what it holds so far is kept in {self.kept} (surgisim replay reads it up to "
             "its last complete block of messages, if it got to write one)"
             if self.kept is not None
-            else "nothing was kept"
+            else self.not_kept()
         )
         _log.warning(
             "warning: the recording %s cannot be written: %s. It stops here (%.1f s "

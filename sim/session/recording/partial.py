@@ -90,6 +90,9 @@ class PartialRecording:
         self.path = Path(path)
         self.partial = partial_path(self.path)
         self._file: BinaryIO | None = None
+        #: the partial file was removed (or replaced) by another program while this claim
+        #: held it (``trainee forget`` of the run's trainee): nothing of it is kept
+        self.removed = False
         try:
             private_dir(self.partial.parent)
             self._fd = self._lock(FILE_MODE)
@@ -146,6 +149,13 @@ class PartialRecording:
                 "replace it."
             )
 
+    def _still_ours(self) -> bool:
+        """Whether the partial file at its path is still the one this claim holds."""
+        try:
+            return os.path.samestat(os.fstat(self._fd), os.stat(self.partial))
+        except FileNotFoundError:
+            return False
+
     def open(self) -> BinaryIO:
         """The partial file, empty, for writing (once)."""
         if self._file is None:
@@ -174,7 +184,10 @@ class PartialRecording:
         if self._file is not None:
             with contextlib.suppress(OSError, ValueError):
                 self._file.flush()
-        if os.fstat(self._fd).st_size > 0:
+        self.removed = not self._still_ours()
+        if self.removed:
+            pass  # gone, or another's file now: nothing to keep or remove
+        elif os.fstat(self._fd).st_size > 0:
             kept = self.partial
         else:
             with contextlib.suppress(OSError):

@@ -100,3 +100,79 @@ def test_store_discard_removes_only_the_waiting_session_given(data):
     assert out.exit_code == 0, out.output
     assert not one.trace_path.exists() and not one.info_path.exists()
     assert other.trace_path.exists()
+
+
+def test_store_refuses_a_live_runs_checkpoint_and_does_not_remove_it(data):
+    """Report R, finding 3: ``store FILE`` stored a live run's checkpoint as a crash (the
+    run's finished session was then refused as already stored), and ``--discard`` removed
+    it without a word."""
+    run = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        live = _checkpoint("T816", pid=run.pid)
+        for extra in ([], ["--discard"]):
+            out = CliRunner().invoke(app, ["store", str(live.trace_path), *extra])
+            assert out.exit_code == 2, out.output
+            said = _said(out)
+            assert f"a run is still writing it: PID {run.pid}" in said
+            assert "stores its own session when it ends" in said
+            assert live.trace_path.exists() and live.info_path.exists()
+        assert Records().sessions() == []
+    finally:
+        run.kill()
+        run.wait(30)
+
+
+@pytest.mark.parametrize("when", ["before_report", "before_json"])
+def test_a_forced_forget_after_the_store_leaves_no_output_and_no_false_advice(
+    data, monkeypatch, when
+):
+    """Report R, finding 4: ``forget --force`` landed between the run's store and its
+    outputs: the run left its ``--json`` (a session the records no longer knew) and
+    advised ``surgisim report N`` for a session that was gone."""
+    import scenarios.archive
+
+    name = "store_session" if when == "before_report" else "write_session_report"
+    original = getattr(scenarios.archive, name)
+
+    def then_forget(*args, **kwargs):
+        done = original(*args, **kwargs)
+        Records().forget("T817", force=True)
+        return done
+
+    monkeypatch.setattr(scenarios.archive, name, then_forget)
+    Records().register_trainee("T817")
+    out_json = data / f"{when}.json"
+    run = ["run", "needle-handover", "--trainee", "T817", "--no-snapshots"]
+    out = CliRunner().invoke(app, [*run, "--json", str(out_json)])
+    assert out.exit_code == 2, out.output
+    said = _said(out)
+    assert "session 1 was stored, then trainee 'T817' was forgotten" in said
+    assert "surgisim report" not in said
+    assert not out_json.exists()
+    assert Records().find_trainee("T817") is None and Records().sessions() == []
+
+
+def test_forget_force_takes_a_pseudonym_known_only_to_a_live_run(data):
+    """Report R, finding 7 without --record: a pseudonym new to its run has no row and
+    only the live run's checkpoint; ``forget --force`` said "no trainee" and the run then
+    stored them. Now it forgets them, and the run's session is refused."""
+    from scenarios.archive import store_kept
+    from scenarios.records import TraineeForgottenError
+
+    run = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        info = RunInfo("mini", VALID, 1, "expert", "T818", pid=run.pid)  # new to the run
+        live = Checkpoint(store_dir("records") / IN_PROGRESS, info)
+        live.save(_trace(), 9.5)
+        forced = CliRunner().invoke(app, ["trainee", "forget", "T818", "--yes", "--force"])
+        assert forced.exit_code == 0, forced.output
+        assert f"(the run PID {run.pid} still writes it: the run then does not store" in _said(
+            forced
+        )
+        live.save(_trace(), 12.0)  # the run goes on
+        with pytest.raises(TraineeForgottenError):
+            store_kept(Records(), live.trace_path)
+        assert Records().find_trainee("T818") is None
+    finally:
+        run.kill()
+        run.wait(30)

@@ -162,6 +162,24 @@ def test_a_run_that_fails_says_where_its_recording_so_far_is(tmp_path, monkeypat
     assert "stopped by an error" in rec.cut_short and rec.tips
 
 
+def test_a_partial_recording_removed_meanwhile_is_not_said_kept(tmp_path):
+    """Report R, findings 2 and 7: ``trainee forget`` removed a live run's
+    ``.mcap.partial``, and the run still said its recording was kept there; another
+    program's file put there since must not be removed either."""
+    from sim.session.recording.mcap_writer import McapRecorder
+
+    for replaced in (False, True):
+        target = tmp_path / f"gone-{replaced}.mcap"
+        recorder = McapRecorder(target, scenario_text="name: x\n")
+        recorder.claim()
+        os.unlink(partial_path(target))  # what the forget did
+        if replaced:
+            partial_path(target).write_bytes(b"")  # another program's file since
+        assert recorder.abandon() is None and recorder.removed
+        assert f"its partial file {partial_path(target)} was removed" in recorder.not_kept()
+        assert partial_path(target).exists() == replaced  # another's file is left alone
+
+
 def test_replay_fails_a_turned_tip_says_why_and_refuses_bad_tolerances(tmp_path, monkeypatch):
     """A replay with the tips in place but turned 4° (a recording whose stored seed was
     changed) exited 0: only position counted. Exit 1 now says which difference is beyond
