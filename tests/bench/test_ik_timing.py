@@ -70,13 +70,15 @@ def psm_targets():
 
 
 def _rate_of(durations, ok):
-    return ok.mean() / (np.median(durations) / 1e9)
+    kept = np.sort(durations)[: len(durations) - max(1, int(np.ceil(0.001 * len(durations))))]
+    return ok.mean() / (kept.mean() / 1e9)
 
 
 def test_ours_pybullet_and_a_plugin_are_rated_by_their_calls_own_durations(psm_targets, tmp_path):
     """Ours was the targets over the whole Python loop's wall time, pybullet's and a
     plug-in's over the sum of their calls: two different measures in one ratio. Each is
-    now its correct answers' share over its median call's own duration."""
+    now its correct answers' share over its mean call's own duration (the slowest 0.1%,
+    at least one, left out)."""
     chain, X, Q = psm_targets
     for run in (
         lambda: ik._run_ours(chain, X, Q),
@@ -128,15 +130,19 @@ def test_a_wrong_answer_is_no_solve(psm_targets):
     assert errors == 0 and ik._rate(durations, ik._success(chain, X, answers)) == 0.0
 
 
-def test_solves_per_s_is_the_correct_share_over_the_median_call():
-    """One call preempted for 48 ms among 8 µs ones read 5,913 solves/s (the mean) and
-    failed the speed bar; the median is not moved by it."""
+def test_solves_per_s_is_the_correct_share_over_the_mean_call_without_preemptions():
+    """One call preempted for 48 ms among 8 µs ones read 5,913 solves/s (the plain mean)
+    and failed the speed bar; it is left out. A solver's genuinely slow targets still
+    count (a median-based rate hid pybullet's: median 21 µs, mean 40)."""
     durations = np.full(300, 8_000, dtype=np.int64)
     durations[7] = 48_000_000
     ok = np.ones(300, bool)
     assert ik._rate(durations, ok) == pytest.approx(125_000)
     ok[:150] = False  # half the answers wrong: half the solves
     assert ik._rate(durations, ok) == pytest.approx(62_500)
+    slow_tail = np.full(1000, 20_000, dtype=np.int64)
+    slow_tail[:100] = 200_000  # 10% of targets take 10x: the mean counts them
+    assert ik._rate(slow_tail, np.ones(1000, bool)) == pytest.approx(1e9 / 37_837.84, rel=1e-6)
     assert ik._rate(np.array([], dtype=np.int64), np.array([], bool)) == 0.0
 
 
