@@ -430,6 +430,13 @@ def waiting_of(pseudonym: str, database: str, work_dir: Path) -> list[Waiting]:
     return out
 
 
+def run_label(pid: int) -> str:
+    """``PID 123 (surgisim run ...)``: a live run as messages name it, its command line
+    when it can be read (:func:`run_command`)."""
+    command = run_command(pid)
+    return f"PID {pid}" + (f" ({command})" if command else "")
+
+
 def run_command(pid: int) -> str:
     """The command line of process ``pid`` (as ``ps`` shows it), or ``""`` when it cannot
     be read (another system, the process gone)."""

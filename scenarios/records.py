@@ -1216,21 +1216,21 @@ class Records:
 
         return waiting_of(pseudonym, database_location(self.url, self.store), self.work_dir)
 
-    def check_no_live_run(self, pseudonym: str) -> None:
-        """Refuse to forget a trainee while a run of theirs is going on.
+    def check_no_live_run(self, pseudonym: str, waiting: list | None = None) -> None:
+        """Refuse to forget a trainee while a run of theirs is going on (``waiting``:
+        their :meth:`waiting_of`, when already read).
 
         Raises:
             LiveRunError: naming the run's PID and command, and what to do.
         """
-        from scenarios.checkpoint import run_command
+        from scenarios.checkpoint import run_label
 
-        live = [w for w in self.waiting_of(pseudonym) if w.live_pid is not None]
-        if not live:
+        if waiting is None:
+            waiting = self.waiting_of(pseudonym)
+        pids = list(dict.fromkeys(w.live_pid for w in waiting if w.live_pid is not None))
+        if not pids:
             return
-        pids = list(dict.fromkeys(w.live_pid for w in live))
-        runs = "; ".join(
-            f"PID {pid}" + (f" ({run_command(pid)})" if run_command(pid) else "") for pid in pids
-        )
+        runs = "; ".join(run_label(pid) for pid in pids)
         raise LiveRunError(
             f"trainee {pseudonym!r} has a run going on: {runs}. Stop it first (Ctrl-C in its "
             f"terminal, or kill {' '.join(map(str, pids))}) and let it store its session, then "
@@ -1259,9 +1259,9 @@ class Records:
             ScenarioError: no trainee with this pseudonym and nothing of theirs waiting
                 (the message lists the closest).
         """
-        if not force:
-            self.check_no_live_run(pseudonym)
         waiting = self.waiting_of(pseudonym)
+        if not force:
+            self.check_no_live_run(pseudonym, waiting)
         if not waiting:
             self.find_trainee(pseudonym, required=True)
         with self._session("write to") as s:

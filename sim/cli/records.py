@@ -418,9 +418,9 @@ def trainee_forget(
 
     with guard(debug):
         records = _records(db, demo)
-        if not force:
-            records.check_no_live_run(pseudonym)
         found = records.waiting_of(pseudonym)
+        if not force:
+            records.check_no_live_run(pseudonym, found)
         waiting = [w for w in found if w.live_pid is None]
         if not found:  # a live run's checkpoint alone (--force) is theirs to forget too
             records.find_trainee(pseudonym, required=True)

@@ -931,7 +931,7 @@ def _refuse_live_checkpoint(path: Path) -> None:
     Raises:
         ScenarioError: the run that writes it is alive (its PID and command).
     """
-    from scenarios.checkpoint import IN_PROGRESS, live_run_pid, run_command
+    from scenarios.checkpoint import IN_PROGRESS, live_run_pid, run_label
     from scenarios.errors import ScenarioError
 
     if path.parent.name != IN_PROGRESS:
@@ -939,12 +939,9 @@ def _refuse_live_checkpoint(path: Path) -> None:
     pid = live_run_pid(path)
     if pid is None:
         return
-    command = run_command(pid)
     raise ScenarioError(
-        f"a run is still writing it: PID {pid}"
-        + (f" ({command})" if command else "")
-        + ". The run is going on and stores its own session when it ends; nothing was "
-        "stored or removed."
+        f"a run is still writing it: {run_label(pid)}. The run is going on and stores its "
+        "own session when it ends; nothing was stored or removed."
     )
 
 
