@@ -75,6 +75,7 @@ from scenarios.paths import (
     store_dir,
     unfinished_copies,
 )
+from scenarios.store_paths import StoredPath, bind_files_root, relative_to_root
 
 PSEUDONYM_PATTERN = re.compile(r"^[A-Za-z0-9_-]{2,40}$")
 
@@ -366,7 +367,7 @@ class SessionRow(Base):
     wall_time_s: Mapped[float] = mapped_column(Float)
     completed: Mapped[bool] = mapped_column(Boolean)
     metrics_json: Mapped[str] = mapped_column(Text)
-    trace_path: Mapped[str | None] = mapped_column(Text, nullable=True)
+    trace_path: Mapped[str | None] = mapped_column(StoredPath, nullable=True)
     #: how the session ran, when it matters to the comparison of attempts: an injected
     #: telesurgery latency (ms per channel, the protocol), the real-time loop's figures
     conditions_json: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -481,7 +482,9 @@ STORE_VERSION_KEY = "store_version"
 #: meaning it does not know, a row it would count wrongly): a surgisim that finds a
 #: higher mark refuses the store (:func:`check_store_version`) instead of writing to it
 #: what the newer one will then misread (a forgotten session's number given again).
-STORE_VERSION = 1
+#: Format 2: paths inside the store's files folder kept relative to it
+#: (:mod:`scenarios.store_paths`; format 1 read them as paths in the current directory).
+STORE_VERSION = 2
 
 
 def _format_mark(value) -> int:
@@ -525,7 +528,7 @@ class FileRow(Base):
     trainee_id: Mapped[int] = mapped_column(ForeignKey("trainees.id"), index=True)
     session_id: Mapped[int | None] = mapped_column(ForeignKey("sessions.id"), nullable=True)
     kind: Mapped[str] = mapped_column(String(20))
-    path: Mapped[str] = mapped_column(Text)
+    path: Mapped[str] = mapped_column(StoredPath)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime)
     #: the file as registered written ("SIZE:MTIME_NS", :func:`file_stamp`); None for
     #: one registered before it was written and not since: forgetting deletes the file
@@ -795,6 +798,7 @@ class Records:
                 _warn_if_readable(self._path)
             kwargs = {"connect_args": {"timeout": 30.0}} if self._path is not None else {}
             self.engine = create_engine(self.url, future=True, **kwargs)
+            bind_files_root(self.engine, self.files_dir)
         except ScenarioError:
             raise
         except (ImportError, SQLAlchemyError, ValueError, OSError) as exc:
@@ -886,6 +890,8 @@ class Records:
         try:
             if version < 1:
                 self._derive_old_endings()
+            if version < 2:
+                self._relativise_paths()
             with self._writer.begin() as conn:
                 check_store_version(
                     self._store_version(conn, {MetaRow.__tablename__}), self._where()
@@ -894,6 +900,21 @@ class Records:
         except SQLAlchemyError as exc:
             if "readonly" not in str(exc).lower().replace("-", ""):
                 raise
+
+    def _relativise_paths(self) -> None:
+        """Paths an older surgisim stored absolute, inside this store's files folder,
+        rewritten relative to it (format 2, :mod:`scenarios.store_paths`): so that a copy
+        of the store made from now on names its own files. A store copied by an older
+        surgisim still names the original's files (they lie outside the copy's folder)."""
+        root = str(self.files_dir.expanduser().resolve())
+        with self._writer.begin() as conn:
+            for table, column in ((FileRow, FileRow.path), (SessionRow, SessionRow.trace_path)):
+                rows = conn.execute(select(table.id, column).where(column.is_not(None))).all()
+                for row_id, path in rows:
+                    if relative_to_root(path, root) is not None:  # written back relative
+                        conn.execute(
+                            update(table).where(table.id == row_id).values({column.key: path})
+                        )
 
     def _derive_old_endings(self) -> None:
         """How the incomplete sessions an older surgisim stored without an ending ended,

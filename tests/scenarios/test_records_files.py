@@ -280,3 +280,88 @@ def test_a_session_number_freed_by_an_older_surgisims_forget_is_not_given_again(
         con.execute("DELETE FROM files WHERE session_id = 2")
         con.execute("DELETE FROM sessions WHERE id = 2")
     assert store_mini_session(Records(f"sqlite:///{path}"), "T903")[0] == 3
+
+
+def _raw_paths(path) -> list[str]:
+    """The path columns as the database holds them (no conversion)."""
+    import sqlite3
+
+    with sqlite3.connect(path) as con:
+        return [r[0] for r in con.execute("SELECT trace_path FROM sessions")] + [
+            r[0] for r in con.execute("SELECT path FROM files")
+        ]
+
+
+def test_a_copied_store_names_its_own_files_and_forget_in_it_leaves_the_original(tmp_path):
+    """Paths were stored absolute: ``trainee forget`` in a copy of a store deleted the
+    original's trace and report (and left the copy's), and the copy re-scored from the
+    original's trace. Paths inside the files folder are stored relative to it now."""
+    import shutil
+
+    original = tmp_path / "lab" / "r.sqlite"
+    records = Records(f"sqlite:///{original}")
+    store_mini_session(records, "T911")
+    report = write_session_report(records, 1)
+    outside = tmp_path / "result.json"  # a run output the user put elsewhere: absolute
+    outside.write_text("{}")
+    records.register_file(outside, pseudonym="T911", kind="json")
+    raw = _raw_paths(original)
+    assert raw[:2] == ["traces/" + Path(raw[0]).name, "reports/session-1.html"]
+    assert raw[2] == str(outside.resolve())
+
+    shutil.copytree(tmp_path / "lab", tmp_path / "copy")
+    copy = Records(f"sqlite:///{tmp_path / 'copy' / 'r.sqlite'}")
+    copy_trace = Path(copy.session(1).trace_path)
+    assert copy_trace.is_relative_to(tmp_path / "copy" / "r.sqlite-files") and copy_trace.exists()
+    gone = copy.forget("T911")
+    assert str(copy_trace) in gone.files and not copy_trace.exists()
+    original_trace = Path(records.session(1).trace_path)
+    assert original_trace.exists() and report.exists()  # the original's are untouched
+    assert original_trace.is_relative_to(tmp_path / "lab")
+
+
+def test_a_moved_store_finds_its_traces(tmp_path):
+    """A store moved (``mv``) named files that were gone: rescore said "no trace"."""
+    from scenarios.archive import rescore
+
+    (tmp_path / "old").mkdir()
+    records = Records(f"sqlite:///{tmp_path / 'old' / 'r.sqlite'}")
+    store_mini_session(records, "T912")
+    (tmp_path / "old").rename(tmp_path / "new")
+    moved = Records(f"sqlite:///{tmp_path / 'new' / 'r.sqlite'}")
+    assert Path(moved.session(1).trace_path).exists()
+    assert rescore(moved, 1) is not None
+
+
+def test_an_older_surgisims_absolute_paths_are_made_relative_on_opening(tmp_path):
+    """Format 1 stored absolute paths: opening the store (for writing) rewrites those
+    inside its files folder relative to it, and marks format 2; read-only, it is read as
+    it is."""
+    import sqlite3
+
+    from scenarios.records import STORE_VERSION_KEY
+
+    path = tmp_path / "r.sqlite"
+    records = Records(f"sqlite:///{path}")
+    store_mini_session(records, "T913")
+    files = (tmp_path / "r.sqlite-files").resolve()
+    elsewhere = tmp_path / "out.json"
+    elsewhere.write_text("{}")
+    records.register_file(elsewhere, pseudonym="T913", kind="json")
+    with sqlite3.connect(path) as con:  # as surgisim's format 1 left it
+        con.execute("UPDATE sessions SET trace_path = ? || '/' || trace_path", (str(files),))
+        con.execute(
+            "UPDATE files SET path = ? || '/' || path WHERE path NOT LIKE '/%'", (str(files),)
+        )
+        con.execute("UPDATE surgisim_meta SET value = 1 WHERE key = ?", (STORE_VERSION_KEY,))
+    absolute = _raw_paths(path)
+    assert all(p.startswith("/") for p in absolute)
+    read_only = Records(f"sqlite:///file:{path}?mode=ro&uri=true")
+    assert Path(read_only.session(1).trace_path).exists()
+    assert _raw_paths(path) == absolute
+    assert Path(Records(f"sqlite:///{path}").session(1).trace_path).exists()
+    assert _raw_paths(path) == [
+        str(Path(p).relative_to(files)) if p.startswith(str(files)) else p for p in absolute
+    ]
+    assert _raw_paths(path)[-1] == str(elsewhere.resolve())
+    assert _meta(path)[STORE_VERSION_KEY] == 2
