@@ -416,7 +416,9 @@ def waiting_of(pseudonym: str, database: str, work_dir: Path) -> list[Waiting]:
     for folder in (work_dir / IN_PROGRESS, work_dir / KEPT, fallback_path()):
         if not folder.is_dir():
             continue
-        for trace in sorted(folder.glob("*.npz"), key=lambda p: p.stat().st_mtime):
+        # one stored or removed by another process meanwhile is left out, as in orphans()
+        found = [(mtime, p) for p in folder.glob("*.npz") if (mtime := _mtime(p)) is not None]
+        for _mtime_s, trace in sorted(found):
             try:
                 info = RunInfo.load(trace.with_suffix(".json"))
             except ScenarioError:

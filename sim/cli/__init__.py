@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import time
 
+from sim.cli import early_stop
+
+early_stop.install()  # first: a Ctrl-C while the rest is imported ends quietly
 #: When this process's first command began (UNIX time, s): taken before anything heavy
 #: is imported (see :func:`command_started_at`)
 _IMPORTED_AT = time.time()
@@ -467,6 +470,7 @@ def main() -> None:
     """Console-script entry point."""
     if "COLUMNS" not in os.environ and not sys.stdout.isatty():
         os.environ["COLUMNS"] = str(NOT_A_TERMINAL_COLUMNS)
+    early_stop.remove()
     app()
 
 

@@ -240,3 +240,15 @@ def test_forget_prunes_marks_older_than_a_month(records):
     records.forget("T817")
     with contextlib.closing(sqlite3.connect(path)) as con:
         assert con.execute("SELECT count(*) FROM forgotten").fetchone() == (1,)
+
+
+def test_a_checkpoint_that_vanishes_while_listed_is_left_out_not_an_error(records, tmp_path):
+    """The waiting sessions were sorted by a stat() of each: a checkpoint stored or
+    removed by another process between the listing and the sort (here: a dangling link,
+    which the listing finds and stat() cannot) failed ``trainee forget`` with
+    FileNotFoundError."""
+    records.trainee("T803")
+    killed = _checkpoint("T803")
+    (records.work_dir / IN_PROGRESS / "gone.npz").symlink_to(tmp_path / "nothing.npz")
+    assert [w.trace for w in records.waiting_of("T803")] == [killed.trace_path]
+    assert str(killed.trace_path) in records.forget("T803").waiting
