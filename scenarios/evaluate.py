@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from scenarios import metrics as M
-from scenarios.live import MetricAccumulator
+from scenarios.live import MERGE_GAP_S, MetricAccumulator
 from scenarios.trace import SessionTrace
 
 
@@ -78,7 +78,7 @@ def compute_metrics(
         out["master_workspace_range_cm"] = 100.0 * float(max(ranges))
         tremor = [M.tremor_rms_m(i.master_position_m[:end], fs) for i in moving.values()]
         out["tremor_rms_um"] = 1e6 * float(np.mean(tremor))
-    smooth_ldlj, smooth_sparc = [], []
+    smooth_sparc, move_s, move_ldlj = [], [], []
     for inst in tools.values():
         s = M.speed_profile(inst.tip_position_m[:end], fs)
         if len(s) < 3:
@@ -88,14 +88,18 @@ def compute_metrics(
         # passed the crawl and failed the same reach done briskly
         if np.sum(s) / fs >= SMOOTHNESS_MIN_PATH_M:
             smooth_sparc.append(M.sparc(s, fs))
-        # LDLJ only where the tip once moved faster than movement_speed_m_s: it divides
-        # the jerk by the peak speed squared, so on a slow reach the simulation's
-        # nanometre noise outweighs the motion (a 2 mm/s minimum-jerk reach read -14,
-        # a brisk one -6; 1 nm of noise on a 20 s reach makes -5.5 read -23.6)
-        if s.max() > movement_speed_m_s:
-            smooth_ldlj.append(M.ldlj(s, fs))
-    if smooth_ldlj:
-        out["ldlj"] = float(np.mean(smooth_ldlj))
+        # LDLJ per movement (above movement_speed_m_s, the `movements` metric's): taken
+        # over the whole session, rests included, it fell by ~3 ln T with the motion
+        # unchanged (one reach read -5.2 alone, -12.5 with 5 s of rest around it). Only
+        # above that speed: it divides the jerk by the peak speed squared, so on a slow
+        # reach the simulation's nanometre noise outweighs the motion (a 2 mm/s
+        # minimum-jerk reach read -14, a brisk one -6)
+        durations, values = M.movement_ldlj(s, fs, movement_speed_m_s, MERGE_GAP_S)
+        move_s.append(durations)
+        move_ldlj.append(values)
+    durations = np.concatenate(move_s) if move_s else np.empty(0)
+    if len(durations):  # no movement: "does not apply", never a made-up value
+        out["ldlj"] = M.session_ldlj(durations, np.concatenate(move_ldlj))
     if smooth_sparc:
         out["sparc"] = float(np.mean(smooth_sparc))
     return {k: v for k, v in out.items() if np.isfinite(v)}

@@ -34,11 +34,56 @@ def dimensionless_jerk(speed, sample_rate_hz: float) -> float:
 
 
 def ldlj(speed, sample_rate_hz: float) -> float:
-    """Log dimensionless jerk: -ln|dimensionless jerk| (Balasubramanian et al. 2015).
+    """Log dimensionless jerk of one movement's speed profile: -ln|dimensionless jerk|
+    (Balasubramanian et al. 2012, 2015).
 
-    Higher (less negative) is smoother; a minimum-jerk reach gives -ln(720 / 1.875^2).
+    Higher is smoother; a complete minimum-jerk reach gives -ln(720 / 1.875^2) = -5.32.
+    Defined for *one* movement, rest to rest: given a profile with rests in it, T grows
+    and the value falls by about 3 ln T with the motion unchanged (a session's worth of
+    rows read -12.5 for a reach that alone reads -5.2). Sessions use
+    :func:`movement_ldlj`. A profile cut mid-movement (still moving at its first or last
+    sample) has little jerk for its duration and can read above 0.
     """
     return float(-math.log(abs(dimensionless_jerk(speed, sample_rate_hz))))
+
+
+def movement_ldlj(
+    speed_m_s,
+    sample_rate_hz: float,
+    threshold_m_s: float = 0.01,
+    min_separation_s: float = 0.1,
+) -> tuple[np.ndarray, np.ndarray]:
+    """LDLJ of each movement in a speed profile, as the published metric is defined: with
+    that movement's own duration and peak speed, rests left out.
+
+    Movements are those :func:`movement_count` counts (see :func:`movement_spans`);
+    one of fewer than 3 samples has no jerk to measure and is left out.
+
+    Returns:
+        ``(durations_s, ldljs)``: per movement, its duration (s) and its LDLJ.
+    """
+    v = np.asarray(speed_m_s, dtype=float)
+    durations, values = [], []
+    for start, stop in movement_spans(v, sample_rate_hz, threshold_m_s, min_separation_s):
+        if stop - start >= 3:
+            durations.append((stop - start) / sample_rate_hz)
+            values.append(ldlj(v[start:stop], sample_rate_hz))
+    return np.asarray(durations, dtype=float), np.asarray(values, dtype=float)
+
+
+def session_ldlj(durations_s, ldljs) -> float:
+    """A session's LDLJ from its movements' (:func:`movement_ldlj`, pooled over
+    instruments): their mean weighted by duration.
+
+    Balasubramanian et al. define LDLJ per movement and leave the aggregate open. The
+    duration-weighted mean is our choice: each second of movement counts the same, so a
+    0.1 s twitch just over the movement speed (whose few samples give the least reliable
+    value) cannot count as much as a 3 s reach, and one movement reads its own value.
+    """
+    d = np.asarray(durations_s, dtype=float)
+    if len(d) == 0:
+        raise ValueError("no movement: smoothness is undefined for no movement.")
+    return float(np.average(np.asarray(ldljs, dtype=float), weights=d))
 
 
 def sparc(
@@ -125,6 +170,41 @@ def movement_count(
     """
     above = np.asarray(speed_m_s, dtype=float) >= threshold_m_s
     return len(_runs(above, round(min_separation_s * sample_rate_hz)))
+
+
+def movement_spans(
+    speed_m_s,
+    sample_rate_hz: float,
+    threshold_m_s: float = 0.01,
+    min_separation_s: float = 0.1,
+) -> list[tuple[int, int]]:
+    """Each movement's (start, stop) indices into the speed profile, rest to rest.
+
+    The movements are :func:`movement_count`'s (runs at or above ``threshold_m_s``,
+    merged when closer than ``min_separation_s``), each widened on both sides to where
+    the speed stops falling (its local minimum: where the hand was at rest, or where
+    this movement and its neighbour meet), never into the neighbouring movement. Cut at
+    the threshold instead, a reach would lose its start and end, where its jerk is
+    largest, and read smoother the larger its peak speed is against the threshold.
+    """
+    v = np.asarray(speed_m_s, dtype=float)
+    runs = _runs(v >= threshold_m_s, round(min_separation_s * sample_rate_hz))
+    if not runs:
+        return []
+    k = np.arange(len(v))
+    # where a walk outwards stops: the speed no longer falls beyond it (or the profile ends)
+    left_stops = np.flatnonzero((k == 0) | (np.r_[np.inf, v[:-1]] >= v))
+    right_stops = np.flatnonzero((k == len(v) - 1) | (np.r_[v[1:], np.inf] >= v))
+    spans: list[tuple[int, int]] = []
+    for i, (a, b) in enumerate(runs):
+        start = int(left_stops[np.searchsorted(left_stops, a, side="right") - 1])
+        stop = int(right_stops[np.searchsorted(right_stops, b - 1)]) + 1
+        if spans:
+            start = max(start, spans[-1][1])
+        if i + 1 < len(runs):
+            stop = min(stop, runs[i + 1][0])
+        spans.append((start, stop))
+    return spans
 
 
 def _runs(flags: np.ndarray, merge_gap: int = 0) -> list[tuple[int, int]]:

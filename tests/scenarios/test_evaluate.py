@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 import pytest
@@ -220,3 +221,46 @@ def _reach_sparc(path: np.ndarray) -> float:
     from scenarios import metrics as M
 
     return M.sparc(M.speed_profile(path, FS), FS)
+
+
+def _reach_trace(fs, *reaches):
+    """A session where each instrument makes one 5 cm minimum-jerk reach, given as
+    ``(rest_s, duration_s)``: stillness, the reach, the same stillness again."""
+    from tests.scenarios.test_metrics import min_jerk_reach
+
+    paths = [min_jerk_reach(fs, rest_s, duration_s=d) for rest_s, d in reaches]
+    insts = {f"PSM{k + 1}": _instrument(len(p), p, master=False) for k, p in enumerate(paths)}
+    return SessionTrace(fs, np.arange(len(paths[0])) / fs, insts, [], False, None, [])
+
+
+@pytest.mark.parametrize("fs", [50.0, 100.0, 500.0])
+def test_ldlj_is_the_movements_not_the_sessions_length(fs):
+    """LDLJ was taken over every row up to completion, rests included, so it fell by
+    ~3 ln T with the motion unchanged: one reach read -5.22 alone and -12.49 with 5 s of
+    rest around it. It is now each movement's, with that movement's duration and peak
+    speed: the same reach reads the same with any rest, at any record rate, and close to
+    the analytic minimum-jerk value."""
+    analytic = -math.log(720 / 1.875**2)  # -5.32
+    alone, rested, long_rest = (
+        compute_metrics(_reach_trace(fs, (rest, 1.0)))["ldlj"] for rest in (0.0, 0.5, 5.0)
+    )
+    assert rested == pytest.approx(long_rest, abs=1e-9)
+    assert alone == pytest.approx(rested, abs=0.3)  # the trace starts mid-step at 0 s rest
+    assert rested == pytest.approx(analytic, abs=0.1)
+
+
+def test_ldlj_pools_every_instruments_movements_weighted_by_duration():
+    from scenarios import metrics as M
+
+    fs = 100.0
+    trace = _reach_trace(fs, (1.0, 1.0), (0.5, 2.0))  # 3 s each, the second reach slower
+    per_tool = [
+        M.movement_ldlj(M.speed_profile(i.tip_position_m, fs), fs)
+        for i in trace.instruments.values()
+    ]
+    durations = np.concatenate([d for d, _ in per_tool])
+    values = np.concatenate([v for _, v in per_tool])
+    assert durations == pytest.approx([1.02, 2.02])
+    m = compute_metrics(trace)
+    assert m["ldlj"] == pytest.approx(np.average(values, weights=durations), abs=1e-12)
+    assert m["movements"] == 2

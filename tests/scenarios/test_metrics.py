@@ -30,6 +30,43 @@ def test_minimum_jerk_ldlj_matches_the_analytic_value():
     assert M.ldlj(speed, fs) == pytest.approx(-math.log(720 / 1.875**2), abs=1e-3)
 
 
+def min_jerk_reach(fs, rest_s, distance_m=0.05, duration_s=1.0):
+    """(N, 3) positions: a minimum-jerk reach along x with ``rest_s`` of stillness before
+    and after it."""
+    t = np.arange(round((duration_s + 2 * rest_s) * fs) + 1) / fs
+    tau = np.clip((t - rest_s) / duration_s, 0.0, 1.0)
+    x = distance_m * (10 * tau**3 - 15 * tau**4 + 6 * tau**5)
+    return np.stack([x, np.zeros_like(x), np.zeros_like(x)], 1)
+
+
+def test_a_movement_spans_rest_to_rest_not_threshold_to_threshold():
+    """Cut where the speed crosses the movement speed, a reach loses its start and end,
+    where its jerk is largest: the span reaches out to the rests on both sides."""
+    fs = 100.0
+    v = M.speed_profile(min_jerk_reach(fs, rest_s=0.5), fs)
+    ((start, stop),) = M.movement_spans(v, fs, threshold_m_s=0.01)
+    assert v[start] == 0.0 and v[stop - 1] == 0.0  # one rest sample on each side
+    assert np.all(v[start + 1 : stop - 1] > 0.0) and stop - start == 100 + 2
+    durations, values = M.movement_ldlj(v, fs, threshold_m_s=0.01)
+    assert durations == pytest.approx([1.02])
+    assert values[0] == pytest.approx(-math.log(720 / 1.875**2), abs=0.05)
+
+
+def test_neighbouring_movements_meet_at_the_speed_minimum_between_them():
+    fs = 100.0
+    t = np.arange(0, 2, 1 / fs)
+    v = 0.1 * np.sin(np.pi * t) ** 2  # two bells meeting at 0 at t = 1 s
+    spans = M.movement_spans(v, fs, threshold_m_s=0.01)
+    assert spans == [(0, 101), (101, 200)]
+    assert M.movement_spans(np.zeros(50), fs) == []
+
+
+def test_session_ldlj_weights_movements_by_duration():
+    assert M.session_ldlj([1.0, 3.0], [-6.0, -10.0]) == pytest.approx(-9.0)
+    with pytest.raises(ValueError, match="no movement"):
+        M.session_ldlj([], [])
+
+
 def test_smoother_profiles_score_higher():
     fs = 1000.0
     t = np.arange(0, 1, 1 / fs)
