@@ -97,8 +97,9 @@ def sparc(
     """Spectral arc length of a speed profile (Balasubramanian et al. 2015).
 
     The profile is zero-padded to 2^(ceil(log2 N) + pad_level) samples; the magnitude
-    spectrum, normalised to its maximum, is kept up to ``cutoff_hz`` and then over the
-    contiguous band where it is >= ``amplitude_threshold``; SPARC is minus the arc length
+    spectrum, normalised to its maximum, is kept up to ``cutoff_hz`` and then from the
+    lowest to the highest frequency where it is >= ``amplitude_threshold`` (as the
+    reference implementation does); SPARC is minus the arc length
     of that curve with frequency normalised to the band. Dimensionless, <= 0, higher is
     smoother.
     """
