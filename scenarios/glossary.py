@@ -76,8 +76,9 @@ _INFO = (
         "cm of hand range",
         False,
         "efficiency",
-        "Radius holding 95 % of your hand's positions while not clutching. Clutch to keep "
-        "your hands near the centre of the workspace.",
+        "Radius around its centre holding 95 % of a hand's positions while not clutching, "
+        "for the hand that ranged wider. Clutch to keep your hands near the centre of the "
+        "workspace.",
     ),
     MetricInfo(
         "collisions",
@@ -123,7 +124,8 @@ _INFO = (
         "s of excessive force",
         False,
         "safety",
-        "Time the instrument tips pushed harder than the scenario's force limit. The "
+        "Time the instrument tips pushed harder than the scenario's force limit, added "
+        "over the instruments (two tips over it for 1 s count 2 s). The "
         "arm follows your hand stiffly: pressed on the board or a peg, a tip reaches "
         "about 20 N within a third of a millimetre, so any firm touch of rigid scenery "
         "counts here; the soft pad and light objects give way gradually.",
@@ -184,8 +186,8 @@ _INFO = (
         "movement",
         False,
         "efficiency",
-        "Number of distinct tip movements (speed peaks above the movement speed). Fewer, "
-        "purposeful movements are better.",
+        "Number of distinct tip movements (speed peaks above the movement speed), all "
+        "instruments together. Fewer, purposeful movements are better.",
     ),
     MetricInfo(
         "ldlj",
@@ -194,9 +196,9 @@ _INFO = (
         "",
         True,
         "efficiency",
-        "Closer to zero is smoother. A single smooth reach scores about -5 to -6; a whole "
-        "exercise of many movements scores far lower (-20 to -40), so compare it with your "
-        "own earlier attempts rather than with a fixed number.",
+        "Higher is smoother. Measured on each movement of the tips and averaged, longer "
+        "movements counting more: a single smooth reach scores about -5 to -6, hesitant "
+        "or corrected movements lower (whole exercises about -7 to -10).",
     ),
     MetricInfo(
         "sparc",
@@ -205,8 +207,9 @@ _INFO = (
         "",
         True,
         "efficiency",
-        "Closer to zero is smoother. A single smooth reach scores about -1.4; hesitant, "
-        "start-stop movement makes it more negative.",
+        "Higher (closer to zero) is smoother. Measured on each tip's speed over the whole "
+        "exercise and averaged over the instruments: a single smooth reach scores about "
+        "-1.4, and many or hesitant, start-stop movements make it more negative.",
     ),
     MetricInfo(
         "tremor_rms_um",
@@ -216,7 +219,7 @@ _INFO = (
         False,
         "efficiency",
         "Root-mean-square hand motion at 6-16 Hz while your hand is still (before the "
-        "tremor filter). Surgeons typically show 50-200 µm.",
+        "tremor filter), averaged over your hands. Surgeons typically show 50-200 µm.",
     ),
     MetricInfo(
         "timer_s",
