@@ -810,7 +810,7 @@ class TrainingServer:
             out = s.last_teleop(arm)
             if out is None:
                 continue
-            force_W = state.arms[arm].tip_force_n
+            force_W = state.arms[arm].feedback_force_n  # with clashes: both hands feel one
             force_R = s.arms[arm].X_RW[:3, :3] @ force_W
             result = self.forces[arm].step_teleop(out, force_R)
             # the sample this feedback answers: between steps, the one just taken (the
