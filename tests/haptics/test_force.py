@@ -233,7 +233,7 @@ def test_renderer_local_spring_along_the_force():
     assert not r.render(x0, 0.2).any()
 
 
-def test_renderer_bounds_the_stiffness_the_server_sends():
+def test_renderer_bounds_a_stiffness_given_with_a_message():
     r = ForceRenderer(max_stiffness_n_m=400.0)
     r.receive([0.0, 1.0, 0.0], np.zeros(3), 0.0, stiffness_n_m=1e9)
     out, _ = _settled(r, [0.0, -0.001, 0.0], 0.001)
