@@ -15,7 +15,9 @@ Two halves, because the loops run in different processes at different rates:
   3. plus an optional virtual wall: when teleoperation clamps the target at its workspace
      box, a spring (``wall_stiffness_n_m``, N/m, in M) pushes the hand back inside;
   4. saturated (``max_force_n``, ``max_torque_nm``), low-passed (first order,
-     ``cutoff_hz``) and rate-limited (``max_force_rate_n_s``);
+     ``cutoff_hz``) and rate-limited (``max_force_rate_n_s``), both over the time since
+     the last call capped at one physics period (``max_step_s``): a stalled loop slows
+     the ramp, it never makes one message jump;
   5. zero unless the arm is FOLLOWING and the force is fresh and finite (clutched,
      holding, aligning, disabled or stale all give zero at once, and following resumes
      from zero through the rate limit: no kick).
@@ -24,8 +26,11 @@ Two halves, because the loops run in different processes at different rates:
 
 - :class:`ForceRenderer` (device side, 1 kHz): renders the latest ``servo_cf`` with a
   small local spring along its direction, F = F_last + K (x_last - x)·n n, so the force
-  stays smooth and responsive when the server's rate drops, and drops to zero when the
-  server falls silent.
+  stays smooth and responsive when the server's rate drops; drops to zero when the
+  server falls silent (or says the session ended); and slew-limits what it commands: the
+  magnitude may fall at once, but a rise or a turn is limited to
+  ``max_force_rate_n_s`` per second, so a late burst of messages, or the first one after
+  a silence, ramps in instead of kicking the hand.
 
 Units SI (N, N·m, m, s); frames as in DESIGN.md.
 """
@@ -33,7 +38,7 @@ Units SI (N, N·m, m, s); frames as in DESIGN.md.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from numba import njit
@@ -76,6 +81,13 @@ class ForceFeedbackConfig:
             the 3 N saturation 15 mm past the wall, a fifth of the ~1 N/mm a
             Touch-class device renders stably.
         max_force_age_s: a force measured longer ago than this (loop clock) is stale.
+        max_step_s: the longest time step one call's low-pass and rate limit take (s),
+            however long ago the call before was: the nominal period between two
+            ``servo_cf``, which go out at least once per physics step. The loop clock's
+            own step let a 20 ms stall through as one 0 -> 2.93 N message; capped, one
+            message changes by at most ``max_force_rate_n_s * max_step_s`` (0.4 N at the
+            default 2 ms, 500 Hz physics) and a stall only slows the ramp down. The
+            server sets it to its physics period (:func:`for_physics_rate`).
         R_CM: rotation from the master frame to the camera frame: the teleoperation's
             ``TeleopConfig.R_CM`` for this arm.
     """
@@ -89,6 +101,7 @@ class ForceFeedbackConfig:
     cutoff_hz: float = 30.0
     wall_stiffness_n_m: float = 200.0
     max_force_age_s: float = 0.02
+    max_step_s: float = 0.002
     R_CM: tuple = ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0))
 
     def __post_init__(self) -> None:
@@ -99,6 +112,7 @@ class ForceFeedbackConfig:
             "max_torque_rate_nm_s",
             "cutoff_hz",
             "max_force_age_s",
+            "max_step_s",
         ):
             _require(name, getattr(self, name), positive=True)
         for name in ("force_scale", "torque_scale", "wall_stiffness_n_m"):
@@ -109,6 +123,18 @@ class ForceFeedbackConfig:
                 "ForceFeedbackConfig.R_CM must be a 3x3 rotation (orthonormal, det +1), "
                 f"the arm's TeleopConfig.R_CM; got {R!r}."
             )
+
+    @property
+    def max_force_step_n(self) -> float:
+        """The most the force of one ``servo_cf`` differs from the one before while the
+        arm follows (N): the rate limit over one capped step."""
+        return self.max_force_rate_n_s * self.max_step_s
+
+
+def for_physics_rate(config: ForceFeedbackConfig, physics_hz: float) -> ForceFeedbackConfig:
+    """``config`` with its step cap (``max_step_s``) at one physics period: ``servo_cf``
+    goes out at least once per physics step, so a longer time between two is a stall."""
+    return replace(config, max_step_s=1.0 / float(physics_hz))
 
 
 def _require(name: str, value, positive: bool) -> None:
@@ -303,7 +329,7 @@ class ForceFeedback:
         dt = now - self._last_now
         if math.isfinite(now):
             self._last_now = now
-        dt = min(dt, self.config.max_force_age_s) if dt > 0.0 else 0.0  # NaN -> 0
+        dt = min(dt, self.config.max_step_s) if dt > 0.0 else 0.0  # NaN -> 0
         f = _vector3(force_on_tip_R_n)
         tau = _ZERO3 if torque_on_tip_R_nm is None else _vector3(torque_on_tip_R_nm)
         wall = _ZERO3 if wall_excess_m is None else _vector3(wall_excess_m)
@@ -368,17 +394,32 @@ class ForceRenderer:
     force ``F_last`` and the hand position ``x_last`` when it arrived give
     ``F = F_last + K (x_last - x)·n n`` with ``n = F_last / |F_last|``: pushing further
     into the contact (against ``n``) raises the force, yielding lowers it, never below
-    zero along ``n`` (a contact only pushes) and never above ``max_force_n``. The server
-    may send its own local stiffness; it is clipped to ``[0, max_stiffness_n_m]``.
+    zero along ``n`` (a contact only pushes) and never above ``max_force_n``. ``servo_cf``
+    carries no stiffness: K is ``stiffness_n_m`` unless the caller of :meth:`receive`
+    gives its own (from its own contact model), clipped to ``[0, max_stiffness_n_m]``.
+
+    What :meth:`render` returns is slew-limited on the device clock: the force's
+    magnitude may fall at once (the server's zero for a clutch, a hold or a pause, this
+    renderer's own timeout, the session's end), but it rises or turns by at most
+    ``max_force_rate_n_s * min(dt, max_step_s)`` per call, ``dt`` the time since the last
+    call. The server limits its own messages the same way, but on a loaded machine they
+    arrive in bursts and after silences: without this the first message after the
+    ``max_age_s`` timeout put the full 3 N on the hand in one tick.
 
     Args:
         stiffness_n_m: default local stiffness K (N/m), hand side. 50 N/m: a soft-tissue
             contact of ~450 N/m at the tip, seen through a 3:1 motion scale and a 1/3
             force scale (K_hand = force_scale · translation_scale · K_tip).
         max_force_n: saturation (N).
-        max_age_s: with no message for this long (s, device clock) the force is zero.
+        max_age_s: with no message for this long (s, device clock) the force is zero,
+            and it ramps back in through the slew limit when messages come again.
         max_stiffness_n_m: bound on K (N/m): ~1 N/mm is what a Touch-class device
-            renders stably; a larger K from the server is clipped.
+            renders stably (from memory of the device class, not a datasheet); a larger
+            K given to :meth:`receive` is clipped.
+        max_force_rate_n_s: slew limit of a rising or turning force (N/s): the server's
+            200 N/s (``hello``'s ``force_feedback.max_force_rate_n_s``), 3 N in 15 ms.
+        max_step_s: the longest ``dt`` one call's slew takes (s): two periods of a
+            1 kHz loop, so one late tick rises by at most 0.4 N at 200 N/s.
 
     Raises:
         HapticsError: a setting out of range.
@@ -390,11 +431,15 @@ class ForceRenderer:
         max_force_n: float = 3.0,
         max_age_s: float = 0.1,
         max_stiffness_n_m: float = 1000.0,
+        max_force_rate_n_s: float = 200.0,
+        max_step_s: float = 0.002,
     ) -> None:
         for name, value in (
             ("max_force_n", max_force_n),
             ("max_age_s", max_age_s),
             ("max_stiffness_n_m", max_stiffness_n_m),
+            ("max_force_rate_n_s", max_force_rate_n_s),
+            ("max_step_s", max_step_s),
         ):
             if not (is_finite_real(value) and value > 0):
                 raise HapticsError(
@@ -409,15 +454,25 @@ class ForceRenderer:
         self.max_force_n = float(max_force_n)
         self.max_age_s = float(max_age_s)
         self.max_stiffness_n_m = float(max_stiffness_n_m)
+        self.max_force_rate_n_s = float(max_force_rate_n_s)
+        self.max_step_s = float(max_step_s)
         self._force = (0.0, 0.0, 0.0)
         self._x = (0.0, 0.0, 0.0)
         self._k = self.stiffness_n_m
         self._t = math.nan
+        self._out = np.zeros(3)  # what render() returned last (N, M)
+        self._t_out = math.nan  # and when (device clock)
+
+    @property
+    def max_step_n(self) -> float:
+        """The most one :meth:`render` raises or turns the force (N)."""
+        return self.max_force_rate_n_s * self.max_step_s
 
     def receive(self, force_n, hand_position_m, now_s: float, stiffness_n_m=None) -> bool:
         """Take a new ``servo_cf`` (force in M, N) that arrived with the hand at
-        ``hand_position_m`` (M, m) at device time ``now_s``. False (and ignored) when
-        anything is not finite; never raises."""
+        ``hand_position_m`` (M, m) at device time ``now_s``; ``stiffness_n_m`` overrides
+        the local stiffness for this message. False (and ignored) when anything is not
+        finite; never raises."""
         f, x, t = _finite_vector3(force_n), _finite_vector3(hand_position_m), as_float(now_s)
         if f is None or x is None or not math.isfinite(t):
             return False
@@ -434,9 +489,26 @@ class ForceRenderer:
         self._k, self._t = k, t
         return True
 
+    def forget(self) -> None:
+        """Drop the last message: the force is zero until the next one (and ramps in).
+        For the server's ``session/ending``: the session is over, whatever came last."""
+        self._force = (0.0, 0.0, 0.0)
+        self._t = math.nan
+
     def render(self, hand_position_m, now_s: float) -> np.ndarray:
-        """The force (3,) to command on the device now (N, in M). Never raises."""
+        """The force (3,) to command on the device now (N, in M), slew-limited (see the
+        class docstring). Never raises."""
         x, t = _finite_vector3(hand_position_m), as_float(now_s)
+        target = self._spring_force(x, t)
+        dt = t - self._t_out
+        dt = min(dt, self.max_step_s) if dt > 0.0 else 0.0  # NaN, first call, backwards -> 0
+        if math.isfinite(t):
+            self._t_out = t
+        self._out = _slewed(self._out, target, self.max_force_rate_n_s * dt)
+        return self._out.copy()
+
+    def _spring_force(self, x, t: float) -> np.ndarray:
+        """The local spring's force for hand position ``x`` at ``t`` (zero when stale)."""
         age = t - self._t
         if x is None or not (0.0 <= age <= self.max_age_s):  # stale, or no message, or NaN
             return np.zeros(3)
@@ -449,3 +521,17 @@ class ForceRenderer:
         push = (x0[0] - x[0]) * nx + (x0[1] - x[1]) * ny + (x0[2] - x[2]) * nz
         along = min(max(magnitude + self._k * push, 0.0), self.max_force_n)
         return np.array([along * nx, along * ny, along * nz])
+
+
+def _slewed(current: np.ndarray, target: np.ndarray, most_n: float) -> np.ndarray:
+    """From ``current`` towards ``target`` (N): first shrunk at once to the target's
+    magnitude if that is smaller (letting go of the hand is never held back), then moved
+    by at most ``most_n`` (a rise or a turn)."""
+    now_n = float(np.linalg.norm(current))
+    goal_n = float(np.linalg.norm(target))
+    start = current * (goal_n / now_n) if goal_n < now_n else current
+    step = target - start
+    size = float(np.linalg.norm(step))
+    if size <= most_n:
+        return target.copy()
+    return start + step * (most_n / size)

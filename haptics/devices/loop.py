@@ -8,7 +8,8 @@ Each tick of :func:`run_device`:
    gate accepts (:class:`~haptics.devices.watch.ArmWatch`);
 3. published: gripper and pedals, then ``measured_cp`` (:meth:`DeviceLink.send`);
 4. server messages taken: ``<dev>/servo_cf`` goes to the device-side
-   :class:`haptics.force.ForceRenderer` with the hand position it arrived at; arm states
+   :class:`haptics.force.ForceRenderer` with the hand position it arrived at
+   (``session/ending`` makes it forget the last one: the force goes to zero); arm states
    go to the watch; a change of the arm's operating state is said once;
 5. the renderer's force for the hand position now is commanded (devices with motors);
 6. every 100 ms the link checks the server: when it went away the force drops to zero
@@ -143,8 +144,10 @@ def run_device(
                     stats.forces += 1
                     if renderer is not None:
                         renderer.receive(m.payload["force_n"], hand, now)
-                else:
-                    watch.update(m)
+                    continue
+                if m.topic == "session/ending" and renderer is not None:
+                    renderer.forget()  # the session is over: no force, whatever came last
+                watch.update(m)
             if (
                 seen is not None
                 and seen.state

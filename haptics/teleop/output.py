@@ -35,9 +35,11 @@ class TeleopEvent:
         kind: a state change (the new state in lower case: ``disabled``, ``aligning``,
             ``following``, ``clutched``, ``holding``), a limit reached
             (``workspace_limit``, ``speed_limit``, ``angular_speed_limit``; reported when
-            it starts to act), ``camera_refused`` (a non-rigid or NaN camera pose was
-            ignored and the previous one kept) or ``filter_reset`` (the tremor filter
-            produced NaN/inf and was reset; a ``holding`` event follows), ``filter_rate``
+            it starts to act, once per entry: a limit that chatters is reported again
+            only after it was off for ``pipeline.LIMIT_REARM_S``, 0.5 s),
+            ``camera_refused`` (a non-rigid or NaN camera pose was ignored and the
+            previous one kept) or ``filter_reset`` (the tremor filter produced NaN/inf
+            and was reset; a ``holding`` event follows), ``filter_rate``
             (the device's measured sample rate differs from the one the tremor filter was
             designed for, so the filter was re-made for it; while following, the
             mapping re-anchors there and the tool does not move),

@@ -51,6 +51,12 @@ _LIMIT_KINDS = (
     (K.ANGULAR, "angular_speed_limit"),
 )
 
+#: (s) a limit is reported again only once it has been off this long: a hand held past
+#: the workspace wall with the tool on the board took the target in and out of the wall
+#: sample by sample, and 29 ``workspace_limit`` events went out in 0.7 s, each a session
+#: event. One entry is one event, however the limit chatters while it lasts.
+LIMIT_REARM_S = 0.5
+
 
 def _as_matrix(X):
     """``X`` as a writeable C-contiguous float64 4x4 array, or None (cheap when it already is:
@@ -210,6 +216,8 @@ class Teleoperation:
         self._rebase = False  # the camera changed while following: re-anchor the mapping
         self._recapture = False  # the filter was re-made while following: anchor afresh
         self._limits = 0  # follow() flags active at the last followed sample
+        #: per limit kind, when it last stopped acting while following (LIMIT_REARM_S)
+        self._limit_off_s = [-math.inf] * len(_LIMIT_KINDS)
         self._camera_refused = False
         self._last_t = -math.inf  # device time of the last sample used
         self._last_seq = -1
@@ -776,16 +784,26 @@ class Teleoperation:
         elif self._ramp_on:  # the device became fast: the target steps at once again
             self._ramp_on = False
         if flags != self._limits:
-            for bit, kind in _LIMIT_KINDS:
-                if flags & bit and not self._limits & bit:
-                    events.append(TeleopEvent(now, kind, "limit reached", FOLLOWING))
-            self._limits = flags
+            self._note_limits(flags, now, events)
         c = self.config
         share = min(max(gripper / c.gripper_max_rad, 0.0), 1.0)
         change = c.jaw_closed_rad + share * self._jaw_span - self._jaw
         most = c.max_jaw_rate_rad_s * dt
         self._jaw += min(max(change, -most), most)
         return True
+
+    def _note_limits(self, flags: int, now: float, events: list) -> None:
+        """A limit that starts to act is reported, unless it stopped acting less than
+        :data:`LIMIT_REARM_S` ago (the same entry, chattering); one that stops acting
+        starts its re-arm time."""
+        off_since = self._limit_off_s
+        for i, (bit, kind) in enumerate(_LIMIT_KINDS):
+            if flags & bit and not self._limits & bit:
+                if not now - off_since[i] < LIMIT_REARM_S:
+                    events.append(TeleopEvent(now, kind, "limit reached", FOLLOWING))
+            elif self._limits & bit and not flags & bit:
+                off_since[i] = now
+        self._limits = flags
 
     # ---- faults, states, camera ------------------------------------------------------------
     def _fault(self, reason: str, now: float, events: list) -> None:

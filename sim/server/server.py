@@ -42,7 +42,7 @@ from haptics.bus.devices import SEQ_JUMP_S, DeviceState
 from haptics.bus.frame_timing import FrameTimingLog
 from haptics.bus.latency import DelayLine
 from haptics.bus.roles import OPERATOR, Role
-from haptics.force import ForceFeedback, ForceFeedbackConfig
+from haptics.force import ForceFeedback, ForceFeedbackConfig, for_physics_rate
 from haptics.heap import CollectorPauses, collector_kept_out
 from scenarios.trace import TraceEvent
 from sim.server.loop import LoopReport, Pacer
@@ -275,8 +275,11 @@ class TrainingServer:
         self.scheduling = NORMAL  # what the loop thread got (ServeConfig.realtime)
         #: the clients' ``<dev>/frame_timing`` reports (how their displays keep up)
         self.frame_timing = FrameTimingLog()
-        self.forces = {arm: ForceFeedback(self.config.force) for arm in s.teleops}
+        #: the force pipelines' settings, their step cap at the physics period
+        self.force_config = for_physics_rate(self.config.force, s.world.rate_hz)
+        self.forces = {arm: ForceFeedback(self.force_config) for arm in s.teleops}
         self.paused = False
+        self._forces_zeroed = False  # the final zero servo_cf went out (_zero_forces)
         self._stop_reason: str | None = None
         #: the mapped devices not heard from yet while waiting for them (empty once all are)
         self.missing_devices: frozenset[str] = frozenset(self.device_map)
@@ -357,13 +360,15 @@ class TrainingServer:
         """What ``servo_cf`` is made of (haptics.force): the tip force times
         ``force_scale``, saturated at ``max_force_n``, low-passed at ``cutoff_hz`` and
         rate-limited, plus the workspace wall's spring; a device needs these to recover
-        the tip force or to scale it its own way."""
-        c = self.config.force
+        the tip force or to scale it its own way; ``max_force_step_n`` bounds the change
+        from one message to the next while the arm follows."""
+        c = self.force_config
         return {
             "force_scale": c.force_scale,
             "max_force_n": c.max_force_n,
             "cutoff_hz": c.cutoff_hz,
             "max_force_rate_n_s": c.max_force_rate_n_s,
+            "max_force_step_n": c.max_force_step_n,
             "wall_stiffness_n_m": c.wall_stiffness_n_m,
             "torque_scale": c.torque_scale,
             "max_torque_nm": c.max_torque_nm,
@@ -805,7 +810,7 @@ class TrainingServer:
             out = s.last_teleop(arm)
             if out is None:
                 continue
-            force_W = state.arms[arm].tip_force_n
+            force_W = state.arms[arm].feedback_force_n  # with clashes: both hands feel one
             force_R = s.arms[arm].X_RW[:3, :3] @ force_W
             result = self.forces[arm].step_teleop(out, force_R)
             # the sample this feedback answers: between steps, the one just taken (the
@@ -828,7 +833,9 @@ class TrainingServer:
         First tells the clients that the session has ended (``session/ending``): from here
         until ``session/score`` the server publishes nothing and answers no request, and
         a headset or window that took that silence for a crash said so after every
-        session that took a few seconds to store."""
+        session that took a few seconds to store. Before the notice, every device gets a
+        zero ``servo_cf`` (:meth:`_zero_forces`)."""
+        self._zero_forces()
         self._announce_ending(reason)
         s = self.session
         report = pacer.report(simulated_s=s.time_s)
@@ -855,6 +862,27 @@ class TrainingServer:
             waited_s,
             never_connected,
         )
+
+    def _zero_forces(self) -> None:
+        """Send every mapped device a zero ``servo_cf``, once, at once (past the haptic
+        latency line: messages still held in it never go out). The server goes silent
+        after ``session/ending`` (or for good): without this the last force a device got
+        was the contact's, 3 N with the tool on the board, and a device that renders the
+        latest message held it. Never raises: the session must still be stored."""
+        if self._forces_zeroed:
+            return
+        self._forces_zeroed = True
+        state = self._last_state
+        for device, arm in self.device_map.items():
+            used_seq = state.arms[arm].used_seq if state is not None else -1
+            try:
+                self.bus.publish(
+                    f"{device}/servo_cf",
+                    {"force_n": [0.0] * 3, "torque_nm": [0.0] * 3},
+                    used_seq=used_seq,
+                )
+            except Exception:
+                _log.exception("the final zero servo_cf could not be sent to %s", device)
 
     def _announce_ending(self, reason: str) -> None:
         """Publish ``session/ending`` (never raises: the session must still be stored)."""
@@ -930,7 +958,9 @@ class TrainingServer:
         return {}
 
     def close(self) -> None:
-        """Close the bus and the physics client."""
+        """Close the bus and the physics client; a server closed without ending its
+        session (an error in the loop) first sends its devices a zero ``servo_cf``."""
+        self._zero_forces()
         self.bus.close()
         self.session.close()
 

@@ -124,7 +124,7 @@ def _live_path(scenario, seed: int, master_rate_hz: float, force) -> None:
         for arm in device_map.values():
             out = session.last_teleop(arm)
             if out is not None:
-                force_R = session.arms[arm].X_RW[:3, :3] @ state.arms[arm].tip_force_n
+                force_R = session.arms[arm].X_RW[:3, :3] @ state.arms[arm].feedback_force_n
                 ForceFeedback(force).step_teleop(out, force_R)
                 # as once the arm follows (feedback is shaped only then)
                 feedback = ForceFeedback(force)

@@ -56,6 +56,7 @@ from sim.world.arm import (
     TRACK_MAX_ITERS,
     TRACK_POS_TOL_M,
 )
+from sim.world.contacts import INSTRUMENT_INSTRUMENT
 from sim.world.frustum import points_in_view
 from sim.world.scenario_scene import build_scene_spec
 
@@ -381,6 +382,8 @@ class Session:
         self._last_master_time_s: dict[str, float] = {}
         self._last_samples: dict[str, object] = {}
         self._forces: dict[str, np.ndarray] = {name: np.zeros(3) for name in self._arm_names}
+        #: the same with instrument clashes: what the masters feel (ArmState.feedback_force_n)
+        self._feedback_forces = self._forces
         self._in_view: dict[str, bool] = {name: True for name in self._arm_names}
         self._contacts: tuple = ()
         self._observed_time_s = world.time_s
@@ -797,8 +800,12 @@ class Session:
         metrics rate, the live metrics."""
         world, rec = self.world, self.recorder
         contacts = world.contacts()
-        # tissue and object handling force; instrument clashes are recorded as contacts
+        # tissue and object handling force (recorded, judged); instrument clashes are
+        # recorded as contacts, and fed back to the masters on top of it
         self._forces = {**self._forces, **world.tip_forces(contacts, clashes=False)}
+        self._feedback_forces = self._forces
+        if any(c.kind == INSTRUMENT_INSTRUMENT for c in contacts):
+            self._feedback_forces = {**self._forces, **world.tip_forces(contacts)}
         self._contacts = tuple(contacts)
         self._observed_time_s = world.time_s
         self._note_contacts(contacts)
@@ -1048,6 +1055,7 @@ class Session:
             holding,
             self._used_seq[name],
             arm.jaw_release_rad(),
+            self._feedback_forces[name].copy(),
         )
 
     def scene_description(self) -> SceneDescription:

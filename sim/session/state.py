@@ -48,7 +48,8 @@ class ArmState:
             they push and pull on the instrument (pressed down into a pad it points up;
             a held needle's weight points down), the force a master feeds back (its
             magnitude is what the tip exerts on them). Clashes with other instruments
-            are contacts, not force. At ``observed_time_s``.
+            are contacts, not force: this is what the trace records and the metrics
+            judge. At ``observed_time_s``.
         in_view: the tip is inside the endoscope's view, at ``observed_time_s``.
         operating_state: one of :data:`OPERATING_STATES`.
         following: the instrument follows its master now.
@@ -60,6 +61,10 @@ class ArmState:
             object, so the opening they hold at is the object's width where it was
             gripped (0.45 rad on a needle, wider on a ring), not the jaw goal: a goal of
             0 squeezes, and only a goal past this opening releases.
+        feedback_force_n: the force fed back to the arm's master (N, world frame):
+            ``tip_force_n`` plus what another instrument pushes on this one's distal
+            links (both masters feel a clash, in opposite directions); None: as
+            ``tip_force_n``.
     """
 
     name: str
@@ -77,6 +82,7 @@ class ArmState:
     holding: tuple[str, ...] = ()
     used_seq: int = -1
     jaw_release_rad: float | None = None
+    feedback_force_n: np.ndarray | None = None
 
 
 @dataclass(frozen=True, slots=True)

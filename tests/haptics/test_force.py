@@ -203,30 +203,44 @@ def test_force_feedback_never_raises(ticks):
 
 
 # ---- the device-side renderer ----------------------------------------------------------------
+def _settled(renderer, x, t0_s, ticks=20):
+    """What ``renderer`` commands at hand position ``x`` once its slew limit has caught
+    up (``ticks`` 1 ms renders from ``t0_s``), and the time after them."""
+    out = None
+    for k in range(ticks):
+        out = renderer.render(x, t0_s + k * DT)
+    return out, t0_s + ticks * DT
+
+
 def test_renderer_local_spring_along_the_force():
     r = ForceRenderer(stiffness_n_m=100.0)
     x0 = np.array([0.01, 0.02, 0.0])
     assert r.receive([0.0, 0.0, 1.0], x0, 0.0)
-    np.testing.assert_allclose(r.render(x0, 0.001), [0, 0, 1.0])
+    out, t = _settled(r, x0, 0.001)
+    np.testing.assert_allclose(out, [0, 0, 1.0])
     # pushing 5 mm further into the contact (against the force) adds K x 5 mm
-    np.testing.assert_allclose(r.render(x0 - [0, 0, 0.005], 0.002), [0, 0, 1.5], atol=1e-12)
-    # sliding sideways changes nothing; yielding lowers it, never below zero
+    out, t = _settled(r, x0 - [0, 0, 0.005], t)
+    np.testing.assert_allclose(out, [0, 0, 1.5], atol=1e-12)
+    # sliding sideways changes nothing; yielding lowers it (at once), never below zero
     sideways, back = np.array([0.03, -0.01, 0.0]), np.array([0.0, 0.0, 0.004])
-    np.testing.assert_allclose(r.render(x0 + sideways, 0.003), [0, 0, 1.0], atol=1e-12)
-    np.testing.assert_allclose(r.render(x0 + back, 0.004), [0, 0, 0.6], atol=1e-12)
-    np.testing.assert_array_equal(r.render(x0 + 100 * back, 0.005), [0, 0, 0])
+    np.testing.assert_allclose(_settled(r, x0 + sideways, t)[0], [0, 0, 1.0], atol=1e-12)
+    np.testing.assert_allclose(r.render(x0 + back, t + 0.02), [0, 0, 0.6], atol=1e-12)
+    np.testing.assert_array_equal(r.render(x0 + 100 * back, t + 0.021), [0, 0, 0])
     # saturated however hard the hand pushes
-    assert np.linalg.norm(r.render(x0 - [0, 0, 1.0], 0.006)) == pytest.approx(3.0)
+    out, t = _settled(r, x0 - [0, 0, 1.0], t + 0.022)
+    assert np.linalg.norm(out) == pytest.approx(3.0)
     # stale: the server fell silent for longer than max_age_s
     assert not r.render(x0, 0.2).any()
 
 
-def test_renderer_bounds_the_stiffness_the_server_sends():
+def test_renderer_bounds_a_stiffness_given_with_a_message():
     r = ForceRenderer(max_stiffness_n_m=400.0)
     r.receive([0.0, 1.0, 0.0], np.zeros(3), 0.0, stiffness_n_m=1e9)
-    np.testing.assert_allclose(r.render([0.0, -0.001, 0.0], 0.001), [0, 1.4, 0], atol=1e-12)
+    out, _ = _settled(r, [0.0, -0.001, 0.0], 0.001)
+    np.testing.assert_allclose(out, [0, 1.4, 0], atol=1e-12)
     r.receive([0.0, 1.0, 0.0], np.zeros(3), 0.0, stiffness_n_m=-5.0)
-    np.testing.assert_allclose(r.render([0.0, -0.001, 0.0], 0.001), [0, 1.0, 0], atol=1e-12)
+    out, _ = _settled(r, [0.0, -0.001, 0.0], 0.021)
+    np.testing.assert_allclose(out, [0, 1.0, 0], atol=1e-12)
     assert not r.receive([np.nan, 0, 0], np.zeros(3), 0.01)
 
 
@@ -254,3 +268,107 @@ def test_renderer_tracks_a_wall_better_than_holding_the_last_force(server_rate_h
     err_spring = np.sqrt(np.mean((spring - truth) ** 2))
     err_hold = np.sqrt(np.mean((hold - truth) ** 2))
     assert err_spring < 0.7 * err_hold
+
+
+# ---- a stalled loop, bursts and silences: no step on the hand --------------------------------
+def test_a_loop_stall_cannot_make_one_message_jump():
+    """The outsider's call: five 2 ms ticks of no contact, then one 20 ms late with a
+    hard contact. The rate limit ran on the loop clock's step, so that one message went
+    0 -> 2.931 N; with a 2 ms tick it is 0.4 N, and it must be after a stall too."""
+    config = ForceFeedbackConfig()
+    fb, t = ForceFeedback(config), 0.0
+    for _ in range(5):
+        fb.step(t, [0, 0, 0], np.eye(4), FOLLOWING)
+        t += 0.002
+    out = fb.step(t + 0.020, [0, 0, -30.0], np.eye(4), FOLLOWING)
+    assert config.max_force_step_n == pytest.approx(0.4)
+    assert np.linalg.norm(out.force_n) <= config.max_force_step_n * (1 + 1e-9)
+
+
+def test_the_step_cap_follows_the_physics_rate():
+    from haptics.force import for_physics_rate
+
+    config = for_physics_rate(ForceFeedbackConfig(), 1000.0)
+    assert config.max_step_s == pytest.approx(0.001)
+    assert config.max_force_step_n == pytest.approx(0.2)
+    with pytest.raises(HapticsError):
+        ForceFeedbackConfig(max_step_s=0.0)
+
+
+def _stalling_server(seed, seconds=3.0):
+    """``servo_cf`` as a server on a loaded machine makes it: 2 ms ticks with stalls of
+    15-300 ms (some longer than the renderer's 100 ms timeout), a contact that comes and
+    goes (30 N at the tip, saturated at the hand) and a hold now and then. Returns
+    [(loop time, ForceOutput)]."""
+    rng = np.random.default_rng(seed)
+    fb, t, out = ForceFeedback(), 0.0, []
+    while t < seconds:
+        t += 0.002 if rng.random() > 0.05 else rng.uniform(0.015, 0.3)
+        contact = [0.0, 10.0, -30.0] if rng.random() < 0.8 else [0.0, 0.0, 0.0]
+        state = FOLLOWING if rng.random() > 0.005 else HOLDING
+        out.append((t, fb.step(t, contact, np.eye(4), state)))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(8200, 8204))
+def test_server_messages_change_by_at_most_the_step_bound_while_following(seed):
+    bound = ForceFeedbackConfig().max_force_step_n
+    stream = _stalling_server(seed)
+    assert max(np.linalg.norm(o.force_n) for _, o in stream) > 2.9  # contact, saturated
+    before = np.zeros(3)
+    for _, out in stream:
+        if out.active:  # a hold is zero at once (documented); everything else ramps
+            assert np.linalg.norm(out.force_n - before) <= bound * (1 + 1e-9)
+        before = out.force_n
+
+
+@pytest.mark.parametrize("seed", range(8200, 8204))
+def test_the_renderer_never_steps_up_through_stalls_bursts_and_its_timeout(seed):
+    """The stalling server's messages, delivered when the server sends them (a stall
+    delivers nothing, then the next message), rendered at 1 kHz: the commanded force
+    rises or turns by at most the renderer's per-tick bound, also after its 100 ms
+    timeout zeroed it (the old renderer put 3 N back in one tick)."""
+    renderer = ForceRenderer()
+    stream = _stalling_server(seed)
+    hand, k, commanded = np.zeros(3), 0, [np.zeros(3)]
+    for tick in range(1, round(stream[-1][0] / DT) + 1):
+        now = tick * DT
+        while k < len(stream) and stream[k][0] <= now:
+            renderer.receive(stream[k][1].force_n, hand, now)
+            k += 1
+        commanded.append(renderer.render(hand, now))
+    magnitudes = np.linalg.norm(commanded, axis=1)
+    assert magnitudes.max() > 2.9  # the contact was felt in full
+    rises = np.diff(magnitudes)
+    assert rises.max() <= renderer.max_step_n * (1 + 1e-9), rises.max()
+    assert renderer.max_step_n == pytest.approx(0.4)
+    # and the timeout did zero it: silences past 100 ms were in the stream
+    assert (magnitudes[1:] == 0.0).any()
+
+
+def test_the_renderer_turns_slowly_and_lets_go_at_once():
+    renderer = ForceRenderer()
+    renderer.receive([3.0, 0.0, 0.0], np.zeros(3), 0.0)
+    out, t = _settled(renderer, np.zeros(3), 0.0)
+    np.testing.assert_allclose(out, [3.0, 0.0, 0.0])
+    renderer.receive([0.0, 3.0, 0.0], np.zeros(3), t)  # the same magnitude, turned 90°
+    turned = renderer.render(np.zeros(3), t)  # 1 ms after the last render
+    assert np.linalg.norm(turned - out) <= 200.0 * DT * (1 + 1e-9)
+    renderer.receive([0.0, 0.0, 0.0], np.zeros(3), t + 2 * DT)  # a clutch: zero at once
+    assert not renderer.render(np.zeros(3), t + 2 * DT).any()
+
+
+def test_the_renderer_forgets_the_force_when_the_session_ends():
+    renderer = ForceRenderer()
+    renderer.receive([0.0, 2.0, 0.0], np.zeros(3), 0.0)
+    out, t = _settled(renderer, np.zeros(3), 0.0)
+    assert np.linalg.norm(out) == pytest.approx(2.0)
+    renderer.forget()  # session/ending
+    assert not renderer.render(np.zeros(3), t).any()
+    assert not renderer.render(np.zeros(3), t + 0.05).any()  # and it stays zero
+
+
+def test_renderer_settings_are_checked():
+    for bad in ({"max_force_rate_n_s": 0.0}, {"max_step_s": math.nan}):
+        with pytest.raises(HapticsError):
+            ForceRenderer(**bad)

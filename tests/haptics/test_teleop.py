@@ -258,6 +258,23 @@ def test_workspace_limit_clamps_without_losing_the_mapping():
     assert not outs[-1].wall_excess_m.any()
 
 
+def test_a_hand_chattering_at_the_wall_is_one_workspace_limit_event_per_entry():
+    """A hand held at the wall with the tool on the board took the target in and out of
+    the wall sample by sample: 29 ``workspace_limit`` events in 0.7 s, each a session
+    event. Now one per entry: again only after the limit was off for LIMIT_REARM_S."""
+    from haptics.teleop.pipeline import LIMIT_REARM_S
+
+    config = TeleopConfig(workspace_upper_m=(0.005, 0.12, -0.02), **FREE)
+    wall_hand_m = 0.005 / config.translation_scale  # the hand where the target meets x = 5 mm
+    tele = Teleoperation(config, START, np.eye(4))
+    approach = _line([0, 0, 0], [wall_hand_m - 1e-4, 0, 0], 200)
+    chatter = [[wall_hand_m + (1e-4 if k % 6 < 3 else -1e-4), 0, 0] for k in range(700)]
+    away = [[0.0, 0.0, 0.0]] * round(2 * LIMIT_REARM_S / DT)  # off for twice the re-arm
+    outs = _run(tele, np.r_[approach, chatter, away, chatter])
+    kinds = [e.kind for o in outs for e in o.events]
+    assert kinds.count("workspace_limit") == 2, kinds.count("workspace_limit")
+
+
 def test_a_slightly_scaled_hand_rotation_still_gives_a_rigid_target():
     """A rotation scaled by 1 + 3e-5 passes the 1e-4 sample check; the target it made was
     not rigid enough for the IK ('X_target is not a rigid transform'), aborting a session."""

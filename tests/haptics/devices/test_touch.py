@@ -114,10 +114,12 @@ def test_force_feedback_from_servo_cf_through_the_renderer():
     renderer = force.ForceRenderer()
     hand = np.array([0.0, 0.01, 0.0])
     assert renderer.receive([0.0, -2.0, 0.0], hand, now_s=1.0)  # the tissue pushes the hand up
-    F_M = renderer.render(hand, 1.001)
+    for k in range(1, 21):  # ramped in through the renderer's slew limit (200 N/s)
+        F_M = renderer.render(hand, 1.0 + 0.001 * k)
     np.testing.assert_allclose(force_to_device(F_M), [0.0, 2.0, 0.0], atol=1e-9)  # up at the device
     # pushing further into the contact raises the force, up to the saturation
-    deeper = renderer.render(hand + np.array([0.0, 0.5, 0.0]), 1.002)
+    for k in range(21, 31):
+        deeper = renderer.render(hand + np.array([0.0, 0.5, 0.0]), 1.0 + 0.001 * k)
     assert np.linalg.norm(force_to_device(deeper, 3.0)) == pytest.approx(3.0)
     # a silent server: no force after the renderer's age limit
     np.testing.assert_array_equal(renderer.render(hand, 2.0), np.zeros(3))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 
 import numpy as np
+import pytest
 
 from haptics import heap
 from haptics.devices.base import DeviceReading
@@ -143,3 +144,55 @@ def test_spacemouse_process_waits_for_the_server_follows_and_stops_on_ctrl_c():
             proc.kill()
         if served is not None:
             served.close()
+
+
+class ScriptedLink:
+    """A connected link whose server sends what the test scripted, per tick."""
+
+    connected = True
+
+    def __init__(self, script: dict) -> None:
+        self.names = ["MTMR"]
+        self.hello = {"devices": {"MTMR": "PSM1"}}
+        self.script = script
+        self.tick = 0
+
+    def arm_of(self, name):
+        return "PSM1"
+
+    def send(self, name, reading, now) -> None:
+        pass
+
+    def poll(self) -> list:
+        self.tick += 1
+        return self.script.get(self.tick, [])
+
+    def notify(self, text) -> None:
+        pass
+
+    def check(self):
+        return None
+
+
+def _to_device(topic: str, k: int, **payload):
+    from haptics.bus.contract import TO_CLIENT, decode, encode
+
+    envelope = {"v": 1, "stamp_s": 1.0 + k, "seq": k, "used_seq": -1, **payload}
+    return decode(encode(topic, envelope, TO_CLIENT), TO_CLIENT, received_s=1.0)
+
+
+def test_the_loop_lets_go_of_the_hand_when_the_session_ends():
+    """``session/ending``: the force goes to zero at once, though the last ``servo_cf``
+    (from a server without the final zero) was 2 N and is within the 100 ms age."""
+    force = {"force_n": [0.0, 2.0, 0.0], "torque_nm": [0.0, 0.0, 0.0]}
+    script = {k: [_to_device("MTMR/servo_cf", k, **force)] for k in range(1, 31)}
+    ending = {"reason": "stop request", "failure": None, "score_within_s": 120.0}
+    script[31] = [_to_device("session/ending", 31, **ending)]
+    clock = iter(np.arange(0.0, 1.0, 0.001))
+    handle = Handle()
+    run_device(
+        handle, ScriptedLink(script), enable=False, clock=lambda: next(clock),
+        sleep=lambda s: None, max_ticks=40,
+    )  # fmt: skip
+    assert np.linalg.norm(handle.forces[29]) == pytest.approx(2.0)  # ramped in, then held
+    assert not handle.forces[30].any() and not handle.forces[-1].any()

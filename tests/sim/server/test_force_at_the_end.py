@@ -1,0 +1,55 @@
+"""The last ``servo_cf`` a device gets is zero, whatever ends the session.
+
+An outsider's haptic client pushed the tool onto the board (3 N on the hand) and stopped
+the session: the last ``servo_cf`` was the full contact force, then ``session/ending``
+and silence, so a device that renders the latest message held 3 N. On real loopback
+sockets, as the other server tests: a device pushes into the workspace wall and the
+board, then the session ends by a ``stop`` request or by the server being stopped
+(Ctrl-C, SIGTERM: ``interrupted``).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from tests.sim.server.test_server import Device, Served
+
+
+def _force_n(payload) -> float:
+    return float(np.linalg.norm(payload["force_n"])) if payload else 0.0
+
+
+@pytest.mark.parametrize("ending", ["stop request", "interrupted"])
+def test_every_device_gets_a_zero_force_before_the_session_ends(ending):
+    served = Served()  # needle-handover: MTMR -> PSM1, MTML -> PSM2
+    device = Device(served.server.port)
+    try:
+        device.follow("MTMR", "PSM1")
+        hand = device.hand["MTMR"].copy()
+        hand[:3, 3] += (0.0, 0.0, 0.5)  # half a metre into the scene: board and wall
+        device.hand["MTMR"] = hand
+        pushed = device.wait_for(lambda: _force_n(device.latest("MTMR/servo_cf")) > 1.0, 30)
+        assert pushed, device.seen("PSM1")
+        if ending == "stop request":
+            assert device.bus.request({"request": "stop"}, timeout_s=10)["ok"]
+        else:
+            served.stopped = True
+        assert device.wait_for(lambda: device.latest("session/ending") is not None, 60)
+        time.sleep(0.2)  # anything sent after the notice
+        with device._lock:
+            inbox = [m for _, m in device.inbox]
+    finally:
+        device.close()
+        served.stop()
+        served.close()
+    end = next(k for k, m in enumerate(inbox) if m.topic == "session/ending")
+    assert inbox[end].payload["reason"] == ending
+    for name in ("MTMR", "MTML"):
+        forces = [m.payload for m in inbox[:end] if m.topic == f"{name}/servo_cf"]
+        assert forces and forces[-1]["force_n"] == [0.0, 0.0, 0.0], (name, forces[-3:])
+        assert forces[-1]["torque_nm"] == [0.0, 0.0, 0.0]
+    after = [m.payload for m in inbox[end:] if m.topic.endswith("/servo_cf")]
+    assert all(_force_n(p) == 0.0 for p in after), after
