@@ -171,7 +171,9 @@ def run(
                 info.conditions["teleop"] = speed_limit_conditions(SessionConfig().teleop)
             info.outputs = _outputs(record, json_path, video)
             checkpoint = Checkpoint(records.work_dir / IN_PROGRESS, info)
-        recorder = _claim_recording(record, path, overwrite)
+        recorder = _claim_recording(
+            record, path, overwrite, None if records is None else info.started_at
+        )
         if records is not None and recorder is not None:
             # the recording's .partial exists from now: registered for the trainee at
             # once, so that a run killed before its first checkpoint (start-up takes
@@ -337,14 +339,26 @@ def _refuse_half_written_video(video: Path | None) -> None:
         raise typer.BadParameter(half_written_video(partial), param_hint="--video")
 
 
-def _claim_recording(record: Path | None, scenario_path: Path, overwrite: bool):
+def _claim_recording(
+    record: Path | None,
+    scenario_path: Path,
+    overwrite: bool,
+    session_started_unix_s: float | None,
+):
     """The recorder of ``--record``, its file claimed now so that a refusal (another run
-    records to it; it exists without ``--overwrite``) comes before the run; or None."""
+    records to it; it exists without ``--overwrite``) comes before the run; or None.
+    ``session_started_unix_s``: the stored session's start, for the file's metadata
+    (None without the records: the recording's start)."""
     if record is None:
         return None
     from sim.session.recording.mcap_writer import McapRecorder
 
-    recorder = McapRecorder(record, scenario_text=scenario_path.read_text(), overwrite=overwrite)
+    recorder = McapRecorder(
+        record,
+        scenario_text=scenario_path.read_text(),
+        overwrite=overwrite,
+        session_started_unix_s=session_started_unix_s,
+    )
     recorder.claim()
     return recorder
 
