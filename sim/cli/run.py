@@ -721,7 +721,22 @@ def store_finished(console, records, spec, outcome, checkpoint, report, camera=N
             + (f" --db {info.db}" if info.db else "")
         ) from None
     console.print(f"stored as session {sid} for {escape(where)}; report: {page}")
+    say_future_starts(console, records, info.pseudonym)
     return sid
+
+
+def say_future_starts(console, records, pseudonym: str) -> None:
+    """Warn when sessions of ``pseudonym`` (the one just stored among them) start after
+    now by this machine's clock: a wrong clock, then or now, that makes such a session
+    the latest attempt until then (:func:`scenarios.times.future_starts_warning`). Only a
+    warning: the session is stored, so a busy database just leaves it unsaid."""
+    from scenarios.errors import ScenarioError
+    from scenarios.times import future_starts_warning
+
+    with contextlib.suppress(ScenarioError):
+        warning = future_starts_warning(records.sessions(pseudonym))
+        if warning:
+            console.print(escape(warning), style="yellow")
 
 
 def _forgotten_since_stored(records, session_uid: str) -> bool:
