@@ -40,6 +40,7 @@ from scenarios.report import (
 )
 from scenarios.schema import Proficiency, Scenario, Scoring
 from scenarios.scoring import ScoreResult, pass_marks, score_session
+from scenarios.times import started_label, utc_label
 from scenarios.trace import SessionTrace
 
 
@@ -250,7 +251,7 @@ def write_session_report(records: Records, session_id: int, out: Path | None = N
     row = records.session(session_id)
     original = result_from_dict(json.loads(row.original_score.result_json))
     rescores = [
-        (f"{s.created_at:%Y-%m-%d %H:%M}", result_from_dict(json.loads(s.result_json)))
+        (utc_label(s.created_at), result_from_dict(json.loads(s.result_json)))
         for s in row.scores[1:]
     ]
     trace = None
@@ -444,7 +445,7 @@ def session_dicts(records: Records, pseudonym: str) -> list[dict]:
             {
                 "id": r.id,
                 "scenario": r.scenario,
-                "started_at": f"{r.started_at:%Y-%m-%d %H:%M}",
+                "started_at": started_label(r.started_at),
                 "operator": r.operator,
                 "seed": r.seed,
                 "score": r.original_score.score,
@@ -545,7 +546,7 @@ def proficiency_table(records: Records, pseudonym: str) -> dict[str, dict]:
         p = proficiency_of(judged, rule.consecutive, rule.total)
         since = None
         if p.proficient:
-            since = f"attempt {p.reached_at}, {p.reached_on:%Y-%m-%d}"
+            since = f"attempt {p.reached_at}, {utc_label(p.reached_on, date_only=True)}"
         out[name] = {
             **p.__dict__,
             "proficient": p.proficient,

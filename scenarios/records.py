@@ -76,6 +76,7 @@ from scenarios.paths import (
     unfinished_copies,
 )
 from scenarios.store_paths import StoredPath, bind_files_root, relative_to_root
+from scenarios.times import utc_label
 
 PSEUDONYM_PATTERN = re.compile(r"^[A-Za-z0-9_-]{2,40}$")
 
@@ -589,11 +590,11 @@ class Forgotten:
 def unregistered_outputs(sessions: Sequence[SessionRow]) -> list[str]:
     """The sessions among ``sessions`` stored by a surgisim older than the registration
     of a run's outputs (``--record``, ``--json``, ``--video``), as ``session 3
-    (camera-targeting, 2026-12-04 23:20)``: forgetting cannot know those files, so it
+    (camera-targeting, 2026-12-04 23:20 UTC)``: forgetting cannot know those files, so it
     must say that they may be left. Such rows have no :attr:`SessionRow.session_uid`
     (both came in the same release; every session stored since has one)."""
     return [
-        f"session {r.id} ({r.scenario}, {r.started_at:%Y-%m-%d %H:%M})"
+        f"session {r.id} ({r.scenario}, {utc_label(r.started_at)})"
         for r in sessions
         if r.session_uid is None
     ]

@@ -27,6 +27,7 @@ from scenarios.explain import TIMES
 from scenarios.paths import write_private_text
 from scenarios.records import OTHER_RUBRIC, OTHER_RUBRIC_NOTE, attempts_label
 from scenarios.scoring import ScoreResult, pass_score_text, score_text
+from scenarios.times import started_label, utc_now
 from scenarios.trace import SessionTrace
 
 _STYLE = """
@@ -334,7 +335,7 @@ def session_report_html(
         object_types: the types of the scene's objects (``suture_pad``, ``peg_board``):
             the force note names what the instruments pressed on by them.
     """
-    when = when or dt.datetime.now()
+    when = when or utc_now()
     figures = splits = events = force_note = ""
     if trace is not None:
         from scenarios.evaluate import scored_end
@@ -364,7 +365,7 @@ def session_report_html(
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
         f"<style>{_STYLE}{RS.STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
         f"<p class='sub'>trainee {html.escape(pseudonym)} · operator {html.escape(operator)} · "
-        f"seed {seed} · {when:%Y-%m-%d %H:%M} · rule {result.rule}</p>"
+        f"seed {seed} · {started_label(when)} · rule {result.rule}</p>"
         f"{RS.conditions_html(conditions)}{RS.degraded_html(conditions)}"
         f"{_verdict(result, ending)}"
         f"<h2>How the score was computed</h2>{RS.explanation_html(result)}"

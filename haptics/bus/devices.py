@@ -225,7 +225,10 @@ class DeviceStats:
         stamp_rate_off: episodes of ``stamp_s`` advancing outside
             :data:`STAMP_RATE_RANGE` times the server's clock (a wrong unit, a wrong
             clock); the device is held while one lasts.
-        last_received_s: receiver clock of its latest message (s).
+
+    Only counts of messages: these are stored with a session (``conditions.devices``),
+    and a time of the server's monotonic clock (the receipt of the last message, once
+    kept here) means nothing outside the server process that read it.
     """
 
     samples: int = 0
@@ -236,7 +239,6 @@ class DeviceStats:
     restarts: int = 0
     duplicate_senders: int = 0
     stamp_rate_off: int = 0
-    last_received_s: float = 0.0
 
 
 #: A forward jump of ``seq`` of more than this much time's worth of samples is not
@@ -556,7 +558,6 @@ class DeviceState:
         d = self._devices.get(name)
         if d is None:
             d = self._devices[name] = _Device(ClockMap(self._clock_window_s))
-        d.stats.last_received_s = now_s
         if kind == "gripper/measured_js":
             d.gripper_rad = float(p["position_rad"][0])
         elif kind == "clutch":

@@ -33,13 +33,16 @@ def block_is_free(port: int, count: int = 3) -> bool:
 LOWEST_FREE_BASE = 20000
 
 
-def _ephemeral_low() -> int:
-    """The lowest port the kernel gives outgoing connections (Linux's
-    ``ip_local_port_range``; 32768, its default, where that cannot be read)."""
+def ephemeral_range() -> tuple[int, int]:
+    """The lowest and highest port the kernel gives outgoing connections as their source
+    (Linux's ``ip_local_port_range``; 32768-60999, its default, where that cannot be
+    read). A client that waits for a server on a port in this range can connect to
+    itself (see :meth:`haptics.bus.sockets.ClientBus.request`)."""
     try:
-        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 32768
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[:2]
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
 
 
 def free_port_block(count: int = 3) -> int:
@@ -50,7 +53,7 @@ def free_port_block(count: int = 3) -> int:
     between the check and the server's bind one took it ("Address already in use", in a
     test run with hundreds of connections). Ports below are never handed out that way.
     """
-    top = _ephemeral_low() - count
+    top = ephemeral_range()[0] - count
     below = top - LOWEST_FREE_BASE >= 1000
     pick = random.Random()  # not the global generator, which a caller may have seeded
     for _ in range(200):

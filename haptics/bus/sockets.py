@@ -23,7 +23,7 @@ import math
 import select
 import threading
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +53,7 @@ from haptics.bus.errors import (
     BusTimeoutError,
 )
 from haptics.bus.names import NameLimit
+from haptics.bus.ports import ephemeral_range
 from haptics.bus.roles import OPERATOR, REPORT_TOPICS, Role
 from haptics.bus.security import (
     AllowList,
@@ -683,8 +684,8 @@ class ServerBus:
                 except zmq.ZMQError as e:
                     raise BusError(
                         f"cannot bind {ep}: {e.strerror}. Is another `surgisim serve` running"
-                        f" there? Stop it or pick another base port (--port; this bus needs"
-                        f" {port}, {port + 1} and {port + 2})."
+                        f" there?{_waiting_client_hint(e, port)} Stop it or pick another base"
+                        f" port (--port; this bus needs {port}, {port + 1} and {port + 2})."
                     ) from None
             return port
         for _ in range(200):  # port 0: let the OS pick P, then try P+1 and P+2
@@ -981,6 +982,22 @@ class ServerBus:
         self.close()
 
 
+def _waiting_client_hint(error: zmq.ZMQError, port: int) -> str:
+    """What else can hold a port the server cannot bind: a device or viewer that waits for
+    a server on a base port in the ephemeral range may have connected to itself there
+    (see :meth:`ClientBus._leave_self_connection`)."""
+    if error.errno != zmq.EADDRINUSE:
+        return ""
+    low, high = ephemeral_range()
+    hint = " Or a device or viewer waiting for a server on this port"
+    if low <= port + 2 and port <= high:
+        hint += (
+            f" (it lies in {low}-{high}, the ports the system gives outgoing connections: a"
+            f" waiting client can connect to itself there; base ports below {low} avoid it)"
+        )
+    return hint + "?"
+
+
 class ClientBus:
     """A device's or viewer's end of the bus: SUB to P, PUB (an XPUB) to P + 1, DEALER to P + 2.
 
@@ -1019,12 +1036,18 @@ class ClientBus:
             )
         for prefix in subscribe:
             self._sub.subscribe(prefix.encode("utf-8"))
-        for s, ep in zip((self._sub, self._pub, self._dealer), self.endpoints, strict=True):
+        for s, ep in zip((self._sub, self._pub), self.endpoints[:2], strict=True):
             s.connect(ep)
+        self._dealer_endpoint = self.endpoints[2]
+        self._dealer.connect(self._dealer_endpoint)
         self.counters = BusCounters()
         self._topics = _Sequencer()
         self._request_seq = 0
         self._subscribers = 0
+        #: the last requests sent, as sent: one of them coming back is a self-connection
+        self._sent_requests: deque[bytes] = deque(maxlen=8)
+        #: how often the request socket found itself connected to itself (and reconnected)
+        self.self_connections = 0
 
     def subscribe(self, prefix: str) -> None:
         """Also receive the topics starting with ``prefix`` (from now on: what the server
@@ -1072,8 +1095,9 @@ class ClientBus:
         body = dict(payload)
         body.update(v=CONTRACT_VERSION, stamp_s=time.monotonic(), seq=seq)
         deadline = time.monotonic() + timeout_s
+        frame = encode_request(body)
         try:
-            self._dealer.send_multipart([b"", encode_request(body)], zmq.NOBLOCK)
+            self._dealer.send_multipart([b"", frame], zmq.NOBLOCK)
         except zmq.Again:
             # no server to queue for: none there yet, or a CurveZMQ handshake that never
             # completes (a client without keys, or with the wrong ones): as no reply
@@ -1085,6 +1109,7 @@ class ClientBus:
                 " this base port, and, if it uses CurveZMQ, this client's keys)?"
             ) from None
         self.counters.sent += 1
+        self._sent_requests.append(frame)
         while True:
             left_ms = int(max(0.0, deadline - time.monotonic()) * 1000)
             if not self._dealer.poll(left_ms, zmq.POLLIN):
@@ -1094,6 +1119,13 @@ class ClientBus:
                     f" {timeout_s:g} s — is `surgisim serve` running (with this base port)?"
                 )
             frames = self._dealer.recv_multipart()
+            if frames[-1] in self._sent_requests:
+                self._leave_self_connection()
+                raise BusTimeoutError(
+                    f"no server at {self.endpoints[2]}: this client's {body['request']!r}"
+                    " came back to itself (a TCP self-connection, reconnected) — is"
+                    " `surgisim serve` running (with this base port)?"
+                )
             try:
                 reply = decode_reply(frames[-1])
             except BusMessageError as e:
@@ -1103,6 +1135,29 @@ class ClientBus:
                 self.counters.requests.accepted += 1
                 return reply
             # a late reply to an earlier request that timed out: skip it
+
+    def _leave_self_connection(self) -> None:
+        """Drop the request socket's connection to itself and connect afresh.
+
+        With no server listening on P + 2, ZeroMQ retries the connection every 100 ms,
+        and each try takes a source port from Linux's ephemeral range (32768-60999 by
+        default). When P + 2 lies in that range, a try sooner or later gets P + 2 itself:
+        TCP's simultaneous open connects the socket to itself, this DEALER reads its own
+        requests as replies, and it holds P + 2, so a server started next cannot bind
+        ("Address already in use"). A fresh connection takes another source port.
+        """
+        self.self_connections += 1
+        self._sent_requests.clear()
+        log.warning(
+            "the request socket connected to itself on %s (no server there, and a port"
+            " in the range the system gives outgoing connections; a base port below %d"
+            " avoids it): reconnecting",
+            self.endpoints[2],
+            ephemeral_range()[0],
+        )
+        self._dealer.disconnect(self._dealer_endpoint)
+        self._dealer_endpoint = self.endpoints[2]
+        self._dealer.connect(self._dealer_endpoint)
 
     def _raise_if_refused(self) -> None:
         if self._monitor is None:

@@ -96,7 +96,10 @@ def _records(db: str | None, demo: bool = False, *, reading: bool = True):
 def trainee_list(
     db: str | None = DB_OPTION, demo: bool = DEMO_OPTION, debug: bool = DEBUG_OPTION
 ) -> None:
-    """List trainees with their number of sessions."""
+    """List trainees with their number of sessions (``since``: the UTC date they were
+    recorded)."""
+    from scenarios.times import utc_label
+
     with guard(debug):
         records = _records(db, demo)
         rows = records.trainees()
@@ -104,7 +107,9 @@ def trainee_list(
     for col in ("pseudonym", "sessions", "since"):
         table.add_column(col)
     for trainee, count in rows:
-        table.add_row(escape(trainee.pseudonym), str(count), f"{trainee.created_at:%Y-%m-%d}")
+        table.add_row(
+            escape(trainee.pseudonym), str(count), utc_label(trainee.created_at, date_only=True)
+        )
     console = Console(emoji=False)
     # on a line of its own, never broken: a URL to copy into --db
     console.print(f"Trainees in {records.shown_url}", soft_wrap=True, highlight=False, markup=False)

@@ -171,7 +171,9 @@ def run(
                 info.conditions["teleop"] = speed_limit_conditions(SessionConfig().teleop)
             info.outputs = _outputs(record, json_path, video)
             checkpoint = Checkpoint(records.work_dir / IN_PROGRESS, info)
-        recorder = _claim_recording(record, path, overwrite)
+        recorder = _claim_recording(
+            record, path, overwrite, None if records is None else info.started_at
+        )
         if records is not None and recorder is not None:
             # the recording's .partial exists from now: registered for the trainee at
             # once, so that a run killed before its first checkpoint (start-up takes
@@ -337,14 +339,26 @@ def _refuse_half_written_video(video: Path | None) -> None:
         raise typer.BadParameter(half_written_video(partial), param_hint="--video")
 
 
-def _claim_recording(record: Path | None, scenario_path: Path, overwrite: bool):
+def _claim_recording(
+    record: Path | None,
+    scenario_path: Path,
+    overwrite: bool,
+    session_started_unix_s: float | None,
+):
     """The recorder of ``--record``, its file claimed now so that a refusal (another run
-    records to it; it exists without ``--overwrite``) comes before the run; or None."""
+    records to it; it exists without ``--overwrite``) comes before the run; or None.
+    ``session_started_unix_s``: the stored session's start, for the file's metadata
+    (None without the records: the recording's start)."""
     if record is None:
         return None
     from sim.session.recording.mcap_writer import McapRecorder
 
-    recorder = McapRecorder(record, scenario_text=scenario_path.read_text(), overwrite=overwrite)
+    recorder = McapRecorder(
+        record,
+        scenario_text=scenario_path.read_text(),
+        overwrite=overwrite,
+        session_started_unix_s=session_started_unix_s,
+    )
     recorder.claim()
     return recorder
 
@@ -707,7 +721,22 @@ def store_finished(console, records, spec, outcome, checkpoint, report, camera=N
             + (f" --db {info.db}" if info.db else "")
         ) from None
     console.print(f"stored as session {sid} for {escape(where)}; report: {page}")
+    say_future_starts(console, records, info.pseudonym)
     return sid
+
+
+def say_future_starts(console, records, pseudonym: str) -> None:
+    """Warn when sessions of ``pseudonym`` (the one just stored among them) start after
+    now by this machine's clock: a wrong clock, then or now, that makes such a session
+    the latest attempt until then (:func:`scenarios.times.future_starts_warning`). Only a
+    warning: the session is stored, so a busy database just leaves it unsaid."""
+    from scenarios.errors import ScenarioError
+    from scenarios.times import future_starts_warning
+
+    with contextlib.suppress(ScenarioError):
+        warning = future_starts_warning(records.sessions(pseudonym))
+        if warning:
+            console.print(escape(warning), style="yellow")
 
 
 def _forgotten_since_stored(records, session_uid: str) -> bool:

@@ -107,7 +107,7 @@ def test_standings_agree_with_each_trainees_own_table(course):
         assert standing.proficient == own["proficient"]
         assert standing.since == own["since"]
     t101, t102, t103 = group["T101"], group["T102"], group["T103"]
-    assert t101.proficient and t101.since == "attempt 10, 2026-11-12"
+    assert t101.proficient and t101.since == "attempt 10, 2026-11-12 UTC"
     assert (t101.attempts, t101.passed, t101.current_run) == (10, 10, 10)
     assert (t102.attempts, t102.not_counted, t102.passed, t102.current_run) == (3, 1, 1, 0)
     # the stopped session's 0 is no attempt: best and latest are of the attempts
@@ -333,3 +333,35 @@ def test_a_forget_between_registering_and_placing_the_page_keeps_the_old_file(
     assert "T103" not in page.read_text() and len(notes) == 1
     with pytest.raises(NoTraineeError, match="T103"):
         course.register_file(page, pseudonym=["T101", "T103"], place=pytest.fail)
+
+
+def test_every_date_shown_says_utc_and_a_start_in_the_future_is_flagged(tmp_path, capsys):
+    """Dates were shown as bare ``2026-10-25 00:59`` (UTC, read as local time), and a
+    session run with a clock a year fast became the trainee's latest attempt silently
+    (the class view's latest score, the runs in a row)."""
+    from rich.console import Console
+
+    from scenarios.times import IN_THE_FUTURE, utc_now
+    from sim.cli.run import say_future_starts
+
+    records = Records(f"sqlite:///{tmp_path / 'clock.sqlite'}")
+    ahead_days = (utc_now() - START).days + 400  # a clock a year fast
+    _store(records, "T806", 1, score=100.0)
+    fast = _store(records, "T806", ahead_days, score=100.0)
+    later = _store(records, "T806", 2, score=41.0)  # run after it, with the clock right
+    shown = {s["id"]: s["started_at"] for s in session_dicts(records, "T806")}
+    assert shown[later] == "2026-11-04 09:00 UTC"
+    assert shown[fast].endswith(f" UTC ({IN_THE_FUTURE})")
+    # the order stays by start, as trainee show and the progress page count attempts
+    assert list(shown) == [1, later, fast]
+    (standing,) = class_standings(records).by_scenario["mini"]
+    assert standing.latest_on == shown[fast]  # the class view flags its "latest" too
+    page = trainee_report_html(
+        "T806", session_dicts(records, "T806"), proficiency_table(records, "T806")
+    )
+    assert "2026-11-04 09:00 UTC" in page and IN_THE_FUTURE in page
+    say_future_starts(Console(width=400), records, "T806")
+    warning = capsys.readouterr().out
+    assert f"session {fast} (" in warning and "started after now" in warning
+    say_future_starts(Console(width=400), records, "T101")  # no sessions: nothing to say
+    assert capsys.readouterr().out == ""

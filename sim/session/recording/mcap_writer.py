@@ -2,8 +2,10 @@
 
 One file per session, opened in Foxglove (``foxglove.*`` protobuf schemas) and Rerun
 (``rerun out.mcap``: it converts ``foxglove.FrameTransforms`` and ``foxglove.PoseInFrame``;
-the JSON channels appear as raw messages). Channels (CRTK names; times are simulated
-time in nanoseconds):
+the JSON channels appear as raw messages). Channels (CRTK names; every message's
+``log_time`` and ``publish_time`` are the session's simulated time in nanoseconds from
+0, not Unix time: Foxglove's timeline shows 1970-01-01 00:00:00 plus the simulated time.
+When the session began is the metadata's ``session_started_utc``):
 
 =============================  ===========================  ===============================
 topic                          schema                       when
@@ -154,6 +156,10 @@ class McapRecorder:
         overwrite: replace an existing ``path`` (and a partial file a killed run left);
             ``surgisim run`` passes False unless ``--overwrite`` is given. A file another
             live run is recording to is refused either way.
+        session_started_unix_s: when the session began (Unix time, s), written to the
+            metadata as ``session_started_utc`` (ISO 8601, UTC): ``surgisim run`` passes
+            the start its records keep; None takes the time :meth:`start` is called.
+            (``created_utc`` is when the file was made, after the run's start-up.)
     """
 
     def __init__(
@@ -164,8 +170,10 @@ class McapRecorder:
         meshes: bool = True,
         scenario_text: str | None = None,
         overwrite: bool = True,
+        session_started_unix_s: float | None = None,
     ) -> None:
         self.path = Path(path)
+        self.session_started_unix_s = session_started_unix_s
         self.scenario_text = scenario_text
         self.pose_rate_hz = pose_rate_hz
         self.meshes = meshes
@@ -314,11 +322,19 @@ class McapRecorder:
                 # what made the file and when: a replay that differs can be traced
                 "surgisim_version": surgisim_version(),
                 "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+                "session_started_utc": self._session_started_utc(),
             },
         )
         if self.meshes:
             self._write_proto("/scene", session.time_s, _scene_update(session.world, self._links))
         self.stepped(session)
+
+    def _session_started_utc(self) -> str:
+        """The session's start as ISO 8601 UTC: the messages' times are simulated
+        nanoseconds from 0, so this is what places the recording in wall-clock time."""
+        started = self.session_started_unix_s
+        when = datetime.now(UTC) if started is None else datetime.fromtimestamp(started, UTC)
+        return when.isoformat(timespec="seconds")
 
     @_until_the_file_fails
     def commands(self, session, commands, steps: int = 1) -> None:

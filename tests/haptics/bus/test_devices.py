@@ -63,6 +63,16 @@ def test_lost_and_restarted_devices_are_counted():
     assert state.stats("MTMR").invalid_stamps == 1
 
 
+def test_the_counters_stored_with_a_session_hold_no_server_clock_time():
+    """``conditions.devices`` of a live session stored ``last_received_s``, the server's
+    ``time.monotonic()`` (seconds since boot), meaningless outside that process."""
+    state = DeviceState()
+    state.update(_msg("MTMR/measured_cp", _pose(0.0), 0, 1.0, 12874.17))
+    stored = vars(state.stats("MTMR"))
+    assert stored["samples"] == 1
+    assert all(type(value) is int for value in stored.values()), stored
+
+
 def test_sample_times_follow_the_device_clock_not_the_delivery_jitter(rng):
     """A device clock 1000 s off and delivery jitter up to 2 ms: sample times are the device's
     1 ms grid (shifted once), never the jittered arrival times."""

@@ -279,3 +279,52 @@ def test_read_late_says_which_drains_read_a_backlog(server):
         assert server.drain() == [] and not server.read_late
     finally:
         ctx.destroy(linger=0)
+
+
+def _block_in_the_ephemeral_range(port: int) -> int:
+    """``port`` when its block of three is free and lies in the ephemeral range (where a
+    self-connection happens by chance); else the test is skipped."""
+    from haptics.bus.ports import block_is_free, ephemeral_range
+
+    low, high = ephemeral_range()
+    if not (low <= port and port + 2 <= high and block_is_free(port)):
+        pytest.skip(f"ports {port}-{port + 2} are taken or outside {low}-{high}")
+    return port
+
+
+def _connect_requests_to_itself(bus: ClientBus, port: int) -> None:
+    """Make ``bus``'s request socket connect to itself on ``port``, as a waiting client's
+    retries do by chance when ``port`` lies in the ephemeral range: the kernel gave a retry
+    ``port`` as its source port (here the endpoint names it as the source)."""
+    bus._dealer.disconnect(bus._dealer_endpoint)
+    bus._dealer_endpoint = f"tcp://127.0.0.1:{port};127.0.0.1:{port}"
+    bus._dealer.connect(bus._dealer_endpoint)
+
+
+def test_a_request_socket_connected_to_itself_reconnects_and_frees_the_port(caplog):
+    """A device waiting for its server on a base port in Linux's ephemeral range connected
+    to itself (TCP simultaneous open), read its own hello as a bad reply (``dropped a
+    message (bad_fields)``) and held P + 2: the server started next could not bind it."""
+    port = _block_in_the_ephemeral_range(39210)
+    with ClientBus(port=port) as device:
+        _connect_requests_to_itself(device, port + 2)
+        with pytest.raises(BusTimeoutError, match="came back to itself"):
+            device.request("hello", timeout_s=30.0)
+        assert device.self_connections == 1
+        assert device.counters.requests.total_dropped == 0  # not a bad reply
+        assert "connected to itself" in caplog.text
+        with ServerBus(port=port) as server:  # P + 2 is free again
+            pump = ServerPump(server)
+            try:
+                assert device.wait_ready(10.0)["ok"]  # and the device reaches the server
+            finally:
+                pump.stop()
+
+
+def test_a_taken_port_names_a_waiting_client():
+    """The server's message named only another server; a device connected to itself (in
+    the ephemeral range) held the port and nothing listened there."""
+    port = _block_in_the_ephemeral_range(39220)
+    with ServerBus(port=port), pytest.raises(BusError, match="waiting for a server on") as e:
+        ServerBus(port=port)
+    assert "can connect to itself there; base ports below" in str(e.value)

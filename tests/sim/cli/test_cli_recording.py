@@ -211,3 +211,22 @@ def test_replay_fails_a_turned_tip_says_why_and_refuses_bad_tolerances(tmp_path,
         refused = CliRunner().invoke(app, ["replay", str(recording), *bad])
         assert refused.exit_code == 2, (bad, refused.output)
     assert len(replays) == 2  # the refused ones re-simulated nothing
+
+
+def test_a_recording_says_when_its_session_started(tmp_path, monkeypatch):
+    """The messages' times are simulated nanoseconds from 0 (Foxglove shows 1970), and
+    the metadata's ``created_utc`` is when the file was made, after the run's start-up:
+    ``session_started_utc`` is the stored session's start."""
+    import datetime as dt
+
+    from scenarios.records import open_records
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    target = tmp_path / "out.mcap"
+    args = ["run", "needle-handover", "--seed", "8400", "--no-snapshots", "--record", str(target)]
+    done = runner.invoke(app, args)
+    assert done.exit_code == 0, done.output
+    started = dt.datetime.fromisoformat(read_recording(target).metadata["session_started_utc"])
+    assert started.utcoffset() == dt.timedelta(0)
+    (row,) = open_records(demo=True).sessions()
+    assert started.replace(tzinfo=None) == row.started_at.replace(microsecond=0)

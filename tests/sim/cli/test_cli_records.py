@@ -26,6 +26,7 @@ def test_trainee_list_show_and_report(tmp_path):
     sid = _store(db, tmp_path)
     out = runner.invoke(app, ["trainee", "list", "--db", db])
     assert out.exit_code == 0 and "T042" in out.stdout
+    assert " UTC" in out.stdout  # since: a UTC date, a day off in Auckland's morning
     html = tmp_path / "t.html"
     csv = tmp_path / "t.csv"
     out = runner.invoke(

@@ -84,6 +84,8 @@ def test_the_tip_poses_in_the_file_are_the_sessions(recorded):
 
     assert rec.metadata["surgisim_version"] == surgisim_version()
     assert rec.metadata["created_utc"].endswith("+00:00")
+    # messages are stamped with simulated time from 0: this places the file in real time
+    assert rec.metadata["session_started_utc"].endswith("+00:00")
     trace_rows = outcome.trace.instruments["PSM1"].tip_position_m
     # the last frame is the session's end: the trace's last row is the same tip
     last = rec.tips[max(rec.tips)]["PSM1"]
