@@ -220,3 +220,40 @@ def _reach_sparc(path: np.ndarray) -> float:
     from scenarios import metrics as M
 
     return M.sparc(M.speed_profile(path, FS), FS)
+
+
+def test_a_nan_tip_position_makes_its_metrics_nan_not_absent():
+    # one damaged row made path length, idle time, movements, LDLJ and SPARC vanish from
+    # the result ("does not apply"), and the score went on without them
+    trace = _trace()
+    trace.instruments["PSM1"].tip_position_m[500] = np.nan
+    m = compute_metrics(trace)
+    for name in ("path_length_cm", "path_length_cm[PSM1]", "idle_time_s", "movements"):
+        assert np.isnan(m[name]), name
+    assert np.isnan(m["ldlj"]) and np.isnan(m["sparc"])
+    assert m["path_length_cm[PSM2]"] == pytest.approx(0.0) and m["completion_time_s"] == 9.5
+
+
+def test_a_nan_tip_force_makes_the_force_metrics_nan():
+    # max(0.0, nan) read a 4 N push with one NaN sample as a peak of 0 N
+    trace = _trace()
+    trace.instruments["PSM1"].tip_force_n[4100] = np.nan
+    m = compute_metrics(trace)
+    assert np.isnan(m["excessive_force_time_s"]) and np.isnan(m["peak_force_n"])
+    assert m["path_length_cm"] == pytest.approx(10.0)
+
+
+def test_scoring_a_damaged_trace_is_refused_naming_the_column():
+    from scenarios.errors import ScenarioError
+    from scenarios.evaluate import score_trace
+    from scenarios.loader import load_scenario
+    from tests.scenarios.traces import scenario_trace
+
+    scenario = load_scenario("peg-transfer")
+    trace = scenario_trace(scenario, 60.0)
+    clean, result = score_trace(scenario, trace)
+    assert np.isfinite(list(clean.values())).all() and result.score > 0
+    trace.instruments["PSM1"].tip_position_m[500] = np.nan
+    with pytest.raises(ScenarioError, match=r"cannot be scored on .*path_length_cm") as err:
+        score_trace(scenario, trace)
+    assert "PSM1's tip_position_m has 1 row(s)" in str(err.value) and "5.00 s" in str(err.value)
