@@ -178,10 +178,18 @@ def rising_edges(flags) -> int:
 
 
 # ---- tremor ------------------------------------------------------------------------------
+#: physiological hand tremor's band (Hz): the band-pass of :func:`tremor_rms_m`
+TREMOR_BAND_HZ = (6.0, 16.0)
+
+#: the lowest sample rate the metrics can use, exclusive (Hz): the tremor band-pass needs
+#: its upper edge below half the rate (at 25 Hz scoring failed at the end of the session)
+MIN_METRICS_RATE_HZ = 2.0 * TREMOR_BAND_HZ[1]
+
+
 def tremor_rms_m(
     positions_m,
     sample_rate_hz: float,
-    band_hz: tuple[float, float] = (6.0, 16.0),
+    band_hz: tuple[float, float] = TREMOR_BAND_HZ,
     still_speed_m_s: float = 0.02,
     min_still_s: float = 1.0,
     still_margin_s: float = 0.2,

@@ -262,6 +262,42 @@ def test_a_config_no_session_can_run_on_is_refused_when_made(config):
         SessionConfig(**config)
 
 
+@pytest.mark.parametrize(
+    "config", [{"record_rate_hz": 25.0}, {"observe_rate_hz": 25.0}, {"record_rate_hz": 32.0}]
+)
+def test_a_row_rate_the_metrics_cannot_use_is_refused_when_made(config):
+    """At 25 Hz a session ran to its end, then scoring failed: the tremor band-pass needs
+    its 16 Hz edge below half the rate."""
+    from sim.errors import SimError
+
+    with pytest.raises(SimError, match="faster than 32 Hz"):
+        SessionConfig(**config)
+
+
+def test_a_row_rate_rounded_below_what_the_metrics_use_is_refused(handover):
+    """62.5 Hz observations (500 Hz physics, asked 60) and 33 Hz rows: one row every
+    second observation is 31.25 Hz."""
+    from sim.errors import SimError
+    from sim.session.session import RateAdjustedWarning
+
+    config = SessionConfig(observe_rate_hz=62.5, record_rate_hz=33.0)
+    with pytest.warns(RateAdjustedWarning), pytest.raises(SimError, match=r"31\.25 Hz"):
+        Session(handover, seed=1, config=config)
+
+
+def test_a_rate_rounded_to_a_whole_fraction_is_said(handover):
+    """observe_rate_hz=40 at 500 Hz physics was 41.67 Hz without a word."""
+    from sim.session.session import RateAdjustedWarning
+
+    config = SessionConfig(observe_rate_hz=40.0, record_rate_hz=40.0)
+    with pytest.warns(RateAdjustedWarning, match=r"uses 41\.6667 Hz"):
+        s = Session(handover, seed=1, config=config)
+    try:
+        assert s.record_rate_hz == pytest.approx(500.0 / 12)
+    finally:
+        s.close()
+
+
 @pytest.mark.parametrize("seed", [2.5, "2019", True, -1])
 def test_a_seed_that_is_not_an_int_from_0_is_refused(handover, seed):
     from sim.errors import SimError
