@@ -49,7 +49,12 @@ def compute_metrics(
         force_threshold_n: tip force counted as excessive (N).
         idle_speed_m_s: below this tip speed an instrument is idle (m/s).
         movement_speed_m_s: speed peaks above this count as movements (m/s).
+
+    Raises:
+        ScenarioError: the trace's time base is damaged (see
+            :meth:`~scenarios.trace.SessionTrace.check_times`).
     """
+    trace.check_times()
     fs = trace.rate_hz
     end = scored_end(trace)
     tools = trace.instruments

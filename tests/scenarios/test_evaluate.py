@@ -257,3 +257,54 @@ def test_scoring_a_damaged_trace_is_refused_naming_the_column():
     with pytest.raises(ScenarioError, match=r"cannot be scored on .*path_length_cm") as err:
         score_trace(scenario, trace)
     assert "PSM1's tip_position_m has 1 row(s)" in str(err.value) and "5.00 s" in str(err.value)
+
+
+def _jump_back(t):
+    t[5000:] -= 0.5
+
+
+def _repeat(t):
+    t[5000:] = t[4999:-1].copy()
+
+
+def _nan(t):
+    t[5000] = np.nan
+
+
+def _stretched(t):
+    t *= 2.0
+
+
+@pytest.mark.parametrize(
+    ("damage", "said"),
+    [
+        (_jump_back, "does not increase at row 5000"),
+        (_repeat, "does not increase at row 5000"),
+        (_nan, "not finite"),
+        (_stretched, r"span 19\.998 s"),
+    ],
+)
+def test_a_time_column_out_of_order_is_refused_when_scored_or_loaded(tmp_path, damage, said):
+    # a 0.5 s jump back read 4.5 s of completion for 5 s of rows, repeated stamps 2.5 s
+    from scenarios.errors import ScenarioError
+
+    trace = _trace()
+    trace.completed = False
+    damage(trace.time_s)
+    with pytest.raises(ScenarioError, match=said):
+        compute_metrics(trace)
+    path = trace.save(tmp_path / "damaged.npz")
+    with pytest.raises(ScenarioError, match=r"damaged\.npz' cannot be scored"):
+        SessionTrace.load(path)
+
+
+@pytest.mark.parametrize("completion_s", [np.nan, -1.0, 100.0])
+def test_a_completion_time_that_cannot_be_is_refused(completion_s):
+    # NaN dropped the completion time (FLS then scored 0), -1 s and 100 s (rows end at
+    # 10 s) were reported as measured
+    from scenarios.errors import ScenarioError
+
+    trace = _trace()
+    trace.completion_time_s = completion_s
+    with pytest.raises(ScenarioError, match="completion time"):
+        compute_metrics(trace)
