@@ -201,9 +201,11 @@ def tremor_rms_m(
     still (its 2 Hz low-passed speed below ``still_speed_m_s``) as tremor is assessed
     clinically: fast reaches leak into the band and would inflate it, so samples within
     ``still_margin_s`` of a movement are left out too (the filter rings). With less than
-    ``min_still_s`` of still hand, the whole recording is used: right for slow, smooth
-    motion, high when the hand never rests between brisk moves (a camera-targeting
-    expert's 50-80 µm read 202 µm; ``bench/RESULTS.md``, "hand tremor in sessions").
+    ``min_still_s`` of still hand in all, tremor cannot be told from motion: NaN (too
+    little still time to measure; a session reports it as n/a). The whole recording was
+    used then, and read voluntary motion as tremor: a camera-targeting expert drawn with
+    51 µm read 199 µm, above the novice's 156 µm (drawn 180; ``bench/RESULTS.md``, "hand
+    tremor in sessions").
 
     Rows that are not finite (no sample from the device yet: a session's trace starts
     with one) split the recording: each finite stretch of at least 64 samples is
@@ -222,9 +224,9 @@ def tremor_rms_m(
     if not powers:
         return 0.0 if finite.all() else math.nan  # too short to measure vs no data
     power, still = np.concatenate(powers), np.concatenate(stills)
-    if np.count_nonzero(still) >= min_still_s * sample_rate_hz:
-        power = power[still]
-    return float(np.sqrt(np.mean(power)))
+    if np.count_nonzero(still) < min_still_s * sample_rate_hz:
+        return math.nan  # too little still time: the band holds voluntary motion
+    return float(np.sqrt(np.mean(power[still])))
 
 
 def _band_power_and_stillness(p, fs, band_hz, still_speed_m_s, still_margin_s):
