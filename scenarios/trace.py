@@ -45,7 +45,12 @@ class InstrumentTrace:
         tip_position_m: (N, 3) tool tip in the world frame (m).
         jaw_rad: (N,) jaw angle (rad); zeros for a scope.
         master_position_m: (N, 3) master handle position before any filtering, in the
-            master frame (m); NaN rows when no master drives the instrument.
+            master frame (m): the mean of the device's samples since the previous row (a
+            boxcar over the row, so that vibration near multiples of the row rate does
+            not alias into the tremor band; the last row's value while none came, for up
+            to the arm's gap timeout); NaN rows when no master drives the instrument or
+            the device is silent. Traces recorded before the boxcar hold the newest
+            sample of each row instead.
         clutch: (N,) the instrument does not follow its master (clutch pressed, or
             aligning, holding or disabled); an arm never driven stays True.
         tip_force_n: (N,) force the tip exerts on tissue and objects (N); clashes with

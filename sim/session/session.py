@@ -265,17 +265,16 @@ def _checked_seed(seed) -> int:
         raise SimError(str(exc)) from None
 
 
-def _last_position(samples) -> np.ndarray | None:
-    """The handle position (m, M) of the newest sample that has a usable pose."""
-    for sample in reversed(samples):
-        try:
-            X = np.asarray(sample.X_MH, dtype=float)
-        except (TypeError, ValueError, AttributeError):
-            continue
-        if X.shape == (4, 4):
-            x, y, z = X[0, 3], X[1, 3], X[2, 3]
-            if math.isfinite(x) and math.isfinite(y) and math.isfinite(z):
-                return np.array((x, y, z))
+def _handle_position(sample) -> tuple[float, float, float] | None:
+    """The handle position (m, M) of a master sample, None when its pose is not usable."""
+    try:
+        X = np.asarray(sample.X_MH, dtype=float)
+    except (TypeError, ValueError, AttributeError):
+        return None
+    if X.shape == (4, 4):
+        x, y, z = float(X[0, 3]), float(X[1, 3]), float(X[2, 3])
+        if math.isfinite(x) and math.isfinite(y) and math.isfinite(z):
+            return x, y, z
     return None
 
 
@@ -434,7 +433,9 @@ class Session:
         self._last_master: dict[str, np.ndarray] = {}
         #: per arm, the simulated time its raw handle position last came from a sample
         self._last_master_time_s: dict[str, float] = {}
-        self._last_samples: dict[str, object] = {}
+        #: per arm, the raw handle positions since the last trace row: (x, y, z) summed (m,
+        #: M) and how many
+        self._master_sum: dict[str, list] = {}
         self._forces: dict[str, np.ndarray] = {name: np.zeros(3) for name in self._arm_names}
         self._in_view: dict[str, bool] = {name: True for name in self._arm_names}
         self._contacts: tuple = ()
@@ -655,6 +656,20 @@ class Session:
             "(it takes servo_cp or servo_jp goals)",
         )
 
+    def _add_master_positions(self, name: str, samples) -> None:
+        """Add the raw handle positions of ``samples`` (before filtering: the tremor metric
+        needs them) to those the next trace row averages (see :meth:`_record_row`)."""
+        total = self._master_sum.get(name)
+        for sample in samples:
+            p = _handle_position(sample)
+            if p is not None:
+                if total is None:
+                    total = self._master_sum[name] = [0.0, 0.0, 0.0, 0]
+                total[0] += p[0]
+                total[1] += p[1]
+                total[2] += p[2]
+                total[3] += 1
+
     def _cannot_take(self, name: str, reason: str) -> None:
         """A command part this arm cannot take: said (once per arm and kind of part, in
         an episode), not silently dropped."""
@@ -691,10 +706,8 @@ class Session:
                 if event.kind == "internal_error":
                     self._camera_given.pop(name, None)  # give it again next time
         if out.samples_used:
-            # the raw handle position (before filtering: the tremor metric needs it) is
-            # taken from these samples when the next trace row is written; the seq is the
-            # last sample used, also when it came between steps (``command``)
-            self._last_samples[name] = samples
+            # the seq is the last sample used, also when it came between steps (``command``)
+            self._add_master_positions(name, samples)
             self._used_seq[name] = out.used_seq
         self._source[name] = "teleop"
         if not solve:
@@ -908,10 +921,12 @@ class Session:
             row["in_view"][i] = self._in_view[name]
             if name in self.teleops:
                 row["clutch"][i] = not self.teleops[name].engaged
-                samples = self._last_samples.pop(name, None)
-                raw = None if samples is None else _last_position(samples)
-                if raw is not None:
-                    self._last_master[name] = raw
+                # the mean of the handle positions since the previous row (a boxcar over
+                # the row), not the last one: point-sampled at the row rate, a device's
+                # 90-110 Hz vibration aliased onto 6-16 Hz and read as tremor
+                total = self._master_sum.pop(name, None)
+                if total is not None:
+                    self._last_master[name] = np.array(total[:3]) / total[3]
                     self._last_master_time_s[name] = self.world.time_s
                 # a device silent for longer than its pipeline waits before holding gives
                 # no handle position (NaN), not its last one frozen: a frozen hand would
