@@ -971,7 +971,11 @@ class Session:
             self._metrics_due = None
             completion_time_s, any_rows, counts = due
             self._metrics = self._live.values(completion_time_s)
-            if any_rows:
+            if not all(math.isfinite(v) for v in self._metrics.values()):
+                # a NaN tip position or force (a physics blow-up): the session cannot be
+                # scored on those metrics (scoring it says so); a live read must not raise
+                self._score_estimate = None
+            elif any_rows:
                 estimate = score_session(self._metrics, True, self.scenario.scoring)
                 self._score_estimate = estimate.score if counts else 0.0
         return self._metrics

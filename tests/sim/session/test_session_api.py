@@ -526,3 +526,19 @@ def test_the_speed_limit_kept_with_a_session_is_the_teleoperation_s_own():
             "limit_carry_s": config.teleop.limit_carry_s,
         }
     assert speed_limit_conditions(TeleopConfig(max_tip_speed_m_s=0.1))["max_tip_speed_m_s"] == 0.1
+
+
+def test_a_nan_tip_position_leaves_the_live_metrics_nan_without_raising(session):
+    """Live metrics keep a NaN tip position's metrics NaN, as the final ones do (they
+    were dropped, reading "does not apply"); the live score estimate is then none, where
+    reading it raised."""
+    arm = session.arms["PSM1"]
+    measured = arm.measured_tip_W
+    arm.measured_tip_W = lambda: np.full(3, np.nan)  # e.g. a physics blow-up
+    try:
+        state = session.advance(steps=20) or session.step()
+    finally:
+        arm.measured_tip_W = measured
+    metrics = session.live_metrics()
+    assert math.isnan(metrics["path_length_cm"]) and math.isnan(metrics["path_length_cm[PSM1]"])
+    assert state.score_estimate is None
