@@ -209,7 +209,7 @@ def tremor_rms_m(
 
     Rows that are not finite (no sample from the device yet: a session's trace starts
     with one) split the recording: each finite stretch of at least 64 samples is
-    filtered on its own and their samples pooled.
+    filtered on its own and their samples pooled; with none, NaN.
     """
     p = np.asarray(positions_m, dtype=float)
     finite = np.isfinite(p).all(axis=1)
@@ -221,8 +221,8 @@ def tremor_rms_m(
             )
             powers.append(power)
             stills.append(still)
-    if not powers:
-        return 0.0 if finite.all() else math.nan  # too short to measure vs no data
+    if not powers:  # no stretch long enough to filter: too little time to measure (it
+        return math.nan  # read 0 µm, no tremor, for a recording under 64 samples)
     power, still = np.concatenate(powers), np.concatenate(stills)
     if np.count_nonzero(still) < min_still_s * sample_rate_hz:
         return math.nan  # too little still time: the band holds voluntary motion

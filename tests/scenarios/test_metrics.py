@@ -141,6 +141,7 @@ def test_tremor_with_too_little_still_time_is_not_measured():
     assert np.isnan(M.tremor_rms_m(p, fs))
     p[:, 0] = tremor  # the same tremor, the hand still
     assert M.tremor_rms_m(p, fs) == pytest.approx(50e-6, rel=0.05)
+    assert np.isnan(M.tremor_rms_m(p[:50], fs))  # too short to filter: it read 0 µm
 
 
 def test_tremor_rms_skips_rows_without_a_sample():
