@@ -314,9 +314,10 @@ def rescore(
 
     Raises:
         ScenarioError: the rubric belongs to another scenario (without ``force``), the
-            trace is gone and the thresholds changed, or a metric is not a finite number.
+            trace is gone and the thresholds changed, the trace is too damaged to measure
+            a metric the rubric names, or a metric is not a finite number.
     """
-    from scenarios.evaluate import measure
+    from scenarios.evaluate import measure_scored
 
     row = records.session(session_id)
     ran = parse_scenario(row.scenario_yaml, f"session {session_id}")
@@ -330,7 +331,7 @@ def rescore(
     scoring = scenario.scoring
     original = result_from_dict(json.loads(row.original_score.result_json))
     if row.trace_path and Path(row.trace_path).exists():
-        metrics = measure(SessionTrace.load(row.trace_path), scoring.thresholds)
+        metrics = measure_scored(SessionTrace.load(row.trace_path), scoring)
         source = "measured again from the trace"
     else:
         if scoring.thresholds != ran.scoring.thresholds:

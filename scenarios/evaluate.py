@@ -4,10 +4,14 @@ Which metrics exist depends on the session: drops only where there is something 
 drop, tremor only where a master drove an instrument, needle errors only where a needle
 passed through tissue, time out of view only where an instrument other than the scope
 was recorded (the scope cannot leave its own view). A metric that does not apply is
-absent from the result, never 0.
+absent from the result, never 0. A metric made of a value that is not a finite number (a
+NaN tip position or force: a damaged trace) is NaN, and scoring refuses a rubric that
+scores it (:func:`score_trace` names the damaged column).
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -45,7 +49,12 @@ def compute_metrics(
         force_threshold_n: tip force counted as excessive (N).
         idle_speed_m_s: below this tip speed an instrument is idle (m/s).
         movement_speed_m_s: speed peaks above this count as movements (m/s).
+
+    Raises:
+        ScenarioError: the trace's time base is damaged (see
+            :meth:`~scenarios.trace.SessionTrace.check_times`).
     """
+    trace.check_times()
     fs = trace.rate_hz
     end = scored_end(trace)
     tools = trace.instruments
@@ -72,12 +81,17 @@ def compute_metrics(
     out = acc.values(completed_at)
     moving = {n: i for n, i in tools.items() if i.has_master}
     if moving:
+        # a master position is NaN where the device gave none (a gap, before its first
+        # sample): no master rows in the scored part, or too little still time for the
+        # tremor, is "does not apply" (absent), not damage
         ranges = [
             M.workspace_range_m(i.master_position_m[:end][~i.clutch[:end]]) for i in moving.values()
         ]
-        out["master_workspace_range_cm"] = 100.0 * float(max(ranges))
+        if np.isfinite(ranges).all():
+            out["master_workspace_range_cm"] = 100.0 * float(max(ranges))
         tremor = [M.tremor_rms_m(i.master_position_m[:end], fs) for i in moving.values()]
-        out["tremor_rms_um"] = 1e6 * float(np.mean(tremor))
+        if np.isfinite(tremor).all():
+            out["tremor_rms_um"] = 1e6 * float(np.mean(tremor))
     smooth_sparc, move_s, move_ldlj = [], [], []
     for inst in tools.values():
         s = M.speed_profile(inst.tip_position_m[:end], fs)
@@ -102,7 +116,11 @@ def compute_metrics(
         out["ldlj"] = M.session_ldlj(durations, np.concatenate(move_ldlj))
     if smooth_sparc:
         out["sparc"] = float(np.mean(smooth_sparc))
-    return {k: v for k, v in out.items() if np.isfinite(v)}
+    if not all(np.isfinite(i.tip_position_m[:end]).all() for i in tools.values()):
+        # a damaged trace: a NaN speed compares False with every gate above, so the
+        # instrument silently dropped out of the mean (or both metrics out of the result)
+        out["ldlj"] = out["sparc"] = math.nan
+    return out
 
 
 def measure(trace: SessionTrace, thresholds) -> dict[str, float]:
@@ -113,6 +131,52 @@ def measure(trace: SessionTrace, thresholds) -> dict[str, float]:
         idle_speed_m_s=thresholds.idle_speed_m_s,
         movement_speed_m_s=thresholds.movement_speed_m_s,
     )
+
+
+#: the trace columns a metric is made of that must hold finite numbers in every row (a
+#: master position is NaN where the device gave none: a gap, not damage)
+MEASURED_COLUMNS = ("tip_position_m", "tip_force_n")
+
+
+def damaged_columns(trace: SessionTrace) -> list[str]:
+    """Per instrument column of :data:`MEASURED_COLUMNS` with rows (up to the scored end)
+    that are not finite numbers, what is wrong with it, in words."""
+    end = scored_end(trace)
+    out = []
+    for name, inst in trace.instruments.items():
+        for key in MEASURED_COLUMNS:
+            values = np.asarray(getattr(inst, key)[:end], dtype=float)
+            bad = ~np.isfinite(values.reshape(len(values), -1)).all(axis=1)
+            if bad.any():
+                first = float(trace.time_s[np.argmax(bad)])
+                out.append(
+                    f"{name}'s {key} has {np.count_nonzero(bad)} row(s) that are not finite "
+                    f"numbers, the first at {first:.2f} s"
+                )
+    return out
+
+
+def measure_scored(trace: SessionTrace, scoring) -> dict[str, float]:
+    """:func:`measure` under ``scoring`` (a :class:`~scenarios.schema.Scoring`), refusing
+    a trace too damaged for a metric the rubric names: a NaN tip position or force makes
+    the metrics made of it NaN, and the session cannot be scored on them.
+
+    Raises:
+        ScenarioError: a metric the rubric names is not a finite number; the message
+            names the damaged trace columns.
+    """
+    from scenarios.errors import ScenarioError
+
+    metrics = measure(trace, scoring.thresholds)
+    unmeasurable = [n for n in scoring.metrics if not math.isfinite(metrics.get(n, 0.0))]
+    if unmeasurable:
+        damage = "; ".join(damaged_columns(trace)) or "a metric failed to compute"
+        raise ScenarioError(
+            f"the session cannot be scored on {', '.join(unmeasurable)}: its trace is "
+            f"damaged ({damage}). Restore the trace from a backup, or score it under a "
+            "rubric that leaves these metrics out."
+        )
+    return metrics
 
 
 def score_trace(scenario, trace: SessionTrace):
@@ -126,9 +190,13 @@ def score_trace(scenario, trace: SessionTrace):
     Returns:
         ``(metrics, result)``: the dict of :func:`compute_metrics` and a
         :class:`~scenarios.scoring.ScoreResult`.
+
+    Raises:
+        ScenarioError: the trace is too damaged to measure a metric the rubric names
+            (see :func:`measure_scored`).
     """
     from scenarios.scoring import score_session
 
     scoring = getattr(scenario, "scoring", scenario)
-    metrics = measure(trace, scoring.thresholds)
+    metrics = measure_scored(trace, scoring)
     return metrics, score_session(metrics, trace.completed, scoring)

@@ -219,7 +219,9 @@ _INFO = (
         False,
         "efficiency",
         "Root-mean-square hand motion at 6-16 Hz while your hand is still (before the "
-        "tremor filter), averaged over your hands. Surgeons typically show 50-200 µm.",
+        "tremor filter), averaged over your hands. Surgeons typically show 50-200 µm. Not "
+        "measured (n/a) when your hand was still for under 1 s in all: too little still "
+        "time to tell tremor from movement.",
     ),
     MetricInfo(
         "timer_s",

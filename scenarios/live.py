@@ -65,6 +65,10 @@ class _Instrument:
         self.peak_force_n = 0.0
         self.out_of_view = 0
         self.master_seen = False
+        #: whether every tip position / tip force fed so far was a finite number: one that
+        #: was not (a damaged trace) makes the metrics made of it NaN, not silently smaller
+        self.positions_finite = True
+        self.forces_finite = True
 
 
 #: Teleoperation's state-change events (the new state in lower case): the clutch count
@@ -165,6 +169,7 @@ class MetricAccumulator:
         for name, tool in self._tools.items():
             s = signals[name]
             p = np.asarray(s["tip_position_m"], dtype=float)
+            tool.positions_finite = tool.positions_finite and bool(np.isfinite(p).all())
             if tool.last_position is not None:
                 p_ext = np.vstack([tool.last_position[None, :], p])
             else:
@@ -178,6 +183,7 @@ class MetricAccumulator:
             tool.instrument_hits.update(np.asarray(s["contact_instrument"], dtype=bool))
             tool.environment_hits.update(np.asarray(s["contact_environment"], dtype=bool))
             force = np.asarray(s["tip_force_n"], dtype=float)
+            tool.forces_finite = tool.forces_finite and bool(np.isfinite(force).all())
             tool.force_above += int(np.count_nonzero(force > self.force_threshold_n))
             tool.peak_force_n = max(tool.peak_force_n, float(force.max()))
             tool.out_of_view += int(np.count_nonzero(~np.asarray(s["in_view"], dtype=bool)))
@@ -240,6 +246,11 @@ class MetricAccumulator:
     def values(self, completion_time_s: float | None = None) -> dict[str, float]:
         """The accumulated metrics now (names carry units, as in ``compute_metrics``).
 
+        A metric made of a value that was not a finite number (a NaN tip position or
+        force: a damaged trace) is NaN, never left out: left out, it read as "does not
+        apply" and dropped out of the score (one NaN row in a 26 s trace took the scored
+        path length with it, and a FAIL could turn into a PASS); scoring refuses it.
+
         Args:
             completion_time_s: when the exercise was completed (s), or None while it is
                 not: then ``completion_time_s`` is the time elapsed so far.
@@ -289,4 +300,18 @@ class MetricAccumulator:
         if self._needle["needle_entry"]:  # a needle went into tissue: it may have been drawn back
             out["needle_withdrawals"] = float(self._withdrawals)
         out.update(self._timer_values())
-        return {k: v for k, v in out.items() if math.isfinite(v)}
+        return self._unmeasurable(out)
+
+    def _unmeasurable(self, out: dict[str, float]) -> dict[str, float]:
+        """``out`` with NaN for the metrics whose input rows held a non-finite tip
+        position or force (a sum or count would skip those rows without a word)."""
+        tools = self._tools.values()
+        if not all(t.positions_finite for t in tools):
+            for key in ("path_length_cm", "idle_time_s", "movements"):
+                out[key] = math.nan
+        for name, tool in self._tools.items():
+            if not tool.positions_finite:
+                out[f"path_length_cm[{name}]"] = math.nan
+        if not all(t.forces_finite for t in tools):
+            out["excessive_force_time_s"] = out["peak_force_n"] = math.nan
+        return out

@@ -259,10 +259,18 @@ def rising_edges(flags) -> int:
 
 
 # ---- tremor ------------------------------------------------------------------------------
+#: physiological hand tremor's band (Hz): the band-pass of :func:`tremor_rms_m`
+TREMOR_BAND_HZ = (6.0, 16.0)
+
+#: the lowest sample rate the metrics can use, exclusive (Hz): the tremor band-pass needs
+#: its upper edge below half the rate (at 25 Hz scoring failed at the end of the session)
+MIN_METRICS_RATE_HZ = 2.0 * TREMOR_BAND_HZ[1]
+
+
 def tremor_rms_m(
     positions_m,
     sample_rate_hz: float,
-    band_hz: tuple[float, float] = (6.0, 16.0),
+    band_hz: tuple[float, float] = TREMOR_BAND_HZ,
     still_speed_m_s: float = 0.02,
     min_still_s: float = 1.0,
     still_margin_s: float = 0.2,
@@ -274,13 +282,15 @@ def tremor_rms_m(
     still (its 2 Hz low-passed speed below ``still_speed_m_s``) as tremor is assessed
     clinically: fast reaches leak into the band and would inflate it, so samples within
     ``still_margin_s`` of a movement are left out too (the filter rings). With less than
-    ``min_still_s`` of still hand, the whole recording is used: right for slow, smooth
-    motion, high when the hand never rests between brisk moves (a camera-targeting
-    expert's 50-80 µm read 202 µm; ``bench/RESULTS.md``, "hand tremor in sessions").
+    ``min_still_s`` of still hand in all, tremor cannot be told from motion: NaN (too
+    little still time to measure; a session reports it as n/a). The whole recording was
+    used then, and read voluntary motion as tremor: a camera-targeting expert drawn with
+    51 µm read 199 µm, above the novice's 156 µm (drawn 180; ``bench/RESULTS.md``, "hand
+    tremor in sessions").
 
     Rows that are not finite (no sample from the device yet: a session's trace starts
     with one) split the recording: each finite stretch of at least 64 samples is
-    filtered on its own and their samples pooled.
+    filtered on its own and their samples pooled; with none, NaN.
     """
     p = np.asarray(positions_m, dtype=float)
     finite = np.isfinite(p).all(axis=1)
@@ -292,12 +302,12 @@ def tremor_rms_m(
             )
             powers.append(power)
             stills.append(still)
-    if not powers:
-        return 0.0 if finite.all() else math.nan  # too short to measure vs no data
+    if not powers:  # no stretch long enough to filter: too little time to measure (it
+        return math.nan  # read 0 µm, no tremor, for a recording under 64 samples)
     power, still = np.concatenate(powers), np.concatenate(stills)
-    if np.count_nonzero(still) >= min_still_s * sample_rate_hz:
-        power = power[still]
-    return float(np.sqrt(np.mean(power)))
+    if np.count_nonzero(still) < min_still_s * sample_rate_hz:
+        return math.nan  # too little still time: the band holds voluntary motion
+    return float(np.sqrt(np.mean(power[still])))
 
 
 def _band_power_and_stillness(p, fs, band_hz, still_speed_m_s, still_margin_s):

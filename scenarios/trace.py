@@ -8,6 +8,7 @@ events as JSON inside) and reloaded anywhere, without the physics engine.
 from __future__ import annotations
 
 import json
+import math
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -17,6 +18,10 @@ import numpy as np
 
 from scenarios.errors import ScenarioError
 from scenarios.paths import write_private
+
+#: how far (a share of the rows) a trace's time span may stray from its row count and
+#: rate before it is refused: recorded rows are evenly spaced to rounding
+TIME_TOLERANCE = 0.01
 
 _PER_STEP = (
     "tip_position_m",
@@ -40,7 +45,12 @@ class InstrumentTrace:
         tip_position_m: (N, 3) tool tip in the world frame (m).
         jaw_rad: (N,) jaw angle (rad); zeros for a scope.
         master_position_m: (N, 3) master handle position before any filtering, in the
-            master frame (m); NaN rows when no master drives the instrument.
+            master frame (m): the mean of the device's samples since the previous row (a
+            boxcar over the row, so that vibration near multiples of the row rate does
+            not alias into the tremor band; the last row's value while none came, for up
+            to the arm's gap timeout); NaN rows when no master drives the instrument or
+            the device is silent. Traces recorded before the boxcar hold the newest
+            sample of each row instead.
         clutch: (N,) the instrument does not follow its master (clutch pressed, or
             aligning, holding or disabled); an arm never driven stays True.
         tip_force_n: (N,) force the tip exerts on tissue and objects (N); clashes with
@@ -95,6 +105,59 @@ class SessionTrace:
     completion_time_s: float | None
     graspable_objects: list[str] = field(default_factory=list)
 
+    def check_times(self, where: str = "the session trace") -> None:
+        """Refuse a time base no metric can be trusted on (a hand-edited or damaged trace):
+        ``time_s`` not finite or not strictly increasing (a jump back read 4.5 s for 5 s
+        of rows, repeated stamps 2.5 s), rows further apart than ``rate_hz`` says (the
+        completion time came from the stamps, every other duration from the row count),
+        or a completion time that is not a finite number, negative, or after the last
+        row (NaN dropped it, and FLS scored 0).
+
+        Raises:
+            ScenarioError: what is wrong, naming ``where``.
+        """
+        problem = self._time_problem()
+        if problem:
+            raise ScenarioError(
+                f"{where} cannot be scored: {problem}. A recorded trace never has this; "
+                "restore it from a backup."
+            )
+
+    def _time_problem(self) -> str | None:
+        """What is wrong with the time base, in words (None: nothing)."""
+        rate = self.rate_hz
+        if not isinstance(rate, (int, float)) or not math.isfinite(rate) or rate <= 0:
+            return f"its rate_hz is {rate!r}, not a positive number"
+        t = np.asarray(self.time_s, dtype=float)
+        if t.ndim != 1 or not np.isfinite(t).all():
+            return "its time column (time_s) holds values that are not finite numbers"
+        steps = np.diff(t)
+        if (steps <= 0).any():
+            k = int(np.argmax(steps <= 0)) + 1
+            return (
+                f"its time column does not increase at row {k} ({t[k - 1]:.4f} s, then "
+                f"{t[k]:.4f} s)"
+            )
+        span_rows = (t[-1] - t[0]) * rate if len(t) else 0.0
+        if abs(span_rows - (len(t) - 1)) > max(1.0, TIME_TOLERANCE * len(t)):
+            return (
+                f"its {len(t)} rows at {rate:g} Hz span {t[-1] - t[0]:.3f} s of time_s, "
+                f"not {(len(t) - 1) / rate:.3f} s"
+            )
+        return self._completion_problem(t)
+
+    def _completion_problem(self, t: np.ndarray) -> str | None:
+        done = self.completion_time_s
+        if done is None or not self.completed:  # an unfinished attempt's is never read
+            return None
+        if isinstance(done, bool) or not isinstance(done, (int, float)):
+            return f"its completion time is {done!r}, not a number"
+        if not math.isfinite(done) or done < 0:
+            return f"its completion time is {done} s"
+        if len(t) and done > t[-1] + 1.0 / self.rate_hz:
+            return f"its completion time {done:.3f} s is after its last row ({t[-1]:.3f} s)"
+        return None
+
     def events_of(self, kind: str) -> list[TraceEvent]:
         """Events of one kind, in time order."""
         return [e for e in self.events if e.kind == kind]
@@ -130,7 +193,12 @@ class SessionTrace:
 
     @classmethod
     def load(cls, path: str | Path) -> SessionTrace:
-        """Read a trace written by :meth:`save`."""
+        """Read a trace written by :meth:`save`.
+
+        Raises:
+            ScenarioError: the file is damaged or not a trace, or its time base is (see
+                :meth:`check_times`).
+        """
         try:
             with np.load(path, allow_pickle=False) as data:
                 meta = json.loads(str(data["meta"]))
@@ -142,7 +210,7 @@ class SessionTrace:
                     for name, kind in meta["instruments"].items()
                 }
                 time_s = data["time_s"]
-            return cls(
+            trace = cls(
                 meta["rate_hz"],
                 time_s,
                 instruments,
@@ -166,3 +234,5 @@ class SessionTrace:
                 f"({type(exc).__name__}: {str(exc)[:200]}). Restore it from a backup, or "
                 "remove the session's trace to report without it."
             ) from None
+        trace.check_times(f"session trace {str(path)!r}")
+        return trace

@@ -27,6 +27,7 @@ import contextlib
 import dataclasses
 import logging
 import math
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -39,6 +40,7 @@ from kinematics.ik import DEFAULT_MAX_ITERS, check_seed
 from kinematics.solvers import checked_joints, load_ik_solver
 from kinematics.transforms import pose, rpy_to_matrix
 from scenarios.live import COUNTED_EVENTS, MetricAccumulator
+from scenarios.metrics import MIN_METRICS_RATE_HZ, TREMOR_BAND_HZ
 from scenarios.schema import Scenario
 from scenarios.scoring import score_session
 from scenarios.script import ExerciseRunner
@@ -130,8 +132,12 @@ class SessionConfig:
             feedback needs every step).
         record_rate_hz: trace rows per simulated second (Hz), at most the observation
             rate: 100 Hz is what the metrics need (tremor up to 16 Hz, smoothness at the
-            published 100 Hz). A row holds the largest tip force and every contact seen
-            since the previous row, so nothing observed in between is lost.
+            published 100 Hz); 32 Hz or less (and an observation rate that low) is
+            refused, the tremor metric cannot be measured there. Both rates are whole
+            fractions of the rate they are counted in (physics, observation): another
+            is rounded to one, with a :class:`RateAdjustedWarning` saying so. A row
+            holds the largest tip force and every contact seen since the previous row,
+            so nothing observed in between is lost.
         metrics_rate_hz: how often live metrics and the score estimate are refreshed (Hz).
         pose_rate_hz: how often ``StepState.node_poses`` is refreshed (Hz; a viewer draws
             at 60 Hz); None: every physics step.
@@ -179,6 +185,8 @@ class SessionConfig:
                 raise SimError(
                     f"SessionConfig.{name} must be a positive finite number{extra}, got {value!r}."
                 )
+        for name in ("record_rate_hz", "observe_rate_hz"):  # rows come at most this often
+            _check_metrics_rate(f"SessionConfig.{name}", getattr(self, name))
         from sim.session.plugins import IK_SOLVER
 
         if self.ik_solver == IK_SOLVER.builtin:  # the sweep's word works here too
@@ -187,6 +195,52 @@ class SessionConfig:
             raise SimError(
                 f"SessionConfig.ik_restarts must be an int >= 0, got {self.ik_restarts!r}."
             )
+
+
+def _check_metrics_rate(what: str, rate_hz: float | None) -> None:
+    """Refuse a trace row rate the metrics cannot use: a session at 25 Hz ran to its end,
+    then scoring failed (the tremor band-pass needs its 16 Hz edge below half the rate)."""
+    if rate_hz is not None and rate_hz <= MIN_METRICS_RATE_HZ:
+        raise SimError(
+            f"{what} is {rate_hz:g} Hz; trace rows must come faster than "
+            f"{MIN_METRICS_RATE_HZ:g} Hz (twice the tremor band's {TREMOR_BAND_HZ[1]:g} Hz "
+            "edge) for the session to be scored: 100 Hz is what the metrics were made for."
+        )
+
+
+def _row_steps(config: SessionConfig, physics_rate_hz: float) -> tuple[int, int]:
+    """(physics steps per observation, observations per trace row) for ``config``;
+    refuses a trace row rate the metrics cannot use once rounded."""
+    observe = config.observe_rate_hz
+    observe_every = (
+        1 if observe is None else _whole_fraction("observe_rate_hz", observe, physics_rate_hz)
+    )
+    observe_hz = physics_rate_hz / observe_every
+    record_every = _whole_fraction("record_rate_hz", config.record_rate_hz, observe_hz)
+    _check_metrics_rate("the session's trace row rate", observe_hz / record_every)
+    return observe_every, record_every
+
+
+def _whole_fraction(what: str, requested_hz: float, base_hz: float) -> int:
+    """How many ``base_hz`` ticks make one ``requested_hz`` tick (at least 1), warning when
+    that does not give ``requested_hz`` itself: a rate is a whole fraction of the one it
+    is counted in (``observe_rate_hz=40`` at 500 Hz physics gives 41.67 Hz; the trace
+    carries the rate it really has, and the metrics use that)."""
+    every = max(1, round(base_hz / requested_hz))
+    realised_hz = base_hz / every
+    if not math.isclose(realised_hz, requested_hz, rel_tol=1e-6):
+        warnings.warn(
+            f"SessionConfig.{what} {requested_hz:g} Hz is not a whole fraction of "
+            f"{base_hz:g} Hz, so the session uses {realised_hz:.6g} Hz (one in every {every}); "
+            "the trace and its metrics carry that rate.",
+            RateAdjustedWarning,
+            stacklevel=4,
+        )
+    return every
+
+
+class RateAdjustedWarning(UserWarning):
+    """A session rate was rounded to a whole fraction of the rate it is counted in."""
 
 
 def _positive_finite(value) -> bool:
@@ -212,17 +266,16 @@ def _checked_seed(seed) -> int:
         raise SimError(str(exc)) from None
 
 
-def _last_position(samples) -> np.ndarray | None:
-    """The handle position (m, M) of the newest sample that has a usable pose."""
-    for sample in reversed(samples):
-        try:
-            X = np.asarray(sample.X_MH, dtype=float)
-        except (TypeError, ValueError, AttributeError):
-            continue
-        if X.shape == (4, 4):
-            x, y, z = X[0, 3], X[1, 3], X[2, 3]
-            if math.isfinite(x) and math.isfinite(y) and math.isfinite(z):
-                return np.array((x, y, z))
+def _handle_position(sample) -> tuple[float, float, float] | None:
+    """The handle position (m, M) of a master sample, None when its pose is not usable."""
+    try:
+        X = np.asarray(sample.X_MH, dtype=float)
+    except (TypeError, ValueError, AttributeError):
+        return None
+    if X.shape == (4, 4):
+        x, y, z = float(X[0, 3]), float(X[1, 3]), float(X[2, 3])
+        if math.isfinite(x) and math.isfinite(y) and math.isfinite(z):
+            return x, y, z
     return None
 
 
@@ -284,6 +337,9 @@ class Session:
         if self.config.ik_solver is not None:
             self._ik_solver = load_ik_solver(self.config.ik_solver)
         seed = _checked_seed(seed)
+        #: physics steps per observation, observations per trace row (checked before the
+        #: world is built: a refused rate leaves nothing open)
+        self._row_steps = _row_steps(self.config, float(scenario.scene.physics_rate_hz))
         self.world = World(build_scene_spec(scenario, seed))
         self._start(seed)
 
@@ -337,10 +393,8 @@ class Session:
         self._used_seq: dict[str, int] = {name: -1 for name in self._arm_names}
         self.runner = ExerciseRunner(scenario.exercise)
         rate = world.rate_hz
-        observe = config.observe_rate_hz
-        self._observe_every = 1 if observe is None else max(1, round(rate / observe))
+        self._observe_every, self._record_every = self._row_steps
         self.observe_rate_hz = rate / self._observe_every
-        self._record_every = max(1, round(self.observe_rate_hz / config.record_rate_hz))
         self.record_rate_hz = self.observe_rate_hz / self._record_every
         self._observations = 0
         recorded = {a.name: a.kind for a in scenario.scene.arms if a.kind == "psm" or a.driven}
@@ -380,7 +434,9 @@ class Session:
         self._last_master: dict[str, np.ndarray] = {}
         #: per arm, the simulated time its raw handle position last came from a sample
         self._last_master_time_s: dict[str, float] = {}
-        self._last_samples: dict[str, object] = {}
+        #: per arm, the raw handle positions since the last trace row: (x, y, z) summed (m,
+        #: M) and how many
+        self._master_sum: dict[str, list] = {}
         self._forces: dict[str, np.ndarray] = {name: np.zeros(3) for name in self._arm_names}
         #: the same with instrument clashes: what the masters feel (ArmState.feedback_force_n)
         self._feedback_forces = self._forces
@@ -603,6 +659,20 @@ class Session:
             "(it takes servo_cp or servo_jp goals)",
         )
 
+    def _add_master_positions(self, name: str, samples) -> None:
+        """Add the raw handle positions of ``samples`` (before filtering: the tremor metric
+        needs them) to those the next trace row averages (see :meth:`_record_row`)."""
+        total = self._master_sum.get(name)
+        for sample in samples:
+            p = _handle_position(sample)
+            if p is not None:
+                if total is None:
+                    total = self._master_sum[name] = [0.0, 0.0, 0.0, 0]
+                total[0] += p[0]
+                total[1] += p[1]
+                total[2] += p[2]
+                total[3] += 1
+
     def _cannot_take(self, name: str, reason: str) -> None:
         """A command part this arm cannot take: said (once per arm and kind of part, in
         an episode), not silently dropped."""
@@ -639,10 +709,8 @@ class Session:
                 if event.kind == "internal_error":
                     self._camera_given.pop(name, None)  # give it again next time
         if out.samples_used:
-            # the raw handle position (before filtering: the tremor metric needs it) is
-            # taken from these samples when the next trace row is written; the seq is the
-            # last sample used, also when it came between steps (``command``)
-            self._last_samples[name] = samples
+            # the seq is the last sample used, also when it came between steps (``command``)
+            self._add_master_positions(name, samples)
             self._used_seq[name] = out.used_seq
         self._source[name] = "teleop"
         if not solve:
@@ -860,10 +928,12 @@ class Session:
             row["in_view"][i] = self._in_view[name]
             if name in self.teleops:
                 row["clutch"][i] = not self.teleops[name].engaged
-                samples = self._last_samples.pop(name, None)
-                raw = None if samples is None else _last_position(samples)
-                if raw is not None:
-                    self._last_master[name] = raw
+                # the mean of the handle positions since the previous row (a boxcar over
+                # the row), not the last one: point-sampled at the row rate, a device's
+                # 90-110 Hz vibration aliased onto 6-16 Hz and read as tremor
+                total = self._master_sum.pop(name, None)
+                if total is not None:
+                    self._last_master[name] = np.array(total[:3]) / total[3]
                     self._last_master_time_s[name] = self.world.time_s
                 # a device silent for longer than its pipeline waits before holding gives
                 # no handle position (NaN), not its last one frozen: a frozen hand would
@@ -908,7 +978,11 @@ class Session:
             self._metrics_due = None
             completion_time_s, any_rows, counts = due
             self._metrics = self._live.values(completion_time_s)
-            if any_rows:
+            if not all(math.isfinite(v) for v in self._metrics.values()):
+                # a NaN tip position or force (a physics blow-up): the session cannot be
+                # scored on those metrics (scoring it says so); a live read must not raise
+                self._score_estimate = None
+            elif any_rows:
                 estimate = score_session(self._metrics, True, self.scenario.scoring)
                 self._score_estimate = estimate.score if counts else 0.0
         return self._metrics

@@ -128,7 +128,8 @@ class StepState:
         exercise: the exercise's progress.
         metrics: live metrics (the accumulable ones; see :mod:`scenarios.live`).
         score_estimate: the score the session would get if it were completed now, or
-            None while there is nothing to score.
+            None while there is nothing to score (or a metric is NaN: a NaN tip position
+            or force, which the session cannot be scored on).
         finished: the exercise was completed or failed.
     """
 

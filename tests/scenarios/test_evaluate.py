@@ -264,3 +264,91 @@ def test_ldlj_pools_every_instruments_movements_weighted_by_duration():
     m = compute_metrics(trace)
     assert m["ldlj"] == pytest.approx(np.average(values, weights=durations), abs=1e-12)
     assert m["movements"] == 2
+
+
+def test_a_nan_tip_position_makes_its_metrics_nan_not_absent():
+    # one damaged row made path length, idle time, movements, LDLJ and SPARC vanish from
+    # the result ("does not apply"), and the score went on without them
+    trace = _trace()
+    trace.instruments["PSM1"].tip_position_m[500] = np.nan
+    m = compute_metrics(trace)
+    for name in ("path_length_cm", "path_length_cm[PSM1]", "idle_time_s", "movements"):
+        assert np.isnan(m[name]), name
+    assert np.isnan(m["ldlj"]) and np.isnan(m["sparc"])
+    assert m["path_length_cm[PSM2]"] == pytest.approx(0.0) and m["completion_time_s"] == 9.5
+
+
+def test_a_nan_tip_force_makes_the_force_metrics_nan():
+    # max(0.0, nan) read a 4 N push with one NaN sample as a peak of 0 N
+    trace = _trace()
+    trace.instruments["PSM1"].tip_force_n[4100] = np.nan
+    m = compute_metrics(trace)
+    assert np.isnan(m["excessive_force_time_s"]) and np.isnan(m["peak_force_n"])
+    assert m["path_length_cm"] == pytest.approx(10.0)
+
+
+def test_scoring_a_damaged_trace_is_refused_naming_the_column():
+    from scenarios.errors import ScenarioError
+    from scenarios.evaluate import score_trace
+    from scenarios.loader import load_scenario
+    from tests.scenarios.traces import scenario_trace
+
+    scenario = load_scenario("peg-transfer")
+    trace = scenario_trace(scenario, 60.0)
+    clean, result = score_trace(scenario, trace)
+    assert np.isfinite(list(clean.values())).all() and result.score > 0
+    trace.instruments["PSM1"].tip_position_m[500] = np.nan
+    with pytest.raises(ScenarioError, match=r"cannot be scored on .*path_length_cm") as err:
+        score_trace(scenario, trace)
+    assert "PSM1's tip_position_m has 1 row(s)" in str(err.value) and "5.00 s" in str(err.value)
+
+
+def _jump_back(t):
+    t[5000:] -= 0.5
+
+
+def _repeat(t):
+    t[5000:] = t[4999:-1].copy()
+
+
+def _nan(t):
+    t[5000] = np.nan
+
+
+def _stretched(t):
+    t *= 2.0
+
+
+@pytest.mark.parametrize(
+    ("damage", "said"),
+    [
+        (_jump_back, "does not increase at row 5000"),
+        (_repeat, "does not increase at row 5000"),
+        (_nan, "not finite"),
+        (_stretched, r"span 19\.998 s"),
+    ],
+)
+def test_a_time_column_out_of_order_is_refused_when_scored_or_loaded(tmp_path, damage, said):
+    # a 0.5 s jump back read 4.5 s of completion for 5 s of rows, repeated stamps 2.5 s
+    from scenarios.errors import ScenarioError
+
+    trace = _trace()
+    trace.completed = False
+    damage(trace.time_s)
+    with pytest.raises(ScenarioError, match=said):
+        compute_metrics(trace)
+    path = trace.save(tmp_path / "damaged.npz")
+    with pytest.raises(ScenarioError, match=r"damaged\.npz' cannot be scored"):
+        SessionTrace.load(path)
+
+
+@pytest.mark.parametrize("completion_s", [np.nan, -1.0, 100.0])
+def test_a_completion_time_that_cannot_be_is_refused(completion_s):
+    # NaN dropped the completion time (FLS then scored 0), -1 s and 100 s (rows end at
+    # 10 s) were reported as measured
+    from scenarios.errors import ScenarioError
+
+    trace = _trace()
+    trace.completion_time_s = completion_s
+    with pytest.raises(ScenarioError, match="completion time"):
+        compute_metrics(trace)

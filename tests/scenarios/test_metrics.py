@@ -136,7 +136,9 @@ def test_tremor_rms_recovers_a_known_tremor():
     fs = 1000.0
     t = np.arange(0, 20, 1 / fs)
     tremor = 100e-6 * np.sqrt(2) * np.sin(2 * np.pi * 9 * t)  # 100 µm RMS
-    slow = 0.03 * np.sin(2 * np.pi * 0.3 * t)
+    # a slow drift (peak 1.9 cm/s: still by the 2 cm/s test; one always faster has too
+    # little still time, see test_tremor_with_too_little_still_time_is_not_measured)
+    slow = 0.01 * np.sin(2 * np.pi * 0.3 * t)
     p = np.stack([slow + tremor, np.zeros_like(t), np.zeros_like(t)], 1)
     assert M.tremor_rms_m(p, fs) == pytest.approx(100e-6, rel=0.02)
 
@@ -159,9 +161,24 @@ def test_tremor_rms_is_not_inflated_by_fast_reaches():
     truth = op.tremor.rms_m
     # the whole recording reads 7-27% high (seeds 0-5); the still-hand estimate, clear of
     # the band-pass ringing around each reach, within 5%
-    whole = M.tremor_rms_m(trace.position_m, 1000.0, min_still_s=1e9)
-    assert whole > 1.05 * truth
+    power, _ = M._band_power_and_stillness(trace.position_m, 1000.0, M.TREMOR_BAND_HZ, 0.02, 0.2)
+    assert np.sqrt(np.mean(power)) > 1.05 * truth
     assert M.tremor_rms_m(trace.position_m, 1000.0) == pytest.approx(truth, rel=0.06)
+
+
+def test_tremor_with_too_little_still_time_is_not_measured():
+    """With under 1 s of still hand the whole recording was used, and voluntary motion
+    read as tremor (a camera-targeting expert drawn with 51 µm read 199 µm): too little
+    still time is n/a (NaN), not a number."""
+    fs = 100.0
+    t = np.arange(0, 20, 1 / fs)
+    tremor = 50e-6 * np.sqrt(2) * np.sin(2 * np.pi * 9 * t)
+    moving = 0.05 * np.sin(2 * np.pi * 0.5 * t)  # never slower than 2 cm/s for long
+    p = np.stack([moving + tremor, np.zeros_like(t), np.zeros_like(t)], 1)
+    assert np.isnan(M.tremor_rms_m(p, fs))
+    p[:, 0] = tremor  # the same tremor, the hand still
+    assert M.tremor_rms_m(p, fs) == pytest.approx(50e-6, rel=0.05)
+    assert np.isnan(M.tremor_rms_m(p[:50], fs))  # too short to filter: it read 0 µm
 
 
 def test_tremor_rms_skips_rows_without_a_sample():

@@ -262,6 +262,42 @@ def test_a_config_no_session_can_run_on_is_refused_when_made(config):
         SessionConfig(**config)
 
 
+@pytest.mark.parametrize(
+    "config", [{"record_rate_hz": 25.0}, {"observe_rate_hz": 25.0}, {"record_rate_hz": 32.0}]
+)
+def test_a_row_rate_the_metrics_cannot_use_is_refused_when_made(config):
+    """At 25 Hz a session ran to its end, then scoring failed: the tremor band-pass needs
+    its 16 Hz edge below half the rate."""
+    from sim.errors import SimError
+
+    with pytest.raises(SimError, match="faster than 32 Hz"):
+        SessionConfig(**config)
+
+
+def test_a_row_rate_rounded_below_what_the_metrics_use_is_refused(handover):
+    """62.5 Hz observations (500 Hz physics, asked 60) and 33 Hz rows: one row every
+    second observation is 31.25 Hz."""
+    from sim.errors import SimError
+    from sim.session.session import RateAdjustedWarning
+
+    config = SessionConfig(observe_rate_hz=62.5, record_rate_hz=33.0)
+    with pytest.warns(RateAdjustedWarning), pytest.raises(SimError, match=r"31\.25 Hz"):
+        Session(handover, seed=1, config=config)
+
+
+def test_a_rate_rounded_to_a_whole_fraction_is_said(handover):
+    """observe_rate_hz=40 at 500 Hz physics was 41.67 Hz without a word."""
+    from sim.session.session import RateAdjustedWarning
+
+    config = SessionConfig(observe_rate_hz=40.0, record_rate_hz=40.0)
+    with pytest.warns(RateAdjustedWarning, match=r"uses 41\.6667 Hz"):
+        s = Session(handover, seed=1, config=config)
+    try:
+        assert s.record_rate_hz == pytest.approx(500.0 / 12)
+    finally:
+        s.close()
+
+
 @pytest.mark.parametrize("seed", [2.5, "2019", True, -1])
 def test_a_seed_that_is_not_an_int_from_0_is_refused(handover, seed):
     from sim.errors import SimError
@@ -490,3 +526,19 @@ def test_the_speed_limit_kept_with_a_session_is_the_teleoperation_s_own():
             "limit_carry_s": config.teleop.limit_carry_s,
         }
     assert speed_limit_conditions(TeleopConfig(max_tip_speed_m_s=0.1))["max_tip_speed_m_s"] == 0.1
+
+
+def test_a_nan_tip_position_leaves_the_live_metrics_nan_without_raising(session):
+    """Live metrics keep a NaN tip position's metrics NaN, as the final ones do (they
+    were dropped, reading "does not apply"); the live score estimate is then none, where
+    reading it raised."""
+    arm = session.arms["PSM1"]
+    measured = arm.measured_tip_W
+    arm.measured_tip_W = lambda: np.full(3, np.nan)  # e.g. a physics blow-up
+    try:
+        state = session.advance(steps=20) or session.step()
+    finally:
+        arm.measured_tip_W = measured
+    metrics = session.live_metrics()
+    assert math.isnan(metrics["path_length_cm"]) and math.isnan(metrics["path_length_cm[PSM1]"])
+    assert state.score_estimate is None
