@@ -410,3 +410,34 @@ def test_a_checkpoint_that_vanishes_while_listed_is_left_out_not_an_error(record
     (records.work_dir / IN_PROGRESS / "gone.npz").symlink_to(tmp_path / "nothing.npz")
     assert [w.trace for w in records.waiting_of("T803")] == [killed.trace_path]
     assert str(killed.trace_path) in records.forget("T803").waiting
+
+
+def test_records_with_marks_of_an_older_surgisim_get_the_count_and_keep_their_marks(
+    records, monkeypatch
+):
+    """Records a format-2 surgisim wrote: its ``forgotten`` table has no numbers. Opened
+    here, the column is added (the format stays 2: see STORE_VERSION), its marks keep
+    refusing by time, and they count as the oldest when marks are pruned."""
+    records.register_trainee("T832")
+    old_run = _checkpoint("T832", command_started_at=_began(30.0))
+    records.forget("T832", force=True)
+    old_run.save(_trace(), 12.0)
+    path = database_location(None, "records")
+    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as con:
+        con.execute("CREATE TABLE old AS SELECT digest, forgotten_at FROM forgotten")
+        con.execute("DROP TABLE forgotten")
+        con.execute("CREATE TABLE forgotten (digest VARCHAR(64) PRIMARY KEY, forgotten_at FLOAT)")
+        con.execute("INSERT INTO forgotten SELECT * FROM old")
+        con.execute("DROP TABLE old")
+        con.execute("DELETE FROM surgisim_meta WHERE key = 'forget_count'")
+    reopened = Records(store="records")
+    assert _marks() == [(None, pytest.approx(time.time(), abs=600))]
+    with pytest.raises(TraineeForgottenError):
+        store_kept(reopened, old_run.trace_path)
+    monkeypatch.setattr("scenarios.records.FORGOTTEN_MARKS_KEPT_ANYWAY", 1)
+    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as con:
+        con.execute("UPDATE forgotten SET forgotten_at = forgotten_at - 31 * 24 * 3600")
+    for name in ("T833", "T834"):
+        reopened.register_trainee(name)
+        reopened.forget(name)
+    assert [number for number, _ in _marks()] == [1, 2]  # the un-numbered one went
