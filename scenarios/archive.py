@@ -25,6 +25,7 @@ from scenarios.paths import name_for_file, write_private
 from scenarios.records import (
     Judged,
     Records,
+    RunStart,
     current_score,
     judge_sessions,
     proficiency_of,
@@ -70,7 +71,7 @@ def store_session(
     session_uid: str | None = None,
     files: dict[str, str] | None = None,
     trainee_recorded: bool = False,
-    run_began_at: float | None = None,
+    run_start: RunStart | None = None,
 ) -> int:
     """Save the trace (atomically, owner-only) and the session with its score; return the
     session id.
@@ -88,8 +89,8 @@ def store_session(
             with the session (see :meth:`Records.add_session`).
         trainee_recorded: the trainee was in the records when the run started: refused
             if they are not now (forgotten meanwhile; see :meth:`Records.add_session`).
-        run_began_at: when the run's command began (UNIX s): refused if the trainee was
-            forgotten since (see :meth:`Records.add_session`); None: not checked.
+        run_start: when the run began: refused if the trainee was forgotten since (see
+            :meth:`Records.add_session`); None: not checked.
 
     Raises:
         ScenarioError: an invalid pseudonym or a session already stored
@@ -97,9 +98,7 @@ def store_session(
             written, or the database cannot be written.
         OSError: the trace file cannot be written (nothing is stored).
     """
-    records.check_not_forgotten(
-        pseudonym, trainee_recorded=trainee_recorded, run_began_at=run_began_at
-    )
+    records.check_not_forgotten(pseudonym, trainee_recorded=trainee_recorded, run_start=run_start)
     records.check_pseudonym(pseudonym, allow_name=allow_name)
     if session_uid is not None:
         records.check_not_stored(session_uid)
@@ -127,7 +126,7 @@ def store_session(
             session_uid=session_uid,
             files=files,
             trainee_recorded=trainee_recorded,
-            run_began_at=run_began_at,
+            run_start=run_start,
         )
     except BaseException:
         trace_path.unlink(missing_ok=True)  # no orphan trace when the session is not stored
@@ -618,7 +617,7 @@ def store_kept(records: Records, trace_path: str | Path) -> int:
         session_uid=info.session_uid,
         files=info.outputs,
         trainee_recorded=info.trainee_recorded,
-        run_began_at=info.began_at,
+        run_start=info.run_start,
     )
     kept_shots = snapshots_path(trace_path)
     if kept_shots.exists():  # the run kept its endoscope pictures beside the trace

@@ -27,6 +27,7 @@ import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from scenarios.errors import ScenarioError
 from scenarios.paths import (
@@ -36,6 +37,9 @@ from scenarios.paths import (
     write_private_text,
 )
 from scenarios.trace import SessionTrace
+
+if TYPE_CHECKING:
+    from scenarios.records import RunStart
 
 #: Simulated seconds between checkpoints of a running session: what a kill -9 may lose.
 CHECKPOINT_EVERY_S = 5.0
@@ -87,6 +91,19 @@ class RunInfo:
             :func:`sim.cli.command_started_at`), before it looked the trainee up: a
             ``trainee forget`` of the pseudonym after it refuses the session (see
             :attr:`began_at`). None in run information written before it was kept.
+            Compared with a forget's time only where the records' order cannot tell
+            (a forget in the run's start-up, a count or a number missing): the two are
+            different processes' clocks.
+        forget_count: the records' count of forgets
+            (:meth:`scenarios.records.Records.forget_count`) when the run started, read
+            before it looked the trainee up: a forget of the pseudonym with a higher
+            number came after, by the database's order, whatever the clocks say, and
+            refuses the session, also when ``store --orphans`` stores it later. None in
+            run information written before it was kept (:attr:`began_at` is compared).
+        forget_counted_at: when the run read :attr:`forget_count` (UNIX time, s): a
+            forget numbered at or below the count came in the run's start-up only if
+            its time lies between :attr:`command_started_at` and this (see
+            :meth:`scenarios.records.RunStart.began_before`).
     """
 
     scenario_name: str
@@ -110,13 +127,23 @@ class RunInfo:
     database: str | None = None
     trainee_recorded: bool = False
     command_started_at: float | None = None
+    forget_count: int | None = None
+    forget_counted_at: float | None = None
 
     @property
     def began_at(self) -> float:
         """When the run began (UNIX time, s): its command's start, or the session's
         start for run information written before that was kept. Storing refuses the
-        session of a trainee forgotten after it (:class:`scenarios.records.ForgottenMark`)."""
+        session of a trainee forgotten after it (:class:`scenarios.records.ForgottenMark`)
+        where the records' order of forgets cannot tell (see :attr:`run_start`)."""
         return self.started_at if self.command_started_at is None else self.command_started_at
+
+    @property
+    def run_start(self) -> RunStart:
+        """When the run began, as storing its session judges a forget of its trainee."""
+        from scenarios.records import RunStart
+
+        return RunStart(self.began_at, self.forget_count, self.forget_counted_at)
 
     @classmethod
     def load(cls, path: Path) -> RunInfo:

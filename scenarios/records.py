@@ -446,25 +446,45 @@ class MetaRow(Base):
 
 class ForgottenMark(Base):
     """A trainee forgotten, known only by a salted hash of their pseudonym
-    (:meth:`Records._forgotten_digest`), with when: a run that began before that moment
-    and stores its session afterwards is refused (:class:`TraineeForgottenError`), even
-    when it saw no trainee at its start (the forget came first) or the pseudonym was new
-    to it: storing would bring back someone just forgotten. ``trainee new --pseudonym``
-    (a deliberate re-creation) removes the mark; marks older than
-    :data:`FORGOTTEN_MARK_KEEP_S` are pruned at each forget."""
+    (:meth:`Records._forgotten_digest`), with the forget's place in the records' order
+    of forgets (:data:`FORGET_COUNT`): a run that began before it (that read a lower
+    count when it started) and stores its session afterwards is refused
+    (:class:`TraineeForgottenError`), even when it saw no trainee at its start or the
+    pseudonym was new to it: storing would bring back someone just forgotten. The order
+    is the database's, not a clock's: the forget and the run may be two machines (shared
+    PostgreSQL records) or one clock stepped back between them, and a forget on a clock
+    behind the run's let the run bring the trainee back. ``trainee new --pseudonym`` (a
+    deliberate re-creation) removes the mark; see :meth:`Records._prune_marks` for how
+    long marks are kept."""
 
     __tablename__ = "forgotten"
     digest: Mapped[str] = mapped_column(String(64), primary_key=True)
-    #: when the trainee was forgotten (UNIX time, s)
+    #: when the trainee was forgotten (UNIX time, s, the forgetting process's clock):
+    #: compared with a run's start only where the records' order cannot tell
+    #: (:meth:`RunStart.began_before`), and used for pruning (:meth:`Records._prune_marks`)
     forgotten_at: Mapped[float] = mapped_column(Float)
+    #: the forget's number (:data:`FORGET_COUNT` once raised by it); None for a mark an
+    #: older surgisim wrote (its time is compared instead)
+    forget_number: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 #: :class:`MetaRow` key of the random salt of :class:`ForgottenMark` digests, made at the
 #: first forget (a digest of a bare pseudonym such as T017 is undone by trying T000-T999)
 FORGET_SALT = "forget_salt"
 
-#: (s) how long a :class:`ForgottenMark` is kept: longer than any run lasts
+#: :class:`MetaRow` key of how many forgets these records have had: raised by every
+#: forget and written into its :class:`ForgottenMark`, never lowered (marks are pruned,
+#: the count is not, so a number is never given twice), read by a run when it starts
+#: (:meth:`Records.forget_count`)
+FORGET_COUNT = "forget_count"
+
+#: (s) age, by a forget's clock, past which a :class:`ForgottenMark` may be pruned
+#: (:meth:`Records._prune_marks`): longer than any run lasts
 FORGOTTEN_MARK_KEEP_S = 30 * 24 * 3600.0
+#: how many of the newest :class:`ForgottenMark` are kept whatever the forget's clock
+#: says (a forget on a clock 30 days fast pruned every other mark): pruning by age can
+#: then only reach a mark that 100 later forgets have followed
+FORGOTTEN_MARKS_KEPT_ANYWAY = 100
 
 
 #: ``FileRow.kind`` prefix of a file registered before it was written (a run's outputs,
@@ -485,6 +505,10 @@ STORE_VERSION_KEY = "store_version"
 #: what the newer one will then misread (a forgotten session's number given again).
 #: Format 2: paths inside the store's files folder kept relative to it
 #: (:mod:`scenarios.store_paths`; format 1 read them as paths in the current directory).
+#: The count of forgets (:data:`FORGET_COUNT`, :attr:`ForgottenMark.forget_number`) did
+#: not raise it: a format-2 surgisim never reads them, and what it writes is still read
+#: right (its forget leaves a mark with no number, judged by its time as it would judge
+#: it; its runs compare times as before).
 STORE_VERSION = 2
 
 
@@ -550,6 +574,48 @@ def file_stamp(path: str | Path) -> str | None:
 #: (s) how long after its session's end a file registered before it was written may
 #: still have been written by that session's run (its outputs come after storing)
 OUTPUT_SLACK_S = 120.0
+
+
+@dataclass(frozen=True)
+class RunStart:
+    """When a run began, as storing its session judges a forget of its trainee against
+    it (:class:`ForgottenMark`).
+
+    Attributes:
+        began_at: when the run's command began (UNIX s, the run's clock).
+        forget_count: the records' count of forgets it read when it opened them
+            (:meth:`Records.forget_count`), before it looked the trainee up; None in
+            run information written before it was kept.
+        counted_at: when it read that count (UNIX s, the run's clock).
+    """
+
+    began_at: float | None
+    forget_count: int | None = None
+    counted_at: float | None = None
+
+    def began_before(self, forget_number: int | None, forgotten_at: float) -> bool:
+        """Whether the forget of a mark (``forget_number``: None for an older surgisim's
+        mark; ``forgotten_at``: UNIX s, the forget's clock) came after this run began.
+
+        The records' order decides where both numbers are known: a forget numbered
+        above the count the run read came after, whatever the clocks (the forget may
+        be another machine's, or its clock stepped back: compared, a forget on a clock
+        behind let the run store and bring the trainee back). One numbered at or below
+        it came before the run opened the records; it came after the run began only if
+        it fell in the run's start-up, which the clocks alone can say: its time between
+        the command's start and the count. Without a count or a number (older run
+        information or mark), the times are compared, as before the count was kept."""
+        if self.forget_count is not None and forget_number is not None:
+            if forget_number > self.forget_count:
+                return True
+            return self._in_start_up(forgotten_at)
+        return self.began_at is not None and forgotten_at > self.began_at
+
+    def _in_start_up(self, at: float) -> bool:
+        """Whether ``at`` (UNIX s) lies between the command's start and the count."""
+        if self.began_at is None or self.counted_at is None:
+            return False
+        return self.began_at < at <= self.counted_at
 
 
 @dataclass(frozen=True)
@@ -1101,37 +1167,92 @@ class Records:
             s.flush()
         return _sha256(f"{salt}\0{pseudonym}")
 
-    def _mark_forgotten(self, s: Session, pseudonym: str) -> None:
-        """Mark ``pseudonym`` forgotten now, within forget's write transaction, and prune
-        the marks older than :data:`FORGOTTEN_MARK_KEEP_S`."""
-        now = time.time()
-        s.execute(
-            delete(ForgottenMark).where(ForgottenMark.forgotten_at < now - FORGOTTEN_MARK_KEEP_S)
+    def forget_count(self) -> int:
+        """How many forgets these records have had (:data:`FORGET_COUNT`; 0: none, or
+        only an older surgisim's). A run reads it when it starts, before it looks its
+        trainee up (:attr:`scenarios.checkpoint.RunInfo.forget_count`): a forget with a
+        higher number came after, whatever the clocks of the two processes say."""
+        with self._session() as s:
+            return s.scalar(select(MetaRow.value).where(MetaRow.key == FORGET_COUNT)) or 0
+
+    @staticmethod
+    def _next_forget_number(s: Session) -> int:
+        """Raise :data:`FORGET_COUNT` by one within forget's write transaction and return
+        it (an UPDATE of the row: under PostgreSQL a second forget waits for this one's
+        commit and raises the count it left)."""
+        raised = s.execute(
+            update(MetaRow)
+            .where(MetaRow.key == FORGET_COUNT)
+            .values(value=MetaRow.value + 1)
+            .execution_options(synchronize_session=False)
         )
+        if raised.rowcount == 0:
+            s.add(MetaRow(key=FORGET_COUNT, value=1))
+            s.flush()
+        return s.scalar(select(MetaRow.value).where(MetaRow.key == FORGET_COUNT))
+
+    def _mark_forgotten(self, s: Session, pseudonym: str) -> None:
+        """Mark ``pseudonym`` forgotten by the next forget number (and now, by this
+        process's clock), within forget's write transaction, after pruning old marks."""
+        now = time.time()
+        self._prune_marks(s, now)
         digest = self._forgotten_digest(s, pseudonym, create=True)
         s.execute(delete(ForgottenMark).where(ForgottenMark.digest == digest))
-        s.add(ForgottenMark(digest=digest, forgotten_at=now))
+        number = self._next_forget_number(s)
+        s.add(ForgottenMark(digest=digest, forgotten_at=now, forget_number=number))
+
+    @staticmethod
+    def _prune_marks(s: Session, now: float) -> None:
+        """Delete the marks older than :data:`FORGOTTEN_MARK_KEEP_S` by this forget's
+        clock (``now``, UNIX s) but never one of the newest
+        :data:`FORGOTTEN_MARKS_KEPT_ANYWAY` by forget number: a clock far ahead makes
+        every mark look old, and pruned every other trainee's mark, so that their runs
+        begun before the forget stored their sessions again. Marks are thus kept a month
+        at least and 100 forgets at least (small: a digest and two numbers each); an
+        older surgisim's marks (no number) count as the oldest."""
+        newest = (
+            select(ForgottenMark.digest)
+            .order_by(func.coalesce(ForgottenMark.forget_number, 0).desc())
+            .limit(FORGOTTEN_MARKS_KEPT_ANYWAY)
+        )
+        s.execute(
+            delete(ForgottenMark)
+            .where(
+                ForgottenMark.forgotten_at < now - FORGOTTEN_MARK_KEEP_S,
+                ForgottenMark.digest.not_in(newest.scalar_subquery()),
+            )
+            .execution_options(synchronize_session=False)
+        )
 
     def _was_forgotten(
-        self, s: Session, pseudonym: str, *, trainee_recorded: bool, run_began_at: float | None
+        self,
+        s: Session,
+        pseudonym: str,
+        *,
+        trainee_recorded: bool,
+        run_start: RunStart | None,
     ) -> bool:
         """Whether a session of a run of ``pseudonym`` must not be stored, within the open
         transaction ``s``: the trainee was in the records when the run started
-        (``trainee_recorded``) and is not now, or they were forgotten after the run's
-        command began (``run_began_at``, UNIX s; None: not checked) — a forget before
-        the run looked them up, or of a pseudonym new to the run."""
+        (``trainee_recorded``) and is not now, or their mark says they were forgotten
+        after the run began (:meth:`RunStart.began_before`) — a forget before the run
+        looked them up, or of a pseudonym new to the run. None: not checked."""
         if (
             trainee_recorded
             and s.scalar(select(Trainee.id).where(Trainee.pseudonym == pseudonym)) is None
         ):
             return True
-        if run_began_at is None:
+        if run_start is None:
             return False
         digest = self._forgotten_digest(s, pseudonym)
         if digest is None:
             return False
-        at = s.scalar(select(ForgottenMark.forgotten_at).where(ForgottenMark.digest == digest))
-        return at is not None and at > run_began_at
+        mark = s.execute(
+            select(ForgottenMark.forgotten_at, ForgottenMark.forget_number).where(
+                ForgottenMark.digest == digest
+            )
+        ).first()
+        return mark is not None and run_start.began_before(mark.forget_number, mark.forgotten_at)
 
     @staticmethod
     def _trainee_in(s: Session, pseudonym: str) -> Trainee:
@@ -1520,7 +1641,7 @@ class Records:
         paths: dict[str, str],
         *,
         allow_name: bool = False,
-        run_began_at: float | None = None,
+        run_start: RunStart | None = None,
     ) -> None:
         """Register files a run is about to write about a trainee (``kind`` -> path), as
         :data:`EXPECTED`, before it writes them: a run killed before its session is stored
@@ -1530,12 +1651,12 @@ class Records:
         paths the run has claimed: another trainee's registration of them is dropped.
 
         Raises:
-            TraineeForgottenError: they were forgotten after ``run_began_at`` (when the
-                run's command began, UNIX s): their row is not made again.
+            TraineeForgottenError: they were forgotten after the run began
+                (``run_start``: see :meth:`add_session`): their row is not made again.
         """
         pseudonym = self.check_pseudonym(pseudonym, allow_name=allow_name)
         with self._session("write to") as s:
-            if self._was_forgotten(s, pseudonym, trainee_recorded=False, run_began_at=run_began_at):
+            if self._was_forgotten(s, pseudonym, trainee_recorded=False, run_start=run_start):
                 raise self._forgotten(pseudonym)
             trainee = self._trainee_in(s, pseudonym)
             for kind, path in paths.items():
@@ -1584,7 +1705,7 @@ class Records:
         session_uid: str | None = None,
         files: dict[str, str] | None = None,
         trainee_recorded: bool = False,
-        run_began_at: float | None = None,
+        run_start: RunStart | None = None,
     ) -> int:
         """Store a session and its original score in one transaction; return its id.
 
@@ -1601,20 +1722,17 @@ class Records:
         storing, or a killed run stored later, would otherwise leave them behind.
         ``trainee_recorded``: the trainee was in the records when the run started
         (:attr:`scenarios.checkpoint.RunInfo.trainee_recorded`): they must still be.
-        ``run_began_at``: when the run's command began (UNIX s,
-        :attr:`scenarios.checkpoint.RunInfo.began_at`): a forget of the pseudonym since
-        refuses the session (None: not checked).
+        ``run_start``: when the run began (:attr:`scenarios.checkpoint.RunInfo.run_start`):
+        a forget of the pseudonym since refuses the session (None: not checked).
 
         Raises:
             TraineeForgottenError: with ``trainee_recorded``, the trainee is not here, or
-                they were forgotten after ``run_began_at``: nothing is stored.
+                they were forgotten after the run began: nothing is stored.
             ScenarioError: the pseudonym is not valid, ``ended`` is unknown, a session
                 with this ``session_uid`` is already stored, or the database cannot be
                 written.
         """
-        self.check_not_forgotten(
-            pseudonym, trainee_recorded=trainee_recorded, run_began_at=run_began_at
-        )
+        self.check_not_forgotten(pseudonym, trainee_recorded=trainee_recorded, run_start=run_start)
         pseudonym = self.check_pseudonym(pseudonym, allow_name=allow_name)
         ended = ended or ("completed" if completed else "failed")
         if ended not in ENDINGS:
@@ -1641,7 +1759,7 @@ class Records:
                 session_uid=session_uid,
                 files=files or {},
                 trainee_recorded=trainee_recorded,
-                run_began_at=run_began_at,
+                run_start=run_start,
             )
         except (AlreadyStoredError, TraineeForgottenError):
             raise
@@ -1655,20 +1773,24 @@ class Records:
             raise
 
     def check_not_forgotten(
-        self, pseudonym: str, *, trainee_recorded: bool = True, run_began_at: float | None = None
+        self,
+        pseudonym: str,
+        *,
+        trainee_recorded: bool = True,
+        run_start: RunStart | None = None,
     ) -> None:
         """Refuse a session of a run whose trainee was forgotten after it began: with
         ``trainee_recorded`` (they were in the records at its start), when they are not
-        any more; with ``run_began_at`` (UNIX s, when the run's command began), when a
-        forget came later (:class:`ForgottenMark`: also a forget before the run looked
-        them up, or of a pseudonym new to it). Storing would bring them back.
+        any more; with ``run_start`` (:class:`RunStart`), when a forget came later
+        (:class:`ForgottenMark`: also a forget before the run looked them up, or of a
+        pseudonym new to it). Storing would bring them back.
 
         Raises:
             TraineeForgottenError: saying so, and how to remove or keep the session.
         """
         with self._session() as s:
             forgotten = self._was_forgotten(
-                s, pseudonym, trainee_recorded=trainee_recorded, run_began_at=run_began_at
+                s, pseudonym, trainee_recorded=trainee_recorded, run_start=run_start
             )
         if forgotten:
             raise self._forgotten(pseudonym)
@@ -1722,7 +1844,7 @@ class Records:
         session_uid: str,
         files: dict[str, str],
         trainee_recorded: bool,
-        run_began_at: float | None,
+        run_start: RunStart | None,
         **columns,
     ) -> int:
         """Insert the session row and its score unless ``session_uid`` is stored (checked
@@ -1732,7 +1854,7 @@ class Records:
             known = s.scalar(select(SessionRow.id).where(SessionRow.session_uid == session_uid))
             # forgotten since the check before: not made again
             if known is None and self._was_forgotten(
-                s, pseudonym, trainee_recorded=trainee_recorded, run_began_at=run_began_at
+                s, pseudonym, trainee_recorded=trainee_recorded, run_start=run_start
             ):
                 raise self._forgotten(pseudonym)
             if known is None:

@@ -69,10 +69,11 @@ def _top(
 
 
 def command_started_at() -> float:
-    """When the command going on began (UNIX time, s), as early as it is known: a
-    ``trainee forget`` after this moment refuses the session of a run this command makes
-    (see :attr:`scenarios.checkpoint.RunInfo.command_started_at`), even one that had not
-    looked the trainee up yet when the forget came."""
+    """When the command going on began (UNIX time, s), as early as it is known: kept in
+    a run's information (:attr:`scenarios.checkpoint.RunInfo.command_started_at`), so
+    that a ``trainee forget`` in the run's start-up, before it read the records' count
+    of forgets, still refuses its session (its time compared with this: the records'
+    order cannot tell; see :meth:`scenarios.records.RunStart.began_before`)."""
     return _IMPORTED_AT if _command_started_at is None else _command_started_at
 
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import time
 from pathlib import Path
 
 import typer
@@ -146,6 +147,7 @@ def run(
         if store:
             records = open_records(db, demo=demo)
             records.check_writable()
+            forgets, counted_at = records.forget_count(), time.time()  # before the lookup
             records.check_pseudonym(pseudonym, allow_name=allow_name)
             if not demo:
                 say_prerequisites(console, records, pseudonym, spec)
@@ -161,6 +163,8 @@ def run(
                 allow_name,
                 trainee_recorded=not demo and records.find_trainee(pseudonym) is not None,
                 command_started_at=command_started_at(),
+                forget_count=forgets,
+                forget_counted_at=counted_at,
             )
             for kind, named in plugins.items():  # stored with the session, as latency is
                 if named is not None:
@@ -183,7 +187,7 @@ def run(
             partial = {"partial": info.outputs["partial"]}
             with contextlib.suppress(ScenarioError):  # a busy database: registered when stored
                 records.expect_files(
-                    pseudonym, partial, allow_name=allow_name, run_began_at=info.began_at
+                    pseudonym, partial, allow_name=allow_name, run_start=info.run_start
                 )
         try:
             outcome, stop = _simulate(
@@ -698,7 +702,7 @@ def store_finished(console, records, spec, outcome, checkpoint, report, camera=N
                 session_uid=info.session_uid,
                 files=info.outputs,
                 trainee_recorded=info.trainee_recorded,
-                run_began_at=info.began_at,
+                run_start=info.run_start,
             )
             checkpoint.discard()
     except (ScenarioError, OSError) as exc:

@@ -20,6 +20,7 @@ until the session ends.
 from __future__ import annotations
 
 import contextlib
+import time
 from pathlib import Path
 
 import typer
@@ -198,6 +199,7 @@ def serve(
                 raise SimError(non_loopback_needs_curve(bind_host))
         records = open_records(db, demo=demo)
         records.check_writable()
+        forgets, counted_at = records.forget_count(), time.time()  # before the lookup
         records.check_pseudonym(pseudonym, allow_name=allow_name)
         if not demo:
             say_prerequisites(console, records, pseudonym, spec)
@@ -252,6 +254,8 @@ def serve(
                     conditions=conditions,
                     trainee_recorded=not demo and records.find_trainee(pseudonym) is not None,
                     command_started_at=command_started_at(),
+                    forget_count=forgets,
+                    forget_counted_at=counted_at,
                     outputs={} if json_path is None else {"json": str(json_path.resolve())},
                 )
                 checkpoint = Checkpoint(records.work_dir / IN_PROGRESS, info)

@@ -22,6 +22,7 @@ from scenarios.paths import store_dir
 from scenarios.records import (
     LiveRunError,
     Records,
+    RunStart,
     TraineeForgottenError,
     database_location,
 )
@@ -183,7 +184,7 @@ def test_a_forget_after_the_run_began_refuses_its_session_though_it_saw_no_train
         store_kept(records, checkpoint.trace_path)
     # the run's registration of its recording's .partial must not make them again either
     with pytest.raises(TraineeForgottenError):
-        records.expect_files("T811", {"partial": "x.mcap.partial"}, run_began_at=began)
+        records.expect_files("T811", {"partial": "x.mcap.partial"}, run_start=RunStart(began))
     assert records.find_trainee("T811") is None and records.sessions() == []
     assert checkpoint.trace_path.exists()  # kept, for forget to remove or to store later
 
@@ -230,16 +231,173 @@ def test_the_mark_of_a_forgotten_trainee_keeps_no_plain_pseudonym(records):
     assert digest != hashlib.sha256(b"T815Q").hexdigest()  # salted: not a lookup away
 
 
-def test_forget_prunes_marks_older_than_a_month(records):
-    for name in ("T816", "T817"):
+def _marks() -> list[tuple[int | None, float]]:
+    """The forget marks of this test's records: (forget number, time), oldest first."""
+    path = database_location(None, "records")
+    with contextlib.closing(sqlite3.connect(path)) as con:
+        query = "SELECT forget_number, forgotten_at FROM forgotten ORDER BY forget_number"
+        return con.execute(query).fetchall()
+
+
+def _forget_on_a_clock(records, pseudonym: str, offset_s: float, **options):
+    """``records.forget`` run by a process whose wall clock is ``offset_s`` off (a
+    ``faketime -f`` of the forget alone: the run's clock stays right)."""
+    real = time.time
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(time, "time", lambda: real() + offset_s)
+        return records.forget(pseudonym, **options)
+
+
+def test_forget_prunes_marks_older_than_a_month_beyond_the_newest_kept_anyway(records, monkeypatch):
+    monkeypatch.setattr("scenarios.records.FORGOTTEN_MARKS_KEPT_ANYWAY", 1)
+    for name in ("T816", "T817", "T818"):
         records.register_trainee(name)
     records.forget("T816")
+    records.forget("T817")
     path = database_location(None, "records")
     with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as con:
         con.execute("UPDATE forgotten SET forgotten_at = forgotten_at - 31 * 24 * 3600")
-    records.forget("T817")
-    with contextlib.closing(sqlite3.connect(path)) as con:
-        assert con.execute("SELECT count(*) FROM forgotten").fetchone() == (1,)
+    records.forget("T818")
+    # T816's mark went (a month old, and not the newest); T817's is the newest kept
+    assert [number for number, _ in _marks()] == [2, 3]
+
+
+@pytest.mark.parametrize("fast_days", [31.0, 400.0])
+def test_a_forget_on_a_fast_clock_prunes_no_recent_mark(records, fast_days):
+    """Report T, finding 1 (related): marks were pruned by the forget's own clock, so a
+    forget on a clock a month fast deleted every other trainee's mark, and their runs
+    begun before their forgets stored their sessions again."""
+    for name in ("T819", "T820", "T821"):
+        records.register_trainee(name)
+    begun = _checkpoint("T819", command_started_at=_began(5.0), forget_count=0)
+    records.forget("T819", force=True)
+    begun.save(_trace(), 12.0)  # the run went on and wrote it again
+    records.forget("T820")
+    _forget_on_a_clock(records, "T821", fast_days * 24 * 3600)
+    assert [number for number, _ in _marks()] == [1, 2, 3]
+    with pytest.raises(TraineeForgottenError):
+        store_kept(records, begun.trace_path)
+
+
+def test_the_forget_count_is_never_lowered_by_pruning_or_a_new_trainee(records, monkeypatch):
+    """A forget number is never given twice: pruned marks and lifted ones leave the count
+    where it was (a run that read 1 must still see a later forget as later)."""
+    monkeypatch.setattr("scenarios.records.FORGOTTEN_MARKS_KEPT_ANYWAY", 0)
+    assert records.forget_count() == 0
+    records.register_trainee("T822")
+    records.forget("T822")
+    records.register_trainee("T822")  # lifts the mark
+    records.register_trainee("T823")
+    _forget_on_a_clock(records, "T823", 400 * 24 * 3600.0)  # prunes nothing of its own
+    assert records.forget_count() == 2 and [n for n, _ in _marks()] == [2]
+
+
+def _run_start(records) -> dict:
+    """What a run beginning now keeps of its start in its run information: its command's
+    start, then the records' forget count and when it was read."""
+    return {
+        "command_started_at": time.time(),
+        "forget_count": records.forget_count(),
+        "forget_counted_at": time.time(),
+    }
+
+
+def test_a_forget_in_the_runs_start_up_refuses_its_session_on_one_clock(records):
+    """A forget between the run's command start and its reading of the count (the
+    start-up: seconds) came before the count, so the count alone would let the run
+    store; on one clock (one machine) its time says it came after the run began, as the
+    README promises, and the session is refused. One before the command began is not."""
+    records.register_trainee("T830")
+    records.register_trainee("T831")
+    records.forget("T831")  # before the run's command began
+    time.sleep(0.05)
+    began = time.time()
+    records.forget("T830")  # in the run's start-up
+    start = {"command_started_at": began}
+    start.update(forget_count=records.forget_count(), forget_counted_at=time.time())
+    assert start["forget_count"] == 2  # both forgets came before the count was read
+    in_start_up = _checkpoint("T830", **start)
+    with pytest.raises(TraineeForgottenError):
+        store_kept(records, in_start_up.trace_path)
+    assert store_kept(records, _checkpoint("T831", **start).trace_path) == 1
+
+
+@pytest.mark.parametrize("behind_s", [300.0, 3600.0])
+def test_a_forget_on_a_clock_behind_the_runs_refuses_its_session(records, live_pid, behind_s):
+    """Report T, finding 1: the run (a pseudonym new to it, so only the mark can refuse)
+    began, then its trainee was forgotten with --force by a process whose clock was 5 min
+    or 1 h behind the run's (a clock stepped back, another machine on shared records):
+    the mark's time was before the run's start, and the run stored the session and made
+    the trainee again. The records' order of forgets decides now, not the clocks."""
+    running = _checkpoint("T824", pid=live_pid, **_run_start(records))
+    _forget_on_a_clock(records, "T824", -behind_s, force=True)
+    with pytest.raises(TraineeForgottenError, match="trainee forget T824"):
+        store_kept(records, running.trace_path)
+    with pytest.raises(TraineeForgottenError):  # nor is its recording's .partial claimed
+        records.expect_files(
+            "T824", {"partial": "x.mcap.partial"}, run_start=running.info.run_start
+        )
+    assert records.find_trainee("T824") is None and records.sessions() == []
+
+
+def test_a_killed_runs_checkpoint_stored_later_is_refused_whatever_the_forgets_clock(
+    records, live_pid
+):
+    """The run was going on when its trainee was forgotten (on a clock an hour behind),
+    then it was killed: its checkpoint stays, and ``store --orphans`` judges it by the
+    count its run information carries, as the run itself would have."""
+    records.register_trainee("T825")
+    records.register_trainee("T826")
+    records.forget("T826")  # a count above 0 before the run
+    info = RunInfo(
+        "mini", VALID, 1, "expert", "T825", pid=live_pid, forget_count=records.forget_count()
+    )
+    checkpoint = Checkpoint(store_dir("records") / IN_PROGRESS, info)
+    checkpoint.save(_trace(), 9.5)
+    _forget_on_a_clock(records, "T825", -3600.0, force=True)
+    checkpoint.info.pid = -1  # killed: its last checkpoint is an orphan now
+    checkpoint.save(_trace(), 12.0)
+    (orphan,) = orphans(records.work_dir / IN_PROGRESS)
+    assert RunInfo.load(orphan.with_suffix(".json")).forget_count == 1
+    with pytest.raises(TraineeForgottenError):
+        store_kept(records, orphan)
+    assert records.find_trainee("T825") is None and orphan.exists()
+
+
+def test_a_run_begun_after_a_forget_on_a_fast_clock_stores(records):
+    """The other way round: a forget on a clock an hour ahead, then a run of the same
+    pseudonym begun after it (a new trainee's, README): the mark's time was after the
+    run's start, and the session was refused."""
+    records.register_trainee("T827")
+    _forget_on_a_clock(records, "T827", 3600.0)
+    later = _checkpoint("T827", **_run_start(records))
+    assert store_kept(records, later.trace_path) == 1
+
+
+def test_run_information_or_a_mark_without_a_forget_count_compares_the_times(records):
+    """Run information written before the count was kept (no ``forget_count``), or a
+    mark of an older surgisim's forget (no number): the forget's time and the run's
+    start are compared, as before (right clocks: refused; a forget clock behind: not)."""
+    for name in ("T828", "T829"):
+        records.register_trainee(name)
+    old_run = _checkpoint("T828", command_started_at=_began(30.0))
+    assert old_run.info.forget_count is None
+    records.forget("T828", force=True)
+    old_run.save(_trace(), 12.0)  # the run went on and wrote it again
+    with pytest.raises(TraineeForgottenError):
+        store_kept(records, old_run.trace_path)
+    records.register_trainee("T828")
+    _forget_on_a_clock(records, "T828", -3600.0, force=True)
+    old_run.save(_trace(), 14.0)
+    assert store_kept(records, old_run.trace_path) == 1  # the limit that stays
+    new_run = _checkpoint("T829", command_started_at=_began(30.0), forget_count=0)
+    records.forget("T829", force=True)
+    new_run.save(_trace(), 12.0)
+    path = database_location(None, "records")
+    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as con:
+        con.execute("UPDATE forgotten SET forget_number = NULL")  # an older surgisim's
+    with pytest.raises(TraineeForgottenError):
+        store_kept(records, new_run.trace_path)
 
 
 def test_a_checkpoint_that_vanishes_while_listed_is_left_out_not_an_error(records, tmp_path):
@@ -252,3 +410,34 @@ def test_a_checkpoint_that_vanishes_while_listed_is_left_out_not_an_error(record
     (records.work_dir / IN_PROGRESS / "gone.npz").symlink_to(tmp_path / "nothing.npz")
     assert [w.trace for w in records.waiting_of("T803")] == [killed.trace_path]
     assert str(killed.trace_path) in records.forget("T803").waiting
+
+
+def test_records_with_marks_of_an_older_surgisim_get_the_count_and_keep_their_marks(
+    records, monkeypatch
+):
+    """Records a format-2 surgisim wrote: its ``forgotten`` table has no numbers. Opened
+    here, the column is added (the format stays 2: see STORE_VERSION), its marks keep
+    refusing by time, and they count as the oldest when marks are pruned."""
+    records.register_trainee("T832")
+    old_run = _checkpoint("T832", command_started_at=_began(30.0))
+    records.forget("T832", force=True)
+    old_run.save(_trace(), 12.0)
+    path = database_location(None, "records")
+    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as con:
+        con.execute("CREATE TABLE old AS SELECT digest, forgotten_at FROM forgotten")
+        con.execute("DROP TABLE forgotten")
+        con.execute("CREATE TABLE forgotten (digest VARCHAR(64) PRIMARY KEY, forgotten_at FLOAT)")
+        con.execute("INSERT INTO forgotten SELECT * FROM old")
+        con.execute("DROP TABLE old")
+        con.execute("DELETE FROM surgisim_meta WHERE key = 'forget_count'")
+    reopened = Records(store="records")
+    assert _marks() == [(None, pytest.approx(time.time(), abs=600))]
+    with pytest.raises(TraineeForgottenError):
+        store_kept(reopened, old_run.trace_path)
+    monkeypatch.setattr("scenarios.records.FORGOTTEN_MARKS_KEPT_ANYWAY", 1)
+    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as con:
+        con.execute("UPDATE forgotten SET forgotten_at = forgotten_at - 31 * 24 * 3600")
+    for name in ("T833", "T834"):
+        reopened.register_trainee(name)
+        reopened.forget(name)
+    assert [number for number, _ in _marks()] == [1, 2]  # the un-numbered one went

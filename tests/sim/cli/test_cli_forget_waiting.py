@@ -176,3 +176,39 @@ def test_forget_force_takes_a_pseudonym_known_only_to_a_live_run(data):
     finally:
         run.kill()
         run.wait(30)
+
+
+def test_a_run_whose_trainee_is_forgotten_on_a_clock_behind_its_own_does_not_store(data):
+    """Report T, finding 1, as reproduced there: ``run`` of a pseudonym new to it, then
+    ``trainee forget --force`` by a process whose clock is 5 minutes behind the run's,
+    then the run is stopped: it stored the session and the trainee was back. The run
+    keeps the records' forget count it read at its start in its checkpoint, and that
+    count, not the two clocks, says the forget came after."""
+    import signal
+    import time
+
+    records = Records()
+    records.register_trainee("T8300")
+    records.forget("T8300")  # the records have had one forget before the run
+    command = [sys.executable, "-m", "sim.cli", "run", "peg-transfer", "--seed", "8301",
+               "--trainee", "T8301", "--no-snapshots"]  # fmt: skip
+    run = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        folder, deadline = store_dir("records") / IN_PROGRESS, time.monotonic() + 240
+        while not list(folder.glob("*.json")):
+            assert run.poll() is None and time.monotonic() < deadline, "no checkpoint"
+            time.sleep(0.1)
+        (written,) = folder.glob("*.json")
+        assert RunInfo.load(written).forget_count == 1
+        real = time.time
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(time, "time", lambda: real() - 300.0)  # forget's clock behind
+            Records().forget("T8301", force=True)
+        run.send_signal(signal.SIGTERM)
+        said = " ".join(run.communicate(timeout=240)[0].split())
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait(30)
+    assert "they were forgotten (surgisim trainee forget) after this run started" in said, said
+    assert Records().find_trainee("T8301") is None and Records().sessions() == []

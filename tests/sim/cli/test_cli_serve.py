@@ -17,9 +17,9 @@ from sim.cli import app
 from tests.sim.server.test_server import Device
 
 
-def _serve_and_signal(tmp_path, signum: int, *extra: str):
-    """Serve needle-handover with a device, send ``signum`` once PSM1 is aligning; the
-    process's (stdout, stderr) and its records."""
+def _serve_and_signal(tmp_path, signum: int, *extra: str, meanwhile=None, stores: bool = True):
+    """Serve needle-handover with a device, send ``signum`` once PSM1 is aligning (after
+    ``meanwhile()``, when given); the process's (stdout, stderr) and its records."""
     port = free_port_block()
     env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data"), "COLUMNS": "200"}
     proc = subprocess.Popen(
@@ -35,6 +35,8 @@ def _serve_and_signal(tmp_path, signum: int, *extra: str):
         device = Device(port)
         assert device.wait_aligning("PSM1", 60), device.seen("PSM1")
         time.sleep(1.0)
+        if meanwhile is not None:
+            meanwhile()
         proc.send_signal(signum)
         stdout, stderr = proc.communicate(timeout=120)
     finally:
@@ -42,9 +44,10 @@ def _serve_and_signal(tmp_path, signum: int, *extra: str):
             device.close()
         if proc.poll() is None:
             proc.kill()
-    assert proc.returncode == 128 + signum, stdout + stderr
+    # a session refused is an error (2), not the signal's stop
+    assert proc.returncode == (128 + signum if stores else 2), stdout + stderr
     assert "Traceback" not in stderr
-    assert "stored as session 1" in stdout
+    assert ("stored as session 1" in stdout) == stores, stdout + stderr
     records = Records(f"sqlite:///{tmp_path / 'data' / 'surgisim' / 'records.sqlite'}")
     return stdout, stderr, records
 
@@ -84,6 +87,26 @@ def test_sigterm_mid_session_stores_it_as_incomplete(tmp_path):
     row = records.session(1)
     assert not row.completed and row.operator == "trainee"
     assert row.sim_time_s > 0.5
+
+
+def test_a_forget_on_a_clock_behind_the_servers_refuses_its_session(tmp_path, monkeypatch):
+    """Report T, finding 1, through ``serve``: the trainee (new to the server) was
+    forgotten with --force by a process whose clock is an hour behind the server's, and
+    the server stored the session and made them again. The server keeps the records'
+    forget count it read at its start, and that count says the forget came after."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+
+    def forget_on_a_clock_an_hour_behind():
+        real = time.time
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(time, "time", lambda: real() - 3600.0)
+            Records().forget("calm-heron-4242", force=True)
+
+    _, stderr, records = _serve_and_signal(
+        tmp_path, signal.SIGTERM, meanwhile=forget_on_a_clock_an_hour_behind, stores=False
+    )
+    assert "after this run started, so their session is not stored" in " ".join(stderr.split())
+    assert records.find_trainee("calm-heron-4242") is None and records.sessions() == []
 
 
 @pytest.mark.parametrize(
