@@ -812,6 +812,8 @@ class Records:
             event.listen(self.engine, "begin", _sqlite_begin)
             self._writer = self.engine.execution_options(surgisim_write=True)
         self._create_tables()
+        #: the SQLite file this object's connections opened (see :meth:`_check_same_file`)
+        self._opened = _file_identity(self._path)
 
     @property
     def shown_url(self) -> str:
@@ -997,8 +999,28 @@ class Records:
             fix = "check the URL given with --db and that the database server is reachable"
         return ScenarioError(f"cannot {doing} records database {where!r} ({detail}): {fix}.")
 
+    def _check_same_file(self, doing: str) -> None:
+        """Refuse to write once the SQLite file at the path is not the one this object
+        opened (deleted, or moved aside and replaced, while a run went on): the open
+        connections would write into the old file, and a session "stored" in a deleted
+        one vanished when the command ended. Raising makes the caller keep it instead.
+
+        Raises:
+            ScenarioError: the file is gone or another one is in its place.
+        """
+        if self._opened is None or _file_identity(self._path) == self._opened:
+            return
+        now = "is gone" if not self._path.exists() else "was replaced by another file"
+        raise ScenarioError(
+            f"cannot {doing} records database {self._where()!r}: it {now} since this "
+            "command opened it (the data directory deleted or moved meanwhile?), so "
+            "nothing was written to it."
+        )
+
     @contextmanager
     def _session(self, doing: str = "read") -> Iterator[Session]:
+        if doing != "read":
+            self._check_same_file(doing)
         try:
             bind = self.engine if doing == "read" else self._writer
             with Session(bind, expire_on_commit=False) as s, s.begin():
@@ -2040,6 +2062,17 @@ def _ending_from_trace(trace_path: str) -> str | None:
     ):
         return None
     return ending_of(trace, interrupted=False)
+
+
+def _file_identity(path: Path | None) -> tuple[int, int] | None:
+    """(device, inode) of the file at ``path``; None for no path or no file."""
+    if path is None:
+        return None
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

@@ -420,3 +420,23 @@ def test_registering_a_code_checks_it_by_the_rule(records):
     with pytest.raises(ScenarioError, match="--allow-name"):
         records.register_trainee("jsmith")
     assert records.register_trainee("jsmith", allow_name=True) == "jsmith"
+
+
+@pytest.mark.parametrize("how", ["deleted", "replaced"])
+def test_a_session_is_refused_once_the_database_file_is_not_the_one_opened(tmp_path, how):
+    """The data directory deleted (or swapped) while a run was live: the session row went
+    into the unlinked file through the open connection, the run said "stored as session
+    1", and nothing was kept. Writing is refused, so that the run keeps the session."""
+    path = tmp_path / "records.sqlite"
+    records = Records(f"sqlite:///{path}")
+    _add(records)  # the connection is open, as a run's is when its session ends
+    for side in ("", "-wal", "-shm"):
+        Path(f"{path}{side}").unlink(missing_ok=True)
+    if how == "replaced":
+        Records(f"sqlite:///{path}")  # an empty database in its place
+    with pytest.raises(ScenarioError, match="since this command opened it") as raised:
+        _add(records)
+    assert ("is gone" if how == "deleted" else "was replaced") in str(raised.value)
+    assert path.exists() == (how == "replaced")
+    if how == "replaced":
+        assert Records(f"sqlite:///{path}").trainees() == []  # nothing written to either
