@@ -792,6 +792,7 @@ class Records:
                         f"records database {str(self._path)!r} is a directory, not a SQLite "
                         "file; give the path of a file with --db sqlite:///PATH."
                     )
+                _check_path_length(self._path)
                 _check_sqlite_file(self._path)
                 if not _read_only(self.url):
                     private_file(self._path)
@@ -2159,6 +2160,25 @@ def files_dir_of(url: str, path: Path | None) -> Path:
         return path.with_name(f"{path.name}-files")
     key = hashlib.sha256(re.sub(r"(//[^:/@]+:)[^@]*@", r"\1@", url).encode()).hexdigest()
     return data_dir() / "databases" / key[:16]
+
+
+#: The longest full path (bytes, links resolved) of a file SQLite opens: its unix VFS
+#: takes names of up to 512 bytes, and it must add ``-journal`` to name the journal
+SQLITE_PATH_LIMIT_BYTES = 512 - len("-journal")
+
+
+def _check_path_length(path: Path) -> None:
+    """Refuse a database path SQLite cannot open, before any file is made: it said only
+    "unable to open database file", which read as a missing or read-only folder, and
+    left an empty file behind."""
+    full = os.fsencode(os.path.realpath(path))
+    if len(full) > SQLITE_PATH_LIMIT_BYTES:
+        raise ScenarioError(
+            f"records database {str(path)!r} cannot be opened: its full path is "
+            f"{len(full)} bytes long, and SQLite opens none over {SQLITE_PATH_LIMIT_BYTES} "
+            "bytes; use a shorter data directory (XDG_DATA_HOME) or give a shorter path "
+            "with --db sqlite:///PATH."
+        )
 
 
 def _check_sqlite_file(path: Path) -> None:

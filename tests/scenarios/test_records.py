@@ -440,3 +440,28 @@ def test_a_session_is_refused_once_the_database_file_is_not_the_one_opened(tmp_p
     assert path.exists() == (how == "replaced")
     if how == "replaced":
         assert Records(f"sqlite:///{path}").trainees() == []  # nothing written to either
+
+
+def _path_of_length(root: Path, length: int) -> Path:
+    """A ``records.sqlite`` whose full path is ``length`` bytes long, its folders made."""
+    folder = str(root.resolve())
+    while len(folder) + 1 + 100 + len("/records.sqlite") < length:
+        folder += "/" + "b" * 100
+    folder += "/" + "c" * (length - len(folder) - 1 - len("/records.sqlite"))
+    Path(folder).mkdir(parents=True)
+    path = Path(folder) / "records.sqlite"
+    assert len(os.fsencode(str(path))) == length
+    return path
+
+
+def test_a_database_path_too_long_for_sqlite_is_refused_up_front(tmp_path):
+    """Over SQLite's limit the message was "check that its folder exists and is
+    writable" (it was) and an empty records.sqlite was left; at the limit it opens."""
+    from scenarios.records import SQLITE_PATH_LIMIT_BYTES
+
+    fits = _path_of_length(tmp_path / "fits", SQLITE_PATH_LIMIT_BYTES)
+    Records(f"sqlite:///{fits}").register_trainee("T001")
+    too_long = _path_of_length(tmp_path / "long", SQLITE_PATH_LIMIT_BYTES + 1)
+    with pytest.raises(ScenarioError, match=f"SQLite opens none over {SQLITE_PATH_LIMIT_BYTES}"):
+        Records(f"sqlite:///{too_long}")
+    assert not too_long.exists()
