@@ -262,9 +262,7 @@ def resource_failure(exc: BaseException) -> str | None:
     read-only disk, file limits) in a line: what failed, on which file, and what to do;
     None for anything else (a bug of ours). A full disk said "unexpected OSError: [Errno
     28] ... please report it" and a memory limit "unexpected MemoryError: ." """
-    if isinstance(exc, MemoryError) or (
-        isinstance(exc, OSError) and exc.errno == errno.ENOMEM
-    ):
+    if isinstance(exc, MemoryError) or (isinstance(exc, OSError) and exc.errno == errno.ENOMEM):
         return out_of_memory(exc)
     if isinstance(exc, ImportError):
         # a library's shared object that cannot be mapped: the address space is used up

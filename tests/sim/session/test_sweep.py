@@ -181,9 +181,7 @@ def test_a_row_after_a_torn_last_line_starts_a_line_of_its_own(tmp_path, monkeyp
     assert [r["seed"] for r in sw.read_journal(sw.journal_path(out))] == [0, 1]
 
 
-def test_a_full_disk_under_the_results_names_the_file_and_the_sweep_resumes(
-    tmp_path, monkeypatch
-):
+def test_a_full_disk_under_the_results_names_the_file_and_the_sweep_resumes(tmp_path, monkeypatch):
     """It said "unexpected OSError: [Errno 28] ... Rerun with --debug ... please report
     it", and sweep had no --debug."""
     import errno
