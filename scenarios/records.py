@@ -44,6 +44,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote, unquote
 
 from sqlalchemy import (
     Boolean,
@@ -2134,7 +2135,8 @@ def _sqlite_path(url: str) -> Path | None:
     for prefix in ("sqlite:///", "sqlite+pysqlite:///"):
         if url.startswith(prefix):
             rest = url.removeprefix(prefix).split("?", 1)[0]
-            rest = rest.removeprefix("file:")
+            if rest.startswith("file:"):  # a URI: SQLite decodes its %XX escapes
+                rest = unquote(rest.removeprefix("file:"))
             return Path(rest) if rest and rest != ":memory:" else None
     return None
 
@@ -2272,6 +2274,46 @@ def open_records(db: str | None = None, *, demo: bool = False) -> Records:
             )
         return Records(db)
     return Records(store="demo" if demo else "records")
+
+
+def open_read_only(db: str | None = None, *, demo: bool = False) -> tuple[Records, str] | None:
+    """The SQLite records at ``db`` (None: the store's default) opened read-only, with a
+    note saying so, when their folder cannot be written (a read-only mount, a backup):
+    SQLite opens a WAL database only where it can make its ``-shm`` index, so even
+    ``trainee list`` was refused. None when that is not the case (not a SQLite file, no
+    file, a writable folder, or already read-only): the caller's own error stands.
+
+    With the ``-shm`` there, the file is opened ``mode=ro`` (SQLite reads its log with
+    it). Without it, ``immutable=1``: SQLite then takes the file as it is, which is safe
+    here, as nothing can write to a folder that cannot be written; a ``-wal`` log with
+    changes not yet in the file would be left out, so that case is refused instead.
+
+    Raises:
+        ScenarioError: the log holds changes that cannot be read without the index.
+    """
+    url = db or default_database_url("demo" if demo else "records")
+    path = _sqlite_path(url)
+    if path is None or _read_only(url) or not path.is_file() or os.access(path.parent, os.W_OK):
+        return None
+    wal, shm = (path.with_name(path.name + side) for side in ("-wal", "-shm"))
+    if shm.exists():
+        mode = "mode=ro"
+    elif wal.exists() and wal.stat().st_size > 0:
+        raise ScenarioError(
+            f"records database {str(path)!r} is in a folder that cannot be written, and its "
+            f"log {wal.name} holds changes that SQLite can read only with an index it would "
+            "make there: copy the folder to a writable place and give the copy with --db."
+        )
+    else:
+        mode = "mode=ro&immutable=1"
+    store: Store = "demo" if demo and not db else "records"  # as open_records picks it
+    records = Records(f"sqlite:///file:{quote(str(path))}?{mode}&uri=true", store=store)
+    note = (
+        f"note: {path.parent} cannot be written, so the records are opened read-only "
+        "(nothing is changed; pages and exports that would be registered in them are not "
+        "written)."
+    )
+    return records, note
 
 
 def keeps_nothing(url: str) -> bool:
