@@ -276,7 +276,7 @@ def resource_failure(exc: BaseException) -> str | None:
 
 def out_of_memory(exc: BaseException) -> str:
     """Out of memory, with this process's address-space limit when one is set (``ulimit
-    -v``: surgisim needs about 1 GB of it, README "Requirements")."""
+    -v``: surgisim needs about 1 GB of it, README "Set up and run")."""
     import resource
 
     limit, _ = resource.getrlimit(resource.RLIMIT_AS)
