@@ -566,7 +566,9 @@ def store_kept(records: Records, trace_path: str | Path) -> int:
     Raises:
         ScenarioError: a file missing or damaged, the session already stored
             (:class:`~scenarios.records.AlreadyStoredError`: a copy of its files), or the
-            database cannot be written (the files are kept).
+            database cannot be written (the files are kept);
+            :class:`SnapshotsNotAttachedError` when the session is stored but the
+            snapshots kept with it could not be attached (the files are kept for that).
     """
     from scenarios.checkpoint import RunInfo
     from scenarios.evaluate import score_trace
@@ -619,11 +621,67 @@ def store_kept(records: Records, trace_path: str | Path) -> int:
         trainee_recorded=info.trainee_recorded,
         run_start=info.run_start,
     )
+    try:
+        attach_kept_snapshots(records, session_id, trace_path)
+    except (ScenarioError, OSError) as exc:
+        raise SnapshotsNotAttachedError(session_id, trace_path, exc) from None
+    _remove_kept(trace_path)
+    return session_id
+
+
+class SnapshotsNotAttachedError(ScenarioError):
+    """A kept session was stored, but the endoscope snapshots kept with it could not be
+    brought in (a disk full again): said, not dropped. The kept files stay where they
+    are; ``surgisim store`` of the kept trace again attaches them
+    (:func:`attach_leftover_snapshots`).
+
+    Attributes:
+        session_id: the session, stored.
+    """
+
+    def __init__(self, session_id: int, trace_path: Path, exc: BaseException) -> None:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        super().__init__(
+            f"the session is stored (session {session_id}), but its endoscope snapshots "
+            f"({snapshots_path(trace_path)}) could not be attached to it ({reason}). They "
+            f"are kept with its trace: once that is fixed, `surgisim store {trace_path}` "
+            "attaches them (the session is not stored twice)."
+        )
+        self.session_id = session_id
+
+
+def attach_kept_snapshots(records: Records, session_id: int, trace_path: Path) -> bool:
+    """Bring the endoscope snapshots kept beside ``trace_path`` (a run kept them when its
+    storing failed) to the stored session ``session_id``, then remove the kept archive;
+    False when none are kept. A session whose own snapshots exist keeps them.
+
+    Raises:
+        ScenarioError, OSError: the archive cannot be read or written beside the trace.
+    """
     kept_shots = snapshots_path(trace_path)
-    if kept_shots.exists():  # the run kept its endoscope pictures beside the trace
-        with contextlib.suppress(ScenarioError, OSError):  # pictures, not the session
-            save_snapshots(records, session_id, *load_snapshots(kept_shots))
-            kept_shots.unlink()
+    if not kept_shots.exists():
+        return False
+    row = records.session(session_id)
+    if not (row.trace_path and snapshots_path(row.trace_path).exists()):
+        save_snapshots(records, session_id, *load_snapshots(kept_shots))
+    kept_shots.unlink()
+    return True
+
+
+def attach_leftover_snapshots(records: Records, trace_path: Path, session_id: int) -> bool:
+    """A kept trace of a session stored already (``session_id``): attach the snapshots
+    kept with it (:func:`attach_kept_snapshots`; a store whose snapshots failed left them),
+    then remove the kept files. Returns whether snapshots were attached.
+
+    Raises:
+        ScenarioError, OSError: as :func:`attach_kept_snapshots` (nothing is removed).
+    """
+    attached = attach_kept_snapshots(records, session_id, trace_path)
+    _remove_kept(trace_path)
+    return attached
+
+
+def _remove_kept(trace_path: Path) -> None:
+    """Remove a kept trace and the run information beside it (stored now)."""
     trace_path.unlink(missing_ok=True)
     trace_path.with_suffix(".json").unlink(missing_ok=True)
-    return session_id

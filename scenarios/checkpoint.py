@@ -248,6 +248,7 @@ class Checkpoint:
         self.info.wall_time_s = time.monotonic() - self._started
         error: OSError | None = None
         for where in (lambda: private_dir(directory), fallback_dir):
+            path = None
             try:
                 path = where() / self.trace_path.name
                 trace.save(path)
@@ -256,6 +257,9 @@ class Checkpoint:
                 )
             except OSError as exc:
                 error = exc
+                if path is not None:  # a trace without its run information cannot be stored
+                    with contextlib.suppress(OSError):
+                        path.unlink(missing_ok=True)
                 continue
             self.discard()
             return path

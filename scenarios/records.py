@@ -44,6 +44,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote, unquote
 
 from sqlalchemy import (
     Boolean,
@@ -859,6 +860,7 @@ class Records:
                         f"records database {str(self._path)!r} is a directory, not a SQLite "
                         "file; give the path of a file with --db sqlite:///PATH."
                     )
+                _check_path_length(self._path)
                 _check_sqlite_file(self._path)
                 if not _read_only(self.url):
                     private_file(self._path)
@@ -879,6 +881,8 @@ class Records:
             event.listen(self.engine, "begin", _sqlite_begin)
             self._writer = self.engine.execution_options(surgisim_write=True)
         self._create_tables()
+        #: the SQLite file this object's connections opened (see :meth:`_check_same_file`)
+        self._opened = _file_identity(self._path)
 
     @property
     def shown_url(self) -> str:
@@ -1064,8 +1068,28 @@ class Records:
             fix = "check the URL given with --db and that the database server is reachable"
         return ScenarioError(f"cannot {doing} records database {where!r} ({detail}): {fix}.")
 
+    def _check_same_file(self, doing: str) -> None:
+        """Refuse to write once the SQLite file at the path is not the one this object
+        opened (deleted, or moved aside and replaced, while a run went on): the open
+        connections would write into the old file, and a session "stored" in a deleted
+        one vanished when the command ended. Raising makes the caller keep it instead.
+
+        Raises:
+            ScenarioError: the file is gone or another one is in its place.
+        """
+        if self._opened is None or _file_identity(self._path) == self._opened:
+            return
+        now = "is gone" if not self._path.exists() else "was replaced by another file"
+        raise ScenarioError(
+            f"cannot {doing} records database {self._where()!r}: it {now} since this "
+            "command opened it (the data directory deleted or moved meanwhile?), so "
+            "nothing was written to it."
+        )
+
     @contextmanager
     def _session(self, doing: str = "read") -> Iterator[Session]:
+        if doing != "read":
+            self._check_same_file(doing)
         try:
             bind = self.engine if doing == "read" else self._writer
             with Session(bind, expire_on_commit=False) as s, s.begin():
@@ -2165,6 +2189,17 @@ def _ending_from_trace(trace_path: str) -> str | None:
     return ending_of(trace, interrupted=False)
 
 
+def _file_identity(path: Path | None) -> tuple[int, int] | None:
+    """(device, inode) of the file at ``path``; None for no path or no file."""
+    if path is None:
+        return None
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     # the driver's own transaction handling is off: _sqlite_begin says BEGIN itself
     dbapi_connection.isolation_level = None
@@ -2223,7 +2258,8 @@ def _sqlite_path(url: str) -> Path | None:
     for prefix in ("sqlite:///", "sqlite+pysqlite:///"):
         if url.startswith(prefix):
             rest = url.removeprefix(prefix).split("?", 1)[0]
-            rest = rest.removeprefix("file:")
+            if rest.startswith("file:"):  # a URI: SQLite decodes its %XX escapes
+                rest = unquote(rest.removeprefix("file:"))
             return Path(rest) if rest and rest != ":memory:" else None
     return None
 
@@ -2249,6 +2285,25 @@ def files_dir_of(url: str, path: Path | None) -> Path:
         return path.with_name(f"{path.name}-files")
     key = hashlib.sha256(re.sub(r"(//[^:/@]+:)[^@]*@", r"\1@", url).encode()).hexdigest()
     return data_dir() / "databases" / key[:16]
+
+
+#: The longest full path (bytes, links resolved) of a file SQLite opens: its unix VFS
+#: takes names of up to 512 bytes, and it must add ``-journal`` to name the journal
+SQLITE_PATH_LIMIT_BYTES = 512 - len("-journal")
+
+
+def _check_path_length(path: Path) -> None:
+    """Refuse a database path SQLite cannot open, before any file is made: it said only
+    "unable to open database file", which read as a missing or read-only folder, and
+    left an empty file behind."""
+    full = os.fsencode(os.path.realpath(path))
+    if len(full) > SQLITE_PATH_LIMIT_BYTES:
+        raise ScenarioError(
+            f"records database {str(path)!r} cannot be opened: its full path is "
+            f"{len(full)} bytes long, and SQLite opens none over {SQLITE_PATH_LIMIT_BYTES} "
+            "bytes; use a shorter data directory (XDG_DATA_HOME) or give a shorter path "
+            "with --db sqlite:///PATH."
+        )
 
 
 def _check_sqlite_file(path: Path) -> None:
@@ -2342,6 +2397,46 @@ def open_records(db: str | None = None, *, demo: bool = False) -> Records:
             )
         return Records(db)
     return Records(store="demo" if demo else "records")
+
+
+def open_read_only(db: str | None = None, *, demo: bool = False) -> tuple[Records, str] | None:
+    """The SQLite records at ``db`` (None: the store's default) opened read-only, with a
+    note saying so, when their folder cannot be written (a read-only mount, a backup):
+    SQLite opens a WAL database only where it can make its ``-shm`` index, so even
+    ``trainee list`` was refused. None when that is not the case (not a SQLite file, no
+    file, a writable folder, or already read-only): the caller's own error stands.
+
+    With the ``-shm`` there, the file is opened ``mode=ro`` (SQLite reads its log with
+    it). Without it, ``immutable=1``: SQLite then takes the file as it is, which is safe
+    here, as nothing can write to a folder that cannot be written; a ``-wal`` log with
+    changes not yet in the file would be left out, so that case is refused instead.
+
+    Raises:
+        ScenarioError: the log holds changes that cannot be read without the index.
+    """
+    url = db or default_database_url("demo" if demo else "records")
+    path = _sqlite_path(url)
+    if path is None or _read_only(url) or not path.is_file() or os.access(path.parent, os.W_OK):
+        return None
+    wal, shm = (path.with_name(path.name + side) for side in ("-wal", "-shm"))
+    if shm.exists():
+        mode = "mode=ro"
+    elif wal.exists() and wal.stat().st_size > 0:
+        raise ScenarioError(
+            f"records database {str(path)!r} is in a folder that cannot be written, and its "
+            f"log {wal.name} holds changes that SQLite can read only with an index it would "
+            "make there: copy the folder to a writable place and give the copy with --db."
+        )
+    else:
+        mode = "mode=ro&immutable=1"
+    store: Store = "demo" if demo and not db else "records"  # as open_records picks it
+    records = Records(f"sqlite:///file:{quote(str(path))}?{mode}&uri=true", store=store)
+    note = (
+        f"note: {path.parent} cannot be written, so the records are opened read-only "
+        "(nothing is changed; pages and exports that would be registered in them are not "
+        "written)."
+    )
+    return records, note
 
 
 def keeps_nothing(url: str) -> bool:

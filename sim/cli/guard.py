@@ -21,6 +21,7 @@ parent: the first is taken as one SIGTERM and the rest are ignored, so a ``kill 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import signal
 import sys
@@ -217,17 +218,76 @@ def guard(debug: bool) -> Iterator[None]:
     except _known_errors() as exc:
         print_error(str(exc), debug)
         raise typer.Exit(code=2) from None
-    except Exception as exc:  # a failure we did not foresee: still no bare traceback
-        print_error(
-            f"unexpected {type(exc).__name__}: {exc}. Rerun with --debug for the traceback, "
-            "and please report it.",
-            debug,
-        )
+    except (MemoryError, OSError, ImportError) as exc:
+        said = resource_failure(exc)
+        if said is None:
+            _unexpected(exc, debug)
+        print_error(said, debug)
         raise typer.Exit(code=2) from None
+    except Exception as exc:  # a failure we did not foresee: still no bare traceback
+        _unexpected(exc, debug)
     finally:
         _guarded[0] -= 1
         _unseen.clear()
         sys.stdout = stdout
+
+
+def _unexpected(exc: BaseException, debug: bool) -> None:
+    """A failure we did not foresee: said in a line, exit code 2."""
+    print_error(
+        f"unexpected {type(exc).__name__}: {exc}. Rerun with --debug for the traceback, "
+        "and please report it.",
+        debug,
+    )
+    raise typer.Exit(code=2) from None
+
+
+#: what to do about an OSError whose cause is the machine, not surgisim, by errno
+_OS_FIXES = {
+    errno.ENOSPC: "the disk is full: free space there (or write elsewhere) and run the "
+    "command again",
+    errno.EDQUOT: "the disk quota is used up: free space there (or write elsewhere) and run "
+    "the command again",
+    errno.EROFS: "that file system is read-only: write elsewhere",
+    errno.EACCES: "permission denied: write elsewhere, or fix the permissions",
+    errno.EPERM: "not permitted (an immutable file or folder?): write elsewhere, or fix it",
+    errno.EIO: "the disk reported an input/output error: check it (dmesg), or write elsewhere",
+    errno.EMFILE: "too many open files: raise the limit (ulimit -n) and run it again",
+    errno.ENFILE: "the system has too many open files: close some programs and run it again",
+}
+
+
+def resource_failure(exc: BaseException) -> str | None:
+    """What to tell a user about a failure of the machine's resources (memory, a full or
+    read-only disk, file limits) in a line: what failed, on which file, and what to do;
+    None for anything else (a bug of ours). A full disk said "unexpected OSError: [Errno
+    28] ... please report it" and a memory limit "unexpected MemoryError: ." """
+    if isinstance(exc, MemoryError) or (isinstance(exc, OSError) and exc.errno == errno.ENOMEM):
+        return out_of_memory(exc)
+    if isinstance(exc, ImportError):
+        # a library's shared object that cannot be mapped: the address space is used up
+        text = str(exc)
+        return out_of_memory(exc) if "failed to map segment" in text else None
+    if isinstance(exc, OSError) and exc.errno in _OS_FIXES:
+        where = f" ({exc.filename})" if exc.filename else ""
+        return f"{exc.strerror or exc}{where}: {_OS_FIXES[exc.errno]}."
+    return None
+
+
+def out_of_memory(exc: BaseException) -> str:
+    """Out of memory, with this process's address-space limit when one is set (``ulimit
+    -v``: surgisim needs about 1 GB of it, README "Set up and run")."""
+    import resource
+
+    limit, _ = resource.getrlimit(resource.RLIMIT_AS)
+    why = (
+        f"this process may use {limit // 2**20} MB of address space (ulimit -v), and "
+        "surgisim needs about 1 GB: raise the limit"
+        if limit != resource.RLIM_INFINITY
+        else "close other programs to free memory"
+    )
+    detail = str(exc).strip()
+    return f"out of memory{f' ({detail})' if detail else ''}: {why}, and run it again."
 
 
 def raise_swallowed_stop() -> None:

@@ -79,7 +79,7 @@ def _records(db: str | None, demo: bool = False, *, reading: bool = True):
     """The records a command works on; a command that only reads (``reading``) refuses a
     ``--db`` SQLite file that does not exist instead of creating an empty one."""
     from scenarios.errors import ScenarioError
-    from scenarios.records import missing_database, open_records
+    from scenarios.records import missing_database, open_read_only, open_records
 
     if db and demo:
         raise ScenarioError("give --db or --demo, not both.")
@@ -89,7 +89,33 @@ def _records(db: str | None, demo: bool = False, *, reading: bool = True):
             f"no records database at {missing}: nothing is stored there (check the path "
             "given with --db; a run creates the database when it stores its first session)."
         )
-    return open_records(db, demo=demo)
+    try:
+        return open_records(db, demo=demo)
+    except ScenarioError:
+        opened = open_read_only(db, demo=demo) if reading else None
+        if opened is None:
+            raise
+    records, note = opened
+    Console(emoji=False, stderr=True).print(note, soft_wrap=True, highlight=False, markup=False)
+    return records
+
+
+def _read_only_note(records, what: str) -> str | None:
+    """Why ``what`` (a page registered in the records) is not written: the records cannot
+    be written (a read-only file, or opened read-only); None when they can. ``trainee
+    show`` printed every table, then failed with exit code 2 on its progress page."""
+    from scenarios.errors import ScenarioError
+
+    try:
+        records.check_writable()
+    except ScenarioError as exc:
+        if "read-only" not in str(exc) and "readonly" not in str(exc):
+            raise
+        return (
+            f"note: {what} is not written: the records are read-only, and a page about a "
+            "trainee is registered in them (so that trainee forget removes it)."
+        )
+    return None
 
 
 @trainee_app.command("list")
@@ -169,6 +195,11 @@ def trainee_show(
         html, csv = _page_outputs(html, csv)
         records = _records(db, demo)
         records.find_trainee(pseudonym, required=True)
+        no_page = _read_only_note(records, "the progress page")
+        if no_page is not None and (html is not None or csv is not None):
+            raise ScenarioError(
+                no_page.removeprefix("note: ").replace(" is not written", " cannot be written", 1)
+            )
         from sim.cli.run import say_waiting_sessions
 
         say_waiting_sessions(console, db, demo, pseudonym)
@@ -261,6 +292,9 @@ def trainee_show(
             console.print(NOT_COUNTED_NOTE, highlight=False, markup=False)
         if any(p["other_rubric"] for p in proficiency.values()):
             console.print(OTHER_RUBRIC_NOTE, highlight=False, markup=False)
+        if no_page is not None:
+            console.print(no_page, highlight=False, markup=False, soft_wrap=True)
+            return
         path = _write_progress(records, pseudonym, html, csv)
     console.print(_written("progress page", path, csv))
 

@@ -832,7 +832,7 @@ def store(
     debug: bool = DEBUG_OPTION,
 ) -> None:
     """Store sessions that a run could not store, or that a killed run left behind."""
-    from scenarios.archive import store_kept
+    from scenarios.archive import snapshots_path, store_kept
     from scenarios.checkpoint import (
         IN_PROGRESS,
         KEPT,
@@ -859,6 +859,7 @@ def store(
             for name in ("records", "demo"):
                 work = store_dir(name)
                 listed += find_orphans(work / IN_PROGRESS)
+                listed += _stored_already(sorted((work / KEPT).glob("*.npz")))
                 for folder in (
                     work / IN_PROGRESS,
                     work / KEPT,
@@ -883,7 +884,7 @@ def store(
             kept = [
                 p for name in ("records", "demo") for p in (store_dir(name) / KEPT).glob("*.npz")
             ]
-            hint = f"; kept traces waiting: {', '.join(map(str, kept))}" if kept else ""
+            hint = f"; kept traces waiting: {', '.join(map(_kept_label, kept))}" if kept else ""
             if not orphans:
                 left = waiting_sessions()
                 if left:
@@ -923,15 +924,19 @@ def store(
                     soft_wrap=True,
                 )
             except ScenarioError as exc:
-                if orphans and isinstance(exc, AlreadyStoredError):
-                    # our own leftover of a session stored meanwhile (by another store)
-                    _remove_kept(path)
-                    console.print(
-                        f"{escape(str(path))}: already stored as session {exc.session_id}; "
-                        "removed this "
-                        "leftover copy",
-                        soft_wrap=True,
-                    )
+                if isinstance(exc, AlreadyStoredError) and (
+                    orphans or snapshots_path(path).exists()
+                ):
+                    # our own leftover of a session stored meanwhile (by another store), or
+                    # of one stored when its snapshots could not be attached
+                    done, said = _leftover_done(records, Path(path), exc.session_id)
+                    if done:
+                        console.print(escape(said), soft_wrap=True, highlight=False)
+                    else:
+                        failed += 1
+                        Console(emoji=False, stderr=True).print(
+                            f"[red]error:[/red] {escape(said)}", soft_wrap=True
+                        )
                     continue
                 if path in listed and not Path(path).exists():
                     console.print(
@@ -942,7 +947,7 @@ def store(
                     continue
                 failed += 1
                 Console(emoji=False, stderr=True).print(
-                    f"[red]error:[/red] {escape(f'{path}: {exc}')}"
+                    f"[red]error:[/red] {escape(f'{path}: {exc}')}", soft_wrap=True
                 )
         if elsewhere:
             console.print(
@@ -953,6 +958,57 @@ def store(
             )
         if failed:
             raise typer.Exit(code=2)
+
+
+def _leftover_done(records, path: Path, session_id: int) -> tuple[bool, str]:
+    """Attach the snapshots kept with ``path``, a kept trace of the stored session
+    ``session_id``, and remove it (:func:`scenarios.archive.attach_leftover_snapshots`):
+    (True, what was done), or (False, what failed: the files are left)."""
+    from scenarios.archive import attach_leftover_snapshots
+    from scenarios.errors import ScenarioError
+
+    try:
+        attached = attach_leftover_snapshots(records, path, session_id)
+    except (ScenarioError, OSError) as exc:
+        return False, (
+            f"{path}: already stored as session {session_id}, but the endoscope snapshots "
+            f"kept with it could not be attached ({failure_text(exc)}); they are left with "
+            "it: run the same command again once that is fixed."
+        )
+    pictures = "attached the endoscope snapshots kept with it and " if attached else ""
+    return True, (
+        f"{path}: already stored as session {session_id}; {pictures}removed this leftover copy"
+    )
+
+
+def _stored_already(kept: list[Path]) -> list[Path]:
+    """The kept traces (``unstored/``) whose session is in its database already: leftovers
+    (a copy kept in two places, a store whose snapshots failed) that ``store --orphans``
+    cleans up rather than list as "waiting" beside the stored session."""
+    from scenarios.checkpoint import RunInfo
+    from scenarios.errors import ScenarioError
+    from scenarios.records import database_location, open_records
+
+    out = []
+    for path in kept:
+        try:
+            info = RunInfo.load(path.with_suffix(".json"))
+            if not Path(database_location(info.db, info.store)).exists():
+                continue  # no database yet (or not a file): nothing is stored in it
+            records = open_records(info.db, demo=info.store == "demo")
+            if records.session_by_uid(info.session_uid) is not None:
+                out.append(path)
+        except ScenarioError:
+            continue
+    return out
+
+
+def _kept_label(path: Path) -> str:
+    """A kept trace as ``nothing to store`` lists it; one without its run information
+    (a keep cut short by a full disk) cannot be stored and is said so."""
+    if path.with_suffix(".json").exists():
+        return str(path)
+    return f"{path} (no run information beside it: it cannot be stored; delete it)"
 
 
 def _refuse_live_checkpoint(path: Path) -> None:

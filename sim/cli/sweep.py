@@ -10,6 +10,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from sim.cli.guard import DEBUG_OPTION
+
 
 def sweep(
     scenarios: list[str] = typer.Argument(..., help="Bundled scenario names or YAML files."),
@@ -52,6 +54,7 @@ def sweep(
     fresh: bool = typer.Option(
         False, help="Ignore the journal: run every job again (the journal is started anew)."
     ),
+    debug: bool = DEBUG_OPTION,
 ) -> None:
     """Run every combination headless, scored like trainees; print mean ± SD per metric.
 
@@ -73,7 +76,7 @@ def sweep(
     drivers += [f"{provenance.CONTROLLER_PREFIX}{c}" for c in controller or ()]
     # Ctrl-C, SIGTERM and SIGHUP raised as KeyboardInterrupt (guard), which the sweep
     # turns into SweepInterruptedError: said, with what finished, and exit 130, 143 or 129
-    with guard(False):
+    with guard(debug):
         try:
             rows, todo, out = _swept(
                 console, scenarios, drivers, ik_solver, tremor_filter, seeds, out,

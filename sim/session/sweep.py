@@ -395,8 +395,14 @@ def run_sweep(
             nonlocal done
             row.update(fingerprints[row["key"]])
             rows[row["key"]] = row
-            with journal.open("a") as f:
-                f.write(json.dumps(row) + "\n")
+            try:
+                append_line(journal, json.dumps(row))
+            except OSError as exc:
+                raise SimError(
+                    f"the sweep's journal {journal} could not be written "
+                    f"({_reason(exc)}): the {done} runs it holds are safe; once that is "
+                    "fixed, run the same command: it resumes from the journal."
+                ) from None
             done += 1
             if on_result is not None:
                 on_result(row, done, len(todo))
@@ -409,8 +415,31 @@ def run_sweep(
             kept = [rows[job.key] for job in todo if job.key in rows]
             raise SweepInterruptedError(kept, todo, journal, signum) from None
         ordered = [rows[job.key] for job in todo]
-        write_results(ordered, results)
+        try:
+            write_results(ordered, results)
+        except OSError as exc:
+            raise SimError(
+                f"the results table {results} could not be written ({_reason(exc)}); all "
+                f"{len(ordered)} runs are safe in the journal {journal}: once that is fixed, "
+                "run the same command: it writes the table from the journal without running "
+                "them again."
+            ) from None
         return ordered
+
+
+def _reason(exc: OSError) -> str:
+    """An OSError in words: its reason (``No space left on device``), else itself."""
+    return exc.strerror or str(exc)
+
+
+def append_line(journal: Path, text: str) -> None:
+    """Append ``text`` as one line; on a new line even when the last one was cut short (a
+    full disk, a kill in mid-write), which would otherwise swallow this row too: the
+    reader skips a line it cannot parse, so the run it holds was made again."""
+    with journal.open("a+b") as f:  # appends go to the end whatever was read
+        end = f.seek(0, os.SEEK_END)
+        torn = end > 0 and (f.seek(end - 1), f.read(1))[1] != b"\n"
+        f.write((b"\n" if torn else b"") + text.encode() + b"\n")
 
 
 def _run_remaining(resume, finished, on_ray, address, workers, fresh, journal) -> None:

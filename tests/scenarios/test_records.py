@@ -420,3 +420,48 @@ def test_registering_a_code_checks_it_by_the_rule(records):
     with pytest.raises(ScenarioError, match="--allow-name"):
         records.register_trainee("jsmith")
     assert records.register_trainee("jsmith", allow_name=True) == "jsmith"
+
+
+@pytest.mark.parametrize("how", ["deleted", "replaced"])
+def test_a_session_is_refused_once_the_database_file_is_not_the_one_opened(tmp_path, how):
+    """The data directory deleted (or swapped) while a run was live: the session row went
+    into the unlinked file through the open connection, the run said "stored as session
+    1", and nothing was kept. Writing is refused, so that the run keeps the session."""
+    path = tmp_path / "records.sqlite"
+    records = Records(f"sqlite:///{path}")
+    _add(records)  # the connection is open, as a run's is when its session ends
+    for side in ("", "-wal", "-shm"):
+        Path(f"{path}{side}").unlink(missing_ok=True)
+    if how == "replaced":
+        Records(f"sqlite:///{path}")  # an empty database in its place
+    with pytest.raises(ScenarioError, match="since this command opened it") as raised:
+        _add(records)
+    assert ("is gone" if how == "deleted" else "was replaced") in str(raised.value)
+    assert path.exists() == (how == "replaced")
+    if how == "replaced":
+        assert Records(f"sqlite:///{path}").trainees() == []  # nothing written to either
+
+
+def _path_of_length(root: Path, length: int) -> Path:
+    """A ``records.sqlite`` whose full path is ``length`` bytes long, its folders made."""
+    folder = str(root.resolve())
+    while len(folder) + 1 + 100 + len("/records.sqlite") < length:
+        folder += "/" + "b" * 100
+    folder += "/" + "c" * (length - len(folder) - 1 - len("/records.sqlite"))
+    Path(folder).mkdir(parents=True)
+    path = Path(folder) / "records.sqlite"
+    assert len(os.fsencode(str(path))) == length
+    return path
+
+
+def test_a_database_path_too_long_for_sqlite_is_refused_up_front(tmp_path):
+    """Over SQLite's limit the message was "check that its folder exists and is
+    writable" (it was) and an empty records.sqlite was left; at the limit it opens."""
+    from scenarios.records import SQLITE_PATH_LIMIT_BYTES
+
+    fits = _path_of_length(tmp_path / "fits", SQLITE_PATH_LIMIT_BYTES)
+    Records(f"sqlite:///{fits}").register_trainee("T001")
+    too_long = _path_of_length(tmp_path / "long", SQLITE_PATH_LIMIT_BYTES + 1)
+    with pytest.raises(ScenarioError, match=f"SQLite opens none over {SQLITE_PATH_LIMIT_BYTES}"):
+        Records(f"sqlite:///{too_long}")
+    assert not too_long.exists()

@@ -134,3 +134,94 @@ def test_a_video_that_cannot_be_written_stops_and_the_session_is_stored(
     assert not video.exists() and not video_partial_path(video).exists()
     payload = json.loads(result.read_text())
     assert payload["video"] is None and "Broken pipe" in payload["video_error"]
+
+
+def _kept_with_snapshots(data: Path, pseudonym: str):
+    """A finished session kept in the fallback folder with its endoscope snapshots, as a
+    run leaves it when storing fails on a full data disk: (kept trace, snapshots)."""
+    from scenarios.archive import snapshots_path, write_snapshots
+    from scenarios.checkpoint import IN_PROGRESS, Checkpoint, RunInfo, fallback_dir
+    from scenarios.report import Snapshot
+    from tests.scenarios.test_evaluate import _trace
+    from tests.scenarios.test_loader import VALID
+
+    info = RunInfo("mini", VALID, 1, "expert", pseudonym, pid=-1)
+    kept = Checkpoint(data / IN_PROGRESS, info).keep(_trace(), fallback_dir())
+    shots = [Snapshot(1.0, "start", "the start", b"\x89PNG not really")]
+    write_snapshots(snapshots_path(kept), shots, "")
+    return kept, shots
+
+
+def test_snapshots_that_cannot_be_attached_are_said_and_attached_later(data, monkeypatch):
+    """`store` on a nearly full disk said "stored", exit 0, and the session's snapshots
+    were left in the temporary folder; `store --orphans` then said "nothing to store"."""
+    import errno
+
+    from scenarios.archive import load_snapshots, snapshots_path
+
+    kept, shots = _kept_with_snapshots(data, "TN-8500")
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as m:
+        m.setattr(scenarios.archive, "save_snapshots", full)
+        out = runner.invoke(app, ["store", str(kept)])
+    said = " ".join(out.output.split())
+    assert out.exit_code == 2, said
+    assert "the session is stored (session 1), but its endoscope snapshots" in said
+    assert "(No space left on device)" in said and f"surgisim store {kept}" in said
+    assert kept.exists() and snapshots_path(kept).exists()  # kept to be attached
+    out = runner.invoke(app, ["store", "--orphans"])
+    said = " ".join(out.output.split())
+    assert out.exit_code == 0, said
+    assert "already stored as session 1; attached the endoscope snapshots" in said
+    assert not kept.exists() and not snapshots_path(kept).exists()
+    row = Records(f"sqlite:///{data / 'records.sqlite'}").session(1)
+    assert load_snapshots(snapshots_path(row.trace_path))[0] == shots
+    assert "nothing to store" in runner.invoke(app, ["store", "--orphans"]).output
+
+
+def test_a_keep_cut_short_leaves_no_trace_without_its_run_information(data, monkeypatch):
+    """The data disk filled between the trace and its run information: the trace was
+    left in unstored/ and `store --orphans` listed it as waiting beside the session."""
+    import errno
+
+    import scenarios.checkpoint as checkpoint
+
+    written = checkpoint.write_private_text
+
+    def full_in_data(path, text):
+        if data in Path(path).parents:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return written(path, text)
+
+    monkeypatch.setattr(checkpoint, "write_private_text", full_in_data)
+    info = checkpoint.RunInfo("mini", "name: x", 1, "expert", "TN-8501", pid=-1)
+    from tests.scenarios.test_evaluate import _trace
+
+    kept = checkpoint.Checkpoint(data / "in-progress", info).keep(_trace(), data / "unstored")
+    assert kept.parent == checkpoint.fallback_path() and kept.with_suffix(".json").exists()
+    assert list((data / "unstored").glob("*")) == []
+
+
+def test_store_orphans_cleans_a_kept_copy_of_a_stored_session(data, tmp_path):
+    """A copy of a stored session's kept trace in unstored/ was listed as "kept traces
+    waiting" by `store --orphans`, as if the session were not stored."""
+    import shutil
+
+    from scenarios.checkpoint import IN_PROGRESS, KEPT, Checkpoint, RunInfo
+    from tests.scenarios.test_evaluate import _trace
+    from tests.scenarios.test_loader import VALID
+
+    info = RunInfo("mini", VALID, 1, "expert", "TN-8502", pid=-1)
+    kept = Checkpoint(data / IN_PROGRESS, info).keep(_trace(), data / KEPT)
+    copy = tmp_path / "copy" / kept.name
+    copy.parent.mkdir()
+    for path in (kept, kept.with_suffix(".json")):
+        shutil.copy(path, copy.parent)
+    assert runner.invoke(app, ["store", str(copy)]).exit_code == 0
+    out = runner.invoke(app, ["store", "--orphans"])
+    said = " ".join(out.output.split())
+    assert out.exit_code == 0 and "already stored as session 1; removed this leftover" in said
+    assert not kept.exists() and "waiting" not in said

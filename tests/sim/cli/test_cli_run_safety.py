@@ -276,3 +276,29 @@ def test_a_failed_store_keeps_the_trace_and_says_how_to_store_it(tmp_path, monke
         scenarios.archive.load_snapshots(scenarios.archive.snapshots_path(row.trace_path))
         == kept_shots
     )
+
+
+def test_a_data_directory_deleted_during_the_run_keeps_the_session(tmp_path, monkeypatch):
+    """An outsider's case: the data directory deleted while a run was live. The session
+    went into the deleted database through the run's open connection, the run said
+    "stored as session 1", exit 0, and nothing was kept anywhere."""
+    import scenarios.archive
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    original = scenarios.archive.store_session
+
+    def deleted_first(records, **kwargs):
+        shutil.rmtree(tmp_path / "data")
+        return original(records, **kwargs)
+
+    monkeypatch.setattr(scenarios.archive, "store_session", deleted_first)
+    result = CliRunner().invoke(app, ["run", "camera-targeting", "--seed", "3"])
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    assert "stored as session" not in text and "since this command opened it" in text, text
+    kept = list((_store_dir(tmp_path, "demo") / "unstored").glob("*.npz"))
+    assert len(kept) == 1 and f"surgisim store {kept[0]}" in text
+    monkeypatch.undo()
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    stored = CliRunner().invoke(app, ["store", str(kept[0])])
+    assert stored.exit_code == 0 and "as session 1" in stored.output, stored.output

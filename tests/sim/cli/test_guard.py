@@ -194,3 +194,65 @@ def test_a_signal_the_process_was_told_to_ignore_stays_ignored():
         assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN  # left as it was
     finally:
         signal.signal(signal.SIGHUP, previous)
+
+
+def _said(capsys, exc: BaseException) -> str:
+    """What :func:`guard` prints for ``exc`` raised inside it (exit code 2)."""
+    with pytest.raises(typer.Exit) as caught, guard(debug=False):
+        raise exc
+    assert caught.value.exit_code == 2
+    return " ".join(capsys.readouterr().err.split())
+
+
+def test_out_of_memory_is_said_with_the_memory_limit_not_as_a_bug(capsys, monkeypatch):
+    """A memory limit (ulimit -v) gave "unexpected MemoryError: . Rerun with --debug ...
+    please report it"."""
+    import errno
+    import resource
+
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (700 * 2**20, 700 * 2**20))
+    for exc in (
+        MemoryError(),
+        ImportError("libfreetype.so.6: failed to map segment from shared object"),
+        OSError(errno.ENOMEM, "Cannot allocate memory"),
+    ):
+        said = _said(capsys, exc)
+        assert said.startswith("error: out of memory") and "700 MB" in said, said
+        assert "ulimit -v" in said and "report" not in said and "--debug" not in said
+
+
+def test_a_full_disk_names_the_file_and_the_fix_not_a_bug(capsys):
+    import errno
+
+    said = _said(capsys, OSError(errno.ENOSPC, "No space left on device", "/m/res.csv"))
+    assert "No space left on device (/m/res.csv): the disk is full" in said, said
+    assert "unexpected" not in said and "report" not in said
+    # an OSError that is not the machine's is still ours to hear about
+    said = _said(capsys, FileNotFoundError(errno.ENOENT, "No such file", "x"))
+    assert "unexpected FileNotFoundError" in said and "please report it" in said
+
+
+def test_every_command_that_runs_in_the_guard_has_its_debug_option():
+    """The guard's "Rerun with --debug" was said by `sweep`, which had no --debug."""
+    import inspect
+
+    import click
+
+    from sim.cli import app
+
+    def commands(group, ctx, prefix=()):
+        for name in group.list_commands(ctx):
+            sub = group.get_command(ctx, name)
+            if hasattr(sub, "list_commands"):
+                yield from commands(sub, click.Context(sub, parent=ctx), (*prefix, name))
+            else:
+                yield " ".join((*prefix, name)), sub
+
+    top = typer.main.get_command(app)
+    guarded = []
+    for name, command in commands(top, click.Context(top)):
+        if "guard(" not in inspect.getsource(command.callback):
+            continue
+        guarded.append(name)
+        assert "--debug" in [o for p in command.params for o in getattr(p, "opts", [])], name
+    assert "sweep" in guarded and "run" in guarded

@@ -161,3 +161,52 @@ def test_the_summary_keeps_the_bracketed_part_of_a_metric_name(tmp_path):
     assert "timer_s[whole]" in result.output
     assert "cam[b].yaml" in result.output
     assert f"results: {out}" in " ".join(result.output.split())
+
+
+def _quick_run(job: sw.Job) -> dict:
+    """A finished run's row without the simulation: these tests are about files."""
+    return {"key": job.key, "scenario": job.scenario, "driver": job.driver, "seed": job.seed,
+            "score": 50.0, "completed": True}  # fmt: skip
+
+
+def test_a_row_after_a_torn_last_line_starts_a_line_of_its_own(tmp_path, monkeypatch):
+    """A full disk cut the journal's last line; the next sweep appended its first row onto
+    it, so that finished run could not be read back and was made again."""
+    monkeypatch.setattr(sw, "attempt", _quick_run)
+    out = tmp_path / "results.csv"
+    todo = sw.jobs(["camera-targeting"], ["expert"], [0, 1])
+    first = {**_quick_run(todo[0]), **provenance.fingerprints(todo)[todo[0].key]}
+    sw.journal_path(out).write_text(json.dumps(first) + "\n" + '{"key": "cut sh')
+    sw.run_sweep(todo, out, use_ray=False)
+    assert [r["seed"] for r in sw.read_journal(sw.journal_path(out))] == [0, 1]
+
+
+def test_a_full_disk_under_the_results_names_the_file_and_the_sweep_resumes(tmp_path, monkeypatch):
+    """It said "unexpected OSError: [Errno 28] ... Rerun with --debug ... please report
+    it", and sweep had no --debug."""
+    import errno
+
+    monkeypatch.setattr(sw, "attempt", _quick_run)
+    out = tmp_path / "results.csv"
+
+    def full(rows, path):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    sweep = ["sweep", "camera-targeting", "--seeds", "0-1", "--serial", "--out", str(out)]
+    with monkeypatch.context() as m:
+        m.setattr(sw, "write_results", full)
+        result = CliRunner().invoke(app, sweep)
+    said = " ".join(result.output.split())
+    assert result.exit_code == 2, said
+    assert f"the results table {out} could not be written (No space left on device)" in said
+    assert "safe in the journal" in said and "run the same command" in said
+    assert "unexpected" not in said and "--debug" not in said
+    result = CliRunner().invoke(app, sweep)
+    assert result.exit_code == 0 and "2/2 resumed" in " ".join(result.output.split())
+    assert len(out.read_text().splitlines()) == 3
+    # the journal itself on a full disk: said the same way, what it holds is safe
+    monkeypatch.setattr(sw, "append_line", lambda *a: full(None, sw.journal_path(out)))
+    result = CliRunner().invoke(app, [*sweep[:3], "0-2", *sweep[4:]])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 2 and f"journal {sw.journal_path(out)} could not be" in said, said
+    assert "the 2 runs it holds are safe" in said and "unexpected" not in said
