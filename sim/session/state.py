@@ -6,10 +6,13 @@ observations and rewards, the recorder writes it. It pickles (multiprocessing, R
 holds no pybullet object.
 
 Rates. Arm joints, tool-tip poses, jaws and teleoperation states are measured every
-physics step. Contacts, tip forces, "in view", body poses, the exercise and the live
-metrics are observed at the session's observation rate (``SessionConfig.observe_rate_hz``,
-100 Hz by default headless; the live server raises it for force feedback), and carry the
-time they were observed (``observed_time_s``).
+physics step, except for an arm that has had no command for half a second and holds
+nothing ("settled"): it is read every 10 ms (``sim.world.world.SETTLED_SENSE_S``), so
+one struck by another instrument reads up to 10 ms late. Contacts, tip forces, "in
+view", body poses, the exercise and the live metrics are observed at the session's
+observation rate (``SessionConfig.observe_rate_hz``, 100 Hz by default headless; the live
+server raises it for force feedback), and carry the time they were observed
+(``observed_time_s``).
 """
 
 from __future__ import annotations

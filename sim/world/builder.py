@@ -17,7 +17,11 @@ from sim.world.bodies import BodyInfo
 from sim.world.robots import load_robot, port_pose, robot_model
 from sim.world.scene import ArmSpec
 
-#: Friction of the instrument links: jaws hold better with more.
+#: Friction of the instrument links: jaws hold better with more. Only the base (which
+#: touches nothing) gets it: pybullet 3.2.7 ignores ``lateralFriction`` on a multibody's
+#: links when ``changeDynamics`` also sets ``collisionMargin``, so the links, jaws
+#: included, keep pybullet's default 0.5 (what docs/scenarios.md states). Giving them 1.0
+#: would change every session's trace: left to a deliberate change.
 INSTRUMENT_FRICTION = 1.0
 #: Collision margin of convex-hull (mesh) shapes (m). pybullet's default of 1 mm inflates
 #: every hull by 1 mm: on 1.5 mm jaw fingers that closes a 2.5 mm grasp early.

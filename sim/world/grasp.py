@@ -20,8 +20,9 @@ a grasped object with a fixed constraint (as SurRoL does). The rule here:
 - **drop**: an object falls free of the jaws: released (by its last holder) and then
   falling more than ``drop_height_m`` within ``FALL_WINDOW_S`` (reason ``"fell"``),
   torn out of the jaws (``"slipped"``: the net force of its contacts with anything but
-  the fingers exceeds ``GRASP_MAX_FORCE_N``, or it was knocked ``SLIP_DISTANCE_M`` off
-  its grasp pose), or
+  the fingers exceeds ``GRASP_MAX_FORCE_N``, it was pushed more than
+  ``GRASP_MAX_PENETRATION_M`` into rigid scenery or another rigid object, or it was
+  knocked ``SLIP_DISTANCE_M`` off its grasp pose), or
   leaving the scene's workspace box (``"left_workspace"``).
 
 A second instrument may grasp an object that the first still holds (a handover); the
@@ -51,6 +52,16 @@ GRASP_CONTACT_DISTANCE_M = 1e-4
 #: stays far below: rings carried, handed over and placed by the demonstration plan
 #: meet at most 0.4 N (peg transfer, seeds 0-1).
 GRASP_MAX_FORCE_N = 20.0
+#: Depth (m) a held object may sit inside rigid scenery or another rigid object (anything
+#: but the fingers and soft tissue) before it counts as torn from the jaws. Putting a held
+#: object back on its grasp pose every step lets a tool press it into the board: pybullet
+#: resolves such penetration by split impulse, which never shows in the contact normal
+#: force, so ``GRASP_MAX_FORCE_N`` alone let a ring sink 3.8 mm into the board (5.7 mm
+#: into resting rings, launching them at 0.3 m/s) while held. Careful handling stays far
+#: below: the deepest contact of a held object in 12 expert runs of the bundled scenarios
+#: (seeds 8100-8110, peg transfer also with 1 mm ring jitter and at 1000 Hz) was 0.11 mm,
+#: and the scripted ``pick``, which squeezes a ring against the board, 0.33 mm.
+GRASP_MAX_PENETRATION_M = 0.001
 #: Distance between the held object and where the grasp holds it that means a slip (m).
 SLIP_DISTANCE_M = 0.005
 #: How often objects are checked for leaving the workspace (s): one pose query per object
@@ -73,7 +84,9 @@ class Event:
         arm: the instrument's name, or ``""`` (a drop after the last release names the
             arm that released it; leaving the workspace names none).
         reason: for drops: ``"fell"``, ``"slipped"`` or ``"left_workspace"``.
-        data: more about the event, by kind (a needle entry names its mark and distance).
+        data: more about the event, by kind (a needle entry names its mark and distance; a
+            ``"slipped"`` drop the net contact force ``force_n`` and the depth ``depth_m``
+            the held object was in rigid contact).
     """
 
     time_s: float
@@ -289,7 +302,7 @@ class GraspTracker:
         )
         return state[0], state[1]
 
-    def _release(self, arm, body: int, kind: str, reason: str = "") -> None:
+    def _release(self, arm, body: int, kind: str, reason: str = "", data=None) -> None:
         pb, c = self.pb, self.client
         hold = self.holds[arm.name].pop(body)
         self._opened.add(arm.name)
@@ -302,7 +315,7 @@ class GraspTracker:
             arm.request_send()
         if kind == DROP and self.held_by(body):
             kind = RELEASE  # torn from one instrument, still held by the other
-        self._event(kind, body, arm.name, reason)
+        self._event(kind, body, arm.name, reason, data)
         holders = self.held_by(body)
         if hold.constraint is not None and holders:
             other = self.world.arms[holders[0]]
@@ -320,10 +333,14 @@ class GraspTracker:
                 continue  # held by another instrument too, which carries it
             pos, orn = pb.multiplyTransforms(tip_pos, tip_orn, *hold.X_tip_obj)
             actual_pos = pb.getBasePositionAndOrientation(body, physicsClientId=c)[0]
-            pushed = self._load(body)
-            if pushed > GRASP_MAX_FORCE_N or math.dist(actual_pos, pos) > SLIP_DISTANCE_M:
+            pushed, depth = self._load(body)
+            if (
+                pushed > GRASP_MAX_FORCE_N
+                or depth > GRASP_MAX_PENETRATION_M
+                or math.dist(actual_pos, pos) > SLIP_DISTANCE_M
+            ):
                 self._reopen[arm.name] = arm.jaw_release_rad()
-                self._release(arm, body, DROP, "slipped")
+                self._release(arm, body, DROP, "slipped", {"force_n": pushed, "depth_m": depth})
                 continue
             lx, ly, lz = (pos[0] - tip_pos[0], pos[1] - tip_pos[1], pos[2] - tip_pos[2])
             (vx, vy, vz), (wx, wy, wz) = v_tip, w_tip
@@ -335,13 +352,17 @@ class GraspTracker:
                 physicsClientId=c,
             )
 
-    def _load(self, body: int) -> float:
-        """Magnitude (N) of the net contact force on a held object: what the grip must
-        hold against. The vector sum, not the sum of magnitudes: an object pressed from
-        two opposite sides (a ring wedged on a peg) loads the jaws with the difference,
-        not the total. Another instrument's fingers closing on it are a handover
-        starting, not a knock: they are left out."""
+    def _load(self, body: int) -> tuple[float, float]:
+        """Magnitude (N) of the net contact force on a held object, and how deep (m, 0 when
+        clear) it sits inside anything rigid: what the grip must hold against.
+
+        The vector sum, not the sum of magnitudes: an object pressed from two opposite
+        sides (a ring wedged on a peg) loads the jaws with the difference, not the total.
+        Another instrument's fingers closing on it are a handover starting, not a knock:
+        they are left out. The depth leaves out soft (tissue) bodies, whose give is the
+        contact model itself and shows in the force."""
         fx = fy = fz = 0.0
+        depth = 0.0
         for p in self.pb.getContactPoints(bodyA=body, physicsClientId=self.client):
             if (p[2], p[4]) in self._fingers:
                 continue
@@ -349,7 +370,14 @@ class GraspTracker:
             fx += n * p[7][0] + f1 * d1[0] + f2 * d2[0]
             fy += n * p[7][1] + f1 * d1[1] + f2 * d2[1]
             fz += n * p[7][2] + f1 * d1[2] + f2 * d2[2]
-        return math.sqrt(fx * fx + fy * fy + fz * fz)
+            if -p[8] > depth and self._rigid(p[2]):
+                depth = -p[8]
+        return math.sqrt(fx * fx + fy * fy + fz * fz), depth
+
+    def _rigid(self, body: int) -> bool:
+        """Whether a body has rigid contact (not the soft contact of tissue)."""
+        info = self.world.bodies.get(body)
+        return info is None or info.geometry is None or info.geometry.contact_stiffness_n_m is None
 
     def _check_falls(self) -> None:
         now = self.world.time_s
@@ -372,6 +400,7 @@ class GraspTracker:
             elif not outside:
                 self._outside.discard(body)
 
-    def _event(self, kind: str, body: int, arm: str, reason: str = "") -> None:
+    def _event(self, kind: str, body: int, arm: str, reason: str = "", data=None) -> None:
         name = self.world.bodies[body].name
-        self.events.append(Event(self.world.time_s, kind, name, body, arm, reason))
+        event = Event(self.world.time_s, kind, name, body, arm, reason, dict(data or {}))
+        self.events.append(event)

@@ -230,3 +230,51 @@ def test_the_whole_exercise_starts_as_the_page_says():
         assert session.world.landmark("board", "top")[2] == pytest.approx(0.008)
     finally:
         session.close()
+
+
+def test_the_physics_section_states_the_friction_and_restitution_the_world_builds():
+    """The friction table of "Physics of objects and grasps" is what pybullet holds, every
+    body's restitution is 0, and movable objects roll and spin as stated (a study that
+    quotes the physics quotes this page)."""
+    from sim.world.scene import BoxSpec, RingWireSpec, SceneSpec, SuturePadSpec
+    from sim.world.scripted import peg_transfer_scene
+    from sim.world.world import World
+
+    section = _section("### Physics of objects and grasps")
+    in_list = "\n".join(line.strip() for line in section.splitlines())  # a table in a list
+    table = {r[0]: r[1] for r in _rows(in_list)}
+    bodies = {
+        "primitives (`box`, `sphere`, `cylinder`, `mesh`)": ("box",),
+        "peg board and pegs / its rings": ("board", "board/ring0"),
+        "ring-walk course / its ring": ("course", "course/ring"),
+        "suture pad / needle": ("pad", "pad/needle"),
+        "floor": ("floor",),
+        "instrument links (jaws included)": ("PSM1",),
+    }
+    extra = (
+        BoxSpec(name="box", position_m=(0.0, 0.1, 0.02)),
+        RingWireSpec(name="course", position_m=(0.0, 0.3, 0.0)),
+        SuturePadSpec(name="pad", position_m=(0.0, -0.3, 0.0)),
+    )
+    scene = peg_transfer_scene()
+    scene = SceneSpec(arms=scene.arms, objects=scene.objects + extra, physics=scene.physics)
+    with World(scene) as world:
+        pb, c = world.pb, world.client
+
+        def dynamics(body: int, link: int):
+            info = pb.getDynamicsInfo(body, link, physicsClientId=c)
+            return info[1], info[5]  # lateral friction, restitution
+
+        def body_link(name: str) -> tuple[int, int]:
+            """An object's base, or an arm's jaw: what touches the objects."""
+            arm = world.arms.get(name)
+            return (arm.body, arm.links["jaw_left_link"]) if arm else (world.body_id(name), -1)
+
+        for label, names in bodies.items():
+            stated = [float(x) for x in re.findall(r"\d+\.\d+", table[label])]
+            built = [dynamics(*body_link(n)) for n in names]
+            assert stated == [friction for friction, _ in built], label
+            assert all(restitution == 0.0 for _, restitution in built), label
+        info = pb.getDynamicsInfo(world.body_id("board/ring0"), -1, physicsClientId=c)
+        assert "rolling friction 1e-5 and spinning friction 1e-4" in " ".join(section.split())
+        assert (info[6], info[7]) == pytest.approx((1e-5, 1e-4))  # rolling, spinning

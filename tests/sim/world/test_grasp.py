@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
+import sim.world.grasp as grasp_module
 from kinematics.transforms import inverse
-from sim.world.grasp import WORKSPACE_CHECK_S
+from sim.world.grasp import GRASP_MAX_FORCE_N, GRASP_MAX_PENETRATION_M, WORKSPACE_CHECK_S
 from sim.world.scripted import hold, move_tool, pick, wall_grip_rotation
 
 RING = "board/ring0"
@@ -161,20 +164,46 @@ def _row(body, link, normal, force, distance=-1e-4, friction=((0.0, (1, 0, 0)), 
 
 
 def test_a_hold_is_loaded_by_the_net_contact_force_not_the_sum_of_pushes():
+    from types import SimpleNamespace
+
     from sim.world.grasp import GraspTracker
 
     tracker = GraspTracker.__new__(GraspTracker)
     tracker.client, tracker._fingers = 0, {(9, 1)}
+    tracker.world = SimpleNamespace(bodies={})
     # a ring wedged on a peg: pushed 15 N from two opposite sides loads the jaws with 0 N
     tracker.pb = _Contacts([_row(2, -1, (1, 0, 0), 15.0), _row(2, -1, (-1, 0, 0), 15.0)])
-    assert tracker._load(5) == pytest.approx(0.0)
+    assert tracker._load(5)[0] == pytest.approx(0.0)
     # pushed from one side (and with friction) it loads them with the vector sum
     friction = ((3.0, (0, 0, 1)), (4.0, (0, 1, 0)))
     tracker.pb = _Contacts([_row(2, -1, (1, 0, 0), 12.0, friction=friction)])
-    assert tracker._load(5) == pytest.approx(13.0)
+    assert tracker._load(5)[0] == pytest.approx(13.0)
     # another instrument's finger closing on it is a handover, not a load
     tracker.pb = _Contacts([_row(9, 1, (1, 0, 0), 50.0)])
-    assert tracker._load(5) == 0.0
+    assert tracker._load(5)[0] == 0.0
+
+
+def test_a_hold_measures_how_deep_it_sits_in_rigid_bodies_not_in_tissue_or_fingers():
+    from types import SimpleNamespace
+
+    from sim.world.grasp import GraspTracker
+
+    tracker = GraspTracker.__new__(GraspTracker)
+    tracker.client, tracker._fingers = 0, {(9, 1)}
+    rigid = SimpleNamespace(geometry=SimpleNamespace(contact_stiffness_n_m=None))
+    tissue = SimpleNamespace(geometry=SimpleNamespace(contact_stiffness_n_m=1000.0))
+    tracker.world = SimpleNamespace(bodies={2: rigid, 3: tissue})
+    rows = [
+        _row(2, -1, (0, 0, 1), 1.0, distance=-3e-4),
+        _row(2, -1, (0, 0, 1), 1.0, distance=-7e-4),  # the deepest point counts
+        _row(3, -1, (0, 0, 1), 1.0, distance=-4e-3),  # tissue gives: its depth is force
+        _row(9, 1, (0, 0, 1), 1.0, distance=-5e-3),  # a finger closing: a handover
+        _row(0, -1, (0, 0, 1), 1.0, distance=-2e-4),  # the floor (no geometry) is rigid
+    ]
+    tracker.pb = _Contacts(rows)
+    assert tracker._load(5)[1] == pytest.approx(7e-4)
+    tracker.pb = _Contacts([_row(2, -1, (0, 0, 1), 0.0, distance=2e-3)])  # predicted, apart
+    assert tracker._load(5)[1] == 0.0
 
 
 def test_a_pinch_is_judged_on_each_fingers_deepest_contact():
@@ -195,11 +224,17 @@ def test_a_pinch_is_judged_on_each_fingers_deepest_contact():
         np.testing.assert_allclose(normals[7], (0.0, 1.0, 0.0))
 
 
-def test_a_grasp_made_with_the_fingers_pried_apart_is_still_let_go_by_opening_fully(world):
+def test_a_grasp_made_with_the_fingers_pried_apart_is_still_let_go_by_opening_fully(
+    world, monkeypatch
+):
     """A clash can pry the fingers past the jaw's range while they close on a ring (2.06
     rad was measured over the bus on a 1.40 rad jaw). Such a grasp holds at most where
     the widest command still lets go: kept at the reading, no opening could ever release
     it and the ring stayed in the jaws for the rest of the session."""
+    # the faked reading opens the closed fingers to the hold angle against the board, which
+    # tilts the wrist and presses the held ring 1.7 mm into the board: a tear by depth
+    # (tested on its own below) that this test of the hold angle must not see
+    monkeypatch.setattr(grasp_module, "GRASP_MAX_PENETRATION_M", math.inf)
     arm = world.arms["PSM2"]
     arm.measured_jaw = lambda: 2.06  # what the fingers read while pried apart
     try:
@@ -217,3 +252,33 @@ def test_a_grasp_made_with_the_fingers_pried_apart_is_still_let_go_by_opening_fu
     hold(world, 0.6, "PSM2", widest)
     assert world.grasps.held_by(world.body_id(RING)) == []
     assert ("release", "PSM2", RING) in _kinds(world)
+
+
+def test_pressing_a_held_ring_into_the_board_tears_it_out_before_it_sinks_in(world):
+    """A held ring is put back on its grasp pose every step, and pybullet's push-out of
+    rigid penetration never shows in the contact force: lowered onto the board at 5 mm/s
+    it sank 3.8 mm into it, held, with no event. Now it is torn from the jaws first.
+    (Once let go, the closed jaws press the free ring like any other object.)"""
+    pick(world, "PSM2", RING, wall=1)
+    ring = world.body_id(RING)
+    board = world.body_id("board")
+    arm = world.arm("PSM2")
+    tip_in_ring = arm.measured_cp()[:3, 3] - world.landmark(RING, "center")
+    resting = np.array([-0.015, 0.02, world.landmark("board", "top")[2] + 0.003])  # empty spot
+    move_tool(world, "PSM2", resting + tip_in_ring + 0.02 * UP, 1.0)
+    held_depths_m = []
+
+    def record(w):
+        if w.grasps.held_by(ring):
+            points = w.pb.getContactPoints(bodyA=ring, bodyB=board, physicsClientId=w.client)
+            held_depths_m.append(max([-p[8] for p in points], default=0.0))
+
+    move_tool(world, "PSM2", resting + tip_in_ring - 0.012 * UP, 6.4, on_step=record)
+    drops = [e for e in world.events if e.kind == "drop"]
+    assert [(e.arm, e.reason) for e in drops] == [("PSM2", "slipped")], world.events
+    # torn by the depth: the force stayed far below what tears a grip
+    assert drops[0].data["depth_m"] > GRASP_MAX_PENETRATION_M
+    assert drops[0].data["force_n"] < GRASP_MAX_FORCE_N / 4
+    # at most one step late (5 mm/s is 10 µm a step); it sank 3.8 mm before
+    assert GRASP_MAX_PENETRATION_M * 0.8 < max(held_depths_m) < GRASP_MAX_PENETRATION_M + 5e-5
+    assert world.grasps.held_by(ring) == []
