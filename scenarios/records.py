@@ -472,6 +472,14 @@ class ForgottenMark(Base):
 #: :class:`MetaRow` key of the random salt of :class:`ForgottenMark` digests, made at the
 #: first forget (a digest of a bare pseudonym such as T017 is undone by trying T000-T999)
 FORGET_SALT = "forget_salt"
+#: :class:`MetaRow` key of the store's files folder, relative to the database file's own
+#: folder (``.`` for the default stores' data directory, ``NAME.sqlite-files`` for
+#: another SQLite file): recorded when the store is first opened, so that the relative
+#: paths of format 2 (:mod:`scenarios.store_paths`) are read against the same folder
+#: whoever opens the file, whatever their data directory (a server that stored into its
+#: default ``records.sqlite`` and a test or script that opens that file by its path,
+#: with another ``XDG_DATA_HOME``, took the folder for two different ones)
+FILES_DIR_KEY = "files_dir"
 
 #: :class:`MetaRow` key of how many forgets these records have had: raised by every
 #: forget and written into its :class:`ForgottenMark`, never lowered (marks are pruned,
@@ -881,8 +889,46 @@ class Records:
             event.listen(self.engine, "begin", _sqlite_begin)
             self._writer = self.engine.execution_options(surgisim_write=True)
         self._create_tables()
+        self._settle_files_dir()
         #: the SQLite file this object's connections opened (see :meth:`_check_same_file`)
         self._opened = _file_identity(self._path)
+
+    def _settle_files_dir(self) -> None:
+        """The files folder the store recorded (:data:`FILES_DIR_KEY`), or the one
+        :func:`files_dir_of` gives now, then recorded (a writable SQLite store whose
+        folder lies beside or below its file)."""
+        if self._path is None:
+            return
+        home = self._path.expanduser().resolve().parent
+        try:
+            with self.engine.connect() as conn:
+                recorded = conn.execute(
+                    select(MetaRow.text).where(MetaRow.key == FILES_DIR_KEY)
+                ).scalar()
+        except SQLAlchemyError:
+            recorded = None
+        if recorded:
+            self._use_files_dir(home / recorded)
+            return
+        try:
+            relative = self.files_dir.expanduser().resolve().relative_to(home)
+        except ValueError:
+            return
+        if _read_only(self.url):
+            return
+        try:
+            with self._writer.begin() as conn:
+                conn.execute(delete(MetaRow).where(MetaRow.key == FILES_DIR_KEY))
+                conn.execute(insert(MetaRow).values(key=FILES_DIR_KEY, value=0, text=str(relative)))
+        except SQLAlchemyError as exc:
+            if "readonly" not in str(exc).lower().replace("-", ""):
+                raise self._error(exc, "write to") from None
+
+    def _use_files_dir(self, folder: Path) -> None:
+        self.files_dir = folder
+        self.traces_dir = folder / "traces"
+        self.reports_dir = folder / "reports"
+        bind_files_root(self.engine, folder)
 
     @property
     def shown_url(self) -> str:

@@ -39,11 +39,13 @@ def files_root(dialect) -> str | None:
 
 
 def relative_to_root(path: str, root: str) -> str | None:
-    """``path`` relative to ``root`` in POSIX form when it lies inside it, else None."""
+    """``path`` relative to ``root`` in POSIX form when it lies inside it, else None.
+    Symlinks are resolved first (``root`` is resolved): a data directory reached through
+    a link stored its traces' paths absolute, so a copy still named the original's."""
     if not os.path.isabs(path):
         return None
     try:
-        inside = PurePosixPath(path).relative_to(root)
+        inside = PurePosixPath(os.path.realpath(path)).relative_to(root)
     except ValueError:
         return None
     return None if str(inside) == "." else str(inside)

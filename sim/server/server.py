@@ -415,6 +415,10 @@ class TrainingServer:
             self.paused = True
         elif command == "resume":
             if self.paused:
+                # a pause publishes zeros past the filters, which still hold the force
+                # from before it: following resumes from zero through the step bound
+                for feedback in self.forces.values():
+                    feedback.reset()
                 now = self._clock()
                 for teleop in self.session.teleops.values():
                     teleop.restart("the session resumed", now)

@@ -365,3 +365,29 @@ def test_an_older_surgisims_absolute_paths_are_made_relative_on_opening(tmp_path
     ]
     assert _raw_paths(path)[-1] == str(elsewhere.resolve())
     assert _meta(path)[STORE_VERSION_KEY] == 2
+
+
+def test_a_store_reached_through_a_symlink_stores_its_trace_relative(tmp_path):
+    """The trace's path was stored as given (unresolved) and compared with the resolved
+    files folder: through a linked data directory it stayed absolute, and ``trainee
+    forget`` in a copy deleted the original's trace."""
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    records = Records(f"sqlite:///{tmp_path / 'link' / 'r.sqlite'}")
+    store_mini_session(records, "T914", trace_dir=tmp_path / "link" / "r.sqlite-files" / "t")
+    assert _raw_paths(tmp_path / "real" / "r.sqlite")[0].startswith("t/")
+
+
+def test_the_files_folder_is_the_stores_whoever_opens_it(tmp_path, monkeypatch):
+    """A server stored into its default ``records.sqlite`` (files beside it in the data
+    directory); a script that opened that file by its path, with another data directory,
+    took ``records.sqlite-files/`` for its folder and could not find the traces. The
+    folder is recorded in the store when it is first opened."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    default = Records()
+    store_mini_session(default, "T915")
+    trace = Path(default.session(1).trace_path)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "elsewhere"))
+    by_path = Records(f"sqlite:///{tmp_path / 'data' / 'surgisim' / 'records.sqlite'}")
+    assert by_path.files_dir == default.files_dir
+    assert Path(by_path.session(1).trace_path) == trace and trace.exists()

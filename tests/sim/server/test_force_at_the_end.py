@@ -10,6 +10,7 @@ board, then the session ends by a ``stop`` request or by the server being stoppe
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import numpy as np
@@ -53,3 +54,40 @@ def test_every_device_gets_a_zero_force_before_the_session_ends(ending):
         assert forces[-1]["torque_nm"] == [0.0, 0.0, 0.0]
     after = [m.payload for m in inbox[end:] if m.topic.endswith("/servo_cf")]
     assert all(_force_n(p) == 0.0 for p in after), after
+
+
+def test_after_a_pause_the_force_ramps_back_from_zero():
+    """A pause publishes zero force past the arm's filter, which kept the force from
+    before it: the first message after ``resume`` jumped 0 -> 3 N in one step (7.5 times
+    ``max_force_step_n``), where docs/bus.md promises a ramp."""
+    served = Served()
+    device = Device(served.server.port)
+    try:
+        bound = served.server.forces["PSM1"].config.max_force_step_n
+        device.follow("MTMR", "PSM1")
+        hand = device.hand["MTMR"].copy()
+        hand[:3, 3] += (0.0, 0.0, 0.5)  # into the board and the wall: the force saturates
+        device.hand["MTMR"] = hand
+        pushed = device.wait_for(lambda: _force_n(device.latest("MTMR/servo_cf")) > 2.0, 30)
+        assert pushed, device.seen("PSM1")
+        assert device.command("pause", "PSM1")
+        assert device.wait_for(lambda: _force_n(device.latest("MTMR/servo_cf")) == 0.0, 10)
+        time.sleep(0.3)
+        with device._lock:
+            start = len(device.inbox)
+        assert device.command("resume", "PSM1")
+        time.sleep(0.3)  # following again: the resume took the hand where it is now
+        hand = device.hand["MTMR"].copy()
+        hand[:3, 3] += (0.0, 0.0, 0.5)  # and pushes on again
+        device.hand["MTMR"] = hand
+        time.sleep(1.0)
+        with device._lock:
+            forces = [m.payload for _, m in device.inbox[start:] if m.topic == "MTMR/servo_cf"]
+    finally:
+        device.close()
+        served.stop()
+        served.close()
+    assert len(forces) > 100, forces[-3:]  # servo_cf kept coming after the resume
+    magnitudes = [_force_n(p) for p in forces]
+    steps = [b - a for a, b in itertools.pairwise(magnitudes)]
+    assert max(steps) <= bound * (1 + 1e-6), max(steps)
