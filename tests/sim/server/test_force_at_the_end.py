@@ -23,17 +23,26 @@ def _force_n(payload) -> float:
     return float(np.linalg.norm(payload["force_n"])) if payload else 0.0
 
 
+def _push_on(device: Device) -> None:
+    """Move MTMR's hand half a metre further into the scene (the board and the workspace
+    wall: the force rises to its saturation)."""
+    hand = device.hand["MTMR"].copy()
+    hand[:3, 3] += (0.0, 0.0, 0.5)
+    device.hand["MTMR"] = hand
+
+
+def _pressing(device: Device, above_n: float) -> bool:
+    return device.wait_for(lambda: _force_n(device.latest("MTMR/servo_cf")) > above_n, 30)
+
+
 @pytest.mark.parametrize("ending", ["stop request", "interrupted"])
 def test_every_device_gets_a_zero_force_before_the_session_ends(ending):
     served = Served()  # needle-handover: MTMR -> PSM1, MTML -> PSM2
     device = Device(served.server.port)
     try:
         device.follow("MTMR", "PSM1")
-        hand = device.hand["MTMR"].copy()
-        hand[:3, 3] += (0.0, 0.0, 0.5)  # half a metre into the scene: board and wall
-        device.hand["MTMR"] = hand
-        pushed = device.wait_for(lambda: _force_n(device.latest("MTMR/servo_cf")) > 1.0, 30)
-        assert pushed, device.seen("PSM1")
+        _push_on(device)
+        assert _pressing(device, 1.0), device.seen("PSM1")
         if ending == "stop request":
             assert device.bus.request({"request": "stop"}, timeout_s=10)["ok"]
         else:
@@ -65,11 +74,8 @@ def test_after_a_pause_the_force_ramps_back_from_zero():
     try:
         bound = served.server.forces["PSM1"].config.max_force_step_n
         device.follow("MTMR", "PSM1")
-        hand = device.hand["MTMR"].copy()
-        hand[:3, 3] += (0.0, 0.0, 0.5)  # into the board and the wall: the force saturates
-        device.hand["MTMR"] = hand
-        pushed = device.wait_for(lambda: _force_n(device.latest("MTMR/servo_cf")) > 2.0, 30)
-        assert pushed, device.seen("PSM1")
+        _push_on(device)
+        assert _pressing(device, 2.0), device.seen("PSM1")
         assert device.command("pause", "PSM1")
         assert device.wait_for(lambda: _force_n(device.latest("MTMR/servo_cf")) == 0.0, 10)
         time.sleep(0.3)
@@ -77,9 +83,7 @@ def test_after_a_pause_the_force_ramps_back_from_zero():
             start = len(device.inbox)
         assert device.command("resume", "PSM1")
         time.sleep(0.3)  # following again: the resume took the hand where it is now
-        hand = device.hand["MTMR"].copy()
-        hand[:3, 3] += (0.0, 0.0, 0.5)  # and pushes on again
-        device.hand["MTMR"] = hand
+        _push_on(device)
         time.sleep(1.0)
         with device._lock:
             forces = [m.payload for _, m in device.inbox[start:] if m.topic == "MTMR/servo_cf"]
