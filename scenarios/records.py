@@ -1095,7 +1095,7 @@ class Records:
                 "sessions are lost unless you have a backup) or give another with --db"
             )
         elif "readonly" in text or "read-only" in text:
-            fix = "it is read-only; make it writable (chmod u+w) or work on a writable copy"
+            fix = self._read_only_fix()
         elif "unable to open" in text:
             fix = (
                 "it cannot be opened: check that its folder exists and is writable and that "
@@ -1115,6 +1115,26 @@ class Records:
         else:
             fix = "check the URL given with --db and that the database server is reachable"
         return ScenarioError(f"cannot {doing} records database {where!r} ({detail}): {fix}.")
+
+    def _read_only_fix(self) -> str:
+        """What to do about records that cannot be written: ``chmod`` helps a read-only
+        file or folder, never a read-only file system (a read-only mount), where it was
+        advised all the same."""
+        folder = Path(self._path).parent if self._path is not None else None
+        try:
+            mounted_ro = folder is not None and bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+        except OSError:
+            mounted_ro = False
+        copy = (
+            "work on a writable copy (copy the data directory and point XDG_DATA_HOME, or "
+            "--db, at the copy)"
+        )
+        if mounted_ro:
+            return f"its file system is read-only (mounted so), which chmod cannot change; {copy}"
+        return (
+            "the file or its file system is read-only; if only the file or its folder is, "
+            f"make them writable (chmod u+w), else {copy}"
+        )
 
     def _check_same_file(self, doing: str) -> None:
         """Refuse to write once the SQLite file at the path is not the one this object
