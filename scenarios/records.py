@@ -750,7 +750,9 @@ class LiveRunError(ScenarioError):
 
 class TraineeForgottenError(ScenarioError):
     """A run's session is for a trainee who is no longer in the records (forgotten while
-    it ran): storing it would bring them back, so it is refused."""
+    it ran): storing it would bring them back, so it is refused. Also raised, saying so,
+    when they were in the records at the run's start and are missing without a forget mark
+    (the database deleted or replaced while it ran): they are recorded again on purpose."""
 
 
 class SessionForgottenError(ScenarioError):
@@ -1093,7 +1095,7 @@ class Records:
                 "sessions are lost unless you have a backup) or give another with --db"
             )
         elif "readonly" in text or "read-only" in text:
-            fix = "it is read-only; make it writable (chmod u+w) or work on a writable copy"
+            fix = self._read_only_fix()
         elif "unable to open" in text:
             fix = (
                 "it cannot be opened: check that its folder exists and is writable and that "
@@ -1113,6 +1115,26 @@ class Records:
         else:
             fix = "check the URL given with --db and that the database server is reachable"
         return ScenarioError(f"cannot {doing} records database {where!r} ({detail}): {fix}.")
+
+    def _read_only_fix(self) -> str:
+        """What to do about records that cannot be written: ``chmod`` helps a read-only
+        file or folder, never a read-only file system (a read-only mount), where it was
+        advised all the same."""
+        folder = Path(self._path).parent if self._path is not None else None
+        try:
+            mounted_ro = folder is not None and bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+        except OSError:
+            mounted_ro = False
+        copy = (
+            "work on a writable copy (copy the data directory and point XDG_DATA_HOME, or "
+            "--db, at the copy)"
+        )
+        if mounted_ro:
+            return f"its file system is read-only (mounted so), which chmod cannot change; {copy}"
+        return (
+            "the file or its file system is read-only; if only the file or its folder is, "
+            f"make them writable (chmod u+w), else {copy}"
+        )
 
     def _check_same_file(self, doing: str) -> None:
         """Refuse to write once the SQLite file at the path is not the one this object
@@ -1294,35 +1316,46 @@ class Records:
             .execution_options(synchronize_session=False)
         )
 
-    def _was_forgotten(
+    def _refusal(
         self,
         s: Session,
         pseudonym: str,
         *,
         trainee_recorded: bool,
         run_start: RunStart | None,
-    ) -> bool:
-        """Whether a session of a run of ``pseudonym`` must not be stored, within the open
-        transaction ``s``: the trainee was in the records when the run started
-        (``trainee_recorded``) and is not now, or their mark says they were forgotten
-        after the run began (:meth:`RunStart.began_before`) — a forget before the run
-        looked them up, or of a pseudonym new to the run. None: not checked."""
+    ) -> TraineeForgottenError | None:
+        """Why a session of a run of ``pseudonym`` must not be stored, within the open
+        transaction ``s`` (None: it may be): their mark says they were forgotten after the
+        run began (:meth:`RunStart.began_before`: a forget before the run looked them up,
+        or of a pseudonym new to the run), or they were in the records when the run
+        started (``trainee_recorded``) and are not now. Only a mark says the latter was a
+        forget: without one the records are not those the run started with (the database
+        deleted or replaced while it ran), which is said as such."""
+        mark = self._mark_of(s, pseudonym)
+        if (
+            mark is not None
+            and run_start is not None
+            and run_start.began_before(mark.forget_number, mark.forgotten_at)
+        ):
+            return self._forgotten(pseudonym)
         if (
             trainee_recorded
             and s.scalar(select(Trainee.id).where(Trainee.pseudonym == pseudonym)) is None
         ):
-            return True
-        if run_start is None:
-            return False
+            return self._forgotten(pseudonym) if mark is not None else self._not_here(pseudonym)
+        return None
+
+    def _mark_of(self, s: Session, pseudonym: str):
+        """The :class:`ForgottenMark` row (``forgotten_at``, ``forget_number``) of
+        ``pseudonym``, within the open transaction ``s``; None when they have none."""
         digest = self._forgotten_digest(s, pseudonym)
         if digest is None:
-            return False
-        mark = s.execute(
+            return None
+        return s.execute(
             select(ForgottenMark.forgotten_at, ForgottenMark.forget_number).where(
                 ForgottenMark.digest == digest
             )
         ).first()
-        return mark is not None and run_start.began_before(mark.forget_number, mark.forgotten_at)
 
     @staticmethod
     def _trainee_in(s: Session, pseudonym: str) -> Trainee:
@@ -1726,8 +1759,9 @@ class Records:
         """
         pseudonym = self.check_pseudonym(pseudonym, allow_name=allow_name)
         with self._session("write to") as s:
-            if self._was_forgotten(s, pseudonym, trainee_recorded=False, run_start=run_start):
-                raise self._forgotten(pseudonym)
+            refusal = self._refusal(s, pseudonym, trainee_recorded=False, run_start=run_start)
+            if refusal is not None:
+                raise refusal
             trainee = self._trainee_in(s, pseudonym)
             for kind, path in paths.items():
                 path = str(Path(path).resolve())
@@ -1859,11 +1893,11 @@ class Records:
             TraineeForgottenError: saying so, and how to remove or keep the session.
         """
         with self._session() as s:
-            forgotten = self._was_forgotten(
+            refusal = self._refusal(
                 s, pseudonym, trainee_recorded=trainee_recorded, run_start=run_start
             )
-        if forgotten:
-            raise self._forgotten(pseudonym)
+        if refusal is not None:
+            raise refusal
 
     def _forgotten(self, pseudonym: str) -> TraineeForgottenError:
         return TraineeForgottenError(
@@ -1872,6 +1906,16 @@ class Records:
             "stored (that would bring them back). `surgisim trainee forget "
             f"{pseudonym}` removes what is left of it; to store it after all, record them "
             f"again first (surgisim trainee new --pseudonym {pseudonym})."
+        )
+
+    def _not_here(self, pseudonym: str) -> TraineeForgottenError:
+        return TraineeForgottenError(
+            f"trainee {pseudonym!r} is not in {self.shown_url}, though they were in the "
+            "records when this run started, and no forget of them is marked there: these are "
+            "not the records the run started with (the database was deleted or replaced "
+            "while it ran), so their session is not stored in them. If they belong in these "
+            f"records, record them first (surgisim trainee new --pseudonym {pseudonym}), then "
+            "store the session (surgisim store with its kept file; --discard drops it)."
         )
 
     def session_by_uid(self, session_uid: str) -> SessionRow | None:
@@ -1923,10 +1967,13 @@ class Records:
         with self._session("write to") as s:
             known = s.scalar(select(SessionRow.id).where(SessionRow.session_uid == session_uid))
             # forgotten since the check before: not made again
-            if known is None and self._was_forgotten(
-                s, pseudonym, trainee_recorded=trainee_recorded, run_start=run_start
-            ):
-                raise self._forgotten(pseudonym)
+            refusal = None
+            if known is None:
+                refusal = self._refusal(
+                    s, pseudonym, trainee_recorded=trainee_recorded, run_start=run_start
+                )
+            if refusal is not None:
+                raise refusal
             if known is None:
                 if self._path is not None:  # SQLite: never a number given before
                     columns["id"] = self._next_session_id(s)

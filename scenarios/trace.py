@@ -36,6 +36,9 @@ _PER_STEP = (
     "contact_held_environment",
 )
 
+#: the shape of one row of each per-step column that is not a single value (3-vectors)
+_ROW_SHAPE = {"tip_position_m": (3,), "master_position_m": (3,)}
+
 
 @dataclass
 class InstrumentTrace:
@@ -111,12 +114,14 @@ class SessionTrace:
         of rows, repeated stamps 2.5 s), rows further apart than ``rate_hz`` says (the
         completion time came from the stamps, every other duration from the row count),
         or a completion time that is not a finite number, negative, or after the last
-        row (NaN dropped it, and FLS scored 0).
+        row (NaN dropped it, and FLS scored 0); and an instrument column whose rows are not
+        one per time stamp, or not of its shape (a tip path cut to 300 of 1174 rows read
+        20 cm for 61 cm, and the cut session re-scored as a pass).
 
         Raises:
             ScenarioError: what is wrong, naming ``where``.
         """
-        problem = self._time_problem()
+        problem = self._time_problem() or self._column_problem()
         if problem:
             raise ScenarioError(
                 f"{where} cannot be scored: {problem}. A recorded trace never has this; "
@@ -145,6 +150,25 @@ class SessionTrace:
                 f"not {(len(t) - 1) / rate:.3f} s"
             )
         return self._completion_problem(t)
+
+    def _column_problem(self) -> str | None:
+        """Which instrument column does not have one row of its shape per ``time_s`` row,
+        in words (None: every one does). Metrics slice each column to the scored end on
+        its own, so a short column was measured over part of the session, silently."""
+        rows = len(self.time_s)
+        for name, inst in self.instruments.items():
+            for key, values in inst.signals().items():
+                shape = np.shape(values)
+                expected = (rows, *_ROW_SHAPE.get(key, ()))
+                if shape[:1] != (rows,):
+                    found = shape[0] if shape else "no"
+                    return (
+                        f"{name}'s {key} has {found} row(s), not the {rows} of its time "
+                        "column (time_s)"
+                    )
+                if shape != expected:
+                    return f"{name}'s {key} has rows of shape {shape[1:]}, not {expected[1:]}"
+        return None
 
     def _completion_problem(self, t: np.ndarray) -> str | None:
         done = self.completion_time_s

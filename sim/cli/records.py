@@ -194,15 +194,17 @@ def trainee_show(
     with guard(debug):
         html, csv = _page_outputs(html, csv)
         records = _records(db, demo)
+        from sim.cli.run import say_waiting_sessions
+
+        # before the trainee is looked up: a session kept when the database was deleted
+        # waits for a pseudonym the new records do not know
+        say_waiting_sessions(console, db, demo, pseudonym)
         records.find_trainee(pseudonym, required=True)
         no_page = _read_only_note(records, "the progress page")
         if no_page is not None and (html is not None or csv is not None):
             raise ScenarioError(
                 no_page.removeprefix("note: ").replace(" is not written", " cannot be written", 1)
             )
-        from sim.cli.run import say_waiting_sessions
-
-        say_waiting_sessions(console, db, demo, pseudonym)
         everything = session_dicts(records, pseudonym)
         if not everything:
             # a trainee just registered: a normal state, not an error

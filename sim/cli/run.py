@@ -595,6 +595,19 @@ def waiting_sessions() -> list[Path]:
     return killed + kept_in_fallback()[0]
 
 
+def kept_sessions() -> list[Path]:
+    """Finished sessions kept in either store's ``unstored/`` (storing failed: the
+    database gone or replaced, a trainee forgotten meanwhile, ...) and not stored since:
+    ``surgisim store FILE`` stores each (``store --orphans`` only clears the leftovers of
+    those stored already)."""
+    from scenarios.checkpoint import KEPT
+    from scenarios.paths import store_dir
+
+    kept = sorted(p for s in ("records", "demo") for p in (store_dir(s) / KEPT).glob("*.npz"))
+    stored = set(_stored_already(kept))
+    return [p for p in kept if p not in stored]
+
+
 def _waits_for(path: Path, db: str | None, demo: bool, pseudonym: str | None) -> bool:
     """Whether the orphan ``path`` belongs to this database (and trainee, when given)."""
     from scenarios.checkpoint import RunInfo
@@ -613,10 +626,12 @@ def _waits_for(path: Path, db: str | None, demo: bool, pseudonym: str | None) ->
 def say_waiting_sessions(
     console: Console, db: str | None = None, demo: bool = False, pseudonym: str | None = None
 ) -> None:
-    """Say that sessions of killed runs wait to be stored in this database (for this
+    """Say that sessions of killed runs, and finished sessions kept because they could
+    not be stored (:func:`kept_sessions`), wait to be stored in this database (for this
     trainee, when given): after a ``kill -9`` nothing told the trainee or the technician,
     and the attempt was missing from the records until someone thought of ``store
-    --orphans``. Orphans of other databases and trainees are theirs to hear of."""
+    --orphans``; a session kept in ``unstored/`` when the database was deleted went
+    unmentioned. Other databases' and trainees' are theirs to hear of."""
     from scenarios.checkpoint import fallback_path
 
     waiting = [p for p in waiting_sessions() if _waits_for(p, db, demo, pseudonym)]
@@ -643,6 +658,26 @@ def say_waiting_sessions(
         console.print(
             f"note: {' and '.join(parts)} {verb}{whose} to be stored: `{command}` stores "
             f"{'it' if len(waiting) == 1 else 'them'}{how}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    _say_kept_sessions(console, db, demo, pseudonym)
+
+
+def _say_kept_sessions(console: Console, db: str | None, demo: bool, pseudonym: str | None):
+    """The part of :func:`say_waiting_sessions` for :func:`kept_sessions`, with the
+    ``surgisim store FILE`` command that stores them (``--orphans`` does not)."""
+    unstored = [p for p in kept_sessions() if _waits_for(p, db, demo, pseudonym)]
+    whose = f" for {pseudonym}" if pseudonym else ""
+    if unstored:
+        one = len(unstored) == 1
+        what = "a finished session" if one else f"{len(unstored)} finished sessions"
+        folder = ", ".join(sorted({str(p.parent) for p in unstored}))
+        command = "surgisim store " + " ".join(map(str, unstored)) + (f" --db {db}" if db else "")
+        console.print(
+            f"note: {what} that could not be stored when {'it' if one else 'they'} ended "
+            f"{'waits' if one else 'wait'}{whose} in {folder}: `{command}` stores "
+            f"{'it' if one else 'them'}",
             highlight=False,
             soft_wrap=True,
         )

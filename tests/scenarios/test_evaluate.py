@@ -342,6 +342,41 @@ def test_a_time_column_out_of_order_is_refused_when_scored_or_loaded(tmp_path, d
         SessionTrace.load(path)
 
 
+def _cut_path(trace):
+    trace.instruments["PSM1"].tip_position_m = trace.instruments["PSM1"].tip_position_m[:3000]
+
+
+def _cut_force(trace):
+    trace.instruments["PSM2"].tip_force_n = trace.instruments["PSM2"].tip_force_n[:100]
+
+
+def _flat_path(trace):
+    trace.instruments["PSM1"].tip_position_m = trace.instruments["PSM1"].tip_position_m[:, :2]
+
+
+@pytest.mark.parametrize(
+    ("damage", "said"),
+    [
+        (_cut_path, r"PSM1's tip_position_m has 3000 row\(s\), not the 10000 of its time"),
+        (_cut_force, r"PSM2's tip_force_n has 100 row\(s\), not the 10000"),
+        (_flat_path, r"PSM1's tip_position_m has rows of shape \(2,\), not \(3,\)"),
+    ],
+)
+def test_a_column_not_one_row_per_time_stamp_is_refused_when_scored_or_loaded(
+    tmp_path, damage, said
+):
+    # a tip path cut to 300 of 1174 rows read 20 cm for 61 cm and re-scored as a pass
+    from scenarios.errors import ScenarioError
+
+    trace = _trace()
+    damage(trace)
+    with pytest.raises(ScenarioError, match=said):
+        compute_metrics(trace)
+    path = trace.save(tmp_path / "cut.npz")
+    with pytest.raises(ScenarioError, match=r"cut\.npz' cannot be scored: " + said):
+        SessionTrace.load(path)
+
+
 @pytest.mark.parametrize("completion_s", [np.nan, -1.0, 100.0])
 def test_a_completion_time_that_cannot_be_is_refused(completion_s):
     # NaN dropped the completion time (FLS then scored 0), -1 s and 100 s (rows end at

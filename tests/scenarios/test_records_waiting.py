@@ -130,6 +130,28 @@ def test_a_session_of_a_trainee_forgotten_while_it_ran_is_not_stored(records):
     assert store_kept(records, checkpoint.trace_path) == 1
 
 
+def test_a_trainee_missing_from_replaced_records_is_not_said_to_be_forgotten(records):
+    """Report H, finding 3: the database was deleted while the run went on and made anew;
+    the trainee recorded at the run's start is not in it, and no forget is marked there:
+    storing said they "were forgotten (surgisim trainee forget)". It still refuses (the
+    records are not the run's), says so, and stores once they are recorded again."""
+    records.register_trainee("T8801")
+    began, count = _began(30.0), records.forget_count()
+    checkpoint = _checkpoint(
+        "T8801", trainee_recorded=True, command_started_at=began, forget_count=count
+    )
+    os.remove(database_location(None, "records"))
+    anew = Records(store="records")
+    with pytest.raises(TraineeForgottenError) as err:
+        store_kept(anew, checkpoint.trace_path)
+    said = str(err.value)
+    assert "not the records the run started with" in said and "no forget" in said, said
+    assert "were forgotten" not in said and "trainee new --pseudonym T8801" in said
+    assert anew.find_trainee("T8801") is None and checkpoint.trace_path.exists()
+    anew.register_trainee("T8801")  # they belong here: recorded again, then stored
+    assert store_kept(anew, checkpoint.trace_path) == 1
+
+
 def test_an_orphan_of_an_allow_name_trainee_is_stored_without_an_option_store_lacks(records):
     """``JohnDoe_test`` was made with --allow-name and its run without it (the trainee was
     known): the orphan's run information says allow_name False, and storing it once the

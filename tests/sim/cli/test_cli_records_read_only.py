@@ -101,3 +101,17 @@ def test_on_a_real_read_only_mount(stored, tmp_path, monkeypatch):
         assert out.exit_code == 0 and "T042" in said and "opened read-only" in said, said
         out, said = _said("trainee", "show", "T042")
         assert out.exit_code == 0 and "the progress page is not written" in said, said
+        # report H, finding 7: rescore and report store what they make; chmod u+w was
+        # advised, which cannot help on a read-only mount
+        for command in ("rescore", "report"):
+            out, said = _said(command, "1")
+            assert out.exit_code == 2 and "its file system is read-only" in said, said
+            assert "chmod u+w" not in said and "writable copy" in said, said
+
+
+def test_a_read_only_records_file_on_a_writable_file_system_is_advised_chmod(stored):
+    read_only = Records(f"sqlite:///file:{stored}?mode=ro&uri=true")
+    with pytest.raises(ScenarioError) as err:
+        read_only.register_trainee("T8806")
+    said = str(err.value)
+    assert "the file or its file system is read-only" in said and "chmod u+w" in said, said

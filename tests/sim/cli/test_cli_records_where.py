@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from scenarios.checkpoint import IN_PROGRESS, Checkpoint, RunInfo
+from scenarios.checkpoint import IN_PROGRESS, KEPT, Checkpoint, RunInfo
 from scenarios.paths import store_dir
 from scenarios.records import Records, open_records
 from sim.cli import app
@@ -187,6 +187,31 @@ def test_trainee_commands_say_that_a_killed_run_s_session_waits_to_be_stored(dat
     assert note not in " ".join(
         CliRunner().invoke(app, ["trainee", "list", "--db", other]).output.split()
     )
+
+
+def test_trainee_commands_say_that_a_session_kept_in_unstored_waits(data):
+    """Report H, finding 5: a finished session kept in ``unstored/`` (the database was
+    deleted while it ran) was named only by ``store --orphans``; ``trainee list`` showed an
+    empty table and ``trainee show`` only "no trainee". Both now say it waits, with the
+    ``surgisim store FILE`` command, until it is stored."""
+    work = store_dir("records")
+    info = RunInfo("mini", VALID, 1, "expert", "T8804", pid=-1, trainee_recorded=True)
+    kept = Checkpoint(work / IN_PROGRESS, info).keep(_trace(), work / KEPT)
+    other = RunInfo("mini", VALID, 2, "expert", "T8805", pid=-1)
+    Checkpoint(work / IN_PROGRESS, other).keep(_trace(), work / KEPT)  # another trainee's
+    note = f"waits for T8804 in {work / KEPT}: `surgisim store {kept}` stores it"
+    listed = CliRunner().invoke(app, ["trainee", "list"])
+    assert listed.exit_code == 0, listed.output
+    assert "2 finished sessions that could not be stored" in " ".join(listed.output.split())
+    shown = CliRunner().invoke(app, ["trainee", "show", "T8804"])  # not in the new records
+    said = " ".join(shown.output.split())
+    assert f"a finished session that could not be stored when it ended {note}" in said, said
+    assert "no trainee 'T8804'" in said and "T8805" not in said
+    assert CliRunner().invoke(app, ["trainee", "new", "--pseudonym", "T8804"]).exit_code == 0
+    stored = CliRunner().invoke(app, ["store", str(kept)])
+    assert stored.exit_code == 0, stored.output
+    shown = CliRunner().invoke(app, ["trainee", "show", "T8804"])
+    assert shown.exit_code == 0 and "could not be stored" not in shown.output, shown.output
 
 
 def test_a_demo_store_session_is_found_with_a_hint_and_an_id_in_both_stores_is_said(data):
