@@ -1111,7 +1111,8 @@ class ClientBus:
         self.counters.sent += 1
         self._sent_requests.append(frame)
         while True:
-            left_ms = int(max(0.0, deadline - time.monotonic()) * 1000)
+            # whole milliseconds, rounded up: a request waits its timeout at least
+            left_ms = math.ceil(max(0.0, deadline - time.monotonic()) * 1000)
             if not self._dealer.poll(left_ms, zmq.POLLIN):
                 self._raise_if_refused()
                 raise BusTimeoutError(
@@ -1212,7 +1213,8 @@ class ClientBus:
                 )
             self._pub.poll(10, zmq.POLLIN)
         if first_message:
-            left_ms = int(max(0.0, deadline - time.monotonic()) * 1000)
+            # whole milliseconds, rounded up: a request waits its timeout at least
+            left_ms = math.ceil(max(0.0, deadline - time.monotonic()) * 1000)
             if not self._sub.poll(left_ms, zmq.POLLIN):
                 raise BusTimeoutError(
                     f"no message from {self.endpoints[0]} within {timeout_s:g} s; is the"
