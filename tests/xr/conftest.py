@@ -97,13 +97,15 @@ class Viewer:
         self.port = port
         self.latest: dict[str, tuple[float, dict]] = {}
         self.hello: dict | None = None
+        #: every ``session/events`` event seen, in order (``time_s``, ``kind``, ``data``)
+        self.events: list[dict] = []
         self._stop = False
         self._lock = threading.Lock()
         self.thread = threading.Thread(target=self._loop, daemon=True)
         self.thread.start()
 
     def _loop(self) -> None:
-        bus = ClientBus(port=self.port, subscribe=("PSM", "ECM", "scene/state"))
+        bus = ClientBus(port=self.port, subscribe=("PSM", "ECM", "scene/state", "session/events"))
         try:
             deadline = time.monotonic() + 180
             while self.hello is None and time.monotonic() < deadline and not self._stop:
@@ -115,6 +117,8 @@ class Viewer:
                 for m in bus.poll(0.05):
                     with self._lock:
                         self.latest[m.topic] = (time.monotonic(), m.payload)
+                        if m.topic == "session/events":
+                            self.events.extend(m.payload.get("events", []))
         finally:
             bus.close()
 
@@ -122,6 +126,17 @@ class Viewer:
         with self._lock:
             got = self.latest.get(topic)
         return None if got is None else got[1]
+
+    def holds(self, arm: str) -> list[str]:
+        """Why ``arm`` was held, as ``session/events`` said (its ``holding`` and
+        ``device_lost`` events), oldest first."""
+        with self._lock:
+            events = list(self.events)
+        return [
+            f"{e.get('kind')} at {e.get('time_s')}: {e.get('data')}"
+            for e in events
+            if e.get("kind") in ("holding", "device_lost") and arm in str(e.get("data"))
+        ]
 
     def state(self, arm: str) -> str | None:
         p = self.payload(f"{arm}/operating_state")
