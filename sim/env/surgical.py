@@ -17,7 +17,14 @@ are in ``env.unwrapped.action_slices``):
   stops at the scenario's ``workspace_m`` box (the box ``cp`` spans), as teleoperation's
   stops at its workspace wall: a delta never takes it further out. A
   scope (ECM) takes the translation only (3): like its teleoperation, the tip is moved
-  and the shaft stays through the port.
+  and the shaft stays through the port. The scope's joints are slower than an
+  instrument's (yaw and pitch 1 rad/s, insertion 0.1 m/s: ``arm.velocity_limits``), so
+  sideways its tip moves at most 1 rad/s times its depth past the port: 60 mm/s (1.2 mm
+  per step at 50 Hz) at the bundled start depth of 6 cm, 100 mm/s from 10 cm in. A
+  step its joints cannot make within one control step is shortened along the commanded
+  direction: the tip stays on the commanded line and its goal does not run ahead of it,
+  but it moves less than ``max_speed_m_s / control_rate_hz`` (40 steps of +x = 1 from
+  the start: 61 mm, not 80).
 - ``action_mode="cp"``: absolute tip pose per arm: position (3, the scenario's workspace
   box mapped to [-1, 1]), orientation as an axis-angle vector (3, times pi), jaw (1);
   a scope: position (3).
@@ -32,6 +39,11 @@ shape than the action space's (``None``, a batch of one) is refused with an erro
 ``info["events"]`` lists the kinds of this step's events; ``info["event_details"]`` the
 same events as dicts: ``time_s``, ``kind`` and what the event names (``arm``,
 ``object``, ``reason``, ...).
+``info["score_estimate"]`` is the live scorer's estimate (the HUD's): the score the
+session would get if the exercise were completed now, from the metrics so far (None
+when they cannot be scored). It is no progress signal: an episode in which nothing was
+done reads 100.0 throughout (nothing went wrong yet) and ends with ``info["score"]``
+0.0, since an exercise not completed scores nothing.
 
 **Observation** (a ``Dict``): ``arms/<arm>/`` ``tip_position_m`` (3), ``tip_quat_xyzw``
 (4), ``jaw_rad`` (1), ``joint_positions`` (the chain's joints; the space bounds them by
@@ -101,6 +113,9 @@ JOINT_SLACK_M = 1.0
 JOINT_BOUND_RAD = 4.0 * math.pi
 #: a scope's position goal missed by more than this (m) holds it (the session's own tolerance)
 _SCOPE_TOLERANCE_M = 1e-3
+#: re-solves of a scope step shortened to its joints' speed limits: the joint motion is
+#: nearly linear in a step this small, so the second lands within a few per cent of it
+_SCOPE_SHORTENINGS = 3
 
 
 class SurgicalEnv(gym.Env):
@@ -436,15 +451,38 @@ class SurgicalEnv(gym.Env):
         return np.clip(moved, np.minimum(lo, p_W), np.maximum(hi, p_W))
 
     def _scope_command(self, arm, a: np.ndarray) -> ArmCommand | None:
-        if self.action_mode == "delta_cp":
-            p_W = self._kept_in_workspace(arm.goal_cp("world")[:3, 3], self._dp * a[:3])
-        else:
-            p_W = self._position(a[:3])
+        if self.action_mode != "delta_cp":
+            q = self._scope_joints(arm, self._position(a[:3]))
+            return None if q is None else ArmCommand(servo_jp=q)
+        goal_W = arm.goal_cp("world")[:3, 3]
+        p_W = self._kept_in_workspace(goal_W, self._dp * a[:3])
+        q = self._scope_joints(arm, p_W)
+        # the scope's rotations are slow (1 rad/s: 60 mm/s of tip at 6 cm past the port):
+        # a step the joints cannot make in one control step is shortened along the
+        # commanded line. Sent whole, each joint ramped at its own limit, the insertion
+        # ran ahead of the yaw: the tip left the line by 9 mm and its goal ran 8 mm ahead
+        # of it after 40 steps of +x (the PSMs' joints keep up at 0.1 m/s).
+        for _ in range(_SCOPE_SHORTENINGS):
+            share = None if q is None else self._joint_step_share(arm, q)
+            if share is None or share <= 1.0:
+                break
+            p_W = goal_W + (p_W - goal_W) / share
+            q = self._scope_joints(arm, p_W)
+        return None if q is None else ArmCommand(servo_jp=q)
+
+    @staticmethod
+    def _scope_joints(arm, p_W: np.ndarray) -> np.ndarray | None:
+        """The scope's joints that put its tip at ``p_W`` (world, m) with the shaft
+        through the port, or None when out of reach (the scope holds where it is)."""
         p_R = arm.X_RW[:3, :3] @ p_W + arm.X_RW[:3, 3]
         result = solve_ik(arm.chain, p_R, arm.goal_js(), rcm=np.zeros(3), restarts=2)
-        if result.pos_error > _SCOPE_TOLERANCE_M:
-            return None  # out of reach: the scope holds where it is
-        return ArmCommand(servo_jp=result.q)
+        return None if result.pos_error > _SCOPE_TOLERANCE_M else result.q
+
+    def _joint_step_share(self, arm, q: np.ndarray) -> float:
+        """How many control steps the joints need, at their speed limits, from the joint
+        goal to ``q`` (1 or less: it fits in one)."""
+        per_step = arm.velocity_limits / self.control_rate_hz
+        return float(np.max(np.abs(q - arm.goal_js()) / per_step))
 
     def _jp_command(self, arm, a: np.ndarray) -> ArmCommand:
         lower, upper = arm.chain.lower, arm.chain.upper

@@ -394,3 +394,31 @@ def test_a_scopes_delta_cp_goal_stops_at_the_workspace_box_too():
         assert goal_x <= hi[0] + 1e-5
     finally:
         env.close()
+
+
+def test_a_scopes_tip_moves_along_the_commanded_line_and_its_goal_does_not_run_ahead():
+    """40 steps of +x: the scope's tip left the line by 9 mm (its insertion ran ahead of
+    its yaw, each joint ramped at its own limit) and its goal ran 8 mm ahead of it. Now a
+    step the joints cannot make in one control step is shortened along the line."""
+    env = gym.make("surgisim/CameraTargeting-v0", max_episode_s=10.0)
+    try:
+        obs, _ = env.reset(seed=9700)
+        unwrapped = env.unwrapped
+        scope = unwrapped.session.arms["ECM"]
+        start = obs["arms"]["ECM"]["tip_position_m"].copy()
+        action = np.zeros(env.action_space.shape, np.float32)
+        action[unwrapped.action_slices["ECM"].start] = 1.0
+        tips = [start]
+        for _ in range(40):
+            obs, *_ = env.step(action)
+            tips.append(obs["arms"]["ECM"]["tip_position_m"].copy())
+        tips = np.array(tips)
+        off_line_m = np.abs(tips[:, 1:] - start[1:]).max()
+        assert off_line_m < 0.5e-3  # was 9 mm
+        goal_ahead_m = np.linalg.norm(scope.goal_cp("world")[:3, 3] - tips[-1])
+        assert goal_ahead_m < 1e-3  # was 7.9 mm
+        steps_m = np.diff(tips[:, 0])
+        assert steps_m.max() <= unwrapped._dp * 1.05  # never faster than the action says
+        assert tips[-1, 0] - start[0] > 0.04  # and it does move (61 mm of 80)
+    finally:
+        env.close()
