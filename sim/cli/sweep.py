@@ -213,8 +213,10 @@ MAX_LISTED = 20
 
 def _say_unfiltered(console: Console, rows: list[dict]) -> None:
     """A tremor filter swept over drivers that drive no arm through teleoperation (a
-    controller's goals pass no filter) filtered nothing: its rows equal the default's,
-    which two filter labels on identical rows did not say.
+    controller's goals pass no filter) filtered nothing, which two filter labels on
+    identical rows did not say. The rows it equals are named only when the sweep ran
+    them (the driver with the default filter): "equal the default's" pointed at rows
+    that a sweep of ``none`` and ``one_euro`` did not have.
 
     A row where the filter faulted (``held.filter_reset``) was filtered, and ruined, by
     it: never said to equal the default's (also for a journal row written before
@@ -223,8 +225,11 @@ def _say_unfiltered(console: Console, rows: list[dict]) -> None:
     from sim.session.sweep import HELD
 
     unused: dict[tuple[str, str], int] = {}
+    with_default = set()
     for row in rows:
         spec = row.get(TREMOR_FILTER.column, TREMOR_FILTER.builtin)
+        if spec == TREMOR_FILTER.builtin and not row.get("error"):
+            with_default.add(row["driver"])
         if row.get("error") or spec == TREMOR_FILTER.builtin:
             continue
         if row.get(f"{HELD}filter_reset"):
@@ -233,11 +238,12 @@ def _say_unfiltered(console: Console, rows: list[dict]) -> None:
             key = (row["driver"], spec)
             unused[key] = unused.get(key, 0) + 1
     for (driver, spec), n in unused.items():
+        equal = " (they equal its runs with the default filter)" if driver in with_default else ""
         console.print(
             f"[yellow]not filtered:[/yellow] {escape(driver)} with tremor filter "
             f"{escape(spec)}: no arm was driven through teleoperation in {n} run"
-            f"{'s' * (n != 1)} (servo_cp and servo_jp goals pass no filter), so they "
-            "equal the default's",
+            f"{'s' * (n != 1)} (servo_cp and servo_jp goals pass no filter), so the "
+            f"filter made no difference to them{equal}",
             highlight=False,
         )
 

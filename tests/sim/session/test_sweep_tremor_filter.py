@@ -176,7 +176,8 @@ def test_a_filter_swept_over_a_controller_is_said_to_filter_nothing(tmp_path):
     rows = list(csv.DictReader(out.open()))
     assert [int(r["master_driven_arms"]) for r in rows] == [0, 0]
     text = _text(result)
-    assert "not filtered:" in text and MINE in text and "equal the default's" in text
+    assert "not filtered:" in text and MINE in text and "made no difference" in text
+    assert "they equal its runs with the default filter" in text  # the sweep ran those
 
     operated = tmp_path / "o.csv"
     result = _sweep("--tremor-filter", MINE, "--out", str(operated))  # the expert: filtered
@@ -228,4 +229,23 @@ def test_the_summary_never_says_a_faulting_filter_equals_the_default():
     _say_unfiltered(console, [{**base, "held.filter_reset": 10752}])
     assert "not filtered" not in console.export_text()
     _say_unfiltered(console, [{**base, "held.filter_reset": 0}])
-    assert "equal the default's" in " ".join(console.export_text().split())
+    assert "made no difference" in " ".join(console.export_text().split())
+
+
+def test_the_summary_points_only_at_rows_the_sweep_ran():
+    """A sweep of ``none`` and ``one_euro`` over a controller said "so they equal the
+    default's", a baseline it had not run."""
+    from rich.console import Console
+
+    from sim.cli.sweep import _say_unfiltered
+
+    base = {"driver": "controller:c", "error": "", "master_driven_arms": 0}
+    swept = [{**base, "tremor_filter": f} for f in ("none", "one_euro")]
+    console = Console(record=True, width=300)
+    _say_unfiltered(console, swept)
+    text = " ".join(console.export_text().split())
+    assert text.count("made no difference") == 2 and "default" not in text
+    console = Console(record=True, width=300)
+    _say_unfiltered(console, [*swept, {**base, "tremor_filter": "default"}])
+    text = " ".join(console.export_text().split())
+    assert text.count("they equal its runs with the default filter") == 2
