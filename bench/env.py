@@ -144,26 +144,34 @@ def vector_steps_per_s(steps: int, num_envs: int = 2, seed: int = 0) -> float:
         envs.close()
 
 
-def ray_sweep_seconds(workers: int, runs: int) -> float:
-    """Wall seconds for ``runs`` tracker jobs on a warmed local Ray cluster of ``workers``."""
-    import ray
-
+def ray_sweep_seconds(workers: int, runs: int, address: str | None = None) -> float:
+    """Wall seconds for ``runs`` tracker jobs on ``workers`` warmed Ray workers: a local
+    cluster of that many CPUs (on Ray's own ports), or at most that many at a time on the
+    cluster at ``address`` (``--ray``, as ``surgisim sweep`` connects: a cluster started
+    within a shared machine's port range)."""
+    from sim.session.ray_cluster import cluster
     from sim.session.sweep import jobs, run_job
 
-    ray.init(
-        num_cpus=workers, include_dashboard=False, log_to_driver=False, configure_logging=False
-    )
-    try:
+    with cluster(address, workers) as ray:
         remote = ray.remote(num_cpus=1)(run_job)
         driver = "controller:sim.session.controllers:tracker"
         warm = jobs(["needle-handover"], [driver], range(100, 100 + workers))
         ray.get([remote.remote(j) for j in warm])
         todo = jobs(["needle-handover"], [driver], range(runs))
         start = time.perf_counter()
-        ray.get([remote.remote(j) for j in todo])
+        run_at_most(ray, remote, todo, workers)
         return time.perf_counter() - start
-    finally:
-        ray.shutdown()
+
+
+def run_at_most(ray, remote, todo, at_once: int) -> None:
+    """Run ``remote`` on every job of ``todo``, no more than ``at_once`` at a time (a
+    cluster given by address may have more CPUs than the workers being measured)."""
+    queue, running = list(todo), []
+    while queue or running:
+        while queue and len(running) < at_once:
+            running.append(remote.remote(queue.pop(0)))
+        done, running = ray.wait(running, num_returns=1)
+        ray.get(done)  # a job that raised ends the benchmark, as before
 
 
 def run_env_benchmark(
@@ -173,8 +181,11 @@ def run_env_benchmark(
     sweep_runs: int = 24,
     json_path: Path | None = None,
     strict: bool = False,
+    ray_address: str | None = None,
 ) -> bool:
-    """Run the benchmark, print its tables, write the JSON; False when strict and a bar fails."""
+    """Run the benchmark, print its tables, write the JSON; False when strict and a bar fails.
+
+    ``ray_address``: the Ray cluster for the sweep part (None: a local one per size)."""
     console = Console(emoji=False)
     start_run(console)
     single = env_vs_session(steps, rounds)
@@ -224,16 +235,22 @@ def run_env_benchmark(
     except ImportError:
         console.print("ray is not installed (pip install 'surgisim[ray]'): sweep part skipped")
     else:
-        one = ray_sweep_seconds(1, sweep_runs)
-        two = ray_sweep_seconds(2, sweep_runs)
+        one = ray_sweep_seconds(1, sweep_runs, ray_address)
+        two = ray_sweep_seconds(2, sweep_runs, ray_address)
         speedup = one / two
+        where = f"the Ray cluster at {ray_address}" if ray_address else "a local Ray cluster"
         print_table(
-            f"Sweep on a local Ray cluster ({sweep_runs} tracker runs, needle handover)",
+            f"Sweep on {where} ({sweep_runs} tracker runs, needle handover)",
             ["workers", "wall s", "runs / min"],
             [[1, one, 60 * sweep_runs / one], [2, two, 60 * sweep_runs / two]],
             console,
         )
-        result["ray"] = {"runs": sweep_runs, "one_worker_s": one, "two_workers_s": two}
+        result["ray"] = {
+            "runs": sweep_runs,
+            "one_worker_s": one,
+            "two_workers_s": two,
+            "address": ray_address,  # None: a local cluster per size
+        }
         result["results"] += [
             {"what": f"Ray sweep, {n} worker{'s' * (n > 1)}", "wall_s": wall,
              "runs_per_min": 60 * sweep_runs / wall}

@@ -28,7 +28,7 @@ import typer  # noqa: E402
 
 from kinematics.seeds import MAX_SEED  # noqa: E402
 from sim.cli.guard import DEBUG_OPTION, guard  # noqa: E402
-from sim.cli.options import command_group  # noqa: E402
+from sim.cli.options import RAY_ADDRESS, command_group  # noqa: E402
 
 app = command_group(
     name="surgisim",
@@ -425,13 +425,20 @@ def bench_env(
     rounds: int = typer.Option(3, min=1, help="Interleaved rounds (medians are reported)."),
     vector_steps: int = typer.Option(100, min=10, help="Steps of the vector of 2."),
     sweep_runs: int = typer.Option(24, min=2, help="Runs per Ray sweep (1 and 2 workers)."),
+    ray_address: str | None = RAY_ADDRESS,
     json_path: Path = bench_json("env"),
     strict: bool = STRICT,
+    debug: bool = DEBUG_OPTION,
 ) -> None:
     """Gymnasium steps/s against the bare session, a vector of 2, Ray sweep 2 vs 1 workers."""
     from bench.env import run_env_benchmark
 
-    ok = run_env_benchmark(steps, rounds, vector_steps, sweep_runs, json_path, strict)
+    if ray_address:  # before the minutes of the other parts: refused in one line, exit 2
+        from sim.session.ray_cluster import check_reachable
+
+        with guard(debug):
+            check_reachable(ray_address)
+    ok = run_env_benchmark(steps, rounds, vector_steps, sweep_runs, json_path, strict, ray_address)
     raise typer.Exit(code=0 if ok else 1)
 
 

@@ -29,6 +29,17 @@ SERVER_PUBLIC_KEY = typer.Option(
     None, "--server-public-key", help="The server's public key file (CurveZMQ)."
 )
 
+# --- Ray (sweep, bench env) ------------------------------------------------------------
+
+RAY_ADDRESS = typer.Option(
+    None,
+    "--ray",
+    help="Ray cluster address: 'host:6379', 'ray://host:10001' or 'auto' "
+    "(default: a local cluster, on Ray's own ports: on a shared machine start one with "
+    "`ray start --head --port P` and its port options, and give its address). One that "
+    "does not answer is refused in seconds.",
+)
+
 # --- a CurveZMQ server (serve, device record) -----------------------------------------
 
 SERVER_KEY = typer.Option(

@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from sim.cli.guard import DEBUG_OPTION
+from sim.cli.options import RAY_ADDRESS
 
 
 def sweep(
@@ -41,12 +42,7 @@ def sweep(
         help="Results table (.parquet or .csv); a .jsonl journal "
         "beside it makes the sweep resumable.",
     ),
-    ray_address: str | None = typer.Option(
-        None,
-        "--ray",
-        help="Ray cluster address: 'host:6379', 'ray://host:10001' or 'auto' "
-        "(default: a local cluster). One that does not answer is refused in seconds.",
-    ),
+    ray_address: str | None = RAY_ADDRESS,
     workers: int | None = typer.Option(
         None, min=1, help="Local cluster size (CPUs; default: all)."
     ),
