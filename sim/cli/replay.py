@@ -90,32 +90,20 @@ def replay(
     if beyond:
         Console(emoji=False, stderr=True, soft_wrap=True).print(
             "the replay is not the recorded session: its largest tip difference is beyond "
-            f"the tolerance ({'; '.join(beyond)})" + _other_version(result.recorded_by),
+            f"the tolerance ({'; '.join(beyond)})" + _likely_cause(result),
             highlight=False,
         )
         raise typer.Exit(code=1)
 
 
-def _other_version(recorded_by: str | None) -> str:
-    """Why a replay that differs most likely does, when the recording was made by another
-    surgisim version than this one (the simulation changes between versions: a lab's
-    old recordings replayed after an upgrade read as damaged, or their score as wrong);
-    "" when the versions are the same."""
+def _likely_cause(result) -> str:
+    """Why a replay that differs most likely does: a plug-in edited since recording, or
+    another surgisim version (the simulation changes between versions: a lab's old
+    recordings replayed after an upgrade read as damaged, or their score as wrong)."""
     from sim.session.provenance import surgisim_version
 
-    here = surgisim_version()
-    if recorded_by == here:
-        return ""
-    who = (
-        f"surgisim {recorded_by}"
-        if recorded_by
-        else "an older surgisim (before 2026-12-07: the file does not say which)"
-    )
-    return (
-        f". It was recorded by {who} and replayed by surgisim {here}: the versions differ, "
-        "the likely cause (a replay is bit-exact only on the version and machine that "
-        "recorded)."
-    )
+    cause = result.likely_cause(surgisim_version())
+    return f". The {cause}." if cause else ""
 
 
 def _tolerance(given: float | None, default: float, option: str) -> float:

@@ -107,6 +107,7 @@ def run(
     from sim.errors import SimError
     from sim.session.plans import PLANS, plan_missing, plan_unrunnable
     from sim.session.plugins import IK_SOLVER, TREMOR_FILTER, session_config
+    from sim.session.provenance import plugin_digests
     from sim.world.scenario_check import check_scenario
     from sim.world.scenario_scene import load_world_scenario
 
@@ -121,6 +122,8 @@ def run(
         checked_seed(seed)
         plugins = {IK_SOLVER: IK_SOLVER.checked(ik_solver)}
         plugins[TREMOR_FILTER] = TREMOR_FILTER.checked(tremor_filter)
+        # the plug-ins' sources as run, for --json (a recording keeps them too)
+        digests = plugin_digests(plugins)
         driver = None
         if controller is not None:
             from sim.session.controllers import load_controller
@@ -226,6 +229,7 @@ def run(
                 "seed": seed,
                 "operator": operator,
                 **{kind.column: kind.label(named) for kind, named in plugins.items()},
+                **digests,
                 "completed": outcome.result.completed,
                 "passed": outcome.result.passed,
                 "score": outcome.result.score,

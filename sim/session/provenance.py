@@ -33,11 +33,11 @@ import hashlib
 import json
 import subprocess
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from sim.errors import SimError
-from sim.session.plugins import IK_SOLVER, PLUGINS, PlugIn
+from sim.session.plugins import IK_SOLVER, PLUGINS, TREMOR_FILTER, PlugIn
 
 #: the fields of a row that say what it was made from
 FIELDS = (
@@ -119,6 +119,40 @@ def plugin_digest(kind: PlugIn, spec: str | None) -> str:
         return ""
     kind.check(spec)
     return _module_digest(spec) if ":" in spec else ""
+
+
+def session_plugins(config) -> dict[PlugIn, str | None]:
+    """The plug-ins a :class:`~sim.session.session.SessionConfig` names, by kind (None:
+    surgisim's own). The tremor filter is the instruments' teleoperation's."""
+    return {
+        IK_SOLVER: config.ik_solver,
+        TREMOR_FILTER: TREMOR_FILTER.parse(config.teleop.tremor_filter),
+    }
+
+
+def plugin_digests(specs: Mapping[PlugIn, str | None]) -> dict[str, str]:
+    """The digest of each plug-in's module source, by its fingerprint field
+    (``{"ik_solver_digest": ..., "tremor_filter_digest": ...}``), as :func:`plugin_digest`
+    gives but for plug-ins already resolved (a session built with them, or checked): a
+    tremor filter's factory is not called once more. What a recording and ``surgisim run
+    --json`` keep, as a sweep's rows do."""
+    return {
+        kind.digest_field: _module_digest(spec) if spec and ":" in spec else ""
+        for kind, spec in specs.items()
+    }
+
+
+def changed_plugins(recorded: Mapping[str, str], specs: Mapping[PlugIn, str | None]) -> list[str]:
+    """The resolved plug-ins whose module's source differs from the digests in
+    ``recorded`` (a recording's metadata), named for a person: ``"the tremor filter
+    my_plugins:ma"``. A field ``recorded`` lacks (a recording from before digests were
+    kept) is not judged."""
+    now = plugin_digests(specs)
+    return [
+        f"the {kind.what} {kind.label(spec)}"
+        for kind, spec in specs.items()
+        if kind.digest_field in recorded and now[kind.digest_field] != recorded[kind.digest_field]
+    ]
 
 
 def ik_solver_digest(spec: str | None) -> str:

@@ -96,6 +96,22 @@ SCOPE_TRANSLATION_SCALE = 0.5
 IN_PROCESS_TELEOP = {"start_enabled": True, "align_tolerance_rad": None, "gap_timeout_s": 0.05}
 
 
+def _effective_config(config: SessionConfig, physics_rate_hz: float) -> SessionConfig:
+    """``config`` with its teleoperations as a session builds them: sampled at the
+    master's rate (``master_rate_hz``, else the physics rate) and applied every physics
+    step (a device measured to sample slower has each of its steps spread over its
+    period: ``haptics.teleop.ramp``)."""
+    rates = {
+        "rate_hz": config.master_rate_hz or physics_rate_hz,
+        "loop_rate_hz": physics_rate_hz,
+    }
+    return dataclasses.replace(
+        config,
+        teleop=dataclasses.replace(config.teleop, **rates),
+        scope_teleop=dataclasses.replace(config.scope_teleop, **rates),
+    )
+
+
 def speed_limit_conditions(teleop: TeleopConfig) -> dict:
     """The tool tip's speed limit as a stored session's conditions keep it (``teleop``):
     the report draws it on the speed plot. ``max_tip_speed_m_s`` caps the teleoperation
@@ -365,20 +381,19 @@ class Session:
         #: the endoscope's view for "in view": half-angle tangents (x, y) and depth range (m)
         self._view = (aspect * tan_y, tan_y, near, far)
         X_WC = self.camera_pose_W()
-        master_rate = config.master_rate_hz or world.rate_hz
+        #: ``config`` as the session runs it: the teleoperations at the master's rate
+        #: (``master_rate_hz``, else the physics rate: a headless session's filters run at
+        #: 500 Hz, not the 1 kHz of ``TeleopConfig``'s default), what a recording keeps
+        self.effective_config = _effective_config(config, world.rate_hz)
         self.teleops: dict[str, Teleoperation] = {}
         for name in self.driven:
             arm = self.arms[name]
-            # the target is applied every physics step: a device measured to sample
-            # slower has each of its steps spread over its period (haptics.teleop.ramp)
-            teleop_config = dataclasses.replace(
-                config.teleop if arm.has_jaw else config.scope_teleop,
-                rate_hz=master_rate,
-                loop_rate_hz=world.rate_hz,
-            )
+            effective = self.effective_config
             # the scope's own teleoperation maps in the view it had when it started
             self.teleops[name] = Teleoperation(
-                teleop_config, arm.measured_cp("rcm"), arm.X_RW @ X_WC
+                effective.teleop if arm.has_jaw else effective.scope_teleop,
+                arm.measured_cp("rcm"),
+                arm.X_RW @ X_WC,
             )
         self._teleop_out: dict[str, object] = {}
         #: per teleoperated arm, the camera pose (``X_WC`` bytes) its pipeline was last given

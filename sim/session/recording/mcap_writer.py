@@ -63,7 +63,7 @@ import numpy as np
 
 from kinematics.transforms import matrix_to_quat_xyzw
 from sim.session.commands import ArmCommand, normalise
-from sim.session.provenance import surgisim_version
+from sim.session.provenance import plugin_digests, session_plugins, surgisim_version
 
 FORMAT_VERSION = 1
 METADATA_NAME = "surgisim"
@@ -318,9 +318,14 @@ class McapRecorder:
                 "seed": str(session.seed),
                 "driver": driver,
                 "physics_rate_hz": repr(float(session.world.rate_hz)),
-                "config": json.dumps(config_dict(session.config)),
+                # as the session runs it: the teleoperation's rate_hz is the rate its
+                # filters were built for (500 Hz headless, not TeleopConfig's 1 kHz)
+                "config": json.dumps(config_dict(session.effective_config)),
                 # what made the file and when: a replay that differs can be traced
                 "surgisim_version": surgisim_version(),
+                # the user's IK solver and tremor filter modules ("" for surgisim's own):
+                # a replay after one was edited names it
+                **plugin_digests(session_plugins(session.config)),
                 "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
                 "session_started_utc": self._session_started_utc(),
             },

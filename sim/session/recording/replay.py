@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kinematics.transforms import rotation_angle
+from sim.session import provenance
 from sim.session.recording.reader import Recording, read_recording
 
 
@@ -39,6 +40,9 @@ class ReplayResult:
         recorded_by: the surgisim version that made the recording (None: the file does
             not say; surgisims before 2026-12-07 did not): the simulation changes between
             versions, so a replay on another is not expected to be bit-exact.
+        changed_plugins: the plug-ins whose module's source differs from the digest the
+            recording keeps (``"the tremor filter my_plugins:ma"``); empty also for a
+            recording from before digests were kept (it cannot tell).
     """
 
     frames_compared: int
@@ -50,6 +54,28 @@ class ReplayResult:
     cut_short: str | None = None
     sim_time_s: float = 0.0
     recorded_by: str | None = None
+    changed_plugins: tuple[str, ...] = ()
+
+    def likely_cause(self, here: str) -> str:
+        """Why a replay that differs most likely does, in words ("" when nothing
+        changed that the file can tell): a plug-in (IK solver, tremor filter) whose
+        module changed since recording, or another surgisim version than ``here``."""
+        causes = [f"{name} changed since recording" for name in self.changed_plugins]
+        if self.recorded_by != here:
+            who = (
+                f"surgisim {self.recorded_by}"
+                if self.recorded_by
+                else "an older surgisim (before 2026-12-07: the file does not say which)"
+            )
+            causes.append(
+                f"it was recorded by {who} and replayed by surgisim {here}: the versions differ"
+            )
+        if not causes:
+            return ""
+        return (
+            f"likely cause: {'; '.join(causes)} (a replay is bit-exact only with the "
+            "plug-ins, surgisim version and machine that recorded)"
+        )
 
 
 def session_config(data: dict):
@@ -86,6 +112,8 @@ def replay(recording) -> ReplayResult:
     config = session_config(json.loads(rec.metadata.get("config", "{}")))
     worst = [0.0, 0.0, 0]
     session = Session(scenario, seed=rec.seed, config=config)
+    # after the session resolved (imported) them: one that no longer loads failed there
+    changed = provenance.changed_plugins(rec.metadata, provenance.session_plugins(config))
 
     def compare() -> None:
         expected = rec.tips.get(session.world.step_count)
@@ -130,4 +158,5 @@ def replay(recording) -> ReplayResult:
         rec.cut_short,
         sim_time_s,
         rec.metadata.get("surgisim_version") or None,
+        tuple(changed),
     )

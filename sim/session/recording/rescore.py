@@ -83,11 +83,15 @@ def _measured_by_replay(rec, path, spec, recorded) -> tuple[dict, str]:
     """The metrics of a replay of ``rec`` under ``spec``'s thresholds, and where they
     came from in words; refused when the replay is not the recorded session."""
     from scenarios.evaluate import measure
+    from sim.session.provenance import surgisim_version
     from sim.session.recording.replay import replay
 
     result = replay(rec)
     turned = not result.max_rotation_error_rad <= TOLERANCE_RAD
     if not result.max_position_error_m <= TOLERANCE_M or turned or not result.frames_compared:
+        cause = result.likely_cause(surgisim_version()) or (
+            "recorded on another machine or surgisim version?"
+        )
         raise SimError(
             f"the rubric changes the thresholds the metrics were measured with "
             f"({spec.scoring.thresholds.model_dump()} instead of "
@@ -96,7 +100,7 @@ def _measured_by_replay(rec, path, spec, recorded) -> tuple[dict, str]:
             f"(tool tips up to {result.max_position_error_m:.3g} m apart and "
             f"{result.max_rotation_error_rad:.3g} rad turned over {result.frames_compared} "
             f"pose frames, more than replay's tolerance of {TOLERANCE_M:g} m and "
-            f"{TOLERANCE_RAD:g} rad: recorded on another machine or surgisim version?), so its "
+            f"{TOLERANCE_RAD:g} rad; {cause}), so its "
             "metrics would be another session's. Keep the recorded thresholds, or record "
             "the session again here."
         )

@@ -198,6 +198,13 @@ def test_rescore_refuses_edited_thresholds_when_the_replay_diverges(
     with pytest.raises(SimError, match="does not reproduce the recording") as error:
         rescore_recording(path, edited)
     assert "0.002 m" in str(error.value) and "tolerance" in str(error.value)
+    # a plug-in edited since recording is named as the likely cause
+    edited_filter = ReplayResult(
+        585, 2e-3, 0.01, 100.0, 90.0, changed_plugins=("the tremor filter m:f",)
+    )
+    monkeypatch.setattr(replay_module, "replay", lambda rec: edited_filter)
+    with pytest.raises(SimError, match="the tremor filter m:f changed since recording"):
+        rescore_recording(path, edited)
 
 
 def test_trace_export_to_parquet_has_a_column_per_signal_and_axis(recorded, tmp_path):
@@ -509,3 +516,86 @@ def test_a_replay_that_differs_names_the_other_surgisim_version_that_recorded(
         else:
             assert blamed in out.stderr and "the versions differ" in out.stderr
             assert f"replayed by surgisim {surgisim_version()}" in out.stderr
+
+
+FILTER = "tests.user_plugins:moving_average"
+
+
+@pytest.fixture(scope="module")
+def recorded_with_filter(tmp_path_factory):
+    """The expert's first second of a needle handover through a user's tremor filter,
+    recorded."""
+    from sim.session.plugins import session_config
+
+    path = tmp_path_factory.mktemp("rec") / "filtered.mcap"
+    calls = iter(range(10**9))
+    run_controller(
+        load_scenario("needle-handover"),
+        ScriptedController("expert"),
+        seed=9701,
+        config=session_config(tremor_filter=FILTER),
+        recorder=McapRecorder(path),
+        stop=lambda: next(calls) >= 50,  # 1 s of the plan's 50 Hz
+    )
+    return path
+
+
+def test_the_recording_keeps_the_effective_teleoperation_rate(recorded):
+    """The metadata said 1000 Hz (``TeleopConfig``'s default) while the session built its
+    filters at the physics rate, 500 Hz."""
+    path, _ = recorded
+    rec = read_recording(path)
+    config = json.loads(rec.metadata["config"])
+    physics_hz = float(rec.metadata["physics_rate_hz"])
+    assert physics_hz == 500.0
+    for teleop in ("teleop", "scope_teleop"):
+        assert config[teleop]["rate_hz"] == physics_hz
+        assert config[teleop]["loop_rate_hz"] == physics_hz
+
+
+def test_a_recording_fingerprints_its_plugins_and_a_replay_names_an_edited_one(
+    recorded_with_filter, monkeypatch
+):
+    """A replay after the tremor filter's module was edited failed the tolerance naming no
+    cause: the file kept only the filter's spec. Now it keeps the digests a sweep's rows
+    have, and a replay that differs names the plug-in that changed; a recording from
+    before the digests (none in its metadata) blames no plug-in."""
+    import importlib
+
+    from sim.session.plugins import IK_SOLVER, TREMOR_FILTER
+    from sim.session.provenance import plugin_digest
+
+    path = recorded_with_filter
+    rec = read_recording(path)
+    assert rec.metadata["tremor_filter_digest"] == plugin_digest(TREMOR_FILTER, FILTER) != ""
+    assert rec.metadata["ik_solver_digest"] == plugin_digest(IK_SOLVER, None) == ""
+    assert replay(rec).changed_plugins == ()
+    replay_module = importlib.import_module("sim.session.recording.replay")
+    named = f"the tremor filter {FILTER} changed since recording"
+    for digest, blamed in (("0123456789abcdef", True), (None, False)):
+        rec = read_recording(path)
+        if digest is None:
+            del rec.metadata["tremor_filter_digest"], rec.metadata["ik_solver_digest"]
+        else:
+            rec.metadata["tremor_filter_digest"] = digest  # as if the module was edited
+        step = max(rec.tips)
+        rec.tips[step]["PSM1"] = rec.tips[step]["PSM1"].copy()
+        rec.tips[step]["PSM1"][0, 3] += 0.002  # 2 mm: beyond the tolerance
+        monkeypatch.setattr(replay_module, "read_recording", lambda _path, rec=rec: rec)
+        out = CliRunner().invoke(app, ["replay", str(path)])
+        assert out.exit_code == 1 and "not the recorded session" in out.stderr, out.output
+        assert (named in " ".join(out.stderr.split())) is blamed, out.stderr
+
+
+def test_run_json_has_the_plugin_digests(tmp_path):
+    from sim.session.plugins import TREMOR_FILTER
+    from sim.session.provenance import plugin_digest
+
+    out_json = tmp_path / "run.json"
+    args = ["run", "needle-handover", "--seed", "9702", "--no-store", "--no-snapshots"]
+    args += ["--tremor-filter", FILTER, "--json", str(out_json)]
+    out = CliRunner().invoke(app, args)
+    assert out.exit_code == 0, out.output
+    payload = json.loads(out_json.read_text())
+    assert payload["tremor_filter_digest"] == plugin_digest(TREMOR_FILTER, FILTER) != ""
+    assert payload["ik_solver_digest"] == ""
