@@ -18,13 +18,14 @@ are in ``env.unwrapped.action_slices``):
   stops at its workspace wall: a delta never takes it further out. A
   scope (ECM) takes the translation only (3): like its teleoperation, the tip is moved
   and the shaft stays through the port. The scope's joints are slower than an
-  instrument's (yaw and pitch 1 rad/s, insertion 0.1 m/s: ``arm.velocity_limits``), so
-  sideways its tip moves at most 1 rad/s times its depth past the port: 60 mm/s (1.2 mm
-  per step at 50 Hz) at the bundled start depth of 6 cm, 100 mm/s from 10 cm in. A
-  step its joints cannot make within one control step is shortened along the commanded
-  direction: the tip stays on the commanded line and its goal does not run ahead of it,
-  but it moves less than ``max_speed_m_s / control_rate_hz`` (40 steps of +x = 1 from
-  the start: 61 mm, not 80).
+  instrument's (yaw and pitch 1 rad/s, insertion 0.1 m/s: ``arm.velocity_limits``):
+  across its shaft, yaw or pitch moves the tip at most 1 rad/s times its depth past the
+  port, 60 mm/s (1.2 mm per step at 50 Hz) at the bundled start depth of 6 cm; along the
+  shaft the insertion adds up to 0.1 m/s. A step its joints cannot make within one
+  control step is shortened along the commanded direction: the tip stays on the
+  commanded line and its goal does not run ahead of it, but it moves less than
+  ``max_speed_m_s / control_rate_hz`` (40 steps of +x = 1 from the start of
+  CameraTargeting-v0: 61 mm, not 80; 1.3 mm per step at first, 2.0 at the end).
 - ``action_mode="cp"``: absolute tip pose per arm: position (3, the scenario's workspace
   box mapped to [-1, 1]), orientation as an axis-angle vector (3, times pi), jaw (1);
   a scope: position (3).
