@@ -261,6 +261,60 @@ def implausible_units(scenario: Scenario) -> list[ScenarioWarning]:
     return out
 
 
+#: The most force (N) a teleoperated tip was measured to press with: 38.7 N, PSM1's closed
+#: jaws driven 16-26 mm into the peg board until the insertion motor stalled at its 20 N
+#: effort limit and the pitch and yaw motors pushed the rest (docs/scenarios.md, Metrics).
+#: An ``excessive_force_n`` past this is practically never exceeded, so excessive-force
+#: time reads 0 whatever the trainee does: most likely millinewtons written as newtons.
+MEASURED_MAX_TIP_FORCE_N = 38.7
+#: The tool tip's teleoperation speed limit (m/s): ``haptics.teleop.TeleopConfig``'s
+#: ``max_tip_speed_m_s`` (scenarios may not import haptics; a test keeps the two equal).
+#: A speed threshold past it is one no teleoperated tip reaches: every sample is idle, no
+#: peak is a movement. Most likely mm/s written as m/s.
+TIP_SPEED_LIMIT_M_S = 0.2
+
+
+def implausible_thresholds(scenario: Scenario) -> list[ScenarioWarning]:
+    """Rubric thresholds past what a tip can do (``excessive_force_n: 2500`` for 2.5 N,
+    ``idle_speed_m_s: 5`` for 5 mm/s). They validated "ok" and switched the measures off:
+    a re-scored expert session read 0 s of excessive force, the whole session idle, no
+    movement, and passed."""
+    thresholds = scenario.scoring.thresholds
+    given = thresholds.model_fields_set
+    out = []
+    force_n = float(thresholds.excessive_force_n)
+    if "excessive_force_n" in given and force_n > MEASURED_MAX_TIP_FORCE_N:
+        out.append(
+            warning_at(
+                scenario,
+                ("scoring", "thresholds", "excessive_force_n"),
+                f"scoring.thresholds.excessive_force_n: {force_n:g} N is more than an arm's "
+                f"motors press a tip with (measured at most {MEASURED_MAX_TIP_FORCE_N:g} N, "
+                "jaws driven into the board), so excessive-force time is always 0 and cannot "
+                f"be penalised; forces are in newtons ({force_n:g} mN is "
+                f"{force_n / 1000:g}): millinewtons?",
+            )
+        )
+    effects = {
+        "idle_speed_m_s": "every moment counts as idle",
+        "movement_speed_m_s": "no motion counts as a movement (and ldlj is never measured)",
+    }
+    for name, effect in effects.items():
+        speed = float(getattr(thresholds, name))
+        if name in given and speed > TIP_SPEED_LIMIT_M_S:
+            out.append(
+                warning_at(
+                    scenario,
+                    ("scoring", "thresholds", name),
+                    f"scoring.thresholds.{name}: {speed:g} m/s is faster than the "
+                    f"teleoperation speed limit lets a tip move ({TIP_SPEED_LIMIT_M_S:g} m/s), "
+                    f"so {effect}; speeds are in m/s ({speed:g} mm/s is {speed / 1000:g}): "
+                    "mm/s?",
+                )
+            )
+    return out
+
+
 #: The densest solid (kg/m³): osmium, 22,590; past this a mass is most likely grams
 #: written as kilograms (a 1 cm cube of 5 g is 5,000 kg/m³, of "5 kg" 5,000,000).
 MAX_SOLID_DENSITY_KG_M3 = 25_000.0
@@ -416,6 +470,113 @@ def holds_past_the_limit(scenario: Scenario) -> list[ScenarioWarning]:
     return out
 
 
+def dotted(loc: tuple) -> str:
+    """``loc`` as the dotted path the messages show (``exercise.steps[0].done_when``)."""
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)[1:]
+
+
+def times_never_reached(scenario: Scenario) -> list[ScenarioWarning]:
+    """A ``time_elapsed_s`` condition (a step's ``done_when``, an event's ``when``, inside
+    ``all``/``any``/``held``) at or past the time limit never holds: the attempt ends
+    first (``time_elapsed_s: 400`` under a 300 s limit validated clean). The same check
+    as :func:`events_never_due` for ``at``."""
+    from scenarios.triggers import Trigger
+
+    limit_s = scenario.exercise.time_limit_s
+    return [
+        warning_at(
+            scenario,
+            (*loc, "time_elapsed_s"),
+            f"{dotted(loc)}.time_elapsed_s: {model.time_elapsed_s:g} s is not before the "
+            f"time limit of {limit_s:g} s, so this condition never holds (the attempt ends "
+            "first): make it shorter than the limit, or the limit longer.",
+        )
+        for loc, model in _models_in(scenario.exercise, ("exercise",))
+        if isinstance(model, Trigger)
+        and model.time_elapsed_s is not None
+        and model.time_elapsed_s >= limit_s
+    ]
+
+
+def region_off_the_scene(centre_m, workspace_m) -> str | None:
+    """Why an ``entered`` region's centre (world, m) lies off the scene (below the floor,
+    outside ``workspace_m`` when the scene has one), or None when it does not."""
+    if centre_m[2] < 0:
+        return "is below the floor (z = 0), where no tip goes"
+    if workspace_m is not None and not all(
+        lo <= v <= hi for v, lo, hi in zip(centre_m, *workspace_m, strict=True)
+    ):
+        box = " to ".join("[" + ", ".join(f"{v:g}" for v in c) + "]" for c in workspace_m)
+        return f"is outside scene.workspace_m ({box}), away from the task"
+    return None
+
+
+def entered_regions(scenario: Scenario):
+    """Every ``(loc, entered)`` condition in the exercise (steps, events, nested)."""
+    from scenarios.triggers import Entered
+
+    for loc, model in _models_in(scenario.exercise, ("exercise",)):
+        if isinstance(model, Entered):
+            yield loc, model
+
+
+def regions_out_of_the_scene(scenario: Scenario) -> list[ScenarioWarning]:
+    """An ``entered`` region whose centre is below the floor (z = 0: an instrument's tip
+    stops on it) or outside ``workspace_m`` (the box the scene's objects must stay in): a
+    region meant at the task and placed elsewhere, most likely a slip of a coordinate or
+    its sign (z = -0.05 validated clean, and the step was never done). A region in the
+    scene that no tip reaches is the world's check
+    (:mod:`sim.world.scene_warnings`, inverse kinematics through the ports)."""
+    workspace = scenario.scene.workspace_m
+    out = []
+    for loc, model in entered_regions(scenario):
+        centre = [float(v) for v in model.region.center_m]
+        shown = ", ".join(f"{v:g}" for v in centre)
+        why = region_off_the_scene(centre, workspace)
+        if why is None:
+            continue
+        out.append(
+            warning_at(
+                scenario,
+                (*loc, "region", "center_m"),
+                f"{dotted(loc)}.region.center_m: [{shown}] m {why}, so the region is most "
+                "likely never entered; positions are in metres in the world frame, z up "
+                "(a tip's reach is near the ports): check each coordinate and its sign.",
+            )
+        )
+    return out
+
+
+#: ``collisions`` is the sum of these two (scenarios.metrics).
+COLLISION_PARTS = ("instrument_collisions", "environment_collisions")
+
+
+def collisions_counted_twice(scenario: Scenario) -> list[ScenarioWarning]:
+    """A rubric that scores ``collisions`` (a penalty or benchmark) and also one of its
+    parts scores every clash twice: ``collisions`` is their sum. A ``limit`` alone only
+    gates proficiency and counts nothing."""
+    metrics = scenario.scoring.metrics
+
+    def in_score(name: str) -> bool:
+        rule = metrics.get(name)
+        return rule is not None and (rule.penalty, rule.benchmark) != (None, None)
+
+    parts = [p for p in COLLISION_PARTS if in_score(p)]
+    if not in_score("collisions") or not parts:
+        return []
+    return [
+        warning_at(
+            scenario,
+            ("scoring", "metrics", "collisions"),
+            f"scoring.metrics.collisions is instrument_collisions + environment_collisions, "
+            f"and {' and '.join(parts)} {'is' if len(parts) == 1 else 'are'} scored too, so "
+            "every such clash counts twice: score collisions alone, or its two parts "
+            "without it.",
+            on_key=True,
+        )
+    ]
+
+
 def step_outline(scenario: Scenario) -> list[tuple[str, tuple[str, ...]]]:
     """The exercise's steps as a plan sees them: each step's id, in order, with the names
     its ``done_when`` refers to (objects, landmarks, arms) in order. Numbers (tolerances,
@@ -511,11 +672,15 @@ CHECKS: tuple[Callable[[Scenario], list[ScenarioWarning]], ...] = (
     limits_never_measured,
     timers_never_started,
     implausible_units,
+    implausible_thresholds,
     implausible_density,
     implausible_gravity,
     grasp_by_no_jaw,
     events_never_due,
     holds_past_the_limit,
+    times_never_reached,
+    regions_out_of_the_scene,
+    collisions_counted_twice,
     plan_for_other_steps,
 )
 

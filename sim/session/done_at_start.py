@@ -37,13 +37,27 @@ SETTLE_S = 1.0
 SETTLE_DRIFT_M = 0.002
 
 
+#: Trace events of the scenario's own actions that put a body somewhere: the idle run
+#: measures a body's drift from where the last of them left it, not from where it started.
+PLACING_EVENTS = ("moved", "spawned")
+
+
 @dataclasses.dataclass
 class _IdleRun:
-    """What an idle session did: its trace, and each movable object's largest distance
-    (m) from where it started (a ``dropped`` event may move an object back)."""
+    """What an idle session did: its trace, each movable object's largest distance (m)
+    from where it started or where the scenario's last ``move``/``spawn`` put it (a
+    ``dropped`` event may move an object back), and when that action was (s)."""
 
     trace: object
     moved_m: dict[str, float]
+    placed_at_s: dict[str, float] = dataclasses.field(default_factory=dict)
+
+
+def _placed_bodies(event, names) -> list[str]:
+    """The bodies a ``moved``/``spawned`` event put somewhere: the one named, or all an
+    object builds (``board`` -> ``board/ring0`` ...)."""
+    name = event.data.get("object", "")
+    return [n for n in names if n == name or n.startswith(f"{name}/")]
 
 
 def _idle_run(scenario: Scenario, seed: int, until_s: float) -> _IdleRun:
@@ -56,13 +70,26 @@ def _idle_run(scenario: Scenario, seed: int, until_s: float) -> _IdleRun:
         names = world.object_names()
         start = {n: world.body_pose(n)[:3, 3].copy() for n in names}
         moved = dict.fromkeys(names, 0.0)
+        placed_at: dict[str, float] = {}
+        events = session.recorder.events
+        seen = len(events)
         while session.time_s < until_s and not session.finished:
             session.advance({})
+            names = world.object_names()  # a spawn adds bodies, a remove takes them away
+            for event in events[seen:]:
+                if event.kind in PLACING_EVENTS:
+                    # drift is measured from where the action put the body (a scripted
+                    # move is no fall): a spawn or move at 0.5 s read "moves 98 mm"
+                    for n in _placed_bodies(event, names):
+                        start[n] = world.body_pose(n)[:3, 3].copy()
+                        moved[n] = 0.0
+                        placed_at[n] = event.time_s
+            seen = len(events)
             for n in names:
                 d = float(np.linalg.norm(world.body_pose(n)[:3, 3] - start[n]))
-                moved[n] = max(moved[n], d)
+                moved[n] = max(moved.get(n, 0.0), d)
         trace = session.trace()
-    return _IdleRun(trace, moved)
+    return _IdleRun(trace, moved, placed_at)
 
 
 def start_warnings(scenario: Scenario, seed: int = 0) -> list[ScenarioWarning]:
@@ -95,6 +122,10 @@ def _unsettled(scenario: Scenario, seed: int, run: _IdleRun) -> list[ScenarioWar
     for owner, bodies in by_owner.items():
         worst = max(bodies, key=lambda b: run.moved_m[b])
         what = f"{worst!r}" if len(bodies) == 1 else f"{len(bodies)} of its bodies, {worst!r}"
+        where = "where it starts"
+        if worst in run.placed_at_s:
+            what += f" (from where the move or spawn at {run.placed_at_s[worst]:g} s put it)"
+            where = "where that action puts it"
         drops = [b for b in bodies if b in dropped]
         counted = (
             f", and {len(drops)} {'is' if len(drops) == 1 else 'are'} counted as dropped "
@@ -108,7 +139,7 @@ def _unsettled(scenario: Scenario, seed: int, run: _IdleRun) -> list[ScenarioWar
                 ("scene", "objects", index[owner]),
                 f"scene.objects[{index[owner]}] ({owner}): {what} moves "
                 f"{_distance(run.moved_m[worst])} in the first {SETTLE_S:g} s with nobody "
-                f"touching it (seed {seed}){counted}. Nothing holds it where it starts: "
+                f"touching it (seed {seed}){counted}. Nothing holds it {where}: "
                 "put it on something (the floor is z = 0, a board's top its height), inside "
                 "its board's edges, and check scene.gravity_m_s2.",
             )

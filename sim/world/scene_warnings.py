@@ -10,7 +10,8 @@ only show in the bodies themselves:
   has done anything, and nothing in the session says why.
 - **out of reach**: a movable object that no arm with jaws can reach from its port, so
   the exercise cannot be done (an object inside ``workspace_m`` but 20 cm from the ports
-  validated).
+  validated); likewise an ``entered`` region no tip it names can come within
+  ``radius_m`` of (z = 0.39 m, 20 cm above the ports, validated).
 
 Both are warnings (:class:`~scenarios.errors.ScenarioWarning`, at the YAML line of the
 object or arm), not errors: the file still loads and runs. ``surgisim scenario
@@ -24,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from scenarios.errors import ScenarioError, ScenarioWarning
-from scenarios.lint import warning_at
+from scenarios.lint import dotted, entered_regions, region_off_the_scene, warning_at
 from scenarios.schema import Scenario
 from sim.world.scenario_scene import build_scene_spec
 
@@ -59,7 +60,11 @@ def world_warnings(scenario: Scenario, seed: int = 0) -> list[ScenarioWarning]:
         ) from None
     try:
         where = _yaml_places(scenario, world)
-        return _overlaps(scenario, world, where) + _out_of_reach(scenario, world, where)
+        return (
+            _overlaps(scenario, world, where)
+            + _out_of_reach(scenario, world, where)
+            + _regions_out_of_reach(scenario, world)
+        )
     finally:
         world.close()
 
@@ -206,4 +211,35 @@ def _out_of_reach(scenario: Scenario, world, where) -> list[ScenarioWarning]:
                     "towards the ports, or move a port (its arm's port.position_m).",
                 )
             )
+    return warnings
+
+
+def _regions_out_of_reach(scenario: Scenario, world) -> list[ScenarioWarning]:
+    """``entered`` regions that the tip of the instrument named (of every arm for ``any``)
+    never comes within the region's radius of, plus :data:`REACH_SLACK_M` (inverse
+    kinematics through each port): the step or event can never happen. Regions off the
+    scene altogether are :func:`scenarios.lint.regions_out_of_the_scene`'s warning."""
+    from kinematics import solve_ik
+
+    warnings = []
+    for loc, entered in entered_regions(scenario):
+        centre = np.asarray(entered.region.center_m, dtype=float)
+        if region_off_the_scene(centre, scenario.scene.workspace_m) is not None:
+            continue
+        names = list(world.arms) if entered.instrument == "any" else [entered.instrument]
+        misses = {name: _ik_miss_m(solve_ik, world.arms[name], centre) for name in names}
+        if min(misses.values()) <= entered.region.radius_m + REACH_SLACK_M:
+            continue
+        short = ", ".join(
+            f"{n} {m * 1e3:.0f} mm short" if m < 1e3 else f"{n} far" for n, m in misses.items()
+        )
+        warnings.append(
+            warning_at(
+                scenario,
+                (*loc, "region", "center_m"),
+                f"{dotted(loc)}.region: no tip can reach it from its port ({short}; radius "
+                f"{entered.region.radius_m * 1e3:g} mm): it is never entered. Move center_m "
+                "towards the task (positions are in metres, z up), or move a port.",
+            )
+        )
     return warnings

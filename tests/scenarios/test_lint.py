@@ -226,3 +226,111 @@ def test_a_hold_no_shorter_than_the_time_limit_is_a_warning():
     assert "exercise.steps[0].done_when.held.for_s: 1e+09 s is not shorter" in warning.message
     for name in library_names():
         assert holds_past_the_limit(load_scenario(name)) == []
+
+
+THRESHOLDS = "thresholds: {excessive_force_n: 2.5}"
+
+
+@pytest.mark.parametrize(
+    ("new", "expected"),
+    [
+        (
+            "thresholds: {excessive_force_n: 2500}",
+            "excessive_force_n: 2500 N is more than an arm's motors press a tip with (measured "
+            "at most 38.7 N",
+        ),
+        ("thresholds: {idle_speed_m_s: 5}", "idle_speed_m_s: 5 m/s is faster than the tele"),
+        ("thresholds: {movement_speed_m_s: 10}", "(10 mm/s is 0.01): mm/s?"),
+    ],
+)
+def test_a_threshold_in_the_wrong_unit_is_a_warning_at_its_line(new, expected):
+    """The instructor's finding: ``excessive_force_n: 2500`` (2.5 N in mN) and speeds in
+    mm/s validated clean, and a re-scored expert session then read 0 s of excessive
+    force, all idle, no movement, PASS. Validate now says so at the threshold."""
+    from scenarios.lint import implausible_thresholds
+
+    assert PEG.count(THRESHOLDS) == 1
+    text = PEG.replace(THRESHOLDS, new)
+    (warning,) = implausible_thresholds(parse_scenario(text, "thr.yaml"))
+    assert warning.line == _line_of(text, new) and expected in warning.message
+    assert any(expected in w for w in _said(text))
+    # the bundled values, and values up to the bounds, are no warning
+    fine = "thresholds: {excessive_force_n: 30, idle_speed_m_s: 0.02, movement_speed_m_s: 0.2}"
+    assert implausible_thresholds(parse_scenario(PEG.replace(THRESHOLDS, fine))) == []
+
+
+def test_the_speed_bound_is_the_teleoperation_speed_limit():
+    """scenarios may not import haptics: the bound is a copy, kept equal here."""
+    from haptics.teleop.config import TeleopConfig
+    from scenarios.lint import TIP_SPEED_LIMIT_M_S
+
+    assert TeleopConfig().max_tip_speed_m_s == TIP_SPEED_LIMIT_M_S
+
+
+def test_the_force_bound_is_the_documented_measurement():
+    from scenarios.lint import MEASURED_MAX_TIP_FORCE_N
+
+    docs = (LIBRARY.parents[1] / "docs" / "scenarios.md").read_text()
+    assert f"{MEASURED_MAX_TIP_FORCE_N:g} N with the goal" in docs
+
+
+STEP0 = 'done_when: {placed: {object: "board/ring0", target: "board:peg6"}}'
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            STEP0,
+            "done_when: {time_elapsed_s: 400}",
+            "exercise.steps[0].done_when.time_elapsed_s: 400 s is not before the time limit "
+            "of 300 s, so this condition never holds",
+        ),
+        (
+            "    - when: {dropped: {object: any}}",
+            "    - when: {any: [{dropped: {object: any}}, {time_elapsed_s: 300}]}",
+            "exercise.events[1].when.any[1].time_elapsed_s: 300 s is not before",
+        ),
+        (
+            STEP0,
+            "done_when: {entered: {region: {center_m: [0.0, 0.0, -0.05], radius_m: 0.01}}}",
+            "done_when.entered.region.center_m: [0, 0, -0.05] m is below the floor (z = 0)",
+        ),
+        (
+            STEP0,
+            "done_when: {entered: {region: {center_m: [0.3, 0.0, 0.03], radius_m: 0.01}}}",
+            "center_m: [0.3, 0, 0.03] m is outside scene.workspace_m ([-0.125, -0.075, 0.006] "
+            "to [0.125, 0.075, 0.4])",
+        ),
+    ],
+)
+def test_a_condition_that_can_never_hold_is_a_warning_at_its_line(old, new, expected):
+    """The instructor's finding: a step ``time_elapsed_s: 400`` under a 300 s limit, an
+    ``entered`` region below the floor or off the scene, validated clean and could never
+    be done (the docs already warned of an event ``at`` past the limit)."""
+    assert PEG.count(old) == 1
+    text = PEG.replace(old, new)
+    found = [w for w in scenario_warnings(parse_scenario(text, "x.yaml")) if expected in w.message]
+    assert len(found) == 1, _said(text)
+    assert found[0].line == _line_of(text, new.strip())
+    inside = PEG.replace(STEP0, "done_when: {time_elapsed_s: 299}")
+    assert not [w for w in _said(inside) if "never holds" in w]
+
+
+def test_collisions_scored_with_its_parts_is_a_warning_of_double_counting():
+    """The instructor's finding: ``collisions`` (the sum of instrument and environment
+    collisions) penalised beside its parts charged every clash twice, unwarned."""
+    from scenarios.lint import collisions_counted_twice
+
+    old = "    instrument_collisions: {penalty: 5}\n"
+    assert PEG.count(old) == 1
+    text = PEG.replace(old, "    collisions: {penalty: 5}\n" + old)
+    (warning,) = collisions_counted_twice(parse_scenario(text, "dc.yaml"))
+    assert warning.line == _line_of(text, "collisions: {penalty: 5}")
+    assert "instrument_collisions and environment_collisions are scored too" in warning.message
+    assert "every such clash counts twice" in warning.message
+    # a limit on the sum only gates proficiency: it counts nothing twice
+    limited = PEG.replace(old, "    collisions: {limit: 3}\n" + old)
+    assert collisions_counted_twice(parse_scenario(limited)) == []
+    for name in library_names():
+        assert collisions_counted_twice(load_scenario(name)) == []

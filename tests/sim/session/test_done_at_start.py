@@ -116,3 +116,31 @@ def test_gravity_that_looks_like_a_slip_is_a_warning(gravity, words):
     text = PEG.replace("  objects:\n", f"  gravity_m_s2: {gravity}\n  objects:\n", 1)
     (lint,) = implausible_gravity(parse_scenario(text, "g.yaml"))
     assert words in lint.message
+
+
+def _move_ring_at(at_s: float, z_m: float) -> str:
+    """Peg transfer with an event that moves ring 0 to the board's centre at ``at_s``."""
+    text = PEG.replace(
+        "  events:\n",
+        f"  events:\n    - at: {at_s}\n      do: [{{move: {{object: board/ring0, "
+        f"pose: {{position_m: [0.0, 0.0, {z_m}]}}}}}}]\n",
+        1,
+    )
+    assert text != PEG
+    return text
+
+
+def test_an_object_the_scenario_moves_is_measured_from_where_the_move_put_it():
+    """The instructor's finding: a ``move`` of a ring onto the board at 0.5 s read "moves
+    98 mm in the first 1 s with nobody touching it ... put it on something". Its drift is
+    now measured from where the action put it: resting there is no warning, and a ring
+    moved into the air (it falls) still is, naming the action."""
+    from sim.session.done_at_start import unsettled_objects
+
+    on_board = parse_scenario(_move_ring_at(0.5, 0.011), "move.yaml")
+    assert unsettled_objects(on_board) == []
+    text = _move_ring_at(0.5, 0.06)
+    (warning,) = unsettled_objects(parse_scenario(text, "air.yaml"))
+    assert warning.line == _line_of(text, "- id: board")
+    assert "'board/ring0' (from where the move or spawn at 0.5 s put it) moves" in warning.message
+    assert "Nothing holds it where that action puts it" in warning.message

@@ -168,3 +168,26 @@ def test_the_out_of_reach_check_takes_a_point_inverse_kinematics_refuses():
     arm = SimpleNamespace(chain=psm(), X_RW=np.eye(4))
     assert _ik_miss_m(solve_ik, arm, np.array([0.0, 2e6, 0.0])) == float("inf")
     assert _ik_miss_m(solve_ik, arm, np.array([0.0, 0.0, 0.1])) < 1.0
+
+
+def test_an_entered_region_no_tip_reaches_is_a_warning_at_its_centre(tmp_path):
+    """The instructor's finding: an ``entered`` region at z = 0.39 m (inside workspace_m,
+    20 cm above the ports) with a 1 mm radius validated clean and was never entered. The
+    tip's reach (inverse kinematics through the port) says so; a region over the board,
+    as bundled (ring walk's, camera targeting's), is no warning."""
+    from scenarios.loader import LIBRARY, parse_scenario
+
+    peg = (LIBRARY / "peg-transfer.yaml").read_text()
+    old = 'done_when: {placed: {object: "board/ring0", target: "board:peg6"}}'
+    region = "{instrument: PSM2, region: {center_m: [0.0, 0.0, %s], radius_m: 0.001}}"
+    far = peg.replace(old, "done_when: {entered: %s}" % (region % "0.39"), 1)
+    assert far != peg
+    path = tmp_path / "far.yaml"
+    path.write_text(far)
+    (warning,) = [
+        w for w in world_warnings(parse_scenario(far, str(path))) if "region" in w.message
+    ]
+    assert warning.line == _line_of(path, "center_m: [0.0, 0.0, 0.39]")
+    assert "done_when.entered.region: no tip can reach it from its port (PSM2" in warning.message
+    near = peg.replace(old, "done_when: {entered: %s}" % (region % "0.03"), 1)
+    assert not [w for w in world_warnings(parse_scenario(near)) if "region" in w.message]
