@@ -666,10 +666,17 @@ class ServerBus:
         self._poller.register(self._router, zmq.POLLIN)
 
     def _publishing_socket(self) -> zmq.Socket:
+        """A new PUB socket, closed again if setting it up fails: one left open (not yet
+        stored where :meth:`close` finds it) made ``close`` wait forever in
+        ``Context.term`` (a key libzmq refused hung ``surgisim serve`` silently)."""
         s = _socket(self._ctx, zmq.PUB, SERVER_SNDHWM, SERVER_RCVHWM)
-        s.ipv6 = ":" in self.bind_host
-        if self.curve is not None:
-            make_curve_server(s, self.curve.keys)
+        try:
+            s.ipv6 = ":" in self.bind_host
+            if self.curve is not None:
+                make_curve_server(s, self.curve.keys)
+        except BaseException:
+            s.close(linger=0)
+            raise
         return s
 
     def _watch_publishing(self) -> _ConnectionWatch:
@@ -1025,10 +1032,14 @@ class ClientBus:
         self._pub = _socket(self._ctx, zmq.XPUB, CLIENT_SNDHWM, CLIENT_RCVHWM)
         self._dealer = _socket(self._ctx, zmq.DEALER, 100, 100)
         self._monitor = None
-        for s in (self._sub, self._pub, self._dealer):
-            s.ipv6 = ":" in host
-            if curve is not None:
-                make_curve_client(s, curve)
+        try:
+            for s in (self._sub, self._pub, self._dealer):
+                s.ipv6 = ":" in host
+                if curve is not None:
+                    make_curve_client(s, curve)
+        except BaseException:  # a key libzmq refuses: no socket left to block term()
+            self.close()
+            raise
         self._sub.maxmsgsize = MAX_FRAME_BYTES
         if curve is not None:
             self._monitor = self._dealer.get_monitor_socket(
