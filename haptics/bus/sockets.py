@@ -195,7 +195,7 @@ class InboundCounters:
         self.dropped[reason] += 1
         self.last_error[reason] = error
         senders = self.window.setdefault(reason, {})
-        who = key or sender or "?"
+        who = _printable_name(key or sender or "?")
         if who not in senders and len(senders) >= MAX_WINDOW_SENDERS:
             who = "others"
         senders[who] = senders.get(who, 0) + 1
@@ -477,6 +477,15 @@ def _drain(
         if received_s > stop_at:
             break  # the rest wait for the next drain (see ServerBus.drain)
     return out, not sock.get(zmq.EVENTS) & zmq.POLLIN
+
+
+def _printable_name(name: str) -> str:
+    """``name`` as it may go to a console or a log: as it is when every character of it
+    prints, else escaped as Python's ``ascii()`` writes it (in quotes, ``'\\x1b[2J'``).
+    Sender names come off the wire: raw, an ESC or CR in one cleared the operator's
+    terminal or wrote over the line in the drop summary (the ``bus_drop`` event carries
+    the same names)."""
+    return name if name.isprintable() else ascii(name)
 
 
 def _sender(frames: list[bytes]) -> str:
