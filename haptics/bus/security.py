@@ -76,11 +76,15 @@ def new_keypair(name: str, directory: Path | str = DEFAULT_KEY_DIR, overwrite: b
     directory beside the target and moved into place, so the secret is never readable by
     others, even for a moment. A new ``directory`` is created with mode 0700.
 
+    A ``directory`` that the group or others may write is refused (as the allow
+    directory is): whoever can write it can replace a public key that peers trust.
+
     Returns:
         :class:`KeyFiles` with both paths.
 
     Raises:
-        BusSecurityError: a bad name, or the keys exist and ``overwrite`` is False.
+        BusSecurityError: a bad name, a directory others may write, or the keys exist and
+            ``overwrite`` is False.
     """
     if not _KEY_NAME.match(name):
         raise BusSecurityError(
@@ -89,6 +93,15 @@ def new_keypair(name: str, directory: Path | str = DEFAULT_KEY_DIR, overwrite: b
         )
     directory = Path(directory).expanduser()
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    refuse_if_others_may_write(
+        directory,
+        lambda mode: (
+            f"key directory {directory} has mode {mode:04o}: other users can replace the"
+            " keys in it (a public key that a peer trusts, so that they sit in the middle)."
+            f" Run `chmod go-w {directory}` (`chmod 700` keeps the keys to you), and make"
+            " the keys again if others may have used it so far."
+        ),
+    )
     target = KeyFiles(directory / f"{name}.key", directory / f"{name}.key_secret")
     if not overwrite and (target.public.exists() or target.secret.exists()):
         raise BusSecurityError(

@@ -173,6 +173,25 @@ def test_keys_command(tmp_path):
     assert again.exit_code == 2 and "exist already" in again.output
 
 
+@pytest.mark.parametrize("mode", [0o777, 0o775, 0o1777])
+def test_keys_are_not_written_into_a_folder_others_may_write(tmp_path, mode):
+    """`keys new --dir` into a 0777 folder wrote the keys and only warned "other users can
+    list it": whoever can write the folder can replace a public key a peer trusts."""
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    os.chmod(folder, mode)
+    with pytest.raises(BusSecurityError, match=rf"mode {mode:04o}: other users can replace"):
+        new_keypair("x", folder)
+    result = CliRunner().invoke(app, ["keys", "new", "x", "--dir", str(folder)])
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    assert text.startswith("error: key directory") and f"chmod go-w {folder}" in text
+    assert "can list it" not in text and not list(folder.iterdir())
+    os.chmod(folder, 0o755)  # others may list it, not write it: a warning
+    listed = CliRunner().invoke(app, ["keys", "new", "x", "--dir", str(folder)])
+    assert listed.exit_code == 0 and "can list it" in listed.output
+
+
 def test_curve_admits_the_allowed_client_and_refuses_a_stranger(keys):
     made, allow = keys
     server_curve = ServerCurve.from_files(made["server"].secret, allow)
