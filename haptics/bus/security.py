@@ -27,6 +27,7 @@ from pathlib import Path
 import zmq
 import zmq.auth
 from zmq.auth.thread import ThreadAuthenticator
+from zmq.utils import z85
 
 from haptics.bus.errors import BusSecurityError
 from haptics.bus.file_modes import refuse_if_others_may_write
@@ -75,11 +76,15 @@ def new_keypair(name: str, directory: Path | str = DEFAULT_KEY_DIR, overwrite: b
     directory beside the target and moved into place, so the secret is never readable by
     others, even for a moment. A new ``directory`` is created with mode 0700.
 
+    A ``directory`` that the group or others may write is refused (as the allow
+    directory is): whoever can write it can replace a public key that peers trust.
+
     Returns:
         :class:`KeyFiles` with both paths.
 
     Raises:
-        BusSecurityError: a bad name, or the keys exist and ``overwrite`` is False.
+        BusSecurityError: a bad name, a directory others may write, or the keys exist and
+            ``overwrite`` is False.
     """
     if not _KEY_NAME.match(name):
         raise BusSecurityError(
@@ -88,6 +93,15 @@ def new_keypair(name: str, directory: Path | str = DEFAULT_KEY_DIR, overwrite: b
         )
     directory = Path(directory).expanduser()
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    refuse_if_others_may_write(
+        directory,
+        lambda mode: (
+            f"key directory {directory} has mode {mode:04o}: other users can replace the"
+            " keys in it (a public key that a peer trusts, so that they sit in the middle)."
+            f" Run `chmod go-w {directory}` (`chmod 700` keeps the keys to you), and make"
+            " the keys again if others may have used it so far."
+        ),
+    )
     target = KeyFiles(directory / f"{name}.key", directory / f"{name}.key_secret")
     if not overwrite and (target.public.exists() or target.secret.exists()):
         raise BusSecurityError(
@@ -101,6 +115,64 @@ def new_keypair(name: str, directory: Path | str = DEFAULT_KEY_DIR, overwrite: b
         os.replace(secret, target.secret)
         os.replace(public, target.public)
     return target
+
+
+#: Characters of a Curve25519 key in a certificate file: 32 bytes as Z85 text.
+Z85_KEY_CHARS = 40
+
+
+def _key_problem(key: bytes | None, which: str) -> str | None:
+    """What is wrong with ``key`` (z85 text from a certificate's ``which`` line), or None
+    when it is a key: 40 Z85 characters that decode to 32 bytes. libzmq refuses anything
+    else only when the key is set on a socket, with a bare "Invalid argument" that names
+    no file (and ``surgisim serve`` hung in its cleanup after it), so a garbled key file
+    is named when it is read."""
+    if key is None:
+        return None
+    try:
+        usable = len(key) == Z85_KEY_CHARS and len(z85.decode(key)) == 32
+    except (ValueError, KeyError):  # a length not a multiple of 5; a non-Z85 character
+        usable = False
+    if usable:
+        return None
+    found = (
+        f"it has {len(key)} characters"
+        if len(key) != Z85_KEY_CHARS
+        else "some of its characters are not Z85"
+    )
+    return (
+        f"its {which} is not a CurveZMQ key ({Z85_KEY_CHARS} Z85 characters; {found}), so"
+        " the file is damaged or was edited"
+    )
+
+
+def _read_certificate(path: Path, is_not: str, fix: str) -> tuple[bytes, bytes | None]:
+    """The (public, secret) z85 keys of a certificate file, each checked
+    (:func:`_key_problem`).
+
+    Args:
+        is_not: what the error says after the file's name ("is not a key file").
+        fix: what to do about a bad one, for the error.
+
+    Raises:
+        BusSecurityError: the file cannot be read or holds no usable key, naming it.
+    """
+    try:
+        public, secret = zmq.auth.load_certificate(path)
+    except (ValueError, OSError) as e:
+        problem = str(e)
+    else:
+        problem = _key_problem(public, "public-key") or _key_problem(secret, "secret-key")
+        if problem is None:
+            return public, secret
+    raise BusSecurityError(f"{path} {is_not}: {problem}. {fix}.")
+
+
+#: What to do about a damaged key file of one's own.
+_MAKE_AGAIN = (
+    "Make the keypair again with `surgisim keys new NAME` (and hand out its new NAME.key),"
+    " or copy the file again from where it was made"
+)
 
 
 def _check_private(path: Path) -> None:
@@ -126,10 +198,7 @@ def load_keys(secret_file: Path | str) -> CurveKeys:
             f"no secret key file {path}; make one with `surgisim keys new NAME`"
             " (it writes NAME.key_secret)"
         )
-    try:
-        public, secret = zmq.auth.load_certificate(path)
-    except (ValueError, OSError) as e:
-        raise BusSecurityError(f"{path} is not a key file: {e}") from None
+    public, secret = _read_certificate(path, "is not a key file", _MAKE_AGAIN)
     if secret is None:
         raise BusSecurityError(
             f"{path} holds no secret key; pass the NAME.key_secret file, not NAME.key"
@@ -147,10 +216,7 @@ def load_public_key(public_file: Path | str) -> bytes:
     path = Path(public_file).expanduser()
     if not path.is_file():
         raise BusSecurityError(f"no public key file {path}; copy the peer's NAME.key here")
-    try:
-        public, _ = zmq.auth.load_certificate(path)
-    except (ValueError, OSError) as e:
-        raise BusSecurityError(f"{path} is not a key file: {e}") from None
+    public, _ = _read_certificate(path, "is not a key file", _MAKE_AGAIN)
     return public
 
 
@@ -213,13 +279,11 @@ def check_allow_dir(allow: Path, *, may_be_empty: bool = False) -> dict[Path, by
     )
     keys: dict[Path, bytes] = {}
     for path in sorted(allow.glob("*.key")):
-        try:
-            public, _ = zmq.auth.load_certificate(path)
-        except (ValueError, OSError) as e:
-            raise BusSecurityError(
-                f"{path} in the allow directory is not a public key file ({e}); replace it"
-                " with the client's NAME.key (made by `surgisim keys new NAME`) or remove it"
-            ) from None
+        public, _ = _read_certificate(
+            path,
+            "in the allow directory is not a public key file",
+            "Replace it with the client's NAME.key (made by `surgisim keys new NAME`) or remove it",
+        )
         keys[path] = public
     if not keys and not may_be_empty:
         raise BusSecurityError(

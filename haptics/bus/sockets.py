@@ -73,6 +73,7 @@ __all__ = [
     "bus_endpoints",
     "is_loopback",
     "non_loopback_needs_curve",
+    "raise_open_file_limit",
 ]
 
 log = logging.getLogger("haptics.bus")
@@ -90,6 +91,18 @@ MAX_FRAME_BYTES = 1024 * 1024
 #: High-water marks (messages per peer): ~10 s of 1 kHz device samples inbound; outbound
 #: PUB drops beyond 1000 queued per subscriber (a stalled viewer never slows the server).
 SERVER_SNDHWM, SERVER_RCVHWM, CLIENT_SNDHWM, CLIENT_RCVHWM = 1000, 10_000, 10_000, 10_000
+#: Replies queued for one requester at most (the request socket's send high-water mark):
+#: a client waits for each reply, so it has one request outstanding, or a few after
+#: timeouts; past this the ROUTER drops the reply (counted as ``replies_unsent``). At
+#: 1000, a client that sent ``hello`` with the scene (a ~75 kB reply) over and over and
+#: never read made the server hold ~70 MB per connection.
+REPLY_SNDHWM = 8
+#: (ms) How long a connection to one of the server's sockets may take to complete its
+#: ZeroMQ handshake (``ZMQ_HANDSHAKE_IVL``; libzmq's default is 30 000): one that has not
+#: by then (a TCP connection that never sends a byte) is closed, so idle connections hold
+#: the server's file descriptors for seconds, not half a minute. A CurveZMQ handshake
+#: takes milliseconds, even through a loaded machine's ZAP handler.
+HANDSHAKE_MS = 5000
 
 
 def is_loopback(host: str) -> bool:
@@ -195,7 +208,7 @@ class InboundCounters:
         self.dropped[reason] += 1
         self.last_error[reason] = error
         senders = self.window.setdefault(reason, {})
-        who = key or sender or "?"
+        who = _printable_name(key or sender or "?")
         if who not in senders and len(senders) >= MAX_WINDOW_SENDERS:
             who = "others"
         senders[who] = senders.get(who, 0) + 1
@@ -400,6 +413,33 @@ class _ConnectionWatch:
         self._monitor.close(linger=0)
 
 
+def raise_open_file_limit() -> tuple[int, int] | None:
+    """Raise this process's soft limit of open files (``RLIMIT_NOFILE``) to its hard limit,
+    as servers commonly do; returns (before, after), or None where there is no such limit.
+
+    Every connection to the bus holds a file descriptor until it ends: under the soft
+    limit a desktop session starts with (often 1024), a few hundred TCP connections that
+    never send a byte used up the server's descriptors, so real devices got no reply and
+    the session's checkpoint could not be written. The hard limit is usually far higher
+    (it is what an administrator allows; ``ulimit -Hn``). Idle connections are also closed
+    after :data:`HANDSHAKE_MS`; docs/bus.md says what else to do.
+    """
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not on POSIX
+        return None
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft in (hard, resource.RLIM_INFINITY):
+        return soft, soft
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (ValueError, OSError):  # e.g. macOS caps it below an "unlimited" hard limit
+        return soft, soft
+    log.debug("raised the limit of open files from %d to %d", soft, target)
+    return soft, target
+
+
 def _socket(ctx: zmq.Context, kind: int, sndhwm: int, rcvhwm: int) -> zmq.Socket:
     s = ctx.socket(kind)
     s.linger = 0
@@ -477,6 +517,15 @@ def _drain(
         if received_s > stop_at:
             break  # the rest wait for the next drain (see ServerBus.drain)
     return out, not sock.get(zmq.EVENTS) & zmq.POLLIN
+
+
+def _printable_name(name: str) -> str:
+    """``name`` as it may go to a console or a log: as it is when every character of it
+    prints, else escaped as Python's ``ascii()`` writes it (in quotes, ``'\\x1b[2J'``).
+    Sender names come off the wire: raw, an ESC or CR in one cleared the operator's
+    terminal or wrote over the line in the drop summary (the ``bus_drop`` event carries
+    the same names)."""
+    return name if name.isprintable() else ascii(name)
 
 
 def _sender(frames: list[bytes]) -> str:
@@ -619,6 +668,7 @@ class ServerBus:
         if ipc_dir is None and curve is None and not is_loopback(bind_host):
             raise BusSecurityError(non_loopback_needs_curve(bind_host))
         self.bind_host, self.ipc_dir, self.curve = bind_host, ipc_dir, curve
+        raise_open_file_limit()
         self._ctx = zmq.Context()
         self._auth = self._allow = None
         self._closed = False
@@ -629,9 +679,10 @@ class ServerBus:
                 self._auth, self._allow = start_authenticator(self._ctx, curve.allow_dir)
             self._pub = self._publishing_socket()
             self._sub = _socket(self._ctx, zmq.SUB, SERVER_SNDHWM, SERVER_RCVHWM)
-            self._router = _socket(self._ctx, zmq.ROUTER, SERVER_SNDHWM, SERVER_SNDHWM)
+            self._router = _socket(self._ctx, zmq.ROUTER, REPLY_SNDHWM, SERVER_SNDHWM)
             for s in (self._sub, self._router):
                 s.ipv6 = ":" in bind_host
+                s.handshake_ivl = HANDSHAKE_MS
                 if curve is not None:
                     make_curve_server(s, curve.keys)
                 s.maxmsgsize = MAX_FRAME_BYTES
@@ -666,10 +717,18 @@ class ServerBus:
         self._poller.register(self._router, zmq.POLLIN)
 
     def _publishing_socket(self) -> zmq.Socket:
+        """A new PUB socket, closed again if setting it up fails: one left open (not yet
+        stored where :meth:`close` finds it) made ``close`` wait forever in
+        ``Context.term`` (a key libzmq refused hung ``surgisim serve`` silently)."""
         s = _socket(self._ctx, zmq.PUB, SERVER_SNDHWM, SERVER_RCVHWM)
-        s.ipv6 = ":" in self.bind_host
-        if self.curve is not None:
-            make_curve_server(s, self.curve.keys)
+        try:
+            s.ipv6 = ":" in self.bind_host
+            s.handshake_ivl = HANDSHAKE_MS
+            if self.curve is not None:
+                make_curve_server(s, self.curve.keys)
+        except BaseException:
+            s.close(linger=0)
+            raise
         return s
 
     def _watch_publishing(self) -> _ConnectionWatch:
@@ -1025,10 +1084,14 @@ class ClientBus:
         self._pub = _socket(self._ctx, zmq.XPUB, CLIENT_SNDHWM, CLIENT_RCVHWM)
         self._dealer = _socket(self._ctx, zmq.DEALER, 100, 100)
         self._monitor = None
-        for s in (self._sub, self._pub, self._dealer):
-            s.ipv6 = ":" in host
-            if curve is not None:
-                make_curve_client(s, curve)
+        try:
+            for s in (self._sub, self._pub, self._dealer):
+                s.ipv6 = ":" in host
+                if curve is not None:
+                    make_curve_client(s, curve)
+        except BaseException:  # a key libzmq refuses: no socket left to block term()
+            self.close()
+            raise
         self._sub.maxmsgsize = MAX_FRAME_BYTES
         if curve is not None:
             self._monitor = self._dealer.get_monitor_socket(

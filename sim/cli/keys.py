@@ -39,7 +39,9 @@ def _key_dir(directory: Path) -> Path:
 
     An existing directory that others can enter is used with a warning, not changed: it
     is the user's (perhaps a shared configuration folder), and the secret files in it are
-    ``0600`` anyway; what it exposes is which keys exist and the public ones.
+    ``0600`` anyway; what it exposes is which keys exist and the public ones. One that
+    others may write is refused by :func:`~haptics.bus.security.new_keypair` (they could
+    replace a public key), so it gets that error and no warning.
     """
     import os
     import stat
@@ -50,7 +52,7 @@ def _key_dir(directory: Path) -> Path:
     existed = directory.is_dir()
     private_dir(directory)
     mode = stat.S_IMODE(os.stat(directory).st_mode)
-    if existed and mode & 0o077:
+    if existed and mode & 0o077 and not mode & 0o022:
         typer.echo(
             f"warning: key directory {directory} has mode {mode:04o}: other users can list "
             f"it (the secret key is 0600 all the same). `chmod 700 {directory}` keeps the "

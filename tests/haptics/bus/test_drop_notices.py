@@ -90,3 +90,36 @@ def test_new_drops_are_summed_up_per_reason_and_sender_every_period(caplog):
     lines = [r.getMessage() for r in caplog.records]
     summed = [m for m in lines if m.startswith("dropped in the last")]
     assert len(summed) == 1 and "5 bad_fields (MTMR 5); 1 bad_msgpack (VIEW 1)" in summed[0]
+
+
+def test_sender_names_from_the_wire_are_escaped_in_the_summary_and_the_event(caplog):
+    """A sender name with ESC and CR went raw to the console in the drop summary (it
+    cleared the operator's screen and could fake a line); now as ascii() writes it."""
+    with ServerBus(port=0) as server:
+        ctx = zmq.Context()
+        try:
+            pub = ctx.socket(zmq.PUB)
+            pub.linger = 0
+            pub.connect(server.endpoints[1])
+            frames = (
+                [b"\x1b[2J\x1b[H\x1b[31mFAKE\r"],  # one frame: wrong_frame_count
+                [b"\x1b[2J\x1b[1;31mX/measured_cp", b"\x80"],  # unknown_topic
+                [b"M\xc3\xbcller/clutch", b"\xc1"],  # printable: kept as it is
+            )
+            deadline = time.monotonic() + 5
+            with caplog.at_level(logging.WARNING, logger=LOGGER):
+                while server.counters.messages.total_dropped < 6:  # twice each, through the join
+                    assert time.monotonic() < deadline
+                    for message in frames:
+                        pub.send_multipart(message)
+                    server.wait(0.05)
+                    server.drain()
+                summary = server.drop_summary(time.monotonic() + DROP_SUMMARY_S)
+        finally:
+            ctx.destroy(linger=0)
+    names = [name for senders in summary["dropped"].values() for name in senders]
+    assert "'\\x1b[2J\\x1b[H\\x1b[31mFAKE\\r'" in names and "'\\x1b[2J\\x1b[1;31mX'" in names
+    assert "Müller" in names
+    summed = [r.getMessage() for r in caplog.records if "dropped in the last" in r.getMessage()]
+    assert len(summed) == 1
+    assert not any(ch in summed[0] for ch in "\x1b\r\n\x07"), repr(summed[0])

@@ -75,6 +75,95 @@ def test_a_readable_secret_is_refused(tmp_path):
         load_keys(tmp_path / "missing.key_secret")
 
 
+#: A secret key file whose keys are not Z85 (an edited or damaged file): pyzmq reads it,
+#: and libzmq refused the key only when it was set on a socket ("Invalid argument").
+GARBLED = 'metadata\ncurve\n    public-key = "garbage"\n    secret-key = "alsogarbage"\n'
+
+
+def _garbled(path):
+    path.write_text(GARBLED)
+    os.chmod(path, 0o600)
+    return path
+
+
+def test_a_garbled_key_file_is_named_when_it_is_loaded(keys, tmp_path):
+    made, allow = keys
+    garbled = _garbled(tmp_path / "garbled.key_secret")
+    with pytest.raises(
+        BusSecurityError,
+        match=r"garbled\.key_secret is not a key file.*"
+        r"public-key is not a CurveZMQ key.*it has 7.*surgisim keys new",
+    ):
+        load_keys(garbled)
+    with pytest.raises(BusSecurityError, match=r"garbled\.key_secret is not a key file"):
+        ServerCurve.from_files(garbled, allow)
+    with pytest.raises(BusSecurityError, match=r"garbled\.key_secret is not a key file"):
+        ClientCurve.from_files(made["MTMR"].secret, garbled)  # as the server's public key
+    # 40 characters, but not Z85: named too
+    (allow / "tildes.key").write_text(f'curve\n    public-key = "{"~" * 40}"\n')
+    with pytest.raises(BusSecurityError, match=r"tildes\.key in the allow directory.*not Z85"):
+        ServerCurve.from_files(made["server"].secret, allow)
+
+
+def test_a_key_libzmq_refuses_fails_at_once_and_leaves_no_socket_open(keys):
+    """A key that passed no check (made in Python) and that libzmq refuses: ServerBus
+    and ClientBus raise, and their cleanup returns (a socket left open made it wait
+    forever in Context.term); run in a thread so that a hang fails the test."""
+    import threading
+
+    import zmq
+
+    from haptics.bus.security import CurveKeys
+
+    made, allow = keys
+    bad = CurveKeys(public=b"garbage", secret=b"alsogarbage")
+    raised: list[BaseException] = []
+
+    def build() -> None:
+        for make in (
+            lambda: ServerBus(port=0, bind_host="127.0.0.1", curve=ServerCurve(bad, allow)),
+            lambda: ClientBus(
+                port=1, curve=ClientCurve(bad, load_public_key(made["server"].public))
+            ),
+        ):
+            try:
+                make()
+            except zmq.ZMQError as e:
+                raised.append(e)
+
+    thread = threading.Thread(target=build, daemon=True)
+    thread.start()
+    thread.join(60)  # it returns at once; 60 s only fails a hang
+    assert not thread.is_alive(), "closing a bus whose key libzmq refused hangs"
+    assert len(raised) == 2
+
+
+@pytest.mark.parametrize("command", ["serve", "record", "device"])
+def test_the_cli_names_a_garbled_key_file_and_exits_2(keys, tmp_path, command):
+    """`surgisim serve` and `device record` hung silently; a device's --keys said
+    "unexpected ZMQError ... please report it". One `error:` line naming the file, exit 2."""
+    made, allow = keys
+    if command == "device":
+        folder = tmp_path / "device-keys"
+        folder.mkdir(mode=0o700)
+        _garbled(folder / "MTMR.key_secret")
+        (folder / "server.key").write_bytes(made["server"].public.read_bytes())
+        args, named = ["device", "synthetic", "--keys", str(folder)], "MTMR.key_secret"
+    else:
+        garbled, named = _garbled(tmp_path / "garbled.key_secret"), "garbled.key_secret"
+        curve = ["--bind-host", "192.0.2.2", "--server-key", str(garbled)]
+        curve += ["--allow-keys", str(allow)]
+        if command == "serve":
+            args = ["serve", "needle-handover", "--map", "MTML=none", *curve]
+        else:
+            args = ["device", "record", "--out", str(tmp_path / "g.rec"), *curve]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and named in errors[0] and "surgisim keys new" in errors[0]
+    assert "please report" not in result.output
+
+
 def test_keys_command(tmp_path):
     runner = CliRunner()
     out = runner.invoke(app, ["keys", "new", "MTML", "--dir", str(tmp_path / "k")])
@@ -82,6 +171,25 @@ def test_keys_command(tmp_path):
     assert _mode(tmp_path / "k" / "MTML.key_secret") == 0o600
     again = runner.invoke(app, ["keys", "new", "MTML", "--dir", str(tmp_path / "k")])
     assert again.exit_code == 2 and "exist already" in again.output
+
+
+@pytest.mark.parametrize("mode", [0o777, 0o775, 0o1777])
+def test_keys_are_not_written_into_a_folder_others_may_write(tmp_path, mode):
+    """`keys new --dir` into a 0777 folder wrote the keys and only warned "other users can
+    list it": whoever can write the folder can replace a public key a peer trusts."""
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    os.chmod(folder, mode)
+    with pytest.raises(BusSecurityError, match=rf"mode {mode:04o}: other users can replace"):
+        new_keypair("x", folder)
+    result = CliRunner().invoke(app, ["keys", "new", "x", "--dir", str(folder)])
+    assert result.exit_code == 2, result.output
+    text = " ".join(result.output.split())
+    assert text.startswith("error: key directory") and f"chmod go-w {folder}" in text
+    assert "can list it" not in text and not list(folder.iterdir())
+    os.chmod(folder, 0o755)  # others may list it, not write it: a warning
+    listed = CliRunner().invoke(app, ["keys", "new", "x", "--dir", str(folder)])
+    assert listed.exit_code == 0 and "can list it" in listed.output
 
 
 def test_curve_admits_the_allowed_client_and_refuses_a_stranger(keys):
