@@ -469,9 +469,27 @@ def wait_readable(sock: zmq.Socket, timeout_s: float) -> bool:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return False
-        select.select((fd,), (), (), remaining)
+        _wait_fd(fd, remaining)
         if sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
             return True
+
+
+#: ``select`` takes descriptors below this only (glibc's FD_SETSIZE)
+_SELECT_FD_LIMIT = 1024
+
+
+def _wait_fd(fd: int, timeout_s: float) -> None:
+    """Wait up to ``timeout_s`` for ``fd`` to become readable: ``select`` (microseconds)
+    where it can, ``poll`` (whole milliseconds, rounded up) for a descriptor numbered at
+    or past FD_SETSIZE, which ``select`` refuses. A server raises its open-file limit
+    (:func:`raise_open_file_limit`), so a bus made after a thousand files were opened
+    can get such a descriptor."""
+    if fd < _SELECT_FD_LIMIT:
+        select.select((fd,), (), (), timeout_s)
+        return
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    poller.poll(math.ceil(timeout_s * 1000))
 
 
 def _drain(

@@ -117,3 +117,36 @@ def test_300_idle_connections_do_not_shut_a_device_out(low_open_file_limit):
         finally:
             for s in idle:
                 s.close()
+
+
+def test_a_socket_whose_descriptor_is_past_fd_setsize_is_still_waited_on():
+    """The server raises its open-file limit, so a bus made after a thousand files were
+    opened gets a notification descriptor past 1024, which ``select`` refuses
+    (ValueError): ``wait_readable`` polls such a descriptor instead."""
+    import os
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 1400
+    if hard != resource.RLIM_INFINITY and hard < wanted:
+        pytest.skip(f"the hard limit of open files is {hard}: below {wanted}")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, wanted), hard))
+    held: list[int] = []
+    ctx = zmq.Context()
+    try:
+        while len(held) < 1100:
+            held.append(os.open(os.devnull, os.O_RDONLY))
+        sender, receiver = ctx.socket(zmq.PAIR), ctx.socket(zmq.PAIR)
+        sender.linger = receiver.linger = 0
+        sender.bind("inproc://past-fd-setsize")
+        receiver.connect("inproc://past-fd-setsize")
+        assert receiver.getsockopt(zmq.FD) >= 1024
+        assert not sockets.wait_readable(receiver, 0.01)
+        sender.send(b"x")
+        assert sockets.wait_readable(receiver, 10.0)
+        assert receiver.recv() == b"x"
+    finally:
+        ctx.destroy(linger=0)
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
