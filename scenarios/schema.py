@@ -396,6 +396,11 @@ class Benchmark(Model):
         return self
 
 
+#: A metric's weight where the rubric gives none. The FLS rule has no weights: any other
+#: value there is refused (a stored FLS rubric holds this one, written out by model_dump).
+_DEFAULT_WEIGHT = 1.0
+
+
 class MetricRule(Model):
     """How one metric counts.
 
@@ -405,7 +410,7 @@ class MetricRule(Model):
     none of them is reported, not scored.
     """
 
-    weight: Annotated[Real, Field(ge=0)] = 1.0
+    weight: Annotated[Real, Field(ge=0)] = _DEFAULT_WEIGHT
     benchmark: Benchmark | None = None
     limit: Real | None = None
     penalty: Annotated[Real, Field(ge=0)] | None = None
@@ -565,6 +570,13 @@ class Scoring(Model):
                         ("metrics", name, "benchmark"),
                         f"benchmark is part of the mscore rule; under the fls rule give {name} "
                         "a penalty (seconds per unit) or a limit",
+                    )
+                if rule.weight != _DEFAULT_WEIGHT:
+                    raise FieldError(
+                        ("metrics", name, "weight"),
+                        f"weight is part of the mscore rule (a metric's share of the weighted "
+                        f"mean); the fls score has no weights: to make {name} count more, give "
+                        "it a larger penalty (seconds per unit), or remove the weight",
                     )
             if "completion_time_s" in self.metrics and (
                 self.metrics["completion_time_s"].penalty is not None
