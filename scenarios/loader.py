@@ -24,7 +24,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from scenarios.errors import ScenarioError, suggest
-from scenarios.glossary import timer_of
+from scenarios.glossary import family_of, instrument_of, timer_of
 from scenarios.schema import (
     ARM_NAME_PATTERN,
     ID_PATTERN,
@@ -185,7 +185,7 @@ def _path(loc: tuple) -> str:
     for part in loc:
         tagged = _tagged_member(tp, part)
         tp = _descend(tp, part) if tp is not None else None
-        internal = "[" in str(part) and timer_of(str(part)) is None  # a validator's tag
+        internal = "[" in str(part) and family_of(str(part)) is None  # a validator's tag
         if tagged is not None or internal or str(part).startswith("function-"):
             continue  # union branch tags (a rule's kind), not user fields
         if isinstance(part, int):
@@ -297,8 +297,10 @@ def _first_error(exc: ValidationError, positions: SourceMap, file: str) -> Scena
     err = min(exc.errors(), key=lambda e: rank.get(e["type"], 1))
     loc = tuple(err["loc"])
     cause = (err.get("ctx") or {}).get("error")
+    on_key = False
     if isinstance(cause, FieldError):  # a model's check naming the field at fault
         loc = (*loc, *cause.loc)
+        on_key = cause.on_key
     kind = err["type"]
     where = _path(loc)
     if kind == "extra_forbidden":
@@ -316,7 +318,7 @@ def _first_error(exc: ValidationError, positions: SourceMap, file: str) -> Scena
         tags = _tags_at(loc)
         msg = f"missing required field '{where}.kind'; kinds are {tags}."
     else:
-        line, col = positions.position(loc)
+        line, col = positions.position(loc, on_key=on_key)
         got = err.get("input")
         text, hint = _reworded(err)
         # a whole mapping or list says nothing: the message and the location say it
@@ -461,6 +463,7 @@ def _check_references(scenario: Scenario, file: str, object_types) -> None:
                 )
 
     _check_timer_metrics(scenario, file)
+    _check_instrument_metrics(scenario, file)
     for loc, ref, name in references(scenario):
         if ref.any_ok and name == "any":
             continue
@@ -484,14 +487,38 @@ def _check_references(scenario: Scenario, file: str, object_types) -> None:
                 )
 
 
+def _rubric_metric_names(scenario: Scenario) -> list[tuple[tuple, str]]:
+    """``(loc, name)`` of every metric the rubric and its proficiency rule name."""
+    scoring = scenario.scoring
+    named = [(("scoring", "metrics", m), m) for m in scoring.metrics]
+    limits = scoring.proficiency.limits
+    return named + [(("scoring", "proficiency", "limits", m), m) for m in limits]
+
+
+def _check_instrument_metrics(scenario: Scenario, file: str) -> None:
+    """A rubric's ``path_length_cm[ARM]`` must name an arm of the scene: any other would
+    never be measured, and its benchmark or limit never apply."""
+    arms = [a.name for a in scenario.scene.arms]
+    for loc, metric in _rubric_metric_names(scenario):
+        arm = instrument_of(metric)
+        if arm is None or arm in arms:
+            continue
+        line, col = scenario.position_of(loc, on_key=True)
+        raise ScenarioError(
+            f"{_path(loc)}: the scene has no arm {arm!r} (its arms are {arms}): one "
+            f"instrument's metric names an arm, e.g. {metric.split('[')[0]}[{arms[0]}]."
+            + suggest(arm, arms),
+            file,
+            line,
+            col,
+        )
+
+
 def _check_timer_metrics(scenario: Scenario, file: str) -> None:
     """A rubric's or proficiency rule's ``timer_s[NAME]`` must name a timer the exercise
     starts: a misspelt one would never be measured, and its limit or penalty never apply."""
     started = sorted({name for _, name in scenario.exercise.timer_actions("start_timer")})
-    scoring = scenario.scoring
-    named = [(("scoring", "metrics", m), m) for m in scoring.metrics]
-    named += [(("scoring", "proficiency", "limits", m), m) for m in scoring.proficiency.limits]
-    for loc, metric in named:
+    for loc, metric in _rubric_metric_names(scenario):
         timer = timer_of(metric)
         if timer is None or timer in started:
             continue

@@ -352,9 +352,27 @@ def test_a_misspelt_metric_is_placed_at_its_own_line_and_ends_in_one_stop():
     """It was placed at the first metric's line, and ended in "?."."""
     text = VALID.replace("    drops: {limit: 0}\n", "    drops: {limit: 0}\n    clutch_cnt: {}\n")
     err = _error(text)
-    assert err.line == _line_of(text, "clutch_cnt")
+    assert (err.line, err.col) == (_line_of(text, "clutch_cnt"), 5)  # its key, not its value
     assert err.message.startswith("scoring.metrics.clutch_cnt: unknown metric 'clutch_cnt'")
+    assert "timer_s[NAME]" in err.message and "path_length_cm[ARM]" in err.message
     assert err.message.endswith("Did you mean 'clutch_count'?")
+
+
+def test_one_instruments_path_length_is_scorable_and_names_an_arm():
+    """docs/metrics.md names path_length_cm[NAME], and the metrics hold it per arm, but a
+    rubric naming it was refused as an unknown metric."""
+    from scenarios.scoring import score_session
+
+    text = VALID.replace(
+        "    drops: {limit: 0}\n", "    drops: {limit: 0}\n    path_length_cm[PSM1]: {limit: 50}\n"
+    )
+    scoring = parse_scenario(text, "mini.yaml").scoring
+    measured = {"completion_time_s": 20.0, "drops": 0.0, "path_length_cm[PSM1]": 80.0}
+    result = score_session(measured, True, scoring)
+    assert result.metrics["path_length_cm[PSM1]"].passed is False and not result.passed
+    err = _error(text.replace("path_length_cm[PSM1]", "path_length_cm[PSM3]"))
+    assert (err.line, err.col) == (_line_of(text, "path_length_cm[PSM1]"), 5)
+    assert "no arm 'PSM3'" in err.message and "['PSM1']" in err.message
 
 
 @pytest.mark.parametrize(
