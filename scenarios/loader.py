@@ -14,6 +14,7 @@ by ``sim.world.scenario_check``.
 
 from __future__ import annotations
 
+import functools
 import re
 import types
 import typing
@@ -131,7 +132,7 @@ def parse_scenario(
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        raise _first_error(exc, positions, file) from None
+        raise _first_error(exc, positions, file, data) from None
     except (RecursionError, OverflowError, TypeError) as exc:  # pragma: no cover - bounded above
         raise ScenarioError(f"the scenario could not be validated: {exc}", file) from None
     scenario._source_file = file
@@ -291,7 +292,9 @@ def _descend(tp, part):
     return None
 
 
-def _first_error(exc: ValidationError, positions: SourceMap, file: str) -> ScenarioError:
+def _first_error(
+    exc: ValidationError, positions: SourceMap, file: str, data: dict
+) -> ScenarioError:
     # an unknown field is usually a typo of a required one: report it before "missing"
     rank = {"extra_forbidden": 0, "missing": 2}
     err = min(exc.errors(), key=lambda e: rank.get(e["type"], 1))
@@ -307,9 +310,14 @@ def _first_error(exc: ValidationError, positions: SourceMap, file: str) -> Scena
         valid = _model_fields_at(loc)
         line, col = positions.position(loc, on_key=True)
         parent = _path(loc[:-1])
-        msg = f"unknown field {_short(loc[-1])} in {parent}; valid fields are {valid}." + suggest(
-            str(loc[-1]), valid
-        )
+        home = _misplaced(str(loc[-1]), loc, data)
+        if home:  # a field of another section: where it goes is the fix, not a look-alike
+            msg = f"unknown field {_short(loc[-1])} in {parent}: {home}. "
+            msg += f"The fields of {parent} are {valid}."
+        else:
+            msg = f"unknown field {_short(loc[-1])} in {parent}; valid fields are {valid}." + (
+                suggest(str(loc[-1]), valid)
+            )
     elif kind == "missing":
         line, col = positions.position(loc[:-1])
         msg = f"missing required field {where!r}."
@@ -326,6 +334,145 @@ def _first_error(exc: ValidationError, positions: SourceMap, file: str) -> Scena
         stop = "" if f"{text}{shown}".endswith((".", "?", "!")) else "."
         msg = f"{where}: {text}{shown}{stop}{hint}"
     return ScenarioError(msg, file, line, col)
+
+
+# ---- a field in the wrong section ---------------------------------------------------------
+#: In a schema path (:func:`_schema_path`), where a list's item or a mapping's value stands.
+_ITEM, _VALUE = "[]", "{}"
+
+
+@functools.cache
+def _homes() -> dict[str, tuple[tuple[tuple, str | None], ...]]:
+    """Each field name of the scenario language -> where it is a field: ``(schema path of
+    its model, the model's kind)``, the kind only for a member of a tagged union (a rule,
+    a plan). A schema path names fields, with :data:`_ITEM` and :data:`_VALUE` for list
+    items and mapping values."""
+    homes: dict[str, list] = {}
+
+    def walk(model: type[BaseModel], path: tuple, tag: str | None, above: frozenset) -> None:
+        for name, field in model.model_fields.items():
+            homes.setdefault(name, []).append((path, tag))
+            for sub, suffix, sub_tag in _nested_models(field.annotation):
+                if sub not in above:  # a trigger's all/any holds triggers: walk it once
+                    walk(sub, (*path, name, *suffix), sub_tag, above | {sub})
+
+    walk(Scenario, (), None, frozenset({Scenario}))
+    return {name: tuple(places) for name, places in homes.items()}
+
+
+def _nested_models(tp) -> list[tuple[type[BaseModel], tuple, str | None]]:
+    """The models a field's type holds: ``(model, path suffix, kind)``."""
+    tp = _optional_of(tp)
+    origin = typing.get_origin(tp)
+    if origin is list:
+        return [(m, (_ITEM, *sfx), t) for m, sfx, t in _nested_models(typing.get_args(tp)[0])]
+    if origin is dict:
+        return [(m, (_VALUE, *sfx), t) for m, sfx, t in _nested_models(typing.get_args(tp)[1])]
+    if origin is tuple:
+        return []
+    members = _union_models(tp)
+    if len(members) == 1:
+        return [(members[0], (), None)]
+    return [(m, (), _kind_of(m)) for m in members]
+
+
+def _kind_of(model: type[BaseModel]) -> str | None:
+    field = model.model_fields.get("kind")
+    if field is None or typing.get_origin(field.annotation) is not typing.Literal:
+        return None
+    return str(typing.get_args(field.annotation)[0])
+
+
+def _schema_path(loc: tuple) -> tuple[list[tuple[Any, Any]], str | None]:
+    """``loc`` (a pydantic error's path to a model) as ``[(schema part, its part in
+    loc)]``, union tags left out, and the kind of the model it ends at (None if untagged)."""
+    tp: Any = Scenario
+    parts: list[tuple[Any, Any]] = []
+    tag = None
+    for part in loc:
+        if _tagged_member(tp, part) is not None:
+            tag = str(part)
+        else:
+            origin = typing.get_origin(_optional_of(tp))
+            if origin is dict:
+                parts.append((_VALUE, part))
+            elif isinstance(part, int) and origin in (list, tuple):
+                parts.append((_ITEM, part))
+            else:
+                parts.append((part, part))
+            tag = None
+        tp = _descend(tp, part) if tp is not None else None
+    return parts, tag
+
+
+def _shown(parts: list[tuple[Any, Any]]) -> str:
+    """A path of ``(schema part, loc part)`` as an instructor reads it."""
+    out = ""
+    for schema, real in parts:
+        if schema == _ITEM:
+            out += f"[{real}]" if isinstance(real, int) else "[...]"
+        elif schema == _VALUE:
+            out += f".{real}" if real is not None else ".<name>"
+        else:
+            out += ("." if out else "") + str(real)
+    return out or "the top level"
+
+
+def _misplaced(name: str, loc: tuple, data: dict) -> str:
+    """Where ``name``, an unknown field at ``loc``, is a field after all ('' if nowhere
+    near): one level out (indented too far: ``require_completion`` inside ``rule``), one
+    level in (not indented enough: ``workspace_m`` beside ``scene``), another kind of the
+    same union (``pass_score`` in an mscore rule), or the one place it exists."""
+    homes = _homes().get(name, ())
+    if not homes:
+        return ""
+    parent, tag = _schema_path(loc[:-1])
+    schema = tuple(p for p, _ in parent)
+    container = len(parent)
+    while container and parent[container - 1][0] in (_ITEM, _VALUE):
+        container -= 1
+    if container and any(path == schema[: container - 1] for path, _ in homes):
+        around = parent[: container - 1]
+        inside = parent[container - 1][1]
+        return f"it belongs in {_shown(around)}, beside {inside} (not inside it)"
+    inner = [
+        (path[-1], t) for path, t in homes if len(path) == len(schema) + 1 and path[:-1] == schema
+    ]
+    inner = [(key, t) for key, t in inner if key not in (_ITEM, _VALUE)]
+    if inner:
+        key, kind = inner[0]
+        where = _shown([*parent, (key, key)]) + (f" (kind: {kind})" if kind else "")
+        here = _mapping_at(data, [real for _, real in parent])
+        if isinstance(here, dict) and key in here:
+            return f"it belongs under {where}: indent it to sit under '{key}:'"
+        value = here.get(name) if isinstance(here, dict) else None
+        shown = _short(value, 20) if isinstance(value, (int, float, str)) else "..."
+        return f"it belongs under {where}: write {key}: {{{name}: {shown}}}"
+    kinds = sorted({t for path, t in homes if path == schema and t is not None and t != tag})
+    if kinds and schema:
+        return (
+            f"it is a field of a {schema[-1]} of kind {' or '.join(map(repr, kinds))} only, "
+            f"and this one is kind "
+            f"{tag!r}: remove it, or change the kind"
+        )
+    places = {path for path, _ in homes}
+    if len(places) == 1:
+        (path,) = places
+        shown = _shown([(p, None if p in (_ITEM, _VALUE) else p) for p in path])
+        return f"it belongs in {shown}: move it there"
+    return ""
+
+
+def _mapping_at(data: Any, loc: list) -> Any:
+    """The value at ``loc`` in the file's data, or None where the path leads nowhere."""
+    for part in loc:
+        if isinstance(data, dict):
+            data = data.get(part)
+        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+            data = data[part]
+        else:
+            return None
+    return data
 
 
 def _reworded(err: dict) -> tuple[str, str]:

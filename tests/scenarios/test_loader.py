@@ -108,6 +108,52 @@ def test_unknown_field_of_a_rule_lists_the_fields_of_its_kind(rule, typo, fields
     assert fields in err.message and f"Did you mean '{closest}'?" in err.message, err
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "key", "home"),
+    [
+        (
+            "rule: {kind: mscore, k_sd: 1.0}",
+            "rule: {kind: mscore, k_sd: 1.0, require_completion: false}",
+            "require_completion",
+            "in scoring.rule: it belongs in scoring, beside rule (not inside it).",
+        ),
+        (
+            "  rule: {kind: mscore",
+            "  excessive_force_n: 2.5\n  rule: {kind: mscore",
+            "excessive_force_n",
+            "it belongs under scoring.thresholds: write thresholds: {excessive_force_n: 2.5}.",
+        ),
+        (
+            "exercise:\n",
+            "workspace_m: [[-0.1, -0.1, 0], [0.1, 0.1, 0.3]]\nexercise:\n",
+            "workspace_m",
+            "in (top level): it belongs under scene: indent it to sit under 'scene:'.",
+        ),
+        (
+            "  rule: {kind: mscore",
+            "  time_limit_s: 45\n  rule: {kind: mscore",
+            "time_limit_s",
+            "in scoring: it belongs in exercise: move it there.",
+        ),
+        (
+            "k_sd: 1.0}",
+            "k_sd: 1.0, pass_score: 80}",
+            "pass_score",
+            "of kind 'fls' only, and this one is kind 'mscore': remove it, or change the kind.",
+        ),
+    ],
+)
+def test_a_field_of_another_section_says_where_it_belongs(old, new, key, home):
+    """A known field at the wrong level got only "unknown field", the list of the fields
+    where it was, and no word of where it goes."""
+    text = VALID.replace(old, new, 1)
+    err = _error(text)
+    line = text.splitlines()[err.line - 1]
+    assert line[err.col - 1 :].startswith(key), (err, line)
+    assert f"unknown field '{key}' " in err.message and home in err.message, err
+    assert "Did you mean" not in err.message
+
+
 def test_wrong_type_says_what_was_expected():
     text = VALID.replace("estimated_time_s: 60", "estimated_time_s: soon")
     err = _error(text)
