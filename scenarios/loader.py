@@ -515,9 +515,18 @@ def _reworded(err: dict) -> tuple[str, str]:
             "it starts the names of the session's files",
             " Shorten it; the title can say more.",
         )
+    if kind == "string_too_long":
+        limit = (err.get("ctx") or {}).get("max_length")
+        return (
+            f"must be at most {limit} characters (this one has {len(str(got))})",
+            " Shorten it; the description can say more.",
+        )
+    if kind in _BOUNDS:
+        return _bound_words(err)
     if kind == "string_type" and not isinstance(got, (str, dict, list, type(None))):
         # YAML reads version: 1.0 as a number and 2024-01-31 as a date
-        return text, f' YAML reads it as a {type(got).__name__}: quote it ("{got}").'
+        read_as = _YAML_READS_AS.get(type(got).__name__, f"a {type(got).__name__}")
+        return text, f' YAML reads it as {read_as}: quote it ("{got}").'
     if kind == "list_type":
         return text, " Write one item per line, each starting with '- ' (or [a, b] on one line)."
     if kind == "invalid_key":
@@ -526,6 +535,55 @@ def _reworded(err: dict) -> tuple[str, str]:
             " Inside {...} a comma separates entries: write decimals with a point (85.5).",
         )
     return text, ""
+
+
+#: What YAML made of an unquoted value, in words ("a int" read badly).
+_YAML_READS_AS = {
+    "int": "a whole number",
+    "float": "a number",
+    "bool": "a boolean",
+    "date": "a date",
+    "datetime": "a date and time",
+}
+
+#: A pydantic bound's error type -> its key in the error's context, and it in words.
+_BOUNDS = {
+    "greater_than": ("gt", "above"),
+    "greater_than_equal": ("ge", "at least"),
+    "less_than": ("lt", "below"),
+    "less_than_equal": ("le", "at most"),
+}
+
+#: A field name's unit suffix -> its symbol and the unit in words (longest suffix first).
+_UNITS = (
+    ("_m_s2", "m/s²", "metres per second squared"),
+    ("_rad_s", "rad/s", "radians per second"),
+    ("_m_s", "m/s", "metres per second"),
+    ("_deg", "°", "degrees"),
+    ("_rad", "rad", "radians"),
+    ("_kg", "kg", "kilograms"),
+    ("_hz", "Hz", "hertz"),
+    ("_n", "N", "newtons"),
+    ("_s", "s", "seconds"),
+    ("_m", "m", "metres"),
+)
+
+
+def _bound_words(err: dict) -> tuple[str, str]:
+    """A number out of its field's range, with the unit the field's name carries and the
+    fix: "must be at least 1 s" and "Write it in seconds, at least 1" (pydantic said
+    "Input should be greater than or equal to 1")."""
+    key, words = _BOUNDS[err["type"]]
+    bound = (err.get("ctx") or {}).get(key)
+    field = next((str(p) for p in reversed(err["loc"]) if isinstance(p, str)), "")
+    symbol, unit = next(((sym, u) for sfx, sym, u in _UNITS if field.endswith(sfx)), ("", ""))
+    shown = f"{bound:g}" if isinstance(bound, (int, float)) else str(bound)
+    value = f"{shown}{symbol}" if symbol == "°" else f"{shown} {symbol}".rstrip()
+    of = "of " if words.startswith("at ") else ""
+    fix = (
+        f" Write it in {unit}, {words} {shown}." if unit else f" Write a value {of}{words} {shown}."
+    )
+    return f"must be {words} {value}", fix
 
 
 #: A name pattern of the schema in words, with an example, and how a value is made to

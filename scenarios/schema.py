@@ -295,11 +295,15 @@ class Action(Model):
             )
         return value
 
-    @field_validator("fail")
+    @field_validator("fail", "message")
     @classmethod
-    def _said(cls, value: str | None) -> str | None:
+    def _said(cls, value: str | None, info) -> str | None:
+        """Both are shown to the trainee: an empty one shows nothing (``{message: ""}``
+        was accepted while ``{fail: ""}`` was refused)."""
         if value is not None and not value.strip():
-            raise ValueError("the reason is shown to the trainee and cannot be empty: say why")
+            what = "the reason" if info.field_name == "fail" else "a message"
+            fix = "say why" if info.field_name == "fail" else "say something, or remove the action"
+            raise ValueError(f"{what} is shown to the trainee and cannot be empty: {fix}")
         return value
 
     @model_validator(mode="after")

@@ -255,7 +255,36 @@ def _last_line_of(text: str, needle: str) -> int:
             "consecutive: 20",
             "cannot exceed total",
         ),
-        ("{mean: 30, sd: 10}", "{mean: 30, sd: 0}", "sd: 0", "greater than 0"),
+        ("{mean: 30, sd: 10}", "{mean: 30, sd: 0}", "sd: 0", "sd: must be above 0 (got 0)."),
+        # a bound says the unit its field's name carries, and the fix (it was pydantic's
+        # "Input should be greater than or equal to 1")
+        (
+            "estimated_time_s: 60",
+            "estimated_time_s: -5",
+            "estimated_time_s",
+            "must be above 0 s (got -5). Write it in seconds, above 0.",
+        ),
+        (
+            "title: Mini exercise",
+            "title: Mini exercise\nversion: '" + "v" * 57 + "'",
+            "version:",
+            "version: must be at most 40 characters (this one has 57)",
+        ),
+        (
+            "title: Mini exercise",
+            "title: Mini exercise\nversion: 3",
+            "version:",
+            "as a whole number",
+        ),
+        # YAML's reading of a number names the field, as the schema's errors do
+        (
+            "rpy_rad: [3.14159, 0.0, 0.0]",
+            "rpy_rad: [3.14159, 0.0, .nan]",
+            "3.14159, 0.0, .nan",
+            "scene.camera.pose.rpy_rad[2]: '.nan' is not a finite number",
+        ),
+        # an empty message is refused as an empty fail reason is: both are shown
+        ("do: [{message: Go}]", "do: [{message: ''}]", "message: ''", "cannot be empty"),
         (
             "{mean: 30, sd: 10}",
             "{mean: 30, sd: 10, published: true}",
