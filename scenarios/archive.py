@@ -40,7 +40,7 @@ from scenarios.report import (
     write_text,
 )
 from scenarios.schema import Proficiency, Scenario, Scoring
-from scenarios.scoring import ScoreResult, pass_marks, score_session
+from scenarios.scoring import ScoreResult, pass_marks, running_in, score_session
 from scenarios.times import started_label, utc_label
 from scenarios.trace import SessionTrace
 
@@ -317,6 +317,7 @@ def rescore(
             a metric the rubric names, or a metric is not a finite number.
     """
     from scenarios.evaluate import measure_scored
+    from scenarios.live import timers_running_at_end
 
     row = records.session(session_id)
     ran = parse_scenario(row.scenario_yaml, f"session {session_id}")
@@ -329,8 +330,11 @@ def rescore(
         )
     scoring = scenario.scoring
     original = result_from_dict(json.loads(row.original_score.result_json))
+    running = running_in(original)
     if row.trace_path and Path(row.trace_path).exists():
-        metrics = measure_scored(SessionTrace.load(row.trace_path), scoring)
+        trace = SessionTrace.load(row.trace_path)
+        metrics = measure_scored(trace, scoring)
+        running = timers_running_at_end(trace.events)
         source = "measured again from the trace"
     else:
         if scoring.thresholds != ran.scoring.thresholds:
@@ -343,7 +347,7 @@ def rescore(
             )
         metrics = row.metrics
         source = "as stored (the trace is gone)"
-    new = score_session(metrics, row.completed, scoring)
+    new = score_session(metrics, row.completed, scoring, running)
     context = {
         "scenario": scenario.name,
         "session_scenario": row.scenario,

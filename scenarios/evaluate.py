@@ -16,7 +16,7 @@ import math
 import numpy as np
 
 from scenarios import metrics as M
-from scenarios.live import MERGE_GAP_S, MetricAccumulator
+from scenarios.live import MERGE_GAP_S, MetricAccumulator, timers_running_at_end
 from scenarios.trace import SessionTrace
 
 
@@ -199,4 +199,5 @@ def score_trace(scenario, trace: SessionTrace):
 
     scoring = getattr(scenario, "scoring", scenario)
     metrics = measure_scored(trace, scoring)
-    return metrics, score_session(metrics, trace.completed, scoring)
+    running = timers_running_at_end(trace.events)
+    return metrics, score_session(metrics, trace.completed, scoring, running)

@@ -283,6 +283,28 @@ def timer_of(name: str) -> str | None:
     return match["timer"] if match else None
 
 
+#: The metrics also measured per instrument, as ``BASE[ARM]`` (ARM an arm of the scene,
+#: the scope included): what :class:`scenarios.live.MetricAccumulator` reports per arm.
+PER_INSTRUMENT_METRICS = ("path_length_cm",)
+
+
+def instrument_of(name: str) -> str | None:
+    """The arm a per-instrument metric name reads (``path_length_cm[PSM1]`` -> ``PSM1``),
+    or None (a timer's ``timer_s[NAME]`` is no instrument's)."""
+    match = _PER_INSTRUMENT.match(name)
+    return match["arm"] if match and match["base"] in PER_INSTRUMENT_METRICS else None
+
+
+def family_of(name: str) -> str | None:
+    """The base metric of a bracketed metric name (``timer_s[reach]`` -> ``timer_s``,
+    ``path_length_cm[PSM1]`` -> ``path_length_cm``), or None for any other name."""
+    if timer_of(name) is not None:
+        return "timer_s"
+    if instrument_of(name) is not None:
+        return name.split("[", 1)[0]
+    return None
+
+
 def info(name: str) -> MetricInfo:
     """The description of ``name``; a per-instrument metric (``path_length_cm[PSM1]``)
     gets its base metric's description with the instrument in the label. An unknown name

@@ -78,6 +78,20 @@ TELEOP_STATE_EVENTS = frozenset({"disabled", "aligning", "following", "clutched"
 #: The exercise engine's timer events (``start_timer`` / ``stop_timer`` actions).
 TIMER_EVENTS = frozenset({"timer_started", "timer_stopped"})
 
+
+def timers_running_at_end(events) -> frozenset[str]:
+    """The timers a session's ``events`` (objects with ``kind`` and ``data``, in time
+    order) started and never stopped: their ``timer_s[NAME]`` counts up to the end (the
+    documented rule), and reports say so, lest "1.82 s, at most 20 s: pass" read as a
+    step done in time when it was never done."""
+    running: set[str] = set()
+    for event in events:
+        if event.kind in TIMER_EVENTS:
+            name = str(event.data.get("timer", ""))
+            (running.add if event.kind == "timer_started" else running.discard)(name)
+    return frozenset(running)
+
+
 #: Every event kind :meth:`MetricAccumulator.add_event` counts: a live session feeds it
 #: these, whichever part of the session made them (one list, beside the dispatch below).
 COUNTED_EVENTS = (

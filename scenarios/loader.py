@@ -14,6 +14,7 @@ by ``sim.world.scenario_check``.
 
 from __future__ import annotations
 
+import functools
 import re
 import types
 import typing
@@ -24,7 +25,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from scenarios.errors import ScenarioError, suggest
-from scenarios.glossary import timer_of
+from scenarios.glossary import family_of, instrument_of, timer_of
 from scenarios.schema import (
     ARM_NAME_PATTERN,
     ID_PATTERN,
@@ -131,7 +132,7 @@ def parse_scenario(
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        raise _first_error(exc, positions, file) from None
+        raise _first_error(exc, positions, file, data) from None
     except (RecursionError, OverflowError, TypeError) as exc:  # pragma: no cover - bounded above
         raise ScenarioError(f"the scenario could not be validated: {exc}", file) from None
     scenario._source_file = file
@@ -185,7 +186,7 @@ def _path(loc: tuple) -> str:
     for part in loc:
         tagged = _tagged_member(tp, part)
         tp = _descend(tp, part) if tp is not None else None
-        internal = "[" in str(part) and timer_of(str(part)) is None  # a validator's tag
+        internal = "[" in str(part) and family_of(str(part)) is None  # a validator's tag
         if tagged is not None or internal or str(part).startswith("function-"):
             continue  # union branch tags (a rule's kind), not user fields
         if isinstance(part, int):
@@ -291,23 +292,32 @@ def _descend(tp, part):
     return None
 
 
-def _first_error(exc: ValidationError, positions: SourceMap, file: str) -> ScenarioError:
+def _first_error(
+    exc: ValidationError, positions: SourceMap, file: str, data: dict
+) -> ScenarioError:
     # an unknown field is usually a typo of a required one: report it before "missing"
     rank = {"extra_forbidden": 0, "missing": 2}
     err = min(exc.errors(), key=lambda e: rank.get(e["type"], 1))
     loc = tuple(err["loc"])
     cause = (err.get("ctx") or {}).get("error")
+    on_key = False
     if isinstance(cause, FieldError):  # a model's check naming the field at fault
         loc = (*loc, *cause.loc)
+        on_key = cause.on_key
     kind = err["type"]
     where = _path(loc)
     if kind == "extra_forbidden":
         valid = _model_fields_at(loc)
         line, col = positions.position(loc, on_key=True)
         parent = _path(loc[:-1])
-        msg = f"unknown field {_short(loc[-1])} in {parent}; valid fields are {valid}." + suggest(
-            str(loc[-1]), valid
-        )
+        home = _misplaced(str(loc[-1]), loc, data)
+        if home:  # a field of another section: where it goes is the fix, not a look-alike
+            msg = f"unknown field {_short(loc[-1])} in {parent}: {home}. "
+            msg += f"The fields of {parent} are {valid}."
+        else:
+            msg = f"unknown field {_short(loc[-1])} in {parent}; valid fields are {valid}." + (
+                suggest(str(loc[-1]), valid)
+            )
     elif kind == "missing":
         line, col = positions.position(loc[:-1])
         msg = f"missing required field {where!r}."
@@ -316,7 +326,7 @@ def _first_error(exc: ValidationError, positions: SourceMap, file: str) -> Scena
         tags = _tags_at(loc)
         msg = f"missing required field '{where}.kind'; kinds are {tags}."
     else:
-        line, col = positions.position(loc)
+        line, col = positions.position(loc, on_key=on_key)
         got = err.get("input")
         text, hint = _reworded(err)
         # a whole mapping or list says nothing: the message and the location say it
@@ -324,6 +334,145 @@ def _first_error(exc: ValidationError, positions: SourceMap, file: str) -> Scena
         stop = "" if f"{text}{shown}".endswith((".", "?", "!")) else "."
         msg = f"{where}: {text}{shown}{stop}{hint}"
     return ScenarioError(msg, file, line, col)
+
+
+# ---- a field in the wrong section ---------------------------------------------------------
+#: In a schema path (:func:`_schema_path`), where a list's item or a mapping's value stands.
+_ITEM, _VALUE = "[]", "{}"
+
+
+@functools.cache
+def _homes() -> dict[str, tuple[tuple[tuple, str | None], ...]]:
+    """Each field name of the scenario language -> where it is a field: ``(schema path of
+    its model, the model's kind)``, the kind only for a member of a tagged union (a rule,
+    a plan). A schema path names fields, with :data:`_ITEM` and :data:`_VALUE` for list
+    items and mapping values."""
+    homes: dict[str, list] = {}
+
+    def walk(model: type[BaseModel], path: tuple, tag: str | None, above: frozenset) -> None:
+        for name, field in model.model_fields.items():
+            homes.setdefault(name, []).append((path, tag))
+            for sub, suffix, sub_tag in _nested_models(field.annotation):
+                if sub not in above:  # a trigger's all/any holds triggers: walk it once
+                    walk(sub, (*path, name, *suffix), sub_tag, above | {sub})
+
+    walk(Scenario, (), None, frozenset({Scenario}))
+    return {name: tuple(places) for name, places in homes.items()}
+
+
+def _nested_models(tp) -> list[tuple[type[BaseModel], tuple, str | None]]:
+    """The models a field's type holds: ``(model, path suffix, kind)``."""
+    tp = _optional_of(tp)
+    origin = typing.get_origin(tp)
+    if origin is list:
+        return [(m, (_ITEM, *sfx), t) for m, sfx, t in _nested_models(typing.get_args(tp)[0])]
+    if origin is dict:
+        return [(m, (_VALUE, *sfx), t) for m, sfx, t in _nested_models(typing.get_args(tp)[1])]
+    if origin is tuple:
+        return []
+    members = _union_models(tp)
+    if len(members) == 1:
+        return [(members[0], (), None)]
+    return [(m, (), _kind_of(m)) for m in members]
+
+
+def _kind_of(model: type[BaseModel]) -> str | None:
+    field = model.model_fields.get("kind")
+    if field is None or typing.get_origin(field.annotation) is not typing.Literal:
+        return None
+    return str(typing.get_args(field.annotation)[0])
+
+
+def _schema_path(loc: tuple) -> tuple[list[tuple[Any, Any]], str | None]:
+    """``loc`` (a pydantic error's path to a model) as ``[(schema part, its part in
+    loc)]``, union tags left out, and the kind of the model it ends at (None if untagged)."""
+    tp: Any = Scenario
+    parts: list[tuple[Any, Any]] = []
+    tag = None
+    for part in loc:
+        if _tagged_member(tp, part) is not None:
+            tag = str(part)
+        else:
+            origin = typing.get_origin(_optional_of(tp))
+            if origin is dict:
+                parts.append((_VALUE, part))
+            elif isinstance(part, int) and origin in (list, tuple):
+                parts.append((_ITEM, part))
+            else:
+                parts.append((part, part))
+            tag = None
+        tp = _descend(tp, part) if tp is not None else None
+    return parts, tag
+
+
+def _shown(parts: list[tuple[Any, Any]]) -> str:
+    """A path of ``(schema part, loc part)`` as an instructor reads it."""
+    out = ""
+    for schema, real in parts:
+        if schema == _ITEM:
+            out += f"[{real}]" if isinstance(real, int) else "[...]"
+        elif schema == _VALUE:
+            out += f".{real}" if real is not None else ".<name>"
+        else:
+            out += ("." if out else "") + str(real)
+    return out or "the top level"
+
+
+def _misplaced(name: str, loc: tuple, data: dict) -> str:
+    """Where ``name``, an unknown field at ``loc``, is a field after all ('' if nowhere
+    near): one level out (indented too far: ``require_completion`` inside ``rule``), one
+    level in (not indented enough: ``workspace_m`` beside ``scene``), another kind of the
+    same union (``pass_score`` in an mscore rule), or the one place it exists."""
+    homes = _homes().get(name, ())
+    if not homes:
+        return ""
+    parent, tag = _schema_path(loc[:-1])
+    schema = tuple(p for p, _ in parent)
+    container = len(parent)
+    while container and parent[container - 1][0] in (_ITEM, _VALUE):
+        container -= 1
+    if container and any(path == schema[: container - 1] for path, _ in homes):
+        around = parent[: container - 1]
+        inside = parent[container - 1][1]
+        return f"it belongs in {_shown(around)}, beside {inside} (not inside it)"
+    inner = [
+        (path[-1], t) for path, t in homes if len(path) == len(schema) + 1 and path[:-1] == schema
+    ]
+    inner = [(key, t) for key, t in inner if key not in (_ITEM, _VALUE)]
+    if inner:
+        key, kind = inner[0]
+        where = _shown([*parent, (key, key)]) + (f" (kind: {kind})" if kind else "")
+        here = _mapping_at(data, [real for _, real in parent])
+        if isinstance(here, dict) and key in here:
+            return f"it belongs under {where}: indent it to sit under '{key}:'"
+        value = here.get(name) if isinstance(here, dict) else None
+        shown = _short(value, 20) if isinstance(value, (int, float, str)) else "..."
+        return f"it belongs under {where}: write {key}: {{{name}: {shown}}}"
+    kinds = sorted({t for path, t in homes if path == schema and t is not None and t != tag})
+    if kinds and schema:
+        return (
+            f"it is a field of a {schema[-1]} of kind {' or '.join(map(repr, kinds))} only, "
+            f"and this one is kind "
+            f"{tag!r}: remove it, or change the kind"
+        )
+    places = {path for path, _ in homes}
+    if len(places) == 1:
+        (path,) = places
+        shown = _shown([(p, None if p in (_ITEM, _VALUE) else p) for p in path])
+        return f"it belongs in {shown}: move it there"
+    return ""
+
+
+def _mapping_at(data: Any, loc: list) -> Any:
+    """The value at ``loc`` in the file's data, or None where the path leads nowhere."""
+    for part in loc:
+        if isinstance(data, dict):
+            data = data.get(part)
+        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+            data = data[part]
+        else:
+            return None
+    return data
 
 
 def _reworded(err: dict) -> tuple[str, str]:
@@ -366,9 +515,18 @@ def _reworded(err: dict) -> tuple[str, str]:
             "it starts the names of the session's files",
             " Shorten it; the title can say more.",
         )
+    if kind == "string_too_long":
+        limit = (err.get("ctx") or {}).get("max_length")
+        return (
+            f"must be at most {limit} characters (this one has {len(str(got))})",
+            " Shorten it; the description can say more.",
+        )
+    if kind in _BOUNDS:
+        return _bound_words(err)
     if kind == "string_type" and not isinstance(got, (str, dict, list, type(None))):
         # YAML reads version: 1.0 as a number and 2024-01-31 as a date
-        return text, f' YAML reads it as a {type(got).__name__}: quote it ("{got}").'
+        read_as = _YAML_READS_AS.get(type(got).__name__, f"a {type(got).__name__}")
+        return text, f' YAML reads it as {read_as}: quote it ("{got}").'
     if kind == "list_type":
         return text, " Write one item per line, each starting with '- ' (or [a, b] on one line)."
     if kind == "invalid_key":
@@ -377,6 +535,55 @@ def _reworded(err: dict) -> tuple[str, str]:
             " Inside {...} a comma separates entries: write decimals with a point (85.5).",
         )
     return text, ""
+
+
+#: What YAML made of an unquoted value, in words ("a int" read badly).
+_YAML_READS_AS = {
+    "int": "a whole number",
+    "float": "a number",
+    "bool": "a boolean",
+    "date": "a date",
+    "datetime": "a date and time",
+}
+
+#: A pydantic bound's error type -> its key in the error's context, and it in words.
+_BOUNDS = {
+    "greater_than": ("gt", "above"),
+    "greater_than_equal": ("ge", "at least"),
+    "less_than": ("lt", "below"),
+    "less_than_equal": ("le", "at most"),
+}
+
+#: A field name's unit suffix -> its symbol and the unit in words (longest suffix first).
+_UNITS = (
+    ("_m_s2", "m/s²", "metres per second squared"),
+    ("_rad_s", "rad/s", "radians per second"),
+    ("_m_s", "m/s", "metres per second"),
+    ("_deg", "°", "degrees"),
+    ("_rad", "rad", "radians"),
+    ("_kg", "kg", "kilograms"),
+    ("_hz", "Hz", "hertz"),
+    ("_n", "N", "newtons"),
+    ("_s", "s", "seconds"),
+    ("_m", "m", "metres"),
+)
+
+
+def _bound_words(err: dict) -> tuple[str, str]:
+    """A number out of its field's range, with the unit the field's name carries and the
+    fix: "must be at least 1 s" and "Write it in seconds, at least 1" (pydantic said
+    "Input should be greater than or equal to 1")."""
+    key, words = _BOUNDS[err["type"]]
+    bound = (err.get("ctx") or {}).get(key)
+    field = next((str(p) for p in reversed(err["loc"]) if isinstance(p, str)), "")
+    symbol, unit = next(((sym, u) for sfx, sym, u in _UNITS if field.endswith(sfx)), ("", ""))
+    shown = f"{bound:g}" if isinstance(bound, (int, float)) else str(bound)
+    value = f"{shown}{symbol}" if symbol == "°" else f"{shown} {symbol}".rstrip()
+    of = "of " if words.startswith("at ") else ""
+    fix = (
+        f" Write it in {unit}, {words} {shown}." if unit else f" Write a value {of}{words} {shown}."
+    )
+    return f"must be {words} {value}", fix
 
 
 #: A name pattern of the schema in words, with an example, and how a value is made to
@@ -461,6 +668,7 @@ def _check_references(scenario: Scenario, file: str, object_types) -> None:
                 )
 
     _check_timer_metrics(scenario, file)
+    _check_instrument_metrics(scenario, file)
     for loc, ref, name in references(scenario):
         if ref.any_ok and name == "any":
             continue
@@ -484,14 +692,38 @@ def _check_references(scenario: Scenario, file: str, object_types) -> None:
                 )
 
 
+def _rubric_metric_names(scenario: Scenario) -> list[tuple[tuple, str]]:
+    """``(loc, name)`` of every metric the rubric and its proficiency rule name."""
+    scoring = scenario.scoring
+    named = [(("scoring", "metrics", m), m) for m in scoring.metrics]
+    limits = scoring.proficiency.limits
+    return named + [(("scoring", "proficiency", "limits", m), m) for m in limits]
+
+
+def _check_instrument_metrics(scenario: Scenario, file: str) -> None:
+    """A rubric's ``path_length_cm[ARM]`` must name an arm of the scene: any other would
+    never be measured, and its benchmark or limit never apply."""
+    arms = [a.name for a in scenario.scene.arms]
+    for loc, metric in _rubric_metric_names(scenario):
+        arm = instrument_of(metric)
+        if arm is None or arm in arms:
+            continue
+        line, col = scenario.position_of(loc, on_key=True)
+        raise ScenarioError(
+            f"{_path(loc)}: the scene has no arm {arm!r} (its arms are {arms}): one "
+            f"instrument's metric names an arm, e.g. {metric.split('[')[0]}[{arms[0]}]."
+            + suggest(arm, arms),
+            file,
+            line,
+            col,
+        )
+
+
 def _check_timer_metrics(scenario: Scenario, file: str) -> None:
     """A rubric's or proficiency rule's ``timer_s[NAME]`` must name a timer the exercise
     starts: a misspelt one would never be measured, and its limit or penalty never apply."""
     started = sorted({name for _, name in scenario.exercise.timer_actions("start_timer")})
-    scoring = scenario.scoring
-    named = [(("scoring", "metrics", m), m) for m in scoring.metrics]
-    named += [(("scoring", "proficiency", "limits", m), m) for m in scoring.proficiency.limits]
-    for loc, metric in named:
+    for loc, metric in _rubric_metric_names(scenario):
         timer = timer_of(metric)
         if timer is None or timer in started:
             continue

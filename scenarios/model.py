@@ -31,12 +31,14 @@ class FieldError(ValueError):
 
     Pydantic places a model check's error at the model itself, so the loader would point
     at the model's first line (a duplicate step id reported at ``time_limit_s``); ``loc``,
-    relative to the model, lets it point at the field at fault.
+    relative to the model, lets it point at the field at fault; ``on_key`` points at the
+    field's key instead of its value (a misnamed metric is its key, as an unknown field).
     """
 
-    def __init__(self, loc: tuple, message: str):
+    def __init__(self, loc: tuple, message: str, on_key: bool = False):
         super().__init__(message)
         self.loc = tuple(loc)
+        self.on_key = on_key
 
 
 @dataclass(frozen=True)

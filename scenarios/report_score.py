@@ -17,7 +17,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from scenarios import metrics as M
-from scenarios.explain import benchmark_origin, contribution, explain, how_it_counts
+from scenarios.explain import (
+    RUNNING_AT_END,
+    benchmark_origin,
+    contribution,
+    explain,
+    how_it_counts,
+)
 from scenarios.glossary import GROUP_TITLES, direction, info, ordered, with_unit
 from scenarios.scoring import ScoreResult, pass_score_text
 from scenarios.trace import SessionTrace
@@ -125,6 +131,8 @@ def metric_table_html(
         for m in members:
             about = info(m.name)
             value = quantity_html(m.name, m.value)
+            if m.running_at_end:
+                value += f"<br><span class='dir'>{RUNNING_AT_END}</span>"
             if m.value is None:
                 value = "<span class='na'>does not apply</span>"
             rows.append(

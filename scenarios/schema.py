@@ -16,7 +16,14 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, PrivateAttr, field_validator, model_validator
 
-from scenarios.glossary import METRICS, info, timer_metric, timer_of
+from scenarios.glossary import (
+    METRICS,
+    PER_INSTRUMENT_METRICS,
+    family_of,
+    info,
+    timer_metric,
+    timer_of,
+)
 from scenarios.model import (  # noqa: F401 - re-exported: the schema's public names
     AnyBodyRef,
     AnyObjectRef,
@@ -288,11 +295,15 @@ class Action(Model):
             )
         return value
 
-    @field_validator("fail")
+    @field_validator("fail", "message")
     @classmethod
-    def _said(cls, value: str | None) -> str | None:
+    def _said(cls, value: str | None, info) -> str | None:
+        """Both are shown to the trainee: an empty one shows nothing (``{message: ""}``
+        was accepted while ``{fail: ""}`` was refused)."""
         if value is not None and not value.strip():
-            raise ValueError("the reason is shown to the trainee and cannot be empty: say why")
+            what = "the reason" if info.field_name == "fail" else "a message"
+            fix = "say why" if info.field_name == "fail" else "say something, or remove the action"
+            raise ValueError(f"{what} is shown to the trainee and cannot be empty: {fix}")
         return value
 
     @model_validator(mode="after")
@@ -396,6 +407,11 @@ class Benchmark(Model):
         return self
 
 
+#: A metric's weight where the rubric gives none. The FLS rule has no weights: any other
+#: value there is refused (a stored FLS rubric holds this one, written out by model_dump).
+_DEFAULT_WEIGHT = 1.0
+
+
 class MetricRule(Model):
     """How one metric counts.
 
@@ -405,7 +421,7 @@ class MetricRule(Model):
     none of them is reported, not scored.
     """
 
-    weight: Annotated[Real, Field(ge=0)] = 1.0
+    weight: Annotated[Real, Field(ge=0)] = _DEFAULT_WEIGHT
     benchmark: Benchmark | None = None
     limit: Real | None = None
     penalty: Annotated[Real, Field(ge=0)] | None = None
@@ -566,6 +582,13 @@ class Scoring(Model):
                         f"benchmark is part of the mscore rule; under the fls rule give {name} "
                         "a penalty (seconds per unit) or a limit",
                     )
+                if rule.weight != _DEFAULT_WEIGHT:
+                    raise FieldError(
+                        ("metrics", name, "weight"),
+                        f"weight is part of the mscore rule (a metric's share of the weighted "
+                        f"mean); the fls score has no weights: to make {name} count more, give "
+                        "it a larger penalty (seconds per unit), or remove the weight",
+                    )
             if "completion_time_s" in self.metrics and (
                 self.metrics["completion_time_s"].penalty is not None
             ):
@@ -588,7 +611,7 @@ class Scoring(Model):
 def _check_reachable(name: str, limit: float, loc: tuple) -> None:
     """A limit on the wrong side of every value the metric can take could never be met
     (``drops: {limit: -1}`` fails every session): an error, not a silent fail."""
-    base = "timer_s" if timer_of(name) is not None else name
+    base = family_of(name) or name
     if base not in METRICS:
         return  # the unknown name is reported on its own
     if METRICS[base].higher_is_better and limit > 0:
@@ -603,20 +626,24 @@ def _check_reachable(name: str, limit: float, loc: tuple) -> None:
 
 def _check_metric_name(name: str, loc: tuple) -> None:
     """A metric a rubric may name; ``loc`` places the error at its key (the first
-    metric's line was given for a misspelt one further down)."""
-    if timer_of(name) is not None:
-        return  # that the exercise starts the timer is checked with the other references
+    metric's line was given for a misspelt one further down, and then its value)."""
+    if family_of(name) is not None:
+        return  # that the timer is started, or the arm exists, is checked with the references
     if name.startswith("timer_s"):
         raise FieldError(
             loc,
             f"{name!r}: a timer's metric names its timer, timer_s[NAME], NAME as in the "
             "exercise's start_timer action (e.g. timer_s[reach])",
+            on_key=True,
         )
     if name not in METRIC_NAMES:
+        per_arm = " or ".join(f"{m}[ARM]" for m in PER_INSTRUMENT_METRICS)
         raise FieldError(
             loc,
-            f"unknown metric {name!r}; valid metrics are {list(METRIC_NAMES)}."
-            + _did_you_mean(name, METRIC_NAMES),
+            f"unknown metric {name!r}; valid metrics are {list(METRIC_NAMES)}, a timer's "
+            f"timer_s[NAME] and one instrument's {per_arm} (ARM an arm of the scene)."
+            + _did_you_mean(name.split("[", 1)[0] if "[" in name else name, METRIC_NAMES),
+            on_key=True,
         )
 
 

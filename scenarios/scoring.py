@@ -26,10 +26,11 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
 
 from scenarios.errors import ScenarioError
-from scenarios.glossary import info
+from scenarios.glossary import info, timer_of
 from scenarios.schema import FLSRule, MetricRule, MScoreRule, Scoring
 
 
@@ -54,6 +55,9 @@ class MetricScore:
             ``"benchmark"``, ``"limit"`` or ``"reported"`` (shown, not scored).
         penalty_per_unit: FLS penalty (s per unit of the metric), when it has one.
         penalty_s: the penalty it cost (s), when it has one and applies.
+        running_at_end: a timer's metric whose timer was still running when the attempt
+            ended: its value counts up to the end, as documented, and reports mark it
+            (None: not a timer, or a result stored before this was kept).
     """
 
     name: str
@@ -70,6 +74,7 @@ class MetricScore:
     penalty_per_unit: float | None = None
     penalty_s: float | None = None
     benchmark_published: bool | None = None
+    running_at_end: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -267,13 +272,21 @@ def _metric(name: str, value: float | None, rule: MetricRule, scoring: Scoring) 
     )
 
 
-def score_session(metrics: dict[str, float], completed: bool, scoring: Scoring) -> ScoreResult:
+def score_session(
+    metrics: dict[str, float],
+    completed: bool,
+    scoring: Scoring,
+    running_timers: Iterable[str] = (),
+) -> ScoreResult:
     """Score measured ``metrics`` (name -> value) under ``scoring``.
 
     Args:
         metrics: the session's measured metrics; names absent here do not apply.
         completed: whether the exercise was completed.
         scoring: the rubric from the scenario (or an edited one, for re-scoring).
+        running_timers: the timers still running when the attempt ended
+            (:func:`scenarios.live.timers_running_at_end`): their metrics are marked
+            :attr:`MetricScore.running_at_end`; the score is the same.
 
     Raises:
         ScenarioError: a metric the rubric names is not a finite number, or (MScore) none
@@ -286,6 +299,7 @@ def score_session(metrics: dict[str, float], completed: bool, scoring: Scoring) 
     }
     if not completed and isinstance(scoring.rule, MScoreRule):
         results = _uncompleted_time(results)
+    results = _mark_running(results, frozenset(running_timers))
     reasons: list[str] = []
     failed = [m.name for m in results.values() if m.passed is False]
     if failed:
@@ -317,6 +331,26 @@ def score_session(metrics: dict[str, float], completed: bool, scoring: Scoring) 
         reasons,
         explanation,
     )
+
+
+def _mark_running(
+    results: dict[str, MetricScore], running: frozenset[str]
+) -> dict[str, MetricScore]:
+    """``results`` with each timer metric marked running at the end or not."""
+    return {
+        name: replace(m, running_at_end=timer_of(name) in running)
+        if timer_of(name) is not None and m.value is not None
+        else m
+        for name, m in results.items()
+    }
+
+
+def running_in(result: ScoreResult | None) -> frozenset[str]:
+    """The timers ``result`` marks as running at the end: what a re-score from the stored
+    metrics (no trace, no events) carries over."""
+    if result is None:
+        return frozenset()
+    return frozenset(timer_of(n) for n, m in result.metrics.items() if m.running_at_end)
 
 
 def _uncompleted_time(results: dict[str, MetricScore]) -> dict[str, MetricScore]:

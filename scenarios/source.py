@@ -320,7 +320,7 @@ class _Builder:
             kind = type(event)
             if kind is yaml.ScalarEvent:
                 pos = _mark(event)
-                value = self._scalar(event, pos)
+                value = self._scalar(event, pos, stack)
                 self._add(stack, result, value, (pos[0], pos[1], 0, 0, None), 1, event.anchor, pos)
             elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
                 pos = _mark(event)
@@ -447,7 +447,7 @@ class _Builder:
                     child = (node[4] or {}).get(key) if isinstance(node[4], dict) else None
                     frame.merged_children[key] = child or (pos[0], pos[1], pos[0], pos[1], None)
 
-    def _scalar(self, event, pos) -> Any:
+    def _scalar(self, event, pos, stack: list[_Frame]) -> Any:
         tag = event.tag
         if tag is None or tag == "!":
             if event.implicit[0]:
@@ -469,13 +469,14 @@ class _Builder:
             value = self.constructor.yaml_constructors[tag](self.constructor, node)
         except (ValueError, OverflowError, TypeError, yaml.YAMLError) as exc:
             raise self.fail(
-                f"cannot read {event.value[:40]!r} as {tag.rsplit(':', 1)[-1]}: "
+                f"{_field_at(stack)}cannot read {event.value[:40]!r} as {tag.rsplit(':', 1)[-1]}: "
                 f"{str(exc).splitlines()[0]}",
                 pos,
             ) from None
         if isinstance(value, float) and not math.isfinite(value):
             raise self.fail(
-                f"{event.value[:40]!r} is not a finite number; times, distances, weights and "
+                f"{_field_at(stack)}{event.value[:40]!r} is not a finite number; times, "
+                "distances, weights and "
                 "penalties must be finite (leave the field out for its default).",
                 pos,
             )
@@ -485,11 +486,27 @@ class _Builder:
             and abs(value) > self.limits.max_abs_number
         ):
             raise self.fail(
-                f"{event.value[:40]!r} is too large: numbers in a scenario are SI quantities "
+                f"{_field_at(stack)}{event.value[:40]!r} is too large: numbers in a scenario "
+                "are SI quantities "
                 f"and stay within +-{self.limits.max_abs_number:g}.",
                 pos,
             )
         return value
+
+
+def _field_at(stack: list[_Frame]) -> str:
+    """``"scene.camera.fov_deg: "``, the path of keys and indices to the value being read
+    ('' at the top, or for a key): an error met while reading a number names its field,
+    as the schema's errors do ("'.nan' is not a finite number" named none)."""
+    out = ""
+    for frame in stack:
+        if frame.is_map:
+            if not frame.has_key:
+                return ""  # the value read is a key, not a field's value
+            out += ("." if out else "") + str(frame.key)
+        else:
+            out += f"[{len(frame.data)}]"
+    return f"{out}: " if out else ""
 
 
 class _MergeKeyType:

@@ -70,7 +70,7 @@ def scenario_validate(
     file, and FILE:LINE:COL: warning: message for what a valid file probably did not
     mean; check every file given, exit 1 if any failed (warnings do not fail)."""
     from scenarios.errors import ScenarioError
-    from scenarios.lint import scenario_warnings
+    from scenarios.lint import implausible_units, scenario_warnings
     from sim.session.done_at_start import start_warnings
     from sim.session.plans import PLANS, plan_missing, plan_unrunnable
     from sim.world.scenario_check import check_scenario
@@ -87,9 +87,9 @@ def scenario_validate(
                 plan_unrunnable=plan_unrunnable,
                 plan_missing=plan_missing,
             )
-            warnings = sorted(  # in the file's order, as a reader goes through it
+            warnings = _unit_slips_first(
+                implausible_units(scenario),
                 scenario_warnings(scenario) + world_warnings(scenario) + start_warnings(scenario),
-                key=lambda w: (w.line or 0, w.col or 0),
             )
         except ScenarioError as exc:
             failed += 1
@@ -112,12 +112,25 @@ def scenario_validate(
     raise typer.Exit(code=1 if failed else 0)
 
 
+def _unit_slips_first(slips: list, warnings: list) -> list:
+    """``warnings`` in the file's order, as a reader goes through it, but the unit slips
+    (``slips``, among them) first: a cube 11 m wide (millimetres written as metres) starts
+    inside every arm and board and flies off, and those warnings, at earlier lines, came
+    before the one that names the cause."""
+
+    def place(w):
+        return (w.line or 0, w.col or 0)
+
+    return sorted(slips, key=place) + sorted((w for w in warnings if w not in slips), key=place)
+
+
 def _report_ok(path: Path, scenario, warnings) -> None:
     """The ok line of a valid file (stdout), then its warnings (stderr, like its errors
     would be): a warning points at a line to look at, it does not fail the file."""
     note = "" if scenario.plan else "; no demonstration plan (master devices only)"
     if warnings:
         note += f"; {len(warnings)} warning{'s' if len(warnings) > 1 else ''}"
-    typer.echo(f"{path}: ok ({scenario.title}, {len(scenario.exercise.steps)} steps{note})")
+    steps = len(scenario.exercise.steps)
+    typer.echo(f"{path}: ok ({scenario.title}, {steps} step{'s' if steps > 1 else ''}{note})")
     for warning in warnings:
         typer.echo(str(warning), err=True)

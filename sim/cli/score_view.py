@@ -14,8 +14,8 @@ def score_table(result, title: str) -> Table:
     safety first. A benchmark says whether it is published expert data or a parameter,
     from the rubric's flag the result carries (``MetricScore.benchmark_published``); a
     result stored before it was kept says neither, and claims no expert."""
-    from scenarios.explain import contribution, how_it_counts
-    from scenarios.glossary import GROUP_TITLES, info, ordered, with_unit
+    from scenarios.explain import contribution, how_it_counts, value_text
+    from scenarios.glossary import GROUP_TITLES, info, ordered
 
     table = Table(title=title)
     for col in ("metric", "value", "better", "how it counts", "pass mark", "effect"):
@@ -30,7 +30,7 @@ def score_table(result, title: str) -> Table:
         for m in members:
             table.add_row(
                 escape(info(m.name).label),
-                "does not apply" if m.value is None else escape(with_unit(m.name, m.value)),
+                "does not apply" if m.value is None else escape(value_text(m)),
                 "higher" if m.higher_is_better else "lower",
                 escape(how_it_counts(m, published=m.benchmark_published)),
                 _pass_mark(m),

@@ -108,6 +108,52 @@ def test_unknown_field_of_a_rule_lists_the_fields_of_its_kind(rule, typo, fields
     assert fields in err.message and f"Did you mean '{closest}'?" in err.message, err
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "key", "home"),
+    [
+        (
+            "rule: {kind: mscore, k_sd: 1.0}",
+            "rule: {kind: mscore, k_sd: 1.0, require_completion: false}",
+            "require_completion",
+            "in scoring.rule: it belongs in scoring, beside rule (not inside it).",
+        ),
+        (
+            "  rule: {kind: mscore",
+            "  excessive_force_n: 2.5\n  rule: {kind: mscore",
+            "excessive_force_n",
+            "it belongs under scoring.thresholds: write thresholds: {excessive_force_n: 2.5}.",
+        ),
+        (
+            "exercise:\n",
+            "workspace_m: [[-0.1, -0.1, 0], [0.1, 0.1, 0.3]]\nexercise:\n",
+            "workspace_m",
+            "in (top level): it belongs under scene: indent it to sit under 'scene:'.",
+        ),
+        (
+            "  rule: {kind: mscore",
+            "  time_limit_s: 45\n  rule: {kind: mscore",
+            "time_limit_s",
+            "in scoring: it belongs in exercise: move it there.",
+        ),
+        (
+            "k_sd: 1.0}",
+            "k_sd: 1.0, pass_score: 80}",
+            "pass_score",
+            "of kind 'fls' only, and this one is kind 'mscore': remove it, or change the kind.",
+        ),
+    ],
+)
+def test_a_field_of_another_section_says_where_it_belongs(old, new, key, home):
+    """A known field at the wrong level got only "unknown field", the list of the fields
+    where it was, and no word of where it goes."""
+    text = VALID.replace(old, new, 1)
+    err = _error(text)
+    line = text.splitlines()[err.line - 1]
+    assert line[err.col - 1 :].startswith(key), (err, line)
+    assert f"unknown field '{key}' " in err.message and home in err.message, err
+    assert "Did you mean" not in err.message
+
+
 def test_wrong_type_says_what_was_expected():
     text = VALID.replace("estimated_time_s: 60", "estimated_time_s: soon")
     err = _error(text)
@@ -209,7 +255,36 @@ def _last_line_of(text: str, needle: str) -> int:
             "consecutive: 20",
             "cannot exceed total",
         ),
-        ("{mean: 30, sd: 10}", "{mean: 30, sd: 0}", "sd: 0", "greater than 0"),
+        ("{mean: 30, sd: 10}", "{mean: 30, sd: 0}", "sd: 0", "sd: must be above 0 (got 0)."),
+        # a bound says the unit its field's name carries, and the fix (it was pydantic's
+        # "Input should be greater than or equal to 1")
+        (
+            "estimated_time_s: 60",
+            "estimated_time_s: -5",
+            "estimated_time_s",
+            "must be above 0 s (got -5). Write it in seconds, above 0.",
+        ),
+        (
+            "title: Mini exercise",
+            "title: Mini exercise\nversion: '" + "v" * 57 + "'",
+            "version:",
+            "version: must be at most 40 characters (this one has 57)",
+        ),
+        (
+            "title: Mini exercise",
+            "title: Mini exercise\nversion: 3",
+            "version:",
+            "as a whole number",
+        ),
+        # YAML's reading of a number names the field, as the schema's errors do
+        (
+            "rpy_rad: [3.14159, 0.0, 0.0]",
+            "rpy_rad: [3.14159, 0.0, .nan]",
+            "3.14159, 0.0, .nan",
+            "scene.camera.pose.rpy_rad[2]: '.nan' is not a finite number",
+        ),
+        # an empty message is refused as an empty fail reason is: both are shown
+        ("do: [{message: Go}]", "do: [{message: ''}]", "message: ''", "cannot be empty"),
         (
             "{mean: 30, sd: 10}",
             "{mean: 30, sd: 10, published: true}",
@@ -352,9 +427,27 @@ def test_a_misspelt_metric_is_placed_at_its_own_line_and_ends_in_one_stop():
     """It was placed at the first metric's line, and ended in "?."."""
     text = VALID.replace("    drops: {limit: 0}\n", "    drops: {limit: 0}\n    clutch_cnt: {}\n")
     err = _error(text)
-    assert err.line == _line_of(text, "clutch_cnt")
+    assert (err.line, err.col) == (_line_of(text, "clutch_cnt"), 5)  # its key, not its value
     assert err.message.startswith("scoring.metrics.clutch_cnt: unknown metric 'clutch_cnt'")
+    assert "timer_s[NAME]" in err.message and "path_length_cm[ARM]" in err.message
     assert err.message.endswith("Did you mean 'clutch_count'?")
+
+
+def test_one_instruments_path_length_is_scorable_and_names_an_arm():
+    """docs/metrics.md names path_length_cm[NAME], and the metrics hold it per arm, but a
+    rubric naming it was refused as an unknown metric."""
+    from scenarios.scoring import score_session
+
+    text = VALID.replace(
+        "    drops: {limit: 0}\n", "    drops: {limit: 0}\n    path_length_cm[PSM1]: {limit: 50}\n"
+    )
+    scoring = parse_scenario(text, "mini.yaml").scoring
+    measured = {"completion_time_s": 20.0, "drops": 0.0, "path_length_cm[PSM1]": 80.0}
+    result = score_session(measured, True, scoring)
+    assert result.metrics["path_length_cm[PSM1]"].passed is False and not result.passed
+    err = _error(text.replace("path_length_cm[PSM1]", "path_length_cm[PSM3]"))
+    assert (err.line, err.col) == (_line_of(text, "path_length_cm[PSM1]"), 5)
+    assert "no arm 'PSM3'" in err.message and "['PSM1']" in err.message
 
 
 @pytest.mark.parametrize(

@@ -80,7 +80,9 @@ def test_a_field_the_kind_does_not_read_is_an_error():
     text = _with_plan("plan: {kind: ring_walk, driver: PSM1}", RW)
     err = _refused(text, "rw.yaml")
     assert err.line == _plan_line(text)
-    assert "unknown field 'driver' in plan; valid fields are ['kind']" in err.message
+    assert "unknown field 'driver' in plan: it is a field of a plan of kind" in err.message
+    assert "this one is kind 'ring_walk'" in err.message
+    assert err.message.endswith("The fields of plan are ['kind'].")
 
 
 def test_a_driver_without_jaws_is_refused():

@@ -215,12 +215,24 @@ def test_rule_specific_settings_under_the_wrong_rule_are_refused():
         )
     with pytest.raises(ValidationError, match="penalty is part of the fls rule"):
         Scoring.model_validate({"metrics": {"drops": {"penalty": 20}}, "rule": {"kind": "mscore"}})
+    with pytest.raises(ValidationError, match="make drops count more, give it a larger penalty"):
+        Scoring.model_validate(
+            {"metrics": {"drops": {"penalty": 20, "weight": 10}}, "rule": {"kind": "fls"}}
+        )
     with pytest.raises(ValidationError, match="not both"):
         Scoring.model_validate(
             {"metrics": {}, "rule": {"kind": "fls", "target_s": 48, "normaliser_s": 252}}
         )
     with pytest.raises(ValidationError, match="below cutoff_s"):
         Scoring.model_validate({"metrics": {}, "rule": {"kind": "fls", "target_s": 300}})
+
+
+def test_a_stored_fls_rubric_with_its_default_weights_still_loads():
+    """model_dump writes every metric's weight out (1): a stored FLS rubric re-read for
+    its key or its proficiency rule must not be refused for the weight it never set."""
+    fls = Scoring.model_validate({"metrics": {"drops": {"penalty": 20}}, "rule": {"kind": "fls"}})
+    again = Scoring.model_validate(fls.model_dump(mode="json"))
+    assert again.metrics["drops"].weight == 1.0 and again.metrics["drops"].penalty == 20
 
 
 def test_mscore_with_nothing_to_score_is_an_error_not_zero():

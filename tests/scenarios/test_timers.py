@@ -162,3 +162,36 @@ def test_lengths_that_are_no_lengths_raise_no_unit_warning():
     assert _is_length("size_m") and _is_length("radius_m") and _is_length("workspace_m")
     for key in ("tissue_stiffness_n_m", "tissue_damping_n_s_m", "gravity_m_s2"):
         assert not _is_length(key), key
+
+
+def test_a_timer_still_running_at_the_end_is_marked_in_the_score_table_not_scored_apart():
+    """A tracker that stopped at 1.8 s without a grasp read "Timer 'handover' 1.82 s ...
+    <= 20 s pass", as a handover done in time. The rule stays (it counts up to the end);
+    the table and the HTML report now say the timer was still running."""
+    from rich.console import Console
+
+    from scenarios.live import timers_running_at_end
+    from scenarios.report_score import metric_table_html
+    from scenarios.trace import TraceEvent
+    from sim.cli.score_view import score_table
+
+    started = [TraceEvent(0.5, "timer_started", {"timer": "reach"})]
+    stopped = [*started, TraceEvent(1.0, "timer_stopped", {"timer": "reach", "elapsed_s": 0.5})]
+    assert timers_running_at_end(started) == {"reach"} and not timers_running_at_end(stopped)
+    scoring = parse_scenario(_with_metric("timer_s[reach]: {limit: 20}")).scoring
+    measured = {"completion_time_s": 1.82, "timer_s[reach]": 1.32}
+    marked = score_session(measured, False, scoring, timers_running_at_end(started))
+    plain = score_session(measured, False, scoring, timers_running_at_end(stopped))
+    assert marked.score == plain.score and marked.passed == plain.passed
+    assert marked.metrics["timer_s[reach]"].running_at_end is True
+    assert plain.metrics["timer_s[reach]"].running_at_end is False
+
+    def row(result) -> str:
+        console = Console(width=200, record=True)
+        console.print(score_table(result, "score"))
+        return next(r for r in console.export_text().splitlines() if "Timer 'reach'" in r)
+
+    assert "1.32 s, still running at the end" in row(marked)
+    assert "still running" not in row(plain)
+    assert "still running at the end</span>" in metric_table_html(marked)
+    assert "still running at the end</span>" not in metric_table_html(plain)

@@ -40,7 +40,7 @@ def rescore_recording(
     """
     from scenarios.archive import result_from_dict
     from scenarios.loader import load_scenario, parse_scenario
-    from scenarios.scoring import score_session
+    from scenarios.scoring import running_in, score_session
 
     rec = read_recording(path)
     if rec.score is None:
@@ -68,7 +68,8 @@ def rescore_recording(
                 f"replaying {path} to measure them again."
             )
         metrics, source = _measured_by_replay(rec, path, spec, recorded)
-    new = score_session(metrics, rec.score["completed"], spec.scoring)
+    # the timers' events are the exercise engine's, whatever the thresholds: as recorded
+    new = score_session(metrics, rec.score["completed"], spec.scoring, running_in(original))
     context = {
         "scenario": spec.name,
         "session_scenario": recorded.name,

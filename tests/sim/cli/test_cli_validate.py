@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import textwrap
 
 from scenarios.loader import LIBRARY
 
@@ -99,3 +100,54 @@ def test_scores_that_reward_doing_nothing_are_warned_at_their_lines(tmp_path):
     line = 1 + touch.read_text().splitlines().index("    - id: touch")
     (done,) = [x for x in said if x.startswith(f"{touch}:") and "exercise.steps" in x]
     assert done.startswith(f"{touch}:{line}:7: warning: exercise.steps[0] (touch): done at 0 s")
+
+
+MM_CUBE = textwrap.dedent(
+    """\
+    schema_version: 1
+    name: mm-cube
+    title: Cube in millimetres
+    scene:
+      arms:
+        - name: PSM1
+          kind: psm
+          port: {position_m: [0.0, -0.05, 0.15]}
+      camera:
+        pose: {position_m: [0.0, 0.0, 0.2], rpy_rad: [3.14159, 0.0, 0.0]}
+      objects:
+        - id: cube
+          type: box
+          pose: {position_m: [0.0, 0.0, 0.0055]}
+          params: {size_m: [11, 11, 11], mass_kg: 0.006}
+    exercise:
+      steps:
+        - id: lift
+          instruction: Pick up the cube
+          done_when: {grasped: {object: cube, by: PSM1}}
+    scoring:
+      metrics:
+        completion_time_s: {}
+        drops: {penalty: 20}
+        instrument_collisions: {penalty: 5}
+        environment_collisions: {penalty: 2}
+        held_object_collisions: {penalty: 2}
+        excessive_force_time_s: {penalty: 5}
+        out_of_view_time_s: {penalty: 2}
+      rule: {kind: fls, cutoff_s: 300}
+    """
+)
+
+
+def test_a_unit_slip_comes_before_the_warnings_it_causes(tmp_path):
+    """A cube 11 m wide (millimetres as metres) starts inside the arm and the floor and
+    flies off: those warnings, at earlier lines, came first, and the unit hint that names
+    the cause last. A one-step exercise reads "1 step", not "1 steps"."""
+    path = tmp_path / "mm.yaml"
+    path.write_text(MM_CUBE)
+    out = _surgisim("scenario", "validate", str(path))
+    assert out.returncode == 0, out.stderr
+    assert f"{path}: ok (Cube in millimetres, 1 step;" in out.stdout, out.stdout
+    said = [x for x in out.stderr.splitlines() if ": warning: " in x]
+    assert len(said) > 2, out.stderr  # the consequences are still said, after the cause
+    assert "params.size_m" in said[0] and said[0].endswith("millimetres?"), said
+    assert any("starts" in x and "inside 'cube'" in x for x in said[1:]), said
