@@ -70,7 +70,7 @@ def scenario_validate(
     file, and FILE:LINE:COL: warning: message for what a valid file probably did not
     mean; check every file given, exit 1 if any failed (warnings do not fail)."""
     from scenarios.errors import ScenarioError
-    from scenarios.lint import implausible_units, scenario_warnings
+    from scenarios.lint import implausible_thresholds, implausible_units, scenario_warnings
     from sim.session.done_at_start import start_warnings
     from sim.session.plans import PLANS, plan_missing, plan_unrunnable
     from sim.world.scenario_check import check_scenario
@@ -88,7 +88,7 @@ def scenario_validate(
                 plan_missing=plan_missing,
             )
             warnings = _unit_slips_first(
-                implausible_units(scenario),
+                implausible_units(scenario) + implausible_thresholds(scenario),
                 scenario_warnings(scenario) + world_warnings(scenario) + start_warnings(scenario),
             )
         except ScenarioError as exc:
