@@ -1425,6 +1425,14 @@ class Records:
             rows = s.scalars(select(Trainee).order_by(Trainee.pseudonym)).all()
             return [(t, len(t.sessions)) for t in rows]
 
+    def session_count(self, pseudonym: str) -> int:
+        """How many sessions ``pseudonym`` has stored (0: none, or no such trainee)."""
+        from sqlalchemy import func
+
+        with self._session() as s:
+            query = select(func.count(SessionRow.id)).join(Trainee)
+            return s.scalar(query.where(Trainee.pseudonym == pseudonym)) or 0
+
     def files_of(self, pseudonym: str) -> list[tuple[str, str]]:
         """What :meth:`forget` would delete of a trainee's files, as (path, kind): the
         session traces (``trace``) and the registered files (reports, exports, a run's
@@ -1463,6 +1471,14 @@ class Records:
 
         return waiting_of(pseudonym, database_location(self.url, self.store), self.work_dir)
 
+    def live_runs(self, pseudonym: str, waiting: list | None = None) -> list[int]:
+        """The process ids of the runs of ``pseudonym`` going on now, by their checkpoints
+        in this database's store (``waiting``: their :meth:`waiting_of`, when already
+        read); a run's first checkpoint is written once its session has started."""
+        if waiting is None:
+            waiting = self.waiting_of(pseudonym)
+        return list(dict.fromkeys(w.live_pid for w in waiting if w.live_pid is not None))
+
     def check_no_live_run(self, pseudonym: str, waiting: list | None = None) -> None:
         """Refuse to forget a trainee while a run of theirs is going on (``waiting``:
         their :meth:`waiting_of`, when already read).
@@ -1472,9 +1488,7 @@ class Records:
         """
         from scenarios.checkpoint import run_label
 
-        if waiting is None:
-            waiting = self.waiting_of(pseudonym)
-        pids = list(dict.fromkeys(w.live_pid for w in waiting if w.live_pid is not None))
+        pids = self.live_runs(pseudonym, waiting)
         if not pids:
             return
         runs = "; ".join(run_label(pid) for pid in pids)
