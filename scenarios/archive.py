@@ -470,6 +470,7 @@ def session_dicts(records: Records, pseudonym: str) -> list[dict]:
                 "latency": latency_label(r.conditions),
                 "pass_score": getattr(scoring.rule, "pass_score", None) if scoring else None,
                 "qualifies": j.qualifies,
+                "unmet": list(j.unmet),
                 "scored_metrics": [n for n in scoring.metrics if scoring.scored(n)]
                 if scoring
                 else None,

@@ -32,6 +32,7 @@ import functools
 import hashlib
 import hmac
 import json
+import math
 import os
 import re
 import secrets
@@ -66,7 +67,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 from scenarios.errors import ScenarioError, suggest
-from scenarios.glossary import STOPPED_WORDS
+from scenarios.glossary import STOPPED_WORDS, info
 from scenarios.paths import (
     STORES,
     Store,
@@ -1424,6 +1425,14 @@ class Records:
             rows = s.scalars(select(Trainee).order_by(Trainee.pseudonym)).all()
             return [(t, len(t.sessions)) for t in rows]
 
+    def session_count(self, pseudonym: str) -> int:
+        """How many sessions ``pseudonym`` has stored (0: none, or no such trainee)."""
+        from sqlalchemy import func
+
+        with self._session() as s:
+            query = select(func.count(SessionRow.id)).join(Trainee)
+            return s.scalar(query.where(Trainee.pseudonym == pseudonym)) or 0
+
     def files_of(self, pseudonym: str) -> list[tuple[str, str]]:
         """What :meth:`forget` would delete of a trainee's files, as (path, kind): the
         session traces (``trace``) and the registered files (reports, exports, a run's
@@ -1462,6 +1471,14 @@ class Records:
 
         return waiting_of(pseudonym, database_location(self.url, self.store), self.work_dir)
 
+    def live_runs(self, pseudonym: str, waiting: list | None = None) -> list[int]:
+        """The process ids of the runs of ``pseudonym`` going on now, by their checkpoints
+        in this database's store (``waiting``: their :meth:`waiting_of`, when already
+        read); a run's first checkpoint is written once its session has started."""
+        if waiting is None:
+            waiting = self.waiting_of(pseudonym)
+        return list(dict.fromkeys(w.live_pid for w in waiting if w.live_pid is not None))
+
     def check_no_live_run(self, pseudonym: str, waiting: list | None = None) -> None:
         """Refuse to forget a trainee while a run of theirs is going on (``waiting``:
         their :meth:`waiting_of`, when already read).
@@ -1471,9 +1488,7 @@ class Records:
         """
         from scenarios.checkpoint import run_label
 
-        if waiting is None:
-            waiting = self.waiting_of(pseudonym)
-        pids = list(dict.fromkeys(w.live_pid for w in waiting if w.live_pid is not None))
+        pids = self.live_runs(pseudonym, waiting)
         if not pids:
             return
         runs = "; ".join(run_label(pid) for pid in pids)
@@ -2158,12 +2173,15 @@ class Judged:
         why_not: None for an attempt that counts; else ``stopped`` or ``crashed`` (not
             an attempt: :data:`NOT_ATTEMPTS`) or :data:`OTHER_RUBRIC`.
         qualifies: whether it counts toward proficiency (see :func:`qualifies`).
+        unmet: what keeps an attempt from qualifying, in words (:func:`unmet`; empty when
+            it qualifies or is not judged).
     """
 
     row: SessionRow
     score: ScoreRow | None
     why_not: str | None
     qualifies: bool
+    unmet: tuple[str, ...] = ()
 
     @property
     def rescored(self) -> bool:
@@ -2234,7 +2252,8 @@ def judge_sessions(rows: Sequence[SessionRow], rule=None) -> list[Judged]:
         if not under:
             out.append(Judged(row, None, OTHER_RUBRIC, False))
             continue
-        out.append(Judged(row, under[-1], None, qualifies(row, rule, under[-1])))
+        missing = tuple(unmet(row, rule, under[-1]))
+        out.append(Judged(row, under[-1], None, not missing, missing))
     return out
 
 
@@ -2243,13 +2262,43 @@ def qualifies(row: SessionRow, rule=None, score: ScoreRow | None = None) -> bool
     verdict, or ``score``: a re-score) and, under a :class:`scenarios.schema.Proficiency`
     ``rule``, scored at least ``rule.min_score`` and kept each metric of ``rule.limits``
     within its value (a metric the session did not measure is within any limit)."""
+    return not unmet(row, rule, score)
+
+
+def unmet(row: SessionRow, rule=None, score: ScoreRow | None = None) -> list[str]:
+    """What keeps a stored session from counting toward proficiency (:func:`qualifies`),
+    in words (``not a pass``, ``score 98.1 < 100``, ``drops 1 > 0``); empty when it
+    counts. A passing attempt that did not count said only "no" where a stopped one said
+    why ("no (not an attempt)")."""
     score = score or row.original_score
     if not score.passed:
-        return False
+        return ["not a pass"]
     if rule is None:
-        return True
+        return []
+    out = []
     if rule.min_score is not None and score.score < rule.min_score - 1e-9:
-        return False
+        out.append(f"score {_below(score.score, rule.min_score)} < {rule.min_score:g}")
+    metrics = _judged_metrics(row, score)
+    out += [
+        f"{info(n).label.lower()} {metrics[n]:g} > {v:g}"
+        for n, v in rule.limits.items()
+        if metrics.get(n, 0.0) > v
+    ]
+    return out
+
+
+def _below(score: float, limit: float) -> str:
+    """``score`` to one decimal as the tables show it (98.06: "98.1"), but never rounded
+    up to the ``limit`` it is below (99.96: "99.9 < 100", not "100.0 < 100")."""
+    shown = round(score, 1)
+    if shown >= limit:
+        shown = math.floor(score * 10.0) / 10.0
+    return f"{shown:.1f}"
+
+
+def _judged_metrics(row: SessionRow, score: ScoreRow) -> dict[str, float]:
+    """The session's metrics as ``score`` measured them (a re-score may have measured
+    them again)."""
     metrics = dict(row.metrics)
     if score is not row.original_score:  # a re-score may have measured them again
         measured = json.loads(score.result_json).get("metrics", {})
@@ -2260,7 +2309,7 @@ def qualifies(row: SessionRow, rule=None, score: ScoreRow | None = None) -> bool
                 if isinstance(m, dict) and m.get("value") is not None
             }
         )
-    return all(metrics.get(n, 0.0) <= v for n, v in rule.limits.items())
+    return metrics
 
 
 def _ending_from_trace(trace_path: str) -> str | None:

@@ -617,7 +617,7 @@ def trainee_report_html(
             f"<td>{html.escape(str(s.get('latency', 'none')))}</td>"
             f"<td>{score_text(s['score'], s.get('pass_score'))}{_rescore_cell(s)}</td>"
             f"<td>{html.escape(s.get('result') or ('pass' if s['passed'] else 'FAIL'))}</td>"
-            f"<td>{_counts_text(s)}</td></tr>"
+            f"<td>{html.escape(counts_text(s))}</td></tr>"
             for i, s in enumerate(rows)
         )
         parts.append(
@@ -635,13 +635,18 @@ def trainee_report_html(
     )
 
 
-def _counts_text(session: dict) -> str:
-    """The "counts toward proficiency" cell: yes, no, or why a session is not judged."""
+def counts_text(session: dict) -> str:
+    """Whether a session counts toward proficiency, and why not: ``yes``, ``no (not an
+    attempt)``, ``no (under another rubric)``, or what the rule wants that the attempt
+    did not do (``no (score 98.1 < 100)``; a passing attempt read only "no")."""
     if session.get("why_not") == OTHER_RUBRIC:
         return "no (under another rubric)"
     if session.get("counts") is False:
         return "no (not an attempt)"
-    return "yes" if session.get("qualifies") else "no"
+    if session.get("qualifies"):
+        return "yes"
+    unmet = session.get("unmet")
+    return f"no ({'; '.join(unmet)})" if unmet else "no"
 
 
 def rescore_text(session: dict) -> str:

@@ -544,9 +544,9 @@ def degraded_html(conditions: dict | None) -> str:
     if isinstance(ratio, int | float) and 0 < ratio < DEGRADED_REAL_TIME:
         problems.append(f"the simulation ran at {ratio:.2f}\u00d7 real time")
     for client, t in sorted((conditions.get("frame_timing") or {}).items()):
-        missed = float(t.get("missed_fraction", 0.0))
-        if missed > DEGRADED_MISSED_FRAMES and int(t.get("frames", 0)) > 0:
-            problems.append(f"the {client} display missed {100 * missed:.0f}% of its frames")
+        missed, of = _missed_share(t)
+        if missed > DEGRADED_MISSED_FRAMES:
+            problems.append(f"the {client} display missed {100 * missed:.0f}% of its {of}")
     if not problems:
         return ""
     return (
@@ -557,17 +557,39 @@ def degraded_html(conditions: dict | None) -> str:
     )
 
 
+def _missed_share(timing: dict) -> tuple[float, str]:
+    """The share of a client's display that it missed, and of what: its display slots
+    when it counted them (a headset: ``missed_slots`` of ``paced``, what ``surgisim vr``
+    prints as "missed"), else its frames (0 with none)."""
+    if int(timing.get("paced", 0)) > 0:
+        return float(timing.get("missed_slots_fraction", 0.0)), "display slots"
+    if int(timing.get("frames", 0)) > 0:
+        return float(timing.get("missed_fraction", 0.0)), "frames"
+    return 0.0, "frames"
+
+
 def frame_timing_label(client: str, timing: dict) -> str:
     """How a client's display kept up, in a few words (``VIEW display: frame 16.7 ms
-    p50, 33.4 ms p99, 0.4% of 5400 frames missed``), from the session's ``frame_timing``
-    condition (the clients' ``<dev>/frame_timing`` reports)."""
+    p50, 33.4 ms p99, 0.4% of 5400 frames missed``; a headset's: ``XR display: frame
+    100.0 ms p50, 296.0 ms p99, 154 of 415 display slots missed (37.1%), 65 of 260
+    frames late``), from the session's ``frame_timing`` condition (the clients'
+    ``<dev>/frame_timing`` reports)."""
     frames = int(timing.get("frames", 0))
-    missed = float(timing.get("missed_fraction", 0.0))
-    return (
+    head = (
         f"{client} display: frame {1e3 * float(timing.get('frame_period_s_p50', 0.0)):.1f} ms"
         f" p50, {1e3 * float(timing.get('frame_period_s_p99', 0.0)):.1f} ms p99,"
-        f" {100 * missed:.1f}% of {frames} frames missed"
     )
+    if "paced" not in timing:
+        missed = float(timing.get("missed_fraction", 0.0))
+        return f"{head} {100 * missed:.1f}% of {frames} frames missed"
+    missed, _ = _missed_share(timing)
+    text = (
+        f"{head} {int(timing.get('missed_slots', 0))} of {int(timing['paced'])} display"
+        f" slots missed ({100 * missed:.1f}%)"
+    )
+    if "late" in timing:
+        text += f", {int(timing['late'])} of {frames} frames late"
+    return text
 
 
 def rescores_html(rescores: Sequence[tuple[str, ScoreResult]]) -> str:

@@ -343,6 +343,9 @@ def _frame_timing(p: dict) -> str:
                     f" {MAX_FRAME_PERIOD_S:g} s (a display at most {MAX_DISPLAY_HZ:.0f} Hz,"
                     " a frame held at most a minute), or 0 with the other period 0"
                 )
+    problem = _frame_timing_counts(p)
+    if problem:
+        return problem
     target = p.get("target_period_s")
     if target is not None and not (_is_number(target) and target > 0):
         return f"'target_period_s' is {target!r}, expected a number > 0 (s) or no such field"
@@ -352,6 +355,27 @@ def _frame_timing(p: dict) -> str:
             f" {MAX_TARGET_PERIOD_S:g} s (a display of {1 / MAX_TARGET_PERIOD_S:g} to"
             f" {MAX_DISPLAY_HZ:.0f} Hz)"
         )
+    return ""
+
+
+def _frame_timing_counts(p: dict) -> str:
+    """``frame_timing``'s optional counts (added within version 1, docs/bus.md): ``paced``
+    display slots, ``missed_slots`` of them (needs ``paced``), ``late`` frames (of
+    ``frames``); each an integer from 0 to :data:`MAX_FRAMES`."""
+    for key in ("paced", "missed_slots", "late"):
+        if key in p:
+            problem = integer(0)(p[key])
+            if problem:
+                return f"{key!r} {problem}"
+            if p[key] > MAX_FRAMES:
+                return f"{key!r} is {p[key]}, expected at most {MAX_FRAMES}"
+    if "missed_slots" in p and p["missed_slots"] > p.get("paced", -1):
+        return (
+            f"'missed_slots' is {p['missed_slots']} but 'paced' is {p.get('paced')};"
+            " expected missed_slots <= paced"
+        )
+    if "late" in p and p["late"] > p["frames"]:
+        return f"'late' is {p['late']} but 'frames' is {p['frames']}; expected late <= frames"
     return ""
 
 

@@ -12,6 +12,13 @@ loop's own timing.
 Counts are totals since the client started (a lost report loses nothing; a client that
 restarts starts again from 0, and the log adds the totals up); the periods are the
 p50/p99 of the frames since the client's previous report.
+
+A client that knows its display's slots (an OpenXR headset: the runtime predicts each
+frame's display time and period) also reports ``paced`` (the slots from its first frame
+to its latest) and ``missed_slots`` (those without a new frame: what ``surgisim vr``
+prints as "missed"), and ``late`` (frames submitted after their display time). ``missed``
+stays a count of frames (those after which the display showed the previous frame again),
+so a server that predates the slot counts stores a figure that means what it expects.
 """
 
 from __future__ import annotations
@@ -73,20 +80,41 @@ class FrameTimingMeter:
         self.miss_factor = float(miss_factor)
         self.frames = 0
         self.missed = 0
+        #: display slots, slots without a new frame and late frames (None: not told)
+        self.paced: int | None = None
+        self.missed_slots = 0
+        self.late: int | None = None
         self._periods: list[float] = []
         self._last_frame_s: float | None = None
         self._last_report_s: float | None = None
 
-    def frame(self, now_s: float, missed: bool | None = None) -> dict | None:
-        """Count one frame shown at ``now_s`` (s, monotonic). ``missed``: whether it missed
-        the display's deadline, when the client knows (an OpenXR runtime says so); else
-        judged from its period against ``target_period_s``. Returns the payload fields of
-        a ``frame_timing`` message when a report is due, else None."""
+    def frame(
+        self,
+        now_s: float,
+        missed: bool | None = None,
+        slots: int | None = None,
+        late: bool | None = None,
+    ) -> dict | None:
+        """Count one frame shown at ``now_s`` (s, monotonic). ``slots``: the display slots
+        from the previous frame to this one (1: none skipped; the first frame's slot
+        counts 1), when the client knows its display's pace; it is then missed when a slot
+        was skipped. ``missed``: whether it missed the display's deadline, when the client
+        knows otherwise; else judged from its period against ``target_period_s``.
+        ``late``: whether it was submitted after its display time. Returns the payload
+        fields of a ``frame_timing`` message when a report is due, else None."""
         period = None if self._last_frame_s is None else now_s - self._last_frame_s
         self._last_frame_s = now_s
         self.frames += 1
         if period is not None:
             self._periods.append(period)
+        if slots is not None:
+            slots = max(1, int(slots))
+            self.paced = (self.paced or 0) + slots
+            self.missed_slots += slots - 1
+            if missed is None:
+                missed = slots > 1
+        if late is not None:
+            self.late = (self.late or 0) + bool(late)
         if missed is None:
             target = self.target_period_s
             missed = (
@@ -114,7 +142,17 @@ class FrameTimingMeter:
         }
         if self.target_period_s is not None:
             out["target_period_s"] = float(self.target_period_s)
+        if self.paced is not None:
+            out["paced"] = self.paced
+            out["missed_slots"] = self.missed_slots
+        if self.late is not None:
+            out["late"] = self.late
         return out
+
+
+#: The optional counts of a report (totals since the client started, like ``frames``):
+#: kept only for a client that sends them.
+OPTIONAL_COUNTS = ("paced", "missed_slots", "late")
 
 
 @dataclass
@@ -133,6 +171,8 @@ class _Client:
     anchor_s: float = 0.0  # the server's clock at the first report of this run (s)
     anchor_frames: int = 0  # and the frames it counted
     last_received_s: float = 0.0
+    counts: dict[str, int] = field(default_factory=dict)  # the OPTIONAL_COUNTS sent
+    counts_before: dict[str, int] = field(default_factory=dict)
 
 
 class FrameTimingLog:
@@ -185,12 +225,16 @@ class FrameTimingLog:
             # the client started again (its seq or its count went back): keep its totals
             c.frames_before += c.frames
             c.missed_before += c.missed
+            for key, n in c.counts.items():
+                c.counts_before[key] = c.counts_before.get(key, 0) + n
+            c.counts = {}
             c.restarts += 1
         if received_s is not None and (restart or not c.reports):
             c.anchor_s, c.anchor_frames = received_s, frames
         if received_s is not None:
             c.last_received_s = received_s
         c.frames, c.missed = frames, int(p["missed"])
+        c.counts.update({key: int(p[key]) for key in OPTIONAL_COUNTS if key in p})
         c.last_seq = seq
         c.reports += 1
         c.p50.append(float(p["frame_period_s_p50"]))
@@ -209,9 +253,10 @@ class FrameTimingLog:
         """Per client (plain data, for the session's ``conditions``): ``reports``,
         ``frames`` and ``missed`` shown in all (``missed_fraction``), the median of the
         reports' p50 and p99 frame periods (the latest :data:`KEPT_REPORTS`) and the worst
-        p99 (s), the display's period when the client sent it (s), and ``restarts``.
-        Totals are capped at the int64 range, so that they can always be sent and stored
-        (a client's counts are its own to make up)."""
+        p99 (s), the display's period when the client sent it (s), and ``restarts``; for a
+        client that sent them, ``paced``, ``missed_slots`` (``missed_slots_fraction`` of
+        ``paced``) and ``late`` as well. Totals are capped at the int64 range, so that
+        they can always be sent and stored (a client's counts are its own to make up)."""
         out = {}
         for name, c in self._clients.items():
             frames = min(c.frames_before + c.frames, INT64_MAX)
@@ -227,4 +272,19 @@ class FrameTimingLog:
                 "target_period_s": c.target_period_s,
                 "restarts": c.restarts,
             }
+            out[name].update(_optional_counts(c, frames))
         return out
+
+
+def _optional_counts(c: _Client, frames: int) -> dict:
+    """The client's :data:`OPTIONAL_COUNTS` over its runs (none it never sent), capped
+    like ``frames``: slots missed at most the slots paced, late frames at most
+    ``frames``."""
+    keys = [key for key in OPTIONAL_COUNTS if key in c.counts or key in c.counts_before]
+    out = {k: min(c.counts.get(k, 0) + c.counts_before.get(k, 0), INT64_MAX) for k in keys}
+    if "late" in out:
+        out["late"] = min(out["late"], frames)
+    if "paced" in out:
+        out["missed_slots"] = min(out.get("missed_slots", 0), out["paced"])
+        out["missed_slots_fraction"] = out["missed_slots"] / out["paced"] if out["paced"] else 0.0
+    return out

@@ -186,7 +186,7 @@ def trainee_show(
     from scenarios.archive import proficiency_table, session_dicts
     from scenarios.errors import ScenarioError
     from scenarios.records import NOT_COUNTED_NOTE, OTHER_RUBRIC_NOTE, attempts_label
-    from scenarios.report import rescore_text
+    from scenarios.report import counts_text, rescore_text
     from scenarios.scoring import score_text
     from scenarios.standings import judged_passes
 
@@ -225,7 +225,8 @@ def trainee_show(
         rescored = any(s["rescore"] or s["latest_rescore"] for s in sessions)
         columns = ("id", "scenario", "date", "operator", "seed", "latency", "score", "result")
         table = Table(title=f"Sessions of {escape(pseudonym)}")
-        for col in columns + (("re-score",) if rescored else ()):
+        # "counts": toward proficiency, and why not (a pass below the rule's score)
+        for col in columns + (("re-score",) if rescored else ()) + ("counts",):
             # names are never cut: the date and the latency wrap instead on a narrow terminal
             whole = col in ("scenario", "operator")
             width = max([len(col), *(len(str(s[col])) for s in sessions)]) if whole else None
@@ -241,6 +242,7 @@ def trainee_show(
                 escape(score_text(s["score"], s["pass_score"])),
                 escape(s["result"]),
                 *((escape(rescore_text(s)),) if rescored else ()),
+                escape(counts_text(s)),
             )
         console.print(table)
         proficiency = proficiency_table(records, pseudonym)

@@ -154,6 +154,7 @@ def run(
             records.check_pseudonym(pseudonym, allow_name=allow_name)
             if not demo:
                 say_prerequisites(console, records, pseudonym, spec)
+                say_live_runs(console, records, pseudonym)
             say_waiting_sessions(console, db, demo)
             info = RunInfo(
                 spec.name,
@@ -698,6 +699,25 @@ def say_prerequisites(console: Console, records, pseudonym: str, spec) -> None:
         console.print(f"[yellow]note:[/yellow] {escape(note)}", soft_wrap=True)
 
 
+def say_live_runs(console: Console, records, pseudonym: str) -> None:
+    """Warn, before a session starts, that another run of the same trainee is going on
+    (its checkpoint names a live process: :meth:`scenarios.records.Records.live_runs`):
+    a double-clicked `practice` opened two trainers, one over the other, and stored two
+    sessions without a word. A warning only: both may be meant (two stations)."""
+    from scenarios.checkpoint import run_label
+
+    pids = records.live_runs(pseudonym)
+    if not pids:
+        return
+    runs = "; ".join(run_label(pid) for pid in pids)
+    console.print(
+        f"[yellow]warning:[/yellow] trainee {escape(repr(pseudonym))} has another run going "
+        f"on: {escape(runs)}. This one starts too and stores a session of its own; if one "
+        "was started by mistake, stop it (Esc in its window, or Ctrl-C in its terminal).",
+        soft_wrap=True,
+    )
+
+
 def store_finished(console, records, spec, outcome, checkpoint, report, camera=None) -> int:
     """Store a finished session (Ctrl-C waits until it is written) with what its
     checkpoint's run information says (pseudonym, operator, seed, conditions, when it
@@ -764,8 +784,28 @@ def store_finished(console, records, spec, outcome, checkpoint, report, camera=N
             + (f" --db {info.db}" if info.db else "")
         ) from None
     console.print(f"stored as session {sid} for {escape(where)}; report: {page}")
+    if records.store != "demo":
+        say_first_session(console, records, info.pseudonym, info.trainee_recorded)
     say_future_starts(console, records, info.pseudonym)
     return sid
+
+
+def say_first_session(console: Console, records, pseudonym: str, recorded: bool) -> None:
+    """A note when the session just stored is the trainee's first: a wrong but
+    well-formed pseudonym (a whole one misremembered, not a typo, which is refused)
+    silently began a new trainee and split a student's history in two. Advice only:
+    the session is stored either way. ``recorded``: the trainee was in the records when
+    the run started (registered with ``trainee new``)."""
+    if records.session_count(pseudonym) != 1:
+        return
+    what = "a pseudonym registered without sessions" if recorded else "a new trainee"
+    console.print(
+        f"[yellow]note:[/yellow] first session for trainee {escape(repr(pseudonym))}: "
+        f"{what}. If you have sessions under another pseudonym, this one is not with "
+        "them: `surgisim trainee list` lists the pseudonyms, and `surgisim trainee "
+        "forget` removes one started by mistake.",
+        soft_wrap=True,
+    )
 
 
 def say_future_starts(console, records, pseudonym: str) -> None:

@@ -155,6 +155,7 @@ def serve(
         FINISHING,
         print_result,
         register_outputs,
+        say_live_runs,
         say_prerequisites,
         say_waiting_sessions,
         store_finished,
@@ -203,6 +204,7 @@ def serve(
         records.check_pseudonym(pseudonym, allow_name=allow_name)
         if not demo:
             say_prerequisites(console, records, pseudonym, spec)
+            say_live_runs(console, records, pseudonym)
         say_waiting_sessions(console, db, demo)
         latency = parse_channel_values(latency_ms or [], "--latency-ms", 1e-3, MAX_DELAY_MS, " ms")
         jitter = parse_channel_values(jitter_ms or [], "--jitter-ms", 1e-3, MAX_DELAY_MS, " ms")

@@ -114,19 +114,28 @@ def _clock(time_s: float) -> str:
     return f"{int(minutes):02d}:{tenth_seconds / 10.0:04.1f}"
 
 
-def _arm_text(arm: ArmLine) -> str:
+#: What a held arm's line asks for, and its short form for a narrow panel (a headset's
+#: 320-pixel eye cut "press and release the clutch" after "th")
+HOLDING_HINT = " - press and release the clutch"
+HOLDING_HINT_SHORT = " - tap the clutch"
+
+
+def _arm_text(arm: ArmLine, short: bool = False) -> str:
     state = arm.state or "waiting"
     if state == "ALIGNING" and arm.align_error_rad == arm.align_error_rad:
         state += f" {np.degrees(arm.align_error_rad):.0f}° to go"
     elif state == "HOLDING":
-        state += " - clutching in again" if arm.auto_clutch else " - press and release the clutch"
+        if arm.auto_clutch:
+            state += " - clutching in again"
+        else:
+            state += HOLDING_HINT_SHORT if short else HOLDING_HINT
     marker = "▶ " if arm.active else ""
     return f"{marker}{arm.name} ({arm.hand}): {state}"
 
 
 #: The most lines an instruction takes on the overlay; a longer one ends in "…" (the
-#: bundled ones fit in three at 640x480)
-MAX_INSTRUCTION_LINES = 4
+#: bundled ones fit in three at 640x480, in five in a 320x240 headset eye's panel)
+MAX_INSTRUCTION_LINES = 5
 
 
 #: The most lines the connection's status takes (a refusal's reason fits in six at 640x480)
@@ -136,27 +145,135 @@ MAX_STATUS_LINES = 8
 def wrap_to_width(
     text: str,
     width_of: Callable[[str], float],
-    max_px: float,
+    max_px: float | Callable[[int], float],
     max_lines: int = MAX_INSTRUCTION_LINES,
 ) -> list[str]:
     """``text`` in lines no wider than ``max_px`` as drawn (``width_of`` measures a line),
-    at most ``max_lines``, the last ending in "…" when text is left over.
+    at most ``max_lines``, the last ending in "…" when text is left over. ``max_px`` may
+    be a function of the line's index (text that flows around the timer, then under it).
 
     Measured, not counted in characters: a character count cut the ring walk's
     instruction off after "take it by its tab" at 640x480, without a mark.
     """
+    limit = max_px if callable(max_px) else lambda _: max_px
     lines: list[str] = []
     for word in text.split():
-        if lines and width_of(f"{lines[-1]} {word}") <= max_px:
+        if lines and width_of(f"{lines[-1]} {word}") <= limit(len(lines) - 1):
             lines[-1] = f"{lines[-1]} {word}"
         else:
             lines.append(word)
     if len(lines) > max_lines:
         last = lines[max_lines - 1]
-        while last and width_of(f"{last} …") > max_px:
+        while last and width_of(f"{last} …") > limit(max_lines - 1):
             last = last.rsplit(" ", 1)[0] if " " in last else ""
         lines = [*lines[: max_lines - 1], f"{last} …".strip()]
     return lines or [""]
+
+
+@dataclass(frozen=True)
+class PlacedText:
+    """A line of the overlay where :func:`hud_layout` put it: its top-left corner (px),
+    its font's size (px) and colour."""
+
+    text: str
+    xy: tuple[float, float]
+    size_px: int
+    fill: tuple[int, int, int, int]
+
+    def box(self) -> tuple[float, float, float, float]:
+        """The ink's ``(left, top, right, bottom)`` as drawn (px)."""
+        x, y = self.xy
+        left, top, right, bottom = font(self.size_px).getbbox(self.text)
+        return (x + left, y + top, x + right, y + bottom)
+
+
+@dataclass(frozen=True)
+class HudLayout:
+    """The overlay's two bands (:func:`hud_layout`): the top one's lines (step and title,
+    instruction, timer, score) and its height, the bottom one's (the instruments' states,
+    the corner hint) and its top (px)."""
+
+    top: tuple[PlacedText, ...]
+    top_h: int
+    bottom: tuple[PlacedText, ...]
+    bottom_y: int
+
+
+def _arm_lines(arms, width_of: Callable[[str], float], max_px: float) -> list[tuple[str, tuple]]:
+    """Each instrument's line as drawn within ``max_px``: the short hint when the full one
+    would not fit, then wrapped (what is left, however narrow, still shows)."""
+    out = []
+    for arm in arms:
+        text = _arm_text(arm)
+        if width_of(text) > max_px:
+            text = _arm_text(arm, short=True)
+        colour = STATE_COLOURS.get(arm.state, TEXT)
+        out += [(line, colour) for line in wrap_to_width(text, width_of, max_px, len(text))]
+    return out
+
+
+def hud_layout(content: HudContent, width: int, height: int, s: float) -> HudLayout:
+    """Where the two bands' lines go in a ``width`` x ``height`` overlay at scale ``s``
+    (see :func:`draw_hud`): the step line wraps beside the timer, the instruction flows
+    beside the timer and score then under them, the instruments' lines wrap, and the
+    instruction takes at most the lines left above the instruments. At a headset's
+    320x240 eye the step line ran under the timer and "press and release the clutch"
+    lost its last word."""
+    big_px, body_px, small_px = round(26 * s), round(19 * s), round(15 * s)
+    big, body, small = font(big_px), font(body_px), font(small_px)
+    pad = round(10 * s)
+
+    clock = _clock(content.time_s)
+    if content.time_limit_s:
+        clock += f" / {_clock(content.time_limit_s)[:-2]}"  # the exercise's cut-off
+    score = "score --" if content.score is None else f"score {content.score:.0f}"
+    right_w = max(big.getlength(clock), body.getlength(score))
+    beside = width - 3 * pad - right_w
+    top = [
+        PlacedText(text, (width - pad - f.getlength(text), pad + k * round(32 * s)), px, TEXT)
+        for k, (text, f, px) in enumerate(((clock, big, big_px), (score, body, body_px)))
+    ]
+    right_bottom = top[-1].box()[3]  # the score's ink: lines whose ink starts below are free
+    ink_top = body.getbbox("(|Å")[1]  # the highest ink a line starts with
+
+    # bottom: the instruments' states, the corner hint beside the last
+    hint = content.hint
+    if content.fps:
+        hint = f"{content.fps:.0f} fps   {hint}"
+    hint_w = small.getlength(hint) + pad if hint else 0.0
+    arms = _arm_lines(content.arms, body.getlength, width - 2 * pad - hint_w)
+    line_h = round(26 * s)
+    bottom_y = height - (pad * 2 + line_h * max(len(arms), 1))
+    bottom = [
+        PlacedText(text, (pad, bottom_y + pad + k * line_h), body_px, colour)
+        for k, (text, colour) in enumerate(arms)
+    ]
+    if hint:
+        hint_xy = (width - pad - small.getlength(hint), height - pad - round(18 * s))
+        bottom.append(PlacedText(hint, hint_xy, small_px, TEXT))
+
+    # top left: step and title beside the timer, then the instruction around it
+    head = f"{content.step}  {content.title}".strip()
+    heads = [head]  # as written ("Step 1/3  Title") where it fits
+    if small.getlength(head) > beside:
+        heads = wrap_to_width(head, small.getlength, beside, len(head))
+    step_h = round(18 * s)
+    start = pad + round(22 * s) + step_h * (len(heads) - 1)
+    top += [
+        PlacedText(t, (pad, pad + k * step_h), small_px, (200, 200, 200, 255))
+        for k, t in enumerate(heads)
+    ]
+    row = round(24 * s)
+    room = max(1, (bottom_y - pad - start) // row)  # the rows above the instruments
+    lines = wrap_to_width(
+        content.instruction,
+        body.getlength,
+        lambda k: beside if start + k * row + ink_top < right_bottom else width - 2 * pad,
+        min(MAX_INSTRUCTION_LINES, room),
+    )
+    top += [PlacedText(t, (pad, start + k * row), body_px, TEXT) for k, t in enumerate(lines)]
+    top_h = start + row * max(len(lines), 2) + pad
+    return HudLayout(tuple(top), top_h, tuple(bottom), bottom_y)
 
 
 def draw_hud(
@@ -173,46 +290,27 @@ def draw_hud(
     image = Image.new("RGBA", (width, height), (0, 0, 0, 0))
     draw = ImageDraw.Draw(image)
     s = scale if scale is not None else max(height / 720.0, 0.6)  # sizes scale with the window
-    big, body, small = font(round(26 * s)), font(round(19 * s)), font(round(15 * s))
+    body = font(round(19 * s))
     pad = round(10 * s)
 
-    # top: step and instruction (left), timer and score (right)
-    clock = _clock(content.time_s)
-    if content.time_limit_s:
-        clock += f" / {_clock(content.time_limit_s)[:-2]}"  # the exercise's cut-off
-    score = "score --" if content.score is None else f"score {content.score:.0f}"
-    right_w = max(draw.textlength(clock, font=big), draw.textlength(score, font=body))
-    lines = wrap_to_width(
-        content.instruction, lambda t: draw.textlength(t, font=body), width - 3 * pad - right_w
-    )
-    head = f"{content.step}  {content.title}".strip()
-    top_h = pad * 2 + round(22 * s) + round(24 * s) * max(len(lines), 2)
+    # top: step and instruction (left), timer and score (right); bottom: the instruments
+    layout = hud_layout(content, width, height, s)
+    top_h = layout.top_h
     draw.rectangle((0, 0, width, top_h), fill=PANEL)
-    draw.text((pad, pad), head, font=small, fill=(200, 200, 200, 255))
-    for k, line in enumerate(lines):
-        draw.text((pad, pad + round(22 * s) + k * round(24 * s)), line, font=body, fill=TEXT)
-    for k, (text, f) in enumerate(((clock, big), (score, body))):
-        w = draw.textlength(text, font=f)
-        draw.text((width - pad - w, pad + k * round(32 * s)), text, font=f, fill=TEXT)
-
-    # bottom: the instruments' states
-    line_h = round(26 * s)
-    bottom_h = pad * 2 + line_h * max(len(content.arms), 1)
-    y0 = height - bottom_h
-    draw.rectangle((0, y0, width, height), fill=PANEL)
-    for k, arm in enumerate(content.arms):
-        colour = STATE_COLOURS.get(arm.state, TEXT)
-        draw.text((pad, y0 + pad + k * line_h), _arm_text(arm), font=body, fill=colour)
-    hint = content.hint
-    if content.fps:
-        hint = f"{content.fps:.0f} fps   {hint}"
-    w = draw.textlength(hint, font=small)
-    draw.text((width - pad - w, height - pad - round(18 * s)), hint, font=small, fill=TEXT)
+    draw.rectangle((0, layout.bottom_y, width, height), fill=PANEL)
+    for t in layout.top + layout.bottom:
+        draw.text(t.xy, t.text, font=font(t.size_px), fill=t.fill)
 
     # warnings as they happen, newest at the bottom of the stack; drawn last, over the
     # help panel (which starts below them where it fits): the panel hid them
+    # (wrapped: a headset's 300-pixel panel cut "Moving too fast: ..." at both ends)
     banners_top = top_h + pad
-    banners_bottom = banners_top + round(36 * s) * len(content.warnings[-4:])
+    row = round(24 * s)
+    banners = [
+        (wrap_to_width(text, body.getlength, width - 4 * pad, 3), severity)
+        for text, severity in content.warnings[-4:]
+    ]
+    banners_bottom = banners_top + sum(round(36 * s) + row * (len(b) - 1) for b, _ in banners)
     if content.status:
         # wrapped and boxed: a server's refusal names the key, the reason and the fix
         # (~250 characters), far wider than the window in one line
@@ -239,15 +337,18 @@ def draw_hud(
     if content.result:
         _panel(draw, width, height, "Session over", content.result.splitlines(), s)
     y = banners_top
-    for text, severity in content.warnings[-4:]:
+    for lines, severity in banners:
         colour = WARNING_COLOUR if severity == "warning" else INFO_COLOUR
-        w = draw.textlength(text, font=body)
+        w = max(body.getlength(line) for line in lines)
         x = (width - w) / 2
+        extra = row * (len(lines) - 1)
         draw.rounded_rectangle(
-            (x - pad, y, x + w + pad, y + round(30 * s)), radius=pad, fill=colour
+            (x - pad, y, x + w + pad, y + round(30 * s) + extra), radius=pad, fill=colour
         )
-        draw.text((x, y + round(4 * s)), text, font=body, fill=TEXT)
-        y += round(36 * s)
+        for k, line in enumerate(lines):
+            x_line = (width - body.getlength(line)) / 2
+            draw.text((x_line, y + round(4 * s) + k * row), line, font=body, fill=TEXT)
+        y += round(36 * s) + extra
     return np.asarray(image)
 
 

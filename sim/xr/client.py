@@ -53,7 +53,7 @@ from sim.xr.frames import (
 )
 from sim.xr.hands import MasterHand, full_vibration_n, vibration_amplitude
 from sim.xr.hud import eye_views
-from sim.xr.timing import FrameRecord, FrameTimer
+from sim.xr.timing import FrameRecord, FrameTimer, gap_slots
 
 _log = logging.getLogger(__name__)
 
@@ -528,8 +528,11 @@ class VrClient:
 
     def _report_frame(self, feed, info, shown_s: float, late: bool) -> None:
         """Count the frame for the server's ``XR/frame_timing`` report (about 1 Hz): the
-        display's period is the runtime's predicted one; a frame submitted after its
-        display time missed it."""
+        display's period is the runtime's predicted one; the display slots since the
+        previous frame are counted as the terminal's "paced" is (:func:`gap_slots`), so
+        the stored session's missed slots are the terminal's "missed"; a frame submitted
+        after its display time is reported as ``late`` (a report that fed late frames in
+        as missed stored 24.7% where the terminal said 154 of 415 slots)."""
         from haptics.bus.frame_timing import FrameTimingMeter
 
         period = info.period_ns * 1e-9 if info.period_ns > 0 else None
@@ -539,7 +542,9 @@ class VrClient:
             # the runtime's latest prediction: Monado's null compositor says 16 ms at the
             # first frame, then paces at 50 ms (the server stored 0.016 s of a 20 Hz run)
             self._meter.target_period_s = period
-        fields = self._meter.frame(shown_s, missed=late)
+        frames = self.timer.frames
+        slots = gap_slots(frames[-2] if len(frames) > 1 else None, frames[-1])
+        fields = self._meter.frame(shown_s, slots=slots, late=late)
         if fields is not None:
             feed.bus.publish(f"{FRAME_TIMING_NAME}/frame_timing", fields)
 

@@ -133,9 +133,16 @@ def _slots(frames: list[FrameRecord]) -> int:
     paced 414, missed 0")."""
     if not frames:
         return 0
-    slots = 1
-    for before, frame in itertools.pairwise(frames):
-        period = frame.period_ns if frame.period_ns > 0 else before.period_ns
-        gap = frame.display_ns - before.display_ns
-        slots += max(1, round(gap / period)) if period > 0 else 1
-    return slots
+    return 1 + sum(gap_slots(before, frame) for before, frame in itertools.pairwise(frames))
+
+
+def gap_slots(before: FrameRecord | None, frame: FrameRecord) -> int:
+    """Display slots from ``before``'s predicted display time to ``frame``'s, at the
+    period the runtime gave ``frame`` (else ``before``'s): 1 when none was skipped, and 1
+    for the first frame (``before`` None). The terminal's "paced" and the bus's
+    ``XR/frame_timing`` count with this, so they agree."""
+    if before is None:
+        return 1
+    period = frame.period_ns if frame.period_ns > 0 else before.period_ns
+    gap = frame.display_ns - before.display_ns
+    return max(1, round(gap / period)) if period > 0 else 1

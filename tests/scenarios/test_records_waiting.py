@@ -463,3 +463,30 @@ def test_records_with_marks_of_an_older_surgisim_get_the_count_and_keep_their_ma
         reopened.register_trainee(name)
         reopened.forget(name)
     assert [number for number, _ in _marks()] == [1, 2]  # the un-numbered one went
+
+
+def test_a_run_started_while_another_of_the_trainee_goes_on_warns(records, live_pid):
+    """Report V, finding 6b: two `practice` runs for one trainee opened two trainers, one
+    over the other, and stored two sessions without a word. The second run warns by the
+    first's live checkpoint (as forget finds it), naming its process; a killed run's
+    checkpoint is no run going on."""
+    from rich.console import Console
+
+    from sim.cli.run import say_live_runs
+
+    def said(pseudonym: str) -> str:
+        console = Console(record=True, width=300)
+        say_live_runs(console, records, pseudonym)
+        return " ".join(console.export_text().split())
+
+    records.trainee("T806")
+    _checkpoint("T806")  # a killed run's: waits to be stored, runs no more
+    assert said("T806") == "" and records.live_runs("T806") == []
+    _checkpoint("T806", pid=live_pid)
+    _checkpoint("T807", pid=live_pid)  # another trainee's
+    assert records.live_runs("T806") == [live_pid]
+    text = said("T806")
+    assert f"trainee 'T806' has another run going on: PID {live_pid}" in text
+    assert "stores a session of its own" in text and "Esc" in text
+    with pytest.raises(LiveRunError, match=rf"PID {live_pid} "):  # forget's, as before
+        records.check_no_live_run("T806")

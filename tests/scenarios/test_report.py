@@ -724,3 +724,23 @@ def test_a_stopped_sessions_rescore_says_it_is_not_counted_not_another_rubric():
     assert rescore_text(stopped) == "61.5 FAIL (the session is stopped: not counted)"
     other = {"rescore": None, "latest_rescore": latest, "why_not": "other rubric"}
     assert rescore_text(other) == "61.5 FAIL, under another rubric: not judged by it"
+
+
+def test_a_headsets_stored_frame_timing_reads_as_the_terminal_did():
+    """A headset's stored session says its missed display slots (the terminal's "paced
+    415, missed 154") and its late frames, labelled; a desktop window's still reads in
+    frames. A probe student's report said "24.7% of 255 frames missed" (the late ones)."""
+    from scenarios.report_score import degraded_html, frame_timing_label
+
+    xr = {"frames": 260, "missed": 100, "missed_fraction": 0.38, "paced": 415,
+          "missed_slots": 154, "missed_slots_fraction": 154 / 415, "late": 65,
+          "frame_period_s_p50": 0.1, "frame_period_s_p99": 0.296}  # fmt: skip
+    label = frame_timing_label("XR", xr)
+    assert "154 of 415 display slots missed (37.1%)" in label
+    assert "65 of 260 frames late" in label and "frames missed" not in label
+    view = {"frames": 5400, "missed_fraction": 0.004, "frame_period_s_p50": 0.0167}
+    assert frame_timing_label("VIEW", view).endswith("0.4% of 5400 frames missed")
+    slow = {**xr, "missed_slots": 300, "missed_slots_fraction": 300 / 415}
+    assert "XR display missed 72% of its display slots" in degraded_html(
+        {"frame_timing": {"XR": slow}}
+    )

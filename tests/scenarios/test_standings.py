@@ -365,3 +365,28 @@ def test_every_date_shown_says_utc_and_a_start_in_the_future_is_flagged(tmp_path
     assert f"session {fast} (" in warning and "started after now" in warning
     say_future_starts(Console(width=400), records, "T101")  # no sessions: nothing to say
     assert capsys.readouterr().out == ""
+
+
+def test_a_pass_that_does_not_count_says_why_on_the_page_and_in_trainee_show(tmp_path):
+    """A probe student's passes at 88-98 under a ``min_score: 100`` rule read "pass" and
+    then only "no" under "counts toward proficiency", where a stopped session said "no
+    (not an attempt)": the cell names what the rule wanted, in the page and in
+    ``trainee show``."""
+    from typer.testing import CliRunner
+
+    from sim.cli import app
+
+    strict = STRICT.replace("min_score: 80", "min_score: 100")
+    db = f"sqlite:///{tmp_path / 'r.sqlite'}"
+    records = Records(db)
+    for day, score in enumerate((98.06, 100.0, 41.5, 99.97), start=1):
+        _store(records, "T201", day, score=score, text=strict)
+    sessions = session_dicts(records, "T201")
+    page = trainee_report_html("T201", sessions, proficiency_table(records, "T201"))
+    cells = ["no (score 98.1 &lt; 100)", "yes", "no (not a pass)", "no (score 99.9 &lt; 100)"]
+    for cell in cells:
+        assert f"<td>{cell}</td>" in page, cell
+    out = CliRunner().invoke(app, ["trainee", "show", "T201", "--db", db], env={"COLUMNS": "250"})
+    assert out.exit_code == 0, out.output
+    text = " ".join(out.output.split())
+    assert "no (score 98.1 < 100)" in text and "no (not a pass)" in text

@@ -211,6 +211,34 @@ def test_frame_timer_counts_slots_at_the_period_each_frame_was_given():
     assert summary["period_ms"] == pytest.approx(75.0)  # the median of the periods given
 
 
+def test_the_bus_report_counts_the_slots_the_terminal_counts():
+    """The headset's ``XR/frame_timing`` carries the terminal's "paced" and "missed" (slots
+    without a frame) and its late frames: a probe's stored session said "24.7% of 255
+    frames missed" (its late frames) where the terminal said "paced 415, missed 154"."""
+    from types import SimpleNamespace
+
+    from sim.xr.client import VrClient, VrOptions
+
+    client = VrClient(VrOptions(), log=lambda *_: None)
+    sent = []
+    feed = SimpleNamespace(bus=SimpleNamespace(publish=lambda topic, f: sent.append(f)))
+    period_ns = 100_000_000
+    gaps = [1, 1, 3, 1, 2, 1, 4, 1, 1, 2] * 4  # display periods between frames
+    display_ns = 10**12
+    for index, gap in enumerate([0, *gaps]):
+        display_ns += gap * period_ns
+        late = index % 3 == 1
+        client.timer.add(FrameRecord(index, display_ns, period_ns, 0.0, 0.01, index > 0, late))
+        info = SimpleNamespace(period_ns=period_ns)
+        client._report_frame(feed, info, display_ns * 1e-9, late)
+    summary = client.timer.summary()
+    report = client._meter.payload()
+    assert summary["missed"] > summary["late"]  # the figures differ: the test tells them apart
+    assert report["paced"] == summary["paced"] and report["missed_slots"] == summary["missed"]
+    assert report["late"] == summary["late"] and report["frames"] == summary["frames"]
+    assert sent and sent[-1]["missed_slots"] <= summary["missed"]
+
+
 def test_remote_driver_packet_layout():
     """The r_remote_data wire format (Monado's remote driver, "mndrmt3")."""
     from sim.xr.monado import REMOTE_PACKET_BYTES, RemoteHub

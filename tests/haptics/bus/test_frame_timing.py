@@ -154,3 +154,63 @@ def test_log_refuses_counts_that_grow_faster_than_any_display():
     assert log.ingest([m], counters.refuse) == 0
     assert counters.accepted == 0 and counters.dropped["bad_fields"] == 1
     assert counters.last_problem("bad_fields").startswith("XR/frame_timing: 'frames' is")
+
+
+def test_a_meter_told_the_display_slots_reports_them_beside_frames_that_missed():
+    """A headset knows its display's slots (OpenXR's predicted display times): the bus
+    report carries the slots without a new frame (``missed_slots`` of ``paced``, the
+    terminal's "missed") and the late frames, labelled; ``missed`` stays a count of frames
+    (<= frames, what a server that predates the slot counts checks) even when most slots
+    were skipped. A probe's stored session said "24.7% of 255 frames missed" (the late
+    frames) where the terminal said 154 of 415 slots."""
+    meter = FrameTimingMeter(target_period_s=0.1)
+    t, report = 100.0, None
+    slots = [1] + [3] * 40  # one frame in three slots: 80 skipped, more than the frames
+    for k, n in enumerate(slots):
+        t += 0.1 * n
+        report = meter.frame(t, slots=n, late=k % 4 == 0) or report
+    last = meter.payload()
+    assert last["paced"] == sum(slots) and last["missed_slots"] == sum(slots) - len(slots)
+    assert last["missed_slots"] > last["frames"] == len(slots)
+    assert last["missed"] == 40 and last["late"] == 11
+    assert report is not None and {"paced", "missed_slots", "late"} <= report.keys()
+    decode(encode("XR/frame_timing", {**last, **_envelope()}, TO_SERVER))
+    # a client that knows no slots sends none of them (the desktop window)
+    assert not {"paced", "missed_slots", "late"} & FrameTimingMeter(0.1).payload().keys()
+
+
+@pytest.mark.parametrize(
+    "change, expected",
+    [
+        ({"paced": 100, "missed_slots": 101}, "expected missed_slots <= paced"),
+        ({"missed_slots": 3}, "'paced' is None"),
+        ({"late": 901}, "expected late <= frames"),
+        ({"paced": -1}, "'paced' is -1, expected >= 0"),
+        ({"paced": 2.0}, "'paced' is float, expected an integer"),
+        ({"paced": 2**62}, "'paced' is 4611686018427387904, expected at most"),
+    ],
+)
+def test_the_server_refuses_slot_counts_that_cannot_be(change, expected):
+    import msgpack
+
+    fields = {"frames": 900, "missed": 3, "frame_period_s_p50": 0.011, "frame_period_s_p99": 0.02}
+    with pytest.raises(BusMessageError) as e:
+        decode([b"XR/frame_timing", msgpack.packb({**fields, **_envelope(), **change})])
+    assert e.value.reason == "bad_fields" and expected in str(e.value)
+
+
+def test_log_adds_up_the_slot_counts_over_a_restart_and_stores_them_labelled():
+    log = FrameTimingLog()
+    base = {"frame_period_s_p50": 0.1, "frame_period_s_p99": 0.3, "target_period_s": 0.1}
+    log.update("XR", {**_envelope(0), **base, "frames": 260, "missed": 100, "paced": 415,
+                      "missed_slots": 155, "late": 65})  # fmt: skip
+    # the client restarted: its counts start again, and the log adds them up
+    log.update("XR", {**_envelope(0), **base, "frames": 10, "missed": 0, "paced": 10,
+                      "missed_slots": 0, "late": 1})  # fmt: skip
+    log.update("VIEW", {**_envelope(0), **base, "frames": 30, "missed": 0})
+    summary = log.summary()
+    xr = summary["XR"]
+    assert (xr["paced"], xr["missed_slots"], xr["late"]) == (425, 155, 66)
+    assert xr["missed_slots_fraction"] == pytest.approx(155 / 425)
+    assert xr["frames"] == 270 and xr["missed"] == 100
+    assert not {"paced", "missed_slots", "missed_slots_fraction", "late"} & summary["VIEW"].keys()

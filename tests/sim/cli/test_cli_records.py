@@ -591,3 +591,29 @@ def test_a_stopped_rescore_all_says_how_many_it_stored(tmp_path, monkeypatch):
     monkeypatch.setattr(archive, "rescore", real_rescore)
     again = runner.invoke(app, args)
     assert "1 session(s) re-scored, 1 already under this rubric" in again.stdout
+
+
+def test_the_first_session_of_a_pseudonym_is_said_to_be_one(tmp_path):
+    """Report V, finding 6: a wrong but well-formed pseudonym stored "session 16 for
+    trainee 'brave-lynx-5521'" and nothing said that this began a new trainee. The note
+    comes with the first session only, and says what to do about a mistaken one."""
+    from rich.console import Console
+
+    from sim.cli.run import say_first_session
+
+    records = Records(f"sqlite:///{tmp_path / 'r.sqlite'}")
+
+    def said(recorded: bool) -> str:
+        console = Console(record=True, width=300)
+        say_first_session(console, records, "T042", recorded)
+        return " ".join(console.export_text().split())
+
+    assert said(False) == ""  # nothing stored yet
+    store_mini_session(records, "T042", tmp_path / "traces")
+    first = said(False)
+    assert "first session for trainee 'T042': a new trainee" in first
+    assert "sessions under another pseudonym" in first and "trainee list" in first
+    assert "registered without sessions" in said(True)  # a `trainee new` pseudonym
+    store_mini_session(records, "T042", tmp_path / "traces")
+    assert said(False) == ""  # a trainee with earlier sessions: nothing to say
+    assert records.session_count("T042") == 2 and records.session_count("nobody") == 0

@@ -117,6 +117,8 @@ def test_ctrl_c_stores_the_session_as_incomplete(tmp_path):
     assert "stored as session 1" in stdout
     # the trainee's first session: needle-handover's prerequisite is said, not enforced
     assert "has not done peg-transfer (not attempted yet)" in " ".join(stdout.split())
+    # and a pseudonym new to the records is said to be one (a wrong one split a history)
+    assert "first session for trainee 'swift-otter-1234': a new trainee" in " ".join(stdout.split())
     row = _records(tmp_path).session(1)
     assert not row.completed and row.trainee.pseudonym == "swift-otter-1234"
     assert row.ending == "stopped"
@@ -150,6 +152,8 @@ def test_sigterm_stores_the_session_and_closes_the_recording(tmp_path):
     assert "stored as session 1" in stdout
     # the trainee's first session: needle-handover's prerequisite is said, not enforced
     assert "has not done peg-transfer (not attempted yet)" in " ".join(stdout.split())
+    # and a pseudonym new to the records is said to be one (a wrong one split a history)
+    assert "first session for trainee 'swift-otter-1234': a new trainee" in " ".join(stdout.split())
     row = _records(tmp_path).session(1)
     assert not row.completed and row.trainee.pseudonym == "swift-otter-1234"
     assert not list((_store_dir(tmp_path, "records") / "in-progress").glob("*"))

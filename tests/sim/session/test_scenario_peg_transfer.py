@@ -327,3 +327,32 @@ def test_a_grip_is_judged_by_the_carry_it_has_to_make():
             assert not plan.carries_to(demo, "PSM2", ring, g, center + np.array([0.0, 0.0, 0.3]))
     finally:
         session.close()
+
+
+def test_every_step_names_its_pegs_by_where_they_are_as_the_endoscope_sees_them():
+    """A probe student read "Lift ring 1 from peg 1 ... place it on peg 7" over a view
+    that numbers nothing. Each step now names the peg by its row (front: nearest the
+    endoscope) and its side in the pair; the words are checked against the board's peg
+    positions and the step's target peg (the ring starts, and ends, on the same spot in
+    the other group)."""
+    from scenarios.loader import resolve
+    from sim.world.boards import peg_positions
+    from sim.world.scene import PegBoardSpec
+
+    spec = PegBoardSpec()
+    scenario = load_scenario(resolve("peg-transfer"))
+    ecm = next(a for a in scenario.scene.arms if a.name == "ECM")
+    assert ecm.port.position_m[1] < 0  # the endoscope looks from -y: the -y row is front
+
+    def spot(peg: int) -> str:
+        x, y = peg_positions(spec)[peg]
+        row = {-1: "front", 0: "middle", 1: "back"}[round(y / spec.peg_spacing_m)]
+        side = "left" if x < np.sign(x) * spec.group_offset_m else "right"
+        return f"{row}-{side}"
+
+    for step in scenario.exercise.steps:
+        target = int(step.done_when.placed.target.removeprefix("board:peg"))
+        assert not any(ch.isdigit() for ch in step.instruction), step.instruction
+        assert f"{spot(target)} peg" in step.instruction, (step.id, spot(target))
+        group = "left" if target >= 6 else "right"  # the ring comes from the other group
+        assert f"{group} group's {spot(target)} peg" in step.instruction, step.instruction
