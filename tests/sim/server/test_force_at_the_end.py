@@ -16,6 +16,7 @@ import time
 import numpy as np
 import pytest
 
+from tests.sim.server.patience import patient_watchdog
 from tests.sim.server.test_server import Device, Served
 
 
@@ -47,7 +48,8 @@ def _pressing(device: Device, above_n: float) -> bool:
 
 
 @pytest.mark.parametrize("ending", ["stop request", "interrupted"])
-def test_every_device_gets_a_zero_force_before_the_session_ends(ending):
+def test_every_device_gets_a_zero_force_before_the_session_ends(ending, monkeypatch):
+    patient_watchdog(monkeypatch)  # not a watchdog test: a starved device thread is no hold
     served = Served()  # needle-handover: MTMR -> PSM1, MTML -> PSM2
     device = Device(served.server.port)
     try:
@@ -76,10 +78,11 @@ def test_every_device_gets_a_zero_force_before_the_session_ends(ending):
     assert all(_force_n(p) == 0.0 for p in after), after
 
 
-def test_after_a_pause_the_force_ramps_back_from_zero():
+def test_after_a_pause_the_force_ramps_back_from_zero(monkeypatch):
     """A pause publishes zero force past the arm's filter, which kept the force from
     before it: the first message after ``resume`` jumped 0 -> 3 N in one step (7.5 times
     ``max_force_step_n``), where docs/bus.md promises a ramp."""
+    patient_watchdog(monkeypatch)
     served = Served()
     device = Device(served.server.port)
     try:
