@@ -481,6 +481,16 @@ def test_the_safety_episodes_are_in_the_recording_as_the_report_lists_them(tmp_p
     assert [t for t, _, _ in logged] == pytest.approx(sorted(e.time_s for e in expected))
 
 
+def _replay_with_a_moved_tip(rec, path, replay_module, monkeypatch):
+    """``surgisim replay PATH`` of ``rec`` with PSM1's last recorded tip moved 2 mm (beyond
+    the tolerance, so that the replay differs); the CLI's result."""
+    step = max(rec.tips)
+    rec.tips[step]["PSM1"] = rec.tips[step]["PSM1"].copy()
+    rec.tips[step]["PSM1"][0, 3] += 0.002
+    monkeypatch.setattr(replay_module, "read_recording", lambda _path, rec=rec: rec)
+    return CliRunner().invoke(app, ["replay", str(path)])
+
+
 def test_a_replay_that_differs_names_the_other_surgisim_version_that_recorded(
     recorded, monkeypatch
 ):
@@ -505,11 +515,7 @@ def test_a_replay_that_differs_names_the_other_surgisim_version_that_recorded(
             del rec.metadata["surgisim_version"]
         else:
             rec.metadata["surgisim_version"] = stored
-        step = max(rec.tips)
-        rec.tips[step]["PSM1"] = rec.tips[step]["PSM1"].copy()
-        rec.tips[step]["PSM1"][0, 3] += 0.002  # 2 mm: beyond the tolerance
-        monkeypatch.setattr(replay_module, "read_recording", lambda _path, rec=rec: rec)
-        out = CliRunner().invoke(app, ["replay", str(path)])
+        out = _replay_with_a_moved_tip(rec, path, replay_module, monkeypatch)
         assert out.exit_code == 1 and "not the recorded session" in out.stderr, out.output
         if blamed is None:
             assert "versions differ" not in out.stderr
@@ -578,11 +584,7 @@ def test_a_recording_fingerprints_its_plugins_and_a_replay_names_an_edited_one(
             del rec.metadata["tremor_filter_digest"], rec.metadata["ik_solver_digest"]
         else:
             rec.metadata["tremor_filter_digest"] = digest  # as if the module was edited
-        step = max(rec.tips)
-        rec.tips[step]["PSM1"] = rec.tips[step]["PSM1"].copy()
-        rec.tips[step]["PSM1"][0, 3] += 0.002  # 2 mm: beyond the tolerance
-        monkeypatch.setattr(replay_module, "read_recording", lambda _path, rec=rec: rec)
-        out = CliRunner().invoke(app, ["replay", str(path)])
+        out = _replay_with_a_moved_tip(rec, path, replay_module, monkeypatch)
         assert out.exit_code == 1 and "not the recorded session" in out.stderr, out.output
         assert (named in " ".join(out.stderr.split())) is blamed, out.stderr
 
