@@ -687,12 +687,14 @@ def sessions_csv(sessions: Sequence[dict], path: str | Path) -> Path:
     """One row per session: id, scenario, date, score, pass, every metric, the latency,
     and how the session ended (``ended``: ``completed``, ``time_limit``, ``failed``,
     ``stopped``, ``crashed``, or ``not completed`` for sessions stored before this was
-    kept; last, so that existing columns keep their places)."""
+    kept), then whether it counts toward proficiency and why not (``counts``, as
+    :func:`counts_text` says it); new columns go last, so that existing ones keep their
+    places."""
     names = sorted({k for s in sessions for k in s["metrics"]})
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     head = ["session", "scenario", "started_at", "operator", "seed", "score", "passed"]
-    writer.writerow([*head, *names, "latency", "ended"])
+    writer.writerow([*head, *names, "latency", "ended", "counts"])
     for s in sessions:
         writer.writerow(
             [
@@ -706,6 +708,7 @@ def sessions_csv(sessions: Sequence[dict], path: str | Path) -> Path:
                 *[s["metrics"].get(n, "") for n in names],
                 s.get("latency", "none"),
                 s.get("ended", ""),
+                counts_text(s),
             ]
         )
     return write_text(path, buffer.getvalue())

@@ -186,8 +186,7 @@ def trainee_show(
     from scenarios.archive import proficiency_table, session_dicts
     from scenarios.errors import ScenarioError
     from scenarios.records import NOT_COUNTED_NOTE, OTHER_RUBRIC_NOTE, attempts_label
-    from scenarios.report import counts_text, rescore_text
-    from scenarios.scoring import score_text
+    from scenarios.report import counts_text
     from scenarios.standings import judged_passes
 
     console = Console(emoji=False)
@@ -222,29 +221,13 @@ def trainee_show(
                     f"trainee {pseudonym!r} has no session under latency {latency!r}; "
                     f"latencies recorded: {conditions}."
                 )
-        rescored = any(s["rescore"] or s["latest_rescore"] for s in sessions)
-        columns = ("id", "scenario", "date", "operator", "seed", "latency", "score", "result")
-        table = Table(title=f"Sessions of {escape(pseudonym)}")
-        # "counts": toward proficiency, and why not (a pass below the rule's score)
-        for col in columns + (("re-score",) if rescored else ()) + ("counts",):
-            # names are never cut: the date and the latency wrap instead on a narrow terminal
-            whole = col in ("scenario", "operator")
-            width = max([len(col), *(len(str(s[col])) for s in sessions)]) if whole else None
-            table.add_column(col, min_width=width, no_wrap=whole, overflow="fold")
-        for s in sessions:
-            table.add_row(
-                str(s["id"]),
-                escape(s["scenario"]),
-                escape(s["started_at"]),
-                escape(s["operator"]),
-                str(s["seed"]),
-                escape(s["latency"]),
-                escape(score_text(s["score"], s["pass_score"])),
-                escape(s["result"]),
-                *((escape(rescore_text(s)),) if rescored else ()),
-                escape(counts_text(s)),
-            )
+        table = _sessions_table(pseudonym, sessions, console.width)
         console.print(table)
+        if not _shows_counts(table):  # a narrow terminal: "counts" under the table
+            for s in sessions:
+                console.print(
+                    f"session {s['id']} counts toward proficiency: {escape(counts_text(s))}"
+                )
         proficiency = proficiency_table(records, pseudonym)
         table = Table(title="Proficiency")
         for col in (
@@ -793,3 +776,57 @@ def _say_timers_that_never_ran(console: Console, result) -> None:
                 f"[yellow]note:[/yellow] timer {escape(repr(timer))} never ran in this "
                 "session (its trace has no such timer): its metric does not apply."
             )
+
+
+#: the columns of ``trainee show``'s sessions table that are never cut (short values, or
+#: names); the date and the result wrap on a narrow terminal
+_WHOLE_COLUMNS = ("id", "scenario", "operator", "seed", "latency", "score")
+
+
+def _sessions_table(pseudonym: str, sessions: list[dict], width: int) -> Table:
+    """``trainee show``'s table of sessions: with a ``counts`` column (toward proficiency,
+    and why not) where it fits ``width`` whole, else without it (the caller says it under
+    the table: at 80 columns rich squeezed nine columns into "laten|cy", "coun|ts" and
+    "(sco|re" one word a line)."""
+    for with_counts in (True, False):
+        table = _sessions_table_of(pseudonym, sessions, with_counts)
+        if not with_counts or Console(width=10_000).measure(table).maximum <= width:
+            return table
+    return table
+
+
+def _shows_counts(table) -> bool:
+    return any(column.header == "counts" for column in table.columns)
+
+
+def _sessions_table_of(pseudonym: str, sessions: list[dict], with_counts: bool) -> Table:
+    from scenarios.report import counts_text, rescore_text
+    from scenarios.scoring import score_text
+
+    rescored = any(s["rescore"] or s["latest_rescore"] for s in sessions)
+    columns = ("id", "scenario", "date", "operator", "seed", "latency", "score", "result")
+    columns += ("re-score",) if rescored else ()
+    columns += ("counts",) if with_counts else ()
+    rows = [
+        (
+            str(s["id"]),
+            escape(s["scenario"]),
+            escape(s["started_at"]),
+            escape(s["operator"]),
+            str(s["seed"]),
+            escape(s["latency"]),
+            escape(score_text(s["score"], s["pass_score"])),
+            escape(s["result"]),
+            *((escape(rescore_text(s)),) if rescored else ()),
+            *((escape(counts_text(s)),) if with_counts else ()),
+        )
+        for s in sessions
+    ]
+    table = Table(title=f"Sessions of {escape(pseudonym)}")
+    for k, col in enumerate(columns):
+        whole = col in _WHOLE_COLUMNS
+        width = max([len(col), *(len(row[k]) for row in rows)]) if whole else None
+        table.add_column(col, min_width=width, no_wrap=whole, overflow="fold")
+    for row in rows:
+        table.add_row(*row)
+    return table

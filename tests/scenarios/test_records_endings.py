@@ -3,6 +3,7 @@ sessions stored late (a killed run's checkpoint, a trace kept when storing faile
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import sqlite3
 import time
@@ -16,7 +17,7 @@ from scenarios.checkpoint import Checkpoint, RunInfo
 from scenarios.evaluate import score_trace
 from scenarios.loader import parse_scenario
 from scenarios.records import AlreadyStoredError, Records
-from scenarios.report import sessions_csv, trainee_report_html
+from scenarios.report import counts_text, sessions_csv, trainee_report_html
 from tests.scenarios.test_evaluate import _trace
 from tests.scenarios.test_loader import VALID
 
@@ -109,9 +110,12 @@ def test_the_ending_is_shown_in_the_table_csv_and_page(records, tmp_path):
         "FAIL (stopped by the user)",
         "FAIL (out of time)",
     ]
-    rows = sessions_csv(sessions, tmp_path / "s.csv").read_text().splitlines()
-    assert rows[0].endswith(",ended")
-    assert [r.rsplit(",", 1)[1] for r in rows[1:]] == ["completed", "stopped", "time_limit"]
+    rows = list(csv.reader(sessions_csv(sessions, tmp_path / "s.csv").open()))
+    assert rows[0][-2:] == ["ended", "counts"]
+    assert [r[-2] for r in rows[1:]] == ["completed", "stopped", "time_limit"]
+    # why an attempt does not count, in the export an instructor opens in a spreadsheet
+    assert [r[-1] for r in rows[1:]] == [counts_text(s) for s in sessions]
+    assert rows[2][-1] == "no (not an attempt)" and rows[3][-1] == "no (not a pass)"
     page = trainee_report_html("T001", sessions, proficiency_table(records, "T001"))
     assert "<td>FAIL (stopped by the user)</td>" in page and "no (not an attempt)" in page
     # an attempt out of time counts as an attempt that did not qualify: "no", not blank

@@ -88,9 +88,10 @@ def test_trainee_report_and_csv(tmp_path):
         "score",
         "passed",
     ]
-    # how the session ended comes last, after the latency (blank when not given)
-    assert len(rows) == 5 and rows[1][7:] == ["90", "1.0", "none", ""]
-    assert rows[0][-1] == "ended"
+    # how the session ended comes after the latency (blank when not given), then whether
+    # it counts toward proficiency
+    assert len(rows) == 5 and rows[1][7:] == ["90", "1.0", "none", "", "no"]
+    assert rows[0][-2:] == ["ended", "counts"]
 
 
 # ---- the parts that explain the score ------------------------------------------------------
