@@ -274,6 +274,16 @@ MEASURED_MAX_TIP_FORCE_N = 38.7
 TIP_SPEED_LIMIT_M_S = 0.2
 
 
+def _smaller_unit_hint(value: float, units_are: str, smaller: str, least: float) -> str:
+    """The end of a unit-slip warning: the value read in the unit a thousand times
+    smaller, only where that reading is a plausible threshold (``least`` of it or more:
+    2500 mN, 5 mm/s). A 40 N limit is a choice past the motors, not 0.04 N written in
+    millinewtons; "(40 mN is 0.04): millinewtons?" misled."""
+    if value < least:
+        return "."
+    return f"; {units_are} ({value:g} {smaller} is {value / 1000:g}): {smaller}?"
+
+
 def implausible_thresholds(scenario: Scenario) -> list[ScenarioWarning]:
     """Rubric thresholds past what a tip can do (``excessive_force_n: 2500`` for 2.5 N,
     ``idle_speed_m_s: 5`` for 5 mm/s). They validated "ok" and switched the measures off:
@@ -291,8 +301,8 @@ def implausible_thresholds(scenario: Scenario) -> list[ScenarioWarning]:
                 f"scoring.thresholds.excessive_force_n: {force_n:g} N is more than an arm's "
                 f"motors press a tip with (measured at most {MEASURED_MAX_TIP_FORCE_N:g} N, "
                 "jaws driven into the board), so excessive-force time is always 0 and cannot "
-                f"be penalised; forces are in newtons ({force_n:g} mN is "
-                f"{force_n / 1000:g}): millinewtons?",
+                "be penalised"
+                + _smaller_unit_hint(force_n, "forces are in newtons", "mN", least=100.0),
             )
         )
     effects = {
@@ -308,8 +318,8 @@ def implausible_thresholds(scenario: Scenario) -> list[ScenarioWarning]:
                     ("scoring", "thresholds", name),
                     f"scoring.thresholds.{name}: {speed:g} m/s is faster than the "
                     f"teleoperation speed limit lets a tip move ({TIP_SPEED_LIMIT_M_S:g} m/s), "
-                    f"so {effect}; speeds are in m/s ({speed:g} mm/s is {speed / 1000:g}): "
-                    "mm/s?",
+                    f"so {effect}"
+                    + _smaller_unit_hint(speed, "speeds are in m/s", "mm/s", least=1.0),
                 )
             )
     return out
@@ -498,16 +508,13 @@ def times_never_reached(scenario: Scenario) -> list[ScenarioWarning]:
     ]
 
 
-def region_off_the_scene(centre_m, workspace_m) -> str | None:
-    """Why an ``entered`` region's centre (world, m) lies off the scene (below the floor,
-    outside ``workspace_m`` when the scene has one), or None when it does not."""
-    if centre_m[2] < 0:
-        return "is below the floor (z = 0), where no tip goes"
-    if workspace_m is not None and not all(
-        lo <= v <= hi for v, lo, hi in zip(centre_m, *workspace_m, strict=True)
-    ):
-        box = " to ".join("[" + ", ".join(f"{v:g}" for v in c) + "]" for c in workspace_m)
-        return f"is outside scene.workspace_m ({box}), away from the task"
+def region_off_the_scene(centre_m, radius_m: float) -> str | None:
+    """Why an ``entered`` region (world, m) lies off the scene: the whole sphere below the
+    floor (z = 0), where no tip goes; None when any of it is above. Not judged against
+    ``workspace_m``: that is the box the objects must stay in, and a tip may reach past
+    it (the reach itself is the world's check)."""
+    if centre_m[2] + radius_m < 0:
+        return "is below the floor (z = 0) by more than its radius, where no tip goes"
     return None
 
 
@@ -521,18 +528,15 @@ def entered_regions(scenario: Scenario):
 
 
 def regions_out_of_the_scene(scenario: Scenario) -> list[ScenarioWarning]:
-    """An ``entered`` region whose centre is below the floor (z = 0: an instrument's tip
-    stops on it) or outside ``workspace_m`` (the box the scene's objects must stay in): a
-    region meant at the task and placed elsewhere, most likely a slip of a coordinate or
-    its sign (z = -0.05 validated clean, and the step was never done). A region in the
-    scene that no tip reaches is the world's check
-    (:mod:`sim.world.scene_warnings`, inverse kinematics through the ports)."""
-    workspace = scenario.scene.workspace_m
+    """An ``entered`` region wholly below the floor (z = 0: an instrument's tip stops on
+    it): most likely a slip of a coordinate or its sign (z = -0.05 validated clean, and
+    the step was never done). A region above the floor that no tip reaches is the world's
+    check (:mod:`sim.world.scene_warnings`, inverse kinematics through the ports)."""
     out = []
     for loc, model in entered_regions(scenario):
         centre = [float(v) for v in model.region.center_m]
         shown = ", ".join(f"{v:g}" for v in centre)
-        why = region_off_the_scene(centre, workspace)
+        why = region_off_the_scene(centre, float(model.region.radius_m))
         if why is None:
             continue
         out.append(

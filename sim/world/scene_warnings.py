@@ -217,15 +217,15 @@ def _out_of_reach(scenario: Scenario, world, where) -> list[ScenarioWarning]:
 def _regions_out_of_reach(scenario: Scenario, world) -> list[ScenarioWarning]:
     """``entered`` regions that the tip of the instrument named (of every arm for ``any``)
     never comes within the region's radius of, plus :data:`REACH_SLACK_M` (inverse
-    kinematics through each port): the step or event can never happen. Regions off the
-    scene altogether are :func:`scenarios.lint.regions_out_of_the_scene`'s warning."""
+    kinematics through each port): the step or event can never happen. Regions wholly
+    below the floor are :func:`scenarios.lint.regions_out_of_the_scene`'s warning."""
     from kinematics import solve_ik
 
     warnings = []
     for loc, entered in entered_regions(scenario):
         centre = np.asarray(entered.region.center_m, dtype=float)
-        if region_off_the_scene(centre, scenario.scene.workspace_m) is not None:
-            continue
+        if region_off_the_scene(centre, float(entered.region.radius_m)) is not None:
+            continue  # below the floor: the scenario check said so
         names = list(world.arms) if entered.instrument == "any" else [entered.instrument]
         misses = {name: _ik_miss_m(solve_ik, world.arms[name], centre) for name in names}
         if min(misses.values()) <= entered.region.radius_m + REACH_SLACK_M:
