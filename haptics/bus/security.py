@@ -204,20 +204,41 @@ def load_keys(secret_file: Path | str) -> CurveKeys:
             f"{path} holds no secret key; pass the NAME.key_secret file, not NAME.key"
         )
     _check_private(path)
+    if zmq.curve_public(secret) != public:
+        # each line looks like a key, but they are not a pair: the handshake then failed,
+        # and the server blamed the client's copy of server.key
+        raise BusSecurityError(
+            f"{path} is not a key file: its public-key is not the one its secret-key makes,"
+            f" so the file was edited or pieced together. {_MAKE_AGAIN}."
+        )
     return CurveKeys(public, secret)
 
 
+def _public_only(path: Path, public: bytes, secret: bytes | None, where: str) -> bytes:
+    """``public``, from a file that must hold a public key only: a ``NAME.key_secret``
+    copied or renamed into ``where`` was used silently, even readable by everyone, and
+    whoever reads it can pose as its owner."""
+    if secret is not None:
+        raise BusSecurityError(
+            f"{path} holds a secret key (a secret-key line), where {where} must hold only a"
+            " public key: copy NAME.key, never NAME.key_secret, and take this secret as"
+            " exposed: make a new keypair with `surgisim keys new NAME` and hand out its"
+            " NAME.key"
+        )
+    return public
+
+
 def load_public_key(public_file: Path | str) -> bytes:
-    """The z85 public key in a ``NAME.key`` (or ``NAME.key_secret``) file.
+    """The z85 public key in a ``NAME.key`` file.
 
     Raises:
-        BusSecurityError: the file is missing or holds no key.
+        BusSecurityError: the file is missing, holds no key, or holds a secret key too.
     """
     path = Path(public_file).expanduser()
     if not path.is_file():
         raise BusSecurityError(f"no public key file {path}; copy the peer's NAME.key here")
-    public, _ = _read_certificate(path, "is not a key file", _MAKE_AGAIN)
-    return public
+    public, secret = _read_certificate(path, "is not a key file", _MAKE_AGAIN)
+    return _public_only(path, public, secret, "a peer's public key file")
 
 
 @dataclass(frozen=True)
@@ -279,12 +300,12 @@ def check_allow_dir(allow: Path, *, may_be_empty: bool = False) -> dict[Path, by
     )
     keys: dict[Path, bytes] = {}
     for path in sorted(allow.glob("*.key")):
-        public, _ = _read_certificate(
+        public, secret = _read_certificate(
             path,
             "in the allow directory is not a public key file",
             "Replace it with the client's NAME.key (made by `surgisim keys new NAME`) or remove it",
         )
-        keys[path] = public
+        keys[path] = _public_only(path, public, secret, "the allow directory")
     if not keys and not may_be_empty:
         raise BusSecurityError(
             f"allow directory {allow} holds no client key (NAME.key), so no device or viewer"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import os
+import re
+import shutil
 import stat
 import time
 from collections import Counter
@@ -16,6 +18,7 @@ from haptics.bus.security import (
     AllowList,
     ClientCurve,
     ServerCurve,
+    check_allow_dir,
     load_keys,
     load_public_key,
     new_keypair,
@@ -556,3 +559,33 @@ def test_removing_a_key_cuts_off_its_connected_client_and_no_other(keys, caplog)
             assert left.request("hello", timeout_s=2.0)["ok"] is True
         finally:
             pump.stop()
+
+
+def test_a_key_file_whose_halves_are_not_a_pair_is_refused_when_read(tmp_path):
+    """A re-check found a NAME.key_secret whose public-key line was swapped for another
+    key loaded without a word; the handshake then failed and the server blamed the
+    client's server.key. Now the file is named as edited."""
+    own, other = new_keypair("MTMR", tmp_path / "a"), new_keypair("server", tmp_path / "b")
+    foreign = load_public_key(other.public).decode("ascii")
+    text = own.secret.read_text()
+    edited = re.sub(r'public-key = "[^"]+"', f'public-key = "{foreign}"', text)
+    assert edited != text
+    own.secret.write_text(edited)
+    with pytest.raises(BusSecurityError, match=r"not the one its secret-key makes.*keys new"):
+        load_keys(own.secret)
+
+
+@pytest.mark.parametrize("where", ["server.key", "allow"])
+def test_a_secret_key_file_where_a_public_key_belongs_is_refused(tmp_path, where):
+    """A NAME.key_secret copied as a device's server.key, or as NAME.key into the allow
+    directory, was used silently (even at mode 0644): whoever reads it can pose as its
+    owner. Now refused, saying to copy NAME.key and to take the secret as exposed."""
+    files = new_keypair("server", tmp_path / "keys")
+    target = tmp_path / "allow" / "MTMR.key" if where == "allow" else tmp_path / "server.key"
+    target.parent.mkdir(mode=0o700, exist_ok=True)
+    shutil.copyfile(files.secret, target)
+    with pytest.raises(BusSecurityError, match=r"holds a secret key.*exposed"):
+        if where == "allow":
+            check_allow_dir(target.parent)
+        else:
+            load_public_key(target)
