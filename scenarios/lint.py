@@ -152,6 +152,31 @@ def limits_never_measured(scenario: Scenario) -> list[ScenarioWarning]:
     ]
 
 
+def metrics_never_measured(scenario: Scenario) -> list[ScenarioWarning]:
+    """A rubric metric this scene never measures reads "does not apply" in every session:
+    its benchmark or limit never counts (a re-check: ``path_length_cm[ECM]`` limited to
+    1 cm in a scene whose scope no hand drives validated clean and never applied)."""
+    never = never_measured(scenario)
+    return [
+        warning_at(
+            scenario,
+            ("scoring", "metrics", name),
+            f"scoring.metrics.{name}: this scene never measures {name}, so it does not apply"
+            " in any session and its rule never counts"
+            + (
+                " (a scope's path is traced only when a hand drives it: give the arm"
+                " `teleoperated: true` and a `hand`)"
+                if name.startswith("path_length_cm[")
+                else ""
+            )
+            + "; remove it or score a metric this scene has.",
+            on_key=True,
+        )
+        for name in scenario.scoring.metrics
+        if name in never
+    ]
+
+
 def timers_never_started(scenario: Scenario) -> list[ScenarioWarning]:
     """A ``stop_timer`` whose timer no action starts records nothing (a misspelt name, or
     a start removed): its ``timer_stopped`` event says no time."""
@@ -674,6 +699,7 @@ CHECKS: tuple[Callable[[Scenario], list[ScenarioWarning]], ...] = (
     ldlj_scored,
     unscored_safety_metrics,
     limits_never_measured,
+    metrics_never_measured,
     timers_never_started,
     implausible_units,
     implausible_thresholds,

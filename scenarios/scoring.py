@@ -475,7 +475,8 @@ def never_measured(scenario) -> frozenset[str]:
     """Metrics no session of ``scenario`` can have (see :func:`unscored_safety` for the
     rules): out-of-view time without an instrument, drops and held-object contacts
     without an instrument and something to pick up, needle metrics without a needle in
-    tissue. A limit on one of them is always met."""
+    tissue, the path length of an arm not traced (a scope no hand drives). A limit on one
+    of them is always met."""
     instruments = any(a.kind == "psm" for a in scenario.scene.arms)
     out = set()
     if not instruments:
@@ -484,7 +485,15 @@ def never_measured(scenario) -> frozenset[str]:
         out |= {"drops", "held_object_collisions"}
     if not any(o.type in NEEDLE_IN_TISSUE_OBJECTS for o in scenario.scene.objects):
         out |= {"needle_withdrawals", "needle_entry_error_mm", "needle_exit_error_mm"}
+    # an arm's own path is traced only for instruments and master-driven arms (a scope
+    # no hand drives is not recorded: its path length never applies)
+    out |= {f"path_length_cm[{a.name}]" for a in scenario.scene.arms if not _traced(a)}
     return frozenset(out)
+
+
+def _traced(arm) -> bool:
+    """Whether a session records ``arm``'s tip (as :class:`sim.session.Session` does)."""
+    return arm.kind == "psm" or arm.driven
 
 
 def unscored_safety(scenario) -> list[str]:

@@ -104,6 +104,24 @@ def test_a_proficiency_limit_on_a_metric_the_scene_never_measures_is_a_warning()
     assert limits_never_measured(parse_scenario(PEG, "peg.yaml")) == []  # drops apply there
 
 
+def test_a_rubric_metric_the_scene_never_measures_is_a_warning():
+    """A re-check: ring walk's scope is driven by no hand, so its path is never traced, and
+    a rubric limit on ``path_length_cm[ECM]`` read "does not apply" in every session,
+    validated clean. An instrument's own path length is measured: no warning."""
+    from scenarios.lint import metrics_never_measured
+
+    text = (LIBRARY / "ring-walk.yaml").read_text()
+    old = "  metrics:\n"
+    assert text.count(old) == 1
+    ecm = text.replace(old, old + "    path_length_cm[ECM]: {limit: 1}\n")
+    (warning,) = metrics_never_measured(parse_scenario(ecm, "rw.yaml"))
+    assert warning.line == _line_of(ecm, "path_length_cm[ECM]")
+    assert "never measures path_length_cm[ECM]" in warning.message
+    assert "`teleoperated: true`" in warning.message
+    psm = text.replace(old, old + "    path_length_cm[PSM1]: {limit: 100}\n")
+    assert metrics_never_measured(parse_scenario(psm, "rw.yaml")) == []
+
+
 def _said(text: str) -> list[str]:
     return [str(w) for w in scenario_warnings(parse_scenario(text, "peg.yaml"))]
 
