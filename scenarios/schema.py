@@ -545,6 +545,31 @@ class Scoring(Model):
     require_completion: Flag = True
     proficiency: Proficiency = Proficiency()
 
+    @field_validator("metrics", mode="before")
+    @classmethod
+    def _no_settings_among_metrics(cls, value):
+        """A threshold or a scoring setting written among the metrics is named where it
+        belongs before its value is read as a metric's rule (``excessive_force_n: 2.5``
+        there read "Input should be a valid dictionary"; ``thresholds:`` nested in it was
+        taken for a metric's name)."""
+        if isinstance(value, dict):
+            for name in value:
+                if name in Thresholds.model_fields:
+                    raise FieldError(
+                        (name,),
+                        f"{name!r} is a threshold, not a metric: it belongs under "
+                        f"scoring.thresholds, beside metrics (thresholds: {{{name}: ...}})",
+                        on_key=True,
+                    )
+                if name in cls.model_fields:
+                    raise FieldError(
+                        (name,),
+                        f"{name!r} is a setting of scoring, not a metric: it belongs in "
+                        "scoring, beside metrics (dedent it to line up with 'metrics:')",
+                        on_key=True,
+                    )
+        return value
+
     @field_validator("metrics")
     @classmethod
     def _known_metrics(cls, value: dict[str, MetricRule]) -> dict[str, MetricRule]:

@@ -154,6 +154,26 @@ def test_a_field_of_another_section_says_where_it_belongs(old, new, key, home):
     assert "Did you mean" not in err.message
 
 
+@pytest.mark.parametrize(
+    ("entry", "key", "home"),
+    [
+        ("excessive_force_n: 2.5", "excessive_force_n", "belongs under scoring.thresholds"),
+        ("idle_speed_m_s: {}", "idle_speed_m_s", "belongs under scoring.thresholds"),
+        ("thresholds: {excessive_force_n: 2.5}", "thresholds", "beside metrics (dedent it"),
+    ],
+)
+def test_a_threshold_or_setting_among_the_metrics_says_where_it_belongs(entry, key, home):
+    """A re-check: ``excessive_force_n: 2.5`` among the metrics read "Input should be a
+    valid dictionary", ``idle_speed_m_s: {}`` "Did you mean 'idle_time_s'?", and
+    ``thresholds:`` nested there was taken for a metric's name."""
+    text = VALID.replace("    drops: {limit: 0}", f"    {entry}\n    drops: {{limit: 0}}", 1)
+    assert text != VALID
+    err = _error(text)
+    line = text.splitlines()[err.line - 1]
+    assert line[err.col - 1 :].startswith(key), (err, line)
+    assert home in err.message and "Did you mean" not in err.message, err
+
+
 def test_wrong_type_says_what_was_expected():
     text = VALID.replace("estimated_time_s: 60", "estimated_time_s: soon")
     err = _error(text)
