@@ -16,9 +16,10 @@ from collections.abc import Callable
 from pydantic import BaseModel
 
 from scenarios.errors import ScenarioWarning, suggest
+from scenarios.glossary import instrument_of
 from scenarios.loader import library_names, load_scenario
 from scenarios.schema import FLSRule, MScoreRule, Scenario, references
-from scenarios.scoring import never_measured, unscored_safety
+from scenarios.scoring import COLLISION_PARTS, never_measured, unscored_safety
 
 
 def warning_at(scenario: Scenario, loc: tuple, message: str, on_key: bool = False):
@@ -166,7 +167,7 @@ def metrics_never_measured(scenario: Scenario) -> list[ScenarioWarning]:
             + (
                 " (a scope's path is traced only when a hand drives it: give the arm"
                 " `teleoperated: true` and a `hand`)"
-                if name.startswith("path_length_cm[")
+                if instrument_of(name) is not None
                 else ""
             )
             + "; remove it or score a metric this scene has.",
@@ -574,10 +575,6 @@ def regions_out_of_the_scene(scenario: Scenario) -> list[ScenarioWarning]:
             )
         )
     return out
-
-
-#: ``collisions`` is the sum of these two (scenarios.metrics).
-COLLISION_PARTS = ("instrument_collisions", "environment_collisions")
 
 
 def collisions_counted_twice(scenario: Scenario) -> list[ScenarioWarning]:

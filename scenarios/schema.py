@@ -139,6 +139,13 @@ class Arm(Model):
         """Whether a master drives this arm."""
         return self.kind == "psm" if self.teleoperated is None else self.teleoperated
 
+    @property
+    def traced(self) -> bool:
+        """Whether a session records this arm's tip (its trace columns, and so its path
+        length): every instrument, and any arm a master drives (a scope no hand drives
+        is not recorded)."""
+        return self.kind == "psm" or self.driven
+
 
 class Camera(Model):
     """The endoscope view: carried by an ECM arm, or fixed at a pose."""

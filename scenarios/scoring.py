@@ -487,13 +487,12 @@ def never_measured(scenario) -> frozenset[str]:
         out |= {"needle_withdrawals", "needle_entry_error_mm", "needle_exit_error_mm"}
     # an arm's own path is traced only for instruments and master-driven arms (a scope
     # no hand drives is not recorded: its path length never applies)
-    out |= {f"path_length_cm[{a.name}]" for a in scenario.scene.arms if not _traced(a)}
+    out |= {f"path_length_cm[{a.name}]" for a in scenario.scene.arms if not a.traced}
     return frozenset(out)
 
 
-def _traced(arm) -> bool:
-    """Whether a session records ``arm``'s tip (as :class:`sim.session.Session` does)."""
-    return arm.kind == "psm" or arm.driven
+#: ``collisions`` is the sum of these two (:mod:`scenarios.metrics`).
+COLLISION_PARTS = ("instrument_collisions", "environment_collisions")
 
 
 def unscored_safety(scenario) -> list[str]:
@@ -510,7 +509,7 @@ def unscored_safety(scenario) -> list[str]:
     scoring = scenario.scoring
     instruments = any(a.kind == "psm" for a in scenario.scene.arms)
     missing = []
-    parts = ("instrument_collisions", "environment_collisions")
+    parts = COLLISION_PARTS
     if not scoring.scored("collisions") and not all(scoring.scored(p) for p in parts):
         missing += [p for p in parts if not scoring.scored(p)] if instruments else ["collisions"]
     never = never_measured(scenario)

@@ -788,11 +788,10 @@ def _sessions_table(pseudonym: str, sessions: list[dict], width: int) -> Table:
     and why not) where it fits ``width`` whole, else without it (the caller says it under
     the table: at 80 columns rich squeezed nine columns into "laten|cy", "coun|ts" and
     "(sco|re" one word a line)."""
-    for with_counts in (True, False):
-        table = _sessions_table_of(pseudonym, sessions, with_counts)
-        if not with_counts or Console(width=10_000).measure(table).maximum <= width:
-            return table
-    return table
+    table = _sessions_table_of(pseudonym, sessions, with_counts=True)
+    if Console(width=10_000).measure(table).maximum <= width:
+        return table
+    return _sessions_table_of(pseudonym, sessions, with_counts=False)
 
 
 def _shows_counts(table) -> bool:

@@ -464,7 +464,8 @@ class SurgicalEnv(gym.Env):
         # ran ahead of the yaw: the tip left the line by 9 mm and its goal ran 8 mm ahead
         # of it after 40 steps of +x (the PSMs' joints keep up at 0.1 m/s).
         for _ in range(_SCOPE_SHORTENINGS):
-            share = None if q is None else self._joint_step_share(arm, q)
+            # control steps the joints need for it at their speed limits (1: it fits)
+            share = None if q is None else arm.motion_s(q) * self.control_rate_hz
             if share is None or share <= 1.0:
                 break
             p_W = goal_W + (p_W - goal_W) / share
@@ -478,12 +479,6 @@ class SurgicalEnv(gym.Env):
         p_R = arm.X_RW[:3, :3] @ p_W + arm.X_RW[:3, 3]
         result = solve_ik(arm.chain, p_R, arm.goal_js(), rcm=np.zeros(3), restarts=2)
         return None if result.pos_error > _SCOPE_TOLERANCE_M else result.q
-
-    def _joint_step_share(self, arm, q: np.ndarray) -> float:
-        """How many control steps the joints need, at their speed limits, from the joint
-        goal to ``q`` (1 or less: it fits in one)."""
-        per_step = arm.velocity_limits / self.control_rate_hz
-        return float(np.max(np.abs(q - arm.goal_js()) / per_step))
 
     def _jp_command(self, arm, a: np.ndarray) -> ArmCommand:
         lower, upper = arm.chain.lower, arm.chain.upper

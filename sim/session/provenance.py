@@ -118,7 +118,13 @@ def plugin_digest(kind: PlugIn, spec: str | None) -> str:
     if spec is None:
         return ""
     kind.check(spec)
-    return _module_digest(spec) if ":" in spec else ""
+    return _spec_digest(spec)
+
+
+def _spec_digest(spec: str | None) -> str:
+    """The digest of a resolved plug-in spec: its module's source for ``module:function``,
+    "" for surgisim's own (None, or a built-in's name)."""
+    return _module_digest(spec) if spec and ":" in spec else ""
 
 
 def session_plugins(config) -> dict[PlugIn, str | None]:
@@ -136,10 +142,7 @@ def plugin_digests(specs: Mapping[PlugIn, str | None]) -> dict[str, str]:
     gives but for plug-ins already resolved (a session built with them, or checked): a
     tremor filter's factory is not called once more. What a recording and ``surgisim run
     --json`` keep, as a sweep's rows do."""
-    return {
-        kind.digest_field: _module_digest(spec) if spec and ":" in spec else ""
-        for kind, spec in specs.items()
-    }
+    return {kind.digest_field: _spec_digest(spec) for kind, spec in specs.items()}
 
 
 def changed_plugins(recorded: Mapping[str, str], specs: Mapping[PlugIn, str | None]) -> list[str]:

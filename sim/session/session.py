@@ -412,7 +412,7 @@ class Session:
         self.observe_rate_hz = rate / self._observe_every
         self.record_rate_hz = self.observe_rate_hz / self._record_every
         self._observations = 0
-        recorded = {a.name: a.kind for a in scenario.scene.arms if a.kind == "psm" or a.driven}
+        recorded = {a.name: a.kind for a in scenario.scene.arms if a.traced}
         capacity = int(min(scenario.exercise.time_limit_s, 600) * self.record_rate_hz) + 1
         self.recorder = TraceRecorder(recorded, self.record_rate_hz, capacity)
         #: what was seen since the last trace row: per instrument the largest tip force (N)

@@ -266,7 +266,7 @@ class Arm:
             full = self._solve_pose(
                 X_RT, IK_POS_TOL_M, IK_ROT_TOL_RAD, DEFAULT_MAX_ITERS, self.ik_restarts
             )
-            jump_s = self._motion_s(full[IK.OUT_Q :])
+            jump_s = self.motion_s(full[IK.OUT_Q :])
             if max_jump_s is None or jump_s <= max_jump_s:
                 out = full
             else:
@@ -307,9 +307,11 @@ class Arm:
         """A kernel answer within the solver's tolerances (10 µm, 0.1 mrad)."""
         return out[2] <= IK_POS_TOL_M and out[3] <= IK_ROT_TOL_RAD
 
-    def _motion_s(self, q: np.ndarray) -> float:
+    def motion_s(self, q: np.ndarray) -> float:
         """How long the joints would take, at their speed limits, from the joint goal to
-        ``q`` (s)."""
+        ``q`` (s): the IK jump guard's measure, and how a caller shortens a step the
+        joints cannot make in time (each joint ramps at its own limit, so a step that
+        takes one of them longer leaves the commanded line)."""
         return float(np.max(np.abs(q - self._goal) / self.velocity_limits))
 
     def set_goal_js(self, q: np.ndarray) -> None:
